@@ -1,0 +1,12 @@
+//! WebSocket `$disconnect`: removes the connection from the registry.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use banter_core::services::connections;
+use banter_core::App;
+use banter_lambda::websocket::{connection_id, reply};
+use banter_lambda::Error;
+
+pub async fn handle(app: App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+    connections::disconnect(&app, connection_id(&event)?).await?;
+    Ok(reply(None))
+}

@@ -1,0 +1,27 @@
+//! The application context every handler receives: the database pool, token keys, settings
+//! and the port implementations chosen for where the code runs (AWS or one machine).
+
+use std::sync::Arc;
+
+use crate::auth::tokens::TokenKeys;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::ports::{BlobStore, ConnectionPush, ConnectionRegistry, DeliveryQueue, Notifier};
+
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub tokens: Arc<TokenKeys>,
+    pub settings: Arc<Settings>,
+    pub ports: Ports,
+}
+
+/// The parts that differ between AWS and one machine (DESIGN.md, "Ports and adapters").
+#[derive(Clone)]
+pub struct Ports {
+    pub connections: Arc<dyn ConnectionRegistry>,
+    pub queue: Arc<dyn DeliveryQueue>,
+    pub push: Arc<dyn ConnectionPush>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub notifier: Arc<dyn Notifier>,
+}

@@ -1,0 +1,5 @@
+//! Authentication: password hashing and verification, access tokens (JWT) and opaque refresh
+//! tokens.
+
+pub mod password;
+pub mod tokens;

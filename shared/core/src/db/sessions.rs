@@ -1,0 +1,136 @@
+//! Device sessions and their single-use refresh tokens.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+use super::Db;
+
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub remember_me: bool,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<&'a str>,
+    pub ip_address: Option<&'a str>,
+    pub refresh_hash: &'a [u8],
+}
+
+/// Create a device session with its first refresh token, in one statement.
+pub async fn create(db: &Db, s: &NewSession<'_>) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH session AS (
+                 INSERT INTO device_sessions (id, user_id, remember_me, expires_at, user_agent, ip_address)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, expires_at)
+             INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+             SELECT $7, id, expires_at FROM session",
+        )
+        .await?;
+    let ua = s.user_agent.map(|u| truncate(u, 500));
+    client
+        .execute(&stmt, &[&s.id, &s.user_id, &s.remember_me, &s.expires_at, &ua, &s.ip_address, &s.refresh_hash])
+        .await?;
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+pub enum Rotation {
+    /// The token was live: it is now spent and `new_hash` replaces it.
+    Rotated { user_id: Uuid, session_id: Uuid },
+    /// The token had been used before: its session is now revoked.
+    Reused,
+    /// Unknown, expired, or its session is gone.
+    Invalid,
+}
+
+/// Spend a refresh token and store its successor, or detect reuse and revoke the session.
+pub async fn rotate_refresh(db: &Db, old_hash: &[u8], new_hash: &[u8]) -> Result<Rotation, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let spent = tx
+        .query_opt(
+            "UPDATE refresh_tokens t SET used_at = now()
+             FROM device_sessions s
+             WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
+               AND s.id = t.session_id AND s.revoked_at IS NULL
+             RETURNING s.id, s.user_id, s.expires_at",
+            &[&old_hash],
+        )
+        .await?;
+    if let Some(row) = spent {
+        let (session_id, user_id, expires_at): (Uuid, Uuid, DateTime<Utc>) = (row.get(0), row.get(1), row.get(2));
+        tx.execute(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
+            &[&new_hash, &session_id, &expires_at],
+        )
+        .await?;
+        tx.execute("UPDATE device_sessions SET last_used_at = now() WHERE id = $1", &[&session_id]).await?;
+        tx.commit().await?;
+        return Ok(Rotation::Rotated { user_id, session_id });
+    }
+    let reused = tx
+        .query_opt("SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL", &[&old_hash])
+        .await?;
+    let outcome = match reused {
+        Some(row) => {
+            let session_id: Uuid = row.get(0);
+            tx.execute(
+                "UPDATE device_sessions SET revoked_at = now(), revoked_reason = 'refresh token reused'
+                 WHERE id = $1 AND revoked_at IS NULL",
+                &[&session_id],
+            )
+            .await?;
+            Rotation::Reused
+        }
+        None => Rotation::Invalid,
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Revoke the session a refresh token belongs to (logout). Returns the session id.
+pub async fn revoke_by_refresh(db: &Db, hash: &[u8], user_id: Uuid) -> Result<Option<Uuid>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE device_sessions s SET revoked_at = now(), revoked_reason = 'logout'
+             FROM refresh_tokens t
+             WHERE t.token_hash = $1 AND s.id = t.session_id AND s.user_id = $2 AND s.revoked_at IS NULL
+             RETURNING s.id",
+        )
+        .await?;
+    Ok(client.query_opt(&stmt, &[&hash, &user_id]).await?.map(|r| r.get(0)))
+}
+
+/// Is this device session live (not revoked, not expired)?
+pub async fn is_active(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM device_sessions
+                            WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now())",
+        )
+        .await?;
+    Ok(client.query_one(&stmt, &[&session_id, &user_id]).await?.get(0))
+}
+
+/// Revoke one of the user's sessions by id. Returns the id if it was live.
+pub async fn revoke_session(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<Option<Uuid>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE device_sessions SET revoked_at = now(), revoked_reason = 'logout'
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id",
+        )
+        .await?;
+    Ok(client.query_opt(&stmt, &[&session_id, &user_id]).await?.map(|r| r.get(0)))
+}

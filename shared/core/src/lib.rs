@@ -1,0 +1,20 @@
+//! Banter's domain: validated input types, the API's error codes, authentication, Postgres
+//! access, the ports that differ between AWS and one machine (with their embedded adapters),
+//! and the services that the Lambda handlers and the local stack call.
+//!
+//! Nothing here knows about Lambda events or HTTP servers; `banter-lambda` translates events
+//! into calls on [`services`], and `banter-aws` implements the [`ports`] on AWS.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod media;
+pub mod ports;
+pub mod services;
+pub mod wire;
+
+pub use app::{App, Ports};
+pub use error::ApiError;

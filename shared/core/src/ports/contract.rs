@@ -1,0 +1,90 @@
+//! Contract test suites for the ports. Each function exercises one port implementation and
+//! panics on a broken promise; `banter-aws`'s tests run them against the AWS adapters (through
+//! the real SDK, against moto), the local stack's tests against the embedded ones.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use super::*;
+
+/// Register, look up, unregister; two users never see each other's connections.
+pub async fn connection_registry(registry: &dyn ConnectionRegistry) {
+    let alice = Uuid::new_v4();
+    let bob = Uuid::new_v4();
+    let record = |user: Uuid, id: &str| ConnectionRecord {
+        connection_id: format!("{id}-{}", Uuid::new_v4().simple()),
+        user_id: user,
+        session_id: Uuid::new_v4(),
+        connected_at: 1_700_000_000,
+    };
+    let a1 = record(alice, "a1");
+    let a2 = record(alice, "a2");
+    let b1 = record(bob, "b1");
+    for r in [&a1, &a2, &b1] {
+        registry.register(r).await.expect("register");
+    }
+    let mut of_alice = registry.connections_of(alice).await.expect("lookup");
+    of_alice.sort_by(|x, y| x.connection_id.cmp(&y.connection_id));
+    let mut expected = vec![a1.clone(), a2.clone()];
+    expected.sort_by(|x, y| x.connection_id.cmp(&y.connection_id));
+    assert_eq!(of_alice, expected, "alice's connections");
+    assert_eq!(registry.connections_of(bob).await.unwrap(), vec![b1.clone()]);
+
+    assert_eq!(registry.unregister(&a1.connection_id).await.unwrap(), Some(a1.clone()));
+    assert_eq!(registry.unregister(&a1.connection_id).await.unwrap(), None, "second unregister finds nothing");
+    assert_eq!(registry.connections_of(alice).await.unwrap(), vec![a2.clone()]);
+    assert_eq!(registry.unregister("never-registered").await.unwrap(), None);
+    assert!(registry.connections_of(Uuid::new_v4()).await.unwrap().is_empty());
+}
+
+/// Every enqueued job arrives, intact, as a message body. `receive` returns the bodies that
+/// arrived within a short wait.
+pub async fn delivery_queue<F, Fut>(queue: &dyn DeliveryQueue, mut receive: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let jobs: Vec<DeliveryJob> = (0..3)
+        .map(|i| DeliveryJob {
+            event: "message:received".into(),
+            data: serde_json::json!({ "n": i, "text": "héllo \"quoted\"" }),
+            recipients: vec![Uuid::new_v4(), Uuid::new_v4()],
+            exclude_connection: Some(format!("conn-{i}")),
+            receipt: Some(Receipt { chat_id: Uuid::new_v4(), message_id: Uuid::new_v4(), seq: i, sender_id: Uuid::new_v4() }),
+        })
+        .collect();
+    for job in &jobs {
+        queue.enqueue(job).await.expect("enqueue");
+    }
+    let mut got: Vec<DeliveryJob> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while got.len() < jobs.len() && tokio::time::Instant::now() < deadline {
+        for body in receive().await {
+            got.push(serde_json::from_str(&body).expect("a queued body is a DeliveryJob"));
+        }
+    }
+    got.sort_by_key(|j| j.receipt.as_ref().map(|r| r.seq));
+    assert_eq!(got, jobs);
+}
+
+/// Put then get round-trips bytes; a missing key is `None`; signed URLs are produced for valid
+/// keys and refused for keys that could escape the store.
+pub async fn blob_store(store: &dyn BlobStore) {
+    let key = format!("uploads/contract/{}.bin", Uuid::new_v4());
+    assert_eq!(store.get(&key).await.expect("get missing"), None);
+    let bytes = Bytes::from((0..=255u8).cycle().take(70_000).collect::<Vec<u8>>());
+    store.put(&key, bytes.clone(), "application/octet-stream").await.expect("put");
+    assert_eq!(store.get(&key).await.expect("get"), Some(bytes));
+    let put_url = store.presign_put(&key, "image/jpeg", 300).await.expect("presign put");
+    let get_url = store.presign_get(&key, 300).await.expect("presign get");
+    assert!(put_url.starts_with("http") && get_url.starts_with("http"));
+    assert_ne!(put_url, get_url);
+}
+
+/// Sending email and SMS succeeds; the caller checks where it landed (outbox or moto).
+pub async fn notifier(notifier: &dyn Notifier, email_to: &str, sms_to: &str) {
+    notifier.send_email(email_to, "Verify your email", "code: 123456").await.expect("email");
+    notifier.send_sms(sms_to, "Your Banter code is 654321").await.expect("sms");
+}

@@ -1,0 +1,31 @@
+//! The ports: what Banter needs from its surroundings that differs between AWS and one
+//! machine. Each trait has an embedded implementation here (or, for pushing to live
+//! connections, in the local stack that owns them) and an AWS one in `banter-aws`.
+//! `contract` holds the test suites both implementations must pass.
+
+mod blobs;
+mod connections;
+pub mod contract;
+mod notifier;
+mod push;
+mod queue;
+
+pub use blobs::{BlobStore, FileBlobStore, SignedBlobRequest};
+pub use connections::{ConnectionRecord, ConnectionRegistry, InMemoryConnectionRegistry};
+pub use notifier::{Notifier, OutboxItem, OutboxNotifier};
+pub use push::{ConnectionPush, PushError};
+pub use queue::{DeliveryJob, DeliveryQueue, InProcessQueue, QueuedMessage, Receipt};
+
+/// A port call that failed for a reason outside the caller's control (network, throttling).
+#[derive(Debug, thiserror::Error)]
+#[error("{port}: {message}")]
+pub struct PortError {
+    pub port: &'static str,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(port: &'static str, message: impl std::fmt::Display) -> Self {
+        Self { port, message: message.to_string() }
+    }
+}

@@ -1,0 +1,16 @@
+//! Logs: JSON lines in Lambda (CloudWatch parses them), compact readable lines in a terminal.
+//! `RUST_LOG` filters (default `info`).
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().with_current_span(false).without_time().try_init()
+    } else {
+        builder.compact().try_init()
+    };
+    // A second init (tests, the local stack hosting many handlers) keeps the first subscriber.
+    let _ = result;
+}
