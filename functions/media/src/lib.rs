@@ -5,6 +5,7 @@
 
 use aws_lambda_events::s3::S3Event;
 use banter_core::db::media;
+use banter_core::wire::percent_decode;
 use banter_core::{media::sniff, App};
 use banter_lambda::Error;
 use serde_json::{json, Value};
@@ -39,33 +40,4 @@ pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
         checked.push(json!({ "fileId": id, "status": status }));
     }
     Ok(json!({ "checked": checked }))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn decodes_s3_keys() {
-        assert_eq!(super::percent_decode("uploads/a%20b%2Bc.jpg"), "uploads/a b+c.jpg");
-        assert_eq!(super::percent_decode("bad%zz"), "bad%zz");
-    }
 }

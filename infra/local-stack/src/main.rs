@@ -1,1 +1,42 @@
-fn main() {}
+//! `banter-local`: run the local stack (`banter-local`, Ctrl-C stops it and its private
+//! PostgreSQL), or manage a private PostgreSQL for tests
+//! (`banter-local postgres start|stop <data-dir> <port>`).
+
+use anyhow::{bail, Result};
+use banter_local::postgres::PrivatePostgres;
+use banter_local::StackConfig;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    banter_lambda::logging::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] | ["serve"] => serve().await,
+        ["postgres", action @ ("start" | "stop"), dir, port] => {
+            let pg = PrivatePostgres::new(std::path::Path::new(dir), port.parse()?).await?;
+            if *action == "start" {
+                pg.start().await?;
+                println!("{}", pg.admin_url());
+            } else {
+                pg.stop().await?;
+            }
+            Ok(())
+        }
+        _ => bail!("usage: banter-local [serve] | banter-local postgres start|stop <data-dir> <port>"),
+    }
+}
+
+async fn serve() -> Result<()> {
+    let stack = banter_local::start(StackConfig::from_env()).await?;
+    let base = stack.base_url();
+    tracing::info!("Banter local stack ready");
+    tracing::info!("  REST        {base}/api   (try {base}/api/health)");
+    tracing::info!("  WebSocket   ws://{}/ws?token=<accessToken>", stack.addr);
+    tracing::info!("  @connections {base}/@connections/{{id}}");
+    tracing::info!("  outbox      {base}/local/outbox");
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("stopping");
+    stack.stop().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -48,3 +48,33 @@ pub fn error_frame(request_id: Option<&str>, code: &str, message: &str) -> Strin
 pub fn event_frame(event: &str, data: &Value) -> String {
     json!({ "event": event, "data": data }).to_string()
 }
+
+/// Decode `%XX` escapes (URL paths, query strings, S3 event keys); malformed escapes are kept.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(super::percent_decode("uploads/a%20b%2Bc.jpg"), "uploads/a b+c.jpg");
+        assert_eq!(super::percent_decode("bad%zz%4"), "bad%zz%4");
+    }
+}

@@ -1,0 +1,191 @@
+//! The event sources API Gateway is not: the SQS poller that feeds the delivery function and the
+//! S3 bucket that feeds the media function.
+//!
+//! SQS: batches of up to `BatchSize` records in the real `SqsEvent` shape; records named in
+//! `batchItemFailures` (or all, if the function fails) become visible again after the queue's
+//! visibility timeout and move to the dead-letter list after `maxReceiveCount` receives.
+//!
+//! S3: signed `PUT /blobs/{key}` stores the object and, when the key is under a trigger's
+//! prefix, invokes the function with an `ObjectCreated:Put` `S3Event` (retried twice on failure,
+//! as S3's asynchronous invocation is).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use banter_core::ports::{BlobStore, InProcessQueue, QueuedMessage};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::stack::Shared;
+use crate::template::SqsSource;
+
+/// Records that exhausted their receives, newest last (`GET /local/dead-letters`).
+pub type DeadLetters = Arc<Mutex<Vec<Value>>>;
+
+/// Batches handed to the function at once (Lambda scales SQS pollers out the same way).
+const CONCURRENT_BATCHES: usize = 8;
+
+pub fn spawn_sqs_poller(
+    shared: Shared,
+    source: SqsSource,
+    mut rx: mpsc::UnboundedReceiver<QueuedMessage>,
+    queue: Arc<InProcessQueue>,
+    visibility: Duration,
+    dead_letters: DeadLetters,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let permits = Arc::new(Semaphore::new(CONCURRENT_BATCHES));
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < source.batch_size {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let (shared, source, queue, dead_letters) = (shared.clone(), source.clone(), queue.clone(), dead_letters.clone());
+            tokio::spawn(async move {
+                let failed = invoke_batch(&shared, &source, &batch).await;
+                drop(permit);
+                for mut message in batch.into_iter().filter(|m| failed.contains(&m.message_id)) {
+                    message.receive_count += 1;
+                    if source.max_receive_count.is_some_and(|max| message.receive_count >= max) {
+                        tracing::error!(message_id = %message.message_id, "moved to the dead-letter queue");
+                        dead_letters.lock().expect("dlq lock").push(json!({ "messageId": message.message_id, "body": message.body }));
+                        continue;
+                    }
+                    let queue = queue.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(visibility).await;
+                        let _ = queue.requeue(message);
+                    });
+                }
+            });
+        }
+    })
+}
+
+/// Invoke the function with one batch; returns the message ids to retry.
+async fn invoke_batch(shared: &Shared, source: &SqsSource, batch: &[QueuedMessage]) -> Vec<String> {
+    let now = chrono::Utc::now().timestamp_millis().to_string();
+    let records: Vec<Value> = batch
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id,
+                "receiptHandle": format!("local-{}-{}", m.message_id, m.receive_count),
+                "body": m.body,
+                "attributes": {
+                    "ApproximateReceiveCount": (m.receive_count + 1).to_string(),
+                    "SentTimestamp": now,
+                    "SenderId": "000000000000",
+                    "ApproximateFirstReceiveTimestamp": now,
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:local:000000000000:{}", source.queue),
+                "awsRegion": "local",
+            })
+        })
+        .collect();
+    match shared.invoke(&source.function, json!({ "Records": records })).await {
+        Ok(answer) => answer["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+            .collect(),
+        Err(e) => {
+            tracing::error!(function = %source.function, error = %e, "the batch failed; every record will be retried");
+            batch.iter().map(|m| m.message_id.clone()).collect()
+        }
+    }
+}
+
+fn blob_error(status: StatusCode, message: &str) -> Response {
+    (status, [("content-type", "application/json")], json!({ "message": message }).to_string()).into_response()
+}
+
+/// `PUT /blobs/{key}?expires&signature&contentType`: a presigned upload.
+pub async fn put_blob(
+    State(shared): State<Shared>,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let signed = match shared.blobs.verify("PUT", &key, &query) {
+        Ok(s) => s,
+        Err(e) => return blob_error(StatusCode::FORBIDDEN, &e),
+    };
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if signed.content_type.as_deref() != Some(content_type) {
+        return blob_error(StatusCode::FORBIDDEN, "Content-Type differs from the signed one");
+    }
+    if let Err(e) = shared.blobs.put(&key, body.clone(), content_type).await {
+        tracing::error!(error = %e, "blob write failed");
+        return blob_error(StatusCode::INTERNAL_SERVER_ERROR, "could not store the object");
+    }
+    for source in shared.template.s3.iter().filter(|s| key.starts_with(&s.prefix)) {
+        let event = json!({ "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "local",
+            "eventTime": chrono::Utc::now().to_rfc3339(),
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": { "principalId": "local" },
+            "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+            "responseElements": {},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "local",
+                "bucket": { "name": source.bucket, "ownerIdentity": { "principalId": "local" }, "arn": format!("arn:aws:s3:::{}", source.bucket) },
+                "object": { "key": url_encode_key(&key), "size": body.len(), "eTag": "", "sequencer": "0" },
+            },
+        }]});
+        let (shared, function) = (shared.clone(), source.function.clone());
+        tokio::spawn(async move {
+            for attempt in 0..3 {
+                match shared.invoke(&function, event.clone()).await {
+                    Ok(_) => return,
+                    Err(e) => tracing::warn!(%function, attempt, error = %e, "S3 event invocation failed"),
+                }
+                tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+            }
+        });
+    }
+    StatusCode::OK.into_response()
+}
+
+/// `GET /blobs/{key}?expires&signature`: a presigned download.
+pub async fn get_blob(State(shared): State<Shared>, Path(key): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+    if let Err(e) = shared.blobs.verify("GET", &key, &query) {
+        return blob_error(StatusCode::FORBIDDEN, &e);
+    }
+    match shared.blobs.get(&key).await {
+        Ok(Some(bytes)) => bytes.into_response(),
+        Ok(None) => blob_error(StatusCode::NOT_FOUND, "no such object"),
+        Err(e) => {
+            tracing::error!(error = %e, "blob read failed");
+            blob_error(StatusCode::INTERNAL_SERVER_ERROR, "could not read the object")
+        }
+    }
+}
+
+/// Keys in S3 events are URL-encoded (spaces as `+`), as real S3 sends them.
+fn url_encode_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => (b as char).to_string(),
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,172 @@
+//! A private PostgreSQL cluster for the local stack and the tests, run from the machine's own
+//! PostgreSQL binaries in a data directory of ours (installing Debian's `postgresql` package
+//! when no binaries are found). It listens on 127.0.0.1 only, trusts local connections, and
+//! keeps PostgreSQL's default durability (fsync on).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::process::Command;
+
+pub struct PrivatePostgres {
+    data_dir: PathBuf,
+    bin_dir: PathBuf,
+    pub port: u16,
+    /// PostgreSQL refuses to run as root; then it runs as the `postgres` user.
+    run_as: Option<&'static str>,
+}
+
+pub const USER: &str = "banter";
+pub const DATABASE: &str = "banter";
+
+impl PrivatePostgres {
+    pub async fn new(data_dir: &Path, port: u16) -> Result<Self> {
+        let bin_dir = match find_bin_dir() {
+            Some(dir) => dir,
+            None => {
+                install_postgres().await?;
+                find_bin_dir().ok_or_else(|| anyhow!("PostgreSQL binaries not found after installing"))?
+            }
+        };
+        let run_as = is_root().await.then_some("postgres");
+        std::fs::create_dir_all(data_dir)?;
+        let data_dir = data_dir.canonicalize()?;
+        Ok(Self { data_dir, bin_dir, port, run_as })
+    }
+
+    /// The URL of the `banter` database.
+    pub fn url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/{DATABASE}", self.port)
+    }
+
+    /// The URL of the maintenance database (for creating databases).
+    pub fn admin_url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn cluster_dir(&self) -> PathBuf {
+        self.data_dir.join("cluster")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin_dir.join(program);
+        let mut cmd = match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(path);
+                c
+            }
+            None => Command::new(path),
+        };
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    async fn run(&self, program: &str, args: &[&str]) -> Result<std::process::Output> {
+        let out = self.command(program).args(args).output().await.with_context(|| format!("running {program}"))?;
+        Ok(out)
+    }
+
+    /// Create the cluster if needed, start it unless it runs already, and create the `banter`
+    /// database.
+    pub async fn start(&self) -> Result<()> {
+        let cluster = self.cluster_dir();
+        let cluster_s = cluster.to_string_lossy().into_owned();
+        if let Some(user) = self.run_as {
+            let status = Command::new("chown").args(["-R", user]).arg(&self.data_dir).status().await?;
+            if !status.success() {
+                bail!("could not hand {} to the {user} user", self.data_dir.display());
+            }
+        }
+        if !cluster.join("PG_VERSION").exists() {
+            let out = self
+                .run("initdb", &["-D", &cluster_s, "-U", USER, "-A", "trust", "-E", "UTF8", "--no-locale"])
+                .await?;
+            if !out.status.success() {
+                bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        let running = self.run("pg_ctl", &["-D", &cluster_s, "status"]).await?.status.success();
+        if !running {
+            let options = format!(
+                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200",
+                self.port, cluster_s
+            );
+            let log = self.data_dir.join("postgres.log");
+            let out = self
+                .run("pg_ctl", &["-D", &cluster_s, "-l", &log.to_string_lossy(), "-o", &options, "-w", "-t", "60", "start"])
+                .await?;
+            if !out.status.success() {
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = tail.lines().rev().take(10).collect();
+                bail!("pg_ctl start failed: {}\n{}", String::from_utf8_lossy(&out.stderr), tail.join("\n"));
+            }
+        }
+        self.ensure_database(DATABASE).await
+    }
+
+    /// `CREATE DATABASE name` unless it exists.
+    pub async fn ensure_database(&self, name: &str) -> Result<()> {
+        let (client, connection) = tokio_postgres::connect(&self.admin_url(), tokio_postgres::NoTls).await?;
+        let task = tokio::spawn(connection);
+        let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+        if !exists {
+            client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
+        }
+        drop(client);
+        let _ = task.await;
+        Ok(())
+    }
+
+    /// Stop the cluster (fast shutdown: connections are closed, data is kept).
+    pub async fn stop(&self) -> Result<()> {
+        let cluster = self.cluster_dir().to_string_lossy().into_owned();
+        let out = self.run("pg_ctl", &["-D", &cluster, "-m", "fast", "-w", "stop"]).await?;
+        if !out.status.success() {
+            bail!("pg_ctl stop failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+}
+
+/// The newest `/usr/lib/postgresql/<version>/bin`, or the directory of `initdb` on PATH.
+fn find_bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Some(bin);
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(PathBuf::from)
+        .find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
+}
+
+async fn is_root() -> bool {
+    match Command::new("id").arg("-u").output().await {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).trim() == "0",
+        Err(_) => false,
+    }
+}
+
+async fn install_postgres() -> Result<()> {
+    if !is_root().await {
+        bail!("PostgreSQL is not installed; install it (sudo apt-get install -y postgresql) or set DATABASE_URL");
+    }
+    tracing::info!("PostgreSQL not found; installing Debian's postgresql package");
+    for args in [&["update"][..], &["install", "-y", "--no-install-recommends", "postgresql"][..]] {
+        let status = Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive").status().await?;
+        if !status.success() {
+            bail!("apt-get {} failed", args.join(" "));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! API Gateway REST emulation: matches the request against `template.yaml`'s routes, builds the
+//! REST proxy event API Gateway would send, invokes the function and turns its proxy response
+//! back into HTTP.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use banter_core::wire::percent_decode;
+use banter_core::ApiError;
+use serde_json::{json, Map, Value};
+
+use crate::stack::Shared;
+use crate::template::RestRoute;
+
+/// API Gateway's REST payload limit.
+const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+/// The route for a method and path, with its path parameters. Literal segments win over
+/// parameters, as in API Gateway.
+pub fn match_route<'a>(routes: &'a [RestRoute], method: &str, path: &str) -> Option<(&'a RestRoute, HashMap<String, String>)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut best: Option<(&RestRoute, HashMap<String, String>, usize)> = None;
+    for route in routes.iter().filter(|r| r.method == method || r.method == "ANY") {
+        let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
+        if pattern.len() != segments.len() {
+            continue;
+        }
+        let mut params = HashMap::new();
+        let mut literals = 0;
+        let matched = pattern.iter().zip(&segments).all(|(p, s)| {
+            if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                params.insert(name.to_owned(), percent_decode(s));
+                !s.is_empty()
+            } else {
+                literals += 1;
+                p == s
+            }
+        });
+        if matched && best.as_ref().is_none_or(|(_, _, l)| literals > *l) {
+            best = Some((route, params, literals));
+        }
+    }
+    best.map(|(r, p, _)| (r, p))
+}
+
+pub fn query_maps(query: Option<&str>) -> (Value, Value) {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")));
+        single.insert(k.clone(), json!(v));
+        multi.entry(k).or_insert_with(|| json!([])).as_array_mut().expect("array").push(json!(v));
+    }
+    if single.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::Object(single), Value::Object(multi))
+    }
+}
+
+pub fn header_maps(headers: &HeaderMap) -> (Value, Value) {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for (name, value) in headers {
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        single.insert(name.as_str().to_owned(), json!(v));
+        multi.entry(name.as_str().to_owned()).or_insert_with(|| json!([])).as_array_mut().expect("array").push(json!(v));
+    }
+    (Value::Object(single), Value::Object(multi))
+}
+
+fn envelope_error(status: StatusCode, error: ApiError) -> Response {
+    let body = error.envelope(&uuid::Uuid::new_v4().to_string()).to_string();
+    (status, [("content-type", "application/json")], body).into_response()
+}
+
+/// The REST API: every request not served by another route of the local stack.
+pub async fn serve(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let method = parts.method.as_str().to_owned();
+    let Some((route, params)) = match_route(&shared.template.rest, &method, &path) else {
+        return envelope_error(StatusCode::NOT_FOUND, ApiError::NotFound("route"));
+    };
+    let bytes = match to_bytes(body, MAX_PAYLOAD).await {
+        Ok(b) => b,
+        Err(_) => return envelope_error(StatusCode::PAYLOAD_TOO_LARGE, ApiError::TooLarge("the request body is larger than 10 MB".into())),
+    };
+    let (body, is_base64) = if bytes.is_empty() {
+        (Value::Null, false)
+    } else {
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => (json!(text), false),
+            Err(_) => {
+                use base64::Engine;
+                (json!(base64::engine::general_purpose::STANDARD.encode(&bytes)), true)
+            }
+        }
+    };
+    let (headers, multi_headers) = header_maps(&parts.headers);
+    let (query, multi_query) = query_maps(parts.uri.query());
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let now = chrono::Utc::now();
+    let event = json!({
+        "resource": route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": if params.is_empty() { Value::Null } else { json!(params) },
+        "stageVariables": Value::Null,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": format!("/{}{}", shared.stage, path),
+            "stage": shared.stage,
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "requestTimeEpoch": now.timestamp_millis(),
+            "domainName": shared.domain,
+            "identity": { "sourceIp": peer.ip().to_string(), "userAgent": user_agent },
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    });
+    match shared.invoke(&route.function, event).await {
+        Ok(response) => proxy_response(&response),
+        Err(e) => {
+            tracing::error!(function = %route.function, error = %e, "function failed");
+            // API Gateway's answer to a failed integration.
+            (StatusCode::BAD_GATEWAY, [("content-type", "application/json")], r#"{"message": "Internal server error"}"#).into_response()
+        }
+    }
+}
+
+/// An API Gateway proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
+/// `isBase64Encoded`) as HTTP.
+fn proxy_response(response: &Value) -> Response {
+    let status = response["statusCode"].as_u64().and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = match (response["body"].as_str(), response["isBase64Encoded"].as_bool().unwrap_or(false)) {
+        (Some(b), true) => {
+            use base64::Engine;
+            Body::from(base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default())
+        }
+        (Some(b), false) => Body::from(b.to_owned()),
+        (None, _) => Body::empty(),
+    };
+    let mut out = Response::builder().status(status).body(body).expect("valid response");
+    let headers = out.headers_mut();
+    let mut add = |k: &str, v: &str| {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::from_str(v)) {
+            headers.append(k, v);
+        }
+    };
+    for (k, v) in response["headers"].as_object().into_iter().flatten() {
+        if let Some(v) = v.as_str() {
+            add(k, v);
+        }
+    }
+    for (k, vs) in response["multiValueHeaders"].as_object().into_iter().flatten() {
+        for v in vs.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            add(k, v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, path: &str) -> RestRoute {
+        RestRoute { method: method.into(), path: path.into(), function: path.into() }
+    }
+
+    #[test]
+    fn literal_segments_win_and_params_are_extracted() {
+        let routes = vec![route("GET", "/api/users/{userId}"), route("GET", "/api/users/search"), route("POST", "/api/users/search")];
+        let (r, p) = match_route(&routes, "GET", "/api/users/search").unwrap();
+        assert_eq!(r.path, "/api/users/search");
+        assert!(p.is_empty());
+        let (r, p) = match_route(&routes, "GET", "/api/users/a%20b").unwrap();
+        assert_eq!(r.path, "/api/users/{userId}");
+        assert_eq!(p["userId"], "a b");
+        assert!(match_route(&routes, "DELETE", "/api/users/x").is_none());
+        assert!(match_route(&routes, "GET", "/api/users/x/y").is_none());
+    }
+}

@@ -1,0 +1,245 @@
+//! Assembling and running the local stack: Postgres (private or given), migrations, the App with
+//! its embedded adapters, the event sources, and one HTTP server on 127.0.0.1 for REST,
+//! WebSocket, `@connections`, signed blob URLs and the developer endpoints under `/local`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use axum::extract::State;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use banter_core::auth::tokens::TokenKeys;
+use banter_core::config::Settings;
+use banter_core::ports::{FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier};
+use banter_core::{db, App, Ports};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::connections::{delete_connection, get_connection, post_to_connection, Hub, LocalPush};
+use crate::event_sources::{get_blob, put_blob, spawn_sqs_poller, DeadLetters};
+use crate::functions::{self, Handler};
+use crate::postgres::PrivatePostgres;
+use crate::template::StackTemplate;
+use crate::websocket::{upgrade, WsLimits};
+
+pub struct StackConfig {
+    pub bind: SocketAddr,
+    /// `None`: start the private PostgreSQL under `data_dir`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub template: PathBuf,
+    pub ws_limits: WsLimits,
+    /// Overrides the queue's `VisibilityTimeout` (redelivery delay) from the template.
+    pub sqs_visibility: Option<Duration>,
+    pub postgres_port: u16,
+    pub db_pool_size: usize,
+}
+
+impl StackConfig {
+    /// The defaults of `banter-local`, overridable by `BANTER_PORT`, `DATABASE_URL`,
+    /// `BANTER_DATA_DIR`, `BANTER_PG_PORT`, `BANTER_DB_POOL_SIZE`.
+    pub fn from_env() -> Self {
+        use banter_core::config::env_parse;
+        let root = crate::repo_root();
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], env_parse("BANTER_PORT").unwrap_or(3001))),
+            database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
+            data_dir: std::env::var_os("BANTER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| root.join(".banter")),
+            template: root.join("template.yaml"),
+            ws_limits: WsLimits::default(),
+            sqs_visibility: env_parse::<u64>("BANTER_SQS_VISIBILITY_SECS").map(Duration::from_secs),
+            postgres_port: env_parse("BANTER_PG_PORT").unwrap_or(54329),
+            db_pool_size: env_parse("BANTER_DB_POOL_SIZE").unwrap_or(32),
+        }
+    }
+}
+
+/// What every request handler of the local stack shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub app: App,
+    pub template: Arc<StackTemplate>,
+    pub handlers: Arc<BTreeMap<&'static str, Handler>>,
+    pub hub: Hub,
+    pub limits: WsLimits,
+    pub blobs: Arc<FileBlobStore>,
+    pub outbox: Arc<OutboxNotifier>,
+    pub dead_letters: DeadLetters,
+    pub stage: String,
+    pub domain: String,
+}
+
+impl Shared {
+    /// Invoke a function by logical id with an event's JSON.
+    pub async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
+        let handler = self.handlers.get(function).ok_or_else(|| format!("no handler for {function}"))?;
+        handler(self.app.clone(), event).await
+    }
+}
+
+pub struct RunningStack {
+    pub addr: SocketAddr,
+    pub shared: Shared,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+    postgres: Option<PrivatePostgres>,
+}
+
+impl RunningStack {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop serving: close WebSockets (running `$disconnect`), stop the server, and stop the
+    /// private PostgreSQL if this stack started it.
+    pub async fn stop(self) -> Result<()> {
+        self.shared.hub.close_all();
+        let _ = self.shutdown.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+        self.shared.app.db.close();
+        if let Some(pg) = &self.postgres {
+            pg.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Every function in the template has a handler, and every handler a function.
+fn check_handlers(template: &StackTemplate, handlers: &BTreeMap<&'static str, Handler>) -> Result<()> {
+    let missing: Vec<_> = template.functions.iter().filter(|f| !handlers.contains_key(f.as_str())).collect();
+    let extra: Vec<_> = handlers.keys().filter(|h| !template.functions.contains(**h)).collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        bail!("template.yaml and the handlers disagree: no handler for {missing:?}; not in the template: {extra:?}");
+    }
+    Ok(())
+}
+
+/// A key kept in the data directory across restarts (created on first use), so tokens and
+/// signed URLs stay valid when the stack restarts.
+fn persistent_secret(path: &std::path::Path, create: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
+    if let Ok(bytes) = std::fs::read(path) {
+        return Ok(bytes);
+    }
+    let bytes = create();
+    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(bytes)
+}
+
+pub async fn start(config: StackConfig) -> Result<RunningStack> {
+    let template = StackTemplate::load(&config.template)?;
+    let handlers = functions::all();
+    check_handlers(&template, &handlers)?;
+    std::fs::create_dir_all(&config.data_dir)?;
+
+    let (database_url, postgres) = match &config.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let pg = PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port).await?;
+            pg.start().await?;
+            tracing::info!(url = %pg.url(), "private PostgreSQL is up");
+            (pg.url(), Some(pg))
+        }
+    };
+    let pool = db::connect(&database_url, config.db_pool_size).map_err(|e| anyhow!(e))?;
+    let applied = db::migrate(&pool).await.map_err(|e| anyhow!(e))?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+
+    let settings = Settings::from_env();
+    let tokens = match std::env::var("JWT_PRIVATE_KEY") {
+        Ok(_) => TokenKeys::from_env(&settings),
+        Err(_) => {
+            let der = persistent_secret(&config.data_dir.join("jwt-ed25519.pk8"), TokenKeys::generate_pkcs8)?;
+            TokenKeys::from_pkcs8(&der, &settings)
+        }
+    }
+    .map_err(|e| anyhow!(e))?;
+    let blob_secret = persistent_secret(&config.data_dir.join("blob-url-secret"), || TokenKeys::generate_pkcs8()[16..48].to_vec())?;
+
+    let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let hub = Hub::default();
+    let (queue, queue_rx) = InProcessQueue::new();
+    let queue = Arc::new(queue);
+    let blobs = Arc::new(FileBlobStore::new(config.data_dir.join("blobs"), format!("http://{addr}/blobs"), blob_secret));
+    let outbox = Arc::new(OutboxNotifier::default());
+    let app = App {
+        db: pool,
+        tokens: Arc::new(tokens),
+        settings: Arc::new(settings),
+        ports: Ports {
+            connections: Arc::new(InMemoryConnectionRegistry::default()),
+            queue: queue.clone(),
+            push: Arc::new(LocalPush(hub.clone())),
+            blobs: blobs.clone(),
+            notifier: outbox.clone(),
+        },
+    };
+    let shared = Shared {
+        app,
+        template: Arc::new(template),
+        handlers: Arc::new(handlers),
+        hub,
+        limits: config.ws_limits,
+        blobs,
+        outbox,
+        dead_letters: DeadLetters::default(),
+        stage: "local".into(),
+        domain: addr.to_string(),
+    };
+
+    let [source] = shared.template.sqs.as_slice() else {
+        bail!("the local stack feeds exactly one SQS queue (the delivery queue) from the template");
+    };
+    let visibility = config.sqs_visibility.unwrap_or(Duration::from_secs(source.visibility_timeout_secs));
+    spawn_sqs_poller(shared.clone(), source.clone(), queue_rx, queue, visibility, shared.dead_letters.clone());
+
+    let router = Router::new()
+        .route("/ws", get(upgrade))
+        .route("/@connections/{id}", get(get_connection).post(post_to_connection).delete(delete_connection))
+        .route("/blobs/{*key}", put(put_blob).get(get_blob))
+        .route("/local/outbox", get(local_outbox))
+        .route("/local/dead-letters", get(local_dead_letters))
+        .fallback(crate::rest::serve)
+        .layer(axum::extract::DefaultBodyLimit::max(110 * 1024 * 1024))
+        .with_state(shared.clone());
+    let (shutdown, on_shutdown) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(async {
+                let _ = on_shutdown.await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(RunningStack { addr, shared, shutdown, server, postgres })
+}
+
+/// `GET /local/outbox`: emails and SMS the notifier "sent".
+async fn local_outbox(State(shared): State<Shared>) -> Json<Value> {
+    Json(serde_json::to_value(shared.outbox.items()).unwrap_or_default())
+}
+
+/// `GET /local/dead-letters`: delivery jobs that exhausted their retries.
+async fn local_dead_letters(State(shared): State<Shared>) -> Json<Value> {
+    Json(Value::Array(shared.dead_letters.lock().expect("dlq lock").clone()))
+}
+
+impl axum::extract::FromRef<Shared> for Hub {
+    fn from_ref(shared: &Shared) -> Hub {
+        shared.hub.clone()
+    }
+}

@@ -1,0 +1,293 @@
+//! API Gateway WebSocket emulation: the `$connect` authorizer (401 at the handshake), `$connect`
+//! and `$disconnect` events, route selection on `$request.body.action`, route responses sent
+//! back to the client, and API Gateway's limits (128 KB messages, 10 minutes idle, 2 hours per
+//! connection).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use banter_core::wire::error_frame;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+use crate::connections::Outbound;
+use crate::rest::header_maps;
+use crate::stack::Shared;
+
+/// API Gateway's WebSocket limits, shortened in tests.
+#[derive(Debug, Clone, Copy)]
+pub struct WsLimits {
+    /// Largest message handed to a route (bigger ones get `error:general`).
+    pub max_message: usize,
+    /// Largest message read at all; a bigger one closes the connection (1009).
+    pub hard_max_message: usize,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        Self {
+            max_message: 128 * 1024,
+            hard_max_message: 1024 * 1024,
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_lifetime: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+/// What identifies one connection in the events it produces.
+#[derive(Clone)]
+struct Connection {
+    id: String,
+    connected_at: i64,
+    source_ip: String,
+    user_agent: String,
+    /// `requestContext.authorizer`: the principal and the authorizer's context.
+    authorizer: Value,
+}
+
+fn new_connection_id() -> String {
+    // API Gateway's ids look like `L0SM9cOFvHcCIhw=`: 15 characters and a pad.
+    use base64::Engine;
+    let raw = uuid::Uuid::new_v4();
+    format!("{}=", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw.as_bytes()[..11]))
+}
+
+fn request_context(shared: &Shared, conn: &Connection, route_key: &str, event_type: &str) -> Map<String, Value> {
+    let now = chrono::Utc::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut ctx = Map::new();
+    ctx.insert("routeKey".into(), json!(route_key));
+    ctx.insert("eventType".into(), json!(event_type));
+    ctx.insert("messageDirection".into(), json!("IN"));
+    ctx.insert("extendedRequestId".into(), json!(request_id));
+    ctx.insert("requestId".into(), json!(request_id));
+    ctx.insert("requestTime".into(), json!(now.format("%d/%b/%Y:%H:%M:%S %z").to_string()));
+    ctx.insert("requestTimeEpoch".into(), json!(now.timestamp_millis()));
+    ctx.insert("stage".into(), json!(shared.stage));
+    ctx.insert("domainName".into(), json!(shared.domain));
+    ctx.insert("apiId".into(), json!("local"));
+    ctx.insert("connectionId".into(), json!(conn.id));
+    ctx.insert("connectedAt".into(), json!(conn.connected_at));
+    ctx.insert("identity".into(), json!({ "sourceIp": conn.source_ip, "userAgent": conn.user_agent }));
+    if !conn.authorizer.is_null() {
+        ctx.insert("authorizer".into(), conn.authorizer.clone());
+    }
+    if event_type == "MESSAGE" {
+        ctx.insert("messageId".into(), json!(uuid::Uuid::new_v4().simple().to_string()));
+    }
+    ctx
+}
+
+/// `GET /ws?token=...`: authorize, run `$connect`, then upgrade.
+pub async fn upgrade(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let mut conn = Connection {
+        id: new_connection_id(),
+        connected_at: chrono::Utc::now().timestamp_millis(),
+        source_ip: peer.ip().to_string(),
+        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned(),
+        authorizer: Value::Null,
+    };
+    let (headers, multi_headers) = header_maps(&headers);
+    let (query, multi_query) = crate::rest::query_maps(query.as_deref());
+
+    if let Some(authorizer) = &shared.template.ws_authorizer {
+        let event = json!({
+            "type": "REQUEST",
+            "methodArn": format!("arn:aws:execute-api:local:000000000000:local/{}/$connect", shared.stage),
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "stageVariables": {},
+            "requestContext": request_context(&shared, &conn, "$connect", "CONNECT"),
+        });
+        match shared.invoke(authorizer, event).await {
+            Ok(answer) => {
+                let allowed = answer["policyDocument"]["Statement"]
+                    .as_array()
+                    .is_some_and(|s| !s.is_empty() && s.iter().all(|st| st["Effect"] == "Allow"));
+                if !allowed {
+                    return (StatusCode::FORBIDDEN, "Forbidden").into_response();
+                }
+                let mut context = answer["context"].as_object().cloned().unwrap_or_default();
+                context.insert("principalId".into(), answer["principalId"].clone());
+                conn.authorizer = Value::Object(context);
+            }
+            Err(e) if e.contains("Unauthorized") => return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "authorizer failed");
+                return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response();
+            }
+        }
+    }
+
+    // In the hub before `$connect` runs, so a push sent while it runs is queued, not lost.
+    let (tx, rx) = shared.hub.open(&conn.id, conn.source_ip.clone(), conn.user_agent.clone());
+    if let Some(route) = shared.template.websocket.get("$connect") {
+        let mut ctx = request_context(&shared, &conn, "$connect", "CONNECT");
+        ctx.remove("messageId");
+        let event = json!({
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "requestContext": ctx,
+            "isBase64Encoded": false,
+        });
+        let status = match shared.invoke(&route.function, event).await {
+            Ok(answer) => answer["statusCode"].as_u64().unwrap_or(200) as u16,
+            Err(e) => {
+                tracing::error!(error = %e, "$connect failed");
+                500
+            }
+        };
+        if !(200..300).contains(&status) {
+            shared.hub.close(&conn.id);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            return (status, status.canonical_reason().unwrap_or("Refused")).into_response();
+        }
+    }
+    let limits = shared.limits;
+    let failed = shared.clone();
+    let failed_conn = conn.clone();
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(limits.hard_max_message)
+        .max_frame_size(limits.hard_max_message)
+        .on_failed_upgrade(move |e| {
+            tracing::info!(error = %e, "upgrade failed after $connect");
+            tokio::spawn(async move { disconnect(&failed, &failed_conn, 1006, "upgrade failed").await });
+        })
+        .on_upgrade(move |socket| run(shared, socket, conn, tx, rx))
+}
+
+/// One connection's life: frames in, frames out, until either side closes or a limit is hit.
+async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Sender<Outbound>, mut rx: mpsc::Receiver<Outbound>) {
+    let (mut sink, mut stream) = socket.split();
+    let mut writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let result = match out {
+                Outbound::Text(text) => sink.send(Message::Text(text.into())).await,
+                Outbound::Binary(bytes) => sink.send(Message::Binary(bytes.into())).await,
+                Outbound::Close => {
+                    let frame = CloseFrame { code: 1000, reason: "closed by the server".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let limits = shared.limits;
+    let deadline = tokio::time::Instant::now() + limits.max_lifetime;
+    let (code, reason): (u16, &str) = loop {
+        let next = tokio::select! {
+            next = tokio::time::timeout(limits.idle_timeout, stream.next()) => next,
+            _ = tokio::time::sleep_until(deadline) => break (1001, "Going away: the connection reached its maximum duration"),
+            _ = &mut writer => break (1000, "closed by the server"),
+        };
+        match next {
+            Err(_) => break (1001, "Going away: idle timeout"),
+            Ok(None) => break (1006, "the client went away"),
+            Ok(Some(Err(_))) => break (1009, "the client sent an oversized or invalid frame"),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                break (frame.map(|f| f.code).unwrap_or(1005), "the client closed the connection");
+            }
+            Ok(Some(Ok(Message::Text(text)))) => {
+                shared.hub.touch(&conn.id);
+                on_message(&shared, &conn, &tx, text.as_str());
+            }
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                shared.hub.touch(&conn.id);
+                let _ = tx.try_send(Outbound::Text(error_frame(None, "INVALID_INPUT", "binary frames are not supported"))).ok();
+            }
+            Ok(Some(Ok(_))) => shared.hub.touch(&conn.id),
+        }
+    };
+    shared.hub.close(&conn.id);
+    if code == 1001 {
+        let _ = tx.send(Outbound::Close).await;
+    }
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    disconnect(&shared, &conn, code, reason).await;
+}
+
+/// Route selection on `$request.body.action`: a custom route when the frame is a JSON object
+/// whose `action` names one, `$default` otherwise.
+fn select_route<'a>(shared: &'a Shared, text: &str) -> Option<(&'a str, &'a crate::template::WsRoute)> {
+    #[derive(serde::Deserialize)]
+    struct Action {
+        action: Option<String>,
+    }
+    let action = serde_json::from_str::<Action>(text).ok().and_then(|a| a.action);
+    let custom = action
+        .filter(|a| !a.starts_with('$'))
+        .and_then(|a| shared.template.websocket.get_key_value(a.as_str()));
+    custom
+        .or_else(|| shared.template.websocket.get_key_value("$default"))
+        .map(|(k, v)| (k.as_str(), v))
+}
+
+fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, text: &str) {
+    if text.len() > shared.limits.max_message {
+        let frame = error_frame(None, "FILE_TOO_LARGE", "a message is at most 128 KB");
+        let _ = tx.try_send(Outbound::Text(frame));
+        return;
+    }
+    let Some((route_key, route)) = select_route(shared, text) else {
+        let _ = tx.try_send(Outbound::Text(error_frame(None, "INVALID_INPUT", "no route for this frame")));
+        return;
+    };
+    let event = json!({
+        "requestContext": request_context(shared, conn, route_key, "MESSAGE"),
+        "body": text,
+        "isBase64Encoded": false,
+    });
+    let (shared, tx, function, two_way, conn_id) = (shared.clone(), tx.clone(), route.function.clone(), route.two_way, conn.id.clone());
+    // API Gateway invokes the integration for each message independently.
+    tokio::spawn(async move {
+        match shared.invoke(&function, event).await {
+            Ok(answer) => {
+                if let (true, Some(body)) = (two_way, answer["body"].as_str()) {
+                    if tx.send(Outbound::Text(body.to_owned())).await.is_err() {
+                        tracing::debug!("the connection closed before its answer was sent");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(%function, error = %e, "route integration failed");
+                let frame = json!({ "message": "Internal server error", "connectionId": conn_id, "requestId": uuid::Uuid::new_v4() });
+                let _ = tx.send(Outbound::Text(frame.to_string())).await;
+            }
+        }
+    });
+}
+
+async fn disconnect(shared: &Shared, conn: &Connection, code: u16, reason: &str) {
+    let Some(route) = shared.template.websocket.get("$disconnect") else { return };
+    let mut ctx = request_context(shared, conn, "$disconnect", "DISCONNECT");
+    ctx.remove("messageId");
+    ctx.insert("disconnectStatusCode".into(), json!(code));
+    ctx.insert("disconnectReason".into(), json!(reason));
+    let event = json!({ "requestContext": ctx, "isBase64Encoded": false });
+    if let Err(e) = shared.invoke(&route.function, event).await {
+        tracing::error!(error = %e, "$disconnect failed");
+    }
+}
