@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 pub enum Outbound {
     Text(String),
     Binary(Vec<u8>),
-    /// Close the connection (a `DELETE @connections/{id}` or a revoked session).
-    Close,
+    /// Close the connection with this code and reason (a `DELETE @connections/{id}`, a
+    /// limit reached, shutdown).
+    Close(u16, &'static str),
 }
 
 /// Frames buffered per connection before pushes are refused as failed (a client that reads
@@ -58,7 +59,7 @@ impl Hub {
     /// Ask every live connection to close (shutdown).
     pub fn close_all(&self) {
         for live in self.live.read().expect("hub lock").values() {
-            let _ = live.tx.try_send(Outbound::Close);
+            let _ = live.tx.try_send(Outbound::Close(1001, "Going away: the server is stopping"));
         }
     }
 
@@ -103,7 +104,7 @@ impl ConnectionPush for LocalPush {
     }
 
     async fn disconnect(&self, connection_id: &str) -> Result<(), PushError> {
-        self.0.send(connection_id, Outbound::Close)
+        self.0.send(connection_id, Outbound::Close(1000, "closed by the server"))
     }
 }
 

@@ -182,8 +182,8 @@ async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Send
             let result = match out {
                 Outbound::Text(text) => sink.send(Message::Text(text.into())).await,
                 Outbound::Binary(bytes) => sink.send(Message::Binary(bytes.into())).await,
-                Outbound::Close => {
-                    let frame = CloseFrame { code: 1000, reason: "closed by the server".into() };
+                Outbound::Close(code, reason) => {
+                    let frame = CloseFrame { code, reason: reason.into() };
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
                 }
@@ -196,7 +196,7 @@ async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Send
     });
     let limits = shared.limits;
     let deadline = tokio::time::Instant::now() + limits.max_lifetime;
-    let (code, reason): (u16, &str) = loop {
+    let (code, reason): (u16, &'static str) = loop {
         let next = tokio::select! {
             next = tokio::time::timeout(limits.idle_timeout, stream.next()) => next,
             _ = tokio::time::sleep_until(deadline) => break (1001, "Going away: the connection reached its maximum duration"),
@@ -222,7 +222,7 @@ async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Send
     };
     shared.hub.close(&conn.id);
     if code == 1001 {
-        let _ = tx.send(Outbound::Close).await;
+        let _ = tx.send(Outbound::Close(code, reason)).await;
     }
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;

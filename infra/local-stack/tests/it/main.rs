@@ -1,0 +1,10 @@
+//! Integration tests of the local stack: every test gets its own stack on a free port and its
+//! own database (`support::spawn_app`), and talks to it over HTTP and WebSocket like a client.
+
+mod adapters;
+mod apigateway;
+mod events;
+mod rest;
+mod sqs;
+mod support;
+mod websocket;

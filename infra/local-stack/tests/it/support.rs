@@ -1,0 +1,213 @@
+//! The test harness: `spawn_app` starts a local stack with a fresh database, and helpers act as
+//! clients (register, create chats, WebSocket frames).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use banter_local::{RunningStack, StackConfig};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The maintenance database of the PostgreSQL server tests use: `TEST_DATABASE_URL`, or a
+/// private cluster started (once, and left running for later runs) under the temp directory.
+async fn admin_url() -> &'static str {
+    static URL: OnceCell<String> = OnceCell::const_new();
+    URL.get_or_init(|| async {
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            return url;
+        }
+        let dir = std::env::temp_dir().join("banter-test-postgres");
+        let pg = banter_local::postgres::PrivatePostgres::new(&dir, 54330).await.expect("test postgres");
+        pg.start().await.expect("start test postgres");
+        pg.admin_url()
+    })
+    .await
+}
+
+/// `url` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn admin_client() -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(admin_url().await, tokio_postgres::NoTls).await.expect("admin connection");
+    tokio::spawn(connection);
+    client
+}
+
+pub struct TestApp {
+    pub stack: RunningStack,
+    pub base: String,
+    pub http: reqwest::Client,
+    database: String,
+    data_dir: PathBuf,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp {
+    let database = format!("t_{}", uuid::Uuid::new_v4().simple());
+    admin_client().await.batch_execute(&format!("CREATE DATABASE {database}")).await.expect("create test database");
+    let data_dir = std::env::temp_dir().join(format!("banter-test-{}", uuid::Uuid::new_v4().simple()));
+    let mut config = StackConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(with_database(admin_url().await, &database)),
+        data_dir: data_dir.clone(),
+        template: banter_local::repo_root().join("template.yaml"),
+        ws_limits: Default::default(),
+        sqs_visibility: Some(Duration::from_millis(200)),
+        postgres_port: 0,
+        db_pool_size: 8,
+    };
+    configure(&mut config);
+    let stack = banter_local::start(config).await.expect("local stack starts");
+    let base = stack.base_url();
+    TestApp { stack, base, http: reqwest::Client::new(), database, data_dir }
+}
+
+/// A registered user and their tokens.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.stack.addr)
+    }
+
+    pub fn app(&self) -> &banter_core::App {
+        &self.stack.shared.app
+    }
+
+    /// Stop the stack and drop its database.
+    pub async fn stop(self) {
+        self.stack.stop().await.expect("stack stops");
+        let _ = admin_client().await.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database)).await;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request");
+        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request");
+        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn register(&self, name: &str) -> User {
+        let email = format!("{name}-{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (status, body) = self.post("/api/auth/register", None, json!({ "email": email, "password": "correct horse battery" })).await;
+        assert_eq!(status, 201, "register: {body}");
+        let data = &body["data"];
+        User {
+            id: data["user"]["id"].as_str().unwrap().to_owned(),
+            email,
+            access: data["tokens"]["accessToken"].as_str().unwrap().to_owned(),
+            refresh: data["tokens"]["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Log in again: a second device session.
+    pub async fn login(&self, user: &User) -> User {
+        let (status, body) = self.post("/api/auth/login", None, json!({ "email": user.email, "password": "correct horse battery" })).await;
+        assert_eq!(status, 200, "login: {body}");
+        User {
+            access: body["data"]["tokens"]["accessToken"].as_str().unwrap().to_owned(),
+            refresh: body["data"]["tokens"]["refreshToken"].as_str().unwrap().to_owned(),
+            ..user.clone()
+        }
+    }
+
+    pub async fn open_chat(&self, a: &User, b: &User) -> String {
+        let (status, body) = self.post("/api/chats", Some(&a.access), json!({ "type": "individual", "participantIds": [b.id] })).await;
+        assert!(status == 201 || status == 200, "create chat: {body}");
+        body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn ws(&self, token: &str) -> WsClient {
+        WsClient::connect(self, token).await.expect("websocket connects")
+    }
+}
+
+pub struct WsClient {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn connect(app: &TestApp, token: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", app.ws_url())).await?;
+        Ok(Self { stream })
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::Text(text.into())).await.expect("send frame");
+    }
+
+    pub async fn send_json(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    /// The next message, or `None` if nothing arrives within `wait`.
+    pub async fn next_message(&mut self, wait: Duration) -> Option<Message> {
+        loop {
+            match tokio::time::timeout(wait, self.stream.next()).await {
+                Err(_) => return None,
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => panic!("websocket error: {e}"),
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(m))) => return Some(m),
+            }
+        }
+    }
+
+    /// The next JSON frame (within 5 s).
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_message(Duration::from_secs(5)).await {
+            Some(Message::Text(t)) => serde_json::from_str(t.as_str()).expect("frames are JSON"),
+            other => panic!("expected a JSON frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame that is the event `name`, skipping others (within 5 s).
+    pub async fn next_event(&mut self, name: &str) -> Value {
+        for _ in 0..20 {
+            let frame = self.next_json().await;
+            if frame["event"] == name {
+                return frame;
+            }
+        }
+        panic!("no {name} event");
+    }
+
+    /// Asserts that nothing arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Some(m) = self.next_message(wait).await {
+            panic!("expected no frame, got {m:?}");
+        }
+    }
+}

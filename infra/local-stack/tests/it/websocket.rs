@@ -1,0 +1,183 @@
+//! The WebSocket API: handshake authorization, error frames, and one message on the real path.
+
+use std::time::Duration;
+
+use banter_core::auth::tokens::{Caller, TokenKeys};
+use banter_core::config::Settings;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use uuid::Uuid;
+
+use crate::support::{spawn_app, spawn_app_with, WsClient};
+
+fn assert_refused_401(result: Result<WsClient, WsError>) {
+    match result {
+        Err(WsError::Http(response)) => assert_eq!(response.status().as_u16(), 401),
+        Err(e) => panic!("expected an HTTP 401 refusal, got {e}"),
+        Ok(_) => panic!("the handshake was accepted"),
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_at_the_handshake_with_401() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let caller = Caller { user_id: alice.id.parse().unwrap(), session_id: Uuid::new_v4() };
+
+    let other_key = TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), &Settings::default()).unwrap();
+    let forged = other_key.issue_access(caller, 600).unwrap();
+    let expired = app.app().tokens.issue_access(caller, -120).unwrap();
+    let b64 = |v: serde_json::Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({ "sub": alice.id, "sid": Uuid::new_v4(), "iat": now, "exp": now + 600, "iss": "banter", "aud": "banter-clients" });
+    let alg_none = format!("{}.{}.", b64(json!({ "alg": "none", "typ": "JWT" })), b64(claims));
+
+    for token in ["", "garbage", forged.as_str(), expired.as_str(), alg_none.as_str()] {
+        assert_refused_401(WsClient::connect(&app, token).await);
+    }
+    let no_token = tokio_tungstenite::connect_async(app.ws_url()).await;
+    match no_token {
+        Err(WsError::Http(r)) => assert_eq!(r.status().as_u16(), 401),
+        other => panic!("expected 401 without a token, got {:?}", other.map(|_| ())),
+    }
+    // The real token works.
+    app.ws(&alice.access).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_frames_and_unknown_actions_get_error_general_and_the_connection_stays_open() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ws = app.ws(&alice.access).await;
+
+    ws.send_text("this is not json").await;
+    let frame = ws.next_json().await;
+    assert_eq!(frame["event"], "error:general");
+    assert_eq!(frame["data"]["code"], "INVALID_INPUT");
+
+    ws.send_json(json!({ "action": "no:such:action", "requestId": "r-1", "data": {} })).await;
+    let frame = ws.next_json().await;
+    assert_eq!((frame["event"].as_str(), frame["requestId"].as_str()), (Some("error:general"), Some("r-1")));
+    assert_eq!(frame["data"]["code"], "VALIDATION_ERROR");
+
+    let oversized = json!({ "action": "message:send", "requestId": "r-2", "data": { "content": "x".repeat(130 * 1024) } });
+    ws.send_json(oversized).await;
+    let frame = ws.next_json().await;
+    assert_eq!((frame["event"].as_str(), frame["data"]["code"].as_str()), (Some("error:general"), Some("FILE_TOO_LARGE")));
+
+    ws.send_json(json!({ "action": "message:send", "requestId": "r-3", "data": { "chatId": chat, "clientMessageId": "m1" } })).await;
+    let frame = ws.next_json().await;
+    assert_eq!((frame["event"].as_str(), frame["requestId"].as_str()), (Some("error:general"), Some("r-3")), "text without content");
+
+    // Still open: a good frame is acknowledged.
+    ws.send_json(json!({ "action": "message:send", "requestId": "r-4", "data": { "chatId": chat, "clientMessageId": "m1", "content": "still here" } })).await;
+    let frame = ws.next_json().await;
+    assert_eq!((frame["event"].as_str(), frame["requestId"].as_str()), (Some("ack"), Some("r-4")), "{frame}");
+    assert_eq!(frame["data"]["content"], "still here");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_is_stored_acked_and_delivered_once_even_when_resent() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let alice_phone = app.login(&alice).await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut alice_other_device = app.ws(&alice_phone.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    let send = json!({ "action": "message:send", "requestId": "c-17",
+        "data": { "chatId": chat, "clientMessageId": "cm-1", "type": "text", "content": "hi bob" } });
+    alice_ws.send_json(send.clone()).await;
+    let ack = alice_ws.next_json().await;
+    assert_eq!((ack["event"].as_str(), ack["requestId"].as_str()), (Some("ack"), Some("c-17")), "{ack}");
+    let message = &ack["data"];
+    assert_eq!(message["seq"], 1);
+    assert_eq!(message["clientMessageId"], "cm-1");
+    assert_eq!(message["sender"]["id"], alice.id);
+    assert_eq!(message["chatId"], chat);
+
+    let received = bob_ws.next_event("message:received").await;
+    assert_eq!(received["data"]["message"]["id"], message["id"]);
+    assert_eq!(received["data"]["message"]["content"], "hi bob");
+    let own = alice_other_device.next_event("message:received").await;
+    assert_eq!(own["data"]["message"]["id"], message["id"], "the sender's other device gets it too");
+
+    for device in [&mut alice_ws, &mut alice_other_device] {
+        let delivered = device.next_event("message:delivered").await;
+        assert_eq!(delivered["data"]["messageId"], message["id"]);
+        assert_eq!(delivered["data"]["deliveredTo"], json!([bob.id]));
+    }
+
+    // The same clientMessageId again: the same message back, delivered to nobody.
+    alice_ws.send_json(send).await;
+    let again = alice_ws.next_json().await;
+    assert_eq!(again["event"], "ack");
+    assert_eq!(again["data"]["id"], message["id"]);
+    assert_eq!(again["data"]["seq"], 1);
+    bob_ws.expect_silence(Duration::from_millis(500)).await;
+    alice_other_device.expect_silence(Duration::from_millis(100)).await;
+
+    // The next message gets the next seq, and history shows both in order, delivered.
+    alice_ws.send_json(json!({ "action": "message:send", "requestId": "c-18",
+        "data": { "chatId": chat, "clientMessageId": "cm-2", "content": "second" } })).await;
+    assert_eq!(alice_ws.next_json().await["data"]["seq"], 2);
+    bob_ws.next_event("message:received").await;
+    alice_ws.next_event("message:delivered").await;
+    let (status, history) = app.get(&format!("/api/chats/{chat}/messages"), Some(&alice.access)).await;
+    assert_eq!(status, 200);
+    let seqs: Vec<i64> = history["data"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, vec![1, 2]);
+    assert_eq!(history["data"][0]["status"], "delivered");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sending_to_a_chat_you_are_not_in_is_not_found() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let mallory = app.register("mallory").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut ws = app.ws(&mallory.access).await;
+    ws.send_json(json!({ "action": "message:send", "requestId": "x", "data": { "chatId": chat, "clientMessageId": "m", "content": "let me in" } })).await;
+    let frame = ws.next_json().await;
+    assert_eq!((frame["event"].as_str(), frame["data"]["code"].as_str()), (Some("error:general"), Some("RESOURCE_NOT_FOUND")));
+    bob_ws.expect_silence(Duration::from_millis(300)).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_logged_out_session_cannot_open_a_websocket() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let (status, _) = app.post("/api/auth/logout", Some(&alice.access), json!({ "refreshToken": alice.refresh })).await;
+    assert_eq!(status, 200);
+    assert_refused_401(WsClient::connect(&app, &alice.access).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_unregistered() {
+    let app = spawn_app_with(|c| c.ws_limits.idle_timeout = Duration::from_millis(300)).await;
+    let alice = app.register("alice").await;
+    let mut ws = app.ws(&alice.access).await;
+    let user: Uuid = alice.id.parse().unwrap();
+    assert_eq!(app.app().ports.connections.connections_of(user).await.unwrap().len(), 1);
+    match ws.next_message(Duration::from_secs(3)).await {
+        Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.app().ports.connections.connections_of(user).await.unwrap().is_empty(), "$disconnect ran");
+    app.stop().await;
+}
