@@ -12,14 +12,21 @@ use futures_util::future::join_all;
 pub async fn handle(app: App, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
     let outcomes = join_all(event.records.iter().map(|record| {
         let app = &app;
-        async move { (record.message_id.clone(), deliver_body(app, record.body.as_deref().unwrap_or("")).await) }
+        async move {
+            (
+                record.message_id.clone(),
+                deliver_body(app, record.body.as_deref().unwrap_or("")).await,
+            )
+        }
     }))
     .await;
     let mut response = SqsBatchResponse::default();
     for (message_id, outcome) in outcomes {
         match outcome {
             Ok(_) => {}
-            Err(DeliveryError::Fatal(e)) => tracing::error!(?message_id, error = %e, "dropping an undeliverable job"),
+            Err(DeliveryError::Fatal(e)) => {
+                tracing::error!(?message_id, error = %e, "dropping an undeliverable job")
+            }
             Err(DeliveryError::Retryable(e)) => {
                 tracing::warn!(?message_id, error = %e, "delivery will be retried");
                 let mut failure = BatchItemFailure::default();

@@ -12,13 +12,18 @@ use serde_json::json;
 /// The API's OpenAPI document, committed at the repository root.
 pub const OPENAPI: &str = include_str!("../../../openapi.json");
 
-pub async fn handle(app: App, event: ApiGatewayProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+pub async fn handle(
+    app: App,
+    event: ApiGatewayProxyRequest,
+) -> Result<ApiGatewayProxyResponse, Error> {
     let request = Request::new(&event);
     match request.route().as_str() {
         "GET /api/openapi.json" => {
             let mut response = ApiGatewayProxyResponse::default();
             response.status_code = 200;
-            response.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+                .headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             response.body = Some(Body::Text(OPENAPI.to_owned()));
             Ok(response)
         }

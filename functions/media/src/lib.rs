@@ -16,7 +16,9 @@ pub const UPLOAD_PREFIX: &str = "uploads/";
 pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
     let mut checked = Vec::new();
     for record in &event.records {
-        let Some(raw_key) = record.s3.object.key.as_deref() else { continue };
+        let Some(raw_key) = record.s3.object.key.as_deref() else {
+            continue;
+        };
         // S3 event keys are URL-encoded, with '+' for spaces.
         let key = percent_decode(&raw_key.replace('+', " "));
         if !key.starts_with(UPLOAD_PREFIX) {
@@ -34,7 +36,10 @@ pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
         let detected = sniff(&bytes);
         let (status, error) = match detected {
             Some(d) if d == declared => ("completed", None),
-            _ => ("failed", Some("the file's content does not match its declared type")),
+            _ => (
+                "failed",
+                Some("the file's content does not match its declared type"),
+            ),
         };
         media::set_checked(&app.db, id, detected, status, error).await?;
         checked.push(json!({ "fileId": id, "status": status }));

@@ -3,7 +3,8 @@
 //! expired token fails with `Unauthorized`, which API Gateway answers with HTTP 401.
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use banter_core::App;
@@ -14,8 +15,14 @@ use serde_json::json;
 /// The error text API Gateway turns into a 401.
 pub const UNAUTHORIZED: &str = "Unauthorized";
 
-pub async fn handle(app: App, event: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
-    let token = event.query_string_parameters.first("token").ok_or(UNAUTHORIZED)?;
+pub async fn handle(
+    app: App,
+    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Result<ApiGatewayCustomAuthorizerResponse, Error> {
+    let token = event
+        .query_string_parameters
+        .first("token")
+        .ok_or(UNAUTHORIZED)?;
     let caller = app.tokens.verify_access(token).map_err(|_| UNAUTHORIZED)?;
 
     let mut statement = IamPolicyStatement::default();

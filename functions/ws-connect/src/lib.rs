@@ -7,7 +7,10 @@ use banter_core::App;
 use banter_lambda::websocket::{caller, connection_id, refuse, reply};
 use banter_lambda::Error;
 
-pub async fn handle(app: App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+pub async fn handle(
+    app: App,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> Result<ApiGatewayProxyResponse, Error> {
     let result = async {
         let caller = caller(&event)?;
         connections::connect(&app, caller, connection_id(&event)?).await

@@ -6,7 +6,10 @@ use banter_core::App;
 use banter_lambda::websocket::{connection_id, reply};
 use banter_lambda::Error;
 
-pub async fn handle(app: App, event: ApiGatewayWebsocketProxyRequest) -> Result<ApiGatewayProxyResponse, Error> {
+pub async fn handle(
+    app: App,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> Result<ApiGatewayProxyResponse, Error> {
     connections::disconnect(&app, connection_id(&event)?).await?;
     Ok(reply(None))
 }

@@ -44,11 +44,25 @@ pub struct Hub {
 impl Hub {
     /// Add a connection; returns a sender for the connection's own use and the receiver its
     /// task drains.
-    pub fn open(&self, id: &str, source_ip: String, user_agent: String) -> (mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>) {
+    pub fn open(
+        &self,
+        id: &str,
+        source_ip: String,
+        user_agent: String,
+    ) -> (mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
         let now = Utc::now();
-        let live = Arc::new(Live { tx: tx.clone(), connected_at: now, last_active: RwLock::new(now), source_ip, user_agent });
-        self.live.write().expect("hub lock").insert(id.to_owned(), live);
+        let live = Arc::new(Live {
+            tx: tx.clone(),
+            connected_at: now,
+            last_active: RwLock::new(now),
+            source_ip,
+            user_agent,
+        });
+        self.live
+            .write()
+            .expect("hub lock")
+            .insert(id.to_owned(), live);
         (tx, rx)
     }
 
@@ -59,7 +73,9 @@ impl Hub {
     /// Ask every live connection to close (shutdown).
     pub fn close_all(&self) {
         for live in self.live.read().expect("hub lock").values() {
-            let _ = live.tx.try_send(Outbound::Close(1001, "Going away: the server is stopping"));
+            let _ = live
+                .tx
+                .try_send(Outbound::Close(1001, "Going away: the server is stopping"));
         }
     }
 
@@ -84,7 +100,9 @@ impl Hub {
     fn send(&self, id: &str, message: Outbound) -> Result<(), PushError> {
         let live = self.get(id).ok_or(PushError::Gone)?;
         live.tx.try_send(message).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => PushError::Failed("the connection's send buffer is full".into()),
+            mpsc::error::TrySendError::Full(_) => {
+                PushError::Failed("the connection's send buffer is full".into())
+            }
             mpsc::error::TrySendError::Closed(_) => PushError::Gone,
         })
     }
@@ -104,14 +122,18 @@ impl ConnectionPush for LocalPush {
     }
 
     async fn disconnect(&self, connection_id: &str) -> Result<(), PushError> {
-        self.0.send(connection_id, Outbound::Close(1000, "closed by the server"))
+        self.0
+            .send(connection_id, Outbound::Close(1000, "closed by the server"))
     }
 }
 
 fn gone() -> Response {
     (
         StatusCode::GONE,
-        [("x-amzn-errortype", "GoneException"), ("content-type", "application/json")],
+        [
+            ("x-amzn-errortype", "GoneException"),
+            ("content-type", "application/json"),
+        ],
         r#"{"message":"the connection is gone"}"#,
     )
         .into_response()
@@ -122,7 +144,10 @@ fn push_failed(e: PushError) -> Response {
         PushError::Gone => gone(),
         PushError::Failed(message) => (
             StatusCode::TOO_MANY_REQUESTS,
-            [("x-amzn-errortype", "LimitExceededException"), ("content-type", "application/json")],
+            [
+                ("x-amzn-errortype", "LimitExceededException"),
+                ("content-type", "application/json"),
+            ],
             serde_json::json!({ "message": message }).to_string(),
         )
             .into_response(),
@@ -130,7 +155,11 @@ fn push_failed(e: PushError) -> Response {
 }
 
 /// `POST /@connections/{id}`: send the body to the connection as one frame.
-pub async fn post_to_connection(State(hub): State<Hub>, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn post_to_connection(
+    State(hub): State<Hub>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     match LocalPush(hub).post(&id, &body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => push_failed(e),
@@ -139,7 +168,9 @@ pub async fn post_to_connection(State(hub): State<Hub>, Path(id): Path<String>, 
 
 /// `GET /@connections/{id}`.
 pub async fn get_connection(State(hub): State<Hub>, Path(id): Path<String>) -> Response {
-    let Some(live) = hub.get(&id) else { return gone() };
+    let Some(live) = hub.get(&id) else {
+        return gone();
+    };
     let last_active = *live.last_active.read().expect("activity lock");
     let body = serde_json::json!({
         "connectedAt": live.connected_at.to_rfc3339(),

@@ -48,16 +48,29 @@ pub fn spawn_sqs_poller(
                     Err(_) => break,
                 }
             }
-            let Ok(permit) = permits.clone().acquire_owned().await else { break };
-            let (shared, source, queue, dead_letters) = (shared.clone(), source.clone(), queue.clone(), dead_letters.clone());
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let (shared, source, queue, dead_letters) = (
+                shared.clone(),
+                source.clone(),
+                queue.clone(),
+                dead_letters.clone(),
+            );
             tokio::spawn(async move {
                 let failed = invoke_batch(&shared, &source, &batch).await;
                 drop(permit);
                 for mut message in batch.into_iter().filter(|m| failed.contains(&m.message_id)) {
                     message.receive_count += 1;
-                    if source.max_receive_count.is_some_and(|max| message.receive_count >= max) {
+                    if source
+                        .max_receive_count
+                        .is_some_and(|max| message.receive_count >= max)
+                    {
                         tracing::error!(message_id = %message.message_id, "moved to the dead-letter queue");
-                        dead_letters.lock().expect("dlq lock").push(json!({ "messageId": message.message_id, "body": message.body }));
+                        dead_letters
+                            .lock()
+                            .expect("dlq lock")
+                            .push(json!({ "messageId": message.message_id, "body": message.body }));
                         continue;
                     }
                     let queue = queue.clone();
@@ -95,7 +108,10 @@ async fn invoke_batch(shared: &Shared, source: &SqsSource, batch: &[QueuedMessag
             })
         })
         .collect();
-    match shared.invoke(&source.function, json!({ "Records": records })).await {
+    match shared
+        .invoke(&source.function, json!({ "Records": records }))
+        .await
+    {
         Ok(answer) => answer["batchItemFailures"]
             .as_array()
             .into_iter()
@@ -110,7 +126,12 @@ async fn invoke_batch(shared: &Shared, source: &SqsSource, batch: &[QueuedMessag
 }
 
 fn blob_error(status: StatusCode, message: &str) -> Response {
-    (status, [("content-type", "application/json")], json!({ "message": message }).to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({ "message": message }).to_string(),
+    )
+        .into_response()
 }
 
 /// `PUT /blobs/{key}?expires&signature&contentType`: a presigned upload.
@@ -125,15 +146,29 @@ pub async fn put_blob(
         Ok(s) => s,
         Err(e) => return blob_error(StatusCode::FORBIDDEN, &e),
     };
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if signed.content_type.as_deref() != Some(content_type) {
-        return blob_error(StatusCode::FORBIDDEN, "Content-Type differs from the signed one");
+        return blob_error(
+            StatusCode::FORBIDDEN,
+            "Content-Type differs from the signed one",
+        );
     }
     if let Err(e) = shared.blobs.put(&key, body.clone(), content_type).await {
         tracing::error!(error = %e, "blob write failed");
-        return blob_error(StatusCode::INTERNAL_SERVER_ERROR, "could not store the object");
+        return blob_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "could not store the object",
+        );
     }
-    for source in shared.template.s3.iter().filter(|s| key.starts_with(&s.prefix)) {
+    for source in shared
+        .template
+        .s3
+        .iter()
+        .filter(|s| key.starts_with(&s.prefix))
+    {
         let event = json!({ "Records": [{
             "eventVersion": "2.1",
             "eventSource": "aws:s3",
@@ -155,7 +190,9 @@ pub async fn put_blob(
             for attempt in 0..3 {
                 match shared.invoke(&function, event.clone()).await {
                     Ok(_) => return,
-                    Err(e) => tracing::warn!(%function, attempt, error = %e, "S3 event invocation failed"),
+                    Err(e) => {
+                        tracing::warn!(%function, attempt, error = %e, "S3 event invocation failed")
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
             }
@@ -165,7 +202,11 @@ pub async fn put_blob(
 }
 
 /// `GET /blobs/{key}?expires&signature`: a presigned download.
-pub async fn get_blob(State(shared): State<Shared>, Path(key): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub async fn get_blob(
+    State(shared): State<Shared>,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Err(e) = shared.blobs.verify("GET", &key, &query) {
         return blob_error(StatusCode::FORBIDDEN, &e);
     }
@@ -174,7 +215,10 @@ pub async fn get_blob(State(shared): State<Shared>, Path(key): Path<String>, Que
         Ok(None) => blob_error(StatusCode::NOT_FOUND, "no such object"),
         Err(e) => {
             tracing::error!(error = %e, "blob read failed");
-            blob_error(StatusCode::INTERNAL_SERVER_ERROR, "could not read the object")
+            blob_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not read the object",
+            )
         }
     }
 }
@@ -183,7 +227,9 @@ pub async fn get_blob(State(shared): State<Shared>, Path(key): Path<String>, Que
 fn url_encode_key(key: &str) -> String {
     key.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
+                (b as char).to_string()
+            }
             b' ' => "+".into(),
             _ => format!("%{b:02X}"),
         })

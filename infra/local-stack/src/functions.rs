@@ -28,7 +28,8 @@ where
     Arc::new(move |app: App, event: Value| {
         let handler = handler.clone();
         Box::pin(async move {
-            let event: E = serde_json::from_value(event).map_err(|e| format!("event does not deserialize: {e}"))?;
+            let event: E = serde_json::from_value(event)
+                .map_err(|e| format!("event does not deserialize: {e}"))?;
             let response = handler(app, event).await.map_err(|e| e.to_string())?;
             serde_json::to_value(response).map_err(|e| format!("response does not serialize: {e}"))
         }) as Invocation

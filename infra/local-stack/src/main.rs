@@ -10,7 +10,12 @@ use banter_local::StackConfig;
 async fn main() -> Result<()> {
     banter_lambda::logging::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] | ["serve"] => serve().await,
         ["postgres", action @ ("start" | "stop"), dir, port] => {
             let pg = PrivatePostgres::new(std::path::Path::new(dir), port.parse()?).await?;
@@ -22,7 +27,9 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        _ => bail!("usage: banter-local [serve] | banter-local postgres start|stop <data-dir> <port>"),
+        _ => bail!(
+            "usage: banter-local [serve] | banter-local postgres start|stop <data-dir> <port>"
+        ),
     }
 }
 

@@ -26,13 +26,19 @@ impl PrivatePostgres {
             Some(dir) => dir,
             None => {
                 install_postgres().await?;
-                find_bin_dir().ok_or_else(|| anyhow!("PostgreSQL binaries not found after installing"))?
+                find_bin_dir()
+                    .ok_or_else(|| anyhow!("PostgreSQL binaries not found after installing"))?
             }
         };
         let run_as = is_root().await.then_some("postgres");
         std::fs::create_dir_all(data_dir)?;
         let data_dir = data_dir.canonicalize()?;
-        Ok(Self { data_dir, bin_dir, port, run_as })
+        Ok(Self {
+            data_dir,
+            bin_dir,
+            port,
+            run_as,
+        })
     }
 
     /// The URL of the `banter` database.
@@ -64,7 +70,12 @@ impl PrivatePostgres {
     }
 
     async fn run(&self, program: &str, args: &[&str]) -> Result<std::process::Output> {
-        let out = self.command(program).args(args).output().await.with_context(|| format!("running {program}"))?;
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .await
+            .with_context(|| format!("running {program}"))?;
         Ok(out)
     }
 
@@ -74,20 +85,44 @@ impl PrivatePostgres {
         let cluster = self.cluster_dir();
         let cluster_s = cluster.to_string_lossy().into_owned();
         if let Some(user) = self.run_as {
-            let status = Command::new("chown").args(["-R", user]).arg(&self.data_dir).status().await?;
+            let status = Command::new("chown")
+                .args(["-R", user])
+                .arg(&self.data_dir)
+                .status()
+                .await?;
             if !status.success() {
-                bail!("could not hand {} to the {user} user", self.data_dir.display());
+                bail!(
+                    "could not hand {} to the {user} user",
+                    self.data_dir.display()
+                );
             }
         }
         if !cluster.join("PG_VERSION").exists() {
             let out = self
-                .run("initdb", &["-D", &cluster_s, "-U", USER, "-A", "trust", "-E", "UTF8", "--no-locale"])
+                .run(
+                    "initdb",
+                    &[
+                        "-D",
+                        &cluster_s,
+                        "-U",
+                        USER,
+                        "-A",
+                        "trust",
+                        "-E",
+                        "UTF8",
+                        "--no-locale",
+                    ],
+                )
                 .await?;
             if !out.status.success() {
                 bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
             }
         }
-        let running = self.run("pg_ctl", &["-D", &cluster_s, "status"]).await?.status.success();
+        let running = self
+            .run("pg_ctl", &["-D", &cluster_s, "status"])
+            .await?
+            .status
+            .success();
         if !running {
             let options = format!(
                 "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200",
@@ -95,12 +130,30 @@ impl PrivatePostgres {
             );
             let log = self.data_dir.join("postgres.log");
             let out = self
-                .run("pg_ctl", &["-D", &cluster_s, "-l", &log.to_string_lossy(), "-o", &options, "-w", "-t", "60", "start"])
+                .run(
+                    "pg_ctl",
+                    &[
+                        "-D",
+                        &cluster_s,
+                        "-l",
+                        &log.to_string_lossy(),
+                        "-o",
+                        &options,
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ],
+                )
                 .await?;
             if !out.status.success() {
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 let tail: Vec<&str> = tail.lines().rev().take(10).collect();
-                bail!("pg_ctl start failed: {}\n{}", String::from_utf8_lossy(&out.stderr), tail.join("\n"));
+                bail!(
+                    "pg_ctl start failed: {}\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    tail.join("\n")
+                );
             }
         }
         self.ensure_database(DATABASE).await
@@ -108,11 +161,17 @@ impl PrivatePostgres {
 
     /// `CREATE DATABASE name` unless it exists.
     pub async fn ensure_database(&self, name: &str) -> Result<()> {
-        let (client, connection) = tokio_postgres::connect(&self.admin_url(), tokio_postgres::NoTls).await?;
+        let (client, connection) =
+            tokio_postgres::connect(&self.admin_url(), tokio_postgres::NoTls).await?;
         let task = tokio::spawn(connection);
-        let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await?.is_some();
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await?
+            .is_some();
         if !exists {
-            client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
+            client
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .await?;
         }
         drop(client);
         let _ = task.await;
@@ -122,9 +181,14 @@ impl PrivatePostgres {
     /// Stop the cluster (fast shutdown: connections are closed, data is kept).
     pub async fn stop(&self) -> Result<()> {
         let cluster = self.cluster_dir().to_string_lossy().into_owned();
-        let out = self.run("pg_ctl", &["-D", &cluster, "-m", "fast", "-w", "stop"]).await?;
+        let out = self
+            .run("pg_ctl", &["-D", &cluster, "-m", "fast", "-w", "stop"])
+            .await?;
         if !out.status.success() {
-            bail!("pg_ctl stop failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "pg_ctl stop failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(())
     }
@@ -162,8 +226,15 @@ async fn install_postgres() -> Result<()> {
         bail!("PostgreSQL is not installed; install it (sudo apt-get install -y postgresql) or set DATABASE_URL");
     }
     tracing::info!("PostgreSQL not found; installing Debian's postgresql package");
-    for args in [&["update"][..], &["install", "-y", "--no-install-recommends", "postgresql"][..]] {
-        let status = Command::new("apt-get").args(args).env("DEBIAN_FRONTEND", "noninteractive").status().await?;
+    for args in [
+        &["update"][..],
+        &["install", "-y", "--no-install-recommends", "postgresql"][..],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .await?;
         if !status.success() {
             bail!("apt-get {} failed", args.join(" "));
         }

@@ -21,10 +21,17 @@ const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
 /// The route for a method and path, with its path parameters. Literal segments win over
 /// parameters, as in API Gateway.
-pub fn match_route<'a>(routes: &'a [RestRoute], method: &str, path: &str) -> Option<(&'a RestRoute, HashMap<String, String>)> {
+pub fn match_route<'a>(
+    routes: &'a [RestRoute],
+    method: &str,
+    path: &str,
+) -> Option<(&'a RestRoute, HashMap<String, String>)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut best: Option<(&RestRoute, HashMap<String, String>, usize)> = None;
-    for route in routes.iter().filter(|r| r.method == method || r.method == "ANY") {
+    for route in routes
+        .iter()
+        .filter(|r| r.method == method || r.method == "ANY")
+    {
         let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
         if pattern.len() != segments.len() {
             continue;
@@ -52,9 +59,17 @@ pub fn query_maps(query: Option<&str>) -> (Value, Value) {
     let mut multi: Map<String, Value> = Map::new();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")));
+        let (k, v) = (
+            percent_decode(&k.replace('+', " ")),
+            percent_decode(&v.replace('+', " ")),
+        );
         single.insert(k.clone(), json!(v));
-        multi.entry(k).or_insert_with(|| json!([])).as_array_mut().expect("array").push(json!(v));
+        multi
+            .entry(k)
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("array")
+            .push(json!(v));
     }
     if single.is_empty() {
         (Value::Null, Value::Null)
@@ -69,18 +84,29 @@ pub fn header_maps(headers: &HeaderMap) -> (Value, Value) {
     for (name, value) in headers {
         let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
         single.insert(name.as_str().to_owned(), json!(v));
-        multi.entry(name.as_str().to_owned()).or_insert_with(|| json!([])).as_array_mut().expect("array").push(json!(v));
+        multi
+            .entry(name.as_str().to_owned())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("array")
+            .push(json!(v));
     }
     (Value::Object(single), Value::Object(multi))
 }
 
 fn envelope_error(status: StatusCode, error: ApiError) -> Response {
-    let body = error.envelope(&uuid::Uuid::new_v4().to_string()).to_string();
+    let body = error
+        .envelope(&uuid::Uuid::new_v4().to_string())
+        .to_string();
     (status, [("content-type", "application/json")], body).into_response()
 }
 
 /// The REST API: every request not served by another route of the local stack.
-pub async fn serve(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+pub async fn serve(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
@@ -89,7 +115,12 @@ pub async fn serve(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<
     };
     let bytes = match to_bytes(body, MAX_PAYLOAD).await {
         Ok(b) => b,
-        Err(_) => return envelope_error(StatusCode::PAYLOAD_TOO_LARGE, ApiError::TooLarge("the request body is larger than 10 MB".into())),
+        Err(_) => {
+            return envelope_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ApiError::TooLarge("the request body is larger than 10 MB".into()),
+            )
+        }
     };
     let (body, is_base64) = if bytes.is_empty() {
         (Value::Null, false)
@@ -98,14 +129,21 @@ pub async fn serve(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<
             Ok(text) => (json!(text), false),
             Err(_) => {
                 use base64::Engine;
-                (json!(base64::engine::general_purpose::STANDARD.encode(&bytes)), true)
+                (
+                    json!(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                    true,
+                )
             }
         }
     };
     let (headers, multi_headers) = header_maps(&parts.headers);
     let (query, multi_query) = query_maps(parts.uri.query());
     let request_id = uuid::Uuid::new_v4().to_string();
-    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let user_agent = parts
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let now = chrono::Utc::now();
     let event = json!({
         "resource": route.path,
@@ -141,7 +179,12 @@ pub async fn serve(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<
         Err(e) => {
             tracing::error!(function = %route.function, error = %e, "function failed");
             // API Gateway's answer to a failed integration.
-            (StatusCode::BAD_GATEWAY, [("content-type", "application/json")], r#"{"message": "Internal server error"}"#).into_response()
+            (
+                StatusCode::BAD_GATEWAY,
+                [("content-type", "application/json")],
+                r#"{"message": "Internal server error"}"#,
+            )
+                .into_response()
         }
     }
 }
@@ -149,16 +192,29 @@ pub async fn serve(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<
 /// An API Gateway proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
 /// `isBase64Encoded`) as HTTP.
 fn proxy_response(response: &Value) -> Response {
-    let status = response["statusCode"].as_u64().and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let body = match (response["body"].as_str(), response["isBase64Encoded"].as_bool().unwrap_or(false)) {
+    let status = response["statusCode"]
+        .as_u64()
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = match (
+        response["body"].as_str(),
+        response["isBase64Encoded"].as_bool().unwrap_or(false),
+    ) {
         (Some(b), true) => {
             use base64::Engine;
-            Body::from(base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default())
+            Body::from(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .unwrap_or_default(),
+            )
         }
         (Some(b), false) => Body::from(b.to_owned()),
         (None, _) => Body::empty(),
     };
-    let mut out = Response::builder().status(status).body(body).expect("valid response");
+    let mut out = Response::builder()
+        .status(status)
+        .body(body)
+        .expect("valid response");
     let headers = out.headers_mut();
     let mut add = |k: &str, v: &str| {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::from_str(v)) {
@@ -170,8 +226,17 @@ fn proxy_response(response: &Value) -> Response {
             add(k, v);
         }
     }
-    for (k, vs) in response["multiValueHeaders"].as_object().into_iter().flatten() {
-        for v in vs.as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for (k, vs) in response["multiValueHeaders"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        for v in vs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             add(k, v);
         }
     }
@@ -183,12 +248,20 @@ mod tests {
     use super::*;
 
     fn route(method: &str, path: &str) -> RestRoute {
-        RestRoute { method: method.into(), path: path.into(), function: path.into() }
+        RestRoute {
+            method: method.into(),
+            path: path.into(),
+            function: path.into(),
+        }
     }
 
     #[test]
     fn literal_segments_win_and_params_are_extracted() {
-        let routes = vec![route("GET", "/api/users/{userId}"), route("GET", "/api/users/search"), route("POST", "/api/users/search")];
+        let routes = vec![
+            route("GET", "/api/users/{userId}"),
+            route("GET", "/api/users/search"),
+            route("POST", "/api/users/search"),
+        ];
         let (r, p) = match_route(&routes, "GET", "/api/users/search").unwrap();
         assert_eq!(r.path, "/api/users/search");
         assert!(p.is_empty());

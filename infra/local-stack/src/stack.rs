@@ -14,7 +14,9 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::Settings;
-use banter_core::ports::{FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier};
+use banter_core::ports::{
+    FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier,
+};
 use banter_core::{db, App, Ports};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -48,7 +50,9 @@ impl StackConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], env_parse("BANTER_PORT").unwrap_or(3001))),
             database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
-            data_dir: std::env::var_os("BANTER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| root.join(".banter")),
+            data_dir: std::env::var_os("BANTER_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join(".banter")),
             template: root.join("template.yaml"),
             ws_limits: WsLimits::default(),
             sqs_visibility: env_parse::<u64>("BANTER_SQS_VISIBILITY_SECS").map(Duration::from_secs),
@@ -76,7 +80,10 @@ pub struct Shared {
 impl Shared {
     /// Invoke a function by logical id with an event's JSON.
     pub async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
-        let handler = self.handlers.get(function).ok_or_else(|| format!("no handler for {function}"))?;
+        let handler = self
+            .handlers
+            .get(function)
+            .ok_or_else(|| format!("no handler for {function}"))?;
         handler(self.app.clone(), event).await
     }
 }
@@ -109,9 +116,19 @@ impl RunningStack {
 }
 
 /// Every function in the template has a handler, and every handler a function.
-fn check_handlers(template: &StackTemplate, handlers: &BTreeMap<&'static str, Handler>) -> Result<()> {
-    let missing: Vec<_> = template.functions.iter().filter(|f| !handlers.contains_key(f.as_str())).collect();
-    let extra: Vec<_> = handlers.keys().filter(|h| !template.functions.contains(**h)).collect();
+fn check_handlers(
+    template: &StackTemplate,
+    handlers: &BTreeMap<&'static str, Handler>,
+) -> Result<()> {
+    let missing: Vec<_> = template
+        .functions
+        .iter()
+        .filter(|f| !handlers.contains_key(f.as_str()))
+        .collect();
+    let extra: Vec<_> = handlers
+        .keys()
+        .filter(|h| !template.functions.contains(**h))
+        .collect();
     if !missing.is_empty() || !extra.is_empty() {
         bail!("template.yaml and the handlers disagree: no handler for {missing:?}; not in the template: {extra:?}");
     }
@@ -143,7 +160,8 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let (database_url, postgres) = match &config.database_url {
         Some(url) => (url.clone(), None),
         None => {
-            let pg = PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port).await?;
+            let pg = PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port)
+                .await?;
             pg.start().await?;
             tracing::info!(url = %pg.url(), "private PostgreSQL is up");
             (pg.url(), Some(pg))
@@ -159,19 +177,30 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let tokens = match std::env::var("JWT_PRIVATE_KEY") {
         Ok(_) => TokenKeys::from_env(&settings),
         Err(_) => {
-            let der = persistent_secret(&config.data_dir.join("jwt-ed25519.pk8"), TokenKeys::generate_pkcs8)?;
+            let der = persistent_secret(
+                &config.data_dir.join("jwt-ed25519.pk8"),
+                TokenKeys::generate_pkcs8,
+            )?;
             TokenKeys::from_pkcs8(&der, &settings)
         }
     }
     .map_err(|e| anyhow!(e))?;
-    let blob_secret = persistent_secret(&config.data_dir.join("blob-url-secret"), || TokenKeys::generate_pkcs8()[16..48].to_vec())?;
+    let blob_secret = persistent_secret(&config.data_dir.join("blob-url-secret"), || {
+        TokenKeys::generate_pkcs8()[16..48].to_vec()
+    })?;
 
-    let listener = tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
     let hub = Hub::default();
     let (queue, queue_rx) = InProcessQueue::new();
     let queue = Arc::new(queue);
-    let blobs = Arc::new(FileBlobStore::new(config.data_dir.join("blobs"), format!("http://{addr}/blobs"), blob_secret));
+    let blobs = Arc::new(FileBlobStore::new(
+        config.data_dir.join("blobs"),
+        format!("http://{addr}/blobs"),
+        blob_secret,
+    ));
     let outbox = Arc::new(OutboxNotifier::default());
     let app = App {
         db: pool,
@@ -201,12 +230,26 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let [source] = shared.template.sqs.as_slice() else {
         bail!("the local stack feeds exactly one SQS queue (the delivery queue) from the template");
     };
-    let visibility = config.sqs_visibility.unwrap_or(Duration::from_secs(source.visibility_timeout_secs));
-    spawn_sqs_poller(shared.clone(), source.clone(), queue_rx, queue, visibility, shared.dead_letters.clone());
+    let visibility = config
+        .sqs_visibility
+        .unwrap_or(Duration::from_secs(source.visibility_timeout_secs));
+    spawn_sqs_poller(
+        shared.clone(),
+        source.clone(),
+        queue_rx,
+        queue,
+        visibility,
+        shared.dead_letters.clone(),
+    );
 
     let router = Router::new()
         .route("/ws", get(upgrade))
-        .route("/@connections/{id}", get(get_connection).post(post_to_connection).delete(delete_connection))
+        .route(
+            "/@connections/{id}",
+            get(get_connection)
+                .post(post_to_connection)
+                .delete(delete_connection),
+        )
         .route("/blobs/{*key}", put(put_blob).get(get_blob))
         .route("/local/outbox", get(local_outbox))
         .route("/local/dead-letters", get(local_dead_letters))
@@ -225,7 +268,13 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(RunningStack { addr, shared, shutdown, server, postgres })
+    Ok(RunningStack {
+        addr,
+        shared,
+        shutdown,
+        server,
+        postgres,
+    })
 }
 
 /// `GET /local/outbox`: emails and SMS the notifier "sent".
@@ -235,7 +284,9 @@ async fn local_outbox(State(shared): State<Shared>) -> Json<Value> {
 
 /// `GET /local/dead-letters`: delivery jobs that exhausted their retries.
 async fn local_dead_letters(State(shared): State<Shared>) -> Json<Value> {
-    Json(Value::Array(shared.dead_letters.lock().expect("dlq lock").clone()))
+    Json(Value::Array(
+        shared.dead_letters.lock().expect("dlq lock").clone(),
+    ))
 }
 
 impl axum::extract::FromRef<Shared> for Hub {

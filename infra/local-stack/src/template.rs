@@ -55,16 +55,28 @@ pub struct StackTemplate {
 
 impl StackTemplate {
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text)
     }
 
     pub fn parse(text: &str) -> Result<Self> {
         let doc: Value = serde_yaml::from_str(text).context("template.yaml is not valid YAML")?;
-        let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or_else(|| anyhow!("no Resources"))?;
-        let by_id: BTreeMap<String, &Value> =
-            resources.iter().filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v))).collect();
-        let kind = |id: &str| by_id.get(id).and_then(|r| r.get("Type")).and_then(Value::as_str).unwrap_or("");
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| anyhow!("no Resources"))?;
+        let by_id: BTreeMap<String, &Value> = resources
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v)))
+            .collect();
+        let kind = |id: &str| {
+            by_id
+                .get(id)
+                .and_then(|r| r.get("Type"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
         let props = |id: &str| by_id.get(id).and_then(|r| r.get("Properties"));
 
         let mut t = StackTemplate::default();
@@ -73,7 +85,10 @@ impl StackTemplate {
                 continue;
             }
             t.functions.insert(id.clone());
-            let events = res.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
+            let events = res
+                .get("Properties")
+                .and_then(|p| p.get("Events"))
+                .and_then(Value::as_mapping);
             for event in events.into_iter().flat_map(|m| m.values()) {
                 let p = event.get("Properties");
                 let get = |k: &str| p.and_then(|p| p.get(k));
@@ -84,7 +99,9 @@ impl StackTemplate {
                         function: id.clone(),
                     }),
                     Some("SQS") => {
-                        let queue = first_ref(get("Queue").ok_or_else(|| anyhow!("{id}: SQS event without Queue"))?)?;
+                        let queue = first_ref(
+                            get("Queue").ok_or_else(|| anyhow!("{id}: SQS event without Queue"))?,
+                        )?;
                         let qp = props(&queue);
                         let max_receive_count = qp
                             .and_then(|q| q.get("RedrivePolicy"))
@@ -93,15 +110,25 @@ impl StackTemplate {
                             .map(|n| n as u32);
                         t.sqs.push(SqsSource {
                             function: id.clone(),
-                            batch_size: get("BatchSize").and_then(Value::as_u64).unwrap_or(10) as usize,
-                            visibility_timeout_secs: qp.and_then(|q| q.get("VisibilityTimeout")).and_then(Value::as_u64).unwrap_or(30),
+                            batch_size: get("BatchSize").and_then(Value::as_u64).unwrap_or(10)
+                                as usize,
+                            visibility_timeout_secs: qp
+                                .and_then(|q| q.get("VisibilityTimeout"))
+                                .and_then(Value::as_u64)
+                                .unwrap_or(30),
                             max_receive_count,
                             queue,
                         });
                     }
                     Some("S3") => {
-                        let bucket = first_ref(get("Bucket").ok_or_else(|| anyhow!("{id}: S3 event without Bucket"))?)?;
-                        let rules = get("Filter").and_then(|f| f.get("S3Key")).and_then(|k| k.get("Rules")).and_then(Value::as_sequence);
+                        let bucket = first_ref(
+                            get("Bucket")
+                                .ok_or_else(|| anyhow!("{id}: S3 event without Bucket"))?,
+                        )?;
+                        let rules = get("Filter")
+                            .and_then(|f| f.get("S3Key"))
+                            .and_then(|k| k.get("Rules"))
+                            .and_then(Value::as_sequence);
                         let prefix = rules
                             .into_iter()
                             .flatten()
@@ -110,7 +137,11 @@ impl StackTemplate {
                             .and_then(Value::as_str)
                             .unwrap_or("")
                             .to_owned();
-                        t.s3.push(S3Source { function: id.clone(), bucket, prefix });
+                        t.s3.push(S3Source {
+                            function: id.clone(),
+                            bucket,
+                            prefix,
+                        });
                     }
                     _ => {}
                 }
@@ -119,7 +150,10 @@ impl StackTemplate {
         // The function an integration or authorizer URI invokes: the `${Fn.Arn}` it names.
         let function_of = |uri: Option<&Value>| -> Result<String> {
             let uri = uri.ok_or_else(|| anyhow!("integration without a URI"))?;
-            refs(uri).into_iter().find(|r| t.functions.contains(r)).ok_or_else(|| anyhow!("no function in {uri:?}"))
+            refs(uri)
+                .into_iter()
+                .find(|r| t.functions.contains(r))
+                .ok_or_else(|| anyhow!("no function in {uri:?}"))
         };
         for id in by_id.keys() {
             if kind(id) != "AWS::ApiGatewayV2::Route" {
@@ -128,13 +162,18 @@ impl StackTemplate {
             let p = props(id).ok_or_else(|| anyhow!("{id}: no Properties"))?;
             let key = str_of(p.get("RouteKey"))?;
             let target = p.get("Target").ok_or_else(|| anyhow!("{id}: no Target"))?;
-            let integration = refs(target).into_iter().find(|r| kind(r) == "AWS::ApiGatewayV2::Integration");
-            let integration = integration.ok_or_else(|| anyhow!("{id}: Target names no integration"))?;
+            let integration = refs(target)
+                .into_iter()
+                .find(|r| kind(r) == "AWS::ApiGatewayV2::Integration");
+            let integration =
+                integration.ok_or_else(|| anyhow!("{id}: Target names no integration"))?;
             let function = function_of(props(&integration).and_then(|p| p.get("IntegrationUri")))?;
             let two_way = p.get("RouteResponseSelectionExpression").is_some();
             if let Some(auth) = p.get("AuthorizerId") {
                 let authorizer = first_ref(auth)?;
-                t.ws_authorizer = Some(function_of(props(&authorizer).and_then(|p| p.get("AuthorizerUri")))?);
+                t.ws_authorizer = Some(function_of(
+                    props(&authorizer).and_then(|p| p.get("AuthorizerUri")),
+                )?);
             }
             t.websocket.insert(key, WsRoute { function, two_way });
         }
@@ -146,11 +185,16 @@ impl StackTemplate {
 }
 
 fn str_of(v: Option<&Value>) -> Result<String> {
-    v.and_then(Value::as_str).map(str::to_owned).ok_or_else(|| anyhow!("expected a string, found {v:?}"))
+    v.and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("expected a string, found {v:?}"))
 }
 
 fn first_ref(v: &Value) -> Result<String> {
-    refs(v).into_iter().next().ok_or_else(|| anyhow!("expected a !Ref, !GetAtt or !Sub, found {v:?}"))
+    refs(v)
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("expected a !Ref, !GetAtt or !Sub, found {v:?}"))
 }
 
 /// Logical ids a value refers to: `!Ref X`, `!GetAtt X.Attr`, `${X}` / `${X.Attr}` in `!Sub`,
@@ -170,7 +214,11 @@ fn refs(v: &Value) -> Vec<String> {
             match (tag.trim_start_matches('!'), &tagged.value) {
                 ("Ref", Value::String(s)) => vec![s.clone()],
                 ("GetAtt", Value::String(s)) => vec![s.split('.').next().unwrap_or(s).to_owned()],
-                ("GetAtt", Value::Sequence(parts)) => parts.first().and_then(Value::as_str).map(|s| vec![s.to_owned()]).unwrap_or_default(),
+                ("GetAtt", Value::Sequence(parts)) => parts
+                    .first()
+                    .and_then(Value::as_str)
+                    .map(|s| vec![s.to_owned()])
+                    .unwrap_or_default(),
                 ("Sub", Value::String(s)) => sub_names(s),
                 (_, inner) => refs(inner),
             }
@@ -196,13 +244,25 @@ mod tests {
     #[test]
     fn reads_the_repository_template() {
         let t = StackTemplate::load(&crate::repo_root().join("template.yaml")).unwrap();
-        assert!(t.rest.contains(&RestRoute { method: "POST".into(), path: "/api/auth/register".into(), function: "AuthFunction".into() }));
+        assert!(t.rest.contains(&RestRoute {
+            method: "POST".into(),
+            path: "/api/auth/register".into(),
+            function: "AuthFunction".into()
+        }));
         assert_eq!(t.websocket["$connect"].function, "WsConnectFunction");
         assert!(t.websocket["message:send"].two_way);
         assert!(!t.websocket["$disconnect"].two_way);
         assert_eq!(t.ws_authorizer.as_deref(), Some("WsAuthorizerFunction"));
         let sqs = &t.sqs[0];
-        assert_eq!((sqs.function.as_str(), sqs.queue.as_str(), sqs.batch_size, sqs.max_receive_count), ("DeliveryFunction", "DeliveryQueue", 10, Some(5)));
+        assert_eq!(
+            (
+                sqs.function.as_str(),
+                sqs.queue.as_str(),
+                sqs.batch_size,
+                sqs.max_receive_count
+            ),
+            ("DeliveryFunction", "DeliveryQueue", 10, Some(5))
+        );
         assert_eq!(t.s3[0].prefix, "uploads/");
     }
 }

@@ -56,10 +56,18 @@ fn new_connection_id() -> String {
     // API Gateway's ids look like `L0SM9cOFvHcCIhw=`: 15 characters and a pad.
     use base64::Engine;
     let raw = uuid::Uuid::new_v4();
-    format!("{}=", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw.as_bytes()[..11]))
+    format!(
+        "{}=",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw.as_bytes()[..11])
+    )
 }
 
-fn request_context(shared: &Shared, conn: &Connection, route_key: &str, event_type: &str) -> Map<String, Value> {
+fn request_context(
+    shared: &Shared,
+    conn: &Connection,
+    route_key: &str,
+    event_type: &str,
+) -> Map<String, Value> {
     let now = chrono::Utc::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut ctx = Map::new();
@@ -68,19 +76,28 @@ fn request_context(shared: &Shared, conn: &Connection, route_key: &str, event_ty
     ctx.insert("messageDirection".into(), json!("IN"));
     ctx.insert("extendedRequestId".into(), json!(request_id));
     ctx.insert("requestId".into(), json!(request_id));
-    ctx.insert("requestTime".into(), json!(now.format("%d/%b/%Y:%H:%M:%S %z").to_string()));
+    ctx.insert(
+        "requestTime".into(),
+        json!(now.format("%d/%b/%Y:%H:%M:%S %z").to_string()),
+    );
     ctx.insert("requestTimeEpoch".into(), json!(now.timestamp_millis()));
     ctx.insert("stage".into(), json!(shared.stage));
     ctx.insert("domainName".into(), json!(shared.domain));
     ctx.insert("apiId".into(), json!("local"));
     ctx.insert("connectionId".into(), json!(conn.id));
     ctx.insert("connectedAt".into(), json!(conn.connected_at));
-    ctx.insert("identity".into(), json!({ "sourceIp": conn.source_ip, "userAgent": conn.user_agent }));
+    ctx.insert(
+        "identity".into(),
+        json!({ "sourceIp": conn.source_ip, "userAgent": conn.user_agent }),
+    );
     if !conn.authorizer.is_null() {
         ctx.insert("authorizer".into(), conn.authorizer.clone());
     }
     if event_type == "MESSAGE" {
-        ctx.insert("messageId".into(), json!(uuid::Uuid::new_v4().simple().to_string()));
+        ctx.insert(
+            "messageId".into(),
+            json!(uuid::Uuid::new_v4().simple().to_string()),
+        );
     }
     ctx
 }
@@ -97,7 +114,11 @@ pub async fn upgrade(
         id: new_connection_id(),
         connected_at: chrono::Utc::now().timestamp_millis(),
         source_ip: peer.ip().to_string(),
-        user_agent: headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned(),
+        user_agent: headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
         authorizer: Value::Null,
     };
     let (headers, multi_headers) = header_maps(&headers);
@@ -126,16 +147,21 @@ pub async fn upgrade(
                 context.insert("principalId".into(), answer["principalId"].clone());
                 conn.authorizer = Value::Object(context);
             }
-            Err(e) if e.contains("Unauthorized") => return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
+            Err(e) if e.contains("Unauthorized") => {
+                return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response()
+            }
             Err(e) => {
                 tracing::error!(error = %e, "authorizer failed");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response();
+                return (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+                    .into_response();
             }
         }
     }
 
     // In the hub before `$connect` runs, so a push sent while it runs is queued, not lost.
-    let (tx, rx) = shared.hub.open(&conn.id, conn.source_ip.clone(), conn.user_agent.clone());
+    let (tx, rx) = shared
+        .hub
+        .open(&conn.id, conn.source_ip.clone(), conn.user_agent.clone());
     if let Some(route) = shared.template.websocket.get("$connect") {
         let mut ctx = request_context(&shared, &conn, "$connect", "CONNECT");
         ctx.remove("messageId");
@@ -169,13 +195,21 @@ pub async fn upgrade(
         .max_frame_size(limits.hard_max_message)
         .on_failed_upgrade(move |e| {
             tracing::info!(error = %e, "upgrade failed after $connect");
-            tokio::spawn(async move { disconnect(&failed, &failed_conn, 1006, "upgrade failed").await });
+            tokio::spawn(
+                async move { disconnect(&failed, &failed_conn, 1006, "upgrade failed").await },
+            );
         })
         .on_upgrade(move |socket| run(shared, socket, conn, tx, rx))
 }
 
 /// One connection's life: frames in, frames out, until either side closes or a limit is hit.
-async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Sender<Outbound>, mut rx: mpsc::Receiver<Outbound>) {
+async fn run(
+    shared: Shared,
+    socket: WebSocket,
+    conn: Connection,
+    tx: mpsc::Sender<Outbound>,
+    mut rx: mpsc::Receiver<Outbound>,
+) {
     let (mut sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
@@ -183,7 +217,10 @@ async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Send
                 Outbound::Text(text) => sink.send(Message::Text(text.into())).await,
                 Outbound::Binary(bytes) => sink.send(Message::Binary(bytes.into())).await,
                 Outbound::Close(code, reason) => {
-                    let frame = CloseFrame { code, reason: reason.into() };
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
                 }
@@ -207,7 +244,10 @@ async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Send
             Ok(None) => break (1006, "the client went away"),
             Ok(Some(Err(_))) => break (1009, "the client sent an oversized or invalid frame"),
             Ok(Some(Ok(Message::Close(frame)))) => {
-                break (frame.map(|f| f.code).unwrap_or(1005), "the client closed the connection");
+                break (
+                    frame.map(|f| f.code).unwrap_or(1005),
+                    "the client closed the connection",
+                );
             }
             Ok(Some(Ok(Message::Text(text)))) => {
                 shared.hub.touch(&conn.id);
@@ -215,7 +255,13 @@ async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Send
             }
             Ok(Some(Ok(Message::Binary(_)))) => {
                 shared.hub.touch(&conn.id);
-                let _ = tx.try_send(Outbound::Text(error_frame(None, "INVALID_INPUT", "binary frames are not supported"))).ok();
+                let _ = tx
+                    .try_send(Outbound::Text(error_frame(
+                        None,
+                        "INVALID_INPUT",
+                        "binary frames are not supported",
+                    )))
+                    .ok();
             }
             Ok(Some(Ok(_))) => shared.hub.touch(&conn.id),
         }
@@ -231,12 +277,17 @@ async fn run(shared: Shared, socket: WebSocket, conn: Connection, tx: mpsc::Send
 
 /// Route selection on `$request.body.action`: a custom route when the frame is a JSON object
 /// whose `action` names one, `$default` otherwise.
-fn select_route<'a>(shared: &'a Shared, text: &str) -> Option<(&'a str, &'a crate::template::WsRoute)> {
+fn select_route<'a>(
+    shared: &'a Shared,
+    text: &str,
+) -> Option<(&'a str, &'a crate::template::WsRoute)> {
     #[derive(serde::Deserialize)]
     struct Action {
         action: Option<String>,
     }
-    let action = serde_json::from_str::<Action>(text).ok().and_then(|a| a.action);
+    let action = serde_json::from_str::<Action>(text)
+        .ok()
+        .and_then(|a| a.action);
     let custom = action
         .filter(|a| !a.starts_with('$'))
         .and_then(|a| shared.template.websocket.get_key_value(a.as_str()));
@@ -252,7 +303,11 @@ fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, t
         return;
     }
     let Some((route_key, route)) = select_route(shared, text) else {
-        let _ = tx.try_send(Outbound::Text(error_frame(None, "INVALID_INPUT", "no route for this frame")));
+        let _ = tx.try_send(Outbound::Text(error_frame(
+            None,
+            "INVALID_INPUT",
+            "no route for this frame",
+        )));
         return;
     };
     let event = json!({
@@ -260,7 +315,13 @@ fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, t
         "body": text,
         "isBase64Encoded": false,
     });
-    let (shared, tx, function, two_way, conn_id) = (shared.clone(), tx.clone(), route.function.clone(), route.two_way, conn.id.clone());
+    let (shared, tx, function, two_way, conn_id) = (
+        shared.clone(),
+        tx.clone(),
+        route.function.clone(),
+        route.two_way,
+        conn.id.clone(),
+    );
     // API Gateway invokes the integration for each message independently.
     tokio::spawn(async move {
         match shared.invoke(&function, event).await {
@@ -281,7 +342,9 @@ fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, t
 }
 
 async fn disconnect(shared: &Shared, conn: &Connection, code: u16, reason: &str) {
-    let Some(route) = shared.template.websocket.get("$disconnect") else { return };
+    let Some(route) = shared.template.websocket.get("$disconnect") else {
+        return;
+    };
     let mut ctx = request_context(shared, conn, "$disconnect", "DISCONNECT");
     ctx.remove("messageId");
     ctx.insert("disconnectStatusCode".into(), json!(code));

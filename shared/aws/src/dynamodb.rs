@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValue, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use banter_core::ports::{ConnectionRecord, ConnectionRegistry, PortError};
@@ -26,7 +26,10 @@ pub struct DynamoConnectionRegistry {
 
 impl DynamoConnectionRegistry {
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self { client: Client::new(config), table: table.into() }
+        Self {
+            client: Client::new(config),
+            table: table.into(),
+        }
     }
 }
 
@@ -39,7 +42,9 @@ fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
 }
 
 fn n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn record(item: &HashMap<String, AttributeValue>) -> Option<ConnectionRecord> {
@@ -61,7 +66,10 @@ impl ConnectionRegistry for DynamoConnectionRegistry {
             .item("connectionId", AttributeValue::S(r.connection_id.clone()))
             .item("sessionId", AttributeValue::S(r.session_id.to_string()))
             .item("connectedAt", AttributeValue::N(r.connected_at.to_string()))
-            .item("expiresAt", AttributeValue::N((r.connected_at + RECORD_TTL_SECS).to_string()))
+            .item(
+                "expiresAt",
+                AttributeValue::N((r.connected_at + RECORD_TTL_SECS).to_string()),
+            )
             .send()
             .await
             .map_err(err)?;
@@ -79,7 +87,9 @@ impl ConnectionRegistry for DynamoConnectionRegistry {
             .send()
             .await
             .map_err(err)?;
-        let Some(user_id) = found.items().first().and_then(|i| s(i, "userId")) else { return Ok(None) };
+        let Some(user_id) = found.items().first().and_then(|i| s(i, "userId")) else {
+            return Ok(None);
+        };
         let deleted = self
             .client
             .delete_item()
@@ -110,7 +120,12 @@ impl ConnectionRegistry for DynamoConnectionRegistry {
                 .await
                 .map_err(err)?;
             // TTL deletion lags; an expired record is treated as gone.
-            out.extend(page.items().iter().filter(|i| n(i, "expiresAt").is_none_or(|e| e > now)).filter_map(record));
+            out.extend(
+                page.items()
+                    .iter()
+                    .filter(|i| n(i, "expiresAt").is_none_or(|e| e > now))
+                    .filter_map(record),
+            );
             match page.last_evaluated_key() {
                 Some(key) => start = Some(key.clone()),
                 None => break,
@@ -121,19 +136,39 @@ impl ConnectionRegistry for DynamoConnectionRegistry {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Create the connections table as `template.yaml` declares it (for emulators and tests).
-pub async fn create_connections_table(config: &aws_config::SdkConfig, table: &str) -> Result<(), PortError> {
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(err);
+pub async fn create_connections_table(
+    config: &aws_config::SdkConfig,
+    table: &str,
+) -> Result<(), PortError> {
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(err)
+    };
     let attr = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(err)
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(err)
     };
     let index = GlobalSecondaryIndex::builder()
         .index_name(BY_CONNECTION)
         .key_schema(key("connectionId", KeyType::Hash)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .map_err(err)?;
     Client::new(config)

@@ -15,7 +15,11 @@ pub struct SesSnsNotifier {
 
 impl SesSnsNotifier {
     pub fn new(config: &aws_config::SdkConfig, from: impl Into<String>) -> Self {
-        Self { ses: aws_sdk_ses::Client::new(config), sns: aws_sdk_sns::Client::new(config), from: from.into() }
+        Self {
+            ses: aws_sdk_ses::Client::new(config),
+            sns: aws_sdk_sns::Client::new(config),
+            from: from.into(),
+        }
     }
 }
 
@@ -27,8 +31,24 @@ fn err(e: impl std::error::Error) -> PortError {
 impl Notifier for SesSnsNotifier {
     async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<(), PortError> {
         let message = Message::builder()
-            .subject(Content::builder().data(subject).charset("UTF-8").build().map_err(err)?)
-            .body(Body::builder().text(Content::builder().data(body).charset("UTF-8").build().map_err(err)?).build())
+            .subject(
+                Content::builder()
+                    .data(subject)
+                    .charset("UTF-8")
+                    .build()
+                    .map_err(err)?,
+            )
+            .body(
+                Body::builder()
+                    .text(
+                        Content::builder()
+                            .data(body)
+                            .charset("UTF-8")
+                            .build()
+                            .map_err(err)?,
+                    )
+                    .build(),
+            )
             .build();
         self.ses
             .send_email()
@@ -42,7 +62,13 @@ impl Notifier for SesSnsNotifier {
     }
 
     async fn send_sms(&self, to: &str, body: &str) -> Result<(), PortError> {
-        self.sns.publish().phone_number(to).message(body).send().await.map_err(err)?;
+        self.sns
+            .publish()
+            .phone_number(to)
+            .message(body)
+            .send()
+            .await
+            .map_err(err)?;
         Ok(())
     }
 }

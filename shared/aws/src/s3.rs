@@ -18,9 +18,18 @@ pub struct S3BlobStore {
 }
 
 impl S3BlobStore {
-    pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>, path_style: bool) -> Self {
-        let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
-        Self { client: Client::from_conf(conf), bucket: bucket.into() }
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        bucket: impl Into<String>,
+        path_style: bool,
+    ) -> Self {
+        let conf = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(path_style)
+            .build();
+        Self {
+            client: Client::from_conf(conf),
+            bucket: bucket.into(),
+        }
     }
 }
 
@@ -34,7 +43,12 @@ fn presigning(expires_secs: u64) -> Result<PresigningConfig, PortError> {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn presign_put(&self, key: &str, content_type: &str, expires_secs: u64) -> Result<String, PortError> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_secs: u64,
+    ) -> Result<String, PortError> {
         let req = self
             .client
             .put_object()
@@ -48,7 +62,14 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError> {
-        let req = self.client.get_object().bucket(&self.bucket).key(key).presigned(presigning(expires_secs)?).await.map_err(err)?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(expires_secs)?)
+            .await
+            .map_err(err)?;
         Ok(req.uri().to_string())
     }
 
@@ -66,7 +87,14 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, PortError> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(out.body.collect().await.map_err(err)?.into_bytes())),
             Err(e) => {
                 let service = e.into_service_error();

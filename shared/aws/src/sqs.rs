@@ -15,7 +15,10 @@ pub struct SqsDeliveryQueue {
 
 impl SqsDeliveryQueue {
     pub fn new(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
-        Self { client: Client::new(config), queue_url: queue_url.into() }
+        Self {
+            client: Client::new(config),
+            queue_url: queue_url.into(),
+        }
     }
 }
 

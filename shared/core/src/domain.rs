@@ -38,9 +38,13 @@ impl Username {
     /// 3 to 30 of `a-z 0-9 _ .`, lower-cased.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let u = raw.trim().to_lowercase();
-        let ok = (3..=30).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+        let ok = (3..=30).contains(&u.len())
+            && u.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
         if !ok {
-            return Err(ApiError::Validation("username must be 3-30 characters of a-z, 0-9, '_' and '.'".into()));
+            return Err(ApiError::Validation(
+                "username must be 3-30 characters of a-z, 0-9, '_' and '.'".into(),
+            ));
         }
         Ok(Self(u))
     }
@@ -86,7 +90,9 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let n = raw.chars().count();
         if !(8..=128).contains(&n) {
-            return Err(ApiError::Validation("password must be 8 to 128 characters".into()));
+            return Err(ApiError::Validation(
+                "password must be 8 to 128 characters".into(),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -102,10 +108,16 @@ pub struct Phone(String);
 impl Phone {
     /// E.164: `+` then 8 to 15 digits.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let p: String = raw.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+        let p: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+            .collect();
         let digits = p.strip_prefix('+').unwrap_or("");
         if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::Validation("phone must be in international format, e.g. +14155550100".into()));
+            return Err(ApiError::Validation(
+                "phone must be in international format, e.g. +14155550100".into(),
+            ));
         }
         Ok(Self(p))
     }
@@ -122,7 +134,9 @@ pub struct ClientMessageId(String);
 impl ClientMessageId {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         if raw.is_empty() || raw.len() > 100 || raw.chars().any(char::is_control) {
-            return Err(ApiError::Validation("clientMessageId must be 1 to 100 printable characters".into()));
+            return Err(ApiError::Validation(
+                "clientMessageId must be 1 to 100 printable characters".into(),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -133,7 +147,9 @@ impl ClientMessageId {
 }
 
 /// PRD message types a client may send (`system` messages are the server's own).
-pub const MESSAGE_TYPES: &[&str] = &["text", "image", "video", "audio", "document", "location", "contact", "sticker"];
+pub const MESSAGE_TYPES: &[&str] = &[
+    "text", "image", "video", "audio", "document", "location", "contact", "sticker",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageType(&'static str);
@@ -144,7 +160,9 @@ impl MessageType {
             .iter()
             .find(|t| **t == raw)
             .map(|t| Self(t))
-            .ok_or_else(|| ApiError::Validation(format!("type must be one of {}", MESSAGE_TYPES.join(", "))))
+            .ok_or_else(|| {
+                ApiError::Validation(format!("type must be one of {}", MESSAGE_TYPES.join(", ")))
+            })
     }
 
     pub fn as_str(&self) -> &'static str {
@@ -158,7 +176,9 @@ pub fn page_limit(raw: Option<&str>) -> Result<i64, ApiError> {
         None => Ok(50),
         Some(s) => match s.parse::<i64>() {
             Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::Validation("limit must be between 1 and 100".into())),
+            _ => Err(ApiError::Validation(
+                "limit must be between 1 and 100".into(),
+            )),
         },
     }
 }
@@ -174,8 +194,20 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        assert_eq!(Email::parse("  Alice@Example.COM ").unwrap().as_str(), "alice@example.com");
-        for bad in ["", "alice", "a@b", "@example.com", "a@@b.com", "a b@c.com", "a@.com", "a@b..com"] {
+        assert_eq!(
+            Email::parse("  Alice@Example.COM ").unwrap().as_str(),
+            "alice@example.com"
+        );
+        for bad in [
+            "",
+            "alice",
+            "a@b",
+            "@example.com",
+            "a@@b.com",
+            "a b@c.com",
+            "a@.com",
+            "a@b..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -187,7 +219,14 @@ mod tests {
         assert_eq!(Username::parse("Alice_1").unwrap().as_str(), "alice_1");
         let derived = Username::from_email(&Email::parse("A+b@x.io").unwrap());
         assert_eq!(derived.as_str(), "ab_");
-        assert_eq!(Username::parse(&"x".repeat(30)).unwrap().with_suffix("123").as_str().len(), 30);
+        assert_eq!(
+            Username::parse(&"x".repeat(30))
+                .unwrap()
+                .with_suffix("123")
+                .as_str()
+                .len(),
+            30
+        );
     }
 
     #[test]

@@ -44,7 +44,10 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Validation(_) | Self::InvalidInput(_) | Self::MissingField(_) => 400,
-            Self::Unauthorized | Self::InvalidToken | Self::TokenExpired | Self::InvalidCredentials => 401,
+            Self::Unauthorized
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::InvalidCredentials => 401,
             Self::PermissionDenied(_) => 403,
             Self::NotFound(_) => 404,
             Self::AlreadyExists(_) => 409,

@@ -12,12 +12,20 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
         _ if starts(b"RIFF") && at(8, b"WAVE") => "audio/wav",
         _ if starts(b"%PDF-") => "application/pdf",
         _ if starts(b"OggS") => "audio/ogg",
-        _ if starts(b"ID3") || starts(&[0xFF, 0xFB]) || starts(&[0xFF, 0xF3]) || starts(&[0xFF, 0xF2]) => "audio/mpeg",
+        _ if starts(b"ID3")
+            || starts(&[0xFF, 0xFB])
+            || starts(&[0xFF, 0xF3])
+            || starts(&[0xFF, 0xF2]) =>
+        {
+            "audio/mpeg"
+        }
         _ if starts(&[0x1A, 0x45, 0xDF, 0xA3]) => "video/webm",
         _ if at(4, b"ftypqt") => "video/quicktime",
         _ if at(4, b"ftyp") => "video/mp4",
         _ if starts(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) => "application/msword",
-        _ if starts(b"PK\x03\x04") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        _ if starts(b"PK\x03\x04") => {
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        }
         _ => return None,
     })
 }

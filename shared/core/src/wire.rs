@@ -56,7 +56,11 @@ pub fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -74,7 +78,10 @@ pub fn percent_decode(s: &str) -> String {
 mod tests {
     #[test]
     fn percent_decoding() {
-        assert_eq!(super::percent_decode("uploads/a%20b%2Bc.jpg"), "uploads/a b+c.jpg");
+        assert_eq!(
+            super::percent_decode("uploads/a%20b%2Bc.jpg"),
+            "uploads/a b+c.jpg"
+        );
         assert_eq!(super::percent_decode("bad%zz%4"), "bad%zz%4");
     }
 }

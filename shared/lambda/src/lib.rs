@@ -27,5 +27,8 @@ where
 {
     logging::init();
     let app = context::app_from_env().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| handler(app.clone(), event.payload))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
+        handler(app.clone(), event.payload)
+    }))
+    .await
 }

@@ -20,11 +20,19 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(data: Value) -> Self {
-        Self { status: 200, data, meta: None }
+        Self {
+            status: 200,
+            data,
+            meta: None,
+        }
     }
 
     pub fn created(data: Value) -> Self {
-        Self { status: 201, data, meta: None }
+        Self {
+            status: 201,
+            data,
+            meta: None,
+        }
     }
 
     pub fn with_meta(mut self, meta: Value) -> Self {
@@ -45,14 +53,22 @@ impl<'a> Request<'a> {
 
     /// `"POST /api/auth/register"`: the method and the route's path template.
     pub fn route(&self) -> String {
-        format!("{} {}", self.event.http_method, self.event.resource.as_deref().unwrap_or(""))
+        format!(
+            "{} {}",
+            self.event.http_method,
+            self.event.resource.as_deref().unwrap_or("")
+        )
     }
 
     /// The JSON body; an absent body reads as `{}`. Too large answers 413, not JSON 400.
     pub fn json(&self, max_bytes: usize) -> Result<Value, ApiError> {
-        let Some(body) = self.event.body.as_deref() else { return Ok(Value::Object(Default::default())) };
+        let Some(body) = self.event.body.as_deref() else {
+            return Ok(Value::Object(Default::default()));
+        };
         if body.len() > max_bytes * 4 / 3 + 4 {
-            return Err(ApiError::TooLarge(format!("the request body is larger than {max_bytes} bytes")));
+            return Err(ApiError::TooLarge(format!(
+                "the request body is larger than {max_bytes} bytes"
+            )));
         }
         let bytes = if self.event.is_base64_encoded {
             use base64::Engine;
@@ -63,16 +79,23 @@ impl<'a> Request<'a> {
             body.as_bytes().to_vec()
         };
         if bytes.len() > max_bytes {
-            return Err(ApiError::TooLarge(format!("the request body is larger than {max_bytes} bytes")));
+            return Err(ApiError::TooLarge(format!(
+                "the request body is larger than {max_bytes} bytes"
+            )));
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Object(Default::default()));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidInput(format!("the body is not valid JSON: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::InvalidInput(format!("the body is not valid JSON: {e}")))
     }
 
     pub fn path_param(&self, name: &'static str) -> Result<&str, ApiError> {
-        self.event.path_parameters.get(name).map(String::as_str).ok_or(ApiError::MissingField(name))
+        self.event
+            .path_parameters
+            .get(name)
+            .map(String::as_str)
+            .ok_or(ApiError::MissingField(name))
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {
@@ -101,7 +124,11 @@ impl<'a> Request<'a> {
     }
 
     pub fn request_id(&self) -> String {
-        self.event.request_context.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        self.event
+            .request_context
+            .request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     }
 }
 
@@ -113,7 +140,10 @@ pub fn respond(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGat
     let (status, body) = match result {
         Ok(reply) => {
             let mut body = success_envelope(reply.data);
-            if let (Some(Value::Object(extra)), Some(meta)) = (reply.meta, body.get_mut("meta").and_then(Value::as_object_mut)) {
+            if let (Some(Value::Object(extra)), Some(meta)) = (
+                reply.meta,
+                body.get_mut("meta").and_then(Value::as_object_mut),
+            ) {
                 meta.extend(extra);
             }
             (reply.status, body)

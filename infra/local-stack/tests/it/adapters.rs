@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use banter_core::ports::{contract, BlobStore, FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier};
+use banter_core::ports::{
+    contract, BlobStore, FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier,
+};
 use uuid::Uuid;
 
 use crate::support::spawn_app;
@@ -29,9 +31,16 @@ async fn in_process_queue_passes_the_contract() {
 #[tokio::test]
 async fn file_blob_store_passes_the_contract() {
     let dir = std::env::temp_dir().join(format!("banter-blobs-{}", Uuid::new_v4().simple()));
-    let store = FileBlobStore::new(dir.clone(), "http://127.0.0.1:9/blobs".into(), b"secret".to_vec());
+    let store = FileBlobStore::new(
+        dir.clone(),
+        "http://127.0.0.1:9/blobs".into(),
+        b"secret".to_vec(),
+    );
     contract::blob_store(&store).await;
-    assert!(store.put("../escape", "x".into(), "text/plain").await.is_err());
+    assert!(store
+        .put("../escape", "x".into(), "text/plain")
+        .await
+        .is_err());
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -41,7 +50,10 @@ async fn outbox_notifier_passes_the_contract_and_keeps_what_it_sent() {
     contract::notifier(&outbox, "a@example.com", "+14155550100").await;
     let items = outbox.items();
     assert_eq!(items.len(), 2);
-    assert_eq!((items[0].channel, items[0].to.as_str()), ("email", "a@example.com"));
+    assert_eq!(
+        (items[0].channel, items[0].to.as_str()),
+        ("email", "a@example.com")
+    );
     assert!(items[1].body.contains("654321"));
 }
 
@@ -65,18 +77,49 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\0".to_vec();
     let put = |url: String, ct: &'static str, body: Vec<u8>| {
         let http = app.http.clone();
-        async move { http.put(url).header("content-type", ct).body(body).send().await.unwrap().status().as_u16() }
+        async move {
+            http.put(url)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
-    assert_eq!(put(url.replace("signature=", "signature=0"), "image/png", png.clone()).await, 403, "tampered signature");
-    assert_eq!(put(url.clone(), "image/jpeg", png.clone()).await, 403, "content type differs from the signed one");
+    assert_eq!(
+        put(
+            url.replace("signature=", "signature=0"),
+            "image/png",
+            png.clone()
+        )
+        .await,
+        403,
+        "tampered signature"
+    );
+    assert_eq!(
+        put(url.clone(), "image/jpeg", png.clone()).await,
+        403,
+        "content type differs from the signed one"
+    );
     assert_eq!(put(url.clone(), "image/png", png.clone()).await, 200);
 
     let mut status = String::new();
     for _ in 0..50 {
-        let row = db.query_one("SELECT status, detected_mime FROM media_files WHERE id = $1", &[&media_id]).await.unwrap();
+        let row = db
+            .query_one(
+                "SELECT status, detected_mime FROM media_files WHERE id = $1",
+                &[&media_id],
+            )
+            .await
+            .unwrap();
         status = row.get(0);
         if status != "pending" {
-            assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("image/png"));
+            assert_eq!(
+                row.get::<_, Option<String>>(1).as_deref(),
+                Some("image/png")
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -84,11 +127,29 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
     assert_eq!(status, "completed");
 
     let get = blobs.presign_get(&key, 60).await.unwrap();
-    let bytes = app.http.get(&get).send().await.unwrap().bytes().await.unwrap();
+    let bytes = app
+        .http
+        .get(&get)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(bytes.as_ref(), png.as_slice());
     let expired = blobs.presign_get(&key, 0).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(app.http.get(&expired).send().await.unwrap().status().as_u16(), 403, "expired URL");
+    assert_eq!(
+        app.http
+            .get(&expired)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403,
+        "expired URL"
+    );
     drop(db);
     app.stop().await;
 }

@@ -26,30 +26,72 @@ async fn every_function_has_a_sample_event_and_handles_it() {
     let app = spawn_app().await;
     let shared = &app.stack.shared;
     let covered: BTreeSet<String> = SAMPLES.iter().map(|(f, _)| f.to_string()).collect();
-    assert_eq!(covered, shared.template.functions, "one sample per function in template.yaml");
+    assert_eq!(
+        covered, shared.template.functions,
+        "one sample per function in template.yaml"
+    );
 
     let root = banter_local::repo_root().join("events");
     let mut outcomes = std::collections::BTreeMap::new();
     for (function, file) in SAMPLES {
-        let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let event: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+        let text =
+            std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let event: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
         outcomes.insert(*function, shared.invoke(function, event).await);
     }
-    let ok = |f: &str| outcomes[f].clone().unwrap_or_else(|e| panic!("{f} failed: {e}"));
-    let body = |f: &str| -> Value { serde_json::from_str(ok(f)["body"].as_str().unwrap()).unwrap() };
+    let ok = |f: &str| {
+        outcomes[f]
+            .clone()
+            .unwrap_or_else(|e| panic!("{f} failed: {e}"))
+    };
+    let body =
+        |f: &str| -> Value { serde_json::from_str(ok(f)["body"].as_str().unwrap()).unwrap() };
 
-    assert_eq!(ok("AuthFunction")["statusCode"], 400, "the sample's email is invalid");
+    assert_eq!(
+        ok("AuthFunction")["statusCode"],
+        400,
+        "the sample's email is invalid"
+    );
     assert_eq!(body("AuthFunction")["error"]["code"], "VALIDATION_ERROR");
-    assert_eq!(ok("ChatsFunction")["statusCode"], 401, "the sample carries no valid token");
+    assert_eq!(
+        ok("ChatsFunction")["statusCode"],
+        401,
+        "the sample carries no valid token"
+    );
     assert_eq!(body("HealthFunction")["data"]["database"], "up");
-    assert_eq!(ok("MigrateFunction")["applied"], serde_json::json!([]), "already migrated at start");
-    assert_eq!(outcomes["WsAuthorizerFunction"].as_ref().unwrap_err(), "Unauthorized", "alg:none is refused");
-    assert_eq!(ok("WsConnectFunction")["statusCode"], 401, "no such device session");
+    assert_eq!(
+        ok("MigrateFunction")["applied"],
+        serde_json::json!([]),
+        "already migrated at start"
+    );
+    assert_eq!(
+        outcomes["WsAuthorizerFunction"].as_ref().unwrap_err(),
+        "Unauthorized",
+        "alg:none is refused"
+    );
+    assert_eq!(
+        ok("WsConnectFunction")["statusCode"],
+        401,
+        "no such device session"
+    );
     assert_eq!(ok("WsDisconnectFunction")["statusCode"], 200);
-    let frame: Value = serde_json::from_str(ok("WsMessageFunction")["body"].as_str().unwrap()).unwrap();
-    assert_eq!((frame["event"].as_str(), frame["requestId"].as_str()), (Some("error:general"), Some("c-1")));
+    let frame: Value =
+        serde_json::from_str(ok("WsMessageFunction")["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (frame["event"].as_str(), frame["requestId"].as_str()),
+        (Some("error:general"), Some("c-1"))
+    );
     assert_eq!(frame["data"]["code"], "RESOURCE_NOT_FOUND");
-    assert_eq!(ok("DeliveryFunction")["batchItemFailures"], serde_json::json!([]), "nobody online; the malformed job is dropped");
-    assert_eq!(ok("MediaFunction")["checked"], serde_json::json!([]), "no media record for the sample key");
+    assert_eq!(
+        ok("DeliveryFunction")["batchItemFailures"],
+        serde_json::json!([]),
+        "nobody online; the malformed job is dropped"
+    );
+    assert_eq!(
+        ok("MediaFunction")["checked"],
+        serde_json::json!([]),
+        "no media record for the sample key"
+    );
     app.stop().await;
 }

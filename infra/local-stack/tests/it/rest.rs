@@ -7,36 +7,98 @@ use crate::support::spawn_app;
 #[tokio::test]
 async fn registration_validates_input_and_refuses_duplicates() {
     let app = spawn_app().await;
-    let (status, body) = app.post("/api/auth/register", None, json!({ "email": "ann@example.com", "password": "correct horse", "username": "ann" })).await;
+    let (status, body) = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({ "email": "ann@example.com", "password": "correct horse", "username": "ann" }),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["data"]["user"]["username"], "ann");
     assert_eq!(body["data"]["tokens"]["expiresIn"], 900);
 
     let cases = [
-        (json!({ "email": "ANN@example.com", "password": "correct horse" }), 409, "RESOURCE_ALREADY_EXISTS"),
-        (json!({ "email": "other@example.com", "password": "correct horse", "username": "ann" }), 409, "RESOURCE_ALREADY_EXISTS"),
-        (json!({ "email": "not-an-email", "password": "correct horse" }), 400, "VALIDATION_ERROR"),
-        (json!({ "email": "x@example.com", "password": "short" }), 400, "VALIDATION_ERROR"),
-        (json!({ "email": "x@example.com" }), 400, "MISSING_REQUIRED_FIELD"),
-        (json!({ "email": 42, "password": "correct horse" }), 400, "VALIDATION_ERROR"),
+        (
+            json!({ "email": "ANN@example.com", "password": "correct horse" }),
+            409,
+            "RESOURCE_ALREADY_EXISTS",
+        ),
+        (
+            json!({ "email": "other@example.com", "password": "correct horse", "username": "ann" }),
+            409,
+            "RESOURCE_ALREADY_EXISTS",
+        ),
+        (
+            json!({ "email": "not-an-email", "password": "correct horse" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "email": "x@example.com", "password": "short" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "email": "x@example.com" }),
+            400,
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (
+            json!({ "email": 42, "password": "correct horse" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
         (json!(["not", "an", "object"]), 400, "INVALID_INPUT"),
     ];
     for (input, want_status, want_code) in cases {
         let (status, body) = app.post("/api/auth/register", None, input.clone()).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (want_status, Some(want_code)), "{input} -> {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{input} -> {body}"
+        );
         assert_eq!(body["success"], false);
         assert!(body["error"]["requestId"].is_string() && body["error"]["timestamp"].is_string());
     }
-    let raw = app.http.post(format!("{}/api/auth/register", app.base)).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let raw = app
+        .http
+        .post(format!("{}/api/auth/register", app.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(raw.status().as_u16(), 400);
-    let big = app.http.post(format!("{}/api/auth/register", app.base)).body(format!("{{\"email\": \"{}\"}}", "a".repeat(300 * 1024))).send().await.unwrap();
+    let big = app
+        .http
+        .post(format!("{}/api/auth/register", app.base))
+        .body(format!("{{\"email\": \"{}\"}}", "a".repeat(300 * 1024)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(big.status().as_u16(), 413);
     // A username derived from the email when none is given, made unique.
-    let (_, first) = app.post("/api/auth/register", None, json!({ "email": "zed@one.example", "password": "correct horse" })).await;
-    let (_, second) = app.post("/api/auth/register", None, json!({ "email": "zed@two.example", "password": "correct horse" })).await;
+    let (_, first) = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({ "email": "zed@one.example", "password": "correct horse" }),
+        )
+        .await;
+    let (_, second) = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({ "email": "zed@two.example", "password": "correct horse" }),
+        )
+        .await;
     assert_eq!(first["data"]["user"]["username"], "zed");
-    assert!(second["data"]["user"]["username"].as_str().unwrap().starts_with("zed"));
+    assert!(second["data"]["user"]["username"]
+        .as_str()
+        .unwrap()
+        .starts_with("zed"));
     assert_ne!(second["data"]["user"]["username"], "zed");
     app.stop().await;
 }
@@ -45,24 +107,75 @@ async fn registration_validates_input_and_refuses_duplicates() {
 async fn login_refresh_rotation_and_reuse_detection() {
     let app = spawn_app().await;
     let user = app.register("dora").await;
-    let (status, body) = app.post("/api/auth/login", None, json!({ "email": user.email, "password": "wrong password" })).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("INVALID_CREDENTIALS")));
-    let (status, body) = app.post("/api/auth/login", None, json!({ "email": "nobody@example.com", "password": "whatever123" })).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("INVALID_CREDENTIALS")));
+    let (status, body) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": user.email, "password": "wrong password" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("INVALID_CREDENTIALS"))
+    );
+    let (status, body) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "nobody@example.com", "password": "whatever123" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("INVALID_CREDENTIALS"))
+    );
 
-    let (status, body) = app.post("/api/auth/refresh", None, json!({ "refreshToken": user.refresh })).await;
+    let (status, body) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": user.refresh }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
-    let rotated = body["data"]["tokens"]["refreshToken"].as_str().unwrap().to_owned();
+    let rotated = body["data"]["tokens"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(rotated, user.refresh);
-    let access = body["data"]["tokens"]["accessToken"].as_str().unwrap().to_owned();
+    let access = body["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(app.get("/api/chats", Some(&access)).await.0, 200);
 
     // Presenting the spent token again revokes the session: the rotated one dies with it.
-    let (status, body) = app.post("/api/auth/refresh", None, json!({ "refreshToken": user.refresh })).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("INVALID_TOKEN")));
-    let (status, _) = app.post("/api/auth/refresh", None, json!({ "refreshToken": rotated })).await;
+    let (status, body) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": user.refresh }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("INVALID_TOKEN"))
+    );
+    let (status, _) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": rotated }),
+        )
+        .await;
     assert_eq!(status, 401);
-    let (status, _) = app.post("/api/auth/refresh", None, json!({ "refreshToken": "made-up" })).await;
+    let (status, _) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": "made-up" }),
+        )
+        .await;
     assert_eq!(status, 401);
     app.stop().await;
 }
@@ -71,39 +184,99 @@ async fn login_refresh_rotation_and_reuse_detection() {
 async fn chats_need_a_token_and_are_visible_to_members_only() {
     let app = spawn_app().await;
     let (status, body) = app.get("/api/chats", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("UNAUTHORIZED")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("UNAUTHORIZED"))
+    );
     let (status, body) = app.get("/api/chats", Some("nonsense")).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("INVALID_TOKEN")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("INVALID_TOKEN"))
+    );
 
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let eve = app.register("eve").await;
-    let (status, created) = app.post("/api/chats", Some(&alice.access), json!({ "type": "individual", "participantIds": [bob.id] })).await;
+    let (status, created) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "individual", "participantIds": [bob.id] }),
+        )
+        .await;
     assert_eq!(status, 201);
     let chat = created["data"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(created["data"]["name"].as_str().map(|n| n.starts_with("bob")), Some(true));
-    let (status, again) = app.post("/api/chats", Some(&bob.access), json!({ "type": "individual", "participantIds": [alice.id] })).await;
-    assert_eq!((status, again["data"]["id"].as_str()), (200, Some(chat.as_str())), "one 1:1 chat per pair");
+    assert_eq!(
+        created["data"]["name"]
+            .as_str()
+            .map(|n| n.starts_with("bob")),
+        Some(true)
+    );
+    let (status, again) = app
+        .post(
+            "/api/chats",
+            Some(&bob.access),
+            json!({ "type": "individual", "participantIds": [alice.id] }),
+        )
+        .await;
+    assert_eq!(
+        (status, again["data"]["id"].as_str()),
+        (200, Some(chat.as_str())),
+        "one 1:1 chat per pair"
+    );
 
     for (input, code) in [
-        (json!({ "type": "individual", "participantIds": [] }), "VALIDATION_ERROR"),
-        (json!({ "type": "individual", "participantIds": ["not-a-uuid"] }), "VALIDATION_ERROR"),
-        (json!({ "type": "individual", "participantIds": [uuid::Uuid::new_v4()] }), "RESOURCE_NOT_FOUND"),
-        (json!({ "type": "channel", "participantIds": [bob.id] }), "VALIDATION_ERROR"),
-        (json!({ "type": "group", "participantIds": [bob.id] }), "MISSING_REQUIRED_FIELD"),
+        (
+            json!({ "type": "individual", "participantIds": [] }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "type": "individual", "participantIds": ["not-a-uuid"] }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "type": "individual", "participantIds": [uuid::Uuid::new_v4()] }),
+            "RESOURCE_NOT_FOUND",
+        ),
+        (
+            json!({ "type": "channel", "participantIds": [bob.id] }),
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "type": "group", "participantIds": [bob.id] }),
+            "MISSING_REQUIRED_FIELD",
+        ),
     ] {
-        let (_, body) = app.post("/api/chats", Some(&alice.access), input.clone()).await;
+        let (_, body) = app
+            .post("/api/chats", Some(&alice.access), input.clone())
+            .await;
         assert_eq!(body["error"]["code"], code, "{input}");
     }
 
-    let (status, body) = app.get(&format!("/api/chats/{chat}"), Some(&eve.access)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("RESOURCE_NOT_FOUND")));
-    let (status, _) = app.get(&format!("/api/chats/{chat}/messages"), Some(&eve.access)).await;
+    let (status, body) = app
+        .get(&format!("/api/chats/{chat}"), Some(&eve.access))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("RESOURCE_NOT_FOUND"))
+    );
+    let (status, _) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&eve.access))
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = app.post(&format!("/api/chats/{chat}/messages"), Some(&eve.access), json!({ "clientMessageId": "e", "content": "hi" })).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&eve.access),
+            json!({ "clientMessageId": "e", "content": "hi" }),
+        )
+        .await;
     assert_eq!(status, 404);
     let (status, body) = app.get("/api/chats/not-a-uuid", Some(&alice.access)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
 
     let (status, list) = app.get("/api/chats", Some(&bob.access)).await;
     assert_eq!(status, 200);
@@ -119,26 +292,81 @@ async fn history_pages_by_cursor_in_seq_order() {
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
     for i in 1..=5 {
-        let (status, body) = app.post(&format!("/api/chats/{chat}/messages"), Some(&alice.access), json!({ "clientMessageId": format!("m{i}"), "content": format!("message {i}") })).await;
-        assert_eq!((status, body["data"]["seq"].as_i64()), (201, Some(i)), "{body}");
+        let (status, body) = app
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&alice.access),
+                json!({ "clientMessageId": format!("m{i}"), "content": format!("message {i}") }),
+            )
+            .await;
+        assert_eq!(
+            (status, body["data"]["seq"].as_i64()),
+            (201, Some(i)),
+            "{body}"
+        );
     }
-    let (_, latest) = app.get(&format!("/api/chats/{chat}/messages?limit=2"), Some(&bob.access)).await;
-    let contents: Vec<&str> = latest["data"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    let (_, latest) = app
+        .get(
+            &format!("/api/chats/{chat}/messages?limit=2"),
+            Some(&bob.access),
+        )
+        .await;
+    let contents: Vec<&str> = latest["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
     assert_eq!(contents, ["message 4", "message 5"]);
     assert_eq!(latest["meta"]["pagination"]["hasMore"], true);
     let before = latest["meta"]["pagination"]["before"].as_str().unwrap();
-    let (_, older) = app.get(&format!("/api/chats/{chat}/messages?limit=2&before={before}"), Some(&bob.access)).await;
-    let seqs: Vec<i64> = older["data"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let (_, older) = app
+        .get(
+            &format!("/api/chats/{chat}/messages?limit=2&before={before}"),
+            Some(&bob.access),
+        )
+        .await;
+    let seqs: Vec<i64> = older["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, [2, 3]);
     let after = older["meta"]["pagination"]["after"].as_str().unwrap();
-    let (_, newer) = app.get(&format!("/api/chats/{chat}/messages?after={after}"), Some(&bob.access)).await;
-    let seqs: Vec<i64> = newer["data"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let (_, newer) = app
+        .get(
+            &format!("/api/chats/{chat}/messages?after={after}"),
+            Some(&bob.access),
+        )
+        .await;
+    let seqs: Vec<i64> = newer["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, [4, 5]);
     assert_eq!(newer["meta"]["pagination"]["hasMore"], false);
-    let (status, _) = app.get(&format!("/api/chats/{chat}/messages?limit=500"), Some(&bob.access)).await;
+    let (status, _) = app
+        .get(
+            &format!("/api/chats/{chat}/messages?limit=500"),
+            Some(&bob.access),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, body) = app.post(&format!("/api/chats/{chat}/messages"), Some(&alice.access), json!({ "clientMessageId": "r", "content": "re", "replyToId": uuid::Uuid::new_v4() })).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")), "reply to a message of another chat");
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "r", "content": "re", "replyToId": uuid::Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "reply to a message of another chat"
+    );
     app.stop().await;
 }
 
@@ -146,11 +374,17 @@ async fn history_pages_by_cursor_in_seq_order() {
 async fn health_openapi_and_unknown_routes() {
     let app = spawn_app().await;
     let (status, body) = app.get("/api/health", None).await;
-    assert_eq!((status, body["data"]["database"].as_str()), (200, Some("up")));
+    assert_eq!(
+        (status, body["data"]["database"].as_str()),
+        (200, Some("up"))
+    );
     let (status, doc) = app.get("/api/openapi.json", None).await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let (status, body) = app.get("/api/nowhere", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("RESOURCE_NOT_FOUND")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("RESOURCE_NOT_FOUND"))
+    );
     app.stop().await;
 }

@@ -26,9 +26,16 @@ async fn failed_records_are_redelivered_and_then_dead_lettered() {
         async move {
             let mut response = SqsBatchResponse::default();
             for record in event.records {
-                let job: DeliveryJob = serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
-                let count: u32 = record.attributes["ApproximateReceiveCount"].parse().unwrap();
-                log.lock().unwrap().entry(job.event.clone()).or_default().push(count);
+                let job: DeliveryJob =
+                    serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+                let count: u32 = record.attributes["ApproximateReceiveCount"]
+                    .parse()
+                    .unwrap();
+                log.lock()
+                    .unwrap()
+                    .entry(job.event.clone())
+                    .or_default()
+                    .push(count);
                 if job.event == "broken" || (job.event == "flaky" && count == 1) {
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = record.message_id.unwrap();
@@ -44,12 +51,31 @@ async fn failed_records_are_redelivered_and_then_dead_lettered() {
     shared.handlers = Arc::new(handlers);
     let (queue, rx) = InProcessQueue::new();
     let queue = Arc::new(queue);
-    let source = SqsSource { function: "FlakyFunction".into(), queue: "TestQueue".into(), batch_size: 10, visibility_timeout_secs: 0, max_receive_count: Some(3) };
+    let source = SqsSource {
+        function: "FlakyFunction".into(),
+        queue: "TestQueue".into(),
+        batch_size: 10,
+        visibility_timeout_secs: 0,
+        max_receive_count: Some(3),
+    };
     let dead = banter_local::event_sources::DeadLetters::default();
-    spawn_sqs_poller(shared, source, rx, queue.clone(), Duration::from_millis(50), dead.clone());
+    spawn_sqs_poller(
+        shared,
+        source,
+        rx,
+        queue.clone(),
+        Duration::from_millis(50),
+        dead.clone(),
+    );
 
     for name in ["fine", "flaky", "broken"] {
-        let job = DeliveryJob { event: name.into(), data: json!({}), recipients: vec![], exclude_connection: None, receipt: None };
+        let job = DeliveryJob {
+            event: name.into(),
+            data: json!({}),
+            recipients: vec![],
+            exclude_connection: None,
+            receipt: None,
+        };
         queue.enqueue(&job).await.unwrap();
     }
     for _ in 0..100 {
@@ -61,7 +87,11 @@ async fn failed_records_are_redelivered_and_then_dead_lettered() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen["fine"], vec![1], "a success is not redelivered");
-    assert_eq!(seen["flaky"], vec![1, 2], "a failure is redelivered once it succeeds");
+    assert_eq!(
+        seen["flaky"],
+        vec![1, 2],
+        "a failure is redelivered once it succeeds"
+    );
     assert_eq!(seen["broken"], vec![1, 2, 3], "up to maxReceiveCount");
     let dead = dead.lock().unwrap().clone();
     assert_eq!(dead.len(), 1);

@@ -21,7 +21,9 @@ async fn admin_url() -> &'static str {
             return url;
         }
         let dir = std::env::temp_dir().join("banter-test-postgres");
-        let pg = banter_local::postgres::PrivatePostgres::new(&dir, 54330).await.expect("test postgres");
+        let pg = banter_local::postgres::PrivatePostgres::new(&dir, 54330)
+            .await
+            .expect("test postgres");
         pg.start().await.expect("start test postgres");
         pg.admin_url()
     })
@@ -30,7 +32,10 @@ async fn admin_url() -> &'static str {
 
 /// `url` with its database replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
     let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
@@ -39,7 +44,9 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 async fn admin_client() -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(admin_url().await, tokio_postgres::NoTls).await.expect("admin connection");
+    let (client, connection) = tokio_postgres::connect(admin_url().await, tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
     tokio::spawn(connection);
     client
 }
@@ -58,8 +65,13 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp {
     let database = format!("t_{}", uuid::Uuid::new_v4().simple());
-    admin_client().await.batch_execute(&format!("CREATE DATABASE {database}")).await.expect("create test database");
-    let data_dir = std::env::temp_dir().join(format!("banter-test-{}", uuid::Uuid::new_v4().simple()));
+    admin_client()
+        .await
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .expect("create test database");
+    let data_dir =
+        std::env::temp_dir().join(format!("banter-test-{}", uuid::Uuid::new_v4().simple()));
     let mut config = StackConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(with_database(admin_url().await, &database)),
@@ -71,9 +83,17 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         db_pool_size: 8,
     };
     configure(&mut config);
-    let stack = banter_local::start(config).await.expect("local stack starts");
+    let stack = banter_local::start(config)
+        .await
+        .expect("local stack starts");
     let base = stack.base_url();
-    TestApp { stack, base, http: reqwest::Client::new(), database, data_dir }
+    TestApp {
+        stack,
+        base,
+        http: reqwest::Client::new(),
+        database,
+        data_dir,
+    }
 }
 
 /// A registered user and their tokens.
@@ -97,7 +117,13 @@ impl TestApp {
     /// Stop the stack and drop its database.
     pub async fn stop(self) {
         self.stack.stop().await.expect("stack stops");
-        let _ = admin_client().await.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database)).await;
+        let _ = admin_client()
+            .await
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.database
+            ))
+            .await;
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 
@@ -107,7 +133,10 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         let res = req.send().await.expect("request");
-        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -116,12 +145,24 @@ impl TestApp {
             req = req.bearer_auth(t);
         }
         let res = req.send().await.expect("request");
-        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
     }
 
     pub async fn register(&self, name: &str) -> User {
-        let email = format!("{name}-{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let (status, body) = self.post("/api/auth/register", None, json!({ "email": email, "password": "correct horse battery" })).await;
+        let email = format!(
+            "{name}-{}@example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let (status, body) = self
+            .post(
+                "/api/auth/register",
+                None,
+                json!({ "email": email, "password": "correct horse battery" }),
+            )
+            .await;
         assert_eq!(status, 201, "register: {body}");
         let data = &body["data"];
         User {
@@ -134,23 +175,43 @@ impl TestApp {
 
     /// Log in again: a second device session.
     pub async fn login(&self, user: &User) -> User {
-        let (status, body) = self.post("/api/auth/login", None, json!({ "email": user.email, "password": "correct horse battery" })).await;
+        let (status, body) = self
+            .post(
+                "/api/auth/login",
+                None,
+                json!({ "email": user.email, "password": "correct horse battery" }),
+            )
+            .await;
         assert_eq!(status, 200, "login: {body}");
         User {
-            access: body["data"]["tokens"]["accessToken"].as_str().unwrap().to_owned(),
-            refresh: body["data"]["tokens"]["refreshToken"].as_str().unwrap().to_owned(),
+            access: body["data"]["tokens"]["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            refresh: body["data"]["tokens"]["refreshToken"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
             ..user.clone()
         }
     }
 
     pub async fn open_chat(&self, a: &User, b: &User) -> String {
-        let (status, body) = self.post("/api/chats", Some(&a.access), json!({ "type": "individual", "participantIds": [b.id] })).await;
+        let (status, body) = self
+            .post(
+                "/api/chats",
+                Some(&a.access),
+                json!({ "type": "individual", "participantIds": [b.id] }),
+            )
+            .await;
         assert!(status == 201 || status == 200, "create chat: {body}");
         body["data"]["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn ws(&self, token: &str) -> WsClient {
-        WsClient::connect(self, token).await.expect("websocket connects")
+        WsClient::connect(self, token)
+            .await
+            .expect("websocket connects")
     }
 }
 
@@ -159,13 +220,20 @@ pub struct WsClient {
 }
 
 impl WsClient {
-    pub async fn connect(app: &TestApp, token: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
-        let (stream, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", app.ws_url())).await?;
+    pub async fn connect(
+        app: &TestApp,
+        token: &str,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let (stream, _) =
+            tokio_tungstenite::connect_async(format!("{}?token={token}", app.ws_url())).await?;
         Ok(Self { stream })
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.stream.send(Message::Text(text.into())).await.expect("send frame");
+        self.stream
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send frame");
     }
 
     pub async fn send_json(&mut self, frame: Value) {

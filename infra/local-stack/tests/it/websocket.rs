@@ -22,9 +22,13 @@ fn assert_refused_401(result: Result<WsClient, WsError>) {
 async fn bad_tokens_are_refused_at_the_handshake_with_401() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
-    let caller = Caller { user_id: alice.id.parse().unwrap(), session_id: Uuid::new_v4() };
+    let caller = Caller {
+        user_id: alice.id.parse().unwrap(),
+        session_id: Uuid::new_v4(),
+    };
 
-    let other_key = TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), &Settings::default()).unwrap();
+    let other_key =
+        TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), &Settings::default()).unwrap();
     let forged = other_key.issue_access(caller, 600).unwrap();
     let expired = app.app().tokens.issue_access(caller, -120).unwrap();
     let b64 = |v: serde_json::Value| {
@@ -33,9 +37,19 @@ async fn bad_tokens_are_refused_at_the_handshake_with_401() {
     };
     let now = chrono::Utc::now().timestamp();
     let claims = json!({ "sub": alice.id, "sid": Uuid::new_v4(), "iat": now, "exp": now + 600, "iss": "banter", "aud": "banter-clients" });
-    let alg_none = format!("{}.{}.", b64(json!({ "alg": "none", "typ": "JWT" })), b64(claims));
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "JWT" })),
+        b64(claims)
+    );
 
-    for token in ["", "garbage", forged.as_str(), expired.as_str(), alg_none.as_str()] {
+    for token in [
+        "",
+        "garbage",
+        forged.as_str(),
+        expired.as_str(),
+        alg_none.as_str(),
+    ] {
         assert_refused_401(WsClient::connect(&app, token).await);
     }
     let no_token = tokio_tungstenite::connect_async(app.ws_url()).await;
@@ -61,24 +75,39 @@ async fn malformed_frames_and_unknown_actions_get_error_general_and_the_connecti
     assert_eq!(frame["event"], "error:general");
     assert_eq!(frame["data"]["code"], "INVALID_INPUT");
 
-    ws.send_json(json!({ "action": "no:such:action", "requestId": "r-1", "data": {} })).await;
+    ws.send_json(json!({ "action": "no:such:action", "requestId": "r-1", "data": {} }))
+        .await;
     let frame = ws.next_json().await;
-    assert_eq!((frame["event"].as_str(), frame["requestId"].as_str()), (Some("error:general"), Some("r-1")));
+    assert_eq!(
+        (frame["event"].as_str(), frame["requestId"].as_str()),
+        (Some("error:general"), Some("r-1"))
+    );
     assert_eq!(frame["data"]["code"], "VALIDATION_ERROR");
 
     let oversized = json!({ "action": "message:send", "requestId": "r-2", "data": { "content": "x".repeat(130 * 1024) } });
     ws.send_json(oversized).await;
     let frame = ws.next_json().await;
-    assert_eq!((frame["event"].as_str(), frame["data"]["code"].as_str()), (Some("error:general"), Some("FILE_TOO_LARGE")));
+    assert_eq!(
+        (frame["event"].as_str(), frame["data"]["code"].as_str()),
+        (Some("error:general"), Some("FILE_TOO_LARGE"))
+    );
 
     ws.send_json(json!({ "action": "message:send", "requestId": "r-3", "data": { "chatId": chat, "clientMessageId": "m1" } })).await;
     let frame = ws.next_json().await;
-    assert_eq!((frame["event"].as_str(), frame["requestId"].as_str()), (Some("error:general"), Some("r-3")), "text without content");
+    assert_eq!(
+        (frame["event"].as_str(), frame["requestId"].as_str()),
+        (Some("error:general"), Some("r-3")),
+        "text without content"
+    );
 
     // Still open: a good frame is acknowledged.
     ws.send_json(json!({ "action": "message:send", "requestId": "r-4", "data": { "chatId": chat, "clientMessageId": "m1", "content": "still here" } })).await;
     let frame = ws.next_json().await;
-    assert_eq!((frame["event"].as_str(), frame["requestId"].as_str()), (Some("ack"), Some("r-4")), "{frame}");
+    assert_eq!(
+        (frame["event"].as_str(), frame["requestId"].as_str()),
+        (Some("ack"), Some("r-4")),
+        "{frame}"
+    );
     assert_eq!(frame["data"]["content"], "still here");
     app.stop().await;
 }
@@ -98,7 +127,11 @@ async fn a_message_is_stored_acked_and_delivered_once_even_when_resent() {
         "data": { "chatId": chat, "clientMessageId": "cm-1", "type": "text", "content": "hi bob" } });
     alice_ws.send_json(send.clone()).await;
     let ack = alice_ws.next_json().await;
-    assert_eq!((ack["event"].as_str(), ack["requestId"].as_str()), (Some("ack"), Some("c-17")), "{ack}");
+    assert_eq!(
+        (ack["event"].as_str(), ack["requestId"].as_str()),
+        (Some("ack"), Some("c-17")),
+        "{ack}"
+    );
     let message = &ack["data"];
     assert_eq!(message["seq"], 1);
     assert_eq!(message["clientMessageId"], "cm-1");
@@ -109,7 +142,10 @@ async fn a_message_is_stored_acked_and_delivered_once_even_when_resent() {
     assert_eq!(received["data"]["message"]["id"], message["id"]);
     assert_eq!(received["data"]["message"]["content"], "hi bob");
     let own = alice_other_device.next_event("message:received").await;
-    assert_eq!(own["data"]["message"]["id"], message["id"], "the sender's other device gets it too");
+    assert_eq!(
+        own["data"]["message"]["id"], message["id"],
+        "the sender's other device gets it too"
+    );
 
     for device in [&mut alice_ws, &mut alice_other_device] {
         let delivered = device.next_event("message:delivered").await;
@@ -124,17 +160,28 @@ async fn a_message_is_stored_acked_and_delivered_once_even_when_resent() {
     assert_eq!(again["data"]["id"], message["id"]);
     assert_eq!(again["data"]["seq"], 1);
     bob_ws.expect_silence(Duration::from_millis(500)).await;
-    alice_other_device.expect_silence(Duration::from_millis(100)).await;
+    alice_other_device
+        .expect_silence(Duration::from_millis(100))
+        .await;
 
     // The next message gets the next seq, and history shows both in order, delivered.
-    alice_ws.send_json(json!({ "action": "message:send", "requestId": "c-18",
-        "data": { "chatId": chat, "clientMessageId": "cm-2", "content": "second" } })).await;
+    alice_ws
+        .send_json(json!({ "action": "message:send", "requestId": "c-18",
+        "data": { "chatId": chat, "clientMessageId": "cm-2", "content": "second" } }))
+        .await;
     assert_eq!(alice_ws.next_json().await["data"]["seq"], 2);
     bob_ws.next_event("message:received").await;
     alice_ws.next_event("message:delivered").await;
-    let (status, history) = app.get(&format!("/api/chats/{chat}/messages"), Some(&alice.access)).await;
+    let (status, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+        .await;
     assert_eq!(status, 200);
-    let seqs: Vec<i64> = history["data"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, vec![1, 2]);
     assert_eq!(history["data"][0]["status"], "delivered");
     app.stop().await;
@@ -151,7 +198,10 @@ async fn sending_to_a_chat_you_are_not_in_is_not_found() {
     let mut ws = app.ws(&mallory.access).await;
     ws.send_json(json!({ "action": "message:send", "requestId": "x", "data": { "chatId": chat, "clientMessageId": "m", "content": "let me in" } })).await;
     let frame = ws.next_json().await;
-    assert_eq!((frame["event"].as_str(), frame["data"]["code"].as_str()), (Some("error:general"), Some("RESOURCE_NOT_FOUND")));
+    assert_eq!(
+        (frame["event"].as_str(), frame["data"]["code"].as_str()),
+        (Some("error:general"), Some("RESOURCE_NOT_FOUND"))
+    );
     bob_ws.expect_silence(Duration::from_millis(300)).await;
     app.stop().await;
 }
@@ -160,7 +210,13 @@ async fn sending_to_a_chat_you_are_not_in_is_not_found() {
 async fn a_logged_out_session_cannot_open_a_websocket() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
-    let (status, _) = app.post("/api/auth/logout", Some(&alice.access), json!({ "refreshToken": alice.refresh })).await;
+    let (status, _) = app
+        .post(
+            "/api/auth/logout",
+            Some(&alice.access),
+            json!({ "refreshToken": alice.refresh }),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_refused_401(WsClient::connect(&app, &alice.access).await);
     app.stop().await;
@@ -172,12 +228,30 @@ async fn idle_connections_are_closed_and_unregistered() {
     let alice = app.register("alice").await;
     let mut ws = app.ws(&alice.access).await;
     let user: Uuid = alice.id.parse().unwrap();
-    assert_eq!(app.app().ports.connections.connections_of(user).await.unwrap().len(), 1);
+    assert_eq!(
+        app.app()
+            .ports
+            .connections
+            .connections_of(user)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     match ws.next_message(Duration::from_secs(3)).await {
         Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
         other => panic!("expected a close frame, got {other:?}"),
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(app.app().ports.connections.connections_of(user).await.unwrap().is_empty(), "$disconnect ran");
+    assert!(
+        app.app()
+            .ports
+            .connections
+            .connections_of(user)
+            .await
+            .unwrap()
+            .is_empty(),
+        "$disconnect ran"
+    );
     app.stop().await;
 }

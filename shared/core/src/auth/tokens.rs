@@ -49,12 +49,16 @@ impl TokenKeys {
     /// A new random Ed25519 key pair, as PKCS#8 DER (for development and tests).
     pub fn generate_pkcs8() -> Vec<u8> {
         let rng = ring::rand::SystemRandom::new();
-        Ed25519KeyPair::generate_pkcs8(&rng).expect("ring key generation").as_ref().to_vec()
+        Ed25519KeyPair::generate_pkcs8(&rng)
+            .expect("ring key generation")
+            .as_ref()
+            .to_vec()
     }
 
     /// Keys that can issue and verify tokens, from a PKCS#8 DER private key.
     pub fn from_pkcs8(der: &[u8], settings: &Settings) -> Result<Self, String> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| format!("bad Ed25519 key: {e}"))?;
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+            .map_err(|e| format!("bad Ed25519 key: {e}"))?;
         let mut keys = Self::verify_only(pair.public_key().as_ref(), settings)?;
         keys.encoding = Some(EncodingKey::from_ed_der(der));
         Ok(keys)
@@ -83,23 +87,30 @@ impl TokenKeys {
     /// `JWT_PUBLIC_KEY` (base64 of the 32-byte key).
     pub fn from_env(settings: &Settings) -> Result<Self, String> {
         if let Ok(private) = std::env::var("JWT_PRIVATE_KEY") {
-            let der = STANDARD.decode(private.trim()).map_err(|_| "JWT_PRIVATE_KEY is not base64")?;
+            let der = STANDARD
+                .decode(private.trim())
+                .map_err(|_| "JWT_PRIVATE_KEY is not base64")?;
             return Self::from_pkcs8(&der, settings);
         }
         let public = crate::config::env_required("JWT_PUBLIC_KEY")?;
-        let raw = STANDARD.decode(public.trim()).map_err(|_| "JWT_PUBLIC_KEY is not base64")?;
+        let raw = STANDARD
+            .decode(public.trim())
+            .map_err(|_| "JWT_PUBLIC_KEY is not base64")?;
         Self::verify_only(&raw, settings)
     }
 
     /// The base64 public key matching a PKCS#8 private key (what `JWT_PUBLIC_KEY` holds).
     pub fn public_key_base64(pkcs8: &[u8]) -> Result<String, String> {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|e| format!("bad Ed25519 key: {e}"))?;
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+            .map_err(|e| format!("bad Ed25519 key: {e}"))?;
         Ok(STANDARD.encode(pair.public_key().as_ref()))
     }
 
     pub fn issue_access(&self, caller: Caller, ttl_secs: i64) -> Result<String, ApiError> {
         let Some(key) = &self.encoding else {
-            return Err(ApiError::Internal("this function holds no signing key".into()));
+            return Err(ApiError::Internal(
+                "this function holds no signing key".into(),
+            ));
         };
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
@@ -121,8 +132,13 @@ impl TokenKeys {
             return Err(ApiError::InvalidToken);
         }
         match jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation) {
-            Ok(data) => Ok(Caller { user_id: data.claims.sub, session_id: data.claims.sid }),
-            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(ApiError::TokenExpired),
+            Ok(data) => Ok(Caller {
+                user_id: data.claims.sub,
+                session_id: data.claims.sid,
+            }),
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
+                Err(ApiError::TokenExpired)
+            }
             Err(_) => Err(ApiError::InvalidToken),
         }
     }

@@ -12,8 +12,16 @@ use super::Db;
 
 /// The 1:1 chat between two users, created if it does not exist. Returns its id and whether it
 /// was created now.
-pub async fn open_individual(db: &Db, creator: Uuid, other: Uuid) -> Result<(Uuid, bool), ApiError> {
-    let key = if creator < other { format!("{creator}:{other}") } else { format!("{other}:{creator}") };
+pub async fn open_individual(
+    db: &Db,
+    creator: Uuid,
+    other: Uuid,
+) -> Result<(Uuid, bool), ApiError> {
+    let key = if creator < other {
+        format!("{creator}:{other}")
+    } else {
+        format!("{other}:{creator}")
+    };
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let created = tx
@@ -25,7 +33,12 @@ pub async fn open_individual(db: &Db, creator: Uuid, other: Uuid) -> Result<(Uui
         .await?;
     let (chat_id, is_new) = match created {
         Some(row) => (row.get(0), true),
-        None => (tx.query_one("SELECT id FROM chats WHERE individual_key = $1", &[&key]).await?.get(0), false),
+        None => (
+            tx.query_one("SELECT id FROM chats WHERE individual_key = $1", &[&key])
+                .await?
+                .get(0),
+            false,
+        ),
     };
     // Both people are members again, even if one had left or cleared the chat before.
     tx.execute(
@@ -74,7 +87,9 @@ pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Valu
              WHERE c.id = $1",
         )
         .await?;
-    let Some(c) = client.query_opt(&chat, &[&chat_id, &viewer]).await? else { return Ok(None) };
+    let Some(c) = client.query_opt(&chat, &[&chat_id, &viewer]).await? else {
+        return Ok(None);
+    };
     let members = client
         .prepare_cached(
             "SELECT u.id, u.username, u.profile_picture_url, p.role, p.joined_at, u.is_online
@@ -105,7 +120,11 @@ pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Valu
             .unwrap_or(Value::Null),
         (_, name) => json!(name),
     };
-    let mute = c.get::<_, Value>(6).get("mute").cloned().unwrap_or(json!(false));
+    let mute = c
+        .get::<_, Value>(6)
+        .get("mute")
+        .cloned()
+        .unwrap_or(json!(false));
     Ok(Some(json!({
         "id": chat_id,
         "type": kind,
@@ -120,7 +139,12 @@ pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Valu
 }
 
 /// The viewer's chats, most recently active first (`ChatSummary`, PRD 1.4).
-pub async fn list(db: &Db, viewer: Uuid, limit: i64, offset: i64) -> Result<(Vec<Value>, i64), ApiError> {
+pub async fn list(
+    db: &Db,
+    viewer: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Value>, i64), ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
@@ -148,7 +172,11 @@ pub async fn list(db: &Db, viewer: Uuid, limit: i64, offset: i64) -> Result<(Vec
         .iter()
         .map(|r| {
             let kind: String = r.get(1);
-            let name: Option<String> = if kind == "individual" { r.get(6) } else { r.get(2) };
+            let name: Option<String> = if kind == "individual" {
+                r.get(6)
+            } else {
+                r.get(2)
+            };
             let last_at: Option<DateTime<Utc>> = r.get(10);
             let last = last_at.map(|at| {
                 let deleted: bool = r.get(12);

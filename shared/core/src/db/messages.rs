@@ -69,7 +69,16 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         let row = client
             .query_one(
                 &stmt,
-                &[&m.id, &m.chat_id, &m.sender_id, &m.client_message_id, &m.kind, &m.content, &m.reply_to, m.metadata],
+                &[
+                    &m.id,
+                    &m.chat_id,
+                    &m.sender_id,
+                    &m.client_message_id,
+                    &m.kind,
+                    &m.content,
+                    &m.reply_to,
+                    m.metadata,
+                ],
             )
             .await?;
         let (member, reply_ok): (bool, bool) = (row.get(0), row.get(1));
@@ -77,7 +86,11 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         let existing: Option<Uuid> = row.get(3);
         if let Some(id) = existing {
             let chat: Uuid = row.get(4);
-            return Ok(if chat == m.chat_id { Stored::Existing { id } } else { Stored::IdReusedElsewhere });
+            return Ok(if chat == m.chat_id {
+                Stored::Existing { id }
+            } else {
+                Stored::IdReusedElsewhere
+            });
         }
         if !member {
             return Ok(Stored::NotMember);
@@ -86,13 +99,19 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
             return Ok(Stored::BadReply);
         }
         if let Some(id) = inserted {
-            return Ok(Stored::Created { id, members: row.get(5) });
+            return Ok(Stored::Created {
+                id,
+                members: row.get(5),
+            });
         }
     }
-    Err(ApiError::Internal("message insert neither stored nor found the message".into()))
+    Err(ApiError::Internal(
+        "message insert neither stored nor found the message".into(),
+    ))
 }
 
-const MESSAGE_SELECT: &str = "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
+const MESSAGE_SELECT: &str =
+    "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id, u.username,
         u.profile_picture_url, m.reply_to_id, r.content, ru.username, r.deleted_for_everyone
      FROM messages m
@@ -140,8 +159,13 @@ fn message_json(r: &Row, status: &str) -> Value {
 /// One message as just stored (status `sent`).
 pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Value>, ApiError> {
     let client = db.get().await?;
-    let stmt = client.prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id = $1")).await?;
-    Ok(client.query_opt(&stmt, &[&id]).await?.map(|r| message_json(&r, "sent")))
+    let stmt = client
+        .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .map(|r| message_json(&r, "sent")))
 }
 
 pub enum Cursor {
@@ -152,7 +176,13 @@ pub enum Cursor {
 
 /// A page of history, oldest first, or `None` if the viewer is not a member of the chat.
 /// Returns the messages and whether more exist in the paging direction.
-pub async fn history(db: &Db, chat_id: Uuid, viewer: Uuid, cursor: Cursor, limit: i64) -> Result<Option<(Vec<Value>, bool)>, ApiError> {
+pub async fn history(
+    db: &Db,
+    chat_id: Uuid,
+    viewer: Uuid,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Option<(Vec<Value>, bool)>, ApiError> {
     let client = db.get().await?;
     let me = client
         .prepare_cached(
@@ -162,14 +192,18 @@ pub async fn history(db: &Db, chat_id: Uuid, viewer: Uuid, cursor: Cursor, limit
              FROM chat_participants me WHERE me.chat_id = $1 AND me.user_id = $2 AND me.left_at IS NULL",
         )
         .await?;
-    let Some(me) = client.query_opt(&me, &[&chat_id, &viewer]).await? else { return Ok(None) };
+    let Some(me) = client.query_opt(&me, &[&chat_id, &viewer]).await? else {
+        return Ok(None);
+    };
     let cleared: i64 = me.get(0);
     let delivered: i64 = me.get::<_, Option<i64>>(1).unwrap_or(0);
     let read: i64 = me.get::<_, Option<i64>>(2).unwrap_or(0);
 
     let client = &client;
     let anchor_seq = |id: Uuid| async move {
-        let stmt = client.prepare_cached("SELECT seq FROM messages WHERE id = $1 AND chat_id = $2").await?;
+        let stmt = client
+            .prepare_cached("SELECT seq FROM messages WHERE id = $1 AND chat_id = $2")
+            .await?;
         client
             .query_opt(&stmt, &[&id, &chat_id])
             .await?
@@ -181,18 +215,32 @@ pub async fn history(db: &Db, chat_id: Uuid, viewer: Uuid, cursor: Cursor, limit
     let (rows, ascending) = match cursor {
         Cursor::After(id) => {
             let from = anchor_seq(id).await?;
-            let sql = format!("{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 ORDER BY m.seq ASC LIMIT $5");
+            let sql = format!(
+                "{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 ORDER BY m.seq ASC LIMIT $5"
+            );
             let stmt = client.prepare_cached(&sql).await?;
-            (client.query(&stmt, &[&chat_id, &cleared, &viewer, &from, &(limit + 1)]).await?, true)
+            (
+                client
+                    .query(&stmt, &[&chat_id, &cleared, &viewer, &from, &(limit + 1)])
+                    .await?,
+                true,
+            )
         }
         other => {
             let upto = match other {
                 Cursor::Before(id) => anchor_seq(id).await?,
                 _ => i64::MAX,
             };
-            let sql = format!("{MESSAGE_SELECT} WHERE {visible} AND m.seq < $4 ORDER BY m.seq DESC LIMIT $5");
+            let sql = format!(
+                "{MESSAGE_SELECT} WHERE {visible} AND m.seq < $4 ORDER BY m.seq DESC LIMIT $5"
+            );
             let stmt = client.prepare_cached(&sql).await?;
-            (client.query(&stmt, &[&chat_id, &cleared, &viewer, &upto, &(limit + 1)]).await?, false)
+            (
+                client
+                    .query(&stmt, &[&chat_id, &cleared, &viewer, &upto, &(limit + 1)])
+                    .await?,
+                false,
+            )
         }
     };
     let has_more = rows.len() as i64 > limit;
@@ -201,7 +249,13 @@ pub async fn history(db: &Db, chat_id: Uuid, viewer: Uuid, cursor: Cursor, limit
         .take(limit as usize)
         .map(|r| {
             let seq: i64 = r.get(3);
-            let status = if seq <= read { "read" } else if seq <= delivered { "delivered" } else { "sent" };
+            let status = if seq <= read {
+                "read"
+            } else if seq <= delivered {
+                "delivered"
+            } else {
+                "sent"
+            };
             message_json(r, status)
         })
         .collect();
@@ -212,7 +266,12 @@ pub async fn history(db: &Db, chat_id: Uuid, viewer: Uuid, cursor: Cursor, limit
 }
 
 /// Record that these users' devices received everything in the chat up to `seq`.
-pub async fn mark_delivered(db: &Db, chat_id: Uuid, users: &[Uuid], seq: i64) -> Result<(), ApiError> {
+pub async fn mark_delivered(
+    db: &Db,
+    chat_id: Uuid,
+    users: &[Uuid],
+    seq: i64,
+) -> Result<(), ApiError> {
     if users.is_empty() {
         return Ok(());
     }

@@ -25,14 +25,21 @@ mod embedded {
 /// Open a pool of at most `max_size` connections to `url` (a libpq-style URL or key=value
 /// string). No connection is made until first use.
 pub fn connect(url: &str, max_size: usize) -> Result<Db, String> {
-    let config: tokio_postgres::Config = url.parse().map_err(|e| format!("invalid DATABASE_URL: {e}"))?;
-    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| format!("invalid DATABASE_URL: {e}"))?;
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
     let manager = if config.get_ssl_mode() == SslMode::Disable {
         Manager::from_config(config, tokio_postgres::NoTls, manager_config)
     } else {
         Manager::from_config(config, tls_connector(), manager_config)
     };
-    Pool::builder(manager).max_size(max_size).build().map_err(|e| format!("pool: {e}"))
+    Pool::builder(manager)
+        .max_size(max_size)
+        .build()
+        .map_err(|e| format!("pool: {e}"))
 }
 
 /// rustls with the Mozilla root store. The server name given to the TLS handshake is the host
@@ -40,24 +47,38 @@ pub fn connect(url: &str, max_size: usize) -> Result<Db, String> {
 fn tls_connector() -> tokio_postgres_rustls::MakeRustlsConnect {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     tokio_postgres_rustls::MakeRustlsConnect::new(config)
 }
 
 /// Apply pending migrations. An advisory lock makes concurrent runners (two cold Lambdas, a
 /// local stack starting beside tests) take turns.
 pub async fn migrate(db: &Db) -> Result<Vec<String>, String> {
-    let mut client = db.get().await.map_err(|e| format!("database connection: {e}"))?;
+    let mut client = db
+        .get()
+        .await
+        .map_err(|e| format!("database connection: {e}"))?;
     let client: &mut tokio_postgres::Client = &mut client;
-    client.batch_execute("SELECT pg_advisory_lock(7201)").await.map_err(|e| e.to_string())?;
+    client
+        .batch_execute("SELECT pg_advisory_lock(7201)")
+        .await
+        .map_err(|e| e.to_string())?;
     let result = embedded::migrations::runner().run_async(client).await;
-    let _ = client.batch_execute("SELECT pg_advisory_unlock(7201)").await;
+    let _ = client
+        .batch_execute("SELECT pg_advisory_unlock(7201)")
+        .await;
     let report = result.map_err(|e| format!("migration failed: {e}"))?;
-    Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect())
 }
 
 /// Is Postgres reachable? (`GET /api/health`.)
@@ -71,6 +92,7 @@ pub async fn ping(db: &Db) -> bool {
 /// Is this the error Postgres reports for a unique-constraint violation, on `constraint`?
 pub fn is_unique_violation(e: &tokio_postgres::Error, constraint: &str) -> bool {
     e.as_db_error().is_some_and(|d| {
-        *d.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION && d.constraint() == Some(constraint)
+        *d.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+            && d.constraint() == Some(constraint)
     })
 }

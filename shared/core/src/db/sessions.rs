@@ -31,7 +31,18 @@ pub async fn create(db: &Db, s: &NewSession<'_>) -> Result<(), ApiError> {
         .await?;
     let ua = s.user_agent.map(|u| truncate(u, 500));
     client
-        .execute(&stmt, &[&s.id, &s.user_id, &s.remember_me, &s.expires_at, &ua, &s.ip_address, &s.refresh_hash])
+        .execute(
+            &stmt,
+            &[
+                &s.id,
+                &s.user_id,
+                &s.remember_me,
+                &s.expires_at,
+                &ua,
+                &s.ip_address,
+                &s.refresh_hash,
+            ],
+        )
         .await?;
     Ok(())
 }
@@ -53,7 +64,11 @@ pub enum Rotation {
 }
 
 /// Spend a refresh token and store its successor, or detect reuse and revoke the session.
-pub async fn rotate_refresh(db: &Db, old_hash: &[u8], new_hash: &[u8]) -> Result<Rotation, ApiError> {
+pub async fn rotate_refresh(
+    db: &Db,
+    old_hash: &[u8],
+    new_hash: &[u8],
+) -> Result<Rotation, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let spent = tx
@@ -67,18 +82,29 @@ pub async fn rotate_refresh(db: &Db, old_hash: &[u8], new_hash: &[u8]) -> Result
         )
         .await?;
     if let Some(row) = spent {
-        let (session_id, user_id, expires_at): (Uuid, Uuid, DateTime<Utc>) = (row.get(0), row.get(1), row.get(2));
+        let (session_id, user_id, expires_at): (Uuid, Uuid, DateTime<Utc>) =
+            (row.get(0), row.get(1), row.get(2));
         tx.execute(
             "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
             &[&new_hash, &session_id, &expires_at],
         )
         .await?;
-        tx.execute("UPDATE device_sessions SET last_used_at = now() WHERE id = $1", &[&session_id]).await?;
+        tx.execute(
+            "UPDATE device_sessions SET last_used_at = now() WHERE id = $1",
+            &[&session_id],
+        )
+        .await?;
         tx.commit().await?;
-        return Ok(Rotation::Rotated { user_id, session_id });
+        return Ok(Rotation::Rotated {
+            user_id,
+            session_id,
+        });
     }
     let reused = tx
-        .query_opt("SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL", &[&old_hash])
+        .query_opt(
+            "SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
+            &[&old_hash],
+        )
         .await?;
     let outcome = match reused {
         Some(row) => {
@@ -98,7 +124,11 @@ pub async fn rotate_refresh(db: &Db, old_hash: &[u8], new_hash: &[u8]) -> Result
 }
 
 /// Revoke the session a refresh token belongs to (logout). Returns the session id.
-pub async fn revoke_by_refresh(db: &Db, hash: &[u8], user_id: Uuid) -> Result<Option<Uuid>, ApiError> {
+pub async fn revoke_by_refresh(
+    db: &Db,
+    hash: &[u8],
+    user_id: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
@@ -108,7 +138,10 @@ pub async fn revoke_by_refresh(db: &Db, hash: &[u8], user_id: Uuid) -> Result<Op
              RETURNING s.id",
         )
         .await?;
-    Ok(client.query_opt(&stmt, &[&hash, &user_id]).await?.map(|r| r.get(0)))
+    Ok(client
+        .query_opt(&stmt, &[&hash, &user_id])
+        .await?
+        .map(|r| r.get(0)))
 }
 
 /// Is this device session live (not revoked, not expired)?
@@ -120,11 +153,18 @@ pub async fn is_active(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool,
                             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now())",
         )
         .await?;
-    Ok(client.query_one(&stmt, &[&session_id, &user_id]).await?.get(0))
+    Ok(client
+        .query_one(&stmt, &[&session_id, &user_id])
+        .await?
+        .get(0))
 }
 
 /// Revoke one of the user's sessions by id. Returns the id if it was live.
-pub async fn revoke_session(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<Option<Uuid>, ApiError> {
+pub async fn revoke_session(
+    db: &Db,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
@@ -132,5 +172,8 @@ pub async fn revoke_session(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<
              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id",
         )
         .await?;
-    Ok(client.query_opt(&stmt, &[&session_id, &user_id]).await?.map(|r| r.get(0)))
+    Ok(client
+        .query_opt(&stmt, &[&session_id, &user_id])
+        .await?
+        .map(|r| r.get(0)))
 }

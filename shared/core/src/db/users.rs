@@ -30,10 +30,24 @@ pub async fn insert(
     let stmt = client
         .prepare_cached("INSERT INTO users (id, email, username, phone, password_hash) VALUES ($1, $2, $3, $4, $5)")
         .await?;
-    match client.execute(&stmt, &[&id, &email.as_str(), &username.as_str(), &phone.map(Phone::as_str), &password_hash]).await {
+    match client
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &email.as_str(),
+                &username.as_str(),
+                &phone.map(Phone::as_str),
+                &password_hash,
+            ],
+        )
+        .await
+    {
         Ok(_) => Ok(Ok(())),
         Err(e) if is_unique_violation(&e, "users_email_key") => Ok(Err(NewUserConflict::Email)),
-        Err(e) if is_unique_violation(&e, "users_username_key") => Ok(Err(NewUserConflict::Username)),
+        Err(e) if is_unique_violation(&e, "users_username_key") => {
+            Ok(Err(NewUserConflict::Username))
+        }
         Err(e) if is_unique_violation(&e, "users_phone_key") => Ok(Err(NewUserConflict::Phone)),
         Err(e) => Err(e.into()),
     }
@@ -41,7 +55,9 @@ pub async fn insert(
 
 pub async fn username_taken(db: &Db, username: &Username) -> Result<bool, ApiError> {
     let client = db.get().await?;
-    let stmt = client.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)").await?;
+    let stmt = client
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
+        .await?;
     Ok(client.query_one(&stmt, &[&username.as_str()]).await?.get(0))
 }
 
@@ -49,9 +65,14 @@ pub async fn username_taken(db: &Db, username: &Username) -> Result<bool, ApiErr
 pub async fn login_credentials(db: &Db, email: &Email) -> Result<Option<(Uuid, String)>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached("SELECT id, password_hash FROM users WHERE lower(email) = $1 AND deleted_at IS NULL")
+        .prepare_cached(
+            "SELECT id, password_hash FROM users WHERE lower(email) = $1 AND deleted_at IS NULL",
+        )
         .await?;
-    Ok(client.query_opt(&stmt, &[&email.as_str()]).await?.map(|r| (r.get(0), r.get(1))))
+    Ok(client
+        .query_opt(&stmt, &[&email.as_str()])
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
 }
 
 const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, display_name, profile_picture_url, \
@@ -61,9 +82,14 @@ const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, displ
 pub async fn own_profile(db: &Db, id: Uuid) -> Result<Option<Value>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"))
+        .prepare_cached(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+        ))
         .await?;
-    Ok(client.query_opt(&stmt, &[&id]).await?.map(|r| own_profile_json(&r)))
+    Ok(client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .map(|r| own_profile_json(&r)))
 }
 
 fn own_profile_json(r: &Row) -> Value {

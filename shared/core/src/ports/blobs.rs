@@ -15,7 +15,12 @@ use super::PortError;
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// A URL the client may `PUT` the object's bytes to, with this `Content-Type`.
-    async fn presign_put(&self, key: &str, content_type: &str, expires_secs: u64) -> Result<String, PortError>;
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_secs: u64,
+    ) -> Result<String, PortError>;
     /// A URL the client may `GET` the object from.
     async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError>;
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
@@ -28,12 +33,20 @@ pub fn is_valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 512
         && !key.starts_with('/')
-        && !key.split('/').any(|part| part.is_empty() || part == "." || part == "..")
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b))
+        && !key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b))
 }
 
 fn is_valid_content_type(ct: &str) -> bool {
-    !ct.is_empty() && ct.len() <= 100 && ct.bytes().all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b))
+    !ct.is_empty()
+        && ct.len() <= 100
+        && ct
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b))
 }
 
 /// The embedded blob store.
@@ -53,28 +66,48 @@ pub struct SignedBlobRequest {
 
 impl FileBlobStore {
     pub fn new(root: PathBuf, base_url: String, secret: Vec<u8>) -> Self {
-        Self { root, base_url, secret }
+        Self {
+            root,
+            base_url,
+            secret,
+        }
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, PortError> {
         if !is_valid_key(key) {
-            return Err(PortError::new("blobs", format!("invalid object key {key:?}")));
+            return Err(PortError::new(
+                "blobs",
+                format!("invalid object key {key:?}"),
+            ));
         }
         Ok(self.root.join(key))
     }
 
     fn signature(&self, method: &str, key: &str, expires: i64, content_type: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(format!("{method}\n{key}\n{expires}\n{content_type}").as_bytes());
         hex(&mac.finalize().into_bytes())
     }
 
-    fn sign(&self, method: &str, key: &str, content_type: &str, expires_secs: u64) -> Result<String, PortError> {
+    fn sign(
+        &self,
+        method: &str,
+        key: &str,
+        content_type: &str,
+        expires_secs: u64,
+    ) -> Result<String, PortError> {
         if !is_valid_key(key) {
-            return Err(PortError::new("blobs", format!("invalid object key {key:?}")));
+            return Err(PortError::new(
+                "blobs",
+                format!("invalid object key {key:?}"),
+            ));
         }
         if method == "PUT" && !is_valid_content_type(content_type) {
-            return Err(PortError::new("blobs", format!("invalid content type {content_type:?}")));
+            return Err(PortError::new(
+                "blobs",
+                format!("invalid content type {content_type:?}"),
+            ));
         }
         let expires = chrono::Utc::now().timestamp() + expires_secs as i64;
         let sig = self.signature(method, key, expires, content_type);
@@ -88,27 +121,47 @@ impl FileBlobStore {
 
     /// Check a request to a signed URL: method, key, expiry and signature. `query` holds the
     /// URL's query parameters.
-    pub fn verify(&self, method: &str, key: &str, query: &HashMap<String, String>) -> Result<SignedBlobRequest, String> {
+    pub fn verify(
+        &self,
+        method: &str,
+        key: &str,
+        query: &HashMap<String, String>,
+    ) -> Result<SignedBlobRequest, String> {
         if !is_valid_key(key) {
             return Err("invalid object key".into());
         }
-        let expires: i64 = query.get("expires").and_then(|e| e.parse().ok()).ok_or("missing expiry")?;
+        let expires: i64 = query
+            .get("expires")
+            .and_then(|e| e.parse().ok())
+            .ok_or("missing expiry")?;
         if expires < chrono::Utc::now().timestamp() {
             return Err("the signed URL has expired".into());
         }
-        let content_type = if method == "PUT" { query.get("contentType").cloned() } else { None };
+        let content_type = if method == "PUT" {
+            query.get("contentType").cloned()
+        } else {
+            None
+        };
         let expected = self.signature(method, key, expires, content_type.as_deref().unwrap_or(""));
         let given = query.get("signature").ok_or("missing signature")?;
         if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
             return Err("bad signature".into());
         }
-        Ok(SignedBlobRequest { key: key.to_owned(), content_type })
+        Ok(SignedBlobRequest {
+            key: key.to_owned(),
+            content_type,
+        })
     }
 }
 
 #[async_trait]
 impl BlobStore for FileBlobStore {
-    async fn presign_put(&self, key: &str, content_type: &str, expires_secs: u64) -> Result<String, PortError> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_secs: u64,
+    ) -> Result<String, PortError> {
         self.sign("PUT", key, content_type, expires_secs)
     }
 
@@ -119,12 +172,18 @@ impl BlobStore for FileBlobStore {
     async fn put(&self, key: &str, bytes: Bytes, _content_type: &str) -> Result<(), PortError> {
         let path = self.path(key)?;
         if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| PortError::new("blobs", e))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| PortError::new("blobs", e))?;
         }
         // Write then rename, so a reader never sees half an object.
         let tmp = path.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
-        tokio::fs::write(&tmp, &bytes).await.map_err(|e| PortError::new("blobs", e))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| PortError::new("blobs", e))
+        tokio::fs::write(&tmp, &bytes)
+            .await
+            .map_err(|e| PortError::new("blobs", e))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| PortError::new("blobs", e))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, PortError> {
@@ -151,7 +210,17 @@ mod tests {
     #[test]
     fn keys_stay_inside_the_store() {
         assert!(is_valid_key("uploads/u1/abc.jpg"));
-        for bad in ["", "/etc/passwd", "a/../b", "a//b", "a/./b", "a b", "a\\b", "..", "a/"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "a b",
+            "a\\b",
+            "..",
+            "a/",
+        ] {
             assert!(!is_valid_key(bad), "{bad:?} accepted");
         }
     }

@@ -48,13 +48,18 @@ impl ConnectionRegistry for InMemoryConnectionRegistry {
                 list.retain(|c| c.connection_id != record.connection_id);
             }
         }
-        r.by_user.entry(record.user_id).or_default().push(record.clone());
+        r.by_user
+            .entry(record.user_id)
+            .or_default()
+            .push(record.clone());
         Ok(())
     }
 
     async fn unregister(&self, connection_id: &str) -> Result<Option<ConnectionRecord>, PortError> {
         let mut r = self.inner.lock().expect("registry lock");
-        let Some(user) = r.owner.remove(connection_id) else { return Ok(None) };
+        let Some(user) = r.owner.remove(connection_id) else {
+            return Ok(None);
+        };
         let mut removed = None;
         if let Some(list) = r.by_user.get_mut(&user) {
             if let Some(i) = list.iter().position(|c| c.connection_id == connection_id) {

@@ -17,7 +17,7 @@ pub async fn connection_registry(registry: &dyn ConnectionRegistry) {
         connection_id: format!("{id}-{}", Uuid::new_v4().simple()),
         user_id: user,
         session_id: Uuid::new_v4(),
-        connected_at: 1_700_000_000,
+        connected_at: chrono::Utc::now().timestamp(),
     };
     let a1 = record(alice, "a1");
     let a2 = record(alice, "a2");
@@ -30,13 +30,30 @@ pub async fn connection_registry(registry: &dyn ConnectionRegistry) {
     let mut expected = vec![a1.clone(), a2.clone()];
     expected.sort_by(|x, y| x.connection_id.cmp(&y.connection_id));
     assert_eq!(of_alice, expected, "alice's connections");
-    assert_eq!(registry.connections_of(bob).await.unwrap(), vec![b1.clone()]);
+    assert_eq!(
+        registry.connections_of(bob).await.unwrap(),
+        vec![b1.clone()]
+    );
 
-    assert_eq!(registry.unregister(&a1.connection_id).await.unwrap(), Some(a1.clone()));
-    assert_eq!(registry.unregister(&a1.connection_id).await.unwrap(), None, "second unregister finds nothing");
-    assert_eq!(registry.connections_of(alice).await.unwrap(), vec![a2.clone()]);
+    assert_eq!(
+        registry.unregister(&a1.connection_id).await.unwrap(),
+        Some(a1.clone())
+    );
+    assert_eq!(
+        registry.unregister(&a1.connection_id).await.unwrap(),
+        None,
+        "second unregister finds nothing"
+    );
+    assert_eq!(
+        registry.connections_of(alice).await.unwrap(),
+        vec![a2.clone()]
+    );
     assert_eq!(registry.unregister("never-registered").await.unwrap(), None);
-    assert!(registry.connections_of(Uuid::new_v4()).await.unwrap().is_empty());
+    assert!(registry
+        .connections_of(Uuid::new_v4())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Every enqueued job arrives, intact, as a message body. `receive` returns the bodies that
@@ -52,7 +69,12 @@ where
             data: serde_json::json!({ "n": i, "text": "héllo \"quoted\"" }),
             recipients: vec![Uuid::new_v4(), Uuid::new_v4()],
             exclude_connection: Some(format!("conn-{i}")),
-            receipt: Some(Receipt { chat_id: Uuid::new_v4(), message_id: Uuid::new_v4(), seq: i, sender_id: Uuid::new_v4() }),
+            receipt: Some(Receipt {
+                chat_id: Uuid::new_v4(),
+                message_id: Uuid::new_v4(),
+                seq: i,
+                sender_id: Uuid::new_v4(),
+            }),
         })
         .collect();
     for job in &jobs {
@@ -75,9 +97,15 @@ pub async fn blob_store(store: &dyn BlobStore) {
     let key = format!("uploads/contract/{}.bin", Uuid::new_v4());
     assert_eq!(store.get(&key).await.expect("get missing"), None);
     let bytes = Bytes::from((0..=255u8).cycle().take(70_000).collect::<Vec<u8>>());
-    store.put(&key, bytes.clone(), "application/octet-stream").await.expect("put");
+    store
+        .put(&key, bytes.clone(), "application/octet-stream")
+        .await
+        .expect("put");
     assert_eq!(store.get(&key).await.expect("get"), Some(bytes));
-    let put_url = store.presign_put(&key, "image/jpeg", 300).await.expect("presign put");
+    let put_url = store
+        .presign_put(&key, "image/jpeg", 300)
+        .await
+        .expect("presign put");
     let get_url = store.presign_get(&key, 300).await.expect("presign get");
     assert!(put_url.starts_with("http") && get_url.starts_with("http"));
     assert_ne!(put_url, get_url);
@@ -85,6 +113,12 @@ pub async fn blob_store(store: &dyn BlobStore) {
 
 /// Sending email and SMS succeeds; the caller checks where it landed (outbox or moto).
 pub async fn notifier(notifier: &dyn Notifier, email_to: &str, sms_to: &str) {
-    notifier.send_email(email_to, "Verify your email", "code: 123456").await.expect("email");
-    notifier.send_sms(sms_to, "Your Banter code is 654321").await.expect("sms");
+    notifier
+        .send_email(email_to, "Verify your email", "code: 123456")
+        .await
+        .expect("email");
+    notifier
+        .send_sms(sms_to, "Your Banter code is 654321")
+        .await
+        .expect("sms");
 }

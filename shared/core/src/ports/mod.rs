@@ -26,6 +26,9 @@ pub struct PortError {
 
 impl PortError {
     pub fn new(port: &'static str, message: impl std::fmt::Display) -> Self {
-        Self { port, message: message.to_string() }
+        Self {
+            port,
+            message: message.to_string(),
+        }
     }
 }

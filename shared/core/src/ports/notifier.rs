@@ -44,12 +44,22 @@ impl OutboxNotifier {
 #[async_trait]
 impl Notifier for OutboxNotifier {
     async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<(), PortError> {
-        self.push(OutboxItem { channel: "email", to: to.into(), subject: Some(subject.into()), body: body.into() });
+        self.push(OutboxItem {
+            channel: "email",
+            to: to.into(),
+            subject: Some(subject.into()),
+            body: body.into(),
+        });
         Ok(())
     }
 
     async fn send_sms(&self, to: &str, body: &str) -> Result<(), PortError> {
-        self.push(OutboxItem { channel: "sms", to: to.into(), subject: None, body: body.into() });
+        self.push(OutboxItem {
+            channel: "sms",
+            to: to.into(),
+            subject: None,
+            body: body.into(),
+        });
         Ok(())
     }
 }

@@ -59,7 +59,9 @@ impl InProcessQueue {
 
     /// Put a message back (a redelivery after a failed attempt).
     pub fn requeue(&self, message: QueuedMessage) -> Result<(), PortError> {
-        self.tx.send(message).map_err(|_| PortError::new("queue", "the consumer has stopped"))
+        self.tx
+            .send(message)
+            .map_err(|_| PortError::new("queue", "the consumer has stopped"))
     }
 }
 
@@ -67,6 +69,10 @@ impl InProcessQueue {
 impl DeliveryQueue for InProcessQueue {
     async fn enqueue(&self, job: &DeliveryJob) -> Result<(), PortError> {
         let body = serde_json::to_string(job).map_err(|e| PortError::new("queue", e))?;
-        self.requeue(QueuedMessage { message_id: Uuid::new_v4().to_string(), body, receive_count: 0 })
+        self.requeue(QueuedMessage {
+            message_id: Uuid::new_v4().to_string(),
+            body,
+            receive_count: 0,
+        })
     }
 }

@@ -26,25 +26,39 @@ pub async fn register(app: &App, body: &Value, device: &DeviceInfo) -> Result<Va
     require_object(body)?;
     let email = Email::parse(required_str(body, "email")?)?;
     let password = Password::parse(required_str(body, "password")?)?;
-    let chosen = optional_str(body, "username")?.map(Username::parse).transpose()?;
+    let chosen = optional_str(body, "username")?
+        .map(Username::parse)
+        .transpose()?;
     let phone = optional_str(body, "phone")?.map(Phone::parse).transpose()?;
     let hash = hash_password(password.expose().to_owned()).await?;
 
     let user_id = Uuid::now_v7();
-    let mut username = chosen.clone().unwrap_or_else(|| Username::from_email(&email));
+    let mut username = chosen
+        .clone()
+        .unwrap_or_else(|| Username::from_email(&email));
     let mut attempt = 0;
     loop {
         match users::insert(&app.db, user_id, &email, &username, phone.as_ref(), &hash).await? {
             Ok(()) => break,
-            Err(NewUserConflict::Email) => return Err(ApiError::AlreadyExists("an account with this email exists".into())),
-            Err(NewUserConflict::Phone) => return Err(ApiError::AlreadyExists("this phone number is in use".into())),
+            Err(NewUserConflict::Email) => {
+                return Err(ApiError::AlreadyExists(
+                    "an account with this email exists".into(),
+                ))
+            }
+            Err(NewUserConflict::Phone) => {
+                return Err(ApiError::AlreadyExists(
+                    "this phone number is in use".into(),
+                ))
+            }
             Err(NewUserConflict::Username) if chosen.is_some() => {
                 return Err(ApiError::AlreadyExists("this username is taken".into()))
             }
             Err(NewUserConflict::Username) => {
                 attempt += 1;
                 if attempt > 8 {
-                    return Err(ApiError::AlreadyExists("could not find a free username; choose one".into()));
+                    return Err(ApiError::AlreadyExists(
+                        "could not find a free username; choose one".into(),
+                    ));
                 }
                 let suffix = format!("{:04}", rand::random::<u16>() % 10_000);
                 username = Username::from_email(&email).with_suffix(&suffix);
@@ -66,7 +80,10 @@ pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value
     if password.len() > 1024 {
         return Err(ApiError::InvalidCredentials);
     }
-    let remember_me = body.get("rememberMe").and_then(Value::as_bool).unwrap_or(false);
+    let remember_me = body
+        .get("rememberMe")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let found = match Email::parse(email) {
         Ok(email) => users::login_credentials(&app.db, &email).await?,
         Err(_) => None,
@@ -81,14 +98,25 @@ pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value
         _ => return Err(ApiError::InvalidCredentials),
     };
     let tokens = start_session(app, user_id, remember_me, device).await?;
-    let profile = users::own_profile(&app.db, user_id).await?.ok_or(ApiError::InvalidCredentials)?;
+    let profile = users::own_profile(&app.db, user_id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     Ok(json!({ "user": profile, "tokens": tokens }))
 }
 
 /// A new device session and its first pair of tokens.
-async fn start_session(app: &App, user_id: Uuid, remember_me: bool, device: &DeviceInfo) -> Result<Value, ApiError> {
+async fn start_session(
+    app: &App,
+    user_id: Uuid,
+    remember_me: bool,
+    device: &DeviceInfo,
+) -> Result<Value, ApiError> {
     let session_id = Uuid::now_v7();
-    let ttl = if remember_me { app.settings.remember_me_ttl } else { app.settings.refresh_token_ttl };
+    let ttl = if remember_me {
+        app.settings.remember_me_ttl
+    } else {
+        app.settings.refresh_token_ttl
+    };
     let (refresh, refresh_hash) = new_opaque_token();
     sessions::create(
         &app.db,
@@ -103,7 +131,14 @@ async fn start_session(app: &App, user_id: Uuid, remember_me: bool, device: &Dev
         },
     )
     .await?;
-    token_pair(app, Caller { user_id, session_id }, refresh)
+    token_pair(
+        app,
+        Caller {
+            user_id,
+            session_id,
+        },
+        refresh,
+    )
 }
 
 fn token_pair(app: &App, caller: Caller, refresh: String) -> Result<Value, ApiError> {
@@ -122,12 +157,24 @@ pub async fn refresh(app: &App, body: &Value) -> Result<Value, ApiError> {
     }
     let (new_token, new_hash) = new_opaque_token();
     match sessions::rotate_refresh(&app.db, &hash_token(old), &new_hash).await? {
-        Rotation::Rotated { user_id, session_id } => {
-            let tokens = token_pair(app, Caller { user_id, session_id }, new_token)?;
+        Rotation::Rotated {
+            user_id,
+            session_id,
+        } => {
+            let tokens = token_pair(
+                app,
+                Caller {
+                    user_id,
+                    session_id,
+                },
+                new_token,
+            )?;
             Ok(json!({ "tokens": tokens }))
         }
         Rotation::Reused => {
-            tracing::warn!("a spent refresh token was presented again; its device session is revoked");
+            tracing::warn!(
+                "a spent refresh token was presented again; its device session is revoked"
+            );
             Err(ApiError::InvalidToken)
         }
         Rotation::Invalid => Err(ApiError::InvalidToken),
@@ -138,7 +185,9 @@ pub async fn refresh(app: &App, body: &Value) -> Result<Value, ApiError> {
 /// one, the caller's current session).
 pub async fn logout(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
     let revoked = match optional_str(body, "refreshToken")? {
-        Some(token) => sessions::revoke_by_refresh(&app.db, &hash_token(token), caller.user_id).await?,
+        Some(token) => {
+            sessions::revoke_by_refresh(&app.db, &hash_token(token), caller.user_id).await?
+        }
         None => sessions::revoke_session(&app.db, caller.session_id, caller.user_id).await?,
     };
     Ok(json!({ "loggedOut": revoked.is_some() }))

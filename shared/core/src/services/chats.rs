@@ -20,10 +20,17 @@ pub async fn create(app: &App, caller: Caller, body: &Value) -> Result<(Value, b
     let ids = match body.get("participantIds") {
         None | Some(Value::Null) => return Err(ApiError::MissingField("participantIds")),
         Some(Value::Array(items)) => items,
-        Some(_) => return Err(ApiError::Validation("`participantIds` must be an array of user ids".into())),
+        Some(_) => {
+            return Err(ApiError::Validation(
+                "`participantIds` must be an array of user ids".into(),
+            ))
+        }
     };
     if ids.len() > app.settings.max_group_members {
-        return Err(ApiError::Validation(format!("a chat holds at most {} members", app.settings.max_group_members)));
+        return Err(ApiError::Validation(format!(
+            "a chat holds at most {} members",
+            app.settings.max_group_members
+        )));
     }
     let mut others: Vec<Uuid> = Vec::with_capacity(ids.len());
     for id in ids {
@@ -38,29 +45,47 @@ pub async fn create(app: &App, caller: Caller, body: &Value) -> Result<(Value, b
     let (chat_id, created) = match kind {
         "individual" => {
             let [other] = others.as_slice() else {
-                return Err(ApiError::Validation("an individual chat has exactly one other participant".into()));
+                return Err(ApiError::Validation(
+                    "an individual chat has exactly one other participant".into(),
+                ));
             };
             chats::open_individual(&app.db, caller.user_id, *other).await?
         }
         "group" => {
             let name = required_str(body, "name")?.trim();
             if name.is_empty() || name.chars().count() > 100 {
-                return Err(ApiError::Validation("`name` must be 1 to 100 characters".into()));
+                return Err(ApiError::Validation(
+                    "`name` must be 1 to 100 characters".into(),
+                ));
             }
             let description = optional_str(body, "description")?;
             if description.is_some_and(|d| d.chars().count() > 2048) {
-                return Err(ApiError::Validation("`description` is at most 2048 characters".into()));
+                return Err(ApiError::Validation(
+                    "`description` is at most 2048 characters".into(),
+                ));
             }
             if others.len() + 1 > app.settings.max_group_members {
-                return Err(ApiError::Validation(format!("a group holds at most {} members", app.settings.max_group_members)));
+                return Err(ApiError::Validation(format!(
+                    "a group holds at most {} members",
+                    app.settings.max_group_members
+                )));
             }
             let mut members = others.clone();
             members.push(caller.user_id);
-            (chats::create_group(&app.db, caller.user_id, name, description, &members).await?, true)
+            (
+                chats::create_group(&app.db, caller.user_id, name, description, &members).await?,
+                true,
+            )
         }
-        _ => return Err(ApiError::Validation("`type` must be `individual` or `group`".into())),
+        _ => {
+            return Err(ApiError::Validation(
+                "`type` must be `individual` or `group`".into(),
+            ))
+        }
     };
-    let chat = chats::details(&app.db, chat_id, caller.user_id).await?.ok_or(ApiError::NotFound("chat"))?;
+    let chat = chats::details(&app.db, chat_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))?;
     if created {
         let participants: Vec<Uuid> = others.iter().copied().chain([caller.user_id]).collect();
         let job = DeliveryJob {
@@ -78,10 +103,17 @@ pub async fn create(app: &App, caller: Caller, body: &Value) -> Result<(Value, b
 /// `GET /api/chats/{chatId}`.
 pub async fn get(app: &App, caller: Caller, chat_id: &str) -> Result<Value, ApiError> {
     let chat_id = parse_id(chat_id, "chatId")?;
-    chats::details(&app.db, chat_id, caller.user_id).await?.ok_or(ApiError::NotFound("chat"))
+    chats::details(&app.db, chat_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))
 }
 
 /// `GET /api/chats?limit&offset`. Returns the page and the total.
-pub async fn list(app: &App, caller: Caller, limit: i64, offset: i64) -> Result<(Vec<Value>, i64), ApiError> {
+pub async fn list(
+    app: &App,
+    caller: Caller,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Value>, i64), ApiError> {
     chats::list(&app.db, caller.user_id, limit, offset).await
 }

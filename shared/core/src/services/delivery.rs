@@ -30,14 +30,23 @@ pub struct DeliveryReport {
 
 /// Parse a queue message body and deliver it.
 pub async fn deliver_body(app: &App, body: &str) -> Result<DeliveryReport, DeliveryError> {
-    let job: DeliveryJob = serde_json::from_str(body).map_err(|e| DeliveryError::Fatal(format!("bad job: {e}")))?;
+    let job: DeliveryJob =
+        serde_json::from_str(body).map_err(|e| DeliveryError::Fatal(format!("bad job: {e}")))?;
     deliver(app, &job).await
 }
 
 pub async fn deliver(app: &App, job: &DeliveryJob) -> Result<DeliveryReport, DeliveryError> {
     let frame = event_frame(&job.event, &job.data);
     let mut report = DeliveryReport::default();
-    let results = join_all(job.recipients.iter().map(|user| push_to_user(app, *user, frame.as_bytes(), job.exclude_connection.as_deref()))).await;
+    let results = join_all(job.recipients.iter().map(|user| {
+        push_to_user(
+            app,
+            *user,
+            frame.as_bytes(),
+            job.exclude_connection.as_deref(),
+        )
+    }))
+    .await;
     let mut reached: Vec<Uuid> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for (user, result) in job.recipients.iter().zip(results) {
@@ -57,7 +66,11 @@ pub async fn deliver(app: &App, job: &DeliveryJob) -> Result<DeliveryReport, Del
         }
     }
     if let Some(receipt) = &job.receipt {
-        let delivered_to: Vec<Uuid> = reached.iter().copied().filter(|u| *u != receipt.sender_id).collect();
+        let delivered_to: Vec<Uuid> = reached
+            .iter()
+            .copied()
+            .filter(|u| *u != receipt.sender_id)
+            .collect();
         if !delivered_to.is_empty() {
             messages::mark_delivered(&app.db, receipt.chat_id, &delivered_to, receipt.seq)
                 .await
@@ -84,10 +97,28 @@ pub async fn deliver(app: &App, job: &DeliveryJob) -> Result<DeliveryReport, Del
 }
 
 /// Push one frame to all of a user's connections but `exclude`.
-async fn push_to_user(app: &App, user: Uuid, frame: &[u8], exclude: Option<&str>) -> Result<DeliveryReport, String> {
-    let connections = app.ports.connections.connections_of(user).await.map_err(|e| e.to_string())?;
-    let targets: Vec<_> = connections.iter().filter(|c| Some(c.connection_id.as_str()) != exclude).collect();
-    let results = join_all(targets.iter().map(|c| app.ports.push.post(&c.connection_id, frame))).await;
+async fn push_to_user(
+    app: &App,
+    user: Uuid,
+    frame: &[u8],
+    exclude: Option<&str>,
+) -> Result<DeliveryReport, String> {
+    let connections = app
+        .ports
+        .connections
+        .connections_of(user)
+        .await
+        .map_err(|e| e.to_string())?;
+    let targets: Vec<_> = connections
+        .iter()
+        .filter(|c| Some(c.connection_id.as_str()) != exclude)
+        .collect();
+    let results = join_all(
+        targets
+            .iter()
+            .map(|c| app.ports.push.post(&c.connection_id, frame)),
+    )
+    .await;
     let mut report = DeliveryReport::default();
     for (conn, result) in targets.iter().zip(results) {
         match result {

@@ -27,21 +27,37 @@ pub async fn send(
     origin_connection: Option<&str>,
 ) -> Result<Value, ApiError> {
     require_object(body)?;
-    let chat_id = parse_id(chat_id.map(Ok).unwrap_or_else(|| required_str(body, "chatId"))?, "chatId")?;
+    let chat_id = parse_id(
+        chat_id
+            .map(Ok)
+            .unwrap_or_else(|| required_str(body, "chatId"))?,
+        "chatId",
+    )?;
     let client_message_id = ClientMessageId::parse(required_str(body, "clientMessageId")?)?;
     let kind = MessageType::parse(optional_str(body, "type")?.unwrap_or("text"))?;
     let content = optional_str(body, "content")?;
     if kind.as_str() == "text" && content.is_none_or(|c| c.trim().is_empty()) {
-        return Err(ApiError::Validation("a text message needs non-empty `content`".into()));
+        return Err(ApiError::Validation(
+            "a text message needs non-empty `content`".into(),
+        ));
     }
     if content.is_some_and(|c| c.len() > app.settings.max_message_bytes) {
-        return Err(ApiError::TooLarge(format!("content is longer than {} bytes", app.settings.max_message_bytes)));
+        return Err(ApiError::TooLarge(format!(
+            "content is longer than {} bytes",
+            app.settings.max_message_bytes
+        )));
     }
-    let reply_to = optional_str(body, "replyToId")?.map(|r| parse_id(r, "replyToId")).transpose()?;
+    let reply_to = optional_str(body, "replyToId")?
+        .map(|r| parse_id(r, "replyToId"))
+        .transpose()?;
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => json!({}),
         Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_METADATA_BYTES => m.clone(),
-        Some(Value::Object(_)) => return Err(ApiError::TooLarge(format!("metadata is larger than {MAX_METADATA_BYTES} bytes"))),
+        Some(Value::Object(_)) => {
+            return Err(ApiError::TooLarge(format!(
+                "metadata is larger than {MAX_METADATA_BYTES} bytes"
+            )))
+        }
         Some(_) => return Err(ApiError::Validation("`metadata` must be an object".into())),
     };
 
@@ -58,22 +74,37 @@ pub async fn send(
     let (id, members) = match messages::insert_or_find(&app.db, &new).await? {
         Stored::Created { id, members } => (id, members),
         Stored::Existing { id } => {
-            return messages::by_id(&app.db, id).await?.ok_or(ApiError::NotFound("message"));
+            return messages::by_id(&app.db, id)
+                .await?
+                .ok_or(ApiError::NotFound("message"));
         }
         Stored::NotMember => return Err(ApiError::NotFound("chat")),
-        Stored::BadReply => return Err(ApiError::Validation("`replyToId` is not a message of this chat".into())),
+        Stored::BadReply => {
+            return Err(ApiError::Validation(
+                "`replyToId` is not a message of this chat".into(),
+            ))
+        }
         Stored::IdReusedElsewhere => {
-            return Err(ApiError::AlreadyExists("this clientMessageId was already used in another chat".into()))
+            return Err(ApiError::AlreadyExists(
+                "this clientMessageId was already used in another chat".into(),
+            ))
         }
     };
-    let message = messages::by_id(&app.db, id).await?.ok_or(ApiError::NotFound("message"))?;
+    let message = messages::by_id(&app.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
     let seq = message["seq"].as_i64().unwrap_or_default();
     let job = DeliveryJob {
         event: "message:received".into(),
         data: json!({ "message": message, "chatId": chat_id, "timestamp": message["createdAt"] }),
         recipients: members,
         exclude_connection: origin_connection.map(str::to_owned),
-        receipt: Some(Receipt { chat_id, message_id: id, seq, sender_id: caller.user_id }),
+        receipt: Some(Receipt {
+            chat_id,
+            message_id: id,
+            seq,
+            sender_id: caller.user_id,
+        }),
     };
     enqueue_with_retry(app, &job).await?;
     Ok(message)
@@ -112,10 +143,16 @@ pub async fn history(
 ) -> Result<(Vec<Value>, bool), ApiError> {
     let chat_id = parse_id(chat_id, "chatId")?;
     let cursor = match (before, after) {
-        (Some(_), Some(_)) => return Err(ApiError::Validation("give `before` or `after`, not both".into())),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Validation(
+                "give `before` or `after`, not both".into(),
+            ))
+        }
         (Some(b), None) => Cursor::Before(parse_id(b, "before")?),
         (None, Some(a)) => Cursor::After(parse_id(a, "after")?),
         (None, None) => Cursor::Latest,
     };
-    messages::history(&app.db, chat_id, caller.user_id, cursor, limit).await?.ok_or(ApiError::NotFound("chat"))
+    messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))
 }

@@ -34,6 +34,8 @@ pub fn require_object(body: &Value) -> Result<(), ApiError> {
     if body.is_object() {
         Ok(())
     } else {
-        Err(ApiError::InvalidInput("the request body must be a JSON object".into()))
+        Err(ApiError::InvalidInput(
+            "the request body must be a JSON object".into(),
+        ))
     }
 }

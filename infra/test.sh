@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs every test of Banter: unit and integration tests against a real PostgreSQL, the AWS
+# adapters through the AWS SDK against moto, and the template checks (sam validate --lint,
+# cfn-lint, SAM CLI's parser on the REST API). Installs what is missing first: PostgreSQL
+# (Debian's package) and the Python tools (a virtualenv, infra/requirements-dev.txt).
+#
+#   ./infra/test.sh            everything
+#   ./infra/test.sh -p banter-core   extra arguments go to `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${BANTER_VENV:-${TMPDIR:-/tmp}/banter-venv}"
+PG_DIR="${TMPDIR:-/tmp}/banter-test-postgres"
+PG_PORT="${BANTER_TEST_PG_PORT:-54330}"
+
+say() { printf '\n== %s\n' "$*"; }
+
+# --- tools ---------------------------------------------------------------------------------
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  say "installing PostgreSQL"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  say "installing python3-venv"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+if [ ! -x "$VENV/bin/moto_server" ] || ! cmp -s infra/requirements-dev.txt "$VENV/.requirements"; then
+  say "installing Python tools into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r infra/requirements-dev.txt
+  cp infra/requirements-dev.txt "$VENV/.requirements"
+fi
+export PATH="$VENV/bin:$PATH"
+export AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+
+# --- services for the tests ----------------------------------------------------------------
+cargo build -q -p banter-local --bin banter-local
+LOCAL_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/banter-local"
+
+say "starting PostgreSQL for the tests ($PG_DIR, port $PG_PORT)"
+export TEST_DATABASE_URL="$("$LOCAL_BIN" postgres start "$PG_DIR" "$PG_PORT")"
+
+MOTO_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/dev/null 2>&1 &
+MOTO_PID=$!
+export MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+
+cleanup() {
+  kill "$MOTO_PID" 2>/dev/null || true
+  "$LOCAL_BIN" postgres stop "$PG_DIR" "$PG_PORT" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+python3 - <<PY
+import time, urllib.request
+for _ in range(200):
+    try:
+        urllib.request.urlopen("$MOTO_ENDPOINT/moto-api/", timeout=1)
+        break
+    except Exception:
+        time.sleep(0.1)
+PY
+
+# --- tests ---------------------------------------------------------------------------------
+say "cargo test"
+cargo test --workspace "$@"
+
+say "template checks"
+sam validate --lint -t template.yaml
+cfn-lint template.yaml
+python infra/check_sam_routes.py template.yaml
+
+say "all tests passed"

@@ -1,0 +1,187 @@
+//! The AWS adapters, through the real AWS SDK, against `moto` server on loopback, pass the same
+//! port contracts as the embedded adapters. Each test uses its own table, queue or bucket.
+//!
+//! `MOTO_ENDPOINT` names a running moto server; without it each test starts `moto_server` from
+//! PATH on a free port (`./infra/test.sh` provides it in a virtualenv).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use banter_aws::{
+    create_connections_table, DynamoConnectionRegistry, S3BlobStore, SesSnsNotifier,
+    SqsDeliveryQueue,
+};
+use banter_core::ports::{contract, BlobStore};
+use serde_json::Value;
+
+struct Moto {
+    endpoint: String,
+    _server: Option<tokio::process::Child>,
+}
+
+async fn moto() -> Moto {
+    if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
+        return Moto {
+            endpoint,
+            _server: None,
+        };
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = tokio::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("moto_server is on PATH (pip install 'moto[server]', or run ./infra/test.sh)");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{endpoint}/moto-api/")).await.is_ok() {
+            return Moto {
+                endpoint,
+                _server: Some(server),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("moto_server did not start");
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn dynamodb_registry_passes_the_contract() {
+    let moto = moto().await;
+    let config = banter_aws::emulator_config(&moto.endpoint).await;
+    let table = unique("connections");
+    create_connections_table(&config, &table)
+        .await
+        .expect("create table");
+    contract::connection_registry(&DynamoConnectionRegistry::new(&config, table)).await;
+}
+
+#[tokio::test]
+async fn sqs_queue_passes_the_contract() {
+    let moto = moto().await;
+    let config = banter_aws::emulator_config(&moto.endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("delivery"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue = SqsDeliveryQueue::new(&config, url.clone());
+    contract::delivery_queue(&queue, || {
+        let (sqs, url) = (sqs.clone(), url.clone());
+        async move {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let mut bodies = Vec::new();
+            for m in out.messages() {
+                bodies.push(m.body().unwrap_or_default().to_owned());
+                sqs.delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            bodies
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn s3_blob_store_passes_the_contract_and_presigned_puts_upload() {
+    let moto = moto().await;
+    let config = banter_aws::emulator_config(&moto.endpoint).await;
+    let bucket = unique("media");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    let store = S3BlobStore::new(&config, bucket.clone(), true);
+    contract::blob_store(&store).await;
+
+    let key = "uploads/u1/photo one.jpg";
+    let url = store.presign_put(key, "image/jpeg", 300).await.unwrap();
+    let status = reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "image/jpeg")
+        .body(vec![0xFF, 0xD8, 0xFF, 0xE0])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "presigned PUT answered {status}");
+    assert_eq!(
+        store.get(key).await.unwrap().as_deref(),
+        Some(&[0xFF, 0xD8, 0xFF, 0xE0][..])
+    );
+    let get = store.presign_get(key, 300).await.unwrap();
+    assert_eq!(
+        reqwest::get(&get)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        &[0xFF, 0xD8, 0xFF, 0xE0]
+    );
+}
+
+#[tokio::test]
+async fn ses_and_sns_notifier_passes_the_contract_and_the_messages_reach_moto() {
+    let moto = moto().await;
+    let config = banter_aws::emulator_config(&moto.endpoint).await;
+    let sender = format!("{}@banter.example", unique("noreply"));
+    aws_sdk_ses::Client::new(&config)
+        .verify_email_identity()
+        .email_address(&sender)
+        .send()
+        .await
+        .unwrap();
+    let to = format!("{}@example.com", unique("user"));
+    contract::notifier(
+        &SesSnsNotifier::new(&config, sender.clone()),
+        &to,
+        "+14155550100",
+    )
+    .await;
+
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto.endpoint))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = data.to_string();
+    assert!(
+        text.contains(&to),
+        "the email to {to} is in moto's SES data"
+    );
+    assert!(text.contains("654321"), "the SMS is in moto's SNS data");
+}
