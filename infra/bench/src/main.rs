@@ -1,1 +1,396 @@
-fn main() {}
+//! `banter-bench`: load benchmark of the local stack on loopback. It starts `banter-local` (the
+//! release binary next to this one) as a child process with a private, durable PostgreSQL, then
+//! measures and prints:
+//!
+//! 1. the floor: single-row INSERT commit latency of that PostgreSQL, one client (pgbench-style);
+//! 2. connect rate and server memory per idle connection for N WebSocket connections;
+//! 3. frame round trip through route dispatch (an unknown action answered by `$default`);
+//! 4. send -> receive latency of `message:send` -> `message:received` at a fixed rate
+//!    (open loop: latency counts from the scheduled send time), acks, losses, and server and
+//!    PostgreSQL CPU per delivered message.
+//!
+//! ```sh
+//! cargo build --release -p banter-local -p banter-bench
+//! ./target/release/banter-bench --connections 10000 --rate 1000 --seconds 10
+//! ```
+//! It stops by itself, and stops the stack and its PostgreSQL.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Options {
+    connections: usize,
+    rate: u64,
+    seconds: u64,
+    pairs: usize,
+    stack_bin: PathBuf,
+}
+
+fn options() -> Result<Options> {
+    let mut o = Options {
+        connections: 10_000,
+        rate: 1_000,
+        seconds: 10,
+        pairs: 50,
+        stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| anyhow!("{flag} needs a value"));
+        match flag.as_str() {
+            "--connections" => o.connections = value()?.parse()?,
+            "--rate" => o.rate = value()?.parse()?,
+            "--seconds" => o.seconds = value()?.parse()?,
+            "--pairs" => o.pairs = value()?.parse()?,
+            "--stack-bin" => o.stack_bin = value()?.into(),
+            other => bail!("unknown flag {other}; flags: --connections --rate --seconds --pairs --stack-bin"),
+        }
+    }
+    Ok(o)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The stack under test, as a child process.
+struct Stack {
+    child: tokio::process::Child,
+    base: String,
+    database_url: String,
+    data_dir: PathBuf,
+}
+
+impl Stack {
+    async fn start(bin: &PathBuf) -> Result<Self> {
+        let port = free_port();
+        let pg_port = free_port();
+        let data_dir = std::env::temp_dir().join(format!("banter-bench-{}", uuid::Uuid::new_v4().simple()));
+        let child = tokio::process::Command::new(bin)
+            .env("BANTER_PORT", port.to_string())
+            .env("BANTER_PG_PORT", pg_port.to_string())
+            .env("BANTER_DATA_DIR", &data_dir)
+            .env("BANTER_DB_POOL_SIZE", "16")
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {} (build it with cargo build --release -p banter-local)", bin.display()))?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(r) = http.get(format!("{base}/api/health")).send().await {
+                if r.status().is_success() {
+                    let database_url = format!("postgres://banter@127.0.0.1:{pg_port}/banter");
+                    return Ok(Self { child, base, database_url, data_dir });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the local stack did not become healthy")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    async fn stop(mut self) {
+        // SIGINT: the stack's Ctrl-C path, which also stops its PostgreSQL.
+        let _ = tokio::process::Command::new("kill").args(["-INT", &self.pid().to_string()]).status().await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) of one process.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of /proc/pid/stat (utime, stime) are 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of every PostgreSQL process on the machine (the benchmark's private cluster is
+/// the busy one).
+fn postgres_cpu_secs() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .map(cpu_secs)
+        .sum()
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+fn summary(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms (n = {})",
+        ms(h, 0.5),
+        ms(h, 0.9),
+        ms(h, 0.99),
+        h.max() as f64 / 1000.0,
+        h.len()
+    )
+}
+
+/// Single-row INSERT commits, one client, like `pgbench -c 1 -f insert.sql`.
+async fn postgres_floor(url: &str, seconds: f64) -> Result<Histogram<u64>> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client.batch_execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, payload text NOT NULL)").await?;
+    let insert = client.prepare("INSERT INTO bench_floor (payload) VALUES ($1)").await?;
+    let mut h = Histogram::<u64>::new(3)?;
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < end {
+        let t = Instant::now();
+        client.execute(&insert, &[&"a message-sized payload of about sixty bytes, like a short chat"]).await?;
+        h.record(t.elapsed().as_micros() as u64)?;
+    }
+    client.batch_execute("DROP TABLE bench_floor").await?;
+    Ok(h)
+}
+
+struct User {
+    id: String,
+    token: String,
+}
+
+async fn register(http: &reqwest::Client, base: &str, name: &str) -> Result<User> {
+    let email = format!("{name}@bench.example");
+    let r: Value = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({ "email": email, "password": "bench password" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let data = &r["data"];
+    Ok(User {
+        id: data["user"]["id"].as_str().ok_or_else(|| anyhow!("register failed: {r}"))?.to_owned(),
+        token: data["tokens"]["accessToken"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+async fn connect(ws_url: &str, token: &str) -> Result<Ws> {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("{ws_url}?token={token}")).await?;
+    Ok(ws)
+}
+
+/// Open `n` connections with up to `parallel` handshakes in flight. Returns them and the time.
+async fn open_many(ws_url: &str, tokens: &[String], n: usize, parallel: usize) -> Result<(Vec<Ws>, Duration)> {
+    let start = Instant::now();
+    let results: Vec<Result<Ws>> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let token = tokens[i % tokens.len()].clone();
+            let url = ws_url.to_owned();
+            async move { connect(&url, &token).await }
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    let elapsed = start.elapsed();
+    let conns: Vec<Ws> = results.into_iter().collect::<Result<_>>()?;
+    Ok((conns, elapsed))
+}
+
+async fn next_text(ws: &mut Ws) -> Result<String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("connection closed"),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let o = options()?;
+    println!("banter-bench: {} connections, {} msg/s for {} s over {} pairs", o.connections, o.rate, o.seconds, o.pairs);
+    let stack = Stack::start(&o.stack_bin).await?;
+    let result = run(&o, &stack).await;
+    stack.stop().await;
+    result
+}
+
+async fn run(o: &Options, stack: &Stack) -> Result<()> {
+    let http = reqwest::Client::new();
+    let ws_url = stack.base.replace("http://", "ws://") + "/ws";
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+
+    // 1. The floor.
+    let floor = postgres_floor(&stack.database_url, 3.0).await?;
+    let floor_avg = floor.mean() / 1000.0;
+    println!("\n[postgres floor] single-row INSERT commit, 1 client (pgbench-style, fsync on)");
+    println!("  latency average = {floor_avg:.3} ms, tps = {:.0}", 1000.0 / floor_avg);
+    println!("  {}", summary(&floor));
+
+    // Users: pairs for the message path, and owners for the idle connections.
+    let idle_users = (o.connections / 100).clamp(1, 100);
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    let mut chats = Vec::new();
+    for i in 0..o.pairs {
+        let a = register(&http, &stack.base, &format!("s{i}-{run_id}")).await?;
+        let b = register(&http, &stack.base, &format!("r{i}-{run_id}")).await?;
+        let chat: Value = http
+            .post(format!("{}/api/chats", stack.base))
+            .bearer_auth(&a.token)
+            .json(&json!({ "type": "individual", "participantIds": [b.id] }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        chats.push(chat["data"]["id"].as_str().ok_or_else(|| anyhow!("chat: {chat}"))?.to_owned());
+        senders.push(a);
+        receivers.push(b);
+    }
+    let mut idle_tokens = Vec::new();
+    for i in 0..idle_users {
+        idle_tokens.push(register(&http, &stack.base, &format!("idle{i}-{run_id}")).await?.token);
+    }
+
+    // 2. Connections and memory.
+    let pid = stack.pid();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = rss_kib(pid);
+    let (idle, connect_time) = open_many(&ws_url, &idle_tokens, o.connections, 256).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = rss_kib(pid);
+    let per_conn = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / o.connections as f64;
+    println!("\n[connections] {} WebSocket connections (authorizer + $connect each)", idle.len());
+    println!("  connect rate = {:.0} connections/s ({:.2} s)", idle.len() as f64 / connect_time.as_secs_f64(), connect_time.as_secs_f64());
+    println!(
+        "  server RSS {:.1} MiB -> {:.1} MiB: {:.1} KiB per idle connection",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0,
+        per_conn / 1024.0
+    );
+
+    // 3. Frame round trip through route dispatch ($default answers an unknown action).
+    let mut probe = connect(&ws_url, &senders[0].token).await?;
+    let mut rtt = Histogram::<u64>::new(3)?;
+    for i in 0..2000 {
+        let t = Instant::now();
+        probe.send(Message::Text(json!({ "action": "bench:probe", "requestId": i.to_string() }).to_string().into())).await?;
+        let answer = next_text(&mut probe).await?;
+        rtt.record(t.elapsed().as_micros() as u64)?;
+        if i == 0 && !answer.contains("error:general") {
+            bail!("unexpected probe answer {answer}");
+        }
+    }
+    println!("\n[frame round trip] frame -> route selection -> handler -> route response");
+    println!("  {}", summary(&rtt));
+    drop(probe);
+
+    // 4. Send -> receive at a fixed rate.
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let delivered = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
+    let acked = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
+    let mut sinks: Vec<SplitSink<Ws, Message>> = Vec::new();
+    let mut readers = Vec::new();
+    for (sender, receiver) in senders.iter().zip(&receivers) {
+        let (sink, mut sender_stream): (_, SplitStream<Ws>) = connect(&ws_url, &sender.token).await?.split();
+        sinks.push(sink);
+        let (sent, acks) = (sent_at.clone(), acked.clone());
+        readers.push(tokio::spawn(async move {
+            while let Some(Ok(Message::Text(t))) = sender_stream.next().await {
+                let frame: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+                if frame["event"] == "ack" {
+                    let id = frame["data"]["clientMessageId"].as_str().unwrap_or_default();
+                    if let Some(t0) = sent.lock().unwrap().get(id) {
+                        acks.lock().unwrap().record(t0.elapsed().as_micros() as u64).ok();
+                    }
+                }
+            }
+        }));
+        let mut rx = connect(&ws_url, &receiver.token).await?;
+        let (sent, hist) = (sent_at.clone(), delivered.clone());
+        readers.push(tokio::spawn(async move {
+            while let Ok(t) = next_text(&mut rx).await {
+                let frame: Value = serde_json::from_str(&t).unwrap_or_default();
+                if frame["event"] == "message:received" {
+                    let id = frame["data"]["message"]["clientMessageId"].as_str().unwrap_or_default().to_owned();
+                    if let Some(t0) = sent.lock().unwrap().remove(&id) {
+                        hist.lock().unwrap().record(t0.elapsed().as_micros() as u64).ok();
+                    }
+                }
+            }
+        }));
+    }
+    let total = o.rate * o.seconds;
+    let interval = Duration::from_secs_f64(1.0 / o.rate as f64);
+    let cpu_server_0 = cpu_secs(pid);
+    let cpu_pg_0 = postgres_cpu_secs();
+    let start = tokio::time::Instant::now();
+    for n in 0..total {
+        let due = start + interval * n as u32;
+        tokio::time::sleep_until(due).await;
+        let pair = n as usize % sinks.len();
+        let id = format!("b{n}");
+        let frame = json!({ "action": "message:send", "requestId": n.to_string(),
+            "data": { "chatId": chats[pair], "clientMessageId": id, "content": "a message-sized payload of about sixty bytes, like a short chat" } });
+        // Open loop: latency counts from when the send was due.
+        sent_at.lock().unwrap().insert(id, due.into_std());
+        sinks[pair].send(Message::Text(frame.to_string().into())).await?;
+    }
+    let send_time = start.elapsed();
+    for _ in 0..100 {
+        if sent_at.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cpu_server = cpu_secs(pid) - cpu_server_0;
+    let cpu_pg = postgres_cpu_secs() - cpu_pg_0;
+    let lost = sent_at.lock().unwrap().len();
+    let delivered = delivered.lock().unwrap().clone();
+    let acked = acked.lock().unwrap().clone();
+    println!("\n[send -> receive] {} messages at {} msg/s (achieved {:.0}/s), 1:1 over {} pairs", total, o.rate, total as f64 / send_time.as_secs_f64(), o.pairs);
+    println!("  delivered: {}", summary(&delivered));
+    println!("  acked:     {}", summary(&acked));
+    println!("  not received within 5 s: {lost}");
+    println!(
+        "  p50 / floor = {:.2}x (budget 2x); CPU per delivered message: server {:.3} ms + postgres {:.3} ms",
+        ms(&delivered, 0.5) / floor_avg,
+        cpu_server * 1000.0 / delivered.len().max(1) as f64,
+        cpu_pg * 1000.0 / delivered.len().max(1) as f64
+    );
+    for r in readers {
+        r.abort();
+    }
+    drop(idle);
+    Ok(())
+}
