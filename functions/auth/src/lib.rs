@@ -1,7 +1,8 @@
-//! REST `/api/auth/*`: register, login, refresh, logout.
+//! REST `/api/auth/*`: register, login, refresh, logout, email and phone verification, password
+//! reset, device sessions and two-factor authentication.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use banter_core::services::accounts;
+use banter_core::services::{accounts, two_factor, verification};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -15,22 +16,71 @@ pub async fn handle(
     Ok(respond(&request, result))
 }
 
+/// Routes that take credentials or send codes: the PRD's strict `auth` limit applies.
+const CREDENTIAL_ROUTES: &[&str] = &[
+    "POST /api/auth/register",
+    "POST /api/auth/login",
+    "POST /api/auth/verify-email",
+    "POST /api/auth/forgot-password",
+    "POST /api/auth/reset-password",
+    "POST /api/auth/phone/start",
+    "POST /api/auth/phone/verify",
+];
+
 async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
+    let limits = &app.settings.rate_limits;
+    req.limit_by_ip(app, "general", limits.general).await?;
+    let route = req.route();
+    if CREDENTIAL_ROUTES.contains(&route.as_str()) {
+        req.limit_by_ip(app, "auth", limits.auth).await?;
+    }
     let max = app.settings.max_body_bytes;
-    match req.route().as_str() {
-        "POST /api/auth/register" => accounts::register(app, &req.json(max)?, &req.device())
+    let body = || req.json(max);
+    match route.as_str() {
+        "POST /api/auth/register" => accounts::register(app, &body()?, &req.device())
             .await
             .map(Reply::created),
-        "POST /api/auth/login" => accounts::login(app, &req.json(max)?, &req.device())
+        "POST /api/auth/login" => accounts::login(app, &body()?, &req.device())
             .await
             .map(Reply::ok),
-        "POST /api/auth/refresh" => accounts::refresh(app, &req.json(max)?).await.map(Reply::ok),
-        "POST /api/auth/logout" => {
-            let caller = req.caller(app)?;
-            accounts::logout(app, caller, &req.json(max)?)
+        "POST /api/auth/refresh" => accounts::refresh(app, &body()?).await.map(Reply::ok),
+        "POST /api/auth/logout" => accounts::logout(app, req.caller(app)?, &body()?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/verify-email" => verification::verify_email(app, &body()?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/forgot-password" => verification::forgot_password(app, &body()?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/reset-password" => verification::reset_password(app, &body()?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/phone/start" => verification::start_phone(app, req.caller(app)?, &body()?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/phone/verify" => {
+            verification::verify_phone(app, req.caller(app)?, &body()?)
                 .await
                 .map(Reply::ok)
         }
+        "GET /api/auth/sessions" => accounts::list_sessions(app, req.caller(app)?)
+            .await
+            .map(Reply::ok),
+        "DELETE /api/auth/sessions/{sessionId}" => {
+            accounts::revoke_session(app, req.caller(app)?, req.path_param("sessionId")?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/auth/2fa/setup" => two_factor::setup(app, req.caller(app)?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/2fa/enable" => two_factor::enable(app, req.caller(app)?, &body()?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/2fa/disable" => two_factor::disable(app, req.caller(app)?, &body()?)
+            .await
+            .map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }
 }

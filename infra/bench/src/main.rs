@@ -57,14 +57,20 @@ fn options() -> Result<Options> {
             "--seconds" => o.seconds = value()?.parse()?,
             "--pairs" => o.pairs = value()?.parse()?,
             "--stack-bin" => o.stack_bin = value()?.into(),
-            other => bail!("unknown flag {other}; flags: --connections --rate --seconds --pairs --stack-bin"),
+            other => bail!(
+                "unknown flag {other}; flags: --connections --rate --seconds --pairs --stack-bin"
+            ),
         }
     }
     Ok(o)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The stack under test, as a child process.
@@ -79,24 +85,40 @@ impl Stack {
     async fn start(bin: &PathBuf) -> Result<Self> {
         let port = free_port();
         let pg_port = free_port();
-        let data_dir = std::env::temp_dir().join(format!("banter-bench-{}", uuid::Uuid::new_v4().simple()));
+        let data_dir =
+            std::env::temp_dir().join(format!("banter-bench-{}", uuid::Uuid::new_v4().simple()));
         let child = tokio::process::Command::new(bin)
             .env("BANTER_PORT", port.to_string())
             .env("BANTER_PG_PORT", pg_port.to_string())
             .env("BANTER_DATA_DIR", &data_dir)
             .env("BANTER_DB_POOL_SIZE", "16")
             .env("RUST_LOG", "warn")
+            // The benchmark registers hundreds of users and sends thousands of messages per
+            // minute from one IP: lift the PRD's per-IP and per-user limits.
+            .env("BANTER_RATE_LIMIT_GENERAL", "100000000/60")
+            .env("BANTER_RATE_LIMIT_AUTH", "100000000/60")
+            .env("BANTER_RATE_LIMIT_MESSAGES", "100000000/60")
             .env_remove("DATABASE_URL")
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {} (build it with cargo build --release -p banter-local)", bin.display()))?;
+            .with_context(|| {
+                format!(
+                    "starting {} (build it with cargo build --release -p banter-local)",
+                    bin.display()
+                )
+            })?;
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         for _ in 0..600 {
             if let Ok(r) = http.get(format!("{base}/api/health")).send().await {
                 if r.status().is_success() {
                     let database_url = format!("postgres://banter@127.0.0.1:{pg_port}/banter");
-                    return Ok(Self { child, base, database_url, data_dir });
+                    return Ok(Self {
+                        child,
+                        base,
+                        database_url,
+                        data_dir,
+                    });
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -110,7 +132,10 @@ impl Stack {
 
     async fn stop(mut self) {
         // SIGINT: the stack's Ctrl-C path, which also stops its PostgreSQL.
-        let _ = tokio::process::Command::new("kill").args(["-INT", &self.pid().to_string()]).status().await;
+        let _ = tokio::process::Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .await;
         let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
@@ -131,7 +156,12 @@ fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 of /proc/pid/stat (utime, stime) are 11 and 12 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -144,7 +174,10 @@ fn postgres_cpu_secs() -> f64 {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
         .map(cpu_secs)
         .sum()
 }
@@ -169,12 +202,19 @@ async fn postgres_floor(url: &str, seconds: f64) -> Result<Histogram<u64>> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     client.batch_execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, payload text NOT NULL)").await?;
-    let insert = client.prepare("INSERT INTO bench_floor (payload) VALUES ($1)").await?;
+    let insert = client
+        .prepare("INSERT INTO bench_floor (payload) VALUES ($1)")
+        .await?;
     let mut h = Histogram::<u64>::new(3)?;
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     while Instant::now() < end {
         let t = Instant::now();
-        client.execute(&insert, &[&"a message-sized payload of about sixty bytes, like a short chat"]).await?;
+        client
+            .execute(
+                &insert,
+                &[&"a message-sized payload of about sixty bytes, like a short chat"],
+            )
+            .await?;
         h.record(t.elapsed().as_micros() as u64)?;
     }
     client.batch_execute("DROP TABLE bench_floor").await?;
@@ -197,8 +237,14 @@ async fn register(http: &reqwest::Client, base: &str, name: &str) -> Result<User
         .await?;
     let data = &r["data"];
     Ok(User {
-        id: data["user"]["id"].as_str().ok_or_else(|| anyhow!("register failed: {r}"))?.to_owned(),
-        token: data["tokens"]["accessToken"].as_str().unwrap_or_default().to_owned(),
+        id: data["user"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("register failed: {r}"))?
+            .to_owned(),
+        token: data["tokens"]["accessToken"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 
@@ -208,7 +254,12 @@ async fn connect(ws_url: &str, token: &str) -> Result<Ws> {
 }
 
 /// Open `n` connections with up to `parallel` handshakes in flight. Returns them and the time.
-async fn open_many(ws_url: &str, tokens: &[String], n: usize, parallel: usize) -> Result<(Vec<Ws>, Duration)> {
+async fn open_many(
+    ws_url: &str,
+    tokens: &[String],
+    n: usize,
+    parallel: usize,
+) -> Result<(Vec<Ws>, Duration)> {
     let start = Instant::now();
     let results: Vec<Result<Ws>> = futures_util::stream::iter(0..n)
         .map(|i| {
@@ -238,7 +289,10 @@ async fn next_text(ws: &mut Ws) -> Result<String> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let o = options()?;
-    println!("banter-bench: {} connections, {} msg/s for {} s over {} pairs", o.connections, o.rate, o.seconds, o.pairs);
+    println!(
+        "banter-bench: {} connections, {} msg/s for {} s over {} pairs",
+        o.connections, o.rate, o.seconds, o.pairs
+    );
     let stack = Stack::start(&o.stack_bin).await?;
     let result = run(&o, &stack).await;
     stack.stop().await;
@@ -254,7 +308,10 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let floor = postgres_floor(&stack.database_url, 3.0).await?;
     let floor_avg = floor.mean() / 1000.0;
     println!("\n[postgres floor] single-row INSERT commit, 1 client (pgbench-style, fsync on)");
-    println!("  latency average = {floor_avg:.3} ms, tps = {:.0}", 1000.0 / floor_avg);
+    println!(
+        "  latency average = {floor_avg:.3} ms, tps = {:.0}",
+        1000.0 / floor_avg
+    );
     println!("  {}", summary(&floor));
 
     // Users: pairs for the message path, and owners for the idle connections.
@@ -273,13 +330,22 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
             .await?
             .json()
             .await?;
-        chats.push(chat["data"]["id"].as_str().ok_or_else(|| anyhow!("chat: {chat}"))?.to_owned());
+        chats.push(
+            chat["data"]["id"]
+                .as_str()
+                .ok_or_else(|| anyhow!("chat: {chat}"))?
+                .to_owned(),
+        );
         senders.push(a);
         receivers.push(b);
     }
     let mut idle_tokens = Vec::new();
     for i in 0..idle_users {
-        idle_tokens.push(register(&http, &stack.base, &format!("idle{i}-{run_id}")).await?.token);
+        idle_tokens.push(
+            register(&http, &stack.base, &format!("idle{i}-{run_id}"))
+                .await?
+                .token,
+        );
     }
 
     // 2. Connections and memory.
@@ -290,8 +356,15 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss_kib(pid);
     let per_conn = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / o.connections as f64;
-    println!("\n[connections] {} WebSocket connections (authorizer + $connect each)", idle.len());
-    println!("  connect rate = {:.0} connections/s ({:.2} s)", idle.len() as f64 / connect_time.as_secs_f64(), connect_time.as_secs_f64());
+    println!(
+        "\n[connections] {} WebSocket connections (authorizer + $connect each)",
+        idle.len()
+    );
+    println!(
+        "  connect rate = {:.0} connections/s ({:.2} s)",
+        idle.len() as f64 / connect_time.as_secs_f64(),
+        connect_time.as_secs_f64()
+    );
     println!(
         "  server RSS {:.1} MiB -> {:.1} MiB: {:.1} KiB per idle connection",
         rss_before as f64 / 1024.0,
@@ -304,7 +377,13 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let mut rtt = Histogram::<u64>::new(3)?;
     for i in 0..2000 {
         let t = Instant::now();
-        probe.send(Message::Text(json!({ "action": "bench:probe", "requestId": i.to_string() }).to_string().into())).await?;
+        probe
+            .send(Message::Text(
+                json!({ "action": "bench:probe", "requestId": i.to_string() })
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
         let answer = next_text(&mut probe).await?;
         rtt.record(t.elapsed().as_micros() as u64)?;
         if i == 0 && !answer.contains("error:general") {
@@ -322,16 +401,22 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let mut sinks: Vec<SplitSink<Ws, Message>> = Vec::new();
     let mut readers = Vec::new();
     for (sender, receiver) in senders.iter().zip(&receivers) {
-        let (sink, mut sender_stream): (_, SplitStream<Ws>) = connect(&ws_url, &sender.token).await?.split();
+        let (sink, mut sender_stream): (_, SplitStream<Ws>) =
+            connect(&ws_url, &sender.token).await?.split();
         sinks.push(sink);
         let (sent, acks) = (sent_at.clone(), acked.clone());
         readers.push(tokio::spawn(async move {
             while let Some(Ok(Message::Text(t))) = sender_stream.next().await {
                 let frame: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
                 if frame["event"] == "ack" {
-                    let id = frame["data"]["clientMessageId"].as_str().unwrap_or_default();
+                    let id = frame["data"]["clientMessageId"]
+                        .as_str()
+                        .unwrap_or_default();
                     if let Some(t0) = sent.lock().unwrap().get(id) {
-                        acks.lock().unwrap().record(t0.elapsed().as_micros() as u64).ok();
+                        acks.lock()
+                            .unwrap()
+                            .record(t0.elapsed().as_micros() as u64)
+                            .ok();
                     }
                 }
             }
@@ -342,9 +427,15 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
             while let Ok(t) = next_text(&mut rx).await {
                 let frame: Value = serde_json::from_str(&t).unwrap_or_default();
                 if frame["event"] == "message:received" {
-                    let id = frame["data"]["message"]["clientMessageId"].as_str().unwrap_or_default().to_owned();
+                    let id = frame["data"]["message"]["clientMessageId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
                     if let Some(t0) = sent.lock().unwrap().remove(&id) {
-                        hist.lock().unwrap().record(t0.elapsed().as_micros() as u64).ok();
+                        hist.lock()
+                            .unwrap()
+                            .record(t0.elapsed().as_micros() as u64)
+                            .ok();
                     }
                 }
             }
@@ -364,7 +455,9 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
             "data": { "chatId": chats[pair], "clientMessageId": id, "content": "a message-sized payload of about sixty bytes, like a short chat" } });
         // Open loop: latency counts from when the send was due.
         sent_at.lock().unwrap().insert(id, due.into_std());
-        sinks[pair].send(Message::Text(frame.to_string().into())).await?;
+        sinks[pair]
+            .send(Message::Text(frame.to_string().into()))
+            .await?;
     }
     let send_time = start.elapsed();
     for _ in 0..100 {
@@ -378,7 +471,13 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let lost = sent_at.lock().unwrap().len();
     let delivered = delivered.lock().unwrap().clone();
     let acked = acked.lock().unwrap().clone();
-    println!("\n[send -> receive] {} messages at {} msg/s (achieved {:.0}/s), 1:1 over {} pairs", total, o.rate, total as f64 / send_time.as_secs_f64(), o.pairs);
+    println!(
+        "\n[send -> receive] {} messages at {} msg/s (achieved {:.0}/s), 1:1 over {} pairs",
+        total,
+        o.rate,
+        total as f64 / send_time.as_secs_f64(),
+        o.pairs
+    );
     println!("  delivered: {}", summary(&delivered));
     println!("  acked:     {}", summary(&acked));
     println!("  not received within 5 s: {lost}");

@@ -42,6 +42,7 @@ pub fn all() -> BTreeMap<&'static str, Handler> {
         ("AuthFunction", wrap(fn_auth::handle)),
         ("ChatsFunction", wrap(fn_chats::handle)),
         ("HealthFunction", wrap(fn_health::handle)),
+        ("UsersFunction", wrap(fn_users::handle)),
         ("MigrateFunction", wrap(fn_migrate::handle)),
         ("WsAuthorizerFunction", wrap(fn_ws_authorizer::handle)),
         ("WsConnectFunction", wrap(fn_ws_connect::handle)),

@@ -39,6 +39,8 @@ pub struct StackConfig {
     pub sqs_visibility: Option<Duration>,
     pub postgres_port: u16,
     pub db_pool_size: usize,
+    /// Limits and lifetimes (the PRD's defaults, overridable by `BANTER_*` variables).
+    pub settings: Settings,
 }
 
 impl StackConfig {
@@ -58,6 +60,7 @@ impl StackConfig {
             sqs_visibility: env_parse::<u64>("BANTER_SQS_VISIBILITY_SECS").map(Duration::from_secs),
             postgres_port: env_parse("BANTER_PG_PORT").unwrap_or(54329),
             db_pool_size: env_parse("BANTER_DB_POOL_SIZE").unwrap_or(32),
+            settings: Settings::from_env(),
         }
     }
 }
@@ -173,7 +176,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         tracing::info!(?applied, "migrations applied");
     }
 
-    let settings = Settings::from_env();
+    let settings = config.settings.clone();
     let tokens = match std::env::var("JWT_PRIVATE_KEY") {
         Ok(_) => TokenKeys::from_env(&settings),
         Err(_) => {

@@ -21,6 +21,60 @@ pub struct Settings {
     pub max_group_members: usize,
     pub edit_window: Duration,
     pub delete_window: Duration,
+    pub rate_limits: RateLimits,
+    /// Where links in emails point (the client app or the API).
+    pub public_url: String,
+    pub email_token_ttl: Duration,
+    pub reset_token_ttl: Duration,
+    pub phone_code_ttl: Duration,
+    pub phone_code_attempts: i32,
+}
+
+/// One fixed-window limit: at most `max` hits per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub max: i64,
+    pub window: Duration,
+}
+
+impl Limit {
+    pub const fn new(max: i64, window_secs: u64) -> Self {
+        Self {
+            max,
+            window: Duration::from_secs(window_secs),
+        }
+    }
+}
+
+/// The PRD's `rateLimitConfig`, plus brute-force thresholds. Counters live in Postgres, so
+/// they hold across Lambda instances.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    /// Every REST request, per client IP.
+    pub general: Limit,
+    /// Credential endpoints (register, login, verification, password reset), per client IP.
+    pub auth: Limit,
+    /// Messages sent, per user.
+    pub messages: Limit,
+    /// Upload URLs issued, per user.
+    pub uploads: Limit,
+    /// Failed logins for one account before backoff starts.
+    pub account_failures: i32,
+    /// Failed logins from one IP before backoff starts.
+    pub ip_failures: i32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            general: Limit::new(1000, 15 * 60),
+            auth: Limit::new(5, 15 * 60),
+            messages: Limit::new(30, 60),
+            uploads: Limit::new(50, 3600),
+            account_failures: 5,
+            ip_failures: 20,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -36,6 +90,12 @@ impl Default for Settings {
             max_group_members: 1024,
             edit_window: Duration::from_secs(15 * 60),
             delete_window: Duration::from_secs(60 * 3600),
+            rate_limits: RateLimits::default(),
+            public_url: "http://127.0.0.1:3001".into(),
+            email_token_ttl: Duration::from_secs(24 * 3600),
+            reset_token_ttl: Duration::from_secs(3600),
+            phone_code_ttl: Duration::from_secs(10 * 60),
+            phone_code_attempts: 5,
         }
     }
 }
@@ -60,6 +120,25 @@ impl Settings {
         if let Ok(v) = std::env::var("BANTER_TOKEN_ISSUER") {
             s.token_issuer = v;
         }
+        if let Ok(v) = std::env::var("BANTER_PUBLIC_URL") {
+            s.public_url = v;
+        }
+        let limit = |name: &str, l: &mut Limit| {
+            // `max/window_secs`, e.g. BANTER_RATE_LIMIT_AUTH=5/900
+            if let Some((max, window)) = std::env::var(name)
+                .ok()
+                .as_deref()
+                .and_then(|v| v.split_once('/'))
+            {
+                if let (Ok(max), Ok(window)) = (max.trim().parse(), window.trim().parse()) {
+                    *l = Limit::new(max, window);
+                }
+            }
+        };
+        limit("BANTER_RATE_LIMIT_GENERAL", &mut s.rate_limits.general);
+        limit("BANTER_RATE_LIMIT_AUTH", &mut s.rate_limits.auth);
+        limit("BANTER_RATE_LIMIT_MESSAGES", &mut s.rate_limits.messages);
+        limit("BANTER_RATE_LIMIT_UPLOADS", &mut s.rate_limits.uploads);
         s
     }
 }

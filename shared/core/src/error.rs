@@ -19,6 +19,8 @@ pub enum ApiError {
     TokenExpired,
     #[error("invalid email or password")]
     InvalidCredentials,
+    #[error("a two-factor code is required (totpCode or recoveryCode)")]
+    TwoFactorRequired,
     #[error("{0}")]
     PermissionDenied(String),
     #[error("{0} not found")]
@@ -47,7 +49,8 @@ impl ApiError {
             Self::Unauthorized
             | Self::InvalidToken
             | Self::TokenExpired
-            | Self::InvalidCredentials => 401,
+            | Self::InvalidCredentials
+            | Self::TwoFactorRequired => 401,
             Self::PermissionDenied(_) => 403,
             Self::NotFound(_) => 404,
             Self::AlreadyExists(_) => 409,
@@ -65,7 +68,7 @@ impl ApiError {
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::MissingField(_) => "MISSING_REQUIRED_FIELD",
-            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Unauthorized | Self::TwoFactorRequired => "UNAUTHORIZED",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::TokenExpired => "TOKEN_EXPIRED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
@@ -123,13 +126,14 @@ pub fn success_envelope(data: Value) -> Value {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
+    /// A lost or refused connection is the database being unavailable (503, worth retrying);
+    /// anything else (a failing statement, a type mismatch) is a bug (500).
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.is_closed() {
-            Self::Database(format!("connection closed: {e}"))
-        } else if e.as_db_error().is_some() || e.code().is_some() {
-            Self::Internal(format!("postgres: {e}"))
-        } else {
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if e.is_closed() || io {
             Self::Database(e.to_string())
+        } else {
+            Self::Internal(format!("postgres: {e}"))
         }
     }
 }

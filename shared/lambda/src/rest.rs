@@ -5,8 +5,10 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use banter_core::auth::tokens::Caller;
+use banter_core::config::Limit;
 use banter_core::error::success_envelope;
 use banter_core::services::accounts::DeviceInfo;
+use banter_core::services::rate_limit;
 use banter_core::{ApiError, App};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
@@ -121,6 +123,18 @@ impl<'a> Request<'a> {
             user_agent: self.header("user-agent").map(str::to_owned),
             ip_address: self.event.request_context.identity.source_ip.clone(),
         }
+    }
+
+    /// Count this request against a per-client-IP limit (`429` with `Retry-After` beyond it).
+    pub async fn limit_by_ip(&self, app: &App, name: &str, limit: Limit) -> Result<(), ApiError> {
+        let ip = self
+            .event
+            .request_context
+            .identity
+            .source_ip
+            .as_deref()
+            .unwrap_or("unknown");
+        rate_limit::hit(&app.db, &format!("{name}:ip:{ip}"), limit).await
     }
 
     pub fn request_id(&self) -> String {

@@ -12,6 +12,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("AuthFunction", "auth-register.json"),
     ("ChatsFunction", "chats-list.json"),
     ("HealthFunction", "health.json"),
+    ("UsersFunction", "users-profile.json"),
     ("MigrateFunction", "migrate.json"),
     ("WsAuthorizerFunction", "ws-authorizer.json"),
     ("WsConnectFunction", "ws-connect.json"),
@@ -60,6 +61,11 @@ async fn every_function_has_a_sample_event_and_handles_it() {
         "the sample carries no valid token"
     );
     assert_eq!(body("HealthFunction")["data"]["database"], "up");
+    assert_eq!(
+        body("UsersFunction")["error"]["code"],
+        "INVALID_TOKEN",
+        "an HS256 token is refused"
+    );
     assert_eq!(
         ok("MigrateFunction")["applied"],
         serde_json::json!([]),

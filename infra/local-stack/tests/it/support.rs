@@ -59,6 +59,17 @@ pub struct TestApp {
     data_dir: PathBuf,
 }
 
+/// The PRD's settings with rate limits out of the way: tests register many users from one IP.
+/// Tests of the limits themselves put them back.
+pub fn relaxed_settings() -> banter_core::config::Settings {
+    use banter_core::config::{Limit, Settings};
+    let mut s = Settings::default();
+    s.rate_limits.general = Limit::new(1_000_000, 60);
+    s.rate_limits.auth = Limit::new(1_000_000, 60);
+    s.rate_limits.messages = Limit::new(1_000_000, 60);
+    s
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -81,6 +92,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         sqs_visibility: Some(Duration::from_millis(200)),
         postgres_port: 0,
         db_pool_size: 8,
+        settings: relaxed_settings(),
     };
     configure(&mut config);
     let stack = banter_local::start(config)

@@ -22,7 +22,8 @@ pub struct NewMessage<'a> {
 }
 
 pub enum Stored {
-    /// Stored now, with this `seq`; `members` are the chat's active members.
+    /// Stored now; `members` are the chat's active members who should receive it (members who
+    /// block the sender are left out).
     Created { id: Uuid, members: Vec<Uuid> },
     /// The sender had already sent this `clientMessageId`: the stored message's id.
     Existing { id: Uuid },
@@ -30,6 +31,8 @@ pub enum Stored {
     NotMember,
     /// `replyTo` names no message of this chat.
     BadReply,
+    /// A 1:1 chat where one of the two blocks the other.
+    Blocked,
     /// The `clientMessageId` was used before for a message in another chat.
     IdReusedElsewhere,
 }
@@ -45,12 +48,19 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                  SELECT 1 FROM chat_participants WHERE chat_id = $2 AND user_id = $3 AND left_at IS NULL
              ), existing AS (
                  SELECT id, chat_id FROM messages WHERE sender_id = $3 AND client_message_id = $4
+             ), block AS (
+                 SELECT EXISTS (
+                     SELECT 1 FROM chats c
+                     JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> $3
+                     JOIN user_relationships b ON b.relationship_type = 'blocked'
+                      AND ((b.user_id = o.user_id AND b.related_user_id = $3) OR (b.user_id = $3 AND b.related_user_id = o.user_id))
+                     WHERE c.id = $2 AND c.type = 'individual') AS blocked
              ), reply_ok AS (
                  SELECT $7::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $7 AND chat_id = $2) AS ok
              ), next AS (
                  UPDATE chats SET last_seq = last_seq + 1
                  WHERE id = $2 AND EXISTS (SELECT 1 FROM member) AND NOT EXISTS (SELECT 1 FROM existing)
-                   AND (SELECT ok FROM reply_ok)
+                   AND (SELECT ok FROM reply_ok) AND NOT (SELECT blocked FROM block)
                  RETURNING last_seq
              ), inserted AS (
                  INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, reply_to_id, metadata)
@@ -60,7 +70,10 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
              )
              SELECT EXISTS (SELECT 1 FROM member), (SELECT ok FROM reply_ok),
                     (SELECT id FROM inserted), (SELECT id FROM existing), (SELECT chat_id FROM existing),
-                    ARRAY(SELECT user_id FROM chat_participants WHERE chat_id = $2 AND left_at IS NULL)",
+                    ARRAY(SELECT p.user_id FROM chat_participants p WHERE p.chat_id = $2 AND p.left_at IS NULL
+                          AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = p.user_id
+                                          AND b.related_user_id = $3 AND b.relationship_type = 'blocked')),
+                    (SELECT blocked FROM block)",
         )
         .await?;
     // A concurrent send of the same clientMessageId can commit between our snapshot and our
@@ -94,6 +107,9 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         }
         if !member {
             return Ok(Stored::NotMember);
+        }
+        if row.get::<_, bool>(6) {
+            return Ok(Stored::Blocked);
         }
         if !reply_ok {
             return Ok(Stored::BadReply);

@@ -8,7 +8,9 @@
 pub mod chats;
 pub mod media;
 pub mod messages;
+pub mod relationships;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;

@@ -1,6 +1,10 @@
 //! Device sessions and their single-use refresh tokens.
 
 use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::auth::tokens::Caller;
+use crate::wire::rfc3339;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -176,4 +180,52 @@ pub async fn revoke_session(
         .query_opt(&stmt, &[&session_id, &user_id])
         .await?
         .map(|r| r.get(0)))
+}
+
+/// The user's live sessions, newest first.
+pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Value>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, device_name, user_agent, ip_address, remember_me, created_at, last_used_at, expires_at
+             FROM device_sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+             ORDER BY created_at DESC",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&caller.user_id])
+        .await?
+        .iter()
+        .map(|r| {
+            let id: Uuid = r.get(0);
+            json!({
+                "id": id,
+                "deviceName": r.get::<_, Option<String>>(1),
+                "userAgent": r.get::<_, Option<String>>(2),
+                "ipAddress": r.get::<_, Option<String>>(3),
+                "rememberMe": r.get::<_, bool>(4),
+                "createdAt": rfc3339(r.get(5)),
+                "lastUsedAt": rfc3339(r.get(6)),
+                "expiresAt": rfc3339(r.get(7)),
+                "current": id == caller.session_id,
+            })
+        })
+        .collect())
+}
+
+/// Revoke every live session of the user (password reset, account deletion). Returns their ids.
+pub async fn revoke_all(db: &Db, user_id: Uuid, reason: &str) -> Result<Vec<Uuid>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE device_sessions SET revoked_at = now(), revoked_reason = $2
+             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user_id, &reason])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }

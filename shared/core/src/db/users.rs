@@ -76,7 +76,8 @@ pub async fn login_credentials(db: &Db, email: &Email) -> Result<Option<(Uuid, S
 }
 
 const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, display_name, profile_picture_url, \
-     status, about, last_seen, is_online, privacy_settings, notification_settings, created_at, updated_at";
+     status, about, last_seen, is_online, privacy_settings, notification_settings, created_at, updated_at, \
+     profile_picture_media_id, phone_verified, totp_enabled";
 
 /// The caller's own profile (every field).
 pub async fn own_profile(db: &Db, id: Uuid) -> Result<Option<Value>, ApiError> {
@@ -102,6 +103,9 @@ fn own_profile_json(r: &Row) -> Value {
         "phone": r.get::<_, Option<String>>("phone"),
         "displayName": r.get::<_, Option<String>>("display_name"),
         "profilePictureUrl": r.get::<_, Option<String>>("profile_picture_url"),
+        "profilePictureMediaId": r.get::<_, Option<Uuid>>("profile_picture_media_id"),
+        "phoneVerified": r.get::<_, bool>("phone_verified"),
+        "twoFactorEnabled": r.get::<_, bool>("totp_enabled"),
         "status": r.get::<_, Option<String>>("status"),
         "about": r.get::<_, Option<String>>("about"),
         "lastSeen": ts("last_seen"),
@@ -121,4 +125,321 @@ pub async fn all_exist(db: &Db, ids: &[Uuid]) -> Result<bool, ApiError> {
         .await?;
     let n: i64 = client.query_one(&stmt, &[&ids]).await?.get(0);
     Ok(n as usize == ids.len())
+}
+
+/// Online, or offline since now (`lastSeen`).
+pub async fn set_online(db: &Db, id: Uuid, online: bool) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET is_online = $2, last_seen = CASE WHEN $2 THEN last_seen ELSE now() END
+             WHERE id = $1 AND is_online IS DISTINCT FROM $2",
+        )
+        .await?;
+    client.execute(&stmt, &[&id, &online]).await?;
+    Ok(())
+}
+
+/// The live account with this email: id.
+pub async fn id_by_email(db: &Db, email: &Email) -> Result<Option<Uuid>, ApiError> {
+    Ok(login_credentials(db, email).await?.map(|(id, _)| id))
+}
+
+pub async fn password_hash(db: &Db, id: Uuid) -> Result<Option<String>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
+        .await?;
+    Ok(client.query_opt(&stmt, &[&id]).await?.map(|r| r.get(0)))
+}
+
+pub async fn set_password(db: &Db, id: Uuid, hash: &str) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .await?;
+    client.execute(&stmt, &[&id, &hash]).await?;
+    Ok(())
+}
+
+pub async fn set_email_verified(db: &Db, id: Uuid) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("UPDATE users SET email_verified = true WHERE id = $1")
+        .await?;
+    client.execute(&stmt, &[&id]).await?;
+    Ok(())
+}
+
+/// Record a verified phone number; `false` if another account has it.
+pub async fn set_verified_phone(db: &Db, id: Uuid, phone: &str) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("UPDATE users SET phone = $2, phone_verified = true WHERE id = $1")
+        .await?;
+    match client.execute(&stmt, &[&id, &phone]).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e, "users_phone_key") => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Is this phone number verified by another account?
+pub async fn phone_taken(db: &Db, id: Uuid, phone: &str) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE phone = $2 AND id <> $1)")
+        .await?;
+    Ok(client.query_one(&stmt, &[&id, &phone]).await?.get(0))
+}
+
+/// Whether TOTP is on, and the secret (pending or active).
+pub async fn totp_state(db: &Db, id: Uuid) -> Result<Option<(bool, Option<String>)>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT totp_enabled, totp_secret FROM users WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}
+
+/// Store a pending secret (or, with `None`, turn TOTP off and drop its recovery codes). Returns
+/// the username.
+pub async fn set_totp_secret(db: &Db, id: Uuid, secret: Option<&str>) -> Result<String, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH codes AS (DELETE FROM totp_recovery_codes WHERE user_id = $1 AND $2::text IS NULL)
+             UPDATE users SET totp_secret = $2, totp_enabled = false WHERE id = $1 RETURNING username",
+        )
+        .await?;
+    Ok(client.query_one(&stmt, &[&id, &secret]).await?.get(0))
+}
+
+pub async fn enable_totp(db: &Db, id: Uuid, recovery_hashes: &[Vec<u8>]) -> Result<(), ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("DELETE FROM totp_recovery_codes WHERE user_id = $1", &[&id])
+        .await?;
+    tx.execute("INSERT INTO totp_recovery_codes (user_id, code_hash) SELECT $1, h FROM unnest($2::bytea[]) h", &[&id, &recovery_hashes])
+        .await?;
+    tx.execute("UPDATE users SET totp_enabled = true WHERE id = $1", &[&id])
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Spend a recovery code; `false` if it is unknown or used.
+pub async fn use_recovery_code(db: &Db, id: Uuid, hash: &[u8]) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("UPDATE totp_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
+        .await?;
+    Ok(client.execute(&stmt, &[&id, &hash]).await? == 1)
+}
+
+/// Another user's profile row as a viewer relates to it, before privacy is applied.
+pub struct PublicRow {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub profile_picture_media_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub about: Option<String>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub is_online: bool,
+    pub privacy: Value,
+    pub standing: super::relationships::Standing,
+}
+
+const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_picture_url, u.profile_picture_media_id,
+        u.status, u.about, u.last_seen, u.is_online, u.privacy_settings,
+        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'contact'),
+        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'blocked'),
+        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = $1 AND r.related_user_id = u.id AND r.relationship_type = 'blocked'),
+        count(*) OVER ()
+     FROM users u";
+
+fn public_row(r: &Row) -> PublicRow {
+    PublicRow {
+        id: r.get(0),
+        username: r.get(1),
+        display_name: r.get(2),
+        profile_picture_url: r.get(3),
+        profile_picture_media_id: r.get(4),
+        status: r.get(5),
+        about: r.get(6),
+        last_seen: r.get(7),
+        is_online: r.get(8),
+        privacy: r.get(9),
+        standing: super::relationships::Standing {
+            viewer_is_contact: r.get(10),
+            blocked_by_target: r.get(11),
+            viewer_blocked_target: r.get(12),
+        },
+    }
+}
+
+pub async fn public_profile(
+    db: &Db,
+    viewer: Uuid,
+    id: Uuid,
+) -> Result<Option<PublicRow>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "{PUBLIC_SELECT} WHERE u.id = $2 AND u.deleted_at IS NULL"
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&viewer, &id])
+        .await?
+        .map(|r| public_row(&r)))
+}
+
+/// Users whose username contains `query` (already lower-cased), exact match first, leaving out
+/// the viewer and anyone who blocked them. Returns the page and the total.
+pub async fn search(
+    db: &Db,
+    viewer: Uuid,
+    query: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<PublicRow>, i64), ApiError> {
+    let pattern = format!(
+        "%{}%",
+        query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "{PUBLIC_SELECT} WHERE u.deleted_at IS NULL AND u.id <> $1 AND u.username LIKE $2
+               AND NOT EXISTS (SELECT 1 FROM user_relationships b
+                               WHERE b.user_id = u.id AND b.related_user_id = $1 AND b.relationship_type = 'blocked')
+             ORDER BY u.username = $3 DESC, similarity(u.username, $3) DESC, u.username LIMIT $4 OFFSET $5"
+        ))
+        .await?;
+    let rows = client
+        .query(&stmt, &[&viewer, &pattern, &query, &limit, &offset])
+        .await?;
+    let total = rows.first().map(|r| r.get::<_, i64>(13)).unwrap_or(0);
+    Ok((rows.iter().map(public_row).collect(), total))
+}
+
+/// Fields of `PUT /api/users/profile`; `Some` means "set" (possibly to null).
+#[derive(Default)]
+pub struct ProfileUpdate {
+    pub username: Option<String>,
+    pub display_name: Option<Option<String>>,
+    pub status: Option<Option<String>>,
+    pub about: Option<Option<String>>,
+    pub picture: Option<Option<Uuid>>,
+    pub privacy: Value,
+    pub notifications: Value,
+}
+
+/// Apply an update; `Err(AlreadyExists)` when the new username is taken.
+pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET
+                 username = COALESCE($2, username),
+                 display_name = CASE WHEN $3 THEN $4 ELSE display_name END,
+                 status = CASE WHEN $5 THEN $6 ELSE status END,
+                 about = CASE WHEN $7 THEN $8 ELSE about END,
+                 profile_picture_media_id = CASE WHEN $9 THEN $10 ELSE profile_picture_media_id END,
+                 privacy_settings = privacy_settings || $11,
+                 notification_settings = notification_settings || $12
+             WHERE id = $1",
+        )
+        .await?;
+    let flag = |o: &Option<Option<String>>| (o.is_some(), o.clone().flatten());
+    let (dn_set, dn) = flag(&u.display_name);
+    let (st_set, st) = flag(&u.status);
+    let (ab_set, ab) = flag(&u.about);
+    let (pic_set, pic) = (u.picture.is_some(), u.picture.flatten());
+    let result = client
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &u.username,
+                &dn_set,
+                &dn,
+                &st_set,
+                &st,
+                &ab_set,
+                &ab,
+                &pic_set,
+                &pic,
+                &u.privacy,
+                &u.notifications,
+            ],
+        )
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e, "users_username_key") => {
+            Err(ApiError::AlreadyExists("this username is taken".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Is `media` an image uploaded by `user`?
+pub async fn owns_image(db: &Db, user: Uuid, media: Uuid) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM media_files WHERE id = $1 AND uploader_id = $2 AND file_type = 'image')")
+        .await?;
+    Ok(client.query_one(&stmt, &[&media, &user]).await?.get(0))
+}
+
+/// Erase an account's personal data in one transaction (see `services::data_rights`). Returns
+/// the sessions it revoked.
+pub async fn erase(db: &Db, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let short = id.simple().to_string();
+    let unusable_hash = format!("erased:{}", uuid::Uuid::new_v4());
+    tx.execute(
+        "UPDATE users SET email = $2, email_verified = false, phone = NULL, phone_verified = false, username = $3,
+             password_hash = $4, display_name = 'Deleted account', profile_picture_url = NULL, profile_picture_media_id = NULL,
+             status = NULL, about = NULL, last_seen = NULL, is_online = false, totp_secret = NULL, totp_enabled = false,
+             privacy_settings = DEFAULT, notification_settings = DEFAULT, deleted_at = now()
+         WHERE id = $1",
+        &[&id, &format!("deleted-{short}@deleted.invalid"), &format!("deleted_{}", &short[..20]), &unusable_hash],
+    )
+    .await?;
+    for sql in [
+        "DELETE FROM user_relationships WHERE user_id = $1 OR related_user_id = $1",
+        "DELETE FROM email_tokens WHERE user_id = $1",
+        "DELETE FROM phone_verifications WHERE user_id = $1",
+        "DELETE FROM totp_recovery_codes WHERE user_id = $1",
+        "DELETE FROM message_reactions WHERE user_id = $1",
+        "UPDATE chat_participants SET left_at = now() WHERE user_id = $1 AND left_at IS NULL",
+    ] {
+        tx.execute(sql, &[&id]).await?;
+    }
+    let revoked: Vec<Uuid> = tx
+        .query(
+            "UPDATE device_sessions SET revoked_at = now(), revoked_reason = 'account deleted'
+             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.commit().await?;
+    Ok(revoked)
 }

@@ -12,7 +12,7 @@ use crate::domain::{Email, Password, Phone, Username};
 use crate::error::ApiError;
 use crate::App;
 
-use super::{optional_str, require_object, required_str};
+use super::{optional_str, rate_limit, require_object, required_str, two_factor, verification};
 
 /// Where a login comes from, recorded on its device session.
 #[derive(Debug, Default, Clone)]
@@ -65,6 +65,7 @@ pub async fn register(app: &App, body: &Value, device: &DeviceInfo) -> Result<Va
             }
         }
     }
+    verification::send_email_verification(app, user_id, &email).await?;
     let tokens = start_session(app, user_id, false, device).await?;
     Ok(json!({
         "user": { "id": user_id, "email": email.as_str(), "username": username.as_str(), "isVerified": false },
@@ -84,6 +85,19 @@ pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value
         .get("rememberMe")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let limits = &app.settings.rate_limits;
+    let account_key = format!("account:{}", email.trim().to_lowercase());
+    let ip_key = format!("ip:{}", device.ip_address.as_deref().unwrap_or("unknown"));
+    for (key, threshold) in [
+        (&account_key, limits.account_failures),
+        (&ip_key, limits.ip_failures),
+    ] {
+        if let Some(wait) = rate_limit::login_backoff(&app.db, key, threshold).await? {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+    }
     let found = match Email::parse(email) {
         Ok(email) => users::login_credentials(&app.db, &email).await?,
         Err(_) => None,
@@ -95,8 +109,16 @@ pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value
     let ok = verify_password(password.to_owned(), stored).await?;
     let user_id = match (ok, user_id) {
         (true, Some(id)) => id,
-        _ => return Err(ApiError::InvalidCredentials),
+        _ => {
+            rate_limit::login_failed(&app.db, &[account_key, ip_key]).await?;
+            return Err(ApiError::InvalidCredentials);
+        }
     };
+    if let Some(required) = two_factor::required_at_login(app, user_id, body).await? {
+        return Err(required);
+    }
+    // Only the account's count is cleared: one good password must not reset an IP's failures.
+    rate_limit::login_succeeded(&app.db, &[account_key]).await?;
     let tokens = start_session(app, user_id, remember_me, device).await?;
     let profile = users::own_profile(&app.db, user_id)
         .await?
@@ -105,7 +127,7 @@ pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value
 }
 
 /// A new device session and its first pair of tokens.
-async fn start_session(
+pub(crate) async fn start_session(
     app: &App,
     user_id: Uuid,
     remember_me: bool,
@@ -190,5 +212,28 @@ pub async fn logout(app: &App, caller: Caller, body: &Value) -> Result<Value, Ap
         }
         None => sessions::revoke_session(&app.db, caller.session_id, caller.user_id).await?,
     };
+    if let Some(session) = revoked {
+        super::connections::close_sessions(app, caller.user_id, &[session]).await;
+    }
     Ok(json!({ "loggedOut": revoked.is_some() }))
+}
+
+/// `GET /api/auth/sessions`: the caller's live device sessions, the current one marked.
+pub async fn list_sessions(app: &App, caller: Caller) -> Result<Value, ApiError> {
+    Ok(json!(sessions::list(&app.db, caller).await?))
+}
+
+/// `DELETE /api/auth/sessions/{sessionId}`: revoke one of the caller's sessions and close its
+/// WebSocket connections.
+pub async fn revoke_session(
+    app: &App,
+    caller: Caller,
+    session_id: &str,
+) -> Result<Value, ApiError> {
+    let session_id = crate::domain::parse_id(session_id, "sessionId")?;
+    let revoked = sessions::revoke_session(&app.db, session_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("session"))?;
+    super::connections::close_sessions(app, caller.user_id, &[revoked]).await;
+    Ok(json!({ "revoked": revoked }))
 }

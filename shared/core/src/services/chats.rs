@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::tokens::Caller;
-use crate::db::{chats, users};
+use crate::db::{chats, relationships, users};
 use crate::domain::parse_id;
 use crate::error::ApiError;
 use crate::ports::DeliveryJob;
@@ -69,6 +69,14 @@ pub async fn create(app: &App, caller: Caller, body: &Value) -> Result<(Value, b
                     "a group holds at most {} members",
                     app.settings.max_group_members
                 )));
+            }
+            if !relationships::blockers_among(&app.db, caller.user_id, &others)
+                .await?
+                .is_empty()
+            {
+                return Err(ApiError::PermissionDenied(
+                    "some of these users cannot be added to your groups".into(),
+                ));
             }
             let mut members = others.clone();
             members.push(caller.user_id);

@@ -21,10 +21,42 @@ pub async fn connect(app: &App, caller: Caller, connection_id: &str) -> Result<(
         connected_at: chrono::Utc::now().timestamp(),
     };
     app.ports.connections.register(&record).await?;
+    crate::db::users::set_online(&app.db, caller.user_id, true).await
+}
+
+/// Remove the connection; the user goes offline (and `lastSeen` is set) when it was their last.
+pub async fn disconnect(app: &App, connection_id: &str) -> Result<(), ApiError> {
+    if let Some(record) = app.ports.connections.unregister(connection_id).await? {
+        if app
+            .ports
+            .connections
+            .connections_of(record.user_id)
+            .await?
+            .is_empty()
+        {
+            crate::db::users::set_online(&app.db, record.user_id, false).await?;
+        }
+    }
     Ok(())
 }
 
-pub async fn disconnect(app: &App, connection_id: &str) -> Result<(), ApiError> {
-    app.ports.connections.unregister(connection_id).await?;
-    Ok(())
+/// Close every WebSocket connection of these device sessions (logout, revocation, password
+/// reset, account deletion). Best effort: a connection already gone is simply dropped.
+pub async fn close_sessions(app: &App, user_id: uuid::Uuid, sessions: &[uuid::Uuid]) {
+    let connections = match app.ports.connections.connections_of(user_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list connections to close");
+            return;
+        }
+    };
+    for c in connections
+        .iter()
+        .filter(|c| sessions.contains(&c.session_id))
+    {
+        if let Err(e) = app.ports.push.disconnect(&c.connection_id).await {
+            tracing::debug!(error = %e, "closing a connection");
+        }
+        let _ = app.ports.connections.unregister(&c.connection_id).await;
+    }
 }

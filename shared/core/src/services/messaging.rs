@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::ports::{DeliveryJob, Receipt};
 use crate::App;
 
-use super::{optional_str, require_object, required_str};
+use super::{optional_str, rate_limit, require_object, required_str};
 
 /// Largest `metadata` object a message may carry (location, contact card...), serialized.
 const MAX_METADATA_BYTES: usize = 4096;
@@ -61,6 +61,12 @@ pub async fn send(
         Some(_) => return Err(ApiError::Validation("`metadata` must be an object".into())),
     };
 
+    rate_limit::hit(
+        &app.db,
+        &format!("messages:user:{}", caller.user_id),
+        app.settings.rate_limits.messages,
+    )
+    .await?;
     let new = NewMessage {
         id: Uuid::now_v7(),
         chat_id,
@@ -79,6 +85,11 @@ pub async fn send(
                 .ok_or(ApiError::NotFound("message"));
         }
         Stored::NotMember => return Err(ApiError::NotFound("chat")),
+        Stored::Blocked => {
+            return Err(ApiError::PermissionDenied(
+                "you cannot message this user".into(),
+            ))
+        }
         Stored::BadReply => {
             return Err(ApiError::Validation(
                 "`replyToId` is not a message of this chat".into(),

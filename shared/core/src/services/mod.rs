@@ -2,10 +2,16 @@
 //! and the request's JSON; these validate, authorize, and call Postgres and the ports.
 
 pub mod accounts;
+pub mod blocking;
 pub mod chats;
 pub mod connections;
+pub mod data_rights;
 pub mod delivery;
 pub mod messaging;
+pub mod profiles;
+pub mod rate_limit;
+pub mod two_factor;
+pub mod verification;
 
 use serde_json::Value;
 

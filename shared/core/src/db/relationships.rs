@@ -1,0 +1,102 @@
+//! Contacts, favorites and blocks (`user_relationships`).
+
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+use super::Db;
+
+/// How two users stand towards each other, from the viewer's side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The target has the viewer in their contacts ("my contacts" privacy).
+    pub viewer_is_contact: bool,
+    /// The target blocked the viewer.
+    pub blocked_by_target: bool,
+    /// The viewer blocked the target.
+    pub viewer_blocked_target: bool,
+}
+
+pub async fn standing(db: &Db, viewer: Uuid, target: Uuid) -> Result<Standing, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT
+                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $2 AND related_user_id = $1 AND relationship_type = 'contact'),
+                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $2 AND related_user_id = $1 AND relationship_type = 'blocked'),
+                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $1 AND related_user_id = $2 AND relationship_type = 'blocked')",
+        )
+        .await?;
+    let r = client.query_one(&stmt, &[&viewer, &target]).await?;
+    Ok(Standing {
+        viewer_is_contact: r.get(0),
+        blocked_by_target: r.get(1),
+        viewer_blocked_target: r.get(2),
+    })
+}
+
+/// Does either user block the other?
+pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError> {
+    let s = standing(db, a, b).await?;
+    Ok(s.blocked_by_target || s.viewer_blocked_target)
+}
+
+/// Which of `users` have blocked `user`?
+pub async fn blockers_among(db: &Db, user: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT user_id FROM user_relationships
+             WHERE related_user_id = $1 AND relationship_type = 'blocked' AND user_id = ANY($2)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user, &users])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Add a relationship (idempotent).
+pub async fn add(db: &Db, user: Uuid, related: Uuid, kind: &str) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO user_relationships (user_id, related_user_id, relationship_type) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    client.execute(&stmt, &[&user, &related, &kind]).await?;
+    Ok(())
+}
+
+/// Remove a relationship; whether there was one.
+pub async fn remove(db: &Db, user: Uuid, related: Uuid, kind: &str) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("DELETE FROM user_relationships WHERE user_id = $1 AND related_user_id = $2 AND relationship_type = $3")
+        .await?;
+    Ok(client.execute(&stmt, &[&user, &related, &kind]).await? == 1)
+}
+
+/// The users `user` has in relationship `kind`, with when: (id, username, since).
+pub async fn list(
+    db: &Db,
+    user: Uuid,
+    kind: &str,
+) -> Result<Vec<(Uuid, String, chrono::DateTime<chrono::Utc>)>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT u.id, u.username, r.created_at FROM user_relationships r JOIN users u ON u.id = r.related_user_id
+             WHERE r.user_id = $1 AND r.relationship_type = $2 ORDER BY r.created_at DESC",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user, &kind])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}

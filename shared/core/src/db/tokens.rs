@@ -1,0 +1,132 @@
+//! Single-use email tokens (verification, password reset) and phone verification codes, stored
+//! as hashes.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+use super::Db;
+
+pub const VERIFY_EMAIL: &str = "verify_email";
+pub const RESET_PASSWORD: &str = "reset_password";
+
+pub async fn create_email_token(
+    db: &Db,
+    user_id: Uuid,
+    purpose: &str,
+    hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
+        .await?;
+    client
+        .execute(&stmt, &[&hash, &user_id, &purpose, &expires_at])
+        .await?;
+    Ok(())
+}
+
+/// Spend a token: its user if it was live, `TOKEN_EXPIRED` if it expired, `INVALID_TOKEN`
+/// otherwise (unknown, used, or for another purpose). Spending one reset token spends the user's
+/// other outstanding tokens of that purpose too.
+pub async fn consume_email_token(db: &Db, purpose: &str, hash: &[u8]) -> Result<Uuid, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH target AS (
+                 SELECT user_id, expires_at > now() AS live FROM email_tokens
+                 WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL
+             ), spent AS (
+                 UPDATE email_tokens t SET used_at = now() FROM target
+                 WHERE target.live AND t.user_id = target.user_id AND t.purpose = $2 AND t.used_at IS NULL
+                 RETURNING t.user_id
+             )
+             SELECT (SELECT user_id FROM target), (SELECT live FROM target)",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[&hash, &purpose]).await?;
+    match (row.get::<_, Option<Uuid>>(0), row.get::<_, Option<bool>>(1)) {
+        (Some(user), Some(true)) => Ok(user),
+        (Some(_), _) => Err(ApiError::TokenExpired),
+        _ => Err(ApiError::InvalidToken),
+    }
+}
+
+pub async fn create_phone_code(
+    db: &Db,
+    user_id: Uuid,
+    phone: &str,
+    code_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH superseded AS (UPDATE phone_verifications SET consumed_at = now()
+                                 WHERE user_id = $2 AND consumed_at IS NULL)
+             INSERT INTO phone_verifications (id, user_id, phone, code_hash, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[&Uuid::now_v7(), &user_id, &phone, &code_hash, &expires_at],
+        )
+        .await?;
+    Ok(())
+}
+
+pub enum PhoneCheck {
+    Verified,
+    Wrong,
+    TooManyAttempts,
+    Expired,
+    NoCode,
+}
+
+/// Check a code against the user's outstanding code for `phone`, counting the attempt.
+pub async fn check_phone_code(
+    db: &Db,
+    user_id: Uuid,
+    phone: &str,
+    code_hash: &[u8],
+    max_attempts: i32,
+) -> Result<PhoneCheck, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT id, code_hash, attempts, expires_at > now() FROM phone_verifications
+             WHERE user_id = $1 AND phone = $2 AND consumed_at IS NULL ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+            &[&user_id, &phone],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(PhoneCheck::NoCode);
+    };
+    let (id, stored, attempts, live): (Uuid, Vec<u8>, i32, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let outcome = if !live {
+        PhoneCheck::Expired
+    } else if attempts >= max_attempts {
+        PhoneCheck::TooManyAttempts
+    } else if crate::auth::tokens::constant_time_eq(&stored, code_hash) {
+        tx.execute(
+            "UPDATE phone_verifications SET consumed_at = now() WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        PhoneCheck::Verified
+    } else {
+        tx.execute(
+            "UPDATE phone_verifications SET attempts = attempts + 1 WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        PhoneCheck::Wrong
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}

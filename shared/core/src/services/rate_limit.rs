@@ -1,0 +1,80 @@
+//! Rate limits and brute-force backoff, with their state in Postgres (unlogged tables) so every
+//! Lambda instance sees the same counts. Exceeding a limit is `429 RATE_LIMIT_EXCEEDED` with
+//! `Retry-After`.
+
+use crate::config::Limit;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// Count one hit on `bucket` (e.g. `auth:ip:203.0.113.10`) in the current fixed window of
+/// `limit`; refuse it if the window is already full.
+pub async fn hit(db: &Db, bucket: &str, limit: Limit) -> Result<(), ApiError> {
+    let window = limit.window.as_secs().max(1) as f64;
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO rate_limit_counters AS c (bucket, window_start, hits)
+             VALUES ($1, to_timestamp(floor(extract(epoch FROM now())::float8 / $2::float8) * $2::float8), 1)
+             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + 1
+             RETURNING hits, ceil(extract(epoch FROM c.window_start)::float8 + $2::float8 - extract(epoch FROM now())::float8)",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[&bucket, &window]).await?;
+    let (hits, remaining): (i32, f64) = (row.get(0), row.get(1));
+    // Now and then, drop windows that ended long ago.
+    if rand::random::<u8>() == 0 {
+        let _ = client
+            .execute(
+                "DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 day'",
+                &[],
+            )
+            .await;
+    }
+    if i64::from(hits) > limit.max {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: remaining.max(1.0) as u64,
+        });
+    }
+    Ok(())
+}
+
+/// Seconds until `key` may try to log in again, if it is backing off: after `threshold`
+/// consecutive failures, 2^(failures - threshold) minutes since the last one, at most an hour.
+pub async fn login_backoff(db: &Db, key: &str, threshold: i32) -> Result<Option<u64>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT ceil(extract(epoch FROM last_failure
+                      + least(interval '1 hour', interval '1 minute' * power(2, failures - $2)) - now()))::float8
+             FROM login_failures WHERE key = $1 AND failures >= $2",
+        )
+        .await?;
+    let wait = client
+        .query_opt(&stmt, &[&key, &threshold])
+        .await?
+        .map(|r| r.get::<_, f64>(0));
+    Ok(wait.filter(|w| *w > 0.0).map(|w| w as u64))
+}
+
+/// Record a failed login for each key.
+pub async fn login_failed(db: &Db, keys: &[String]) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO login_failures AS f (key, failures, last_failure) SELECT k, 1, now() FROM unnest($1::text[]) k
+             ON CONFLICT (key) DO UPDATE SET failures = f.failures + 1, last_failure = now()",
+        )
+        .await?;
+    client.execute(&stmt, &[&keys]).await?;
+    Ok(())
+}
+
+/// A successful login clears its keys' failures.
+pub async fn login_succeeded(db: &Db, keys: &[String]) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached("DELETE FROM login_failures WHERE key = ANY($1)")
+        .await?;
+    client.execute(&stmt, &[&keys]).await?;
+    Ok(())
+}
