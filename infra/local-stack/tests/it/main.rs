@@ -4,6 +4,7 @@
 mod adapters;
 mod apigateway;
 mod events;
+mod identity;
 mod rest;
 mod sqs;
 mod support;

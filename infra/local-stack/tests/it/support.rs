@@ -291,3 +291,56 @@ impl WsClient {
         }
     }
 }
+
+impl TestApp {
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn delete(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// The last outbox message to `to`.
+    pub fn last_sent_to(&self, to: &str) -> Option<banter_core::ports::OutboxItem> {
+        self.stack
+            .shared
+            .outbox
+            .items()
+            .into_iter()
+            .rev()
+            .find(|i| i.to == to)
+    }
+
+    /// The token in the last email to `to` (after `token=`).
+    pub fn emailed_token(&self, to: &str) -> String {
+        let body = self.last_sent_to(to).expect("an email was sent").body;
+        let start = body.find("token=").expect("a link with a token") + "token=".len();
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}

@@ -49,6 +49,11 @@ pub async fn create(app: &App, caller: Caller, body: &Value) -> Result<(Value, b
                     "an individual chat has exactly one other participant".into(),
                 ));
             };
+            if relationships::blocked_between(&app.db, caller.user_id, *other).await? {
+                return Err(ApiError::PermissionDenied(
+                    "you cannot start a chat with this user".into(),
+                ));
+            }
             chats::open_individual(&app.db, caller.user_id, *other).await?
         }
         "group" => {
