@@ -339,6 +339,42 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         senders.push(a);
         receivers.push(b);
     }
+    // Password hashing cost (Argon2id, 19 MiB, t=2, p=1) and login latency over REST.
+    let mut hashing = Histogram::<u64>::new(3)?;
+    for _ in 0..20 {
+        let t = Instant::now();
+        banter_core::auth::password::hash_password("bench password".into()).await?;
+        hashing.record(t.elapsed().as_micros() as u64)?;
+    }
+    let mut logins = Histogram::<u64>::new(3)?;
+    let login_email = format!("s0-{run_id}@bench.example");
+    for _ in 0..30 {
+        let t = Instant::now();
+        let status = http
+            .post(format!("{}/api/auth/login", stack.base))
+            .json(&json!({ "email": login_email, "password": "bench password" }))
+            .send()
+            .await?
+            .status();
+        logins.record(t.elapsed().as_micros() as u64)?;
+        if !status.is_success() {
+            bail!("login answered {status}");
+        }
+    }
+    let mut unknown = Histogram::<u64>::new(3)?;
+    // Fewer than the per-IP failure threshold (20), so none of these meets the backoff.
+    for i in 0..15 {
+        let t = Instant::now();
+        http.post(format!("{}/api/auth/login", stack.base)).json(&json!({ "email": format!("nobody{i}-{run_id}@bench.example"), "password": "bench password" })).send().await?;
+        unknown.record(t.elapsed().as_micros() as u64)?;
+    }
+    println!(
+        "\n[auth] Argon2id hash (19 MiB, t=2, p=1), in this process: {}",
+        summary(&hashing)
+    );
+    println!("  login over REST, existing account: {}", summary(&logins));
+    println!("  login over REST, unknown email:    {}", summary(&unknown));
+
     let mut idle_tokens = Vec::new();
     for i in 0..idle_users {
         idle_tokens.push(
@@ -395,7 +431,9 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     drop(probe);
 
     // 4. Send -> receive at a fixed rate.
+    // Send times by clientMessageId: one map for receivers, one for acks.
     let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let ack_due: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let delivered = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
     let acked = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
     let mut sinks: Vec<SplitSink<Ws, Message>> = Vec::new();
@@ -404,7 +442,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         let (sink, mut sender_stream): (_, SplitStream<Ws>) =
             connect(&ws_url, &sender.token).await?.split();
         sinks.push(sink);
-        let (sent, acks) = (sent_at.clone(), acked.clone());
+        let (sent, acks) = (ack_due.clone(), acked.clone());
         readers.push(tokio::spawn(async move {
             while let Some(Ok(Message::Text(t))) = sender_stream.next().await {
                 let frame: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
@@ -412,7 +450,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
                     let id = frame["data"]["clientMessageId"]
                         .as_str()
                         .unwrap_or_default();
-                    if let Some(t0) = sent.lock().unwrap().get(id) {
+                    if let Some(t0) = sent.lock().unwrap().remove(id) {
                         acks.lock()
                             .unwrap()
                             .record(t0.elapsed().as_micros() as u64)
@@ -454,7 +492,8 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         let frame = json!({ "action": "message:send", "requestId": n.to_string(),
             "data": { "chatId": chats[pair], "clientMessageId": id, "content": "a message-sized payload of about sixty bytes, like a short chat" } });
         // Open loop: latency counts from when the send was due.
-        sent_at.lock().unwrap().insert(id, due.into_std());
+        sent_at.lock().unwrap().insert(id.clone(), due.into_std());
+        ack_due.lock().unwrap().insert(id, due.into_std());
         sinks[pair]
             .send(Message::Text(frame.to_string().into()))
             .await?;

@@ -78,6 +78,8 @@ pub struct Shared {
     pub dead_letters: DeadLetters,
     pub stage: String,
     pub domain: String,
+    /// WebSocket connections whose task (through `$disconnect`) has not finished.
+    pub live_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Shared {
@@ -108,6 +110,17 @@ impl RunningStack {
     /// private PostgreSQL if this stack started it.
     pub async fn stop(self) -> Result<()> {
         self.shared.hub.close_all();
+        // Let every connection run its `$disconnect` while the database is still there.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self
+            .shared
+            .live_connections
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let _ = self.shutdown.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
         self.shared.app.db.close();
@@ -228,6 +241,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         dead_letters: DeadLetters::default(),
         stage: "local".into(),
         domain: addr.to_string(),
+        live_connections: Default::default(),
     };
 
     let [source] = shared.template.sqs.as_slice() else {

@@ -4,6 +4,7 @@
 //! connection).
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -210,6 +211,7 @@ async fn run(
     tx: mpsc::Sender<Outbound>,
     mut rx: mpsc::Receiver<Outbound>,
 ) {
+    shared.live_connections.fetch_add(1, Ordering::AcqRel);
     let (mut sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
@@ -233,11 +235,16 @@ async fn run(
     });
     let limits = shared.limits;
     let deadline = tokio::time::Instant::now() + limits.max_lifetime;
+    // A finished JoinHandle must not be polled again.
+    let mut writer_done = false;
     let (code, reason): (u16, &'static str) = loop {
         let next = tokio::select! {
             next = tokio::time::timeout(limits.idle_timeout, stream.next()) => next,
             _ = tokio::time::sleep_until(deadline) => break (1001, "Going away: the connection reached its maximum duration"),
-            _ = &mut writer => break (1000, "closed by the server"),
+            _ = &mut writer => {
+                writer_done = true;
+                break (1000, "closed by the server");
+            }
         };
         match next {
             Err(_) => break (1001, "Going away: idle timeout"),
@@ -271,8 +278,11 @@ async fn run(
         let _ = tx.send(Outbound::Close(code, reason)).await;
     }
     drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    if !writer_done {
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    }
     disconnect(&shared, &conn, code, reason).await;
+    shared.live_connections.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// Route selection on `$request.body.action`: a custom route when the frame is a JSON object

@@ -63,6 +63,17 @@ async fn the_aws_sdk_posts_to_gets_and_deletes_a_live_connection() {
         other => panic!("expected the connection to close, got {other:?}"),
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let user = alice.id.parse().unwrap();
+    assert!(
+        app.app()
+            .ports
+            .connections
+            .connections_of(user)
+            .await
+            .unwrap()
+            .is_empty(),
+        "$disconnect ran for a server-side close"
+    );
     let gone = sdk
         .post_to_connection()
         .connection_id(&id)

@@ -388,3 +388,29 @@ async fn health_openapi_and_unknown_routes() {
     );
     app.stop().await;
 }
+
+#[test]
+fn the_openapi_document_lists_exactly_the_template_routes() {
+    let doc: serde_json::Value = serde_json::from_str(fn_health::OPENAPI).unwrap();
+    let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let template = banter_local::template::StackTemplate::load(
+        &banter_local::repo_root().join("template.yaml"),
+    )
+    .unwrap();
+    let routed: std::collections::BTreeSet<(String, String)> = template
+        .rest
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    assert_eq!(documented, routed);
+}

@@ -24,7 +24,7 @@ pub struct NewMessage<'a> {
 pub enum Stored {
     /// Stored now; `members` are the chat's active members who should receive it (members who
     /// block the sender are left out).
-    Created { id: Uuid, members: Vec<Uuid> },
+    Created { message: Value, members: Vec<Uuid> },
     /// The sender had already sent this `clientMessageId`: the stored message's id.
     Existing { id: Uuid },
     /// The sender is not an active member of the chat (or it does not exist).
@@ -66,14 +66,24 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                  INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, reply_to_id, metadata)
                  SELECT $1, $2, $3, $4, last_seq, $5, $6, $7, $8 FROM next
                  ON CONFLICT (sender_id, client_message_id) DO NOTHING
-                 RETURNING id
+                 RETURNING *
              )
-             SELECT EXISTS (SELECT 1 FROM member), (SELECT ok FROM reply_ok),
-                    (SELECT id FROM inserted), (SELECT id FROM existing), (SELECT chat_id FROM existing),
+             -- The stored message in MESSAGE_SELECT's columns (all NULL when nothing was stored),
+             -- then what decides the outcome.
+             SELECT i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
+                    i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id, u.username,
+                    u.profile_picture_url, i.reply_to_id, r.content, ru.username, r.deleted_for_everyone,
+                    EXISTS (SELECT 1 FROM member), (SELECT ok FROM reply_ok),
+                    (SELECT id FROM existing), (SELECT chat_id FROM existing),
                     ARRAY(SELECT p.user_id FROM chat_participants p WHERE p.chat_id = $2 AND p.left_at IS NULL
                           AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = p.user_id
                                           AND b.related_user_id = $3 AND b.relationship_type = 'blocked')),
-                    (SELECT blocked FROM block)",
+                    (SELECT blocked FROM block)
+             FROM (SELECT 1) AS one
+             LEFT JOIN inserted i ON true
+             LEFT JOIN users u ON u.id = i.sender_id
+             LEFT JOIN messages r ON r.id = i.reply_to_id
+             LEFT JOIN users ru ON ru.id = r.sender_id",
         )
         .await?;
     // A concurrent send of the same clientMessageId can commit between our snapshot and our
@@ -94,11 +104,11 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                 ],
             )
             .await?;
-        let (member, reply_ok): (bool, bool) = (row.get(0), row.get(1));
-        let inserted: Option<Uuid> = row.get(2);
-        let existing: Option<Uuid> = row.get(3);
+        let (member, reply_ok): (bool, bool) = (row.get(18), row.get(19));
+        let inserted: Option<Uuid> = row.get(0);
+        let existing: Option<Uuid> = row.get(20);
         if let Some(id) = existing {
-            let chat: Uuid = row.get(4);
+            let chat: Uuid = row.get(21);
             return Ok(if chat == m.chat_id {
                 Stored::Existing { id }
             } else {
@@ -108,16 +118,16 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         if !member {
             return Ok(Stored::NotMember);
         }
-        if row.get::<_, bool>(6) {
+        if row.get::<_, bool>(23) {
             return Ok(Stored::Blocked);
         }
         if !reply_ok {
             return Ok(Stored::BadReply);
         }
-        if let Some(id) = inserted {
+        if inserted.is_some() {
             return Ok(Stored::Created {
-                id,
-                members: row.get(5),
+                message: message_json(&row, "sent"),
+                members: row.get(22),
             });
         }
     }
@@ -294,7 +304,10 @@ pub async fn mark_delivered(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
+            // A delivery receipt is not an acknowledged message: losing the last few in a crash
+            // only shows a single tick, so this commit does not wait for the WAL flush.
             "UPDATE chat_participants SET delivered_seq = $3
+             FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
              WHERE chat_id = $1 AND user_id = ANY($2) AND delivered_seq < $3",
         )
         .await?;

@@ -77,8 +77,8 @@ pub async fn send(
         reply_to,
         metadata: &metadata,
     };
-    let (id, members) = match messages::insert_or_find(&app.db, &new).await? {
-        Stored::Created { id, members } => (id, members),
+    let (message, members) = match messages::insert_or_find(&app.db, &new).await? {
+        Stored::Created { message, members } => (message, members),
         Stored::Existing { id } => {
             return messages::by_id(&app.db, id)
                 .await?
@@ -101,10 +101,8 @@ pub async fn send(
             ))
         }
     };
-    let message = messages::by_id(&app.db, id)
-        .await?
-        .ok_or(ApiError::NotFound("message"))?;
     let seq = message["seq"].as_i64().unwrap_or_default();
+    let id = new.id;
     let job = DeliveryJob {
         event: "message:received".into(),
         data: json!({ "message": message, "chatId": chat_id, "timestamp": message["createdAt"] }),
