@@ -77,7 +77,8 @@ pub async fn create_group(
     Ok(chat_id)
 }
 
-/// `ChatDetails` (PRD 1.4) as the viewer sees it, or `None` if they are not a member.
+/// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on
+/// their privacy settings: `services::chats` adds them), or `None` if the viewer is not a member.
 pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Value>, ApiError> {
     let client = db.get().await?;
     let chat = client
@@ -92,7 +93,7 @@ pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Valu
     };
     let members = client
         .prepare_cached(
-            "SELECT u.id, u.username, u.profile_picture_url, p.role, p.joined_at, u.is_online
+            "SELECT u.id, u.username, p.role, p.joined_at
              FROM chat_participants p JOIN users u ON u.id = p.user_id
              WHERE p.chat_id = $1 AND p.left_at IS NULL ORDER BY p.joined_at, u.id",
         )
@@ -105,10 +106,8 @@ pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Valu
             json!({
                 "id": r.get::<_, Uuid>(0),
                 "username": r.get::<_, String>(1),
-                "profilePictureUrl": r.get::<_, Option<String>>(2),
-                "role": r.get::<_, String>(3),
-                "joinedAt": rfc3339(r.get(4)),
-                "isOnline": r.get::<_, bool>(5),
+                "role": r.get::<_, String>(2),
+                "joinedAt": rfc3339(r.get(3)),
             })
         })
         .collect();

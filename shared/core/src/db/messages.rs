@@ -150,9 +150,10 @@ const MESSAGE_SELECT: &str =
 fn message_json(r: &Row, status: &str) -> Value {
     let deleted: bool = r.get(8);
     let sender_id: Option<Uuid> = r.get(11);
-    let sender = sender_id.map(|id| {
-        json!({ "id": id, "username": r.get::<_, Option<String>>(12), "profilePictureUrl": r.get::<_, Option<String>>(13) })
-    });
+    // Only id and username: a picture would depend on each reader's standing with the sender
+    // (privacy), so clients take it from the sender's profile.
+    let sender =
+        sender_id.map(|id| json!({ "id": id, "username": r.get::<_, Option<String>>(12) }));
     let reply_to = r.get::<_, Option<Uuid>>(14).map(|id| {
         let reply_deleted = r.get::<_, Option<bool>>(17).unwrap_or(false);
         json!({

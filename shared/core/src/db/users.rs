@@ -285,6 +285,24 @@ fn public_row(r: &Row) -> PublicRow {
     }
 }
 
+/// Several users' rows as `viewer` relates to them.
+pub async fn public_profiles(
+    db: &Db,
+    viewer: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<PublicRow>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(&format!("{PUBLIC_SELECT} WHERE u.id = ANY($2)"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&viewer, &ids])
+        .await?
+        .iter()
+        .map(public_row)
+        .collect())
+}
+
 pub async fn public_profile(
     db: &Db,
     viewer: Uuid,

@@ -10,6 +10,8 @@ use crate::error::ApiError;
 use crate::ports::DeliveryJob;
 use crate::App;
 
+use super::profiles;
+
 use super::{optional_str, require_object, required_str};
 
 /// `POST /api/chats` `{type, participantIds, name?, description?}`. A 1:1 chat with someone
@@ -99,11 +101,14 @@ pub async fn create(app: &App, caller: Caller, body: &Value) -> Result<(Value, b
     let chat = chats::details(&app.db, chat_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
+    // The event carries no presence or pictures: those depend on each recipient's standing.
+    let event_chat = chat.clone();
+    let chat = with_participant_views(app, caller, chat).await?;
     if created {
         let participants: Vec<Uuid> = others.iter().copied().chain([caller.user_id]).collect();
         let job = DeliveryJob {
             event: "chat:created".into(),
-            data: json!({ "chat": chat, "participants": participants }),
+            data: json!({ "chat": event_chat, "participants": participants }),
             recipients: others,
             exclude_connection: None,
             receipt: None,
@@ -116,9 +121,38 @@ pub async fn create(app: &App, caller: Caller, body: &Value) -> Result<(Value, b
 /// `GET /api/chats/{chatId}`.
 pub async fn get(app: &App, caller: Caller, chat_id: &str) -> Result<Value, ApiError> {
     let chat_id = parse_id(chat_id, "chatId")?;
-    chats::details(&app.db, chat_id, caller.user_id)
+    let chat = chats::details(&app.db, chat_id, caller.user_id)
         .await?
-        .ok_or(ApiError::NotFound("chat"))
+        .ok_or(ApiError::NotFound("chat"))?;
+    with_participant_views(app, caller, chat).await
+}
+
+/// Add each participant's picture and online state as the caller may see them
+/// (`profiles::public_view`), their own as they are.
+async fn with_participant_views(
+    app: &App,
+    caller: Caller,
+    mut chat: Value,
+) -> Result<Value, ApiError> {
+    let ids: Vec<Uuid> = chat["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["id"].as_str().and_then(|id| id.parse().ok()))
+        .collect();
+    let mut rows = users::public_profiles(&app.db, caller.user_id, &ids).await?;
+    for row in rows.iter_mut().filter(|r| r.id == caller.user_id) {
+        row.privacy = json!({});
+    }
+    for participant in chat["participants"].as_array_mut().into_iter().flatten() {
+        let Some(row) = rows.iter().find(|r| participant["id"] == json!(r.id)) else {
+            continue;
+        };
+        let view = profiles::public_view(row);
+        participant["profilePictureUrl"] = view["profilePictureUrl"].clone();
+        participant["isOnline"] = view["isOnline"].clone();
+    }
+    Ok(chat)
 }
 
 /// `GET /api/chats?limit&offset`. Returns the page and the total.
