@@ -5,16 +5,26 @@
 //! Every adapter is tested through the real SDK against `moto` server on loopback, with the same
 //! contract suites as the embedded adapters (`banter_core::ports::contract`).
 
+#[cfg(feature = "apigateway")]
 mod apigateway;
+#[cfg(feature = "dynamodb")]
 mod dynamodb;
+#[cfg(feature = "notify")]
 mod notify;
+#[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "sqs")]
 mod sqs;
 
+#[cfg(feature = "apigateway")]
 pub use apigateway::ApiGatewayPush;
+#[cfg(feature = "dynamodb")]
 pub use dynamodb::{create_connections_table, DynamoConnectionRegistry};
+#[cfg(feature = "notify")]
 pub use notify::SesSnsNotifier;
+#[cfg(feature = "s3")]
 pub use s3::S3BlobStore;
+#[cfg(feature = "sqs")]
 pub use sqs::SqsDeliveryQueue;
 
 pub use aws_config::SdkConfig;
@@ -36,6 +46,7 @@ pub async fn emulator_config(endpoint: &str) -> SdkConfig {
 }
 
 /// An SDK error as text, with the service's error code when there is one.
+#[allow(dead_code)]
 fn describe<E: std::error::Error>(e: &E) -> String {
     let mut text = e.to_string();
     let mut source = e.source();

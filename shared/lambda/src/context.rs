@@ -10,12 +10,12 @@
 //! | `MEDIA_BUCKET` | S3 bucket for media; `S3_FORCE_PATH_STYLE=true` for emulators |
 //! | `NOTIFY_FROM_EMAIL` | verified SES sender |
 //! | `DB_POOL_SIZE` | connections per instance (default 2) |
+//!
+//! Each port is built only when the function enables its feature of this crate (`registry`,
+//! `queue`, `push`, `blobs`, `notify`); the others are [`Absent`].
 
 use std::sync::Arc;
 
-use banter_aws::{
-    ApiGatewayPush, DynamoConnectionRegistry, S3BlobStore, SesSnsNotifier, SqsDeliveryQueue,
-};
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::{env_parse, env_required, Settings};
 use banter_core::{db, App, Ports};
@@ -28,30 +28,63 @@ pub async fn app_from_env() -> Result<App, String> {
         env_parse("DB_POOL_SIZE").unwrap_or(2),
     )?;
     let aws = banter_aws::load_config().await;
-    let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
     let ports = Ports {
-        connections: Arc::new(DynamoConnectionRegistry::new(
-            &aws,
-            env_required("CONNECTIONS_TABLE")?,
-        )),
-        queue: Arc::new(SqsDeliveryQueue::new(
-            &aws,
-            env_required("DELIVERY_QUEUE_URL")?,
-        )),
-        push: Arc::new(ApiGatewayPush::new(
-            &aws,
-            &env_required("WEBSOCKET_MANAGEMENT_URL")?,
-        )),
-        blobs: Arc::new(S3BlobStore::new(
-            &aws,
-            env_required("MEDIA_BUCKET")?,
-            path_style,
-        )),
-        notifier: Arc::new(SesSnsNotifier::new(
-            &aws,
-            env_required("NOTIFY_FROM_EMAIL")?,
-        )),
+        connections: {
+            #[cfg(feature = "registry")]
+            let port = Arc::new(banter_aws::DynamoConnectionRegistry::new(
+                &aws,
+                env_required("CONNECTIONS_TABLE")?,
+            ));
+            #[cfg(not(feature = "registry"))]
+            let port = Arc::new(banter_core::ports::Absent("connection registry"));
+            port
+        },
+        queue: {
+            #[cfg(feature = "queue")]
+            let port = Arc::new(banter_aws::SqsDeliveryQueue::new(
+                &aws,
+                env_required("DELIVERY_QUEUE_URL")?,
+            ));
+            #[cfg(not(feature = "queue"))]
+            let port = Arc::new(banter_core::ports::Absent("delivery queue"));
+            port
+        },
+        push: {
+            #[cfg(feature = "push")]
+            let port = Arc::new(banter_aws::ApiGatewayPush::new(
+                &aws,
+                &env_required("WEBSOCKET_MANAGEMENT_URL")?,
+            ));
+            #[cfg(not(feature = "push"))]
+            let port = Arc::new(banter_core::ports::Absent("connection push"));
+            port
+        },
+        blobs: {
+            #[cfg(feature = "blobs")]
+            let port = {
+                let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+                Arc::new(banter_aws::S3BlobStore::new(
+                    &aws,
+                    env_required("MEDIA_BUCKET")?,
+                    path_style,
+                ))
+            };
+            #[cfg(not(feature = "blobs"))]
+            let port = Arc::new(banter_core::ports::Absent("blob store"));
+            port
+        },
+        notifier: {
+            #[cfg(feature = "notify")]
+            let port = Arc::new(banter_aws::SesSnsNotifier::new(
+                &aws,
+                env_required("NOTIFY_FROM_EMAIL")?,
+            ));
+            #[cfg(not(feature = "notify"))]
+            let port = Arc::new(banter_core::ports::Absent("notifier"));
+            port
+        },
     };
+    let _ = &aws;
     Ok(App {
         db,
         tokens: Arc::new(tokens),

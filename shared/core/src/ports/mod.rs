@@ -3,6 +3,7 @@
 //! connections, in the local stack that owns them) and an AWS one in `banter-aws`.
 //! `contract` holds the test suites both implementations must pass.
 
+mod absent;
 mod blobs;
 mod connections;
 pub mod contract;
@@ -10,6 +11,7 @@ mod notifier;
 mod push;
 mod queue;
 
+pub use absent::Absent;
 pub use blobs::{BlobStore, FileBlobStore, SignedBlobRequest};
 pub use connections::{ConnectionRecord, ConnectionRegistry, InMemoryConnectionRegistry};
 pub use notifier::{Notifier, OutboxItem, OutboxNotifier};
