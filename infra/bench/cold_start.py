@@ -1,0 +1,102 @@
+"""Lambda cold start of Banter's function binaries, under a minimal Lambda runtime API emulator.
+
+For each binary: start it with the environment a deployed function has, and time from process
+start to its first `GET /2018-06-01/runtime/invocation/next` (init: logging, configuration, the
+database pool, the AWS SDK), then hand it one event and time the answer. Prints size too.
+
+    cargo build --release -p fn-health -p fn-ws-message ...
+    python3 infra/bench/cold_start.py target/release/fn-health target/release/fn-ws-message
+
+Uses only the standard library; stops by itself.
+"""
+import base64
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+EVENT = {"resource": "/api/openapi.json", "path": "/api/openapi.json", "httpMethod": "GET", "headers": {},
+         "multiValueHeaders": {}, "requestContext": {"requestId": "cold-start"}, "isBase64Encoded": False}
+
+
+def measure(binary: str, runs: int = 5):
+    inits, firsts = [], []
+    for _ in range(runs):
+        state = {"next_at": None, "answered_at": None, "served": False}
+        done = threading.Event()
+
+        class Runtime(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if state["next_at"] is None:
+                    state["next_at"] = time.perf_counter()
+                if state["served"]:
+                    done.wait(5)
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                state["served"] = True
+                body = json.dumps(EVENT).encode()
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", "req-1")
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:f")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                self.rfile.read(length)
+                state["answered_at"] = time.perf_counter()
+                self.send_response(202)
+                self.end_headers()
+                done.set()
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        key = base64.b64encode(bytes(32)).decode()  # a syntactically valid public key
+        env = dict(os.environ,
+                   AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}",
+                   AWS_LAMBDA_FUNCTION_NAME="cold-start", AWS_LAMBDA_FUNCTION_VERSION="1",
+                   AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256", AWS_REGION="us-east-1",
+                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                   DATABASE_URL="postgres://banter@127.0.0.1:9/banter", JWT_PUBLIC_KEY=key,
+                   CONNECTIONS_TABLE="t", DELIVERY_QUEUE_URL="http://127.0.0.1:9/q",
+                   WEBSOCKET_MANAGEMENT_URL="http://127.0.0.1:9", MEDIA_BUCKET="b",
+                   NOTIFY_FROM_EMAIL="a@example.com", RUST_LOG="warn")
+        env.pop("JWT_PRIVATE_KEY", None)
+        start = time.perf_counter()
+        proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        done.wait(10)
+        proc.kill()
+        proc.wait()
+        server.shutdown()
+        if state["next_at"] is None:
+            raise SystemExit(f"{binary} never asked for an event")
+        inits.append((state["next_at"] - start) * 1000)
+        if state["answered_at"]:
+            firsts.append((state["answered_at"] - start) * 1000)
+    return inits, firsts
+
+
+def main():
+    binaries = sys.argv[1:]
+    if not binaries:
+        raise SystemExit(__doc__)
+    print(f"{'binary':<28} {'size MB':>8} {'init ms (median of 5)':>22} {'first answer ms':>16}")
+    for b in binaries:
+        inits, firsts = measure(b)
+        inits.sort()
+        firsts.sort()
+        first = f"{firsts[len(firsts) // 2]:.1f}" if firsts else "-"
+        print(f"{os.path.basename(b):<28} {os.path.getsize(b) / 1e6:>8.1f} {inits[len(inits) // 2]:>22.1f} {first:>16}")
+
+
+if __name__ == "__main__":
+    main()
