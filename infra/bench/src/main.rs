@@ -347,33 +347,37 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         hashing.record(t.elapsed().as_micros() as u64)?;
     }
     let mut logins = Histogram::<u64>::new(3)?;
-    let login_email = format!("s0-{run_id}@bench.example");
-    for _ in 0..30 {
+    for i in 0..30 {
         let t = Instant::now();
-        let status = http
-            .post(format!("{}/api/auth/login", stack.base))
-            .json(&json!({ "email": login_email, "password": "bench password" }))
-            .send()
-            .await?
-            .status();
+        let email = format!("s{}-{run_id}@bench.example", i % o.pairs);
+        let status = http.post(format!("{}/api/auth/login", stack.base)).json(&json!({ "email": email, "password": "bench password" })).send().await?.status();
         logins.record(t.elapsed().as_micros() as u64)?;
         if !status.is_success() {
             bail!("login answered {status}");
         }
     }
+    // Failed logins, wrong password against unknown email: they should take the same time. Nine
+    // of each (distinct accounts), under the per-IP failure threshold (20) that starts backoff.
+    let mut wrong = Histogram::<u64>::new(3)?;
     let mut unknown = Histogram::<u64>::new(3)?;
-    // Fewer than the per-IP failure threshold (20), so none of these meets the backoff.
-    for i in 0..15 {
-        let t = Instant::now();
-        http.post(format!("{}/api/auth/login", stack.base)).json(&json!({ "email": format!("nobody{i}-{run_id}@bench.example"), "password": "bench password" })).send().await?;
-        unknown.record(t.elapsed().as_micros() as u64)?;
+    for i in 0..9 {
+        let cases = [(&mut wrong, format!("r{}-{run_id}@bench.example", i % o.pairs)), (&mut unknown, format!("nobody{i}-{run_id}@bench.example"))];
+        for (hist, email) in cases {
+            let t = Instant::now();
+            let status = http.post(format!("{}/api/auth/login", stack.base)).json(&json!({ "email": email, "password": "not the password" })).send().await?.status();
+            hist.record(t.elapsed().as_micros() as u64)?;
+            if status.as_u16() != 401 {
+                bail!("a failed login answered {status}");
+            }
+        }
     }
     println!(
         "\n[auth] Argon2id hash (19 MiB, t=2, p=1), in this process: {}",
         summary(&hashing)
     );
-    println!("  login over REST, existing account: {}", summary(&logins));
-    println!("  login over REST, unknown email:    {}", summary(&unknown));
+    println!("  login over REST, succeeding:     {}", summary(&logins));
+    println!("  login over REST, wrong password: {}", summary(&wrong));
+    println!("  login over REST, unknown email:  {}", summary(&unknown));
 
     let mut idle_tokens = Vec::new();
     for i in 0..idle_users {
