@@ -350,7 +350,12 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     for i in 0..30 {
         let t = Instant::now();
         let email = format!("s{}-{run_id}@bench.example", i % o.pairs);
-        let status = http.post(format!("{}/api/auth/login", stack.base)).json(&json!({ "email": email, "password": "bench password" })).send().await?.status();
+        let status = http
+            .post(format!("{}/api/auth/login", stack.base))
+            .json(&json!({ "email": email, "password": "bench password" }))
+            .send()
+            .await?
+            .status();
         logins.record(t.elapsed().as_micros() as u64)?;
         if !status.is_success() {
             bail!("login answered {status}");
@@ -361,10 +366,21 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let mut wrong = Histogram::<u64>::new(3)?;
     let mut unknown = Histogram::<u64>::new(3)?;
     for i in 0..9 {
-        let cases = [(&mut wrong, format!("r{}-{run_id}@bench.example", i % o.pairs)), (&mut unknown, format!("nobody{i}-{run_id}@bench.example"))];
+        let cases = [
+            (
+                &mut wrong,
+                format!("r{}-{run_id}@bench.example", i % o.pairs),
+            ),
+            (&mut unknown, format!("nobody{i}-{run_id}@bench.example")),
+        ];
         for (hist, email) in cases {
             let t = Instant::now();
-            let status = http.post(format!("{}/api/auth/login", stack.base)).json(&json!({ "email": email, "password": "not the password" })).send().await?.status();
+            let status = http
+                .post(format!("{}/api/auth/login", stack.base))
+                .json(&json!({ "email": email, "password": "not the password" }))
+                .send()
+                .await?
+                .status();
             hist.record(t.elapsed().as_micros() as u64)?;
             if status.as_u16() != 401 {
                 bail!("a failed login answered {status}");

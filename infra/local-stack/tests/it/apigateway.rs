@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use banter_aws::ApiGatewayPush;
-use banter_core::ports::{ConnectionPush, ConnectionRecord, PushError};
+use banter_core::ports::{contract, ConnectionPush, ConnectionRecord};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
@@ -85,24 +85,36 @@ async fn the_aws_sdk_posts_to_gets_and_deletes_a_live_connection() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn the_api_gateway_push_adapter_reports_gone_connections() {
-    let app = spawn_app().await;
+/// Runs the connection push contract on one adapter against a live connection of the stack.
+async fn push_contract(app: &TestApp, push: &dyn ConnectionPush) {
     let alice = app.register("alice").await;
-    let mut ws = app.ws(&alice.access).await;
-    let id = connection_of(&app, &alice).await;
+    let ws = std::sync::Arc::new(tokio::sync::Mutex::new(app.ws(&alice.access).await));
+    let id = connection_of(app, &alice).await;
+    contract::connection_push(push, &id, || {
+        let ws = ws.clone();
+        async move {
+            match ws.lock().await.next_message(Duration::from_secs(3)).await {
+                Some(Message::Text(t)) => Some(t.as_str().to_owned()),
+                _ => None,
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_api_gateway_push_adapter_passes_the_contract_against_the_local_stack() {
+    let app = spawn_app().await;
     let push = ApiGatewayPush::new(&banter_aws::emulator_config(&app.base).await, &app.base);
-    push.post(&id, br#"{"event":"ping"}"#).await.expect("post");
-    assert_eq!(ws.next_json().await["event"], "ping");
-    assert!(matches!(
-        push.post("no-such-connection=", b"x").await,
-        Err(PushError::Gone)
-    ));
-    push.disconnect(&id).await.expect("disconnect");
-    assert!(matches!(
-        ws.next_message(Duration::from_secs(3)).await,
-        Some(Message::Close(_)) | None
-    ));
+    push_contract(&app, &push).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_local_push_adapter_passes_the_contract() {
+    let app = spawn_app().await;
+    let push = app.app().ports.push.clone();
+    push_contract(&app, push.as_ref()).await;
     app.stop().await;
 }
 

@@ -122,3 +122,41 @@ pub async fn notifier(notifier: &dyn Notifier, email_to: &str, sms_to: &str) {
         .await
         .expect("sms");
 }
+
+/// A frame posted to a live connection arrives intact; posting to or closing a connection that
+/// does not exist is `Gone`; a closed connection is gone afterwards. `live` is the id of an open
+/// connection, `next_frame` returns the next frame it receives (or `None` once it is closed).
+pub async fn connection_push<F, Fut>(push: &dyn ConnectionPush, live: &str, mut next_frame: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let frame =
+        serde_json::json!({ "event": "contract", "data": { "text": "héllo \"quoted\"", "n": 1 } })
+            .to_string();
+    push.post(live, frame.as_bytes())
+        .await
+        .expect("post to a live connection");
+    assert_eq!(next_frame().await.as_deref(), Some(frame.as_str()));
+    assert!(matches!(
+        push.post("no-such-connection=", b"{}").await,
+        Err(PushError::Gone)
+    ));
+    assert!(matches!(
+        push.disconnect("no-such-connection=").await,
+        Err(PushError::Gone)
+    ));
+    push.disconnect(live)
+        .await
+        .expect("close a live connection");
+    assert_eq!(next_frame().await, None, "the connection closes");
+    let mut gone = false;
+    for _ in 0..50 {
+        if matches!(push.post(live, b"{}").await, Err(PushError::Gone)) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "a closed connection is gone");
+}
