@@ -27,6 +27,14 @@ pub async fn app_from_env() -> Result<App, String> {
         &env_required("DATABASE_URL")?,
         env_parse("DB_POOL_SIZE").unwrap_or(2),
     )?;
+    // Functions without AWS ports (health, migrate, the authorizer) never load the SDK.
+    #[cfg(any(
+        feature = "registry",
+        feature = "queue",
+        feature = "push",
+        feature = "blobs",
+        feature = "notify"
+    ))]
     let aws = banter_aws::load_config().await;
     let ports = Ports {
         connections: {
@@ -84,7 +92,6 @@ pub async fn app_from_env() -> Result<App, String> {
             port
         },
     };
-    let _ = &aws;
     Ok(App {
         db,
         tokens: Arc::new(tokens),
