@@ -126,6 +126,40 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
     }
     assert_eq!(status, "completed");
 
+    // Bytes that are not what was declared: the media record says so.
+    let fake_id = Uuid::now_v7();
+    let fake_key = format!("uploads/{}/{fake_id}.png", alice.id);
+    db.execute(
+        "INSERT INTO media_files (id, uploader_id, file_key, file_name, file_type, declared_mime, file_size)
+         VALUES ($1, $2, $3, 'b.png', 'image', 'image/png', 12)",
+        &[&fake_id, &alice.id.parse::<Uuid>().unwrap(), &fake_key],
+    )
+    .await
+    .unwrap();
+    let fake_url = blobs.presign_put(&fake_key, "image/png", 60).await.unwrap();
+    assert_eq!(
+        put(
+            fake_url,
+            "image/png",
+            b"<html>not a picture</html>".to_vec()
+        )
+        .await,
+        200
+    );
+    let mut fake_status = String::new();
+    for _ in 0..50 {
+        fake_status = db
+            .query_one("SELECT status FROM media_files WHERE id = $1", &[&fake_id])
+            .await
+            .unwrap()
+            .get(0);
+        if fake_status != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake_status, "failed", "declared image/png, sent HTML");
+
     let get = blobs.presign_get(&key, 60).await.unwrap();
     let bytes = app
         .http

@@ -255,3 +255,22 @@ async fn idle_connections_are_closed_and_unregistered() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn connections_end_at_their_maximum_lifetime_even_when_busy() {
+    let app = spawn_app_with(|c| c.ws_limits.max_lifetime = Duration::from_millis(600)).await;
+    let alice = app.register("alice").await;
+    let mut ws = app.ws(&alice.access).await;
+    // Activity does not extend the lifetime (only the idle timer).
+    for i in 0..3 {
+        ws.send_json(json!({ "action": "nothing", "requestId": format!("p{i}") }))
+            .await;
+        assert_eq!(ws.next_json().await["event"], "error:general");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    match ws.next_message(Duration::from_secs(3)).await {
+        Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    app.stop().await;
+}
