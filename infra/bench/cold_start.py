@@ -32,6 +32,12 @@ def measure(binary: str, runs: int = 5):
             def log_message(self, *args):
                 pass
 
+            def handle(self):
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the process under test was stopped
+
             def do_GET(self):
                 if state["next_at"] is None:
                     state["next_at"] = time.perf_counter()
@@ -48,7 +54,10 @@ def measure(binary: str, runs: int = 5):
                 self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:f")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the process was stopped mid-answer
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
