@@ -1,4 +1,4 @@
-//! `banter-local`: run the local stack (`banter-local`, Ctrl-C stops it and its private
+//! `banter-local`: run the local stack (`banter-local`, Ctrl-C or SIGTERM stops it and its private
 //! PostgreSQL), or manage a private PostgreSQL for tests
 //! (`banter-local postgres start|stop <data-dir> <port>`).
 
@@ -41,7 +41,12 @@ async fn serve() -> Result<()> {
     tracing::info!("  WebSocket   ws://{}/ws?token=<accessToken>", stack.addr);
     tracing::info!("  @connections {base}/@connections/{{id}}");
     tracing::info!("  outbox      {base}/local/outbox");
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C, or a SIGTERM from a process manager: either way the private PostgreSQL stops too.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
     tracing::info!("stopping");
     stack.stop().await?;
     tracing::info!("stopped");
