@@ -85,14 +85,6 @@ impl Hub {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.live.read().expect("hub lock").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn get(&self, id: &str) -> Option<Arc<Live>> {
         self.live.read().expect("hub lock").get(id).cloned()
     }

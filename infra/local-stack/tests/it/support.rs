@@ -140,21 +140,28 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let res = req.send().await.expect("request");
-        (
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
-        )
+        self.request(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut req = self.http.get(format!("{}{path}", self.base));
+        self.request(reqwest::Method::GET, path, token, None).await
+    }
+
+    /// One request with an optional bearer token and JSON body: the status and the JSON answer.
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
         }
         let res = req.send().await.expect("request");
         (
@@ -294,33 +301,13 @@ impl WsClient {
 
 impl TestApp {
     pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        let res = self
-            .http
-            .put(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
+        self.request(reqwest::Method::PUT, path, Some(token), Some(body))
             .await
-            .expect("request");
-        (
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
-        )
     }
 
     pub async fn delete(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
-        let res = self
-            .http
-            .delete(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
+        self.request(reqwest::Method::DELETE, path, Some(token), Some(body))
             .await
-            .expect("request");
-        (
-            res.status().as_u16(),
-            res.json().await.unwrap_or(Value::Null),
-        )
     }
 
     /// The last outbox message to `to`.

@@ -200,14 +200,3 @@ pub async fn list(
         .collect();
     Ok((chats, total))
 }
-
-/// Is the user an active member of the chat?
-pub async fn is_member(db: &Db, chat_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
-    let client = db.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL)",
-        )
-        .await?;
-    Ok(client.query_one(&stmt, &[&chat_id, &user_id]).await?.get(0))
-}

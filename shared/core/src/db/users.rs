@@ -53,14 +53,6 @@ pub async fn insert(
     }
 }
 
-pub async fn username_taken(db: &Db, username: &Username) -> Result<bool, ApiError> {
-    let client = db.get().await?;
-    let stmt = client
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
-        .await?;
-    Ok(client.query_one(&stmt, &[&username.as_str()]).await?.get(0))
-}
-
 /// The id and password hash of the live account with this email.
 pub async fn login_credentials(db: &Db, email: &Email) -> Result<Option<(Uuid, String)>, ApiError> {
     let client = db.get().await?;
