@@ -35,32 +35,33 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         req.limit_by_ip(app, "auth", limits.auth).await?;
     }
     let max = app.settings.max_body_bytes;
-    let body = || req.json(max);
     match route.as_str() {
-        "POST /api/auth/register" => accounts::register(app, &body()?, &req.device())
+        "POST /api/auth/register" => accounts::register(app, req.body(max)?, &req.device())
             .await
             .map(Reply::created),
-        "POST /api/auth/login" => accounts::login(app, &body()?, &req.device())
+        "POST /api/auth/login" => accounts::login(app, req.body(max)?, &req.device())
             .await
             .map(Reply::ok),
-        "POST /api/auth/refresh" => accounts::refresh(app, &body()?).await.map(Reply::ok),
-        "POST /api/auth/logout" => accounts::logout(app, req.caller(app)?, &body()?)
+        "POST /api/auth/refresh" => accounts::refresh(app, req.body(max)?).await.map(Reply::ok),
+        "POST /api/auth/logout" => accounts::logout(app, req.caller(app)?, req.body(max)?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/verify-email" => verification::verify_email(app, &body()?)
+        "POST /api/auth/verify-email" => verification::verify_email(app, req.body(max)?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/forgot-password" => verification::forgot_password(app, &body()?)
+        "POST /api/auth/forgot-password" => verification::forgot_password(app, req.body(max)?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/reset-password" => verification::reset_password(app, &body()?)
+        "POST /api/auth/reset-password" => verification::reset_password(app, req.body(max)?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/phone/start" => verification::start_phone(app, req.caller(app)?, &body()?)
-            .await
-            .map(Reply::ok),
+        "POST /api/auth/phone/start" => {
+            verification::start_phone(app, req.caller(app)?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
         "POST /api/auth/phone/verify" => {
-            verification::verify_phone(app, req.caller(app)?, &body()?)
+            verification::verify_phone(app, req.caller(app)?, req.body(max)?)
                 .await
                 .map(Reply::ok)
         }
@@ -68,19 +69,21 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
             .await
             .map(Reply::ok),
         "DELETE /api/auth/sessions/{sessionId}" => {
-            accounts::revoke_session(app, req.caller(app)?, req.path_param("sessionId")?)
+            accounts::revoke_session(app, req.caller(app)?, req.path_id("sessionId")?)
                 .await
                 .map(Reply::ok)
         }
         "POST /api/auth/2fa/setup" => two_factor::setup(app, req.caller(app)?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/2fa/enable" => two_factor::enable(app, req.caller(app)?, &body()?)
+        "POST /api/auth/2fa/enable" => two_factor::enable(app, req.caller(app)?, req.body(max)?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/2fa/disable" => two_factor::disable(app, req.caller(app)?, &body()?)
-            .await
-            .map(Reply::ok),
+        "POST /api/auth/2fa/disable" => {
+            two_factor::disable(app, req.caller(app)?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
         _ => Err(ApiError::NotFound("route")),
     }
 }

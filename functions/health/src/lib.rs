@@ -3,13 +3,14 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
-use banter_core::{db, ApiError, App};
+use banter_core::services::health;
+use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
 use http::header::{HeaderValue, CONTENT_TYPE};
-use serde_json::json;
 
-/// The API's OpenAPI document, committed at the repository root.
+/// The API's OpenAPI document, generated from the code and committed at the repository root
+/// (`banter_core::api::docs`; a test keeps the file current).
 pub const OPENAPI: &str = include_str!("../../../openapi.json");
 
 pub async fn handle(
@@ -27,14 +28,10 @@ pub async fn handle(
             response.body = Some(Body::Text(OPENAPI.to_owned()));
             Ok(response)
         }
-        "GET /api/health" => {
-            let result = if db::ping(&app.db).await {
-                Ok(Reply::ok(json!({ "status": "ok", "database": "up" })))
-            } else {
-                Err(ApiError::Unavailable)
-            };
-            Ok(respond(&request, result))
-        }
+        "GET /api/health" => Ok(respond(
+            &request,
+            health::check(&app).await.map(Reply::ok),
+        )),
         _ => Ok(respond(&request, Err(ApiError::NotFound("route")))),
     }
 }

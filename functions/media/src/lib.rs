@@ -5,7 +5,6 @@
 
 use aws_lambda_events::s3::S3Event;
 use banter_core::db::media;
-use banter_core::wire::percent_decode;
 use banter_core::{media::sniff, App};
 use banter_lambda::Error;
 use serde_json::{json, Value};
@@ -20,7 +19,8 @@ pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
             continue;
         };
         // S3 event keys are URL-encoded, with '+' for spaces.
-        let key = percent_decode(&raw_key.replace('+', " "));
+        let spaced = raw_key.replace('+', " ");
+        let key = percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy();
         if !key.starts_with(UPLOAD_PREFIX) {
             tracing::info!(%key, "ignoring an object outside uploads/");
             continue;

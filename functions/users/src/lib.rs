@@ -6,7 +6,6 @@ use banter_core::services::{blocking, data_rights, profiles};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
-use serde_json::json;
 
 pub async fn handle(
     app: App,
@@ -24,37 +23,28 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
     let max = app.settings.max_body_bytes;
     match req.route().as_str() {
         "GET /api/users/profile" => profiles::own(app, caller).await.map(Reply::ok),
-        "PUT /api/users/profile" => profiles::update(app, caller, &req.json(max)?)
+        "PUT /api/users/profile" => profiles::update(app, caller, req.body(max)?)
             .await
             .map(Reply::ok),
-        "GET /api/users/search" => {
-            let (data, total, limit, offset) = profiles::search(
-                app,
-                caller,
-                req.query("query"),
-                req.query("limit"),
-                req.query("offset"),
-            )
-            .await?;
-            let next = (offset + limit < total).then_some(offset + limit);
-            Ok(Reply::ok(data).with_meta(json!({ "pagination": { "limit": limit, "offset": offset, "total": total, "nextOffset": next } })))
-        }
+        "GET /api/users/search" => profiles::search(app, caller, req.query()?)
+            .await
+            .map(Reply::page),
         "GET /api/users/blocked" => blocking::list(app, caller).await.map(Reply::ok),
-        "POST /api/users/block" => blocking::block(app, caller, &req.json(max)?)
+        "POST /api/users/block" => blocking::block(app, caller, req.body(max)?)
             .await
             .map(Reply::ok),
-        "POST /api/users/unblock" => blocking::unblock(app, caller, &req.json(max)?)
+        "POST /api/users/unblock" => blocking::unblock(app, caller, req.body(max)?)
             .await
             .map(Reply::ok),
         "GET /api/users/me/export" => data_rights::export(app, caller).await.map(Reply::ok),
         "DELETE /api/users/me" => {
             req.limit_by_ip(app, "auth", app.settings.rate_limits.auth)
                 .await?;
-            data_rights::delete_account(app, caller, &req.json(max)?)
+            data_rights::delete_account(app, caller, req.body(max)?)
                 .await
                 .map(Reply::ok)
         }
-        "GET /api/users/{userId}" => profiles::public(app, caller, req.path_param("userId")?)
+        "GET /api/users/{userId}" => profiles::public(app, caller, req.path_id("userId")?)
             .await
             .map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),

@@ -1,10 +1,11 @@
-//! WebSocket messages: `$default` and every custom route (`message:send`, ...). Parses the
-//! frame, dispatches on its `action`, and answers with exactly one `ack` or `error:general`
-//! frame per `requestId`. A malformed frame or an unknown action is answered, never fatal.
+//! WebSocket messages: `$default` and every custom route (`message:send`, ...). Reads the
+//! frame's envelope, parses its action (`ClientAction`, one payload type per action), dispatches,
+//! and answers with exactly one `ack` or `error:general` frame per `requestId`. A malformed frame
+//! or an unknown action is answered, never fatal.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame, MAX_REQUEST_ID_LEN};
 use banter_core::services::messaging;
-use banter_core::wire::{ack_frame, error_frame, ClientFrame, MAX_REQUEST_ID_LEN};
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
@@ -17,30 +18,26 @@ pub async fn handle(
     app: App,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    Ok(reply(dispatch(&app, &event).await))
+    Ok(reply(dispatch(&app, &event).await.map(|f| f.to_text())))
 }
 
-async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<String> {
+async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<ReplyFrame> {
     let body = event.body.as_deref().unwrap_or("");
     if body.len() > MAX_MESSAGE_BYTES {
-        return Some(error_frame(
-            None,
-            "FILE_TOO_LARGE",
-            "frames are at most 128 KB",
-        ));
+        let too_large = ApiError::TooLarge("frames are at most 128 KB".into());
+        return Some(ReplyFrame::error(None, &too_large));
     }
     let frame: ClientFrame = match serde_json::from_str(body) {
         Ok(frame) => frame,
         Err(_) => {
             let request_id = serde_json::from_str::<Value>(body)
                 .ok()
-                .and_then(|v| v["requestId"].as_str().map(str::to_owned));
-            let request_id = request_id.filter(|r| r.len() <= MAX_REQUEST_ID_LEN);
-            return Some(error_frame(
-                request_id.as_deref(),
-                "INVALID_INPUT",
-                "a frame is a JSON object {\"action\", \"requestId\", \"data\"}",
-            ));
+                .and_then(|v| v["requestId"].as_str().map(str::to_owned))
+                .filter(|r| r.len() <= MAX_REQUEST_ID_LEN);
+            let malformed = ApiError::InvalidInput(
+                "a frame is a JSON object {\"action\", \"requestId\", \"data\"}".into(),
+            );
+            return Some(ReplyFrame::error(request_id.as_deref(), &malformed));
         }
     };
     if frame
@@ -48,20 +45,16 @@ async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<
         .as_ref()
         .is_some_and(|r| r.len() > MAX_REQUEST_ID_LEN)
     {
-        return Some(error_frame(
-            None,
-            "VALIDATION_ERROR",
-            "requestId is at most 128 characters",
-        ));
+        let too_long = ApiError::Validation("requestId is at most 128 characters".into());
+        return Some(ReplyFrame::error(None, &too_long));
     }
     let request_id = frame.request_id.as_deref();
     match run_action(app, event, &frame).await {
-        Ok(data) => request_id.map(|_| ack_frame(request_id, data)),
+        Ok(result) => request_id.map(|_| ReplyFrame::ack(request_id, result)),
         Err(e) => {
-            if e.status() >= 500 {
-                tracing::error!(action = %frame.action, error = %e, "action failed");
-            }
-            Some(error_frame(request_id, e.code(), &e.public_message()))
+            let shown: String = frame.action.chars().take(64).collect();
+            e.log(&shown, request_id.unwrap_or("-"));
+            Some(ReplyFrame::error(request_id, &e))
         }
     }
 }
@@ -70,15 +63,14 @@ async fn run_action(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
     frame: &ClientFrame,
-) -> Result<Value, ApiError> {
+) -> Result<ActionResult, ApiError> {
     let caller = caller(event)?;
-    match frame.action.as_str() {
-        "message:send" => {
-            messaging::send(app, caller, None, &frame.data, Some(connection_id(event)?)).await
-        }
-        other => {
-            let shown: String = other.chars().take(64).collect();
-            Err(ApiError::Validation(format!("unknown action `{shown}`")))
+    match ClientAction::parse(frame)? {
+        ClientAction::MessageSend(send) => {
+            let origin = Some(connection_id(event)?);
+            messaging::send(app, caller, send.chat_id, send.message, origin)
+                .await
+                .map(|m| ActionResult::Message(Box::new(m)))
         }
     }
 }

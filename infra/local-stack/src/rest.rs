@@ -9,8 +9,8 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use banter_core::wire::percent_decode;
 use banter_core::ApiError;
+use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 
 use crate::stack::Shared;
@@ -40,7 +40,10 @@ pub fn match_route<'a>(
         let mut literals = 0;
         let matched = pattern.iter().zip(&segments).all(|(p, s)| {
             if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                params.insert(name.to_owned(), percent_decode(s));
+                params.insert(
+                    name.to_owned(),
+                    percent_decode_str(s).decode_utf8_lossy().into_owned(),
+                );
                 !s.is_empty()
             } else {
                 literals += 1;
@@ -57,12 +60,8 @@ pub fn match_route<'a>(
 pub fn query_maps(query: Option<&str>) -> (Value, Value) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (
-            percent_decode(&k.replace('+', " ")),
-            percent_decode(&v.replace('+', " ")),
-        );
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let (k, v) = (k.into_owned(), v.into_owned());
         single.insert(k.clone(), json!(v));
         multi
             .entry(k)
@@ -95,10 +94,20 @@ pub fn header_maps(headers: &HeaderMap) -> (Value, Value) {
 }
 
 fn envelope_error(status: StatusCode, error: ApiError) -> Response {
-    let body = error
-        .envelope(&uuid::Uuid::new_v4().to_string())
-        .to_string();
+    let body = serde_json::to_string(&error.envelope(&uuid::Uuid::new_v4().to_string()))
+        .unwrap_or_default();
     (status, [("content-type", "application/json")], body).into_response()
+}
+
+/// The methods the template declares for a path, if any route matches it at all.
+pub fn allowed_methods(routes: &[RestRoute], path: &str) -> Vec<String> {
+    let mut methods: Vec<String> = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        .iter()
+        .filter(|m| match_route(routes, m, path).is_some())
+        .map(|m| (*m).to_owned())
+        .collect();
+    methods.dedup();
+    methods
 }
 
 /// The REST API: every request not served by another route of the local stack.
@@ -111,7 +120,19 @@ pub async fn serve(
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
     let Some((route, params)) = match_route(&shared.template.rest, &method, &path) else {
-        return envelope_error(StatusCode::NOT_FOUND, ApiError::NotFound("route"));
+        let allowed = allowed_methods(&shared.template.rest, &path);
+        if allowed.is_empty() {
+            return envelope_error(StatusCode::NOT_FOUND, ApiError::NotFound("route"));
+        }
+        let allow = allowed.join(", ");
+        let mut response = envelope_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(allow.clone()),
+        );
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert("allow", value);
+        }
+        return response;
     };
     let bytes = match to_bytes(body, MAX_PAYLOAD).await {
         Ok(b) => b,
@@ -270,5 +291,7 @@ mod tests {
         assert_eq!(p["userId"], "a b");
         assert!(match_route(&routes, "DELETE", "/api/users/x").is_none());
         assert!(match_route(&routes, "GET", "/api/users/x/y").is_none());
+        assert_eq!(allowed_methods(&routes, "/api/users/search"), ["GET", "POST"]);
+        assert!(allowed_methods(&routes, "/api/nothing").is_empty());
     }
 }

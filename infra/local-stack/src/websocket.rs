@@ -11,7 +11,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use banter_core::wire::error_frame;
+use banter_core::api::ws::ReplyFrame;
+use banter_core::ApiError;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
@@ -263,11 +264,13 @@ async fn run(
             Ok(Some(Ok(Message::Binary(_)))) => {
                 shared.hub.touch(&conn.id);
                 let _ = tx
-                    .try_send(Outbound::Text(error_frame(
-                        None,
-                        "INVALID_INPUT",
-                        "binary frames are not supported",
-                    )))
+                    .try_send(Outbound::Text(
+                        ReplyFrame::error(
+                            None,
+                            &ApiError::InvalidInput("binary frames are not supported".into()),
+                        )
+                        .to_text(),
+                    ))
                     .ok();
             }
             Ok(Some(Ok(_))) => shared.hub.touch(&conn.id),
@@ -308,16 +311,14 @@ fn select_route<'a>(
 
 fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, text: &str) {
     if text.len() > shared.limits.max_message {
-        let frame = error_frame(None, "FILE_TOO_LARGE", "a message is at most 128 KB");
+        let too_large = ApiError::TooLarge("a message is at most 128 KB".into());
+        let frame = ReplyFrame::error(None, &too_large).to_text();
         let _ = tx.try_send(Outbound::Text(frame));
         return;
     }
     let Some((route_key, route)) = select_route(shared, text) else {
-        let _ = tx.try_send(Outbound::Text(error_frame(
-            None,
-            "INVALID_INPUT",
-            "no route for this frame",
-        )));
+        let no_route = ApiError::InvalidInput("no route for this frame".into());
+        let _ = tx.try_send(Outbound::Text(ReplyFrame::error(None, &no_route).to_text()));
         return;
     };
     let event = json!({

@@ -16,8 +16,8 @@ pub struct Settings {
     pub remember_me_ttl: Duration,
     /// Largest REST request body accepted (bigger ones answer 413).
     pub max_body_bytes: usize,
-    /// Longest text message, in bytes.
-    pub max_message_bytes: usize,
+    /// Longest text message, in characters.
+    pub max_message_chars: usize,
     pub max_group_members: usize,
     pub edit_window: Duration,
     pub delete_window: Duration,
@@ -86,7 +86,7 @@ impl Default for Settings {
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
             max_body_bytes: 256 * 1024,
-            max_message_bytes: 64 * 1024,
+            max_message_chars: 64 * 1024,
             max_group_members: 1024,
             edit_window: Duration::from_secs(15 * 60),
             delete_window: Duration::from_secs(60 * 3600),

@@ -1,17 +1,46 @@
 //! Validated input types. Each `parse` is the only way to build one, so a value of the type is
-//! known to be well-formed wherever it travels.
+//! known to be well-formed wherever it travels. Each also deserializes through its `parse` (a
+//! request type's field of this type is checked where the body is read, and the error names the
+//! field) and describes itself to the OpenAPI document with the same rules.
 
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, RefOr};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+
+/// Implements `Deserialize` through `parse`, and `ToSchema` as a string with the given rules.
+macro_rules! validated_string {
+    ($ty:ty, $describe:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = Cow::<str>::deserialize(d)?;
+                <$ty>::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                let describe: fn(ObjectBuilder) -> ObjectBuilder = $describe;
+                describe(ObjectBuilder::new().schema_type(Type::String)).into()
+            }
+        }
+
+        impl utoipa::ToSchema for $ty {}
+    };
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
-    /// Trimmed and lower-cased; one `@`, a dotted domain, no spaces, at most 254 bytes.
+    /// Lower-cased; one `@`, a dotted domain, no spaces or control characters, at most 254
+    /// bytes (64 before the `@`).
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let e = raw.trim().to_lowercase();
+        let e = raw.to_lowercase();
         let bad = || ApiError::Validation("email is not a valid address".into());
         if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
@@ -31,13 +60,18 @@ impl Email {
     }
 }
 
+validated_string!(Email, |s| s
+    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+    .max_length(Some(254))
+    .pattern(Some(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")));
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
     /// 3 to 30 of `a-z 0-9 _ .`, lower-cased.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let u = raw.trim().to_lowercase();
+        let u = raw.to_ascii_lowercase();
         let ok = (3..=30).contains(&u.len())
             && u.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
@@ -76,6 +110,10 @@ impl Username {
     }
 }
 
+validated_string!(Username, |s| s
+    .description(Some("3 to 30 of a-z, 0-9, '_' and '.' (stored lower-cased)"))
+    .pattern(Some(r"^[A-Za-z0-9_.]{3,30}$")));
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
@@ -102,14 +140,44 @@ impl Password {
     }
 }
 
+validated_string!(Password, |s| s
+    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+    .min_length(Some(8))
+    .max_length(Some(128)));
+
+/// A credential presented as it is (a password to check, a token, a code): any string up to
+/// 1,024 characters, never shown in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Secret {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.chars().count() > 1024 {
+            return Err(ApiError::Validation("at most 1024 characters".into()));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+validated_string!(Secret, |s| s.max_length(Some(1024)));
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone(String);
 
 impl Phone {
-    /// E.164: `+` then 8 to 15 digits.
+    /// E.164: `+` then 8 to 15 digits; spaces, dashes and parentheses between are dropped.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let p: String = raw
-            .trim()
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
             .collect();
@@ -127,13 +195,40 @@ impl Phone {
     }
 }
 
-/// The client's own id for a message, for idempotent sends: 1 to 100 printable characters.
+validated_string!(Phone, |s| s
+    .description(Some(
+        "E.164, e.g. +14155550100; spaces, dashes and parentheses are allowed and dropped"
+    ))
+    .pattern(Some(r"^[ ()-]*\+([ ()-]*[0-9]){8,15}[ ()-]*$")));
+
+/// A code from an SMS or an authenticator app: 6 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SixDigitCode(String);
+
+impl SixDigitCode {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.len() != 6 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::Validation("the code is 6 digits".into()));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+validated_string!(SixDigitCode, |s| s.pattern(Some("^[0-9]{6}$")));
+
+/// The client's own id for a message, for idempotent sends: 1 to 100 characters, none of them
+/// control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMessageId(String);
 
 impl ClientMessageId {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        if raw.is_empty() || raw.len() > 100 || raw.chars().any(char::is_control) {
+        let n = raw.chars().count();
+        if n == 0 || n > 100 || raw.chars().any(char::is_control) {
             return Err(ApiError::Validation(
                 "clientMessageId must be 1 to 100 printable characters".into(),
             ));
@@ -146,6 +241,65 @@ impl ClientMessageId {
     }
 }
 
+validated_string!(ClientMessageId, |s| s
+    .min_length(Some(1))
+    .max_length(Some(100))
+    .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$")));
+
+/// A group's name: 1 to 100 characters, not only spaces; stored trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupName(String);
+
+impl GroupName {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let name = raw.trim();
+        if name.is_empty() || raw.chars().count() > 100 {
+            return Err(ApiError::Validation(
+                "`name` must be 1 to 100 characters".into(),
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+validated_string!(GroupName, |s| s
+    .min_length(Some(1))
+    .max_length(Some(100))
+    .pattern(Some(r"\S")));
+
+/// Free text of at most `MAX` characters (names, status, about, descriptions), stored trimmed;
+/// text that is empty once trimmed reads as none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayText<const MAX: usize>(Option<String>);
+
+impl<const MAX: usize> DisplayText<MAX> {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.chars().count() > MAX {
+            return Err(ApiError::Validation(format!(
+                "at most {MAX} characters"
+            )));
+        }
+        let t = raw.trim();
+        Ok(Self((!t.is_empty()).then(|| t.to_owned())))
+    }
+
+    /// The text, or `None` if it was only spaces.
+    pub fn into_inner(self) -> Option<String> {
+        self.0
+    }
+}
+
+impl<'de, const MAX: usize> Deserialize<'de> for DisplayText<MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Cow::<str>::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 /// PRD message types a client may send (`system` messages are the server's own).
 pub const MESSAGE_TYPES: &[&str] = &[
     "text", "image", "video", "audio", "document", "location", "contact", "sticker",
@@ -153,6 +307,12 @@ pub const MESSAGE_TYPES: &[&str] = &[
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageType(&'static str);
+
+impl Default for MessageType {
+    fn default() -> Self {
+        Self("text")
+    }
+}
 
 impl MessageType {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
@@ -170,22 +330,13 @@ impl MessageType {
     }
 }
 
-/// A page size: default 50, at most 100.
-pub fn page_limit(raw: Option<&str>) -> Result<i64, ApiError> {
-    match raw {
-        None => Ok(50),
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::Validation(
-                "limit must be between 1 and 100".into(),
-            )),
-        },
-    }
-}
+validated_string!(MessageType, |s| s
+    .enum_values(Some(MESSAGE_TYPES.iter().copied()))
+    .default(Some("text".into())));
 
-/// A UUID from a path or body, as a 400 (not a 500) when malformed.
-pub fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::Validation(format!("{what} must be a UUID")))
+/// A UUID from a path, as a 400 (not a 500) when malformed.
+pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Validation(format!("`{what}` must be a UUID")))
 }
 
 #[cfg(test)]
@@ -195,7 +346,7 @@ mod tests {
     #[test]
     fn email_rules() {
         assert_eq!(
-            Email::parse("  Alice@Example.COM ").unwrap().as_str(),
+            Email::parse("Alice@Example.COM").unwrap().as_str(),
             "alice@example.com"
         );
         for bad in [
@@ -205,6 +356,7 @@ mod tests {
             "@example.com",
             "a@@b.com",
             "a b@c.com",
+            " a@c.com",
             "a@.com",
             "a@b..com",
         ] {
@@ -233,12 +385,25 @@ mod tests {
     fn passwords_and_ids() {
         assert!(Password::parse("short").is_err());
         assert!(format!("{:?}", Password::parse("long enough").unwrap()).contains("***"));
+        assert!(format!("{:?}", Secret::parse("hunter2").unwrap()).contains("***"));
         assert!(ClientMessageId::parse("").is_err());
         assert!(ClientMessageId::parse(&"x".repeat(101)).is_err());
+        assert!(ClientMessageId::parse(&"é".repeat(100)).is_ok(), "counted in characters");
         assert!(MessageType::parse("hologram").is_err());
-        assert_eq!(page_limit(Some("101")).is_err(), true);
-        assert_eq!(page_limit(None).unwrap(), 50);
         assert!(Phone::parse("+1 415 555 0100").is_ok());
         assert!(Phone::parse("4155550100").is_err());
+        assert!(SixDigitCode::parse("12345").is_err());
+        assert!(SixDigitCode::parse("123456").is_ok());
+        assert!(GroupName::parse("   ").is_err());
+        assert_eq!(DisplayText::<5>::parse("  ").unwrap().into_inner(), None);
+        assert!(DisplayText::<5>::parse("toolong").is_err());
+    }
+
+    #[test]
+    fn deserializing_runs_the_parser() {
+        let ok: Username = serde_json::from_str("\"Bob_1\"").unwrap();
+        assert_eq!(ok.as_str(), "bob_1");
+        let err = serde_json::from_str::<Username>("\"b\"").unwrap_err();
+        assert!(err.to_string().contains("username must be"), "{err}");
     }
 }

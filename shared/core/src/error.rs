@@ -1,7 +1,16 @@
 //! The one error type of the API boundary and its mapping to HTTP status and the PRD's
 //! `ErrorCodes`. Every handler, REST or WebSocket, reports failures through [`ApiError`].
+//!
+//! Database errors are mapped here too: the SQLSTATEs client input can cause (a unique, foreign
+//! key or check violation, text Postgres refuses) become 4xx; everything else stays a 5xx whose
+//! log line carries the database's own report (SQLSTATE, message, constraint), never the client's
+//! answer.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use tokio_postgres::error::SqlState;
+use utoipa::ToSchema;
+
+use crate::api::models::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -10,7 +19,7 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidInput(String),
     #[error("missing required field `{0}`")]
-    MissingField(&'static str),
+    MissingField(String),
     #[error("authentication required")]
     Unauthorized,
     #[error("invalid token")]
@@ -25,6 +34,8 @@ pub enum ApiError {
     PermissionDenied(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("this method is not allowed here (allowed: {0})")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -41,6 +52,74 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The PRD's `ErrorCodes`, as the `error.code` of the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    InvalidInput,
+    MissingRequiredField,
+    Unauthorized,
+    InvalidToken,
+    TokenExpired,
+    InvalidCredentials,
+    PermissionDenied,
+    ResourceNotFound,
+    MethodNotAllowed,
+    ResourceAlreadyExists,
+    FileTooLarge,
+    InvalidFileType,
+    RateLimitExceeded,
+    ServiceUnavailable,
+    DatabaseError,
+    InternalServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ValidationError => "VALIDATION_ERROR",
+            Self::InvalidInput => "INVALID_INPUT",
+            Self::MissingRequiredField => "MISSING_REQUIRED_FIELD",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::PermissionDenied => "PERMISSION_DENIED",
+            Self::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            Self::FileTooLarge => "FILE_TOO_LARGE",
+            Self::InvalidFileType => "INVALID_FILE_TYPE",
+            Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::DatabaseError => "DATABASE_ERROR",
+            Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+/// `{"success": false, "error": {...}}`: every failed REST answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// What failed, for people; names the field at fault for bad input.
+    pub message: String,
+    /// Always null today.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    pub timestamp: Timestamp,
+    pub request_id: String,
+}
+
 impl ApiError {
     /// HTTP status code for this error.
     pub fn status(&self) -> u16 {
@@ -53,6 +132,7 @@ impl ApiError {
             | Self::TwoFactorRequired => 401,
             Self::PermissionDenied(_) => 403,
             Self::NotFound(_) => 404,
+            Self::MethodNotAllowed(_) => 405,
             Self::AlreadyExists(_) => 409,
             Self::TooLarge(_) => 413,
             Self::UnsupportedType(_) => 415,
@@ -63,25 +143,30 @@ impl ApiError {
     }
 
     /// The PRD `ErrorCodes` value.
-    pub fn code(&self) -> &'static str {
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::Validation(_) => "VALIDATION_ERROR",
-            Self::InvalidInput(_) => "INVALID_INPUT",
-            Self::MissingField(_) => "MISSING_REQUIRED_FIELD",
-            Self::Unauthorized | Self::TwoFactorRequired => "UNAUTHORIZED",
-            Self::InvalidToken => "INVALID_TOKEN",
-            Self::TokenExpired => "TOKEN_EXPIRED",
-            Self::InvalidCredentials => "INVALID_CREDENTIALS",
-            Self::PermissionDenied(_) => "PERMISSION_DENIED",
-            Self::NotFound(_) => "RESOURCE_NOT_FOUND",
-            Self::AlreadyExists(_) => "RESOURCE_ALREADY_EXISTS",
-            Self::TooLarge(_) => "FILE_TOO_LARGE",
-            Self::UnsupportedType(_) => "INVALID_FILE_TYPE",
-            Self::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
-            Self::Unavailable => "SERVICE_UNAVAILABLE",
-            Self::Database(_) => "DATABASE_ERROR",
-            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Self::Validation(_) => ErrorCode::ValidationError,
+            Self::InvalidInput(_) => ErrorCode::InvalidInput,
+            Self::MissingField(_) => ErrorCode::MissingRequiredField,
+            Self::Unauthorized | Self::TwoFactorRequired => ErrorCode::Unauthorized,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::NotFound(_) => ErrorCode::ResourceNotFound,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Self::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
+            Self::TooLarge(_) => ErrorCode::FileTooLarge,
+            Self::UnsupportedType(_) => ErrorCode::InvalidFileType,
+            Self::RateLimited { .. } => ErrorCode::RateLimitExceeded,
+            Self::Unavailable => ErrorCode::ServiceUnavailable,
+            Self::Database(_) => ErrorCode::DatabaseError,
+            Self::Internal(_) => ErrorCode::InternalServerError,
         }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
     }
 
     /// The message shown to clients. Server-side failures never reveal their cause (no SQL, no
@@ -102,38 +187,91 @@ impl ApiError {
         }
     }
 
-    /// The PRD's error envelope.
-    pub fn envelope(&self, request_id: &str) -> Value {
+    /// Log a server-side failure with what an operator needs: the route (REST route or
+    /// WebSocket action), the request id and the full cause (for a database error, its SQLSTATE,
+    /// message and constraint). Client errors are not logged.
+    pub fn log(&self, route: &str, request_id: &str) {
         if self.status() >= 500 {
-            tracing::error!(request_id, error = %self, "request failed");
+            tracing::error!(route, request_id, error = %self, "request failed");
         }
-        json!({
-            "success": false,
-            "error": {
-                "code": self.code(),
-                "message": self.public_message(),
-                "details": Value::Null,
-                "timestamp": crate::wire::now_rfc3339(),
-                "requestId": request_id,
-            }
-        })
+    }
+
+    /// The PRD's error envelope.
+    pub fn envelope(&self, request_id: &str) -> ErrorEnvelope {
+        ErrorEnvelope {
+            success: false,
+            error: ErrorBody {
+                code: self.error_code(),
+                message: self.public_message(),
+                details: None,
+                timestamp: Timestamp::now(),
+                request_id: request_id.to_owned(),
+            },
+        }
     }
 }
 
-/// The success envelope.
-pub fn success_envelope(data: Value) -> Value {
-    json!({ "success": true, "data": data, "meta": { "timestamp": crate::wire::now_rfc3339() } })
+/// The database's own report of a failed statement, for the log: SQLSTATE, message, and the
+/// constraint, table, column and detail where Postgres names them.
+pub fn describe_db_error(e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        return format!("postgres: {e}");
+    };
+    let mut out = format!(
+        "postgres: SQLSTATE {} ({}): {}",
+        db.code().code(),
+        db.severity(),
+        db.message()
+    );
+    for (label, value) in [
+        ("constraint", db.constraint()),
+        ("table", db.table()),
+        ("column", db.column()),
+        ("detail", db.detail()),
+        ("where", db.where_()),
+    ] {
+        if let Some(v) = value {
+            out.push_str(&format!("; {label}: {v}"));
+        }
+    }
+    out
 }
 
 impl From<tokio_postgres::Error> for ApiError {
-    /// A lost or refused connection is the database being unavailable (503, worth retrying);
-    /// anything else (a failing statement, a type mismatch) is a bug (500).
+    /// A lost or refused connection is the database being unavailable (503, worth retrying).
+    /// A violated constraint or text Postgres cannot hold is the client's input (4xx): the
+    /// boundary should have refused it first, so it is logged as a warning. Anything else (a
+    /// failing statement, a type mismatch) is a bug (500), logged with the database's report.
     fn from(e: tokio_postgres::Error) -> Self {
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         if e.is_closed() || io {
-            Self::Database(e.to_string())
-        } else {
-            Self::Internal(format!("postgres: {e}"))
+            return Self::Database(describe_db_error(&e));
+        }
+        let described = describe_db_error(&e);
+        let client_error = match e.code() {
+            Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
+                Some(Self::AlreadyExists("this already exists".into()))
+            }
+            Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => Some(Self::NotFound("resource")),
+            Some(c)
+                if *c == SqlState::CHECK_VIOLATION
+                    || *c == SqlState::NOT_NULL_VIOLATION
+                    || *c == SqlState::STRING_DATA_RIGHT_TRUNCATION
+                    || *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                    || *c == SqlState::UNTRANSLATABLE_CHARACTER
+                    || *c == SqlState::INVALID_TEXT_REPRESENTATION
+                    || *c == SqlState::NUMERIC_VALUE_OUT_OF_RANGE =>
+            {
+                Some(Self::Validation("a value is not acceptable".into()))
+            }
+            _ => None,
+        };
+        match client_error {
+            Some(mapped) => {
+                tracing::warn!(error = %described, "client input refused by the database");
+                mapped
+            }
+            None => Self::Internal(described),
         }
     }
 }
@@ -147,5 +285,32 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 impl From<crate::ports::PortError> for ApiError {
     fn from(e: crate::ports::PortError) -> Self {
         Self::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_serializes_as_its_name() {
+        for e in [
+            ApiError::Validation(String::new()),
+            ApiError::MissingField("x".into()),
+            ApiError::MethodNotAllowed("GET".into()),
+            ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::Internal(String::new()),
+        ] {
+            let json = serde_json::to_value(e.error_code()).unwrap();
+            assert_eq!(json, e.code());
+        }
+    }
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let e = ApiError::Internal("postgres: SQLSTATE 42P01 secret table".into());
+        let envelope = serde_json::to_string(&e.envelope("r-1")).unwrap();
+        assert!(!envelope.contains("secret"), "{envelope}");
+        assert!(envelope.contains("INTERNAL_SERVER_ERROR"));
     }
 }

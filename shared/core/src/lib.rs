@@ -5,6 +5,7 @@
 //! Nothing here knows about Lambda events or HTTP servers; `banter-lambda` translates events
 //! into calls on [`services`], and `banter-aws` implements the [`ports`] on AWS.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -14,7 +15,6 @@ pub mod error;
 pub mod media;
 pub mod ports;
 pub mod services;
-pub mod wire;
 
 pub use app::{App, Ports};
 pub use error::ApiError;

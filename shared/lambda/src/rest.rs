@@ -4,42 +4,56 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
+use banter_core::api::extract;
+use banter_core::api::models::{Envelope, Meta, Page, PageEnvelope, PageMeta, Timestamp};
 use banter_core::auth::tokens::Caller;
 use banter_core::config::Limit;
-use banter_core::error::success_envelope;
 use banter_core::services::accounts::DeviceInfo;
 use banter_core::services::rate_limit;
 use banter_core::{ApiError, App};
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
+use uuid::Uuid;
 
-/// A successful answer: status, `data`, and optional `meta` entries (pagination).
+/// A successful answer: status, `data`, and for a page its `meta.pagination`.
 pub struct Reply {
     pub status: u16,
     pub data: Value,
-    pub meta: Option<Value>,
+    pub pagination: Option<Value>,
+}
+
+fn to_json(data: impl Serialize) -> Value {
+    serde_json::to_value(data).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a response did not serialize");
+        Value::Null
+    })
 }
 
 impl Reply {
-    pub fn ok(data: Value) -> Self {
+    pub fn ok(data: impl Serialize) -> Self {
         Self {
             status: 200,
-            data,
-            meta: None,
+            data: to_json(data),
+            pagination: None,
         }
     }
 
-    pub fn created(data: Value) -> Self {
+    pub fn created(data: impl Serialize) -> Self {
         Self {
             status: 201,
-            data,
-            meta: None,
+            ..Self::ok(data)
         }
     }
 
-    pub fn with_meta(mut self, meta: Value) -> Self {
-        self.meta = Some(meta);
-        self
+    /// A page: its items as `data`, how it was cut as `meta.pagination`.
+    pub fn page<T: Serialize, P: Serialize>(page: Page<T, P>) -> Self {
+        Self {
+            status: 200,
+            data: to_json(page.items),
+            pagination: Some(to_json(page.pagination)),
+        }
     }
 }
 
@@ -62,10 +76,11 @@ impl<'a> Request<'a> {
         )
     }
 
-    /// The JSON body; an absent body reads as `{}`. Too large answers 413, not JSON 400.
-    pub fn json(&self, max_bytes: usize) -> Result<Value, ApiError> {
+    /// The JSON body as a request type (`api::extract::json_body`); an absent body reads as
+    /// `{}`. Too large answers 413, before it is decoded.
+    pub fn body<T: DeserializeOwned>(&self, max_bytes: usize) -> Result<T, ApiError> {
         let Some(body) = self.event.body.as_deref() else {
-            return Ok(Value::Object(Default::default()));
+            return extract::json_body(b"");
         };
         if body.len() > max_bytes * 4 / 3 + 4 {
             return Err(ApiError::TooLarge(format!(
@@ -85,23 +100,22 @@ impl<'a> Request<'a> {
                 "the request body is larger than {max_bytes} bytes"
             )));
         }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Object(Default::default()));
-        }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::InvalidInput(format!("the body is not valid JSON: {e}")))
+        extract::json_body(&bytes)
     }
 
-    pub fn path_param(&self, name: &'static str) -> Result<&str, ApiError> {
-        self.event
+    /// A UUID path parameter (`{chatId}`...).
+    pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
+        let raw = self
+            .event
             .path_parameters
             .get(name)
-            .map(String::as_str)
-            .ok_or(ApiError::MissingField(name))
+            .ok_or_else(|| ApiError::MissingField(name.to_owned()))?;
+        extract::path_id(raw, name)
     }
 
-    pub fn query(&self, name: &str) -> Option<&str> {
-        self.event.query_string_parameters.first(name)
+    /// The query string as a request type (`api::extract::query`).
+    pub fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        extract::query(self.event.query_string_parameters.iter())
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -147,26 +161,46 @@ impl<'a> Request<'a> {
 }
 
 /// The response for a handler's result: the success or error envelope, JSON content type,
-/// `Retry-After` on 429.
+/// `Retry-After` on 429. A server-side failure is logged with the route and request id.
 pub fn respond(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGatewayProxyResponse {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let timestamp = Timestamp::now();
     let (status, body) = match result {
-        Ok(reply) => {
-            let mut body = success_envelope(reply.data);
-            if let (Some(Value::Object(extra)), Some(meta)) = (
-                reply.meta,
-                body.get_mut("meta").and_then(Value::as_object_mut),
-            ) {
-                meta.extend(extra);
-            }
-            (reply.status, body)
-        }
+        Ok(Reply {
+            status,
+            data,
+            pagination: None,
+        }) => (
+            status,
+            to_json(Envelope {
+                success: true,
+                data,
+                meta: Meta { timestamp },
+            }),
+        ),
+        Ok(Reply {
+            status,
+            data,
+            pagination: Some(pagination),
+        }) => (
+            status,
+            to_json(PageEnvelope {
+                success: true,
+                data,
+                meta: PageMeta {
+                    timestamp,
+                    pagination,
+                },
+            }),
+        ),
         Err(e) => {
             if let Some(secs) = e.retry_after() {
                 headers.insert(RETRY_AFTER, HeaderValue::from(secs));
             }
-            (e.status(), e.envelope(&request.request_id()))
+            let request_id = request.request_id();
+            e.log(&request.route(), &request_id);
+            (e.status(), to_json(e.envelope(&request_id)))
         }
     };
     let mut response = ApiGatewayProxyResponse::default();

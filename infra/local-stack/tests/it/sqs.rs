@@ -7,18 +7,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use banter_core::api::models::Timestamp;
+use banter_core::api::ws::{MessageDelivered, ServerEvent};
 use banter_core::ports::{DeliveryJob, DeliveryQueue, InProcessQueue};
 use banter_local::event_sources::spawn_sqs_poller;
 use banter_local::functions::wrap;
 use banter_local::template::SqsSource;
-use serde_json::json;
 
 use crate::support::spawn_app;
 
 #[tokio::test]
 async fn failed_records_are_redelivered_and_then_dead_lettered() {
     let app = spawn_app().await;
-    // Receive counts seen per job (by its `event` name); "flaky" fails once, "broken" always.
+    // Receive counts seen per job (named by its `excludeConnection`); "flaky" fails once,
+    // "broken" always.
     let seen: Arc<Mutex<HashMap<String, Vec<u32>>>> = Arc::default();
     let log = seen.clone();
     let flaky = wrap(move |_app, event: SqsEvent| {
@@ -28,15 +30,16 @@ async fn failed_records_are_redelivered_and_then_dead_lettered() {
             for record in event.records {
                 let job: DeliveryJob =
                     serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
+                let name = job.exclude_connection.clone().unwrap_or_default();
                 let count: u32 = record.attributes["ApproximateReceiveCount"]
                     .parse()
                     .unwrap();
                 log.lock()
                     .unwrap()
-                    .entry(job.event.clone())
+                    .entry(name.clone())
                     .or_default()
                     .push(count);
-                if job.event == "broken" || (job.event == "flaky" && count == 1) {
+                if name == "broken" || (name == "flaky" && count == 1) {
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = record.message_id.unwrap();
                     response.batch_item_failures.push(failure);
@@ -70,10 +73,15 @@ async fn failed_records_are_redelivered_and_then_dead_lettered() {
 
     for name in ["fine", "flaky", "broken"] {
         let job = DeliveryJob {
-            event: name.into(),
-            data: json!({}),
+            event: ServerEvent::MessageDelivered(MessageDelivered {
+                message_id: uuid::Uuid::nil(),
+                chat_id: uuid::Uuid::nil(),
+                seq: 1,
+                delivered_to: vec![],
+                timestamp: Timestamp::now(),
+            }),
             recipients: vec![],
-            exclude_connection: None,
+            exclude_connection: Some(name.into()),
             receipt: None,
         };
         queue.enqueue(&job).await.unwrap();

@@ -2,11 +2,15 @@
 //! for a chat they are not an active member of, so "not yours" and "not there" look the same.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
+use tokio_postgres::types::Json;
 use uuid::Uuid;
 
+use crate::api::models::{
+    ChatDetails, ChatSettings, ChatSummary, ChatType, LastMessage, Participant, ParticipantRole,
+    Timestamp,
+};
 use crate::error::ApiError;
-use crate::wire::rfc3339;
 
 use super::Db;
 
@@ -32,11 +36,11 @@ pub async fn open_individual(
         )
         .await?;
     let (chat_id, is_new) = match created {
-        Some(row) => (row.get(0), true),
+        Some(row) => (row.get("id"), true),
         None => (
             tx.query_one("SELECT id FROM chats WHERE individual_key = $1", &[&key])
                 .await?
-                .get(0),
+                .get("id"),
             false,
         ),
     };
@@ -79,11 +83,16 @@ pub async fn create_group(
 
 /// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on
 /// their privacy settings: `services::chats` adds them), or `None` if the viewer is not a member.
-pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Value>, ApiError> {
+pub async fn details(
+    db: &Db,
+    chat_id: Uuid,
+    viewer: Uuid,
+) -> Result<Option<ChatDetails>, ApiError> {
     let client = db.get().await?;
     let chat = client
         .prepare_cached(
-            "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at, c.updated_at, me.notification_settings
+            "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at, c.updated_at,
+                    me.notification_settings
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
              WHERE c.id = $1",
         )
@@ -98,63 +107,65 @@ pub async fn details(db: &Db, chat_id: Uuid, viewer: Uuid) -> Result<Option<Valu
              WHERE p.chat_id = $1 AND p.left_at IS NULL ORDER BY p.joined_at, u.id",
         )
         .await?;
-    let rows = client.query(&members, &[&chat_id]).await?;
-    let kind: String = c.get(0);
-    let participants: Vec<Value> = rows
+    let participants: Vec<Participant> = client
+        .query(&members, &[&chat_id])
+        .await?
         .iter()
-        .map(|r| {
-            json!({
-                "id": r.get::<_, Uuid>(0),
-                "username": r.get::<_, String>(1),
-                "role": r.get::<_, String>(2),
-                "joinedAt": rfc3339(r.get(3)),
-            })
+        .map(|r| Participant {
+            id: r.get("id"),
+            username: r.get("username"),
+            role: ParticipantRole::parse_stored(r.get("role")),
+            joined_at: Timestamp(r.get("joined_at")),
+            profile_picture_url: None,
+            is_online: None,
         })
         .collect();
-    let name = match (kind.as_str(), c.get::<_, Option<String>>(1)) {
-        ("individual", _) => participants
+    let kind = ChatType::parse_stored(c.get("type"));
+    let name = match kind {
+        ChatType::Individual => participants
             .iter()
-            .find(|p| p["id"] != json!(viewer))
-            .map(|p| p["username"].clone())
-            .unwrap_or(Value::Null),
-        (_, name) => json!(name),
+            .find(|p| p.id != viewer)
+            .map(|p| p.username.clone()),
+        ChatType::Group => c.get("name"),
     };
-    let mute = c
-        .get::<_, Value>(6)
-        .get("mute")
-        .cloned()
-        .unwrap_or(json!(false));
-    Ok(Some(json!({
-        "id": chat_id,
-        "type": kind,
-        "name": name,
-        "description": c.get::<_, Option<String>>(2),
-        "avatarUrl": c.get::<_, Option<String>>(3),
-        "participants": participants,
-        "settings": { "muteNotifications": mute, "pinChat": false },
-        "createdAt": rfc3339(c.get(4)),
-        "updatedAt": rfc3339(c.get(5)),
-    })))
+    let Json(settings) = c.get::<_, Json<Value>>("notification_settings");
+    Ok(Some(ChatDetails {
+        id: chat_id,
+        kind,
+        name,
+        description: c.get("description"),
+        avatar_url: c.get("avatar_url"),
+        participants,
+        settings: ChatSettings {
+            mute_notifications: settings["mute"].as_bool().unwrap_or(false),
+            pin_chat: false,
+        },
+        created_at: Timestamp(c.get("created_at")),
+        updated_at: Timestamp(c.get("updated_at")),
+    }))
 }
 
-/// The viewer's chats, most recently active first (`ChatSummary`, PRD 1.4).
+/// The viewer's chats, most recently active first (`ChatSummary`, PRD 1.4), and how many there
+/// are in all.
 pub async fn list(
     db: &Db,
     viewer: Uuid,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<Value>, i64), ApiError> {
+) -> Result<(Vec<ChatSummary>, i64), ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
             "SELECT c.id, c.type, c.name, c.avatar_url, c.updated_at,
-                    (SELECT count(*) FROM chat_participants p WHERE p.chat_id = c.id AND p.left_at IS NULL),
+                    (SELECT count(*) FROM chat_participants p WHERE p.chat_id = c.id AND p.left_at IS NULL)
+                        AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
-                      WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1),
+                      WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1) AS other_username,
                     (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.seq > me.read_seq
-                      AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone),
-                    lm.content, lm.type, lm.created_at, lu.username, lm.deleted_for_everyone,
-                    count(*) OVER ()
+                      AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone) AS unread_count,
+                    lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
+                    lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
+                    count(*) OVER () AS total
              FROM chat_participants me
              JOIN chats c ON c.id = me.chat_id
              LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone
@@ -166,36 +177,35 @@ pub async fn list(
         )
         .await?;
     let rows = client.query(&stmt, &[&viewer, &limit, &offset]).await?;
-    let total = rows.first().map(|r| r.get::<_, i64>(13)).unwrap_or(0);
+    let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
     let chats = rows
         .iter()
         .map(|r| {
-            let kind: String = r.get(1);
-            let name: Option<String> = if kind == "individual" {
-                r.get(6)
-            } else {
-                r.get(2)
+            let kind = ChatType::parse_stored(r.get("type"));
+            let name: Option<String> = match kind {
+                ChatType::Individual => r.get("other_username"),
+                ChatType::Group => r.get("name"),
             };
-            let last_at: Option<DateTime<Utc>> = r.get(10);
-            let last = last_at.map(|at| {
-                let deleted: bool = r.get(12);
-                json!({
-                    "content": if deleted { None } else { r.get::<_, Option<String>>(8) },
-                    "type": r.get::<_, String>(9),
-                    "sender": r.get::<_, Option<String>>(11),
-                    "timestamp": rfc3339(at),
-                })
-            });
-            json!({
-                "id": r.get::<_, Uuid>(0),
-                "name": name,
-                "type": kind,
-                "avatarUrl": r.get::<_, Option<String>>(3),
-                "lastMessage": last,
-                "unreadCount": r.get::<_, i64>(7),
-                "participantCount": r.get::<_, i64>(5),
-                "updatedAt": rfc3339(r.get(4)),
-            })
+            let last_message = r
+                .get::<_, Option<DateTime<Utc>>>("last_at")
+                .map(|at| LastMessage {
+                    content: r
+                        .get::<_, Option<String>>("last_content")
+                        .filter(|_| !r.get::<_, bool>("last_deleted")),
+                    kind: r.get("last_type"),
+                    sender: r.get("last_sender"),
+                    timestamp: Timestamp(at),
+                });
+            ChatSummary {
+                id: r.get("id"),
+                name,
+                kind,
+                avatar_url: r.get("avatar_url"),
+                last_message,
+                unread_count: r.get("unread_count"),
+                participant_count: r.get("participant_count"),
+                updated_at: Timestamp(r.get("updated_at")),
+            }
         })
         .collect();
     Ok((chats, total))

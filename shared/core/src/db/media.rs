@@ -15,7 +15,7 @@ pub async fn by_key(db: &Db, key: &str) -> Result<Option<(Uuid, String)>, ApiErr
     Ok(client
         .query_opt(&stmt, &[&key])
         .await?
-        .map(|r| (r.get(0), r.get(1))))
+        .map(|r| (r.get("id"), r.get("declared_mime"))))
 }
 
 /// Record the outcome of checking an upload.

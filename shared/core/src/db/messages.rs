@@ -1,12 +1,14 @@
 //! Queries on `messages`: the idempotent insert that assigns a per-chat `seq`, the `Message`
 //! shape (PRD 1.5 plus `clientMessageId` and `seq`), history pages and delivery watermarks.
 
-use serde_json::{json, Value};
+use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::api::models::{
+    Message, MessageMetadata, MessageSender, MessageStatus, ReactionGroup, ReplyPreview, Timestamp,
+};
 use crate::error::ApiError;
-use crate::wire::rfc3339;
 
 use super::Db;
 
@@ -18,13 +20,16 @@ pub struct NewMessage<'a> {
     pub kind: &'a str,
     pub content: Option<&'a str>,
     pub reply_to: Option<Uuid>,
-    pub metadata: &'a Value,
+    pub metadata: &'a MessageMetadata,
 }
 
 pub enum Stored {
     /// Stored now; `members` are the chat's active members who should receive it (members who
     /// block the sender are left out).
-    Created { message: Value, members: Vec<Uuid> },
+    Created {
+        message: Box<Message>,
+        members: Vec<Uuid>,
+    },
     /// The sender had already sent this `clientMessageId`: the stored message's id.
     Existing { id: Uuid },
     /// The sender is not an active member of the chat (or it does not exist).
@@ -71,14 +76,17 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
              -- The stored message in MESSAGE_SELECT's columns (all NULL when nothing was stored),
              -- then what decides the outcome.
              SELECT i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
-                    i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id, u.username,
-                    u.profile_picture_url, i.reply_to_id, r.content, ru.username, r.deleted_for_everyone,
-                    EXISTS (SELECT 1 FROM member), (SELECT ok FROM reply_ok),
-                    (SELECT id FROM existing), (SELECT chat_id FROM existing),
+                    i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
+                    u.username AS sender_username, i.reply_to_id, r.content AS reply_content,
+                    ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
+                    '[]'::jsonb AS reactions,
+                    EXISTS (SELECT 1 FROM member) AS is_member, (SELECT ok FROM reply_ok) AS reply_ok,
+                    (SELECT id FROM existing) AS existing_id, (SELECT chat_id FROM existing) AS existing_chat_id,
                     ARRAY(SELECT p.user_id FROM chat_participants p WHERE p.chat_id = $2 AND p.left_at IS NULL
                           AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = p.user_id
-                                          AND b.related_user_id = $3 AND b.relationship_type = 'blocked')),
-                    (SELECT blocked FROM block)
+                                          AND b.related_user_id = $3 AND b.relationship_type = 'blocked'))
+                        AS recipients,
+                    (SELECT blocked FROM block) AS blocked
              FROM (SELECT 1) AS one
              LEFT JOIN inserted i ON true
              LEFT JOIN users u ON u.id = i.sender_id
@@ -100,15 +108,15 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     &m.kind,
                     &m.content,
                     &m.reply_to,
-                    m.metadata,
+                    &Json(m.metadata),
                 ],
             )
             .await?;
-        let (member, reply_ok): (bool, bool) = (row.get(18), row.get(19));
-        let inserted: Option<Uuid> = row.get(0);
-        let existing: Option<Uuid> = row.get(20);
+        let (member, reply_ok): (bool, bool) = (row.get("is_member"), row.get("reply_ok"));
+        let inserted: Option<Uuid> = row.get("id");
+        let existing: Option<Uuid> = row.get("existing_id");
         if let Some(id) = existing {
-            let chat: Uuid = row.get(21);
+            let chat: Uuid = row.get("existing_chat_id");
             return Ok(if chat == m.chat_id {
                 Stored::Existing { id }
             } else {
@@ -118,7 +126,7 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         if !member {
             return Ok(Stored::NotMember);
         }
-        if row.get::<_, bool>(23) {
+        if row.get::<_, bool>("blocked") {
             return Ok(Stored::Blocked);
         }
         if !reply_ok {
@@ -126,8 +134,8 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         }
         if inserted.is_some() {
             return Ok(Stored::Created {
-                message: message_json(&row, "sent"),
-                members: row.get(22),
+                message: Box::new(message_row(&row, MessageStatus::Sent)),
+                members: row.get("recipients"),
             });
         }
     }
@@ -136,55 +144,68 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
     ))
 }
 
+/// The `Message` columns, by the names [`message_row`] reads.
 const MESSAGE_SELECT: &str =
     "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
-        m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id, u.username,
-        u.profile_picture_url, m.reply_to_id, r.content, ru.username, r.deleted_for_everyone
+        m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
+        u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
+        ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
+        COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users)
+                                   ORDER BY g.first_at)
+                  FROM (SELECT x.emoji, count(*) AS n, array_agg(x.user_id ORDER BY x.created_at) AS users,
+                               min(x.created_at) AS first_at
+                        FROM message_reactions x WHERE x.message_id = m.id GROUP BY x.emoji) g),
+                 '[]'::jsonb) AS reactions
      FROM messages m
      LEFT JOIN users u ON u.id = m.sender_id
      LEFT JOIN messages r ON r.id = m.reply_to_id
      LEFT JOIN users ru ON ru.id = r.sender_id";
 
 /// The `Message` shape. `status` is the sender's view of the receipts (`sent` / `delivered` /
-/// `read`), given the lowest delivered and read watermarks among the other members.
-fn message_json(r: &Row, status: &str) -> Value {
-    let deleted: bool = r.get(8);
-    let sender_id: Option<Uuid> = r.get(11);
-    // Only id and username: a picture would depend on each reader's standing with the sender
-    // (privacy), so clients take it from the sender's profile.
-    let sender =
-        sender_id.map(|id| json!({ "id": id, "username": r.get::<_, Option<String>>(12) }));
-    let reply_to = r.get::<_, Option<Uuid>>(14).map(|id| {
-        let reply_deleted = r.get::<_, Option<bool>>(17).unwrap_or(false);
-        json!({
-            "id": id,
-            "content": if reply_deleted { None } else { r.get::<_, Option<String>>(15) },
-            "sender": r.get::<_, Option<String>>(16),
-        })
+/// `read`). A message deleted for everyone keeps its place but shows no content.
+fn message_row(r: &Row, status: MessageStatus) -> Message {
+    let deleted: bool = r.get("deleted_for_everyone");
+    let sender = r
+        .get::<_, Option<Uuid>>("sender_id")
+        .map(|id| MessageSender {
+            id,
+            username: r.get("sender_username"),
+        });
+    let reply_to = r.get::<_, Option<Uuid>>("reply_to_id").map(|id| {
+        let reply_deleted = r.get::<_, Option<bool>>("reply_deleted").unwrap_or(false);
+        ReplyPreview {
+            id,
+            content: r
+                .get::<_, Option<String>>("reply_content")
+                .filter(|_| !reply_deleted),
+            sender: r.get("reply_sender"),
+        }
     });
-    json!({
-        "id": r.get::<_, Uuid>(0),
-        "chatId": r.get::<_, Uuid>(1),
-        "clientMessageId": r.get::<_, String>(2),
-        "seq": r.get::<_, i64>(3),
-        "sender": sender,
-        "content": if deleted { None } else { r.get::<_, Option<String>>(5) },
-        "type": r.get::<_, String>(4),
-        "mediaUrl": Value::Null,
-        "thumbnailUrl": Value::Null,
-        "replyTo": reply_to,
-        "metadata": if deleted { json!({}) } else { r.get::<_, Value>(6) },
-        "isEdited": r.get::<_, bool>(7),
-        "isDeleted": deleted,
-        "reactions": [],
-        "status": status,
-        "createdAt": rfc3339(r.get(9)),
-        "updatedAt": rfc3339(r.get(10)),
-    })
+    let Json(metadata) = r.get::<_, Json<MessageMetadata>>("metadata");
+    let Json(reactions) = r.get::<_, Json<Vec<ReactionGroup>>>("reactions");
+    Message {
+        id: r.get("id"),
+        chat_id: r.get("chat_id"),
+        client_message_id: r.get("client_message_id"),
+        seq: r.get("seq"),
+        sender,
+        content: r.get::<_, Option<String>>("content").filter(|_| !deleted),
+        kind: r.get("type"),
+        media_url: None,
+        thumbnail_url: None,
+        reply_to,
+        metadata: if deleted { MessageMetadata::new() } else { metadata },
+        is_edited: r.get("is_edited"),
+        is_deleted: deleted,
+        reactions,
+        status,
+        created_at: Timestamp(r.get("created_at")),
+        updated_at: Timestamp(r.get("updated_at")),
+    }
 }
 
 /// One message as just stored (status `sent`).
-pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Value>, ApiError> {
+pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Message>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
@@ -192,39 +213,42 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Value>, ApiError> {
     Ok(client
         .query_opt(&stmt, &[&id])
         .await?
-        .map(|r| message_json(&r, "sent")))
+        .map(|r| message_row(&r, MessageStatus::Sent)))
 }
 
-pub enum Cursor {
-    Latest,
-    Before(Uuid),
-    After(Uuid),
+/// Where a history page starts: the latest messages, those before and/or after a message.
+pub struct Cursor {
+    pub before: Option<Uuid>,
+    pub after: Option<Uuid>,
 }
 
 /// A page of history, oldest first, or `None` if the viewer is not a member of the chat.
-/// Returns the messages and whether more exist in the paging direction.
+/// Returns the messages and whether more exist in the paging direction (older ones, or with
+/// only `after`, newer ones).
 pub async fn history(
     db: &Db,
     chat_id: Uuid,
     viewer: Uuid,
     cursor: Cursor,
     limit: i64,
-) -> Result<Option<(Vec<Value>, bool)>, ApiError> {
+) -> Result<Option<(Vec<Message>, bool)>, ApiError> {
     let client = db.get().await?;
     let me = client
         .prepare_cached(
             "SELECT me.cleared_seq,
-                    (SELECT min(delivered_seq) FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL),
+                    (SELECT min(delivered_seq) FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
+                        AS delivered_seq,
                     (SELECT min(read_seq) FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
+                        AS read_seq
              FROM chat_participants me WHERE me.chat_id = $1 AND me.user_id = $2 AND me.left_at IS NULL",
         )
         .await?;
     let Some(me) = client.query_opt(&me, &[&chat_id, &viewer]).await? else {
         return Ok(None);
     };
-    let cleared: i64 = me.get(0);
-    let delivered: i64 = me.get::<_, Option<i64>>(1).unwrap_or(0);
-    let read: i64 = me.get::<_, Option<i64>>(2).unwrap_or(0);
+    let cleared: i64 = me.get("cleared_seq");
+    let delivered: i64 = me.get::<_, Option<i64>>("delivered_seq").unwrap_or(0);
+    let read: i64 = me.get::<_, Option<i64>>("read_seq").unwrap_or(0);
 
     let client = &client;
     let anchor_seq = |id: Uuid| async move {
@@ -234,56 +258,46 @@ pub async fn history(
         client
             .query_opt(&stmt, &[&id, &chat_id])
             .await?
-            .map(|r| r.get::<_, i64>(0))
+            .map(|r| r.get::<_, i64>("seq"))
             .ok_or(ApiError::NotFound("cursor message"))
     };
     let visible = "m.chat_id = $1 AND m.seq > $2
         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)";
-    let (rows, ascending) = match cursor {
-        Cursor::After(id) => {
-            let from = anchor_seq(id).await?;
-            let sql = format!(
-                "{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 ORDER BY m.seq ASC LIMIT $5"
-            );
-            let stmt = client.prepare_cached(&sql).await?;
-            (
-                client
-                    .query(&stmt, &[&chat_id, &cleared, &viewer, &from, &(limit + 1)])
-                    .await?,
-                true,
-            )
-        }
-        other => {
-            let upto = match other {
-                Cursor::Before(id) => anchor_seq(id).await?,
-                _ => i64::MAX,
-            };
-            let sql = format!(
-                "{MESSAGE_SELECT} WHERE {visible} AND m.seq < $4 ORDER BY m.seq DESC LIMIT $5"
-            );
-            let stmt = client.prepare_cached(&sql).await?;
-            (
-                client
-                    .query(&stmt, &[&chat_id, &cleared, &viewer, &upto, &(limit + 1)])
-                    .await?,
-                false,
-            )
-        }
+    let lower = match cursor.after {
+        Some(id) => anchor_seq(id).await?,
+        None => 0,
     };
+    let upper = match cursor.before {
+        Some(id) => anchor_seq(id).await?,
+        None => i64::MAX,
+    };
+    // Only `after`: page forwards from it. Otherwise page backwards from `before` (or the end).
+    let ascending = cursor.after.is_some() && cursor.before.is_none();
+    let order = if ascending { "ASC" } else { "DESC" };
+    let sql = format!(
+        "{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 AND m.seq < $5 ORDER BY m.seq {order} LIMIT $6"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[&chat_id, &cleared, &viewer, &lower, &upper, &(limit + 1)],
+        )
+        .await?;
     let has_more = rows.len() as i64 > limit;
-    let mut page: Vec<Value> = rows
+    let mut page: Vec<Message> = rows
         .iter()
         .take(limit as usize)
         .map(|r| {
-            let seq: i64 = r.get(3);
+            let seq: i64 = r.get("seq");
             let status = if seq <= read {
-                "read"
+                MessageStatus::Read
             } else if seq <= delivered {
-                "delivered"
+                MessageStatus::Delivered
             } else {
-                "sent"
+                MessageStatus::Sent
             };
-            message_json(r, status)
+            message_row(r, status)
         })
         .collect();
     if !ascending {

@@ -22,16 +22,19 @@ pub async fn standing(db: &Db, viewer: Uuid, target: Uuid) -> Result<Standing, A
     let stmt = client
         .prepare_cached(
             "SELECT
-                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $2 AND related_user_id = $1 AND relationship_type = 'contact'),
-                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $2 AND related_user_id = $1 AND relationship_type = 'blocked'),
-                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $1 AND related_user_id = $2 AND relationship_type = 'blocked')",
+                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $2 AND related_user_id = $1 AND relationship_type = 'contact')
+                     AS viewer_is_contact,
+                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $2 AND related_user_id = $1 AND relationship_type = 'blocked')
+                     AS blocked_by_target,
+                 EXISTS (SELECT 1 FROM user_relationships WHERE user_id = $1 AND related_user_id = $2 AND relationship_type = 'blocked')
+                     AS viewer_blocked_target",
         )
         .await?;
     let r = client.query_one(&stmt, &[&viewer, &target]).await?;
     Ok(Standing {
-        viewer_is_contact: r.get(0),
-        blocked_by_target: r.get(1),
-        viewer_blocked_target: r.get(2),
+        viewer_is_contact: r.get("viewer_is_contact"),
+        blocked_by_target: r.get("blocked_by_target"),
+        viewer_blocked_target: r.get("viewer_blocked_target"),
     })
 }
 
@@ -54,7 +57,7 @@ pub async fn blockers_among(db: &Db, user: Uuid, users: &[Uuid]) -> Result<Vec<U
         .query(&stmt, &[&user, &users])
         .await?
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| r.get("user_id"))
         .collect())
 }
 
@@ -80,16 +83,19 @@ pub async fn remove(db: &Db, user: Uuid, related: Uuid, kind: &str) -> Result<bo
     Ok(client.execute(&stmt, &[&user, &related, &kind]).await? == 1)
 }
 
-/// The users `user` has in relationship `kind`, with when: (id, username, since).
-pub async fn list(
-    db: &Db,
-    user: Uuid,
-    kind: &str,
-) -> Result<Vec<(Uuid, String, chrono::DateTime<chrono::Utc>)>, ApiError> {
+/// One user another is related to, and since when.
+pub struct Related {
+    pub id: Uuid,
+    pub username: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// The users `user` has in relationship `kind`, newest first.
+pub async fn list(db: &Db, user: Uuid, kind: &str) -> Result<Vec<Related>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT u.id, u.username, r.created_at FROM user_relationships r JOIN users u ON u.id = r.related_user_id
+            "SELECT u.id, u.username, r.created_at AS since FROM user_relationships r JOIN users u ON u.id = r.related_user_id
              WHERE r.user_id = $1 AND r.relationship_type = $2 ORDER BY r.created_at DESC",
         )
         .await?;
@@ -97,6 +103,10 @@ pub async fn list(
         .query(&stmt, &[&user, &kind])
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| Related {
+            id: r.get("id"),
+            username: r.get("username"),
+            since: r.get("since"),
+        })
         .collect())
 }

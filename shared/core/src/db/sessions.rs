@@ -1,11 +1,10 @@
 //! Device sessions and their single-use refresh tokens.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
-
-use crate::auth::tokens::Caller;
-use crate::wire::rfc3339;
 use uuid::Uuid;
+
+use crate::api::models::{Session, Timestamp};
+use crate::auth::tokens::Caller;
 
 use crate::error::ApiError;
 
@@ -81,13 +80,16 @@ pub async fn rotate_refresh(
              FROM device_sessions s
              WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
                AND s.id = t.session_id AND s.revoked_at IS NULL
-             RETURNING s.id, s.user_id, s.expires_at",
+             RETURNING s.id AS session_id, s.user_id, s.expires_at",
             &[&old_hash],
         )
         .await?;
     if let Some(row) = spent {
-        let (session_id, user_id, expires_at): (Uuid, Uuid, DateTime<Utc>) =
-            (row.get(0), row.get(1), row.get(2));
+        let (session_id, user_id, expires_at): (Uuid, Uuid, DateTime<Utc>) = (
+            row.get("session_id"),
+            row.get("user_id"),
+            row.get("expires_at"),
+        );
         tx.execute(
             "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
             &[&new_hash, &session_id, &expires_at],
@@ -112,7 +114,7 @@ pub async fn rotate_refresh(
         .await?;
     let outcome = match reused {
         Some(row) => {
-            let session_id: Uuid = row.get(0);
+            let session_id: Uuid = row.get("session_id");
             tx.execute(
                 "UPDATE device_sessions SET revoked_at = now(), revoked_reason = 'refresh token reused'
                  WHERE id = $1 AND revoked_at IS NULL",
@@ -145,7 +147,7 @@ pub async fn revoke_by_refresh(
     Ok(client
         .query_opt(&stmt, &[&hash, &user_id])
         .await?
-        .map(|r| r.get(0)))
+        .map(|r| r.get("id")))
 }
 
 /// Is this device session live (not revoked, not expired)?
@@ -154,13 +156,13 @@ pub async fn is_active(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool,
     let stmt = client
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM device_sessions
-                            WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now())",
+                            WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()) AS active",
         )
         .await?;
     Ok(client
         .query_one(&stmt, &[&session_id, &user_id])
         .await?
-        .get(0))
+        .get("active"))
 }
 
 /// Revoke one of the user's sessions by id. Returns the id if it was live.
@@ -179,11 +181,11 @@ pub async fn revoke_session(
     Ok(client
         .query_opt(&stmt, &[&session_id, &user_id])
         .await?
-        .map(|r| r.get(0)))
+        .map(|r| r.get("id")))
 }
 
 /// The user's live sessions, newest first.
-pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Value>, ApiError> {
+pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Session>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
@@ -197,18 +199,18 @@ pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Value>, ApiError> {
         .await?
         .iter()
         .map(|r| {
-            let id: Uuid = r.get(0);
-            json!({
-                "id": id,
-                "deviceName": r.get::<_, Option<String>>(1),
-                "userAgent": r.get::<_, Option<String>>(2),
-                "ipAddress": r.get::<_, Option<String>>(3),
-                "rememberMe": r.get::<_, bool>(4),
-                "createdAt": rfc3339(r.get(5)),
-                "lastUsedAt": rfc3339(r.get(6)),
-                "expiresAt": rfc3339(r.get(7)),
-                "current": id == caller.session_id,
-            })
+            let id: Uuid = r.get("id");
+            Session {
+                id,
+                device_name: r.get("device_name"),
+                user_agent: r.get("user_agent"),
+                ip_address: r.get("ip_address"),
+                remember_me: r.get("remember_me"),
+                created_at: Timestamp(r.get("created_at")),
+                last_used_at: Timestamp(r.get("last_used_at")),
+                expires_at: Timestamp(r.get("expires_at")),
+                current: id == caller.session_id,
+            }
         })
         .collect())
 }
@@ -226,6 +228,6 @@ pub async fn revoke_all(db: &Db, user_id: Uuid, reason: &str) -> Result<Vec<Uuid
         .query(&stmt, &[&user_id, &reason])
         .await?
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| r.get("id"))
         .collect())
 }

@@ -43,11 +43,14 @@ pub async fn consume_email_token(db: &Db, purpose: &str, hash: &[u8]) -> Result<
                  WHERE target.live AND t.user_id = target.user_id AND t.purpose = $2 AND t.used_at IS NULL
                  RETURNING t.user_id
              )
-             SELECT (SELECT user_id FROM target), (SELECT live FROM target)",
+             SELECT (SELECT user_id FROM target) AS user_id, (SELECT live FROM target) AS live",
         )
         .await?;
     let row = client.query_one(&stmt, &[&hash, &purpose]).await?;
-    match (row.get::<_, Option<Uuid>>(0), row.get::<_, Option<bool>>(1)) {
+    match (
+        row.get::<_, Option<Uuid>>("user_id"),
+        row.get::<_, Option<bool>>("live"),
+    ) {
         (Some(user), Some(true)) => Ok(user),
         (Some(_), _) => Err(ApiError::TokenExpired),
         _ => Err(ApiError::InvalidToken),
@@ -98,7 +101,7 @@ pub async fn check_phone_code(
     let tx = client.transaction().await?;
     let row = tx
         .query_opt(
-            "SELECT id, code_hash, attempts, expires_at > now() FROM phone_verifications
+            "SELECT id, code_hash, attempts, expires_at > now() AS live FROM phone_verifications
              WHERE user_id = $1 AND phone = $2 AND consumed_at IS NULL ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
             &[&user_id, &phone],
         )
@@ -106,8 +109,12 @@ pub async fn check_phone_code(
     let Some(row) = row else {
         return Ok(PhoneCheck::NoCode);
     };
-    let (id, stored, attempts, live): (Uuid, Vec<u8>, i32, bool) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (id, stored, attempts, live): (Uuid, Vec<u8>, i32, bool) = (
+        row.get("id"),
+        row.get("code_hash"),
+        row.get("attempts"),
+        row.get("live"),
+    );
     let outcome = if !live {
         PhoneCheck::Expired
     } else if attempts >= max_attempts {

@@ -1,13 +1,14 @@
 //! Queries on `users`.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::api::models::{NotificationSettings, OwnProfile, PrivacySettings, Timestamp};
+use crate::api::requests::{NotificationSettingsPatch, PrivacySettingsPatch};
 use crate::domain::{Email, Phone, Username};
 use crate::error::ApiError;
-use crate::wire::rfc3339;
 
 use super::{is_unique_violation, Db};
 
@@ -64,7 +65,7 @@ pub async fn login_credentials(db: &Db, email: &Email) -> Result<Option<(Uuid, S
     Ok(client
         .query_opt(&stmt, &[&email.as_str()])
         .await?
-        .map(|r| (r.get(0), r.get(1))))
+        .map(|r| (r.get("id"), r.get("password_hash"))))
 }
 
 const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, display_name, profile_picture_url, \
@@ -72,7 +73,7 @@ const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, displ
      profile_picture_media_id, phone_verified, totp_enabled";
 
 /// The caller's own profile (every field).
-pub async fn own_profile(db: &Db, id: Uuid) -> Result<Option<Value>, ApiError> {
+pub async fn own_profile(db: &Db, id: Uuid) -> Result<Option<OwnProfile>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
@@ -82,40 +83,41 @@ pub async fn own_profile(db: &Db, id: Uuid) -> Result<Option<Value>, ApiError> {
     Ok(client
         .query_opt(&stmt, &[&id])
         .await?
-        .map(|r| own_profile_json(&r)))
+        .map(|r| own_profile_row(&r)))
 }
 
-fn own_profile_json(r: &Row) -> Value {
-    let ts = |i: &str| r.get::<_, Option<DateTime<Utc>>>(i).map(rfc3339);
-    json!({
-        "id": r.get::<_, Uuid>("id"),
-        "email": r.get::<_, String>("email"),
-        "isVerified": r.get::<_, bool>("email_verified"),
-        "username": r.get::<_, String>("username"),
-        "phone": r.get::<_, Option<String>>("phone"),
-        "displayName": r.get::<_, Option<String>>("display_name"),
-        "profilePictureUrl": r.get::<_, Option<String>>("profile_picture_url"),
-        "profilePictureMediaId": r.get::<_, Option<Uuid>>("profile_picture_media_id"),
-        "phoneVerified": r.get::<_, bool>("phone_verified"),
-        "twoFactorEnabled": r.get::<_, bool>("totp_enabled"),
-        "status": r.get::<_, Option<String>>("status"),
-        "about": r.get::<_, Option<String>>("about"),
-        "lastSeen": ts("last_seen"),
-        "isOnline": r.get::<_, bool>("is_online"),
-        "privacySettings": r.get::<_, Value>("privacy_settings"),
-        "notificationSettings": r.get::<_, Value>("notification_settings"),
-        "createdAt": ts("created_at"),
-        "updatedAt": ts("updated_at"),
-    })
+fn own_profile_row(r: &Row) -> OwnProfile {
+    let Json(privacy_settings) = r.get::<_, Json<PrivacySettings>>("privacy_settings");
+    let Json(notification_settings) = r.get::<_, Json<NotificationSettings>>("notification_settings");
+    OwnProfile {
+        id: r.get("id"),
+        email: r.get("email"),
+        is_verified: r.get("email_verified"),
+        username: r.get("username"),
+        phone: r.get("phone"),
+        display_name: r.get("display_name"),
+        profile_picture_url: r.get("profile_picture_url"),
+        profile_picture_media_id: r.get("profile_picture_media_id"),
+        phone_verified: r.get("phone_verified"),
+        two_factor_enabled: r.get("totp_enabled"),
+        status: r.get("status"),
+        about: r.get("about"),
+        last_seen: r.get::<_, Option<DateTime<Utc>>>("last_seen").map(Timestamp),
+        is_online: r.get("is_online"),
+        privacy_settings,
+        notification_settings,
+        created_at: Timestamp(r.get("created_at")),
+        updated_at: Timestamp(r.get("updated_at")),
+    }
 }
 
 /// Do all these users exist (and are not erased)?
 pub async fn all_exist(db: &Db, ids: &[Uuid]) -> Result<bool, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached("SELECT count(*) FROM users WHERE id = ANY($1) AND deleted_at IS NULL")
+        .prepare_cached("SELECT count(*) AS n FROM users WHERE id = ANY($1) AND deleted_at IS NULL")
         .await?;
-    let n: i64 = client.query_one(&stmt, &[&ids]).await?.get(0);
+    let n: i64 = client.query_one(&stmt, &[&ids]).await?.get("n");
     Ok(n as usize == ids.len())
 }
 
@@ -142,7 +144,10 @@ pub async fn password_hash(db: &Db, id: Uuid) -> Result<Option<String>, ApiError
     let stmt = client
         .prepare_cached("SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
         .await?;
-    Ok(client.query_opt(&stmt, &[&id]).await?.map(|r| r.get(0)))
+    Ok(client
+        .query_opt(&stmt, &[&id])
+        .await?
+        .map(|r| r.get("password_hash")))
 }
 
 pub async fn set_password(db: &Db, id: Uuid, hash: &str) -> Result<(), ApiError> {
@@ -180,9 +185,11 @@ pub async fn set_verified_phone(db: &Db, id: Uuid, phone: &str) -> Result<bool, 
 pub async fn phone_taken(db: &Db, id: Uuid, phone: &str) -> Result<bool, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE phone = $2 AND id <> $1)")
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE phone = $2 AND id <> $1) AS taken",
+        )
         .await?;
-    Ok(client.query_one(&stmt, &[&id, &phone]).await?.get(0))
+    Ok(client.query_one(&stmt, &[&id, &phone]).await?.get("taken"))
 }
 
 /// Whether TOTP is on, and the secret (pending or active).
@@ -196,7 +203,7 @@ pub async fn totp_state(db: &Db, id: Uuid) -> Result<Option<(bool, Option<String
     Ok(client
         .query_opt(&stmt, &[&id])
         .await?
-        .map(|r| (r.get(0), r.get(1))))
+        .map(|r| (r.get("totp_enabled"), r.get("totp_secret"))))
 }
 
 /// Store a pending secret (or, with `None`, turn TOTP off and drop its recovery codes). Returns
@@ -209,7 +216,10 @@ pub async fn set_totp_secret(db: &Db, id: Uuid, secret: Option<&str>) -> Result<
              UPDATE users SET totp_secret = $2, totp_enabled = false WHERE id = $1 RETURNING username",
         )
         .await?;
-    Ok(client.query_one(&stmt, &[&id, &secret]).await?.get(0))
+    Ok(client
+        .query_one(&stmt, &[&id, &secret])
+        .await?
+        .get("username"))
 }
 
 pub async fn enable_totp(db: &Db, id: Uuid, recovery_hashes: &[Vec<u8>]) -> Result<(), ApiError> {
@@ -243,36 +253,39 @@ pub struct PublicRow {
     pub profile_picture_media_id: Option<Uuid>,
     pub status: Option<String>,
     pub about: Option<String>,
-    pub last_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<Timestamp>,
     pub is_online: bool,
-    pub privacy: Value,
+    pub privacy: PrivacySettings,
     pub standing: super::relationships::Standing,
 }
 
 const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_picture_url, u.profile_picture_media_id,
         u.status, u.about, u.last_seen, u.is_online, u.privacy_settings,
-        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'contact'),
-        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'blocked'),
-        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = $1 AND r.related_user_id = u.id AND r.relationship_type = 'blocked'),
-        count(*) OVER ()
+        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'contact')
+            AS viewer_is_contact,
+        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'blocked')
+            AS blocked_by_target,
+        EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = $1 AND r.related_user_id = u.id AND r.relationship_type = 'blocked')
+            AS viewer_blocked_target,
+        count(*) OVER () AS total
      FROM users u";
 
 fn public_row(r: &Row) -> PublicRow {
     PublicRow {
-        id: r.get(0),
-        username: r.get(1),
-        display_name: r.get(2),
-        profile_picture_url: r.get(3),
-        profile_picture_media_id: r.get(4),
-        status: r.get(5),
-        about: r.get(6),
-        last_seen: r.get(7),
-        is_online: r.get(8),
-        privacy: r.get(9),
+        id: r.get("id"),
+        username: r.get("username"),
+        display_name: r.get("display_name"),
+        profile_picture_url: r.get("profile_picture_url"),
+        profile_picture_media_id: r.get("profile_picture_media_id"),
+        status: r.get("status"),
+        about: r.get("about"),
+        last_seen: r.get::<_, Option<DateTime<Utc>>>("last_seen").map(Timestamp),
+        is_online: r.get("is_online"),
+        privacy: r.get::<_, Json<PrivacySettings>>("privacy_settings").0,
         standing: super::relationships::Standing {
-            viewer_is_contact: r.get(10),
-            blocked_by_target: r.get(11),
-            viewer_blocked_target: r.get(12),
+            viewer_is_contact: r.get("viewer_is_contact"),
+            blocked_by_target: r.get("blocked_by_target"),
+            viewer_blocked_target: r.get("viewer_blocked_target"),
         },
     }
 }
@@ -340,7 +353,7 @@ pub async fn search(
     let rows = client
         .query(&stmt, &[&viewer, &pattern, &query, &limit, &offset])
         .await?;
-    let total = rows.first().map(|r| r.get::<_, i64>(13)).unwrap_or(0);
+    let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
     Ok((rows.iter().map(public_row).collect(), total))
 }
 
@@ -352,8 +365,8 @@ pub struct ProfileUpdate {
     pub status: Option<Option<String>>,
     pub about: Option<Option<String>>,
     pub picture: Option<Option<Uuid>>,
-    pub privacy: Value,
-    pub notifications: Value,
+    pub privacy: PrivacySettingsPatch,
+    pub notifications: NotificationSettingsPatch,
 }
 
 /// Apply an update; `Err(AlreadyExists)` when the new username is taken.
@@ -391,8 +404,8 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
                 &ab,
                 &pic_set,
                 &pic,
-                &u.privacy,
-                &u.notifications,
+                &Json(&u.privacy),
+                &Json(&u.notifications),
             ],
         )
         .await;
@@ -409,9 +422,9 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
 pub async fn owns_image(db: &Db, user: Uuid, media: Uuid) -> Result<bool, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM media_files WHERE id = $1 AND uploader_id = $2 AND file_type = 'image')")
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM media_files WHERE id = $1 AND uploader_id = $2 AND file_type = 'image') AS owns")
         .await?;
-    Ok(client.query_one(&stmt, &[&media, &user]).await?.get(0))
+    Ok(client.query_one(&stmt, &[&media, &user]).await?.get("owns"))
 }
 
 /// Erase an account's personal data in one transaction (see `services::data_rights`). Returns
@@ -448,7 +461,7 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
         )
         .await?
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| r.get("id"))
         .collect();
     tx.commit().await?;
     Ok(revoked)

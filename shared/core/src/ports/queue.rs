@@ -8,13 +8,14 @@ use uuid::Uuid;
 
 use super::PortError;
 
-/// Push `event`/`data` to every connection of `recipients` (but `exclude_connection`).
-/// With `receipt`, recipients reached are recorded as delivered and the sender is told.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Push `event` to every connection of `recipients` (but `exclude_connection`).
+/// With `receipt`, recipients reached are recorded as delivered and the sender is told. On the
+/// queue the event's `event` and `data` sit beside the other fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryJob {
-    pub event: String,
-    pub data: serde_json::Value,
+    #[serde(flatten)]
+    pub event: crate::api::ws::ServerEvent,
     pub recipients: Vec<Uuid>,
     #[serde(default)]
     pub exclude_connection: Option<String>,

@@ -1,18 +1,22 @@
 //! Registration, login, token refresh and logout (PRD 1.2, API.md "Auth").
 
 use chrono::Utc;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::password::{hash_password, verify_password};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::sessions::{self, NewSession, Rotation};
 use crate::db::users::{self, NewUserConflict};
-use crate::domain::{Email, Password, Phone, Username};
+use crate::api::models::{
+    Envelope, LoggedOut, LoginResult, RegisteredUser, Refreshed, Registration, Session,
+    SessionRevoked, Tokens,
+};
+use crate::api::requests::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest};
+use crate::domain::{Email, Username};
 use crate::error::ApiError;
 use crate::App;
 
-use super::{optional_str, rate_limit, require_object, required_str, two_factor, verification};
+use super::{rate_limit, two_factor, verification};
 
 /// Where a login comes from, recorded on its device session.
 #[derive(Debug, Default, Clone)]
@@ -22,14 +26,19 @@ pub struct DeviceInfo {
 }
 
 /// `POST /api/auth/register`.
-pub async fn register(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let email = Email::parse(required_str(body, "email")?)?;
-    let password = Password::parse(required_str(body, "password")?)?;
-    let chosen = optional_str(body, "username")?
-        .map(Username::parse)
-        .transpose()?;
-    let phone = optional_str(body, "phone")?.map(Phone::parse).transpose()?;
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, description = "The account and its first device session", body = Envelope<Registration>)))]
+pub async fn register(
+    app: &App,
+    body: RegisterRequest,
+    device: &DeviceInfo,
+) -> Result<Registration, ApiError> {
+    let RegisterRequest {
+        email,
+        password,
+        username: chosen,
+        phone,
+    } = body;
     let hash = hash_password(password.expose().to_owned()).await?;
 
     let user_id = Uuid::now_v7();
@@ -67,24 +76,28 @@ pub async fn register(app: &App, body: &Value, device: &DeviceInfo) -> Result<Va
     }
     verification::send_email_verification(app, user_id, &email).await?;
     let tokens = start_session(app, user_id, false, device).await?;
-    Ok(json!({
-        "user": { "id": user_id, "email": email.as_str(), "username": username.as_str(), "isVerified": false },
-        "tokens": tokens,
-    }))
+    Ok(Registration {
+        user: RegisteredUser {
+            id: user_id,
+            email: email.as_str().to_owned(),
+            username: username.as_str().to_owned(),
+            is_verified: false,
+        },
+        tokens,
+    })
 }
 
 /// `POST /api/auth/login`. Unknown email and wrong password answer alike, in the same time.
-pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let email = required_str(body, "email")?;
-    let password = required_str(body, "password")?;
-    if password.len() > 1024 {
-        return Err(ApiError::InvalidCredentials);
-    }
-    let remember_me = body
-        .get("rememberMe")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "A new device session", body = Envelope<LoginResult>)))]
+pub async fn login(
+    app: &App,
+    body: LoginRequest,
+    device: &DeviceInfo,
+) -> Result<LoginResult, ApiError> {
+    let email = body.email.expose();
+    let password = body.password.expose();
+    let remember_me = body.remember_me;
     let limits = &app.settings.rate_limits;
     let account_key = format!("account:{}", email.trim().to_lowercase());
     let ip_key = format!("ip:{}", device.ip_address.as_deref().unwrap_or("unknown"));
@@ -114,7 +127,11 @@ pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value
             return Err(ApiError::InvalidCredentials);
         }
     };
-    if let Some(required) = two_factor::required_at_login(app, user_id, body).await? {
+    let second_factor = (
+        body.totp_code.as_ref().map(|c| c.expose()),
+        body.recovery_code.as_ref().map(|c| c.expose()),
+    );
+    if let Some(required) = two_factor::required_at_login(app, user_id, second_factor).await? {
         return Err(required);
     }
     // Only the account's count is cleared: one good password must not reset an IP's failures.
@@ -123,7 +140,10 @@ pub async fn login(app: &App, body: &Value, device: &DeviceInfo) -> Result<Value
     let profile = users::own_profile(&app.db, user_id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    Ok(json!({ "user": profile, "tokens": tokens }))
+    Ok(LoginResult {
+        user: profile,
+        tokens,
+    })
 }
 
 /// A new device session and its first pair of tokens.
@@ -132,7 +152,7 @@ pub(crate) async fn start_session(
     user_id: Uuid,
     remember_me: bool,
     device: &DeviceInfo,
-) -> Result<Value, ApiError> {
+) -> Result<Tokens, ApiError> {
     let session_id = Uuid::now_v7();
     let ttl = if remember_me {
         app.settings.remember_me_ttl
@@ -163,17 +183,22 @@ pub(crate) async fn start_session(
     )
 }
 
-fn token_pair(app: &App, caller: Caller, refresh: String) -> Result<Value, ApiError> {
+fn token_pair(app: &App, caller: Caller, refresh: String) -> Result<Tokens, ApiError> {
     let ttl = app.settings.access_token_ttl.as_secs() as i64;
     let access = app.tokens.issue_access(caller, ttl)?;
-    Ok(json!({ "accessToken": access, "refreshToken": refresh, "expiresIn": ttl }))
+    Ok(Tokens {
+        access_token: access,
+        refresh_token: refresh,
+        expires_in: ttl,
+    })
 }
 
 /// `POST /api/auth/refresh`: spend the refresh token, return a new pair. A token presented a
 /// second time revokes its whole device session.
-pub async fn refresh(app: &App, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let old = required_str(body, "refreshToken")?;
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, description = "A new token pair", body = Envelope<Refreshed>)))]
+pub async fn refresh(app: &App, body: RefreshRequest) -> Result<Refreshed, ApiError> {
+    let old = body.refresh_token.expose();
     if old.len() > 200 {
         return Err(ApiError::InvalidToken);
     }
@@ -191,7 +216,7 @@ pub async fn refresh(app: &App, body: &Value) -> Result<Value, ApiError> {
                 },
                 new_token,
             )?;
-            Ok(json!({ "tokens": tokens }))
+            Ok(Refreshed { tokens })
         }
         Rotation::Reused => {
             tracing::warn!(
@@ -205,35 +230,45 @@ pub async fn refresh(app: &App, body: &Value) -> Result<Value, ApiError> {
 
 /// `POST /api/auth/logout`: revoke the device session of the given refresh token (or, without
 /// one, the caller's current session).
-pub async fn logout(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
-    let revoked = match optional_str(body, "refreshToken")? {
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Whether a session was revoked", body = Envelope<LoggedOut>)))]
+pub async fn logout(app: &App, caller: Caller, body: LogoutRequest) -> Result<LoggedOut, ApiError> {
+    let revoked = match body.refresh_token {
         Some(token) => {
-            sessions::revoke_by_refresh(&app.db, &hash_token(token), caller.user_id).await?
+            sessions::revoke_by_refresh(&app.db, &hash_token(token.expose()), caller.user_id)
+                .await?
         }
         None => sessions::revoke_session(&app.db, caller.session_id, caller.user_id).await?,
     };
     if let Some(session) = revoked {
         super::connections::close_sessions(app, caller.user_id, &[session]).await;
     }
-    Ok(json!({ "loggedOut": revoked.is_some() }))
+    Ok(LoggedOut {
+        logged_out: revoked.is_some(),
+    })
 }
 
 /// `GET /api/auth/sessions`: the caller's live device sessions, the current one marked.
-pub async fn list_sessions(app: &App, caller: Caller) -> Result<Value, ApiError> {
-    Ok(json!(sessions::list(&app.db, caller).await?))
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Live device sessions, newest first", body = Envelope<Vec<Session>>)))]
+pub async fn list_sessions(app: &App, caller: Caller) -> Result<Vec<Session>, ApiError> {
+    sessions::list(&app.db, caller).await
 }
 
 /// `DELETE /api/auth/sessions/{sessionId}`: revoke one of the caller's sessions and close its
 /// WebSocket connections.
+#[utoipa::path(delete, path = "/api/auth/sessions/{sessionId}", tag = "auth", security(("bearer" = [])),
+    params(("sessionId" = Uuid, Path, description = "One of the caller's sessions")),
+    responses((status = 200, description = "The session is revoked", body = Envelope<SessionRevoked>)))]
 pub async fn revoke_session(
     app: &App,
     caller: Caller,
-    session_id: &str,
-) -> Result<Value, ApiError> {
-    let session_id = crate::domain::parse_id(session_id, "sessionId")?;
+    session_id: Uuid,
+) -> Result<SessionRevoked, ApiError> {
     let revoked = sessions::revoke_session(&app.db, session_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("session"))?;
     super::connections::close_sessions(app, caller.user_id, &[revoked]).await;
-    Ok(json!({ "revoked": revoked }))
+    Ok(SessionRevoked { revoked })
 }

@@ -2,22 +2,19 @@
 //! messaging refuses 1:1 sends and leaves blockers out of group deliveries, chat creation
 //! refuses, and profile views hide presence, picture and about (`profiles::public_view`).
 
-use serde_json::{json, Value};
+use uuid::Uuid;
 
+use crate::api::models::{BlockState, BlockedUser, Envelope, Timestamp};
+use crate::api::requests::BlockRequest;
 use crate::auth::tokens::Caller;
 use crate::db::{relationships, users};
-use crate::domain::parse_id;
 use crate::error::ApiError;
-use crate::wire::rfc3339;
 use crate::App;
-
-use super::{require_object, required_str};
 
 const BLOCKED: &str = "blocked";
 
-async fn target(app: &App, caller: Caller, body: &Value) -> Result<uuid::Uuid, ApiError> {
-    require_object(body)?;
-    let id = parse_id(required_str(body, "userId")?, "userId")?;
+async fn target(app: &App, caller: Caller, body: &BlockRequest) -> Result<Uuid, ApiError> {
+    let id = body.user_id;
     if id == caller.user_id {
         return Err(ApiError::Validation("you cannot block yourself".into()));
     }
@@ -28,26 +25,46 @@ async fn target(app: &App, caller: Caller, body: &Value) -> Result<uuid::Uuid, A
 }
 
 /// `POST /api/users/block {userId}`.
-pub async fn block(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
-    let id = target(app, caller, body).await?;
+#[utoipa::path(post, path = "/api/users/block", tag = "users", security(("bearer" = [])),
+    request_body = BlockRequest,
+    responses((status = 200, description = "The user is blocked", body = Envelope<BlockState>)))]
+pub async fn block(app: &App, caller: Caller, body: BlockRequest) -> Result<BlockState, ApiError> {
+    let id = target(app, caller, &body).await?;
     relationships::add(&app.db, caller.user_id, id, BLOCKED).await?;
-    Ok(json!({ "userId": id, "blocked": true }))
+    Ok(BlockState {
+        user_id: id,
+        blocked: true,
+    })
 }
 
 /// `POST /api/users/unblock {userId}`.
-pub async fn unblock(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
-    let id = target(app, caller, body).await?;
+#[utoipa::path(post, path = "/api/users/unblock", tag = "users", security(("bearer" = [])),
+    request_body = BlockRequest,
+    responses((status = 200, description = "The user is not blocked", body = Envelope<BlockState>)))]
+pub async fn unblock(
+    app: &App,
+    caller: Caller,
+    body: BlockRequest,
+) -> Result<BlockState, ApiError> {
+    let id = target(app, caller, &body).await?;
     relationships::remove(&app.db, caller.user_id, id, BLOCKED).await?;
-    Ok(json!({ "userId": id, "blocked": false }))
+    Ok(BlockState {
+        user_id: id,
+        blocked: false,
+    })
 }
 
 /// `GET /api/users/blocked`.
-pub async fn list(app: &App, caller: Caller) -> Result<Value, ApiError> {
+#[utoipa::path(get, path = "/api/users/blocked", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "The users the caller blocks, newest first", body = Envelope<Vec<BlockedUser>>)))]
+pub async fn list(app: &App, caller: Caller) -> Result<Vec<BlockedUser>, ApiError> {
     let rows = relationships::list(&app.db, caller.user_id, BLOCKED).await?;
-    Ok(json!(rows
+    Ok(rows
         .into_iter()
-        .map(
-            |(id, username, at)| json!({ "id": id, "username": username, "blockedAt": rfc3339(at) })
-        )
-        .collect::<Vec<_>>()))
+        .map(|r| BlockedUser {
+            id: r.id,
+            username: r.username,
+            blocked_at: Timestamp(r.since),
+        })
+        .collect())
 }

@@ -2,12 +2,12 @@
 //! connections that are gone, record delivery receipts and tell the sender.
 
 use futures_util::future::join_all;
-use serde_json::json;
 use uuid::Uuid;
 
+use crate::api::models::Timestamp;
+use crate::api::ws::{MessageDelivered, ServerEvent};
 use crate::db::messages;
 use crate::ports::{DeliveryJob, PushError};
-use crate::wire::{event_frame, now_rfc3339};
 use crate::App;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +36,7 @@ pub async fn deliver_body(app: &App, body: &str) -> Result<DeliveryReport, Deliv
 }
 
 pub async fn deliver(app: &App, job: &DeliveryJob) -> Result<DeliveryReport, DeliveryError> {
-    let frame = event_frame(&job.event, &job.data);
+    let frame = job.event.to_text();
     let mut report = DeliveryReport::default();
     let results = join_all(job.recipients.iter().map(|user| {
         push_to_user(
@@ -75,16 +75,14 @@ pub async fn deliver(app: &App, job: &DeliveryJob) -> Result<DeliveryReport, Del
             messages::mark_delivered(&app.db, receipt.chat_id, &delivered_to, receipt.seq)
                 .await
                 .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-            let notice = event_frame(
-                "message:delivered",
-                &json!({
-                    "messageId": receipt.message_id,
-                    "chatId": receipt.chat_id,
-                    "seq": receipt.seq,
-                    "deliveredTo": delivered_to,
-                    "timestamp": now_rfc3339(),
-                }),
-            );
+            let notice = ServerEvent::MessageDelivered(MessageDelivered {
+                message_id: receipt.message_id,
+                chat_id: receipt.chat_id,
+                seq: receipt.seq,
+                delivered_to,
+                timestamp: Timestamp::now(),
+            })
+            .to_text();
             // Best effort: the receipt is stored, and the sender's next sync or history read shows it.
             let _ = push_to_user(app, receipt.sender_id, notice.as_bytes(), None).await;
         }

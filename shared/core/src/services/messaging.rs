@@ -1,65 +1,61 @@
 //! Sending messages and reading history (PRD 3, API.md "Messages"). A send is acknowledged only
 //! once the message is stored; its delivery is then handed to the delivery queue.
 
-use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::api::models::{CursorPagination, Envelope, Message, Page, PageEnvelope};
+use crate::api::requests::{HistoryQuery, SendMessageRequest};
+use crate::api::ws::{MessageReceived, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::messages::{self, Cursor, NewMessage, Stored};
-use crate::domain::{parse_id, ClientMessageId, MessageType};
 use crate::error::ApiError;
 use crate::ports::{DeliveryJob, Receipt};
 use crate::App;
 
-use super::{optional_str, rate_limit, require_object, required_str};
+use super::rate_limit;
 
 /// Largest `metadata` object a message may carry (location, contact card...), serialized.
 const MAX_METADATA_BYTES: usize = 4096;
 
-/// Store a message (or find the one already stored under its `clientMessageId`) and queue its
-/// delivery. `chat_id` comes from the path for REST sends and from the body over WebSocket.
+/// `POST /api/chats/{chatId}/messages` (and the `message:send` action): store a message (or
+/// find the one already stored under its `clientMessageId`) and queue its delivery.
 /// `origin_connection` is the sending WebSocket connection, which is not sent its own message.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    request_body = SendMessageRequest,
+    responses((status = 201, description = "The stored message (the one already stored, for a repeated clientMessageId)", body = Envelope<Message>)))]
 pub async fn send(
     app: &App,
     caller: Caller,
-    chat_id: Option<&str>,
-    body: &Value,
+    chat_id: Uuid,
+    body: SendMessageRequest,
     origin_connection: Option<&str>,
-) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let chat_id = parse_id(
-        chat_id
-            .map(Ok)
-            .unwrap_or_else(|| required_str(body, "chatId"))?,
-        "chatId",
-    )?;
-    let client_message_id = ClientMessageId::parse(required_str(body, "clientMessageId")?)?;
-    let kind = MessageType::parse(optional_str(body, "type")?.unwrap_or("text"))?;
-    let content = optional_str(body, "content")?;
+) -> Result<Message, ApiError> {
+    let SendMessageRequest {
+        client_message_id,
+        kind,
+        content,
+        reply_to_id: reply_to,
+        metadata,
+    } = body;
+    let content = content.as_deref();
     if kind.as_str() == "text" && content.is_none_or(|c| c.trim().is_empty()) {
         return Err(ApiError::Validation(
             "a text message needs non-empty `content`".into(),
         ));
     }
-    if content.is_some_and(|c| c.len() > app.settings.max_message_bytes) {
+    let max = app.settings.max_message_chars;
+    if content.is_some_and(|c| c.chars().count() > max) {
         return Err(ApiError::TooLarge(format!(
-            "content is longer than {} bytes",
-            app.settings.max_message_bytes
+            "content is longer than {max} characters"
         )));
     }
-    let reply_to = optional_str(body, "replyToId")?
-        .map(|r| parse_id(r, "replyToId"))
-        .transpose()?;
-    let metadata = match body.get("metadata") {
-        None | Some(Value::Null) => json!({}),
-        Some(m @ Value::Object(_)) if m.to_string().len() <= MAX_METADATA_BYTES => m.clone(),
-        Some(Value::Object(_)) => {
-            return Err(ApiError::TooLarge(format!(
-                "metadata is larger than {MAX_METADATA_BYTES} bytes"
-            )))
-        }
-        Some(_) => return Err(ApiError::Validation("`metadata` must be an object".into())),
-    };
+    let metadata = metadata.unwrap_or_default();
+    if serde_json::to_string(&metadata).map_or(0, |m| m.len()) > MAX_METADATA_BYTES {
+        return Err(ApiError::TooLarge(format!(
+            "metadata is larger than {MAX_METADATA_BYTES} bytes"
+        )));
+    }
 
     rate_limit::hit(
         &app.db,
@@ -101,11 +97,13 @@ pub async fn send(
             ))
         }
     };
-    let seq = message["seq"].as_i64().unwrap_or_default();
-    let id = new.id;
+    let (seq, id) = (message.seq, new.id);
     let job = DeliveryJob {
-        event: "message:received".into(),
-        data: json!({ "message": message, "chatId": chat_id, "timestamp": message["createdAt"] }),
+        event: ServerEvent::MessageReceived(MessageReceived {
+            message: (*message).clone(),
+            chat_id,
+            timestamp: message.created_at,
+        }),
         recipients: members,
         exclude_connection: origin_connection.map(str::to_owned),
         receipt: Some(Receipt {
@@ -116,7 +114,7 @@ pub async fn send(
         }),
     };
     enqueue_with_retry(app, &job).await?;
-    Ok(message)
+    Ok(*message)
 }
 
 /// The queue is the only way a stored message reaches live devices, so a failed enqueue is
@@ -142,26 +140,31 @@ async fn enqueue_with_retry(app: &App, job: &DeliveryJob) -> Result<(), ApiError
 }
 
 /// `GET /api/chats/{chatId}/messages?limit&before&after`.
+#[utoipa::path(get, path = "/api/chats/{chatId}/messages", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), HistoryQuery),
+    responses((status = 200, description = "A page of history, oldest first", body = PageEnvelope<Vec<Message>, CursorPagination>)))]
 pub async fn history(
     app: &App,
     caller: Caller,
-    chat_id: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<(Vec<Value>, bool), ApiError> {
-    let chat_id = parse_id(chat_id, "chatId")?;
-    let cursor = match (before, after) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::Validation(
-                "give `before` or `after`, not both".into(),
-            ))
-        }
-        (Some(b), None) => Cursor::Before(parse_id(b, "before")?),
-        (None, Some(a)) => Cursor::After(parse_id(a, "after")?),
-        (None, None) => Cursor::Latest,
+    chat_id: Uuid,
+    q: HistoryQuery,
+) -> Result<Page<Vec<Message>, CursorPagination>, ApiError> {
+    let limit = q.limit.0;
+    let cursor = Cursor {
+        before: q.before,
+        after: q.after,
     };
-    messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
+    let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
         .await?
-        .ok_or(ApiError::NotFound("chat"))
+        .ok_or(ApiError::NotFound("chat"))?;
+    let pagination = CursorPagination {
+        limit,
+        has_more,
+        before: page.first().map(|m| m.id),
+        after: page.last().map(|m| m.id),
+    };
+    Ok(Page {
+        items: page,
+        pagination,
+    })
 }

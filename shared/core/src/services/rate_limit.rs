@@ -16,11 +16,13 @@ pub async fn hit(db: &Db, bucket: &str, limit: Limit) -> Result<(), ApiError> {
             "INSERT INTO rate_limit_counters AS c (bucket, window_start, hits)
              VALUES ($1, to_timestamp(floor(extract(epoch FROM now())::float8 / $2::float8) * $2::float8), 1)
              ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + 1
-             RETURNING hits, ceil(extract(epoch FROM c.window_start)::float8 + $2::float8 - extract(epoch FROM now())::float8)",
+             RETURNING hits,
+                       ceil(extract(epoch FROM c.window_start)::float8 + $2::float8 - extract(epoch FROM now())::float8)
+                           AS seconds_left",
         )
         .await?;
     let row = client.query_one(&stmt, &[&bucket, &window]).await?;
-    let (hits, remaining): (i32, f64) = (row.get(0), row.get(1));
+    let (hits, remaining): (i32, f64) = (row.get("hits"), row.get("seconds_left"));
     // Now and then, drop windows that ended long ago.
     if rand::random::<u8>() == 0 {
         let _ = client
@@ -46,13 +48,14 @@ pub async fn login_backoff(db: &Db, key: &str, threshold: i32) -> Result<Option<
         .prepare_cached(
             "SELECT ceil(extract(epoch FROM last_failure
                       + least(interval '1 hour', interval '1 minute' * power(2, failures - $2)) - now()))::float8
+                      AS wait_secs
              FROM login_failures WHERE key = $1 AND failures >= $2",
         )
         .await?;
     let wait = client
         .query_opt(&stmt, &[&key, &threshold])
         .await?
-        .map(|r| r.get::<_, f64>(0));
+        .map(|r| r.get::<_, f64>("wait_secs"));
     Ok(wait.filter(|w| *w > 0.0).map(|w| w as u64))
 }
 

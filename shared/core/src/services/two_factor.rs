@@ -2,17 +2,16 @@
 //! first code (which also issues ten single-use recovery codes), require a code at login,
 //! disable with password and code.
 
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::password::verify_password;
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::auth::totp;
+use crate::api::models::{Envelope, TwoFactorSetup, TwoFactorState};
+use crate::api::requests::{TwoFactorDisableRequest, TwoFactorEnableRequest};
 use crate::db::users;
 use crate::error::ApiError;
 use crate::App;
-
-use super::{optional_str, require_object, required_str};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -20,7 +19,9 @@ fn now() -> i64 {
 
 /// `POST /api/auth/2fa/setup`: a new secret to put in an authenticator app (not active until
 /// confirmed).
-pub async fn setup(app: &App, caller: Caller) -> Result<Value, ApiError> {
+#[utoipa::path(post, path = "/api/auth/2fa/setup", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "A pending secret", body = Envelope<TwoFactorSetup>)))]
+pub async fn setup(app: &App, caller: Caller) -> Result<TwoFactorSetup, ApiError> {
     let (enabled, _) = users::totp_state(&app.db, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
@@ -32,13 +33,22 @@ pub async fn setup(app: &App, caller: Caller) -> Result<Value, ApiError> {
     let secret = totp::new_secret();
     let username = users::set_totp_secret(&app.db, caller.user_id, Some(&secret)).await?;
     let url = format!("otpauth://totp/Banter:{username}?secret={secret}&issuer=Banter&algorithm=SHA1&digits=6&period=30");
-    Ok(json!({ "secret": secret, "otpauthUrl": url }))
+    Ok(TwoFactorSetup {
+        secret,
+        otpauth_url: url,
+    })
 }
 
 /// `POST /api/auth/2fa/enable {code}`: turn it on; answers the recovery codes, shown once.
-pub async fn enable(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let code = required_str(body, "code")?;
+#[utoipa::path(post, path = "/api/auth/2fa/enable", tag = "auth", security(("bearer" = [])),
+    request_body = TwoFactorEnableRequest,
+    responses((status = 200, description = "On, with its recovery codes", body = Envelope<TwoFactorState>)))]
+pub async fn enable(
+    app: &App,
+    caller: Caller,
+    body: TwoFactorEnableRequest,
+) -> Result<TwoFactorState, ApiError> {
+    let code = body.code.as_str();
     let (enabled, secret) = users::totp_state(&app.db, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
@@ -47,8 +57,8 @@ pub async fn enable(app: &App, caller: Caller, body: &Value) -> Result<Value, Ap
             "two-factor authentication is already on".into(),
         ));
     }
-    let secret =
-        secret.ok_or_else(|| ApiError::Validation("call /api/auth/2fa/setup first".into()))?;
+    // No pending secret: there is nothing to confirm (`/api/auth/2fa/setup` makes one).
+    let secret = secret.ok_or(ApiError::NotFound("pending two-factor secret"))?;
     if !totp::verify(&secret, code, now()) {
         return Err(ApiError::Validation("the code is wrong".into()));
     }
@@ -57,23 +67,34 @@ pub async fn enable(app: &App, caller: Caller, body: &Value) -> Result<Value, Ap
         .collect();
     let hashes: Vec<Vec<u8>> = codes.iter().map(|c| hash_token(c)).collect();
     users::enable_totp(&app.db, caller.user_id, &hashes).await?;
-    Ok(json!({ "enabled": true, "recoveryCodes": codes }))
+    Ok(TwoFactorState {
+        enabled: true,
+        recovery_codes: Some(codes),
+    })
 }
 
 /// `POST /api/auth/2fa/disable {password, code}`.
-pub async fn disable(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let password = required_str(body, "password")?;
-    let code = required_str(body, "code")?;
+#[utoipa::path(post, path = "/api/auth/2fa/disable", tag = "auth", security(("bearer" = [])),
+    request_body = TwoFactorDisableRequest,
+    responses((status = 200, description = "Off", body = Envelope<TwoFactorState>)))]
+pub async fn disable(
+    app: &App,
+    caller: Caller,
+    body: TwoFactorDisableRequest,
+) -> Result<TwoFactorState, ApiError> {
+    let code = body.code.as_str();
     let stored = users::password_hash(&app.db, caller.user_id).await?;
-    if !verify_password(password.to_owned(), stored).await? {
+    if !verify_password(body.password.expose().to_owned(), stored).await? {
         return Err(ApiError::InvalidCredentials);
     }
     if !second_factor_ok(app, caller.user_id, Some(code), None).await? {
         return Err(ApiError::InvalidCredentials);
     }
     users::set_totp_secret(&app.db, caller.user_id, None).await?;
-    Ok(json!({ "enabled": false }))
+    Ok(TwoFactorState {
+        enabled: false,
+        recovery_codes: None,
+    })
 }
 
 async fn second_factor_ok(
@@ -98,11 +119,11 @@ async fn second_factor_ok(
 }
 
 /// At login, after the password checked out: `None` when the account needs no second factor or
-/// the body carries a good `totpCode` / `recoveryCode`, otherwise the error to answer.
+/// the login carries a good `(totpCode, recoveryCode)`, otherwise the error to answer.
 pub async fn required_at_login(
     app: &App,
     user: Uuid,
-    body: &Value,
+    (code, recovery): (Option<&str>, Option<&str>),
 ) -> Result<Option<ApiError>, ApiError> {
     let (enabled, _) = users::totp_state(&app.db, user)
         .await?
@@ -110,8 +131,6 @@ pub async fn required_at_login(
     if !enabled {
         return Ok(None);
     }
-    let code = optional_str(body, "totpCode")?;
-    let recovery = optional_str(body, "recoveryCode")?;
     if code.is_none() && recovery.is_none() {
         return Ok(Some(ApiError::TwoFactorRequired));
     }

@@ -4,18 +4,20 @@
 
 use chrono::Utc;
 use rand::Rng;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::password::hash_password;
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::tokens::{self, PhoneCheck};
 use crate::db::{sessions, users};
-use crate::domain::{Email, Password, Phone};
+use crate::api::models::{Envelope, PasswordReset, PhoneCodeSent, PhoneVerified, Sent, Verified};
+use crate::api::requests::{
+    ForgotPasswordRequest, PhoneStartRequest, PhoneVerifyRequest, ResetPasswordRequest,
+    VerifyEmailRequest,
+};
+use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;
-
-use super::{require_object, required_str};
 
 fn expires_in(ttl: std::time::Duration) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(ttl).expect("ttl in range")
@@ -49,23 +51,25 @@ pub async fn send_email_verification(
 }
 
 /// `POST /api/auth/verify-email {token}`.
-pub async fn verify_email(app: &App, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let token = required_str(body, "token")?;
+#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
+    responses((status = 200, description = "The email is verified", body = Envelope<Verified>)))]
+pub async fn verify_email(app: &App, body: VerifyEmailRequest) -> Result<Verified, ApiError> {
+    let token = body.token.expose();
     if token.len() > 200 {
         return Err(ApiError::InvalidToken);
     }
     let user =
         tokens::consume_email_token(&app.db, tokens::VERIFY_EMAIL, &hash_token(token)).await?;
     users::set_email_verified(&app.db, user).await?;
-    Ok(json!({ "verified": true }))
+    Ok(Verified { verified: true })
 }
 
 /// `POST /api/auth/forgot-password {email}`: always the same answer, so it tells nobody whether
 /// an account exists; the account's owner gets a reset link.
-pub async fn forgot_password(app: &App, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let email = Email::parse(required_str(body, "email")?)?;
+#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
+    responses((status = 200, description = "Always the same answer", body = Envelope<Sent>)))]
+pub async fn forgot_password(app: &App, body: ForgotPasswordRequest) -> Result<Sent, ApiError> {
+    let email = body.email;
     if let Some(user) = users::id_by_email(&app.db, &email).await? {
         let (token, hash) = new_opaque_token();
         tokens::create_email_token(
@@ -87,15 +91,19 @@ pub async fn forgot_password(app: &App, body: &Value) -> Result<Value, ApiError>
             .send_email(email.as_str(), "Reset your Banter password", &text)
             .await?;
     }
-    Ok(json!({ "sent": true }))
+    Ok(Sent { sent: true })
 }
 
 /// `POST /api/auth/reset-password {token, newPassword}`: sets the password and revokes every
 /// session (their WebSockets close).
-pub async fn reset_password(app: &App, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let token = required_str(body, "token")?;
-    let password = Password::parse(required_str(body, "newPassword")?)?;
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
+    responses((status = 200, description = "The password is set; every session is revoked", body = Envelope<PasswordReset>)))]
+pub async fn reset_password(
+    app: &App,
+    body: ResetPasswordRequest,
+) -> Result<PasswordReset, ApiError> {
+    let token = body.token.expose();
+    let password = body.new_password;
     if token.len() > 200 {
         return Err(ApiError::InvalidToken);
     }
@@ -105,7 +113,10 @@ pub async fn reset_password(app: &App, body: &Value) -> Result<Value, ApiError> 
     users::set_password(&app.db, user, &hash).await?;
     let revoked = sessions::revoke_all(&app.db, user, "password reset").await?;
     super::connections::close_sessions(app, user, &revoked).await;
-    Ok(json!({ "reset": true, "sessionsRevoked": revoked.len() }))
+    Ok(PasswordReset {
+        reset: true,
+        sessions_revoked: revoked.len() as i64,
+    })
 }
 
 fn code_hash(user: Uuid, phone: &str, code: &str) -> Vec<u8> {
@@ -113,9 +124,15 @@ fn code_hash(user: Uuid, phone: &str, code: &str) -> Vec<u8> {
 }
 
 /// `POST /api/auth/phone/start {phone}`: text a 6-digit code to the number.
-pub async fn start_phone(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let phone = Phone::parse(required_str(body, "phone")?)?;
+#[utoipa::path(post, path = "/api/auth/phone/start", tag = "auth", security(("bearer" = [])),
+    request_body = PhoneStartRequest,
+    responses((status = 200, description = "A code is on its way", body = Envelope<PhoneCodeSent>)))]
+pub async fn start_phone(
+    app: &App,
+    caller: Caller,
+    body: PhoneStartRequest,
+) -> Result<PhoneCodeSent, ApiError> {
+    let phone = body.phone;
     if users::phone_taken(&app.db, caller.user_id, phone.as_str()).await? {
         return Err(ApiError::AlreadyExists(
             "this phone number is in use".into(),
@@ -138,17 +155,23 @@ pub async fn start_phone(app: &App, caller: Caller, body: &Value) -> Result<Valu
             &format!("Your Banter code is {code}. It expires in 10 minutes."),
         )
         .await?;
-    Ok(json!({ "sent": true, "expiresIn": app.settings.phone_code_ttl.as_secs() }))
+    Ok(PhoneCodeSent {
+        sent: true,
+        expires_in: app.settings.phone_code_ttl.as_secs() as i64,
+    })
 }
 
 /// `POST /api/auth/phone/verify {phone, code}`.
-pub async fn verify_phone(app: &App, caller: Caller, body: &Value) -> Result<Value, ApiError> {
-    require_object(body)?;
-    let phone = Phone::parse(required_str(body, "phone")?)?;
-    let code = required_str(body, "code")?;
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::Validation("the code is 6 digits".into()));
-    }
+#[utoipa::path(post, path = "/api/auth/phone/verify", tag = "auth", security(("bearer" = [])),
+    request_body = PhoneVerifyRequest,
+    responses((status = 200, description = "The number is verified", body = Envelope<PhoneVerified>)))]
+pub async fn verify_phone(
+    app: &App,
+    caller: Caller,
+    body: PhoneVerifyRequest,
+) -> Result<PhoneVerified, ApiError> {
+    let phone = body.phone;
+    let code = body.code.as_str();
     let hash = code_hash(caller.user_id, phone.as_str(), code);
     match tokens::check_phone_code(
         &app.db,
@@ -165,7 +188,10 @@ pub async fn verify_phone(app: &App, caller: Caller, body: &Value) -> Result<Val
                     "this phone number is in use".into(),
                 ));
             }
-            Ok(json!({ "verified": true, "phone": phone.as_str() }))
+            Ok(PhoneVerified {
+                verified: true,
+                phone: phone.as_str().to_owned(),
+            })
         }
         PhoneCheck::Wrong => Err(ApiError::Validation("the code is wrong".into())),
         PhoneCheck::TooManyAttempts => Err(ApiError::PermissionDenied(

@@ -1,0 +1,188 @@
+//! The one way client input becomes a request type: JSON bodies, WebSocket payloads, query
+//! strings and path parameters. Text Postgres cannot store (U+0000) is refused here, for every
+//! string of the input, naming where it was; serde's errors become the API's, naming the field:
+//! a missing one is `MISSING_REQUIRED_FIELD`, a wrong type or bad value `VALIDATION_ERROR`.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A JSON request body. An empty body reads as `{}`; anything but an object is refused.
+pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::InvalidInput(format!("the body is not valid JSON: {e}")))?
+    };
+    if !value.is_object() {
+        return Err(ApiError::InvalidInput(
+            "the request body must be a JSON object".into(),
+        ));
+    }
+    json_value(value)
+}
+
+/// An already-parsed JSON value (a WebSocket action's `data`).
+pub fn json_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if let Some(path) = nul_path(&value, &mut String::new()) {
+        return Err(nul_error(&path));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        field_error(&path, &e.into_inner().to_string())
+    })
+}
+
+/// A query string's parameters. Empty values read as absent; unknown names are ignored.
+pub fn query<'a, T: DeserializeOwned>(
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<T, ApiError> {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        if value.contains('\0') || name.contains('\0') {
+            return Err(nul_error(name));
+        }
+        if !value.is_empty() {
+            form.append_pair(name, value);
+        }
+    }
+    let encoded = form.finish();
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        field_error(&path, &e.into_inner().to_string())
+    })
+}
+
+/// A UUID path parameter.
+pub fn path_id(raw: &str, name: &str) -> Result<Uuid, ApiError> {
+    crate::domain::parse_id(raw, name)
+}
+
+fn nul_error(path: &str) -> ApiError {
+    ApiError::Validation(format!(
+        "`{path}` contains a NUL character (U+0000), which text cannot hold"
+    ))
+}
+
+/// The path of the first string (or object key) holding U+0000, if any.
+fn nul_path(value: &Value, path: &mut String) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains('\0').then(|| display_path(path)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = nul_path(v, path);
+            path.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k);
+            let found = if k.contains('\0') {
+                Some(display_path(path))
+            } else {
+                nul_path(v, path)
+            };
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+fn display_path(path: &str) -> String {
+    if path.is_empty() {
+        ".".into()
+    } else {
+        path.escape_default().to_string()
+    }
+}
+
+/// serde's message for a field, as the API's error: `missing field `x`` (at `path`) is a
+/// missing field `path.x`; anything else is a bad value at `path`.
+fn field_error(path: &str, message: &str) -> ApiError {
+    let at = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        return ApiError::MissingField(at(name));
+    }
+    let message: String = message.chars().take(300).collect();
+    if path == "." || path.is_empty() {
+        ApiError::Validation(message)
+    } else {
+        ApiError::Validation(format!("`{path}`: {message}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::requests::{ChatListQuery, CreateChatRequest, RegisterRequest};
+
+    fn err_of<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> ApiError {
+        json_body::<T>(body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let e = err_of::<RegisterRequest>(r#"{"email": "a@b.co"}"#);
+        assert!(matches!(&e, ApiError::MissingField(f) if f == "password"), "{e:?}");
+        let e = err_of::<CreateChatRequest>(r#"{"type": "group", "participantIds": []}"#);
+        assert!(matches!(&e, ApiError::MissingField(f) if f == "name"), "{e:?}");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e = err_of::<RegisterRequest>(r#"{"email": 42, "password": "long enough"}"#);
+        assert_eq!(e.code(), "VALIDATION_ERROR");
+        assert!(e.to_string().starts_with("`email`"), "{e}");
+        let e = err_of::<CreateChatRequest>(
+            r#"{"type": "individual", "participantIds": ["nope"]}"#,
+        );
+        assert_eq!(e.code(), "VALIDATION_ERROR");
+    }
+
+    #[test]
+    fn nul_is_refused_wherever_it_is() {
+        let e = err_of::<RegisterRequest>(
+            r#"{"email": "a@b.co", "password": "long enough", "username": "a\u0000b"}"#,
+        );
+        assert!(e.to_string().contains("`username`"), "{e}");
+        let e = err_of::<RegisterRequest>(r#"{"x": [{"y": "\u0000"}]}"#);
+        assert!(e.to_string().contains("`x[0].y`"), "{e}");
+        let e = query::<ChatListQuery>([("limit", "1\0")]).unwrap_err();
+        assert!(e.to_string().contains("`limit`"), "{e}");
+    }
+
+    #[test]
+    fn bodies_must_be_objects_and_empty_is_empty() {
+        assert_eq!(err_of::<RegisterRequest>("[1]").code(), "INVALID_INPUT");
+        assert_eq!(err_of::<RegisterRequest>("{").code(), "INVALID_INPUT");
+        assert_eq!(err_of::<RegisterRequest>("  ").code(), "MISSING_REQUIRED_FIELD");
+    }
+
+    #[test]
+    fn queries_parse_numbers_and_skip_empty_values() {
+        let q: ChatListQuery = query([("limit", "7"), ("offset", "")]).unwrap();
+        assert_eq!((q.limit.0, q.offset.0), (7, 0));
+        let e = query::<ChatListQuery>([("limit", "0")]).unwrap_err();
+        assert!(e.to_string().contains("`limit`"), "{e}");
+        let e = query::<ChatListQuery>([("limit", "ten")]).unwrap_err();
+        assert_eq!(e.code(), "VALIDATION_ERROR");
+    }
+}

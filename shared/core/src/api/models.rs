@@ -1,0 +1,584 @@
+//! Response models: everything the REST API answers in `data` (and the WebSocket API carries in
+//! acks and events), one `Serialize` type per shape, camelCase on the wire. The OpenAPI and
+//! AsyncAPI documents are generated from these.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A point in time, RFC 3339 UTC with millisecond precision, as every timestamp in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ToSchema)]
+#[schema(value_type = String, format = DateTime)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self(Utc::now())
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(t: DateTime<Utc>) -> Self {
+        Self(t)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        DateTime::<Utc>::deserialize(d).map(Self)
+    }
+}
+
+// --- envelopes ----------------------------------------------------------------------------------
+
+/// `{"success": true, "data": ..., "meta": {"timestamp"}}`: every successful REST answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+    pub meta: Meta,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Meta {
+    pub timestamp: Timestamp,
+}
+
+/// A page of a list: `data` is the items, `meta.pagination` says how to get the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageEnvelope<T, P> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+    pub meta: PageMeta<P>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageMeta<P> {
+    pub timestamp: Timestamp,
+    pub pagination: P,
+}
+
+/// A page of items and how it was cut.
+#[derive(Debug)]
+pub struct Page<T, P> {
+    pub items: T,
+    pub pagination: P,
+}
+
+/// Offset paging (chat list, user search).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsetPagination {
+    pub limit: i64,
+    pub offset: i64,
+    pub total: i64,
+    /// The `offset` of the next page, or null on the last one.
+    pub next_offset: Option<i64>,
+}
+
+impl OffsetPagination {
+    pub fn new(limit: i64, offset: i64, returned: usize, total: i64) -> Self {
+        let end = offset + returned as i64;
+        Self {
+            limit,
+            offset,
+            total,
+            next_offset: (end < total).then_some(end),
+        }
+    }
+}
+
+/// Cursor paging over message history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CursorPagination {
+    pub limit: i64,
+    /// More messages exist in the direction paged.
+    pub has_more: bool,
+    /// The first message of the page: pass as `before` for older messages.
+    pub before: Option<Uuid>,
+    /// The last message of the page: pass as `after` for newer messages.
+    pub after: Option<Uuid>,
+}
+
+// --- health ------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// `up`.
+    pub database: String,
+}
+
+// --- auth --------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    /// A JWT for `Authorization: Bearer`, valid `expiresIn` seconds.
+    pub access_token: String,
+    /// Opaque and single-use: spend it at `/api/auth/refresh`.
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredUser {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub is_verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registration {
+    pub user: RegisteredUser,
+    pub tokens: Tokens,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResult {
+    pub user: OwnProfile,
+    pub tokens: Tokens,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Refreshed {
+    pub tokens: Tokens,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedOut {
+    /// Whether a live session was revoked.
+    pub logged_out: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verified {
+    pub verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Sent {
+    pub sent: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordReset {
+    pub reset: bool,
+    pub sessions_revoked: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneCodeSent {
+    pub sent: bool,
+    /// Seconds the code stays valid.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneVerified {
+    pub verified: bool,
+    pub phone: String,
+}
+
+/// One device session (one login).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: Uuid,
+    pub device_name: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub remember_me: bool,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// The session of the token making this request.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionRevoked {
+    pub revoked: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactorSetup {
+    /// Base32 secret for an authenticator app.
+    pub secret: String,
+    pub otpauth_url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactorState {
+    pub enabled: bool,
+    /// Ten single-use codes, shown once when 2FA is turned on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+// --- users -------------------------------------------------------------------------------------
+
+/// Who may see a profile field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    Everyone,
+    Contacts,
+    Nobody,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivacySettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Audience>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_picture: Option<Audience>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub about: Option<Audience>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_receipts: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NotificationSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<bool>,
+}
+
+/// The caller's own profile: every field.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnProfile {
+    pub id: Uuid,
+    pub email: String,
+    pub is_verified: bool,
+    pub username: String,
+    pub phone: Option<String>,
+    pub display_name: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub profile_picture_media_id: Option<Uuid>,
+    pub phone_verified: bool,
+    pub two_factor_enabled: bool,
+    pub status: Option<String>,
+    pub about: Option<String>,
+    pub last_seen: Option<Timestamp>,
+    pub is_online: bool,
+    pub privacy_settings: PrivacySettings,
+    pub notification_settings: NotificationSettings,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Another user, as their privacy settings and blocks let the caller see them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicUser {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub profile_picture_media_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub about: Option<String>,
+    pub last_seen: Option<Timestamp>,
+    pub is_online: bool,
+    /// The caller blocks this user.
+    pub is_blocked: bool,
+}
+
+/// `GET /api/users/{userId}`: the caller's own profile when the id is theirs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum UserView {
+    Own(OwnProfile),
+    Public(PublicUser),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserSearchResult {
+    pub users: Vec<PublicUser>,
+    pub total: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockedUser {
+    pub id: Uuid,
+    pub username: String,
+    pub blocked_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockState {
+    pub user_id: Uuid,
+    pub blocked: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountDeleted {
+    pub deleted: bool,
+}
+
+/// `GET /api/users/me/export`: everything Banter holds about the caller.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountExport {
+    pub exported_at: Timestamp,
+    pub profile: OwnProfile,
+    pub sessions: Vec<Session>,
+    pub relationships: ExportRelationships,
+    pub chats: Vec<ExportChat>,
+    pub messages_sent: Vec<ExportMessage>,
+    pub media: Vec<ExportMedia>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportRelationships {
+    pub contact: Vec<ExportRelation>,
+    pub favorite: Vec<ExportRelation>,
+    pub blocked: Vec<ExportRelation>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRelation {
+    pub user_id: Uuid,
+    pub username: String,
+    pub since: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportChat {
+    pub chat_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: ChatType,
+    pub name: Option<String>,
+    pub role: ParticipantRole,
+    pub joined_at: Timestamp,
+    pub left_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportMessage {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub content: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: MessageMetadata,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted_for_everyone: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportMedia {
+    pub id: Uuid,
+    pub file_key: String,
+    pub file_name: String,
+    pub file_type: String,
+    pub mime_type: String,
+    pub file_size: i64,
+    pub status: String,
+    pub created_at: Timestamp,
+}
+
+// --- chats -------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatType {
+    Individual,
+    Group,
+}
+
+impl ChatType {
+    pub fn parse_stored(s: &str) -> Self {
+        if s == "group" {
+            Self::Group
+        } else {
+            Self::Individual
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ParticipantRole {
+    Admin,
+    Moderator,
+    Member,
+}
+
+impl ParticipantRole {
+    pub fn parse_stored(s: &str) -> Self {
+        match s {
+            "admin" => Self::Admin,
+            "moderator" => Self::Moderator,
+            _ => Self::Member,
+        }
+    }
+}
+
+/// The PRD's `ChatDetails`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatDetails {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: ChatType,
+    /// The group's name; for a 1:1 chat, the other person's username.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    pub participants: Vec<Participant>,
+    pub settings: ChatSettings,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Participant {
+    pub id: Uuid,
+    pub username: String,
+    pub role: ParticipantRole,
+    pub joined_at: Timestamp,
+    /// As the participant's privacy settings let the caller see it (absent in `chat:created`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_picture_url: Option<Option<String>>,
+    /// As the participant's privacy settings let the caller see it (absent in `chat:created`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_online: Option<bool>,
+}
+
+/// The caller's own settings for a chat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatSettings {
+    pub mute_notifications: bool,
+    pub pin_chat: bool,
+}
+
+/// The PRD's `ChatSummary`: a row of the chat list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatSummary {
+    pub id: Uuid,
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: ChatType,
+    pub avatar_url: Option<String>,
+    pub last_message: Option<LastMessage>,
+    pub unread_count: i64,
+    pub participant_count: i64,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastMessage {
+    /// Null for a deleted message or one without text.
+    pub content: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The sender's username.
+    pub sender: Option<String>,
+    pub timestamp: Timestamp,
+}
+
+// --- messages ----------------------------------------------------------------------------------
+
+/// A message's free-form details (a location, a contact card...): a JSON object.
+pub type MessageMetadata = serde_json::Map<String, serde_json::Value>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Sent,
+    Delivered,
+    Read,
+}
+
+/// The PRD's `Message`, plus `clientMessageId` and the per-chat `seq`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    pub client_message_id: String,
+    /// Strictly increasing per chat in the order the server stored messages.
+    pub seq: i64,
+    /// Null for system messages.
+    pub sender: Option<MessageSender>,
+    /// Null when deleted for everyone, or for a message without text.
+    pub content: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub media_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub reply_to: Option<ReplyPreview>,
+    #[schema(value_type = Object)]
+    pub metadata: MessageMetadata,
+    pub is_edited: bool,
+    pub is_deleted: bool,
+    pub reactions: Vec<ReactionGroup>,
+    /// The sender's view of the receipts.
+    pub status: MessageStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Only id and username: a picture would depend on each reader's standing with the sender
+/// (privacy), so clients take it from the sender's profile.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageSender {
+    pub id: Uuid,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReplyPreview {
+    pub id: Uuid,
+    /// Null when the quoted message was deleted for everyone.
+    pub content: Option<String>,
+    /// The quoted message's sender's username.
+    pub sender: Option<String>,
+}
+
+/// Everyone who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReactionGroup {
+    pub emoji: String,
+    pub count: i64,
+    /// User ids, earliest first.
+    pub users: Vec<Uuid>,
+}

@@ -1,0 +1,406 @@
+//! Request types: one `Deserialize` struct per REST body, query string and WebSocket action
+//! payload, camelCase on the wire. Fields are the validated domain types where one exists, so a
+//! value of a request type is already well-formed; `api::extract` turns serde's errors into the
+//! API's (`MISSING_REQUIRED_FIELD` / `VALIDATION_ERROR` naming the field). Unknown fields are
+//! ignored, except where a body names settings that are stored (`deny_unknown_fields`).
+
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::models::{Audience, ChatType, MessageMetadata};
+use crate::domain::{
+    ClientMessageId, DisplayText, Email, GroupName, MessageType, Password, Phone, Secret,
+    SixDigitCode, Username,
+};
+
+/// The most members a group holds by default (`BANTER_MAX_GROUP_MEMBERS` changes it).
+pub const DEFAULT_MAX_GROUP_MEMBERS: usize = 1024;
+
+/// `null` and absent both read as `None`; present values as `Some`. For fields where "set to
+/// null" differs from "leave alone", see [`Patch`].
+fn default_none<T>() -> Option<T> {
+    None
+}
+
+// --- auth --------------------------------------------------------------------------------------
+
+/// `POST /api/auth/register`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub email: Email,
+    pub password: Password,
+    /// Derived from the email when absent.
+    #[serde(default = "default_none")]
+    pub username: Option<Username>,
+    #[serde(default = "default_none")]
+    pub phone: Option<Phone>,
+}
+
+/// `POST /api/auth/login`. The email is not checked for form: a malformed one fails as an
+/// unknown one does.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    #[schema(max_length = 1024)]
+    pub email: Secret,
+    #[schema(max_length = 1024)]
+    pub password: Secret,
+    /// A longer-lived device session (30 days instead of 7).
+    #[serde(default)]
+    pub remember_me: bool,
+    /// Required when two-factor authentication is on (or `recoveryCode`).
+    #[serde(default = "default_none")]
+    #[schema(max_length = 64)]
+    pub totp_code: Option<Secret>,
+    #[serde(default = "default_none")]
+    #[schema(max_length = 64)]
+    pub recovery_code: Option<Secret>,
+}
+
+/// `POST /api/auth/refresh`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    #[schema(max_length = 1024)]
+    pub refresh_token: Secret,
+}
+
+/// `POST /api/auth/logout`: the session of `refreshToken`, or without one (or without a body)
+/// the caller's current session.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogoutRequest {
+    #[serde(default = "default_none")]
+    #[schema(max_length = 1024)]
+    pub refresh_token: Option<Secret>,
+}
+
+/// `POST /api/auth/verify-email`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The token from the verification email.
+    #[schema(max_length = 1024)]
+    pub token: Secret,
+}
+
+/// `POST /api/auth/forgot-password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotPasswordRequest {
+    pub email: Email,
+}
+
+/// `POST /api/auth/reset-password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetPasswordRequest {
+    /// The token from the reset email.
+    #[schema(max_length = 1024)]
+    pub token: Secret,
+    pub new_password: Password,
+}
+
+/// `POST /api/auth/phone/start`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PhoneStartRequest {
+    pub phone: Phone,
+}
+
+/// `POST /api/auth/phone/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PhoneVerifyRequest {
+    pub phone: Phone,
+    pub code: SixDigitCode,
+}
+
+/// `POST /api/auth/2fa/enable`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TwoFactorEnableRequest {
+    /// The current code from the authenticator app.
+    pub code: SixDigitCode,
+}
+
+/// `POST /api/auth/2fa/disable`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TwoFactorDisableRequest {
+    #[schema(max_length = 1024)]
+    pub password: Secret,
+    pub code: SixDigitCode,
+}
+
+// --- users -------------------------------------------------------------------------------------
+
+/// A field of a partial update: absent leaves it alone, `null` clears it, a value sets it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Self::Clear,
+            Some(v) => Self::Set(v),
+        })
+    }
+}
+
+impl<T> Patch<T> {
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Self::Keep)
+    }
+
+    /// `None` to keep, `Some(None)` to clear, `Some(Some(v))` to set.
+    pub fn into_option(self) -> Option<Option<T>> {
+        match self {
+            Self::Keep => None,
+            Self::Clear => Some(None),
+            Self::Set(v) => Some(Some(v)),
+        }
+    }
+}
+
+/// `PUT /api/users/profile`: any of these; other fields (email, phone...) cannot be changed
+/// here and are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    #[serde(default = "default_none")]
+    pub username: Option<Username>,
+    /// Up to 100 characters; empty or null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub display_name: Patch<DisplayText<100>>,
+    /// Up to 140 characters; empty or null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 140)]
+    pub status: Patch<DisplayText<140>>,
+    /// Up to 500 characters; empty or null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub about: Patch<DisplayText<500>>,
+    /// An image the caller uploaded, or null to remove the picture.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub profile_picture_media_id: Patch<Uuid>,
+    #[serde(default = "default_none")]
+    pub privacy_settings: Option<PrivacySettingsPatch>,
+    #[serde(default = "default_none")]
+    pub notification_settings: Option<NotificationSettingsPatch>,
+}
+
+/// The privacy settings to change; the others keep their values.
+#[derive(Debug, Default, Deserialize, serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrivacySettingsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Audience>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_picture: Option<Audience>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<Audience>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_receipts: Option<bool>,
+}
+
+/// The notification settings to change; the others keep their values.
+#[derive(Debug, Default, Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettingsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<bool>,
+}
+
+/// `GET /api/users/search`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserSearchQuery {
+    /// Part of a username.
+    #[param(value_type = String, min_length = 1, max_length = 50, pattern = r"\S")]
+    pub query: SearchText,
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+    #[serde(default)]
+    #[param(value_type = i64, minimum = 0, maximum = 10000, default = 0)]
+    pub offset: SearchOffset,
+}
+
+/// `POST /api/users/block` and `/unblock`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockRequest {
+    pub user_id: Uuid,
+}
+
+/// `DELETE /api/users/me`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The current password, to confirm.
+    #[schema(max_length = 1024)]
+    pub password: Secret,
+}
+
+// --- chats -------------------------------------------------------------------------------------
+
+/// `POST /api/chats` (and the `chat:create` action).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum CreateChatRequest {
+    /// A 1:1 chat with one other user (the existing one is answered if there is one).
+    #[serde(rename_all = "camelCase")]
+    Individual {
+        #[schema(min_items = 1, max_items = 1)]
+        participant_ids: Vec<Uuid>,
+    },
+    /// A group, with the caller as its admin.
+    #[serde(rename_all = "camelCase")]
+    Group {
+        /// The other members.
+        #[schema(max_items = 1023)]
+        participant_ids: Vec<Uuid>,
+        name: GroupName,
+        #[serde(default = "default_none")]
+        #[schema(value_type = Option<String>, max_length = 2048)]
+        description: Option<DisplayText<2048>>,
+    },
+}
+
+impl CreateChatRequest {
+    pub fn kind(&self) -> ChatType {
+        match self {
+            Self::Individual { .. } => ChatType::Individual,
+            Self::Group { .. } => ChatType::Group,
+        }
+    }
+}
+
+/// `GET /api/chats`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChatListQuery {
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+    #[serde(default)]
+    #[param(value_type = i64, minimum = 0, maximum = 1000000, default = 0)]
+    pub offset: ListOffset,
+}
+
+/// `GET /api/chats/{chatId}/messages`: the latest page, or the page before / after a message
+/// (both: the messages between the two).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+    /// A message id: older messages than it.
+    #[serde(default = "default_none")]
+    pub before: Option<Uuid>,
+    /// A message id: newer messages than it.
+    #[serde(default = "default_none")]
+    pub after: Option<Uuid>,
+}
+
+// --- messages ----------------------------------------------------------------------------------
+
+/// `POST /api/chats/{chatId}/messages`, and the body of the `message:send` action (with
+/// `chatId`). A `text` message needs `content` with something other than spaces.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageRequest {
+    /// The client's own id for the message: sending it again returns the stored message.
+    pub client_message_id: ClientMessageId,
+    #[serde(rename = "type", default)]
+    pub kind: MessageType,
+    /// The text (at most 65,536 characters).
+    #[serde(default = "default_none")]
+    #[schema(value_type = Option<String>, max_length = 65536)]
+    pub content: Option<String>,
+    /// A message of the same chat this one answers.
+    #[serde(default = "default_none")]
+    pub reply_to_id: Option<Uuid>,
+    /// Details of a location, contact card...: a JSON object of at most 4 KB.
+    #[serde(default = "default_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<MessageMetadata>,
+}
+
+// --- paging values ------------------------------------------------------------------------------
+
+fn default_limit() -> PageLimit {
+    PageLimit(50)
+}
+
+/// A page size: 1 to 100 (default 50).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(pub i64);
+
+impl<'de> Deserialize<'de> for PageLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if (1..=100).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom("limit must be between 1 and 100"))
+        }
+    }
+}
+
+/// An offset into the chat list: 0 to 1,000,000.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListOffset(pub i64);
+
+impl<'de> Deserialize<'de> for ListOffset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if (0..=1_000_000).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom(
+                "offset must be a non-negative integer",
+            ))
+        }
+    }
+}
+
+/// An offset into search results: 0 to 10,000.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchOffset(pub i64);
+
+impl<'de> Deserialize<'de> for SearchOffset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if (0..=10_000).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom("offset must be 0 to 10000"))
+        }
+    }
+}
+
+/// A search term: trimmed and lower-cased, 1 to 50 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(pub String);
+
+impl<'de> Deserialize<'de> for SearchText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let q = raw.trim().to_lowercase();
+        if q.is_empty() || q.chars().count() > 50 {
+            return Err(serde::de::Error::custom(
+                "query must be 1 to 50 characters",
+            ));
+        }
+        Ok(Self(q))
+    }
+}

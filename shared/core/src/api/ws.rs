@@ -1,0 +1,244 @@
+//! The WebSocket protocol's types: the client's actions (`{"action", "requestId", "data"}`, one
+//! payload type per action), the server's answers to them (`ack`, `error:general`) and the
+//! server's events (`{"event", "data"}`). Every frame the server sends is built from these; the
+//! AsyncAPI document is generated from them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::models::{ChatDetails, Message, Timestamp};
+use crate::api::requests::SendMessageRequest;
+use crate::error::{ApiError, ErrorCode};
+
+/// Longest `requestId` echoed back; longer ones are refused so a client cannot make the server
+/// amplify its frames.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The envelope of every client frame, read before its action: what to dispatch on and what to
+/// answer to.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientFrame {
+    pub action: String,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// A client frame, as the AsyncAPI document describes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientFrameDoc {
+    /// Echoed in the one answer (`ack` or `error:general`) to this frame; at most 128 characters.
+    #[schema(max_length = 128)]
+    pub request_id: Option<String>,
+    #[serde(flatten)]
+    pub action: ClientAction,
+}
+
+/// What a client asks over the WebSocket: the `action` names it, `data` is its payload.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "action", content = "data")]
+pub enum ClientAction {
+    /// Send a message (as `POST /api/chats/{chatId}/messages`); the ack carries the stored
+    /// `Message`.
+    #[serde(rename = "message:send")]
+    MessageSend(MessageSendPayload),
+}
+
+impl ClientAction {
+    /// The action of a frame, with its payload checked as a request body is.
+    pub fn parse(frame: &ClientFrame) -> Result<Self, ApiError> {
+        let shown: String = frame.action.chars().take(64).collect();
+        match frame.action.as_str() {
+            "message:send" => {}
+            _ => return Err(ApiError::Validation(format!("unknown action `{shown}`"))),
+        }
+        if !frame.data.is_object() {
+            return Err(ApiError::InvalidInput("`data` must be a JSON object".into()));
+        }
+        crate::api::extract::json_value(serde_json::json!({
+            "action": frame.action,
+            "data": frame.data,
+        }))
+    }
+}
+
+/// `message:send`: a message for the chat `chatId`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageSendPayload {
+    pub chat_id: Uuid,
+    #[serde(flatten)]
+    pub message: SendMessageRequest,
+}
+
+/// The one answer to a client frame that carried a `requestId` (errors are answered even
+/// without one).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "event")]
+pub enum ReplyFrame {
+    /// The action succeeded.
+    #[serde(rename = "ack")]
+    Ack {
+        #[serde(rename = "requestId")]
+        request_id: Option<String>,
+        data: ActionResult,
+    },
+    /// The action failed, or the frame could not be read.
+    #[serde(rename = "error:general")]
+    Error {
+        #[serde(rename = "requestId")]
+        request_id: Option<String>,
+        data: FrameError,
+    },
+}
+
+/// What an action answers in its ack.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ActionResult {
+    /// `message:send`: the stored message.
+    Message(Box<Message>),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ReplyFrame {
+    pub fn ack(request_id: Option<&str>, data: ActionResult) -> Self {
+        Self::Ack {
+            request_id: request_id.map(str::to_owned),
+            data,
+        }
+    }
+
+    pub fn error(request_id: Option<&str>, error: &ApiError) -> Self {
+        Self::Error {
+            request_id: request_id.map(str::to_owned),
+            data: FrameError {
+                code: error.error_code(),
+                message: error.public_message(),
+            },
+        }
+    }
+
+    /// The frame's text.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("reply frames serialize")
+    }
+}
+
+/// An event the server pushes: `{"event": "<name>", "data": {...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "event", content = "data")]
+pub enum ServerEvent {
+    /// A message in one of the user's chats (their own, too, on their other devices).
+    #[serde(rename = "message:received")]
+    MessageReceived(MessageReceived),
+    /// A message the user sent reached a device of these recipients.
+    #[serde(rename = "message:delivered")]
+    MessageDelivered(MessageDelivered),
+    /// The user was made a member of a new chat.
+    #[serde(rename = "chat:created")]
+    ChatCreated(ChatCreated),
+}
+
+impl ServerEvent {
+    /// The event's name, as it appears on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MessageReceived(_) => "message:received",
+            Self::MessageDelivered(_) => "message:delivered",
+            Self::ChatCreated(_) => "chat:created",
+        }
+    }
+
+    /// The frame's text.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("events serialize")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageReceived {
+    pub message: Message,
+    pub chat_id: Uuid,
+    pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDelivered {
+    pub message_id: Uuid,
+    pub chat_id: Uuid,
+    pub seq: i64,
+    /// The recipients reached by this delivery.
+    pub delivered_to: Vec<Uuid>,
+    pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChatCreated {
+    /// The chat, without presence or pictures (those depend on each member's standing).
+    pub chat: ChatDetails,
+    /// Every member's id.
+    pub participants: Vec<Uuid>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> ClientFrame {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn actions_parse_with_their_payload_checked() {
+        let chat = Uuid::new_v4();
+        let ok = ClientAction::parse(&frame(&format!(
+            r#"{{"action":"message:send","data":{{"chatId":"{chat}","clientMessageId":"m","content":"hi"}}}}"#
+        )))
+        .unwrap();
+        let ClientAction::MessageSend(p) = ok;
+        assert_eq!(p.chat_id, chat);
+        assert_eq!(p.message.content.as_deref(), Some("hi"));
+
+        let e = ClientAction::parse(&frame(r#"{"action":"message:send","data":{"content":"hi"}}"#))
+            .unwrap_err();
+        assert_eq!(e.code(), "MISSING_REQUIRED_FIELD");
+        let e = ClientAction::parse(&frame(r#"{"action":"nope","data":{}}"#)).unwrap_err();
+        assert_eq!(e.code(), "VALIDATION_ERROR");
+        let e = ClientAction::parse(&frame(r#"{"action":"message:send","data":[]}"#)).unwrap_err();
+        assert_eq!(e.code(), "INVALID_INPUT");
+    }
+
+    #[test]
+    fn frames_have_the_wire_shape() {
+        let reply = ReplyFrame::error(Some("r-1"), &ApiError::NotFound("chat"));
+        let v: Value = serde_json::from_str(&reply.to_text()).unwrap();
+        assert_eq!(v["event"], "error:general");
+        assert_eq!(v["requestId"], "r-1");
+        assert_eq!(v["data"]["code"], "RESOURCE_NOT_FOUND");
+
+        let event = ServerEvent::MessageDelivered(MessageDelivered {
+            message_id: Uuid::nil(),
+            chat_id: Uuid::nil(),
+            seq: 3,
+            delivered_to: vec![],
+            timestamp: Timestamp::now(),
+        });
+        let v: Value = serde_json::from_str(&event.to_text()).unwrap();
+        assert_eq!((v["event"].as_str(), v["data"]["seq"].as_i64()), (Some(event.name()), Some(3)));
+        let back: ServerEvent = serde_json::from_value(v).unwrap();
+        assert_eq!(back.name(), "message:delivered");
+    }
+}
