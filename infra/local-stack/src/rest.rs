@@ -19,19 +19,44 @@ use crate::template::RestRoute;
 /// API Gateway's REST payload limit.
 const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
-/// The route for a method and path, with its path parameters. Literal segments win over
-/// parameters, as in API Gateway.
+/// The route for a method and path, with its path parameters. As in API Gateway, the resource
+/// is chosen first (literal segments win over parameters), then the method on it: `GET
+/// /api/users/me` is the `/api/users/me` resource, whatever `/api/users/{userId}` allows.
 pub fn match_route<'a>(
     routes: &'a [RestRoute],
     method: &str,
     path: &str,
 ) -> Option<(&'a RestRoute, HashMap<String, String>)> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut best: Option<(&RestRoute, HashMap<String, String>, usize)> = None;
-    for route in routes
+    let (resource, params) = match_resource(routes, path)?;
+    routes
         .iter()
-        .filter(|r| r.method == method || r.method == "ANY")
-    {
+        .find(|r| r.path == resource && (r.method == method || r.method == "ANY"))
+        .map(|r| (r, params))
+}
+
+/// The methods the template declares on the resource a path names (empty: no such resource).
+pub fn allowed_methods(routes: &[RestRoute], path: &str) -> Vec<String> {
+    let Some((resource, _)) = match_resource(routes, path) else {
+        return Vec::new();
+    };
+    let mut methods: Vec<String> = routes
+        .iter()
+        .filter(|r| r.path == resource)
+        .map(|r| r.method.clone())
+        .collect();
+    methods.sort();
+    methods.dedup();
+    methods
+}
+
+/// The path template that best matches `path` (most literal segments), and its parameters.
+fn match_resource<'a>(
+    routes: &'a [RestRoute],
+    path: &str,
+) -> Option<(&'a str, HashMap<String, String>)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut best: Option<(&str, HashMap<String, String>, usize)> = None;
+    for route in routes {
         let pattern: Vec<&str> = route.path.trim_end_matches('/').split('/').collect();
         if pattern.len() != segments.len() {
             continue;
@@ -51,7 +76,7 @@ pub fn match_route<'a>(
             }
         });
         if matched && best.as_ref().is_none_or(|(_, _, l)| literals > *l) {
-            best = Some((route, params, literals));
+            best = Some((&route.path, params, literals));
         }
     }
     best.map(|(r, p, _)| (r, p))
@@ -99,16 +124,6 @@ fn envelope_error(status: StatusCode, error: ApiError) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
-/// The methods the template declares for a path, if any route matches it at all.
-pub fn allowed_methods(routes: &[RestRoute], path: &str) -> Vec<String> {
-    let mut methods: Vec<String> = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        .iter()
-        .filter(|m| match_route(routes, m, path).is_some())
-        .map(|m| (*m).to_owned())
-        .collect();
-    methods.dedup();
-    methods
-}
 
 /// The REST API: every request not served by another route of the local stack.
 pub async fn serve(
@@ -291,7 +306,12 @@ mod tests {
         assert_eq!(p["userId"], "a b");
         assert!(match_route(&routes, "DELETE", "/api/users/x").is_none());
         assert!(match_route(&routes, "GET", "/api/users/x/y").is_none());
+        assert!(
+            match_route(&routes, "PUT", "/api/users/search").is_none(),
+            "the literal resource is chosen before the method"
+        );
         assert_eq!(allowed_methods(&routes, "/api/users/search"), ["GET", "POST"]);
+        assert_eq!(allowed_methods(&routes, "/api/users/x"), ["GET"]);
         assert!(allowed_methods(&routes, "/api/nothing").is_empty());
     }
 }

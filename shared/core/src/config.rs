@@ -86,7 +86,7 @@ impl Default for Settings {
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
             max_body_bytes: 256 * 1024,
-            max_message_chars: 64 * 1024,
+            max_message_chars: crate::api::requests::MAX_MESSAGE_CHARS,
             max_group_members: 1024,
             edit_window: Duration::from_secs(15 * 60),
             delete_window: Duration::from_secs(60 * 3600),
@@ -139,6 +139,11 @@ impl Settings {
         limit("BANTER_RATE_LIMIT_AUTH", &mut s.rate_limits.auth);
         limit("BANTER_RATE_LIMIT_MESSAGES", &mut s.rate_limits.messages);
         limit("BANTER_RATE_LIMIT_UPLOADS", &mut s.rate_limits.uploads);
+        // Wrong passwords before an account and an IP start backing off.
+        if let Some(n) = env_parse("BANTER_LOGIN_FAILURES_BEFORE_BACKOFF") {
+            s.rate_limits.account_failures = n;
+            s.rate_limits.ip_failures = n;
+        }
         s
     }
 }

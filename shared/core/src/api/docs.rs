@@ -112,14 +112,37 @@ impl Modify for Conventions {
     }
 }
 
+/// Every form of UUID the server parses (`uuid::Uuid::parse_str`: hyphenated, simple, braced,
+/// URN). JSON Schema's `format` is only an annotation, so the forms are stated as a pattern.
+const UUID_PATTERN: &str = concat!(
+    r"^([0-9a-fA-F]{32}|(urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|",
+    r"\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\})$"
+);
+
+/// Give every `format: uuid` string its pattern.
+fn add_uuid_patterns(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str) == Some("uuid") {
+                map.insert("pattern".into(), json!(UUID_PATTERN));
+            }
+            map.values_mut().for_each(add_uuid_patterns);
+        }
+        Value::Array(items) => items.iter_mut().for_each(add_uuid_patterns),
+        _ => {}
+    }
+}
+
 /// The OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    RestApi::openapi()
+pub fn openapi() -> Value {
+    let mut doc = serde_json::to_value(RestApi::openapi()).expect("the document serializes");
+    add_uuid_patterns(&mut doc);
+    doc
 }
 
 /// The OpenAPI document as committed (`openapi.json`).
 pub fn openapi_json() -> String {
-    let mut text = openapi().to_pretty_json().expect("the document serializes");
+    let mut text = serde_json::to_string_pretty(&openapi()).expect("the document serializes");
     text.push('\n');
     text
 }
@@ -135,10 +158,11 @@ struct WebSocketSchemas;
 
 /// The AsyncAPI 3 document of the WebSocket API, its payload schemas generated from `api::ws`.
 pub fn asyncapi() -> Value {
-    let schemas = WebSocketSchemas::openapi()
+    let mut schemas = WebSocketSchemas::openapi()
         .components
         .map(|c| serde_json::to_value(c.schemas).expect("schemas serialize"))
         .unwrap_or_else(|| json!({}));
+    add_uuid_patterns(&mut schemas);
     let message = |name: &str, title: &str, schema: &str, summary: &str| {
         json!({
             "name": name,

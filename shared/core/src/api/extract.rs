@@ -4,25 +4,30 @@
 //! a missing one is `MISSING_REQUIRED_FIELD`, a wrong type or bad value `VALIDATION_ERROR`.
 
 use serde::de::DeserializeOwned;
+
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// A JSON request body. An empty body reads as `{}`; anything but an object is refused.
+/// A JSON request body: an object. An empty body (or `null`) is no body: a type that is
+/// optional (`Option<T>`) reads it as `None`, anything else refuses it.
 pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Default::default())
+        Value::Null
     } else {
         serde_json::from_slice(bytes)
             .map_err(|e| ApiError::InvalidInput(format!("the body is not valid JSON: {e}")))?
     };
-    if !value.is_object() {
-        return Err(ApiError::InvalidInput(
+    match value {
+        Value::Object(_) => json_value(value),
+        Value::Null => T::deserialize(Value::Null).map_err(|_| {
+            ApiError::InvalidInput("this request needs a JSON object body".into())
+        }),
+        _ => Err(ApiError::InvalidInput(
             "the request body must be a JSON object".into(),
-        ));
+        )),
     }
-    json_value(value)
 }
 
 /// An already-parsed JSON value (a WebSocket action's `data`).
@@ -36,7 +41,7 @@ pub fn json_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     })
 }
 
-/// A query string's parameters. Empty values read as absent; unknown names are ignored.
+/// A query string's parameters; unknown names are ignored.
 pub fn query<'a, T: DeserializeOwned>(
     params: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<T, ApiError> {
@@ -45,9 +50,7 @@ pub fn query<'a, T: DeserializeOwned>(
         if value.contains('\0') || name.contains('\0') {
             return Err(nul_error(name));
         }
-        if !value.is_empty() {
-            form.append_pair(name, value);
-        }
+        form.append_pair(name, value);
     }
     let encoded = form.finish();
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
@@ -170,16 +173,23 @@ mod tests {
     }
 
     #[test]
-    fn bodies_must_be_objects_and_empty_is_empty() {
+    fn bodies_must_be_objects_and_only_optional_ones_may_be_absent() {
         assert_eq!(err_of::<RegisterRequest>("[1]").code(), "INVALID_INPUT");
         assert_eq!(err_of::<RegisterRequest>("{").code(), "INVALID_INPUT");
-        assert_eq!(err_of::<RegisterRequest>("  ").code(), "MISSING_REQUIRED_FIELD");
+        assert_eq!(err_of::<RegisterRequest>("  ").code(), "INVALID_INPUT");
+        assert_eq!(err_of::<RegisterRequest>("null").code(), "INVALID_INPUT");
+        use crate::api::requests::LogoutRequest;
+        assert!(json_body::<Option<LogoutRequest>>(b"").unwrap().is_none());
+        assert!(json_body::<Option<LogoutRequest>>(b"null").unwrap().is_none());
+        assert!(json_body::<Option<LogoutRequest>>(b"{}").unwrap().is_some());
     }
 
     #[test]
-    fn queries_parse_numbers_and_skip_empty_values() {
-        let q: ChatListQuery = query([("limit", "7"), ("offset", "")]).unwrap();
-        assert_eq!((q.limit.0, q.offset.0), (7, 0));
+    fn queries_parse_numbers() {
+        let q: ChatListQuery = query([("limit", "7"), ("offset", "3")]).unwrap();
+        assert_eq!((q.limit.0, q.offset.0), (7, 3));
+        let e = query::<ChatListQuery>([("offset", "")]).unwrap_err();
+        assert!(e.to_string().contains("`offset`"), "{e}");
         let e = query::<ChatListQuery>([("limit", "0")]).unwrap_err();
         assert!(e.to_string().contains("`limit`"), "{e}");
         let e = query::<ChatListQuery>([("limit", "ten")]).unwrap_err();

@@ -314,25 +314,105 @@ pub struct HistoryQuery {
 // --- messages ----------------------------------------------------------------------------------
 
 /// `POST /api/chats/{chatId}/messages`, and the body of the `message:send` action (with
-/// `chatId`). A `text` message needs `content` with something other than spaces.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// `chatId`). A `text` message (the default type) needs `content` with something other than
+/// spaces; the document states that rule with [`TextMessage`] and [`OtherMessage`].
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageRequest {
     /// The client's own id for the message: sending it again returns the stored message.
     pub client_message_id: ClientMessageId,
     #[serde(rename = "type", default)]
     pub kind: MessageType,
-    /// The text (at most 65,536 characters).
     #[serde(default = "default_none")]
-    #[schema(value_type = Option<String>, max_length = 65536)]
     pub content: Option<String>,
-    /// A message of the same chat this one answers.
     #[serde(default = "default_none")]
     pub reply_to_id: Option<Uuid>,
-    /// Details of a location, contact card...: a JSON object of at most 4 KB.
     #[serde(default = "default_none")]
-    #[schema(value_type = Option<Object>)]
     pub metadata: Option<MessageMetadata>,
+}
+
+/// The longest text a message holds by default (`max_message_chars`).
+pub const MAX_MESSAGE_CHARS: usize = 65_536;
+
+/// A text message, as the document describes [`SendMessageRequest`].
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TextMessage {
+    client_message_id: ClientMessageId,
+    #[serde(rename = "type", default)]
+    kind: Option<TextKind>,
+    /// The text: at most 65,536 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 65536, pattern = r"\S")]
+    content: String,
+    /// A message of the same chat this one answers.
+    reply_to_id: Option<Uuid>,
+    /// Details: a JSON object of at most 4 KB.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<MessageMetadata>,
+}
+
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum TextKind {
+    Text,
+}
+
+/// Any other message (a picture, a location...), as the document describes
+/// [`SendMessageRequest`].
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OtherMessage {
+    client_message_id: ClientMessageId,
+    #[serde(rename = "type")]
+    kind: OtherKind,
+    /// A caption: at most 65,536 characters.
+    #[schema(max_length = 65536)]
+    content: Option<String>,
+    /// A message of the same chat this one answers.
+    reply_to_id: Option<Uuid>,
+    /// Details (a location, a contact card...): a JSON object of at most 4 KB.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<MessageMetadata>,
+}
+
+#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum OtherKind {
+    Image,
+    Video,
+    Audio,
+    Document,
+    Location,
+    Contact,
+    Sticker,
+}
+
+impl utoipa::PartialSchema for SendMessageRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(TextMessage::schema())
+            .item(OtherMessage::schema())
+            .description(Some(
+                "A text message (`type` absent or `text`) needs `content`; other types may omit it.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SendMessageRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <TextMessage as utoipa::ToSchema>::schemas(schemas);
+        <OtherMessage as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 // --- paging values ------------------------------------------------------------------------------

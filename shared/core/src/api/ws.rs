@@ -141,7 +141,7 @@ impl ReplyFrame {
 pub enum ServerEvent {
     /// A message in one of the user's chats (their own, too, on their other devices).
     #[serde(rename = "message:received")]
-    MessageReceived(MessageReceived),
+    MessageReceived(Box<MessageReceived>),
     /// A message the user sent reached a device of these recipients.
     #[serde(rename = "message:delivered")]
     MessageDelivered(MessageDelivered),

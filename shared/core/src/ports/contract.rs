@@ -117,11 +117,11 @@ fn sample_message_event(seq: i64) -> crate::api::ws::ServerEvent {
         created_at: Timestamp::now(),
         updated_at: Timestamp::now(),
     };
-    crate::api::ws::ServerEvent::MessageReceived(crate::api::ws::MessageReceived {
+    crate::api::ws::ServerEvent::MessageReceived(Box::new(crate::api::ws::MessageReceived {
         timestamp: message.created_at,
         message,
         chat_id,
-    })
+    }))
 }
 
 /// Put then get round-trips bytes; a missing key is `None`; signed URLs are produced for valid

@@ -233,8 +233,12 @@ pub async fn refresh(app: &App, body: RefreshRequest) -> Result<Refreshed, ApiEr
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>),
     security(("bearer" = [])),
     responses((status = 200, description = "Whether a session was revoked", body = Envelope<LoggedOut>)))]
-pub async fn logout(app: &App, caller: Caller, body: LogoutRequest) -> Result<LoggedOut, ApiError> {
-    let revoked = match body.refresh_token {
+pub async fn logout(
+    app: &App,
+    caller: Caller,
+    body: Option<LogoutRequest>,
+) -> Result<LoggedOut, ApiError> {
+    let revoked = match body.and_then(|b| b.refresh_token) {
         Some(token) => {
             sessions::revoke_by_refresh(&app.db, &hash_token(token.expose()), caller.user_id)
                 .await?

@@ -46,14 +46,14 @@ pub async fn send(
     }
     let max = app.settings.max_message_chars;
     if content.is_some_and(|c| c.chars().count() > max) {
-        return Err(ApiError::TooLarge(format!(
-            "content is longer than {max} characters"
+        return Err(ApiError::Validation(format!(
+            "`content` is longer than {max} characters"
         )));
     }
     let metadata = metadata.unwrap_or_default();
     if serde_json::to_string(&metadata).map_or(0, |m| m.len()) > MAX_METADATA_BYTES {
-        return Err(ApiError::TooLarge(format!(
-            "metadata is larger than {MAX_METADATA_BYTES} bytes"
+        return Err(ApiError::Validation(format!(
+            "`metadata` is larger than {MAX_METADATA_BYTES} bytes"
         )));
     }
 
@@ -99,11 +99,11 @@ pub async fn send(
     };
     let (seq, id) = (message.seq, new.id);
     let job = DeliveryJob {
-        event: ServerEvent::MessageReceived(MessageReceived {
+        event: ServerEvent::MessageReceived(Box::new(MessageReceived {
             message: (*message).clone(),
             chat_id,
             timestamp: message.created_at,
-        }),
+        })),
         recipients: members,
         exclude_connection: origin_connection.map(str::to_owned),
         receipt: Some(Receipt {
