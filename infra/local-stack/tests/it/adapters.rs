@@ -8,7 +8,7 @@ use banter_core::ports::{
 };
 use uuid::Uuid;
 
-use crate::support::spawn_app;
+use crate::support::{spawn_app, wait_until};
 
 #[tokio::test]
 async fn in_memory_connection_registry_passes_the_contract() {
@@ -105,25 +105,28 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
     );
     assert_eq!(put(url.clone(), "image/png", png.clone()).await, 200);
 
-    let mut status = String::new();
-    for _ in 0..50 {
-        let row = db
-            .query_one(
-                "SELECT status, detected_mime FROM media_files WHERE id = $1",
-                &[&media_id],
+    let media_status = |id: Uuid| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one(
+                    "SELECT status, detected_mime FROM media_files WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .unwrap();
+            (
+                row.get::<_, String>("status"),
+                row.get::<_, Option<String>>("detected_mime"),
             )
-            .await
-            .unwrap();
-        status = row.get(0);
-        if status != "pending" {
-            assert_eq!(
-                row.get::<_, Option<String>>(1).as_deref(),
-                Some("image/png")
-            );
-            break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    wait_until("the upload is checked", Duration::from_secs(3), || async {
+        media_status(media_id).await.0 != "pending"
+    })
+    .await;
+    let (status, detected) = media_status(media_id).await;
+    assert_eq!(detected.as_deref(), Some("image/png"));
     assert_eq!(status, "completed");
 
     // Bytes that are not what was declared: the media record says so.
@@ -146,18 +149,11 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
         .await,
         200
     );
-    let mut fake_status = String::new();
-    for _ in 0..50 {
-        fake_status = db
-            .query_one("SELECT status FROM media_files WHERE id = $1", &[&fake_id])
-            .await
-            .unwrap()
-            .get(0);
-        if fake_status != "pending" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("the fake upload is checked", Duration::from_secs(3), || async {
+        media_status(fake_id).await.0 != "pending"
+    })
+    .await;
+    let (fake_status, _) = media_status(fake_id).await;
     assert_eq!(fake_status, "failed", "declared image/png, sent HTML");
 
     let get = blobs.presign_get(&key, 60).await.unwrap();
@@ -172,18 +168,11 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
         .unwrap();
     assert_eq!(bytes.as_ref(), png.as_slice());
     let expired = blobs.presign_get(&key, 0).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        app.http
-            .get(&expired)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        403,
-        "expired URL"
-    );
+    wait_until("the URL has expired (403)", Duration::from_secs(3), || async {
+        let status = app.http.get(&expired).send().await.unwrap().status();
+        status.as_u16() == 403
+    })
+    .await;
     drop(db);
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use crate::support::{spawn_app, TestApp, User};
+use crate::support::{spawn_app, wait_until, TestApp, User};
 
 async fn connection_of(app: &TestApp, user: &User) -> String {
     let records = app
@@ -28,7 +28,7 @@ async fn connection_of(app: &TestApp, user: &User) -> String {
 async fn the_aws_sdk_posts_to_gets_and_deletes_a_live_connection() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
-    let mut ws = app.ws(&alice.access).await;
+    let mut ws = app.ws(&alice.access).await.raw();
     let id = connection_of(&app, &alice).await;
 
     let config = banter_aws::emulator_config(&app.base).await;
@@ -62,18 +62,21 @@ async fn the_aws_sdk_posts_to_gets_and_deletes_a_live_connection() {
         Some(Message::Close(_)) | None => {}
         other => panic!("expected the connection to close, got {other:?}"),
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let user = alice.id.parse().unwrap();
-    assert!(
-        app.app()
-            .ports
-            .connections
-            .connections_of(user)
-            .await
-            .unwrap()
-            .is_empty(),
-        "$disconnect ran for a server-side close"
-    );
+    wait_until(
+        "$disconnect ran for a server-side close",
+        Duration::from_secs(5),
+        || async {
+            app.app()
+                .ports
+                .connections
+                .connections_of(user)
+                .await
+                .unwrap()
+                .is_empty()
+        },
+    )
+    .await;
     let gone = sdk
         .post_to_connection()
         .connection_id(&id)
@@ -88,7 +91,7 @@ async fn the_aws_sdk_posts_to_gets_and_deletes_a_live_connection() {
 /// Runs the connection push contract on one adapter against a live connection of the stack.
 async fn push_contract(app: &TestApp, push: &dyn ConnectionPush) {
     let alice = app.register("alice").await;
-    let ws = std::sync::Arc::new(tokio::sync::Mutex::new(app.ws(&alice.access).await));
+    let ws = std::sync::Arc::new(tokio::sync::Mutex::new(app.ws(&alice.access).await.raw()));
     let id = connection_of(app, &alice).await;
     contract::connection_push(push, &id, || {
         let ws = ws.clone();

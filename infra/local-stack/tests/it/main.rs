@@ -4,8 +4,10 @@
 mod adapters;
 mod apigateway;
 mod events;
+mod hostile;
 mod identity;
 mod rest;
+mod services;
 mod sqs;
 mod support;
 mod websocket;

@@ -234,8 +234,60 @@ impl TestApp {
     }
 }
 
+/// Wait until `condition` holds (checked every 20 ms), failing the test after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Validators of the WebSocket frames against the generated AsyncAPI document: what a client
+/// sends, and what the server sends (an answer or an event).
+struct FrameSchemas {
+    client: jsonschema::Validator,
+    server: jsonschema::Validator,
+}
+
+fn frame_schemas() -> &'static FrameSchemas {
+    static SCHEMAS: std::sync::OnceLock<FrameSchemas> = std::sync::OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let doc = banter_core::api::docs::asyncapi();
+        let validator = |root: Value| {
+            let mut schema = doc.clone();
+            schema
+                .as_object_mut()
+                .unwrap()
+                .extend(root.as_object().unwrap().clone());
+            jsonschema::validator_for(&schema).expect("the AsyncAPI schemas compile")
+        };
+        FrameSchemas {
+            client: validator(json!({ "$ref": "#/components/schemas/ClientFrameDoc" })),
+            server: validator(json!({ "anyOf": [
+                { "$ref": "#/components/schemas/ReplyFrame" },
+                { "$ref": "#/components/schemas/ServerEvent" },
+            ]})),
+        }
+    })
+}
+
+/// A WebSocket client whose every frame is checked against the AsyncAPI document: frames the
+/// server sends must match it, and a client frame the document calls invalid must be answered
+/// with `error:general`.
 pub struct WsClient {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// `requestId`s of frames sent that the document calls invalid.
+    invalid_requests: std::collections::HashSet<String>,
+    /// Whether frames are checked (not for raw pushes through `@connections`).
+    checked: bool,
 }
 
 impl WsClient {
@@ -245,10 +297,27 @@ impl WsClient {
     ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
         let (stream, _) =
             tokio_tungstenite::connect_async(format!("{}?token={token}", app.ws_url())).await?;
-        Ok(Self { stream })
+        Ok(Self {
+            stream,
+            invalid_requests: Default::default(),
+            checked: true,
+        })
+    }
+
+    /// This client receives raw pushes (`@connections` tests), not protocol frames: they are
+    /// not checked against the AsyncAPI document.
+    pub fn raw(mut self) -> Self {
+        self.checked = false;
+        self
     }
 
     pub async fn send_text(&mut self, text: &str) {
+        if let Ok(frame) = serde_json::from_str::<Value>(text) {
+            let request_id = frame["requestId"].as_str();
+            if let (Some(id), false) = (request_id, frame_schemas().client.is_valid(&frame)) {
+                self.invalid_requests.insert(id.to_owned());
+            }
+        }
         self.stream
             .send(Message::Text(text.into()))
             .await
@@ -267,7 +336,37 @@ impl WsClient {
                 Ok(None) => return None,
                 Ok(Some(Err(e))) => panic!("websocket error: {e}"),
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    self.check_server_frame(t.as_str());
+                    return Some(Message::Text(t));
+                }
                 Ok(Some(Ok(m))) => return Some(m),
+            }
+        }
+    }
+
+    /// A frame from the server matches the AsyncAPI document, and answers a frame the
+    /// document calls invalid with `error:general`.
+    fn check_server_frame(&mut self, text: &str) {
+        if !self.checked {
+            return;
+        }
+        let frame: Value = serde_json::from_str(text).expect("frames are JSON");
+        let schemas = frame_schemas();
+        if !schemas.server.is_valid(&frame) {
+            let errors: Vec<String> = schemas
+                .server
+                .iter_errors(&frame)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            panic!("a server frame does not match asyncapi.json: {text}\n{errors:?}");
+        }
+        if let Some(id) = frame["requestId"].as_str() {
+            if self.invalid_requests.remove(id) {
+                assert_eq!(
+                    frame["event"], "error:general",
+                    "a frame asyncapi.json calls invalid was accepted: {text}"
+                );
             }
         }
     }

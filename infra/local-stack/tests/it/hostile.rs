@@ -1,0 +1,113 @@
+//! Hostile input: text Postgres cannot hold is refused at the boundary with the envelope and
+//! changes nothing; a database error caused by input is a 4xx whose log line names the
+//! SQLSTATE and the constraint.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use banter_core::db::users::{self, ProfileUpdate};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn nul_characters_are_refused_on_every_path_and_change_nothing() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "n-1", "content": "a\u{0}b" }),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("`content`"), "{body}");
+
+    let mut ws = app.ws(&alice.access).await;
+    ws.send_json(json!({ "action": "message:send", "requestId": "n-2",
+                         "data": { "chatId": chat, "clientMessageId": "n-2", "content": "\u{0}" } }))
+        .await;
+    let frame = ws.next_json().await;
+    assert_eq!(
+        (frame["event"].as_str(), frame["requestId"].as_str(), frame["data"]["code"].as_str()),
+        (Some("error:general"), Some("n-2"), Some("VALIDATION_ERROR"))
+    );
+    assert!(frame["data"]["message"].as_str().unwrap().contains("`data.content`"), "{frame}");
+
+    let (status, body) = app
+        .put("/api/users/profile", &alice.access, json!({ "about": "x\u{0}" }))
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("`about`"), "{body}");
+
+    let (status, body) = app.get("/api/users/search?query=%00", Some(&alice.access)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("`query`"), "{body}");
+
+    // Nothing was stored.
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+        .await;
+    assert_eq!(history["data"].as_array().unwrap().len(), 0, "{history}");
+    let (_, profile) = app.get("/api/users/profile", Some(&alice.access)).await;
+    assert!(profile["data"]["about"].is_null());
+    // And the chat still works.
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "n-3", "content": "fine" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.stop().await;
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_database_error_from_input_is_a_4xx_logged_with_its_sqlstate_and_constraint() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // Past the boundary (which refuses it first), the database's CHECK refuses a 101-character
+    // display name.
+    let update = ProfileUpdate {
+        display_name: Some(Some("x".repeat(101))),
+        ..Default::default()
+    };
+    let id: Uuid = alice.id.parse().unwrap();
+    let err = users::update_profile(&app.app().db, id, &update)
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (400, "VALIDATION_ERROR"));
+    let line = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(line.contains("SQLSTATE 23514"), "{line}");
+    assert!(line.contains("constraint: users_display_name_check"), "{line}");
+    assert!(!err.public_message().contains("users_display_name_check"));
+    app.stop().await;
+}

@@ -1,0 +1,154 @@
+//! Blocking, enforced on every path.
+
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::support::spawn_app;
+
+use super::profiles::{alice_username, set_profile};
+use super::code;
+
+#[tokio::test]
+async fn blocks_are_enforced_on_every_path() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let (status, group) = app
+        .post(
+            "/api/chats",
+            Some(&bob.access),
+            json!({ "type": "group", "name": "trio", "participantIds": [alice.id, carol.id] }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let group = group["data"]["id"].as_str().unwrap().to_owned();
+    set_profile(&app, &alice, json!({ "about": "private person" })).await;
+
+    let (status, body) = app
+        .post(
+            "/api/users/block",
+            Some(&alice.access),
+            json!({ "userId": alice.id }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (400, Some("VALIDATION_ERROR")));
+    let (status, _) = app
+        .post(
+            "/api/users/block",
+            Some(&alice.access),
+            json!({ "userId": Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .post(
+            "/api/users/block",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.get("/api/users/blocked", Some(&alice.access)).await.1["data"][0]["id"],
+        bob.id
+    );
+
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut carol_ws = app.ws(&carol.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    // 1:1 over WebSocket and REST: refused.
+    bob_ws.send_json(json!({ "action": "message:send", "requestId": "b1", "data": { "chatId": chat, "clientMessageId": "b1", "content": "hello?" } })).await;
+    let frame = bob_ws.next_json().await;
+    assert_eq!(
+        (frame["event"].as_str(), frame["data"]["code"].as_str()),
+        (Some("error:general"), Some("PERMISSION_DENIED"))
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "b2", "content": "hello?" }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Alice cannot message Bob either while she blocks him.
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "a1", "content": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // In the group, Bob's message reaches Carol, not Alice.
+    bob_ws.send_json(json!({ "action": "message:send", "requestId": "b3", "data": { "chatId": group, "clientMessageId": "b3", "content": "group hello" } })).await;
+    assert_eq!(bob_ws.next_json().await["event"], "ack");
+    assert_eq!(
+        carol_ws.next_event("message:received").await["data"]["message"]["content"],
+        "group hello"
+    );
+    alice_ws.expect_silence(Duration::from_millis(400)).await;
+    // Bob cannot put Alice in a new group, nor open a new 1:1 chat.
+    let (status, _) = app
+        .post(
+            "/api/chats",
+            Some(&bob.access),
+            json!({ "type": "group", "name": "again", "participantIds": [alice.id] }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .post(
+            "/api/chats",
+            Some(&bob.access),
+            json!({ "type": "individual", "participantIds": [alice.id] }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Bob sees none of Alice's presence, picture or about, and does not find her in search.
+    let view = app
+        .get(&format!("/api/users/{}", alice.id), Some(&bob.access))
+        .await
+        .1["data"]
+        .clone();
+    assert_eq!(
+        (
+            view["about"].is_null(),
+            view["lastSeen"].is_null(),
+            view["isOnline"].as_bool()
+        ),
+        (true, true, Some(false)),
+        "{view}"
+    );
+    let name = alice_username(&app, &alice).await;
+    let found = app
+        .get(
+            &format!("/api/users/search?query={name}"),
+            Some(&bob.access),
+        )
+        .await
+        .1;
+    assert_eq!(found["data"]["total"], 0);
+
+    let (status, _) = app
+        .post(
+            "/api/users/unblock",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "b4", "content": "friends again" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.stop().await;
+}

@@ -1,0 +1,149 @@
+//! Profiles: updates are validated, and others see them through privacy settings.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{spawn_app, wait_until, TestApp, User};
+
+use super::code;
+
+pub(super) async fn set_profile(app: &TestApp, user: &User, body: Value) -> (u16, Value) {
+    app.put("/api/users/profile", &user.access, body).await
+}
+
+#[tokio::test]
+async fn profiles_validate_updates_and_apply_privacy_to_others() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let (status, body) = set_profile(
+        &app,
+        &bob,
+        json!({ "username": "bob_the_builder", "status": "building", "about": "I fix things",
+        "privacySettings": { "lastSeen": "contacts", "about": "nobody" } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["username"], "bob_the_builder");
+    assert_eq!(body["data"]["privacySettings"]["lastSeen"], "contacts");
+    assert_eq!(
+        body["data"]["privacySettings"]["profilePicture"], "everyone",
+        "untouched keys keep their values"
+    );
+
+    for (input, want_status, want_code) in [
+        (
+            json!({ "username": alice_username(&app, &alice).await }),
+            409,
+            "RESOURCE_ALREADY_EXISTS",
+        ),
+        (
+            json!({ "status": "x".repeat(141) }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "privacySettings": { "lastSeen": "friends" } }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "privacySettings": { "shoeSize": "everyone" } }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "email": "new@example.com" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "profilePictureMediaId": Uuid::new_v4() }),
+            404,
+            "RESOURCE_NOT_FOUND",
+        ),
+    ] {
+        let (status, body) = set_profile(&app, &bob, input.clone()).await;
+        assert_eq!(
+            (status, code(&body)),
+            (want_status, Some(want_code)),
+            "{input}"
+        );
+    }
+
+    // Bob goes online then offline, so he has a last seen.
+    drop(app.ws(&bob.access).await);
+    let bob_id: Uuid = bob.id.parse().unwrap();
+    wait_until("bob is offline with a last seen", Duration::from_secs(5), || async {
+        let db = app.app().db.get().await.unwrap();
+        db.query_one(
+            "SELECT NOT is_online AND last_seen IS NOT NULL AS offline FROM users WHERE id = $1",
+            &[&bob_id],
+        )
+        .await
+        .unwrap()
+        .get("offline")
+    })
+    .await;
+    let view = app
+        .get(&format!("/api/users/{}", bob.id), Some(&alice.access))
+        .await
+        .1["data"]
+        .clone();
+    assert_eq!(view["username"], "bob_the_builder");
+    assert_eq!(
+        (
+            view["lastSeen"].is_null(),
+            view["about"].is_null(),
+            view["status"].is_null()
+        ),
+        (true, true, true),
+        "{view}"
+    );
+    assert!(view.get("email").is_none(), "never another user's email");
+
+    app.app().db.get().await.unwrap()
+        .execute("INSERT INTO user_relationships (user_id, related_user_id, relationship_type) VALUES ($1, $2, 'contact')",
+                 &[&bob.id.parse::<Uuid>().unwrap(), &alice.id.parse::<Uuid>().unwrap()]).await.unwrap();
+    let view = app
+        .get(&format!("/api/users/{}", bob.id), Some(&alice.access))
+        .await
+        .1["data"]
+        .clone();
+    assert!(
+        view["lastSeen"].is_string(),
+        "a contact sees last seen: {view}"
+    );
+    assert!(view["about"].is_null(), "about is for nobody");
+
+    let (status, found) = app
+        .get("/api/users/search?query=builder", Some(&alice.access))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(found["data"]["users"][0]["id"], bob.id);
+    assert!(
+        found["data"]["users"][0]["about"].is_null(),
+        "search applies privacy too"
+    );
+    let (status, _) = app
+        .get("/api/users/search?query=", Some(&alice.access))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .get(
+            &format!("/api/users/{}", Uuid::new_v4()),
+            Some(&alice.access),
+        )
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+pub(super) async fn alice_username(app: &TestApp, alice: &User) -> String {
+    app.get("/api/users/profile", Some(&alice.access)).await.1["data"]["username"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

@@ -1,0 +1,297 @@
+//! Device sessions, token checks, rate limits, login backoff and two-factor authentication.
+
+
+use banter_core::auth::tokens::{Caller, TokenKeys};
+use banter_core::auth::totp;
+use banter_core::config::{Limit, Settings};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{relaxed_settings, spawn_app, spawn_app_with};
+
+use super::{closed, code, PASSWORD};
+
+#[tokio::test]
+async fn device_sessions_are_listed_and_revocable() {
+    let app = spawn_app().await;
+    let laptop = app.register("dev").await;
+    let phone = app.login(&laptop).await;
+    let mallory = app.register("mal").await;
+    let mut phone_ws = app.ws(&phone.access).await;
+    let (status, body) = app.get("/api/auth/sessions", Some(&laptop.access)).await;
+    assert_eq!(status, 200);
+    let sessions = body["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let phone_session = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, _) = app
+        .delete(
+            &format!("/api/auth/sessions/{phone_session}"),
+            &mallory.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404, "not someone else's session");
+    let (status, _) = app
+        .delete(
+            &format!("/api/auth/sessions/{phone_session}"),
+            &laptop.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        closed(&mut phone_ws).await,
+        "the revoked device's WebSocket closes"
+    );
+    assert!(
+        crate::support::WsClient::connect(&app, &phone.access)
+            .await
+            .is_err(),
+        "and cannot reconnect"
+    );
+    let (status, _) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": phone.refresh }),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        app.get("/api/auth/sessions", Some(&laptop.access)).await.1["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_signed_elsewhere_unsigned_or_expired_are_refused_by_rest() {
+    let app = spawn_app().await;
+    let user = app.register("tess").await;
+    let caller = Caller {
+        user_id: user.id.parse().unwrap(),
+        session_id: Uuid::new_v4(),
+    };
+    let other = TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), &Settings::default()).unwrap();
+    let expired = app.app().tokens.issue_access(caller, -60).unwrap();
+    let b64 = |v: Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none" })),
+        b64(
+            json!({ "sub": user.id, "exp": 4102444800u64, "iss": "banter", "aud": "banter-clients" })
+        )
+    );
+    let cases = [
+        (other.issue_access(caller, 600).unwrap(), "INVALID_TOKEN"),
+        (expired, "TOKEN_EXPIRED"),
+        (alg_none, "INVALID_TOKEN"),
+    ];
+    for (token, want) in cases {
+        for path in ["/api/users/profile", "/api/chats", "/api/auth/sessions"] {
+            let (status, body) = app.get(path, Some(&token)).await;
+            assert_eq!((status, code(&body)), (401, Some(want)), "{path}");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let mut settings = relaxed_settings();
+    settings.rate_limits.auth = Limit::new(3, 900);
+    let app = spawn_app_with(|c| c.settings = settings).await;
+    let mut last = None;
+    for i in 0..4 {
+        let res = app
+            .http
+            .post(format!("{}/api/auth/register", app.base))
+            .json(&json!({ "email": format!("r{i}@example.com"), "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        last = Some((
+            res.status().as_u16(),
+            res.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        ));
+    }
+    let (status, retry_after) = last.unwrap();
+    assert_eq!(status, 429);
+    let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=900).contains(&secs));
+
+    let (_, body) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "r0@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        code(&body),
+        Some("RATE_LIMIT_EXCEEDED"),
+        "login counts against the same auth limit"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn messages_are_rate_limited_per_user() {
+    let mut settings = relaxed_settings();
+    settings.rate_limits.messages = Limit::new(2, 60);
+    let app = spawn_app_with(|c| c.settings = settings).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ws = app.ws(&alice.access).await;
+    for i in 0..3 {
+        ws.send_json(json!({ "action": "message:send", "requestId": format!("q{i}"), "data": { "chatId": chat, "clientMessageId": format!("q{i}"), "content": "hi" } })).await;
+    }
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        let f = ws.next_json().await;
+        events.push((
+            f["requestId"].as_str().unwrap().to_owned(),
+            f["event"].as_str().unwrap().to_owned(),
+            f["data"]["code"].as_str().map(str::to_owned),
+        ));
+    }
+    events.sort();
+    assert_eq!(events.iter().filter(|e| e.1 == "ack").count(), 2);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.2.as_deref() == Some("RATE_LIMIT_EXCEEDED"))
+            .count(),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_account_with_backoff() {
+    let app = spawn_app().await;
+    let user = app.register("bruno").await;
+    let bystander = app.register("bystander").await;
+    for _ in 0..5 {
+        let (status, _) = app
+            .post(
+                "/api/auth/login",
+                None,
+                json!({ "email": user.email, "password": "wrong guess!" }),
+            )
+            .await;
+        assert_eq!(status, 401);
+    }
+    let res = app
+        .http
+        .post(format!("{}/api/auth/login", app.base))
+        .json(&json!({ "email": user.email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        429,
+        "even the right password waits out the backoff"
+    );
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=60).contains(&wait),
+        "first backoff is a minute, got {wait}"
+    );
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": bystander.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "other accounts from the same IP are not locked yet"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_factor_authentication_is_required_once_enabled() {
+    let app = spawn_app().await;
+    let user = app.register("tfa").await;
+    let (status, setup) = app
+        .post("/api/auth/2fa/setup", Some(&user.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let secret = setup["data"]["secret"].as_str().unwrap().to_owned();
+    assert!(setup["data"]["otpauthUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/Banter:"));
+    let raw = totp::base32_decode(&secret).unwrap();
+    let now = || chrono::Utc::now().timestamp();
+    let (status, _) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            json!({ "code": "000000" }),
+        )
+        .await;
+    assert!(status == 400 || totp::code_at(&raw, now()) == "000000");
+    let (status, enabled) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            json!({ "code": totp::code_at(&raw, now()) }),
+        )
+        .await;
+    assert_eq!(status, 200, "{enabled}");
+    let recovery: Vec<String> =
+        serde_json::from_value(enabled["data"]["recoveryCodes"].clone()).unwrap();
+    assert_eq!(recovery.len(), 10);
+
+    let login = |extra: Value| {
+        let mut body = json!({ "email": user.email, "password": PASSWORD });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        app.post("/api/auth/login", None, body)
+    };
+    let (status, body) = login(json!({})).await;
+    assert_eq!((status, code(&body)), (401, Some("UNAUTHORIZED")));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("two-factor"));
+    let wrong = if totp::code_at(&raw, now()) == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let (status, body) = login(json!({ "totpCode": wrong })).await;
+    assert_eq!((status, code(&body)), (401, Some("INVALID_CREDENTIALS")));
+    let (status, _) = login(json!({ "totpCode": totp::code_at(&raw, now()) })).await;
+    assert_eq!(status, 200);
+    let (status, _) = login(json!({ "recoveryCode": recovery[0] })).await;
+    assert_eq!(status, 200);
+    let (status, _) = login(json!({ "recoveryCode": recovery[0] })).await;
+    assert_eq!(status, 401, "a recovery code works once");
+    app.stop().await;
+}

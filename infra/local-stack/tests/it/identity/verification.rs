@@ -1,0 +1,291 @@
+//! Email verification, password reset and phone verification.
+
+
+use serde_json::json;
+
+use crate::support::spawn_app;
+
+use super::{closed, code, PASSWORD};
+
+#[tokio::test]
+async fn email_verification_links_are_single_use() {
+    let app = spawn_app().await;
+    let user = app.register("vera").await;
+    let token = app.emailed_token(&user.email);
+    let (status, body) = app
+        .post(
+            "/api/auth/verify-email",
+            None,
+            json!({ "token": "not-a-real-token" }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (401, Some("INVALID_TOKEN")));
+    let (status, _) = app
+        .post("/api/auth/verify-email", None, json!({ "token": token }))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.get("/api/users/profile", Some(&user.access)).await.1["data"]["isVerified"],
+        true
+    );
+    let (status, body) = app
+        .post("/api/auth/verify-email", None, json!({ "token": token }))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("INVALID_TOKEN")),
+        "a used link"
+    );
+
+    // An expired link.
+    let other = app.register("late").await;
+    let late = app.emailed_token(&other.email);
+    app.app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE email_tokens SET expires_at = now() - interval '1 minute'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post("/api/auth/verify-email", None, json!({ "token": late }))
+        .await;
+    assert_eq!((status, code(&body)), (401, Some("TOKEN_EXPIRED")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn password_reset_revokes_every_session() {
+    let app = spawn_app().await;
+    let user = app.register("rita").await;
+    let mut ws = app.ws(&user.access).await;
+    let outbox_before = app.stack.shared.outbox.items().len();
+    let (status, body) = app
+        .post(
+            "/api/auth/forgot-password",
+            None,
+            json!({ "email": "nobody@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["data"]),
+        (200, &json!({ "sent": true })),
+        "the same answer for unknown emails"
+    );
+    assert_eq!(
+        app.stack.shared.outbox.items().len(),
+        outbox_before,
+        "and nothing is sent"
+    );
+
+    let (status, _) = app
+        .post(
+            "/api/auth/forgot-password",
+            None,
+            json!({ "email": user.email }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let token = app.emailed_token(&user.email);
+    let (status, body) = app
+        .post(
+            "/api/auth/reset-password",
+            None,
+            json!({ "token": token, "newPassword": "short" }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (400, Some("VALIDATION_ERROR")));
+    let (status, body) = app
+        .post(
+            "/api/auth/reset-password",
+            None,
+            json!({ "token": token, "newPassword": "a brand new secret" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        closed(&mut ws).await,
+        "the open WebSocket of the old session closes"
+    );
+    let (status, _) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": user.refresh }),
+        )
+        .await;
+    assert_eq!(status, 401, "old sessions are revoked");
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": user.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 401, "the old password no longer works");
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": user.email, "password": "a brand new secret" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            "/api/auth/reset-password",
+            None,
+            json!({ "token": token, "newPassword": "another secret!" }),
+        )
+        .await;
+    assert_eq!(status, 401, "a reset link works once");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn phone_verification_codes_expire_and_limit_attempts() {
+    let app = spawn_app().await;
+    let user = app.register("phil").await;
+    let other = app.register("olga").await;
+    let phone = "+14155550123";
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/start",
+            Some(&user.access),
+            json!({ "phone": "12345" }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (400, Some("VALIDATION_ERROR")));
+    let (status, _) = app
+        .post("/api/auth/phone/start", None, json!({ "phone": phone }))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .post(
+            "/api/auth/phone/start",
+            Some(&user.access),
+            json!({ "phone": phone }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let sms = app.last_sent_to(phone).expect("an SMS").body;
+    let sent_code: String = sms.chars().filter(char::is_ascii_digit).take(6).collect();
+    let wrong = if sent_code == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/verify",
+            Some(&user.access),
+            json!({ "phone": phone, "code": wrong }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (400, Some("VALIDATION_ERROR")));
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/verify",
+            Some(&user.access),
+            json!({ "phone": phone, "code": sent_code }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let profile = app.get("/api/users/profile", Some(&user.access)).await.1;
+    assert_eq!(
+        (
+            profile["data"]["phone"].as_str(),
+            profile["data"]["phoneVerified"].as_bool()
+        ),
+        (Some(phone), Some(true))
+    );
+
+    // Someone else cannot claim the number.
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/start",
+            Some(&other.access),
+            json!({ "phone": phone }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (409, Some("RESOURCE_ALREADY_EXISTS"))
+    );
+    // Five wrong codes and the code is dead, even the right one.
+    let second = "+14155550199";
+    app.post(
+        "/api/auth/phone/start",
+        Some(&other.access),
+        json!({ "phone": second }),
+    )
+    .await;
+    let right: String = app
+        .last_sent_to(second)
+        .unwrap()
+        .body
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        app.post(
+            "/api/auth/phone/verify",
+            Some(&other.access),
+            json!({ "phone": second, "code": wrong }),
+        )
+        .await;
+    }
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/verify",
+            Some(&other.access),
+            json!({ "phone": second, "code": right }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (403, Some("PERMISSION_DENIED")));
+    // An expired code.
+    app.post(
+        "/api/auth/phone/start",
+        Some(&other.access),
+        json!({ "phone": second }),
+    )
+    .await;
+    let right: String = app
+        .last_sent_to(second)
+        .unwrap()
+        .body
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    app.app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE phone_verifications SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/verify",
+            Some(&other.access),
+            json!({ "phone": second, "code": right }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (401, Some("TOKEN_EXPIRED")));
+    app.stop().await;
+}
