@@ -79,11 +79,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "POST /api/auth/2fa/enable" => two_factor::enable(app, req.caller(app)?, req.body(max)?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/2fa/disable" => {
-            two_factor::disable(app, req.caller(app)?, req.body(max)?)
-                .await
-                .map(Reply::ok)
-        }
+        "POST /api/auth/2fa/disable" => two_factor::disable(app, req.caller(app)?, req.body(max)?)
+            .await
+            .map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }
 }

@@ -28,10 +28,7 @@ pub async fn handle(
             response.body = Some(Body::Text(OPENAPI.to_owned()));
             Ok(response)
         }
-        "GET /api/health" => Ok(respond(
-            &request,
-            health::check(&app).await.map(Reply::ok),
-        )),
+        "GET /api/health" => Ok(respond(&request, health::check(&app).await.map(Reply::ok))),
         _ => Ok(respond(&request, Err(ApiError::NotFound("route")))),
     }
 }

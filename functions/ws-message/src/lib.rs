@@ -4,7 +4,9 @@
 //! or an unknown action is answered, never fatal.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame, MAX_REQUEST_ID_LEN};
+use banter_core::api::ws::{
+    ActionResult, ClientAction, ClientFrame, ReplyFrame, MAX_REQUEST_ID_LEN,
+};
 use banter_core::services::messaging;
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};

@@ -124,7 +124,6 @@ fn envelope_error(status: StatusCode, error: ApiError) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
-
 /// The REST API: every request not served by another route of the local stack.
 pub async fn serve(
     State(shared): State<Shared>,
@@ -310,7 +309,10 @@ mod tests {
             match_route(&routes, "PUT", "/api/users/search").is_none(),
             "the literal resource is chosen before the method"
         );
-        assert_eq!(allowed_methods(&routes, "/api/users/search"), ["GET", "POST"]);
+        assert_eq!(
+            allowed_methods(&routes, "/api/users/search"),
+            ["GET", "POST"]
+        );
         assert_eq!(allowed_methods(&routes, "/api/users/x"), ["GET"]);
         assert!(allowed_methods(&routes, "/api/nothing").is_empty());
     }

@@ -72,7 +72,9 @@ impl Email {
 // The pattern is the whole rule: a `format: email` would let each validator apply its own
 // reading of the RFCs.
 validated_string!(Email, |s| s
-    .description(Some("An email address of ASCII words, e.g. alice@example.com"))
+    .description(Some(
+        "An email address of ASCII words, e.g. alice@example.com"
+    ))
     .max_length(Some(254))
     .pattern(Some(concat!(
         r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*",
@@ -125,7 +127,9 @@ impl Username {
 }
 
 validated_string!(Username, |s| s
-    .description(Some("3 to 30 of a-z, 0-9, '_' and '.' (stored lower-cased)"))
+    .description(Some(
+        "3 to 30 of a-z, 0-9, '_' and '.' (stored lower-cased)"
+    ))
     .pattern(Some(r"^[A-Za-z0-9_.]{3,30}$")));
 
 #[derive(Clone, PartialEq, Eq)]
@@ -293,9 +297,7 @@ pub struct DisplayText<const MAX: usize>(Option<String>);
 impl<const MAX: usize> DisplayText<MAX> {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         if raw.chars().count() > MAX {
-            return Err(ApiError::Validation(format!(
-                "at most {MAX} characters"
-            )));
+            return Err(ApiError::Validation(format!("at most {MAX} characters")));
         }
         let t = raw.trim();
         Ok(Self((!t.is_empty()).then(|| t.to_owned())))
@@ -406,7 +408,10 @@ mod tests {
         assert!(format!("{:?}", Secret::parse("hunter2").unwrap()).contains("***"));
         assert!(ClientMessageId::parse("").is_err());
         assert!(ClientMessageId::parse(&"x".repeat(101)).is_err());
-        assert!(ClientMessageId::parse(&"é".repeat(100)).is_ok(), "counted in characters");
+        assert!(
+            ClientMessageId::parse(&"é".repeat(100)).is_ok(),
+            "counted in characters"
+        );
         assert!(MessageType::parse("hologram").is_err());
         assert!(Phone::parse("+1 415 555 0100").is_ok());
         assert!(Phone::parse("4155550100").is_err());

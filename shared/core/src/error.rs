@@ -298,7 +298,9 @@ mod tests {
             ApiError::Validation(String::new()),
             ApiError::MissingField("x".into()),
             ApiError::MethodNotAllowed("GET".into()),
-            ApiError::RateLimited { retry_after_secs: 1 },
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+            },
             ApiError::Internal(String::new()),
         ] {
             let json = serde_json::to_value(e.error_code()).unwrap();

@@ -149,9 +149,11 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
         .await,
         200
     );
-    wait_until("the fake upload is checked", Duration::from_secs(3), || async {
-        media_status(fake_id).await.0 != "pending"
-    })
+    wait_until(
+        "the fake upload is checked",
+        Duration::from_secs(3),
+        || async { media_status(fake_id).await.0 != "pending" },
+    )
     .await;
     let (fake_status, _) = media_status(fake_id).await;
     assert_eq!(fake_status, "failed", "declared image/png, sent HTML");
@@ -168,10 +170,14 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
         .unwrap();
     assert_eq!(bytes.as_ref(), png.as_slice());
     let expired = blobs.presign_get(&key, 0).await.unwrap();
-    wait_until("the URL has expired (403)", Duration::from_secs(3), || async {
-        let status = app.http.get(&expired).send().await.unwrap().status();
-        status.as_u16() == 403
-    })
+    wait_until(
+        "the URL has expired (403)",
+        Duration::from_secs(3),
+        || async {
+            let status = app.http.get(&expired).send().await.unwrap().status();
+            status.as_u16() == 403
+        },
+    )
     .await;
     drop(db);
     app.stop().await;

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-use crate::support::{spawn_app, wait_until, TestApp, User};
+use crate::support::{spawn_app, TestApp, User};
 
 async fn connection_of(app: &TestApp, user: &User) -> String {
     let records = app
@@ -63,20 +63,8 @@ async fn the_aws_sdk_posts_to_gets_and_deletes_a_live_connection() {
         other => panic!("expected the connection to close, got {other:?}"),
     }
     let user = alice.id.parse().unwrap();
-    wait_until(
-        "$disconnect ran for a server-side close",
-        Duration::from_secs(5),
-        || async {
-            app.app()
-                .ports
-                .connections
-                .connections_of(user)
-                .await
-                .unwrap()
-                .is_empty()
-        },
-    )
-    .await;
+    app.wait_for_no_connections(user, "$disconnect ran for a server-side close")
+        .await;
     let gone = sdk
         .post_to_connection()
         .connection_id(&id)

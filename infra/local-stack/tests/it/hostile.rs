@@ -25,8 +25,17 @@ async fn nul_characters_are_refused_on_every_path_and_change_nothing() {
             json!({ "clientMessageId": "n-1", "content": "a\u{0}b" }),
         )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("`content`"), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`content`"),
+        "{body}"
+    );
 
     let mut ws = app.ws(&alice.access).await;
     ws.send_json(json!({ "action": "message:send", "requestId": "n-2",
@@ -34,20 +43,54 @@ async fn nul_characters_are_refused_on_every_path_and_change_nothing() {
         .await;
     let frame = ws.next_json().await;
     assert_eq!(
-        (frame["event"].as_str(), frame["requestId"].as_str(), frame["data"]["code"].as_str()),
+        (
+            frame["event"].as_str(),
+            frame["requestId"].as_str(),
+            frame["data"]["code"].as_str()
+        ),
         (Some("error:general"), Some("n-2"), Some("VALIDATION_ERROR"))
     );
-    assert!(frame["data"]["message"].as_str().unwrap().contains("`data.content`"), "{frame}");
+    assert!(
+        frame["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`data.content`"),
+        "{frame}"
+    );
 
     let (status, body) = app
-        .put("/api/users/profile", &alice.access, json!({ "about": "x\u{0}" }))
+        .put(
+            "/api/users/profile",
+            &alice.access,
+            json!({ "about": "x\u{0}" }),
+        )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("`about`"), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`about`"),
+        "{body}"
+    );
 
-    let (status, body) = app.get("/api/users/search?query=%00", Some(&alice.access)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
-    assert!(body["error"]["message"].as_str().unwrap().contains("`query`"), "{body}");
+    let (status, body) = app
+        .get("/api/users/search?query=%00", Some(&alice.access))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`query`"),
+        "{body}"
+    );
 
     // Nothing was stored.
     let (_, history) = app
@@ -107,7 +150,10 @@ async fn a_database_error_from_input_is_a_4xx_logged_with_its_sqlstate_and_const
     assert_eq!((err.status(), err.code()), (400, "VALIDATION_ERROR"));
     let line = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert!(line.contains("SQLSTATE 23514"), "{line}");
-    assert!(line.contains("constraint: users_display_name_check"), "{line}");
+    assert!(
+        line.contains("constraint: users_display_name_check"),
+        "{line}"
+    );
     assert!(!err.public_message().contains("users_display_name_check"));
     app.stop().await;
 }

@@ -3,7 +3,9 @@
 
 use banter_core::api::extract::json_value;
 use banter_core::api::models::{ChatType, MessageStatus, ParticipantRole};
-use banter_core::api::requests::{ChatListQuery, CreateChatRequest, HistoryQuery, SendMessageRequest};
+use banter_core::api::requests::{
+    ChatListQuery, CreateChatRequest, HistoryQuery, SendMessageRequest,
+};
 use banter_core::auth::tokens::Caller;
 use banter_core::services::{chats, messaging};
 use serde_json::json;
@@ -37,9 +39,16 @@ async fn a_group_is_created_with_its_roles_and_listed_first() {
         .unwrap();
     assert!(opened.created);
     let chat = opened.chat;
-    assert_eq!((chat.kind, chat.name.as_deref()), (ChatType::Group, Some("Trip")));
+    assert_eq!(
+        (chat.kind, chat.name.as_deref()),
+        (ChatType::Group, Some("Trip"))
+    );
     assert_eq!(chat.description, None, "only spaces is no description");
-    assert_eq!(chat.participants.len(), 3, "duplicates and the creator counted once");
+    assert_eq!(
+        chat.participants.len(),
+        3,
+        "duplicates and the creator counted once"
+    );
     let role_of = |user: &User| {
         chat.participants
             .iter()
@@ -58,7 +67,10 @@ async fn a_group_is_created_with_its_roles_and_listed_first() {
     .unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].id, chat.id);
-    assert_eq!((page.pagination.total, page.pagination.next_offset), (1, None));
+    assert_eq!(
+        (page.pagination.total, page.pagination.next_offset),
+        (1, None)
+    );
     app.stop().await;
 }
 
@@ -70,16 +82,25 @@ async fn sends_are_idempotent_and_history_pages_between_two_messages() {
     let me = caller(&app, &alice);
     let mut sent = Vec::new();
     for i in 1..=5 {
-        let m = messaging::send(app.app(), me, chat, text(&format!("m{i}"), &format!("#{i}")), None)
-            .await
-            .unwrap();
+        let m = messaging::send(
+            app.app(),
+            me,
+            chat,
+            text(&format!("m{i}"), &format!("#{i}")),
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!((m.seq, m.status), (i, MessageStatus::Sent));
         sent.push(m);
     }
     let again = messaging::send(app.app(), me, chat, text("m3", "changed"), None)
         .await
         .unwrap();
-    assert_eq!((again.id, again.content.as_deref()), (sent[2].id, Some("#3")));
+    assert_eq!(
+        (again.id, again.content.as_deref()),
+        (sent[2].id, Some("#3"))
+    );
 
     let between: HistoryQuery = json_value(json!({})).unwrap();
     let between = HistoryQuery {
@@ -95,9 +116,15 @@ async fn sends_are_idempotent_and_history_pages_between_two_messages() {
     assert_eq!(page.pagination.before, Some(sent[1].id));
 
     let stranger = app.register("eve").await;
-    let refused = messaging::send(app.app(), caller(&app, &stranger), chat, text("e", "hi"), None)
-        .await
-        .unwrap_err();
+    let refused = messaging::send(
+        app.app(),
+        caller(&app, &stranger),
+        chat,
+        text("e", "hi"),
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(refused.status(), 404, "not a member looks like no chat");
     app.stop().await;
 }

@@ -227,6 +227,20 @@ impl TestApp {
         body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Wait until the registry holds no connection of `user` (`$disconnect` ran).
+    pub async fn wait_for_no_connections(&self, user: uuid::Uuid, what: &str) {
+        wait_until(what, Duration::from_secs(5), || async {
+            self.app()
+                .ports
+                .connections
+                .connections_of(user)
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await;
+    }
+
     pub async fn ws(&self, token: &str) -> WsClient {
         WsClient::connect(self, token)
             .await

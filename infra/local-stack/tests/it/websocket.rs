@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use uuid::Uuid;
 
-use crate::support::{spawn_app, spawn_app_with, wait_until, WsClient};
+use crate::support::{spawn_app, spawn_app_with, WsClient};
 
 fn assert_refused_401(result: Result<WsClient, WsError>) {
     match result {
@@ -242,16 +242,7 @@ async fn idle_connections_are_closed_and_unregistered() {
         Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
         other => panic!("expected a close frame, got {other:?}"),
     }
-    wait_until("$disconnect ran", Duration::from_secs(5), || async {
-        app.app()
-            .ports
-            .connections
-            .connections_of(user)
-            .await
-            .unwrap()
-            .is_empty()
-    })
-    .await;
+    app.wait_for_no_connections(user, "$disconnect ran").await;
     app.stop().await;
 }
 

@@ -100,8 +100,12 @@ impl Modify for Conventions {
             )
             .build();
         for item in api.paths.paths.values_mut() {
-            let operations: [&mut Option<Operation>; 4] =
-                [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
+            let operations: [&mut Option<Operation>; 4] = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ];
             for operation in operations.into_iter().flatten() {
                 operation
                     .responses
@@ -178,9 +182,9 @@ pub fn asyncapi() -> Value {
             "title": "Banter WebSocket API",
             "version": "0.1.0",
             "description": "Connect with `/ws?token=<accessToken>` (a bad token is refused with 401 at the handshake). \
-Frames are JSON text. Every client frame carrying a `requestId` gets exactly one answer on the same connection: \
-`ack` or `error:general`. A malformed frame, an unknown action or an oversized frame (over 128 KB) gets \
-`error:general` and the connection stays open. The server pushes events as `{event, data}`.",
+    Frames are JSON text. Every client frame carrying a `requestId` gets exactly one answer on the same connection: \
+    `ack` or `error:general`. A malformed frame, an unknown action or an oversized frame (over 128 KB) gets \
+    `error:general` and the connection stays open. The server pushes events as `{event, data}`.",
         },
         "servers": {
             "local": {

@@ -21,9 +21,8 @@ pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     };
     match value {
         Value::Object(_) => json_value(value),
-        Value::Null => T::deserialize(Value::Null).map_err(|_| {
-            ApiError::InvalidInput("this request needs a JSON object body".into())
-        }),
+        Value::Null => T::deserialize(Value::Null)
+            .map_err(|_| ApiError::InvalidInput("this request needs a JSON object body".into())),
         _ => Err(ApiError::InvalidInput(
             "the request body must be a JSON object".into(),
         )),
@@ -144,9 +143,15 @@ mod tests {
     #[test]
     fn missing_fields_are_named() {
         let e = err_of::<RegisterRequest>(r#"{"email": "a@b.co"}"#);
-        assert!(matches!(&e, ApiError::MissingField(f) if f == "password"), "{e:?}");
+        assert!(
+            matches!(&e, ApiError::MissingField(f) if f == "password"),
+            "{e:?}"
+        );
         let e = err_of::<CreateChatRequest>(r#"{"type": "group", "participantIds": []}"#);
-        assert!(matches!(&e, ApiError::MissingField(f) if f == "name"), "{e:?}");
+        assert!(
+            matches!(&e, ApiError::MissingField(f) if f == "name"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -154,9 +159,8 @@ mod tests {
         let e = err_of::<RegisterRequest>(r#"{"email": 42, "password": "long enough"}"#);
         assert_eq!(e.code(), "VALIDATION_ERROR");
         assert!(e.to_string().starts_with("`email`"), "{e}");
-        let e = err_of::<CreateChatRequest>(
-            r#"{"type": "individual", "participantIds": ["nope"]}"#,
-        );
+        let e =
+            err_of::<CreateChatRequest>(r#"{"type": "individual", "participantIds": ["nope"]}"#);
         assert_eq!(e.code(), "VALIDATION_ERROR");
     }
 
@@ -180,7 +184,9 @@ mod tests {
         assert_eq!(err_of::<RegisterRequest>("null").code(), "INVALID_INPUT");
         use crate::api::requests::LogoutRequest;
         assert!(json_body::<Option<LogoutRequest>>(b"").unwrap().is_none());
-        assert!(json_body::<Option<LogoutRequest>>(b"null").unwrap().is_none());
+        assert!(json_body::<Option<LogoutRequest>>(b"null")
+            .unwrap()
+            .is_none());
         assert!(json_body::<Option<LogoutRequest>>(b"{}").unwrap().is_some());
     }
 

@@ -418,55 +418,38 @@ impl utoipa::ToSchema for SendMessageRequest {
 // --- paging values ------------------------------------------------------------------------------
 
 fn default_limit() -> PageLimit {
-    PageLimit(50)
+    Bounded(50)
+}
+
+/// An integer from `MIN` to `MAX` (the error names the field and the range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounded<const MIN: i64, const MAX: i64>(pub i64);
+
+impl<const MIN: i64, const MAX: i64> Default for Bounded<MIN, MAX> {
+    fn default() -> Self {
+        Self(MIN)
+    }
+}
+
+impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if (MIN..=MAX).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "must be between {MIN} and {MAX}"
+            )))
+        }
+    }
 }
 
 /// A page size: 1 to 100 (default 50).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageLimit(pub i64);
-
-impl<'de> Deserialize<'de> for PageLimit {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        if (1..=100).contains(&n) {
-            Ok(Self(n))
-        } else {
-            Err(serde::de::Error::custom("limit must be between 1 and 100"))
-        }
-    }
-}
-
-/// An offset into the chat list: 0 to 1,000,000.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ListOffset(pub i64);
-
-impl<'de> Deserialize<'de> for ListOffset {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        if (0..=1_000_000).contains(&n) {
-            Ok(Self(n))
-        } else {
-            Err(serde::de::Error::custom(
-                "offset must be a non-negative integer",
-            ))
-        }
-    }
-}
-
-/// An offset into search results: 0 to 10,000.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SearchOffset(pub i64);
-
-impl<'de> Deserialize<'de> for SearchOffset {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        if (0..=10_000).contains(&n) {
-            Ok(Self(n))
-        } else {
-            Err(serde::de::Error::custom("offset must be 0 to 10000"))
-        }
-    }
-}
+pub type PageLimit = Bounded<1, 100>;
+/// An offset into the chat list.
+pub type ListOffset = Bounded<0, 1_000_000>;
+/// An offset into search results.
+pub type SearchOffset = Bounded<0, 10_000>;
 
 /// A search term: trimmed and lower-cased, 1 to 50 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -477,9 +460,7 @@ impl<'de> Deserialize<'de> for SearchText {
         let raw = String::deserialize(d)?;
         let q = raw.trim().to_lowercase();
         if q.is_empty() || q.chars().count() > 50 {
-            return Err(serde::de::Error::custom(
-                "query must be 1 to 50 characters",
-            ));
+            return Err(serde::de::Error::custom("query must be 1 to 50 characters"));
         }
         Ok(Self(q))
     }

@@ -58,7 +58,9 @@ impl ClientAction {
             _ => return Err(ApiError::Validation(format!("unknown action `{shown}`"))),
         }
         if !frame.data.is_object() {
-            return Err(ApiError::InvalidInput("`data` must be a JSON object".into()));
+            return Err(ApiError::InvalidInput(
+                "`data` must be a JSON object".into(),
+            ));
         }
         crate::api::extract::json_value(serde_json::json!({
             "action": frame.action,
@@ -212,8 +214,10 @@ mod tests {
         assert_eq!(p.chat_id, chat);
         assert_eq!(p.message.content.as_deref(), Some("hi"));
 
-        let e = ClientAction::parse(&frame(r#"{"action":"message:send","data":{"content":"hi"}}"#))
-            .unwrap_err();
+        let e = ClientAction::parse(&frame(
+            r#"{"action":"message:send","data":{"content":"hi"}}"#,
+        ))
+        .unwrap_err();
         assert_eq!(e.code(), "MISSING_REQUIRED_FIELD");
         let e = ClientAction::parse(&frame(r#"{"action":"nope","data":{}}"#)).unwrap_err();
         assert_eq!(e.code(), "VALIDATION_ERROR");
@@ -237,7 +241,10 @@ mod tests {
             timestamp: Timestamp::now(),
         });
         let v: Value = serde_json::from_str(&event.to_text()).unwrap();
-        assert_eq!((v["event"].as_str(), v["data"]["seq"].as_i64()), (Some(event.name()), Some(3)));
+        assert_eq!(
+            (v["event"].as_str(), v["data"]["seq"].as_i64()),
+            (Some(event.name()), Some(3))
+        );
         let back: ServerEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back.name(), "message:delivered");
     }

@@ -194,7 +194,11 @@ fn message_row(r: &Row, status: MessageStatus) -> Message {
         media_url: None,
         thumbnail_url: None,
         reply_to,
-        metadata: if deleted { MessageMetadata::new() } else { metadata },
+        metadata: if deleted {
+            MessageMetadata::new()
+        } else {
+            metadata
+        },
         is_edited: r.get("is_edited"),
         is_deleted: deleted,
         reactions,

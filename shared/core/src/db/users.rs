@@ -88,7 +88,8 @@ pub async fn own_profile(db: &Db, id: Uuid) -> Result<Option<OwnProfile>, ApiErr
 
 fn own_profile_row(r: &Row) -> OwnProfile {
     let Json(privacy_settings) = r.get::<_, Json<PrivacySettings>>("privacy_settings");
-    let Json(notification_settings) = r.get::<_, Json<NotificationSettings>>("notification_settings");
+    let Json(notification_settings) =
+        r.get::<_, Json<NotificationSettings>>("notification_settings");
     OwnProfile {
         id: r.get("id"),
         email: r.get("email"),
@@ -102,7 +103,9 @@ fn own_profile_row(r: &Row) -> OwnProfile {
         two_factor_enabled: r.get("totp_enabled"),
         status: r.get("status"),
         about: r.get("about"),
-        last_seen: r.get::<_, Option<DateTime<Utc>>>("last_seen").map(Timestamp),
+        last_seen: r
+            .get::<_, Option<DateTime<Utc>>>("last_seen")
+            .map(Timestamp),
         is_online: r.get("is_online"),
         privacy_settings,
         notification_settings,
@@ -279,7 +282,9 @@ fn public_row(r: &Row) -> PublicRow {
         profile_picture_media_id: r.get("profile_picture_media_id"),
         status: r.get("status"),
         about: r.get("about"),
-        last_seen: r.get::<_, Option<DateTime<Utc>>>("last_seen").map(Timestamp),
+        last_seen: r
+            .get::<_, Option<DateTime<Utc>>>("last_seen")
+            .map(Timestamp),
         is_online: r.get("is_online"),
         privacy: r.get::<_, Json<PrivacySettings>>("privacy_settings").0,
         standing: super::relationships::Standing {

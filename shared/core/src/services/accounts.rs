@@ -3,15 +3,15 @@
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::api::models::{
+    Envelope, LoggedOut, LoginResult, Refreshed, RegisteredUser, Registration, Session,
+    SessionRevoked, Tokens,
+};
+use crate::api::requests::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest};
 use crate::auth::password::{hash_password, verify_password};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::sessions::{self, NewSession, Rotation};
 use crate::db::users::{self, NewUserConflict};
-use crate::api::models::{
-    Envelope, LoggedOut, LoginResult, RegisteredUser, Refreshed, Registration, Session,
-    SessionRevoked, Tokens,
-};
-use crate::api::requests::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest};
 use crate::domain::{Email, Username};
 use crate::error::ApiError;
 use crate::App;

@@ -29,7 +29,11 @@ pub struct Opened {
         (status = 201, description = "The new chat", body = Envelope<ChatDetails>),
         (status = 200, description = "The 1:1 chat that already existed", body = Envelope<ChatDetails>),
     ))]
-pub async fn create(app: &App, caller: Caller, body: CreateChatRequest) -> Result<Opened, ApiError> {
+pub async fn create(
+    app: &App,
+    caller: Caller,
+    body: CreateChatRequest,
+) -> Result<Opened, ApiError> {
     let (ids, group) = match body {
         CreateChatRequest::Individual { participant_ids } => (participant_ids, None),
         CreateChatRequest::Group {

@@ -5,8 +5,8 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    Audience, Envelope, OffsetPagination, OwnProfile, Page, PageEnvelope, PublicUser, UserSearchResult,
-    UserView,
+    Audience, Envelope, OffsetPagination, OwnProfile, Page, PageEnvelope, PublicUser,
+    UserSearchResult, UserView,
 };
 use crate::api::requests::{Patch, UpdateProfileRequest, UserSearchQuery};
 use crate::auth::tokens::Caller;

@@ -4,11 +4,11 @@
 
 use uuid::Uuid;
 
+use crate::api::models::{Envelope, TwoFactorSetup, TwoFactorState};
+use crate::api::requests::{TwoFactorDisableRequest, TwoFactorEnableRequest};
 use crate::auth::password::verify_password;
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::auth::totp;
-use crate::api::models::{Envelope, TwoFactorSetup, TwoFactorState};
-use crate::api::requests::{TwoFactorDisableRequest, TwoFactorEnableRequest};
 use crate::db::users;
 use crate::error::ApiError;
 use crate::App;

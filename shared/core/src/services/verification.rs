@@ -6,15 +6,15 @@ use chrono::Utc;
 use rand::Rng;
 use uuid::Uuid;
 
-use crate::auth::password::hash_password;
-use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
-use crate::db::tokens::{self, PhoneCheck};
-use crate::db::{sessions, users};
 use crate::api::models::{Envelope, PasswordReset, PhoneCodeSent, PhoneVerified, Sent, Verified};
 use crate::api::requests::{
     ForgotPasswordRequest, PhoneStartRequest, PhoneVerifyRequest, ResetPasswordRequest,
     VerifyEmailRequest,
 };
+use crate::auth::password::hash_password;
+use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
+use crate::db::tokens::{self, PhoneCheck};
+use crate::db::{sessions, users};
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::support::spawn_app;
 
-use super::profiles::{alice_username, set_profile};
 use super::code;
+use super::profiles::{alice_username, set_profile};
 
 #[tokio::test]
 async fn blocks_are_enforced_on_every_path() {

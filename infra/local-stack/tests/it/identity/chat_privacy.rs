@@ -1,6 +1,5 @@
 //! Chat details show participants through their privacy settings.
 
-
 use serde_json::{json, Value};
 
 use crate::support::{spawn_app, User};

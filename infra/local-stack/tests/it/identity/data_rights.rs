@@ -1,6 +1,5 @@
 //! Data export and account erasure.
 
-
 use serde_json::json;
 use uuid::Uuid;
 

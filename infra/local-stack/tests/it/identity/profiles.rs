@@ -76,16 +76,20 @@ async fn profiles_validate_updates_and_apply_privacy_to_others() {
     // Bob goes online then offline, so he has a last seen.
     drop(app.ws(&bob.access).await);
     let bob_id: Uuid = bob.id.parse().unwrap();
-    wait_until("bob is offline with a last seen", Duration::from_secs(5), || async {
-        let db = app.app().db.get().await.unwrap();
-        db.query_one(
+    wait_until(
+        "bob is offline with a last seen",
+        Duration::from_secs(5),
+        || async {
+            let db = app.app().db.get().await.unwrap();
+            db.query_one(
             "SELECT NOT is_online AND last_seen IS NOT NULL AS offline FROM users WHERE id = $1",
             &[&bob_id],
         )
         .await
         .unwrap()
         .get("offline")
-    })
+        },
+    )
     .await;
     let view = app
         .get(&format!("/api/users/{}", bob.id), Some(&alice.access))

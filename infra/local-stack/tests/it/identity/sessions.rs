@@ -1,6 +1,5 @@
 //! Device sessions, token checks, rate limits, login backoff and two-factor authentication.
 
-
 use banter_core::auth::tokens::{Caller, TokenKeys};
 use banter_core::auth::totp;
 use banter_core::config::{Limit, Settings};

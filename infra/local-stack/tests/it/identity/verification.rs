@@ -1,6 +1,5 @@
 //! Email verification, password reset and phone verification.
 
-
 use serde_json::json;
 
 use crate::support::spawn_app;
