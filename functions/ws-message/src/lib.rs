@@ -4,14 +4,11 @@
 //! or an unknown action is answered, never fatal.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use banter_core::api::ws::{
-    ActionResult, ClientAction, ClientFrame, ReplyFrame, MAX_REQUEST_ID_LEN,
-};
+use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
 use banter_core::services::messaging;
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
-use serde_json::Value;
 
 /// API Gateway's WebSocket message limit.
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
@@ -29,27 +26,15 @@ async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<
         let too_large = ApiError::TooLarge("frames are at most 128 KB".into());
         return Some(ReplyFrame::error(None, &too_large));
     }
-    let frame: ClientFrame = match serde_json::from_str(body) {
+    let frame = match ClientFrame::parse(body) {
         Ok(frame) => frame,
-        Err(_) => {
-            let request_id = serde_json::from_str::<Value>(body)
-                .ok()
-                .and_then(|v| v["requestId"].as_str().map(str::to_owned))
-                .filter(|r| r.len() <= MAX_REQUEST_ID_LEN);
-            let malformed = ApiError::InvalidInput(
-                "a frame is a JSON object {\"action\", \"requestId\", \"data\"}".into(),
-            );
-            return Some(ReplyFrame::error(request_id.as_deref(), &malformed));
+        Err(unreadable) => {
+            return Some(ReplyFrame::error(
+                unreadable.request_id.as_deref(),
+                &unreadable.error,
+            ))
         }
     };
-    if frame
-        .request_id
-        .as_ref()
-        .is_some_and(|r| r.len() > MAX_REQUEST_ID_LEN)
-    {
-        let too_long = ApiError::Validation("requestId is at most 128 characters".into());
-        return Some(ReplyFrame::error(None, &too_long));
-    }
     let request_id = frame.request_id.as_deref();
     match run_action(app, event, &frame).await {
         Ok(result) => request_id.map(|_| ReplyFrame::ack(request_id, result)),

@@ -33,6 +33,17 @@ macro_rules! validated_string {
     };
 }
 
+/// A blank character, as the documents' patterns mean `\s` (ECMAScript: Unicode White_Space
+/// but U+0085, and U+FEFF), so "not only spaces" is one rule on both sides.
+pub fn is_blank_char(c: char) -> bool {
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
+}
+
+/// `s` without its blank characters at either end.
+pub fn trim_blank(s: &str) -> &str {
+    s.trim_matches(is_blank_char)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -270,7 +281,7 @@ pub struct GroupName(String);
 
 impl GroupName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let name = raw.trim();
+        let name = trim_blank(raw);
         if name.is_empty() || raw.chars().count() > 100 {
             return Err(ApiError::Validation(
                 "`name` must be 1 to 100 characters".into(),
@@ -299,7 +310,7 @@ impl<const MAX: usize> DisplayText<MAX> {
         if raw.chars().count() > MAX {
             return Err(ApiError::Validation(format!("at most {MAX} characters")));
         }
-        let t = raw.trim();
+        let t = trim_blank(raw);
         Ok(Self((!t.is_empty()).then(|| t.to_owned())))
     }
 
@@ -418,6 +429,11 @@ mod tests {
         assert!(SixDigitCode::parse("12345").is_err());
         assert!(SixDigitCode::parse("123456").is_ok());
         assert!(GroupName::parse("   ").is_err());
+        assert!(
+            GroupName::parse("\u{feff}\u{3000}").is_err(),
+            "blank as a pattern's \\s"
+        );
+        assert!(GroupName::parse("\u{85}").is_ok(), "U+0085 is not \\s");
         assert_eq!(DisplayText::<5>::parse("  ").unwrap().into_inner(), None);
         assert!(DisplayText::<5>::parse("toolong").is_err());
     }

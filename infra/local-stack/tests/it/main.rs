@@ -3,6 +3,7 @@
 
 mod adapters;
 mod apigateway;
+mod blackbox;
 mod events;
 mod hostile;
 mod identity;

@@ -338,6 +338,13 @@ impl WsClient {
             .expect("send frame");
     }
 
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.stream
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send frame");
+    }
+
     pub async fn send_json(&mut self, frame: Value) {
         self.send_text(&frame.to_string()).await;
     }

@@ -23,6 +23,21 @@ fn default_none<T>() -> Option<T> {
     None
 }
 
+/// A nested struct, read only from a JSON object (serde would also read a struct from an array
+/// of its fields in order, which no document allows).
+fn optional_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? {
+        None => Ok(None),
+        Some(object) => serde_json::from_value(serde_json::Value::Object(object))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 // --- auth --------------------------------------------------------------------------------------
 
 /// `POST /api/auth/register`.
@@ -187,9 +202,9 @@ pub struct UpdateProfileRequest {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub profile_picture_media_id: Patch<Uuid>,
-    #[serde(default = "default_none")]
+    #[serde(default, deserialize_with = "optional_object")]
     pub privacy_settings: Option<PrivacySettingsPatch>,
-    #[serde(default = "default_none")]
+    #[serde(default, deserialize_with = "optional_object")]
     pub notification_settings: Option<NotificationSettingsPatch>,
 }
 
@@ -458,8 +473,8 @@ pub struct SearchText(pub String);
 impl<'de> Deserialize<'de> for SearchText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        let q = raw.trim().to_lowercase();
-        if q.is_empty() || q.chars().count() > 50 {
+        let q = crate::domain::trim_blank(&raw).to_lowercase();
+        if q.is_empty() || raw.chars().count() > 50 {
             return Err(serde::de::Error::custom("query must be 1 to 50 characters"));
         }
         Ok(Self(q))

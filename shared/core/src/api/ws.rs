@@ -28,6 +28,43 @@ pub struct ClientFrame {
     pub data: Value,
 }
 
+/// A frame that could not be read: the error, and the `requestId` to answer it with if one
+/// could be read.
+#[derive(Debug)]
+pub struct UnreadableFrame {
+    pub request_id: Option<String>,
+    pub error: ApiError,
+}
+
+impl ClientFrame {
+    /// Read a frame's text: a JSON object (an array is not a frame, even one serde could read
+    /// as the struct's fields in order) whose `requestId`, if any, is a string of at most 128
+    /// bytes.
+    pub fn parse(text: &str) -> Result<Self, UnreadableFrame> {
+        let malformed = |request_id: Option<String>| UnreadableFrame {
+            request_id,
+            error: ApiError::InvalidInput(
+                "a frame is a JSON object {\"action\", \"requestId\", \"data\"}".into(),
+            ),
+        };
+        let value: Value = serde_json::from_str(text).map_err(|_| malformed(None))?;
+        if !value.is_object() {
+            return Err(malformed(None));
+        }
+        let request_id = value["requestId"].as_str().map(str::to_owned);
+        if request_id
+            .as_ref()
+            .is_some_and(|r| r.len() > MAX_REQUEST_ID_LEN)
+        {
+            return Err(UnreadableFrame {
+                request_id: None,
+                error: ApiError::Validation("requestId is at most 128 characters".into()),
+            });
+        }
+        serde_json::from_value(value).map_err(|_| malformed(request_id))
+    }
+}
+
 /// A client frame, as the AsyncAPI document describes it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -200,7 +237,25 @@ mod tests {
     use super::*;
 
     fn frame(text: &str) -> ClientFrame {
-        serde_json::from_str(text).unwrap()
+        ClientFrame::parse(text).unwrap()
+    }
+
+    #[test]
+    fn only_json_objects_are_frames() {
+        let e = ClientFrame::parse(r#"["message:send", "r-1"]"#).unwrap_err();
+        assert_eq!((e.request_id, e.error.code()), (None, "INVALID_INPUT"));
+        let e = ClientFrame::parse(r#"{"action": 7, "requestId": "r-2"}"#).unwrap_err();
+        assert_eq!(
+            e.request_id.as_deref(),
+            Some("r-2"),
+            "answered to the id it carries"
+        );
+        let e = ClientFrame::parse(&format!(
+            r#"{{"action": "a", "requestId": "{}"}}"#,
+            "x".repeat(129)
+        ))
+        .unwrap_err();
+        assert_eq!((e.request_id, e.error.code()), (None, "VALIDATION_ERROR"));
     }
 
     #[test]

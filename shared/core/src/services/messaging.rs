@@ -8,6 +8,7 @@ use crate::api::requests::{HistoryQuery, SendMessageRequest};
 use crate::api::ws::{MessageReceived, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::messages::{self, Cursor, NewMessage, Stored};
+use crate::domain::trim_blank;
 use crate::error::ApiError;
 use crate::ports::{DeliveryJob, Receipt};
 use crate::App;
@@ -39,7 +40,7 @@ pub async fn send(
         metadata,
     } = body;
     let content = content.as_deref();
-    if kind.as_str() == "text" && content.is_none_or(|c| c.trim().is_empty()) {
+    if kind.as_str() == "text" && content.is_none_or(|c| trim_blank(c).is_empty()) {
         return Err(ApiError::Validation(
             "a text message needs non-empty `content`".into(),
         ));
