@@ -2,7 +2,8 @@
 # Runs every test of Banter: unit and integration tests against a real PostgreSQL, the AWS
 # adapters through the AWS SDK against moto, and the template checks (sam validate --lint,
 # cfn-lint, SAM CLI's parser on the REST API), and schemathesis against the local stack and the
-# generated openapi.json. Installs what is missing first: PostgreSQL
+# generated openapi.json, and every cargo fuzz target for a few seconds (nightly). Installs what
+# is missing first: PostgreSQL
 # (Debian's package) and the Python tools (a virtualenv, infra/requirements-dev.txt).
 #
 #   ./infra/test.sh            everything
@@ -72,6 +73,9 @@ cargo test --workspace "$@"
 
 say "contract test: schemathesis against the local stack and openapi.json"
 python3 infra/schemathesis_run.py "$LOCAL_BIN"
+
+say "fuzz targets (cargo fuzz, bounded)"
+./infra/fuzz.sh
 
 say "template checks"
 sam validate --lint -t template.yaml

@@ -1,0 +1,47 @@
+//! The domain parsers: each refuses with a 400 or accepts, and what one accepts it accepts again
+//! in its normalised form, unchanged (parsing is idempotent).
+#![no_main]
+
+use banter_core::domain::*;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|raw: &str| {
+    if let Ok(e) = Email::parse(raw) {
+        assert_eq!(Email::parse(e.as_str()).unwrap(), e);
+        assert!(e.as_str().len() <= 254 && !e.as_str().contains('\0'));
+    }
+    if let Ok(u) = Username::parse(raw) {
+        assert_eq!(Username::parse(u.as_str()).unwrap(), u);
+        assert!(u.with_suffix("1234").as_str().len() <= 30);
+    }
+    if let Ok(p) = Phone::parse(raw) {
+        assert_eq!(Phone::parse(p.as_str()).unwrap(), p);
+    }
+    if let Ok(c) = SixDigitCode::parse(raw) {
+        assert_eq!(c.as_str().len(), 6);
+    }
+    if let Ok(id) = ClientMessageId::parse(raw) {
+        assert!((1..=100).contains(&id.as_str().chars().count()));
+    }
+    if let Ok(name) = GroupName::parse(raw) {
+        assert_eq!(GroupName::parse(name.as_str()).unwrap(), name);
+    }
+    let _ = DisplayText::<100>::parse(raw).map(DisplayText::into_inner);
+    let _ = Password::parse(raw);
+    let _ = Secret::parse(raw);
+    let _ = MessageType::parse(raw);
+    if let Ok(id) = parse_id(raw, "id") {
+        assert_eq!(parse_id(&id.to_string(), "id").unwrap(), id);
+    }
+    for result in [
+        Email::parse(raw).err(),
+        Username::parse(raw).err(),
+        Phone::parse(raw).err(),
+        parse_id(raw, "id").err(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert_eq!(result.status(), 400);
+    }
+});

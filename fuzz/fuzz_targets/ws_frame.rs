@@ -1,0 +1,30 @@
+//! WebSocket frame decoding and action parsing: any text either becomes an action or an error
+//! to answer with, never a panic; a readable requestId is at most 128 bytes.
+#![no_main]
+
+use banter_core::api::ws::{ClientAction, ClientFrame, ReplyFrame};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    match ClientFrame::parse(text) {
+        Ok(frame) => {
+            if let Some(id) = &frame.request_id {
+                assert!(id.len() <= 128, "requestIds are at most 128 bytes");
+            }
+            match ClientAction::parse(&frame) {
+                Ok(ClientAction::MessageSend(send)) => {
+                    assert!(!send.message.client_message_id.as_str().is_empty());
+                }
+                Err(e) => {
+                    let reply = ReplyFrame::error(frame.request_id.as_deref(), &e).to_text();
+                    assert!(serde_json::from_str::<serde_json::Value>(&reply).is_ok());
+                }
+            }
+        }
+        Err(unreadable) => {
+            assert!(unreadable.error.status() < 500);
+            let _ =
+                ReplyFrame::error(unreadable.request_id.as_deref(), &unreadable.error).to_text();
+        }
+    }
+});
