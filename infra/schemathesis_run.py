@@ -97,6 +97,13 @@ def write_config(directory, parameters):
     # The server refuses U+0000 in any text (400 naming the field), as the document says; the
     # generator is told not to produce it in schema-valid strings.
     lines += ["", "[generation]", "allow-x00 = false"]
+    # A body over the size limit is refused unread with 413: a rejection too.
+    lines += [
+        "",
+        "[checks.negative_data_rejection]",
+        'expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", '
+        '"422", "428", "429"]',
+    ]
     # Rules no schema can state answer 400 to well-formed input here: a wrong verification
     # code (after a code was sent), blocking yourself, a reply to a message of another chat. Only
     # these operations may answer 400 to schema-valid data.

@@ -10,8 +10,7 @@ use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
 
-/// API Gateway's WebSocket message limit.
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+use banter_core::api::limits::MAX_FRAME_BYTES;
 
 pub async fn handle(
     app: App,
@@ -22,7 +21,7 @@ pub async fn handle(
 
 async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<ReplyFrame> {
     let body = event.body.as_deref().unwrap_or("");
-    if body.len() > MAX_MESSAGE_BYTES {
+    if body.len() > MAX_FRAME_BYTES {
         let too_large = ApiError::TooLarge("frames are at most 128 KB".into());
         return Some(ReplyFrame::error(None, &too_large));
     }

@@ -16,8 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::stack::Shared;
 use crate::template::RestRoute;
 
-/// API Gateway's REST payload limit.
-const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+use banter_core::api::limits::MAX_GATEWAY_PAYLOAD_BYTES as MAX_PAYLOAD;
 
 /// The route for a method and path, with its path parameters. As in API Gateway, the resource
 /// is chosen first (literal segments win over parameters), then the method on it: `GET

@@ -35,8 +35,8 @@ pub struct WsLimits {
 impl Default for WsLimits {
     fn default() -> Self {
         Self {
-            max_message: 128 * 1024,
-            hard_max_message: 1024 * 1024,
+            max_message: banter_core::api::limits::MAX_FRAME_BYTES,
+            hard_max_message: banter_core::api::limits::HARD_MAX_FRAME_BYTES,
             idle_timeout: Duration::from_secs(10 * 60),
             max_lifetime: Duration::from_secs(2 * 3600),
         }

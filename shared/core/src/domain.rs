@@ -126,6 +126,15 @@ impl Username {
         Self(u)
     }
 
+    /// What the handle looks like: its confusable skeleton (Unicode TS #39), case-folded, so
+    /// `a1ice`, `AIice` and `alice` are one, as are `b0b` and `bob`, `rnary` and `mary`. Two
+    /// live accounts never share one (`users_username_skeleton_key`).
+    pub fn skeleton(&self) -> String {
+        unicode_security::skeleton(&self.0)
+            .collect::<String>()
+            .to_lowercase()
+    }
+
     /// This handle with a suffix, kept within 30 bytes.
     pub fn with_suffix(&self, suffix: &str) -> Self {
         let keep = 30usize.saturating_sub(suffix.len()).min(self.0.len());
@@ -410,6 +419,16 @@ mod tests {
                 .len(),
             30
         );
+    }
+
+    #[test]
+    fn look_alike_usernames_share_a_skeleton() {
+        let skeleton = |u: &str| Username::parse(u).unwrap().skeleton();
+        assert_eq!(skeleton("a1ice"), skeleton("alice"));
+        assert_eq!(skeleton("b0b"), skeleton("bob"));
+        assert_eq!(skeleton("rnary"), skeleton("mary"));
+        assert_ne!(skeleton("alice"), skeleton("alicia"));
+        assert_ne!(skeleton("bob_1"), skeleton("bob_2"));
     }
 
     #[test]

@@ -157,3 +157,75 @@ async fn a_database_error_from_input_is_a_4xx_logged_with_its_sqlstate_and_const
     assert!(!err.public_message().contains("users_display_name_check"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_username_that_looks_like_a_taken_one_is_refused() {
+    let app = spawn_app().await;
+    let register = |name: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/auth/register",
+                None,
+                json!({ "email": format!("{name}@example.com"), "password": "correct horse", "username": name }),
+            )
+            .await
+        }
+    };
+    assert_eq!(register("alice").await.0, 201);
+    assert_eq!(register("mary").await.0, 201);
+    for look_alike in ["a1ice", "ALICE", "rnary"] {
+        let (status, body) = register(look_alike).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("RESOURCE_ALREADY_EXISTS")),
+            "{look_alike}: {body}"
+        );
+    }
+    let (status, _) = register("alicia").await;
+    assert_eq!(status, 201, "a different name is fine");
+    let bob = app.register("bob").await;
+    let (status, body) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "username": "a1ice" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("RESOURCE_ALREADY_EXISTS"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_from_before_skeletons_get_theirs_when_migrating() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let id: Uuid = alice.id.parse().unwrap();
+    let db = &app.app().db;
+    let skeleton = || async {
+        db.get()
+            .await
+            .unwrap()
+            .query_one("SELECT username_skeleton FROM users WHERE id = $1", &[&id])
+            .await
+            .unwrap()
+            .get::<_, Option<String>>("username_skeleton")
+    };
+    let before = skeleton().await;
+    assert!(before.is_some());
+    db.get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE users SET username_skeleton = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    banter_core::db::migrate(db).await.unwrap();
+    assert_eq!(skeleton().await, before);
+    app.stop().await;
+}

@@ -7,6 +7,7 @@ mod blackbox;
 mod events;
 mod hostile;
 mod identity;
+mod limits;
 mod rest;
 mod services;
 mod sqs;

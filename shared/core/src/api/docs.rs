@@ -269,6 +269,21 @@ mod tests {
     }
 
     #[test]
+    fn the_document_states_the_limits() {
+        use crate::api::limits::{DEFAULT_MAX_GROUP_MEMBERS, MAX_MESSAGE_CHARS};
+        let doc = openapi();
+        let schemas = &doc["components"]["schemas"];
+        let content = &schemas["SendMessageRequest"]["oneOf"][0]["properties"]["content"];
+        assert_eq!(content["maxLength"], MAX_MESSAGE_CHARS);
+        let group = &schemas["CreateChatRequest"]["oneOf"][1]["properties"]["participantIds"];
+        assert_eq!(
+            group["maxItems"],
+            DEFAULT_MAX_GROUP_MEMBERS - 1,
+            "others than the creator"
+        );
+    }
+
+    #[test]
     fn every_operation_declares_the_error_envelope() {
         let doc: Value = serde_json::from_str(&openapi_json()).unwrap();
         let mut operations = 0;

@@ -4,6 +4,7 @@
 
 pub mod docs;
 pub mod extract;
+pub mod limits;
 pub mod models;
 pub mod requests;
 pub mod ws;

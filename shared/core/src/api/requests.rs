@@ -14,9 +14,6 @@ use crate::domain::{
     SixDigitCode, Username,
 };
 
-/// The most members a group holds by default (`BANTER_MAX_GROUP_MEMBERS` changes it).
-pub const DEFAULT_MAX_GROUP_MEMBERS: usize = 1024;
-
 /// `null` and absent both read as `None`; present values as `Some`. For fields where "set to
 /// null" differs from "leave alone", see [`Patch`].
 fn default_none<T>() -> Option<T> {
@@ -345,9 +342,6 @@ pub struct SendMessageRequest {
     #[serde(default = "default_none")]
     pub metadata: Option<MessageMetadata>,
 }
-
-/// The longest text a message holds by default (`max_message_chars`).
-pub const MAX_MESSAGE_CHARS: usize = 65_536;
 
 /// A text message, as the document describes [`SendMessageRequest`].
 #[allow(dead_code)]

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ErrorCode};
 
 /// Longest `requestId` echoed back; longer ones are refused so a client cannot make the server
 /// amplify its frames.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub use crate::api::limits::MAX_REQUEST_ID_LEN;
 
 /// The envelope of every client frame, read before its action: what to dispatch on and what to
 /// answer to.

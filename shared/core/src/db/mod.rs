@@ -72,10 +72,17 @@ pub async fn migrate(db: &Db) -> Result<Vec<String>, String> {
         .await
         .map_err(|e| e.to_string())?;
     let result = embedded::migrations::runner().run_async(client).await;
+    let backfill = match &result {
+        Ok(_) => Some(users::backfill_username_skeletons(client).await),
+        Err(_) => None,
+    };
     let _ = client
         .batch_execute("SELECT pg_advisory_unlock(7201)")
         .await;
     let report = result.map_err(|e| format!("migration failed: {e}"))?;
+    if let Some(Err(e)) = backfill {
+        return Err(format!("filling in username skeletons failed: {e}"));
+    }
     Ok(report
         .applied_migrations()
         .iter()

@@ -29,7 +29,10 @@ pub async fn insert(
 ) -> Result<Result<(), NewUserConflict>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached("INSERT INTO users (id, email, username, phone, password_hash) VALUES ($1, $2, $3, $4, $5)")
+        .prepare_cached(
+            "INSERT INTO users (id, email, username, username_skeleton, phone, password_hash)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .await?;
     match client
         .execute(
@@ -38,6 +41,7 @@ pub async fn insert(
                 &id,
                 &email.as_str(),
                 &username.as_str(),
+                &username.skeleton(),
                 &phone.map(Phone::as_str),
                 &password_hash,
             ],
@@ -46,7 +50,10 @@ pub async fn insert(
     {
         Ok(_) => Ok(Ok(())),
         Err(e) if is_unique_violation(&e, "users_email_key") => Ok(Err(NewUserConflict::Email)),
-        Err(e) if is_unique_violation(&e, "users_username_key") => {
+        Err(e)
+            if is_unique_violation(&e, "users_username_key")
+                || is_unique_violation(&e, "users_username_skeleton_key") =>
+        {
             Ok(Err(NewUserConflict::Username))
         }
         Err(e) if is_unique_violation(&e, "users_phone_key") => Ok(Err(NewUserConflict::Phone)),
@@ -365,7 +372,7 @@ pub async fn search(
 /// Fields of `PUT /api/users/profile`; `Some` means "set" (possibly to null).
 #[derive(Default)]
 pub struct ProfileUpdate {
-    pub username: Option<String>,
+    pub username: Option<Username>,
     pub display_name: Option<Option<String>>,
     pub status: Option<Option<String>>,
     pub about: Option<Option<String>>,
@@ -381,6 +388,7 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
         .prepare_cached(
             "UPDATE users SET
                  username = COALESCE($2, username),
+                 username_skeleton = COALESCE($13, username_skeleton),
                  display_name = CASE WHEN $3 THEN $4 ELSE display_name END,
                  status = CASE WHEN $5 THEN $6 ELSE status END,
                  about = CASE WHEN $7 THEN $8 ELSE about END,
@@ -400,7 +408,7 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
             &stmt,
             &[
                 &id,
-                &u.username,
+                &u.username.as_ref().map(Username::as_str),
                 &dn_set,
                 &dn,
                 &st_set,
@@ -411,13 +419,19 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
                 &pic,
                 &Json(&u.privacy),
                 &Json(&u.notifications),
+                &u.username.as_ref().map(Username::skeleton),
             ],
         )
         .await;
     match result {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e, "users_username_key") => {
-            Err(ApiError::AlreadyExists("this username is taken".into()))
+        Err(e)
+            if is_unique_violation(&e, "users_username_key")
+                || is_unique_violation(&e, "users_username_skeleton_key") =>
+        {
+            Err(ApiError::AlreadyExists(
+                "this username, or one that looks like it, is taken".into(),
+            ))
         }
         Err(e) => Err(e.into()),
     }
@@ -441,7 +455,7 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
     let unusable_hash = format!("erased:{}", uuid::Uuid::new_v4());
     tx.execute(
         "UPDATE users SET email = $2, email_verified = false, phone = NULL, phone_verified = false, username = $3,
-             password_hash = $4, display_name = 'Deleted account', profile_picture_url = NULL, profile_picture_media_id = NULL,
+             username_skeleton = NULL, password_hash = $4, display_name = 'Deleted account', profile_picture_url = NULL, profile_picture_media_id = NULL,
              status = NULL, about = NULL, last_seen = NULL, is_online = false, totp_secret = NULL, totp_enabled = false,
              privacy_settings = DEFAULT, notification_settings = DEFAULT, deleted_at = now()
          WHERE id = $1",
@@ -470,4 +484,35 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
         .collect();
     tx.commit().await?;
     Ok(revoked)
+}
+
+/// Fill in the skeletons of accounts created before usernames had one (`V4`). A live account
+/// whose skeleton another already holds keeps none: it was there first, so it is not refused
+/// retroactively. Returns how many were filled.
+pub async fn backfill_username_skeletons(client: &tokio_postgres::Client) -> Result<u64, ApiError> {
+    let rows = client
+        .query(
+            "SELECT id, username FROM users WHERE username_skeleton IS NULL AND deleted_at IS NULL",
+            &[],
+        )
+        .await?;
+    let mut filled = 0;
+    for row in rows {
+        let Ok(username) = Username::parse(row.get("username")) else {
+            continue;
+        };
+        let id: Uuid = row.get("id");
+        match client
+            .execute(
+                "UPDATE users SET username_skeleton = $2 WHERE id = $1",
+                &[&id, &username.skeleton()],
+            )
+            .await
+        {
+            Ok(n) => filled += n,
+            Err(e) if is_unique_violation(&e, "users_username_skeleton_key") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(filled)
 }

@@ -15,8 +15,7 @@ use crate::App;
 
 use super::rate_limit;
 
-/// Largest `metadata` object a message may carry (location, contact card...), serialized.
-const MAX_METADATA_BYTES: usize = 4096;
+use crate::api::limits::MAX_METADATA_BYTES;
 
 /// `POST /api/chats/{chatId}/messages` (and the `message:send` action): store a message (or
 /// find the one already stored under its `clientMessageId`) and queue its delivery.

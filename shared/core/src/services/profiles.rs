@@ -115,7 +115,7 @@ pub async fn update(
         }
     }
     let update = ProfileUpdate {
-        username: body.username.map(|u| u.as_str().to_owned()),
+        username: body.username,
         display_name: patched_text(body.display_name),
         status: patched_text(body.status),
         about: patched_text(body.about),
