@@ -5,13 +5,14 @@ use banter_core::services::{chats, messaging};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
+use tracing::Instrument;
 
 pub async fn handle(
     app: App,
     event: ApiGatewayProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, Error> {
     let request = Request::new(&event);
-    let result = route(&app, &request).await;
+    let result = route(&app, &request).instrument(request.span()).await;
     Ok(respond(&request, result))
 }
 

@@ -9,6 +9,7 @@ use banter_core::services::messaging;
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
+use tracing::Instrument;
 
 use banter_core::api::limits::MAX_FRAME_BYTES;
 
@@ -16,7 +17,13 @@ pub async fn handle(
     app: App,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    Ok(reply(dispatch(&app, &event).await.map(|f| f.to_text())))
+    let span = tracing::info_span!(
+        "frame",
+        connection = event.request_context.connection_id.as_deref().unwrap_or("-"),
+        message = event.request_context.message_id.as_deref().unwrap_or("-"),
+    );
+    let answer = dispatch(&app, &event).instrument(span).await;
+    Ok(reply(answer.map(|f| f.to_text())))
 }
 
 async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<ReplyFrame> {

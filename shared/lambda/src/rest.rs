@@ -151,6 +151,12 @@ impl<'a> Request<'a> {
         rate_limit::hit(&app.db, &format!("{name}:ip:{ip}"), limit).await
     }
 
+    /// A span for handling this request: every log line inside it names the route and the
+    /// request id (a database error's SQLSTATE line among them).
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("request", route = %self.route(), request_id = %self.request_id())
+    }
+
     pub fn request_id(&self) -> String {
         self.event
             .request_context
