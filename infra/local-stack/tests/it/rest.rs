@@ -381,6 +381,8 @@ async fn health_openapi_and_unknown_routes() {
     let (status, doc) = app.get("/api/openapi.json", None).await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let (status, doc) = app.get("/api/asyncapi.json", None).await;
+    assert_eq!((status, doc["asyncapi"].as_str()), (200, Some("3.0.0")));
     let (status, body) = app.get("/api/nowhere", None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

@@ -30,6 +30,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
     paths(
         health::check,
         openapi_document,
+        asyncapi_document,
         accounts::register,
         accounts::login,
         accounts::refresh,
@@ -70,6 +71,12 @@ struct RestApi;
     responses((status = 200, description = "This document", body = Object)))]
 #[allow(dead_code)]
 fn openapi_document() {}
+
+/// `GET /api/asyncapi.json`, served by the health function.
+#[utoipa::path(get, path = "/api/asyncapi.json", tag = "health",
+    responses((status = 200, description = "The WebSocket protocol's AsyncAPI 3 document", body = Object)))]
+#[allow(dead_code)]
+fn asyncapi_document() {}
 
 /// What every operation shares: bearer authentication where it says so, and the error envelope
 /// for every failure status.
