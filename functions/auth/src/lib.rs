@@ -44,7 +44,7 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
             .await
             .map(Reply::ok),
         "POST /api/auth/refresh" => accounts::refresh(app, req.body(max)?).await.map(Reply::ok),
-        "POST /api/auth/logout" => accounts::logout(app, req.caller(app)?, req.body(max)?)
+        "POST /api/auth/logout" => accounts::logout(app, req.caller(app).await?, req.body(max)?)
             .await
             .map(Reply::ok),
         "POST /api/auth/verify-email" => verification::verify_email(app, req.body(max)?)
@@ -57,32 +57,36 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
             .await
             .map(Reply::ok),
         "POST /api/auth/phone/start" => {
-            verification::start_phone(app, req.caller(app)?, req.body(max)?)
+            verification::start_phone(app, req.caller(app).await?, req.body(max)?)
                 .await
                 .map(Reply::ok)
         }
         "POST /api/auth/phone/verify" => {
-            verification::verify_phone(app, req.caller(app)?, req.body(max)?)
+            verification::verify_phone(app, req.caller(app).await?, req.body(max)?)
                 .await
                 .map(Reply::ok)
         }
-        "GET /api/auth/sessions" => accounts::list_sessions(app, req.caller(app)?)
+        "GET /api/auth/sessions" => accounts::list_sessions(app, req.caller(app).await?)
             .await
             .map(Reply::ok),
         "DELETE /api/auth/sessions/{sessionId}" => {
-            accounts::revoke_session(app, req.caller(app)?, req.path_id("sessionId")?)
+            accounts::revoke_session(app, req.caller(app).await?, req.path_id("sessionId")?)
                 .await
                 .map(Reply::ok)
         }
-        "POST /api/auth/2fa/setup" => two_factor::setup(app, req.caller(app)?)
+        "POST /api/auth/2fa/setup" => two_factor::setup(app, req.caller(app).await?)
             .await
             .map(Reply::ok),
-        "POST /api/auth/2fa/enable" => two_factor::enable(app, req.caller(app)?, req.body(max)?)
-            .await
-            .map(Reply::ok),
-        "POST /api/auth/2fa/disable" => two_factor::disable(app, req.caller(app)?, req.body(max)?)
-            .await
-            .map(Reply::ok),
+        "POST /api/auth/2fa/enable" => {
+            two_factor::enable(app, req.caller(app).await?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/auth/2fa/disable" => {
+            two_factor::disable(app, req.caller(app).await?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
         _ => Err(ApiError::NotFound("route")),
     }
 }

@@ -20,7 +20,7 @@ pub async fn handle(
 async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
     req.limit_by_ip(app, "general", app.settings.rate_limits.general)
         .await?;
-    let caller = req.caller(app)?;
+    let caller = req.caller(app).await?;
     let max = app.settings.max_body_bytes;
     match req.route().as_str() {
         "GET /api/users/profile" => profiles::own(app, caller).await.map(Reply::ok),

@@ -5,7 +5,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
-use banter_core::services::messaging;
+use banter_core::services::{accounts, messaging};
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
@@ -19,7 +19,11 @@ pub async fn handle(
 ) -> Result<ApiGatewayProxyResponse, Error> {
     let span = tracing::info_span!(
         "frame",
-        connection = event.request_context.connection_id.as_deref().unwrap_or("-"),
+        connection = event
+            .request_context
+            .connection_id
+            .as_deref()
+            .unwrap_or("-"),
         message = event.request_context.message_id.as_deref().unwrap_or("-"),
     );
     let answer = dispatch(&app, &event).instrument(span).await;
@@ -57,7 +61,7 @@ async fn run_action(
     event: &ApiGatewayWebsocketProxyRequest,
     frame: &ClientFrame,
 ) -> Result<ActionResult, ApiError> {
-    let caller = caller(event)?;
+    let caller = accounts::ensure_live(app, caller(event)?).await?;
     match ClientAction::parse(frame)? {
         ClientAction::MessageSend(send) => {
             let origin = Some(connection_id(event)?);

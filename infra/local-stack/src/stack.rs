@@ -221,6 +221,9 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let app = App {
         db: pool,
         tokens: Arc::new(tokens),
+        sessions: Arc::new(banter_core::auth::revocation::SessionCheck::new(
+            settings.session_check_ttl,
+        )),
         settings: Arc::new(settings),
         ports: Ports {
             connections: Arc::new(InMemoryConnectionRegistry::default()),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::revocation::SessionCheck;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::Db;
@@ -14,6 +15,8 @@ pub struct App {
     pub tokens: Arc<TokenKeys>,
     pub settings: Arc<Settings>,
     pub ports: Ports,
+    /// Which device sessions are live, as last checked by this instance.
+    pub sessions: Arc<SessionCheck>,
 }
 
 /// The parts that differ between AWS and one machine (DESIGN.md, "Ports and adapters").

@@ -14,6 +14,9 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     /// Refresh lifetime when the user ticks "remember me".
     pub remember_me_ttl: Duration,
+    /// How long an instance trusts what it last saw of a device session: a revocation elsewhere
+    /// takes effect on every request within this time.
+    pub session_check_ttl: Duration,
     /// Largest REST request body accepted (bigger ones answer 413).
     pub max_body_bytes: usize,
     /// Longest text message, in characters.
@@ -85,6 +88,7 @@ impl Default for Settings {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_check_ttl: Duration::from_secs(2),
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
             max_message_chars: crate::api::limits::MAX_MESSAGE_CHARS,
             max_group_members: crate::api::limits::DEFAULT_MAX_GROUP_MEMBERS,

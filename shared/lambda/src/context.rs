@@ -95,6 +95,9 @@ pub async fn app_from_env() -> Result<App, String> {
     Ok(App {
         db,
         tokens: Arc::new(tokens),
+        sessions: Arc::new(banter_core::auth::revocation::SessionCheck::new(
+            settings.session_check_ttl,
+        )),
         settings: Arc::new(settings),
         ports,
     })

@@ -122,14 +122,15 @@ impl<'a> Request<'a> {
         self.event.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The caller, from `Authorization: Bearer <accessToken>`.
-    pub fn caller(&self, app: &App) -> Result<Caller, ApiError> {
+    /// The caller, from `Authorization: Bearer <accessToken>`, whose device session is live.
+    pub async fn caller(&self, app: &App) -> Result<Caller, ApiError> {
         let header = self.header("authorization").ok_or(ApiError::Unauthorized)?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(ApiError::InvalidToken)?;
-        app.tokens.verify_access(token.trim())
+        let caller = app.tokens.verify_access(token.trim())?;
+        banter_core::services::accounts::ensure_live(app, caller).await
     }
 
     pub fn device(&self) -> DeviceInfo {

@@ -88,7 +88,10 @@ async fn every_function_has_a_sample_event_and_handles_it() {
         (frame["event"].as_str(), frame["requestId"].as_str()),
         (Some("error:general"), Some("c-1"))
     );
-    assert_eq!(frame["data"]["code"], "RESOURCE_NOT_FOUND");
+    assert_eq!(
+        frame["data"]["code"], "INVALID_TOKEN",
+        "the sample's device session does not exist, so it cannot send"
+    );
     assert_eq!(
         ok("DeliveryFunction")["batchItemFailures"],
         serde_json::json!([]),

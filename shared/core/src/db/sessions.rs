@@ -61,7 +61,7 @@ pub enum Rotation {
     /// The token was live: it is now spent and `new_hash` replaces it.
     Rotated { user_id: Uuid, session_id: Uuid },
     /// The token had been used before: its session is now revoked.
-    Reused,
+    Reused { user_id: Uuid, session_id: Uuid },
     /// Unknown, expired, or its session is gone.
     Invalid,
 }
@@ -108,20 +108,25 @@ pub async fn rotate_refresh(
     }
     let reused = tx
         .query_opt(
-            "SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL",
+            "SELECT t.session_id, s.user_id FROM refresh_tokens t JOIN device_sessions s ON s.id = t.session_id
+             WHERE t.token_hash = $1 AND t.used_at IS NOT NULL",
             &[&old_hash],
         )
         .await?;
     let outcome = match reused {
         Some(row) => {
             let session_id: Uuid = row.get("session_id");
+            let user_id: Uuid = row.get("user_id");
             tx.execute(
                 "UPDATE device_sessions SET revoked_at = now(), revoked_reason = 'refresh token reused'
                  WHERE id = $1 AND revoked_at IS NULL",
                 &[&session_id],
             )
             .await?;
-            Rotation::Reused
+            Rotation::Reused {
+                user_id,
+                session_id,
+            }
         }
         None => Rotation::Invalid,
     };

@@ -146,6 +146,32 @@ pub async fn login(
     })
 }
 
+/// The caller of a verified access token, if its device session is still live (not logged
+/// out, revoked, reset or erased): checked against the database at most once per
+/// `session_check_ttl` per instance.
+pub async fn ensure_live(app: &App, caller: Caller) -> Result<Caller, ApiError> {
+    let live = match app.sessions.cached(caller.session_id) {
+        Some(live) => live,
+        None => {
+            let live = sessions::is_active(&app.db, caller.session_id, caller.user_id).await?;
+            app.sessions.remember(caller.session_id, live);
+            live
+        }
+    };
+    if live {
+        Ok(caller)
+    } else {
+        Err(ApiError::InvalidToken)
+    }
+}
+
+/// Revoked device sessions: this instance stops accepting them at once, and their WebSocket
+/// connections close.
+pub(crate) async fn end_sessions(app: &App, user: Uuid, revoked: &[Uuid]) {
+    app.sessions.forget(revoked);
+    super::connections::close_sessions(app, user, revoked).await;
+}
+
 /// A new device session and its first pair of tokens.
 pub(crate) async fn start_session(
     app: &App,
@@ -218,10 +244,15 @@ pub async fn refresh(app: &App, body: RefreshRequest) -> Result<Refreshed, ApiEr
             )?;
             Ok(Refreshed { tokens })
         }
-        Rotation::Reused => {
+        Rotation::Reused {
+            user_id,
+            session_id,
+        } => {
             tracing::warn!(
+                %session_id,
                 "a spent refresh token was presented again; its device session is revoked"
             );
+            end_sessions(app, user_id, &[session_id]).await;
             Err(ApiError::InvalidToken)
         }
         Rotation::Invalid => Err(ApiError::InvalidToken),
@@ -246,7 +277,7 @@ pub async fn logout(
         None => sessions::revoke_session(&app.db, caller.session_id, caller.user_id).await?,
     };
     if let Some(session) = revoked {
-        super::connections::close_sessions(app, caller.user_id, &[session]).await;
+        end_sessions(app, caller.user_id, &[session]).await;
     }
     Ok(LoggedOut {
         logged_out: revoked.is_some(),
@@ -273,6 +304,6 @@ pub async fn revoke_session(
     let revoked = sessions::revoke_session(&app.db, session_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("session"))?;
-    super::connections::close_sessions(app, caller.user_id, &[revoked]).await;
+    end_sessions(app, caller.user_id, &[revoked]).await;
     Ok(SessionRevoked { revoked })
 }

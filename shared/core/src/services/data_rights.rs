@@ -130,6 +130,6 @@ pub async fn delete_account(
         return Err(ApiError::InvalidCredentials);
     }
     let revoked = users::erase(&app.db, caller.user_id).await?;
-    super::connections::close_sessions(app, caller.user_id, &revoked).await;
+    super::accounts::end_sessions(app, caller.user_id, &revoked).await;
     Ok(AccountDeleted { deleted: true })
 }

@@ -112,7 +112,7 @@ pub async fn reset_password(
     let hash = hash_password(password.expose().to_owned()).await?;
     users::set_password(&app.db, user, &hash).await?;
     let revoked = sessions::revoke_all(&app.db, user, "password reset").await?;
-    super::connections::close_sessions(app, user, &revoked).await;
+    super::accounts::end_sessions(app, user, &revoked).await;
     Ok(PasswordReset {
         reset: true,
         sessions_revoked: revoked.len() as i64,

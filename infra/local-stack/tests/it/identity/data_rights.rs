@@ -56,7 +56,8 @@ async fn export_then_erase_an_account() {
     assert_eq!(status, 401);
     assert_eq!(
         app.get("/api/users/profile", Some(&alice.access)).await.0,
-        404
+        401,
+        "the erased account's sessions are revoked, so its token is refused"
     );
     // Bob's chat still reads, with the message attributed to a deleted account.
     let (_, history) = app

@@ -294,3 +294,110 @@ async fn two_factor_authentication_is_required_once_enabled() {
     assert_eq!(status, 401, "a recovery code works once");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_revoked_session_stops_working_on_rest_and_over_the_websocket_at_once() {
+    let app = spawn_app().await;
+    let bob = app.register("bob").await;
+
+    // Logout.
+    let alice = app.register("alice").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let (status, _) = app
+        .post("/api/auth/logout", Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app.get("/api/users/profile", Some(&alice.access)).await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("INVALID_TOKEN")),
+        "logged out"
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "after-logout", "content": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 401, "nor can it send");
+
+    // A session revoked from another device.
+    let laptop = app.login(&alice).await;
+    let phone = app.login(&alice).await;
+    let sessions = app.get("/api/auth/sessions", Some(&laptop.access)).await.1;
+    let phone_session = sessions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.get("/api/users/profile", Some(&phone.access)).await.0,
+        200
+    );
+    app.delete(
+        &format!("/api/auth/sessions/{phone_session}"),
+        &laptop.access,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        app.get("/api/users/profile", Some(&phone.access)).await.0,
+        401
+    );
+    assert_eq!(
+        app.get("/api/users/profile", Some(&laptop.access)).await.0,
+        200
+    );
+
+    // A spent refresh token presented again: the session is revoked and its sockets close.
+    let tablet = app.login(&alice).await;
+    let mut tablet_ws = app.ws(&tablet.access).await;
+    let (status, _) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": tablet.refresh }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": tablet.refresh }),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        closed(&mut tablet_ws).await,
+        "the reused token's session is closed"
+    );
+    assert_eq!(
+        app.get("/api/users/profile", Some(&tablet.access)).await.0,
+        401
+    );
+
+    // An erased account.
+    let (status, _) = app
+        .delete(
+            "/api/users/me",
+            &laptop.access,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            "/api/chats",
+            Some(&laptop.access),
+            json!({ "type": "group", "name": "ghost", "participantIds": [] }),
+        )
+        .await;
+    assert_eq!(status, 401, "a deleted account cannot create groups");
+    app.stop().await;
+}
