@@ -26,6 +26,9 @@ const CREDENTIAL_ROUTES: &[&str] = &[
     "POST /api/auth/reset-password",
     "POST /api/auth/phone/start",
     "POST /api/auth/phone/verify",
+    "POST /api/auth/2fa/setup",
+    "POST /api/auth/2fa/enable",
+    "POST /api/auth/2fa/disable",
 ];
 
 async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {

@@ -65,16 +65,20 @@ pub fn code_at(secret: &[u8], unix: i64) -> String {
 
 /// Does `code` match the secret now, allowing one step of clock drift either way?
 pub fn verify(secret_base32: &str, code: &str, unix: i64) -> bool {
-    let Some(secret) = base32_decode(secret_base32) else {
-        return false;
-    };
-    code.len() == 6
-        && (-1..=1).any(|d| {
-            super::tokens::constant_time_eq(
-                code_at(&secret, unix + d * STEP).as_bytes(),
-                code.as_bytes(),
-            )
-        })
+    matching_step(secret_base32, code, unix).is_some()
+}
+
+/// The time step (`unix / 30`) whose code `code` is, within one step of now, if any: what a
+/// login records so the same code cannot be spent twice.
+pub fn matching_step(secret_base32: &str, code: &str, unix: i64) -> Option<i64> {
+    let secret = base32_decode(secret_base32)?;
+    if code.len() != 6 {
+        return None;
+    }
+    (-1..=1).map(|d| unix + d * STEP).find_map(|t| {
+        super::tokens::constant_time_eq(code_at(&secret, t).as_bytes(), code.as_bytes())
+            .then_some(t.div_euclid(STEP))
+    })
 }
 
 #[cfg(test)]

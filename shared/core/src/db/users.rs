@@ -245,6 +245,19 @@ pub async fn enable_totp(db: &Db, id: Uuid, recovery_hashes: &[Vec<u8>]) -> Resu
     Ok(())
 }
 
+/// Record that a login spent TOTP step `step`; `false` if that step (or a later one) was
+/// already spent, which makes the code a replay.
+pub async fn spend_totp_step(db: &Db, id: Uuid, step: i64) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET totp_last_step = $2
+             WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&id, &step]).await? == 1)
+}
+
 /// Spend a recovery code; `false` if it is unknown or used.
 pub async fn use_recovery_code(db: &Db, id: Uuid, hash: &[u8]) -> Result<bool, ApiError> {
     let client = db.get().await?;

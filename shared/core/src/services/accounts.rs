@@ -132,6 +132,11 @@ pub async fn login(
         body.recovery_code.as_ref().map(|c| c.expose()),
     );
     if let Some(required) = two_factor::required_at_login(app, user_id, second_factor).await? {
+        // A wrong second factor after the right password is a failed login like any other:
+        // it counts towards the account's and the address's backoff.
+        if matches!(required, ApiError::InvalidCredentials) {
+            rate_limit::login_failed(&app.db, &[account_key, ip_key]).await?;
+        }
         return Err(required);
     }
     // Only the account's count is cleared: one good password must not reset an IP's failures.

@@ -110,7 +110,11 @@ async fn second_factor_ok(
         return Ok(true);
     }
     if let (Some(code), Some(secret)) = (code, secret.as_deref()) {
-        return Ok(totp::verify(secret, code, now()));
+        return match totp::matching_step(secret, code, now()) {
+            // A code is spent once: the same code (or an older one) again is refused.
+            Some(step) => users::spend_totp_step(&app.db, user, step).await,
+            None => Ok(false),
+        };
     }
     match recovery {
         Some(r) if r.len() <= 64 => users::use_recovery_code(&app.db, user, &hash_token(r)).await,

@@ -401,3 +401,96 @@ async fn a_revoked_session_stops_working_on_rest_and_over_the_websocket_at_once(
     assert_eq!(status, 401, "a deleted account cannot create groups");
     app.stop().await;
 }
+
+/// Turn two-factor authentication on for `user`; the secret's bytes.
+async fn enable_two_factor(app: &crate::support::TestApp, user: &crate::support::User) -> Vec<u8> {
+    let (_, setup) = app
+        .post("/api/auth/2fa/setup", Some(&user.access), json!({}))
+        .await;
+    let raw = totp::base32_decode(setup["data"]["secret"].as_str().unwrap()).unwrap();
+    let code = totp::code_at(&raw, chrono::Utc::now().timestamp());
+    let (status, body) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    raw
+}
+
+#[tokio::test]
+async fn second_factor_guesses_count_towards_backoff_and_a_code_works_once() {
+    let mut settings = relaxed_settings();
+    settings.rate_limits.account_failures = 3;
+    let app = spawn_app_with(|c| c.settings = settings).await;
+    let user = app.register("tfa").await;
+    let raw = enable_two_factor(&app, &user).await;
+    let login = |code: String| {
+        app.post(
+            "/api/auth/login",
+            None,
+            json!({ "email": user.email, "password": PASSWORD, "totpCode": code }),
+        )
+    };
+    let code_now = || totp::code_at(&raw, chrono::Utc::now().timestamp());
+
+    // A code works once: the same code again is a replay.
+    let spent = code_now();
+    assert_eq!(login(spent.clone()).await.0, 200);
+    let (status, body) = login(spent).await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("INVALID_CREDENTIALS")),
+        "replayed"
+    );
+
+    // Wrong codes after the right password count like wrong passwords.
+    let wrong = |right: &str| {
+        if right == "123456" {
+            "654321"
+        } else {
+            "123456"
+        }
+        .to_owned()
+    };
+    for _ in 0..2 {
+        let (status, _) = login(wrong(&code_now())).await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = login(code_now()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (429, Some("RATE_LIMIT_EXCEEDED")),
+        "three failures (the replay among them) and the account backs off"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_factor_routes_are_credential_routes() {
+    let mut settings = relaxed_settings();
+    settings.rate_limits.auth = Limit::new(3, 900);
+    let app = spawn_app_with(|c| c.settings = settings).await;
+    let user = app.register("tfa").await; // one
+    for _ in 0..2 {
+        let (status, _) = app
+            .post(
+                "/api/auth/2fa/disable",
+                Some(&user.access),
+                json!({ "password": "wrong password", "code": "123456" }),
+            )
+            .await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = app
+        .post(
+            "/api/auth/2fa/disable",
+            Some(&user.access),
+            json!({ "password": "wrong password", "code": "123456" }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (429, Some("RATE_LIMIT_EXCEEDED")));
+    app.stop().await;
+}
