@@ -15,10 +15,10 @@ use super::{is_unique_violation, Db};
 pub enum NewUserConflict {
     Email,
     Username,
-    Phone,
 }
 
-/// Insert an account. A taken email, username or phone is reported as such.
+/// Insert an account. A taken email or username is reported as such; a phone given here is an
+/// unverified claim, which never conflicts.
 pub async fn insert(
     db: &Db,
     id: Uuid,
@@ -56,7 +56,6 @@ pub async fn insert(
         {
             Ok(Err(NewUserConflict::Username))
         }
-        Err(e) if is_unique_violation(&e, "users_phone_key") => Ok(Err(NewUserConflict::Phone)),
         Err(e) => Err(e.into()),
     }
 }
@@ -178,25 +177,38 @@ pub async fn set_email_verified(db: &Db, id: Uuid) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Record a verified phone number; `false` if another account has it.
+/// Record a verified phone number, dropping other accounts' unverified claims to it; `false`
+/// if another account has verified it.
 pub async fn set_verified_phone(db: &Db, id: Uuid, phone: &str) -> Result<bool, ApiError> {
-    let client = db.get().await?;
-    let stmt = client
-        .prepare_cached("UPDATE users SET phone = $2, phone_verified = true WHERE id = $1")
-        .await?;
-    match client.execute(&stmt, &[&id, &phone]).await {
-        Ok(_) => Ok(true),
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute(
+        "UPDATE users SET phone = NULL WHERE phone = $2 AND id <> $1 AND NOT phone_verified",
+        &[&id, &phone],
+    )
+    .await?;
+    match tx
+        .execute(
+            "UPDATE users SET phone = $2, phone_verified = true WHERE id = $1",
+            &[&id, &phone],
+        )
+        .await
+    {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(true)
+        }
         Err(e) if is_unique_violation(&e, "users_phone_key") => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Is this phone number verified by another account?
+/// Is this phone number verified by another account? (Unverified claims do not count.)
 pub async fn phone_taken(db: &Db, id: Uuid, phone: &str) -> Result<bool, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE phone = $2 AND id <> $1) AS taken",
+            "SELECT EXISTS (SELECT 1 FROM users WHERE phone = $2 AND id <> $1 AND phone_verified) AS taken",
         )
         .await?;
     Ok(client.query_one(&stmt, &[&id, &phone]).await?.get("taken"))

@@ -54,11 +54,6 @@ pub async fn register(
                     "an account with this email exists".into(),
                 ))
             }
-            Err(NewUserConflict::Phone) => {
-                return Err(ApiError::AlreadyExists(
-                    "this phone number is in use".into(),
-                ))
-            }
             Err(NewUserConflict::Username) if chosen.is_some() => {
                 return Err(ApiError::AlreadyExists("this username is taken".into()))
             }

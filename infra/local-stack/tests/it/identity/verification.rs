@@ -288,3 +288,62 @@ async fn phone_verification_codes_expire_and_limit_attempts() {
     assert_eq!((status, code(&body)), (401, Some("TOKEN_EXPIRED")));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_unverified_phone_claim_never_blocks_the_numbers_owner() {
+    let app = spawn_app().await;
+    let phone = "+14155550142";
+    // Mallory registers with Bob's number, which she cannot verify.
+    let (status, mallory) = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({ "email": "mallory@example.com", "password": PASSWORD, "phone": phone }),
+        )
+        .await;
+    assert_eq!(status, 201, "{mallory}");
+    let mallory_token = mallory["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob = app.register("bob").await;
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/start",
+            Some(&bob.access),
+            json!({ "phone": phone }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let code: String = app
+        .last_sent_to(phone)
+        .unwrap()
+        .body
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    let (status, body) = app
+        .post(
+            "/api/auth/phone/verify",
+            Some(&bob.access),
+            json!({ "phone": phone, "code": code }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, profile) = app.get("/api/users/profile", Some(&mallory_token)).await;
+    assert!(
+        profile["data"]["phone"].is_null(),
+        "the squatter's claim is gone"
+    );
+    // Registering with a verified number reveals nothing: it is just another unverified claim.
+    let (status, _) = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({ "email": "eve@example.com", "password": PASSWORD, "phone": phone }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.stop().await;
+}
