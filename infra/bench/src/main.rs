@@ -98,6 +98,8 @@ impl Stack {
             .env("BANTER_RATE_LIMIT_GENERAL", "100000000/60")
             .env("BANTER_RATE_LIMIT_AUTH", "100000000/60")
             .env("BANTER_RATE_LIMIT_MESSAGES", "100000000/60")
+            .env("BANTER_WS_FRAMES_PER_SECOND", "1000000")
+            .env("BANTER_WS_FRAME_BURST", "1000000")
             .env_remove("DATABASE_URL")
             .kill_on_drop(true)
             .spawn()

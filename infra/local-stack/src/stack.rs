@@ -45,7 +45,8 @@ pub struct StackConfig {
 
 impl StackConfig {
     /// The defaults of `banter-local`, overridable by `BANTER_PORT`, `DATABASE_URL`,
-    /// `BANTER_DATA_DIR`, `BANTER_PG_PORT`, `BANTER_DB_POOL_SIZE`.
+    /// `BANTER_DATA_DIR`, `BANTER_PG_PORT`, `BANTER_DB_POOL_SIZE`, and the per-connection frame
+    /// budget by `BANTER_WS_FRAMES_PER_SECOND` and `BANTER_WS_FRAME_BURST`.
     pub fn from_env() -> Self {
         use banter_core::config::env_parse;
         let root = crate::repo_root();
@@ -56,7 +57,16 @@ impl StackConfig {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join(".banter")),
             template: root.join("template.yaml"),
-            ws_limits: WsLimits::default(),
+            ws_limits: {
+                let mut limits = WsLimits::default();
+                if let Some(rate) = env_parse("BANTER_WS_FRAMES_PER_SECOND") {
+                    limits.frames_per_second = rate;
+                }
+                if let Some(burst) = env_parse("BANTER_WS_FRAME_BURST") {
+                    limits.frame_burst = burst;
+                }
+                limits
+            },
             sqs_visibility: env_parse::<u64>("BANTER_SQS_VISIBILITY_SECS").map(Duration::from_secs),
             postgres_port: env_parse("BANTER_PG_PORT").unwrap_or(54329),
             db_pool_size: env_parse("BANTER_DB_POOL_SIZE").unwrap_or(32),

@@ -30,6 +30,10 @@ pub struct WsLimits {
     pub hard_max_message: usize,
     pub idle_timeout: Duration,
     pub max_lifetime: Duration,
+    /// Frames a connection may send per second, valid or not, before any is dispatched...
+    pub frames_per_second: f64,
+    /// ...with this many at once; past it a frame is answered `RATE_LIMIT_EXCEEDED` undispatched.
+    pub frame_burst: f64,
 }
 
 impl Default for WsLimits {
@@ -39,8 +43,56 @@ impl Default for WsLimits {
             hard_max_message: banter_core::api::limits::HARD_MAX_FRAME_BYTES,
             idle_timeout: Duration::from_secs(10 * 60),
             max_lifetime: Duration::from_secs(2 * 3600),
+            frames_per_second: 50.0,
+            frame_burst: 100.0,
         }
     }
+}
+
+/// A token bucket: `burst` frames at once, refilled at `rate` per second.
+struct FrameBudget {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    at: tokio::time::Instant,
+}
+
+impl FrameBudget {
+    fn new(limits: &WsLimits) -> Self {
+        Self {
+            tokens: limits.frame_burst,
+            rate: limits.frames_per_second,
+            burst: limits.frame_burst,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Spend one frame's token, if there is one.
+    fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The answer to a frame past the connection's budget, to the `requestId` it carries (read
+/// without dispatching anything).
+fn over_budget(text: Option<&str>) -> String {
+    let request_id = text
+        .filter(|t| t.len() <= banter_core::api::limits::MAX_FRAME_BYTES)
+        .and_then(|t| banter_core::api::ws::ClientFrame::parse(t).ok())
+        .and_then(|f| f.request_id);
+    let limited = ApiError::RateLimited {
+        retry_after_secs: 1,
+    };
+    ReplyFrame::error(request_id.as_deref(), &limited).to_text()
 }
 
 /// What identifies one connection in the events it produces.
@@ -235,6 +287,7 @@ async fn run(
         let _ = sink.close().await;
     });
     let limits = shared.limits;
+    let mut budget = FrameBudget::new(&limits);
     let deadline = tokio::time::Instant::now() + limits.max_lifetime;
     // A finished JoinHandle must not be polled again.
     let mut writer_done = false;
@@ -259,10 +312,18 @@ async fn run(
             }
             Ok(Some(Ok(Message::Text(text)))) => {
                 shared.hub.touch(&conn.id);
+                if !budget.take() {
+                    let _ = tx.try_send(Outbound::Text(over_budget(Some(text.as_str()))));
+                    continue;
+                }
                 on_message(&shared, &conn, &tx, text.as_str());
             }
             Ok(Some(Ok(Message::Binary(_)))) => {
                 shared.hub.touch(&conn.id);
+                if !budget.take() {
+                    let _ = tx.try_send(Outbound::Text(over_budget(None)));
+                    continue;
+                }
                 let _ = tx
                     .try_send(Outbound::Text(
                         ReplyFrame::error(

@@ -17,6 +17,8 @@ pub struct Settings {
     /// How long an instance trusts what it last saw of a device session: a revocation elsewhere
     /// takes effect on every request within this time.
     pub session_check_ttl: Duration,
+    /// WebSocket connections one user may hold at once (WhatsApp: a phone and 4 linked devices).
+    pub max_connections_per_user: usize,
     /// Largest REST request body accepted (bigger ones answer 413).
     pub max_body_bytes: usize,
     /// Longest text message, in characters.
@@ -89,6 +91,7 @@ impl Default for Settings {
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
             session_check_ttl: Duration::from_secs(2),
+            max_connections_per_user: 5,
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
             max_message_chars: crate::api::limits::MAX_MESSAGE_CHARS,
             max_group_members: crate::api::limits::DEFAULT_MAX_GROUP_MEMBERS,
@@ -120,6 +123,9 @@ impl Settings {
         secs("BANTER_DELETE_WINDOW", &mut s.delete_window);
         if let Some(v) = env_parse("BANTER_MAX_GROUP_MEMBERS") {
             s.max_group_members = v;
+        }
+        if let Some(v) = env_parse("BANTER_MAX_CONNECTIONS_PER_USER") {
+            s.max_connections_per_user = v;
         }
         if let Ok(v) = std::env::var("BANTER_TOKEN_ISSUER") {
             s.token_issuer = v;

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::spawn_app;
+use crate::support::spawn_app_with;
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -157,7 +157,13 @@ async fn a_seeded_fuzz_pass_finds_no_server_error_and_answers_every_frame_once()
     let frames = setting("BANTER_FUZZ_FRAMES", 1500) as usize;
     let seed = setting("BANTER_FUZZ_SEED", 20261201);
     let mut rng = StdRng::seed_from_u64(seed);
-    let app = spawn_app().await;
+    // The per-connection frame budget is tested on its own (websocket.rs); here every frame
+    // reaches dispatch.
+    let app = spawn_app_with(|c| {
+        c.ws_limits.frames_per_second = 1e9;
+        c.ws_limits.frame_burst = 1e9;
+    })
+    .await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;

@@ -264,3 +264,61 @@ async fn connections_end_at_their_maximum_lifetime_even_when_busy() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn frames_past_the_connection_budget_are_answered_undispatched() {
+    let app = spawn_app_with(|c| {
+        c.ws_limits.frames_per_second = 0.001;
+        c.ws_limits.frame_burst = 3.0;
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ws = app.ws(&alice.access).await;
+    for i in 0..6 {
+        ws.send_json(json!({ "action": "message:send", "requestId": format!("r-{i}"),
+                             "data": { "chatId": chat, "clientMessageId": format!("m-{i}"), "content": "hi" } }))
+            .await;
+    }
+    ws.send_text("junk counts too").await;
+    let mut codes = std::collections::BTreeMap::new();
+    for _ in 0..7 {
+        let frame = ws.next_json().await;
+        let key = frame["requestId"].as_str().unwrap_or("-").to_owned();
+        codes.insert(
+            key,
+            frame["data"]["code"].as_str().unwrap_or("ack").to_owned(),
+        );
+    }
+    let limited = codes
+        .values()
+        .filter(|c| *c == "RATE_LIMIT_EXCEEDED")
+        .count();
+    assert_eq!(
+        limited, 4,
+        "three in the burst, the rest refused: {codes:?}"
+    );
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+        .await;
+    assert_eq!(
+        history["data"].as_array().unwrap().len(),
+        3,
+        "refused frames were not dispatched"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_the_configured_connections() {
+    let app = spawn_app_with(|c| c.settings.max_connections_per_user = 2).await;
+    let alice = app.register("alice").await;
+    let _phone = app.ws(&alice.access).await;
+    let _laptop = app.ws(&alice.access).await;
+    assert!(
+        WsClient::connect(&app, &alice.access).await.is_err(),
+        "a third is refused at the handshake"
+    );
+    app.stop().await;
+}

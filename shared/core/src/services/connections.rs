@@ -14,6 +14,19 @@ pub async fn connect(app: &App, caller: Caller, connection_id: &str) -> Result<(
     if !sessions::is_active(&app.db, caller.session_id, caller.user_id).await? {
         return Err(ApiError::Unauthorized);
     }
+    let max = app.settings.max_connections_per_user;
+    if app
+        .ports
+        .connections
+        .connections_of(caller.user_id)
+        .await?
+        .len()
+        >= max
+    {
+        return Err(ApiError::PermissionDenied(format!(
+            "at most {max} connections per user (a phone and its linked devices)"
+        )));
+    }
     let record = ConnectionRecord {
         connection_id: connection_id.to_owned(),
         user_id: caller.user_id,
