@@ -17,6 +17,9 @@ pub struct Settings {
     /// How long an instance trusts what it last saw of a device session: a revocation elsewhere
     /// takes effect on every request within this time.
     pub session_check_ttl: Duration,
+    /// A sensitive change (2FA, phone) without the current password is allowed only this soon
+    /// after the session's login.
+    pub step_up_window: Duration,
     /// WebSocket connections one user may hold at once (WhatsApp: a phone and 4 linked devices).
     pub max_connections_per_user: usize,
     /// Largest REST request body accepted (bigger ones answer 413).
@@ -91,6 +94,7 @@ impl Default for Settings {
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
             session_check_ttl: Duration::from_secs(2),
+            step_up_window: Duration::from_secs(10 * 60),
             max_connections_per_user: 5,
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
             max_message_chars: crate::api::limits::MAX_MESSAGE_CHARS,

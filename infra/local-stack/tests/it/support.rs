@@ -430,6 +430,15 @@ impl TestApp {
             .await
     }
 
+    /// Verify `user`'s email with the link the outbox holds.
+    pub async fn verify_email(&self, user: &User) {
+        let token = self.emailed_token(&user.email);
+        let (status, body) = self
+            .post("/api/auth/verify-email", None, json!({ "token": token }))
+            .await;
+        assert_eq!(status, 200, "verify email: {body}");
+    }
+
     /// The last outbox message to `to`.
     pub fn last_sent_to(&self, to: &str) -> Option<banter_core::ports::OutboxItem> {
         self.stack

@@ -117,6 +117,10 @@ pub struct ResetPasswordRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PhoneStartRequest {
     pub phone: Phone,
+    /// The current password: required unless this device logged in within 10 minutes.
+    #[serde(default = "default_none")]
+    #[schema(max_length = 1024)]
+    pub password: Option<Secret>,
 }
 
 /// `POST /api/auth/phone/verify`.
@@ -124,6 +128,10 @@ pub struct PhoneStartRequest {
 pub struct PhoneVerifyRequest {
     pub phone: Phone,
     pub code: SixDigitCode,
+    /// The current password: required unless this device logged in within 10 minutes.
+    #[serde(default = "default_none")]
+    #[schema(max_length = 1024)]
+    pub password: Option<Secret>,
 }
 
 /// `POST /api/auth/2fa/enable`.
@@ -131,6 +139,10 @@ pub struct PhoneVerifyRequest {
 pub struct TwoFactorEnableRequest {
     /// The current code from the authenticator app.
     pub code: SixDigitCode,
+    /// The current password: required unless this device logged in within 10 minutes.
+    #[serde(default = "default_none")]
+    #[schema(max_length = 1024)]
+    pub password: Option<Secret>,
 }
 
 /// `POST /api/auth/2fa/disable`.

@@ -155,6 +155,25 @@ pub async fn revoke_by_refresh(
         .map(|r| r.get("id")))
 }
 
+/// Was this device session started (a login, a registration) within `window`?
+pub async fn started_within(
+    db: &Db,
+    session_id: Uuid,
+    window: std::time::Duration,
+) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM device_sessions
+                            WHERE id = $1 AND created_at > now() - make_interval(secs => $2)) AS recent",
+        )
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&session_id, &window.as_secs_f64()])
+        .await?
+        .get("recent"))
+}
+
 /// Is this device session live (not revoked, not expired)?
 pub async fn is_active(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool, ApiError> {
     let client = db.get().await?;

@@ -12,7 +12,7 @@ use crate::auth::password::{hash_password, verify_password};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::sessions::{self, NewSession, Rotation};
 use crate::db::users::{self, NewUserConflict};
-use crate::domain::{Email, Username};
+use crate::domain::{Email, Secret, Username};
 use crate::error::ApiError;
 use crate::App;
 
@@ -162,6 +162,34 @@ pub async fn ensure_live(app: &App, caller: Caller) -> Result<Caller, ApiError> 
         Ok(caller)
     } else {
         Err(ApiError::InvalidToken)
+    }
+}
+
+/// Step-up for a sensitive change (2FA, phone): the caller proves it is the account's owner
+/// with the current `password`, or by having logged in on this device within
+/// `step_up_window`. A stolen token alone cannot make these changes later on.
+pub async fn step_up(app: &App, caller: Caller, password: Option<&Secret>) -> Result<(), ApiError> {
+    match password {
+        Some(password) => {
+            let stored = users::password_hash(&app.db, caller.user_id).await?;
+            if verify_password(password.expose().to_owned(), stored).await? {
+                Ok(())
+            } else {
+                Err(ApiError::InvalidCredentials)
+            }
+        }
+        None if sessions::started_within(
+            &app.db,
+            caller.session_id,
+            app.settings.step_up_window,
+        )
+        .await? =>
+        {
+            Ok(())
+        }
+        None => Err(ApiError::PermissionDenied(
+            "confirm this change with your current `password`".into(),
+        )),
     }
 }
 

@@ -49,6 +49,16 @@ pub async fn enable(
     body: TwoFactorEnableRequest,
 ) -> Result<TwoFactorState, ApiError> {
     let code = body.code.as_str();
+    super::accounts::step_up(app, caller, body.password.as_ref()).await?;
+    let verified_email = users::own_profile(&app.db, caller.user_id)
+        .await?
+        .is_some_and(|p| p.is_verified);
+    if !verified_email {
+        // A reset by email is the way back from a lost authenticator: it needs a working address.
+        return Err(ApiError::PermissionDenied(
+            "verify your email address before turning on two-factor authentication".into(),
+        ));
+    }
     let (enabled, secret) = users::totp_state(&app.db, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;

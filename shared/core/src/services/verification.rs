@@ -132,6 +132,7 @@ pub async fn start_phone(
     caller: Caller,
     body: PhoneStartRequest,
 ) -> Result<PhoneCodeSent, ApiError> {
+    super::accounts::step_up(app, caller, body.password.as_ref()).await?;
     let phone = body.phone;
     if users::phone_taken(&app.db, caller.user_id, phone.as_str()).await? {
         return Err(ApiError::AlreadyExists(
@@ -170,6 +171,7 @@ pub async fn verify_phone(
     caller: Caller,
     body: PhoneVerifyRequest,
 ) -> Result<PhoneVerified, ApiError> {
+    super::accounts::step_up(app, caller, body.password.as_ref()).await?;
     let phone = body.phone;
     let code = body.code.as_str();
     let hash = code_hash(caller.user_id, phone.as_str(), code);

@@ -235,6 +235,7 @@ async fn repeated_wrong_passwords_lock_the_account_with_backoff() {
 async fn two_factor_authentication_is_required_once_enabled() {
     let app = spawn_app().await;
     let user = app.register("tfa").await;
+    app.verify_email(&user).await;
     let (status, setup) = app
         .post("/api/auth/2fa/setup", Some(&user.access), json!({}))
         .await;
@@ -404,6 +405,7 @@ async fn a_revoked_session_stops_working_on_rest_and_over_the_websocket_at_once(
 
 /// Turn two-factor authentication on for `user`; the secret's bytes.
 async fn enable_two_factor(app: &crate::support::TestApp, user: &crate::support::User) -> Vec<u8> {
+    app.verify_email(user).await;
     let (_, setup) = app
         .post("/api/auth/2fa/setup", Some(&user.access), json!({}))
         .await;
@@ -492,5 +494,73 @@ async fn two_factor_routes_are_credential_routes() {
         )
         .await;
     assert_eq!((status, code(&body)), (429, Some("RATE_LIMIT_EXCEEDED")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sensitive_changes_need_the_password_unless_the_login_is_recent() {
+    let mut settings = relaxed_settings();
+    settings.step_up_window = std::time::Duration::ZERO;
+    let app = spawn_app_with(|c| c.settings = settings).await;
+    let user = app.register("thief_target").await;
+    let (_, setup) = app
+        .post("/api/auth/2fa/setup", Some(&user.access), json!({}))
+        .await;
+    let raw = totp::base32_decode(setup["data"]["secret"].as_str().unwrap()).unwrap();
+    let totp_now = || totp::code_at(&raw, chrono::Utc::now().timestamp());
+
+    // A token alone, long after its login: refused.
+    let (status, body) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            json!({ "code": totp_now() }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (403, Some("PERMISSION_DENIED")));
+    let (status, body) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            json!({ "code": totp_now(), "password": "not the password" }),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (401, Some("INVALID_CREDENTIALS")));
+    // The password, but the email is not verified: refused too.
+    let (status, body) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            json!({ "code": totp_now(), "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, Some("PERMISSION_DENIED")),
+        "{body}"
+    );
+    app.verify_email(&user).await;
+    let (status, body) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            json!({ "code": totp_now(), "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let phone = json!({ "phone": "+14155550177" });
+    let (status, _) = app
+        .post("/api/auth/phone/start", Some(&user.access), phone.clone())
+        .await;
+    assert_eq!(status, 403, "a phone change needs the password too");
+    let (status, _) = app
+        .post(
+            "/api/auth/phone/start",
+            Some(&user.access),
+            json!({ "phone": "+14155550177", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
     app.stop().await;
 }
