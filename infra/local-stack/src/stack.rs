@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use banter_core::auth::tokens::TokenKeys;
@@ -307,16 +308,51 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     })
 }
 
+/// Is this request addressed to the loopback host by name or address? The `/local/*` pages
+/// hold reset links and codes: a web page whose host name an attacker re-points at 127.0.0.1
+/// (DNS rebinding) sends its own `Host` and is refused.
+fn loopback_host(headers: &axum::http::HeaderMap) -> bool {
+    let Some(host) = headers.get("host").and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+fn misdirected() -> axum::response::Response {
+    (
+        axum::http::StatusCode::MISDIRECTED_REQUEST,
+        "the local pages answer only to 127.0.0.1 or localhost",
+    )
+        .into_response()
+}
+
 /// `GET /local/outbox`: emails and SMS the notifier "sent".
-async fn local_outbox(State(shared): State<Shared>) -> Json<Value> {
-    Json(serde_json::to_value(shared.outbox.items()).unwrap_or_default())
+async fn local_outbox(
+    State(shared): State<Shared>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if !loopback_host(&headers) {
+        return misdirected();
+    }
+    Json(serde_json::to_value(shared.outbox.items()).unwrap_or_default()).into_response()
 }
 
 /// `GET /local/dead-letters`: delivery jobs that exhausted their retries.
-async fn local_dead_letters(State(shared): State<Shared>) -> Json<Value> {
+async fn local_dead_letters(
+    State(shared): State<Shared>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if !loopback_host(&headers) {
+        return misdirected();
+    }
     Json(Value::Array(
         shared.dead_letters.lock().expect("dlq lock").clone(),
     ))
+    .into_response()
 }
 
 impl axum::extract::FromRef<Shared> for Hub {

@@ -17,6 +17,9 @@ pub struct Settings {
     /// How long an instance trusts what it last saw of a device session: a revocation elsewhere
     /// takes effect on every request within this time.
     pub session_check_ttl: Duration,
+    /// A refresh token presented again this soon after it was spent is a retry (a lost answer),
+    /// answered with a new pair; later, it is theft and revokes the session.
+    pub refresh_retry_grace: Duration,
     /// A sensitive change (2FA, phone) without the current password is allowed only this soon
     /// after the session's login.
     pub step_up_window: Duration,
@@ -95,6 +98,7 @@ impl Default for Settings {
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
             session_check_ttl: Duration::from_secs(2),
             step_up_window: Duration::from_secs(10 * 60),
+            refresh_retry_grace: Duration::from_secs(10),
             max_connections_per_user: 5,
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
             max_message_chars: crate::api::limits::MAX_MESSAGE_CHARS,

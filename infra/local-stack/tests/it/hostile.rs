@@ -229,3 +229,26 @@ async fn accounts_from_before_skeletons_get_theirs_when_migrating() {
     assert_eq!(skeleton().await, before);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_local_pages_answer_only_to_a_loopback_host() {
+    let app = spawn_app().await;
+    let get = |host: &'static str| {
+        app.http
+            .get(format!("{}/local/outbox", app.base))
+            .header("host", host)
+            .send()
+    };
+    assert_eq!(get("127.0.0.1").await.unwrap().status().as_u16(), 200);
+    assert_eq!(get("localhost:3001").await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        get("attacker.example:3001")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        421,
+        "a rebinding page's Host is refused"
+    );
+    app.stop().await;
+}

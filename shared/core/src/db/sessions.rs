@@ -60,7 +60,8 @@ fn truncate(s: &str, max: usize) -> &str {
 pub enum Rotation {
     /// The token was live: it is now spent and `new_hash` replaces it.
     Rotated { user_id: Uuid, session_id: Uuid },
-    /// The token had been used before: its session is now revoked.
+    /// The token had been used before (longer ago than the retry grace): its session is now
+    /// revoked.
     Reused { user_id: Uuid, session_id: Uuid },
     /// Unknown, expired, or its session is gone.
     Invalid,
@@ -71,6 +72,7 @@ pub async fn rotate_refresh(
     db: &Db,
     old_hash: &[u8],
     new_hash: &[u8],
+    grace: std::time::Duration,
 ) -> Result<Rotation, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
@@ -108,12 +110,34 @@ pub async fn rotate_refresh(
     }
     let reused = tx
         .query_opt(
-            "SELECT t.session_id, s.user_id FROM refresh_tokens t JOIN device_sessions s ON s.id = t.session_id
+            "SELECT t.session_id, s.user_id, s.expires_at,
+                    s.revoked_at IS NULL AND t.used_at > now() - make_interval(secs => $2) AS retry
+             FROM refresh_tokens t JOIN device_sessions s ON s.id = t.session_id
              WHERE t.token_hash = $1 AND t.used_at IS NOT NULL",
-            &[&old_hash],
+            &[&old_hash, &grace.as_secs_f64()],
         )
         .await?;
     let outcome = match reused {
+        // Spent moments ago on a live session: a client retrying a refresh whose answer it
+        // lost. It gets a new pair; the pair it lost is spent.
+        Some(row) if row.get::<_, bool>("retry") => {
+            let session_id: Uuid = row.get("session_id");
+            let expires_at: DateTime<Utc> = row.get("expires_at");
+            tx.execute(
+                "UPDATE refresh_tokens SET used_at = now() WHERE session_id = $1 AND used_at IS NULL",
+                &[&session_id],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
+                &[&new_hash, &session_id, &expires_at],
+            )
+            .await?;
+            Rotation::Rotated {
+                user_id: row.get("user_id"),
+                session_id,
+            }
+        }
         Some(row) => {
             let session_id: Uuid = row.get("session_id");
             let user_id: Uuid = row.get("user_id");

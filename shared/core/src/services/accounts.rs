@@ -257,7 +257,8 @@ pub async fn refresh(app: &App, body: RefreshRequest) -> Result<Refreshed, ApiEr
         return Err(ApiError::InvalidToken);
     }
     let (new_token, new_hash) = new_opaque_token();
-    match sessions::rotate_refresh(&app.db, &hash_token(old), &new_hash).await? {
+    let grace = app.settings.refresh_retry_grace;
+    match sessions::rotate_refresh(&app.db, &hash_token(old), &new_hash, grace).await? {
         Rotation::Rotated {
             user_id,
             session_id,

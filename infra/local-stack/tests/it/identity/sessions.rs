@@ -564,3 +564,38 @@ async fn sensitive_changes_need_the_password_unless_the_login_is_recent() {
     assert_eq!(status, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_refresh_retried_at_once_is_not_theft() {
+    let mut settings = relaxed_settings();
+    settings.refresh_retry_grace = std::time::Duration::from_secs(30);
+    let app = spawn_app_with(|c| c.settings = settings).await;
+    let user = app.register("retry").await;
+    let refresh =
+        |token: String| app.post("/api/auth/refresh", None, json!({ "refreshToken": token }));
+    let (status, lost) = refresh(user.refresh.clone()).await;
+    assert_eq!(status, 200, "the answer the client never saw");
+    let (status, retried) = refresh(user.refresh.clone()).await;
+    assert_eq!(status, 200, "the retry gets a new pair: {retried}");
+    let fresh = retried["data"]["tokens"]["accessToken"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/users/profile", Some(fresh)).await.0,
+        200,
+        "not revoked"
+    );
+    let next = retried["data"]["tokens"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        refresh(next).await.0,
+        200,
+        "the retried pair goes on working"
+    );
+    let lost_refresh = lost["data"]["tokens"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(lost_refresh, user.refresh);
+    app.stop().await;
+}
