@@ -17,6 +17,9 @@ pub struct Settings {
     /// How long an instance trusts what it last saw of a device session: a revocation elsewhere
     /// takes effect on every request within this time.
     pub session_check_ttl: Duration,
+    /// `forgot-password` answers no sooner than this, whether or not the account exists, so
+    /// its timing tells nobody which addresses have accounts.
+    pub forgot_password_floor: Duration,
     /// A refresh token presented again this soon after it was spent is a retry (a lost answer),
     /// answered with a new pair; later, it is theft and revokes the session.
     pub refresh_retry_grace: Duration,
@@ -99,6 +102,7 @@ impl Default for Settings {
             session_check_ttl: Duration::from_secs(2),
             step_up_window: Duration::from_secs(10 * 60),
             refresh_retry_grace: Duration::from_secs(10),
+            forgot_password_floor: Duration::from_millis(400),
             max_connections_per_user: 5,
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
             max_message_chars: crate::api::limits::MAX_MESSAGE_CHARS,

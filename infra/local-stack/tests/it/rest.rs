@@ -448,3 +448,23 @@ async fn every_template_route_reaches_a_handler_arm() {
     }
     app.stop().await;
 }
+
+#[test]
+fn the_rest_stage_throttles_and_caches_health() {
+    let text = std::fs::read_to_string(banter_local::repo_root().join("template.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let settings = doc["Resources"]["RestApi"]["Properties"]["MethodSettings"]
+        .as_sequence()
+        .expect("the REST stage has method settings");
+    let all = settings
+        .iter()
+        .find(|s| s["ResourcePath"].as_str() == Some("/*"))
+        .expect("settings for every route");
+    assert!(all["ThrottlingRateLimit"].as_u64().is_some_and(|r| r > 0));
+    assert!(all["ThrottlingBurstLimit"].as_u64().is_some_and(|b| b > 0));
+    let health = settings
+        .iter()
+        .find(|s| s["ResourcePath"].as_str() == Some("/~1api~1health"))
+        .expect("settings for /api/health");
+    assert_eq!(health["CachingEnabled"].as_bool(), Some(true));
+}

@@ -69,6 +69,9 @@ pub async fn verify_email(app: &App, body: VerifyEmailRequest) -> Result<Verifie
 #[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
     responses((status = 200, description = "Always the same answer", body = Envelope<Sent>)))]
 pub async fn forgot_password(app: &App, body: ForgotPasswordRequest) -> Result<Sent, ApiError> {
+    // Only an existing account writes a token and sends mail; the answer waits for the same
+    // floor either way, so its timing does not tell whether the account exists.
+    let answer_at = tokio::time::Instant::now() + app.settings.forgot_password_floor;
     let email = body.email;
     if let Some(user) = users::id_by_email(&app.db, &email).await? {
         let (token, hash) = new_opaque_token();
@@ -91,6 +94,7 @@ pub async fn forgot_password(app: &App, body: ForgotPasswordRequest) -> Result<S
             .send_email(email.as_str(), "Reset your Banter password", &text)
             .await?;
     }
+    tokio::time::sleep_until(answer_at).await;
     Ok(Sent { sent: true })
 }
 

@@ -347,3 +347,23 @@ async fn an_unverified_phone_claim_never_blocks_the_numbers_owner() {
     assert_eq!(status, 201);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn forgot_password_takes_the_same_floor_whether_or_not_the_account_exists() {
+    let mut settings = crate::support::relaxed_settings();
+    settings.forgot_password_floor = std::time::Duration::from_millis(300);
+    let app = crate::support::spawn_app_with(|c| c.settings = settings).await;
+    let user = app.register("known").await;
+    for email in [user.email.as_str(), "nobody-here@example.com"] {
+        let started = std::time::Instant::now();
+        let (status, body) = app
+            .post("/api/auth/forgot-password", None, json!({ "email": email }))
+            .await;
+        assert_eq!((status, body["data"]["sent"].as_bool()), (200, Some(true)));
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(300),
+            "{email} answered before the floor"
+        );
+    }
+    app.stop().await;
+}
