@@ -478,6 +478,17 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
     let tx = client.transaction().await?;
     let short = id.simple().to_string();
     let unusable_hash = format!("erased:{}", uuid::Uuid::new_v4());
+    let old_email: Option<String> = tx
+        .query_opt("SELECT email FROM users WHERE id = $1", &[&id])
+        .await?
+        .map(|r| r.get("email"));
+    if let Some(email) = old_email {
+        tx.execute(
+            "DELETE FROM login_failures WHERE key = $1",
+            &[&format!("account:{email}")],
+        )
+        .await?;
+    }
     tx.execute(
         "UPDATE users SET email = $2, email_verified = false, phone = NULL, phone_verified = false, username = $3,
              username_skeleton = NULL, password_hash = $4, display_name = 'Deleted account', profile_picture_url = NULL, profile_picture_media_id = NULL,
@@ -494,6 +505,9 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
         "DELETE FROM totp_recovery_codes WHERE user_id = $1",
         "DELETE FROM message_reactions WHERE user_id = $1",
         "UPDATE chat_participants SET left_at = now() WHERE user_id = $1 AND left_at IS NULL",
+        // Where they logged in from, and what their messages carried (locations, contact cards).
+        "UPDATE device_sessions SET ip_address = NULL, user_agent = NULL, device_name = NULL WHERE user_id = $1",
+        "UPDATE messages SET metadata = '{}' WHERE sender_id = $1",
     ] {
         tx.execute(sql, &[&id]).await?;
     }

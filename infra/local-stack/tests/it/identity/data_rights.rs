@@ -94,3 +94,67 @@ async fn export_then_erase_an_account() {
     assert_eq!(status, 201);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn erasure_removes_login_traces_and_message_details() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "loc", "type": "location",
+                    "metadata": { "lat": 52.52, "lng": 13.405 } }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": alice.email, "password": "wrong one!" }),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .delete(
+            "/api/users/me",
+            &alice.access,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let id: Uuid = alice.id.parse().unwrap();
+    let db = app.app().db.get().await.unwrap();
+    let traces: i64 = db
+        .query_one(
+            "SELECT count(*) AS n FROM device_sessions
+             WHERE user_id = $1 AND (ip_address IS NOT NULL OR user_agent IS NOT NULL)",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(traces, 0, "no address or user agent is kept");
+    let failures: i64 = db
+        .query_one(
+            "SELECT count(*) AS n FROM login_failures WHERE key = $1",
+            &[&format!("account:{}", alice.email.to_lowercase())],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(failures, 0, "no login-failure key names the old email");
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
+        .await;
+    assert_eq!(
+        history["data"][0]["metadata"],
+        json!({}),
+        "the location is gone"
+    );
+    app.stop().await;
+}
