@@ -59,16 +59,21 @@ pub async fn login_backoff(db: &Db, key: &str, threshold: i32) -> Result<Option<
     Ok(wait.filter(|w| *w > 0.0).map(|w| w as u64))
 }
 
+/// Failures older than this are forgotten: the next one counts from one again, so old typos
+/// never add up to a lockout.
+const FAILURES_DECAY: &str = "1 hour";
+
 /// Record a failed login for each key.
 pub async fn login_failed(db: &Db, keys: &[String]) -> Result<(), ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
             "INSERT INTO login_failures AS f (key, failures, last_failure) SELECT k, 1, now() FROM unnest($1::text[]) k
-             ON CONFLICT (key) DO UPDATE SET failures = f.failures + 1, last_failure = now()",
+             ON CONFLICT (key) DO UPDATE SET last_failure = now(),
+                 failures = CASE WHEN f.last_failure < now() - $2::text::interval THEN 1 ELSE f.failures + 1 END",
         )
         .await?;
-    client.execute(&stmt, &[&keys]).await?;
+    client.execute(&stmt, &[&keys, &FAILURES_DECAY]).await?;
     Ok(())
 }
 

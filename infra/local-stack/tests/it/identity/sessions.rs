@@ -599,3 +599,36 @@ async fn a_refresh_retried_at_once_is_not_theft() {
     assert_ne!(lost_refresh, user.refresh);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn old_failures_decay_instead_of_adding_up_to_a_lockout() {
+    let app = spawn_app().await;
+    let user = app.register("typo").await;
+    let key = format!("account:{}", user.email.to_lowercase());
+    // Ten failures, the last two hours ago: long past any backoff.
+    app.app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO login_failures (key, failures, last_failure) VALUES ($1, 10, now() - interval '2 hours')",
+            &[&key],
+        )
+        .await
+        .unwrap();
+    let login = |password: &'static str| {
+        app.post(
+            "/api/auth/login",
+            None,
+            json!({ "email": user.email, "password": password }),
+        )
+    };
+    assert_eq!(login("one more typo").await.0, 401);
+    assert_eq!(
+        login(PASSWORD).await.0,
+        200,
+        "a typo today does not stack on last week's and lock the owner out"
+    );
+    app.stop().await;
+}
