@@ -138,7 +138,9 @@ def schemathesis(config, base, token, args, include=None, exclude=None):
         command += ["--exclude-name", name]
     print("+", " ".join(c if "Bearer" not in c else "Authorization: Bearer ***" for c in command),
           flush=True)
-    return subprocess.run(command).returncode
+    # Run in the scratch directory: schemathesis keeps its cache (`.schemathesis/`) in the
+    # working directory, which must not be the clone.
+    return subprocess.run(command, cwd=os.path.dirname(config)).returncode
 
 
 def main():
