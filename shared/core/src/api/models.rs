@@ -256,6 +256,9 @@ pub struct PrivacySettings {
     pub about: Option<Audience>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_receipts: Option<bool>,
+    /// Who may add the user to groups (default everyone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Audience>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]

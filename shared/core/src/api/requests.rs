@@ -229,6 +229,10 @@ pub struct PrivacySettingsPatch {
     pub about: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_receipts: Option<bool>,
+    /// Who may add you to groups: `everyone`, `contacts` (people you have as contacts) or
+    /// `nobody`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Audience>,
 }
 
 /// The notification settings to change; the others keep their values.

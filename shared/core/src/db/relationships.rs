@@ -44,17 +44,28 @@ pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError
     Ok(s.blocked_by_target || s.viewer_blocked_target)
 }
 
-/// Which of `users` have blocked `user`?
-pub async fn blockers_among(db: &Db, user: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+/// Which of `users` may not be added to a group by `adder`: those who block the adder, and
+/// those whose `groups` privacy says `nobody`, or `contacts` without the adder among theirs.
+pub async fn refusing_group_adds(
+    db: &Db,
+    adder: Uuid,
+    users: &[Uuid],
+) -> Result<Vec<Uuid>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT user_id FROM user_relationships
-             WHERE related_user_id = $1 AND relationship_type = 'blocked' AND user_id = ANY($2)",
+            "SELECT u.id AS user_id FROM users u
+             WHERE u.id = ANY($2) AND (
+                 EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = u.id
+                         AND b.related_user_id = $1 AND b.relationship_type = 'blocked')
+                 OR u.privacy_settings->>'groups' = 'nobody'
+                 OR (u.privacy_settings->>'groups' = 'contacts'
+                     AND NOT EXISTS (SELECT 1 FROM user_relationships c WHERE c.user_id = u.id
+                                     AND c.related_user_id = $1 AND c.relationship_type = 'contact')))",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&user, &users])
+        .query(&stmt, &[&adder, &users])
         .await?
         .iter()
         .map(|r| r.get("user_id"))

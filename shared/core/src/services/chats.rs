@@ -72,7 +72,7 @@ pub async fn create(
             chats::open_individual(&app.db, caller.user_id, *other).await?
         }
         Some((name, description)) => {
-            if !relationships::blockers_among(&app.db, caller.user_id, &others)
+            if !relationships::refusing_group_adds(&app.db, caller.user_id, &others)
                 .await?
                 .is_empty()
             {

@@ -151,3 +151,49 @@ pub(super) async fn alice_username(app: &TestApp, alice: &User) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[tokio::test]
+async fn who_may_add_you_to_groups_is_your_choice() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let group = || {
+        app.post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "g", "participantIds": [bob.id] }),
+        )
+    };
+    assert_eq!(group().await.0, 201, "everyone, by default");
+    set_profile(
+        &app,
+        &bob,
+        json!({ "privacySettings": { "groups": "nobody" } }),
+    )
+    .await;
+    let (status, body) = group().await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("PERMISSION_DENIED"))
+    );
+    set_profile(
+        &app,
+        &bob,
+        json!({ "privacySettings": { "groups": "contacts" } }),
+    )
+    .await;
+    assert_eq!(group().await.0, 403, "alice is not among bob's contacts");
+    app.app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO user_relationships (user_id, related_user_id, relationship_type) VALUES ($1, $2, 'contact')",
+            &[&bob.id.parse::<Uuid>().unwrap(), &alice.id.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(group().await.0, 201, "now she is");
+    app.stop().await;
+}
