@@ -11,7 +11,7 @@ fuzz_target!(|text: &str| {
             if let Some(id) = &frame.request_id {
                 assert!(id.len() <= 128, "requestIds are at most 128 bytes");
             }
-            match ClientAction::parse(&frame) {
+            match ClientAction::parse(&frame.action, frame.data.clone()) {
                 Ok(ClientAction::MessageSend(send)) => {
                     assert!(!send.message.client_message_id.as_str().is_empty());
                 }

@@ -9,6 +9,7 @@ use banter_core::services::{accounts, messaging};
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
+use serde_json::Value;
 use tracing::Instrument;
 
 use banter_core::api::limits::MAX_FRAME_BYTES;
@@ -45,11 +46,16 @@ async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<
             ))
         }
     };
-    let request_id = frame.request_id.as_deref();
-    match run_action(app, event, &frame).await {
+    let ClientFrame {
+        action,
+        request_id,
+        data,
+    } = frame;
+    let request_id = request_id.as_deref();
+    match run_action(app, event, &action, data).await {
         Ok(result) => request_id.map(|_| ReplyFrame::ack(request_id, result)),
         Err(e) => {
-            let shown: String = frame.action.chars().take(64).collect();
+            let shown: String = action.chars().take(64).collect();
             e.log(&shown, request_id.unwrap_or("-"));
             Some(ReplyFrame::error(request_id, &e))
         }
@@ -59,10 +65,14 @@ async fn dispatch(app: &App, event: &ApiGatewayWebsocketProxyRequest) -> Option<
 async fn run_action(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
-    frame: &ClientFrame,
+    action: &str,
+    data: Value,
 ) -> Result<ActionResult, ApiError> {
-    let caller = accounts::ensure_live(app, caller(event)?).await?;
-    match ClientAction::parse(frame)? {
+    let caller = caller(event)?;
+    // Parsed before the session check, so a malformed or unknown action costs no query.
+    let action = ClientAction::parse(action, data)?;
+    let caller = accounts::ensure_live(app, caller).await?;
+    match action {
         ClientAction::MessageSend(send) => {
             let origin = Some(connection_id(event)?);
             messaging::send(app, caller, send.chat_id, send.message, origin)

@@ -110,7 +110,7 @@ impl<'a> Request<'a> {
             .path_parameters
             .get(name)
             .ok_or_else(|| ApiError::MissingField(name.to_owned()))?;
-        extract::path_id(raw, name)
+        banter_core::domain::parse_id(raw, name)
     }
 
     /// The query string as a request type (`api::extract::query`).

@@ -1,12 +1,11 @@
-//! The one way client input becomes a request type: JSON bodies, WebSocket payloads, query
-//! strings and path parameters. Text Postgres cannot store (U+0000) is refused here, for every
-//! string of the input, naming where it was; serde's errors become the API's, naming the field:
+//! The one way client input becomes a request type: JSON bodies, WebSocket payloads and query
+//! strings (path parameters are ids: `domain::parse_id`). Text Postgres cannot store (U+0000)
+//! is refused here, for every string of the input, naming where it was; serde's errors become the API's, naming the field:
 //! a missing one is `MISSING_REQUIRED_FIELD`, a wrong type or bad value `VALIDATION_ERROR`.
 
 use serde::de::DeserializeOwned;
 
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -57,11 +56,6 @@ pub fn query<'a, T: DeserializeOwned>(
         let path = e.path().to_string();
         field_error(&path, &e.into_inner().to_string())
     })
-}
-
-/// A UUID path parameter.
-pub fn path_id(raw: &str, name: &str) -> Result<Uuid, ApiError> {
-    crate::domain::parse_id(raw, name)
 }
 
 fn nul_error(path: &str) -> ApiError {

@@ -87,22 +87,21 @@ pub enum ClientAction {
 }
 
 impl ClientAction {
-    /// The action of a frame, with its payload checked as a request body is.
-    pub fn parse(frame: &ClientFrame) -> Result<Self, ApiError> {
-        let shown: String = frame.action.chars().take(64).collect();
-        match frame.action.as_str() {
-            "message:send" => {}
-            _ => return Err(ApiError::Validation(format!("unknown action `{shown}`"))),
+    /// A frame's action with its payload (taken, not copied), checked as a request body is.
+    pub fn parse(action: &str, data: Value) -> Result<Self, ApiError> {
+        if action != "message:send" {
+            let shown: String = action.chars().take(64).collect();
+            return Err(ApiError::Validation(format!("unknown action `{shown}`")));
         }
-        if !frame.data.is_object() {
+        if !data.is_object() {
             return Err(ApiError::InvalidInput(
                 "`data` must be a JSON object".into(),
             ));
         }
-        crate::api::extract::json_value(serde_json::json!({
-            "action": frame.action,
-            "data": frame.data,
-        }))
+        let mut tagged = serde_json::Map::new();
+        tagged.insert("action".into(), Value::String(action.to_owned()));
+        tagged.insert("data".into(), data);
+        crate::api::extract::json_value(Value::Object(tagged))
     }
 }
 
@@ -236,8 +235,9 @@ pub struct ChatCreated {
 mod tests {
     use super::*;
 
-    fn frame(text: &str) -> ClientFrame {
-        ClientFrame::parse(text).unwrap()
+    fn action(text: &str) -> Result<ClientAction, ApiError> {
+        let frame = ClientFrame::parse(text).unwrap();
+        ClientAction::parse(&frame.action, frame.data)
     }
 
     #[test]
@@ -261,22 +261,19 @@ mod tests {
     #[test]
     fn actions_parse_with_their_payload_checked() {
         let chat = Uuid::new_v4();
-        let ok = ClientAction::parse(&frame(&format!(
+        let ok = action(&format!(
             r#"{{"action":"message:send","data":{{"chatId":"{chat}","clientMessageId":"m","content":"hi"}}}}"#
-        )))
+        ))
         .unwrap();
         let ClientAction::MessageSend(p) = ok;
         assert_eq!(p.chat_id, chat);
         assert_eq!(p.message.content.as_deref(), Some("hi"));
 
-        let e = ClientAction::parse(&frame(
-            r#"{"action":"message:send","data":{"content":"hi"}}"#,
-        ))
-        .unwrap_err();
+        let e = action(r#"{"action":"message:send","data":{"content":"hi"}}"#).unwrap_err();
         assert_eq!(e.code(), "MISSING_REQUIRED_FIELD");
-        let e = ClientAction::parse(&frame(r#"{"action":"nope","data":{}}"#)).unwrap_err();
+        let e = action(r#"{"action":"nope","data":{}}"#).unwrap_err();
         assert_eq!(e.code(), "VALIDATION_ERROR");
-        let e = ClientAction::parse(&frame(r#"{"action":"message:send","data":[]}"#)).unwrap_err();
+        let e = action(r#"{"action":"message:send","data":[]}"#).unwrap_err();
         assert_eq!(e.code(), "INVALID_INPUT");
     }
 

@@ -170,14 +170,8 @@ pub async fn ensure_live(app: &App, caller: Caller) -> Result<Caller, ApiError> 
 /// `step_up_window`. A stolen token alone cannot make these changes later on.
 pub async fn step_up(app: &App, caller: Caller, password: Option<&Secret>) -> Result<(), ApiError> {
     match password {
-        Some(password) => {
-            let stored = users::password_hash(&app.db, caller.user_id).await?;
-            if verify_password(password.expose().to_owned(), stored).await? {
-                Ok(())
-            } else {
-                Err(ApiError::InvalidCredentials)
-            }
-        }
+        Some(password) if password_matches(app, caller.user_id, password).await? => Ok(()),
+        Some(_) => Err(ApiError::InvalidCredentials),
         None if sessions::started_within(
             &app.db,
             caller.session_id,
@@ -191,6 +185,16 @@ pub async fn step_up(app: &App, caller: Caller, password: Option<&Secret>) -> Re
             "confirm this change with your current `password`".into(),
         )),
     }
+}
+
+/// Is `password` the account's current password? (An erased account has none.)
+pub(crate) async fn password_matches(
+    app: &App,
+    user: Uuid,
+    password: &Secret,
+) -> Result<bool, ApiError> {
+    let stored = users::password_hash(&app.db, user).await?;
+    verify_password(password.expose().to_owned(), stored).await
 }
 
 /// Revoked device sessions: this instance stops accepting them at once, and their WebSocket

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use crate::api::models::{Envelope, TwoFactorSetup, TwoFactorState};
 use crate::api::requests::{TwoFactorDisableRequest, TwoFactorEnableRequest};
-use crate::auth::password::verify_password;
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::auth::totp;
 use crate::db::users;
@@ -93,8 +92,7 @@ pub async fn disable(
     body: TwoFactorDisableRequest,
 ) -> Result<TwoFactorState, ApiError> {
     let code = body.code.as_str();
-    let stored = users::password_hash(&app.db, caller.user_id).await?;
-    if !verify_password(body.password.expose().to_owned(), stored).await? {
+    if !super::accounts::password_matches(app, caller.user_id, &body.password).await? {
         return Err(ApiError::InvalidCredentials);
     }
     if !second_factor_ok(app, caller.user_id, Some(code), None).await? {
