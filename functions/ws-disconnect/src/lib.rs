@@ -3,13 +3,15 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use banter_core::services::connections;
 use banter_core::App;
-use banter_lambda::websocket::{connection_id, reply};
+use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
 
 pub async fn handle(
     app: App,
     event: ApiGatewayWebsocketProxyRequest,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    connections::disconnect(&app, connection_id(&event)?).await?;
+    // The authorizer's context (user, session) comes with every event of the connection, so
+    // the record is deleted by its primary key.
+    connections::disconnect(&app, caller(&event)?, connection_id(&event)?).await?;
     Ok(reply(None))
 }

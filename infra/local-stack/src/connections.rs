@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use banter_core::ports::{ConnectionPush, PushError};
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// What the connection task is told to do.
 #[derive(Debug)]
@@ -24,12 +24,14 @@ pub enum Outbound {
     Close(u16, &'static str),
 }
 
-/// Frames buffered per connection before pushes are refused as failed (a client that reads
-/// too slowly).
+/// Frames buffered per connection. A client that lets them fill up (it does not read) is
+/// closed: its memory stays bounded, and the frames it missed are in its sync stream.
 const OUTBOUND_BUFFER: usize = 256;
 
 struct Live {
     tx: mpsc::Sender<Outbound>,
+    /// Raised when the buffer overflows; the connection's task closes it.
+    overflow: Arc<Notify>,
     connected_at: DateTime<Utc>,
     last_active: RwLock<DateTime<Utc>>,
     source_ip: String,
@@ -42,18 +44,20 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Add a connection; returns a sender for the connection's own use and the receiver its
-    /// task drains.
+    /// Add a connection; returns the receiver its task drains and the signal that its buffer
+    /// overflowed. Frames to it go through [`Hub::send`].
     pub fn open(
         &self,
         id: &str,
         source_ip: String,
         user_agent: String,
-    ) -> (mpsc::Sender<Outbound>, mpsc::Receiver<Outbound>) {
+    ) -> (mpsc::Receiver<Outbound>, Arc<Notify>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
+        let overflow = Arc::new(Notify::new());
         let now = Utc::now();
         let live = Arc::new(Live {
-            tx: tx.clone(),
+            tx,
+            overflow: overflow.clone(),
             connected_at: now,
             last_active: RwLock::new(now),
             source_ip,
@@ -63,7 +67,7 @@ impl Hub {
             .write()
             .expect("hub lock")
             .insert(id.to_owned(), live);
-        (tx, rx)
+        (rx, overflow)
     }
 
     pub fn close(&self, id: &str) {
@@ -89,11 +93,14 @@ impl Hub {
         self.live.read().expect("hub lock").get(id).cloned()
     }
 
-    fn send(&self, id: &str, message: Outbound) -> Result<(), PushError> {
+    /// Queue a frame for the connection, never waiting: a full buffer closes the connection
+    /// (a client that does not read) and the frame is refused.
+    pub fn send(&self, id: &str, message: Outbound) -> Result<(), PushError> {
         let live = self.get(id).ok_or(PushError::Gone)?;
         live.tx.try_send(message).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
-                PushError::Failed("the connection's send buffer is full".into())
+                live.overflow.notify_one();
+                PushError::Failed("the connection's send buffer is full; closing it".into())
             }
             mpsc::error::TrySendError::Closed(_) => PushError::Gone,
         })

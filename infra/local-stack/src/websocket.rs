@@ -1,10 +1,12 @@
 //! API Gateway WebSocket emulation: the `$connect` authorizer (401 at the handshake), `$connect`
 //! and `$disconnect` events, route selection on `$request.body.action`, route responses sent
 //! back to the client, and API Gateway's limits (128 KB messages, 10 minutes idle, 2 hours per
-//! connection).
+//! connection). A client that does not read its frames is closed (1008) once its bounded send
+//! buffer is full, so it holds neither tasks nor memory.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -15,7 +17,7 @@ use banter_core::api::ws::ReplyFrame;
 use banter_core::ApiError;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::connections::Outbound;
 use crate::rest::header_maps;
@@ -213,7 +215,7 @@ pub async fn upgrade(
     }
 
     // In the hub before `$connect` runs, so a push sent while it runs is queued, not lost.
-    let (tx, rx) = shared
+    let (rx, overflow) = shared
         .hub
         .open(&conn.id, conn.source_ip.clone(), conn.user_agent.clone());
     if let Some(route) = shared.template.websocket.get("$connect") {
@@ -253,7 +255,7 @@ pub async fn upgrade(
                 async move { disconnect(&failed, &failed_conn, 1006, "upgrade failed").await },
             );
         })
-        .on_upgrade(move |socket| run(shared, socket, conn, tx, rx))
+        .on_upgrade(move |socket| run(shared, socket, conn, rx, overflow))
 }
 
 /// One connection's life: frames in, frames out, until either side closes or a limit is hit.
@@ -261,8 +263,8 @@ async fn run(
     shared: Shared,
     socket: WebSocket,
     conn: Connection,
-    tx: mpsc::Sender<Outbound>,
     mut rx: mpsc::Receiver<Outbound>,
+    overflow: Arc<Notify>,
 ) {
     shared.live_connections.fetch_add(1, Ordering::AcqRel);
     let (mut sink, mut stream) = socket.split();
@@ -299,6 +301,7 @@ async fn run(
                 writer_done = true;
                 break (1000, "closed by the server");
             }
+            _ = overflow.notified() => break (1008, "Policy violation: the client does not read its frames"),
         };
         match next {
             Err(_) => break (1001, "Going away: idle timeout"),
@@ -313,37 +316,39 @@ async fn run(
             Ok(Some(Ok(Message::Text(text)))) => {
                 shared.hub.touch(&conn.id);
                 if !budget.take() {
-                    let _ = tx.try_send(Outbound::Text(over_budget(Some(text.as_str()))));
+                    reply(&shared, &conn.id, over_budget(Some(text.as_str())));
                     continue;
                 }
-                on_message(&shared, &conn, &tx, text.as_str());
+                on_message(&shared, &conn, text.as_str());
             }
             Ok(Some(Ok(Message::Binary(_)))) => {
                 shared.hub.touch(&conn.id);
                 if !budget.take() {
-                    let _ = tx.try_send(Outbound::Text(over_budget(None)));
+                    reply(&shared, &conn.id, over_budget(None));
                     continue;
                 }
-                let _ = tx
-                    .try_send(Outbound::Text(
-                        ReplyFrame::error(
-                            None,
-                            &ApiError::InvalidInput("binary frames are not supported".into()),
-                        )
-                        .to_text(),
-                    ))
-                    .ok();
+                let unsupported = ApiError::InvalidInput("binary frames are not supported".into());
+                reply(
+                    &shared,
+                    &conn.id,
+                    ReplyFrame::error(None, &unsupported).to_text(),
+                );
             }
             Ok(Some(Ok(_))) => shared.hub.touch(&conn.id),
         }
     };
-    shared.hub.close(&conn.id);
-    if code == 1001 {
-        let _ = tx.send(Outbound::Close(code, reason)).await;
+    if code == 1001 || code == 1008 {
+        let _ = shared.hub.send(&conn.id, Outbound::Close(code, reason));
     }
-    drop(tx);
-    if !writer_done {
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    // Out of the hub, the sender is dropped: the writer drains what is queued and stops.
+    shared.hub.close(&conn.id);
+    if !writer_done
+        && tokio::time::timeout(Duration::from_secs(2), &mut writer)
+            .await
+            .is_err()
+    {
+        // A client that does not read keeps the writer waiting on its socket.
+        writer.abort();
     }
     disconnect(&shared, &conn, code, reason).await;
     shared.live_connections.fetch_sub(1, Ordering::AcqRel);
@@ -370,16 +375,34 @@ fn select_route<'a>(
         .map(|(k, v)| (k.as_str(), v))
 }
 
-fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, text: &str) {
+/// Send a frame to the connection (a full buffer closes it; a closed one drops the frame).
+fn reply(shared: &Shared, connection_id: &str, frame: String) {
+    if shared
+        .hub
+        .send(connection_id, Outbound::Text(frame))
+        .is_err()
+    {
+        tracing::debug!("a frame for a closing connection was dropped");
+    }
+}
+
+fn on_message(shared: &Shared, conn: &Connection, text: &str) {
     if text.len() > shared.limits.max_message {
         let too_large = ApiError::TooLarge("a message is at most 128 KB".into());
-        let frame = ReplyFrame::error(None, &too_large).to_text();
-        let _ = tx.try_send(Outbound::Text(frame));
+        reply(
+            shared,
+            &conn.id,
+            ReplyFrame::error(None, &too_large).to_text(),
+        );
         return;
     }
     let Some((route_key, route)) = select_route(shared, text) else {
         let no_route = ApiError::InvalidInput("no route for this frame".into());
-        let _ = tx.try_send(Outbound::Text(ReplyFrame::error(None, &no_route).to_text()));
+        reply(
+            shared,
+            &conn.id,
+            ReplyFrame::error(None, &no_route).to_text(),
+        );
         return;
     };
     let event = json!({
@@ -387,9 +410,8 @@ fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, t
         "body": text,
         "isBase64Encoded": false,
     });
-    let (shared, tx, function, two_way, conn_id) = (
+    let (shared, function, two_way, conn_id) = (
         shared.clone(),
-        tx.clone(),
         route.function.clone(),
         route.two_way,
         conn.id.clone(),
@@ -399,15 +421,13 @@ fn on_message(shared: &Shared, conn: &Connection, tx: &mpsc::Sender<Outbound>, t
         match shared.invoke(&function, event).await {
             Ok(answer) => {
                 if let (true, Some(body)) = (two_way, answer["body"].as_str()) {
-                    if tx.send(Outbound::Text(body.to_owned())).await.is_err() {
-                        tracing::debug!("the connection closed before its answer was sent");
-                    }
+                    reply(&shared, &conn_id, body.to_owned());
                 }
             }
             Err(e) => {
                 tracing::error!(%function, error = %e, "route integration failed");
                 let frame = json!({ "message": "Internal server error", "connectionId": conn_id, "requestId": uuid::Uuid::new_v4() });
-                let _ = tx.send(Outbound::Text(frame.to_string())).await;
+                reply(&shared, &conn_id, frame.to_string());
             }
         }
     });

@@ -1,13 +1,14 @@
-//! Connection registry on DynamoDB. Table: partition key `userId`, sort key `connectionId`, a
-//! global secondary index `byConnection` on `connectionId`, and TTL on `expiresAt` (API Gateway
-//! closes every connection within 2 hours, so a record missed by `$disconnect` expires).
+//! Connection registry on DynamoDB. Table: partition key `userId`, sort key `connectionId`, and
+//! TTL on `expiresAt` (API Gateway closes every connection within 2 hours, so a record missed by
+//! `$disconnect` expires). Every access is by key: `$disconnect` knows the user from the
+//! authorizer's context, so no eventually consistent index is involved.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use banter_core::ports::{ConnectionRecord, ConnectionRegistry, PortError};
@@ -17,7 +18,6 @@ use crate::describe;
 
 /// Records outlive API Gateway's 2-hour connection limit by a margin, then expire.
 const RECORD_TTL_SECS: i64 = 3 * 3600;
-const BY_CONNECTION: &str = "byConnection";
 
 pub struct DynamoConnectionRegistry {
     client: Client,
@@ -76,25 +76,16 @@ impl ConnectionRegistry for DynamoConnectionRegistry {
         Ok(())
     }
 
-    async fn unregister(&self, connection_id: &str) -> Result<Option<ConnectionRecord>, PortError> {
-        let found = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_CONNECTION)
-            .key_condition_expression("connectionId = :c")
-            .expression_attribute_values(":c", AttributeValue::S(connection_id.to_owned()))
-            .send()
-            .await
-            .map_err(err)?;
-        let Some(user_id) = found.items().first().and_then(|i| s(i, "userId")) else {
-            return Ok(None);
-        };
+    async fn unregister(
+        &self,
+        user_id: Uuid,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionRecord>, PortError> {
         let deleted = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("userId", AttributeValue::S(user_id))
+            .key("userId", AttributeValue::S(user_id.to_string()))
             .key("connectionId", AttributeValue::S(connection_id.to_owned()))
             .return_values(ReturnValue::AllOld)
             .send()
@@ -161,16 +152,6 @@ pub async fn create_connections_table(
             .build()
             .map_err(err)
     };
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(BY_CONNECTION)
-        .key_schema(key("connectionId", KeyType::Hash)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .map_err(err)?;
     Client::new(config)
         .create_table()
         .table_name(table)
@@ -179,7 +160,6 @@ pub async fn create_connections_table(
         .key_schema(key("connectionId", KeyType::Range)?)
         .attribute_definitions(attr("userId")?)
         .attribute_definitions(attr("connectionId")?)
-        .global_secondary_indexes(index)
         .send()
         .await
         .map_err(err)?;

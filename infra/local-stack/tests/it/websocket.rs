@@ -322,3 +322,42 @@ async fn a_user_holds_at_most_the_configured_connections() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_closed_once_its_buffer_is_full() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    // Connected, then never read from again.
+    let _silent = app.ws(&alice.access).await;
+    let user: Uuid = alice.id.parse().unwrap();
+    let connection = app
+        .app()
+        .ports
+        .connections
+        .connections_of(user)
+        .await
+        .unwrap()[0]
+        .connection_id
+        .clone();
+    // 64 KB frames: the socket's kernel buffers fill, then the connection's own buffer.
+    let frame = vec![b'x'; 64 * 1024];
+    let mut refused = None;
+    for sent in 0..4_000 {
+        if let Err(e) = app.app().ports.push.post(&connection, &frame).await {
+            refused = Some((sent, e));
+            break;
+        }
+    }
+    let (sent, error) = refused.expect("pushes to a client that never reads must be refused");
+    assert!(sent < 4_000, "refused after {sent} frames: {error}");
+    app.wait_for_no_connections(user, "the silent client was closed and unregistered")
+        .await;
+    assert!(
+        matches!(
+            app.app().ports.push.post(&connection, b"late").await,
+            Err(banter_core::ports::PushError::Gone)
+        ),
+        "the connection is gone"
+    );
+    app.stop().await;
+}

@@ -24,7 +24,7 @@ impl ConnectionRegistry for Absent {
     async fn register(&self, _: &ConnectionRecord) -> Result<(), PortError> {
         Err(self.error())
     }
-    async fn unregister(&self, _: &str) -> Result<Option<ConnectionRecord>, PortError> {
+    async fn unregister(&self, _: Uuid, _: &str) -> Result<Option<ConnectionRecord>, PortError> {
         Err(self.error())
     }
     async fn connections_of(&self, _: Uuid) -> Result<Vec<ConnectionRecord>, PortError> {

@@ -22,8 +22,13 @@ pub struct ConnectionRecord {
 #[async_trait]
 pub trait ConnectionRegistry: Send + Sync {
     async fn register(&self, record: &ConnectionRecord) -> Result<(), PortError>;
-    /// Remove a connection; returns what was registered, if anything.
-    async fn unregister(&self, connection_id: &str) -> Result<Option<ConnectionRecord>, PortError>;
+    /// Remove a connection of `user_id` by its key (no index lookup, so it sees a registration
+    /// made a moment ago); returns what was registered, if anything.
+    async fn unregister(
+        &self,
+        user_id: Uuid,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionRecord>, PortError>;
     async fn connections_of(&self, user_id: Uuid) -> Result<Vec<ConnectionRecord>, PortError>;
 }
 
@@ -55,11 +60,16 @@ impl ConnectionRegistry for InMemoryConnectionRegistry {
         Ok(())
     }
 
-    async fn unregister(&self, connection_id: &str) -> Result<Option<ConnectionRecord>, PortError> {
+    async fn unregister(
+        &self,
+        user: Uuid,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionRecord>, PortError> {
         let mut r = self.inner.lock().expect("registry lock");
-        let Some(user) = r.owner.remove(connection_id) else {
+        if r.owner.get(connection_id) != Some(&user) {
             return Ok(None);
-        };
+        }
+        r.owner.remove(connection_id);
         let mut removed = None;
         if let Some(list) = r.by_user.get_mut(&user) {
             if let Some(i) = list.iter().position(|c| c.connection_id == connection_id) {

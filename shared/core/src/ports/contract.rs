@@ -36,11 +36,11 @@ pub async fn connection_registry(registry: &dyn ConnectionRegistry) {
     );
 
     assert_eq!(
-        registry.unregister(&a1.connection_id).await.unwrap(),
+        registry.unregister(alice, &a1.connection_id).await.unwrap(),
         Some(a1.clone())
     );
     assert_eq!(
-        registry.unregister(&a1.connection_id).await.unwrap(),
+        registry.unregister(alice, &a1.connection_id).await.unwrap(),
         None,
         "second unregister finds nothing"
     );
@@ -48,7 +48,22 @@ pub async fn connection_registry(registry: &dyn ConnectionRegistry) {
         registry.connections_of(alice).await.unwrap(),
         vec![a2.clone()]
     );
-    assert_eq!(registry.unregister("never-registered").await.unwrap(), None);
+    assert_eq!(
+        registry
+            .unregister(alice, "never-registered")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        registry.unregister(alice, &b1.connection_id).await.unwrap(),
+        None,
+        "a connection is removed only under its own user"
+    );
+    assert_eq!(
+        registry.connections_of(bob).await.unwrap(),
+        vec![b1.clone()]
+    );
     assert!(registry
         .connections_of(Uuid::new_v4())
         .await

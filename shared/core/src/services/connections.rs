@@ -38,8 +38,13 @@ pub async fn connect(app: &App, caller: Caller, connection_id: &str) -> Result<(
 }
 
 /// Remove the connection; the user goes offline (and `lastSeen` is set) when it was their last.
-pub async fn disconnect(app: &App, connection_id: &str) -> Result<(), ApiError> {
-    if let Some(record) = app.ports.connections.unregister(connection_id).await? {
+pub async fn disconnect(app: &App, caller: Caller, connection_id: &str) -> Result<(), ApiError> {
+    if let Some(record) = app
+        .ports
+        .connections
+        .unregister(caller.user_id, connection_id)
+        .await?
+    {
         if app
             .ports
             .connections
@@ -70,6 +75,10 @@ pub async fn close_sessions(app: &App, user_id: uuid::Uuid, sessions: &[uuid::Uu
         if let Err(e) = app.ports.push.disconnect(&c.connection_id).await {
             tracing::debug!(error = %e, "closing a connection");
         }
-        let _ = app.ports.connections.unregister(&c.connection_id).await;
+        let _ = app
+            .ports
+            .connections
+            .unregister(user_id, &c.connection_id)
+            .await;
     }
 }

@@ -123,7 +123,12 @@ async fn push_to_user(
             Ok(()) => report.pushed += 1,
             Err(PushError::Gone) => {
                 report.gone += 1;
-                if let Err(e) = app.ports.connections.unregister(&conn.connection_id).await {
+                if let Err(e) = app
+                    .ports
+                    .connections
+                    .unregister(conn.user_id, &conn.connection_id)
+                    .await
+                {
                     tracing::warn!(error = %e, "could not drop a gone connection");
                 }
             }
