@@ -2,7 +2,8 @@
 //! deletion.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use banter_core::services::{blocking, data_rights, profiles};
+use banter_core::services::data_rights::{self, ExportAnswer};
+use banter_core::services::{blocking, profiles};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -37,7 +38,14 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "POST /api/users/unblock" => blocking::unblock(app, caller, req.body(max)?)
             .await
             .map(Reply::ok),
-        "GET /api/users/me/export" => data_rights::export(app, caller).await.map(Reply::ok),
+        "GET /api/users/me/export" => {
+            data_rights::export(app, caller)
+                .await
+                .map(|answer| match answer {
+                    ExportAnswer::Inline(export) => Reply::ok(export),
+                    ExportAnswer::Download { url } => Reply::see_other(url),
+                })
+        }
         "DELETE /api/users/me" => {
             req.limit_by_ip(app, "auth", app.settings.rate_limits.auth)
                 .await?;

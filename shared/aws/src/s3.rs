@@ -106,4 +106,16 @@ impl BlobStore for S3BlobStore {
             }
         }
     }
+
+    /// S3's `DeleteObject` succeeds for a missing key too.
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
 }

@@ -28,6 +28,9 @@ pub struct Settings {
     pub step_up_window: Duration,
     /// WebSocket connections one user may hold at once (WhatsApp: a phone and 4 linked devices).
     pub max_connections_per_user: usize,
+    /// A data export larger than this is stored and answered with a signed download (a Lambda
+    /// response is at most 6 MB).
+    pub export_inline_max_bytes: usize,
     /// Largest REST request body accepted (bigger ones answer 413).
     pub max_body_bytes: usize,
     /// Longest text message, in characters.
@@ -105,6 +108,7 @@ impl Default for Settings {
             forgot_password_floor: Duration::from_millis(400),
             max_connections_per_user: 5,
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
+            export_inline_max_bytes: 5 * 1024 * 1024,
             max_message_chars: crate::api::limits::MAX_MESSAGE_CHARS,
             max_group_members: crate::api::limits::DEFAULT_MAX_GROUP_MEMBERS,
             edit_window: Duration::from_secs(15 * 60),

@@ -11,7 +11,7 @@ use banter_core::config::Limit;
 use banter_core::services::accounts::DeviceInfo;
 use banter_core::services::rate_limit;
 use banter_core::{ApiError, App};
-use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -22,6 +22,8 @@ pub struct Reply {
     pub status: u16,
     pub data: Value,
     pub pagination: Option<Value>,
+    /// A redirect's target (`303 See Other`), answered with no body.
+    pub location: Option<String>,
 }
 
 fn to_json(data: impl Serialize) -> Value {
@@ -37,6 +39,17 @@ impl Reply {
             status: 200,
             data: to_json(data),
             pagination: None,
+            location: None,
+        }
+    }
+
+    /// `303 See Other`: the answer is at `url` (a signed download).
+    pub fn see_other(url: String) -> Self {
+        Self {
+            status: 303,
+            data: Value::Null,
+            pagination: None,
+            location: Some(url),
         }
     }
 
@@ -53,6 +66,7 @@ impl Reply {
             status: 200,
             data: to_json(page.items),
             pagination: Some(to_json(page.pagination)),
+            location: None,
         }
     }
 }
@@ -176,8 +190,21 @@ pub fn respond(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGat
     let (status, body) = match result {
         Ok(Reply {
             status,
+            location: Some(url),
+            ..
+        }) => {
+            let mut response = ApiGatewayProxyResponse::default();
+            response.status_code = i64::from(status);
+            if let Ok(location) = HeaderValue::from_str(&url) {
+                response.headers.insert(LOCATION, location);
+            }
+            return response;
+        }
+        Ok(Reply {
+            status,
             data,
             pagination: None,
+            ..
         }) => (
             status,
             to_json(Envelope {
@@ -190,6 +217,7 @@ pub fn respond(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGat
             status,
             data,
             pagination: Some(pagination),
+            ..
         }) => (
             status,
             to_json(PageEnvelope {

@@ -471,58 +471,68 @@ pub async fn owns_image(db: &Db, user: Uuid, media: Uuid) -> Result<bool, ApiErr
     Ok(client.query_one(&stmt, &[&media, &user]).await?.get("owns"))
 }
 
-/// Erase an account's personal data in one transaction (see `services::data_rights`). Returns
-/// the sessions it revoked.
-pub async fn erase(db: &Db, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+/// What erasing an account leaves to do outside the database.
+pub struct Erased {
+    /// The device sessions that were live: their connections are to be closed.
+    pub sessions: Vec<Uuid>,
+    /// Blob keys of the media the user uploaded (originals and processed variants).
+    pub blob_keys: Vec<String>,
+}
+
+/// Erase an account in one transaction: the user row goes, and with it (by foreign key) every
+/// device session, token, code, relationship, membership, reaction and event of theirs; the
+/// messages they sent stay in the other members' chats with `sender_id` NULL and no metadata,
+/// linking back to nobody. Their media rows go too; the caller deletes the blobs.
+pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    let short = id.simple().to_string();
-    let unusable_hash = format!("erased:{}", uuid::Uuid::new_v4());
-    let old_email: Option<String> = tx
-        .query_opt("SELECT email FROM users WHERE id = $1", &[&id])
+    let Some(row) = tx
+        .query_opt("SELECT email FROM users WHERE id = $1 FOR UPDATE", &[&id])
         .await?
-        .map(|r| r.get("email"));
-    if let Some(email) = old_email {
-        tx.execute(
-            "DELETE FROM login_failures WHERE key = $1",
-            &[&format!("account:{email}")],
-        )
-        .await?;
-    }
+    else {
+        return Err(ApiError::NotFound("user"));
+    };
+    let email: String = row.get("email");
     tx.execute(
-        "UPDATE users SET email = $2, email_verified = false, phone = NULL, phone_verified = false, username = $3,
-             username_skeleton = NULL, password_hash = $4, display_name = 'Deleted account', profile_picture_url = NULL, profile_picture_media_id = NULL,
-             status = NULL, about = NULL, last_seen = NULL, is_online = false, totp_secret = NULL, totp_enabled = false,
-             privacy_settings = DEFAULT, notification_settings = DEFAULT, deleted_at = now()
-         WHERE id = $1",
-        &[&id, &format!("deleted-{short}@deleted.invalid"), &format!("deleted_{}", &short[..20]), &unusable_hash],
+        "DELETE FROM login_failures WHERE key = $1",
+        &[&format!("account:{}", email.to_lowercase())],
     )
     .await?;
-    for sql in [
-        "DELETE FROM user_relationships WHERE user_id = $1 OR related_user_id = $1",
-        "DELETE FROM email_tokens WHERE user_id = $1",
-        "DELETE FROM phone_verifications WHERE user_id = $1",
-        "DELETE FROM totp_recovery_codes WHERE user_id = $1",
-        "DELETE FROM message_reactions WHERE user_id = $1",
-        "UPDATE chat_participants SET left_at = now() WHERE user_id = $1 AND left_at IS NULL",
-        // Where they logged in from, and what their messages carried (locations, contact cards).
-        "UPDATE device_sessions SET ip_address = NULL, user_agent = NULL, device_name = NULL WHERE user_id = $1",
-        "UPDATE messages SET metadata = '{}' WHERE sender_id = $1",
-    ] {
-        tx.execute(sql, &[&id]).await?;
-    }
-    let revoked: Vec<Uuid> = tx
+    let sessions: Vec<Uuid> = tx
         .query(
-            "UPDATE device_sessions SET revoked_at = now(), revoked_reason = 'account deleted'
-             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+            "SELECT id FROM device_sessions WHERE user_id = $1 AND revoked_at IS NULL",
             &[&id],
         )
         .await?
         .iter()
         .map(|r| r.get("id"))
         .collect();
+    let blob_keys: Vec<String> = tx
+        .query(
+            "SELECT file_key AS key FROM media_files WHERE uploader_id = $1
+             UNION ALL
+             SELECT v.value AS key FROM media_files m, jsonb_each_text(m.variants) v WHERE m.uploader_id = $1",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("key"))
+        .collect();
+    for sql in [
+        "DELETE FROM media_files WHERE uploader_id = $1",
+        // What their messages carried (locations, contact cards); the text stays for the others.
+        "UPDATE messages SET metadata = '{}' WHERE sender_id = $1",
+        // Cascades to sessions, tokens, codes, relationships, memberships, reactions, events;
+        // sets `sender_id` (and `created_by`) NULL.
+        "DELETE FROM users WHERE id = $1",
+    ] {
+        tx.execute(sql, &[&id]).await?;
+    }
     tx.commit().await?;
-    Ok(revoked)
+    Ok(Erased {
+        sessions,
+        blob_keys,
+    })
 }
 
 /// Fill in the skeletons of accounts created before usernames had one (`V4`). A live account

@@ -63,6 +63,9 @@ impl BlobStore for Absent {
     async fn get(&self, _: &str) -> Result<Option<Bytes>, PortError> {
         Err(self.error())
     }
+    async fn delete(&self, _: &str) -> Result<(), PortError> {
+        Err(self.error())
+    }
 }
 
 #[async_trait]

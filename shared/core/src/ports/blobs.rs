@@ -26,6 +26,8 @@ pub trait BlobStore: Send + Sync {
     async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError>;
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Option<Bytes>, PortError>;
+    /// Remove the object; removing one that does not exist succeeds.
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
 }
 
 /// Object keys Banter creates: letters, digits and `/_.-`, no `..`, at most 512 bytes. Keys are
@@ -191,6 +193,14 @@ impl BlobStore for FileBlobStore {
         match tokio::fs::read(self.path(key)?).await {
             Ok(b) => Ok(Some(b.into())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(PortError::new("blobs", e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        match tokio::fs::remove_file(self.path(key)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(PortError::new("blobs", e)),
         }
     }

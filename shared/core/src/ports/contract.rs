@@ -157,6 +157,12 @@ pub async fn blob_store(store: &dyn BlobStore) {
     let get_url = store.presign_get(&key, 300).await.expect("presign get");
     assert!(put_url.starts_with("http") && get_url.starts_with("http"));
     assert_ne!(put_url, get_url);
+    store.delete(&key).await.expect("delete");
+    assert_eq!(store.get(&key).await.expect("get deleted"), None);
+    store
+        .delete(&key)
+        .await
+        .expect("deleting a missing object succeeds");
 }
 
 /// Sending email and SMS succeeds; the caller checks where it landed (outbox or moto).

@@ -1,16 +1,20 @@
 //! Data rights (GDPR): export everything Banter holds about the caller, and erase the account.
 //!
-//! Erasure removes personal data (email, phone, names, picture, status, about, password,
-//! 2FA, relationships, tokens), revokes every session and closes its connections, and leaves
-//! every chat. Messages the user sent stay in the other members' chats, attributed to
-//! "Deleted account": the conversation stays readable for the people in it, as it would on
-//! their phones, while nothing left identifies the person who wrote them.
+//! Erasure deletes the account's row and with it everything keyed to it (profile, credentials,
+//! 2FA, sessions and their addresses, tokens, relationships, memberships, reactions), its
+//! uploaded media and their blobs, and closes its connections. Messages the user sent stay in
+//! the other members' chats with no sender (clients show "Deleted account") and no metadata:
+//! the conversation stays readable for the people in it, as it would on their phones, while
+//! nothing left links to the person who wrote them.
+//!
+//! An export too large for a function's response is stored and answered with a signed,
+//! expiring download.
 
 use tokio_postgres::types::Json;
 
 use crate::api::models::{
     AccountDeleted, AccountExport, ChatType, Envelope, ExportChat, ExportMedia, ExportMessage,
-    ExportRelation, ExportRelationships, MessageMetadata, ParticipantRole, Timestamp,
+    ExportRelation, ExportRelationships, MessageMetadata, Meta, ParticipantRole, Timestamp,
 };
 use crate::api::requests::DeleteAccountRequest;
 use crate::auth::password::verify_password;
@@ -19,10 +23,52 @@ use crate::db::{relationships, sessions, users};
 use crate::error::ApiError;
 use crate::App;
 
+/// How long the signed download of a large export stays valid.
+const EXPORT_DOWNLOAD_SECS: u64 = 15 * 60;
+
+/// What `GET /api/users/me/export` answers.
+pub enum ExportAnswer {
+    /// The export itself, in the usual envelope.
+    Inline(Box<AccountExport>),
+    /// Too large for a function's response (6 MB on Lambda): the same envelope, stored, and a
+    /// signed URL that expires in 15 minutes, answered as `303 See Other`.
+    Download { url: String },
+}
+
 /// `GET /api/users/me/export`.
 #[utoipa::path(get, path = "/api/users/me/export", tag = "users", security(("bearer" = [])),
-    responses((status = 200, description = "Everything Banter holds about the caller", body = Envelope<AccountExport>)))]
-pub async fn export(app: &App, caller: Caller) -> Result<AccountExport, ApiError> {
+    responses(
+        (status = 200, description = "Everything Banter holds about the caller", body = Envelope<AccountExport>),
+        (status = 303, description = "The export is too large to answer inline: `Location` is a signed download of the same document, valid for 15 minutes",
+            headers(("Location" = String, description = "The signed download URL")))))]
+pub async fn export(app: &App, caller: Caller) -> Result<ExportAnswer, ApiError> {
+    let export = collect_export(app, caller).await?;
+    let document = serde_json::to_vec(&Envelope {
+        success: true,
+        data: &export,
+        meta: Meta {
+            timestamp: Timestamp::now(),
+        },
+    })
+    .map_err(|e| ApiError::Internal(format!("the export did not serialize: {e}")))?;
+    if document.len() <= app.settings.export_inline_max_bytes {
+        return Ok(ExportAnswer::Inline(Box::new(export)));
+    }
+    let key = format!("exports/{}/{}.json", caller.user_id, uuid::Uuid::new_v4());
+    app.ports
+        .blobs
+        .put(&key, document.into(), "application/json")
+        .await?;
+    let url = app
+        .ports
+        .blobs
+        .presign_get(&key, EXPORT_DOWNLOAD_SECS)
+        .await?;
+    Ok(ExportAnswer::Download { url })
+}
+
+/// Everything Banter holds about the caller.
+async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiError> {
     let profile = users::own_profile(&app.db, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
@@ -129,7 +175,13 @@ pub async fn delete_account(
     if !verify_password(body.password.expose().to_owned(), Some(stored)).await? {
         return Err(ApiError::InvalidCredentials);
     }
-    let revoked = users::erase(&app.db, caller.user_id).await?;
-    super::accounts::end_sessions(app, caller.user_id, &revoked).await;
+    let erased = users::erase(&app.db, caller.user_id).await?;
+    super::accounts::end_sessions(app, caller.user_id, &erased.sessions).await;
+    for key in &erased.blob_keys {
+        // The rows are gone, so nothing links to a blob left behind; it is logged for cleanup.
+        if let Err(e) = app.ports.blobs.delete(key).await {
+            tracing::warn!(error = %e, %key, "an erased account's blob was not deleted");
+        }
+    }
     Ok(AccountDeleted { deleted: true })
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::spawn_app;
+use crate::support::{spawn_app, spawn_app_with};
 
 use super::{closed, code, PASSWORD};
 
@@ -59,30 +59,26 @@ async fn export_then_erase_an_account() {
         401,
         "the erased account's sessions are revoked, so its token is refused"
     );
-    // Bob's chat still reads, with the message attributed to a deleted account.
+    // Bob's chat still reads, the message with no sender: nothing links it to Alice.
     let (_, history) = app
         .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
         .await;
     let message = &history["data"][0];
     assert_eq!(message["content"], "remember me");
-    assert!(message["sender"]["username"]
-        .as_str()
-        .unwrap()
-        .starts_with("deleted_"));
-    let row = app
-        .app()
-        .db
-        .get()
-        .await
-        .unwrap()
+    assert!(message["sender"].is_null(), "{message}");
+    let id = alice.id.parse::<Uuid>().unwrap();
+    let db = app.app().db.get().await.unwrap();
+    let left: i64 = db
         .query_one(
-            "SELECT email, phone, about, password_hash FROM users WHERE id = $1",
-            &[&alice.id.parse::<Uuid>().unwrap()],
+            "SELECT (SELECT count(*) FROM users WHERE id = $1)
+                  + (SELECT count(*) FROM messages WHERE sender_id = $1)
+                  + (SELECT count(*) FROM device_sessions WHERE user_id = $1) AS n",
+            &[&id],
         )
         .await
-        .unwrap();
-    assert!(row.get::<_, String>("email").ends_with("@deleted.invalid"));
-    assert!(row.get::<_, Option<String>>("phone").is_none());
+        .unwrap()
+        .get("n");
+    assert_eq!(left, 0, "no row keeps the erased account's id");
     // The email can be used for a new account.
     let (status, _) = app
         .post(
@@ -155,6 +151,109 @@ async fn erasure_removes_login_traces_and_message_details() {
         history["data"][0]["metadata"],
         json!({}),
         "the location is gone"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn erasure_deletes_uploaded_media_and_their_blobs() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let id: Uuid = alice.id.parse().unwrap();
+    let media = Uuid::new_v4();
+    let (original, thumbnail) = (
+        format!("uploads/{id}/{media}.png"),
+        format!("media/{media}/thumbnail.webp"),
+    );
+    let blobs = &app.app().ports.blobs;
+    for key in [&original, &thumbnail] {
+        blobs
+            .put(key, vec![1u8; 64].into(), "image/png")
+            .await
+            .unwrap();
+    }
+    app.app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO media_files (id, uploader_id, file_key, file_name, file_type, declared_mime, file_size, status, variants)
+             VALUES ($1, $2, $3, 'me.png', 'image', 'image/png', 64, 'completed', jsonb_build_object('thumbnail', $4::text))",
+            &[&media, &id, &original, &thumbnail],
+        )
+        .await
+        .unwrap();
+    let (status, _) = app
+        .delete(
+            "/api/users/me",
+            &alice.access,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for key in [&original, &thumbnail] {
+        assert_eq!(blobs.get(key).await.unwrap(), None, "{key} is deleted");
+    }
+    let rows: i64 = app
+        .app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) AS n FROM media_files WHERE id = $1",
+            &[&media],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(rows, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_large_export_is_a_signed_expiring_download() {
+    let app = spawn_app_with(|c| c.settings.export_inline_max_bytes = 2_000).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    for i in 0..20 {
+        app.post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": format!("m{i}"), "content": "x".repeat(200) }),
+        )
+        .await;
+    }
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = no_redirects
+        .get(format!("{}/api/users/me/export", app.base))
+        .bearer_auth(&alice.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 303);
+    let url = answer.headers()["location"].to_str().unwrap().to_owned();
+    // The download needs no token: the URL is the credential, and it expires.
+    let download = reqwest::get(&url).await.unwrap();
+    assert_eq!(download.status().as_u16(), 200);
+    let document: serde_json::Value = download.json().await.unwrap();
+    assert_eq!(document["success"], true);
+    assert_eq!(document["data"]["profile"]["email"], alice.email);
+    assert_eq!(
+        document["data"]["messagesSent"].as_array().unwrap().len(),
+        20
+    );
+    assert!(url.contains("expires") || url.contains("Expires"), "{url}");
+    // A small export is still answered inline.
+    let (status, inline) = app.get("/api/users/me/export", Some(&bob.access)).await;
+    assert_eq!(
+        (status, inline["data"]["profile"]["email"].as_str()),
+        (200, Some(bob.email.as_str()))
     );
     app.stop().await;
 }
