@@ -17,13 +17,20 @@ pub async fn handle(
     Ok(respond(&request, result))
 }
 
-/// Routes that take credentials or send codes: the PRD's strict `auth` limit applies.
-const CREDENTIAL_ROUTES: &[&str] = &[
+/// Routes that take credentials or send codes without a session: the PRD's strict `auth`
+/// limit, per client IP, each route its own bucket (so one route's use does not block another).
+/// Login is not here: only its failures count (backoff in `accounts::login`).
+const ANONYMOUS_CREDENTIAL_ROUTES: &[&str] = &[
     "POST /api/auth/register",
-    "POST /api/auth/login",
     "POST /api/auth/verify-email",
     "POST /api/auth/forgot-password",
     "POST /api/auth/reset-password",
+    "POST /api/auth/2fa/reset",
+    "POST /api/auth/2fa/reset/confirm",
+];
+
+/// The same with a session: per user, so people behind one NAT never share a bucket.
+const SIGNED_IN_CREDENTIAL_ROUTES: &[&str] = &[
     "POST /api/auth/phone/start",
     "POST /api/auth/phone/verify",
     "POST /api/auth/2fa/setup",
@@ -35,8 +42,14 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
     let limits = &app.settings.rate_limits;
     req.limit_by_ip(app, "general", limits.general).await?;
     let route = req.route();
-    if CREDENTIAL_ROUTES.contains(&route.as_str()) {
-        req.limit_by_ip(app, "auth", limits.auth).await?;
+    if ANONYMOUS_CREDENTIAL_ROUTES.contains(&route.as_str()) {
+        req.limit_by_ip(app, &format!("auth:{route}"), limits.auth)
+            .await?;
+    }
+    if SIGNED_IN_CREDENTIAL_ROUTES.contains(&route.as_str()) {
+        let caller = req.caller(app).await?;
+        req.limit_by_user(app, &format!("auth:{route}"), caller, limits.auth)
+            .await?;
     }
     let max = app.settings.max_body_bytes;
     match route.as_str() {
@@ -90,6 +103,12 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::ok)
         }
+        "POST /api/auth/2fa/reset" => two_factor::request_reset(app, req.body(max)?)
+            .await
+            .map(Reply::ok),
+        "POST /api/auth/2fa/reset/confirm" => two_factor::confirm_reset(app, req.body(max)?)
+            .await
+            .map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }
 }

@@ -47,7 +47,8 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 })
         }
         "DELETE /api/users/me" => {
-            req.limit_by_ip(app, "auth", app.settings.rate_limits.auth)
+            let limit = app.settings.rate_limits.auth;
+            req.limit_by_user(app, "auth:DELETE /api/users/me", caller, limit)
                 .await?;
             data_rights::delete_account(app, caller, req.body(max)?)
                 .await

@@ -26,6 +26,9 @@ pub struct Settings {
     /// A sensitive change (2FA, phone) without the current password is allowed only this soon
     /// after the session's login.
     pub step_up_window: Duration,
+    /// A confirmed 2FA reset by email takes effect after this wait (WhatsApp: 7 days), during
+    /// which a login with a code cancels it.
+    pub two_factor_reset_wait: Duration,
     /// WebSocket connections one user may hold at once (WhatsApp: a phone and 4 linked devices).
     pub max_connections_per_user: usize,
     /// A data export larger than this is stored and answered with a signed download (a Lambda
@@ -69,15 +72,23 @@ impl Limit {
 pub struct RateLimits {
     /// Every REST request, per client IP.
     pub general: Limit,
-    /// Credential endpoints (register, login, verification, password reset), per client IP.
+    /// Each credential route on its own: per client IP on the routes without a session
+    /// (register, verify-email, forgot-password, reset-password, 2FA reset), per user on those
+    /// with one (phone, 2FA, account deletion). Login has no attempt limit of its own: only
+    /// failures count there (the backoffs below), so people behind one NAT never block each
+    /// other by logging in.
     pub auth: Limit,
     /// Messages sent, per user.
     pub messages: Limit,
     /// Upload URLs issued, per user.
     pub uploads: Limit,
-    /// Failed logins for one account before backoff starts.
+    /// Failed logins for one account from one source (an IP, or a known device) before that
+    /// source backs off.
     pub account_failures: i32,
-    /// Failed logins from one IP before backoff starts.
+    /// Failed logins for one account from all sources before logins from unknown devices back
+    /// off (known devices are exempt, so nobody can keep the owner out).
+    pub account_failures_any_source: i32,
+    /// Failed logins from one IP, whatever the accounts, before backoff starts.
     pub ip_failures: i32,
 }
 
@@ -89,6 +100,7 @@ impl Default for RateLimits {
             messages: Limit::new(30, 60),
             uploads: Limit::new(50, 3600),
             account_failures: 5,
+            account_failures_any_source: 10,
             ip_failures: 20,
         }
     }
@@ -104,6 +116,7 @@ impl Default for Settings {
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
             session_check_ttl: Duration::from_secs(2),
             step_up_window: Duration::from_secs(10 * 60),
+            two_factor_reset_wait: Duration::from_secs(7 * 24 * 3600),
             refresh_retry_grace: Duration::from_secs(10),
             forgot_password_floor: Duration::from_millis(400),
             max_connections_per_user: 5,
@@ -137,6 +150,7 @@ impl Settings {
         secs("BANTER_REMEMBER_ME_TTL", &mut s.remember_me_ttl);
         secs("BANTER_EDIT_WINDOW", &mut s.edit_window);
         secs("BANTER_DELETE_WINDOW", &mut s.delete_window);
+        secs("BANTER_TWO_FACTOR_RESET_WAIT", &mut s.two_factor_reset_wait);
         if let Some(v) = env_parse("BANTER_MAX_GROUP_MEMBERS") {
             s.max_group_members = v;
         }
@@ -168,6 +182,7 @@ impl Settings {
         // Wrong passwords before an account and an IP start backing off.
         if let Some(n) = env_parse("BANTER_LOGIN_FAILURES_BEFORE_BACKOFF") {
             s.rate_limits.account_failures = n;
+            s.rate_limits.account_failures_any_source = n;
             s.rate_limits.ip_failures = n;
         }
         s

@@ -166,6 +166,17 @@ impl<'a> Request<'a> {
         rate_limit::hit(&app.db, &format!("{name}:ip:{ip}"), limit).await
     }
 
+    /// Count this request against a per-user limit (`429` with `Retry-After` beyond it).
+    pub async fn limit_by_user(
+        &self,
+        app: &App,
+        name: &str,
+        caller: Caller,
+        limit: Limit,
+    ) -> Result<(), ApiError> {
+        rate_limit::hit(&app.db, &format!("{name}:user:{}", caller.user_id), limit).await
+    }
+
     /// A span for handling this request: every log line inside it names the route and the
     /// request id (a database error's SQLSTATE line among them).
     pub fn span(&self) -> tracing::Span {

@@ -45,6 +45,8 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         two_factor::setup,
         two_factor::enable,
         two_factor::disable,
+        two_factor::request_reset,
+        two_factor::confirm_reset,
         profiles::own,
         profiles::update,
         profiles::search,

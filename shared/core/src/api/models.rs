@@ -142,15 +142,21 @@ pub struct RegisteredUser {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Registration {
     pub user: RegisteredUser,
     pub tokens: Tokens,
+    /// Keep it on the device and send it with later logins (see `LoginRequest.deviceToken`).
+    pub device_token: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct LoginResult {
     pub user: OwnProfile,
     pub tokens: Tokens,
+    /// Keep it on the device and send it with later logins (see `LoginRequest.deviceToken`).
+    pub device_token: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -173,6 +179,14 @@ pub struct Verified {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Sent {
     pub sent: bool,
+}
+
+/// A confirmed 2FA reset: two-factor authentication goes off at the first login after
+/// `resetAfter`, unless a login with a code cancels it before.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactorResetScheduled {
+    pub reset_after: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -69,6 +69,11 @@ pub struct LoginRequest {
     #[serde(default = "default_none")]
     #[schema(max_length = 64)]
     pub recovery_code: Option<Secret>,
+    /// The `deviceToken` this device got at an earlier login or registration: a known device
+    /// is exempt from the account-wide backoff that others' failed logins may have started.
+    #[serde(default = "default_none")]
+    #[schema(max_length = 200)]
+    pub device_token: Option<Secret>,
 }
 
 /// `POST /api/auth/refresh`.
@@ -101,6 +106,20 @@ pub struct VerifyEmailRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
     pub email: Email,
+}
+
+/// `POST /api/auth/2fa/reset`: ask for a reset link, having lost the authenticator.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TwoFactorResetRequest {
+    pub email: Email,
+}
+
+/// `POST /api/auth/2fa/reset/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TwoFactorResetConfirmRequest {
+    /// The token from the reset email.
+    #[schema(max_length = 1024)]
+    pub token: Secret,
 }
 
 /// `POST /api/auth/reset-password`.

@@ -1,5 +1,5 @@
-//! Single-use email tokens (verification, password reset) and phone verification codes, stored
-//! as hashes.
+//! Single-use email tokens (verification, password reset, 2FA reset), phone verification codes
+//! and known-device tokens, stored as hashes.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,6 +10,38 @@ use super::Db;
 
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const RESET_PASSWORD: &str = "reset_password";
+pub const RESET_TWO_FACTOR: &str = "reset_2fa";
+
+/// Devices remembered per account; older ones are forgotten (and back off like new ones).
+const KNOWN_DEVICES_PER_USER: i64 = 20;
+
+/// Remember a device that logged in to `user` by its token's hash.
+pub async fn remember_device(db: &Db, user: Uuid, hash: &[u8]) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH added AS (INSERT INTO known_devices (token_hash, user_id) VALUES ($1, $2))
+             DELETE FROM known_devices WHERE user_id = $2 AND token_hash IN (
+                 SELECT token_hash FROM known_devices WHERE user_id = $2
+                 ORDER BY last_used_at DESC OFFSET $3)",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&hash, &user, &(KNOWN_DEVICES_PER_USER - 1)])
+        .await?;
+    Ok(())
+}
+
+/// Did this device (its token's hash) log in to `user` before?
+pub async fn is_known_device(db: &Db, user: Uuid, hash: &[u8]) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE known_devices SET last_used_at = now() WHERE token_hash = $1 AND user_id = $2",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&hash, &user]).await? == 1)
+}
 
 pub async fn create_email_token(
     db: &Db,

@@ -235,7 +235,8 @@ pub async fn set_totp_secret(db: &Db, id: Uuid, secret: Option<&str>) -> Result<
     let stmt = client
         .prepare_cached(
             "WITH codes AS (DELETE FROM totp_recovery_codes WHERE user_id = $1 AND $2::text IS NULL)
-             UPDATE users SET totp_secret = $2, totp_enabled = false WHERE id = $1 RETURNING username",
+             UPDATE users SET totp_secret = $2, totp_enabled = false, totp_reset_after = NULL
+             WHERE id = $1 RETURNING username",
         )
         .await?;
     Ok(client
@@ -254,6 +255,53 @@ pub async fn enable_totp(db: &Db, id: Uuid, recovery_hashes: &[Vec<u8>]) -> Resu
     tx.execute("UPDATE users SET totp_enabled = true WHERE id = $1", &[&id])
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Schedule a 2FA reset `wait_secs` from now (an earlier schedule stands); when it takes
+/// effect, or `None` if 2FA is off.
+pub async fn schedule_totp_reset(
+    db: &Db,
+    id: Uuid,
+    wait_secs: f64,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET totp_reset_after = coalesce(totp_reset_after, now() + make_interval(secs => $2))
+             WHERE id = $1 AND totp_enabled RETURNING totp_reset_after",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id, &wait_secs])
+        .await?
+        .map(|r| r.get("totp_reset_after")))
+}
+
+/// Turn 2FA off if a scheduled reset is due; whether it was.
+pub async fn apply_due_totp_reset(db: &Db, id: Uuid) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH off AS (
+                 UPDATE users SET totp_secret = NULL, totp_enabled = false, totp_reset_after = NULL
+                 WHERE id = $1 AND totp_enabled AND totp_reset_after <= now() RETURNING id
+             ), codes AS (DELETE FROM totp_recovery_codes WHERE user_id IN (SELECT id FROM off))
+             SELECT count(*) AS n FROM off",
+        )
+        .await?;
+    Ok(client.query_one(&stmt, &[&id]).await?.get::<_, i64>("n") == 1)
+}
+
+/// A login with a code cancels a pending reset: the owner still has the authenticator.
+pub async fn cancel_totp_reset(db: &Db, id: Uuid) -> Result<(), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET totp_reset_after = NULL WHERE id = $1 AND totp_reset_after IS NOT NULL",
+        )
+        .await?;
+    client.execute(&stmt, &[&id]).await?;
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! Registration, login, token refresh and logout (PRD 1.2, API.md "Auth").
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -11,6 +13,7 @@ use crate::api::requests::{LoginRequest, LogoutRequest, RefreshRequest, Register
 use crate::auth::password::{hash_password, verify_password};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::sessions::{self, NewSession, Rotation};
+use crate::db::tokens;
 use crate::db::users::{self, NewUserConflict};
 use crate::domain::{Email, Secret, Username};
 use crate::error::ApiError;
@@ -71,6 +74,7 @@ pub async fn register(
     }
     verification::send_email_verification(app, user_id, &email).await?;
     let tokens = start_session(app, user_id, false, device).await?;
+    let device_token = remember_device(app, user_id).await?;
     Ok(Registration {
         user: RegisteredUser {
             id: user_id,
@@ -79,10 +83,15 @@ pub async fn register(
             is_verified: false,
         },
         tokens,
+        device_token,
     })
 }
 
 /// `POST /api/auth/login`. Unknown email and wrong password answer alike, in the same time.
+///
+/// Failed logins back off per source: per account and IP, per IP, and per account from all
+/// sources; a known device (one holding a `deviceToken` of this account) answers only to its
+/// own count, so failures elsewhere never lock the owner's devices out.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, description = "A new device session", body = Envelope<LoginResult>)))]
 pub async fn login(
@@ -92,20 +101,7 @@ pub async fn login(
 ) -> Result<LoginResult, ApiError> {
     let email = body.email.expose();
     let password = body.password.expose();
-    let remember_me = body.remember_me;
     let limits = &app.settings.rate_limits;
-    let account_key = format!("account:{}", email.trim().to_lowercase());
-    let ip_key = format!("ip:{}", device.ip_address.as_deref().unwrap_or("unknown"));
-    for (key, threshold) in [
-        (&account_key, limits.account_failures),
-        (&ip_key, limits.ip_failures),
-    ] {
-        if let Some(wait) = rate_limit::login_backoff(&app.db, key, threshold).await? {
-            return Err(ApiError::RateLimited {
-                retry_after_secs: wait,
-            });
-        }
-    }
     let found = match Email::parse(email) {
         Ok(email) => users::login_credentials(&app.db, &email).await?,
         Err(_) => None,
@@ -114,11 +110,46 @@ pub async fn login(
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
+    let known_device = match (user_id, &body.device_token) {
+        (Some(user), Some(token)) if token.expose().len() <= 200 => {
+            let hash = hash_token(token.expose());
+            tokens::is_known_device(&app.db, user, &hash)
+                .await?
+                .then(|| (token.expose().to_owned(), hash))
+        }
+        _ => None,
+    };
+    let account = format!("account:{}", email.trim().to_lowercase());
+    let ip = device.ip_address.as_deref().unwrap_or("unknown");
+    // (key, failures before it backs off); the first is this source's own count.
+    let backoffs: Vec<(String, i32)> = match &known_device {
+        Some((_, hash)) => vec![(
+            format!("device:{}", URL_SAFE_NO_PAD.encode(hash)),
+            limits.account_failures,
+        )],
+        None => vec![
+            (format!("{account}:ip:{ip}"), limits.account_failures),
+            (account.clone(), limits.account_failures_any_source),
+            (format!("ip:{ip}"), limits.ip_failures),
+        ],
+    };
+    for (key, threshold) in &backoffs {
+        if let Some(wait) = rate_limit::login_backoff(&app.db, key, *threshold).await? {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+    }
+    // A failure counts for every source it came through, and for the account as a whole.
+    let mut failure_keys: Vec<String> = backoffs.iter().map(|(k, _)| k.clone()).collect();
+    if !failure_keys.contains(&account) {
+        failure_keys.push(account);
+    }
     let ok = verify_password(password.to_owned(), stored).await?;
     let user_id = match (ok, user_id) {
         (true, Some(id)) => id,
         _ => {
-            rate_limit::login_failed(&app.db, &[account_key, ip_key]).await?;
+            rate_limit::login_failed(&app.db, &failure_keys).await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -127,23 +158,42 @@ pub async fn login(
         body.recovery_code.as_ref().map(|c| c.expose()),
     );
     if let Some(required) = two_factor::required_at_login(app, user_id, second_factor).await? {
-        // A wrong second factor after the right password is a failed login like any other:
-        // it counts towards the account's and the address's backoff.
+        // A wrong second factor after the right password is a failed login like any other.
         if matches!(required, ApiError::InvalidCredentials) {
-            rate_limit::login_failed(&app.db, &[account_key, ip_key]).await?;
+            rate_limit::login_failed(&app.db, &failure_keys).await?;
         }
         return Err(required);
     }
-    // Only the account's count is cleared: one good password must not reset an IP's failures.
-    rate_limit::login_succeeded(&app.db, &[account_key]).await?;
-    let tokens = start_session(app, user_id, remember_me, device).await?;
+    // Only this source's own count is cleared: one good password must not reset an IP's
+    // failures, nor the account-wide count others' failures built up.
+    rate_limit::login_succeeded(
+        &app.db,
+        &backoffs[..1]
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>(),
+    )
+    .await?;
+    let device_token = match known_device {
+        Some((token, _)) => token,
+        None => remember_device(app, user_id).await?,
+    };
+    let tokens = start_session(app, user_id, body.remember_me, device).await?;
     let profile = users::own_profile(&app.db, user_id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     Ok(LoginResult {
         user: profile,
         tokens,
+        device_token,
     })
+}
+
+/// A new known-device token for `user`: the device keeps it and sends it with later logins.
+async fn remember_device(app: &App, user: Uuid) -> Result<String, ApiError> {
+    let (token, hash) = new_opaque_token();
+    tokens::remember_device(&app.db, user, &hash).await?;
+    Ok(token)
 }
 
 /// The caller of a verified access token, if its device session is still live (not logged

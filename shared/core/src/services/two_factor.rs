@@ -1,14 +1,21 @@
 //! Optional two-factor authentication with an authenticator app (TOTP): enrol, confirm with a
 //! first code (which also issues ten single-use recovery codes), require a code at login,
-//! disable with password and code.
+//! disable with password and code, and, for an owner who lost both authenticator and recovery
+//! codes, a reset by email that takes effect only after a waiting period (7 days, as
+//! WhatsApp), announced to the owner and cancelled by any login with a code.
 
 use uuid::Uuid;
 
-use crate::api::models::{Envelope, TwoFactorSetup, TwoFactorState};
-use crate::api::requests::{TwoFactorDisableRequest, TwoFactorEnableRequest};
+use crate::api::models::{
+    Envelope, Sent, Timestamp, TwoFactorResetScheduled, TwoFactorSetup, TwoFactorState,
+};
+use crate::api::requests::{
+    TwoFactorDisableRequest, TwoFactorEnableRequest, TwoFactorResetConfirmRequest,
+    TwoFactorResetRequest,
+};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::auth::totp;
-use crate::db::users;
+use crate::db::{tokens, users};
 use crate::error::ApiError;
 use crate::App;
 
@@ -144,8 +151,116 @@ pub async fn required_at_login(
         return Ok(None);
     }
     if code.is_none() && recovery.is_none() {
+        // A reset confirmed by email and waited out: the right password is enough, once.
+        if users::apply_due_totp_reset(&app.db, user).await? {
+            notify_owner(
+                app,
+                user,
+                "Two-factor authentication is off",
+                "Two-factor authentication was turned off on your Banter account after a reset \
+                 requested by email. Turn it on again in your settings.",
+            )
+            .await;
+            return Ok(None);
+        }
         return Ok(Some(ApiError::TwoFactorRequired));
     }
-    Ok((!second_factor_ok(app, user, code, recovery).await?)
-        .then_some(ApiError::InvalidCredentials))
+    if !second_factor_ok(app, user, code, recovery).await? {
+        return Ok(Some(ApiError::InvalidCredentials));
+    }
+    users::cancel_totp_reset(&app.db, user).await?;
+    Ok(None)
+}
+
+/// `POST /api/auth/2fa/reset {email}`: email a reset link to an account with 2FA on. Always
+/// the same answer, no sooner than `forgot_password_floor`, as forgot-password.
+#[utoipa::path(post, path = "/api/auth/2fa/reset", tag = "auth", request_body = TwoFactorResetRequest,
+    responses((status = 200, description = "Always the same answer", body = Envelope<Sent>)))]
+pub async fn request_reset(app: &App, body: TwoFactorResetRequest) -> Result<Sent, ApiError> {
+    let answer_at = tokio::time::Instant::now() + app.settings.forgot_password_floor;
+    if let Some(user) = users::id_by_email(&app.db, &body.email).await? {
+        let (enabled, _) = users::totp_state(&app.db, user)
+            .await?
+            .unwrap_or((false, None));
+        if enabled {
+            let (token, hash) = new_opaque_token();
+            let expires = chrono::Utc::now()
+                + chrono::Duration::from_std(app.settings.reset_token_ttl).expect("ttl in range");
+            tokens::create_email_token(&app.db, user, tokens::RESET_TWO_FACTOR, &hash, expires)
+                .await?;
+            let days = app
+                .settings
+                .two_factor_reset_wait
+                .as_secs()
+                .div_ceil(86_400);
+            let text = format!(
+                "Someone asked to turn off two-factor authentication on your Banter account. If it \
+                 was you: {}/reset-2fa?token={token}\n\n(Or POST /api/auth/2fa/reset/confirm with \
+                 {{\"token\": \"{token}\"}}.) It then takes effect after {days} days. If it was not \
+                 you, ignore this email.",
+                app.settings.public_url
+            );
+            app.ports
+                .notifier
+                .send_email(
+                    body.email.as_str(),
+                    "Reset two-factor authentication",
+                    &text,
+                )
+                .await?;
+        }
+    }
+    tokio::time::sleep_until(answer_at).await;
+    Ok(Sent { sent: true })
+}
+
+/// `POST /api/auth/2fa/reset/confirm {token}`: schedule the reset; 2FA goes off at the first
+/// login after the waiting period, unless a login with a code cancels it before.
+#[utoipa::path(post, path = "/api/auth/2fa/reset/confirm", tag = "auth", request_body = TwoFactorResetConfirmRequest,
+    responses((status = 200, description = "When the reset takes effect", body = Envelope<TwoFactorResetScheduled>)))]
+pub async fn confirm_reset(
+    app: &App,
+    body: TwoFactorResetConfirmRequest,
+) -> Result<TwoFactorResetScheduled, ApiError> {
+    let token = body.token.expose();
+    if token.len() > 200 {
+        return Err(ApiError::InvalidToken);
+    }
+    let user =
+        tokens::consume_email_token(&app.db, tokens::RESET_TWO_FACTOR, &hash_token(token)).await?;
+    let wait = app.settings.two_factor_reset_wait.as_secs_f64();
+    let reset_after = users::schedule_totp_reset(&app.db, user, wait)
+        .await?
+        .ok_or(ApiError::NotFound("two-factor authentication to reset"))?;
+    notify_owner(
+        app,
+        user,
+        "Two-factor authentication will be turned off",
+        &format!(
+            "A reset of two-factor authentication on your Banter account was confirmed. It takes \
+             effect after {}. If it was not you, log in with your authenticator code before \
+             then: that cancels it.",
+            reset_after.to_rfc3339()
+        ),
+    )
+    .await;
+    Ok(TwoFactorResetScheduled {
+        reset_after: Timestamp(reset_after),
+    })
+}
+
+/// Tell an account's owner about a security change by email. Best effort: the change stands
+/// even if the mail cannot go out now (it is logged).
+pub(crate) async fn notify_owner(app: &App, user: Uuid, subject: &str, text: &str) {
+    let email = match users::own_profile(&app.db, user).await {
+        Ok(Some(profile)) => profile.email,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "no address for a security notice");
+            return;
+        }
+    };
+    if let Err(e) = app.ports.notifier.send_email(&email, subject, text).await {
+        tracing::warn!(error = %e, "a security notice was not sent");
+    }
 }

@@ -117,6 +117,13 @@ pub async fn reset_password(
     users::set_password(&app.db, user, &hash).await?;
     let revoked = sessions::revoke_all(&app.db, user, "password reset").await?;
     super::accounts::end_sessions(app, user, &revoked).await;
+    super::two_factor::notify_owner(
+        app,
+        user,
+        "Your Banter password was changed",
+        "The password of your Banter account was reset with a link sent to this address, and          every device was logged out. If it was not you, reset it again now and check your          email account's security.",
+    )
+    .await;
     Ok(PasswordReset {
         reset: true,
         sessions_revoked: revoked.len() as i64,

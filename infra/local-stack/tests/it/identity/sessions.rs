@@ -133,18 +133,34 @@ async fn rate_limits_answer_429_with_retry_after() {
     let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
     assert!((1..=900).contains(&secs));
 
-    let (_, body) = app
+    // Each credential route has its own bucket, and logging in only counts failures: the
+    // registrations above do not block the next person behind this address.
+    let (status, _) = app
         .post(
             "/api/auth/login",
             None,
             json!({ "email": "r0@example.com", "password": PASSWORD }),
         )
         .await;
-    assert_eq!(
-        code(&body),
-        Some("RATE_LIMIT_EXCEEDED"),
-        "login counts against the same auth limit"
-    );
+    assert_eq!(status, 200, "login does not share register's bucket");
+    for _ in 0..3 {
+        let (status, _) = app
+            .post(
+                "/api/auth/forgot-password",
+                None,
+                json!({ "email": "r1@example.com" }),
+            )
+            .await;
+        assert_eq!(status, 200, "forgot-password has its own bucket");
+    }
+    let (status, _) = app
+        .post(
+            "/api/auth/forgot-password",
+            None,
+            json!({ "email": "r1@example.com" }),
+        )
+        .await;
+    assert_eq!(status, 429);
     app.stop().await;
 }
 
@@ -475,8 +491,9 @@ async fn two_factor_routes_are_credential_routes() {
     let mut settings = relaxed_settings();
     settings.rate_limits.auth = Limit::new(3, 900);
     let app = spawn_app_with(|c| c.settings = settings).await;
-    let user = app.register("tfa").await; // one
-    for _ in 0..2 {
+    let user = app.register("tfa").await;
+    let neighbour = app.register("nat").await;
+    for _ in 0..3 {
         let (status, _) = app
             .post(
                 "/api/auth/2fa/disable",
@@ -494,6 +511,15 @@ async fn two_factor_routes_are_credential_routes() {
         )
         .await;
     assert_eq!((status, code(&body)), (429, Some("RATE_LIMIT_EXCEEDED")));
+    // Per user: someone else behind the same address is not blocked.
+    let (status, _) = app
+        .post(
+            "/api/auth/2fa/disable",
+            Some(&neighbour.access),
+            json!({ "password": "wrong password", "code": "123456" }),
+        )
+        .await;
+    assert_eq!(status, 401);
     app.stop().await;
 }
 
@@ -630,5 +656,195 @@ async fn old_failures_decay_instead_of_adding_up_to_a_lockout() {
         200,
         "a typo today does not stack on last week's and lock the owner out"
     );
+    app.stop().await;
+}
+
+/// A login as an unknown device from `ip`, straight through the service (the local stack sees
+/// every test client as 127.0.0.1); with a device token when given.
+async fn login_from(
+    app: &crate::support::TestApp,
+    email: &str,
+    password: &str,
+    ip: &str,
+    device_token: Option<&str>,
+) -> Result<banter_core::api::models::LoginResult, banter_core::ApiError> {
+    let body: banter_core::api::requests::LoginRequest = serde_json::from_value(
+        json!({ "email": email, "password": password, "deviceToken": device_token }),
+    )
+    .unwrap();
+    let device = banter_core::services::accounts::DeviceInfo {
+        user_agent: None,
+        ip_address: Some(ip.to_owned()),
+    };
+    banter_core::services::accounts::login(app.app(), body, &device).await
+}
+
+#[tokio::test]
+async fn failures_from_many_addresses_cannot_keep_the_owner_out() {
+    let app = spawn_app().await;
+    let (status, registered) = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({ "email": "owner@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let device_token = registered["data"]["deviceToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Someone who knows the address fails from ten addresses, a try from each.
+    for i in 0..10 {
+        let result = login_from(
+            &app,
+            "owner@example.com",
+            "guess",
+            &format!("198.51.100.{i}"),
+            None,
+        )
+        .await;
+        assert!(
+            matches!(result, Err(banter_core::ApiError::InvalidCredentials)),
+            "{i}"
+        );
+    }
+    // A new device now waits (the account-wide count is past its threshold)...
+    let result = login_from(&app, "owner@example.com", PASSWORD, "203.0.113.9", None).await;
+    assert!(
+        matches!(result, Err(banter_core::ApiError::RateLimited { .. })),
+        "{:?}",
+        result.err()
+    );
+    // ...a made-up device token changes nothing...
+    let result = login_from(
+        &app,
+        "owner@example.com",
+        PASSWORD,
+        "203.0.113.9",
+        Some("made-up"),
+    )
+    .await;
+    assert!(matches!(
+        result,
+        Err(banter_core::ApiError::RateLimited { .. })
+    ));
+    // ...but the owner's own device logs in at once.
+    let session = login_from(
+        &app,
+        "owner@example.com",
+        PASSWORD,
+        "203.0.113.9",
+        Some(&device_token),
+    )
+    .await
+    .expect("a known device is exempt from the account-wide backoff");
+    assert_eq!(session.device_token, device_token);
+    // A new device that logs in gets its own token, for its next login.
+    let other = app.register("bystander").await;
+    let (status, body) = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": other.email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["data"]["deviceToken"]
+        .as_str()
+        .is_some_and(|t| t.len() >= 40));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_source_backs_off_alone() {
+    let app = spawn_app().await;
+    let user = app.register("shared").await;
+    for _ in 0..5 {
+        let result = login_from(&app, &user.email, "typo typo", "198.51.100.7", None).await;
+        assert!(matches!(
+            result,
+            Err(banter_core::ApiError::InvalidCredentials)
+        ));
+    }
+    let result = login_from(&app, &user.email, PASSWORD, "198.51.100.7", None).await;
+    assert!(
+        matches!(result, Err(banter_core::ApiError::RateLimited { .. })),
+        "five failures from one address: that address waits"
+    );
+    login_from(&app, &user.email, PASSWORD, "203.0.113.20", None)
+        .await
+        .expect("another address is not locked by them");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_factor_reset_by_email_waits_and_a_code_cancels_it() {
+    let mut settings = relaxed_settings();
+    settings.two_factor_reset_wait = std::time::Duration::from_secs(2);
+    let app = spawn_app_with(|c| c.settings = settings).await;
+    let user = app.register("lost").await;
+    let raw = enable_two_factor(&app, &user).await;
+    let login = |body: Value| app.post("/api/auth/login", None, body);
+    let password_only = json!({ "email": user.email, "password": PASSWORD });
+
+    let request_reset = || app.post("/api/auth/2fa/reset", None, json!({ "email": user.email }));
+    assert_eq!(request_reset().await.0, 200);
+    let (status, scheduled) = app
+        .post(
+            "/api/auth/2fa/reset/confirm",
+            None,
+            json!({ "token": app.emailed_token(&user.email) }),
+        )
+        .await;
+    assert_eq!(status, 200, "{scheduled}");
+    assert!(scheduled["data"]["resetAfter"].is_string());
+    assert_eq!(
+        app.last_sent_to(&user.email).unwrap().subject.as_deref(),
+        Some("Two-factor authentication will be turned off"),
+        "the owner is told, and can cancel"
+    );
+    let (status, body) = login(password_only.clone()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("UNAUTHORIZED")),
+        "not before the wait"
+    );
+
+    // The owner logs in with a code in the meantime: the reset is cancelled.
+    let code_now = totp::code_at(&raw, chrono::Utc::now().timestamp());
+    let (status, _) =
+        login(json!({ "email": user.email, "password": PASSWORD, "totpCode": code_now })).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let (status, body) = login(password_only.clone()).await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("UNAUTHORIZED")),
+        "cancelled"
+    );
+
+    // Asked again and waited out: the password alone logs in, once, and 2FA is off.
+    assert_eq!(request_reset().await.0, 200);
+    let (status, _) = app
+        .post(
+            "/api/auth/2fa/reset/confirm",
+            None,
+            json!({ "token": app.emailed_token(&user.email) }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let (status, body) = login(password_only.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["user"]["twoFactorEnabled"], false, "{body}");
+    assert_eq!(
+        app.last_sent_to(&user.email).unwrap().subject.as_deref(),
+        Some("Two-factor authentication is off")
+    );
+    // A reset link for an account without 2FA is never sent (same answer, no mail).
+    let before = app.last_sent_to(&user.email).unwrap().subject;
+    assert_eq!(request_reset().await.0, 200);
+    assert_eq!(app.last_sent_to(&user.email).unwrap().subject, before);
     app.stop().await;
 }

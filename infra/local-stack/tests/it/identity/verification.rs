@@ -106,6 +106,14 @@ async fn password_reset_revokes_every_session() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.last_sent_to(&user.email)
+            .expect("a notice")
+            .subject
+            .as_deref(),
+        Some("Your Banter password was changed"),
+        "the owner is told"
+    );
     assert!(
         closed(&mut ws).await,
         "the open WebSocket of the old session closes"
