@@ -239,8 +239,11 @@ pub async fn history(
     let client = db.get().await?;
     let me = client
         .prepare_cached(
+            // A member who hides their presence from the viewer shows `delivered` only once
+            // they read (a live tick would tell when they were online).
             "SELECT me.cleared_seq,
-                    (SELECT min(delivered_seq) FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
+                    (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
+                     FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
                     (SELECT min(read_seq) FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS read_seq

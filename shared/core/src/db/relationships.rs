@@ -46,6 +46,27 @@ pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError
 
 /// Which of `users` may not be added to a group by `adder`: those who block the adder, and
 /// those whose `groups` privacy says `nobody`, or `contacts` without the adder among theirs.
+/// Those of `users` whose presence `viewer` may learn (`presence_visible`, V8): their
+/// last-seen privacy allows it and they have not blocked the viewer.
+pub async fn presence_visible_to(
+    db: &Db,
+    viewer: Uuid,
+    users: &[Uuid],
+) -> Result<Vec<Uuid>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT u AS user_id FROM unnest($2::uuid[]) u WHERE presence_visible(u, $1)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&viewer, &users])
+        .await?
+        .iter()
+        .map(|r| r.get("user_id"))
+        .collect())
+}
+
 pub async fn refusing_group_adds(
     db: &Db,
     adder: Uuid,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::api::models::Timestamp;
 use crate::api::ws::{MessageDelivered, ServerEvent};
-use crate::db::messages;
+use crate::db::{messages, relationships};
 use crate::ports::{DeliveryJob, PushError};
 use crate::App;
 
@@ -66,7 +66,7 @@ pub async fn deliver(app: &App, job: &DeliveryJob) -> Result<DeliveryReport, Del
         }
     }
     if let Some(receipt) = &job.receipt {
-        let delivered_to: Vec<Uuid> = reached
+        let mut delivered_to: Vec<Uuid> = reached
             .iter()
             .copied()
             .filter(|u| *u != receipt.sender_id)
@@ -75,6 +75,14 @@ pub async fn deliver(app: &App, job: &DeliveryJob) -> Result<DeliveryReport, Del
             messages::mark_delivered(&app.db, receipt.chat_id, &delivered_to, receipt.seq)
                 .await
                 .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+            // Recorded for everyone, told live only about those whose presence the sender may
+            // know: a tick the moment a device connects would say when it was online.
+            delivered_to =
+                relationships::presence_visible_to(&app.db, receipt.sender_id, &delivered_to)
+                    .await
+                    .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        }
+        if !delivered_to.is_empty() {
             let notice = ServerEvent::MessageDelivered(MessageDelivered {
                 message_id: receipt.message_id,
                 chat_id: receipt.chat_id,

@@ -49,3 +49,59 @@ async fn chat_details_show_participants_through_their_privacy() {
     assert_eq!(online_of(&as_bob, &alice), true);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    set_profile(
+        &app,
+        &bob,
+        json!({ "privacySettings": { "lastSeen": "nobody" } }),
+    )
+    .await;
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let with_carol = app.open_chat(&alice, &carol).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let _bob_online = app.ws(&bob.access).await;
+    let _carol_online = app.ws(&carol.access).await;
+    for (chat, id) in [(&with_bob, "to-bob"), (&with_carol, "to-carol")] {
+        let (status, _) = app
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&alice.access),
+                json!({ "clientMessageId": id, "content": "there?" }),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    // Carol shows her presence: her tick arrives. Bob hides his: none about him does.
+    let delivered = alice_ws.next_event("message:delivered").await;
+    assert_eq!(
+        delivered["data"]["deliveredTo"],
+        json!([carol.id]),
+        "{delivered}"
+    );
+    alice_ws
+        .expect_silence(std::time::Duration::from_millis(400))
+        .await;
+    let status_in = |chat: String| {
+        let app = &app;
+        let token = alice.access.clone();
+        async move {
+            app.get(&format!("/api/chats/{chat}/messages"), Some(&token))
+                .await
+                .1["data"][0]["status"]
+                .clone()
+        }
+    };
+    assert_eq!(status_in(with_carol.clone()).await, "delivered");
+    assert_eq!(
+        status_in(with_bob.clone()).await,
+        "sent",
+        "the history does not show it either"
+    );
+    app.stop().await;
+}
