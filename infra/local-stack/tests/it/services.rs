@@ -128,3 +128,50 @@ async fn sends_are_idempotent_and_history_pages_between_two_messages() {
     assert_eq!(refused.status(), 404, "not a member looks like no chat");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn unread_counts_read_at_most_a_thousand_messages_per_chat() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let unread = |token: String| {
+        let app = &app;
+        async move { app.get("/api/chats", Some(&token)).await.1["data"][0]["unreadCount"].clone() }
+    };
+    for i in 0..3 {
+        app.post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": format!("m{i}"), "content": "hi" }),
+        )
+        .await;
+    }
+    assert_eq!(unread(bob.access.clone()).await, 3);
+    assert_eq!(
+        unread(alice.access.clone()).await,
+        0,
+        "one's own messages are not unread"
+    );
+    // A long backlog: the count stops at the cap instead of reading every message.
+    let chat_id: uuid::Uuid = chat.parse().unwrap();
+    let sender: uuid::Uuid = alice.id.parse().unwrap();
+    app.app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, content)
+             SELECT gen_random_uuid(), '{chat_id}', '{sender}', 'bulk-' || n, 3 + n, 'x'
+             FROM generate_series(1, 1500) n;
+             UPDATE chats SET last_seq = 1503 WHERE id = '{chat_id}';"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        unread(bob.access.clone()).await,
+        banter_core::db::chats::UNREAD_COUNT_CAP
+    );
+    app.stop().await;
+}

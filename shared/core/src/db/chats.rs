@@ -145,6 +145,10 @@ pub async fn details(
     }))
 }
 
+/// Unread counts stop here (clients show "999+"): a chat list reads at most this many unread
+/// messages per chat, through the `(chat_id, seq)` index from the reader's `read_seq` on.
+pub const UNREAD_COUNT_CAP: i64 = 1000;
+
 /// The viewer's chats, most recently active first (`ChatSummary`, PRD 1.4), and how many there
 /// are in all.
 pub async fn list(
@@ -161,8 +165,9 @@ pub async fn list(
                         AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
                       WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1) AS other_username,
-                    (SELECT count(*) FROM messages m WHERE m.chat_id = c.id AND m.seq > me.read_seq
-                      AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone) AS unread_count,
+                    (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.read_seq
+                      AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone LIMIT $4) AS unread)
+                        AS unread_count,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
                     count(*) OVER () AS total
@@ -176,7 +181,9 @@ pub async fn list(
              ORDER BY c.updated_at DESC, c.id LIMIT $2 OFFSET $3",
         )
         .await?;
-    let rows = client.query(&stmt, &[&viewer, &limit, &offset]).await?;
+    let rows = client
+        .query(&stmt, &[&viewer, &limit, &offset, &UNREAD_COUNT_CAP])
+        .await?;
     let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
     let chats = rows
         .iter()

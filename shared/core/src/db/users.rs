@@ -410,8 +410,10 @@ pub async fn public_profile(
         .map(|r| public_row(&r)))
 }
 
-/// Users whose username contains `query` (already lower-cased), exact match first, leaving out
-/// the viewer and anyone who blocked them. Returns the page and the total.
+/// Users whose username contains `query` (already lower-cased), or starts with it when it is
+/// shorter than a trigram (each form has an index that serves it: `users_username_trgm`,
+/// `users_username_prefix`), exact match first, leaving out the viewer and anyone who blocked
+/// them. Returns the page and the total.
 pub async fn search(
     db: &Db,
     viewer: Uuid,
@@ -419,13 +421,15 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<PublicRow>, i64), ApiError> {
-    let pattern = format!(
-        "%{}%",
-        query
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = if query.chars().count() < 3 {
+        format!("{escaped}%")
+    } else {
+        format!("%{escaped}%")
+    };
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(

@@ -197,3 +197,43 @@ async fn who_may_add_you_to_groups_is_your_choice() {
     assert_eq!(group().await.0, 201, "now she is");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn short_searches_match_username_prefixes() {
+    let app = spawn_app().await;
+    let viewer = app.register("viewer").await;
+    for name in ["qzalpha", "beta_qz", "qzbeta"] {
+        let (status, _) = app
+            .post(
+                "/api/auth/register",
+                None,
+                serde_json::json!({ "email": format!("{name}@example.com"),
+                                    "password": super::PASSWORD, "username": name }),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let names = |body: serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = body["data"]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let (_, two) = app
+        .get("/api/users/search?query=qz", Some(&viewer.access))
+        .await;
+    assert_eq!(
+        names(two),
+        ["qzalpha", "qzbeta"],
+        "two characters: prefixes only"
+    );
+    let (_, three) = app
+        .get("/api/users/search?query=_qz", Some(&viewer.access))
+        .await;
+    assert_eq!(names(three), ["beta_qz"], "three or more: anywhere");
+    app.stop().await;
+}
