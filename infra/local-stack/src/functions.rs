@@ -36,6 +36,10 @@ where
     })
 }
 
+/// Functions that connect as the schema's owner (`template.yaml` gives them the migration
+/// secret); every other function gets the serving role.
+pub const SCHEMA_OWNER_FUNCTIONS: &[&str] = &["MigrateFunction"];
+
 /// Every handler, by the function's logical id in `template.yaml`.
 pub fn all() -> BTreeMap<&'static str, Handler> {
     BTreeMap::from([

@@ -1,7 +1,9 @@
 //! A private PostgreSQL cluster for the local stack and the tests, run from the machine's own
 //! PostgreSQL binaries in a data directory of ours (installing Debian's `postgresql` package
-//! when no binaries are found). It listens on 127.0.0.1 only, trusts local connections, and
-//! keeps PostgreSQL's default durability (fsync on).
+//! when no binaries are found). It listens on 127.0.0.1 only, requires a password (SCRAM; made
+//! once and kept in `password` beside the cluster, readable by its owner only, since any local
+//! user or a page in a browser could reach the port), and keeps PostgreSQL's default durability
+//! (fsync on).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,6 +17,7 @@ pub struct PrivatePostgres {
     pub port: u16,
     /// PostgreSQL refuses to run as root; then it runs as the `postgres` user.
     run_as: Option<&'static str>,
+    password: String,
 }
 
 pub const USER: &str = "banter";
@@ -33,22 +36,36 @@ impl PrivatePostgres {
         let run_as = is_root().await.then_some("postgres");
         std::fs::create_dir_all(data_dir)?;
         let data_dir = data_dir.canonicalize()?;
+        let password = password(&data_dir.join("password"))?;
         Ok(Self {
             data_dir,
             bin_dir,
             port,
             run_as,
+            password,
         })
     }
 
     /// The URL of the `banter` database.
     pub fn url(&self) -> String {
-        format!("postgres://{USER}@127.0.0.1:{}/{DATABASE}", self.port)
+        self.url_of(DATABASE)
     }
 
     /// The URL of the maintenance database (for creating databases).
     pub fn admin_url(&self) -> String {
-        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+        self.url_of("postgres")
+    }
+
+    fn url_of(&self, database: &str) -> String {
+        format!(
+            "postgres://{USER}:{}@127.0.0.1:{}/{database}",
+            self.password, self.port
+        )
+    }
+
+    /// The URL without its password, for logs.
+    pub fn redacted_url(&self) -> String {
+        format!("postgres://{USER}:***@127.0.0.1:{}/{DATABASE}", self.port)
     }
 
     fn cluster_dir(&self) -> PathBuf {
@@ -98,6 +115,11 @@ impl PrivatePostgres {
             }
         }
         if !cluster.join("PG_VERSION").exists() {
+            let pwfile = self
+                .data_dir
+                .join("password")
+                .to_string_lossy()
+                .into_owned();
             let out = self
                 .run(
                     "initdb",
@@ -107,7 +129,9 @@ impl PrivatePostgres {
                         "-U",
                         USER,
                         "-A",
-                        "trust",
+                        "scram-sha-256",
+                        "--pwfile",
+                        &pwfile,
                         "-E",
                         "UTF8",
                         "--no-locale",
@@ -192,6 +216,20 @@ impl PrivatePostgres {
         }
         Ok(())
     }
+}
+
+/// The cluster's superuser password: made once (122 random bits), kept in `path`, mode 0600.
+fn password(path: &Path) -> Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        if !existing.trim().is_empty() {
+            return Ok(existing.trim().to_owned());
+        }
+    }
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    std::fs::write(path, &password).with_context(|| format!("writing {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(password)
 }
 
 /// The newest `/usr/lib/postgresql/<version>/bin`, or the directory of `initdb` on PATH.

@@ -79,7 +79,10 @@ impl StackConfig {
 /// What every request handler of the local stack shares.
 #[derive(Clone)]
 pub struct Shared {
+    /// What the handlers get: its database pool acts as the serving role.
     pub app: App,
+    /// The same with the schema owner's pool, for the functions that connect as the owner.
+    pub owner_app: App,
     pub template: Arc<StackTemplate>,
     pub handlers: Arc<BTreeMap<&'static str, Handler>>,
     pub hub: Hub,
@@ -100,7 +103,12 @@ impl Shared {
             .handlers
             .get(function)
             .ok_or_else(|| format!("no handler for {function}"))?;
-        handler(self.app.clone(), event).await
+        let app = if functions::SCHEMA_OWNER_FUNCTIONS.contains(&function) {
+            &self.owner_app
+        } else {
+            &self.app
+        };
+        handler(app.clone(), event).await
     }
 }
 
@@ -135,6 +143,7 @@ impl RunningStack {
         let _ = self.shutdown.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
         self.shared.app.db.close();
+        self.shared.owner_app.db.close();
         if let Some(pg) = &self.postgres {
             pg.stop().await?;
         }
@@ -190,15 +199,18 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
             let pg = PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port)
                 .await?;
             pg.start().await?;
-            tracing::info!(url = %pg.url(), "private PostgreSQL is up");
+            tracing::info!(url = %pg.redacted_url(), "private PostgreSQL is up");
             (pg.url(), Some(pg))
         }
     };
-    let pool = db::connect(&database_url, config.db_pool_size).map_err(|e| anyhow!(e))?;
-    let applied = db::migrate(&pool).await.map_err(|e| anyhow!(e))?;
+    // Migrations as the owner; the handlers as the serving role.
+    let owner = db::connect(&database_url, 1).map_err(|e| anyhow!(e))?;
+    let applied = db::migrate(&owner).await.map_err(|e| anyhow!(e))?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
+    let pool =
+        db::connect_as_serving_role(&database_url, config.db_pool_size).map_err(|e| anyhow!(e))?;
 
     let settings = config.settings.clone();
     let tokens = match std::env::var("JWT_PRIVATE_KEY") {
@@ -244,8 +256,13 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
             notifier: outbox.clone(),
         },
     };
+    let owner_app = App {
+        db: owner,
+        ..app.clone()
+    };
     let shared = Shared {
         app,
+        owner_app,
         template: Arc::new(template),
         handlers: Arc::new(handlers),
         hub,

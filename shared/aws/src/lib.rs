@@ -1,6 +1,7 @@
 //! AWS implementations of Banter's ports, on the official AWS SDK for Rust:
 //! DynamoDB (connection registry), SQS (delivery queue), API Gateway Management API (connection
-//! push), S3 (blob store) and SES / SNS (notifier).
+//! push), S3 (blob store) and SES / SNS (notifier); and Secrets Manager, where functions read
+//! their secrets at init.
 //!
 //! Every adapter is tested through the real SDK against `moto` server on loopback, with the same
 //! contract suites as the embedded adapters (`banter_core::ports::contract`).
@@ -13,6 +14,8 @@ mod dynamodb;
 mod notify;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "secrets")]
+mod secrets;
 #[cfg(feature = "sqs")]
 mod sqs;
 
@@ -24,6 +27,8 @@ pub use dynamodb::{create_connections_table, DynamoConnectionRegistry};
 pub use notify::SesSnsNotifier;
 #[cfg(feature = "s3")]
 pub use s3::S3BlobStore;
+#[cfg(feature = "secrets")]
+pub use secrets::secret_string;
 #[cfg(feature = "sqs")]
 pub use sqs::SqsDeliveryQueue;
 

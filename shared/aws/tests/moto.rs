@@ -185,3 +185,27 @@ async fn ses_and_sns_notifier_passes_the_contract_and_the_messages_reach_moto() 
     );
     assert!(text.contains("654321"), "the SMS is in moto's SNS data");
 }
+
+#[tokio::test]
+async fn secrets_are_read_from_secrets_manager() {
+    let moto = moto().await;
+    let config = banter_aws::emulator_config(&moto.endpoint).await;
+    let name = unique("banter/database-url");
+    let value = "postgres://banter_api:s3cret@db.example.com/banter?sslmode=require";
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(&name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret");
+    assert_eq!(
+        banter_aws::secret_string(&config, &name).await.unwrap(),
+        value
+    );
+    let missing = banter_aws::secret_string(&config, &unique("nothing-here")).await;
+    assert!(
+        missing.is_err(),
+        "a missing secret is an error, not an empty string"
+    );
+}

@@ -2,8 +2,8 @@
 //!
 //! | variable | what |
 //! |---|---|
-//! | `DATABASE_URL` | Postgres (Neon: `...?sslmode=require`) |
-//! | `JWT_PRIVATE_KEY` / `JWT_PUBLIC_KEY` | base64 Ed25519 PKCS#8 key, or the public key for verify-only functions |
+//! | `DATABASE_URL_SECRET` | Secrets Manager secret (name or ARN) holding the Postgres URL (Neon: `...?sslmode=require`); `DATABASE_URL` holds the URL itself in local runs |
+//! | `JWT_PRIVATE_KEY_SECRET` | secret holding the base64 Ed25519 PKCS#8 signing key (`JWT_PRIVATE_KEY` locally); without either, `JWT_PUBLIC_KEY` makes a verify-only function |
 //! | `CONNECTIONS_TABLE` | DynamoDB table of WebSocket connections |
 //! | `DELIVERY_QUEUE_URL` | SQS delivery queue |
 //! | `WEBSOCKET_MANAGEMENT_URL` | `https://{api}.execute-api.{region}.amazonaws.com/{stage}` |
@@ -20,13 +20,31 @@ use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::{env_parse, env_required, Settings};
 use banter_core::{db, App, Ports};
 
+/// A secret read at init: from Secrets Manager when `{name}_SECRET` names one (on AWS the
+/// template sets only that name), else the plain `{name}` variable (local runs and tests).
+async fn secret(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(format!("{name}_SECRET")) {
+        Ok(id) if !id.is_empty() => {
+            let aws = banter_aws::load_config().await;
+            banter_aws::secret_string(&aws, &id)
+                .await
+                .map(Some)
+                .map_err(|e| format!("reading the secret of {name}: {e}"))
+        }
+        _ => Ok(std::env::var(name).ok()),
+    }
+}
+
 pub async fn app_from_env() -> Result<App, String> {
     let settings = Settings::from_env();
-    let tokens = TokenKeys::from_env(&settings)?;
-    let db = db::connect(
-        &env_required("DATABASE_URL")?,
-        env_parse("DB_POOL_SIZE").unwrap_or(2),
-    )?;
+    let tokens = match secret("JWT_PRIVATE_KEY").await? {
+        Some(private) => TokenKeys::from_private_key_base64(&private, &settings)?,
+        None => TokenKeys::from_env(&settings)?,
+    };
+    let database_url = secret("DATABASE_URL")
+        .await?
+        .ok_or("set DATABASE_URL_SECRET (or DATABASE_URL)")?;
+    let db = db::connect(&database_url, env_parse("DB_POOL_SIZE").unwrap_or(2))?;
     // Functions without AWS ports (health, migrate, the authorizer) never load the SDK.
     #[cfg(any(
         feature = "registry",

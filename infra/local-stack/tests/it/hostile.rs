@@ -225,7 +225,9 @@ async fn accounts_from_before_skeletons_get_theirs_when_migrating() {
         )
         .await
         .unwrap();
-    banter_core::db::migrate(db).await.unwrap();
+    banter_core::db::migrate(&app.owner_db().await)
+        .await
+        .unwrap();
     assert_eq!(skeleton().await, before);
     app.stop().await;
 }
@@ -251,4 +253,72 @@ async fn the_local_pages_answer_only_to_a_loopback_host() {
         "a rebinding page's Host is refused"
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_serving_role_changes_rows_but_never_the_schema() {
+    let app = spawn_app().await;
+    let serving = app.app().db.get().await.unwrap();
+    let role: String = serving
+        .query_one("SELECT current_user::text AS role", &[])
+        .await
+        .unwrap()
+        .get("role");
+    assert_eq!(role, banter_core::db::SERVING_ROLE);
+    for ddl in [
+        "CREATE TABLE intruder (id int)",
+        "DROP TABLE messages",
+        "ALTER TABLE users ADD COLUMN intruder int",
+        "TRUNCATE messages",
+        "DELETE FROM refinery_schema_history",
+    ] {
+        let err = serving.batch_execute(ddl).await.expect_err(ddl);
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{ddl}: {err}"
+        );
+    }
+    // Everything the product does works with it: the whole test suite runs as this role.
+    app.register("alice").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_private_postgres_requires_its_password() {
+    let dir = std::env::temp_dir().join(format!("banter-pg-{}", uuid::Uuid::new_v4().simple()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pg = banter_local::postgres::PrivatePostgres::new(&dir, port)
+        .await
+        .unwrap();
+    pg.start().await.unwrap();
+    let url = pg.url();
+    let password = std::fs::read_to_string(dir.join("password")).unwrap();
+    assert!(url.contains(&format!(":{password}@")));
+    for (what, attempt) in [
+        ("no password", url.replace(&format!(":{password}@"), "@")),
+        (
+            "a wrong password",
+            url.replace(&format!(":{password}@"), ":wrong@"),
+        ),
+    ] {
+        let refused = tokio_postgres::connect(&attempt, tokio_postgres::NoTls).await;
+        assert!(refused.is_err(), "{what}: refused");
+    }
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("the password works");
+    tokio::spawn(connection);
+    client.simple_query("SELECT 1").await.unwrap();
+    assert!(
+        !pg.redacted_url().contains(&password),
+        "logs never carry it"
+    );
+    drop(client);
+    pg.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -124,8 +124,14 @@ impl TestApp {
         format!("ws://{}/ws", self.stack.addr)
     }
 
+    /// The stack's application. Its database pool acts as the serving role (rows only).
     pub fn app(&self) -> &banter_core::App {
         &self.stack.shared.app
+    }
+
+    /// A pool on this test's database as the schema's owner (what the migrate function holds).
+    pub async fn owner_db(&self) -> banter_core::db::Db {
+        banter_core::db::connect(&with_database(admin_url().await, &self.database), 1).unwrap()
     }
 
     /// Stop the stack and drop its database.

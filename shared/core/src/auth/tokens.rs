@@ -85,12 +85,18 @@ impl TokenKeys {
 
     /// From `JWT_PRIVATE_KEY` (base64 PKCS#8 DER) or, for verify-only functions,
     /// `JWT_PUBLIC_KEY` (base64 of the 32-byte key).
+    /// Signing keys from the base64 of a PKCS#8 Ed25519 key (as `JWT_PRIVATE_KEY` or its secret
+    /// holds it).
+    pub fn from_private_key_base64(private: &str, settings: &Settings) -> Result<Self, String> {
+        let der = STANDARD
+            .decode(private.trim())
+            .map_err(|_| "the JWT private key is not base64")?;
+        Self::from_pkcs8(&der, settings)
+    }
+
     pub fn from_env(settings: &Settings) -> Result<Self, String> {
         if let Ok(private) = std::env::var("JWT_PRIVATE_KEY") {
-            let der = STANDARD
-                .decode(private.trim())
-                .map_err(|_| "JWT_PRIVATE_KEY is not base64")?;
-            return Self::from_pkcs8(&der, settings);
+            return Self::from_private_key_base64(&private, settings);
         }
         let public = crate::config::env_required("JWT_PUBLIC_KEY")?;
         let raw = STANDARD

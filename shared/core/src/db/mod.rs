@@ -27,9 +27,28 @@ mod embedded {
 /// Open a pool of at most `max_size` connections to `url` (a libpq-style URL or key=value
 /// string). No connection is made until first use.
 pub fn connect(url: &str, max_size: usize) -> Result<Db, String> {
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| format!("invalid DATABASE_URL: {e}"))?;
+    pool(parse_url(url)?, max_size)
+}
+
+/// The role request-serving code acts as (`V10`): it reads and writes rows, and cannot change
+/// the schema. Deployed functions log in as a member of it; migrations run as the owner.
+pub const SERVING_ROLE: &str = "banter_app";
+
+/// A pool like [`connect`]'s whose sessions act as [`SERVING_ROLE`] from the start (`SET ROLE`
+/// at connect), for one process that holds the owner's URL (the local stack): it serves with
+/// exactly the privileges the deployed functions have, so a missing grant fails in tests.
+pub fn connect_as_serving_role(url: &str, max_size: usize) -> Result<Db, String> {
+    let mut config = parse_url(url)?;
+    config.options(format!("-c role={SERVING_ROLE}"));
+    pool(config, max_size)
+}
+
+fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
+    url.parse()
+        .map_err(|e| format!("invalid DATABASE_URL: {e}"))
+}
+
+fn pool(config: tokio_postgres::Config, max_size: usize) -> Result<Db, String> {
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };

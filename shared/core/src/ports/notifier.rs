@@ -23,8 +23,9 @@ pub struct OutboxItem {
     pub body: String,
 }
 
-/// The embedded notifier: keeps every message (newest last) and logs it, so a developer can
-/// complete verification flows by hand (`GET /local/outbox`) and tests can read codes.
+/// The embedded notifier: keeps every message (newest last), so a developer can complete
+/// verification flows by hand (`GET /local/outbox`, loopback only) and tests can read codes. Its
+/// log line says that a message went out, never what it says: bodies carry codes and tokens.
 #[derive(Default)]
 pub struct OutboxNotifier {
     items: Mutex<Vec<OutboxItem>>,
@@ -36,8 +37,45 @@ impl OutboxNotifier {
     }
 
     fn push(&self, item: OutboxItem) {
-        tracing::info!(channel = item.channel, to = %item.to, subject = ?item.subject, body = %item.body, "outbox");
+        tracing::info!("{}", log_line(&item));
         self.items.lock().expect("outbox lock").push(item);
+    }
+}
+
+/// What the log says of a message: channel, recipient and subject, not the body.
+fn log_line(item: &OutboxItem) -> String {
+    format!(
+        "outbox: {} to {}{} (read it at GET /local/outbox)",
+        item.channel,
+        item.to,
+        item.subject
+            .as_deref()
+            .map(|s| format!(", \"{s}\""))
+            .unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_never_carries_codes_or_tokens() {
+        let sms = OutboxItem {
+            channel: "sms",
+            to: "+14155550123".into(),
+            subject: None,
+            body: "Your Banter code is 482913. It expires in 10 minutes.".into(),
+        };
+        let email = OutboxItem {
+            channel: "email",
+            to: "a@example.com".into(),
+            subject: Some("Reset your Banter password".into()),
+            body: "http://127.0.0.1:3001/reset-password?token=Zk3x9Q_secret".into(),
+        };
+        assert!(!log_line(&sms).contains("482913"));
+        assert!(!log_line(&email).contains("Zk3x9Q_secret"));
+        assert!(log_line(&email).contains("Reset your Banter password"));
     }
 }
 
