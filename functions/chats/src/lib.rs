@@ -1,7 +1,8 @@
-//! REST `/api/chats/*`: create, list and read chats; send messages and read history.
+//! REST `/api/chats/*`: create, list and read chats; send messages and read history. And
+//! `/api/sync`: the caller's event stream after a cursor.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use banter_core::services::{chats, messaging};
+use banter_core::services::{chats, messaging, sync};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -47,6 +48,7 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::created)
         }
+        "GET /api/sync" => sync::sync(app, caller, req.query()?).await.map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }
 }

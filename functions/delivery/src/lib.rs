@@ -1,39 +1,35 @@
-//! The delivery function, fed by the SQS delivery queue: fans each job out to its recipients'
-//! connections. Only the records that failed for a retryable reason are reported back
-//! (`ReportBatchItemFailures`), so SQS retries just those, and moves a record that keeps failing
-//! to the dead-letter queue. A malformed job can never succeed: it is logged and dropped.
+//! The delivery function: the relay (`services::relay`). SQS wake-ups (right after a commit)
+//! and a schedule (every minute: the safety net, and compaction of the event log) invoke it;
+//! either way it pushes whatever is committed and stable. A wake-up carries no events, so when
+//! the relay fails (the database is down) every record of the batch is reported failed: SQS
+//! retries them and, after five receives, moves them to the dead-letter queue, while the
+//! schedule keeps retrying on its own.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use banter_core::services::delivery::{deliver_body, DeliveryError};
+use banter_core::services::relay;
 use banter_core::App;
 use banter_lambda::Error;
-use futures_util::future::join_all;
+use serde_json::Value;
 
-pub async fn handle(app: App, event: SqsEvent) -> Result<SqsBatchResponse, Error> {
-    let outcomes = join_all(event.records.iter().map(|record| {
-        let app = &app;
-        async move {
-            (
-                record.message_id.clone(),
-                deliver_body(app, record.body.as_deref().unwrap_or("")).await,
-            )
-        }
-    }))
-    .await;
+pub async fn handle(app: App, event: Value) -> Result<Value, Error> {
+    if event.get("Records").is_none() {
+        // The schedule (an EventBridge "Scheduled Event").
+        let report = relay::scheduled(&app).await?;
+        tracing::info!(?report, "scheduled relay run");
+        return Ok(Value::Null);
+    }
+    let batch: SqsEvent = serde_json::from_value(event)?;
     let mut response = SqsBatchResponse::default();
-    for (message_id, outcome) in outcomes {
-        match outcome {
-            Ok(_) => {}
-            Err(DeliveryError::Fatal(e)) => {
-                tracing::error!(?message_id, error = %e, "dropping an undeliverable job")
-            }
-            Err(DeliveryError::Retryable(e)) => {
-                tracing::warn!(?message_id, error = %e, "delivery will be retried");
+    match relay::drain(&app).await {
+        Ok(report) => tracing::debug!(?report, "relayed"),
+        Err(e) => {
+            tracing::warn!(error = %e, "the relay failed; the wake-ups will be retried");
+            for record in &batch.records {
                 let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id.unwrap_or_default();
+                failure.item_identifier = record.message_id.clone().unwrap_or_default();
                 response.batch_item_failures.push(failure);
             }
         }
     }
-    Ok(response)
+    Ok(serde_json::to_value(response)?)
 }

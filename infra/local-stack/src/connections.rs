@@ -107,6 +107,29 @@ impl Hub {
     }
 }
 
+/// How long a push waits for room in a connection's buffer before the client counts as one
+/// that does not read (and is closed).
+const PUSH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Hub {
+    /// Queue a pushed frame, waiting a little for room (a replay pushes many at once to a client
+    /// that reads them as fast as the socket allows); a client that still has not made room is
+    /// closed.
+    async fn push(&self, id: &str, message: Outbound) -> Result<(), PushError> {
+        let live = self.get(id).ok_or(PushError::Gone)?;
+        live.tx
+            .send_timeout(message, PUSH_PATIENCE)
+            .await
+            .map_err(|e| match e {
+                mpsc::error::SendTimeoutError::Timeout(_) => {
+                    live.overflow.notify_one();
+                    PushError::Failed("the connection does not read its frames; closing it".into())
+                }
+                mpsc::error::SendTimeoutError::Closed(_) => PushError::Gone,
+            })
+    }
+}
+
 /// The embedded connection push adapter.
 pub struct LocalPush(pub Hub);
 
@@ -117,7 +140,7 @@ impl ConnectionPush for LocalPush {
             Ok(text) => Outbound::Text(text.to_owned()),
             Err(_) => Outbound::Binary(frame.to_vec()),
         };
-        self.0.send(connection_id, message)
+        self.0.push(connection_id, message).await
     }
 
     async fn disconnect(&self, connection_id: &str) -> Result<(), PushError> {

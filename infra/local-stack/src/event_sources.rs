@@ -1,5 +1,5 @@
-//! The event sources API Gateway is not: the SQS poller that feeds the delivery function and the
-//! S3 bucket that feeds the media function.
+//! The event sources API Gateway is not: the SQS poller that feeds the delivery function, the
+//! EventBridge schedules (a timer), and the S3 bucket that feeds the media function.
 //!
 //! SQS: batches of up to `BatchSize` records in the real `SqsEvent` shape; records named in
 //! `batchItemFailures` (or all, if the function fails) become visible again after the queue's
@@ -33,7 +33,7 @@ const CONCURRENT_BATCHES: usize = 8;
 pub fn spawn_sqs_poller(
     shared: Shared,
     source: SqsSource,
-    mut rx: mpsc::UnboundedReceiver<QueuedMessage>,
+    mut rx: mpsc::Receiver<QueuedMessage>,
     queue: Arc<InProcessQueue>,
     visibility: Duration,
     dead_letters: DeadLetters,
@@ -80,6 +80,37 @@ pub fn spawn_sqs_poller(
                     });
                 }
             });
+        }
+    })
+}
+
+/// A `Schedule` event source: invoke the function with an EventBridge "Scheduled Event" every
+/// `every` (the template's rate is for AWS; one machine wants it sooner).
+pub fn spawn_schedule(
+    shared: Shared,
+    source: crate::template::ScheduleSource,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let event = json!({
+                "version": "0",
+                "id": uuid::Uuid::new_v4().to_string(),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "000000000000",
+                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "region": "local",
+                "resources": [format!("arn:aws:events:local:000000000000:rule/{}", source.expression)],
+                "detail": {},
+            });
+            if let Err(e) = shared.invoke(&source.function, event).await {
+                tracing::warn!(function = %source.function, error = %e, "scheduled invocation failed");
+            }
         }
     })
 }

@@ -23,7 +23,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::connections::{delete_connection, get_connection, post_to_connection, Hub, LocalPush};
-use crate::event_sources::{get_blob, put_blob, spawn_sqs_poller, DeadLetters};
+use crate::event_sources::{get_blob, put_blob, spawn_schedule, spawn_sqs_poller, DeadLetters};
 use crate::functions::{self, Handler};
 use crate::postgres::PrivatePostgres;
 use crate::template::StackTemplate;
@@ -38,6 +38,9 @@ pub struct StackConfig {
     pub ws_limits: WsLimits,
     /// Overrides the queue's `VisibilityTimeout` (redelivery delay) from the template.
     pub sqs_visibility: Option<Duration>,
+    /// How often `Schedule` event sources fire (the relay's safety net); the template's rates
+    /// are for AWS.
+    pub schedule_interval: Duration,
     pub postgres_port: u16,
     pub db_pool_size: usize,
     /// Limits and lifetimes (the PRD's defaults, overridable by `BANTER_*` variables).
@@ -69,6 +72,9 @@ impl StackConfig {
                 limits
             },
             sqs_visibility: env_parse::<u64>("BANTER_SQS_VISIBILITY_SECS").map(Duration::from_secs),
+            schedule_interval: Duration::from_millis(
+                env_parse("BANTER_SCHEDULE_INTERVAL_MS").unwrap_or(1000),
+            ),
             postgres_port: env_parse("BANTER_PG_PORT").unwrap_or(54329),
             db_pool_size: env_parse("BANTER_DB_POOL_SIZE").unwrap_or(32),
             settings: Settings::from_env(),
@@ -117,6 +123,8 @@ pub struct RunningStack {
     pub shared: Shared,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
+    /// The event sources' tasks (the SQS poller, the schedules), stopped with the stack.
+    sources: Vec<tokio::task::JoinHandle<()>>,
     postgres: Option<PrivatePostgres>,
 }
 
@@ -139,6 +147,9 @@ impl RunningStack {
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for source in &self.sources {
+            source.abort();
         }
         let _ = self.shutdown.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
@@ -281,14 +292,21 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let visibility = config
         .sqs_visibility
         .unwrap_or(Duration::from_secs(source.visibility_timeout_secs));
-    spawn_sqs_poller(
+    let mut sources = vec![spawn_sqs_poller(
         shared.clone(),
         source.clone(),
         queue_rx,
         queue,
         visibility,
         shared.dead_letters.clone(),
-    );
+    )];
+    for schedule in &shared.template.schedules {
+        sources.push(spawn_schedule(
+            shared.clone(),
+            schedule.clone(),
+            config.schedule_interval,
+        ));
+    }
 
     let router = Router::new()
         .route("/ws", get(upgrade))
@@ -321,6 +339,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         shared,
         shutdown,
         server,
+        sources,
         postgres,
     })
 }

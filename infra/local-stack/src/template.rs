@@ -33,6 +33,15 @@ pub struct SqsSource {
     pub max_receive_count: Option<u32>,
 }
 
+/// A `Schedule` (EventBridge) event: the local stack invokes the function on a timer of its
+/// own (`StackConfig::schedule_interval`), since a minute is long on one machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSource {
+    pub function: String,
+    /// As the template says it, e.g. `rate(1 minute)`.
+    pub expression: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Source {
     pub function: String,
@@ -51,6 +60,7 @@ pub struct StackTemplate {
     pub ws_authorizer: Option<String>,
     pub sqs: Vec<SqsSource>,
     pub s3: Vec<S3Source>,
+    pub schedules: Vec<ScheduleSource>,
 }
 
 impl StackTemplate {
@@ -120,6 +130,10 @@ impl StackTemplate {
                             queue,
                         });
                     }
+                    Some("Schedule") => t.schedules.push(ScheduleSource {
+                        function: id.clone(),
+                        expression: str_of(get("Schedule"))?,
+                    }),
                     Some("S3") => {
                         let bucket = first_ref(
                             get("Bucket")
@@ -264,5 +278,12 @@ mod tests {
             ("DeliveryFunction", "DeliveryQueue", 10, Some(5))
         );
         assert_eq!(t.s3[0].prefix, "uploads/");
+        assert_eq!(
+            t.schedules,
+            vec![ScheduleSource {
+                function: "DeliveryFunction".into(),
+                expression: "rate(1 minute)".into()
+            }]
+        );
     }
 }

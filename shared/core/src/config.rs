@@ -31,6 +31,9 @@ pub struct Settings {
     pub two_factor_reset_wait: Duration,
     /// WebSocket connections one user may hold at once (WhatsApp: a phone and 4 linked devices).
     pub max_connections_per_user: usize,
+    /// Events older than this are compacted away; a sync cursor from before answers
+    /// `410 SYNC_CURSOR_EXPIRED`.
+    pub event_retention: Duration,
     /// A data export larger than this is stored and answered with a signed download (a Lambda
     /// response is at most 6 MB).
     pub export_inline_max_bytes: usize,
@@ -122,6 +125,7 @@ impl Default for Settings {
             max_connections_per_user: 5,
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
             export_inline_max_bytes: 5 * 1024 * 1024,
+            event_retention: Duration::from_secs(30 * 24 * 3600),
             max_message_chars: crate::api::limits::MAX_MESSAGE_CHARS,
             max_group_members: crate::api::limits::DEFAULT_MAX_GROUP_MEMBERS,
             edit_window: Duration::from_secs(15 * 60),
@@ -151,6 +155,7 @@ impl Settings {
         secs("BANTER_EDIT_WINDOW", &mut s.edit_window);
         secs("BANTER_DELETE_WINDOW", &mut s.delete_window);
         secs("BANTER_TWO_FACTOR_RESET_WAIT", &mut s.two_factor_reset_wait);
+        secs("BANTER_EVENT_RETENTION", &mut s.event_retention);
         if let Some(v) = env_parse("BANTER_MAX_GROUP_MEMBERS") {
             s.max_group_members = v;
         }

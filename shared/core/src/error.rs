@@ -38,6 +38,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     AlreadyExists(String),
+    #[error("this sync cursor is older than the retention; reload the chat list and history")]
+    SyncCursorExpired,
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -67,6 +69,7 @@ pub enum ErrorCode {
     ResourceNotFound,
     MethodNotAllowed,
     ResourceAlreadyExists,
+    SyncCursorExpired,
     FileTooLarge,
     InvalidFileType,
     RateLimitExceeded,
@@ -89,6 +92,7 @@ impl ErrorCode {
             Self::ResourceNotFound => "RESOURCE_NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            Self::SyncCursorExpired => "SYNC_CURSOR_EXPIRED",
             Self::FileTooLarge => "FILE_TOO_LARGE",
             Self::InvalidFileType => "INVALID_FILE_TYPE",
             Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
@@ -134,6 +138,7 @@ impl ApiError {
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
             Self::AlreadyExists(_) => 409,
+            Self::SyncCursorExpired => 410,
             Self::TooLarge(_) => 413,
             Self::UnsupportedType(_) => 415,
             Self::RateLimited { .. } => 429,
@@ -156,6 +161,7 @@ impl ApiError {
             Self::NotFound(_) => ErrorCode::ResourceNotFound,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             Self::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
+            Self::SyncCursorExpired => ErrorCode::SyncCursorExpired,
             Self::TooLarge(_) => ErrorCode::FileTooLarge,
             Self::UnsupportedType(_) => ErrorCode::InvalidFileType,
             Self::RateLimited { .. } => ErrorCode::RateLimitExceeded,

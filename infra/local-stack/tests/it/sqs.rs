@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use banter_core::api::models::Timestamp;
-use banter_core::api::ws::{MessageDelivered, ServerEvent};
 use banter_core::ports::{DeliveryJob, DeliveryQueue, InProcessQueue};
 use banter_local::event_sources::spawn_sqs_poller;
 use banter_local::functions::wrap;
@@ -19,8 +17,7 @@ use crate::support::spawn_app;
 #[tokio::test]
 async fn failed_records_are_redelivered_and_then_dead_lettered() {
     let app = spawn_app().await;
-    // Receive counts seen per job (named by its `excludeConnection`); "flaky" fails once,
-    // "broken" always.
+    // Receive counts seen per job (named by its `cause`); "flaky" fails once, "broken" always.
     let seen: Arc<Mutex<HashMap<String, Vec<u32>>>> = Arc::default();
     let log = seen.clone();
     let flaky = wrap(move |_app, event: SqsEvent| {
@@ -30,7 +27,7 @@ async fn failed_records_are_redelivered_and_then_dead_lettered() {
             for record in event.records {
                 let job: DeliveryJob =
                     serde_json::from_str(record.body.as_deref().unwrap()).unwrap();
-                let name = job.exclude_connection.clone().unwrap_or_default();
+                let name = job.cause.clone();
                 let count: u32 = record.attributes["ApproximateReceiveCount"]
                     .parse()
                     .unwrap();
@@ -72,19 +69,7 @@ async fn failed_records_are_redelivered_and_then_dead_lettered() {
     );
 
     for name in ["fine", "flaky", "broken"] {
-        let job = DeliveryJob {
-            event: ServerEvent::MessageDelivered(MessageDelivered {
-                message_id: uuid::Uuid::nil(),
-                chat_id: uuid::Uuid::nil(),
-                seq: 1,
-                delivered_to: vec![],
-                timestamp: Timestamp::now(),
-            }),
-            recipients: vec![],
-            exclude_connection: Some(name.into()),
-            receipt: None,
-        };
-        queue.enqueue(&job).await.unwrap();
+        queue.enqueue(&DeliveryJob::because(name)).await.unwrap();
     }
     for _ in 0..100 {
         if dead.lock().unwrap().len() == 1 {

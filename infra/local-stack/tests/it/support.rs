@@ -92,6 +92,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         template: banter_local::repo_root().join("template.yaml"),
         ws_limits: Default::default(),
         sqs_visibility: Some(Duration::from_millis(200)),
+        schedule_interval: Duration::from_millis(500),
         postgres_port: 0,
         db_pool_size: 8,
         settings: relaxed_settings(),

@@ -11,7 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, blocking, chats, data_rights, health, messaging, profiles, two_factor, verification,
+    accounts, blocking, chats, data_rights, health, messaging, profiles, sync, two_factor,
+    verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -61,6 +62,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         chats::get,
         messaging::history,
         messaging::send,
+        sync::sync,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&Conventions),
@@ -165,7 +167,7 @@ pub fn openapi_json() -> String {
 #[openapi(components(schemas(
     crate::api::ws::ClientFrameDoc,
     crate::api::ws::ReplyFrame,
-    crate::api::ws::ServerEvent
+    crate::api::ws::EventFrame
 )))]
 struct WebSocketSchemas;
 
@@ -193,7 +195,9 @@ pub fn asyncapi() -> Value {
             "description": "Connect with `/ws?token=<accessToken>` (a bad token is refused with 401 at the handshake). \
     Frames are JSON text. Every client frame carrying a `requestId` gets exactly one answer on the same connection: \
     `ack` or `error:general`. A malformed frame, an unknown action or an oversized frame (over 128 KB) gets \
-    `error:general` and the connection stays open. The server pushes events as `{event, data}`.",
+    `error:general` and the connection stays open. The server pushes events as `{event, cursor, data}`, \
+    in cursor order; `/ws?token=...&since=<cursor>` first replays every event after the cursor, then goes on live. \
+    `GET /api/sync` lists the same events with the same cursors.",
         },
         "servers": {
             "local": {
@@ -237,8 +241,8 @@ pub fn asyncapi() -> Value {
                     "{action, requestId, data}: one payload type per action"),
                 "reply": message("reply", "Answer to an action", "ReplyFrame",
                     "ack (the action's result) or error:general"),
-                "event": message("event", "Server event", "ServerEvent",
-                    "{event, data}, one payload type per event"),
+                "event": message("event", "Server event", "EventFrame",
+                    "{event, cursor, data}, one payload type per event"),
             },
             "schemas": schemas,
         },

@@ -599,3 +599,14 @@ pub struct ReactionGroup {
     /// User ids, earliest first.
     pub users: Vec<Uuid>,
 }
+
+/// `GET /api/sync`: the caller's events after the cursor, in order.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPage {
+    pub events: Vec<crate::api::ws::EventFrame>,
+    /// Where the next sync starts (also when there were no events).
+    pub next_cursor: String,
+    /// More events are ready: sync again from `nextCursor` at once.
+    pub has_more: bool,
+}

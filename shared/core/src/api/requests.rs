@@ -358,6 +358,34 @@ pub struct HistoryQuery {
     pub after: Option<Uuid>,
 }
 
+// --- sync --------------------------------------------------------------------------------------
+
+/// `GET /api/sync?since&limit`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SyncQuery {
+    /// The cursor of the last event the client has; without it, sync starts from the present.
+    #[serde(default = "default_none")]
+    #[param(value_type = Option<String>, max_length = 40, pattern = "^[0-9]{1,19}\\.[0-9]{1,19}$")]
+    pub since: Option<SyncCursor>,
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+}
+
+/// A sync cursor, as the server gave it.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncCursor(pub crate::db::events::Position);
+
+impl<'de> Deserialize<'de> for SyncCursor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        crate::db::events::Position::parse(&raw)
+            .map(Self)
+            .ok_or_else(|| serde::de::Error::custom("not a cursor this server gave"))
+    }
+}
+
 // --- messages ----------------------------------------------------------------------------------
 
 /// `POST /api/chats/{chatId}/messages`, and the body of the `message:send` action (with

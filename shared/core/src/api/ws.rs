@@ -173,6 +173,24 @@ impl ReplyFrame {
     }
 }
 
+/// A server event as pushed and as `/api/sync` lists it: `{"event", "cursor", "data"}`. The
+/// cursor is the event's position in the user's stream: a client dedupes on it and resumes
+/// after the last one it has (`/api/sync?since=`, `/ws?since=`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventFrame {
+    /// Opaque; later events have greater cursors.
+    pub cursor: String,
+    #[serde(flatten)]
+    pub event: ServerEvent,
+}
+
+impl EventFrame {
+    /// The frame's text.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("events serialize")
+    }
+}
+
 /// An event the server pushes: `{"event": "<name>", "data": {...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "event", content = "data")]
@@ -198,9 +216,15 @@ impl ServerEvent {
         }
     }
 
-    /// The frame's text.
-    pub fn to_text(&self) -> String {
-        serde_json::to_string(self).expect("events serialize")
+    /// The event's `data`, as the event log stores it.
+    pub fn data(&self) -> Value {
+        let mut whole = serde_json::to_value(self).expect("events serialize");
+        whole["data"].take()
+    }
+
+    /// An event back from its name and stored `data`.
+    pub fn from_parts(name: &str, data: Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({ "event": name, "data": data }))
     }
 }
 
@@ -292,12 +316,23 @@ mod tests {
             delivered_to: vec![],
             timestamp: Timestamp::now(),
         });
-        let v: Value = serde_json::from_str(&event.to_text()).unwrap();
+        let frame = EventFrame {
+            cursor: "7.3".into(),
+            event: event.clone(),
+        };
+        let v: Value = serde_json::from_str(&frame.to_text()).unwrap();
         assert_eq!(
-            (v["event"].as_str(), v["data"]["seq"].as_i64()),
-            (Some(event.name()), Some(3))
+            (
+                v["event"].as_str(),
+                v["cursor"].as_str(),
+                v["data"]["seq"].as_i64()
+            ),
+            (Some(event.name()), Some("7.3"), Some(3))
         );
-        let back: ServerEvent = serde_json::from_value(v).unwrap();
-        assert_eq!(back.name(), "message:delivered");
+        let back: EventFrame = serde_json::from_value(v).unwrap();
+        assert_eq!(back.event.name(), "message:delivered");
+        // The log stores `data` alone; the event reads back from it and its name.
+        let stored = ServerEvent::from_parts(event.name(), event.data()).unwrap();
+        assert_eq!(stored.data(), event.data());
     }
 }

@@ -51,8 +51,44 @@ pub async fn open_individual(
         &[&chat_id, &vec![creator, other]],
     )
     .await?;
+    if is_new {
+        super::events::append_chat_event(&tx, chat_id, Some(creator), "chat:created", None).await?;
+    }
     tx.commit().await?;
     Ok((chat_id, is_new))
+}
+
+/// A chat member as the relay fans out to: who, and since when.
+pub struct Member {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The current members of these chats.
+pub async fn current_members(
+    client: &impl deadpool_postgres::GenericClient,
+    chats: &[Uuid],
+) -> Result<Vec<Member>, ApiError> {
+    if chats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stmt = client
+        .prepare_cached(
+            "SELECT chat_id, user_id, joined_at FROM chat_participants
+             WHERE chat_id = ANY($1) AND left_at IS NULL",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&chats])
+        .await?
+        .iter()
+        .map(|r| Member {
+            chat_id: r.get("chat_id"),
+            user_id: r.get("user_id"),
+            joined_at: r.get("joined_at"),
+        })
+        .collect())
 }
 
 /// A new group with its creator as admin and `members` as members.
@@ -77,6 +113,7 @@ pub async fn create_group(
         &[&chat_id, &creator, &members],
     )
     .await?;
+    super::events::append_chat_event(&tx, chat_id, Some(creator), "chat:created", None).await?;
     tx.commit().await?;
     Ok(chat_id)
 }

@@ -21,15 +21,13 @@ pub struct NewMessage<'a> {
     pub content: Option<&'a str>,
     pub reply_to: Option<Uuid>,
     pub metadata: &'a MessageMetadata,
+    /// The WebSocket connection it came from (it gets the ack, not the event).
+    pub origin_connection: Option<&'a str>,
 }
 
 pub enum Stored {
-    /// Stored now; `members` are the chat's active members who should receive it (members who
-    /// block the sender are left out).
-    Created {
-        message: Box<Message>,
-        members: Vec<Uuid>,
-    },
+    /// Stored now, with its `message:received` event in the log.
+    Created { message: Box<Message> },
     /// The sender had already sent this `clientMessageId`: the stored message's id.
     Existing { id: Uuid },
     /// The sender is not an active member of the chat (or it does not exist).
@@ -43,8 +41,9 @@ pub enum Stored {
 }
 
 /// Store a message, in one statement: check membership, take the next `seq` under the chat's row
-/// lock, insert unless the sender already sent this `clientMessageId`. The statement commits
-/// before this returns, so a `Created` message is durable.
+/// lock, insert unless the sender already sent this `clientMessageId`, and append its
+/// `message:received` event to the log. The statement commits before this returns, so a
+/// `Created` message and its event are durable together.
 pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiError> {
     let client = db.get().await?;
     let stmt = client
@@ -72,6 +71,10 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                  SELECT $1, $2, $3, $4, last_seq, $5, $6, $7, $8 FROM next
                  ON CONFLICT (sender_id, client_message_id) DO NOTHING
                  RETURNING *
+             ), published AS (
+                 -- The chat-wide event, in the same transaction (the event log, V11).
+                 INSERT INTO events (chat_id, actor_id, origin_connection, name, message_id)
+                 SELECT chat_id, sender_id, $9, 'message:received', id FROM inserted
              )
              -- The stored message in MESSAGE_SELECT's columns (all NULL when nothing was stored),
              -- then what decides the outcome.
@@ -82,10 +85,6 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     '[]'::jsonb AS reactions,
                     EXISTS (SELECT 1 FROM member) AS is_member, (SELECT ok FROM reply_ok) AS reply_ok,
                     (SELECT id FROM existing) AS existing_id, (SELECT chat_id FROM existing) AS existing_chat_id,
-                    ARRAY(SELECT p.user_id FROM chat_participants p WHERE p.chat_id = $2 AND p.left_at IS NULL
-                          AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = p.user_id
-                                          AND b.related_user_id = $3 AND b.relationship_type = 'blocked'))
-                        AS recipients,
                     (SELECT blocked FROM block) AS blocked
              FROM (SELECT 1) AS one
              LEFT JOIN inserted i ON true
@@ -109,6 +108,7 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     &m.content,
                     &m.reply_to,
                     &Json(m.metadata),
+                    &m.origin_connection,
                 ],
             )
             .await?;
@@ -135,7 +135,6 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         if inserted.is_some() {
             return Ok(Stored::Created {
                 message: Box::new(message_row(&row, MessageStatus::Sent)),
-                members: row.get("recipients"),
             });
         }
     }
@@ -313,26 +312,54 @@ pub async fn history(
     Ok(Some((page, has_more)))
 }
 
-/// Record that these users' devices received everything in the chat up to `seq`.
-pub async fn mark_delivered(
-    db: &Db,
-    chat_id: Uuid,
-    users: &[Uuid],
-    seq: i64,
+/// Messages by id, as they are now (status `sent`), for the events that carry them.
+pub async fn by_ids(
+    client: &impl deadpool_postgres::GenericClient,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Message>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let stmt = client
+        .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id = ANY($1)"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&ids])
+        .await?
+        .iter()
+        .map(|r| {
+            let m = message_row(r, MessageStatus::Sent);
+            (m.id, m)
+        })
+        .collect())
+}
+
+/// One delivery receipt: `user`'s devices got the chat's messages up to `seq`.
+pub struct DeliveredUpTo {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub seq: i64,
+}
+
+/// Record many delivery receipts in one statement (watermarks only move forward).
+pub async fn mark_delivered_many(
+    client: &impl deadpool_postgres::GenericClient,
+    receipts: &[DeliveredUpTo],
 ) -> Result<(), ApiError> {
-    if users.is_empty() {
+    if receipts.is_empty() {
         return Ok(());
     }
-    let client = db.get().await?;
+    let chats: Vec<Uuid> = receipts.iter().map(|r| r.chat_id).collect();
+    let users: Vec<Uuid> = receipts.iter().map(|r| r.user_id).collect();
+    let seqs: Vec<i64> = receipts.iter().map(|r| r.seq).collect();
     let stmt = client
         .prepare_cached(
-            // A delivery receipt is not an acknowledged message: losing the last few in a crash
-            // only shows a single tick, so this commit does not wait for the WAL flush.
-            "UPDATE chat_participants SET delivered_seq = $3
-             FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-             WHERE chat_id = $1 AND user_id = ANY($2) AND delivered_seq < $3",
+            "UPDATE chat_participants p SET delivered_seq = v.seq
+             FROM (SELECT chat, usr, max(seq) AS seq FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) x(chat, usr, seq)
+                   GROUP BY chat, usr) v
+             WHERE p.chat_id = v.chat AND p.user_id = v.usr AND p.delivered_seq < v.seq",
         )
         .await?;
-    client.execute(&stmt, &[&chat_id, &users, &seq]).await?;
+    client.execute(&stmt, &[&chats, &users, &seqs]).await?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! that Neon closed while the compute was suspended is noticed on checkout and replaced.
 
 pub mod chats;
+pub mod events;
 pub mod media;
 pub mod messages;
 pub mod relationships;

@@ -46,24 +46,50 @@ pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError
 
 /// Which of `users` may not be added to a group by `adder`: those who block the adder, and
 /// those whose `groups` privacy says `nobody`, or `contacts` without the adder among theirs.
-/// Those of `users` whose presence `viewer` may learn (`presence_visible`, V8): their
-/// last-seen privacy allows it and they have not blocked the viewer.
-pub async fn presence_visible_to(
-    db: &Db,
-    viewer: Uuid,
+/// Which of `users` block which of `actors`: `(blocker, blocked)` pairs.
+pub async fn blocks_among(
+    client: &impl deadpool_postgres::GenericClient,
     users: &[Uuid],
-) -> Result<Vec<Uuid>, ApiError> {
-    let client = db.get().await?;
+    actors: &[Uuid],
+) -> Result<std::collections::HashSet<(Uuid, Uuid)>, ApiError> {
+    if users.is_empty() || actors.is_empty() {
+        return Ok(Default::default());
+    }
     let stmt = client
         .prepare_cached(
-            "SELECT u AS user_id FROM unnest($2::uuid[]) u WHERE presence_visible(u, $1)",
+            "SELECT user_id, related_user_id FROM user_relationships
+             WHERE relationship_type = 'blocked' AND user_id = ANY($1) AND related_user_id = ANY($2)",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&viewer, &users])
+        .query(&stmt, &[&users, &actors])
         .await?
         .iter()
-        .map(|r| r.get("user_id"))
+        .map(|r| (r.get("user_id"), r.get("related_user_id")))
+        .collect())
+}
+
+/// Of `(viewer, owner)` pairs, those where the viewer may learn the owner's presence
+/// (`presence_visible`, V8).
+pub async fn presence_visible_pairs(
+    client: &impl deadpool_postgres::GenericClient,
+    pairs: &[(Uuid, Uuid)],
+) -> Result<std::collections::HashSet<(Uuid, Uuid)>, ApiError> {
+    if pairs.is_empty() {
+        return Ok(Default::default());
+    }
+    let viewers: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
+    let owners: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
+    let stmt = client
+        .prepare_cached(
+            "SELECT v, o FROM unnest($1::uuid[], $2::uuid[]) x(v, o) WHERE presence_visible(o, v)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&viewers, &owners])
+        .await?
+        .iter()
+        .map(|r| (r.get("v"), r.get("o")))
         .collect())
 }
 

@@ -79,17 +79,7 @@ where
     Fut: std::future::Future<Output = Vec<String>>,
 {
     let jobs: Vec<DeliveryJob> = (0..3)
-        .map(|i| DeliveryJob {
-            event: sample_message_event(i),
-            recipients: vec![Uuid::new_v4(), Uuid::new_v4()],
-            exclude_connection: Some(format!("conn-{i}")),
-            receipt: Some(Receipt {
-                chat_id: Uuid::new_v4(),
-                message_id: Uuid::new_v4(),
-                seq: i,
-                sender_id: Uuid::new_v4(),
-            }),
-        })
+        .map(|i| DeliveryJob::because(&format!("héllo \"{i}\"")))
         .collect();
     for job in &jobs {
         queue.enqueue(job).await.expect("enqueue");
@@ -101,42 +91,9 @@ where
             got.push(serde_json::from_str(&body).expect("a queued body is a DeliveryJob"));
         }
     }
-    got.sort_by_key(|j| j.receipt.as_ref().map(|r| r.seq));
+    got.sort_by(|a, b| a.cause.cmp(&b.cause));
     let as_json = |jobs: &[DeliveryJob]| serde_json::to_value(jobs).expect("jobs serialize");
     assert_eq!(as_json(&got), as_json(&jobs));
-}
-
-/// A `message:received` event whose text needs escaping.
-fn sample_message_event(seq: i64) -> crate::api::ws::ServerEvent {
-    use crate::api::models::{Message, MessageSender, MessageStatus, Timestamp};
-    let chat_id = Uuid::new_v4();
-    let message = Message {
-        id: Uuid::new_v4(),
-        chat_id,
-        client_message_id: format!("c-{seq}"),
-        seq,
-        sender: Some(MessageSender {
-            id: Uuid::new_v4(),
-            username: "alice".into(),
-        }),
-        content: Some("héllo \"quoted\"".into()),
-        kind: "text".into(),
-        media_url: None,
-        thumbnail_url: None,
-        reply_to: None,
-        metadata: Default::default(),
-        is_edited: false,
-        is_deleted: false,
-        reactions: vec![],
-        status: MessageStatus::Sent,
-        created_at: Timestamp::now(),
-        updated_at: Timestamp::now(),
-    };
-    crate::api::ws::ServerEvent::MessageReceived(Box::new(crate::api::ws::MessageReceived {
-        timestamp: message.created_at,
-        message,
-        chat_id,
-    }))
 }
 
 /// Put then get round-trips bytes; a missing key is `None`; signed URLs are produced for valid

@@ -16,7 +16,9 @@ pub use blobs::{BlobStore, FileBlobStore, SignedBlobRequest};
 pub use connections::{ConnectionRecord, ConnectionRegistry, InMemoryConnectionRegistry};
 pub use notifier::{Notifier, OutboxItem, OutboxNotifier};
 pub use push::{ConnectionPush, PushError};
-pub use queue::{DeliveryJob, DeliveryQueue, InProcessQueue, QueuedMessage, Receipt};
+pub use queue::{
+    DeliveryJob, DeliveryQueue, InProcessQueue, QueuedMessage, IN_PROCESS_QUEUE_CAPACITY,
+};
 
 /// A port call that failed for a reason outside the caller's control (network, throttling).
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! Delivery queue: fan-out work handed from the function that stored something to the delivery
-//! function (SQS on AWS; an in-process queue driven by the local stack's SQS emulation).
+//! Delivery queue: wake-ups handed from the function that committed events to the relay (the
+//! delivery function): SQS on AWS; a bounded in-process queue driven by the local stack's SQS
+//! emulation.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -8,29 +9,23 @@ use uuid::Uuid;
 
 use super::PortError;
 
-/// Push `event` to every connection of `recipients` (but `exclude_connection`).
-/// With `receipt`, recipients reached are recorded as delivered and the sender is told. On the
-/// queue the event's `event` and `data` sit beside the other fields.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A wake-up for the relay: events are committed to the log and waiting to be pushed. It
+/// carries no events (the log has them), so losing one only delays delivery until the next
+/// wake-up or the relay's schedule, and any number of them coalesce.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryJob {
-    #[serde(flatten)]
-    pub event: crate::api::ws::ServerEvent,
-    pub recipients: Vec<Uuid>,
+    /// What prompted it, for logs (`message:received`, `chat:created`, ...).
     #[serde(default)]
-    pub exclude_connection: Option<String>,
-    #[serde(default)]
-    pub receipt: Option<Receipt>,
+    pub cause: String,
 }
 
-/// What a delivered message is, for recording delivery receipts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Receipt {
-    pub chat_id: Uuid,
-    pub message_id: Uuid,
-    pub seq: i64,
-    pub sender_id: Uuid,
+impl DeliveryJob {
+    pub fn because(cause: &str) -> Self {
+        Self {
+            cause: cause.to_owned(),
+        }
+    }
 }
 
 #[async_trait]
@@ -47,22 +42,29 @@ pub struct QueuedMessage {
     pub receive_count: u32,
 }
 
-/// The embedded queue: an unbounded channel whose receiving end the local stack drains.
+/// Messages the embedded queue holds at most; past that, enqueueing fails (backpressure, not
+/// memory growth; a wake-up that finds the queue full is redundant anyway).
+pub const IN_PROCESS_QUEUE_CAPACITY: usize = 4096;
+
+/// The embedded queue: a bounded channel whose receiving end the local stack drains.
 pub struct InProcessQueue {
-    tx: mpsc::UnboundedSender<QueuedMessage>,
+    tx: mpsc::Sender<QueuedMessage>,
 }
 
 impl InProcessQueue {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<QueuedMessage>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new() -> (Self, mpsc::Receiver<QueuedMessage>) {
+        let (tx, rx) = mpsc::channel(IN_PROCESS_QUEUE_CAPACITY);
         (Self { tx }, rx)
     }
 
     /// Put a message back (a redelivery after a failed attempt).
     pub fn requeue(&self, message: QueuedMessage) -> Result<(), PortError> {
-        self.tx
-            .send(message)
-            .map_err(|_| PortError::new("queue", "the consumer has stopped"))
+        self.tx.try_send(message).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => PortError::new("queue", "the queue is full"),
+            mpsc::error::TrySendError::Closed(_) => {
+                PortError::new("queue", "the consumer has stopped")
+            }
+        })
     }
 }
 

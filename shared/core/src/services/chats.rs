@@ -6,11 +6,9 @@ use crate::api::models::{
     ChatDetails, ChatSummary, Envelope, OffsetPagination, Page, PageEnvelope,
 };
 use crate::api::requests::{ChatListQuery, CreateChatRequest};
-use crate::api::ws::{ChatCreated, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::{chats, relationships, users};
 use crate::error::ApiError;
-use crate::ports::DeliveryJob;
 use crate::App;
 
 use super::profiles;
@@ -100,18 +98,9 @@ pub async fn create(
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
     if created {
-        // The event carries no presence or pictures: those depend on each recipient's standing.
-        let participants: Vec<Uuid> = others.iter().copied().chain([caller.user_id]).collect();
-        let job = DeliveryJob {
-            event: ServerEvent::ChatCreated(ChatCreated {
-                chat: chat.clone(),
-                participants,
-            }),
-            recipients: others,
-            exclude_connection: None,
-            receipt: None,
-        };
-        app.ports.queue.enqueue(&job).await?;
+        // `chat:created` is in the log with the chat (its members read it through the relay or
+        // sync, each with the chat as they see it).
+        super::relay::wake(app, "chat:created").await;
     }
     let chat = with_participant_views(app, caller, chat).await?;
     Ok(Opened { chat, created })

@@ -1,13 +1,21 @@
-//! WebSocket connection lifecycle: `$connect` registers a connection for a live device session,
+//! WebSocket connection lifecycle: `$connect` registers a connection for a live device session
+//! (and, with `since`, asks the relay to replay the events after that cursor first),
 //! `$disconnect` (or a push answering 410 Gone) removes it.
 
+use crate::api::requests::SyncCursor;
 use crate::auth::tokens::Caller;
+use crate::db::events;
 use crate::db::sessions;
 use crate::error::ApiError;
 use crate::ports::ConnectionRecord;
 use crate::App;
 
-pub async fn connect(app: &App, caller: Caller, connection_id: &str) -> Result<(), ApiError> {
+pub async fn connect(
+    app: &App,
+    caller: Caller,
+    connection_id: &str,
+    since: Option<SyncCursor>,
+) -> Result<(), ApiError> {
     if connection_id.is_empty() || connection_id.len() > 128 {
         return Err(ApiError::InvalidInput("bad connection id".into()));
     }
@@ -27,6 +35,16 @@ pub async fn connect(app: &App, caller: Caller, connection_id: &str) -> Result<(
             "at most {max} connections per user (a phone and its linked devices)"
         )));
     }
+    if let Some(SyncCursor(after)) = since {
+        // Before the connection is registered, so the relay pushes it nothing newer until it
+        // has replayed everything after the cursor.
+        let client = app.db.get().await?;
+        let pruned = events::pruned_below(&client).await?;
+        if pruned.xid > 0 && after.xid <= pruned.xid {
+            return Err(ApiError::SyncCursorExpired);
+        }
+        events::request_replay(&client, connection_id, caller.user_id, after).await?;
+    }
     let record = ConnectionRecord {
         connection_id: connection_id.to_owned(),
         user_id: caller.user_id,
@@ -34,7 +52,11 @@ pub async fn connect(app: &App, caller: Caller, connection_id: &str) -> Result<(
         connected_at: chrono::Utc::now().timestamp(),
     };
     app.ports.connections.register(&record).await?;
-    crate::db::users::set_online(&app.db, caller.user_id, true).await
+    crate::db::users::set_online(&app.db, caller.user_id, true).await?;
+    if since.is_some() {
+        super::relay::wake(app, "replay").await;
+    }
+    Ok(())
 }
 
 /// Remove the connection; the user goes offline (and `lastSeen` is set) when it was their last.

@@ -1,16 +1,14 @@
 //! Sending messages and reading history (PRD 3, API.md "Messages"). A send is acknowledged only
-//! once the message is stored; its delivery is then handed to the delivery queue.
+//! once the message and its event are stored together; the relay delivers it from the log.
 
 use uuid::Uuid;
 
 use crate::api::models::{CursorPagination, Envelope, Message, Page, PageEnvelope};
 use crate::api::requests::{HistoryQuery, SendMessageRequest};
-use crate::api::ws::{MessageReceived, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::messages::{self, Cursor, NewMessage, Stored};
 use crate::domain::trim_blank;
 use crate::error::ApiError;
-use crate::ports::{DeliveryJob, Receipt};
 use crate::App;
 
 use super::rate_limit;
@@ -72,9 +70,10 @@ pub async fn send(
         content,
         reply_to,
         metadata: &metadata,
+        origin_connection,
     };
-    let (message, members) = match messages::insert_or_find(&app.db, &new).await? {
-        Stored::Created { message, members } => (message, members),
+    let message = match messages::insert_or_find(&app.db, &new).await? {
+        Stored::Created { message } => message,
         Stored::Existing { id } => {
             return messages::by_id(&app.db, id)
                 .await?
@@ -97,46 +96,10 @@ pub async fn send(
             ))
         }
     };
-    let (seq, id) = (message.seq, new.id);
-    let job = DeliveryJob {
-        event: ServerEvent::MessageReceived(Box::new(MessageReceived {
-            message: (*message).clone(),
-            chat_id,
-            timestamp: message.created_at,
-        })),
-        recipients: members,
-        exclude_connection: origin_connection.map(str::to_owned),
-        receipt: Some(Receipt {
-            chat_id,
-            message_id: id,
-            seq,
-            sender_id: caller.user_id,
-        }),
-    };
-    enqueue_with_retry(app, &job).await?;
+    // Stored with its event: from here delivery cannot be lost. Wake the relay now (the fast
+    // path); if the queue is down, the relay's schedule delivers it a little later.
+    super::relay::wake(app, "message:received").await;
     Ok(*message)
-}
-
-/// The queue is the only way a stored message reaches live devices, so a failed enqueue is
-/// retried briefly before the send reports failure (the client then retries the send, which
-/// finds the stored message).
-async fn enqueue_with_retry(app: &App, job: &DeliveryJob) -> Result<(), ApiError> {
-    let mut delay = std::time::Duration::from_millis(20);
-    for attempt in 1..=3 {
-        match app.ports.queue.enqueue(job).await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < 3 => {
-                tracing::warn!(error = %e, attempt, "enqueue failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 4;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "enqueue failed; the send reports unavailable");
-                return Err(ApiError::Unavailable);
-            }
-        }
-    }
-    unreachable!("the loop returns on its last attempt")
 }
 
 /// `GET /api/chats/{chatId}/messages?limit&before&after`.

@@ -1,0 +1,419 @@
+//! The event log (`V11`): events appended in the transaction of the change that causes them,
+//! and read back in position order, never past the stable horizon.
+//!
+//! A position is `(xid, id)`: the writing transaction's id, then the row's. The horizon is the
+//! oldest transaction still in flight (`pg_snapshot_xmin`); every transaction below it has
+//! finished, so the events below it are final and a reader that stops there never skips one that
+//! commits late.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A position in the log. As a sync cursor it means "everything up to here was seen".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub xid: i64,
+    pub event: i64,
+}
+
+impl Position {
+    /// Before every event.
+    pub const START: Position = Position { xid: 0, event: 0 };
+    /// After every event (an open upper bound).
+    pub const END: Position = Position {
+        xid: i64::MAX,
+        event: i64::MAX,
+    };
+
+    /// All of the log below a horizon: every event of a transaction older than `xid`.
+    pub fn horizon(xid: i64) -> Self {
+        Self { xid, event: 0 }
+    }
+
+    /// The cursor string clients hold (opaque to them).
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.xid, self.event)
+    }
+
+    /// A cursor string back to a position; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (xid, event) = s.split_once('.')?;
+        let digits =
+            |p: &str| !p.is_empty() && p.len() <= 19 && p.bytes().all(|b| b.is_ascii_digit());
+        if !digits(xid) || !digits(event) {
+            return None;
+        }
+        Some(Self {
+            xid: xid.parse().ok()?,
+            event: event.parse().ok()?,
+        })
+    }
+}
+
+/// Whose events: a chat's members' (for the time they were members), or one user's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Chat(Uuid),
+    User(Uuid),
+}
+
+/// One event as stored.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub position: Position,
+    pub stream: Stream,
+    /// Who caused it (a member who blocked them does not get it).
+    pub actor: Option<Uuid>,
+    /// The connection that caused it; it has its answer and is not pushed the event.
+    pub origin_connection: Option<String>,
+    pub name: String,
+    /// A message event's message, read as it is now.
+    pub message_id: Option<Uuid>,
+    /// Any other event's payload.
+    pub data: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "e.id, e.xid::text::bigint AS xid, e.chat_id, e.user_id, e.actor_id,
+    e.origin_connection, e.name, e.message_id, e.data, e.created_at";
+
+fn stored(r: &Row) -> StoredEvent {
+    let stream = match (r.get::<_, Option<Uuid>>("chat_id"), r.get("user_id")) {
+        (Some(chat), _) => Stream::Chat(chat),
+        (None, Some(user)) => Stream::User(user),
+        (None, None) => unreachable!("the table's CHECK gives every event a stream"),
+    };
+    StoredEvent {
+        position: Position {
+            xid: r.get("xid"),
+            event: r.get("id"),
+        },
+        stream,
+        actor: r.get("actor_id"),
+        origin_connection: r.get("origin_connection"),
+        name: r.get("name"),
+        message_id: r.get("message_id"),
+        data: r.get("data"),
+        created_at: r.get("created_at"),
+    }
+}
+
+/// Append a chat-wide event (in the caller's transaction).
+pub async fn append_chat_event(
+    client: &impl GenericClient,
+    chat: Uuid,
+    actor: Option<Uuid>,
+    name: &str,
+    data: Option<&Value>,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (chat_id, actor_id, name, data) VALUES ($1, $2, $3, $4)",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&chat, &actor, &name, &data])
+        .await?;
+    Ok(())
+}
+
+/// Append the same per-user event to each of `users`' streams (in the caller's transaction).
+pub async fn append_user_events(
+    client: &impl GenericClient,
+    users: &[Uuid],
+    actor: Option<Uuid>,
+    name: &str,
+    data: &Value,
+) -> Result<(), ApiError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (user_id, actor_id, name, data) SELECT u, $2, $3, $4 FROM unnest($1::uuid[]) u",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&users, &actor, &name, &data])
+        .await?;
+    Ok(())
+}
+
+/// Append one per-user event each: `(user, data)` pairs, all named `name`.
+pub async fn append_user_events_each(
+    client: &impl GenericClient,
+    name: &str,
+    items: &[(Uuid, Value)],
+) -> Result<(), ApiError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let users: Vec<Uuid> = items.iter().map(|i| i.0).collect();
+    let data: Vec<&Value> = items.iter().map(|i| &i.1).collect();
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (user_id, name, data) SELECT u, $2, d FROM unnest($1::uuid[], $3::jsonb[]) x(u, d)",
+        )
+        .await?;
+    client.execute(&stmt, &[&users, &name, &data]).await?;
+    Ok(())
+}
+
+/// The horizon read with the events: nothing at or above it may be read yet.
+fn horizon_of(rows: &[Row], fallback: i64) -> Position {
+    Position::horizon(rows.first().map_or(fallback, |r| r.get("horizon")))
+}
+
+async fn current_horizon(client: &impl GenericClient) -> Result<Position, ApiError> {
+    let row = client
+        .query_one(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon",
+            &[],
+        )
+        .await?;
+    Ok(Position::horizon(row.get("horizon")))
+}
+
+/// The whole log's next events after `after`, below the horizon, in order; and the horizon.
+pub async fn next_stable(
+    client: &impl GenericClient,
+    after: Position,
+    limit: i64,
+) -> Result<(Vec<StoredEvent>, Position), ApiError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
+             SELECT {COLUMNS}, (SELECT x::text::bigint FROM h) AS horizon FROM events e
+             WHERE (e.xid, e.id) > ($1::bigint::text::xid8, $2) AND e.xid < (SELECT x FROM h)
+             ORDER BY e.xid, e.id LIMIT $3"
+        ))
+        .await?;
+    let rows = client
+        .query(&stmt, &[&after.xid, &after.event, &limit])
+        .await?;
+    let horizon = match rows.is_empty() {
+        true => current_horizon(client).await?,
+        false => horizon_of(&rows, 0),
+    };
+    Ok((rows.iter().map(stored).collect(), horizon))
+}
+
+/// `user`'s events after `after` and at most `until`, below the horizon, in order: their own
+/// stream and their chats' events from the time they were members, leaving out events caused
+/// by people they block. Returns the events and the horizon.
+pub async fn for_user(
+    client: &impl GenericClient,
+    user: Uuid,
+    after: Position,
+    until: Position,
+    limit: i64,
+) -> Result<(Vec<StoredEvent>, Position), ApiError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
+             SELECT {COLUMNS}, (SELECT x::text::bigint FROM h) AS horizon FROM (
+                 SELECT e.* FROM events e WHERE e.user_id = $1
+                 UNION ALL
+                 SELECT e.* FROM chat_participants p
+                 JOIN events e ON e.chat_id = p.chat_id AND e.created_at >= p.joined_at
+                      AND (p.left_at IS NULL OR e.created_at <= p.left_at)
+                 WHERE p.user_id = $1
+             ) e
+             WHERE (e.xid, e.id) > ($2::bigint::text::xid8, $3)
+               AND (e.xid, e.id) <= ($4::bigint::text::xid8, $5)
+               AND e.xid < (SELECT x FROM h)
+               AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = $1
+                               AND b.related_user_id = e.actor_id AND b.relationship_type = 'blocked')
+             ORDER BY e.xid, e.id LIMIT $6"
+        ))
+        .await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &user,
+                &after.xid,
+                &after.event,
+                &until.xid,
+                &until.event,
+                &limit,
+            ],
+        )
+        .await?;
+    let horizon = match rows.is_empty() {
+        true => current_horizon(client).await?,
+        false => horizon_of(&rows, 0),
+    };
+    Ok((rows.iter().map(stored).collect(), horizon))
+}
+
+/// Positions below this were compacted away: a cursor there may have missed events.
+pub async fn pruned_below(client: &impl GenericClient) -> Result<Position, ApiError> {
+    let row = client
+        .query_one(
+            "SELECT pruned_xid::text::bigint AS xid FROM event_retention",
+            &[],
+        )
+        .await?;
+    Ok(Position::horizon(row.get("xid")))
+}
+
+/// Delete events older than `keep_secs`; later cursors below the deleted ones answer
+/// `SYNC_CURSOR_EXPIRED`. Returns how many were deleted.
+pub async fn compact(client: &impl GenericClient, keep_secs: f64) -> Result<u64, ApiError> {
+    let row = client
+        .query_one(
+            "WITH gone AS (
+                 DELETE FROM events WHERE created_at < now() - make_interval(secs => $1) RETURNING xid
+             ), mark AS (
+                 UPDATE event_retention SET pruned_xid = greatest(pruned_xid, (SELECT max(xid) FROM gone))
+                 WHERE EXISTS (SELECT 1 FROM gone)
+             )
+             SELECT count(*) AS n FROM gone",
+            &[&keep_secs],
+        )
+        .await?;
+    Ok(row.get::<_, i64>("n") as u64)
+}
+
+/// A connection that asked to resume after a cursor.
+#[derive(Debug, Clone)]
+pub struct PendingReplay {
+    pub connection_id: String,
+    pub user_id: Uuid,
+    pub after: Position,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Ask the relay to replay `user`'s events after `after` to a new connection.
+pub async fn request_replay(
+    client: &impl GenericClient,
+    connection_id: &str,
+    user: Uuid,
+    after: Position,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO pending_replays (connection_id, user_id, after_xid, after_event)
+             VALUES ($1, $2, $3::bigint::text::xid8, $4)
+             ON CONFLICT (connection_id) DO UPDATE SET after_xid = EXCLUDED.after_xid, after_event = EXCLUDED.after_event",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&connection_id, &user, &after.xid, &after.event])
+        .await?;
+    Ok(())
+}
+
+/// Take every pending replay (the relay, under its lock).
+pub async fn take_replays(client: &impl GenericClient) -> Result<Vec<PendingReplay>, ApiError> {
+    let rows = client
+        .query(
+            "DELETE FROM pending_replays RETURNING connection_id, user_id,
+                 after_xid::text::bigint AS after_xid, after_event, created_at",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| PendingReplay {
+            connection_id: r.get("connection_id"),
+            user_id: r.get("user_id"),
+            after: Position {
+                xid: r.get("after_xid"),
+                event: r.get("after_event"),
+            },
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+/// Connections whose replay is still pending (asked after the relay took the others).
+pub async fn replaying_connections(client: &impl GenericClient) -> Result<Vec<String>, ApiError> {
+    Ok(client
+        .query("SELECT connection_id FROM pending_replays", &[])
+        .await?
+        .iter()
+        .map(|r| r.get("connection_id"))
+        .collect())
+}
+
+/// Put a replay back (its connection was not ready yet).
+pub async fn return_replay(client: &impl GenericClient, r: &PendingReplay) -> Result<(), ApiError> {
+    client
+        .execute(
+            "INSERT INTO pending_replays (connection_id, user_id, after_xid, after_event, created_at)
+             VALUES ($1, $2, $3::bigint::text::xid8, $4, $5) ON CONFLICT (connection_id) DO NOTHING",
+            &[&r.connection_id, &r.user_id, &r.after.xid, &r.after.event, &r.created_at],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Where the relay is, locked for this transaction, or `None` while another relay holds it: one
+/// relay runs at a time (an advisory lock, which takes no transaction id and so holds back no
+/// horizon).
+pub async fn try_lock_relay_position(
+    client: &impl GenericClient,
+) -> Result<Option<Position>, ApiError> {
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_xact_lock(7202) AS locked", &[])
+        .await?
+        .get("locked");
+    if !locked {
+        return Ok(None);
+    }
+    let row = client
+        .query_one(
+            "SELECT xid::text::bigint AS xid, event FROM relay_position",
+            &[],
+        )
+        .await?;
+    Ok(Some(Position {
+        xid: row.get("xid"),
+        event: row.get("event"),
+    }))
+}
+
+pub async fn set_relay_position(client: &impl GenericClient, p: Position) -> Result<(), ApiError> {
+    client
+        .execute(
+            "UPDATE relay_position SET xid = $1::bigint::text::xid8, event = $2",
+            &[&p.xid, &p.event],
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_anything_else() {
+        let p = Position {
+            xid: 81234,
+            event: 17,
+        };
+        assert_eq!(Position::parse(&p.encode()), Some(p));
+        for bad in [
+            "",
+            "1",
+            "1.",
+            ".1",
+            "a.1",
+            "1.-2",
+            "1.2.3",
+            "99999999999999999999.1",
+            " 1.2",
+        ] {
+            assert_eq!(Position::parse(bad), None, "{bad:?}");
+        }
+        assert!(Position::horizon(5) > p.min(Position::horizon(4)));
+    }
+}

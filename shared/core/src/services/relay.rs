@@ -1,0 +1,426 @@
+//! The relay: the one live path from the event log to WebSocket connections.
+//!
+//! Every server-to-client event is a row of the event log, committed with the change that caused
+//! it. The relay reads the log in position order, never past the stable horizon, and pushes each
+//! event to the connections of the users it is for, so each connection gets its events once and
+//! in cursor order. One relay runs at a time (the others wait); it is woken through the
+//! delivery queue right after a commit (the fast path), and on a schedule (an EventBridge rule
+//! on AWS, a timer in the local stack), so a lost wake-up or a queue outage delays delivery but
+//! never loses it.
+//!
+//! A connection whose push fails is closed: its client reconnects with the cursor of the last
+//! event it got and is replayed from there, so nothing is skipped and no other connection is
+//! pushed anything twice. A connection that asked to resume (`/ws?since=`) is replayed its
+//! events up to the relay's position before it is pushed anything newer.
+
+use std::collections::{HashMap, HashSet};
+
+use deadpool_postgres::GenericClient;
+use futures_util::future::join_all;
+use uuid::Uuid;
+
+use crate::api::models::{ChatDetails, Message};
+use crate::api::ws::{ChatCreated, EventFrame, MessageReceived, ServerEvent};
+use crate::db::events::{self, PendingReplay, Position, StoredEvent, Stream};
+use crate::db::{chats, messages, relationships};
+use crate::error::ApiError;
+use crate::ports::{ConnectionRecord, DeliveryJob, PushError};
+use crate::App;
+
+use super::receipts::{self, Deliveries};
+
+/// Events read per round.
+const BATCH: i64 = 500;
+/// Rounds per drain at most (the next wake-up or the schedule continues).
+const MAX_ROUNDS: usize = 100;
+/// A replay whose connection is not ready yet (still in `$connect` on AWS) is kept this long.
+const REPLAY_PATIENCE_SECS: i64 = 30;
+
+/// What a drain did, for logs and benchmarks.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RelayReport {
+    pub rounds: usize,
+    pub events: usize,
+    pub pushed: usize,
+    pub replayed: usize,
+    /// Connections closed because a push to them failed (their clients resume from a cursor).
+    pub closed: usize,
+}
+
+/// Hand the relay a wake-up after committing events. Never fails the caller: the events are
+/// committed, and the relay also runs on its schedule.
+pub async fn wake(app: &App, cause: &str) {
+    if let Err(e) = app.ports.queue.enqueue(&DeliveryJob::because(cause)).await {
+        tracing::warn!(error = %e, cause, "could not wake the relay; its schedule will deliver");
+    }
+}
+
+/// The scheduled run: compact the log past its retention, then relay what is stable.
+pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
+    let client = app.db.get().await?;
+    let removed = events::compact(&client, app.settings.event_retention.as_secs_f64()).await?;
+    if removed > 0 {
+        tracing::info!(removed, "compacted the event log");
+    }
+    drop(client);
+    drain(app).await
+}
+
+/// Relay everything that is stable, round after round. If another relay is running, wait a
+/// little for it (a short round ends in milliseconds); a relay in the middle of a full batch
+/// reads on afterwards, so it sees what woke this one.
+pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
+    let mut report = RelayReport::default();
+    let mut waits = 0;
+    while report.rounds < MAX_ROUNDS {
+        match round(app, &mut report).await? {
+            None if waits < BUSY_RETRIES => {
+                waits += 1;
+                tokio::time::sleep(BUSY_PAUSE).await;
+            }
+            None => break,
+            Some(read) => {
+                report.rounds += 1;
+                if read < BATCH as usize {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// While another relay runs: tries, and the pause between them (no connection held meanwhile).
+const BUSY_RETRIES: usize = 40;
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// One round in one transaction: take the relay's position, replay to resuming connections,
+/// push the next batch, record its receipts, move on. `None` if another relay holds it.
+async fn round(app: &App, report: &mut RelayReport) -> Result<Option<usize>, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    // Losing the last round's position in a crash re-pushes it (clients dedupe on cursors);
+    // nothing here is an acknowledged write, so the commit need not wait for the WAL flush.
+    tx.execute("SELECT set_config('synchronous_commit', 'off', true)", &[])
+        .await?;
+    let Some(position) = events::try_lock_relay_position(&tx).await? else {
+        return Ok(None);
+    };
+    let mut deliveries = Deliveries::default();
+    for replay in events::take_replays(&tx).await? {
+        replay_to(app, &tx, &replay, position, &mut deliveries, report).await?;
+    }
+    let (batch, horizon) = events::next_stable(&tx, position, BATCH).await?;
+    let last = batch.last().map_or(position, |e| e.position);
+    // A short batch read everything below the horizon: the position may move up to it.
+    let next = if (batch.len() as i64) < BATCH {
+        last.max(horizon).max(position)
+    } else {
+        last
+    };
+    if !batch.is_empty() {
+        let replaying: HashSet<String> = events::replaying_connections(&tx)
+            .await?
+            .into_iter()
+            .collect();
+        push_batch(app, &tx, &batch, &replaying, &mut deliveries, report).await?;
+        report.events += batch.len();
+    }
+    receipts::record(&tx, &deliveries).await?;
+    if next != position {
+        events::set_relay_position(&tx, next).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(batch.len()))
+}
+
+/// Frames for events, per viewer where the payload depends on who reads it (shared with
+/// `/api/sync`, which lists the same frames).
+pub(super) struct Frames<'a> {
+    app: &'a App,
+    messages: HashMap<Uuid, Message>,
+    chats: HashMap<(Uuid, Uuid), Option<ChatDetails>>,
+    members: HashMap<Uuid, Vec<Uuid>>,
+}
+
+impl<'a> Frames<'a> {
+    pub(super) async fn load(
+        app: &'a App,
+        client: &impl GenericClient,
+        batch: &[StoredEvent],
+    ) -> Result<Self, ApiError> {
+        let ids: Vec<Uuid> = batch.iter().filter_map(|e| e.message_id).collect();
+        Ok(Self {
+            app,
+            messages: messages::by_ids(client, &ids).await?,
+            chats: HashMap::new(),
+            members: HashMap::new(),
+        })
+    }
+
+    /// The event as `viewer` is pushed it, or `None` if there is nothing to show (its message
+    /// or chat is gone).
+    pub(super) async fn frame(
+        &mut self,
+        client: &impl GenericClient,
+        event: &StoredEvent,
+        viewer: Uuid,
+    ) -> Result<Option<(String, Option<&Message>)>, ApiError> {
+        let cursor = event.position.encode();
+        let server_event = match (event.name.as_str(), event.stream) {
+            ("message:received", Stream::Chat(chat_id)) => {
+                let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
+                    return Ok(None);
+                };
+                let frame = EventFrame {
+                    cursor,
+                    event: ServerEvent::MessageReceived(Box::new(MessageReceived {
+                        message: message.clone(),
+                        chat_id,
+                        timestamp: message.created_at,
+                    })),
+                };
+                return Ok(Some((frame.to_text(), Some(message))));
+            }
+            // The creator has the chat from their answer; the others are told.
+            ("chat:created", Stream::Chat(_)) if event.actor == Some(viewer) => return Ok(None),
+            ("chat:created", Stream::Chat(chat_id)) => {
+                if !self.chats.contains_key(&(chat_id, viewer)) {
+                    let details = chats::details(&self.app.db, chat_id, viewer).await?;
+                    self.chats.insert((chat_id, viewer), details);
+                }
+                let Some(chat) = self.chats[&(chat_id, viewer)].clone() else {
+                    return Ok(None);
+                };
+                if !self.members.contains_key(&chat_id) {
+                    let members = chats::current_members(client, &[chat_id]).await?;
+                    self.members
+                        .insert(chat_id, members.iter().map(|m| m.user_id).collect());
+                }
+                ServerEvent::ChatCreated(ChatCreated {
+                    chat,
+                    participants: self.members[&chat_id].clone(),
+                })
+            }
+            (name, _) => {
+                match ServerEvent::from_parts(name, event.data.clone().unwrap_or_default()) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::error!(error = %e, name, "an event in the log does not read back");
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        Ok(Some((
+            EventFrame {
+                cursor,
+                event: server_event,
+            }
+            .to_text(),
+            None,
+        )))
+    }
+}
+
+/// One frame for one connection, and the receipt it earns when it arrives.
+struct Push {
+    position: Position,
+    frame: String,
+    receipt: Option<(Uuid, Uuid, i64, Uuid)>,
+}
+
+/// Push a batch: each event to the connections of the users it is for, each connection's
+/// frames in order; receipts for the messages that arrived.
+async fn push_batch(
+    app: &App,
+    client: &impl GenericClient,
+    batch: &[StoredEvent],
+    replaying: &HashSet<String>,
+    deliveries: &mut Deliveries,
+    report: &mut RelayReport,
+) -> Result<(), ApiError> {
+    let chat_ids: Vec<Uuid> = batch
+        .iter()
+        .filter_map(|e| match e.stream {
+            Stream::Chat(c) => Some(c),
+            Stream::User(_) => None,
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut members: HashMap<Uuid, Vec<chats::Member>> = HashMap::new();
+    for m in chats::current_members(client, &chat_ids).await? {
+        members.entry(m.chat_id).or_default().push(m);
+    }
+    let actors: Vec<Uuid> = batch.iter().filter_map(|e| e.actor).collect();
+    let everyone: Vec<Uuid> = members
+        .values()
+        .flatten()
+        .map(|m| m.user_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let blocks = relationships::blocks_among(client, &everyone, &actors).await?;
+    let mut frames = Frames::load(app, client, batch).await?;
+    let mut connections: HashMap<Uuid, Vec<ConnectionRecord>> = HashMap::new();
+    // Per connection, its frames in log order.
+    let mut plan: HashMap<String, (Uuid, Vec<Push>)> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for event in batch {
+        let recipients: Vec<Uuid> = match event.stream {
+            Stream::User(u) => vec![u],
+            Stream::Chat(c) => members
+                .get(&c)
+                .into_iter()
+                .flatten()
+                .filter(|m| m.joined_at <= event.created_at)
+                .filter(|m| {
+                    !event
+                        .actor
+                        .is_some_and(|a| blocks.contains(&(m.user_id, a)))
+                })
+                .map(|m| m.user_id)
+                .collect(),
+        };
+        for user in recipients {
+            if !connections.contains_key(&user) {
+                let of_user = app.ports.connections.connections_of(user).await?;
+                connections.insert(user, of_user);
+            }
+            let targets: Vec<&ConnectionRecord> = connections[&user]
+                .iter()
+                .filter(|c| Some(c.connection_id.as_str()) != event.origin_connection.as_deref())
+                .filter(|c| !replaying.contains(&c.connection_id))
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let Some((frame, message)) = frames.frame(client, event, user).await? else {
+                continue;
+            };
+            let receipt = message
+                .filter(|_| event.actor.is_some_and(|a| a != user))
+                .and_then(|m| Some((m.chat_id, event.actor?, m.seq, m.id)));
+            for c in targets {
+                let entry = plan.entry(c.connection_id.clone()).or_insert_with(|| {
+                    order.push(c.connection_id.clone());
+                    (user, Vec::new())
+                });
+                entry.1.push(Push {
+                    position: event.position,
+                    frame: frame.clone(),
+                    receipt,
+                });
+            }
+        }
+    }
+    let results = join_all(order.iter().map(|id| {
+        let (user, pushes) = &plan[id];
+        push_in_order(app, id, *user, pushes)
+    }))
+    .await;
+    for (id, (arrived, failed)) in order.iter().zip(results) {
+        let (user, pushes) = &plan[id];
+        report.pushed += arrived;
+        report.closed += usize::from(failed);
+        for push in &pushes[..arrived] {
+            if let Some((chat, sender, seq, message)) = push.receipt {
+                deliveries.add(chat, sender, *user, seq, message);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Push frames to one connection in order, stopping at the first failure: a gone connection
+/// is forgotten, any other failure closes it (its client resumes from its last cursor).
+/// Returns how many arrived and whether the connection was given up.
+async fn push_in_order(app: &App, connection: &str, user: Uuid, pushes: &[Push]) -> (usize, bool) {
+    for (i, push) in pushes.iter().enumerate() {
+        match app.ports.push.post(connection, push.frame.as_bytes()).await {
+            Ok(()) => {}
+            Err(PushError::Gone) => {
+                if let Err(e) = app.ports.connections.unregister(user, connection).await {
+                    tracing::warn!(error = %e, "could not drop a gone connection");
+                }
+                return (i, true);
+            }
+            Err(PushError::Failed(e)) => {
+                tracing::warn!(error = %e, connection, "push failed; closing the connection so its client resumes");
+                let _ = app.ports.push.disconnect(connection).await;
+                let _ = app.ports.connections.unregister(user, connection).await;
+                return (i, true);
+            }
+        }
+    }
+    (pushes.len(), false)
+}
+
+/// Replay a resuming connection's events after its cursor up to the relay's position.
+async fn replay_to(
+    app: &App,
+    client: &impl GenericClient,
+    replay: &PendingReplay,
+    until: Position,
+    deliveries: &mut Deliveries,
+    report: &mut RelayReport,
+) -> Result<(), ApiError> {
+    let mut after = replay.after;
+    loop {
+        let (page, _) = events::for_user(client, replay.user_id, after, until, BATCH).await?;
+        let mut frames = Frames::load(app, client, &page).await?;
+        let mut pushes = Vec::new();
+        for event in &page {
+            if let Some((frame, message)) = frames.frame(client, event, replay.user_id).await? {
+                let receipt = message
+                    .filter(|_| event.actor.is_some_and(|a| a != replay.user_id))
+                    .and_then(|m| Some((m.chat_id, event.actor?, m.seq, m.id)));
+                pushes.push(Push {
+                    position: event.position,
+                    frame,
+                    receipt,
+                });
+            }
+        }
+        for (i, push) in pushes.iter().enumerate() {
+            match app
+                .ports
+                .push
+                .post(&replay.connection_id, push.frame.as_bytes())
+                .await
+            {
+                Ok(()) => {
+                    report.replayed += 1;
+                    if let Some((chat, sender, seq, message)) = push.receipt {
+                        deliveries.add(chat, sender, replay.user_id, seq, message);
+                    }
+                }
+                Err(e) => {
+                    // Not connected yet (API Gateway is still in `$connect`): try again next
+                    // round, from here, for a while.
+                    let young = chrono::Utc::now() - replay.created_at
+                        < chrono::Duration::seconds(REPLAY_PATIENCE_SECS);
+                    if matches!(e, PushError::Gone) && young {
+                        let resume = PendingReplay {
+                            after: if i == 0 {
+                                after
+                            } else {
+                                pushes[i - 1].position
+                            },
+                            ..replay.clone()
+                        };
+                        events::return_replay(client, &resume).await?;
+                    } else {
+                        let _ = app.ports.push.disconnect(&replay.connection_id).await;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == BATCH => after = last.position,
+            _ => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `GET /api/sync` (API.md "Sync"): every event the caller's devices would have been pushed,
+//! after a cursor, in order, from the same event log the relay pushes from. Messages listed
+//! here count as delivered, as if pushed.
+
+use crate::api::models::{Envelope, SyncPage};
+use crate::api::requests::SyncQuery;
+use crate::auth::tokens::Caller;
+use crate::db::events::{self, Position};
+use crate::error::ApiError;
+use crate::App;
+
+use super::receipts::{self, Deliveries};
+use super::relay::Frames;
+
+/// `GET /api/sync?since&limit`.
+#[utoipa::path(get, path = "/api/sync", tag = "sync", security(("bearer" = [])),
+    params(SyncQuery),
+    responses(
+        (status = 200, description = "The caller's events after `since`, in order", body = Envelope<SyncPage>),
+        (status = 410, description = "`SYNC_CURSOR_EXPIRED`: the cursor is older than the retention; reload the chat list and history", body = crate::error::ErrorEnvelope),
+    ))]
+pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, ApiError> {
+    let mut client = app.db.get().await?;
+    let Some(since) = q.since.map(|c| c.0) else {
+        // From the present: everything below the horizon counts as seen.
+        let (_, horizon) = events::next_stable(&client, Position::END, 1).await?;
+        return Ok(SyncPage {
+            events: Vec::new(),
+            next_cursor: horizon.encode(),
+            has_more: false,
+        });
+    };
+    let pruned = events::pruned_below(&client).await?;
+    if pruned.xid > 0 && since.xid <= pruned.xid {
+        return Err(ApiError::SyncCursorExpired);
+    }
+    let limit = q.limit.0;
+    let (mut page, horizon) =
+        events::for_user(&client, caller.user_id, since, Position::END, limit + 1).await?;
+    let has_more = page.len() as i64 > limit;
+    page.truncate(limit as usize);
+    let mut frames = Frames::load(app, &client, &page).await?;
+    let mut listed = Vec::with_capacity(page.len());
+    let mut deliveries = Deliveries::default();
+    for event in &page {
+        let Some((frame, message)) = frames.frame(&client, event, caller.user_id).await? else {
+            continue;
+        };
+        if let (Some(m), Some(sender)) = (message, event.actor) {
+            deliveries.add(m.chat_id, sender, caller.user_id, m.seq, m.id);
+        }
+        listed.push(
+            serde_json::from_str(&frame).map_err(|e| {
+                ApiError::Internal(format!("an event frame did not read back: {e}"))
+            })?,
+        );
+    }
+    if !deliveries.is_empty() {
+        let tx = client.transaction().await?;
+        receipts::record(&tx, &deliveries).await?;
+        tx.commit().await?;
+        // The senders' notices are in the log.
+        super::relay::wake(app, "message:delivered").await;
+    }
+    let last = page.last().map_or(since, |e| e.position);
+    let next = if has_more {
+        last
+    } else {
+        last.max(horizon).max(since)
+    };
+    Ok(SyncPage {
+        events: listed,
+        next_cursor: next.encode(),
+        has_more,
+    })
+}
