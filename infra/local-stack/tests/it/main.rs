@@ -12,4 +12,5 @@ mod rest;
 mod services;
 mod sqs;
 mod support;
+mod sync;
 mod websocket;

@@ -327,6 +327,24 @@ impl WsClient {
         })
     }
 
+    /// Connect resuming after `since` (`/ws?token=...&since=...`).
+    pub async fn connect_since(
+        app: &TestApp,
+        token: &str,
+        since: &str,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let (stream, _) = tokio_tungstenite::connect_async(format!(
+            "{}?token={token}&since={since}",
+            app.ws_url()
+        ))
+        .await?;
+        Ok(Self {
+            stream,
+            invalid_requests: Default::default(),
+            checked: true,
+        })
+    }
+
     /// This client receives raw pushes (`@connections` tests), not protocol frames: they are
     /// not checked against the AsyncAPI document.
     pub fn raw(mut self) -> Self {

@@ -164,19 +164,28 @@ pub async fn append_user_events_each(
     Ok(())
 }
 
-/// The horizon read with the events: nothing at or above it may be read yet.
-fn horizon_of(rows: &[Row], fallback: i64) -> Position {
-    Position::horizon(rows.first().map_or(fallback, |r| r.get("horizon")))
+/// Events and the horizon from one statement, so they come from one snapshot: a horizon read
+/// later could pass events committed in between, which this read did not see.
+fn events_and_horizon(rows: &[Row]) -> (Vec<StoredEvent>, Position) {
+    let horizon = Position::horizon(rows.first().map_or(0, |r| r.get("horizon")));
+    let events = rows
+        .iter()
+        .filter(|r| r.get::<_, Option<i64>>("id").is_some())
+        .map(stored)
+        .collect();
+    (events, horizon)
 }
 
-async fn current_horizon(client: &impl GenericClient) -> Result<Position, ApiError> {
-    let row = client
-        .query_one(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon",
-            &[],
-        )
-        .await?;
-    Ok(Position::horizon(row.get("horizon")))
+/// `events` (a query over `e`, the log's columns, ordered and limited) with the horizon of
+/// its snapshot on every row, and one row of NULLs when it finds nothing.
+fn with_horizon(events: &str) -> String {
+    format!(
+        "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+         ev AS ({events})
+         SELECT {COLUMNS}, (SELECT x::text::bigint FROM h) AS horizon
+         FROM (SELECT 1) AS one LEFT JOIN ev AS e ON true
+         ORDER BY e.xid, e.id"
+    )
 }
 
 /// The whole log's next events after `after`, below the horizon, in order; and the horizon.
@@ -186,21 +195,16 @@ pub async fn next_stable(
     limit: i64,
 ) -> Result<(Vec<StoredEvent>, Position), ApiError> {
     let stmt = client
-        .prepare_cached(&format!(
-            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
-             SELECT {COLUMNS}, (SELECT x::text::bigint FROM h) AS horizon FROM events e
+        .prepare_cached(&with_horizon(
+            "SELECT e.* FROM events e
              WHERE (e.xid, e.id) > ($1::bigint::text::xid8, $2) AND e.xid < (SELECT x FROM h)
-             ORDER BY e.xid, e.id LIMIT $3"
+             ORDER BY e.xid, e.id LIMIT $3",
         ))
         .await?;
     let rows = client
         .query(&stmt, &[&after.xid, &after.event, &limit])
         .await?;
-    let horizon = match rows.is_empty() {
-        true => current_horizon(client).await?,
-        false => horizon_of(&rows, 0),
-    };
-    Ok((rows.iter().map(stored).collect(), horizon))
+    Ok(events_and_horizon(&rows))
 }
 
 /// `user`'s events after `after` and at most `until`, below the horizon, in order: their own
@@ -214,9 +218,8 @@ pub async fn for_user(
     limit: i64,
 ) -> Result<(Vec<StoredEvent>, Position), ApiError> {
     let stmt = client
-        .prepare_cached(&format!(
-            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
-             SELECT {COLUMNS}, (SELECT x::text::bigint FROM h) AS horizon FROM (
+        .prepare_cached(&with_horizon(
+            "SELECT e.* FROM (
                  SELECT e.* FROM events e WHERE e.user_id = $1
                  UNION ALL
                  SELECT e.* FROM chat_participants p
@@ -229,7 +232,7 @@ pub async fn for_user(
                AND e.xid < (SELECT x FROM h)
                AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = $1
                                AND b.related_user_id = e.actor_id AND b.relationship_type = 'blocked')
-             ORDER BY e.xid, e.id LIMIT $6"
+             ORDER BY e.xid, e.id LIMIT $6",
         ))
         .await?;
     let rows = client
@@ -245,11 +248,18 @@ pub async fn for_user(
             ],
         )
         .await?;
-    let horizon = match rows.is_empty() {
-        true => current_horizon(client).await?,
-        false => horizon_of(&rows, 0),
-    };
-    Ok((rows.iter().map(stored).collect(), horizon))
+    Ok(events_and_horizon(&rows))
+}
+
+/// The horizon now (for a sync that starts from the present).
+pub async fn horizon(client: &impl GenericClient) -> Result<Position, ApiError> {
+    let row = client
+        .query_one(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon",
+            &[],
+        )
+        .await?;
+    Ok(Position::horizon(row.get("horizon")))
 }
 
 /// Positions below this were compacted away: a cursor there may have missed events.

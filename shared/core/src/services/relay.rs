@@ -119,11 +119,7 @@ async fn round(app: &App, report: &mut RelayReport) -> Result<Option<usize>, Api
         last
     };
     if !batch.is_empty() {
-        let replaying: HashSet<String> = events::replaying_connections(&tx)
-            .await?
-            .into_iter()
-            .collect();
-        push_batch(app, &tx, &batch, &replaying, &mut deliveries, report).await?;
+        push_batch(app, &tx, &batch, &mut deliveries, report).await?;
         report.events += batch.len();
     }
     receipts::record(&tx, &deliveries).await?;
@@ -236,7 +232,6 @@ async fn push_batch(
     app: &App,
     client: &impl GenericClient,
     batch: &[StoredEvent],
-    replaying: &HashSet<String>,
     deliveries: &mut Deliveries,
     report: &mut RelayReport,
 ) -> Result<(), ApiError> {
@@ -263,7 +258,31 @@ async fn push_batch(
         .collect();
     let blocks = relationships::blocks_among(client, &everyone, &actors).await?;
     let mut frames = Frames::load(app, client, batch).await?;
+    // Every recipient's connections first, then which of them await a replay: `$connect` asks
+    // for the replay before it registers the connection, so a connection seen here that is
+    // resuming is in the set read after.
     let mut connections: HashMap<Uuid, Vec<ConnectionRecord>> = HashMap::new();
+    for event in batch {
+        let users: Vec<Uuid> = match event.stream {
+            Stream::User(u) => vec![u],
+            Stream::Chat(c) => members
+                .get(&c)
+                .into_iter()
+                .flatten()
+                .map(|m| m.user_id)
+                .collect(),
+        };
+        for user in users {
+            if !connections.contains_key(&user) {
+                let of_user = app.ports.connections.connections_of(user).await?;
+                connections.insert(user, of_user);
+            }
+        }
+    }
+    let replaying: HashSet<String> = events::replaying_connections(client)
+        .await?
+        .into_iter()
+        .collect();
     // Per connection, its frames in log order.
     let mut plan: HashMap<String, (Uuid, Vec<Push>)> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -284,10 +303,6 @@ async fn push_batch(
                 .collect(),
         };
         for user in recipients {
-            if !connections.contains_key(&user) {
-                let of_user = app.ports.connections.connections_of(user).await?;
-                connections.insert(user, of_user);
-            }
             let targets: Vec<&ConnectionRecord> = connections[&user]
                 .iter()
                 .filter(|c| Some(c.connection_id.as_str()) != event.origin_connection.as_deref())

@@ -1,0 +1,414 @@
+//! The event stream: `/api/sync` and `/ws?since=` read the same log the relay pushes from, in
+//! cursor order, without skipping an event that commits late, within membership windows, with
+//! one row per chat event; a send is delivered even when the queue refuses its wake-up.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use banter_core::api::extract::json_value;
+use banter_core::ports::Absent;
+use banter_core::services::{messaging, relay};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{spawn_app, spawn_app_with, wait_until, TestApp, User, WsClient};
+
+/// Wait until every transaction that began before now has ended, in the whole cluster: the
+/// horizon sync reads below is the cluster's oldest transaction in flight, and tests run side by
+/// side (one of them holds a transaction open on purpose).
+async fn settle(app: &TestApp) {
+    let db = app.app().db.get().await.unwrap();
+    let mark: i64 = db
+        .query_one("SELECT pg_current_xact_id()::text::bigint AS x", &[])
+        .await
+        .unwrap()
+        .get("x");
+    wait_until(
+        "older transactions end",
+        Duration::from_secs(10),
+        || async {
+            let horizon: i64 = db
+                .query_one(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get("x");
+            horizon > mark
+        },
+    )
+    .await;
+}
+
+/// Sync from `since` to the end, once what was committed before is readable: every event, the
+/// final cursor.
+async fn sync_all(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, String) {
+    settle(app).await;
+    sync_now(app, user, since).await
+}
+
+/// Sync from `since` to the end as things stand.
+async fn sync_now(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, String) {
+    let mut events = Vec::new();
+    let mut cursor = since.to_owned();
+    loop {
+        let (status, body) = app
+            .get(
+                &format!("/api/sync?since={cursor}&limit=100"),
+                Some(&user.access),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        events.extend(body["data"]["events"].as_array().unwrap().iter().cloned());
+        cursor = body["data"]["nextCursor"].as_str().unwrap().to_owned();
+        if body["data"]["hasMore"] != true {
+            return (events, cursor);
+        }
+    }
+}
+
+async fn present(app: &TestApp, user: &User) -> String {
+    let (status, body) = app.get("/api/sync", Some(&user.access)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["events"],
+        json!([]),
+        "from the present: nothing yet"
+    );
+    body["data"]["nextCursor"].as_str().unwrap().to_owned()
+}
+
+async fn send(app: &TestApp, from: &User, chat: &str, id: &str) -> Value {
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&from.access),
+            json!({ "clientMessageId": id, "content": format!("text of {id}") }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["data"].clone()
+}
+
+fn contents(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "message:received")
+        .map(|e| e["data"]["message"]["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_offline_device_syncs_what_it_missed_and_counts_as_delivered() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let since = present(&app, &bob).await;
+    for i in 0..3 {
+        send(&app, &alice, &chat, &format!("m{i}")).await;
+    }
+    let (events, cursor) = sync_all(&app, &bob, &since).await;
+    assert_eq!(
+        contents(&events),
+        ["text of m0", "text of m1", "text of m2"]
+    );
+    let cursors: Vec<&str> = events
+        .iter()
+        .map(|e| e["cursor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cursors.iter().collect::<HashSet<_>>().len(),
+        cursors.len(),
+        "unique cursors"
+    );
+    // Nothing again from the returned cursor.
+    let (again, _) = sync_all(&app, &bob, &cursor).await;
+    assert!(contents(&again).is_empty(), "{again:?}");
+    // Listed by sync = delivered: Alice's history and her own stream say so, once.
+    wait_until(
+        "the receipt is recorded",
+        Duration::from_secs(3),
+        || async {
+            let (_, history) = app
+                .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+                .await;
+            history["data"][2]["status"] == "delivered"
+        },
+    )
+    .await;
+    let (alice_events, _) = sync_all(&app, &alice, &since).await;
+    let delivered: Vec<&Value> = alice_events
+        .iter()
+        .filter(|e| e["event"] == "message:delivered")
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        1,
+        "one notice for the batch: {alice_events:?}"
+    );
+    assert_eq!(delivered[0]["data"]["seq"], 3);
+    assert_eq!(delivered[0]["data"]["deliveredTo"], json!([bob.id]));
+    // A cursor the server never gave is refused.
+    let (status, body) = app.get("/api/sync?since=banana", Some(&bob.access)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cursor_never_skips_an_event_that_commits_late() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let since = present(&app, &bob).await;
+    let bob_id: Uuid = bob.id.parse().unwrap();
+    // A writer that starts first and commits last: its event gets the smaller transaction id.
+    let mut slow = app.owner_db().await.get().await.unwrap();
+    let slow = slow.transaction().await.unwrap();
+    slow.execute(
+        "INSERT INTO events (user_id, name, data) VALUES ($1, 'message:delivered',
+             jsonb_build_object('messageId', gen_random_uuid(), 'chatId', gen_random_uuid(), 'seq', 99,
+                                'deliveredTo', '[]'::jsonb, 'timestamp', '2026-12-01T00:00:00.000Z'))",
+        &[&bob_id],
+    )
+    .await
+    .unwrap();
+    // Meanwhile, others commit after it started.
+    send(&app, &alice, &chat, "fast").await;
+    let (first, cursor) = sync_now(&app, &bob, &since).await;
+    assert!(
+        first.is_empty(),
+        "nothing past the oldest transaction in flight is read yet: {first:?}"
+    );
+    slow.commit().await.unwrap();
+    let (second, _) = sync_all(&app, &bob, &cursor).await;
+    let names: Vec<&str> = second
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["message:delivered", "message:received"],
+        "the late one first (its transaction started first), nothing skipped"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_and_a_reader_see_every_event_once() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let writers: Vec<User> = futures_util::future::join_all(
+        (0..4).map(|i| app.register(Box::leak(format!("w{i}").into_boxed_str()))),
+    )
+    .await;
+    let mut chats = Vec::new();
+    for w in &writers {
+        chats.push(app.open_chat(w, &reader).await);
+    }
+    let since = present(&app, &reader).await;
+    let per_writer = 25;
+    let sending = futures_util::future::join_all(writers.iter().zip(&chats).map(|(w, chat)| {
+        let app = &app;
+        async move {
+            for i in 0..per_writer {
+                send(app, w, chat, &format!("{}-{i}", w.id)).await;
+            }
+        }
+    }));
+    // Read while they write, each time from the last cursor.
+    let reading = async {
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor = since.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while seen.len() < writers.len() * per_writer && tokio::time::Instant::now() < deadline {
+            let (events, next) = sync_now(&app, &reader, &cursor).await;
+            seen.extend(contents(&events));
+            cursor = next;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        seen
+    };
+    let (_, seen) = tokio::join!(sending, reading);
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no event twice");
+    assert_eq!(seen.len(), writers.len() * per_writer, "none skipped");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_group_message_is_one_event_row_and_members_see_their_windows() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let members: Vec<User> = futures_util::future::join_all(
+        (0..30).map(|i| app.register(Box::leak(format!("m{i}").into_boxed_str()))),
+    )
+    .await;
+    let (status, group) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "big", "participantIds": members.iter().map(|m| &m.id).collect::<Vec<_>>() }),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let chat = group["data"]["id"].as_str().unwrap().to_owned();
+    let chat_id: Uuid = chat.parse().unwrap();
+    let since = present(&app, &members[0]).await;
+    let first = send(&app, &alice, &chat, "before").await;
+    let db = app.app().db.get().await.unwrap();
+    let rows: i64 = db
+        .query_one(
+            "SELECT count(*) AS n FROM events WHERE message_id = $1",
+            &[&first["id"].as_str().unwrap().parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(rows, 1, "one row for 31 members");
+    // Member 0 leaves; a newcomer joins; then another message.
+    let newcomer = app.register("late").await;
+    let (left, joined): (Uuid, Uuid) =
+        (members[0].id.parse().unwrap(), newcomer.id.parse().unwrap());
+    db.execute(
+        "UPDATE chat_participants SET left_at = now() WHERE chat_id = $1 AND user_id = $2",
+        &[&chat_id, &left],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO chat_participants (chat_id, user_id) VALUES ($1, $2)",
+        &[&chat_id, &joined],
+    )
+    .await
+    .unwrap();
+    send(&app, &alice, &chat, "after").await;
+    let (gone, _) = sync_all(&app, &members[0], &since).await;
+    assert_eq!(contents(&gone), ["text of before"], "nothing after leaving");
+    let (late, _) = sync_all(&app, &newcomer, &since).await;
+    assert_eq!(
+        contents(&late),
+        ["text of after"],
+        "nothing from before joining"
+    );
+    let (stayed, _) = sync_all(&app, &members[1], &since).await;
+    assert_eq!(contents(&stayed), ["text of before", "text of after"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cursors_past_the_retention_expire() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let since = present(&app, &bob).await;
+    send(&app, &alice, &chat, "old").await;
+    let (_, cursor) = sync_all(&app, &bob, &since).await;
+    // Compact with no retention at all: every event so far goes.
+    let mut short = app.app().clone();
+    let mut settings = (*short.settings).clone();
+    settings.event_retention = Duration::ZERO;
+    short.settings = Arc::new(settings);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    relay::scheduled(&short).await.unwrap();
+    let (status, body) = app
+        .get(&format!("/api/sync?since={since}"), Some(&bob.access))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (410, Some("SYNC_CURSOR_EXPIRED"))
+    );
+    match WsClient::connect_since(&app, &bob.access, &since).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 410),
+        other => panic!(
+            "a resume past the retention is refused, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // The cursor Bob had is past too (compaction also took events after it, in others'
+    // streams); a fresh one works.
+    let (status, _) = app
+        .get(&format!("/api/sync?since={cursor}"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 410);
+    let fresh = present(&app, &bob).await;
+    send(&app, &alice, &chat, "new").await;
+    let (events, _) = sync_all(&app, &bob, &fresh).await;
+    assert_eq!(contents(&events), ["text of new"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reconnect_with_since_replays_exactly_what_was_missed_then_goes_live() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws.next_event("chat:created").await;
+    send(&app, &alice, &chat, "seen live").await;
+    let live = bob_ws.next_event("message:received").await;
+    let last_cursor = live["cursor"].as_str().unwrap().to_owned();
+    drop(bob_ws);
+    for i in 0..5 {
+        send(&app, &alice, &chat, &format!("missed {i}")).await;
+    }
+    let mut bob_ws = WsClient::connect_since(&app, &bob.access, &last_cursor)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut cursors = Vec::new();
+    for _ in 0..5 {
+        let frame = bob_ws.next_event("message:received").await;
+        cursors.push(frame["cursor"].as_str().unwrap().to_owned());
+        got.push(
+            frame["data"]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        got,
+        (0..5)
+            .map(|i| format!("text of missed {i}"))
+            .collect::<Vec<_>>()
+    );
+    send(&app, &alice, &chat, "live again").await;
+    let frame = bob_ws.next_event("message:received").await;
+    assert_eq!(frame["data"]["message"]["content"], "text of live again");
+    assert!(!cursors.contains(&frame["cursor"].as_str().unwrap().to_owned()));
+    bob_ws.expect_silence(Duration::from_millis(300)).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_send_whose_wake_up_is_lost_is_still_acknowledged_and_delivered() {
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_millis(300)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws.next_event("chat:created").await;
+    // The queue refuses every enqueue.
+    let mut broken = app.app().clone();
+    broken.ports.queue = Arc::new(Absent("delivery queue"));
+    let caller = app.app().tokens.verify_access(&alice.access).unwrap();
+    let body =
+        json_value(json!({ "clientMessageId": "q", "content": "through an outage" })).unwrap();
+    let stored = messaging::send(&broken, caller, chat.parse().unwrap(), body, None)
+        .await
+        .expect("a committed send is acknowledged");
+    assert_eq!(stored.seq, 1);
+    let frame = bob_ws.next_event("message:received").await;
+    assert_eq!(frame["data"]["message"]["id"], stored.id.to_string());
+    bob_ws.expect_silence(Duration::from_millis(700)).await;
+    app.stop().await;
+}
