@@ -100,6 +100,8 @@ impl Stack {
             .env("BANTER_RATE_LIMIT_MESSAGES", "100000000/60")
             .env("BANTER_WS_FRAMES_PER_SECOND", "1000000")
             .env("BANTER_WS_FRAME_BURST", "1000000")
+            // Idle connections are spread over a few users (100 each).
+            .env("BANTER_MAX_CONNECTIONS_PER_USER", "1000")
             .env_remove("DATABASE_URL")
             .kill_on_drop(true)
             .spawn()
@@ -114,7 +116,13 @@ impl Stack {
         for _ in 0..600 {
             if let Ok(r) = http.get(format!("{base}/api/health")).send().await {
                 if r.status().is_success() {
-                    let database_url = format!("postgres://banter@127.0.0.1:{pg_port}/banter");
+                    // The private PostgreSQL keeps its password beside its cluster.
+                    let password =
+                        std::fs::read_to_string(data_dir.join("postgres").join("password"))?;
+                    let database_url = format!(
+                        "postgres://banter:{}@127.0.0.1:{pg_port}/banter",
+                        password.trim()
+                    );
                     return Ok(Self {
                         child,
                         base,
