@@ -412,3 +412,106 @@ async fn a_send_whose_wake_up_is_lost_is_still_acknowledged_and_delivered() {
     bob_ws.expect_silence(Duration::from_millis(700)).await;
     app.stop().await;
 }
+
+/// A push port that fails for one connection and passes everything else to the real one.
+struct FailingFor {
+    inner: Arc<dyn banter_core::ports::ConnectionPush>,
+    connection: String,
+}
+
+#[async_trait::async_trait]
+impl banter_core::ports::ConnectionPush for FailingFor {
+    async fn post(&self, id: &str, frame: &[u8]) -> Result<(), banter_core::ports::PushError> {
+        if id == self.connection {
+            return Err(banter_core::ports::PushError::Failed("injected".into()));
+        }
+        self.inner.post(id, frame).await
+    }
+
+    async fn disconnect(&self, id: &str) -> Result<(), banter_core::ports::PushError> {
+        self.inner.disconnect(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_push_to_one_device_repushes_to_no_other() {
+    // The relay runs only when this test says (no schedule, no wake-ups).
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat: Uuid = app.open_chat(&alice, &bob).await.parse().unwrap();
+    let alice_phone = app.login(&alice).await;
+    let mut laptop = app.ws(&alice.access).await;
+    let mut phone = app.ws(&alice_phone.access).await;
+    let alice_id: Uuid = alice.id.parse().unwrap();
+    let connections = app
+        .app()
+        .ports
+        .connections
+        .connections_of(alice_id)
+        .await
+        .unwrap();
+    let laptop_id = connections
+        .iter()
+        .find(|c| {
+            c.session_id
+                != app
+                    .app()
+                    .tokens
+                    .verify_access(&alice_phone.access)
+                    .unwrap()
+                    .session_id
+        })
+        .unwrap()
+        .connection_id
+        .clone();
+    let mut quiet = app.app().clone();
+    quiet.ports.queue = Arc::new(Absent("delivery queue"));
+    let bob_caller = app.app().tokens.verify_access(&bob.access).unwrap();
+    let send = |id: &'static str| {
+        let quiet = quiet.clone();
+        async move {
+            let body = json_value(json!({ "clientMessageId": id, "content": id })).unwrap();
+            messaging::send(&quiet, bob_caller, chat, body, None)
+                .await
+                .unwrap()
+        }
+    };
+    for id in ["one", "two", "three"] {
+        send(id).await;
+    }
+    let mut failing = app.app().clone();
+    failing.ports.push = Arc::new(FailingFor {
+        inner: app.app().ports.push.clone(),
+        connection: laptop_id,
+    });
+    let report = relay::drain(&failing).await.unwrap();
+    assert_eq!(report.closed, 1, "{report:?}");
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let frame = phone.next_event("message:received").await;
+        got.push(
+            frame["data"]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(got, ["one", "two", "three"]);
+    assert!(
+        matches!(
+            laptop.next_message(Duration::from_secs(3)).await,
+            Some(tokio_tungstenite::tungstenite::Message::Close(_)) | None
+        ),
+        "the failing device is closed, so its client resumes from its cursor"
+    );
+    send("four").await;
+    relay::drain(app.app()).await.unwrap();
+    let frame = phone.next_event("message:received").await;
+    assert_eq!(
+        frame["data"]["message"]["content"], "four",
+        "nothing again before it"
+    );
+    phone.expect_silence(Duration::from_millis(300)).await;
+    app.stop().await;
+}
