@@ -202,6 +202,42 @@ impl PrivatePostgres {
         Ok(())
     }
 
+    /// Crash and restart the cluster (immediate mode: no checkpoint, recovery from the WAL on
+    /// start), as a fault test does.
+    pub async fn restart_immediately(&self) -> Result<()> {
+        let cluster = self.cluster_dir().to_string_lossy().into_owned();
+        // The log file again: without it the new server would write to (and hold open) our pipe.
+        let log = self
+            .data_dir
+            .join("postgres.log")
+            .to_string_lossy()
+            .into_owned();
+        let out = self
+            .run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    &cluster,
+                    "-l",
+                    &log,
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "60",
+                    "restart",
+                ],
+            )
+            .await?;
+        if !out.status.success() {
+            bail!(
+                "pg_ctl restart failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
     /// Stop the cluster (fast shutdown: connections are closed, data is kept).
     pub async fn stop(&self) -> Result<()> {
         let cluster = self.cluster_dir().to_string_lossy().into_owned();

@@ -5,6 +5,7 @@ mod adapters;
 mod apigateway;
 mod blackbox;
 mod events;
+mod faults;
 mod hostile;
 mod identity;
 mod limits;

@@ -1,0 +1,371 @@
+//! Fault scenarios, at a size that keeps the test command quick (`BANTER_FAULT_RATE`,
+//! `BANTER_FAULT_SECONDS`, `BANTER_FAULT_CONNECTIONS` make them bigger). Each prints what it
+//! counted: acknowledged messages, what every device received (live, then through sync after
+//! client-side dedupe on cursors), lost, duplicated, and gaps in each chat's `seq`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{spawn_app_with, TestApp, User};
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What one device got, deduped by cursor as a client does (a re-push of a cursor it already
+/// has, after a relay crash, is counted and dropped).
+#[derive(Default)]
+struct Device {
+    by_cursor: BTreeMap<String, Value>,
+    duplicates: usize,
+    last_cursor: Option<String>,
+}
+
+impl Device {
+    fn take(&mut self, frame: Value) {
+        let Some(cursor) = frame["cursor"].as_str().map(str::to_owned) else {
+            return;
+        };
+        self.last_cursor = Some(cursor.clone());
+        if self.by_cursor.insert(cursor, frame).is_some() {
+            self.duplicates += 1;
+        }
+    }
+
+    fn message_ids(&self) -> HashSet<String> {
+        self.by_cursor
+            .values()
+            .filter(|f| f["event"] == "message:received")
+            .filter_map(|f| f["data"]["message"]["id"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// A device's connection, read in the background into its `Device`.
+async fn listen(
+    app: &TestApp,
+    token: &str,
+    since: Option<&str>,
+    device: Arc<Mutex<Device>>,
+) -> tokio::task::JoinHandle<()> {
+    let url = match since {
+        Some(c) => format!("{}?token={token}&since={c}", app.ws_url()),
+        None => format!("{}?token={token}", app.ws_url()),
+    };
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let (_, mut stream) = ws.split();
+    tokio::spawn(async move {
+        while let Some(Ok(Message::Text(text))) = stream.next().await {
+            if let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) {
+                device.lock().unwrap().take(frame);
+            }
+        }
+    })
+}
+
+/// Sync a device from its last cursor to the end (what a client does after any doubt).
+async fn catch_up(app: &TestApp, user: &User, device: &Arc<Mutex<Device>>, since: &str) {
+    let mut cursor = device
+        .lock()
+        .unwrap()
+        .last_cursor
+        .clone()
+        .unwrap_or_else(|| since.to_owned());
+    loop {
+        let (status, body) = app
+            .get(
+                &format!("/api/sync?since={cursor}&limit=100"),
+                Some(&user.access),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        for event in body["data"]["events"].as_array().unwrap() {
+            device.lock().unwrap().take(event.clone());
+        }
+        cursor = body["data"]["nextCursor"].as_str().unwrap().to_owned();
+        if body["data"]["hasMore"] != true {
+            return;
+        }
+    }
+}
+
+/// Every acknowledged message must be on every receiving device; `seq` has no holes.
+fn report(
+    name: &str,
+    acked: &HashMap<String, (String, i64)>,
+    devices: &[(String, Arc<Mutex<Device>>)],
+) {
+    let mut lost = 0;
+    let mut duplicates = 0;
+    let mut gaps = 0;
+    let mut received = 0;
+    for (chat, device) in devices {
+        let device = device.lock().unwrap();
+        let got = device.message_ids();
+        received += got.len();
+        duplicates += device.duplicates;
+        lost += acked
+            .iter()
+            .filter(|(_, (c, _))| c == chat)
+            .filter(|(id, _)| !got.contains(*id))
+            .count();
+        let mut seqs: Vec<i64> = device
+            .by_cursor
+            .values()
+            .filter(|f| f["event"] == "message:received" && f["data"]["chatId"] == chat.as_str())
+            .filter_map(|f| f["data"]["message"]["seq"].as_i64())
+            .collect();
+        seqs.sort();
+        seqs.dedup();
+        gaps += seqs.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    }
+    println!(
+        "[fault: {name}] acknowledged {}, received {received} on {} devices (live + sync), \
+         lost {lost}, re-pushed {duplicates} (dropped by cursor: 0 duplicates after dedupe), gaps {gaps}",
+        acked.len(),
+        devices.len()
+    );
+    assert_eq!(
+        (lost, gaps),
+        (0, 0),
+        "{name}: nothing acknowledged is lost, no gaps"
+    );
+}
+
+#[tokio::test]
+async fn postgres_restarting_mid_run_loses_no_acknowledged_message() {
+    let rate = setting("BANTER_FAULT_RATE", 200);
+    let seconds = setting("BANTER_FAULT_SECONDS", 4);
+    let dir = std::env::temp_dir().join(format!("banter-fault-{}", uuid::Uuid::new_v4().simple()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pg = Arc::new(
+        banter_local::postgres::PrivatePostgres::new(&dir, port)
+            .await
+            .unwrap(),
+    );
+    pg.start().await.unwrap();
+    let url = pg.url();
+    let app = spawn_app_with(|c| {
+        c.database_url = Some(url);
+        c.schedule_interval = Duration::from_millis(200);
+        c.ws_limits.frames_per_second = 1e6;
+        c.ws_limits.frame_burst = 1e6;
+    })
+    .await;
+    let pairs = 10;
+    let mut senders = Vec::new();
+    let mut devices = Vec::new();
+    let mut chats = Vec::new();
+    let mut listeners = Vec::new();
+    let since = {
+        let probe = app.register("probe").await;
+        app.get("/api/sync", Some(&probe.access)).await.1["data"]["nextCursor"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut receivers = Vec::new();
+    for i in 0..pairs {
+        let a = app
+            .register(Box::leak(format!("s{i}").into_boxed_str()))
+            .await;
+        let b = app
+            .register(Box::leak(format!("r{i}").into_boxed_str()))
+            .await;
+        let chat = app.open_chat(&a, &b).await;
+        let device = Arc::new(Mutex::new(Device::default()));
+        listeners.push(listen(&app, &b.access, None, device.clone()).await);
+        devices.push((chat.clone(), device));
+        chats.push(chat);
+        senders.push(a);
+        receivers.push(b);
+    }
+    // Senders over WebSocket; acks collected by clientMessageId.
+    let acked: Arc<Mutex<HashMap<String, (String, i64)>>> = Arc::default();
+    let mut sinks = Vec::new();
+    for (sender, chat) in senders.iter().zip(&chats) {
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("{}?token={}", app.ws_url(), sender.access))
+                .await
+                .unwrap();
+        let (sink, mut stream) = ws.split();
+        sinks.push(sink);
+        let (acked, chat) = (acked.clone(), chat.clone());
+        listeners.push(tokio::spawn(async move {
+            while let Some(Ok(Message::Text(text))) = stream.next().await {
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                if frame["event"] == "ack" {
+                    let id = frame["data"]["id"].as_str().unwrap_or_default().to_owned();
+                    let seq = frame["data"]["seq"].as_i64().unwrap_or(0);
+                    acked.lock().unwrap().insert(id, (chat.clone(), seq));
+                }
+            }
+        }));
+    }
+    let total = rate * seconds;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = tokio::time::Instant::now();
+    let crash_at = total / 3;
+    let mut crash = None;
+    for n in 0..total {
+        tokio::time::sleep_until(start + interval * n as u32).await;
+        if n == crash_at {
+            let pg = pg.clone();
+            crash = Some(tokio::spawn(async move { pg.restart_immediately().await }));
+        }
+        let pair = n as usize % sinks.len();
+        let frame = json!({ "action": "message:send", "requestId": n.to_string(),
+            "data": { "chatId": chats[pair], "clientMessageId": format!("m{n}"), "content": "under a crash" } });
+        if sinks[pair]
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    crash.unwrap().await.unwrap().unwrap();
+    // Let the relay (and its schedule) finish, then each device syncs from its last cursor.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for ((_, device), user) in devices.iter().zip(&receivers) {
+        catch_up(&app, user, device, &since).await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() as u64 > total / 2,
+        "most sends were acknowledged: {}",
+        acked.len()
+    );
+    report("postgres restarted (immediate) mid-run", &acked, &devices);
+    for l in listeners {
+        l.abort();
+    }
+    app.stop().await;
+    pg.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn every_connection_dropping_at_once_resumes_from_its_cursor() {
+    let users_n = setting("BANTER_FAULT_CONNECTIONS", 300) as usize / 5;
+    let app = spawn_app_with(|c| {
+        c.schedule_interval = Duration::from_millis(200);
+        c.settings.max_group_members = 2000;
+    })
+    .await;
+    let sender = app.register("sender").await;
+    let members: Vec<User> = futures_util::future::join_all(
+        (0..users_n).map(|i| app.register(Box::leak(format!("u{i}").into_boxed_str()))),
+    )
+    .await;
+    let (status, group) = app
+        .post(
+            "/api/chats",
+            Some(&sender.access),
+            json!({ "type": "group", "name": "storm", "participantIds": members.iter().map(|m| &m.id).collect::<Vec<_>>() }),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let chat = group["data"]["id"].as_str().unwrap().to_owned();
+    // Five devices per member.
+    let mut phones = Vec::new();
+    for m in &members {
+        for _ in 0..4 {
+            phones.push((m.clone(), app.login(m).await));
+        }
+        phones.push((m.clone(), m.clone()));
+    }
+    let since = app.get("/api/sync", Some(&members[0].access)).await.1["data"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let devices: Vec<Arc<Mutex<Device>>> = phones.iter().map(|_| Arc::default()).collect();
+    let mut listeners = Vec::new();
+    for ((_, session), device) in phones.iter().zip(&devices) {
+        listeners.push(listen(&app, &session.access, Some(&since), device.clone()).await);
+    }
+    let acked: Arc<Mutex<HashMap<String, (String, i64)>>> = Arc::default();
+    let send = |n: usize| {
+        let (app, acked, chat, token) = (&app, acked.clone(), chat.clone(), sender.access.clone());
+        async move {
+            let (status, body) = app
+                .post(
+                    &format!("/api/chats/{chat}/messages"),
+                    Some(&token),
+                    json!({ "clientMessageId": format!("g{n}"), "content": "to everyone" }),
+                )
+                .await;
+            if status == 201 {
+                let id = body["data"]["id"].as_str().unwrap().to_owned();
+                acked
+                    .lock()
+                    .unwrap()
+                    .insert(id, (chat, body["data"]["seq"].as_i64().unwrap()));
+            }
+        }
+    };
+    for n in 0..20 {
+        send(n).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Every connection drops at once, while messages keep coming; each reconnects with the
+    // cursor of the last event it got.
+    for l in listeners.drain(..) {
+        l.abort();
+    }
+    for n in 20..30 {
+        send(n).await;
+    }
+    for ((_, session), device) in phones.iter().zip(&devices) {
+        let cursor = device
+            .lock()
+            .unwrap()
+            .last_cursor
+            .clone()
+            .unwrap_or_else(|| since.clone());
+        listeners.push(listen(&app, &session.access, Some(&cursor), device.clone()).await);
+    }
+    for n in 30..40 {
+        send(n).await;
+    }
+    let expected = acked.lock().unwrap().len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline
+        && devices
+            .iter()
+            .any(|d| d.lock().unwrap().message_ids().len() < expected)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    let named: Vec<(String, Arc<Mutex<Device>>)> =
+        devices.iter().map(|d| (chat.clone(), d.clone())).collect();
+    report(
+        &format!("{} connections dropped at once", devices.len()),
+        &acked,
+        &named,
+    );
+    let duplicates: usize = devices.iter().map(|d| d.lock().unwrap().duplicates).sum();
+    assert_eq!(
+        duplicates, 0,
+        "a resumed connection is replayed nothing it already had"
+    );
+    for l in listeners {
+        l.abort();
+    }
+    app.stop().await;
+}
