@@ -115,6 +115,45 @@ pub fn spawn_schedule(
     })
 }
 
+/// The SQS event source on a real SQS queue (the local stack on the AWS adapters): long-poll,
+/// invoke the function with each batch, delete what succeeded; a failed record comes back
+/// after the queue's visibility timeout, as with Lambda's event source mapping.
+pub fn spawn_sqs_consumer(
+    shared: Shared,
+    source: SqsSource,
+    queue: Arc<banter_aws::SqsDeliveryQueue>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let received = match queue.receive(source.batch_size.min(10) as i32, 1).await {
+                Ok(received) => received,
+                Err(e) => {
+                    tracing::warn!(error = %e, "receiving from SQS failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if received.is_empty() {
+                continue;
+            }
+            let batch: Vec<QueuedMessage> = received
+                .iter()
+                .map(|m| QueuedMessage {
+                    message_id: m.message_id.clone(),
+                    body: m.body.clone(),
+                    receive_count: m.previous_receives,
+                })
+                .collect();
+            let failed = invoke_batch(&shared, &source, &batch).await;
+            for m in received.iter().filter(|m| !failed.contains(&m.message_id)) {
+                if let Err(e) = queue.delete(&m.receipt_handle).await {
+                    tracing::warn!(error = %e, "deleting a handled SQS message failed");
+                }
+            }
+        }
+    })
+}
+
 /// Invoke the function with one batch; returns the message ids to retry.
 async fn invoke_batch(shared: &Shared, source: &SqsSource, batch: &[QueuedMessage]) -> Vec<String> {
     let now = chrono::Utc::now().timestamp_millis().to_string();

@@ -16,14 +16,16 @@ use axum::{Json, Router};
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::Settings;
 use banter_core::ports::{
-    FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier,
+    ConnectionRegistry, FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier,
 };
 use banter_core::{db, App, Ports};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::connections::{delete_connection, get_connection, post_to_connection, Hub, LocalPush};
-use crate::event_sources::{get_blob, put_blob, spawn_schedule, spawn_sqs_poller, DeadLetters};
+use crate::event_sources::{
+    get_blob, put_blob, spawn_schedule, spawn_sqs_consumer, spawn_sqs_poller, DeadLetters,
+};
 use crate::functions::{self, Handler};
 use crate::postgres::PrivatePostgres;
 use crate::template::StackTemplate;
@@ -38,6 +40,10 @@ pub struct StackConfig {
     pub ws_limits: WsLimits,
     /// Overrides the queue's `VisibilityTimeout` (redelivery delay) from the template.
     pub sqs_visibility: Option<Duration>,
+    /// An AWS endpoint (moto, LocalStack): the connection registry and the delivery queue are
+    /// then the AWS adapters, DynamoDB and SQS, on a table and a queue this stack creates
+    /// (`BANTER_AWS_ENDPOINT`).
+    pub aws_endpoint: Option<String>,
     /// How often `Schedule` event sources fire (the relay's safety net); the template's rates
     /// are for AWS.
     pub schedule_interval: Duration,
@@ -72,6 +78,9 @@ impl StackConfig {
                 limits
             },
             sqs_visibility: env_parse::<u64>("BANTER_SQS_VISIBILITY_SECS").map(Duration::from_secs),
+            aws_endpoint: std::env::var("BANTER_AWS_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty()),
             schedule_interval: Duration::from_millis(
                 env_parse("BANTER_SCHEDULE_INTERVAL_MS").unwrap_or(1000),
             ),
@@ -116,6 +125,15 @@ impl Shared {
         };
         handler(app.clone(), event).await
     }
+}
+
+/// Where delivery wake-ups go: the in-process queue (and its receiving end), or SQS.
+enum Delivery {
+    InProcess(
+        Arc<InProcessQueue>,
+        tokio::sync::mpsc::Receiver<banter_core::ports::QueuedMessage>,
+    ),
+    Sqs(Arc<banter_aws::SqsDeliveryQueue>),
 }
 
 pub struct RunningStack {
@@ -244,8 +262,31 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
     let hub = Hub::default();
-    let (queue, queue_rx) = InProcessQueue::new();
-    let queue = Arc::new(queue);
+    let (connections, delivery) = match &config.aws_endpoint {
+        None => {
+            let (queue, rx) = InProcessQueue::new();
+            let registry: Arc<dyn ConnectionRegistry> =
+                Arc::new(InMemoryConnectionRegistry::default());
+            (registry, Delivery::InProcess(Arc::new(queue), rx))
+        }
+        Some(endpoint) => {
+            let aws = banter_aws::emulator_config(endpoint).await;
+            let name = format!(
+                "banter-local-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            );
+            banter_aws::create_connections_table(&aws, &name)
+                .await
+                .map_err(|e| anyhow!("creating the connections table: {e}"))?;
+            let queue = banter_aws::SqsDeliveryQueue::create(&aws, &name)
+                .await
+                .map_err(|e| anyhow!("creating the delivery queue: {e}"))?;
+            tracing::info!(%endpoint, table = %name, queue = %name, "on the AWS adapters");
+            let registry: Arc<dyn ConnectionRegistry> =
+                Arc::new(banter_aws::DynamoConnectionRegistry::new(&aws, name));
+            (registry, Delivery::Sqs(Arc::new(queue)))
+        }
+    };
     let blobs = Arc::new(FileBlobStore::new(
         config.data_dir.join("blobs"),
         format!("http://{addr}/blobs"),
@@ -260,8 +301,11 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         )),
         settings: Arc::new(settings),
         ports: Ports {
-            connections: Arc::new(InMemoryConnectionRegistry::default()),
-            queue: queue.clone(),
+            connections,
+            queue: match &delivery {
+                Delivery::InProcess(queue, _) => queue.clone(),
+                Delivery::Sqs(queue) => queue.clone(),
+            },
             push: Arc::new(LocalPush(hub.clone())),
             blobs: blobs.clone(),
             notifier: outbox.clone(),
@@ -292,14 +336,17 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let visibility = config
         .sqs_visibility
         .unwrap_or(Duration::from_secs(source.visibility_timeout_secs));
-    let mut sources = vec![spawn_sqs_poller(
-        shared.clone(),
-        source.clone(),
-        queue_rx,
-        queue,
-        visibility,
-        shared.dead_letters.clone(),
-    )];
+    let mut sources = vec![match delivery {
+        Delivery::InProcess(queue, rx) => spawn_sqs_poller(
+            shared.clone(),
+            source.clone(),
+            rx,
+            queue,
+            visibility,
+            shared.dead_letters.clone(),
+        ),
+        Delivery::Sqs(queue) => spawn_sqs_consumer(shared.clone(), source.clone(), queue),
+    }];
     for schedule in &shared.template.schedules {
         sources.push(spawn_schedule(
             shared.clone(),

@@ -30,7 +30,7 @@ pub use s3::S3BlobStore;
 #[cfg(feature = "secrets")]
 pub use secrets::secret_string;
 #[cfg(feature = "sqs")]
-pub use sqs::SqsDeliveryQueue;
+pub use sqs::{ReceivedMessage, SqsDeliveryQueue};
 
 pub use aws_config::SdkConfig;
 

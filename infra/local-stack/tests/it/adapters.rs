@@ -182,3 +182,67 @@ async fn signed_upload_urls_are_checked_and_uploads_trigger_the_media_function()
     drop(db);
     app.stop().await;
 }
+
+/// A moto server: `MOTO_ENDPOINT` (the test command starts one), else `moto_server` from PATH.
+async fn moto() -> (String, Option<tokio::process::Child>) {
+    if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
+        return (endpoint, None);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("moto_server is on PATH (./infra/test.sh provides it)");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until("moto starts", Duration::from_secs(20), || async {
+        reqwest::get(format!("{endpoint}/moto-api/")).await.is_ok()
+    })
+    .await;
+    (endpoint, Some(child))
+}
+
+#[tokio::test]
+async fn the_message_path_runs_end_to_end_on_dynamodb_and_sqs() {
+    let (endpoint, _moto) = moto().await;
+    // No schedule: a delivery here can only come through SQS.
+    let app = crate::support::spawn_app_with(|c| {
+        c.aws_endpoint = Some(endpoint.clone());
+        c.schedule_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let bob_id: Uuid = bob.id.parse().unwrap();
+    // The registry is DynamoDB: the record is there, found by the user's key.
+    let records = app
+        .app()
+        .ports
+        .connections
+        .connections_of(bob_id)
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    let (status, sent) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            serde_json::json!({ "clientMessageId": "via-sqs", "content": "through moto" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let frame = bob_ws.next_event("message:received").await;
+    assert_eq!(frame["data"]["message"]["id"], sent["data"]["id"]);
+    drop(bob_ws);
+    app.wait_for_no_connections(bob_id, "$disconnect removed the DynamoDB record by its key")
+        .await;
+    app.stop().await;
+}

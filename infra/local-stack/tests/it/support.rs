@@ -93,6 +93,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         ws_limits: Default::default(),
         sqs_visibility: Some(Duration::from_millis(200)),
         schedule_interval: Duration::from_millis(500),
+        aws_endpoint: None,
         postgres_port: 0,
         db_pool_size: 8,
         settings: relaxed_settings(),
