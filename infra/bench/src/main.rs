@@ -6,8 +6,10 @@
 //! 2. connect rate and server memory per idle connection for N WebSocket connections;
 //! 3. frame round trip through route dispatch (an unknown action answered by `$default`);
 //! 4. send -> receive latency of `message:send` -> `message:received` at a fixed rate
-//!    (open loop: latency counts from the scheduled send time), acks, losses, and server and
-//!    PostgreSQL CPU per delivered message.
+//!    (open loop: latency counts from the scheduled send time), acks, losses, server and
+//!    PostgreSQL CPU and PostgreSQL transactions per delivered message;
+//! 5. sync catch-up speed for a device returning to 10,000 missed messages;
+//! 6. server memory (peak, and 5 s after) under 1,000 concurrent failing logins.
 //!
 //! ```sh
 //! cargo build --release -p banter-local -p banter-bench
@@ -98,6 +100,9 @@ impl Stack {
             .env("BANTER_RATE_LIMIT_GENERAL", "100000000/60")
             .env("BANTER_RATE_LIMIT_AUTH", "100000000/60")
             .env("BANTER_RATE_LIMIT_MESSAGES", "100000000/60")
+            // The login burst fails 1,000 times from one address: no backoff, so every one
+            // costs its Argon2 check.
+            .env("BANTER_LOGIN_FAILURES_BEFORE_BACKOFF", "1000000")
             .env("BANTER_WS_FRAMES_PER_SECOND", "1000000")
             .env("BANTER_WS_FRAME_BURST", "1000000")
             // Idle connections are spread over a few users (100 each).
@@ -513,6 +518,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let interval = Duration::from_secs_f64(1.0 / o.rate as f64);
     let cpu_server_0 = cpu_secs(pid);
     let cpu_pg_0 = postgres_cpu_secs();
+    let xacts_0 = transactions(&stack.database_url).await?;
     let start = tokio::time::Instant::now();
     for n in 0..total {
         let due = start + interval * n as u32;
@@ -537,6 +543,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     }
     let cpu_server = cpu_secs(pid) - cpu_server_0;
     let cpu_pg = postgres_cpu_secs() - cpu_pg_0;
+    let xacts = transactions(&stack.database_url).await? - xacts_0;
     let lost = sent_at.lock().unwrap().len();
     let delivered = delivered.lock().unwrap().clone();
     let acked = acked.lock().unwrap().clone();
@@ -556,9 +563,143 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         cpu_server * 1000.0 / delivered.len().max(1) as f64,
         cpu_pg * 1000.0 / delivered.len().max(1) as f64
     );
+    println!(
+        "  PostgreSQL transactions per delivered message: {:.2} (send, relay rounds, receipts)",
+        xacts as f64 / delivered.len().max(1) as f64
+    );
     for r in readers {
         r.abort();
     }
     drop(idle);
+
+    // 5. Sync catch-up: a device returning to many missed messages.
+    let missed = 10_000;
+    let writer = register(&http, &stack.base, &format!("cw-{run_id}")).await?;
+    let returning = register(&http, &stack.base, &format!("cr-{run_id}")).await?;
+    let chat: Value = http
+        .post(format!("{}/api/chats", stack.base))
+        .bearer_auth(&writer.token)
+        .json(&json!({ "type": "individual", "participantIds": [returning.id] }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let chat = chat["data"]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("chat"))?
+        .to_owned();
+    let since: Value = http
+        .get(format!("{}/api/sync", stack.base))
+        .bearer_auth(&returning.token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut cursor = since["data"]["nextCursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let sends = futures_util::stream::iter(0..missed)
+        .map(|n| {
+            let (http, base, chat, token) = (&http, &stack.base, &chat, &writer.token);
+            async move {
+                http.post(format!("{base}/api/chats/{chat}/messages"))
+                    .bearer_auth(token)
+                    .json(&json!({ "clientMessageId": format!("c{n}"), "content": "missed while away" }))
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false)
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<bool>>()
+        .await;
+    let stored = sends.iter().filter(|ok| **ok).count();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let t = Instant::now();
+    let mut caught_up = 0;
+    loop {
+        let page: Value = http
+            .get(format!("{}/api/sync?since={cursor}&limit=100", stack.base))
+            .bearer_auth(&returning.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        caught_up += page["data"]["events"].as_array().map_or(0, Vec::len);
+        cursor = page["data"]["nextCursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if page["data"]["hasMore"] != true {
+            break;
+        }
+    }
+    let took = t.elapsed().as_secs_f64();
+    println!("\n[sync catch-up] a device returning to {stored} missed messages, pages of 100");
+    println!(
+        "  {caught_up} events in {took:.2} s = {:.0} events/s",
+        caught_up as f64 / took
+    );
+
+    // 6. Memory under a burst of 1,000 concurrent logins (unknown emails, wrong passwords).
+    let rss_idle = rss_kib(pid);
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_idle));
+    let sampler = {
+        let (sampling, peak) = (sampling.clone(), peak.clone());
+        tokio::spawn(async move {
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let t = Instant::now();
+    let answers = futures_util::future::join_all((0..1000).map(|i| {
+        let (http, base, run_id) = (&http, &stack.base, &run_id);
+        async move {
+            http.post(format!("{base}/api/auth/login"))
+                .json(&json!({ "email": format!("burst{i}-{run_id}@bench.example"), "password": "wrong" }))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    }))
+    .await;
+    let burst_time = t.elapsed().as_secs_f64();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let _ = sampler.await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let settled = rss_kib(pid);
+    let mut by_status: std::collections::BTreeMap<u16, usize> = Default::default();
+    for a in answers {
+        *by_status.entry(a).or_default() += 1;
+    }
+    println!("\n[login burst] 1,000 concurrent logins (unknown emails, wrong passwords) in {burst_time:.1} s: {by_status:?}");
+    println!(
+        "  server RSS: before {:.1} MiB, peak {:.1} MiB, 5 s after {:.1} MiB",
+        rss_idle as f64 / 1024.0,
+        peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0,
+        settled as f64 / 1024.0
+    );
     Ok(())
+}
+
+/// Transactions committed or rolled back in the cluster so far (`pg_stat_database`).
+async fn transactions(url: &str) -> Result<i64> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(connection);
+    let n: i64 = client
+        .query_one(
+            "SELECT (sum(xact_commit) + sum(xact_rollback))::bigint AS n FROM pg_stat_database",
+            &[],
+        )
+        .await?
+        .get("n");
+    drop(client);
+    let _ = task.await;
+    Ok(n)
 }

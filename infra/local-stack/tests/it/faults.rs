@@ -369,3 +369,163 @@ async fn every_connection_dropping_at_once_resumes_from_its_cursor() {
     }
     app.stop().await;
 }
+
+/// A push port that takes its time, so a relay can be stopped in the middle of a batch.
+struct SlowPush(Arc<dyn banter_core::ports::ConnectionPush>);
+
+#[async_trait::async_trait]
+impl banter_core::ports::ConnectionPush for SlowPush {
+    async fn post(&self, id: &str, frame: &[u8]) -> Result<(), banter_core::ports::PushError> {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.0.post(id, frame).await
+    }
+
+    async fn disconnect(&self, id: &str) -> Result<(), banter_core::ports::PushError> {
+        self.0.disconnect(id).await
+    }
+}
+
+/// `pairs` senders and receivers with a chat each, the receivers listening.
+async fn pairs_listening(
+    app: &TestApp,
+    pairs: usize,
+) -> (
+    Vec<User>,
+    Vec<User>,
+    Vec<(String, Arc<Mutex<Device>>)>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (mut senders, mut receivers, mut devices, mut listeners) = (vec![], vec![], vec![], vec![]);
+    for i in 0..pairs {
+        let a = app
+            .register(Box::leak(format!("s{i}").into_boxed_str()))
+            .await;
+        let b = app
+            .register(Box::leak(format!("r{i}").into_boxed_str()))
+            .await;
+        let chat = app.open_chat(&a, &b).await;
+        let device = Arc::new(Mutex::new(Device::default()));
+        listeners.push(listen(app, &b.access, None, device.clone()).await);
+        devices.push((chat, device));
+        senders.push(a);
+        receivers.push(b);
+    }
+    (senders, receivers, devices, listeners)
+}
+
+#[tokio::test]
+async fn a_relay_killed_mid_batch_is_redone_without_loss() {
+    // No schedule and no wake-ups: the relay runs when this test says.
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let (senders, receivers, devices, listeners) = pairs_listening(&app, 5).await;
+    let since = app.get("/api/sync", Some(&receivers[0].access)).await.1["data"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut quiet = app.app().clone();
+    quiet.ports.queue = Arc::new(banter_core::ports::Absent("delivery queue"));
+    let mut acked = HashMap::new();
+    for n in 0..100 {
+        let pair = n % senders.len();
+        let caller = app
+            .app()
+            .tokens
+            .verify_access(&senders[pair].access)
+            .unwrap();
+        let body = banter_core::api::extract::json_value(
+            json!({ "clientMessageId": format!("k{n}"), "content": "mid-batch" }),
+        )
+        .unwrap();
+        let chat = devices[pair].0.parse().unwrap();
+        let m = banter_core::services::messaging::send(&quiet, caller, chat, body, None)
+            .await
+            .unwrap();
+        acked.insert(m.id.to_string(), (devices[pair].0.clone(), m.seq));
+    }
+    // The consumer dies in the middle of its batch (its transaction never commits)...
+    let mut slow = app.app().clone();
+    slow.ports.push = Arc::new(SlowPush(app.app().ports.push.clone()));
+    let killed = tokio::time::timeout(
+        Duration::from_millis(60),
+        banter_core::services::relay::drain(&slow),
+    )
+    .await;
+    assert!(killed.is_err(), "the relay was stopped mid-batch");
+    // ...and the redelivered wake-up runs it again, until it has passed everything sent.
+    app.relay_caught_up().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for ((_, device), user) in devices.iter().zip(&receivers) {
+        catch_up(&app, user, device, &since).await;
+    }
+    report("relay killed mid-batch, then redelivered", &acked, &devices);
+    let repushed: usize = devices
+        .iter()
+        .map(|(_, d)| d.lock().unwrap().duplicates)
+        .sum();
+    assert!(
+        repushed > 0,
+        "what the killed relay pushed is pushed again (and deduped)"
+    );
+    for l in listeners {
+        l.abort();
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_queue_refusing_every_wake_up_for_a_while_delays_but_loses_nothing() {
+    let refusal = Duration::from_secs(setting("BANTER_FAULT_QUEUE_SECONDS", 2));
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_millis(300)).await;
+    let (senders, receivers, devices, listeners) = pairs_listening(&app, 5).await;
+    let since = app.get("/api/sync", Some(&receivers[0].access)).await.1["data"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut refusing = app.app().clone();
+    refusing.ports.queue = Arc::new(banter_core::ports::Absent("delivery queue"));
+    let mut acked = HashMap::new();
+    let start = tokio::time::Instant::now();
+    let mut n = 0;
+    // Sends during the outage (every wake-up refused), then after it.
+    while start.elapsed() < refusal * 2 {
+        let during = start.elapsed() < refusal;
+        let via = if during { &refusing } else { app.app() };
+        let pair = n % senders.len();
+        let caller = app
+            .app()
+            .tokens
+            .verify_access(&senders[pair].access)
+            .unwrap();
+        let body = banter_core::api::extract::json_value(
+            json!({ "clientMessageId": format!("q{n}"), "content": "queue down" }),
+        )
+        .unwrap();
+        let chat = devices[pair].0.parse().unwrap();
+        let m = banter_core::services::messaging::send(via, caller, chat, body, None)
+            .await
+            .expect("a committed send is acknowledged, queue or not");
+        acked.insert(m.id.to_string(), (devices[pair].0.clone(), m.seq));
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Live only: every device must have it all without syncing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline
+        && devices
+            .iter()
+            .map(|(_, d)| d.lock().unwrap().message_ids().len())
+            .sum::<usize>()
+            < acked.len()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    report(
+        &format!("queue refusing wake-ups for {} s", refusal.as_secs()),
+        &acked,
+        &devices,
+    );
+    for l in listeners {
+        l.abort();
+    }
+    app.stop().await;
+}

@@ -251,10 +251,33 @@ impl TestApp {
         .await;
     }
 
+    /// A WebSocket connection, opened once the relay has pushed everything committed before
+    /// (so it starts from the present, as a test expects, and is pushed nothing older).
     pub async fn ws(&self, token: &str) -> WsClient {
+        self.relay_caught_up().await;
         WsClient::connect(self, token)
             .await
             .expect("websocket connects")
+    }
+
+    /// Wait until the relay's position is past every transaction that began before now.
+    pub async fn relay_caught_up(&self) {
+        let db = self.app().db.get().await.unwrap();
+        let mark: i64 = db
+            .query_one("SELECT pg_current_xact_id()::text::bigint AS x", &[])
+            .await
+            .unwrap()
+            .get("x");
+        wait_until("the relay catches up", Duration::from_secs(15), || async {
+            let _ = banter_core::services::relay::drain(self.app()).await;
+            let at: i64 = db
+                .query_one("SELECT xid::text::bigint AS x FROM relay_position", &[])
+                .await
+                .unwrap()
+                .get("x");
+            at > mark
+        })
+        .await;
     }
 }
 

@@ -70,6 +70,7 @@ async fn sync_now(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, Strin
 }
 
 async fn present(app: &TestApp, user: &User) -> String {
+    settle(app).await;
     let (status, body) = app.get("/api/sync", Some(&user.access)).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -351,8 +352,8 @@ async fn a_reconnect_with_since_replays_exactly_what_was_missed_then_goes_live()
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
+    // Opened once the relay has pushed everything before (chat:created among it).
     let mut bob_ws = app.ws(&bob.access).await;
-    bob_ws.next_event("chat:created").await;
     send(&app, &alice, &chat, "seen live").await;
     let live = bob_ws.next_event("message:received").await;
     let last_cursor = live["cursor"].as_str().unwrap().to_owned();
@@ -395,8 +396,8 @@ async fn a_send_whose_wake_up_is_lost_is_still_acknowledged_and_delivered() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
+    // Opened once the relay has pushed everything before (chat:created among it).
     let mut bob_ws = app.ws(&bob.access).await;
-    bob_ws.next_event("chat:created").await;
     // The queue refuses every enqueue.
     let mut broken = app.app().clone();
     broken.ports.queue = Arc::new(Absent("delivery queue"));
@@ -485,6 +486,7 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
         inner: app.app().ports.push.clone(),
         connection: laptop_id,
     });
+    settle(&app).await;
     let report = relay::drain(&failing).await.unwrap();
     assert_eq!(report.closed, 1, "{report:?}");
     let mut got = Vec::new();
@@ -506,6 +508,7 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
         "the failing device is closed, so its client resumes from its cursor"
     );
     send("four").await;
+    settle(&app).await;
     relay::drain(app.app()).await.unwrap();
     let frame = phone.next_event("message:received").await;
     assert_eq!(

@@ -26,9 +26,22 @@ pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(10);
 fn hashing_slots() -> &'static Semaphore {
     static SLOTS: OnceLock<Semaphore> = OnceLock::new();
     SLOTS.get_or_init(|| {
+        return_large_blocks_to_the_system();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Semaphore::new(cores)
     })
+}
+
+/// Each hash allocates 19 MiB on a blocking thread. glibc serves blocks that large from mmap
+/// and unmaps them when freed, but raises that threshold after the first free, after which it
+/// keeps them in per-thread arenas for good (a burst of logins left hundreds of MiB behind).
+/// Pinning the threshold keeps large blocks on mmap, so memory returns after a burst.
+fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called once, at first use.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
 }
 
 /// Run one Argon2 computation when a slot is free.

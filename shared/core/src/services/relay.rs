@@ -66,9 +66,9 @@ pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
     drain(app).await
 }
 
-/// Relay everything that is stable, round after round. If another relay is running, wait a
-/// little for it (a short round ends in milliseconds); a relay in the middle of a full batch
-/// reads on afterwards, so it sees what woke this one.
+/// Relay everything that is stable, round after round, until a round finds nothing. If another
+/// relay is running, wait a little for it (a round ends in milliseconds); it reads on until it
+/// finds nothing, so it also relays what woke this one.
 pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
     let mut report = RelayReport::default();
     let mut waits = 0;
@@ -81,7 +81,9 @@ pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
             None => break,
             Some(read) => {
                 report.rounds += 1;
-                if read < BATCH as usize {
+                // Until a round finds nothing: what committed meanwhile is this relay's too
+                // (the wake-ups it brought found the relay busy and left it here).
+                if read == 0 {
                     break;
                 }
             }
@@ -91,7 +93,9 @@ pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
 }
 
 /// While another relay runs: tries, and the pause between them (no connection held meanwhile).
-const BUSY_RETRIES: usize = 40;
+/// A running relay goes on until a round reads nothing, so this only has to outlast the end
+/// of a round.
+const BUSY_RETRIES: usize = 4;
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// One round in one transaction: take the relay's position, replay to resuming connections,
