@@ -197,8 +197,14 @@ impl ApiError {
     /// WebSocket action), the request id and the full cause (for a database error, its SQLSTATE,
     /// message and constraint). Client errors are not logged.
     pub fn log(&self, route: &str, request_id: &str) {
-        if self.status() >= 500 {
-            tracing::error!(route, request_id, error = %self, "request failed");
+        match self {
+            // Load shed (the hashing queue was full) or a dependency down: expected under a
+            // burst, so a warning rather than an error per request.
+            Self::Unavailable => tracing::warn!(route, request_id, "service unavailable"),
+            _ if self.status() >= 500 => {
+                tracing::error!(route, request_id, error = %self, "request failed")
+            }
+            _ => {}
         }
     }
 
