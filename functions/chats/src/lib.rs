@@ -48,6 +48,16 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::created)
         }
+        "POST /api/chats/{chatId}/invitation" => {
+            chats::accept_invitation(app, caller, req.path_id("chatId")?)
+                .await
+                .map(Reply::ok)
+        }
+        "DELETE /api/chats/{chatId}/invitation" => {
+            chats::decline_invitation(app, caller, req.path_id("chatId")?)
+                .await
+                .map(Reply::ok)
+        }
         "GET /api/sync" => sync::sync(app, caller, req.query()?).await.map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }

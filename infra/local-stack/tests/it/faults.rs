@@ -443,6 +443,7 @@ async fn a_relay_killed_mid_batch_is_redone_without_loss() {
         acked.insert(m.id.to_string(), (devices[pair].0.clone(), m.seq));
     }
     // The consumer dies in the middle of its batch (its transaction never commits)...
+    app.settle().await;
     let mut slow = app.app().clone();
     slow.ports.push = Arc::new(SlowPush(app.app().ports.push.clone()));
     let killed = tokio::time::timeout(

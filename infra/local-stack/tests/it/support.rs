@@ -260,6 +260,34 @@ impl TestApp {
             .expect("websocket connects")
     }
 
+    /// Wait until every transaction that began before now has ended, in the whole cluster: the
+    /// horizon the event log is read below is the cluster's oldest transaction in flight, and
+    /// tests run side by side (one of them holds a transaction open on purpose).
+    pub async fn settle(&self) {
+        let db = self.app().db.get().await.unwrap();
+        let mark: i64 = db
+            .query_one("SELECT pg_current_xact_id()::text::bigint AS x", &[])
+            .await
+            .unwrap()
+            .get("x");
+        wait_until(
+            "older transactions end",
+            Duration::from_secs(10),
+            || async {
+                let horizon: i64 = db
+                    .query_one(
+                        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get("x");
+                horizon > mark
+            },
+        )
+        .await;
+    }
+
     /// Wait until the relay's position is past every transaction that began before now.
     pub async fn relay_caught_up(&self) {
         let db = self.app().db.get().await.unwrap();

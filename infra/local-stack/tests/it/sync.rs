@@ -14,38 +14,10 @@ use uuid::Uuid;
 
 use crate::support::{spawn_app, spawn_app_with, wait_until, TestApp, User, WsClient};
 
-/// Wait until every transaction that began before now has ended, in the whole cluster: the
-/// horizon sync reads below is the cluster's oldest transaction in flight, and tests run side by
-/// side (one of them holds a transaction open on purpose).
-async fn settle(app: &TestApp) {
-    let db = app.app().db.get().await.unwrap();
-    let mark: i64 = db
-        .query_one("SELECT pg_current_xact_id()::text::bigint AS x", &[])
-        .await
-        .unwrap()
-        .get("x");
-    wait_until(
-        "older transactions end",
-        Duration::from_secs(10),
-        || async {
-            let horizon: i64 = db
-                .query_one(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS x",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get("x");
-            horizon > mark
-        },
-    )
-    .await;
-}
-
 /// Sync from `since` to the end, once what was committed before is readable: every event, the
 /// final cursor.
 async fn sync_all(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, String) {
-    settle(app).await;
+    app.settle().await;
     sync_now(app, user, since).await
 }
 
@@ -70,7 +42,7 @@ async fn sync_now(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, Strin
 }
 
 async fn present(app: &TestApp, user: &User) -> String {
-    settle(app).await;
+    app.settle().await;
     let (status, body) = app.get("/api/sync", Some(&user.access)).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -486,7 +458,7 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
         inner: app.app().ports.push.clone(),
         connection: laptop_id,
     });
-    settle(&app).await;
+    app.settle().await;
     let report = relay::drain(&failing).await.unwrap();
     assert_eq!(report.closed, 1, "{report:?}");
     let mut got = Vec::new();
@@ -508,7 +480,7 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
         "the failing device is closed, so its client resumes from its cursor"
     );
     send("four").await;
-    settle(&app).await;
+    app.settle().await;
     relay::drain(app.app()).await.unwrap();
     let frame = phone.next_event("message:received").await;
     assert_eq!(

@@ -60,6 +60,8 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         chats::create,
         chats::list,
         chats::get,
+        chats::accept_invitation,
+        chats::decline_invitation,
         messaging::history,
         messaging::send,
         sync::sync,

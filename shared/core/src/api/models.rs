@@ -610,3 +610,9 @@ pub struct SyncPage {
     /// More events are ready: sync again from `nextCursor` at once.
     pub has_more: bool,
 }
+
+/// `DELETE /api/chats/{chatId}/invitation`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationDeclined {
+    pub declined: bool,
+}

@@ -204,6 +204,10 @@ pub enum ServerEvent {
     /// The user was made a member of a new chat.
     #[serde(rename = "chat:created")]
     ChatCreated(ChatCreated),
+    /// The user was invited to a group (their privacy did not let the adder add them):
+    /// `POST /api/chats/{chatId}/invitation` joins it, `DELETE` declines.
+    #[serde(rename = "chat:invitation")]
+    ChatInvitation(ChatInvitation),
 }
 
 impl ServerEvent {
@@ -213,6 +217,7 @@ impl ServerEvent {
             Self::MessageReceived(_) => "message:received",
             Self::MessageDelivered(_) => "message:delivered",
             Self::ChatCreated(_) => "chat:created",
+            Self::ChatInvitation(_) => "chat:invitation",
         }
     }
 
@@ -245,6 +250,15 @@ pub struct MessageDelivered {
     /// The recipients reached by this delivery.
     pub delivered_to: Vec<Uuid>,
     pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatInvitation {
+    pub chat_id: Uuid,
+    /// The group's name.
+    pub name: String,
+    pub invited_by: Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

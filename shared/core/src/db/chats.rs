@@ -98,6 +98,7 @@ pub async fn create_group(
     name: &str,
     description: Option<&str>,
     members: &[Uuid],
+    invitees: &[Uuid],
 ) -> Result<Uuid, ApiError> {
     let chat_id = Uuid::now_v7();
     let mut client = db.get().await?;
@@ -114,8 +115,58 @@ pub async fn create_group(
     )
     .await?;
     super::events::append_chat_event(&tx, chat_id, Some(creator), "chat:created", None).await?;
+    if !invitees.is_empty() {
+        tx.execute(
+            "INSERT INTO chat_invitations (chat_id, user_id, invited_by) SELECT $1, u, $2 FROM unnest($3::uuid[]) u",
+            &[&chat_id, &creator, &invitees],
+        )
+        .await?;
+        let invitation =
+            crate::api::ws::ServerEvent::ChatInvitation(crate::api::ws::ChatInvitation {
+                chat_id,
+                name: name.to_owned(),
+                invited_by: creator,
+            });
+        super::events::append_user_events(
+            &tx,
+            invitees,
+            Some(creator),
+            invitation.name(),
+            &invitation.data(),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(chat_id)
+}
+
+/// Answer an invitation: accepting makes `user` a member (from now on); either way it is gone.
+/// `false` if there was none.
+pub async fn answer_invitation(
+    db: &Db,
+    chat_id: Uuid,
+    user: Uuid,
+    accept: bool,
+) -> Result<bool, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let found = tx
+        .execute(
+            "DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2",
+            &[&chat_id, &user],
+        )
+        .await?
+        == 1;
+    if found && accept {
+        tx.execute(
+            "INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, 'member')
+             ON CONFLICT (chat_id, user_id) DO UPDATE SET left_at = NULL, joined_at = now()",
+            &[&chat_id, &user],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(found)
 }
 
 /// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on

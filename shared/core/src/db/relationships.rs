@@ -93,6 +93,23 @@ pub async fn presence_visible_pairs(
         .collect())
 }
 
+/// Those of `users` who block `adder` (they are neither added nor invited).
+pub async fn blocking(db: &Db, adder: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT user_id FROM user_relationships
+             WHERE user_id = ANY($2) AND related_user_id = $1 AND relationship_type = 'blocked'",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&adder, &users])
+        .await?
+        .iter()
+        .map(|r| r.get("user_id"))
+        .collect())
+}
+
 pub async fn refusing_group_adds(
     db: &Db,
     adder: Uuid,

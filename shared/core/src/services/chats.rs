@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatSummary, Envelope, OffsetPagination, Page, PageEnvelope,
+    ChatDetails, ChatSummary, Envelope, InvitationDeclined, OffsetPagination, Page, PageEnvelope,
 };
 use crate::api::requests::{ChatListQuery, CreateChatRequest};
 use crate::auth::tokens::Caller;
@@ -70,7 +70,7 @@ pub async fn create(
             chats::open_individual(&app.db, caller.user_id, *other).await?
         }
         Some((name, description)) => {
-            if !relationships::refusing_group_adds(&app.db, caller.user_id, &others)
+            if !relationships::blocking(&app.db, caller.user_id, &others)
                 .await?
                 .is_empty()
             {
@@ -78,7 +78,14 @@ pub async fn create(
                     "some of these users cannot be added to your groups".into(),
                 ));
             }
-            let mut members = others.clone();
+            // Those whose privacy does not let the caller add them are invited instead.
+            let invitees =
+                relationships::refusing_group_adds(&app.db, caller.user_id, &others).await?;
+            let mut members: Vec<Uuid> = others
+                .iter()
+                .copied()
+                .filter(|u| !invitees.contains(u))
+                .collect();
             members.push(caller.user_id);
             let description = description.and_then(|d| d.into_inner());
             (
@@ -88,6 +95,7 @@ pub async fn create(
                     name.as_str(),
                     description.as_deref(),
                     &members,
+                    &invitees,
                 )
                 .await?,
                 true,
@@ -104,6 +112,37 @@ pub async fn create(
     }
     let chat = with_participant_views(app, caller, chat).await?;
     Ok(Opened { chat, created })
+}
+
+/// `POST /api/chats/{chatId}/invitation`: accept an invitation to a group; the caller is a
+/// member from now on (earlier messages are not theirs to read).
+#[utoipa::path(post, path = "/api/chats/{chatId}/invitation", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses((status = 200, description = "The group, joined", body = Envelope<ChatDetails>)))]
+pub async fn accept_invitation(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+) -> Result<ChatDetails, ApiError> {
+    if !chats::answer_invitation(&app.db, chat_id, caller.user_id, true).await? {
+        return Err(ApiError::NotFound("invitation"));
+    }
+    get(app, caller, chat_id).await
+}
+
+/// `DELETE /api/chats/{chatId}/invitation`: decline it.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/invitation", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses((status = 200, description = "Declined", body = Envelope<InvitationDeclined>)))]
+pub async fn decline_invitation(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+) -> Result<InvitationDeclined, ApiError> {
+    if !chats::answer_invitation(&app.db, chat_id, caller.user_id, false).await? {
+        return Err(ApiError::NotFound("invitation"));
+    }
+    Ok(InvitationDeclined { declined: true })
 }
 
 /// `GET /api/chats/{chatId}`.

@@ -153,36 +153,105 @@ pub(super) async fn alice_username(app: &TestApp, alice: &User) -> String {
 }
 
 #[tokio::test]
-async fn who_may_add_you_to_groups_is_your_choice() {
+async fn who_may_add_you_to_groups_is_your_choice_and_others_invite_you() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
-    let group = || {
-        app.post(
-            "/api/chats",
-            Some(&alice.access),
-            json!({ "type": "group", "name": "g", "participantIds": [bob.id] }),
-        )
+    let group = || async {
+        let (status, body) = app
+            .post(
+                "/api/chats",
+                Some(&alice.access),
+                json!({ "type": "group", "name": "g", "participantIds": [bob.id] }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let members: Vec<String> = body["data"]["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        (body["data"]["id"].as_str().unwrap().to_owned(), members)
     };
-    assert_eq!(group().await.0, 201, "everyone, by default");
+    let (_, members) = group().await;
+    assert!(members.contains(&bob.id), "everyone, by default");
     set_profile(
         &app,
         &bob,
         json!({ "privacySettings": { "groups": "nobody" } }),
     )
     .await;
-    let (status, body) = group().await;
+    let (since_status, since) = app.get("/api/sync", Some(&bob.access)).await;
+    assert_eq!(since_status, 200);
+    let since = since["data"]["nextCursor"].as_str().unwrap().to_owned();
+    let (chat, members) = group().await;
+    assert!(!members.contains(&bob.id), "not added: invited");
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "before", "content": "before bob" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // The invitation reaches Bob through his event stream.
+    let mut invitation = None;
+    for _ in 0..100 {
+        let (_, page) = app
+            .get(&format!("/api/sync?since={since}"), Some(&bob.access))
+            .await;
+        invitation = page["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"] == "chat:invitation")
+            .cloned();
+        if invitation.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let invitation = invitation.expect("the invitation reaches bob through his event stream");
+    assert_eq!(invitation["data"]["chatId"], chat.as_str());
+    assert_eq!(invitation["data"]["invitedBy"], alice.id.as_str());
+    // He cannot read it before accepting; after, he is a member from now on.
+    let history = format!("/api/chats/{chat}/messages");
+    assert_eq!(app.get(&history, Some(&bob.access)).await.0, 404);
+    let invite_path = format!("/api/chats/{chat}/invitation");
+    let (status, joined) = app.post(&invite_path, Some(&bob.access), json!({})).await;
+    assert_eq!(status, 200, "{joined}");
+    assert!(joined["data"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["id"] == bob.id.as_str()));
     assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("PERMISSION_DENIED"))
+        app.post(&invite_path, Some(&bob.access), json!({})).await.0,
+        404,
+        "once"
     );
+    // Declining: the invitation is gone, nothing joined.
     set_profile(
         &app,
         &bob,
         json!({ "privacySettings": { "groups": "contacts" } }),
     )
     .await;
-    assert_eq!(group().await.0, 403, "alice is not among bob's contacts");
+    let (other, members) = group().await;
+    assert!(
+        !members.contains(&bob.id),
+        "alice is not among bob's contacts"
+    );
+    let other_invite = format!("/api/chats/{other}/invitation");
+    let (status, _) = app.delete(&other_invite, &bob.access, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.post(&other_invite, Some(&bob.access), json!({}))
+            .await
+            .0,
+        404
+    );
     app.app()
         .db
         .get()
@@ -194,7 +263,8 @@ async fn who_may_add_you_to_groups_is_your_choice() {
         )
         .await
         .unwrap();
-    assert_eq!(group().await.0, 201, "now she is");
+    let (_, members) = group().await;
+    assert!(members.contains(&bob.id), "now she is a contact: added");
     app.stop().await;
 }
 
