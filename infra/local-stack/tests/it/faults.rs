@@ -245,10 +245,11 @@ async fn postgres_restarting_mid_run_loses_no_acknowledged_message() {
         catch_up(&app, user, device, &since).await;
     }
     let acked = acked.lock().unwrap().clone();
+    // How many were acknowledged depends on how long the crash took: every one that was must
+    // arrive.
     assert!(
-        acked.len() as u64 > total / 2,
-        "most sends were acknowledged: {}",
-        acked.len()
+        !acked.is_empty(),
+        "sends around the crash were acknowledged"
     );
     report("postgres restarted (immediate) mid-run", &acked, &devices);
     for l in listeners {
