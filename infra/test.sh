@@ -68,8 +68,18 @@ for _ in range(200):
 PY
 
 # --- tests ---------------------------------------------------------------------------------
-say "cargo test"
-cargo test --workspace "$@"
+if [ "$#" -gt 0 ]; then
+  say "cargo test $*"
+  cargo test "$@"
+else
+  say "cargo test"
+  cargo test --workspace -- --skip faults::
+  # The fault scenarios print what they counted (acknowledged, received, lost, re-pushed, gaps).
+  say "fault scenarios"
+  # (pipefail: a failing scenario fails the run; grep always finds the result line.)
+  cargo test -p banter-local --test it faults:: -- --nocapture 2>&1 \
+    | grep -E '^\[fault|^test result|panicked|FAILED|assertion'
+fi
 
 say "contract test: schemathesis against the local stack and openapi.json"
 python3 infra/schemathesis_run.py "$LOCAL_BIN"
