@@ -78,7 +78,7 @@ else
   say "fault scenarios"
   # (pipefail: a failing scenario fails the run; grep always finds the result line.)
   cargo test -p banter-local --test it faults:: -- --nocapture 2>&1 \
-    | grep -E '^\[fault|^test result|panicked|FAILED|assertion'
+    | grep -E '\[fault|^test result|panicked|FAILED|assertion'
 fi
 
 say "contract test: schemathesis against the local stack and openapi.json"
