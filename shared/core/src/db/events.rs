@@ -22,8 +22,6 @@ pub struct Position {
 }
 
 impl Position {
-    /// Before every event.
-    pub const START: Position = Position { xid: 0, event: 0 };
     /// After every event (an open upper bound).
     pub const END: Position = Position {
         xid: i64::MAX,

@@ -134,6 +134,9 @@ async fn round(app: &App, report: &mut RelayReport) -> Result<Option<usize>, Api
     Ok(Some(batch.len()))
 }
 
+/// What a message event earns when it reaches a viewer's device: `(chat, sender, seq, message)`.
+pub(super) type Receipt = (Uuid, Uuid, i64, Uuid);
+
 /// Frames for events, per viewer where the payload depends on who reads it (shared with
 /// `/api/sync`, which lists the same frames).
 pub(super) struct Frames<'a> {
@@ -141,6 +144,9 @@ pub(super) struct Frames<'a> {
     messages: HashMap<Uuid, Message>,
     chats: HashMap<(Uuid, Uuid), Option<ChatDetails>>,
     members: HashMap<Uuid, Vec<Uuid>>,
+    /// Frame texts of events that read the same for every viewer, by event id: a group message
+    /// is serialized once, not once per member.
+    texts: HashMap<i64, Option<String>>,
 }
 
 impl<'a> Frames<'a> {
@@ -155,6 +161,7 @@ impl<'a> Frames<'a> {
             messages: messages::by_ids(client, &ids).await?,
             chats: HashMap::new(),
             members: HashMap::new(),
+            texts: HashMap::new(),
         })
     }
 
@@ -165,22 +172,17 @@ impl<'a> Frames<'a> {
         client: &impl GenericClient,
         event: &StoredEvent,
         viewer: Uuid,
-    ) -> Result<Option<(String, Option<&Message>)>, ApiError> {
-        let cursor = event.position.encode();
+    ) -> Result<Option<EventFrame>, ApiError> {
         let server_event = match (event.name.as_str(), event.stream) {
             ("message:received", Stream::Chat(chat_id)) => {
                 let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
                     return Ok(None);
                 };
-                let frame = EventFrame {
-                    cursor,
-                    event: ServerEvent::MessageReceived(Box::new(MessageReceived {
-                        message: message.clone(),
-                        chat_id,
-                        timestamp: message.created_at,
-                    })),
-                };
-                return Ok(Some((frame.to_text(), Some(message))));
+                ServerEvent::MessageReceived(Box::new(MessageReceived {
+                    message: message.clone(),
+                    chat_id,
+                    timestamp: message.created_at,
+                }))
             }
             // The creator has the chat from their answer; the others are told.
             ("chat:created", Stream::Chat(_)) if event.actor == Some(viewer) => return Ok(None),
@@ -212,14 +214,41 @@ impl<'a> Frames<'a> {
                 }
             }
         };
-        Ok(Some((
-            EventFrame {
-                cursor,
-                event: server_event,
-            }
-            .to_text(),
-            None,
-        )))
+        Ok(Some(EventFrame {
+            cursor: event.position.encode(),
+            event: server_event,
+        }))
+    }
+
+    /// The frame's text, serialized once per event unless it depends on the viewer.
+    async fn text(
+        &mut self,
+        client: &impl GenericClient,
+        event: &StoredEvent,
+        viewer: Uuid,
+    ) -> Result<Option<String>, ApiError> {
+        if event.name == "chat:created" {
+            return Ok(self
+                .frame(client, event, viewer)
+                .await?
+                .map(|f| f.to_text()));
+        }
+        if let Some(text) = self.texts.get(&event.position.event) {
+            return Ok(text.clone());
+        }
+        let text = self
+            .frame(client, event, viewer)
+            .await?
+            .map(|f| f.to_text());
+        self.texts.insert(event.position.event, text.clone());
+        Ok(text)
+    }
+
+    /// The receipt a message event earns when it reaches `viewer` (none for their own).
+    pub(super) fn receipt(&self, event: &StoredEvent, viewer: Uuid) -> Option<Receipt> {
+        let message = self.messages.get(&event.message_id?)?;
+        let sender = event.actor.filter(|a| *a != viewer)?;
+        Some((message.chat_id, sender, message.seq, message.id))
     }
 }
 
@@ -227,7 +256,7 @@ impl<'a> Frames<'a> {
 struct Push {
     position: Position,
     frame: String,
-    receipt: Option<(Uuid, Uuid, i64, Uuid)>,
+    receipt: Option<Receipt>,
 }
 
 /// Push a batch: each event to the connections of the users it is for, each connection's
@@ -262,36 +291,11 @@ async fn push_batch(
         .collect();
     let blocks = relationships::blocks_among(client, &everyone, &actors).await?;
     let mut frames = Frames::load(app, client, batch).await?;
-    // Every recipient's connections first, then which of them await a replay: `$connect` asks
-    // for the replay before it registers the connection, so a connection seen here that is
-    // resuming is in the set read after.
-    let mut connections: HashMap<Uuid, Vec<ConnectionRecord>> = HashMap::new();
-    for event in batch {
-        let users: Vec<Uuid> = match event.stream {
-            Stream::User(u) => vec![u],
-            Stream::Chat(c) => members
-                .get(&c)
-                .into_iter()
-                .flatten()
-                .map(|m| m.user_id)
-                .collect(),
-        };
-        for user in users {
-            if !connections.contains_key(&user) {
-                let of_user = app.ports.connections.connections_of(user).await?;
-                connections.insert(user, of_user);
-            }
-        }
-    }
-    let replaying: HashSet<String> = events::replaying_connections(client)
-        .await?
-        .into_iter()
-        .collect();
-    // Per connection, its frames in log order.
-    let mut plan: HashMap<String, (Uuid, Vec<Push>)> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for event in batch {
-        let recipients: Vec<Uuid> = match event.stream {
+    // Whom each event is for: its user, or its chat's members since before it who do not block
+    // its actor.
+    let recipients: Vec<Vec<Uuid>> = batch
+        .iter()
+        .map(|event| match event.stream {
             Stream::User(u) => vec![u],
             Stream::Chat(c) => members
                 .get(&c)
@@ -305,8 +309,27 @@ async fn push_batch(
                 })
                 .map(|m| m.user_id)
                 .collect(),
-        };
-        for user in recipients {
+        })
+        .collect();
+    // Their connections first, then which of them await a replay: `$connect` asks for the
+    // replay before it registers the connection, so a connection seen here that is resuming
+    // is in the set read after.
+    let mut connections: HashMap<Uuid, Vec<ConnectionRecord>> = HashMap::new();
+    for user in recipients.iter().flatten() {
+        if !connections.contains_key(user) {
+            let of_user = app.ports.connections.connections_of(*user).await?;
+            connections.insert(*user, of_user);
+        }
+    }
+    let replaying: HashSet<String> = events::replaying_connections(client)
+        .await?
+        .into_iter()
+        .collect();
+    // Per connection, its frames in log order.
+    let mut plan: HashMap<String, (Uuid, Vec<Push>)> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (event, users) in batch.iter().zip(&recipients) {
+        for &user in users {
             let targets: Vec<&ConnectionRecord> = connections[&user]
                 .iter()
                 .filter(|c| Some(c.connection_id.as_str()) != event.origin_connection.as_deref())
@@ -315,12 +338,10 @@ async fn push_batch(
             if targets.is_empty() {
                 continue;
             }
-            let Some((frame, message)) = frames.frame(client, event, user).await? else {
+            let Some(frame) = frames.text(client, event, user).await? else {
                 continue;
             };
-            let receipt = message
-                .filter(|_| event.actor.is_some_and(|a| a != user))
-                .and_then(|m| Some((m.chat_id, event.actor?, m.seq, m.id)));
+            let receipt = frames.receipt(event, user);
             for c in targets {
                 let entry = plan.entry(c.connection_id.clone()).or_insert_with(|| {
                     order.push(c.connection_id.clone());
@@ -391,14 +412,11 @@ async fn replay_to(
         let mut frames = Frames::load(app, client, &page).await?;
         let mut pushes = Vec::new();
         for event in &page {
-            if let Some((frame, message)) = frames.frame(client, event, replay.user_id).await? {
-                let receipt = message
-                    .filter(|_| event.actor.is_some_and(|a| a != replay.user_id))
-                    .and_then(|m| Some((m.chat_id, event.actor?, m.seq, m.id)));
+            if let Some(frame) = frames.text(client, event, replay.user_id).await? {
                 pushes.push(Push {
                     position: event.position,
                     frame,
-                    receipt,
+                    receipt: frames.receipt(event, replay.user_id),
                 });
             }
         }

@@ -43,17 +43,13 @@ pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, A
     let mut listed = Vec::with_capacity(page.len());
     let mut deliveries = Deliveries::default();
     for event in &page {
-        let Some((frame, message)) = frames.frame(&client, event, caller.user_id).await? else {
+        let Some(frame) = frames.frame(&client, event, caller.user_id).await? else {
             continue;
         };
-        if let (Some(m), Some(sender)) = (message, event.actor) {
-            deliveries.add(m.chat_id, sender, caller.user_id, m.seq, m.id);
+        if let Some((chat, sender, seq, message)) = frames.receipt(event, caller.user_id) {
+            deliveries.add(chat, sender, caller.user_id, seq, message);
         }
-        listed.push(
-            serde_json::from_str(&frame).map_err(|e| {
-                ApiError::Internal(format!("an event frame did not read back: {e}"))
-            })?,
-        );
+        listed.push(frame);
     }
     if !deliveries.is_empty() {
         let tx = client.transaction().await?;
