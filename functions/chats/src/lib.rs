@@ -1,8 +1,9 @@
-//! REST `/api/chats/*`: create, list and read chats; send messages and read history. And
+//! REST `/api/chats/*`: create, list and read chats; manage a group's participants; send
+//! messages and read history. And
 //! `/api/sync`: the caller's event stream after a cursor.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use banter_core::services::{chats, messaging, sync};
+use banter_core::services::{chats, messaging, participants, sync};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -58,6 +59,25 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::ok)
         }
+        "POST /api/chats/{chatId}/participants" => {
+            participants::add(app, caller, req.path_id("chatId")?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "DELETE /api/chats/{chatId}/participants/{userId}" => {
+            participants::remove(app, caller, req.path_id("chatId")?, req.path_id("userId")?)
+                .await
+                .map(Reply::ok)
+        }
+        "PUT /api/chats/{chatId}/participants/{userId}/role" => participants::set_role(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("userId")?,
+            req.body(max)?,
+        )
+        .await
+        .map(Reply::ok),
         "GET /api/sync" => sync::sync(app, caller, req.query()?).await.map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }

@@ -38,6 +38,8 @@ struct Options {
     rate: u64,
     seconds: u64,
     pairs: usize,
+    /// The local stack's PostgreSQL pool size (`BANTER_DB_POOL_SIZE`).
+    pool: usize,
     stack_bin: PathBuf,
 }
 
@@ -47,6 +49,7 @@ fn options() -> Result<Options> {
         rate: 1_000,
         seconds: 10,
         pairs: 50,
+        pool: 16,
         stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -59,8 +62,9 @@ fn options() -> Result<Options> {
             "--seconds" => o.seconds = value()?.parse()?,
             "--pairs" => o.pairs = value()?.parse()?,
             "--stack-bin" => o.stack_bin = value()?.into(),
+            "--pool" => o.pool = value()?.parse()?,
             other => bail!(
-                "unknown flag {other}; flags: --connections --rate --seconds --pairs --stack-bin"
+                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --stack-bin"
             ),
         }
     }
@@ -84,7 +88,7 @@ struct Stack {
 }
 
 impl Stack {
-    async fn start(bin: &PathBuf) -> Result<Self> {
+    async fn start(bin: &PathBuf, pool: usize) -> Result<Self> {
         let port = free_port();
         let pg_port = free_port();
         let data_dir =
@@ -93,7 +97,7 @@ impl Stack {
             .env("BANTER_PORT", port.to_string())
             .env("BANTER_PG_PORT", pg_port.to_string())
             .env("BANTER_DATA_DIR", &data_dir)
-            .env("BANTER_DB_POOL_SIZE", "16")
+            .env("BANTER_DB_POOL_SIZE", pool.to_string())
             .env("RUST_LOG", "warn")
             // The benchmark registers hundreds of users and sends thousands of messages per
             // minute from one IP: lift the PRD's per-IP and per-user limits.
@@ -308,7 +312,7 @@ async fn main() -> Result<()> {
         "banter-bench: {} connections, {} msg/s for {} s over {} pairs",
         o.connections, o.rate, o.seconds, o.pairs
     );
-    let stack = Stack::start(&o.stack_bin).await?;
+    let stack = Stack::start(&o.stack_bin, o.pool).await?;
     let result = run(&o, &stack).await;
     stack.stop().await;
     result
@@ -519,6 +523,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let cpu_server_0 = cpu_secs(pid);
     let cpu_pg_0 = postgres_cpu_secs();
     let xacts_0 = transactions(&stack.database_url).await?;
+    let profiling = reset_statement_stats(&stack.database_url).await;
     let start = tokio::time::Instant::now();
     for n in 0..total {
         let due = start + interval * n as u32;
@@ -567,6 +572,9 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         "  PostgreSQL transactions per delivered message: {:.2} (send, relay rounds, receipts)",
         xacts as f64 / delivered.len().max(1) as f64
     );
+    if profiling {
+        print_statement_stats(&stack.database_url, delivered.len().max(1) as f64).await?;
+    }
     for r in readers {
         r.abort();
     }
@@ -689,6 +697,64 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
 }
 
 /// Transactions committed or rolled back in the cluster so far (`pg_stat_database`).
+/// Start counting statements (pg_stat_statements, which the local stack preloads); `false` if
+/// the extension is not there.
+async fn reset_statement_stats(url: &str) -> bool {
+    let Ok((client, connection)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await else {
+        return false;
+    };
+    let task = tokio::spawn(connection);
+    let ok = client
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();",
+        )
+        .await
+        .is_ok();
+    drop(client);
+    let _ = task.await;
+    ok
+}
+
+/// Round trips per delivered message, and the statements that cost PostgreSQL the most.
+async fn print_statement_stats(url: &str, delivered: f64) -> Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT calls::float8 AS calls, total_exec_time + total_plan_time AS ms,
+                    plans::float8 AS plans, shared_blks_hit::float8 / greatest(calls, 1) AS blocks,
+                    regexp_replace(left(query, 80), '\\s+', ' ', 'g') AS query
+             FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+             ORDER BY total_exec_time + total_plan_time DESC",
+            &[],
+        )
+        .await?;
+    let calls: f64 = rows.iter().map(|r| r.get::<_, f64>("calls")).sum();
+    println!(
+        "  PostgreSQL statements (round trips) per delivered message: {:.2}",
+        calls / delivered
+    );
+    let plans: f64 = rows.iter().map(|r| r.get::<_, f64>("plans")).sum();
+    println!(
+        "  of which planned (not a cached generic plan): {:.2}",
+        plans / delivered
+    );
+    println!("  costliest statements, per delivered message (calls, plans, planning + execution ms, buffers per call):");
+    for r in rows.iter().take(15) {
+        println!(
+            "    {:>5.2} {:>5.2} {:>7.4} ms {:>6.0}  {}",
+            r.get::<_, f64>("calls") / delivered,
+            r.get::<_, f64>("plans") / delivered,
+            r.get::<_, f64>("ms") / delivered,
+            r.get::<_, f64>("blocks"),
+            r.get::<_, String>("query")
+        );
+    }
+    drop(client);
+    let _ = task.await;
+    Ok(())
+}
+
 async fn transactions(url: &str) -> Result<i64> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let task = tokio::spawn(connection);

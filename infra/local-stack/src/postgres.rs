@@ -148,8 +148,11 @@ impl PrivatePostgres {
             .status
             .success();
         if !running {
+            // pg_stat_statements (in Debian's server package): `banter-bench` counts round
+            // trips and plans per delivered message with it.
             let options = format!(
-                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200",
+                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200 \
+                 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on",
                 self.port, cluster_s
             );
             let log = self.data_dir.join("postgres.log");

@@ -9,6 +9,7 @@ mod faults;
 mod hostile;
 mod identity;
 mod limits;
+mod participants;
 mod rest;
 mod services;
 mod sqs;

@@ -386,6 +386,31 @@ async fn a_send_whose_wake_up_is_lost_is_still_acknowledged_and_delivered() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_send_held_back_by_an_older_transaction_goes_live_when_that_one_ends() {
+    // No schedule to fall back on: only the relay the send woke can deliver it.
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    // A transaction that started first and ends with nothing to publish (so it wakes nobody):
+    // until it ends, the send's event is above the horizon.
+    let owner = app.owner_db().await;
+    let mut older = owner.get().await.unwrap();
+    let older = older.transaction().await.unwrap();
+    older
+        .query_one("SELECT pg_current_xact_id()::text", &[])
+        .await
+        .unwrap();
+    let sent = send(&app, &alice, &chat, "held").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    older.rollback().await.unwrap();
+    let frame = bob_ws.next_event("message:received").await;
+    assert_eq!(frame["data"]["message"]["id"], sent["id"]);
+    app.stop().await;
+}
+
 /// A push port that fails for one connection and passes everything else to the real one.
 struct FailingFor {
     inner: Arc<dyn banter_core::ports::ConnectionPush>,

@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, blocking, chats, data_rights, health, messaging, profiles, sync, two_factor,
-    verification,
+    accounts, blocking, chats, data_rights, health, messaging, participants, profiles, sync,
+    two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -62,6 +62,9 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         chats::get,
         chats::accept_invitation,
         chats::decline_invitation,
+        participants::add,
+        participants::remove,
+        participants::set_role,
         messaging::history,
         messaging::send,
         sync::sync,

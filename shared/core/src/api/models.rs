@@ -466,6 +466,54 @@ impl ParticipantRole {
     }
 }
 
+impl ParticipantRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Moderator => "moderator",
+            Self::Member => "member",
+        }
+    }
+}
+
+/// `POST /api/chats/{chatId}/participants`: what became of the user.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantAdded {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    /// `added`, or `invited` when their privacy lets the caller only invite them (they join by
+    /// accepting: `POST /api/chats/{chatId}/invitation`).
+    pub status: AddStatus,
+    /// Their role, once added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<ParticipantRole>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AddStatus {
+    Added,
+    Invited,
+}
+
+/// A member's role after `PUT /api/chats/{chatId}/participants/{userId}/role`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantRoleSet {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub role: ParticipantRole,
+}
+
+/// `DELETE /api/chats/{chatId}/participants/{userId}`: who is no longer a member.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantRemoved {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+}
+
 /// The PRD's `ChatDetails`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::models::{Audience, ChatType, MessageMetadata};
+use crate::api::models::{Audience, ChatType, MessageMetadata, ParticipantRole};
 use crate::domain::{
     ClientMessageId, DisplayText, Email, GroupName, MessageType, Password, Phone, Secret,
     SixDigitCode, Username,
@@ -328,6 +328,40 @@ impl CreateChatRequest {
             Self::Group { .. } => ChatType::Group,
         }
     }
+}
+
+/// `POST /api/chats/{chatId}/participants` (PRD `AddParticipantRequest`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddParticipantRequest {
+    pub user_id: Uuid,
+    /// `member` unless said; admins are made with the role route.
+    #[serde(default)]
+    pub role: Option<AddedRole>,
+}
+
+/// The roles someone can be added with.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AddedRole {
+    Member,
+    Moderator,
+}
+
+impl From<AddedRole> for ParticipantRole {
+    fn from(role: AddedRole) -> Self {
+        match role {
+            AddedRole::Member => Self::Member,
+            AddedRole::Moderator => Self::Moderator,
+        }
+    }
+}
+
+/// `PUT /api/chats/{chatId}/participants/{userId}/role` (PRD `UpdateParticipantRoleRequest`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateParticipantRoleRequest {
+    pub role: ParticipantRole,
 }
 
 /// `GET /api/chats`.

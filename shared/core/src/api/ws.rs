@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::models::{ChatDetails, Message, Timestamp};
+use crate::api::models::{ChatDetails, Message, ParticipantRole, Timestamp};
 use crate::api::requests::SendMessageRequest;
 use crate::error::{ApiError, ErrorCode};
 
@@ -208,6 +208,16 @@ pub enum ServerEvent {
     /// `POST /api/chats/{chatId}/invitation` joins it, `DELETE` declines.
     #[serde(rename = "chat:invitation")]
     ChatInvitation(ChatInvitation),
+    /// Someone joined a group the user is in (or the user was added: then it is their first
+    /// event of the group; `GET /api/chats/{chatId}` has the rest).
+    #[serde(rename = "chat:participant:joined")]
+    ParticipantJoined(ParticipantJoined),
+    /// Someone left a group or was removed (the user, too: then it is their last event of it).
+    #[serde(rename = "chat:participant:left")]
+    ParticipantLeft(ParticipantLeft),
+    /// A member's role changed (by an admin, or because the last admin left).
+    #[serde(rename = "chat:participant:role_changed")]
+    ParticipantRoleChanged(ParticipantRoleChanged),
 }
 
 impl ServerEvent {
@@ -218,6 +228,9 @@ impl ServerEvent {
             Self::MessageDelivered(_) => "message:delivered",
             Self::ChatCreated(_) => "chat:created",
             Self::ChatInvitation(_) => "chat:invitation",
+            Self::ParticipantJoined(_) => "chat:participant:joined",
+            Self::ParticipantLeft(_) => "chat:participant:left",
+            Self::ParticipantRoleChanged(_) => "chat:participant:role_changed",
         }
     }
 
@@ -259,6 +272,48 @@ pub struct ChatInvitation {
     /// The group's name.
     pub name: String,
     pub invited_by: Uuid,
+}
+
+/// `chat:participant:joined` (PRD `ParticipantJoinedPayload`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantJoined {
+    pub chat_id: Uuid,
+    pub participant: JoinedParticipant,
+    /// The admin who added them (absent when they joined by themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JoinedParticipant {
+    pub id: Uuid,
+    pub username: String,
+    pub role: ParticipantRole,
+}
+
+/// `chat:participant:left`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantLeft {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    /// Who removed them (absent when they left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_by: Option<Uuid>,
+}
+
+/// `chat:participant:role_changed`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantRoleChanged {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub role: ParticipantRole,
+    /// The admin who changed it (absent when the last admin left and the longest-standing
+    /// member took over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

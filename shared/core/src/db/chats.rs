@@ -10,6 +10,10 @@ use crate::api::models::{
     ChatDetails, ChatSettings, ChatSummary, ChatType, LastMessage, Participant, ParticipantRole,
     Timestamp,
 };
+use crate::api::ws::{
+    ChatInvitation, JoinedParticipant, ParticipantJoined, ParticipantLeft, ParticipantRoleChanged,
+    ServerEvent,
+};
 use crate::error::ApiError;
 
 use super::Db;
@@ -58,11 +62,48 @@ pub async fn open_individual(
     Ok((chat_id, is_new))
 }
 
-/// A chat member as the relay fans out to: who, and since when.
+/// A chat member as the relay fans out to: who, and for which time.
 pub struct Member {
     pub chat_id: Uuid,
     pub user_id: Uuid,
     pub joined_at: chrono::DateTime<chrono::Utc>,
+    pub left_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Member {
+    /// Whether an event of `at` falls in this membership (the one that removes them does).
+    pub fn during(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.joined_at <= at && self.left_at.is_none_or(|left| at <= left)
+    }
+}
+
+/// The members of these chats: current ones, and those who left at or after `since` (events
+/// from before they left are still theirs).
+pub async fn members_since(
+    client: &impl deadpool_postgres::GenericClient,
+    chats: &[Uuid],
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Member>, ApiError> {
+    if chats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stmt = client
+        .prepare_cached(
+            "SELECT chat_id, user_id, joined_at, left_at FROM chat_participants
+             WHERE chat_id = ANY($1) AND (left_at IS NULL OR left_at >= $2)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&chats, &since])
+        .await?
+        .iter()
+        .map(|r| Member {
+            chat_id: r.get("chat_id"),
+            user_id: r.get("user_id"),
+            joined_at: r.get("joined_at"),
+            left_at: r.get("left_at"),
+        })
+        .collect())
 }
 
 /// The current members of these chats.
@@ -87,6 +128,7 @@ pub async fn current_members(
             chat_id: r.get("chat_id"),
             user_id: r.get("user_id"),
             joined_at: r.get("joined_at"),
+            left_at: None,
         })
         .collect())
 }
@@ -158,10 +200,33 @@ pub async fn answer_invitation(
         .await?
         == 1;
     if found && accept {
-        tx.execute(
-            "INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, 'member')
-             ON CONFLICT (chat_id, user_id) DO UPDATE SET left_at = NULL, joined_at = now()",
-            &[&chat_id, &user],
+        let username: String = tx
+            .query_one(
+                "WITH joined AS (
+                     INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, 'member')
+                     ON CONFLICT (chat_id, user_id) DO UPDATE
+                     SET left_at = NULL, joined_at = now(), role = 'member'
+                 )
+                 SELECT username FROM users WHERE id = $2",
+                &[&chat_id, &user],
+            )
+            .await?
+            .get("username");
+        let joined = ServerEvent::ParticipantJoined(ParticipantJoined {
+            chat_id,
+            participant: JoinedParticipant {
+                id: user,
+                username,
+                role: ParticipantRole::Member,
+            },
+            added_by: None,
+        });
+        super::events::append_chat_event(
+            &tx,
+            chat_id,
+            Some(user),
+            joined.name(),
+            Some(&joined.data()),
         )
         .await?;
     }
@@ -304,4 +369,258 @@ pub async fn list(
         })
         .collect();
     Ok((chats, total))
+}
+
+/// `user`'s role in a group they are an active member of; `None` for a non-member (or a 1:1
+/// chat's member: 1:1 chats have no participants to manage).
+pub async fn group_role(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<Option<ParticipantRole>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT p.role FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+             WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL AND c.type = 'group'",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&chat_id, &user])
+        .await?
+        .map(|r| ParticipantRole::parse_stored(r.get("role"))))
+}
+
+/// Membership changes of one group are serialized on its row (two last admins leaving at once
+/// must not leave it without one; two adds must not pass the size limit together).
+async fn lock_group(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+) -> Result<(), ApiError> {
+    tx.query_opt("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE", &[&chat_id])
+        .await?
+        .ok_or(ApiError::NotFound("chat"))?;
+    Ok(())
+}
+
+/// What adding someone to a group came to.
+pub enum Addition {
+    Added,
+    AlreadyMember,
+    Full,
+}
+
+/// Add `user` to the group with `role` (from now on: earlier messages are not theirs), with its
+/// `chat:participant:joined` event, and drop any invitation they had.
+pub async fn add_participant(
+    db: &Db,
+    chat_id: Uuid,
+    user: Uuid,
+    role: ParticipantRole,
+    added_by: Uuid,
+    max_members: usize,
+) -> Result<Addition, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group(&tx, chat_id).await?;
+    let row = tx
+        .query_one(
+            "SELECT count(*) AS members,
+                    EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2
+                            AND left_at IS NULL) AS present,
+                    (SELECT username FROM users WHERE id = $2) AS username
+             FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL",
+            &[&chat_id, &user],
+        )
+        .await?;
+    if row.get::<_, bool>("present") {
+        return Ok(Addition::AlreadyMember);
+    }
+    if row.get::<_, i64>("members") as usize >= max_members {
+        return Ok(Addition::Full);
+    }
+    let username: Option<String> = row.get("username");
+    let username = username.ok_or(ApiError::NotFound("user"))?;
+    tx.execute(
+        "INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, $3)
+         ON CONFLICT (chat_id, user_id) DO UPDATE
+         SET role = EXCLUDED.role, joined_at = now(), left_at = NULL",
+        &[&chat_id, &user, &role.as_str()],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2",
+        &[&chat_id, &user],
+    )
+    .await?;
+    let joined = ServerEvent::ParticipantJoined(ParticipantJoined {
+        chat_id,
+        participant: JoinedParticipant {
+            id: user,
+            username,
+            role,
+        },
+        added_by: Some(added_by),
+    });
+    super::events::append_chat_event(
+        &tx,
+        chat_id,
+        Some(added_by),
+        joined.name(),
+        Some(&joined.data()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Addition::Added)
+}
+
+/// End `user`'s membership (`removed_by` someone else, or `None` when they leave), with its
+/// `chat:participant:left` event. If that leaves the group members but no admin, the
+/// longest-standing member becomes admin (`chat:participant:role_changed`). `false` if they
+/// were not a member.
+pub async fn remove_participant(
+    db: &Db,
+    chat_id: Uuid,
+    user: Uuid,
+    removed_by: Option<Uuid>,
+) -> Result<bool, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group(&tx, chat_id).await?;
+    let left = tx
+        .execute(
+            "UPDATE chat_participants SET left_at = now()
+             WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL",
+            &[&chat_id, &user],
+        )
+        .await?;
+    if left == 0 {
+        return Ok(false);
+    }
+    let event = ServerEvent::ParticipantLeft(ParticipantLeft {
+        chat_id,
+        user_id: user,
+        removed_by,
+    });
+    let actor = removed_by.or(Some(user));
+    super::events::append_chat_event(&tx, chat_id, actor, event.name(), Some(&event.data()))
+        .await?;
+    let successor = tx
+        .query_opt(
+            "UPDATE chat_participants SET role = 'admin'
+             WHERE chat_id = $1 AND user_id = (
+                 SELECT user_id FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL
+                 ORDER BY joined_at, user_id LIMIT 1)
+               AND NOT EXISTS (SELECT 1 FROM chat_participants
+                               WHERE chat_id = $1 AND left_at IS NULL AND role = 'admin')
+             RETURNING user_id",
+            &[&chat_id],
+        )
+        .await?;
+    if let Some(row) = successor {
+        let event = ServerEvent::ParticipantRoleChanged(ParticipantRoleChanged {
+            chat_id,
+            user_id: row.get("user_id"),
+            role: ParticipantRole::Admin,
+            changed_by: None,
+        });
+        super::events::append_chat_event(&tx, chat_id, None, event.name(), Some(&event.data()))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// What changing a role came to.
+pub enum RoleChange {
+    Changed,
+    NotMember,
+    /// It would leave the group without an admin.
+    LastAdmin,
+}
+
+/// Give `user` `role`, with its `chat:participant:role_changed` event.
+pub async fn set_role(
+    db: &Db,
+    chat_id: Uuid,
+    user: Uuid,
+    role: ParticipantRole,
+    changed_by: Uuid,
+) -> Result<RoleChange, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group(&tx, chat_id).await?;
+    let row = tx
+        .query_opt(
+            "SELECT role, (SELECT count(*) FROM chat_participants
+                           WHERE chat_id = $1 AND left_at IS NULL AND role = 'admin') AS admins
+             FROM chat_participants WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL",
+            &[&chat_id, &user],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(RoleChange::NotMember);
+    };
+    let current = ParticipantRole::parse_stored(row.get("role"));
+    if current == role {
+        return Ok(RoleChange::Changed);
+    }
+    if current == ParticipantRole::Admin && row.get::<_, i64>("admins") == 1 {
+        return Ok(RoleChange::LastAdmin);
+    }
+    tx.execute(
+        "UPDATE chat_participants SET role = $3 WHERE chat_id = $1 AND user_id = $2",
+        &[&chat_id, &user, &role.as_str()],
+    )
+    .await?;
+    let event = ServerEvent::ParticipantRoleChanged(ParticipantRoleChanged {
+        chat_id,
+        user_id: user,
+        role,
+        changed_by: Some(changed_by),
+    });
+    super::events::append_chat_event(
+        &tx,
+        chat_id,
+        Some(changed_by),
+        event.name(),
+        Some(&event.data()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RoleChange::Changed)
+}
+
+/// Invite `user` to the group (their privacy lets `invited_by` only invite them), with the
+/// `chat:invitation` event in their stream. An invitation already there stays.
+pub async fn invite(db: &Db, chat_id: Uuid, user: Uuid, invited_by: Uuid) -> Result<(), ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let name: Option<String> = tx
+        .query_one(
+            "WITH new AS (
+                 INSERT INTO chat_invitations (chat_id, user_id, invited_by) VALUES ($1, $2, $3)
+                 ON CONFLICT (chat_id, user_id) DO NOTHING RETURNING 1
+             )
+             SELECT CASE WHEN EXISTS (SELECT 1 FROM new) THEN (SELECT name FROM chats WHERE id = $1) END AS name",
+            &[&chat_id, &user, &invited_by],
+        )
+        .await?
+        .get("name");
+    if let Some(name) = name {
+        let invitation = ServerEvent::ChatInvitation(ChatInvitation {
+            chat_id,
+            name,
+            invited_by,
+        });
+        super::events::append_user_events(
+            &tx,
+            &[user],
+            Some(invited_by),
+            invitation.name(),
+            &invitation.data(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

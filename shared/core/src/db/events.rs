@@ -186,23 +186,57 @@ fn with_horizon(events: &str) -> String {
     )
 }
 
-/// The whole log's next events after `after`, below the horizon, in order; and the horizon.
-pub async fn next_stable(
-    client: &impl GenericClient,
-    after: Position,
-    limit: i64,
-) -> Result<(Vec<StoredEvent>, Position), ApiError> {
+/// What one relay round reads: the next events after the relay's position, below the horizon.
+#[derive(Debug)]
+pub struct StableBatch {
+    /// The relay's position before this batch.
+    pub position: Position,
+    pub events: Vec<StoredEvent>,
+    pub horizon: Position,
+    /// Events that committed but are above the horizon (a transaction older than theirs is
+    /// still in flight): readable in a moment.
+    pub held_back: bool,
+}
+
+/// The relay's next `limit` events after its position, below the horizon, in order (under the
+/// relay lock: [`lock_relay`]).
+pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<StableBatch, ApiError> {
     let stmt = client
-        .prepare_cached(&with_horizon(
-            "SELECT e.* FROM events e
-             WHERE (e.xid, e.id) > ($1::bigint::text::xid8, $2) AND e.xid < (SELECT x FROM h)
-             ORDER BY e.xid, e.id LIMIT $3",
-        ))
+        .prepare_cached(
+            "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
+             p AS (SELECT xid, event FROM relay_position),
+             ev AS (
+                 SELECT e.* FROM events e
+                 WHERE (e.xid, e.id) > ((SELECT xid FROM p), (SELECT event FROM p))
+                   AND e.xid < (SELECT x FROM h)
+                 ORDER BY e.xid, e.id LIMIT $1
+             )
+             SELECT e.id, e.xid::text::bigint AS xid, e.chat_id, e.user_id, e.actor_id,
+                    e.origin_connection, e.name, e.message_id, e.data, e.created_at,
+                    (SELECT x::text::bigint FROM h) AS horizon,
+                    (SELECT xid::text::bigint FROM p) AS position_xid,
+                    (SELECT event FROM p) AS position_event,
+                    EXISTS (SELECT 1 FROM events b WHERE b.xid >= (SELECT x FROM h)) AS held_back
+             FROM (SELECT 1) AS one LEFT JOIN ev AS e ON true
+             ORDER BY e.xid, e.id",
+        )
         .await?;
-    let rows = client
-        .query(&stmt, &[&after.xid, &after.event, &limit])
-        .await?;
-    Ok(events_and_horizon(&rows))
+    let rows = client.query(&stmt, &[&limit]).await?;
+    let first = rows
+        .first()
+        .ok_or_else(|| ApiError::Internal("no relay position".into()))?;
+    let position = Position {
+        xid: first.get("position_xid"),
+        event: first.get("position_event"),
+    };
+    let held_back = first.get("held_back");
+    let (events, horizon) = events_and_horizon(&rows);
+    Ok(StableBatch {
+        position,
+        events,
+        horizon,
+        held_back,
+    })
 }
 
 /// `user`'s events after `after` and at most `until`, below the horizon, in order: their own
@@ -363,29 +397,63 @@ pub async fn return_replay(client: &impl GenericClient, r: &PendingReplay) -> Re
     Ok(())
 }
 
-/// Where the relay is, locked for this transaction, or `None` while another relay holds it: one
-/// relay runs at a time (an advisory lock, which takes no transaction id and so holds back no
-/// horizon).
-pub async fn try_lock_relay_position(
-    client: &impl GenericClient,
-) -> Result<Option<Position>, ApiError> {
-    let locked: bool = client
-        .query_one("SELECT pg_try_advisory_xact_lock(7202) AS locked", &[])
+/// One relay runs at a time, and at most one more waits for it. A relay queues for its turn
+/// here (a session lock, outside any transaction) before it waits for the relay lock; `false`
+/// when another is already queued, which has not read yet and so will read what this one was
+/// woken for. The queued relay leaves the queue ([`lock_relay`] with `leave_queue`) once it
+/// holds the relay lock, before it reads.
+pub async fn queue_for_relay(client: &impl GenericClient) -> Result<bool, ApiError> {
+    Ok(client
+        .query_one("SELECT pg_try_advisory_lock(7203) AS queued", &[])
         .await?
-        .get("locked");
-    if !locked {
-        return Ok(None);
+        .get("queued"))
+}
+
+/// Take the relay lock for this transaction (an advisory lock, which takes no transaction id
+/// and so holds back no horizon): waiting for it up to `wait`, or only trying when `wait` is
+/// `None`. Returns whether it is held. Also leaves the relay queue when `leave_queue`.
+///
+/// Losing a round's position in a crash re-pushes it (clients dedupe on cursors); nothing a
+/// round writes is an acknowledged write, so its commit need not wait for the WAL flush.
+pub async fn lock_relay(
+    client: &impl GenericClient,
+    wait: Option<std::time::Duration>,
+    leave_queue: bool,
+) -> Result<bool, ApiError> {
+    let row = match wait {
+        Some(wait) => {
+            let timeout = format!("{}ms", wait.as_millis().max(1));
+            client
+                .query_one(
+                    "SELECT set_config('synchronous_commit', 'off', true),
+                            set_config('lock_timeout', $1, true)",
+                    &[&timeout],
+                )
+                .await?;
+            client
+                .query_one(
+                    "SELECT pg_advisory_xact_lock(7202)::text IS NOT NULL AS locked",
+                    &[],
+                )
+                .await?
+        }
+        None => {
+            client
+                .query_one(
+                    "SELECT set_config('synchronous_commit', 'off', true),
+                            pg_try_advisory_xact_lock(7202) AS locked",
+                    &[],
+                )
+                .await?
+        }
+    };
+    let locked: bool = row.get("locked");
+    if locked && leave_queue {
+        client
+            .query_one("SELECT pg_advisory_unlock(7203)", &[])
+            .await?;
     }
-    let row = client
-        .query_one(
-            "SELECT xid::text::bigint AS xid, event FROM relay_position",
-            &[],
-        )
-        .await?;
-    Ok(Some(Position {
-        xid: row.get("xid"),
-        event: row.get("event"),
-    }))
+    Ok(locked)
 }
 
 pub async fn set_relay_position(client: &impl GenericClient, p: Position) -> Result<(), ApiError> {

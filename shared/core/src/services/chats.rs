@@ -127,6 +127,7 @@ pub async fn accept_invitation(
     if !chats::answer_invitation(&app.db, chat_id, caller.user_id, true).await? {
         return Err(ApiError::NotFound("invitation"));
     }
+    super::relay::wake(app, "chat:participant:joined").await;
     get(app, caller, chat_id).await
 }
 

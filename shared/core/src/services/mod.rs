@@ -10,6 +10,7 @@ pub mod connections;
 pub mod data_rights;
 pub mod health;
 pub mod messaging;
+pub mod participants;
 pub mod profiles;
 pub mod rate_limit;
 pub mod receipts;

@@ -44,10 +44,14 @@ impl Deliveries {
     }
 }
 
-/// Record the batch's receipts and tell each sender, in the caller's transaction.
-pub async fn record(client: &impl GenericClient, deliveries: &Deliveries) -> Result<(), ApiError> {
+/// Record the batch's receipts and tell each sender, in the caller's transaction. Returns
+/// whether it appended events.
+pub async fn record(
+    client: &impl GenericClient,
+    deliveries: &Deliveries,
+) -> Result<bool, ApiError> {
     if deliveries.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let mut watermarks = Vec::new();
     let mut pairs = Vec::new();
@@ -84,5 +88,6 @@ pub async fn record(client: &impl GenericClient, deliveries: &Deliveries) -> Res
         });
         notices.push((*sender, event.data()));
     }
-    events::append_user_events_each(client, "message:delivered", &notices).await
+    events::append_user_events_each(client, "message:delivered", &notices).await?;
+    Ok(!notices.is_empty())
 }

@@ -14,6 +14,7 @@
 //! events up to the relay's position before it is pushed anything newer.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 use futures_util::future::join_all;
@@ -63,75 +64,150 @@ pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
         tracing::info!(removed, "compacted the event log");
     }
     drop(client);
-    drain(app).await
+    run(app, false).await
 }
 
-/// Relay everything that is stable, round after round, until a round finds nothing. If another
-/// relay is running, wait a little for it (a round ends in milliseconds); it reads on until it
-/// finds nothing, so it also relays what woke this one.
+/// Relay everything that is stable (a wake-up after a commit). If a relay is running, this one
+/// queues for the next turn, unless one is queued already: that one has not read yet, so it
+/// reads what woke this one, which then has nothing to do. A queue of one, not a crowd of
+/// relays retrying the lock.
 pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
+    run(app, true).await
+}
+
+/// How long a relay waits for the running one (a round takes milliseconds).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// While the only events left are held back by an older transaction still in flight (one that
+/// may end without events of its own, so without a wake-up): the pause between looks, and how
+/// long to keep looking before leaving them to the schedule.
+const HELD_BACK_PAUSE: Duration = Duration::from_millis(2);
+const HELD_BACK_PATIENCE: Duration = Duration::from_millis(250);
+
+async fn run(app: &App, queue: bool) -> Result<RelayReport, ApiError> {
     let mut report = RelayReport::default();
-    let mut waits = 0;
+    let client = app.db.get().await?;
+    if queue && !events::queue_for_relay(&client).await? {
+        return Ok(report);
+    }
+    let mut connection = RelayConnection {
+        client: Some(client),
+        queued: queue,
+    };
+    let mut held_back_since: Option<tokio::time::Instant> = None;
     while report.rounds < MAX_ROUNDS {
-        match round(app, &mut report).await? {
-            None if waits < BUSY_RETRIES => {
-                waits += 1;
-                tokio::time::sleep(BUSY_PAUSE).await;
-            }
-            None => break,
-            Some(read) => {
-                report.rounds += 1;
-                // Until a round finds nothing: what committed meanwhile is this relay's too
-                // (the wake-ups it brought found the relay busy and left it here).
-                if read == 0 {
-                    break;
-                }
-            }
+        // The first round waits for its turn; later ones stop if another relay took it (that
+        // one reads on as long as there is anything to read).
+        let lock = if report.rounds == 0 {
+            Lock::Wait
+        } else {
+            Lock::Try
+        };
+        let Some(outcome) = round(app, &mut connection, lock, &mut report).await? else {
+            break;
+        };
+        report.rounds += 1;
+        if outcome.more {
+            held_back_since = None;
+        } else if outcome.held_back
+            && held_back_since
+                .get_or_insert_with(tokio::time::Instant::now)
+                .elapsed()
+                < HELD_BACK_PATIENCE
+        {
+            tokio::time::sleep(HELD_BACK_PAUSE).await;
+        } else {
+            break;
         }
     }
     Ok(report)
 }
 
-/// While another relay runs: tries, and the pause between them (no connection held meanwhile).
-/// A running relay goes on until a round reads nothing, so this only has to outlast the end
-/// of a round.
-const BUSY_RETRIES: usize = 4;
-const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+/// A pooled connection that may hold the relay queue's session lock. Dropped while holding it
+/// (an error, a cancelled future), the connection is closed instead of going back to the pool,
+/// and PostgreSQL releases the lock with it.
+struct RelayConnection {
+    client: Option<deadpool_postgres::Object>,
+    queued: bool,
+}
 
-/// One round in one transaction: take the relay's position, replay to resuming connections,
-/// push the next batch, record its receipts, move on. `None` if another relay holds it.
-async fn round(app: &App, report: &mut RelayReport) -> Result<Option<usize>, ApiError> {
-    let mut client = app.db.get().await?;
-    let tx = client.transaction().await?;
-    // Losing the last round's position in a crash re-pushes it (clients dedupe on cursors);
-    // nothing here is an acknowledged write, so the commit need not wait for the WAL flush.
-    tx.execute("SELECT set_config('synchronous_commit', 'off', true)", &[])
-        .await?;
-    let Some(position) = events::try_lock_relay_position(&tx).await? else {
+impl RelayConnection {
+    fn client(&mut self) -> &mut deadpool_postgres::Object {
+        self.client.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for RelayConnection {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if self.queued {
+                drop(deadpool_postgres::Object::take(client));
+            }
+        }
+    }
+}
+
+/// How a round takes the relay lock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    Wait,
+    Try,
+}
+
+/// What a round found.
+struct RoundOutcome {
+    /// More is readable now: the batch was full, or the round wrote events (receipts).
+    more: bool,
+    /// Committed events wait above the horizon.
+    held_back: bool,
+}
+
+/// One round in one transaction: take the relay lock, replay to resuming connections, push the
+/// next batch, record its receipts, move the position on. `None` if another relay holds the
+/// lock (only when trying).
+async fn round(
+    app: &App,
+    connection: &mut RelayConnection,
+    lock: Lock,
+    report: &mut RelayReport,
+) -> Result<Option<RoundOutcome>, ApiError> {
+    let leave_queue = connection.queued;
+    let tx = connection.client().transaction().await?;
+    let wait = (lock == Lock::Wait).then_some(LOCK_WAIT);
+    if !events::lock_relay(&tx, wait, leave_queue).await? {
         return Ok(None);
-    };
+    }
+    let (replays, stable) =
+        tokio::try_join!(events::take_replays(&tx), events::next_stable(&tx, BATCH))?;
+    let position = stable.position;
     let mut deliveries = Deliveries::default();
-    for replay in events::take_replays(&tx).await? {
+    for replay in replays {
         replay_to(app, &tx, &replay, position, &mut deliveries, report).await?;
     }
-    let (batch, horizon) = events::next_stable(&tx, position, BATCH).await?;
+    let batch = stable.events;
+    let full = batch.len() as i64 == BATCH;
     let last = batch.last().map_or(position, |e| e.position);
     // A short batch read everything below the horizon: the position may move up to it.
-    let next = if (batch.len() as i64) < BATCH {
-        last.max(horizon).max(position)
-    } else {
+    let next = if full {
         last
+    } else {
+        last.max(stable.horizon).max(position)
     };
     if !batch.is_empty() {
         push_batch(app, &tx, &batch, &mut deliveries, report).await?;
         report.events += batch.len();
     }
-    receipts::record(&tx, &deliveries).await?;
+    let wrote = receipts::record(&tx, &deliveries).await?;
     if next != position {
         events::set_relay_position(&tx, next).await?;
     }
     tx.commit().await?;
-    Ok(Some(batch.len()))
+    if leave_queue {
+        connection.queued = false;
+    }
+    Ok(Some(RoundOutcome {
+        more: full || wrote,
+        held_back: stable.held_back,
+    }))
 }
 
 /// What a message event earns when it reaches a viewer's device: `(chat, sender, seq, message)`.
@@ -278,7 +354,8 @@ async fn push_batch(
         .into_iter()
         .collect();
     let mut members: HashMap<Uuid, Vec<chats::Member>> = HashMap::new();
-    for m in chats::current_members(client, &chat_ids).await? {
+    let earliest = batch.iter().map(|e| e.created_at).min().unwrap_or_default();
+    for m in chats::members_since(client, &chat_ids, earliest).await? {
         members.entry(m.chat_id).or_default().push(m);
     }
     let actors: Vec<Uuid> = batch.iter().filter_map(|e| e.actor).collect();
@@ -291,8 +368,8 @@ async fn push_batch(
         .collect();
     let blocks = relationships::blocks_among(client, &everyone, &actors).await?;
     let mut frames = Frames::load(app, client, batch).await?;
-    // Whom each event is for: its user, or its chat's members since before it who do not block
-    // its actor.
+    // Whom each event is for: its user, or those who were its chat's members when it happened
+    // (one removed by it, too) and do not block its actor.
     let recipients: Vec<Vec<Uuid>> = batch
         .iter()
         .map(|event| match event.stream {
@@ -301,7 +378,7 @@ async fn push_batch(
                 .get(&c)
                 .into_iter()
                 .flatten()
-                .filter(|m| m.joined_at <= event.created_at)
+                .filter(|m| m.during(event.created_at))
                 .filter(|m| {
                     !event
                         .actor

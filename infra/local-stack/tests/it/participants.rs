@@ -1,0 +1,263 @@
+//! Group membership: who may add, remove and change roles (the matrix in
+//! `services::participants`), what each member is told through the event log, and that a removed
+//! member keeps what they had and gets nothing new.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp, User};
+
+async fn group(app: &TestApp, admin: &User, members: &[&User]) -> String {
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&admin.access),
+            json!({ "type": "group", "name": "crew", "participantIds": members.iter().map(|m| &m.id).collect::<Vec<_>>() }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn add(app: &TestApp, by: &User, chat: &str, user: &User) -> (u16, Value) {
+    app.post(
+        &format!("/api/chats/{chat}/participants"),
+        Some(&by.access),
+        json!({ "userId": user.id }),
+    )
+    .await
+}
+
+async fn remove(app: &TestApp, by: &User, chat: &str, user: &User) -> (u16, Value) {
+    app.delete(
+        &format!("/api/chats/{chat}/participants/{}", user.id),
+        &by.access,
+        json!({}),
+    )
+    .await
+}
+
+async fn set_role(app: &TestApp, by: &User, chat: &str, user: &User, role: &str) -> (u16, Value) {
+    app.put(
+        &format!("/api/chats/{chat}/participants/{}/role", user.id),
+        &by.access,
+        json!({ "role": role }),
+    )
+    .await
+}
+
+async fn send(app: &TestApp, from: &User, chat: &str, text: &str) -> (u16, Value) {
+    app.post(
+        &format!("/api/chats/{chat}/messages"),
+        Some(&from.access),
+        json!({ "clientMessageId": text, "content": text }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = group(&app, &alice, &[&bob]).await;
+    assert_eq!(send(&app, &alice, &chat, "before").await.0, 201);
+    let (status, start) = app.get("/api/sync", Some(&carol.access)).await;
+    assert_eq!(status, 200);
+    let carol_since = start["data"]["nextCursor"].as_str().unwrap().to_owned();
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut carol_ws = app.ws(&carol.access).await;
+
+    // Only admins add; someone outside the group cannot tell it exists.
+    assert_eq!(add(&app, &bob, &chat, &carol).await.0, 403);
+    assert_eq!(add(&app, &carol, &chat, &carol).await.0, 404);
+    let (status, body) = add(&app, &alice, &chat, &carol).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "added");
+    assert_eq!(body["data"]["role"], "member");
+    assert_eq!(
+        add(&app, &alice, &chat, &carol).await.0,
+        409,
+        "already a member"
+    );
+    for ws in [&mut bob_ws, &mut carol_ws] {
+        let joined = ws.next_event("chat:participant:joined").await;
+        assert_eq!(joined["data"]["chatId"], chat);
+        assert_eq!(joined["data"]["participant"]["id"], carol.id);
+        assert_eq!(joined["data"]["participant"]["role"], "member");
+        assert_eq!(joined["data"]["addedBy"], alice.id);
+    }
+    assert_eq!(send(&app, &alice, &chat, "welcome").await.0, 201);
+    let received = carol_ws.next_event("message:received").await;
+    assert_eq!(received["data"]["message"]["content"], "welcome");
+
+    // Removed: told, then nothing new, and no longer able to write.
+    let (status, body) = remove(&app, &alice, &chat, &carol).await;
+    assert_eq!(status, 200, "{body}");
+    for ws in [&mut bob_ws, &mut carol_ws] {
+        let left = ws.next_event("chat:participant:left").await;
+        assert_eq!(left["data"]["userId"], carol.id);
+        assert_eq!(left["data"]["removedBy"], alice.id);
+    }
+    assert_eq!(send(&app, &alice, &chat, "after").await.0, 201);
+    let received = bob_ws.next_event("message:received").await;
+    assert_eq!(received["data"]["message"]["content"], "after");
+    carol_ws.expect_silence(Duration::from_millis(300)).await;
+    assert_eq!(send(&app, &carol, &chat, "from outside").await.0, 404);
+    assert_eq!(
+        remove(&app, &alice, &chat, &carol).await.0,
+        404,
+        "already gone"
+    );
+
+    // Her sync holds exactly her membership: joined, the message, removed.
+    app.settle().await;
+    let (status, body) = app
+        .get(
+            &format!("/api/sync?since={carol_since}"),
+            Some(&carol.access),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<String> = body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| match e["event"].as_str().unwrap() {
+            "message:received" => format!("message {}", e["data"]["message"]["content"]),
+            other => other.to_owned(),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "chat:participant:joined",
+            "message \"welcome\"",
+            "chat:participant:left"
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn roles_follow_the_matrix_and_the_last_admin_leaving_hands_over() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    // Bob is the longest-standing member after Alice.
+    let chat = group(&app, &alice, &[&bob]).await;
+    assert_eq!(add(&app, &alice, &chat, &carol).await.0, 200);
+    assert_eq!(add(&app, &alice, &chat, &dave).await.0, 200);
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    let (status, body) = set_role(&app, &alice, &chat, &carol, "moderator").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["role"], "moderator");
+    let changed = bob_ws.next_event("chat:participant:role_changed").await;
+    assert_eq!(changed["data"]["userId"], carol.id);
+    assert_eq!(changed["data"]["role"], "moderator");
+    assert_eq!(changed["data"]["changedBy"], alice.id);
+
+    // Members change nothing but themselves; moderators remove members only.
+    assert_eq!(set_role(&app, &bob, &chat, &dave, "admin").await.0, 403);
+    assert_eq!(remove(&app, &bob, &chat, &dave).await.0, 403);
+    assert_eq!(remove(&app, &carol, &chat, &alice).await.0, 403);
+    assert_eq!(
+        set_role(&app, &carol, &chat, &dave, "moderator").await.0,
+        403
+    );
+    assert_eq!(add(&app, &carol, &chat, &alice).await.0, 403);
+    assert_eq!(remove(&app, &carol, &chat, &dave).await.0, 200);
+    let left = bob_ws.next_event("chat:participant:left").await;
+    assert_eq!(left["data"]["userId"], dave.id);
+    assert_eq!(left["data"]["removedBy"], carol.id);
+
+    // The only admin cannot step down, but can leave: the longest-standing member takes over.
+    let (status, body) = set_role(&app, &alice, &chat, &alice, "member").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    let (status, body) = remove(&app, &alice, &chat, &alice).await;
+    assert_eq!(status, 200, "{body}");
+    let left = bob_ws.next_event("chat:participant:left").await;
+    assert_eq!(left["data"]["userId"], alice.id);
+    assert!(left["data"].get("removedBy").is_none(), "she left: {left}");
+    let promoted = bob_ws.next_event("chat:participant:role_changed").await;
+    assert_eq!(promoted["data"]["userId"], bob.id);
+    assert_eq!(promoted["data"]["role"], "admin");
+    let (status, body) = app
+        .get(&format!("/api/chats/{chat}"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let roles: Vec<(String, String)> = body["data"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        roles.contains(&(bob.id.clone(), "admin".into())),
+        "{roles:?}"
+    );
+    assert!(!roles.iter().any(|(id, _)| *id == alice.id), "{roles:?}");
+    // The new admin adds; the one who left is an outsider now.
+    assert_eq!(add(&app, &bob, &chat, &dave).await.0, 200);
+    assert_eq!(add(&app, &alice, &chat, &dave).await.0, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn participant_requests_are_checked_and_one_to_one_chats_have_none() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = group(&app, &alice, &[&bob]).await;
+    let path = format!("/api/chats/{chat}/participants");
+    for (body, why) in [
+        (
+            json!({ "userId": carol.id, "role": "admin" }),
+            "admins are made with the role route",
+        ),
+        (
+            json!({ "userId": carol.id, "role": "owner" }),
+            "no such role",
+        ),
+        (json!({ "userId": "not-a-uuid" }), "not an id"),
+        (
+            json!({ "userId": carol.id, "nickname": "c" }),
+            "an unknown field",
+        ),
+        (json!({}), "no user"),
+    ] {
+        let (status, answer) = app.post(&path, Some(&alice.access), body).await;
+        assert_eq!(status, 400, "{why}: {answer}");
+        assert_eq!(answer["success"], false);
+    }
+    let nobody = uuid::Uuid::new_v4();
+    let (status, _) = app
+        .post(&path, Some(&alice.access), json!({ "userId": nobody }))
+        .await;
+    assert_eq!(status, 404, "no such user");
+    assert_eq!(set_role(&app, &alice, &chat, &bob, "owner").await.0, 400);
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/participants/{nobody}/role"),
+            &alice.access,
+            json!({ "role": "moderator" }),
+        )
+        .await;
+    assert_eq!(status, 404, "not a participant");
+    let direct = app.open_chat(&alice, &carol).await;
+    assert_eq!(add(&app, &alice, &direct, &bob).await.0, 404);
+    assert_eq!(remove(&app, &alice, &direct, &carol).await.0, 404);
+    app.stop().await;
+}

@@ -1,0 +1,192 @@
+//! Group membership (PRD 1.4, "participants"): adding members, removing them, leaving, and
+//! roles. Who may do what:
+//!
+//! | action | admin | moderator | member |
+//! |---|---|---|---|
+//! | add someone | yes | no | no |
+//! | remove a member | yes | yes | no |
+//! | remove a moderator or an admin | yes | no | no |
+//! | change a role | yes | no | no |
+//! | leave | yes | yes | yes |
+//!
+//! A non-member (or a 1:1 chat) gets 404, as for any chat they cannot see. Every change
+//! publishes its event through the event log with the change; a removed member is told, and
+//! gets nothing newer.
+
+use uuid::Uuid;
+
+use crate::api::models::{
+    AddStatus, Envelope, ParticipantAdded, ParticipantRemoved, ParticipantRole, ParticipantRoleSet,
+};
+use crate::api::requests::{AddParticipantRequest, UpdateParticipantRoleRequest};
+use crate::auth::tokens::Caller;
+use crate::db::chats::{self, Addition, RoleChange};
+use crate::db::{relationships, users};
+use crate::error::ApiError;
+use crate::App;
+
+/// The caller's role in the group, or 404.
+async fn caller_role(
+    app: &App,
+    chat_id: Uuid,
+    caller: &Caller,
+) -> Result<ParticipantRole, ApiError> {
+    let client = app.db.get().await?;
+    chats::group_role(&client, chat_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))
+}
+
+/// `POST /api/chats/{chatId}/participants`: an admin adds someone (as a member unless said).
+/// Someone whose privacy leaves the admin out is invited instead; someone who blocked the
+/// admin is refused.
+#[utoipa::path(post, path = "/api/chats/{chatId}/participants", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    request_body = AddParticipantRequest,
+    responses(
+        (status = 200, description = "Added, or invited", body = Envelope<ParticipantAdded>),
+        (status = 403, description = "The caller is not an admin, or the user blocked them"),
+        (status = 409, description = "Already a member"),
+    ))]
+pub async fn add(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    body: AddParticipantRequest,
+) -> Result<ParticipantAdded, ApiError> {
+    if caller_role(app, chat_id, &caller).await? != ParticipantRole::Admin {
+        return Err(ApiError::PermissionDenied(
+            "only the group's admins add members".into(),
+        ));
+    }
+    let user = body.user_id;
+    if !users::all_exist(&app.db, &[user]).await? {
+        return Err(ApiError::NotFound("user"));
+    }
+    if !relationships::blocking(&app.db, caller.user_id, &[user])
+        .await?
+        .is_empty()
+    {
+        return Err(ApiError::PermissionDenied(
+            "this user cannot be added to your groups".into(),
+        ));
+    }
+    let outcome = |status, role| ParticipantAdded {
+        chat_id,
+        user_id: user,
+        status,
+        role,
+    };
+    if !relationships::refusing_group_adds(&app.db, caller.user_id, &[user])
+        .await?
+        .is_empty()
+    {
+        chats::invite(&app.db, chat_id, user, caller.user_id).await?;
+        super::relay::wake(app, "chat:invitation").await;
+        return Ok(outcome(AddStatus::Invited, None));
+    }
+    let role = body.role.map_or(ParticipantRole::Member, Into::into);
+    match chats::add_participant(
+        &app.db,
+        chat_id,
+        user,
+        role,
+        caller.user_id,
+        app.settings.max_group_members,
+    )
+    .await?
+    {
+        Addition::Added => {
+            super::relay::wake(app, "chat:participant:joined").await;
+            Ok(outcome(AddStatus::Added, Some(role)))
+        }
+        Addition::AlreadyMember => Err(ApiError::AlreadyExists(
+            "this user is already a member".into(),
+        )),
+        Addition::Full => Err(ApiError::Validation(format!(
+            "the group is full ({} members)",
+            app.settings.max_group_members
+        ))),
+    }
+}
+
+/// `DELETE /api/chats/{chatId}/participants/{userId}`: remove someone, or leave (your own id).
+/// When the last admin goes, the longest-standing member becomes admin.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/participants/{userId}", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("userId" = Uuid, Path)),
+    responses(
+        (status = 200, description = "No longer a member", body = Envelope<ParticipantRemoved>),
+        (status = 403, description = "The caller may not remove this member"),
+    ))]
+pub async fn remove(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<ParticipantRemoved, ApiError> {
+    let role = caller_role(app, chat_id, &caller).await?;
+    let removed_by = if user == caller.user_id {
+        None
+    } else {
+        let client = app.db.get().await?;
+        let target = chats::group_role(&client, chat_id, user)
+            .await?
+            .ok_or(ApiError::NotFound("participant"))?;
+        let allowed = match role {
+            ParticipantRole::Admin => true,
+            ParticipantRole::Moderator => target == ParticipantRole::Member,
+            ParticipantRole::Member => false,
+        };
+        if !allowed {
+            return Err(ApiError::PermissionDenied(
+                "your role does not let you remove this member".into(),
+            ));
+        }
+        Some(caller.user_id)
+    };
+    if !chats::remove_participant(&app.db, chat_id, user, removed_by).await? {
+        return Err(ApiError::NotFound("participant"));
+    }
+    super::relay::wake(app, "chat:participant:left").await;
+    Ok(ParticipantRemoved {
+        chat_id,
+        user_id: user,
+    })
+}
+
+/// `PUT /api/chats/{chatId}/participants/{userId}/role`: an admin changes a member's role. A
+/// group keeps at least one admin.
+#[utoipa::path(put, path = "/api/chats/{chatId}/participants/{userId}/role", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("userId" = Uuid, Path)),
+    request_body = UpdateParticipantRoleRequest,
+    responses(
+        (status = 200, description = "The role now", body = Envelope<ParticipantRoleSet>),
+        (status = 403, description = "The caller is not an admin"),
+    ))]
+pub async fn set_role(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    user: Uuid,
+    body: UpdateParticipantRoleRequest,
+) -> Result<ParticipantRoleSet, ApiError> {
+    if caller_role(app, chat_id, &caller).await? != ParticipantRole::Admin {
+        return Err(ApiError::PermissionDenied(
+            "only the group's admins change roles".into(),
+        ));
+    }
+    match chats::set_role(&app.db, chat_id, user, body.role, caller.user_id).await? {
+        RoleChange::Changed => {
+            super::relay::wake(app, "chat:participant:role_changed").await;
+            Ok(ParticipantRoleSet {
+                chat_id,
+                user_id: user,
+                role: body.role,
+            })
+        }
+        RoleChange::NotMember => Err(ApiError::NotFound("participant")),
+        RoleChange::LastAdmin => Err(ApiError::Validation(
+            "a group keeps at least one admin: make someone else admin first".into(),
+        )),
+    }
+}
