@@ -89,6 +89,20 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
         assert_eq!(joined["data"]["participant"]["role"], "member");
         assert_eq!(joined["data"]["addedBy"], alice.id);
     }
+    // The timeline says so, the same on every device: a system message, no sender.
+    for ws in [&mut bob_ws, &mut carol_ws] {
+        let system = ws.next_event("message:received").await;
+        let message = &system["data"]["message"];
+        assert_eq!(message["type"], "system");
+        assert_eq!(message["sender"], Value::Null);
+        assert_eq!(message["metadata"]["action"], "added");
+        assert_eq!(message["metadata"]["actorId"], alice.id);
+        assert_eq!(message["metadata"]["userId"], carol.id);
+        assert!(message["content"]
+            .as_str()
+            .unwrap()
+            .contains(" added carol"));
+    }
     assert_eq!(send(&app, &alice, &chat, "welcome").await.0, 201);
     let received = carol_ws.next_event("message:received").await;
     assert_eq!(received["data"]["message"]["content"], "welcome");
@@ -100,6 +114,10 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
         let left = ws.next_event("chat:participant:left").await;
         assert_eq!(left["data"]["userId"], carol.id);
         assert_eq!(left["data"]["removedBy"], alice.id);
+    }
+    for ws in [&mut bob_ws, &mut carol_ws] {
+        let removal = ws.next_event("message:received").await;
+        assert_eq!(removal["data"]["message"]["metadata"]["action"], "removed");
     }
     assert_eq!(send(&app, &alice, &chat, "after").await.0, 201);
     let received = bob_ws.next_event("message:received").await;
@@ -126,6 +144,9 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
         .unwrap()
         .iter()
         .map(|e| match e["event"].as_str().unwrap() {
+            "message:received" if e["data"]["message"]["type"] == "system" => {
+                format!("system {}", e["data"]["message"]["metadata"]["action"])
+            }
             "message:received" => format!("message {}", e["data"]["message"]["content"]),
             other => other.to_owned(),
         })
@@ -134,8 +155,10 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
         names,
         [
             "chat:participant:joined",
+            "system \"added\"",
             "message \"welcome\"",
-            "chat:participant:left"
+            "chat:participant:left",
+            "system \"removed\""
         ]
     );
     app.stop().await;

@@ -157,6 +157,15 @@ pub async fn create_group(
     )
     .await?;
     super::events::append_chat_event(&tx, chat_id, Some(creator), "chat:created", None).await?;
+    append_system_message(
+        &tx,
+        chat_id,
+        SystemAction::Created,
+        Some(creator),
+        None,
+        None,
+    )
+    .await?;
     if !invitees.is_empty() {
         tx.execute(
             "INSERT INTO chat_invitations (chat_id, user_id, invited_by) SELECT $1, u, $2 FROM unnest($3::uuid[]) u",
@@ -227,6 +236,15 @@ pub async fn answer_invitation(
             Some(user),
             joined.name(),
             Some(&joined.data()),
+        )
+        .await?;
+        append_system_message(
+            &tx,
+            chat_id,
+            SystemAction::Joined,
+            Some(user),
+            Some(user),
+            None,
         )
         .await?;
     }
@@ -469,6 +487,15 @@ pub async fn add_participant(
         Some(&joined.data()),
     )
     .await?;
+    append_system_message(
+        &tx,
+        chat_id,
+        SystemAction::Added,
+        Some(added_by),
+        Some(user),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Addition::Added)
 }
@@ -504,6 +531,12 @@ pub async fn remove_participant(
     let actor = removed_by.or(Some(user));
     super::events::append_chat_event(&tx, chat_id, actor, event.name(), Some(&event.data()))
         .await?;
+    let action = if removed_by.is_some() {
+        SystemAction::Removed
+    } else {
+        SystemAction::Left
+    };
+    append_system_message(&tx, chat_id, action, actor, Some(user), None).await?;
     let successor = tx
         .query_opt(
             "UPDATE chat_participants SET role = 'admin'
@@ -525,6 +558,16 @@ pub async fn remove_participant(
         });
         super::events::append_chat_event(&tx, chat_id, None, event.name(), Some(&event.data()))
             .await?;
+        let successor: Uuid = row.get("user_id");
+        append_system_message(
+            &tx,
+            chat_id,
+            SystemAction::RoleChanged,
+            None,
+            Some(successor),
+            Some(ParticipantRole::Admin),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(true)
@@ -586,6 +629,15 @@ pub async fn set_role(
         Some(&event.data()),
     )
     .await?;
+    append_system_message(
+        &tx,
+        chat_id,
+        SystemAction::RoleChanged,
+        Some(changed_by),
+        Some(user),
+        Some(role),
+    )
+    .await?;
     tx.commit().await?;
     Ok(RoleChange::Changed)
 }
@@ -622,5 +674,98 @@ pub async fn invite(db: &Db, chat_id: Uuid, user: Uuid, invited_by: Uuid) -> Res
         .await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// What a system message records (its `metadata.action`).
+#[derive(Clone, Copy)]
+pub enum SystemAction {
+    Created,
+    Added,
+    Joined,
+    Removed,
+    Left,
+    RoleChanged,
+}
+
+impl SystemAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Added => "added",
+            Self::Joined => "joined",
+            Self::Removed => "removed",
+            Self::Left => "left",
+            Self::RoleChanged => "role_changed",
+        }
+    }
+}
+
+/// A system message in the group's timeline (type `system`, no sender), stored and published
+/// (`message:received`) with the change it records, so every device renders the same history.
+/// `metadata` says what happened (`action`, `actorId`, `userId`, `role`) for clients to render
+/// in their own language; `content` is the English line, with usernames as they were.
+async fn append_system_message(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    action: SystemAction,
+    actor: Option<Uuid>,
+    user: Option<Uuid>,
+    role: Option<ParticipantRole>,
+) -> Result<(), ApiError> {
+    let id = Uuid::now_v7();
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("action".into(), action.as_str().into());
+    if let Some(actor) = actor {
+        metadata.insert("actorId".into(), actor.to_string().into());
+    }
+    if let Some(user) = user {
+        metadata.insert("userId".into(), user.to_string().into());
+    }
+    if let Some(role) = role {
+        metadata.insert("role".into(), role.as_str().into());
+    }
+    let stmt = tx
+        .prepare_cached(
+            "WITH names AS (
+                 SELECT (SELECT username FROM users WHERE id = $3) AS actor,
+                        (SELECT username FROM users WHERE id = $4) AS target,
+                        (SELECT name FROM chats WHERE id = $1) AS chat
+             ), line AS (
+                 SELECT CASE $5::text
+                     WHEN 'created' THEN format('%s created the group \"%s\"', actor, chat)
+                     WHEN 'added' THEN format('%s added %s', actor, target)
+                     WHEN 'joined' THEN format('%s joined', target)
+                     WHEN 'removed' THEN format('%s removed %s', actor, target)
+                     WHEN 'left' THEN format('%s left', target)
+                     ELSE CASE WHEN actor IS NULL
+                         THEN format('%s is now %s', target, $7::text)
+                         ELSE format('%s made %s %s', actor, target, $7::text) END
+                 END AS content FROM names
+             ), next AS (
+                 UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq
+             ), stored AS (
+                 INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, metadata)
+                 SELECT $2::uuid, $1, NULL, 'system:' || $2::uuid::text, last_seq, 'system',
+                        (SELECT content FROM line), $6
+                 FROM next RETURNING id
+             )
+             INSERT INTO events (chat_id, actor_id, name, message_id)
+             SELECT $1, $3, 'message:received', id FROM stored",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &chat_id,
+            &id,
+            &actor,
+            &user,
+            &action.as_str(),
+            &Json(&metadata),
+            &role.map(ParticipantRole::as_str),
+        ],
+    )
+    .await?;
     Ok(())
 }

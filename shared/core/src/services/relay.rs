@@ -320,9 +320,12 @@ impl<'a> Frames<'a> {
         Ok(text)
     }
 
-    /// The receipt a message event earns when it reaches `viewer` (none for their own).
+    /// The receipt a message event earns when it reaches `viewer` (none for their own, nor for
+    /// a system message).
     pub(super) fn receipt(&self, event: &StoredEvent, viewer: Uuid) -> Option<Receipt> {
         let message = self.messages.get(&event.message_id?)?;
+        // A system message has no sender to tell.
+        message.sender.as_ref()?;
         let sender = event.actor.filter(|a| *a != viewer)?;
         Some((message.chat_id, sender, message.seq, message.id))
     }
