@@ -4,8 +4,9 @@
 //! or an unknown action is answered, never fatal.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use banter_core::api::requests::AddParticipantRequest;
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
-use banter_core::services::{accounts, messaging};
+use banter_core::services::{accounts, messaging, participants};
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
@@ -78,6 +79,26 @@ async fn run_action(
             messaging::send(app, caller, send.chat_id, send.message, origin)
                 .await
                 .map(|m| ActionResult::Message(Box::new(m)))
+        }
+        ClientAction::ParticipantAdd(add) => {
+            let request = AddParticipantRequest {
+                user_id: add.user_id,
+                role: add.role,
+            };
+            participants::add(app, caller, add.chat_id, request)
+                .await
+                .map(ActionResult::ParticipantAdded)
+        }
+        ClientAction::ParticipantRemove(remove) => {
+            participants::remove(app, caller, remove.chat_id, remove.user_id)
+                .await
+                .map(ActionResult::ParticipantRemoved)
+        }
+        ClientAction::ChatLeave(leave) => {
+            let user = caller.user_id;
+            participants::remove(app, caller, leave.chat_id, user)
+                .await
+                .map(ActionResult::ParticipantRemoved)
         }
     }
 }

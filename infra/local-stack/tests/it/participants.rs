@@ -110,6 +110,7 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
     // Removed: told, then nothing new, and no longer able to write.
     let (status, body) = remove(&app, &alice, &chat, &carol).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "removed");
     for ws in [&mut bob_ws, &mut carol_ws] {
         let left = ws.next_event("chat:participant:left").await;
         assert_eq!(left["data"]["userId"], carol.id);
@@ -282,5 +283,73 @@ async fn participant_requests_are_checked_and_one_to_one_chats_have_none() {
     let direct = app.open_chat(&alice, &carol).await;
     assert_eq!(add(&app, &alice, &direct, &bob).await.0, 404);
     assert_eq!(remove(&app, &alice, &direct, &carol).await.0, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_websocket_actions_add_remove_and_leave_with_one_answer_each() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = group(&app, &alice, &[&bob]).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    alice_ws
+        .send_json(json!({ "action": "chat:participant:add", "requestId": "a1",
+            "data": { "chatId": chat, "userId": carol.id, "role": "moderator" } }))
+        .await;
+    let ack = alice_ws.next_json().await;
+    assert_eq!(ack["event"], "ack", "{ack}");
+    assert_eq!(ack["requestId"], "a1");
+    assert_eq!(ack["data"]["status"], "added");
+    assert_eq!(ack["data"]["role"], "moderator");
+    let joined = bob_ws.next_event("chat:participant:joined").await;
+    assert_eq!(joined["data"]["participant"]["role"], "moderator");
+
+    // Bob may not remove Carol (a moderator); the answer says why, on his connection only.
+    bob_ws
+        .send_json(
+            json!({ "action": "chat:participant:remove", "requestId": "b1",
+            "data": { "chatId": chat, "userId": carol.id } }),
+        )
+        .await;
+    let refused = loop {
+        let frame = bob_ws.next_json().await;
+        if frame["requestId"] == "b1" {
+            break frame;
+        }
+    };
+    assert_eq!(refused["event"], "error:general");
+    assert_eq!(refused["data"]["code"], "PERMISSION_DENIED");
+    bob_ws
+        .send_json(json!({ "action": "chat:leave", "requestId": "b2", "data": { "chatId": chat, "extra": 1 } }))
+        .await;
+    let refused = loop {
+        let frame = bob_ws.next_json().await;
+        if frame["requestId"] == "b2" {
+            break frame;
+        }
+    };
+    assert_eq!(
+        refused["event"], "error:general",
+        "unknown fields are refused"
+    );
+    bob_ws
+        .send_json(json!({ "action": "chat:leave", "requestId": "b3", "data": { "chatId": chat } }))
+        .await;
+    let left = loop {
+        let frame = bob_ws.next_json().await;
+        if frame["requestId"] == "b3" {
+            break frame;
+        }
+    };
+    assert_eq!(left["event"], "ack", "{left}");
+    assert_eq!(left["data"]["userId"], bob.id);
+    assert_eq!(left["data"]["status"], "left");
+    let told = alice_ws.next_event("chat:participant:left").await;
+    assert_eq!(told["data"]["userId"], bob.id);
+    assert!(told["data"].get("removedBy").is_none());
     app.stop().await;
 }

@@ -512,6 +512,15 @@ pub struct ParticipantRoleSet {
 pub struct ParticipantRemoved {
     pub chat_id: Uuid,
     pub user_id: Uuid,
+    /// `removed` by someone else, or `left` by themselves.
+    pub status: RemovalStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovalStatus {
+    Removed,
+    Left,
 }
 
 /// The PRD's `ChatDetails`.

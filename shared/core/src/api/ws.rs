@@ -8,7 +8,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::models::{ChatDetails, Message, ParticipantRole, Timestamp};
+use crate::api::models::{
+    ChatDetails, Message, ParticipantAdded, ParticipantRemoved, ParticipantRole, Timestamp,
+};
+use crate::api::requests::AddedRole;
 use crate::api::requests::SendMessageRequest;
 use crate::error::{ApiError, ErrorCode};
 
@@ -84,12 +87,29 @@ pub enum ClientAction {
     /// `Message`.
     #[serde(rename = "message:send")]
     MessageSend(MessageSendPayload),
+    /// Add someone to a group (as `POST /api/chats/{chatId}/participants`).
+    #[serde(rename = "chat:participant:add")]
+    ParticipantAdd(ParticipantAddPayload),
+    /// Remove someone from a group (as `DELETE /api/chats/{chatId}/participants/{userId}`).
+    #[serde(rename = "chat:participant:remove")]
+    ParticipantRemove(ParticipantRemovePayload),
+    /// Leave a group.
+    #[serde(rename = "chat:leave")]
+    ChatLeave(ChatLeavePayload),
 }
+
+/// The actions a client may send.
+const ACTIONS: [&str; 4] = [
+    "message:send",
+    "chat:participant:add",
+    "chat:participant:remove",
+    "chat:leave",
+];
 
 impl ClientAction {
     /// A frame's action with its payload (taken, not copied), checked as a request body is.
     pub fn parse(action: &str, data: Value) -> Result<Self, ApiError> {
-        if action != "message:send" {
+        if !ACTIONS.contains(&action) {
             let shown: String = action.chars().take(64).collect();
             return Err(ApiError::Validation(format!("unknown action `{shown}`")));
         }
@@ -112,6 +132,31 @@ pub struct MessageSendPayload {
     pub chat_id: Uuid,
     #[serde(flatten)]
     pub message: SendMessageRequest,
+}
+
+/// `chat:participant:add`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParticipantAddPayload {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    #[serde(default)]
+    pub role: Option<AddedRole>,
+}
+
+/// `chat:participant:remove`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParticipantRemovePayload {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+}
+
+/// `chat:leave`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatLeavePayload {
+    pub chat_id: Uuid,
 }
 
 /// The one answer to a client frame that carried a `requestId` (errors are answered even
@@ -141,6 +186,10 @@ pub enum ReplyFrame {
 pub enum ActionResult {
     /// `message:send`: the stored message.
     Message(Box<Message>),
+    /// `chat:participant:add`: added or invited.
+    ParticipantAdded(ParticipantAdded),
+    /// `chat:participant:remove` and `chat:leave`: no longer a member.
+    ParticipantRemoved(ParticipantRemoved),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -358,9 +407,20 @@ mod tests {
             r#"{{"action":"message:send","data":{{"chatId":"{chat}","clientMessageId":"m","content":"hi"}}}}"#
         ))
         .unwrap();
-        let ClientAction::MessageSend(p) = ok;
+        let ClientAction::MessageSend(p) = ok else {
+            panic!("not a send: {ok:?}");
+        };
         assert_eq!(p.chat_id, chat);
         assert_eq!(p.message.content.as_deref(), Some("hi"));
+        let user = Uuid::new_v4();
+        let leave = action(&format!(
+            r#"{{"action":"chat:participant:remove","data":{{"chatId":"{chat}","userId":"{user}"}}}}"#
+        ))
+        .unwrap();
+        assert!(
+            matches!(leave, ClientAction::ParticipantRemove(ref p) if p.chat_id == chat && p.user_id == user),
+            "{leave:?}"
+        );
 
         let e = action(r#"{"action":"message:send","data":{"content":"hi"}}"#).unwrap_err();
         assert_eq!(e.code(), "MISSING_REQUIRED_FIELD");

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::api::models::{
     AddStatus, Envelope, ParticipantAdded, ParticipantRemoved, ParticipantRole, ParticipantRoleSet,
+    RemovalStatus,
 };
 use crate::api::requests::{AddParticipantRequest, UpdateParticipantRoleRequest};
 use crate::auth::tokens::Caller;
@@ -151,6 +152,11 @@ pub async fn remove(
     Ok(ParticipantRemoved {
         chat_id,
         user_id: user,
+        status: if removed_by.is_some() {
+            RemovalStatus::Removed
+        } else {
+            RemovalStatus::Left
+        },
     })
 }
 
