@@ -38,6 +38,11 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "GET /api/chats/{chatId}" => chats::get(app, caller, req.path_id("chatId")?)
             .await
             .map(Reply::ok),
+        "PUT /api/chats/{chatId}" => {
+            chats::update(app, caller, req.path_id("chatId")?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
         "GET /api/chats/{chatId}/messages" => {
             messaging::history(app, caller, req.path_id("chatId")?, req.query()?)
                 .await

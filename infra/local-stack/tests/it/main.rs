@@ -4,6 +4,7 @@
 mod adapters;
 mod apigateway;
 mod blackbox;
+mod chat_settings;
 mod events;
 mod faults;
 mod hostile;

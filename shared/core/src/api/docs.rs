@@ -60,6 +60,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         chats::create,
         chats::list,
         chats::get,
+        chats::update,
         chats::accept_invitation,
         chats::decline_invitation,
         participants::add,

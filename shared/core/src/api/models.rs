@@ -559,8 +559,13 @@ pub struct Participant {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatSettings {
+    /// Muted now.
     pub mute_notifications: bool,
+    /// Until when (absent: not muted, or muted until unmuted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute_until: Option<Timestamp>,
     pub pin_chat: bool,
+    pub archived: bool,
 }
 
 /// The PRD's `ChatSummary`: a row of the chat list.

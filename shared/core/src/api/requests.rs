@@ -330,6 +330,47 @@ impl CreateChatRequest {
     }
 }
 
+/// `PUT /api/chats/{chatId}` (PRD `UpdateChatRequest`): the group's name and description for
+/// everyone (its admins change them), and the caller's own settings of the chat.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateChatRequest {
+    #[serde(default = "default_none")]
+    pub name: Option<GroupName>,
+    /// Up to 2,048 characters; empty or null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub description: Patch<DisplayText<2048>>,
+    #[serde(default, deserialize_with = "optional_object")]
+    pub settings: Option<ChatSettingsPatch>,
+}
+
+impl UpdateChatRequest {
+    /// Whether it changes the chat for everyone (not only the caller's settings).
+    pub fn changes_group_info(&self) -> bool {
+        self.name.is_some() || !self.description.is_keep()
+    }
+}
+
+/// The caller's settings of a chat to change; the others keep their values.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatSettingsPatch {
+    /// `true` mutes until `muteUntil` (or until unmuted); `false` unmutes.
+    #[serde(default)]
+    pub mute_notifications: Option<bool>,
+    /// With `muteNotifications: true`: when the mute ends (WhatsApp offers 8 hours, a week, always).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub mute_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Pinned chats come first in the list; three at most.
+    #[serde(default)]
+    pub pin_chat: Option<bool>,
+    /// Archived chats are left out of the list unless `archived=true` asks for them.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
 /// `POST /api/chats/{chatId}/participants` (PRD `AddParticipantRequest`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -374,6 +415,10 @@ pub struct ChatListQuery {
     #[serde(default)]
     #[param(value_type = i64, minimum = 0, maximum = 1000000, default = 0)]
     pub offset: ListOffset,
+    /// `true` lists the archived chats instead of the others.
+    #[serde(default)]
+    #[param(value_type = Option<bool>)]
+    pub archived: bool,
 }
 
 /// `GET /api/chats/{chatId}/messages`: the latest page, or the page before / after a message

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, Message, ParticipantAdded, ParticipantRemoved, ParticipantRole, Timestamp,
+    ChatDetails, ChatSettings, Message, ParticipantAdded, ParticipantRemoved, ParticipantRole,
+    Timestamp,
 };
 use crate::api::requests::AddedRole;
 use crate::api::requests::SendMessageRequest;
@@ -267,6 +268,10 @@ pub enum ServerEvent {
     /// A member's role changed (by an admin, or because the last admin left).
     #[serde(rename = "chat:participant:role_changed")]
     ParticipantRoleChanged(ParticipantRoleChanged),
+    /// A group's name or description changed (to every member), or the user's own settings of
+    /// a chat (to their devices).
+    #[serde(rename = "chat:updated")]
+    ChatUpdated(ChatUpdated),
 }
 
 impl ServerEvent {
@@ -280,6 +285,7 @@ impl ServerEvent {
             Self::ParticipantJoined(_) => "chat:participant:joined",
             Self::ParticipantLeft(_) => "chat:participant:left",
             Self::ParticipantRoleChanged(_) => "chat:participant:role_changed",
+            Self::ChatUpdated(_) => "chat:updated",
         }
     }
 
@@ -339,6 +345,24 @@ pub struct JoinedParticipant {
     pub id: Uuid,
     pub username: String,
     pub role: ParticipantRole,
+}
+
+/// `chat:updated`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatUpdated {
+    pub chat_id: Uuid,
+    /// What changed: `name`, `description` (for everyone), `settings` (the user's own).
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The new description (absent when it was cleared or did not change: see `changed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<ChatSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<Uuid>,
 }
 
 /// `chat:participant:left`.

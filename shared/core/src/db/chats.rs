@@ -2,7 +2,6 @@
 //! for a chat they are not an active member of, so "not yours" and "not there" look the same.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
@@ -10,9 +9,10 @@ use crate::api::models::{
     ChatDetails, ChatSettings, ChatSummary, ChatType, LastMessage, Participant, ParticipantRole,
     Timestamp,
 };
+use crate::api::requests::UpdateChatRequest;
 use crate::api::ws::{
-    ChatInvitation, JoinedParticipant, ParticipantJoined, ParticipantLeft, ParticipantRoleChanged,
-    ServerEvent,
+    ChatInvitation, ChatUpdated, JoinedParticipant, ParticipantJoined, ParticipantLeft,
+    ParticipantRoleChanged, ServerEvent,
 };
 use crate::error::ApiError;
 
@@ -263,7 +263,10 @@ pub async fn details(
     let chat = client
         .prepare_cached(
             "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at, c.updated_at,
-                    me.notification_settings
+                    coalesce(me.muted_until > now(), false) AS muted,
+                    CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity'
+                         THEN me.muted_until END AS mute_until,
+                    me.pinned_at IS NOT NULL AS pinned, me.archived
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
              WHERE c.id = $1",
         )
@@ -299,7 +302,6 @@ pub async fn details(
             .map(|p| p.username.clone()),
         ChatType::Group => c.get("name"),
     };
-    let Json(settings) = c.get::<_, Json<Value>>("notification_settings");
     Ok(Some(ChatDetails {
         id: chat_id,
         kind,
@@ -307,26 +309,38 @@ pub async fn details(
         description: c.get("description"),
         avatar_url: c.get("avatar_url"),
         participants,
-        settings: ChatSettings {
-            mute_notifications: settings["mute"].as_bool().unwrap_or(false),
-            pin_chat: false,
-        },
+        settings: settings_row(&c),
         created_at: Timestamp(c.get("created_at")),
         updated_at: Timestamp(c.get("updated_at")),
     }))
+}
+
+/// A member's own settings of a chat from the columns `muted`, `mute_until`, `pinned`,
+/// `archived`.
+fn settings_row(r: &tokio_postgres::Row) -> ChatSettings {
+    ChatSettings {
+        mute_notifications: r.get("muted"),
+        mute_until: r
+            .get::<_, Option<DateTime<Utc>>>("mute_until")
+            .map(Timestamp),
+        pin_chat: r.get("pinned"),
+        archived: r.get("archived"),
+    }
 }
 
 /// Unread counts stop here (clients show "999+"): a chat list reads at most this many unread
 /// messages per chat, through the `(chat_id, seq)` index from the reader's `read_seq` on.
 pub const UNREAD_COUNT_CAP: i64 = 1000;
 
-/// The viewer's chats, most recently active first (`ChatSummary`, PRD 1.4), and how many there
-/// are in all.
+/// The viewer's chats, pinned ones first (most recently pinned first), then most recently
+/// active first (`ChatSummary`, PRD 1.4); archived ones only when `archived` asks for them
+/// (and then only those); and how many there are in all.
 pub async fn list(
     db: &Db,
     viewer: Uuid,
     limit: i64,
     offset: i64,
+    archived: bool,
 ) -> Result<(Vec<ChatSummary>, i64), ApiError> {
     let client = db.get().await?;
     let stmt = client
@@ -348,12 +362,15 @@ pub async fn list(
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
-             WHERE me.user_id = $1 AND me.left_at IS NULL
-             ORDER BY c.updated_at DESC, c.id LIMIT $2 OFFSET $3",
+             WHERE me.user_id = $1 AND me.left_at IS NULL AND me.archived = $5
+             ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3",
         )
         .await?;
     let rows = client
-        .query(&stmt, &[&viewer, &limit, &offset, &UNREAD_COUNT_CAP])
+        .query(
+            &stmt,
+            &[&viewer, &limit, &offset, &UNREAD_COUNT_CAP, &archived],
+        )
         .await?;
     let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
     let chats = rows
@@ -686,6 +703,8 @@ pub enum SystemAction {
     Removed,
     Left,
     RoleChanged,
+    NameChanged,
+    DescriptionChanged,
 }
 
 impl SystemAction {
@@ -697,6 +716,8 @@ impl SystemAction {
             Self::Removed => "removed",
             Self::Left => "left",
             Self::RoleChanged => "role_changed",
+            Self::NameChanged => "name_changed",
+            Self::DescriptionChanged => "description_changed",
         }
     }
 }
@@ -738,6 +759,8 @@ async fn append_system_message(
                      WHEN 'joined' THEN format('%s joined', target)
                      WHEN 'removed' THEN format('%s removed %s', actor, target)
                      WHEN 'left' THEN format('%s left', target)
+                     WHEN 'name_changed' THEN format('%s changed the group name to \"%s\"', actor, chat)
+                     WHEN 'description_changed' THEN format('%s changed the group description', actor)
                      ELSE CASE WHEN actor IS NULL
                          THEN format('%s is now %s', target, $7::text)
                          ELSE format('%s made %s %s', actor, target, $7::text) END
@@ -768,4 +791,128 @@ async fn append_system_message(
     )
     .await?;
     Ok(())
+}
+
+/// What changing a chat came to.
+pub enum ChatChange {
+    Changed,
+    /// A fourth pinned chat.
+    TooManyPinned,
+}
+
+/// Pinned chats per user at most (WhatsApp's three).
+pub const MAX_PINNED_CHATS: i64 = 3;
+
+/// Apply `PUT /api/chats/{chatId}` for `user` (a member; the caller checked the permission
+/// for group info) in one transaction: group info with its `chat:updated` event and system
+/// message, the user's own settings with a `chat:updated` event in their own stream (their
+/// other devices).
+pub async fn update(
+    db: &Db,
+    chat_id: Uuid,
+    user: Uuid,
+    request: UpdateChatRequest,
+) -> Result<ChatChange, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group(&tx, chat_id).await?;
+    let info = request.changes_group_info();
+    let name = request.name.map(|n| n.as_str().to_owned());
+    let description = request.description.into_option();
+    if info {
+        let clear_description = matches!(description, Some(None));
+        let new_description = description.clone().flatten().and_then(|d| d.into_inner());
+        tx.execute(
+            "UPDATE chats SET name = coalesce($2, name),
+                    description = CASE WHEN $3 THEN NULL ELSE coalesce($4, description) END
+             WHERE id = $1",
+            &[&chat_id, &name, &clear_description, &new_description],
+        )
+        .await?;
+        let mut changed = Vec::new();
+        if name.is_some() {
+            changed.push("name".to_owned());
+        }
+        if description.is_some() {
+            changed.push("description".to_owned());
+        }
+        let updated = ServerEvent::ChatUpdated(ChatUpdated {
+            chat_id,
+            changed,
+            name: name.clone(),
+            description: new_description,
+            settings: None,
+            updated_by: Some(user),
+        });
+        super::events::append_chat_event(
+            &tx,
+            chat_id,
+            Some(user),
+            updated.name(),
+            Some(&updated.data()),
+        )
+        .await?;
+        let action = if name.is_some() {
+            SystemAction::NameChanged
+        } else {
+            SystemAction::DescriptionChanged
+        };
+        append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
+    }
+    if let Some(settings) = request.settings {
+        if settings.pin_chat == Some(true) {
+            let pinned: i64 = tx
+                .query_one(
+                    "SELECT count(*) AS n FROM chat_participants
+                     WHERE user_id = $1 AND pinned_at IS NOT NULL AND left_at IS NULL AND chat_id <> $2",
+                    &[&user, &chat_id],
+                )
+                .await?
+                .get("n");
+            if pinned >= MAX_PINNED_CHATS {
+                return Ok(ChatChange::TooManyPinned);
+            }
+        }
+        let row = tx
+            .query_one(
+                "UPDATE chat_participants SET
+                 muted_until = CASE WHEN $3::boolean IS NULL THEN muted_until
+                                    WHEN $3 THEN coalesce($4, 'infinity'::timestamptz) END,
+                 pinned_at = CASE WHEN $5::boolean IS NULL THEN pinned_at
+                                  WHEN $5 THEN coalesce(pinned_at, now()) END,
+                 archived = coalesce($6, archived)
+             WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL
+             RETURNING coalesce(muted_until > now(), false) AS muted,
+                       CASE WHEN muted_until > now() AND muted_until <> 'infinity'
+                            THEN muted_until END AS mute_until,
+                       pinned_at IS NOT NULL AS pinned, archived",
+                &[
+                    &chat_id,
+                    &user,
+                    &settings.mute_notifications,
+                    &settings.mute_until,
+                    &settings.pin_chat,
+                    &settings.archived,
+                ],
+            )
+            .await?;
+        let updated = ServerEvent::ChatUpdated(ChatUpdated {
+            chat_id,
+            changed: vec!["settings".to_owned()],
+            name: None,
+            description: None,
+            settings: Some(settings_row(&row)),
+            updated_by: Some(user),
+        });
+        super::events::append_user_events(
+            &tx,
+            &[user],
+            Some(user),
+            updated.name(),
+            &updated.data(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ChatChange::Changed)
 }

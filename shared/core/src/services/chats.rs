@@ -4,9 +4,11 @@ use uuid::Uuid;
 
 use crate::api::models::{
     ChatDetails, ChatSummary, Envelope, InvitationDeclined, OffsetPagination, Page, PageEnvelope,
+    ParticipantRole,
 };
-use crate::api::requests::{ChatListQuery, CreateChatRequest};
+use crate::api::requests::{ChatListQuery, CreateChatRequest, UpdateChatRequest};
 use crate::auth::tokens::Caller;
+use crate::db::chats::{ChatChange, MAX_PINNED_CHATS};
 use crate::db::{chats, relationships, users};
 use crate::error::ApiError;
 use crate::App;
@@ -180,20 +182,84 @@ async fn with_participant_views(
     Ok(chat)
 }
 
-/// `GET /api/chats?limit&offset`.
+/// `GET /api/chats?limit&offset&archived`.
 #[utoipa::path(get, path = "/api/chats", tag = "chats", security(("bearer" = [])),
     params(ChatListQuery),
-    responses((status = 200, description = "The caller's chats, most recently active first", body = PageEnvelope<Vec<ChatSummary>, OffsetPagination>)))]
+    responses((status = 200, description = "The caller's chats: pinned first, then most recently active first; archived ones only with `archived=true`", body = PageEnvelope<Vec<ChatSummary>, OffsetPagination>)))]
 pub async fn list(
     app: &App,
     caller: Caller,
     q: ChatListQuery,
 ) -> Result<Page<Vec<ChatSummary>, OffsetPagination>, ApiError> {
     let (limit, offset) = (q.limit.0, q.offset.0);
-    let (page, total) = chats::list(&app.db, caller.user_id, limit, offset).await?;
+    let (page, total) = chats::list(&app.db, caller.user_id, limit, offset, q.archived).await?;
     let pagination = OffsetPagination::new(limit, offset, page.len(), total);
     Ok(Page {
         items: page,
         pagination,
     })
+}
+
+/// `PUT /api/chats/{chatId}`: the group's name and description (its admins), and the caller's
+/// own settings of the chat (mute, pin, archive). Answers the chat as the caller now sees it.
+#[utoipa::path(put, path = "/api/chats/{chatId}", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    request_body = UpdateChatRequest,
+    responses(
+        (status = 200, description = "The chat, changed", body = Envelope<ChatDetails>),
+        (status = 403, description = "Group info is changed by the group's admins"),
+    ))]
+pub async fn update(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    body: UpdateChatRequest,
+) -> Result<ChatDetails, ApiError> {
+    let client = app.db.get().await?;
+    let role = chats::group_role(&client, chat_id, caller.user_id).await?;
+    drop(client);
+    if body.changes_group_info() {
+        match role {
+            Some(ParticipantRole::Admin) => {}
+            Some(_) => {
+                return Err(ApiError::PermissionDenied(
+                    "the group's admins change its name and description".into(),
+                ))
+            }
+            // Not a group member: a 1:1 chat has no name of its own, or it is not theirs.
+            None if chats::details(&app.db, chat_id, caller.user_id)
+                .await?
+                .is_some() =>
+            {
+                return Err(ApiError::Validation(
+                    "a 1:1 chat has no name or description to change".into(),
+                ))
+            }
+            None => return Err(ApiError::NotFound("chat")),
+        }
+    } else if chats::details(&app.db, chat_id, caller.user_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound("chat"));
+    }
+    let info = body.changes_group_info();
+    match chats::update(&app.db, chat_id, caller.user_id, body).await? {
+        ChatChange::Changed => {}
+        ChatChange::TooManyPinned => {
+            return Err(ApiError::Validation(format!(
+                "at most {MAX_PINNED_CHATS} chats are pinned: unpin one first"
+            )))
+        }
+    }
+    super::relay::wake(
+        app,
+        if info {
+            "chat:updated"
+        } else {
+            "chat:settings"
+        },
+    )
+    .await;
+    get(app, caller, chat_id).await
 }

@@ -1,0 +1,204 @@
+//! `PUT /api/chats/{chatId}`: a group's name and description, changed by its admins and told to
+//! every member (with a system message); each member's own settings (mute, pin, archive),
+//! told only to their own devices and shaping only their own chat list.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp, User};
+
+async fn update(app: &TestApp, by: &User, chat: &str, body: Value) -> (u16, Value) {
+    app.put(&format!("/api/chats/{chat}"), &by.access, body)
+        .await
+}
+
+async fn list(app: &TestApp, user: &User, query: &str) -> Vec<String> {
+    let (status, body) = app
+        .get(&format!("/api/chats{query}"), Some(&user.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_rename_a_group_and_every_member_is_told() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "crew", "description": "the first", "participantIds": [bob.id] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let chat = body["data"]["id"].as_str().unwrap().to_owned();
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    assert_eq!(
+        update(&app, &bob, &chat, json!({ "name": "mine" })).await.0,
+        403
+    );
+    assert_eq!(
+        update(&app, &carol, &chat, json!({ "name": "mine" }))
+            .await
+            .0,
+        404
+    );
+    for (bad, why) in [
+        (json!({ "name": "x".repeat(101) }), "too long"),
+        (json!({ "name": "" }), "empty"),
+        (json!({ "title": "crew" }), "an unknown field"),
+        (json!({ "settings": { "pinChat": "yes" } }), "not a boolean"),
+    ] {
+        let (status, answer) = update(&app, &alice, &chat, bad).await;
+        assert_eq!(status, 400, "{why}: {answer}");
+    }
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chat,
+        json!({ "name": "renamed", "description": null }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["name"], "renamed");
+    assert_eq!(body["data"]["description"], Value::Null);
+    let updated = bob_ws.next_event("chat:updated").await;
+    assert_eq!(updated["data"]["chatId"], chat);
+    assert_eq!(updated["data"]["changed"], json!(["name", "description"]));
+    assert_eq!(updated["data"]["name"], "renamed");
+    assert_eq!(updated["data"]["updatedBy"], alice.id);
+    let system = bob_ws.next_event("message:received").await;
+    assert_eq!(system["data"]["message"]["type"], "system");
+    assert_eq!(
+        system["data"]["message"]["metadata"]["action"],
+        "name_changed"
+    );
+    assert!(system["data"]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .ends_with("changed the group name to \"renamed\""));
+    let (_, seen) = app
+        .get(&format!("/api/chats/{chat}"), Some(&bob.access))
+        .await;
+    assert_eq!(seen["data"]["name"], "renamed");
+
+    // A 1:1 chat has no name to change.
+    let direct = app.open_chat(&alice, &carol).await;
+    let (status, body) = update(&app, &alice, &direct, json!({ "name": "us" })).await;
+    assert_eq!(status, 400, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let mut others = Vec::new();
+    let mut chats = Vec::new();
+    for i in 0..5 {
+        let other = app.register(&format!("friend{i}")).await;
+        chats.push(app.open_chat(&alice, &other).await);
+        others.push(other);
+    }
+    // Her second device hears about her settings; the other member does not.
+    let alice_phone = app.login(&alice).await;
+    let mut phone_ws = app.ws(&alice_phone.access).await;
+    let mut friend_ws = app.ws(&others[0].access).await;
+
+    for chat in &chats[..3] {
+        let (status, body) = update(
+            &app,
+            &alice,
+            chat,
+            json!({ "settings": { "pinChat": true } }),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["settings"]["pinChat"], true);
+    }
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chats[3],
+        json!({ "settings": { "pinChat": true } }),
+    )
+    .await;
+    assert_eq!(status, 400, "a fourth pin: {body}");
+    let listed = list(&app, &alice, "").await;
+    assert_eq!(listed.len(), 5);
+    assert_eq!(
+        listed[..3],
+        [chats[2].clone(), chats[1].clone(), chats[0].clone()],
+        "pinned first, the latest pin on top"
+    );
+    let updated = phone_ws.next_event("chat:updated").await;
+    assert_eq!(updated["data"]["changed"], json!(["settings"]));
+    assert_eq!(updated["data"]["settings"]["pinChat"], true);
+
+    // Archived: out of the list, in the archived one.
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chats[4],
+        json!({ "settings": { "archived": true } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!list(&app, &alice, "").await.contains(&chats[4]));
+    assert_eq!(
+        list(&app, &alice, "?archived=true").await,
+        [chats[4].clone()]
+    );
+    assert!(
+        list(&app, &others[4], "").await.contains(&chats[4]),
+        "only hers"
+    );
+
+    // Muted until a time, muted for good, unmuted.
+    let until = (chrono::Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    let (_, body) = update(
+        &app,
+        &alice,
+        &chats[0],
+        json!({ "settings": { "muteNotifications": true, "muteUntil": until } }),
+    )
+    .await;
+    assert_eq!(body["data"]["settings"]["muteNotifications"], true);
+    assert!(body["data"]["settings"]["muteUntil"].is_string(), "{body}");
+    let (_, body) = update(
+        &app,
+        &alice,
+        &chats[0],
+        json!({ "settings": { "muteNotifications": true } }),
+    )
+    .await;
+    assert_eq!(body["data"]["settings"]["muteNotifications"], true);
+    assert!(
+        body["data"]["settings"].get("muteUntil").is_none(),
+        "{body}"
+    );
+    let (_, body) = update(
+        &app,
+        &alice,
+        &chats[0],
+        json!({ "settings": { "muteNotifications": false } }),
+    )
+    .await;
+    assert_eq!(body["data"]["settings"]["muteNotifications"], false);
+    let (_, theirs) = app
+        .get(&format!("/api/chats/{}", chats[0]), Some(&others[0].access))
+        .await;
+    assert_eq!(theirs["data"]["settings"]["pinChat"], false, "{theirs}");
+    friend_ws.expect_silence(Duration::from_millis(300)).await;
+    app.stop().await;
+}
