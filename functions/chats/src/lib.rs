@@ -38,6 +38,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "GET /api/chats/{chatId}" => chats::get(app, caller, req.path_id("chatId")?)
             .await
             .map(Reply::ok),
+        "DELETE /api/chats/{chatId}" => chats::delete(app, caller, req.path_id("chatId")?)
+            .await
+            .map(Reply::ok),
         "PUT /api/chats/{chatId}" => {
             chats::update(app, caller, req.path_id("chatId")?, req.body(max)?)
                 .await

@@ -95,7 +95,7 @@ async fn admins_rename_a_group_and_every_member_is_told() {
     // A 1:1 chat has no name to change.
     let direct = app.open_chat(&alice, &carol).await;
     let (status, body) = update(&app, &alice, &direct, json!({ "name": "us" })).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 403, "{body}");
     app.stop().await;
 }
 
@@ -200,5 +200,89 @@ async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
         .await;
     assert_eq!(theirs["data"]["settings"]["pinChat"], false, "{theirs}");
     friend_ws.expect_silence(Duration::from_millis(300)).await;
+    app.stop().await;
+}
+
+async fn contents(app: &TestApp, user: &User, chat: &str) -> Vec<String> {
+    let (status, body) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&user.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut texts: Vec<String> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    texts.sort();
+    texts
+}
+
+#[tokio::test]
+async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_group() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    for text in ["one", "two"] {
+        let (status, _) = app
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&bob.access),
+                json!({ "clientMessageId": text, "content": text }),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let alice_phone = app.login(&alice).await;
+    let mut phone_ws = app.ws(&alice_phone.access).await;
+    let (status, body) = app
+        .delete(&format!("/api/chats/{chat}"), &alice.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "deleted");
+    let deleted = phone_ws.next_event("chat:deleted").await;
+    assert_eq!(deleted["data"]["chatId"], chat);
+    assert!(!list(&app, &alice, "").await.contains(&chat));
+    assert!(contents(&app, &alice, &chat).await.is_empty());
+    assert_eq!(
+        contents(&app, &bob, &chat).await,
+        ["one", "two"],
+        "only for her"
+    );
+    assert!(list(&app, &bob, "").await.contains(&chat));
+    // The next message brings it back, without what came before.
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "three", "content": "three" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(list(&app, &alice, "").await.contains(&chat));
+    assert_eq!(contents(&app, &alice, &chat).await, ["three"]);
+
+    // In a group, DELETE leaves it.
+    let (_, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "crew", "participantIds": [bob.id] }),
+        )
+        .await;
+    let group = body["data"]["id"].as_str().unwrap().to_owned();
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, body) = app
+        .delete(&format!("/api/chats/{group}"), &alice.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "left");
+    let left = bob_ws.next_event("chat:participant:left").await;
+    assert_eq!(left["data"]["userId"], alice.id);
+    let (status, _) = app
+        .delete(&format!("/api/chats/{group}"), &alice.access, json!({}))
+        .await;
+    assert_eq!(status, 404, "not hers any more");
     app.stop().await;
 }

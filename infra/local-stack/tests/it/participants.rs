@@ -106,6 +106,22 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
     assert_eq!(send(&app, &alice, &chat, "welcome").await.0, 201);
     let received = carol_ws.next_event("message:received").await;
     assert_eq!(received["data"]["message"]["content"], "welcome");
+    // Her history starts when she joined.
+    let (status, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let seen: Vec<&str> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        seen,
+        ["system", "text"],
+        "her addition and the welcome, not the group's earlier messages: {history}"
+    );
 
     // Removed: told, then nothing new, and no longer able to write.
     let (status, body) = remove(&app, &alice, &chat, &carol).await;
@@ -202,8 +218,8 @@ async fn roles_follow_the_matrix_and_the_last_admin_leaving_hands_over() {
 
     // The only admin cannot step down, but can leave: the longest-standing member takes over.
     let (status, body) = set_role(&app, &alice, &chat, &alice, "member").await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "PERMISSION_DENIED");
     let (status, body) = remove(&app, &alice, &chat, &alice).await;
     assert_eq!(status, 200, "{body}");
     let left = bob_ws.next_event("chat:participant:left").await;

@@ -61,6 +61,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         chats::list,
         chats::get,
         chats::update,
+        chats::delete,
         chats::accept_invitation,
         chats::decline_invitation,
         participants::add,

@@ -516,6 +516,24 @@ pub struct ParticipantRemoved {
     pub status: RemovalStatus,
 }
 
+/// `DELETE /api/chats/{chatId}`: a group left, or a 1:1 chat deleted for the caller.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRemoved {
+    pub chat_id: Uuid,
+    pub status: ChatRemoval,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRemoval {
+    /// The caller left the group.
+    Left,
+    /// The 1:1 chat is out of the caller's list until its next message, its history cleared
+    /// for them.
+    Deleted,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RemovalStatus {

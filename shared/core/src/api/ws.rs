@@ -272,6 +272,10 @@ pub enum ServerEvent {
     /// a chat (to their devices).
     #[serde(rename = "chat:updated")]
     ChatUpdated(ChatUpdated),
+    /// The user deleted a 1:1 chat for themselves (on another device): it leaves the list
+    /// until its next message, its history so far cleared.
+    #[serde(rename = "chat:deleted")]
+    ChatDeleted(ChatDeleted),
 }
 
 impl ServerEvent {
@@ -286,6 +290,7 @@ impl ServerEvent {
             Self::ParticipantLeft(_) => "chat:participant:left",
             Self::ParticipantRoleChanged(_) => "chat:participant:role_changed",
             Self::ChatUpdated(_) => "chat:updated",
+            Self::ChatDeleted(_) => "chat:deleted",
         }
     }
 
@@ -363,6 +368,13 @@ pub struct ChatUpdated {
     pub settings: Option<ChatSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<Uuid>,
+}
+
+/// `chat:deleted`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatDeleted {
+    pub chat_id: Uuid,
 }
 
 /// `chat:participant:left`.

@@ -11,8 +11,8 @@ use crate::api::models::{
 };
 use crate::api::requests::UpdateChatRequest;
 use crate::api::ws::{
-    ChatInvitation, ChatUpdated, JoinedParticipant, ParticipantJoined, ParticipantLeft,
-    ParticipantRoleChanged, ServerEvent,
+    ChatDeleted, ChatInvitation, ChatUpdated, JoinedParticipant, ParticipantJoined,
+    ParticipantLeft, ParticipantRoleChanged, ServerEvent,
 };
 use crate::error::ApiError;
 
@@ -363,6 +363,7 @@ pub async fn list(
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
              WHERE me.user_id = $1 AND me.left_at IS NULL AND me.archived = $5
+               AND (NOT me.hidden OR c.last_seq > me.cleared_seq)
              ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3",
         )
         .await?;
@@ -915,4 +916,29 @@ pub async fn update(
     }
     tx.commit().await?;
     Ok(ChatChange::Changed)
+}
+
+/// Delete a 1:1 chat for `user`: their history so far is cleared, the chat leaves their list
+/// (and their pins) until its next message, and their other devices are told (`chat:deleted`
+/// in their own stream). `false` if it is not a 1:1 chat of theirs.
+pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let hidden = tx
+        .execute(
+            "UPDATE chat_participants p SET cleared_seq = c.last_seq, hidden = true, pinned_at = NULL
+             FROM chats c
+             WHERE c.id = p.chat_id AND c.type = 'individual'
+               AND p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
+            &[&chat_id, &user],
+        )
+        .await?;
+    if hidden == 0 {
+        return Ok(false);
+    }
+    let deleted = ServerEvent::ChatDeleted(ChatDeleted { chat_id });
+    super::events::append_user_events(&tx, &[user], Some(user), deleted.name(), &deleted.data())
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }

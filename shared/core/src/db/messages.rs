@@ -1,6 +1,7 @@
 //! Queries on `messages`: the idempotent insert that assigns a per-chat `seq`, the `Message`
 //! shape (PRD 1.5 plus `clientMessageId` and `seq`), history pages and delivery watermarks.
 
+use chrono::{DateTime, Utc};
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -240,7 +241,7 @@ pub async fn history(
         .prepare_cached(
             // A member who hides their presence from the viewer shows `delivered` only once
             // they read (a live tick would tell when they were online).
-            "SELECT me.cleared_seq,
+            "SELECT me.cleared_seq, me.joined_at,
                     (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
@@ -253,6 +254,9 @@ pub async fn history(
         return Ok(None);
     };
     let cleared: i64 = me.get("cleared_seq");
+    // A member reads the messages from when they joined (an added member does not get the
+    // group's earlier history).
+    let joined: DateTime<Utc> = me.get("joined_at");
     let delivered: i64 = me.get::<_, Option<i64>>("delivered_seq").unwrap_or(0);
     let read: i64 = me.get::<_, Option<i64>>("read_seq").unwrap_or(0);
 
@@ -267,7 +271,7 @@ pub async fn history(
             .map(|r| r.get::<_, i64>("seq"))
             .ok_or(ApiError::NotFound("cursor message"))
     };
-    let visible = "m.chat_id = $1 AND m.seq > $2
+    let visible = "m.chat_id = $1 AND m.seq > $2 AND m.created_at >= $7
         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)";
     let lower = match cursor.after {
         Some(id) => anchor_seq(id).await?,
@@ -287,7 +291,15 @@ pub async fn history(
     let rows = client
         .query(
             &stmt,
-            &[&chat_id, &cleared, &viewer, &lower, &upper, &(limit + 1)],
+            &[
+                &chat_id,
+                &cleared,
+                &viewer,
+                &lower,
+                &upper,
+                &(limit + 1),
+                &joined,
+            ],
         )
         .await?;
     let has_more = rows.len() as i64 > limit;

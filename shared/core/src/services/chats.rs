@@ -3,8 +3,8 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatSummary, Envelope, InvitationDeclined, OffsetPagination, Page, PageEnvelope,
-    ParticipantRole,
+    ChatDetails, ChatRemoval, ChatRemoved, ChatSummary, Envelope, InvitationDeclined,
+    OffsetPagination, Page, PageEnvelope, ParticipantRole,
 };
 use crate::api::requests::{ChatListQuery, CreateChatRequest, UpdateChatRequest};
 use crate::auth::tokens::Caller;
@@ -207,7 +207,7 @@ pub async fn list(
     request_body = UpdateChatRequest,
     responses(
         (status = 200, description = "The chat, changed", body = Envelope<ChatDetails>),
-        (status = 403, description = "Group info is changed by the group's admins"),
+        (status = 403, description = "Group info is changed by the group's admins (and a 1:1 chat has none)"),
     ))]
 pub async fn update(
     app: &App,
@@ -231,7 +231,7 @@ pub async fn update(
                 .await?
                 .is_some() =>
             {
-                return Err(ApiError::Validation(
+                return Err(ApiError::PermissionDenied(
                     "a 1:1 chat has no name or description to change".into(),
                 ))
             }
@@ -262,4 +262,33 @@ pub async fn update(
     )
     .await;
     get(app, caller, chat_id).await
+}
+
+/// `DELETE /api/chats/{chatId}`: leave a group (as `DELETE .../participants/{your id}`), or
+/// delete a 1:1 chat for yourself (it comes back with its next message, without the history).
+#[utoipa::path(delete, path = "/api/chats/{chatId}", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses((status = 200, description = "Left, or deleted for the caller", body = Envelope<ChatRemoved>)))]
+pub async fn delete(app: &App, caller: Caller, chat_id: Uuid) -> Result<ChatRemoved, ApiError> {
+    let client = app.db.get().await?;
+    let in_group = chats::group_role(&client, chat_id, caller.user_id)
+        .await?
+        .is_some();
+    drop(client);
+    if in_group {
+        let user = caller.user_id;
+        super::participants::remove(app, caller, chat_id, user).await?;
+        return Ok(ChatRemoved {
+            chat_id,
+            status: ChatRemoval::Left,
+        });
+    }
+    if !chats::delete_for_me(&app.db, chat_id, caller.user_id).await? {
+        return Err(ApiError::NotFound("chat"));
+    }
+    super::relay::wake(app, "chat:deleted").await;
+    Ok(ChatRemoved {
+        chat_id,
+        status: ChatRemoval::Deleted,
+    })
 }

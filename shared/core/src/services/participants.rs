@@ -167,7 +167,7 @@ pub async fn remove(
     request_body = UpdateParticipantRoleRequest,
     responses(
         (status = 200, description = "The role now", body = Envelope<ParticipantRoleSet>),
-        (status = 403, description = "The caller is not an admin"),
+        (status = 403, description = "The caller is not an admin, or it would leave the group without one"),
     ))]
 pub async fn set_role(
     app: &App,
@@ -191,7 +191,7 @@ pub async fn set_role(
             })
         }
         RoleChange::NotMember => Err(ApiError::NotFound("participant")),
-        RoleChange::LastAdmin => Err(ApiError::Validation(
+        RoleChange::LastAdmin => Err(ApiError::PermissionDenied(
             "a group keeps at least one admin: make someone else admin first".into(),
         )),
     }
