@@ -15,6 +15,11 @@ fuzz_target!(|text: &str| {
                 Ok(ClientAction::MessageSend(send)) => {
                     assert!(!send.message.client_message_id.as_str().is_empty());
                 }
+                Ok(ClientAction::ParticipantAdd(_))
+                | Ok(ClientAction::ParticipantRemove(_))
+                | Ok(ClientAction::ChatLeave(_)) => {
+                    assert!(frame.data.is_object(), "an action's payload is an object");
+                }
                 Err(e) => {
                     let reply = ReplyFrame::error(frame.request_id.as_deref(), &e).to_text();
                     assert!(serde_json::from_str::<serde_json::Value>(&reply).is_ok());

@@ -286,3 +286,127 @@ async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_g
     assert_eq!(status, 404, "not hers any more");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn group_permissions_decide_who_sends_edits_and_adds() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let (_, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "crew", "participantIds": [bob.id] }),
+        )
+        .await;
+    let chat = body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        body["data"]["permissions"],
+        json!({ "sendMessages": "all", "editInfo": "admins", "addMembers": "admins" }),
+        "the defaults"
+    );
+    let send = |who: &User, id: &str| {
+        let (app, token, chat, id) = (&app, who.access.clone(), chat.clone(), id.to_owned());
+        async move {
+            app.post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&token),
+                json!({ "clientMessageId": id, "content": id }),
+            )
+            .await
+            .0
+        }
+    };
+    let perms = |p: Value| json!({ "permissions": p });
+    assert_eq!(
+        update(
+            &app,
+            &bob,
+            &chat,
+            perms(json!({ "sendMessages": "admins" }))
+        )
+        .await
+        .0,
+        403,
+        "members do not change permissions"
+    );
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chat,
+        perms(json!({ "sendMessages": "admins" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["permissions"]["sendMessages"], "admins");
+    let told = bob_ws.next_event("chat:updated").await;
+    assert_eq!(told["data"]["changed"], json!(["permissions"]));
+    assert_eq!(told["data"]["permissions"]["sendMessages"], "admins");
+    assert_eq!(send(&bob, "b1").await, 403, "only admins send now");
+    bob_ws
+        .send_json(json!({ "action": "message:send", "requestId": "w1",
+            "data": { "chatId": chat, "clientMessageId": "w1", "content": "hi" } }))
+        .await;
+    let refused = loop {
+        let frame = bob_ws.next_json().await;
+        if frame["requestId"] == "w1" {
+            break frame;
+        }
+    };
+    assert_eq!(refused["data"]["code"], "PERMISSION_DENIED", "{refused}");
+    assert_eq!(send(&alice, "a1").await, 201);
+
+    // Opened up: members edit the info and add.
+    assert_eq!(
+        update(&app, &bob, &chat, json!({ "name": "bobs" })).await.0,
+        403
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/chats/{chat}/participants"),
+            Some(&bob.access),
+            json!({ "userId": carol.id })
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chat,
+        perms(json!({ "sendMessages": "all", "editInfo": "all", "addMembers": "all" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(send(&bob, "b2").await, 201);
+    let (status, body) = update(&app, &bob, &chat, json!({ "name": "bobs" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["name"], "bobs");
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/participants"),
+            Some(&bob.access),
+            json!({ "userId": carol.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        update(&app, &bob, &chat, perms(json!({ "addMembers": "admins" })))
+            .await
+            .0,
+        403,
+        "still admins' to change"
+    );
+    let (status, _) = update(
+        &app,
+        &alice,
+        &chat,
+        perms(json!({ "sendMessages": "everyone" })),
+    )
+    .await;
+    assert_eq!(status, 400, "no such setting");
+    app.stop().await;
+}

@@ -554,8 +554,50 @@ pub struct ChatDetails {
     pub avatar_url: Option<String>,
     pub participants: Vec<Participant>,
     pub settings: ChatSettings,
+    /// A group's permissions (absent for a 1:1 chat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<GroupPermissions>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// Who may do what in a group (its admins change these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupPermissions {
+    pub send_messages: Allowed,
+    pub edit_info: Allowed,
+    pub add_members: Allowed,
+}
+
+/// Every member, or the group's admins only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Allowed {
+    All,
+    Admins,
+}
+
+impl Allowed {
+    pub fn parse_stored(s: &str) -> Self {
+        if s == "all" {
+            Self::All
+        } else {
+            Self::Admins
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Admins => "admins",
+        }
+    }
+
+    /// Whether a member with `role` may.
+    pub fn lets(self, role: ParticipantRole) -> bool {
+        self == Self::All || role == ParticipantRole::Admin
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::models::{Audience, ChatType, MessageMetadata, ParticipantRole};
+use crate::api::models::{Allowed, Audience, ChatType, MessageMetadata, ParticipantRole};
 use crate::domain::{
     ClientMessageId, DisplayText, Email, GroupName, MessageType, Password, Phone, Secret,
     SixDigitCode, Username,
@@ -343,13 +343,35 @@ pub struct UpdateChatRequest {
     pub description: Patch<DisplayText<2048>>,
     #[serde(default, deserialize_with = "optional_object")]
     pub settings: Option<ChatSettingsPatch>,
+    /// Who may send, edit the info, add members (the group's admins change these).
+    #[serde(default, deserialize_with = "optional_object")]
+    pub permissions: Option<GroupPermissionsPatch>,
 }
 
 impl UpdateChatRequest {
-    /// Whether it changes the chat for everyone (not only the caller's settings).
+    /// Whether it changes the group's name or description.
     pub fn changes_group_info(&self) -> bool {
         self.name.is_some() || !self.description.is_keep()
     }
+
+    /// Whether it changes the group's permissions.
+    pub fn changes_permissions(&self) -> bool {
+        self.permissions.as_ref().is_some_and(|p| {
+            p.send_messages.is_some() || p.edit_info.is_some() || p.add_members.is_some()
+        })
+    }
+}
+
+/// The group permissions to change; the others keep their values.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupPermissionsPatch {
+    #[serde(default)]
+    pub send_messages: Option<Allowed>,
+    #[serde(default)]
+    pub edit_info: Option<Allowed>,
+    #[serde(default)]
+    pub add_members: Option<Allowed>,
 }
 
 /// The caller's settings of a chat to change; the others keep their values.

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatSettings, Message, ParticipantAdded, ParticipantRemoved, ParticipantRole,
-    Timestamp,
+    ChatDetails, ChatSettings, GroupPermissions, Message, ParticipantAdded, ParticipantRemoved,
+    ParticipantRole, Timestamp,
 };
 use crate::api::requests::AddedRole;
 use crate::api::requests::SendMessageRequest;
@@ -357,7 +357,8 @@ pub struct JoinedParticipant {
 #[serde(rename_all = "camelCase")]
 pub struct ChatUpdated {
     pub chat_id: Uuid,
-    /// What changed: `name`, `description` (for everyone), `settings` (the user's own).
+    /// What changed: `name`, `description`, `permissions` (for everyone), `settings` (the
+    /// user's own).
     pub changed: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -366,6 +367,8 @@ pub struct ChatUpdated {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<ChatSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<GroupPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<Uuid>,
 }

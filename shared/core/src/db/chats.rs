@@ -6,8 +6,8 @@ use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatSettings, ChatSummary, ChatType, LastMessage, Participant, ParticipantRole,
-    Timestamp,
+    Allowed, ChatDetails, ChatSettings, ChatSummary, ChatType, GroupPermissions, LastMessage,
+    Participant, ParticipantRole, Timestamp,
 };
 use crate::api::requests::UpdateChatRequest;
 use crate::api::ws::{
@@ -266,7 +266,8 @@ pub async fn details(
                     coalesce(me.muted_until > now(), false) AS muted,
                     CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity'
                          THEN me.muted_until END AS mute_until,
-                    me.pinned_at IS NOT NULL AS pinned, me.archived
+                    me.pinned_at IS NOT NULL AS pinned, me.archived,
+                    c.send_permission, c.edit_info_permission, c.add_permission
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
              WHERE c.id = $1",
         )
@@ -310,9 +311,20 @@ pub async fn details(
         avatar_url: c.get("avatar_url"),
         participants,
         settings: settings_row(&c),
+        permissions: (kind == ChatType::Group).then(|| permissions_row(&c)),
         created_at: Timestamp(c.get("created_at")),
         updated_at: Timestamp(c.get("updated_at")),
     }))
+}
+
+/// A group's permissions from the columns `send_permission`, `edit_info_permission`,
+/// `add_permission`.
+fn permissions_row(r: &tokio_postgres::Row) -> GroupPermissions {
+    GroupPermissions {
+        send_messages: Allowed::parse_stored(r.get("send_permission")),
+        edit_info: Allowed::parse_stored(r.get("edit_info_permission")),
+        add_members: Allowed::parse_stored(r.get("add_permission")),
+    }
 }
 
 /// A member's own settings of a chat from the columns `muted`, `mute_until`, `pinned`,
@@ -414,16 +426,35 @@ pub async fn group_role(
     chat_id: Uuid,
     user: Uuid,
 ) -> Result<Option<ParticipantRole>, ApiError> {
+    Ok(group_standing(client, chat_id, user).await?.map(|s| s.role))
+}
+
+/// A member's role in a group, and the group's permissions.
+pub struct Standing {
+    pub role: ParticipantRole,
+    pub permissions: GroupPermissions,
+}
+
+/// `user`'s standing in a group they are an active member of; `None` otherwise.
+pub async fn group_standing(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<Option<Standing>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT p.role FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+            "SELECT p.role, c.send_permission, c.edit_info_permission, c.add_permission
+             FROM chat_participants p JOIN chats c ON c.id = p.chat_id
              WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL AND c.type = 'group'",
         )
         .await?;
     Ok(client
         .query_opt(&stmt, &[&chat_id, &user])
         .await?
-        .map(|r| ParticipantRole::parse_stored(r.get("role"))))
+        .map(|r| Standing {
+            role: ParticipantRole::parse_stored(r.get("role")),
+            permissions: permissions_row(&r),
+        }))
 }
 
 /// Membership changes of one group are serialized on its row (two last admins leaving at once
@@ -706,6 +737,7 @@ pub enum SystemAction {
     RoleChanged,
     NameChanged,
     DescriptionChanged,
+    PermissionsChanged,
 }
 
 impl SystemAction {
@@ -719,6 +751,7 @@ impl SystemAction {
             Self::RoleChanged => "role_changed",
             Self::NameChanged => "name_changed",
             Self::DescriptionChanged => "description_changed",
+            Self::PermissionsChanged => "permissions_changed",
         }
     }
 }
@@ -762,6 +795,7 @@ async fn append_system_message(
                      WHEN 'left' THEN format('%s left', target)
                      WHEN 'name_changed' THEN format('%s changed the group name to \"%s\"', actor, chat)
                      WHEN 'description_changed' THEN format('%s changed the group description', actor)
+                     WHEN 'permissions_changed' THEN format('%s changed the group settings', actor)
                      ELSE CASE WHEN actor IS NULL
                          THEN format('%s is now %s', target, $7::text)
                          ELSE format('%s made %s %s', actor, target, $7::text) END
@@ -817,6 +851,53 @@ pub async fn update(
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     lock_group(&tx, chat_id).await?;
+    if let Some(p) = request
+        .permissions
+        .as_ref()
+        .filter(|_| request.changes_permissions())
+    {
+        let row = tx
+            .query_one(
+                "UPDATE chats SET send_permission = coalesce($2, send_permission),
+                        edit_info_permission = coalesce($3, edit_info_permission),
+                        add_permission = coalesce($4, add_permission)
+                 WHERE id = $1
+                 RETURNING send_permission, edit_info_permission, add_permission",
+                &[
+                    &chat_id,
+                    &p.send_messages.map(Allowed::as_str),
+                    &p.edit_info.map(Allowed::as_str),
+                    &p.add_members.map(Allowed::as_str),
+                ],
+            )
+            .await?;
+        let updated = ServerEvent::ChatUpdated(ChatUpdated {
+            chat_id,
+            changed: vec!["permissions".to_owned()],
+            name: None,
+            description: None,
+            settings: None,
+            permissions: Some(permissions_row(&row)),
+            updated_by: Some(user),
+        });
+        super::events::append_chat_event(
+            &tx,
+            chat_id,
+            Some(user),
+            updated.name(),
+            Some(&updated.data()),
+        )
+        .await?;
+        append_system_message(
+            &tx,
+            chat_id,
+            SystemAction::PermissionsChanged,
+            Some(user),
+            None,
+            None,
+        )
+        .await?;
+    }
     let info = request.changes_group_info();
     let name = request.name.map(|n| n.as_str().to_owned());
     let description = request.description.into_option();
@@ -843,6 +924,7 @@ pub async fn update(
             name: name.clone(),
             description: new_description,
             settings: None,
+            permissions: None,
             updated_by: Some(user),
         });
         super::events::append_chat_event(
@@ -903,6 +985,7 @@ pub async fn update(
             name: None,
             description: None,
             settings: Some(settings_row(&row)),
+            permissions: None,
             updated_by: Some(user),
         });
         super::events::append_user_events(

@@ -33,6 +33,8 @@ pub enum Stored {
     Existing { id: Uuid },
     /// The sender is not an active member of the chat (or it does not exist).
     NotMember,
+    /// The group lets only its admins send, and the sender is not one.
+    AdminsOnly,
     /// `replyTo` names no message of this chat.
     BadReply,
     /// A 1:1 chat where one of the two blocks the other.
@@ -50,7 +52,9 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
     let stmt = client
         .prepare_cached(
             "WITH member AS (
-                 SELECT 1 FROM chat_participants WHERE chat_id = $2 AND user_id = $3 AND left_at IS NULL
+                 SELECT p.role = 'admin' OR c.send_permission = 'all' AS may_send
+                 FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+                 WHERE p.chat_id = $2 AND p.user_id = $3 AND p.left_at IS NULL
              ), existing AS (
                  SELECT id, chat_id FROM messages WHERE sender_id = $3 AND client_message_id = $4
              ), block AS (
@@ -64,7 +68,7 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                  SELECT $7::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $7 AND chat_id = $2) AS ok
              ), next AS (
                  UPDATE chats SET last_seq = last_seq + 1
-                 WHERE id = $2 AND EXISTS (SELECT 1 FROM member) AND NOT EXISTS (SELECT 1 FROM existing)
+                 WHERE id = $2 AND (SELECT may_send FROM member) AND NOT EXISTS (SELECT 1 FROM existing)
                    AND (SELECT ok FROM reply_ok) AND NOT (SELECT blocked FROM block)
                  RETURNING last_seq
              ), inserted AS (
@@ -84,7 +88,9 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     u.username AS sender_username, i.reply_to_id, r.content AS reply_content,
                     ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
                     '[]'::jsonb AS reactions,
-                    EXISTS (SELECT 1 FROM member) AS is_member, (SELECT ok FROM reply_ok) AS reply_ok,
+                    EXISTS (SELECT 1 FROM member) AS is_member,
+                    coalesce((SELECT may_send FROM member), false) AS may_send,
+                    (SELECT ok FROM reply_ok) AS reply_ok,
                     (SELECT id FROM existing) AS existing_id, (SELECT chat_id FROM existing) AS existing_chat_id,
                     (SELECT blocked FROM block) AS blocked
              FROM (SELECT 1) AS one
@@ -126,6 +132,9 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         }
         if !member {
             return Ok(Stored::NotMember);
+        }
+        if !row.get::<_, bool>("may_send") {
+            return Ok(Stored::AdminsOnly);
         }
         if row.get::<_, bool>("blocked") {
             return Ok(Stored::Blocked);

@@ -216,23 +216,28 @@ pub async fn update(
     body: UpdateChatRequest,
 ) -> Result<ChatDetails, ApiError> {
     let client = app.db.get().await?;
-    let role = chats::group_role(&client, chat_id, caller.user_id).await?;
+    let standing = chats::group_standing(&client, chat_id, caller.user_id).await?;
     drop(client);
-    if body.changes_group_info() {
-        match role {
-            Some(ParticipantRole::Admin) => {}
-            Some(_) => {
+    if body.changes_group_info() || body.changes_permissions() {
+        match &standing {
+            Some(s) if body.changes_permissions() && s.role != ParticipantRole::Admin => {
                 return Err(ApiError::PermissionDenied(
-                    "the group's admins change its name and description".into(),
+                    "the group's admins change its permissions".into(),
                 ))
             }
+            Some(s) if body.changes_group_info() && !s.permissions.edit_info.lets(s.role) => {
+                return Err(ApiError::PermissionDenied(
+                    "in this group, admins change its name and description".into(),
+                ))
+            }
+            Some(_) => {}
             // Not a group member: a 1:1 chat has no name of its own, or it is not theirs.
             None if chats::details(&app.db, chat_id, caller.user_id)
                 .await?
                 .is_some() =>
             {
                 return Err(ApiError::PermissionDenied(
-                    "a 1:1 chat has no name or description to change".into(),
+                    "a 1:1 chat has no name, description or permissions to change".into(),
                 ))
             }
             None => return Err(ApiError::NotFound("chat")),
@@ -243,7 +248,7 @@ pub async fn update(
     {
         return Err(ApiError::NotFound("chat"));
     }
-    let info = body.changes_group_info();
+    let info = body.changes_group_info() || body.changes_permissions();
     match chats::update(&app.db, chat_id, caller.user_id, body).await? {
         ChatChange::Changed => {}
         ChatChange::TooManyPinned => {

@@ -80,6 +80,11 @@ pub async fn send(
                 .ok_or(ApiError::NotFound("message"));
         }
         Stored::NotMember => return Err(ApiError::NotFound("chat")),
+        Stored::AdminsOnly => {
+            return Err(ApiError::PermissionDenied(
+                "only the group's admins send messages here".into(),
+            ))
+        }
         Stored::Blocked => {
             return Err(ApiError::PermissionDenied(
                 "you cannot message this user".into(),

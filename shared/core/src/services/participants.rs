@@ -3,11 +3,14 @@
 //!
 //! | action | admin | moderator | member |
 //! |---|---|---|---|
-//! | add someone | yes | no | no |
+//! | add someone | yes | if the group lets all add | if the group lets all add |
 //! | remove a member | yes | yes | no |
 //! | remove a moderator or an admin | yes | no | no |
 //! | change a role | yes | no | no |
 //! | leave | yes | yes | yes |
+//! | send messages | yes | unless the group lets only admins send | the same |
+//! | edit name, description | yes | if the group lets all edit | the same |
+//! | change the group's permissions | yes | no | no |
 //!
 //! A non-member (or a 1:1 chat) gets 404, as for any chat they cannot see. Every change
 //! publishes its event through the event log with the change; a removed member is told, and
@@ -55,9 +58,15 @@ pub async fn add(
     chat_id: Uuid,
     body: AddParticipantRequest,
 ) -> Result<ParticipantAdded, ApiError> {
-    if caller_role(app, chat_id, &caller).await? != ParticipantRole::Admin {
+    let standing = {
+        let client = app.db.get().await?;
+        chats::group_standing(&client, chat_id, caller.user_id)
+            .await?
+            .ok_or(ApiError::NotFound("chat"))?
+    };
+    if !standing.permissions.add_members.lets(standing.role) {
         return Err(ApiError::PermissionDenied(
-            "only the group's admins add members".into(),
+            "in this group, admins add members".into(),
         ));
     }
     let user = body.user_id;
