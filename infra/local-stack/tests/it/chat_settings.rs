@@ -410,3 +410,64 @@ async fn group_permissions_decide_who_sends_edits_and_adds() {
     assert_eq!(status, 400, "no such setting");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_chat_list_searches_names_and_members_literally() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let (_, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "Project 100% X", "participantIds": [bob.id] }),
+        )
+        .await;
+    let group = body["data"]["id"].as_str().unwrap().to_owned();
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let with_carol = app.open_chat(&alice, &carol).await;
+    let (status, _) = update(
+        &app,
+        &alice,
+        &with_carol,
+        json!({ "settings": { "archived": true } }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut found = list(&app, &alice, "?search=PROJ").await;
+    assert_eq!(found, [group.clone()], "by name, any case");
+    found = list(&app, &alice, "?search=bob").await;
+    found.sort();
+    let mut expected = vec![group.clone(), with_bob.clone()];
+    expected.sort();
+    assert_eq!(found, expected, "by a member's username");
+    assert_eq!(
+        list(&app, &alice, "?search=carol").await,
+        [with_carol],
+        "archived ones too"
+    );
+    assert_eq!(
+        list(&app, &alice, "?search=100%25").await,
+        [group.clone()],
+        "% is literal"
+    );
+    assert!(
+        list(&app, &alice, "?search=1%25x").await.is_empty(),
+        "as a wildcard, 1%x would match"
+    );
+    assert!(
+        list(&app, &alice, "?search=_").await.is_empty(),
+        "_ is literal"
+    );
+    let (status, _) = app.get("/api/chats?search=", Some(&alice.access)).await;
+    assert_eq!(status, 400, "an empty search");
+    let (status, _) = app
+        .get(
+            &format!("/api/chats?search={}", "x".repeat(51)),
+            Some(&alice.access),
+        )
+        .await;
+    assert_eq!(status, 400, "too long");
+    app.stop().await;
+}

@@ -441,6 +441,11 @@ pub struct ChatListQuery {
     #[serde(default)]
     #[param(value_type = Option<bool>)]
     pub archived: bool,
+    /// Only chats whose name, or one of whose other members' username or display name,
+    /// contains this (archived ones included).
+    #[serde(default)]
+    #[param(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"\S")]
+    pub search: Option<SearchText>,
 }
 
 /// `GET /api/chats/{chatId}/messages`: the latest page, or the page before / after a message

@@ -346,14 +346,17 @@ pub const UNREAD_COUNT_CAP: i64 = 1000;
 
 /// The viewer's chats, pinned ones first (most recently pinned first), then most recently
 /// active first (`ChatSummary`, PRD 1.4); archived ones only when `archived` asks for them
-/// (and then only those); and how many there are in all.
+/// (and then only those); with `search`, those whose name or other members match it, archived
+/// or not; and how many there are in all.
 pub async fn list(
     db: &Db,
     viewer: Uuid,
     limit: i64,
     offset: i64,
     archived: bool,
+    search: Option<&str>,
 ) -> Result<(Vec<ChatSummary>, i64), ApiError> {
+    let pattern = search.map(|q| super::like_pattern(q, false));
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
@@ -374,15 +377,27 @@ pub async fn list(
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
-             WHERE me.user_id = $1 AND me.left_at IS NULL AND me.archived = $5
+             WHERE me.user_id = $1 AND me.left_at IS NULL
+               AND (me.archived = $5 OR $6::text IS NOT NULL)
                AND (NOT me.hidden OR c.last_seq > me.cleared_seq)
+               AND ($6::text IS NULL OR lower(c.name) LIKE $6 OR EXISTS (
+                   SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
+                   WHERE o.chat_id = c.id AND o.user_id <> $1 AND o.left_at IS NULL
+                     AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6)))
              ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3",
         )
         .await?;
     let rows = client
         .query(
             &stmt,
-            &[&viewer, &limit, &offset, &UNREAD_COUNT_CAP, &archived],
+            &[
+                &viewer,
+                &limit,
+                &offset,
+                &UNREAD_COUNT_CAP,
+                &archived,
+                &pattern,
+            ],
         )
         .await?;
     let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);

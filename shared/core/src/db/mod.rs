@@ -119,6 +119,20 @@ pub async fn ping(db: &Db) -> bool {
 }
 
 /// Is this the error Postgres reports for a unique-constraint violation, on `constraint`?
+/// A `LIKE` pattern (default escape `\\`) for text containing `query` literally, or starting
+/// with it when `prefix_only` (short queries, which an index answers by prefix).
+pub fn like_pattern(query: &str, prefix_only: bool) -> String {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    if prefix_only {
+        format!("{escaped}%")
+    } else {
+        format!("%{escaped}%")
+    }
+}
+
 pub fn is_unique_violation(e: &tokio_postgres::Error, constraint: &str) -> bool {
     e.as_db_error().is_some_and(|d| {
         *d.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION

@@ -421,15 +421,7 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<PublicRow>, i64), ApiError> {
-    let escaped = query
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let pattern = if query.chars().count() < 3 {
-        format!("{escaped}%")
-    } else {
-        format!("%{escaped}%")
-    };
+    let pattern = super::like_pattern(query, query.chars().count() < 3);
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(

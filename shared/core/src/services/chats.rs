@@ -192,7 +192,9 @@ pub async fn list(
     q: ChatListQuery,
 ) -> Result<Page<Vec<ChatSummary>, OffsetPagination>, ApiError> {
     let (limit, offset) = (q.limit.0, q.offset.0);
-    let (page, total) = chats::list(&app.db, caller.user_id, limit, offset, q.archived).await?;
+    let search = q.search.as_ref().map(|s| s.0.as_str());
+    let (page, total) =
+        chats::list(&app.db, caller.user_id, limit, offset, q.archived, search).await?;
     let pagination = OffsetPagination::new(limit, offset, page.len(), total);
     Ok(Page {
         items: page,
