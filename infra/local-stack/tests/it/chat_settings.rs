@@ -141,6 +141,14 @@ async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
         [chats[2].clone(), chats[1].clone(), chats[0].clone()],
         "pinned first, the latest pin on top"
     );
+    let (_, rows) = app.get("/api/chats", Some(&alice.access)).await;
+    let pins: Vec<bool> = rows["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["settings"]["pinChat"].as_bool().unwrap())
+        .collect();
+    assert_eq!(pins, [true, true, true, false, false], "each row says so");
     let updated = phone_ws.next_event("chat:updated").await;
     assert_eq!(updated["data"]["changed"], json!(["settings"]));
     assert_eq!(updated["data"]["settings"]["pinChat"], true);

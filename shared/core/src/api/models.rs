@@ -640,6 +640,8 @@ pub struct ChatSummary {
     pub last_message: Option<LastMessage>,
     pub unread_count: i64,
     pub participant_count: i64,
+    /// The caller's own settings of the chat.
+    pub settings: ChatSettings,
     pub updated_at: Timestamp,
 }
 

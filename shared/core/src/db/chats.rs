@@ -370,6 +370,10 @@ pub async fn list(
                         AS unread_count,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
+                    coalesce(me.muted_until > now(), false) AS muted,
+                    CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity'
+                         THEN me.muted_until END AS mute_until,
+                    me.pinned_at IS NOT NULL AS pinned, me.archived,
                     count(*) OVER () AS total
              FROM chat_participants me
              JOIN chats c ON c.id = me.chat_id
@@ -427,6 +431,7 @@ pub async fn list(
                 last_message,
                 unread_count: r.get("unread_count"),
                 participant_count: r.get("participant_count"),
+                settings: settings_row(r),
                 updated_at: Timestamp(r.get("updated_at")),
             }
         })
