@@ -209,44 +209,7 @@ pub async fn answer_invitation(
         .await?
         == 1;
     if found && accept {
-        let username: String = tx
-            .query_one(
-                "WITH joined AS (
-                     INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, 'member')
-                     ON CONFLICT (chat_id, user_id) DO UPDATE
-                     SET left_at = NULL, joined_at = now(), role = 'member'
-                 )
-                 SELECT username FROM users WHERE id = $2",
-                &[&chat_id, &user],
-            )
-            .await?
-            .get("username");
-        let joined = ServerEvent::ParticipantJoined(ParticipantJoined {
-            chat_id,
-            participant: JoinedParticipant {
-                id: user,
-                username,
-                role: ParticipantRole::Member,
-            },
-            added_by: None,
-        });
-        super::events::append_chat_event(
-            &tx,
-            chat_id,
-            Some(user),
-            joined.name(),
-            Some(&joined.data()),
-        )
-        .await?;
-        append_system_message(
-            &tx,
-            chat_id,
-            SystemAction::Joined,
-            Some(user),
-            Some(user),
-            None,
-        )
-        .await?;
+        join_group(&tx, chat_id, user, ParticipantRole::Member, None).await?;
     }
     tx.commit().await?;
     Ok(found)
@@ -261,16 +224,13 @@ pub async fn details(
 ) -> Result<Option<ChatDetails>, ApiError> {
     let client = db.get().await?;
     let chat = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at, c.updated_at,
-                    coalesce(me.muted_until > now(), false) AS muted,
-                    CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity'
-                         THEN me.muted_until END AS mute_until,
-                    me.pinned_at IS NOT NULL AS pinned, me.archived,
+                    {SETTINGS_COLUMNS},
                     c.send_permission, c.edit_info_permission, c.add_permission
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
-             WHERE c.id = $1",
-        )
+             WHERE c.id = $1"
+        ))
         .await?;
     let Some(c) = client.query_opt(&chat, &[&chat_id, &viewer]).await? else {
         return Ok(None);
@@ -327,8 +287,14 @@ fn permissions_row(r: &tokio_postgres::Row) -> GroupPermissions {
     }
 }
 
-/// A member's own settings of a chat from the columns `muted`, `mute_until`, `pinned`,
-/// `archived`.
+/// A member's own settings of a chat (`me`, a `chat_participants` row), as `settings_row`
+/// reads them: muted now, until when (not for a mute without end), pinned, archived.
+const SETTINGS_COLUMNS: &str = "coalesce(me.muted_until > now(), false) AS muted,
+    CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity' THEN me.muted_until END
+        AS mute_until,
+    me.pinned_at IS NOT NULL AS pinned, me.archived";
+
+/// A member's own settings of a chat from [`SETTINGS_COLUMNS`].
 fn settings_row(r: &tokio_postgres::Row) -> ChatSettings {
     ChatSettings {
         mute_notifications: r.get("muted"),
@@ -359,7 +325,7 @@ pub async fn list(
     let pattern = search.map(|q| super::like_pattern(q, false));
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT c.id, c.type, c.name, c.avatar_url, c.updated_at,
                     (SELECT count(*) FROM chat_participants p WHERE p.chat_id = c.id AND p.left_at IS NULL)
                         AS participant_count,
@@ -370,10 +336,7 @@ pub async fn list(
                         AS unread_count,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
-                    coalesce(me.muted_until > now(), false) AS muted,
-                    CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity'
-                         THEN me.muted_until END AS mute_until,
-                    me.pinned_at IS NOT NULL AS pinned, me.archived,
+                    {SETTINGS_COLUMNS},
                     count(*) OVER () AS total
              FROM chat_participants me
              JOIN chats c ON c.id = me.chat_id
@@ -388,8 +351,8 @@ pub async fn list(
                    SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
                    WHERE o.chat_id = c.id AND o.user_id <> $1 AND o.left_at IS NULL
                      AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6)))
-             ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3",
-        )
+             ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3"
+        ))
         .await?;
     let rows = client
         .query(
@@ -449,32 +412,46 @@ pub async fn group_role(
     Ok(group_standing(client, chat_id, user).await?.map(|s| s.role))
 }
 
-/// A member's role in a group, and the group's permissions.
+/// A member's standing in a chat: its kind, their role, and (in a group) its permissions.
 pub struct Standing {
+    pub kind: ChatType,
     pub role: ParticipantRole,
     pub permissions: GroupPermissions,
 }
 
-/// `user`'s standing in a group they are an active member of; `None` otherwise.
-pub async fn group_standing(
+/// `user`'s standing in a chat they are an active member of; `None` otherwise.
+pub async fn standing(
     client: &impl deadpool_postgres::GenericClient,
     chat_id: Uuid,
     user: Uuid,
 ) -> Result<Option<Standing>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT p.role, c.send_permission, c.edit_info_permission, c.add_permission
+            "SELECT c.type, p.role, c.send_permission, c.edit_info_permission, c.add_permission
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
-             WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL AND c.type = 'group'",
+             WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
         )
         .await?;
     Ok(client
         .query_opt(&stmt, &[&chat_id, &user])
         .await?
         .map(|r| Standing {
+            kind: ChatType::parse_stored(r.get("type")),
             role: ParticipantRole::parse_stored(r.get("role")),
             permissions: permissions_row(&r),
         }))
+}
+
+/// `user`'s standing in a group they are an active member of; `None` otherwise (a 1:1 chat
+/// has no participants to manage).
+pub async fn group_standing(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<Option<Standing>, ApiError> {
+    Ok(standing(client, chat_id, user)
+        .await?
+        .filter(|s| s.kind == ChatType::Group))
 }
 
 /// Membership changes of one group are serialized on its row (two last admins leaving at once
@@ -487,6 +464,57 @@ async fn lock_group(
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
     Ok(())
+}
+
+/// Make `user` a member with `role` from now on (earlier messages are not theirs), in the
+/// caller's transaction: their row (a former member's is reused), no invitation left, the
+/// `chat:participant:joined` event and the system message (`added` by `added_by`, or `joined`
+/// by themselves).
+async fn join_group(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    user: Uuid,
+    role: ParticipantRole,
+    added_by: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let username: String = tx
+        .query_one(
+            "WITH joined AS (
+                 INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, $3)
+                 ON CONFLICT (chat_id, user_id) DO UPDATE
+                 SET role = EXCLUDED.role, joined_at = now(), left_at = NULL
+             ), uninvited AS (
+                 DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2
+             )
+             SELECT username FROM users WHERE id = $2",
+            &[&chat_id, &user, &role.as_str()],
+        )
+        .await?
+        .get("username");
+    let joined = ServerEvent::ParticipantJoined(ParticipantJoined {
+        chat_id,
+        participant: JoinedParticipant {
+            id: user,
+            username,
+            role,
+        },
+        added_by,
+    });
+    let actor = added_by.unwrap_or(user);
+    super::events::append_chat_event(
+        tx,
+        chat_id,
+        Some(actor),
+        joined.name(),
+        Some(&joined.data()),
+    )
+    .await?;
+    let action = if added_by.is_some() {
+        SystemAction::Added
+    } else {
+        SystemAction::Joined
+    };
+    append_system_message(tx, chat_id, action, Some(actor), Some(user), None).await
 }
 
 /// What adding someone to a group came to.
@@ -513,8 +541,7 @@ pub async fn add_participant(
         .query_one(
             "SELECT count(*) AS members,
                     EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2
-                            AND left_at IS NULL) AS present,
-                    (SELECT username FROM users WHERE id = $2) AS username
+                            AND left_at IS NULL) AS present
              FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL",
             &[&chat_id, &user],
         )
@@ -525,46 +552,7 @@ pub async fn add_participant(
     if row.get::<_, i64>("members") as usize >= max_members {
         return Ok(Addition::Full);
     }
-    let username: Option<String> = row.get("username");
-    let username = username.ok_or(ApiError::NotFound("user"))?;
-    tx.execute(
-        "INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, $3)
-         ON CONFLICT (chat_id, user_id) DO UPDATE
-         SET role = EXCLUDED.role, joined_at = now(), left_at = NULL",
-        &[&chat_id, &user, &role.as_str()],
-    )
-    .await?;
-    tx.execute(
-        "DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2",
-        &[&chat_id, &user],
-    )
-    .await?;
-    let joined = ServerEvent::ParticipantJoined(ParticipantJoined {
-        chat_id,
-        participant: JoinedParticipant {
-            id: user,
-            username,
-            role,
-        },
-        added_by: Some(added_by),
-    });
-    super::events::append_chat_event(
-        &tx,
-        chat_id,
-        Some(added_by),
-        joined.name(),
-        Some(&joined.data()),
-    )
-    .await?;
-    append_system_message(
-        &tx,
-        chat_id,
-        SystemAction::Added,
-        Some(added_by),
-        Some(user),
-        None,
-    )
-    .await?;
+    join_group(&tx, chat_id, user, role, Some(added_by)).await?;
     tx.commit().await?;
     Ok(Addition::Added)
 }
@@ -978,17 +966,16 @@ pub async fn update(
         }
         let row = tx
             .query_one(
-                "UPDATE chat_participants SET
+                &format!(
+                    "UPDATE chat_participants AS me SET
                  muted_until = CASE WHEN $3::boolean IS NULL THEN muted_until
                                     WHEN $3 THEN coalesce($4, 'infinity'::timestamptz) END,
                  pinned_at = CASE WHEN $5::boolean IS NULL THEN pinned_at
                                   WHEN $5 THEN coalesce(pinned_at, now()) END,
                  archived = coalesce($6, archived)
              WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL
-             RETURNING coalesce(muted_until > now(), false) AS muted,
-                       CASE WHEN muted_until > now() AND muted_until <> 'infinity'
-                            THEN muted_until END AS mute_until,
-                       pinned_at IS NOT NULL AS pinned, archived",
+             RETURNING {SETTINGS_COLUMNS}"
+                ),
                 &[
                     &chat_id,
                     &user,

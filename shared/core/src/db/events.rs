@@ -202,7 +202,7 @@ pub struct StableBatch {
 /// relay lock: [`lock_relay`]).
 pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<StableBatch, ApiError> {
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),
              p AS (SELECT xid, event FROM relay_position),
              ev AS (
@@ -211,15 +211,14 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
                    AND e.xid < (SELECT x FROM h)
                  ORDER BY e.xid, e.id LIMIT $1
              )
-             SELECT e.id, e.xid::text::bigint AS xid, e.chat_id, e.user_id, e.actor_id,
-                    e.origin_connection, e.name, e.message_id, e.data, e.created_at,
+             SELECT {COLUMNS},
                     (SELECT x::text::bigint FROM h) AS horizon,
                     (SELECT xid::text::bigint FROM p) AS position_xid,
                     (SELECT event FROM p) AS position_event,
                     EXISTS (SELECT 1 FROM events b WHERE b.xid >= (SELECT x FROM h)) AS held_back
              FROM (SELECT 1) AS one LEFT JOIN ev AS e ON true
-             ORDER BY e.xid, e.id",
-        )
+             ORDER BY e.xid, e.id"
+        ))
         .await?;
     let rows = client.query(&stmt, &[&limit]).await?;
     let first = rows

@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatRemoval, ChatRemoved, ChatSummary, Envelope, InvitationDeclined,
+    ChatDetails, ChatRemoval, ChatRemoved, ChatSummary, ChatType, Envelope, InvitationDeclined,
     OffsetPagination, Page, PageEnvelope, ParticipantRole,
 };
 use crate::api::requests::{ChatListQuery, CreateChatRequest, UpdateChatRequest};
@@ -217,40 +217,28 @@ pub async fn update(
     chat_id: Uuid,
     body: UpdateChatRequest,
 ) -> Result<ChatDetails, ApiError> {
-    let client = app.db.get().await?;
-    let standing = chats::group_standing(&client, chat_id, caller.user_id).await?;
-    drop(client);
-    if body.changes_group_info() || body.changes_permissions() {
-        match &standing {
-            Some(s) if body.changes_permissions() && s.role != ParticipantRole::Admin => {
-                return Err(ApiError::PermissionDenied(
-                    "the group's admins change its permissions".into(),
-                ))
-            }
-            Some(s) if body.changes_group_info() && !s.permissions.edit_info.lets(s.role) => {
-                return Err(ApiError::PermissionDenied(
-                    "in this group, admins change its name and description".into(),
-                ))
-            }
-            Some(_) => {}
-            // Not a group member: a 1:1 chat has no name of its own, or it is not theirs.
-            None if chats::details(&app.db, chat_id, caller.user_id)
-                .await?
-                .is_some() =>
-            {
-                return Err(ApiError::PermissionDenied(
-                    "a 1:1 chat has no name, description or permissions to change".into(),
-                ))
-            }
-            None => return Err(ApiError::NotFound("chat")),
-        }
-    } else if chats::details(&app.db, chat_id, caller.user_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound("chat"));
-    }
+    let standing = {
+        let client = app.db.get().await?;
+        chats::standing(&client, chat_id, caller.user_id)
+            .await?
+            .ok_or(ApiError::NotFound("chat"))?
+    };
     let info = body.changes_group_info() || body.changes_permissions();
+    if info && standing.kind != ChatType::Group {
+        return Err(ApiError::PermissionDenied(
+            "a 1:1 chat has no name, description or permissions to change".into(),
+        ));
+    }
+    if body.changes_permissions() && standing.role != ParticipantRole::Admin {
+        return Err(ApiError::PermissionDenied(
+            "the group's admins change its permissions".into(),
+        ));
+    }
+    if body.changes_group_info() && !standing.permissions.edit_info.lets(standing.role) {
+        return Err(ApiError::PermissionDenied(
+            "in this group, admins change its name and description".into(),
+        ));
+    }
     match chats::update(&app.db, chat_id, caller.user_id, body).await? {
         ChatChange::Changed => {}
         ChatChange::TooManyPinned => {
