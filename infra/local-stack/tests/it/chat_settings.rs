@@ -357,12 +357,7 @@ async fn group_permissions_decide_who_sends_edits_and_adds() {
         .send_json(json!({ "action": "message:send", "requestId": "w1",
             "data": { "chatId": chat, "clientMessageId": "w1", "content": "hi" } }))
         .await;
-    let refused = loop {
-        let frame = bob_ws.next_json().await;
-        if frame["requestId"] == "w1" {
-            break frame;
-        }
-    };
+    let refused = bob_ws.answer_to("w1").await;
     assert_eq!(refused["data"]["code"], "PERMISSION_DENIED", "{refused}");
     assert_eq!(send(&alice, "a1").await, 201);
 

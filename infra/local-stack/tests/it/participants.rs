@@ -331,23 +331,13 @@ async fn the_websocket_actions_add_remove_and_leave_with_one_answer_each() {
             "data": { "chatId": chat, "userId": carol.id } }),
         )
         .await;
-    let refused = loop {
-        let frame = bob_ws.next_json().await;
-        if frame["requestId"] == "b1" {
-            break frame;
-        }
-    };
+    let refused = bob_ws.answer_to("b1").await;
     assert_eq!(refused["event"], "error:general");
     assert_eq!(refused["data"]["code"], "PERMISSION_DENIED");
     bob_ws
         .send_json(json!({ "action": "chat:leave", "requestId": "b2", "data": { "chatId": chat, "extra": 1 } }))
         .await;
-    let refused = loop {
-        let frame = bob_ws.next_json().await;
-        if frame["requestId"] == "b2" {
-            break frame;
-        }
-    };
+    let refused = bob_ws.answer_to("b2").await;
     assert_eq!(
         refused["event"], "error:general",
         "unknown fields are refused"
@@ -355,12 +345,7 @@ async fn the_websocket_actions_add_remove_and_leave_with_one_answer_each() {
     bob_ws
         .send_json(json!({ "action": "chat:leave", "requestId": "b3", "data": { "chatId": chat } }))
         .await;
-    let left = loop {
-        let frame = bob_ws.next_json().await;
-        if frame["requestId"] == "b3" {
-            break frame;
-        }
-    };
+    let left = bob_ws.answer_to("b3").await;
     assert_eq!(left["event"], "ack", "{left}");
     assert_eq!(left["data"]["userId"], bob.id);
     assert_eq!(left["data"]["status"], "left");

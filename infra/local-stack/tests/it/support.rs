@@ -490,6 +490,18 @@ impl WsClient {
         panic!("no {name} event");
     }
 
+    /// The answer (`ack` or `error:general`) to the frame sent with `request_id`, skipping the
+    /// events pushed meanwhile.
+    pub async fn answer_to(&mut self, request_id: &str) -> Value {
+        for _ in 0..20 {
+            let frame = self.next_json().await;
+            if frame["requestId"] == request_id {
+                return frame;
+            }
+        }
+        panic!("no answer to {request_id}");
+    }
+
     /// Asserts that nothing arrives within `wait`.
     pub async fn expect_silence(&mut self, wait: Duration) {
         if let Some(m) = self.next_message(wait).await {
