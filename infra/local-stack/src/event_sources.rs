@@ -233,6 +233,13 @@ pub async fn put_blob(
             "could not store the object",
         );
     }
+    object_created(&shared, &key, body.len());
+    StatusCode::OK.into_response()
+}
+
+/// A stored object under a trigger's prefix invokes its function with an `ObjectCreated:Put`
+/// event, as the bucket's notification does (in the background; retried twice on failure).
+pub fn object_created(shared: &Shared, key: &str, size: usize) {
     for source in shared
         .template
         .s3
@@ -252,7 +259,7 @@ pub async fn put_blob(
                 "s3SchemaVersion": "1.0",
                 "configurationId": "local",
                 "bucket": { "name": source.bucket, "ownerIdentity": { "principalId": "local" }, "arn": format!("arn:aws:s3:::{}", source.bucket) },
-                "object": { "key": url_encode_key(&key), "size": body.len(), "eTag": "", "sequencer": "0" },
+                "object": { "key": url_encode_key(key), "size": size, "eTag": "", "sequencer": "0" },
             },
         }]});
         let (shared, function) = (shared.clone(), source.function.clone());
@@ -268,7 +275,6 @@ pub async fn put_blob(
             }
         });
     }
-    StatusCode::OK.into_response()
 }
 
 /// `GET /blobs/{key}?expires&signature`: a presigned download.

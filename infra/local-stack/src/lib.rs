@@ -2,6 +2,7 @@
 //! behind emulations of API Gateway's REST, WebSocket and `@connections` APIs and of the SQS and
 //! S3 event sources, with routes read from `template.yaml`.
 
+pub mod aws;
 pub mod connections;
 pub mod event_sources;
 pub mod functions;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
+use base64::Engine as _;
 use axum::{Json, Router};
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::Settings;
@@ -51,6 +52,9 @@ pub struct StackConfig {
     pub db_pool_size: usize,
     /// Limits and lifetimes (the PRD's defaults, overridable by `BANTER_*` variables).
     pub settings: Settings,
+    /// Where to write the settings of functions run outside the stack against it
+    /// (`.banter/lambda.env` for `cargo lambda watch`; see [`write_function_settings`]).
+    pub function_settings: Option<PathBuf>,
 }
 
 impl StackConfig {
@@ -87,6 +91,7 @@ impl StackConfig {
             postgres_port: env_parse("BANTER_PG_PORT").unwrap_or(54329),
             db_pool_size: env_parse("BANTER_DB_POOL_SIZE").unwrap_or(32),
             settings: Settings::from_env(),
+            function_settings: Some(root.join(".banter")),
         }
     }
 }
@@ -216,6 +221,77 @@ fn persistent_secret(path: &std::path::Path, create: impl FnOnce() -> Vec<u8>) -
     Ok(bytes)
 }
 
+/// The settings a function needs to run outside the stack against it, as `KEY=value` lines:
+/// its PostgreSQL, the development signing key, and the stack's emulated AWS endpoints
+/// (`aws.rs`, `@connections`). Written at every start to `dir/lambda.env`, which `cargo lambda
+/// watch` reads (`Cargo.toml`: `[workspace.metadata.lambda.watch] env_file`), and as
+/// `dir/sam-env.json` for `sam local invoke --env-vars`; readable by their owner only, since
+/// they hold the database password and the key.
+pub fn function_settings(
+    addr: SocketAddr,
+    database_url: &str,
+    development_key: &str,
+) -> Vec<(&'static str, String)> {
+    let base = format!("http://{addr}");
+    vec![
+        ("BANTER_ENV", "development".into()),
+        ("DATABASE_URL", database_url.into()),
+        ("JWT_DEVELOPMENT_PRIVATE_KEY", development_key.into()),
+        // The trailing slash matters: S3 appends the bucket to the path as it is.
+        ("AWS_ENDPOINT_URL", format!("{base}/aws/")),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "banter-local".into()),
+        ("AWS_SECRET_ACCESS_KEY", "banter-local".into()),
+        ("CONNECTIONS_TABLE", crate::aws::CONNECTIONS_TABLE.into()),
+        (
+            "DELIVERY_QUEUE_URL",
+            format!("{base}/aws/queue/{}", crate::aws::DELIVERY_QUEUE),
+        ),
+        ("WEBSOCKET_MANAGEMENT_URL", base.clone()),
+        ("MEDIA_BUCKET", crate::aws::MEDIA_BUCKET.into()),
+        ("S3_FORCE_PATH_STYLE", "true".into()),
+        ("NOTIFY_FROM_EMAIL", "banter@localhost".into()),
+    ]
+}
+
+fn write_function_settings(
+    dir: &std::path::Path,
+    addr: SocketAddr,
+    database_url: &str,
+    development_key: &str,
+) -> Result<()> {
+    let settings = function_settings(addr, database_url, development_key);
+    let mut env = String::from(
+        "# Written by banter-local at start: the settings of functions run against it by\n\
+         # `cargo lambda watch` (Cargo.toml: [workspace.metadata.lambda.watch] env_file).\n",
+    );
+    for (name, value) in &settings {
+        // Quoted: cargo lambda's reader refuses base64's `+/=` bare (no value holds a `'`).
+        env.push_str(&format!("{name}='{value}'\n"));
+    }
+    let parameters: serde_json::Map<String, Value> = settings
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), Value::String(value)))
+        .collect();
+    let sam = serde_json::json!({ "Parameters": parameters }).to_string();
+    std::fs::create_dir_all(dir)?;
+    for (file, text) in [("lambda.env", env), ("sam-env.json", sam)] {
+        let path = dir.join(file);
+        let _ = std::fs::remove_file(&path);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(
+            &mut options
+                .open(&path)
+                .with_context(|| format!("writing {}", path.display()))?,
+            text.as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let template = StackTemplate::load(&config.template)?;
     let handlers = functions::all();
@@ -242,17 +318,16 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         db::connect_as_serving_role(&database_url, config.db_pool_size).map_err(|e| anyhow!(e))?;
 
     let settings = config.settings.clone();
-    let tokens = match std::env::var("JWT_PRIVATE_KEY") {
-        Ok(_) => TokenKeys::from_env(&settings),
-        Err(_) => {
-            let der = persistent_secret(
-                &config.data_dir.join("jwt-ed25519.pk8"),
-                TokenKeys::generate_pkcs8,
-            )?;
-            TokenKeys::from_pkcs8(&der, &settings)
-        }
-    }
-    .map_err(|e| anyhow!(e))?;
+    // The signing key: JWT_PRIVATE_KEY, or one kept in the data directory (which functions run
+    // outside the stack also get, as their development key).
+    let signing_key = match std::env::var("JWT_PRIVATE_KEY") {
+        Ok(key) => key,
+        Err(_) => base64::engine::general_purpose::STANDARD.encode(persistent_secret(
+            &config.data_dir.join("jwt-ed25519.pk8"),
+            TokenKeys::generate_pkcs8,
+        )?),
+    };
+    let tokens = TokenKeys::from_private_key_base64(&signing_key, &settings).map_err(|e| anyhow!(e))?;
     let blob_secret = persistent_secret(&config.data_dir.join("blob-url-secret"), || {
         TokenKeys::generate_pkcs8()[16..48].to_vec()
     })?;
@@ -261,6 +336,9 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
+    if let Some(dir) = &config.function_settings {
+        write_function_settings(dir, addr, &database_url, &signing_key)?;
+    }
     let hub = Hub::default();
     let (connections, delivery) = match &config.aws_endpoint {
         None => {
@@ -364,6 +442,13 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
                 .delete(delete_connection),
         )
         .route("/blobs/{*key}", put(put_blob).get(get_blob))
+        .route("/aws/", post(crate::aws::aws_api))
+        .route(
+            "/aws/{bucket}/{*key}",
+            put(crate::aws::s3_object)
+                .get(crate::aws::s3_object)
+                .delete(crate::aws::s3_object),
+        )
         .route("/local/outbox", get(local_outbox))
         .route("/local/dead-letters", get(local_dead_letters))
         .fallback(crate::rest::serve)
@@ -394,7 +479,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
 /// Is this request addressed to the loopback host by name or address? The `/local/*` pages
 /// hold reset links and codes: a web page whose host name an attacker re-points at 127.0.0.1
 /// (DNS rebinding) sends its own `Host` and is refused.
-fn loopback_host(headers: &axum::http::HeaderMap) -> bool {
+pub(crate) fn loopback_host(headers: &axum::http::HeaderMap) -> bool {
     let Some(host) = headers.get("host").and_then(|h| h.to_str().ok()) else {
         return false;
     };
@@ -405,7 +490,7 @@ fn loopback_host(headers: &axum::http::HeaderMap) -> bool {
     matches!(name, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-fn misdirected() -> axum::response::Response {
+pub(crate) fn misdirected() -> axum::response::Response {
     (
         axum::http::StatusCode::MISDIRECTED_REQUEST,
         "the local pages answer only to 127.0.0.1 or localhost",

@@ -1,49 +1,198 @@
-//! The [`App`] of a function running on AWS, from its environment (set by `template.yaml`):
+//! The [`App`] of a function, from its environment (set by `template.yaml` on AWS, by
+//! `.banter/lambda.env` under `cargo lambda watch`, by `env.json` under `sam local`):
 //!
-//! | variable | what |
-//! |---|---|
-//! | `DATABASE_URL_SECRET` | Secrets Manager secret (name or ARN) holding the Postgres URL (Neon: `...?sslmode=require`); `DATABASE_URL` holds the URL itself in local runs |
-//! | `JWT_PRIVATE_KEY_SECRET` | secret holding the base64 Ed25519 PKCS#8 signing key (`JWT_PRIVATE_KEY` locally); without either, `JWT_PUBLIC_KEY` makes a verify-only function |
-//! | `CONNECTIONS_TABLE` | DynamoDB table of WebSocket connections |
-//! | `DELIVERY_QUEUE_URL` | SQS delivery queue |
-//! | `WEBSOCKET_MANAGEMENT_URL` | `https://{api}.execute-api.{region}.amazonaws.com/{stage}` |
-//! | `MEDIA_BUCKET` | S3 bucket for media; `S3_FORCE_PATH_STYLE=true` for emulators |
-//! | `NOTIFY_FROM_EMAIL` | verified SES sender |
-//! | `DB_POOL_SIZE` | connections per instance (default 2) |
+//! | variable | for | what |
+//! |---|---|---|
+//! | `DATABASE_URL_SECRET` | every function | Secrets Manager secret (name or ARN) holding the Postgres URL (Neon: `...?sslmode=require`); `DATABASE_URL` holds the URL itself outside AWS |
+//! | `JWT_PRIVATE_KEY_SECRET` | feature `tokens` | secret holding the base64 Ed25519 PKCS#8 signing key (`JWT_PRIVATE_KEY` outside AWS); without either, `JWT_PUBLIC_KEY` makes a verify-only function |
+//! | `JWT_DEVELOPMENT_PRIVATE_KEY` | feature `tokens` | the local stack's key (`BANTER_ENV=development` only) |
+//! | `CONNECTIONS_TABLE` | feature `registry` | DynamoDB table of WebSocket connections |
+//! | `DELIVERY_QUEUE_URL` | feature `queue` | SQS delivery queue |
+//! | `WEBSOCKET_MANAGEMENT_URL` | feature `push` | `https://{api}.execute-api.{region}.amazonaws.com/{stage}` |
+//! | `MEDIA_BUCKET` | feature `blobs` | S3 bucket for media; `S3_FORCE_PATH_STYLE=true` for emulators |
+//! | `NOTIFY_FROM_EMAIL` | feature `notify` | verified SES sender |
+//! | `DB_POOL_SIZE` | | connections per instance (default 2) |
 //!
-//! Each port is built only when the function enables its feature of this crate (`registry`,
-//! `queue`, `push`, `blobs`, `notify`); the others are [`Absent`].
+//! A function asks only for what its features of this crate use (`tokens`, `registry`, `queue`,
+//! `push`, `blobs`, `notify`); the ports it does not use are [`Absent`]. Every missing variable
+//! is named in one [`InitError`], not just the first.
+//!
+//! [`Absent`]: banter_core::ports::Absent
 
 use std::sync::Arc;
 
 use banter_core::auth::tokens::TokenKeys;
-use banter_core::config::{env_parse, env_required, Settings};
+use banter_core::config::{env_parse, Settings};
 use banter_core::{db, App, Ports};
 
-/// A secret read at init: from Secrets Manager when `{name}_SECRET` names one (on AWS the
-/// template sets only that name), else the plain `{name}` variable (local runs and tests).
-async fn secret(name: &str) -> Result<Option<String>, String> {
-    match std::env::var(format!("{name}_SECRET")) {
-        Ok(id) if !id.is_empty() => {
-            let aws = banter_aws::load_config().await;
-            banter_aws::secret_string(&aws, &id)
-                .await
-                .map(Some)
-                .map_err(|e| format!("reading the secret of {name}: {e}"))
+/// Why a function could not start: every missing setting with what it is for, or the first
+/// setting that is present but wrong. Its `Display` is one line.
+#[derive(Debug)]
+pub enum InitError {
+    Missing(Vec<(&'static str, &'static str)>),
+    Invalid(String),
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InitError::Missing(missing) => {
+                write!(f, "missing settings: ")?;
+                for (i, (name, what)) in missing.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}{name} ({what})")?;
+                }
+                write!(
+                    f,
+                    ". In development, start the local stack (cargo run -p banter-local): it \
+                     writes them to .banter/lambda.env, which cargo lambda watch reads"
+                )
+            }
+            InitError::Invalid(why) => write!(f, "invalid settings: {why}"),
         }
-        _ => Ok(std::env::var(name).ok()),
     }
 }
 
-pub async fn app_from_env() -> Result<App, String> {
+impl std::error::Error for InitError {}
+
+impl From<String> for InitError {
+    fn from(why: String) -> Self {
+        InitError::Invalid(why)
+    }
+}
+
+/// The variables read so far, and those that were missing.
+#[derive(Default)]
+struct Environment {
+    missing: Vec<(&'static str, &'static str)>,
+}
+
+impl Environment {
+    /// A required variable; empty (and noted as missing) when unset.
+    fn required(&mut self, name: &'static str, what: &'static str) -> String {
+        match std::env::var(name) {
+            Ok(value) if !value.is_empty() => value,
+            _ => {
+                self.missing.push((name, what));
+                String::new()
+            }
+        }
+    }
+
+    /// A secret: from Secrets Manager when `{name}_SECRET` names one (on AWS the template sets
+    /// only that name), else the plain `{name}` variable.
+    async fn secret(&mut self, name: &'static str) -> Result<Option<String>, InitError> {
+        match std::env::var(format!("{name}_SECRET")) {
+            Ok(id) if !id.is_empty() => {
+                let aws = banter_aws::load_config().await;
+                banter_aws::secret_string(&aws, &id)
+                    .await
+                    .map(Some)
+                    .map_err(|e| InitError::Invalid(format!("reading the secret of {name}: {e}")))
+            }
+            _ => Ok(std::env::var(name).ok().filter(|v| !v.is_empty())),
+        }
+    }
+
+    fn finish(self) -> Result<(), InitError> {
+        if self.missing.is_empty() {
+            Ok(())
+        } else {
+            Err(InitError::Missing(self.missing))
+        }
+    }
+}
+
+/// `BANTER_ENV=development` (what `.banter/lambda.env` and `env.json` set) enables the local
+/// stack's development key; a function that also reads secrets from Secrets Manager is deployed,
+/// and refuses it.
+fn development() -> Result<bool, InitError> {
+    if std::env::var("BANTER_ENV").as_deref() != Ok("development") {
+        return Ok(false);
+    }
+    let deployed = ["DATABASE_URL_SECRET", "JWT_PRIVATE_KEY_SECRET"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()));
+    if deployed {
+        return Err(InitError::Invalid(
+            "BANTER_ENV=development in a function reading Secrets Manager: development \
+             settings are refused where production secrets are"
+                .into(),
+        ));
+    }
+    Ok(true)
+}
+
+/// The function's token keys: the signing key, a verify-only public key, or (in development) the
+/// local stack's key. Functions without the `tokens` feature serve no authenticated route: they
+/// get a key pair of their own that nobody else holds, so every token they see is refused.
+#[cfg_attr(not(feature = "tokens"), allow(unused_variables))]
+async fn token_keys(env: &mut Environment, settings: &Settings) -> Result<TokenKeys, InitError> {
+    #[cfg(feature = "tokens")]
+    {
+        let development_key = std::env::var("JWT_DEVELOPMENT_PRIVATE_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        if let Some(private) = env.secret("JWT_PRIVATE_KEY").await? {
+            return Ok(TokenKeys::from_private_key_base64(&private, settings)?);
+        }
+        if let Some(public) = std::env::var("JWT_PUBLIC_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+        {
+            return Ok(TokenKeys::verify_only_base64(&public, settings)?);
+        }
+        if let Some(private) = development_key {
+            if !development()? {
+                return Err(InitError::Invalid(
+                    "JWT_DEVELOPMENT_PRIVATE_KEY is the local stack's key, accepted only with \
+                     BANTER_ENV=development"
+                        .into(),
+                ));
+            }
+            return Ok(TokenKeys::from_private_key_base64(&private, settings)?);
+        }
+        env.missing.push((
+            "JWT_PRIVATE_KEY_SECRET",
+            "the secret holding the token signing key; or JWT_PRIVATE_KEY, or JWT_PUBLIC_KEY \
+             to verify only",
+        ));
+        Ok(TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), settings)?)
+    }
+    #[cfg(not(feature = "tokens"))]
+    Ok(TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), settings)?)
+}
+
+pub async fn app_from_env() -> Result<App, InitError> {
     let settings = Settings::from_env();
-    let tokens = match secret("JWT_PRIVATE_KEY").await? {
-        Some(private) => TokenKeys::from_private_key_base64(&private, &settings)?,
-        None => TokenKeys::from_env(&settings)?,
-    };
-    let database_url = secret("DATABASE_URL")
-        .await?
-        .ok_or("set DATABASE_URL_SECRET (or DATABASE_URL)")?;
+    development()?;
+    let mut env = Environment::default();
+    let database_url = env.secret("DATABASE_URL").await?.unwrap_or_else(|| {
+        env.missing.push((
+            "DATABASE_URL_SECRET",
+            "the secret holding the Postgres URL; or DATABASE_URL, the URL itself",
+        ));
+        String::new()
+    });
+    let tokens = token_keys(&mut env, &settings).await?;
+    #[cfg(feature = "registry")]
+    let table = env.required(
+        "CONNECTIONS_TABLE",
+        "the DynamoDB table of WebSocket connections",
+    );
+    #[cfg(feature = "queue")]
+    let queue_url = env.required("DELIVERY_QUEUE_URL", "the SQS delivery queue's URL");
+    #[cfg(feature = "push")]
+    let management_url = env.required(
+        "WEBSOCKET_MANAGEMENT_URL",
+        "the WebSocket API's @connections endpoint",
+    );
+    #[cfg(feature = "blobs")]
+    let bucket = env.required("MEDIA_BUCKET", "the S3 bucket for media");
+    #[cfg(feature = "notify")]
+    let from_email = env.required("NOTIFY_FROM_EMAIL", "the SES sender address");
+    env.finish()?;
+
     let db = db::connect(&database_url, env_parse("DB_POOL_SIZE").unwrap_or(2))?;
     // Functions without AWS ports (health, migrate, the authorizer) never load the SDK.
     #[cfg(any(
@@ -57,30 +206,21 @@ pub async fn app_from_env() -> Result<App, String> {
     let ports = Ports {
         connections: {
             #[cfg(feature = "registry")]
-            let port = Arc::new(banter_aws::DynamoConnectionRegistry::new(
-                &aws,
-                env_required("CONNECTIONS_TABLE")?,
-            ));
+            let port = Arc::new(banter_aws::DynamoConnectionRegistry::new(&aws, table));
             #[cfg(not(feature = "registry"))]
             let port = Arc::new(banter_core::ports::Absent("connection registry"));
             port
         },
         queue: {
             #[cfg(feature = "queue")]
-            let port = Arc::new(banter_aws::SqsDeliveryQueue::new(
-                &aws,
-                env_required("DELIVERY_QUEUE_URL")?,
-            ));
+            let port = Arc::new(banter_aws::SqsDeliveryQueue::new(&aws, queue_url));
             #[cfg(not(feature = "queue"))]
             let port = Arc::new(banter_core::ports::Absent("delivery queue"));
             port
         },
         push: {
             #[cfg(feature = "push")]
-            let port = Arc::new(banter_aws::ApiGatewayPush::new(
-                &aws,
-                &env_required("WEBSOCKET_MANAGEMENT_URL")?,
-            ));
+            let port = Arc::new(banter_aws::ApiGatewayPush::new(&aws, &management_url));
             #[cfg(not(feature = "push"))]
             let port = Arc::new(banter_core::ports::Absent("connection push"));
             port
@@ -89,11 +229,7 @@ pub async fn app_from_env() -> Result<App, String> {
             #[cfg(feature = "blobs")]
             let port = {
                 let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-                Arc::new(banter_aws::S3BlobStore::new(
-                    &aws,
-                    env_required("MEDIA_BUCKET")?,
-                    path_style,
-                ))
+                Arc::new(banter_aws::S3BlobStore::new(&aws, bucket, path_style))
             };
             #[cfg(not(feature = "blobs"))]
             let port = Arc::new(banter_core::ports::Absent("blob store"));
@@ -101,10 +237,7 @@ pub async fn app_from_env() -> Result<App, String> {
         },
         notifier: {
             #[cfg(feature = "notify")]
-            let port = Arc::new(banter_aws::SesSnsNotifier::new(
-                &aws,
-                env_required("NOTIFY_FROM_EMAIL")?,
-            ));
+            let port = Arc::new(banter_aws::SesSnsNotifier::new(&aws, from_email));
             #[cfg(not(feature = "notify"))]
             let port = Arc::new(banter_core::ports::Absent("notifier"));
             port

@@ -26,9 +26,52 @@ where
     Fut: Future<Output = Result<R, Error>> + Send + 'static,
 {
     logging::init();
-    let app = context::app_from_env().await?;
+    let app = match context::app_from_env().await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("{}", e);
+            report_init_error(&e).await;
+            std::process::exit(1);
+        }
+    };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
         handler(app.clone(), event.payload)
     }))
     .await
+}
+
+/// Tell the Lambda runtime API that init failed and why (`/runtime/init/error`), as Lambda's own
+/// runtimes do: the pending invocation then answers with the reason (on AWS, and under `cargo
+/// lambda watch`) instead of waiting for a function that has exited.
+async fn report_init_error(error: &context::InitError) {
+    use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return;
+    }
+    let diagnostic = lambda_runtime::Diagnostic {
+        error_type: "Runtime.InitError".into(),
+        error_message: error.to_string(),
+    };
+    let request = serde_json::to_vec(&diagnostic)
+        .map_err(|e| e.to_string())
+        .and_then(|body| {
+            build_request()
+                .method(http::Method::POST)
+                .uri("/2018-06-01/runtime/init/error")
+                .header("lambda-runtime-function-error-type", "Runtime.InitError")
+                .body(Body::from(body))
+                .map_err(|e| e.to_string())
+        });
+    let sent = match request {
+        Ok(request) => PooledClient::builder()
+            .build()
+            .call(request)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        eprintln!("could not report the init error to the runtime API: {e}");
+    }
 }

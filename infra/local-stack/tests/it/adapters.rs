@@ -1,5 +1,7 @@
 //! The embedded adapters pass the same port contracts as the AWS ones; the local stack's signed
-//! blob URLs behave like S3 presigned URLs and uploads trigger the media function.
+//! blob URLs behave like S3 presigned URLs and uploads trigger the media function; the AWS
+//! adapters pass their contracts against the stack's emulation of the AWS APIs (`/aws`), on the
+//! stack's own ports.
 
 use std::time::Duration;
 
@@ -244,5 +246,94 @@ async fn the_message_path_runs_end_to_end_on_dynamodb_and_sqs() {
     drop(bob_ws);
     app.wait_for_no_connections(bob_id, "$disconnect removed the DynamoDB record by its key")
         .await;
+    app.stop().await;
+}
+
+/// What a function run by `cargo lambda watch` does with `.banter/lambda.env`: the AWS adapters,
+/// through the real SDK, against the stack's `/aws`, reach the stack's own ports.
+#[tokio::test]
+async fn aws_adapters_pass_their_contracts_against_the_stacks_emulation() {
+    use banter_aws::{DynamoConnectionRegistry, S3BlobStore, SesSnsNotifier, SqsDeliveryQueue};
+    use banter_core::ports::{ConnectionRegistry, DeliveryJob, DeliveryQueue};
+    use banter_local::aws::{CONNECTIONS_TABLE, DELIVERY_QUEUE, MEDIA_BUCKET};
+
+    let app = spawn_app().await;
+    let shared = &app.stack.shared;
+    let aws = banter_aws::emulator_config(&format!("{}/aws/", app.base)).await;
+
+    let registry = DynamoConnectionRegistry::new(&aws, CONNECTIONS_TABLE);
+    contract::connection_registry(&registry).await;
+    let user = Uuid::now_v7();
+    let record = banter_core::ports::ConnectionRecord {
+        connection_id: "emulated-1".into(),
+        user_id: user,
+        session_id: Uuid::now_v7(),
+        connected_at: 1_790_000_000,
+    };
+    registry.register(&record).await.expect("register");
+    assert_eq!(
+        shared.app.ports.connections.connections_of(user).await.unwrap(),
+        vec![record],
+        "a record put through DynamoDB's API is in the stack's registry"
+    );
+    let elsewhere = DynamoConnectionRegistry::new(&aws, "another-table");
+    assert!(
+        elsewhere.connections_of(user).await.is_err(),
+        "an unknown table is refused"
+    );
+
+    let blobs = S3BlobStore::new(&aws, MEDIA_BUCKET, true);
+    contract::blob_store(&blobs).await;
+    blobs
+        .put("avatars/emulated.bin", bytes::Bytes::from_static(b"abc"), "image/png")
+        .await
+        .expect("put");
+    assert_eq!(
+        shared.blobs.get("avatars/emulated.bin").await.unwrap().as_deref(),
+        Some(&b"abc"[..]),
+        "an object put through S3's API is in the stack's blob store"
+    );
+    let upload = blobs
+        .presign_put("avatars/presigned.bin", "image/png", 300)
+        .await
+        .unwrap();
+    let put = app
+        .http
+        .put(&upload)
+        .header("content-type", "image/png")
+        .body("xyz")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "a presigned PUT: {}", put.status());
+    assert_eq!(
+        shared.blobs.get("avatars/presigned.bin").await.unwrap().as_deref(),
+        Some(&b"xyz"[..])
+    );
+
+    let email = format!("{}@example.com", Uuid::new_v4().simple());
+    contract::notifier(&SesSnsNotifier::new(&aws, "banter@localhost"), &email, "+14155550123")
+        .await;
+    let outbox = shared.outbox.items();
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m.channel == "email" && m.to == email && m.body == "code: 123456"),
+        "SES's SendEmail lands in the outbox"
+    );
+    assert!(outbox
+        .iter()
+        .any(|m| m.channel == "sms" && m.to == "+14155550123"));
+
+    let queue = SqsDeliveryQueue::new(
+        &aws,
+        format!("{}/aws/queue/{DELIVERY_QUEUE}", app.base),
+    );
+    queue
+        .enqueue(&DeliveryJob::because("emulated"))
+        .await
+        .expect("SendMessage reaches the stack's queue");
+    let unknown = SqsDeliveryQueue::new(&aws, format!("{}/aws/queue/other", app.base));
+    assert!(unknown.enqueue(&DeliveryJob::because("x")).await.is_err());
     app.stop().await;
 }

@@ -97,6 +97,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         postgres_port: 0,
         db_pool_size: 8,
         settings: relaxed_settings(),
+        function_settings: None,
     };
     configure(&mut config);
     let stack = banter_local::start(config)

@@ -98,7 +98,11 @@ impl TokenKeys {
         if let Ok(private) = std::env::var("JWT_PRIVATE_KEY") {
             return Self::from_private_key_base64(&private, settings);
         }
-        let public = crate::config::env_required("JWT_PUBLIC_KEY")?;
+        Self::verify_only_base64(&crate::config::env_required("JWT_PUBLIC_KEY")?, settings)
+    }
+
+    /// Verify-only keys from the base64 of the 32-byte public key (as `JWT_PUBLIC_KEY` holds it).
+    pub fn verify_only_base64(public: &str, settings: &Settings) -> Result<Self, String> {
         let raw = STANDARD
             .decode(public.trim())
             .map_err(|_| "JWT_PUBLIC_KEY is not base64")?;

@@ -1,0 +1,285 @@
+//! The AWS APIs Banter's functions call, served under `/aws` on the local stack's own ports, so
+//! that a function run outside the stack (by `cargo lambda watch` or `sam local`) with the real
+//! AWS adapters and `AWS_ENDPOINT_URL={stack}/aws/` shares the stack's state: the connections it
+//! registers are the ones the stack pushes to, the jobs it queues run the stack's delivery, the
+//! objects it writes are the stack's blobs, the mail it sends lands in `/local/outbox`.
+//!
+//! Only the operations the adapters in `banter-aws` use, in their wire formats:
+//!
+//! | service | operations | protocol |
+//! |---|---|---|
+//! | DynamoDB | `PutItem`, `DeleteItem` (`ALL_OLD`), `Query` on `userId` | JSON 1.0, `x-amz-target` |
+//! | SQS | `SendMessage` | JSON 1.0, `x-amz-target` |
+//! | S3 | `PutObject`, `GetObject`, `DeleteObject`, path-style (presigned URLs too) | REST |
+//! | SES / SNS | `SendEmail` / `Publish` (SMS) | query (form in, XML out) |
+//!
+//! `@connections` is served at the root already (`connections.rs`). Like moto, the emulation
+//! does not check request signatures: the stack listens on 127.0.0.1 only, and refuses requests
+//! addressed to any other host name (DNS rebinding).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use banter_core::ports::{BlobStore, ConnectionRecord, DeliveryJob};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::stack::Shared;
+
+/// The names the emulated resources answer to (what `.banter/lambda.env` gives the functions).
+pub const CONNECTIONS_TABLE: &str = "banter-local-connections";
+pub const DELIVERY_QUEUE: &str = "banter-local-delivery";
+pub const MEDIA_BUCKET: &str = "banter-local-media";
+
+/// `POST /aws/`: DynamoDB and SQS (by `x-amz-target`), SES and SNS (by the form's `Action`).
+pub async fn aws_api(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if !crate::stack::loopback_host(&headers) {
+        return crate::stack::misdirected();
+    }
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .unwrap_or("");
+    if let Some((service, operation)) = target.split_once('.') {
+        let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+            return json_error("SerializationException", "the body is not JSON");
+        };
+        return match service {
+            "DynamoDB_20120810" => dynamodb(&shared, operation, &request).await,
+            "AmazonSQS" => sqs(&shared, operation, &request).await,
+            _ => json_error("UnknownOperationException", "not emulated here"),
+        };
+    }
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    let notifier = &shared.app.ports.notifier;
+    let (action, sent) = match field("Action") {
+        "SendEmail" => (
+            "SendEmail",
+            notifier
+                .send_email(
+                    field("Destination.ToAddresses.member.1"),
+                    field("Message.Subject.Data"),
+                    field("Message.Body.Text.Data"),
+                )
+                .await,
+        ),
+        "Publish" if !field("PhoneNumber").is_empty() => (
+            "Publish",
+            notifier
+                .send_sms(field("PhoneNumber"), field("Message"))
+                .await,
+        ),
+        _ => return xml_error("InvalidAction", "not emulated here"),
+    };
+    if let Err(e) = sent {
+        return xml_error("InternalFailure", &e.to_string());
+    }
+    let namespace = match action {
+        "SendEmail" => "http://ses.amazonaws.com/doc/2010-12-01/",
+        _ => "http://sns.amazonaws.com/doc/2010-03-31/",
+    };
+    xml(
+        StatusCode::OK,
+        format!(
+            "<{action}Response xmlns=\"{namespace}\"><{action}Result><MessageId>{}</MessageId>\
+             </{action}Result><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata>\
+             </{action}Response>",
+            Uuid::new_v4(),
+            Uuid::new_v4()
+        ),
+    )
+}
+
+async fn dynamodb(shared: &Shared, operation: &str, request: &Value) -> Response {
+    if request["TableName"] != CONNECTIONS_TABLE {
+        return json_error(
+            "ResourceNotFoundException",
+            "the local stack has one table: banter-local-connections",
+        );
+    }
+    let registry = &shared.app.ports.connections;
+    let s = |item: &Value, name: &str| item[name]["S"].as_str().map(str::to_owned);
+    let answer = match operation {
+        "PutItem" => {
+            let item = &request["Item"];
+            let record = (|| {
+                Some(ConnectionRecord {
+                    connection_id: s(item, "connectionId")?,
+                    user_id: s(item, "userId")?.parse().ok()?,
+                    session_id: s(item, "sessionId")?.parse().ok()?,
+                    connected_at: item["connectedAt"]["N"].as_str()?.parse().ok()?,
+                })
+            })();
+            let Some(record) = record else {
+                return json_error("ValidationException", "not a connection record");
+            };
+            registry.register(&record).await.map(|()| json!({}))
+        }
+        "DeleteItem" => {
+            let key = &request["Key"];
+            let (Some(user), Some(connection)) = (
+                s(key, "userId").and_then(|u| u.parse().ok()),
+                s(key, "connectionId"),
+            ) else {
+                return json_error("ValidationException", "the key is userId and connectionId");
+            };
+            registry
+                .unregister(user, &connection)
+                .await
+                .map(|old| match old {
+                    Some(record) if request["ReturnValues"] == "ALL_OLD" => {
+                        json!({ "Attributes": item(&record) })
+                    }
+                    _ => json!({}),
+                })
+        }
+        "Query" => {
+            let user = request["ExpressionAttributeValues"][":u"]["S"]
+                .as_str()
+                .and_then(|u| u.parse().ok());
+            let (Some(user), "userId = :u") =
+                (user, request["KeyConditionExpression"].as_str().unwrap_or(""))
+            else {
+                return json_error("ValidationException", "only userId = :u is emulated");
+            };
+            registry.connections_of(user).await.map(|records| {
+                let items: Vec<Value> = records.iter().map(item).collect();
+                json!({ "Count": items.len(), "ScannedCount": items.len(), "Items": items })
+            })
+        }
+        _ => return json_error("UnknownOperationException", "not emulated here"),
+    };
+    match answer {
+        Ok(body) => json_ok(body),
+        Err(e) => json_error("InternalServerError", &e.to_string()),
+    }
+}
+
+/// A connection record as a DynamoDB item.
+fn item(record: &ConnectionRecord) -> Value {
+    json!({
+        "userId": { "S": record.user_id.to_string() },
+        "connectionId": { "S": record.connection_id },
+        "sessionId": { "S": record.session_id.to_string() },
+        "connectedAt": { "N": record.connected_at.to_string() },
+    })
+}
+
+async fn sqs(shared: &Shared, operation: &str, request: &Value) -> Response {
+    if operation != "SendMessage" {
+        return json_error("UnsupportedOperation", "not emulated here");
+    }
+    let queue_url = request["QueueUrl"].as_str().unwrap_or("");
+    if queue_url.rsplit('/').next() != Some(DELIVERY_QUEUE) {
+        return json_error(
+            "QueueDoesNotExist",
+            "the local stack has one queue: banter-local-delivery",
+        );
+    }
+    let Some(job) = request["MessageBody"]
+        .as_str()
+        .and_then(|body| serde_json::from_str::<DeliveryJob>(body).ok())
+    else {
+        return json_error("InvalidMessageContents", "not a delivery job");
+    };
+    match shared.app.ports.queue.enqueue(&job).await {
+        Ok(()) => json_ok(json!({ "MessageId": Uuid::new_v4().to_string() })),
+        Err(e) => json_error("InternalError", &e.to_string()),
+    }
+}
+
+/// `PUT|GET|DELETE /aws/{bucket}/{key}`: S3 objects, path-style, on the stack's blob store. A
+/// `PUT` under a trigger's prefix invokes the function as the bucket's notification would.
+pub async fn s3_object(
+    State(shared): State<Shared>,
+    method: Method,
+    Path((bucket, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !crate::stack::loopback_host(&headers) {
+        return crate::stack::misdirected();
+    }
+    if bucket != MEDIA_BUCKET {
+        return s3_error(StatusCode::NOT_FOUND, "NoSuchBucket");
+    }
+    let blobs = &shared.blobs;
+    let outcome = match method {
+        Method::PUT => {
+            let content_type = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/octet-stream");
+            let size = body.len();
+            match blobs.put(&key, body, content_type).await {
+                Ok(()) => {
+                    crate::event_sources::object_created(&shared, &key, size);
+                    Ok(StatusCode::OK.into_response())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Method::GET => match blobs.get(&key).await {
+            Ok(Some(bytes)) => Ok(bytes.into_response()),
+            Ok(None) => return s3_error(StatusCode::NOT_FOUND, "NoSuchKey"),
+            Err(e) => Err(e),
+        },
+        Method::DELETE => blobs
+            .delete(&key)
+            .await
+            .map(|()| StatusCode::NO_CONTENT.into_response()),
+        _ => return s3_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+    };
+    outcome.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "emulated S3 call failed");
+        s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
+    })
+}
+
+fn json_ok(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/x-amz-json-1.0")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// An error in the JSON protocols' shape (the SDK reads the code from `__type`).
+fn json_error(code: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "application/x-amz-json-1.0")],
+        json!({ "__type": code, "message": message }).to_string(),
+    )
+        .into_response()
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "text/xml")], body).into_response()
+}
+
+/// An error in the query protocol's shape (SES, SNS). Messages are this module's own text.
+fn xml_error(code: &str, message: &str) -> Response {
+    xml(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message>\
+             </Error><RequestId>{}</RequestId></ErrorResponse>",
+            message.replace('&', "&amp;").replace('<', "&lt;"),
+            Uuid::new_v4()
+        ),
+    )
+}
+
+/// An error in S3's shape.
+fn s3_error(status: StatusCode, code: &str) -> Response {
+    xml(
+        status,
+        format!("<Error><Code>{code}</Code><Message>{code}</Message></Error>"),
+    )
+}
