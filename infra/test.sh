@@ -2,7 +2,8 @@
 # Runs every test of Banter: unit and integration tests against a real PostgreSQL, the AWS
 # adapters through the AWS SDK against moto, and the template checks (sam validate --lint,
 # cfn-lint, SAM CLI's parser on the REST API), and schemathesis against the local stack and the
-# generated openapi.json, and every cargo fuzz target for a few seconds (nightly). Installs what
+# generated openapi.json, every `cargo lambda invoke` line of README.md through `cargo lambda
+# watch`, and every cargo fuzz target for a few seconds (nightly). Installs what
 # is missing first: PostgreSQL
 # (Debian's package) and the Python tools (a virtualenv, infra/requirements-dev.txt).
 #
@@ -79,6 +80,11 @@ else
   # (pipefail: a failing scenario fails the run; grep always finds the result line.)
   cargo test -p banter-local --test it faults:: -- --nocapture 2>&1 \
     | grep -E '\[fault|^test result|panicked|FAILED|assertion'
+fi
+
+if [ "$#" -eq 0 ]; then
+  say "cargo lambda: README's invoke lines through cargo lambda watch against the local stack"
+  python3 infra/cargo_lambda_samples.py "$LOCAL_BIN"
 fi
 
 say "contract test: schemathesis against the local stack and openapi.json"

@@ -8,6 +8,15 @@ use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
 use tracing::Instrument;
 
+/// What this function uses: the only settings it asks for at start.
+pub const USES: banter_lambda::Uses = banter_lambda::Uses {
+    tokens: true,
+    registry: true,
+    push: true,
+    notify: true,
+    ..banter_lambda::Uses::NOTHING
+};
+
 pub async fn handle(
     app: App,
     event: ApiGatewayProxyRequest,

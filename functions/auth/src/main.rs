@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_auth::handle).await
+    banter_lambda::run(fn_auth::USES, fn_auth::handle).await
 }

@@ -11,6 +11,13 @@ use banter_core::App;
 use banter_lambda::Error;
 use serde_json::Value;
 
+/// What this function uses: the only settings it asks for at start.
+pub const USES: banter_lambda::Uses = banter_lambda::Uses {
+    registry: true,
+    push: true,
+    ..banter_lambda::Uses::NOTHING
+};
+
 pub async fn handle(app: App, event: Value) -> Result<Value, Error> {
     if event.get("Records").is_none() {
         // The schedule (an EventBridge "Scheduled Event").

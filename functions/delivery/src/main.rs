@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_delivery::handle).await
+    banter_lambda::run(fn_delivery::USES, fn_delivery::handle).await
 }

@@ -27,6 +27,9 @@ fn document(text: &str) -> ApiGatewayProxyResponse {
     response
 }
 
+/// What this function uses: the only settings it asks for at start.
+pub const USES: banter_lambda::Uses = banter_lambda::Uses::NOTHING;
+
 pub async fn handle(
     app: App,
     event: ApiGatewayProxyRequest,

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_health::handle).await
+    banter_lambda::run(fn_health::USES, fn_health::handle).await
 }

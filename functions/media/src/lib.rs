@@ -12,6 +12,12 @@ use serde_json::{json, Value};
 /// The prefix uploads arrive under (the trigger's filter in `template.yaml`).
 pub const UPLOAD_PREFIX: &str = "uploads/";
 
+/// What this function uses: the only settings it asks for at start.
+pub const USES: banter_lambda::Uses = banter_lambda::Uses {
+    blobs: true,
+    ..banter_lambda::Uses::NOTHING
+};
+
 pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
     let mut checked = Vec::new();
     for record in &event.records {

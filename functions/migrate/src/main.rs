@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_migrate::handle).await
+    banter_lambda::run(fn_migrate::USES, fn_migrate::handle).await
 }

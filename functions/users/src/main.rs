@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_users::handle).await
+    banter_lambda::run(fn_users::USES, fn_users::handle).await
 }

@@ -15,6 +15,12 @@ use serde_json::json;
 /// The error text API Gateway turns into a 401.
 pub const UNAUTHORIZED: &str = "Unauthorized";
 
+/// What this function uses: the only settings it asks for at start.
+pub const USES: banter_lambda::Uses = banter_lambda::Uses {
+    tokens: true,
+    ..banter_lambda::Uses::NOTHING
+};
+
 pub async fn handle(
     app: App,
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,

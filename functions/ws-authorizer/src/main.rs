@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_ws_authorizer::handle).await
+    banter_lambda::run(fn_ws_authorizer::USES, fn_ws_authorizer::handle).await
 }

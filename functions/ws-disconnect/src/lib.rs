@@ -6,6 +6,12 @@ use banter_core::App;
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
 
+/// What this function uses: the only settings it asks for at start.
+pub const USES: banter_lambda::Uses = banter_lambda::Uses {
+    registry: true,
+    ..banter_lambda::Uses::NOTHING
+};
+
 pub async fn handle(
     app: App,
     event: ApiGatewayWebsocketProxyRequest,

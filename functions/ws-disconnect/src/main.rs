@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_ws_disconnect::handle).await
+    banter_lambda::run(fn_ws_disconnect::USES, fn_ws_disconnect::handle).await
 }

@@ -15,6 +15,12 @@ use tracing::Instrument;
 
 use banter_core::api::limits::MAX_FRAME_BYTES;
 
+/// What this function uses: the only settings it asks for at start.
+pub const USES: banter_lambda::Uses = banter_lambda::Uses {
+    queue: true,
+    ..banter_lambda::Uses::NOTHING
+};
+
 pub async fn handle(
     app: App,
     event: ApiGatewayWebsocketProxyRequest,

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), banter_lambda::Error> {
-    banter_lambda::run(fn_ws_message::handle).await
+    banter_lambda::run(fn_ws_message::USES, fn_ws_message::handle).await
 }

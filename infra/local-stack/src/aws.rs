@@ -141,9 +141,10 @@ async fn dynamodb(shared: &Shared, operation: &str, request: &Value) -> Response
             let user = request["ExpressionAttributeValues"][":u"]["S"]
                 .as_str()
                 .and_then(|u| u.parse().ok());
-            let (Some(user), "userId = :u") =
-                (user, request["KeyConditionExpression"].as_str().unwrap_or(""))
-            else {
+            let (Some(user), "userId = :u") = (
+                user,
+                request["KeyConditionExpression"].as_str().unwrap_or(""),
+            ) else {
                 return json_error("ValidationException", "only userId = :u is emulated");
             };
             registry.connections_of(user).await.map(|records| {

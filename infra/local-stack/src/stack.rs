@@ -12,7 +12,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
-use base64::Engine as _;
 use axum::{Json, Router};
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::Settings;
@@ -20,6 +19,7 @@ use banter_core::ports::{
     ConnectionRegistry, FileBlobStore, InMemoryConnectionRegistry, InProcessQueue, OutboxNotifier,
 };
 use banter_core::{db, App, Ports};
+use base64::Engine as _;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -327,7 +327,8 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
             TokenKeys::generate_pkcs8,
         )?),
     };
-    let tokens = TokenKeys::from_private_key_base64(&signing_key, &settings).map_err(|e| anyhow!(e))?;
+    let tokens =
+        TokenKeys::from_private_key_base64(&signing_key, &settings).map_err(|e| anyhow!(e))?;
     let blob_secret = persistent_secret(&config.data_dir.join("blob-url-secret"), || {
         TokenKeys::generate_pkcs8()[16..48].to_vec()
     })?;

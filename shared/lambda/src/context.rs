@@ -13,9 +13,10 @@
 //! | `NOTIFY_FROM_EMAIL` | feature `notify` | verified SES sender |
 //! | `DB_POOL_SIZE` | | connections per instance (default 2) |
 //!
-//! A function asks only for what its features of this crate use (`tokens`, `registry`, `queue`,
-//! `push`, `blobs`, `notify`); the ports it does not use are [`Absent`]. Every missing variable
-//! is named in one [`InitError`], not just the first.
+//! A function asks only for what it [`Uses`] (its `USES`, passed to [`crate::run`]); the ports it
+//! does not use are [`Absent`]. Every missing variable is named in one [`InitError`], not just the
+//! first. The features of this crate (`registry`, `queue`, `push`, `blobs`, `notify`) decide which
+//! AWS adapters a function links: a function built for AWS enables those it uses.
 //!
 //! [`Absent`]: banter_core::ports::Absent
 
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::{env_parse, Settings};
+use banter_core::ports::Absent;
 use banter_core::{db, App, Ports};
 
 /// Why a function could not start: every missing setting with what it is for, or the first
@@ -123,47 +125,87 @@ fn development() -> Result<bool, InitError> {
     Ok(true)
 }
 
-/// The function's token keys: the signing key, a verify-only public key, or (in development) the
-/// local stack's key. Functions without the `tokens` feature serve no authenticated route: they
-/// get a key pair of their own that nobody else holds, so every token they see is refused.
-#[cfg_attr(not(feature = "tokens"), allow(unused_variables))]
-async fn token_keys(env: &mut Environment, settings: &Settings) -> Result<TokenKeys, InitError> {
-    #[cfg(feature = "tokens")]
-    {
-        let development_key = std::env::var("JWT_DEVELOPMENT_PRIVATE_KEY")
-            .ok()
-            .filter(|k| !k.is_empty());
-        if let Some(private) = env.secret("JWT_PRIVATE_KEY").await? {
-            return Ok(TokenKeys::from_private_key_base64(&private, settings)?);
-        }
-        if let Some(public) = std::env::var("JWT_PUBLIC_KEY")
-            .ok()
-            .filter(|k| !k.is_empty())
-        {
-            return Ok(TokenKeys::verify_only_base64(&public, settings)?);
-        }
-        if let Some(private) = development_key {
-            if !development()? {
-                return Err(InitError::Invalid(
-                    "JWT_DEVELOPMENT_PRIVATE_KEY is the local stack's key, accepted only with \
-                     BANTER_ENV=development"
-                        .into(),
-                ));
-            }
-            return Ok(TokenKeys::from_private_key_base64(&private, settings)?);
-        }
-        env.missing.push((
-            "JWT_PRIVATE_KEY_SECRET",
-            "the secret holding the token signing key; or JWT_PRIVATE_KEY, or JWT_PUBLIC_KEY \
-             to verify only",
-        ));
-        Ok(TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), settings)?)
-    }
-    #[cfg(not(feature = "tokens"))]
-    Ok(TokenKeys::from_pkcs8(&TokenKeys::generate_pkcs8(), settings)?)
+/// What a function uses, so the only settings it asks for: its `USES`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Uses {
+    /// It verifies or issues tokens (without, it gets a key pair nobody else holds: every token
+    /// it sees is refused).
+    pub tokens: bool,
+    pub registry: bool,
+    pub queue: bool,
+    pub push: bool,
+    pub blobs: bool,
+    pub notify: bool,
 }
 
-pub async fn app_from_env() -> Result<App, InitError> {
+impl Uses {
+    /// Only the database.
+    pub const NOTHING: Uses = Uses {
+        tokens: false,
+        registry: false,
+        queue: false,
+        push: false,
+        blobs: false,
+        notify: false,
+    };
+}
+
+/// The function's token keys: the signing key, a verify-only public key, or (in development) the
+/// local stack's key.
+async fn token_keys(
+    env: &mut Environment,
+    uses: Uses,
+    settings: &Settings,
+) -> Result<TokenKeys, InitError> {
+    if !uses.tokens {
+        return Ok(TokenKeys::from_pkcs8(
+            &TokenKeys::generate_pkcs8(),
+            settings,
+        )?);
+    }
+    if let Some(private) = env.secret("JWT_PRIVATE_KEY").await? {
+        return Ok(TokenKeys::from_private_key_base64(&private, settings)?);
+    }
+    if let Some(public) = std::env::var("JWT_PUBLIC_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+    {
+        return Ok(TokenKeys::verify_only_base64(&public, settings)?);
+    }
+    if let Some(private) = std::env::var("JWT_DEVELOPMENT_PRIVATE_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+    {
+        if !development()? {
+            return Err(InitError::Invalid(
+                "JWT_DEVELOPMENT_PRIVATE_KEY is the local stack's key, accepted only with \
+                 BANTER_ENV=development"
+                    .into(),
+            ));
+        }
+        return Ok(TokenKeys::from_private_key_base64(&private, settings)?);
+    }
+    env.missing.push((
+        "JWT_PRIVATE_KEY_SECRET",
+        "the secret holding the token signing key; or JWT_PRIVATE_KEY, or JWT_PUBLIC_KEY to \
+         verify only",
+    ));
+    Ok(TokenKeys::from_pkcs8(
+        &TokenKeys::generate_pkcs8(),
+        settings,
+    )?)
+}
+
+/// A port this build does not link (the function's crate does not enable its feature).
+#[allow(dead_code)]
+fn not_linked(feature: &str) -> InitError {
+    InitError::Invalid(format!(
+        "this function uses the {feature} port but was built without banter-lambda's \
+         `{feature}` feature"
+    ))
+}
+
+pub async fn app_from_env(uses: Uses) -> Result<App, InitError> {
     let settings = Settings::from_env();
     development()?;
     let mut env = Environment::default();
@@ -174,73 +216,90 @@ pub async fn app_from_env() -> Result<App, InitError> {
         ));
         String::new()
     });
-    let tokens = token_keys(&mut env, &settings).await?;
-    #[cfg(feature = "registry")]
-    let table = env.required(
-        "CONNECTIONS_TABLE",
-        "the DynamoDB table of WebSocket connections",
-    );
-    #[cfg(feature = "queue")]
-    let queue_url = env.required("DELIVERY_QUEUE_URL", "the SQS delivery queue's URL");
-    #[cfg(feature = "push")]
-    let management_url = env.required(
-        "WEBSOCKET_MANAGEMENT_URL",
-        "the WebSocket API's @connections endpoint",
-    );
-    #[cfg(feature = "blobs")]
-    let bucket = env.required("MEDIA_BUCKET", "the S3 bucket for media");
-    #[cfg(feature = "notify")]
-    let from_email = env.required("NOTIFY_FROM_EMAIL", "the SES sender address");
+    let tokens = token_keys(&mut env, uses, &settings).await?;
+    let table = uses.registry.then(|| {
+        env.required(
+            "CONNECTIONS_TABLE",
+            "the DynamoDB table of WebSocket connections",
+        )
+    });
+    let queue_url = uses
+        .queue
+        .then(|| env.required("DELIVERY_QUEUE_URL", "the SQS delivery queue's URL"));
+    let management_url = uses.push.then(|| {
+        env.required(
+            "WEBSOCKET_MANAGEMENT_URL",
+            "the WebSocket API's @connections endpoint",
+        )
+    });
+    let bucket = uses
+        .blobs
+        .then(|| env.required("MEDIA_BUCKET", "the S3 bucket for media"));
+    let from_email = uses
+        .notify
+        .then(|| env.required("NOTIFY_FROM_EMAIL", "the SES sender address"));
     env.finish()?;
 
     let db = db::connect(&database_url, env_parse("DB_POOL_SIZE").unwrap_or(2))?;
-    // Functions without AWS ports (health, migrate, the authorizer) never load the SDK.
-    #[cfg(any(
-        feature = "registry",
-        feature = "queue",
-        feature = "push",
-        feature = "blobs",
-        feature = "notify"
-    ))]
-    let aws = banter_aws::load_config().await;
+    let aws = if uses.registry || uses.queue || uses.push || uses.blobs || uses.notify {
+        Some(banter_aws::load_config().await)
+    } else {
+        None
+    };
     let ports = Ports {
-        connections: {
+        connections: match table {
             #[cfg(feature = "registry")]
-            let port = Arc::new(banter_aws::DynamoConnectionRegistry::new(&aws, table));
+            Some(table) => Arc::new(banter_aws::DynamoConnectionRegistry::new(
+                aws.as_ref().expect("loaded"),
+                table,
+            )),
             #[cfg(not(feature = "registry"))]
-            let port = Arc::new(banter_core::ports::Absent("connection registry"));
-            port
+            Some(_) => return Err(not_linked("registry")),
+            None => Arc::new(Absent("connection registry")),
         },
-        queue: {
+        queue: match queue_url {
             #[cfg(feature = "queue")]
-            let port = Arc::new(banter_aws::SqsDeliveryQueue::new(&aws, queue_url));
+            Some(url) => Arc::new(banter_aws::SqsDeliveryQueue::new(
+                aws.as_ref().expect("loaded"),
+                url,
+            )),
             #[cfg(not(feature = "queue"))]
-            let port = Arc::new(banter_core::ports::Absent("delivery queue"));
-            port
+            Some(_) => return Err(not_linked("queue")),
+            None => Arc::new(Absent("delivery queue")),
         },
-        push: {
+        push: match management_url {
             #[cfg(feature = "push")]
-            let port = Arc::new(banter_aws::ApiGatewayPush::new(&aws, &management_url));
+            Some(url) => Arc::new(banter_aws::ApiGatewayPush::new(
+                aws.as_ref().expect("loaded"),
+                &url,
+            )),
             #[cfg(not(feature = "push"))]
-            let port = Arc::new(banter_core::ports::Absent("connection push"));
-            port
+            Some(_) => return Err(not_linked("push")),
+            None => Arc::new(Absent("connection push")),
         },
-        blobs: {
+        blobs: match bucket {
             #[cfg(feature = "blobs")]
-            let port = {
+            Some(bucket) => {
                 let path_style = std::env::var("S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-                Arc::new(banter_aws::S3BlobStore::new(&aws, bucket, path_style))
-            };
+                Arc::new(banter_aws::S3BlobStore::new(
+                    aws.as_ref().expect("loaded"),
+                    bucket,
+                    path_style,
+                ))
+            }
             #[cfg(not(feature = "blobs"))]
-            let port = Arc::new(banter_core::ports::Absent("blob store"));
-            port
+            Some(_) => return Err(not_linked("blobs")),
+            None => Arc::new(Absent("blob store")),
         },
-        notifier: {
+        notifier: match from_email {
             #[cfg(feature = "notify")]
-            let port = Arc::new(banter_aws::SesSnsNotifier::new(&aws, from_email));
+            Some(from) => Arc::new(banter_aws::SesSnsNotifier::new(
+                aws.as_ref().expect("loaded"),
+                from,
+            )),
             #[cfg(not(feature = "notify"))]
-            let port = Arc::new(banter_core::ports::Absent("notifier"));
-            port
+            Some(_) => return Err(not_linked("notify")),
+            None => Arc::new(Absent("notifier")),
         },
     };
     Ok(App {

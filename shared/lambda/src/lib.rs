@@ -10,15 +10,22 @@ pub mod websocket;
 use std::future::Future;
 
 use banter_core::App;
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use lambda_runtime::Error;
 
-/// Start a function: logging, the [`App`] (once, at init), then the runtime loop calling
-/// `handler` with each event's payload.
-pub async fn run<E, R, F, Fut>(handler: F) -> Result<(), Error>
+pub use context::Uses;
+
+/// Start a function: logging, the [`App`] (once, at init, with the settings of what it `uses`),
+/// then the runtime loop calling `handler` with each event's payload.
+///
+/// Without its settings it prints one line naming every missing one and reports it to the
+/// runtime API's `/init/error`, as Lambda's own runtimes do (Lambda then ends the environment).
+/// An emulator that keeps the process (`cargo lambda watch`) gets the same error for every
+/// later invocation, instead of waiting for a function that is not there.
+pub async fn run<E, R, F, Fut>(uses: Uses, handler: F) -> Result<(), Error>
 where
     E: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
@@ -26,12 +33,23 @@ where
     Fut: Future<Output = Result<R, Error>> + Send + 'static,
 {
     logging::init();
-    let app = match context::app_from_env().await {
+    let app = match context::app_from_env(uses).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("{}", e);
-            report_init_error(&e).await;
-            std::process::exit(1);
+            eprintln!("{e}");
+            if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+                std::process::exit(1);
+            }
+            let diagnostic = Diagnostic {
+                error_type: "Runtime.InitError".into(),
+                error_message: e.to_string(),
+            };
+            report_init_error(&diagnostic).await;
+            return lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
+                let diagnostic = diagnostic.clone();
+                async move { Err::<(), Diagnostic>(diagnostic) }
+            }))
+            .await;
         }
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
@@ -40,19 +58,11 @@ where
     .await
 }
 
-/// Tell the Lambda runtime API that init failed and why (`/runtime/init/error`), as Lambda's own
-/// runtimes do: the pending invocation then answers with the reason (on AWS, and under `cargo
-/// lambda watch`) instead of waiting for a function that has exited.
-async fn report_init_error(error: &context::InitError) {
+/// Tell the Lambda runtime API that init failed and why (`/runtime/init/error`): the pending
+/// invocation answers with the reason.
+async fn report_init_error(diagnostic: &Diagnostic) {
     use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-        return;
-    }
-    let diagnostic = lambda_runtime::Diagnostic {
-        error_type: "Runtime.InitError".into(),
-        error_message: error.to_string(),
-    };
-    let request = serde_json::to_vec(&diagnostic)
+    let request = serde_json::to_vec(diagnostic)
         .map_err(|e| e.to_string())
         .and_then(|body| {
             build_request()

@@ -272,7 +272,13 @@ async fn aws_adapters_pass_their_contracts_against_the_stacks_emulation() {
     };
     registry.register(&record).await.expect("register");
     assert_eq!(
-        shared.app.ports.connections.connections_of(user).await.unwrap(),
+        shared
+            .app
+            .ports
+            .connections
+            .connections_of(user)
+            .await
+            .unwrap(),
         vec![record],
         "a record put through DynamoDB's API is in the stack's registry"
     );
@@ -285,11 +291,20 @@ async fn aws_adapters_pass_their_contracts_against_the_stacks_emulation() {
     let blobs = S3BlobStore::new(&aws, MEDIA_BUCKET, true);
     contract::blob_store(&blobs).await;
     blobs
-        .put("avatars/emulated.bin", bytes::Bytes::from_static(b"abc"), "image/png")
+        .put(
+            "avatars/emulated.bin",
+            bytes::Bytes::from_static(b"abc"),
+            "image/png",
+        )
         .await
         .expect("put");
     assert_eq!(
-        shared.blobs.get("avatars/emulated.bin").await.unwrap().as_deref(),
+        shared
+            .blobs
+            .get("avatars/emulated.bin")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(&b"abc"[..]),
         "an object put through S3's API is in the stack's blob store"
     );
@@ -305,15 +320,28 @@ async fn aws_adapters_pass_their_contracts_against_the_stacks_emulation() {
         .send()
         .await
         .unwrap();
-    assert!(put.status().is_success(), "a presigned PUT: {}", put.status());
+    assert!(
+        put.status().is_success(),
+        "a presigned PUT: {}",
+        put.status()
+    );
     assert_eq!(
-        shared.blobs.get("avatars/presigned.bin").await.unwrap().as_deref(),
+        shared
+            .blobs
+            .get("avatars/presigned.bin")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(&b"xyz"[..])
     );
 
     let email = format!("{}@example.com", Uuid::new_v4().simple());
-    contract::notifier(&SesSnsNotifier::new(&aws, "banter@localhost"), &email, "+14155550123")
-        .await;
+    contract::notifier(
+        &SesSnsNotifier::new(&aws, "banter@localhost"),
+        &email,
+        "+14155550123",
+    )
+    .await;
     let outbox = shared.outbox.items();
     assert!(
         outbox
@@ -325,10 +353,7 @@ async fn aws_adapters_pass_their_contracts_against_the_stacks_emulation() {
         .iter()
         .any(|m| m.channel == "sms" && m.to == "+14155550123"));
 
-    let queue = SqsDeliveryQueue::new(
-        &aws,
-        format!("{}/aws/queue/{DELIVERY_QUEUE}", app.base),
-    );
+    let queue = SqsDeliveryQueue::new(&aws, format!("{}/aws/queue/{DELIVERY_QUEUE}", app.base));
     queue
         .enqueue(&DeliveryJob::because("emulated"))
         .await

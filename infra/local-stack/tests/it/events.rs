@@ -52,12 +52,18 @@ async fn every_function_has_a_sample_event_and_handles_it() {
         |f: &str| -> Value { serde_json::from_str(ok(f)["body"].as_str().unwrap()).unwrap() };
 
     assert_eq!(ok("AuthFunction")["statusCode"], 201, "a new account");
-    assert_eq!(body("AuthFunction")["data"]["user"]["username"], "sample_user");
+    assert_eq!(
+        body("AuthFunction")["data"]["user"]["username"],
+        "sample_user"
+    );
     let again = shared
         .invoke("AuthFunction", sample("auth-register.json"))
         .await
         .unwrap();
-    assert_eq!(again["statusCode"], 409, "the address is taken the second time");
+    assert_eq!(
+        again["statusCode"], 409,
+        "the address is taken the second time"
+    );
     assert_eq!(
         ok("ChatsFunction")["statusCode"],
         401,
