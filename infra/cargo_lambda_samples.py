@@ -153,37 +153,48 @@ def main():
     processes = Processes()
     log = open(os.path.join(work, "processes.log"), "w")
     try:
-        # 1. A function missing its settings (no stack yet, an environment with almost nothing).
-        partial = os.path.join(work, "partial.env")
-        with open(partial, "w") as f:
-            f.write("BANTER_ENV='development'\n")
-        # One watch per function: cargo lambda answers an /init/error to the first invocation
-        # it holds, whichever function that is for.
-        for function, must, must_not in [
-            ("fn-health", ["DATABASE_URL_SECRET"], ["CONNECTIONS_TABLE", "JWT_PRIVATE_KEY"]),
-            ("fn-auth", ["DATABASE_URL_SECRET", "JWT_PRIVATE_KEY_SECRET", "CONNECTIONS_TABLE",
-                         "WEBSOCKET_MANAGEMENT_URL", "NOTIFY_FROM_EMAIL"],
+        # 1. A function missing its settings, or given the development key where it does not
+        # belong (no stack yet; each case its own environment file and its own watch, since
+        # cargo lambda answers an /init/error to the first invocation it holds, whichever
+        # function that is for).
+        cases = [
+            ("fn-health", "BANTER_ENV='development'\n",
+             ["missing settings: ", "DATABASE_URL_SECRET"],
+             ["CONNECTIONS_TABLE", "JWT_PRIVATE_KEY"]),
+            ("fn-auth", "BANTER_ENV='development'\n",
+             ["missing settings: ", "DATABASE_URL_SECRET", "JWT_PRIVATE_KEY_SECRET",
+              "CONNECTIONS_TABLE", "WEBSOCKET_MANAGEMENT_URL", "NOTIFY_FROM_EMAIL"],
              ["MEDIA_BUCKET", "DELIVERY_QUEUE_URL"]),
-        ]:
+            ("fn-ws-authorizer",
+             "DATABASE_URL='postgres://x@127.0.0.1:9/x'\nJWT_DEVELOPMENT_PRIVATE_KEY='a2V5'\n",
+             ["invalid settings: ", "accepted only with BANTER_ENV=development"], []),
+            ("fn-health", "BANTER_ENV='development'\nDATABASE_URL_SECRET='banter/database-url'\n",
+             ["invalid settings: ", "refused where production secrets are"], []),
+        ]
+        for i, (function, settings, must, must_not) in enumerate(cases):
+            env_file = os.path.join(work, f"case-{i}.env")
+            with open(env_file, "w") as f:
+                f.write(settings)
             port = free_port()
-            process = watch(processes, port, log, "--env-file", partial)
+            process = watch(processes, port, log, "--env-file", env_file)
             line = ["cargo", "lambda", "invoke", "-A", "127.0.0.1", function,
                     "--data-file", "events/health.json"]
             first, again = invoke(line, port), invoke(line, port)
             message = first.get("errorMessage", "")
             ok = (first.get("errorType") == "Runtime.InitError"
-                  and message.startswith("missing settings: ")
-                  and all(name in message for name in must)
-                  and not any(name in message for name in must_not)
+                  and message.startswith(must[0])
+                  and all(text in message for text in must)
+                  and not any(text in message for text in must_not)
                   and "Runtime.InitError" in again.get("output", ""))
-            print(f"[{'ok' if ok else 'FAILED'}] {function} without settings: {message[:120]}...")
+            print(f"[{'ok' if ok else 'FAILED'}] {function} with {settings.strip()!r}: "
+                  f"{message[:100]}...")
             if not ok:
-                failures.append(f"{function} without settings answered {first}, then {again}")
+                failures.append(f"{function} with {settings!r} answered {first}, then {again}")
             processes.stop(process)
         log.flush()
         with open(os.path.join(work, "processes.log")) as f:
-            said = [l for l in f if l.startswith("missing settings: ")]
-        if len(said) != 2:
+            said = [l for l in f if l.startswith(("missing settings: ", "invalid settings: "))]
+        if len(said) != len(cases):
             failures.append(f"each function should print its one line once, got {said}")
 
         # 2. The README: the stack, then cargo lambda watch, then every invoke line.

@@ -269,9 +269,17 @@ fn write_function_settings(
         // Quoted: cargo lambda's reader refuses base64's `+/=` bare (no value holds a `'`).
         env.push_str(&format!("{name}='{value}'\n"));
     }
+    // Under `sam local` the template's production settings are there too: blanked, since a
+    // function refuses development settings beside Secrets Manager names.
+    let production = [
+        "DATABASE_URL_SECRET",
+        "JWT_PRIVATE_KEY_SECRET",
+        "JWT_PUBLIC_KEY",
+    ];
     let parameters: serde_json::Map<String, Value> = settings
         .into_iter()
         .map(|(name, value)| (name.to_owned(), Value::String(value)))
+        .chain(production.map(|name| (name.to_owned(), Value::String(String::new()))))
         .collect();
     let sam = serde_json::json!({ "Parameters": parameters }).to_string();
     std::fs::create_dir_all(dir)?;
