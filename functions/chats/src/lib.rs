@@ -3,7 +3,7 @@
 //! `/api/sync`: the caller's event stream after a cursor.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use banter_core::services::{chats, messaging, participants, sync};
+use banter_core::services::{chats, invite_links, messaging, participants, sync};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -93,6 +93,34 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         )
         .await
         .map(Reply::ok),
+        "POST /api/chats/{chatId}/invite-link" => {
+            invite_links::create(app, caller, req.path_id("chatId")?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "DELETE /api/chats/{chatId}/invite-link" => {
+            invite_links::revoke(app, caller, req.path_id("chatId")?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/invites/{code}/join" => invite_links::join(app, caller, req.path("code")?)
+            .await
+            .map(Reply::ok),
+        "GET /api/chats/{chatId}/join-requests" => {
+            invite_links::requests(app, caller, req.path_id("chatId")?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/chats/{chatId}/join-requests/{userId}/approve" => {
+            invite_links::approve(app, caller, req.path_id("chatId")?, req.path_id("userId")?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/chats/{chatId}/join-requests/{userId}/reject" => {
+            invite_links::reject(app, caller, req.path_id("chatId")?, req.path_id("userId")?)
+                .await
+                .map(Reply::ok)
+        }
         "GET /api/sync" => sync::sync(app, caller, req.query()?).await.map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }

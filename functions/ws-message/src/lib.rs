@@ -6,7 +6,7 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use banter_core::api::requests::AddParticipantRequest;
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
-use banter_core::services::{accounts, messaging, participants};
+use banter_core::services::{accounts, invite_links, messaging, participants};
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
@@ -106,5 +106,8 @@ async fn run_action(
                 .await
                 .map(ActionResult::ParticipantRemoved)
         }
+        ClientAction::ChatJoin(join) => invite_links::join(app, caller, &join.invite_code)
+            .await
+            .map(|followed| ActionResult::InviteFollowed(Box::new(followed))),
     }
 }

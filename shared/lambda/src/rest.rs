@@ -117,6 +117,15 @@ impl<'a> Request<'a> {
         extract::json_body(&bytes)
     }
 
+    /// A text path parameter (`{code}`), as API Gateway decoded it.
+    pub fn path(&self, name: &str) -> Result<&str, ApiError> {
+        self.event
+            .path_parameters
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::MissingField(name.to_owned()))
+    }
+
     /// A UUID path parameter (`{chatId}`...).
     pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
         let raw = self

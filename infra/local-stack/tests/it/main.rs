@@ -9,6 +9,7 @@ mod events;
 mod faults;
 mod hostile;
 mod identity;
+mod invite_links;
 mod limits;
 mod participants;
 mod rest;

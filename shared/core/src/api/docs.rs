@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, blocking, chats, data_rights, health, messaging, participants, profiles, sync,
-    two_factor, verification,
+    accounts, blocking, chats, data_rights, health, invite_links, messaging, participants,
+    profiles, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -67,6 +67,12 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         participants::add,
         participants::remove,
         participants::set_role,
+        invite_links::create,
+        invite_links::revoke,
+        invite_links::join,
+        invite_links::requests,
+        invite_links::approve,
+        invite_links::reject,
         messaging::history,
         messaging::send,
         sync::sync,

@@ -497,6 +497,67 @@ pub enum AddStatus {
     Invited,
 }
 
+/// A group's invite link (`POST /api/chats/{chatId}/invite-link`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteLinkCreated {
+    /// Follow it with `POST /api/invites/{code}/join` (or `chat:join`).
+    pub code: String,
+    /// The link to share (the QR code encodes it).
+    pub url: String,
+    /// When it stops working (never, if absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    /// Joining through it waits for an admin's approval.
+    pub require_approval: bool,
+}
+
+/// `DELETE /api/chats/{chatId}/invite-link`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteLinkRevoked {
+    pub revoked: bool,
+}
+
+/// `POST /api/invites/{code}/join` and `chat:join`: the group joined, or the request waiting.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteFollowed {
+    pub chat_id: Uuid,
+    pub status: JoinStatus,
+    /// The group as the new member sees it (absent while a request waits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat: Option<Box<ChatDetails>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinStatus {
+    /// A member now (or already).
+    Joined,
+    /// Waiting for an admin's approval (`chat:join_request:answered` tells the outcome).
+    Requested,
+}
+
+/// A waiting join request (`GET /api/chats/{chatId}/join-requests`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequestListed {
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub requested_at: Timestamp,
+}
+
+/// `POST /api/chats/{chatId}/join-requests/{userId}/approve` and `/reject`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequestDecided {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub approved: bool,
+}
+
 /// A member's role after `PUT /api/chats/{chatId}/participants/{userId}/role`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -403,6 +403,19 @@ pub struct AddParticipantRequest {
     pub role: Option<AddedRole>,
 }
 
+/// `POST /api/chats/{chatId}/invite-link`: a new link (any earlier one stops working).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateInviteLinkRequest {
+    /// The link stops working after this many seconds (60 s to 1 year); never, if absent.
+    #[serde(default)]
+    #[schema(minimum = 60, maximum = 31536000)]
+    pub expires_in_seconds: Option<i64>,
+    /// Joining waits for an admin's approval.
+    #[serde(default)]
+    pub require_approval: bool,
+}
+
 /// The roles someone can be added with.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

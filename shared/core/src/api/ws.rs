@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatSettings, GroupPermissions, Message, ParticipantAdded, ParticipantRemoved,
-    ParticipantRole, Timestamp,
+    ChatDetails, ChatSettings, GroupPermissions, InviteFollowed, Message, ParticipantAdded,
+    ParticipantRemoved, ParticipantRole, Timestamp,
 };
 use crate::api::requests::AddedRole;
 use crate::api::requests::SendMessageRequest;
@@ -97,14 +97,18 @@ pub enum ClientAction {
     /// Leave a group.
     #[serde(rename = "chat:leave")]
     ChatLeave(ChatLeavePayload),
+    /// Follow a group's invite link (as `POST /api/invites/{code}/join`).
+    #[serde(rename = "chat:join")]
+    ChatJoin(ChatJoinPayload),
 }
 
 /// The actions a client may send.
-const ACTIONS: [&str; 4] = [
+const ACTIONS: [&str; 5] = [
     "message:send",
     "chat:participant:add",
     "chat:participant:remove",
     "chat:leave",
+    "chat:join",
 ];
 
 impl ClientAction {
@@ -160,6 +164,14 @@ pub struct ChatLeavePayload {
     pub chat_id: Uuid,
 }
 
+/// `chat:join`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatJoinPayload {
+    #[schema(max_length = 64)]
+    pub invite_code: String,
+}
+
 /// The one answer to a client frame that carried a `requestId` (errors are answered even
 /// without one).
 #[derive(Debug, Serialize, ToSchema)]
@@ -191,6 +203,8 @@ pub enum ActionResult {
     ParticipantAdded(ParticipantAdded),
     /// `chat:participant:remove` and `chat:leave`: no longer a member.
     ParticipantRemoved(ParticipantRemoved),
+    /// `chat:join`: joined, or waiting for approval.
+    InviteFollowed(Box<InviteFollowed>),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -272,6 +286,13 @@ pub enum ServerEvent {
     /// a chat (to their devices).
     #[serde(rename = "chat:updated")]
     ChatUpdated(ChatUpdated),
+    /// Someone asked to join a group through its invite link (to the group's admins:
+    /// `POST /api/chats/{chatId}/join-requests/{userId}/approve` or `/reject`).
+    #[serde(rename = "chat:join_request")]
+    JoinRequested(JoinRequested),
+    /// An admin answered the user's request to join (approved: they are a member now).
+    #[serde(rename = "chat:join_request:answered")]
+    JoinRequestAnswered(JoinRequestAnswered),
     /// The user deleted a 1:1 chat for themselves (on another device): it leaves the list
     /// until its next message, its history so far cleared.
     #[serde(rename = "chat:deleted")]
@@ -291,6 +312,8 @@ impl ServerEvent {
             Self::ParticipantRoleChanged(_) => "chat:participant:role_changed",
             Self::ChatUpdated(_) => "chat:updated",
             Self::ChatDeleted(_) => "chat:deleted",
+            Self::JoinRequested(_) => "chat:join_request",
+            Self::JoinRequestAnswered(_) => "chat:join_request:answered",
         }
     }
 
@@ -323,6 +346,21 @@ pub struct MessageDelivered {
     /// The recipients reached by this delivery.
     pub delivered_to: Vec<Uuid>,
     pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequested {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequestAnswered {
+    pub chat_id: Uuid,
+    pub approved: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -456,7 +456,7 @@ pub async fn group_standing(
 
 /// Membership changes of one group are serialized on its row (two last admins leaving at once
 /// must not leave it without one; two adds must not pass the size limit together).
-async fn lock_group(
+pub(super) async fn lock_group(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
 ) -> Result<(), ApiError> {
@@ -470,7 +470,7 @@ async fn lock_group(
 /// caller's transaction: their row (a former member's is reused), no invitation left, the
 /// `chat:participant:joined` event and the system message (`added` by `added_by`, or `joined`
 /// by themselves).
-async fn join_group(
+pub(super) async fn join_group(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
     user: Uuid,

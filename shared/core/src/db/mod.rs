@@ -7,6 +7,7 @@
 
 pub mod chats;
 pub mod events;
+pub mod invite_links;
 pub mod media;
 pub mod messages;
 pub mod relationships;

@@ -9,6 +9,7 @@ pub mod chats;
 pub mod connections;
 pub mod data_rights;
 pub mod health;
+pub mod invite_links;
 pub mod messaging;
 pub mod participants;
 pub mod profiles;

@@ -1,0 +1,307 @@
+//! Group invite links (`services::invite_links`): admins make, reset and revoke them; a code
+//! joins (REST or `chat:join`) unless it is revoked or expired, the group is full or an admin
+//! blocked the joiner; a link needing approval makes a request the admins answer, and the
+//! requester is told through the event log.
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, spawn_app_with, TestApp, User};
+
+async fn group(app: &TestApp, admin: &User, members: &[&User]) -> String {
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&admin.access),
+            json!({ "type": "group", "name": "club", "participantIds": members.iter().map(|m| &m.id).collect::<Vec<_>>() }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn make_link(app: &TestApp, by: &User, chat: &str, body: Value) -> (u16, Value) {
+    app.post(
+        &format!("/api/chats/{chat}/invite-link"),
+        Some(&by.access),
+        body,
+    )
+    .await
+}
+
+async fn follow(app: &TestApp, who: &User, code: &str) -> (u16, Value) {
+    app.post(
+        &format!("/api/invites/{code}/join"),
+        Some(&who.access),
+        json!({}),
+    )
+    .await
+}
+
+/// The names of the events in `user`'s stream after `since`.
+async fn events_since(app: &TestApp, user: &User, since: &str) -> Vec<Value> {
+    app.settle().await;
+    let (status, body) = app
+        .get(&format!("/api/sync?since={since}"), Some(&user.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["events"].as_array().unwrap().clone()
+}
+
+async fn cursor(app: &TestApp, user: &User) -> String {
+    let (status, body) = app.get("/api/sync", Some(&user.access)).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["nextCursor"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn admins_make_reset_and_revoke_links_and_a_code_joins_until_then() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = group(&app, &alice, &[&bob]).await;
+
+    // Only admins; someone outside cannot tell the group exists.
+    assert_eq!(make_link(&app, &bob, &chat, json!({})).await.0, 403);
+    assert_eq!(make_link(&app, &carol, &chat, json!({})).await.0, 404);
+    let (status, body) = make_link(&app, &alice, &chat, json!({ "expiresInSeconds": 5 })).await;
+    assert_eq!(status, 400, "an expiry under a minute: {body}");
+    let (status, body) = make_link(&app, &alice, &chat, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 22);
+    assert!(body["data"]["url"].as_str().unwrap().ends_with(&code));
+    assert_eq!(body["data"]["requireApproval"], false);
+
+    // Following it joins, with the timeline and the members told.
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, body) = follow(&app, &carol, &code).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "joined");
+    assert_eq!(body["data"]["chat"]["id"], chat.as_str());
+    let joined = bob_ws.next_event("chat:participant:joined").await;
+    assert_eq!(joined["data"]["participant"]["id"], carol.id);
+    assert_eq!(joined["data"].get("addedBy"), None, "she joined by herself");
+    let system = bob_ws.next_event("message:received").await;
+    assert_eq!(system["data"]["message"]["metadata"]["action"], "joined");
+    // Again: already a member, nothing changes.
+    let (status, body) = follow(&app, &carol, &code).await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("joined"))
+    );
+    bob_ws
+        .expect_silence(std::time::Duration::from_millis(300))
+        .await;
+
+    // A reset makes a new code; the old one stops working.
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let new_code = body["data"]["code"].as_str().unwrap().to_owned();
+    assert_ne!(new_code, code);
+    assert_eq!(follow(&app, &dave, &code).await.0, 404);
+    // Revoked: gone too, and revoking twice finds nothing.
+    let (status, body) = app
+        .delete(
+            &format!("/api/chats/{chat}/invite-link"),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["revoked"].as_bool()),
+        (200, Some(true))
+    );
+    assert_eq!(follow(&app, &dave, &new_code).await.0, 404);
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/invite-link"),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Expired: refused.
+    let (_, body) = make_link(&app, &alice, &chat, json!({ "expiresInSeconds": 60 })).await;
+    let expiring = body["data"]["code"].as_str().unwrap().to_owned();
+    assert!(body["data"]["expiresAt"].is_string());
+    app.owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE chat_invite_links SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(follow(&app, &dave, &expiring).await.0, 404);
+    // Codes that cannot be one answer the same 404.
+    for bad in ["short", "%2e%2e", &"x".repeat(64)] {
+        assert_eq!(follow(&app, &dave, bad).await.0, 404, "{bad}");
+    }
+
+    // An admin who blocked someone keeps them out.
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post(
+            "/api/users/block",
+            Some(&alice.access),
+            json!({ "userId": dave.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = follow(&app, &dave, &code).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(!body.to_string().contains("club"), "no leak: {body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_group_refuses_the_code_and_chat_join_follows_it_over_the_websocket() {
+    let app = spawn_app_with(|config| config.settings.max_group_members = 3).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = group(&app, &alice, &[&bob]).await;
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+
+    let mut carol_ws = app.ws(&carol.access).await;
+    carol_ws
+        .send_json(
+            json!({ "action": "chat:join", "requestId": "j1", "data": { "inviteCode": code } }),
+        )
+        .await;
+    let ack = carol_ws.answer_to("j1").await;
+    assert_eq!(ack["event"], "ack", "{ack}");
+    assert_eq!(ack["data"]["status"], "joined");
+    assert_eq!(ack["data"]["chatId"], chat.as_str());
+    carol_ws
+        .send_json(json!({ "action": "chat:join", "requestId": "j2", "data": { "inviteCode": 7 } }))
+        .await;
+    let refused = carol_ws.answer_to("j2").await;
+    assert_eq!(refused["event"], "error:general");
+    assert_eq!(refused["data"]["code"], "VALIDATION_ERROR");
+
+    let (status, body) = follow(&app, &dave, &code).await;
+    assert_eq!(status, 409, "three members is full: {body}");
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_needing_approval_makes_requests_that_admins_answer_and_the_requester_is_told() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = group(&app, &alice, &[&bob]).await;
+    let (_, body) = make_link(&app, &alice, &chat, json!({ "requireApproval": true })).await;
+    assert_eq!(body["data"]["requireApproval"], true);
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+    let alice_since = cursor(&app, &alice).await;
+    let carol_since = cursor(&app, &carol).await;
+    let dave_since = cursor(&app, &dave).await;
+
+    for who in [&carol, &dave] {
+        let (status, body) = follow(&app, who, &code).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["status"], "requested");
+        assert_eq!(body["data"].get("chat"), None, "not a member yet: {body}");
+    }
+    // Not a member while waiting.
+    let (status, _) = app
+        .get(&format!("/api/chats/{chat}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 404);
+    // The admins see the requests, members do not.
+    let requests = format!("/api/chats/{chat}/join-requests");
+    assert_eq!(app.get(&requests, Some(&bob.access)).await.0, 403);
+    let (status, body) = app.get(&requests, Some(&alice.access)).await;
+    assert_eq!(status, 200, "{body}");
+    let waiting: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userId"].as_str().unwrap())
+        .collect();
+    assert_eq!(waiting, [carol.id.as_str(), dave.id.as_str()]);
+    let told: Vec<Value> = events_since(&app, &alice, &alice_since)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "chat:join_request")
+        .collect();
+    assert_eq!(told.len(), 2, "the admin is told of each request: {told:?}");
+    assert_eq!(told[0]["data"]["userId"], carol.id);
+
+    // Members cannot answer; admins approve one and reject the other.
+    let answer = |user: &User, verdict: &str| {
+        format!("/api/chats/{chat}/join-requests/{}/{verdict}", user.id)
+    };
+    assert_eq!(
+        app.post(&answer(&carol, "approve"), Some(&bob.access), json!({}))
+            .await
+            .0,
+        403
+    );
+    let (status, body) = app
+        .post(&answer(&carol, "approve"), Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(
+        (status, body["data"]["approved"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(&answer(&dave, "reject"), Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(
+        (status, body["data"]["approved"].as_bool()),
+        (200, Some(false)),
+        "{body}"
+    );
+    // Each request is answered once.
+    assert_eq!(
+        app.post(&answer(&dave, "approve"), Some(&alice.access), json!({}))
+            .await
+            .0,
+        404
+    );
+
+    let (status, _) = app
+        .get(&format!("/api/chats/{chat}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 200, "approved: a member");
+    let (status, _) = app
+        .get(&format!("/api/chats/{chat}"), Some(&dave.access))
+        .await;
+    assert_eq!(status, 404, "rejected: not one");
+    let carol_events: Vec<String> = events_since(&app, &carol, &carol_since)
+        .await
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        carol_events
+            .iter()
+            .any(|e| e == "chat:join_request:answered")
+            && carol_events.iter().any(|e| e == "chat:participant:joined"),
+        "{carol_events:?}"
+    );
+    let dave_events = events_since(&app, &dave, &dave_since).await;
+    assert_eq!(dave_events.len(), 1, "{dave_events:?}");
+    assert_eq!(dave_events[0]["event"], "chat:join_request:answered");
+    assert_eq!(dave_events[0]["data"]["approved"], false);
+    let (_, body) = app.get(&requests, Some(&alice.access)).await;
+    assert_eq!(body["data"], json!([]));
+    app.stop().await;
+}

@@ -1,0 +1,254 @@
+//! Group invite links and join requests: the rows (`chat_invite_links`, `chat_join_requests`),
+//! joining by code in one transaction with its events, and approving or rejecting requests.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::chats::{join_group, lock_group};
+use super::events::append_user_events;
+use super::Db;
+use crate::api::models::{JoinRequestListed, ParticipantRole};
+use crate::api::ws::{JoinRequestAnswered, JoinRequested, ServerEvent};
+use crate::error::ApiError;
+
+/// A group's live invite link.
+pub struct InviteLink {
+    pub code: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub require_approval: bool,
+}
+
+impl InviteLink {
+    fn from_row(row: &tokio_postgres::Row) -> Self {
+        Self {
+            code: row.get("code"),
+            expires_at: row.get("expires_at"),
+            require_approval: row.get("require_approval"),
+        }
+    }
+}
+
+/// Make the group's link, replacing any it had (whose code then stops working).
+pub async fn replace(
+    db: &Db,
+    chat_id: Uuid,
+    code: &str,
+    created_by: Uuid,
+    expires_at: Option<DateTime<Utc>>,
+    require_approval: bool,
+) -> Result<InviteLink, ApiError> {
+    let client = db.get().await?;
+    let row = client
+        .query_one(
+            "INSERT INTO chat_invite_links (chat_id, code, created_by, expires_at, require_approval)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (chat_id) DO UPDATE
+             SET code = EXCLUDED.code, created_by = EXCLUDED.created_by, created_at = now(),
+                 expires_at = EXCLUDED.expires_at, require_approval = EXCLUDED.require_approval
+             RETURNING code, expires_at, require_approval",
+            &[&chat_id, &code, &created_by, &expires_at, &require_approval],
+        )
+        .await?;
+    Ok(InviteLink::from_row(&row))
+}
+
+/// Revoke the group's link; `false` if it had none.
+pub async fn revoke(db: &Db, chat_id: Uuid) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    Ok(client
+        .execute(
+            "DELETE FROM chat_invite_links WHERE chat_id = $1",
+            &[&chat_id],
+        )
+        .await?
+        == 1)
+}
+
+/// The group's live (unexpired) link, if it has one.
+pub async fn current(db: &Db, chat_id: Uuid) -> Result<Option<InviteLink>, ApiError> {
+    let client = db.get().await?;
+    Ok(client
+        .query_opt(
+            "SELECT code, expires_at, require_approval FROM chat_invite_links
+             WHERE chat_id = $1 AND (expires_at IS NULL OR expires_at > now())",
+            &[&chat_id],
+        )
+        .await?
+        .as_ref()
+        .map(InviteLink::from_row))
+}
+
+/// What following a code came to.
+pub enum Joining {
+    Joined(Uuid),
+    /// Already a member: nothing changed.
+    AlreadyMember(Uuid),
+    /// The link needs an admin's approval: the request is waiting (the admins were told the
+    /// first time).
+    Requested(Uuid),
+    Full,
+    /// An admin of the group blocked the caller.
+    Refused,
+}
+
+/// Follow an invite `code`: join the group (with its events and system message), or ask to.
+/// `NotFound` for a code that is unknown, revoked or expired.
+pub async fn join(
+    db: &Db,
+    code: &str,
+    user: Uuid,
+    max_members: usize,
+) -> Result<Joining, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let link = tx
+        .query_opt(
+            "SELECT chat_id, require_approval FROM chat_invite_links
+             WHERE code = $1 AND (expires_at IS NULL OR expires_at > now())",
+            &[&code],
+        )
+        .await?
+        .ok_or(ApiError::NotFound("invite link"))?;
+    let chat_id: Uuid = link.get("chat_id");
+    lock_group(&tx, chat_id).await?;
+    let row = tx
+        .query_one(
+            "SELECT count(*) FILTER (WHERE p.left_at IS NULL) AS members,
+                    bool_or(p.user_id = $2 AND p.left_at IS NULL) AS present,
+                    bool_or(p.left_at IS NULL AND p.role = 'admin' AND EXISTS (
+                        SELECT 1 FROM user_relationships r
+                        WHERE r.user_id = p.user_id AND r.related_user_id = $2
+                          AND r.relationship_type = 'blocked')) AS refused,
+                    array_agg(p.user_id) FILTER (WHERE p.left_at IS NULL AND p.role = 'admin')
+                        AS admins
+             FROM chat_participants p WHERE p.chat_id = $1",
+            &[&chat_id, &user],
+        )
+        .await?;
+    if row.get::<_, Option<bool>>("present").unwrap_or(false) {
+        return Ok(Joining::AlreadyMember(chat_id));
+    }
+    if row.get::<_, Option<bool>>("refused").unwrap_or(false) {
+        return Ok(Joining::Refused);
+    }
+    if row.get::<_, i64>("members") as usize >= max_members {
+        return Ok(Joining::Full);
+    }
+    if link.get::<_, bool>("require_approval") {
+        let new = tx
+            .query_opt(
+                "INSERT INTO chat_join_requests (chat_id, user_id) VALUES ($1, $2)
+                 ON CONFLICT (chat_id, user_id) DO NOTHING
+                 RETURNING (SELECT username FROM users WHERE id = $2) AS username",
+                &[&chat_id, &user],
+            )
+            .await?;
+        if let Some(new) = new {
+            let admins: Vec<Uuid> = row
+                .get::<_, Option<Vec<Uuid>>>("admins")
+                .unwrap_or_default();
+            let event = ServerEvent::JoinRequested(JoinRequested {
+                chat_id,
+                user_id: user,
+                username: new.get("username"),
+            });
+            append_user_events(&tx, &admins, Some(user), event.name(), &event.data()).await?;
+        }
+        tx.commit().await?;
+        return Ok(Joining::Requested(chat_id));
+    }
+    join_group(&tx, chat_id, user, ParticipantRole::Member, None).await?;
+    tx.execute(
+        "DELETE FROM chat_join_requests WHERE chat_id = $1 AND user_id = $2",
+        &[&chat_id, &user],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Joining::Joined(chat_id))
+}
+
+/// The group's waiting join requests, oldest first.
+pub async fn requests(db: &Db, chat_id: Uuid) -> Result<Vec<JoinRequestListed>, ApiError> {
+    let client = db.get().await?;
+    Ok(client
+        .query(
+            "SELECT r.user_id, u.username, u.display_name, r.requested_at
+             FROM chat_join_requests r JOIN users u ON u.id = r.user_id
+             WHERE r.chat_id = $1 ORDER BY r.requested_at, r.user_id LIMIT 1000",
+            &[&chat_id],
+        )
+        .await?
+        .iter()
+        .map(|r| JoinRequestListed {
+            user_id: r.get("user_id"),
+            username: r.get("username"),
+            display_name: r.get("display_name"),
+            requested_at: r.get::<_, DateTime<Utc>>("requested_at").into(),
+        })
+        .collect())
+}
+
+/// What answering a join request came to.
+pub enum Answer {
+    Approved,
+    Rejected,
+    NoRequest,
+    Full,
+}
+
+/// Approve (the requester joins, with its events) or reject a waiting request; either way the
+/// requester is told (`chat:join_request:answered`).
+pub async fn answer(
+    db: &Db,
+    chat_id: Uuid,
+    user: Uuid,
+    approve: bool,
+    answered_by: Uuid,
+    max_members: usize,
+) -> Result<Answer, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group(&tx, chat_id).await?;
+    let found = tx
+        .execute(
+            "DELETE FROM chat_join_requests WHERE chat_id = $1 AND user_id = $2",
+            &[&chat_id, &user],
+        )
+        .await?
+        == 1;
+    if !found {
+        return Ok(Answer::NoRequest);
+    }
+    if approve {
+        let members: i64 = tx
+            .query_one(
+                "SELECT count(*) AS members FROM chat_participants
+                 WHERE chat_id = $1 AND left_at IS NULL",
+                &[&chat_id],
+            )
+            .await?
+            .get("members");
+        if members as usize >= max_members {
+            return Ok(Answer::Full);
+        }
+        join_group(
+            &tx,
+            chat_id,
+            user,
+            ParticipantRole::Member,
+            Some(answered_by),
+        )
+        .await?;
+    }
+    let event = ServerEvent::JoinRequestAnswered(JoinRequestAnswered {
+        chat_id,
+        approved: approve,
+    });
+    append_user_events(&tx, &[user], Some(answered_by), event.name(), &event.data()).await?;
+    tx.commit().await?;
+    Ok(if approve {
+        Answer::Approved
+    } else {
+        Answer::Rejected
+    })
+}

@@ -1,0 +1,242 @@
+//! Group invite links (API.md, "Paths the PRD leaves open"): admins make, reset and revoke a
+//! group's link, optionally expiring and optionally needing their approval; anyone holding the
+//! code follows it (REST or `chat:join`) and joins, or asks to. Refused: an unknown, revoked
+//! or expired code (404), a full group (409), someone an admin blocked (403). Admins list the
+//! waiting requests and approve or reject each; the requester is told either way.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::api::models::{
+    Envelope, InviteFollowed, InviteLinkCreated, InviteLinkRevoked, JoinRequestDecided,
+    JoinRequestListed, JoinStatus, ParticipantRole,
+};
+use crate::api::requests::CreateInviteLinkRequest;
+use crate::auth::tokens::{new_opaque_token, Caller};
+use crate::db::chats;
+use crate::db::invite_links::{self, Answer, InviteLink, Joining};
+use crate::error::ApiError;
+use crate::App;
+
+/// Longest an invite link may last.
+const MAX_EXPIRY_SECS: i64 = 365 * 24 * 3600;
+
+/// The caller is an admin of the group: 404 if not a member (or not a group), 403 if not admin.
+async fn require_admin(app: &App, chat_id: Uuid, caller: &Caller) -> Result<(), ApiError> {
+    let client = app.db.get().await?;
+    match chats::group_role(&client, chat_id, caller.user_id).await? {
+        None => Err(ApiError::NotFound("chat")),
+        Some(ParticipantRole::Admin) => Ok(()),
+        Some(_) => Err(ApiError::PermissionDenied(
+            "only the group's admins manage its invite link".into(),
+        )),
+    }
+}
+
+fn shown(app: &App, link: InviteLink) -> InviteLinkCreated {
+    InviteLinkCreated {
+        url: format!("{}/invite/{}", app.settings.public_url, link.code),
+        code: link.code,
+        expires_at: link.expires_at.map(Into::into),
+        require_approval: link.require_approval,
+    }
+}
+
+/// `POST /api/chats/{chatId}/invite-link`: a new link (an earlier one stops working).
+#[utoipa::path(post, path = "/api/chats/{chatId}/invite-link", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    request_body = CreateInviteLinkRequest,
+    responses(
+        (status = 200, description = "The link", body = Envelope<InviteLinkCreated>),
+        (status = 403, description = "The caller is not an admin"),
+    ))]
+pub async fn create(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    body: CreateInviteLinkRequest,
+) -> Result<InviteLinkCreated, ApiError> {
+    let expires_at = match body.expires_in_seconds {
+        Some(secs) if !(60..=MAX_EXPIRY_SECS).contains(&secs) => {
+            return Err(ApiError::Validation(
+                "`expiresInSeconds`: between 60 and 31536000".into(),
+            ))
+        }
+        Some(secs) => Some(Utc::now() + chrono::Duration::seconds(secs)),
+        None => None,
+    };
+    require_admin(app, chat_id, &caller).await?;
+    // 128 random bits, base64url (22 characters).
+    let code = new_opaque_token().0[..22].to_owned();
+    let link = invite_links::replace(
+        &app.db,
+        chat_id,
+        &code,
+        caller.user_id,
+        expires_at,
+        body.require_approval,
+    )
+    .await?;
+    Ok(shown(app, link))
+}
+
+/// `DELETE /api/chats/{chatId}/invite-link`: the code stops working.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/invite-link", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Revoked", body = Envelope<InviteLinkRevoked>),
+        (status = 403, description = "The caller is not an admin"),
+    ))]
+pub async fn revoke(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+) -> Result<InviteLinkRevoked, ApiError> {
+    require_admin(app, chat_id, &caller).await?;
+    if !invite_links::revoke(&app.db, chat_id).await? {
+        return Err(ApiError::NotFound("invite link"));
+    }
+    Ok(InviteLinkRevoked { revoked: true })
+}
+
+/// The group's live link, for its admins (the QR code's contents).
+pub async fn current(
+    app: &App,
+    caller: &Caller,
+    chat_id: Uuid,
+) -> Result<InviteLinkCreated, ApiError> {
+    require_admin(app, chat_id, caller).await?;
+    let link = invite_links::current(&app.db, chat_id)
+        .await?
+        .ok_or(ApiError::NotFound("invite link"))?;
+    Ok(shown(app, link))
+}
+
+/// `POST /api/invites/{code}/join` (and `chat:join`): join the group, or ask to when its link
+/// needs approval.
+#[utoipa::path(post, path = "/api/invites/{code}/join", tag = "chats", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses(
+        (status = 200, description = "Joined (or already a member), or the request waits", body = Envelope<InviteFollowed>),
+        (status = 403, description = "An admin of the group blocked the caller"),
+        (status = 404, description = "No such link: unknown, revoked or expired"),
+        (status = 409, description = "The group is full"),
+    ))]
+pub async fn join(app: &App, caller: Caller, code: &str) -> Result<InviteFollowed, ApiError> {
+    if code.len() != 22
+        || !code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::NotFound("invite link"));
+    }
+    let max = app.settings.max_group_members;
+    let chat_id = match invite_links::join(&app.db, code, caller.user_id, max).await? {
+        Joining::Joined(chat_id) => {
+            super::relay::wake(app, "chat:participant:joined").await;
+            chat_id
+        }
+        Joining::AlreadyMember(chat_id) => chat_id,
+        Joining::Requested(chat_id) => {
+            super::relay::wake(app, "chat:join_request").await;
+            return Ok(InviteFollowed {
+                chat_id,
+                status: JoinStatus::Requested,
+                chat: None,
+            });
+        }
+        Joining::Full => {
+            return Err(ApiError::AlreadyExists(format!(
+                "the group is full ({max} members)"
+            )))
+        }
+        Joining::Refused => {
+            return Err(ApiError::PermissionDenied(
+                "you cannot join this group".into(),
+            ))
+        }
+    };
+    let chat = super::chats::get(app, caller, chat_id).await?;
+    Ok(InviteFollowed {
+        chat_id,
+        status: JoinStatus::Joined,
+        chat: Some(Box::new(chat)),
+    })
+}
+
+/// `GET /api/chats/{chatId}/join-requests`: who waits for approval (admins).
+#[utoipa::path(get, path = "/api/chats/{chatId}/join-requests", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Waiting requests, oldest first", body = Envelope<Vec<JoinRequestListed>>),
+        (status = 403, description = "The caller is not an admin"),
+    ))]
+pub async fn requests(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+) -> Result<Vec<JoinRequestListed>, ApiError> {
+    require_admin(app, chat_id, &caller).await?;
+    invite_links::requests(&app.db, chat_id).await
+}
+
+/// `POST /api/chats/{chatId}/join-requests/{userId}/approve` (or `/reject`): the requester
+/// joins (or not), and is told.
+#[utoipa::path(post, path = "/api/chats/{chatId}/join-requests/{userId}/approve", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("userId" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Approved: a member now", body = Envelope<JoinRequestDecided>),
+        (status = 403, description = "The caller is not an admin"),
+        (status = 404, description = "No such request"),
+        (status = 409, description = "The group is full"),
+    ))]
+pub async fn approve(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<JoinRequestDecided, ApiError> {
+    decide(app, caller, chat_id, user, true).await
+}
+
+/// `POST /api/chats/{chatId}/join-requests/{userId}/reject`.
+#[utoipa::path(post, path = "/api/chats/{chatId}/join-requests/{userId}/reject", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("userId" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Rejected", body = Envelope<JoinRequestDecided>),
+        (status = 403, description = "The caller is not an admin"),
+        (status = 404, description = "No such request"),
+    ))]
+pub async fn reject(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<JoinRequestDecided, ApiError> {
+    decide(app, caller, chat_id, user, false).await
+}
+
+async fn decide(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    user: Uuid,
+    approve: bool,
+) -> Result<JoinRequestDecided, ApiError> {
+    require_admin(app, chat_id, &caller).await?;
+    let max = app.settings.max_group_members;
+    match invite_links::answer(&app.db, chat_id, user, approve, caller.user_id, max).await? {
+        Answer::Approved | Answer::Rejected => {
+            super::relay::wake(app, "chat:join_request:answered").await;
+            Ok(JoinRequestDecided {
+                chat_id,
+                user_id: user,
+                approved: approve,
+            })
+        }
+        Answer::NoRequest => Err(ApiError::NotFound("join request")),
+        Answer::Full => Err(ApiError::AlreadyExists(format!(
+            "the group is full ({max} members)"
+        ))),
+    }
+}
