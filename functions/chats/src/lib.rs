@@ -103,6 +103,11 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::ok)
         }
+        "GET /api/chats/{chatId}/invite-link/qr" => {
+            invite_links::qr(app, caller, req.path_id("chatId")?, req.query()?)
+                .await
+                .map(Reply::file)
+        }
         "POST /api/invites/{code}/join" => invite_links::join(app, caller, req.path("code")?)
             .await
             .map(Reply::ok),

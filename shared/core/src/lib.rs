@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod media;
 pub mod ports;
+pub mod qr;
 pub mod services;
 
 pub use app::{App, Ports};

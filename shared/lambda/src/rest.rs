@@ -24,6 +24,8 @@ pub struct Reply {
     pub pagination: Option<Value>,
     /// A redirect's target (`303 See Other`), answered with no body.
     pub location: Option<String>,
+    /// A file answered as it is, outside the envelope (a QR code).
+    pub file: Option<banter_core::qr::Image>,
 }
 
 fn to_json(data: impl Serialize) -> Value {
@@ -40,6 +42,7 @@ impl Reply {
             data: to_json(data),
             pagination: None,
             location: None,
+            file: None,
         }
     }
 
@@ -50,6 +53,18 @@ impl Reply {
             data: Value::Null,
             pagination: None,
             location: Some(url),
+            file: None,
+        }
+    }
+
+    /// A file answered as it is (its own content type, base64 to API Gateway).
+    pub fn file(image: banter_core::qr::Image) -> Self {
+        Self {
+            status: 200,
+            data: Value::Null,
+            pagination: None,
+            location: None,
+            file: Some(image),
         }
     }
 
@@ -67,6 +82,7 @@ impl Reply {
             data: to_json(page.items),
             pagination: Some(to_json(page.pagination)),
             location: None,
+            file: None,
         }
     }
 }
@@ -218,6 +234,20 @@ pub fn respond(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGat
             if let Ok(location) = HeaderValue::from_str(&url) {
                 response.headers.insert(LOCATION, location);
             }
+            return response;
+        }
+        Ok(Reply {
+            status,
+            file: Some(image),
+            ..
+        }) => {
+            let mut response = ApiGatewayProxyResponse::default();
+            response.status_code = i64::from(status);
+            response
+                .headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static(image.content_type));
+            response.body = Some(Body::Binary(image.bytes));
+            response.is_base64_encoded = true;
             return response;
         }
         Ok(Reply {

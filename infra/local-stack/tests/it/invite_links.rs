@@ -123,7 +123,8 @@ async fn admins_make_reset_and_revoke_links_and_a_code_joins_until_then() {
     assert_eq!(status, 404);
 
     // Expired: refused.
-    let (_, body) = make_link(&app, &alice, &chat, json!({ "expiresInSeconds": 60 })).await;
+    // (JSON Schema's integers include 60.0.)
+    let (_, body) = make_link(&app, &alice, &chat, json!({ "expiresInSeconds": 60.0 })).await;
     let expiring = body["data"]["code"].as_str().unwrap().to_owned();
     assert!(body["data"]["expiresAt"].is_string());
     app.owner_db()
@@ -303,5 +304,83 @@ async fn a_link_needing_approval_makes_requests_that_admins_answer_and_the_reque
     assert_eq!(dave_events[0]["data"]["approved"], false);
     let (_, body) = app.get(&requests, Some(&alice.access)).await;
     assert_eq!(body["data"], json!([]));
+    app.stop().await;
+}
+
+/// The image at `path` (with the caller's token): its status, content type and bytes.
+async fn image(app: &TestApp, path: &str, user: &User) -> (u16, String, Vec<u8>) {
+    let response = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
+}
+
+/// What a PNG's QR code says.
+fn read_qr(png_bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Grayscale);
+    let (width, height) = (frame.width as usize, frame.height as usize);
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixels[y * width + x]);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().unwrap().1
+}
+
+#[tokio::test]
+async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = group(&app, &alice, &[&bob]).await;
+    let qr = format!("/api/chats/{chat}/invite-link/qr");
+    let (status, _, _) = image(&app, &qr, &alice).await;
+    assert_eq!(status, 404, "no link yet");
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let url = body["data"]["url"].as_str().unwrap().to_owned();
+
+    let (status, content_type, png) = image(&app, &qr, &alice).await;
+    assert_eq!((status, content_type.as_str()), (200, "image/png"));
+    assert_eq!(read_qr(&png), url, "the PNG encodes the link");
+    let (status, content_type, svg) = image(&app, &format!("{qr}?format=svg"), &alice).await;
+    assert_eq!((status, content_type.as_str()), (200, "image/svg+xml"));
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    let (status, _, body) = image(&app, &format!("{qr}?format=gif"), &alice).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+
+    assert_eq!(image(&app, &qr, &bob).await.0, 403, "members do not see it");
+    assert_eq!(
+        image(&app, &qr, &carol).await.0,
+        404,
+        "outsiders do not see the group"
+    );
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/invite-link"),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(image(&app, &qr, &alice).await.0, 404, "revoked");
     app.stop().await;
 }

@@ -69,6 +69,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         participants::set_role,
         invite_links::create,
         invite_links::revoke,
+        invite_links::qr,
         invite_links::join,
         invite_links::requests,
         invite_links::approve,

@@ -409,11 +409,28 @@ pub struct AddParticipantRequest {
 pub struct CreateInviteLinkRequest {
     /// The link stops working after this many seconds (60 s to 1 year); never, if absent.
     #[serde(default)]
-    #[schema(minimum = 60, maximum = 31536000)]
-    pub expires_in_seconds: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 60, maximum = 31536000)]
+    pub expires_in_seconds: Option<InviteLinkLifetime>,
     /// Joining waits for an admin's approval.
     #[serde(default)]
     pub require_approval: bool,
+}
+
+/// The image format of a QR code.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QrFormat {
+    #[default]
+    Png,
+    Svg,
+}
+
+/// `GET /api/chats/{chatId}/invite-link/qr?format=png|svg` (PNG if absent).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QrQuery {
+    #[serde(default)]
+    pub format: QrFormat,
 }
 
 /// The roles someone can be added with.
@@ -622,9 +639,43 @@ impl<const MIN: i64, const MAX: i64> Default for Bounded<MIN, MAX> {
     }
 }
 
+/// An integer as JSON spells it (`60`, or `60.0`: JSON Schema's integers include numbers with
+/// no fraction) or as a query string does (`"60"`).
+struct Integer;
+
+impl serde::de::Visitor<'_> for Integer {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<i64, E> {
+        Ok(n)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<i64, E> {
+        i64::try_from(n).map_err(|_| E::custom("too large"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<i64, E> {
+        if n.fract() == 0.0 && n.abs() < 9.0e15 {
+            Ok(n as i64)
+        } else {
+            Err(E::custom("must be an integer"))
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<i64, E> {
+        s.trim()
+            .parse()
+            .map_err(|_| E::custom("must be an integer"))
+    }
+}
+
 impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Bounded<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
+        let n = d.deserialize_any(Integer)?;
         if (MIN..=MAX).contains(&n) {
             Ok(Self(n))
         } else {
@@ -641,6 +692,8 @@ pub type PageLimit = Bounded<1, 100>;
 pub type ListOffset = Bounded<0, 1_000_000>;
 /// An offset into search results.
 pub type SearchOffset = Bounded<0, 10_000>;
+/// How long an invite link lasts, in seconds: a minute to a year.
+pub type InviteLinkLifetime = Bounded<60, 31_536_000>;
 
 /// A search term: trimmed and lower-cased, 1 to 50 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
