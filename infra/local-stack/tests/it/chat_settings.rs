@@ -296,6 +296,68 @@ async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_g
 }
 
 #[tokio::test]
+async fn clearing_a_chat_empties_it_for_me_alone_and_keeps_it_in_my_list() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    for text in ["one", "two"] {
+        let (status, _) = app
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&bob.access),
+                json!({ "clientMessageId": text, "content": text }),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let alice_phone = app.login(&alice).await;
+    let mut phone_ws = app.ws(&alice_phone.access).await;
+    let clear = format!("/api/chats/{chat}/clear");
+    assert_eq!(
+        app.post(&clear, Some(&carol.access), json!({})).await.0,
+        404
+    );
+    let (status, body) = app.post(&clear, Some(&alice.access), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["clearedSeq"], 2);
+    let cleared = phone_ws.next_event("chat:cleared").await;
+    assert_eq!(cleared["data"]["chatId"], chat);
+    assert_eq!(cleared["data"]["clearedSeq"], 2);
+    assert!(contents(&app, &alice, &chat).await.is_empty());
+    assert_eq!(
+        contents(&app, &bob, &chat).await,
+        ["one", "two"],
+        "only for her"
+    );
+    let (_, listed) = app.get("/api/chats", Some(&alice.access)).await;
+    let row = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .expect("still in her list")
+        .clone();
+    assert_eq!(
+        row["lastMessage"],
+        Value::Null,
+        "no preview of what she cleared: {row}"
+    );
+    assert_eq!(row["unreadCount"], 0);
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "three", "content": "three" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(contents(&app, &alice, &chat).await, ["three"]);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn group_permissions_decide_who_sends_edits_and_adds() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

@@ -67,6 +67,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         participants::add,
         participants::remove,
         participants::set_role,
+        chats::clear,
         invite_links::create,
         invite_links::revoke,
         invite_links::qr,

@@ -497,6 +497,15 @@ pub enum AddStatus {
     Invited,
 }
 
+/// `POST /api/chats/{chatId}/clear`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryCleared {
+    pub chat_id: Uuid,
+    /// The last `seq` cleared: history continues after it.
+    pub cleared_seq: i64,
+}
+
 /// A group's invite link (`POST /api/chats/{chatId}/invite-link`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -286,6 +286,10 @@ pub enum ServerEvent {
     /// a chat (to their devices).
     #[serde(rename = "chat:updated")]
     ChatUpdated(ChatUpdated),
+    /// The user cleared a chat's history for themselves (on another device): messages up to
+    /// `clearedSeq` are gone from their view; the chat stays in their list.
+    #[serde(rename = "chat:cleared")]
+    ChatCleared(ChatCleared),
     /// Someone asked to join a group through its invite link (to the group's admins:
     /// `POST /api/chats/{chatId}/join-requests/{userId}/approve` or `/reject`).
     #[serde(rename = "chat:join_request")]
@@ -312,6 +316,7 @@ impl ServerEvent {
             Self::ParticipantRoleChanged(_) => "chat:participant:role_changed",
             Self::ChatUpdated(_) => "chat:updated",
             Self::ChatDeleted(_) => "chat:deleted",
+            Self::ChatCleared(_) => "chat:cleared",
             Self::JoinRequested(_) => "chat:join_request",
             Self::JoinRequestAnswered(_) => "chat:join_request:answered",
         }
@@ -409,6 +414,15 @@ pub struct ChatUpdated {
     pub permissions: Option<GroupPermissions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<Uuid>,
+}
+
+/// `chat:cleared`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatCleared {
+    pub chat_id: Uuid,
+    /// The last `seq` cleared: history continues after it.
+    pub cleared_seq: i64,
 }
 
 /// `chat:deleted`.

@@ -11,7 +11,7 @@ use crate::api::models::{
 };
 use crate::api::requests::UpdateChatRequest;
 use crate::api::ws::{
-    ChatDeleted, ChatInvitation, ChatUpdated, JoinedParticipant, ParticipantJoined,
+    ChatCleared, ChatDeleted, ChatInvitation, ChatUpdated, JoinedParticipant, ParticipantJoined,
     ParticipantLeft, ParticipantRoleChanged, ServerEvent,
 };
 use crate::error::ApiError;
@@ -331,7 +331,8 @@ pub async fn list(
                         AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
                       WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1) AS other_username,
-                    (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.read_seq
+                    (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id
+                      AND m.seq > greatest(me.read_seq, me.cleared_seq)
                       AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone LIMIT $4) AS unread)
                         AS unread_count,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
@@ -1031,4 +1032,33 @@ pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, A
         .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Clear a chat's history so far for `user` (a 1:1 chat or a group they are in): what they read
+/// and the list's preview start after it, the chat stays in their list, and their other
+/// devices are told (`chat:cleared`). The `seq` it is cleared up to, or `None` if not a member.
+pub async fn clear_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<Option<i64>, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(row) = tx
+        .query_opt(
+            "UPDATE chat_participants p SET cleared_seq = c.last_seq
+             FROM chats c
+             WHERE c.id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL
+             RETURNING p.cleared_seq",
+            &[&chat_id, &user],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let cleared_seq: i64 = row.get("cleared_seq");
+    let cleared = ServerEvent::ChatCleared(ChatCleared {
+        chat_id,
+        cleared_seq,
+    });
+    super::events::append_user_events(&tx, &[user], Some(user), cleared.name(), &cleared.data())
+        .await?;
+    tx.commit().await?;
+    Ok(Some(cleared_seq))
 }

@@ -3,8 +3,8 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatRemoval, ChatRemoved, ChatSummary, ChatType, Envelope, InvitationDeclined,
-    OffsetPagination, Page, PageEnvelope, ParticipantRole,
+    ChatDetails, ChatRemoval, ChatRemoved, ChatSummary, ChatType, Envelope, HistoryCleared,
+    InvitationDeclined, OffsetPagination, Page, PageEnvelope, ParticipantRole,
 };
 use crate::api::requests::{ChatListQuery, CreateChatRequest, UpdateChatRequest};
 use crate::auth::tokens::Caller;
@@ -257,6 +257,22 @@ pub async fn update(
     )
     .await;
     get(app, caller, chat_id).await
+}
+
+/// `POST /api/chats/{chatId}/clear`: clear the chat's history so far for yourself (the others
+/// keep theirs); it stays in your list.
+#[utoipa::path(post, path = "/api/chats/{chatId}/clear", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses((status = 200, description = "Cleared for the caller", body = Envelope<HistoryCleared>)))]
+pub async fn clear(app: &App, caller: Caller, chat_id: Uuid) -> Result<HistoryCleared, ApiError> {
+    let cleared_seq = chats::clear_for_me(&app.db, chat_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))?;
+    super::relay::wake(app, "chat:cleared").await;
+    Ok(HistoryCleared {
+        chat_id,
+        cleared_seq,
+    })
 }
 
 /// `DELETE /api/chats/{chatId}`: leave a group (as `DELETE .../participants/{your id}`), or
