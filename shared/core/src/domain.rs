@@ -309,6 +309,34 @@ validated_string!(GroupName, |s| s
     .max_length(Some(100))
     .pattern(Some(r"\S")));
 
+/// A picture's address (a group's avatar): `https://`, at most 2,048 characters, no blanks or
+/// control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarUrl(String);
+
+impl AvatarUrl {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let valid = raw.chars().count() <= 2048
+            && raw.strip_prefix("https://").is_some_and(|rest| {
+                !rest.is_empty() && !rest.chars().any(|c| is_blank_char(c) || c.is_control())
+            });
+        if !valid {
+            return Err(ApiError::Validation(
+                "`avatarUrl` must be an https:// address of at most 2048 characters".into(),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+validated_string!(AvatarUrl, |s| s
+    .max_length(Some(2048))
+    .pattern(Some(r"^https://[^\s\u0000-\u001F\u007F-\u009F]+$")));
+
 /// Free text of at most `MAX` characters (names, status, about, descriptions), stored trimmed;
 /// text that is empty once trimmed reads as none.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -296,6 +296,70 @@ async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_g
 }
 
 #[tokio::test]
+async fn a_groups_picture_is_set_at_creation_changed_by_who_may_edit_and_cleared() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "crew", "participantIds": [bob.id],
+                    "avatarUrl": "https://cdn.example.com/a.png" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["avatarUrl"], "https://cdn.example.com/a.png");
+    let chat = body["data"]["id"].as_str().unwrap().to_owned();
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    for bad in [
+        "http://cdn.example.com/a.png",
+        "https://",
+        "https://a b",
+        "javascript:alert(1)",
+    ] {
+        let (status, body) = update(&app, &alice, &chat, json!({ "avatarUrl": bad })).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    }
+    let (status, _) = update(
+        &app,
+        &bob,
+        &chat,
+        json!({ "avatarUrl": "https://x.example/b.png" }),
+    )
+    .await;
+    assert_eq!(
+        status, 403,
+        "members do not edit the info unless the group lets them"
+    );
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chat,
+        json!({ "avatarUrl": "https://x.example/b.png" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["avatarUrl"], "https://x.example/b.png");
+    let updated = bob_ws.next_event("chat:updated").await;
+    assert_eq!(updated["data"]["changed"], json!(["avatarUrl"]));
+    assert_eq!(updated["data"]["avatarUrl"], "https://x.example/b.png");
+    let system = bob_ws.next_event("message:received").await;
+    assert_eq!(
+        system["data"]["message"]["metadata"]["action"],
+        "avatar_changed"
+    );
+    let (status, body) = update(&app, &alice, &chat, json!({ "avatarUrl": null })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["avatarUrl"], Value::Null);
+    let (_, listed) = app.get("/api/chats", Some(&bob.access)).await;
+    assert_eq!(listed["data"][0]["avatarUrl"], Value::Null, "{listed}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn clearing_a_chat_empties_it_for_me_alone_and_keeps_it_in_my_list() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

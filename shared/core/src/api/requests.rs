@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::api::models::{Allowed, Audience, ChatType, MessageMetadata, ParticipantRole};
 use crate::domain::{
-    ClientMessageId, DisplayText, Email, GroupName, MessageType, Password, Phone, Secret,
-    SixDigitCode, Username,
+    AvatarUrl, ClientMessageId, DisplayText, Email, GroupName, MessageType, Password, Phone,
+    Secret, SixDigitCode, Username,
 };
 
 /// `null` and absent both read as `None`; present values as `Some`. For fields where "set to
@@ -318,6 +318,9 @@ pub enum CreateChatRequest {
         #[serde(default = "default_none")]
         #[schema(value_type = Option<String>, max_length = 2048)]
         description: Option<DisplayText<2048>>,
+        /// The group's picture (`https://`).
+        #[serde(default)]
+        avatar_url: Option<AvatarUrl>,
     },
 }
 
@@ -341,6 +344,10 @@ pub struct UpdateChatRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub description: Patch<DisplayText<2048>>,
+    /// The group's picture (`https://`); null clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<AvatarUrl>)]
+    pub avatar_url: Patch<AvatarUrl>,
     #[serde(default, deserialize_with = "optional_object")]
     pub settings: Option<ChatSettingsPatch>,
     /// Who may send, edit the info, add members (the group's admins change these).
@@ -349,9 +356,9 @@ pub struct UpdateChatRequest {
 }
 
 impl UpdateChatRequest {
-    /// Whether it changes the group's name or description.
+    /// Whether it changes the group's name, description or picture.
     pub fn changes_group_info(&self) -> bool {
-        self.name.is_some() || !self.description.is_keep()
+        self.name.is_some() || !self.description.is_keep() || !self.avatar_url.is_keep()
     }
 
     /// Whether it changes the group's permissions.

@@ -400,14 +400,17 @@ pub struct JoinedParticipant {
 #[serde(rename_all = "camelCase")]
 pub struct ChatUpdated {
     pub chat_id: Uuid,
-    /// What changed: `name`, `description`, `permissions` (for everyone), `settings` (the
-    /// user's own).
+    /// What changed: `name`, `description`, `avatarUrl`, `permissions` (for everyone),
+    /// `settings` (the user's own).
     pub changed: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The new description (absent when it was cleared or did not change: see `changed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The new picture (absent when it was cleared or did not change: see `changed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<ChatSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

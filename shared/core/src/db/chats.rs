@@ -139,6 +139,7 @@ pub async fn create_group(
     creator: Uuid,
     name: &str,
     description: Option<&str>,
+    avatar_url: Option<&str>,
     members: &[Uuid],
     invitees: &[Uuid],
 ) -> Result<Uuid, ApiError> {
@@ -146,8 +147,9 @@ pub async fn create_group(
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     tx.execute(
-        "INSERT INTO chats (id, type, name, description, created_by) VALUES ($1, 'group', $2, $3, $4)",
-        &[&chat_id, &name, &description, &creator],
+        "INSERT INTO chats (id, type, name, description, avatar_url, created_by)
+         VALUES ($1, 'group', $2, $3, $4, $5)",
+        &[&chat_id, &name, &description, &avatar_url, &creator],
     )
     .await?;
     tx.execute(
@@ -746,6 +748,7 @@ pub enum SystemAction {
     RoleChanged,
     NameChanged,
     DescriptionChanged,
+    AvatarChanged,
     PermissionsChanged,
 }
 
@@ -760,6 +763,7 @@ impl SystemAction {
             Self::RoleChanged => "role_changed",
             Self::NameChanged => "name_changed",
             Self::DescriptionChanged => "description_changed",
+            Self::AvatarChanged => "avatar_changed",
             Self::PermissionsChanged => "permissions_changed",
         }
     }
@@ -804,6 +808,7 @@ async fn append_system_message(
                      WHEN 'left' THEN format('%s left', target)
                      WHEN 'name_changed' THEN format('%s changed the group name to \"%s\"', actor, chat)
                      WHEN 'description_changed' THEN format('%s changed the group description', actor)
+                     WHEN 'avatar_changed' THEN format('%s changed the group picture', actor)
                      WHEN 'permissions_changed' THEN format('%s changed the group settings', actor)
                      ELSE CASE WHEN actor IS NULL
                          THEN format('%s is now %s', target, $7::text)
@@ -885,6 +890,7 @@ pub async fn update(
             changed: vec!["permissions".to_owned()],
             name: None,
             description: None,
+            avatar_url: None,
             settings: None,
             permissions: Some(permissions_row(&row)),
             updated_by: Some(user),
@@ -910,14 +916,25 @@ pub async fn update(
     let info = request.changes_group_info();
     let name = request.name.map(|n| n.as_str().to_owned());
     let description = request.description.into_option();
+    let avatar = request.avatar_url.into_option();
     if info {
         let clear_description = matches!(description, Some(None));
         let new_description = description.clone().flatten().and_then(|d| d.into_inner());
+        let clear_avatar = matches!(avatar, Some(None));
+        let new_avatar = avatar.clone().flatten().map(|a| a.as_str().to_owned());
         tx.execute(
             "UPDATE chats SET name = coalesce($2, name),
-                    description = CASE WHEN $3 THEN NULL ELSE coalesce($4, description) END
+                    description = CASE WHEN $3 THEN NULL ELSE coalesce($4, description) END,
+                    avatar_url = CASE WHEN $5 THEN NULL ELSE coalesce($6, avatar_url) END
              WHERE id = $1",
-            &[&chat_id, &name, &clear_description, &new_description],
+            &[
+                &chat_id,
+                &name,
+                &clear_description,
+                &new_description,
+                &clear_avatar,
+                &new_avatar,
+            ],
         )
         .await?;
         let mut changed = Vec::new();
@@ -927,11 +944,15 @@ pub async fn update(
         if description.is_some() {
             changed.push("description".to_owned());
         }
+        if avatar.is_some() {
+            changed.push("avatarUrl".to_owned());
+        }
         let updated = ServerEvent::ChatUpdated(ChatUpdated {
             chat_id,
             changed,
             name: name.clone(),
             description: new_description,
+            avatar_url: new_avatar.clone(),
             settings: None,
             permissions: None,
             updated_by: Some(user),
@@ -946,8 +967,10 @@ pub async fn update(
         .await?;
         let action = if name.is_some() {
             SystemAction::NameChanged
-        } else {
+        } else if description.is_some() {
             SystemAction::DescriptionChanged
+        } else {
+            SystemAction::AvatarChanged
         };
         append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
     }
@@ -992,6 +1015,7 @@ pub async fn update(
             changed: vec!["settings".to_owned()],
             name: None,
             description: None,
+            avatar_url: None,
             settings: Some(settings_row(&row)),
             permissions: None,
             updated_by: Some(user),

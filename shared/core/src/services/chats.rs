@@ -10,6 +10,7 @@ use crate::api::requests::{ChatListQuery, CreateChatRequest, UpdateChatRequest};
 use crate::auth::tokens::Caller;
 use crate::db::chats::{ChatChange, MAX_PINNED_CHATS};
 use crate::db::{chats, relationships, users};
+use crate::domain::AvatarUrl;
 use crate::error::ApiError;
 use crate::App;
 
@@ -40,7 +41,8 @@ pub async fn create(
             participant_ids,
             name,
             description,
-        } => (participant_ids, Some((name, description))),
+            avatar_url,
+        } => (participant_ids, Some((name, description, avatar_url))),
     };
     let mut others: Vec<Uuid> = Vec::with_capacity(ids.len());
     for id in ids {
@@ -71,7 +73,7 @@ pub async fn create(
             }
             chats::open_individual(&app.db, caller.user_id, *other).await?
         }
-        Some((name, description)) => {
+        Some((name, description, avatar_url)) => {
             if !relationships::blocking(&app.db, caller.user_id, &others)
                 .await?
                 .is_empty()
@@ -96,6 +98,7 @@ pub async fn create(
                     caller.user_id,
                     name.as_str(),
                     description.as_deref(),
+                    avatar_url.as_ref().map(AvatarUrl::as_str),
                     &members,
                     &invitees,
                 )
