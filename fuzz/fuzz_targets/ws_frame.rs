@@ -17,7 +17,10 @@ fuzz_target!(|text: &str| {
                 }
                 Ok(ClientAction::ParticipantAdd(_))
                 | Ok(ClientAction::ParticipantRemove(_))
-                | Ok(ClientAction::ChatLeave(_)) => {
+                | Ok(ClientAction::ChatLeave(_))
+                | Ok(ClientAction::ChatJoin(_))
+                | Ok(ClientAction::ChatCreate(_))
+                | Ok(ClientAction::ChatUpdate(_)) => {
                     assert!(frame.data.is_object(), "an action's payload is an object");
                 }
                 Err(e) => {

@@ -6,7 +6,7 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use banter_core::api::requests::AddParticipantRequest;
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
-use banter_core::services::{accounts, invite_links, messaging, participants};
+use banter_core::services::{accounts, chats, invite_links, messaging, participants};
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
@@ -105,6 +105,14 @@ async fn run_action(
             participants::remove(app, caller, leave.chat_id, user)
                 .await
                 .map(ActionResult::ParticipantRemoved)
+        }
+        ClientAction::ChatCreate(create) => chats::create(app, caller, create)
+            .await
+            .map(|opened| ActionResult::Chat(Box::new(opened.chat))),
+        ClientAction::ChatUpdate(change) => {
+            chats::update(app, caller, change.chat_id, change.update)
+                .await
+                .map(|chat| ActionResult::Chat(Box::new(chat)))
         }
         ClientAction::ChatJoin(join) => invite_links::join(app, caller, &join.invite_code)
             .await

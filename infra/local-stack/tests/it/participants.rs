@@ -354,3 +354,67 @@ async fn the_websocket_actions_add_remove_and_leave_with_one_answer_each() {
     assert!(told["data"].get("removedBy").is_none());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn chat_create_and_chat_update_over_the_websocket_answer_as_their_rest_twins() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    alice_ws
+        .send_json(json!({ "action": "chat:create", "requestId": "c1",
+            "data": { "type": "group", "name": "crew", "participantIds": [bob.id] } }))
+        .await;
+    let created = alice_ws.answer_to("c1").await;
+    assert_eq!(created["event"], "ack", "{created}");
+    assert_eq!(created["data"]["name"], "crew");
+    assert_eq!(created["data"]["type"], "group");
+    let chat = created["data"]["id"].as_str().unwrap().to_owned();
+    let told = bob_ws.next_event("chat:created").await;
+    assert_eq!(told["data"]["chat"]["id"], chat.as_str(), "{told}");
+
+    alice_ws
+        .send_json(json!({ "action": "chat:update", "requestId": "u1",
+            "data": { "chatId": chat, "name": "crew 2", "settings": { "pinChat": true } } }))
+        .await;
+    let updated = alice_ws.answer_to("u1").await;
+    assert_eq!(updated["event"], "ack", "{updated}");
+    assert_eq!(updated["data"]["name"], "crew 2");
+    assert_eq!(updated["data"]["settings"]["pinChat"], true, "{updated}");
+    let renamed = bob_ws.next_event("chat:updated").await;
+    assert_eq!(renamed["data"]["name"], "crew 2");
+
+    // The body's own rules hold: unknown fields and a missing chatId are refused, and someone
+    // outside the group cannot tell it exists.
+    for (request, data, code) in [
+        (
+            "u2",
+            json!({ "chatId": chat, "title": "x" }),
+            "VALIDATION_ERROR",
+        ),
+        ("u3", json!({ "name": "x" }), "MISSING_REQUIRED_FIELD"),
+        (
+            "u4",
+            json!({ "chatId": "not-an-id", "name": "x" }),
+            "VALIDATION_ERROR",
+        ),
+    ] {
+        alice_ws
+            .send_json(json!({ "action": "chat:update", "requestId": request, "data": data }))
+            .await;
+        let refused = alice_ws.answer_to(request).await;
+        assert_eq!(refused["event"], "error:general", "{refused}");
+        assert_eq!(refused["data"]["code"], code, "{refused}");
+    }
+    let mut carol_ws = app.ws(&carol.access).await;
+    carol_ws
+        .send_json(json!({ "action": "chat:update", "requestId": "u5",
+            "data": { "chatId": chat, "name": "mine" } }))
+        .await;
+    let refused = carol_ws.answer_to("u5").await;
+    assert_eq!(refused["data"]["code"], "RESOURCE_NOT_FOUND", "{refused}");
+    app.stop().await;
+}

@@ -13,7 +13,7 @@ use crate::api::models::{
     ParticipantRemoved, ParticipantRole, Timestamp,
 };
 use crate::api::requests::AddedRole;
-use crate::api::requests::SendMessageRequest;
+use crate::api::requests::{CreateChatRequest, SendMessageRequest, UpdateChatRequest};
 use crate::error::{ApiError, ErrorCode};
 
 /// Longest `requestId` echoed back; longer ones are refused so a client cannot make the server
@@ -88,6 +88,12 @@ pub enum ClientAction {
     /// `Message`.
     #[serde(rename = "message:send")]
     MessageSend(MessageSendPayload),
+    /// Create a chat (as `POST /api/chats`); the ack carries the chat.
+    #[serde(rename = "chat:create")]
+    ChatCreate(CreateChatRequest),
+    /// Change a chat (as `PUT /api/chats/{chatId}`); the ack carries the chat.
+    #[serde(rename = "chat:update")]
+    ChatUpdate(ChatUpdatePayload),
     /// Add someone to a group (as `POST /api/chats/{chatId}/participants`).
     #[serde(rename = "chat:participant:add")]
     ParticipantAdd(ParticipantAddPayload),
@@ -103,8 +109,10 @@ pub enum ClientAction {
 }
 
 /// The actions a client may send.
-const ACTIONS: [&str; 5] = [
+const ACTIONS: [&str; 7] = [
     "message:send",
+    "chat:create",
+    "chat:update",
     "chat:participant:add",
     "chat:participant:remove",
     "chat:leave",
@@ -137,6 +145,61 @@ pub struct MessageSendPayload {
     pub chat_id: Uuid,
     #[serde(flatten)]
     pub message: SendMessageRequest,
+}
+
+/// `chat:update`: `PUT /api/chats/{chatId}`'s body, plus `chatId`. The body refuses unknown
+/// fields, so `chatId` is taken out before it is read (a flattened struct cannot do that).
+#[derive(Debug)]
+pub struct ChatUpdatePayload {
+    pub chat_id: Uuid,
+    pub update: UpdateChatRequest,
+}
+
+impl<'de> Deserialize<'de> for ChatUpdatePayload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::<String, Value>::deserialize(d)?;
+        let chat_id = fields
+            .remove("chatId")
+            .ok_or_else(|| D::Error::missing_field("chatId"))?;
+        let chat_id =
+            Uuid::deserialize(chat_id).map_err(|_| D::Error::custom("`chatId`: not a valid id"))?;
+        let update =
+            UpdateChatRequest::deserialize(Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(Self { chat_id, update })
+    }
+}
+
+impl utoipa::PartialSchema for ChatUpdatePayload {
+    /// `UpdateChatRequest`'s object with `chatId` added to its properties.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+        use utoipa::openapi::RefOr;
+        let mut schema = <UpdateChatRequest as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object.properties.insert(
+                "chatId".into(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .into(),
+            );
+            object.required.insert(0, "chatId".into());
+            object.description = Some("`PUT /api/chats/{chatId}`'s body, plus `chatId`.".into());
+        }
+        schema
+    }
+}
+
+impl ToSchema for ChatUpdatePayload {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <UpdateChatRequest as ToSchema>::schemas(schemas);
+    }
 }
 
 /// `chat:participant:add`.
@@ -205,6 +268,8 @@ pub enum ActionResult {
     ParticipantRemoved(ParticipantRemoved),
     /// `chat:join`: joined, or waiting for approval.
     InviteFollowed(Box<InviteFollowed>),
+    /// `chat:create` and `chat:update`: the chat.
+    Chat(Box<ChatDetails>),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
