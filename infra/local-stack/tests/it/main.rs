@@ -3,6 +3,7 @@
 
 mod adapters;
 mod apigateway;
+mod authorization;
 mod blackbox;
 mod chat_settings;
 mod events;

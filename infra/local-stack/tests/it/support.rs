@@ -160,7 +160,7 @@ impl TestApp {
     }
 
     /// One request with an optional bearer token and JSON body: the status and the JSON answer.
-    async fn request(
+    pub async fn request(
         &self,
         method: reqwest::Method,
         path: &str,

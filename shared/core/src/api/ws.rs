@@ -109,7 +109,7 @@ pub enum ClientAction {
 }
 
 /// The actions a client may send.
-const ACTIONS: [&str; 7] = [
+pub const ACTIONS: [&str; 7] = [
     "message:send",
     "chat:create",
     "chat:update",

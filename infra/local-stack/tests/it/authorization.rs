@@ -1,0 +1,327 @@
+//! The authorization matrix: every REST route in `template.yaml` and every WebSocket action has
+//! a row saying whether it touches a chat (or a group through its invite code), and each one
+//! that does is tried by someone outside the group, a former member, a member without the
+//! permission, and a user whom an admin blocked: 404 for what they may not see, 403 for what
+//! they see but may not do, and never the group's name or messages in the body. A route or
+//! action without a row fails the test.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp, User};
+
+/// Who tries a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persona {
+    /// Never a member.
+    Outsider,
+    /// Was a member, left.
+    Former,
+    /// A member with the `member` role (the group's permissions are the defaults: admins add
+    /// members and edit the info).
+    Member,
+    /// Never a member; blocked by the group's admin.
+    Blocked,
+}
+
+use Persona::*;
+
+/// What a route is, for the matrix.
+enum Scope {
+    /// Does not touch a chat, message or media item (why not).
+    NoChat(&'static str),
+    /// Scoped by `{chatId}`: the statuses each persona gets (a persona not listed is allowed).
+    Chat(&'static [(Persona, u16)]),
+    /// Scoped by an invite code: unknown codes 404, someone an admin blocked 403.
+    InviteCode,
+}
+
+const SEEN_NOT_ALLOWED: &[(Persona, u16)] = &[
+    (Outsider, 404),
+    (Former, 404),
+    (Blocked, 404),
+    (Member, 403),
+];
+const NOT_SEEN: &[(Persona, u16)] = &[(Outsider, 404), (Former, 404), (Blocked, 404)];
+/// Answering an invitation: nobody here has one, members included.
+const NO_INVITATION: &[(Persona, u16)] = &[
+    (Outsider, 404),
+    (Former, 404),
+    (Blocked, 404),
+    (Member, 404),
+];
+
+/// Every REST route, by `METHOD path` as in `template.yaml`.
+fn route_scope(route: &str) -> Option<Scope> {
+    Some(match route {
+        "GET /api/health" | "GET /api/openapi.json" | "GET /api/asyncapi.json" => {
+            Scope::NoChat("public, the same for everyone")
+        }
+        r if r.contains(" /api/auth/") => Scope::NoChat("the caller's own account"),
+        r if r.contains(" /api/users") => {
+            Scope::NoChat("users and the caller's own profile (privacy tested in identity::)")
+        }
+        "GET /api/chats" => Scope::NoChat("the caller's own list (checked below: no leak)"),
+        "POST /api/chats" => Scope::NoChat("creates a chat"),
+        "GET /api/sync" => Scope::NoChat("the caller's own stream (checked below: no leak)"),
+        "GET /api/chats/{chatId}"
+        | "GET /api/chats/{chatId}/messages"
+        | "POST /api/chats/{chatId}/messages"
+        | "POST /api/chats/{chatId}/clear"
+        | "DELETE /api/chats/{chatId}" => Scope::Chat(NOT_SEEN),
+        "PUT /api/chats/{chatId}"
+        | "POST /api/chats/{chatId}/participants"
+        | "DELETE /api/chats/{chatId}/participants/{userId}"
+        | "PUT /api/chats/{chatId}/participants/{userId}/role"
+        | "POST /api/chats/{chatId}/invite-link"
+        | "DELETE /api/chats/{chatId}/invite-link"
+        | "GET /api/chats/{chatId}/invite-link/qr"
+        | "GET /api/chats/{chatId}/join-requests"
+        | "POST /api/chats/{chatId}/join-requests/{userId}/approve"
+        | "POST /api/chats/{chatId}/join-requests/{userId}/reject" => Scope::Chat(SEEN_NOT_ALLOWED),
+        "POST /api/chats/{chatId}/invitation" | "DELETE /api/chats/{chatId}/invitation" => {
+            Scope::Chat(NO_INVITATION)
+        }
+        "POST /api/invites/{code}/join" => Scope::InviteCode,
+        _ => return None,
+    })
+}
+
+/// Every WebSocket action.
+fn action_scope(action: &str) -> Option<Scope> {
+    Some(match action {
+        "chat:create" => Scope::NoChat("creates a chat"),
+        "message:send" | "chat:leave" => Scope::Chat(NOT_SEEN),
+        "chat:update" | "chat:participant:add" | "chat:participant:remove" => {
+            Scope::Chat(SEEN_NOT_ALLOWED)
+        }
+        "chat:join" => Scope::InviteCode,
+        _ => return None,
+    })
+}
+
+/// A request a member with the permission could make: the body is valid, so only
+/// authorization can refuse it.
+fn rest_request(route: &str, chat: &str, target: &User) -> (reqwest::Method, String, Value) {
+    let (method, path) = route.split_once(' ').unwrap();
+    let path = path
+        .replace("{chatId}", chat)
+        .replace("{userId}", &target.id);
+    let body = match route {
+        "POST /api/chats/{chatId}/messages" => {
+            json!({ "clientMessageId": "matrix", "content": "hello" })
+        }
+        "PUT /api/chats/{chatId}" => json!({ "name": "renamed" }),
+        "POST /api/chats/{chatId}/participants" => json!({ "userId": target.id }),
+        "PUT /api/chats/{chatId}/participants/{userId}/role" => json!({ "role": "moderator" }),
+        _ => json!({}),
+    };
+    (method.parse().unwrap(), path, body)
+}
+
+fn action_data(action: &str, chat: &str, target: &User) -> Value {
+    match action {
+        "message:send" => json!({ "chatId": chat, "clientMessageId": "matrix", "content": "hi" }),
+        "chat:update" => json!({ "chatId": chat, "name": "renamed" }),
+        "chat:participant:add" | "chat:participant:remove" => {
+            json!({ "chatId": chat, "userId": target.id })
+        }
+        _ => json!({ "chatId": chat }),
+    }
+}
+
+const SECRET_NAME: &str = "matrix-secret-club";
+const SECRET_TEXT: &str = "matrix-secret-text";
+
+fn leaks(body: &Value) -> bool {
+    let text = body.to_string();
+    text.contains(SECRET_NAME) || text.contains(SECRET_TEXT)
+}
+
+#[tokio::test]
+async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking() {
+    let app = spawn_app().await;
+    let admin = app.register("admin").await;
+    let member = app.register("member").await;
+    let former = app.register("former").await;
+    let outsider = app.register("outsider").await;
+    let blocked = app.register("blocked").await;
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&admin.access),
+            json!({ "type": "group", "name": SECRET_NAME,
+                    "participantIds": [member.id, former.id] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let chat = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&admin.access),
+            json!({ "clientMessageId": "s1", "content": SECRET_TEXT }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .delete(&format!("/api/chats/{chat}"), &former.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "the former member leaves");
+    let (status, _) = app
+        .post(
+            "/api/users/block",
+            Some(&admin.access),
+            json!({ "userId": blocked.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = app
+        .post(
+            &format!("/api/chats/{chat}/invite-link"),
+            Some(&admin.access),
+            json!({}),
+        )
+        .await;
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+    let persona = |p: Persona| match p {
+        Outsider => &outsider,
+        Former => &former,
+        Member => &member,
+        Blocked => &blocked,
+    };
+
+    // Every route has a row.
+    let routes: BTreeSet<String> = app
+        .stack
+        .shared
+        .template
+        .rest
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let missing: Vec<&String> = routes.iter().filter(|r| route_scope(r).is_none()).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in the matrix: {missing:?}"
+    );
+    let missing: Vec<&&str> = banter_core::api::ws::ACTIONS
+        .iter()
+        .filter(|a| action_scope(a).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "actions without a row in the matrix: {missing:?}"
+    );
+
+    let mut tried = 0;
+    for route in &routes {
+        match route_scope(route).unwrap() {
+            Scope::NoChat(_) => {}
+            Scope::Chat(expected) => {
+                for &(who, status) in expected {
+                    // A member "removing" or re-roling the admin; others acting on themselves.
+                    let (method, path, body) = rest_request(route, &chat, &admin);
+                    let (got, answer) = app
+                        .request(method, &path, Some(&persona(who).access), Some(body))
+                        .await;
+                    assert_eq!(got, status, "{route} as {who:?}: {answer}");
+                    assert!(!leaks(&answer), "{route} as {who:?} leaks: {answer}");
+                    tried += 1;
+                }
+            }
+            Scope::InviteCode => {
+                let path = route.split_once(' ').unwrap().1;
+                let (got, answer) = app
+                    .post(
+                        &path.replace("{code}", &"A".repeat(22)),
+                        Some(&outsider.access),
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(got, 404, "{route} with an unknown code: {answer}");
+                let (got, answer) = app
+                    .post(
+                        &path.replace("{code}", &code),
+                        Some(&blocked.access),
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(got, 403, "{route} as Blocked: {answer}");
+                assert!(!leaks(&answer), "{route} as Blocked leaks: {answer}");
+                tried += 2;
+            }
+        }
+    }
+
+    let mut sockets = Vec::new();
+    for who in [Outsider, Former, Member, Blocked] {
+        sockets.push((who, app.ws(&persona(who).access).await));
+    }
+    for (n, action) in banter_core::api::ws::ACTIONS.iter().enumerate() {
+        let action = *action;
+        let expected: Vec<(Persona, &str)> = match action_scope(action).unwrap() {
+            Scope::NoChat(_) => continue,
+            Scope::Chat(expected) => expected
+                .iter()
+                .map(|&(who, status)| {
+                    (
+                        who,
+                        if status == 404 {
+                            "RESOURCE_NOT_FOUND"
+                        } else {
+                            "PERMISSION_DENIED"
+                        },
+                    )
+                })
+                .collect(),
+            Scope::InviteCode => vec![(Blocked, "PERMISSION_DENIED")],
+        };
+        for (who, code_expected) in expected {
+            let data = if action == "chat:join" {
+                json!({ "inviteCode": code })
+            } else {
+                action_data(action, &chat, &admin)
+            };
+            let ws = &mut sockets.iter_mut().find(|(p, _)| *p == who).unwrap().1;
+            let request_id = format!("m{n}");
+            ws.send_json(json!({ "action": action, "requestId": request_id, "data": data }))
+                .await;
+            let answer = ws.answer_to(&request_id).await;
+            assert_eq!(
+                answer["event"], "error:general",
+                "{action} as {who:?}: {answer}"
+            );
+            assert_eq!(
+                answer["data"]["code"], code_expected,
+                "{action} as {who:?}: {answer}"
+            );
+            assert!(!leaks(&answer), "{action} as {who:?} leaks: {answer}");
+            tried += 1;
+        }
+    }
+
+    // Nothing of the group reached those outside it: not their list, not their stream.
+    for who in [Outsider, Blocked] {
+        let user = persona(who);
+        for path in ["/api/chats", "/api/sync"] {
+            let (status, body) = app.get(path, Some(&user.access)).await;
+            assert_eq!(status, 200);
+            assert!(
+                !leaks(&body) && !body.to_string().contains(&chat),
+                "{path} as {who:?}: {body}"
+            );
+        }
+    }
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&admin.access))
+        .await;
+    assert_eq!(
+        details["data"]["name"], SECRET_NAME,
+        "nothing above changed the group"
+    );
+    assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 2);
+    assert!(tried > 60, "{tried} refusals tried");
+    app.stop().await;
+}
