@@ -11,9 +11,14 @@
 //! 5. sync catch-up speed for a device returning to 10,000 missed messages;
 //! 6. server memory (peak, and 5 s after) under 1,000 concurrent failing logins.
 //!
+//! With `--group N` it measures groups instead (`groups.rs`): one sender to N-1 connected
+//! members at `--rate` (send -> last member, p50/p99) and at saturation (deliveries/s), and the
+//! chat list of a user in 500 chats.
+//!
 //! ```sh
 //! cargo build --release -p banter-local -p banter-bench
 //! ./target/release/banter-bench --connections 10000 --rate 1000 --seconds 10
+//! ./target/release/banter-bench --group 1024 --rate 20 --seconds 10
 //! ```
 //! It stops by itself, and stops the stack and its PostgreSQL.
 
@@ -31,6 +36,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+mod groups;
+
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 struct Options {
@@ -40,6 +47,8 @@ struct Options {
     pairs: usize,
     /// The local stack's PostgreSQL pool size (`BANTER_DB_POOL_SIZE`).
     pool: usize,
+    /// Members of the group scenario (`groups.rs`) instead of the 1:1 run; 0 for the 1:1 run.
+    group: usize,
     stack_bin: PathBuf,
 }
 
@@ -50,6 +59,7 @@ fn options() -> Result<Options> {
         seconds: 10,
         pairs: 50,
         pool: 16,
+        group: 0,
         stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,8 +73,9 @@ fn options() -> Result<Options> {
             "--pairs" => o.pairs = value()?.parse()?,
             "--stack-bin" => o.stack_bin = value()?.into(),
             "--pool" => o.pool = value()?.parse()?,
+            "--group" => o.group = value()?.parse()?,
             other => bail!(
-                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --stack-bin"
+                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --stack-bin"
             ),
         }
     }
@@ -308,12 +319,23 @@ async fn next_text(ws: &mut Ws) -> Result<String> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let o = options()?;
-    println!(
-        "banter-bench: {} connections, {} msg/s for {} s over {} pairs",
-        o.connections, o.rate, o.seconds, o.pairs
-    );
+    if o.group > 0 {
+        println!(
+            "banter-bench: a group of {} members, {} msg/s for {} s",
+            o.group, o.rate, o.seconds
+        );
+    } else {
+        println!(
+            "banter-bench: {} connections, {} msg/s for {} s over {} pairs",
+            o.connections, o.rate, o.seconds, o.pairs
+        );
+    }
     let stack = Stack::start(&o.stack_bin, o.pool).await?;
-    let result = run(&o, &stack).await;
+    let result = if o.group > 0 {
+        groups::run(&o, &stack).await
+    } else {
+        run(&o, &stack).await
+    };
     stack.stop().await;
     result
 }

@@ -1,0 +1,199 @@
+//! Issue 9's group figures (`banter-bench --group 1024`): one sender to a group whose members
+//! are all connected, at a fixed rate (send -> last member received, p50/p99) and at saturation
+//! (deliveries per second); and the chat list of a user in 500 chats (p95).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use futures_util::{SinkExt, StreamExt, TryStreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{connect, cpu_secs, postgres_cpu_secs, register, summary, Options, Stack, User};
+
+/// Per message: when it was sent and how many members have it.
+type Arrivals = Arc<Mutex<HashMap<String, (Instant, usize)>>>;
+
+async fn create_chat(http: &reqwest::Client, base: &str, by: &User, body: Value) -> Result<String> {
+    let answer: Value = http
+        .post(format!("{base}/api/chats"))
+        .bearer_auth(&by.token)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(answer["data"]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("chat: {answer}"))?
+        .to_owned())
+}
+
+pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
+    let http = reqwest::Client::new();
+    let base = stack.base.clone();
+    let ws_url = base.replace("http://", "ws://") + "/ws";
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let users: Vec<User> = futures_util::stream::iter(0..o.group)
+        .map(|i| {
+            let (http, base, name) = (&http, &base, format!("g{i}-{run_id}"));
+            async move { register(http, base, &name).await }
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    let (sender, members) = users
+        .split_first()
+        .ok_or_else(|| anyhow!("--group 2 or more"))?;
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let chat = create_chat(
+        &http,
+        &base,
+        sender,
+        json!({ "type": "group", "name": "bench", "participantIds": ids }),
+    )
+    .await?;
+
+    // Every member connected once; each arrival counted, the last one timed.
+    let arrivals: Arrivals = Arc::default();
+    let last = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
+    let complete = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let mut readers = Vec::new();
+    let expected = members.len();
+    for member in members {
+        let mut ws = connect(&ws_url, &member.token).await?;
+        let (arrivals, last, complete) = (arrivals.clone(), last.clone(), complete.clone());
+        readers.push(tokio::spawn(async move {
+            while let Some(Ok(Message::Text(t))) = ws.next().await {
+                let frame: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+                if frame["event"] != "message:received" {
+                    continue;
+                }
+                let id = frame["data"]["message"]["clientMessageId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut arrivals = arrivals.lock().unwrap();
+                if let Some((t0, n)) = arrivals.get_mut(&id) {
+                    *n += 1;
+                    if *n == expected {
+                        last.lock()
+                            .unwrap()
+                            .record(t0.elapsed().as_micros() as u64)
+                            .ok();
+                        complete.lock().unwrap().push(Instant::now());
+                        arrivals.remove(&id);
+                    }
+                }
+            }
+        }));
+    }
+    let (mut sink, mut acks) = connect(&ws_url, &sender.token).await?.split();
+    readers.push(tokio::spawn(
+        async move { while acks.next().await.is_some() {} },
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let send = |n: u64| {
+        json!({ "action": "message:send", "requestId": n.to_string(),
+            "data": { "chatId": chat, "clientMessageId": format!("g{n}"), "content": "to the whole group" } })
+        .to_string()
+    };
+
+    // 1. A fixed rate: send -> the last member has it.
+    let total = o.rate * o.seconds;
+    let interval = Duration::from_secs_f64(1.0 / o.rate as f64);
+    let start = tokio::time::Instant::now();
+    for n in 0..total {
+        let due = start + interval * n as u32;
+        tokio::time::sleep_until(due).await;
+        arrivals
+            .lock()
+            .unwrap()
+            .insert(format!("g{n}"), (due.into_std(), 0));
+        sink.send(Message::Text(send(n).into())).await?;
+    }
+    wait_for_all(&arrivals).await;
+    let lost = arrivals.lock().unwrap().len();
+    println!(
+        "\n[group] one sender to {} connected members, {total} messages at {} msg/s",
+        expected, o.rate
+    );
+    println!(
+        "  send -> last member received: {}",
+        summary(&last.lock().unwrap())
+    );
+    println!("  messages some member had not received within 30 s: {lost}");
+
+    // 2. Saturation: a burst as fast as the connection takes it; deliveries per second from
+    // the first send to the last member's last arrival.
+    arrivals.lock().unwrap().clear();
+    complete.lock().unwrap().clear();
+    let burst = (o.rate * o.seconds).max(200);
+    let cpu_server_0 = cpu_secs(stack.pid());
+    let cpu_pg_0 = postgres_cpu_secs();
+    let t0 = Instant::now();
+    for n in total..total + burst {
+        arrivals
+            .lock()
+            .unwrap()
+            .insert(format!("g{n}"), (Instant::now(), 0));
+        sink.send(Message::Text(send(n).into())).await?;
+    }
+    wait_for_all(&arrivals).await;
+    let done = complete.lock().unwrap().iter().max().copied().unwrap_or(t0);
+    let took = done.duration_since(t0).as_secs_f64();
+    let delivered = complete.lock().unwrap().len() * expected;
+    println!(
+        "  saturation: {burst} messages = {delivered} deliveries in {took:.2} s = {:.0} deliveries/s (budget 50,000/s)",
+        delivered as f64 / took
+    );
+    println!(
+        "  CPU per delivery: server {:.1} us + postgres {:.1} us",
+        (cpu_secs(stack.pid()) - cpu_server_0) * 1e6 / delivered.max(1) as f64,
+        (postgres_cpu_secs() - cpu_pg_0) * 1e6 / delivered.max(1) as f64
+    );
+    for r in readers {
+        r.abort();
+    }
+
+    // 3. The chat list of a user in 500 chats.
+    let owner = &users[0];
+    for i in 0..500 {
+        let other = &users[1 + i % (users.len() - 1)];
+        create_chat(
+            &http,
+            &base,
+            owner,
+            json!({ "type": "group", "name": format!("list {i}"), "participantIds": [other.id] }),
+        )
+        .await?;
+    }
+    let mut list = Histogram::<u64>::new(3)?;
+    for _ in 0..200 {
+        let t = Instant::now();
+        let status = http
+            .get(format!("{base}/api/chats?limit=50"))
+            .bearer_auth(&owner.token)
+            .send()
+            .await?
+            .status();
+        list.record(t.elapsed().as_micros() as u64)?;
+        anyhow::ensure!(status.is_success(), "chat list answered {status}");
+    }
+    println!("\n[chat list] a user in 501 chats, first page of 50 (one query)");
+    println!("  {}", summary(&list));
+    Ok(())
+}
+
+/// Until every message has reached every member, or 30 s.
+async fn wait_for_all(arrivals: &Arrivals) {
+    for _ in 0..600 {
+        if arrivals.lock().unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
