@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{connect, cpu_secs, postgres_cpu_secs, register, summary, Options, Stack, User};
+use crate::{connect, cpu_secs, ms, postgres_cpu_secs, register, summary, Options, Stack, User};
 
 /// Per message: when it was sent and how many members have it.
 type Arrivals = Arc<Mutex<HashMap<String, (Instant, usize)>>>;
@@ -184,7 +184,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
         anyhow::ensure!(status.is_success(), "chat list answered {status}");
     }
     println!("\n[chat list] a user in 501 chats, first page of 50 (one query)");
-    println!("  {}", summary(&list));
+    println!("  p95 {:.2} ms; {}", ms(&list, 0.95), summary(&list));
     Ok(())
 }
 

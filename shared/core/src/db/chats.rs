@@ -328,7 +328,22 @@ pub async fn list(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT c.id, c.type, c.name, c.avatar_url, c.updated_at,
+            // The page is cut first (the caller's rows and the chats' order only); the
+            // per-chat figures are then read for its rows alone, not for every chat.
+            "WITH page AS (
+                 SELECT c.id, count(*) OVER () AS total
+                 FROM chat_participants me
+                 JOIN chats c ON c.id = me.chat_id
+                 WHERE me.user_id = $1 AND me.left_at IS NULL
+                   AND (me.archived = $5 OR $6::text IS NOT NULL)
+                   AND (NOT me.hidden OR c.last_seq > me.cleared_seq)
+                   AND ($6::text IS NULL OR lower(c.name) LIKE $6 OR EXISTS (
+                       SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
+                       WHERE o.chat_id = c.id AND o.user_id <> $1 AND o.left_at IS NULL
+                         AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6)))
+                 ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3
+             )
+             SELECT c.id, c.type, c.name, c.avatar_url, c.updated_at, page.total,
                     (SELECT count(*) FROM chat_participants p WHERE p.chat_id = c.id AND p.left_at IS NULL)
                         AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
@@ -339,22 +354,15 @@ pub async fn list(
                         AS unread_count,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
-                    {SETTINGS_COLUMNS},
-                    count(*) OVER () AS total
-             FROM chat_participants me
-             JOIN chats c ON c.id = me.chat_id
+                    {SETTINGS_COLUMNS}
+             FROM page
+             JOIN chats c ON c.id = page.id
+             JOIN chat_participants me ON me.chat_id = page.id AND me.user_id = $1
              LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
-             WHERE me.user_id = $1 AND me.left_at IS NULL
-               AND (me.archived = $5 OR $6::text IS NOT NULL)
-               AND (NOT me.hidden OR c.last_seq > me.cleared_seq)
-               AND ($6::text IS NULL OR lower(c.name) LIKE $6 OR EXISTS (
-                   SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
-                   WHERE o.chat_id = c.id AND o.user_id <> $1 AND o.left_at IS NULL
-                     AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6)))
-             ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3"
+             ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id"
         ))
         .await?;
     let rows = client
