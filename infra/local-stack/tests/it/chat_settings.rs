@@ -233,14 +233,7 @@ async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_g
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
     for text in ["one", "two"] {
-        let (status, _) = app
-            .post(
-                &format!("/api/chats/{chat}/messages"),
-                Some(&bob.access),
-                json!({ "clientMessageId": text, "content": text }),
-            )
-            .await;
-        assert_eq!(status, 201);
+        assert_eq!(app.send_text(&bob, &chat, text).await.0, 201);
     }
     let alice_phone = app.login(&alice).await;
     let mut phone_ws = app.ws(&alice_phone.access).await;
@@ -260,14 +253,7 @@ async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_g
     );
     assert!(list(&app, &bob, "").await.contains(&chat));
     // The next message brings it back, without what came before.
-    let (status, _) = app
-        .post(
-            &format!("/api/chats/{chat}/messages"),
-            Some(&bob.access),
-            json!({ "clientMessageId": "three", "content": "three" }),
-        )
-        .await;
-    assert_eq!(status, 201);
+    assert_eq!(app.send_text(&bob, &chat, "three").await.0, 201);
     assert!(list(&app, &alice, "").await.contains(&chat));
     assert_eq!(contents(&app, &alice, &chat).await, ["three"]);
 
@@ -367,14 +353,7 @@ async fn clearing_a_chat_empties_it_for_me_alone_and_keeps_it_in_my_list() {
     let carol = app.register("carol").await;
     let chat = app.open_chat(&alice, &bob).await;
     for text in ["one", "two"] {
-        let (status, _) = app
-            .post(
-                &format!("/api/chats/{chat}/messages"),
-                Some(&bob.access),
-                json!({ "clientMessageId": text, "content": text }),
-            )
-            .await;
-        assert_eq!(status, 201);
+        assert_eq!(app.send_text(&bob, &chat, text).await.0, 201);
     }
     let alice_phone = app.login(&alice).await;
     let mut phone_ws = app.ws(&alice_phone.access).await;
@@ -409,14 +388,7 @@ async fn clearing_a_chat_empties_it_for_me_alone_and_keeps_it_in_my_list() {
         "no preview of what she cleared: {row}"
     );
     assert_eq!(row["unreadCount"], 0);
-    let (status, _) = app
-        .post(
-            &format!("/api/chats/{chat}/messages"),
-            Some(&bob.access),
-            json!({ "clientMessageId": "three", "content": "three" }),
-        )
-        .await;
-    assert_eq!(status, 201);
+    assert_eq!(app.send_text(&bob, &chat, "three").await.0, 201);
     assert_eq!(contents(&app, &alice, &chat).await, ["three"]);
     app.stop().await;
 }

@@ -7,18 +7,6 @@ use serde_json::{json, Value};
 
 use crate::support::{spawn_app, spawn_app_with, TestApp, User};
 
-async fn group(app: &TestApp, admin: &User, members: &[&User]) -> String {
-    let (status, body) = app
-        .post(
-            "/api/chats",
-            Some(&admin.access),
-            json!({ "type": "group", "name": "club", "participantIds": members.iter().map(|m| &m.id).collect::<Vec<_>>() }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["data"]["id"].as_str().unwrap().to_owned()
-}
-
 async fn make_link(app: &TestApp, by: &User, chat: &str, body: Value) -> (u16, Value) {
     app.post(
         &format!("/api/chats/{chat}/invite-link"),
@@ -60,7 +48,7 @@ async fn admins_make_reset_and_revoke_links_and_a_code_joins_until_then() {
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
-    let chat = group(&app, &alice, &[&bob]).await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
 
     // Only admins; someone outside cannot tell the group exists.
     assert_eq!(make_link(&app, &bob, &chat, json!({})).await.0, 403);
@@ -168,7 +156,7 @@ async fn a_full_group_refuses_the_code_and_chat_join_follows_it_over_the_websock
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
-    let chat = group(&app, &alice, &[&bob]).await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
     let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
     let code = body["data"]["code"].as_str().unwrap().to_owned();
 
@@ -205,7 +193,7 @@ async fn a_link_needing_approval_makes_requests_that_admins_answer_and_the_reque
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
-    let chat = group(&app, &alice, &[&bob]).await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
     let (_, body) = make_link(&app, &alice, &chat, json!({ "requireApproval": true })).await;
     assert_eq!(body["data"]["requireApproval"], true);
     let code = body["data"]["code"].as_str().unwrap().to_owned();
@@ -350,7 +338,7 @@ async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
-    let chat = group(&app, &alice, &[&bob]).await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
     let qr = format!("/api/chats/{chat}/invite-link/qr");
     let (status, _, _) = image(&app, &qr, &alice).await;
     assert_eq!(status, 404, "no link yet");

@@ -8,18 +8,6 @@ use serde_json::{json, Value};
 
 use crate::support::{spawn_app, TestApp, User};
 
-async fn group(app: &TestApp, admin: &User, members: &[&User]) -> String {
-    let (status, body) = app
-        .post(
-            "/api/chats",
-            Some(&admin.access),
-            json!({ "type": "group", "name": "crew", "participantIds": members.iter().map(|m| &m.id).collect::<Vec<_>>() }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["data"]["id"].as_str().unwrap().to_owned()
-}
-
 async fn add(app: &TestApp, by: &User, chat: &str, user: &User) -> (u16, Value) {
     app.post(
         &format!("/api/chats/{chat}/participants"),
@@ -47,23 +35,14 @@ async fn set_role(app: &TestApp, by: &User, chat: &str, user: &User, role: &str)
     .await
 }
 
-async fn send(app: &TestApp, from: &User, chat: &str, text: &str) -> (u16, Value) {
-    app.post(
-        &format!("/api/chats/{chat}/messages"),
-        Some(&from.access),
-        json!({ "clientMessageId": text, "content": text }),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
-    let chat = group(&app, &alice, &[&bob]).await;
-    assert_eq!(send(&app, &alice, &chat, "before").await.0, 201);
+    let chat = app.open_group(&alice, "crew", &[&bob]).await;
+    assert_eq!(app.send_text(&alice, &chat, "before").await.0, 201);
     let (status, start) = app.get("/api/sync", Some(&carol.access)).await;
     assert_eq!(status, 200);
     let carol_since = start["data"]["nextCursor"].as_str().unwrap().to_owned();
@@ -103,7 +82,7 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
             .unwrap()
             .contains(" added carol"));
     }
-    assert_eq!(send(&app, &alice, &chat, "welcome").await.0, 201);
+    assert_eq!(app.send_text(&alice, &chat, "welcome").await.0, 201);
     let received = carol_ws.next_event("message:received").await;
     assert_eq!(received["data"]["message"]["content"], "welcome");
     // Her history starts when she joined.
@@ -136,11 +115,11 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
         let removal = ws.next_event("message:received").await;
         assert_eq!(removal["data"]["message"]["metadata"]["action"], "removed");
     }
-    assert_eq!(send(&app, &alice, &chat, "after").await.0, 201);
+    assert_eq!(app.send_text(&alice, &chat, "after").await.0, 201);
     let received = bob_ws.next_event("message:received").await;
     assert_eq!(received["data"]["message"]["content"], "after");
     carol_ws.expect_silence(Duration::from_millis(300)).await;
-    assert_eq!(send(&app, &carol, &chat, "from outside").await.0, 404);
+    assert_eq!(app.send_text(&carol, &chat, "from outside").await.0, 404);
     assert_eq!(
         remove(&app, &alice, &chat, &carol).await.0,
         404,
@@ -189,7 +168,7 @@ async fn roles_follow_the_matrix_and_the_last_admin_leaving_hands_over() {
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
     // Bob is the longest-standing member after Alice.
-    let chat = group(&app, &alice, &[&bob]).await;
+    let chat = app.open_group(&alice, "crew", &[&bob]).await;
     assert_eq!(add(&app, &alice, &chat, &carol).await.0, 200);
     assert_eq!(add(&app, &alice, &chat, &dave).await.0, 200);
     let mut bob_ws = app.ws(&bob.access).await;
@@ -260,7 +239,7 @@ async fn participant_requests_are_checked_and_one_to_one_chats_have_none() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
-    let chat = group(&app, &alice, &[&bob]).await;
+    let chat = app.open_group(&alice, "crew", &[&bob]).await;
     let path = format!("/api/chats/{chat}/participants");
     for (body, why) in [
         (
@@ -308,7 +287,7 @@ async fn the_websocket_actions_add_remove_and_leave_with_one_answer_each() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
-    let chat = group(&app, &alice, &[&bob]).await;
+    let chat = app.open_group(&alice, "crew", &[&bob]).await;
     let mut alice_ws = app.ws(&alice.access).await;
     let mut bob_ws = app.ws(&bob.access).await;
 

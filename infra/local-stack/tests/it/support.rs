@@ -238,6 +238,30 @@ impl TestApp {
         body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// A group `name` made by `admin` with `members`: its id.
+    pub async fn open_group(&self, admin: &User, name: &str, members: &[&User]) -> String {
+        let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        let (status, body) = self
+            .post(
+                "/api/chats",
+                Some(&admin.access),
+                json!({ "type": "group", "name": name, "participantIds": ids }),
+            )
+            .await;
+        assert_eq!(status, 201, "create group: {body}");
+        body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `from` sends `text` to `chat` over REST (its clientMessageId is the text too).
+    pub async fn send_text(&self, from: &User, chat: &str, text: &str) -> (u16, Value) {
+        self.post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&from.access),
+            json!({ "clientMessageId": text, "content": text }),
+        )
+        .await
+    }
+
     /// Wait until the registry holds no connection of `user` (`$disconnect` ran).
     pub async fn wait_for_no_connections(&self, user: uuid::Uuid, what: &str) {
         wait_until(what, Duration::from_secs(5), || async {

@@ -13,21 +13,18 @@ use crate::api::models::{
 };
 use crate::api::requests::{CreateInviteLinkRequest, QrQuery};
 use crate::auth::tokens::{new_opaque_token, Caller};
-use crate::db::chats;
 use crate::db::invite_links::{self, Answer, InviteLink, Joining};
 use crate::error::ApiError;
 use crate::{qr, App};
 
 /// The caller is an admin of the group: 404 if not a member (or not a group), 403 if not admin.
 async fn require_admin(app: &App, chat_id: Uuid, caller: &Caller) -> Result<(), ApiError> {
-    let client = app.db.get().await?;
-    match chats::group_role(&client, chat_id, caller.user_id).await? {
-        None => Err(ApiError::NotFound("chat")),
-        Some(ParticipantRole::Admin) => Ok(()),
-        Some(_) => Err(ApiError::PermissionDenied(
+    if super::participants::caller_role(app, chat_id, caller).await? != ParticipantRole::Admin {
+        return Err(ApiError::PermissionDenied(
             "only the group's admins manage its invite link".into(),
-        )),
+        ));
     }
+    Ok(())
 }
 
 fn shown(app: &App, link: InviteLink) -> InviteLinkCreated {

@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::App;
 
 /// The caller's role in the group, or 404.
-async fn caller_role(
+pub(super) async fn caller_role(
     app: &App,
     chat_id: Uuid,
     caller: &Caller,
