@@ -20,7 +20,12 @@ fuzz_target!(|text: &str| {
                 | Ok(ClientAction::ChatLeave(_))
                 | Ok(ClientAction::ChatJoin(_))
                 | Ok(ClientAction::ChatCreate(_))
-                | Ok(ClientAction::ChatUpdate(_)) => {
+                | Ok(ClientAction::ChatUpdate(_))
+                | Ok(ClientAction::MessageRead(_))
+                | Ok(ClientAction::MessageReaction(_))
+                | Ok(ClientAction::MessageDelete(_))
+                | Ok(ClientAction::Typing(_))
+                | Ok(ClientAction::StopTyping(_)) => {
                     assert!(frame.data.is_object(), "an action's payload is an object");
                 }
                 Err(e) => {

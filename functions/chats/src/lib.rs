@@ -1,9 +1,11 @@
-//! REST `/api/chats/*`: create, list and read chats; manage a group's participants; send
-//! messages and read history. And
+//! REST `/api/chats/*`: create, list and read chats; manage a group's participants; send,
+//! edit, delete, react to and read messages, and read history. And
 //! `/api/sync`: the caller's event stream after a cursor.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use banter_core::services::{chats, invite_links, messaging, participants, sync};
+use banter_core::services::{
+    chats, invite_links, message_changes, messaging, participants, receipts, sync,
+};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -64,6 +66,64 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::created)
         }
+        "PUT /api/chats/{chatId}/messages/{messageId}" => message_changes::edit(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            req.body(max)?,
+        )
+        .await
+        .map(Reply::ok),
+        "DELETE /api/chats/{chatId}/messages/{messageId}" => message_changes::delete(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            // The body is optional (`null` too): for the caller only.
+            req.body::<Option<_>>(max)?.unwrap_or_default(),
+            None,
+        )
+        .await
+        .map(Reply::ok),
+        "GET /api/chats/{chatId}/messages/{messageId}/edits" => message_changes::edits(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
+        "POST /api/chats/{chatId}/messages/{messageId}/reactions" => message_changes::react(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            req.body(max)?,
+            None,
+        )
+        .await
+        .map(Reply::ok),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}" => {
+            message_changes::unreact(
+                app,
+                caller,
+                req.path_id("chatId")?,
+                req.path_id("messageId")?,
+                req.path("emoji")?,
+                None,
+            )
+            .await
+            .map(Reply::ok)
+        }
+        "POST /api/chats/{chatId}/messages/{messageId}/read" => receipts::read(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
         "POST /api/chats/{chatId}/invitation" => {
             chats::accept_invitation(app, caller, req.path_id("chatId")?)
                 .await

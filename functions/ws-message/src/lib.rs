@@ -5,8 +5,11 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use banter_core::api::requests::AddParticipantRequest;
+use banter_core::api::requests::{AddReactionRequest, DeleteMessageRequest};
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
-use banter_core::services::{accounts, chats, invite_links, messaging, participants};
+use banter_core::services::{
+    accounts, chats, invite_links, message_changes, messaging, participants, receipts, typing,
+};
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
 use banter_lambda::Error;
@@ -18,6 +21,9 @@ use banter_core::api::limits::MAX_FRAME_BYTES;
 /// What this function uses: the only settings it asks for at start.
 pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     queue: true,
+    // Typing indicators go straight to the members' connections.
+    registry: true,
+    push: true,
     ..banter_lambda::Uses::NOTHING
 };
 
@@ -114,6 +120,47 @@ async fn run_action(
                 .await
                 .map(|chat| ActionResult::Chat(Box::new(chat)))
         }
+        ClientAction::MessageRead(read) => {
+            receipts::read(app, caller, read.chat_id, read.message_id)
+                .await
+                .map(ActionResult::Read)
+        }
+        ClientAction::MessageReaction(reaction) => {
+            let origin = Some(connection_id(event)?);
+            let (chat, message) = (reaction.chat_id, reaction.message_id);
+            if reaction.remove {
+                message_changes::unreact(
+                    app,
+                    caller,
+                    chat,
+                    message,
+                    reaction.emoji.as_str(),
+                    origin,
+                )
+                .await
+            } else {
+                let body = AddReactionRequest {
+                    emoji: reaction.emoji,
+                };
+                message_changes::react(app, caller, chat, message, body, origin).await
+            }
+            .map(ActionResult::Reaction)
+        }
+        ClientAction::MessageDelete(delete) => {
+            let origin = Some(connection_id(event)?);
+            let body = DeleteMessageRequest {
+                delete_for_everyone: delete.for_everyone,
+            };
+            message_changes::delete(app, caller, delete.chat_id, delete.message_id, body, origin)
+                .await
+                .map(ActionResult::MessageRemoved)
+        }
+        ClientAction::Typing(chat) => typing::relay(app, caller, chat.chat_id, true)
+            .await
+            .map(ActionResult::Typing),
+        ClientAction::StopTyping(chat) => typing::relay(app, caller, chat.chat_id, false)
+            .await
+            .map(ActionResult::Typing),
         ClientAction::ChatJoin(join) => invite_links::join(app, caller, &join.invite_code)
             .await
             .map(|followed| ActionResult::InviteFollowed(Box::new(followed))),

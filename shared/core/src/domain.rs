@@ -364,6 +364,31 @@ impl<'de, const MAX: usize> Deserialize<'de> for DisplayText<MAX> {
     }
 }
 
+/// A reaction: exactly one emoji as Unicode lists it (skin tones and ZWJ sequences included),
+/// told apart from any other text by the `emojis` crate's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emoji(String);
+
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        match emojis::get(raw) {
+            Some(_) => Ok(Self(raw.to_owned())),
+            None => Err(ApiError::Validation(
+                "`emoji` must be a single emoji".into(),
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+validated_string!(Emoji, |s| s
+    .min_length(Some(1))
+    .max_length(Some(32))
+    .description(Some("One emoji (skin tones and ZWJ sequences included).")));
+
 /// PRD message types a client may send (`system` messages are the server's own).
 pub const MESSAGE_TYPES: &[&str] = &[
     "text", "image", "video", "audio", "document", "location", "contact", "sticker",
@@ -406,6 +431,16 @@ pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reaction_is_exactly_one_emoji() {
+        for good in ["👍", "👍🏽", "❤️", "👨‍👩‍👧", "🇫🇷"] {
+            assert_eq!(Emoji::parse(good).unwrap().as_str(), good);
+        }
+        for bad in ["", "a", ":)", "👍👍", " 👍", "👍 ", "\u{200d}"] {
+            assert!(Emoji::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn email_rules() {

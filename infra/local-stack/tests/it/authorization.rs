@@ -45,8 +45,9 @@ const SEEN_NOT_ALLOWED: &[(Persona, u16)] = &[
     (Member, 403),
 ];
 const NOT_SEEN: &[(Persona, u16)] = &[(Outsider, 404), (Former, 404), (Blocked, 404)];
-/// Answering an invitation: nobody here has one, members included.
-const NO_INVITATION: &[(Persona, u16)] = &[
+/// Answering an invitation (nobody here has one) or taking back a reaction (nobody here made
+/// it): 404 for members too.
+const NOTHING_TO_ANSWER: &[(Persona, u16)] = &[
     (Outsider, 404),
     (Former, 404),
     (Blocked, 404),
@@ -70,7 +71,16 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "GET /api/chats/{chatId}/messages"
         | "POST /api/chats/{chatId}/messages"
         | "POST /api/chats/{chatId}/clear"
-        | "DELETE /api/chats/{chatId}" => Scope::Chat(NOT_SEEN),
+        | "DELETE /api/chats/{chatId}"
+        | "GET /api/chats/{chatId}/messages/{messageId}/edits"
+        | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
+        | "POST /api/chats/{chatId}/messages/{messageId}/read" => Scope::Chat(NOT_SEEN),
+        // A member editing, or deleting for everyone, the admin's message.
+        "PUT /api/chats/{chatId}/messages/{messageId}"
+        | "DELETE /api/chats/{chatId}/messages/{messageId}" => Scope::Chat(SEEN_NOT_ALLOWED),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}" => {
+            Scope::Chat(NOTHING_TO_ANSWER)
+        }
         "PUT /api/chats/{chatId}"
         | "POST /api/chats/{chatId}/participants"
         | "DELETE /api/chats/{chatId}/participants/{userId}"
@@ -82,7 +92,7 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "POST /api/chats/{chatId}/join-requests/{userId}/approve"
         | "POST /api/chats/{chatId}/join-requests/{userId}/reject" => Scope::Chat(SEEN_NOT_ALLOWED),
         "POST /api/chats/{chatId}/invitation" | "DELETE /api/chats/{chatId}/invitation" => {
-            Scope::Chat(NO_INVITATION)
+            Scope::Chat(NOTHING_TO_ANSWER)
         }
         "POST /api/invites/{code}/join" => Scope::InviteCode,
         _ => return None,
@@ -93,8 +103,13 @@ fn route_scope(route: &str) -> Option<Scope> {
 fn action_scope(action: &str) -> Option<Scope> {
     Some(match action {
         "chat:create" => Scope::NoChat("creates a chat"),
-        "message:send" | "chat:leave" => Scope::Chat(NOT_SEEN),
-        "chat:update" | "chat:participant:add" | "chat:participant:remove" => {
+        "message:send"
+        | "chat:leave"
+        | "message:read"
+        | "message:reaction"
+        | "message:typing"
+        | "message:stop_typing" => Scope::Chat(NOT_SEEN),
+        "chat:update" | "chat:participant:add" | "chat:participant:remove" | "message:delete" => {
             Scope::Chat(SEEN_NOT_ALLOWED)
         }
         "chat:join" => Scope::InviteCode,
@@ -104,10 +119,18 @@ fn action_scope(action: &str) -> Option<Scope> {
 
 /// A request a member with the permission could make: the body is valid, so only
 /// authorization can refuse it.
-fn rest_request(route: &str, chat: &str, target: &User) -> (reqwest::Method, String, Value) {
+fn rest_request(
+    route: &str,
+    chat: &str,
+    message: &str,
+    target: &User,
+) -> (reqwest::Method, String, Value) {
     let (method, path) = route.split_once(' ').unwrap();
     let path = path
         .replace("{chatId}", chat)
+        .replace("{messageId}", message)
+        // An emoji nobody reacted with.
+        .replace("{emoji}", "%F0%9F%99%88")
         .replace("{userId}", &target.id);
     let body = match route {
         "POST /api/chats/{chatId}/messages" => {
@@ -116,13 +139,19 @@ fn rest_request(route: &str, chat: &str, target: &User) -> (reqwest::Method, Str
         "PUT /api/chats/{chatId}" => json!({ "name": "renamed" }),
         "POST /api/chats/{chatId}/participants" => json!({ "userId": target.id }),
         "PUT /api/chats/{chatId}/participants/{userId}/role" => json!({ "role": "moderator" }),
+        "PUT /api/chats/{chatId}/messages/{messageId}" => json!({ "content": "edited" }),
+        "DELETE /api/chats/{chatId}/messages/{messageId}" => json!({ "deleteForEveryone": true }),
+        "POST /api/chats/{chatId}/messages/{messageId}/reactions" => json!({ "emoji": "👍" }),
         _ => json!({}),
     };
     (method.parse().unwrap(), path, body)
 }
 
-fn action_data(action: &str, chat: &str, target: &User) -> Value {
+fn action_data(action: &str, chat: &str, message: &str, target: &User) -> Value {
     match action {
+        "message:read" => json!({ "chatId": chat, "messageId": message }),
+        "message:reaction" => json!({ "chatId": chat, "messageId": message, "emoji": "👍" }),
+        "message:delete" => json!({ "chatId": chat, "messageId": message, "forEveryone": true }),
         "message:send" => json!({ "chatId": chat, "clientMessageId": "matrix", "content": "hi" }),
         "chat:update" => json!({ "chatId": chat, "name": "renamed" }),
         "chat:participant:add" | "chat:participant:remove" => {
@@ -151,7 +180,9 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
     let chat = app
         .open_group(&admin, SECRET_NAME, &[&member, &former])
         .await;
-    assert_eq!(app.send_text(&admin, &chat, SECRET_TEXT).await.0, 201);
+    let (status, sent) = app.send_text(&admin, &chat, SECRET_TEXT).await;
+    assert_eq!(status, 201);
+    let message = sent["data"]["id"].as_str().unwrap().to_owned();
     let (status, _) = app
         .delete(&format!("/api/chats/{chat}"), &former.access, json!({}))
         .await;
@@ -209,7 +240,7 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
             Scope::Chat(expected) => {
                 for &(who, status) in expected {
                     // A member "removing" or re-roling the admin; others acting on themselves.
-                    let (method, path, body) = rest_request(route, &chat, &admin);
+                    let (method, path, body) = rest_request(route, &chat, &message, &admin);
                     let (got, answer) = app
                         .request(method, &path, Some(&persona(who).access), Some(body))
                         .await;
@@ -269,7 +300,7 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
             let data = if action == "chat:join" {
                 json!({ "inviteCode": code })
             } else {
-                action_data(action, &chat, &admin)
+                action_data(action, &chat, &message, &admin)
             };
             let ws = &mut sockets.iter_mut().find(|(p, _)| *p == who).unwrap().1;
             let request_id = format!("m{n}");
@@ -309,6 +340,20 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
         "nothing above changed the group"
     );
     assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 2);
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&admin.access))
+        .await;
+    let secret = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == message.as_str())
+        .expect("the admin's message is still there");
+    assert_eq!(
+        secret["content"], SECRET_TEXT,
+        "nobody edited or deleted it"
+    );
+    assert_eq!(secret["isEdited"], false);
     assert!(tried > 60, "{tried} refusals tried");
     app.stop().await;
 }

@@ -537,7 +537,7 @@ async fn the_chat_list_searches_names_and_members_literally() {
     .await;
     assert_eq!(status, 200);
     let mut found = list(&app, &alice, "?search=PROJ").await;
-    assert_eq!(found, [group.clone()], "by name, any case");
+    assert_eq!(found, [group.as_str()], "by name, any case");
     found = list(&app, &alice, "?search=bob").await;
     found.sort();
     let mut expected = vec![group.clone(), with_bob.clone()];
@@ -550,7 +550,7 @@ async fn the_chat_list_searches_names_and_members_literally() {
     );
     assert_eq!(
         list(&app, &alice, "?search=100%25").await,
-        [group.clone()],
+        [group.as_str()],
         "% is literal"
     );
     assert!(

@@ -12,6 +12,7 @@ mod hostile;
 mod identity;
 mod invite_links;
 mod limits;
+mod message_features;
 mod participants;
 mod rest;
 mod services;

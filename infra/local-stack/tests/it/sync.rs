@@ -16,7 +16,7 @@ use crate::support::{spawn_app, spawn_app_with, wait_until, TestApp, User, WsCli
 
 /// Sync from `since` to the end, once what was committed before is readable: every event, the
 /// final cursor.
-async fn sync_all(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, String) {
+pub async fn sync_all(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, String) {
     app.settle().await;
     sync_now(app, user, since).await
 }
@@ -41,7 +41,7 @@ async fn sync_now(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, Strin
     }
 }
 
-async fn present(app: &TestApp, user: &User) -> String {
+pub async fn present(app: &TestApp, user: &User) -> String {
     app.settle().await;
     let (status, body) = app.get("/api/sync", Some(&user.access)).await;
     assert_eq!(status, 200);

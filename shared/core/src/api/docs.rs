@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, blocking, chats, data_rights, health, invite_links, messaging, participants,
-    profiles, sync, two_factor, verification,
+    accounts, blocking, chats, data_rights, health, invite_links, message_changes, messaging,
+    participants, profiles, receipts, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -77,6 +77,12 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         invite_links::reject,
         messaging::history,
         messaging::send,
+        message_changes::edit,
+        message_changes::edits,
+        message_changes::delete,
+        message_changes::react,
+        message_changes::unreact,
+        receipts::read,
         sync::sync,
     ),
     components(schemas(ErrorEnvelope)),
@@ -212,7 +218,8 @@ pub fn asyncapi() -> Value {
     `ack` or `error:general`. A malformed frame, an unknown action or an oversized frame (over 128 KB) gets \
     `error:general` and the connection stays open. The server pushes events as `{event, cursor, data}`, \
     in cursor order; `/ws?token=...&since=<cursor>` first replays every event after the cursor, then goes on live. \
-    `GET /api/sync` lists the same events with the same cursors.",
+    `GET /api/sync` lists the same events with the same cursors. Typing indicators (`message:typing`, \
+    `message:stop_typing`) are ephemeral: pushed as `{event, data}` without a cursor, never replayed or synced.",
         },
         "servers": {
             "local": {
@@ -229,6 +236,7 @@ pub fn asyncapi() -> Value {
                     "clientFrame": { "$ref": "#/components/messages/clientFrame" },
                     "reply": { "$ref": "#/components/messages/reply" },
                     "event": { "$ref": "#/components/messages/event" },
+                    "ephemeral": { "$ref": "#/components/messages/ephemeral" },
                 },
             },
         },
@@ -247,7 +255,10 @@ pub fn asyncapi() -> Value {
                 "action": "send",
                 "summary": "The server pushes an event",
                 "channel": { "$ref": "#/channels/connection" },
-                "messages": [{ "$ref": "#/channels/connection/messages/event" }],
+                "messages": [
+                    { "$ref": "#/channels/connection/messages/event" },
+                    { "$ref": "#/channels/connection/messages/ephemeral" },
+                ],
             },
         },
         "components": {
@@ -258,6 +269,8 @@ pub fn asyncapi() -> Value {
                     "ack (the action's result) or error:general"),
                 "event": message("event", "Server event", "EventFrame",
                     "{event, cursor, data}, one payload type per event"),
+                "ephemeral": message("ephemeral", "Ephemeral server event", "ServerEvent",
+                    "{event, data} without a cursor: typing indicators, never stored or synced"),
             },
             "schemas": schemas,
         },

@@ -794,6 +794,66 @@ pub struct ReactionGroup {
     pub users: Vec<Uuid>,
 }
 
+/// One earlier version of an edited message (`GET .../messages/{messageId}/edits`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEdit {
+    /// The text before this edit.
+    pub previous_content: Option<String>,
+    /// When it was replaced.
+    pub edited_at: Timestamp,
+}
+
+/// How a message was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Deletion {
+    /// Hidden from the caller's own view (their devices); the others keep it.
+    ForMe,
+    /// Erased for everyone: a tombstone stays in its place.
+    ForEveryone,
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}` and `message:delete`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRemoved {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub deletion: Deletion,
+}
+
+/// The caller's reaction to a message after `POST`/`DELETE .../reactions` or
+/// `message:reaction`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionSet {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    /// The caller's reaction now (null once removed).
+    #[schema(required = true)]
+    pub emoji: Option<String>,
+}
+
+/// `POST .../messages/{messageId}/read` and `message:read`: the caller has read the chat up to
+/// here.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadUpTo {
+    pub chat_id: Uuid,
+    /// Every message up to this `seq` is read (it never moves back).
+    pub read_seq: i64,
+}
+
+/// The answer to `message:typing` / `message:stop_typing` (who was told is not said: it would
+/// tell who is online).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingSent {
+    pub chat_id: Uuid,
+    pub is_typing: bool,
+}
+
 /// `GET /api/sync`: the caller's events after the cursor, in order.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

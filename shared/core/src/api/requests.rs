@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::api::models::{Allowed, Audience, ChatType, MessageMetadata, ParticipantRole};
 use crate::domain::{
-    AvatarUrl, ClientMessageId, DisplayText, Email, GroupName, MessageType, Password, Phone,
+    AvatarUrl, ClientMessageId, DisplayText, Email, Emoji, GroupName, MessageType, Password, Phone,
     Secret, SixDigitCode, Username,
 };
 
@@ -628,6 +628,35 @@ impl utoipa::ToSchema for SendMessageRequest {
         <TextMessage as utoipa::ToSchema>::schemas(schemas);
         <OtherMessage as utoipa::ToSchema>::schemas(schemas);
     }
+}
+
+/// `PUT /api/chats/{chatId}/messages/{messageId}` (PRD `EditMessageRequest`): the sender's new
+/// text for a text message, within the edit window.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditMessageRequest {
+    /// The new text: at most 65,536 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 65536, pattern = r"\S")]
+    pub content: String,
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}` (PRD `DeleteMessageRequest`); an absent
+/// body deletes for the caller only.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteMessageRequest {
+    /// Erase it for everyone (the sender within the delete window, or a group admin); otherwise
+    /// hide it from the caller's own view.
+    #[serde(default)]
+    pub delete_for_everyone: bool,
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/reactions` (PRD `AddReactionRequest`): one
+/// reaction per user per message; reacting again replaces it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddReactionRequest {
+    pub emoji: Emoji,
 }
 
 // --- paging values ------------------------------------------------------------------------------

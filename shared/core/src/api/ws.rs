@@ -9,11 +9,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatDetails, ChatSettings, GroupPermissions, InviteFollowed, Message, ParticipantAdded,
-    ParticipantRemoved, ParticipantRole, Timestamp,
+    ChatDetails, ChatSettings, Deletion, GroupPermissions, InviteFollowed, Message, MessageRemoved,
+    ParticipantAdded, ParticipantRemoved, ParticipantRole, ReactionSet, ReadUpTo, Timestamp,
+    TypingSent,
 };
 use crate::api::requests::AddedRole;
 use crate::api::requests::{CreateChatRequest, SendMessageRequest, UpdateChatRequest};
+use crate::domain::Emoji;
 use crate::error::{ApiError, ErrorCode};
 
 /// Longest `requestId` echoed back; longer ones are refused so a client cannot make the server
@@ -106,11 +108,33 @@ pub enum ClientAction {
     /// Follow a group's invite link (as `POST /api/invites/{code}/join`).
     #[serde(rename = "chat:join")]
     ChatJoin(ChatJoinPayload),
+    /// Mark a message and every earlier one of its chat read (as
+    /// `POST /api/chats/{chatId}/messages/{messageId}/read`).
+    #[serde(rename = "message:read")]
+    MessageRead(MessageRefPayload),
+    /// React to a message, or take the reaction back (as `POST`/`DELETE .../reactions`).
+    #[serde(rename = "message:reaction")]
+    MessageReaction(MessageReactionPayload),
+    /// Delete a message for yourself or for everyone (as `DELETE .../messages/{messageId}`).
+    #[serde(rename = "message:delete")]
+    MessageDelete(MessageDeletePayload),
+    /// You are typing in a chat: its other connected members are told (never stored). Send it
+    /// again every few seconds while typing; it expires by itself.
+    #[serde(rename = "message:typing")]
+    Typing(ChatRefPayload),
+    /// You stopped typing.
+    #[serde(rename = "message:stop_typing")]
+    StopTyping(ChatRefPayload),
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 7] = [
+pub const ACTIONS: [&str; 12] = [
     "message:send",
+    "message:read",
+    "message:reaction",
+    "message:delete",
+    "message:typing",
+    "message:stop_typing",
     "chat:create",
     "chat:update",
     "chat:participant:add",
@@ -235,6 +259,44 @@ pub struct ChatJoinPayload {
     pub invite_code: String,
 }
 
+/// `message:read`: a message of a chat.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageRefPayload {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+}
+
+/// `message:reaction`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageReactionPayload {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub emoji: Emoji,
+    /// Take this reaction back instead.
+    #[serde(default)]
+    pub remove: bool,
+}
+
+/// `message:delete`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageDeletePayload {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    /// Erase it for everyone (otherwise only for you).
+    #[serde(default)]
+    pub for_everyone: bool,
+}
+
+/// `message:typing` and `message:stop_typing`: a chat.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatRefPayload {
+    pub chat_id: Uuid,
+}
+
 /// The one answer to a client frame that carried a `requestId` (errors are answered even
 /// without one).
 #[derive(Debug, Serialize, ToSchema)]
@@ -270,6 +332,14 @@ pub enum ActionResult {
     InviteFollowed(Box<InviteFollowed>),
     /// `chat:create` and `chat:update`: the chat.
     Chat(Box<ChatDetails>),
+    /// `message:delete`.
+    MessageRemoved(MessageRemoved),
+    /// `message:reaction`: the caller's reaction now.
+    Reaction(ReactionSet),
+    /// `message:read`: read up to where.
+    Read(ReadUpTo),
+    /// `message:typing` and `message:stop_typing`.
+    Typing(TypingSent),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -366,6 +436,31 @@ pub enum ServerEvent {
     /// until its next message, its history so far cleared.
     #[serde(rename = "chat:deleted")]
     ChatDeleted(ChatDeleted),
+    /// A message was edited: the message as it is now (its earlier versions:
+    /// `GET .../messages/{messageId}/edits`).
+    #[serde(rename = "message:edited")]
+    MessageEdited(Box<MessageEdited>),
+    /// A message was deleted: for everyone (to the chat's members), or for the user only (to
+    /// their other devices).
+    #[serde(rename = "message:deleted")]
+    MessageDeleted(MessageDeleted),
+    /// Someone reacted to a message (replacing their earlier reaction, if any).
+    #[serde(rename = "message:reaction:added")]
+    ReactionAdded(ReactionChanged),
+    /// Someone took their reaction back.
+    #[serde(rename = "message:reaction:removed")]
+    ReactionRemoved(ReactionChanged),
+    /// `readBy` has read the chat up to `seq` (to the senders of what they read, as their
+    /// privacy allows, and to the reader's other devices).
+    #[serde(rename = "message:read")]
+    MessageRead(MessageRead),
+    /// A member is typing (ephemeral: pushed to connected members only, never in sync, no
+    /// cursor). Show it for `expiresInSeconds` unless it is repeated.
+    #[serde(rename = "message:typing")]
+    Typing(TypingNotice),
+    /// A member stopped typing (ephemeral).
+    #[serde(rename = "message:stop_typing")]
+    StopTyping(TypingNotice),
 }
 
 impl ServerEvent {
@@ -384,6 +479,13 @@ impl ServerEvent {
             Self::ChatCleared(_) => "chat:cleared",
             Self::JoinRequested(_) => "chat:join_request",
             Self::JoinRequestAnswered(_) => "chat:join_request:answered",
+            Self::MessageEdited(_) => "message:edited",
+            Self::MessageDeleted(_) => "message:deleted",
+            Self::ReactionAdded(_) => "message:reaction:added",
+            Self::ReactionRemoved(_) => "message:reaction:removed",
+            Self::MessageRead(_) => "message:read",
+            Self::Typing(_) => "message:typing",
+            Self::StopTyping(_) => "message:stop_typing",
         }
     }
 
@@ -416,6 +518,59 @@ pub struct MessageDelivered {
     /// The recipients reached by this delivery.
     pub delivered_to: Vec<Uuid>,
     pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEdited {
+    pub message: Message,
+    pub chat_id: Uuid,
+    pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDeleted {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub deletion: Deletion,
+    /// Who deleted it (the sender, or a group admin).
+    pub deleted_by: Uuid,
+}
+
+/// `message:reaction:added` / `message:reaction:removed`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionChanged {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    pub emoji: String,
+}
+
+/// `message:read` (PRD `MessageReadPayload`, plus `seq`): everything of the chat up to `seq`
+/// is read by `readBy`; `messageId` is the latest of them the recipient sent (or, to the
+/// reader's own devices, the message marked).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRead {
+    pub message_id: Uuid,
+    pub chat_id: Uuid,
+    pub seq: i64,
+    pub read_by: Uuid,
+    pub timestamp: Timestamp,
+}
+
+/// `message:typing` / `message:stop_typing` (PRD `TypingPayload`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingNotice {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub username: String,
+    pub is_typing: bool,
+    /// Stop showing it after this long unless it comes again.
+    pub expires_in_seconds: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

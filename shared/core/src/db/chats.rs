@@ -1094,3 +1094,31 @@ pub async fn clear_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<Option<i
     tx.commit().await?;
     Ok(Some(cleared_seq))
 }
+
+/// Who may see `user`'s activity in a chat (typing): `user`'s username and the chat's other
+/// current members, leaving out anyone who blocks them or whom they block; `None` if `user` is
+/// not a current member.
+pub async fn activity_audience(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<Option<(String, Vec<Uuid>)>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT u.username,
+                    coalesce((SELECT array_agg(o.user_id) FROM chat_participants o
+                              WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL
+                                AND NOT EXISTS (SELECT 1 FROM user_relationships b
+                                    WHERE b.relationship_type = 'blocked'
+                                      AND ((b.user_id = o.user_id AND b.related_user_id = $2)
+                                           OR (b.user_id = $2 AND b.related_user_id = o.user_id)))),
+                             '{}') AS audience
+             FROM chat_participants p JOIN users u ON u.id = p.user_id
+             WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&chat_id, &user])
+        .await?
+        .map(|r| (r.get("username"), r.get("audience"))))
+}

@@ -120,6 +120,30 @@ pub async fn append_chat_event(
     Ok(())
 }
 
+/// Append a chat-wide event about one message (in the caller's transaction): it is read with
+/// the message as it is then (`message_id`), or carries `data`. `origin` is the connection that
+/// caused it, which has its answer already.
+pub async fn append_message_event(
+    client: &impl GenericClient,
+    chat: Uuid,
+    actor: Option<Uuid>,
+    origin: Option<&str>,
+    name: &str,
+    message_id: Uuid,
+    data: Option<&Value>,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (chat_id, actor_id, origin_connection, name, message_id, data)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&chat, &actor, &origin, &name, &message_id, &data])
+        .await?;
+    Ok(())
+}
+
 /// Append the same per-user event to each of `users`' streams (in the caller's transaction).
 pub async fn append_user_events(
     client: &impl GenericClient,

@@ -254,7 +254,9 @@ pub async fn history(
                     (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
-                    (SELECT min(read_seq) FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
+                    -- Read ticks only where both sides share read receipts (V18).
+                    (SELECT min(CASE WHEN read_receipts_shared($1, o.user_id, $2) THEN o.read_seq ELSE 0 END)
+                     FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS read_seq
              FROM chat_participants me WHERE me.chat_id = $1 AND me.user_id = $2 AND me.left_at IS NULL",
         )

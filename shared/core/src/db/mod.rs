@@ -9,6 +9,7 @@ pub mod chats;
 pub mod events;
 pub mod invite_links;
 pub mod media;
+pub mod message_changes;
 pub mod messages;
 pub mod relationships;
 pub mod sessions;

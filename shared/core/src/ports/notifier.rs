@@ -55,6 +55,29 @@ fn log_line(item: &OutboxItem) -> String {
     )
 }
 
+#[async_trait]
+impl Notifier for OutboxNotifier {
+    async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<(), PortError> {
+        self.push(OutboxItem {
+            channel: "email",
+            to: to.into(),
+            subject: Some(subject.into()),
+            body: body.into(),
+        });
+        Ok(())
+    }
+
+    async fn send_sms(&self, to: &str, body: &str) -> Result<(), PortError> {
+        self.push(OutboxItem {
+            channel: "sms",
+            to: to.into(),
+            subject: None,
+            body: body.into(),
+        });
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,28 +99,5 @@ mod tests {
         assert!(!log_line(&sms).contains("482913"));
         assert!(!log_line(&email).contains("Zk3x9Q_secret"));
         assert!(log_line(&email).contains("Reset your Banter password"));
-    }
-}
-
-#[async_trait]
-impl Notifier for OutboxNotifier {
-    async fn send_email(&self, to: &str, subject: &str, body: &str) -> Result<(), PortError> {
-        self.push(OutboxItem {
-            channel: "email",
-            to: to.into(),
-            subject: Some(subject.into()),
-            body: body.into(),
-        });
-        Ok(())
-    }
-
-    async fn send_sms(&self, to: &str, body: &str) -> Result<(), PortError> {
-        self.push(OutboxItem {
-            channel: "sms",
-            to: to.into(),
-            subject: None,
-            body: body.into(),
-        });
-        Ok(())
     }
 }

@@ -1,16 +1,19 @@
-//! Delivery receipts (API.md "Messages"): a message is `delivered` to a recipient when any of
-//! their devices got it, live (the relay) or through `/api/sync`. Receipts are collected per
+//! Delivery and read receipts (API.md "Messages"). A message is `delivered` to a recipient
+//! when any of their devices got it, live (the relay) or through `/api/sync`. Receipts are collected per
 //! batch, recorded as watermarks in one statement, and each sender is told once per batch and
 //! chat with one `message:delivered` event in their stream (through the event log, like every
-//! event), naming only the recipients whose presence the sender may know.
+//! event), naming only the recipients whose presence the sender may know. A read moves the
+//! reader's watermark and tells each sender once per read, never once per message.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::api::models::Timestamp;
-use crate::api::ws::{MessageDelivered, ServerEvent};
+use crate::api::models::{ReadUpTo, Timestamp};
+use crate::api::ws::{MessageDelivered, MessageRead, ServerEvent};
+use crate::auth::tokens::Caller;
+use crate::db::message_changes;
 use crate::db::messages::{self, DeliveredUpTo};
 use crate::db::{events, relationships};
 use crate::error::ApiError;
@@ -90,4 +93,62 @@ pub async fn record(
     }
     events::append_user_events_each(client, "message:delivered", &notices).await?;
     Ok(!notices.is_empty())
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/read` (and `message:read`): the caller has
+/// read this message and every earlier one of the chat. Each sender of what they just read is
+/// told once (`message:read`, up to their latest message), however many messages it covers,
+/// as read-receipt privacy allows; the caller's other devices are told too. Reading what is
+/// already read changes nothing.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/read", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Read up to here", body = crate::api::models::Envelope<ReadUpTo>)))]
+pub async fn read(
+    app: &crate::App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<ReadUpTo, ApiError> {
+    let reader = caller.user_id;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = message_changes::find_visible(&tx, chat_id, message_id, reader)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    let (before, now) = message_changes::mark_read(&tx, chat_id, reader, target.seq).await?;
+    if now > before {
+        let timestamp = Timestamp::now();
+        let mut notices: Vec<(Uuid, serde_json::Value)> =
+            message_changes::read_notices(&tx, chat_id, reader, before, now)
+                .await?
+                .into_iter()
+                .map(|n| {
+                    let event = ServerEvent::MessageRead(MessageRead {
+                        message_id: n.message_id,
+                        chat_id,
+                        seq: now,
+                        read_by: reader,
+                        timestamp,
+                    });
+                    (n.sender, event.data())
+                })
+                .collect();
+        let own = ServerEvent::MessageRead(MessageRead {
+            message_id,
+            chat_id,
+            seq: now,
+            read_by: reader,
+            timestamp,
+        });
+        notices.push((reader, own.data()));
+        events::append_user_events_each(&tx, own.name(), &notices).await?;
+    }
+    tx.commit().await?;
+    if now > before {
+        super::relay::wake(app, "message:read").await;
+    }
+    Ok(ReadUpTo {
+        chat_id,
+        read_seq: now,
+    })
 }

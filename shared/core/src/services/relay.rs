@@ -21,7 +21,7 @@ use futures_util::future::join_all;
 use uuid::Uuid;
 
 use crate::api::models::{ChatDetails, Message};
-use crate::api::ws::{ChatCreated, EventFrame, MessageReceived, ServerEvent};
+use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, StoredEvent, Stream};
 use crate::db::{chats, messages, relationships};
 use crate::error::ApiError;
@@ -260,6 +260,16 @@ impl<'a> Frames<'a> {
                     timestamp: message.created_at,
                 }))
             }
+            ("message:edited", Stream::Chat(chat_id)) => {
+                let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
+                    return Ok(None);
+                };
+                ServerEvent::MessageEdited(Box::new(MessageEdited {
+                    message: message.clone(),
+                    chat_id,
+                    timestamp: message.updated_at,
+                }))
+            }
             // The creator has the chat from their answer; the others are told.
             ("chat:created", Stream::Chat(_)) if event.actor == Some(viewer) => return Ok(None),
             ("chat:created", Stream::Chat(chat_id)) => {
@@ -270,10 +280,11 @@ impl<'a> Frames<'a> {
                 let Some(chat) = self.chats[&(chat_id, viewer)].clone() else {
                     return Ok(None);
                 };
-                if !self.members.contains_key(&chat_id) {
+                if let std::collections::hash_map::Entry::Vacant(entry) =
+                    self.members.entry(chat_id)
+                {
                     let members = chats::current_members(client, &[chat_id]).await?;
-                    self.members
-                        .insert(chat_id, members.iter().map(|m| m.user_id).collect());
+                    entry.insert(members.iter().map(|m| m.user_id).collect());
                 }
                 ServerEvent::ChatCreated(ChatCreated {
                     chat,
@@ -323,6 +334,9 @@ impl<'a> Frames<'a> {
     /// The receipt a message event earns when it reaches `viewer` (none for their own, nor for
     /// a system message).
     pub(super) fn receipt(&self, event: &StoredEvent, viewer: Uuid) -> Option<Receipt> {
+        if event.name != "message:received" {
+            return None;
+        }
         let message = self.messages.get(&event.message_id?)?;
         // A system message has no sender to tell.
         message.sender.as_ref()?;

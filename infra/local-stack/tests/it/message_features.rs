@@ -1,0 +1,514 @@
+//! Changing sent messages and reading them: edits (window, history, sender only), deletion for
+//! yourself and for everyone (window, group admins, tombstones), reactions (one per user,
+//! replaced, removed, refused across a block), read receipts (one event per sender however many
+//! messages, privacy both ways, groups keep them) and typing (ephemeral, throttled, never to a
+//! blocked user), over REST and WebSocket, each change reaching the others live and in sync.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, spawn_app_with, TestApp, User};
+use crate::sync::{present, sync_all};
+
+async fn sent(app: &TestApp, from: &User, chat: &str, text: &str) -> String {
+    let (status, body) = app.send_text(from, chat, text).await;
+    assert_eq!(status, 201, "{body}");
+    body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn history(app: &TestApp, user: &User, chat: &str) -> Vec<Value> {
+    let (status, body) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&user.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+#[tokio::test]
+async fn the_sender_edits_text_within_the_window_and_the_history_is_kept() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let id = sent(&app, &alice, &chat, "helo").await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let since = present(&app, &bob).await;
+    let path = format!("/api/chats/{chat}/messages/{id}");
+
+    let (status, body) = app
+        .put(&path, &alice.access, json!({ "content": "hello" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["content"], "hello");
+    assert_eq!(body["data"]["isEdited"], true);
+    let live = bob_ws.next_event("message:edited").await;
+    assert_eq!(live["data"]["message"]["content"], "hello");
+    assert!(live["cursor"].is_string());
+    let (_, body) = app
+        .put(&path, &alice.access, json!({ "content": "hello!" }))
+        .await;
+    assert_eq!(body["data"]["content"], "hello!");
+
+    let (status, edits) = app.get(&format!("{path}/edits"), Some(&bob.access)).await;
+    assert_eq!(status, 200, "{edits}");
+    let previous: Vec<&str> = edits["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["previousContent"].as_str().unwrap())
+        .collect();
+    assert_eq!(previous, ["helo", "hello"], "oldest first");
+    let (events, _) = sync_all(&app, &bob, &since).await;
+    assert_eq!(named(&events, "message:edited").len(), 2, "{events:?}");
+
+    // Only the sender, only text, only non-empty text.
+    let (status, body) = app
+        .put(&path, &bob.access, json!({ "content": "mine" }))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("PERMISSION_DENIED")),
+        "{body}"
+    );
+    let (status, _) = app
+        .put(&path, &alice.access, json!({ "content": "   " }))
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "loc", "type": "location", "metadata": { "latitude": 1.0, "longitude": 2.0 } }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let location = body["data"]["id"].as_str().unwrap();
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{location}"),
+            &alice.access,
+            json!({ "content": "moved" }),
+        )
+        .await;
+    assert_eq!(status, 403, "a location is not edited");
+    // An outsider cannot tell the message exists.
+    let eve = app.register("eve").await;
+    let (status, _) = app.put(&path, &eve.access, json!({ "content": "x" })).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get(&format!("{path}/edits"), Some(&eve.access)).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn edits_and_deletes_for_everyone_close_with_their_windows() {
+    let app = spawn_app_with(|c| {
+        c.settings.edit_window = Duration::from_secs(1);
+        c.settings.delete_window = Duration::from_secs(1);
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let id = sent(&app, &alice, &chat, "too late").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let path = format!("/api/chats/{chat}/messages/{id}");
+    let (status, body) = app
+        .put(&path, &alice.access, json!({ "content": "x" }))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = app
+        .delete(&path, &alice.access, json!({ "deleteForEveryone": true }))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(history(&app, &bob, &chat).await[0]["content"], "too late");
+    // Deleting for yourself has no window.
+    let (status, body) = app.delete(&path, &alice.access, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["deletion"], "forMe");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_tombstone() {
+    let app = spawn_app().await;
+    let admin = app.register("admin").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&admin, "friends", &[&bob, &carol]).await;
+    let first = sent(&app, &bob, &group, "first").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&carol.access),
+            json!({ "clientMessageId": "reply", "content": "re: first", "replyToId": first }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let path = format!("/api/chats/{group}/messages/{first}");
+    let (status, _) = app
+        .post(
+            &format!("{path}/reactions"),
+            Some(&carol.access),
+            json!({ "emoji": "👍" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .put(&path, &bob.access, json!({ "content": "first!" }))
+        .await;
+    assert_eq!(status, 200);
+
+    // For me: gone from carol's history, her other device told; the others keep it.
+    let mut carol_other = app.ws(&carol.access).await;
+    let (status, body) = app.delete(&path, &carol.access, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let told = carol_other.next_event("message:deleted").await;
+    assert_eq!(told["data"]["deletion"], "forMe");
+    assert!(history(&app, &carol, &group)
+        .await
+        .iter()
+        .all(|m| m["id"] != first));
+    assert!(history(&app, &bob, &group)
+        .await
+        .iter()
+        .any(|m| m["id"] == first));
+    let (status, _) = app
+        .put(&path, &carol.access, json!({ "content": "x" }))
+        .await;
+    assert_eq!(status, 404, "hidden from her: as if absent");
+
+    // For everyone: a member who is not its sender may not; the sender may.
+    let since = present(&app, &admin).await;
+    let mut admin_ws = app.ws(&admin.access).await;
+    let everyone = json!({ "deleteForEveryone": true });
+    let other = sent(&app, &admin, &group, "admin's").await;
+    let (status, body) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{other}"),
+            &bob.access,
+            everyone.clone(),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = app.delete(&path, &bob.access, everyone.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["deletion"], "forEveryone");
+    let live = admin_ws.next_event("message:deleted").await;
+    assert_eq!(live["data"]["messageId"], first.as_str());
+    assert_eq!(live["data"]["deletedBy"], bob.id.as_str());
+    let messages = history(&app, &admin, &group).await;
+    let tombstone = messages.iter().find(|m| m["id"] == first).unwrap();
+    assert_eq!(tombstone["isDeleted"], true);
+    assert_eq!(tombstone["content"], Value::Null);
+    assert_eq!(tombstone["reactions"], json!([]), "reactions go with it");
+    let reply = messages
+        .iter()
+        .find(|m| m["content"] == "re: first")
+        .unwrap();
+    assert_eq!(
+        reply["replyTo"]["content"],
+        Value::Null,
+        "the quote shows it deleted"
+    );
+    let (_, edits) = app.get(&format!("{path}/edits"), Some(&admin.access)).await;
+    assert_eq!(edits["data"], json!([]), "its edit history is erased");
+    // Nothing of its text is left anywhere the admin can read, sync included.
+    let (events, _) = sync_all(&app, &admin, &since).await;
+    assert!(!json!(events).to_string().contains("first!"), "{events:?}");
+    // Again: the same answer, no second event.
+    let (status, _) = app.delete(&path, &bob.access, everyone.clone()).await;
+    assert_eq!(status, 200);
+    let (events, _) = sync_all(&app, &admin, &since).await;
+    assert_eq!(named(&events, "message:deleted").len(), 1);
+    // A group admin deletes anyone's message.
+    let bobs = sent(&app, &bob, &group, "rude").await;
+    let (status, body) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{bobs}"),
+            &admin.access,
+            everyone,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reactions_are_one_per_user_replaced_removed_and_refused_across_a_block() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let id = sent(&app, &alice, &chat, "news").await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let path = format!("/api/chats/{chat}/messages/{id}/reactions");
+
+    let (status, body) = app
+        .post(&path, Some(&bob.access), json!({ "emoji": "❤️" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let added = alice_ws.next_event("message:reaction:added").await;
+    assert_eq!(added["data"]["emoji"], "❤️");
+    assert_eq!(added["data"]["userId"], bob.id.as_str());
+    // Replaced, not added: still one reaction of bob's.
+    let (status, _) = app
+        .post(&path, Some(&bob.access), json!({ "emoji": "👍🏽" }))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(&path, Some(&alice.access), json!({ "emoji": "👍🏽" }))
+        .await;
+    assert_eq!(status, 200);
+    let message = &history(&app, &alice, &chat).await[0];
+    assert_eq!(
+        message["reactions"],
+        json!([{ "emoji": "👍🏽", "count": 2, "users": [bob.id, alice.id] }])
+    );
+    for bad in ["", "a", "👍 👍", ":)", "👍👍"] {
+        let (status, body) = app
+            .post(&path, Some(&bob.access), json!({ "emoji": bad }))
+            .await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+    }
+    // Removed over the WebSocket, with the REST route's rules.
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws
+        .send_json(json!({ "action": "message:reaction", "requestId": "r1",
+            "data": { "chatId": chat, "messageId": id, "emoji": "👍🏽", "remove": true } }))
+        .await;
+    let ack = bob_ws.answer_to("r1").await;
+    assert_eq!(ack["event"], "ack", "{ack}");
+    assert_eq!(ack["data"]["emoji"], Value::Null);
+    let removed = alice_ws.next_event("message:reaction:removed").await;
+    assert_eq!(removed["data"]["userId"], bob.id.as_str());
+    let (status, _) = app
+        .delete(
+            &format!("{path}/%F0%9F%91%8D%F0%9F%8F%BD"),
+            &bob.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404, "nothing left to remove");
+    let (status, body) = app
+        .delete(
+            &format!("{path}/%F0%9F%91%8D%F0%9F%8F%BD"),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        history(&app, &alice, &chat).await[0]["reactions"],
+        json!([])
+    );
+
+    let (status, _) = app
+        .post(
+            "/api/users/block",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(&path, Some(&bob.access), json!({ "emoji": "😡" }))
+        .await;
+    assert_eq!(status, 403, "no reacting across a block");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ids = Vec::new();
+    for n in 0..300 {
+        ids.push(sent(&app, &alice, &chat, &format!("m{n}")).await);
+    }
+    let since = present(&app, &alice).await;
+    let bob_since = present(&app, &bob).await;
+
+    // Bob catches up on 300 messages and reads them: alice hears of it once.
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{}/read", ids[299]),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["readSeq"], 300);
+    let (events, since) = sync_all(&app, &alice, &since).await;
+    let reads = named(&events, "message:read");
+    assert_eq!(reads.len(), 1, "{events:?}");
+    assert_eq!(reads[0]["data"]["seq"], 300);
+    assert_eq!(reads[0]["data"]["readBy"], bob.id.as_str());
+    assert_eq!(reads[0]["data"]["messageId"], ids[299].as_str());
+    let (own, _) = sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(named(&own, "message:read").len(), 1, "bob's other devices");
+    assert!(history(&app, &alice, &chat)
+        .await
+        .iter()
+        .all(|m| m["status"] == "read"));
+    // An earlier message read again: nothing moves, nobody is told.
+    let (_, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{}/read", ids[3]),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["readSeq"], 300);
+    let (events, since) = sync_all(&app, &alice, &since).await;
+    assert!(named(&events, "message:read").is_empty(), "{events:?}");
+
+    // Bob turns read receipts off: alice no longer learns he read, nor sees "read".
+    let (status, _) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "privacySettings": { "readReceipts": false } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let newer = sent(&app, &alice, &chat, "are you there?").await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws
+        .send_json(json!({ "action": "message:read", "requestId": "read-1",
+            "data": { "chatId": chat, "messageId": newer } }))
+        .await;
+    let ack = bob_ws.answer_to("read-1").await;
+    assert_eq!(ack["data"]["readSeq"], 301, "{ack}");
+    let (events, _) = sync_all(&app, &alice, &since).await;
+    assert!(named(&events, "message:read").is_empty(), "{events:?}");
+    let last = history(&app, &alice, &chat).await.pop().unwrap();
+    assert_eq!(
+        last["status"], "delivered",
+        "read is hidden, delivered is not"
+    );
+    // ...and neither does bob see alice's (both ways).
+    let bobs = sent(&app, &bob, &chat, "yes").await;
+    let (_, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{bobs}/read"),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    let mine = history(&app, &bob, &chat).await.pop().unwrap();
+    assert_ne!(mine["status"], "read");
+
+    // Groups keep read receipts whatever the setting.
+    let group = app.open_group(&alice, "g", &[&bob]).await;
+    let g = sent(&app, &alice, &group, "group news").await;
+    let since = present(&app, &alice).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages/{g}/read"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (events, _) = sync_all(&app, &alice, &since).await;
+    assert_eq!(named(&events, "message:read").len(), 1, "{events:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn typing_reaches_connected_members_only_briefly_and_never_across_a_block() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let eve = app.register("eve").await;
+    let group = app.open_group(&alice, "g", &[&bob, &carol]).await;
+    let (status, _) = app
+        .post(
+            "/api/users/block",
+            Some(&carol.access),
+            json!({ "userId": alice.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let bob_since = present(&app, &bob).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut carol_ws = app.ws(&carol.access).await;
+
+    alice_ws
+        .send_json(
+            json!({ "action": "message:typing", "requestId": "t1", "data": { "chatId": group } }),
+        )
+        .await;
+    assert_eq!(alice_ws.answer_to("t1").await["event"], "ack");
+    let typing = bob_ws.next_event("message:typing").await;
+    assert_eq!(typing["data"]["userId"], alice.id.as_str());
+    assert_eq!(typing["data"]["isTyping"], true);
+    assert!(typing["data"]["expiresInSeconds"].as_u64().unwrap() > 0);
+    assert!(typing.get("cursor").is_none(), "ephemeral: {typing}");
+    // Repeated at once: acknowledged, not relayed again (throttled).
+    alice_ws
+        .send_json(
+            json!({ "action": "message:typing", "requestId": "t2", "data": { "chatId": group } }),
+        )
+        .await;
+    assert_eq!(alice_ws.answer_to("t2").await["event"], "ack");
+    bob_ws.expect_silence(Duration::from_millis(300)).await;
+    alice_ws
+        .send_json(json!({ "action": "message:stop_typing", "requestId": "t3", "data": { "chatId": group } }))
+        .await;
+    assert_eq!(alice_ws.answer_to("t3").await["event"], "ack");
+    let stopped = bob_ws.next_event("message:stop_typing").await;
+    assert_eq!(stopped["data"]["isTyping"], false);
+    // Carol blocked alice: she is told nothing.
+    carol_ws.expect_silence(Duration::from_millis(300)).await;
+    // Never stored: sync has none of it.
+    let (events, _) = sync_all(&app, &bob, &bob_since).await;
+    assert!(named(&events, "message:typing").is_empty(), "{events:?}");
+    // Not a member: as if the chat did not exist.
+    let mut eve_ws = app.ws(&eve.access).await;
+    eve_ws
+        .send_json(
+            json!({ "action": "message:typing", "requestId": "t4", "data": { "chatId": group } }),
+        )
+        .await;
+    let refused = eve_ws.answer_to("t4").await;
+    assert_eq!(refused["data"]["code"], "RESOURCE_NOT_FOUND", "{refused}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn message_delete_over_the_websocket_is_the_rest_route() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let id = sent(&app, &alice, &chat, "oops").await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    alice_ws
+        .send_json(json!({ "action": "message:delete", "requestId": "d1",
+            "data": { "chatId": chat, "messageId": id, "forEveryone": true } }))
+        .await;
+    let ack = alice_ws.answer_to("d1").await;
+    assert_eq!(ack["data"]["deletion"], "forEveryone", "{ack}");
+    let told = bob_ws.next_event("message:deleted").await;
+    assert_eq!(told["data"]["messageId"], id.as_str());
+    // The connection that asked has its answer and is not pushed the event.
+    alice_ws.expect_silence(Duration::from_millis(500)).await;
+    bob_ws
+        .send_json(json!({ "action": "message:delete", "requestId": "d2",
+            "data": { "chatId": chat, "messageId": id, "forEveryone": "yes" } }))
+        .await;
+    assert_eq!(bob_ws.answer_to("d2").await["event"], "error:general");
+    app.stop().await;
+}

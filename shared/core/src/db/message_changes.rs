@@ -1,0 +1,290 @@
+//! Queries that change a stored message or a member's view of it: edits (with their history),
+//! deletion for one user or for everyone, reactions, and the read watermark. Each runs in the
+//! caller's transaction, after [`lock_visible`] found and locked the message.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::api::models::{ChatType, MessageEdit, ParticipantRole, Timestamp};
+use crate::error::ApiError;
+
+/// A message as a member acting on it sees it, locked until their transaction ends.
+pub struct Target {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    pub seq: i64,
+    /// `None` for a system message (or one whose sender's account is gone).
+    pub sender_id: Option<Uuid>,
+    pub kind: String,
+    pub content: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub deleted: bool,
+    pub chat_kind: ChatType,
+    /// The acting member's role.
+    pub role: ParticipantRole,
+    /// A 1:1 chat where one of the two blocks the other.
+    pub blocked: bool,
+}
+
+/// The message `message_id` of `chat_id` if `user` is an active member who may see it (sent
+/// after they joined, not cleared or hidden by them), locked for a change.
+pub async fn lock_visible(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    message_id: Uuid,
+    user: Uuid,
+) -> Result<Option<Target>, ApiError> {
+    visible(client, chat_id, message_id, user, "FOR UPDATE OF m").await
+}
+
+/// As [`lock_visible`], without locking the message (for what only reads it).
+pub async fn find_visible(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    message_id: Uuid,
+    user: Uuid,
+) -> Result<Option<Target>, ApiError> {
+    visible(client, chat_id, message_id, user, "").await
+}
+
+async fn visible(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    message_id: Uuid,
+    user: Uuid,
+    lock: &str,
+) -> Result<Option<Target>, ApiError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
+                    m.deleted_for_everyone, c.type AS chat_type, p.role,
+                    c.type = 'individual' AND EXISTS (
+                        SELECT 1 FROM chat_participants o
+                        JOIN user_relationships b ON b.relationship_type = 'blocked'
+                         AND ((b.user_id = o.user_id AND b.related_user_id = $3)
+                              OR (b.user_id = $3 AND b.related_user_id = o.user_id))
+                        WHERE o.chat_id = c.id AND o.user_id <> $3) AS blocked
+             FROM messages m
+             JOIN chats c ON c.id = m.chat_id
+             JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3 AND p.left_at IS NULL
+             WHERE m.id = $2 AND m.chat_id = $1 AND m.seq > p.cleared_seq AND m.created_at >= p.joined_at
+               AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
+             {lock}"
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&chat_id, &message_id, &user])
+        .await?
+        .map(|r| Target {
+            id: r.get("id"),
+            chat_id: r.get("chat_id"),
+            seq: r.get("seq"),
+            sender_id: r.get("sender_id"),
+            kind: r.get("type"),
+            content: r.get("content"),
+            created_at: r.get("created_at"),
+            deleted: r.get("deleted_for_everyone"),
+            chat_kind: ChatType::parse_stored(r.get("chat_type")),
+            role: ParticipantRole::parse_stored(r.get("role")),
+            blocked: r.get("blocked"),
+        }))
+}
+
+/// Replace a message's text, keeping the text it replaces in its edit history.
+pub async fn edit(
+    client: &impl GenericClient,
+    message_id: Uuid,
+    content: &str,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH history AS (
+                 INSERT INTO message_edits (message_id, previous_content)
+                 SELECT id, content FROM messages WHERE id = $1
+             )
+             UPDATE messages SET content = $2, is_edited = true, edited_at = now() WHERE id = $1",
+        )
+        .await?;
+    client.execute(&stmt, &[&message_id, &content]).await?;
+    Ok(())
+}
+
+/// A message's earlier versions, oldest first.
+pub async fn edits(
+    client: &impl GenericClient,
+    message_id: Uuid,
+) -> Result<Vec<MessageEdit>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT previous_content, edited_at FROM message_edits WHERE message_id = $1 ORDER BY id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&message_id])
+        .await?
+        .iter()
+        .map(|r| MessageEdit {
+            previous_content: r.get("previous_content"),
+            edited_at: Timestamp(r.get("edited_at")),
+        })
+        .collect())
+}
+
+/// Delete a message for everyone: its text, details, media reference, edit history and
+/// reactions are erased; a tombstone keeps its place (and `seq`).
+pub async fn erase(client: &impl GenericClient, message_id: Uuid) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH edits AS (DELETE FROM message_edits WHERE message_id = $1),
+                  reactions AS (DELETE FROM message_reactions WHERE message_id = $1)
+             UPDATE messages SET content = NULL, metadata = '{}', media_id = NULL,
+                    is_edited = false, edited_at = NULL,
+                    deleted_for_everyone = true, deleted_at = now()
+             WHERE id = $1",
+        )
+        .await?;
+    client.execute(&stmt, &[&message_id]).await?;
+    Ok(())
+}
+
+/// Hide a message from `user`'s view only. Whether it was visible until now.
+pub async fn hide(
+    client: &impl GenericClient,
+    message_id: Uuid,
+    user: Uuid,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO message_hidden (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&message_id, &user]).await? == 1)
+}
+
+/// What setting a reaction did.
+pub enum ReactionOutcome {
+    /// Set (replacing `replaced`, if the user had another one).
+    Set { replaced: Option<String> },
+    /// The user had already reacted with this emoji.
+    Unchanged,
+}
+
+/// Set `user`'s one reaction to a message.
+pub async fn set_reaction(
+    client: &impl GenericClient,
+    message_id: Uuid,
+    user: Uuid,
+    emoji: &str,
+) -> Result<ReactionOutcome, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH before AS (
+                 SELECT emoji FROM message_reactions WHERE message_id = $1 AND user_id = $2
+             ), upserted AS (
+                 INSERT INTO message_reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
+                 ON CONFLICT (message_id, user_id) DO UPDATE SET emoji = excluded.emoji, created_at = now()
+                 WHERE message_reactions.emoji <> excluded.emoji
+                 RETURNING 1
+             )
+             SELECT (SELECT emoji FROM before) AS before, EXISTS (SELECT 1 FROM upserted) AS changed",
+        )
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&message_id, &user, &emoji])
+        .await?;
+    Ok(if row.get("changed") {
+        ReactionOutcome::Set {
+            replaced: row.get("before"),
+        }
+    } else {
+        ReactionOutcome::Unchanged
+    })
+}
+
+/// Take back `user`'s reaction if it is `emoji`. Whether there was one.
+pub async fn remove_reaction(
+    client: &impl GenericClient,
+    message_id: Uuid,
+    user: Uuid,
+    emoji: &str,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&message_id, &user, &emoji]).await? == 1)
+}
+
+/// Move `user`'s read watermark in a chat up to `seq` (a read message was delivered, too; the
+/// watermark never moves back). The watermark before and after.
+pub async fn mark_read(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    user: Uuid,
+    seq: i64,
+) -> Result<(i64, i64), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH before AS (
+                 SELECT read_seq FROM chat_participants WHERE chat_id = $1 AND user_id = $2 FOR UPDATE
+             ), moved AS (
+                 UPDATE chat_participants p
+                 SET read_seq = $3, delivered_seq = greatest(p.delivered_seq, $3)
+                 FROM before
+                 WHERE p.chat_id = $1 AND p.user_id = $2 AND before.read_seq < $3
+                 RETURNING p.read_seq
+             )
+             SELECT (SELECT read_seq FROM before) AS before,
+                    coalesce((SELECT read_seq FROM moved), (SELECT read_seq FROM before)) AS now",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[&chat_id, &user, &seq]).await?;
+    Ok((row.get("before"), row.get("now")))
+}
+
+/// One sender told that their messages were read: up to their latest message in the range.
+pub struct ReadNotice {
+    pub sender: Uuid,
+    pub message_id: Uuid,
+    pub seq: i64,
+}
+
+/// The senders of the messages `reader` just read (`seq` in `(after, up_to]`), each with their
+/// latest one there: those who see read receipts from the reader (`read_receipts_shared`, V18)
+/// and neither block nor are blocked by them. One row per sender, however many messages.
+pub async fn read_notices(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    reader: Uuid,
+    after: i64,
+    up_to: i64,
+) -> Result<Vec<ReadNotice>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            // The range's senders first (one row each), then the privacy checks per sender.
+            "SELECT s.sender_id, s.id, s.seq FROM (
+                 SELECT DISTINCT ON (m.sender_id) m.sender_id, m.id, m.seq
+                 FROM messages m
+                 WHERE m.chat_id = $1 AND m.seq > $3 AND m.seq <= $4
+                   AND m.sender_id IS NOT NULL AND m.sender_id <> $2 AND NOT m.deleted_for_everyone
+                 ORDER BY m.sender_id, m.seq DESC
+             ) s
+             WHERE read_receipts_shared($1, $2, s.sender_id)
+               AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
+                   AND ((b.user_id = s.sender_id AND b.related_user_id = $2)
+                        OR (b.user_id = $2 AND b.related_user_id = s.sender_id)))",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&chat_id, &reader, &after, &up_to])
+        .await?
+        .iter()
+        .map(|r| ReadNotice {
+            sender: r.get("sender_id"),
+            message_id: r.get("id"),
+            seq: r.get("seq"),
+        })
+        .collect())
+}

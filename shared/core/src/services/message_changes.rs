@@ -1,0 +1,326 @@
+//! Changing a sent message (API.md "Messages", PRD 1.5): edits with their history, deletion for
+//! yourself or for everyone, and reactions. Each change and its event commit together (the one
+//! publish path); the relay then delivers the event.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::api::models::{
+    ChatType, Deletion, Envelope, Message, MessageEdit, MessageRemoved, ParticipantRole,
+    ReactionSet,
+};
+use crate::api::requests::{AddReactionRequest, DeleteMessageRequest, EditMessageRequest};
+use crate::api::ws::{MessageDeleted, ReactionChanged, ServerEvent};
+use crate::auth::tokens::Caller;
+use crate::db::message_changes::{self, ReactionOutcome, Target};
+use crate::db::{events, messages};
+use crate::domain::{trim_blank, Emoji};
+use crate::error::ApiError;
+use crate::App;
+
+/// The message, locked, if the caller may see it; 404 otherwise (the same answer whether it
+/// does not exist or is not theirs to see).
+async fn visible(
+    tx: &impl deadpool_postgres::GenericClient,
+    caller: &Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<Target, ApiError> {
+    message_changes::lock_visible(tx, chat_id, message_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))
+}
+
+/// Refused once a message is older than `window`.
+fn within(target: &Target, window: Duration, what: &str) -> Result<(), ApiError> {
+    let age = chrono::Utc::now() - target.created_at;
+    if age.to_std().unwrap_or_default() > window {
+        return Err(ApiError::PermissionDenied(format!(
+            "messages can be {what} only within {} minutes of sending",
+            window.as_secs() / 60
+        )));
+    }
+    Ok(())
+}
+
+/// `PUT /api/chats/{chatId}/messages/{messageId}`: the sender changes a text message's text
+/// within the edit window (15 minutes by default); the text it replaces is kept.
+#[utoipa::path(put, path = "/api/chats/{chatId}/messages/{messageId}", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    request_body = EditMessageRequest,
+    responses((status = 200, description = "The message as edited", body = Envelope<Message>)))]
+pub async fn edit(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    body: EditMessageRequest,
+) -> Result<Message, ApiError> {
+    let content = body.content;
+    if trim_blank(&content).is_empty() {
+        return Err(ApiError::Validation("`content` must not be empty".into()));
+    }
+    let max = app.settings.max_message_chars;
+    if content.chars().count() > max {
+        return Err(ApiError::Validation(format!(
+            "`content` is longer than {max} characters"
+        )));
+    }
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = visible(&tx, &caller, chat_id, message_id).await?;
+    if target.sender_id != Some(caller.user_id) {
+        return Err(ApiError::PermissionDenied(
+            "only its sender edits a message".into(),
+        ));
+    }
+    if target.deleted {
+        return Err(ApiError::PermissionDenied(
+            "a deleted message cannot be edited".into(),
+        ));
+    }
+    if target.kind != "text" {
+        return Err(ApiError::PermissionDenied(
+            "only text messages can be edited".into(),
+        ));
+    }
+    within(&target, app.settings.edit_window, "edited")?;
+    if target.content.as_deref() != Some(content.as_str()) {
+        message_changes::edit(&tx, message_id, &content).await?;
+        events::append_message_event(
+            &tx,
+            chat_id,
+            Some(caller.user_id),
+            None,
+            "message:edited",
+            message_id,
+            None,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    super::relay::wake(app, "message:edited").await;
+    messages::by_id(&app.db, message_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))
+}
+
+/// `GET /api/chats/{chatId}/messages/{messageId}/edits`: a message's earlier versions, oldest
+/// first (none once it is deleted for everyone).
+#[utoipa::path(get, path = "/api/chats/{chatId}/messages/{messageId}/edits", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Earlier versions, oldest first", body = Envelope<Vec<MessageEdit>>)))]
+pub async fn edits(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<Vec<MessageEdit>, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    visible(&tx, &caller, chat_id, message_id).await?;
+    let edits = message_changes::edits(&tx, message_id).await?;
+    tx.commit().await?;
+    Ok(edits)
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}` (and `message:delete`): hide a message
+/// from your own view, or erase it for everyone (its sender within the delete window, 60 hours
+/// by default, or a group's admin at any time): its text, details, media and edit history are
+/// erased and a tombstone stays. Deleting again answers the same.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/messages/{messageId}", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    request_body(content = Option<DeleteMessageRequest>, description = "Absent: delete for the caller only"),
+    responses((status = 200, description = "Deleted", body = Envelope<MessageRemoved>)))]
+pub async fn delete(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    body: DeleteMessageRequest,
+    origin_connection: Option<&str>,
+) -> Result<MessageRemoved, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = visible(&tx, &caller, chat_id, message_id).await?;
+    let deletion = if body.delete_for_everyone {
+        Deletion::ForEveryone
+    } else {
+        Deletion::ForMe
+    };
+    let removed = MessageRemoved {
+        chat_id,
+        message_id,
+        deletion,
+    };
+    let notice = |deletion| {
+        ServerEvent::MessageDeleted(MessageDeleted {
+            chat_id,
+            message_id,
+            deletion,
+            deleted_by: caller.user_id,
+        })
+    };
+    match deletion {
+        Deletion::ForMe => {
+            // Its other devices hide it too.
+            message_changes::hide(&tx, message_id, caller.user_id).await?;
+            let event = notice(Deletion::ForMe);
+            events::append_user_events(
+                &tx,
+                &[caller.user_id],
+                Some(caller.user_id),
+                event.name(),
+                &event.data(),
+            )
+            .await?;
+        }
+        Deletion::ForEveryone => {
+            if target.deleted {
+                return Ok(removed);
+            }
+            let sender = target.sender_id == Some(caller.user_id);
+            let group_admin =
+                target.chat_kind == ChatType::Group && target.role == ParticipantRole::Admin;
+            if !sender && !group_admin {
+                return Err(ApiError::PermissionDenied(
+                    "only its sender or a group admin deletes a message for everyone".into(),
+                ));
+            }
+            if !group_admin {
+                within(&target, app.settings.delete_window, "deleted for everyone")?;
+            }
+            message_changes::erase(&tx, message_id).await?;
+            // No actor: a member who blocked the one deleting must still lose the message.
+            let event = notice(Deletion::ForEveryone);
+            events::append_message_event(
+                &tx,
+                chat_id,
+                None,
+                origin_connection,
+                event.name(),
+                message_id,
+                Some(&event.data()),
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    super::relay::wake(app, "message:deleted").await;
+    Ok(removed)
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/reactions` (and `message:reaction`): react
+/// with one emoji; a member has one reaction per message, so this replaces an earlier one.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/reactions", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    request_body = AddReactionRequest,
+    responses((status = 200, description = "The caller's reaction now", body = Envelope<ReactionSet>)))]
+pub async fn react(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    body: AddReactionRequest,
+    origin_connection: Option<&str>,
+) -> Result<ReactionSet, ApiError> {
+    let emoji = body.emoji;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = reactable(&tx, &caller, chat_id, message_id).await?;
+    if let ReactionOutcome::Set { .. } =
+        message_changes::set_reaction(&tx, target.id, caller.user_id, emoji.as_str()).await?
+    {
+        let event = ServerEvent::ReactionAdded(ReactionChanged {
+            chat_id,
+            message_id,
+            user_id: caller.user_id,
+            emoji: emoji.as_str().to_owned(),
+        });
+        events::append_message_event(
+            &tx,
+            chat_id,
+            Some(caller.user_id),
+            origin_connection,
+            event.name(),
+            message_id,
+            Some(&event.data()),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    super::relay::wake(app, "message:reaction:added").await;
+    Ok(ReactionSet {
+        chat_id,
+        message_id,
+        emoji: Some(emoji.as_str().to_owned()),
+    })
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}` (and
+/// `message:reaction` with `remove`): take the caller's reaction back. 404 if they had not
+/// reacted with this emoji.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/messages/{messageId}/reactions/{emoji}", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path), ("emoji" = String, Path)),
+    responses((status = 200, description = "Removed", body = Envelope<ReactionSet>)))]
+pub async fn unreact(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    emoji: &str,
+    origin_connection: Option<&str>,
+) -> Result<ReactionSet, ApiError> {
+    let emoji = Emoji::parse(emoji)?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = reactable(&tx, &caller, chat_id, message_id).await?;
+    if !message_changes::remove_reaction(&tx, target.id, caller.user_id, emoji.as_str()).await? {
+        return Err(ApiError::NotFound("reaction"));
+    }
+    let event = ServerEvent::ReactionRemoved(ReactionChanged {
+        chat_id,
+        message_id,
+        user_id: caller.user_id,
+        emoji: emoji.as_str().to_owned(),
+    });
+    events::append_message_event(
+        &tx,
+        chat_id,
+        Some(caller.user_id),
+        origin_connection,
+        event.name(),
+        message_id,
+        Some(&event.data()),
+    )
+    .await?;
+    tx.commit().await?;
+    super::relay::wake(app, "message:reaction:removed").await;
+    Ok(ReactionSet {
+        chat_id,
+        message_id,
+        emoji: None,
+    })
+}
+
+/// A message the caller may react to: visible, not deleted, in a chat without a block.
+async fn reactable(
+    tx: &impl deadpool_postgres::GenericClient,
+    caller: &Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<Target, ApiError> {
+    let target = visible(tx, caller, chat_id, message_id).await?;
+    if target.deleted {
+        return Err(ApiError::PermissionDenied(
+            "a deleted message takes no reactions".into(),
+        ));
+    }
+    if target.blocked {
+        return Err(ApiError::PermissionDenied(
+            "you cannot message this user".into(),
+        ));
+    }
+    Ok(target)
+}
