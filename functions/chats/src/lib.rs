@@ -1,10 +1,11 @@
 //! REST `/api/chats/*`: create, list and read chats; manage a group's participants; send,
-//! edit, delete, react to and read messages, and read history. And
+//! edit, delete, react to, pin, star and read messages, and read history; the caller's starred
+//! messages. And
 //! `/api/sync`: the caller's event stream after a cursor.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::{
-    chats, invite_links, message_changes, messaging, participants, receipts, sync,
+    chats, invite_links, message_changes, message_marks, messaging, participants, receipts, sync,
 };
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
@@ -124,6 +125,51 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         )
         .await
         .map(Reply::ok),
+        "GET /api/chats/{chatId}/messages/{messageId}/info" => receipts::info(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
+        "POST /api/chats/{chatId}/messages/{messageId}/pin" => message_marks::pin(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            req.body(max)?,
+        )
+        .await
+        .map(Reply::ok),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/pin" => message_marks::unpin(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
+        "POST /api/chats/{chatId}/messages/{messageId}/star" => message_marks::star(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            true,
+        )
+        .await
+        .map(Reply::ok),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/star" => message_marks::unstar(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
+        "GET /api/messages/starred" => message_marks::starred(app, caller, req.query()?)
+            .await
+            .map(Reply::page),
         "POST /api/chats/{chatId}/invitation" => {
             chats::accept_invitation(app, caller, req.path_id("chatId")?)
                 .await

@@ -420,8 +420,7 @@ impl MessageType {
 }
 
 validated_string!(MessageType, |s| s
-    .enum_values(Some(MESSAGE_TYPES.iter().copied()))
-    .default(Some("text".into())));
+    .enum_values(Some(MESSAGE_TYPES.iter().copied())));
 
 /// A UUID from a path, as a 400 (not a 500) when malformed.
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {

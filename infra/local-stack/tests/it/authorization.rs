@@ -74,7 +74,17 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "DELETE /api/chats/{chatId}"
         | "GET /api/chats/{chatId}/messages/{messageId}/edits"
         | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
-        | "POST /api/chats/{chatId}/messages/{messageId}/read" => Scope::Chat(NOT_SEEN),
+        | "POST /api/chats/{chatId}/messages/{messageId}/read"
+        | "POST /api/chats/{chatId}/messages/{messageId}/star" => Scope::Chat(NOT_SEEN),
+        // Unstarring what is not starred answers `starred: false` (idempotent).
+        "DELETE /api/chats/{chatId}/messages/{messageId}/star" => Scope::Chat(NOT_SEEN),
+        // The admin's message: its info is the admin's; pins need the group's edit permission.
+        "GET /api/chats/{chatId}/messages/{messageId}/info"
+        | "POST /api/chats/{chatId}/messages/{messageId}/pin" => Scope::Chat(SEEN_NOT_ALLOWED),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/pin" => Scope::Chat(SEEN_NOT_ALLOWED),
+        "GET /api/messages/starred" => {
+            Scope::NoChat("the caller's own stars (checked below: no leak)")
+        }
         // A member editing, or deleting for everyone, the admin's message.
         "PUT /api/chats/{chatId}/messages/{messageId}"
         | "DELETE /api/chats/{chatId}/messages/{messageId}" => Scope::Chat(SEEN_NOT_ALLOWED),
@@ -323,7 +333,7 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
     // Nothing of the group reached those outside it: not their list, not their stream.
     for who in [Outsider, Blocked] {
         let user = persona(who);
-        for path in ["/api/chats", "/api/sync"] {
+        for path in ["/api/chats", "/api/sync", "/api/messages/starred"] {
             let (status, body) = app.get(path, Some(&user.access)).await;
             assert_eq!(status, 200);
             assert!(

@@ -512,3 +512,277 @@ async fn message_delete_over_the_websocket_is_the_rest_route() {
     assert_eq!(bob_ws.answer_to("d2").await["event"], "error:general");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_groups() {
+    let app = spawn_app().await;
+    let admin = app.register("admin").await;
+    let bob = app.register("bob").await;
+    let group = app.open_group(&admin, "pins", &[&bob]).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(sent(&app, &bob, &group, &format!("p{n}")).await);
+    }
+    let pin = |id: &str| format!("/api/chats/{group}/messages/{id}/pin");
+    // Members may not pin while only admins edit the group's info (the default).
+    let (status, body) = app.post(&pin(&ids[0]), Some(&bob.access), json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let mut bob_ws = app.ws(&bob.access).await;
+    for id in &ids[..3] {
+        let (status, body) = app
+            .post(
+                &pin(id),
+                Some(&admin.access),
+                json!({ "durationSeconds": 86400 }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["pinned"], true);
+    }
+    let told = bob_ws.next_event("message:pinned").await;
+    assert_eq!(told["data"]["messageId"], ids[0].as_str());
+    let (status, body) = app
+        .post(&pin(&ids[3]), Some(&admin.access), json!({}))
+        .await;
+    assert_eq!(status, 409, "a fourth pin: {body}");
+    let (status, body) = app
+        .post(
+            &pin(&ids[3]),
+            Some(&admin.access),
+            json!({ "durationSeconds": 3600 }),
+        )
+        .await;
+    assert_eq!(status, 400, "not one of the durations: {body}");
+    let (_, details) = app
+        .get(&format!("/api/chats/{group}"), Some(&bob.access))
+        .await;
+    let pinned: Vec<&str> = details["data"]["pinnedMessages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(pinned, [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]);
+    // An expired pin no longer counts (made to expire in the database).
+    app.owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE message_pins SET expires_at = now() - interval '1 second' WHERE message_id = $1",
+            &[&ids[0].parse::<uuid::Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post(&pin(&ids[3]), Some(&admin.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = app.delete(&pin(&ids[0]), &admin.access, json!({})).await;
+    assert_eq!(status, 404, "its pin had expired");
+    let (status, _) = app.delete(&pin(&ids[1]), &admin.access, json!({})).await;
+    assert_eq!(status, 200);
+    let unpinned = bob_ws.next_event("message:unpinned").await;
+    assert_eq!(unpinned["data"]["messageId"], ids[1].as_str());
+    // A message deleted for everyone loses its pin.
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{}", ids[2]),
+            &bob.access,
+            json!({ "deleteForEveryone": true }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, details) = app
+        .get(&format!("/api/chats/{group}"), Some(&bob.access))
+        .await;
+    assert_eq!(
+        details["data"]["pinnedMessages"].as_array().unwrap().len(),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stars_are_personal_listed_newest_first_and_follow_what_the_user_can_see() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let first = sent(&app, &alice, &chat, "keep this").await;
+    let second = sent(&app, &bob, &chat, "and this").await;
+    let mut alice_other = app.ws(&alice.access).await;
+    for id in [&first, &second] {
+        let (status, body) = app
+            .post(
+                &format!("/api/chats/{chat}/messages/{id}/star"),
+                Some(&alice.access),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["data"]["starred"]),
+            (200, &json!(true)),
+            "{body}"
+        );
+    }
+    let told = alice_other.next_event("message:starred").await;
+    assert_eq!(told["data"]["messageId"], first.as_str());
+    let (status, list) = app.get("/api/messages/starred", Some(&alice.access)).await;
+    assert_eq!(status, 200, "{list}");
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.as_str(), first.as_str()], "newest star first");
+    assert_eq!(list["meta"]["pagination"]["total"], 2);
+    let (_, bobs) = app.get("/api/messages/starred", Some(&bob.access)).await;
+    assert_eq!(bobs["data"], json!([]), "stars are alice's own");
+    // Unstarred, and a message she hid, leave the list.
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/messages/{second}/star"),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/messages/{first}"),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, list) = app.get("/api/messages/starred", Some(&alice.access)).await;
+    assert_eq!(list["data"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let (status, _) = app
+        .put(
+            "/api/users/profile",
+            &carol.access,
+            json!({ "privacySettings": { "lastSeen": "nobody" } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let group = app.open_group(&alice, "info", &[&bob, &carol]).await;
+    let id = sent(&app, &alice, &group, "did you get it?").await;
+    let info_path = format!("/api/chats/{group}/messages/{id}/info");
+    let (status, info) = app.get(&info_path, Some(&alice.access)).await;
+    assert_eq!(status, 200, "{info}");
+    assert!(info["data"]["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "sent" && r["deliveredAt"].is_null()));
+
+    // Bob's and carol's devices get it (live), then bob reads it.
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut carol_ws = app.ws(&carol.access).await;
+    let again = sent(&app, &alice, &group, "now?").await;
+    bob_ws.next_event("message:received").await;
+    carol_ws.next_event("message:received").await;
+    app.relay_caught_up().await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages/{again}/read"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, info) = app.get(&info_path, Some(&alice.access)).await;
+    let recipients = info["data"]["recipients"].as_array().unwrap();
+    let bob_row = recipients
+        .iter()
+        .find(|r| r["userId"] == bob.id.as_str())
+        .unwrap();
+    assert_eq!(bob_row["status"], "read");
+    assert!(
+        bob_row["deliveredAt"].is_string() && bob_row["readAt"].is_string(),
+        "{bob_row}"
+    );
+    // Carol hides when she is online: her device's receipt shows no time and no tick.
+    let carol_row = recipients
+        .iter()
+        .find(|r| r["userId"] == carol.id.as_str())
+        .unwrap();
+    assert_eq!(carol_row["status"], "sent", "{carol_row}");
+    assert!(carol_row["deliveredAt"].is_null());
+    // Only the sender asks.
+    let (status, _) = app.get(&info_path, Some(&bob.access)).await;
+    assert_eq!(status, 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn history_pages_around_a_message_and_filters_by_type() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(sent(&app, &alice, &chat, &format!("h{n}")).await);
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "where", "type": "location", "metadata": { "latitude": 48.85, "longitude": 2.35 } }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, page) = app
+        .get(
+            &format!("/api/chats/{chat}/messages?around={}&limit=6", ids[10]),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let contents: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        ["h8", "h9", "h10", "h11", "h12", "h13"],
+        "the message, 2 older, 3 newer"
+    );
+    assert_eq!(page["meta"]["pagination"]["hasMore"], true);
+    let (_, page) = app
+        .get(
+            &format!("/api/chats/{chat}/messages?type=location"),
+            Some(&alice.access),
+        )
+        .await;
+    let kinds: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["location"]);
+    let (status, _) = app
+        .get(
+            &format!("/api/chats/{chat}/messages?type=hologram"),
+            Some(&alice.access),
+        )
+        .await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}

@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, blocking, chats, data_rights, health, invite_links, message_changes, messaging,
-    participants, profiles, receipts, sync, two_factor, verification,
+    accounts, blocking, chats, data_rights, health, invite_links, message_changes, message_marks,
+    messaging, participants, profiles, receipts, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -83,6 +83,12 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         message_changes::react,
         message_changes::unreact,
         receipts::read,
+        receipts::info,
+        message_marks::pin,
+        message_marks::unpin,
+        message_marks::star,
+        message_marks::unstar,
+        message_marks::starred,
         sync::sync,
     ),
     components(schemas(ErrorEnvelope)),

@@ -627,6 +627,8 @@ pub struct ChatDetails {
     /// A group's permissions (absent for a 1:1 chat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<GroupPermissions>,
+    /// Pinned messages that have not expired, most recently pinned first (at most 3).
+    pub pinned_messages: Vec<PinnedMessage>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -852,6 +854,61 @@ pub struct ReadUpTo {
 pub struct TypingSent {
     pub chat_id: Uuid,
     pub is_typing: bool,
+}
+
+/// A message pinned in a chat, until `expiresAt`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedMessage {
+    pub message_id: Uuid,
+    pub pinned_by: Option<Uuid>,
+    pub pinned_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// `POST`/`DELETE .../messages/{messageId}/pin`: the message's pin now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PinState {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub pinned: bool,
+    /// When the pin ends (null once unpinned).
+    #[schema(required = true)]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// `POST`/`DELETE .../messages/{messageId}/star`: whether the caller has it starred now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StarState {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub starred: bool,
+}
+
+/// `GET .../messages/{messageId}/info`: who of the chat got and read the caller's message, and
+/// when, as each recipient's privacy allows.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageInfo {
+    pub message_id: Uuid,
+    pub chat_id: Uuid,
+    pub recipients: Vec<RecipientReceipt>,
+}
+
+/// One recipient's receipt of a message. A time is null when it has not happened, when the
+/// recipient's privacy hides it, or when it is too old to be remembered (the status stays).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientReceipt {
+    pub user_id: Uuid,
+    pub username: String,
+    pub status: MessageStatus,
+    #[schema(required = true)]
+    pub delivered_at: Option<Timestamp>,
+    #[schema(required = true)]
+    pub read_at: Option<Timestamp>,
 }
 
 /// `GET /api/sync`: the caller's events after the cursor, in order.

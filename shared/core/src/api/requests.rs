@@ -499,6 +499,15 @@ pub struct HistoryQuery {
     /// A message id: newer messages than it.
     #[serde(default = "default_none")]
     pub after: Option<Uuid>,
+    /// A message id: that message with the older and newer ones around it (half the page each
+    /// way; `before` and `after` are then ignored). For jumping to a reply's original or a
+    /// search result.
+    #[serde(default = "default_none")]
+    pub around: Option<Uuid>,
+    /// Only messages of this type.
+    #[serde(rename = "type", default = "default_none")]
+    #[param(value_type = Option<MessageType>, inline)]
+    pub kind: Option<MessageType>,
 }
 
 // --- sync --------------------------------------------------------------------------------------
@@ -657,6 +666,68 @@ pub struct DeleteMessageRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddReactionRequest {
     pub emoji: Emoji,
+}
+
+/// `POST .../messages/{messageId}/pin`: for how long.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PinMessageRequest {
+    /// 86400 (24 h), 604800 (7 days) or 2592000 (30 days); 7 days if absent.
+    #[serde(default)]
+    #[schema(required = false)]
+    pub duration_seconds: PinDuration,
+}
+
+/// How long a pin lasts: 24 hours, 7 days or 30 days (WhatsApp's choices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinDuration(pub i64);
+
+impl PinDuration {
+    pub const CHOICES: [i64; 3] = [86_400, 604_800, 2_592_000];
+}
+
+impl Default for PinDuration {
+    fn default() -> Self {
+        Self(604_800)
+    }
+}
+
+impl<'de> Deserialize<'de> for PinDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = d.deserialize_any(Integer)?;
+        if Self::CHOICES.contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom(
+                "must be 86400, 604800 or 2592000 (24 hours, 7 days, 30 days)",
+            ))
+        }
+    }
+}
+
+impl utoipa::PartialSchema for PinDuration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some(Self::CHOICES))
+            .default(Some(Self::default().0.into()))
+            .into()
+    }
+}
+
+impl ToSchema for PinDuration {}
+
+/// `GET /api/messages/starred`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StarredQuery {
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+    #[serde(default)]
+    #[param(value_type = i64, minimum = 0, maximum = 1000000, default = 0)]
+    pub offset: ListOffset,
 }
 
 // --- paging values ------------------------------------------------------------------------------

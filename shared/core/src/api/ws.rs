@@ -454,6 +454,15 @@ pub enum ServerEvent {
     /// privacy allows, and to the reader's other devices).
     #[serde(rename = "message:read")]
     MessageRead(MessageRead),
+    /// A message was pinned in the chat (until `expiresAt`; a chat holds at most 3 pins).
+    #[serde(rename = "message:pinned")]
+    MessagePinned(MessagePinned),
+    /// A message was unpinned.
+    #[serde(rename = "message:unpinned")]
+    MessageUnpinned(MessageUnpinned),
+    /// The user starred or unstarred a message (on another device).
+    #[serde(rename = "message:starred")]
+    MessageStarred(crate::api::models::StarState),
     /// A member is typing (ephemeral: pushed to connected members only, never in sync, no
     /// cursor). Show it for `expiresInSeconds` unless it is repeated.
     #[serde(rename = "message:typing")]
@@ -484,6 +493,9 @@ impl ServerEvent {
             Self::ReactionAdded(_) => "message:reaction:added",
             Self::ReactionRemoved(_) => "message:reaction:removed",
             Self::MessageRead(_) => "message:read",
+            Self::MessagePinned(_) => "message:pinned",
+            Self::MessageUnpinned(_) => "message:unpinned",
+            Self::MessageStarred(_) => "message:starred",
             Self::Typing(_) => "message:typing",
             Self::StopTyping(_) => "message:stop_typing",
         }
@@ -559,6 +571,23 @@ pub struct MessageRead {
     pub seq: i64,
     pub read_by: Uuid,
     pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePinned {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub pinned_by: Uuid,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageUnpinned {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub unpinned_by: Uuid,
 }
 
 /// `message:typing` / `message:stop_typing` (PRD `TypingPayload`).

@@ -274,6 +274,7 @@ pub async fn details(
         participants,
         settings: settings_row(&c),
         permissions: (kind == ChatType::Group).then(|| permissions_row(&c)),
+        pinned_messages: super::message_marks::pins_of(&client, chat_id).await?,
         created_at: Timestamp(c.get("created_at")),
         updated_at: Timestamp(c.get("updated_at")),
     }))

@@ -131,13 +131,15 @@ pub async fn edits(
         .collect())
 }
 
-/// Delete a message for everyone: its text, details, media reference, edit history and
-/// reactions are erased; a tombstone keeps its place (and `seq`).
+/// Delete a message for everyone: its text, details, media reference, edit history,
+/// reactions, pins and stars are erased; a tombstone keeps its place (and `seq`).
 pub async fn erase(client: &impl GenericClient, message_id: Uuid) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached(
             "WITH edits AS (DELETE FROM message_edits WHERE message_id = $1),
-                  reactions AS (DELETE FROM message_reactions WHERE message_id = $1)
+                  reactions AS (DELETE FROM message_reactions WHERE message_id = $1),
+                  pins AS (DELETE FROM message_pins WHERE message_id = $1),
+                  stars AS (DELETE FROM message_stars WHERE message_id = $1)
              UPDATE messages SET content = NULL, metadata = '{}', media_id = NULL,
                     is_edited = false, edited_at = NULL,
                     deleted_for_everyone = true, deleted_at = now()
@@ -231,7 +233,10 @@ pub async fn mark_read(
                  SELECT read_seq FROM chat_participants WHERE chat_id = $1 AND user_id = $2 FOR UPDATE
              ), moved AS (
                  UPDATE chat_participants p
-                 SET read_seq = $3, delivered_seq = greatest(p.delivered_seq, $3)
+                 SET read_seq = $3, read_marks = receipt_marks_push(p.read_marks, $3),
+                     delivered_seq = greatest(p.delivered_seq, $3),
+                     delivered_marks = CASE WHEN p.delivered_seq < $3
+                         THEN receipt_marks_push(p.delivered_marks, $3) ELSE p.delivered_marks END
                  FROM before
                  WHERE p.chat_id = $1 AND p.user_id = $2 AND before.read_seq < $3
                  RETURNING p.read_seq

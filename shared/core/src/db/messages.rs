@@ -229,10 +229,13 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Message>, ApiError> {
         .map(|r| message_row(&r, MessageStatus::Sent)))
 }
 
-/// Where a history page starts: the latest messages, those before and/or after a message.
-pub struct Cursor {
+/// Where a history page starts: the latest messages, those before and/or after a message, or
+/// those around one; and which type of message it lists (all, if `None`).
+pub struct Cursor<'a> {
     pub before: Option<Uuid>,
     pub after: Option<Uuid>,
+    pub around: Option<Uuid>,
+    pub kind: Option<&'a str>,
 }
 
 /// A page of history, oldest first, or `None` if the viewer is not a member of the chat.
@@ -242,7 +245,7 @@ pub async fn history(
     db: &Db,
     chat_id: Uuid,
     viewer: Uuid,
-    cursor: Cursor,
+    cursor: Cursor<'_>,
     limit: i64,
 ) -> Result<Option<(Vec<Message>, bool)>, ApiError> {
     let client = db.get().await?;
@@ -283,7 +286,59 @@ pub async fn history(
             .ok_or(ApiError::NotFound("cursor message"))
     };
     let visible = "m.chat_id = $1 AND m.seq > $2 AND m.created_at >= $7
+        AND ($8::text IS NULL OR m.type = $8)
         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)";
+    // Up to `n` visible messages with `lower < seq < upper`, nearest the bound paged from first.
+    let rows_between = |lower: i64, upper: i64, ascending: bool, n: i64| async move {
+        let order = if ascending { "ASC" } else { "DESC" };
+        let sql = format!(
+            "{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 AND m.seq < $5 ORDER BY m.seq {order} LIMIT $6"
+        );
+        let stmt = client.prepare_cached(&sql).await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &chat_id,
+                    &cleared,
+                    &viewer,
+                    &lower,
+                    &upper,
+                    &n,
+                    &joined,
+                    &cursor.kind,
+                ],
+            )
+            .await?;
+        Ok::<_, ApiError>(rows)
+    };
+    let with_status = |r: &Row| {
+        let seq: i64 = r.get("seq");
+        let status = if seq <= read {
+            MessageStatus::Read
+        } else if seq <= delivered {
+            MessageStatus::Delivered
+        } else {
+            MessageStatus::Sent
+        };
+        message_row(r, status)
+    };
+    if let Some(id) = cursor.around {
+        // The message, older ones before it, newer ones after: half the page each way.
+        let anchor = anchor_seq(id).await?;
+        let newer_n = limit / 2;
+        let older = rows_between(0, anchor + 1, false, limit - newer_n + 1).await?;
+        let newer = rows_between(anchor, i64::MAX, true, newer_n).await?;
+        let has_more = older.len() as i64 > limit - newer_n;
+        let mut page: Vec<Message> = older
+            .iter()
+            .take((limit - newer_n) as usize)
+            .map(with_status)
+            .collect();
+        page.reverse();
+        page.extend(newer.iter().map(with_status));
+        return Ok(Some((page, has_more)));
+    }
     let lower = match cursor.after {
         Some(id) => anchor_seq(id).await?,
         None => 0,
@@ -294,41 +349,9 @@ pub async fn history(
     };
     // Only `after`: page forwards from it. Otherwise page backwards from `before` (or the end).
     let ascending = cursor.after.is_some() && cursor.before.is_none();
-    let order = if ascending { "ASC" } else { "DESC" };
-    let sql = format!(
-        "{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 AND m.seq < $5 ORDER BY m.seq {order} LIMIT $6"
-    );
-    let stmt = client.prepare_cached(&sql).await?;
-    let rows = client
-        .query(
-            &stmt,
-            &[
-                &chat_id,
-                &cleared,
-                &viewer,
-                &lower,
-                &upper,
-                &(limit + 1),
-                &joined,
-            ],
-        )
-        .await?;
+    let rows = rows_between(lower, upper, ascending, limit + 1).await?;
     let has_more = rows.len() as i64 > limit;
-    let mut page: Vec<Message> = rows
-        .iter()
-        .take(limit as usize)
-        .map(|r| {
-            let seq: i64 = r.get("seq");
-            let status = if seq <= read {
-                MessageStatus::Read
-            } else if seq <= delivered {
-                MessageStatus::Delivered
-            } else {
-                MessageStatus::Sent
-            };
-            message_row(r, status)
-        })
-        .collect();
+    let mut page: Vec<Message> = rows.iter().take(limit as usize).map(with_status).collect();
     if !ascending {
         page.reverse();
     }
@@ -377,7 +400,8 @@ pub async fn mark_delivered_many(
     let seqs: Vec<i64> = receipts.iter().map(|r| r.seq).collect();
     let stmt = client
         .prepare_cached(
-            "UPDATE chat_participants p SET delivered_seq = v.seq
+            "UPDATE chat_participants p
+             SET delivered_seq = v.seq, delivered_marks = receipt_marks_push(p.delivered_marks, v.seq)
              FROM (SELECT chat, usr, max(seq) AS seq FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) x(chat, usr, seq)
                    GROUP BY chat, usr) v
              WHERE p.chat_id = v.chat AND p.user_id = v.usr AND p.delivered_seq < v.seq",
@@ -385,4 +409,91 @@ pub async fn mark_delivered_many(
         .await?;
     client.execute(&stmt, &[&chats, &users, &seqs]).await?;
     Ok(())
+}
+
+/// `user`'s starred messages that they can still see (a member of their chat, not hidden or
+/// cleared by them), most recently starred first, and how many there are.
+pub async fn starred(
+    db: &Db,
+    user: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Message>, i64), ApiError> {
+    let client = db.get().await?;
+    let visible = "FROM message_stars s
+         JOIN messages v ON v.id = s.message_id
+         JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND p.left_at IS NULL
+         WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND v.created_at >= p.joined_at
+           AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)";
+    let page = client
+        .prepare_cached(&format!(
+            "WITH page AS (SELECT v.id, s.starred_at {visible}
+                           ORDER BY s.starred_at DESC, v.id LIMIT $2 OFFSET $3)
+             {MESSAGE_SELECT} JOIN page ON page.id = m.id ORDER BY page.starred_at DESC, m.id"
+        ))
+        .await?;
+    let count = client
+        .prepare_cached(&format!("SELECT count(*) AS total {visible}"))
+        .await?;
+    let rows = client.query(&page, &[&user, &limit, &offset]).await?;
+    let total: i64 = client.query_one(&count, &[&user]).await?.get("total");
+    Ok((
+        rows.iter()
+            .map(|r| message_row(r, MessageStatus::Sent))
+            .collect(),
+        total,
+    ))
+}
+
+/// One recipient's receipt of a message, as stored: their watermarks against its `seq`, the
+/// times those reached it, and what the sender may learn of them.
+pub struct ReceiptRow {
+    pub user_id: Uuid,
+    pub username: String,
+    pub delivered: bool,
+    pub read: bool,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    /// The recipient lets the sender know when they are online (`presence_visible`, V8).
+    pub presence_visible: bool,
+    /// Read receipts are shared between them in this chat (`read_receipts_shared`, V18).
+    pub reads_visible: bool,
+}
+
+/// The receipts of message `seq` (sent at `sent_at` by `sender`) from each current member who
+/// was in the chat when it was sent.
+pub async fn receipts_of(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    sender: Uuid,
+    seq: i64,
+    sent_at: DateTime<Utc>,
+) -> Result<Vec<ReceiptRow>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT u.id, u.username, o.delivered_seq >= $3 AS delivered, o.read_seq >= $3 AS read,
+                    receipt_marks_time(o.delivered_marks, $3) AS delivered_at,
+                    receipt_marks_time(o.read_marks, $3) AS read_at,
+                    presence_visible(o.user_id, $2) AS presence_visible,
+                    read_receipts_shared($1, o.user_id, $2) AS reads_visible
+             FROM chat_participants o JOIN users u ON u.id = o.user_id
+             WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL AND o.joined_at <= $4
+             ORDER BY u.username",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&chat_id, &sender, &seq, &sent_at])
+        .await?
+        .iter()
+        .map(|r| ReceiptRow {
+            user_id: r.get("id"),
+            username: r.get("username"),
+            delivered: r.get("delivered"),
+            read: r.get("read"),
+            delivered_at: r.get("delivered_at"),
+            read_at: r.get("read_at"),
+            presence_visible: r.get("presence_visible"),
+            reads_visible: r.get("reads_visible"),
+        })
+        .collect())
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod invite_links;
 pub mod media;
 pub mod message_changes;
+pub mod message_marks;
 pub mod messages;
 pub mod relationships;
 pub mod sessions;

@@ -21,7 +21,7 @@ use crate::App;
 
 /// The message, locked, if the caller may see it; 404 otherwise (the same answer whether it
 /// does not exist or is not theirs to see).
-async fn visible(
+pub(super) async fn visible(
     tx: &impl deadpool_postgres::GenericClient,
     caller: &Caller,
     chat_id: Uuid,

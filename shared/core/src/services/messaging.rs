@@ -107,7 +107,7 @@ pub async fn send(
     Ok(*message)
 }
 
-/// `GET /api/chats/{chatId}/messages?limit&before&after`.
+/// `GET /api/chats/{chatId}/messages?limit&before&after&around&type`.
 #[utoipa::path(get, path = "/api/chats/{chatId}/messages", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), HistoryQuery),
     responses((status = 200, description = "A page of history, oldest first", body = PageEnvelope<Vec<Message>, CursorPagination>)))]
@@ -121,6 +121,8 @@ pub async fn history(
     let cursor = Cursor {
         before: q.before,
         after: q.after,
+        around: q.around,
+        kind: q.kind.as_ref().map(|k| k.as_str()),
     };
     let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
         .await?

@@ -11,6 +11,7 @@ pub mod data_rights;
 pub mod health;
 pub mod invite_links;
 pub mod message_changes;
+pub mod message_marks;
 pub mod messaging;
 pub mod participants;
 pub mod profiles;

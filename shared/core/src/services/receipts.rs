@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::api::models::{ReadUpTo, Timestamp};
+use crate::api::models::{MessageInfo, MessageStatus, ReadUpTo, RecipientReceipt, Timestamp};
 use crate::api::ws::{MessageDelivered, MessageRead, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::message_changes;
@@ -150,5 +150,73 @@ pub async fn read(
     Ok(ReadUpTo {
         chat_id,
         read_seq: now,
+    })
+}
+
+/// `GET /api/chats/{chatId}/messages/{messageId}/info`: for the caller's own message, each
+/// recipient's status and when it was delivered and read, as their privacy allows (a time
+/// that would tell when they were online shows only once they read it; read receipts follow
+/// `read_receipts_shared`). Someone else's message answers 403.
+#[utoipa::path(get, path = "/api/chats/{chatId}/messages/{messageId}/info", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Per recipient: status, deliveredAt, readAt", body = crate::api::models::Envelope<MessageInfo>)))]
+pub async fn info(
+    app: &crate::App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<MessageInfo, ApiError> {
+    let client = app.db.get().await?;
+    let target = message_changes::find_visible(&client, chat_id, message_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    if target.sender_id != Some(caller.user_id) {
+        return Err(ApiError::PermissionDenied(
+            "message info is for your own messages".into(),
+        ));
+    }
+    let rows = messages::receipts_of(
+        &client,
+        chat_id,
+        caller.user_id,
+        target.seq,
+        target.created_at,
+    )
+    .await?;
+    let recipients = rows
+        .into_iter()
+        .map(|r| {
+            let read = r.read && r.reads_visible;
+            // Without presence, a delivery shows only as part of a read (as in the history).
+            let delivered = if r.presence_visible {
+                r.delivered
+            } else {
+                r.read
+            };
+            let status = if read {
+                MessageStatus::Read
+            } else if delivered {
+                MessageStatus::Delivered
+            } else {
+                MessageStatus::Sent
+            };
+            let delivered_at = match (r.presence_visible, delivered) {
+                (true, true) => r.delivered_at,
+                (false, true) if read => r.read_at,
+                _ => None,
+            };
+            RecipientReceipt {
+                user_id: r.user_id,
+                username: r.username,
+                status,
+                delivered_at: delivered_at.map(Timestamp),
+                read_at: r.read_at.filter(|_| read).map(Timestamp),
+            }
+        })
+        .collect();
+    Ok(MessageInfo {
+        message_id,
+        chat_id,
+        recipients,
     })
 }

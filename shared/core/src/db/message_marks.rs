@@ -1,0 +1,129 @@
+//! Marks on messages: pins (chat-wide, at most 3 live per chat, expiring) and stars (each
+//! user's own). Run in the caller's transaction, after the message was found visible.
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::api::models::{PinnedMessage, Timestamp};
+use crate::error::ApiError;
+
+/// Live pins a chat may hold at once.
+pub const MAX_PINS: i64 = 3;
+
+pub enum Pinned {
+    /// Pinned (or its pin renewed) until then.
+    Until(Timestamp),
+    /// The chat already holds `MAX_PINS` other live pins.
+    Full,
+}
+
+/// Pin a message for `seconds` (renewing its pin if it has one). Pins of one chat are counted
+/// under its row lock, so two at once cannot pass the limit together.
+pub async fn pin(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    message_id: Uuid,
+    by: Uuid,
+    seconds: i64,
+) -> Result<Pinned, ApiError> {
+    let lock = client
+        .prepare_cached("SELECT 1 FROM chats WHERE id = $1 FOR NO KEY UPDATE")
+        .await?;
+    client.execute(&lock, &[&chat_id]).await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH expired AS (
+                 DELETE FROM message_pins WHERE chat_id = $1 AND expires_at <= now()
+             )
+             SELECT count(*) AS others FROM message_pins
+             WHERE chat_id = $1 AND message_id <> $2 AND expires_at > now()",
+        )
+        .await?;
+    let others: i64 = client
+        .query_one(&stmt, &[&chat_id, &message_id])
+        .await?
+        .get("others");
+    if others >= MAX_PINS {
+        return Ok(Pinned::Full);
+    }
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO message_pins (chat_id, message_id, pinned_by, expires_at)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+             ON CONFLICT (chat_id, message_id) DO UPDATE
+                 SET pinned_by = excluded.pinned_by, pinned_at = now(), expires_at = excluded.expires_at
+             RETURNING expires_at",
+        )
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&chat_id, &message_id, &by, &(seconds as f64)])
+        .await?;
+    Ok(Pinned::Until(Timestamp(row.get("expires_at"))))
+}
+
+/// Unpin a message. Whether it had a live pin.
+pub async fn unpin(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM message_pins WHERE chat_id = $1 AND message_id = $2 RETURNING expires_at > now() AS live",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&chat_id, &message_id])
+        .await?
+        .is_some_and(|r| r.get("live")))
+}
+
+/// A chat's live pins, most recently pinned first.
+pub async fn pins_of(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+) -> Result<Vec<PinnedMessage>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT message_id, pinned_by, pinned_at, expires_at FROM message_pins
+             WHERE chat_id = $1 AND expires_at > now() ORDER BY pinned_at DESC, message_id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&chat_id])
+        .await?
+        .iter()
+        .map(|r| PinnedMessage {
+            message_id: r.get("message_id"),
+            pinned_by: r.get("pinned_by"),
+            pinned_at: Timestamp(r.get("pinned_at")),
+            expires_at: Timestamp(r.get("expires_at")),
+        })
+        .collect())
+}
+
+/// Star a message for `user`. Whether it was not starred yet.
+pub async fn star(
+    client: &impl GenericClient,
+    user: Uuid,
+    message_id: Uuid,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO message_stars (user_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&user, &message_id]).await? == 1)
+}
+
+/// Unstar a message for `user`. Whether it was starred.
+pub async fn unstar(
+    client: &impl GenericClient,
+    user: Uuid,
+    message_id: Uuid,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached("DELETE FROM message_stars WHERE user_id = $1 AND message_id = $2")
+        .await?;
+    Ok(client.execute(&stmt, &[&user, &message_id]).await? == 1)
+}

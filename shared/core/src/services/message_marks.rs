@@ -1,0 +1,219 @@
+//! Pins and stars (API.md "pin / star"). A pin is the chat's (members see it in the chat's
+//! details, `message:pinned` / `message:unpinned`), at most 3 at once, each expiring after
+//! 24 hours, 7 days or 30 days; in a group it takes the permission to edit the group's info. A
+//! star is the caller's own, listed by `GET /api/messages/starred` and echoed to their devices.
+
+use uuid::Uuid;
+
+use crate::api::models::{
+    Allowed, ChatType, Envelope, Message, OffsetPagination, Page, PageEnvelope, ParticipantRole,
+    PinState, StarState,
+};
+use crate::api::requests::{PinMessageRequest, StarredQuery};
+use crate::api::ws::{MessagePinned, MessageUnpinned, ServerEvent};
+use crate::auth::tokens::Caller;
+use crate::db::message_marks::{self, Pinned, MAX_PINS};
+use crate::db::{chats, events, messages};
+use crate::error::ApiError;
+use crate::App;
+
+use super::message_changes::visible;
+
+/// Whether the caller may pin in this chat: anyone in a 1:1 chat; in a group, whoever may edit
+/// its info.
+async fn may_pin(
+    tx: &impl deadpool_postgres::GenericClient,
+    caller: &Caller,
+    chat_id: Uuid,
+) -> Result<(), ApiError> {
+    let standing = chats::standing(tx, chat_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))?;
+    let allowed = standing.kind == ChatType::Individual
+        || standing.role == ParticipantRole::Admin
+        || standing.permissions.edit_info == Allowed::All;
+    if !allowed {
+        return Err(ApiError::PermissionDenied(
+            "only the group's admins pin messages here".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/pin`: pin a message for 24 hours, 7 days or
+/// 30 days (pinning it again renews it). A chat holds at most 3 pins: unpin one first.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/pin", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    request_body = PinMessageRequest,
+    responses((status = 200, description = "Pinned", body = Envelope<PinState>)))]
+pub async fn pin(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    body: PinMessageRequest,
+) -> Result<PinState, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = visible(&tx, &caller, chat_id, message_id).await?;
+    may_pin(&tx, &caller, chat_id).await?;
+    if target.deleted {
+        return Err(ApiError::PermissionDenied(
+            "a deleted message cannot be pinned".into(),
+        ));
+    }
+    let seconds = body.duration_seconds.0;
+    let expires_at =
+        match message_marks::pin(&tx, chat_id, message_id, caller.user_id, seconds).await? {
+            Pinned::Until(at) => at,
+            Pinned::Full => {
+                return Err(ApiError::AlreadyExists(format!(
+                    "this chat already has {MAX_PINS} pinned messages: unpin one first"
+                )))
+            }
+        };
+    let event = ServerEvent::MessagePinned(MessagePinned {
+        chat_id,
+        message_id,
+        pinned_by: caller.user_id,
+        expires_at,
+    });
+    events::append_message_event(
+        &tx,
+        chat_id,
+        Some(caller.user_id),
+        None,
+        event.name(),
+        message_id,
+        Some(&event.data()),
+    )
+    .await?;
+    tx.commit().await?;
+    super::relay::wake(app, "message:pinned").await;
+    Ok(PinState {
+        chat_id,
+        message_id,
+        pinned: true,
+        expires_at: Some(expires_at),
+    })
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}/pin`: unpin a message (404 if it is not
+/// pinned).
+#[utoipa::path(delete, path = "/api/chats/{chatId}/messages/{messageId}/pin", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Unpinned", body = Envelope<PinState>)))]
+pub async fn unpin(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<PinState, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    visible(&tx, &caller, chat_id, message_id).await?;
+    may_pin(&tx, &caller, chat_id).await?;
+    if !message_marks::unpin(&tx, chat_id, message_id).await? {
+        return Err(ApiError::NotFound("pin"));
+    }
+    let event = ServerEvent::MessageUnpinned(MessageUnpinned {
+        chat_id,
+        message_id,
+        unpinned_by: caller.user_id,
+    });
+    events::append_message_event(
+        &tx,
+        chat_id,
+        Some(caller.user_id),
+        None,
+        event.name(),
+        message_id,
+        Some(&event.data()),
+    )
+    .await?;
+    tx.commit().await?;
+    super::relay::wake(app, "message:unpinned").await;
+    Ok(PinState {
+        chat_id,
+        message_id,
+        pinned: false,
+        expires_at: None,
+    })
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/star` (starred: `true`) and `DELETE` (`false`):
+/// star or unstar a message for yourself; your other devices are told.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/star", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Starred", body = Envelope<StarState>)))]
+pub async fn star(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    starred: bool,
+) -> Result<StarState, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = visible(&tx, &caller, chat_id, message_id).await?;
+    if starred && target.deleted {
+        return Err(ApiError::PermissionDenied(
+            "a deleted message cannot be starred".into(),
+        ));
+    }
+    let changed = if starred {
+        message_marks::star(&tx, caller.user_id, message_id).await?
+    } else {
+        message_marks::unstar(&tx, caller.user_id, message_id).await?
+    };
+    let state = StarState {
+        chat_id,
+        message_id,
+        starred,
+    };
+    if changed {
+        let event = ServerEvent::MessageStarred(state.clone());
+        events::append_user_events(
+            &tx,
+            &[caller.user_id],
+            Some(caller.user_id),
+            event.name(),
+            &event.data(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if changed {
+        super::relay::wake(app, "message:starred").await;
+    }
+    Ok(state)
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}/star`.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/messages/{messageId}/star", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Not starred", body = Envelope<StarState>)))]
+pub async fn unstar(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<StarState, ApiError> {
+    star(app, caller, chat_id, message_id, false).await
+}
+
+/// `GET /api/messages/starred?limit&offset`: the caller's starred messages they can still see,
+/// most recently starred first.
+#[utoipa::path(get, path = "/api/messages/starred", tag = "messages", security(("bearer" = [])),
+    params(StarredQuery),
+    responses((status = 200, description = "Starred messages", body = PageEnvelope<Vec<Message>, OffsetPagination>)))]
+pub async fn starred(
+    app: &App,
+    caller: Caller,
+    q: StarredQuery,
+) -> Result<Page<Vec<Message>, OffsetPagination>, ApiError> {
+    let (limit, offset) = (q.limit.0, q.offset.0);
+    let (items, total) = messages::starred(&app.db, caller.user_id, limit, offset).await?;
+    let pagination = OffsetPagination::new(limit, offset, items.len(), total);
+    Ok(Page { items, pagination })
+}
