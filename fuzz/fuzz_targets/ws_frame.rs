@@ -25,7 +25,10 @@ fuzz_target!(|text: &str| {
                 | Ok(ClientAction::MessageReaction(_))
                 | Ok(ClientAction::MessageDelete(_))
                 | Ok(ClientAction::Typing(_))
-                | Ok(ClientAction::StopTyping(_)) => {
+                | Ok(ClientAction::StopTyping(_))
+                | Ok(ClientAction::UserOnline(_))
+                | Ok(ClientAction::UserOffline(_))
+                | Ok(ClientAction::StatusUpdate(_)) => {
                     assert!(frame.data.is_object(), "an action's payload is an object");
                 }
                 Err(e) => {

@@ -13,6 +13,8 @@ use banter_lambda::Error;
 /// What this function uses: the only settings it asks for at start.
 pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     registry: true,
+    // Wakes the relay: presence changes (and, on connect, a replay) are published.
+    queue: true,
     ..banter_lambda::Uses::NOTHING
 };
 

@@ -8,7 +8,8 @@ use banter_core::api::requests::AddParticipantRequest;
 use banter_core::api::requests::{AddReactionRequest, DeleteMessageRequest};
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
 use banter_core::services::{
-    accounts, chats, invite_links, message_changes, messaging, participants, receipts, typing,
+    accounts, chats, invite_links, message_changes, messaging, participants, presence, receipts,
+    typing,
 };
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
@@ -161,6 +162,15 @@ async fn run_action(
         ClientAction::StopTyping(chat) => typing::relay(app, caller, chat.chat_id, false)
             .await
             .map(ActionResult::Typing),
+        ClientAction::UserOnline(_) | ClientAction::UserOffline(_) => {
+            let active = matches!(action, ClientAction::UserOnline(_));
+            presence::set_device_active(app, caller, connection_id(event)?, active)
+                .await
+                .map(ActionResult::Presence)
+        }
+        ClientAction::StatusUpdate(update) => presence::update_status(app, caller, update.status)
+            .await
+            .map(ActionResult::Status),
         ClientAction::ChatJoin(join) => invite_links::join(app, caller, &join.invite_code)
             .await
             .map(|followed| ActionResult::InviteFollowed(Box::new(followed))),

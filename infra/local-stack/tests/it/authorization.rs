@@ -113,6 +113,9 @@ fn route_scope(route: &str) -> Option<Scope> {
 fn action_scope(action: &str) -> Option<Scope> {
     Some(match action {
         "chat:create" => Scope::NoChat("creates a chat"),
+        "user:online" | "user:offline" | "user:status_update" => {
+            Scope::NoChat("the caller's own presence and status")
+        }
         "message:send"
         | "chat:leave"
         | "message:read"

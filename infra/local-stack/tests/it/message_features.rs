@@ -786,3 +786,91 @@ async fn history_pages_around_a_message_and_filters_by_type() {
     assert_eq!(status, 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_groups() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let erin = app.register("erin").await;
+    app.open_chat(&alice, &bob).await;
+    app.open_chat(&alice, &dave).await;
+    app.open_chat(&alice, &erin).await;
+    app.open_group(&alice, "big", &[&carol]).await;
+    // Dave hides his own last seen (so sees no one's); alice blocked erin.
+    let (status, _) = app
+        .put(
+            "/api/users/profile",
+            &dave.access,
+            json!({ "privacySettings": { "lastSeen": "nobody" } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            "/api/users/block",
+            Some(&alice.access),
+            json!({ "userId": erin.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut since = Vec::new();
+    for user in [&carol, &dave, &erin] {
+        since.push(present(&app, user).await);
+    }
+    let mut bob_ws = app.ws(&bob.access).await.with_presence();
+
+    let mut alice_ws = app.ws(&alice.access).await;
+    let online = bob_ws.next_event("user:online").await;
+    assert_eq!(online["data"]["userId"], alice.id.as_str());
+    assert_eq!(online["data"]["status"], "online");
+    // Her only device goes idle: offline, with a last seen; in use again: online.
+    alice_ws
+        .send_json(json!({ "action": "user:offline", "requestId": "idle", "data": {} }))
+        .await;
+    assert_eq!(alice_ws.answer_to("idle").await["data"]["active"], false);
+    let offline = bob_ws.next_event("user:offline").await;
+    assert!(offline["data"]["lastSeen"].is_string(), "{offline}");
+    alice_ws
+        .send_json(json!({ "action": "user:online", "requestId": "back", "data": {} }))
+        .await;
+    assert_eq!(alice_ws.answer_to("back").await["event"], "ack");
+    bob_ws.next_event("user:online").await;
+    // A second device changes nothing while the first is in use.
+    let mut alice_phone = app.ws(&alice.access).await;
+    bob_ws.expect_silence(Duration::from_millis(400)).await;
+    alice_phone
+        .send_json(json!({ "action": "user:status_update", "requestId": "s",
+            "data": { "status": "at the beach" } }))
+        .await;
+    assert_eq!(
+        alice_phone.answer_to("s").await["data"]["status"],
+        "at the beach"
+    );
+    let status = bob_ws.next_event("user:status_updated").await;
+    assert_eq!(status["data"]["status"], "at the beach");
+    // Both devices leave: offline once, when the last one goes.
+    drop(alice_phone);
+    drop(alice_ws);
+    let offline = bob_ws.next_event("user:offline").await;
+    assert_eq!(offline["data"]["userId"], alice.id.as_str());
+
+    // Carol shares only a group; dave hides his own; erin is blocked: none of them was told.
+    for (user, since) in [&carol, &dave, &erin].into_iter().zip(&since) {
+        let (events, _) = sync_all(&app, user, since).await;
+        assert!(
+            events
+                .iter()
+                .all(|e| !e["event"].as_str().unwrap().starts_with("user:")),
+            "{events:?}"
+        );
+    }
+    let (status, body) = app
+        .get(&format!("/api/users/{}", alice.id), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["isOnline"], false, "{body}");
+    app.stop().await;
+}

@@ -911,6 +911,31 @@ pub struct RecipientReceipt {
     pub read_at: Option<Timestamp>,
 }
 
+/// Online or offline (PRD `UserStatusPayload.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnlineStatus {
+    Online,
+    Offline,
+}
+
+/// The answer to `user:online` / `user:offline`: whether this device counts as in use.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+// Only these fields (`additionalProperties: false`), so an ack is told from the other answers.
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeviceActivity {
+    pub active: bool,
+}
+
+/// The answer to `user:status_update`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+// Only these fields (`additionalProperties: false`), so an ack is told from the other answers.
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusSet {
+    #[schema(required = true)]
+    pub status: Option<String>,
+}
+
 /// `GET /api/sync`: the caller's events after the cursor, in order.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -125,16 +125,28 @@ pub enum ClientAction {
     /// You stopped typing.
     #[serde(rename = "message:stop_typing")]
     StopTyping(ChatRefPayload),
+    /// This device is in use: you are online (while any device is).
+    #[serde(rename = "user:online")]
+    UserOnline(NoPayload),
+    /// This device is idle: you go offline once none is in use.
+    #[serde(rename = "user:offline")]
+    UserOffline(NoPayload),
+    /// Change your status text (the people who may see your presence are told).
+    #[serde(rename = "user:status_update")]
+    StatusUpdate(StatusUpdatePayload),
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 12] = [
+pub const ACTIONS: [&str; 15] = [
     "message:send",
     "message:read",
     "message:reaction",
     "message:delete",
     "message:typing",
     "message:stop_typing",
+    "user:online",
+    "user:offline",
+    "user:status_update",
     "chat:create",
     "chat:update",
     "chat:participant:add",
@@ -297,6 +309,20 @@ pub struct ChatRefPayload {
     pub chat_id: Uuid,
 }
 
+/// An action without a payload: `data` is `{}` (or absent).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoPayload {}
+
+/// `user:status_update`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusUpdatePayload {
+    /// At most 140 characters; only spaces clears it.
+    #[schema(value_type = String, max_length = 140)]
+    pub status: crate::domain::DisplayText<140>,
+}
+
 /// The one answer to a client frame that carried a `requestId` (errors are answered even
 /// without one).
 #[derive(Debug, Serialize, ToSchema)]
@@ -340,6 +366,10 @@ pub enum ActionResult {
     Read(ReadUpTo),
     /// `message:typing` and `message:stop_typing`.
     Typing(TypingSent),
+    /// `user:online` and `user:offline`: this device's state.
+    Presence(crate::api::models::DeviceActivity),
+    /// `user:status_update`: the status now.
+    Status(crate::api::models::StatusSet),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -463,6 +493,16 @@ pub enum ServerEvent {
     /// The user starred or unstarred a message (on another device).
     #[serde(rename = "message:starred")]
     MessageStarred(crate::api::models::StarState),
+    /// Someone the user may see came online (a 1:1 chat or a contact in common, as their
+    /// privacy allows).
+    #[serde(rename = "user:online")]
+    UserOnline(UserPresence),
+    /// Someone went offline (`lastSeen`).
+    #[serde(rename = "user:offline")]
+    UserOffline(UserPresence),
+    /// Someone changed their status text (told to the same people as their presence).
+    #[serde(rename = "user:status_updated")]
+    UserStatusUpdated(UserStatusUpdated),
     /// A member is typing (ephemeral: pushed to connected members only, never in sync, no
     /// cursor). Show it for `expiresInSeconds` unless it is repeated.
     #[serde(rename = "message:typing")]
@@ -496,6 +536,9 @@ impl ServerEvent {
             Self::MessagePinned(_) => "message:pinned",
             Self::MessageUnpinned(_) => "message:unpinned",
             Self::MessageStarred(_) => "message:starred",
+            Self::UserOnline(_) => "user:online",
+            Self::UserOffline(_) => "user:offline",
+            Self::UserStatusUpdated(_) => "user:status_updated",
             Self::Typing(_) => "message:typing",
             Self::StopTyping(_) => "message:stop_typing",
         }
@@ -588,6 +631,28 @@ pub struct MessageUnpinned {
     pub chat_id: Uuid,
     pub message_id: Uuid,
     pub unpinned_by: Uuid,
+}
+
+/// `user:online` / `user:offline` (PRD `UserStatusPayload`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPresence {
+    pub user_id: Uuid,
+    pub username: String,
+    pub status: crate::api::models::OnlineStatus,
+    /// When they went offline (absent while online).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserStatusUpdated {
+    pub user_id: Uuid,
+    pub username: String,
+    /// The new status text (null: cleared).
+    #[schema(required = true)]
+    pub status: Option<String>,
 }
 
 /// `message:typing` / `message:stop_typing` (PRD `TypingPayload`).

@@ -12,6 +12,7 @@ pub mod media;
 pub mod message_changes;
 pub mod message_marks;
 pub mod messages;
+pub mod presence;
 pub mod relationships;
 pub mod sessions;
 pub mod tokens;

@@ -130,19 +130,6 @@ pub async fn all_exist(db: &Db, ids: &[Uuid]) -> Result<bool, ApiError> {
     Ok(n as usize == ids.len())
 }
 
-/// Online, or offline since now (`lastSeen`).
-pub async fn set_online(db: &Db, id: Uuid, online: bool) -> Result<(), ApiError> {
-    let client = db.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "UPDATE users SET is_online = $2, last_seen = CASE WHEN $2 THEN last_seen ELSE now() END
-             WHERE id = $1 AND is_online IS DISTINCT FROM $2",
-        )
-        .await?;
-    client.execute(&stmt, &[&id, &online]).await?;
-    Ok(())
-}
-
 /// The live account with this email: id.
 pub async fn id_by_email(db: &Db, email: &Email) -> Result<Option<Uuid>, ApiError> {
     Ok(login_credentials(db, email).await?.map(|(id, _)| id))

@@ -5,6 +5,7 @@
 use crate::api::requests::SyncCursor;
 use crate::auth::tokens::Caller;
 use crate::db::events;
+use crate::db::presence::ConnectionChange;
 use crate::db::sessions;
 use crate::error::ApiError;
 use crate::ports::ConnectionRecord;
@@ -52,32 +53,33 @@ pub async fn connect(
         connected_at: chrono::Utc::now().timestamp(),
     };
     app.ports.connections.register(&record).await?;
-    crate::db::users::set_online(&app.db, caller.user_id, true).await?;
+    super::presence::connection_changed(
+        app,
+        caller.user_id,
+        connection_id,
+        ConnectionChange::Opened,
+    )
+    .await?;
     if since.is_some() {
         super::relay::wake(app, "replay").await;
     }
     Ok(())
 }
 
-/// Remove the connection; the user goes offline (and `lastSeen` is set) when it was their last.
+/// Remove the connection; the user goes offline (and `lastSeen` is set) when it was their last
+/// one in use.
 pub async fn disconnect(app: &App, caller: Caller, connection_id: &str) -> Result<(), ApiError> {
-    if let Some(record) = app
-        .ports
+    app.ports
         .connections
         .unregister(caller.user_id, connection_id)
-        .await?
-    {
-        if app
-            .ports
-            .connections
-            .connections_of(record.user_id)
-            .await?
-            .is_empty()
-        {
-            crate::db::users::set_online(&app.db, record.user_id, false).await?;
-        }
-    }
-    Ok(())
+        .await?;
+    super::presence::connection_changed(
+        app,
+        caller.user_id,
+        connection_id,
+        ConnectionChange::Closed,
+    )
+    .await
 }
 
 /// Close every WebSocket connection of these device sessions (logout, revocation, password
@@ -102,5 +104,6 @@ pub async fn close_sessions(app: &App, user_id: uuid::Uuid, sessions: &[uuid::Uu
             .connections
             .unregister(user_id, &c.connection_id)
             .await;
+        super::presence::connection_closed(app, user_id, &c.connection_id).await;
     }
 }

@@ -14,6 +14,7 @@ pub mod message_changes;
 pub mod message_marks;
 pub mod messaging;
 pub mod participants;
+pub mod presence;
 pub mod profiles;
 pub mod rate_limit;
 pub mod receipts;

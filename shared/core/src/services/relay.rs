@@ -478,12 +478,14 @@ async fn push_in_order(app: &App, connection: &str, user: Uuid, pushes: &[Push])
                 if let Err(e) = app.ports.connections.unregister(user, connection).await {
                     tracing::warn!(error = %e, "could not drop a gone connection");
                 }
+                super::presence::connection_closed(app, user, connection).await;
                 return (i, true);
             }
             Err(PushError::Failed(e)) => {
                 tracing::warn!(error = %e, connection, "push failed; closing the connection so its client resumes");
                 let _ = app.ports.push.disconnect(connection).await;
                 let _ = app.ports.connections.unregister(user, connection).await;
+                super::presence::connection_closed(app, user, connection).await;
                 return (i, true);
             }
         }

@@ -1,0 +1,118 @@
+//! Presence state (`V20`): which connections count as active, the one online/offline
+//! transition they cause, and who may be told of it.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// What happened to one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionChange {
+    /// Connected (active).
+    Opened,
+    /// Its device is in use again (`user:online`).
+    Active,
+    /// Its device is idle (`user:offline`).
+    Idle,
+    /// Disconnected, or found gone.
+    Closed,
+}
+
+/// The user came online or went offline (`last_seen` set).
+pub struct Transition {
+    pub username: String,
+    pub online: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// Apply a connection's change and, if it changes whether the user is online, record that.
+/// Under the user's row lock, in the caller's transaction.
+pub async fn change(
+    client: &impl GenericClient,
+    user: Uuid,
+    connection: &str,
+    change: ConnectionChange,
+) -> Result<Option<Transition>, ApiError> {
+    let lock = client
+        .prepare_cached("SELECT is_online FROM users WHERE id = $1 FOR UPDATE")
+        .await?;
+    let Some(row) = client.query_opt(&lock, &[&user]).await? else {
+        return Ok(None);
+    };
+    let was_online: bool = row.get("is_online");
+    let sql = match change {
+        ConnectionChange::Opened => {
+            "INSERT INTO presence_connections (connection_id, user_id) VALUES ($2, $1)
+             ON CONFLICT (connection_id) DO UPDATE SET active = true
+             WHERE presence_connections.user_id = $1"
+        }
+        ConnectionChange::Active => {
+            "UPDATE presence_connections SET active = true WHERE connection_id = $2 AND user_id = $1"
+        }
+        ConnectionChange::Idle => {
+            "UPDATE presence_connections SET active = false WHERE connection_id = $2 AND user_id = $1"
+        }
+        ConnectionChange::Closed => {
+            "DELETE FROM presence_connections WHERE connection_id = $2 AND user_id = $1"
+        }
+    };
+    let stmt = client.prepare_cached(sql).await?;
+    client.execute(&stmt, &[&user, &connection]).await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH stale AS (
+                 DELETE FROM presence_connections
+                 WHERE user_id = $1 AND connected_at < now() - interval '2 hours 5 minutes'
+             )
+             SELECT EXISTS (SELECT 1 FROM presence_connections
+                            WHERE user_id = $1 AND active
+                              AND connected_at >= now() - interval '2 hours 5 minutes') AS online",
+        )
+        .await?;
+    let online: bool = client.query_one(&stmt, &[&user]).await?.get("online");
+    if online == was_online {
+        return Ok(None);
+    }
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET is_online = $2, last_seen = CASE WHEN $2 THEN last_seen ELSE now() END
+             WHERE id = $1 RETURNING username, last_seen",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[&user, &online]).await?;
+    Ok(Some(Transition {
+        username: row.get("username"),
+        online,
+        last_seen: (!online).then(|| row.get("last_seen")),
+    }))
+}
+
+/// Who is told of `owner`'s presence and status (`presence_audience`, V20).
+pub async fn audience(client: &impl GenericClient, owner: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached("SELECT presence_audience($1) AS viewer")
+        .await?;
+    Ok(client
+        .query(&stmt, &[&owner])
+        .await?
+        .iter()
+        .map(|r| r.get("viewer"))
+        .collect())
+}
+
+/// Set `user`'s status text (`None` clears it). Their username.
+pub async fn set_status(
+    client: &impl GenericClient,
+    user: Uuid,
+    status: Option<&str>,
+) -> Result<String, ApiError> {
+    let stmt = client
+        .prepare_cached("UPDATE users SET status = $2 WHERE id = $1 RETURNING username")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&user, &status])
+        .await?
+        .get("username"))
+}
