@@ -75,7 +75,8 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "GET /api/chats/{chatId}/messages/{messageId}/edits"
         | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
         | "POST /api/chats/{chatId}/messages/{messageId}/read"
-        | "POST /api/chats/{chatId}/messages/{messageId}/star" => Scope::Chat(NOT_SEEN),
+        | "POST /api/chats/{chatId}/messages/{messageId}/star"
+        | "POST /api/chats/{chatId}/messages/{messageId}/forward" => Scope::Chat(NOT_SEEN),
         // Unstarring what is not starred answers `starred: false` (idempotent).
         "DELETE /api/chats/{chatId}/messages/{messageId}/star" => Scope::Chat(NOT_SEEN),
         // The admin's message: its info is the admin's; pins need the group's edit permission.
@@ -155,6 +156,8 @@ fn rest_request(
         "PUT /api/chats/{chatId}/messages/{messageId}" => json!({ "content": "edited" }),
         "DELETE /api/chats/{chatId}/messages/{messageId}" => json!({ "deleteForEveryone": true }),
         "POST /api/chats/{chatId}/messages/{messageId}/reactions" => json!({ "emoji": "👍" }),
+        // Into the group itself: only who sees the message and may send there can.
+        "POST /api/chats/{chatId}/messages/{messageId}/forward" => json!({ "chatIds": [chat] }),
         _ => json!({}),
     };
     (method.parse().unwrap(), path, body)

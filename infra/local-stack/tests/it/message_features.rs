@@ -874,3 +874,286 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     assert_eq!(body["data"]["isOnline"], false, "{body}");
     app.stop().await;
 }
+
+/// A file record as the upload route will make it (issue 11): uploaded by `user` for `chat`.
+async fn uploaded(app: &TestApp, user: &User, chat: &str, kind: &str) -> String {
+    let id = uuid::Uuid::now_v7();
+    app.owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO media_files (id, uploader_id, chat_id, file_key, file_name, file_type, declared_mime, file_size, status)
+             VALUES ($1, $2, $3, $4, 'f', $5, 'image/jpeg', 10, 'completed')",
+            &[
+                &id,
+                &user.id.parse::<uuid::Uuid>().unwrap(),
+                &chat.parse::<uuid::Uuid>().unwrap(),
+                &format!("uploads/{id}"),
+                &kind,
+            ],
+        )
+        .await
+        .unwrap();
+    id.to_string()
+}
+
+async fn send_body(app: &TestApp, from: &User, chat: &str, body: Value) -> (u16, Value) {
+    app.post(
+        &format!("/api/chats/{chat}/messages"),
+        Some(&from.access),
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn each_message_type_carries_what_it_needs_validated() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let (status, body) = send_body(&app, &alice, &chat, json!({ "clientMessageId": "l1", "type": "location",
+        "metadata": { "latitude": -33.86, "longitude": 151.21, "name": "Opera House", "liveSeconds": 900 } })).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["metadata"]["liveSeconds"], 900);
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "l2", "type": "location",
+        "metadata": { "latitude": 100, "longitude": 0 } }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("latitude"));
+
+    let card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada Lovelace\r\nTEL;TYPE=cell:+44 20 7946 0000\r\nEND:VCARD\r\n";
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "c1", "type": "contact",
+        "metadata": { "vcard": card } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["metadata"]["name"], "Ada Lovelace");
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "c2", "type": "contact",
+        "metadata": { "vcard": "BEGIN:VCARD\r\nVERSION:4.0\r\nEND:VCARD\r\n" } }),
+    )
+    .await;
+    assert_eq!(status, 400, "a card without a name");
+
+    // Media: only a file of the sender's, for this chat, of the message's type.
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "i0", "type": "image" }),
+    )
+    .await;
+    assert_eq!(status, 400, "no mediaId");
+    let bobs_file = uploaded(&app, &bob, &chat, "image").await;
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "i1", "type": "image", "mediaId": bobs_file }),
+    )
+    .await;
+    assert_eq!(status, 400, "someone else's file");
+    let video = uploaded(&app, &alice, &chat, "video").await;
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "i2", "type": "image", "mediaId": video }),
+    )
+    .await;
+    assert_eq!(status, 400, "a video is not an image");
+    let picture = uploaded(&app, &alice, &chat, "image").await;
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "i3", "type": "image",
+        "content": "look", "mediaId": picture }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["mediaId"], picture.as_str());
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "t1", "content": "x", "mediaId": picture }),
+    )
+    .await;
+    assert_eq!(status, 400, "a text message names no file");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn mentions_name_members_and_show_in_their_chat_list_until_read() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let eve = app.register("eve").await;
+    let group = app.open_group(&alice, "team", &[&bob]).await;
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &group,
+        json!({ "clientMessageId": "m1",
+        "content": "@bob look", "mentions": [bob.id] }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["mentions"], json!([bob.id]));
+    let mentioned = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &group,
+        json!({ "clientMessageId": "m2",
+        "content": "@eve", "mentions": [eve.id] }),
+    )
+    .await;
+    assert_eq!(status, 400, "eve is not a member");
+    let listed = |user: User| {
+        let app = &app;
+        let group = group.clone();
+        async move {
+            let (_, list) = app.get("/api/chats", Some(&user.access)).await;
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == group.as_str())
+                .unwrap()["unreadMention"]
+                .clone()
+        }
+    };
+    assert_eq!(listed(bob.clone()).await, true);
+    assert_eq!(listed(alice.clone()).await, false, "her own message");
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages/{mentioned}/read"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed(bob).await, false, "read: no longer shown");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forwards_are_marked_reuse_the_file_and_slow_down_after_five_hops() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let eve = app.register("eve").await;
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let with_carol = app.open_chat(&alice, &carol).await;
+    let group = app.open_group(&alice, "g", &[&bob, &carol]).await;
+    let elsewhere = app.open_chat(&bob, &eve).await;
+    let picture = uploaded(&app, &bob, &with_bob, "image").await;
+    let (status, body) = send_body(
+        &app,
+        &bob,
+        &with_bob,
+        json!({ "clientMessageId": "p", "type": "image", "mediaId": picture }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let original = body["data"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/chats/{with_bob}/messages/{original}/forward");
+
+    let (status, body) = app
+        .post(
+            &path,
+            Some(&alice.access),
+            json!({ "chatIds": [with_carol, group] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let copies = body["data"].as_array().unwrap();
+    assert_eq!(copies.len(), 2);
+    for copy in copies {
+        assert_eq!(copy["forwarded"], true);
+        assert_eq!(copy["forwardedManyTimes"], false);
+        assert_eq!(
+            copy["mediaId"],
+            picture.as_str(),
+            "the file is reused, not copied"
+        );
+        assert_eq!(copy["sender"]["id"], alice.id.as_str());
+    }
+    // Retried: the same copies, not new ones.
+    let (_, again) = app
+        .post(
+            &path,
+            Some(&alice.access),
+            json!({ "chatIds": [with_carol] }),
+        )
+        .await;
+    assert_eq!(again["data"][0]["id"], copies[0]["id"]);
+    // Not into a chat alice is not in; not more than 5 at once.
+    let (status, _) = app
+        .post(
+            &path,
+            Some(&alice.access),
+            json!({ "chatIds": [elsewhere] }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let six: Vec<String> = (0..6).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let (status, _) = app
+        .post(&path, Some(&alice.access), json!({ "chatIds": six }))
+        .await;
+    assert_eq!(status, 400);
+
+    // Five hops on: forwarded many times, one chat at a time.
+    let copy = copies[0]["id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    app.owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE messages SET forward_count = 5 WHERE id = $1",
+            &[&copy],
+        )
+        .await
+        .unwrap();
+    let many = format!("/api/chats/{with_carol}/messages/{copy}/forward");
+    let (status, body) = app
+        .post(
+            &many,
+            Some(&carol.access),
+            json!({ "chatIds": [with_carol, group] }),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = app
+        .post(&many, Some(&carol.access), json!({ "chatIds": [group] }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["forwardedManyTimes"], true);
+    app.stop().await;
+}

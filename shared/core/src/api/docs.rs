@@ -77,6 +77,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         invite_links::reject,
         messaging::history,
         messaging::send,
+        messaging::forward,
         message_changes::edit,
         message_changes::edits,
         message_changes::delete,

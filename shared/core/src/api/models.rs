@@ -711,6 +711,8 @@ pub struct ChatSummary {
     pub avatar_url: Option<String>,
     pub last_message: Option<LastMessage>,
     pub unread_count: i64,
+    /// An unread message mentions the caller (the list shows "@").
+    pub unread_mention: bool,
     pub participant_count: i64,
     /// The caller's own settings of the chat.
     pub settings: ChatSettings,
@@ -761,6 +763,14 @@ pub struct Message {
     pub reply_to: Option<ReplyPreview>,
     #[schema(value_type = Object)]
     pub metadata: MessageMetadata,
+    /// The uploaded file of a media message (`GET /api/media/{fileId}`).
+    pub media_id: Option<Uuid>,
+    /// Members this message mentions.
+    pub mentions: Vec<Uuid>,
+    /// A forwarded copy of another message.
+    pub forwarded: bool,
+    /// Forwarded 5 or more hops from its original (it can go to one chat at a time).
+    pub forwarded_many_times: bool,
     pub is_edited: bool,
     pub is_deleted: bool,
     pub reactions: Vec<ReactionGroup>,

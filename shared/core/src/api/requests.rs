@@ -556,6 +556,10 @@ pub struct SendMessageRequest {
     pub reply_to_id: Option<Uuid>,
     #[serde(default = "default_none")]
     pub metadata: Option<MessageMetadata>,
+    #[serde(default = "default_none")]
+    pub media_id: Option<Uuid>,
+    #[serde(default = "default_none")]
+    pub mentions: Option<Vec<Uuid>>,
 }
 
 /// A text message, as the document describes [`SendMessageRequest`].
@@ -574,6 +578,9 @@ pub struct TextMessage {
     /// Details: a JSON object of at most 4 KB.
     #[schema(value_type = Option<Object>)]
     metadata: Option<MessageMetadata>,
+    /// Members of the chat this message mentions (at most 50): their chat list shows it.
+    #[schema(max_items = 50)]
+    mentions: Option<Vec<Uuid>>,
 }
 
 #[allow(dead_code)]
@@ -597,9 +604,17 @@ pub struct OtherMessage {
     content: Option<String>,
     /// A message of the same chat this one answers.
     reply_to_id: Option<Uuid>,
-    /// Details (a location, a contact card...): a JSON object of at most 4 KB.
+    /// Details: for `location`, `{latitude, longitude, name?, address?, liveSeconds?}`
+    /// (`liveSeconds` 900, 3600 or 28800 shares a live location); for `contact`, `{vcard}` (one
+    /// vCard 4.0 card). A JSON object of at most 4 KB.
     #[schema(value_type = Option<Object>)]
     metadata: Option<MessageMetadata>,
+    /// For `image`, `video`, `audio`, `document` and `sticker` (and only those): the uploaded
+    /// file, uploaded by the sender for this chat.
+    media_id: Option<Uuid>,
+    /// Members of the chat this message mentions (at most 50).
+    #[schema(max_items = 50)]
+    mentions: Option<Vec<Uuid>>,
 }
 
 #[allow(dead_code)]
@@ -728,6 +743,24 @@ pub struct StarredQuery {
     #[serde(default)]
     #[param(value_type = i64, minimum = 0, maximum = 1000000, default = 0)]
     pub offset: ListOffset,
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/forward`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForwardMessageRequest {
+    /// Your chats to forward it to: 1 to 5 (1 for a message forwarded many times).
+    #[schema(min_items = 1, max_items = 5)]
+    #[serde(deserialize_with = "forward_targets")]
+    pub chat_ids: Vec<Uuid>,
+}
+
+fn forward_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Uuid>, D::Error> {
+    let ids = Vec::<Uuid>::deserialize(d)?;
+    if ids.is_empty() || ids.len() > 5 {
+        return Err(serde::de::Error::custom("name 1 to 5 chats"));
+    }
+    Ok(ids)
 }
 
 // --- paging values ------------------------------------------------------------------------------

@@ -353,6 +353,10 @@ pub async fn list(
                       AND m.seq > greatest(me.read_seq, me.cleared_seq)
                       AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone LIMIT $4) AS unread)
                         AS unread_count,
+                    EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id
+                      AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.mentions @> ARRAY[$1::uuid]
+                      AND cardinality(m.mentions) > 0 AND NOT m.deleted_for_everyone)
+                        AS unread_mention,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
                     {SETTINGS_COLUMNS}
@@ -405,6 +409,7 @@ pub async fn list(
                 avatar_url: r.get("avatar_url"),
                 last_message,
                 unread_count: r.get("unread_count"),
+                unread_mention: r.get("unread_mention"),
                 participant_count: r.get("participant_count"),
                 settings: settings_row(r),
                 updated_at: Timestamp(r.get("updated_at")),

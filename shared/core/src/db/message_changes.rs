@@ -20,6 +20,8 @@ pub struct Target {
     pub content: Option<String>,
     pub created_at: DateTime<Utc>,
     pub deleted: bool,
+    /// Hops from the original, for a forwarded copy (0 for an original).
+    pub forward_count: i32,
     pub chat_kind: ChatType,
     /// The acting member's role.
     pub role: ParticipantRole,
@@ -58,7 +60,7 @@ async fn visible(
     let stmt = client
         .prepare_cached(&format!(
             "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
-                    m.deleted_for_everyone, c.type AS chat_type, p.role,
+                    m.deleted_for_everyone, m.forward_count, c.type AS chat_type, p.role,
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
                         JOIN user_relationships b ON b.relationship_type = 'blocked'
@@ -85,6 +87,7 @@ async fn visible(
             content: r.get("content"),
             created_at: r.get("created_at"),
             deleted: r.get("deleted_for_everyone"),
+            forward_count: r.get("forward_count"),
             chat_kind: ChatType::parse_stored(r.get("chat_type")),
             role: ParticipantRole::parse_stored(r.get("role")),
             blocked: r.get("blocked"),

@@ -22,6 +22,12 @@ pub struct NewMessage<'a> {
     pub content: Option<&'a str>,
     pub reply_to: Option<Uuid>,
     pub metadata: &'a MessageMetadata,
+    /// The uploaded file a media message shows.
+    pub media_id: Option<Uuid>,
+    pub mentions: &'a [Uuid],
+    /// For a forwarded copy: the message it copies and its hops from the original. Its file
+    /// is reused (the sender need not have uploaded it).
+    pub forward_of: Option<(Uuid, i32)>,
     /// The WebSocket connection it came from (it gets the ack, not the event).
     pub origin_connection: Option<&'a str>,
 }
@@ -41,6 +47,10 @@ pub enum Stored {
     Blocked,
     /// The `clientMessageId` was used before for a message in another chat.
     IdReusedElsewhere,
+    /// `mediaId` names no file the sender uploaded for this chat, of the message's type.
+    BadMedia,
+    /// A mentioned user is not a member of the chat.
+    BadMentions,
 }
 
 /// Store a message, in one statement: check membership, take the next `seq` under the chat's row
@@ -66,14 +76,28 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                      WHERE c.id = $2 AND c.type = 'individual') AS blocked
              ), reply_ok AS (
                  SELECT $7::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $7 AND chat_id = $2) AS ok
+             ), media_ok AS (
+                 -- A sticker may be any picture; other types name a file of their own type.
+                 SELECT $10::uuid IS NULL OR $12::uuid IS NOT NULL OR EXISTS (
+                     SELECT 1 FROM media_files f
+                     WHERE f.id = $10 AND f.uploader_id = $3 AND (f.chat_id IS NULL OR f.chat_id = $2)
+                       AND f.status <> 'failed'
+                       AND (f.file_type = $5 OR ($5 = 'sticker' AND f.file_type = 'image'))) AS ok
+             ), mentions_ok AS (
+                 SELECT (SELECT count(*) FROM chat_participants
+                         WHERE chat_id = $2 AND left_at IS NULL AND user_id = ANY($11::uuid[]))
+                        = cardinality(ARRAY(SELECT DISTINCT unnest($11::uuid[]))) AS ok
              ), next AS (
                  UPDATE chats SET last_seq = last_seq + 1
                  WHERE id = $2 AND (SELECT may_send FROM member) AND NOT EXISTS (SELECT 1 FROM existing)
                    AND (SELECT ok FROM reply_ok) AND NOT (SELECT blocked FROM block)
+                   AND (SELECT ok FROM media_ok) AND (SELECT ok FROM mentions_ok)
                  RETURNING last_seq
              ), inserted AS (
-                 INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, reply_to_id, metadata)
-                 SELECT $1, $2, $3, $4, last_seq, $5, $6, $7, $8 FROM next
+                 INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, reply_to_id,
+                                       metadata, media_id, mentions, forwarded_from_id, forward_count)
+                 SELECT $1, $2, $3, $4, last_seq, $5, $6, $7, $8, $10,
+                        ARRAY(SELECT DISTINCT unnest($11::uuid[])), $12, coalesce($13, 0) FROM next
                  ON CONFLICT (sender_id, client_message_id) DO NOTHING
                  RETURNING *
              ), published AS (
@@ -87,12 +111,14 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     u.username AS sender_username, i.reply_to_id, r.content AS reply_content,
                     ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
+                    i.media_id, i.mentions, i.forward_count,
                     '[]'::jsonb AS reactions,
                     EXISTS (SELECT 1 FROM member) AS is_member,
                     coalesce((SELECT may_send FROM member), false) AS may_send,
                     (SELECT ok FROM reply_ok) AS reply_ok,
                     (SELECT id FROM existing) AS existing_id, (SELECT chat_id FROM existing) AS existing_chat_id,
-                    (SELECT blocked FROM block) AS blocked
+                    (SELECT blocked FROM block) AS blocked,
+                    (SELECT ok FROM media_ok) AS media_ok, (SELECT ok FROM mentions_ok) AS mentions_ok
              FROM (SELECT 1) AS one
              LEFT JOIN inserted i ON true
              LEFT JOIN users u ON u.id = i.sender_id
@@ -116,6 +142,10 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     &m.reply_to,
                     &Json(m.metadata),
                     &m.origin_connection,
+                    &m.media_id,
+                    &m.mentions,
+                    &m.forward_of.map(|f| f.0),
+                    &m.forward_of.map(|f| f.1),
                 ],
             )
             .await?;
@@ -142,6 +172,12 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
         if !reply_ok {
             return Ok(Stored::BadReply);
         }
+        if !row.get::<_, bool>("media_ok") {
+            return Ok(Stored::BadMedia);
+        }
+        if !row.get::<_, bool>("mentions_ok") {
+            return Ok(Stored::BadMentions);
+        }
         if inserted.is_some() {
             return Ok(Stored::Created {
                 message: Box::new(message_row(&row, MessageStatus::Sent)),
@@ -153,12 +189,17 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
     ))
 }
 
+/// A message forwarded this many hops from its original is "forwarded many times" (WhatsApp),
+/// and goes to one chat at a time.
+pub const FORWARDED_MANY_TIMES: i32 = 5;
+
 /// The `Message` columns, by the names [`message_row`] reads.
 const MESSAGE_SELECT: &str =
     "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
         u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
         ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
+        m.media_id, m.mentions, m.forward_count,
         COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users)
                                    ORDER BY g.first_at)
                   FROM (SELECT x.emoji, count(*) AS n, array_agg(x.user_id ORDER BY x.created_at) AS users,
@@ -208,6 +249,14 @@ fn message_row(r: &Row, status: MessageStatus) -> Message {
         } else {
             metadata
         },
+        media_id: r.get::<_, Option<Uuid>>("media_id").filter(|_| !deleted),
+        mentions: if deleted {
+            Vec::new()
+        } else {
+            r.get("mentions")
+        },
+        forwarded: r.get::<_, i32>("forward_count") > 0,
+        forwarded_many_times: r.get::<_, i32>("forward_count") >= FORWARDED_MANY_TIMES,
         is_edited: r.get("is_edited"),
         is_deleted: deleted,
         reactions,

@@ -4,16 +4,15 @@
 use uuid::Uuid;
 
 use crate::api::models::{CursorPagination, Envelope, Message, Page, PageEnvelope};
-use crate::api::requests::{HistoryQuery, SendMessageRequest};
+use crate::api::requests::{ForwardMessageRequest, HistoryQuery, SendMessageRequest};
 use crate::auth::tokens::Caller;
+use crate::content;
+use crate::db::message_changes;
 use crate::db::messages::{self, Cursor, NewMessage, Stored};
-use crate::domain::trim_blank;
 use crate::error::ApiError;
 use crate::App;
 
 use super::rate_limit;
-
-use crate::api::limits::MAX_METADATA_BYTES;
 
 /// `POST /api/chats/{chatId}/messages` (and the `message:send` action): store a message (or
 /// find the one already stored under its `clientMessageId`) and queue its delivery.
@@ -35,25 +34,21 @@ pub async fn send(
         content,
         reply_to_id: reply_to,
         metadata,
+        media_id,
+        mentions,
     } = body;
     let content = content.as_deref();
-    if kind.as_str() == "text" && content.is_none_or(|c| trim_blank(c).is_empty()) {
-        return Err(ApiError::Validation(
-            "a text message needs non-empty `content`".into(),
-        ));
-    }
-    let max = app.settings.max_message_chars;
-    if content.is_some_and(|c| c.chars().count() > max) {
-        return Err(ApiError::Validation(format!(
-            "`content` is longer than {max} characters"
-        )));
-    }
-    let metadata = metadata.unwrap_or_default();
-    if serde_json::to_string(&metadata).map_or(0, |m| m.len()) > MAX_METADATA_BYTES {
-        return Err(ApiError::Validation(format!(
-            "`metadata` is larger than {MAX_METADATA_BYTES} bytes"
-        )));
-    }
+    let mentions = mentions.unwrap_or_default();
+    let metadata = content::check(
+        content::Draft {
+            kind: kind.as_str(),
+            content,
+            metadata: metadata.unwrap_or_default(),
+            media_id,
+            mentions: &mentions,
+        },
+        app.settings.max_message_chars,
+    )?;
 
     rate_limit::hit(
         &app.db,
@@ -70,41 +65,118 @@ pub async fn send(
         content,
         reply_to,
         metadata: &metadata,
+        media_id,
+        mentions: &mentions,
+        forward_of: None,
         origin_connection,
     };
-    let message = match messages::insert_or_find(&app.db, &new).await? {
-        Stored::Created { message } => message,
-        Stored::Existing { id } => {
-            return messages::by_id(&app.db, id)
-                .await?
-                .ok_or(ApiError::NotFound("message"));
-        }
-        Stored::NotMember => return Err(ApiError::NotFound("chat")),
-        Stored::AdminsOnly => {
-            return Err(ApiError::PermissionDenied(
-                "only the group's admins send messages here".into(),
-            ))
-        }
-        Stored::Blocked => {
-            return Err(ApiError::PermissionDenied(
-                "you cannot message this user".into(),
-            ))
-        }
-        Stored::BadReply => {
-            return Err(ApiError::Validation(
-                "`replyToId` is not a message of this chat".into(),
-            ))
-        }
-        Stored::IdReusedElsewhere => {
-            return Err(ApiError::AlreadyExists(
-                "this clientMessageId was already used in another chat".into(),
-            ))
-        }
-    };
+    let message = stored(app, messages::insert_or_find(&app.db, &new).await?).await?;
     // Stored with its event: from here delivery cannot be lost. Wake the relay now (the fast
     // path); if the queue is down, the relay's schedule delivers it a little later.
     super::relay::wake(app, "message:received").await;
-    Ok(*message)
+    Ok(message)
+}
+
+/// The message an insert stored or found, or why it refused.
+async fn stored(app: &App, outcome: Stored) -> Result<Message, ApiError> {
+    match outcome {
+        Stored::Created { message } => Ok(*message),
+        Stored::Existing { id } => messages::by_id(&app.db, id)
+            .await?
+            .ok_or(ApiError::NotFound("message")),
+        Stored::NotMember => Err(ApiError::NotFound("chat")),
+        Stored::AdminsOnly => Err(ApiError::PermissionDenied(
+            "only the group's admins send messages here".into(),
+        )),
+        Stored::Blocked => Err(ApiError::PermissionDenied(
+            "you cannot message this user".into(),
+        )),
+        Stored::BadReply => Err(ApiError::Validation(
+            "`replyToId` is not a message of this chat".into(),
+        )),
+        Stored::BadMedia => Err(ApiError::Validation(
+            "`mediaId` names no file of this type that you uploaded for this chat".into(),
+        )),
+        Stored::BadMentions => Err(ApiError::Validation(
+            "`mentions` may name only members of this chat".into(),
+        )),
+        Stored::IdReusedElsewhere => Err(ApiError::AlreadyExists(
+            "this clientMessageId was already used in another chat".into(),
+        )),
+    }
+}
+
+/// Chats one forward may reach at once (WhatsApp).
+pub const MAX_FORWARD_CHATS: usize = 5;
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/forward`: copy a message you can see into up
+/// to 5 of your chats (one at a time once it is "forwarded many times", 5 hops from its
+/// original). Each copy is marked forwarded with one more hop, reuses the original's file, and
+/// is sent as any message is (membership, permissions, blocks). A repeated forward of the same
+/// message to the same chat returns the copy already made.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/forward", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    request_body = ForwardMessageRequest,
+    responses((status = 200, description = "The copies, one per chat, in the order asked", body = Envelope<Vec<Message>>)))]
+pub async fn forward(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    body: ForwardMessageRequest,
+) -> Result<Vec<Message>, ApiError> {
+    let mut targets: Vec<Uuid> = Vec::new();
+    for chat in body.chat_ids {
+        if !targets.contains(&chat) {
+            targets.push(chat);
+        }
+    }
+    let client = app.db.get().await?;
+    let source = message_changes::find_visible(&client, chat_id, message_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    drop(client);
+    if source.deleted || source.kind == "system" {
+        return Err(ApiError::PermissionDenied(
+            "this message cannot be forwarded".into(),
+        ));
+    }
+    let hops = source.forward_count + 1;
+    if source.forward_count >= messages::FORWARDED_MANY_TIMES && targets.len() > 1 {
+        return Err(ApiError::PermissionDenied(
+            "a message forwarded many times goes to one chat at a time".into(),
+        ));
+    }
+    let original = messages::by_id(&app.db, message_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    let mut copies = Vec::with_capacity(targets.len());
+    for target in targets {
+        rate_limit::hit(
+            &app.db,
+            &format!("messages:user:{}", caller.user_id),
+            app.settings.rate_limits.messages,
+        )
+        .await?;
+        let client_message_id = format!("fwd:{message_id}:{target}");
+        let new = NewMessage {
+            id: Uuid::now_v7(),
+            chat_id: target,
+            sender_id: caller.user_id,
+            client_message_id: &client_message_id,
+            kind: &original.kind,
+            content: original.content.as_deref(),
+            reply_to: None,
+            metadata: &original.metadata,
+            media_id: original.media_id,
+            mentions: &[],
+            forward_of: Some((message_id, hops)),
+            origin_connection: None,
+        };
+        copies.push(stored(app, messages::insert_or_find(&app.db, &new).await?).await?);
+    }
+    super::relay::wake(app, "message:received").await;
+    Ok(copies)
 }
 
 /// `GET /api/chats/{chatId}/messages?limit&before&after&around&type`.

@@ -102,7 +102,7 @@ async fn erasure_removes_login_traces_and_message_details() {
             &format!("/api/chats/{chat}/messages"),
             Some(&alice.access),
             json!({ "clientMessageId": "loc", "type": "location",
-                    "metadata": { "lat": 52.52, "lng": 13.405 } }),
+                    "metadata": { "latitude": 52.52, "longitude": 13.405 } }),
         )
         .await;
     assert_eq!(status, 201);

@@ -1,0 +1,259 @@
+//! What each message type carries (PRD 3.1), checked before a message is stored: text needs
+//! text; a picture, video, voice note, document or sticker names an uploaded file (`mediaId`);
+//! a location has coordinates (and, for a live location, how long it is shared); a contact is
+//! one vCard 4.0 card (RFC 6350, read with the `vcard4` crate). The details are stored
+//! normalized in the message's `metadata`, so every reader sees the same shape.
+
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::api::limits::MAX_METADATA_BYTES;
+use crate::api::models::MessageMetadata;
+use crate::domain::trim_blank;
+use crate::error::ApiError;
+
+/// Longest vCard accepted in a contact message.
+pub const MAX_VCARD_BYTES: usize = 3 * 1024;
+/// Most users one message may mention.
+pub const MAX_MENTIONS: usize = 50;
+/// How long a live location may be shared: 15 minutes, 1 hour, 8 hours (WhatsApp's choices).
+pub const LIVE_LOCATION_SECONDS: [i64; 3] = [900, 3_600, 28_800];
+
+/// A message's content as sent, before it is stored.
+pub struct Draft<'a> {
+    pub kind: &'a str,
+    pub content: Option<&'a str>,
+    pub metadata: MessageMetadata,
+    pub media_id: Option<Uuid>,
+    pub mentions: &'a [Uuid],
+}
+
+/// The message's details as stored, or why they are refused. `max_chars` bounds the text.
+pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiError> {
+    let invalid = |m: &str| Err(ApiError::Validation(m.to_owned()));
+    if let Some(c) = draft.content {
+        if c.chars().count() > max_chars {
+            return invalid(&format!("`content` is longer than {max_chars} characters"));
+        }
+    }
+    if serde_json::to_string(&draft.metadata).map_or(0, |m| m.len()) > MAX_METADATA_BYTES {
+        return invalid(&format!(
+            "`metadata` is larger than {MAX_METADATA_BYTES} bytes"
+        ));
+    }
+    if draft.mentions.len() > MAX_MENTIONS {
+        return invalid(&format!("at most {MAX_MENTIONS} `mentions`"));
+    }
+    let is_media = matches!(
+        draft.kind,
+        "image" | "video" | "audio" | "document" | "sticker"
+    );
+    if is_media != draft.media_id.is_some() {
+        return invalid(if is_media {
+            "a media message needs the `mediaId` of an uploaded file"
+        } else {
+            "`mediaId` belongs to image, video, audio, document and sticker messages"
+        });
+    }
+    match draft.kind {
+        "text" => {
+            if draft.content.is_none_or(|c| trim_blank(c).is_empty()) {
+                return invalid("a text message needs non-empty `content`");
+            }
+            Ok(draft.metadata)
+        }
+        "location" => location(&draft.metadata),
+        "contact" => contact(&draft.metadata),
+        _ => Ok(draft.metadata),
+    }
+}
+
+fn number(
+    m: &Map<String, Value>,
+    key: &str,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<f64, ApiError> {
+    m.get(key)
+        .and_then(Value::as_f64)
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| {
+            ApiError::Validation(format!(
+                "`metadata.{key}` must be a number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+fn short_text(m: &Map<String, Value>, key: &str, max: usize) -> Result<Option<String>, ApiError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= max => {
+            let t = trim_blank(s);
+            Ok((!t.is_empty()).then(|| t.to_owned()))
+        }
+        _ => Err(ApiError::Validation(format!(
+            "`metadata.{key}` must be text of at most {max} characters"
+        ))),
+    }
+}
+
+/// `{latitude, longitude, name?, address?, liveSeconds?}`: a place, or a live location shared
+/// for 15 minutes, 1 hour or 8 hours.
+fn location(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
+    let latitude = number(m, "latitude", -90.0..=90.0)?;
+    let longitude = number(m, "longitude", -180.0..=180.0)?;
+    let mut out = Map::new();
+    out.insert("latitude".into(), json!(latitude));
+    out.insert("longitude".into(), json!(longitude));
+    if let Some(name) = short_text(m, "name", 200)? {
+        out.insert("name".into(), json!(name));
+    }
+    if let Some(address) = short_text(m, "address", 500)? {
+        out.insert("address".into(), json!(address));
+    }
+    match m.get("liveSeconds") {
+        None | Some(Value::Null) => {}
+        Some(v) => {
+            let seconds = v
+                .as_f64()
+                .filter(|s| s.fract() == 0.0 && LIVE_LOCATION_SECONDS.contains(&(*s as i64)))
+                .ok_or_else(|| {
+                    ApiError::Validation("`metadata.liveSeconds` must be 900, 3600 or 28800".into())
+                })?;
+            out.insert("liveSeconds".into(), json!(seconds as i64));
+        }
+    }
+    Ok(out)
+}
+
+/// `{vcard}`: exactly one vCard 4.0 card with a formatted name; stored with the name and
+/// numbers read from it, so clients need not parse it to show the card.
+fn contact(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
+    let bad = |why: &str| ApiError::Validation(format!("`metadata.vcard`: {why}"));
+    let text = m
+        .get("vcard")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("a contact message carries one vCard 4.0 card as text"))?;
+    if text.len() > MAX_VCARD_BYTES {
+        return Err(bad(&format!("at most {MAX_VCARD_BYTES} bytes")));
+    }
+    let is_v4 = text
+        .lines()
+        .any(|l| l.trim_end_matches('\r').eq_ignore_ascii_case("VERSION:4.0"));
+    if !is_v4 {
+        return Err(bad("only vCard 4.0 (VERSION:4.0) is accepted"));
+    }
+    let cards = vcard4::parse(text).map_err(|e| bad(&format!("not a valid vCard: {e}")))?;
+    let [card] = cards.as_slice() else {
+        return Err(bad("exactly one card"));
+    };
+    let name = card
+        .formatted_name
+        .first()
+        .map(|f| f.value.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| bad("the card needs a name (FN)"))?;
+    let phones: Vec<String> = card.tel.iter().map(|t| t.to_string()).collect();
+    let mut out = Map::new();
+    out.insert("vcard".into(), json!(text));
+    out.insert("name".into(), json!(name));
+    out.insert("phones".into(), json!(phones));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft<'a>(kind: &'a str, metadata: Value, media: Option<Uuid>) -> Draft<'a> {
+        Draft {
+            kind,
+            content: None,
+            metadata: metadata.as_object().unwrap().clone(),
+            media_id: media,
+            mentions: &[],
+        }
+    }
+
+    #[test]
+    fn locations_need_coordinates_in_range_and_a_known_live_duration() {
+        let ok = check(
+            draft(
+                "location",
+                json!({ "latitude": 48.85, "longitude": 2.35, "name": " Paris ", "extra": 1 }),
+                None,
+            ),
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            ok,
+            json!({ "latitude": 48.85, "longitude": 2.35, "name": "Paris" })
+                .as_object()
+                .unwrap()
+                .clone()
+        );
+        for bad in [
+            json!({ "latitude": 91, "longitude": 0 }),
+            json!({ "latitude": "48", "longitude": 0 }),
+            json!({ "longitude": 0 }),
+            json!({ "latitude": 0, "longitude": 0, "liveSeconds": 60 }),
+        ] {
+            assert!(
+                check(draft("location", bad.clone(), None), 100).is_err(),
+                "{bad}"
+            );
+        }
+        let live = check(
+            draft(
+                "location",
+                json!({ "latitude": 0, "longitude": 0, "liveSeconds": 3600.0 }),
+                None,
+            ),
+            100,
+        )
+        .unwrap();
+        assert_eq!(live["liveSeconds"], 3600);
+    }
+
+    #[test]
+    fn contacts_are_one_vcard_4_card_with_a_name() {
+        let card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Zoë Ndiaye\r\nTEL;TYPE=cell:+33 6 12 34 56 78\r\nTEL:+1-555-0100\r\nEND:VCARD\r\n";
+        let ok = check(draft("contact", json!({ "vcard": card }), None), 100).unwrap();
+        assert_eq!(ok["name"], "Zoë Ndiaye");
+        assert_eq!(ok["phones"].as_array().unwrap().len(), 2);
+        let v3 = card.replace("VERSION:4.0", "VERSION:3.0");
+        let two = format!("{card}{card}");
+        let nameless = "BEGIN:VCARD\r\nVERSION:4.0\r\nTEL:+1\r\nEND:VCARD\r\n";
+        for bad in [
+            json!({}),
+            json!({ "vcard": v3 }),
+            json!({ "vcard": two }),
+            json!({ "vcard": nameless }),
+            json!({ "vcard": "VERSION:4.0\nhello" }),
+        ] {
+            assert!(
+                check(draft("contact", bad.clone(), None), 100).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn media_types_and_only_they_name_a_file() {
+        let file = Some(Uuid::nil());
+        assert!(check(draft("image", json!({}), file), 100).is_ok());
+        assert!(check(draft("image", json!({}), None), 100).is_err());
+        assert!(check(
+            draft("location", json!({ "latitude": 0, "longitude": 0 }), file),
+            100
+        )
+        .is_err());
+        let text = Draft {
+            content: Some("  "),
+            ..draft("text", json!({}), None)
+        };
+        assert!(check(text, 100).is_err());
+    }
+}
