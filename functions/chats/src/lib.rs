@@ -134,6 +134,14 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         )
         .await
         .map(Reply::ok),
+        "POST /api/chats/{chatId}/messages/{messageId}/open" => messaging::open_view_once(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
         "GET /api/chats/{chatId}/messages/{messageId}/info" => receipts::info(
             app,
             caller,

@@ -17,7 +17,12 @@ use crate::{connect, cpu_secs, ms, postgres_cpu_secs, register, summary, Options
 /// Per message: when it was sent and how many members have it.
 type Arrivals = Arc<Mutex<HashMap<String, (Instant, usize)>>>;
 
-async fn create_chat(http: &reqwest::Client, base: &str, by: &User, body: Value) -> Result<String> {
+pub(crate) async fn create_chat(
+    http: &reqwest::Client,
+    base: &str,
+    by: &User,
+    body: Value,
+) -> Result<String> {
     let answer: Value = http
         .post(format!("{base}/api/chats"))
         .bearer_auth(&by.token)

@@ -13,12 +13,15 @@
 //!
 //! With `--group N` it measures groups instead (`groups.rs`): one sender to N-1 connected
 //! members at `--rate` (send -> last member, p50/p99) and at saturation (deliveries/s), and the
-//! chat list of a user in 500 chats.
+//! chat list of a user in 500 chats. With `--features` it measures message features
+//! (`message_features.rs`): typing relay latency, CPU per read receipt, receipt events for a
+//! 10,000-message catch-up, presence fan-out for a user with 500 chats.
 //!
 //! ```sh
 //! cargo build --release -p banter-local -p banter-bench
 //! ./target/release/banter-bench --connections 10000 --rate 1000 --seconds 10
 //! ./target/release/banter-bench --group 1024 --rate 20 --seconds 10
+//! ./target/release/banter-bench --features --seconds 10
 //! ```
 //! It stops by itself, and stops the stack and its PostgreSQL.
 
@@ -37,6 +40,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 mod groups;
+mod message_features;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -49,6 +53,8 @@ struct Options {
     pool: usize,
     /// Members of the group scenario (`groups.rs`) instead of the 1:1 run; 0 for the 1:1 run.
     group: usize,
+    /// The message features scenario (`message_features.rs`) instead of the 1:1 run.
+    features: bool,
     stack_bin: PathBuf,
 }
 
@@ -60,6 +66,7 @@ fn options() -> Result<Options> {
         pairs: 50,
         pool: 16,
         group: 0,
+        features: false,
         stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,8 +81,9 @@ fn options() -> Result<Options> {
             "--stack-bin" => o.stack_bin = value()?.into(),
             "--pool" => o.pool = value()?.parse()?,
             "--group" => o.group = value()?.parse()?,
+            "--features" => o.features = true,
             other => bail!(
-                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --stack-bin"
+                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --features --stack-bin"
             ),
         }
     }
@@ -319,7 +327,9 @@ async fn next_text(ws: &mut Ws) -> Result<String> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let o = options()?;
-    if o.group > 0 {
+    if o.features {
+        println!("banter-bench: message features (typing, read receipts, catch-up, presence)");
+    } else if o.group > 0 {
         println!(
             "banter-bench: a group of {} members, {} msg/s for {} s",
             o.group, o.rate, o.seconds
@@ -331,7 +341,9 @@ async fn main() -> Result<()> {
         );
     }
     let stack = Stack::start(&o.stack_bin, o.pool).await?;
-    let result = if o.group > 0 {
+    let result = if o.features {
+        message_features::run(&stack, o.seconds).await
+    } else if o.group > 0 {
         groups::run(&o, &stack).await
     } else {
         run(&o, &stack).await

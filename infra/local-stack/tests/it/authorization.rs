@@ -89,9 +89,10 @@ fn route_scope(route: &str) -> Option<Scope> {
         // A member editing, or deleting for everyone, the admin's message.
         "PUT /api/chats/{chatId}/messages/{messageId}"
         | "DELETE /api/chats/{chatId}/messages/{messageId}" => Scope::Chat(SEEN_NOT_ALLOWED),
-        "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}" => {
-            Scope::Chat(NOTHING_TO_ANSWER)
-        }
+        // Nothing to take back, and the admin's message is no view-once message: 404 for
+        // members too.
+        "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}"
+        | "POST /api/chats/{chatId}/messages/{messageId}/open" => Scope::Chat(NOTHING_TO_ANSWER),
         "PUT /api/chats/{chatId}"
         | "POST /api/chats/{chatId}/participants"
         | "DELETE /api/chats/{chatId}/participants/{userId}"

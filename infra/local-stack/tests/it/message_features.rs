@@ -329,14 +329,32 @@ async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
+    let alice_before = present(&app, &alice).await;
+    let bob_before = present(&app, &bob).await;
     let mut ids = Vec::new();
     for n in 0..300 {
         ids.push(sent(&app, &alice, &chat, &format!("m{n}")).await);
     }
+    // Bob's device was offline: it syncs the 300 in pages of 100, each page a delivery batch,
+    // and alice's stream keeps one delivered event (the newer supersedes the older).
+    let (caught_up, _) = sync_all(&app, &bob, &bob_before).await;
+    assert_eq!(named(&caught_up, "message:received").len(), 300);
+    let (events, _) = sync_all(&app, &alice, &alice_before).await;
+    let delivered = named(&events, "message:delivered");
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["data"]["seq"], 300);
     let since = present(&app, &alice).await;
     let bob_since = present(&app, &bob).await;
 
-    // Bob catches up on 300 messages and reads them: alice hears of it once.
+    // Bob reads up to the 100th, then all 300: alice's stream keeps the last read event.
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{}/read", ids[99]),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let (status, body) = app
         .post(
             &format!("/api/chats/{chat}/messages/{}/read", ids[299]),
@@ -1155,5 +1173,155 @@ async fn forwards_are_marked_reuse_the_file_and_slow_down_after_five_hops() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["forwardedManyTimes"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn disappearing_messages_expire_and_are_erased_by_the_schedule() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let kept = sent(&app, &alice, &chat, "before the timer").await;
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &bob.access,
+            json!({ "disappearingSeconds": 86400 }),
+        )
+        .await;
+    assert_eq!(status, 200, "either member of a 1:1 chat sets it: {body}");
+    assert_eq!(body["data"]["disappearingSeconds"], 86400);
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &bob.access,
+            json!({ "disappearingSeconds": 3600 }),
+        )
+        .await;
+    assert_eq!(status, 400, "not one of the timers");
+    let since = present(&app, &bob).await;
+    let (status, body) = app.send_text(&alice, &chat, "gone tomorrow").await;
+    assert_eq!(status, 201);
+    assert!(body["data"]["expiresAt"].is_string(), "{body}");
+    let gone = body["data"]["id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    let (events, _) = sync_all(&app, &bob, &since).await;
+    assert!(events
+        .iter()
+        .any(|e| e["data"]["message"]["id"] == gone.to_string()));
+
+    // Its time comes (moved forward in the database): the schedule erases it.
+    app.owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE messages SET expires_at = now() WHERE id = $1",
+            &[&gone],
+        )
+        .await
+        .unwrap();
+    crate::support::wait_until(
+        "the expired message is erased",
+        Duration::from_secs(10),
+        || async {
+            history(&app, &bob, &chat)
+                .await
+                .iter()
+                .all(|m| m["id"] != gone.to_string())
+        },
+    )
+    .await;
+    let left = history(&app, &alice, &chat).await;
+    assert!(
+        left.iter().any(|m| m["id"] == kept.as_str()),
+        "sent before the timer: kept"
+    );
+    let (events, _) = sync_all(&app, &bob, &since).await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e["data"]["message"]["id"] != gone.to_string()),
+        "nor in sync"
+    );
+
+    // In a group, it takes the permission to edit the group's info.
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "g", &[&carol]).await;
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{group}"),
+            &carol.access,
+            json!({ "disappearingSeconds": 604800 }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_view_once_picture_opens_once_per_recipient() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "g", &[&bob, &carol]).await;
+    let picture = uploaded(&app, &alice, &group, "image").await;
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &group,
+        json!({ "clientMessageId": "v", "type": "image",
+        "mediaId": picture, "viewOnce": true }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["viewOnce"], true);
+    assert_eq!(
+        body["data"]["mediaId"],
+        Value::Null,
+        "never in the message itself"
+    );
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    let open = format!("/api/chats/{group}/messages/{id}/open");
+    let (status, body) = app.post(&open, Some(&bob.access), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["mediaId"], picture.as_str());
+    let (status, _) = app.post(&open, Some(&bob.access), json!({})).await;
+    assert_eq!(status, 403, "once");
+    let (status, _) = app.post(&open, Some(&carol.access), json!({})).await;
+    assert_eq!(status, 200, "once per recipient");
+    let (status, _) = app.post(&open, Some(&alice.access), json!({})).await;
+    assert_eq!(status, 403, "not for its sender");
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages/{id}/forward"),
+            Some(&bob.access),
+            json!({ "chatIds": [group] }),
+        )
+        .await;
+    assert_eq!(status, 403, "not forwarded");
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &group,
+        json!({ "clientMessageId": "t", "content": "hi", "viewOnce": true }),
+    )
+    .await;
+    assert_eq!(status, 400, "text is not view-once");
+    let text = sent(&app, &alice, &group, "plain").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages/{text}/open"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
     app.stop().await;
 }

@@ -78,6 +78,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         messaging::history,
         messaging::send,
         messaging::forward,
+        messaging::open_view_once,
         message_changes::edit,
         message_changes::edits,
         message_changes::delete,

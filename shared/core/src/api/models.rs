@@ -629,6 +629,8 @@ pub struct ChatDetails {
     pub permissions: Option<GroupPermissions>,
     /// Pinned messages that have not expired, most recently pinned first (at most 3).
     pub pinned_messages: Vec<PinnedMessage>,
+    /// Messages sent now disappear after this many seconds (0: off).
+    pub disappearing_seconds: i32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -771,6 +773,11 @@ pub struct Message {
     pub forwarded: bool,
     /// Forwarded 5 or more hops from its original (it can go to one chat at a time).
     pub forwarded_many_times: bool,
+    /// A view-once picture or video: its file is not shown here; each recipient opens it once
+    /// (`POST .../messages/{messageId}/open`).
+    pub view_once: bool,
+    /// When it disappears (the chat's timer when it was sent); null if it does not.
+    pub expires_at: Option<Timestamp>,
     pub is_edited: bool,
     pub is_deleted: bool,
     pub reactions: Vec<ReactionGroup>,
@@ -944,6 +951,14 @@ pub struct DeviceActivity {
 pub struct StatusSet {
     #[schema(required = true)]
     pub status: Option<String>,
+}
+
+/// `POST .../messages/{messageId}/open`: a view-once message's file, handed out once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewOnceOpened {
+    pub message_id: Uuid,
+    pub media_id: Uuid,
 }
 
 /// `GET /api/sync`: the caller's events after the cursor, in order.

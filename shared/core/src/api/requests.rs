@@ -353,12 +353,55 @@ pub struct UpdateChatRequest {
     /// Who may send, edit the info, add members (the group's admins change these).
     #[serde(default, deserialize_with = "optional_object")]
     pub permissions: Option<GroupPermissionsPatch>,
+    /// Messages sent from now on disappear after this many seconds: 0 (off), 86400 (24 h),
+    /// 604800 (7 days) or 7776000 (90 days). For everyone in the chat (in a group, whoever may
+    /// edit its info).
+    #[serde(default = "default_none")]
+    pub disappearing_seconds: Option<DisappearingTimer>,
+}
+
+/// A chat's disappearing-messages timer, in seconds (WhatsApp's choices, 0 for off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisappearingTimer(pub i32);
+
+impl DisappearingTimer {
+    pub const CHOICES: [i64; 4] = [0, 86_400, 604_800, 7_776_000];
+}
+
+impl utoipa::PartialSchema for DisappearingTimer {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some(Self::CHOICES))
+            .into()
+    }
+}
+
+impl ToSchema for DisappearingTimer {}
+
+impl<'de> Deserialize<'de> for DisappearingTimer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = d.deserialize_any(Integer)?;
+        if Self::CHOICES.contains(&n) {
+            Ok(Self(n as i32))
+        } else {
+            Err(serde::de::Error::custom(
+                "must be 0, 86400, 604800 or 7776000 (off, 24 hours, 7 days, 90 days)",
+            ))
+        }
+    }
 }
 
 impl UpdateChatRequest {
     /// Whether it changes the group's name, description or picture.
     pub fn changes_group_info(&self) -> bool {
         self.name.is_some() || !self.description.is_keep() || !self.avatar_url.is_keep()
+    }
+
+    /// Whether it sets the disappearing-messages timer.
+    pub fn changes_timer(&self) -> bool {
+        self.disappearing_seconds.is_some()
     }
 
     /// Whether it changes the group's permissions.
@@ -560,6 +603,8 @@ pub struct SendMessageRequest {
     pub media_id: Option<Uuid>,
     #[serde(default = "default_none")]
     pub mentions: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub view_once: bool,
 }
 
 /// A text message, as the document describes [`SendMessageRequest`].
@@ -612,6 +657,8 @@ pub struct OtherMessage {
     /// For `image`, `video`, `audio`, `document` and `sticker` (and only those): the uploaded
     /// file, uploaded by the sender for this chat.
     media_id: Option<Uuid>,
+    /// An `image` or `video` each recipient opens once (`POST .../messages/{id}/open`).
+    view_once: Option<bool>,
     /// Members of the chat this message mentions (at most 50).
     #[schema(max_items = 50)]
     mentions: Option<Vec<Uuid>>,

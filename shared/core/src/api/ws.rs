@@ -714,8 +714,8 @@ pub struct JoinedParticipant {
 #[serde(rename_all = "camelCase")]
 pub struct ChatUpdated {
     pub chat_id: Uuid,
-    /// What changed: `name`, `description`, `avatarUrl`, `permissions` (for everyone),
-    /// `settings` (the user's own).
+    /// What changed: `name`, `description`, `avatarUrl`, `permissions`,
+    /// `disappearingSeconds` (for everyone), `settings` (the user's own).
     pub changed: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -729,6 +729,9 @@ pub struct ChatUpdated {
     pub settings: Option<ChatSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<GroupPermissions>,
+    /// The new disappearing-messages timer (when `changed` has `disappearingSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disappearing_seconds: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<Uuid>,
 }

@@ -228,6 +228,7 @@ pub async fn details(
     let chat = client
         .prepare_cached(&format!(
             "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at, c.updated_at,
+                    c.disappearing_seconds,
                     {SETTINGS_COLUMNS},
                     c.send_permission, c.edit_info_permission, c.add_permission
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
@@ -275,6 +276,7 @@ pub async fn details(
         settings: settings_row(&c),
         permissions: (kind == ChatType::Group).then(|| permissions_row(&c)),
         pinned_messages: super::message_marks::pins_of(&client, chat_id).await?,
+        disappearing_seconds: c.get("disappearing_seconds"),
         created_at: Timestamp(c.get("created_at")),
         updated_at: Timestamp(c.get("updated_at")),
     }))
@@ -764,6 +766,7 @@ pub enum SystemAction {
     DescriptionChanged,
     AvatarChanged,
     PermissionsChanged,
+    DisappearingChanged,
 }
 
 impl SystemAction {
@@ -779,6 +782,7 @@ impl SystemAction {
             Self::DescriptionChanged => "description_changed",
             Self::AvatarChanged => "avatar_changed",
             Self::PermissionsChanged => "permissions_changed",
+            Self::DisappearingChanged => "disappearing_changed",
         }
     }
 }
@@ -907,6 +911,7 @@ pub async fn update(
             avatar_url: None,
             settings: None,
             permissions: Some(permissions_row(&row)),
+            disappearing_seconds: None,
             updated_by: Some(user),
         });
         super::events::append_chat_event(
@@ -926,6 +931,45 @@ pub async fn update(
             None,
         )
         .await?;
+    }
+    if let Some(timer) = request.disappearing_seconds {
+        let changed = tx
+            .execute(
+                "UPDATE chats SET disappearing_seconds = $2 WHERE id = $1 AND disappearing_seconds <> $2",
+                &[&chat_id, &timer.0],
+            )
+            .await?
+            == 1;
+        if changed {
+            let updated = ServerEvent::ChatUpdated(ChatUpdated {
+                chat_id,
+                changed: vec!["disappearingSeconds".to_owned()],
+                name: None,
+                description: None,
+                avatar_url: None,
+                settings: None,
+                permissions: None,
+                disappearing_seconds: Some(timer.0),
+                updated_by: Some(user),
+            });
+            super::events::append_chat_event(
+                &tx,
+                chat_id,
+                Some(user),
+                updated.name(),
+                Some(&updated.data()),
+            )
+            .await?;
+            append_system_message(
+                &tx,
+                chat_id,
+                SystemAction::DisappearingChanged,
+                Some(user),
+                None,
+                None,
+            )
+            .await?;
+        }
     }
     let info = request.changes_group_info();
     let name = request.name.map(|n| n.as_str().to_owned());
@@ -969,6 +1013,7 @@ pub async fn update(
             avatar_url: new_avatar.clone(),
             settings: None,
             permissions: None,
+            disappearing_seconds: None,
             updated_by: Some(user),
         });
         super::events::append_chat_event(
@@ -1032,6 +1077,7 @@ pub async fn update(
             avatar_url: None,
             settings: Some(settings_row(&row)),
             permissions: None,
+            disappearing_seconds: None,
             updated_by: Some(user),
         });
         super::events::append_user_events(

@@ -28,6 +28,8 @@ pub struct NewMessage<'a> {
     /// For a forwarded copy: the message it copies and its hops from the original. Its file
     /// is reused (the sender need not have uploaded it).
     pub forward_of: Option<(Uuid, i32)>,
+    /// Each recipient opens its file once.
+    pub view_once: bool,
     /// The WebSocket connection it came from (it gets the ack, not the event).
     pub origin_connection: Option<&'a str>,
 }
@@ -92,12 +94,16 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                  WHERE id = $2 AND (SELECT may_send FROM member) AND NOT EXISTS (SELECT 1 FROM existing)
                    AND (SELECT ok FROM reply_ok) AND NOT (SELECT blocked FROM block)
                    AND (SELECT ok FROM media_ok) AND (SELECT ok FROM mentions_ok)
-                 RETURNING last_seq
+                 RETURNING last_seq, disappearing_seconds
              ), inserted AS (
                  INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, reply_to_id,
-                                       metadata, media_id, mentions, forwarded_from_id, forward_count)
+                                       metadata, media_id, mentions, forwarded_from_id, forward_count,
+                                       view_once, expires_at)
                  SELECT $1, $2, $3, $4, last_seq, $5, $6, $7, $8, $10,
-                        ARRAY(SELECT DISTINCT unnest($11::uuid[])), $12, coalesce($13, 0) FROM next
+                        ARRAY(SELECT DISTINCT unnest($11::uuid[])), $12, coalesce($13, 0), $14,
+                        CASE WHEN disappearing_seconds > 0
+                             THEN now() + make_interval(secs => disappearing_seconds) END
+                 FROM next
                  ON CONFLICT (sender_id, client_message_id) DO NOTHING
                  RETURNING *
              ), published AS (
@@ -111,7 +117,7 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     u.username AS sender_username, i.reply_to_id, r.content AS reply_content,
                     ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
-                    i.media_id, i.mentions, i.forward_count,
+                    i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at,
                     '[]'::jsonb AS reactions,
                     EXISTS (SELECT 1 FROM member) AS is_member,
                     coalesce((SELECT may_send FROM member), false) AS may_send,
@@ -146,6 +152,7 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
                     &m.mentions,
                     &m.forward_of.map(|f| f.0),
                     &m.forward_of.map(|f| f.1),
+                    &m.view_once,
                 ],
             )
             .await?;
@@ -199,7 +206,7 @@ const MESSAGE_SELECT: &str =
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
         u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
         ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
-        m.media_id, m.mentions, m.forward_count,
+        m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
         COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users)
                                    ORDER BY g.first_at)
                   FROM (SELECT x.emoji, count(*) AS n, array_agg(x.user_id ORDER BY x.created_at) AS users,
@@ -215,6 +222,7 @@ const MESSAGE_SELECT: &str =
 /// `read`). A message deleted for everyone keeps its place but shows no content.
 fn message_row(r: &Row, status: MessageStatus) -> Message {
     let deleted: bool = r.get("deleted_for_everyone");
+    let view_once: bool = r.get("view_once");
     let sender = r
         .get::<_, Option<Uuid>>("sender_id")
         .map(|id| MessageSender {
@@ -249,7 +257,14 @@ fn message_row(r: &Row, status: MessageStatus) -> Message {
         } else {
             metadata
         },
-        media_id: r.get::<_, Option<Uuid>>("media_id").filter(|_| !deleted),
+        // A view-once file is handed out by `open`, once per recipient, never in a message.
+        media_id: r
+            .get::<_, Option<Uuid>>("media_id")
+            .filter(|_| !deleted && !view_once),
+        view_once,
+        expires_at: r
+            .get::<_, Option<DateTime<Utc>>>("expires_at")
+            .map(Timestamp),
         mentions: if deleted {
             Vec::new()
         } else {
@@ -545,4 +560,48 @@ pub async fn receipts_of(
             reads_visible: r.get("reads_visible"),
         })
         .collect())
+}
+
+/// Erase up to `limit` messages whose disappearing timer ran out (rows, events and marks go
+/// with them). How many.
+pub async fn erase_expired(
+    client: &impl deadpool_postgres::GenericClient,
+    limit: i64,
+) -> Result<u64, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM messages WHERE id IN (
+                 SELECT id FROM messages WHERE expires_at <= now() ORDER BY expires_at LIMIT $1
+                 FOR UPDATE SKIP LOCKED)",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&limit]).await?)
+}
+
+/// Record that `user` opened a view-once message. Whether this was the first time.
+pub async fn open_once(
+    client: &impl deadpool_postgres::GenericClient,
+    message_id: Uuid,
+    user: Uuid,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO message_views (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&message_id, &user]).await? == 1)
+}
+
+/// A message's file, whatever the message shows (for a view-once opening).
+pub async fn media_of(
+    client: &impl deadpool_postgres::GenericClient,
+    message_id: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached("SELECT media_id FROM messages WHERE id = $1")
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&message_id])
+        .await?
+        .and_then(|r| r.get("media_id")))
 }

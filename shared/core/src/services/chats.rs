@@ -226,6 +226,15 @@ pub async fn update(
             .await?
             .ok_or(ApiError::NotFound("chat"))?
     };
+    if body.changes_timer()
+        && standing.kind == ChatType::Group
+        && !standing.permissions.edit_info.lets(standing.role)
+    {
+        return Err(ApiError::PermissionDenied(
+            "in this group, admins set disappearing messages".into(),
+        ));
+    }
+    let for_everyone = body.changes_timer();
     let info = body.changes_group_info() || body.changes_permissions();
     if info && standing.kind != ChatType::Group {
         return Err(ApiError::PermissionDenied(
@@ -252,7 +261,7 @@ pub async fn update(
     }
     super::relay::wake(
         app,
-        if info {
+        if info || for_everyone {
             "chat:updated"
         } else {
             "chat:settings"

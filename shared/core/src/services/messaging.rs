@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::api::models::{CursorPagination, Envelope, Message, Page, PageEnvelope};
+use crate::api::models::{CursorPagination, Envelope, Message, Page, PageEnvelope, ViewOnceOpened};
 use crate::api::requests::{ForwardMessageRequest, HistoryQuery, SendMessageRequest};
 use crate::auth::tokens::Caller;
 use crate::content;
@@ -36,7 +36,18 @@ pub async fn send(
         metadata,
         media_id,
         mentions,
+        view_once,
     } = body;
+    if view_once && !matches!(kind.as_str(), "image" | "video") {
+        return Err(ApiError::Validation(
+            "only an image or a video is sent view-once".into(),
+        ));
+    }
+    if view_once && content.is_some() {
+        return Err(ApiError::Validation(
+            "a view-once message has no caption".into(),
+        ));
+    }
     let content = content.as_deref();
     let mentions = mentions.unwrap_or_default();
     let metadata = content::check(
@@ -68,6 +79,7 @@ pub async fn send(
         media_id,
         mentions: &mentions,
         forward_of: None,
+        view_once,
         origin_connection,
     };
     let message = stored(app, messages::insert_or_find(&app.db, &new).await?).await?;
@@ -136,7 +148,10 @@ pub async fn forward(
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     drop(client);
-    if source.deleted || source.kind == "system" {
+    let original = messages::by_id(&app.db, message_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    if source.deleted || source.kind == "system" || original.view_once {
         return Err(ApiError::PermissionDenied(
             "this message cannot be forwarded".into(),
         ));
@@ -147,9 +162,6 @@ pub async fn forward(
             "a message forwarded many times goes to one chat at a time".into(),
         ));
     }
-    let original = messages::by_id(&app.db, message_id)
-        .await?
-        .ok_or(ApiError::NotFound("message"))?;
     let mut copies = Vec::with_capacity(targets.len());
     for target in targets {
         rate_limit::hit(
@@ -171,6 +183,7 @@ pub async fn forward(
             media_id: original.media_id,
             mentions: &[],
             forward_of: Some((message_id, hops)),
+            view_once: false,
             origin_connection: None,
         };
         copies.push(stored(app, messages::insert_or_find(&app.db, &new).await?).await?);
@@ -208,5 +221,44 @@ pub async fn history(
     Ok(Page {
         items: page,
         pagination,
+    })
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/open`: open a view-once picture or video.
+/// Each recipient gets its file once; a second time, or its sender, is refused.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/open", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "The file, this once", body = Envelope<ViewOnceOpened>)))]
+pub async fn open_view_once(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<ViewOnceOpened, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = message_changes::lock_visible(&tx, chat_id, message_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    let media_id = messages::media_of(&tx, message_id).await?;
+    let view_once = messages::by_ids(&tx, &[message_id])
+        .await?
+        .get(&message_id)
+        .is_some_and(|m| m.view_once);
+    let Some(media_id) = media_id.filter(|_| view_once && !target.deleted) else {
+        return Err(ApiError::NotFound("view-once message"));
+    };
+    if target.sender_id == Some(caller.user_id) {
+        return Err(ApiError::PermissionDenied(
+            "a view-once message is for its recipients".into(),
+        ));
+    }
+    if !messages::open_once(&tx, message_id, caller.user_id).await? {
+        return Err(ApiError::PermissionDenied("already opened".into()));
+    }
+    tx.commit().await?;
+    Ok(ViewOnceOpened {
+        message_id,
+        media_id,
     })
 }
