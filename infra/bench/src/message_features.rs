@@ -282,15 +282,15 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
         .iter()
         .filter(|e| e["event"] == "message:received")
         .count();
-    let answer: Value = http
+    let read: Value = http
         .post(format!("{base}/api/chats/{chat}/messages/{last}/read"))
         .bearer_auth(&reader.token)
         .send()
         .await?
         .json()
         .await?;
-    if answer["data"]["readSeq"].as_i64() != Some(total as i64) {
-        bail!("read: {answer}");
+    if read["data"]["readSeq"].as_i64() != Some(total as i64) {
+        bail!("read: {read}");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (told, _) = sync_all(&http, &base, sender, &sender_since).await?;
