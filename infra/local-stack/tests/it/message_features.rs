@@ -1325,3 +1325,35 @@ async fn a_view_once_picture_opens_once_per_recipient() {
     assert_eq!(status, 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn people_who_see_each_other_go_offline_together_without_deadlock() {
+    // Each transition locks its user and appends events naming the others (their rows are
+    // key-share locked by the foreign keys): all at once, that must not deadlock.
+    let app = spawn_app().await;
+    let mut people = Vec::new();
+    for n in 0..8 {
+        people.push(app.register(&format!("p{n}")).await);
+    }
+    for (i, a) in people.iter().enumerate() {
+        for b in &people[i + 1..] {
+            app.open_chat(a, b).await;
+        }
+    }
+    let mut sockets = Vec::new();
+    for p in &people {
+        sockets.push(app.ws(&p.access).await);
+    }
+    drop(sockets);
+    let viewer = app.register("viewer").await;
+    for p in &people {
+        crate::support::wait_until("everyone is offline", Duration::from_secs(10), || async {
+            let (_, body) = app
+                .get(&format!("/api/users/{}", p.id), Some(&viewer.access))
+                .await;
+            body["data"]["isOnline"] == false
+        })
+        .await;
+    }
+    app.stop().await;
+}

@@ -28,7 +28,9 @@ pub struct Transition {
 }
 
 /// Apply a connection's change and, if it changes whether the user is online, record that.
-/// Under the user's row lock, in the caller's transaction.
+/// Under the user's row lock, in the caller's transaction. The lock is `NO KEY UPDATE`: two
+/// users going offline at once each append events naming the other (foreign keys take `KEY
+/// SHARE` on those rows), which a full `UPDATE` lock would turn into a deadlock.
 pub async fn change(
     client: &impl GenericClient,
     user: Uuid,
@@ -36,7 +38,7 @@ pub async fn change(
     change: ConnectionChange,
 ) -> Result<Option<Transition>, ApiError> {
     let lock = client
-        .prepare_cached("SELECT is_online FROM users WHERE id = $1 FOR UPDATE")
+        .prepare_cached("SELECT is_online FROM users WHERE id = $1 FOR NO KEY UPDATE")
         .await?;
     let Some(row) = client.query_opt(&lock, &[&user]).await? else {
         return Ok(None);
