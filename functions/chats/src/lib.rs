@@ -134,6 +134,30 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         )
         .await
         .map(Reply::ok),
+        "GET /api/chats/{chatId}/media" => {
+            messaging::gallery(app, caller, req.path_id("chatId")?, req.query()?)
+                .await
+                .map(Reply::page)
+        }
+        "PUT /api/chats/{chatId}/messages/{messageId}/location" => messaging::move_live_location(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            req.body(max)?,
+        )
+        .await
+        .map(Reply::ok),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/location" => {
+            messaging::stop_live_location(
+                app,
+                caller,
+                req.path_id("chatId")?,
+                req.path_id("messageId")?,
+            )
+            .await
+            .map(Reply::ok)
+        }
         "POST /api/chats/{chatId}/messages/{messageId}/open" => messaging::open_view_once(
             app,
             caller,

@@ -72,6 +72,7 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "POST /api/chats/{chatId}/messages"
         | "POST /api/chats/{chatId}/clear"
         | "DELETE /api/chats/{chatId}"
+        | "GET /api/chats/{chatId}/media"
         | "GET /api/chats/{chatId}/messages/{messageId}/edits"
         | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
         | "POST /api/chats/{chatId}/messages/{messageId}/read"
@@ -92,7 +93,12 @@ fn route_scope(route: &str) -> Option<Scope> {
         // Nothing to take back, and the admin's message is no view-once message: 404 for
         // members too.
         "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}"
-        | "POST /api/chats/{chatId}/messages/{messageId}/open" => Scope::Chat(NOTHING_TO_ANSWER),
+        | "POST /api/chats/{chatId}/messages/{messageId}/open"
+        // Nor a live location.
+        | "PUT /api/chats/{chatId}/messages/{messageId}/location"
+        | "DELETE /api/chats/{chatId}/messages/{messageId}/location" => {
+            Scope::Chat(NOTHING_TO_ANSWER)
+        }
         "PUT /api/chats/{chatId}"
         | "POST /api/chats/{chatId}/participants"
         | "DELETE /api/chats/{chatId}/participants/{userId}"
@@ -157,6 +163,9 @@ fn rest_request(
         "PUT /api/chats/{chatId}/messages/{messageId}" => json!({ "content": "edited" }),
         "DELETE /api/chats/{chatId}/messages/{messageId}" => json!({ "deleteForEveryone": true }),
         "POST /api/chats/{chatId}/messages/{messageId}/reactions" => json!({ "emoji": "👍" }),
+        "PUT /api/chats/{chatId}/messages/{messageId}/location" => {
+            json!({ "latitude": 1.0, "longitude": 2.0 })
+        }
         // Into the group itself: only who sees the message and may send there can.
         "POST /api/chats/{chatId}/messages/{messageId}/forward" => json!({ "chatIds": [chat] }),
         _ => json!({}),

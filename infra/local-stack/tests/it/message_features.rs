@@ -1357,3 +1357,291 @@ async fn people_who_see_each_other_go_offline_together_without_deadlock() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_media_gallery_lists_what_shows_a_file_by_type() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut shown = Vec::new();
+    for (n, kind) in ["image", "video", "image"].iter().enumerate() {
+        let file = uploaded(&app, &alice, &chat, kind).await;
+        let (status, body) = send_body(
+            &app,
+            &alice,
+            &chat,
+            json!({ "clientMessageId": format!("f{n}"),
+            "type": kind, "mediaId": file }),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        shown.push(body["data"]["id"].as_str().unwrap().to_owned());
+    }
+    sent(&app, &alice, &chat, "no file").await;
+    let once = uploaded(&app, &alice, &chat, "image").await;
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "once", "type": "image",
+        "mediaId": once, "viewOnce": true }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, page) = app
+        .get(&format!("/api/chats/{chat}/media"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        ids(&page),
+        shown,
+        "files only, not the text nor the view-once picture"
+    );
+    let (_, page) = app
+        .get(
+            &format!("/api/chats/{chat}/media?type=image"),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(ids(&page), [shown[0].clone(), shown[2].clone()]);
+    let (_, page) = app
+        .get(
+            &format!(
+                "/api/chats/{chat}/media?type=image&limit=1&before={}",
+                shown[2]
+            ),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(ids(&page), [shown[0].clone()]);
+    let eve = app.register("eve").await;
+    let (status, _) = app
+        .get(&format!("/api/chats/{chat}/media"), Some(&eve.access))
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_live_location_moves_until_stopped_and_only_its_sender_moves_it() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "live", "type": "location",
+        "metadata": { "latitude": 1.0, "longitude": 2.0, "liveSeconds": 900 } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/chats/{chat}/messages/{id}/location");
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, body) = app
+        .put(
+            &path,
+            &alice.access,
+            json!({ "latitude": 1.5, "longitude": 2.5 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let moved = bob_ws.next_event("message:location:updated").await;
+    assert_eq!(
+        (
+            moved["data"]["latitude"].as_f64(),
+            moved["data"]["live"].as_bool()
+        ),
+        (Some(1.5), Some(true))
+    );
+    let (status, _) = app
+        .put(&path, &bob.access, json!({ "latitude": 0, "longitude": 0 }))
+        .await;
+    assert_eq!(status, 403, "only its sender");
+    let (status, _) = app
+        .put(
+            &path,
+            &alice.access,
+            json!({ "latitude": 91, "longitude": 0 }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = app.delete(&path, &alice.access, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let stopped = bob_ws.next_event("message:location:updated").await;
+    assert_eq!(stopped["data"]["live"], false);
+    let (status, _) = app
+        .put(
+            &path,
+            &alice.access,
+            json!({ "latitude": 1, "longitude": 1 }),
+        )
+        .await;
+    assert_eq!(status, 403, "stopped");
+    let last = history(&app, &bob, &chat).await.pop().unwrap();
+    assert_eq!(
+        last["metadata"]["latitude"], 1.5,
+        "the history shows where it last was"
+    );
+    let place = sent(&app, &alice, &chat, "not a location").await;
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{place}/location"),
+            &alice.access,
+            json!({ "latitude": 1, "longitude": 1 }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+/// API.md's acceptance flow, end to end on the local stack: send, receive on two devices,
+/// typing, read, edit, react, reply, delete for everyone, and an offline device catching up
+/// through sync.
+#[tokio::test]
+async fn the_api_acceptance_flow_passes_end_to_end() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let bob_phone = app.login(&bob).await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let offline_since = present(&app, &bob_phone).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_laptop = app.ws(&bob.access).await;
+    let mut bob_tablet = app.ws(&bob.access).await;
+
+    // Send; both of bob's connected devices receive it; alice gets the delivered tick.
+    alice_ws
+        .send_json(json!({ "action": "message:send", "requestId": "s1",
+            "data": { "chatId": chat, "clientMessageId": "hello", "content": "hello bob" } }))
+        .await;
+    let ack = alice_ws.answer_to("s1").await;
+    let hello = ack["data"]["id"].as_str().unwrap().to_owned();
+    for device in [&mut bob_laptop, &mut bob_tablet] {
+        let got = device.next_event("message:received").await;
+        assert_eq!(got["data"]["message"]["content"], "hello bob");
+    }
+    assert_eq!(
+        alice_ws.next_event("message:delivered").await["data"]["messageId"],
+        hello.as_str()
+    );
+
+    // Typing, then read.
+    bob_laptop
+        .send_json(json!({ "action": "message:typing", "data": { "chatId": chat } }))
+        .await;
+    assert_eq!(
+        alice_ws.next_event("message:typing").await["data"]["userId"],
+        bob.id.as_str()
+    );
+    bob_laptop
+        .send_json(json!({ "action": "message:read", "requestId": "r1", "data": { "chatId": chat, "messageId": hello } }))
+        .await;
+    assert_eq!(bob_laptop.answer_to("r1").await["event"], "ack");
+    assert_eq!(
+        alice_ws.next_event("message:read").await["data"]["readBy"],
+        bob.id.as_str()
+    );
+    assert_eq!(
+        bob_tablet.next_event("message:read").await["data"]["readBy"],
+        bob.id.as_str(),
+        "his other device"
+    );
+
+    // Edit, react, reply.
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{hello}"),
+            &alice.access,
+            json!({ "content": "hello, bob" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        bob_tablet.next_event("message:edited").await["data"]["message"]["content"],
+        "hello, bob"
+    );
+    bob_laptop
+        .send_json(json!({ "action": "message:reaction", "requestId": "x1",
+            "data": { "chatId": chat, "messageId": hello, "emoji": "👋" } }))
+        .await;
+    assert_eq!(bob_laptop.answer_to("x1").await["event"], "ack");
+    assert_eq!(
+        alice_ws.next_event("message:reaction:added").await["data"]["emoji"],
+        "👋"
+    );
+    let (status, reply) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "re", "content": "hi alice", "replyToId": hello }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let got = alice_ws.next_event("message:received").await;
+    assert_eq!(got["data"]["message"]["replyTo"]["content"], "hello, bob");
+
+    // Delete for everyone: a tombstone on every device, the reply's quote shows it deleted.
+    alice_ws
+        .send_json(json!({ "action": "message:delete", "requestId": "d1",
+            "data": { "chatId": chat, "messageId": hello, "forEveryone": true } }))
+        .await;
+    assert_eq!(alice_ws.answer_to("d1").await["event"], "ack");
+    assert_eq!(
+        bob_laptop.next_event("message:deleted").await["data"]["messageId"],
+        hello.as_str()
+    );
+    let messages = history(&app, &bob, &chat).await;
+    let quoted = messages
+        .iter()
+        .find(|m| m["id"] == reply["data"]["id"])
+        .unwrap();
+    assert_eq!(quoted["replyTo"]["content"], Value::Null);
+
+    // Bob's phone was offline throughout: sync gives it everything, in order, without the
+    // deleted text and without typing.
+    let (events, _) = sync_all(&app, &bob_phone, &offline_since).await;
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "message:received",
+        "message:read",
+        "message:edited",
+        "message:reaction:added",
+        "message:deleted",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(!names.contains(&"message:typing"));
+    assert!(
+        !json!(events).to_string().contains("hello, bob"),
+        "the deleted text is gone from sync"
+    );
+    let cursors: Vec<&str> = events
+        .iter()
+        .map(|e| e["cursor"].as_str().unwrap())
+        .collect();
+    let mut sorted = cursors.clone();
+    sorted.sort_by_key(|c| {
+        let (x, i) = c.split_once('.').unwrap();
+        (x.parse::<i64>().unwrap(), i.parse::<i64>().unwrap())
+    });
+    assert_eq!(cursors, sorted, "in cursor order");
+    app.stop().await;
+}

@@ -961,6 +961,21 @@ pub struct ViewOnceOpened {
     pub media_id: Uuid,
 }
 
+/// A live location as it is now (`message:location:updated`, and the answer to moving or
+/// stopping it).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveLocation {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Still shared (false once its sender stopped it).
+    pub live: bool,
+    /// When sharing ends by itself.
+    pub live_until: Timestamp,
+}
+
 /// `GET /api/sync`: the caller's events after the cursor, in order.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

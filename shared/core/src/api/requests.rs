@@ -528,6 +528,56 @@ pub struct ChatListQuery {
     pub search: Option<SearchText>,
 }
 
+/// The kinds of file a chat's media gallery lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Image,
+    Video,
+    Audio,
+    Document,
+    Sticker,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Video => "video",
+            Self::Audio => "audio",
+            Self::Document => "document",
+            Self::Sticker => "sticker",
+        }
+    }
+}
+
+/// `GET /api/chats/{chatId}/media?type&limit&before`: the chat's media messages, newest page
+/// first (oldest first within it), as the history pages.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GalleryQuery {
+    /// Only this kind of file.
+    #[serde(rename = "type", default = "default_none")]
+    #[param(value_type = Option<MediaKind>, inline)]
+    pub kind: Option<MediaKind>,
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+    /// A message id: older media than it.
+    #[serde(default = "default_none")]
+    pub before: Option<Uuid>,
+}
+
+/// `PUT /api/chats/{chatId}/messages/{messageId}/location`: where a live location is now.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LiveLocationUpdate {
+    #[schema(minimum = -90.0, maximum = 90.0)]
+    pub latitude: f64,
+    #[schema(minimum = -180.0, maximum = 180.0)]
+    pub longitude: f64,
+}
+
 /// `GET /api/chats/{chatId}/messages`: the latest page, or the page before / after a message
 /// (both: the messages between the two).
 #[derive(Debug, Deserialize, IntoParams)]

@@ -493,6 +493,9 @@ pub enum ServerEvent {
     /// The user starred or unstarred a message (on another device).
     #[serde(rename = "message:starred")]
     MessageStarred(crate::api::models::StarState),
+    /// A live location moved, or its sender stopped sharing it (`live: false`).
+    #[serde(rename = "message:location:updated")]
+    LocationUpdated(crate::api::models::LiveLocation),
     /// Someone the user may see came online (a 1:1 chat or a contact in common, as their
     /// privacy allows).
     #[serde(rename = "user:online")]
@@ -536,6 +539,7 @@ impl ServerEvent {
             Self::MessagePinned(_) => "message:pinned",
             Self::MessageUnpinned(_) => "message:unpinned",
             Self::MessageStarred(_) => "message:starred",
+            Self::LocationUpdated(_) => "message:location:updated",
             Self::UserOnline(_) => "user:online",
             Self::UserOffline(_) => "user:offline",
             Self::UserStatusUpdated(_) => "user:status_updated",

@@ -300,6 +300,8 @@ pub struct Cursor<'a> {
     pub after: Option<Uuid>,
     pub around: Option<Uuid>,
     pub kind: Option<&'a str>,
+    /// Only messages showing a file (the media gallery: not view-once ones).
+    pub media_only: bool,
 }
 
 /// A page of history, oldest first, or `None` if the viewer is not a member of the chat.
@@ -351,6 +353,7 @@ pub async fn history(
     };
     let visible = "m.chat_id = $1 AND m.seq > $2 AND m.created_at >= $7
         AND ($8::text IS NULL OR m.type = $8)
+        AND (NOT $9 OR (m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone))
         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)";
     // Up to `n` visible messages with `lower < seq < upper`, nearest the bound paged from first.
     let rows_between = |lower: i64, upper: i64, ascending: bool, n: i64| async move {
@@ -371,6 +374,7 @@ pub async fn history(
                     &n,
                     &joined,
                     &cursor.kind,
+                    &cursor.media_only,
                 ],
             )
             .await?;
@@ -604,4 +608,28 @@ pub async fn media_of(
         .query_opt(&stmt, &[&message_id])
         .await?
         .and_then(|r| r.get("media_id")))
+}
+
+/// Set a live location's position (`metadata.latitude` / `longitude`), or end it
+/// (`metadata.liveStopped`).
+pub async fn update_live_location(
+    client: &impl deadpool_postgres::GenericClient,
+    message_id: Uuid,
+    position: Option<(f64, f64)>,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE messages SET metadata = CASE WHEN $2::float8 IS NULL
+                     THEN metadata || jsonb_build_object('liveStopped', true)
+                     ELSE metadata || jsonb_build_object('latitude', $2::float8, 'longitude', $3::float8) END
+             WHERE id = $1",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[&message_id, &position.map(|p| p.0), &position.map(|p| p.1)],
+        )
+        .await?;
+    Ok(())
 }

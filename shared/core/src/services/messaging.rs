@@ -3,8 +3,14 @@
 
 use uuid::Uuid;
 
-use crate::api::models::{CursorPagination, Envelope, Message, Page, PageEnvelope, ViewOnceOpened};
-use crate::api::requests::{ForwardMessageRequest, HistoryQuery, SendMessageRequest};
+use crate::api::models::{
+    CursorPagination, Envelope, LiveLocation, Message, Page, PageEnvelope, Timestamp,
+    ViewOnceOpened,
+};
+use crate::api::requests::{
+    ForwardMessageRequest, GalleryQuery, HistoryQuery, LiveLocationUpdate, SendMessageRequest,
+};
+use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::content;
 use crate::db::message_changes;
@@ -208,6 +214,7 @@ pub async fn history(
         after: q.after,
         around: q.around,
         kind: q.kind.as_ref().map(|k| k.as_str()),
+        media_only: false,
     };
     let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
         .await?
@@ -261,4 +268,143 @@ pub async fn open_view_once(
         message_id,
         media_id,
     })
+}
+
+/// `GET /api/chats/{chatId}/media?type&limit&before`: the chat's media gallery, the messages
+/// showing a file (`type` narrows it), as the caller may see them, paged back from the newest.
+#[utoipa::path(get, path = "/api/chats/{chatId}/media", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), GalleryQuery),
+    responses((status = 200, description = "A page of media messages, oldest first", body = PageEnvelope<Vec<Message>, CursorPagination>)))]
+pub async fn gallery(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    q: GalleryQuery,
+) -> Result<Page<Vec<Message>, CursorPagination>, ApiError> {
+    let limit = q.limit.0;
+    let cursor = Cursor {
+        before: q.before,
+        after: None,
+        around: None,
+        kind: q.kind.map(|k| k.as_str()),
+        media_only: true,
+    };
+    let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))?;
+    let pagination = CursorPagination {
+        limit,
+        has_more,
+        before: page.first().map(|m| m.id),
+        after: page.last().map(|m| m.id),
+    };
+    Ok(Page {
+        items: page,
+        pagination,
+    })
+}
+
+/// `PUT /api/chats/{chatId}/messages/{messageId}/location`: the sender moves their live
+/// location while it lasts (`liveSeconds` from when it was sent); the chat's members get
+/// `message:location:updated`.
+#[utoipa::path(put, path = "/api/chats/{chatId}/messages/{messageId}/location", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    request_body = LiveLocationUpdate,
+    responses((status = 200, description = "The live location now", body = Envelope<LiveLocation>)))]
+pub async fn move_live_location(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    body: LiveLocationUpdate,
+) -> Result<LiveLocation, ApiError> {
+    let valid =
+        (-90.0..=90.0).contains(&body.latitude) && (-180.0..=180.0).contains(&body.longitude);
+    if !valid {
+        return Err(ApiError::Validation(
+            "latitude is -90 to 90 and longitude -180 to 180".into(),
+        ));
+    }
+    let position = Some((body.latitude, body.longitude));
+    live_location(app, caller, chat_id, message_id, position).await
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}/location`: stop sharing a live location.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/messages/{messageId}/location", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Stopped", body = Envelope<LiveLocation>)))]
+pub async fn stop_live_location(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<LiveLocation, ApiError> {
+    live_location(app, caller, chat_id, message_id, None).await
+}
+
+/// Move (`Some`) or stop (`None`) a live location, and tell the chat.
+async fn live_location(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    position: Option<(f64, f64)>,
+) -> Result<LiveLocation, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = message_changes::lock_visible(&tx, chat_id, message_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    let message = messages::by_ids(&tx, &[message_id])
+        .await?
+        .remove(&message_id)
+        .ok_or(ApiError::NotFound("message"))?;
+    let live_seconds = message.metadata.get("liveSeconds").and_then(|v| v.as_i64());
+    let stopped = message.metadata.contains_key("liveStopped");
+    let (Some(seconds), false, "location") = (live_seconds, target.deleted, target.kind.as_str())
+    else {
+        return Err(ApiError::NotFound("live location"));
+    };
+    if target.sender_id != Some(caller.user_id) {
+        return Err(ApiError::PermissionDenied(
+            "only its sender moves a live location".into(),
+        ));
+    }
+    let live_until = target.created_at + chrono::Duration::seconds(seconds);
+    if stopped || live_until <= chrono::Utc::now() {
+        return Err(ApiError::PermissionDenied(
+            "this live location has ended".into(),
+        ));
+    }
+    messages::update_live_location(&tx, message_id, position).await?;
+    let stored = |key: &str| {
+        message
+            .metadata
+            .get(key)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
+    let (latitude, longitude) = position.unwrap_or((stored("latitude"), stored("longitude")));
+    let state = LiveLocation {
+        chat_id,
+        message_id,
+        latitude,
+        longitude,
+        live: position.is_some(),
+        live_until: Timestamp(live_until),
+    };
+    let event = ServerEvent::LocationUpdated(state.clone());
+    crate::db::events::append_message_event(
+        &tx,
+        chat_id,
+        Some(caller.user_id),
+        None,
+        event.name(),
+        message_id,
+        Some(&event.data()),
+    )
+    .await?;
+    tx.commit().await?;
+    super::relay::wake(app, event.name()).await;
+    Ok(state)
 }
