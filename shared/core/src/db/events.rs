@@ -144,6 +144,29 @@ pub async fn append_message_event(
     Ok(())
 }
 
+/// Append `event`, about message `message_id`, to its chat's stream (in the caller's
+/// transaction): [`append_message_event`] with the event's own name and data.
+pub async fn append_event_about(
+    client: &impl GenericClient,
+    chat: Uuid,
+    actor: Option<Uuid>,
+    origin: Option<&str>,
+    message_id: Uuid,
+    event: &crate::api::ws::ServerEvent,
+) -> Result<(), ApiError> {
+    let data = event.data();
+    append_message_event(
+        client,
+        chat,
+        actor,
+        origin,
+        event.name(),
+        message_id,
+        Some(&data),
+    )
+    .await
+}
+
 /// Append the same per-user event to each of `users`' streams (in the caller's transaction).
 pub async fn append_user_events(
     client: &impl GenericClient,

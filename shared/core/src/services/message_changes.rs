@@ -194,16 +194,8 @@ pub async fn delete(
             message_changes::erase(&tx, message_id).await?;
             // No actor: a member who blocked the one deleting must still lose the message.
             let event = notice(Deletion::ForEveryone);
-            events::append_message_event(
-                &tx,
-                chat_id,
-                None,
-                origin_connection,
-                event.name(),
-                message_id,
-                Some(&event.data()),
-            )
-            .await?;
+            events::append_event_about(&tx, chat_id, None, origin_connection, message_id, &event)
+                .await?;
         }
     }
     tx.commit().await?;
@@ -238,14 +230,13 @@ pub async fn react(
             user_id: caller.user_id,
             emoji: emoji.as_str().to_owned(),
         });
-        events::append_message_event(
+        events::append_event_about(
             &tx,
             chat_id,
             Some(caller.user_id),
             origin_connection,
-            event.name(),
             message_id,
-            Some(&event.data()),
+            &event,
         )
         .await?;
     }
@@ -285,14 +276,13 @@ pub async fn unreact(
         user_id: caller.user_id,
         emoji: emoji.as_str().to_owned(),
     });
-    events::append_message_event(
+    events::append_event_about(
         &tx,
         chat_id,
         Some(caller.user_id),
         origin_connection,
-        event.name(),
         message_id,
-        Some(&event.data()),
+        &event,
     )
     .await?;
     tx.commit().await?;

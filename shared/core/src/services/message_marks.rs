@@ -78,16 +78,8 @@ pub async fn pin(
         pinned_by: caller.user_id,
         expires_at,
     });
-    events::append_message_event(
-        &tx,
-        chat_id,
-        Some(caller.user_id),
-        None,
-        event.name(),
-        message_id,
-        Some(&event.data()),
-    )
-    .await?;
+    events::append_event_about(&tx, chat_id, Some(caller.user_id), None, message_id, &event)
+        .await?;
     tx.commit().await?;
     super::relay::wake(app, "message:pinned").await;
     Ok(PinState {
@@ -121,16 +113,8 @@ pub async fn unpin(
         message_id,
         unpinned_by: caller.user_id,
     });
-    events::append_message_event(
-        &tx,
-        chat_id,
-        Some(caller.user_id),
-        None,
-        event.name(),
-        message_id,
-        Some(&event.data()),
-    )
-    .await?;
+    events::append_event_about(&tx, chat_id, Some(caller.user_id), None, message_id, &event)
+        .await?;
     tx.commit().await?;
     super::relay::wake(app, "message:unpinned").await;
     Ok(PinState {

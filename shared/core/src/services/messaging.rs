@@ -216,19 +216,7 @@ pub async fn history(
         kind: q.kind.as_ref().map(|k| k.as_str()),
         media_only: false,
     };
-    let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
-        .await?
-        .ok_or(ApiError::NotFound("chat"))?;
-    let pagination = CursorPagination {
-        limit,
-        has_more,
-        before: page.first().map(|m| m.id),
-        after: page.last().map(|m| m.id),
-    };
-    Ok(Page {
-        items: page,
-        pagination,
-    })
+    history_page(app, caller, chat_id, cursor, limit).await
 }
 
 /// `POST /api/chats/{chatId}/messages/{messageId}/open`: open a view-once picture or video.
@@ -289,19 +277,7 @@ pub async fn gallery(
         kind: q.kind.map(|k| k.as_str()),
         media_only: true,
     };
-    let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
-        .await?
-        .ok_or(ApiError::NotFound("chat"))?;
-    let pagination = CursorPagination {
-        limit,
-        has_more,
-        before: page.first().map(|m| m.id),
-        after: page.last().map(|m| m.id),
-    };
-    Ok(Page {
-        items: page,
-        pagination,
-    })
+    history_page(app, caller, chat_id, cursor, limit).await
 }
 
 /// `PUT /api/chats/{chatId}/messages/{messageId}/location`: the sender moves their live
@@ -394,17 +370,40 @@ async fn live_location(
         live_until: Timestamp(live_until),
     };
     let event = ServerEvent::LocationUpdated(state.clone());
-    crate::db::events::append_message_event(
+    crate::db::events::append_event_about(
         &tx,
         chat_id,
         Some(caller.user_id),
         None,
-        event.name(),
         message_id,
-        Some(&event.data()),
+        &event,
     )
     .await?;
     tx.commit().await?;
     super::relay::wake(app, event.name()).await;
     Ok(state)
+}
+
+/// A page of the caller's history of a chat (404 if they are not a member), with the cursors
+/// of its ends.
+async fn history_page(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    cursor: Cursor<'_>,
+    limit: i64,
+) -> Result<Page<Vec<Message>, CursorPagination>, ApiError> {
+    let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
+        .await?
+        .ok_or(ApiError::NotFound("chat"))?;
+    let pagination = CursorPagination {
+        limit,
+        has_more,
+        before: page.first().map(|m| m.id),
+        after: page.last().map(|m| m.id),
+    };
+    Ok(Page {
+        items: page,
+        pagination,
+    })
 }

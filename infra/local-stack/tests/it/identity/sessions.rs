@@ -109,7 +109,9 @@ async fn tokens_signed_elsewhere_unsigned_or_expired_are_refused_by_rest() {
 #[tokio::test]
 async fn rate_limits_answer_429_with_retry_after() {
     let mut settings = relaxed_settings();
-    settings.rate_limits.auth = Limit::new(3, 900);
+    // Windows are fixed (aligned to the epoch): a day-long one makes it unlikely that the test
+    // straddles two of them (a 15-minute one failed at 18:15:00 on a CI run).
+    settings.rate_limits.auth = Limit::new(3, 86_400);
     let app = spawn_app_with(|c| c.settings = settings).await;
     let mut last = None;
     for i in 0..4 {
@@ -131,7 +133,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     let (status, retry_after) = last.unwrap();
     assert_eq!(status, 429);
     let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
-    assert!((1..=900).contains(&secs));
+    assert!((1..=86_400).contains(&secs));
 
     // Each credential route has its own bucket, and logging in only counts failures: the
     // registrations above do not block the next person behind this address.
@@ -167,7 +169,7 @@ async fn rate_limits_answer_429_with_retry_after() {
 #[tokio::test]
 async fn messages_are_rate_limited_per_user() {
     let mut settings = relaxed_settings();
-    settings.rate_limits.messages = Limit::new(2, 60);
+    settings.rate_limits.messages = Limit::new(2, 86_400);
     let app = spawn_app_with(|c| c.settings = settings).await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
@@ -489,7 +491,7 @@ async fn second_factor_guesses_count_towards_backoff_and_a_code_works_once() {
 #[tokio::test]
 async fn two_factor_routes_are_credential_routes() {
     let mut settings = relaxed_settings();
-    settings.rate_limits.auth = Limit::new(3, 900);
+    settings.rate_limits.auth = Limit::new(3, 86_400);
     let app = spawn_app_with(|c| c.settings = settings).await;
     let user = app.register("tfa").await;
     let neighbour = app.register("nat").await;
