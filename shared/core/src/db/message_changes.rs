@@ -22,6 +22,9 @@ pub struct Target {
     pub deleted: bool,
     /// Hops from the original, for a forwarded copy (0 for an original).
     pub forward_count: i32,
+    /// Its file, as stored (a view-once message's too, which the `Message` shape hides).
+    pub media_id: Option<Uuid>,
+    pub view_once: bool,
     pub chat_kind: ChatType,
     /// The acting member's role.
     pub role: ParticipantRole,
@@ -60,7 +63,8 @@ async fn visible(
     let stmt = client
         .prepare_cached(&format!(
             "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
-                    m.deleted_for_everyone, m.forward_count, c.type AS chat_type, p.role,
+                    m.deleted_for_everyone, m.forward_count, m.media_id, m.view_once,
+                    c.type AS chat_type, p.role,
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
                         JOIN user_relationships b ON b.relationship_type = 'blocked'
@@ -88,6 +92,8 @@ async fn visible(
             created_at: r.get("created_at"),
             deleted: r.get("deleted_for_everyone"),
             forward_count: r.get("forward_count"),
+            media_id: r.get("media_id"),
+            view_once: r.get("view_once"),
             chat_kind: ChatType::parse_stored(r.get("chat_type")),
             role: ParticipantRole::parse_stored(r.get("role")),
             blocked: r.get("blocked"),

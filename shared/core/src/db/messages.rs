@@ -596,20 +596,6 @@ pub async fn open_once(
     Ok(client.execute(&stmt, &[&message_id, &user]).await? == 1)
 }
 
-/// A message's file, whatever the message shows (for a view-once opening).
-pub async fn media_of(
-    client: &impl deadpool_postgres::GenericClient,
-    message_id: Uuid,
-) -> Result<Option<Uuid>, ApiError> {
-    let stmt = client
-        .prepare_cached("SELECT media_id FROM messages WHERE id = $1")
-        .await?;
-    Ok(client
-        .query_opt(&stmt, &[&message_id])
-        .await?
-        .and_then(|r| r.get("media_id")))
-}
-
 /// Set a live location's position (`metadata.latitude` / `longitude`), or end it
 /// (`metadata.liveStopped`).
 pub async fn update_live_location(

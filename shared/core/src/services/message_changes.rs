@@ -13,9 +13,10 @@ use crate::api::models::{
 use crate::api::requests::{AddReactionRequest, DeleteMessageRequest, EditMessageRequest};
 use crate::api::ws::{MessageDeleted, ReactionChanged, ServerEvent};
 use crate::auth::tokens::Caller;
+use crate::content;
 use crate::db::message_changes::{self, ReactionOutcome, Target};
 use crate::db::{events, messages};
-use crate::domain::{trim_blank, Emoji};
+use crate::domain::Emoji;
 use crate::error::ApiError;
 use crate::App;
 
@@ -58,15 +59,17 @@ pub async fn edit(
     body: EditMessageRequest,
 ) -> Result<Message, ApiError> {
     let content = body.content;
-    if trim_blank(&content).is_empty() {
-        return Err(ApiError::Validation("`content` must not be empty".into()));
-    }
-    let max = app.settings.max_message_chars;
-    if content.chars().count() > max {
-        return Err(ApiError::Validation(format!(
-            "`content` is longer than {max} characters"
-        )));
-    }
+    // The new text, checked as a sent text message's is.
+    content::check(
+        content::Draft {
+            kind: "text",
+            content: Some(&content),
+            metadata: Default::default(),
+            media_id: None,
+            mentions: &[],
+        },
+        app.settings.max_message_chars,
+    )?;
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let target = visible(&tx, &caller, chat_id, message_id).await?;

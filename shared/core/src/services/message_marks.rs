@@ -6,8 +6,7 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    Allowed, ChatType, Envelope, Message, OffsetPagination, Page, PageEnvelope, ParticipantRole,
-    PinState, StarState,
+    ChatType, Envelope, Message, OffsetPagination, Page, PageEnvelope, PinState, StarState,
 };
 use crate::api::requests::{PinMessageRequest, StarredQuery};
 use crate::api::ws::{MessagePinned, MessageUnpinned, ServerEvent};
@@ -29,9 +28,8 @@ async fn may_pin(
     let standing = chats::standing(tx, chat_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
-    let allowed = standing.kind == ChatType::Individual
-        || standing.role == ParticipantRole::Admin
-        || standing.permissions.edit_info == Allowed::All;
+    let allowed =
+        standing.kind == ChatType::Individual || standing.permissions.edit_info.lets(standing.role);
     if !allowed {
         return Err(ApiError::PermissionDenied(
             "only the group's admins pin messages here".into(),

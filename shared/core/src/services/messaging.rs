@@ -235,12 +235,10 @@ pub async fn open_view_once(
     let target = message_changes::lock_visible(&tx, chat_id, message_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
-    let media_id = messages::media_of(&tx, message_id).await?;
-    let view_once = messages::by_ids(&tx, &[message_id])
-        .await?
-        .get(&message_id)
-        .is_some_and(|m| m.view_once);
-    let Some(media_id) = media_id.filter(|_| view_once && !target.deleted) else {
+    let Some(media_id) = target
+        .media_id
+        .filter(|_| target.view_once && !target.deleted)
+    else {
         return Err(ApiError::NotFound("view-once message"));
     };
     if target.sender_id == Some(caller.user_id) {
