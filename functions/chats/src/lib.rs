@@ -5,7 +5,8 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::{
-    chats, invite_links, message_changes, message_marks, messaging, participants, receipts, sync,
+    chats, invite_links, message_changes, message_marks, messaging, participants, receipts, search,
+    sync,
 };
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
@@ -209,6 +210,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         .await
         .map(Reply::ok),
         "GET /api/messages/starred" => message_marks::starred(app, caller, req.query()?)
+            .await
+            .map(Reply::page),
+        "GET /api/messages/search" => search::messages(app, caller, req.query()?)
             .await
             .map(Reply::page),
         "POST /api/chats/{chatId}/invitation" => {

@@ -4,9 +4,13 @@
 //! the relay fails (the database is down) every record of the batch is reported failed: SQS
 //! retries them and, after five receives, moves them to the dead-letter queue, while the
 //! schedule keeps retrying on its own.
+//!
+//! It also builds chat backups (`services::backups`): when a wake-up says one was asked for,
+//! and on every scheduled run (a lost wake-up, a crashed build).
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use banter_core::services::relay;
+use banter_core::ports::DeliveryJob;
+use banter_core::services::{backups, relay};
 use banter_core::App;
 use banter_lambda::Error;
 use serde_json::Value;
@@ -15,6 +19,7 @@ use serde_json::Value;
 pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     registry: true,
     push: true,
+    blobs: true,
     ..banter_lambda::Uses::NOTHING
 };
 
@@ -23,6 +28,7 @@ pub async fn handle(app: App, event: Value) -> Result<Value, Error> {
         // The schedule (an EventBridge "Scheduled Event").
         let report = relay::scheduled(&app).await?;
         tracing::info!(?report, "scheduled relay run");
+        build_backups(&app).await;
         return Ok(Value::Null);
     }
     let batch: SqsEvent = serde_json::from_value(event)?;
@@ -38,5 +44,23 @@ pub async fn handle(app: App, event: Value) -> Result<Value, Error> {
             }
         }
     }
+    let backup_asked = batch.records.iter().any(|r| {
+        r.body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<DeliveryJob>(b).ok())
+            .is_some_and(|job| job.cause == backups::BACKUP_REQUESTED)
+    });
+    if backup_asked {
+        build_backups(&app).await;
+    }
     Ok(serde_json::to_value(response)?)
+}
+
+/// Build waiting backups; a failure is logged and left to the next scheduled run.
+async fn build_backups(app: &App) {
+    match backups::build_pending(app).await {
+        Ok(0) => {}
+        Ok(built) => tracing::info!(built, "built backups"),
+        Err(e) => tracing::warn!(error = %e, "building backups failed; the schedule retries"),
+    }
 }

@@ -1,9 +1,10 @@
 //! REST `/api/users/*`: profiles and privacy, user search, blocking, data export and account
-//! deletion.
+//! deletion; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone sync,
+//! vCard import and export; `/api/backups`: chat backups.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::data_rights::{self, ExportAnswer};
-use banter_core::services::{blocking, profiles};
+use banter_core::services::{backups, blocking, contacts, profiles};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -14,6 +15,8 @@ pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     tokens: true,
     registry: true,
     push: true,
+    queue: true,
+    blobs: true,
     ..banter_lambda::Uses::NOTHING
 };
 
@@ -63,6 +66,66 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .map(Reply::ok)
         }
         "GET /api/users/{userId}" => profiles::public(app, caller, req.path_id("userId")?)
+            .await
+            .map(Reply::ok),
+        "GET /api/users/me/qr" => contacts::qr(app, caller, req.query()?)
+            .await
+            .map(Reply::file),
+        "POST /api/users/me/qr/reset" => contacts::reset_qr(app, caller).await.map(Reply::ok),
+        "GET /api/contacts" => contacts::list(app, caller, req.query()?)
+            .await
+            .map(Reply::page),
+        "POST /api/contacts" => contacts::add(app, caller, req.body(max)?)
+            .await
+            .map(Reply::ok),
+        "PUT /api/contacts/{userId}" => {
+            contacts::update(app, caller, req.path_id("userId")?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "DELETE /api/contacts/{userId}" => contacts::remove(app, caller, req.path_id("userId")?)
+            .await
+            .map(Reply::ok),
+        "GET /api/contacts/groups" => contacts::groups(app, caller).await.map(Reply::ok),
+        "POST /api/contacts/groups" => contacts::create_group(app, caller, req.body(max)?)
+            .await
+            .map(Reply::created),
+        "PUT /api/contacts/groups/{groupId}" => {
+            contacts::rename_group(app, caller, req.path_id("groupId")?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "DELETE /api/contacts/groups/{groupId}" => {
+            contacts::delete_group(app, caller, req.path_id("groupId")?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/contacts/groups/{groupId}/members" => {
+            contacts::add_group_members(app, caller, req.path_id("groupId")?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "DELETE /api/contacts/groups/{groupId}/members/{userId}" => {
+            let (group, user) = (req.path_id("groupId")?, req.path_id("userId")?);
+            contacts::remove_group_member(app, caller, group, user)
+                .await
+                .map(Reply::ok)
+        }
+        "GET /api/contacts/resolve/{code}" => contacts::resolve(app, caller, req.path("code")?)
+            .await
+            .map(Reply::ok),
+        "POST /api/contacts/sync" => contacts::sync(app, caller, req.body(max)?)
+            .await
+            .map(Reply::ok),
+        "POST /api/contacts/import" => {
+            let text = req.text_body(contacts::MAX_IMPORT_BYTES)?;
+            contacts::import(app, caller, &text).await.map(Reply::ok)
+        }
+        "GET /api/contacts/export" => contacts::export(app, caller).await.map(Reply::file),
+        "POST /api/backups" => backups::create(app, caller, req.body(max)?)
+            .await
+            .map(Reply::accepted),
+        "GET /api/backups/{backupId}" => backups::get(app, caller, req.path_id("backupId")?)
             .await
             .map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),

@@ -134,7 +134,11 @@ impl PrivatePostgres {
                         &pwfile,
                         "-E",
                         "UTF8",
-                        "--no-locale",
+                        // Byte-order collation, but a UTF-8 character classification: message
+                        // search lower-cases every script with the database's LC_CTYPE.
+                        "--lc-collate=C",
+                        "--lc-ctype=C.UTF-8",
+                        "--lc-messages=C",
                     ],
                 )
                 .await?;

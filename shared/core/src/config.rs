@@ -51,6 +51,11 @@ pub struct Settings {
     pub reset_token_ttl: Duration,
     pub phone_code_ttl: Duration,
     pub phone_code_attempts: i32,
+    /// The region (ISO 3166-1 alpha-2) of national numbers in a contact sync when neither the
+    /// request nor the caller's own phone says.
+    pub default_phone_region: String,
+    /// How long a finished backup stays downloadable.
+    pub backup_ttl: Duration,
 }
 
 /// One fixed-window limit: at most `max` hits per `window`.
@@ -85,6 +90,11 @@ pub struct RateLimits {
     pub messages: Limit,
     /// Upload URLs issued, per user.
     pub uploads: Limit,
+    /// Phone numbers and emails looked up, per user (contact sync and vCard import): what
+    /// keeps anyone from walking the number space to learn who uses Banter.
+    pub contact_lookups: Limit,
+    /// Backups asked for, per user.
+    pub backups: Limit,
     /// Failed logins for one account from one source (an IP, or a known device) before that
     /// source backs off.
     pub account_failures: i32,
@@ -102,6 +112,8 @@ impl Default for RateLimits {
             auth: Limit::new(5, 15 * 60),
             messages: Limit::new(30, 60),
             uploads: Limit::new(50, 3600),
+            contact_lookups: Limit::new(2000, 24 * 3600),
+            backups: Limit::new(3, 24 * 3600),
             account_failures: 5,
             account_failures_any_source: 10,
             ip_failures: 20,
@@ -136,6 +148,8 @@ impl Default for Settings {
             reset_token_ttl: Duration::from_secs(3600),
             phone_code_ttl: Duration::from_secs(10 * 60),
             phone_code_attempts: 5,
+            default_phone_region: "US".into(),
+            backup_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -184,6 +198,14 @@ impl Settings {
         limit("BANTER_RATE_LIMIT_AUTH", &mut s.rate_limits.auth);
         limit("BANTER_RATE_LIMIT_MESSAGES", &mut s.rate_limits.messages);
         limit("BANTER_RATE_LIMIT_UPLOADS", &mut s.rate_limits.uploads);
+        limit(
+            "BANTER_RATE_LIMIT_CONTACT_LOOKUPS",
+            &mut s.rate_limits.contact_lookups,
+        );
+        limit("BANTER_RATE_LIMIT_BACKUPS", &mut s.rate_limits.backups);
+        if let Ok(v) = std::env::var("BANTER_DEFAULT_PHONE_REGION") {
+            s.default_phone_region = v;
+        }
         // Wrong passwords before an account and an IP start backing off.
         if let Some(n) = env_parse("BANTER_LOGIN_FAILURES_BEFORE_BACKOFF") {
             s.rate_limits.account_failures = n;

@@ -527,3 +527,24 @@ mod tests {
         assert!(err.to_string().contains("username must be"), "{err}");
     }
 }
+
+/// A phone number from an address book, in E.164 as libphonenumber's rules read it (the
+/// `phonenumber` crate): international numbers as they are, national ones in `region`. `None`
+/// when it is no valid number there.
+pub fn address_book_phone(raw: &str, region: Option<phonenumber::country::Id>) -> Option<String> {
+    let number = phonenumber::parse(region, raw).ok()?;
+    number
+        .is_valid()
+        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// The region (ISO 3166-1 alpha-2) a number belongs to, or that `code` names.
+pub fn phone_region(number_or_code: &str) -> Option<phonenumber::country::Id> {
+    if let Ok(id) = number_or_code.parse() {
+        return Some(id);
+    }
+    phonenumber::parse(None, number_or_code)
+        .ok()?
+        .country()
+        .id()
+}

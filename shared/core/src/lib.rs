@@ -17,6 +17,7 @@ pub mod media;
 pub mod ports;
 pub mod qr;
 pub mod services;
+pub mod vcards;
 
 pub use app::{App, Ports};
 pub use error::ApiError;

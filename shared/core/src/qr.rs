@@ -4,6 +4,7 @@
 
 use qrcode::{Color, QrCode};
 
+use crate::api::models::RawFile;
 use crate::api::requests::QrFormat;
 use crate::error::ApiError;
 
@@ -12,19 +13,12 @@ const SCALE: usize = 8;
 /// Light modules around the code, as the standard asks.
 const QUIET_ZONE: usize = 4;
 
-/// An image to answer as it is (not in the JSON envelope).
-#[derive(Debug)]
-pub struct Image {
-    pub content_type: &'static str,
-    pub bytes: Vec<u8>,
-}
-
 /// `text` as a QR code in `format`.
-pub fn encode(text: &str, format: QrFormat) -> Result<Image, ApiError> {
+pub fn encode(text: &str, format: QrFormat) -> Result<RawFile, ApiError> {
     let code =
         QrCode::new(text.as_bytes()).map_err(|e| ApiError::Internal(format!("QR code: {e}")))?;
     Ok(match format {
-        QrFormat::Svg => Image {
+        QrFormat::Svg => RawFile {
             content_type: "image/svg+xml",
             bytes: code
                 .render::<qrcode::render::svg::Color>()
@@ -33,7 +27,7 @@ pub fn encode(text: &str, format: QrFormat) -> Result<Image, ApiError> {
                 .build()
                 .into_bytes(),
         },
-        QrFormat::Png => Image {
+        QrFormat::Png => RawFile {
             content_type: "image/png",
             bytes: png_of(&code)?,
         },

@@ -25,7 +25,7 @@ pub struct Reply {
     /// A redirect's target (`303 See Other`), answered with no body.
     pub location: Option<String>,
     /// A file answered as it is, outside the envelope (a QR code).
-    pub file: Option<banter_core::qr::Image>,
+    pub file: Option<banter_core::api::models::RawFile>,
 }
 
 fn to_json(data: impl Serialize) -> Value {
@@ -58,7 +58,7 @@ impl Reply {
     }
 
     /// A file answered as it is (its own content type, base64 to API Gateway).
-    pub fn file(image: banter_core::qr::Image) -> Self {
+    pub fn file(image: banter_core::api::models::RawFile) -> Self {
         Self {
             status: 200,
             data: Value::Null,
@@ -71,6 +71,14 @@ impl Reply {
     pub fn created(data: impl Serialize) -> Self {
         Self {
             status: 201,
+            ..Self::ok(data)
+        }
+    }
+
+    /// `202 Accepted`: the work goes on in the background.
+    pub fn accepted(data: impl Serialize) -> Self {
+        Self {
+            status: 202,
             ..Self::ok(data)
         }
     }
@@ -109,13 +117,24 @@ impl<'a> Request<'a> {
     /// The JSON body as a request type (`api::extract::json_body`); an absent body reads as
     /// `{}`. Too large answers 413, before it is decoded.
     pub fn body<T: DeserializeOwned>(&self, max_bytes: usize) -> Result<T, ApiError> {
+        extract::json_body(&self.raw_body(max_bytes)?)
+    }
+
+    /// The body as UTF-8 text (a `text/vcard` upload); too large answers 413.
+    pub fn text_body(&self, max_bytes: usize) -> Result<String, ApiError> {
+        String::from_utf8(self.raw_body(max_bytes)?)
+            .map_err(|_| ApiError::InvalidInput("the body is not UTF-8 text".into()))
+    }
+
+    /// The body's bytes (empty when absent), base64-decoded if API Gateway encoded it.
+    fn raw_body(&self, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
         let Some(body) = self.event.body.as_deref() else {
-            return extract::json_body(b"");
+            return Ok(Vec::new());
         };
+        let too_large =
+            || ApiError::TooLarge(format!("the request body is larger than {max_bytes} bytes"));
         if body.len() > max_bytes * 4 / 3 + 4 {
-            return Err(ApiError::TooLarge(format!(
-                "the request body is larger than {max_bytes} bytes"
-            )));
+            return Err(too_large());
         }
         let bytes = if self.event.is_base64_encoded {
             use base64::Engine;
@@ -126,11 +145,9 @@ impl<'a> Request<'a> {
             body.as_bytes().to_vec()
         };
         if bytes.len() > max_bytes {
-            return Err(ApiError::TooLarge(format!(
-                "the request body is larger than {max_bytes} bytes"
-            )));
+            return Err(too_large());
         }
-        extract::json_body(&bytes)
+        Ok(bytes)
     }
 
     /// A text path parameter (`{code}`), as API Gateway decoded it.

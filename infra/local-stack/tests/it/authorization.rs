@@ -87,6 +87,15 @@ fn route_scope(route: &str) -> Option<Scope> {
         "GET /api/messages/starred" => {
             Scope::NoChat("the caller's own stars (checked below: no leak)")
         }
+        "GET /api/messages/search" => {
+            Scope::NoChat("only the caller's own chats (checked below: no leak)")
+        }
+        r if r.contains(" /api/contacts") => {
+            Scope::NoChat("the caller's own contacts and labels (contacts::)")
+        }
+        r if r.contains(" /api/backups") => Scope::NoChat(
+            "the caller's own backups; chats they are not in are refused (backups::)",
+        ),
         // A member editing, or deleting for everyone, the admin's message.
         "PUT /api/chats/{chatId}/messages/{messageId}"
         | "DELETE /api/chats/{chatId}/messages/{messageId}" => Scope::Chat(SEEN_NOT_ALLOWED),
@@ -349,7 +358,16 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
     // Nothing of the group reached those outside it: not their list, not their stream.
     for who in [Outsider, Blocked] {
         let user = persona(who);
-        for path in ["/api/chats", "/api/sync", "/api/messages/starred"] {
+        let searches = [
+            format!("/api/messages/search?q={SECRET_TEXT}"),
+            format!("/api/messages/search?q={SECRET_TEXT}&chatId={chat}"),
+        ];
+        let paths = ["/api/chats", "/api/sync", "/api/messages/starred"];
+        for path in paths
+            .iter()
+            .copied()
+            .chain(searches.iter().map(String::as_str))
+        {
             let (status, body) = app.get(path, Some(&user.access)).await;
             assert_eq!(status, 200);
             assert!(
@@ -358,6 +376,19 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
             );
         }
     }
+    // The same search finds the message for its group's admin: the refusals above were not
+    // a search that finds nothing for anyone.
+    let (_, found) = app
+        .get(
+            &format!("/api/messages/search?q={SECRET_TEXT}"),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(
+        found["data"][0]["message"]["id"],
+        message.as_str(),
+        "{found}"
+    );
     let (_, details) = app
         .get(&format!("/api/chats/{chat}"), Some(&admin.access))
         .await;

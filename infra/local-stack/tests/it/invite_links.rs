@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, spawn_app_with, TestApp, User};
+use crate::support::{read_qr, spawn_app, spawn_app_with, TestApp, User};
 
 async fn make_link(app: &TestApp, by: &User, chat: &str, body: Value) -> (u16, Value) {
     app.post(
@@ -296,42 +296,6 @@ async fn a_link_needing_approval_makes_requests_that_admins_answer_and_the_reque
 }
 
 /// The image at `path` (with the caller's token): its status, content type and bytes.
-async fn image(app: &TestApp, path: &str, user: &User) -> (u16, String, Vec<u8>) {
-    let response = app
-        .http
-        .get(format!("{}{path}", app.base))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (
-        status,
-        content_type,
-        response.bytes().await.unwrap().to_vec(),
-    )
-}
-
-/// What a PNG's QR code says.
-fn read_qr(png_bytes: &[u8]) -> String {
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let frame = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!(frame.color_type, png::ColorType::Grayscale);
-    let (width, height) = (frame.width as usize, frame.height as usize);
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixels[y * width + x]);
-    let grids = prepared.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code in the image");
-    grids[0].decode().unwrap().1
-}
-
 #[tokio::test]
 async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {
     let app = spawn_app().await;
@@ -340,24 +304,28 @@ async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {
     let carol = app.register("carol").await;
     let chat = app.open_group(&alice, "club", &[&bob]).await;
     let qr = format!("/api/chats/{chat}/invite-link/qr");
-    let (status, _, _) = image(&app, &qr, &alice).await;
+    let (status, _, _) = app.get_file(&qr, &alice).await;
     assert_eq!(status, 404, "no link yet");
     let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
     let url = body["data"]["url"].as_str().unwrap().to_owned();
 
-    let (status, content_type, png) = image(&app, &qr, &alice).await;
+    let (status, content_type, png) = app.get_file(&qr, &alice).await;
     assert_eq!((status, content_type.as_str()), (200, "image/png"));
     assert_eq!(read_qr(&png), url, "the PNG encodes the link");
-    let (status, content_type, svg) = image(&app, &format!("{qr}?format=svg"), &alice).await;
+    let (status, content_type, svg) = app.get_file(&format!("{qr}?format=svg"), &alice).await;
     assert_eq!((status, content_type.as_str()), (200, "image/svg+xml"));
     let svg = String::from_utf8(svg).unwrap();
     assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
-    let (status, _, body) = image(&app, &format!("{qr}?format=gif"), &alice).await;
+    let (status, _, body) = app.get_file(&format!("{qr}?format=gif"), &alice).await;
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 
-    assert_eq!(image(&app, &qr, &bob).await.0, 403, "members do not see it");
     assert_eq!(
-        image(&app, &qr, &carol).await.0,
+        app.get_file(&qr, &bob).await.0,
+        403,
+        "members do not see it"
+    );
+    assert_eq!(
+        app.get_file(&qr, &carol).await.0,
         404,
         "outsiders do not see the group"
     );
@@ -369,6 +337,6 @@ async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(image(&app, &qr, &alice).await.0, 404, "revoked");
+    assert_eq!(app.get_file(&qr, &alice).await.0, 404, "revoked");
     app.stop().await;
 }

@@ -4,8 +4,10 @@
 mod adapters;
 mod apigateway;
 mod authorization;
+mod backups;
 mod blackbox;
 mod chat_settings;
+mod contacts;
 mod events;
 mod faults;
 mod hostile;
@@ -15,6 +17,7 @@ mod limits;
 mod message_features;
 mod participants;
 mod rest;
+mod search;
 mod services;
 mod sqs;
 mod support;

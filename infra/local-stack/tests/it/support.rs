@@ -568,6 +568,73 @@ impl TestApp {
             .await
     }
 
+    /// A GET answered with a file (a QR code, a vCard): status, content type, bytes.
+    pub async fn get_file(&self, path: &str, user: &User) -> (u16, String, Vec<u8>) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&user.access)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (
+            status,
+            content_type,
+            response.bytes().await.unwrap().to_vec(),
+        )
+    }
+
+    /// A POST of a non-JSON body (a vCard): status and the JSON answer.
+    pub async fn post_text(
+        &self,
+        path: &str,
+        user: &User,
+        content_type: &str,
+        body: String,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&user.access)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Verify `phone` as `user`'s with the code the outbox holds.
+    pub async fn verify_phone(&self, user: &User, phone: &str) {
+        let (status, body) = self
+            .post(
+                "/api/auth/phone/start",
+                Some(&user.access),
+                json!({ "phone": phone }),
+            )
+            .await;
+        assert_eq!(status, 200, "phone start: {body}");
+        let sms = self.last_sent_to(phone).expect("an SMS").body;
+        let code: String = sms.chars().filter(char::is_ascii_digit).take(6).collect();
+        let (status, body) = self
+            .post(
+                "/api/auth/phone/verify",
+                Some(&user.access),
+                json!({ "phone": phone, "code": code }),
+            )
+            .await;
+        assert_eq!(status, 200, "phone verify: {body}");
+    }
+
     /// Verify `user`'s email with the link the outbox holds.
     pub async fn verify_email(&self, user: &User) {
         let token = self.emailed_token(&user.email);
@@ -597,4 +664,19 @@ impl TestApp {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect()
     }
+}
+
+/// What a PNG's QR code says.
+pub fn read_qr(png_bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Grayscale);
+    let (width, height) = (frame.width as usize, frame.height as usize);
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixels[y * width + x]);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().unwrap().1
 }

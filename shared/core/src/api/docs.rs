@@ -11,8 +11,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, blocking, chats, data_rights, health, invite_links, message_changes, message_marks,
-    messaging, participants, profiles, receipts, sync, two_factor, verification,
+    accounts, backups, blocking, chats, contacts, data_rights, health, invite_links,
+    message_changes, message_marks, messaging, participants, profiles, receipts, search, sync,
+    two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -95,6 +96,25 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         message_marks::unstar,
         message_marks::starred,
         sync::sync,
+        search::messages,
+        contacts::list,
+        contacts::add,
+        contacts::update,
+        contacts::remove,
+        contacts::groups,
+        contacts::create_group,
+        contacts::rename_group,
+        contacts::delete_group,
+        contacts::add_group_members,
+        contacts::remove_group_member,
+        contacts::qr,
+        contacts::reset_qr,
+        contacts::resolve,
+        contacts::sync,
+        contacts::import,
+        contacts::export,
+        backups::create,
+        backups::get,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&Conventions),

@@ -273,6 +273,10 @@ pub struct PrivacySettings {
     /// Who may add the user to groups (default everyone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Audience>,
+    /// Others may find the user by their verified phone number or email (contact sync, vCard
+    /// import); default on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discoverable: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -310,7 +314,7 @@ pub struct OwnProfile {
 }
 
 /// Another user, as their privacy settings and blocks let the caller see them.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicUser {
     pub id: Uuid,
@@ -371,6 +375,21 @@ pub struct AccountExport {
     pub chats: Vec<ExportChat>,
     pub messages_sent: Vec<ExportMessage>,
     pub media: Vec<ExportMedia>,
+    /// The caller's contacts as they keep them (nickname, note, favorite, groups).
+    pub contacts: Vec<ExportContact>,
+    pub contact_groups: Vec<ContactGroup>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportContact {
+    pub user_id: Uuid,
+    pub nickname: Option<String>,
+    pub note: Option<String>,
+    pub favorite: bool,
+    /// The names of the contact groups they are in.
+    pub groups: Vec<String>,
+    pub since: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -380,7 +399,7 @@ pub struct ExportRelationships {
     pub blocked: Vec<ExportRelation>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportRelation {
     pub user_id: Uuid,
@@ -414,6 +433,8 @@ pub struct ExportMessage {
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub deleted_for_everyone: bool,
+    /// The file the message carries (in `media`, or a file forwarded from someone else).
+    pub media_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -991,4 +1012,146 @@ pub struct SyncPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationDeclined {
     pub declined: bool,
+}
+
+// --- files -------------------------------------------------------------------------------------
+
+/// A file answered as it is, outside the JSON envelope (a QR code, a vCard export).
+#[derive(Debug)]
+pub struct RawFile {
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+// --- contacts ----------------------------------------------------------------------------------
+
+/// One of the caller's contacts: their profile as their privacy lets the caller see it (a
+/// contact's "contacts only" fields show once they have the caller as a contact too).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub user: PublicUser,
+    pub nickname: Option<String>,
+    pub note: Option<String>,
+    pub favorite: bool,
+    /// The caller's contact groups (labels) this contact is in.
+    pub group_ids: Vec<Uuid>,
+    pub added_at: Timestamp,
+}
+
+/// `contact:removed`: the user removed a contact (on another device).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactRemoved {
+    pub user_id: Uuid,
+}
+
+/// A contact group (label) and its members (user ids of the owner's contacts).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactGroup {
+    pub id: Uuid,
+    pub name: String,
+    pub member_ids: Vec<Uuid>,
+    pub created_at: Timestamp,
+}
+
+/// `contact:group:deleted`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactGroupDeleted {
+    pub group_id: Uuid,
+}
+
+/// The caller's contact link: what their QR code encodes. Resetting it makes a new one; the
+/// old one then resolves to nobody.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactLink {
+    pub code: String,
+    pub url: String,
+}
+
+/// `POST /api/contacts/sync`: the Banter users among the numbers (now the caller's contacts).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactSyncResult {
+    pub matches: Vec<PhoneMatch>,
+    /// Numbers read (valid or not).
+    pub checked: usize,
+    /// Numbers that are not phone numbers in any region.
+    pub invalid: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneMatch {
+    /// The number as it was sent.
+    pub phone: String,
+    /// The same number in E.164.
+    pub e164: String,
+    pub user: PublicUser,
+}
+
+/// `POST /api/contacts/import`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactImportResult {
+    /// Cards read.
+    pub imported: usize,
+    /// Cards that matched a Banter user by a verified phone or email (now a contact).
+    pub matched: usize,
+    /// Cards that matched nobody, or named the caller (nothing of them is kept).
+    pub skipped: usize,
+}
+
+// --- search ------------------------------------------------------------------------------------
+
+/// One message found by `GET /api/messages/search`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageSearchHit {
+    pub message: Message,
+    /// The text around the words found (the whole text when short).
+    pub snippet: String,
+    /// Where the words found are in `snippet`: UTF-16 code unit offsets, `end` exclusive (as
+    /// JavaScript, Java and Swift's `NSString` index strings).
+    pub highlights: Vec<TextRange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TextRange {
+    pub start: usize,
+    pub end: usize,
+}
+
+// --- backups -----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupStatus {
+    Pending,
+    Building,
+    Ready,
+    Failed,
+}
+
+/// A chat backup (`POST /api/backups`): a zip with `export.json`, one transcript per chat
+/// (`chats/<name>.txt`, like WhatsApp's "Export chat") and the media files (`media/`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backup {
+    pub id: Uuid,
+    pub status: BackupStatus,
+    pub created_at: Timestamp,
+    /// A signed link to the zip (when ready), valid until `expiresAt` (ask again for a fresh one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

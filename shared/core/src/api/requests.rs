@@ -252,6 +252,10 @@ pub struct PrivacySettingsPatch {
     /// `nobody`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Audience>,
+    /// Whether others may find you by your verified phone number or email (contact sync, vCard
+    /// import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discoverable: Option<bool>,
 }
 
 /// The notification settings to change; the others keep their values.
@@ -566,6 +570,10 @@ pub struct GalleryQuery {
     /// A message id: older media than it.
     #[serde(default = "default_none")]
     pub before: Option<Uuid>,
+    /// Only files whose name contains this (ignoring case).
+    #[serde(rename = "q", default = "default_none")]
+    #[param(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"\S")]
+    pub file_name: Option<SearchText>,
 }
 
 /// `PUT /api/chats/{chatId}/messages/{messageId}/location`: where a live location is now.
@@ -945,4 +953,184 @@ impl<'de> Deserialize<'de> for SearchText {
         }
         Ok(Self(q))
     }
+}
+
+// --- contacts ----------------------------------------------------------------------------------
+
+/// `GET /api/contacts?favorite=&groupId=&limit=&offset=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactListQuery {
+    /// `true`: only favorites; `false`: only the others.
+    #[serde(default = "default_none")]
+    pub favorite: Option<bool>,
+    /// Only the members of this contact group (label).
+    #[serde(default = "default_none")]
+    pub group_id: Option<Uuid>,
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+    #[serde(default)]
+    #[param(value_type = i64, minimum = 0, maximum = 1000000, default = 0)]
+    pub offset: ListOffset,
+}
+
+/// `POST /api/contacts`: add someone (again: it updates the given fields).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddContactRequest {
+    pub user_id: Uuid,
+    /// What the caller calls them (up to 100 characters).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub nickname: Patch<DisplayText<100>>,
+    /// Up to 1,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub note: Patch<DisplayText<1000>>,
+    #[serde(default = "default_none")]
+    pub favorite: Option<bool>,
+}
+
+/// `PUT /api/contacts/{userId}`: the fields to change; empty or null clears a text.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateContactRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub nickname: Patch<DisplayText<100>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub note: Patch<DisplayText<1000>>,
+    #[serde(default = "default_none")]
+    pub favorite: Option<bool>,
+}
+
+/// `POST /api/contacts/groups` and `PUT /api/contacts/groups/{groupId}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactGroupRequest {
+    /// 1 to 50 characters, unique among the caller's groups (ignoring case).
+    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"\S")]
+    pub name: LabelName,
+}
+
+/// A contact group's name: 1 to 50 characters once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelName(pub String);
+
+impl<'de> Deserialize<'de> for LabelName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        DisplayText::<50>::deserialize(d)?
+            .into_inner()
+            .map(Self)
+            .ok_or_else(|| serde::de::Error::custom("must not be blank"))
+    }
+}
+
+/// `POST /api/contacts/groups/{groupId}/members`: contacts of the caller to add to the group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactGroupMembersRequest {
+    #[schema(value_type = Vec<Uuid>, min_items = 1, max_items = 256)]
+    pub user_ids: BoundedList<Uuid, 1, 256>,
+}
+
+/// `POST /api/contacts/sync`: phone numbers from the device's address book.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContactSyncRequest {
+    /// As the address book has them: international (`+44 20 7946 0958`) or national in
+    /// `region` (`020 7946 0958`). At most 1,000 a request.
+    #[schema(value_type = Vec<String>, min_items = 1, max_items = 1000)]
+    pub phones: BoundedList<ShortText<40>, 1, 1000>,
+    /// The region national numbers belong to (ISO 3166-1 alpha-2, e.g. `GB`); by default the
+    /// region of the caller's own verified phone, else the server's default.
+    #[serde(default = "default_none")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{2}$")]
+    pub region: Option<ShortText<2>>,
+}
+
+/// A list of `MIN` to `MAX` items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundedList<T, const MIN: usize, const MAX: usize>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>, const MIN: usize, const MAX: usize> Deserialize<'de>
+    for BoundedList<T, MIN, MAX>
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = Vec::<T>::deserialize(d)?;
+        if !(MIN..=MAX).contains(&items.len()) {
+            return Err(serde::de::Error::custom(format!(
+                "must hold {MIN} to {MAX} items"
+            )));
+        }
+        Ok(Self(items))
+    }
+}
+
+/// A string of at most `MAX` characters, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortText<const MAX: usize>(pub String);
+
+impl<'de, const MAX: usize> Deserialize<'de> for ShortText<MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.chars().count() > MAX {
+            return Err(serde::de::Error::custom(format!(
+                "at most {MAX} characters"
+            )));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// `GET /api/messages/search`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageSearchQuery {
+    /// Words to find (all of them; the last may be the start of a word). Case and accents do
+    /// not matter.
+    #[param(value_type = String, min_length = 1, max_length = 200)]
+    pub q: ShortText<200>,
+    /// Only in this chat.
+    #[serde(default = "default_none")]
+    pub chat_id: Option<Uuid>,
+    /// Only messages of this type.
+    #[serde(rename = "type", default = "default_none")]
+    #[param(value_type = Option<MessageType>, inline)]
+    pub kind: Option<MessageType>,
+    /// Only messages from this sender.
+    #[serde(default = "default_none")]
+    pub sender_id: Option<Uuid>,
+    /// Sent at or after this time (RFC 3339).
+    #[serde(default = "default_none")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Sent before this time (RFC 3339).
+    #[serde(default = "default_none")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default = "default_search_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 20)]
+    pub limit: PageLimit,
+    #[serde(default)]
+    #[param(value_type = i64, minimum = 0, maximum = 10000, default = 0)]
+    pub offset: SearchOffset,
+}
+
+fn default_search_limit() -> PageLimit {
+    Bounded(20)
+}
+
+/// `POST /api/backups`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBackupRequest {
+    /// The chats to back up (up to 100); all of the caller's chats when absent.
+    #[serde(default = "default_none")]
+    #[schema(value_type = Option<Vec<Uuid>>, min_items = 1, max_items = 100)]
+    pub chat_ids: Option<BoundedList<Uuid, 1, 100>>,
 }

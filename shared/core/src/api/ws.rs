@@ -506,6 +506,25 @@ pub enum ServerEvent {
     /// Someone changed their status text (told to the same people as their presence).
     #[serde(rename = "user:status_updated")]
     UserStatusUpdated(UserStatusUpdated),
+    /// The user added a contact or changed one (on another device; also after a phone sync or
+    /// vCard import).
+    #[serde(rename = "contact:updated")]
+    ContactUpdated(Box<crate::api::models::Contact>),
+    /// The user removed a contact (on another device).
+    #[serde(rename = "contact:removed")]
+    ContactRemoved(crate::api::models::ContactRemoved),
+    /// The user made or changed a contact group (label), or its members.
+    #[serde(rename = "contact:group:updated")]
+    ContactGroupUpdated(crate::api::models::ContactGroup),
+    /// The user deleted a contact group.
+    #[serde(rename = "contact:group:deleted")]
+    ContactGroupDeleted(crate::api::models::ContactGroupDeleted),
+    /// A backup the user asked for is ready: `GET /api/backups/{id}` has its download link.
+    #[serde(rename = "backup:ready")]
+    BackupReady(crate::api::models::Backup),
+    /// A backup the user asked for could not be made (`error` says why).
+    #[serde(rename = "backup:failed")]
+    BackupFailed(crate::api::models::Backup),
     /// A member is typing (ephemeral: pushed to connected members only, never in sync, no
     /// cursor). Show it for `expiresInSeconds` unless it is repeated.
     #[serde(rename = "message:typing")]
@@ -543,6 +562,12 @@ impl ServerEvent {
             Self::UserOnline(_) => "user:online",
             Self::UserOffline(_) => "user:offline",
             Self::UserStatusUpdated(_) => "user:status_updated",
+            Self::ContactUpdated(_) => "contact:updated",
+            Self::ContactRemoved(_) => "contact:removed",
+            Self::ContactGroupUpdated(_) => "contact:group:updated",
+            Self::ContactGroupDeleted(_) => "contact:group:deleted",
+            Self::BackupReady(_) => "backup:ready",
+            Self::BackupFailed(_) => "backup:failed",
             Self::Typing(_) => "message:typing",
             Self::StopTyping(_) => "message:stop_typing",
         }

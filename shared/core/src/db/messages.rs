@@ -201,7 +201,7 @@ pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiEr
 pub const FORWARDED_MANY_TIMES: i32 = 5;
 
 /// The `Message` columns, by the names [`message_row`] reads.
-const MESSAGE_SELECT: &str =
+pub(super) const MESSAGE_SELECT: &str =
     "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
         u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
@@ -220,7 +220,7 @@ const MESSAGE_SELECT: &str =
 
 /// The `Message` shape. `status` is the sender's view of the receipts (`sent` / `delivered` /
 /// `read`). A message deleted for everyone keeps its place but shows no content.
-fn message_row(r: &Row, status: MessageStatus) -> Message {
+pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
     let deleted: bool = r.get("deleted_for_everyone");
     let view_once: bool = r.get("view_once");
     let sender = r
@@ -302,6 +302,8 @@ pub struct Cursor<'a> {
     pub kind: Option<&'a str>,
     /// Only messages showing a file (the media gallery: not view-once ones).
     pub media_only: bool,
+    /// Only messages whose file's name contains this (lower-cased; the gallery's search).
+    pub file_name: Option<&'a str>,
 }
 
 /// A page of history, oldest first, or `None` if the viewer is not a member of the chat.
@@ -351,10 +353,14 @@ pub async fn history(
             .map(|r| r.get::<_, i64>("seq"))
             .ok_or(ApiError::NotFound("cursor message"))
     };
+    let file_name = cursor.file_name.map(|f| super::like_pattern(f, false));
+    let file_name = &file_name;
     let visible = "m.chat_id = $1 AND m.seq > $2 AND m.created_at >= $7
         AND ($8::text IS NULL OR m.type = $8)
         AND (NOT $9 OR (m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone))
-        AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)";
+        AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
+        AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM media_files f
+                                          WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))";
     // Up to `n` visible messages with `lower < seq < upper`, nearest the bound paged from first.
     let rows_between = |lower: i64, upper: i64, ascending: bool, n: i64| async move {
         let order = if ascending { "ASC" } else { "DESC" };
@@ -375,6 +381,7 @@ pub async fn history(
                     &joined,
                     &cursor.kind,
                     &cursor.media_only,
+                    &file_name,
                 ],
             )
             .await?;
@@ -618,4 +625,81 @@ pub async fn update_live_location(
         )
         .await?;
     Ok(())
+}
+
+/// What `GET /api/messages/search` looks for.
+pub struct SearchFilter<'a> {
+    /// As the user typed it (`search_query`, V24, makes the tsquery).
+    pub text: &'a str,
+    pub chat: Option<Uuid>,
+    pub kind: Option<&'a str>,
+    pub sender: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A message found, with its text around the words found: `\u{2}` and `\u{3}` mark where
+/// each highlighted word starts and ends.
+pub struct SearchRow {
+    pub message: Message,
+    pub marked_snippet: String,
+}
+
+/// Messages `viewer` may see (a current member, from when they joined, not cleared, hidden,
+/// deleted for everyone, expired or a system line) matching every word of the filter's text,
+/// best ranked first, then newest; the page and the total.
+pub async fn search(
+    db: &Db,
+    viewer: Uuid,
+    f: &SearchFilter<'_>,
+) -> Result<(Vec<SearchRow>, i64), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "WITH hits AS (
+                 SELECT v.id, v.created_at, ts_rank_cd(v.search, q.query) AS rank, q.query,
+                        count(*) OVER () AS total
+                 FROM (SELECT search_query($2) AS query) q
+                 JOIN messages v ON v.search @@ q.query
+                 JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = $1 AND p.left_at IS NULL
+                 WHERE v.type <> 'system' AND NOT v.deleted_for_everyone
+                   AND v.seq > p.cleared_seq AND v.created_at >= p.joined_at
+                   AND (v.expires_at IS NULL OR v.expires_at > now())
+                   AND ($3::uuid IS NULL OR v.chat_id = $3)
+                   AND ($4::text IS NULL OR v.type = $4)
+                   AND ($5::uuid IS NULL OR v.sender_id = $5)
+                   AND ($6::timestamptz IS NULL OR v.created_at >= $6)
+                   AND ($7::timestamptz IS NULL OR v.created_at < $7)
+                   AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)
+                 ORDER BY rank DESC, v.created_at DESC, v.id
+                 LIMIT $8 OFFSET $9)
+             SELECT hits.total, hits.rank,
+                    ts_headline('banter_search'::regconfig, translate(x.content, E'\\u0002\\u0003', ''), hits.query,
+                                'StartSel=\u{2}, StopSel=\u{3}, MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1')
+                        AS snippet,
+                    x.*
+             FROM hits CROSS JOIN LATERAL ({MESSAGE_SELECT} WHERE m.id = hits.id) x
+             ORDER BY hits.rank DESC, hits.created_at DESC, hits.id"
+        ))
+        .await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &viewer, &f.text, &f.chat, &f.kind, &f.sender, &f.from, &f.to, &f.limit, &f.offset,
+            ],
+        )
+        .await?;
+    let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
+    Ok((
+        rows.iter()
+            .map(|r| SearchRow {
+                message: message_row(r, MessageStatus::Sent),
+                marked_snippet: r.get("snippet"),
+            })
+            .collect(),
+        total,
+    ))
 }

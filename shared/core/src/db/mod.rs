@@ -5,7 +5,9 @@
 //! behind Neon's PgBouncer pooler (it tracks protocol-level prepared statements). A connection
 //! that Neon closed while the compute was suspended is noticed on checkout and replaced.
 
+pub mod backups;
 pub mod chats;
+pub mod contacts;
 pub mod events;
 pub mod invite_links;
 pub mod media;

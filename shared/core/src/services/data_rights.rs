@@ -13,8 +13,9 @@
 use tokio_postgres::types::Json;
 
 use crate::api::models::{
-    AccountDeleted, AccountExport, ChatType, Envelope, ExportChat, ExportMedia, ExportMessage,
-    ExportRelation, ExportRelationships, MessageMetadata, Meta, ParticipantRole, Timestamp,
+    AccountDeleted, AccountExport, ChatType, Envelope, ExportChat, ExportContact, ExportMedia,
+    ExportMessage, ExportRelation, ExportRelationships, MessageMetadata, Meta, ParticipantRole,
+    Timestamp,
 };
 use crate::api::requests::DeleteAccountRequest;
 use crate::auth::password::verify_password;
@@ -86,11 +87,34 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
                 .collect::<Vec<_>>(),
         )
     };
+    let contact_rows = crate::db::contacts::all_with_group_names(&app.db, caller.user_id).await?;
+    let favorites: std::collections::HashSet<uuid::Uuid> = contact_rows
+        .iter()
+        .filter(|(c, _)| c.favorite)
+        .map(|(c, _)| c.user_id)
+        .collect();
+    let contact = related("contact").await?;
     let relationships = ExportRelationships {
-        contact: related("contact").await?,
-        favorite: related("favorite").await?,
+        favorite: contact
+            .iter()
+            .filter(|r| favorites.contains(&r.user_id))
+            .cloned()
+            .collect(),
+        contact,
         blocked: related("blocked").await?,
     };
+    let contacts = contact_rows
+        .into_iter()
+        .map(|(c, groups)| ExportContact {
+            user_id: c.user_id,
+            nickname: c.nickname,
+            note: c.note,
+            favorite: c.favorite,
+            groups,
+            since: Timestamp(c.added_at),
+        })
+        .collect();
+    let contact_groups = crate::db::contacts::groups(&app.db, caller.user_id).await?;
     let client = app.db.get().await?;
     let chats = client
         .query(
@@ -112,7 +136,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         .collect();
     let messages_sent = client
         .query(
-            "SELECT id, chat_id, seq, type, content, metadata, created_at, edited_at, deleted_for_everyone
+            "SELECT id, chat_id, seq, type, content, metadata, created_at, edited_at, deleted_for_everyone, media_id
              FROM messages WHERE sender_id = $1 ORDER BY created_at",
             &[&caller.user_id],
         )
@@ -128,6 +152,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
             created_at: Timestamp(r.get("created_at")),
             edited_at: r.get::<_, Option<_>>("edited_at").map(Timestamp),
             deleted_for_everyone: r.get("deleted_for_everyone"),
+            media_id: r.get("media_id"),
         })
         .collect();
     let media = client
@@ -157,6 +182,8 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         chats,
         messages_sent,
         media,
+        contacts,
+        contact_groups,
     })
 }
 

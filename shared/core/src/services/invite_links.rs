@@ -104,7 +104,7 @@ pub async fn qr(
     caller: Caller,
     chat_id: Uuid,
     query: QrQuery,
-) -> Result<qr::Image, ApiError> {
+) -> Result<crate::api::models::RawFile, ApiError> {
     require_admin(app, chat_id, &caller).await?;
     let link = invite_links::current(&app.db, chat_id)
         .await?

@@ -215,6 +215,7 @@ pub async fn history(
         around: q.around,
         kind: q.kind.as_ref().map(|k| k.as_str()),
         media_only: false,
+        file_name: None,
     };
     history_page(app, caller, chat_id, cursor, limit).await
 }
@@ -274,6 +275,7 @@ pub async fn gallery(
         around: None,
         kind: q.kind.map(|k| k.as_str()),
         media_only: true,
+        file_name: q.file_name.as_ref().map(|f| f.0.as_str()),
     };
     history_page(app, caller, chat_id, cursor, limit).await
 }

@@ -4,9 +4,11 @@
 //! Each route's function carries its OpenAPI description (`#[utoipa::path]`).
 
 pub mod accounts;
+pub mod backups;
 pub mod blocking;
 pub mod chats;
 pub mod connections;
+pub mod contacts;
 pub mod data_rights;
 pub mod health;
 pub mod invite_links;
@@ -19,6 +21,7 @@ pub mod profiles;
 pub mod rate_limit;
 pub mod receipts;
 pub mod relay;
+pub mod search;
 pub mod sync;
 pub mod two_factor;
 pub mod typing;

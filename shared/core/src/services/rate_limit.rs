@@ -9,19 +9,25 @@ use crate::error::ApiError;
 /// Count one hit on `bucket` (e.g. `auth:ip:203.0.113.10`) in the current fixed window of
 /// `limit`; refuse it if the window is already full.
 pub async fn hit(db: &Db, bucket: &str, limit: Limit) -> Result<(), ApiError> {
+    hits(db, bucket, limit, 1).await
+}
+
+/// Count `n` hits at once (a batch that costs by its size, as a contact sync by its numbers);
+/// refuse them all if they would overfill the window.
+pub async fn hits(db: &Db, bucket: &str, limit: Limit, n: i32) -> Result<(), ApiError> {
     let window = limit.window.as_secs().max(1) as f64;
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
             "INSERT INTO rate_limit_counters AS c (bucket, window_start, hits)
-             VALUES ($1, to_timestamp(floor(extract(epoch FROM now())::float8 / $2::float8) * $2::float8), 1)
-             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + 1
+             VALUES ($1, to_timestamp(floor(extract(epoch FROM now())::float8 / $2::float8) * $2::float8), $3)
+             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + $3
              RETURNING hits,
                        ceil(extract(epoch FROM c.window_start)::float8 + $2::float8 - extract(epoch FROM now())::float8)
                            AS seconds_left",
         )
         .await?;
-    let row = client.query_one(&stmt, &[&bucket, &window]).await?;
+    let row = client.query_one(&stmt, &[&bucket, &window, &n]).await?;
     let (hits, remaining): (i32, f64) = (row.get("hits"), row.get("seconds_left"));
     // Now and then, drop windows that ended long ago.
     if rand::random::<u8>() == 0 {

@@ -1,0 +1,256 @@
+//! Message search (`services::search`): what a member may see and nothing else, words without
+//! case or accents in any script, the last word as a prefix, filters, highlights, and input
+//! that tsquery would choke on treated as plain words.
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp, User};
+
+async fn search(app: &TestApp, user: &User, params: &[(&str, &str)]) -> (u16, Value) {
+    let response = app
+        .http
+        .get(format!("{}/api/messages/search", app.base))
+        .bearer_auth(&user.access)
+        .query(params)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// The texts found for `q`, in order.
+async fn found(app: &TestApp, user: &User, params: &[(&str, &str)]) -> Vec<String> {
+    let (status, body) = search(app, user, params).await;
+    assert_eq!(status, 200, "{params:?}: {body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["message"]["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn sent(app: &TestApp, from: &User, chat: &str, text: &str) -> String {
+    let (status, body) = app.send_text(from, chat, text).await;
+    assert_eq!(status, 201, "{body}");
+    body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let pair = app.open_chat(&alice, &bob).await;
+    let theirs = app.open_group(&bob, "bob and carol", &[&carol]).await;
+
+    sent(&app, &alice, &pair, "Café crème at the CAFÉ tonight?").await;
+    sent(&app, &bob, &pair, "the cafeteria is closed on Sundays").await;
+    sent(&app, &bob, &pair, "Привет, как дела? Straße gesperrt").await;
+    sent(&app, &alice, &pair, "meet @bob_99 at 5, ok").await;
+    sent(&app, &bob, &theirs, "secret café plans").await;
+
+    // Accents and case do not matter; the last word is a prefix while typing.
+    let cafe = found(&app, &alice, &[("q", "cafe")]).await;
+    assert_eq!(cafe.len(), 2, "{cafe:?}");
+    assert_eq!(
+        cafe[0], "Café crème at the CAFÉ tonight?",
+        "twice the word ranks first"
+    );
+    assert!(cafe.contains(&"the cafeteria is closed on Sundays".to_owned()));
+    assert_eq!(found(&app, &alice, &[("q", "CAFÉ CRÈME")]).await.len(), 1);
+    assert_eq!(
+        found(&app, &alice, &[("q", "привет")]).await.len(),
+        1,
+        "Cyrillic"
+    );
+    assert_eq!(
+        found(&app, &alice, &[("q", "strasse")]).await.len(),
+        1,
+        "ß as ss"
+    );
+    assert_eq!(
+        found(&app, &alice, &[("q", "bob_99")]).await.len(),
+        1,
+        "usernames"
+    );
+    assert_eq!(
+        found(&app, &alice, &[("q", "5")]).await.len(),
+        1,
+        "short terms"
+    );
+    assert_eq!(
+        found(&app, &alice, &[("q", "sund")]).await.len(),
+        1,
+        "prefix"
+    );
+    assert!(
+        found(&app, &alice, &[("q", "closed cafe tonight")])
+            .await
+            .is_empty(),
+        "every word"
+    );
+
+    // Highlights: UTF-16 ranges of the words found in the snippet.
+    let (_, body) = search(&app, &alice, &[("q", "creme")]).await;
+    let hit = &body["data"][0];
+    let snippet: Vec<u16> = hit["snippet"].as_str().unwrap().encode_utf16().collect();
+    let ranges = hit["highlights"].as_array().unwrap();
+    assert_eq!(ranges.len(), 1, "{hit}");
+    let (start, end) = (
+        ranges[0]["start"].as_u64().unwrap() as usize,
+        ranges[0]["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(String::from_utf16(&snippet[start..end]).unwrap(), "crème");
+
+    // Bob and Carol's group is not Alice's.
+    assert!(found(&app, &alice, &[("q", "secret")]).await.is_empty());
+    assert!(found(&app, &alice, &[("q", "secret"), ("chatId", &theirs)])
+        .await
+        .is_empty());
+    assert_eq!(found(&app, &bob, &[("q", "cafe")]).await.len(), 3);
+
+    // Filters.
+    assert_eq!(
+        found(&app, &bob, &[("q", "cafe"), ("chatId", &theirs)]).await,
+        ["secret café plans"]
+    );
+    assert_eq!(
+        found(&app, &alice, &[("q", "cafe"), ("senderId", &bob.id)])
+            .await
+            .len(),
+        1
+    );
+    assert!(found(&app, &alice, &[("q", "cafe"), ("type", "image")])
+        .await
+        .is_empty());
+    let later = "2999-01-01T00:00:00Z";
+    assert!(found(&app, &alice, &[("q", "cafe"), ("from", later)])
+        .await
+        .is_empty());
+    assert_eq!(
+        found(&app, &alice, &[("q", "cafe"), ("to", later)])
+            .await
+            .len(),
+        2
+    );
+    let (status, _) = search(
+        &app,
+        &alice,
+        &[
+            ("q", "cafe"),
+            ("from", later),
+            ("to", "2000-01-01T00:00:00Z"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = search(&app, &alice, &[("q", "cafe"), ("type", "gif")]).await;
+    assert_eq!(status, 400);
+    let (status, body) = search(&app, &alice, &[("q", "cafe"), ("limit", "1")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["meta"]["pagination"]["total"], 2);
+    assert_eq!(body["meta"]["pagination"]["nextOffset"], 1);
+
+    // What tsquery or SQL would read as syntax is only text here.
+    for q in [
+        "':* & | ! ( ) \\",
+        "cafe & !x",
+        "' OR 1=1 --",
+        "<->",
+        "café:*",
+        "%_%",
+        "!!!",
+    ] {
+        let (status, body) = search(&app, &alice, &[("q", q)]).await;
+        assert_eq!(status, 200, "{q}: {body}");
+    }
+    assert_eq!(
+        found(&app, &alice, &[("q", "café:*")]).await.len(),
+        2,
+        "the colon is a separator"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn search_leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "club", &[&bob]).await;
+    sent(&app, &alice, &group, "zebra before carol").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/participants"),
+            Some(&alice.access),
+            json!({ "userId": carol.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let hidden = sent(&app, &bob, &group, "zebra hidden by carol").await;
+    let erased = sent(&app, &bob, &group, "zebra deleted for everyone").await;
+    sent(&app, &bob, &group, "zebra that stays").await;
+    assert_eq!(
+        found(&app, &carol, &[("q", "zebra")]).await.len(),
+        3,
+        "not from before she joined"
+    );
+
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{hidden}"),
+            &carol.access,
+            json!({ "deleteForEveryone": false }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{erased}"),
+            &bob.access,
+            json!({ "deleteForEveryone": true }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        found(&app, &carol, &[("q", "zebra")]).await,
+        ["zebra that stays"]
+    );
+    assert_eq!(
+        found(&app, &alice, &[("q", "zebra")]).await.len(),
+        3,
+        "hidden only for Carol"
+    );
+
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/clear"),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        found(&app, &alice, &[("q", "zebra")]).await.is_empty(),
+        "cleared"
+    );
+    sent(&app, &bob, &group, "zebra after the clear").await;
+    assert_eq!(
+        found(&app, &alice, &[("q", "zebra")]).await,
+        ["zebra after the clear"]
+    );
+
+    // A member who left finds nothing of the group any more.
+    let (status, _) = app
+        .delete(&format!("/api/chats/{group}"), &carol.access, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(found(&app, &carol, &[("q", "zebra")]).await.is_empty());
+    app.stop().await;
+}

@@ -1,0 +1,659 @@
+//! Contacts (PRD 2): the caller's contact list with nicknames, notes, favorites and groups
+//! (labels); contact links and their QR codes; finding people by phone number (contact sync)
+//! and vCard import and export. "My contacts" in every privacy setting means exactly this list.
+//! Each change is told to the caller's other devices through the event log (`contact:*`).
+//!
+//! Finding people by phone or email is what could reveal who uses Banter, so it matches only
+//! verified, discoverable numbers and addresses, never stores one that matched nobody, and
+//! counts every number looked up against a daily budget per user (`contact_lookups`).
+
+use std::collections::{HashMap, HashSet};
+
+use uuid::Uuid;
+
+use crate::api::models::{
+    Contact, ContactGroup, ContactGroupDeleted, ContactImportResult, ContactLink, ContactRemoved,
+    ContactSyncResult, Envelope, OffsetPagination, Page, PageEnvelope, PhoneMatch, PublicUser,
+    RawFile, Timestamp,
+};
+use crate::api::requests::{
+    AddContactRequest, ContactGroupMembersRequest, ContactGroupRequest, ContactListQuery,
+    ContactSyncRequest, Patch, QrQuery, UpdateContactRequest,
+};
+use crate::api::ws::ServerEvent;
+use crate::auth::tokens::{new_opaque_token, Caller};
+use crate::db::contacts::{self, ContactChange, ContactRow};
+use crate::db::{events, users, Db};
+use crate::domain::{address_book_phone, phone_region, DisplayText};
+use crate::error::ApiError;
+use crate::{qr, vcards, App};
+
+/// Largest vCard file `POST /api/contacts/import` reads.
+pub const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+
+fn patched<const MAX: usize>(patch: Patch<DisplayText<MAX>>) -> Option<Option<String>> {
+    patch
+        .into_option()
+        .map(|text| text.and_then(DisplayText::into_inner))
+}
+
+/// Contact rows with their users' profiles as `owner` may see them (rows whose user is gone
+/// are left out).
+async fn shown(db: &Db, owner: Uuid, rows: Vec<ContactRow>) -> Result<Vec<Contact>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
+    let mut profiles: HashMap<Uuid, PublicUser> = users::public_profiles(db, owner, &ids)
+        .await?
+        .iter()
+        .map(|p| (p.id, super::profiles::public_view(p)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Contact {
+                user: profiles.remove(&r.user_id)?,
+                nickname: r.nickname,
+                note: r.note,
+                favorite: r.favorite,
+                group_ids: r.group_ids,
+                added_at: Timestamp(r.added_at),
+            })
+        })
+        .collect())
+}
+
+/// Tell `owner`'s devices (in the caller's transaction).
+async fn tell(
+    client: &impl deadpool_postgres::GenericClient,
+    owner: Uuid,
+    event: &ServerEvent,
+) -> Result<(), ApiError> {
+    events::append_user_events(client, &[owner], Some(owner), event.name(), &event.data()).await
+}
+
+/// `GET /api/contacts?favorite=&groupId=`.
+#[utoipa::path(get, path = "/api/contacts", tag = "contacts", security(("bearer" = [])),
+    params(ContactListQuery),
+    responses((status = 200, description = "The caller's contacts, favorites first, then in the order they were added", body = PageEnvelope<Vec<Contact>, OffsetPagination>)))]
+pub async fn list(
+    app: &App,
+    caller: Caller,
+    q: ContactListQuery,
+) -> Result<Page<Vec<Contact>, OffsetPagination>, ApiError> {
+    let (limit, offset) = (q.limit.0, q.offset.0);
+    let (rows, total) = contacts::list(
+        &app.db,
+        caller.user_id,
+        q.favorite,
+        q.group_id,
+        limit,
+        offset,
+    )
+    .await?;
+    let items = shown(&app.db, caller.user_id, rows).await?;
+    let pagination = OffsetPagination::new(limit, offset, items.len(), total);
+    Ok(Page { items, pagination })
+}
+
+/// Apply `change` to the contact `user` (adding them when `add`), tell the caller's devices,
+/// and answer the contact as it is now. 404 when `user` is not a contact and `add` is false.
+async fn save(
+    app: &App,
+    owner: Uuid,
+    user: Uuid,
+    change: ContactChange,
+    add: bool,
+) -> Result<Contact, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let exists = if add {
+        contacts::upsert(&tx, owner, user, &change).await?;
+        true
+    } else {
+        contacts::update(&tx, owner, user, &change).await?
+    };
+    let row = match exists {
+        true => contacts::one(&tx, owner, user).await?,
+        false => None,
+    };
+    let row = row.ok_or(ApiError::NotFound("contact"))?;
+    let contact = shown(&app.db, owner, vec![row])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("contact"))?;
+    tell(
+        &tx,
+        owner,
+        &ServerEvent::ContactUpdated(Box::new(contact.clone())),
+    )
+    .await?;
+    tx.commit().await?;
+    super::relay::wake(app, "contact:updated").await;
+    Ok(contact)
+}
+
+/// `POST /api/contacts`.
+#[utoipa::path(post, path = "/api/contacts", tag = "contacts", security(("bearer" = [])),
+    request_body = AddContactRequest,
+    responses((status = 200, description = "The contact, added or updated", body = Envelope<Contact>)))]
+pub async fn add(app: &App, caller: Caller, body: AddContactRequest) -> Result<Contact, ApiError> {
+    if body.user_id == caller.user_id {
+        return Err(ApiError::PermissionDenied(
+            "you cannot add yourself as a contact".into(),
+        ));
+    }
+    if users::public_profile(&app.db, caller.user_id, body.user_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound("user"));
+    }
+    let change = ContactChange {
+        nickname: patched(body.nickname),
+        note: patched(body.note),
+        favorite: body.favorite,
+    };
+    save(app, caller.user_id, body.user_id, change, true).await
+}
+
+/// `PUT /api/contacts/{userId}`.
+#[utoipa::path(put, path = "/api/contacts/{userId}", tag = "contacts", security(("bearer" = [])),
+    params(("userId" = Uuid, Path)), request_body = UpdateContactRequest,
+    responses((status = 200, description = "The contact as changed", body = Envelope<Contact>)))]
+pub async fn update(
+    app: &App,
+    caller: Caller,
+    user: Uuid,
+    body: UpdateContactRequest,
+) -> Result<Contact, ApiError> {
+    let change = ContactChange {
+        nickname: patched(body.nickname),
+        note: patched(body.note),
+        favorite: body.favorite,
+    };
+    save(app, caller.user_id, user, change, false).await
+}
+
+/// `DELETE /api/contacts/{userId}`: also takes them out of every contact group.
+#[utoipa::path(delete, path = "/api/contacts/{userId}", tag = "contacts", security(("bearer" = [])),
+    params(("userId" = Uuid, Path)),
+    responses((status = 200, description = "Removed", body = Envelope<ContactRemoved>)))]
+pub async fn remove(app: &App, caller: Caller, user: Uuid) -> Result<ContactRemoved, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    if !contacts::remove(&tx, caller.user_id, user).await? {
+        return Err(ApiError::NotFound("contact"));
+    }
+    let removed = ContactRemoved { user_id: user };
+    tell(
+        &tx,
+        caller.user_id,
+        &ServerEvent::ContactRemoved(removed.clone()),
+    )
+    .await?;
+    tx.commit().await?;
+    super::relay::wake(app, "contact:removed").await;
+    Ok(removed)
+}
+
+// --- groups ------------------------------------------------------------------------------------
+
+/// `GET /api/contacts/groups`.
+#[utoipa::path(get, path = "/api/contacts/groups", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's contact groups by name", body = Envelope<Vec<ContactGroup>>)))]
+pub async fn groups(app: &App, caller: Caller) -> Result<Vec<ContactGroup>, ApiError> {
+    contacts::groups(&app.db, caller.user_id).await
+}
+
+/// Run `change` on one of the caller's groups in a transaction, then tell their devices the
+/// group as it is after it.
+async fn change_group<F>(
+    app: &App,
+    owner: Uuid,
+    id: Uuid,
+    change: F,
+) -> Result<ContactGroup, ApiError>
+where
+    F: for<'t> FnOnce(
+        &'t deadpool_postgres::Transaction<'t>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 't>,
+    >,
+{
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    change(&tx).await?;
+    let group = contacts::group(&tx, owner, id)
+        .await?
+        .ok_or(ApiError::NotFound("contact group"))?;
+    tell(&tx, owner, &ServerEvent::ContactGroupUpdated(group.clone())).await?;
+    tx.commit().await?;
+    super::relay::wake(app, "contact:group:updated").await;
+    Ok(group)
+}
+
+fn name_taken() -> ApiError {
+    ApiError::AlreadyExists("you have a contact group of that name".into())
+}
+
+/// `POST /api/contacts/groups {name}`.
+#[utoipa::path(post, path = "/api/contacts/groups", tag = "contacts", security(("bearer" = [])),
+    request_body = ContactGroupRequest,
+    responses((status = 201, description = "The new group", body = Envelope<ContactGroup>)))]
+pub async fn create_group(
+    app: &App,
+    caller: Caller,
+    body: ContactGroupRequest,
+) -> Result<ContactGroup, ApiError> {
+    let owner = caller.user_id;
+    let id = Uuid::now_v7();
+    change_group(app, owner, id, |tx| {
+        Box::pin(async move {
+            contacts::lock_owner(tx, owner).await?;
+            if contacts::group_count(tx, owner).await? >= contacts::MAX_GROUPS {
+                return Err(ApiError::AlreadyExists(format!(
+                    "at most {} contact groups",
+                    contacts::MAX_GROUPS
+                )));
+            }
+            if !contacts::create_group(tx, owner, id, &body.name.0).await? {
+                return Err(name_taken());
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// `PUT /api/contacts/groups/{groupId} {name}`.
+#[utoipa::path(put, path = "/api/contacts/groups/{groupId}", tag = "contacts", security(("bearer" = [])),
+    params(("groupId" = Uuid, Path)), request_body = ContactGroupRequest,
+    responses((status = 200, description = "The renamed group", body = Envelope<ContactGroup>)))]
+pub async fn rename_group(
+    app: &App,
+    caller: Caller,
+    id: Uuid,
+    body: ContactGroupRequest,
+) -> Result<ContactGroup, ApiError> {
+    let owner = caller.user_id;
+    change_group(app, owner, id, |tx| {
+        Box::pin(async move {
+            match contacts::rename_group(tx, owner, id, &body.name.0).await? {
+                None => Err(ApiError::NotFound("contact group")),
+                Some(false) => Err(name_taken()),
+                Some(true) => Ok(()),
+            }
+        })
+    })
+    .await
+}
+
+/// `DELETE /api/contacts/groups/{groupId}` (the contacts stay).
+#[utoipa::path(delete, path = "/api/contacts/groups/{groupId}", tag = "contacts", security(("bearer" = [])),
+    params(("groupId" = Uuid, Path)),
+    responses((status = 200, description = "Deleted", body = Envelope<ContactGroupDeleted>)))]
+pub async fn delete_group(
+    app: &App,
+    caller: Caller,
+    id: Uuid,
+) -> Result<ContactGroupDeleted, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    if !contacts::delete_group(&tx, caller.user_id, id).await? {
+        return Err(ApiError::NotFound("contact group"));
+    }
+    let deleted = ContactGroupDeleted { group_id: id };
+    tell(
+        &tx,
+        caller.user_id,
+        &ServerEvent::ContactGroupDeleted(deleted.clone()),
+    )
+    .await?;
+    tx.commit().await?;
+    super::relay::wake(app, "contact:group:deleted").await;
+    Ok(deleted)
+}
+
+/// `POST /api/contacts/groups/{groupId}/members {userIds}`: each must be a contact (404 names
+/// the first that is not).
+#[utoipa::path(post, path = "/api/contacts/groups/{groupId}/members", tag = "contacts", security(("bearer" = [])),
+    params(("groupId" = Uuid, Path)), request_body = ContactGroupMembersRequest,
+    responses((status = 200, description = "The group with its members", body = Envelope<ContactGroup>)))]
+pub async fn add_group_members(
+    app: &App,
+    caller: Caller,
+    id: Uuid,
+    body: ContactGroupMembersRequest,
+) -> Result<ContactGroup, ApiError> {
+    let owner = caller.user_id;
+    let users = body.user_ids.0;
+    change_group(app, owner, id, |tx| {
+        Box::pin(async move {
+            if contacts::group(tx, owner, id).await?.is_none() {
+                return Err(ApiError::NotFound("contact group"));
+            }
+            if !contacts::not_contacts(tx, owner, &users).await?.is_empty() {
+                return Err(ApiError::NotFound("contact"));
+            }
+            contacts::add_members(tx, owner, id, &users).await
+        })
+    })
+    .await
+}
+
+/// `DELETE /api/contacts/groups/{groupId}/members/{userId}`.
+#[utoipa::path(delete, path = "/api/contacts/groups/{groupId}/members/{userId}", tag = "contacts", security(("bearer" = [])),
+    params(("groupId" = Uuid, Path), ("userId" = Uuid, Path)),
+    responses((status = 200, description = "The group without them", body = Envelope<ContactGroup>)))]
+pub async fn remove_group_member(
+    app: &App,
+    caller: Caller,
+    id: Uuid,
+    user: Uuid,
+) -> Result<ContactGroup, ApiError> {
+    let owner = caller.user_id;
+    change_group(app, owner, id, |tx| {
+        Box::pin(async move {
+            if contacts::group(tx, owner, id).await?.is_none() {
+                return Err(ApiError::NotFound("contact group"));
+            }
+            if !contacts::remove_member(tx, owner, id, user).await? {
+                return Err(ApiError::NotFound("contact"));
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
+// --- contact links -----------------------------------------------------------------------------
+
+fn fresh_code() -> String {
+    new_opaque_token().0[..22].to_owned()
+}
+
+fn link(app: &App, code: String) -> ContactLink {
+    ContactLink {
+        url: format!("{}/contact/{code}", app.settings.public_url),
+        code,
+    }
+}
+
+/// `GET /api/users/me/qr?format=png|svg`: the caller's contact link as a QR code.
+#[utoipa::path(get, path = "/api/users/me/qr", tag = "contacts", security(("bearer" = [])),
+    params(QrQuery),
+    responses((status = 200, description = "The caller's contact link as a QR code", content(
+        (Vec<u8> = "image/png"), (String = "image/svg+xml")))))]
+pub async fn qr(app: &App, caller: Caller, query: QrQuery) -> Result<RawFile, ApiError> {
+    let code = contacts::contact_code(&app.db, caller.user_id, &fresh_code()).await?;
+    qr::encode(&link(app, code).url, query.format)
+}
+
+/// `POST /api/users/me/qr/reset`: a new contact link; the old one stops working.
+#[utoipa::path(post, path = "/api/users/me/qr/reset", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, description = "The new contact link", body = Envelope<ContactLink>)))]
+pub async fn reset_qr(app: &App, caller: Caller) -> Result<ContactLink, ApiError> {
+    let code = fresh_code();
+    contacts::reset_contact_code(&app.db, caller.user_id, &code).await?;
+    Ok(link(app, code))
+}
+
+/// `GET /api/contacts/resolve/{code}`: whose contact link this is (404 once it was reset).
+#[utoipa::path(get, path = "/api/contacts/resolve/{code}", tag = "contacts", security(("bearer" = [])),
+    params(("code" = String, Path, max_length = 64)),
+    responses((status = 200, description = "The user behind the link, as their privacy allows", body = Envelope<PublicUser>)))]
+pub async fn resolve(app: &App, caller: Caller, code: &str) -> Result<PublicUser, ApiError> {
+    let id = contacts::by_contact_code(&app.db, code)
+        .await?
+        .ok_or(ApiError::NotFound("contact link"))?;
+    let row = users::public_profile(&app.db, caller.user_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("contact link"))?;
+    Ok(super::profiles::public_view(&row))
+}
+
+// --- discovery ---------------------------------------------------------------------------------
+
+/// Look up `addresses` (E.164 phones and lower-cased emails), after counting them against the
+/// caller's daily budget: the users found, by address.
+async fn discover(
+    app: &App,
+    caller: Caller,
+    phones: &[String],
+    emails: &[String],
+) -> Result<HashMap<String, Uuid>, ApiError> {
+    let looked_up = i32::try_from(phones.len() + emails.len()).unwrap_or(i32::MAX);
+    if looked_up == 0 {
+        return Ok(HashMap::new());
+    }
+    super::rate_limit::hits(
+        &app.db,
+        &format!("contacts:lookup:{}", caller.user_id),
+        app.settings.rate_limits.contact_lookups,
+        looked_up,
+    )
+    .await?;
+    Ok(
+        contacts::discoverable(&app.db, caller.user_id, phones, emails)
+            .await?
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// Make each of `found` (user, nickname for a new contact) a contact of `owner`, telling their
+/// devices about the new ones, in one transaction.
+async fn add_found(
+    app: &App,
+    owner: Uuid,
+    found: &[(Uuid, Option<String>)],
+) -> Result<(), ApiError> {
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let mut added = Vec::new();
+    for (user, nickname) in found {
+        let change = ContactChange::default();
+        if contacts::upsert(&tx, owner, *user, &change).await? {
+            if nickname.is_some() {
+                let named = ContactChange {
+                    nickname: Some(nickname.clone()),
+                    ..ContactChange::default()
+                };
+                contacts::update(&tx, owner, *user, &named).await?;
+            }
+            if let Some(row) = contacts::one(&tx, owner, *user).await? {
+                added.push(row);
+            }
+        }
+    }
+    for contact in shown(&app.db, owner, added).await? {
+        tell(&tx, owner, &ServerEvent::ContactUpdated(Box::new(contact))).await?;
+    }
+    tx.commit().await?;
+    super::relay::wake(app, "contact:updated").await;
+    Ok(())
+}
+
+/// The region national numbers are read in: the request's, else that of the caller's
+/// verified phone, else the server's default.
+async fn region(
+    app: &App,
+    caller: Caller,
+    asked: Option<&str>,
+) -> Result<Option<phonenumber::country::Id>, ApiError> {
+    if let Some(code) = asked {
+        return code
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::Validation(format!("`region`: `{code}` is not a region code")));
+    }
+    if let Some(own) = contacts::verified_phone(&app.db, caller.user_id).await? {
+        if let Some(id) = phone_region(&own) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(phone_region(&app.settings.default_phone_region))
+}
+
+/// `POST /api/contacts/sync {phones, region?}`.
+#[utoipa::path(post, path = "/api/contacts/sync", tag = "contacts", security(("bearer" = [])),
+    request_body = ContactSyncRequest,
+    responses((status = 200, description = "The Banter users among the numbers (verified, discoverable numbers only), now the caller's contacts; numbers that matched nobody are not kept", body = Envelope<ContactSyncResult>)))]
+pub async fn sync(
+    app: &App,
+    caller: Caller,
+    body: ContactSyncRequest,
+) -> Result<ContactSyncResult, ApiError> {
+    let region = region(app, caller, body.region.as_ref().map(|r| r.0.as_str())).await?;
+    let sent: Vec<String> = body.phones.0.into_iter().map(|p| p.0).collect();
+    let normalized: Vec<Option<String>> = sent
+        .iter()
+        .map(|raw| address_book_phone(raw, region))
+        .collect();
+    let unique: Vec<String> = normalized
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let found = discover(app, caller, &unique, &[]).await?;
+    let users: Vec<(Uuid, Option<String>)> = found.values().map(|id| (*id, None)).collect();
+    add_found(app, caller.user_id, &users).await?;
+    let ids: Vec<Uuid> = found.values().copied().collect();
+    let profiles: HashMap<Uuid, PublicUser> = users::public_profiles(&app.db, caller.user_id, &ids)
+        .await?
+        .iter()
+        .map(|p| (p.id, super::profiles::public_view(p)))
+        .collect();
+    let mut seen = HashSet::new();
+    let matches = sent
+        .iter()
+        .zip(&normalized)
+        .filter_map(|(raw, e164)| {
+            let e164 = e164.as_ref()?;
+            let user = profiles.get(found.get(e164)?)?;
+            seen.insert(e164.clone()).then(|| PhoneMatch {
+                phone: raw.clone(),
+                e164: e164.clone(),
+                user: user.clone(),
+            })
+        })
+        .collect();
+    Ok(ContactSyncResult {
+        matches,
+        checked: sent.len(),
+        invalid: normalized.iter().filter(|n| n.is_none()).count(),
+    })
+}
+
+/// `POST /api/contacts/import` (a `text/vcard` body): each card that names a Banter user by a
+/// verified phone or email, or by the `UID` export writes, becomes a contact (named as the
+/// card names them, when new).
+#[utoipa::path(post, path = "/api/contacts/import", tag = "contacts", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/vcard", description = "vCard 2.1, 3.0 or 4.0: one or more cards"),
+    responses((status = 200, description = "What the import did", body = Envelope<ContactImportResult>)))]
+pub async fn import(
+    app: &App,
+    caller: Caller,
+    text: &str,
+) -> Result<ContactImportResult, ApiError> {
+    let cards = vcards::parse(text).map_err(|e| ApiError::Validation(e.to_string()))?;
+    let region = region(app, caller, None).await?;
+    let card_phones: Vec<Vec<String>> = cards
+        .iter()
+        .map(|c| {
+            c.phones
+                .iter()
+                .filter_map(|p| address_book_phone(p, region))
+                .collect()
+        })
+        .collect();
+    let card_emails: Vec<Vec<String>> = cards
+        .iter()
+        .map(|c| {
+            c.emails
+                .iter()
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| e.contains('@'))
+                .collect()
+        })
+        .collect();
+    let unique = |lists: &Vec<Vec<String>>| -> Vec<String> {
+        lists
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let found = discover(app, caller, &unique(&card_phones), &unique(&card_emails)).await?;
+    // Banter ids from an earlier export: people the caller could add by id anyway.
+    let ids: Vec<Uuid> = cards.iter().filter_map(|c| c.banter_id).collect();
+    let by_id: HashSet<Uuid> = users::public_profiles(&app.db, caller.user_id, &ids)
+        .await?
+        .iter()
+        .filter(|p| p.id != caller.user_id && !p.standing.blocked_by_target)
+        .map(|p| p.id)
+        .collect();
+    let mut matched = Vec::new();
+    for (i, card) in cards.iter().enumerate() {
+        let user = card.banter_id.filter(|id| by_id.contains(id)).or_else(|| {
+            card_phones[i]
+                .iter()
+                .chain(&card_emails[i])
+                .find_map(|a| found.get(a).copied())
+        });
+        if let Some(user) = user {
+            let nickname = card
+                .name
+                .as_deref()
+                .and_then(|n| DisplayText::<100>::parse(n).ok())
+                .and_then(DisplayText::into_inner);
+            matched.push((user, nickname));
+        }
+    }
+    add_found(app, caller.user_id, &matched).await?;
+    Ok(ContactImportResult {
+        imported: cards.len(),
+        matched: matched.len(),
+        skipped: cards.len() - matched.len(),
+    })
+}
+
+/// `GET /api/contacts/export`: the caller's contacts as vCard 4.0.
+#[utoipa::path(get, path = "/api/contacts/export", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, description = "vCard 4.0, one card per contact (UID urn:uuid:<userId>, FN, NICKNAME = username, NOTE, CATEGORIES = groups)", content_type = "text/vcard", body = String)))]
+pub async fn export(app: &App, caller: Caller) -> Result<RawFile, ApiError> {
+    let rows = contacts::all_with_group_names(&app.db, caller.user_id).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.user_id).collect();
+    let profiles: HashMap<Uuid, PublicUser> = users::public_profiles(&app.db, caller.user_id, &ids)
+        .await?
+        .iter()
+        .map(|p| (p.id, super::profiles::public_view(p)))
+        .collect();
+    let cards: Vec<vcards::ExportedContact<'_>> = rows
+        .iter()
+        .filter_map(|(row, groups)| {
+            let user = profiles.get(&row.user_id)?;
+            Some(vcards::ExportedContact {
+                user_id: row.user_id,
+                name: row
+                    .nickname
+                    .as_deref()
+                    .or(user.display_name.as_deref())
+                    .unwrap_or(&user.username),
+                username: &user.username,
+                note: row.note.as_deref(),
+                groups: groups.iter().map(String::as_str).collect(),
+            })
+        })
+        .collect();
+    Ok(RawFile {
+        content_type: "text/vcard; charset=utf-8",
+        bytes: vcards::write(&cards).into_bytes(),
+    })
+}

@@ -1,0 +1,98 @@
+//! Message search (`GET /api/messages/search`, PRD 3.3): full-text search over the messages
+//! the caller may see, in every chat they are in. Words are matched as written, without case
+//! or accents and in any language (`banter_search`, V24: no stemming); the last word may be
+//! half typed. What the user types never reaches tsquery syntax (`search_query`, V24).
+//! Results come best ranked first with a snippet and where the words found are in it.
+
+use crate::api::models::{MessageSearchHit, OffsetPagination, Page, PageEnvelope, TextRange};
+use crate::api::requests::MessageSearchQuery;
+use crate::auth::tokens::Caller;
+use crate::db::messages::{self, SearchFilter};
+use crate::error::ApiError;
+use crate::App;
+
+/// `GET /api/messages/search?q=&chatId=&type=&senderId=&from=&to=&limit=&offset=`.
+#[utoipa::path(get, path = "/api/messages/search", tag = "messages", security(("bearer" = [])),
+    params(MessageSearchQuery),
+    responses((status = 200, description = "Messages with every word (the last may be a prefix), best match first, then newest; only chats the caller is in, only what they may see", body = PageEnvelope<Vec<MessageSearchHit>, OffsetPagination>)))]
+pub async fn messages(
+    app: &App,
+    caller: Caller,
+    q: MessageSearchQuery,
+) -> Result<Page<Vec<MessageSearchHit>, OffsetPagination>, ApiError> {
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if from > to {
+            return Err(ApiError::Validation("`from` must not be after `to`".into()));
+        }
+    }
+    let (limit, offset) = (q.limit.0, q.offset.0);
+    let filter = SearchFilter {
+        text: &q.q.0,
+        chat: q.chat_id,
+        kind: q.kind.as_ref().map(|k| k.as_str()),
+        sender: q.sender_id,
+        from: q.from,
+        to: q.to,
+        limit,
+        offset,
+    };
+    let (rows, total) = messages::search(&app.db, caller.user_id, &filter).await?;
+    let items: Vec<MessageSearchHit> = rows
+        .into_iter()
+        .map(|row| {
+            let (snippet, highlights) = highlighted(&row.marked_snippet);
+            MessageSearchHit {
+                message: row.message,
+                snippet,
+                highlights,
+            }
+        })
+        .collect();
+    let pagination = OffsetPagination::new(limit, offset, items.len(), total);
+    Ok(Page { items, pagination })
+}
+
+/// A snippet with `\u{2}` ... `\u{3}` around each word found, as the text without the marks
+/// and the marked ranges in UTF-16 code units.
+fn highlighted(marked: &str) -> (String, Vec<TextRange>) {
+    let mut text = String::with_capacity(marked.len());
+    let mut ranges = Vec::new();
+    let (mut at, mut start) = (0usize, None);
+    for c in marked.chars() {
+        match c {
+            '\u{2}' => start = Some(at),
+            '\u{3}' => {
+                if let Some(start) = start.take() {
+                    ranges.push(TextRange { start, end: at });
+                }
+            }
+            c => {
+                text.push(c);
+                at += c.len_utf16();
+            }
+        }
+    }
+    (text, ranges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_become_utf16_ranges() {
+        let (text, ranges) = highlighted("😀 \u{2}café\u{3} and \u{2}crème\u{3}");
+        assert_eq!(text, "😀 café and crème");
+        // The emoji is two UTF-16 code units.
+        assert_eq!(
+            ranges,
+            [
+                TextRange { start: 3, end: 7 },
+                TextRange { start: 12, end: 17 }
+            ]
+        );
+        let utf16: Vec<u16> = text.encode_utf16().collect();
+        assert_eq!(String::from_utf16(&utf16[3..7]).unwrap(), "café");
+        assert_eq!(String::from_utf16(&utf16[12..17]).unwrap(), "crème");
+    }
+}
