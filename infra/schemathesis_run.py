@@ -35,6 +35,11 @@ BUSINESS_RULE_400 = [
     "POST /api/chats/{chatId}/messages",
     "POST /api/chats/{chatId}/messages/{messageId}/reactions",
     "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}",
+    # A region code shaped right but naming no region; a vCard file that does not parse; a
+    # `from` after `to`.
+    "POST /api/contacts/sync",
+    "POST /api/contacts/import",
+    "GET /api/messages/search",
 ]
 
 
@@ -109,7 +114,8 @@ def write_config(directory, parameters):
     ]
     # Rules no schema can state answer 400 to well-formed input here: a wrong verification
     # code (after a code was sent), blocking yourself, a reply to a message of another chat, a
-    # reaction that is not one emoji (Unicode's list is no pattern). Only
+    # reaction that is not one emoji (Unicode's list is no pattern), a region code of no
+    # region, a malformed vCard, a search whose `from` is after its `to`. Only
     # these operations may answer 400 to schema-valid data.
     lines += [
         "",

@@ -15,13 +15,16 @@
 //! members at `--rate` (send -> last member, p50/p99) and at saturation (deliveries/s), and the
 //! chat list of a user in 500 chats. With `--features` it measures message features
 //! (`message_features.rs`): typing relay latency, CPU per read receipt, receipt events for a
-//! 10,000-message catch-up, presence fan-out for a user with 500 chats.
+//! 10,000-message catch-up, presence fan-out for a user with 500 chats. With `--discovery` it
+//! measures search, contact sync and backups (`discovery.rs`): message search over 1,000,000
+//! messages, a phone sync of 1,000 numbers, the backup of a 10,000-message chat.
 //!
 //! ```sh
 //! cargo build --release -p banter-local -p banter-bench
 //! ./target/release/banter-bench --connections 10000 --rate 1000 --seconds 10
 //! ./target/release/banter-bench --group 1024 --rate 20 --seconds 10
 //! ./target/release/banter-bench --features --seconds 10
+//! ./target/release/banter-bench --discovery
 //! ```
 //! It stops by itself, and stops the stack and its PostgreSQL.
 
@@ -39,6 +42,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+mod discovery;
 mod groups;
 mod message_features;
 
@@ -55,6 +59,8 @@ struct Options {
     group: usize,
     /// The message features scenario (`message_features.rs`) instead of the 1:1 run.
     features: bool,
+    /// The search, contact sync and backup scenario (`discovery.rs`) instead of the 1:1 run.
+    discovery: bool,
     stack_bin: PathBuf,
 }
 
@@ -67,6 +73,7 @@ fn options() -> Result<Options> {
         pool: 16,
         group: 0,
         features: false,
+        discovery: false,
         stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -82,8 +89,9 @@ fn options() -> Result<Options> {
             "--pool" => o.pool = value()?.parse()?,
             "--group" => o.group = value()?.parse()?,
             "--features" => o.features = true,
+            "--discovery" => o.discovery = true,
             other => bail!(
-                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --features --stack-bin"
+                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --features --discovery --stack-bin"
             ),
         }
     }
@@ -123,6 +131,8 @@ impl Stack {
             .env("BANTER_RATE_LIMIT_GENERAL", "100000000/60")
             .env("BANTER_RATE_LIMIT_AUTH", "100000000/60")
             .env("BANTER_RATE_LIMIT_MESSAGES", "100000000/60")
+            .env("BANTER_RATE_LIMIT_CONTACT_LOOKUPS", "100000000/60")
+            .env("BANTER_RATE_LIMIT_BACKUPS", "100000000/60")
             // The login burst fails 1,000 times from one address: no backoff, so every one
             // costs its Argon2 check.
             .env("BANTER_LOGIN_FAILURES_BEFORE_BACKOFF", "1000000")
@@ -327,7 +337,9 @@ async fn next_text(ws: &mut Ws) -> Result<String> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let o = options()?;
-    if o.features {
+    if o.discovery {
+        println!("banter-bench: message search, phone sync, backups");
+    } else if o.features {
         println!("banter-bench: message features (typing, read receipts, catch-up, presence)");
     } else if o.group > 0 {
         println!(
@@ -341,7 +353,9 @@ async fn main() -> Result<()> {
         );
     }
     let stack = Stack::start(&o.stack_bin, o.pool).await?;
-    let result = if o.features {
+    let result = if o.discovery {
+        discovery::run(&stack).await
+    } else if o.features {
         message_features::run(&stack, o.seconds).await
     } else if o.group > 0 {
         groups::run(&o, &stack).await
