@@ -189,7 +189,7 @@ async fn seed_corpus(
     let filler: uuid::Uuid = filler.id.parse()?;
     db.execute(
         "INSERT INTO chats (id, type, name, last_seq, created_by)
-         SELECT gen_random_uuid(), 'group', 'bench ' || i, $2, $1 FROM generate_series(1, $3) i",
+         SELECT gen_random_uuid(), 'group', 'bench ' || i, $2, $1 FROM generate_series(1, $3::bigint) i",
         &[&filler, &MESSAGES_PER_CHAT, &CHATS],
     )
     .await?;
@@ -287,7 +287,7 @@ async fn seed_backup_chat(
     .await?;
     db.execute(
         "INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, created_at)
-         SELECT gen_random_uuid(), $1, CASE WHEN s % 2 = 0 THEN $2 ELSE $3 END, 'backup-' || $1 || '-' || s, s, 'text',
+         SELECT gen_random_uuid(), $1, CASE WHEN s % 2 = 0 THEN $2 ELSE $3 END, 'backup-' || $1::text || '-' || s, s, 'text',
                 (SELECT string_agg(($4::text[])[1 + floor(power(random(), 3) * $5)::int], ' ')
                  FROM generate_series(1, 5 + s % 9) w WHERE s > 0),
                 now() - interval '100 days' + make_interval(secs => s::double precision * 60)

@@ -185,5 +185,23 @@ async fn a_backup_is_built_in_the_background_and_downloaded_as_a_zip() {
         .post("/api/backups", Some(&alice.access), json!({}))
         .await;
     assert_eq!(status, 429, "{body}");
+
+    // Erasing the account deletes its backups.
+    let key = format!("backups/{}/{id}.zip", alice.id);
+    let blobs = &app.app().ports.blobs;
+    assert!(blobs.get(&key).await.unwrap().is_some());
+    let (status, _) = app
+        .delete(
+            "/api/users/me",
+            &alice.access,
+            json!({ "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        blobs.get(&key).await.unwrap(),
+        None,
+        "erasure deletes the backups"
+    );
     app.stop().await;
 }

@@ -895,6 +895,10 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
 
 /// A file record as the upload route will make it (issue 11): uploaded by `user` for `chat`.
 async fn uploaded(app: &TestApp, user: &User, chat: &str, kind: &str) -> String {
+    uploaded_named(app, user, chat, kind, "f").await
+}
+
+async fn uploaded_named(app: &TestApp, user: &User, chat: &str, kind: &str, name: &str) -> String {
     let id = uuid::Uuid::now_v7();
     app.owner_db()
         .await
@@ -903,13 +907,14 @@ async fn uploaded(app: &TestApp, user: &User, chat: &str, kind: &str) -> String 
         .unwrap()
         .execute(
             "INSERT INTO media_files (id, uploader_id, chat_id, file_key, file_name, file_type, declared_mime, file_size, status)
-             VALUES ($1, $2, $3, $4, 'f', $5, 'image/jpeg', 10, 'completed')",
+             VALUES ($1, $2, $3, $4, $6, $5, 'image/jpeg', 10, 'completed')",
             &[
                 &id,
                 &user.id.parse::<uuid::Uuid>().unwrap(),
                 &chat.parse::<uuid::Uuid>().unwrap(),
                 &format!("uploads/{id}"),
                 &kind,
+                &name,
             ],
         )
         .await
@@ -1365,8 +1370,13 @@ async fn the_media_gallery_lists_what_shows_a_file_by_type() {
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
     let mut shown = Vec::new();
-    for (n, kind) in ["image", "video", "image"].iter().enumerate() {
-        let file = uploaded(&app, &alice, &chat, kind).await;
+    let files = [
+        ("image", "Holiday Photo.JPG"),
+        ("video", "clip2026.mp4"),
+        ("image", "invoice_2026.jpg"),
+    ];
+    for (n, (kind, name)) in files.iter().enumerate() {
+        let file = uploaded_named(&app, &alice, &chat, kind, name).await;
         let (status, body) = send_body(
             &app,
             &alice,
@@ -1423,6 +1433,19 @@ async fn the_media_gallery_lists_what_shows_a_file_by_type() {
         )
         .await;
     assert_eq!(ids(&page), [shown[0].clone()]);
+    // Search by file name: any case, `_` and `%` taken literally.
+    for (q, want) in [
+        ("photo", vec![shown[0].clone()]),
+        ("_2026", vec![shown[2].clone()]),
+        ("2026", vec![shown[1].clone(), shown[2].clone()]),
+        ("%25", vec![]),
+    ] {
+        let (status, page) = app
+            .get(&format!("/api/chats/{chat}/media?q={q}"), Some(&bob.access))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(ids(&page), want, "q={q}");
+    }
     let eve = app.register("eve").await;
     let (status, _) = app
         .get(&format!("/api/chats/{chat}/media"), Some(&eve.access))

@@ -506,7 +506,8 @@ pub async fn owns_image(db: &Db, user: Uuid, media: Uuid) -> Result<bool, ApiErr
 pub struct Erased {
     /// The device sessions that were live: their connections are to be closed.
     pub sessions: Vec<Uuid>,
-    /// Blob keys of the media the user uploaded (originals and processed variants).
+    /// Blob keys of the media the user uploaded (originals and processed variants) and of
+    /// their backups.
     pub blob_keys: Vec<String>,
 }
 
@@ -542,7 +543,9 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
         .query(
             "SELECT file_key AS key FROM media_files WHERE uploader_id = $1
              UNION ALL
-             SELECT v.value AS key FROM media_files m, jsonb_each_text(m.variants) v WHERE m.uploader_id = $1",
+             SELECT v.value AS key FROM media_files m, jsonb_each_text(m.variants) v WHERE m.uploader_id = $1
+             UNION ALL
+             SELECT blob_key AS key FROM backups WHERE user_id = $1 AND blob_key IS NOT NULL",
             &[&id],
         )
         .await?

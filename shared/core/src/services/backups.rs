@@ -97,15 +97,14 @@ pub async fn build_pending(app: &App) -> Result<usize, ApiError> {
         let finished = match &outcome {
             Ok((key, size)) => {
                 built += 1;
-                backups::finish(
-                    &tx,
-                    claimed.id,
-                    BackupStatus::Ready,
-                    Some((key, *size)),
-                    None,
-                    ttl,
-                )
-                .await?
+                let blob = Some((key.as_str(), *size));
+                let finished =
+                    backups::finish(&tx, claimed.id, BackupStatus::Ready, blob, None, ttl).await?;
+                if finished.is_none() {
+                    // Its owner erased their account meanwhile: the zip goes too.
+                    app.ports.blobs.delete(key).await?;
+                }
+                finished
             }
             Err(e) if claimed.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(error = %e, backup = %claimed.id, "a backup failed; it will be tried again");
