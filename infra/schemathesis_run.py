@@ -112,6 +112,10 @@ def write_config(directory, parameters):
         'expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", '
         '"422", "428", "429"]',
     ]
+    # The stateful phase joins a resource it created to the fixed ids above: a new chat with the
+    # seed's message id (a message of another chat), a new contact group with a user who is no
+    # member. Those 404s are right, and this check cannot tell them from a lost resource.
+    lines += ["", "[checks.ensure_resource_availability]", "enabled = false"]
     # Rules no schema can state answer 400 to well-formed input here: a wrong verification
     # code (after a code was sent), blocking yourself, a reply to a message of another chat, a
     # reaction that is not one emoji (Unicode's list is no pattern), a region code of no

@@ -244,9 +244,22 @@ async fn explain(db: &tokio_postgres::Client, searcher: &User, q: &str) -> Resul
             ],
         )
         .await?;
-    println!("\n[message search] EXPLAIN ANALYZE, common word `{q}` (the hits part):");
-    for row in plan.iter().take(24) {
-        println!("  {}", row.get::<_, String>(0));
+    println!("\n[message search] EXPLAIN ANALYZE, common word `{q}` (where the time goes):");
+    let wanted = [
+        "Limit",
+        "Sort ",
+        "WindowAgg",
+        "Join",
+        "Bitmap",
+        "Recheck",
+        "Heap Blocks",
+        "Execution",
+    ];
+    for row in &plan {
+        let line: String = row.get(0);
+        if wanted.iter().any(|w| line.contains(w)) {
+            println!("  {line}");
+        }
     }
     Ok(())
 }
@@ -287,7 +300,7 @@ async fn seed_backup_chat(
     .await?;
     db.execute(
         "INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, created_at)
-         SELECT gen_random_uuid(), $1, CASE WHEN s % 2 = 0 THEN $2 ELSE $3 END, 'backup-' || $1::text || '-' || s, s, 'text',
+         SELECT gen_random_uuid(), $1::uuid, CASE WHEN s % 2 = 0 THEN $2 ELSE $3 END, 'backup-' || $1::uuid::text || '-' || s, s, 'text',
                 (SELECT string_agg(($4::text[])[1 + floor(power(random(), 3) * $5)::int], ' ')
                  FROM generate_series(1, 5 + s % 9) w WHERE s > 0),
                 now() - interval '100 days' + make_interval(secs => s::double precision * 60)

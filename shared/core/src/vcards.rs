@@ -300,6 +300,9 @@ pub fn parse(text: &str) -> Result<Vec<Card>, CardError> {
     if let Some((_, _, started)) = open {
         return Err(error(started, "BEGIN:VCARD without END:VCARD"));
     }
+    if cards.is_empty() {
+        return Err(error(1, "no BEGIN:VCARD in the text"));
+    }
     Ok(cards)
 }
 
@@ -431,6 +434,8 @@ mod tests {
                 "quoted-printable",
             ),
             ("BEGIN:VCARD\nFN:a\u{0}b\nEND:VCARD\n", 1, "NUL"),
+            ("", 1, "no BEGIN"),
+            ("\r\n\r\n", 1, "no BEGIN"),
         ];
         for (text, line, says) in cases {
             let e = parse(text).unwrap_err();

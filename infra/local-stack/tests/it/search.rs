@@ -151,6 +151,8 @@ async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     assert_eq!(status, 400);
     let (status, _) = search(&app, &alice, &[("q", "cafe"), ("type", "gif")]).await;
     assert_eq!(status, 400);
+    let (status, _) = search(&app, &alice, &[("q", "")]).await;
+    assert_eq!(status, 400, "nothing to look for");
     let (status, body) = search(&app, &alice, &[("q", "cafe"), ("limit", "1")]).await;
     assert_eq!(status, 200);
     assert_eq!(body["meta"]["pagination"]["total"], 2);

@@ -1086,6 +1086,21 @@ impl<'de, const MAX: usize> Deserialize<'de> for ShortText<MAX> {
     }
 }
 
+/// What someone typed into message search: 1 to 200 characters (words or not: text without
+/// any word finds nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchWords(pub String);
+
+impl<'de> Deserialize<'de> for SearchWords {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s.chars().count() > 200 {
+            return Err(serde::de::Error::custom("must be 1 to 200 characters"));
+        }
+        Ok(Self(s))
+    }
+}
+
 /// `GET /api/messages/search`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -1094,7 +1109,7 @@ pub struct MessageSearchQuery {
     /// Words to find (all of them; the last may be the start of a word). Case and accents do
     /// not matter.
     #[param(value_type = String, min_length = 1, max_length = 200)]
-    pub q: ShortText<200>,
+    pub q: SearchWords,
     /// Only in this chat.
     #[serde(default = "default_none")]
     pub chat_id: Option<Uuid>,

@@ -185,6 +185,46 @@ pub async fn one(
         .map(|r| contact_row(&r)))
 }
 
+/// Add each of `users` (with its nickname) as a contact of `owner`, in one statement, unless
+/// they are one already; the users added.
+pub async fn add_many(
+    client: &impl GenericClient,
+    owner: Uuid,
+    users: &[Uuid],
+    nicknames: &[Option<String>],
+) -> Result<Vec<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO user_relationships (user_id, related_user_id, relationship_type, nickname)
+             SELECT $1, u, 'contact', n FROM unnest($2::uuid[], $3::text[]) x(u, n)
+             ON CONFLICT DO NOTHING RETURNING related_user_id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&owner, &users, &nicknames])
+        .await?
+        .iter()
+        .map(|r| r.get("related_user_id"))
+        .collect())
+}
+
+/// Several of `owner`'s contacts.
+pub async fn some(
+    client: &impl GenericClient,
+    owner: Uuid,
+    users: &[Uuid],
+) -> Result<Vec<ContactRow>, ApiError> {
+    let stmt = client
+        .prepare_cached(&format!("{CONTACT_SELECT} AND c.related_user_id = ANY($2)"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&owner, &users])
+        .await?
+        .iter()
+        .map(contact_row)
+        .collect())
+}
+
 /// Every contact of `owner` with the names of their groups, for export.
 pub async fn all_with_group_names(
     db: &Db,
@@ -363,6 +403,7 @@ pub async fn add_members(
     Ok(())
 }
 
+/// Take `user` out of one of `owner`'s groups; whether they were in it.
 pub async fn remove_member(
     client: &impl GenericClient,
     owner: Uuid,

@@ -340,7 +340,8 @@ pub async fn add_group_members(
     .await
 }
 
-/// `DELETE /api/contacts/groups/{groupId}/members/{userId}`.
+/// `DELETE /api/contacts/groups/{groupId}/members/{userId}` (200 also when they were not in
+/// it).
 #[utoipa::path(delete, path = "/api/contacts/groups/{groupId}/members/{userId}", tag = "contacts", security(("bearer" = [])),
     params(("groupId" = Uuid, Path), ("userId" = Uuid, Path)),
     responses((status = 200, description = "The group without them", body = Envelope<ContactGroup>)))]
@@ -356,9 +357,8 @@ pub async fn remove_group_member(
             if contacts::group(tx, owner, id).await?.is_none() {
                 return Err(ApiError::NotFound("contact group"));
             }
-            if !contacts::remove_member(tx, owner, id, user).await? {
-                return Err(ApiError::NotFound("contact"));
-            }
+            // Idempotent: someone not in the group is not in it afterwards either.
+            contacts::remove_member(tx, owner, id, user).await?;
             Ok(())
         })
     })
@@ -450,27 +450,17 @@ async fn add_found(
     if found.is_empty() {
         return Ok(());
     }
+    let (users, nicknames): (Vec<Uuid>, Vec<Option<String>>) = found.iter().cloned().unzip();
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let mut added = Vec::new();
-    for (user, nickname) in found {
-        let change = ContactChange::default();
-        if contacts::upsert(&tx, owner, *user, &change).await? {
-            if nickname.is_some() {
-                let named = ContactChange {
-                    nickname: Some(nickname.clone()),
-                    ..ContactChange::default()
-                };
-                contacts::update(&tx, owner, *user, &named).await?;
-            }
-            if let Some(row) = contacts::one(&tx, owner, *user).await? {
-                added.push(row);
-            }
-        }
-    }
-    for contact in shown(&app.db, owner, added).await? {
-        tell(&tx, owner, &ServerEvent::ContactUpdated(Box::new(contact))).await?;
-    }
+    let added = contacts::add_many(&tx, owner, &users, &nicknames).await?;
+    let rows = contacts::some(&tx, owner, &added).await?;
+    let told: Vec<(Uuid, serde_json::Value)> = shown(&app.db, owner, rows)
+        .await?
+        .into_iter()
+        .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
+        .collect();
+    events::append_user_events_each(&tx, "contact:updated", &told).await?;
     tx.commit().await?;
     super::relay::wake(app, "contact:updated").await;
     Ok(())
