@@ -300,7 +300,7 @@ async fn seed_backup_chat(
     .await?;
     db.execute(
         "INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, created_at)
-         SELECT gen_random_uuid(), $1::uuid, CASE WHEN s % 2 = 0 THEN $2 ELSE $3 END, 'backup-' || $1::uuid::text || '-' || s, s, 'text',
+         SELECT gen_random_uuid(), $1::uuid, CASE WHEN s % 2 = 0 THEN $2::uuid ELSE $3::uuid END, 'backup-' || $1::uuid::text || '-' || s, s, 'text',
                 (SELECT string_agg(($4::text[])[1 + floor(power(random(), 3) * $5)::int], ' ')
                  FROM generate_series(1, 5 + s % 9) w WHERE s > 0),
                 now() - interval '100 days' + make_interval(secs => s::double precision * 60)

@@ -239,6 +239,27 @@ validated_string!(Phone, |s| s
     ))
     .pattern(Some(r"^[ ()-]*\+([ ()-]*[0-9]){8,15}[ ()-]*$")));
 
+/// A phone number from an address book, in E.164 as libphonenumber's rules read it (the
+/// `phonenumber` crate): international numbers as they are, national ones in `region`. `None`
+/// when it is no valid number there.
+pub fn address_book_phone(raw: &str, region: Option<phonenumber::country::Id>) -> Option<String> {
+    let number = phonenumber::parse(region, raw).ok()?;
+    number
+        .is_valid()
+        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// The region (ISO 3166-1 alpha-2) a number belongs to, or that `code` names.
+pub fn phone_region(number_or_code: &str) -> Option<phonenumber::country::Id> {
+    if let Ok(id) = number_or_code.parse() {
+        return Some(id);
+    }
+    phonenumber::parse(None, number_or_code)
+        .ok()?
+        .country()
+        .id()
+}
+
 /// A code from an SMS or an authenticator app: 6 digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SixDigitCode(String);
@@ -432,6 +453,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn address_book_numbers_become_e164_in_their_region() {
+        let gb = phone_region("GB");
+        assert_eq!(
+            address_book_phone("020 7946 0958", gb).as_deref(),
+            Some("+442079460958")
+        );
+        assert_eq!(
+            address_book_phone("+1 (650) 253-0000", gb).as_deref(),
+            Some("+16502530000")
+        );
+        assert_eq!(
+            address_book_phone("(650) 253-0000", phone_region("US")).as_deref(),
+            Some("+16502530000")
+        );
+        assert_eq!(
+            address_book_phone("(650) 253-0000", gb),
+            None,
+            "no British number"
+        );
+        assert_eq!(address_book_phone("12", gb), None);
+        assert_eq!(address_book_phone("call me", None), None);
+        assert_eq!(phone_region("+442079460958"), gb);
+        assert_eq!(phone_region("ZZ"), None);
+    }
+
+    #[test]
     fn a_reaction_is_exactly_one_emoji() {
         for good in ["👍", "👍🏽", "❤️", "👨‍👩‍👧", "🇫🇷"] {
             assert_eq!(Emoji::parse(good).unwrap().as_str(), good);
@@ -526,25 +573,4 @@ mod tests {
         let err = serde_json::from_str::<Username>("\"b\"").unwrap_err();
         assert!(err.to_string().contains("username must be"), "{err}");
     }
-}
-
-/// A phone number from an address book, in E.164 as libphonenumber's rules read it (the
-/// `phonenumber` crate): international numbers as they are, national ones in `region`. `None`
-/// when it is no valid number there.
-pub fn address_book_phone(raw: &str, region: Option<phonenumber::country::Id>) -> Option<String> {
-    let number = phonenumber::parse(region, raw).ok()?;
-    number
-        .is_valid()
-        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
-}
-
-/// The region (ISO 3166-1 alpha-2) a number belongs to, or that `code` names.
-pub fn phone_region(number_or_code: &str) -> Option<phonenumber::country::Id> {
-    if let Ok(id) = number_or_code.parse() {
-        return Some(id);
-    }
-    phonenumber::parse(None, number_or_code)
-        .ok()?
-        .country()
-        .id()
 }

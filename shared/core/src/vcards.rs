@@ -246,13 +246,11 @@ pub fn parse(text: &str) -> Result<Vec<Card>, CardError> {
                     "a property outside BEGIN:VCARD ... END:VCARD",
                 ))
             }
-            ("VERSION", Some(_)) => {
-                if !matches!(value.trim(), "2.1" | "3.0" | "4.0") {
-                    return Err(error(
-                        line.line,
-                        format!("unknown vCard version `{}`", value.trim()),
-                    ));
-                }
+            ("VERSION", Some(_)) if !matches!(value.trim(), "2.1" | "3.0" | "4.0") => {
+                return Err(error(
+                    line.line,
+                    format!("unknown vCard version `{}`", value.trim()),
+                ));
             }
             ("FN", Some((card, _, _))) => {
                 card.name = Some(unescaped(&value)).filter(|n| !n.is_empty());
