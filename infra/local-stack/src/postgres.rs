@@ -11,6 +11,12 @@ use std::process::Stdio;
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::process::Command;
 
+/// How Banter's databases are created, whatever the cluster's defaults: byte-order collation,
+/// but UTF-8 character classification (message search lower-cases every script with the
+/// database's LC_CTYPE; a cluster made with `--no-locale` would lower-case ASCII only).
+pub const DATABASE_LOCALE: &str =
+    "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'";
+
 pub struct PrivatePostgres {
     data_dir: PathBuf,
     bin_dir: PathBuf,
@@ -190,7 +196,7 @@ impl PrivatePostgres {
         self.ensure_database(DATABASE).await
     }
 
-    /// `CREATE DATABASE name` unless it exists.
+    /// `CREATE DATABASE name` unless it exists (with [`DATABASE_LOCALE`]).
     pub async fn ensure_database(&self, name: &str) -> Result<()> {
         let (client, connection) =
             tokio_postgres::connect(&self.admin_url(), tokio_postgres::NoTls).await?;
@@ -201,7 +207,7 @@ impl PrivatePostgres {
             .is_some();
         if !exists {
             client
-                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .batch_execute(&format!("CREATE DATABASE \"{name}\" {DATABASE_LOCALE}"))
                 .await?;
         }
         drop(client);

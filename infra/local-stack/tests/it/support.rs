@@ -80,7 +80,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
     let database = format!("t_{}", uuid::Uuid::new_v4().simple());
     admin_client()
         .await
-        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .batch_execute(&format!(
+            "CREATE DATABASE {database} {}",
+            banter_local::postgres::DATABASE_LOCALE
+        ))
         .await
         .expect("create test database");
     let data_dir =
