@@ -48,44 +48,6 @@ pub struct ContactChange {
     pub favorite: Option<bool>,
 }
 
-/// Add `user` to `owner`'s contacts, or change the contact (in the caller's transaction).
-/// Whether the contact is new.
-pub async fn upsert(
-    client: &impl GenericClient,
-    owner: Uuid,
-    user: Uuid,
-    change: &ContactChange,
-) -> Result<bool, ApiError> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO user_relationships AS c (user_id, related_user_id, relationship_type, nickname, note, favorite)
-             VALUES ($1, $2, 'contact', $4, $6, coalesce($7, false))
-             ON CONFLICT (user_id, related_user_id, relationship_type) DO UPDATE SET
-                 nickname = CASE WHEN $3 THEN $4 ELSE c.nickname END,
-                 note = CASE WHEN $5 THEN $6 ELSE c.note END,
-                 favorite = coalesce($7, c.favorite)
-             RETURNING (xmax = 0) AS inserted",
-        )
-        .await?;
-    let (set_nickname, nickname) = split(&change.nickname);
-    let (set_note, note) = split(&change.note);
-    let row = client
-        .query_one(
-            &stmt,
-            &[
-                &owner,
-                &user,
-                &set_nickname,
-                &nickname,
-                &set_note,
-                &note,
-                &change.favorite,
-            ],
-        )
-        .await?;
-    Ok(row.get("inserted"))
-}
-
 fn split(field: &Option<Option<String>>) -> (bool, Option<&str>) {
     match field {
         None => (false, None),
@@ -94,6 +56,7 @@ fn split(field: &Option<Option<String>>) -> (bool, Option<&str>) {
 }
 
 /// Change an existing contact (in the caller's transaction); `false` if `user` is not one.
+/// A new contact is added by [`add_many`] first, then given its fields here.
 pub async fn update(
     client: &impl GenericClient,
     owner: Uuid,

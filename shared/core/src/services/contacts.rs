@@ -105,17 +105,13 @@ async fn save(
 ) -> Result<Contact, ApiError> {
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let exists = if add {
-        contacts::upsert(&tx, owner, user, &change).await?;
-        true
-    } else {
-        contacts::update(&tx, owner, user, &change).await?
-    };
-    let row = match exists {
-        true => contacts::one(&tx, owner, user).await?,
-        false => None,
-    };
-    let row = row.ok_or(ApiError::NotFound("contact"))?;
+    if add {
+        contacts::add_many(&tx, owner, &[user], &[None]).await?;
+    }
+    contacts::update(&tx, owner, user, &change).await?;
+    let row = contacts::one(&tx, owner, user)
+        .await?
+        .ok_or(ApiError::NotFound("contact"))?;
     let contact = shown(&app.db, owner, vec![row])
         .await?
         .pop()
@@ -204,24 +200,14 @@ pub async fn groups(app: &App, caller: Caller) -> Result<Vec<ContactGroup>, ApiE
     contacts::groups(&app.db, caller.user_id).await
 }
 
-/// Run `change` on one of the caller's groups in a transaction, then tell their devices the
-/// group as it is after it.
-async fn change_group<F>(
+/// Tell `owner`'s devices the group as the transaction `tx` left it, and commit: the group,
+/// or 404 when it is not theirs (then nothing is committed).
+async fn commit_group(
     app: &App,
+    tx: deadpool_postgres::Transaction<'_>,
     owner: Uuid,
     id: Uuid,
-    change: F,
-) -> Result<ContactGroup, ApiError>
-where
-    F: for<'t> FnOnce(
-        &'t deadpool_postgres::Transaction<'t>,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<(), ApiError>> + Send + 't>,
-    >,
-{
-    let mut client = app.db.get().await?;
-    let tx = client.transaction().await?;
-    change(&tx).await?;
+) -> Result<ContactGroup, ApiError> {
     let group = contacts::group(&tx, owner, id)
         .await?
         .ok_or(ApiError::NotFound("contact group"))?;
@@ -246,22 +232,19 @@ pub async fn create_group(
 ) -> Result<ContactGroup, ApiError> {
     let owner = caller.user_id;
     let id = Uuid::now_v7();
-    change_group(app, owner, id, |tx| {
-        Box::pin(async move {
-            contacts::lock_owner(tx, owner).await?;
-            if contacts::group_count(tx, owner).await? >= contacts::MAX_GROUPS {
-                return Err(ApiError::AlreadyExists(format!(
-                    "at most {} contact groups",
-                    contacts::MAX_GROUPS
-                )));
-            }
-            if !contacts::create_group(tx, owner, id, &body.name.0).await? {
-                return Err(name_taken());
-            }
-            Ok(())
-        })
-    })
-    .await
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    contacts::lock_owner(&tx, owner).await?;
+    if contacts::group_count(&tx, owner).await? >= contacts::MAX_GROUPS {
+        return Err(ApiError::AlreadyExists(format!(
+            "at most {} contact groups",
+            contacts::MAX_GROUPS
+        )));
+    }
+    if !contacts::create_group(&tx, owner, id, &body.name.0).await? {
+        return Err(name_taken());
+    }
+    commit_group(app, tx, owner, id).await
 }
 
 /// `PUT /api/contacts/groups/{groupId} {name}`.
@@ -275,16 +258,13 @@ pub async fn rename_group(
     body: ContactGroupRequest,
 ) -> Result<ContactGroup, ApiError> {
     let owner = caller.user_id;
-    change_group(app, owner, id, |tx| {
-        Box::pin(async move {
-            match contacts::rename_group(tx, owner, id, &body.name.0).await? {
-                None => Err(ApiError::NotFound("contact group")),
-                Some(false) => Err(name_taken()),
-                Some(true) => Ok(()),
-            }
-        })
-    })
-    .await
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    match contacts::rename_group(&tx, owner, id, &body.name.0).await? {
+        None => Err(ApiError::NotFound("contact group")),
+        Some(false) => Err(name_taken()),
+        Some(true) => commit_group(app, tx, owner, id).await,
+    }
 }
 
 /// `DELETE /api/contacts/groups/{groupId}` (the contacts stay).
@@ -326,18 +306,16 @@ pub async fn add_group_members(
 ) -> Result<ContactGroup, ApiError> {
     let owner = caller.user_id;
     let users = body.user_ids.0;
-    change_group(app, owner, id, |tx| {
-        Box::pin(async move {
-            if contacts::group(tx, owner, id).await?.is_none() {
-                return Err(ApiError::NotFound("contact group"));
-            }
-            if !contacts::not_contacts(tx, owner, &users).await?.is_empty() {
-                return Err(ApiError::NotFound("contact"));
-            }
-            contacts::add_members(tx, owner, id, &users).await
-        })
-    })
-    .await
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    if contacts::group(&tx, owner, id).await?.is_none() {
+        return Err(ApiError::NotFound("contact group"));
+    }
+    if !contacts::not_contacts(&tx, owner, &users).await?.is_empty() {
+        return Err(ApiError::NotFound("contact"));
+    }
+    contacts::add_members(&tx, owner, id, &users).await?;
+    commit_group(app, tx, owner, id).await
 }
 
 /// `DELETE /api/contacts/groups/{groupId}/members/{userId}` (200 also when they were not in
@@ -352,17 +330,12 @@ pub async fn remove_group_member(
     user: Uuid,
 ) -> Result<ContactGroup, ApiError> {
     let owner = caller.user_id;
-    change_group(app, owner, id, |tx| {
-        Box::pin(async move {
-            if contacts::group(tx, owner, id).await?.is_none() {
-                return Err(ApiError::NotFound("contact group"));
-            }
-            // Idempotent: someone not in the group is not in it afterwards either.
-            contacts::remove_member(tx, owner, id, user).await?;
-            Ok(())
-        })
-    })
-    .await
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    // Idempotent: someone not in the group is not in it afterwards either. Another user's
+    // group matches no row here, and `commit_group` answers 404 for it.
+    contacts::remove_member(&tx, owner, id, user).await?;
+    commit_group(app, tx, owner, id).await
 }
 
 // --- contact links -----------------------------------------------------------------------------
