@@ -62,7 +62,9 @@ EXPECTED = {
     "events/ws-message-unknown-session.json": lambda a: body(a)["event"] == "error:general"
     and body(a)["data"]["code"] == "INVALID_TOKEN",
     "events/delivery.json": lambda a: a == {"batchItemFailures": []},
-    "events/media.json": lambda a: a == {"checked": []},
+    "events/media.json": lambda a: a == {"processed": []},
+    "events/uploads-presigned-url-without-token.json": lambda a: status(401)(a)
+    and error_code("UNAUTHORIZED")(a),
 }
 
 

@@ -4,8 +4,9 @@
 # cfn-lint, SAM CLI's parser on the REST API), and schemathesis against the local stack and the
 # generated openapi.json, every `cargo lambda invoke` line of README.md through `cargo lambda
 # watch`, and every cargo fuzz target for a few seconds (nightly). Installs what
-# is missing first: PostgreSQL
-# (Debian's package) and the Python tools (a virtualenv, infra/requirements-dev.txt).
+# is missing first: PostgreSQL, and the media tools the media function runs (ffmpeg,
+# poppler-utils, LibreOffice Writer, ClamAV) (Debian's packages), and the Python tools (a
+# virtualenv, infra/requirements-dev.txt).
 #
 #   ./infra/test.sh            everything
 #   ./infra/test.sh -p banter-core   extra arguments go to `cargo test`
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 VENV="${BANTER_VENV:-${TMPDIR:-/tmp}/banter-venv}"
 PG_DIR="${TMPDIR:-/tmp}/banter-test-postgres"
 PG_PORT="${BANTER_TEST_PG_PORT:-54330}"
+CLAMD_DIR="${TMPDIR:-/tmp}/banter-test-clamd"
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -24,6 +26,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+MEDIA_TOOLS="ffmpeg ffprobe pdftoppm pdfinfo soffice clamd sigtool"
+if ! (for tool in $MEDIA_TOOLS; do command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || exit 1; done); then
+  say "installing the media tools (ffmpeg, poppler-utils, LibreOffice Writer, ClamAV)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    ffmpeg poppler-utils libreoffice-writer-nogui clamav clamav-daemon >/dev/null
 fi
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   say "installing python3-venv"
@@ -48,6 +58,9 @@ LOCAL_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 say "starting PostgreSQL for the tests ($PG_DIR, port $PG_PORT)"
 export TEST_DATABASE_URL="$("$LOCAL_BIN" postgres start "$PG_DIR" "$PG_PORT")"
 
+say "starting clamd with test signatures for the tests ($CLAMD_DIR)"
+export CLAMD_SOCKET="$("$LOCAL_BIN" clamd start "$CLAMD_DIR")"
+
 MOTO_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/dev/null 2>&1 &
 MOTO_PID=$!
@@ -56,6 +69,7 @@ export MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 cleanup() {
   kill "$MOTO_PID" 2>/dev/null || true
   "$LOCAL_BIN" postgres stop "$PG_DIR" "$PG_PORT" >/dev/null 2>&1 || true
+  "$LOCAL_BIN" clamd stop "$CLAMD_DIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 python3 - <<PY

@@ -1,25 +1,76 @@
-//! The media function, triggered by S3 `ObjectCreated` on `uploads/`: checks each uploaded
-//! object's real type against the type declared when its upload URL was issued and records the
-//! result. (Variants, thumbnails and waveforms come with the media pipeline.) Outputs are written
-//! under `processed/`, outside the trigger's prefix, so they never re-trigger this function.
+//! The media function, triggered by S3 `ObjectCreated` on `uploads/`: each uploaded file is
+//! scanned for viruses, its real type checked, and processed by kind (pictures, video, audio,
+//! documents) into variants under `processed/`, outside the trigger's prefix, so they never
+//! re-trigger it. The same code runs in the local stack, on its blob store's events.
+
+pub mod audio;
+pub mod clamd;
+pub mod detect;
+pub mod documents;
+pub mod images;
+pub mod pipeline;
+pub mod signatures;
+pub mod tools;
+pub mod video;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use aws_lambda_events::s3::S3Event;
-use banter_core::db::media;
-use banter_core::{media::sniff, App};
+use banter_core::services::media::UPLOAD_PREFIX;
+use banter_core::App;
 use banter_lambda::Error;
 use serde_json::{json, Value};
-
-/// The prefix uploads arrive under (the trigger's filter in `template.yaml`).
-pub const UPLOAD_PREFIX: &str = "uploads/";
 
 /// What this function uses: the only settings it asks for at start.
 pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     blobs: true,
+    // Progress events wake the relay.
+    queue: true,
     ..banter_lambda::Uses::NOTHING
 };
 
+/// Where the function's tools are.
+#[derive(Debug, Clone, Default)]
+pub struct MediaConfig {
+    /// The `clamd` socket. Without one nothing can be scanned, so nothing is processed: files
+    /// fail after their retries.
+    pub clamd_socket: Option<PathBuf>,
+}
+
+static CONFIG: OnceLock<MediaConfig> = OnceLock::new();
+
+/// Set the configuration before the first event (the local stack does, with its `clamd`).
+pub fn configure(config: MediaConfig) {
+    let _ = CONFIG.set(config);
+}
+
+/// The configuration: as set, or `CLAMD_SOCKET`, or (in the Lambda container) a `clamd`
+/// started from the bucket's signatures.
+async fn config(app: &App) -> MediaConfig {
+    if let Some(config) = CONFIG.get() {
+        return config.clone();
+    }
+    if let Some(socket) = std::env::var_os("CLAMD_SOCKET") {
+        return MediaConfig {
+            clamd_socket: Some(PathBuf::from(socket)),
+        };
+    }
+    match signatures::container_scanner(app).await {
+        Ok(socket) => MediaConfig {
+            clamd_socket: Some(socket),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "no virus scanner");
+            MediaConfig::default()
+        }
+    }
+}
+
 pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
-    let mut checked = Vec::new();
+    let config = config(&app).await;
+    let mut outcomes = Vec::new();
+    let mut retry = Vec::new();
     for record in &event.records {
         let Some(raw_key) = record.s3.object.key.as_deref() else {
             continue;
@@ -31,24 +82,16 @@ pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
             tracing::info!(%key, "ignoring an object outside uploads/");
             continue;
         }
-        let Some((id, declared)) = media::by_key(&app.db, &key).await? else {
-            tracing::warn!(%key, "no media record for this upload; ignoring it");
-            continue;
-        };
-        let Some(bytes) = app.ports.blobs.get(&key).await? else {
-            tracing::warn!(%key, "the uploaded object is gone");
-            continue;
-        };
-        let detected = sniff(&bytes);
-        let (status, error) = match detected {
-            Some(d) if d == declared => ("completed", None),
-            _ => (
-                "failed",
-                Some("the file's content does not match its declared type"),
-            ),
-        };
-        media::set_checked(&app.db, id, detected, status, error).await?;
-        checked.push(json!({ "fileId": id, "status": status }));
+        match pipeline::process_upload(&app, &config, &key).await {
+            Ok(Some(outcome)) => outcomes.push(outcome),
+            Ok(None) => {}
+            Err(why) => retry.push(why),
+        }
     }
-    Ok(json!({ "checked": checked }))
+    if !retry.is_empty() {
+        // The invocation is retried (Lambda retries an asynchronous invocation twice); files
+        // already done are not claimed again.
+        return Err(format!("processing will be retried: {}", retry.join("; ")).into());
+    }
+    Ok(json!({ "processed": outcomes }))
 }

@@ -8,8 +8,8 @@ use banter_core::api::requests::AddParticipantRequest;
 use banter_core::api::requests::{AddReactionRequest, DeleteMessageRequest};
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
 use banter_core::services::{
-    accounts, chats, invite_links, message_changes, messaging, participants, presence, receipts,
-    typing,
+    accounts, chats, invite_links, media, message_changes, messaging, participants, presence,
+    receipts, typing,
 };
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
@@ -25,6 +25,8 @@ pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     // Typing indicators go straight to the members' connections.
     registry: true,
     push: true,
+    // `media:upload:complete` checks that the bytes arrived.
+    blobs: true,
     ..banter_lambda::Uses::NOTHING
 };
 
@@ -174,5 +176,19 @@ async fn run_action(
         ClientAction::ChatJoin(join) => invite_links::join(app, caller, &join.invite_code)
             .await
             .map(|followed| ActionResult::InviteFollowed(Box::new(followed))),
+        ClientAction::MediaStatus(file) => media::status(app, caller, file.file_id)
+            .await
+            .map(ActionResult::Media),
+        ClientAction::UploadStart(file) => media::own_status(app, caller, file.file_id)
+            .await
+            .map(ActionResult::Media),
+        ClientAction::UploadProgress(progress) => media::own_status(app, caller, progress.file_id)
+            .await
+            .map(ActionResult::Media),
+        ClientAction::UploadComplete(file) => {
+            media::complete_upload_by_id(app, caller, file.file_id)
+                .await
+                .map(ActionResult::Media)
+        }
     }
 }

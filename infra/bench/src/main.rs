@@ -17,7 +17,9 @@
 //! (`message_features.rs`): typing relay latency, CPU per read receipt, receipt events for a
 //! 10,000-message catch-up, presence fan-out for a user with 500 chats. With `--discovery` it
 //! measures search, contact sync and backups (`discovery.rs`): message search over 1,000,000
-//! messages, a phone sync of 1,000 numbers, the backup of a 10,000-message chat.
+//! messages, a phone sync of 1,000 numbers, the backup of a 10,000-message chat. With
+//! `--media` it measures the media pipeline without the stack (`media.rs`): a 12-megapixel
+//! JPEG beside libvips' `vipsthumbnail`, pictures per second per core, a 30 s 1080p clip.
 //!
 //! ```sh
 //! cargo build --release -p banter-local -p banter-bench
@@ -25,6 +27,7 @@
 //! ./target/release/banter-bench --group 1024 --rate 20 --seconds 10
 //! ./target/release/banter-bench --features --seconds 10
 //! ./target/release/banter-bench --discovery
+//! ./target/release/banter-bench --media
 //! ```
 //! It stops by itself, and stops the stack and its PostgreSQL.
 
@@ -44,6 +47,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 mod discovery;
 mod groups;
+mod media;
 mod message_features;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -336,6 +340,20 @@ async fn next_text(ws: &mut Ws) -> Result<String> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["--media"] => {
+            println!("banter-bench: the media pipeline");
+            return media::run().await;
+        }
+        ["--media-image", file] => return media::image_once(std::path::Path::new(file)),
+        _ => {}
+    }
     let o = options()?;
     if o.discovery {
         println!("banter-bench: message search, phone sync, backups");

@@ -193,12 +193,14 @@ async fn sqs(shared: &Shared, operation: &str, request: &Value) -> Response {
     }
 }
 
-/// `PUT|GET|DELETE /aws/{bucket}/{key}`: S3 objects, path-style, on the stack's blob store. A
-/// `PUT` under a trigger's prefix invokes the function as the bucket's notification would.
+/// `PUT|GET|HEAD|DELETE /aws/{bucket}/{key}`: S3 objects, path-style, on the stack's blob
+/// store, and their tags (`?tagging`). A `PUT` under a trigger's prefix invokes the function
+/// as the bucket's notification would. (Multipart uploads are the stack's own signed URLs.)
 pub async fn s3_object(
     State(shared): State<Shared>,
     method: Method,
     Path((bucket, key)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -209,22 +211,26 @@ pub async fn s3_object(
         return s3_error(StatusCode::NOT_FOUND, "NoSuchBucket");
     }
     let blobs = &shared.blobs;
+    if query.contains_key("tagging") {
+        return s3_tagging(&shared, method, &key, &body).await;
+    }
     let outcome = match method {
         Method::PUT => {
             let content_type = headers
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/octet-stream");
-            let size = body.len();
-            match blobs.put(&key, body, content_type).await {
-                Ok(()) => {
-                    crate::event_sources::object_created(&shared, &key, size);
-                    Ok(StatusCode::OK.into_response())
-                }
-                Err(e) => Err(e),
-            }
+            blobs
+                .put(&key, body, content_type)
+                .await
+                .map(|()| StatusCode::OK.into_response())
         }
-        Method::GET => match blobs.get(&key).await {
+        Method::GET | Method::HEAD => match blobs.get(&key).await {
+            Ok(Some(bytes)) if method == Method::HEAD => Ok((
+                StatusCode::OK,
+                [("content-length", bytes.len().to_string())],
+            )
+                .into_response()),
             Ok(Some(bytes)) => Ok(bytes.into_response()),
             Ok(None) => return s3_error(StatusCode::NOT_FOUND, "NoSuchKey"),
             Err(e) => Err(e),
@@ -278,6 +284,44 @@ fn xml_error(code: &str, message: &str) -> Response {
 }
 
 /// An error in S3's shape.
+/// `GET|PUT /aws/{bucket}/{key}?tagging`: an object's tags (`PutObjectTagging` replaces them).
+async fn s3_tagging(shared: &Shared, method: Method, key: &str, body: &[u8]) -> Response {
+    let blobs = &shared.blobs;
+    match blobs.size(key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return s3_error(StatusCode::NOT_FOUND, "NoSuchKey"),
+        Err(_) => return s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+    }
+    if method == Method::PUT {
+        let text = String::from_utf8_lossy(body);
+        let between = |s: &str, open: &str, close: &str| -> Option<String> {
+            let start = s.find(open)? + open.len();
+            Some(s[start..start + s[start..].find(close)?].to_owned())
+        };
+        for tag in text.split("<Tag>").skip(1) {
+            if let (Some(k), Some(v)) = (
+                between(tag, "<Key>", "</Key>"),
+                between(tag, "<Value>", "</Value>"),
+            ) {
+                if blobs.tag(key, &k, &v).await.is_err() {
+                    return s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
+                }
+            }
+        }
+        return StatusCode::OK.into_response();
+    }
+    let tags = blobs.tags(key).await.unwrap_or_default();
+    let set: String = tags
+        .iter()
+        .filter_map(|t| t.split_once('='))
+        .map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>"))
+        .collect();
+    xml(
+        StatusCode::OK,
+        format!("<Tagging><TagSet>{set}</TagSet></Tagging>"),
+    )
+}
+
 fn s3_error(status: StatusCode, code: &str) -> Response {
     xml(
         status,

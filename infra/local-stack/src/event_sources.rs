@@ -17,7 +17,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use banter_core::ports::{BlobStore, InProcessQueue, QueuedMessage};
+use banter_core::ports::{
+    BlobStore, InProcessQueue, QueuedMessage, SignedBlobRequest, UPLOAD_HEADERS,
+};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -204,7 +206,9 @@ fn blob_error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// `PUT /blobs/{key}?expires&signature&contentType`: a presigned upload.
+/// `PUT /blobs/{key}?...&signature`: a presigned upload, checked as S3 checks one: signature,
+/// expiry, `Content-Type` and `Content-Length` as signed, the encryption header; or one part
+/// of a multipart upload (`uploadId`, `partNumber`), answered with its `ETag`.
 pub async fn put_blob(
     State(shared): State<Shared>,
     Path(key): Path<String>,
@@ -212,34 +216,77 @@ pub async fn put_blob(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let signed = match shared.blobs.verify("PUT", &key, &query) {
-        Ok(s) => s,
-        Err(e) => return blob_error(StatusCode::FORBIDDEN, &e),
-    };
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if signed.content_type.as_deref() != Some(content_type) {
-        return blob_error(
-            StatusCode::FORBIDDEN,
-            "Content-Type differs from the signed one",
-        );
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match shared.blobs.verify("PUT", &key, &query) {
+        Err(e) => blob_error(StatusCode::FORBIDDEN, &e),
+        Ok(SignedBlobRequest::Put {
+            content_type,
+            content_length,
+            ..
+        }) => {
+            if header("content-type") != Some(content_type.as_str()) {
+                return blob_error(
+                    StatusCode::FORBIDDEN,
+                    "Content-Type differs from the signed one",
+                );
+            }
+            if body.len() as u64 != content_length {
+                return blob_error(
+                    StatusCode::FORBIDDEN,
+                    "Content-Length differs from the signed one",
+                );
+            }
+            if UPLOAD_HEADERS
+                .iter()
+                .any(|(name, value)| header(name) != Some(*value))
+            {
+                return blob_error(
+                    StatusCode::FORBIDDEN,
+                    "uploads must send x-amz-server-side-encryption: AES256",
+                );
+            }
+            match shared.blobs.put(&key, body, &content_type).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, "blob write failed");
+                    blob_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "could not store the object",
+                    )
+                }
+            }
+        }
+        Ok(SignedBlobRequest::Part {
+            upload_id,
+            part_number,
+            ..
+        }) => match shared.blobs.put_part(&upload_id, part_number, &body).await {
+            Ok(etag) => (StatusCode::OK, [("etag", etag)]).into_response(),
+            Err(e) => blob_error(StatusCode::NOT_FOUND, &e.to_string()),
+        },
+        Ok(SignedBlobRequest::Get { .. }) => {
+            blob_error(StatusCode::FORBIDDEN, "this URL is signed for GET")
+        }
     }
-    if let Err(e) = shared.blobs.put(&key, body.clone(), content_type).await {
-        tracing::error!(error = %e, "blob write failed");
-        return blob_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "could not store the object",
-        );
-    }
-    object_created(&shared, &key, body.len());
-    StatusCode::OK.into_response()
 }
 
-/// A stored object under a trigger's prefix invokes its function with an `ObjectCreated:Put`
-/// event, as the bucket's notification does (in the background; retried twice on failure).
-pub fn object_created(shared: &Shared, key: &str, size: usize) {
+/// Deliver the blob store's object-created notices (see `FileBlobStore::on_object_created`)
+/// to the functions whose S3 triggers match, until the stack stops.
+pub fn spawn_s3_notifications(
+    shared: Shared,
+    mut created: mpsc::UnboundedReceiver<(String, u64)>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some((key, size)) = created.recv().await {
+            object_created(&shared, &key, size);
+        }
+    })
+}
+
+/// A stored object under a trigger's prefix invokes its function with an `ObjectCreated` event,
+/// as the bucket's notification does (in the background; retried twice on failure, as Lambda
+/// retries an asynchronous invocation).
+fn object_created(shared: &Shared, key: &str, size: u64) {
     for source in shared
         .template
         .s3

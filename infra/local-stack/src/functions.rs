@@ -40,6 +40,12 @@ where
 /// secret); every other function gets the serving role.
 pub const SCHEMA_OWNER_FUNCTIONS: &[&str] = &["MigrateFunction"];
 
+/// Scheduled functions the local stack does not run on their schedule, and why.
+pub const NOT_SCHEDULED_LOCALLY: &[(&str, &str)] = &[(
+    "SignatureUpdateFunction",
+    "freshclam needs the internet; the local clamd has test signatures",
+)];
+
 /// Every handler, by the function's logical id in `template.yaml`.
 pub fn all() -> BTreeMap<&'static str, Handler> {
     BTreeMap::from([
@@ -54,5 +60,10 @@ pub fn all() -> BTreeMap<&'static str, Handler> {
         ("WsMessageFunction", wrap(fn_ws_message::handle)),
         ("DeliveryFunction", wrap(fn_delivery::handle)),
         ("MediaFunction", wrap(fn_media::handle)),
+        ("UploadsFunction", wrap(fn_uploads::handle)),
+        (
+            "SignatureUpdateFunction",
+            wrap(fn_media::signatures::update),
+        ),
     ])
 }

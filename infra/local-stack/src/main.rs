@@ -1,6 +1,7 @@
 //! `banter-local`: run the local stack (`banter-local`, Ctrl-C or SIGTERM stops it and its private
 //! PostgreSQL), or manage a private PostgreSQL for tests
-//! (`banter-local postgres start|stop <data-dir> <port>`).
+//! (`banter-local postgres start|stop <data-dir> <port>`) or a private ClamAV daemon with test
+//! signatures (`banter-local clamd start|stop <dir>`; `start` prints its socket).
 
 use anyhow::{bail, Result};
 use banter_local::postgres::PrivatePostgres;
@@ -27,8 +28,15 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        ["clamd", "start", dir] => {
+            let (socket, _) = banter_local::clamd::start(std::path::Path::new(dir), false).await?;
+            println!("{}", socket.display());
+            Ok(())
+        }
+        ["clamd", "stop", dir] => banter_local::clamd::stop(std::path::Path::new(dir)),
         _ => bail!(
-            "usage: banter-local [serve] | banter-local postgres start|stop <data-dir> <port>"
+            "usage: banter-local [serve] | banter-local postgres start|stop <data-dir> <port> \
+             | banter-local clamd start|stop <dir>"
         ),
     }
 }

@@ -55,6 +55,9 @@ pub struct StackConfig {
     /// Where to write the settings of functions run outside the stack against it
     /// (`.banter/lambda.env` for `cargo lambda watch`; see [`write_function_settings`]).
     pub function_settings: Option<PathBuf>,
+    /// The virus scanner's socket (`CLAMD_SOCKET`). `None`: the stack starts a private
+    /// `clamd` with test signatures under `data_dir` when ClamAV is installed.
+    pub clamd_socket: Option<PathBuf>,
 }
 
 impl StackConfig {
@@ -92,6 +95,7 @@ impl StackConfig {
             db_pool_size: env_parse("BANTER_DB_POOL_SIZE").unwrap_or(32),
             settings: Settings::from_env(),
             function_settings: Some(root.join(".banter")),
+            clamd_socket: std::env::var_os("CLAMD_SOCKET").map(PathBuf::from),
         }
     }
 }
@@ -149,6 +153,8 @@ pub struct RunningStack {
     /// The event sources' tasks (the SQS poller, the schedules), stopped with the stack.
     sources: Vec<tokio::task::JoinHandle<()>>,
     postgres: Option<PrivatePostgres>,
+    /// The private `clamd` this stack started (a child, killed with the stack).
+    clamd: Option<tokio::process::Child>,
 }
 
 impl RunningStack {
@@ -180,6 +186,9 @@ impl RunningStack {
         self.shared.owner_app.db.close();
         if let Some(pg) = &self.postgres {
             pg.stop().await?;
+        }
+        if let Some(mut clamd) = self.clamd {
+            let _ = clamd.kill().await;
         }
         Ok(())
     }
@@ -259,8 +268,13 @@ fn write_function_settings(
     addr: SocketAddr,
     database_url: &str,
     development_key: &str,
+    clamd_socket: Option<&std::path::Path>,
 ) -> Result<()> {
-    let settings = function_settings(addr, database_url, development_key);
+    let mut settings = function_settings(addr, database_url, development_key);
+    if let Some(socket) = clamd_socket {
+        // The media function scans with the stack's clamd.
+        settings.push(("CLAMD_SOCKET", socket.display().to_string()));
+    }
     let mut env = String::from(
         "# Written by banter-local at start: the settings of functions run against it by\n\
          # `cargo lambda watch` (Cargo.toml: [workspace.metadata.lambda.watch] env_file).\n",
@@ -316,6 +330,24 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
             (pg.url(), Some(pg))
         }
     };
+    // The media function's virus scanner: the one given, or a private one with test signatures.
+    let (clamd_socket, clamd) = match &config.clamd_socket {
+        Some(socket) => (Some(socket.clone()), None),
+        None if crate::clamd::installed() => {
+            let (socket, child) = crate::clamd::start(&config.data_dir.join("clamd"), true).await?;
+            tracing::info!(socket = %socket.display(), "private clamd (test signatures) is up");
+            (Some(socket), child)
+        }
+        None => {
+            tracing::warn!(
+                "ClamAV is not installed: uploads cannot be scanned, so none is processed"
+            );
+            (None, None)
+        }
+    };
+    fn_media::configure(fn_media::MediaConfig {
+        clamd_socket: clamd_socket.clone(),
+    });
     // Migrations as the owner; the handlers as the serving role.
     let owner = db::connect(&database_url, 1).map_err(|e| anyhow!(e))?;
     let applied = db::migrate(&owner).await.map_err(|e| anyhow!(e))?;
@@ -346,7 +378,13 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
     if let Some(dir) = &config.function_settings {
-        write_function_settings(dir, addr, &database_url, &signing_key)?;
+        write_function_settings(
+            dir,
+            addr,
+            &database_url,
+            &signing_key,
+            clamd_socket.as_deref(),
+        )?;
     }
     let hub = Hub::default();
     let (connections, delivery) = match &config.aws_endpoint {
@@ -379,6 +417,10 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         format!("http://{addr}/blobs"),
         blob_secret,
     ));
+    let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
+    blobs.on_object_created(Box::new(move |key, size| {
+        let _ = created_tx.send((key.to_owned(), size));
+    }));
     let outbox = Arc::new(OutboxNotifier::default());
     let app = App {
         db: pool,
@@ -434,7 +476,18 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         ),
         Delivery::Sqs(queue) => spawn_sqs_consumer(shared.clone(), source.clone(), queue),
     }];
+    sources.push(crate::event_sources::spawn_s3_notifications(
+        shared.clone(),
+        created_rx,
+    ));
     for schedule in &shared.template.schedules {
+        if let Some((_, why)) = functions::NOT_SCHEDULED_LOCALLY
+            .iter()
+            .find(|(f, _)| *f == schedule.function)
+        {
+            tracing::info!(function = %schedule.function, why, "not scheduled locally");
+            continue;
+        }
         sources.push(spawn_schedule(
             shared.clone(),
             schedule.clone(),
@@ -482,6 +535,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         server,
         sources,
         postgres,
+        clamd,
     })
 }
 

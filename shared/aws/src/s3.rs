@@ -6,8 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, Tag, Tagging,
+};
 use aws_sdk_s3::Client;
-use banter_core::ports::{BlobStore, PortError};
+use banter_core::ports::{BlobStore, PortError, UploadedPart};
 use bytes::Bytes;
 
 use crate::describe;
@@ -47,14 +50,19 @@ impl BlobStore for S3BlobStore {
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_secs: u64,
     ) -> Result<String, PortError> {
+        // Content-Type, Content-Length and the encryption header are signed: S3 refuses a PUT
+        // whose headers differ.
         let req = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .content_length(content_length as i64)
+            .server_side_encryption(ServerSideEncryption::Aes256)
             .presigned(presigning(expires_secs)?)
             .await
             .map_err(err)?;
@@ -79,6 +87,7 @@ impl BlobStore for S3BlobStore {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::Aes256)
             .body(ByteStream::from(bytes))
             .send()
             .await
@@ -117,5 +126,149 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(err)?;
         Ok(())
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, PortError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(err(service))
+                }
+            }
+        }
+    }
+
+    /// Adds or replaces one tag, keeping the others (S3 replaces the whole set).
+    async fn tag(&self, key: &str, name: &str, value: &str) -> Result<(), PortError> {
+        let current = self
+            .client
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(err)?;
+        let mut tags: Vec<Tag> = current
+            .tag_set()
+            .iter()
+            .filter(|t| t.key() != name)
+            .cloned()
+            .collect();
+        tags.push(Tag::builder().key(name).value(value).build().map_err(err)?);
+        self.client
+            .put_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(tags))
+                    .build()
+                    .map_err(err)?,
+            )
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, PortError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .send()
+            .await
+            .map_err(err)?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::new("s3", "CreateMultipartUpload gave no upload id"))
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        expires_secs: u64,
+    ) -> Result<String, PortError> {
+        let req = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(part_number)
+            .presigned(presigning(expires_secs)?)
+            .await
+            .map_err(err)?;
+        Ok(req.uri().to_string())
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), PortError> {
+        let parts = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.part_number)
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Aborting an upload S3 no longer knows succeeds (it was completed or aborted already).
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), PortError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let service = e.into_service_error();
+                if service.is_no_such_upload() {
+                    Ok(())
+                } else {
+                    Err(err(service))
+                }
+            }
+        }
     }
 }

@@ -56,6 +56,87 @@ pub struct Settings {
     pub default_phone_region: String,
     /// How long a finished backup stays downloadable.
     pub backup_ttl: Duration,
+    /// What may be uploaded (PRD `FileUploadConfig`).
+    pub uploads: UploadPolicy,
+}
+
+/// Size limit and allowed MIME types of one kind of file.
+#[derive(Clone, Debug)]
+pub struct UploadKindPolicy {
+    pub max_bytes: u64,
+    pub types: Vec<String>,
+}
+
+impl UploadKindPolicy {
+    fn new(max_bytes: u64, types: &[&str]) -> Self {
+        Self {
+            max_bytes,
+            types: types.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+}
+
+/// The PRD's `FileUploadConfig`: limits per kind of file, and how long signed upload and
+/// download URLs last.
+#[derive(Clone, Debug)]
+pub struct UploadPolicy {
+    pub image: UploadKindPolicy,
+    pub video: UploadKindPolicy,
+    pub audio: UploadKindPolicy,
+    pub document: UploadKindPolicy,
+    /// Stickers: small pictures.
+    pub sticker: UploadKindPolicy,
+    pub url_ttl: Duration,
+}
+
+impl UploadPolicy {
+    /// The policy of a kind of file (`image`, `video`, `audio`, `document`, `sticker`).
+    pub fn of(&self, kind: &str) -> &UploadKindPolicy {
+        match kind {
+            "video" => &self.video,
+            "audio" => &self.audio,
+            "document" => &self.document,
+            "sticker" => &self.sticker,
+            _ => &self.image,
+        }
+    }
+
+    fn of_mut(&mut self, kind: &str) -> &mut UploadKindPolicy {
+        match kind {
+            "video" => &mut self.video,
+            "audio" => &mut self.audio,
+            "document" => &mut self.document,
+            "sticker" => &mut self.sticker,
+            _ => &mut self.image,
+        }
+    }
+}
+
+impl Default for UploadPolicy {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        Self {
+            image: UploadKindPolicy::new(
+                10 * MIB,
+                &["image/jpeg", "image/png", "image/webp", "image/gif"],
+            ),
+            video: UploadKindPolicy::new(
+                100 * MIB,
+                &["video/mp4", "video/webm", "video/quicktime"],
+            ),
+            audio: UploadKindPolicy::new(50 * MIB, &["audio/mpeg", "audio/wav", "audio/ogg"]),
+            document: UploadKindPolicy::new(
+                25 * MIB,
+                &[
+                    "application/pdf",
+                    "application/msword",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                ],
+            ),
+            sticker: UploadKindPolicy::new(MIB, &["image/webp", "image/png", "image/gif"]),
+            url_ttl: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// One fixed-window limit: at most `max` hits per `window`.
@@ -150,6 +231,7 @@ impl Default for Settings {
             phone_code_attempts: 5,
             default_phone_region: "US".into(),
             backup_ttl: Duration::from_secs(7 * 24 * 3600),
+            uploads: UploadPolicy::default(),
         }
     }
 }
@@ -206,6 +288,18 @@ impl Settings {
         if let Ok(v) = std::env::var("BANTER_DEFAULT_PHONE_REGION") {
             s.default_phone_region = v;
         }
+        // BANTER_MAX_UPLOAD_BYTES_IMAGE=10485760, BANTER_UPLOAD_TYPES_IMAGE=image/jpeg,image/png
+        for kind in ["image", "video", "audio", "document", "sticker"] {
+            let upper = kind.to_ascii_uppercase();
+            let policy = s.uploads.of_mut(kind);
+            if let Some(max) = env_parse(&format!("BANTER_MAX_UPLOAD_BYTES_{upper}")) {
+                policy.max_bytes = max;
+            }
+            if let Ok(types) = std::env::var(format!("BANTER_UPLOAD_TYPES_{upper}")) {
+                policy.types = types.split(',').map(|t| t.trim().to_owned()).collect();
+            }
+        }
+        secs("BANTER_MEDIA_URL_TTL", &mut s.uploads.url_ttl);
         // Wrong passwords before an account and an IP start backing off.
         if let Some(n) = env_parse("BANTER_LOGIN_FAILURES_BEFORE_BACKOFF") {
             s.rate_limits.account_failures = n;

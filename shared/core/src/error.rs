@@ -44,6 +44,10 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedType(String),
+    /// An upload said to be finished whose bytes are not there (or a multipart upload whose
+    /// parts do not join).
+    #[error("{0}")]
+    UploadFailed(String),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     #[error("service unavailable")]
@@ -72,6 +76,7 @@ pub enum ErrorCode {
     SyncCursorExpired,
     FileTooLarge,
     InvalidFileType,
+    UploadFailed,
     RateLimitExceeded,
     ServiceUnavailable,
     DatabaseError,
@@ -95,6 +100,7 @@ impl ErrorCode {
             Self::SyncCursorExpired => "SYNC_CURSOR_EXPIRED",
             Self::FileTooLarge => "FILE_TOO_LARGE",
             Self::InvalidFileType => "INVALID_FILE_TYPE",
+            Self::UploadFailed => "UPLOAD_FAILED",
             Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::DatabaseError => "DATABASE_ERROR",
@@ -137,7 +143,7 @@ impl ApiError {
             Self::PermissionDenied(_) => 403,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
-            Self::AlreadyExists(_) => 409,
+            Self::AlreadyExists(_) | Self::UploadFailed(_) => 409,
             Self::SyncCursorExpired => 410,
             Self::TooLarge(_) => 413,
             Self::UnsupportedType(_) => 415,
@@ -164,6 +170,7 @@ impl ApiError {
             Self::SyncCursorExpired => ErrorCode::SyncCursorExpired,
             Self::TooLarge(_) => ErrorCode::FileTooLarge,
             Self::UnsupportedType(_) => ErrorCode::InvalidFileType,
+            Self::UploadFailed(_) => ErrorCode::UploadFailed,
             Self::RateLimited { .. } => ErrorCode::RateLimitExceeded,
             Self::Unavailable => ErrorCode::ServiceUnavailable,
             Self::Database(_) => ErrorCode::DatabaseError,

@@ -93,6 +93,9 @@ fn route_scope(route: &str) -> Option<Scope> {
         r if r.contains(" /api/contacts") => {
             Scope::NoChat("the caller's own contacts and labels (contacts::)")
         }
+        r if r.contains(" /api/upload") || r.contains(" /api/media/") => Scope::NoChat(
+            "the caller's own uploads; a file is seen only through a message the caller sees (media::)",
+        ),
         r if r.contains(" /api/backups") => Scope::NoChat(
             "the caller's own backups; chats they are not in are refused (backups::)",
         ),
@@ -132,6 +135,12 @@ fn action_scope(action: &str) -> Option<Scope> {
         "chat:create" => Scope::NoChat("creates a chat"),
         "user:online" | "user:offline" | "user:status_update" => {
             Scope::NoChat("the caller's own presence and status")
+        }
+        "media:processing:status"
+        | "media:upload:start"
+        | "media:upload:progress"
+        | "media:upload:complete" => {
+            Scope::NoChat("the caller's own uploads, or files they see (media::)")
         }
         "message:send"
         | "chat:leave"

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use banter_core::ports::BlobStore;
 use serde_json::Value;
 
 use crate::support::spawn_app;
@@ -20,6 +21,11 @@ const SAMPLES: &[(&str, &str)] = &[
     ("WsMessageFunction", "ws-message-unknown-session.json"),
     ("DeliveryFunction", "delivery.json"),
     ("MediaFunction", "media.json"),
+    (
+        "UploadsFunction",
+        "uploads-presigned-url-without-token.json",
+    ),
+    ("SignatureUpdateFunction", "signature-update.json"),
 ];
 
 /// A sample event from `events/`.
@@ -107,9 +113,21 @@ async fn every_function_has_a_sample_event_and_handles_it() {
         "nobody online; the malformed job is dropped"
     );
     assert_eq!(
-        ok("MediaFunction")["checked"],
+        ok("MediaFunction")["processed"],
         serde_json::json!([]),
         "no media record for the sample key"
+    );
+    assert_eq!(
+        body("UploadsFunction")["error"]["code"],
+        "UNAUTHORIZED",
+        "the sample carries no token"
+    );
+    // Offline, freshclam cannot reach ClamAV's mirrors: the run fails and stores nothing.
+    let update = outcomes["SignatureUpdateFunction"].as_ref().unwrap_err();
+    assert!(update.contains("freshclam failed"), "{update}");
+    assert_eq!(
+        shared.blobs.get("clamav/manifest.json").await.unwrap(),
+        None
     );
     app.stop().await;
 }

@@ -14,6 +14,7 @@ mod hostile;
 mod identity;
 mod invite_links;
 mod limits;
+mod media;
 mod message_features;
 mod participants;
 mod rest;

@@ -30,6 +30,25 @@ async fn admin_url() -> &'static str {
     .await
 }
 
+/// The socket of the `clamd` tests use: `CLAMD_SOCKET`, or a private one with test signatures
+/// started (once, and left running for later runs) under the temp directory.
+pub async fn clamd_socket() -> PathBuf {
+    static SOCKET: OnceCell<PathBuf> = OnceCell::const_new();
+    SOCKET
+        .get_or_init(|| async {
+            if let Some(socket) = std::env::var_os("CLAMD_SOCKET") {
+                return PathBuf::from(socket);
+            }
+            let dir = std::env::temp_dir().join("banter-test-clamd");
+            let (socket, _) = banter_local::clamd::start(&dir, false)
+                .await
+                .expect("test clamd (Debian's clamav-daemon)");
+            socket
+        })
+        .await
+        .clone()
+}
+
 /// `url` with its database replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url
@@ -101,6 +120,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         db_pool_size: 8,
         settings: relaxed_settings(),
         function_settings: None,
+        clamd_socket: Some(clamd_socket().await),
     };
     configure(&mut config);
     let stack = banter_local::start(config)

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, backups, blocking, chats, contacts, data_rights, health, invite_links,
+    accounts, backups, blocking, chats, contacts, data_rights, health, invite_links, media,
     message_changes, message_marks, messaging, participants, profiles, receipts, search, sync,
     two_factor, verification,
 };
@@ -115,6 +115,14 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         contacts::export,
         backups::create,
         backups::get,
+        media::upload_url,
+        media::complete_upload,
+        media::start_multipart,
+        media::complete_multipart,
+        media::abort_multipart,
+        media::get,
+        media::status,
+        media::cancel,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&Conventions),

@@ -1155,3 +1155,161 @@ pub struct Backup {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+// --- media -------------------------------------------------------------------------------------
+
+/// Where a file is in its processing (PRD `processingStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessingStatus {
+    /// The upload URL was issued; the bytes have not been processed yet.
+    Pending,
+    Processing,
+    Completed,
+    /// See `error`: `INVALID_FILE_TYPE`, `INFECTED`, `CANCELLED`, `PROCESSING_FAILED`.
+    Failed,
+}
+
+impl ProcessingStatus {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "processing" => Self::Processing,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// `POST /api/upload/presigned-url`: where to `PUT` the file's bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadUrl {
+    pub file_id: Uuid,
+    /// `PUT` exactly `fileSize` bytes here, with `headers`.
+    pub upload_url: String,
+    pub file_key: String,
+    /// Seconds the URL stays valid.
+    pub expires_in: u64,
+    /// Headers the `PUT` must send (they are signed): `Content-Type` and the encryption header.
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// One part's upload URL in a multipart upload.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadPartUrl {
+    pub part_number: i32,
+    pub upload_url: String,
+}
+
+/// `POST /api/upload/multipart`: `PUT` each part (`partSize` bytes, the last one the rest) to
+/// its URL, keep each answer's `ETag`, then complete.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartUpload {
+    pub file_id: Uuid,
+    pub file_key: String,
+    pub upload_id: String,
+    pub part_size: u64,
+    pub expires_in: u64,
+    pub parts: Vec<UploadPartUrl>,
+}
+
+/// Signed, expiring URLs of a file and what processing made of it. Only what exists is
+/// present.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaUrls {
+    /// The file as uploaded (for pictures: without their metadata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// Pictures: WebP 150x150 (cover); videos: a 320x180 frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
+    /// Pictures: WebP within 400x400.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+    /// Pictures: WebP within 800x800.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub large: Option<String>,
+    /// Videos: H.264 + AAC MP4 at the largest of 480p, 720p, 1080p at or below the source;
+    /// audio: Opus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compressed: Option<String>,
+    /// Videos: every rendition, by height (`"480"`, `"720"`, `"1080"`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub renditions: std::collections::BTreeMap<String, String>,
+    /// Documents: a PNG of the first page; videos: a frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+    /// Audio: a 300x60 PNG of the waveform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<String>,
+}
+
+/// What processing measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Seconds (the PRD's `duration`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// Documents: how many pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    /// Audio: 300 peaks, 0-255.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<Vec<u8>>,
+    /// Animated GIF or WebP (the thumbnail is its first frame).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub animated: Option<bool>,
+}
+
+/// `GET /api/media/{fileId}` (PRD `MediaFile`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaFile {
+    pub id: Uuid,
+    pub file_name: String,
+    /// `image`, `video`, `audio`, `document` or `sticker`.
+    pub file_type: String,
+    /// The type the bytes turned out to be (the declared one until they are checked).
+    pub mime_type: String,
+    pub file_size: i64,
+    /// The chat it was uploaded for.
+    pub chat_id: Option<Uuid>,
+    pub urls: MediaUrls,
+    pub metadata: MediaMetadata,
+    pub processing_status: ProcessingStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// `GET /api/media/{fileId}/status` (PRD `MediaProcessingStatus`), and the `media:processing:*`
+/// events.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaProcessingStatus {
+    pub file_id: Uuid,
+    pub status: ProcessingStatus,
+    /// 0-100.
+    pub progress: i16,
+    /// Seconds left, estimated from the file's size and kind (while pending or processing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_time: Option<u64>,
+    /// The step under way: `scanning`, `checking`, `thumbnails`, `transcoding`, `waveform`,
+    /// `preview`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// A code when failed: `INVALID_FILE_TYPE`, `INFECTED`, `CANCELLED`, `PROCESSING_FAILED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -1149,3 +1149,108 @@ pub struct CreateBackupRequest {
     #[schema(value_type = Option<Vec<Uuid>>, min_items = 1, max_items = 100)]
     pub chat_ids: Option<BoundedList<Uuid, 1, 100>>,
 }
+
+// --- media -------------------------------------------------------------------------------------
+
+/// A file's name as the client gives it: 1 to 255 characters after trimming, no path
+/// separators and no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName(pub String);
+
+impl<'de> Deserialize<'de> for FileName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > 255 {
+            return Err(serde::de::Error::custom("must be 1 to 255 characters"));
+        }
+        if name == "."
+            || name == ".."
+            || name
+                .chars()
+                .any(|c| c.is_control() || c == '/' || c == '\\')
+        {
+            return Err(serde::de::Error::custom(
+                "must be a file name, without `/`, `\\` or control characters",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+}
+
+/// A MIME type as `type/subtype`, lower-cased, without parameters; at most 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MimeType(pub String);
+
+impl<'de> Deserialize<'de> for MimeType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?.to_ascii_lowercase();
+        let valid = raw.len() <= 100
+            && raw.split_once('/').is_some_and(|(t, s)| {
+                let token = |p: &str| {
+                    !p.is_empty()
+                        && p.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b".+-".contains(&b))
+                };
+                token(t) && token(s)
+            });
+        if !valid {
+            return Err(serde::de::Error::custom(
+                "must be a MIME type such as image/jpeg",
+            ));
+        }
+        Ok(Self(raw))
+    }
+}
+
+/// A file size in bytes, at least 1 (the limit per kind of file answers 413).
+pub type FileSize = Bounded<1, 1_099_511_627_776>;
+
+/// `POST /api/upload/presigned-url` and `POST /api/upload/multipart` (PRD
+/// `GetUploadUrlRequest`): the file to upload.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRequest {
+    #[schema(value_type = MediaKind)]
+    pub file_type: MediaKind,
+    #[schema(value_type = String, min_length = 1, max_length = 255)]
+    pub file_name: FileName,
+    #[schema(value_type = i64, minimum = 1)]
+    pub file_size: FileSize,
+    /// The chat the file is for: only there can it be attached to a message. Without it, the
+    /// file can be attached in any of the uploader's chats (or be their profile picture).
+    #[serde(default = "default_none")]
+    pub chat_id: Option<Uuid>,
+    /// The file's MIME type; guessed from the name's extension when absent.
+    #[serde(default = "default_none")]
+    #[schema(value_type = Option<String>, max_length = 100, example = "image/jpeg")]
+    pub mime_type: Option<MimeType>,
+}
+
+/// `POST /api/upload/complete` (PRD `CompleteUploadRequest`): the client finished its `PUT`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteUploadRequest {
+    /// The `fileKey` the upload URL came with.
+    #[schema(value_type = String, max_length = 512)]
+    pub file_key: ShortText<512>,
+}
+
+/// One uploaded part, as its `PUT` answered.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedPartRequest {
+    #[schema(value_type = i64, minimum = 1, maximum = 10000)]
+    pub part_number: Bounded<1, 10_000>,
+    /// The part's `ETag` response header.
+    #[schema(value_type = String, max_length = 200)]
+    pub etag: ShortText<200>,
+}
+
+/// `POST /api/upload/multipart/{fileId}/complete`: every part, in order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteMultipartRequest {
+    #[schema(value_type = Vec<UploadedPartRequest>, min_items = 1, max_items = 10000)]
+    pub parts: BoundedList<UploadedPartRequest, 1, 10_000>,
+}

@@ -134,10 +134,40 @@ pub enum ClientAction {
     /// Change your status text (the people who may see your presence are told).
     #[serde(rename = "user:status_update")]
     StatusUpdate(StatusUpdatePayload),
+    /// A file's processing status (as `GET /api/media/{fileId}/status`); the ack carries it.
+    #[serde(rename = "media:processing:status")]
+    MediaStatus(MediaRefPayload),
+    /// This device started uploading a file; the ack carries the file's status.
+    #[serde(rename = "media:upload:start")]
+    UploadStart(MediaRefPayload),
+    /// This device's upload progress; the ack carries the file's status.
+    #[serde(rename = "media:upload:progress")]
+    UploadProgress(UploadProgressPayload),
+    /// This device finished its `PUT` (as `POST /api/upload/complete`); the ack carries the
+    /// file's status.
+    #[serde(rename = "media:upload:complete")]
+    UploadComplete(MediaRefPayload),
+}
+
+/// `media:processing:status`, `media:upload:start` and `media:upload:complete`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaRefPayload {
+    pub file_id: Uuid,
+}
+
+/// `media:upload:progress`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadProgressPayload {
+    pub file_id: Uuid,
+    /// Percent sent, 0-100.
+    #[schema(value_type = i64, minimum = 0, maximum = 100)]
+    pub progress: crate::api::requests::Bounded<0, 100>,
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 15] = [
+pub const ACTIONS: [&str; 19] = [
     "message:send",
     "message:read",
     "message:reaction",
@@ -153,6 +183,10 @@ pub const ACTIONS: [&str; 15] = [
     "chat:participant:remove",
     "chat:leave",
     "chat:join",
+    "media:processing:status",
+    "media:upload:start",
+    "media:upload:progress",
+    "media:upload:complete",
 ];
 
 impl ClientAction {
@@ -370,6 +404,8 @@ pub enum ActionResult {
     Presence(crate::api::models::DeviceActivity),
     /// `user:status_update`: the status now.
     Status(crate::api::models::StatusSet),
+    /// `media:*`: the file's processing status.
+    Media(crate::api::models::MediaProcessingStatus),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -525,6 +561,19 @@ pub enum ServerEvent {
     /// A backup the user asked for could not be made (`error` says why).
     #[serde(rename = "backup:failed")]
     BackupFailed(crate::api::models::Backup),
+    /// Processing of a file the user uploaded began (the bytes arrived).
+    #[serde(rename = "media:processing:started")]
+    MediaProcessingStarted(crate::api::models::MediaProcessingStatus),
+    /// Processing moved on a step (`progress`, `step`).
+    #[serde(rename = "media:processing:progress")]
+    MediaProcessingProgress(crate::api::models::MediaProcessingStatus),
+    /// The file is processed: `GET /api/media/{fileId}` has its variants.
+    #[serde(rename = "media:processing:completed")]
+    MediaProcessingCompleted(Box<crate::api::models::MediaFile>),
+    /// The file could not be processed (`error` says why: `INVALID_FILE_TYPE`, `INFECTED`,
+    /// `CANCELLED`, `PROCESSING_FAILED`).
+    #[serde(rename = "media:processing:failed")]
+    MediaProcessingFailed(crate::api::models::MediaProcessingStatus),
     /// A member is typing (ephemeral: pushed to connected members only, never in sync, no
     /// cursor). Show it for `expiresInSeconds` unless it is repeated.
     #[serde(rename = "message:typing")]
@@ -568,6 +617,10 @@ impl ServerEvent {
             Self::ContactGroupDeleted(_) => "contact:group:deleted",
             Self::BackupReady(_) => "backup:ready",
             Self::BackupFailed(_) => "backup:failed",
+            Self::MediaProcessingStarted(_) => "media:processing:started",
+            Self::MediaProcessingProgress(_) => "media:processing:progress",
+            Self::MediaProcessingCompleted(_) => "media:processing:completed",
+            Self::MediaProcessingFailed(_) => "media:processing:failed",
             Self::Typing(_) => "message:typing",
             Self::StopTyping(_) => "message:stop_typing",
         }

@@ -141,18 +141,22 @@ pub async fn edits(
 }
 
 /// Delete a message for everyone: its text, details, media reference, edit history,
-/// reactions, pins and stars are erased; a tombstone keeps its place (and `seq`).
+/// reactions, pins and stars are erased; a tombstone keeps its place (and `seq`). The file it
+/// showed is released: housekeeping deletes it unless another message (a forward) shows it.
 pub async fn erase(client: &impl GenericClient, message_id: Uuid) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached(
-            "WITH edits AS (DELETE FROM message_edits WHERE message_id = $1),
+            "WITH old AS (SELECT id, media_id FROM messages WHERE id = $1 FOR UPDATE),
+                  released AS (UPDATE media_files SET released_at = now()
+                               WHERE id = (SELECT media_id FROM old)),
+                  edits AS (DELETE FROM message_edits WHERE message_id = $1),
                   reactions AS (DELETE FROM message_reactions WHERE message_id = $1),
                   pins AS (DELETE FROM message_pins WHERE message_id = $1),
                   stars AS (DELETE FROM message_stars WHERE message_id = $1)
-             UPDATE messages SET content = NULL, metadata = '{}', media_id = NULL,
+             UPDATE messages m SET content = NULL, metadata = '{}', media_id = NULL,
                     is_edited = false, edited_at = NULL,
                     deleted_for_everyone = true, deleted_at = now()
-             WHERE id = $1",
+             FROM old WHERE m.id = old.id",
         )
         .await?;
     client.execute(&stmt, &[&message_id]).await?;

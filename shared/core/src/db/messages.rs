@@ -581,12 +581,21 @@ pub async fn erase_expired(
 ) -> Result<u64, ApiError> {
     let stmt = client
         .prepare_cached(
-            "DELETE FROM messages WHERE id IN (
-                 SELECT id FROM messages WHERE expires_at <= now() ORDER BY expires_at LIMIT $1
-                 FOR UPDATE SKIP LOCKED)",
+            "WITH gone AS (
+                 DELETE FROM messages WHERE id IN (
+                     SELECT id FROM messages WHERE expires_at <= now() ORDER BY expires_at LIMIT $1
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING media_id
+             ), released AS (
+                 -- Their files go with them unless a forward still shows them (housekeeping).
+                 UPDATE media_files SET released_at = now()
+                 WHERE id IN (SELECT media_id FROM gone WHERE media_id IS NOT NULL)
+             )
+             SELECT count(*) AS n FROM gone",
         )
         .await?;
-    Ok(client.execute(&stmt, &[&limit]).await?)
+    let n: i64 = client.query_one(&stmt, &[&limit]).await?.get("n");
+    Ok(n as u64)
 }
 
 /// Record that `user` opened a view-once message. Whether this was the first time.

@@ -51,7 +51,7 @@ impl ConnectionPush for Absent {
 
 #[async_trait]
 impl BlobStore for Absent {
-    async fn presign_put(&self, _: &str, _: &str, _: u64) -> Result<String, PortError> {
+    async fn presign_put(&self, _: &str, _: &str, _: u64, _: u64) -> Result<String, PortError> {
         Err(self.error())
     }
     async fn presign_get(&self, _: &str, _: u64) -> Result<String, PortError> {
@@ -63,7 +63,30 @@ impl BlobStore for Absent {
     async fn get(&self, _: &str) -> Result<Option<Bytes>, PortError> {
         Err(self.error())
     }
+    async fn size(&self, _: &str) -> Result<Option<u64>, PortError> {
+        Err(self.error())
+    }
     async fn delete(&self, _: &str) -> Result<(), PortError> {
+        Err(self.error())
+    }
+    async fn tag(&self, _: &str, _: &str, _: &str) -> Result<(), PortError> {
+        Err(self.error())
+    }
+    async fn create_multipart(&self, _: &str, _: &str) -> Result<String, PortError> {
+        Err(self.error())
+    }
+    async fn presign_part(&self, _: &str, _: &str, _: i32, _: u64) -> Result<String, PortError> {
+        Err(self.error())
+    }
+    async fn complete_multipart(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[UploadedPart],
+    ) -> Result<(), PortError> {
+        Err(self.error())
+    }
+    async fn abort_multipart(&self, _: &str, _: &str) -> Result<(), PortError> {
         Err(self.error())
     }
 }

@@ -4,30 +4,74 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use super::PortError;
 use crate::auth::tokens::constant_time_eq;
 
+/// The headers a client sends with a presigned `PUT`, besides `Content-Type` (which is signed
+/// too): uploads are stored encrypted, and the bucket policy refuses a `PUT` without this.
+pub const UPLOAD_HEADERS: [(&str, &str); 1] = [("x-amz-server-side-encryption", "AES256")];
+
+/// The smallest part of a multipart upload but the last (S3's limit).
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+
+/// One uploaded part of a multipart upload, as the client reports it after its `PUT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: i32,
+    /// The part's `ETag` response header, as sent (quoted or not).
+    pub etag: String,
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync {
-    /// A URL the client may `PUT` the object's bytes to, with this `Content-Type`.
+    /// A URL the client may `PUT` exactly `content_length` bytes to, with this `Content-Type`
+    /// and [`UPLOAD_HEADERS`].
     async fn presign_put(
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_secs: u64,
     ) -> Result<String, PortError>;
     /// A URL the client may `GET` the object from.
     async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError>;
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Option<Bytes>, PortError>;
+    /// The object's size, or `None` when there is no such object.
+    async fn size(&self, key: &str) -> Result<Option<u64>, PortError>;
     /// Remove the object; removing one that does not exist succeeds.
     async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Tag the object (S3 object tagging; lifecycle rules act on tags).
+    async fn tag(&self, key: &str, name: &str, value: &str) -> Result<(), PortError>;
+    /// Start a multipart upload; the answer is its upload id.
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, PortError>;
+    /// A URL the client may `PUT` part `part_number` (1-10,000) to; its answer's `ETag` header
+    /// names the part in [`BlobStore::complete_multipart`].
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        expires_secs: u64,
+    ) -> Result<String, PortError>;
+    /// Join the parts into the object (which then exists, and triggers what an object creation
+    /// triggers). Fails when a part is missing, its ETag differs, or a part but the last is
+    /// smaller than [`MIN_PART_BYTES`].
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), PortError>;
+    /// Drop an unfinished multipart upload and its parts; an unknown one succeeds.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), PortError>;
 }
 
 /// Object keys Banter creates: letters, digits and `/_.-`, no `..`, at most 512 bytes. Keys are
@@ -52,19 +96,53 @@ fn is_valid_content_type(ct: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b))
 }
 
+/// Called with each object's key and size when it is created (the local stack's S3 event
+/// notifications).
+pub type ObjectCreated = Box<dyn Fn(&str, u64) + Send + Sync>;
+
 /// The embedded blob store.
 pub struct FileBlobStore {
     root: PathBuf,
     /// Where the local stack serves blobs, e.g. `http://127.0.0.1:3001/blobs`.
     base_url: String,
     secret: Vec<u8>,
+    on_created: OnceLock<ObjectCreated>,
 }
 
 /// A signed request that checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedBlobRequest {
-    pub key: String,
-    pub content_type: Option<String>,
+pub enum SignedBlobRequest {
+    Get {
+        key: String,
+    },
+    Put {
+        key: String,
+        content_type: String,
+        content_length: u64,
+    },
+    Part {
+        key: String,
+        upload_id: String,
+        part_number: i32,
+    },
+}
+
+/// Where the embedded store keeps unfinished multipart uploads and object tags, beside the
+/// objects (no object key starts with a dot).
+const MULTIPART_DIR: &str = ".multipart";
+const TAGS_DIR: &str = ".tags";
+
+fn io_error(e: std::io::Error) -> PortError {
+    PortError::new("blobs", e)
+}
+
+fn is_valid_upload_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The ETag the embedded store gives a part: a digest of its bytes, quoted as S3 quotes it.
+fn part_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", &hex(&Sha256::digest(bytes))[..32])
 }
 
 impl FileBlobStore {
@@ -73,7 +151,13 @@ impl FileBlobStore {
             root,
             base_url,
             secret,
+            on_created: OnceLock::new(),
         }
+    }
+
+    /// Call `notify` for every object created from now on (set once).
+    pub fn on_object_created(&self, notify: ObjectCreated) {
+        let _ = self.on_created.set(notify);
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, PortError> {
@@ -86,40 +170,33 @@ impl FileBlobStore {
         Ok(self.root.join(key))
     }
 
-    fn signature(&self, method: &str, key: &str, expires: i64, content_type: &str) -> String {
+    fn upload_dir(&self, upload_id: &str) -> Result<PathBuf, PortError> {
+        if !is_valid_upload_id(upload_id) {
+            return Err(PortError::new("blobs", "invalid upload id"));
+        }
+        Ok(self.root.join(MULTIPART_DIR).join(upload_id))
+    }
+
+    fn signature(&self, fields: &[&str]) -> String {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
-        mac.update(format!("{method}\n{key}\n{expires}\n{content_type}").as_bytes());
+        mac.update(fields.join("\n").as_bytes());
         hex(&mac.finalize().into_bytes())
     }
 
-    fn sign(
-        &self,
-        method: &str,
-        key: &str,
-        content_type: &str,
-        expires_secs: u64,
-    ) -> Result<String, PortError> {
-        if !is_valid_key(key) {
-            return Err(PortError::new(
+    fn expiry(expires_secs: u64) -> String {
+        (chrono::Utc::now().timestamp() + expires_secs as i64).to_string()
+    }
+
+    fn checked_key(key: &str) -> Result<(), PortError> {
+        if is_valid_key(key) {
+            Ok(())
+        } else {
+            Err(PortError::new(
                 "blobs",
                 format!("invalid object key {key:?}"),
-            ));
+            ))
         }
-        if method == "PUT" && !is_valid_content_type(content_type) {
-            return Err(PortError::new(
-                "blobs",
-                format!("invalid content type {content_type:?}"),
-            ));
-        }
-        let expires = chrono::Utc::now().timestamp() + expires_secs as i64;
-        let sig = self.signature(method, key, expires, content_type);
-        let mut url = format!("{}/{key}?expires={expires}&signature={sig}", self.base_url);
-        if method == "PUT" {
-            url.push_str("&contentType=");
-            url.push_str(content_type);
-        }
-        Ok(url)
     }
 
     /// Check a request to a signed URL: method, key, expiry and signature. `query` holds the
@@ -133,27 +210,88 @@ impl FileBlobStore {
         if !is_valid_key(key) {
             return Err("invalid object key".into());
         }
-        let expires: i64 = query
-            .get("expires")
-            .and_then(|e| e.parse().ok())
-            .ok_or("missing expiry")?;
-        if expires < chrono::Utc::now().timestamp() {
+        let field = |name: &str| {
+            query
+                .get(name)
+                .map(String::as_str)
+                .ok_or_else(|| format!("missing {name}"))
+        };
+        let expires = field("expires")?;
+        if expires.parse::<i64>().map_err(|_| "bad expiry")? < chrono::Utc::now().timestamp() {
             return Err("the signed URL has expired".into());
         }
-        let content_type = if method == "PUT" {
-            query.get("contentType").cloned()
-        } else {
-            None
+        let (fields, request) = match (method, query.get("uploadId")) {
+            ("GET", None) => (
+                vec!["GET", key, expires],
+                SignedBlobRequest::Get { key: key.into() },
+            ),
+            ("PUT", None) => {
+                let (content_type, length) = (field("contentType")?, field("contentLength")?);
+                let request = SignedBlobRequest::Put {
+                    key: key.into(),
+                    content_type: content_type.into(),
+                    content_length: length.parse().map_err(|_| "bad content length")?,
+                };
+                (vec!["PUT", key, expires, content_type, length], request)
+            }
+            ("PUT", Some(upload_id)) => {
+                let part = field("partNumber")?;
+                let request = SignedBlobRequest::Part {
+                    key: key.into(),
+                    upload_id: upload_id.clone(),
+                    part_number: part.parse().map_err(|_| "bad part number")?,
+                };
+                (vec!["PART", key, upload_id, part, expires], request)
+            }
+            _ => return Err("this URL is not signed for that method".into()),
         };
-        let expected = self.signature(method, key, expires, content_type.as_deref().unwrap_or(""));
-        let given = query.get("signature").ok_or("missing signature")?;
-        if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+        let given = field("signature")?;
+        if !constant_time_eq(self.signature(&fields).as_bytes(), given.as_bytes()) {
             return Err("bad signature".into());
         }
-        Ok(SignedBlobRequest {
-            key: key.to_owned(),
-            content_type,
-        })
+        Ok(request)
+    }
+
+    /// Store one part of a multipart upload; the answer is its ETag.
+    pub async fn put_part(
+        &self,
+        upload_id: &str,
+        part_number: i32,
+        bytes: &[u8],
+    ) -> Result<String, PortError> {
+        let dir = self.upload_dir(upload_id)?;
+        if !tokio::fs::try_exists(&dir).await.map_err(io_error)? {
+            return Err(PortError::new("blobs", "no such upload"));
+        }
+        tokio::fs::write(dir.join(part_number.to_string()), bytes)
+            .await
+            .map_err(io_error)?;
+        Ok(part_etag(bytes))
+    }
+
+    /// The object's tags, `name=value` (for tests and the developer).
+    pub async fn tags(&self, key: &str) -> Result<Vec<String>, PortError> {
+        Self::checked_key(key)?;
+        match tokio::fs::read_to_string(self.root.join(TAGS_DIR).join(key)).await {
+            Ok(text) => Ok(text.lines().map(str::to_owned).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    /// Write then rename, so a reader never sees half an object; then tell who listens.
+    async fn write_object(&self, key: &str, bytes: &[u8]) -> Result<(), PortError> {
+        let path = self.path(key)?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
+        }
+        let tmp = path.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&tmp, bytes).await.map_err(io_error)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io_error)?;
+        if let Some(notify) = self.on_created.get() {
+            notify(key, bytes.len() as u64);
+        }
+        Ok(())
     }
 }
 
@@ -163,45 +301,150 @@ impl BlobStore for FileBlobStore {
         &self,
         key: &str,
         content_type: &str,
+        content_length: u64,
         expires_secs: u64,
     ) -> Result<String, PortError> {
-        self.sign("PUT", key, content_type, expires_secs)
+        Self::checked_key(key)?;
+        if !is_valid_content_type(content_type) {
+            return Err(PortError::new(
+                "blobs",
+                format!("invalid content type {content_type:?}"),
+            ));
+        }
+        let (expires, length) = (Self::expiry(expires_secs), content_length.to_string());
+        let signature = self.signature(&["PUT", key, &expires, content_type, &length]);
+        Ok(format!(
+            "{}/{key}?expires={expires}&contentType={content_type}&contentLength={length}&signature={signature}",
+            self.base_url
+        ))
     }
 
     async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError> {
-        self.sign("GET", key, "", expires_secs)
+        Self::checked_key(key)?;
+        let expires = Self::expiry(expires_secs);
+        let signature = self.signature(&["GET", key, &expires]);
+        Ok(format!(
+            "{}/{key}?expires={expires}&signature={signature}",
+            self.base_url
+        ))
     }
 
     async fn put(&self, key: &str, bytes: Bytes, _content_type: &str) -> Result<(), PortError> {
-        let path = self.path(key)?;
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| PortError::new("blobs", e))?;
-        }
-        // Write then rename, so a reader never sees half an object.
-        let tmp = path.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
-        tokio::fs::write(&tmp, &bytes)
-            .await
-            .map_err(|e| PortError::new("blobs", e))?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| PortError::new("blobs", e))
+        self.write_object(key, &bytes).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, PortError> {
         match tokio::fs::read(self.path(key)?).await {
             Ok(b) => Ok(Some(b.into())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(PortError::new("blobs", e)),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, PortError> {
+        match tokio::fs::metadata(self.path(key)?).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(e)),
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        match tokio::fs::remove_file(self.path(key)?).await {
+        let path = self.path(key)?;
+        let _ = tokio::fs::remove_file(self.root.join(TAGS_DIR).join(key)).await;
+        match tokio::fs::remove_file(path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(PortError::new("blobs", e)),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    async fn tag(&self, key: &str, name: &str, value: &str) -> Result<(), PortError> {
+        if self.size(key).await?.is_none() {
+            return Err(PortError::new("blobs", "no such object"));
+        }
+        let path = self.root.join(TAGS_DIR).join(key);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
+        }
+        let mut tags = self.tags(key).await?;
+        tags.retain(|t| t.split_once('=').map(|(n, _)| n) != Some(name));
+        tags.push(format!("{name}={value}"));
+        tokio::fs::write(path, tags.join("\n"))
+            .await
+            .map_err(io_error)
+    }
+
+    async fn create_multipart(&self, key: &str, _content_type: &str) -> Result<String, PortError> {
+        Self::checked_key(key)?;
+        let upload_id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = self.upload_dir(&upload_id)?;
+        tokio::fs::create_dir_all(&dir).await.map_err(io_error)?;
+        tokio::fs::write(dir.join("key"), key)
+            .await
+            .map_err(io_error)?;
+        Ok(upload_id)
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        expires_secs: u64,
+    ) -> Result<String, PortError> {
+        Self::checked_key(key)?;
+        self.upload_dir(upload_id)?;
+        let (expires, part) = (Self::expiry(expires_secs), part_number.to_string());
+        let signature = self.signature(&["PART", key, upload_id, &part, &expires]);
+        Ok(format!(
+            "{}/{key}?uploadId={upload_id}&partNumber={part}&expires={expires}&signature={signature}",
+            self.base_url
+        ))
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<(), PortError> {
+        let dir = self.upload_dir(upload_id)?;
+        let refuse = |why: String| Err(PortError::new("blobs", why));
+        match tokio::fs::read_to_string(dir.join("key")).await {
+            Ok(k) if k == key => {}
+            _ => return refuse("no such upload".into()),
+        }
+        if parts.is_empty()
+            || !parts
+                .windows(2)
+                .all(|w| w[0].part_number < w[1].part_number)
+        {
+            return refuse("parts must be given in ascending order".into());
+        }
+        let mut object = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let bytes = match tokio::fs::read(dir.join(part.part_number.to_string())).await {
+                Ok(b) => b,
+                Err(_) => return refuse(format!("part {} was not uploaded", part.part_number)),
+            };
+            if part_etag(&bytes).trim_matches('"') != part.etag.trim_matches('"') {
+                return refuse(format!("part {}: the ETag differs", part.part_number));
+            }
+            if i + 1 < parts.len() && (bytes.len() as u64) < MIN_PART_BYTES {
+                return refuse(format!("part {} is smaller than 5 MiB", part.part_number));
+            }
+            object.extend_from_slice(&bytes);
+        }
+        self.write_object(key, &object).await?;
+        tokio::fs::remove_dir_all(dir).await.map_err(io_error)
+    }
+
+    async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<(), PortError> {
+        match tokio::fs::remove_dir_all(self.upload_dir(upload_id)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(e)),
         }
     }
 }

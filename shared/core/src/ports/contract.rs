@@ -107,8 +107,15 @@ pub async fn blob_store(store: &dyn BlobStore) {
         .await
         .expect("put");
     assert_eq!(store.get(&key).await.expect("get"), Some(bytes));
+    assert_eq!(store.size(&key).await.expect("size"), Some(70_000));
+    assert_eq!(
+        store.size(&format!("{key}.none")).await.expect("size"),
+        None
+    );
+    store.tag(&key, "scan", "infected").await.expect("tag");
+    store.tag(&key, "scan", "clean").await.expect("tag again");
     let put_url = store
-        .presign_put(&key, "image/jpeg", 300)
+        .presign_put(&key, "image/jpeg", 4, 300)
         .await
         .expect("presign put");
     let get_url = store.presign_get(&key, 300).await.expect("presign get");
@@ -120,6 +127,88 @@ pub async fn blob_store(store: &dyn BlobStore) {
         .delete(&key)
         .await
         .expect("deleting a missing object succeeds");
+}
+
+/// A multipart upload through presigned part URLs: parts of at least 5 MiB but the last join
+/// into the object in order; a wrong ETag or a small middle part is refused; an aborted upload
+/// is gone. `put(url, bytes)` sends the part as a client would and answers its `ETag`.
+pub async fn blob_store_multipart<F, Fut>(store: &dyn BlobStore, put: F)
+where
+    F: Fn(String, Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let key = format!("uploads/contract/{}.bin", Uuid::new_v4());
+    let big = vec![7u8; super::MIN_PART_BYTES as usize];
+    let upload = store
+        .create_multipart(&key, "application/pdf")
+        .await
+        .expect("create multipart");
+    let mut parts = Vec::new();
+    for (n, body) in [(1, big.clone()), (2, b"tail".to_vec())] {
+        let url = store
+            .presign_part(&key, &upload, n, 300)
+            .await
+            .expect("presign part");
+        parts.push(super::UploadedPart {
+            part_number: n,
+            etag: put(url, body).await,
+        });
+    }
+    let mut wrong = parts.clone();
+    wrong[1].etag = "\"00000000000000000000000000000000\"".into();
+    assert!(
+        store
+            .complete_multipart(&key, &upload, &wrong)
+            .await
+            .is_err(),
+        "a wrong ETag is refused"
+    );
+    store
+        .complete_multipart(&key, &upload, &parts)
+        .await
+        .expect("complete multipart");
+    let joined = store
+        .get(&key)
+        .await
+        .expect("get")
+        .expect("the joined object");
+    assert_eq!(joined.len(), big.len() + 4);
+    assert!(joined.ends_with(b"tail") && joined[0] == 7);
+
+    // A middle part under 5 MiB.
+    let small_key = format!("uploads/contract/{}.bin", Uuid::new_v4());
+    let upload = store
+        .create_multipart(&small_key, "application/pdf")
+        .await
+        .expect("create multipart");
+    let mut parts = Vec::new();
+    for n in [1, 2] {
+        let url = store
+            .presign_part(&small_key, &upload, n, 300)
+            .await
+            .expect("presign part");
+        parts.push(super::UploadedPart {
+            part_number: n,
+            etag: put(url, b"small".to_vec()).await,
+        });
+    }
+    assert!(
+        store
+            .complete_multipart(&small_key, &upload, &parts)
+            .await
+            .is_err(),
+        "a middle part under 5 MiB is refused"
+    );
+    store
+        .abort_multipart(&small_key, &upload)
+        .await
+        .expect("abort");
+    store
+        .abort_multipart(&small_key, &upload)
+        .await
+        .expect("aborting twice succeeds");
+    assert_eq!(store.get(&small_key).await.expect("get"), None);
+    store.delete(&key).await.expect("delete");
 }
 
 /// Sending email and SMS succeeds; the caller checks where it landed (outbox or moto).

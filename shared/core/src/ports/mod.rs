@@ -12,7 +12,10 @@ mod push;
 mod queue;
 
 pub use absent::Absent;
-pub use blobs::{BlobStore, FileBlobStore, SignedBlobRequest};
+pub use blobs::{
+    BlobStore, FileBlobStore, ObjectCreated, SignedBlobRequest, UploadedPart, MIN_PART_BYTES,
+    UPLOAD_HEADERS,
+};
 pub use connections::{ConnectionRecord, ConnectionRegistry, InMemoryConnectionRegistry};
 pub use notifier::{Notifier, OutboxItem, OutboxNotifier};
 pub use push::{ConnectionPush, PushError};

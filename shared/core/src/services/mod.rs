@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod data_rights;
 pub mod health;
 pub mod invite_links;
+pub mod media;
 pub mod message_changes;
 pub mod message_marks;
 pub mod messaging;

@@ -73,6 +73,12 @@ pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
         tracing::info!(expired, "erased disappearing messages");
     }
     drop(client);
+    // Files nothing shows any more (a deleted or disappeared message's, unsent uploads).
+    match super::media::sweep(app).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "deleted files no message shows"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep media files"),
+    }
     run(app, false).await
 }
 

@@ -1,0 +1,83 @@
+//! What a file really is, from its bytes (the `file-format` crate, with its readers for the
+//! containers: ZIP tells DOCX from other ZIPs, CFB tells DOC from other OLE files, MP4 and
+//! EBML tell video from audio), as the MIME types Banter accepts.
+
+use file_format::FileFormat;
+
+/// The accepted MIME type the bytes are, or `None` for anything else.
+pub fn real_type(bytes: &[u8]) -> Option<&'static str> {
+    use FileFormat as F;
+    Some(match FileFormat::from_bytes(bytes) {
+        F::JointPhotographicExpertsGroup => "image/jpeg",
+        F::PortableNetworkGraphics | F::AnimatedPortableNetworkGraphics => "image/png",
+        F::Webp => "image/webp",
+        F::GraphicsInterchangeFormat => "image/gif",
+        F::Mpeg4Part14 | F::Mpeg4Part14Video => "video/mp4",
+        F::AppleQuicktime => "video/quicktime",
+        F::Webm => "video/webm",
+        F::Mpeg12AudioLayer3 => "audio/mpeg",
+        F::WaveformAudio => "audio/wav",
+        F::OggOpus | F::OggVorbis | F::OggFlac | F::OggSpeex => "audio/ogg",
+        F::PortableDocumentFormat => "application/pdf",
+        F::MicrosoftWordDocument => "application/msword",
+        F::OfficeOpenXmlDocument => {
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::real_type;
+
+    /// A ZIP that is not a Word document: one file, `hello.txt`.
+    fn plain_zip() -> Vec<u8> {
+        let mut zip = Vec::new();
+        let name = b"hello.txt";
+        let data = b"hello";
+        let crc = 0x3610a686u32; // CRC-32 of "hello"
+        let local = |zip: &mut Vec<u8>| {
+            zip.extend_from_slice(b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0");
+            zip.extend_from_slice(&crc.to_le_bytes());
+            zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            zip.extend_from_slice(&0u16.to_le_bytes());
+            zip.extend_from_slice(name);
+            zip.extend_from_slice(data);
+        };
+        local(&mut zip);
+        let central_at = zip.len() as u32;
+        zip.extend_from_slice(b"PK\x01\x02\x14\0\x14\0\0\0\0\0\0\0\0\0");
+        zip.extend_from_slice(&crc.to_le_bytes());
+        zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&[0; 12]);
+        zip.extend_from_slice(&0u32.to_le_bytes());
+        zip.extend_from_slice(name);
+        let central_len = zip.len() as u32 - central_at;
+        zip.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0");
+        zip.extend_from_slice(&central_len.to_le_bytes());
+        zip.extend_from_slice(&central_at.to_le_bytes());
+        zip.extend_from_slice(&0u16.to_le_bytes());
+        zip
+    }
+
+    #[test]
+    fn tells_types_from_bytes_and_a_zip_is_not_a_docx() {
+        assert_eq!(
+            real_type(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            Some("image/png")
+        );
+        assert_eq!(real_type(b"%PDF-1.7\n"), Some("application/pdf"));
+        assert_eq!(real_type(b"<html>"), None);
+        assert_eq!(real_type(b""), None);
+        assert_eq!(
+            real_type(&plain_zip()),
+            None,
+            "any ZIP passed as DOCX before"
+        );
+    }
+}

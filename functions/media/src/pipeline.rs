@@ -1,0 +1,459 @@
+//! One upload through processing: claimed (so a repeated S3 event does nothing), scanned for
+//! viruses before anything else reads it, its real type checked against the declared one,
+//! then the work of its kind; every step recorded and told to the uploader
+//! (`media:processing:progress`), and the attempt stopped when the uploader cancels.
+
+use std::path::Path;
+
+use banter_core::api::models::{MediaFile, MediaMetadata, MediaProcessingStatus, MediaUrls};
+use banter_core::api::ws::ServerEvent;
+use banter_core::db::media::{self, MediaRow, Processed};
+use banter_core::services::media::{media_file, publish_status, status_of, PROCESSED_PREFIX};
+use banter_core::services::relay;
+use banter_core::App;
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::clamd::{self, Verdict};
+use crate::tools::ToolFailure;
+use crate::{audio, detect, documents, images, video, MediaConfig};
+
+/// Attempts at one file before it fails for good (S3's event and two retries).
+pub const MAX_ATTEMPTS: i16 = 3;
+/// A `processing` file that has said nothing for this long lost its worker (a Lambda runs
+/// 15 minutes at most).
+pub const STALE_SECS: f64 = 900.0;
+
+/// How an attempt ended, when not with success.
+#[derive(Debug)]
+pub enum Failure {
+    /// The file's fault: fails now with this code.
+    Fatal(&'static str, String),
+    /// The virus scan matched this signature.
+    Infected(String),
+    /// Ours (a tool, the store, the scanner): worth another attempt.
+    Transient(String),
+    /// The uploader cancelled, or another worker took the file over.
+    Stopped,
+}
+
+fn transient(e: impl std::fmt::Display) -> Failure {
+    Failure::Transient(e.to_string())
+}
+
+impl From<banter_core::ApiError> for Failure {
+    fn from(e: banter_core::ApiError) -> Self {
+        Self::Transient(e.to_string())
+    }
+}
+
+impl From<banter_core::ports::PortError> for Failure {
+    fn from(e: banter_core::ports::PortError) -> Self {
+        Self::Transient(e.to_string())
+    }
+}
+
+impl From<ToolFailure> for Failure {
+    fn from(e: ToolFailure) -> Self {
+        match e {
+            // The tool read the file and refused it: the file is at fault.
+            ToolFailure::Failed(..) => Self::Fatal("PROCESSING_FAILED", e.to_string()),
+            _ => Self::Transient(e.to_string()),
+        }
+    }
+}
+
+/// What the outcome of one object-created event was, for the function's answer.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub file_id: uuid::Uuid,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Process the uploaded object `key`. `Ok(None)` when there is nothing to do (no such upload,
+/// or already processed); `Err` when the attempt failed transiently and the event should be
+/// retried.
+pub async fn process_upload(
+    app: &App,
+    config: &MediaConfig,
+    key: &str,
+) -> Result<Option<Outcome>, String> {
+    let Some(row) = media::claim(&app.db, key, STALE_SECS)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        tracing::info!(%key, "nothing to process for this object (unknown, or done)");
+        return Ok(None);
+    };
+    let job = Job {
+        app,
+        row: &row,
+        written: Default::default(),
+    };
+    let result = match job.step(0, "started").await {
+        Ok(()) => job.run(config).await,
+        Err(f) => Err(f),
+    };
+    let outcome = match result {
+        Ok(done) => {
+            let mut file: MediaFile = media_file(app, &done).await.map_err(|e| e.to_string())?;
+            // Signed URLs expire: the event (kept in the log) carries none; the client asks
+            // `GET /api/media/{fileId}`.
+            file.urls = MediaUrls::default();
+            job.finish(&done, ServerEvent::MediaProcessingCompleted(Box::new(file)))
+                .await
+                .map_err(|e| e.to_string())?;
+            Outcome {
+                file_id: row.id,
+                status: "completed".into(),
+                error: None,
+            }
+        }
+        Err(Failure::Stopped) => {
+            job.discard_outputs().await;
+            tracing::info!(file = %row.id, "processing stopped (cancelled or taken over)");
+            return Ok(None);
+        }
+        Err(Failure::Infected(signature)) => {
+            job.discard_outputs().await;
+            tracing::warn!(file = %row.id, %signature, "an upload is infected");
+            if let Err(e) = app
+                .ports
+                .blobs
+                .tag(&row.file_key, "banter-scan", "infected")
+                .await
+            {
+                tracing::error!(error = %e, "could not tag an infected object");
+            }
+            let infected = media::mark_infected(
+                &app.db.get().await.map_err(|e| e.to_string())?,
+                row.id,
+                &signature,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            job.fail_event(infected).await?;
+            Outcome {
+                file_id: row.id,
+                status: "failed".into(),
+                error: Some("INFECTED".into()),
+            }
+        }
+        Err(Failure::Transient(why)) if row.attempts < MAX_ATTEMPTS => {
+            job.discard_outputs().await;
+            tracing::warn!(file = %row.id, attempt = row.attempts, %why, "processing failed; it will be retried");
+            media::release(&app.db, row.id, row.attempts, &why)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Err(why);
+        }
+        Err(Failure::Transient(why)) => job.fail(row.id, "PROCESSING_FAILED", &why).await?,
+        Err(Failure::Fatal(code, why)) => job.fail(row.id, code, &why).await?,
+    };
+    Ok(Some(outcome))
+}
+
+struct Job<'a> {
+    app: &'a App,
+    row: &'a MediaRow,
+    /// Keys written so far (deleted if the attempt does not complete).
+    written: std::sync::Mutex<Vec<String>>,
+}
+
+impl Job<'_> {
+    /// Record progress and tell the uploader; `Stopped` if the file is no longer ours.
+    async fn step(&self, progress: i16, step: &str) -> Result<(), Failure> {
+        self.step_detected(progress, step, None).await
+    }
+
+    async fn step_detected(
+        &self,
+        progress: i16,
+        step: &str,
+        detected: Option<&str>,
+    ) -> Result<(), Failure> {
+        let mut client = self.app.db.get().await.map_err(transient)?;
+        let tx = client.transaction().await.map_err(transient)?;
+        if !media::progress(&tx, self.row.id, self.row.attempts, progress, detected).await? {
+            return Err(Failure::Stopped);
+        }
+        let status = MediaProcessingStatus {
+            progress,
+            step: Some(step.to_owned()),
+            status: banter_core::api::models::ProcessingStatus::Processing,
+            ..status_of(self.row)
+        };
+        let event = if progress == 0 {
+            ServerEvent::MediaProcessingStarted(status)
+        } else {
+            ServerEvent::MediaProcessingProgress(status)
+        };
+        publish_status(&tx, self.row, event).await?;
+        tx.commit().await.map_err(transient)?;
+        relay::wake(self.app, "media:processing:progress").await;
+        Ok(())
+    }
+
+    async fn run(&self, config: &MediaConfig) -> Result<MediaRow, Failure> {
+        let app = self.app;
+        let row = self.row;
+        let bytes = app.ports.blobs.get(&row.file_key).await?.ok_or_else(|| {
+            Failure::Fatal("PROCESSING_FAILED", "the uploaded object is gone".into())
+        })?;
+
+        // Nothing reads the bytes before the scanner has.
+        self.step(10, "scanning").await?;
+        let socket = config.clamd_socket.as_deref().ok_or_else(|| {
+            Failure::Transient("no virus scanner is configured (CLAMD_SOCKET)".into())
+        })?;
+        match clamd::scan(socket, &bytes)
+            .await
+            .map_err(Failure::Transient)?
+        {
+            Verdict::Clean => {}
+            Verdict::Infected(signature) => return Err(Failure::Infected(signature)),
+        }
+
+        let detected = detect::real_type(&bytes);
+        if detected != Some(row.declared_mime.as_str()) {
+            return Err(Failure::Fatal(
+                "INVALID_FILE_TYPE",
+                format!(
+                    "declared {}, but the content is {}",
+                    row.declared_mime,
+                    detected.unwrap_or("of no accepted type")
+                ),
+            ));
+        }
+        let mime = detected.unwrap_or_default();
+        self.step_detected(25, "checking", Some(mime)).await?;
+
+        let work = tempfile::Builder::new()
+            .prefix("banter-media-")
+            .tempdir()
+            .map_err(|e| Failure::Transient(e.to_string()))?;
+        let input = work.path().join(format!(
+            "input.{}",
+            banter_core::media::extension_for_mime(mime)
+        ));
+        let (mut metadata, mut variants) = (MediaMetadata::default(), serde_json::Map::new());
+        match row.file_type.as_str() {
+            "image" | "sticker" => {
+                self.step(40, "thumbnails").await?;
+                let owned = bytes.clone();
+                let mime_owned = mime.to_owned();
+                let pictures =
+                    tokio::task::spawn_blocking(move || images::process(&owned, &mime_owned))
+                        .await
+                        .map_err(|e| Failure::Transient(e.to_string()))?
+                        .map_err(|e| Failure::Fatal("PROCESSING_FAILED", e.to_string()))?;
+                metadata.width = Some(pictures.width);
+                metadata.height = Some(pictures.height);
+                metadata.animated = Some(pictures.animated);
+                self.step(80, "storing").await?;
+                for v in pictures.variants {
+                    let key = self
+                        .put(v.name, ext_of(v.content_type), v.bytes, v.content_type)
+                        .await?;
+                    variants.insert(v.name.into(), json!(key));
+                }
+            }
+            "video" => {
+                tokio::fs::write(&input, &bytes)
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                let probe = video::probe(&input).await?;
+                let (Some(w), Some(h), true) = (probe.width, probe.height, probe.has_video) else {
+                    return Err(Failure::Fatal(
+                        "PROCESSING_FAILED",
+                        "no video stream".into(),
+                    ));
+                };
+                metadata.width = Some(w);
+                metadata.height = Some(h);
+                set_duration(&mut metadata, probe.duration_ms);
+                self.step(30, "thumbnail").await?;
+                let frame = video::thumbnail_frame(&input, probe.duration_ms).await?;
+                let thumbnail = picture_to_webp("thumbnail", frame).await?;
+                let key = self
+                    .put("thumbnail", "webp", thumbnail.bytes, "image/webp")
+                    .await?;
+                variants.insert("thumbnail".into(), json!(key));
+                variants.insert("preview".into(), json!(key));
+                let renditions = video::renditions_for(w, h);
+                let n = renditions.len() as i16;
+                for (i, (lines, bitrate)) in renditions.into_iter().enumerate() {
+                    self.step(40 + 50 * i as i16 / n, "transcoding").await?;
+                    let out = work.path().join(format!("{lines}.mp4"));
+                    video::transcode(&input, &out, w >= h, lines, bitrate, probe.has_audio).await?;
+                    let encoded = read(&out).await?;
+                    let name = format!("video_{lines}");
+                    let key = self.put(&name, "mp4", encoded, "video/mp4").await?;
+                    variants.insert(name, json!(key.clone()));
+                    variants.insert("compressed".into(), json!(key));
+                }
+            }
+            "audio" => {
+                tokio::fs::write(&input, &bytes)
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                let probe = video::probe(&input).await?;
+                if !probe.has_audio {
+                    return Err(Failure::Fatal(
+                        "PROCESSING_FAILED",
+                        "no audio stream".into(),
+                    ));
+                }
+                set_duration(&mut metadata, probe.duration_ms);
+                self.step(40, "transcoding").await?;
+                let out = work.path().join("compressed.ogg");
+                audio::to_opus(&input, &out).await?;
+                let key = self
+                    .put("compressed", "ogg", read(&out).await?, "audio/ogg")
+                    .await?;
+                variants.insert("compressed".into(), json!(key));
+                self.step(75, "waveform").await?;
+                let peaks = audio::peaks(&input).await?;
+                let key = self
+                    .put("waveform", "png", audio::picture(&peaks), "image/png")
+                    .await?;
+                variants.insert("waveform".into(), json!(key));
+                metadata.waveform = Some(peaks);
+            }
+            _ => {
+                tokio::fs::write(&input, &bytes)
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                let pdf = if mime == "application/pdf" {
+                    input.clone()
+                } else {
+                    self.step(35, "converting").await?;
+                    documents::word_to_pdf(&input, work.path()).await?
+                };
+                self.step(60, "preview").await?;
+                metadata.pages = Some(documents::pages(&pdf).await?);
+                let page = documents::first_page(&pdf, work.path()).await?;
+                let preview = picture_to_webp("preview", page).await?;
+                metadata.width = Some(preview.width);
+                metadata.height = Some(preview.height);
+                let key = self
+                    .put("preview", "webp", preview.bytes, "image/webp")
+                    .await?;
+                variants.insert("preview".into(), json!(key));
+            }
+        }
+        self.step(95, "finishing").await?;
+        let variants = serde_json::Value::Object(variants);
+        let metadata_json = serde_json::to_value(&metadata).unwrap_or_default();
+        let processed = Processed {
+            detected_mime: mime,
+            width: metadata.width.map(|w| w as i32),
+            height: metadata.height.map(|h| h as i32),
+            duration_ms: metadata.duration_ms.map(|d| d.min(i32::MAX as u64) as i32),
+            variants: &variants,
+            metadata: &metadata_json,
+        };
+        let mut client = app.db.get().await.map_err(transient)?;
+        let tx = client.transaction().await.map_err(transient)?;
+        let done = media::complete(&tx, row.id, row.attempts, &processed)
+            .await?
+            .ok_or(Failure::Stopped)?;
+        tx.commit().await.map_err(transient)?;
+        Ok(done)
+    }
+
+    /// Store an output under `processed/{fileId}/`, outside the trigger's prefix.
+    async fn put(
+        &self,
+        name: &str,
+        ext: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<String, Failure> {
+        let key = format!("{PROCESSED_PREFIX}{}/{name}.{ext}", self.row.id);
+        self.written.lock().expect("not poisoned").push(key.clone());
+        self.app
+            .ports
+            .blobs
+            .put(&key, Bytes::from(bytes), content_type)
+            .await?;
+        Ok(key)
+    }
+
+    async fn discard_outputs(&self) {
+        let keys = std::mem::take(&mut *self.written.lock().expect("not poisoned"));
+        for key in keys {
+            if let Err(e) = self.app.ports.blobs.delete(&key).await {
+                tracing::warn!(error = %e, %key, "could not delete an abandoned output");
+            }
+        }
+    }
+
+    /// Tell the uploader the file is done (the row is committed already).
+    async fn finish(
+        &self,
+        row: &MediaRow,
+        event: ServerEvent,
+    ) -> Result<(), banter_core::ApiError> {
+        let client = self.app.db.get().await?;
+        publish_status(&client, row, event).await?;
+        relay::wake(self.app, "media:processing:completed").await;
+        Ok(())
+    }
+
+    async fn fail(&self, id: uuid::Uuid, code: &'static str, why: &str) -> Result<Outcome, String> {
+        self.discard_outputs().await;
+        tracing::info!(file = %id, code, %why, "processing failed");
+        let client = self.app.db.get().await.map_err(|e| e.to_string())?;
+        let failed = media::fail(&client, id, code, why)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.fail_event(failed).await?;
+        Ok(Outcome {
+            file_id: id,
+            status: "failed".into(),
+            error: Some(code.into()),
+        })
+    }
+
+    async fn fail_event(&self, row: Option<MediaRow>) -> Result<(), String> {
+        if let Some(row) = row {
+            let event = ServerEvent::MediaProcessingFailed(status_of(&row));
+            self.finish(&row, event).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+fn set_duration(metadata: &mut MediaMetadata, duration_ms: Option<u64>) {
+    metadata.duration_ms = duration_ms;
+    metadata.duration = duration_ms.map(|d| d as f64 / 1000.0);
+}
+
+fn ext_of(content_type: &str) -> &'static str {
+    match content_type {
+        "image/webp" => "webp",
+        "image/png" => "png",
+        _ => "jpg",
+    }
+}
+
+async fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|e| Failure::Transient(format!("reading {}: {e}", path.display())))
+}
+
+/// A PNG a tool made, as a WebP variant of its own size.
+async fn picture_to_webp(name: &'static str, png: Vec<u8>) -> Result<images::Variant, Failure> {
+    tokio::task::spawn_blocking(move || {
+        let picture = image::load_from_memory(&png)
+            .map_err(|e| Failure::Fatal("PROCESSING_FAILED", e.to_string()))?;
+        Ok(images::webp_variant(name, &picture))
+    })
+    .await
+    .map_err(|e| Failure::Transient(e.to_string()))?
+}

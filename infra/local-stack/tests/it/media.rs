@@ -1,0 +1,806 @@
+//! The media pipeline end to end through the local stack: presigned and multipart uploads,
+//! the virus scan (a real `clamd` with test signatures), the real-type check, pictures,
+//! video, audio and documents processed with the tools the Lambda image has, progress over
+//! the WebSocket and in sync, and who may see a file. Fixtures are made here, at run time.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use banter_core::ports::BlobStore;
+use image::metadata::Orientation;
+use img_parts::ImageEXIF;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{spawn_app, wait_until, TestApp, User};
+
+/// Ask for an upload URL, `PUT` the bytes with the headers it names; the file id.
+async fn upload(app: &TestApp, user: &User, request: Value, bytes: &[u8]) -> String {
+    let (status, body) = app
+        .post("/api/upload/presigned-url", Some(&user.access), request)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let mut put = app
+        .http
+        .put(data["uploadUrl"].as_str().unwrap())
+        .body(bytes.to_vec());
+    for (name, value) in data["headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let answer = put.send().await.unwrap();
+    assert!(answer.status().is_success(), "PUT {}", answer.status());
+    data["fileId"].as_str().unwrap().to_owned()
+}
+
+/// Wait until the file is processed (or failed); its `GET /api/media/{id}` data then.
+async fn processed(app: &TestApp, user: &User, file: &str) -> Value {
+    let path = format!("/api/media/{file}/status");
+    wait_until("the file is processed", Duration::from_secs(90), || async {
+        let (_, body) = app.get(&path, Some(&user.access)).await;
+        matches!(
+            body["data"]["status"].as_str(),
+            Some("completed" | "failed")
+        )
+    })
+    .await;
+    let (status, body) = app
+        .get(&format!("/api/media/{file}"), Some(&user.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+async fn status_of(app: &TestApp, user: &User, file: &str) -> Value {
+    app.get(&format!("/api/media/{file}/status"), Some(&user.access))
+        .await
+        .1["data"]
+        .clone()
+}
+
+async fn download(app: &TestApp, url: &Value) -> Vec<u8> {
+    let answer = app
+        .http
+        .get(url.as_str().expect("a URL"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "{url}");
+    answer.bytes().await.unwrap().to_vec()
+}
+
+/// A big-endian EXIF: Orientation 6 (turn 90° clockwise to show) and a GPS IFD (latitude ref).
+fn exif_with_orientation_and_gps() -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(b"MM\0\x2a\0\0\0\x08");
+    t.extend_from_slice(&2u16.to_be_bytes());
+    // Orientation, SHORT, 1 = 6
+    t.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0]);
+    // GPSInfo, LONG, 1 = offset of the GPS IFD (8 + 2 + 24 + 4 = 38)
+    t.extend_from_slice(&[0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38]);
+    t.extend_from_slice(&0u32.to_be_bytes());
+    // GPS IFD: GPSLatitudeRef ASCII "N"
+    t.extend_from_slice(&1u16.to_be_bytes());
+    t.extend_from_slice(&[0x00, 0x01, 0, 2, 0, 0, 0, 2, b'N', 0, 0, 0]);
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t
+}
+
+/// A 600x400 JPEG (a gradient) that says to show it turned, with a GPS position.
+fn jpeg_with_exif() -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(600, 400, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, 90])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&picture)
+        .unwrap();
+    let mut parts = img_parts::jpeg::Jpeg::from_bytes(jpeg.into()).unwrap();
+    parts.set_exif(Some(exif_with_orientation_and_gps().into()));
+    parts.encoder().bytes().to_vec()
+}
+
+fn decode(bytes: &[u8]) -> image::DynamicImage {
+    image::load_from_memory(bytes).expect("a picture")
+}
+
+/// `ffprobe`'s streams of a file.
+fn probe(bytes: &[u8], dir: &Path, name: &str) -> Value {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffprobe");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Make a fixture with ffmpeg's own sources.
+fn ffmpeg(dir: &Path, args: &[&str], name: &str) -> Vec<u8> {
+    let out = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+#[tokio::test]
+async fn a_picture_is_oriented_resized_to_webp_and_stripped_of_its_metadata() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ws = app.ws(&alice.access).await;
+    let cursor = app.get("/api/sync", Some(&alice.access)).await.1["data"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "image", "fileName": "holiday.jpg", "fileSize": jpeg_with_exif().len(), "chatId": chat}),
+        &jpeg_with_exif(),
+    )
+    .await;
+    // Processing is told over the WebSocket, each step with its progress.
+    let started = ws.next_event("media:processing:started").await;
+    assert_eq!(started["data"]["fileId"], file.as_str());
+    let progress = ws.next_event("media:processing:progress").await;
+    assert!(progress["data"]["progress"].as_i64().unwrap() > 0);
+    let completed = ws.next_event("media:processing:completed").await;
+    assert_eq!(completed["data"]["id"], file.as_str());
+    assert!(
+        completed["cursor"].is_string(),
+        "pushed events carry their cursor"
+    );
+
+    let media = processed(&app, &alice, &file).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    assert_eq!(media["mimeType"], "image/jpeg");
+    // Shown turned: 400 wide, 600 high.
+    assert_eq!(
+        (
+            media["metadata"]["width"].clone(),
+            media["metadata"]["height"].clone()
+        ),
+        (json!(400), json!(600))
+    );
+    let urls = &media["urls"];
+    for (name, size) in [
+        ("thumbnail", (150, 150)),
+        ("medium", (267, 400)),
+        ("large", (400, 600)),
+    ] {
+        let bytes = download(&app, &urls[name]).await;
+        assert_eq!(&bytes[..4], b"RIFF", "{name} is WebP");
+        assert_eq!(&bytes[8..12], b"WEBP");
+        let picture = decode(&bytes);
+        assert_eq!(
+            (picture.width(), picture.height()),
+            size,
+            "{name}: never upscaled past 400x600"
+        );
+        // Lossy (VP8), not lossless (VP8L).
+        assert!(
+            bytes.windows(4).any(|w| w == b"VP8 "),
+            "{name} is lossy WebP"
+        );
+    }
+    // The original: the same picture data, no GPS, no metadata but the orientation.
+    let original = download(&app, &urls["original"]).await;
+    let parts = img_parts::jpeg::Jpeg::from_bytes(original.clone().into()).unwrap();
+    let exif = parts.exif().expect("the orientation is kept");
+    assert_eq!(
+        Orientation::from_exif_chunk(&exif),
+        Some(Orientation::Rotate90)
+    );
+    assert!(
+        !exif.windows(2).any(|w| w == [0x88, 0x25]),
+        "no GPS pointer left"
+    );
+    assert!(
+        exif.len() < 40,
+        "nothing but the orientation: {} bytes",
+        exif.len()
+    );
+    assert_eq!(
+        decode(&original).width(),
+        600,
+        "stored as taken; viewers turn it"
+    );
+
+    // Nobody else sees it until a message shows it; then the chat's members do.
+    for outsider in [&bob, &carol] {
+        let (status, _) = app
+            .get(&format!("/api/media/{file}"), Some(&outsider.access))
+            .await;
+        assert_eq!(status, 404);
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({"clientMessageId": "m1", "type": "image", "mediaId": file}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, seen) = app
+        .get(&format!("/api/media/{file}"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200);
+    assert!(seen["data"]["urls"]["large"].is_string());
+    let (status, _) = app
+        .get(&format!("/api/media/{file}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 404, "an outsider");
+    let (status, _) = app
+        .get(&format!("/api/media/{file}/status"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 404);
+    // A signed URL names one object: another variant's path with this signature is refused.
+    let large = seen["data"]["urls"]["large"].as_str().unwrap();
+    let thumb = seen["data"]["urls"]["thumbnail"].as_str().unwrap();
+    let forged = format!(
+        "{}?{}",
+        thumb.split('?').next().unwrap(),
+        large.split_once('?').unwrap().1
+    );
+    assert_eq!(
+        app.http.get(forged).send().await.unwrap().status().as_u16(),
+        403
+    );
+
+    // Sync holds the same events the socket pushed.
+    let (_, sync) = app
+        .get(
+            &format!("/api/sync?since={cursor}&limit=100"),
+            Some(&alice.access),
+        )
+        .await;
+    let names: Vec<&str> = sync["data"]["events"]
+        .as_array()
+        .map(|events| events.iter().filter_map(|e| e["event"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.contains(&"media:processing:completed"), "{names:?}");
+
+    // Deleted for everyone: the file and its blobs go (housekeeping).
+    let message = body["data"]["id"].as_str().unwrap();
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/messages/{message}"),
+            &alice.access,
+            json!({"deleteForEveryone": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let key = format!("processed/{file}/large.webp");
+    wait_until(
+        "the file's blobs are deleted",
+        Duration::from_secs(10),
+        || async { app.stack.shared.blobs.get(&key).await.unwrap().is_none() },
+    )
+    .await;
+    let (status, _) = app
+        .get(&format!("/api/media/{file}"), Some(&alice.access))
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn transparency_animation_and_pixel_bombs() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+
+    // A PNG with transparency keeps it.
+    let rgba =
+        image::RgbaImage::from_fn(300, 200, |x, _| image::Rgba([200, 10, 10, (x % 256) as u8]));
+    let mut png = Vec::new();
+    rgba.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "image", "fileName": "alpha.png", "fileSize": png.len()}),
+        &png,
+    )
+    .await;
+    let media = processed(&app, &alice, &file).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    let thumb = decode(&download(&app, &media["urls"]["thumbnail"]).await);
+    assert!(thumb.color().has_alpha(), "transparency kept");
+    assert!(thumb.to_rgba8().pixels().any(|p| p.0[3] < 128));
+
+    // An animated GIF: a still thumbnail of its first frame.
+    let mut gif = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new(&mut gif);
+        let frames = [[255u8, 0, 0, 255], [0, 0, 255, 255]].map(|colour| {
+            image::Frame::new(image::RgbaImage::from_pixel(64, 64, image::Rgba(colour)))
+        });
+        encoder.encode_frames(frames).unwrap();
+    }
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "image", "fileName": "blink.gif", "fileSize": gif.len()}),
+        &gif,
+    )
+    .await;
+    let media = processed(&app, &alice, &file).await;
+    assert_eq!(media["metadata"]["animated"], true, "{media}");
+    let thumb = download(&app, &media["urls"]["thumbnail"]).await;
+    assert!(!thumb.windows(4).any(|w| w == b"ANIM"), "a still thumbnail");
+    let first = decode(&thumb).to_rgb8();
+    assert!(first.get_pixel(10, 10).0[0] > 200, "the first frame (red)");
+
+    // A decompression bomb: a tiny PNG that claims 20000 x 20000 pixels.
+    let bomb = {
+        let mut out = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut out, 20_000, 20_000);
+            encoder.set_color(png::ColorType::Grayscale);
+            encoder.set_depth(png::BitDepth::One);
+            let mut writer = encoder.write_header().unwrap();
+            let row = vec![0u8; 20_000 / 8];
+            let mut stream = writer.stream_writer().unwrap();
+            for _ in 0..20_000 {
+                std::io::Write::write_all(&mut stream, &row).unwrap();
+            }
+            stream.finish().unwrap();
+        }
+        out
+    };
+    assert!(bomb.len() < 1_000_000, "small on disk: {}", bomb.len());
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "image", "fileName": "bomb.png", "fileSize": bomb.len()}),
+        &bomb,
+    )
+    .await;
+    let media = processed(&app, &alice, &file).await;
+    assert_eq!(media["processingStatus"], "failed");
+    assert_eq!(media["error"], "PROCESSING_FAILED");
+    assert!(
+        media["urls"].as_object().unwrap().is_empty(),
+        "nothing served"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn infected_lying_and_oversized_files_are_refused() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+
+    // The EICAR test file, declared a PDF: the scan finds it before anything reads it.
+    let eicar = fn_media::clamd::EICAR.as_bytes();
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "document", "fileName": "report.pdf", "fileSize": eicar.len(), "chatId": chat}),
+        eicar,
+    )
+    .await;
+    wait_until("the scan", Duration::from_secs(30), || async {
+        status_of(&app, &alice, &file).await["status"] == "failed"
+    })
+    .await;
+    assert_eq!(status_of(&app, &alice, &file).await["error"], "INFECTED");
+    let (status, _) = app
+        .get(&format!("/api/media/{file}"), Some(&alice.access))
+        .await;
+    assert_eq!(
+        status, 404,
+        "an infected file is never served, not even to its uploader"
+    );
+    let key = format!("uploads/{}/{file}.pdf", alice.id);
+    assert_eq!(
+        app.stack.shared.blobs.tags(&key).await.unwrap(),
+        vec!["banter-scan=infected".to_owned()]
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({"clientMessageId": "m1", "type": "document", "mediaId": file}),
+        )
+        .await;
+    assert_eq!(status, 400, "an infected file cannot be sent: {body}");
+
+    // A file the signatures know by its MD5 (`sigtool --md5`).
+    let sample = banter_local::clamd::TEST_MALWARE;
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "document", "fileName": "invoice.pdf", "fileSize": sample.len()}),
+        sample,
+    )
+    .await;
+    wait_until("the scan", Duration::from_secs(30), || async {
+        status_of(&app, &alice, &file).await["error"] == "INFECTED"
+    })
+    .await;
+
+    // Declared a PNG, but a PDF: refused by its bytes.
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "image", "fileName": "cat.png", "fileSize": pdf.len()}),
+        pdf,
+    )
+    .await;
+    wait_until("the type check", Duration::from_secs(30), || async {
+        status_of(&app, &alice, &file).await["status"] == "failed"
+    })
+    .await;
+    assert_eq!(
+        status_of(&app, &alice, &file).await["error"],
+        "INVALID_FILE_TYPE"
+    );
+
+    // Too large for its kind, a type its kind may not be, an unknown extension: refused
+    // before any URL is issued.
+    let refused = [
+        (
+            json!({"fileType": "image", "fileName": "big.jpg", "fileSize": 10 * 1024 * 1024 + 1}),
+            413,
+            "FILE_TOO_LARGE",
+        ),
+        (
+            json!({"fileType": "image", "fileName": "clip.mp4", "fileSize": 100}),
+            415,
+            "INVALID_FILE_TYPE",
+        ),
+        (
+            json!({"fileType": "document", "fileName": "run.exe", "fileSize": 100}),
+            415,
+            "INVALID_FILE_TYPE",
+        ),
+        (
+            json!({"fileType": "image", "fileName": "a.jpg", "fileSize": 100, "mimeType": "text/html"}),
+            415,
+            "INVALID_FILE_TYPE",
+        ),
+        (
+            json!({"fileType": "image", "fileName": "../../etc/passwd", "fileSize": 100}),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"fileType": "image", "fileName": "a.jpg", "fileSize": 0}),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({"fileType": "spreadsheet", "fileName": "a.jpg", "fileSize": 10}),
+            400,
+            "VALIDATION_ERROR",
+        ),
+    ];
+    for (request, status, code) in refused {
+        let (got, body) = app
+            .post(
+                "/api/upload/presigned-url",
+                Some(&alice.access),
+                request.clone(),
+            )
+            .await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{request}"
+        );
+    }
+    // Someone else's chat.
+    let carol = app.register("carol").await;
+    let (status, _) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&carol.access),
+            json!({"fileType": "image", "fileName": "a.jpg", "fileSize": 10, "chatId": chat}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // Completing an upload that sent nothing.
+    let (_, body) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&alice.access),
+            json!({"fileType": "image", "fileName": "a.jpg", "fileSize": 10}),
+        )
+        .await;
+    let key = body["data"]["fileKey"].clone();
+    let (status, body) = app
+        .post(
+            "/api/upload/complete",
+            Some(&alice.access),
+            json!({"fileKey": key}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("UPLOAD_FAILED"))
+    );
+    let (status, _) = app
+        .post(
+            "/api/upload/complete",
+            Some(&carol.access),
+            json!({"fileKey": key}),
+        )
+        .await;
+    assert_eq!(status, 404, "someone else's upload");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn video_audio_and_documents_are_processed() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Video: 2 s of 854x480 test pattern with a tone.
+    let mp4 = ffmpeg(
+        dir.path(),
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=854x480:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+        "clip.mp4",
+    );
+    let video = upload(
+        &app,
+        &alice,
+        json!({"fileType": "video", "fileName": "clip.mp4", "fileSize": mp4.len()}),
+        &mp4,
+    )
+    .await;
+    // Audio: 3 s of tone, WAV.
+    let wav = ffmpeg(
+        dir.path(),
+        &["-f", "lavfi", "-i", "sine=frequency=300:duration=3"],
+        "tone.wav",
+    );
+    let audio = upload(
+        &app,
+        &alice,
+        json!({"fileType": "audio", "fileName": "tone.wav", "fileSize": wav.len()}),
+        &wav,
+    )
+    .await;
+    // A DOCX, made here (converted with LibreOffice), and a PDF made from it.
+    let docx = docx_with_text("Banter quarterly report");
+    let document = upload(
+        &app,
+        &alice,
+        json!({"fileType": "document", "fileName": "report.docx", "fileSize": docx.len()}),
+        &docx,
+    )
+    .await;
+
+    let media = processed(&app, &alice, &video).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    assert_eq!(media["metadata"]["width"], 854);
+    assert_eq!(media["metadata"]["height"], 480);
+    let duration = media["metadata"]["durationMs"].as_u64().unwrap();
+    assert!((1900..=2200).contains(&duration), "{duration}");
+    assert!(
+        media["urls"]["renditions"].get("720").is_none(),
+        "never above the source"
+    );
+    let rendition = probe(
+        &download(&app, &media["urls"]["renditions"]["480"]).await,
+        dir.path(),
+        "480.mp4",
+    );
+    let streams = rendition["streams"].as_array().unwrap();
+    let video_stream = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(video_stream["codec_name"], "h264");
+    assert_eq!(video_stream["height"], 480);
+    let audio_stream = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+    assert_eq!(audio_stream["codec_name"], "aac");
+    assert_eq!(
+        media["urls"]["compressed"],
+        media["urls"]["renditions"]["480"]
+    );
+    let thumb = decode(&download(&app, &media["urls"]["thumbnail"]).await);
+    assert_eq!((thumb.width(), thumb.height()), (320, 180));
+
+    let media = processed(&app, &alice, &audio).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    let opus = probe(
+        &download(&app, &media["urls"]["compressed"]).await,
+        dir.path(),
+        "a.ogg",
+    );
+    assert_eq!(opus["streams"][0]["codec_name"], "opus");
+    assert_eq!(opus["streams"][0]["sample_rate"], "48000");
+    let peaks = media["metadata"]["waveform"].as_array().unwrap();
+    assert_eq!(peaks.len(), 300);
+    // ffmpeg's sine is at 1/8 of full scale: about 32 of 255, the same throughout.
+    let peaks: Vec<u64> = peaks.iter().map(|p| p.as_u64().unwrap()).collect();
+    assert!(peaks.iter().all(|p| (28..=36).contains(p)), "{peaks:?}");
+    let waveform = decode(&download(&app, &media["urls"]["waveform"]).await);
+    assert_eq!((waveform.width(), waveform.height()), (300, 60));
+    assert!((2900..=3100).contains(&media["metadata"]["durationMs"].as_u64().unwrap()));
+
+    let media = processed(&app, &alice, &document).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    assert_eq!(media["metadata"]["pages"], 1);
+    let preview = decode(&download(&app, &media["urls"]["preview"]).await);
+    assert!(preview.height() >= preview.width(), "a portrait page");
+    assert_eq!(preview.width().max(preview.height()), 800);
+    app.stop().await;
+}
+
+/// A minimal Word document (what `word/document.xml` needs, zipped).
+fn docx_with_text(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let files = [
+        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_owned()),
+        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#.to_owned()),
+        ("word/document.xml", format!(r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#)),
+    ];
+    for (name, content) in files {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn large_files_upload_in_parts_and_processing_can_be_cancelled() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let dir = tempfile::tempdir().unwrap();
+    // 66 s of 48 kHz mono 16-bit tone: 6.3 MB, two parts.
+    let wav = ffmpeg(
+        dir.path(),
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=500:sample_rate=48000:duration=66",
+            "-ac",
+            "1",
+        ],
+        "long.wav",
+    );
+    let (status, body) = app
+        .post(
+            "/api/upload/multipart",
+            Some(&alice.access),
+            json!({"fileType": "audio", "fileName": "long.wav", "fileSize": wav.len()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let upload = &body["data"];
+    let file = upload["fileId"].as_str().unwrap();
+    let part_size = upload["partSize"].as_u64().unwrap() as usize;
+    let urls = upload["parts"].as_array().unwrap();
+    assert_eq!(urls.len(), wav.len().div_ceil(part_size));
+    let mut parts = Vec::new();
+    for (i, part) in urls.iter().enumerate() {
+        let chunk = &wav[i * part_size..((i + 1) * part_size).min(wav.len())];
+        let answer = app
+            .http
+            .put(part["uploadUrl"].as_str().unwrap())
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+        parts.push(json!({"partNumber": part["partNumber"], "etag": answer.headers()["etag"].to_str().unwrap()}));
+    }
+    let complete = format!("/api/upload/multipart/{file}/complete");
+    let (status, _) = app
+        .post(&complete, Some(&bob.access), json!({"parts": parts}))
+        .await;
+    assert_eq!(status, 404, "someone else's upload");
+    let (status, body) = app
+        .post(&complete, Some(&alice.access), json!({"parts": parts}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let media = processed(&app, &alice, file).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    assert_eq!(media["fileSize"], wav.len());
+    assert!((65_900..=66_100).contains(&media["metadata"]["durationMs"].as_u64().unwrap()));
+
+    // An abandoned multipart upload is aborted: its parts and its file are gone.
+    let (_, body) = app
+        .post(
+            "/api/upload/multipart",
+            Some(&alice.access),
+            json!({"fileType": "audio", "fileName": "other.wav", "fileSize": wav.len()}),
+        )
+        .await;
+    let other = body["data"]["fileId"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .delete(
+            &format!("/api/upload/multipart/{other}"),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .get(&format!("/api/media/{other}"), Some(&alice.access))
+        .await;
+    assert_eq!(status, 404);
+
+    // Cancelled before its bytes arrive: it ends CANCELLED and is never processed.
+    let (_, body) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&alice.access),
+            json!({"fileType": "audio", "fileName": "c.wav", "fileSize": 10}),
+        )
+        .await;
+    let cancelled = body["data"]["fileId"].as_str().unwrap().to_owned();
+    let path = format!("/api/media/{cancelled}/processing");
+    let (status, _) = app.delete(&path, &bob.access, json!({})).await;
+    assert_eq!(status, 404, "only the uploader cancels");
+    let (status, body) = app.delete(&path, &alice.access, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            body["data"]["status"].as_str(),
+            body["data"]["error"].as_str()
+        ),
+        (Some("failed"), Some("CANCELLED"))
+    );
+
+    // The socket's media actions answer with the status.
+    let mut ws = app.ws(&alice.access).await;
+    ws.send_json(
+        json!({"action": "media:processing:status", "requestId": "s1", "data": {"fileId": file}}),
+    )
+    .await;
+    let ack = ws.answer_to("s1").await;
+    assert_eq!(ack["data"]["status"], "completed", "{ack}");
+    ws.send_json(json!({"action": "media:upload:progress", "requestId": "s2", "data": {"fileId": Uuid::now_v7(), "progress": 50}}))
+        .await;
+    assert_eq!(
+        ws.answer_to("s2").await["data"]["code"],
+        "RESOURCE_NOT_FOUND"
+    );
+    app.stop().await;
+}
