@@ -42,6 +42,14 @@ BUSINESS_RULE_400 = [
     "GET /api/messages/search",
 ]
 
+# The upload policy (PRD `FileUploadConfig`, configurable) answers 413 `FILE_TOO_LARGE` and
+# 415 `INVALID_FILE_TYPE` to well-formed requests: a size over the kind's limit, a MIME type the
+# kind may not be. The schema cannot state a limit that depends on `fileType`.
+UPLOAD_POLICY = [
+    "POST /api/upload/presigned-url",
+    "POST /api/upload/multipart",
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -127,6 +135,13 @@ def write_config(directory, parameters):
         "include-name = [" + ", ".join(f'"{n}"' for n in BUSINESS_RULE_400) + "]",
         'checks.positive_data_acceptance.expected-statuses = '
         '["2xx", "400", "401", "403", "404", "409", "429"]',
+    ]
+    lines += [
+        "",
+        "[[operations]]",
+        "include-name = [" + ", ".join(f'"{n}"' for n in UPLOAD_POLICY) + "]",
+        'checks.positive_data_acceptance.expected-statuses = '
+        '["2xx", "401", "403", "404", "409", "413", "415", "429"]',
     ]
     path = os.path.join(directory, "schemathesis.toml")
     with open(path, "w") as f:

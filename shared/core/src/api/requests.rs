@@ -1152,29 +1152,28 @@ pub struct CreateBackupRequest {
 
 // --- media -------------------------------------------------------------------------------------
 
-/// A file's name as the client gives it: 1 to 255 characters after trimming, no path
-/// separators and no control characters.
+/// A file's name as the client gives it: at most 255 characters, no path separators and no
+/// control characters, and something besides dots and spaces; kept trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileName(pub String);
 
 impl<'de> Deserialize<'de> for FileName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
-        let name = raw.trim();
-        if name.is_empty() || name.chars().count() > 255 {
-            return Err(serde::de::Error::custom("must be 1 to 255 characters"));
+        if raw.chars().count() > 255 {
+            return Err(serde::de::Error::custom("at most 255 characters"));
         }
-        if name == "."
-            || name == ".."
-            || name
-                .chars()
-                .any(|c| c.is_control() || c == '/' || c == '\\')
-        {
+        if raw.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
             return Err(serde::de::Error::custom(
                 "must be a file name, without `/`, `\\` or control characters",
             ));
         }
-        Ok(Self(name.to_owned()))
+        if raw.chars().all(|c| c == '.' || c.is_whitespace()) {
+            return Err(serde::de::Error::custom(
+                "must hold something besides dots and spaces",
+            ));
+        }
+        Ok(Self(raw.trim().to_owned()))
     }
 }
 
@@ -1213,9 +1212,10 @@ pub type FileSize = Bounded<1, 1_099_511_627_776>;
 pub struct UploadRequest {
     #[schema(value_type = MediaKind)]
     pub file_type: MediaKind,
-    #[schema(value_type = String, min_length = 1, max_length = 255)]
+    #[schema(value_type = String, min_length = 1, max_length = 255,
+        pattern = r"^[^/\\\x00-\x1f\x7f-\x9f]*[^/\\\x00-\x1f\x7f-\x9f\s.][^/\\\x00-\x1f\x7f-\x9f]*$")]
     pub file_name: FileName,
-    #[schema(value_type = i64, minimum = 1)]
+    #[schema(value_type = i64, minimum = 1, maximum = 1_099_511_627_776_i64)]
     pub file_size: FileSize,
     /// The chat the file is for: only there can it be attached to a message. Without it, the
     /// file can be attached in any of the uploader's chats (or be their profile picture).
@@ -1223,7 +1223,8 @@ pub struct UploadRequest {
     pub chat_id: Option<Uuid>,
     /// The file's MIME type; guessed from the name's extension when absent.
     #[serde(default = "default_none")]
-    #[schema(value_type = Option<String>, max_length = 100, example = "image/jpeg")]
+    #[schema(value_type = Option<String>, max_length = 100, example = "image/jpeg",
+        pattern = r"^[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+$")]
     pub mime_type: Option<MimeType>,
 }
 
@@ -1247,10 +1248,11 @@ pub struct UploadedPartRequest {
     pub etag: ShortText<200>,
 }
 
-/// `POST /api/upload/multipart/{fileId}/complete`: every part, in order.
+/// `POST /api/upload/multipart/{fileId}/complete`: every part, in order (at most 1,000: 5 GB
+/// in 5 MiB parts, far past any kind's limit).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompleteMultipartRequest {
-    #[schema(value_type = Vec<UploadedPartRequest>, min_items = 1, max_items = 10000)]
-    pub parts: BoundedList<UploadedPartRequest, 1, 10_000>,
+    #[schema(value_type = Vec<UploadedPartRequest>, min_items = 1, max_items = 1000)]
+    pub parts: BoundedList<UploadedPartRequest, 1, 1000>,
 }
