@@ -62,7 +62,5 @@ pub fn stop(dir: &Path) -> Result<()> {
 
 /// Is ClamAV's daemon installed?
 pub fn installed() -> bool {
-    Path::new("/usr/sbin/clamd").exists()
-        || std::env::var_os("PATH")
-            .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join("clamd").exists()))
+    crate::debian::has_program("clamd")
 }

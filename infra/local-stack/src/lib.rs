@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod clamd;
 pub mod connections;
+pub mod debian;
 pub mod event_sources;
 pub mod functions;
 pub mod postgres;

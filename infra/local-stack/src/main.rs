@@ -42,6 +42,7 @@ async fn main() -> Result<()> {
 }
 
 async fn serve() -> Result<()> {
+    banter_local::debian::ensure_media_tools().await;
     let stack = banter_local::start(StackConfig::from_env()).await?;
     let base = stack.base_url();
     tracing::info!("Banter local stack ready");

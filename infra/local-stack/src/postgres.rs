@@ -39,7 +39,7 @@ impl PrivatePostgres {
                     .ok_or_else(|| anyhow!("PostgreSQL binaries not found after installing"))?
             }
         };
-        let run_as = is_root().await.then_some("postgres");
+        let run_as = crate::debian::is_root().await.then_some("postgres");
         std::fs::create_dir_all(data_dir)?;
         let data_dir = data_dir.canonicalize()?;
         let password = password(&data_dir.join("password"))?;
@@ -301,30 +301,9 @@ fn find_bin_dir() -> Option<PathBuf> {
         .find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
 }
 
-async fn is_root() -> bool {
-    match Command::new("id").arg("-u").output().await {
-        Ok(out) => String::from_utf8_lossy(&out.stdout).trim() == "0",
-        Err(_) => false,
-    }
-}
-
 async fn install_postgres() -> Result<()> {
-    if !is_root().await {
-        bail!("PostgreSQL is not installed; install it (sudo apt-get install -y postgresql) or set DATABASE_URL");
-    }
     tracing::info!("PostgreSQL not found; installing Debian's postgresql package");
-    for args in [
-        &["update"][..],
-        &["install", "-y", "--no-install-recommends", "postgresql"][..],
-    ] {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .await?;
-        if !status.success() {
-            bail!("apt-get {} failed", args.join(" "));
-        }
-    }
-    Ok(())
+    crate::debian::install(&["postgresql"])
+        .await
+        .map_err(|e| anyhow::anyhow!("PostgreSQL is not installed ({e}), or set DATABASE_URL"))
 }

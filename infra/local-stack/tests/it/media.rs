@@ -662,9 +662,39 @@ async fn video_audio_and_documents_are_processed() {
     let media = processed(&app, &alice, &document).await;
     assert_eq!(media["processingStatus"], "completed", "{media}");
     assert_eq!(media["metadata"]["pages"], 1);
+    assert_eq!(
+        media["mimeType"],
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    );
     let preview = decode(&download(&app, &media["urls"]["preview"]).await);
     assert!(preview.height() >= preview.width(), "a portrait page");
     assert_eq!(preview.width().max(preview.height()), 800);
+
+    // The same document as a Word 97 file (made from the DOCX by LibreOffice).
+    std::fs::write(dir.path().join("report.docx"), &docx).unwrap();
+    let converted = Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}/lo",
+            dir.path().display()
+        ))
+        .args(["--headless", "--convert-to", "doc", "--outdir"])
+        .arg(dir.path())
+        .arg(dir.path().join("report.docx"))
+        .output()
+        .expect("soffice");
+    assert!(converted.status.success());
+    let doc = std::fs::read(dir.path().join("report.doc")).unwrap();
+    let word97 = upload(
+        &app,
+        &alice,
+        json!({"fileType": "document", "fileName": "report.doc", "fileSize": doc.len()}),
+        &doc,
+    )
+    .await;
+    let media = processed(&app, &alice, &word97).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    assert_eq!(media["mimeType"], "application/msword");
+    assert_eq!(media["metadata"]["pages"], 1);
     app.stop().await;
 }
 
