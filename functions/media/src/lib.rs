@@ -14,7 +14,6 @@ pub mod tools;
 pub mod video;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use aws_lambda_events::s3::S3Event;
 use banter_core::services::media::UPLOAD_PREFIX;
@@ -38,19 +37,9 @@ pub struct MediaConfig {
     pub clamd_socket: Option<PathBuf>,
 }
 
-static CONFIG: OnceLock<MediaConfig> = OnceLock::new();
-
-/// Set the configuration before the first event (the local stack does, with its `clamd`).
-pub fn configure(config: MediaConfig) {
-    let _ = CONFIG.set(config);
-}
-
-/// The configuration: as set, or `CLAMD_SOCKET`, or (in the Lambda container) a `clamd`
-/// started from the bucket's signatures.
-async fn config(app: &App) -> MediaConfig {
-    if let Some(config) = CONFIG.get() {
-        return config.clone();
-    }
+/// The configuration on AWS: `CLAMD_SOCKET`, or a `clamd` this container starts from the
+/// bucket's signatures.
+async fn config_from_environment(app: &App) -> MediaConfig {
     if let Some(socket) = std::env::var_os("CLAMD_SOCKET") {
         return MediaConfig {
             clamd_socket: Some(PathBuf::from(socket)),
@@ -67,8 +56,14 @@ async fn config(app: &App) -> MediaConfig {
     }
 }
 
+/// The Lambda handler: [`handle_with`] the environment's configuration.
 pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
-    let config = config(&app).await;
+    let config = config_from_environment(&app).await;
+    handle_with(&config, app, event).await
+}
+
+/// Process every uploaded object the event names (the local stack gives its own `config`).
+pub async fn handle_with(config: &MediaConfig, app: App, event: S3Event) -> Result<Value, Error> {
     let mut outcomes = Vec::new();
     let mut retry = Vec::new();
     for record in &event.records {
@@ -82,7 +77,7 @@ pub async fn handle(app: App, event: S3Event) -> Result<Value, Error> {
             tracing::info!(%key, "ignoring an object outside uploads/");
             continue;
         }
-        match pipeline::process_upload(&app, &config, &key).await {
+        match pipeline::process_upload(&app, config, &key).await {
             Ok(Some(outcome)) => outcomes.push(outcome),
             Ok(None) => {}
             Err(why) => retry.push(why),

@@ -46,8 +46,9 @@ pub const NOT_SCHEDULED_LOCALLY: &[(&str, &str)] = &[(
     "freshclam needs the internet; the local clamd has test signatures",
 )];
 
-/// Every handler, by the function's logical id in `template.yaml`.
-pub fn all() -> BTreeMap<&'static str, Handler> {
+/// Every handler, by the function's logical id in `template.yaml`. The media function runs
+/// with `media` (the stack's `clamd`).
+pub fn all(media: fn_media::MediaConfig) -> BTreeMap<&'static str, Handler> {
     BTreeMap::from([
         ("AuthFunction", wrap(fn_auth::handle)),
         ("ChatsFunction", wrap(fn_chats::handle)),
@@ -59,7 +60,13 @@ pub fn all() -> BTreeMap<&'static str, Handler> {
         ("WsDisconnectFunction", wrap(fn_ws_disconnect::handle)),
         ("WsMessageFunction", wrap(fn_ws_message::handle)),
         ("DeliveryFunction", wrap(fn_delivery::handle)),
-        ("MediaFunction", wrap(fn_media::handle)),
+        (
+            "MediaFunction",
+            wrap(move |app, event| {
+                let media = media.clone();
+                async move { fn_media::handle_with(&media, app, event).await }
+            }),
+        ),
         ("UploadsFunction", wrap(fn_uploads::handle)),
         (
             "SignatureUpdateFunction",

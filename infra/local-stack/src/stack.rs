@@ -316,20 +316,7 @@ fn write_function_settings(
 
 pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let template = StackTemplate::load(&config.template)?;
-    let handlers = functions::all();
-    check_handlers(&template, &handlers)?;
     std::fs::create_dir_all(&config.data_dir)?;
-
-    let (database_url, postgres) = match &config.database_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let pg = PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port)
-                .await?;
-            pg.start().await?;
-            tracing::info!(url = %pg.redacted_url(), "private PostgreSQL is up");
-            (pg.url(), Some(pg))
-        }
-    };
     // The media function's virus scanner: the one given, or a private one with test signatures.
     let (clamd_socket, clamd) = match &config.clamd_socket {
         Some(socket) => (Some(socket.clone()), None),
@@ -345,9 +332,21 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
             (None, None)
         }
     };
-    fn_media::configure(fn_media::MediaConfig {
+    let handlers = functions::all(fn_media::MediaConfig {
         clamd_socket: clamd_socket.clone(),
     });
+    check_handlers(&template, &handlers)?;
+
+    let (database_url, postgres) = match &config.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let pg = PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port)
+                .await?;
+            pg.start().await?;
+            tracing::info!(url = %pg.redacted_url(), "private PostgreSQL is up");
+            (pg.url(), Some(pg))
+        }
+    };
     // Migrations as the owner; the handlers as the serving role.
     let owner = db::connect(&database_url, 1).map_err(|e| anyhow!(e))?;
     let applied = db::migrate(&owner).await.map_err(|e| anyhow!(e))?;

@@ -280,10 +280,16 @@ mod tests {
         assert_eq!(t.s3[0].prefix, "uploads/");
         assert_eq!(
             t.schedules,
-            vec![ScheduleSource {
-                function: "DeliveryFunction".into(),
-                expression: "rate(1 minute)".into()
-            }]
+            vec![
+                ScheduleSource {
+                    function: "DeliveryFunction".into(),
+                    expression: "rate(1 minute)".into()
+                },
+                ScheduleSource {
+                    function: "SignatureUpdateFunction".into(),
+                    expression: "rate(2 hours)".into()
+                }
+            ]
         );
     }
 }

@@ -834,3 +834,51 @@ async fn large_files_upload_in_parts_and_processing_can_be_cancelled() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_three_times_then_fails_with_a_reason() {
+    // A scanner that is not there: every attempt fails for a reason of ours, not the file's.
+    let app = crate::support::spawn_app_with(|c| {
+        c.clamd_socket = Some(std::path::PathBuf::from("/nonexistent/clamd.sock"));
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let mut ws = app.ws(&alice.access).await;
+    let png = {
+        let mut out = Vec::new();
+        image::RgbImage::from_pixel(20, 20, image::Rgb([1, 2, 3]))
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let file = upload(
+        &app,
+        &alice,
+        json!({"fileType": "image", "fileName": "dot.png", "fileSize": png.len()}),
+        &png,
+    )
+    .await;
+    let failed = ws.next_event("media:processing:failed").await;
+    assert_eq!(failed["data"]["fileId"], file.as_str());
+    assert_eq!(failed["data"]["error"], "PROCESSING_FAILED");
+    let row = app
+        .app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT attempts, error_detail FROM media_files WHERE id = $1",
+            &[&file.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, i16>("attempts"),
+        3,
+        "the event and two retries"
+    );
+    let detail: String = row.get("error_detail");
+    assert!(detail.contains("clamd"), "{detail}");
+    app.stop().await;
+}
