@@ -28,7 +28,11 @@ fuzz_target!(|text: &str| {
                 | Ok(ClientAction::StopTyping(_))
                 | Ok(ClientAction::UserOnline(_))
                 | Ok(ClientAction::UserOffline(_))
-                | Ok(ClientAction::StatusUpdate(_)) => {
+                | Ok(ClientAction::StatusUpdate(_))
+                | Ok(ClientAction::MediaStatus(_))
+                | Ok(ClientAction::UploadStart(_))
+                | Ok(ClientAction::UploadProgress(_))
+                | Ok(ClientAction::UploadComplete(_)) => {
                     assert!(frame.data.is_object(), "an action's payload is an object");
                 }
                 Err(e) => {
