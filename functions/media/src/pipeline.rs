@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use banter_core::api::models::{MediaFile, MediaMetadata, MediaProcessingStatus, MediaUrls};
+use banter_core::api::models::{MediaMetadata, MediaProcessingStatus};
 use banter_core::api::ws::ServerEvent;
 use banter_core::db::media::{self, MediaRow, Processed};
-use banter_core::services::media::{media_file, publish_status, status_of, PROCESSED_PREFIX};
+use banter_core::services::media::{describe, publish_status, status_of, PROCESSED_PREFIX};
 use banter_core::services::relay;
 use banter_core::App;
 use bytes::Bytes;
@@ -98,27 +98,17 @@ pub async fn process_upload(
         Err(f) => Err(f),
     };
     let outcome = match result {
-        Ok(done) => {
-            let mut file: MediaFile = media_file(app, &done).await.map_err(|e| e.to_string())?;
-            // Signed URLs expire: the event (kept in the log) carries none; the client asks
-            // `GET /api/media/{fileId}`.
-            file.urls = MediaUrls::default();
-            job.finish(&done, ServerEvent::MediaProcessingCompleted(Box::new(file)))
-                .await
-                .map_err(|e| e.to_string())?;
-            Outcome {
-                file_id: row.id,
-                status: "completed".into(),
-                error: None,
-            }
-        }
+        Ok(()) => Outcome {
+            file_id: row.id,
+            status: "completed".into(),
+            error: None,
+        },
         Err(Failure::Stopped) => {
             job.discard_outputs().await;
             tracing::info!(file = %row.id, "processing stopped (cancelled or taken over)");
             return Ok(None);
         }
         Err(Failure::Infected(signature)) => {
-            job.discard_outputs().await;
             tracing::warn!(file = %row.id, %signature, "an upload is infected");
             if let Err(e) = app
                 .ports
@@ -128,19 +118,7 @@ pub async fn process_upload(
             {
                 tracing::error!(error = %e, "could not tag an infected object");
             }
-            let infected = media::mark_infected(
-                &app.db.get().await.map_err(|e| e.to_string())?,
-                row.id,
-                &signature,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            job.fail_event(infected).await?;
-            Outcome {
-                file_id: row.id,
-                status: "failed".into(),
-                error: Some("INFECTED".into()),
-            }
+            job.fail("INFECTED", &signature).await?
         }
         Err(Failure::Transient(why)) if row.attempts < MAX_ATTEMPTS => {
             job.discard_outputs().await;
@@ -150,8 +128,8 @@ pub async fn process_upload(
                 .map_err(|e| e.to_string())?;
             return Err(why);
         }
-        Err(Failure::Transient(why)) => job.fail(row.id, "PROCESSING_FAILED", &why).await?,
-        Err(Failure::Fatal(code, why)) => job.fail(row.id, code, &why).await?,
+        Err(Failure::Transient(why)) => job.fail("PROCESSING_FAILED", &why).await?,
+        Err(Failure::Fatal(code, why)) => job.fail(code, &why).await?,
     };
     Ok(Some(outcome))
 }
@@ -197,7 +175,8 @@ impl Job<'_> {
         Ok(())
     }
 
-    async fn run(&self, config: &MediaConfig) -> Result<MediaRow, Failure> {
+    /// Process the file; completed, with `media:processing:completed` in the same transaction.
+    async fn run(&self, config: &MediaConfig) -> Result<(), Failure> {
         let app = self.app;
         let row = self.row;
         let bytes = app.ports.blobs.get(&row.file_key).await?.ok_or_else(|| {
@@ -361,8 +340,11 @@ impl Job<'_> {
         let done = media::complete(&tx, row.id, row.attempts, &processed)
             .await?
             .ok_or(Failure::Stopped)?;
+        let event = ServerEvent::MediaProcessingCompleted(Box::new(describe(&done)));
+        publish_status(&tx, &done, event).await?;
         tx.commit().await.map_err(transient)?;
-        Ok(done)
+        relay::wake(app, "media:processing:completed").await;
+        Ok(())
     }
 
     /// Store an output under `processed/{fileId}/`, outside the trigger's prefix.
@@ -392,39 +374,34 @@ impl Job<'_> {
         }
     }
 
-    /// Tell the uploader the file is done (the row is committed already).
-    async fn finish(
-        &self,
-        row: &MediaRow,
-        event: ServerEvent,
-    ) -> Result<(), banter_core::ApiError> {
-        let client = self.app.db.get().await?;
-        publish_status(&client, row, event).await?;
-        relay::wake(self.app, "media:processing:completed").await;
-        Ok(())
-    }
-
-    async fn fail(&self, id: uuid::Uuid, code: &'static str, why: &str) -> Result<Outcome, String> {
+    /// End the file failed with `code` (`INFECTED` also marks it infected) and tell the
+    /// uploader, in one transaction.
+    async fn fail(&self, code: &'static str, why: &str) -> Result<Outcome, String> {
         self.discard_outputs().await;
-        tracing::info!(file = %id, code, %why, "processing failed");
-        let client = self.app.db.get().await.map_err(|e| e.to_string())?;
-        let failed = media::fail(&client, id, code, why)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.fail_event(failed).await?;
+        tracing::info!(file = %self.row.id, code, %why, "processing failed");
+        let id = self.row.id;
+        let record = async {
+            let mut client = self.app.db.get().await?;
+            let tx = client.transaction().await?;
+            let failed = if code == "INFECTED" {
+                media::mark_infected(&tx, id, why).await?
+            } else {
+                media::fail(&tx, id, code, why).await?
+            };
+            if let Some(row) = &failed {
+                let event = ServerEvent::MediaProcessingFailed(status_of(row));
+                publish_status(&tx, row, event).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, banter_core::ApiError>(())
+        };
+        record.await.map_err(|e| e.to_string())?;
+        relay::wake(self.app, "media:processing:failed").await;
         Ok(Outcome {
             file_id: id,
             status: "failed".into(),
             error: Some(code.into()),
         })
-    }
-
-    async fn fail_event(&self, row: Option<MediaRow>) -> Result<(), String> {
-        if let Some(row) = row {
-            let event = ServerEvent::MediaProcessingFailed(status_of(&row));
-            self.finish(&row, event).await.map_err(|e| e.to_string())?;
-        }
-        Ok(())
     }
 }
 

@@ -31,7 +31,6 @@ pub struct MediaRow {
     pub metadata: Value,
     pub error: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
-    pub processing_started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MediaRow {
@@ -54,14 +53,13 @@ impl MediaRow {
             metadata: r.get("metadata"),
             error: r.get("error"),
             created_at: r.get("created_at"),
-            processing_started_at: r.get("processing_started_at"),
         }
     }
 }
 
 const COLUMNS: &str = "f.id, f.uploader_id, f.chat_id, f.file_key, f.file_name, f.file_type, f.declared_mime,
     f.detected_mime, f.file_size, f.status, f.progress, f.attempts, f.upload_id, f.variants, f.metadata,
-    f.error, f.created_at, f.processing_started_at";
+    f.error, f.created_at";
 
 /// A file about to be uploaded.
 pub struct NewFile<'a> {

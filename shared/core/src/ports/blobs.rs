@@ -161,13 +161,14 @@ impl FileBlobStore {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, PortError> {
-        if !is_valid_key(key) {
-            return Err(PortError::new(
-                "blobs",
-                format!("invalid object key {key:?}"),
-            ));
-        }
+        Self::checked_key(key)?;
         Ok(self.root.join(key))
+    }
+
+    /// Where an object's tags are kept.
+    fn tags_path(&self, key: &str) -> Result<PathBuf, PortError> {
+        Self::checked_key(key)?;
+        Ok(self.root.join(TAGS_DIR).join(key))
     }
 
     fn upload_dir(&self, upload_id: &str) -> Result<PathBuf, PortError> {
@@ -271,8 +272,7 @@ impl FileBlobStore {
 
     /// The object's tags, `name=value` (for tests and the developer).
     pub async fn tags(&self, key: &str) -> Result<Vec<String>, PortError> {
-        Self::checked_key(key)?;
-        match tokio::fs::read_to_string(self.root.join(TAGS_DIR).join(key)).await {
+        match tokio::fs::read_to_string(self.tags_path(key)?).await {
             Ok(text) => Ok(text.lines().map(str::to_owned).collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(io_error(e)),
@@ -351,7 +351,7 @@ impl BlobStore for FileBlobStore {
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         let path = self.path(key)?;
-        let _ = tokio::fs::remove_file(self.root.join(TAGS_DIR).join(key)).await;
+        let _ = tokio::fs::remove_file(self.tags_path(key)?).await;
         match tokio::fs::remove_file(path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -363,7 +363,7 @@ impl BlobStore for FileBlobStore {
         if self.size(key).await?.is_none() {
             return Err(PortError::new("blobs", "no such object"));
         }
-        let path = self.root.join(TAGS_DIR).join(key);
+        let path = self.tags_path(key)?;
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
         }

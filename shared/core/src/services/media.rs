@@ -192,17 +192,18 @@ pub async fn complete_upload(
     let row = media::own_by_key(&app.db, &body.file_key.0, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("upload"))?;
-    confirm_uploaded(app, row).await
+    confirm_uploaded(app, &row).await?;
+    media_file(app, &row).await
 }
 
-/// The file of an upload the client says is finished, if its bytes are in the blob store.
-async fn confirm_uploaded(app: &App, row: MediaRow) -> Result<MediaFile, ApiError> {
+/// An upload the client says is finished: are its bytes in the blob store?
+async fn confirm_uploaded(app: &App, row: &MediaRow) -> Result<(), ApiError> {
     if row.status == "pending" && app.ports.blobs.size(&row.file_key).await?.is_none() {
         return Err(ApiError::UploadFailed(
             "nothing was uploaded to this file's URL yet".into(),
         ));
     }
-    media_file(app, &row).await
+    Ok(())
 }
 
 /// `media:upload:complete {fileId}`.
@@ -214,11 +215,8 @@ pub async fn complete_upload_by_id(
     let row = media::own(&app.db, file_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("upload"))?;
-    let file = confirm_uploaded(app, row.clone()).await?;
-    Ok(MediaProcessingStatus {
-        status: file.processing_status,
-        ..status_of(&row)
-    })
+    confirm_uploaded(app, &row).await?;
+    Ok(status_of(&row))
 }
 
 /// `media:upload:start` and `media:upload:progress`: the uploader's own file's status (the
@@ -252,7 +250,8 @@ pub async fn complete_multipart(
         .ok_or(ApiError::NotFound("upload"))?;
     let Some(upload_id) = &row.upload_id else {
         // Completed before (a retry): the file as it is.
-        return confirm_uploaded(app, row).await;
+        confirm_uploaded(app, &row).await?;
+        return media_file(app, &row).await;
     };
     let parts: Vec<UploadedPart> = body
         .parts
@@ -429,12 +428,13 @@ fn estimated_seconds(kind: &str, size: i64) -> u64 {
     }
 }
 
-/// A file as `GET /api/media/{fileId}` shows it: signed URLs to the original and every
-/// variant once processing is complete (before, nothing is served: the scan has not passed).
+/// A file as `GET /api/media/{fileId}` shows it: [`describe`] with signed URLs to the original
+/// and every variant once processing is complete (before, nothing is served: the scan has not
+/// passed).
 pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError> {
-    let status = ProcessingStatus::parse(&row.status);
-    let mut urls = MediaUrls::default();
-    if status == ProcessingStatus::Completed {
+    let mut file = describe(row);
+    if file.processing_status == ProcessingStatus::Completed {
+        let urls = &mut file.urls;
         let ttl = app.settings.uploads.url_ttl.as_secs();
         let blobs = &app.ports.blobs;
         let variants: BTreeMap<String, String> =
@@ -460,7 +460,12 @@ pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError
             }
         }
     }
-    Ok(MediaFile {
+    Ok(file)
+}
+
+/// A file without URLs (signed URLs expire, so events, which the log keeps, carry none).
+pub fn describe(row: &MediaRow) -> MediaFile {
+    MediaFile {
         id: row.id,
         file_name: row.file_name.clone(),
         file_type: row.file_type.clone(),
@@ -470,12 +475,12 @@ pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError
             .unwrap_or_else(|| row.declared_mime.clone()),
         file_size: row.file_size,
         chat_id: row.chat_id,
-        urls,
+        urls: MediaUrls::default(),
         metadata: serde_json::from_value::<MediaMetadata>(row.metadata.clone()).unwrap_or_default(),
-        processing_status: status,
+        processing_status: ProcessingStatus::parse(&row.status),
         error: row.error.clone(),
         created_at: Timestamp(row.created_at),
-    })
+    }
 }
 
 /// Housekeeping: delete files nothing shows (released by a delete for everyone or a
