@@ -6,12 +6,15 @@ use std::sync::Arc;
 use crate::auth::revocation::SessionCheck;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
+use crate::db::send_batches::SendBatcher;
 use crate::db::Db;
 use crate::ports::{BlobStore, ConnectionPush, ConnectionRegistry, DeliveryQueue, Notifier};
 
 #[derive(Clone)]
 pub struct App {
     pub db: Db,
+    /// Stores the messages sent at the same moment together (group commit).
+    pub sends: SendBatcher,
     pub tokens: Arc<TokenKeys>,
     pub settings: Arc<Settings>,
     pub ports: Ports,

@@ -19,6 +19,7 @@ mod message_features;
 mod participants;
 mod rest;
 mod search;
+mod send_batches;
 mod services;
 mod sqs;
 mod support;

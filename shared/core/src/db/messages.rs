@@ -13,25 +13,27 @@ use crate::error::ApiError;
 
 use super::Db;
 
-pub struct NewMessage<'a> {
+/// A message to store (owned: it waits in the send batcher's queue, `db::send_batches`).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
     pub id: Uuid,
     pub chat_id: Uuid,
     pub sender_id: Uuid,
-    pub client_message_id: &'a str,
-    pub kind: &'a str,
-    pub content: Option<&'a str>,
+    pub client_message_id: String,
+    pub kind: String,
+    pub content: Option<String>,
     pub reply_to: Option<Uuid>,
-    pub metadata: &'a MessageMetadata,
+    pub metadata: MessageMetadata,
     /// The uploaded file a media message shows.
     pub media_id: Option<Uuid>,
-    pub mentions: &'a [Uuid],
+    pub mentions: Vec<Uuid>,
     /// For a forwarded copy: the message it copies and its hops from the original. Its file
     /// is reused (the sender need not have uploaded it).
     pub forward_of: Option<(Uuid, i32)>,
     /// Each recipient opens its file once.
     pub view_once: bool,
     /// The WebSocket connection it came from (it gets the ack, not the event).
-    pub origin_connection: Option<&'a str>,
+    pub origin_connection: Option<String>,
 }
 
 pub enum Stored {
@@ -55,145 +57,205 @@ pub enum Stored {
     BadMentions,
 }
 
-/// Store a message, in one statement: check membership, take the next `seq` under the chat's row
-/// lock, insert unless the sender already sent this `clientMessageId`, and append its
-/// `message:received` event to the log. The statement commits before this returns, so a
-/// `Created` message and its event are durable together.
-pub async fn insert_or_find(db: &Db, m: &NewMessage<'_>) -> Result<Stored, ApiError> {
-    let client = db.get().await?;
+/// Store many messages in one statement (and so one transaction and one WAL flush): check each
+/// sender's membership and permissions, take each chat's next `seq`s under its row lock, insert
+/// the accepted ones unless their sender already sent that `clientMessageId`, and append their
+/// `message:received` events to the log in the order given. The statement commits before this
+/// returns, so a `Created` message and its event are durable together.
+///
+/// One outcome per message, in order; `None` for one that a concurrent send of the same
+/// `clientMessageId` beat between this statement's snapshot and its insert (asked again, it is
+/// `Existing`). The same `(sender, clientMessageId)` must not appear twice in one call.
+pub async fn insert_many(
+    client: &impl deadpool_postgres::GenericClient,
+    batch: &[NewMessage],
+) -> Result<Vec<Option<Stored>>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "WITH member AS (
-                 SELECT p.role = 'admin' OR c.send_permission = 'all' AS may_send
-                 FROM chat_participants p JOIN chats c ON c.id = p.chat_id
-                 WHERE p.chat_id = $2 AND p.user_id = $3 AND p.left_at IS NULL
-             ), existing AS (
-                 SELECT id, chat_id FROM messages WHERE sender_id = $3 AND client_message_id = $4
-             ), block AS (
-                 SELECT EXISTS (
-                     SELECT 1 FROM chats c
-                     JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> $3
-                     JOIN user_relationships b ON b.relationship_type = 'blocked'
-                      AND ((b.user_id = o.user_id AND b.related_user_id = $3) OR (b.user_id = $3 AND b.related_user_id = o.user_id))
-                     WHERE c.id = $2 AND c.type = 'individual') AS blocked
-             ), reply_ok AS (
-                 SELECT $7::uuid IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = $7 AND chat_id = $2) AS ok
-             ), media_ok AS (
-                 -- A sticker may be any picture; other types name a file of their own type.
-                 SELECT $10::uuid IS NULL OR $12::uuid IS NOT NULL OR EXISTS (
-                     SELECT 1 FROM media_files f
-                     WHERE f.id = $10 AND f.uploader_id = $3 AND (f.chat_id IS NULL OR f.chat_id = $2)
-                       AND f.status <> 'failed'
-                       AND (f.file_type = $5 OR ($5 = 'sticker' AND f.file_type = 'image'))) AS ok
-             ), mentions_ok AS (
-                 SELECT (SELECT count(*) FROM chat_participants
-                         WHERE chat_id = $2 AND left_at IS NULL AND user_id = ANY($11::uuid[]))
-                        = cardinality(ARRAY(SELECT DISTINCT unnest($11::uuid[]))) AS ok
+            "WITH input AS (
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                                      $6::text[], $7::uuid[], $8::jsonb[], $9::text[], $10::uuid[],
+                                      $11::uuid[], $12::int4[], $13::bool[])
+                     WITH ORDINALITY AS x(id, chat_id, sender_id, client_message_id, type, content,
+                                          reply_to_id, metadata, origin, media_id, forwarded_from_id,
+                                          forward_count, view_once, ord)
+             ), checked AS (
+                 SELECT i.*,
+                        ARRAY(SELECT DISTINCT m.u FROM unnest($14::int8[], $15::uuid[]) AS m(o, u)
+                              WHERE m.o = i.ord) AS mention_ids,
+                        member.chat_id IS NOT NULL AS is_member,
+                        coalesce(member.may_send, false) AS may_send,
+                        existing.id AS existing_id, existing.chat_id AS existing_chat_id,
+                        EXISTS (
+                            SELECT 1 FROM chats c
+                            JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> i.sender_id
+                            JOIN user_relationships b ON b.relationship_type = 'blocked'
+                             AND ((b.user_id = o.user_id AND b.related_user_id = i.sender_id)
+                                  OR (b.user_id = i.sender_id AND b.related_user_id = o.user_id))
+                            WHERE c.id = i.chat_id AND c.type = 'individual') AS blocked,
+                        i.reply_to_id IS NULL OR EXISTS (
+                            SELECT 1 FROM messages r WHERE r.id = i.reply_to_id AND r.chat_id = i.chat_id
+                        ) AS reply_ok,
+                        -- A sticker may be any picture; other types name a file of their own type,
+                        -- and a forwarded copy reuses its original's.
+                        i.media_id IS NULL OR i.forwarded_from_id IS NOT NULL OR EXISTS (
+                            SELECT 1 FROM media_files f
+                            WHERE f.id = i.media_id AND f.uploader_id = i.sender_id
+                              AND (f.chat_id IS NULL OR f.chat_id = i.chat_id) AND f.status <> 'failed'
+                              AND (f.file_type = i.type OR (i.type = 'sticker' AND f.file_type = 'image'))
+                        ) AS media_ok
+                 FROM input i
+                 LEFT JOIN LATERAL (
+                     SELECT p.chat_id, p.role = 'admin' OR c.send_permission = 'all' AS may_send
+                     FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+                     WHERE p.chat_id = i.chat_id AND p.user_id = i.sender_id AND p.left_at IS NULL
+                 ) member ON true
+                 LEFT JOIN messages existing
+                        ON existing.sender_id = i.sender_id AND existing.client_message_id = i.client_message_id
+             ), judged AS (
+                 SELECT c.*,
+                        (SELECT count(*) FROM chat_participants p
+                         WHERE p.chat_id = c.chat_id AND p.left_at IS NULL AND p.user_id = ANY(c.mention_ids))
+                        = cardinality(c.mention_ids) AS mentions_ok
+                 FROM checked c
+             ), accepted AS (
+                 SELECT j.*, row_number() OVER w AS nth, count(*) OVER w AS n
+                 FROM judged j
+                 WHERE j.may_send AND j.existing_id IS NULL AND NOT j.blocked AND j.reply_ok
+                   AND j.media_ok AND j.mentions_ok
+                 WINDOW w AS (PARTITION BY j.chat_id ORDER BY j.ord
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
              ), next AS (
-                 UPDATE chats SET last_seq = last_seq + 1
-                 WHERE id = $2 AND (SELECT may_send FROM member) AND NOT EXISTS (SELECT 1 FROM existing)
-                   AND (SELECT ok FROM reply_ok) AND NOT (SELECT blocked FROM block)
-                   AND (SELECT ok FROM media_ok) AND (SELECT ok FROM mentions_ok)
-                 RETURNING last_seq, disappearing_seconds
+                 -- Each chat's seqs, taken under its row lock: one range per chat per batch.
+                 UPDATE chats c SET last_seq = c.last_seq + a.n
+                 FROM (SELECT DISTINCT chat_id, n FROM accepted) a
+                 WHERE c.id = a.chat_id
+                 RETURNING c.id, c.last_seq, c.disappearing_seconds
              ), inserted AS (
-                 INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, reply_to_id,
-                                       metadata, media_id, mentions, forwarded_from_id, forward_count,
-                                       view_once, expires_at)
-                 SELECT $1, $2, $3, $4, last_seq, $5, $6, $7, $8, $10,
-                        ARRAY(SELECT DISTINCT unnest($11::uuid[])), $12, coalesce($13, 0), $14,
-                        CASE WHEN disappearing_seconds > 0
-                             THEN now() + make_interval(secs => disappearing_seconds) END
-                 FROM next
+                 INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content,
+                                       reply_to_id, metadata, media_id, mentions, forwarded_from_id,
+                                       forward_count, view_once, expires_at)
+                 SELECT a.id, a.chat_id, a.sender_id, a.client_message_id, nx.last_seq - a.n + a.nth,
+                        a.type, a.content, a.reply_to_id, a.metadata, a.media_id, a.mention_ids,
+                        a.forwarded_from_id, coalesce(a.forward_count, 0), a.view_once,
+                        CASE WHEN nx.disappearing_seconds > 0
+                             THEN now() + make_interval(secs => nx.disappearing_seconds) END
+                 FROM accepted a JOIN next nx ON nx.id = a.chat_id
+                 ORDER BY a.ord
                  ON CONFLICT (sender_id, client_message_id) DO NOTHING
                  RETURNING *
              ), published AS (
-                 -- The chat-wide event, in the same transaction (the event log, V11).
+                 -- The chat-wide events, in the same transaction (the event log, V11), in the
+                 -- order the messages were given.
                  INSERT INTO events (chat_id, actor_id, origin_connection, name, message_id)
-                 SELECT chat_id, sender_id, $9, 'message:received', id FROM inserted
+                 SELECT i.chat_id, i.sender_id, a.origin, 'message:received', i.id
+                 FROM inserted i JOIN accepted a ON a.id = i.id
+                 ORDER BY a.ord
              )
-             -- The stored message in MESSAGE_SELECT's columns (all NULL when nothing was stored),
-             -- then what decides the outcome.
-             SELECT i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
+             -- Per message, in order: what decides its outcome, then the stored message in
+             -- MESSAGE_SELECT's columns (all NULL when it was not stored).
+             SELECT j.ord, j.is_member, j.may_send, j.reply_ok, j.existing_id, j.existing_chat_id,
+                    j.blocked, j.media_ok, j.mentions_ok,
+                    i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     u.username AS sender_username, i.reply_to_id, r.content AS reply_content,
                     ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
                     i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at,
-                    '[]'::jsonb AS reactions,
-                    EXISTS (SELECT 1 FROM member) AS is_member,
-                    coalesce((SELECT may_send FROM member), false) AS may_send,
-                    (SELECT ok FROM reply_ok) AS reply_ok,
-                    (SELECT id FROM existing) AS existing_id, (SELECT chat_id FROM existing) AS existing_chat_id,
-                    (SELECT blocked FROM block) AS blocked,
-                    (SELECT ok FROM media_ok) AS media_ok, (SELECT ok FROM mentions_ok) AS mentions_ok
-             FROM (SELECT 1) AS one
-             LEFT JOIN inserted i ON true
+                    '[]'::jsonb AS reactions
+             FROM judged j
+             LEFT JOIN inserted i ON i.id = j.id
              LEFT JOIN users u ON u.id = i.sender_id
              LEFT JOIN messages r ON r.id = i.reply_to_id
-             LEFT JOIN users ru ON ru.id = r.sender_id",
+             LEFT JOIN users ru ON ru.id = r.sender_id
+             ORDER BY j.ord",
         )
         .await?;
-    // A concurrent send of the same clientMessageId can commit between our snapshot and our
-    // insert; the second attempt then sees it as existing.
-    for _ in 0..2 {
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &m.id,
-                    &m.chat_id,
-                    &m.sender_id,
-                    &m.client_message_id,
-                    &m.kind,
-                    &m.content,
-                    &m.reply_to,
-                    &Json(m.metadata),
-                    &m.origin_connection,
-                    &m.media_id,
-                    &m.mentions,
-                    &m.forward_of.map(|f| f.0),
-                    &m.forward_of.map(|f| f.1),
-                    &m.view_once,
-                ],
-            )
-            .await?;
-        let (member, reply_ok): (bool, bool) = (row.get("is_member"), row.get("reply_ok"));
-        let inserted: Option<Uuid> = row.get("id");
-        let existing: Option<Uuid> = row.get("existing_id");
-        if let Some(id) = existing {
-            let chat: Uuid = row.get("existing_chat_id");
-            return Ok(if chat == m.chat_id {
-                Stored::Existing { id }
-            } else {
-                Stored::IdReusedElsewhere
-            });
-        }
-        if !member {
-            return Ok(Stored::NotMember);
-        }
-        if !row.get::<_, bool>("may_send") {
-            return Ok(Stored::AdminsOnly);
-        }
-        if row.get::<_, bool>("blocked") {
-            return Ok(Stored::Blocked);
-        }
-        if !reply_ok {
-            return Ok(Stored::BadReply);
-        }
-        if !row.get::<_, bool>("media_ok") {
-            return Ok(Stored::BadMedia);
-        }
-        if !row.get::<_, bool>("mentions_ok") {
-            return Ok(Stored::BadMentions);
-        }
-        if inserted.is_some() {
-            return Ok(Stored::Created {
-                message: Box::new(message_row(&row, MessageStatus::Sent)),
-            });
-        }
+    let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
+    let chats: Vec<Uuid> = batch.iter().map(|m| m.chat_id).collect();
+    let senders: Vec<Uuid> = batch.iter().map(|m| m.sender_id).collect();
+    let client_ids: Vec<&str> = batch.iter().map(|m| m.client_message_id.as_str()).collect();
+    let kinds: Vec<&str> = batch.iter().map(|m| m.kind.as_str()).collect();
+    let contents: Vec<Option<&str>> = batch.iter().map(|m| m.content.as_deref()).collect();
+    let replies: Vec<Option<Uuid>> = batch.iter().map(|m| m.reply_to).collect();
+    let metadata: Vec<Json<&MessageMetadata>> = batch.iter().map(|m| Json(&m.metadata)).collect();
+    let origins: Vec<Option<&str>> = batch
+        .iter()
+        .map(|m| m.origin_connection.as_deref())
+        .collect();
+    let media: Vec<Option<Uuid>> = batch.iter().map(|m| m.media_id).collect();
+    let forwarded_from: Vec<Option<Uuid>> =
+        batch.iter().map(|m| m.forward_of.map(|f| f.0)).collect();
+    let forward_counts: Vec<Option<i32>> =
+        batch.iter().map(|m| m.forward_of.map(|f| f.1)).collect();
+    let view_once: Vec<bool> = batch.iter().map(|m| m.view_once).collect();
+    // Mentions as (message's ordinal, user) pairs.
+    let (mention_of, mentioned): (Vec<i64>, Vec<Uuid>) = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| m.mentions.iter().map(move |u| (i as i64 + 1, *u)))
+        .unzip();
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &ids,
+                &chats,
+                &senders,
+                &client_ids,
+                &kinds,
+                &contents,
+                &replies,
+                &metadata,
+                &origins,
+                &media,
+                &forwarded_from,
+                &forward_counts,
+                &view_once,
+                &mention_of,
+                &mentioned,
+            ],
+        )
+        .await?;
+    if rows.len() != batch.len() {
+        return Err(ApiError::Internal(format!(
+            "a batch of {} messages came back as {} rows",
+            batch.len(),
+            rows.len()
+        )));
     }
-    Err(ApiError::Internal(
-        "message insert neither stored nor found the message".into(),
-    ))
+    Ok(rows
+        .iter()
+        .zip(batch)
+        .map(|(row, m)| outcome(row, m))
+        .collect())
+}
+
+/// What one row of [`insert_many`] says happened to `m`.
+fn outcome(row: &Row, m: &NewMessage) -> Option<Stored> {
+    if let Some(id) = row.get::<_, Option<Uuid>>("existing_id") {
+        let chat: Uuid = row.get("existing_chat_id");
+        return Some(if chat == m.chat_id {
+            Stored::Existing { id }
+        } else {
+            Stored::IdReusedElsewhere
+        });
+    }
+    let refusal = [
+        (!row.get::<_, bool>("is_member"), Stored::NotMember),
+        (!row.get::<_, bool>("may_send"), Stored::AdminsOnly),
+        (row.get::<_, bool>("blocked"), Stored::Blocked),
+        (!row.get::<_, bool>("reply_ok"), Stored::BadReply),
+        (!row.get::<_, bool>("media_ok"), Stored::BadMedia),
+        (!row.get::<_, bool>("mentions_ok"), Stored::BadMentions),
+    ]
+    .into_iter()
+    .find_map(|(refused, why)| refused.then_some(why));
+    if refusal.is_some() {
+        return refusal;
+    }
+    row.get::<_, Option<Uuid>>("id").map(|_| Stored::Created {
+        message: Box::new(message_row(row, MessageStatus::Sent)),
+    })
 }
 
 /// A message forwarded this many hops from its original is "forwarded many times" (WhatsApp),

@@ -16,6 +16,7 @@ pub mod message_marks;
 pub mod messages;
 pub mod presence;
 pub mod relationships;
+pub mod send_batches;
 pub mod sessions;
 pub mod tokens;
 pub mod users;

@@ -77,18 +77,18 @@ pub async fn send(
         id: Uuid::now_v7(),
         chat_id,
         sender_id: caller.user_id,
-        client_message_id: client_message_id.as_str(),
-        kind: kind.as_str(),
-        content,
+        client_message_id: client_message_id.as_str().to_owned(),
+        kind: kind.as_str().to_owned(),
+        content: content.map(str::to_owned),
         reply_to,
-        metadata: &metadata,
+        metadata,
         media_id,
-        mentions: &mentions,
+        mentions,
         forward_of: None,
         view_once,
-        origin_connection,
+        origin_connection: origin_connection.map(str::to_owned),
     };
-    let message = stored(app, messages::insert_or_find(&app.db, &new).await?).await?;
+    let message = stored(app, app.sends.insert_or_find(new).await?).await?;
     // Stored with its event: from here delivery cannot be lost. Wake the relay now (the fast
     // path); if the queue is down, the relay's schedule delivers it a little later.
     super::relay::wake(app, "message:received").await;
@@ -181,18 +181,18 @@ pub async fn forward(
             id: Uuid::now_v7(),
             chat_id: target,
             sender_id: caller.user_id,
-            client_message_id: &client_message_id,
-            kind: &original.kind,
-            content: original.content.as_deref(),
+            client_message_id,
+            kind: original.kind.clone(),
+            content: original.content.clone(),
             reply_to: None,
-            metadata: &original.metadata,
+            metadata: original.metadata.clone(),
             media_id: original.media_id,
-            mentions: &[],
+            mentions: Vec::new(),
             forward_of: Some((message_id, hops)),
             view_once: false,
             origin_connection: None,
         };
-        copies.push(stored(app, messages::insert_or_find(&app.db, &new).await?).await?);
+        copies.push(stored(app, app.sends.insert_or_find(new).await?).await?);
     }
     super::relay::wake(app, "message:received").await;
     Ok(copies)

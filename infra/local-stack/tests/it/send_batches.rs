@@ -1,0 +1,164 @@
+//! Group commit for sends (`db::send_batches`): messages stored in one statement each get their
+//! own outcome, the accepted ones take their chats' next seqs with no gap, and their events
+//! follow the order they were sent in; concurrent sends through the batcher are stored once each.
+
+use banter_core::db::messages::{self, NewMessage, Stored};
+use futures_util::future::join_all;
+use uuid::Uuid;
+
+use crate::support::{spawn_app, TestApp, User};
+
+fn message(chat: &str, from: &User, client_id: &str) -> NewMessage {
+    NewMessage {
+        id: Uuid::now_v7(),
+        chat_id: chat.parse().unwrap(),
+        sender_id: from.id.parse().unwrap(),
+        client_message_id: client_id.to_owned(),
+        kind: "text".into(),
+        content: Some(format!("text of {client_id}")),
+        reply_to: None,
+        metadata: Default::default(),
+        media_id: None,
+        mentions: Vec::new(),
+        forward_of: None,
+        view_once: false,
+        origin_connection: None,
+    }
+}
+
+/// The outcome's name, and the stored message's `(id, seq)` when it was created.
+fn describe(outcome: &Option<Stored>) -> (&'static str, Option<(Uuid, i64)>) {
+    match outcome {
+        Some(Stored::Created { message }) => ("created", Some((message.id, message.seq))),
+        Some(Stored::Existing { .. }) => ("existing", None),
+        Some(Stored::NotMember) => ("not member", None),
+        Some(Stored::AdminsOnly) => ("admins only", None),
+        Some(Stored::BadReply) => ("bad reply", None),
+        Some(Stored::Blocked) => ("blocked", None),
+        Some(Stored::IdReusedElsewhere) => ("reused elsewhere", None),
+        Some(Stored::BadMedia) => ("bad media", None),
+        Some(Stored::BadMentions) => ("bad mentions", None),
+        None => ("raced", None),
+    }
+}
+
+/// The message ids of a chat's `message:received` events, in log order.
+async fn received_events(app: &TestApp, chat: &str) -> Vec<Uuid> {
+    let client = app.app().db.get().await.unwrap();
+    client
+        .query(
+            "SELECT message_id FROM events WHERE chat_id = $1 AND name = 'message:received'
+             ORDER BY xid, id",
+            &[&chat.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("message_id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_batch_judges_each_message_on_its_own_and_numbers_the_accepted_without_gaps() {
+    let app = spawn_app().await;
+    let (ann, bob, cid) = (
+        app.register("ann").await,
+        app.register("bob").await,
+        app.register("cid").await,
+    );
+    let ab = app.open_chat(&ann, &bob).await;
+    let ac = app.open_chat(&ann, &cid).await;
+    let (status, first) = app.send_text(&ann, &ab, "first").await;
+    assert_eq!(status, 201, "{first}");
+    let (status, elsewhere) = app.send_text(&ann, &ac, "elsewhere").await;
+    assert_eq!(status, 201, "{elsewhere}");
+    let elsewhere: Uuid = elsewhere["data"]["id"].as_str().unwrap().parse().unwrap();
+
+    let bad_reply = NewMessage {
+        reply_to: Some(elsewhere),
+        ..message(&ab, &ann, "bad reply")
+    };
+    let bad_mention = NewMessage {
+        mentions: vec![cid.id.parse().unwrap()],
+        ..message(&ab, &ann, "bad mention")
+    };
+    let batch = vec![
+        message(&ab, &ann, "one"),
+        message(&ab, &cid, "outsider"),
+        message(&ab, &ann, "two"),
+        bad_reply,
+        message(&ab, &ann, "first"),
+        message(&ac, &ann, "to cid"),
+        bad_mention,
+        message(&ab, &bob, "three"),
+    ];
+    let client = app.app().db.get().await.unwrap();
+    let outcomes = messages::insert_many(&client, &batch).await.unwrap();
+    drop(client);
+    let described: Vec<_> = outcomes.iter().map(describe).collect();
+    let names: Vec<&str> = described.iter().map(|d| d.0).collect();
+    assert_eq!(
+        names,
+        [
+            "created",
+            "not member",
+            "created",
+            "bad reply",
+            "existing",
+            "created",
+            "bad mentions",
+            "created"
+        ]
+    );
+    // ab had "first" (seq 1): its three accepted messages take 2, 3, 4 in the order given, the
+    // refused ones none; ac had "elsewhere" (seq 1).
+    let seqs: Vec<i64> = described.iter().filter_map(|d| d.1.map(|c| c.1)).collect();
+    assert_eq!(seqs, [2, 3, 2, 4]);
+    let created: Vec<Uuid> = described.iter().filter_map(|d| d.1.map(|c| c.0)).collect();
+    let in_ab = received_events(&app, &ab).await;
+    assert_eq!(in_ab.len(), 4, "first, then the three accepted");
+    assert_eq!(in_ab[1..], [created[0], created[1], created[3]]);
+    assert_eq!(received_events(&app, &ac).await[1..], [created[2]]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_through_the_batcher_are_each_stored_once() {
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    // Forty messages, each sent twice at the same moment (a client retrying), from both sides.
+    let sends = (0..80).map(|i| {
+        let from = if i % 4 < 2 { &ann } else { &bob };
+        let m = message(&chat, from, &format!("m{}", i / 2));
+        let sends = app.app().sends.clone();
+        async move { sends.insert_or_find(m).await.unwrap() }
+    });
+    let outcomes: Vec<Stored> = join_all(sends).await;
+    let mut created = Vec::new();
+    for pair in outcomes.chunks(2) {
+        let ids: Vec<Uuid> = pair
+            .iter()
+            .map(|o| match o {
+                Stored::Created { message } => {
+                    created.push(message.seq);
+                    message.id
+                }
+                Stored::Existing { id } => *id,
+                _ => panic!("a send was refused"),
+            })
+            .collect();
+        assert_eq!(
+            ids[0], ids[1],
+            "both sends of one clientMessageId find one message"
+        );
+    }
+    created.sort();
+    assert_eq!(
+        created,
+        (1..=40).collect::<Vec<i64>>(),
+        "one seq each, no gap"
+    );
+    assert_eq!(received_events(&app, &chat).await.len(), 40);
+    app.stop().await;
+}

@@ -1,0 +1,169 @@
+//! Group commit for sends: messages sent at the same moment are stored together, in one
+//! statement and one transaction ([`messages::insert_many`]), so a burst pays one plan, one
+//! round trip and one WAL flush per batch instead of per message.
+//!
+//! Each process has one batcher: a task that takes whatever is waiting (up to [`MAX_BATCH`]),
+//! stores it, and answers each sender. While one batch is being stored the next gathers, so
+//! batches grow with the load and an idle system stores a lone message at once. One batch is
+//! in flight at a time, so two batches never wait on each other's chat rows. The queue is
+//! bounded: past it, senders wait (backpressure) rather than memory growing.
+//!
+//! A batch that fails is stored again one message at a time, so one bad message (or a
+//! connection lost mid-batch) fails only its own sender. A message whose `clientMessageId` a
+//! concurrent send (another process) stored between the batch's snapshot and its insert is
+//! asked once more, and then found as `Existing`.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::messages::{self, NewMessage, Stored};
+use super::Db;
+use crate::error::ApiError;
+
+/// Messages stored together at most.
+pub const MAX_BATCH: usize = 128;
+/// Sends waiting at most before a sender waits for room.
+const QUEUE: usize = 4_096;
+
+/// One send waiting to be stored, and where its outcome goes.
+struct Pending {
+    message: NewMessage,
+    answer: oneshot::Sender<Result<Stored, ApiError>>,
+    /// Asked again after a concurrent send of its `clientMessageId` won the race.
+    retried: bool,
+}
+
+/// The process's send batcher (cheap to clone; its task starts with the first send).
+#[derive(Clone)]
+pub struct SendBatcher {
+    db: Db,
+    queue: Arc<OnceLock<mpsc::Sender<Pending>>>,
+}
+
+impl SendBatcher {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            queue: Arc::default(),
+        }
+    }
+
+    /// Store `message` (or find the one its sender already stored under its `clientMessageId`)
+    /// with whatever else is being sent now; answers once it is committed.
+    pub async fn insert_or_find(&self, message: NewMessage) -> Result<Stored, ApiError> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(store_batches(self.db.clone(), rx));
+            tx
+        });
+        let (answer, outcome) = oneshot::channel();
+        let pending = Pending {
+            message,
+            answer,
+            retried: false,
+        };
+        queue
+            .send(pending)
+            .await
+            .map_err(|_| ApiError::Internal("the send batcher stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| ApiError::Internal("the send batcher dropped a message".into()))?
+    }
+}
+
+/// The batcher's task: store what is waiting, batch after batch, until every sender is gone.
+async fn store_batches(db: Db, mut queue: mpsc::Receiver<Pending>) {
+    // Messages held back from a batch (a second send of the same clientMessageId, or a retry),
+    // stored first in the next one.
+    let mut held: VecDeque<Pending> = VecDeque::new();
+    loop {
+        if held.is_empty() {
+            match queue.recv().await {
+                Some(p) => held.push_back(p),
+                None => return,
+            }
+        }
+        while held.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => held.push_back(p),
+                Err(_) => break,
+            }
+        }
+        let batch = take_batch(&mut held);
+        for retry in store(&db, batch).await {
+            held.push_front(retry);
+        }
+    }
+}
+
+/// The next batch from `held`: up to [`MAX_BATCH`] messages, no two with the same sender and
+/// `clientMessageId` (the second waits for the next batch, where it finds the first).
+fn take_batch(held: &mut VecDeque<Pending>) -> Vec<Pending> {
+    let mut batch = Vec::new();
+    let mut keys: HashSet<(Uuid, String)> = HashSet::new();
+    let mut later = VecDeque::new();
+    while let Some(p) = held.pop_front() {
+        if batch.len() == MAX_BATCH {
+            later.push_back(p);
+            continue;
+        }
+        let key = (p.message.sender_id, p.message.client_message_id.clone());
+        if keys.insert(key) {
+            batch.push(p);
+        } else {
+            later.push_back(p);
+        }
+    }
+    *held = later;
+    batch
+}
+
+/// Store one batch and answer its senders. Returns the messages to ask again (a concurrent send
+/// of their `clientMessageId` won; asked again they are found).
+async fn store(db: &Db, batch: Vec<Pending>) -> Vec<Pending> {
+    let messages: Vec<NewMessage> = batch.iter().map(|p| p.message.clone()).collect();
+    let outcomes = match insert(db, &messages).await {
+        Ok(outcomes) => outcomes,
+        Err(e) if batch.len() == 1 => {
+            let p = batch.into_iter().next().expect("one");
+            let _ = p.answer.send(Err(e));
+            return Vec::new();
+        }
+        Err(e) => {
+            // Alone, each message fails (or not) on its own account.
+            tracing::warn!(error = %e, size = batch.len(), "a send batch failed; storing its messages one by one");
+            let mut retries = Vec::new();
+            for p in batch {
+                retries.extend(Box::pin(store(db, vec![p])).await);
+            }
+            return retries;
+        }
+    };
+    let mut retries = Vec::new();
+    for (mut p, outcome) in batch.into_iter().zip(outcomes) {
+        match outcome {
+            Some(stored) => {
+                let _ = p.answer.send(Ok(stored));
+            }
+            None if !p.retried => {
+                p.retried = true;
+                retries.push(p);
+            }
+            None => {
+                let _ = p.answer.send(Err(ApiError::Internal(
+                    "message insert neither stored nor found the message".into(),
+                )));
+            }
+        }
+    }
+    retries
+}
+
+async fn insert(db: &Db, messages: &[NewMessage]) -> Result<Vec<Option<Stored>>, ApiError> {
+    let client = db.get().await?;
+    messages::insert_many(&client, messages).await
+}
