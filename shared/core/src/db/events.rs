@@ -429,8 +429,12 @@ pub async fn request_replay(
 pub async fn take_replays(client: &impl GenericClient) -> Result<Vec<PendingReplay>, ApiError> {
     let rows = client
         .query(
-            "DELETE FROM pending_replays RETURNING connection_id, user_id,
+            &client
+                .prepare_cached(
+                    "DELETE FROM pending_replays RETURNING connection_id, user_id,
                  after_xid::text::bigint AS after_xid, after_event, created_at",
+                )
+                .await?,
             &[],
         )
         .await?;
@@ -451,7 +455,12 @@ pub async fn take_replays(client: &impl GenericClient) -> Result<Vec<PendingRepl
 /// Connections whose replay is still pending (asked after the relay took the others).
 pub async fn replaying_connections(client: &impl GenericClient) -> Result<Vec<String>, ApiError> {
     Ok(client
-        .query("SELECT connection_id FROM pending_replays", &[])
+        .query(
+            &client
+                .prepare_cached("SELECT connection_id FROM pending_replays")
+                .await?,
+            &[],
+        )
         .await?
         .iter()
         .map(|r| r.get("connection_id"))
@@ -462,8 +471,8 @@ pub async fn replaying_connections(client: &impl GenericClient) -> Result<Vec<St
 pub async fn return_replay(client: &impl GenericClient, r: &PendingReplay) -> Result<(), ApiError> {
     client
         .execute(
-            "INSERT INTO pending_replays (connection_id, user_id, after_xid, after_event, created_at)
-             VALUES ($1, $2, $3::bigint::text::xid8, $4, $5) ON CONFLICT (connection_id) DO NOTHING",
+            &client.prepare_cached("INSERT INTO pending_replays (connection_id, user_id, after_xid, after_event, created_at)
+             VALUES ($1, $2, $3::bigint::text::xid8, $4, $5) ON CONFLICT (connection_id) DO NOTHING").await?,
             &[&r.connection_id, &r.user_id, &r.after.xid, &r.after.event, &r.created_at],
         )
         .await?;
@@ -477,7 +486,12 @@ pub async fn return_replay(client: &impl GenericClient, r: &PendingReplay) -> Re
 /// holds the relay lock, before it reads.
 pub async fn queue_for_relay(client: &impl GenericClient) -> Result<bool, ApiError> {
     Ok(client
-        .query_one("SELECT pg_try_advisory_lock(7203) AS queued", &[])
+        .query_one(
+            &client
+                .prepare_cached("SELECT pg_try_advisory_lock(7203) AS queued")
+                .await?,
+            &[],
+        )
         .await?
         .get("queued"))
 }
@@ -487,7 +501,9 @@ pub async fn queue_for_relay(client: &impl GenericClient) -> Result<bool, ApiErr
 /// `None`. Returns whether it is held. Also leaves the relay queue when `leave_queue`.
 ///
 /// Losing a round's position in a crash re-pushes it (clients dedupe on cursors); nothing a
-/// round writes is an acknowledged write, so its commit need not wait for the WAL flush.
+/// round writes is an acknowledged write, so its commit need not wait for the WAL flush. A
+/// round's statements run on generic plans: their shape never changes, and planning each one
+/// afresh (what PostgreSQL chooses for array parameters) cost more than running it.
 pub async fn lock_relay(
     client: &impl GenericClient,
     wait: Option<std::time::Duration>,
@@ -498,14 +514,23 @@ pub async fn lock_relay(
             let timeout = format!("{}ms", wait.as_millis().max(1));
             client
                 .query_one(
-                    "SELECT set_config('synchronous_commit', 'off', true),
+                    &client
+                        .prepare_cached(
+                            "SELECT set_config('synchronous_commit', 'off', true),
+                            set_config('plan_cache_mode', 'force_generic_plan', true),
                             set_config('lock_timeout', $1, true)",
+                        )
+                        .await?,
                     &[&timeout],
                 )
                 .await?;
             client
                 .query_one(
-                    "SELECT pg_advisory_xact_lock(7202)::text IS NOT NULL AS locked",
+                    &client
+                        .prepare_cached(
+                            "SELECT pg_advisory_xact_lock(7202)::text IS NOT NULL AS locked",
+                        )
+                        .await?,
                     &[],
                 )
                 .await?
@@ -513,8 +538,13 @@ pub async fn lock_relay(
         None => {
             client
                 .query_one(
-                    "SELECT set_config('synchronous_commit', 'off', true),
+                    &client
+                        .prepare_cached(
+                            "SELECT set_config('synchronous_commit', 'off', true),
+                            set_config('plan_cache_mode', 'force_generic_plan', true),
                             pg_try_advisory_xact_lock(7202) AS locked",
+                        )
+                        .await?,
                     &[],
                 )
                 .await?
@@ -523,7 +553,12 @@ pub async fn lock_relay(
     let locked: bool = row.get("locked");
     if locked && leave_queue {
         client
-            .query_one("SELECT pg_advisory_unlock(7203)", &[])
+            .query_one(
+                &client
+                    .prepare_cached("SELECT pg_advisory_unlock(7203)")
+                    .await?,
+                &[],
+            )
             .await?;
     }
     Ok(locked)
@@ -532,7 +567,11 @@ pub async fn lock_relay(
 pub async fn set_relay_position(client: &impl GenericClient, p: Position) -> Result<(), ApiError> {
     client
         .execute(
-            "UPDATE relay_position SET xid = $1::bigint::text::xid8, event = $2",
+            &client
+                .prepare_cached(
+                    "UPDATE relay_position SET xid = $1::bigint::text::xid8, event = $2",
+                )
+                .await?,
             &[&p.xid, &p.event],
         )
         .await?;
