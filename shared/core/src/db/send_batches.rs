@@ -8,6 +8,11 @@
 //! in flight at a time, so two batches never wait on each other's chat rows. The queue is
 //! bounded: past it, senders wait (backpressure) rather than memory growing.
 //!
+//! The batcher stores on a connection of its own, taken from the pool once and kept, whose
+//! statements run on generic plans: a batch's size changes every time, and PostgreSQL would
+//! otherwise plan the statement afresh for each size, which costs more than storing the batch.
+//! A connection that fails is closed, never returned to the pool with that setting.
+//!
 //! A batch that fails is stored again one message at a time, so one bad message (or a
 //! connection lost mid-batch) fails only its own sender. A message whose `clientMessageId` a
 //! concurrent send (another process) stored between the batch's snapshot and its insert is
@@ -77,6 +82,7 @@ impl SendBatcher {
 
 /// The batcher's task: store what is waiting, batch after batch, until every sender is gone.
 async fn store_batches(db: Db, mut queue: mpsc::Receiver<Pending>) {
+    let mut connection = Connection { db, client: None };
     // Messages held back from a batch (a second send of the same clientMessageId, or a retry),
     // stored first in the next one.
     let mut held: VecDeque<Pending> = VecDeque::new();
@@ -94,7 +100,7 @@ async fn store_batches(db: Db, mut queue: mpsc::Receiver<Pending>) {
             }
         }
         let batch = take_batch(&mut held);
-        for retry in store(&db, batch).await {
+        for retry in store(&mut connection, batch).await {
             held.push_front(retry);
         }
     }
@@ -124,9 +130,9 @@ fn take_batch(held: &mut VecDeque<Pending>) -> Vec<Pending> {
 
 /// Store one batch and answer its senders. Returns the messages to ask again (a concurrent send
 /// of their `clientMessageId` won; asked again they are found).
-async fn store(db: &Db, batch: Vec<Pending>) -> Vec<Pending> {
+async fn store(connection: &mut Connection, batch: Vec<Pending>) -> Vec<Pending> {
     let messages: Vec<NewMessage> = batch.iter().map(|p| p.message.clone()).collect();
-    let outcomes = match insert(db, &messages).await {
+    let outcomes = match connection.insert(&messages).await {
         Ok(outcomes) => outcomes,
         Err(e) if batch.len() == 1 => {
             let p = batch.into_iter().next().expect("one");
@@ -138,7 +144,7 @@ async fn store(db: &Db, batch: Vec<Pending>) -> Vec<Pending> {
             tracing::warn!(error = %e, size = batch.len(), "a send batch failed; storing its messages one by one");
             let mut retries = Vec::new();
             for p in batch {
-                retries.extend(Box::pin(store(db, vec![p])).await);
+                retries.extend(Box::pin(store(connection, vec![p])).await);
             }
             return retries;
         }
@@ -163,7 +169,29 @@ async fn store(db: &Db, batch: Vec<Pending>) -> Vec<Pending> {
     retries
 }
 
-async fn insert(db: &Db, messages: &[NewMessage]) -> Result<Vec<Option<Stored>>, ApiError> {
-    let client = db.get().await?;
-    messages::insert_many(&client, messages).await
+/// The batcher's own connection (opened on first use and after a failure).
+struct Connection {
+    db: Db,
+    client: Option<deadpool_postgres::Object>,
+}
+
+impl Connection {
+    async fn insert(&mut self, messages: &[NewMessage]) -> Result<Vec<Option<Stored>>, ApiError> {
+        if self.client.is_none() {
+            let client = self.db.get().await?;
+            client
+                .batch_execute("SET plan_cache_mode = force_generic_plan")
+                .await?;
+            self.client = Some(client);
+        }
+        let client = self.client.as_ref().expect("opened above");
+        let outcome = messages::insert_many(client, messages).await;
+        if outcome.is_err() {
+            // Closed, not pooled: its session setting stays with it.
+            if let Some(client) = self.client.take() {
+                drop(deadpool_postgres::Object::take(client));
+            }
+        }
+        outcome
+    }
 }
