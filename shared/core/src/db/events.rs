@@ -209,31 +209,36 @@ pub async fn append_user_events_each(
     Ok(())
 }
 
-/// Before appending receipt events (`name`: `message:delivered` or `message:read`), drop the
-/// ones each makes redundant: in the same user's stream, for the same chat, whose `key` field
-/// (`deliveredTo`, `readBy`) the new one contains (receipts are watermarks: the newer says all
-/// the older did). A reader that had already seen a dropped one loses nothing; one that had
-/// not sees only the newer.
-pub async fn drop_superseded_receipts(
+/// Append receipt events (`name`: `message:delivered` or `message:read`), one per `(user,
+/// data)`, and drop in the same statement the ones each makes redundant: in the same user's
+/// stream, for the same chat, whose `key` field (`deliveredTo`, `readBy`) the new one contains
+/// (receipts are watermarks: the newer says all the older did). A reader that had already seen
+/// a dropped one loses nothing; one that had not sees only the newer.
+pub async fn append_receipts(
     client: &impl GenericClient,
     name: &str,
     key: &str,
     items: &[(Uuid, Value)],
-) -> Result<u64, ApiError> {
+) -> Result<(), ApiError> {
     if items.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let users: Vec<Uuid> = items.iter().map(|i| i.0).collect();
     let data: Vec<&Value> = items.iter().map(|i| &i.1).collect();
     let stmt = client
         .prepare_cached(
-            "DELETE FROM events e USING unnest($1::uuid[], $2::jsonb[]) AS n(usr, d)
-             WHERE e.user_id = n.usr AND e.name = $3 AND e.name IN ('message:delivered', 'message:read')
-               AND e.data->>'chatId' = n.d->>'chatId'
-               AND (e.data->$4) <@ (n.d->$4)",
+            "WITH new AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS n(usr, d)),
+             superseded AS (
+                 DELETE FROM events e USING new n
+                 WHERE e.user_id = n.usr AND e.name = $3 AND e.name IN ('message:delivered', 'message:read')
+                   AND e.data->>'chatId' = n.d->>'chatId'
+                   AND (e.data->$4) <@ (n.d->$4)
+             )
+             INSERT INTO events (user_id, name, data) SELECT usr, $3, d FROM new",
         )
         .await?;
-    Ok(client.execute(&stmt, &[&users, &data, &name, &key]).await?)
+    client.execute(&stmt, &[&users, &data, &name, &key]).await?;
+    Ok(())
 }
 
 /// Events and the horizon from one statement, so they come from one snapshot: a horizon read

@@ -91,8 +91,7 @@ pub async fn record(
         });
         notices.push((*sender, event.data()));
     }
-    events::drop_superseded_receipts(client, "message:delivered", "deliveredTo", &notices).await?;
-    events::append_user_events_each(client, "message:delivered", &notices).await?;
+    events::append_receipts(client, "message:delivered", "deliveredTo", &notices).await?;
     Ok(!notices.is_empty())
 }
 
@@ -142,8 +141,7 @@ pub async fn read(
             timestamp,
         });
         notices.push((reader, own.data()));
-        events::drop_superseded_receipts(&tx, own.name(), "readBy", &notices).await?;
-        events::append_user_events_each(&tx, own.name(), &notices).await?;
+        events::append_receipts(&tx, own.name(), "readBy", &notices).await?;
     }
     tx.commit().await?;
     if now > before {

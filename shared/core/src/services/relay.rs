@@ -393,7 +393,11 @@ async fn push_batch(
         .collect();
     let mut members: HashMap<Uuid, Vec<chats::Member>> = HashMap::new();
     let earliest = batch.iter().map(|e| e.created_at).min().unwrap_or_default();
-    for m in chats::members_since(client, &chat_ids, earliest).await? {
+    let (member_rows, mut frames) = tokio::try_join!(
+        chats::members_since(client, &chat_ids, earliest),
+        Frames::load(app, client, batch),
+    )?;
+    for m in member_rows {
         members.entry(m.chat_id).or_default().push(m);
     }
     let actors: Vec<Uuid> = batch.iter().filter_map(|e| e.actor).collect();
@@ -405,7 +409,6 @@ async fn push_batch(
         .into_iter()
         .collect();
     let blocks = relationships::blocks_among(client, &everyone, &actors).await?;
-    let mut frames = Frames::load(app, client, batch).await?;
     // Whom each event is for: its user, or those who were its chat's members when it happened
     // (one removed by it, too) and do not block its actor.
     let recipients: Vec<Vec<Uuid>> = batch
