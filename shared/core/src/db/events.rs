@@ -507,8 +507,9 @@ pub async fn queue_for_relay(client: &impl GenericClient) -> Result<bool, ApiErr
 ///
 /// Losing a round's position in a crash re-pushes it (clients dedupe on cursors); nothing a
 /// round writes is an acknowledged write, so its commit need not wait for the WAL flush. A
-/// round's statements run on generic plans: their shape never changes, and planning each one
-/// afresh (what PostgreSQL chooses for array parameters) cost more than running it.
+/// round's statements look up a few rows by key, so they run as the send batcher's do
+/// (`send_batches::KEYED_LOOKUP_PLANS`): one generic plan of index scans and nested loops,
+/// neither planned afresh each round nor hashing whole tables.
 pub async fn lock_relay(
     client: &impl GenericClient,
     wait: Option<std::time::Duration>,
@@ -523,6 +524,8 @@ pub async fn lock_relay(
                         .prepare_cached(
                             "SELECT set_config('synchronous_commit', 'off', true),
                             set_config('plan_cache_mode', 'force_generic_plan', true),
+                            set_config('enable_hashjoin', 'off', true),
+                            set_config('enable_mergejoin', 'off', true),
                             set_config('lock_timeout', $1, true)",
                         )
                         .await?,
@@ -547,6 +550,8 @@ pub async fn lock_relay(
                         .prepare_cached(
                             "SELECT set_config('synchronous_commit', 'off', true),
                             set_config('plan_cache_mode', 'force_generic_plan', true),
+                            set_config('enable_hashjoin', 'off', true),
+                            set_config('enable_mergejoin', 'off', true),
                             pg_try_advisory_xact_lock(7202) AS locked",
                         )
                         .await?,

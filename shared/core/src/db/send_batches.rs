@@ -9,9 +9,10 @@
 //! bounded: past it, senders wait (backpressure) rather than memory growing.
 //!
 //! The batcher stores on a connection of its own, taken from the pool once and kept, whose
-//! statements run on generic plans: a batch's size changes every time, and PostgreSQL would
-//! otherwise plan the statement afresh for each size, which costs more than storing the batch.
-//! A connection that fails is closed, never returned to the pool with that setting.
+//! statements run on generic plans of index lookups ([`KEYED_LOOKUP_PLANS`]): a batch's size
+//! changes every time, and PostgreSQL would otherwise plan the statement afresh for each size,
+//! or (planning once for an unknown size) hash whole tables to join a few rows. A connection
+//! that fails is closed, never returned to the pool with those settings.
 //!
 //! A batch that fails is stored again one message at a time, so one bad message (or a
 //! connection lost mid-batch) fails only its own sender. A message whose `clientMessageId` a
@@ -27,6 +28,14 @@ use uuid::Uuid;
 use super::messages::{self, NewMessage, Stored};
 use super::Db;
 use crate::error::ApiError;
+
+/// Session settings for statements that look up a few rows by key, whatever their batch size:
+/// one generic plan, joined by nested loops over index scans. Measured on the batch statement
+/// over 1,200 users and 600 chats: 2.09 ms for 2 messages and 11.2 ms for 27 on PostgreSQL's
+/// generic plan (hash joins over whole tables), 0.69 ms and 2.9 ms with these. The relay's
+/// rounds run on the same settings (`events::lock_relay`).
+pub const KEYED_LOOKUP_PLANS: &str =
+    "SET plan_cache_mode = force_generic_plan; SET enable_hashjoin = off; SET enable_mergejoin = off";
 
 /// Messages stored together at most.
 pub const MAX_BATCH: usize = 128;
@@ -179,9 +188,7 @@ impl Connection {
     async fn insert(&mut self, messages: &[NewMessage]) -> Result<Vec<Option<Stored>>, ApiError> {
         if self.client.is_none() {
             let client = self.db.get().await?;
-            client
-                .batch_execute("SET plan_cache_mode = force_generic_plan")
-                .await?;
+            client.batch_execute(KEYED_LOOKUP_PLANS).await?;
             self.client = Some(client);
         }
         let client = self.client.as_ref().expect("opened above");
