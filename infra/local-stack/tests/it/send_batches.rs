@@ -82,7 +82,7 @@ async fn one_batch_judges_each_message_on_its_own_and_numbers_the_accepted_witho
         mentions: vec![cid.id.parse().unwrap()],
         ..message(&ab, &ann, "bad mention")
     };
-    let batch = vec![
+    let batch = [
         message(&ab, &ann, "one"),
         message(&ab, &cid, "outsider"),
         message(&ab, &ann, "two"),
@@ -93,6 +93,7 @@ async fn one_batch_judges_each_message_on_its_own_and_numbers_the_accepted_witho
         message(&ab, &bob, "three"),
     ];
     let client = app.app().db.get().await.unwrap();
+    let batch: Vec<&NewMessage> = batch.iter().collect();
     let outcomes = messages::insert_many(&client, &batch).await.unwrap();
     drop(client);
     let described: Vec<_> = outcomes.iter().map(describe).collect();

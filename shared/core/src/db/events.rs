@@ -508,8 +508,7 @@ pub async fn queue_for_relay(client: &impl GenericClient) -> Result<bool, ApiErr
 /// Losing a round's position in a crash re-pushes it (clients dedupe on cursors); nothing a
 /// round writes is an acknowledged write, so its commit need not wait for the WAL flush. A
 /// round's statements look up a few rows by key, so they run as the send batcher's do
-/// (`send_batches::KEYED_LOOKUP_PLANS`): one generic plan of index scans and nested loops,
-/// neither planned afresh each round nor hashing whole tables.
+/// (`keyed_lookup_plans!`).
 pub async fn lock_relay(
     client: &impl GenericClient,
     wait: Option<std::time::Duration>,
@@ -521,13 +520,11 @@ pub async fn lock_relay(
             client
                 .query_one(
                     &client
-                        .prepare_cached(
-                            "SELECT set_config('synchronous_commit', 'off', true),
-                            set_config('plan_cache_mode', 'force_generic_plan', true),
-                            set_config('enable_hashjoin', 'off', true),
-                            set_config('enable_mergejoin', 'off', true),
-                            set_config('lock_timeout', $1, true)",
-                        )
+                        .prepare_cached(concat!(
+                            "SELECT set_config('synchronous_commit', 'off', true), ",
+                            crate::keyed_lookup_plans!("true"),
+                            ", set_config('lock_timeout', $1, true)"
+                        ))
                         .await?,
                     &[&timeout],
                 )
@@ -547,13 +544,11 @@ pub async fn lock_relay(
             client
                 .query_one(
                     &client
-                        .prepare_cached(
-                            "SELECT set_config('synchronous_commit', 'off', true),
-                            set_config('plan_cache_mode', 'force_generic_plan', true),
-                            set_config('enable_hashjoin', 'off', true),
-                            set_config('enable_mergejoin', 'off', true),
-                            pg_try_advisory_xact_lock(7202) AS locked",
-                        )
+                        .prepare_cached(concat!(
+                            "SELECT set_config('synchronous_commit', 'off', true), ",
+                            crate::keyed_lookup_plans!("true"),
+                            ", pg_try_advisory_xact_lock(7202) AS locked"
+                        ))
                         .await?,
                     &[],
                 )

@@ -68,7 +68,7 @@ pub enum Stored {
 /// `Existing`). The same `(sender, clientMessageId)` must not appear twice in one call.
 pub async fn insert_many(
     client: &impl deadpool_postgres::GenericClient,
-    batch: &[NewMessage],
+    batch: &[&NewMessage],
 ) -> Result<Vec<Option<Stored>>, ApiError> {
     let stmt = client
         .prepare_cached(

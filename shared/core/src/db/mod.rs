@@ -28,6 +28,30 @@ use tokio_postgres::config::SslMode;
 
 pub type Db = Pool;
 
+/// `set_config` calls (comma-separated, for a `SELECT`) that plan statements looking up a few
+/// rows by key, whatever their batch size: one generic plan, joined by nested loops over index
+/// scans, neither planned afresh for each batch size nor hashing whole tables to join a few
+/// rows. `$local` is `"true"` for the current transaction, `"false"` for the session. Used by
+/// the send batcher's connection (`send_batches`) and each relay round (`events::lock_relay`).
+/// Measured on the batch statement over 1,200 users and 600 chats: 2.09 ms for 2 messages and
+/// 11.2 ms for 27 on PostgreSQL's own generic plan, 0.69 ms and 2.9 ms with these.
+#[macro_export]
+macro_rules! keyed_lookup_plans {
+    ($local:literal) => {
+        concat!(
+            "set_config('plan_cache_mode', 'force_generic_plan', ",
+            $local,
+            "), ",
+            "set_config('enable_hashjoin', 'off', ",
+            $local,
+            "), ",
+            "set_config('enable_mergejoin', 'off', ",
+            $local,
+            ")"
+        )
+    };
+}
+
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
