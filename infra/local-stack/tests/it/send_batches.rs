@@ -2,7 +2,8 @@
 //! own outcome, the accepted ones take their chats' next seqs with no gap, and their events
 //! follow the order they were sent in; concurrent sends through the batcher are stored once each.
 
-use banter_core::db::messages::{self, NewMessage, Stored};
+use banter_core::config::Limit;
+use banter_core::db::messages::{self, NewMessage, RateLimitHit, Stored};
 use futures_util::future::join_all;
 use uuid::Uuid;
 
@@ -23,6 +24,7 @@ fn message(chat: &str, from: &User, client_id: &str) -> NewMessage {
         forward_of: None,
         view_once: false,
         origin_connection: None,
+        rate_limit: None,
     }
 }
 
@@ -38,6 +40,7 @@ fn describe(outcome: &Option<Stored>) -> (&'static str, Option<(Uuid, i64)>) {
         Some(Stored::IdReusedElsewhere) => ("reused elsewhere", None),
         Some(Stored::BadMedia) => ("bad media", None),
         Some(Stored::BadMentions) => ("bad mentions", None),
+        Some(Stored::RateLimited { .. }) => ("rate limited", None),
         None => ("raced", None),
     }
 }
@@ -161,5 +164,69 @@ async fn concurrent_sends_through_the_batcher_are_each_stored_once() {
         "one seq each, no gap"
     );
     assert_eq!(received_events(&app, &chat).await.len(), 40);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_counts_each_message_against_its_senders_rate_limit_in_order() {
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    let limited = |from: &User, client_id: &str| NewMessage {
+        rate_limit: Some(RateLimitHit {
+            bucket: format!("test:{}", from.id),
+            limit: Limit::new(3, 3_600),
+        }),
+        ..message(&chat, from, client_id)
+    };
+    let client = app.app().db.get().await.unwrap();
+    let first = [limited(&ann, "a1"), limited(&ann, "a2")];
+    let first: Vec<&NewMessage> = first.iter().collect();
+    let outcomes = messages::insert_many(&client, &first).await.unwrap();
+    assert_eq!(
+        outcomes.iter().map(|o| describe(o).0).collect::<Vec<_>>(),
+        ["created", "created"]
+    );
+    // Ann has one send left in her window: the first of her next three takes it, in order;
+    // Bob counts against his own bucket, and a message with no limit is never refused.
+    let second = [
+        limited(&ann, "a3"),
+        limited(&bob, "b1"),
+        limited(&ann, "a4"),
+        message(&chat, &ann, "unlimited"),
+        limited(&ann, "a5"),
+    ];
+    let second: Vec<&NewMessage> = second.iter().collect();
+    let outcomes = messages::insert_many(&client, &second).await.unwrap();
+    assert_eq!(
+        outcomes.iter().map(|o| describe(o).0).collect::<Vec<_>>(),
+        [
+            "created",
+            "created",
+            "rate limited",
+            "created",
+            "rate limited"
+        ]
+    );
+    let Some(Stored::RateLimited { retry_after_secs }) = &outcomes[2] else {
+        unreachable!()
+    };
+    assert!(
+        (1..=3_600).contains(retry_after_secs),
+        "retry within the window: {retry_after_secs}"
+    );
+    // The refused ones count too, as a refused single send does.
+    let hits: i32 = client
+        .query_one(
+            "SELECT hits FROM rate_limit_counters WHERE bucket = $1",
+            &[&format!("test:{}", ann.id)],
+        )
+        .await
+        .unwrap()
+        .get("hits");
+    assert_eq!(hits, 5);
+    drop(client);
+    // Nothing refused was stored: ann's four and bob's one, seqs without a gap.
+    assert_eq!(received_events(&app, &chat).await.len(), 5);
     app.stop().await;
 }

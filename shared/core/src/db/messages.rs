@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::api::models::{
     Message, MessageMetadata, MessageSender, MessageStatus, ReactionGroup, ReplyPreview, Timestamp,
 };
+use crate::config::Limit;
 use crate::error::ApiError;
 
 use super::Db;
@@ -34,9 +35,20 @@ pub struct NewMessage {
     pub view_once: bool,
     /// The WebSocket connection it came from (it gets the ack, not the event).
     pub origin_connection: Option<String>,
+    /// The rate limit it counts against, counted in the statement that stores it.
+    pub rate_limit: Option<RateLimitHit>,
+}
+
+/// A rate limit's bucket and limit (`services::rate_limit`, whose counters it shares).
+#[derive(Debug, Clone)]
+pub struct RateLimitHit {
+    pub bucket: String,
+    pub limit: Limit,
 }
 
 pub enum Stored {
+    /// Its sender's rate limit was full; refused before anything else was looked at.
+    RateLimited { retry_after_secs: u64 },
     /// Stored now, with its `message:received` event in the log.
     Created { message: Box<Message> },
     /// The sender had already sent this `clientMessageId`: the stored message's id.
@@ -57,8 +69,8 @@ pub enum Stored {
     BadMentions,
 }
 
-/// Store many messages in one statement (and so one transaction and one WAL flush): check each
-/// sender's membership and permissions, take each chat's next `seq`s under its row lock, insert
+/// Store many messages in one statement (and so one transaction and one WAL flush): count each
+/// against its rate limit, check each sender's membership and permissions, take each chat's next `seq`s under its row lock, insert
 /// the accepted ones unless their sender already sent that `clientMessageId`, and append their
 /// `message:received` events to the log in the order given. The statement commits before this
 /// returns, so a `Created` message and its event are durable together.
@@ -75,12 +87,36 @@ pub async fn insert_many(
             "WITH input AS (
                  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                                       $6::text[], $7::uuid[], $8::jsonb[], $9::text[], $10::uuid[],
-                                      $11::uuid[], $12::int4[], $13::bool[])
+                                      $11::uuid[], $12::int4[], $13::bool[], $16::text[],
+                                      $17::int8[], $18::float8[])
                      WITH ORDINALITY AS x(id, chat_id, sender_id, client_message_id, type, content,
                                           reply_to_id, metadata, origin, media_id, forwarded_from_id,
-                                          forward_count, view_once, ord)
+                                          forward_count, view_once, bucket, bucket_max, bucket_secs,
+                                          ord)
+             ), counted AS (
+                 -- Every message counts against its rate limit (as `rate_limit::hits`), the
+                 -- refused ones too.
+                 INSERT INTO rate_limit_counters AS c (bucket, window_start, hits)
+                 SELECT bucket,
+                        to_timestamp(floor(extract(epoch FROM now())::float8 / bucket_secs) * bucket_secs),
+                        count(*)
+                 FROM input WHERE bucket IS NOT NULL
+                 GROUP BY bucket, bucket_secs
+                 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + excluded.hits
+                 RETURNING c.bucket, c.window_start, c.hits
+             ), paced AS (
+                 -- In its bucket's window, the messages before this batch and, in this batch,
+                 -- those before it in order: past the limit it is refused.
+                 SELECT i.ord,
+                        i.bucket IS NULL
+                            OR k.hits - count(*) OVER (PARTITION BY i.bucket)
+                               + row_number() OVER (PARTITION BY i.bucket ORDER BY i.ord) <= i.bucket_max
+                            AS rate_ok,
+                        greatest(1, ceil(extract(epoch FROM k.window_start)::float8 + i.bucket_secs
+                                         - extract(epoch FROM now())::float8))::int8 AS retry_after
+                 FROM input i LEFT JOIN counted k ON k.bucket = i.bucket
              ), checked AS (
-                 SELECT i.*,
+                 SELECT i.*, pc.rate_ok, pc.retry_after,
                         ARRAY(SELECT DISTINCT m.u FROM unnest($14::int8[], $15::uuid[]) AS m(o, u)
                               WHERE m.o = i.ord) AS mention_ids,
                         member.chat_id IS NOT NULL AS is_member,
@@ -105,6 +141,7 @@ pub async fn insert_many(
                               AND (f.file_type = i.type OR (i.type = 'sticker' AND f.file_type = 'image'))
                         ) AS media_ok
                  FROM input i
+                 JOIN paced pc ON pc.ord = i.ord
                  LEFT JOIN LATERAL (
                      SELECT p.chat_id, p.role = 'admin' OR c.send_permission = 'all' AS may_send
                      FROM chat_participants p JOIN chats c ON c.id = p.chat_id
@@ -121,7 +158,7 @@ pub async fn insert_many(
              ), accepted AS (
                  SELECT j.*, row_number() OVER w AS nth, count(*) OVER w AS n
                  FROM judged j
-                 WHERE j.may_send AND j.existing_id IS NULL AND NOT j.blocked AND j.reply_ok
+                 WHERE j.rate_ok AND j.may_send AND j.existing_id IS NULL AND NOT j.blocked AND j.reply_ok
                    AND j.media_ok AND j.mentions_ok
                  WINDOW w AS (PARTITION BY j.chat_id ORDER BY j.ord
                               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
@@ -154,7 +191,7 @@ pub async fn insert_many(
              )
              -- Per message, in order: what decides its outcome, then the stored message in
              -- MESSAGE_SELECT's columns (all NULL when it was not stored).
-             SELECT j.ord, j.is_member, j.may_send, j.reply_ok, j.existing_id, j.existing_chat_id,
+             SELECT j.ord, j.rate_ok, j.retry_after, j.is_member, j.may_send, j.reply_ok, j.existing_id, j.existing_chat_id,
                     j.blocked, j.media_ok, j.mentions_ok,
                     i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
@@ -188,6 +225,22 @@ pub async fn insert_many(
     let forward_counts: Vec<Option<i32>> =
         batch.iter().map(|m| m.forward_of.map(|f| f.1)).collect();
     let view_once: Vec<bool> = batch.iter().map(|m| m.view_once).collect();
+    let buckets: Vec<Option<&str>> = batch
+        .iter()
+        .map(|m| m.rate_limit.as_ref().map(|r| r.bucket.as_str()))
+        .collect();
+    let bucket_max: Vec<Option<i64>> = batch
+        .iter()
+        .map(|m| m.rate_limit.as_ref().map(|r| r.limit.max))
+        .collect();
+    let bucket_secs: Vec<Option<f64>> = batch
+        .iter()
+        .map(|m| {
+            m.rate_limit
+                .as_ref()
+                .map(|r| r.limit.window.as_secs().max(1) as f64)
+        })
+        .collect();
     // Mentions as (message's ordinal, user) pairs.
     let (mention_of, mentioned): (Vec<i64>, Vec<Uuid>) = batch
         .iter()
@@ -213,6 +266,9 @@ pub async fn insert_many(
                 &view_once,
                 &mention_of,
                 &mentioned,
+                &buckets,
+                &bucket_max,
+                &bucket_secs,
             ],
         )
         .await?;
@@ -232,6 +288,12 @@ pub async fn insert_many(
 
 /// What one row of [`insert_many`] says happened to `m`.
 fn outcome(row: &Row, m: &NewMessage) -> Option<Stored> {
+    if !row.get::<_, bool>("rate_ok") {
+        let retry_after: Option<i64> = row.get("retry_after");
+        return Some(Stored::RateLimited {
+            retry_after_secs: retry_after.unwrap_or(1).max(1) as u64,
+        });
+    }
     if let Some(id) = row.get::<_, Option<Uuid>>("existing_id") {
         let chat: Uuid = row.get("existing_chat_id");
         return Some(if chat == m.chat_id {

@@ -14,11 +14,9 @@ use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::content;
 use crate::db::message_changes;
-use crate::db::messages::{self, Cursor, NewMessage, Stored};
+use crate::db::messages::{self, Cursor, NewMessage, RateLimitHit, Stored};
 use crate::error::ApiError;
 use crate::App;
-
-use super::rate_limit;
 
 /// `POST /api/chats/{chatId}/messages` (and the `message:send` action): store a message (or
 /// find the one already stored under its `clientMessageId`) and queue its delivery.
@@ -67,12 +65,6 @@ pub async fn send(
         app.settings.max_message_chars,
     )?;
 
-    rate_limit::hit(
-        &app.db,
-        &format!("messages:user:{}", caller.user_id),
-        app.settings.rate_limits.messages,
-    )
-    .await?;
     let new = NewMessage {
         id: Uuid::now_v7(),
         chat_id,
@@ -87,6 +79,7 @@ pub async fn send(
         forward_of: None,
         view_once,
         origin_connection: origin_connection.map(str::to_owned),
+        rate_limit: Some(messages_limit(app, &caller)),
     };
     let message = stored(app, app.sends.insert_or_find(new).await?).await?;
     // Stored with its event: from here delivery cannot be lost. Wake the relay now (the fast
@@ -95,9 +88,18 @@ pub async fn send(
     Ok(message)
 }
 
+/// The rate limit each message a user sends counts against (in the statement that stores it).
+fn messages_limit(app: &App, caller: &Caller) -> RateLimitHit {
+    RateLimitHit {
+        bucket: format!("messages:user:{}", caller.user_id),
+        limit: app.settings.rate_limits.messages,
+    }
+}
+
 /// The message an insert stored or found, or why it refused.
 async fn stored(app: &App, outcome: Stored) -> Result<Message, ApiError> {
     match outcome {
+        Stored::RateLimited { retry_after_secs } => Err(ApiError::RateLimited { retry_after_secs }),
         Stored::Created { message } => Ok(*message),
         Stored::Existing { id } => messages::by_id(&app.db, id)
             .await?
@@ -170,12 +172,6 @@ pub async fn forward(
     }
     let mut copies = Vec::with_capacity(targets.len());
     for target in targets {
-        rate_limit::hit(
-            &app.db,
-            &format!("messages:user:{}", caller.user_id),
-            app.settings.rate_limits.messages,
-        )
-        .await?;
         let client_message_id = format!("fwd:{message_id}:{target}");
         let new = NewMessage {
             id: Uuid::now_v7(),
@@ -191,6 +187,7 @@ pub async fn forward(
             forward_of: Some((message_id, hops)),
             view_once: false,
             origin_connection: None,
+            rate_limit: Some(messages_limit(app, &caller)),
         };
         copies.push(stored(app, app.sends.insert_or_find(new).await?).await?);
     }

@@ -29,21 +29,25 @@ pub async fn hits(db: &Db, bucket: &str, limit: Limit, n: i32) -> Result<(), Api
         .await?;
     let row = client.query_one(&stmt, &[&bucket, &window, &n]).await?;
     let (hits, remaining): (i32, f64) = (row.get("hits"), row.get("seconds_left"));
-    // Now and then, drop windows that ended long ago.
-    if rand::random::<u8>() == 0 {
-        let _ = client
-            .execute(
-                "DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 day'",
-                &[],
-            )
-            .await;
-    }
     if i64::from(hits) > limit.max {
         return Err(ApiError::RateLimited {
             retry_after_secs: remaining.max(1.0) as u64,
         });
     }
     Ok(())
+}
+
+/// Drop the counts of windows that ended long ago (the scheduled housekeeping). Messages count
+/// against their limit in the statement that stores them (`db::messages::insert_many`), in the
+/// same table.
+pub async fn forget_ended_windows(db: &Db) -> Result<u64, ApiError> {
+    let client = db.get().await?;
+    Ok(client
+        .execute(
+            "DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 day'",
+            &[],
+        )
+        .await?)
 }
 
 /// Seconds until `key` may try to log in again, if it is backing off: after `threshold`

@@ -60,7 +60,7 @@ pub async fn wake(app: &App, cause: &str) {
 const EXPIRY_BATCH: i64 = 5_000;
 
 /// The scheduled run (housekeeping): compact the log past its retention, erase disappearing
-/// messages whose time is up, then relay what is stable.
+/// messages whose time is up, forget ended rate-limit windows, then relay what is stable.
 pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
     let client = app.db.get().await?;
     let removed = events::compact(&client, app.settings.event_retention.as_secs_f64()).await?;
@@ -73,6 +73,7 @@ pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
         tracing::info!(expired, "erased disappearing messages");
     }
     drop(client);
+    super::rate_limit::forget_ended_windows(&app.db).await?;
     // Files nothing shows any more (a deleted or disappeared message's, unsent uploads).
     match super::media::sweep(app).await {
         Ok(0) => {}
