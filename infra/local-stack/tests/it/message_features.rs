@@ -1668,3 +1668,33 @@ async fn the_api_acceptance_flow_passes_end_to_end() {
     assert_eq!(cursors, sorted, "in cursor order");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn receipt_marks_keep_the_latest_64_moves_and_when_each_happened() {
+    let app = spawn_app().await;
+    let client = app.app().db.get().await.unwrap();
+    // Seventy watermark moves, to seqs 10, 20, ..., 700 (all at the statement's `now()`).
+    let row = client
+        .query_one(
+            "WITH RECURSIVE moves(n, marks) AS (
+                 SELECT 0, '{}'::bigint[]
+                 UNION ALL
+                 SELECT n + 1, receipt_marks_push(marks, (n + 1) * 10) FROM moves WHERE n < 70)
+             SELECT cardinality(marks) AS len, marks[1] AS newest,
+                    receipt_marks_time(marks, 65) AS forgotten, receipt_marks_time(marks, 75) AS kept,
+                    receipt_marks_time(marks, 701) AS not_reached, now() AS now
+             FROM moves WHERE n = 70",
+            &[],
+        )
+        .await
+        .unwrap();
+    type Time = Option<chrono::DateTime<chrono::Utc>>;
+    assert_eq!(row.get::<_, i32>("len"), 128, "64 (seq, time) pairs");
+    assert_eq!(row.get::<_, i64>("newest"), 700);
+    // Seq 65 was reached by the move to 70, the oldest kept: an earlier, forgotten move may
+    // have reached it first, so its time is unknown. Seq 75 was reached by the move to 80.
+    assert_eq!(row.get::<_, Time>("forgotten"), None);
+    assert_eq!(row.get::<_, Time>("kept"), row.get::<_, Time>("now"));
+    assert_eq!(row.get::<_, Time>("not_reached"), None);
+    app.stop().await;
+}
