@@ -42,8 +42,9 @@ pub struct QueuedMessage {
     pub receive_count: u32,
 }
 
-/// Messages the embedded queue holds at most; past that, enqueueing fails (backpressure, not
-/// memory growth; a wake-up that finds the queue full is redundant anyway).
+/// Messages the embedded queue holds at most (backpressure, not memory growth). A wake-up that
+/// finds the queue full is redundant (thousands wait before it, and any one wakes the relay),
+/// so it is dropped quietly; a redelivery that finds it full fails.
 pub const IN_PROCESS_QUEUE_CAPACITY: usize = 4096;
 
 /// The embedded queue: a bounded channel whose receiving end the local stack drains.
@@ -72,10 +73,47 @@ impl InProcessQueue {
 impl DeliveryQueue for InProcessQueue {
     async fn enqueue(&self, job: &DeliveryJob) -> Result<(), PortError> {
         let body = serde_json::to_string(job).map_err(|e| PortError::new("queue", e))?;
-        self.requeue(QueuedMessage {
+        let message = QueuedMessage {
             message_id: Uuid::new_v4().to_string(),
             body,
             receive_count: 0,
-        })
+        };
+        match self.tx.try_send(message) {
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::debug!(cause = job.cause, "the queue is full of wake-ups already");
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(PortError::new("queue", "the consumer has stopped"))
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_takes_no_more_but_a_wake_up_finding_it_full_is_not_an_error() {
+        let (queue, mut rx) = InProcessQueue::new();
+        let wake = DeliveryJob::because("message:received");
+        for _ in 0..IN_PROCESS_QUEUE_CAPACITY + 10 {
+            queue.enqueue(&wake).await.unwrap();
+        }
+        let redelivery = rx.recv().await.unwrap();
+        queue.enqueue(&wake).await.unwrap();
+        assert!(
+            queue.requeue(redelivery).is_err(),
+            "a redelivery is refused when the queue is full"
+        );
+        let mut held = 0;
+        while rx.try_recv().is_ok() {
+            held += 1;
+        }
+        assert_eq!(held, IN_PROCESS_QUEUE_CAPACITY, "bounded");
+        drop(rx);
+        assert!(queue.enqueue(&wake).await.is_err(), "no consumer");
     }
 }
