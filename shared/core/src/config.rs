@@ -153,6 +153,11 @@ impl Limit {
             window: Duration::from_secs(window_secs),
         }
     }
+
+    /// The window's length in whole seconds (at least one), as the counters' SQL takes it.
+    pub fn window_secs(&self) -> f64 {
+        self.window.as_secs().max(1) as f64
+    }
 }
 
 /// The PRD's `rateLimitConfig`, plus brute-force thresholds. Counters live in Postgres, so

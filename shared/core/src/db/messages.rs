@@ -235,11 +235,7 @@ pub async fn insert_many(
         .collect();
     let bucket_secs: Vec<Option<f64>> = batch
         .iter()
-        .map(|m| {
-            m.rate_limit
-                .as_ref()
-                .map(|r| r.limit.window.as_secs().max(1) as f64)
-        })
+        .map(|m| m.rate_limit.as_ref().map(|r| r.limit.window_secs()))
         .collect();
     // Mentions as (message's ordinal, user) pairs.
     let (mention_of, mentioned): (Vec<i64>, Vec<Uuid>) = batch

@@ -60,12 +60,15 @@ impl InProcessQueue {
 
     /// Put a message back (a redelivery after a failed attempt).
     pub fn requeue(&self, message: QueuedMessage) -> Result<(), PortError> {
-        self.tx.try_send(message).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => PortError::new("queue", "the queue is full"),
-            mpsc::error::TrySendError::Closed(_) => {
-                PortError::new("queue", "the consumer has stopped")
-            }
-        })
+        self.tx.try_send(message).map_err(refusal)
+    }
+}
+
+/// Why the channel did not take a message.
+fn refusal<T>(e: mpsc::error::TrySendError<T>) -> PortError {
+    match e {
+        mpsc::error::TrySendError::Full(_) => PortError::new("queue", "the queue is full"),
+        mpsc::error::TrySendError::Closed(_) => PortError::new("queue", "the consumer has stopped"),
     }
 }
 
@@ -83,10 +86,7 @@ impl DeliveryQueue for InProcessQueue {
                 tracing::debug!(cause = job.cause, "the queue is full of wake-ups already");
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Err(PortError::new("queue", "the consumer has stopped"))
-            }
-            Ok(()) => Ok(()),
+            other => other.map_err(refusal),
         }
     }
 }

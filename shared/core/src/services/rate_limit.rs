@@ -15,7 +15,7 @@ pub async fn hit(db: &Db, bucket: &str, limit: Limit) -> Result<(), ApiError> {
 /// Count `n` hits at once (a batch that costs by its size, as a contact sync by its numbers);
 /// refuse them all if they would overfill the window.
 pub async fn hits(db: &Db, bucket: &str, limit: Limit, n: i32) -> Result<(), ApiError> {
-    let window = limit.window.as_secs().max(1) as f64;
+    let window = limit.window_secs();
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
