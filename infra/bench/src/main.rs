@@ -301,7 +301,10 @@ async fn register(http: &reqwest::Client, base: &str, name: &str) -> Result<User
 }
 
 async fn connect(ws_url: &str, token: &str) -> Result<Ws> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("{ws_url}?token={token}")).await?;
+    // Nagle off, as a chat client has it: a small frame goes out at once.
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(format!("{ws_url}?token={token}"), None, true)
+            .await?;
     Ok(ws)
 }
 

@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::Settings;
@@ -519,6 +520,13 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let (shutdown, on_shutdown) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // API Gateway's edge does not hold small frames back: neither does the emulation (with
+        // Nagle's algorithm on, a WebSocket reply can wait 40 ms for the client's delayed ACK).
+        let listener = listener.tap_io(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let result = axum::serve(listener, service)
             .with_graceful_shutdown(async {
                 let _ = on_shutdown.await;
