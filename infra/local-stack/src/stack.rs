@@ -424,6 +424,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let outbox = Arc::new(OutboxNotifier::default());
     let app = App {
         sends: banter_core::db::send_batches::SendBatcher::new(pool.clone()),
+        relay_turn: Default::default(),
         db: pool,
         tokens: Arc::new(tokens),
         sessions: Arc::new(banter_core::auth::revocation::SessionCheck::new(

@@ -15,6 +15,8 @@ pub struct App {
     pub db: Db,
     /// Stores the messages sent at the same moment together (group commit).
     pub sends: SendBatcher,
+    /// This process's place in the relay queue (`services::relay`).
+    pub relay_turn: crate::services::relay::RelayTurn,
     pub tokens: Arc<TokenKeys>,
     pub settings: Arc<Settings>,
     pub ports: Ports,

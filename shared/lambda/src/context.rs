@@ -304,6 +304,7 @@ pub async fn app_from_env(uses: Uses) -> Result<App, InitError> {
     };
     Ok(App {
         sends: banter_core::db::send_batches::SendBatcher::new(db.clone()),
+        relay_turn: Default::default(),
         db,
         tokens: Arc::new(tokens),
         sessions: Arc::new(banter_core::auth::revocation::SessionCheck::new(

@@ -14,6 +14,8 @@
 //! events up to the relay's position before it is pushed anything newer.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
@@ -80,15 +82,43 @@ pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
         Ok(swept) => tracing::info!(swept, "deleted files no message shows"),
         Err(e) => tracing::warn!(error = %e, "could not sweep media files"),
     }
-    run(app, false).await
+    run(app, None).await
 }
 
 /// Relay everything that is stable (a wake-up after a commit). If a relay is running, this one
 /// queues for the next turn, unless one is queued already: that one has not read yet, so it
 /// reads what woke this one, which then has nothing to do. A queue of one, not a crowd of
-/// relays retrying the lock.
+/// relays retrying the lock: first in this process ([`RelayTurn`], without a round trip),
+/// then across processes (`events::queue_for_relay`).
 pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
-    run(app, true).await
+    let Some(waiting) = app.relay_turn.wait() else {
+        return Ok(RelayReport::default());
+    };
+    run(app, Some(waiting)).await
+}
+
+/// This process's place in the relay queue: while one of its drains waits for its turn (it has
+/// not read yet), a wake-up here leaves at once. On Lambda an instance runs one invocation at a
+/// time, so this only matters where one process serves many (the local stack), where it spares
+/// PostgreSQL a transaction per wake-up.
+#[derive(Clone, Default)]
+pub struct RelayTurn(Arc<AtomicBool>);
+
+impl RelayTurn {
+    /// Wait here, unless a drain of this process already does.
+    fn wait(&self) -> Option<Waiting> {
+        (!self.0.swap(true, Ordering::SeqCst)).then(|| Waiting(self.0.clone()))
+    }
+}
+
+/// A drain waiting for its turn; dropped once it holds the relay lock, before it reads (or
+/// when it gives up).
+struct Waiting(Arc<AtomicBool>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 /// How long a relay waits for the running one (a round takes milliseconds).
@@ -102,8 +132,10 @@ const HELD_BACK_PAUSE: Duration = Duration::from_millis(2);
 const HELD_BACK_PAUSE_MAX: Duration = Duration::from_millis(50);
 const HELD_BACK_PATIENCE: Duration = Duration::from_secs(2);
 
-async fn run(app: &App, queue: bool) -> Result<RelayReport, ApiError> {
+/// Relay rounds, as a queued drain (`waiting` in this process's queue) or as the schedule.
+async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiError> {
     let mut report = RelayReport::default();
+    let queue = waiting.is_some();
     let client = app.db.get().await?;
     if queue && !events::queue_for_relay(&client).await? {
         return Ok(report);
@@ -111,6 +143,7 @@ async fn run(app: &App, queue: bool) -> Result<RelayReport, ApiError> {
     let mut connection = RelayConnection {
         client: Some(client),
         queued: queue,
+        waiting,
     };
     let mut held_back_since: Option<tokio::time::Instant> = None;
     let mut pause = HELD_BACK_PAUSE;
@@ -150,12 +183,8 @@ async fn run(app: &App, queue: bool) -> Result<RelayReport, ApiError> {
 struct RelayConnection {
     client: Option<deadpool_postgres::Object>,
     queued: bool,
-}
-
-impl RelayConnection {
-    fn client(&mut self) -> &mut deadpool_postgres::Object {
-        self.client.as_mut().expect("present until dropped")
-    }
+    /// This process's place in the queue, until the first round holds the relay lock.
+    waiting: Option<Waiting>,
 }
 
 impl Drop for RelayConnection {
@@ -193,11 +222,15 @@ async fn round(
     report: &mut RelayReport,
 ) -> Result<Option<RoundOutcome>, ApiError> {
     let leave_queue = connection.queued;
-    let tx = connection.client().transaction().await?;
+    // (The field, not a method: the round also lets go of `waiting` while `tx` lives.)
+    let client = connection.client.as_mut().expect("present until dropped");
+    let tx = client.transaction().await?;
     let wait = (lock == Lock::Wait).then_some(LOCK_WAIT);
     if !events::lock_relay(&tx, wait, leave_queue).await? {
         return Ok(None);
     }
+    // Its turn: a wake-up from now on may come after this round's reads, so it drains itself.
+    connection.waiting = None;
     let (replays, stable) =
         tokio::try_join!(events::take_replays(&tx), events::next_stable(&tx, BATCH))?;
     let position = stable.position;
@@ -580,5 +613,27 @@ async fn replay_to(
             Some(last) if page.len() as i64 == BATCH => after = last.position,
             _ => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_drain_per_process_waits_for_the_relay_turn() {
+        let turn = RelayTurn::default();
+        let first = turn.wait().expect("nobody waits yet");
+        assert!(
+            turn.wait().is_none(),
+            "a second wake-up leaves: the waiting drain has not read yet"
+        );
+        assert!(turn.clone().wait().is_none(), "clones share the place");
+        drop(first);
+        let next = turn.wait();
+        assert!(
+            next.is_some(),
+            "once the waiting drain holds the lock, the next wake-up waits"
+        );
     }
 }
