@@ -11,6 +11,8 @@
 //! 5. sync catch-up speed for a device returning to 10,000 missed messages;
 //! 6. server memory (peak, and 5 s after) under 1,000 concurrent failing logins.
 //!
+//! With `--saturation` it raises the 1:1 rate from `--rate` in steps of `--rate` until the
+//! delivered p99 passes 1 s (`one_to_one.rs`), and prints the highest rate sustained.
 //! With `--group N` it measures groups instead (`groups.rs`): one sender to N-1 connected
 //! members at `--rate` (send -> last member, p50/p99) and at saturation (deliveries/s), and the
 //! chat list of a user in 500 chats. With `--features` it measures message features
@@ -24,6 +26,7 @@
 //! ```sh
 //! cargo build --release -p banter-local -p banter-bench
 //! ./target/release/banter-bench --connections 10000 --rate 1000 --seconds 10
+//! ./target/release/banter-bench --saturation --rate 1000 --seconds 10
 //! ./target/release/banter-bench --group 1024 --rate 20 --seconds 10
 //! ./target/release/banter-bench --features --seconds 10
 //! ./target/release/banter-bench --discovery
@@ -31,13 +34,11 @@
 //! ```
 //! It stops by itself, and stops the stack and its PostgreSQL.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -49,6 +50,7 @@ mod discovery;
 mod groups;
 mod media;
 mod message_features;
+mod one_to_one;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -65,6 +67,9 @@ struct Options {
     features: bool,
     /// The search, contact sync and backup scenario (`discovery.rs`) instead of the 1:1 run.
     discovery: bool,
+    /// The saturation sweep (`one_to_one.rs`) instead of the 1:1 run: from `rate` in steps of
+    /// `rate`.
+    saturation: bool,
     stack_bin: PathBuf,
 }
 
@@ -78,6 +83,7 @@ fn options() -> Result<Options> {
         group: 0,
         features: false,
         discovery: false,
+        saturation: false,
         stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,8 +100,9 @@ fn options() -> Result<Options> {
             "--group" => o.group = value()?.parse()?,
             "--features" => o.features = true,
             "--discovery" => o.discovery = true,
+            "--saturation" => o.saturation = true,
             other => bail!(
-                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --features --discovery --stack-bin"
+                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --features --discovery --saturation --stack-bin"
             ),
         }
     }
@@ -360,6 +367,11 @@ async fn main() -> Result<()> {
     let o = options()?;
     if o.discovery {
         println!("banter-bench: message search, phone sync, backups");
+    } else if o.saturation {
+        println!(
+            "banter-bench: saturation, 1:1 from {} msg/s in steps of {} over {} pairs",
+            o.rate, o.rate, o.pairs
+        );
     } else if o.features {
         println!("banter-bench: message features (typing, read receipts, catch-up, presence)");
     } else if o.group > 0 {
@@ -376,6 +388,8 @@ async fn main() -> Result<()> {
     let stack = Stack::start(&o.stack_bin, o.pool).await?;
     let result = if o.discovery {
         discovery::run(&stack).await
+    } else if o.saturation {
+        saturation(&o, &stack).await
     } else if o.features {
         message_features::run(&stack, o.seconds).await
     } else if o.group > 0 {
@@ -385,6 +399,14 @@ async fn main() -> Result<()> {
     };
     stack.stop().await;
     result
+}
+
+/// The saturation sweep over fresh pairs.
+async fn saturation(o: &Options, stack: &Stack) -> Result<()> {
+    let http = reqwest::Client::new();
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let pairs = one_to_one::Pairs::register(&http, &stack.base, &run_id, o.pairs).await?;
+    one_to_one::saturation(stack, &pairs, o.rate, o.rate, o.seconds).await
 }
 
 async fn run(o: &Options, stack: &Stack) -> Result<()> {
@@ -404,29 +426,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
 
     // Users: pairs for the message path, and owners for the idle connections.
     let idle_users = (o.connections / 100).clamp(1, 100);
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    let mut chats = Vec::new();
-    for i in 0..o.pairs {
-        let a = register(&http, &stack.base, &format!("s{i}-{run_id}")).await?;
-        let b = register(&http, &stack.base, &format!("r{i}-{run_id}")).await?;
-        let chat: Value = http
-            .post(format!("{}/api/chats", stack.base))
-            .bearer_auth(&a.token)
-            .json(&json!({ "type": "individual", "participantIds": [b.id] }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        chats.push(
-            chat["data"]["id"]
-                .as_str()
-                .ok_or_else(|| anyhow!("chat: {chat}"))?
-                .to_owned(),
-        );
-        senders.push(a);
-        receivers.push(b);
-    }
+    let pairs = one_to_one::Pairs::register(&http, &stack.base, &run_id, o.pairs).await?;
     // Password hashing cost (Argon2id, 19 MiB, t=2, p=1) and login latency over REST.
     let mut hashing = Histogram::<u64>::new(3)?;
     for _ in 0..20 {
@@ -517,7 +517,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     );
 
     // 3. Frame round trip through route dispatch ($default answers an unknown action).
-    let mut probe = connect(&ws_url, &senders[0].token).await?;
+    let mut probe = connect(&ws_url, &pairs.senders[0].token).await?;
     let mut rtt = Histogram::<u64>::new(3)?;
     for i in 0..2000 {
         let t = Instant::now();
@@ -539,113 +539,26 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     drop(probe);
 
     // 4. Send -> receive at a fixed rate.
-    // Send times by clientMessageId: one map for receivers, one for acks.
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let ack_due: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let delivered = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
-    let acked = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
-    let mut sinks: Vec<SplitSink<Ws, Message>> = Vec::new();
-    let mut readers = Vec::new();
-    for (sender, receiver) in senders.iter().zip(&receivers) {
-        let (sink, mut sender_stream): (_, SplitStream<Ws>) =
-            connect(&ws_url, &sender.token).await?.split();
-        sinks.push(sink);
-        let (sent, acks) = (ack_due.clone(), acked.clone());
-        readers.push(tokio::spawn(async move {
-            while let Some(Ok(Message::Text(t))) = sender_stream.next().await {
-                let frame: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
-                if frame["event"] == "ack" {
-                    let id = frame["data"]["clientMessageId"]
-                        .as_str()
-                        .unwrap_or_default();
-                    if let Some(t0) = sent.lock().unwrap().remove(id) {
-                        acks.lock()
-                            .unwrap()
-                            .record(t0.elapsed().as_micros() as u64)
-                            .ok();
-                    }
-                }
-            }
-        }));
-        let mut rx = connect(&ws_url, &receiver.token).await?;
-        let (sent, hist) = (sent_at.clone(), delivered.clone());
-        readers.push(tokio::spawn(async move {
-            while let Ok(t) = next_text(&mut rx).await {
-                let frame: Value = serde_json::from_str(&t).unwrap_or_default();
-                if frame["event"] == "message:received" {
-                    let id = frame["data"]["message"]["clientMessageId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    if let Some(t0) = sent.lock().unwrap().remove(&id) {
-                        hist.lock()
-                            .unwrap()
-                            .record(t0.elapsed().as_micros() as u64)
-                            .ok();
-                    }
-                }
-            }
-        }));
-    }
-    let total = o.rate * o.seconds;
-    let interval = Duration::from_secs_f64(1.0 / o.rate as f64);
-    let cpu_server_0 = cpu_secs(pid);
-    let cpu_pg_0 = postgres_cpu_secs();
-    let xacts_0 = transactions(&stack.database_url).await?;
-    let profiling = reset_statement_stats(&stack.database_url).await;
-    let start = tokio::time::Instant::now();
-    for n in 0..total {
-        let due = start + interval * n as u32;
-        tokio::time::sleep_until(due).await;
-        let pair = n as usize % sinks.len();
-        let id = format!("b{n}");
-        let frame = json!({ "action": "message:send", "requestId": n.to_string(),
-            "data": { "chatId": chats[pair], "clientMessageId": id, "content": "a message-sized payload of about sixty bytes, like a short chat" } });
-        // Open loop: latency counts from when the send was due.
-        sent_at.lock().unwrap().insert(id.clone(), due.into_std());
-        ack_due.lock().unwrap().insert(id, due.into_std());
-        sinks[pair]
-            .send(Message::Text(frame.to_string().into()))
-            .await?;
-    }
-    let send_time = start.elapsed();
-    for _ in 0..100 {
-        if sent_at.lock().unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let cpu_server = cpu_secs(pid) - cpu_server_0;
-    let cpu_pg = postgres_cpu_secs() - cpu_pg_0;
-    let xacts = transactions(&stack.database_url).await? - xacts_0;
-    let lost = sent_at.lock().unwrap().len();
-    let delivered = delivered.lock().unwrap().clone();
-    let acked = acked.lock().unwrap().clone();
+    let phase = one_to_one::send_at_rate(stack, &pairs, o.rate, o.seconds, "b").await?;
     println!(
         "\n[send -> receive] {} messages at {} msg/s (achieved {:.0}/s), 1:1 over {} pairs",
-        total,
-        o.rate,
-        total as f64 / send_time.as_secs_f64(),
-        o.pairs
+        phase.sent, o.rate, phase.achieved, o.pairs
     );
-    println!("  delivered: {}", summary(&delivered));
-    println!("  acked:     {}", summary(&acked));
-    println!("  not received within 5 s: {lost}");
+    println!("  delivered: {}", summary(&phase.delivered));
+    println!("  acked:     {}", summary(&phase.acked));
+    println!("  not received within 5 s: {}", phase.lost);
     println!(
         "  p50 / floor = {:.2}x (budget 2x); CPU per delivered message: server {:.3} ms + postgres {:.3} ms",
-        ms(&delivered, 0.5) / floor_avg,
-        cpu_server * 1000.0 / delivered.len().max(1) as f64,
-        cpu_pg * 1000.0 / delivered.len().max(1) as f64
+        ms(&phase.delivered, 0.5) / floor_avg,
+        phase.server_cpu_ms,
+        phase.postgres_cpu_ms
     );
     println!(
         "  PostgreSQL transactions per delivered message: {:.2} (send, relay rounds, receipts)",
-        xacts as f64 / delivered.len().max(1) as f64
+        phase.transactions
     );
-    if profiling {
-        print_statement_stats(&stack.database_url, delivered.len().max(1) as f64).await?;
-    }
-    for r in readers {
-        r.abort();
+    if phase.statements_counted {
+        print_statement_stats(&stack.database_url, phase.delivered.len().max(1) as f64).await?;
     }
     drop(idle);
 
@@ -653,18 +566,13 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let missed = 10_000;
     let writer = register(&http, &stack.base, &format!("cw-{run_id}")).await?;
     let returning = register(&http, &stack.base, &format!("cr-{run_id}")).await?;
-    let chat: Value = http
-        .post(format!("{}/api/chats", stack.base))
-        .bearer_auth(&writer.token)
-        .json(&json!({ "type": "individual", "participantIds": [returning.id] }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let chat = chat["data"]["id"]
-        .as_str()
-        .ok_or_else(|| anyhow!("chat"))?
-        .to_owned();
+    let chat = groups::create_chat(
+        &http,
+        &stack.base,
+        &writer,
+        json!({ "type": "individual", "participantIds": [returning.id] }),
+    )
+    .await?;
     let since: Value = http
         .get(format!("{}/api/sync", stack.base))
         .bearer_auth(&returning.token)
