@@ -554,6 +554,12 @@ pub async fn history(
 }
 
 /// Messages by id, as they are now (status `sent`), for the events that carry them.
+///
+/// Planned for each call, with the ids at hand, not from a cached generic plan: a generic plan
+/// is made once per connection, when this connection first asks, and made while `messages` is
+/// small it reads the whole table, comparing every row with every id. The relay and sync keep
+/// their connections for hours: measured in a growing benchmark database, that plan took
+/// 176 ms for 443 ids (and half a core) where the index takes 3.5 ms.
 pub async fn by_ids(
     client: &impl deadpool_postgres::GenericClient,
     ids: &[Uuid],
@@ -561,11 +567,10 @@ pub async fn by_ids(
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let stmt = client
-        .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id = ANY($1)"))
-        .await?;
+    // A `&str` is an unnamed statement, planned when it is bound with `ids`.
+    let sql = format!("{MESSAGE_SELECT} WHERE m.id = ANY($1)");
     Ok(client
-        .query(&stmt, &[&ids])
+        .query(sql.as_str(), &[&ids])
         .await?
         .iter()
         .map(|r| {
