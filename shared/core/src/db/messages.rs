@@ -555,11 +555,11 @@ pub async fn history(
 
 /// Messages by id, as they are now (status `sent`), for the events that carry them.
 ///
-/// Planned for each call, with the ids at hand, not from a cached generic plan: a generic plan
-/// is made once per connection, when this connection first asks, and made while `messages` is
-/// small it reads the whole table, comparing every row with every id. The relay and sync keep
-/// their connections for hours: measured in a growing benchmark database, that plan took
-/// 176 ms for 443 ids (and half a core) where the index takes 3.5 ms.
+/// Planned afresh on each call, for the table as it is then, not from a plan cached on the
+/// connection: a cached generic plan is made once per connection, when it first asks, and one
+/// made while `messages` was small reads the whole table, comparing every row with every id.
+/// The relay and sync keep their connections for hours: in a growing benchmark database that
+/// read took 176 ms for 443 ids (and half a core) where the index takes 3.5 ms.
 pub async fn by_ids(
     client: &impl deadpool_postgres::GenericClient,
     ids: &[Uuid],
@@ -567,7 +567,7 @@ pub async fn by_ids(
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    // A `&str` is an unnamed statement, planned when it is bound with `ids`.
+    // A `&str` is prepared for this call alone (and closed after), so it is planned now.
     let sql = format!("{MESSAGE_SELECT} WHERE m.id = ANY($1)");
     Ok(client
         .query(sql.as_str(), &[&ids])
