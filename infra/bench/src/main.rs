@@ -406,7 +406,7 @@ async fn saturation(o: &Options, stack: &Stack) -> Result<()> {
     let http = reqwest::Client::new();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let pairs = one_to_one::Pairs::register(&http, &stack.base, &run_id, o.pairs).await?;
-    one_to_one::saturation(stack, &pairs, o.rate, o.rate, o.seconds).await
+    one_to_one::saturation(stack, &pairs, o.rate, o.seconds).await
 }
 
 async fn run(o: &Options, stack: &Stack) -> Result<()> {

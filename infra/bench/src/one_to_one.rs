@@ -189,22 +189,16 @@ pub async fn send_at_rate(
 /// The p99 a rate must keep to count as sustained (DESIGN.md's saturation budget).
 const SATURATION_P99_MS: f64 = 1000.0;
 
-/// Raise the rate from `from` by `step` (`seconds` at each) until the delivered p99 passes
-/// 1 s, a message is not received, or the client cannot keep the rate; print each step and the
-/// highest rate sustained.
-pub async fn saturation(
-    stack: &Stack,
-    pairs: &Pairs,
-    from: u64,
-    step: u64,
-    seconds: u64,
-) -> Result<()> {
+/// Raise the rate by `step` (`step`, 2 × `step`, ...; `seconds` at each) until the delivered
+/// p99 passes 1 s, a message is not received, or the client cannot keep the rate; print each
+/// step and the highest rate sustained.
+pub async fn saturation(stack: &Stack, pairs: &Pairs, step: u64, seconds: u64) -> Result<()> {
     println!(
-        "\n[saturation] 1:1 over {} pairs, {seconds} s per step, from {from} msg/s by {step}",
+        "\n[saturation] 1:1 over {} pairs, {seconds} s per step, from {step} msg/s by {step}",
         pairs.senders.len()
     );
     let mut sustained = None;
-    let mut rate = from;
+    let mut rate = step;
     loop {
         let phase = send_at_rate(stack, pairs, rate, seconds, &format!("sat{rate}-")).await?;
         let p99 = ms(&phase.delivered, 0.99);
@@ -231,7 +225,7 @@ pub async fn saturation(
             "  saturation: {rate} msg/s sustained with p99 < 1 s (budget >= 5000), {} msg/s was not",
             rate + step
         ),
-        None => println!("  saturation: below {from} msg/s (budget >= 5000)"),
+        None => println!("  saturation: below {step} msg/s (budget >= 5000)"),
     }
     Ok(())
 }
