@@ -515,3 +515,59 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
     phone.expect_silence(Duration::from_millis(300)).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_once_it_holds_it() {
+    use banter_core::db::events::{lock_relay, queue_for_relay};
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let db = &app.app().db;
+    let mut queued = db.get().await.unwrap();
+    let other = db.get().await.unwrap();
+    assert!(queue_for_relay(&queued).await.unwrap(), "the queue is free");
+    assert!(
+        !queue_for_relay(&other).await.unwrap(),
+        "one relay is queued already: a second wake-up leaves"
+    );
+
+    // Another relay holds the lock for longer than the queued one waits.
+    let mut running = db.get().await.unwrap();
+    let running = running.transaction().await.unwrap();
+    assert!(lock_relay(&running, Some(Duration::from_secs(5)), false)
+        .await
+        .unwrap());
+    let waiting = queued.transaction().await.unwrap();
+    let started = std::time::Instant::now();
+    let gave_up = lock_relay(&waiting, Some(Duration::from_millis(200)), true).await;
+    let waited = started.elapsed();
+    assert!(gave_up.is_err(), "the lock wait ends in an error");
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_secs(3),
+        "it waited its lock wait, no more: {waited:?}"
+    );
+    drop(waiting);
+    assert!(
+        !queue_for_relay(&other).await.unwrap(),
+        "a relay that gave up waiting is still queued until its connection closes"
+    );
+
+    // Once the lock is free, the queued relay takes it and leaves the queue in the same
+    // statement, before it reads: a wake-up from now on queues itself.
+    running.rollback().await.unwrap();
+    let turn = queued.transaction().await.unwrap();
+    assert!(lock_relay(&turn, Some(Duration::from_secs(5)), true)
+        .await
+        .unwrap());
+    assert!(
+        queue_for_relay(&other).await.unwrap(),
+        "the queue is free while the relay holding the lock still reads"
+    );
+    turn.batch_execute("SELECT 1").await.unwrap();
+    turn.rollback().await.unwrap();
+    for client in [&queued, &other] {
+        client
+            .batch_execute("SELECT pg_advisory_unlock_all()")
+            .await
+            .unwrap();
+    }
+    app.stop().await;
+}

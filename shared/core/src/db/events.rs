@@ -515,6 +515,8 @@ pub async fn lock_relay(
     leave_queue: bool,
 ) -> Result<bool, ApiError> {
     let row = match wait {
+        // One round trip: PostgreSQL evaluates a target list left to right, so the settings
+        // are in force when the lock is waited for, and the queue is left once it is held.
         Some(wait) => {
             let timeout = format!("{}ms", wait.as_millis().max(1));
             client
@@ -523,25 +525,17 @@ pub async fn lock_relay(
                         .prepare_cached(concat!(
                             "SELECT set_config('synchronous_commit', 'off', true), ",
                             crate::keyed_lookup_plans!("true"),
-                            ", set_config('lock_timeout', $1, true)"
+                            ", set_config('lock_timeout', $1, true)",
+                            ", pg_advisory_xact_lock(7202)::text IS NOT NULL AS locked",
+                            ", CASE WHEN $2 THEN pg_advisory_unlock(7203) END AS left_queue"
                         ))
                         .await?,
-                    &[&timeout],
-                )
-                .await?;
-            client
-                .query_one(
-                    &client
-                        .prepare_cached(
-                            "SELECT pg_advisory_xact_lock(7202)::text IS NOT NULL AS locked",
-                        )
-                        .await?,
-                    &[],
+                    &[&timeout, &leave_queue],
                 )
                 .await?
         }
         None => {
-            client
+            let row = client
                 .query_one(
                     &client
                         .prepare_cached(concat!(
@@ -552,21 +546,21 @@ pub async fn lock_relay(
                         .await?,
                     &[],
                 )
-                .await?
+                .await?;
+            if leave_queue && row.get::<_, bool>("locked") {
+                client
+                    .query_one(
+                        &client
+                            .prepare_cached("SELECT pg_advisory_unlock(7203)")
+                            .await?,
+                        &[],
+                    )
+                    .await?;
+            }
+            row
         }
     };
-    let locked: bool = row.get("locked");
-    if locked && leave_queue {
-        client
-            .query_one(
-                &client
-                    .prepare_cached("SELECT pg_advisory_unlock(7203)")
-                    .await?,
-                &[],
-            )
-            .await?;
-    }
-    Ok(locked)
+    Ok(row.get("locked"))
 }
 
 pub async fn set_relay_position(client: &impl GenericClient, p: Position) -> Result<(), ApiError> {

@@ -52,6 +52,29 @@ macro_rules! keyed_lookup_plans {
     };
 }
 
+/// A pooled connection or transaction, seen as tokio-postgres's own client, for what the pool's
+/// `GenericClient` lacks: `query_typed` runs a statement unnamed, parsed, planned for these
+/// parameters and run in one round trip, and not kept. For reads whose best plan depends on
+/// how many keys they are given and how big the table has grown, which a plan cached on a
+/// long-lived connection would not follow (`messages::by_ids`).
+pub trait AsTokioPostgres: deadpool_postgres::GenericClient {
+    fn as_tokio_postgres(&self) -> &impl tokio_postgres::GenericClient;
+}
+
+impl AsTokioPostgres for deadpool_postgres::Object {
+    fn as_tokio_postgres(&self) -> &impl tokio_postgres::GenericClient {
+        let client: &tokio_postgres::Client = self;
+        client
+    }
+}
+
+impl AsTokioPostgres for deadpool_postgres::Transaction<'_> {
+    fn as_tokio_postgres(&self) -> &impl tokio_postgres::GenericClient {
+        let tx: &tokio_postgres::Transaction<'_> = self;
+        tx
+    }
+}
+
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }

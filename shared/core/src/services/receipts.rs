@@ -68,10 +68,12 @@ pub async fn record(
             pairs.push((*sender, *recipient));
         }
     }
-    messages::mark_delivered_many(client, &watermarks).await?;
     // A tick the moment a device connects would tell a sender when it was online: only those
     // whose presence the sender may know are named.
-    let visible = relationships::presence_visible_pairs(client, &pairs).await?;
+    let ((), visible) = tokio::try_join!(
+        messages::mark_delivered_many(client, &watermarks),
+        relationships::presence_visible_pairs(client, &pairs),
+    )?;
     let mut notices = Vec::new();
     for ((chat, sender), (seq, message_id, recipients)) in &deliveries.by_chat_sender {
         let delivered_to: Vec<Uuid> = recipients

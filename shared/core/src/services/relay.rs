@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::api::models::{ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, StoredEvent, Stream};
-use crate::db::{chats, messages, relationships};
+use crate::db::{chats, messages, relationships, AsTokioPostgres};
 use crate::error::ApiError;
 use crate::ports::{ConnectionRecord, DeliveryJob, PushError};
 use crate::App;
@@ -251,10 +251,12 @@ async fn round(
         push_batch(app, &tx, &batch, &mut deliveries, report).await?;
         report.events += batch.len();
     }
-    let wrote = receipts::record(&tx, &deliveries).await?;
-    if next != position {
-        events::set_relay_position(&tx, next).await?;
-    }
+    let (wrote, ()) = tokio::try_join!(receipts::record(&tx, &deliveries), async {
+        if next != position {
+            events::set_relay_position(&tx, next).await?;
+        }
+        Ok(())
+    })?;
     tx.commit().await?;
     if leave_queue {
         connection.queued = false;
@@ -283,7 +285,7 @@ pub(super) struct Frames<'a> {
 impl<'a> Frames<'a> {
     pub(super) async fn load(
         app: &'a App,
-        client: &impl GenericClient,
+        client: &impl AsTokioPostgres,
         batch: &[StoredEvent],
     ) -> Result<Self, ApiError> {
         let ids: Vec<Uuid> = batch.iter().filter_map(|e| e.message_id).collect();
@@ -411,7 +413,7 @@ struct Push {
 /// frames in order; receipts for the messages that arrived.
 async fn push_batch(
     app: &App,
-    client: &impl GenericClient,
+    client: &impl AsTokioPostgres,
     batch: &[StoredEvent],
     deliveries: &mut Deliveries,
     report: &mut RelayReport,
@@ -442,7 +444,24 @@ async fn push_batch(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let blocks = relationships::blocks_among(client, &everyone, &actors).await?;
+    // The members' connections first, then which of them await a replay (with the blocks, in
+    // one round trip): `$connect` asks for the replay before it registers the connection, so
+    // a connection seen here that is resuming is in the set read after.
+    let mut connections: HashMap<Uuid, Vec<ConnectionRecord>> = HashMap::new();
+    let users = batch.iter().filter_map(|e| match e.stream {
+        Stream::User(u) => Some(u),
+        Stream::Chat(_) => None,
+    });
+    for user in everyone.iter().copied().chain(users) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = connections.entry(user) {
+            entry.insert(app.ports.connections.connections_of(user).await?);
+        }
+    }
+    let (blocks, replaying) = tokio::try_join!(
+        relationships::blocks_among(client, &everyone, &actors),
+        events::replaying_connections(client),
+    )?;
+    let replaying: HashSet<String> = replaying.into_iter().collect();
     // Whom each event is for: its user, or those who were its chat's members when it happened
     // (one removed by it, too) and do not block its actor.
     let recipients: Vec<Vec<Uuid>> = batch
@@ -462,20 +481,6 @@ async fn push_batch(
                 .map(|m| m.user_id)
                 .collect(),
         })
-        .collect();
-    // Their connections first, then which of them await a replay: `$connect` asks for the
-    // replay before it registers the connection, so a connection seen here that is resuming
-    // is in the set read after.
-    let mut connections: HashMap<Uuid, Vec<ConnectionRecord>> = HashMap::new();
-    for user in recipients.iter().flatten() {
-        if !connections.contains_key(user) {
-            let of_user = app.ports.connections.connections_of(*user).await?;
-            connections.insert(*user, of_user);
-        }
-    }
-    let replaying: HashSet<String> = events::replaying_connections(client)
-        .await?
-        .into_iter()
         .collect();
     // Per connection, its frames in log order.
     let mut plan: HashMap<String, (Uuid, Vec<Push>)> = HashMap::new();
@@ -554,7 +559,7 @@ async fn push_in_order(app: &App, connection: &str, user: Uuid, pushes: &[Push])
 /// Replay a resuming connection's events after its cursor up to the relay's position.
 async fn replay_to(
     app: &App,
-    client: &impl GenericClient,
+    client: &impl AsTokioPostgres,
     replay: &PendingReplay,
     until: Position,
     deliveries: &mut Deliveries,
