@@ -7,7 +7,8 @@
 //! 3. frame round trip through route dispatch (an unknown action answered by `$default`);
 //! 4. send -> receive latency of `message:send` -> `message:received` at a fixed rate
 //!    (open loop: latency counts from the scheduled send time), acks, losses, server and
-//!    PostgreSQL CPU and PostgreSQL transactions per delivered message;
+//!    PostgreSQL CPU and PostgreSQL transactions per delivered message, the costliest statements
+//!    and the busiest PostgreSQL processes;
 //! 5. sync catch-up speed for a device returning to 10,000 missed messages;
 //! 6. server memory (peak, and 5 s after) under 1,000 concurrent failing logins.
 //!
@@ -228,6 +229,11 @@ fn cpu_secs(pid: u32) -> f64 {
 /// CPU seconds of every PostgreSQL process on the machine (the benchmark's private cluster is
 /// the busy one).
 fn postgres_cpu_secs() -> f64 {
+    postgres_cpu_by_process().values().sum()
+}
+
+/// CPU seconds of each PostgreSQL process on the machine, by process id.
+fn postgres_cpu_by_process() -> std::collections::HashMap<u32, f64> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -237,8 +243,8 @@ fn postgres_cpu_secs() -> f64 {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim() == "postgres")
         })
-        .map(cpu_secs)
-        .sum()
+        .map(|pid| (pid, cpu_secs(pid)))
+        .collect()
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -560,6 +566,12 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     if phase.statements_counted {
         print_statement_stats(&stack.database_url, phase.delivered.len().max(1) as f64).await?;
     }
+    print_busiest_backends(
+        &stack.database_url,
+        &phase.busiest_backends,
+        phase.delivered.len().max(1) as f64,
+    )
+    .await?;
     drop(idle);
 
     // 5. Sync catch-up: a device returning to many missed messages.
@@ -725,6 +737,41 @@ async fn print_statement_stats(url: &str, delivered: f64) -> Result<()> {
             r.get::<_, f64>("ms") / delivered,
             r.get::<_, f64>("blocks"),
             r.get::<_, String>("query")
+        );
+    }
+    drop(client);
+    let _ = task.await;
+    Ok(())
+}
+
+/// PostgreSQL's busiest processes in a phase, with what each ran last. Their CPU is measured
+/// by the kernel, so unlike pg_stat_statements' times it leaves out waiting for a core: it
+/// shows what one connection (the send batcher's, a relay's) costs, and how near a core it is.
+async fn print_busiest_backends(url: &str, busiest: &[(u32, f64)], delivered: f64) -> Result<()> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(connection);
+    let pids: Vec<i32> = busiest.iter().map(|(pid, _)| *pid as i32).collect();
+    let rows = client
+        .query(
+            "SELECT pid, coalesce(backend_type, '') AS kind,
+                    regexp_replace(left(coalesce(query, ''), 70), '\\s+', ' ', 'g') AS query
+             FROM pg_stat_activity WHERE pid = ANY($1)",
+            &[&pids],
+        )
+        .await?;
+    println!("  busiest PostgreSQL processes, CPU ms per delivered message (what each ran last):");
+    for (pid, secs) in busiest {
+        let row = rows.iter().find(|r| r.get::<_, i32>("pid") == *pid as i32);
+        let what = row.map_or("(gone)".to_owned(), |r| {
+            format!(
+                "{}: {}",
+                r.get::<_, String>("kind"),
+                r.get::<_, String>("query")
+            )
+        });
+        println!(
+            "    {:>7.4} ms  pid {pid:<7} {what}",
+            secs * 1000.0 / delivered
         );
     }
     drop(client);

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::groups::create_chat;
 use crate::{
-    connect, cpu_secs, ms, next_text, postgres_cpu_secs, register, reset_statement_stats,
+    connect, cpu_secs, ms, next_text, postgres_cpu_by_process, register, reset_statement_stats,
     transactions, Stack, User, Ws,
 };
 
@@ -74,6 +74,8 @@ pub struct SendPhase {
     pub transactions: f64,
     /// Whether `pg_stat_statements` counted this phase (from its first send).
     pub statements_counted: bool,
+    /// The PostgreSQL processes that used the most CPU in the phase: (process id, seconds).
+    pub busiest_backends: Vec<(u32, f64)>,
 }
 
 /// Send `rate` messages per second for `seconds` over fresh connections of every pair, round
@@ -138,7 +140,7 @@ pub async fn send_at_rate(
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let pid = stack.pid();
     let cpu_server_0 = cpu_secs(pid);
-    let cpu_pg_0 = postgres_cpu_secs();
+    let cpu_pg_0 = postgres_cpu_by_process();
     let xacts_0 = transactions(&stack.database_url).await?;
     let statements_counted = reset_statement_stats(&stack.database_url).await;
     let start = tokio::time::Instant::now();
@@ -164,7 +166,13 @@ pub async fn send_at_rate(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let cpu_server = cpu_secs(pid) - cpu_server_0;
-    let cpu_pg = postgres_cpu_secs() - cpu_pg_0;
+    let mut by_process: Vec<(u32, f64)> = postgres_cpu_by_process()
+        .into_iter()
+        .map(|(pid, secs)| (pid, secs - cpu_pg_0.get(&pid).copied().unwrap_or(0.0)))
+        .collect();
+    let cpu_pg: f64 = by_process.iter().map(|(_, secs)| secs).sum();
+    by_process.sort_by(|a, b| b.1.total_cmp(&a.1));
+    by_process.truncate(4);
     let xacts = transactions(&stack.database_url).await? - xacts_0;
     for r in readers {
         r.abort();
@@ -181,6 +189,7 @@ pub async fn send_at_rate(
         postgres_cpu_ms: cpu_pg * 1000.0 / per_message,
         transactions: xacts as f64 / per_message,
         statements_counted,
+        busiest_backends: by_process,
         delivered,
         acked,
     })
