@@ -188,9 +188,15 @@ async fn seed_corpus(
     let searcher: uuid::Uuid = searcher.id.parse()?;
     let filler: uuid::Uuid = filler.id.parse()?;
     db.execute(
-        "INSERT INTO chats (id, type, name, last_seq, created_by)
-         SELECT gen_random_uuid(), 'group', 'bench ' || i, $2, $1 FROM generate_series(1, $3::bigint) i",
-        &[&filler, &MESSAGES_PER_CHAT, &CHATS],
+        "INSERT INTO chats (id, type, name, created_by)
+         SELECT gen_random_uuid(), 'group', 'bench ' || i, $1 FROM generate_series(1, $2::bigint) i",
+        &[&filler, &CHATS],
+    )
+    .await?;
+    db.execute(
+        "UPDATE chat_sequences s SET last_seq = $1
+         FROM chats c WHERE c.id = s.chat_id AND c.name LIKE 'bench %'",
+        &[&MESSAGES_PER_CHAT],
     )
     .await?;
     db.execute(
@@ -288,8 +294,13 @@ async fn seed_backup_chat(
     let filler: uuid::Uuid = filler.id.parse()?;
     let chat = uuid::Uuid::new_v4();
     db.execute(
-        "INSERT INTO chats (id, type, name, last_seq, created_by) VALUES ($1, 'group', 'bench backup', 10000, $2)",
+        "INSERT INTO chats (id, type, name, created_by) VALUES ($1, 'group', 'bench backup', $2)",
         &[&chat, &searcher],
+    )
+    .await?;
+    db.execute(
+        "UPDATE chat_sequences SET last_seq = 10000 WHERE chat_id = $1",
+        &[&chat],
     )
     .await?;
     db.execute(

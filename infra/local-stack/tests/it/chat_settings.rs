@@ -572,3 +572,36 @@ async fn the_chat_list_searches_names_and_members_literally() {
     assert_eq!(status, 400, "too long");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_message_moves_its_chat_to_the_top_of_the_list_with_its_time() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let with_carol = app.open_chat(&alice, &carol).await;
+    assert_eq!(
+        list(&app, &alice, "").await,
+        [with_carol.clone(), with_bob.clone()],
+        "the newest chat first"
+    );
+    let (status, sent) = app.send_text(&bob, &with_bob, "still here").await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(
+        list(&app, &alice, "").await,
+        [with_bob.clone(), with_carol.clone()],
+        "the chat with the newest message first"
+    );
+    let (_, rows) = app.get("/api/chats", Some(&alice.access)).await;
+    let top = &rows["data"][0];
+    assert_eq!(
+        top["updatedAt"], sent["data"]["createdAt"],
+        "the chat's time is its last message's: {top}"
+    );
+    let (_, details) = app
+        .get(&format!("/api/chats/{with_bob}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["updatedAt"], top["updatedAt"]);
+    app.stop().await;
+}

@@ -165,7 +165,7 @@ async fn unread_counts_read_at_most_a_thousand_messages_per_chat() {
             "INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, content)
              SELECT gen_random_uuid(), '{chat_id}', '{sender}', 'bulk-' || n, 3 + n, 'x'
              FROM generate_series(1, 1500) n;
-             UPDATE chats SET last_seq = 1503 WHERE id = '{chat_id}';"
+             UPDATE chat_sequences SET last_seq = 1503 WHERE chat_id = '{chat_id}';"
         ))
         .await
         .unwrap();

@@ -227,11 +227,13 @@ pub async fn details(
     let client = db.get().await?;
     let chat = client
         .prepare_cached(&format!(
-            "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at, c.updated_at,
+            "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at,
+                    greatest(c.updated_at, s.last_message_at) AS updated_at,
                     c.disappearing_seconds,
                     {SETTINGS_COLUMNS},
                     c.send_permission, c.edit_info_permission, c.add_permission
-             FROM chats c JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
+             FROM chats c JOIN chat_sequences s ON s.chat_id = c.id
+             JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
              WHERE c.id = $1"
         ))
         .await?;
@@ -333,20 +335,23 @@ pub async fn list(
         .prepare_cached(&format!(
             // The page is cut first (the caller's rows and the chats' order only); the
             // per-chat figures are then read for its rows alone, not for every chat.
+            // A chat's time in the list is its last message's or its own last change's.
             "WITH page AS (
-                 SELECT c.id, count(*) OVER () AS total
+                 SELECT c.id, count(*) OVER () AS total,
+                        greatest(c.updated_at, s.last_message_at) AS active_at
                  FROM chat_participants me
                  JOIN chats c ON c.id = me.chat_id
+                 JOIN chat_sequences s ON s.chat_id = c.id
                  WHERE me.user_id = $1 AND me.left_at IS NULL
                    AND (me.archived = $5 OR $6::text IS NOT NULL)
-                   AND (NOT me.hidden OR c.last_seq > me.cleared_seq)
+                   AND (NOT me.hidden OR s.last_seq > me.cleared_seq)
                    AND ($6::text IS NULL OR lower(c.name) LIKE $6 OR EXISTS (
                        SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
                        WHERE o.chat_id = c.id AND o.user_id <> $1 AND o.left_at IS NULL
                          AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6)))
-                 ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id LIMIT $2 OFFSET $3
+                 ORDER BY me.pinned_at DESC NULLS LAST, active_at DESC, c.id LIMIT $2 OFFSET $3
              )
-             SELECT c.id, c.type, c.name, c.avatar_url, c.updated_at, page.total,
+             SELECT c.id, c.type, c.name, c.avatar_url, page.active_at AS updated_at, page.total,
                     (SELECT count(*) FROM chat_participants p WHERE p.chat_id = c.id AND p.left_at IS NULL)
                         AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
@@ -369,7 +374,7 @@ pub async fn list(
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
-             ORDER BY me.pinned_at DESC NULLS LAST, c.updated_at DESC, c.id"
+             ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id"
         ))
         .await?;
     let rows = client
@@ -833,7 +838,8 @@ async fn append_system_message(
                          ELSE format('%s made %s %s', actor, target, $7::text) END
                  END AS content FROM names
              ), next AS (
-                 UPDATE chats SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq
+                 UPDATE chat_sequences SET last_seq = last_seq + 1, last_message_at = now()
+                 WHERE chat_id = $1 RETURNING last_seq
              ), stored AS (
                  INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, metadata)
                  SELECT $2::uuid, $1, NULL, 'system:' || $2::uuid::text, last_seq, 'system',
@@ -1101,8 +1107,8 @@ pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, A
     let tx = client.transaction().await?;
     let hidden = tx
         .execute(
-            "UPDATE chat_participants p SET cleared_seq = c.last_seq, hidden = true, pinned_at = NULL
-             FROM chats c
+            "UPDATE chat_participants p SET cleared_seq = s.last_seq, hidden = true, pinned_at = NULL
+             FROM chats c JOIN chat_sequences s ON s.chat_id = c.id
              WHERE c.id = p.chat_id AND c.type = 'individual'
                AND p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
             &[&chat_id, &user],
@@ -1126,9 +1132,9 @@ pub async fn clear_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<Option<i
     let tx = client.transaction().await?;
     let Some(row) = tx
         .query_opt(
-            "UPDATE chat_participants p SET cleared_seq = c.last_seq
-             FROM chats c
-             WHERE c.id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL
+            "UPDATE chat_participants p SET cleared_seq = s.last_seq
+             FROM chat_sequences s
+             WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL
              RETURNING p.cleared_seq",
             &[&chat_id, &user],
         )

@@ -120,7 +120,7 @@ pub async fn insert_many(
                         ARRAY(SELECT DISTINCT m.u FROM unnest($14::int8[], $15::uuid[]) AS m(o, u)
                               WHERE m.o = i.ord) AS mention_ids,
                         member.chat_id IS NOT NULL AS is_member,
-                        coalesce(member.may_send, false) AS may_send,
+                        coalesce(member.may_send, false) AS may_send, member.disappearing_seconds,
                         existing.id AS existing_id, existing.chat_id AS existing_chat_id,
                         EXISTS (
                             SELECT 1 FROM chats c
@@ -143,7 +143,8 @@ pub async fn insert_many(
                  FROM input i
                  JOIN paced pc ON pc.ord = i.ord
                  LEFT JOIN LATERAL (
-                     SELECT p.chat_id, p.role = 'admin' OR c.send_permission = 'all' AS may_send
+                     SELECT p.chat_id, p.role = 'admin' OR c.send_permission = 'all' AS may_send,
+                            c.disappearing_seconds
                      FROM chat_participants p JOIN chats c ON c.id = p.chat_id
                      WHERE p.chat_id = i.chat_id AND p.user_id = i.sender_id AND p.left_at IS NULL
                  ) member ON true
@@ -163,11 +164,12 @@ pub async fn insert_many(
                  WINDOW w AS (PARTITION BY j.chat_id ORDER BY j.ord
                               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
              ), next AS (
-                 -- Each chat's seqs, taken under its row lock: one range per chat per batch.
-                 UPDATE chats c SET last_seq = c.last_seq + a.n
+                 -- Each chat's seqs, taken under its counter's row lock (V28): one range per
+                 -- chat per batch.
+                 UPDATE chat_sequences s SET last_seq = s.last_seq + a.n, last_message_at = now()
                  FROM (SELECT DISTINCT chat_id, n FROM accepted) a
-                 WHERE c.id = a.chat_id
-                 RETURNING c.id, c.last_seq, c.disappearing_seconds
+                 WHERE s.chat_id = a.chat_id
+                 RETURNING s.chat_id AS id, s.last_seq
              ), inserted AS (
                  INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content,
                                        reply_to_id, metadata, media_id, mentions, forwarded_from_id,
@@ -175,8 +177,8 @@ pub async fn insert_many(
                  SELECT a.id, a.chat_id, a.sender_id, a.client_message_id, nx.last_seq - a.n + a.nth,
                         a.type, a.content, a.reply_to_id, a.metadata, a.media_id, a.mention_ids,
                         a.forwarded_from_id, coalesce(a.forward_count, 0), a.view_once,
-                        CASE WHEN nx.disappearing_seconds > 0
-                             THEN now() + make_interval(secs => nx.disappearing_seconds) END
+                        CASE WHEN a.disappearing_seconds > 0
+                             THEN now() + make_interval(secs => a.disappearing_seconds) END
                  FROM accepted a JOIN next nx ON nx.id = a.chat_id
                  ORDER BY a.ord
                  ON CONFLICT (sender_id, client_message_id) DO NOTHING
