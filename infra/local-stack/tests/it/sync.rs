@@ -518,7 +518,7 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
 
 #[tokio::test]
 async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_once_it_holds_it() {
-    use banter_core::db::events::{lock_relay, queue_for_relay};
+    use banter_core::db::events::{lock_relay, queue_for_relay, RelayLock};
     let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
     let db = &app.app().db;
     let mut queued = db.get().await.unwrap();
@@ -532,12 +532,16 @@ async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_onc
     // Another relay holds the lock for longer than the queued one waits.
     let mut running = db.get().await.unwrap();
     let running = running.transaction().await.unwrap();
-    assert!(lock_relay(&running, Some(Duration::from_secs(5)), false)
+    let wait = |within, leave_queue| RelayLock::Wait {
+        within,
+        leave_queue,
+    };
+    assert!(lock_relay(&running, wait(Duration::from_secs(5), false))
         .await
         .unwrap());
     let waiting = queued.transaction().await.unwrap();
     let started = std::time::Instant::now();
-    let gave_up = lock_relay(&waiting, Some(Duration::from_millis(200)), true).await;
+    let gave_up = lock_relay(&waiting, wait(Duration::from_millis(200), true)).await;
     let waited = started.elapsed();
     assert!(gave_up.is_err(), "the lock wait ends in an error");
     assert!(
@@ -554,7 +558,7 @@ async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_onc
     // statement, before it reads: a wake-up from now on queues itself.
     running.rollback().await.unwrap();
     let turn = queued.transaction().await.unwrap();
-    assert!(lock_relay(&turn, Some(Duration::from_secs(5)), true)
+    assert!(lock_relay(&turn, wait(Duration::from_secs(5), true))
         .await
         .unwrap());
     assert!(

@@ -501,24 +501,35 @@ pub async fn queue_for_relay(client: &impl GenericClient) -> Result<bool, ApiErr
         .get("queued"))
 }
 
+/// How a relay round takes the relay lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelayLock {
+    /// Wait for it up to `within` (a drain's first round); once it is held, leave the relay
+    /// queue if this relay queued ([`queue_for_relay`]).
+    Wait {
+        within: std::time::Duration,
+        leave_queue: bool,
+    },
+    /// Only try (a later round, which left the queue in its first).
+    Try,
+}
+
 /// Take the relay lock for this transaction (an advisory lock, which takes no transaction id
-/// and so holds back no horizon): waiting for it up to `wait`, or only trying when `wait` is
-/// `None`. Returns whether it is held. Also leaves the relay queue when `leave_queue`.
+/// and so holds back no horizon), as `lock` says. Returns whether it is held.
 ///
 /// Losing a round's position in a crash re-pushes it (clients dedupe on cursors); nothing a
 /// round writes is an acknowledged write, so its commit need not wait for the WAL flush. A
 /// round's statements look up a few rows by key, so they run as the send batcher's do
 /// (`keyed_lookup_plans!`).
-pub async fn lock_relay(
-    client: &impl GenericClient,
-    wait: Option<std::time::Duration>,
-    leave_queue: bool,
-) -> Result<bool, ApiError> {
-    let row = match wait {
+pub async fn lock_relay(client: &impl GenericClient, lock: RelayLock) -> Result<bool, ApiError> {
+    let row = match lock {
         // One round trip: PostgreSQL evaluates a target list left to right, so the settings
         // are in force when the lock is waited for, and the queue is left once it is held.
-        Some(wait) => {
-            let timeout = format!("{}ms", wait.as_millis().max(1));
+        RelayLock::Wait {
+            within,
+            leave_queue,
+        } => {
+            let timeout = format!("{}ms", within.as_millis().max(1));
             client
                 .query_one(
                     &client
@@ -534,8 +545,8 @@ pub async fn lock_relay(
                 )
                 .await?
         }
-        None => {
-            let row = client
+        RelayLock::Try => {
+            client
                 .query_one(
                     &client
                         .prepare_cached(concat!(
@@ -546,18 +557,7 @@ pub async fn lock_relay(
                         .await?,
                     &[],
                 )
-                .await?;
-            if leave_queue && row.get::<_, bool>("locked") {
-                client
-                    .query_one(
-                        &client
-                            .prepare_cached("SELECT pg_advisory_unlock(7203)")
-                            .await?,
-                        &[],
-                    )
-                    .await?;
-            }
-            row
+                .await?
         }
     };
     Ok(row.get("locked"))

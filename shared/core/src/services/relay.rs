@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::api::models::{ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
-use crate::db::events::{self, PendingReplay, Position, StoredEvent, Stream};
+use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
 use crate::db::{chats, messages, relationships, AsTokioPostgres};
 use crate::error::ApiError;
 use crate::ports::{ConnectionRecord, DeliveryJob, PushError};
@@ -151,9 +151,12 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
         // The first round waits for its turn; later ones stop if another relay took it (that
         // one reads on as long as there is anything to read).
         let lock = if report.rounds == 0 {
-            Lock::Wait
+            RelayLock::Wait {
+                within: LOCK_WAIT,
+                leave_queue: connection.queued,
+            }
         } else {
-            Lock::Try
+            RelayLock::Try
         };
         let Some(outcome) = round(app, &mut connection, lock, &mut report).await? else {
             break;
@@ -197,13 +200,6 @@ impl Drop for RelayConnection {
     }
 }
 
-/// How a round takes the relay lock.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Lock {
-    Wait,
-    Try,
-}
-
 /// What a round found.
 struct RoundOutcome {
     /// More is readable now: the batch was full, or the round wrote events (receipts).
@@ -218,15 +214,13 @@ struct RoundOutcome {
 async fn round(
     app: &App,
     connection: &mut RelayConnection,
-    lock: Lock,
+    lock: RelayLock,
     report: &mut RelayReport,
 ) -> Result<Option<RoundOutcome>, ApiError> {
-    let leave_queue = connection.queued;
     // (The field, not a method: the round also lets go of `waiting` while `tx` lives.)
     let client = connection.client.as_mut().expect("present until dropped");
     let tx = client.transaction().await?;
-    let wait = (lock == Lock::Wait).then_some(LOCK_WAIT);
-    if !events::lock_relay(&tx, wait, leave_queue).await? {
+    if !events::lock_relay(&tx, lock).await? {
         return Ok(None);
     }
     // Its turn: a wake-up from now on may come after this round's reads, so it drains itself.
@@ -258,9 +252,8 @@ async fn round(
         Ok(())
     })?;
     tx.commit().await?;
-    if leave_queue {
-        connection.queued = false;
-    }
+    // It held the lock, so it left the queue if it was in it.
+    connection.queued = false;
     Ok(Some(RoundOutcome {
         more: full || wrote,
         held_back: stable.held_back,
