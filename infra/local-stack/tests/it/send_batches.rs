@@ -230,3 +230,43 @@ async fn a_batch_counts_each_message_against_its_senders_rate_limit_in_order() {
     assert_eq!(received_events(&app, &chat).await.len(), 5);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn keyed_lookups_keep_to_the_indexes_of_small_tables_and_nothing_is_jit_compiled() {
+    let app = spawn_app().await;
+    let mut client = app.app().db.get().await.unwrap();
+    let jit: String = client.query_one("SHOW jit", &[]).await.unwrap().get(0);
+    assert_eq!(
+        jit, "off",
+        "V29 turns JIT off for the database's connections"
+    );
+
+    // A lookup by key on a table of a few rows: PostgreSQL's own choice is to read the whole
+    // table (or a bitmap of it), which stays the plan after the table has grown.
+    let lookup = "EXPLAIN SELECT user_id FROM chat_participants WHERE chat_id = ANY($1::uuid[])";
+    let plan = |rows: Vec<tokio_postgres::Row>| -> String {
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let chats: Vec<Uuid> = vec![Uuid::now_v7()];
+    let own = plan(client.query(lookup, &[&chats]).await.unwrap());
+    assert!(
+        !own.contains("Scan using"),
+        "without the settings the small table is not read by index, so this test shows what \
+         they change:\n{own}"
+    );
+    // For one transaction, as a relay round takes them.
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(concat!("SELECT ", banter_core::keyed_lookup_plans!("true")))
+        .await
+        .unwrap();
+    let keyed = plan(tx.query(lookup, &[&chats]).await.unwrap());
+    assert!(
+        keyed.contains("Scan using chat_participants_pkey")
+            && !keyed.contains("Seq Scan")
+            && !keyed.contains("Bitmap"),
+        "with them, an index scan:\n{keyed}"
+    );
+}
