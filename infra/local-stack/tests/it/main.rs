@@ -18,6 +18,7 @@ mod media;
 mod message_features;
 mod participants;
 mod rest;
+mod schema;
 mod search;
 mod send_batches;
 mod services;
