@@ -270,3 +270,58 @@ async fn keyed_lookups_keep_to_the_indexes_of_small_tables_and_nothing_is_jit_co
         "with them, an index scan:\n{keyed}"
     );
 }
+
+/// A relay round reads the messages its events carry on one generic plan cached on its
+/// connection (its transaction's settings keep that plan to the indexes), where sync, without
+/// them, plans the read for each call and leaves nothing cached.
+#[tokio::test]
+async fn a_relay_round_reads_messages_on_a_cached_plan_and_sync_plans_each_read() {
+    use banter_core::db::Planning;
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    let (status, sent) = app.send_text(&ann, &chat, "hello").await;
+    assert_eq!(status, 201, "{sent}");
+    let id: Uuid = sent["data"]["id"].as_str().unwrap().parse().unwrap();
+    let mut client = app.app().db.get().await.unwrap();
+    let by_id_plans = "SELECT coalesce(sum(generic_plans), 0)::int8 AS generic,
+                              count(*) AS statements
+                       FROM pg_prepared_statements
+                       WHERE statement LIKE '%WHERE m.id = ANY($1)'";
+    let counts = |row: tokio_postgres::Row| {
+        (
+            row.get::<_, i64>("generic"),
+            row.get::<_, i64>("statements"),
+        )
+    };
+
+    // The relay may have lent this connection its cached read already.
+    let before = counts(client.query_one(by_id_plans, &[]).await.unwrap());
+    let found = messages::by_ids(&client, &[id], Planning::PerCall)
+        .await
+        .unwrap();
+    assert_eq!(found[&id].content.as_deref(), Some("hello"));
+    assert_eq!(
+        counts(client.query_one(by_id_plans, &[]).await.unwrap()),
+        before,
+        "planned for the call, nothing kept or run from a cache"
+    );
+
+    let tx = client.transaction().await.unwrap();
+    tx.batch_execute(concat!("SELECT ", banter_core::keyed_lookup_plans!("true")))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let found = messages::by_ids(&tx, &[id], Planning::KeyedLookups)
+            .await
+            .unwrap();
+        assert_eq!(found[&id].content.as_deref(), Some("hello"));
+    }
+    assert_eq!(
+        counts(tx.query_one(by_id_plans, &[]).await.unwrap()),
+        (before.0 + 2, 1),
+        "one statement, run twice more on its generic plan"
+    );
+    tx.rollback().await.unwrap();
+    app.stop().await;
+}

@@ -557,26 +557,35 @@ pub async fn history(
 
 /// Messages by id, as they are now (status `sent`), for the events that carry them.
 ///
-/// Planned afresh on each call, for the table as it is then, not from a plan cached on the
-/// connection: a cached generic plan is made once per connection, when it first asks, and one
-/// made while `messages` was small reads the whole table, comparing every row with every id.
-/// The relay and sync keep their connections for hours: in a growing benchmark database that
-/// read took 176 ms for 443 ids (and half a core) where the index takes 3.5 ms. An unnamed
-/// statement (`query_typed`, see [`super::AsTokioPostgres`]) is planned for its call in the
-/// round trip that runs it.
+/// Planned as `planning` says, not from a plan PostgreSQL chose and cached on a connection
+/// without `keyed_lookup_plans!`: a cached generic plan is made once per connection, when it
+/// first asks, and one made while `messages` was small reads the whole table, comparing every
+/// row with every id. Sync keeps its connections for hours: in a growing benchmark database that
+/// read took 176 ms for 443 ids (and half a core) where the index takes 3.5 ms.
 pub async fn by_ids(
     client: &impl super::AsTokioPostgres,
     ids: &[Uuid],
+    planning: super::Planning,
 ) -> Result<std::collections::HashMap<Uuid, Message>, ApiError> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    use tokio_postgres::GenericClient as _;
     let sql = format!("{MESSAGE_SELECT} WHERE m.id = ANY($1)");
-    Ok(client
-        .as_tokio_postgres()
-        .query_typed(&sql, &[(&ids, tokio_postgres::types::Type::UUID_ARRAY)])
-        .await?
+    let rows = match planning {
+        super::Planning::PerCall => {
+            use tokio_postgres::GenericClient as _;
+            client
+                .as_tokio_postgres()
+                .query_typed(&sql, &[(&ids, tokio_postgres::types::Type::UUID_ARRAY)])
+                .await?
+        }
+        super::Planning::KeyedLookups => {
+            client
+                .query(&client.prepare_cached(&sql).await?, &[&ids])
+                .await?
+        }
+    };
+    Ok(rows
         .iter()
         .map(|r| {
             let m = message_row(r, MessageStatus::Sent);

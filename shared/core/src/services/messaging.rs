@@ -13,8 +13,8 @@ use crate::api::requests::{
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::content;
-use crate::db::message_changes;
 use crate::db::messages::{self, Cursor, NewMessage, RateLimitHit, Stored};
+use crate::db::{message_changes, Planning};
 use crate::error::ApiError;
 use crate::App;
 
@@ -328,7 +328,7 @@ async fn live_location(
     let target = message_changes::lock_visible(&tx, chat_id, message_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
-    let message = messages::by_ids(&tx, &[message_id])
+    let message = messages::by_ids(&tx, &[message_id], Planning::PerCall)
         .await?
         .remove(&message_id)
         .ok_or(ApiError::NotFound("message"))?;

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::api::models::{ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
-use crate::db::{chats, messages, relationships, AsTokioPostgres};
+use crate::db::{chats, messages, relationships, AsTokioPostgres, Planning};
 use crate::error::ApiError;
 use crate::ports::{ConnectionRecord, DeliveryJob, PushError};
 use crate::App;
@@ -276,15 +276,18 @@ pub(super) struct Frames<'a> {
 }
 
 impl<'a> Frames<'a> {
+    /// The messages `batch`'s events carry, read as `planning` says (`KeyedLookups` only in a
+    /// relay round's transaction).
     pub(super) async fn load(
         app: &'a App,
         client: &impl AsTokioPostgres,
         batch: &[StoredEvent],
+        planning: Planning,
     ) -> Result<Self, ApiError> {
         let ids: Vec<Uuid> = batch.iter().filter_map(|e| e.message_id).collect();
         Ok(Self {
             app,
-            messages: messages::by_ids(client, &ids).await?,
+            messages: messages::by_ids(client, &ids, planning).await?,
             chats: HashMap::new(),
             members: HashMap::new(),
             texts: HashMap::new(),
@@ -424,7 +427,7 @@ async fn push_batch(
     let earliest = batch.iter().map(|e| e.created_at).min().unwrap_or_default();
     let (member_rows, mut frames) = tokio::try_join!(
         chats::members_since(client, &chat_ids, earliest),
-        Frames::load(app, client, batch),
+        Frames::load(app, client, batch, Planning::KeyedLookups),
     )?;
     for m in member_rows {
         members.entry(m.chat_id).or_default().push(m);
@@ -561,7 +564,7 @@ async fn replay_to(
     let mut after = replay.after;
     loop {
         let (page, _) = events::for_user(client, replay.user_id, after, until, BATCH).await?;
-        let mut frames = Frames::load(app, client, &page).await?;
+        let mut frames = Frames::load(app, client, &page, Planning::KeyedLookups).await?;
         let mut pushes = Vec::new();
         for event in &page {
             if let Some(frame) = frames.text(client, event, replay.user_id).await? {

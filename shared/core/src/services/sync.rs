@@ -6,6 +6,7 @@ use crate::api::models::{Envelope, SyncPage};
 use crate::api::requests::SyncQuery;
 use crate::auth::tokens::Caller;
 use crate::db::events::{self, Position};
+use crate::db::Planning;
 use crate::error::ApiError;
 use crate::App;
 
@@ -39,7 +40,7 @@ pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, A
         events::for_user(&client, caller.user_id, since, Position::END, limit + 1).await?;
     let has_more = page.len() as i64 > limit;
     page.truncate(limit as usize);
-    let mut frames = Frames::load(app, &client, &page).await?;
+    let mut frames = Frames::load(app, &client, &page, Planning::PerCall).await?;
     let mut listed = Vec::with_capacity(page.len());
     let mut deliveries = Deliveries::default();
     for event in &page {
