@@ -7,6 +7,8 @@ use banter_core::db::messages::{self, NewMessage, RateLimitHit, Stored};
 use futures_util::future::join_all;
 use uuid::Uuid;
 
+use std::time::Duration;
+
 use crate::support::{spawn_app, TestApp, User};
 
 fn message(chat: &str, from: &User, client_id: &str) -> NewMessage {
@@ -324,4 +326,67 @@ async fn a_relay_round_reads_messages_on_a_cached_plan_and_sync_plans_each_read(
     );
     tx.rollback().await.unwrap();
     app.stop().await;
+}
+
+/// Whether the two people of a 1:1 chat block each other is looked up by their keys: a send
+/// reads the blocks of its sender, not every block in the database (an OR of the two ways
+/// could only be served by one scan over all of them, which the batcher's plans chose).
+#[tokio::test]
+async fn a_send_looks_up_the_blocks_of_its_sender_not_every_block() {
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    // 30 other people, each blocking the 29 others: 870 blocks that concern neither ann nor bob.
+    let owner = app.owner_db().await;
+    let owner = owner.get().await.unwrap();
+    owner
+        .batch_execute(
+            "INSERT INTO users (id, email, username, password_hash)
+             SELECT gen_random_uuid(), 'other' || i || '@example.test', 'other' || i, 'x'
+             FROM generate_series(1, 30) i;
+             INSERT INTO user_relationships (user_id, related_user_id, relationship_type)
+             SELECT a.id, b.id, 'blocked' FROM users a JOIN users b ON a.id <> b.id
+             WHERE a.username LIKE 'other%' AND b.username LIKE 'other%'",
+        )
+        .await
+        .unwrap();
+    let (status, first) = app.send_text(&ann, &chat, "first").await;
+    assert_eq!(status, 201, "{first}");
+    let before = relationship_reads_once_reported(&owner, 1).await;
+    for n in 0..5 {
+        let (status, sent) = app.send_text(&ann, &chat, &format!("more {n}")).await;
+        assert_eq!(status, 201, "{sent}");
+    }
+    let read = relationship_reads_once_reported(&owner, 6).await - before;
+    assert!(
+        read < 100,
+        "five sends read {read} index entries of user_relationships (870 blocks exist, none of ann's)"
+    );
+    app.stop().await;
+}
+
+/// The index entries of `user_relationships` read so far, once the statistics count `inserted`
+/// messages (the batcher's backend reports its counts together when it is idle, within seconds).
+async fn relationship_reads_once_reported(owner: &tokio_postgres::Client, inserted: i64) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = owner
+            .query_one(
+                "SELECT (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'messages')
+                            AS inserted,
+                        (SELECT sum(idx_tup_read)::int8 FROM pg_stat_user_indexes
+                         WHERE relname = 'user_relationships') AS read",
+                &[],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, i64>("inserted") >= inserted {
+            return row.get::<_, Option<i64>>("read").unwrap_or(0);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the batcher's statistics were not reported"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -1168,8 +1168,10 @@ pub async fn activity_audience(
                               WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL
                                 AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                     WHERE b.relationship_type = 'blocked'
-                                      AND ((b.user_id = o.user_id AND b.related_user_id = $2)
-                                           OR (b.user_id = $2 AND b.related_user_id = o.user_id)))),
+                                      AND b.user_id = o.user_id AND b.related_user_id = $2)
+                                AND NOT EXISTS (SELECT 1 FROM user_relationships b
+                                    WHERE b.relationship_type = 'blocked'
+                                      AND b.user_id = $2 AND b.related_user_id = o.user_id)),
                              '{}') AS audience
              FROM chat_participants p JOIN users u ON u.id = p.user_id
              WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",

@@ -67,10 +67,13 @@ async fn visible(
                     c.type AS chat_type, p.role,
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
-                        JOIN user_relationships b ON b.relationship_type = 'blocked'
-                         AND ((b.user_id = o.user_id AND b.related_user_id = $3)
-                              OR (b.user_id = $3 AND b.related_user_id = o.user_id))
-                        WHERE o.chat_id = c.id AND o.user_id <> $3) AS blocked
+                        WHERE o.chat_id = c.id AND o.user_id <> $3
+                          AND (EXISTS (SELECT 1 FROM user_relationships b
+                                       WHERE b.user_id = o.user_id AND b.related_user_id = $3
+                                         AND b.relationship_type = 'blocked')
+                               OR EXISTS (SELECT 1 FROM user_relationships b
+                                          WHERE b.user_id = $3 AND b.related_user_id = o.user_id
+                                            AND b.relationship_type = 'blocked'))) AS blocked
              FROM messages m
              JOIN chats c ON c.id = m.chat_id
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3 AND p.left_at IS NULL
@@ -291,8 +294,9 @@ pub async fn read_notices(
              ) s
              WHERE read_receipts_shared($1, $2, s.sender_id)
                AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
-                   AND ((b.user_id = s.sender_id AND b.related_user_id = $2)
-                        OR (b.user_id = $2 AND b.related_user_id = s.sender_id)))",
+                   AND b.user_id = s.sender_id AND b.related_user_id = $2)
+               AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
+                   AND b.user_id = $2 AND b.related_user_id = s.sender_id)",
         )
         .await?;
     Ok(client

@@ -122,13 +122,18 @@ pub async fn insert_many(
                         member.chat_id IS NOT NULL AS is_member,
                         coalesce(member.may_send, false) AS may_send, member.disappearing_seconds,
                         existing.id AS existing_id, existing.chat_id AS existing_chat_id,
+                        -- Each way looked up by its whole key: an OR of the two could only
+                        -- be served by one index scan over every block in the database.
                         EXISTS (
                             SELECT 1 FROM chats c
                             JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> i.sender_id
-                            JOIN user_relationships b ON b.relationship_type = 'blocked'
-                             AND ((b.user_id = o.user_id AND b.related_user_id = i.sender_id)
-                                  OR (b.user_id = i.sender_id AND b.related_user_id = o.user_id))
-                            WHERE c.id = i.chat_id AND c.type = 'individual') AS blocked,
+                            WHERE c.id = i.chat_id AND c.type = 'individual'
+                              AND (EXISTS (SELECT 1 FROM user_relationships b
+                                           WHERE b.user_id = o.user_id AND b.related_user_id = i.sender_id
+                                             AND b.relationship_type = 'blocked')
+                                   OR EXISTS (SELECT 1 FROM user_relationships b
+                                              WHERE b.user_id = i.sender_id AND b.related_user_id = o.user_id
+                                                AND b.relationship_type = 'blocked'))) AS blocked,
                         i.reply_to_id IS NULL OR EXISTS (
                             SELECT 1 FROM messages r WHERE r.id = i.reply_to_id AND r.chat_id = i.chat_id
                         ) AS reply_ok,
