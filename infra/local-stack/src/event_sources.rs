@@ -180,10 +180,10 @@ async fn invoke_batch(shared: &Shared, source: &SqsSource, batch: &[QueuedMessag
             })
         })
         .collect();
-    match shared
-        .invoke(&source.function, json!({ "Records": records }))
-        .await
-    {
+    // Moved in: `json!` would serialize the records into a copy of themselves.
+    let mut event = json!({});
+    event["Records"] = Value::Array(records);
+    match shared.invoke(&source.function, event).await {
         Ok(answer) => answer["batchItemFailures"]
             .as_array()
             .into_iter()

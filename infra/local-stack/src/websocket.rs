@@ -181,7 +181,7 @@ pub async fn upgrade(
     let (query, multi_query) = crate::rest::query_maps(query.as_deref());
 
     if let Some(authorizer) = &shared.template.ws_authorizer {
-        let event = json!({
+        let mut event = json!({
             "type": "REQUEST",
             "methodArn": format!("arn:aws:execute-api:local:000000000000:local/{}/$connect", shared.stage),
             "headers": headers,
@@ -189,8 +189,9 @@ pub async fn upgrade(
             "queryStringParameters": query,
             "multiValueQueryStringParameters": multi_query,
             "stageVariables": {},
-            "requestContext": request_context(&shared, &conn, "$connect", "CONNECT"),
         });
+        event["requestContext"] =
+            Value::Object(request_context(&shared, &conn, "$connect", "CONNECT"));
         match shared.invoke(authorizer, event).await {
             Ok(answer) => {
                 let allowed = answer["policyDocument"]["Statement"]
@@ -221,14 +222,14 @@ pub async fn upgrade(
     if let Some(route) = shared.template.websocket.get("$connect") {
         let mut ctx = request_context(&shared, &conn, "$connect", "CONNECT");
         ctx.remove("messageId");
-        let event = json!({
+        let mut event = json!({
             "headers": headers,
             "multiValueHeaders": multi_headers,
             "queryStringParameters": query,
             "multiValueQueryStringParameters": multi_query,
-            "requestContext": ctx,
             "isBase64Encoded": false,
         });
+        event["requestContext"] = Value::Object(ctx);
         let status = match shared.invoke(&route.function, event).await {
             Ok(answer) => answer["statusCode"].as_u64().unwrap_or(200) as u16,
             Err(e) => {
@@ -405,11 +406,9 @@ fn on_message(shared: &Shared, conn: &Connection, text: &str) {
         );
         return;
     };
-    let event = json!({
-        "requestContext": request_context(shared, conn, route_key, "MESSAGE"),
-        "body": text,
-        "isBase64Encoded": false,
-    });
+    let mut event = json!({ "body": text, "isBase64Encoded": false });
+    // Moved in: `json!` would serialize the context into a copy of itself.
+    event["requestContext"] = Value::Object(request_context(shared, conn, route_key, "MESSAGE"));
     let (shared, function, two_way, conn_id) = (
         shared.clone(),
         route.function.clone(),
@@ -441,7 +440,8 @@ async fn disconnect(shared: &Shared, conn: &Connection, code: u16, reason: &str)
     ctx.remove("messageId");
     ctx.insert("disconnectStatusCode".into(), json!(code));
     ctx.insert("disconnectReason".into(), json!(reason));
-    let event = json!({ "requestContext": ctx, "isBase64Encoded": false });
+    let mut event = json!({ "isBase64Encoded": false });
+    event["requestContext"] = Value::Object(ctx);
     if let Err(e) = shared.invoke(&route.function, event).await {
         tracing::error!(error = %e, "$disconnect failed");
     }

@@ -157,9 +157,11 @@ pub async fn insert_many(
                         ON existing.sender_id = i.sender_id AND existing.client_message_id = i.client_message_id
              ), judged AS (
                  SELECT c.*,
-                        (SELECT count(*) FROM chat_participants p
-                         WHERE p.chat_id = c.chat_id AND p.left_at IS NULL AND p.user_id = ANY(c.mention_ids))
-                        = cardinality(c.mention_ids) AS mentions_ok
+                        -- (Most messages mention no one: no count for them.)
+                        cardinality(c.mention_ids) = 0
+                        OR (SELECT count(*) FROM chat_participants p
+                            WHERE p.chat_id = c.chat_id AND p.left_at IS NULL AND p.user_id = ANY(c.mention_ids))
+                           = cardinality(c.mention_ids) AS mentions_ok
                  FROM checked c
              ), accepted AS (
                  SELECT j.*, row_number() OVER w AS nth, count(*) OVER w AS n
