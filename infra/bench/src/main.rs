@@ -7,7 +7,8 @@
 //! 3. frame round trip through route dispatch (an unknown action answered by `$default`);
 //! 4. send -> receive latency of `message:send` -> `message:received` at a fixed rate
 //!    (open loop: latency counts from the scheduled send time), acks, losses, server and
-//!    PostgreSQL CPU and PostgreSQL transactions per delivered message, the costliest statements
+//!    PostgreSQL CPU and PostgreSQL transactions per delivered message, the AWS requests the
+//!    traffic would make and their cost at list prices (`aws_cost.rs`), the costliest statements
 //!    and the busiest PostgreSQL processes;
 //! 5. sync catch-up speed for a device returning to 10,000 missed messages;
 //! 6. server memory (peak, and 5 s after) under 1,000 concurrent failing logins.
@@ -47,6 +48,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+mod aws_cost;
 mod discovery;
 mod groups;
 mod media;
@@ -563,6 +565,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         "  PostgreSQL transactions per delivered message: {:.2} (send, relay rounds, receipts)",
         phase.transactions
     );
+    phase.aws_requests.print();
     if phase.statements_counted {
         print_statement_stats(&stack.database_url, phase.delivered.len().max(1) as f64).await?;
     }

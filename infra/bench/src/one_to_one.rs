@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::aws_cost::{self, AwsRequests};
 use crate::groups::create_chat;
 use crate::{
     connect, cpu_secs, ms, next_text, postgres_cpu_by_process, register, reset_statement_stats,
@@ -76,6 +77,8 @@ pub struct SendPhase {
     pub statements_counted: bool,
     /// The PostgreSQL processes that used the most CPU in the phase: (process id, seconds).
     pub busiest_backends: Vec<(u32, f64)>,
+    /// What the phase would ask of AWS, per delivered message.
+    pub aws_requests: AwsRequests,
 }
 
 /// Send `rate` messages per second for `seconds` over fresh connections of every pair, round
@@ -142,6 +145,7 @@ pub async fn send_at_rate(
     let cpu_server_0 = cpu_secs(pid);
     let cpu_pg_0 = postgres_cpu_by_process();
     let xacts_0 = transactions(&stack.database_url).await?;
+    let aws_0 = aws_cost::counts(&stack.base).await?;
     let statements_counted = reset_statement_stats(&stack.database_url).await;
     let start = tokio::time::Instant::now();
     for n in 0..total {
@@ -174,6 +178,7 @@ pub async fn send_at_rate(
     by_process.sort_by(|a, b| b.1.total_cmp(&a.1));
     by_process.truncate(4);
     let xacts = transactions(&stack.database_url).await? - xacts_0;
+    let aws_1 = aws_cost::counts(&stack.base).await?;
     for r in readers {
         r.abort();
     }
@@ -190,6 +195,7 @@ pub async fn send_at_rate(
         transactions: xacts as f64 / per_message,
         statements_counted,
         busiest_backends: by_process,
+        aws_requests: AwsRequests::between(&aws_0, &aws_1, per_message),
         delivered,
         acked,
     })

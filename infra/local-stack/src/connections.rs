@@ -11,8 +11,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use banter_core::ports::{ConnectionPush, PushError};
+
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, Notify};
+
+use crate::aws_calls::AwsCalls;
 
 /// What the connection task is told to do.
 #[derive(Debug)]
@@ -130,8 +133,11 @@ impl Hub {
     }
 }
 
-/// The embedded connection push adapter.
-pub struct LocalPush(pub Hub);
+/// The embedded connection push adapter (each post counted as the API Gateway message it is).
+pub struct LocalPush {
+    pub hub: Hub,
+    pub calls: Arc<AwsCalls>,
+}
 
 #[async_trait]
 impl ConnectionPush for LocalPush {
@@ -140,11 +146,12 @@ impl ConnectionPush for LocalPush {
             Ok(text) => Outbound::Text(text.to_owned()),
             Err(_) => Outbound::Binary(frame.to_vec()),
         };
-        self.0.push(connection_id, message).await
+        self.calls.websocket_out();
+        self.hub.push(connection_id, message).await
     }
 
     async fn disconnect(&self, connection_id: &str) -> Result<(), PushError> {
-        self.0
+        self.hub
             .send(connection_id, Outbound::Close(1000, "closed by the server"))
     }
 }
@@ -179,10 +186,11 @@ fn push_failed(e: PushError) -> Response {
 /// `POST /@connections/{id}`: send the body to the connection as one frame.
 pub async fn post_to_connection(
     State(hub): State<Hub>,
+    State(calls): State<Arc<AwsCalls>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    match LocalPush(hub).post(&id, &body).await {
+    match (LocalPush { hub, calls }).post(&id, &body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => push_failed(e),
     }
@@ -203,8 +211,12 @@ pub async fn get_connection(State(hub): State<Hub>, Path(id): Path<String>) -> R
 }
 
 /// `DELETE /@connections/{id}`: close the connection.
-pub async fn delete_connection(State(hub): State<Hub>, Path(id): Path<String>) -> Response {
-    match LocalPush(hub).disconnect(&id).await {
+pub async fn delete_connection(
+    State(hub): State<Hub>,
+    State(calls): State<Arc<AwsCalls>>,
+    Path(id): Path<String>,
+) -> Response {
+    match (LocalPush { hub, calls }).disconnect(&id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => push_failed(e),
     }

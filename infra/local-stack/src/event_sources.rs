@@ -158,6 +158,8 @@ pub fn spawn_sqs_consumer(
 
 /// Invoke the function with one batch; returns the message ids to retry.
 async fn invoke_batch(shared: &Shared, source: &SqsSource, batch: &[QueuedMessage]) -> Vec<String> {
+    let first_time = batch.iter().filter(|m| m.receive_count == 0).count();
+    shared.aws_calls.sqs_batch(first_time as u64);
     let now = chrono::Utc::now().timestamp_millis().to_string();
     let records: Vec<Value> = batch
         .iter()

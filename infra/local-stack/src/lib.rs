@@ -3,6 +3,7 @@
 //! S3 event sources, with routes read from `template.yaml`.
 
 pub mod aws;
+pub mod aws_calls;
 pub mod clamd;
 pub mod connections;
 pub mod debian;

@@ -24,6 +24,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::aws_calls::{AwsCalls, CountedRegistry};
 use crate::connections::{delete_connection, get_connection, post_to_connection, Hub, LocalPush};
 use crate::event_sources::{
     get_blob, put_blob, spawn_schedule, spawn_sqs_consumer, spawn_sqs_poller, DeadLetters,
@@ -119,6 +120,8 @@ pub struct Shared {
     pub domain: String,
     /// WebSocket connections whose task (through `$disconnect`) has not finished.
     pub live_connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// What the same traffic would ask of AWS (`GET /local/aws-calls`).
+    pub aws_calls: Arc<AwsCalls>,
 }
 
 impl Shared {
@@ -133,7 +136,11 @@ impl Shared {
         } else {
             &self.app
         };
-        handler(app.clone(), event).await
+        self.aws_calls.lambda_invoked();
+        let started = std::time::Instant::now();
+        let answer = handler(app.clone(), event).await;
+        self.aws_calls.lambda_ran(started.elapsed());
+        answer
     }
 }
 
@@ -387,6 +394,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         )?;
     }
     let hub = Hub::default();
+    let aws_calls = Arc::new(AwsCalls::default());
     let (connections, delivery) = match &config.aws_endpoint {
         None => {
             let (queue, rx) = InProcessQueue::new();
@@ -432,12 +440,18 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         )),
         settings: Arc::new(settings),
         ports: Ports {
-            connections,
+            connections: Arc::new(CountedRegistry {
+                inner: connections,
+                calls: aws_calls.clone(),
+            }),
             queue: match &delivery {
                 Delivery::InProcess(queue, _) => queue.clone(),
                 Delivery::Sqs(queue) => queue.clone(),
             },
-            push: Arc::new(LocalPush(hub.clone())),
+            push: Arc::new(LocalPush {
+                hub: hub.clone(),
+                calls: aws_calls.clone(),
+            }),
             blobs: blobs.clone(),
             notifier: outbox.clone(),
         },
@@ -459,6 +473,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         stage: "local".into(),
         domain: addr.to_string(),
         live_connections: Default::default(),
+        aws_calls,
     };
 
     let [source] = shared.template.sqs.as_slice() else {
@@ -515,6 +530,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         )
         .route("/local/outbox", get(local_outbox))
         .route("/local/dead-letters", get(local_dead_letters))
+        .route("/local/aws-calls", get(local_aws_calls))
         .fallback(crate::rest::serve)
         .layer(axum::extract::DefaultBodyLimit::max(110 * 1024 * 1024))
         .with_state(shared.clone());
@@ -581,6 +597,17 @@ async fn local_outbox(
     Json(serde_json::to_value(shared.outbox.items()).unwrap_or_default()).into_response()
 }
 
+/// `GET /local/aws-calls`: the AWS requests the traffic so far would have made on AWS.
+async fn local_aws_calls(
+    State(shared): State<Shared>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if !loopback_host(&headers) {
+        return misdirected();
+    }
+    Json(shared.aws_calls.counts()).into_response()
+}
+
 /// `GET /local/dead-letters`: delivery jobs that exhausted their retries.
 async fn local_dead_letters(
     State(shared): State<Shared>,
@@ -598,5 +625,11 @@ async fn local_dead_letters(
 impl axum::extract::FromRef<Shared> for Hub {
     fn from_ref(shared: &Shared) -> Hub {
         shared.hub.clone()
+    }
+}
+
+impl axum::extract::FromRef<Shared> for Arc<AwsCalls> {
+    fn from_ref(shared: &Shared) -> Arc<AwsCalls> {
+        shared.aws_calls.clone()
     }
 }

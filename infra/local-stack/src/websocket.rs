@@ -378,6 +378,7 @@ fn select_route<'a>(
 
 /// Send a frame to the connection (a full buffer closes it; a closed one drops the frame).
 fn reply(shared: &Shared, connection_id: &str, frame: String) {
+    shared.aws_calls.websocket_out();
     if shared
         .hub
         .send(connection_id, Outbound::Text(frame))
@@ -406,6 +407,7 @@ fn on_message(shared: &Shared, conn: &Connection, text: &str) {
         );
         return;
     };
+    shared.aws_calls.websocket_in();
     let mut event = json!({ "body": text, "isBase64Encoded": false });
     // Moved in: `json!` would serialize the context into a copy of itself.
     event["requestContext"] = Value::Object(request_context(shared, conn, route_key, "MESSAGE"));

@@ -362,3 +362,50 @@ async fn a_client_that_does_not_read_is_closed_once_its_buffer_is_full() {
     );
     app.stop().await;
 }
+
+/// `GET /local/aws-calls` counts what a message would ask of AWS: its frame in, the function
+/// invocations (the route's and the relay's), the queue's wake-up, the connection lookups and
+/// the frames out (the sender's ack, the recipient's event, the sender's receipt).
+#[tokio::test]
+async fn the_stack_counts_the_aws_requests_a_message_makes() {
+    use banter_local::aws_calls::AwsCallCounts;
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    app.relay_caught_up().await;
+    let counts = || async {
+        let (status, counts) = app.get("/local/aws-calls", None).await;
+        assert_eq!(status, 200, "{counts}");
+        serde_json::from_value::<AwsCallCounts>(counts).unwrap()
+    };
+    let before = counts().await;
+
+    alice_ws
+        .send_json(json!({ "action": "message:send", "requestId": "c-1",
+            "data": { "chatId": chat, "clientMessageId": "cm-1", "content": "counted" } }))
+        .await;
+    assert_eq!(alice_ws.next_json().await["event"], "ack");
+    bob_ws.next_event("message:received").await;
+    alice_ws.next_event("message:delivered").await;
+    let after = counts().await;
+
+    assert_eq!(after.websocket_in - before.websocket_in, 1, "{after:?}");
+    assert!(
+        after.websocket_out - before.websocket_out >= 3,
+        "ack, event, receipt: {before:?} -> {after:?}"
+    );
+    assert!(
+        after.lambda_invocations - before.lambda_invocations >= 2,
+        "the route's function and the relay: {before:?} -> {after:?}"
+    );
+    assert!(after.sqs_sends > before.sqs_sends, "{after:?}");
+    assert!(after.sqs_receives > before.sqs_receives, "{after:?}");
+    assert!(
+        after.dynamodb_reads > before.dynamodb_reads,
+        "the recipient's connections: {after:?}"
+    );
+    app.stop().await;
+}
