@@ -575,3 +575,84 @@ async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_onc
     }
     app.stop().await;
 }
+
+/// A connection registry that takes a while for each look-up (as a DynamoDB query does) and
+/// remembers how many of its look-ups were in flight at once.
+struct SlowRegistry {
+    inner: Arc<dyn banter_core::ports::ConnectionRegistry>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_at_once: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl banter_core::ports::ConnectionRegistry for SlowRegistry {
+    async fn register(
+        &self,
+        record: &banter_core::ports::ConnectionRecord,
+    ) -> Result<(), banter_core::ports::PortError> {
+        self.inner.register(record).await
+    }
+
+    async fn unregister(
+        &self,
+        user_id: Uuid,
+        connection_id: &str,
+    ) -> Result<Option<banter_core::ports::ConnectionRecord>, banter_core::ports::PortError> {
+        self.inner.unregister(user_id, connection_id).await
+    }
+
+    async fn connections_of(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<banter_core::ports::ConnectionRecord>, banter_core::ports::PortError> {
+        use std::sync::atomic::Ordering;
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.inner.connections_of(user_id).await
+    }
+}
+
+#[tokio::test]
+async fn a_relay_round_looks_up_the_connections_of_its_users_side_by_side() {
+    // The relay runs only when this test says (no schedule, no wake-ups).
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let admin = app.register("admin").await;
+    let mut members = Vec::new();
+    for n in 0..6 {
+        members.push(app.register(&format!("member{n}")).await);
+    }
+    let group: Uuid = app
+        .open_group(&admin, "side by side", &members.iter().collect::<Vec<_>>())
+        .await
+        .parse()
+        .unwrap();
+    app.relay_caught_up().await;
+    let mut quiet = app.app().clone();
+    quiet.ports.queue = Arc::new(Absent("delivery queue"));
+    let caller = app.app().tokens.verify_access(&admin.access).unwrap();
+    let body = json_value(json!({ "clientMessageId": "hello", "content": "hello all" })).unwrap();
+    messaging::send(&quiet, caller, group, body, None)
+        .await
+        .unwrap();
+    let registry = Arc::new(SlowRegistry {
+        inner: app.app().ports.connections.clone(),
+        in_flight: Default::default(),
+        most_at_once: Default::default(),
+    });
+    let mut relay_app = quiet.clone();
+    relay_app.ports.connections = registry.clone();
+    app.settle().await;
+    let report = relay::drain(&relay_app).await.unwrap();
+    assert!(report.events >= 1, "{report:?}");
+    // The seven members' look-ups, at once (one after another, on AWS, a round would wait
+    // seven DynamoDB round trips).
+    assert_eq!(
+        registry
+            .most_at_once
+            .load(std::sync::atomic::Ordering::SeqCst),
+        7
+    );
+    app.stop().await;
+}

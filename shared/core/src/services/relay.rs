@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 use futures_util::future::join_all;
+use futures_util::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use crate::api::models::{ChatDetails, Message};
@@ -34,6 +35,8 @@ use super::receipts::{self, Deliveries};
 
 /// Events read per round.
 const BATCH: i64 = 500;
+/// Users whose connections a round looks up at once.
+const CONNECTION_LOOKUPS_AT_ONCE: usize = 16;
 /// Rounds per drain at most (the next wake-up or the schedule continues).
 const MAX_ROUNDS: usize = 100;
 /// A replay whose connection is not ready yet (still in `$connect` on AWS) is kept this long.
@@ -443,16 +446,22 @@ async fn push_batch(
     // The members' connections first, then which of them await a replay (with the blocks, in
     // one round trip): `$connect` asks for the replay before it registers the connection, so
     // a connection seen here that is resuming is in the set read after.
-    let mut connections: HashMap<Uuid, Vec<ConnectionRecord>> = HashMap::new();
-    let users = batch.iter().filter_map(|e| match e.stream {
-        Stream::User(u) => Some(u),
-        Stream::Chat(_) => None,
-    });
-    for user in everyone.iter().copied().chain(users) {
-        if let std::collections::hash_map::Entry::Vacant(entry) = connections.entry(user) {
-            entry.insert(app.ports.connections.connections_of(user).await?);
-        }
-    }
+    // Looked up side by side: on AWS each is a DynamoDB query, a round trip of its own.
+    let users: HashSet<Uuid> = everyone
+        .iter()
+        .copied()
+        .chain(batch.iter().filter_map(|e| match e.stream {
+            Stream::User(u) => Some(u),
+            Stream::Chat(_) => None,
+        }))
+        .collect();
+    let connections: HashMap<Uuid, Vec<ConnectionRecord>> = futures_util::stream::iter(users)
+        .map(|user| async move {
+            Ok::<_, ApiError>((user, app.ports.connections.connections_of(user).await?))
+        })
+        .buffer_unordered(CONNECTION_LOOKUPS_AT_ONCE)
+        .try_collect()
+        .await?;
     let (blocks, replaying) = tokio::try_join!(
         relationships::blocks_among(client, &everyone, &actors),
         events::replaying_connections(client),
