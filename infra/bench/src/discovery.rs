@@ -1,8 +1,9 @@
 //! Issue 12's figures (`banter-bench --discovery`): message search p50/p95 over 1,000,000
 //! messages in 10,000 chats for a user in 200 of them (common words, rare words, prefixes),
 //! with the plan of the common-word query; the schedule's erasure of 1,000 disappearing messages
-//! among them; a phone sync of 1,000 numbers; the backup of a 10,000-message chat. The corpus is written straight into the stack's PostgreSQL (as the
-//! schema's owner) so that seeding takes a minute, not an afternoon of API calls.
+//! among them; a phone sync of 1,000 numbers; the backup of a 10,000-message chat. The corpus
+//! is written straight into the stack's PostgreSQL (as the schema's owner) so that seeding
+//! takes a minute, not an afternoon of API calls.
 
 use std::time::{Duration, Instant};
 

@@ -27,7 +27,7 @@ pub struct AwsCalls {
 }
 
 /// The counts at one moment (`GET /local/aws-calls`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AwsCallCounts {
     /// Client frames API Gateway routed to an integration.

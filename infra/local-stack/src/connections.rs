@@ -11,7 +11,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use banter_core::ports::{ConnectionPush, PushError};
-
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, Notify};
 

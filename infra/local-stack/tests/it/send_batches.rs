@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use std::time::Duration;
 
-use crate::support::{spawn_app, TestApp, User};
+use crate::support::{spawn_app, wait_until, TestApp, User};
 
 fn message(chat: &str, from: &User, client_id: &str) -> NewMessage {
     NewMessage {
@@ -368,25 +368,26 @@ async fn a_send_looks_up_the_blocks_of_its_sender_not_every_block() {
 /// The index entries of `user_relationships` read so far, once the statistics count `inserted`
 /// messages (the batcher's backend reports its counts together when it is idle, within seconds).
 async fn relationship_reads_once_reported(owner: &tokio_postgres::Client, inserted: i64) -> i64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let row = owner
-            .query_one(
-                "SELECT (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'messages')
-                            AS inserted,
-                        (SELECT sum(idx_tup_read)::int8 FROM pg_stat_user_indexes
-                         WHERE relname = 'user_relationships') AS read",
-                &[],
-            )
-            .await
-            .unwrap();
-        if row.get::<_, i64>("inserted") >= inserted {
-            return row.get::<_, Option<i64>>("read").unwrap_or(0);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the batcher's statistics were not reported"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let read = std::cell::Cell::new(0);
+    let read_ref = &read;
+    wait_until(
+        "the batcher reported its statistics",
+        Duration::from_secs(30),
+        || async move {
+            let row = owner
+                .query_one(
+                    "SELECT (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'messages')
+                                AS inserted,
+                            (SELECT sum(idx_tup_read)::int8 FROM pg_stat_user_indexes
+                             WHERE relname = 'user_relationships') AS read",
+                    &[],
+                )
+                .await
+                .unwrap();
+            read_ref.set(row.get::<_, Option<i64>>("read").unwrap_or(0));
+            row.get::<_, i64>("inserted") >= inserted
+        },
+    )
+    .await;
+    read.get()
 }
