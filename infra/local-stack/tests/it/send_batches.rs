@@ -5,6 +5,7 @@
 use banter_core::config::Limit;
 use banter_core::db::messages::{self, NewMessage, RateLimitHit, Stored};
 use futures_util::future::join_all;
+use serde_json::json;
 use uuid::Uuid;
 
 use std::time::Duration;
@@ -339,17 +340,14 @@ async fn a_send_looks_up_the_blocks_of_its_sender_not_every_block() {
     // 30 other people, each blocking the 29 others: 870 blocks that concern neither ann nor bob.
     let owner = app.owner_db().await;
     let owner = owner.get().await.unwrap();
-    owner
-        .batch_execute(
-            "INSERT INTO users (id, email, username, password_hash)
-             SELECT gen_random_uuid(), 'other' || i || '@example.test', 'other' || i, 'x'
-             FROM generate_series(1, 30) i;
-             INSERT INTO user_relationships (user_id, related_user_id, relationship_type)
-             SELECT a.id, b.id, 'blocked' FROM users a JOIN users b ON a.id <> b.id
-             WHERE a.username LIKE 'other%' AND b.username LIKE 'other%'",
-        )
-        .await
-        .unwrap();
+    with_other_users(
+        &owner,
+        30,
+        "INSERT INTO user_relationships (user_id, related_user_id, relationship_type)
+         SELECT a.id, b.id, 'blocked' FROM users a JOIN users b ON a.id <> b.id
+         WHERE a.username LIKE 'other%' AND b.username LIKE 'other%'",
+    )
+    .await;
     let (status, first) = app.send_text(&ann, &chat, "first").await;
     assert_eq!(status, 201, "{first}");
     let before = relationship_reads_once_reported(&owner, 1).await;
@@ -363,6 +361,21 @@ async fn a_send_looks_up_the_blocks_of_its_sender_not_every_block() {
         "five sends read {read} index entries of user_relationships (870 blocks exist, none of ann's)"
     );
     app.stop().await;
+}
+
+/// `count` users named `other1`, `other2`... who concern no one in the test, then `then` (SQL
+/// that gives them something of their own).
+async fn with_other_users(owner: &tokio_postgres::Client, count: i32, then: &str) {
+    owner
+        .execute(
+            "INSERT INTO users (id, email, username, password_hash)
+             SELECT gen_random_uuid(), 'other' || i || '@example.test', 'other' || i, 'x'
+             FROM generate_series(1, $1) i",
+            &[&count],
+        )
+        .await
+        .unwrap();
+    owner.batch_execute(then).await.unwrap();
 }
 
 /// The index entries of `user_relationships` read so far, once the statistics count `inserted`
@@ -390,4 +403,75 @@ async fn relationship_reads_once_reported(owner: &tokio_postgres::Client, insert
     )
     .await;
     read.get()
+}
+
+/// A receipt replaces its user's earlier one for the same chat by looking that one up by user
+/// and chat, whatever the log held when the statement was planned: planned while the log held
+/// one receipt, a join of the new receipts with the log was one scan over every receipt in
+/// it, which it kept doing as the log grew.
+#[tokio::test]
+async fn a_receipt_replaces_its_users_earlier_one_without_reading_everyone_elses() {
+    use banter_core::db::events;
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    let receipt = |seq: i64| json!({ "chatId": chat, "messageId": Uuid::now_v7(), "seq": seq, "deliveredTo": [bob.id] });
+    let ann_id: Uuid = ann.id.parse().unwrap();
+    let bob_id: Uuid = bob.id.parse().unwrap();
+    let mut client = app.app().db.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    // As a relay round runs it; planned now, while the log holds no receipts.
+    tx.batch_execute(concat!("SELECT ", banter_core::keyed_lookup_plans!("true")))
+        .await
+        .unwrap();
+    events::append_receipts(
+        &tx,
+        "message:delivered",
+        "deliveredTo",
+        &[(bob_id, receipt(1))],
+    )
+    .await
+    .unwrap();
+    // Then 300 other people get a delivery receipt each.
+    let owner = app.owner_db().await;
+    let owner = owner.get().await.unwrap();
+    with_other_users(
+        &owner,
+        300,
+        "INSERT INTO events (user_id, name, data)
+         SELECT id, 'message:delivered',
+                jsonb_build_object('chatId', gen_random_uuid(), 'deliveredTo', jsonb_build_array(id))
+         FROM users WHERE username LIKE 'other%'",
+    )
+    .await;
+    let fetched = "SELECT coalesce(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relname = 'events'";
+    for seq in 1..=3 {
+        let before: i64 = tx.query_one(fetched, &[]).await.unwrap().get("n");
+        events::append_receipts(
+            &tx,
+            "message:delivered",
+            "deliveredTo",
+            &[(ann_id, receipt(seq))],
+        )
+        .await
+        .unwrap();
+        let read = tx.query_one(fetched, &[]).await.unwrap().get::<_, i64>("n") - before;
+        assert!(
+            read <= 2,
+            "receipt {seq} read {read} events (300 other users have receipts)"
+        );
+    }
+    let kept: Vec<i64> = tx
+        .query(
+            "SELECT (data->>'seq')::int8 AS seq FROM events WHERE user_id = $1 AND name = 'message:delivered'",
+            &[&ann_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("seq"))
+        .collect();
+    assert_eq!(kept, vec![3], "each receipt replaced the one before");
+    tx.rollback().await.unwrap();
+    app.stop().await;
 }

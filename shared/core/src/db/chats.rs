@@ -62,12 +62,14 @@ pub async fn open_individual(
     Ok((chat_id, is_new))
 }
 
-/// A chat member as the relay fans out to: who, and for which time.
+/// A chat member as the relay fans out to: who, for which time, and which of the actors the
+/// relay asked about they block.
 pub struct Member {
     pub chat_id: Uuid,
     pub user_id: Uuid,
     pub joined_at: chrono::DateTime<chrono::Utc>,
     pub left_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub blocked_actors: Vec<Uuid>,
 }
 
 impl Member {
@@ -75,26 +77,37 @@ impl Member {
     pub fn during(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
         self.joined_at <= at && self.left_at.is_none_or(|left| at <= left)
     }
+
+    /// Whether this member blocks `actor` (one of the actors [`members_since`] was given).
+    pub fn blocks(&self, actor: Uuid) -> bool {
+        self.blocked_actors.contains(&actor)
+    }
 }
 
 /// The members of these chats: current ones, and those who left at or after `since` (events
-/// from before they left are still theirs).
+/// from before they left are still theirs), each with those of `actors` they block (in the
+/// same statement: a relay round's blocks cost no round trip of their own).
 pub async fn members_since(
     client: &impl deadpool_postgres::GenericClient,
     chats: &[Uuid],
     since: chrono::DateTime<chrono::Utc>,
+    actors: &[Uuid],
 ) -> Result<Vec<Member>, ApiError> {
     if chats.is_empty() {
         return Ok(Vec::new());
     }
     let stmt = client
         .prepare_cached(
-            "SELECT chat_id, user_id, joined_at, left_at FROM chat_participants
-             WHERE chat_id = ANY($1) AND (left_at IS NULL OR left_at >= $2)",
+            "SELECT p.chat_id, p.user_id, p.joined_at, p.left_at,
+                    ARRAY(SELECT b.related_user_id FROM user_relationships b
+                          WHERE b.user_id = p.user_id AND b.related_user_id = ANY($3)
+                            AND b.relationship_type = 'blocked') AS blocked_actors
+             FROM chat_participants p
+             WHERE p.chat_id = ANY($1) AND (p.left_at IS NULL OR p.left_at >= $2)",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&chats, &since])
+        .query(&stmt, &[&chats, &since, &actors])
         .await?
         .iter()
         .map(|r| Member {
@@ -102,6 +115,7 @@ pub async fn members_since(
             user_id: r.get("user_id"),
             joined_at: r.get("joined_at"),
             left_at: r.get("left_at"),
+            blocked_actors: r.get("blocked_actors"),
         })
         .collect())
 }
@@ -129,6 +143,7 @@ pub async fn current_members(
             user_id: r.get("user_id"),
             joined_at: r.get("joined_at"),
             left_at: None,
+            blocked_actors: Vec::new(),
         })
         .collect())
 }

@@ -226,19 +226,90 @@ pub async fn append_receipts(
     let users: Vec<Uuid> = items.iter().map(|i| i.0).collect();
     let data: Vec<&Value> = items.iter().map(|i| &i.1).collect();
     let stmt = client
-        .prepare_cached(
-            "WITH new AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS n(usr, d)),
-             superseded AS (
-                 DELETE FROM events e USING new n
-                 WHERE e.user_id = n.usr AND e.name = $3 AND e.name IN ('message:delivered', 'message:read')
-                   AND e.data->>'chatId' = n.d->>'chatId'
-                   AND (e.data->$4) <@ (n.d->$4)
-             )
-             INSERT INTO events (user_id, name, data) SELECT usr, $3, d FROM new",
-        )
+        .prepare_cached(&receipts_sql(
+            "new AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS n(usr, d))",
+            "$3",
+            "$4",
+        ))
         .await?;
     client.execute(&stmt, &[&users, &data, &name, &key]).await?;
     Ok(())
+}
+
+/// A recipient's devices got their chat's messages up to `seq`.
+pub struct DeliveredUpTo {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub seq: i64,
+}
+
+/// Record delivery receipts in one statement (the caller's transaction): move each recipient's
+/// delivered watermark up (never down), and append each sender's `message:delivered` notice
+/// `(sender, data)`, naming in `deliveredTo` only the recipients whose presence the sender
+/// may know (`presence_visible`, V8): a tick the moment a device connects would tell when they
+/// were online. A notice left naming no one is not appended. Returns whether any was.
+pub async fn record_deliveries(
+    client: &impl GenericClient,
+    watermarks: &[DeliveredUpTo],
+    notices: &[(Uuid, Value)],
+) -> Result<bool, ApiError> {
+    if watermarks.is_empty() && notices.is_empty() {
+        return Ok(false);
+    }
+    let chats: Vec<Uuid> = watermarks.iter().map(|r| r.chat_id).collect();
+    let users: Vec<Uuid> = watermarks.iter().map(|r| r.user_id).collect();
+    let seqs: Vec<i64> = watermarks.iter().map(|r| r.seq).collect();
+    let senders: Vec<Uuid> = notices.iter().map(|n| n.0).collect();
+    let data: Vec<&Value> = notices.iter().map(|n| &n.1).collect();
+    let stmt = client
+        .prepare_cached(&receipts_sql(
+            "marked AS (
+                 UPDATE chat_participants p
+                 SET delivered_seq = v.seq, delivered_marks = receipt_marks_push(p.delivered_marks, v.seq)
+                 FROM (SELECT chat, usr, max(seq) AS seq
+                       FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) x(chat, usr, seq)
+                       GROUP BY chat, usr) v
+                 WHERE p.chat_id = v.chat AND p.user_id = v.usr AND p.delivered_seq < v.seq
+             ), new AS (
+                 SELECT n.usr, jsonb_set(n.d, '{deliveredTo}', shown.ids) AS d
+                 FROM unnest($4::uuid[], $5::jsonb[]) AS n(usr, d)
+                 CROSS JOIN LATERAL (
+                     SELECT jsonb_agg(r.id ORDER BY r.k) AS ids
+                     FROM jsonb_array_elements_text(n.d->'deliveredTo') WITH ORDINALITY AS r(id, k)
+                     WHERE presence_visible(r.id::uuid, n.usr)
+                 ) shown
+                 WHERE shown.ids IS NOT NULL
+             )",
+            "'message:delivered'",
+            "'deliveredTo'",
+        ))
+        .await?;
+    let appended = client
+        .execute(&stmt, &[&chats, &users, &seqs, &senders, &data])
+        .await?;
+    Ok(appended > 0)
+}
+
+/// The statement of [`append_receipts`] over the receipts of the CTE `new (usr, d)` (defined
+/// in `ctes`, after any others), `name` and `key` being SQL expressions.
+fn receipts_sql(ctes: &str, name: &str, key: &str) -> String {
+    format!(
+        "WITH {ctes},
+         -- Found by each new notice's user and chat, then deleted by id: a join of the two
+         -- could be planned (once, while the log is small) as one scan over every receipt.
+         superseded AS (
+             DELETE FROM events e
+             WHERE e.id = ANY (ARRAY(
+                 SELECT older.id FROM new n CROSS JOIN LATERAL (
+                     SELECT o.id FROM events o
+                     WHERE o.user_id = n.usr AND o.data->>'chatId' = n.d->>'chatId'
+                       AND o.name = {name} AND o.name IN ('message:delivered', 'message:read')
+                       AND (o.data->{key}) <@ (n.d->{key})
+                     OFFSET 0
+                 ) older))
+         )
+         INSERT INTO events (user_id, name, data) SELECT usr, {name}, d FROM new"
+    )
 }
 
 /// Events and the horizon from one statement, so they come from one snapshot: a horizon read
@@ -275,6 +346,8 @@ pub struct StableBatch {
     /// Events that committed but are above the horizon (a transaction older than theirs is
     /// still in flight): readable in a moment.
     pub held_back: bool,
+    /// Connections asked to be replayed to ([`take_replays`] takes them).
+    pub replays_waiting: bool,
 }
 
 /// The relay's next `limit` events after its position, below the horizon, in order (under the
@@ -294,7 +367,8 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
                     (SELECT x::text::bigint FROM h) AS horizon,
                     (SELECT xid::text::bigint FROM p) AS position_xid,
                     (SELECT event FROM p) AS position_event,
-                    EXISTS (SELECT 1 FROM events b WHERE b.xid >= (SELECT x FROM h)) AS held_back
+                    EXISTS (SELECT 1 FROM events b WHERE b.xid >= (SELECT x FROM h)) AS held_back,
+                    EXISTS (SELECT 1 FROM pending_replays) AS replays_waiting
              FROM (SELECT 1) AS one LEFT JOIN ev AS e ON true
              ORDER BY e.xid, e.id"
         ))
@@ -308,12 +382,14 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
         event: first.get("position_event"),
     };
     let held_back = first.get("held_back");
+    let replays_waiting = first.get("replays_waiting");
     let (events, horizon) = events_and_horizon(&rows);
     Ok(StableBatch {
         position,
         events,
         horizon,
         held_back,
+        replays_waiting,
     })
 }
 

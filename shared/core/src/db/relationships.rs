@@ -44,55 +44,6 @@ pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError
     Ok(s.blocked_by_target || s.viewer_blocked_target)
 }
 
-/// Which of `users` may not be added to a group by `adder`: those who block the adder, and
-/// those whose `groups` privacy says `nobody`, or `contacts` without the adder among theirs.
-/// Which of `users` block which of `actors`: `(blocker, blocked)` pairs.
-pub async fn blocks_among(
-    client: &impl deadpool_postgres::GenericClient,
-    users: &[Uuid],
-    actors: &[Uuid],
-) -> Result<std::collections::HashSet<(Uuid, Uuid)>, ApiError> {
-    if users.is_empty() || actors.is_empty() {
-        return Ok(Default::default());
-    }
-    let stmt = client
-        .prepare_cached(
-            "SELECT user_id, related_user_id FROM user_relationships
-             WHERE relationship_type = 'blocked' AND user_id = ANY($1) AND related_user_id = ANY($2)",
-        )
-        .await?;
-    Ok(client
-        .query(&stmt, &[&users, &actors])
-        .await?
-        .iter()
-        .map(|r| (r.get("user_id"), r.get("related_user_id")))
-        .collect())
-}
-
-/// Of `(viewer, owner)` pairs, those where the viewer may learn the owner's presence
-/// (`presence_visible`, V8).
-pub async fn presence_visible_pairs(
-    client: &impl deadpool_postgres::GenericClient,
-    pairs: &[(Uuid, Uuid)],
-) -> Result<std::collections::HashSet<(Uuid, Uuid)>, ApiError> {
-    if pairs.is_empty() {
-        return Ok(Default::default());
-    }
-    let viewers: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
-    let owners: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
-    let stmt = client
-        .prepare_cached(
-            "SELECT v, o FROM unnest($1::uuid[], $2::uuid[]) x(v, o) WHERE presence_visible(o, v)",
-        )
-        .await?;
-    Ok(client
-        .query(&stmt, &[&viewers, &owners])
-        .await?
-        .iter()
-        .map(|r| (r.get("v"), r.get("o")))
-        .collect())
-}
-
 /// Those of `users` who block `adder` (they are neither added nor invited).
 pub async fn blocking(db: &Db, adder: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
     let client = db.get().await?;
@@ -110,6 +61,8 @@ pub async fn blocking(db: &Db, adder: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>,
         .collect())
 }
 
+/// Which of `users` may not be added to a group by `adder`: those who block the adder, and
+/// those whose `groups` privacy says `nobody`, or `contacts` without the adder among theirs.
 pub async fn refusing_group_adds(
     db: &Db,
     adder: Uuid,

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::api::models::{ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
-use crate::db::{chats, messages, relationships, AsTokioPostgres, Planning};
+use crate::db::{chats, messages, AsTokioPostgres, Planning};
 use crate::error::ApiError;
 use crate::ports::{ConnectionRecord, DeliveryJob, PushError};
 use crate::App;
@@ -228,8 +228,13 @@ async fn round(
     }
     // Its turn: a wake-up from now on may come after this round's reads, so it drains itself.
     connection.waiting = None;
-    let (replays, stable) =
-        tokio::try_join!(events::take_replays(&tx), events::next_stable(&tx, BATCH))?;
+    let stable = events::next_stable(&tx, BATCH).await?;
+    // (Rarely any: a statement only when there are.)
+    let replays = if stable.replays_waiting {
+        events::take_replays(&tx).await?
+    } else {
+        Vec::new()
+    };
     let position = stable.position;
     let mut deliveries = Deliveries::default();
     for replay in replays {
@@ -428,28 +433,27 @@ async fn push_batch(
         .collect();
     let mut members: HashMap<Uuid, Vec<chats::Member>> = HashMap::new();
     let earliest = batch.iter().map(|e| e.created_at).min().unwrap_or_default();
+    let actors: Vec<Uuid> = batch
+        .iter()
+        .filter_map(|e| e.actor)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     let (member_rows, mut frames) = tokio::try_join!(
-        chats::members_since(client, &chat_ids, earliest),
+        chats::members_since(client, &chat_ids, earliest, &actors),
         Frames::load(app, client, batch, Planning::KeyedLookups),
     )?;
     for m in member_rows {
         members.entry(m.chat_id).or_default().push(m);
     }
-    let actors: Vec<Uuid> = batch.iter().filter_map(|e| e.actor).collect();
-    let everyone: Vec<Uuid> = members
+    // The members' connections first, then which of them await a replay: `$connect` asks for
+    // the replay before it registers the connection, so a connection seen here that is
+    // resuming is in the set read after.
+    // Looked up side by side: on AWS each is a DynamoDB query, a round trip of its own.
+    let users: HashSet<Uuid> = members
         .values()
         .flatten()
         .map(|m| m.user_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    // The members' connections first, then which of them await a replay (with the blocks, in
-    // one round trip): `$connect` asks for the replay before it registers the connection, so
-    // a connection seen here that is resuming is in the set read after.
-    // Looked up side by side: on AWS each is a DynamoDB query, a round trip of its own.
-    let users: HashSet<Uuid> = everyone
-        .iter()
-        .copied()
         .chain(batch.iter().filter_map(|e| match e.stream {
             Stream::User(u) => Some(u),
             Stream::Chat(_) => None,
@@ -462,11 +466,10 @@ async fn push_batch(
         .buffer_unordered(CONNECTION_LOOKUPS_AT_ONCE)
         .try_collect()
         .await?;
-    let (blocks, replaying) = tokio::try_join!(
-        relationships::blocks_among(client, &everyone, &actors),
-        events::replaying_connections(client),
-    )?;
-    let replaying: HashSet<String> = replaying.into_iter().collect();
+    let replaying: HashSet<String> = events::replaying_connections(client)
+        .await?
+        .into_iter()
+        .collect();
     // Whom each event is for: its user, or those who were its chat's members when it happened
     // (one removed by it, too) and do not block its actor.
     let recipients: Vec<Vec<Uuid>> = batch
@@ -478,11 +481,7 @@ async fn push_batch(
                 .into_iter()
                 .flatten()
                 .filter(|m| m.during(event.created_at))
-                .filter(|m| {
-                    !event
-                        .actor
-                        .is_some_and(|a| blocks.contains(&(m.user_id, a)))
-                })
+                .filter(|m| !event.actor.is_some_and(|a| m.blocks(a)))
                 .map(|m| m.user_id)
                 .collect(),
         })
