@@ -226,90 +226,26 @@ pub async fn append_receipts(
     let users: Vec<Uuid> = items.iter().map(|i| i.0).collect();
     let data: Vec<&Value> = items.iter().map(|i| &i.1).collect();
     let stmt = client
-        .prepare_cached(&receipts_sql(
-            "new AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS n(usr, d))",
-            "$3",
-            "$4",
-        ))
+        .prepare_cached(
+            "WITH new AS (SELECT * FROM unnest($1::uuid[], $2::jsonb[]) AS n(usr, d)),
+             -- Found by each new receipt's user and chat, then deleted by id: a join of the two
+             -- could be planned (once, while the log is small) as one scan over every receipt.
+             superseded AS (
+                 DELETE FROM events e
+                 WHERE e.id = ANY (ARRAY(
+                     SELECT older.id FROM new n CROSS JOIN LATERAL (
+                         SELECT o.id FROM events o
+                         WHERE o.user_id = n.usr AND o.data->>'chatId' = n.d->>'chatId'
+                           AND o.name = $3 AND o.name IN ('message:delivered', 'message:read')
+                           AND (o.data->$4) <@ (n.d->$4)
+                         OFFSET 0
+                     ) older))
+             )
+             INSERT INTO events (user_id, name, data) SELECT usr, $3, d FROM new",
+        )
         .await?;
     client.execute(&stmt, &[&users, &data, &name, &key]).await?;
     Ok(())
-}
-
-/// A recipient's devices got their chat's messages up to `seq`.
-pub struct DeliveredUpTo {
-    pub chat_id: Uuid,
-    pub user_id: Uuid,
-    pub seq: i64,
-}
-
-/// Record delivery receipts in one statement (the caller's transaction): move each recipient's
-/// delivered watermark up (never down), and append each sender's `message:delivered` notice
-/// `(sender, data)`, naming in `deliveredTo` only the recipients whose presence the sender
-/// may know (`presence_visible`, V8): a tick the moment a device connects would tell when they
-/// were online. A notice left naming no one is not appended. Returns whether any was.
-pub async fn record_deliveries(
-    client: &impl GenericClient,
-    watermarks: &[DeliveredUpTo],
-    notices: &[(Uuid, Value)],
-) -> Result<bool, ApiError> {
-    if watermarks.is_empty() && notices.is_empty() {
-        return Ok(false);
-    }
-    let chats: Vec<Uuid> = watermarks.iter().map(|r| r.chat_id).collect();
-    let users: Vec<Uuid> = watermarks.iter().map(|r| r.user_id).collect();
-    let seqs: Vec<i64> = watermarks.iter().map(|r| r.seq).collect();
-    let senders: Vec<Uuid> = notices.iter().map(|n| n.0).collect();
-    let data: Vec<&Value> = notices.iter().map(|n| &n.1).collect();
-    let stmt = client
-        .prepare_cached(&receipts_sql(
-            "marked AS (
-                 UPDATE chat_participants p
-                 SET delivered_seq = v.seq, delivered_marks = receipt_marks_push(p.delivered_marks, v.seq)
-                 FROM (SELECT chat, usr, max(seq) AS seq
-                       FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) x(chat, usr, seq)
-                       GROUP BY chat, usr) v
-                 WHERE p.chat_id = v.chat AND p.user_id = v.usr AND p.delivered_seq < v.seq
-             ), new AS (
-                 SELECT n.usr, jsonb_set(n.d, '{deliveredTo}', shown.ids) AS d
-                 FROM unnest($4::uuid[], $5::jsonb[]) AS n(usr, d)
-                 CROSS JOIN LATERAL (
-                     SELECT jsonb_agg(r.id ORDER BY r.k) AS ids
-                     FROM jsonb_array_elements_text(n.d->'deliveredTo') WITH ORDINALITY AS r(id, k)
-                     WHERE presence_visible(r.id::uuid, n.usr)
-                 ) shown
-                 WHERE shown.ids IS NOT NULL
-             )",
-            "'message:delivered'",
-            "'deliveredTo'",
-        ))
-        .await?;
-    let appended = client
-        .execute(&stmt, &[&chats, &users, &seqs, &senders, &data])
-        .await?;
-    Ok(appended > 0)
-}
-
-/// The statement of [`append_receipts`] over the receipts of the CTE `new (usr, d)` (defined
-/// in `ctes`, after any others), `name` and `key` being SQL expressions.
-fn receipts_sql(ctes: &str, name: &str, key: &str) -> String {
-    format!(
-        "WITH {ctes},
-         -- Found by each new notice's user and chat, then deleted by id: a join of the two
-         -- could be planned (once, while the log is small) as one scan over every receipt.
-         superseded AS (
-             DELETE FROM events e
-             WHERE e.id = ANY (ARRAY(
-                 SELECT older.id FROM new n CROSS JOIN LATERAL (
-                     SELECT o.id FROM events o
-                     WHERE o.user_id = n.usr AND o.data->>'chatId' = n.d->>'chatId'
-                       AND o.name = {name} AND o.name IN ('message:delivered', 'message:read')
-                       AND (o.data->{key}) <@ (n.d->{key})
-                     OFFSET 0
-                 ) older))
-         )
-         INSERT INTO events (user_id, name, data) SELECT usr, {name}, d FROM new"
-    )
 }
 
 /// Events and the horizon from one statement, so they come from one snapshot: a horizon read

@@ -601,6 +601,37 @@ pub async fn by_ids(
         .collect())
 }
 
+/// One delivery receipt: `user`'s devices got the chat's messages up to `seq`.
+pub struct DeliveredUpTo {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+    pub seq: i64,
+}
+
+/// Record many delivery receipts in one statement (watermarks only move forward).
+pub async fn mark_delivered_many(
+    client: &impl deadpool_postgres::GenericClient,
+    receipts: &[DeliveredUpTo],
+) -> Result<(), ApiError> {
+    if receipts.is_empty() {
+        return Ok(());
+    }
+    let chats: Vec<Uuid> = receipts.iter().map(|r| r.chat_id).collect();
+    let users: Vec<Uuid> = receipts.iter().map(|r| r.user_id).collect();
+    let seqs: Vec<i64> = receipts.iter().map(|r| r.seq).collect();
+    let stmt = client
+        .prepare_cached(
+            "UPDATE chat_participants p
+             SET delivered_seq = v.seq, delivered_marks = receipt_marks_push(p.delivered_marks, v.seq)
+             FROM (SELECT chat, usr, max(seq) AS seq FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) x(chat, usr, seq)
+                   GROUP BY chat, usr) v
+             WHERE p.chat_id = v.chat AND p.user_id = v.usr AND p.delivered_seq < v.seq",
+        )
+        .await?;
+    client.execute(&stmt, &[&chats, &users, &seqs]).await?;
+    Ok(())
+}
+
 /// `user`'s starred messages that they can still see (a member of their chat, not hidden or
 /// cleared by them), most recently starred first, and how many there are.
 pub async fn starred(

@@ -44,6 +44,30 @@ pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError
     Ok(s.blocked_by_target || s.viewer_blocked_target)
 }
 
+/// Of `(viewer, owner)` pairs, those where the viewer may learn the owner's presence
+/// (`presence_visible`, V8).
+pub async fn presence_visible_pairs(
+    client: &impl deadpool_postgres::GenericClient,
+    pairs: &[(Uuid, Uuid)],
+) -> Result<std::collections::HashSet<(Uuid, Uuid)>, ApiError> {
+    if pairs.is_empty() {
+        return Ok(Default::default());
+    }
+    let viewers: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
+    let owners: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
+    let stmt = client
+        .prepare_cached(
+            "SELECT v, o FROM unnest($1::uuid[], $2::uuid[]) x(v, o) WHERE presence_visible(o, v)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&viewers, &owners])
+        .await?
+        .iter()
+        .map(|r| (r.get("v"), r.get("o")))
+        .collect())
+}
+
 /// Those of `users` who block `adder` (they are neither added nor invited).
 pub async fn blocking(db: &Db, adder: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
     let client = db.get().await?;

@@ -13,9 +13,9 @@ use uuid::Uuid;
 use crate::api::models::{MessageInfo, MessageStatus, ReadUpTo, RecipientReceipt, Timestamp};
 use crate::api::ws::{MessageDelivered, MessageRead, ServerEvent};
 use crate::auth::tokens::Caller;
-use crate::db::events::{self, DeliveredUpTo};
 use crate::db::message_changes;
-use crate::db::messages;
+use crate::db::messages::{self, DeliveredUpTo};
+use crate::db::{events, relationships};
 use crate::error::ApiError;
 
 /// What reached whom in one batch, by chat and sender.
@@ -47,9 +47,8 @@ impl Deliveries {
     }
 }
 
-/// Record the batch's receipts and tell each sender, in the caller's transaction and one
-/// statement ([`events::record_deliveries`], which names only the recipients whose presence
-/// the sender may know). Returns whether it appended events.
+/// Record the batch's receipts and tell each sender, in the caller's transaction. Returns
+/// whether it appended events.
 pub async fn record(
     client: &impl GenericClient,
     deliveries: &Deliveries,
@@ -58,24 +57,44 @@ pub async fn record(
         return Ok(false);
     }
     let mut watermarks = Vec::new();
+    let mut pairs = Vec::new();
+    for ((chat, sender), (seq, _, recipients)) in &deliveries.by_chat_sender {
+        for recipient in recipients {
+            watermarks.push(DeliveredUpTo {
+                chat_id: *chat,
+                user_id: *recipient,
+                seq: *seq,
+            });
+            pairs.push((*sender, *recipient));
+        }
+    }
+    // A tick the moment a device connects would tell a sender when it was online: only those
+    // whose presence the sender may know are named.
+    let ((), visible) = tokio::try_join!(
+        messages::mark_delivered_many(client, &watermarks),
+        relationships::presence_visible_pairs(client, &pairs),
+    )?;
     let mut notices = Vec::new();
-    let timestamp = Timestamp::now();
     for ((chat, sender), (seq, message_id, recipients)) in &deliveries.by_chat_sender {
-        watermarks.extend(recipients.iter().map(|recipient| DeliveredUpTo {
-            chat_id: *chat,
-            user_id: *recipient,
-            seq: *seq,
-        }));
+        let delivered_to: Vec<Uuid> = recipients
+            .iter()
+            .copied()
+            .filter(|r| visible.contains(&(*sender, *r)))
+            .collect();
+        if delivered_to.is_empty() {
+            continue;
+        }
         let event = ServerEvent::MessageDelivered(MessageDelivered {
             message_id: *message_id,
             chat_id: *chat,
             seq: *seq,
-            delivered_to: recipients.iter().copied().collect(),
-            timestamp,
+            delivered_to,
+            timestamp: Timestamp::now(),
         });
         notices.push((*sender, event.data()));
     }
-    events::record_deliveries(client, &watermarks, &notices).await
+    events::append_receipts(client, "message:delivered", "deliveredTo", &notices).await?;
+    Ok(!notices.is_empty())
 }
 
 /// `POST /api/chats/{chatId}/messages/{messageId}/read` (and `message:read`): the caller has
