@@ -407,8 +407,8 @@ async fn relationship_reads_once_reported(owner: &tokio_postgres::Client, insert
 
 /// A receipt replaces its user's earlier one for the same chat by looking that one up by user
 /// and chat, whatever the log held when the statement was planned: planned while the log held
-/// one receipt, a join of the new receipts with the log was one scan over every receipt in
-/// it, which it kept doing as the log grew.
+/// no receipts, a join of the new receipts with the log was one scan over every receipt in it,
+/// which it kept doing as the log grew.
 #[tokio::test]
 async fn a_receipt_replaces_its_users_earlier_one_without_reading_everyone_elses() {
     use banter_core::db::events;

@@ -62,8 +62,8 @@ pub async fn open_individual(
     Ok((chat_id, is_new))
 }
 
-/// A chat member as the relay fans out to: who, for which time, and which of the actors the
-/// relay asked about they block.
+/// A chat member as the relay fans out to ([`members_since`]): who, for which time, and which
+/// of the actors the relay asked about they block.
 pub struct Member {
     pub chat_id: Uuid,
     pub user_id: Uuid,
@@ -120,31 +120,21 @@ pub async fn members_since(
         .collect())
 }
 
-/// The current members of these chats.
-pub async fn current_members(
+/// The ids of this chat's current members.
+pub async fn current_member_ids(
     client: &impl deadpool_postgres::GenericClient,
-    chats: &[Uuid],
-) -> Result<Vec<Member>, ApiError> {
-    if chats.is_empty() {
-        return Ok(Vec::new());
-    }
+    chat: Uuid,
+) -> Result<Vec<Uuid>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT chat_id, user_id, joined_at FROM chat_participants
-             WHERE chat_id = ANY($1) AND left_at IS NULL",
+            "SELECT user_id FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&chats])
+        .query(&stmt, &[&chat])
         .await?
         .iter()
-        .map(|r| Member {
-            chat_id: r.get("chat_id"),
-            user_id: r.get("user_id"),
-            joined_at: r.get("joined_at"),
-            left_at: None,
-            blocked_actors: Vec::new(),
-        })
+        .map(|r| r.get("user_id"))
         .collect())
 }
 

@@ -344,8 +344,7 @@ impl<'a> Frames<'a> {
                 if let std::collections::hash_map::Entry::Vacant(entry) =
                     self.members.entry(chat_id)
                 {
-                    let members = chats::current_members(client, &[chat_id]).await?;
-                    entry.insert(members.iter().map(|m| m.user_id).collect());
+                    entry.insert(chats::current_member_ids(client, chat_id).await?);
                 }
                 ServerEvent::ChatCreated(ChatCreated {
                     chat,
