@@ -350,12 +350,12 @@ async fn a_send_looks_up_the_blocks_of_its_sender_not_every_block() {
     .await;
     let (status, first) = app.send_text(&ann, &chat, "first").await;
     assert_eq!(status, 201, "{first}");
-    let before = relationship_reads_once_reported(&owner, 1).await;
+    let before = index_reads_once_reported(&owner, &["user_relationships"], 1).await;
     for n in 0..5 {
         let (status, sent) = app.send_text(&ann, &chat, &format!("more {n}")).await;
         assert_eq!(status, 201, "{sent}");
     }
-    let read = relationship_reads_once_reported(&owner, 6).await - before;
+    let read = index_reads_once_reported(&owner, &["user_relationships"], 6).await - before;
     assert!(
         read < 100,
         "five sends read {read} index entries of user_relationships (870 blocks exist, none of ann's)"
@@ -378,9 +378,13 @@ async fn with_other_users(owner: &tokio_postgres::Client, count: i32, then: &str
     owner.batch_execute(then).await.unwrap();
 }
 
-/// The index entries of `user_relationships` read so far, once the statistics count `inserted`
-/// messages (the batcher's backend reports its counts together when it is idle, within seconds).
-async fn relationship_reads_once_reported(owner: &tokio_postgres::Client, inserted: i64) -> i64 {
+/// The index entries of `tables` read so far, once the statistics count `inserted` messages (the
+/// batcher's backend reports its counts together when it is idle, within seconds).
+async fn index_reads_once_reported(
+    owner: &tokio_postgres::Client,
+    tables: &[&str],
+    inserted: i64,
+) -> i64 {
     let read = std::cell::Cell::new(0);
     let read_ref = &read;
     wait_until(
@@ -392,8 +396,8 @@ async fn relationship_reads_once_reported(owner: &tokio_postgres::Client, insert
                     "SELECT (SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'messages')
                                 AS inserted,
                             (SELECT sum(idx_tup_read)::int8 FROM pg_stat_user_indexes
-                             WHERE relname = 'user_relationships') AS read",
-                    &[],
+                             WHERE relname = ANY($1)) AS read",
+                    &[&tables],
                 )
                 .await
                 .unwrap();
@@ -403,6 +407,48 @@ async fn relationship_reads_once_reported(owner: &tokio_postgres::Client, insert
     )
     .await;
     read.get()
+}
+
+/// A send reads its own chat's rows: the sender's membership by chat and user, and the chat's
+/// sequence by chat, whatever the tables held when the batcher planned its statement. Planned
+/// on a few chats, the membership came from the index of the sender's active chats (all of
+/// them read, for someone in hundreds of groups) and the sequences from one scan of every
+/// chat's.
+#[tokio::test]
+async fn a_send_reads_its_own_chats_rows_not_every_chat_of_its_sender() {
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    let (status, first) = app.send_text(&ann, &chat, "first").await;
+    assert_eq!(status, 201, "{first}");
+    // Then ann is in 300 groups more.
+    let owner = app.owner_db().await;
+    let owner = owner.get().await.unwrap();
+    owner
+        .execute(
+            "WITH made AS (
+                 INSERT INTO chats (id, type, name, created_by)
+                 SELECT gen_random_uuid(), 'group', 'group ' || i, $1 FROM generate_series(1, 300) i
+                 RETURNING id
+             )
+             INSERT INTO chat_participants (chat_id, user_id) SELECT id, $1 FROM made",
+            &[&ann.id.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    let tables = ["chat_participants", "chat_sequences"];
+    let before = index_reads_once_reported(&owner, &tables, 1).await;
+    for n in 0..5 {
+        let (status, sent) = app.send_text(&ann, &chat, &format!("more {n}")).await;
+        assert_eq!(status, 201, "{sent}");
+    }
+    let read = index_reads_once_reported(&owner, &tables, 6).await - before;
+    assert!(
+        read < 100,
+        "five sends read {read} index entries of chat_participants and chat_sequences \
+         (ann is in 301 chats)"
+    );
+    app.stop().await;
 }
 
 /// A receipt replaces its user's earlier one for the same chat by looking that one up by user
