@@ -893,6 +893,37 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     app.stop().await;
 }
 
+/// The audience of a user's presence (told on every connect and disconnect) is planned with
+/// the statement that reads it, so its plan is kept: the function's body is inlined, its
+/// tables in the statement's plan, not a call that plans the body again each time.
+#[tokio::test]
+async fn the_presence_audience_is_planned_with_its_statement() {
+    use banter_core::db::presence;
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    app.open_chat(&ann, &bob).await;
+    let client = app.app().db.get().await.unwrap();
+    let ann_id: uuid::Uuid = ann.id.parse().unwrap();
+    let bob_id: uuid::Uuid = bob.id.parse().unwrap();
+    assert_eq!(
+        presence::audience(&client, ann_id).await.unwrap(),
+        vec![bob_id]
+    );
+    let plan: Vec<String> = client
+        .query(&format!("EXPLAIN {}", presence::AUDIENCE), &[&ann_id])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("chat_participants") && !plan.contains("Function Scan"),
+        "the body's tables in the statement's plan:\n{plan}"
+    );
+    app.stop().await;
+}
+
 /// A file record as the upload route will make it (issue 11): uploaded by `user` for `chat`.
 async fn uploaded(app: &TestApp, user: &User, chat: &str, kind: &str) -> String {
     uploaded_named(app, user, chat, kind, "f").await
