@@ -459,6 +459,50 @@ async fn a_send_reads_its_own_chats_rows_not_every_chat_of_its_sender() {
     app.stop().await;
 }
 
+/// A send looks its sender's membership, its sender's name and the message it replies to up by
+/// key, whatever PostgreSQL's statistics said when the batcher planned its statement. Planned
+/// while the statistics counted two memberships, the membership was a join that read every
+/// membership of every chat for each batch (and kept doing so as the table grew, until the
+/// next ANALYZE).
+#[tokio::test]
+async fn a_send_planned_on_a_few_members_reads_only_its_own_membership() {
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    let owner = app.owner_db().await;
+    let owner = owner.get().await.unwrap();
+    // Statistics of two memberships, kept (no autovacuum's ANALYZE makes PostgreSQL plan again).
+    owner
+        .batch_execute(
+            "ALTER TABLE chat_participants SET (autovacuum_enabled = off);
+             ALTER TABLE users SET (autovacuum_enabled = off);
+             ANALYZE chat_participants, chats, users, messages",
+        )
+        .await
+        .unwrap();
+    let (status, first) = app.send_text(&ann, &chat, "first").await;
+    assert_eq!(status, 201, "{first}");
+    // Then 300 other people in a group of their own: memberships and users that concern
+    // neither ann nor bob.
+    with_other_users(
+        &owner,
+        300,
+        "WITH made AS (INSERT INTO chats (id, type, name) VALUES (gen_random_uuid(), 'group', 'others')
+                       RETURNING id)
+         INSERT INTO chat_participants (chat_id, user_id)
+         SELECT made.id, u.id FROM made, users u WHERE u.username LIKE 'other%'",
+    )
+    .await;
+    let read =
+        index_reads_of_five_more_sends(&app, &owner, &ann, &chat, &["chat_participants", "users"])
+            .await;
+    assert!(
+        read < 100,
+        "five sends read {read} index entries of chat_participants and users (302 memberships)"
+    );
+    app.stop().await;
+}
+
 /// A receipt replaces its user's earlier one for the same chat by looking that one up by user
 /// and chat, whatever the log held when the statement was planned: planned while the log held
 /// no receipts, a join of the new receipts with the log was one scan over every receipt in it,

@@ -159,18 +159,26 @@ pub async fn insert_many(
                               AND (f.file_type = i.type OR (i.type = 'sticker' AND f.file_type = 'image'))
                         ) AS media_ok
                  FROM paced i
+                 -- Each looked up by its whole key, per message: `OFFSET 0` keeps the lookup
+                 -- a subquery run for each message. Pulled up into a join, it was planned on
+                 -- the tables' statistics when the batcher first sent, and planned on a few
+                 -- memberships it read every membership of every chat for each batch.
                  LEFT JOIN LATERAL (
-                     -- By the whole key, a member who left included: with `left_at IS NULL`
-                     -- here the plan may take the index of active members by user and read
-                     -- every chat of the sender.
+                     -- A member who left included: with `left_at IS NULL` here the plan may
+                     -- take the index of active members by user and read every chat of the
+                     -- sender.
                      SELECT p.left_at IS NULL AS present,
                             p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                             c.disappearing_seconds
                      FROM chat_participants p JOIN chats c ON c.id = p.chat_id
                      WHERE p.chat_id = i.chat_id AND p.user_id = i.sender_id
+                     OFFSET 0
                  ) member ON true
-                 LEFT JOIN messages existing
-                        ON existing.sender_id = i.sender_id AND existing.client_message_id = i.client_message_id
+                 LEFT JOIN LATERAL (
+                     SELECT e.id, e.chat_id FROM messages e
+                     WHERE e.sender_id = i.sender_id AND e.client_message_id = i.client_message_id
+                     OFFSET 0
+                 ) existing ON true
              ), judged AS (
                  SELECT c.*,
                         -- (Most messages mention no one: no count for them.)
@@ -238,12 +246,17 @@ pub async fn insert_many(
              SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
-                    u.username, i.reply_to_id, r.content, ru.username, r.deleted_for_everyone,
+                    (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
+                    r.content, r.username, r.deleted_for_everyone,
                     i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, '[]'::jsonb
              FROM inserted i
-             LEFT JOIN users u ON u.id = i.sender_id
-             LEFT JOIN messages r ON r.id = i.reply_to_id
-             LEFT JOIN users ru ON ru.id = r.sender_id",
+             -- (Looked up by key per message, as `member` is.)
+             LEFT JOIN LATERAL (
+                 SELECT r.content, r.deleted_for_everyone,
+                        (SELECT ru.username FROM users ru WHERE ru.id = r.sender_id) AS username
+                 FROM messages r WHERE r.id = i.reply_to_id
+                 OFFSET 0
+             ) r ON true",
         )
         .await?;
     let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
