@@ -556,8 +556,9 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
         "DELETE FROM media_files WHERE uploader_id = $1",
         // What their messages carried (locations, contact cards); the text stays for the others.
         "UPDATE messages SET metadata = '{}' WHERE sender_id = $1",
-        // Cascades to sessions, tokens, codes, relationships, memberships, reactions, events;
-        // sets `sender_id` (and `created_by`) NULL.
+        // Cascades to sessions, tokens, codes, relationships, memberships, reactions; sets
+        // `sender_id` (and `created_by`) NULL; the log's trigger (V32) takes their events and
+        // their name as actor.
         "DELETE FROM users WHERE id = $1",
     ] {
         tx.execute(sql, &[&id]).await?;
