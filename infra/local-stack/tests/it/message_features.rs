@@ -11,12 +11,6 @@ use serde_json::{json, Value};
 use crate::support::{spawn_app, spawn_app_with, TestApp, User};
 use crate::sync::{present, sync_all};
 
-async fn sent(app: &TestApp, from: &User, chat: &str, text: &str) -> String {
-    let (status, body) = app.send_text(from, chat, text).await;
-    assert_eq!(status, 201, "{body}");
-    body["data"]["id"].as_str().unwrap().to_owned()
-}
-
 async fn history(app: &TestApp, user: &User, chat: &str) -> Vec<Value> {
     let (status, body) = app
         .get(&format!("/api/chats/{chat}/messages"), Some(&user.access))
@@ -35,7 +29,7 @@ async fn the_sender_edits_text_within_the_window_and_the_history_is_kept() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
-    let id = sent(&app, &alice, &chat, "helo").await;
+    let id = app.sent(&alice, &chat, "helo").await;
     let mut bob_ws = app.ws(&bob.access).await;
     let since = present(&app, &bob).await;
     let path = format!("/api/chats/{chat}/messages/{id}");
@@ -115,7 +109,7 @@ async fn edits_and_deletes_for_everyone_close_with_their_windows() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
-    let id = sent(&app, &alice, &chat, "too late").await;
+    let id = app.sent(&alice, &chat, "too late").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let path = format!("/api/chats/{chat}/messages/{id}");
     let (status, body) = app
@@ -141,7 +135,7 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
     let group = app.open_group(&admin, "friends", &[&bob, &carol]).await;
-    let first = sent(&app, &bob, &group, "first").await;
+    let first = app.sent(&bob, &group, "first").await;
     let (status, body) = app
         .post(
             &format!("/api/chats/{group}/messages"),
@@ -187,7 +181,7 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
     let since = present(&app, &admin).await;
     let mut admin_ws = app.ws(&admin.access).await;
     let everyone = json!({ "deleteForEveryone": true });
-    let other = sent(&app, &admin, &group, "admin's").await;
+    let other = app.sent(&admin, &group, "admin's").await;
     let (status, body) = app
         .delete(
             &format!("/api/chats/{group}/messages/{other}"),
@@ -227,7 +221,7 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
     let (events, _) = sync_all(&app, &admin, &since).await;
     assert_eq!(named(&events, "message:deleted").len(), 1);
     // A group admin deletes anyone's message.
-    let bobs = sent(&app, &bob, &group, "rude").await;
+    let bobs = app.sent(&bob, &group, "rude").await;
     let (status, body) = app
         .delete(
             &format!("/api/chats/{group}/messages/{bobs}"),
@@ -245,7 +239,7 @@ async fn reactions_are_one_per_user_replaced_removed_and_refused_across_a_block(
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
-    let id = sent(&app, &alice, &chat, "news").await;
+    let id = app.sent(&alice, &chat, "news").await;
     let mut alice_ws = app.ws(&alice.access).await;
     let path = format!("/api/chats/{chat}/messages/{id}/reactions");
 
@@ -333,7 +327,7 @@ async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
     let bob_before = present(&app, &bob).await;
     let mut ids = Vec::new();
     for n in 0..300 {
-        ids.push(sent(&app, &alice, &chat, &format!("m{n}")).await);
+        ids.push(app.sent(&alice, &chat, &format!("m{n}")).await);
     }
     // Bob's device was offline: it syncs the 300 in pages of 100, each page a delivery batch,
     // and alice's stream keeps one delivered event (the newer supersedes the older).
@@ -397,7 +391,7 @@ async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
         )
         .await;
     assert_eq!(status, 200);
-    let newer = sent(&app, &alice, &chat, "are you there?").await;
+    let newer = app.sent(&alice, &chat, "are you there?").await;
     let mut bob_ws = app.ws(&bob.access).await;
     bob_ws
         .send_json(json!({ "action": "message:read", "requestId": "read-1",
@@ -413,7 +407,7 @@ async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
         "read is hidden, delivered is not"
     );
     // ...and neither does bob see alice's (both ways).
-    let bobs = sent(&app, &bob, &chat, "yes").await;
+    let bobs = app.sent(&bob, &chat, "yes").await;
     let (_, _) = app
         .post(
             &format!("/api/chats/{chat}/messages/{bobs}/read"),
@@ -426,7 +420,7 @@ async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
 
     // Groups keep read receipts whatever the setting.
     let group = app.open_group(&alice, "g", &[&bob]).await;
-    let g = sent(&app, &alice, &group, "group news").await;
+    let g = app.sent(&alice, &group, "group news").await;
     let since = present(&app, &alice).await;
     let (status, _) = app
         .post(
@@ -510,7 +504,7 @@ async fn message_delete_over_the_websocket_is_the_rest_route() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
-    let id = sent(&app, &alice, &chat, "oops").await;
+    let id = app.sent(&alice, &chat, "oops").await;
     let mut alice_ws = app.ws(&alice.access).await;
     let mut bob_ws = app.ws(&bob.access).await;
     alice_ws
@@ -539,7 +533,7 @@ async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_g
     let group = app.open_group(&admin, "pins", &[&bob]).await;
     let mut ids = Vec::new();
     for n in 0..4 {
-        ids.push(sent(&app, &bob, &group, &format!("p{n}")).await);
+        ids.push(app.sent(&bob, &group, &format!("p{n}")).await);
     }
     let pin = |id: &str| format!("/api/chats/{group}/messages/{id}/pin");
     // Members may not pin while only admins edit the group's info (the default).
@@ -628,8 +622,8 @@ async fn stars_are_personal_listed_newest_first_and_follow_what_the_user_can_see
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
-    let first = sent(&app, &alice, &chat, "keep this").await;
-    let second = sent(&app, &bob, &chat, "and this").await;
+    let first = app.sent(&alice, &chat, "keep this").await;
+    let second = app.sent(&bob, &chat, "and this").await;
     let mut alice_other = app.ws(&alice.access).await;
     for id in [&first, &second] {
         let (status, body) = app
@@ -696,7 +690,7 @@ async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
         .await;
     assert_eq!(status, 200);
     let group = app.open_group(&alice, "info", &[&bob, &carol]).await;
-    let id = sent(&app, &alice, &group, "did you get it?").await;
+    let id = app.sent(&alice, &group, "did you get it?").await;
     let info_path = format!("/api/chats/{group}/messages/{id}/info");
     let (status, info) = app.get(&info_path, Some(&alice.access)).await;
     assert_eq!(status, 200, "{info}");
@@ -709,7 +703,7 @@ async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
     // Bob's and carol's devices get it (live), then bob reads it.
     let mut bob_ws = app.ws(&bob.access).await;
     let mut carol_ws = app.ws(&carol.access).await;
-    let again = sent(&app, &alice, &group, "now?").await;
+    let again = app.sent(&alice, &group, "now?").await;
     bob_ws.next_event("message:received").await;
     carol_ws.next_event("message:received").await;
     app.relay_caught_up().await;
@@ -753,7 +747,7 @@ async fn history_pages_around_a_message_and_filters_by_type() {
     let chat = app.open_chat(&alice, &bob).await;
     let mut ids = Vec::new();
     for n in 0..20 {
-        ids.push(sent(&app, &alice, &chat, &format!("h{n}")).await);
+        ids.push(app.sent(&alice, &chat, &format!("h{n}")).await);
     }
     let (status, body) = app
         .post(
@@ -1218,7 +1212,7 @@ async fn disappearing_messages_expire_and_are_erased_by_the_schedule() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
-    let kept = sent(&app, &alice, &chat, "before the timer").await;
+    let kept = app.sent(&alice, &chat, "before the timer").await;
     let (status, body) = app
         .put(
             &format!("/api/chats/{chat}"),
@@ -1350,7 +1344,7 @@ async fn a_view_once_picture_opens_once_per_recipient() {
     )
     .await;
     assert_eq!(status, 400, "text is not view-once");
-    let text = sent(&app, &alice, &group, "plain").await;
+    let text = app.sent(&alice, &group, "plain").await;
     let (status, _) = app
         .post(
             &format!("/api/chats/{group}/messages/{text}/open"),
@@ -1419,7 +1413,7 @@ async fn the_media_gallery_lists_what_shows_a_file_by_type() {
         assert_eq!(status, 201, "{body}");
         shown.push(body["data"]["id"].as_str().unwrap().to_owned());
     }
-    sent(&app, &alice, &chat, "no file").await;
+    app.sent(&alice, &chat, "no file").await;
     let once = uploaded(&app, &alice, &chat, "image").await;
     let (status, _) = send_body(
         &app,
@@ -1548,7 +1542,7 @@ async fn a_live_location_moves_until_stopped_and_only_its_sender_moves_it() {
         last["metadata"]["latitude"], 1.5,
         "the history shows where it last was"
     );
-    let place = sent(&app, &alice, &chat, "not a location").await;
+    let place = app.sent(&alice, &chat, "not a location").await;
     let (status, _) = app
         .put(
             &format!("/api/chats/{chat}/messages/{place}/location"),

@@ -61,18 +61,17 @@ async fn the_log_forgets_deleted_messages_chats_and_users() {
     let carol = app.register("carol").await;
     let chat = app.open_chat(&alice, &bob).await;
     let other = app.open_chat(&alice, &carol).await;
-    let ids = |v: &serde_json::Value| {
-        v["data"]["id"]
-            .as_str()
-            .unwrap()
-            .parse::<uuid::Uuid>()
-            .unwrap()
-    };
-    let (_, gone) = app.send_text(&alice, &chat, "to be deleted").await;
-    let (_, kept) = app.send_text(&bob, &chat, "outlives its sender").await;
-    app.send_text(&alice, &other, "in a chat to be deleted")
-        .await;
-    let (gone, kept) = (ids(&gone), ids(&kept));
+    let gone: uuid::Uuid = app
+        .sent(&alice, &chat, "to be deleted")
+        .await
+        .parse()
+        .unwrap();
+    let kept: uuid::Uuid = app
+        .sent(&bob, &chat, "outlives its sender")
+        .await
+        .parse()
+        .unwrap();
+    app.sent(&alice, &other, "in a chat to be deleted").await;
     let (bob_id, chat_id, other_id): (uuid::Uuid, uuid::Uuid, uuid::Uuid) = (
         bob.id.parse().unwrap(),
         chat.parse().unwrap(),

@@ -33,12 +33,6 @@ async fn found(app: &TestApp, user: &User, params: &[(&str, &str)]) -> Vec<Strin
         .collect()
 }
 
-async fn sent(app: &TestApp, from: &User, chat: &str, text: &str) -> String {
-    let (status, body) = app.send_text(from, chat, text).await;
-    assert_eq!(status, 201, "{body}");
-    body["data"]["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     let app = spawn_app().await;
@@ -48,11 +42,14 @@ async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     let pair = app.open_chat(&alice, &bob).await;
     let theirs = app.open_group(&bob, "bob and carol", &[&carol]).await;
 
-    sent(&app, &alice, &pair, "Café crème at the CAFÉ tonight?").await;
-    sent(&app, &bob, &pair, "the cafeteria is closed on Sundays").await;
-    sent(&app, &bob, &pair, "Привет, как дела? Straße gesperrt").await;
-    sent(&app, &alice, &pair, "meet @bob_99 at 5, ok").await;
-    sent(&app, &bob, &theirs, "secret café plans").await;
+    app.sent(&alice, &pair, "Café crème at the CAFÉ tonight?")
+        .await;
+    app.sent(&bob, &pair, "the cafeteria is closed on Sundays")
+        .await;
+    app.sent(&bob, &pair, "Привет, как дела? Straße gesperrt")
+        .await;
+    app.sent(&alice, &pair, "meet @bob_99 at 5, ok").await;
+    app.sent(&bob, &theirs, "secret café plans").await;
 
     // Accents and case do not matter; the last word is a prefix while typing.
     let cafe = found(&app, &alice, &[("q", "cafe")]).await;
@@ -186,7 +183,7 @@ async fn search_leaves_out_what_was_hidden_cleared_deleted_or_from_before_joinin
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
     let group = app.open_group(&alice, "club", &[&bob]).await;
-    sent(&app, &alice, &group, "zebra before carol").await;
+    app.sent(&alice, &group, "zebra before carol").await;
     let (status, _) = app
         .post(
             &format!("/api/chats/{group}/participants"),
@@ -195,9 +192,9 @@ async fn search_leaves_out_what_was_hidden_cleared_deleted_or_from_before_joinin
         )
         .await;
     assert_eq!(status, 200);
-    let hidden = sent(&app, &bob, &group, "zebra hidden by carol").await;
-    let erased = sent(&app, &bob, &group, "zebra deleted for everyone").await;
-    sent(&app, &bob, &group, "zebra that stays").await;
+    let hidden = app.sent(&bob, &group, "zebra hidden by carol").await;
+    let erased = app.sent(&bob, &group, "zebra deleted for everyone").await;
+    app.sent(&bob, &group, "zebra that stays").await;
     assert_eq!(
         found(&app, &carol, &[("q", "zebra")]).await.len(),
         3,
@@ -242,7 +239,7 @@ async fn search_leaves_out_what_was_hidden_cleared_deleted_or_from_before_joinin
         found(&app, &alice, &[("q", "zebra")]).await.is_empty(),
         "cleared"
     );
-    sent(&app, &bob, &group, "zebra after the clear").await;
+    app.sent(&bob, &group, "zebra after the clear").await;
     assert_eq!(
         found(&app, &alice, &[("q", "zebra")]).await,
         ["zebra after the clear"]

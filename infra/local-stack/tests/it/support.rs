@@ -285,6 +285,13 @@ impl TestApp {
         .await
     }
 
+    /// `from` sends `text` to `chat` (as [`Self::send_text`]), which must be stored: its id.
+    pub async fn sent(&self, from: &User, chat: &str, text: &str) -> String {
+        let (status, body) = self.send_text(from, chat, text).await;
+        assert_eq!(status, 201, "{body}");
+        body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
     /// Wait until the registry holds no connection of `user` (`$disconnect` ran).
     pub async fn wait_for_no_connections(&self, user: uuid::Uuid, what: &str) {
         wait_until(what, Duration::from_secs(5), || async {
