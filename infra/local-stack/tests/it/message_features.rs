@@ -701,12 +701,22 @@ async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
         .all(|r| r["status"] == "sent" && r["deliveredAt"].is_null()));
 
     // Bob's and carol's devices get it (live), then bob reads it.
+    let mut alice_ws = app.ws(&alice.access).await;
     let mut bob_ws = app.ws(&bob.access).await;
     let mut carol_ws = app.ws(&carol.access).await;
     let again = app.sent(&alice, &group, "now?").await;
     bob_ws.next_event("message:received").await;
     carol_ws.next_event("message:received").await;
     app.relay_caught_up().await;
+    // Alice is told live of bob's device only (the relay looks the rule up ahead of writing).
+    let delivered = alice_ws.next_event("message:delivered").await;
+    assert_eq!(delivered["data"]["messageId"], again.as_str());
+    assert_eq!(
+        delivered["data"]["deliveredTo"],
+        json!([bob.id]),
+        "{delivered}"
+    );
+    alice_ws.expect_silence(Duration::from_millis(300)).await;
     let (status, _) = app
         .post(
             &format!("/api/chats/{group}/messages/{again}/read"),

@@ -5,7 +5,7 @@
 //! event), naming only the recipients whose presence the sender may know. A read moves the
 //! reader's watermark and tells each sender once per read, never once per message.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -23,6 +23,10 @@ use crate::error::ApiError;
 pub struct Deliveries {
     /// (chat, sender) -> the last message delivered (seq, id) and who got it.
     by_chat_sender: BTreeMap<(Uuid, Uuid), (i64, Uuid, BTreeSet<Uuid>)>,
+    /// `(sender, recipient)` pairs whose presence rule was looked up ahead, and those of them
+    /// where the sender may know the recipient's presence.
+    presence_asked: HashSet<(Uuid, Uuid)>,
+    presence_visible: HashSet<(Uuid, Uuid)>,
 }
 
 impl Deliveries {
@@ -44,6 +48,27 @@ impl Deliveries {
 
     pub fn is_empty(&self) -> bool {
         self.by_chat_sender.is_empty()
+    }
+
+    /// Look up ahead whether each sender may know each recipient's presence, for `(sender,
+    /// recipient)` pairs that may earn a receipt: a relay round asks alongside a read it makes
+    /// anyway, so that [`record`] writes in one round trip. Pairs not asked here are looked
+    /// up by [`record`].
+    pub async fn look_up_presence(
+        &mut self,
+        client: &impl GenericClient,
+        pairs: Vec<(Uuid, Uuid)>,
+    ) -> Result<(), ApiError> {
+        let pairs: Vec<(Uuid, Uuid)> = pairs
+            .into_iter()
+            .filter(|p| p.0 != p.1 && !self.presence_asked.contains(p))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let visible = relationships::presence_visible_pairs(client, &pairs).await?;
+        self.presence_asked.extend(pairs);
+        self.presence_visible.extend(visible);
+        Ok(())
     }
 }
 
@@ -69,17 +94,25 @@ pub async fn record(
         }
     }
     // A tick the moment a device connects would tell a sender when it was online: only those
-    // whose presence the sender may know are named.
-    let ((), visible) = tokio::try_join!(
-        messages::mark_delivered_many(client, &watermarks),
-        relationships::presence_visible_pairs(client, &pairs),
-    )?;
+    // whose presence the sender may know are named (looked up ahead, or now).
+    let unasked: Vec<(Uuid, Uuid)> = pairs
+        .into_iter()
+        .filter(|p| !deliveries.presence_asked.contains(p))
+        .collect();
+    let looked_up_now = if unasked.is_empty() {
+        HashSet::new()
+    } else {
+        relationships::presence_visible_pairs(client, &unasked).await?
+    };
+    let visible = |pair: &(Uuid, Uuid)| {
+        deliveries.presence_visible.contains(pair) || looked_up_now.contains(pair)
+    };
     let mut notices = Vec::new();
     for ((chat, sender), (seq, message_id, recipients)) in &deliveries.by_chat_sender {
         let delivered_to: Vec<Uuid> = recipients
             .iter()
             .copied()
-            .filter(|r| visible.contains(&(*sender, *r)))
+            .filter(|r| visible(&(*sender, *r)))
             .collect();
         if delivered_to.is_empty() {
             continue;
@@ -93,7 +126,11 @@ pub async fn record(
         });
         notices.push((*sender, event.data()));
     }
-    events::append_receipts(client, "message:delivered", "deliveredTo", &notices).await?;
+    // Sent together: one round trip.
+    tokio::try_join!(
+        messages::mark_delivered_many(client, &watermarks),
+        events::append_receipts(client, "message:delivered", "deliveredTo", &notices),
+    )?;
     Ok(!notices.is_empty())
 }
 

@@ -112,6 +112,11 @@ impl RelayTurn {
     fn wait(&self) -> Option<Waiting> {
         (!self.0.swap(true, Ordering::SeqCst)).then(|| Waiting(self.0.clone()))
     }
+
+    /// Whether a drain of this process waits for its turn (it has not read yet).
+    fn is_waited_for(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// A drain waiting for its turn; dropped once it holds the relay lock, before it reads (or
@@ -146,6 +151,7 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
     let mut connection = RelayConnection {
         client: Some(client),
         queued: queue,
+        in_round: false,
         waiting,
     };
     let mut held_back_since: Option<tokio::time::Instant> = None;
@@ -165,6 +171,11 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
             break;
         };
         report.rounds += 1;
+        // A drain of this process waits for the lock: it reads on from here, so this one
+        // leaves rather than try the lock (a transaction) and find it taken.
+        if app.relay_turn.is_waited_for() {
+            break;
+        }
         if outcome.more {
             held_back_since = None;
             pause = HELD_BACK_PAUSE;
@@ -183,12 +194,14 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
     Ok(report)
 }
 
-/// A pooled connection that may hold the relay queue's session lock. Dropped while holding it
-/// (an error, a cancelled future), the connection is closed instead of going back to the pool,
-/// and PostgreSQL releases the lock with it.
+/// A pooled connection that may hold the relay queue's session lock, or be inside a round's
+/// transaction. Dropped so (an error, a cancelled future), the connection is closed instead of
+/// going back to the pool, and PostgreSQL releases the lock and rolls the round back with it.
 struct RelayConnection {
     client: Option<deadpool_postgres::Object>,
     queued: bool,
+    /// A round's transaction is open (begun, not yet committed or rolled back).
+    in_round: bool,
     /// This process's place in the queue, until the first round holds the relay lock.
     waiting: Option<Waiting>,
 }
@@ -196,7 +209,7 @@ struct RelayConnection {
 impl Drop for RelayConnection {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            if self.queued {
+            if self.queued || self.in_round {
                 drop(deadpool_postgres::Object::take(client));
             }
         }
@@ -214,31 +227,42 @@ struct RoundOutcome {
 /// One round in one transaction: take the relay lock, replay to resuming connections, push the
 /// next batch, record its receipts, move the position on. `None` if another relay holds the
 /// lock (only when trying).
+///
+/// The transaction is the connection's own `BEGIN` and `COMMIT`, not a `Transaction`, so that
+/// `BEGIN` goes out with the lock statement in one round trip; `in_round` closes the
+/// connection if the round ends any other way.
 async fn round(
     app: &App,
     connection: &mut RelayConnection,
     lock: RelayLock,
     report: &mut RelayReport,
 ) -> Result<Option<RoundOutcome>, ApiError> {
-    // (The field, not a method: the round also lets go of `waiting` while `tx` lives.)
-    let client = connection.client.as_mut().expect("present until dropped");
-    let tx = client.transaction().await?;
-    if !events::lock_relay(&tx, lock).await? {
+    // (The field, not a method: the round also lets go of `waiting` while `tx` is borrowed.)
+    let tx = connection.client.as_ref().expect("present until dropped");
+    connection.in_round = true;
+    // Sent together, in this order (a pipeline): the lock is taken inside the transaction.
+    let ((), locked) = tokio::try_join!(
+        async { Ok::<_, ApiError>(tx.batch_execute("BEGIN").await?) },
+        events::lock_relay(tx, lock),
+    )?;
+    if !locked {
+        tx.batch_execute("ROLLBACK").await?;
+        connection.in_round = false;
         return Ok(None);
     }
     // Its turn: a wake-up from now on may come after this round's reads, so it drains itself.
     connection.waiting = None;
-    let stable = events::next_stable(&tx, BATCH).await?;
+    let stable = events::next_stable(tx, BATCH).await?;
     // (Rarely any: a statement only when there are.)
     let replays = if stable.replays_waiting {
-        events::take_replays(&tx).await?
+        events::take_replays(tx).await?
     } else {
         Vec::new()
     };
     let position = stable.position;
     let mut deliveries = Deliveries::default();
     for replay in replays {
-        replay_to(app, &tx, &replay, position, &mut deliveries, report).await?;
+        replay_to(app, tx, &replay, position, &mut deliveries, report).await?;
     }
     let batch = stable.events;
     let full = batch.len() as i64 == BATCH;
@@ -250,16 +274,17 @@ async fn round(
         last.max(stable.horizon).max(position)
     };
     if !batch.is_empty() {
-        push_batch(app, &tx, &batch, &mut deliveries, report).await?;
+        push_batch(app, tx, &batch, &mut deliveries, report).await?;
         report.events += batch.len();
     }
-    let (wrote, ()) = tokio::try_join!(receipts::record(&tx, &deliveries), async {
+    let (wrote, ()) = tokio::try_join!(receipts::record(tx, &deliveries), async {
         if next != position {
-            events::set_relay_position(&tx, next).await?;
+            events::set_relay_position(tx, next).await?;
         }
         Ok(())
     })?;
-    tx.commit().await?;
+    tx.batch_execute("COMMIT").await?;
+    connection.in_round = false;
     // It held the lock, so it left the queue if it was in it.
     connection.queued = false;
     Ok(Some(RoundOutcome {
@@ -465,10 +490,6 @@ async fn push_batch(
         .buffer_unordered(CONNECTION_LOOKUPS_AT_ONCE)
         .try_collect()
         .await?;
-    let replaying: HashSet<String> = events::replaying_connections(client)
-        .await?
-        .into_iter()
-        .collect();
     // Whom each event is for: its user, or those who were its chat's members when it happened
     // (one removed by it, too) and do not block its actor.
     let recipients: Vec<Vec<Uuid>> = batch
@@ -485,6 +506,21 @@ async fn push_batch(
                 .collect(),
         })
         .collect();
+    // The senders whose messages may reach a connected recipient: whether each may know that
+    // recipient's presence (for the receipt) is asked alongside the replays.
+    let receipt_pairs: Vec<(Uuid, Uuid)> = batch
+        .iter()
+        .zip(&recipients)
+        .filter(|(event, _)| event.name == "message:received")
+        .filter_map(|(event, users)| Some((event.actor?, users)))
+        .flat_map(|(sender, users)| users.iter().map(move |&user| (sender, user)))
+        .filter(|(_, user)| !connections[user].is_empty())
+        .collect();
+    let (replaying, ()) = tokio::try_join!(
+        events::replaying_connections(client),
+        deliveries.look_up_presence(client, receipt_pairs),
+    )?;
+    let replaying: HashSet<String> = replaying.into_iter().collect();
     // Per connection, its frames in log order.
     let mut plan: HashMap<String, (Uuid, Vec<Push>)> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -637,7 +673,9 @@ mod tests {
             "a second wake-up leaves: the waiting drain has not read yet"
         );
         assert!(turn.clone().wait().is_none(), "clones share the place");
+        assert!(turn.is_waited_for(), "a running relay leaves it the rounds");
         drop(first);
+        assert!(!turn.is_waited_for());
         let next = turn.wait();
         assert!(
             next.is_some(),
