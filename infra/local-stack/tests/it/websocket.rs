@@ -109,6 +109,17 @@ async fn malformed_frames_and_unknown_actions_get_error_general_and_the_connecti
         "{frame}"
     );
     assert_eq!(frame["data"]["content"], "still here");
+    // A frame many times the server's read buffer (1 KiB) is read whole: the longest text.
+    let longest: String = (0..banter_core::api::limits::MAX_MESSAGE_CHARS)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    ws.send_json(json!({ "action": "message:send", "requestId": "r-5", "data": { "chatId": chat, "clientMessageId": "m2", "content": longest } })).await;
+    let frame = ws.answer_to("r-5").await;
+    assert_eq!(frame["event"], "ack", "{frame}");
+    assert!(
+        frame["data"]["content"].as_str() == Some(longest.as_str()),
+        "the stored text is the text sent"
+    );
     app.stop().await;
 }
 
