@@ -518,10 +518,11 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         connect_time.as_secs_f64()
     );
     println!(
-        "  server RSS {:.1} MiB -> {:.1} MiB: {:.1} KiB per idle connection",
+        "  server RSS {:.1} MiB -> {:.1} MiB: {:.1} KiB ({:.1} KB) per idle connection (budget 20 KB)",
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0,
-        per_conn / 1024.0
+        per_conn / 1024.0,
+        per_conn / 1000.0
     );
 
     // 3. Frame round trip through route dispatch ($default answers an unknown action).
