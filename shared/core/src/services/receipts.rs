@@ -61,7 +61,7 @@ impl Deliveries {
     ) -> Result<(), ApiError> {
         let pairs: Vec<(Uuid, Uuid)> = pairs
             .into_iter()
-            .filter(|p| p.0 != p.1 && !self.presence_asked.contains(p))
+            .filter(|p| !self.presence_asked.contains(p))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -99,11 +99,7 @@ pub async fn record(
         .into_iter()
         .filter(|p| !deliveries.presence_asked.contains(p))
         .collect();
-    let looked_up_now = if unasked.is_empty() {
-        HashSet::new()
-    } else {
-        relationships::presence_visible_pairs(client, &unasked).await?
-    };
+    let looked_up_now = relationships::presence_visible_pairs(client, &unasked).await?;
     let visible = |pair: &(Uuid, Uuid)| {
         deliveries.presence_visible.contains(pair) || looked_up_now.contains(pair)
     };

@@ -511,10 +511,9 @@ async fn push_batch(
     let receipt_pairs: Vec<(Uuid, Uuid)> = batch
         .iter()
         .zip(&recipients)
-        .filter(|(event, _)| event.name == "message:received")
-        .filter_map(|(event, users)| Some((event.actor?, users)))
-        .flat_map(|(sender, users)| users.iter().map(move |&user| (sender, user)))
+        .flat_map(|(event, users)| users.iter().map(move |&user| (event, user)))
         .filter(|(_, user)| !connections[user].is_empty())
+        .filter_map(|(event, user)| Some((frames.receipt(event, user)?.1, user)))
         .collect();
     let (replaying, ()) = tokio::try_join!(
         events::replaying_connections(client),
