@@ -34,7 +34,8 @@
 //! ./target/release/banter-bench --discovery
 //! ./target/release/banter-bench --media
 //! ```
-//! It stops by itself, and stops the stack and its PostgreSQL.
+//! It stops by itself, and stops the stack and its PostgreSQL, also when it ends early: an error,
+//! a panic (a closed stdout, as `| head` leaves it), Ctrl-C, SIGTERM or SIGHUP.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,7 +156,6 @@ impl Stack {
             // Idle connections are spread over a few users (100 each).
             .env("BANTER_MAX_CONNECTIONS_PER_USER", "1000")
             .env_remove("DATABASE_URL")
-            .kill_on_drop(true)
             .spawn()
             .with_context(|| {
                 format!(
@@ -163,24 +163,25 @@ impl Stack {
                     bin.display()
                 )
             })?;
-        let base = format!("http://127.0.0.1:{port}");
+        // Owned from here on, so that a failed start stops it too (`Drop`).
+        let mut stack = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            database_url: String::new(),
+            data_dir,
+        };
         let http = reqwest::Client::new();
         for _ in 0..600 {
-            if let Ok(r) = http.get(format!("{base}/api/health")).send().await {
+            if let Ok(r) = http.get(format!("{}/api/health", stack.base)).send().await {
                 if r.status().is_success() {
                     // The private PostgreSQL keeps its password beside its cluster.
                     let password =
-                        std::fs::read_to_string(data_dir.join("postgres").join("password"))?;
-                    let database_url = format!(
+                        std::fs::read_to_string(stack.data_dir.join("postgres").join("password"))?;
+                    stack.database_url = format!(
                         "postgres://banter:{}@127.0.0.1:{pg_port}/banter",
                         password.trim()
                     );
-                    return Ok(Self {
-                        child,
-                        base,
-                        database_url,
-                        data_dir,
-                    });
+                    return Ok(stack);
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -194,13 +195,52 @@ impl Stack {
 
     async fn stop(mut self) {
         // SIGINT: the stack's Ctrl-C path, which also stops its PostgreSQL.
-        let _ = tokio::process::Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
-            .status()
-            .await;
-        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        if let Some(pid) = self.child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()
+                .await;
+            let _ = tokio::time::timeout(STOP_WITHIN, self.child.wait()).await;
+        }
+    }
+}
+
+/// How long the stack gets to stop itself and its PostgreSQL before it is killed.
+const STOP_WITHIN: Duration = Duration::from_secs(30);
+
+/// However the benchmark ends (a panic, a closed stdout, an error before [`Stack::stop`]), the
+/// stack is asked to stop as Ctrl-C would ask it, so its private PostgreSQL stops with it instead
+/// of outliving the run; killed outright it could not stop its cluster. Then the data goes.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &self.pid().to_string()])
+                .status();
+            let deadline = Instant::now() + STOP_WITHIN;
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.start_kill();
+        }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// Listens, from now on, for the signals that ask the benchmark to stop (Ctrl-C, SIGTERM as from
+/// `timeout`, SIGHUP as from a closed terminal); the future resolves with the first one's name.
+fn stop_signals() -> Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+            _ = hangup.recv() => "SIGHUP",
+        }
+    })
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -393,17 +433,25 @@ async fn main() -> Result<()> {
             o.connections, o.rate, o.seconds, o.pairs
         );
     }
+    // Listening before the stack starts: a signal then waits for the stack, to stop it.
+    let stop_signal = stop_signals()?;
     let stack = Stack::start(&o.stack_bin, o.pool).await?;
-    let result = if o.discovery {
-        discovery::run(&stack).await
-    } else if o.saturation {
-        saturation(&o, &stack).await
-    } else if o.features {
-        message_features::run(&stack, o.seconds).await
-    } else if o.group > 0 {
-        groups::run(&o, &stack).await
-    } else {
-        run(&o, &stack).await
+    let scenario = async {
+        if o.discovery {
+            discovery::run(&stack).await
+        } else if o.saturation {
+            saturation(&o, &stack).await
+        } else if o.features {
+            message_features::run(&stack, o.seconds).await
+        } else if o.group > 0 {
+            groups::run(&o, &stack).await
+        } else {
+            run(&o, &stack).await
+        }
+    };
+    let result = tokio::select! {
+        result = scenario => result,
+        signal = stop_signal => Err(anyhow!("stopped by {signal}")),
     };
     stack.stop().await;
     result
