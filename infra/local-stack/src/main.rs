@@ -3,7 +3,7 @@
 //! (`banter-local postgres start|stop <data-dir> <port>`) or a private ClamAV daemon with test
 //! signatures (`banter-local clamd start|stop <dir>`; `start` prints its socket).
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use banter_local::postgres::PrivatePostgres;
 use banter_local::StackConfig;
 
@@ -34,12 +34,21 @@ async fn main() -> Result<()> {
             Ok(())
         }
         ["clamd", "stop", dir] => banter_local::clamd::stop(std::path::Path::new(dir)),
-        _ => bail!(
-            "usage: banter-local [serve] | banter-local postgres start|stop <data-dir> <port> \
-             | banter-local clamd start|stop <dir>"
-        ),
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            // A usage error is the caller's, not a failure to report with a backtrace.
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        }
     }
 }
+
+const USAGE: &str =
+    "usage: banter-local [serve] | banter-local postgres start|stop <data-dir> <port> \
+                     | banter-local clamd start|stop <dir>";
 
 async fn serve() -> Result<()> {
     banter_local::debian::ensure_media_tools().await;

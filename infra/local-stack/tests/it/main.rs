@@ -7,6 +7,7 @@ mod authorization;
 mod backups;
 mod blackbox;
 mod chat_settings;
+mod command_line;
 mod contacts;
 mod events;
 mod faults;
