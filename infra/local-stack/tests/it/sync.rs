@@ -576,6 +576,149 @@ async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_onc
     app.stop().await;
 }
 
+/// A push port that, at its first push (the relay is in a round, holding the relay lock), makes
+/// another session wait for the relay lock, and goes on once that session is seen waiting: the
+/// round's `COMMIT` then hands the lock to that session, before the relay's next round.
+struct ContendOnFirstPush {
+    inner: Arc<dyn banter_core::ports::ConnectionPush>,
+    contender: banter_core::db::Db,
+    watcher: banter_core::db::Db,
+    /// The contender's task (it holds the lock, once granted, until told to let go) and what
+    /// tells it.
+    holder: tokio::sync::Mutex<
+        Option<(
+            tokio::task::JoinHandle<()>,
+            tokio::sync::oneshot::Sender<()>,
+        )>,
+    >,
+}
+
+#[async_trait::async_trait]
+impl banter_core::ports::ConnectionPush for ContendOnFirstPush {
+    async fn post(&self, id: &str, frame: &[u8]) -> Result<(), banter_core::ports::PushError> {
+        let mut holder = self.holder.lock().await;
+        if holder.is_none() {
+            let contender = self.contender.get().await.unwrap();
+            let (release, released) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(async move {
+                contender
+                    .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(7202)")
+                    .await
+                    .unwrap();
+                let _ = released.await;
+                contender.batch_execute("ROLLBACK").await.unwrap();
+            });
+            *holder = Some((task, release));
+            let watcher = self.watcher.get().await.unwrap();
+            wait_until(
+                "the contender waits for the relay lock",
+                Duration::from_secs(5),
+                || async {
+                    watcher
+                        .query_one(
+                            "SELECT count(*) AS n FROM pg_locks
+                             WHERE locktype = 'advisory' AND objid = 7202 AND NOT granted",
+                            &[],
+                        )
+                        .await
+                        .unwrap()
+                        .get::<_, i64>("n")
+                        == 1
+                },
+            )
+            .await;
+        }
+        self.inner.post(id, frame).await
+    }
+
+    async fn disconnect(&self, id: &str) -> Result<(), banter_core::ports::PushError> {
+        self.inner.disconnect(id).await
+    }
+}
+
+#[tokio::test]
+async fn a_relay_that_finds_the_lock_taken_between_rounds_rolls_back_and_pools_a_clean_connection()
+{
+    // The relay runs only when this test says (no schedule; sends wake nobody).
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat: Uuid = app.open_chat(&alice, &bob).await.parse().unwrap();
+    let mut phone = app.ws(&bob.access).await;
+    app.relay_caught_up().await;
+    let mut quiet = app.app().clone();
+    quiet.ports.queue = Arc::new(Absent("delivery queue"));
+    let alice_caller = app.app().tokens.verify_access(&alice.access).unwrap();
+    let send = |id: &'static str| {
+        let quiet = quiet.clone();
+        async move {
+            let body = json_value(json!({ "clientMessageId": id, "content": id })).unwrap();
+            messaging::send(&quiet, alice_caller, chat, body, None)
+                .await
+                .unwrap()
+        }
+    };
+    send("one").await;
+    app.settle().await;
+
+    // Round one pushes "one" (and writes its receipt, so there is more to read); while it holds
+    // the lock another session queues for it, and takes it at round one's commit. Round two
+    // tries the lock, finds it taken and rolls its transaction back.
+    let contended = ContendOnFirstPush {
+        inner: app.app().ports.push.clone(),
+        contender: app.owner_db().await,
+        watcher: app.owner_db().await,
+        holder: Default::default(),
+    };
+    let mut relay_app = app.app().clone();
+    let contended = Arc::new(contended);
+    relay_app.ports.push = contended.clone();
+    let report = relay::drain(&relay_app).await.unwrap();
+    assert_eq!((report.rounds, report.pushed), (1, 1), "{report:?}");
+    let frame = phone.next_event("message:received").await;
+    assert_eq!(frame["data"]["message"]["content"], "one");
+
+    // The relay's connection went back to the pool out of its transaction: no connection but
+    // the contender's (which holds the lock) is left inside one.
+    let watcher = contended.watcher.get().await.unwrap();
+    let count = |sql: &'static str| {
+        let watcher = &watcher;
+        async move {
+            watcher
+                .query_one(sql, &[])
+                .await
+                .unwrap()
+                .get::<_, i64>("n")
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 7202 AND granted").await,
+        1,
+        "the contender holds the lock"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+               AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"
+        )
+        .await,
+        0,
+        "a pooled connection is left inside a transaction"
+    );
+
+    // Once the lock is free, the next drain relays on.
+    let (task, release) = contended.holder.lock().await.take().unwrap();
+    release.send(()).unwrap();
+    task.await.unwrap();
+    send("two").await;
+    app.settle().await;
+    relay::drain(app.app()).await.unwrap();
+    let frame = phone.next_event("message:received").await;
+    assert_eq!(frame["data"]["message"]["content"], "two");
+    app.stop().await;
+}
+
 /// A connection registry that takes a while for each look-up (as a DynamoDB query does) and
 /// remembers how many of its look-ups were in flight at once.
 struct SlowRegistry {
