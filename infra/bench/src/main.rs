@@ -194,14 +194,21 @@ impl Stack {
     }
 
     async fn stop(mut self) {
-        // SIGINT: the stack's Ctrl-C path, which also stops its PostgreSQL.
-        if let Some(pid) = self.child.id() {
-            let _ = tokio::process::Command::new("kill")
-                .args(["-INT", &pid.to_string()])
-                .status()
-                .await;
+        if self.ask_to_stop() {
             let _ = tokio::time::timeout(STOP_WITHIN, self.child.wait()).await;
         }
+    }
+
+    /// SIGINT, the stack's Ctrl-C path, which also stops its PostgreSQL; `false` if the stack
+    /// has already ended.
+    fn ask_to_stop(&mut self) -> bool {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return false;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status();
+        true
     }
 }
 
@@ -213,10 +220,7 @@ const STOP_WITHIN: Duration = Duration::from_secs(30);
 /// of outliving the run; killed outright it could not stop its cluster. Then the data goes.
 impl Drop for Stack {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = std::process::Command::new("kill")
-                .args(["-INT", &self.pid().to_string()])
-                .status();
+        if self.ask_to_stop() {
             let deadline = Instant::now() + STOP_WITHIN;
             while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));

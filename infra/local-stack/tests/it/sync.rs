@@ -21,6 +21,18 @@ pub async fn sync_all(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, S
     sync_now(app, user, since).await
 }
 
+/// `from` sends `id` (as its text too) to `chat`, stored without waking the relay: it runs only
+/// when the test says.
+async fn send_unannounced(app: &TestApp, from: &User, chat: Uuid, id: &str) {
+    let mut quiet = app.app().clone();
+    quiet.ports.queue = Arc::new(Absent("delivery queue"));
+    let caller = app.app().tokens.verify_access(&from.access).unwrap();
+    let body = json_value(json!({ "clientMessageId": id, "content": id })).unwrap();
+    messaging::send(&quiet, caller, chat, body, None)
+        .await
+        .unwrap();
+}
+
 /// Sync from `since` to the end as things stand.
 async fn sync_now(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, String) {
     let mut events = Vec::new();
@@ -463,20 +475,8 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
         .unwrap()
         .connection_id
         .clone();
-    let mut quiet = app.app().clone();
-    quiet.ports.queue = Arc::new(Absent("delivery queue"));
-    let bob_caller = app.app().tokens.verify_access(&bob.access).unwrap();
-    let send = |id: &'static str| {
-        let quiet = quiet.clone();
-        async move {
-            let body = json_value(json!({ "clientMessageId": id, "content": id })).unwrap();
-            messaging::send(&quiet, bob_caller, chat, body, None)
-                .await
-                .unwrap()
-        }
-    };
     for id in ["one", "two", "three"] {
-        send(id).await;
+        send_unannounced(&app, &bob, chat, id).await;
     }
     let mut failing = app.app().clone();
     failing.ports.push = Arc::new(FailingFor {
@@ -504,7 +504,7 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
         ),
         "the failing device is closed, so its client resumes from its cursor"
     );
-    send("four").await;
+    send_unannounced(&app, &bob, chat, "four").await;
     app.settle().await;
     relay::drain(app.app()).await.unwrap();
     let frame = phone.next_event("message:received").await;
@@ -646,19 +646,7 @@ async fn a_relay_that_finds_the_lock_taken_between_rounds_rolls_back_and_pools_a
     let chat: Uuid = app.open_chat(&alice, &bob).await.parse().unwrap();
     let mut phone = app.ws(&bob.access).await;
     app.relay_caught_up().await;
-    let mut quiet = app.app().clone();
-    quiet.ports.queue = Arc::new(Absent("delivery queue"));
-    let alice_caller = app.app().tokens.verify_access(&alice.access).unwrap();
-    let send = |id: &'static str| {
-        let quiet = quiet.clone();
-        async move {
-            let body = json_value(json!({ "clientMessageId": id, "content": id })).unwrap();
-            messaging::send(&quiet, alice_caller, chat, body, None)
-                .await
-                .unwrap()
-        }
-    };
-    send("one").await;
+    send_unannounced(&app, &alice, chat, "one").await;
     app.settle().await;
 
     // Round one pushes "one" (and writes its receipt, so there is more to read); while it holds
@@ -711,7 +699,7 @@ async fn a_relay_that_finds_the_lock_taken_between_rounds_rolls_back_and_pools_a
     let (task, release) = contended.holder.lock().await.take().unwrap();
     release.send(()).unwrap();
     task.await.unwrap();
-    send("two").await;
+    send_unannounced(&app, &alice, chat, "two").await;
     app.settle().await;
     relay::drain(app.app()).await.unwrap();
     let frame = phone.next_event("message:received").await;
