@@ -77,7 +77,16 @@ struct Options {
     stack_bin: PathBuf,
 }
 
-fn options() -> Result<Options> {
+/// The flags, for `--help` and for a usage error.
+const USAGE: &str = "\
+usage: banter-bench [--connections N] [--rate MSG_PER_S] [--seconds S] [--pairs N] [--pool N]
+                    [--group MEMBERS | --features | --discovery | --saturation] [--stack-bin PATH]
+       banter-bench --media | --media-image FILE
+defaults: --connections 10000 --rate 1000 --seconds 10 --pairs 50 --pool 16,
+          --stack-bin: banter-local beside this binary";
+
+/// The options `args` (the arguments after the program's name) ask for.
+fn options(args: &[String]) -> Result<Options> {
     let mut o = Options {
         connections: 10_000,
         rate: 1_000,
@@ -90,24 +99,29 @@ fn options() -> Result<Options> {
         saturation: false,
         stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| anyhow!("{flag} needs a value"));
+        // Every number a flag takes counts something there must be at least one of.
+        let count = |v: &String| match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(anyhow!("{flag} takes a whole number above 0, not {v:?}")),
+        };
         match flag.as_str() {
-            "--connections" => o.connections = value()?.parse()?,
-            "--rate" => o.rate = value()?.parse()?,
-            "--seconds" => o.seconds = value()?.parse()?,
-            "--pairs" => o.pairs = value()?.parse()?,
+            "--connections" => o.connections = count(value()?)?,
+            "--rate" => o.rate = count(value()?)? as u64,
+            "--seconds" => o.seconds = count(value()?)? as u64,
+            "--pairs" => o.pairs = count(value()?)?,
             "--stack-bin" => o.stack_bin = value()?.into(),
-            "--pool" => o.pool = value()?.parse()?,
-            "--group" => o.group = value()?.parse()?,
+            "--pool" => o.pool = count(value()?)?,
+            "--group" => match count(value()?)? {
+                1 => bail!("--group takes at least 2 members (a sender and a receiver)"),
+                n => o.group = n,
+            },
             "--features" => o.features = true,
             "--discovery" => o.discovery = true,
             "--saturation" => o.saturation = true,
-            other => bail!(
-                "unknown flag {other}; flags: --connections --rate --seconds --pairs --pool --group --features --discovery --saturation --stack-bin"
-            ),
+            other => bail!("unknown flag {other:?}"),
         }
     }
     Ok(o)
@@ -156,6 +170,8 @@ impl Stack {
             // Idle connections are spread over a few users (100 each).
             .env("BANTER_MAX_CONNECTIONS_PER_USER", "1000")
             .env_remove("DATABASE_URL")
+            // Its log goes with this program's, to stderr: stdout carries only the figures.
+            .stdout(std::io::stderr())
             .spawn()
             .with_context(|| {
                 format!(
@@ -414,9 +430,20 @@ async fn main() -> Result<()> {
             return media::run().await;
         }
         ["--media-image", file] => return media::image_once(std::path::Path::new(file)),
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            return Ok(());
+        }
         _ => {}
     }
-    let o = options()?;
+    let o = match options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            // A usage error is the caller's, not a failure to report with a backtrace.
+            eprintln!("banter-bench: {e}\n{USAGE}");
+            std::process::exit(2)
+        }
+    };
     if o.discovery {
         println!("banter-bench: message search, phone sync, backups");
     } else if o.saturation {
