@@ -518,61 +518,114 @@ async fn a_failed_push_to_one_device_repushes_to_no_other() {
 
 #[tokio::test]
 async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_once_it_holds_it() {
-    use banter_core::db::events::{lock_relay, queue_for_relay, RelayLock};
+    use banter_core::db::events::{lock_relay, RelayLock};
     let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
     let db = &app.app().db;
-    let mut queued = db.get().await.unwrap();
-    let other = db.get().await.unwrap();
-    assert!(queue_for_relay(&queued).await.unwrap(), "the queue is free");
-    assert!(
-        !queue_for_relay(&other).await.unwrap(),
-        "one relay is queued already: a second wake-up leaves"
-    );
+    let wait = |within, queue| RelayLock::Wait { within, queue };
+    // Takes the relay lock in a transaction of `client`'s, as `lock` says; how long it took.
+    async fn take(
+        client: &deadpool_postgres::Object,
+        lock: RelayLock,
+    ) -> (Result<bool, banter_core::ApiError>, Duration) {
+        client.batch_execute("BEGIN").await.unwrap();
+        let started = std::time::Instant::now();
+        let outcome = lock_relay(client, lock).await;
+        (outcome, started.elapsed())
+    }
 
-    // Another relay holds the lock for longer than the queued one waits.
-    let mut running = db.get().await.unwrap();
-    let running = running.transaction().await.unwrap();
-    let wait = |within, leave_queue| RelayLock::Wait {
-        within,
-        leave_queue,
-    };
-    assert!(lock_relay(&running, wait(Duration::from_secs(5), false))
+    // A relay (the schedule's: it does not queue) holds the lock.
+    let running = db.get().await.unwrap();
+    assert!(take(&running, wait(Duration::from_secs(5), false))
         .await
+        .0
         .unwrap());
-    let waiting = queued.transaction().await.unwrap();
-    let started = std::time::Instant::now();
-    let gave_up = lock_relay(&waiting, wait(Duration::from_millis(200), true)).await;
-    let waited = started.elapsed();
+
+    // A queued relay waits for it, for as long as it was told to.
+    let queued = db.get().await.unwrap();
+    let (gave_up, waited) = take(&queued, wait(Duration::from_millis(200), true)).await;
     assert!(gave_up.is_err(), "the lock wait ends in an error");
     assert!(
         waited >= Duration::from_millis(200) && waited < Duration::from_secs(3),
         "it waited its lock wait, no more: {waited:?}"
     );
-    drop(waiting);
-    assert!(
-        !queue_for_relay(&other).await.unwrap(),
-        "a relay that gave up waiting is still queued until its connection closes"
-    );
+    queued.batch_execute("ROLLBACK").await.unwrap();
 
-    // Once the lock is free, the queued relay takes it and leaves the queue in the same
-    // statement, before it reads: a wake-up from now on queues itself.
-    running.rollback().await.unwrap();
-    let turn = queued.transaction().await.unwrap();
-    assert!(lock_relay(&turn, wait(Duration::from_secs(5), true))
-        .await
-        .unwrap());
+    // It is still queued (until its connection closes), so a second wake-up leaves at once,
+    // without waiting for the lock.
+    let other = db.get().await.unwrap();
+    let (second, waited) = take(&other, wait(Duration::from_secs(5), true)).await;
+    assert!(!second.unwrap(), "a relay is queued already");
     assert!(
-        queue_for_relay(&other).await.unwrap(),
-        "the queue is free while the relay holding the lock still reads"
+        waited < Duration::from_secs(3),
+        "it did not wait: {waited:?}"
     );
-    turn.batch_execute("SELECT 1").await.unwrap();
-    turn.rollback().await.unwrap();
-    for client in [&queued, &other] {
-        client
-            .batch_execute("SELECT pg_advisory_unlock_all()")
-            .await
-            .unwrap();
+    other.batch_execute("ROLLBACK").await.unwrap();
+
+    // With the queued relay's connection closed, the queue is free: the next wake-up queues,
+    // takes the lock once it is free, and leaves the queue in the same statement.
+    drop(deadpool_postgres::Object::take(queued));
+    running.batch_execute("ROLLBACK").await.unwrap();
+    let (turn, _) = take(&other, wait(Duration::from_secs(5), true)).await;
+    assert!(turn.unwrap(), "the queue was free, and then the lock");
+    // While it holds the lock, the queue is free again: a wake-up now queues and waits (its
+    // wait runs out), rather than leave at once.
+    let third = db.get().await.unwrap();
+    let (queued_behind, waited) = take(&third, wait(Duration::from_millis(200), true)).await;
+    assert!(
+        queued_behind.is_err(),
+        "it queued and waited: {queued_behind:?}"
+    );
+    assert!(waited >= Duration::from_millis(200), "{waited:?}");
+    drop(deadpool_postgres::Object::take(third));
+    other.batch_execute("ROLLBACK").await.unwrap();
+
+    // A relay that tries (a later round) takes the lock only if it is free, and never queues.
+    let (tried, _) = take(&running, RelayLock::Try).await;
+    assert!(tried.unwrap(), "the lock is free");
+    let (tried_again, waited) = take(&other, RelayLock::Try).await;
+    assert!(!tried_again.unwrap(), "the lock is taken");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    for client in [&running, &other] {
+        client.batch_execute("ROLLBACK").await.unwrap();
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_relay_read_in_a_transaction_without_the_relay_lock_reads_nothing() {
+    use banter_core::db::events::{lock_relay, next_stable, RelayLock};
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let chat: Uuid = app.open_chat(&alice, &bob).await.parse().unwrap();
+    let db = &app.app().db;
+    // A relay holds the lock (which takes no transaction id, so the horizon passes it): no other
+    // relay reads past the message sent now.
+    let running = db.get().await.unwrap();
+    running.batch_execute("BEGIN").await.unwrap();
+    let wait = RelayLock::Wait {
+        within: Duration::from_secs(5),
+        queue: false,
+    };
+    assert!(lock_relay(&running, wait).await.unwrap());
+    send_unannounced(&app, &alice, chat, "waiting to be relayed").await;
+    app.settle().await;
+    // Another relay's try fails, and the read pipelined after it reads nothing.
+    let other = db.get().await.unwrap();
+    other.batch_execute("BEGIN").await.unwrap();
+    let (locked, read) = tokio::join!(lock_relay(&other, RelayLock::Try), next_stable(&other, 500));
+    assert!(!locked.unwrap());
+    let read = read.unwrap();
+    assert!(read.events.is_empty(), "no lock, no events");
+    assert!(!read.under_lock, "and it says so");
+    other.batch_execute("ROLLBACK").await.unwrap();
+    // The lock holder reads the message's event.
+    let read = next_stable(&running, 500).await.unwrap();
+    assert!(read.under_lock);
+    assert!(
+        read.events.iter().any(|e| e.name == "message:received"),
+        "{read:?}"
+    );
+    running.batch_execute("ROLLBACK").await.unwrap();
     app.stop().await;
 }
 

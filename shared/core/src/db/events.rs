@@ -284,10 +284,13 @@ pub struct StableBatch {
     pub held_back: bool,
     /// Connections asked to be replayed to ([`take_replays`] takes them).
     pub replays_waiting: bool,
+    /// The read ran holding the relay lock. Without it, it read nothing, and its horizon says
+    /// nothing about what is left to read.
+    pub under_lock: bool,
 }
 
-/// The relay's next `limit` events after its position, below the horizon, in order (under the
-/// relay lock: [`lock_relay`]).
+/// The relay's next `limit` events after its position, below the horizon, in order: under the
+/// relay lock, taken by [`lock_relay`] in this transaction (none without it).
 pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<StableBatch, ApiError> {
     let stmt = client
         .prepare_cached(&format!(
@@ -297,6 +300,7 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
                  SELECT e.* FROM events e
                  WHERE (e.xid, e.id) > ((SELECT xid FROM p), (SELECT event FROM p))
                    AND e.xid < (SELECT x FROM h)
+                   AND current_setting('banter.relay', true) = 'true'
                  ORDER BY e.xid, e.id LIMIT $1
              )
              SELECT {COLUMNS},
@@ -304,7 +308,8 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
                     (SELECT xid::text::bigint FROM p) AS position_xid,
                     (SELECT event FROM p) AS position_event,
                     EXISTS (SELECT 1 FROM events b WHERE b.xid >= (SELECT x FROM h)) AS held_back,
-                    EXISTS (SELECT 1 FROM pending_replays) AS replays_waiting
+                    EXISTS (SELECT 1 FROM pending_replays) AS replays_waiting,
+                    current_setting('banter.relay', true) = 'true' AS under_lock
              FROM (SELECT 1) AS one LEFT JOIN ev AS e ON true
              ORDER BY e.xid, e.id"
         ))
@@ -319,6 +324,7 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
     };
     let held_back = first.get("held_back");
     let replays_waiting = first.get("replays_waiting");
+    let under_lock = first.get::<_, Option<bool>>("under_lock") == Some(true);
     let (events, horizon) = events_and_horizon(&rows);
     Ok(StableBatch {
         position,
@@ -326,6 +332,7 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
         horizon,
         held_back,
         replays_waiting,
+        under_lock,
     })
 }
 
@@ -496,38 +503,31 @@ pub async fn return_replay(client: &impl GenericClient, r: &PendingReplay) -> Re
     Ok(())
 }
 
-/// One relay runs at a time, and at most one more waits for it. A relay queues for its turn
-/// here (a session lock, outside any transaction) before it waits for the relay lock; `false`
-/// when another is already queued, which has not read yet and so will read what this one was
-/// woken for. The queued relay leaves the queue ([`lock_relay`] with `leave_queue`) once it
-/// holds the relay lock, before it reads.
-pub async fn queue_for_relay(client: &impl GenericClient) -> Result<bool, ApiError> {
-    Ok(client
-        .query_one(
-            &client
-                .prepare_cached("SELECT pg_try_advisory_lock(7203) AS queued")
-                .await?,
-            &[],
-        )
-        .await?
-        .get("queued"))
-}
-
 /// How a relay round takes the relay lock.
+///
+/// One relay runs at a time, and at most one more waits for it: a drain woken after a commit
+/// joins the relay queue (a session lock, held across the waiting transaction) before it waits
+/// for the relay lock, and leaves it once it holds the relay lock, before it reads. A drain that
+/// finds the queue taken leaves at once: the queued relay has not read yet, so it will read
+/// what this one was woken for. A queue of one, not a crowd of relays retrying the lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RelayLock {
-    /// Wait for it up to `within` (a drain's first round); once it is held, leave the relay
-    /// queue if this relay queued ([`queue_for_relay`]).
+    /// Wait for it up to `within` (a drain's first round, and the schedule's). With `queue`, join
+    /// the relay queue first, and leave it once the lock is held; if the queue is taken, do not
+    /// wait at all. A wait that runs out is an error, and leaves the session in the queue: its
+    /// connection is closed, not pooled.
     Wait {
         within: std::time::Duration,
-        leave_queue: bool,
+        queue: bool,
     },
-    /// Only try (a later round, which left the queue in its first).
+    /// Only try (a later round).
     Try,
 }
 
 /// Take the relay lock for this transaction (an advisory lock, which takes no transaction id
-/// and so holds back no horizon), as `lock` says. Returns whether it is held.
+/// and so holds back no horizon), as `lock` says, in one statement. Returns whether it is held.
+/// The answer is also left in the transaction's setting `banter.relay`, which [`next_stable`]
+/// reads: sent in the same round trip (a pipeline), it reads nothing when the lock is not held.
 ///
 /// Losing a round's position in a crash re-pushes it (clients dedupe on cursors); nothing a
 /// round writes is an acknowledged write, so its commit need not wait for the WAL flush. A
@@ -535,12 +535,10 @@ pub enum RelayLock {
 /// (`keyed_lookup_plans!`).
 pub async fn lock_relay(client: &impl GenericClient, lock: RelayLock) -> Result<bool, ApiError> {
     let row = match lock {
-        // One round trip: PostgreSQL evaluates a target list left to right, so the settings
-        // are in force when the lock is waited for, and the queue is left once it is held.
-        RelayLock::Wait {
-            within,
-            leave_queue,
-        } => {
+        // PostgreSQL evaluates `FROM` first and a target list left to right: the queue is
+        // joined, the settings are in force when the lock is waited for, and the queue is left
+        // once it is held. `OFFSET 0` keeps the queue's lock call where it is, evaluated once.
+        RelayLock::Wait { within, queue } => {
             let timeout = format!("{}ms", within.as_millis().max(1));
             client
                 .query_one(
@@ -549,11 +547,15 @@ pub async fn lock_relay(client: &impl GenericClient, lock: RelayLock) -> Result<
                             "SELECT set_config('synchronous_commit', 'off', true), ",
                             crate::keyed_lookup_plans!("true"),
                             ", set_config('lock_timeout', $1, true)",
-                            ", pg_advisory_xact_lock(7202)::text IS NOT NULL AS locked",
-                            ", CASE WHEN $2 THEN pg_advisory_unlock(7203) END AS left_queue"
+                            ", set_config('banter.relay', CASE WHEN q.queued IS FALSE THEN false",
+                            "   ELSE pg_advisory_xact_lock(7202)::text IS NOT NULL END::text, true)",
+                            "   = 'true' AS locked",
+                            ", CASE WHEN q.queued THEN pg_advisory_unlock(7203) END AS left_queue",
+                            " FROM (SELECT CASE WHEN $2 THEN pg_try_advisory_lock(7203) END",
+                            "       AS queued OFFSET 0) AS q"
                         ))
                         .await?,
-                    &[&timeout, &leave_queue],
+                    &[&timeout, &queue],
                 )
                 .await?
         }
@@ -562,10 +564,11 @@ pub async fn lock_relay(client: &impl GenericClient, lock: RelayLock) -> Result<
                 .query_one(
                     &client
                         .prepare_cached(concat!(
-                            "SELECT set_config('synchronous_commit', 'off', true), ",
-                            crate::keyed_lookup_plans!("true"),
-                            ", pg_try_advisory_xact_lock(7202) AS locked"
-                        ))
+                        "SELECT set_config('synchronous_commit', 'off', true), ",
+                        crate::keyed_lookup_plans!("true"),
+                        ", set_config('banter.relay', pg_try_advisory_xact_lock(7202)::text, true)",
+                        "   = 'true' AS locked"
+                    ))
                         .await?,
                     &[],
                 )

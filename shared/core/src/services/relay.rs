@@ -92,7 +92,8 @@ pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
 /// queues for the next turn, unless one is queued already: that one has not read yet, so it
 /// reads what woke this one, which then has nothing to do. A queue of one, not a crowd of
 /// relays retrying the lock: first in this process ([`RelayTurn`], without a round trip),
-/// then across processes (`events::queue_for_relay`).
+/// then across processes (the relay queue of [`RelayLock::Wait`], in the round's first
+/// statement).
 pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
     let Some(waiting) = app.relay_turn.wait() else {
         return Ok(RelayReport::default());
@@ -143,14 +144,10 @@ const HELD_BACK_PATIENCE: Duration = Duration::from_secs(2);
 /// Relay rounds, as a queued drain (`waiting` in this process's queue) or as the schedule.
 async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiError> {
     let mut report = RelayReport::default();
-    let queue = waiting.is_some();
-    let client = app.db.get().await?;
-    if queue && !events::queue_for_relay(&client).await? {
-        return Ok(report);
-    }
     let mut connection = RelayConnection {
-        client: Some(client),
-        queued: queue,
+        client: Some(app.db.get().await?),
+        // Until its first round's lock statement says otherwise, it may hold the queue's lock.
+        queued: waiting.is_some(),
         in_round: false,
         waiting,
     };
@@ -162,7 +159,7 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
         let lock = if report.rounds == 0 {
             RelayLock::Wait {
                 within: LOCK_WAIT,
-                leave_queue: connection.queued,
+                queue: connection.queued,
             }
         } else {
             RelayLock::Try
@@ -199,6 +196,8 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
 /// going back to the pool, and PostgreSQL releases the lock and rolls the round back with it.
 struct RelayConnection {
     client: Option<deadpool_postgres::Object>,
+    /// The session may hold the relay queue's lock: it asks to join the queue and has not yet
+    /// seen its first lock statement answer.
     queued: bool,
     /// A round's transaction is open (begun, not yet committed or rolled back).
     in_round: bool,
@@ -226,11 +225,11 @@ struct RoundOutcome {
 
 /// One round in one transaction: take the relay lock, replay to resuming connections, push the
 /// next batch, record its receipts, move the position on. `None` if another relay holds the
-/// lock (only when trying).
+/// lock (when trying) or is queued for it (when queueing).
 ///
 /// The transaction is the connection's own `BEGIN` and `COMMIT`, not a `Transaction`, so that
-/// `BEGIN` goes out with the lock statement in one round trip; `in_round` closes the
-/// connection if the round ends any other way.
+/// `BEGIN` goes out with the lock statement and the read in one round trip; `in_round` closes
+/// the connection if the round ends any other way.
 async fn round(
     app: &App,
     connection: &mut RelayConnection,
@@ -240,11 +239,18 @@ async fn round(
     // (The field, not a method: the round also lets go of `waiting` while `tx` is borrowed.)
     let tx = connection.client.as_ref().expect("present until dropped");
     connection.in_round = true;
-    // Sent together, in this order (a pipeline): the lock is taken inside the transaction.
-    let ((), locked) = tokio::try_join!(
+    // Sent together (a pipeline): the lock is taken inside the transaction, and the read, a
+    // statement of its own (its snapshot taken once the lock is held), reads nothing unless it
+    // is. The read goes out before the lock statement when only the lock statement is not yet
+    // prepared on this connection (its preparing is a round trip of its own); then it is read
+    // again.
+    let ((), locked, stable) = tokio::try_join!(
         async { Ok::<_, ApiError>(tx.batch_execute("BEGIN").await?) },
         events::lock_relay(tx, lock),
+        events::next_stable(tx, BATCH),
     )?;
+    // Out of the queue: it left it holding the lock, or found it taken.
+    connection.queued = false;
     if !locked {
         tx.batch_execute("ROLLBACK").await?;
         connection.in_round = false;
@@ -252,7 +258,15 @@ async fn round(
     }
     // Its turn: a wake-up from now on may come after this round's reads, so it drains itself.
     connection.waiting = None;
-    let stable = events::next_stable(tx, BATCH).await?;
+    let stable = match stable.under_lock {
+        true => stable,
+        false => events::next_stable(tx, BATCH).await?,
+    };
+    if !stable.under_lock {
+        return Err(ApiError::Internal(
+            "the relay read without the relay lock it holds".into(),
+        ));
+    }
     // (Rarely any: a statement only when there are.)
     let replays = if stable.replays_waiting {
         events::take_replays(tx).await?
@@ -285,8 +299,6 @@ async fn round(
     })?;
     tx.batch_execute("COMMIT").await?;
     connection.in_round = false;
-    // It held the lock, so it left the queue if it was in it.
-    connection.queued = false;
     Ok(Some(RoundOutcome {
         more: full || wrote,
         held_back: stable.held_back,
