@@ -436,6 +436,40 @@ async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
 }
 
 #[tokio::test]
+async fn the_typing_throttle_counts_from_the_last_relay_not_from_a_clock_edge() {
+    use banter_core::services::rate_limit::throttle;
+    let app = spawn_app().await;
+    let db = &app.app().db;
+    let every = Duration::from_secs(2);
+    // Just before an even second of the clock, where a two-second fixed window ends: a repeat
+    // 50 ms later lands in the next window, and a fixed-window count would let it through.
+    let to_edge = 2_000 - (chrono::Utc::now().timestamp_millis() % 2_000);
+    tokio::time::sleep(Duration::from_millis(
+        ((to_edge + 2_000 - 30) % 2_000) as u64,
+    ))
+    .await;
+    assert!(
+        throttle(db, "typing:edge", every).await.unwrap(),
+        "the first"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !throttle(db, "typing:edge", every).await.unwrap(),
+        "a repeat 50 ms later, past the clock's edge, is dropped"
+    );
+    // Counted from the last relay: free again once `every` has passed since it.
+    let short = Duration::from_secs(1);
+    assert!(throttle(db, "typing:short", short).await.unwrap());
+    assert!(!throttle(db, "typing:short", short).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert!(
+        throttle(db, "typing:short", short).await.unwrap(),
+        "free again"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn typing_reaches_connected_members_only_briefly_and_never_across_a_block() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

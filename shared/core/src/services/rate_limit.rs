@@ -37,6 +37,28 @@ pub async fn hits(db: &Db, bucket: &str, limit: Limit, n: i32) -> Result<(), Api
     Ok(())
 }
 
+/// A throttle: whether `bucket` may act now, at most once per `every` counted from the last time
+/// it did (not per fixed window: a fixed window lets two acts a moment apart through when they
+/// straddle its edge). Recorded when it may, in the same table as the counts (one row per act,
+/// dropped with them). Two acts at the very same moment may both pass: for what this throttles
+/// (typing indicators), a repeat is harmless, a missed one is not.
+pub async fn throttle(db: &Db, bucket: &str, every: std::time::Duration) -> Result<bool, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO rate_limit_counters (bucket, window_start, hits)
+             SELECT $1, now(), 1
+             WHERE NOT EXISTS (SELECT 1 FROM rate_limit_counters
+                               WHERE bucket = $1 AND window_start > now() - make_interval(secs => $2))
+             ON CONFLICT (bucket, window_start) DO NOTHING",
+        )
+        .await?;
+    Ok(client
+        .execute(&stmt, &[&bucket, &every.as_secs_f64()])
+        .await?
+        == 1)
+}
+
 /// Drop the counts of windows that ended long ago (the scheduled housekeeping). Messages count
 /// against their limit in the statement that stores them (`db::messages::insert_many`), in the
 /// same table.

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::api::models::TypingSent;
 use crate::api::ws::{ServerEvent, TypingNotice};
 use crate::auth::tokens::Caller;
-use crate::config::Limit;
 use crate::db::chats;
 use crate::error::ApiError;
 use crate::App;
@@ -20,9 +19,9 @@ use crate::App;
 /// it this long after the last one.
 pub const SHOWN_FOR: Duration = Duration::from_secs(6);
 
-/// At most one relay per user, chat and kind in this window; repeats inside it are acknowledged
-/// and dropped (the indicator already shows).
-const THROTTLE: Limit = Limit::new(1, 2);
+/// At most one relay per user, chat and kind this often; repeats sooner are acknowledged and
+/// dropped (the indicator already shows).
+const THROTTLE: Duration = Duration::from_secs(2);
 
 /// Tell the chat's other connected members that the caller is typing (or stopped).
 pub async fn relay(
@@ -39,10 +38,8 @@ pub async fn relay(
     drop(client);
     let kind = if is_typing { "typing" } else { "stop" };
     let bucket = format!("typing:{}:{chat_id}:{kind}", caller.user_id);
-    match super::rate_limit::hit(&app.db, &bucket, THROTTLE).await {
-        Ok(()) => {}
-        Err(ApiError::RateLimited { .. }) => return Ok(sent),
-        Err(e) => return Err(e),
+    if !super::rate_limit::throttle(&app.db, &bucket, THROTTLE).await? {
+        return Ok(sent);
     }
     let notice = TypingNotice {
         chat_id,
