@@ -258,9 +258,10 @@ async fn round(
     }
     // Its turn: a wake-up from now on may come after this round's reads, so it drains itself.
     connection.waiting = None;
-    let stable = match stable.under_lock {
-        true => stable,
-        false => events::next_stable(tx, BATCH).await?,
+    let stable = if stable.under_lock {
+        stable
+    } else {
+        events::next_stable(tx, BATCH).await?
     };
     if !stable.under_lock {
         return Err(ApiError::Internal(
