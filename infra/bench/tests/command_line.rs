@@ -3,13 +3,14 @@
 
 use std::process::Command;
 
+/// Were a wrong flag to start a run, it would fail at once instead of starting a stack.
+const NO_STACK: [&str; 2] = ["--stack-bin", "/nonexistent/banter-local"];
+
 fn banter_bench(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_banter-bench"))
         .args(args)
         // As a developer's shell may set it: a usage error still shows no backtrace.
         .env("RUST_BACKTRACE", "1")
-        // Were a wrong flag to start a run, it would fail at once instead of starting a stack.
-        .args(["--stack-bin", "/nonexistent/banter-local"])
         .output()
         .expect("banter-bench runs")
 }
@@ -17,10 +18,7 @@ fn banter_bench(args: &[&str]) -> std::process::Output {
 #[test]
 fn help_prints_the_usage_and_succeeds() {
     for flag in ["--help", "-h", "help"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_banter-bench"))
-            .arg(flag)
-            .output()
-            .expect("banter-bench runs");
+        let out = banter_bench(&[flag]);
         assert_eq!(out.status.code(), Some(0), "{flag}");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -48,12 +46,7 @@ fn a_wrong_flag_or_value_is_a_usage_error_without_a_backtrace() {
         (&["--group", "1"], "--group takes at least 2 members"),
     ] {
         // The flag under test last, so that a flag missing its value has none.
-        let out = Command::new(env!("CARGO_BIN_EXE_banter-bench"))
-            .args(["--stack-bin", "/nonexistent/banter-local"])
-            .args(args)
-            .env("RUST_BACKTRACE", "1")
-            .output()
-            .expect("banter-bench runs");
+        let out = banter_bench(&[&NO_STACK[..], args].concat());
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("banter-bench: "), "{args:?}: {stderr}");
@@ -66,7 +59,7 @@ fn a_wrong_flag_or_value_is_a_usage_error_without_a_backtrace() {
 
 #[test]
 fn good_flags_are_taken_and_the_run_fails_only_on_the_missing_stack() {
-    let out = banter_bench(&[
+    let flags = [
         "--connections",
         "4",
         "--rate",
@@ -75,7 +68,8 @@ fn good_flags_are_taken_and_the_run_fails_only_on_the_missing_stack() {
         "1",
         "--pairs",
         "1",
-    ]);
+    ];
+    let out = banter_bench(&[&NO_STACK[..], &flags].concat());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent/banter-local"), "{stderr}");
