@@ -100,6 +100,23 @@ async fn malformed_frames_and_unknown_actions_get_error_general_and_the_connecti
         "text without content"
     );
 
+    // Text ending in half an emoji, as JavaScript's JSON.stringify writes it: no Rust string
+    // holds it, yet the frame is answered to its id, and nothing is stored (m1 is free below).
+    ws.send_text(&format!(
+        r#"{{"action":"message:send","requestId":"r-lone","data":{{"chatId":"{chat}","clientMessageId":"m1","content":"hi \ud83d"}}}}"#
+    ))
+    .await;
+    let frame = ws.next_json().await;
+    assert_eq!(
+        (
+            frame["event"].as_str(),
+            frame["requestId"].as_str(),
+            frame["data"]["code"].as_str()
+        ),
+        (Some("error:general"), Some("r-lone"), Some("INVALID_INPUT")),
+        "{frame}"
+    );
+
     // Still open: a good frame is acknowledged.
     ws.send_json(json!({ "action": "message:send", "requestId": "r-4", "data": { "chatId": chat, "clientMessageId": "m1", "content": "still here" } })).await;
     let frame = ws.next_json().await;

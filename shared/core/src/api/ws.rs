@@ -46,6 +46,11 @@ impl ClientFrame {
     /// Read a frame's text: a JSON object (an array is not a frame, even one serde could read
     /// as the struct's fields in order) whose `requestId`, if any, is a string of at most 128
     /// bytes.
+    ///
+    /// A frame that is not valid JSON text is still answered to its `requestId` when that can
+    /// be read: JavaScript's `JSON.stringify` writes a lone surrogate (half of an emoji cut in
+    /// two) as `\ud83d`, which the JSON grammar allows but no Rust string can hold, and a
+    /// client waiting for its answer would otherwise wait forever.
     pub fn parse(text: &str) -> Result<Self, UnreadableFrame> {
         let malformed = |request_id: Option<String>| UnreadableFrame {
             request_id,
@@ -53,7 +58,18 @@ impl ClientFrame {
                 "a frame is a JSON object {\"action\", \"requestId\", \"data\"}".into(),
             ),
         };
-        let value: Value = serde_json::from_str(text).map_err(|_| malformed(None))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| match RequestIdOnly::read(text) {
+                // Well-formed, with a string or number in it that no Rust value can hold.
+                Some(request_id) => UnreadableFrame {
+                    request_id: request_id.filter(|r| r.len() <= MAX_REQUEST_ID_LEN),
+                    error: ApiError::InvalidInput(format!(
+                        "the frame holds a value that cannot be read ({e}): strings must be \
+                     Unicode text, without a lone surrogate such as \\ud83d, and numbers finite"
+                    )),
+                },
+                None => malformed(None),
+            })?;
         if !value.is_object() {
             return Err(malformed(None));
         }
@@ -68,6 +84,27 @@ impl ClientFrame {
             });
         }
         serde_json::from_value(value).map_err(|_| malformed(request_id))
+    }
+}
+
+/// Just the `requestId` of a JSON object, every other member skipped unread: serde_json skips
+/// a string without decoding its escapes, so a lone surrogate elsewhere does not stop it.
+#[derive(Deserialize)]
+struct RequestIdOnly {
+    #[serde(rename = "requestId")]
+    request_id: Option<String>,
+}
+
+impl RequestIdOnly {
+    /// `None` if `text` is not a well-formed JSON object; `Some(None)` if it has no readable
+    /// `requestId`.
+    fn read(text: &str) -> Option<Option<String>> {
+        let only = serde_json::from_str::<Self>(text);
+        match only {
+            Ok(only) => Some(only.request_id),
+            Err(e) if e.is_data() => Some(None),
+            Err(_) => None,
+        }
     }
 }
 
@@ -891,6 +928,35 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!((e.request_id, e.error.code()), (None, "VALIDATION_ERROR"));
+    }
+
+    #[test]
+    fn a_frame_that_is_not_valid_json_text_is_answered_to_its_request_id_if_readable() {
+        // What JavaScript's JSON.stringify writes for text ending in half an emoji.
+        let lone = r#"{"action":"message:send","requestId":"r-1","data":{"content":"hi \ud83d"}}"#;
+        let e = ClientFrame::parse(lone).unwrap_err();
+        assert_eq!(
+            (e.request_id.as_deref(), e.error.code()),
+            (Some("r-1"), "INVALID_INPUT")
+        );
+        assert!(e.error.to_string().contains("surrogate"), "{}", e.error);
+        // Its requestId comes last, after the bad escape: still read.
+        let e =
+            ClientFrame::parse(r#"{"data":{"content":"\udc00"},"requestId":"r-2"}"#).unwrap_err();
+        assert_eq!(e.request_id.as_deref(), Some("r-2"));
+        // Not JSON at all, a requestId that is itself the bad text, or one too long: no id.
+        for text in [
+            r#"{"action":"message:send","requestId":"r-3""#,
+            r#"{"action":"a","requestId":"\ud800"}"#,
+            &format!(r#"{{"requestId":"{}","data":"\ud800"}}"#, "x".repeat(129)),
+        ] {
+            let e = ClientFrame::parse(text).unwrap_err();
+            assert_eq!(
+                (e.request_id, e.error.code()),
+                (None, "INVALID_INPUT"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
