@@ -73,7 +73,7 @@ fn hostile_frame(rng: &mut StdRng, i: usize, chat: &str) -> Message {
     let id = format!("f-{i}");
     let valid = json!({ "action": "message:send", "requestId": id,
         "data": { "chatId": chat, "clientMessageId": format!("c-{i}"), "content": "hello" } });
-    let text = match rng.gen_range(0..12) {
+    let text = match rng.gen_range(0..13) {
         0 => {
             let mut bytes = valid.to_string().into_bytes();
             for _ in 0..rng.gen_range(1..4) {
@@ -131,13 +131,49 @@ fn hostile_frame(rng: &mut StdRng, i: usize, chat: &str) -> Message {
             frame["data"]["content"] = json!(nasty_text(rng));
             frame.to_string()
         }
+        11 => {
+            // Half an emoji, as JavaScript's JSON.stringify writes it: no Rust string holds it.
+            let half = ["\\ud83d", "\\udc00", "\\uDBFF"][rng.gen_range(0..3)];
+            valid
+                .to_string()
+                .replacen("hello", &format!("hel{half}lo"), 1)
+        }
         _ => valid.to_string(),
     };
     Message::Text(text.into())
 }
 
-/// The `requestId` a JSON parser reads from a frame the server parses (128 KB at most), if it
-/// is a string of at most 128 characters: the frames that must be answered exactly once.
+/// `text` with every lone-surrogate escape (`\ud800` to `\udfff`) read as U+FFFD, as a
+/// JavaScript client's JSON.parse reads it into a string.
+fn surrogates_replaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\\u") {
+        out.push_str(&rest[..at]);
+        let hex = rest.get(at + 2..at + 6).unwrap_or("");
+        let surrogate = u16::from_str_radix(hex, 16).is_ok_and(|u| (0xd800..0xe000).contains(&u));
+        out.push_str(if surrogate {
+            "\\ufffd"
+        } else {
+            &rest[at..at + 2]
+        });
+        rest = &rest[at + if surrogate { 6 } else { 2 }..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A frame's `requestId` alone, its other members skipped unbuilt (at any depth, as JSON.parse
+/// reads them; serde_json builds a `Value` 128 levels deep at most).
+#[derive(serde::Deserialize)]
+struct RequestIdOnly {
+    #[serde(rename = "requestId")]
+    request_id: Option<Value>,
+}
+
+/// The `requestId` JavaScript's JSON.parse reads from a frame the server parses (128 KB at
+/// most), if it is a string of at most 128 characters: the frames that must be answered
+/// exactly once.
 fn readable_request_id(message: &Message) -> Option<String> {
     let Message::Text(text) = message else {
         return None;
@@ -145,8 +181,17 @@ fn readable_request_id(message: &Message) -> Option<String> {
     if text.len() > 128 * 1024 {
         return None;
     }
-    let frame: Value = serde_json::from_str(text.as_str()).ok()?;
-    frame["requestId"]
+    let text = surrogates_replaced(text.as_str());
+    // Whole, where a duplicate key is read as its last value, or else skipping what is deep.
+    let request_id = match serde_json::from_str::<Value>(&text) {
+        Ok(frame) => frame.get("requestId").cloned(),
+        Err(_) => {
+            serde_json::from_str::<RequestIdOnly>(&text)
+                .ok()?
+                .request_id
+        }
+    }?;
+    request_id
         .as_str()
         .filter(|id| id.len() <= 128)
         .map(str::to_owned)

@@ -47,10 +47,11 @@ impl ClientFrame {
     /// as the struct's fields in order) whose `requestId`, if any, is a string of at most 128
     /// bytes.
     ///
-    /// A frame that is not valid JSON text is still answered to its `requestId` when that can
-    /// be read: JavaScript's `JSON.stringify` writes a lone surrogate (half of an emoji cut in
-    /// two) as `\ud83d`, which the JSON grammar allows but no Rust string can hold, and a
-    /// client waiting for its answer would otherwise wait forever.
+    /// A well-formed frame that cannot be read whole is still answered to its `requestId`:
+    /// JavaScript's `JSON.stringify` writes a lone surrogate (half of an emoji cut in two) as
+    /// `\ud83d`, which the JSON grammar allows but no Rust string can hold, and a client
+    /// waiting for its answer would otherwise wait forever. (Likewise nesting deeper than
+    /// serde_json's 128 levels, and numbers out of range.)
     pub fn parse(text: &str) -> Result<Self, UnreadableFrame> {
         let malformed = |request_id: Option<String>| UnreadableFrame {
             request_id,
@@ -60,12 +61,12 @@ impl ClientFrame {
         };
         let value: Value =
             serde_json::from_str(text).map_err(|e| match RequestIdOnly::read(text) {
-                // Well-formed, with a string or number in it that no Rust value can hold.
+                // Well-formed, but with a string, a number or a depth that no Rust value holds.
                 Some(request_id) => UnreadableFrame {
                     request_id: request_id.filter(|r| r.len() <= MAX_REQUEST_ID_LEN),
                     error: ApiError::InvalidInput(format!(
-                        "the frame holds a value that cannot be read ({e}): strings must be \
-                     Unicode text, without a lone surrogate such as \\ud83d, and numbers finite"
+                        "the frame cannot be read ({e}): strings must be Unicode text, without a \
+                     lone surrogate such as \\ud83d; numbers finite; nesting at most 128 deep"
                     )),
                 },
                 None => malformed(None),
@@ -944,6 +945,17 @@ mod tests {
         let e =
             ClientFrame::parse(r#"{"data":{"content":"\udc00"},"requestId":"r-2"}"#).unwrap_err();
         assert_eq!(e.request_id.as_deref(), Some("r-2"));
+        // Deeper than serde_json builds values: still answered.
+        let deep = format!(
+            r#"{{"action":"a","requestId":"r-4","data":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let e = ClientFrame::parse(&deep).unwrap_err();
+        assert_eq!(
+            (e.request_id.as_deref(), e.error.code()),
+            (Some("r-4"), "INVALID_INPUT")
+        );
         // Not JSON at all, a requestId that is itself the bad text, or one too long: no id.
         for text in [
             r#"{"action":"message:send","requestId":"r-3""#,
