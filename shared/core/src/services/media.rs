@@ -117,7 +117,7 @@ async fn register(
     let size = body.file_size.0;
     if size as u64 > policy.max_bytes {
         return Err(ApiError::TooLarge(format!(
-            "a {kind} may be at most {} bytes",
+            "{kind} files may be at most {} bytes",
             policy.max_bytes
         )));
     }
