@@ -15,8 +15,7 @@ pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(bytes)
-            .map_err(|e| ApiError::InvalidInput(format!("the body is not valid JSON: {e}")))?
+        serde_json::from_slice(bytes).map_err(|e| unreadable_json("the body", bytes, &e))?
     };
     match value {
         Value::Object(_) => json_value(value),
@@ -25,6 +24,22 @@ pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         _ => Err(ApiError::InvalidInput(
             "the request body must be a JSON object".into(),
         )),
+    }
+}
+
+/// The error for JSON text (`what`: "the body", "the frame") that serde_json refused with `e`.
+/// Text that is well-formed JSON yet holds what no Rust value can is told so: a lone surrogate
+/// such as `\ud83d` (what JavaScript's `JSON.stringify` writes for half an emoji), a number
+/// out of range, nesting deeper than serde_json's 128 levels.
+pub fn unreadable_json(what: &str, text: &[u8], e: &serde_json::Error) -> ApiError {
+    // serde_json skips a value without decoding its strings or numbers, at any depth.
+    if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok() {
+        ApiError::InvalidInput(format!(
+            "{what} cannot be read ({e}): strings must be Unicode text, without a lone \
+             surrogate such as \\ud83d; numbers finite; nesting at most 128 deep"
+        ))
+    } else {
+        ApiError::InvalidInput(format!("{what} is not valid JSON: {e}"))
     }
 }
 
@@ -168,6 +183,20 @@ mod tests {
         assert!(e.to_string().contains("`x[0].y`"), "{e}");
         let e = query::<ChatListQuery>([("limit", "1\0")]).unwrap_err();
         assert!(e.to_string().contains("`limit`"), "{e}");
+    }
+
+    #[test]
+    fn well_formed_json_that_no_rust_value_holds_is_told_apart_from_broken_json() {
+        // Half an emoji, as JavaScript's JSON.stringify writes it.
+        let e = err_of::<RegisterRequest>(r#"{"username": "ab\ud83d"}"#);
+        assert_eq!(e.code(), "INVALID_INPUT");
+        assert!(e.to_string().starts_with("the body cannot be read"), "{e}");
+        assert!(e.to_string().contains("lone surrogate"), "{e}");
+        let deep = format!(r#"{{"x": {}{}}}"#, "[".repeat(200), "]".repeat(200));
+        let e = err_of::<RegisterRequest>(&deep);
+        assert!(e.to_string().contains("nesting"), "{e}");
+        let e = err_of::<RegisterRequest>(r#"{"username": "ab"#);
+        assert!(e.to_string().starts_with("the body is not valid JSON"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::extract;
 use crate::api::models::{
     ChatDetails, ChatSettings, Deletion, GroupPermissions, InviteFollowed, Message, MessageRemoved,
     ParticipantAdded, ParticipantRemoved, ParticipantRole, ReactionSet, ReadUpTo, Timestamp,
@@ -59,18 +60,10 @@ impl ClientFrame {
                 "a frame is a JSON object {\"action\", \"requestId\", \"data\"}".into(),
             ),
         };
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| match RequestIdOnly::read(text) {
-                // Well-formed, but with a string, a number or a depth that no Rust value holds.
-                Some(request_id) => UnreadableFrame {
-                    request_id: request_id.filter(|r| r.len() <= MAX_REQUEST_ID_LEN),
-                    error: ApiError::InvalidInput(format!(
-                        "the frame cannot be read ({e}): strings must be Unicode text, without a \
-                     lone surrogate such as \\ud83d; numbers finite; nesting at most 128 deep"
-                    )),
-                },
-                None => malformed(None),
-            })?;
+        let value: Value = serde_json::from_str(text).map_err(|e| UnreadableFrame {
+            request_id: RequestIdOnly::read(text),
+            error: extract::unreadable_json("the frame", text.as_bytes(), &e),
+        })?;
         if !value.is_object() {
             return Err(malformed(None));
         }
@@ -89,7 +82,8 @@ impl ClientFrame {
 }
 
 /// Just the `requestId` of a JSON object, every other member skipped unread: serde_json skips
-/// a string without decoding its escapes, so a lone surrogate elsewhere does not stop it.
+/// a value without decoding its strings or numbers, at any depth, so what stopped the whole
+/// frame elsewhere does not stop this.
 #[derive(Deserialize)]
 struct RequestIdOnly {
     #[serde(rename = "requestId")]
@@ -97,15 +91,9 @@ struct RequestIdOnly {
 }
 
 impl RequestIdOnly {
-    /// `None` if `text` is not a well-formed JSON object; `Some(None)` if it has no readable
-    /// `requestId`.
-    fn read(text: &str) -> Option<Option<String>> {
-        let only = serde_json::from_str::<Self>(text);
-        match only {
-            Ok(only) => Some(only.request_id),
-            Err(e) if e.is_data() => Some(None),
-            Err(_) => None,
-        }
+    fn read(text: &str) -> Option<String> {
+        let only = serde_json::from_str::<Self>(text).ok()?;
+        only.request_id.filter(|r| r.len() <= MAX_REQUEST_ID_LEN)
     }
 }
 
