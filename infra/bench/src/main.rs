@@ -647,7 +647,8 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     );
     phase.aws_requests.print();
     if phase.statements_counted {
-        print_statement_stats(&stack.database_url, phase.delivered.len().max(1) as f64).await?;
+        let delivered = phase.delivered.len().max(1) as f64;
+        print_statement_stats(&stack.database_url, delivered, "delivered message").await?;
     }
     print_busiest_backends(
         &stack.database_url,
@@ -787,8 +788,9 @@ async fn reset_statement_stats(url: &str) -> bool {
     ok
 }
 
-/// Round trips per delivered message, and the statements that cost PostgreSQL the most.
-async fn print_statement_stats(url: &str, delivered: f64) -> Result<()> {
+/// Round trips per `unit` (a delivered message, a read), `count` of them since
+/// [`reset_statement_stats`], and the statements that cost PostgreSQL the most.
+async fn print_statement_stats(url: &str, count: f64, unit: &str) -> Result<()> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let task = tokio::spawn(connection);
     let rows = client
@@ -803,21 +805,21 @@ async fn print_statement_stats(url: &str, delivered: f64) -> Result<()> {
         .await?;
     let calls: f64 = rows.iter().map(|r| r.get::<_, f64>("calls")).sum();
     println!(
-        "  PostgreSQL statements (round trips) per delivered message: {:.2}",
-        calls / delivered
+        "  PostgreSQL statements (round trips) per {unit}: {:.2}",
+        calls / count
     );
     let plans: f64 = rows.iter().map(|r| r.get::<_, f64>("plans")).sum();
     println!(
         "  of which planned (not a cached generic plan): {:.2}",
-        plans / delivered
+        plans / count
     );
-    println!("  costliest statements, per delivered message (calls, plans, planning + execution ms, buffers per call):");
+    println!("  costliest statements, per {unit} (calls, plans, planning + execution ms, buffers per call):");
     for r in rows.iter().take(15) {
         println!(
             "    {:>5.2} {:>5.2} {:>7.4} ms {:>6.0}  {}",
-            r.get::<_, f64>("calls") / delivered,
-            r.get::<_, f64>("plans") / delivered,
-            r.get::<_, f64>("ms") / delivered,
+            r.get::<_, f64>("calls") / count,
+            r.get::<_, f64>("plans") / count,
+            r.get::<_, f64>("ms") / count,
             r.get::<_, f64>("blocks"),
             r.get::<_, String>("query")
         );

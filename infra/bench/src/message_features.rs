@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::groups::create_chat;
-use crate::{connect, cpu_secs, next_text, postgres_cpu_secs, register, summary, Stack, User, Ws};
+use crate::{
+    connect, cpu_secs, next_text, postgres_cpu_secs, print_statement_stats, register,
+    reset_statement_stats, summary, Stack, User, Ws,
+};
 
 /// Users registered at once (each costs an Argon2 hash on the server).
 const REGISTER_PARALLEL: usize = 8;
@@ -192,6 +195,7 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
     for reader in readers {
         sockets.push(connect(&ws_url, &reader.token).await?);
     }
+    let statements_counted = reset_statement_stats(&stack.database_url).await;
     let (cpu0, pg0, t0) = (cpu_secs(stack.pid()), postgres_cpu_secs(), Instant::now());
     let results = futures_util::future::join_all(sockets.into_iter().zip(&chats).zip(&ids).map(
         |((mut ws, chat), ids)| async move {
@@ -233,6 +237,9 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
         cpu / n * 1000.0,
         pg / n * 1000.0
     );
+    if statements_counted {
+        print_statement_stats(&stack.database_url, n, "read").await?;
+    }
 
     // 3. Catch-up: a device offline while 10,000 messages arrive syncs them and reads the last;
     //    the sender's stream gets O(1) receipt events for it.

@@ -196,7 +196,10 @@ mod tests {
         let e = err_of::<RegisterRequest>(&deep);
         assert!(e.to_string().contains("nesting"), "{e}");
         let e = err_of::<RegisterRequest>(r#"{"username": "ab"#);
-        assert!(e.to_string().starts_with("the body is not valid JSON"), "{e}");
+        assert!(
+            e.to_string().starts_with("the body is not valid JSON"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -70,6 +70,16 @@ macro_rules! keyed_lookup_plans {
     };
 }
 
+/// Plan the rest of transaction `tx` as `keyed_lookup_plans!` says. A simple query, which needs
+/// no prepare: a statement pipelined after it never overtakes it.
+pub async fn plan_keyed_lookups(
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> Result<(), crate::error::ApiError> {
+    tx.batch_execute(concat!("SELECT ", crate::keyed_lookup_plans!("true")))
+        .await?;
+    Ok(())
+}
+
 /// How a read whose best plan depends on its keys' count and its tables' size is planned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Planning {

@@ -15,7 +15,7 @@ use crate::api::ws::{MessageDelivered, MessageRead, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::message_changes;
 use crate::db::messages::{self, DeliveredUpTo};
-use crate::db::{events, relationships};
+use crate::db::{self, events, relationships};
 use crate::error::ApiError;
 
 /// What reached whom in one batch, by chat and sender.
@@ -147,9 +147,13 @@ pub async fn read(
     let reader = caller.user_id;
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let target = message_changes::find_visible(&tx, chat_id, message_id, reader)
-        .await?
-        .ok_or(ApiError::NotFound("message"))?;
+    // On generic plans: left to choose, PostgreSQL planned `append_receipts` afresh on every
+    // read (1.3 ms of planning for 0.7 ms of work). Sent with the first read: no round trip.
+    let (_, target) = tokio::try_join!(
+        db::plan_keyed_lookups(&tx),
+        message_changes::find_visible(&tx, chat_id, message_id, reader),
+    )?;
+    let target = target.ok_or(ApiError::NotFound("message"))?;
     let (before, now) = message_changes::mark_read(&tx, chat_id, reader, target.seq).await?;
     if now > before {
         let timestamp = Timestamp::now();
