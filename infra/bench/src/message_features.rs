@@ -336,6 +336,7 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
         next_event(w, "user:online").await?;
     }
     let (mut acks, mut fanout) = (Histogram::<u64>::new(3)?, Histogram::<u64>::new(3)?);
+    let statements_counted = reset_statement_stats(&stack.database_url).await;
     for round in 0..20 {
         let (action, event) = if round % 2 == 0 {
             ("user:offline", "user:offline")
@@ -364,5 +365,8 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
         "  to the last of 50 connected partners: {}",
         summary(&fanout)
     );
+    if statements_counted {
+        print_statement_stats(&stack.database_url, acks.len() as f64, "transition").await?;
+    }
     Ok(())
 }
