@@ -98,10 +98,10 @@ pub async fn change(
 pub const AUDIENCE: &str = "SELECT viewer FROM presence_audience($1) AS viewer";
 
 /// Who is told of `owner`'s presence and status ([`AUDIENCE`]), in a transaction that from here
-/// on plans as `keyed_lookup_plans!` says. PostgreSQL's own generic plan, which it takes after
-/// five calls on a connection, hashes whole tables: in `banter-bench --features` a user in 500
-/// chats then took 1.85 s and 595,203 buffers a transition (p90 5.1 s), where the owner's
-/// memberships, looked up by index, take tens of milliseconds.
+/// on plans as `keyed_lookup_plans!` says: from the owner's memberships out, by index, however
+/// the tables have grown. PostgreSQL's own generic plan, taken after five calls on a
+/// connection, hashes whole tables. (The seconds a presence change once took for a user in
+/// 500 chats were the privacy check run on every member scanned: `V33`.)
 pub async fn audience(
     tx: &deadpool_postgres::Transaction<'_>,
     owner: Uuid,
