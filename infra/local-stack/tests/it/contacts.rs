@@ -185,6 +185,15 @@ async fn contacts_with_nicknames_favorites_and_groups_reach_every_device() {
         ids(&contacts_of(&app, &alice, &format!("?groupId={family}")).await).len(),
         2
     );
+    // Nor to list by: someone else's group is not found, as a deleted one is.
+    let (status, body) = app
+        .get(
+            &format!("/api/contacts?groupId={family}"),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "RESOURCE_NOT_FOUND");
     // Someone else's group is not theirs to change.
     let (status, _) = app
         .post(
@@ -235,6 +244,14 @@ async fn contacts_with_nicknames_favorites_and_groups_reach_every_device() {
     );
     let (_, groups) = app.get("/api/contacts/groups", Some(&alice.access)).await;
     assert_eq!(groups["data"], json!([]));
+    // A client still filtering by the deleted group is told it is gone.
+    let (status, _) = app
+        .get(
+            &format!("/api/contacts?groupId={family}"),
+            Some(&alice.access),
+        )
+        .await;
+    assert_eq!(status, 404);
 
     // The data export holds the contacts and labels.
     let (_, export) = app.get("/api/users/me/export", Some(&alice.access)).await;

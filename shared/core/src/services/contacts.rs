@@ -71,14 +71,24 @@ async fn tell(
 }
 
 /// `GET /api/contacts?favorite=&groupId=`.
+///
+/// A `groupId` that is not one of the caller's groups (deleted, or someone else's) answers 404,
+/// not an empty page.
 #[utoipa::path(get, path = "/api/contacts", tag = "contacts", security(("bearer" = [])),
     params(ContactListQuery),
-    responses((status = 200, description = "The caller's contacts, favorites first, then in the order they were added", body = PageEnvelope<Vec<Contact>, OffsetPagination>)))]
+    responses((status = 200, description = "The caller's contacts, favorites first, then in the order they were added", body = PageEnvelope<Vec<Contact>, OffsetPagination>),
+        (status = 404, description = "No such contact group of the caller's")))]
 pub async fn list(
     app: &App,
     caller: Caller,
     q: ContactListQuery,
 ) -> Result<Page<Vec<Contact>, OffsetPagination>, ApiError> {
+    if let Some(group) = q.group_id {
+        let client = app.db.get().await?;
+        contacts::group(&client, caller.user_id, group)
+            .await?
+            .ok_or(ApiError::NotFound("contact group"))?;
+    }
     let (limit, offset) = (q.limit.0, q.offset.0);
     let (rows, total) = contacts::list(
         &app.db,
