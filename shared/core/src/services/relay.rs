@@ -11,7 +11,8 @@
 //! A connection whose push fails is closed: its client reconnects with the cursor of the last
 //! event it got and is replayed from there, so nothing is skipped and no other connection is
 //! pushed anything twice. A connection that asked to resume (`/ws?since=`) is replayed its
-//! events up to the relay's position before it is pushed anything newer.
+//! events up to the relay's position before it is pushed anything newer; connections resuming
+//! together are replayed side by side.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +42,10 @@ const CONNECTION_LOOKUPS_AT_ONCE: usize = 16;
 const MAX_ROUNDS: usize = 100;
 /// A replay whose connection is not ready yet (still in `$connect` on AWS) is kept this long.
 const REPLAY_PATIENCE_SECS: i64 = 30;
+/// Resuming connections a round replays at once: their reads pipeline on the round's
+/// connection and their pushes overlap, so a crowd reconnecting together (after a network
+/// blip) is not served one read and one push at a time.
+const REPLAYS_AT_ONCE: usize = 16;
 
 /// What a drain did, for logs and benchmarks.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -276,8 +281,19 @@ async fn round(
     };
     let position = stable.position;
     let mut deliveries = Deliveries::default();
-    for replay in replays {
-        replay_to(app, tx, &replay, position, &mut deliveries, report).await?;
+    // Each connection's replay in order; replays side by side, all before the batch.
+    let replayed: Vec<Vec<Delivered>> = futures_util::stream::iter(replays)
+        .map(|replay| async move { replay_to(app, tx, &replay, position).await })
+        .buffer_unordered(REPLAYS_AT_ONCE)
+        .try_collect()
+        .await?;
+    for delivered in replayed {
+        report.replayed += delivered.len();
+        for d in delivered {
+            if let Some((chat, sender, seq, message)) = d.receipt {
+                deliveries.add(chat, sender, d.recipient, seq, message);
+            }
+        }
     }
     let batch = stable.events;
     let full = batch.len() as i64 == BATCH;
@@ -607,15 +623,21 @@ async fn push_in_order(app: &App, connection: &str, user: Uuid, pushes: &[Push])
     (pushes.len(), false)
 }
 
-/// Replay a resuming connection's events after its cursor up to the relay's position.
+/// One event a replay pushed: to whom, and the receipt it earns.
+struct Delivered {
+    recipient: Uuid,
+    receipt: Option<Receipt>,
+}
+
+/// Replay a resuming connection's events after its cursor up to the relay's position, in
+/// order; answers what it pushed.
 async fn replay_to(
     app: &App,
     client: &impl AsTokioPostgres,
     replay: &PendingReplay,
     until: Position,
-    deliveries: &mut Deliveries,
-    report: &mut RelayReport,
-) -> Result<(), ApiError> {
+) -> Result<Vec<Delivered>, ApiError> {
+    let mut delivered = Vec::new();
     let mut after = replay.after;
     loop {
         let (page, _) = events::for_user(client, replay.user_id, after, until, BATCH).await?;
@@ -637,12 +659,10 @@ async fn replay_to(
                 .post(&replay.connection_id, push.frame.as_bytes())
                 .await
             {
-                Ok(()) => {
-                    report.replayed += 1;
-                    if let Some((chat, sender, seq, message)) = push.receipt {
-                        deliveries.add(chat, sender, replay.user_id, seq, message);
-                    }
-                }
+                Ok(()) => delivered.push(Delivered {
+                    recipient: replay.user_id,
+                    receipt: push.receipt,
+                }),
                 Err(e) => {
                     // Not connected yet (API Gateway is still in `$connect`): try again next
                     // round, from here, for a while.
@@ -661,13 +681,13 @@ async fn replay_to(
                     } else {
                         let _ = app.ports.push.disconnect(&replay.connection_id).await;
                     }
-                    return Ok(());
+                    return Ok(delivered);
                 }
             }
         }
         match page.last() {
             Some(last) if page.len() as i64 == BATCH => after = last.position,
-            _ => return Ok(()),
+            _ => return Ok(delivered),
         }
     }
 }
