@@ -375,20 +375,16 @@ async fn every_connection_dropping_at_once_resumes_from_its_cursor() {
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let name = format!("{} connections dropped at once", devices.len());
     println!(
-        "  {} connections reconnected in {:.1} s, and had everything {:.1} s after the first",
-        devices.len(),
+        "[fault: {name}] reconnected in {:.1} s, and had everything {:.1} s after the first",
         reconnected.as_secs_f64(),
         reconnecting.elapsed().as_secs_f64()
     );
     let acked = acked.lock().unwrap().clone();
     let named: Vec<(String, Arc<Mutex<Device>>)> =
         devices.iter().map(|d| (chat.clone(), d.clone())).collect();
-    report(
-        &format!("{} connections dropped at once", devices.len()),
-        &acked,
-        &named,
-    );
+    report(&name, &acked, &named);
     let duplicates: usize = devices.iter().map(|d| d.lock().unwrap().duplicates).sum();
     assert_eq!(
         duplicates, 0,
