@@ -298,23 +298,14 @@ async fn every_connection_dropping_at_once_resumes_from_its_cursor() {
         .buffered(AT_ONCE)
         .collect()
         .await;
-    let phones: Vec<(User, User)> = members
-        .iter()
-        .zip(logins.chunks(4))
-        .flat_map(|(m, sessions)| {
-            sessions
-                .iter()
-                .chain([m])
-                .map(|session| (m.clone(), session.clone()))
-        })
-        .collect();
+    let sessions: Vec<User> = logins.into_iter().chain(members.iter().cloned()).collect();
     let since = app.get("/api/sync", Some(&members[0].access)).await.1["data"]["nextCursor"]
         .as_str()
         .unwrap()
         .to_owned();
-    let devices: Vec<Arc<Mutex<Device>>> = phones.iter().map(|_| Arc::default()).collect();
+    let devices: Vec<Arc<Mutex<Device>>> = sessions.iter().map(|_| Arc::default()).collect();
     let mut listeners = Vec::new();
-    for ((_, session), device) in phones.iter().zip(&devices) {
+    for (session, device) in sessions.iter().zip(&devices) {
         listeners.push(listen(&app, &session.access, Some(&since), device.clone()).await);
     }
     let acked: Arc<Mutex<HashMap<String, (String, i64)>>> = Arc::default();
@@ -350,7 +341,7 @@ async fn every_connection_dropping_at_once_resumes_from_its_cursor() {
         send(n).await;
     }
     let reconnecting = tokio::time::Instant::now();
-    for ((_, session), device) in phones.iter().zip(&devices) {
+    for (session, device) in sessions.iter().zip(&devices) {
         let cursor = device
             .lock()
             .unwrap()

@@ -282,17 +282,18 @@ async fn round(
     let position = stable.position;
     let mut deliveries = Deliveries::default();
     // Each connection's replay in order; replays side by side, all before the batch.
-    let replayed: Vec<Vec<Delivered>> = futures_util::stream::iter(replays)
-        .map(|replay| async move { replay_to(app, tx, &replay, position).await })
+    let replayed: Vec<(Uuid, Vec<Option<Receipt>>)> = futures_util::stream::iter(replays)
+        .map(|replay| async move {
+            let pushed = replay_to(app, tx, &replay, position).await?;
+            Ok::<_, ApiError>((replay.user_id, pushed))
+        })
         .buffer_unordered(REPLAYS_AT_ONCE)
         .try_collect()
         .await?;
-    for delivered in replayed {
-        report.replayed += delivered.len();
-        for d in delivered {
-            if let Some((chat, sender, seq, message)) = d.receipt {
-                deliveries.add(chat, sender, d.recipient, seq, message);
-            }
+    for (user, pushed) in replayed {
+        report.replayed += pushed.len();
+        for (chat, sender, seq, message) in pushed.into_iter().flatten() {
+            deliveries.add(chat, sender, user, seq, message);
         }
     }
     let batch = stable.events;
@@ -623,21 +624,15 @@ async fn push_in_order(app: &App, connection: &str, user: Uuid, pushes: &[Push])
     (pushes.len(), false)
 }
 
-/// One event a replay pushed: to whom, and the receipt it earns.
-struct Delivered {
-    recipient: Uuid,
-    receipt: Option<Receipt>,
-}
-
 /// Replay a resuming connection's events after its cursor up to the relay's position, in
-/// order; answers what it pushed.
+/// order; answers, for each event it pushed, the receipt it earns.
 async fn replay_to(
     app: &App,
     client: &impl AsTokioPostgres,
     replay: &PendingReplay,
     until: Position,
-) -> Result<Vec<Delivered>, ApiError> {
-    let mut delivered = Vec::new();
+) -> Result<Vec<Option<Receipt>>, ApiError> {
+    let mut pushed = Vec::new();
     let mut after = replay.after;
     loop {
         let (page, _) = events::for_user(client, replay.user_id, after, until, BATCH).await?;
@@ -659,10 +654,7 @@ async fn replay_to(
                 .post(&replay.connection_id, push.frame.as_bytes())
                 .await
             {
-                Ok(()) => delivered.push(Delivered {
-                    recipient: replay.user_id,
-                    receipt: push.receipt,
-                }),
+                Ok(()) => pushed.push(push.receipt),
                 Err(e) => {
                     // Not connected yet (API Gateway is still in `$connect`): try again next
                     // round, from here, for a while.
@@ -681,13 +673,13 @@ async fn replay_to(
                     } else {
                         let _ = app.ports.push.disconnect(&replay.connection_id).await;
                     }
-                    return Ok(delivered);
+                    return Ok(pushed);
                 }
             }
         }
         match page.last() {
             Some(last) if page.len() as i64 == BATCH => after = last.position,
-            _ => return Ok(delivered),
+            _ => return Ok(pushed),
         }
     }
 }
