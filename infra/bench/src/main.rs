@@ -13,6 +13,9 @@
 //! 5. sync catch-up speed for a device returning to 10,000 missed messages;
 //! 6. server memory (peak, and 5 s after) under 1,000 concurrent failing logins.
 //!
+//! With `--dropped-connections` it runs issue 8's fault scenario at full size instead
+//! (`dropped_connections.rs`): `--connections` connections to a group, all dropped at once while
+//! messages keep coming, all resuming from their cursors; lost, re-pushed and gaps.
 //! With `--saturation` it raises the 1:1 rate from `--rate` in steps of `--rate` until the
 //! delivered p99 passes 1 s (`one_to_one.rs`), and prints the highest rate sustained.
 //! With `--group N` it measures groups instead (`groups.rs`): one sender to N-1 connected
@@ -29,6 +32,7 @@
 //! cargo build --release -p banter-local -p banter-bench
 //! ./target/release/banter-bench --connections 10000 --rate 1000 --seconds 10
 //! ./target/release/banter-bench --saturation --rate 1000 --seconds 10
+//! ./target/release/banter-bench --dropped-connections --connections 10000
 //! ./target/release/banter-bench --group 1024 --rate 20 --seconds 10
 //! ./target/release/banter-bench --features --seconds 10
 //! ./target/release/banter-bench --discovery
@@ -51,6 +55,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 mod aws_cost;
 mod discovery;
+mod dropped_connections;
 mod groups;
 mod media;
 mod message_features;
@@ -74,13 +79,17 @@ struct Options {
     /// The saturation sweep (`one_to_one.rs`) instead of the 1:1 run: from `rate` in steps of
     /// `rate`.
     saturation: bool,
+    /// The dropped-connections fault scenario (`dropped_connections.rs`) with `connections`
+    /// instead of the 1:1 run.
+    dropped_connections: bool,
     stack_bin: PathBuf,
 }
 
 /// The flags, for `--help` and for a usage error.
 const USAGE: &str = "\
 usage: banter-bench [--connections N] [--rate MSG_PER_S] [--seconds S] [--pairs N] [--pool N]
-                    [--group MEMBERS | --features | --discovery | --saturation] [--stack-bin PATH]
+                    [--group MEMBERS | --features | --discovery | --saturation
+                     | --dropped-connections] [--stack-bin PATH]
        banter-bench --media | --media-image FILE
 defaults: --connections 10000 --rate 1000 --seconds 10 --pairs 50 --pool 16,
           --stack-bin: banter-local beside this binary";
@@ -97,6 +106,7 @@ fn options(args: &[String]) -> Result<Options> {
         features: false,
         discovery: false,
         saturation: false,
+        dropped_connections: false,
         stack_bin: std::env::current_exe()?.with_file_name("banter-local"),
     };
     let mut it = args.iter();
@@ -121,6 +131,7 @@ fn options(args: &[String]) -> Result<Options> {
             "--features" => o.features = true,
             "--discovery" => o.discovery = true,
             "--saturation" => o.saturation = true,
+            "--dropped-connections" => o.dropped_connections = true,
             other => bail!("unknown flag {other:?}"),
         }
     }
@@ -376,10 +387,17 @@ async fn register(http: &reqwest::Client, base: &str, name: &str) -> Result<User
 }
 
 async fn connect(ws_url: &str, token: &str) -> Result<Ws> {
+    connect_from(ws_url, token, None).await
+}
+
+/// Connect, resuming after the cursor `since` when given (`/ws?since=`).
+async fn connect_from(ws_url: &str, token: &str, since: Option<&str>) -> Result<Ws> {
+    let url = match since {
+        Some(cursor) => format!("{ws_url}?token={token}&since={cursor}"),
+        None => format!("{ws_url}?token={token}"),
+    };
     // Nagle off, as a chat client has it: a small frame goes out at once.
-    let (ws, _) =
-        tokio_tungstenite::connect_async_with_config(format!("{ws_url}?token={token}"), None, true)
-            .await?;
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     Ok(ws)
 }
 
@@ -446,6 +464,11 @@ async fn main() -> Result<()> {
     };
     if o.discovery {
         println!("banter-bench: message search, phone sync, backups");
+    } else if o.dropped_connections {
+        println!(
+            "banter-bench: {} connections dropped at once, resuming from their cursors",
+            o.connections
+        );
     } else if o.saturation {
         println!(
             "banter-bench: saturation, 1:1 from {} msg/s in steps of {} over {} pairs",
@@ -470,6 +493,8 @@ async fn main() -> Result<()> {
     let scenario = async {
         if o.discovery {
             discovery::run(&stack).await
+        } else if o.dropped_connections {
+            dropped_connections::run(&stack, o.connections).await
         } else if o.saturation {
             saturation(&o, &stack).await
         } else if o.features {

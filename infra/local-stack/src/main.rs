@@ -52,7 +52,7 @@ const USAGE: &str =
 
 async fn serve() -> Result<()> {
     banter_local::debian::ensure_media_tools().await;
-    let stack = banter_local::start(StackConfig::from_env()).await?;
+    let stack = banter_local::start(StackConfig::from_env()?).await?;
     let base = stack.base_url();
     tracing::info!("Banter local stack ready");
     tracing::info!("  REST        {base}/api   (try {base}/api/health)");

@@ -65,11 +65,12 @@ pub struct StackConfig {
 impl StackConfig {
     /// The defaults of `banter-local`, overridable by `BANTER_PORT`, `DATABASE_URL`,
     /// `BANTER_DATA_DIR`, `BANTER_PG_PORT`, `BANTER_DB_POOL_SIZE`, and the per-connection frame
-    /// budget by `BANTER_WS_FRAMES_PER_SECOND` and `BANTER_WS_FRAME_BURST`.
-    pub fn from_env() -> Self {
+    /// budget by `BANTER_WS_FRAMES_PER_SECOND` and `BANTER_WS_FRAME_BURST`. Fails when no
+    /// repository root is found ([`crate::repo_root`]).
+    pub fn from_env() -> anyhow::Result<Self> {
         use banter_core::config::env_parse;
-        let root = crate::repo_root();
-        Self {
+        let root = crate::repo_root()?;
+        Ok(Self {
             bind: SocketAddr::from(([127, 0, 0, 1], env_parse("BANTER_PORT").unwrap_or(3001))),
             database_url: std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()),
             data_dir: std::env::var_os("BANTER_DATA_DIR")
@@ -98,7 +99,7 @@ impl StackConfig {
             settings: Settings::from_env(),
             function_settings: Some(root.join(".banter")),
             clamd_socket: std::env::var_os("CLAMD_SOCKET").map(PathBuf::from),
-        }
+        })
     }
 }
 

@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn reads_the_repository_template() {
-        let t = StackTemplate::load(&crate::repo_root().join("template.yaml")).unwrap();
+        let t = StackTemplate::load(&crate::repo_root().unwrap().join("template.yaml")).unwrap();
         assert!(t.rest.contains(&RestRoute {
             method: "POST".into(),
             path: "/api/auth/register".into(),

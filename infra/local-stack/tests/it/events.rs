@@ -30,7 +30,7 @@ const SAMPLES: &[(&str, &str)] = &[
 
 /// A sample event from `events/`.
 fn sample(file: &str) -> Value {
-    let path = banter_local::repo_root().join("events").join(file);
+    let path = banter_local::repo_root().unwrap().join("events").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"))
 }

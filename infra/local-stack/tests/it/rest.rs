@@ -406,7 +406,7 @@ fn the_openapi_document_lists_exactly_the_template_routes() {
         })
         .collect();
     let template = banter_local::template::StackTemplate::load(
-        &banter_local::repo_root().join("template.yaml"),
+        &banter_local::repo_root().unwrap().join("template.yaml"),
     )
     .unwrap();
     let routed: std::collections::BTreeSet<(String, String)> = template
@@ -451,7 +451,8 @@ async fn every_template_route_reaches_a_handler_arm() {
 
 #[test]
 fn the_rest_stage_throttles_and_caches_health() {
-    let text = std::fs::read_to_string(banter_local::repo_root().join("template.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(banter_local::repo_root().unwrap().join("template.yaml")).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let settings = doc["Resources"]["RestApi"]["Properties"]["MethodSettings"]
         .as_sequence()

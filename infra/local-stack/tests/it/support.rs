@@ -111,7 +111,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(with_database(admin_url().await, &database)),
         data_dir: data_dir.clone(),
-        template: banter_local::repo_root().join("template.yaml"),
+        template: banter_local::repo_root().unwrap().join("template.yaml"),
         ws_limits: Default::default(),
         sqs_visibility: Some(Duration::from_millis(200)),
         schedule_interval: Duration::from_millis(500),
