@@ -183,6 +183,21 @@ async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
     .await;
     assert_eq!(body["data"]["settings"]["muteNotifications"], true);
     assert!(body["data"]["settings"]["muteUntil"].is_string(), "{body}");
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chats[0],
+        json!({ "settings": { "muteNotifications": true, "muteUntil": "tomorrow" } }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("RFC 3339"),
+        "{body}"
+    );
     let (_, body) = update(
         &app,
         &alice,

@@ -146,6 +146,14 @@ async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     )
     .await;
     assert_eq!(status, 400);
+    // A time that is not one says what a time looks like.
+    let (status, body) = search(&app, &alice, &[("q", "cafe"), ("from", "yesterday")]).await;
+    assert_eq!(status, 400);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("`from`") && message.contains("RFC 3339"),
+        "{body}"
+    );
     let (status, _) = search(&app, &alice, &[("q", "cafe"), ("type", "gif")]).await;
     assert_eq!(status, 400);
     let (status, _) = search(&app, &alice, &[("q", "")]).await;

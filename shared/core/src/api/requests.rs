@@ -35,6 +35,24 @@ where
     }
 }
 
+/// A date and time in RFC 3339, with a message that says so when it is not one (chrono's own
+/// says only that the input has invalid characters).
+fn optional_time<'de, D>(d: D) -> Result<Option<chrono::DateTime<chrono::Utc>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| Some(t.to_utc()))
+            .map_err(|_| {
+                serde::de::Error::custom(
+                    "must be a date and time in RFC 3339, such as 2026-12-03T10:00:00Z",
+                )
+            }),
+    }
+}
+
 // --- auth --------------------------------------------------------------------------------------
 
 /// `POST /api/auth/register`.
@@ -436,7 +454,7 @@ pub struct ChatSettingsPatch {
     #[serde(default)]
     pub mute_notifications: Option<bool>,
     /// With `muteNotifications: true`: when the mute ends (WhatsApp offers 8 hours, a week, always).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub mute_until: Option<chrono::DateTime<chrono::Utc>>,
     /// Pinned chats come first in the list; three at most.
@@ -1121,11 +1139,11 @@ pub struct MessageSearchQuery {
     #[serde(default = "default_none")]
     pub sender_id: Option<Uuid>,
     /// Sent at or after this time (RFC 3339).
-    #[serde(default = "default_none")]
+    #[serde(default = "default_none", deserialize_with = "optional_time")]
     #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// Sent before this time (RFC 3339).
-    #[serde(default = "default_none")]
+    #[serde(default = "default_none", deserialize_with = "optional_time")]
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default = "default_search_limit")]
