@@ -487,6 +487,9 @@ async fn main() -> Result<()> {
             o.connections, o.rate, o.seconds, o.pairs
         );
     }
+    // Every connection is a file, here and in the stack (which inherits the limit): the soft
+    // limit (often 1,024) would refuse the default 10,000 long before the hard one.
+    rlimit::increase_nofile_limit(u64::MAX)?;
     // Listening before the stack starts: a signal then waits for the stack, to stop it.
     let stop_signal = stop_signals()?;
     let stack = Stack::start(&o.stack_bin, o.pool).await?;

@@ -51,6 +51,10 @@ const USAGE: &str =
                      | banter-local clamd start|stop <dir>";
 
 async fn serve() -> Result<()> {
+    // Each WebSocket connection is a file: the soft limit (often 1,024) would refuse
+    // connections long before the hard one.
+    let open_files = rlimit::increase_nofile_limit(u64::MAX)?;
+    tracing::info!(open_files, "open-file limit");
     banter_local::debian::ensure_media_tools().await;
     let stack = banter_local::start(StackConfig::from_env()?).await?;
     let base = stack.base_url();

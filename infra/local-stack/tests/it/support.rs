@@ -96,6 +96,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp {
+    // The fault scenarios hold both ends of thousands of connections.
+    rlimit::increase_nofile_limit(u64::MAX).expect("open-file limit");
     let database = format!("t_{}", uuid::Uuid::new_v4().simple());
     admin_client()
         .await
