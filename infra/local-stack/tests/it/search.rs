@@ -2,9 +2,11 @@
 //! case or accents in any script, the last word as a prefix, filters, highlights, and input
 //! that tsquery would choke on treated as plain words.
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, TestApp, User};
+use crate::support::{spawn_app, spawn_app_with, TestApp, User};
 
 async fn search(app: &TestApp, user: &User, params: &[(&str, &str)]) -> (u16, Value) {
     let response = app
@@ -260,4 +262,34 @@ async fn search_leaves_out_what_was_hidden_cleared_deleted_or_from_before_joinin
     assert_eq!(status, 200);
     assert!(found(&app, &carol, &[("q", "zebra")]).await.is_empty());
     app.stop().await;
+}
+
+#[tokio::test]
+async fn new_words_are_found_at_once_and_the_schedule_merges_them_into_the_index() {
+    // No schedule of its own: this test runs it.
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    app.sent(&alice, &chat, "the lighthouse at Zanzibar").await;
+    // Found while its words wait in the index's pending list.
+    assert_eq!(
+        found(&app, &bob, &[("q", "lighthouse")]).await,
+        ["the lighthouse at Zanzibar"]
+    );
+    banter_core::services::relay::scheduled(app.app())
+        .await
+        .unwrap();
+    // The schedule merged them (as the serving role): nothing is left to merge.
+    let db = app.app().db.get().await.unwrap();
+    assert_eq!(
+        banter_core::db::messages::flush_search_index(&db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        found(&app, &bob, &[("q", "zanzibar")]).await,
+        ["the lighthouse at Zanzibar"]
+    );
 }

@@ -780,6 +780,18 @@ pub async fn receipts_of(
         .collect())
 }
 
+/// Merge the words of messages stored since the last call into the search index (V34): the
+/// send statement only appends them to the index's pending list. Returns the pending pages
+/// merged.
+pub async fn flush_search_index(
+    client: &impl deadpool_postgres::GenericClient,
+) -> Result<i64, ApiError> {
+    let row = client
+        .query_one("SELECT flush_message_search_index() AS pages", &[])
+        .await?;
+    Ok(row.get("pages"))
+}
+
 /// Erase up to `limit` messages whose disappearing timer ran out (rows, events and marks go
 /// with them). How many.
 pub async fn erase_expired(

@@ -69,14 +69,16 @@ pub async fn wake(app: &App, cause: &str) {
 /// Disappearing messages erased per scheduled run at most.
 const EXPIRY_BATCH: i64 = 5_000;
 
-/// The scheduled run (housekeeping): compact the log past its retention, erase disappearing
-/// messages whose time is up, forget ended rate-limit windows, then relay what is stable.
+/// The scheduled run (housekeeping): compact the log past its retention, merge new words into
+/// the search index, erase disappearing messages whose time is up, forget ended rate-limit
+/// windows, then relay what is stable.
 pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
     let client = app.db.get().await?;
     let removed = events::compact(&client, app.settings.event_retention.as_secs_f64()).await?;
     if removed > 0 {
         tracing::info!(removed, "compacted the event log");
     }
+    messages::flush_search_index(&client).await?;
     // Disappearing messages whose time is up (a bounded batch per run).
     let expired = messages::erase_expired(&client, EXPIRY_BATCH).await?;
     if expired > 0 {
