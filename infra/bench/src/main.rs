@@ -664,10 +664,12 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     println!("  acked:     {}", summary(&phase.acked));
     println!("  not received within 5 s: {}", phase.lost);
     println!(
-        "  p50 / floor = {:.2}x (budget 2x); CPU per delivered message: server {:.3} ms + postgres {:.3} ms",
+        "  p50 / floor = {:.2}x (budget 2x); CPU per delivered message: server {:.3} ms + postgres {:.3} ms \
+         (and this benchmark's clients, on the same cores, {:.3} ms)",
         ms(&phase.delivered, 0.5) / floor_avg,
         phase.server_cpu_ms,
-        phase.postgres_cpu_ms
+        phase.postgres_cpu_ms,
+        phase.client_cpu_ms
     );
     println!(
         "  PostgreSQL transactions per delivered message: {:.2} (send, relay rounds, receipts)",

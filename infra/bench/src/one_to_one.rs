@@ -71,6 +71,8 @@ pub struct SendPhase {
     /// CPU milliseconds per delivered message: the stack's process, and PostgreSQL's.
     pub server_cpu_ms: f64,
     pub postgres_cpu_ms: f64,
+    /// And this benchmark's own (its clients share the machine's cores with the stack).
+    pub client_cpu_ms: f64,
     /// PostgreSQL transactions per delivered message.
     pub transactions: f64,
     /// Whether `pg_stat_statements` counted this phase (from its first send).
@@ -143,6 +145,7 @@ pub async fn send_at_rate(
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let pid = stack.pid();
     let cpu_server_0 = cpu_secs(pid);
+    let cpu_client_0 = cpu_secs(std::process::id());
     let cpu_pg_0 = postgres_cpu_by_process();
     let xacts_0 = transactions(&stack.database_url).await?;
     let aws_0 = aws_cost::counts(&stack.base).await?;
@@ -170,6 +173,7 @@ pub async fn send_at_rate(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let cpu_server = cpu_secs(pid) - cpu_server_0;
+    let cpu_client = cpu_secs(std::process::id()) - cpu_client_0;
     let mut by_process: Vec<(u32, f64)> = postgres_cpu_by_process()
         .into_iter()
         .map(|(pid, secs)| (pid, secs - cpu_pg_0.get(&pid).copied().unwrap_or(0.0)))
@@ -192,6 +196,7 @@ pub async fn send_at_rate(
         lost,
         server_cpu_ms: cpu_server * 1000.0 / per_message,
         postgres_cpu_ms: cpu_pg * 1000.0 / per_message,
+        client_cpu_ms: cpu_client * 1000.0 / per_message,
         transactions: xacts as f64 / per_message,
         statements_counted,
         busiest_backends: by_process,
@@ -218,12 +223,13 @@ pub async fn saturation(stack: &Stack, pairs: &Pairs, step: u64, seconds: u64) -
         let phase = send_at_rate(stack, pairs, rate, seconds, &format!("sat{rate}-")).await?;
         let p99 = ms(&phase.delivered, 0.99);
         println!(
-            "  {rate:>6} msg/s (achieved {:.0}/s): delivered p50 {:.2} ms, p99 {p99:.2} ms, not received {}; CPU per message: server {:.3} ms + postgres {:.3} ms",
+            "  {rate:>6} msg/s (achieved {:.0}/s): delivered p50 {:.2} ms, p99 {p99:.2} ms, not received {}; CPU per message: server {:.3} ms + postgres {:.3} ms (client {:.3} ms)",
             phase.achieved,
             ms(&phase.delivered, 0.5),
             phase.lost,
             phase.server_cpu_ms,
             phase.postgres_cpu_ms,
+            phase.client_cpu_ms,
         );
         let kept =
             p99 < SATURATION_P99_MS && phase.lost == 0 && phase.achieved >= 0.95 * rate as f64;
