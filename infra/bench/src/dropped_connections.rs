@@ -21,7 +21,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::groups::create_chat;
-use crate::{connect_from, register, rss_kib, Stack, User};
+use crate::message_features::{sync_all, users};
+use crate::{connect_from, rss_kib, Stack, User};
 
 /// Connections per member. A member's connections share its session, as a client's tabs
 /// would: a session each would cost a login (an Argon2 hash) per connection, and what is under
@@ -47,6 +48,11 @@ struct Received {
 }
 
 impl Received {
+    /// Where this connection resumes: after the last event it got, or at `since`.
+    fn resume_from(&self, since: &str) -> String {
+        self.last_cursor.clone().unwrap_or_else(|| since.to_owned())
+    }
+
     fn take(&mut self, frame: &Value) {
         let Some(cursor) = frame["cursor"].as_str() else {
             return;
@@ -85,19 +91,14 @@ async fn listen(
 /// handshakes at once.
 async fn listen_all(
     ws_url: &str,
-    tokens: &[&str],
+    members: &[User],
     connections: &[Arc<Mutex<Received>>],
     since: &str,
 ) -> Result<Vec<JoinHandle<()>>> {
     futures_util::stream::iter(connections.iter().enumerate())
         .map(|(i, received)| {
-            let cursor = received
-                .lock()
-                .unwrap()
-                .last_cursor
-                .clone()
-                .unwrap_or_else(|| since.to_owned());
-            let token = tokens[i / PER_MEMBER];
+            let cursor = received.lock().unwrap().resume_from(since);
+            let token = &members[i / PER_MEMBER].token;
             async move { listen(ws_url, token, &cursor, received.clone()).await }
         })
         .buffered(HANDSHAKES_AT_ONCE)
@@ -140,56 +141,13 @@ async fn keep_sending(
     Ok((acked, last_ack))
 }
 
-/// What a client does after any doubt: sync from its last cursor to the end.
-async fn catch_up(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    received: &Mutex<Received>,
-    since: &str,
-) -> Result<()> {
-    let mut cursor = received
-        .lock()
-        .unwrap()
-        .last_cursor
-        .clone()
-        .unwrap_or_else(|| since.to_owned());
-    loop {
-        let page: Value = http
-            .get(format!("{base}/api/sync?since={cursor}&limit=100"))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        for event in page["data"]["events"].as_array().into_iter().flatten() {
-            received.lock().unwrap().take(event);
-        }
-        cursor = page["data"]["nextCursor"]
-            .as_str()
-            .ok_or_else(|| anyhow!("sync: {page}"))?
-            .to_owned();
-        if page["data"]["hasMore"] != true {
-            return Ok(());
-        }
-    }
-}
-
 pub async fn run(stack: &Stack, connections_n: usize) -> Result<()> {
     let http = reqwest::Client::new();
     let base = stack.base.clone();
     let ws_url = base.replace("http://", "ws://") + "/ws";
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let members_n = connections_n.div_ceil(PER_MEMBER);
-    let users: Vec<User> = futures_util::stream::iter(0..=members_n)
-        .map(|i| {
-            let (http, base, name) = (&http, &base, format!("d{i}-{run_id}"));
-            async move { register(http, base, &name).await }
-        })
-        // The stack hashes a few passwords at a time and answers 503 past its queue.
-        .buffered(4)
-        .try_collect()
-        .await?;
+    let users = users(&http, &base, &format!("d{run_id}-"), members_n + 1).await?;
     let (sender, members) = users.split_first().expect("a sender and members");
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
     let chat = create_chat(
@@ -199,23 +157,13 @@ pub async fn run(stack: &Stack, connections_n: usize) -> Result<()> {
         json!({ "type": "group", "name": "storm", "participantIds": ids }),
     )
     .await?;
-    let present: Value = http
-        .get(format!("{base}/api/sync"))
-        .bearer_auth(&members[0].token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let since = present["data"]["nextCursor"]
-        .as_str()
-        .ok_or_else(|| anyhow!("sync: {present}"))?
-        .to_owned();
-    let tokens: Vec<&str> = members.iter().map(|m| m.token.as_str()).collect();
+    // Without a cursor, sync answers the present one.
+    let (_, since) = sync_all(&http, &base, &members[0], "").await?;
     let connections: Vec<Arc<Mutex<Received>>> =
         (0..connections_n).map(|_| Arc::default()).collect();
 
     let connecting = Instant::now();
-    let readers = listen_all(&ws_url, &tokens, &connections, &since).await?;
+    let readers = listen_all(&ws_url, members, &connections, &since).await?;
     println!(
         "\n[dropped connections] {connections_n} WebSocket connections to a group of {members_n} \
          members ({PER_MEMBER} per member), connected in {:.1} s; server RSS {:.0} MiB",
@@ -238,7 +186,7 @@ pub async fn run(stack: &Stack, connections_n: usize) -> Result<()> {
         reader.abort();
     }
     let reconnecting = Instant::now();
-    let readers = listen_all(&ws_url, &tokens, &connections, &since).await?;
+    let readers = listen_all(&ws_url, members, &connections, &since).await?;
     let reconnected = reconnecting.elapsed();
     tokio::time::sleep(SENDING_AROUND).await;
     stop.send(true)?;
@@ -262,7 +210,12 @@ pub async fn run(stack: &Stack, connections_n: usize) -> Result<()> {
     // Those still missing something sync from their last cursor, as a client would.
     for (i, received) in connections.iter().enumerate() {
         if !has_all(received) {
-            catch_up(&http, &base, tokens[i / PER_MEMBER], received, &since).await?;
+            let cursor = received.lock().unwrap().resume_from(&since);
+            let (events, _) = sync_all(&http, &base, &members[i / PER_MEMBER], &cursor).await?;
+            let mut received = received.lock().unwrap();
+            for event in &events {
+                received.take(event);
+            }
         }
     }
 

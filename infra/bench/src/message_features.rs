@@ -19,7 +19,12 @@ use crate::{
 /// Users registered at once (each costs an Argon2 hash on the server).
 const REGISTER_PARALLEL: usize = 8;
 
-async fn users(http: &reqwest::Client, base: &str, prefix: &str, n: usize) -> Result<Vec<User>> {
+pub(crate) async fn users(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<User>> {
     futures_util::stream::iter(0..n)
         .map(|i| {
             let name = format!("{prefix}{i}");
@@ -64,7 +69,7 @@ async fn answer(ws: &mut Ws, request_id: &str) -> Result<Value> {
 }
 
 /// Every event of `user`'s stream after `since`: (events, the cursor after them).
-async fn sync_all(
+pub(crate) async fn sync_all(
     http: &reqwest::Client,
     base: &str,
     user: &User,
