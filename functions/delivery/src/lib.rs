@@ -26,7 +26,10 @@ pub const USES: banter_lambda::Uses = banter_lambda::Uses {
 pub async fn handle(app: App, event: Value) -> Result<Value, Error> {
     if event.get("Records").is_none() {
         // The schedule (an EventBridge "Scheduled Event").
-        let report = relay::scheduled(&app).await?;
+        // Backups are built whatever the relay or housekeeping ran into.
+        let outcome = relay::scheduled(&app).await;
+        build_backups(&app).await;
+        let report = outcome?;
         // Worth a line only when the safety net found work (the local stack runs it every
         // second): events no wake-up relayed, replays or dropped connections.
         if report.events + report.replayed + report.closed > 0 {
@@ -34,7 +37,6 @@ pub async fn handle(app: App, event: Value) -> Result<Value, Error> {
         } else {
             tracing::debug!(?report, "scheduled relay run");
         }
-        build_backups(&app).await;
         return Ok(Value::Null);
     }
     let batch: SqsEvent = serde_json::from_value(event)?;

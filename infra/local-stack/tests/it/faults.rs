@@ -547,3 +547,59 @@ async fn a_queue_refusing_every_wake_up_for_a_while_delays_but_loses_nothing() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_schedule_relays_even_when_its_housekeeping_fails() {
+    // No schedule of its own: this test runs it.
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    // A message whose disappearing timer has run out, for a step after the failing one.
+    let expired: uuid::Uuid = app.sent(&alice, &chat, "time is up").await.parse().unwrap();
+    let owner = app.owner_db().await.get().await.unwrap();
+    owner
+        .execute(
+            "UPDATE messages SET expires_at = now() - interval '1 second' WHERE id = $1",
+            &[&expired],
+        )
+        .await
+        .unwrap();
+    let mut bob_ws = app.ws(&bob.access).await;
+    // Merging the search index fails: its function is gone from this test's database.
+    owner
+        .batch_execute(
+            "ALTER FUNCTION flush_message_search_index() RENAME TO flush_message_search_index_gone",
+        )
+        .await
+        .unwrap();
+    // A send whose wake-up is lost: only the schedule can relay it.
+    let mut unwoken = app.app().clone();
+    unwoken.ports.queue = Arc::new(banter_core::ports::Absent("delivery queue"));
+    let caller = app.app().tokens.verify_access(&alice.access).unwrap();
+    let body = banter_core::api::extract::json_value(
+        json!({ "clientMessageId": "lost-wake-up", "content": "only the schedule relays this" }),
+    )
+    .unwrap();
+    let sent =
+        banter_core::services::messaging::send(&unwoken, caller, chat.parse().unwrap(), body, None)
+            .await
+            .unwrap();
+    bob_ws.expect_silence(Duration::from_millis(300)).await;
+
+    let outcome = banter_core::services::relay::scheduled(app.app()).await;
+    assert!(outcome.is_err(), "the failed step is reported: {outcome:?}");
+    let pushed = bob_ws.next_event("message:received").await;
+    assert_eq!(pushed["data"]["message"]["id"], sent.id.to_string());
+    // The steps after the failed one ran too.
+    let left: i64 = owner
+        .query_one(
+            "SELECT count(*) AS n FROM messages WHERE id = $1",
+            &[&expired],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(left, 0, "the disappearing message was erased");
+    app.stop().await;
+}

@@ -69,30 +69,70 @@ pub async fn wake(app: &App, cause: &str) {
 /// Disappearing messages erased per scheduled run at most.
 const EXPIRY_BATCH: i64 = 5_000;
 
-/// The scheduled run (housekeeping): compact the log past its retention, merge new words into
+/// The scheduled run: housekeeping (compact the log past its retention, merge new words into
 /// the search index, erase disappearing messages whose time is up, forget ended rate-limit
-/// windows, then relay what is stable.
+/// windows, delete files nothing shows), then relay what is stable. The relay is the safety
+/// net for lost wake-ups, so it runs whatever housekeeping ran into; a housekeeping step that
+/// failed is logged, the others still run, and the first failure is answered after the relay
+/// (so the invocation reports it).
 pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
+    let housekeeping = housekeeping(app).await;
+    let report = run(app, None).await?;
+    housekeeping.map(|()| report)
+}
+
+/// The scheduled run's housekeeping: every step tried, the first failure answered.
+async fn housekeeping(app: &App) -> Result<(), ApiError> {
+    let mut first_failure = None;
+    let mut note = |step: &str, outcome: Result<(), ApiError>| {
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, step, "a housekeeping step failed");
+            first_failure.get_or_insert(e);
+        }
+    };
     let client = app.db.get().await?;
-    let removed = events::compact(&client, app.settings.event_retention.as_secs_f64()).await?;
-    if removed > 0 {
-        tracing::info!(removed, "compacted the event log");
-    }
-    messages::flush_search_index(&client).await?;
+    note(
+        "compact the event log",
+        events::compact(&client, app.settings.event_retention.as_secs_f64())
+            .await
+            .map(|removed| {
+                if removed > 0 {
+                    tracing::info!(removed, "compacted the event log");
+                }
+            }),
+    );
+    note(
+        "merge the search index",
+        messages::flush_search_index(&client).await.map(drop),
+    );
     // Disappearing messages whose time is up (a bounded batch per run).
-    let expired = messages::erase_expired(&client, EXPIRY_BATCH).await?;
-    if expired > 0 {
-        tracing::info!(expired, "erased disappearing messages");
-    }
+    note(
+        "erase disappearing messages",
+        messages::erase_expired(&client, EXPIRY_BATCH)
+            .await
+            .map(|expired| {
+                if expired > 0 {
+                    tracing::info!(expired, "erased disappearing messages");
+                }
+            }),
+    );
     drop(client);
-    super::rate_limit::forget_ended_windows(&app.db).await?;
+    note(
+        "forget ended rate-limit windows",
+        super::rate_limit::forget_ended_windows(&app.db)
+            .await
+            .map(drop),
+    );
     // Files nothing shows any more (a deleted or disappeared message's, unsent uploads).
-    match super::media::sweep(app).await {
-        Ok(0) => {}
-        Ok(swept) => tracing::info!(swept, "deleted files no message shows"),
-        Err(e) => tracing::warn!(error = %e, "could not sweep media files"),
-    }
-    run(app, None).await
+    note(
+        "sweep media files",
+        super::media::sweep(app).await.map(|swept| {
+            if swept > 0 {
+                tracing::info!(swept, "deleted files no message shows");
+            }
+        }),
+    );
+    first_failure.map_or(Ok(()), Err)
 }
 
 /// Relay everything that is stable (a wake-up after a commit). If a relay is running, this one
