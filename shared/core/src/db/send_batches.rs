@@ -38,9 +38,10 @@ pub const MAX_BATCH: usize = 128;
 /// Sends waiting at most before a sender waits for room.
 const QUEUE: usize = 4_096;
 /// Under load, how long a batch smaller than [`LINGER_UNTIL`] waits for more messages before it
-/// is stored. At 1,000 msg/s (`banter-bench --saturation`, three runs each) server and
-/// PostgreSQL CPU per delivered message was 1.10-1.16 ms instead of 1.53-1.54, and send ->
-/// receive no slower: the CPU it saves was what messages queued for.
+/// is stored. At 1,000 msg/s (`banter-bench`, several runs each) server and PostgreSQL CPU per
+/// delivered message was 1.10-1.23 ms instead of 1.53-1.56; acks came about 2 ms later, and
+/// send -> receive took about as long (p50 8-14 ms either way): on a busy machine the CPU it
+/// saves is time other steps queued for.
 const LINGER: Duration = Duration::from_millis(2);
 /// A batch this big is stored without lingering: at a few thousand messages a second batches
 /// gather this many while the last one is stored, and waiting would only add latency.
