@@ -39,7 +39,7 @@ pub const MAX_BATCH: usize = 128;
 const QUEUE: usize = 4_096;
 /// Under load, how long a batch smaller than [`LINGER_UNTIL`] waits for more messages before it
 /// is stored. At 1,000 msg/s (`banter-bench`, several runs each) server and PostgreSQL CPU per
-/// delivered message was 1.10-1.23 ms instead of 1.53-1.56; acks came about 2 ms later, and
+/// delivered message was 1.10-1.26 ms instead of 1.53-1.56; acks came 2-3 ms later, and
 /// send -> receive took about as long (p50 8-14 ms either way): on a busy machine the CPU it
 /// saves is time other steps queued for.
 const LINGER: Duration = Duration::from_millis(2);
