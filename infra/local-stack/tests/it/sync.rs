@@ -670,7 +670,8 @@ impl banter_core::ports::ConnectionPush for ContendOnFirstPush {
                     watcher
                         .query_one(
                             "SELECT count(*) AS n FROM pg_locks
-                             WHERE locktype = 'advisory' AND objid = 7202 AND NOT granted",
+                             WHERE locktype = 'advisory' AND objid = 7202 AND NOT granted
+                               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                             &[],
                         )
                         .await
@@ -732,8 +733,14 @@ async fn a_relay_that_finds_the_lock_taken_between_rounds_rolls_back_and_pools_a
                 .get::<_, i64>("n")
         }
     };
+    // (Advisory locks are the cluster's: tests side by side take their own databases' relay
+    // locks, so only this database's count.)
     assert_eq!(
-        count("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 7202 AND granted").await,
+        count(
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 7202 AND granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        .await,
         1,
         "the contender holds the lock"
     );
