@@ -23,14 +23,19 @@ pub async fn sync_all(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, S
 
 /// `from` sends `id` (as its text too) to `chat`, stored without waking the relay: it runs only
 /// when the test says.
-async fn send_unannounced(app: &TestApp, from: &User, chat: Uuid, id: &str) {
+async fn send_unannounced(
+    app: &TestApp,
+    from: &User,
+    chat: Uuid,
+    id: &str,
+) -> banter_core::api::models::Message {
     let mut quiet = app.app().clone();
     quiet.ports.queue = Arc::new(Absent("delivery queue"));
     let caller = app.app().tokens.verify_access(&from.access).unwrap();
     let body = json_value(json!({ "clientMessageId": id, "content": id })).unwrap();
     messaging::send(&quiet, caller, chat, body, None)
         .await
-        .unwrap();
+        .unwrap()
 }
 
 /// Sync from `since` to the end as things stand.
@@ -845,5 +850,51 @@ async fn a_relay_round_looks_up_the_connections_of_its_users_side_by_side() {
             .load(std::sync::atomic::Ordering::SeqCst),
         7
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_schedule_relays_even_when_its_housekeeping_fails() {
+    // No schedule of its own: this test runs it.
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    // A message whose disappearing timer has run out, for a step after the failing one.
+    let expired: uuid::Uuid = app.sent(&alice, &chat, "time is up").await.parse().unwrap();
+    let owner = app.owner_db().await.get().await.unwrap();
+    owner
+        .execute(
+            "UPDATE messages SET expires_at = now() - interval '1 second' WHERE id = $1",
+            &[&expired],
+        )
+        .await
+        .unwrap();
+    let mut bob_ws = app.ws(&bob.access).await;
+    // Merging the search index fails: its function is gone from this test's database.
+    owner
+        .batch_execute(
+            "ALTER FUNCTION flush_message_search_index() RENAME TO flush_message_search_index_gone",
+        )
+        .await
+        .unwrap();
+    // A send whose wake-up is lost: only the schedule can relay it.
+    let sent = send_unannounced(&app, &alice, chat.parse().unwrap(), "lost-wake-up").await;
+    bob_ws.expect_silence(Duration::from_millis(300)).await;
+
+    let outcome = relay::scheduled(app.app()).await;
+    assert!(outcome.is_err(), "the failed step is reported: {outcome:?}");
+    let pushed = bob_ws.next_event("message:received").await;
+    assert_eq!(pushed["data"]["message"]["id"], sent.id.to_string());
+    // The steps after the failed one ran too.
+    let left: i64 = owner
+        .query_one(
+            "SELECT count(*) AS n FROM messages WHERE id = $1",
+            &[&expired],
+        )
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(left, 0, "the disappearing message was erased");
     app.stop().await;
 }
