@@ -27,6 +27,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
+if ! command -v make >/dev/null; then
+  say "installing make (the local stack's allocator, jemalloc, builds with it)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends make >/dev/null
+fi
 MEDIA_TOOLS="ffmpeg ffprobe pdftoppm pdfinfo soffice clamd sigtool"
 if ! (for tool in $MEDIA_TOOLS; do command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || exit 1; done); then
   say "installing the media tools (ffmpeg, poppler-utils, LibreOffice Writer, ClamAV)"
