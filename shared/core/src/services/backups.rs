@@ -6,9 +6,10 @@
 //! (`chats/*.txt`), and the files the messages carry (`media/`). The owner's devices are told
 //! `backup:ready` (or `backup:failed`) through the event log.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
+use bytes::Bytes;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -176,33 +177,63 @@ async fn build(app: &App, claimed: &Claimed) -> Result<(String, i64), ApiError> 
         .filter_map(|m| m.media_id)
         .collect();
     let files = backups::media_files(&app.db, &media_ids).await?;
-    let zip_error = |e: zip::result::ZipError| ApiError::Internal(format!("backup zip: {e}"));
-    let io_error = |e: std::io::Error| ApiError::Internal(format!("backup zip: {e}"));
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let mut included = HashSet::new();
+    let mut media = Vec::new();
     let mut media_bytes = 0i64;
     for id in media_ids.iter().collect::<HashSet<_>>() {
-        let Some((key, name, size)) = files.get(id) else {
+        let Some((key, _, size)) = files.get(id) else {
             continue;
         };
         if media_bytes + size > MAX_MEDIA_BYTES {
             continue;
         }
         if let Some(bytes) = app.ports.blobs.get(key).await? {
-            zip.start_file(media_path(*id, name), options)
-                .map_err(zip_error)?;
-            zip.write_all(&bytes).map_err(io_error)?;
             media_bytes += bytes.len() as i64;
-            included.insert(*id);
+            media.push((*id, bytes));
         }
     }
+    // Deflating up to MAX_MEDIA_BYTES takes seconds: off the runtime's threads, where it would
+    // hold up every request (in the local stack, every function) scheduled on the same thread.
+    let user_id = claimed.user_id;
+    let bytes = tokio::task::spawn_blocking(move || {
+        zip_backup(user_id, &chats, &histories, &files, &media)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("backup zip: {e}")))??;
+    let size = bytes.len() as i64;
+    let key = format!("backups/{}/{}.zip", claimed.user_id, claimed.id);
+    app.ports
+        .blobs
+        .put(&key, bytes.into(), "application/zip")
+        .await?;
+    Ok((key, size))
+}
+
+/// The backup's zip: each included file, each chat's transcript, and `export.json`.
+fn zip_backup(
+    user_id: Uuid,
+    chats: &[BackupChat],
+    histories: &[Vec<Message>],
+    files: &HashMap<Uuid, (String, String, i64)>,
+    media: &[(Uuid, Bytes)],
+) -> Result<Vec<u8>, ApiError> {
+    let zip_error = |e: zip::result::ZipError| ApiError::Internal(format!("backup zip: {e}"));
+    let io_error = |e: std::io::Error| ApiError::Internal(format!("backup zip: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut included = HashSet::new();
+    for (id, bytes) in media {
+        let name = files.get(id).map_or("", |(_, name, _)| name.as_str());
+        zip.start_file(media_path(*id, name), options)
+            .map_err(zip_error)?;
+        zip.write_all(bytes).map_err(io_error)?;
+        included.insert(*id);
+    }
     let mut documents = Vec::with_capacity(chats.len());
-    for (chat, messages) in chats.iter().zip(&histories) {
+    for (chat, messages) in chats.iter().zip(histories) {
         let path = transcript_path(chat);
         zip.start_file(path.as_str(), options).map_err(zip_error)?;
-        zip.write_all(transcript(chat, messages, &files, &included).as_bytes())
+        zip.write_all(transcript(chat, messages, files, &included).as_bytes())
             .map_err(io_error)?;
         documents.push(ChatDocument {
             id: chat.id,
@@ -215,20 +246,13 @@ async fn build(app: &App, claimed: &Claimed) -> Result<(String, i64), ApiError> 
     }
     let document = BackupDocument {
         exported_at: Timestamp::now(),
-        user_id: claimed.user_id,
+        user_id,
         chats: documents,
     };
     zip.start_file("export.json", options).map_err(zip_error)?;
     serde_json::to_writer_pretty(&mut zip, &document)
         .map_err(|e| ApiError::Internal(format!("backup JSON: {e}")))?;
-    let bytes = zip.finish().map_err(zip_error)?.into_inner();
-    let size = bytes.len() as i64;
-    let key = format!("backups/{}/{}.zip", claimed.user_id, claimed.id);
-    app.ports
-        .blobs
-        .put(&key, bytes.into(), "application/zip")
-        .await?;
-    Ok((key, size))
+    Ok(zip.finish().map_err(zip_error)?.into_inner())
 }
 
 /// A name safe in any file system: letters, digits, `-`, `_` and `.`, at most 60 characters.
