@@ -180,7 +180,7 @@ async fn build(app: &App, claimed: &Claimed) -> Result<(String, i64), ApiError> 
     let mut media = Vec::new();
     let mut media_bytes = 0i64;
     for id in media_ids.iter().collect::<HashSet<_>>() {
-        let Some((key, _, size)) = files.get(id) else {
+        let Some((key, name, size)) = files.get(id) else {
             continue;
         };
         if media_bytes + size > MAX_MEDIA_BYTES {
@@ -188,7 +188,7 @@ async fn build(app: &App, claimed: &Claimed) -> Result<(String, i64), ApiError> 
         }
         if let Some(bytes) = app.ports.blobs.get(key).await? {
             media_bytes += bytes.len() as i64;
-            media.push((*id, bytes));
+            media.push((*id, media_path(*id, name), bytes));
         }
     }
     // Deflating up to MAX_MEDIA_BYTES takes seconds: off the runtime's threads, where it would
@@ -208,13 +208,14 @@ async fn build(app: &App, claimed: &Claimed) -> Result<(String, i64), ApiError> 
     Ok((key, size))
 }
 
-/// The backup's zip: each included file, each chat's transcript, and `export.json`.
+/// The backup's zip: each included file (`media`: its id, path in the zip and bytes), each
+/// chat's transcript, and `export.json`.
 fn zip_backup(
     user_id: Uuid,
     chats: &[BackupChat],
     histories: &[Vec<Message>],
     files: &HashMap<Uuid, (String, String, i64)>,
-    media: &[(Uuid, Bytes)],
+    media: &[(Uuid, String, Bytes)],
 ) -> Result<Vec<u8>, ApiError> {
     let zip_error = |e: zip::result::ZipError| ApiError::Internal(format!("backup zip: {e}"));
     let io_error = |e: std::io::Error| ApiError::Internal(format!("backup zip: {e}"));
@@ -222,10 +223,8 @@ fn zip_backup(
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     let mut included = HashSet::new();
-    for (id, bytes) in media {
-        let name = files.get(id).map_or("", |(_, name, _)| name.as_str());
-        zip.start_file(media_path(*id, name), options)
-            .map_err(zip_error)?;
+    for (id, path, bytes) in media {
+        zip.start_file(path.as_str(), options).map_err(zip_error)?;
         zip.write_all(bytes).map_err(io_error)?;
         included.insert(*id);
     }
