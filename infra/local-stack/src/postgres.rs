@@ -159,9 +159,13 @@ impl PrivatePostgres {
             .success();
         if !running {
             // pg_stat_statements (in Debian's server package): `banter-bench` counts round
-            // trips and plans per delivered message with it.
+            // trips and plans per delivered message with it. Shared buffers of 512 MB, not the
+            // default 128: a search over a million messages reads a user's 20,000 of them from
+            // about 16,000 pages (128 MB), so with the default every search evicted the last
+            // one's pages (memory is taken as pages are used, not up front).
             let options = format!(
                 "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200 \
+                 -c shared_buffers=512MB \
                  -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on",
                 self.port, cluster_s
             );

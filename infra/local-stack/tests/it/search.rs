@@ -186,9 +186,68 @@ async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     app.stop().await;
 }
 
+/// Whether the search statement reads the caller's chats for `word` (V35), for a caller
+/// whose chats hold 10 messages.
+async fn reads_chats_for(app: &TestApp, word: &str) -> bool {
+    let db = app.app().db.get().await.unwrap();
+    db.query_one(
+        "SELECT search_reads_chats(search_query($1), 10) AS by_chat",
+        &[&word],
+    )
+    .await
+    .unwrap()
+    .get("by_chat")
+}
+
 #[tokio::test]
 async fn search_leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining() {
     let app = spawn_app().await;
+    // Found through the words' index: a word in a handful of messages.
+    assert!(!reads_chats_for(&app, "zebra").await);
+    leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining(app).await;
+}
+
+#[tokio::test]
+async fn a_word_in_most_messages_is_found_by_reading_the_callers_chats_with_the_same_rules() {
+    let app = spawn_app().await;
+    // 2,000 messages of others' chat carry the word, then the statistics see it.
+    let dave = app.register("dave").await;
+    let erin = app.register("erin").await;
+    let theirs_text = app.open_chat(&dave, &erin).await;
+    let owner = app.owner_db().await;
+    let db = owner.get().await.unwrap();
+    let theirs: uuid::Uuid = theirs_text.parse().unwrap();
+    let dave_id: uuid::Uuid = dave.id.parse().unwrap();
+    db.execute(
+        "INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content)
+         SELECT gen_random_uuid(), $1, $2, 'filler-' || s, 1000 + s, 'text', 'zebra crossing ' || s
+         FROM generate_series(1, 2000) s",
+        &[&theirs, &dave_id],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE chat_sequences SET last_seq = 3000 WHERE chat_id = $1",
+        &[&theirs],
+    )
+    .await
+    .unwrap();
+    db.batch_execute("ANALYZE messages").await.unwrap();
+    app.sent(&erin, &theirs_text, "no stripes here").await;
+    assert!(reads_chats_for(&app, "zebra").await);
+    assert!(
+        !reads_chats_for(&app, "crossing lighthouse").await,
+        "the rarest word decides"
+    );
+    // Read from her chat: all of them, the best first.
+    let (status, body) = search(&app, &erin, &[("q", "zebra cross"), ("limit", "5")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["meta"]["pagination"]["total"], 2000);
+    assert_eq!(body["data"].as_array().unwrap().len(), 5);
+    leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining(app).await;
+}
+
+async fn leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining(app: TestApp) {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
@@ -205,6 +264,8 @@ async fn search_leaves_out_what_was_hidden_cleared_deleted_or_from_before_joinin
     let hidden = app.sent(&bob, &group, "zebra hidden by carol").await;
     let erased = app.sent(&bob, &group, "zebra deleted for everyone").await;
     app.sent(&bob, &group, "zebra that stays").await;
+    app.sent(&bob, &group, "a horse, not what anyone looks for")
+        .await;
     assert_eq!(
         found(&app, &carol, &[("q", "zebra")]).await.len(),
         3,
