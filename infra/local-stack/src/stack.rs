@@ -34,6 +34,10 @@ use crate::postgres::PrivatePostgres;
 use crate::template::StackTemplate;
 use crate::websocket::{upgrade, WsLimits};
 
+/// How long a relay drain waits for the next one to take its receipts' events
+/// (`RelayTurn::handing_over_receipts`): under load the next batch of messages commits sooner.
+const RECEIPTS_HAND_OVER: Duration = Duration::from_millis(5);
+
 pub struct StackConfig {
     pub bind: SocketAddr,
     /// `None`: start the private PostgreSQL under `data_dir`.
@@ -433,7 +437,10 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     let outbox = Arc::new(OutboxNotifier::default());
     let app = App {
         sends: banter_core::db::send_batches::SendBatcher::new(pool.clone()),
-        relay_turn: Default::default(),
+        // Many drains share this process: one hands its receipts' events to the next.
+        relay_turn: banter_core::services::relay::RelayTurn::handing_over_receipts(
+            RECEIPTS_HAND_OVER,
+        ),
         db: pool,
         tokens: Arc::new(tokens),
         sessions: Arc::new(banter_core::auth::revocation::SessionCheck::new(

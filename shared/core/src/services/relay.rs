@@ -22,6 +22,7 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 use futures_util::future::join_all;
 use futures_util::{StreamExt, TryStreamExt};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::api::models::{ChatDetails, Message};
@@ -152,18 +153,61 @@ pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
 /// not read yet), a wake-up here leaves at once. On Lambda an instance runs one invocation at a
 /// time, so this only matters where one process serves many (the local stack), where it spares
 /// PostgreSQL a transaction per wake-up.
+///
+/// There, a round that recorded receipts may also leave their `message:delivered` events to the
+/// next wake-up's drain instead of reading them in a round of its own: under load one comes
+/// within milliseconds, and reads them with the messages it was woken for. If none comes within
+/// [`RelayTurn::handing_over_receipts`]' wait, the drain reads them itself, so they are late by
+/// at most that much. (On Lambda the wait would be billed and no other drain of the instance
+/// could take them: its drains read them at once.)
 #[derive(Clone, Default)]
-pub struct RelayTurn(Arc<AtomicBool>);
+pub struct RelayTurn {
+    waiting: Arc<AtomicBool>,
+    /// Told when a drain starts waiting.
+    queued: Arc<Notify>,
+    /// How long a drain waits for the next one to take its receipts' events (zero: it does not).
+    receipts_hand_over: Duration,
+}
 
 impl RelayTurn {
+    /// A place whose drains wait up to `wait` for the next drain to take their receipts' events.
+    pub fn handing_over_receipts(wait: Duration) -> Self {
+        Self {
+            receipts_hand_over: wait,
+            ..Self::default()
+        }
+    }
+
     /// Wait here, unless a drain of this process already does.
     fn wait(&self) -> Option<Waiting> {
-        (!self.0.swap(true, Ordering::SeqCst)).then(|| Waiting(self.0.clone()))
+        if self.waiting.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        self.queued.notify_waiters();
+        Some(Waiting(self.waiting.clone()))
     }
 
     /// Whether a drain of this process waits for its turn (it has not read yet).
     fn is_waited_for(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Whether a drain of this process is waiting for its turn, or starts to within the
+    /// hand-over wait: that drain reads what this one leaves.
+    async fn next_drain_within_hand_over(&self) -> bool {
+        if self.receipts_hand_over.is_zero() {
+            return false;
+        }
+        let queued = self.queued.notified();
+        tokio::pin!(queued);
+        // Registered before looking, so a drain that starts in between is not missed.
+        queued.as_mut().enable();
+        if self.is_waited_for() {
+            return true;
+        }
+        tokio::time::timeout(self.receipts_hand_over, queued)
+            .await
+            .is_ok()
     }
 }
 
@@ -220,7 +264,12 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
         if app.relay_turn.is_waited_for() {
             break;
         }
-        if outcome.more {
+        // What is left is only the events of this round's receipts: the next drain of this
+        // process may read them with its messages.
+        if outcome.wrote && !outcome.full && app.relay_turn.next_drain_within_hand_over().await {
+            break;
+        }
+        if outcome.full || outcome.wrote {
             held_back_since = None;
             pause = HELD_BACK_PAUSE;
         } else if outcome.held_back
@@ -264,8 +313,10 @@ impl Drop for RelayConnection {
 
 /// What a round found.
 struct RoundOutcome {
-    /// More is readable now: the batch was full, or the round wrote events (receipts).
-    more: bool,
+    /// The batch was full: more is readable now.
+    full: bool,
+    /// The round wrote events (receipts' `message:delivered`), readable now.
+    wrote: bool,
     /// Committed events wait above the horizon.
     held_back: bool,
 }
@@ -360,7 +411,8 @@ async fn round(
     tx.batch_execute("COMMIT").await?;
     connection.in_round = false;
     Ok(Some(RoundOutcome {
-        more: full || wrote,
+        full,
+        wrote,
         held_back: stable.held_back,
     }))
 }
@@ -747,5 +799,41 @@ mod tests {
             next.is_some(),
             "once the waiting drain holds the lock, the next wake-up waits"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn receipts_are_handed_to_a_drain_that_starts_within_the_wait() {
+        let on_lambda = RelayTurn::default();
+        let _waiting = on_lambda.wait();
+        assert!(
+            !on_lambda.next_drain_within_hand_over().await,
+            "without a hand-over wait a drain reads its receipts itself"
+        );
+
+        let turn = RelayTurn::handing_over_receipts(Duration::from_millis(5));
+        let started = tokio::time::Instant::now();
+        assert!(!turn.next_drain_within_hand_over().await, "no drain came");
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_millis(5),
+            "it waited it out"
+        );
+
+        let waiting = turn.wait();
+        assert!(
+            turn.next_drain_within_hand_over().await,
+            "a drain waits already"
+        );
+        drop(waiting);
+
+        let later = turn.clone();
+        let starts = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            later.wait().is_some()
+        });
+        let started = tokio::time::Instant::now();
+        assert!(turn.next_drain_within_hand_over().await, "one came");
+        assert_eq!(started.elapsed(), Duration::from_millis(2), "as it came");
+        assert!(starts.await.unwrap(), "it had the place");
     }
 }
