@@ -192,10 +192,15 @@ impl RelayTurn {
         self.waiting.load(Ordering::SeqCst)
     }
 
+    /// Whether its drains hand their receipts' events over (`handing_over_receipts`).
+    fn hands_over_receipts(&self) -> bool {
+        !self.receipts_hand_over.is_zero()
+    }
+
     /// Whether a drain of this process is waiting for its turn, or starts to within the
     /// hand-over wait: that drain reads what this one leaves.
     async fn next_drain_within_hand_over(&self) -> bool {
-        if self.receipts_hand_over.is_zero() {
+        if !self.hands_over_receipts() {
             return false;
         }
         let queued = self.queued.notified();
@@ -265,9 +270,14 @@ async fn run(app: &App, waiting: Option<Waiting>) -> Result<RelayReport, ApiErro
             break;
         }
         // What is left is only the events of this round's receipts: the next drain of this
-        // process may read them with its messages.
-        if outcome.wrote && !outcome.full && app.relay_turn.next_drain_within_hand_over().await {
-            break;
+        // process may read them with its messages. Its pooled connection goes back meanwhile
+        // (nothing of the relay is held between rounds), for that drain to take.
+        if outcome.wrote && !outcome.full && app.relay_turn.hands_over_receipts() {
+            connection.client = None;
+            if app.relay_turn.next_drain_within_hand_over().await {
+                break;
+            }
+            connection.client = Some(app.db.get().await?);
         }
         if outcome.full || outcome.wrote {
             held_back_since = None;
