@@ -23,6 +23,19 @@ async fn search(app: &TestApp, user: &User, params: &[(&str, &str)]) -> (u16, Va
     )
 }
 
+/// Searches that tsquery or SQL would read as syntax, and words that need quoting.
+const SYNTAX_AS_TEXT: [&str; 9] = [
+    "':* & | ! ( ) \\",
+    "cafe & !x",
+    "' OR 1=1 --",
+    "<->",
+    "café:*",
+    "%_%",
+    "!!!",
+    "it's l'été",
+    "back\\slash \\'",
+];
+
 /// The texts found for `q`, in order.
 async fn found(app: &TestApp, user: &User, params: &[(&str, &str)]) -> Vec<String> {
     let (status, body) = search(app, user, params).await;
@@ -166,15 +179,7 @@ async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     assert_eq!(body["meta"]["pagination"]["nextOffset"], 1);
 
     // What tsquery or SQL would read as syntax is only text here.
-    for q in [
-        "':* & | ! ( ) \\",
-        "cafe & !x",
-        "' OR 1=1 --",
-        "<->",
-        "café:*",
-        "%_%",
-        "!!!",
-    ] {
+    for q in SYNTAX_AS_TEXT {
         let (status, body) = search(&app, &alice, &[("q", q)]).await;
         assert_eq!(status, 200, "{q}: {body}");
     }
@@ -235,6 +240,11 @@ async fn a_word_in_most_messages_is_found_by_reading_the_callers_chats_with_the_
     db.batch_execute("ANALYZE messages").await.unwrap();
     app.sent(&erin, &theirs_text, "no stripes here").await;
     assert!(reads_chats_for(&app, "zebra").await);
+    // Choosing reads the query's words back from its text: any word does.
+    for q in SYNTAX_AS_TEXT {
+        let (status, body) = search(&app, &erin, &[("q", q)]).await;
+        assert_eq!(status, 200, "{q}: {body}");
+    }
     assert!(
         !reads_chats_for(&app, "crossing lighthouse").await,
         "the rarest word decides"
