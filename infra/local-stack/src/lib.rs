@@ -9,6 +9,7 @@ pub mod connections;
 pub mod debian;
 pub mod event_sources;
 pub mod functions;
+pub mod http_server;
 pub mod postgres;
 pub mod rest;
 pub mod stack;

@@ -12,7 +12,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
-use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use banter_core::auth::tokens::TokenKeys;
 use banter_core::config::Settings;
@@ -64,6 +63,9 @@ pub struct StackConfig {
     /// The virus scanner's socket (`CLAMD_SOCKET`). `None`: the stack starts a private
     /// `clamd` with test signatures under `data_dir` when ClamAV is installed.
     pub clamd_socket: Option<PathBuf>,
+    /// How long an HTTP connection may wait between requests before it is closed
+    /// (`http_server::IDLE_TIMEOUT`).
+    pub http_idle_timeout: Duration,
 }
 
 impl StackConfig {
@@ -103,6 +105,7 @@ impl StackConfig {
             settings: Settings::from_env(),
             function_settings: Some(root.join(".banter")),
             clamd_socket: std::env::var_os("CLAMD_SOCKET").map(PathBuf::from),
+            http_idle_timeout: crate::http_server::IDLE_TIMEOUT,
         })
     }
 }
@@ -543,24 +546,15 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         .layer(axum::extract::DefaultBodyLimit::max(110 * 1024 * 1024))
         .with_state(shared.clone());
     let (shutdown, on_shutdown) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        // API Gateway's edge does not hold small frames back: neither does the emulation (with
-        // Nagle's algorithm on, a WebSocket reply can wait 40 ms for the client's delayed ACK).
-        let listener = listener.tap_io(|stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(async {
-                let _ = on_shutdown.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let idle_timeout = config.http_idle_timeout;
+    let server = tokio::spawn(crate::http_server::serve(
+        listener,
+        router,
+        idle_timeout,
+        async {
+            let _ = on_shutdown.await;
+        },
+    ));
     Ok(RunningStack {
         addr,
         shared,

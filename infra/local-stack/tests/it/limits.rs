@@ -1,6 +1,8 @@
 //! Each input limit (`banter_core::api::limits`) at the limit and one past it.
 
 use banter_core::api::limits::{MAX_BODY_BYTES, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS};
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{spawn_app, spawn_app_with};
@@ -105,5 +107,60 @@ async fn a_group_holds_at_most_the_configured_members() {
         (status, body["error"]["code"].as_str()),
         (400, Some("VALIDATION_ERROR"))
     );
+    app.stop().await;
+}
+
+/// Read from a raw HTTP connection until the server closes it; how long that took (`None`:
+/// still open after `patience`).
+async fn closed_within(stream: &mut tokio::net::TcpStream, patience: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt as _;
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(patience, stream.read(&mut buffer)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn idle_http_connections_are_closed_and_websockets_are_not() {
+    use tokio::io::AsyncWriteExt as _;
+    let idle = Duration::from_millis(600);
+    let app = spawn_app_with(|c| c.http_idle_timeout = idle).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    // A keep-alive connection that asks once, then sends nothing.
+    let mut asked_once = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    asked_once
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    // A connection that never sends a request.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ws = app.ws(&alice.access).await;
+
+    let closed = closed_within(&mut asked_once, Duration::from_secs(5))
+        .await
+        .expect("the idle keep-alive connection is closed");
+    assert!(closed >= idle / 2, "not before it was idle: {closed:?}");
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "a connection that never asks is closed"
+    );
+    // Upgraded, the WebSocket is not the HTTP server's: it answers after the HTTP idle time.
+    tokio::time::sleep(idle * 2).await;
+    ws.send_json(json!({ "action": "message:send", "requestId": "after-idle",
+                         "data": { "chatId": chat, "clientMessageId": "m1", "content": "still here" } }))
+        .await;
+    let answer = ws.answer_to("after-idle").await;
+    assert_eq!(answer["event"], "ack", "{answer}");
     app.stop().await;
 }

@@ -123,6 +123,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         settings: relaxed_settings(),
         function_settings: None,
         clamd_socket: Some(clamd_socket().await),
+        http_idle_timeout: banter_local::http_server::IDLE_TIMEOUT,
     };
     configure(&mut config);
     let stack = banter_local::start(config)
