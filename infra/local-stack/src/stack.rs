@@ -546,11 +546,10 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         .layer(axum::extract::DefaultBodyLimit::max(110 * 1024 * 1024))
         .with_state(shared.clone());
     let (shutdown, on_shutdown) = oneshot::channel::<()>();
-    let idle_timeout = config.http_idle_timeout;
     let server = tokio::spawn(crate::http_server::serve(
         listener,
         router,
-        idle_timeout,
+        config.http_idle_timeout,
         async {
             let _ = on_shutdown.await;
         },
