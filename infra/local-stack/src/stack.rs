@@ -168,9 +168,29 @@ pub struct RunningStack {
     server: tokio::task::JoinHandle<()>,
     /// The event sources' tasks (the SQS poller, the schedules), stopped with the stack.
     sources: Vec<tokio::task::JoinHandle<()>>,
+    children: Children,
+}
+
+/// The servers a stack started for itself: stopped with the stack, and also when its start fails
+/// part way (a port taken, a migration refused), so that no PostgreSQL or `clamd` outlives it.
+#[derive(Default)]
+struct Children {
     postgres: Option<PrivatePostgres>,
-    /// The private `clamd` this stack started (a child, killed with the stack).
+    /// The private `clamd` (a child process).
     clamd: Option<tokio::process::Child>,
+}
+
+impl Children {
+    async fn stop(&mut self) -> Result<()> {
+        let stopped = match self.postgres.take() {
+            Some(pg) => pg.stop().await,
+            None => Ok(()),
+        };
+        if let Some(mut clamd) = self.clamd.take() {
+            let _ = clamd.kill().await;
+        }
+        stopped
+    }
 }
 
 impl RunningStack {
@@ -180,7 +200,7 @@ impl RunningStack {
 
     /// Stop serving: close WebSockets (running `$disconnect`), stop the server, and stop the
     /// private PostgreSQL if this stack started it.
-    pub async fn stop(self) -> Result<()> {
+    pub async fn stop(mut self) -> Result<()> {
         self.shared.hub.close_all();
         // Let every connection run its `$disconnect` while the database is still there.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -200,13 +220,7 @@ impl RunningStack {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
         self.shared.app.db.close();
         self.shared.owner_app.db.close();
-        if let Some(pg) = &self.postgres {
-            pg.stop().await?;
-        }
-        if let Some(mut clamd) = self.clamd {
-            let _ = clamd.kill().await;
-        }
-        Ok(())
+        self.children.stop().await
     }
 }
 
@@ -331,21 +345,35 @@ fn write_function_settings(
 }
 
 pub async fn start(config: StackConfig) -> Result<RunningStack> {
+    let mut children = Children::default();
+    let started = start_with(config, &mut children).await;
+    if started.is_err() {
+        if let Err(e) = children.stop().await {
+            tracing::warn!(error = %e, "could not stop what the failed start had started");
+        }
+    }
+    started
+}
+
+/// Start the stack; each server it starts for itself goes into `children` as soon as it runs
+/// (and from there into the running stack).
+async fn start_with(config: StackConfig, children: &mut Children) -> Result<RunningStack> {
     let template = StackTemplate::load(&config.template)?;
     std::fs::create_dir_all(&config.data_dir)?;
     // The media function's virus scanner: the one given, or a private one with test signatures.
-    let (clamd_socket, clamd) = match &config.clamd_socket {
-        Some(socket) => (Some(socket.clone()), None),
+    let clamd_socket = match &config.clamd_socket {
+        Some(socket) => Some(socket.clone()),
         None if crate::clamd::installed() => {
             let (socket, child) = crate::clamd::start(&config.data_dir.join("clamd"), true).await?;
+            children.clamd = child;
             tracing::info!(socket = %socket.display(), "private clamd (test signatures) is up");
-            (Some(socket), child)
+            Some(socket)
         }
         None => {
             tracing::warn!(
                 "ClamAV is not installed: uploads cannot be scanned, so none is processed"
             );
-            (None, None)
+            None
         }
     };
     let handlers = functions::all(fn_media::MediaConfig {
@@ -353,14 +381,16 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
     });
     check_handlers(&template, &handlers)?;
 
-    let (database_url, postgres) = match &config.database_url {
-        Some(url) => (url.clone(), None),
+    let database_url = match &config.database_url {
+        Some(url) => url.clone(),
         None => {
-            let pg = PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port)
-                .await?;
+            let pg = children.postgres.insert(
+                PrivatePostgres::new(&config.data_dir.join("postgres"), config.postgres_port)
+                    .await?,
+            );
             pg.start().await?;
             tracing::info!(url = %pg.redacted_url(), "private PostgreSQL is up");
-            (pg.url(), Some(pg))
+            pg.url()
         }
     };
     // Migrations as the owner; the handlers as the serving role.
@@ -560,8 +590,7 @@ pub async fn start(config: StackConfig) -> Result<RunningStack> {
         shutdown,
         server,
         sources,
-        postgres,
-        clamd,
+        children: std::mem::take(children),
     })
 }
 
