@@ -663,6 +663,10 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     );
     println!("  delivered: {}", summary(&phase.delivered));
     println!("  acked:     {}", summary(&phase.acked));
+    println!(
+        "  of which this client wrote the send late: {}",
+        summary(&phase.late)
+    );
     println!("  not received within 5 s: {}", phase.lost);
     println!(
         "  p50 / floor = {:.2}x (budget 2x); CPU per delivered message: server {:.3} ms + postgres {:.3} ms \

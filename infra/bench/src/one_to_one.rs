@@ -66,6 +66,9 @@ pub struct SendPhase {
     pub delivered: Histogram<u64>,
     /// Send -> the sender's `ack`.
     pub acked: Histogram<u64>,
+    /// How late this client wrote each send after it was due (its timer's granularity and its
+    /// own share of the cores): part of every latency above, not the server's.
+    pub late: Histogram<u64>,
     /// Not received within 5 s of the last send.
     pub lost: usize,
     /// CPU milliseconds per delivered message: the stack's process, and PostgreSQL's.
@@ -150,6 +153,7 @@ pub async fn send_at_rate(
     let xacts_0 = transactions(&stack.database_url).await?;
     let aws_0 = aws_cost::counts(&stack.base).await?;
     let statements_counted = reset_statement_stats(&stack.database_url).await;
+    let mut late = Histogram::<u64>::new(3)?;
     let start = tokio::time::Instant::now();
     for n in 0..total {
         let due = start + interval * n as u32;
@@ -164,6 +168,7 @@ pub async fn send_at_rate(
         sinks[pair]
             .send(Message::Text(frame.to_string().into()))
             .await?;
+        late.record(due.elapsed().as_micros() as u64).ok();
     }
     let send_time = start.elapsed();
     for _ in 0..100 {
@@ -203,6 +208,7 @@ pub async fn send_at_rate(
         aws_requests: AwsRequests::between(&aws_0, &aws_1, per_message),
         delivered,
         acked,
+        late,
     })
 }
 
