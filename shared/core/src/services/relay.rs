@@ -158,8 +158,10 @@ pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
 /// next wake-up's drain instead of reading them in a round of its own: under load one comes
 /// within milliseconds, and reads them with the messages it was woken for. If none comes within
 /// [`RelayTurn::handing_over_receipts`]' wait, the drain reads them itself, so they are late by
-/// at most that much. (On Lambda the wait would be billed and no other drain of the instance
-/// could take them: its drains read them at once.)
+/// at most that much. It waits only while wake-ups come at least that often: on a quiet stack
+/// no drain would come, and the sender's `message:delivered` would only be late. (On Lambda the
+/// wait would be billed and no other drain of the instance could take them: its drains read
+/// them at once.)
 #[derive(Clone, Default)]
 pub struct RelayTurn {
     waiting: Arc<AtomicBool>,
@@ -167,6 +169,15 @@ pub struct RelayTurn {
     queued: Arc<Notify>,
     /// How long a drain waits for the next one to take its receipts' events (zero: it does not).
     receipts_hand_over: Duration,
+    /// When the last wake-up came, and how long after the one before it.
+    wake_ups: Arc<std::sync::Mutex<WakeUps>>,
+}
+
+/// The pace of a process's relay wake-ups.
+#[derive(Default)]
+struct WakeUps {
+    last: Option<tokio::time::Instant>,
+    gap: Option<Duration>,
 }
 
 impl RelayTurn {
@@ -180,6 +191,12 @@ impl RelayTurn {
 
     /// Wait here, unless a drain of this process already does.
     fn wait(&self) -> Option<Waiting> {
+        {
+            let mut wake_ups = self.wake_ups.lock().unwrap_or_else(|e| e.into_inner());
+            let now = tokio::time::Instant::now();
+            wake_ups.gap = wake_ups.last.map(|last| now - last);
+            wake_ups.last = Some(now);
+        }
         if self.waiting.swap(true, Ordering::SeqCst) {
             return None;
         }
@@ -197,8 +214,18 @@ impl RelayTurn {
         !self.receipts_hand_over.is_zero()
     }
 
+    /// Whether wake-ups come at least as often as the hand-over wait: then the next drain is
+    /// likely to come within it.
+    fn is_busy(&self) -> bool {
+        let wake_ups = self.wake_ups.lock().unwrap_or_else(|e| e.into_inner());
+        wake_ups
+            .gap
+            .is_some_and(|gap| gap <= self.receipts_hand_over)
+    }
+
     /// Whether a drain of this process is waiting for its turn, or starts to within the
-    /// hand-over wait: that drain reads what this one leaves.
+    /// hand-over wait: that drain reads what this one leaves. A drain that waits is not waited
+    /// for on a quiet stack (`is_busy`).
     async fn next_drain_within_hand_over(&self) -> bool {
         if !self.hands_over_receipts() {
             return false;
@@ -209,6 +236,9 @@ impl RelayTurn {
         queued.as_mut().enable();
         if self.is_waited_for() {
             return true;
+        }
+        if !self.is_busy() {
+            return false;
         }
         tokio::time::timeout(self.receipts_hand_over, queued)
             .await
@@ -821,6 +851,10 @@ mod tests {
         );
 
         let turn = RelayTurn::handing_over_receipts(Duration::from_millis(5));
+        // Wake-ups 1 ms apart: busy.
+        drop(turn.wait());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        drop(turn.wait());
         let started = tokio::time::Instant::now();
         assert!(!turn.next_drain_within_hand_over().await, "no drain came");
         assert_eq!(
@@ -845,5 +879,27 @@ mod tests {
         assert!(turn.next_drain_within_hand_over().await, "one came");
         assert_eq!(started.elapsed(), Duration::from_millis(2), "as it came");
         assert!(starts.await.unwrap(), "it had the place");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_a_quiet_stack_a_drain_reads_its_receipts_without_waiting() {
+        let turn = RelayTurn::handing_over_receipts(Duration::from_millis(5));
+        let started = tokio::time::Instant::now();
+        assert!(
+            !turn.next_drain_within_hand_over().await,
+            "no wake-up came before"
+        );
+        drop(turn.wait());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(turn.wait());
+        assert!(
+            !turn.next_drain_within_hand_over().await,
+            "wake-ups 50 ms apart"
+        );
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_millis(50),
+            "it did not wait"
+        );
     }
 }
