@@ -12,7 +12,9 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{connect, cpu_secs, ms, postgres_cpu_secs, register, summary, Options, Stack, User};
+use crate::{
+    connect, cpu_secs, ms, paced, postgres_cpu_secs, register, summary, Options, Stack, User,
+};
 
 /// Per message: when it was sent and how many members have it.
 type Arrivals = Arc<Mutex<HashMap<String, (Instant, usize)>>>;
@@ -137,15 +139,10 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
 
     // 2. A fixed rate: send -> the last member has it.
     let total = o.rate * o.seconds;
-    let interval = Duration::from_secs_f64(1.0 / o.rate as f64);
-    let start = tokio::time::Instant::now();
-    for n in 0..total {
-        let due = start + interval * n as u32;
-        tokio::time::sleep_until(due).await;
-        arrivals
-            .lock()
-            .unwrap()
-            .insert(format!("g{n}"), (due.into_std(), 0));
+    let start = Instant::now();
+    let mut ticks = paced(start, o.rate, total);
+    while let Some((n, due)) = ticks.recv().await {
+        arrivals.lock().unwrap().insert(format!("g{n}"), (due, 0));
         sink.send(Message::Text(send(n).into())).await?;
     }
     wait_for_all(&arrivals).await;

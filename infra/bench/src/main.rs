@@ -5,7 +5,7 @@
 //! 1. the floor: single-row INSERT commit latency of that PostgreSQL, one client (pgbench-style);
 //! 2. connect rate and server memory per idle connection for N WebSocket connections;
 //! 3. frame round trip through route dispatch (an unknown action answered by `$default`);
-//! 4. send -> receive latency of `message:send` -> `message:received` at a fixed rate
+//! 4. send -> receive latency of `message:send` -> `message:received` at a fixed mean rate
 //!    (open loop: latency counts from the scheduled send time), acks, losses, server and
 //!    PostgreSQL CPU and PostgreSQL transactions per delivered message, the AWS requests the
 //!    traffic would make and their cost at list prices (`aws_cost.rs`), the costliest statements
@@ -319,6 +319,33 @@ fn postgres_cpu_by_process() -> std::collections::HashMap<u32, f64> {
         })
         .map(|pid| (pid, cpu_secs(pid)))
         .collect()
+}
+
+/// Sends due at `rate` per second from `start`, as many independent clients send them (a
+/// Poisson process: exponential gaps, seeded so runs compare), `total` of them: each is handed
+/// over as `(number, when it was due)` once due, by a thread of its own. Open loop, each
+/// latency counts from when its send was due; tokio's timer fires on whole milliseconds, so it
+/// would send up to 1 ms late and that delay would count in every latency. The kernel's sleep
+/// wakes within tens of microseconds.
+fn paced(start: Instant, rate: u64, total: u64) -> tokio::sync::mpsc::Receiver<(u64, Instant)> {
+    use rand::{Rng, SeedableRng};
+    let (due, ticks) = tokio::sync::mpsc::channel(1024);
+    std::thread::spawn(move || {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(total);
+        let mut at = start;
+        for n in 0..total {
+            // 1 - u is in (0, 1]: its logarithm is finite.
+            let gap = -(1.0 - rng.gen::<f64>()).ln() / rate as f64;
+            at += Duration::from_secs_f64(gap);
+            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if due.blocking_send((n, at)).is_err() {
+                return;
+            }
+        }
+    });
+    ticks
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -655,7 +682,7 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     println!("  {}", summary(&rtt));
     drop(probe);
 
-    // 4. Send -> receive at a fixed rate.
+    // 4. Send -> receive at a fixed mean rate (Poisson arrivals, `paced`).
     let phase = one_to_one::send_at_rate(stack, &pairs, o.rate, o.seconds, "b").await?;
     println!(
         "\n[send -> receive] {} messages at {} msg/s (achieved {:.0}/s), 1:1 over {} pairs",

@@ -1,4 +1,4 @@
-//! The 1:1 message path at a fixed rate: pairs of users, each sender sending over its WebSocket
+//! The 1:1 message path at a fixed mean rate (Poisson arrivals): pairs of users, each sender sending over its WebSocket
 //! to its receiver's chat (open loop: latency counts from when a send was due), and the
 //! saturation sweep that raises the rate until the p99 budget breaks.
 
@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::aws_cost::{self, AwsRequests};
 use crate::groups::create_chat;
 use crate::{
-    connect, cpu_secs, ms, next_text, postgres_cpu_by_process, register, reset_statement_stats,
-    transactions, Stack, User, Ws,
+    connect, cpu_secs, ms, next_text, paced, postgres_cpu_by_process, register,
+    reset_statement_stats, transactions, Stack, User, Ws,
 };
 
 /// Senders and receivers, and the 1:1 chat of each pair.
@@ -66,8 +66,8 @@ pub struct SendPhase {
     pub delivered: Histogram<u64>,
     /// Send -> the sender's `ack`.
     pub acked: Histogram<u64>,
-    /// How late this client wrote each send after it was due (its timer's granularity and its
-    /// own share of the cores): part of every latency above, not the server's.
+    /// How late this client wrote each send after it was due (waking its pacing thread, and
+    /// its own share of the cores): part of every latency above, not the server's.
     pub late: Histogram<u64>,
     /// Not received within 5 s of the last send.
     pub lost: usize,
@@ -145,7 +145,6 @@ pub async fn send_at_rate(
         }));
     }
     let total = rate * seconds;
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let pid = stack.pid();
     let cpu_server_0 = cpu_secs(pid);
     let cpu_client_0 = cpu_secs(std::process::id());
@@ -154,17 +153,16 @@ pub async fn send_at_rate(
     let aws_0 = aws_cost::counts(&stack.base).await?;
     let statements_counted = reset_statement_stats(&stack.database_url).await;
     let mut late = Histogram::<u64>::new(3)?;
-    let start = tokio::time::Instant::now();
-    for n in 0..total {
-        let due = start + interval * n as u32;
-        tokio::time::sleep_until(due).await;
+    let start = Instant::now();
+    let mut ticks = paced(start, rate, total);
+    while let Some((n, due)) = ticks.recv().await {
         let pair = n as usize % sinks.len();
         let id = format!("{tag}{n}");
         let frame = json!({ "action": "message:send", "requestId": n.to_string(),
             "data": { "chatId": pairs.chats[pair], "clientMessageId": id, "content": "a message-sized payload of about sixty bytes, like a short chat" } });
         // Open loop: latency counts from when the send was due.
-        sent_at.lock().unwrap().insert(id.clone(), due.into_std());
-        ack_due.lock().unwrap().insert(id, due.into_std());
+        sent_at.lock().unwrap().insert(id.clone(), due);
+        ack_due.lock().unwrap().insert(id, due);
         sinks[pair]
             .send(Message::Text(frame.to_string().into()))
             .await?;
