@@ -1,6 +1,6 @@
-//! The 1:1 message path at a fixed mean rate (Poisson arrivals): pairs of users, each sender sending over its WebSocket
-//! to its receiver's chat (open loop: latency counts from when a send was due), and the
-//! saturation sweep that raises the rate until the p99 budget breaks.
+//! The 1:1 message path at a fixed mean rate (Poisson arrivals): pairs of users, each sender
+//! sending over its WebSocket to its receiver's chat (open loop: latency counts from when a send
+//! was due), and the saturation sweep that raises the rate until the p99 budget breaks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
