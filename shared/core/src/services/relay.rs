@@ -191,7 +191,8 @@ impl RelayTurn {
 
     /// Wait here, unless a drain of this process already does.
     fn wait(&self) -> Option<Waiting> {
-        {
+        // (Their pace only matters to a place that hands receipts over.)
+        if !self.receipts_hand_over.is_zero() {
             let mut wake_ups = self.wake_ups.lock().unwrap_or_else(|e| e.into_inner());
             let now = tokio::time::Instant::now();
             wake_ups.gap = wake_ups.last.map(|last| now - last);
@@ -209,23 +210,20 @@ impl RelayTurn {
         self.waiting.load(Ordering::SeqCst)
     }
 
-    /// Whether its drains hand their receipts' events over (`handing_over_receipts`).
+    /// Whether its drains hand their receipts' events over now: they do
+    /// (`handing_over_receipts`), and wake-ups come at least as often as the wait, so the next
+    /// drain is likely to come within it (on a quiet stack none would).
     fn hands_over_receipts(&self) -> bool {
-        !self.receipts_hand_over.is_zero()
-    }
-
-    /// Whether wake-ups come at least as often as the hand-over wait: then the next drain is
-    /// likely to come within it.
-    fn is_busy(&self) -> bool {
         let wake_ups = self.wake_ups.lock().unwrap_or_else(|e| e.into_inner());
-        wake_ups
-            .gap
-            .is_some_and(|gap| gap <= self.receipts_hand_over)
+        !self.receipts_hand_over.is_zero()
+            && wake_ups
+                .gap
+                .is_some_and(|gap| gap <= self.receipts_hand_over)
     }
 
     /// Whether a drain of this process is waiting for its turn, or starts to within the
-    /// hand-over wait: that drain reads what this one leaves. A drain that waits is not waited
-    /// for on a quiet stack (`is_busy`).
+    /// hand-over wait: that drain reads what this one leaves. `false` at once when its drains
+    /// do not hand over now (`hands_over_receipts`).
     async fn next_drain_within_hand_over(&self) -> bool {
         if !self.hands_over_receipts() {
             return false;
@@ -236,9 +234,6 @@ impl RelayTurn {
         queued.as_mut().enable();
         if self.is_waited_for() {
             return true;
-        }
-        if !self.is_busy() {
-            return false;
         }
         tokio::time::timeout(self.receipts_hand_over, queued)
             .await
