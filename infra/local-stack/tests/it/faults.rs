@@ -1,7 +1,8 @@
 //! Fault scenarios, at a size that keeps the test command quick (`BANTER_FAULT_RATE`,
-//! `BANTER_FAULT_SECONDS`, `BANTER_FAULT_CONNECTIONS` make them bigger). Each prints what it
-//! counted: acknowledged messages, what every device received (live, then through sync after
-//! client-side dedupe on cursors), lost, duplicated, and gaps in each chat's `seq`.
+//! `BANTER_FAULT_SECONDS`, `BANTER_FAULT_QUEUE_SECONDS`, `BANTER_FAULT_CONNECTIONS` make them
+//! bigger). Each prints what it counted: acknowledged messages, what every device received
+//! (live, then through sync after client-side dedupe on cursors), lost, duplicated, and gaps in
+//! each chat's `seq`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
