@@ -250,11 +250,24 @@ async fn reactions_are_one_per_user_replaced_removed_and_refused_across_a_block(
     let added = alice_ws.next_event("message:reaction:added").await;
     assert_eq!(added["data"]["emoji"], "❤️");
     assert_eq!(added["data"]["userId"], bob.id.as_str());
-    // Replaced, not added: still one reaction of bob's.
+    // Replaced, not added: still one reaction of bob's. The events say so too: a client that
+    // applies them holds what the history shows.
     let (status, _) = app
         .post(&path, Some(&bob.access), json!({ "emoji": "👍🏽" }))
         .await;
     assert_eq!(status, 200);
+    let replaced = alice_ws.next_json().await;
+    assert_eq!(replaced["event"], "message:reaction:removed", "{replaced}");
+    assert_eq!(
+        (&replaced["data"]["emoji"], &replaced["data"]["userId"]),
+        (&json!("❤️"), &json!(bob.id))
+    );
+    let added = alice_ws.next_json().await;
+    assert_eq!(added["event"], "message:reaction:added", "{added}");
+    assert_eq!(
+        (&added["data"]["emoji"], &added["data"]["userId"]),
+        (&json!("👍🏽"), &json!(bob.id))
+    );
     let (status, _) = app
         .post(&path, Some(&alice.access), json!({ "emoji": "👍🏽" }))
         .await;

@@ -536,10 +536,11 @@ pub enum ServerEvent {
     /// their other devices).
     #[serde(rename = "message:deleted")]
     MessageDeleted(MessageDeleted),
-    /// Someone reacted to a message (replacing their earlier reaction, if any).
+    /// Someone reacted to a message. One reaction per member: an earlier one it replaces is
+    /// taken back first, by a `message:reaction:removed` just before.
     #[serde(rename = "message:reaction:added")]
     ReactionAdded(ReactionChanged),
-    /// Someone took their reaction back.
+    /// Someone took their reaction back (or replaced it: a `message:reaction:added` follows).
     #[serde(rename = "message:reaction:removed")]
     ReactionRemoved(ReactionChanged),
     /// `readBy` has read the chat up to `seq` (to the senders of what they read, as their

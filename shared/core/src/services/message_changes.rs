@@ -207,7 +207,9 @@ pub async fn delete(
 }
 
 /// `POST /api/chats/{chatId}/messages/{messageId}/reactions` (and `message:reaction`): react
-/// with one emoji; a member has one reaction per message, so this replaces an earlier one.
+/// with one emoji; a member has one reaction per message, so this replaces an earlier one. A
+/// replaced reaction is published as taken back (`message:reaction:removed`) before the new one
+/// is added, so a client that applies the events holds the same reactions as the history.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/reactions", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     request_body = AddReactionRequest,
@@ -224,24 +226,26 @@ pub async fn react(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let target = reactable(&tx, &caller, chat_id, message_id).await?;
-    if let ReactionOutcome::Set { .. } =
+    if let ReactionOutcome::Set { replaced } =
         message_changes::set_reaction(&tx, target.id, caller.user_id, emoji.as_str()).await?
     {
-        let event = ServerEvent::ReactionAdded(ReactionChanged {
+        let changed = |emoji: String| ReactionChanged {
             chat_id,
             message_id,
             user_id: caller.user_id,
-            emoji: emoji.as_str().to_owned(),
-        });
-        events::append_event_about(
-            &tx,
-            chat_id,
-            Some(caller.user_id),
-            origin_connection,
-            message_id,
-            &event,
-        )
-        .await?;
+            emoji,
+        };
+        if let Some(old) = replaced {
+            publish_reaction(
+                &tx,
+                ServerEvent::ReactionRemoved,
+                changed(old),
+                origin_connection,
+            )
+            .await?;
+        }
+        let added = changed(emoji.as_str().to_owned());
+        publish_reaction(&tx, ServerEvent::ReactionAdded, added, origin_connection).await?;
     }
     tx.commit().await?;
     super::relay::wake(app, "message:reaction:added").await;
@@ -273,19 +277,17 @@ pub async fn unreact(
     if !message_changes::remove_reaction(&tx, target.id, caller.user_id, emoji.as_str()).await? {
         return Err(ApiError::NotFound("reaction"));
     }
-    let event = ServerEvent::ReactionRemoved(ReactionChanged {
+    let removed = ReactionChanged {
         chat_id,
         message_id,
         user_id: caller.user_id,
         emoji: emoji.as_str().to_owned(),
-    });
-    events::append_event_about(
+    };
+    publish_reaction(
         &tx,
-        chat_id,
-        Some(caller.user_id),
+        ServerEvent::ReactionRemoved,
+        removed,
         origin_connection,
-        message_id,
-        &event,
     )
     .await?;
     tx.commit().await?;
@@ -295,6 +297,27 @@ pub async fn unreact(
         message_id,
         emoji: None,
     })
+}
+
+/// Publish a change of a member's reaction (`ReactionAdded` or `ReactionRemoved`), in the
+/// change's transaction; `origin_connection` has its answer.
+async fn publish_reaction(
+    tx: &impl deadpool_postgres::GenericClient,
+    event: fn(ReactionChanged) -> ServerEvent,
+    change: ReactionChanged,
+    origin_connection: Option<&str>,
+) -> Result<(), ApiError> {
+    let (chat_id, user_id, message_id) = (change.chat_id, change.user_id, change.message_id);
+    let event = event(change);
+    events::append_event_about(
+        tx,
+        chat_id,
+        Some(user_id),
+        origin_connection,
+        message_id,
+        &event,
+    )
+    .await
 }
 
 /// A message the caller may react to: visible, not deleted, in a chat without a block.
