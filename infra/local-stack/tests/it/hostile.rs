@@ -144,7 +144,8 @@ async fn a_database_error_from_input_is_a_4xx_logged_with_its_sqlstate_and_const
         ..Default::default()
     };
     let id: Uuid = alice.id.parse().unwrap();
-    let err = users::update_profile(&app.app().db, id, &update)
+    let client = app.app().db.get().await.unwrap();
+    let err = users::update_profile(&client, id, &update)
         .await
         .unwrap_err();
     assert_eq!((err.status(), err.code()), (400, "VALIDATION_ERROR"));

@@ -396,14 +396,7 @@ async fn reading_tells_each_sender_once_and_respects_read_receipt_privacy() {
     assert!(named(&events, "message:read").is_empty(), "{events:?}");
 
     // Bob turns read receipts off: alice no longer learns he read, nor sees "read".
-    let (status, _) = app
-        .put(
-            "/api/users/profile",
-            &bob.access,
-            json!({ "privacySettings": { "readReceipts": false } }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    set_privacy(&app, &bob, json!({ "readReceipts": false })).await;
     let newer = app.sent(&alice, &chat, "are you there?").await;
     let mut bob_ws = app.ws(&bob.access).await;
     bob_ws
@@ -728,14 +721,7 @@ async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
-    let (status, _) = app
-        .put(
-            "/api/users/profile",
-            &carol.access,
-            json!({ "privacySettings": { "lastSeen": "nobody" } }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    set_privacy(&app, &carol, json!({ "lastSeen": "nobody" })).await;
     let group = app.open_group(&alice, "info", &[&bob, &carol]).await;
     let id = app.sent(&alice, &group, "did you get it?").await;
     let info_path = format!("/api/chats/{group}/messages/{id}/info");
@@ -869,14 +855,7 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     app.open_chat(&alice, &erin).await;
     app.open_group(&alice, "big", &[&carol]).await;
     // Dave hides his own last seen (so sees no one's); alice blocked erin.
-    let (status, _) = app
-        .put(
-            "/api/users/profile",
-            &dave.access,
-            json!({ "privacySettings": { "lastSeen": "nobody" } }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    set_privacy(&app, &dave, json!({ "lastSeen": "nobody" })).await;
     let (status, _) = app
         .post(
             "/api/users/block",
@@ -926,15 +905,21 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     let offline = bob_ws.next_event("user:offline").await;
     assert_eq!(offline["data"]["userId"], alice.id.as_str());
 
-    // Carol shares only a group; dave hides his own; erin is blocked: none of them was told.
+    // Carol shares only a group; dave hides his own; erin is blocked: none of them was told of
+    // her presence. Dave was told her status, which her `about` setting shows everyone.
     for (user, since) in [&carol, &dave, &erin].into_iter().zip(&since) {
         let (events, _) = sync_all(&app, user, since).await;
-        assert!(
-            events
-                .iter()
-                .all(|e| !e["event"].as_str().unwrap().starts_with("user:")),
-            "{events:?}"
-        );
+        let told: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .filter(|name| name.starts_with("user:"))
+            .collect();
+        let status_only: &[&str] = if user.id == dave.id {
+            &["user:status_updated"]
+        } else {
+            &[]
+        };
+        assert_eq!(told, status_only, "{events:?}");
     }
     let (status, body) = app
         .get(&format!("/api/users/{}", alice.id), Some(&bob.access))
@@ -944,13 +929,88 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     app.stop().await;
 }
 
+/// A status text reaches the people its owner's `about` setting shows it to, as their profile
+/// shows it (not the last-seen settings that choose presence's audience), set either way: over
+/// the WebSocket or in the profile.
+#[tokio::test]
+async fn a_status_reaches_whom_the_about_setting_shows_it_to_however_it_is_set() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    app.open_chat(&alice, &bob).await;
+    app.open_chat(&alice, &carol).await;
+    // Bob is alice's contact, carol only shares a chat with her; carol hides her own last seen
+    // (so sees no one's presence, which says nothing of statuses).
+    let (status, body) = app
+        .post(
+            "/api/contacts",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    set_privacy(&app, &carol, json!({ "lastSeen": "nobody" })).await;
+    let statuses_seen = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|e| e["event"] == "user:status_updated")
+            .map(|e| e["data"]["status"].clone())
+            .collect()
+    };
+    let mut alice_ws = app.ws(&alice.access).await;
+    for (about, bob_sees, carol_sees) in [
+        ("everyone", true, true),
+        ("contacts", true, false),
+        ("nobody", false, false),
+    ] {
+        set_privacy(&app, &alice, json!({ "about": about })).await;
+        let (bob_since, carol_since) = (present(&app, &bob).await, present(&app, &carol).await);
+        let (over_ws, in_profile) = (format!("{about}, live"), format!("{about}, in profile"));
+        alice_ws
+            .send_json(json!({ "action": "user:status_update", "requestId": about,
+                "data": { "status": over_ws } }))
+            .await;
+        assert_eq!(alice_ws.answer_to(about).await["event"], "ack");
+        let (status, _) = app
+            .put(
+                "/api/users/profile",
+                &alice.access,
+                json!({ "status": in_profile }),
+            )
+            .await;
+        assert_eq!(status, 200);
+        for (user, since, sees) in [
+            (&bob, bob_since, bob_sees),
+            (&carol, carol_since, carol_sees),
+        ] {
+            let seen = statuses_seen(sync_all(&app, user, &since).await.0);
+            let expected = if sees {
+                vec![json!(over_ws), json!(in_profile)]
+            } else {
+                vec![]
+            };
+            assert_eq!(seen, expected, "{} with about = {about}", user.email);
+            // As the profile shows it.
+            let (status, body) = app
+                .get(&format!("/api/users/{}", alice.id), Some(&user.access))
+                .await;
+            assert_eq!(status, 200);
+            let shown = if sees { json!(in_profile) } else { Value::Null };
+            assert_eq!(body["data"]["status"], shown, "{body}");
+        }
+    }
+    app.stop().await;
+}
+
 /// The audience of a user's presence (told on every connect and disconnect) is planned with
 /// the statement that reads it, so its plan is kept: the function's body is inlined, its
 /// tables in the statement's plan, not a call that plans the body again each time. That plan
 /// is a generic one of index lookups (`keyed_lookup_plans!`, for the reading transaction only),
 /// and the privacy check (`presence_visible`, three lookups a call) runs on the candidates
 /// found, once each, never pushed into a scan of members, where one plan in `banter-bench
-/// --features` called it 290,000 times for 500 viewers (V33).
+/// --features` called it 290,000 times for 500 viewers (V33). The audience of a status change
+/// starts from the same people (V36) and is planned the same way.
 #[tokio::test]
 async fn the_presence_audience_is_planned_with_its_statement() {
     use banter_core::db::presence;
@@ -962,54 +1022,66 @@ async fn the_presence_audience_is_planned_with_its_statement() {
     let bob_id: uuid::Uuid = bob.id.parse().unwrap();
     let tx = client.transaction().await.unwrap();
     assert_eq!(presence::audience(&tx, ann_id).await.unwrap(), vec![bob_id]);
+    // The audience of a status change (the same people, by another setting) is read the same way.
+    assert_eq!(
+        presence::status_audience(&tx, ann_id).await.unwrap(),
+        vec![bob_id]
+    );
 
-    // Its plan as it runs in this transaction.
-    tx.batch_execute(&format!(
-        "PREPARE audience_plan(uuid) AS {}",
-        presence::AUDIENCE
-    ))
-    .await
-    .unwrap();
-    let plan: serde_json::Value = tx
-        .query_one(
-            &format!("EXPLAIN (FORMAT JSON) EXECUTE audience_plan('{ann_id}')"),
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    // Their plans as they run in this transaction.
     fn nodes<'a>(plan: &'a serde_json::Value, into: &mut Vec<&'a serde_json::Value>) {
         into.push(plan);
         for child in plan["Plans"].as_array().into_iter().flatten() {
             nodes(child, into);
         }
     }
-    let mut all = Vec::new();
-    nodes(&plan[0]["Plan"], &mut all);
     let kind = |n: &serde_json::Value| n["Node Type"].as_str().unwrap_or_default().to_owned();
-    let kinds: Vec<String> = all.iter().map(|n| kind(n)).collect();
-    assert!(
-        all.iter()
-            .any(|n| n["Relation Name"] == "chat_participants")
-            && !kinds.iter().any(|k| k == "Function Scan"),
-        "the body's tables in the statement's plan: {kinds:?}"
-    );
-    for whole_table in ["Seq Scan", "Hash Join", "Merge Join", "Bitmap Heap Scan"] {
+    for (name, statement) in [
+        ("audience", presence::AUDIENCE),
+        ("status_audience", presence::STATUS_AUDIENCE),
+    ] {
+        tx.batch_execute(&format!("PREPARE {name}_plan(uuid) AS {statement}"))
+            .await
+            .unwrap();
+        let plan: serde_json::Value = tx
+            .query_one(
+                &format!("EXPLAIN (FORMAT JSON) EXECUTE {name}_plan('{ann_id}')"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let mut all = Vec::new();
+        nodes(&plan[0]["Plan"], &mut all);
+        let kinds: Vec<String> = all.iter().map(|n| kind(n)).collect();
         assert!(
-            !kinds.iter().any(|k| k == whole_table),
-            "{whole_table} in {kinds:?}"
+            all.iter()
+                .any(|n| n["Relation Name"] == "chat_participants")
+                && !kinds.iter().any(|k| k == "Function Scan"),
+            "{name}: the body's tables in the statement's plan: {kinds:?}"
         );
+        for whole_table in ["Seq Scan", "Hash Join", "Merge Join", "Bitmap Heap Scan"] {
+            assert!(
+                !kinds.iter().any(|k| k == whole_table),
+                "{name}: {whole_table} in {kinds:?}"
+            );
+        }
+        let checked: Vec<String> = all
+            .iter()
+            .filter(|n| {
+                n["Filter"]
+                    .as_str()
+                    .is_some_and(|f| f.contains("presence_visible"))
+            })
+            .map(|n| kind(n))
+            .collect();
+        let expected: &[&str] = if name == "audience" {
+            &["Subquery Scan"]
+        } else {
+            &[]
+        };
+        assert_eq!(checked, expected, "{name}: where presence_visible runs");
     }
-    let checked: Vec<String> = all
-        .iter()
-        .filter(|n| {
-            n["Filter"]
-                .as_str()
-                .is_some_and(|f| f.contains("presence_visible"))
-        })
-        .map(|n| kind(n))
-        .collect();
-    assert_eq!(checked, ["Subquery Scan"], "where presence_visible runs");
     tx.commit().await.unwrap();
 
     // The pooled connection plans as before for whoever takes it next.
@@ -1826,4 +1898,16 @@ async fn receipt_marks_keep_the_latest_64_moves_and_when_each_happened() {
     assert_eq!(row.get::<_, Time>("kept"), row.get::<_, Time>("now"));
     assert_eq!(row.get::<_, Time>("not_reached"), None);
     app.stop().await;
+}
+
+/// `user` changes some of their privacy settings.
+async fn set_privacy(app: &TestApp, user: &User, settings: Value) {
+    let (status, body) = app
+        .put(
+            "/api/users/profile",
+            &user.access,
+            json!({ "privacySettings": settings }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -566,7 +566,8 @@ pub enum ServerEvent {
     /// Someone went offline (`lastSeen`).
     #[serde(rename = "user:offline")]
     UserOffline(UserPresence),
-    /// Someone changed their status text (told to the same people as their presence).
+    /// Someone changed their status text (told to their 1:1 chat partners and contacts whom
+    /// their `about` setting shows it to).
     #[serde(rename = "user:status_updated")]
     UserStatusUpdated(UserStatusUpdated),
     /// The user added a contact or changed one (on another device; also after a phone sync or

@@ -91,22 +91,43 @@ pub async fn change(
     }))
 }
 
-/// Who is told of `owner`'s presence and status (`presence_audience`, V20), read from the
-/// function in `FROM`: there PostgreSQL inlines its body into this statement, whose plan the
-/// connection keeps. Called in the select list, its body was planned again at every call
-/// (5.5 ms and 790 buffers for someone in one chat, against 0.6 ms and 30).
+/// Who is told of `owner`'s presence (`presence_audience`, V20), read from the function in
+/// `FROM`: there PostgreSQL inlines its body into this statement, whose plan the connection
+/// keeps. Called in the select list, its body was planned again at every call (5.5 ms and 790
+/// buffers for someone in one chat, against 0.6 ms and 30).
 pub const AUDIENCE: &str = "SELECT viewer FROM presence_audience($1) AS viewer";
 
-/// Who is told of `owner`'s presence and status ([`AUDIENCE`]), in a transaction that from here
-/// on plans as `keyed_lookup_plans!` says: from the owner's memberships out, by index, however
-/// the tables have grown. PostgreSQL's own generic plan, taken after five calls on a
-/// connection, hashes whole tables. (The seconds a presence change once took for a user in
-/// 500 chats were the privacy check run on every member scanned: `V33`.)
+/// Who is told that `owner`'s status text changed (`status_audience`, V36: presence's people,
+/// as the owner's `about` setting allows), read as [`AUDIENCE`] is.
+pub const STATUS_AUDIENCE: &str = "SELECT viewer FROM status_audience($1) AS viewer";
+
+/// Who is told of `owner`'s presence ([`AUDIENCE`]), in a transaction that from here on plans as
+/// `keyed_lookup_plans!` says: from the owner's memberships out, by index, however the tables
+/// have grown. PostgreSQL's own generic plan, taken after five calls on a connection, hashes
+/// whole tables. (The seconds a presence change once took for a user in 500 chats were the
+/// privacy check run on every member scanned: `V33`.)
 pub async fn audience(
     tx: &deadpool_postgres::Transaction<'_>,
     owner: Uuid,
 ) -> Result<Vec<Uuid>, ApiError> {
-    let stmt = tx.prepare_cached(AUDIENCE).await?;
+    viewers(tx, AUDIENCE, owner).await
+}
+
+/// Who is told that `owner`'s status text changed ([`STATUS_AUDIENCE`]), planned as
+/// [`audience`] is.
+pub async fn status_audience(
+    tx: &deadpool_postgres::Transaction<'_>,
+    owner: Uuid,
+) -> Result<Vec<Uuid>, ApiError> {
+    viewers(tx, STATUS_AUDIENCE, owner).await
+}
+
+async fn viewers(
+    tx: &deadpool_postgres::Transaction<'_>,
+    statement: &str,
+    owner: Uuid,
+) -> Result<Vec<Uuid>, ApiError> {
+    let stmt = tx.prepare_cached(statement).await?;
     let (_, rows) = tokio::try_join!(super::plan_keyed_lookups(tx), async {
         Ok(tx.query(&stmt, &[&owner]).await?)
     })?;

@@ -11,6 +11,7 @@ use crate::domain::{Email, Phone, Username};
 use crate::error::ApiError;
 
 use super::{is_unique_violation, Db};
+use deadpool_postgres::GenericClient;
 
 pub enum NewUserConflict {
     Email,
@@ -437,9 +438,12 @@ pub struct ProfileUpdate {
     pub notifications: NotificationSettingsPatch,
 }
 
-/// Apply an update; `Err(AlreadyExists)` when the new username is taken.
-pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), ApiError> {
-    let client = db.get().await?;
+/// Apply an update; the username after it. `Err(AlreadyExists)` when the new username is taken.
+pub async fn update_profile(
+    client: &impl GenericClient,
+    id: Uuid,
+    u: &ProfileUpdate,
+) -> Result<String, ApiError> {
     let stmt = client
         .prepare_cached(
             "UPDATE users SET
@@ -451,7 +455,8 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
                  profile_picture_media_id = CASE WHEN $9 THEN $10 ELSE profile_picture_media_id END,
                  privacy_settings = privacy_settings || $11,
                  notification_settings = notification_settings || $12
-             WHERE id = $1",
+             WHERE id = $1
+             RETURNING username",
         )
         .await?;
     let flag = |o: &Option<Option<String>>| (o.is_some(), o.clone().flatten());
@@ -460,7 +465,7 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
     let (ab_set, ab) = flag(&u.about);
     let (pic_set, pic) = (u.picture.is_some(), u.picture.flatten());
     let result = client
-        .execute(
+        .query_opt(
             &stmt,
             &[
                 &id,
@@ -480,7 +485,7 @@ pub async fn update_profile(db: &Db, id: Uuid, u: &ProfileUpdate) -> Result<(), 
         )
         .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(row) => Ok(row.ok_or(ApiError::NotFound("user"))?.get("username")),
         Err(e)
             if is_unique_violation(&e, "users_username_key")
                 || is_unique_violation(&e, "users_username_skeleton_key") =>

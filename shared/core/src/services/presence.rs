@@ -2,7 +2,8 @@
 //! connections is open and in use. Connecting, disconnecting and a device's `user:online` /
 //! `user:offline` change it; each transition, and each `user:status_update`, is published
 //! (through the event log, like every event) to the people who may see it: those sharing a 1:1
-//! chat or a contact with the user, as both privacy settings allow, never a whole large group.
+//! chat or a contact with the user, never a whole large group, as the privacy settings allow
+//! (presence by both last-seen settings, the status text by the user's `about`).
 
 use uuid::Uuid;
 
@@ -85,21 +86,26 @@ pub async fn update_status(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let username = presence::set_status(&tx, caller.user_id, status.as_deref()).await?;
-    let event = ServerEvent::UserStatusUpdated(UserStatusUpdated {
-        user_id: caller.user_id,
-        username,
-        status: status.clone(),
-    });
-    let audience = presence::audience(&tx, caller.user_id).await?;
-    events::append_user_events(
-        &tx,
-        &audience,
-        Some(caller.user_id),
-        event.name(),
-        &event.data(),
-    )
-    .await?;
+    publish_status(&tx, caller.user_id, username, status.clone()).await?;
     tx.commit().await?;
-    super::relay::wake(app, event.name()).await;
+    super::relay::wake(app, "user:status_updated").await;
     Ok(StatusSet { status })
+}
+
+/// Tell whoever may see `user`'s status text (their `about` setting, as their profile shows it)
+/// that it is now `status`, in the transaction that changed it (`user:status_update`, or
+/// `status` in `PUT /api/users/profile`).
+pub(super) async fn publish_status(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: Uuid,
+    username: String,
+    status: Option<String>,
+) -> Result<(), ApiError> {
+    let event = ServerEvent::UserStatusUpdated(UserStatusUpdated {
+        user_id,
+        username,
+        status,
+    });
+    let audience = presence::status_audience(tx, user_id).await?;
+    events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data()).await
 }

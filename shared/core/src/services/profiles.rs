@@ -100,7 +100,8 @@ fn patched_text<const MAX: usize>(patch: Patch<DisplayText<MAX>>) -> Option<Opti
 
 /// `PUT /api/users/profile`: any of `username`, `displayName`, `status`, `about`,
 /// `profilePictureMediaId` (an image you uploaded, or null), `privacySettings`,
-/// `notificationSettings` (partial objects).
+/// `notificationSettings` (partial objects). A `status` is published as `user:status_update`
+/// publishes it.
 #[utoipa::path(put, path = "/api/users/profile", tag = "users", security(("bearer" = [])),
     request_body = UpdateProfileRequest,
     responses((status = 200, description = "The updated profile", body = Envelope<OwnProfile>)))]
@@ -123,6 +124,17 @@ pub async fn update(
         privacy: body.privacy_settings.unwrap_or_default(),
         notifications: body.notification_settings.unwrap_or_default(),
     };
-    users::update_profile(&app.db, caller.user_id, &update).await?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let username = users::update_profile(&tx, caller.user_id, &update).await?;
+    let status_changed = update.status.is_some();
+    if let Some(status) = update.status {
+        super::presence::publish_status(&tx, caller.user_id, username, status).await?;
+    }
+    tx.commit().await?;
+    drop(client);
+    if status_changed {
+        super::relay::wake(app, "user:status_updated").await;
+    }
     own(app, caller).await
 }
