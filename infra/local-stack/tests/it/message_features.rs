@@ -929,6 +929,66 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     app.stop().await;
 }
 
+/// Hiding one's last seen hides one's presence at once, both ways (it is a two-way setting):
+/// whoever saw the user online is told it is hidden (offline, no last seen) instead of being
+/// left with an "online" that nothing would end, and the user is told the same of everyone
+/// whose presence they saw. Showing it again tells each side what the other's is now.
+#[tokio::test]
+async fn hiding_ones_last_seen_hides_presence_both_ways_at_once() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.open_chat(&alice, &bob).await;
+    let _alice_ws = app.ws(&alice.access).await;
+    let _bob_ws = app.ws(&bob.access).await;
+    // Presence of `subject` as `viewer`'s stream tells it since `since`.
+    let told = |events: &[Value], subject: &User| -> Vec<(String, Value)> {
+        events
+            .iter()
+            .filter(|e| e["data"]["userId"] == subject.id.as_str())
+            .filter(|e| e["event"].as_str().unwrap().starts_with("user:o"))
+            .map(|e| {
+                (
+                    e["event"].as_str().unwrap().to_owned(),
+                    e["data"]["lastSeen"].clone(),
+                )
+            })
+            .collect()
+    };
+    for (setting, alice_shown) in [("nobody", false), ("everyone", true)] {
+        let (alice_since, bob_since) = (present(&app, &alice).await, present(&app, &bob).await);
+        set_privacy(&app, &alice, json!({ "lastSeen": setting })).await;
+        let (bob_events, _) = sync_all(&app, &bob, &bob_since).await;
+        let (alice_events, _) = sync_all(&app, &alice, &alice_since).await;
+        let expected = if alice_shown {
+            vec![("user:online".to_owned(), Value::Null)]
+        } else {
+            vec![("user:offline".to_owned(), Value::Null)]
+        };
+        assert_eq!(
+            told(&bob_events, &alice),
+            expected,
+            "bob, of alice ({setting})"
+        );
+        assert_eq!(
+            told(&alice_events, &bob),
+            expected,
+            "alice, of bob ({setting})"
+        );
+        let (status, body) = app
+            .get(&format!("/api/users/{}", alice.id), Some(&bob.access))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["data"]["isOnline"], alice_shown, "{body}");
+    }
+    // The same setting again changes no one's view: nothing is told.
+    let bob_since = present(&app, &bob).await;
+    set_privacy(&app, &alice, json!({ "lastSeen": "everyone" })).await;
+    let (bob_events, _) = sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(told(&bob_events, &alice), vec![]);
+    app.stop().await;
+}
+
 /// A status text reaches the people its owner's `about` setting shows it to, as their profile
 /// shows it (not the last-seen settings that choose presence's audience), set either way: over
 /// the WebSocket or in the profile.

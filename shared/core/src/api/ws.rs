@@ -563,7 +563,8 @@ pub enum ServerEvent {
     /// privacy allows).
     #[serde(rename = "user:online")]
     UserOnline(UserPresence),
-    /// Someone went offline (`lastSeen`).
+    /// Someone went offline (`lastSeen`), or their presence is now hidden from the user (no
+    /// `lastSeen`: a last-seen setting changed, theirs or the user's own).
     #[serde(rename = "user:offline")]
     UserOffline(UserPresence),
     /// Someone changed their status text (told to their 1:1 chat partners and contacts whom
@@ -750,7 +751,7 @@ pub struct UserPresence {
     pub user_id: Uuid,
     pub username: String,
     pub status: crate::api::models::OnlineStatus,
-    /// When they went offline (absent while online).
+    /// When they went offline (absent while online, or when it is hidden).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Timestamp>,
 }

@@ -189,23 +189,28 @@ pub async fn append_user_events(
     Ok(())
 }
 
-/// Append one per-user event each: `(user, data)` pairs, all named `name`.
+/// Append one per-user event each, all named `name`: `(user, actor, data)`, in order.
 pub async fn append_user_events_each(
     client: &impl GenericClient,
     name: &str,
-    items: &[(Uuid, Value)],
+    items: &[(Uuid, Option<Uuid>, Value)],
 ) -> Result<(), ApiError> {
     if items.is_empty() {
         return Ok(());
     }
     let users: Vec<Uuid> = items.iter().map(|i| i.0).collect();
-    let data: Vec<&Value> = items.iter().map(|i| &i.1).collect();
+    let actors: Vec<Option<Uuid>> = items.iter().map(|i| i.1).collect();
+    let data: Vec<&Value> = items.iter().map(|i| &i.2).collect();
     let stmt = client
         .prepare_cached(
-            "INSERT INTO events (user_id, name, data) SELECT u, $2, d FROM unnest($1::uuid[], $3::jsonb[]) x(u, d)",
+            "INSERT INTO events (user_id, actor_id, name, data)
+             SELECT u, a, $2, d FROM unnest($1::uuid[], $3::uuid[], $4::jsonb[]) WITH ORDINALITY AS x(u, a, d, n)
+             ORDER BY n",
         )
         .await?;
-    client.execute(&stmt, &[&users, &name, &data]).await?;
+    client
+        .execute(&stmt, &[&users, &name, &actors, &data])
+        .await?;
     Ok(())
 }
 

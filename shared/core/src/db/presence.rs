@@ -95,11 +95,15 @@ pub async fn change(
 /// `FROM`: there PostgreSQL inlines its body into this statement, whose plan the connection
 /// keeps. Called in the select list, its body was planned again at every call (5.5 ms and 790
 /// buffers for someone in one chat, against 0.6 ms and 30).
-pub const AUDIENCE: &str = "SELECT viewer FROM presence_audience($1) AS viewer";
+pub const AUDIENCE: &str = "SELECT viewer AS user_id FROM presence_audience($1) AS viewer";
 
 /// Who is told that `owner`'s status text changed (`status_audience`, V36: presence's people,
 /// as the owner's `about` setting allows), read as [`AUDIENCE`] is.
-pub const STATUS_AUDIENCE: &str = "SELECT viewer FROM status_audience($1) AS viewer";
+pub const STATUS_AUDIENCE: &str = "SELECT viewer AS user_id FROM status_audience($1) AS viewer";
+
+/// Whose presence `viewer` sees: the people in whose [`AUDIENCE`] they are (read as it is).
+pub const WATCHED: &str = "SELECT p.v AS user_id FROM presence_people($1) AS p(v)
+     WHERE EXISTS (SELECT 1 FROM presence_audience(p.v) AS a(v) WHERE a.v = $1)";
 
 /// Who is told of `owner`'s presence ([`AUDIENCE`]), in a transaction that from here on plans as
 /// `keyed_lookup_plans!` says: from the owner's memberships out, by index, however the tables
@@ -122,16 +126,55 @@ pub async fn status_audience(
     viewers(tx, STATUS_AUDIENCE, owner).await
 }
 
+/// Whose presence `viewer` sees ([`WATCHED`]), planned as [`audience`] is.
+pub async fn watched(
+    tx: &deadpool_postgres::Transaction<'_>,
+    viewer: Uuid,
+) -> Result<Vec<Uuid>, ApiError> {
+    viewers(tx, WATCHED, viewer).await
+}
+
 async fn viewers(
     tx: &deadpool_postgres::Transaction<'_>,
     statement: &str,
-    owner: Uuid,
+    user: Uuid,
 ) -> Result<Vec<Uuid>, ApiError> {
     let stmt = tx.prepare_cached(statement).await?;
     let (_, rows) = tokio::try_join!(super::plan_keyed_lookups(tx), async {
-        Ok(tx.query(&stmt, &[&owner]).await?)
+        Ok(tx.query(&stmt, &[&user]).await?)
     })?;
-    Ok(rows.iter().map(|r| r.get("viewer")).collect())
+    Ok(rows.iter().map(|r| r.get("user_id")).collect())
+}
+
+/// Whether a user is online now, or when they were last.
+pub struct Presence {
+    pub user_id: Uuid,
+    pub username: String,
+    pub online: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// The presence of each of `users` now.
+pub async fn presence_of(
+    client: &impl GenericClient,
+    users: &[Uuid],
+) -> Result<Vec<Presence>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, username, is_online, last_seen FROM users WHERE id = ANY($1::uuid[])",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| Presence {
+            user_id: r.get("id"),
+            username: r.get("username"),
+            online: r.get("is_online"),
+            last_seen: r.get("last_seen"),
+        })
+        .collect())
 }
 
 /// Set `user`'s status text (`None` clears it). Their username.

@@ -438,10 +438,13 @@ async fn add_found(
     let tx = client.transaction().await?;
     let added = contacts::add_many(&tx, owner, &users, &nicknames).await?;
     let rows = contacts::some(&tx, owner, &added).await?;
-    let told: Vec<(Uuid, serde_json::Value)> = shown(&app.db, owner, rows)
+    let told: Vec<(Uuid, Option<Uuid>, serde_json::Value)> = shown(&app.db, owner, rows)
         .await?
         .into_iter()
-        .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
+        .map(|contact| {
+            let event = ServerEvent::ContactUpdated(Box::new(contact));
+            (owner, None, event.data())
+        })
         .collect();
     events::append_user_events_each(&tx, "contact:updated", &told).await?;
     tx.commit().await?;

@@ -5,13 +5,15 @@
 //! chat or a contact with the user, never a whole large group, as the privacy settings allow
 //! (presence by both last-seen settings, the status text by the user's `about`).
 
+use std::collections::{HashMap, HashSet};
+
 use uuid::Uuid;
 
 use crate::api::models::{DeviceActivity, OnlineStatus, StatusSet, Timestamp};
 use crate::api::ws::{ServerEvent, UserPresence, UserStatusUpdated};
 use crate::auth::tokens::Caller;
 use crate::db::events;
-use crate::db::presence::{self, ConnectionChange};
+use crate::db::presence::{self, ConnectionChange, Presence};
 use crate::domain::DisplayText;
 use crate::error::ApiError;
 use crate::App;
@@ -29,21 +31,12 @@ pub async fn connection_changed(
         tx.commit().await?;
         return Ok(());
     };
-    let payload = UserPresence {
+    let event = presence_event(Presence {
         user_id: user,
         username: transition.username,
-        status: if transition.online {
-            OnlineStatus::Online
-        } else {
-            OnlineStatus::Offline
-        },
-        last_seen: transition.last_seen.map(Timestamp),
-    };
-    let event = if transition.online {
-        ServerEvent::UserOnline(payload)
-    } else {
-        ServerEvent::UserOffline(payload)
-    };
+        online: transition.online,
+        last_seen: transition.last_seen,
+    });
     let audience = presence::audience(&tx, user).await?;
     events::append_user_events(&tx, &audience, Some(user), event.name(), &event.data()).await?;
     tx.commit().await?;
@@ -51,6 +44,115 @@ pub async fn connection_changed(
         super::relay::wake(app, event.name()).await;
     }
     Ok(())
+}
+
+/// `user:online`, or `user:offline` with the last seen (absent: not shown).
+fn presence_event(presence: Presence) -> ServerEvent {
+    let payload = UserPresence {
+        user_id: presence.user_id,
+        username: presence.username,
+        status: if presence.online {
+            OnlineStatus::Online
+        } else {
+            OnlineStatus::Offline
+        },
+        last_seen: presence.last_seen.map(Timestamp),
+    };
+    if presence.online {
+        ServerEvent::UserOnline(payload)
+    } else {
+        ServerEvent::UserOffline(payload)
+    }
+}
+
+/// Who sees whose presence, from one user's side: the people who see theirs, and the people
+/// whose they see (the last-seen settings work both ways).
+pub(super) struct Sightlines {
+    seen_by: HashSet<Uuid>,
+    sees: HashSet<Uuid>,
+}
+
+impl Sightlines {
+    /// `user`'s, now: read in the transaction of a change that may alter them, before it.
+    pub(super) async fn of(
+        tx: &deadpool_postgres::Transaction<'_>,
+        user: Uuid,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            seen_by: presence::audience(tx, user).await?.into_iter().collect(),
+            sees: presence::watched(tx, user).await?.into_iter().collect(),
+        })
+    }
+}
+
+/// After a change to `user`'s sightlines (their last-seen setting), in its transaction: whoever
+/// no longer sees a presence is told it is hidden (offline, no last seen), so no client goes on
+/// showing an "online" that nothing will end; whoever sees one now is told what it is. Whether
+/// anything was published.
+pub(super) async fn publish_sightline_changes(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user: Uuid,
+    before: Sightlines,
+) -> Result<bool, ApiError> {
+    let after = Sightlines::of(tx, user).await?;
+    let hidden_from: Vec<Uuid> = before.seen_by.difference(&after.seen_by).copied().collect();
+    let shown_to: Vec<Uuid> = after.seen_by.difference(&before.seen_by).copied().collect();
+    let no_longer_seen: Vec<Uuid> = before.sees.difference(&after.sees).copied().collect();
+    let now_seen: Vec<Uuid> = after.sees.difference(&before.sees).copied().collect();
+    if hidden_from.is_empty()
+        && shown_to.is_empty()
+        && no_longer_seen.is_empty()
+        && now_seen.is_empty()
+    {
+        return Ok(false);
+    }
+    let subjects: Vec<Uuid> = [user]
+        .into_iter()
+        .chain(no_longer_seen.iter().copied())
+        .chain(now_seen.iter().copied())
+        .collect();
+    let mut now: HashMap<Uuid, Presence> = presence::presence_of(tx, &subjects)
+        .await?
+        .into_iter()
+        .map(|p| (p.user_id, p))
+        .collect();
+    let hidden = |p: &Presence| {
+        presence_event(Presence {
+            online: false,
+            last_seen: None,
+            username: p.username.clone(),
+            ..*p
+        })
+    };
+    // The user's own presence, to those who stopped or started seeing it.
+    if let Some(own) = now.get(&user) {
+        let hide = hidden(own);
+        events::append_user_events(tx, &hidden_from, Some(user), hide.name(), &hide.data()).await?;
+        let show = presence_event(Presence {
+            username: own.username.clone(),
+            ..*own
+        });
+        events::append_user_events(tx, &shown_to, Some(user), show.name(), &show.data()).await?;
+    }
+    // Others' presence, to the user.
+    let mut others: Vec<(Uuid, ServerEvent)> = no_longer_seen
+        .iter()
+        .filter_map(|subject| Some((*subject, hidden(now.get(subject)?))))
+        .collect();
+    others.extend(
+        now_seen
+            .iter()
+            .filter_map(|subject| Some((*subject, presence_event(now.remove(subject)?)))),
+    );
+    for name in ["user:offline", "user:online"] {
+        let told: Vec<(Uuid, Option<Uuid>, serde_json::Value)> = others
+            .iter()
+            .filter(|(_, event)| event.name() == name)
+            .map(|(subject, event)| (user, Some(*subject), event.data()))
+            .collect();
+        events::append_user_events_each(tx, name, &told).await?;
+    }
+    Ok(true)
 }
 
 /// A connection is gone (disconnected, or a push found it gone): best effort, logged.

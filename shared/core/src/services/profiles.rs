@@ -4,6 +4,7 @@
 
 use uuid::Uuid;
 
+use super::presence::{self, Sightlines};
 use crate::api::models::{
     Audience, Envelope, OffsetPagination, OwnProfile, Page, PageEnvelope, PublicUser,
     UserSearchResult, UserView,
@@ -126,15 +127,24 @@ pub async fn update(
     };
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
+    // Who sees whose presence depends on the last-seen setting.
+    let sightlines = match update.privacy.last_seen {
+        Some(_) => Some(Sightlines::of(&tx, caller.user_id).await?),
+        None => None,
+    };
     let username = users::update_profile(&tx, caller.user_id, &update).await?;
-    let status_changed = update.status.is_some();
+    let mut published = false;
+    if let Some(before) = sightlines {
+        published |= presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
+    }
     if let Some(status) = update.status {
-        super::presence::publish_status(&tx, caller.user_id, username, status).await?;
+        presence::publish_status(&tx, caller.user_id, username, status).await?;
+        published = true;
     }
     tx.commit().await?;
     drop(client);
-    if status_changed {
-        super::relay::wake(app, "user:status_updated").await;
+    if published {
+        super::relay::wake(app, "user:profile").await;
     }
     own(app, caller).await
 }
