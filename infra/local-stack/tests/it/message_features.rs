@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, spawn_app_with, TestApp, User};
+use crate::support::{spawn_app, spawn_app_with, TestApp, User, WsClient};
 use crate::sync::{present, sync_all};
 
 async fn history(app: &TestApp, user: &User, chat: &str) -> Vec<Value> {
@@ -936,25 +936,7 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
 #[tokio::test]
 async fn hiding_ones_last_seen_hides_presence_both_ways_at_once() {
     let app = spawn_app().await;
-    let alice = app.register("alice").await;
-    let bob = app.register("bob").await;
-    app.open_chat(&alice, &bob).await;
-    let _alice_ws = app.ws(&alice.access).await;
-    let _bob_ws = app.ws(&bob.access).await;
-    // Presence of `subject` as `viewer`'s stream tells it since `since`.
-    let told = |events: &[Value], subject: &User| -> Vec<(String, Value)> {
-        events
-            .iter()
-            .filter(|e| e["data"]["userId"] == subject.id.as_str())
-            .filter(|e| e["event"].as_str().unwrap().starts_with("user:o"))
-            .map(|e| {
-                (
-                    e["event"].as_str().unwrap().to_owned(),
-                    e["data"]["lastSeen"].clone(),
-                )
-            })
-            .collect()
-    };
+    let (alice, bob, _online) = chatting_online(&app).await;
     for (setting, alice_shown) in [("nobody", false), ("everyone", true)] {
         let (alice_since, bob_since) = (present(&app, &alice).await, present(&app, &bob).await);
         set_privacy(&app, &alice, json!({ "lastSeen": setting })).await;
@@ -966,12 +948,12 @@ async fn hiding_ones_last_seen_hides_presence_both_ways_at_once() {
             vec![("user:offline".to_owned(), Value::Null)]
         };
         assert_eq!(
-            told(&bob_events, &alice),
+            presence_told(&bob_events, &alice),
             expected,
             "bob, of alice ({setting})"
         );
         assert_eq!(
-            told(&alice_events, &bob),
+            presence_told(&alice_events, &bob),
             expected,
             "alice, of bob ({setting})"
         );
@@ -985,7 +967,94 @@ async fn hiding_ones_last_seen_hides_presence_both_ways_at_once() {
     let bob_since = present(&app, &bob).await;
     set_privacy(&app, &alice, json!({ "lastSeen": "everyone" })).await;
     let (bob_events, _) = sync_all(&app, &bob, &bob_since).await;
-    assert_eq!(told(&bob_events, &alice), vec![]);
+    assert_eq!(presence_told(&bob_events, &alice), vec![]);
+    app.stop().await;
+}
+
+/// Alice and bob, who share a chat, each online on a connection (held by the third value).
+async fn chatting_online(app: &TestApp) -> (User, User, [WsClient; 2]) {
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.open_chat(&alice, &bob).await;
+    let online = [app.ws(&alice.access).await, app.ws(&bob.access).await];
+    (alice, bob, online)
+}
+
+/// What `events` tell of `subject`'s presence: each `user:online` / `user:offline`, with its
+/// `lastSeen`.
+fn presence_told(events: &[Value], subject: &User) -> Vec<(String, Value)> {
+    events
+        .iter()
+        .filter(|e| e["data"]["userId"] == subject.id.as_str())
+        .filter(|e| e["event"].as_str().unwrap().starts_with("user:o"))
+        .map(|e| {
+            let name = e["event"].as_str().unwrap().to_owned();
+            (name, e["data"]["lastSeen"].clone())
+        })
+        .collect()
+}
+
+/// A block hides presence both ways at once, and unblocking shows it again; adding or removing
+/// a contact shows or hides the presence a `contacts` last-seen setting keeps for contacts.
+#[tokio::test]
+async fn blocks_and_contacts_show_or_hide_presence_at_once() {
+    let app = spawn_app().await;
+    let (alice, bob, _online) = chatting_online(&app).await;
+    let hidden = vec![("user:offline".to_owned(), Value::Null)];
+    let shown = vec![("user:online".to_owned(), Value::Null)];
+    for (route, told) in [
+        ("/api/users/block", &hidden),
+        ("/api/users/unblock", &shown),
+    ] {
+        let (alice_since, bob_since) = (present(&app, &alice).await, present(&app, &bob).await);
+        let (status, _) = app
+            .post(route, Some(&alice.access), json!({ "userId": bob.id }))
+            .await;
+        assert_eq!(status, 200);
+        let (bob_events, _) = sync_all(&app, &bob, &bob_since).await;
+        let (alice_events, _) = sync_all(&app, &alice, &alice_since).await;
+        assert_eq!(
+            &presence_told(&bob_events, &alice),
+            told,
+            "bob, of alice: {route}"
+        );
+        assert_eq!(
+            &presence_told(&alice_events, &bob),
+            told,
+            "alice, of bob: {route}"
+        );
+    }
+
+    // Carol shows her presence to her contacts only; dave shares a chat with her.
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    app.open_chat(&carol, &dave).await;
+    set_privacy(&app, &carol, json!({ "lastSeen": "contacts" })).await;
+    let _carol_ws = app.ws(&carol.access).await;
+    let contact = format!("/api/contacts/{}", dave.id);
+    for (adding, told) in [(true, &shown), (false, &hidden)] {
+        let (carol_since, dave_since) = (present(&app, &carol).await, present(&app, &dave).await);
+        let (status, body) = if adding {
+            app.post(
+                "/api/contacts",
+                Some(&carol.access),
+                json!({ "userId": dave.id }),
+            )
+            .await
+        } else {
+            app.delete(&contact, &carol.access, json!({})).await
+        };
+        assert_eq!(status, 200, "{body}");
+        let (dave_events, _) = sync_all(&app, &dave, &dave_since).await;
+        assert_eq!(
+            &presence_told(&dave_events, &carol),
+            told,
+            "adding: {adding}"
+        );
+        // Dave's presence reached carol all along: she is told nothing of it.
+        let (carol_events, _) = sync_all(&app, &carol, &carol_since).await;
+        assert_eq!(presence_told(&carol_events, &dave), vec![]);
+    }
     app.stop().await;
 }
 

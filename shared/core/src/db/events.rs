@@ -189,27 +189,28 @@ pub async fn append_user_events(
     Ok(())
 }
 
-/// Append one per-user event each, all named `name`: `(user, actor, data)`, in order.
+/// Append one per-user event each: `(user, data)` pairs, all named `name` and caused by
+/// `actor`, in order.
 pub async fn append_user_events_each(
     client: &impl GenericClient,
+    actor: Option<Uuid>,
     name: &str,
-    items: &[(Uuid, Option<Uuid>, Value)],
+    items: &[(Uuid, Value)],
 ) -> Result<(), ApiError> {
     if items.is_empty() {
         return Ok(());
     }
     let users: Vec<Uuid> = items.iter().map(|i| i.0).collect();
-    let actors: Vec<Option<Uuid>> = items.iter().map(|i| i.1).collect();
-    let data: Vec<&Value> = items.iter().map(|i| &i.2).collect();
+    let data: Vec<&Value> = items.iter().map(|i| &i.1).collect();
     let stmt = client
         .prepare_cached(
             "INSERT INTO events (user_id, actor_id, name, data)
-             SELECT u, a, $2, d FROM unnest($1::uuid[], $3::uuid[], $4::jsonb[]) WITH ORDINALITY AS x(u, a, d, n)
+             SELECT u, $2, $3, d FROM unnest($1::uuid[], $4::jsonb[]) WITH ORDINALITY AS x(u, d, n)
              ORDER BY n",
         )
         .await?;
     client
-        .execute(&stmt, &[&users, &name, &actors, &data])
+        .execute(&stmt, &[&users, &actor, &name, &data])
         .await?;
     Ok(())
 }

@@ -134,6 +134,30 @@ pub async fn watched(
     viewers(tx, WATCHED, viewer).await
 }
 
+/// Between `user` and each of `others`: `(other, whether they see the user's presence, whether
+/// the user sees theirs)`, each read as [`AUDIENCE`] is (a few people: each is one lookup).
+pub async fn sightlines_between(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user: Uuid,
+    others: &[Uuid],
+) -> Result<Vec<(Uuid, bool, bool)>, ApiError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT o AS user_id,
+                    EXISTS (SELECT 1 FROM presence_audience($1) AS a(v) WHERE a.v = o) AS sees_user,
+                    EXISTS (SELECT 1 FROM presence_audience(o) AS a(v) WHERE a.v = $1) AS seen_by_user
+             FROM unnest($2::uuid[]) AS o",
+        )
+        .await?;
+    let (_, rows) = tokio::try_join!(super::plan_keyed_lookups(tx), async {
+        Ok(tx.query(&stmt, &[&user, &others]).await?)
+    })?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("user_id"), r.get("sees_user"), r.get("seen_by_user")))
+        .collect())
+}
+
 async fn viewers(
     tx: &deadpool_postgres::Transaction<'_>,
     statement: &str,

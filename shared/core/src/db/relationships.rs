@@ -1,5 +1,6 @@
 //! Contacts, favorites and blocks (`user_relationships`).
 
+use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -114,8 +115,12 @@ pub async fn refusing_group_adds(
 }
 
 /// Add a relationship (idempotent).
-pub async fn add(db: &Db, user: Uuid, related: Uuid, kind: &str) -> Result<(), ApiError> {
-    let client = db.get().await?;
+pub async fn add(
+    client: &impl GenericClient,
+    user: Uuid,
+    related: Uuid,
+    kind: &str,
+) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached(
             "INSERT INTO user_relationships (user_id, related_user_id, relationship_type) VALUES ($1, $2, $3)
@@ -127,8 +132,12 @@ pub async fn add(db: &Db, user: Uuid, related: Uuid, kind: &str) -> Result<(), A
 }
 
 /// Remove a relationship; whether there was one.
-pub async fn remove(db: &Db, user: Uuid, related: Uuid, kind: &str) -> Result<bool, ApiError> {
-    let client = db.get().await?;
+pub async fn remove(
+    client: &impl GenericClient,
+    user: Uuid,
+    related: Uuid,
+    kind: &str,
+) -> Result<bool, ApiError> {
     let stmt = client
         .prepare_cached("DELETE FROM user_relationships WHERE user_id = $1 AND related_user_id = $2 AND relationship_type = $3")
         .await?;

@@ -1,6 +1,7 @@
 //! Blocking (PRD 1.3). A block is one row; what it means is enforced where each path decides:
 //! messaging refuses 1:1 sends and leaves blockers out of group deliveries, chat creation
-//! refuses, and profile views hide presence, picture and about (`profiles::public_view`).
+//! refuses, and profile views hide presence, picture and about (`profiles::public_view`);
+//! presence events stop both ways, at once.
 
 use uuid::Uuid;
 
@@ -10,6 +11,8 @@ use crate::auth::tokens::Caller;
 use crate::db::{relationships, users};
 use crate::error::ApiError;
 use crate::App;
+
+use super::presence::{self, Sightlines};
 
 const BLOCKED: &str = "blocked";
 
@@ -30,7 +33,7 @@ async fn target(app: &App, caller: Caller, body: &BlockRequest) -> Result<Uuid, 
     responses((status = 200, description = "The user is blocked", body = Envelope<BlockState>)))]
 pub async fn block(app: &App, caller: Caller, body: BlockRequest) -> Result<BlockState, ApiError> {
     let id = target(app, caller, &body).await?;
-    relationships::add(&app.db, caller.user_id, id, BLOCKED).await?;
+    set_block(app, caller.user_id, id, true).await?;
     Ok(BlockState {
         user_id: id,
         blocked: true,
@@ -47,11 +50,30 @@ pub async fn unblock(
     body: BlockRequest,
 ) -> Result<BlockState, ApiError> {
     let id = target(app, caller, &body).await?;
-    relationships::remove(&app.db, caller.user_id, id, BLOCKED).await?;
+    set_block(app, caller.user_id, id, false).await?;
     Ok(BlockState {
         user_id: id,
         blocked: false,
     })
+}
+
+/// Block `blocked` or not; neither sees the other's presence while a block holds, and each is
+/// told at once (`presence::publish_sightline_changes`).
+async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(), ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let before = Sightlines::between(&tx, user, &[blocked]).await?;
+    if on {
+        relationships::add(&tx, user, blocked, BLOCKED).await?;
+    } else {
+        relationships::remove(&tx, user, blocked, BLOCKED).await?;
+    }
+    let published = presence::publish_sightline_changes(&tx, user, before).await?;
+    tx.commit().await?;
+    if published {
+        super::relay::wake(app, "user:offline").await;
+    }
+    Ok(())
 }
 
 /// `GET /api/users/blocked`.

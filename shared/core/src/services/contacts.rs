@@ -28,6 +28,8 @@ use crate::domain::{address_book_phone, phone_region, DisplayText};
 use crate::error::ApiError;
 use crate::{qr, vcards, App};
 
+use super::presence::{self, Sightlines};
+
 /// Largest vCard file `POST /api/contacts/import` reads.
 pub const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 
@@ -116,7 +118,11 @@ async fn save(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     if add {
+        // A contact may see presence that a `contacts` last-seen setting hid (told with the
+        // contact, by the same wake-up).
+        let before = Sightlines::between(&tx, owner, &[user]).await?;
         contacts::add_many(&tx, owner, &[user], &[None]).await?;
+        presence::publish_sightline_changes(&tx, owner, before).await?;
     }
     contacts::update(&tx, owner, user, &change).await?;
     let row = contacts::one(&tx, owner, user)
@@ -186,9 +192,11 @@ pub async fn update(
 pub async fn remove(app: &App, caller: Caller, user: Uuid) -> Result<ContactRemoved, ApiError> {
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
+    let before = Sightlines::between(&tx, caller.user_id, &[user]).await?;
     if !contacts::remove(&tx, caller.user_id, user).await? {
         return Err(ApiError::NotFound("contact"));
     }
+    presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
     let removed = ContactRemoved { user_id: user };
     tell(
         &tx,
@@ -436,17 +444,16 @@ async fn add_found(
     let (users, nicknames): (Vec<Uuid>, Vec<Option<String>>) = found.iter().cloned().unzip();
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
+    let before = Sightlines::between(&tx, owner, &users).await?;
     let added = contacts::add_many(&tx, owner, &users, &nicknames).await?;
+    presence::publish_sightline_changes(&tx, owner, before).await?;
     let rows = contacts::some(&tx, owner, &added).await?;
-    let told: Vec<(Uuid, Option<Uuid>, serde_json::Value)> = shown(&app.db, owner, rows)
+    let told: Vec<(Uuid, serde_json::Value)> = shown(&app.db, owner, rows)
         .await?
         .into_iter()
-        .map(|contact| {
-            let event = ServerEvent::ContactUpdated(Box::new(contact));
-            (owner, None, event.data())
-        })
+        .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
         .collect();
-    events::append_user_events_each(&tx, "contact:updated", &told).await?;
+    events::append_user_events_each(&tx, None, "contact:updated", &told).await?;
     tx.commit().await?;
     super::relay::wake(app, "contact:updated").await;
     Ok(())

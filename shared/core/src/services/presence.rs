@@ -66,35 +66,65 @@ fn presence_event(presence: Presence) -> ServerEvent {
 }
 
 /// Who sees whose presence, from one user's side: the people who see theirs, and the people
-/// whose they see (the last-seen settings work both ways).
+/// whose they see (the last-seen settings work both ways). Read in the transaction of a change
+/// that may alter them, before it, and again after it ([`publish_sightline_changes`]).
 pub(super) struct Sightlines {
+    /// Only between the user and these people (`None`: with everyone).
+    among: Option<Vec<Uuid>>,
     seen_by: HashSet<Uuid>,
     sees: HashSet<Uuid>,
 }
 
 impl Sightlines {
-    /// `user`'s, now: read in the transaction of a change that may alter them, before it.
+    /// All of `user`'s (a change of their last-seen setting).
     pub(super) async fn of(
         tx: &deadpool_postgres::Transaction<'_>,
         user: Uuid,
     ) -> Result<Self, ApiError> {
         Ok(Self {
+            among: None,
             seen_by: presence::audience(tx, user).await?.into_iter().collect(),
             sees: presence::watched(tx, user).await?.into_iter().collect(),
         })
     }
+
+    /// Only those between `user` and each of `others` (a block, a contact).
+    pub(super) async fn between(
+        tx: &deadpool_postgres::Transaction<'_>,
+        user: Uuid,
+        others: &[Uuid],
+    ) -> Result<Self, ApiError> {
+        let pairs = presence::sightlines_between(tx, user, others).await?;
+        Ok(Self {
+            among: Some(others.to_vec()),
+            seen_by: pairs.iter().filter(|p| p.1).map(|p| p.0).collect(),
+            sees: pairs.iter().filter(|p| p.2).map(|p| p.0).collect(),
+        })
+    }
+
+    /// The same sightlines of `user`, read again.
+    async fn again(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        user: Uuid,
+    ) -> Result<Self, ApiError> {
+        match &self.among {
+            None => Self::of(tx, user).await,
+            Some(others) => Self::between(tx, user, others).await,
+        }
+    }
 }
 
-/// After a change to `user`'s sightlines (their last-seen setting), in its transaction: whoever
-/// no longer sees a presence is told it is hidden (offline, no last seen), so no client goes on
-/// showing an "online" that nothing will end; whoever sees one now is told what it is. Whether
-/// anything was published.
+/// After a change to `user`'s sightlines (a last-seen setting, a block, a contact), in its
+/// transaction: whoever no longer sees a presence is told it is hidden (offline, no last seen),
+/// so no client goes on showing an "online" that nothing will end; whoever sees one now is told
+/// what it is. Whether anything was published.
 pub(super) async fn publish_sightline_changes(
     tx: &deadpool_postgres::Transaction<'_>,
     user: Uuid,
     before: Sightlines,
 ) -> Result<bool, ApiError> {
-    let after = Sightlines::of(tx, user).await?;
+    let after = before.again(tx, user).await?;
     let hidden_from: Vec<Uuid> = before.seen_by.difference(&after.seen_by).copied().collect();
     let shown_to: Vec<Uuid> = after.seen_by.difference(&before.seen_by).copied().collect();
     let no_longer_seen: Vec<Uuid> = before.sees.difference(&after.sees).copied().collect();
@@ -134,23 +164,23 @@ pub(super) async fn publish_sightline_changes(
         });
         events::append_user_events(tx, &shown_to, Some(user), show.name(), &show.data()).await?;
     }
-    // Others' presence, to the user.
-    let mut others: Vec<(Uuid, ServerEvent)> = no_longer_seen
+    // Others' presence, to the user (caused by the user: one they block is not its actor).
+    let mut others: Vec<ServerEvent> = no_longer_seen
         .iter()
-        .filter_map(|subject| Some((*subject, hidden(now.get(subject)?))))
+        .filter_map(|subject| Some(hidden(now.get(subject)?)))
         .collect();
     others.extend(
         now_seen
             .iter()
-            .filter_map(|subject| Some((*subject, presence_event(now.remove(subject)?)))),
+            .filter_map(|subject| Some(presence_event(now.remove(subject)?))),
     );
     for name in ["user:offline", "user:online"] {
-        let told: Vec<(Uuid, Option<Uuid>, serde_json::Value)> = others
+        let told: Vec<(Uuid, serde_json::Value)> = others
             .iter()
-            .filter(|(_, event)| event.name() == name)
-            .map(|(subject, event)| (user, Some(*subject), event.data()))
+            .filter(|event| event.name() == name)
+            .map(|event| (user, event.data()))
             .collect();
-        events::append_user_events_each(tx, name, &told).await?;
+        events::append_user_events_each(tx, Some(user), name, &told).await?;
     }
     Ok(true)
 }
