@@ -995,7 +995,8 @@ fn presence_told(events: &[Value], subject: &User) -> Vec<(String, Value)> {
 }
 
 /// A block hides presence both ways at once, and unblocking shows it again; adding or removing
-/// a contact shows or hides the presence a `contacts` last-seen setting keeps for contacts.
+/// a contact shows or hides the presence a `contacts` last-seen setting keeps for contacts; a
+/// new 1:1 chat shows each their partner's.
 #[tokio::test]
 async fn blocks_and_contacts_show_or_hide_presence_at_once() {
     let app = spawn_app().await;
@@ -1055,6 +1056,17 @@ async fn blocks_and_contacts_show_or_hide_presence_at_once() {
         let (carol_events, _) = sync_all(&app, &carol, &carol_since).await;
         assert_eq!(presence_told(&carol_events, &dave), vec![]);
     }
+
+    // Two people online open a chat: each is told the other's presence at once.
+    let erin = app.register("erin").await;
+    let frank = app.register("frank").await;
+    let _online = [app.ws(&erin.access).await, app.ws(&frank.access).await];
+    let (erin_since, frank_since) = (present(&app, &erin).await, present(&app, &frank).await);
+    app.open_chat(&erin, &frank).await;
+    let (frank_events, _) = sync_all(&app, &frank, &frank_since).await;
+    let (erin_events, _) = sync_all(&app, &erin, &erin_since).await;
+    assert_eq!(presence_told(&frank_events, &erin), shown);
+    assert_eq!(presence_told(&erin_events, &frank), shown);
     app.stop().await;
 }
 

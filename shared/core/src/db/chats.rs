@@ -18,10 +18,10 @@ use crate::error::ApiError;
 
 use super::Db;
 
-/// The 1:1 chat between two users, created if it does not exist. Returns its id and whether it
-/// was created now.
+/// The 1:1 chat between two users, created if it does not exist (in the caller's transaction).
+/// Returns its id and whether it was created now.
 pub async fn open_individual(
-    db: &Db,
+    tx: &deadpool_postgres::Transaction<'_>,
     creator: Uuid,
     other: Uuid,
 ) -> Result<(Uuid, bool), ApiError> {
@@ -30,8 +30,6 @@ pub async fn open_individual(
     } else {
         format!("{other}:{creator}")
     };
-    let mut client = db.get().await?;
-    let tx = client.transaction().await?;
     let created = tx
         .query_opt(
             "INSERT INTO chats (id, type, created_by, individual_key) VALUES ($1, 'individual', $2, $3)
@@ -56,9 +54,8 @@ pub async fn open_individual(
     )
     .await?;
     if is_new {
-        super::events::append_chat_event(&tx, chat_id, Some(creator), "chat:created", None).await?;
+        super::events::append_chat_event(tx, chat_id, Some(creator), "chat:created", None).await?;
     }
-    tx.commit().await?;
     Ok((chat_id, is_new))
 }
 

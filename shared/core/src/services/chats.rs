@@ -14,6 +14,7 @@ use crate::domain::AvatarUrl;
 use crate::error::ApiError;
 use crate::App;
 
+use super::presence::{self, Sightlines};
 use super::profiles;
 
 /// A chat and whether this request created it.
@@ -59,6 +60,8 @@ pub async fn create(
     if !users::all_exist(&app.db, &others).await? {
         return Err(ApiError::NotFound("user"));
     }
+    // Whether the two people of a 1:1 chat were told each other's presence.
+    let mut presence_told = false;
     let (chat_id, created) = match group {
         None => {
             let [other] = others.as_slice() else {
@@ -71,7 +74,16 @@ pub async fn create(
                     "you cannot start a chat with this user".into(),
                 ));
             }
-            chats::open_individual(&app.db, caller.user_id, *other).await?
+            let mut client = app.db.get().await?;
+            let tx = client.transaction().await?;
+            // From now on the two may see each other's presence (as their settings allow):
+            // each is told the other's at once, as a chat header shows it.
+            let before = Sightlines::between(&tx, caller.user_id, &[*other]).await?;
+            let opened = chats::open_individual(&tx, caller.user_id, *other).await?;
+            presence_told =
+                presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
+            tx.commit().await?;
+            opened
         }
         Some((name, description, avatar_url)) => {
             if !relationships::blocking(&app.db, caller.user_id, &others)
@@ -110,7 +122,7 @@ pub async fn create(
     let chat = chats::details(&app.db, chat_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
-    if created {
+    if created || presence_told {
         // `chat:created` is in the log with the chat (its members read it through the relay or
         // sync, each with the chat as they see it).
         super::relay::wake(app, "chat:created").await;
