@@ -326,7 +326,8 @@ fn object_created(shared: &Shared, key: &str, size: u64) {
     }
 }
 
-/// `GET /blobs/{key}?expires&signature`: a presigned download.
+/// `GET /blobs/{key}?expires&signature`: a presigned download, with the `Content-Type` it was
+/// stored with (as S3 answers).
 pub async fn get_blob(
     State(shared): State<Shared>,
     Path(key): Path<String>,
@@ -335,8 +336,19 @@ pub async fn get_blob(
     if let Err(e) = shared.blobs.verify("GET", &key, &query) {
         return blob_error(StatusCode::FORBIDDEN, &e);
     }
-    match shared.blobs.get(&key).await {
-        Ok(Some(bytes)) => bytes.into_response(),
+    let object = async {
+        let Some(bytes) = shared.blobs.get(&key).await? else {
+            return Ok(None);
+        };
+        Ok::<_, banter_core::ports::PortError>(Some((
+            shared.blobs.content_type(&key).await?,
+            bytes,
+        )))
+    };
+    match object.await {
+        Ok(Some((content_type, bytes))) => {
+            ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
         Ok(None) => blob_error(StatusCode::NOT_FOUND, "no such object"),
         Err(e) => {
             tracing::error!(error = %e, "blob read failed");

@@ -61,6 +61,11 @@ async fn status_of(app: &TestApp, user: &User, file: &str) -> Value {
 }
 
 async fn download(app: &TestApp, url: &Value) -> Vec<u8> {
+    fetch(app, url).await.1
+}
+
+/// The `Content-Type` a signed URL answers with, and its bytes.
+async fn fetch(app: &TestApp, url: &Value) -> (String, Vec<u8>) {
     let answer = app
         .http
         .get(url.as_str().expect("a URL"))
@@ -68,7 +73,11 @@ async fn download(app: &TestApp, url: &Value) -> Vec<u8> {
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 200, "{url}");
-    answer.bytes().await.unwrap().to_vec()
+    let content_type = answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (content_type, answer.bytes().await.unwrap().to_vec())
 }
 
 /// A big-endian EXIF: Orientation 6 (turn 90° clockwise to show) and a GPS IFD (latitude ref).
@@ -182,12 +191,15 @@ async fn a_picture_is_oriented_resized_to_webp_and_stripped_of_its_metadata() {
         (json!(400), json!(600))
     );
     let urls = &media["urls"];
+    // Served as stored (a browser shows an image by its type).
+    assert_eq!(fetch(&app, &urls["original"]).await.0, "image/jpeg");
     for (name, size) in [
         ("thumbnail", (150, 150)),
         ("medium", (267, 400)),
         ("large", (400, 600)),
     ] {
-        let bytes = download(&app, &urls[name]).await;
+        let (content_type, bytes) = fetch(&app, &urls[name]).await;
+        assert_eq!(content_type, "image/webp", "{name}");
         assert_eq!(&bytes[..4], b"RIFF", "{name} is WebP");
         assert_eq!(&bytes[8..12], b"WEBP");
         let picture = decode(&bytes);

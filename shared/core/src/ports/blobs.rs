@@ -127,10 +127,14 @@ pub enum SignedBlobRequest {
     },
 }
 
-/// Where the embedded store keeps unfinished multipart uploads and object tags, beside the
-/// objects (no object key starts with a dot).
+/// Where the embedded store keeps unfinished multipart uploads, object tags and the
+/// `Content-Type` each object was stored with, beside the objects (no object key starts with a
+/// dot).
 const MULTIPART_DIR: &str = ".multipart";
 const TAGS_DIR: &str = ".tags";
+const TYPES_DIR: &str = ".types";
+/// An object stored without a valid type is served as S3 serves one.
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 fn io_error(e: std::io::Error) -> PortError {
     PortError::new("blobs", e)
@@ -169,6 +173,11 @@ impl FileBlobStore {
     fn tags_path(&self, key: &str) -> Result<PathBuf, PortError> {
         Self::checked_key(key)?;
         Ok(self.root.join(TAGS_DIR).join(key))
+    }
+
+    fn type_path(&self, key: &str) -> Result<PathBuf, PortError> {
+        Self::checked_key(key)?;
+        Ok(self.root.join(TYPES_DIR).join(key))
     }
 
     fn upload_dir(&self, upload_id: &str) -> Result<PathBuf, PortError> {
@@ -279,12 +288,32 @@ impl FileBlobStore {
         }
     }
 
-    /// Write then rename, so a reader never sees half an object; then tell who listens.
-    async fn write_object(&self, key: &str, bytes: &[u8]) -> Result<(), PortError> {
+    /// The `Content-Type` the object was stored with, as S3 serves it back.
+    pub async fn content_type(&self, key: &str) -> Result<String, PortError> {
+        match tokio::fs::read_to_string(self.type_path(key)?).await {
+            Ok(t) if is_valid_content_type(&t) => Ok(t),
+            Ok(_) => Ok(DEFAULT_CONTENT_TYPE.into()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_CONTENT_TYPE.into()),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
+    /// Write then rename, so a reader never sees half an object (its type first, so it has
+    /// one once it is there); then tell who listens.
+    async fn write_object(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        content_type: &str,
+    ) -> Result<(), PortError> {
         let path = self.path(key)?;
-        if let Some(dir) = path.parent() {
+        let type_path = self.type_path(key)?;
+        for dir in [path.parent(), type_path.parent()].into_iter().flatten() {
             tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
         }
+        tokio::fs::write(&type_path, content_type)
+            .await
+            .map_err(io_error)?;
         let tmp = path.with_extension(format!("part-{}", uuid::Uuid::new_v4()));
         tokio::fs::write(&tmp, bytes).await.map_err(io_error)?;
         tokio::fs::rename(&tmp, &path).await.map_err(io_error)?;
@@ -329,8 +358,8 @@ impl BlobStore for FileBlobStore {
         ))
     }
 
-    async fn put(&self, key: &str, bytes: Bytes, _content_type: &str) -> Result<(), PortError> {
-        self.write_object(key, &bytes).await
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError> {
+        self.write_object(key, &bytes, content_type).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, PortError> {
@@ -352,6 +381,7 @@ impl BlobStore for FileBlobStore {
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         let path = self.path(key)?;
         let _ = tokio::fs::remove_file(self.tags_path(key)?).await;
+        let _ = tokio::fs::remove_file(self.type_path(key)?).await;
         match tokio::fs::remove_file(path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -375,12 +405,15 @@ impl BlobStore for FileBlobStore {
             .map_err(io_error)
     }
 
-    async fn create_multipart(&self, key: &str, _content_type: &str) -> Result<String, PortError> {
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, PortError> {
         Self::checked_key(key)?;
         let upload_id = uuid::Uuid::new_v4().simple().to_string();
         let dir = self.upload_dir(&upload_id)?;
         tokio::fs::create_dir_all(&dir).await.map_err(io_error)?;
         tokio::fs::write(dir.join("key"), key)
+            .await
+            .map_err(io_error)?;
+        tokio::fs::write(dir.join("type"), content_type)
             .await
             .map_err(io_error)?;
         Ok(upload_id)
@@ -436,7 +469,10 @@ impl BlobStore for FileBlobStore {
             }
             object.extend_from_slice(&bytes);
         }
-        self.write_object(key, &object).await?;
+        let content_type = tokio::fs::read_to_string(dir.join("type"))
+            .await
+            .unwrap_or_else(|_| DEFAULT_CONTENT_TYPE.into());
+        self.write_object(key, &object, &content_type).await?;
         tokio::fs::remove_dir_all(dir).await.map_err(io_error)
     }
 
