@@ -332,6 +332,8 @@ pub async fn list(
     search: Option<&str>,
 ) -> Result<(Vec<ChatSummary>, i64), ApiError> {
     let pattern = search.map(|q| super::like_pattern(q, false));
+    // The unread counts and the last message leave out what the caller never got.
+    let not_blocked = super::not_sent_while_blocked("$1", "m.sender_id", "m.created_at");
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
@@ -360,11 +362,13 @@ pub async fn list(
                       WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1) AS other_username,
                     (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq)
-                      AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone LIMIT $4) AS unread)
+                      AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone
+                      AND {not_blocked} LIMIT $4) AS unread)
                         AS unread_count,
                     EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.mentions @> ARRAY[$1::uuid]
-                      AND cardinality(m.mentions) > 0 AND NOT m.deleted_for_everyone)
+                      AND cardinality(m.mentions) > 0 AND NOT m.deleted_for_everyone
+                      AND {not_blocked})
                         AS unread_mention,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
@@ -374,6 +378,7 @@ pub async fn list(
              JOIN chat_participants me ON me.chat_id = page.id AND me.user_id = $1
              LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
+                                  AND {not_blocked}
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
              ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id"

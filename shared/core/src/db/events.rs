@@ -344,7 +344,8 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
 
 /// `user`'s events after `after` and at most `until`, below the horizon, in order: their own
 /// stream and their chats' events from the time they were members, leaving out events caused
-/// by people they block. Returns the events and the horizon.
+/// by people they had blocked by then (`not_sent_while_blocked`). Returns the events and the
+/// horizon.
 pub async fn for_user(
     client: &impl GenericClient,
     user: Uuid,
@@ -353,7 +354,7 @@ pub async fn for_user(
     limit: i64,
 ) -> Result<(Vec<StoredEvent>, Position), ApiError> {
     let stmt = client
-        .prepare_cached(&with_horizon(
+        .prepare_cached(&with_horizon(&format!(
             "SELECT e.* FROM (
                  SELECT e.* FROM events e WHERE e.user_id = $1
                  UNION ALL
@@ -365,10 +366,10 @@ pub async fn for_user(
              WHERE (e.xid, e.id) > ($2::bigint::text::xid8, $3)
                AND (e.xid, e.id) <= ($4::bigint::text::xid8, $5)
                AND e.xid < (SELECT x FROM h)
-               AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.user_id = $1
-                               AND b.related_user_id = e.actor_id AND b.relationship_type = 'blocked')
+               AND {}
              ORDER BY e.xid, e.id LIMIT $6",
-        ))
+            super::not_sent_while_blocked("$1", "e.actor_id", "e.created_at")
+        )))
         .await?;
     let rows = client
         .query(

@@ -545,12 +545,17 @@ pub async fn history(
     };
     let file_name = cursor.file_name.map(|f| super::like_pattern(f, false));
     let file_name = &file_name;
-    let visible = "m.chat_id = $1 AND m.seq > $2 AND m.created_at >= $7
+    let visible = format!(
+        "m.chat_id = $1 AND m.seq > $2 AND m.created_at >= $7
         AND ($8::text IS NULL OR m.type = $8)
         AND (NOT $9 OR (m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone))
         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
+        AND {}
         AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM media_files f
-                                          WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))";
+                                          WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))",
+        super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at")
+    );
+    let visible = &visible;
     // Up to `n` visible messages with `lower < seq < upper`, nearest the bound paged from first.
     let rows_between = |lower: i64, upper: i64, ascending: bool, n: i64| async move {
         let order = if ascending { "ASC" } else { "DESC" };
@@ -906,6 +911,7 @@ pub fn search_sql() -> String {
         "(SELECT by_chat FROM way)",
         "ts_match_vq(v.search, (SELECT query FROM q))",
     );
+    let not_blocked = super::not_sent_while_blocked("$1", "v.sender_id", "v.created_at");
     format!(
         "WITH q AS MATERIALIZED (SELECT search_query($2) AS query),
              mine AS MATERIALIZED (
@@ -926,6 +932,7 @@ pub fn search_sql() -> String {
                    AND ($6::timestamptz IS NULL OR v.created_at >= $6)
                    AND ($7::timestamptz IS NULL OR v.created_at < $7)
                    AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)
+                   AND {not_blocked}
                  ORDER BY rank DESC, v.created_at DESC, v.id
                  LIMIT $8 OFFSET $9)
              SELECT hits.total, hits.rank,

@@ -26,6 +26,7 @@ async fn blocks_are_enforced_on_every_path() {
         .await;
     assert_eq!(status, 201);
     let group = group["data"]["id"].as_str().unwrap().to_owned();
+    app.sent(&bob, &group, "hello before the block").await;
     set_profile(&app, &alice, json!({ "about": "private person" })).await;
 
     let (status, body) = app
@@ -92,6 +93,61 @@ async fn blocks_are_enforced_on_every_path() {
         "group hello"
     );
     alice_ws.expect_silence(Duration::from_millis(400)).await;
+    // What she loads agrees with what she was pushed: her history, search, chat list and sync
+    // leave out what Bob sent while she blocked him, and keep what he sent before.
+    let texts = |messages: &serde_json::Value| -> Vec<String> {
+        let mut texts: Vec<String> = messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["content"].as_str().or(m["message"]["content"].as_str()))
+            .filter(|t| t.contains("hello"))
+            .map(str::to_owned)
+            .collect();
+        texts.sort();
+        texts
+    };
+    let before = vec!["hello before the block".to_owned()];
+    let history = app
+        .get(&format!("/api/chats/{group}/messages"), Some(&alice.access))
+        .await
+        .1;
+    assert_eq!(texts(&history["data"]), before, "{history}");
+    for (user, found) in [
+        (&alice, before.clone()),
+        (&carol, vec!["group hello".to_owned(), before[0].clone()]),
+    ] {
+        let search = app
+            .get("/api/messages/search?q=hello", Some(&user.access))
+            .await
+            .1;
+        assert_eq!(texts(&search["data"]), found, "{search}");
+    }
+    let list = app.get("/api/chats", Some(&alice.access)).await.1;
+    let entry = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == group.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        entry["lastMessage"]["content"],
+        before[0].as_str(),
+        "{entry}"
+    );
+    let synced = app
+        .get("/api/sync?since=0.0&limit=100", Some(&alice.access))
+        .await
+        .1;
+    let received: Vec<serde_json::Value> = synced["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "message:received")
+        .map(|e| e["data"].clone())
+        .collect();
+    assert_eq!(texts(&serde_json::Value::Array(received)), before);
     // Bob cannot put Alice in a new group, nor open a new 1:1 chat.
     let (status, _) = app
         .post(
