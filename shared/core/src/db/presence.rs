@@ -134,13 +134,22 @@ pub async fn watched(
     viewers(tx, WATCHED, viewer).await
 }
 
-/// Between `user` and each of `others`: `(other, whether they see the user's presence, whether
-/// the user sees theirs)`, each read as [`AUDIENCE`] is (a few people: each is one lookup).
+/// Who sees whose presence between a user and one other person.
+pub struct Sightline {
+    pub other: Uuid,
+    /// The other sees the user's presence.
+    pub sees_user: bool,
+    /// The user sees the other's.
+    pub seen_by_user: bool,
+}
+
+/// Between `user` and each of `others`, each read as [`AUDIENCE`] is (a few people: each is one
+/// lookup).
 pub async fn sightlines_between(
     tx: &deadpool_postgres::Transaction<'_>,
     user: Uuid,
     others: &[Uuid],
-) -> Result<Vec<(Uuid, bool, bool)>, ApiError> {
+) -> Result<Vec<Sightline>, ApiError> {
     let stmt = tx
         .prepare_cached(
             "SELECT o AS user_id,
@@ -154,7 +163,11 @@ pub async fn sightlines_between(
     })?;
     Ok(rows
         .iter()
-        .map(|r| (r.get("user_id"), r.get("sees_user"), r.get("seen_by_user")))
+        .map(|r| Sightline {
+            other: r.get("user_id"),
+            sees_user: r.get("sees_user"),
+            seen_by_user: r.get("seen_by_user"),
+        })
         .collect())
 }
 

@@ -1,6 +1,7 @@
 //! Queries on `users`.
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -11,7 +12,6 @@ use crate::domain::{Email, Phone, Username};
 use crate::error::ApiError;
 
 use super::{is_unique_violation, Db};
-use deadpool_postgres::GenericClient;
 
 pub enum NewUserConflict {
     Email,

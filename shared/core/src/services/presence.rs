@@ -97,8 +97,16 @@ impl Sightlines {
         let pairs = presence::sightlines_between(tx, user, others).await?;
         Ok(Self {
             among: Some(others.to_vec()),
-            seen_by: pairs.iter().filter(|p| p.1).map(|p| p.0).collect(),
-            sees: pairs.iter().filter(|p| p.2).map(|p| p.0).collect(),
+            seen_by: pairs
+                .iter()
+                .filter(|p| p.sees_user)
+                .map(|p| p.other)
+                .collect(),
+            sees: pairs
+                .iter()
+                .filter(|p| p.seen_by_user)
+                .map(|p| p.other)
+                .collect(),
         })
     }
 

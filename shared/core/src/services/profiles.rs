@@ -4,7 +4,6 @@
 
 use uuid::Uuid;
 
-use super::presence::{self, Sightlines};
 use crate::api::models::{
     Audience, Envelope, OffsetPagination, OwnProfile, Page, PageEnvelope, PublicUser,
     UserSearchResult, UserView,
@@ -15,6 +14,8 @@ use crate::db::users::{self, ProfileUpdate, PublicRow};
 use crate::domain::DisplayText;
 use crate::error::ApiError;
 use crate::App;
+
+use super::presence::{self, Sightlines};
 
 /// May the viewer of `row` see a field shown to `audience`?
 fn may_see(row: &PublicRow, audience: Option<Audience>) -> bool {
