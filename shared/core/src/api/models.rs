@@ -290,7 +290,7 @@ pub struct NotificationSettings {
 }
 
 /// The caller's own profile: every field.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnProfile {
     pub id: Uuid,
@@ -344,7 +344,7 @@ pub struct UserSearchResult {
     pub total: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockedUser {
     pub id: Uuid,
@@ -352,7 +352,7 @@ pub struct BlockedUser {
     pub blocked_at: Timestamp,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockState {
     pub user_id: Uuid,

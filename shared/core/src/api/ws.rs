@@ -571,6 +571,16 @@ pub enum ServerEvent {
     /// their `about` setting shows it to).
     #[serde(rename = "user:status_updated")]
     UserStatusUpdated(UserStatusUpdated),
+    /// The user changed their own profile or settings (on one of their devices): the profile as
+    /// `GET /api/users/profile` answers it now.
+    #[serde(rename = "user:profile:updated")]
+    ProfileUpdated(Box<crate::api::models::OwnProfile>),
+    /// The user blocked someone (on one of their devices): an entry of `GET /api/users/blocked`.
+    #[serde(rename = "user:blocked")]
+    UserBlocked(crate::api::models::BlockedUser),
+    /// The user unblocked someone (on one of their devices).
+    #[serde(rename = "user:unblocked")]
+    UserUnblocked(crate::api::models::BlockState),
     /// The user added a contact or changed one (on another device; also after a phone sync or
     /// vCard import).
     #[serde(rename = "contact:updated")]
@@ -640,6 +650,9 @@ impl ServerEvent {
             Self::UserOnline(_) => "user:online",
             Self::UserOffline(_) => "user:offline",
             Self::UserStatusUpdated(_) => "user:status_updated",
+            Self::ProfileUpdated(_) => "user:profile:updated",
+            Self::UserBlocked(_) => "user:blocked",
+            Self::UserUnblocked(_) => "user:unblocked",
             Self::ContactUpdated(_) => "contact:updated",
             Self::ContactRemoved(_) => "contact:removed",
             Self::ContactGroupUpdated(_) => "contact:group:updated",

@@ -189,6 +189,16 @@ pub async fn append_user_events(
     Ok(())
 }
 
+/// Append `event`, caused by `user`, to their own stream (in the caller's transaction): a change
+/// made on one of their devices, told to all of them.
+pub async fn append_own_event(
+    client: &impl GenericClient,
+    user: Uuid,
+    event: &crate::api::ws::ServerEvent,
+) -> Result<(), ApiError> {
+    append_user_events(client, &[user], Some(user), event.name(), &event.data()).await
+}
+
 /// Append one per-user event each: `(user, data)` pairs, all named `name` and caused by
 /// `actor`, in order.
 pub async fn append_user_events_each(

@@ -114,21 +114,25 @@ pub async fn refusing_group_adds(
         .collect())
 }
 
-/// Add a relationship (idempotent).
+/// Add a relationship (idempotent): the related user and since when, if it is new.
 pub async fn add(
     client: &impl GenericClient,
     user: Uuid,
     related: Uuid,
     kind: &str,
-) -> Result<(), ApiError> {
+) -> Result<Option<Related>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO user_relationships (user_id, related_user_id, relationship_type) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
+            "WITH added AS (
+                 INSERT INTO user_relationships (user_id, related_user_id, relationship_type) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING RETURNING related_user_id, created_at)
+             SELECT u.id, u.username, a.created_at AS since FROM added a JOIN users u ON u.id = a.related_user_id",
         )
         .await?;
-    client.execute(&stmt, &[&user, &related, &kind]).await?;
-    Ok(())
+    Ok(client
+        .query_opt(&stmt, &[&user, &related, &kind])
+        .await?
+        .map(|r| related_row(&r)))
 }
 
 /// Remove a relationship; whether there was one.
@@ -151,6 +155,14 @@ pub struct Related {
     pub since: chrono::DateTime<chrono::Utc>,
 }
 
+fn related_row(r: &tokio_postgres::Row) -> Related {
+    Related {
+        id: r.get("id"),
+        username: r.get("username"),
+        since: r.get("since"),
+    }
+}
+
 /// The users `user` has in relationship `kind`, newest first.
 pub async fn list(db: &Db, user: Uuid, kind: &str) -> Result<Vec<Related>, ApiError> {
     let client = db.get().await?;
@@ -164,10 +176,6 @@ pub async fn list(db: &Db, user: Uuid, kind: &str) -> Result<Vec<Related>, ApiEr
         .query(&stmt, &[&user, &kind])
         .await?
         .iter()
-        .map(|r| Related {
-            id: r.get("id"),
-            username: r.get("username"),
-            since: r.get("since"),
-        })
+        .map(related_row)
         .collect())
 }

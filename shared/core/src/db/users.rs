@@ -80,8 +80,10 @@ const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, displ
      profile_picture_media_id, phone_verified, totp_enabled";
 
 /// The caller's own profile (every field).
-pub async fn own_profile(db: &Db, id: Uuid) -> Result<Option<OwnProfile>, ApiError> {
-    let client = db.get().await?;
+pub async fn own_profile(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<OwnProfile>, ApiError> {
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {PROFILE_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"

@@ -179,7 +179,7 @@ pub async fn login(
         None => remember_device(app, user_id).await?,
     };
     let tokens = start_session(app, user_id, body.remember_me, device).await?;
-    let profile = users::own_profile(&app.db, user_id)
+    let profile = users::own_profile(&app.db.get().await?, user_id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     Ok(LoginResult {

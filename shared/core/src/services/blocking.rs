@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use crate::api::models::{BlockState, BlockedUser, Envelope, Timestamp};
 use crate::api::requests::BlockRequest;
+use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
-use crate::db::{relationships, users};
+use crate::db::{events, relationships, users};
 use crate::error::ApiError;
 use crate::App;
 
@@ -58,22 +59,41 @@ pub async fn unblock(
 }
 
 /// Block `blocked` or not; neither sees the other's presence while a block holds, and each is
-/// told at once (`presence::publish_sightline_changes`).
+/// told at once (`presence::publish_sightline_changes`). The blocker's devices are told of a
+/// change (`user:blocked`, `user:unblocked`).
 async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(), ApiError> {
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let before = Sightlines::between(&tx, user, &[blocked]).await?;
-    if on {
-        relationships::add(&tx, user, blocked, BLOCKED).await?;
+    let change = if on {
+        relationships::add(&tx, user, blocked, BLOCKED)
+            .await?
+            .map(|added| ServerEvent::UserBlocked(shown(added)))
     } else {
-        relationships::remove(&tx, user, blocked, BLOCKED).await?;
+        relationships::remove(&tx, user, blocked, BLOCKED)
+            .await?
+            .then_some(ServerEvent::UserUnblocked(BlockState {
+                user_id: blocked,
+                blocked: false,
+            }))
+    };
+    if let Some(event) = &change {
+        events::append_own_event(&tx, user, event).await?;
     }
     let published = presence::publish_sightline_changes(&tx, user, before).await?;
     tx.commit().await?;
-    if published {
-        super::relay::wake(app, "user:offline").await;
+    if published || change.is_some() {
+        super::relay::wake(app, "user:blocked").await;
     }
     Ok(())
+}
+
+fn shown(row: relationships::Related) -> BlockedUser {
+    BlockedUser {
+        id: row.id,
+        username: row.username,
+        blocked_at: Timestamp(row.since),
+    }
 }
 
 /// `GET /api/users/blocked`.
@@ -81,12 +101,5 @@ async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(),
     responses((status = 200, description = "The users the caller blocks, newest first", body = Envelope<Vec<BlockedUser>>)))]
 pub async fn list(app: &App, caller: Caller) -> Result<Vec<BlockedUser>, ApiError> {
     let rows = relationships::list(&app.db, caller.user_id, BLOCKED).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| BlockedUser {
-            id: r.id,
-            username: r.username,
-            blocked_at: Timestamp(r.since),
-        })
-        .collect())
+    Ok(rows.into_iter().map(shown).collect())
 }

@@ -63,15 +63,6 @@ async fn shown(db: &Db, owner: Uuid, rows: Vec<ContactRow>) -> Result<Vec<Contac
         .collect())
 }
 
-/// Tell `owner`'s devices (in the caller's transaction).
-async fn tell(
-    client: &impl deadpool_postgres::GenericClient,
-    owner: Uuid,
-    event: &ServerEvent,
-) -> Result<(), ApiError> {
-    events::append_user_events(client, &[owner], Some(owner), event.name(), &event.data()).await
-}
-
 /// `GET /api/contacts?favorite=&groupId=`.
 ///
 /// A `groupId` that is not one of the caller's groups (deleted, or someone else's) answers 404,
@@ -132,7 +123,7 @@ async fn save(
         .await?
         .pop()
         .ok_or(ApiError::NotFound("contact"))?;
-    tell(
+    events::append_own_event(
         &tx,
         owner,
         &ServerEvent::ContactUpdated(Box::new(contact.clone())),
@@ -198,7 +189,7 @@ pub async fn remove(app: &App, caller: Caller, user: Uuid) -> Result<ContactRemo
     }
     presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
     let removed = ContactRemoved { user_id: user };
-    tell(
+    events::append_own_event(
         &tx,
         caller.user_id,
         &ServerEvent::ContactRemoved(removed.clone()),
@@ -229,7 +220,7 @@ async fn commit_group(
     let group = contacts::group(&tx, owner, id)
         .await?
         .ok_or(ApiError::NotFound("contact group"))?;
-    tell(&tx, owner, &ServerEvent::ContactGroupUpdated(group.clone())).await?;
+    events::append_own_event(&tx, owner, &ServerEvent::ContactGroupUpdated(group.clone())).await?;
     tx.commit().await?;
     super::relay::wake(app, "contact:group:updated").await;
     Ok(group)
@@ -300,7 +291,7 @@ pub async fn delete_group(
         return Err(ApiError::NotFound("contact group"));
     }
     let deleted = ContactGroupDeleted { group_id: id };
-    tell(
+    events::append_own_event(
         &tx,
         caller.user_id,
         &ServerEvent::ContactGroupDeleted(deleted.clone()),

@@ -70,7 +70,7 @@ pub async fn export(app: &App, caller: Caller) -> Result<ExportAnswer, ApiError>
 
 /// Everything Banter holds about the caller.
 async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiError> {
-    let profile = users::own_profile(&app.db, caller.user_id)
+    let profile = users::own_profile(&app.db.get().await?, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     let sessions = sessions::list(&app.db, caller).await?;

@@ -9,7 +9,9 @@ use crate::api::models::{
     UserSearchResult, UserView,
 };
 use crate::api::requests::{Patch, UpdateProfileRequest, UserSearchQuery};
+use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
+use crate::db::events;
 use crate::db::users::{self, ProfileUpdate, PublicRow};
 use crate::domain::DisplayText;
 use crate::error::ApiError;
@@ -52,7 +54,7 @@ pub fn public_view(row: &PublicRow) -> PublicUser {
 #[utoipa::path(get, path = "/api/users/profile", tag = "users", security(("bearer" = [])),
     responses((status = 200, description = "The caller's own profile", body = Envelope<OwnProfile>)))]
 pub async fn own(app: &App, caller: Caller) -> Result<OwnProfile, ApiError> {
-    users::own_profile(&app.db, caller.user_id)
+    users::own_profile(&app.db.get().await?, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))
 }
@@ -134,18 +136,29 @@ pub async fn update(
         None => None,
     };
     let username = users::update_profile(&tx, caller.user_id, &update).await?;
-    let mut published = false;
     if let Some(before) = sightlines {
-        published |= presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
+        presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
     }
     if let Some(status) = update.status {
         presence::publish_status(&tx, caller.user_id, username, status).await?;
-        published = true;
     }
+    let profile = publish_own_profile(&tx, caller.user_id).await?;
     tx.commit().await?;
     drop(client);
-    if published {
-        super::relay::wake(app, "user:profile").await;
-    }
-    own(app, caller).await
+    super::relay::wake(app, "user:profile:updated").await;
+    Ok(profile)
+}
+
+/// Tell the user's devices their profile as it is now (`user:profile:updated`), in the
+/// transaction that changed it; answer it.
+pub(super) async fn publish_own_profile(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user: Uuid,
+) -> Result<OwnProfile, ApiError> {
+    let profile = users::own_profile(tx, user)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let event = ServerEvent::ProfileUpdated(Box::new(profile.clone()));
+    events::append_own_event(tx, user, &event).await?;
+    Ok(profile)
 }

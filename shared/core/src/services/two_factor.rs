@@ -56,7 +56,7 @@ pub async fn enable(
 ) -> Result<TwoFactorState, ApiError> {
     let code = body.code.as_str();
     super::accounts::step_up(app, caller, body.password.as_ref()).await?;
-    let verified_email = users::own_profile(&app.db, caller.user_id)
+    let verified_email = users::own_profile(&app.db.get().await?, caller.user_id)
         .await?
         .is_some_and(|p| p.is_verified);
     if !verified_email {
@@ -252,7 +252,11 @@ pub async fn confirm_reset(
 /// Tell an account's owner about a security change by email. Best effort: the change stands
 /// even if the mail cannot go out now (it is logged).
 pub(crate) async fn notify_owner(app: &App, user: Uuid, subject: &str, text: &str) {
-    let email = match users::own_profile(&app.db, user).await {
+    let profile = match app.db.get().await {
+        Ok(client) => users::own_profile(&client, user).await,
+        Err(e) => Err(e.into()),
+    };
+    let email = match profile {
         Ok(Some(profile)) => profile.email,
         Ok(None) => return,
         Err(e) => {

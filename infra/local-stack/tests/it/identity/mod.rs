@@ -4,6 +4,7 @@
 mod blocking;
 mod chat_privacy;
 mod data_rights;
+mod own_devices;
 mod profiles;
 mod sessions;
 mod verification;

@@ -1,0 +1,109 @@
+//! A change to the user's own account made on one device reaches their others (live and in
+//! sync), and nobody else.
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp, User};
+
+/// The names of the events in `user`'s sync after `since`, leaving out presence.
+async fn own_stream(app: &TestApp, user: &User, since: &str) -> Vec<Value> {
+    let (status, body) = app
+        .get(&format!("/api/sync?since={since}"), Some(&user.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !matches!(e["event"].as_str(), Some("user:online" | "user:offline")))
+        .cloned()
+        .collect()
+}
+
+async fn present(app: &TestApp, user: &User) -> String {
+    let (_, body) = app.get("/api/sync", Some(&user.access)).await;
+    body["data"]["nextCursor"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn profile_edits_and_blocks_reach_the_users_other_devices() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let alice_phone = app.login(&alice).await;
+    let bob = app.register("bob").await;
+    let (alice_start, bob_start) = (present(&app, &alice).await, present(&app, &bob).await);
+    let mut laptop_ws = app.ws(&alice.access).await;
+    let mut phone_ws = app.ws(&alice_phone.access).await;
+
+    let (status, body) = app
+        .put(
+            "/api/users/profile",
+            &alice.access,
+            json!({ "displayName": "Alice A", "privacySettings": { "readReceipts": false } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let told = phone_ws.next_event("user:profile:updated").await;
+    assert_eq!(told["data"]["displayName"], "Alice A");
+    assert_eq!(told["data"]["privacySettings"]["readReceipts"], false);
+    assert_eq!(told["data"]["id"], alice.id);
+
+    laptop_ws
+        .send_json(json!({ "action": "user:status_update", "requestId": "s", "data": { "status": "out" } }))
+        .await;
+    assert_eq!(laptop_ws.answer_to("s").await["event"], "ack");
+    let told = phone_ws.next_event("user:profile:updated").await;
+    assert_eq!(
+        (&told["data"]["status"], &told["data"]["displayName"]),
+        (&json!("out"), &json!("Alice A"))
+    );
+
+    // A block, told with the entry `GET /api/users/blocked` lists; repeating it tells nothing.
+    for _ in 0..2 {
+        let (status, _) = app
+            .post(
+                "/api/users/block",
+                Some(&alice.access),
+                json!({ "userId": bob.id }),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let told = phone_ws.next_event("user:blocked").await;
+    let (_, blocked) = app.get("/api/users/blocked", Some(&alice.access)).await;
+    assert_eq!(told["data"], blocked["data"][0]);
+    assert_eq!(told["data"]["id"], bob.id);
+    for _ in 0..2 {
+        let (status, _) = app
+            .post(
+                "/api/users/unblock",
+                Some(&alice_phone.access),
+                json!({ "userId": bob.id }),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let told = laptop_ws.next_event("user:unblocked").await;
+    assert_eq!(told["data"], json!({ "userId": bob.id, "blocked": false }));
+
+    app.settle().await;
+    let names: Vec<String> = own_stream(&app, &alice_phone, &alice_start)
+        .await
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "user:profile:updated",
+            "user:profile:updated",
+            "user:blocked",
+            "user:unblocked"
+        ]
+    );
+    // Bob learns nothing of it: not the block, not Alice's settings.
+    assert_eq!(
+        own_stream(&app, &bob, &bob_start).await,
+        Vec::<Value>::new()
+    );
+}
