@@ -20,6 +20,7 @@ pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     registry: true,
     push: true,
     blobs: true,
+    mobile_push: true,
     ..banter_lambda::Uses::NOTHING
 };
 

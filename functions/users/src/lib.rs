@@ -1,10 +1,10 @@
 //! REST `/api/users/*`: profiles and privacy, user search, blocking, data export and account
-//! deletion; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone sync,
+//! deletion; `/api/notifications/device`: this device's push notifications; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone sync,
 //! vCard import and export; `/api/backups`: chat backups.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::data_rights::{self, ExportAnswer};
-use banter_core::services::{backups, blocking, contacts, profiles};
+use banter_core::services::{backups, blocking, contacts, notifications, profiles};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -17,6 +17,7 @@ pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     push: true,
     queue: true,
     blobs: true,
+    mobile_push: true,
     ..banter_lambda::Uses::NOTHING
 };
 
@@ -47,6 +48,15 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
             .await
             .map(Reply::ok),
         "POST /api/users/unblock" => blocking::unblock(app, caller, req.body(max)?)
+            .await
+            .map(Reply::ok),
+        "POST /api/notifications/device" => {
+            notifications::register_device(app, caller, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "GET /api/notifications/device" => notifications::device(app, caller).await.map(Reply::ok),
+        "DELETE /api/notifications/device" => notifications::unregister_device(app, caller)
             .await
             .map(Reply::ok),
         "GET /api/users/me/export" => {

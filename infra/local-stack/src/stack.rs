@@ -495,6 +495,7 @@ async fn start_with(config: StackConfig, children: &mut Children) -> Result<Runn
             }),
             blobs: blobs.clone(),
             notifier: outbox.clone(),
+            mobile_push: outbox.clone(),
         },
     };
     let owner_app = App {

@@ -1,6 +1,7 @@
 //! AWS implementations of Banter's ports, on the official AWS SDK for Rust:
 //! DynamoDB (connection registry), SQS (delivery queue), API Gateway Management API (connection
-//! push), S3 (blob store) and SES / SNS (notifier); and Secrets Manager, where functions read
+//! push), S3 (blob store), SES / SNS (notifier) and SNS platform endpoints (mobile push); and
+//! Secrets Manager, where functions read
 //! their secrets at init.
 //!
 //! Every adapter is tested through the real SDK against `moto` server on loopback, with the same
@@ -10,6 +11,8 @@
 mod apigateway;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+#[cfg(feature = "mobile-push")]
+mod mobile_push;
 #[cfg(feature = "notify")]
 mod notify;
 #[cfg(feature = "s3")]
@@ -23,6 +26,8 @@ mod sqs;
 pub use apigateway::ApiGatewayPush;
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{create_connections_table, DynamoConnectionRegistry};
+#[cfg(feature = "mobile-push")]
+pub use mobile_push::SnsMobilePush;
 #[cfg(feature = "notify")]
 pub use notify::SesSnsNotifier;
 #[cfg(feature = "s3")]

@@ -8,10 +8,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use banter_aws::{
-    create_connections_table, DynamoConnectionRegistry, S3BlobStore, SesSnsNotifier,
+    create_connections_table, DynamoConnectionRegistry, S3BlobStore, SesSnsNotifier, SnsMobilePush,
     SqsDeliveryQueue,
 };
-use banter_core::ports::{contract, BlobStore};
+use banter_core::ports::{contract, BlobStore, MobilePush, MobilePushError, PushPlatform};
 use serde_json::Value;
 
 struct Moto {
@@ -206,6 +206,36 @@ async fn ses_and_sns_notifier_passes_the_contract_and_the_messages_reach_moto() 
         "the email to {to} is in moto's SES data"
     );
     assert!(text.contains("654321"), "the SMS is in moto's SNS data");
+}
+
+#[tokio::test]
+async fn sns_mobile_push_passes_the_contract_on_a_platform_application() {
+    let moto = moto().await;
+    let config = banter_aws::emulator_config(&moto.endpoint).await;
+    let application = aws_sdk_sns::Client::new(&config)
+        .create_platform_application()
+        .name(unique("banter-fcm"))
+        .platform("GCM")
+        .attributes("PlatformCredential", "server-key")
+        .send()
+        .await
+        .unwrap()
+        .platform_application_arn
+        .unwrap();
+    let push = SnsMobilePush::new(&config, Some(application.clone()), None);
+    contract::mobile_push(&push, PushPlatform::Fcm, &unique("fcm-token")).await;
+    let endpoint = push
+        .register(PushPlatform::Fcm, &unique("fcm-token"))
+        .await
+        .unwrap();
+    assert!(
+        endpoint.contains(":endpoint/GCM/"),
+        "an endpoint of the application: {endpoint}"
+    );
+    assert!(matches!(
+        push.register(PushPlatform::Apns, "apns-token").await,
+        Err(MobilePushError::Unsupported(PushPlatform::Apns))
+    ));
 }
 
 #[tokio::test]

@@ -8,7 +8,9 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::send_batches::SendBatcher;
 use crate::db::Db;
-use crate::ports::{BlobStore, ConnectionPush, ConnectionRegistry, DeliveryQueue, Notifier};
+use crate::ports::{
+    BlobStore, ConnectionPush, ConnectionRegistry, DeliveryQueue, MobilePush, Notifier,
+};
 
 #[derive(Clone)]
 pub struct App {
@@ -32,4 +34,5 @@ pub struct Ports {
     pub push: Arc<dyn ConnectionPush>,
     pub blobs: Arc<dyn BlobStore>,
     pub notifier: Arc<dyn Notifier>,
+    pub mobile_push: Arc<dyn MobilePush>,
 }

@@ -305,6 +305,30 @@ validated_string!(ClientMessageId, |s| s
     .max_length(Some(100))
     .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$")));
 
+/// A device token from FCM or APNs: 1 to 4,096 visible ASCII characters (no spaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushToken(String);
+
+impl PushToken {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.is_empty() || raw.len() > 4096 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::Validation(
+                "token must be 1 to 4096 visible ASCII characters".into(),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+validated_string!(PushToken, |s| s
+    .min_length(Some(1))
+    .max_length(Some(4096))
+    .pattern(Some(r"^[!-~]+$")));
+
 /// A group's name: 1 to 100 characters, not only spaces; stored trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupName(String);

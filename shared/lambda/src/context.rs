@@ -11,11 +11,13 @@
 //! | `WEBSOCKET_MANAGEMENT_URL` | feature `push` | `https://{api}.execute-api.{region}.amazonaws.com/{stage}` |
 //! | `MEDIA_BUCKET` | feature `blobs` | S3 bucket for media; `S3_FORCE_PATH_STYLE=true` for emulators |
 //! | `NOTIFY_FROM_EMAIL` | feature `notify` | verified SES sender |
+//! | `PUSH_PLATFORM_APPLICATION_FCM`, `PUSH_PLATFORM_APPLICATION_APNS` | feature `mobile-push` | SNS platform application ARNs (either may be empty: that platform is not pushed to) |
 //! | `DB_POOL_SIZE` | | connections per instance (default 2) |
 //!
 //! A function asks only for what it [`Uses`] (its `USES`, passed to [`crate::run`]); the ports it
 //! does not use are [`Absent`]. Every missing variable is named in one [`InitError`], not just the
-//! first. The features of this crate (`registry`, `queue`, `push`, `blobs`, `notify`) decide which
+//! first. The features of this crate (`registry`, `queue`, `push`, `blobs`, `notify`,
+//! `mobile-push`) decide which
 //! AWS adapters a function links: a function built for AWS enables those it uses.
 //!
 //! [`Absent`]: banter_core::ports::Absent
@@ -136,6 +138,7 @@ pub struct Uses {
     pub push: bool,
     pub blobs: bool,
     pub notify: bool,
+    pub mobile_push: bool,
 }
 
 impl Uses {
@@ -147,6 +150,7 @@ impl Uses {
         push: false,
         blobs: false,
         notify: false,
+        mobile_push: false,
     };
 }
 
@@ -241,7 +245,13 @@ pub async fn app_from_env(uses: Uses) -> Result<App, InitError> {
     env.finish()?;
 
     let db = db::connect(&database_url, env_parse("DB_POOL_SIZE").unwrap_or(2))?;
-    let aws = if uses.registry || uses.queue || uses.push || uses.blobs || uses.notify {
+    let aws = if uses.registry
+        || uses.queue
+        || uses.push
+        || uses.blobs
+        || uses.notify
+        || uses.mobile_push
+    {
         Some(banter_aws::load_config().await)
     } else {
         None
@@ -300,6 +310,17 @@ pub async fn app_from_env(uses: Uses) -> Result<App, InitError> {
             #[cfg(not(feature = "notify"))]
             Some(_) => return Err(not_linked("notify")),
             None => Arc::new(Absent("notifier")),
+        },
+        mobile_push: match uses.mobile_push {
+            #[cfg(feature = "mobile-push")]
+            true => Arc::new(banter_aws::SnsMobilePush::new(
+                aws.as_ref().expect("loaded"),
+                std::env::var("PUSH_PLATFORM_APPLICATION_FCM").ok(),
+                std::env::var("PUSH_PLATFORM_APPLICATION_APNS").ok(),
+            )),
+            #[cfg(not(feature = "mobile-push"))]
+            true => return Err(not_linked("mobile-push")),
+            false => Arc::new(Absent("mobile push")),
         },
     };
     Ok(App {

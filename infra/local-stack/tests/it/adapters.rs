@@ -67,6 +67,24 @@ async fn file_blob_store_passes_the_multipart_contract_through_signed_part_urls(
 }
 
 #[tokio::test]
+async fn outbox_mobile_push_passes_the_contract_and_keeps_what_it_sent() {
+    use banter_core::ports::PushPlatform;
+    let outbox = OutboxNotifier::default();
+    contract::mobile_push(&outbox, PushPlatform::Apns, "a1b2c3").await;
+    let items = outbox.items();
+    assert_eq!(
+        items.len(),
+        1,
+        "one notification, before the endpoint was gone"
+    );
+    assert_eq!(
+        (items[0].channel, items[0].to.as_str()),
+        ("push", "outbox:apns:a1b2c3")
+    );
+    assert_eq!(items[0].subject.as_deref(), Some("Alice"));
+}
+
+#[tokio::test]
 async fn outbox_notifier_passes_the_contract_and_keeps_what_it_sent() {
     let outbox = OutboxNotifier::default();
     contract::notifier(&outbox, "a@example.com", "+14155550100").await;

@@ -17,6 +17,7 @@ mod invite_links;
 mod limits;
 mod media;
 mod message_features;
+mod notifications;
 mod participants;
 mod rest;
 mod schema;

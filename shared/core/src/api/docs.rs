@@ -12,8 +12,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorEnvelope;
 use crate::services::{
     accounts, backups, blocking, chats, contacts, data_rights, health, invite_links, media,
-    message_changes, message_marks, messaging, participants, profiles, receipts, search, sync,
-    two_factor, verification,
+    message_changes, message_marks, messaging, notifications, participants, profiles, receipts,
+    search, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -55,6 +55,9 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         blocking::list,
         blocking::block,
         blocking::unblock,
+        notifications::register_device,
+        notifications::device,
+        notifications::unregister_device,
         data_rights::export,
         data_rights::delete_account,
         profiles::public,

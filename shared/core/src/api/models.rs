@@ -344,6 +344,21 @@ pub struct UserSearchResult {
     pub total: i64,
 }
 
+/// This device's registration for push notifications.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PushDevice {
+    pub platform: crate::ports::PushPlatform,
+    pub registered_at: Timestamp,
+}
+
+/// `DELETE /api/notifications/device`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushDeviceRemoved {
+    /// Whether this device was registered.
+    pub removed: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockedUser {

@@ -310,6 +310,14 @@ pub struct BlockRequest {
     pub user_id: Uuid,
 }
 
+/// `POST /api/notifications/device`: this device's token for push notifications.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterPushDeviceRequest {
+    pub platform: crate::ports::PushPlatform,
+    pub token: crate::domain::PushToken,
+}
+
 /// `DELETE /api/users/me`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DeleteAccountRequest {

@@ -15,6 +15,7 @@ pub mod message_changes;
 pub mod message_marks;
 pub mod messages;
 pub mod presence;
+pub mod push_devices;
 pub mod relationships;
 pub mod send_batches;
 pub mod sessions;

@@ -100,3 +100,16 @@ impl Notifier for Absent {
         Err(self.error())
     }
 }
+
+#[async_trait]
+impl MobilePush for Absent {
+    async fn register(&self, _: PushPlatform, _: &str) -> Result<String, MobilePushError> {
+        Err(self.error().into())
+    }
+    async fn send(&self, _: &str, _: &PushNotification) -> Result<(), MobilePushError> {
+        Err(self.error().into())
+    }
+    async fn unregister(&self, _: &str) -> Result<(), PortError> {
+        Err(self.error())
+    }
+}

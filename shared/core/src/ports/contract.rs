@@ -223,6 +223,31 @@ pub async fn notifier(notifier: &dyn Notifier, email_to: &str, sms_to: &str) {
         .expect("sms");
 }
 
+/// A device token becomes an endpoint that takes notifications; registering the same token
+/// again gives the same endpoint; once unregistered, the endpoint is `Gone`.
+pub async fn mobile_push(push: &dyn MobilePush, platform: PushPlatform, token: &str) {
+    let endpoint = push.register(platform, token).await.expect("register");
+    assert_eq!(
+        push.register(platform, token)
+            .await
+            .expect("register again"),
+        endpoint,
+        "one endpoint per token"
+    );
+    let notification = PushNotification {
+        title: "Alice".into(),
+        body: "héllo \"there\"".into(),
+        chat_id: Uuid::new_v4(),
+        message_id: Uuid::new_v4(),
+    };
+    push.send(&endpoint, &notification).await.expect("send");
+    push.unregister(&endpoint).await.expect("unregister");
+    assert!(matches!(
+        push.send(&endpoint, &notification).await,
+        Err(MobilePushError::Gone)
+    ));
+}
+
 /// A frame posted to a live connection arrives intact; posting to or closing a connection that
 /// does not exist is `Gone`; a closed connection is gone afterwards. `live` is the id of an open
 /// connection, `next_frame` returns the next frame it receives (or `None` once it is closed).

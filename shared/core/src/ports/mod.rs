@@ -7,6 +7,7 @@ mod absent;
 mod blobs;
 mod connections;
 pub mod contract;
+mod mobile_push;
 mod notifier;
 mod push;
 mod queue;
@@ -17,6 +18,7 @@ pub use blobs::{
     UPLOAD_HEADERS,
 };
 pub use connections::{ConnectionRecord, ConnectionRegistry, InMemoryConnectionRegistry};
+pub use mobile_push::{MobilePush, MobilePushError, PushNotification, PushPlatform};
 pub use notifier::{Notifier, OutboxItem, OutboxNotifier};
 pub use push::{ConnectionPush, PushError};
 pub use queue::{

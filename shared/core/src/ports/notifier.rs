@@ -1,5 +1,6 @@
 //! Notifier: email and SMS (SES and SNS on AWS; a readable outbox on one machine).
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -16,7 +17,7 @@ pub trait Notifier: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxItem {
-    /// "email" or "sms".
+    /// "email", "sms" or "push" (`MobilePush`).
     pub channel: &'static str,
     pub to: String,
     pub subject: Option<String>,
@@ -29,6 +30,8 @@ pub struct OutboxItem {
 #[derive(Default)]
 pub struct OutboxNotifier {
     items: Mutex<Vec<OutboxItem>>,
+    /// Mobile push endpoints unregistered since (`MobilePush`): sending to one is `Gone`.
+    unregistered: Mutex<HashSet<String>>,
 }
 
 impl OutboxNotifier {
@@ -36,7 +39,26 @@ impl OutboxNotifier {
         self.items.lock().expect("outbox lock").clone()
     }
 
-    fn push(&self, item: OutboxItem) {
+    pub(super) fn remember_unregistered(&self, endpoint: &str) {
+        let mut gone = self.unregistered.lock().expect("outbox lock");
+        gone.insert(endpoint.to_owned());
+    }
+
+    pub(super) fn forget_unregistered(&self, endpoint: &str) {
+        self.unregistered
+            .lock()
+            .expect("outbox lock")
+            .remove(endpoint);
+    }
+
+    pub(super) fn was_unregistered(&self, endpoint: &str) -> bool {
+        self.unregistered
+            .lock()
+            .expect("outbox lock")
+            .contains(endpoint)
+    }
+
+    pub(super) fn push(&self, item: OutboxItem) {
         tracing::info!("{}", log_line(&item));
         self.items.lock().expect("outbox lock").push(item);
     }

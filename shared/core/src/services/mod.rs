@@ -16,6 +16,7 @@ pub mod media;
 pub mod message_changes;
 pub mod message_marks;
 pub mod messaging;
+pub mod notifications;
 pub mod participants;
 pub mod presence;
 pub mod profiles;

@@ -30,9 +30,10 @@ use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, Se
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
 use crate::db::{chats, messages, AsTokioPostgres, Planning};
 use crate::error::ApiError;
-use crate::ports::{ConnectionRecord, DeliveryJob, PushError};
+use crate::ports::{ConnectionRecord, DeliveryJob, PushError, PushNotification};
 use crate::App;
 
+use super::notifications;
 use super::receipts::{self, Deliveries};
 
 /// Events read per round.
@@ -57,6 +58,8 @@ pub struct RelayReport {
     pub replayed: usize,
     /// Connections closed because a push to them failed (their clients resume from a cursor).
     pub closed: usize,
+    /// Push notifications handed to the devices that were not connected.
+    pub notified: usize,
 }
 
 /// Hand the relay a wake-up after committing events. Never fails the caller: the events are
@@ -433,10 +436,12 @@ async fn round(
     } else {
         last.max(stable.horizon).max(position)
     };
-    if !batch.is_empty() {
-        push_batch(app, tx, &batch, &mut deliveries, report).await?;
+    let notify = if batch.is_empty() {
+        Vec::new()
+    } else {
         report.events += batch.len();
-    }
+        push_batch(app, tx, &batch, &mut deliveries, report).await?
+    };
     let (wrote, ()) = tokio::try_join!(receipts::record(tx, &deliveries), async {
         if next != position {
             events::set_relay_position(tx, next).await?;
@@ -445,6 +450,8 @@ async fn round(
     })?;
     tx.batch_execute("COMMIT").await?;
     connection.in_round = false;
+    report.notified += notify.len();
+    notifications::send(app, notify).await;
     Ok(Some(RoundOutcome {
         full,
         wrote,
@@ -597,14 +604,15 @@ struct Push {
 }
 
 /// Push a batch: each event to the connections of the users it is for, each connection's
-/// frames in order; receipts for the messages that arrived.
+/// frames in order; receipts for the messages that arrived. Answers the push notifications
+/// for the recipients' devices that are not connected, to send once the round commits.
 async fn push_batch(
     app: &App,
     client: &impl AsTokioPostgres,
     batch: &[StoredEvent],
     deliveries: &mut Deliveries,
     report: &mut RelayReport,
-) -> Result<(), ApiError> {
+) -> Result<Vec<(String, PushNotification)>, ApiError> {
     let chat_ids: Vec<Uuid> = batch
         .iter()
         .filter_map(|e| match e.stream {
@@ -674,9 +682,23 @@ async fn push_batch(
         .filter(|(_, user)| !connections[user].is_empty())
         .filter_map(|(event, user)| Some((frames.receipt(event, user)?.1, user)))
         .collect();
-    let (replaying, ()) = tokio::try_join!(
+    // The recipients of messages, for the devices among theirs to notify (those with no live
+    // connection), asked alongside too.
+    let notify_pairs: Vec<(Uuid, Uuid)> = batch
+        .iter()
+        .zip(&recipients)
+        .flat_map(|(event, users)| users.iter().map(move |&user| (event, user)))
+        .filter_map(|(event, user)| Some((user, frames.receipt(event, user)?.3)))
+        .collect();
+    let is_connected = |user: Uuid, session: Uuid| {
+        connections
+            .get(&user)
+            .is_some_and(|cs| cs.iter().any(|c| c.session_id == session))
+    };
+    let (replaying, (), notify) = tokio::try_join!(
         events::replaying_connections(client),
         deliveries.look_up_presence(client, receipt_pairs),
+        notifications::to_notify(client, &notify_pairs, is_connected),
     )?;
     let replaying: HashSet<String> = replaying.into_iter().collect();
     // Per connection, its frames in log order.
@@ -724,7 +746,7 @@ async fn push_batch(
             }
         }
     }
-    Ok(())
+    Ok(notify)
 }
 
 /// Push frames to one connection in order, stopping at the first failure: a gone connection

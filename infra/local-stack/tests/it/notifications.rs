@@ -1,0 +1,219 @@
+//! Push notifications: a device registers its token for its session, and a message reaches it
+//! as a notification (in the local stack's outbox) only while that session is not connected,
+//! as mute and notification settings allow.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, wait_until, TestApp, User};
+
+const PHONE: &str = "outbox:fcm:phone-token";
+
+/// The notifications sent to `endpoint` so far: `(title, body)` with the payload's ids.
+fn notifications(app: &TestApp, endpoint: &str) -> Vec<Value> {
+    app.stack
+        .shared
+        .outbox
+        .items()
+        .into_iter()
+        .filter(|i| i.channel == "push" && i.to == endpoint)
+        .map(|i| serde_json::from_str(&i.body).expect("a notification is JSON"))
+        .collect()
+}
+
+/// Wait for the notification of the message with `body`, and answer every body sent so far.
+async fn notified(app: &TestApp, body: &str) -> Vec<String> {
+    wait_until(
+        &format!("a notification saying {body:?}"),
+        Duration::from_secs(5),
+        || async { notifications(app, PHONE).iter().any(|n| n["body"] == body) },
+    )
+    .await;
+    notifications(app, PHONE)
+        .iter()
+        .map(|n| n["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn register(app: &TestApp, user: &User, body: Value) -> (u16, Value) {
+    app.post("/api/notifications/device", Some(&user.access), body)
+        .await
+}
+
+#[tokio::test]
+async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let alice_phone = app.login(&alice).await;
+    let bob = app.register("bob").await;
+    let (status, _) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "displayName": "Bob B" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    for bad in [
+        json!({ "platform": "windows", "token": "t" }),
+        json!({ "platform": "fcm", "token": "has a space" }),
+        json!({ "platform": "fcm", "token": "" }),
+        json!({ "platform": "fcm", "token": "x".repeat(4097) }),
+        json!({ "platform": "fcm" }),
+    ] {
+        let (status, body) = register(&app, &alice_phone, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, _) = app
+        .get("/api/notifications/device", Some(&alice_phone.access))
+        .await;
+    assert_eq!(status, 404, "nothing registered yet");
+    let (status, body) = register(
+        &app,
+        &alice_phone,
+        json!({ "platform": "fcm", "token": "phone-token" }),
+    )
+    .await;
+    assert_eq!((status, &body["data"]["platform"]), (200, &json!("fcm")));
+    let (status, body) = app
+        .get("/api/notifications/device", Some(&alice_phone.access))
+        .await;
+    assert_eq!((status, &body["data"]["platform"]), (200, &json!("fcm")));
+    let (status, _) = app
+        .get("/api/notifications/device", Some(&alice.access))
+        .await;
+    assert_eq!(status, 404, "the registration is the phone session's only");
+
+    // Alice's laptop is connected, her phone is not: the phone is notified, by Bob's name.
+    let chat = app.open_chat(&bob, &alice).await;
+    let mut laptop = app.ws(&alice.access).await;
+    let sent = app.sent(&bob, &chat, "are you there?").await;
+    laptop.next_event("message:received").await;
+    notified(&app, "are you there?").await;
+    let first = &notifications(&app, PHONE)[0];
+    assert_eq!(
+        (&first["title"], &first["chatId"], &first["messageId"]),
+        (&json!("Bob B"), &json!(chat), &json!(sent))
+    );
+
+    // While the phone is connected it gets the message itself, and no notification; Alice's
+    // own messages never notify her.
+    let mut phone = app.ws(&alice_phone.access).await;
+    app.sent(&bob, &chat, "now connected").await;
+    phone.next_event("message:received").await;
+    drop(phone);
+    drop(laptop);
+    let alice_id = alice.id.parse().unwrap();
+    app.wait_for_no_connections(alice_id, "alice's devices left")
+        .await;
+    app.sent(&alice, &chat, "from the laptop").await;
+
+    // Muted: nothing; unmuted: notified again. Messages turned off in her settings: nothing.
+    let settings = |muted: bool| json!({ "settings": { "muteNotifications": muted } });
+    let chat_path = format!("/api/chats/{chat}");
+    assert_eq!(
+        app.put(&chat_path, &alice.access, settings(true)).await.0,
+        200
+    );
+    app.sent(&bob, &chat, "while muted").await;
+    // (The relay decides as it delivers: it must have, before the setting changes back.)
+    app.relay_caught_up().await;
+    assert_eq!(
+        app.put(&chat_path, &alice.access, settings(false)).await.0,
+        200
+    );
+    let messages = |on: bool| json!({ "notificationSettings": { "messages": on } });
+    assert_eq!(
+        app.put("/api/users/profile", &alice.access, messages(false))
+            .await
+            .0,
+        200
+    );
+    app.sent(&bob, &chat, "messages off").await;
+    app.relay_caught_up().await;
+    assert_eq!(
+        app.put("/api/users/profile", &alice.access, messages(true))
+            .await
+            .0,
+        200
+    );
+    app.sent(&bob, &chat, "unmuted").await;
+    assert_eq!(
+        notified(&app, "unmuted").await,
+        ["are you there?", "unmuted"],
+        "nothing while connected, muted or turned off, nor for her own"
+    );
+
+    // A muted group notifies only a mention of her; a group's title is its name.
+    let group = app.open_group(&bob, "Climbers", &[&alice]).await;
+    let group_path = format!("/api/chats/{group}");
+    assert_eq!(
+        app.put(&group_path, &alice.access, settings(true)).await.0,
+        200
+    );
+    app.sent(&bob, &group, "anyone?").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "m", "content": "@alice you?", "mentions": [alice.id] }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let bodies = notified(&app, "Bob B: @alice you?").await;
+    assert!(!bodies.iter().any(|b| b.contains("anyone?")), "{bodies:?}");
+    let last = notifications(&app, PHONE).pop().unwrap();
+    assert_eq!(last["title"], "Climbers");
+
+    // The token registered on another session moves there; a logged-out session is not
+    // notified; unregistering is idempotent.
+    let (status, _) = register(
+        &app,
+        &alice,
+        json!({ "platform": "fcm", "token": "phone-token" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .get("/api/notifications/device", Some(&alice_phone.access))
+        .await;
+    assert_eq!(status, 404, "the token moved to the other session");
+    let (status, body) = app
+        .request(
+            reqwest::Method::DELETE,
+            "/api/notifications/device",
+            Some(&alice.access),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["data"]["removed"]), (200, &json!(true)));
+    let (_, body) = app
+        .request(
+            reqwest::Method::DELETE,
+            "/api/notifications/device",
+            Some(&alice.access),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["removed"], false);
+    let (status, _) = register(
+        &app,
+        &alice_phone,
+        json!({ "platform": "fcm", "token": "phone-token" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post("/api/auth/logout", Some(&alice_phone.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let before = notifications(&app, PHONE).len();
+    app.sent(&bob, &chat, "after logout").await;
+    app.relay_caught_up().await;
+    // (A notification goes out right after the round that decided it commits.)
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(notifications(&app, PHONE).len(), before);
+    app.stop().await;
+}

@@ -1,0 +1,16 @@
+-- Push notifications (PRD: a notification queue for push notifications) to devices that are
+-- not connected. A device registers once per device session: the platform (FCM or APNs), the
+-- token the platform gave the app, and the endpoint the notifier made of it (an SNS platform
+-- endpoint on AWS). A session that is revoked or expired is not notified; a token registered
+-- again (the app logged in to another account) moves to the new session.
+CREATE TABLE push_devices (
+    session_id uuid PRIMARY KEY REFERENCES device_sessions (id) ON DELETE CASCADE,
+    user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    platform   text NOT NULL CHECK (platform IN ('fcm', 'apns')),
+    token      text NOT NULL CHECK (length(token) BETWEEN 1 AND 4096),
+    endpoint   text NOT NULL CHECK (length(endpoint) BETWEEN 1 AND 2048),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (platform, token)
+);
+-- The relay's lookup: the devices of a message's recipients.
+CREATE INDEX push_devices_user ON push_devices (user_id);

@@ -1,0 +1,171 @@
+//! Devices registered for push notifications (`V37`): one per device session, and who among a
+//! message's recipients is to be notified on which of them.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::ports::PushPlatform;
+
+/// A session's registered device.
+pub struct PushDeviceRow {
+    pub platform: PushPlatform,
+    pub endpoint: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn device_row(r: &Row) -> PushDeviceRow {
+    PushDeviceRow {
+        platform: PushPlatform::parse(r.get("platform")).unwrap_or(PushPlatform::Fcm),
+        endpoint: r.get("endpoint"),
+        created_at: r.get("created_at"),
+    }
+}
+
+/// Register `session`'s device, replacing its earlier registration and taking the token from
+/// any other session that had it (the app logged in again). Returns the device and the
+/// endpoints no registration uses any more.
+pub async fn register(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user: Uuid,
+    session: Uuid,
+    platform: PushPlatform,
+    token: &str,
+    endpoint: &str,
+) -> Result<(PushDeviceRow, Vec<String>), ApiError> {
+    let replaced: Vec<String> = tx
+        .query(
+            &tx.prepare_cached(
+                "DELETE FROM push_devices WHERE session_id = $1 OR (platform = $2 AND token = $3)
+                 RETURNING endpoint",
+            )
+            .await?,
+            &[&session, &platform.as_str(), &token],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get::<_, String>("endpoint"))
+        .filter(|old| old != endpoint)
+        .collect();
+    let row = tx
+        .query_one(
+            &tx.prepare_cached(
+                "INSERT INTO push_devices (session_id, user_id, platform, token, endpoint)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING platform, endpoint, created_at",
+            )
+            .await?,
+            &[&session, &user, &platform.as_str(), &token, &endpoint],
+        )
+        .await?;
+    Ok((device_row(&row), replaced))
+}
+
+/// `session`'s device, if it registered one.
+pub async fn of_session(
+    client: &impl GenericClient,
+    session: Uuid,
+) -> Result<Option<PushDeviceRow>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT platform, endpoint, created_at FROM push_devices WHERE session_id = $1",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&session])
+        .await?
+        .map(|r| device_row(&r)))
+}
+
+/// Forget `session`'s device; its endpoint, if it had one.
+pub async fn remove(
+    client: &impl GenericClient,
+    session: Uuid,
+) -> Result<Option<String>, ApiError> {
+    let stmt = client
+        .prepare_cached("DELETE FROM push_devices WHERE session_id = $1 RETURNING endpoint")
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&session])
+        .await?
+        .map(|r| r.get("endpoint")))
+}
+
+/// Forget the devices behind endpoints that no longer take notifications.
+pub async fn remove_endpoints(
+    client: &impl GenericClient,
+    endpoints: &[String],
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached("DELETE FROM push_devices WHERE endpoint = ANY($1)")
+        .await?;
+    client.execute(&stmt, &[&endpoints]).await?;
+    Ok(())
+}
+
+/// A device to notify of a message, with what the notification shows.
+pub struct MessageToNotify {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub endpoint: String,
+    pub message_id: Uuid,
+    pub chat_id: Uuid,
+    pub is_group: bool,
+    pub chat_name: Option<String>,
+    /// As the recipient knows the sender: their nickname for a contact, else the sender's name.
+    pub sender_name: String,
+    pub message_type: String,
+    pub content: Option<String>,
+    pub view_once: bool,
+}
+
+/// For `(recipient, message)` pairs, the devices to notify: the recipient's registered devices
+/// of live sessions, for messages still there in chats they are in, unless the chat is muted
+/// for them (a message that mentions them still notifies) or their notification settings turn
+/// off messages (1:1) or groups.
+pub async fn to_notify(
+    client: &impl GenericClient,
+    pairs: &[(Uuid, Uuid)],
+) -> Result<Vec<MessageToNotify>, ApiError> {
+    let (users, messages): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
+    let stmt = client
+        .prepare_cached(
+            "SELECT d.session_id, d.user_id, d.endpoint, m.id AS message_id, m.chat_id,
+                    c.type = 'group' AS is_group, c.name AS chat_name,
+                    coalesce(nick.nickname, sender.display_name, sender.username, '') AS sender_name,
+                    m.type AS message_type, m.content, m.view_once
+             FROM unnest($1::uuid[], $2::uuid[]) AS x(user_id, message_id)
+             JOIN push_devices d ON d.user_id = x.user_id
+             JOIN device_sessions s ON s.id = d.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
+             JOIN messages m ON m.id = x.message_id AND NOT m.deleted_for_everyone
+             JOIN chats c ON c.id = m.chat_id
+             JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = x.user_id AND p.left_at IS NULL
+             JOIN users u ON u.id = x.user_id
+             LEFT JOIN users sender ON sender.id = m.sender_id
+             LEFT JOIN user_relationships nick ON nick.user_id = x.user_id AND nick.related_user_id = m.sender_id
+                  AND nick.relationship_type = 'contact'
+             WHERE m.type <> 'system'
+               AND (p.muted_until IS NULL OR p.muted_until <= now() OR x.user_id = ANY(m.mentions))
+               AND coalesce((u.notification_settings ->> CASE WHEN c.type = 'group' THEN 'groups' ELSE 'messages' END)::boolean, true)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users, &messages])
+        .await?
+        .iter()
+        .map(|r| MessageToNotify {
+            session_id: r.get("session_id"),
+            user_id: r.get("user_id"),
+            endpoint: r.get("endpoint"),
+            message_id: r.get("message_id"),
+            chat_id: r.get("chat_id"),
+            is_group: r.get("is_group"),
+            chat_name: r.get("chat_name"),
+            sender_name: r.get("sender_name"),
+            message_type: r.get("message_type"),
+            content: r.get("content"),
+            view_once: r.get("view_once"),
+        })
+        .collect())
+}

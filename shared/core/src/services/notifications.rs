@@ -1,0 +1,179 @@
+//! Push notifications (PRD: a notification queue for push notifications): a device registers
+//! its FCM or APNs token for its session, and a message reaches it as a notification when that
+//! session has no live connection, unless the chat is muted (a mention still notifies) or the
+//! user's notification settings turn messages or groups off. The relay decides whom to notify
+//! as it delivers (`services::relay`), and sends them after its round commits: best effort, as
+//! the message itself waits in `/api/sync` either way.
+
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+use crate::api::models::{Envelope, PushDevice, PushDeviceRemoved, Timestamp};
+use crate::api::requests::RegisterPushDeviceRequest;
+use crate::auth::tokens::Caller;
+use crate::db::push_devices::{self, MessageToNotify, PushDeviceRow};
+use crate::error::ApiError;
+use crate::ports::{MobilePushError, PushNotification};
+use crate::App;
+
+/// Notifications sent at once.
+const SENDS_AT_ONCE: usize = 16;
+/// Characters of a text message a notification shows.
+const PREVIEW_CHARS: usize = 120;
+
+fn shown(row: PushDeviceRow) -> PushDevice {
+    PushDevice {
+        platform: row.platform,
+        registered_at: Timestamp(row.created_at),
+    }
+}
+
+/// Forget endpoints best effort: an endpoint left behind takes no notification of ours.
+async fn unregister_endpoints(app: &App, endpoints: &[String]) {
+    for endpoint in endpoints {
+        if let Err(e) = app.ports.mobile_push.unregister(endpoint).await {
+            tracing::warn!(error = %e, "a replaced push endpoint was not unregistered");
+        }
+    }
+}
+
+/// `POST /api/notifications/device {platform, token}`.
+#[utoipa::path(post, path = "/api/notifications/device", tag = "notifications", security(("bearer" = [])),
+    request_body = RegisterPushDeviceRequest,
+    responses((status = 200, description = "This device (session) gets push notifications while it is not connected", body = Envelope<PushDevice>),
+        (status = 400, description = "This deployment does not push to the platform")))]
+pub async fn register_device(
+    app: &App,
+    caller: Caller,
+    body: RegisterPushDeviceRequest,
+) -> Result<PushDevice, ApiError> {
+    let endpoint = app
+        .ports
+        .mobile_push
+        .register(body.platform, body.token.as_str())
+        .await
+        .map_err(|e| match e {
+            MobilePushError::Unsupported(_) => ApiError::Validation(e.to_string()),
+            MobilePushError::Gone => ApiError::Validation("the token was refused".into()),
+            MobilePushError::Failed(e) => e.into(),
+        })?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let (row, replaced) = push_devices::register(
+        &tx,
+        caller.user_id,
+        caller.session_id,
+        body.platform,
+        body.token.as_str(),
+        &endpoint,
+    )
+    .await?;
+    tx.commit().await?;
+    unregister_endpoints(app, &replaced).await;
+    Ok(shown(row))
+}
+
+/// `GET /api/notifications/device`.
+#[utoipa::path(get, path = "/api/notifications/device", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, description = "This device's registration", body = Envelope<PushDevice>),
+        (status = 404, description = "This device is not registered")))]
+pub async fn device(app: &App, caller: Caller) -> Result<PushDevice, ApiError> {
+    push_devices::of_session(&app.db.get().await?, caller.session_id)
+        .await?
+        .map(shown)
+        .ok_or(ApiError::NotFound("push device"))
+}
+
+/// `DELETE /api/notifications/device`.
+#[utoipa::path(delete, path = "/api/notifications/device", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, description = "This device gets no more push notifications", body = Envelope<PushDeviceRemoved>)))]
+pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRemoved, ApiError> {
+    let endpoint = push_devices::remove(&app.db.get().await?, caller.session_id).await?;
+    let removed = endpoint.is_some();
+    unregister_endpoints(app, &endpoint.into_iter().collect::<Vec<_>>()).await;
+    Ok(PushDeviceRemoved { removed })
+}
+
+/// What a device shows for a message: the sender (and the group) and a preview of the text, or
+/// what kind of message it is (a view-once message never shows more).
+pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
+    let what = match row.message_type.as_str() {
+        "text" if !row.view_once => {
+            let text = row.content.as_deref().unwrap_or_default();
+            let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
+            if text.chars().count() > PREVIEW_CHARS {
+                preview.push('…');
+            }
+            preview
+        }
+        "image" => "📷 Photo".to_owned(),
+        "video" => "🎥 Video".to_owned(),
+        "audio" => "🎤 Audio".to_owned(),
+        "document" => "📄 Document".to_owned(),
+        "location" => "📍 Location".to_owned(),
+        "contact" => "👤 Contact".to_owned(),
+        "sticker" => "Sticker".to_owned(),
+        _ => "New message".to_owned(),
+    };
+    let (title, body) = match (&row.chat_name, row.is_group) {
+        (Some(group), true) => (group.clone(), format!("{}: {what}", row.sender_name)),
+        _ => (row.sender_name.clone(), what),
+    };
+    PushNotification {
+        title,
+        body,
+        chat_id: row.chat_id,
+        message_id: row.message_id,
+    }
+}
+
+/// Send notifications side by side; forget the devices whose endpoints are gone. Failures are
+/// logged, never answered: the messages are delivered through sync either way.
+pub(super) async fn send(app: &App, notifications: Vec<(String, PushNotification)>) {
+    if notifications.is_empty() {
+        return;
+    }
+    let gone: Vec<String> = futures_util::stream::iter(notifications)
+        .map(|(endpoint, notification)| async move {
+            match app.ports.mobile_push.send(&endpoint, &notification).await {
+                Ok(()) => None,
+                Err(MobilePushError::Gone) => Some(endpoint),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a push notification was not sent");
+                    None
+                }
+            }
+        })
+        .buffer_unordered(SENDS_AT_ONCE)
+        .filter_map(|gone| async move { gone })
+        .collect()
+        .await;
+    if gone.is_empty() {
+        return;
+    }
+    let forgotten = match app.db.get().await {
+        Ok(client) => push_devices::remove_endpoints(&client, &gone).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = forgotten {
+        tracing::warn!(error = %e, "gone push endpoints were not forgotten");
+    }
+}
+
+/// The devices of these `(recipient, message)` pairs to notify, and what each shows; a device
+/// whose session is connected (`connected(user, session)`) is left out: it got the message.
+pub(super) async fn to_notify(
+    client: &impl deadpool_postgres::GenericClient,
+    pairs: &[(Uuid, Uuid)],
+    connected: impl Fn(Uuid, Uuid) -> bool,
+) -> Result<Vec<(String, PushNotification)>, ApiError> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(push_devices::to_notify(client, pairs)
+        .await?
+        .iter()
+        .filter(|row| !connected(row.user_id, row.session_id))
+        .map(|row| (row.endpoint.clone(), notification(row)))
+        .collect())
+}
