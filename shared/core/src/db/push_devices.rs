@@ -131,13 +131,18 @@ pub async fn to_notify(
     let (users, messages): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
     let stmt = client
         .prepare_cached(
-            "SELECT d.session_id, d.user_id, d.endpoint, m.id AS message_id, m.chat_id,
+            // The devices first, on their own: most recipients have none, and then nothing
+            // else is read (the relay runs this for every batch of messages).
+            "WITH x AS MATERIALIZED (
+                 SELECT d.session_id, d.user_id, d.endpoint, p.message_id
+                 FROM unnest($1::uuid[], $2::uuid[]) AS p(user_id, message_id)
+                 JOIN push_devices d ON d.user_id = p.user_id)
+             SELECT x.session_id, x.user_id, x.endpoint, m.id AS message_id, m.chat_id,
                     c.type = 'group' AS is_group, c.name AS chat_name,
                     coalesce(nick.nickname, sender.display_name, sender.username, '') AS sender_name,
                     m.type AS message_type, m.content, m.view_once
-             FROM unnest($1::uuid[], $2::uuid[]) AS x(user_id, message_id)
-             JOIN push_devices d ON d.user_id = x.user_id
-             JOIN device_sessions s ON s.id = d.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
+             FROM x
+             JOIN device_sessions s ON s.id = x.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
              JOIN messages m ON m.id = x.message_id AND NOT m.deleted_for_everyone
              JOIN chats c ON c.id = m.chat_id
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = x.user_id AND p.left_at IS NULL
