@@ -617,7 +617,7 @@ pub(crate) fn misdirected() -> axum::response::Response {
         .into_response()
 }
 
-/// `GET /local/outbox`: emails and SMS the notifier "sent".
+/// `GET /local/outbox`: emails, SMS and push notifications the notifier "sent".
 async fn local_outbox(
     State(shared): State<Shared>,
     headers: axum::http::HeaderMap,

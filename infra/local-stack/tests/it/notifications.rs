@@ -85,6 +85,15 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         .get("/api/notifications/device", Some(&alice.access))
         .await;
     assert_eq!(status, 404, "the registration is the phone session's only");
+    let (_, export) = app.get("/api/users/me/export", Some(&alice.access)).await;
+    assert_eq!(
+        (
+            &export["data"]["pushDevices"][0]["token"],
+            export["data"]["pushDevices"].as_array().map(Vec::len)
+        ),
+        (&json!("phone-token"), Some(1)),
+        "the data export lists it"
+    );
 
     // Alice's laptop is connected, her phone is not: the phone is notified, by Bob's name.
     let chat = app.open_chat(&bob, &alice).await;

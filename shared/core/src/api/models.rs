@@ -393,6 +393,17 @@ pub struct AccountExport {
     /// The caller's contacts as they keep them (nickname, note, favorite, groups).
     pub contacts: Vec<ExportContact>,
     pub contact_groups: Vec<ContactGroup>,
+    /// The devices registered for push notifications, by session.
+    pub push_devices: Vec<ExportPushDevice>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportPushDevice {
+    pub session_id: Uuid,
+    pub platform: crate::ports::PushPlatform,
+    pub token: String,
+    pub registered_at: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -78,6 +78,25 @@ pub async fn of_session(
         .map(|r| device_row(&r)))
 }
 
+/// Every device `user` registered: `(session, token, device)`.
+pub async fn of_user(
+    client: &impl GenericClient,
+    user: Uuid,
+) -> Result<Vec<(Uuid, String, PushDeviceRow)>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT session_id, token, platform, endpoint, created_at FROM push_devices
+             WHERE user_id = $1 ORDER BY created_at",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user])
+        .await?
+        .iter()
+        .map(|r| (r.get("session_id"), r.get("token"), device_row(r)))
+        .collect())
+}
+
 /// Forget `session`'s device; its endpoint, if it had one.
 pub async fn remove(
     client: &impl GenericClient,

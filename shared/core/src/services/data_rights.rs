@@ -14,8 +14,8 @@ use tokio_postgres::types::Json;
 
 use crate::api::models::{
     AccountDeleted, AccountExport, ChatType, Envelope, ExportChat, ExportContact, ExportMedia,
-    ExportMessage, ExportRelation, ExportRelationships, MessageMetadata, Meta, ParticipantRole,
-    Timestamp,
+    ExportMessage, ExportPushDevice, ExportRelation, ExportRelationships, MessageMetadata, Meta,
+    ParticipantRole, Timestamp,
 };
 use crate::api::requests::DeleteAccountRequest;
 use crate::auth::password::verify_password;
@@ -174,6 +174,16 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
             created_at: Timestamp(r.get("created_at")),
         })
         .collect();
+    let push_devices = crate::db::push_devices::of_user(&client, caller.user_id)
+        .await?
+        .into_iter()
+        .map(|(session_id, token, device)| ExportPushDevice {
+            session_id,
+            platform: device.platform,
+            token,
+            registered_at: Timestamp(device.created_at),
+        })
+        .collect();
     Ok(AccountExport {
         exported_at: Timestamp::now(),
         profile,
@@ -184,6 +194,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         media,
         contacts,
         contact_groups,
+        push_devices,
     })
 }
 
