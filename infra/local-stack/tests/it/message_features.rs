@@ -212,6 +212,14 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
     );
     let (_, edits) = app.get(&format!("{path}/edits"), Some(&admin.access)).await;
     assert_eq!(edits["data"], json!([]), "its edit history is erased");
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&carol.access),
+            json!({ "clientMessageId": "reply-again", "content": "re", "replyToId": first }),
+        )
+        .await;
+    assert_eq!(status, 400, "no reply to a deleted message: {body}");
     // Nothing of its text is left anywhere the admin can read, sync included.
     let (events, _) = sync_all(&app, &admin, &since).await;
     assert!(!json!(events).to_string().contains("first!"), "{events:?}");

@@ -41,6 +41,22 @@ async fn register(app: &TestApp, user: &User, body: Value) -> (u16, Value) {
         .await
 }
 
+/// Register the phone's token on `user`'s session: the status.
+async fn register_phone_token(app: &TestApp, user: &User) -> u16 {
+    let body = json!({ "platform": "fcm", "token": "phone-token" });
+    register(app, user, body).await.0
+}
+
+async fn unregister(app: &TestApp, user: &User) -> (u16, Value) {
+    app.request(
+        reqwest::Method::DELETE,
+        "/api/notifications/device",
+        Some(&user.access),
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
     let app = spawn_app().await;
@@ -70,13 +86,7 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         .get("/api/notifications/device", Some(&alice_phone.access))
         .await;
     assert_eq!(status, 404, "nothing registered yet");
-    let (status, body) = register(
-        &app,
-        &alice_phone,
-        json!({ "platform": "fcm", "token": "phone-token" }),
-    )
-    .await;
-    assert_eq!((status, &body["data"]["platform"]), (200, &json!("fcm")));
+    assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
     let (status, body) = app
         .get("/api/notifications/device", Some(&alice_phone.access))
         .await;
@@ -178,42 +188,15 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
 
     // The token registered on another session moves there; a logged-out session is not
     // notified; unregistering is idempotent.
-    let (status, _) = register(
-        &app,
-        &alice,
-        json!({ "platform": "fcm", "token": "phone-token" }),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(register_phone_token(&app, &alice).await, 200);
     let (status, _) = app
         .get("/api/notifications/device", Some(&alice_phone.access))
         .await;
     assert_eq!(status, 404, "the token moved to the other session");
-    let (status, body) = app
-        .request(
-            reqwest::Method::DELETE,
-            "/api/notifications/device",
-            Some(&alice.access),
-            None,
-        )
-        .await;
+    let (status, body) = unregister(&app, &alice).await;
     assert_eq!((status, &body["data"]["removed"]), (200, &json!(true)));
-    let (_, body) = app
-        .request(
-            reqwest::Method::DELETE,
-            "/api/notifications/device",
-            Some(&alice.access),
-            None,
-        )
-        .await;
-    assert_eq!(body["data"]["removed"], false);
-    let (status, _) = register(
-        &app,
-        &alice_phone,
-        json!({ "platform": "fcm", "token": "phone-token" }),
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(unregister(&app, &alice).await.1["data"]["removed"], false);
+    assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
     let (status, _) = app
         .post("/api/auth/logout", Some(&alice_phone.access), json!({}))
         .await;
@@ -224,5 +207,11 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
     // (A notification goes out right after the round that decided it commits.)
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(notifications(&app, PHONE).len(), before);
+    let (_, export) = app.get("/api/users/me/export", Some(&alice.access)).await;
+    assert_eq!(
+        export["data"]["pushDevices"],
+        json!([]),
+        "the session took its device with it"
+    );
     app.stop().await;
 }

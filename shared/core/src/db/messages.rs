@@ -149,6 +149,7 @@ pub async fn insert_many(
                                                 AND b.relationship_type = 'blocked'))) AS blocked,
                         i.reply_to_id IS NULL OR EXISTS (
                             SELECT 1 FROM messages r WHERE r.id = i.reply_to_id AND r.chat_id = i.chat_id
+                                                       AND NOT r.deleted_for_everyone
                         ) AS reply_ok,
                         -- A sticker may be any picture; other types name a file of their own type,
                         -- and a forwarded copy reuses its original's.

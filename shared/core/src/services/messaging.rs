@@ -112,7 +112,7 @@ async fn stored(app: &App, outcome: Stored) -> Result<Message, ApiError> {
             "you cannot message this user".into(),
         )),
         Stored::BadReply => Err(ApiError::Validation(
-            "`replyToId` is not a message of this chat".into(),
+            "`replyToId` is not a message of this chat (or it was deleted for everyone)".into(),
         )),
         Stored::BadMedia => Err(ApiError::Validation(
             "`mediaId` names no file of this type that you uploaded for this chat".into(),
