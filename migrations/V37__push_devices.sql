@@ -8,7 +8,7 @@ CREATE TABLE push_devices (
     session_id uuid PRIMARY KEY REFERENCES device_sessions (id) ON DELETE CASCADE,
     user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     platform   text NOT NULL CHECK (platform IN ('fcm', 'apns')),
-    token      text NOT NULL CHECK (length(token) BETWEEN 1 AND 4096),
+    token      text NOT NULL CHECK (length(token) BETWEEN 1 AND 1024),
     endpoint   text NOT NULL CHECK (length(endpoint) BETWEEN 1 AND 2048),
     created_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (platform, token)

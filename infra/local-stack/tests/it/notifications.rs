@@ -76,7 +76,7 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         json!({ "platform": "windows", "token": "t" }),
         json!({ "platform": "fcm", "token": "has a space" }),
         json!({ "platform": "fcm", "token": "" }),
-        json!({ "platform": "fcm", "token": "x".repeat(4097) }),
+        json!({ "platform": "fcm", "token": "x".repeat(1025) }),
         json!({ "platform": "fcm" }),
     ] {
         let (status, body) = register(&app, &alice_phone, bad.clone()).await;
@@ -86,6 +86,9 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         .get("/api/notifications/device", Some(&alice_phone.access))
         .await;
     assert_eq!(status, 404, "nothing registered yet");
+    // The longest token there may be is taken (its endpoint is longer still).
+    let longest = json!({ "platform": "apns", "token": "f".repeat(1024) });
+    assert_eq!(register(&app, &alice_phone, longest).await.0, 200);
     assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
     let (status, body) = app
         .get("/api/notifications/device", Some(&alice_phone.access))
