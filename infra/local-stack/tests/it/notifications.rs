@@ -2,11 +2,17 @@
 //! as a notification (in the local stack's outbox) only while that session is not connected,
 //! as mute and notification settings allow.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use banter_core::api::extract::json_value;
+use banter_core::ports::{
+    Absent, MobilePush, MobilePushError, PortError, PushNotification, PushPlatform,
+};
+use banter_core::services::{messaging, notifications, relay};
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, wait_until, TestApp, User};
+use crate::support::{spawn_app, spawn_app_with, wait_until, TestApp, User};
 
 const PHONE: &str = "outbox:fcm:phone-token";
 
@@ -216,5 +222,57 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         json!([]),
         "the session took its device with it"
     );
+    app.stop().await;
+}
+
+/// A push service that never answers.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl MobilePush for Hanging {
+    async fn register(&self, _: PushPlatform, _: &str) -> Result<String, MobilePushError> {
+        std::future::pending().await
+    }
+    async fn send(&self, _: &str, _: &PushNotification) -> Result<(), MobilePushError> {
+        std::future::pending().await
+    }
+    async fn unregister(&self, _: &str) -> Result<(), PortError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_push_service_that_stops_answering_does_not_stop_delivery() {
+    // The relay runs only when this test says (no schedule); wake-ups go nowhere.
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let alice_phone = app.login(&alice).await;
+    let bob = app.register("bob").await;
+    assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
+    let chat = app.open_chat(&bob, &alice).await;
+    let mut laptop = app.ws(&alice.access).await;
+    let mut hanging = app.app().clone();
+    hanging.ports.mobile_push = Arc::new(Hanging);
+    hanging.ports.queue = Arc::new(Absent("delivery queue"));
+    for text in ["one", "two"] {
+        let caller = app.app().tokens.verify_access(&bob.access).unwrap();
+        let body = json_value(json!({ "clientMessageId": text, "content": text })).unwrap();
+        messaging::send(&hanging, caller, chat.parse().unwrap(), body, None)
+            .await
+            .unwrap();
+        app.settle().await;
+        let started = Instant::now();
+        let report = tokio::time::timeout(Duration::from_secs(10), relay::drain(&hanging))
+            .await
+            .expect("the relay ends its drain")
+            .unwrap();
+        assert!(report.notified >= 1, "{report:?}");
+        assert!(started.elapsed() < notifications::SEND_WITHIN + Duration::from_secs(2));
+        let got = laptop.next_event("message:received").await;
+        assert_eq!(
+            got["data"]["message"]["content"], text,
+            "delivered in order"
+        );
+    }
     app.stop().await;
 }

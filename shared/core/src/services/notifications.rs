@@ -17,7 +17,10 @@ use crate::ports::{MobilePushError, PushNotification};
 use crate::App;
 
 /// Notifications sent at once.
-const SENDS_AT_ONCE: usize = 16;
+const SENDS_AT_ONCE: usize = 64;
+/// How long a relay round waits for its notifications at most: the relay is the one live path
+/// to every connection, and a push service that stops answering must not stop it.
+pub const SEND_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 /// Characters of a text message a notification shows.
 const PREVIEW_CHARS: usize = 120;
 
@@ -127,12 +130,27 @@ pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
     }
 }
 
-/// Send notifications side by side; forget the devices whose endpoints are gone. Failures are
-/// logged, never answered: the messages are delivered through sync either way.
+/// Send notifications side by side, for [`SEND_WITHIN`] at most (the rest are dropped and
+/// logged). Failures are logged, never answered: the messages are delivered through sync
+/// either way.
 pub(super) async fn send(app: &App, notifications: Vec<(String, PushNotification)>) {
     if notifications.is_empty() {
         return;
     }
+    let count = notifications.len();
+    if tokio::time::timeout(SEND_WITHIN, send_all(app, notifications))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            count,
+            "push notifications still unsent were dropped: the push service is slow"
+        );
+    }
+}
+
+/// Send, and forget the devices whose endpoints are gone.
+async fn send_all(app: &App, notifications: Vec<(String, PushNotification)>) {
     let gone: Vec<String> = futures_util::stream::iter(notifications)
         .map(|(endpoint, notification)| async move {
             match app.ports.mobile_push.send(&endpoint, &notification).await {
