@@ -174,6 +174,23 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         "nothing while connected, muted or turned off, nor for her own"
     );
 
+    // Bob's reaction to her message notifies her; his reaction to his own does not.
+    let hers = app.sent(&alice, &chat, "lunch?").await;
+    let his = app.sent(&bob, &chat, "sure").await;
+    for (message, emoji) in [(&his, "🎉"), (&hers, "👍")] {
+        let (status, _) = app
+            .post(
+                &format!("/api/chats/{chat}/messages/{message}/reactions"),
+                Some(&bob.access),
+                json!({ "emoji": emoji }),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let bodies = notified(&app, "Reacted 👍 to “lunch?”").await;
+    assert!(!bodies.iter().any(|b| b.contains('🎉')), "{bodies:?}");
+    assert_eq!(notifications(&app, PHONE).pop().unwrap()["title"], "Bob B");
+
     // A muted group notifies only a mention of her; a group's title is its name.
     let group = app.open_group(&bob, "Climbers", &[&alice]).await;
     let group_path = format!("/api/chats/{group}");

@@ -123,7 +123,17 @@ pub async fn remove_endpoints(
     Ok(())
 }
 
-/// A device to notify of a message, with what the notification shows.
+/// Something to notify a recipient of: a message `actor` sent, or their reaction to the
+/// recipient's message.
+pub struct NotifyOf {
+    pub recipient: Uuid,
+    pub message: Uuid,
+    pub actor: Uuid,
+    /// The emoji of a reaction; `None` for the message itself.
+    pub reaction: Option<String>,
+}
+
+/// A device to notify, with what the notification shows.
 pub struct MessageToNotify {
     pub session_id: Uuid,
     pub user_id: Uuid,
@@ -132,50 +142,54 @@ pub struct MessageToNotify {
     pub chat_id: Uuid,
     pub is_group: bool,
     pub chat_name: Option<String>,
-    /// As the recipient knows the sender: their nickname for a contact, else the sender's name.
-    pub sender_name: String,
+    /// As the recipient knows the actor: their nickname for a contact, else the actor's name.
+    pub actor_name: String,
     pub message_type: String,
     pub content: Option<String>,
     pub view_once: bool,
+    pub reaction: Option<String>,
 }
 
-/// For `(recipient, message)` pairs, the devices to notify: the recipient's registered devices
-/// of live sessions, for messages still there in chats they are in, unless the chat is muted
-/// for them (a message that mentions them still notifies) or their notification settings turn
-/// off messages (1:1) or groups.
+/// The devices to notify: the recipients' registered devices of live sessions, for messages
+/// still there in chats they are in, unless the chat is muted for them (a message that mentions
+/// them still notifies) or their notification settings turn off messages (1:1) or groups.
 pub async fn to_notify(
     client: &impl GenericClient,
-    pairs: &[(Uuid, Uuid)],
+    items: &[NotifyOf],
 ) -> Result<Vec<MessageToNotify>, ApiError> {
-    let (users, messages): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
+    let recipients: Vec<Uuid> = items.iter().map(|i| i.recipient).collect();
+    let messages: Vec<Uuid> = items.iter().map(|i| i.message).collect();
+    let actors: Vec<Uuid> = items.iter().map(|i| i.actor).collect();
+    let reactions: Vec<Option<&str>> = items.iter().map(|i| i.reaction.as_deref()).collect();
     let stmt = client
         .prepare_cached(
             // The devices first, on their own: most recipients have none, and then nothing
             // else is read (the relay runs this for every batch of messages).
             "WITH x AS MATERIALIZED (
-                 SELECT d.session_id, d.user_id, d.endpoint, p.message_id
-                 FROM unnest($1::uuid[], $2::uuid[]) AS p(user_id, message_id)
-                 JOIN push_devices d ON d.user_id = p.user_id)
+                 SELECT d.session_id, d.user_id, d.endpoint, i.message_id, i.actor_id, i.reaction
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]) AS i(user_id, message_id, actor_id, reaction)
+                 JOIN push_devices d ON d.user_id = i.user_id)
              SELECT x.session_id, x.user_id, x.endpoint, m.id AS message_id, m.chat_id,
                     c.type = 'group' AS is_group, c.name AS chat_name,
-                    coalesce(nick.nickname, sender.display_name, sender.username, '') AS sender_name,
-                    m.type AS message_type, m.content, m.view_once
+                    coalesce(nick.nickname, actor.display_name, actor.username, '') AS actor_name,
+                    m.type AS message_type, m.content, m.view_once, x.reaction
              FROM x
              JOIN device_sessions s ON s.id = x.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
              JOIN messages m ON m.id = x.message_id AND NOT m.deleted_for_everyone
              JOIN chats c ON c.id = m.chat_id
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = x.user_id AND p.left_at IS NULL
              JOIN users u ON u.id = x.user_id
-             LEFT JOIN users sender ON sender.id = m.sender_id
-             LEFT JOIN user_relationships nick ON nick.user_id = x.user_id AND nick.related_user_id = m.sender_id
+             LEFT JOIN users actor ON actor.id = x.actor_id
+             LEFT JOIN user_relationships nick ON nick.user_id = x.user_id AND nick.related_user_id = x.actor_id
                   AND nick.relationship_type = 'contact'
              WHERE m.type <> 'system'
-               AND (p.muted_until IS NULL OR p.muted_until <= now() OR x.user_id = ANY(m.mentions))
+               AND (p.muted_until IS NULL OR p.muted_until <= now()
+                    OR (x.reaction IS NULL AND x.user_id = ANY(m.mentions)))
                AND coalesce((u.notification_settings ->> CASE WHEN c.type = 'group' THEN 'groups' ELSE 'messages' END)::boolean, true)",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&users, &messages])
+        .query(&stmt, &[&recipients, &messages, &actors, &reactions])
         .await?
         .iter()
         .map(|r| MessageToNotify {
@@ -186,10 +200,11 @@ pub async fn to_notify(
             chat_id: r.get("chat_id"),
             is_group: r.get("is_group"),
             chat_name: r.get("chat_name"),
-            sender_name: r.get("sender_name"),
+            actor_name: r.get("actor_name"),
             message_type: r.get("message_type"),
             content: r.get("content"),
             view_once: r.get("view_once"),
+            reaction: r.get("reaction"),
         })
         .collect())
 }

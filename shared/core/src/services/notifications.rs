@@ -1,6 +1,6 @@
 //! Push notifications (PRD: a notification queue for push notifications): a device registers
-//! its FCM or APNs token for its session, and a message reaches it as a notification when that
-//! session has no live connection, unless the chat is muted (a mention still notifies) or the
+//! its FCM or APNs token for its session, and a message (or a reaction to the user's own
+//! message) reaches it as a notification when that session has no live connection, unless the chat is muted (a mention still notifies) or the
 //! user's notification settings turn messages or groups off. The relay decides whom to notify
 //! as it delivers (`services::relay`), and sends them after its round commits: best effort, as
 //! the message itself waits in `/api/sync` either way.
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::api::models::{Envelope, PushDevice, PushDeviceRemoved, Timestamp};
 use crate::api::requests::RegisterPushDeviceRequest;
 use crate::auth::tokens::Caller;
-use crate::db::push_devices::{self, MessageToNotify, PushDeviceRow};
+use crate::db::push_devices::{self, MessageToNotify, NotifyOf, PushDeviceRow};
 use crate::error::ApiError;
 use crate::ports::{MobilePushError, PushNotification};
 use crate::App;
@@ -97,8 +97,9 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
     Ok(PushDeviceRemoved { removed })
 }
 
-/// What a device shows for a message: the sender (and the group) and a preview of the text, or
-/// what kind of message it is (a view-once message never shows more).
+/// What a device shows: the sender (and the group) and a preview of the text, or what kind of
+/// message it is (a view-once message never shows more); for a reaction, the reactor, the
+/// emoji and the preview of the recipient's message it answers.
 pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
     let what = match row.message_type.as_str() {
         "text" if !row.view_once => {
@@ -118,9 +119,13 @@ pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
         "sticker" => "Sticker".to_owned(),
         _ => "New message".to_owned(),
     };
+    let what = match &row.reaction {
+        Some(emoji) => format!("Reacted {emoji} to “{what}”"),
+        None => what,
+    };
     let (title, body) = match (&row.chat_name, row.is_group) {
-        (Some(group), true) => (group.clone(), format!("{}: {what}", row.sender_name)),
-        _ => (row.sender_name.clone(), what),
+        (Some(group), true) => (group.clone(), format!("{}: {what}", row.actor_name)),
+        _ => (row.actor_name.clone(), what),
     };
     PushNotification {
         title,
@@ -178,17 +183,17 @@ async fn send_all(app: &App, notifications: Vec<(String, PushNotification)>) {
     }
 }
 
-/// The devices of these `(recipient, message)` pairs to notify, and what each shows; a device
-/// whose session is connected (`connected(user, session)`) is left out: it got the message.
+/// The devices to notify of `items`, and what each shows; a device whose session is connected
+/// (`connected(user, session)`) is left out: it got the event.
 pub(super) async fn to_notify(
     client: &impl deadpool_postgres::GenericClient,
-    pairs: &[(Uuid, Uuid)],
+    items: &[NotifyOf],
     connected: impl Fn(Uuid, Uuid) -> bool,
 ) -> Result<Vec<(String, PushNotification)>, ApiError> {
-    if pairs.is_empty() {
+    if items.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(push_devices::to_notify(client, pairs)
+    Ok(push_devices::to_notify(client, items)
         .await?
         .iter()
         .filter(|row| !connected(row.user_id, row.session_id))

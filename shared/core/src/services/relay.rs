@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::api::models::{ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
+use crate::db::push_devices::NotifyOf;
 use crate::db::{chats, messages, AsTokioPostgres, Planning};
 use crate::error::ApiError;
 use crate::ports::{ConnectionRecord, DeliveryJob, PushError, PushNotification};
@@ -582,6 +583,26 @@ impl<'a> Frames<'a> {
         Ok(text)
     }
 
+    /// What `viewer`, a recipient of `event`, may be notified of on a device that is not
+    /// connected: a message of someone else's, or someone's reaction to a message of theirs.
+    fn notify_of(&self, event: &StoredEvent, viewer: Uuid) -> Option<NotifyOf> {
+        let actor = event.actor.filter(|a| *a != viewer)?;
+        let message = self.messages.get(&event.message_id?)?;
+        let reaction = match event.name.as_str() {
+            "message:received" => None,
+            "message:reaction:added" if message.sender.as_ref()?.id == viewer => {
+                Some(event.data.as_ref()?.get("emoji")?.as_str()?.to_owned())
+            }
+            _ => return None,
+        };
+        Some(NotifyOf {
+            recipient: viewer,
+            message: message.id,
+            actor,
+            reaction,
+        })
+    }
+
     /// The receipt a message event earns when it reaches `viewer` (none for their own, nor for
     /// a system message).
     pub(super) fn receipt(&self, event: &StoredEvent, viewer: Uuid) -> Option<Receipt> {
@@ -682,13 +703,13 @@ async fn push_batch(
         .filter(|(_, user)| !connections[user].is_empty())
         .filter_map(|(event, user)| Some((frames.receipt(event, user)?.1, user)))
         .collect();
-    // The recipients of messages, for the devices among theirs to notify (those with no live
-    // connection), asked alongside too.
-    let notify_pairs: Vec<(Uuid, Uuid)> = batch
+    // The recipients of messages, and the senders of messages others react to, for the
+    // devices among theirs to notify (those with no live connection), asked alongside too.
+    let notify: Vec<NotifyOf> = batch
         .iter()
         .zip(&recipients)
         .flat_map(|(event, users)| users.iter().map(move |&user| (event, user)))
-        .filter_map(|(event, user)| Some((user, frames.receipt(event, user)?.3)))
+        .filter_map(|(event, user)| frames.notify_of(event, user))
         .collect();
     let is_connected = |user: Uuid, session: Uuid| {
         connections
@@ -698,7 +719,7 @@ async fn push_batch(
     let (replaying, (), notify) = tokio::try_join!(
         events::replaying_connections(client),
         deliveries.look_up_presence(client, receipt_pairs),
-        notifications::to_notify(client, &notify_pairs, is_connected),
+        notifications::to_notify(client, &notify, is_connected),
     )?;
     let replaying: HashSet<String> = replaying.into_iter().collect();
     // Per connection, its frames in log order.
