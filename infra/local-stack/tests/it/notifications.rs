@@ -193,6 +193,29 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
 
     // A muted group notifies only a mention of her; a group's title is its name.
     let group = app.open_group(&bob, "Climbers", &[&alice]).await;
+    notified(&app, "Bob B added you").await;
+    let added = notifications(&app, PHONE).pop().unwrap();
+    assert_eq!(
+        (&added["title"], &added["chatId"], &added["messageId"]),
+        (&json!("Climbers"), &json!(group), &Value::Null)
+    );
+    // Added to a group that exists: told the same way.
+    let carol = app.register("carol").await;
+    let later = app.open_group(&bob, "Later", &[&carol]).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{later}/participants"),
+            Some(&bob.access),
+            json!({ "userId": alice.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_until("told of the addition", Duration::from_secs(5), || async {
+        notifications(&app, PHONE)
+            .iter()
+            .any(|n| n["title"] == "Later" && n["body"] == "Bob B added you")
+    })
+    .await;
     let group_path = format!("/api/chats/{group}");
     assert_eq!(
         app.put(&group_path, &alice.access, settings(true)).await.0,

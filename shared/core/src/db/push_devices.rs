@@ -123,13 +123,14 @@ pub async fn remove_endpoints(
     Ok(())
 }
 
-/// Something to notify a recipient of: a message `actor` sent, or their reaction to the
-/// recipient's message.
+/// Something to notify a recipient of: a message `actor` sent, their reaction to the
+/// recipient's message, or (no message) that they added the recipient to a group.
 pub struct NotifyOf {
     pub recipient: Uuid,
-    pub message: Uuid,
+    pub chat: Uuid,
+    pub message: Option<Uuid>,
     pub actor: Uuid,
-    /// The emoji of a reaction; `None` for the message itself.
+    /// The emoji of a reaction.
     pub reaction: Option<String>,
 }
 
@@ -138,27 +139,29 @@ pub struct MessageToNotify {
     pub session_id: Uuid,
     pub user_id: Uuid,
     pub endpoint: String,
-    pub message_id: Uuid,
     pub chat_id: Uuid,
+    pub message_id: Option<Uuid>,
     pub is_group: bool,
     pub chat_name: Option<String>,
     /// As the recipient knows the actor: their nickname for a contact, else the actor's name.
     pub actor_name: String,
-    pub message_type: String,
+    /// The message's (none for an addition to a group).
+    pub message_type: Option<String>,
     pub content: Option<String>,
     pub view_once: bool,
     pub reaction: Option<String>,
 }
 
-/// The devices to notify: the recipients' registered devices of live sessions, for messages
-/// still there in chats they are in, unless the chat is muted for them (a message that mentions
+/// The devices to notify: the recipients' registered devices of live sessions, for chats they
+/// are in and messages still there, unless the chat is muted for them (a message that mentions
 /// them still notifies) or their notification settings turn off messages (1:1) or groups.
 pub async fn to_notify(
     client: &impl GenericClient,
     items: &[NotifyOf],
 ) -> Result<Vec<MessageToNotify>, ApiError> {
     let recipients: Vec<Uuid> = items.iter().map(|i| i.recipient).collect();
-    let messages: Vec<Uuid> = items.iter().map(|i| i.message).collect();
+    let chats: Vec<Uuid> = items.iter().map(|i| i.chat).collect();
+    let messages: Vec<Option<Uuid>> = items.iter().map(|i| i.message).collect();
     let actors: Vec<Uuid> = items.iter().map(|i| i.actor).collect();
     let reactions: Vec<Option<&str>> = items.iter().map(|i| i.reaction.as_deref()).collect();
     let stmt = client
@@ -166,38 +169,44 @@ pub async fn to_notify(
             // The devices first, on their own: most recipients have none, and then nothing
             // else is read (the relay runs this for every batch of messages).
             "WITH x AS MATERIALIZED (
-                 SELECT d.session_id, d.user_id, d.endpoint, i.message_id, i.actor_id, i.reaction
-                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]) AS i(user_id, message_id, actor_id, reaction)
+                 SELECT d.session_id, d.user_id, d.endpoint, i.chat_id, i.message_id, i.actor_id, i.reaction
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
+                      AS i(user_id, chat_id, message_id, actor_id, reaction)
                  JOIN push_devices d ON d.user_id = i.user_id)
-             SELECT x.session_id, x.user_id, x.endpoint, m.id AS message_id, m.chat_id,
+             SELECT x.session_id, x.user_id, x.endpoint, c.id AS chat_id, m.id AS message_id,
                     c.type = 'group' AS is_group, c.name AS chat_name,
                     coalesce(nick.nickname, actor.display_name, actor.username, '') AS actor_name,
-                    m.type AS message_type, m.content, m.view_once, x.reaction
+                    m.type AS message_type, m.content, coalesce(m.view_once, false) AS view_once,
+                    x.reaction
              FROM x
              JOIN device_sessions s ON s.id = x.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
-             JOIN messages m ON m.id = x.message_id AND NOT m.deleted_for_everyone
-             JOIN chats c ON c.id = m.chat_id
-             JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = x.user_id AND p.left_at IS NULL
+             JOIN chats c ON c.id = x.chat_id
+             JOIN chat_participants p ON p.chat_id = c.id AND p.user_id = x.user_id AND p.left_at IS NULL
              JOIN users u ON u.id = x.user_id
+             LEFT JOIN messages m ON m.id = x.message_id AND m.chat_id = c.id
              LEFT JOIN users actor ON actor.id = x.actor_id
              LEFT JOIN user_relationships nick ON nick.user_id = x.user_id AND nick.related_user_id = x.actor_id
                   AND nick.relationship_type = 'contact'
-             WHERE m.type <> 'system'
+             WHERE (CASE WHEN x.message_id IS NULL THEN c.type = 'group'
+                         ELSE m.id IS NOT NULL AND NOT m.deleted_for_everyone AND m.type <> 'system' END)
                AND (p.muted_until IS NULL OR p.muted_until <= now()
                     OR (x.reaction IS NULL AND x.user_id = ANY(m.mentions)))
                AND coalesce((u.notification_settings ->> CASE WHEN c.type = 'group' THEN 'groups' ELSE 'messages' END)::boolean, true)",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&recipients, &messages, &actors, &reactions])
+        .query(
+            &stmt,
+            &[&recipients, &chats, &messages, &actors, &reactions],
+        )
         .await?
         .iter()
         .map(|r| MessageToNotify {
             session_id: r.get("session_id"),
             user_id: r.get("user_id"),
             endpoint: r.get("endpoint"),
-            message_id: r.get("message_id"),
             chat_id: r.get("chat_id"),
+            message_id: r.get("message_id"),
             is_group: r.get("is_group"),
             chat_name: r.get("chat_name"),
             actor_name: r.get("actor_name"),

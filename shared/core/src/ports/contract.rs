@@ -238,7 +238,7 @@ pub async fn mobile_push(push: &dyn MobilePush, platform: PushPlatform, token: &
         title: "Alice".into(),
         body: "héllo \"there\"".into(),
         chat_id: Uuid::new_v4(),
-        message_id: Uuid::new_v4(),
+        message_id: Some(Uuid::new_v4()),
     };
     push.send(&endpoint, &notification).await.expect("send");
     push.unregister(&endpoint).await.expect("unregister");

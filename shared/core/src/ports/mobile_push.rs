@@ -35,14 +35,15 @@ impl PushPlatform {
     }
 }
 
-/// What a device shows: a title and a line, and what to open when it is tapped.
+/// What a device shows: a title and a line, and what to open when it is tapped (the chat, at
+/// the message if there is one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PushNotification {
     pub title: String,
     pub body: String,
     pub chat_id: Uuid,
-    pub message_id: Uuid,
+    pub message_id: Option<Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! Push notifications (PRD: a notification queue for push notifications): a device registers
-//! its FCM or APNs token for its session, and a message (or a reaction to the user's own
-//! message) reaches it as a notification when that session has no live connection, unless the chat is muted (a mention still notifies) or the
+//! its FCM or APNs token for its session, and a message (a reaction to the user's own message,
+//! being added to a group) reaches it as a notification when that session has no live
+//! connection, unless the chat is muted (a mention still notifies) or the
 //! user's notification settings turn messages or groups off. The relay decides whom to notify
 //! as it delivers (`services::relay`), and sends them after its round commits: best effort, as
 //! the message itself waits in `/api/sync` either way.
@@ -99,9 +100,19 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
 
 /// What a device shows: the sender (and the group) and a preview of the text, or what kind of
 /// message it is (a view-once message never shows more); for a reaction, the reactor, the
-/// emoji and the preview of the recipient's message it answers.
+/// emoji and the preview of the recipient's message it answers; for an addition to a group,
+/// who added them.
 pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
-    let what = match row.message_type.as_str() {
+    let group = row.chat_name.clone().filter(|_| row.is_group);
+    let Some(message_type) = row.message_type.as_deref() else {
+        return PushNotification {
+            title: group.unwrap_or_default(),
+            body: format!("{} added you", row.actor_name),
+            chat_id: row.chat_id,
+            message_id: None,
+        };
+    };
+    let what = match message_type {
         "text" if !row.view_once => {
             let text = row.content.as_deref().unwrap_or_default();
             let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
@@ -123,9 +134,9 @@ pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
         Some(emoji) => format!("Reacted {emoji} to “{what}”"),
         None => what,
     };
-    let (title, body) = match (&row.chat_name, row.is_group) {
-        (Some(group), true) => (group.clone(), format!("{}: {what}", row.actor_name)),
-        _ => (row.actor_name.clone(), what),
+    let (title, body) = match group {
+        Some(group) => (group, format!("{}: {what}", row.actor_name)),
+        None => (row.actor_name.clone(), what),
     };
     PushNotification {
         title,

@@ -584,20 +584,40 @@ impl<'a> Frames<'a> {
     }
 
     /// What `viewer`, a recipient of `event`, may be notified of on a device that is not
-    /// connected: a message of someone else's, or someone's reaction to a message of theirs.
+    /// connected: a message of someone else's, someone's reaction to a message of theirs, or
+    /// being added to a group by someone.
     fn notify_of(&self, event: &StoredEvent, viewer: Uuid) -> Option<NotifyOf> {
         let actor = event.actor.filter(|a| *a != viewer)?;
-        let message = self.messages.get(&event.message_id?)?;
-        let reaction = match event.name.as_str() {
-            "message:received" => None,
-            "message:reaction:added" if message.sender.as_ref()?.id == viewer => {
-                Some(event.data.as_ref()?.get("emoji")?.as_str()?.to_owned())
+        let Stream::Chat(chat) = event.stream else {
+            return None;
+        };
+        let (message, reaction) = match event.name.as_str() {
+            "message:received" => (Some(event.message_id?), None),
+            "message:reaction:added" => {
+                let message = self.messages.get(&event.message_id?)?;
+                if message.sender.as_ref()?.id != viewer {
+                    return None;
+                }
+                let emoji = event.data.as_ref()?.get("emoji")?.as_str()?;
+                (Some(message.id), Some(emoji.to_owned()))
+            }
+            // Made a member of a new group, or added to one (not when they joined themselves).
+            "chat:created" => (None, None),
+            "chat:participant:joined" => {
+                let data = event.data.as_ref()?;
+                let joined = data.get("participant")?.get("id")?.as_str()?;
+                let added_by = data.get("addedBy")?.as_str()?;
+                if joined != viewer.to_string() || added_by != actor.to_string() {
+                    return None;
+                }
+                (None, None)
             }
             _ => return None,
         };
         Some(NotifyOf {
             recipient: viewer,
-            message: message.id,
+            chat,
+            message,
             actor,
             reaction,
         })
