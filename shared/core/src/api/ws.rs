@@ -571,7 +571,8 @@ pub enum ServerEvent {
     /// their `about` setting shows it to).
     #[serde(rename = "user:status_updated")]
     UserStatusUpdated(UserStatusUpdated),
-    /// The user changed their own profile or settings (on one of their devices): the profile as
+    /// The user's own profile changed (an edit on one of their devices, a verified email or
+    /// phone number, two-factor authentication turned on or off): the profile as
     /// `GET /api/users/profile` answers it now.
     #[serde(rename = "user:profile:updated")]
     ProfileUpdated(Box<crate::api::models::OwnProfile>),

@@ -158,8 +158,7 @@ pub async fn set_password(db: &Db, id: Uuid, hash: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-pub async fn set_email_verified(db: &Db, id: Uuid) -> Result<(), ApiError> {
-    let client = db.get().await?;
+pub async fn set_email_verified(client: &impl GenericClient, id: Uuid) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached("UPDATE users SET email_verified = true WHERE id = $1")
         .await?;
@@ -167,11 +166,14 @@ pub async fn set_email_verified(db: &Db, id: Uuid) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Record a verified phone number, dropping other accounts' unverified claims to it; `false`
-/// if another account has verified it.
-pub async fn set_verified_phone(db: &Db, id: Uuid, phone: &str) -> Result<bool, ApiError> {
-    let mut client = db.get().await?;
-    let tx = client.transaction().await?;
+/// Record a verified phone number, dropping other accounts' unverified claims to it (in the
+/// caller's transaction); `false` if another account has verified it (then the transaction
+/// is spoiled: roll it back).
+pub async fn set_verified_phone(
+    tx: &deadpool_postgres::Transaction<'_>,
+    id: Uuid,
+    phone: &str,
+) -> Result<bool, ApiError> {
     tx.execute(
         "UPDATE users SET phone = NULL WHERE phone = $2 AND id <> $1 AND NOT phone_verified",
         &[&id, &phone],
@@ -184,10 +186,7 @@ pub async fn set_verified_phone(db: &Db, id: Uuid, phone: &str) -> Result<bool, 
         )
         .await
     {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(true)
-        }
+        Ok(_) => Ok(true),
         Err(e) if is_unique_violation(&e, "users_phone_key") => Ok(false),
         Err(e) => Err(e.into()),
     }
@@ -220,8 +219,11 @@ pub async fn totp_state(db: &Db, id: Uuid) -> Result<Option<(bool, Option<String
 
 /// Store a pending secret (or, with `None`, turn TOTP off and drop its recovery codes). Returns
 /// the username.
-pub async fn set_totp_secret(db: &Db, id: Uuid, secret: Option<&str>) -> Result<String, ApiError> {
-    let client = db.get().await?;
+pub async fn set_totp_secret(
+    client: &impl GenericClient,
+    id: Uuid,
+    secret: Option<&str>,
+) -> Result<String, ApiError> {
     let stmt = client
         .prepare_cached(
             "WITH codes AS (DELETE FROM totp_recovery_codes WHERE user_id = $1 AND $2::text IS NULL)
@@ -235,16 +237,18 @@ pub async fn set_totp_secret(db: &Db, id: Uuid, secret: Option<&str>) -> Result<
         .get("username"))
 }
 
-pub async fn enable_totp(db: &Db, id: Uuid, recovery_hashes: &[Vec<u8>]) -> Result<(), ApiError> {
-    let mut client = db.get().await?;
-    let tx = client.transaction().await?;
+/// Turn TOTP on with these recovery codes (in the caller's transaction).
+pub async fn enable_totp(
+    tx: &deadpool_postgres::Transaction<'_>,
+    id: Uuid,
+    recovery_hashes: &[Vec<u8>],
+) -> Result<(), ApiError> {
     tx.execute("DELETE FROM totp_recovery_codes WHERE user_id = $1", &[&id])
         .await?;
     tx.execute("INSERT INTO totp_recovery_codes (user_id, code_hash) SELECT $1, h FROM unnest($2::bytea[]) h", &[&id, &recovery_hashes])
         .await?;
     tx.execute("UPDATE users SET totp_enabled = true WHERE id = $1", &[&id])
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

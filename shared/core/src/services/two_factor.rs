@@ -37,7 +37,8 @@ pub async fn setup(app: &App, caller: Caller) -> Result<TwoFactorSetup, ApiError
         ));
     }
     let secret = totp::new_secret();
-    let username = users::set_totp_secret(&app.db, caller.user_id, Some(&secret)).await?;
+    let username =
+        users::set_totp_secret(&app.db.get().await?, caller.user_id, Some(&secret)).await?;
     let url = format!("otpauth://totp/Banter:{username}?secret={secret}&issuer=Banter&algorithm=SHA1&digits=6&period=30");
     Ok(TwoFactorSetup {
         secret,
@@ -82,7 +83,12 @@ pub async fn enable(
         .map(|_| new_opaque_token().0[..12].to_owned())
         .collect();
     let hashes: Vec<Vec<u8>> = codes.iter().map(|c| hash_token(c)).collect();
-    users::enable_totp(&app.db, caller.user_id, &hashes).await?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    users::enable_totp(&tx, caller.user_id, &hashes).await?;
+    super::profiles::publish_own_profile(&tx, caller.user_id).await?;
+    tx.commit().await?;
+    super::relay::wake(app, "user:profile:updated").await;
     Ok(TwoFactorState {
         enabled: true,
         recovery_codes: Some(codes),
@@ -105,7 +111,12 @@ pub async fn disable(
     if !second_factor_ok(app, caller.user_id, Some(code), None).await? {
         return Err(ApiError::InvalidCredentials);
     }
-    users::set_totp_secret(&app.db, caller.user_id, None).await?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    users::set_totp_secret(&tx, caller.user_id, None).await?;
+    super::profiles::publish_own_profile(&tx, caller.user_id).await?;
+    tx.commit().await?;
+    super::relay::wake(app, "user:profile:updated").await;
     Ok(TwoFactorState {
         enabled: false,
         recovery_codes: None,

@@ -60,7 +60,12 @@ pub async fn verify_email(app: &App, body: VerifyEmailRequest) -> Result<Verifie
     }
     let user =
         tokens::consume_email_token(&app.db, tokens::VERIFY_EMAIL, &hash_token(token)).await?;
-    users::set_email_verified(&app.db, user).await?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    users::set_email_verified(&tx, user).await?;
+    super::profiles::publish_own_profile(&tx, user).await?;
+    tx.commit().await?;
+    super::relay::wake(app, "user:profile:updated").await;
     Ok(Verified { verified: true })
 }
 
@@ -196,11 +201,16 @@ pub async fn verify_phone(
     .await?
     {
         PhoneCheck::Verified => {
-            if !users::set_verified_phone(&app.db, caller.user_id, phone.as_str()).await? {
+            let mut client = app.db.get().await?;
+            let tx = client.transaction().await?;
+            if !users::set_verified_phone(&tx, caller.user_id, phone.as_str()).await? {
                 return Err(ApiError::AlreadyExists(
                     "this phone number is in use".into(),
                 ));
             }
+            super::profiles::publish_own_profile(&tx, caller.user_id).await?;
+            tx.commit().await?;
+            super::relay::wake(app, "user:profile:updated").await;
             Ok(PhoneVerified {
                 verified: true,
                 phone: phone.as_str().to_owned(),

@@ -1,5 +1,5 @@
-//! A change to the user's own account made on one device reaches their others (live and in
-//! sync), and nobody else.
+//! A change to the user's own account (made on one device, or a verification) reaches their
+//! devices (live and in sync), and nobody else.
 
 use serde_json::{json, Value};
 
@@ -105,5 +105,16 @@ async fn profile_edits_and_blocks_reach_the_users_other_devices() {
     assert_eq!(
         own_stream(&app, &bob, &bob_start).await,
         Vec::<Value>::new()
+    );
+
+    // Verifying her email or phone number tells her other devices too.
+    app.verify_email(&alice).await;
+    let told = phone_ws.next_event("user:profile:updated").await;
+    assert_eq!(told["data"]["isVerified"], true);
+    app.verify_phone(&alice, "+14155550142").await;
+    let told = phone_ws.next_event("user:profile:updated").await;
+    assert_eq!(
+        (&told["data"]["phone"], &told["data"]["phoneVerified"]),
+        (&json!("+14155550142"), &json!(true))
     );
 }

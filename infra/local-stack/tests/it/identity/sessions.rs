@@ -265,6 +265,7 @@ async fn two_factor_authentication_is_required_once_enabled() {
         .starts_with("otpauth://totp/Banter:"));
     let raw = totp::base32_decode(&secret).unwrap();
     let now = || chrono::Utc::now().timestamp();
+    let mut devices = app.ws(&user.access).await;
     let (status, _) = app
         .post(
             "/api/auth/2fa/enable",
@@ -284,6 +285,11 @@ async fn two_factor_authentication_is_required_once_enabled() {
     let recovery: Vec<String> =
         serde_json::from_value(enabled["data"]["recoveryCodes"].clone()).unwrap();
     assert_eq!(recovery.len(), 10);
+    let told = devices.next_event("user:profile:updated").await;
+    assert_eq!(
+        told["data"]["twoFactorEnabled"], true,
+        "the user's devices are told"
+    );
 
     let login = |extra: Value| {
         let mut body = json!({ "email": user.email, "password": PASSWORD });
