@@ -12,6 +12,7 @@
 //! | SQS | `SendMessage` | JSON 1.0, `x-amz-target` |
 //! | S3 | `PutObject`, `GetObject`, `DeleteObject`, path-style (presigned URLs too) | REST |
 //! | SES / SNS | `SendEmail` / `Publish` (SMS) | query (form in, XML out) |
+//! | SNS mobile push | `CreatePlatformEndpoint` on [`PUSH_APPLICATION_FCM`] / [`PUSH_APPLICATION_APNS`], `SetEndpointAttributes`, `DeleteEndpoint`, `Publish` to an endpoint (its `GCM` or `APNS` payload) | query |
 //!
 //! `@connections` is served at the root already (`connections.rs`). Like moto, the emulation
 //! does not check request signatures: the stack listens on 127.0.0.1 only, and refuses requests
@@ -23,7 +24,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use banter_core::ports::{BlobStore, ConnectionRecord, DeliveryJob};
+use banter_core::ports::{
+    BlobStore, ConnectionRecord, DeliveryJob, MobilePushError, PushNotification, PushPlatform,
+};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -33,6 +36,10 @@ use crate::stack::Shared;
 pub const CONNECTIONS_TABLE: &str = "banter-local-connections";
 pub const DELIVERY_QUEUE: &str = "banter-local-delivery";
 pub const MEDIA_BUCKET: &str = "banter-local-media";
+/// The platform applications functions are given (`PUSH_PLATFORM_APPLICATION_*`): endpoints
+/// made on them are the stack's own mobile push endpoints (notifications land in the outbox).
+pub const PUSH_APPLICATION_FCM: &str = "arn:aws:sns:us-east-1:000000000000:app/GCM/banter-local";
+pub const PUSH_APPLICATION_APNS: &str = "arn:aws:sns:us-east-1:000000000000:app/APNS/banter-local";
 
 /// `POST /aws/`: DynamoDB and SQS (by `x-amz-target`), SES and SNS (by the form's `Action`).
 pub async fn aws_api(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -56,6 +63,9 @@ pub async fn aws_api(State(shared): State<Shared>, headers: HeaderMap, body: Byt
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     let notifier = &shared.app.ports.notifier;
+    if let Some(answer) = mobile_push(&shared, field).await {
+        return answer;
+    }
     let (action, sent) = match field("Action") {
         "SendEmail" => (
             "SendEmail",
@@ -92,6 +102,79 @@ pub async fn aws_api(State(shared): State<Shared>, headers: HeaderMap, body: Byt
             Uuid::new_v4()
         ),
     )
+}
+
+/// SNS's mobile push operations on the stack's own `MobilePush`; `None` for other actions.
+async fn mobile_push<'a>(shared: &Shared, field: impl Fn(&str) -> &'a str) -> Option<Response> {
+    let push = &shared.app.ports.mobile_push;
+    let sns_error = |e: MobilePushError| match e {
+        MobilePushError::Gone => xml_error("EndpointDisabled", "Endpoint is disabled"),
+        other => xml_error("InternalFailure", &other.to_string()),
+    };
+    let (action, result) = match field("Action") {
+        "CreatePlatformEndpoint" => {
+            let platform = match field("PlatformApplicationArn") {
+                PUSH_APPLICATION_FCM => PushPlatform::Fcm,
+                PUSH_APPLICATION_APNS => PushPlatform::Apns,
+                _ => return Some(xml_error("NotFound", "PlatformApplication does not exist")),
+            };
+            match push.register(platform, field("Token")).await {
+                Ok(endpoint) => (
+                    "CreatePlatformEndpoint",
+                    format!("<EndpointArn>{}</EndpointArn>", xml_text(&endpoint)),
+                ),
+                Err(e) => return Some(sns_error(e)),
+            }
+        }
+        "SetEndpointAttributes" => ("SetEndpointAttributes", String::new()),
+        "DeleteEndpoint" => match push.unregister(field("EndpointArn")).await {
+            Ok(()) => ("DeleteEndpoint", String::new()),
+            Err(e) => return Some(xml_error("InternalFailure", &e.to_string())),
+        },
+        "Publish" if !field("TargetArn").is_empty() => {
+            let Some(notification) = notification_of(field("Message")) else {
+                return Some(xml_error("InvalidParameter", "no GCM or APNS payload"));
+            };
+            match push.send(field("TargetArn"), &notification).await {
+                Ok(()) => (
+                    "Publish",
+                    format!("<MessageId>{}</MessageId>", Uuid::new_v4()),
+                ),
+                Err(e) => return Some(sns_error(e)),
+            }
+        }
+        _ => return None,
+    };
+    Some(xml(
+        StatusCode::OK,
+        format!(
+            "<{action}Response xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><{action}Result>{result}\
+             </{action}Result><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata>\
+             </{action}Response>",
+            Uuid::new_v4()
+        ),
+    ))
+}
+
+/// The notification a `Publish` carries (`MessageStructure: json`), from its `GCM` payload or
+/// else its `APNS` one.
+fn notification_of(message: &str) -> Option<PushNotification> {
+    let message: Value = serde_json::from_str(message).ok()?;
+    let payload =
+        |key: &str| -> Option<Value> { serde_json::from_str(message[key].as_str()?).ok() };
+    let (alert, ids) = match payload("GCM") {
+        Some(fcm) => (fcm["notification"].clone(), fcm["data"].clone()),
+        None => {
+            let apns = payload("APNS")?;
+            (apns["aps"]["alert"].clone(), apns)
+        }
+    };
+    Some(PushNotification {
+        title: alert["title"].as_str()?.to_owned(),
+        body: alert["body"].as_str()?.to_owned(),
+        chat_id: ids["chatId"].as_str()?.parse().ok()?,
+        message_id: ids["messageId"].as_str().and_then(|id| id.parse().ok()),
+    })
 }
 
 async fn dynamodb(shared: &Shared, operation: &str, request: &Value) -> Response {
@@ -270,6 +353,13 @@ fn xml(status: StatusCode, body: String) -> Response {
     (status, [("content-type", "text/xml")], body).into_response()
 }
 
+/// Text as XML character data.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// An error in the query protocol's shape (SES, SNS). Messages are this module's own text.
 fn xml_error(code: &str, message: &str) -> Response {
     xml(
@@ -277,13 +367,12 @@ fn xml_error(code: &str, message: &str) -> Response {
         format!(
             "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message>\
              </Error><RequestId>{}</RequestId></ErrorResponse>",
-            message.replace('&', "&amp;").replace('<', "&lt;"),
+            xml_text(message),
             Uuid::new_v4()
         ),
     )
 }
 
-/// An error in S3's shape.
 /// `GET|PUT /aws/{bucket}/{key}?tagging`: an object's tags (`PutObjectTagging` replaces them).
 async fn s3_tagging(shared: &Shared, method: Method, key: &str, body: &[u8]) -> Response {
     let blobs = &shared.blobs;
@@ -322,6 +411,7 @@ async fn s3_tagging(shared: &Shared, method: Method, key: &str, body: &[u8]) -> 
     )
 }
 
+/// An error in S3's shape.
 fn s3_error(status: StatusCode, code: &str) -> Response {
     xml(
         status,

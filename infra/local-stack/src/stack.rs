@@ -290,6 +290,14 @@ pub fn function_settings(
         ("MEDIA_BUCKET", crate::aws::MEDIA_BUCKET.into()),
         ("S3_FORCE_PATH_STYLE", "true".into()),
         ("NOTIFY_FROM_EMAIL", "banter@localhost".into()),
+        (
+            "PUSH_PLATFORM_APPLICATION_FCM",
+            crate::aws::PUSH_APPLICATION_FCM.into(),
+        ),
+        (
+            "PUSH_PLATFORM_APPLICATION_APNS",
+            crate::aws::PUSH_APPLICATION_APNS.into(),
+        ),
     ]
 }
 

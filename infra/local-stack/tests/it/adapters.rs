@@ -349,6 +349,26 @@ async fn aws_adapters_pass_their_contracts_against_the_stacks_emulation() {
         Some(&b"xyz"[..])
     );
 
+    let push = banter_aws::SnsMobilePush::new(
+        &aws,
+        Some(banter_local::aws::PUSH_APPLICATION_FCM.into()),
+        Some(banter_local::aws::PUSH_APPLICATION_APNS.into()),
+    );
+    contract::mobile_push(
+        &push,
+        banter_core::ports::PushPlatform::Fcm,
+        "emulated-token",
+    )
+    .await;
+    assert!(
+        shared
+            .outbox
+            .items()
+            .iter()
+            .any(|m| m.channel == "push" && m.to == "outbox:fcm:emulated-token"),
+        "a notification published through SNS's API is in the stack's outbox"
+    );
+
     let email = format!("{}@example.com", Uuid::new_v4().simple());
     contract::notifier(
         &SesSnsNotifier::new(&aws, "banter@localhost"),
