@@ -174,6 +174,26 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         "nothing while connected, muted or turned off, nor for her own"
     );
 
+    // With previews off, a notification says who wrote, not what.
+    let previews = |on: bool| json!({ "notificationSettings": { "previews": on } });
+    let (status, body) = app
+        .put("/api/users/profile", &alice.access, previews(false))
+        .await;
+    assert_eq!(
+        (status, &body["data"]["notificationSettings"]["previews"]),
+        (200, &json!(false))
+    );
+    app.sent(&bob, &chat, "the secret plans").await;
+    app.relay_caught_up().await;
+    let bodies = notified(&app, "New message").await;
+    assert!(!bodies.iter().any(|b| b.contains("secret")), "{bodies:?}");
+    assert_eq!(
+        app.put("/api/users/profile", &alice.access, previews(true))
+            .await
+            .0,
+        200
+    );
+
     // Bob's reaction to her message notifies her; his reaction to his own does not.
     let hers = app.sent(&alice, &chat, "lunch?").await;
     let his = app.sent(&bob, &chat, "sure").await;

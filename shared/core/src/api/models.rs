@@ -287,6 +287,9 @@ pub struct NotificationSettings {
     pub calls: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<bool>,
+    /// Push notifications show the message's text (default on); off, only who wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previews: Option<bool>,
 }
 
 /// The caller's own profile: every field.

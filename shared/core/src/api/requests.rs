@@ -286,6 +286,9 @@ pub struct NotificationSettingsPatch {
     pub calls: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<bool>,
+    /// Push notifications show the message's text (default on); off, only who wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previews: Option<bool>,
 }
 
 /// `GET /api/users/search`.

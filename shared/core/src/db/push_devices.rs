@@ -150,6 +150,8 @@ pub struct MessageToNotify {
     pub content: Option<String>,
     pub view_once: bool,
     pub reaction: Option<String>,
+    /// The recipient lets notifications show message text (`notificationSettings.previews`).
+    pub previews: bool,
 }
 
 /// The devices to notify: the recipients' registered devices of live sessions, for chats they
@@ -177,7 +179,8 @@ pub async fn to_notify(
                     c.type = 'group' AS is_group, c.name AS chat_name,
                     coalesce(nick.nickname, actor.display_name, actor.username, '') AS actor_name,
                     m.type AS message_type, m.content, coalesce(m.view_once, false) AS view_once,
-                    x.reaction
+                    x.reaction,
+                    coalesce((u.notification_settings ->> 'previews')::boolean, true) AS previews
              FROM x
              JOIN device_sessions s ON s.id = x.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
              JOIN chats c ON c.id = x.chat_id
@@ -214,6 +217,7 @@ pub async fn to_notify(
             content: r.get("content"),
             view_once: r.get("view_once"),
             reaction: r.get("reaction"),
+            previews: r.get("previews"),
         })
         .collect())
 }

@@ -99,7 +99,7 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
 }
 
 /// What a device shows: the sender (and the group) and a preview of the text, or what kind of
-/// message it is (a view-once message never shows more); for a reaction, the reactor, the
+/// message it is (a view-once message never shows more; with `previews` off, nothing of it); for a reaction, the reactor, the
 /// emoji and the preview of the recipient's message it answers; for an addition to a group,
 /// who added them.
 pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
@@ -113,7 +113,7 @@ pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
         };
     };
     let what = match message_type {
-        "text" if !row.view_once => {
+        "text" if !row.view_once && row.previews => {
             let text = row.content.as_deref().unwrap_or_default();
             let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
             if text.chars().count() > PREVIEW_CHARS {
@@ -121,6 +121,8 @@ pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
             }
             preview
         }
+        // Previews off: who wrote, not what.
+        _ if !row.previews => "New message".to_owned(),
         "image" => "📷 Photo".to_owned(),
         "video" => "🎥 Video".to_owned(),
         "audio" => "🎤 Audio".to_owned(),
@@ -131,6 +133,7 @@ pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
         _ => "New message".to_owned(),
     };
     let what = match &row.reaction {
+        Some(emoji) if !row.previews => format!("Reacted {emoji} to your message"),
         Some(emoji) => format!("Reacted {emoji} to “{what}”"),
         None => what,
     };
