@@ -236,6 +236,39 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
             .any(|n| n["title"] == "Later" && n["body"] == "Bob B added you")
     })
     .await;
+    // Invited, where her privacy keeps others from adding her; asked to join her own group.
+    let nobody = json!({ "privacySettings": { "groups": "nobody" } });
+    assert_eq!(
+        app.put("/api/users/profile", &alice.access, nobody).await.0,
+        200
+    );
+    app.open_group(&bob, "Invited", &[&alice]).await;
+    notified(&app, "Bob B invited you to join").await;
+    let mine = app.open_group(&alice, "Mine", &[&bob]).await;
+    let (status, link) = app
+        .post(
+            &format!("/api/chats/{mine}/invite-link"),
+            Some(&alice.access),
+            json!({ "requireApproval": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let code = link["data"]["code"].as_str().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/invites/{code}/join"),
+            Some(&carol.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    wait_until("told of the request", Duration::from_secs(5), || async {
+        notifications(&app, PHONE).iter().any(|n| {
+            n["title"] == "Mine" && n["body"].as_str().unwrap().ends_with(" asked to join")
+        })
+    })
+    .await;
+
     let group_path = format!("/api/chats/{group}");
     assert_eq!(
         app.put(&group_path, &alice.access, settings(true)).await.0,

@@ -123,15 +123,50 @@ pub async fn remove_endpoints(
     Ok(())
 }
 
-/// Something to notify a recipient of: a message `actor` sent, their reaction to the
-/// recipient's message, or (no message) that they added the recipient to a group.
+/// What a notification is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum About {
+    /// A message the actor sent.
+    Message,
+    /// The actor's reaction (this emoji) to the recipient's message.
+    Reaction(String),
+    /// The actor added the recipient to a group.
+    Added,
+    /// The actor invited the recipient to a group (their privacy kept them from adding them).
+    Invited,
+    /// The actor asked to join a group the recipient administers.
+    JoinRequest,
+}
+
+impl About {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Reaction(_) => "reaction",
+            Self::Added => "added",
+            Self::Invited => "invited",
+            Self::JoinRequest => "join_request",
+        }
+    }
+
+    fn from_row(kind: &str, emoji: Option<String>) -> Self {
+        match (kind, emoji) {
+            ("reaction", Some(emoji)) => Self::Reaction(emoji),
+            ("added", _) => Self::Added,
+            ("invited", _) => Self::Invited,
+            ("join_request", _) => Self::JoinRequest,
+            _ => Self::Message,
+        }
+    }
+}
+
+/// Something to notify a recipient of, by `actor`, in `chat` (about `message`, if any).
 pub struct NotifyOf {
     pub recipient: Uuid,
     pub chat: Uuid,
     pub message: Option<Uuid>,
     pub actor: Uuid,
-    /// The emoji of a reaction.
-    pub reaction: Option<String>,
+    pub about: About,
 }
 
 /// A device to notify, with what the notification shows.
@@ -145,18 +180,19 @@ pub struct MessageToNotify {
     pub chat_name: Option<String>,
     /// As the recipient knows the actor: their nickname for a contact, else the actor's name.
     pub actor_name: String,
-    /// The message's (none for an addition to a group).
+    pub about: About,
+    /// The message's (none when the notification is about no message).
     pub message_type: Option<String>,
     pub content: Option<String>,
     pub view_once: bool,
-    pub reaction: Option<String>,
     /// The recipient lets notifications show message text (`notificationSettings.previews`).
     pub previews: bool,
 }
 
 /// The devices to notify: the recipients' registered devices of live sessions, for chats they
-/// are in and messages still there, unless the chat is muted for them (a message that mentions
-/// them still notifies) or their notification settings turn off messages (1:1) or groups.
+/// are in (a group they are invited to) and messages still there, unless the chat is muted for
+/// them (a message that mentions them still notifies) or their notification settings turn off
+/// messages (1:1) or groups.
 pub async fn to_notify(
     client: &impl GenericClient,
     items: &[NotifyOf],
@@ -165,42 +201,53 @@ pub async fn to_notify(
     let chats: Vec<Uuid> = items.iter().map(|i| i.chat).collect();
     let messages: Vec<Option<Uuid>> = items.iter().map(|i| i.message).collect();
     let actors: Vec<Uuid> = items.iter().map(|i| i.actor).collect();
-    let reactions: Vec<Option<&str>> = items.iter().map(|i| i.reaction.as_deref()).collect();
+    let kinds: Vec<&str> = items.iter().map(|i| i.about.kind()).collect();
+    let emojis: Vec<Option<&str>> = items
+        .iter()
+        .map(|i| match &i.about {
+            About::Reaction(emoji) => Some(emoji.as_str()),
+            _ => None,
+        })
+        .collect();
     let stmt = client
         .prepare_cached(
             // The devices first, on their own: most recipients have none, and then nothing
             // else is read (the relay runs this for every batch of messages).
             "WITH x AS MATERIALIZED (
-                 SELECT d.session_id, d.user_id, d.endpoint, i.chat_id, i.message_id, i.actor_id, i.reaction
-                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
-                      AS i(user_id, chat_id, message_id, actor_id, reaction)
+                 SELECT d.session_id, d.user_id, d.endpoint, i.chat_id, i.message_id, i.actor_id, i.kind, i.emoji
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[])
+                      AS i(user_id, chat_id, message_id, actor_id, kind, emoji)
                  JOIN push_devices d ON d.user_id = i.user_id)
              SELECT x.session_id, x.user_id, x.endpoint, c.id AS chat_id, m.id AS message_id,
                     c.type = 'group' AS is_group, c.name AS chat_name,
                     coalesce(nick.nickname, actor.display_name, actor.username, '') AS actor_name,
+                    x.kind, x.emoji,
                     m.type AS message_type, m.content, coalesce(m.view_once, false) AS view_once,
-                    x.reaction,
                     coalesce((u.notification_settings ->> 'previews')::boolean, true) AS previews
              FROM x
              JOIN device_sessions s ON s.id = x.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
              JOIN chats c ON c.id = x.chat_id
-             JOIN chat_participants p ON p.chat_id = c.id AND p.user_id = x.user_id AND p.left_at IS NULL
              JOIN users u ON u.id = x.user_id
+             LEFT JOIN chat_participants p ON p.chat_id = c.id AND p.user_id = x.user_id AND p.left_at IS NULL
              LEFT JOIN messages m ON m.id = x.message_id AND m.chat_id = c.id
              LEFT JOIN users actor ON actor.id = x.actor_id
              LEFT JOIN user_relationships nick ON nick.user_id = x.user_id AND nick.related_user_id = x.actor_id
                   AND nick.relationship_type = 'contact'
-             WHERE (CASE WHEN x.message_id IS NULL THEN c.type = 'group'
-                         ELSE m.id IS NOT NULL AND NOT m.deleted_for_everyone AND m.type <> 'system' END)
-               AND (p.muted_until IS NULL OR p.muted_until <= now()
-                    OR (x.reaction IS NULL AND x.user_id = ANY(m.mentions)))
+             WHERE (CASE WHEN x.kind IN ('message', 'reaction')
+                         THEN m.id IS NOT NULL AND NOT m.deleted_for_everyone AND m.type <> 'system'
+                         ELSE c.type = 'group' END)
+               -- Only members are notified, but of an invitation, which is for someone who is not.
+               AND (CASE WHEN x.kind = 'invited' THEN p.user_id IS NULL
+                         ELSE p.user_id IS NOT NULL
+                              AND (p.muted_until IS NULL OR p.muted_until <= now()
+                                   OR (x.kind = 'message' AND x.user_id = ANY(m.mentions))) END)
                AND coalesce((u.notification_settings ->> CASE WHEN c.type = 'group' THEN 'groups' ELSE 'messages' END)::boolean, true)",
         )
         .await?;
     Ok(client
         .query(
             &stmt,
-            &[&recipients, &chats, &messages, &actors, &reactions],
+            &[&recipients, &chats, &messages, &actors, &kinds, &emojis],
         )
         .await?
         .iter()
@@ -213,10 +260,10 @@ pub async fn to_notify(
             is_group: r.get("is_group"),
             chat_name: r.get("chat_name"),
             actor_name: r.get("actor_name"),
+            about: About::from_row(r.get("kind"), r.get("emoji")),
             message_type: r.get("message_type"),
             content: r.get("content"),
             view_once: r.get("view_once"),
-            reaction: r.get("reaction"),
             previews: r.get("previews"),
         })
         .collect())

@@ -1,7 +1,7 @@
 //! Push notifications (PRD: a notification queue for push notifications): a device registers
 //! its FCM or APNs token for its session, and a message (a reaction to the user's own message,
-//! being added to a group) reaches it as a notification when that session has no live
-//! connection, unless the chat is muted (a mention still notifies) or the
+//! being added or invited to a group, someone asking to join one the user administers) reaches
+//! it as a notification when that session has no live connection, unless the chat is muted (a mention still notifies) or the
 //! user's notification settings turn messages or groups off. The relay decides whom to notify
 //! as it delivers (`services::relay`), and sends them after its round commits: best effort, as
 //! the message itself waits in `/api/sync` either way.
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::api::models::{Envelope, PushDevice, PushDeviceRemoved, Timestamp};
 use crate::api::requests::RegisterPushDeviceRequest;
 use crate::auth::tokens::Caller;
-use crate::db::push_devices::{self, MessageToNotify, NotifyOf, PushDeviceRow};
+use crate::db::push_devices::{self, About, MessageToNotify, NotifyOf, PushDeviceRow};
 use crate::error::ApiError;
 use crate::ports::{MobilePushError, PushNotification};
 use crate::App;
@@ -99,20 +99,26 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
 }
 
 /// What a device shows: the sender (and the group) and a preview of the text, or what kind of
-/// message it is (a view-once message never shows more; with `previews` off, nothing of it); for a reaction, the reactor, the
-/// emoji and the preview of the recipient's message it answers; for an addition to a group,
-/// who added them.
+/// message it is (a view-once message never shows more; with `previews` off, nothing of it);
+/// for a reaction, the reactor, the emoji and the preview of the recipient's message it
+/// answers; for an addition, invitation or join request, the group and who.
 pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
     let group = row.chat_name.clone().filter(|_| row.is_group);
-    let Some(message_type) = row.message_type.as_deref() else {
+    let about_group = match row.about {
+        About::Added => Some("added you"),
+        About::Invited => Some("invited you to join"),
+        About::JoinRequest => Some("asked to join"),
+        About::Message | About::Reaction(_) => None,
+    };
+    if let Some(what) = about_group {
         return PushNotification {
             title: group.unwrap_or_default(),
-            body: format!("{} added you", row.actor_name),
+            body: format!("{} {what}", row.actor_name),
             chat_id: row.chat_id,
             message_id: None,
         };
-    };
-    let what = match message_type {
+    }
+    let what = match row.message_type.as_deref().unwrap_or_default() {
         "text" if !row.view_once && row.previews => {
             let text = row.content.as_deref().unwrap_or_default();
             let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
@@ -132,10 +138,10 @@ pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
         "sticker" => "Sticker".to_owned(),
         _ => "New message".to_owned(),
     };
-    let what = match &row.reaction {
-        Some(emoji) if !row.previews => format!("Reacted {emoji} to your message"),
-        Some(emoji) => format!("Reacted {emoji} to “{what}”"),
-        None => what,
+    let what = match &row.about {
+        About::Reaction(emoji) if !row.previews => format!("Reacted {emoji} to your message"),
+        About::Reaction(emoji) => format!("Reacted {emoji} to “{what}”"),
+        _ => what,
     };
     let (title, body) = match group {
         Some(group) => (group, format!("{}: {what}", row.actor_name)),

@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::api::models::{ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
-use crate::db::push_devices::NotifyOf;
+use crate::db::push_devices::{About, NotifyOf};
 use crate::db::{chats, messages, AsTokioPostgres, Planning};
 use crate::error::ApiError;
 use crate::ports::{ConnectionRecord, DeliveryJob, PushError, PushNotification};
@@ -584,33 +584,42 @@ impl<'a> Frames<'a> {
     }
 
     /// What `viewer`, a recipient of `event`, may be notified of on a device that is not
-    /// connected: a message of someone else's, someone's reaction to a message of theirs, or
-    /// being added to a group by someone.
+    /// connected: a message of someone else's, someone's reaction to a message of theirs,
+    /// being added or invited to a group by someone, someone asking to join their group.
     fn notify_of(&self, event: &StoredEvent, viewer: Uuid) -> Option<NotifyOf> {
         let actor = event.actor.filter(|a| *a != viewer)?;
-        let Stream::Chat(chat) = event.stream else {
-            return None;
+        let data_id = |field: &str| -> Option<Uuid> {
+            event.data.as_ref()?.get(field)?.as_str()?.parse().ok()
         };
-        let (message, reaction) = match event.name.as_str() {
-            "message:received" => (Some(event.message_id?), None),
-            "message:reaction:added" => {
+        let (chat, message, about) = match (event.name.as_str(), event.stream) {
+            ("message:received", Stream::Chat(chat)) => {
+                (chat, Some(event.message_id?), About::Message)
+            }
+            ("message:reaction:added", Stream::Chat(chat)) => {
                 let message = self.messages.get(&event.message_id?)?;
                 if message.sender.as_ref()?.id != viewer {
                     return None;
                 }
                 let emoji = event.data.as_ref()?.get("emoji")?.as_str()?;
-                (Some(message.id), Some(emoji.to_owned()))
+                (chat, Some(message.id), About::Reaction(emoji.to_owned()))
             }
             // Made a member of a new group, or added to one (not when they joined themselves).
-            "chat:created" => (None, None),
-            "chat:participant:joined" => {
-                let data = event.data.as_ref()?;
-                let joined = data.get("participant")?.get("id")?.as_str()?;
-                let added_by = data.get("addedBy")?.as_str()?;
-                if joined != viewer.to_string() || added_by != actor.to_string() {
+            ("chat:created", Stream::Chat(chat)) => (chat, None, About::Added),
+            ("chat:participant:joined", Stream::Chat(chat)) => {
+                let joined = event
+                    .data
+                    .as_ref()?
+                    .get("participant")?
+                    .get("id")?
+                    .as_str()?;
+                if joined != viewer.to_string() || data_id("addedBy") != Some(actor) {
                     return None;
                 }
-                (None, None)
+                (chat, None, About::Added)
+            }
+            ("chat:invitation", Stream::User(_)) => (data_id("chatId")?, None, About::Invited),
+            ("chat:join_request", Stream::User(_)) => {
+                (data_id("chatId")?, None, About::JoinRequest)
             }
             _ => return None,
         };
@@ -619,7 +628,7 @@ impl<'a> Frames<'a> {
             chat,
             message,
             actor,
-            reaction,
+            about,
         })
     }
 
