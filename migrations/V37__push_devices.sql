@@ -29,3 +29,23 @@ CREATE TRIGGER device_sessions_forget_push_device
     AFTER UPDATE OF revoked_at ON device_sessions
     FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
     EXECUTE FUNCTION forget_push_device_of_ended_session();
+
+-- Endpoints no device uses any more (a session ended, a token moved, an account was erased,
+-- the platform gave the token up), for the scheduled housekeeping to delete at the push service
+-- (`notifications::retire_endpoints`). One written as a new device takes it again (the same
+-- token gives the same SNS endpoint) is kept.
+CREATE TABLE push_endpoints_retired (
+    endpoint   text PRIMARY KEY,
+    retired_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE FUNCTION retire_push_endpoint() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO push_endpoints_retired (endpoint) VALUES (OLD.endpoint) ON CONFLICT DO NOTHING;
+    RETURN OLD;
+END
+$$;
+GRANT EXECUTE ON FUNCTION retire_push_endpoint() TO banter_app;
+CREATE TRIGGER push_devices_retire_endpoint
+    AFTER DELETE ON push_devices
+    FOR EACH ROW EXECUTE FUNCTION retire_push_endpoint();

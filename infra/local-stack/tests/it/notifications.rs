@@ -369,3 +369,35 @@ async fn a_push_service_that_stops_answering_does_not_stop_delivery() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn endpoints_no_device_uses_are_deleted_at_the_push_service() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let alice_phone = app.login(&alice).await;
+    let push = app.app().ports.mobile_push.clone();
+    let probe = PushNotification {
+        title: "probe".into(),
+        body: "probe".into(),
+        chat_id: uuid::Uuid::new_v4(),
+        message_id: None,
+    };
+    assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
+    // The token moves to the other session: the same endpoint, still used, is kept.
+    assert_eq!(register_phone_token(&app, &alice).await, 200);
+    relay::scheduled(app.app()).await.unwrap();
+    push.send(PHONE, &probe)
+        .await
+        .expect("the endpoint a device uses is kept");
+    // The session ends: nothing uses it, and the housekeeping has the push service forget it.
+    let (status, _) = app
+        .post("/api/auth/logout", Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    relay::scheduled(app.app()).await.unwrap();
+    assert!(matches!(
+        push.send(PHONE, &probe).await,
+        Err(MobilePushError::Gone)
+    ));
+    app.stop().await;
+}

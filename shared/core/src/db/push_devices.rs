@@ -25,8 +25,8 @@ fn device_row(r: &Row) -> PushDeviceRow {
 }
 
 /// Register `session`'s device, replacing its earlier registration and taking the token from
-/// any other session that had it (the app logged in again). Returns the device and the
-/// endpoints no registration uses any more.
+/// any other session that had it (the app logged in again). The endpoints replaced are
+/// retired (`V37`).
 pub async fn register(
     tx: &deadpool_postgres::Transaction<'_>,
     user: Uuid,
@@ -34,21 +34,15 @@ pub async fn register(
     platform: PushPlatform,
     token: &str,
     endpoint: &str,
-) -> Result<(PushDeviceRow, Vec<String>), ApiError> {
-    let replaced: Vec<String> = tx
-        .query(
-            &tx.prepare_cached(
-                "DELETE FROM push_devices WHERE session_id = $1 OR (platform = $2 AND token = $3)
-                 RETURNING endpoint",
-            )
-            .await?,
-            &[&session, &platform.as_str(), &token],
+) -> Result<PushDeviceRow, ApiError> {
+    tx.execute(
+        &tx.prepare_cached(
+            "DELETE FROM push_devices WHERE session_id = $1 OR (platform = $2 AND token = $3)",
         )
-        .await?
-        .iter()
-        .map(|r| r.get::<_, String>("endpoint"))
-        .filter(|old| old != endpoint)
-        .collect();
+        .await?,
+        &[&session, &platform.as_str(), &token],
+    )
+    .await?;
     let row = tx
         .query_one(
             &tx.prepare_cached(
@@ -59,7 +53,7 @@ pub async fn register(
             &[&session, &user, &platform.as_str(), &token, &endpoint],
         )
         .await?;
-    Ok((device_row(&row), replaced))
+    Ok(device_row(&row))
 }
 
 /// `session`'s device, if it registered one.
@@ -97,21 +91,40 @@ pub async fn of_user(
         .collect())
 }
 
-/// Forget `session`'s device; its endpoint, if it had one.
-pub async fn remove(
-    client: &impl GenericClient,
-    session: Uuid,
-) -> Result<Option<String>, ApiError> {
+/// Forget `session`'s device (its endpoint is retired); whether it had one.
+pub async fn remove(client: &impl GenericClient, session: Uuid) -> Result<bool, ApiError> {
     let stmt = client
-        .prepare_cached("DELETE FROM push_devices WHERE session_id = $1 RETURNING endpoint")
+        .prepare_cached("DELETE FROM push_devices WHERE session_id = $1")
         .await?;
-    Ok(client
-        .query_opt(&stmt, &[&session])
-        .await?
-        .map(|r| r.get("endpoint")))
+    Ok(client.execute(&stmt, &[&session]).await? == 1)
 }
 
-/// Forget the devices behind endpoints that no longer take notifications.
+/// Take up to `limit` retired endpoints (`V37`) that no device uses again: the push service
+/// is to forget them.
+pub async fn take_retired(
+    client: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<String>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH taken AS (
+                 DELETE FROM push_endpoints_retired WHERE endpoint IN (
+                     SELECT endpoint FROM push_endpoints_retired ORDER BY retired_at
+                     LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 RETURNING endpoint)
+             SELECT t.endpoint FROM taken t
+             WHERE NOT EXISTS (SELECT 1 FROM push_devices d WHERE d.endpoint = t.endpoint)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&limit])
+        .await?
+        .iter()
+        .map(|r| r.get("endpoint"))
+        .collect())
+}
+
+/// Forget the devices behind endpoints that no longer take notifications (they are retired).
 pub async fn remove_endpoints(
     client: &impl GenericClient,
     endpoints: &[String],

@@ -32,13 +32,20 @@ fn shown(row: PushDeviceRow) -> PushDevice {
     }
 }
 
-/// Forget endpoints best effort: an endpoint left behind takes no notification of ours.
-async fn unregister_endpoints(app: &App, endpoints: &[String]) {
-    for endpoint in endpoints {
+/// Retired endpoints the push service forgets per scheduled run at most.
+const RETIRE_BATCH: i64 = 500;
+
+/// Have the push service forget the endpoints no device uses any more (the scheduled
+/// housekeeping): a failure is logged, and the endpoint left behind takes no notification of
+/// ours. How many were forgotten.
+pub async fn retire_endpoints(app: &App) -> Result<usize, ApiError> {
+    let retired = push_devices::take_retired(&app.db.get().await?, RETIRE_BATCH).await?;
+    for endpoint in &retired {
         if let Err(e) = app.ports.mobile_push.unregister(endpoint).await {
-            tracing::warn!(error = %e, "a replaced push endpoint was not unregistered");
+            tracing::warn!(error = %e, "a retired push endpoint was not unregistered");
         }
     }
+    Ok(retired.len())
 }
 
 /// `POST /api/notifications/device {platform, token}`.
@@ -63,7 +70,7 @@ pub async fn register_device(
         })?;
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let (row, replaced) = push_devices::register(
+    let row = push_devices::register(
         &tx,
         caller.user_id,
         caller.session_id,
@@ -73,7 +80,6 @@ pub async fn register_device(
     )
     .await?;
     tx.commit().await?;
-    unregister_endpoints(app, &replaced).await;
     Ok(shown(row))
 }
 
@@ -92,9 +98,7 @@ pub async fn device(app: &App, caller: Caller) -> Result<PushDevice, ApiError> {
 #[utoipa::path(delete, path = "/api/notifications/device", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "This device gets no more push notifications", body = Envelope<PushDeviceRemoved>)))]
 pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRemoved, ApiError> {
-    let endpoint = push_devices::remove(&app.db.get().await?, caller.session_id).await?;
-    let removed = endpoint.is_some();
-    unregister_endpoints(app, &endpoint.into_iter().collect::<Vec<_>>()).await;
+    let removed = push_devices::remove(&app.db.get().await?, caller.session_id).await?;
     Ok(PushDeviceRemoved { removed })
 }
 

@@ -76,7 +76,8 @@ const EXPIRY_BATCH: i64 = 5_000;
 
 /// The scheduled run: housekeeping (compact the log past its retention, merge new words into
 /// the search index, erase disappearing messages whose time is up, forget ended rate-limit
-/// windows, delete files nothing shows), then relay what is stable. The relay is the safety
+/// windows, delete files nothing shows, retire push endpoints no device uses), then relay what
+/// is stable. The relay is the safety
 /// net for lost wake-ups, so it runs whatever housekeeping ran into; a housekeeping step that
 /// failed is logged, the others still run, and the first failure is answered after the relay
 /// (so the invocation reports it).
@@ -136,6 +137,16 @@ async fn housekeeping(app: &App) -> Result<(), ApiError> {
                 tracing::info!(swept, "deleted files no message shows");
             }
         }),
+    );
+    note(
+        "retire push endpoints",
+        super::notifications::retire_endpoints(app)
+            .await
+            .map(|retired| {
+                if retired > 0 {
+                    tracing::info!(retired, "push endpoints no device uses were deleted");
+                }
+            }),
     );
     first_failure.map_or(Ok(()), Err)
 }
