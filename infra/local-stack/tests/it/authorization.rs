@@ -234,14 +234,7 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
         .delete(&format!("/api/chats/{chat}"), &former.access, json!({}))
         .await;
     assert_eq!(status, 200, "the former member leaves");
-    let (status, _) = app
-        .post(
-            "/api/users/block",
-            Some(&admin.access),
-            json!({ "userId": blocked.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.block(&admin, &blocked).await;
     let (_, body) = app
         .post(
             &format!("/api/chats/{chat}/invite-link"),

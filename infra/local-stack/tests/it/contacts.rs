@@ -345,12 +345,7 @@ async fn phone_sync_finds_only_verified_discoverable_numbers_and_keeps_nothing_e
         json!({ "privacySettings": { "discoverable": false } }),
     )
     .await;
-    app.post(
-        "/api/users/block",
-        Some(&erin.access),
-        json!({ "userId": alice.id }),
-    )
-    .await;
+    app.block(&erin, &alice).await;
 
     // National numbers are read in Alice's region (her phone is British).
     let phones = json!([

@@ -135,14 +135,7 @@ async fn admins_make_reset_and_revoke_links_and_a_code_joins_until_then() {
     // An admin who blocked someone keeps them out.
     let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
     let code = body["data"]["code"].as_str().unwrap().to_owned();
-    let (status, _) = app
-        .post(
-            "/api/users/block",
-            Some(&alice.access),
-            json!({ "userId": dave.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.block(&alice, &dave).await;
     let (status, body) = follow(&app, &dave, &code).await;
     assert_eq!(status, 403, "{body}");
     assert!(!body.to_string().contains("club"), "no leak: {body}");

@@ -323,14 +323,7 @@ async fn reactions_are_one_per_user_replaced_removed_and_refused_across_a_block(
         json!([])
     );
 
-    let (status, _) = app
-        .post(
-            "/api/users/block",
-            Some(&alice.access),
-            json!({ "userId": bob.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.block(&alice, &bob).await;
     let (status, _) = app
         .post(&path, Some(&bob.access), json!({ "emoji": "😡" }))
         .await;
@@ -491,14 +484,7 @@ async fn typing_reaches_connected_members_only_briefly_and_never_across_a_block(
     let carol = app.register("carol").await;
     let eve = app.register("eve").await;
     let group = app.open_group(&alice, "g", &[&bob, &carol]).await;
-    let (status, _) = app
-        .post(
-            "/api/users/block",
-            Some(&carol.access),
-            json!({ "userId": alice.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.block(&carol, &alice).await;
     let bob_since = present(&app, &bob).await;
     let mut alice_ws = app.ws(&alice.access).await;
     let mut bob_ws = app.ws(&bob.access).await;
@@ -864,14 +850,7 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     app.open_group(&alice, "big", &[&carol]).await;
     // Dave hides his own last seen (so sees no one's); alice blocked erin.
     set_privacy(&app, &dave, json!({ "lastSeen": "nobody" })).await;
-    let (status, _) = app
-        .post(
-            "/api/users/block",
-            Some(&alice.access),
-            json!({ "userId": erin.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.block(&alice, &erin).await;
     let mut since = Vec::new();
     for user in [&carol, &dave, &erin] {
         since.push(present(&app, user).await);

@@ -278,6 +278,18 @@ impl TestApp {
         body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// `who` blocks `whom` (which must succeed).
+    pub async fn block(&self, who: &User, whom: &User) {
+        let (status, body) = self
+            .post(
+                "/api/users/block",
+                Some(&who.access),
+                json!({ "userId": whom.id }),
+            )
+            .await;
+        assert_eq!(status, 200, "block: {body}");
+    }
+
     /// `from` sends `text` to `chat` over REST (its clientMessageId is the text too).
     pub async fn send_text(&self, from: &User, chat: &str, text: &str) -> (u16, Value) {
         self.post(

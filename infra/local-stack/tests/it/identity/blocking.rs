@@ -45,14 +45,7 @@ async fn blocks_are_enforced_on_every_path() {
         )
         .await;
     assert_eq!(status, 404);
-    let (status, _) = app
-        .post(
-            "/api/users/block",
-            Some(&alice.access),
-            json!({ "userId": bob.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.block(&alice, &bob).await;
     assert_eq!(
         app.get("/api/users/blocked", Some(&alice.access)).await.1["data"][0]["id"],
         bob.id

@@ -60,14 +60,7 @@ async fn profile_edits_and_blocks_reach_the_users_other_devices() {
 
     // A block, told with the entry `GET /api/users/blocked` lists; repeating it tells nothing.
     for _ in 0..2 {
-        let (status, _) = app
-            .post(
-                "/api/users/block",
-                Some(&alice.access),
-                json!({ "userId": bob.id }),
-            )
-            .await;
-        assert_eq!(status, 200);
+        app.block(&alice, &bob).await;
     }
     let told = phone_ws.next_event("user:blocked").await;
     let (_, blocked) = app.get("/api/users/blocked", Some(&alice.access)).await;
