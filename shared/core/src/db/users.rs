@@ -273,8 +273,7 @@ pub async fn schedule_totp_reset(
 }
 
 /// Turn 2FA off if a scheduled reset is due; whether it was.
-pub async fn apply_due_totp_reset(db: &Db, id: Uuid) -> Result<bool, ApiError> {
-    let client = db.get().await?;
+pub async fn apply_due_totp_reset(client: &impl GenericClient, id: Uuid) -> Result<bool, ApiError> {
     let stmt = client
         .prepare_cached(
             "WITH off AS (

@@ -163,7 +163,13 @@ pub async fn required_at_login(
     }
     if code.is_none() && recovery.is_none() {
         // A reset confirmed by email and waited out: the right password is enough, once.
-        if users::apply_due_totp_reset(&app.db, user).await? {
+        let mut client = app.db.get().await?;
+        let tx = client.transaction().await?;
+        if users::apply_due_totp_reset(&tx, user).await? {
+            super::profiles::publish_own_profile(&tx, user).await?;
+            tx.commit().await?;
+            drop(client);
+            super::relay::wake(app, "user:profile:updated").await;
             notify_owner(
                 app,
                 user,

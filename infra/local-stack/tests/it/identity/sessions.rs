@@ -843,9 +843,15 @@ async fn two_factor_reset_by_email_waits_and_a_code_cancels_it() {
         .await;
     assert_eq!(status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let mut devices = app.ws(&user.access).await;
     let (status, body) = login(password_only.clone()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["user"]["twoFactorEnabled"], false, "{body}");
+    let told = devices.next_event("user:profile:updated").await;
+    assert_eq!(
+        told["data"]["twoFactorEnabled"], false,
+        "the devices are told"
+    );
     assert_eq!(
         app.last_sent_to(&user.email).unwrap().subject.as_deref(),
         Some("Two-factor authentication is off")
