@@ -136,6 +136,23 @@ pub async fn remove_endpoints(
     Ok(())
 }
 
+/// Which of `users` have a registered device: one index lookup each, so the relay asks only
+/// about them (most users of a large group have none).
+pub async fn users_with_devices(
+    client: &impl GenericClient,
+    users: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached("SELECT DISTINCT user_id FROM push_devices WHERE user_id = ANY($1)")
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| r.get("user_id"))
+        .collect())
+}
+
 /// What a notification is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum About {
@@ -208,7 +225,7 @@ pub struct MessageToNotify {
 /// messages (1:1) or groups.
 pub async fn to_notify(
     client: &impl GenericClient,
-    items: &[NotifyOf],
+    items: &[&NotifyOf],
 ) -> Result<Vec<MessageToNotify>, ApiError> {
     let recipients: Vec<Uuid> = items.iter().map(|i| i.recipient).collect();
     let chats: Vec<Uuid> = items.iter().map(|i| i.chat).collect();

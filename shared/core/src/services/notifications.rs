@@ -214,10 +214,24 @@ pub(super) async fn to_notify(
     items: &[NotifyOf],
     connected: impl Fn(Uuid, Uuid) -> bool,
 ) -> Result<Vec<(String, PushNotification)>, ApiError> {
+    let recipients: Vec<Uuid> = items
+        .iter()
+        .map(|i| i.recipient)
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    if recipients.is_empty() {
+        return Ok(Vec::new());
+    }
+    let with_devices = push_devices::users_with_devices(client, &recipients).await?;
+    let items: Vec<&NotifyOf> = items
+        .iter()
+        .filter(|i| with_devices.contains(&i.recipient))
+        .collect();
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(push_devices::to_notify(client, items)
+    Ok(push_devices::to_notify(client, &items)
         .await?
         .iter()
         .filter(|row| !connected(row.user_id, row.session_id))
