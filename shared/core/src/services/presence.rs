@@ -227,9 +227,7 @@ pub async fn update_status(
     let tx = client.transaction().await?;
     let username = presence::set_status(&tx, caller.user_id, status.as_deref()).await?;
     publish_status(&tx, caller.user_id, username, status.clone()).await?;
-    super::profiles::publish_own_profile(&tx, caller.user_id).await?;
-    tx.commit().await?;
-    super::relay::wake(app, "user:status_updated").await;
+    super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
     Ok(StatusSet { status })
 }
 

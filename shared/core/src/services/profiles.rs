@@ -142,23 +142,22 @@ pub async fn update(
     if let Some(status) = update.status {
         presence::publish_status(&tx, caller.user_id, username, status).await?;
     }
-    let profile = publish_own_profile(&tx, caller.user_id).await?;
-    tx.commit().await?;
-    drop(client);
-    super::relay::wake(app, "user:profile:updated").await;
-    Ok(profile)
+    commit_own_profile_change(app, tx, caller.user_id).await
 }
 
-/// Tell the user's devices their profile as it is now (`user:profile:updated`), in the
-/// transaction that changed it; answer it.
-pub(super) async fn publish_own_profile(
-    tx: &deadpool_postgres::Transaction<'_>,
+/// Commit `tx`, a change to `user`'s own profile, with `user:profile:updated` telling their
+/// devices the profile as it is now, and wake the relay; answer the profile.
+pub(super) async fn commit_own_profile_change(
+    app: &App,
+    tx: deadpool_postgres::Transaction<'_>,
     user: Uuid,
 ) -> Result<OwnProfile, ApiError> {
-    let profile = users::own_profile(tx, user)
+    let profile = users::own_profile(&tx, user)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     let event = ServerEvent::ProfileUpdated(Box::new(profile.clone()));
-    events::append_own_event(tx, user, &event).await?;
+    events::append_own_event(&tx, user, &event).await?;
+    tx.commit().await?;
+    super::relay::wake(app, event.name()).await;
     Ok(profile)
 }

@@ -86,9 +86,7 @@ pub async fn enable(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     users::enable_totp(&tx, caller.user_id, &hashes).await?;
-    super::profiles::publish_own_profile(&tx, caller.user_id).await?;
-    tx.commit().await?;
-    super::relay::wake(app, "user:profile:updated").await;
+    super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
     Ok(TwoFactorState {
         enabled: true,
         recovery_codes: Some(codes),
@@ -114,9 +112,7 @@ pub async fn disable(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     users::set_totp_secret(&tx, caller.user_id, None).await?;
-    super::profiles::publish_own_profile(&tx, caller.user_id).await?;
-    tx.commit().await?;
-    super::relay::wake(app, "user:profile:updated").await;
+    super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
     Ok(TwoFactorState {
         enabled: false,
         recovery_codes: None,
@@ -166,10 +162,8 @@ pub async fn required_at_login(
         let mut client = app.db.get().await?;
         let tx = client.transaction().await?;
         if users::apply_due_totp_reset(&tx, user).await? {
-            super::profiles::publish_own_profile(&tx, user).await?;
-            tx.commit().await?;
+            super::profiles::commit_own_profile_change(app, tx, user).await?;
             drop(client);
-            super::relay::wake(app, "user:profile:updated").await;
             notify_owner(
                 app,
                 user,

@@ -63,9 +63,7 @@ pub async fn verify_email(app: &App, body: VerifyEmailRequest) -> Result<Verifie
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     users::set_email_verified(&tx, user).await?;
-    super::profiles::publish_own_profile(&tx, user).await?;
-    tx.commit().await?;
-    super::relay::wake(app, "user:profile:updated").await;
+    super::profiles::commit_own_profile_change(app, tx, user).await?;
     Ok(Verified { verified: true })
 }
 
@@ -208,9 +206,7 @@ pub async fn verify_phone(
                     "this phone number is in use".into(),
                 ));
             }
-            super::profiles::publish_own_profile(&tx, caller.user_id).await?;
-            tx.commit().await?;
-            super::relay::wake(app, "user:profile:updated").await;
+            super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
             Ok(PhoneVerified {
                 verified: true,
                 phone: phone.as_str().to_owned(),
