@@ -200,7 +200,7 @@ pub struct NotifyOf {
 }
 
 /// A device to notify, with what the notification shows.
-pub struct MessageToNotify {
+pub struct DeviceToNotify {
     pub session_id: Uuid,
     pub user_id: Uuid,
     pub endpoint: String,
@@ -226,7 +226,7 @@ pub struct MessageToNotify {
 pub async fn to_notify(
     client: &impl GenericClient,
     items: &[&NotifyOf],
-) -> Result<Vec<MessageToNotify>, ApiError> {
+) -> Result<Vec<DeviceToNotify>, ApiError> {
     let recipients: Vec<Uuid> = items.iter().map(|i| i.recipient).collect();
     let chats: Vec<Uuid> = items.iter().map(|i| i.chat).collect();
     let messages: Vec<Option<Uuid>> = items.iter().map(|i| i.message).collect();
@@ -281,7 +281,7 @@ pub async fn to_notify(
         )
         .await?
         .iter()
-        .map(|r| MessageToNotify {
+        .map(|r| DeviceToNotify {
             session_id: r.get("session_id"),
             user_id: r.get("user_id"),
             endpoint: r.get("endpoint"),

@@ -1,8 +1,8 @@
 //! Push notifications (PRD: a notification queue for push notifications): a device registers
 //! its FCM or APNs token for its session, and a message (a reaction to the user's own message,
 //! being added or invited to a group, someone asking to join one the user administers) reaches
-//! it as a notification when that session has no live connection, unless the chat is muted (a mention still notifies) or the
-//! user's notification settings turn messages or groups off. The relay decides whom to notify
+//! it as a notification when that session has no live connection, unless the chat is muted (a
+//! mention still notifies) or the user's notification settings turn messages or groups off. The relay decides whom to notify
 //! as it delivers (`services::relay`), and sends them after its round commits: best effort, as
 //! the message itself waits in `/api/sync` either way.
 
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::api::models::{Envelope, PushDevice, PushDeviceRemoved, Timestamp};
 use crate::api::requests::RegisterPushDeviceRequest;
 use crate::auth::tokens::Caller;
-use crate::db::push_devices::{self, About, MessageToNotify, NotifyOf, PushDeviceRow};
+use crate::db::push_devices::{self, About, DeviceToNotify, NotifyOf, PushDeviceRow};
 use crate::error::ApiError;
 use crate::ports::{MobilePushError, PushNotification};
 use crate::App;
@@ -106,7 +106,7 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
 /// message it is (a view-once message never shows more; with `previews` off, nothing of it);
 /// for a reaction, the reactor, the emoji and the preview of the recipient's message it
 /// answers; for an addition, invitation or join request, the group and who.
-pub(super) fn notification(row: &MessageToNotify) -> PushNotification {
+pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
     let group = row.chat_name.clone().filter(|_| row.is_group);
     let about_group = match row.about {
         About::Added => Some("added you"),

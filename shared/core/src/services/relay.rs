@@ -77,10 +77,9 @@ const EXPIRY_BATCH: i64 = 5_000;
 /// The scheduled run: housekeeping (compact the log past its retention, merge new words into
 /// the search index, erase disappearing messages whose time is up, forget ended rate-limit
 /// windows, delete files nothing shows, retire push endpoints no device uses), then relay what
-/// is stable. The relay is the safety
-/// net for lost wake-ups, so it runs whatever housekeeping ran into; a housekeeping step that
-/// failed is logged, the others still run, and the first failure is answered after the relay
-/// (so the invocation reports it).
+/// is stable. The relay is the safety net for lost wake-ups, so it runs whatever housekeeping
+/// ran into; a housekeeping step that failed is logged, the others still run, and the first
+/// failure is answered after the relay (so the invocation reports it).
 pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
     let housekeeping = housekeeping(app).await;
     let report = run(app, None).await?;
@@ -594,52 +593,56 @@ impl<'a> Frames<'a> {
         Ok(text)
     }
 
-    /// What `viewer`, a recipient of `event`, may be notified of on a device that is not
-    /// connected: a message of someone else's, someone's reaction to a message of theirs,
-    /// being added or invited to a group by someone, someone asking to join their group.
-    fn notify_of(&self, event: &StoredEvent, viewer: Uuid) -> Option<NotifyOf> {
-        let actor = event.actor.filter(|a| *a != viewer)?;
-        let data_id = |field: &str| -> Option<Uuid> {
-            event.data.as_ref()?.get(field)?.as_str()?.parse().ok()
-        };
-        let (chat, message, about) = match (event.name.as_str(), event.stream) {
+    /// What `event` may notify its recipients of on devices that are not connected (read once
+    /// per event, from its typed payload): a message, someone's reaction (for the sender of
+    /// the message reacted to), being added to a group by someone (for the one added), an
+    /// invitation or a join request.
+    fn notice(&self, event: &StoredEvent) -> Option<Notice> {
+        let actor = event.actor?;
+        let payload = || ServerEvent::from_parts(&event.name, event.data.clone()?).ok();
+        let (chat, message, about, only) = match (event.name.as_str(), event.stream) {
             ("message:received", Stream::Chat(chat)) => {
-                (chat, Some(event.message_id?), About::Message)
+                (chat, Some(event.message_id?), About::Message, None)
             }
             ("message:reaction:added", Stream::Chat(chat)) => {
-                let message = self.messages.get(&event.message_id?)?;
-                if message.sender.as_ref()?.id != viewer {
+                let ServerEvent::ReactionAdded(reaction) = payload()? else {
                     return None;
-                }
-                let emoji = event.data.as_ref()?.get("emoji")?.as_str()?;
-                (chat, Some(message.id), About::Reaction(emoji.to_owned()))
+                };
+                let sender = self.messages.get(&reaction.message_id)?.sender.as_ref()?.id;
+                let about = About::Reaction(reaction.emoji);
+                (chat, Some(reaction.message_id), about, Some(sender))
             }
-            // Made a member of a new group, or added to one (not when they joined themselves).
-            ("chat:created", Stream::Chat(chat)) => (chat, None, About::Added),
+            ("chat:created", Stream::Chat(chat)) => (chat, None, About::Added, None),
+            // Not when they joined by themselves.
             ("chat:participant:joined", Stream::Chat(chat)) => {
-                let joined = event
-                    .data
-                    .as_ref()?
-                    .get("participant")?
-                    .get("id")?
-                    .as_str()?;
-                if joined != viewer.to_string() || data_id("addedBy") != Some(actor) {
+                let ServerEvent::ParticipantJoined(joined) = payload()? else {
+                    return None;
+                };
+                if joined.added_by != Some(actor) {
                     return None;
                 }
-                (chat, None, About::Added)
+                (chat, None, About::Added, Some(joined.participant.id))
             }
-            ("chat:invitation", Stream::User(_)) => (data_id("chatId")?, None, About::Invited),
+            ("chat:invitation", Stream::User(_)) => {
+                let ServerEvent::ChatInvitation(invitation) = payload()? else {
+                    return None;
+                };
+                (invitation.chat_id, None, About::Invited, None)
+            }
             ("chat:join_request", Stream::User(_)) => {
-                (data_id("chatId")?, None, About::JoinRequest)
+                let ServerEvent::JoinRequested(request) = payload()? else {
+                    return None;
+                };
+                (request.chat_id, None, About::JoinRequest, None)
             }
             _ => return None,
         };
-        Some(NotifyOf {
-            recipient: viewer,
+        Some(Notice {
             chat,
             message,
             actor,
             about,
+            only,
         })
     }
 
@@ -654,6 +657,33 @@ impl<'a> Frames<'a> {
         message.sender.as_ref()?;
         let sender = event.actor.filter(|a| *a != viewer)?;
         Some((message.chat_id, sender, message.seq, message.id))
+    }
+}
+
+/// What an event may notify its recipients of (`Frames::notice`): all of them but its actor,
+/// or `only` one.
+struct Notice {
+    chat: Uuid,
+    message: Option<Uuid>,
+    actor: Uuid,
+    about: About,
+    only: Option<Uuid>,
+}
+
+impl Notice {
+    /// The notice for each of `recipients` it concerns.
+    fn for_each_of(self, recipients: &[Uuid]) -> Vec<NotifyOf> {
+        recipients
+            .iter()
+            .filter(|&&user| user != self.actor && self.only.is_none_or(|only| only == user))
+            .map(|&recipient| NotifyOf {
+                recipient,
+                chat: self.chat,
+                message: self.message,
+                actor: self.actor,
+                about: self.about.clone(),
+            })
+            .collect()
     }
 }
 
@@ -748,8 +778,8 @@ async fn push_batch(
     let notify: Vec<NotifyOf> = batch
         .iter()
         .zip(&recipients)
-        .flat_map(|(event, users)| users.iter().map(move |&user| (event, user)))
-        .filter_map(|(event, user)| frames.notify_of(event, user))
+        .filter_map(|(event, users)| Some(frames.notice(event)?.for_each_of(users)))
+        .flatten()
         .collect();
     let is_connected = |user: Uuid, session: Uuid| {
         connections
