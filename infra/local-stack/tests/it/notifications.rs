@@ -344,6 +344,10 @@ async fn a_push_service_that_stops_answering_does_not_stop_delivery() {
     assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
     let chat = app.open_chat(&bob, &alice).await;
     let mut laptop = app.ws(&alice.access).await;
+    // Whatever the stack's own relay was woken for (the connection's presence) is done before
+    // the drains below, which must be the ones that deliver.
+    app.relay_caught_up().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut hanging = app.app().clone();
     hanging.ports.mobile_push = Arc::new(Hanging);
     hanging.ports.queue = Arc::new(Absent("delivery queue"));
