@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod aws_calls;
 pub mod clamd;
+pub mod compression;
 pub mod connections;
 pub mod debian;
 pub mod event_sources;

@@ -13,6 +13,7 @@ use banter_core::ApiError;
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 
+use crate::compression::{Coding, DecodeError, UnsupportedCoding};
 use crate::stack::Shared;
 use crate::template::RestRoute;
 
@@ -156,6 +157,36 @@ pub async fn serve(
             )
         }
     };
+    let compression = shared.template.rest_minimum_compression_size;
+    let bytes = match request_coding(&parts.headers, compression) {
+        Ok(None) => bytes.to_vec(),
+        Ok(Some(coding)) => match coding.decode(&bytes, MAX_PAYLOAD) {
+            Ok(decoded) => decoded,
+            Err(DecodeError::TooLarge) => {
+                return envelope_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ApiError::TooLarge("the request body decodes to more than 10 MB".into()),
+                )
+            }
+            Err(DecodeError::Corrupt) => {
+                return envelope_error(
+                    StatusCode::BAD_REQUEST,
+                    ApiError::InvalidInput(format!(
+                        "the request body is not valid {} data",
+                        coding.name()
+                    )),
+                )
+            }
+        },
+        Err(UnsupportedCoding(encoding)) => {
+            return envelope_error(
+                StatusCode::BAD_REQUEST,
+                ApiError::InvalidInput(format!(
+                    "unsupported Content-Encoding {encoding:?} (gzip and deflate are decoded)"
+                )),
+            )
+        }
+    };
     let (body, is_base64) = if bytes.is_empty() {
         (Value::Null, false)
     } else {
@@ -209,7 +240,14 @@ pub async fn serve(
         "isBase64Encoded": is_base64,
     });
     match shared.invoke(&route.function, event).await {
-        Ok(response) => proxy_response(&response),
+        Ok(response) => {
+            let accepted = parts
+                .headers
+                .get("accept-encoding")
+                .and_then(|v| v.to_str().ok())
+                .and_then(Coding::preferred);
+            compressed(proxy_response(&response), compression, accepted).await
+        }
         Err(e) => {
             tracing::error!(function = %route.function, error = %e, "function failed");
             // API Gateway's answer to a failed integration.
@@ -221,6 +259,47 @@ pub async fn serve(
                 .into_response()
         }
     }
+}
+
+/// How the request body is encoded, when the API decodes it (compression is on): `Err` names a
+/// coding it does not decode. With compression off the body reaches the function as it came.
+fn request_coding(
+    headers: &HeaderMap,
+    compression: Option<usize>,
+) -> Result<Option<Coding>, UnsupportedCoding> {
+    let Some(value) = headers.get("content-encoding") else {
+        return Ok(None);
+    };
+    if compression.is_none() {
+        return Ok(None);
+    }
+    Coding::of_content_encoding(&String::from_utf8_lossy(value.as_bytes()))
+}
+
+/// The response compressed with `coding` when its body is at least `minimum` bytes and the
+/// function did not encode it itself.
+async fn compressed(
+    response: Response,
+    minimum: Option<usize>,
+    coding: Option<Coding>,
+) -> Response {
+    let (Some(minimum), Some(coding)) = (minimum, coding) else {
+        return response;
+    };
+    if response.headers().contains_key("content-encoding") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    if bytes.len() < minimum {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let encoded = coding.encode(&bytes);
+    parts.headers.remove("content-length");
+    parts
+        .headers
+        .insert("content-encoding", HeaderValue::from_static(coding.name()));
+    Response::from_parts(parts, Body::from(encoded))
 }
 
 /// An API Gateway proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,

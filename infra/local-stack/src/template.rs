@@ -61,6 +61,9 @@ pub struct StackTemplate {
     pub sqs: Vec<SqsSource>,
     pub s3: Vec<S3Source>,
     pub schedules: Vec<ScheduleSource>,
+    /// The REST API's `MinimumCompressionSize`: responses of at least this many bytes are
+    /// compressed for clients that accept it (`None`: compression is off).
+    pub rest_minimum_compression_size: Option<usize>,
 }
 
 impl StackTemplate {
@@ -89,7 +92,14 @@ impl StackTemplate {
         };
         let props = |id: &str| by_id.get(id).and_then(|r| r.get("Properties"));
 
-        let mut t = StackTemplate::default();
+        let mut t = StackTemplate {
+            rest_minimum_compression_size: by_id
+                .keys()
+                .find(|id| kind(id) == "AWS::Serverless::Api")
+                .and_then(|id| props(id)?.get("MinimumCompressionSize")?.as_u64())
+                .map(|n| n as usize),
+            ..StackTemplate::default()
+        };
         for (id, res) in &by_id {
             if kind(id) != "AWS::Serverless::Function" {
                 continue;
@@ -278,6 +288,7 @@ mod tests {
             ("DeliveryFunction", "DeliveryQueue", 10, Some(5))
         );
         assert_eq!(t.s3[0].prefix, "uploads/");
+        assert_eq!(t.rest_minimum_compression_size, Some(1024));
         assert_eq!(
             t.schedules,
             vec![

@@ -469,3 +469,160 @@ fn the_rest_stage_throttles_and_caches_health() {
         .expect("settings for /api/health");
     assert_eq!(health["CachingEnabled"].as_bool(), Some(true));
 }
+
+/// One request with raw headers and body, answered as status, headers and undecoded bytes.
+async fn raw_request(
+    app: &crate::support::TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = app
+        .http
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .body(body);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.expect("request");
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    (status, headers, res.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn responses_are_compressed_and_compressed_requests_decoded_as_api_gateway_does() {
+    use flate2::read::{GzDecoder, ZlibDecoder};
+    use flate2::write::GzEncoder;
+    use std::io::{Read, Write};
+
+    let gzip = |bytes: &[u8]| {
+        let mut w = GzEncoder::new(Vec::new(), flate2::Compression::default());
+        w.write_all(bytes).unwrap();
+        w.finish().unwrap()
+    };
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    for i in 0..10 {
+        app.sent(
+            &ann,
+            &chat,
+            &format!("message number {i}, long enough to matter"),
+        )
+        .await;
+    }
+    let history = format!("/api/chats/{chat}/messages");
+    let get = |accept: &'static str| {
+        let (app, history, token) = (&app, &history, &ann.access);
+        async move {
+            let headers: &[(&str, &str)] = if accept.is_empty() {
+                &[]
+            } else {
+                &[("accept-encoding", accept)]
+            };
+            raw_request(
+                app,
+                reqwest::Method::GET,
+                history,
+                token,
+                headers,
+                Vec::new(),
+            )
+            .await
+        }
+    };
+    let (status, headers, plain) = get("").await;
+    assert_eq!(status, 200);
+    assert!(headers.get("content-encoding").is_none());
+    assert!(plain.len() >= 1024, "{} bytes", plain.len());
+    let plain: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(plain["data"].as_array().unwrap().len(), 10);
+    let same_data = |bytes: &[u8]| {
+        let body: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        assert_eq!(body["data"], plain["data"]);
+    };
+
+    let (_, headers, body) = get("br;q=0.5, gzip").await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    let mut decoded = Vec::new();
+    GzDecoder::new(&body[..]).read_to_end(&mut decoded).unwrap();
+    assert!(
+        body.len() * 3 < decoded.len(),
+        "{} -> {}",
+        decoded.len(),
+        body.len()
+    );
+    same_data(&decoded);
+
+    let (_, headers, body) = get("deflate").await;
+    assert_eq!(headers["content-encoding"], "deflate");
+    let mut decoded = Vec::new();
+    ZlibDecoder::new(&body[..])
+        .read_to_end(&mut decoded)
+        .unwrap();
+    same_data(&decoded);
+
+    // The most preferred coding is one API Gateway does not apply: none is.
+    let (_, headers, body) = get("br, gzip;q=0.5").await;
+    assert!(headers.get("content-encoding").is_none());
+    same_data(&body);
+    // A small answer is sent as it is.
+    let (status, headers, _) = raw_request(
+        &app,
+        reqwest::Method::GET,
+        "/api/health",
+        &ann.access,
+        &[("accept-encoding", "gzip")],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!((status, headers.get("content-encoding")), (200, None));
+
+    // A gzip-encoded request body is decoded before the function reads it.
+    let send = |body: Vec<u8>, encoding: &'static str| {
+        let (app, history, token) = (&app, &history, &ann.access);
+        async move {
+            let (status, _, answer) = raw_request(
+                app,
+                reqwest::Method::POST,
+                history,
+                token,
+                &[
+                    ("content-type", "application/json"),
+                    ("content-encoding", encoding),
+                ],
+                body,
+            )
+            .await;
+            let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+            (status, answer)
+        }
+    };
+    let message = json!({ "type": "text", "content": "sent gzipped", "clientMessageId": "gz-1" });
+    let (status, answer) = send(gzip(message.to_string().as_bytes()), "gzip").await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["data"]["content"], "sent gzipped");
+    // A bomb (11 MB of spaces in 11 KB), a corrupt body and a coding API Gateway does not
+    // decode are refused, and nothing is stored.
+    let mut bomb = b"{\"type\":\"text\",\"content\":\"x\",\"clientMessageId\":\"gz-2\"}".to_vec();
+    bomb.resize(11 * 1024 * 1024, b' ');
+    let cases = [
+        (gzip(&bomb), "gzip", 413, "FILE_TOO_LARGE"),
+        (b"not gzip".to_vec(), "gzip", 400, "INVALID_INPUT"),
+        (message.to_string().into_bytes(), "br", 400, "INVALID_INPUT"),
+    ];
+    for (body, encoding, want_status, want_code) in cases {
+        let (status, answer) = send(body, encoding).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{encoding}: {answer}"
+        );
+    }
+    let (_, page) = app.get(&history, Some(&ann.access)).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 11);
+    app.stop().await;
+}
