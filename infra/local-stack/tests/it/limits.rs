@@ -101,12 +101,34 @@ async fn a_group_holds_at_most_the_configured_members() {
         .await;
     assert_eq!(status, 201, "three with the creator");
     let (status, body) = app
-        .post("/api/chats", Some(&alice.access), group(ids))
+        .post("/api/chats", Some(&alice.access), group(ids.clone()))
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("VALIDATION_ERROR"))
     );
+    // A full group refuses one more member as it refuses one more joining by link: the
+    // request conflicts with the group's state.
+    let (_, created) = app
+        .post("/api/chats", Some(&alice.access), group(ids[..2].to_vec()))
+        .await;
+    let chat = created["data"]["id"].as_str().unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/participants"),
+            Some(&alice.access),
+            json!({ "userId": ids[2] }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("RESOURCE_ALREADY_EXISTS")),
+        "{body}"
+    );
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 3);
     app.stop().await;
 }
 

@@ -50,7 +50,7 @@ pub(super) async fn caller_role(
     responses(
         (status = 200, description = "Added, or invited", body = Envelope<ParticipantAdded>),
         (status = 403, description = "The caller is not an admin, or the user blocked them"),
-        (status = 409, description = "Already a member"),
+        (status = 409, description = "Already a member, or the group is full"),
     ))]
 pub async fn add(
     app: &App,
@@ -113,7 +113,8 @@ pub async fn add(
         Addition::AlreadyMember => Err(ApiError::AlreadyExists(
             "this user is already a member".into(),
         )),
-        Addition::Full => Err(ApiError::Validation(format!(
+        // A state the request conflicts with, as a full group is to an invite link (409).
+        Addition::Full => Err(ApiError::AlreadyExists(format!(
             "the group is full ({} members)",
             app.settings.max_group_members
         ))),
