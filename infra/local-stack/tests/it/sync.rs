@@ -568,7 +568,13 @@ async fn a_queued_relay_waits_for_the_lock_only_so_long_and_leaves_the_queue_onc
 
     // With the queued relay's connection closed, the queue is free: the next wake-up queues,
     // takes the lock once it is free, and leaves the queue in the same statement.
+    // (A closed connection's backend ends, and lets go of its session's locks, a moment later.)
     drop(deadpool_postgres::Object::take(queued));
+    wait_until("the closed connection's backend left the queue", Duration::from_secs(5), || async {
+        let held = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 7203)";
+        !other.query_one(held, &[]).await.unwrap().get::<_, bool>(0)
+    })
+    .await;
     running.batch_execute("ROLLBACK").await.unwrap();
     let (turn, _) = take(&other, wait(Duration::from_secs(5), true)).await;
     assert!(turn.unwrap(), "the queue was free, and then the lock");
