@@ -1,9 +1,10 @@
 //! The authorization matrix: every REST route in `template.yaml` and every WebSocket action has
 //! a row saying whether it touches a chat (or a group through its invite code), and each one
-//! that does is tried by someone outside the group, a former member, a member without the
-//! permission, and a user whom an admin blocked: 404 for what they may not see, 403 for what
-//! they see but may not do, and never the group's name or messages in the body. A route or
-//! action without a row fails the test.
+//! that does is tried by someone outside the group, a former member who deleted the group, a
+//! former member who kept it (read-only), a member without the permission, and a user whom an
+//! admin blocked: 404 for what they may not see, 403 for what they see but may not do, and
+//! never the group's name or messages in the body (nor, for who kept it, what came after they
+//! left). A route or action without a row fails the test.
 
 use std::collections::BTreeSet;
 
@@ -16,8 +17,11 @@ use crate::support::{spawn_app, User};
 enum Persona {
     /// Never a member.
     Outsider,
-    /// Was a member, left.
+    /// Was a member, left, and deleted the group for themselves.
     Former,
+    /// Was a member, left, and kept the group: reads it as it was when they left, and does
+    /// nothing else in it.
+    Left,
     /// A member with the `member` role (the group's permissions are the defaults: admins add
     /// members and edit the info).
     Member,
@@ -41,15 +45,20 @@ enum Scope {
 const SEEN_NOT_ALLOWED: &[(Persona, u16)] = &[
     (Outsider, 404),
     (Former, 404),
+    (Left, 404),
     (Blocked, 404),
     (Member, 403),
 ];
-const NOT_SEEN: &[(Persona, u16)] = &[(Outsider, 404), (Former, 404), (Blocked, 404)];
+const NOT_SEEN: &[(Persona, u16)] = &[(Outsider, 404), (Former, 404), (Left, 404), (Blocked, 404)];
+/// What a former member who kept the group still reads (and deleting it for themselves): the
+/// matrix tries the others; what `Left` reads is checked below.
+const KEPT: &[(Persona, u16)] = &[(Outsider, 404), (Former, 404), (Blocked, 404)];
 /// Answering an invitation (nobody here has one) or taking back a reaction (nobody here made
 /// it): 404 for members too.
 const NOTHING_TO_ANSWER: &[(Persona, u16)] = &[
     (Outsider, 404),
     (Former, 404),
+    (Left, 404),
     (Blocked, 404),
     (Member, 404),
 ];
@@ -70,12 +79,10 @@ fn route_scope(route: &str) -> Option<Scope> {
         r if r.ends_with(" /api/notifications/device") => {
             Scope::NoChat("the caller's own device session (notifications::)")
         }
-        "GET /api/chats/{chatId}"
-        | "GET /api/chats/{chatId}/messages"
-        | "POST /api/chats/{chatId}/messages"
+        "GET /api/chats/{chatId}" | "GET /api/chats/{chatId}/messages" | "GET /api/chats/{chatId}/media"
+        | "DELETE /api/chats/{chatId}" => Scope::Chat(KEPT),
+        "POST /api/chats/{chatId}/messages"
         | "POST /api/chats/{chatId}/clear"
-        | "DELETE /api/chats/{chatId}"
-        | "GET /api/chats/{chatId}/media"
         | "GET /api/chats/{chatId}/messages/{messageId}/edits"
         | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
         | "POST /api/chats/{chatId}/messages/{messageId}/read"
@@ -210,10 +217,12 @@ fn action_data(action: &str, chat: &str, message: &str, target: &User) -> Value 
 
 const SECRET_NAME: &str = "matrix-secret-club";
 const SECRET_TEXT: &str = "matrix-secret-text";
+/// Sent after the former members left.
+const LATER_TEXT: &str = "matrix-later-text";
 
 fn leaks(body: &Value) -> bool {
     let text = body.to_string();
-    text.contains(SECRET_NAME) || text.contains(SECRET_TEXT)
+    text.contains(SECRET_NAME) || text.contains(SECRET_TEXT) || text.contains(LATER_TEXT)
 }
 
 #[tokio::test]
@@ -222,18 +231,27 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
     let admin = app.register("admin").await;
     let member = app.register("member").await;
     let former = app.register("former").await;
+    let left = app.register("left").await;
     let outsider = app.register("outsider").await;
     let blocked = app.register("blocked").await;
     let chat = app
-        .open_group(&admin, SECRET_NAME, &[&member, &former])
+        .open_group(&admin, SECRET_NAME, &[&member, &former, &left])
         .await;
     let (status, sent) = app.send_text(&admin, &chat, SECRET_TEXT).await;
     assert_eq!(status, 201);
     let message = sent["data"]["id"].as_str().unwrap().to_owned();
-    let (status, _) = app
-        .delete(&format!("/api/chats/{chat}"), &former.access, json!({}))
-        .await;
-    assert_eq!(status, 200, "the former member leaves");
+    for (who, deletes) in [(&former, "left"), (&former, "deleted"), (&left, "left")] {
+        let (status, body) = app
+            .delete(&format!("/api/chats/{chat}"), &who.access, json!({}))
+            .await;
+        assert_eq!(
+            (status, body["data"]["status"].as_str()),
+            (200, Some(deletes))
+        );
+    }
+    // What comes after they left is never theirs.
+    let (status, _) = app.send_text(&admin, &chat, LATER_TEXT).await;
+    assert_eq!(status, 201);
     app.block(&admin, &blocked).await;
     let (_, body) = app
         .post(
@@ -246,6 +264,7 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
     let persona = |p: Persona| match p {
         Outsider => &outsider,
         Former => &former,
+        Left => &left,
         Member => &member,
         Blocked => &blocked,
     };
@@ -314,7 +333,7 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
     }
 
     let mut sockets = Vec::new();
-    for who in [Outsider, Former, Member, Blocked] {
+    for who in [Outsider, Former, Left, Member, Blocked] {
         sockets.push((who, app.ws(&persona(who).access).await));
     }
     for (n, action) in banter_core::api::ws::ACTIONS.iter().enumerate() {
@@ -381,6 +400,40 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
             );
         }
     }
+    // Who kept the group reads it as it was when they left, and nothing that came after:
+    // not in their list, chat, history, gallery, stream, stars or searches.
+    let searches = [
+        format!("/api/messages/search?q={SECRET_TEXT}"),
+        format!("/api/messages/search?q={LATER_TEXT}"),
+        format!("/api/messages/search?q={LATER_TEXT}&chatId={chat}"),
+    ];
+    let paths = [
+        "/api/chats".to_owned(),
+        format!("/api/chats/{chat}"),
+        format!("/api/chats/{chat}/messages"),
+        format!("/api/chats/{chat}/media"),
+        "/api/sync".to_owned(),
+        "/api/messages/starred".to_owned(),
+    ];
+    for path in paths.iter().chain(&searches) {
+        let (status, body) = app.get(path, Some(&left.access)).await;
+        assert_eq!(status, 200, "{path} as Left: {body}");
+        assert!(
+            !body.to_string().contains(LATER_TEXT),
+            "{path} as Left: {body}"
+        );
+    }
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&left.access))
+        .await;
+    assert!(history.to_string().contains(SECRET_TEXT), "{history}");
+    let (_, found) = app.get(&searches[0], Some(&left.access)).await;
+    assert_eq!(
+        found["data"][0]["message"]["id"],
+        message.as_str(),
+        "{found}"
+    );
+
     // The same search finds the message for its group's admin: the refusals above were not
     // a search that finds nothing for anyone.
     let (_, found) = app

@@ -126,9 +126,7 @@ async fn a_backup_is_built_in_the_background_and_downloaded_as_a_zip() {
         .await;
     assert_eq!(status, 404, "nobody else's");
 
-    let response = app.http.get(&url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let bytes = response.bytes().await.unwrap().to_vec();
+    let bytes = crate::media::download(&app, &json!(url)).await;
     assert_eq!(body["data"]["sizeBytes"].as_u64(), Some(bytes.len() as u64));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
     let export: Value = serde_json::from_slice(&entry(&mut zip, "export.json")).unwrap();
@@ -203,5 +201,72 @@ async fn a_backup_is_built_in_the_background_and_downloaded_as_a_zip() {
         None,
         "erasure deletes the backups"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_backup_holds_a_group_left_as_it_was_then_and_none_deleted() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let kept = app.open_group(&alice, "kept", &[&bob, &carol]).await;
+    let deleted = app.open_group(&alice, "deleted", &[&carol]).await;
+    app.sent(&alice, &kept, "before carol left").await;
+    app.sent(&alice, &deleted, "in the deleted one").await;
+    for (chat, times) in [(&kept, 1), (&deleted, 2)] {
+        for _ in 0..times {
+            let (status, _) = app
+                .delete(&format!("/api/chats/{chat}"), &carol.access, json!({}))
+                .await;
+            assert_eq!(status, 200);
+        }
+    }
+    app.sent(&bob, &kept, "after carol left").await;
+    let (status, _) = app
+        .post(
+            "/api/backups",
+            Some(&carol.access),
+            json!({ "chatIds": [deleted] }),
+        )
+        .await;
+    assert_eq!(status, 404, "a group she deleted is not hers");
+
+    let mut ws = app.ws(&carol.access).await;
+    let (status, body) = app
+        .post("/api/backups", Some(&carol.access), json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    ws.next_event("backup:ready").await;
+    let id = body["data"]["id"].as_str().unwrap();
+    let (_, body) = app
+        .get(&format!("/api/backups/{id}"), Some(&carol.access))
+        .await;
+    let bytes = crate::media::download(&app, &body["data"]["downloadUrl"]).await;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    let export: Value = serde_json::from_slice(&entry(&mut zip, "export.json")).unwrap();
+    let chats = export["chats"].as_array().unwrap();
+    assert_eq!(chats.len(), 1, "{export}");
+    assert_eq!(chats[0]["id"], kept.as_str());
+    let texts: Vec<&str> = chats[0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == "text")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before carol left"], "{export}");
+    let members: Vec<&str> = chats[0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members.len(),
+        2,
+        "alice and bob, as she left them: {export}"
+    );
+    assert!(members.iter().all(|m| !m.starts_with("carol")), "{export}");
     app.stop().await;
 }

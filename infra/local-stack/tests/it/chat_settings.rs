@@ -289,6 +289,18 @@ async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_g
     assert_eq!(body["data"]["status"], "left");
     let left = bob_ws.next_event("chat:participant:left").await;
     assert_eq!(left["data"]["userId"], alice.id);
+    // She keeps it (read-only) until she deletes it for herself too.
+    assert!(list(&app, &alice, "").await.contains(&group));
+    let (status, body) = app
+        .delete(&format!("/api/chats/{group}"), &alice.access, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("deleted"))
+    );
+    let deleted = phone_ws.next_event("chat:deleted").await;
+    assert_eq!(deleted["data"]["chatId"], group);
+    assert!(!list(&app, &alice, "").await.contains(&group));
     let (status, _) = app
         .delete(&format!("/api/chats/{group}"), &alice.access, json!({}))
         .await;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::support::{spawn_app, wait_until, TestApp, User};
 
 /// Ask for an upload URL, `PUT` the bytes with the headers it names; the file id.
-async fn upload(app: &TestApp, user: &User, request: Value, bytes: &[u8]) -> String {
+pub(crate) async fn upload(app: &TestApp, user: &User, request: Value, bytes: &[u8]) -> String {
     let (status, body) = app
         .post("/api/upload/presigned-url", Some(&user.access), request)
         .await;
@@ -60,7 +60,8 @@ async fn status_of(app: &TestApp, user: &User, file: &str) -> Value {
         .clone()
 }
 
-async fn download(app: &TestApp, url: &Value) -> Vec<u8> {
+/// The bytes a signed URL answers with (200).
+pub(crate) async fn download(app: &TestApp, url: &Value) -> Vec<u8> {
     fetch(app, url).await.1
 }
 

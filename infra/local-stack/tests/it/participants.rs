@@ -160,6 +160,195 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
     app.stop().await;
 }
 
+/// Contents of a page of messages, in order (system lines by their action).
+fn contents(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| match m["type"].as_str() {
+            Some("system") => format!("system {}", m["metadata"]["action"].as_str().unwrap()),
+            _ => m["content"].as_str().unwrap_or("(no text)").to_owned(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_it() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = app.open_group(&alice, "crew", &[&bob, &carol]).await;
+    let mut picture = Vec::new();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut picture),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let upload = |name: &'static str| {
+        let (app, alice, chat, picture) = (&app, &alice, &chat, &picture);
+        async move {
+            let request = json!({ "fileType": "image", "fileName": name,
+                                  "fileSize": picture.len(), "chatId": chat });
+            crate::media::upload(app, alice, request, picture).await
+        }
+    };
+    let send_picture = |file: String, id: &'static str| {
+        let (app, alice, chat) = (&app, &alice, &chat);
+        async move {
+            let (status, body) = app
+                .post(
+                    &format!("/api/chats/{chat}/messages"),
+                    Some(&alice.access),
+                    json!({ "clientMessageId": id, "type": "image", "mediaId": file }),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+    };
+    let before = upload("before.png").await;
+    send_picture(before.clone(), "p1").await;
+    app.sent(&alice, &chat, "kept by carol").await;
+    let mut carol_phone = app.ws(&app.login(&carol).await.access).await;
+    assert_eq!(remove(&app, &alice, &chat, &carol).await.0, 200);
+
+    // What comes after she was removed is not hers: messages, a file, a new member, pins.
+    app.sent(&bob, &chat, "after carol").await;
+    let after = upload("after.png").await;
+    send_picture(after.clone(), "p2").await;
+    assert_eq!(add(&app, &alice, &chat, &dave).await.0, 200);
+    let pinned = app.sent(&alice, &chat, "pinned later").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{pinned}/pin"),
+            Some(&alice.access),
+            json!({ "durationSeconds": 86400 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Her list keeps the group, as it was when she left.
+    let (_, list) = app.get("/api/chats", Some(&carol.access)).await;
+    let row = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .unwrap_or_else(|| panic!("the group stays in her list: {list}"))
+        .clone();
+    assert!(row["leftAt"].is_string(), "{row}");
+    assert_eq!(row["participantCount"], 2, "alice and bob, then: {row}");
+    assert_eq!(row["lastMessage"]["type"], "system", "her removal: {row}");
+    assert_eq!(row["updatedAt"], row["leftAt"]);
+    assert_eq!(
+        row["unreadCount"], 4,
+        "the creation, the picture, the text and her removal, nothing after: {row}"
+    );
+    let (_, list) = app.get("/api/chats", Some(&bob.access)).await;
+    assert!(
+        list["data"][0]["leftAt"].is_null(),
+        "members have none: {list}"
+    );
+
+    let (status, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 200, "{details}");
+    let data = &details["data"];
+    assert_eq!(data["leftAt"], row["leftAt"]);
+    let members: Vec<&str> = data["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members,
+        [alice.id.as_str(), bob.id.as_str()],
+        "not dave, not her"
+    );
+    assert_eq!(data["pinnedMessages"], json!([]));
+    let (_, now) = app
+        .get(&format!("/api/chats/{chat}"), Some(&bob.access))
+        .await;
+    assert_eq!(now["data"]["participants"].as_array().unwrap().len(), 3);
+    assert_eq!(now["data"]["pinnedMessages"].as_array().unwrap().len(), 1);
+    assert!(now["data"].get("leftAt").is_none());
+
+    let (status, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(
+        contents(&history),
+        [
+            "system created",
+            "(no text)",
+            "kept by carol",
+            "system removed"
+        ]
+    );
+    let (_, gallery) = app
+        .get(&format!("/api/chats/{chat}/media"), Some(&carol.access))
+        .await;
+    assert_eq!(gallery["data"].as_array().unwrap().len(), 1, "{gallery}");
+    let file_status = |file: String| {
+        let (app, carol) = (&app, &carol);
+        async move {
+            app.get(&format!("/api/media/{file}"), Some(&carol.access))
+                .await
+                .0
+        }
+    };
+    assert_eq!(file_status(before).await, 200);
+    assert_eq!(file_status(after).await, 404);
+
+    // Read-only: writing answers as to a chat she is not in.
+    assert_eq!(app.send_text(&carol, &chat, "still here?").await.0, 404);
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &carol.access,
+            json!({ "name": "mine" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Deleting it for herself: gone from her list and her other devices are told.
+    let (status, body) = app
+        .delete(&format!("/api/chats/{chat}"), &carol.access, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("deleted"))
+    );
+    let deleted = carol_phone.next_event("chat:deleted").await;
+    assert_eq!(deleted["data"]["chatId"], chat);
+    let (_, list) = app.get("/api/chats", Some(&carol.access)).await;
+    assert!(!list.to_string().contains(&chat), "{list}");
+    for path in [
+        format!("/api/chats/{chat}"),
+        format!("/api/chats/{chat}/messages"),
+    ] {
+        assert_eq!(app.get(&path, Some(&carol.access)).await.0, 404, "{path}");
+    }
+
+    // Added back: a member again, from now on.
+    assert_eq!(add(&app, &alice, &chat, &carol).await.0, 200);
+    let (_, list) = app.get("/api/chats", Some(&carol.access)).await;
+    let row = &list["data"][0];
+    assert_eq!(row["id"], chat.as_str());
+    assert!(row.get("leftAt").is_none(), "{row}");
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
+        .await;
+    assert_eq!(contents(&history), ["system added"]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn roles_follow_the_matrix_and_the_last_admin_leaving_hands_over() {
     let app = spawn_app().await;

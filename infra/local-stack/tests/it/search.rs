@@ -326,12 +326,42 @@ async fn leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining(app: 
         ["zebra after the clear"]
     );
 
-    // A member who left finds nothing of the group any more.
-    let (status, _) = app
+    // A member who left keeps finding what came before she left, and nothing after it; once
+    // she deletes the group for herself, nothing of it.
+    let mut before_leaving = found(&app, &carol, &[("q", "zebra")]).await;
+    before_leaving.sort();
+    assert_eq!(
+        before_leaving,
+        ["zebra after the clear", "zebra that stays"]
+    );
+    let (status, body) = app
         .delete(&format!("/api/chats/{group}"), &carol.access, json!({}))
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("left"))
+    );
+    app.sent(&bob, &group, "zebra after carol left").await;
+    let mut kept = found(&app, &carol, &[("q", "zebra")]).await;
+    kept.sort();
+    assert_eq!(kept, before_leaving);
+    let only_there = [("q", "zebra"), ("chatId", group.as_str())];
+    assert_eq!(found(&app, &carol, &only_there).await.len(), 2);
+    let (status, body) = app
+        .delete(&format!("/api/chats/{group}"), &carol.access, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("deleted"))
+    );
     assert!(found(&app, &carol, &[("q", "zebra")]).await.is_empty());
+    assert_eq!(
+        found(&app, &bob, &[("q", "zebra"), ("chatId", group.as_str())])
+            .await
+            .len(),
+        5,
+        "only for her: bob finds all but the one deleted for everyone"
+    );
     app.stop().await;
 }
 

@@ -647,10 +647,10 @@ pub struct ChatRemoved {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatRemoval {
-    /// The caller left the group.
+    /// The caller left the group (it stays in their list, read-only, with its `leftAt`).
     Left,
-    /// The 1:1 chat is out of the caller's list until its next message, its history cleared
-    /// for them.
+    /// The 1:1 chat is out of the caller's list until its next message, or the group they had
+    /// left out of it for good (until they rejoin); its history cleared for them.
     Deleted,
 }
 
@@ -683,6 +683,12 @@ pub struct ChatDetails {
     pub disappearing_seconds: i32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When the caller left the group or was removed (absent while a member). A former member
+    /// keeps the chat read-only as it was then: its history up to that moment, the members of
+    /// that moment, no pinned messages; anything else answers 404 as for a chat they are not
+    /// in, until `DELETE /api/chats/{chatId}` deletes it for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<Timestamp>,
 }
 
 /// Who may do what in a group (its admins change these).
@@ -769,6 +775,10 @@ pub struct ChatSummary {
     /// The caller's own settings of the chat.
     pub settings: ChatSettings,
     pub updated_at: Timestamp,
+    /// When the caller left the group or was removed (absent while a member): the chat stays
+    /// in their list, read-only, until they delete it (`ChatDetails.leftAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -48,14 +48,15 @@ fn backup_row(r: &Row) -> BackupRow {
 const BACKUP_COLUMNS: &str =
     "id, user_id, status, created_at, expires_at, size_bytes, error, blob_key";
 
-/// Of `chats`, those `user` is not a current member of.
-pub async fn not_member_of(db: &Db, user: Uuid, chats: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+/// Of `chats`, those `user` does not read (neither a member nor a former member who kept it).
+pub async fn not_read_by(db: &Db, user: Uuid, chats: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT c FROM unnest($2::uuid[]) c WHERE NOT EXISTS (
-                 SELECT 1 FROM chat_participants p WHERE p.chat_id = c AND p.user_id = $1 AND p.left_at IS NULL)",
-        )
+                 SELECT 1 FROM chat_participants p WHERE p.chat_id = c AND p.user_id = $1 AND {})",
+            super::reads_the_chat("p")
+        ))
         .await?;
     Ok(client
         .query(&stmt, &[&user, &chats])
@@ -194,17 +195,20 @@ pub async fn chats(
 ) -> Result<Vec<BackupChat>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
+            // A group the user left: its members of the moment they left (without them).
             "SELECT c.id, c.type,
                     coalesce(c.name, (SELECT string_agg(u.username, ', ' ORDER BY u.username)
                                       FROM chat_participants o JOIN users u ON u.id = o.user_id
                                       WHERE o.chat_id = c.id AND o.user_id <> $1), 'chat') AS name,
                     (SELECT array_agg(u.username ORDER BY u.username) FROM chat_participants o
-                     JOIN users u ON u.id = o.user_id WHERE o.chat_id = c.id AND o.left_at IS NULL) AS members
+                     JOIN users u ON u.id = o.user_id WHERE o.chat_id = c.id AND {}) AS members
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
-             WHERE p.user_id = $1 AND p.left_at IS NULL AND ($2::uuid[] IS NULL OR c.id = ANY($2))
+             WHERE p.user_id = $1 AND {} AND ($2::uuid[] IS NULL OR c.id = ANY($2))
              ORDER BY c.created_at",
-        )
+            super::member_at("o", "coalesce(p.left_at, 'infinity')"),
+            super::reads_the_chat("p"),
+        ))
         .await?;
     Ok(client
         .query(&stmt, &[&user, &only])
@@ -226,11 +230,14 @@ pub async fn messages(db: &Db, chat: Uuid, user: Uuid) -> Result<Vec<Message>, A
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "{} JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND p.left_at IS NULL
+            "{} JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND {}
              WHERE m.chat_id = $1 AND m.seq > p.cleared_seq AND m.created_at >= p.joined_at
+               AND m.seq <= {}
                AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $2 AND h.message_id = m.id)
              ORDER BY m.seq",
-            super::messages::MESSAGE_SELECT
+            super::messages::MESSAGE_SELECT,
+            super::reads_the_chat("p"),
+            super::last_seq_read("p"),
         ))
         .await?;
     Ok(client

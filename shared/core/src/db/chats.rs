@@ -229,28 +229,34 @@ pub async fn details(
     let client = db.get().await?;
     let chat = client
         .prepare_cached(&format!(
+            // A former member sees the chat as it was when they left (`ChatDetails.leftAt`).
             "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at,
-                    greatest(c.updated_at, s.last_message_at) AS updated_at,
-                    c.disappearing_seconds,
+                    coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
+                    c.disappearing_seconds, me.left_at,
                     {SETTINGS_COLUMNS},
                     c.send_permission, c.edit_info_permission, c.add_permission
              FROM chats c JOIN chat_sequences s ON s.chat_id = c.id
-             JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND me.left_at IS NULL
-             WHERE c.id = $1"
+             JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND {reads}
+             WHERE c.id = $1",
+            reads = super::reads_the_chat("me"),
         ))
         .await?;
     let Some(c) = client.query_opt(&chat, &[&chat_id, &viewer]).await? else {
         return Ok(None);
     };
+    let left_at: Option<DateTime<Utc>> = c.get("left_at");
+    // The members now, or, for a former member, those of the moment they left (without them).
     let members = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT u.id, u.username, p.role, p.joined_at
              FROM chat_participants p JOIN users u ON u.id = p.user_id
-             WHERE p.chat_id = $1 AND p.left_at IS NULL ORDER BY p.joined_at, u.id",
-        )
+             WHERE p.chat_id = $1 AND {}
+             ORDER BY p.joined_at, u.id",
+            super::member_at("p", "coalesce($2::timestamptz, 'infinity')")
+        ))
         .await?;
     let participants: Vec<Participant> = client
-        .query(&members, &[&chat_id])
+        .query(&members, &[&chat_id, &left_at])
         .await?
         .iter()
         .map(|r| Participant {
@@ -279,10 +285,14 @@ pub async fn details(
         participants,
         settings: settings_row(&c),
         permissions: (kind == ChatType::Group).then(|| permissions_row(&c)),
-        pinned_messages: super::message_marks::pins_of(&client, chat_id).await?,
+        pinned_messages: match left_at {
+            None => super::message_marks::pins_of(&client, chat_id).await?,
+            Some(_) => Vec::new(),
+        },
         disappearing_seconds: c.get("disappearing_seconds"),
         created_at: Timestamp(c.get("created_at")),
         updated_at: Timestamp(c.get("updated_at")),
+        left_at: left_at.map(Timestamp),
     }))
 }
 
@@ -340,13 +350,14 @@ pub async fn list(
             // The page is cut first (the caller's rows and the chats' order only); the
             // per-chat figures are then read for its rows alone, not for every chat.
             // A chat's time in the list is its last message's or its own last change's.
+            // A group the caller left stays until they delete it, as it was when they left.
             "WITH page AS (
                  SELECT c.id, count(*) OVER () AS total,
-                        greatest(c.updated_at, s.last_message_at) AS active_at
+                        coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS active_at
                  FROM chat_participants me
                  JOIN chats c ON c.id = me.chat_id
                  JOIN chat_sequences s ON s.chat_id = c.id
-                 WHERE me.user_id = $1 AND me.left_at IS NULL
+                 WHERE me.user_id = $1 AND {reads}
                    AND (me.archived = $5 OR $6::text IS NOT NULL)
                    AND (NOT me.hidden OR s.last_seq > me.cleared_seq)
                    AND ($6::text IS NULL OR lower(c.name) LIKE $6 OR EXISTS (
@@ -356,32 +367,36 @@ pub async fn list(
                  ORDER BY me.pinned_at DESC NULLS LAST, active_at DESC, c.id LIMIT $2 OFFSET $3
              )
              SELECT c.id, c.type, c.name, c.avatar_url, page.active_at AS updated_at, page.total,
-                    (SELECT count(*) FROM chat_participants p WHERE p.chat_id = c.id AND p.left_at IS NULL)
-                        AS participant_count,
+                    (SELECT count(*) FROM chat_participants p
+                      WHERE p.chat_id = c.id AND {member_then}) AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
                       WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1) AS other_username,
                     (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id
-                      AND m.seq > greatest(me.read_seq, me.cleared_seq)
+                      AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone
                       AND {not_blocked} LIMIT $4) AS unread)
                         AS unread_count,
                     EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id
-                      AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.mentions @> ARRAY[$1::uuid]
+                      AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
+                      AND m.mentions @> ARRAY[$1::uuid]
                       AND cardinality(m.mentions) > 0 AND NOT m.deleted_for_everyone
                       AND {not_blocked})
                         AS unread_mention,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
-                    {SETTINGS_COLUMNS}
+                    me.left_at, {SETTINGS_COLUMNS}
              FROM page
              JOIN chats c ON c.id = page.id
              JOIN chat_participants me ON me.chat_id = page.id AND me.user_id = $1
              LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
-                                  AND {not_blocked}
+                                  AND m.seq <= {last_read} AND {not_blocked}
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
-             ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id"
+             ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id",
+            reads = super::reads_the_chat("me"),
+            last_read = super::last_seq_read("me"),
+            member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
         ))
         .await?;
     let rows = client
@@ -427,6 +442,7 @@ pub async fn list(
                 participant_count: r.get("participant_count"),
                 settings: settings_row(r),
                 updated_at: Timestamp(r.get("updated_at")),
+                left_at: r.get::<_, Option<DateTime<Utc>>>("left_at").map(Timestamp),
             }
         })
         .collect();
@@ -513,7 +529,8 @@ pub(super) async fn join_group(
             "WITH joined AS (
                  INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, $3)
                  ON CONFLICT (chat_id, user_id) DO UPDATE
-                 SET role = EXCLUDED.role, joined_at = now(), left_at = NULL
+                 SET role = EXCLUDED.role, joined_at = now(), left_at = NULL, left_seq = NULL,
+                     hidden = false
              ), uninvited AS (
                  DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2
              )
@@ -657,6 +674,14 @@ pub async fn remove_participant(
         )
         .await?;
     }
+    // The history they keep ends with this transaction's own messages: it holds the chat's
+    // counter row (taken by its first system message) until it commits (V38).
+    tx.execute(
+        "UPDATE chat_participants p SET left_seq = s.last_seq
+         FROM chat_sequences s WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2",
+        &[&chat_id, &user],
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -1106,9 +1131,10 @@ pub async fn update(
     Ok(ChatChange::Changed)
 }
 
-/// Delete a 1:1 chat for `user`: their history so far is cleared, the chat leaves their list
-/// (and their pins) until its next message, and their other devices are told (`chat:deleted`
-/// in their own stream). `false` if it is not a 1:1 chat of theirs.
+/// Delete a 1:1 chat, or a group they left, for `user`: their history so far is cleared, the
+/// chat leaves their list (and their pins) until its next message (a 1:1 chat) or for good
+/// (a group they left, until they rejoin), and their other devices are told (`chat:deleted`
+/// in their own stream). `false` if it is neither.
 pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
@@ -1116,8 +1142,9 @@ pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, A
         .execute(
             "UPDATE chat_participants p SET cleared_seq = s.last_seq, hidden = true, pinned_at = NULL
              FROM chats c JOIN chat_sequences s ON s.chat_id = c.id
-             WHERE c.id = p.chat_id AND c.type = 'individual'
-               AND p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
+             WHERE c.id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2
+               AND (c.type = 'individual' AND p.left_at IS NULL
+                    OR p.left_at IS NOT NULL AND NOT p.hidden)",
             &[&chat_id, &user],
         )
         .await?;

@@ -134,10 +134,11 @@ pub async fn own_by_key(db: &Db, key: &str, uploader: Uuid) -> Result<Option<Med
     Ok(row.as_ref().map(MediaRow::from_row))
 }
 
-/// A file as `viewer` may see it: their own upload; a file a message shows them (a member of
-/// its chat now, sent after they joined and after they cleared the chat, not hidden, not
-/// deleted for everyone, not a view-once they opened); or someone's profile picture, unless
-/// that someone blocks them. An infected file is seen by no one.
+/// A file as `viewer` may see it: their own upload; a file a message shows them (in their
+/// history of its chat: a member, or a former member who kept the chat and it came before they
+/// left; sent after they joined and after they cleared the chat, not hidden, not deleted for
+/// everyone, not a view-once they opened); or someone's profile picture, unless that someone
+/// blocks them. An infected file is seen by no one.
 pub async fn visible(db: &Db, id: Uuid, viewer: Uuid) -> Result<Option<MediaRow>, ApiError> {
     let client = db.get().await?;
     let stmt = client
@@ -147,9 +148,10 @@ pub async fn visible(db: &Db, id: Uuid, viewer: Uuid) -> Result<Option<MediaRow>
                  f.uploader_id = $2
                  OR EXISTS (
                      SELECT 1 FROM messages m
-                     JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND p.left_at IS NULL
+                     JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND {reads}
                      WHERE m.media_id = f.id AND NOT m.deleted_for_everyone
                        AND m.created_at >= p.joined_at AND m.seq > p.cleared_seq
+                       AND m.seq <= {last_read}
                        AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $2 AND h.message_id = m.id)
                        AND (NOT m.view_once OR m.sender_id = $2
                             OR NOT EXISTS (SELECT 1 FROM message_views v WHERE v.message_id = m.id AND v.user_id = $2)))
@@ -157,7 +159,9 @@ pub async fn visible(db: &Db, id: Uuid, viewer: Uuid) -> Result<Option<MediaRow>
                      SELECT 1 FROM users u WHERE u.profile_picture_media_id = f.id
                        AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                        WHERE b.user_id = u.id AND b.related_user_id = $2
-                                         AND b.relationship_type = 'blocked')))"
+                                         AND b.relationship_type = 'blocked')))",
+            reads = super::reads_the_chat("p"),
+            last_read = super::last_seq_read("p"),
         ))
         .await?;
     let row = client.query_opt(&stmt, &[&id, &viewer]).await?;

@@ -497,7 +497,8 @@ pub struct Cursor<'a> {
     pub file_name: Option<&'a str>,
 }
 
-/// A page of history, oldest first, or `None` if the viewer is not a member of the chat.
+/// A page of history, oldest first, or `None` if the viewer does not read the chat (neither a
+/// member nor a former member who kept it, whose history ends when they left).
 /// Returns the messages and whether more exist in the paging direction (older ones, or with
 /// only `after`, newer ones).
 pub async fn history(
@@ -509,10 +510,10 @@ pub async fn history(
 ) -> Result<Option<(Vec<Message>, bool)>, ApiError> {
     let client = db.get().await?;
     let me = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             // A member who hides their presence from the viewer shows `delivered` only once
             // they read (a live tick would tell when they were online).
-            "SELECT me.cleared_seq, me.joined_at,
+            "SELECT me.cleared_seq, me.joined_at, {} AS last_read,
                     (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
@@ -520,13 +521,16 @@ pub async fn history(
                     (SELECT min(CASE WHEN read_receipts_shared($1, o.user_id, $2) THEN o.read_seq ELSE 0 END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS read_seq
-             FROM chat_participants me WHERE me.chat_id = $1 AND me.user_id = $2 AND me.left_at IS NULL",
-        )
+             FROM chat_participants me WHERE me.chat_id = $1 AND me.user_id = $2 AND {}",
+            super::last_seq_read("me"),
+            super::reads_the_chat("me"),
+        ))
         .await?;
     let Some(me) = client.query_opt(&me, &[&chat_id, &viewer]).await? else {
         return Ok(None);
     };
     let cleared: i64 = me.get("cleared_seq");
+    let last_read: i64 = me.get("last_read");
     // A member reads the messages from when they joined (an added member does not get the
     // group's earlier history).
     let joined: DateTime<Utc> = me.get("joined_at");
@@ -559,6 +563,7 @@ pub async fn history(
     let visible = &visible;
     // Up to `n` visible messages with `lower < seq < upper`, nearest the bound paged from first.
     let rows_between = |lower: i64, upper: i64, ascending: bool, n: i64| async move {
+        let upper = upper.min(last_read.saturating_add(1));
         let order = if ascending { "ASC" } else { "DESC" };
         let sql = format!(
             "{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 AND m.seq < $5 ORDER BY m.seq {order} LIMIT $6"
@@ -708,11 +713,16 @@ pub async fn starred(
     offset: i64,
 ) -> Result<(Vec<Message>, i64), ApiError> {
     let client = db.get().await?;
-    let visible = "FROM message_stars s
+    let visible = &format!(
+        "FROM message_stars s
          JOIN messages v ON v.id = s.message_id
-         JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND p.left_at IS NULL
+         JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND {}
          WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND v.created_at >= p.joined_at
-           AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)";
+           AND v.seq <= {}
+           AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)",
+        super::reads_the_chat("p"),
+        super::last_seq_read("p"),
+    );
     let page = client
         .prepare_cached(&format!(
             "WITH page AS (SELECT v.id, s.starred_at {visible}
@@ -901,7 +911,8 @@ pub fn search_sql() -> String {
              FROM messages v JOIN mine ON mine.chat_id = v.chat_id
              WHERE {taken} AND v.chat_id = ANY (ARRAY(SELECT chat_id FROM mine)) AND {matches}
                AND v.type <> 'system' AND NOT v.deleted_for_everyone
-               AND v.seq > mine.cleared_seq AND v.created_at >= mine.joined_at"
+               AND v.seq > mine.cleared_seq AND v.created_at >= mine.joined_at
+               AND v.seq <= mine.last_read"
         )
     };
     let by_index = branch(
@@ -913,11 +924,13 @@ pub fn search_sql() -> String {
         "ts_match_vq(v.search, (SELECT query FROM q))",
     );
     let not_blocked = super::not_sent_while_blocked("$1", "v.sender_id", "v.created_at");
+    let (reads, last_read) = (super::reads_the_chat("p"), super::last_seq_read("p"));
     format!(
         "WITH q AS MATERIALIZED (SELECT search_query($2) AS query),
              mine AS MATERIALIZED (
-                 SELECT p.chat_id, p.cleared_seq, p.joined_at FROM chat_participants p
-                 WHERE p.user_id = $1 AND p.left_at IS NULL AND ($3::uuid IS NULL OR p.chat_id = $3)),
+                 SELECT p.chat_id, p.cleared_seq, p.joined_at, {last_read} AS last_read
+                 FROM chat_participants p
+                 WHERE p.user_id = $1 AND {reads} AND ($3::uuid IS NULL OR p.chat_id = $3)),
              way AS MATERIALIZED (
                  SELECT search_reads_chats((SELECT query FROM q), (
                             SELECT coalesce(sum(s.last_seq - mine.cleared_seq), 0)::bigint
@@ -947,8 +960,9 @@ pub fn search_sql() -> String {
     )
 }
 
-/// Messages `viewer` may see (a current member, from when they joined, not cleared, hidden,
-/// deleted for everyone, expired or a system line) matching every word of the filter's text,
+/// Messages `viewer` may see (a member, or a former member who kept the chat up to when they
+/// left; from when they joined, not cleared, hidden, deleted for everyone, expired or a
+/// system line) matching every word of the filter's text,
 /// best ranked first, then newest; the page and the total.
 pub async fn search(
     db: &Db,

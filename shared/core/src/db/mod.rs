@@ -230,6 +230,27 @@ pub fn not_sent_while_blocked(viewer: &str, sender: &str, sent_at: &str) -> Stri
     )
 }
 
+/// A statement's condition (SQL) that the user whose `chat_participants` row is `me` reads the
+/// chat: a member, or a former member who has not deleted it for themselves (V38). Its
+/// messages are then theirs up to [`last_seq_read`]. The condition is the predicate of the index
+/// `chat_participants_user_listed`, so a user's chats are read by it.
+pub fn reads_the_chat(me: &str) -> String {
+    format!("({me}.left_at IS NULL OR NOT {me}.hidden)")
+}
+
+/// The last seq of a chat that the user whose `chat_participants` row is `me` reads (SQL): the
+/// chat's last when they left it, or, for a member, any.
+pub fn last_seq_read(me: &str) -> String {
+    format!("coalesce({me}.left_seq, {})", i64::MAX)
+}
+
+/// A statement's condition (SQL) that the `chat_participants` row `p` was a member at `at`
+/// (`'infinity'`: is one now). A former member sees the members of the moment they left,
+/// without themselves.
+pub fn member_at(p: &str, at: &str) -> String {
+    format!("({p}.joined_at <= {at} AND ({p}.left_at IS NULL OR {p}.left_at > {at}))")
+}
+
 /// A `LIKE` pattern (default escape `\\`) for text containing `query` literally, or starting
 /// with it when `prefix_only` (short queries, which an index answers by prefix).
 pub fn like_pattern(query: &str, prefix_only: bool) -> String {

@@ -48,7 +48,7 @@ pub async fn create(
         unique.into_iter().collect::<Vec<_>>()
     });
     if let Some(chats) = &chats {
-        if !backups::not_member_of(&app.db, caller.user_id, chats)
+        if !backups::not_read_by(&app.db, caller.user_id, chats)
             .await?
             .is_empty()
         {

@@ -299,8 +299,9 @@ pub async fn clear(app: &App, caller: Caller, chat_id: Uuid) -> Result<HistoryCl
     })
 }
 
-/// `DELETE /api/chats/{chatId}`: leave a group (as `DELETE .../participants/{your id}`), or
-/// delete a 1:1 chat for yourself (it comes back with its next message, without the history).
+/// `DELETE /api/chats/{chatId}`: leave a group (as `DELETE .../participants/{your id}`; you keep
+/// it read-only as it was, `leftAt`), delete a group you left for yourself, or delete a 1:1
+/// chat for yourself (it comes back with its next message, without the history).
 #[utoipa::path(delete, path = "/api/chats/{chatId}", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
     responses((status = 200, description = "Left, or deleted for the caller", body = Envelope<ChatRemoved>)))]
