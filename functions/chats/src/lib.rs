@@ -1,12 +1,12 @@
 //! REST `/api/chats/*`: create, list and read chats; manage a group's participants; send,
 //! edit, delete, react to, pin, star and read messages, and read history; the caller's starred
-//! messages. And
+//! messages; the caller's call history (`/api/calls`). And
 //! `/api/sync`: the caller's event stream after a cursor.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::{
-    chats, invite_links, message_changes, message_marks, messaging, participants, receipts, search,
-    sync,
+    calls, chats, invite_links, message_changes, message_marks, messaging, participants, receipts,
+    search, sync,
 };
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
@@ -210,6 +210,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         .await
         .map(Reply::ok),
         "GET /api/messages/starred" => message_marks::starred(app, caller, req.query()?)
+            .await
+            .map(Reply::page),
+        "GET /api/calls" => calls::history(app, caller, req.query()?)
             .await
             .map(Reply::page),
         "GET /api/messages/search" => search::messages(app, caller, req.query()?)

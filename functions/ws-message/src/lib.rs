@@ -8,8 +8,8 @@ use banter_core::api::requests::AddParticipantRequest;
 use banter_core::api::requests::{AddReactionRequest, DeleteMessageRequest};
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
 use banter_core::services::{
-    accounts, chats, invite_links, media, message_changes, messaging, participants, presence,
-    receipts, typing,
+    accounts, calls, chats, invite_links, media, message_changes, messaging, participants,
+    presence, receipts, typing,
 };
 use banter_core::{ApiError, App};
 use banter_lambda::websocket::{caller, connection_id, reply};
@@ -189,6 +189,30 @@ async fn run_action(
             media::complete_upload_by_id(app, caller, file.file_id)
                 .await
                 .map(ActionResult::Media)
+        }
+        ClientAction::CallStart(start) => {
+            let origin = Some(connection_id(event)?);
+            calls::start(app, caller, start, origin)
+                .await
+                .map(ActionResult::Call)
+        }
+        ClientAction::CallAnswer(answer) => {
+            let origin = Some(connection_id(event)?);
+            calls::answer(app, caller, answer, origin)
+                .await
+                .map(ActionResult::Call)
+        }
+        ClientAction::CallCandidate(candidate) => {
+            let origin = Some(connection_id(event)?);
+            calls::candidate(app, caller, candidate, origin)
+                .await
+                .map(ActionResult::CandidateSent)
+        }
+        ClientAction::CallEnd(end) => {
+            let origin = Some(connection_id(event)?);
+            calls::end(app, caller, end.call_id, origin)
+                .await
+                .map(ActionResult::Call)
         }
     }
 }

@@ -56,6 +56,8 @@ pub struct Settings {
     pub default_phone_region: String,
     /// How long a finished backup stays downloadable.
     pub backup_ttl: Duration,
+    /// How long a call rings unanswered before it is missed (WhatsApp: about 45 seconds).
+    pub call_ring_timeout: Duration,
     /// What may be uploaded (PRD `FileUploadConfig`).
     pub uploads: UploadPolicy,
 }
@@ -236,6 +238,7 @@ impl Default for Settings {
             phone_code_attempts: 5,
             default_phone_region: "US".into(),
             backup_ttl: Duration::from_secs(7 * 24 * 3600),
+            call_ring_timeout: Duration::from_secs(45),
             uploads: UploadPolicy::default(),
         }
     }
@@ -257,6 +260,7 @@ impl Settings {
         secs("BANTER_DELETE_WINDOW", &mut s.delete_window);
         secs("BANTER_TWO_FACTOR_RESET_WAIT", &mut s.two_factor_reset_wait);
         secs("BANTER_EVENT_RETENTION", &mut s.event_retention);
+        secs("BANTER_CALL_RING_TIMEOUT", &mut s.call_ring_timeout);
         if let Some(v) = env_parse("BANTER_MAX_GROUP_MEMBERS") {
             s.max_group_members = v;
         }

@@ -97,6 +97,7 @@ fn route_scope(route: &str) -> Option<Scope> {
         "GET /api/messages/starred" => {
             Scope::NoChat("the caller's own stars (checked below: no leak)")
         }
+        "GET /api/calls" => Scope::NoChat("the caller's own calls (calls::)"),
         "GET /api/messages/search" => {
             Scope::NoChat("only the caller's own chats (checked below: no leak)")
         }
@@ -162,6 +163,10 @@ fn action_scope(action: &str) -> Option<Scope> {
             Scope::Chat(SEEN_NOT_ALLOWED)
         }
         "chat:join" => Scope::InviteCode,
+        // Calls are 1:1 (a member calling in this group gets 400); who may answer, pass
+        // candidates for and end a call is in calls::. Here nobody has a call to act on.
+        "call:start" => Scope::Chat(NOT_SEEN),
+        "call:answer" | "call:candidate" | "call:end" => Scope::Chat(NOTHING_TO_ANSWER),
         _ => return None,
     })
 }
@@ -207,6 +212,12 @@ fn action_data(action: &str, chat: &str, message: &str, target: &User) -> Value 
         "message:reaction" => json!({ "chatId": chat, "messageId": message, "emoji": "👍" }),
         "message:delete" => json!({ "chatId": chat, "messageId": message, "forEveryone": true }),
         "message:send" => json!({ "chatId": chat, "clientMessageId": "matrix", "content": "hi" }),
+        "call:start" => json!({ "chatId": chat, "kind": "audio", "sdp": "v=0\r\n" }),
+        "call:answer" => json!({ "callId": uuid::Uuid::new_v4(), "sdp": "v=0\r\n" }),
+        "call:candidate" => {
+            json!({ "callId": uuid::Uuid::new_v4(), "candidate": { "candidate": "" } })
+        }
+        "call:end" => json!({ "callId": uuid::Uuid::new_v4() }),
         "chat:update" => json!({ "chatId": chat, "name": "renamed" }),
         "chat:participant:add" | "chat:participant:remove" => {
             json!({ "chatId": chat, "userId": target.id })

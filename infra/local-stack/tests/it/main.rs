@@ -6,6 +6,7 @@ mod apigateway;
 mod authorization;
 mod backups;
 mod blackbox;
+mod calls;
 mod chat_settings;
 mod command_line;
 mod contacts;

@@ -405,3 +405,57 @@ async fn endpoints_no_device_uses_are_deleted_at_the_push_service() {
     ));
     app.stop().await;
 }
+
+/// Call in `chat`, then hang up before anyone answers.
+async fn ring_and_cancel(ws: &mut crate::support::WsClient, chat: &str, kind: &str) {
+    let offer = json!({ "chatId": chat, "kind": kind, "sdp": "v=0\r\n" });
+    let started = ws.act("call:start", offer).await;
+    let id = started["data"]["id"].clone();
+    assert!(id.is_string(), "{started}");
+    let ended = ws.act("call:end", json!({ "callId": id })).await;
+    assert_eq!(ended["data"]["endReason"], "missed");
+}
+
+#[tokio::test]
+async fn a_call_rings_a_device_that_is_not_connected_even_in_a_muted_chat_unless_calls_are_off() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let alice_phone = app.login(&alice).await;
+    let bob = app.register("bob").await;
+    assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
+    let chat = app.open_chat(&bob, &alice).await;
+    let muted = json!({ "settings": { "muteNotifications": true } });
+    let (status, _) = app
+        .put(&format!("/api/chats/{chat}"), &alice.access, muted)
+        .await;
+    assert_eq!(status, 200);
+    let mut bob_ws = app.ws(&bob.access).await;
+    ring_and_cancel(&mut bob_ws, &chat, "video").await;
+    let bodies = notified(&app, "📹 Incoming video call").await;
+    assert_eq!(
+        bodies,
+        ["📹 Incoming video call"],
+        "a muted chat still rings"
+    );
+    let last = notifications(&app, PHONE).pop().unwrap();
+    assert!(last["title"].as_str().unwrap().starts_with("bob"), "{last}");
+
+    let calls = |on: bool| json!({ "notificationSettings": { "calls": on } });
+    let (status, _) = app
+        .put("/api/users/profile", &alice.access, calls(false))
+        .await;
+    assert_eq!(status, 200);
+    ring_and_cancel(&mut bob_ws, &chat, "audio").await;
+    app.relay_caught_up().await;
+    let (status, _) = app
+        .put("/api/users/profile", &alice.access, calls(true))
+        .await;
+    assert_eq!(status, 200);
+    ring_and_cancel(&mut bob_ws, &chat, "audio").await;
+    assert_eq!(
+        notified(&app, "📞 Incoming voice call").await,
+        ["📹 Incoming video call", "📞 Incoming voice call"],
+        "nothing while calls were off"
+    );
+    app.stop().await;
+}

@@ -594,6 +594,14 @@ impl WsClient {
         panic!("no answer to {request_id}");
     }
 
+    /// Send `action` with `data` and a fresh `requestId`; its answer (`ack` or `error:general`).
+    pub async fn act(&mut self, action: &str, data: Value) -> Value {
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        self.send_json(json!({ "action": action, "requestId": request_id, "data": data }))
+            .await;
+        self.answer_to(&request_id).await
+    }
+
     /// Asserts that nothing arrives within `wait`.
     pub async fn expect_silence(&mut self, wait: Duration) {
         if let Some(m) = self.next_message(wait).await {

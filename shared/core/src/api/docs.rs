@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, backups, blocking, chats, contacts, data_rights, health, invite_links, media,
+    accounts, backups, blocking, calls, chats, contacts, data_rights, health, invite_links, media,
     message_changes, message_marks, messaging, notifications, participants, profiles, receipts,
     search, sync, two_factor, verification,
 };
@@ -98,6 +98,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         message_marks::star,
         message_marks::unstar,
         message_marks::starred,
+        calls::history,
         sync::sync,
         search::messages,
         contacts::list,

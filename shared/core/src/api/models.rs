@@ -398,6 +398,8 @@ pub struct AccountExport {
     pub contact_groups: Vec<ContactGroup>,
     /// The devices registered for push notifications, by session.
     pub push_devices: Vec<ExportPushDevice>,
+    /// The calls of the caller's 1:1 chats, newest first (as `GET /api/calls`).
+    pub calls: Vec<Call>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1162,6 +1164,95 @@ pub struct MessageSearchHit {
 pub struct TextRange {
     pub start: usize,
     pub end: usize,
+}
+
+// --- calls -------------------------------------------------------------------------------------
+
+/// A voice or video call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CallKind {
+    Audio,
+    Video,
+}
+
+impl CallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Audio => "audio",
+            Self::Video => "video",
+        }
+    }
+
+    pub fn parse_stored(s: &str) -> Self {
+        if s == "video" {
+            Self::Video
+        } else {
+            Self::Audio
+        }
+    }
+}
+
+/// Where a call stands: ringing until the callee answers, ongoing until someone hangs up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CallStatus {
+    Ringing,
+    Ongoing,
+    Ended,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEndReason {
+    /// Someone hung up after it was answered.
+    HungUp,
+    /// The callee declined it.
+    Declined,
+    /// Nobody answered: the caller hung up first, or it rang out.
+    Missed,
+    /// A new call in the chat took its place (its devices had lost it).
+    Replaced,
+}
+
+impl CallEndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HungUp => "hung_up",
+            Self::Declined => "declined",
+            Self::Missed => "missed",
+            Self::Replaced => "replaced",
+        }
+    }
+
+    pub fn parse_stored(s: &str) -> Self {
+        match s {
+            "declined" => Self::Declined,
+            "missed" => Self::Missed,
+            "replaced" => Self::Replaced,
+            _ => Self::HungUp,
+        }
+    }
+}
+
+/// A call of a 1:1 chat, as the call history and the `call:*` events show it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    /// Who called (null once their account is erased).
+    pub caller_id: Option<Uuid>,
+    pub kind: CallKind,
+    pub status: CallStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<CallEndReason>,
+    pub started_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
 }
 
 // --- backups -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //! API's (`MISSING_REQUIRED_FIELD` / `VALIDATION_ERROR` naming the field). Unknown fields are
 //! ignored, except where a body names settings that are stored (`deny_unknown_fields`).
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -867,10 +867,10 @@ impl utoipa::PartialSchema for PinDuration {
 
 impl ToSchema for PinDuration {}
 
-/// `GET /api/messages/starred`.
+/// A page of a list by offset: `GET /api/messages/starred`, `GET /api/calls`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct StarredQuery {
+pub struct OffsetPageQuery {
     #[serde(default = "default_limit")]
     #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
     pub limit: PageLimit,
@@ -1100,7 +1100,8 @@ impl<'de, T: Deserialize<'de>, const MIN: usize, const MAX: usize> Deserialize<'
 }
 
 /// A string of at most `MAX` characters, as given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct ShortText<const MAX: usize>(pub String);
 
 impl<'de, const MAX: usize> Deserialize<'de> for ShortText<MAX> {

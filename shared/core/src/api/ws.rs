@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use crate::api::extract;
 use crate::api::models::{
-    ChatDetails, ChatSettings, Deletion, GroupPermissions, InviteFollowed, Message, MessageRemoved,
-    ParticipantAdded, ParticipantRemoved, ParticipantRole, ReactionSet, ReadUpTo, Timestamp,
-    TypingSent,
+    Call, CallKind, ChatDetails, ChatSettings, Deletion, GroupPermissions, InviteFollowed, Message,
+    MessageRemoved, ParticipantAdded, ParticipantRemoved, ParticipantRole, ReactionSet, ReadUpTo,
+    Timestamp, TypingSent,
 };
 use crate::api::requests::AddedRole;
-use crate::api::requests::{CreateChatRequest, SendMessageRequest, UpdateChatRequest};
+use crate::api::requests::{CreateChatRequest, SendMessageRequest, ShortText, UpdateChatRequest};
 use crate::domain::Emoji;
 use crate::error::{ApiError, ErrorCode};
 
@@ -173,6 +173,74 @@ pub enum ClientAction {
     /// file's status.
     #[serde(rename = "media:upload:complete")]
     UploadComplete(MediaRefPayload),
+    /// Call the other member of a 1:1 chat, with this device's WebRTC offer: their devices get
+    /// `call:incoming`. The ack carries the call (ringing).
+    #[serde(rename = "call:start")]
+    CallStart(CallStartPayload),
+    /// Answer a call ringing for you, with this device's WebRTC answer: the caller gets
+    /// `call:answered`, your other devices stop ringing. The ack carries the call (ongoing).
+    #[serde(rename = "call:answer")]
+    CallAnswer(CallAnswerPayload),
+    /// An ICE candidate of this device for a live call: the other side gets `call:candidate`.
+    #[serde(rename = "call:candidate")]
+    CallCandidate(CallCandidatePayload),
+    /// Hang up, cancel, or decline a call: everyone's devices get `call:ended`. The ack
+    /// carries the call (ended).
+    #[serde(rename = "call:end")]
+    CallEnd(CallRefPayload),
+}
+
+/// Longest session description (SDP) a call carries.
+pub const MAX_SDP_CHARS: usize = 16_384;
+
+/// `call:start`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallStartPayload {
+    /// A 1:1 chat of yours.
+    pub chat_id: Uuid,
+    pub kind: CallKind,
+    /// This device's WebRTC offer (an SDP, starting `v=0`).
+    #[schema(value_type = String, max_length = 16384)]
+    pub sdp: ShortText<MAX_SDP_CHARS>,
+}
+
+/// `call:answer`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallAnswerPayload {
+    pub call_id: Uuid,
+    /// This device's WebRTC answer (an SDP, starting `v=0`).
+    #[schema(value_type = String, max_length = 16384)]
+    pub sdp: ShortText<MAX_SDP_CHARS>,
+}
+
+/// `call:candidate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallCandidatePayload {
+    pub call_id: Uuid,
+    pub candidate: IceCandidate,
+}
+
+/// An ICE candidate, as WebRTC's `RTCIceCandidateInit` gives it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IceCandidate {
+    #[schema(value_type = String, max_length = 1024)]
+    pub candidate: ShortText<1024>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub sdp_mid: Option<ShortText<64>>,
+    #[serde(default, rename = "sdpMLineIndex")]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// `call:answer`'s and `call:end`'s call.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallRefPayload {
+    pub call_id: Uuid,
 }
 
 /// `media:processing:status`, `media:upload:start` and `media:upload:complete`.
@@ -193,7 +261,7 @@ pub struct UploadProgressPayload {
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 19] = [
+pub const ACTIONS: [&str; 23] = [
     "message:send",
     "message:read",
     "message:reaction",
@@ -213,6 +281,10 @@ pub const ACTIONS: [&str; 19] = [
     "media:upload:start",
     "media:upload:progress",
     "media:upload:complete",
+    "call:start",
+    "call:answer",
+    "call:candidate",
+    "call:end",
 ];
 
 impl ClientAction {
@@ -432,6 +504,17 @@ pub enum ActionResult {
     Status(crate::api::models::StatusSet),
     /// `media:*`: the file's processing status.
     Media(crate::api::models::MediaProcessingStatus),
+    /// `call:start`, `call:answer` and `call:end`: the call now.
+    Call(Call),
+    /// `call:candidate`: passed on.
+    CandidateSent(CandidateSent),
+}
+
+/// `call:candidate`'s ack.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateSent {
+    pub call_id: Uuid,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -621,6 +704,21 @@ pub enum ServerEvent {
     /// A member stopped typing (ephemeral).
     #[serde(rename = "message:stop_typing")]
     StopTyping(TypingNotice),
+    /// Someone calls in a 1:1 chat of the user's, with their WebRTC offer (the caller's other
+    /// devices get it too, to show the call). Ring until `call:answered` or `call:ended`; a
+    /// device catching up through sync ignores a call that has ended since.
+    #[serde(rename = "call:incoming")]
+    CallIncoming(CallOffered),
+    /// The callee answered on one of their devices, with its WebRTC answer (for the caller's
+    /// device that offered); their other devices stop ringing.
+    #[serde(rename = "call:answered")]
+    CallAnswered(CallAnswered),
+    /// An ICE candidate from one side of a live call, for the other.
+    #[serde(rename = "call:candidate")]
+    CallCandidate(CallCandidate),
+    /// The call ended (`endReason` says how): stop ringing, hang up.
+    #[serde(rename = "call:ended")]
+    CallEnded(Call),
 }
 
 impl ServerEvent {
@@ -666,6 +764,10 @@ impl ServerEvent {
             Self::MediaProcessingFailed(_) => "media:processing:failed",
             Self::Typing(_) => "message:typing",
             Self::StopTyping(_) => "message:stop_typing",
+            Self::CallIncoming(_) => "call:incoming",
+            Self::CallAnswered(_) => "call:answered",
+            Self::CallCandidate(_) => "call:candidate",
+            Self::CallEnded(_) => "call:ended",
         }
     }
 
@@ -778,6 +880,36 @@ pub struct UserStatusUpdated {
     /// The new status text (null: cleared).
     #[schema(required = true)]
     pub status: Option<String>,
+}
+
+/// `call:incoming`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallOffered {
+    pub call: Call,
+    /// The caller's WebRTC offer.
+    pub sdp: String,
+}
+
+/// `call:answered`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallAnswered {
+    pub call: Call,
+    /// Who answered.
+    pub answered_by: Uuid,
+    /// Their WebRTC answer.
+    pub sdp: String,
+}
+
+/// `call:candidate`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallCandidate {
+    pub call_id: Uuid,
+    /// Whose candidate it is (a device ignores its own user's).
+    pub from: Uuid,
+    pub candidate: IceCandidate,
 }
 
 /// `message:typing` / `message:stop_typing` (PRD `TypingPayload`).

@@ -120,6 +120,30 @@ pub async fn append_chat_event(
     Ok(())
 }
 
+/// Append a chat-wide event (in the caller's transaction) that `origin`, the connection that
+/// caused it and has its answer already, is not pushed.
+pub async fn append_chat_event_from(
+    client: &impl GenericClient,
+    chat: Uuid,
+    actor: Option<Uuid>,
+    origin: Option<&str>,
+    event: &crate::api::ws::ServerEvent,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (chat_id, actor_id, origin_connection, name, data)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[&chat, &actor, &origin, &event.name(), &event.data()],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Append a chat-wide event about one message (in the caller's transaction): it is read with
 /// the message as it is then (`message_id`), or carries `data`. `origin` is the connection that
 /// caused it, which has its answer already.

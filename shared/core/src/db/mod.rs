@@ -6,6 +6,7 @@
 //! that Neon closed while the compute was suspended is noticed on checkout and replaced.
 
 pub mod backups;
+pub mod calls;
 pub mod chats;
 pub mod contacts;
 pub mod events;

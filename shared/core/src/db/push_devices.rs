@@ -6,6 +6,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::api::models::CallKind;
 use crate::error::ApiError;
 use crate::ports::PushPlatform;
 
@@ -166,6 +167,8 @@ pub enum About {
     Invited,
     /// The actor asked to join a group the recipient administers.
     JoinRequest,
+    /// The actor calls the recipient (a 1:1 chat).
+    Call(CallKind),
 }
 
 impl About {
@@ -176,6 +179,8 @@ impl About {
             Self::Added => "added",
             Self::Invited => "invited",
             Self::JoinRequest => "join_request",
+            Self::Call(CallKind::Audio) => "audio_call",
+            Self::Call(CallKind::Video) => "video_call",
         }
     }
 
@@ -185,6 +190,8 @@ impl About {
             ("added", _) => Self::Added,
             ("invited", _) => Self::Invited,
             ("join_request", _) => Self::JoinRequest,
+            ("audio_call", _) => Self::Call(CallKind::Audio),
+            ("video_call", _) => Self::Call(CallKind::Video),
             _ => Self::Message,
         }
     }
@@ -221,8 +228,8 @@ pub struct DeviceToNotify {
 
 /// The devices to notify: the recipients' registered devices of live sessions, for chats they
 /// are in (a group they are invited to) and messages still there, unless the chat is muted for
-/// them (a message that mentions them still notifies) or their notification settings turn off
-/// messages (1:1) or groups.
+/// them (a message that mentions them still notifies; a call rings whatever the mute) or their
+/// notification settings turn off messages (1:1), groups or calls.
 pub async fn to_notify(
     client: &impl GenericClient,
     items: &[&NotifyOf],
@@ -265,13 +272,17 @@ pub async fn to_notify(
                   AND nick.relationship_type = 'contact'
              WHERE (CASE WHEN x.kind IN ('message', 'reaction')
                          THEN m.id IS NOT NULL AND NOT m.deleted_for_everyone AND m.type <> 'system'
+                         WHEN x.kind IN ('audio_call', 'video_call') THEN c.type = 'individual'
                          ELSE c.type = 'group' END)
                -- Only members are notified, but of an invitation, which is for someone who is not.
                AND (CASE WHEN x.kind = 'invited' THEN p.user_id IS NULL
                          ELSE p.user_id IS NOT NULL
                               AND (p.muted_until IS NULL OR p.muted_until <= now()
+                                   OR x.kind IN ('audio_call', 'video_call')
                                    OR (x.kind = 'message' AND x.user_id = ANY(m.mentions))) END)
-               AND coalesce((u.notification_settings ->> CASE WHEN c.type = 'group' THEN 'groups' ELSE 'messages' END)::boolean, true)",
+               AND coalesce((u.notification_settings ->> CASE WHEN x.kind IN ('audio_call', 'video_call') THEN 'calls'
+                                                              WHEN c.type = 'group' THEN 'groups'
+                                                              ELSE 'messages' END)::boolean, true)",
         )
         .await?;
     Ok(client

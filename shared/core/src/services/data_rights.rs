@@ -184,6 +184,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
             registered_at: Timestamp(device.created_at),
         })
         .collect();
+    let (calls, _) = crate::db::calls::history(&app.db, caller.user_id, i64::MAX, 0).await?;
     Ok(AccountExport {
         exported_at: Timestamp::now(),
         profile,
@@ -195,6 +196,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         contacts,
         contact_groups,
         push_devices,
+        calls,
     })
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::api::models::{
     ChatType, Envelope, Message, OffsetPagination, Page, PageEnvelope, PinState, StarState,
 };
-use crate::api::requests::{PinMessageRequest, StarredQuery};
+use crate::api::requests::{OffsetPageQuery, PinMessageRequest};
 use crate::api::ws::{MessagePinned, MessageUnpinned, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::message_marks::{self, Pinned, MAX_PINS};
@@ -187,12 +187,12 @@ pub async fn unstar(
 /// `GET /api/messages/starred?limit&offset`: the caller's starred messages they can still see,
 /// most recently starred first.
 #[utoipa::path(get, path = "/api/messages/starred", tag = "messages", security(("bearer" = [])),
-    params(StarredQuery),
+    params(OffsetPageQuery),
     responses((status = 200, description = "Starred messages", body = PageEnvelope<Vec<Message>, OffsetPagination>)))]
 pub async fn starred(
     app: &App,
     caller: Caller,
-    q: StarredQuery,
+    q: OffsetPageQuery,
 ) -> Result<Page<Vec<Message>, OffsetPagination>, ApiError> {
     let (limit, offset) = (q.limit.0, q.offset.0);
     let (items, total) = messages::starred(&app.db, caller.user_id, limit, offset).await?;

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod backups;
 pub mod blocking;
+pub mod calls;
 pub mod chats;
 pub mod connections;
 pub mod contacts;

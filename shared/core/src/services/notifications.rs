@@ -9,7 +9,7 @@
 use futures_util::StreamExt;
 use uuid::Uuid;
 
-use crate::api::models::{Envelope, PushDevice, PushDeviceRemoved, Timestamp};
+use crate::api::models::{CallKind, Envelope, PushDevice, PushDeviceRemoved, Timestamp};
 use crate::api::requests::RegisterPushDeviceRequest;
 use crate::auth::tokens::Caller;
 use crate::db::push_devices::{self, About, DeviceToNotify, NotifyOf, PushDeviceRow};
@@ -105,13 +105,26 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
 /// What a device shows: the sender (and the group) and a preview of the text, or what kind of
 /// message it is (a view-once message never shows more; with `previews` off, nothing of it);
 /// for a reaction, the reactor, the emoji and the preview of the recipient's message it
-/// answers; for an addition, invitation or join request, the group and who.
+/// answers; for an addition, invitation or join request, the group and who; for a call, who
+/// calls and how.
 pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
     let group = row.chat_name.clone().filter(|_| row.is_group);
     let about_group = match row.about {
         About::Added => Some("added you"),
         About::Invited => Some("invited you to join"),
         About::JoinRequest => Some("asked to join"),
+        About::Call(kind) => {
+            let call = match kind {
+                CallKind::Audio => "📞 Incoming voice call",
+                CallKind::Video => "📹 Incoming video call",
+            };
+            return PushNotification {
+                title: row.actor_name.clone(),
+                body: call.to_owned(),
+                chat_id: row.chat_id,
+                message_id: None,
+            };
+        }
         About::Message | About::Reaction(_) => None,
     };
     if let Some(what) = about_group {

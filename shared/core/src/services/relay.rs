@@ -76,7 +76,8 @@ const EXPIRY_BATCH: i64 = 5_000;
 
 /// The scheduled run: housekeeping (compact the log past its retention, merge new words into
 /// the search index, erase disappearing messages whose time is up, forget ended rate-limit
-/// windows, delete files nothing shows, retire push endpoints no device uses), then relay what
+/// windows, delete files nothing shows, retire push endpoints no device uses, end calls nobody
+/// answered), then relay what
 /// is stable. The relay is the safety net for lost wake-ups, so it runs whatever housekeeping
 /// ran into; a housekeeping step that failed is logged, the others still run, and the first
 /// failure is answered after the relay (so the invocation reports it).
@@ -144,6 +145,17 @@ async fn housekeeping(app: &App) -> Result<(), ApiError> {
             .map(|retired| {
                 if retired > 0 {
                     tracing::info!(retired, "push endpoints no device uses were deleted");
+                }
+            }),
+    );
+    // Calls nobody answered: their `call:ended` events go out with this run's relay.
+    note(
+        "end unanswered calls",
+        crate::db::calls::end_unanswered(&app.db, app.settings.call_ring_timeout)
+            .await
+            .map(|missed| {
+                if missed > 0 {
+                    tracing::info!(missed, "ended calls nobody answered");
                 }
             }),
     );
@@ -596,7 +608,7 @@ impl<'a> Frames<'a> {
     /// What `event` may notify its recipients of on devices that are not connected (read once
     /// per event, from its typed payload): a message, someone's reaction (for the sender of
     /// the message reacted to), being added to a group by someone (for the one added), an
-    /// invitation or a join request.
+    /// invitation, a join request or a call.
     fn notice(&self, event: &StoredEvent) -> Option<Notice> {
         let actor = event.actor?;
         let payload = || ServerEvent::from_parts(&event.name, event.data.clone()?).ok();
@@ -628,6 +640,12 @@ impl<'a> Frames<'a> {
                     return None;
                 };
                 (invitation.chat_id, None, About::Invited, None)
+            }
+            ("call:incoming", Stream::Chat(chat)) => {
+                let ServerEvent::CallIncoming(offered) = payload()? else {
+                    return None;
+                };
+                (chat, None, About::Call(offered.call.kind), None)
             }
             ("chat:join_request", Stream::User(_)) => {
                 let ServerEvent::JoinRequested(request) = payload()? else {

@@ -1,0 +1,288 @@
+//! Calls: the signalling of 1:1 voice and video calls over the WebSocket (offer, answer, ICE
+//! candidates, hanging up) through the event log, how calls end, and the call history.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, spawn_app_with, TestApp, User, WsClient};
+
+const OFFER: &str =
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n";
+const ANSWER: &str =
+    "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n";
+
+/// The acknowledged result of an action (panics on an error).
+async fn acked(ws: &mut WsClient, action: &str, data: Value) -> Value {
+    let answer = ws.act(action, data).await;
+    assert_eq!(answer["event"], "ack", "{action}: {answer}");
+    answer["data"].clone()
+}
+
+/// The error code an action is refused with.
+async fn refused(ws: &mut WsClient, action: &str, data: Value) -> String {
+    let answer = ws.act(action, data).await;
+    assert_eq!(answer["event"], "error:general", "{action}: {answer}");
+    answer["data"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn calls_of(app: &TestApp, user: &User) -> Vec<Value> {
+    let (status, body) = app.get("/api/calls", Some(&user.access)).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let (_, now) = app.get("/api/sync", Some(&bob.access)).await;
+    let since = now["data"]["nextCursor"].as_str().unwrap().to_owned();
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_phone = app.ws(&bob.access).await;
+    let mut bob_tablet = app.ws(&app.login(&bob).await.access).await;
+    let mut carol_ws = app.ws(&carol.access).await;
+
+    let call = acked(
+        &mut alice_ws,
+        "call:start",
+        json!({ "chatId": chat, "kind": "video", "sdp": OFFER }),
+    )
+    .await;
+    assert_eq!(
+        (&call["status"], &call["kind"], &call["callerId"]),
+        (&json!("ringing"), &json!("video"), &json!(alice.id))
+    );
+    let call_id = call["id"].as_str().unwrap().to_owned();
+    for ws in [&mut bob_phone, &mut bob_tablet] {
+        let incoming = ws.next_event("call:incoming").await;
+        assert_eq!(incoming["data"]["call"]["id"], call_id.as_str());
+        assert_eq!(incoming["data"]["sdp"], OFFER);
+        assert!(incoming["cursor"].is_string(), "through the event log");
+    }
+
+    // Candidates go to the other side, as given.
+    let candidate = json!({ "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host",
+                            "sdpMid": "0", "sdpMLineIndex": 0 });
+    acked(
+        &mut alice_ws,
+        "call:candidate",
+        json!({ "callId": call_id, "candidate": candidate }),
+    )
+    .await;
+    let passed = bob_phone.next_event("call:candidate").await;
+    assert_eq!(passed["data"]["candidate"], candidate);
+    assert_eq!(passed["data"]["from"], alice.id);
+
+    // Someone outside the chat can do nothing with the call; the caller cannot answer it.
+    for action in ["call:answer", "call:end", "call:candidate"] {
+        let data = json!({ "callId": call_id, "sdp": ANSWER, "candidate": candidate });
+        let data = match action {
+            "call:answer" => json!({ "callId": call_id, "sdp": ANSWER }),
+            "call:end" => json!({ "callId": call_id }),
+            _ => json!({ "callId": call_id, "candidate": data["candidate"] }),
+        };
+        assert_eq!(
+            refused(&mut carol_ws, action, data).await,
+            "RESOURCE_NOT_FOUND"
+        );
+    }
+    let own = json!({ "callId": call_id, "sdp": ANSWER });
+    assert_eq!(
+        refused(&mut alice_ws, "call:answer", own).await,
+        "PERMISSION_DENIED"
+    );
+
+    // Bob answers on his phone: Alice gets his answer, his tablet stops ringing.
+    let answer = json!({ "callId": call_id, "sdp": ANSWER });
+    let ongoing = acked(&mut bob_phone, "call:answer", answer.clone()).await;
+    assert_eq!(ongoing["status"], "ongoing");
+    assert!(ongoing["answeredAt"].is_string());
+    for ws in [&mut alice_ws, &mut bob_tablet] {
+        let answered = ws.next_event("call:answered").await;
+        assert_eq!(answered["data"]["sdp"], ANSWER);
+        assert_eq!(answered["data"]["answeredBy"], bob.id);
+    }
+    assert_eq!(
+        refused(&mut bob_tablet, "call:answer", answer).await,
+        "RESOURCE_ALREADY_EXISTS",
+        "answered already"
+    );
+
+    // Bob hangs up.
+    let ended = acked(&mut bob_phone, "call:end", json!({ "callId": call_id })).await;
+    assert_eq!(
+        (&ended["status"], &ended["endReason"]),
+        (&json!("ended"), &json!("hung_up"))
+    );
+    let told = alice_ws.next_event("call:ended").await;
+    assert_eq!(told["data"]["endReason"], "hung_up");
+    let late = json!({ "callId": call_id, "candidate": candidate });
+    assert_eq!(
+        refused(&mut alice_ws, "call:candidate", late).await,
+        "RESOURCE_NOT_FOUND"
+    );
+    let again = acked(&mut alice_ws, "call:end", json!({ "callId": call_id })).await;
+    assert_eq!(
+        again["endReason"], "hung_up",
+        "ending it again changes nothing"
+    );
+
+    // Both have it in their history; Carol has nothing.
+    for user in [&alice, &bob] {
+        let calls = calls_of(&app, user).await;
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0]["id"], call_id.as_str());
+        assert_eq!(calls[0]["endReason"], "hung_up");
+        assert!(calls[0]["endedAt"].is_string());
+    }
+    assert!(calls_of(&app, &carol).await.is_empty());
+    let (_, export) = app.get("/api/users/me/export", Some(&alice.access)).await;
+    assert_eq!(
+        export["data"]["calls"][0]["id"],
+        call_id.as_str(),
+        "the data export lists it"
+    );
+
+    // A device that was away reads how it went from sync.
+    app.settle().await;
+    let (_, synced) = app
+        .get(&format!("/api/sync?since={since}"), Some(&bob.access))
+        .await;
+    let names: Vec<&str> = synced["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .filter(|name| name.starts_with("call:"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "call:incoming",
+            "call:candidate",
+            "call:answered",
+            "call:ended"
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn calls_are_declined_cancelled_rung_out_replaced_and_refused_where_they_cannot_be() {
+    let app = spawn_app_with(|c| c.settings.call_ring_timeout = Duration::from_secs(1)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let dave = app.register("dave").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let with_dave = app.open_chat(&alice, &dave).await;
+    let group = app.open_group(&alice, "crew", &[&bob]).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let start = |chat: &str| json!({ "chatId": chat, "kind": "audio", "sdp": OFFER });
+    let call_id = |call: &Value| call["id"].as_str().unwrap().to_owned();
+
+    // Where a call cannot be: a group, a chat with someone blocked, a bad offer.
+    assert_eq!(
+        refused(&mut alice_ws, "call:start", start(&group)).await,
+        "VALIDATION_ERROR"
+    );
+    app.block(&dave, &alice).await;
+    assert_eq!(
+        refused(&mut alice_ws, "call:start", start(&with_dave)).await,
+        "PERMISSION_DENIED"
+    );
+    for sdp in [
+        json!("hello"),
+        json!("v=0".to_owned() + &"a".repeat(16_382)),
+        json!(5),
+    ] {
+        let bad = json!({ "chatId": chat, "kind": "audio", "sdp": sdp });
+        assert_eq!(
+            refused(&mut alice_ws, "call:start", bad).await,
+            "VALIDATION_ERROR"
+        );
+    }
+    let stray = json!({ "chatId": chat, "kind": "audio", "sdp": OFFER, "extra": 1 });
+    assert_eq!(
+        refused(&mut alice_ws, "call:start", stray).await,
+        "VALIDATION_ERROR"
+    );
+
+    // Declined by the callee.
+    let call = acked(&mut alice_ws, "call:start", start(&chat)).await;
+    bob_ws.next_event("call:incoming").await;
+    let declined = acked(&mut bob_ws, "call:end", json!({ "callId": call_id(&call) })).await;
+    assert_eq!(declined["endReason"], "declined");
+    assert_eq!(
+        alice_ws.next_event("call:ended").await["data"]["endReason"],
+        "declined"
+    );
+
+    // Cancelled by the caller: missed, for the callee.
+    let call = acked(&mut alice_ws, "call:start", start(&chat)).await;
+    bob_ws.next_event("call:incoming").await;
+    acked(
+        &mut alice_ws,
+        "call:end",
+        json!({ "callId": call_id(&call) }),
+    )
+    .await;
+    assert_eq!(
+        bob_ws.next_event("call:ended").await["data"]["endReason"],
+        "missed"
+    );
+
+    // While one rings, the chat is busy; unanswered, it rings out by itself.
+    let call = acked(&mut alice_ws, "call:start", start(&chat)).await;
+    bob_ws.next_event("call:incoming").await;
+    assert_eq!(
+        refused(&mut bob_ws, "call:start", start(&chat)).await,
+        "RESOURCE_ALREADY_EXISTS"
+    );
+    let rang_out = bob_ws.next_event("call:ended").await;
+    assert_eq!(rang_out["data"]["id"], call_id(&call).as_str());
+    assert_eq!(rang_out["data"]["endReason"], "missed");
+    let late = json!({ "callId": call_id(&call), "sdp": ANSWER });
+    assert_eq!(
+        refused(&mut bob_ws, "call:answer", late).await,
+        "RESOURCE_ALREADY_EXISTS"
+    );
+
+    // An answered call whose devices lost it is replaced by the next call in the chat.
+    let call = acked(&mut alice_ws, "call:start", start(&chat)).await;
+    bob_ws.next_event("call:incoming").await;
+    acked(
+        &mut bob_ws,
+        "call:answer",
+        json!({ "callId": call_id(&call), "sdp": ANSWER }),
+    )
+    .await;
+    let next = acked(&mut bob_ws, "call:start", start(&chat)).await;
+    let replaced = alice_ws.next_event("call:ended").await;
+    assert_eq!(replaced["data"]["id"], call_id(&call).as_str());
+    assert_eq!(replaced["data"]["endReason"], "replaced");
+    let incoming = alice_ws.next_event("call:incoming").await;
+    assert_eq!(incoming["data"]["call"]["id"], call_id(&next).as_str());
+
+    let reasons: Vec<Value> = calls_of(&app, &alice)
+        .await
+        .iter()
+        .map(|c| c["endReason"].clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            Value::Null,
+            json!("replaced"),
+            json!("missed"),
+            json!("missed"),
+            json!("declined")
+        ],
+        "newest first; the last still rings"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,326 @@
+//! Calls (V39): each call's record, changed with the `call:*` event that tells of it in the
+//! same transaction. A chat has at most one live (ringing or ongoing) call.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::events::append_chat_event_from;
+use super::Db;
+use crate::api::models::{Call, CallEndReason, CallKind, CallStatus, Timestamp};
+use crate::api::ws::{CallAnswered, CallCandidate, CallOffered, IceCandidate, ServerEvent};
+use crate::error::ApiError;
+
+const COLUMNS: &str = "c.id, c.chat_id, c.caller_id, c.kind, c.status, c.end_reason, c.started_at,
+    c.answered_at, c.ended_at";
+
+fn call_row(r: &Row) -> Call {
+    Call {
+        id: r.get("id"),
+        chat_id: r.get("chat_id"),
+        caller_id: r.get("caller_id"),
+        kind: CallKind::parse_stored(r.get("kind")),
+        status: match r.get::<_, &str>("status") {
+            "ringing" => CallStatus::Ringing,
+            "ongoing" => CallStatus::Ongoing,
+            _ => CallStatus::Ended,
+        },
+        end_reason: r
+            .get::<_, Option<&str>>("end_reason")
+            .map(CallEndReason::parse_stored),
+        started_at: Timestamp(r.get("started_at")),
+        answered_at: r
+            .get::<_, Option<DateTime<Utc>>>("answered_at")
+            .map(Timestamp),
+        ended_at: r.get::<_, Option<DateTime<Utc>>>("ended_at").map(Timestamp),
+    }
+}
+
+/// What starting a call came to.
+pub enum Started {
+    Ringing(Call),
+    /// Not a chat of the caller's.
+    NotFound,
+    /// A group: calls are one-to-one.
+    Group,
+    /// One of the two blocks the other.
+    Blocked,
+    /// A call is ringing in the chat already.
+    Busy,
+}
+
+/// Start a call in a 1:1 chat of `caller`'s, with the `call:incoming` event carrying their
+/// offer. A live call the chat still has ends first (`replaced`, or `missed` if it rang
+/// longer than `ring_for`), unless it is ringing still (`Busy`).
+pub async fn start(
+    db: &Db,
+    chat_id: Uuid,
+    caller: Uuid,
+    kind: CallKind,
+    sdp: &str,
+    origin: Option<&str>,
+    ring_for: Duration,
+) -> Result<Started, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    // The chat's row, locked: calls of one chat start one at a time.
+    let Some(chat) = tx
+        .query_opt(
+            "SELECT c.type,
+                    EXISTS (SELECT 1 FROM chat_participants o JOIN user_relationships b
+                              ON b.relationship_type = 'blocked'
+                             AND (b.user_id = o.user_id AND b.related_user_id = $2
+                                  OR b.user_id = $2 AND b.related_user_id = o.user_id)
+                            WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked
+             FROM chats c JOIN chat_participants me ON me.chat_id = c.id
+             WHERE c.id = $1 AND me.user_id = $2 AND me.left_at IS NULL
+             FOR UPDATE OF c",
+            &[&chat_id, &caller],
+        )
+        .await?
+    else {
+        return Ok(Started::NotFound);
+    };
+    if chat.get::<_, &str>("type") != "individual" {
+        return Ok(Started::Group);
+    }
+    if chat.get::<_, bool>("blocked") {
+        return Ok(Started::Blocked);
+    }
+    let live = tx
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS}, c.started_at < now() - make_interval(secs => $2) AS rang_out
+                 FROM calls c WHERE c.chat_id = $1 AND c.status <> 'ended'"
+            ),
+            &[&chat_id, &ring_for.as_secs_f64()],
+        )
+        .await?;
+    if let Some(live) = live {
+        let call = call_row(&live);
+        let reason = match (call.status, live.get::<_, bool>("rang_out")) {
+            (CallStatus::Ringing, false) => return Ok(Started::Busy),
+            (CallStatus::Ringing, true) => CallEndReason::Missed,
+            _ => CallEndReason::Replaced,
+        };
+        end_call(&tx, call.id, reason, None, None).await?;
+    }
+    let row = tx
+        .query_one(
+            &format!(
+                "WITH c AS (INSERT INTO calls (id, chat_id, caller_id, kind) VALUES ($1, $2, $3, $4)
+                            RETURNING *)
+                 SELECT {COLUMNS} FROM c"
+            ),
+            &[&Uuid::now_v7(), &chat_id, &caller, &kind.as_str()],
+        )
+        .await?;
+    let call = call_row(&row);
+    let offered = ServerEvent::CallIncoming(CallOffered {
+        call: call.clone(),
+        sdp: sdp.to_owned(),
+    });
+    append_chat_event_from(&tx, chat_id, Some(caller), origin, &offered).await?;
+    tx.commit().await?;
+    Ok(Started::Ringing(call))
+}
+
+/// A live call of a chat `user` is a member of, locked for a change (`None`: no such call of
+/// theirs). Ended calls are returned too, for the caller to tell apart.
+async fn lock_call(
+    tx: &deadpool_postgres::Transaction<'_>,
+    call_id: Uuid,
+    user: Uuid,
+) -> Result<Option<Call>, ApiError> {
+    Ok(tx
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM calls c
+                 JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = $2
+                                          AND p.left_at IS NULL
+                 WHERE c.id = $1 FOR UPDATE OF c"
+            ),
+            &[&call_id, &user],
+        )
+        .await?
+        .as_ref()
+        .map(call_row))
+}
+
+/// End `call` with `reason` and its `call:ended` event (caused by `actor`, not pushed to
+/// `origin`).
+async fn end_call(
+    tx: &deadpool_postgres::Transaction<'_>,
+    call: Uuid,
+    reason: CallEndReason,
+    actor: Option<Uuid>,
+    origin: Option<&str>,
+) -> Result<Call, ApiError> {
+    let row = tx
+        .query_one(
+            &format!(
+                "WITH c AS (UPDATE calls SET status = 'ended', ended_at = now(), end_reason = $2
+                            WHERE id = $1 RETURNING *)
+                 SELECT {COLUMNS} FROM c"
+            ),
+            &[&call, &reason.as_str()],
+        )
+        .await?;
+    let ended = call_row(&row);
+    let event = ServerEvent::CallEnded(ended.clone());
+    append_chat_event_from(tx, ended.chat_id, actor, origin, &event).await?;
+    Ok(ended)
+}
+
+/// What answering a call came to.
+pub enum Answered {
+    Answered(Call),
+    NotFound,
+    /// The caller cannot answer their own call.
+    OwnCall,
+    /// It was answered already, or has ended (rung out now, if it rang longer than `ring_for`).
+    NotRinging,
+}
+
+/// Answer a call ringing for `user`, with the `call:answered` event carrying their answer.
+pub async fn answer(
+    db: &Db,
+    call_id: Uuid,
+    user: Uuid,
+    sdp: &str,
+    origin: Option<&str>,
+    ring_for: Duration,
+) -> Result<Answered, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(call) = lock_call(&tx, call_id, user).await? else {
+        return Ok(Answered::NotFound);
+    };
+    if call.caller_id == Some(user) {
+        return Ok(Answered::OwnCall);
+    }
+    if call.status != CallStatus::Ringing {
+        return Ok(Answered::NotRinging);
+    }
+    if call.started_at.0 + ring_for < Utc::now() {
+        end_call(&tx, call.id, CallEndReason::Missed, None, None).await?;
+        tx.commit().await?;
+        return Ok(Answered::NotRinging);
+    }
+    let row = tx
+        .query_one(
+            &format!(
+                "WITH c AS (UPDATE calls SET status = 'ongoing', answered_at = now()
+                            WHERE id = $1 RETURNING *)
+                 SELECT {COLUMNS} FROM c"
+            ),
+            &[&call.id],
+        )
+        .await?;
+    let call = call_row(&row);
+    let answered = ServerEvent::CallAnswered(CallAnswered {
+        call: call.clone(),
+        answered_by: user,
+        sdp: sdp.to_owned(),
+    });
+    append_chat_event_from(&tx, call.chat_id, Some(user), origin, &answered).await?;
+    tx.commit().await?;
+    Ok(Answered::Answered(call))
+}
+
+/// Pass on an ICE candidate of `user`'s for a live call of theirs (`false`: no such call).
+pub async fn candidate(
+    db: &Db,
+    call_id: Uuid,
+    user: Uuid,
+    candidate: &IceCandidate,
+    origin: Option<&str>,
+) -> Result<bool, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(call) = lock_call(&tx, call_id, user).await? else {
+        return Ok(false);
+    };
+    if call.status == CallStatus::Ended {
+        return Ok(false);
+    }
+    let event = ServerEvent::CallCandidate(CallCandidate {
+        call_id,
+        from: user,
+        candidate: candidate.clone(),
+    });
+    append_chat_event_from(&tx, call.chat_id, Some(user), origin, &event).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// End a call of `user`'s: the caller cancelling a ringing call (`missed` for the callee), the
+/// callee declining it, or either hanging up an answered one. A call that has ended already is
+/// answered as it is (`None`: no such call of theirs).
+pub async fn end(
+    db: &Db,
+    call_id: Uuid,
+    user: Uuid,
+    origin: Option<&str>,
+) -> Result<Option<Call>, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(call) = lock_call(&tx, call_id, user).await? else {
+        return Ok(None);
+    };
+    let reason = match call.status {
+        CallStatus::Ended => return Ok(Some(call)),
+        CallStatus::Ringing if call.caller_id == Some(user) => CallEndReason::Missed,
+        CallStatus::Ringing => CallEndReason::Declined,
+        CallStatus::Ongoing => CallEndReason::HungUp,
+    };
+    let ended = end_call(&tx, call.id, reason, Some(user), origin).await?;
+    tx.commit().await?;
+    Ok(Some(ended))
+}
+
+/// End the calls that rang longer than `ring_for` unanswered (`missed`); how many.
+pub async fn end_unanswered(db: &Db, ring_for: Duration) -> Result<usize, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let rang_out: Vec<Uuid> = tx
+        .query(
+            "SELECT id FROM calls WHERE status = 'ringing'
+               AND started_at < now() - make_interval(secs => $1)
+             ORDER BY started_at LIMIT 1000 FOR UPDATE SKIP LOCKED",
+            &[&ring_for.as_secs_f64()],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    for &call in &rang_out {
+        end_call(&tx, call, CallEndReason::Missed, None, None).await?;
+    }
+    tx.commit().await?;
+    Ok(rang_out.len())
+}
+
+/// `user`'s calls, newest first (those of their 1:1 chats since they were in them), and how
+/// many there are.
+pub async fn history(
+    db: &Db,
+    user: Uuid,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Call>, i64), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, count(*) OVER () AS total
+             FROM chat_participants p JOIN calls c ON c.chat_id = p.chat_id
+             WHERE p.user_id = $1 AND p.left_at IS NULL AND c.started_at >= p.joined_at
+             ORDER BY c.started_at DESC, c.id LIMIT $2 OFFSET $3"
+        ))
+        .await?;
+    let rows = client.query(&stmt, &[&user, &limit, &offset]).await?;
+    let total = rows.first().map_or(0, |r| r.get::<_, i64>("total"));
+    Ok((rows.iter().map(call_row).collect(), total))
+}

@@ -1,0 +1,143 @@
+//! Voice and video calls in 1:1 chats (WebRTC): the server carries the signalling over the
+//! WebSocket and keeps the call history. `call:start` offers, `call:answer` answers,
+//! `call:candidate` trickles ICE candidates and `call:end` hangs up, cancels or declines; each
+//! is a `call:*` event through the event log, so a device that was away learns from
+//! `/api/sync` how the call went. A call nobody answers in `call_ring_timeout` is missed (the
+//! scheduled run ends it). The media never touch the server.
+
+use uuid::Uuid;
+
+use crate::api::models::{Call, OffsetPagination, Page, PageEnvelope};
+use crate::api::requests::OffsetPageQuery;
+use crate::api::ws::{CallAnswerPayload, CallCandidatePayload, CallStartPayload, CandidateSent};
+use crate::auth::tokens::Caller;
+use crate::db::calls::{self, Answered, Started};
+use crate::error::ApiError;
+use crate::App;
+
+/// An SDP starts with its version line.
+fn session_description(sdp: &str) -> Result<&str, ApiError> {
+    if !sdp.starts_with("v=0") {
+        return Err(ApiError::Validation(
+            "`sdp`: a WebRTC session description, starting `v=0`".into(),
+        ));
+    }
+    Ok(sdp)
+}
+
+/// `call:start`: ring the other member of a 1:1 chat.
+pub async fn start(
+    app: &App,
+    caller: Caller,
+    body: CallStartPayload,
+    origin: Option<&str>,
+) -> Result<Call, ApiError> {
+    let sdp = session_description(&body.sdp.0)?;
+    let ring_for = app.settings.call_ring_timeout;
+    let started = calls::start(
+        &app.db,
+        body.chat_id,
+        caller.user_id,
+        body.kind,
+        sdp,
+        origin,
+        ring_for,
+    )
+    .await?;
+    match started {
+        Started::Ringing(call) => {
+            super::relay::wake(app, "call:incoming").await;
+            Ok(call)
+        }
+        Started::NotFound => Err(ApiError::NotFound("chat")),
+        Started::Group => Err(ApiError::Validation(
+            "calls are one-to-one: this chat is a group".into(),
+        )),
+        Started::Blocked => Err(ApiError::PermissionDenied(
+            "you cannot call in this chat".into(),
+        )),
+        Started::Busy => Err(ApiError::AlreadyExists(
+            "a call is ringing in this chat already".into(),
+        )),
+    }
+}
+
+/// `call:answer`: take a call ringing for the caller.
+pub async fn answer(
+    app: &App,
+    caller: Caller,
+    body: CallAnswerPayload,
+    origin: Option<&str>,
+) -> Result<Call, ApiError> {
+    let sdp = session_description(&body.sdp.0)?;
+    let ring_for = app.settings.call_ring_timeout;
+    match calls::answer(&app.db, body.call_id, caller.user_id, sdp, origin, ring_for).await? {
+        Answered::Answered(call) => {
+            super::relay::wake(app, "call:answered").await;
+            Ok(call)
+        }
+        Answered::NotFound => Err(ApiError::NotFound("call")),
+        Answered::OwnCall => Err(ApiError::PermissionDenied(
+            "you cannot answer your own call".into(),
+        )),
+        Answered::NotRinging => {
+            super::relay::wake(app, "call:ended").await;
+            Err(ApiError::AlreadyExists(
+                "this call was answered or has ended".into(),
+            ))
+        }
+    }
+}
+
+/// `call:candidate`: pass an ICE candidate to the other side of a live call.
+pub async fn candidate(
+    app: &App,
+    caller: Caller,
+    body: CallCandidatePayload,
+    origin: Option<&str>,
+) -> Result<CandidateSent, ApiError> {
+    if !calls::candidate(
+        &app.db,
+        body.call_id,
+        caller.user_id,
+        &body.candidate,
+        origin,
+    )
+    .await?
+    {
+        return Err(ApiError::NotFound("call"));
+    }
+    super::relay::wake(app, "call:candidate").await;
+    Ok(CandidateSent {
+        call_id: body.call_id,
+    })
+}
+
+/// `call:end`: hang up, cancel or decline.
+pub async fn end(
+    app: &App,
+    caller: Caller,
+    call_id: Uuid,
+    origin: Option<&str>,
+) -> Result<Call, ApiError> {
+    let call = calls::end(&app.db, call_id, caller.user_id, origin)
+        .await?
+        .ok_or(ApiError::NotFound("call"))?;
+    super::relay::wake(app, "call:ended").await;
+    Ok(call)
+}
+
+/// `GET /api/calls?limit&offset`: the caller's call history, newest first.
+#[utoipa::path(get, path = "/api/calls", tag = "calls", security(("bearer" = [])),
+    params(OffsetPageQuery),
+    responses((status = 200, description = "The caller's calls, newest first (those of their 1:1 chats since they were in them)", body = PageEnvelope<Vec<Call>, OffsetPagination>)))]
+pub async fn history(
+    app: &App,
+    caller: Caller,
+    q: OffsetPageQuery,
+) -> Result<Page<Vec<Call>, OffsetPagination>, ApiError> {
+    let (limit, offset) = (q.limit.0, q.offset.0);
+    let (items, total) = calls::history(&app.db, caller.user_id, limit, offset).await?;
+    let pagination = OffsetPagination::new(limit, offset, items.len(), total);
+    Ok(Page { items, pagination })
+}
