@@ -15,6 +15,12 @@ fuzz_target!(|text: &str| {
                 Ok(ClientAction::MessageSend(send)) => {
                     assert!(!send.message.client_message_id.as_str().is_empty());
                 }
+                Ok(ClientAction::CallStart(call)) => {
+                    assert!(call.sdp.0.chars().count() <= banter_core::api::ws::MAX_SDP_CHARS);
+                }
+                Ok(ClientAction::CallAnswer(call)) => {
+                    assert!(call.sdp.0.chars().count() <= banter_core::api::ws::MAX_SDP_CHARS);
+                }
                 Ok(ClientAction::ParticipantAdd(_))
                 | Ok(ClientAction::ParticipantRemove(_))
                 | Ok(ClientAction::ChatLeave(_))
@@ -32,7 +38,9 @@ fuzz_target!(|text: &str| {
                 | Ok(ClientAction::MediaStatus(_))
                 | Ok(ClientAction::UploadStart(_))
                 | Ok(ClientAction::UploadProgress(_))
-                | Ok(ClientAction::UploadComplete(_)) => {
+                | Ok(ClientAction::UploadComplete(_))
+                | Ok(ClientAction::CallCandidate(_))
+                | Ok(ClientAction::CallEnd(_)) => {
                     assert!(frame.data.is_object(), "an action's payload is an object");
                 }
                 Err(e) => {
