@@ -215,6 +215,7 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "GET /api/calls" => calls::history(app, caller, req.query()?)
             .await
             .map(Reply::page),
+        "GET /api/calls/ice-servers" => calls::ice_servers(app, caller).await.map(Reply::ok),
         "GET /api/messages/search" => search::messages(app, caller, req.query()?)
             .await
             .map(Reply::page),

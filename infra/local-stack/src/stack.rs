@@ -102,7 +102,15 @@ impl StackConfig {
             ),
             postgres_port: env_parse("BANTER_PG_PORT").unwrap_or(54329),
             db_pool_size: env_parse("BANTER_DB_POOL_SIZE").unwrap_or(32),
-            settings: Settings::from_env(),
+            settings: {
+                let mut settings = Settings::from_env();
+                // A development TURN server's key, as the functions read it outside AWS.
+                settings.ice.turn_key = std::env::var("TURN_SHARED_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .map(banter_core::auth::turn::TurnKey::new);
+                settings
+            },
             function_settings: Some(root.join(".banter")),
             clamd_socket: std::env::var_os("CLAMD_SOCKET").map(PathBuf::from),
             http_idle_timeout: crate::http_server::IDLE_TIMEOUT,

@@ -58,6 +58,8 @@ pub struct Settings {
     pub backup_ttl: Duration,
     /// How long a call rings unanswered before it is missed (WhatsApp: about 45 seconds).
     pub call_ring_timeout: Duration,
+    /// The servers a call's devices may use to reach each other (`GET /api/calls/ice-servers`).
+    pub ice: IceSettings,
     /// What may be uploaded (PRD `FileUploadConfig`).
     pub uploads: UploadPolicy,
 }
@@ -239,6 +241,7 @@ impl Default for Settings {
             default_phone_region: "US".into(),
             backup_ttl: Duration::from_secs(7 * 24 * 3600),
             call_ring_timeout: Duration::from_secs(45),
+            ice: IceSettings::default(),
             uploads: UploadPolicy::default(),
         }
     }
@@ -261,6 +264,18 @@ impl Settings {
         secs("BANTER_TWO_FACTOR_RESET_WAIT", &mut s.two_factor_reset_wait);
         secs("BANTER_EVENT_RETENTION", &mut s.event_retention);
         secs("BANTER_CALL_RING_TIMEOUT", &mut s.call_ring_timeout);
+        secs("BANTER_TURN_CREDENTIAL_TTL", &mut s.ice.turn_credential_ttl);
+        let urls = |name: &str| -> Vec<String> {
+            std::env::var(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        s.ice.stun_urls = urls("BANTER_STUN_URLS");
+        s.ice.turn_urls = urls("BANTER_TURN_URLS");
         if let Some(v) = env_parse("BANTER_MAX_GROUP_MEMBERS") {
             s.max_group_members = v;
         }
@@ -327,4 +342,29 @@ pub fn env_parse<T: std::str::FromStr>(name: &str) -> Option<T> {
 /// A required environment variable, with an error naming it.
 pub fn env_required(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+}
+
+/// STUN and TURN servers for calls. TURN servers are given with short-lived credentials made
+/// from `turn_key` (`auth::turn`); without a key they are not offered.
+#[derive(Debug, Clone)]
+pub struct IceSettings {
+    /// `stun:` URLs (`BANTER_STUN_URLS`, comma-separated).
+    pub stun_urls: Vec<String>,
+    /// `turn:` / `turns:` URLs (`BANTER_TURN_URLS`).
+    pub turn_urls: Vec<String>,
+    /// The key shared with the TURN servers (the `TURN_SHARED_KEY` secret).
+    pub turn_key: Option<crate::auth::turn::TurnKey>,
+    /// How long a TURN credential lasts (`BANTER_TURN_CREDENTIAL_TTL`).
+    pub turn_credential_ttl: Duration,
+}
+
+impl Default for IceSettings {
+    fn default() -> Self {
+        Self {
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_key: None,
+            turn_credential_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
 }

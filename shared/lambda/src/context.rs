@@ -12,6 +12,7 @@
 //! | `MEDIA_BUCKET` | feature `blobs` | S3 bucket for media; `S3_FORCE_PATH_STYLE=true` for emulators |
 //! | `NOTIFY_FROM_EMAIL` | feature `notify` | verified SES sender |
 //! | `PUSH_PLATFORM_APPLICATION_FCM`, `PUSH_PLATFORM_APPLICATION_APNS` | feature `mobile-push` | SNS platform application ARNs (either may be empty: that platform is not pushed to) |
+//! | `TURN_SHARED_KEY_SECRET` | `BANTER_TURN_URLS` set | secret holding the key shared with the TURN servers (`TURN_SHARED_KEY` outside AWS) |
 //! | `DB_POOL_SIZE` | | connections per instance (default 2) |
 //!
 //! A function asks only for what it [`Uses`] (its `USES`, passed to [`crate::run`]); the ports it
@@ -210,9 +211,22 @@ fn not_linked(feature: &str) -> InitError {
 }
 
 pub async fn app_from_env(uses: Uses) -> Result<App, InitError> {
-    let settings = Settings::from_env();
+    let mut settings = Settings::from_env();
     development()?;
     let mut env = Environment::default();
+    if !settings.ice.turn_urls.is_empty() {
+        settings.ice.turn_key = match env.secret("TURN_SHARED_KEY").await? {
+            Some(key) => Some(banter_core::auth::turn::TurnKey::new(key)),
+            None => {
+                env.missing.push((
+                    "TURN_SHARED_KEY_SECRET",
+                    "the secret holding the key shared with the TURN servers of BANTER_TURN_URLS; \
+                     or TURN_SHARED_KEY, the key itself",
+                ));
+                None
+            }
+        };
+    }
     let database_url = env.secret("DATABASE_URL").await?.unwrap_or_else(|| {
         env.missing.push((
             "DATABASE_URL_SECRET",

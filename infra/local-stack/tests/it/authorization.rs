@@ -97,7 +97,9 @@ fn route_scope(route: &str) -> Option<Scope> {
         "GET /api/messages/starred" => {
             Scope::NoChat("the caller's own stars (checked below: no leak)")
         }
-        "GET /api/calls" => Scope::NoChat("the caller's own calls (calls::)"),
+        "GET /api/calls" | "GET /api/calls/ice-servers" => {
+            Scope::NoChat("the caller's own calls and call servers (calls::)")
+        }
         "GET /api/messages/search" => {
             Scope::NoChat("only the caller's own chats (checked below: no leak)")
         }

@@ -286,3 +286,52 @@ async fn calls_are_declined_cancelled_rung_out_replaced_and_refused_where_they_c
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn devices_get_stun_and_turn_servers_with_credentials_of_their_own_that_expire() {
+    use banter_core::auth::turn::TurnKey;
+    let app = spawn_app_with(|c| {
+        c.settings.ice.stun_urls = vec!["stun:stun.example.com:3478".into()];
+        c.settings.ice.turn_urls = vec![
+            "turn:turn.example.com:3478?transport=udp".into(),
+            "turns:turn.example.com:5349".into(),
+        ];
+        c.settings.ice.turn_key = Some(TurnKey::new("north"));
+        c.settings.ice.turn_credential_ttl = Duration::from_secs(3600);
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let (status, body) = app.get("/api/calls/ice-servers", Some(&alice.access)).await;
+    assert_eq!(status, 200, "{body}");
+    let servers = body["data"]["iceServers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "{body}");
+    assert_eq!(servers[0]["urls"], json!(["stun:stun.example.com:3478"]));
+    assert!(servers[0].get("credential").is_none());
+    let turn = &servers[1];
+    assert_eq!(turn["urls"].as_array().unwrap().len(), 2);
+    let username = turn["username"].as_str().unwrap();
+    let (expiry, user) = username.split_once(':').unwrap();
+    assert_eq!(user, alice.id, "the credential names its user");
+    let expiry: i64 = expiry.parse().unwrap();
+    let in_an_hour = chrono::Utc::now().timestamp() + 3600;
+    assert!((in_an_hour - 5..=in_an_hour).contains(&expiry), "{expiry}");
+    let expires = chrono::DateTime::from_timestamp(expiry, 0).unwrap();
+    let user = alice.id.parse().unwrap();
+    assert_eq!(
+        turn["credential"].as_str().unwrap(),
+        TurnKey::new("north").credential(user, expires).1
+    );
+    let expires_at: chrono::DateTime<chrono::Utc> =
+        body["data"]["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expires_at.timestamp(), expiry);
+    assert!(!body.to_string().contains("north"), "the key never leaves");
+    assert_eq!(app.get("/api/calls/ice-servers", None).await.0, 401);
+    app.stop().await;
+
+    // Nothing configured: no servers (devices on one network still reach each other).
+    let app = spawn_app().await;
+    let bob = app.register("bob").await;
+    let (status, body) = app.get("/api/calls/ice-servers", Some(&bob.access)).await;
+    assert_eq!((status, &body["data"]), (200, &json!({ "iceServers": [] })));
+    app.stop().await;
+}

@@ -99,6 +99,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         message_marks::unstar,
         message_marks::starred,
         calls::history,
+        calls::ice_servers,
         sync::sync,
         search::messages,
         contacts::list,

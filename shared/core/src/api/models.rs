@@ -1255,6 +1255,29 @@ pub struct Call {
     pub ended_at: Option<Timestamp>,
 }
 
+/// A STUN or TURN server, as WebRTC's `RTCIceServer` takes it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    /// For TURN: the short-lived username and password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// `GET /api/calls/ice-servers`: what a device configures its `RTCPeerConnection` with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServers {
+    /// Empty where none is configured (devices then reach each other directly, or not).
+    pub ice_servers: Vec<IceServer>,
+    /// When the TURN credentials stop working (absent without TURN): ask again before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+}
+
 // --- backups -----------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -5,3 +5,4 @@ pub mod password;
 pub mod revocation;
 pub mod tokens;
 pub mod totp;
+pub mod turn;

@@ -7,7 +7,9 @@
 
 use uuid::Uuid;
 
-use crate::api::models::{Call, OffsetPagination, Page, PageEnvelope};
+use crate::api::models::{
+    Call, Envelope, IceServer, IceServers, OffsetPagination, Page, PageEnvelope, Timestamp,
+};
 use crate::api::requests::OffsetPageQuery;
 use crate::api::ws::{CallAnswerPayload, CallCandidatePayload, CallStartPayload, CandidateSent};
 use crate::auth::tokens::Caller;
@@ -140,4 +142,35 @@ pub async fn history(
     let (items, total) = calls::history(&app.db, caller.user_id, limit, offset).await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
     Ok(Page { items, pagination })
+}
+
+/// `GET /api/calls/ice-servers`: the STUN and TURN servers the caller's devices may use for a
+/// call, TURN with credentials of the caller's own that expire (`auth::turn`).
+#[utoipa::path(get, path = "/api/calls/ice-servers", tag = "calls", security(("bearer" = [])),
+    responses((status = 200, description = "The servers to configure an `RTCPeerConnection` with", body = Envelope<IceServers>)))]
+pub async fn ice_servers(app: &App, caller: Caller) -> Result<IceServers, ApiError> {
+    let ice = &app.settings.ice;
+    let mut servers = Vec::new();
+    if !ice.stun_urls.is_empty() {
+        servers.push(IceServer {
+            urls: ice.stun_urls.clone(),
+            username: None,
+            credential: None,
+        });
+    }
+    let mut expires_at = None;
+    if let (Some(key), false) = (&ice.turn_key, ice.turn_urls.is_empty()) {
+        let expires = chrono::Utc::now() + ice.turn_credential_ttl;
+        let (username, credential) = key.credential(caller.user_id, expires);
+        servers.push(IceServer {
+            urls: ice.turn_urls.clone(),
+            username: Some(username),
+            credential: Some(credential),
+        });
+        expires_at = Some(Timestamp(expires));
+    }
+    Ok(IceServers {
+        ice_servers: servers,
+        expires_at,
+    })
 }
