@@ -431,10 +431,10 @@ async fn a_call_rings_a_device_that_is_not_connected_even_in_a_muted_chat_unless
     assert_eq!(status, 200);
     let mut bob_ws = app.ws(&bob.access).await;
     ring_and_cancel(&mut bob_ws, &chat, "video").await;
-    let bodies = notified(&app, "📹 Incoming video call").await;
+    let bodies = notified(&app, "Missed video call").await;
     assert_eq!(
         bodies,
-        ["📹 Incoming video call"],
+        ["📹 Incoming video call", "Missed video call"],
         "a muted chat still rings"
     );
     let last = notifications(&app, PHONE).pop().unwrap();
@@ -453,9 +453,28 @@ async fn a_call_rings_a_device_that_is_not_connected_even_in_a_muted_chat_unless
     assert_eq!(status, 200);
     ring_and_cancel(&mut bob_ws, &chat, "audio").await;
     assert_eq!(
-        notified(&app, "📞 Incoming voice call").await,
-        ["📹 Incoming video call", "📞 Incoming voice call"],
+        notified(&app, "Missed voice call").await,
+        [
+            "📹 Incoming video call",
+            "Missed video call",
+            "📞 Incoming voice call",
+            "Missed voice call"
+        ],
         "nothing while calls were off"
+    );
+    // A call answered and hung up is not missed.
+    let mut alice_ws = app.ws(&alice.access).await;
+    let offer = json!({ "chatId": chat, "kind": "audio", "sdp": "v=0\r\n" });
+    let call = bob_ws.act("call:start", offer).await["data"]["id"].clone();
+    let answer = json!({ "callId": call, "sdp": "v=0\r\n" });
+    assert_eq!(alice_ws.act("call:answer", answer).await["event"], "ack");
+    let ended = alice_ws.act("call:end", json!({ "callId": call })).await;
+    assert_eq!(ended["data"]["endReason"], "hung_up");
+    app.relay_caught_up().await;
+    assert_eq!(
+        notifications(&app, PHONE).len(),
+        5,
+        "only its ringing, on the phone: nothing missed"
     );
     app.stop().await;
 }

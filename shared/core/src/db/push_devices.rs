@@ -169,6 +169,8 @@ pub enum About {
     JoinRequest,
     /// The actor calls the recipient (a 1:1 chat).
     Call(CallKind),
+    /// The actor's call to the recipient was not answered.
+    MissedCall(CallKind),
 }
 
 impl About {
@@ -181,6 +183,8 @@ impl About {
             Self::JoinRequest => "join_request",
             Self::Call(CallKind::Audio) => "audio_call",
             Self::Call(CallKind::Video) => "video_call",
+            Self::MissedCall(CallKind::Audio) => "missed_audio_call",
+            Self::MissedCall(CallKind::Video) => "missed_video_call",
         }
     }
 
@@ -192,6 +196,8 @@ impl About {
             ("join_request", _) => Self::JoinRequest,
             ("audio_call", _) => Self::Call(CallKind::Audio),
             ("video_call", _) => Self::Call(CallKind::Video),
+            ("missed_audio_call", _) => Self::MissedCall(CallKind::Audio),
+            ("missed_video_call", _) => Self::MissedCall(CallKind::Video),
             _ => Self::Message,
         }
     }
@@ -272,15 +278,15 @@ pub async fn to_notify(
                   AND nick.relationship_type = 'contact'
              WHERE (CASE WHEN x.kind IN ('message', 'reaction')
                          THEN m.id IS NOT NULL AND NOT m.deleted_for_everyone AND m.type <> 'system'
-                         WHEN x.kind IN ('audio_call', 'video_call') THEN c.type = 'individual'
+                         WHEN x.kind LIKE '%call' THEN c.type = 'individual'
                          ELSE c.type = 'group' END)
                -- Only members are notified, but of an invitation, which is for someone who is not.
                AND (CASE WHEN x.kind = 'invited' THEN p.user_id IS NULL
                          ELSE p.user_id IS NOT NULL
                               AND (p.muted_until IS NULL OR p.muted_until <= now()
-                                   OR x.kind IN ('audio_call', 'video_call')
+                                   OR x.kind LIKE '%call'
                                    OR (x.kind = 'message' AND x.user_id = ANY(m.mentions))) END)
-               AND coalesce((u.notification_settings ->> CASE WHEN x.kind IN ('audio_call', 'video_call') THEN 'calls'
+               AND coalesce((u.notification_settings ->> CASE WHEN x.kind LIKE '%call' THEN 'calls'
                                                               WHEN c.type = 'group' THEN 'groups'
                                                               ELSE 'messages' END)::boolean, true)",
         )

@@ -105,18 +105,20 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
 /// What a device shows: the sender (and the group) and a preview of the text, or what kind of
 /// message it is (a view-once message never shows more; with `previews` off, nothing of it);
 /// for a reaction, the reactor, the emoji and the preview of the recipient's message it
-/// answers; for an addition, invitation or join request, the group and who; for a call, who
-/// calls and how.
+/// answers; for an addition, invitation or join request, the group and who; for a call (or a
+/// missed one), who calls and how.
 pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
     let group = row.chat_name.clone().filter(|_| row.is_group);
     let about_group = match row.about {
         About::Added => Some("added you"),
         About::Invited => Some("invited you to join"),
         About::JoinRequest => Some("asked to join"),
-        About::Call(kind) => {
-            let call = match kind {
-                CallKind::Audio => "📞 Incoming voice call",
-                CallKind::Video => "📹 Incoming video call",
+        About::Call(kind) | About::MissedCall(kind) => {
+            let call = match (&row.about, kind) {
+                (About::Call(_), CallKind::Audio) => "📞 Incoming voice call",
+                (About::Call(_), CallKind::Video) => "📹 Incoming video call",
+                (_, CallKind::Audio) => "Missed voice call",
+                (_, CallKind::Video) => "Missed video call",
             };
             return PushNotification {
                 title: row.actor_name.clone(),

@@ -25,7 +25,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::api::models::{ChatDetails, Message};
+use crate::api::models::{CallEndReason, ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
 use crate::db::push_devices::{About, NotifyOf};
@@ -608,10 +608,26 @@ impl<'a> Frames<'a> {
     /// What `event` may notify its recipients of on devices that are not connected (read once
     /// per event, from its typed payload): a message, someone's reaction (for the sender of
     /// the message reacted to), being added to a group by someone (for the one added), an
-    /// invitation, a join request or a call.
+    /// invitation, a join request, a call or one missed.
     fn notice(&self, event: &StoredEvent) -> Option<Notice> {
-        let actor = event.actor?;
         let payload = || ServerEvent::from_parts(&event.name, event.data.clone()?).ok();
+        // A call nobody answered, by its caller (the schedule ends one that rang out).
+        if let ("call:ended", Stream::Chat(chat)) = (event.name.as_str(), event.stream) {
+            let ServerEvent::CallEnded(call) = payload()? else {
+                return None;
+            };
+            if call.end_reason != Some(CallEndReason::Missed) {
+                return None;
+            }
+            return Some(Notice {
+                chat,
+                message: None,
+                actor: call.caller_id?,
+                about: About::MissedCall(call.kind),
+                only: None,
+            });
+        }
+        let actor = event.actor?;
         let (chat, message, about, only) = match (event.name.as_str(), event.stream) {
             ("message:received", Stream::Chat(chat)) => {
                 (chat, Some(event.message_id?), About::Message, None)
