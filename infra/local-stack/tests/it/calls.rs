@@ -65,8 +65,9 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     }
 
     // Candidates go to the other side, as given.
+    // As a browser's `RTCIceCandidate.toJSON()` gives it.
     let candidate = json!({ "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host",
-                            "sdpMid": "0", "sdpMLineIndex": 0 });
+                            "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "f3Kx" });
     acked(
         &mut alice_ws,
         "call:candidate",

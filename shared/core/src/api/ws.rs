@@ -223,7 +223,7 @@ pub struct CallCandidatePayload {
     pub candidate: IceCandidate,
 }
 
-/// An ICE candidate, as WebRTC's `RTCIceCandidateInit` gives it.
+/// An ICE candidate, as WebRTC's `RTCIceCandidateInit` gives it (`candidate.toJSON()`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IceCandidate {
@@ -234,6 +234,9 @@ pub struct IceCandidate {
     pub sdp_mid: Option<ShortText<64>>,
     #[serde(default, rename = "sdpMLineIndex")]
     pub sdp_m_line_index: Option<u16>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 256)]
+    pub username_fragment: Option<ShortText<256>>,
 }
 
 /// `call:answer`'s and `call:end`'s call.

@@ -21,7 +21,7 @@ use crate::App;
 fn session_description(sdp: &str) -> Result<&str, ApiError> {
     if !sdp.starts_with("v=0") {
         return Err(ApiError::Validation(
-            "`sdp`: a WebRTC session description, starting `v=0`".into(),
+            "`data.sdp`: a WebRTC session description, starting `v=0`".into(),
         ));
     }
     Ok(sdp)
