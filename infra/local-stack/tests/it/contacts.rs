@@ -93,6 +93,22 @@ async fn contacts_with_nicknames_favorites_and_groups_reach_every_device() {
         ids(&contacts_of(&app, &alice, "?favorite=false").await),
         [carol.id.as_str()]
     );
+    // Searched by her nickname for him, or by their names, whatever the case.
+    for (query, found) in [
+        ("BOBB", vec![bob.id.as_str()]),
+        ("carol", vec![carol.id.as_str()]),
+        ("%", vec![]),
+        ("nobody", vec![]),
+    ] {
+        let path = format!("?search={}", query.replace('%', "%25"));
+        assert_eq!(
+            ids(&contacts_of(&app, &alice, &path).await),
+            found,
+            "{query}"
+        );
+    }
+    let (status, _) = app.get("/api/contacts?search=", Some(&alice.access)).await;
+    assert_eq!(status, 400);
 
     // Refusals change nothing.
     let bad = [

@@ -986,7 +986,7 @@ impl<'de> Deserialize<'de> for SearchText {
 
 // --- contacts ----------------------------------------------------------------------------------
 
-/// `GET /api/contacts?favorite=&groupId=&limit=&offset=`.
+/// `GET /api/contacts?favorite=&groupId=&search=&limit=&offset=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
@@ -997,6 +997,10 @@ pub struct ContactListQuery {
     /// Only the members of this contact group (label).
     #[serde(default = "default_none")]
     pub group_id: Option<Uuid>,
+    /// Only contacts whose nickname, display name or username contains this.
+    #[serde(default)]
+    #[param(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"\S")]
+    pub search: Option<SearchText>,
     #[serde(default = "default_limit")]
     #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
     pub limit: PageLimit,

@@ -113,9 +113,11 @@ pub async fn list(
     owner: Uuid,
     favorite: Option<bool>,
     group: Option<Uuid>,
+    search: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ContactRow>, i64), ApiError> {
+    let pattern = search.map(|q| super::like_pattern(q, false));
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
@@ -123,11 +125,16 @@ pub async fn list(
                AND ($2::boolean IS NULL OR c.favorite = $2)
                AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM contact_group_members m
                     WHERE m.group_id = $3 AND m.owner_id = c.user_id AND m.user_id = c.related_user_id))
+               AND ($6::text IS NULL OR lower(c.nickname) LIKE $6 OR lower(u.display_name) LIKE $6
+                    OR u.username LIKE $6)
              ORDER BY c.favorite DESC, c.created_at, c.related_user_id LIMIT $4 OFFSET $5"
         ))
         .await?;
     let rows = client
-        .query(&stmt, &[&owner, &favorite, &group, &limit, &offset])
+        .query(
+            &stmt,
+            &[&owner, &favorite, &group, &limit, &offset, &pattern],
+        )
         .await?;
     let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
     Ok((rows.iter().map(contact_row).collect(), total))

@@ -63,7 +63,7 @@ async fn shown(db: &Db, owner: Uuid, rows: Vec<ContactRow>) -> Result<Vec<Contac
         .collect())
 }
 
-/// `GET /api/contacts?favorite=&groupId=`.
+/// `GET /api/contacts?favorite=&groupId=&search=`.
 ///
 /// A `groupId` that is not one of the caller's groups (deleted, or someone else's) answers 404,
 /// not an empty page.
@@ -88,6 +88,7 @@ pub async fn list(
         caller.user_id,
         q.favorite,
         q.group_id,
+        q.search.as_ref().map(|s| s.0.as_str()),
         limit,
         offset,
     )
