@@ -57,10 +57,15 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
     }
     match draft.kind {
         "text" => {
-            if draft.content.is_none_or(|c| trim_blank(c).is_empty()) {
+            let Some(text) = draft.content.filter(|c| !trim_blank(c).is_empty()) else {
                 return invalid("a text message needs non-empty `content`");
+            };
+            let mut metadata = draft.metadata;
+            if let Some(preview) = metadata.get("linkPreview") {
+                let preview = link_preview(preview, text)?;
+                metadata.insert("linkPreview".into(), preview);
             }
-            Ok(draft.metadata)
+            Ok(metadata)
         }
         "location" => location(&draft.metadata),
         "contact" => contact(&draft.metadata),
@@ -96,6 +101,52 @@ fn short_text(m: &Map<String, Value>, key: &str, max: usize) -> Result<Option<St
             "`metadata.{key}` must be text of at most {max} characters"
         ))),
     }
+}
+
+/// Longest link a preview names.
+const MAX_PREVIEW_URL: usize = 2_048;
+
+/// A text message's `linkPreview`, as the sending device made it (devices fetch previews
+/// themselves, as WhatsApp's do: the server never fetches what users link to):
+/// `{url, title?, description?, siteName?}`. Its `url` must be a link of the message's own
+/// text, `http` or `https`, so a preview cannot show one site while the text links another.
+fn link_preview(preview: &Value, text: &str) -> Result<Value, ApiError> {
+    let invalid = |m: &str| Err(ApiError::Validation(format!("`metadata.linkPreview`: {m}")));
+    let Some(fields) = preview.as_object() else {
+        return invalid("an object {url, title?, description?, siteName?}");
+    };
+    if let Some(other) = fields
+        .keys()
+        .find(|k| !["url", "title", "description", "siteName"].contains(&k.as_str()))
+    {
+        return invalid(&format!("unknown field `{other}`"));
+    }
+    let Some(link) = fields.get("url").and_then(Value::as_str) else {
+        return invalid("`url` is required");
+    };
+    let parsed = url::Url::parse(link).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    if link.len() > MAX_PREVIEW_URL || parsed.is_none() {
+        return invalid(&format!(
+            "`url` must be an http or https link of at most {MAX_PREVIEW_URL} characters"
+        ));
+    }
+    if !text.contains(link) {
+        return invalid("`url` must be a link in the message's text");
+    }
+    let mut checked = Map::new();
+    checked.insert("url".into(), link.into());
+    for (key, max) in [("title", 200), ("description", 500), ("siteName", 100)] {
+        if let Some(value) = short_text(fields, key, max).map_err(|_| {
+            ApiError::Validation(format!(
+                "`metadata.linkPreview.{key}` must be text of at most {max} characters"
+            ))
+        })? {
+            checked.insert(key.into(), value.into());
+        }
+    }
+    Ok(Value::Object(checked))
 }
 
 /// `{latitude, longitude, name?, address?, liveSeconds?}`: a place, or a live location shared
@@ -238,6 +289,53 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_link_preview_names_a_link_of_the_text_and_is_kept_as_checked() {
+        let text = |content: &'static str, preview: Value| Draft {
+            content: Some(content),
+            ..draft("text", json!({ "linkPreview": preview }), None)
+        };
+        let ok = check(
+            text(
+                "see https://example.com/a?b=1 now",
+                json!({ "url": "https://example.com/a?b=1", "title": "  A page ", "description": "" }),
+            ),
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            ok["linkPreview"],
+            json!({ "url": "https://example.com/a?b=1", "title": "A page" })
+        );
+        for (content, bad) in [
+            // Another site than the text links: a spoofed preview.
+            (
+                "see https://example.com",
+                json!({ "url": "https://bank.example" }),
+            ),
+            (
+                "javascript:alert(1)",
+                json!({ "url": "javascript:alert(1)" }),
+            ),
+            ("file:///etc/passwd", json!({ "url": "file:///etc/passwd" })),
+            (
+                "https://example.com",
+                json!({ "url": "https://example.com", "image": "x" }),
+            ),
+            (
+                "https://example.com",
+                json!({ "url": "https://example.com", "title": 5 }),
+            ),
+            ("https://example.com", json!({ "title": "no url" })),
+            ("https://example.com", json!("https://example.com")),
+        ] {
+            assert!(check(text(content, bad.clone()), 100).is_err(), "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2_048));
+        let content: &'static str = Box::leak(long.clone().into_boxed_str());
+        assert!(check(text(content, json!({ "url": long })), 5_000).is_err());
     }
 
     #[test]

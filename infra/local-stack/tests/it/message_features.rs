@@ -1351,6 +1351,55 @@ async fn each_message_type_carries_what_it_needs_validated() {
     )
     .await;
     assert_eq!(status, 400, "a text message names no file");
+
+    // A link preview names a link of the text (no spoofed site), and goes when an edit takes
+    // the link out.
+    let text = "the plan: https://example.com/plan?v=2";
+    let preview = json!({ "url": "https://example.com/plan?v=2", "title": " The plan ",
+                          "siteName": "Example" });
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "p1",
+        "content": text, "metadata": { "linkPreview": preview } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["metadata"]["linkPreview"]["title"], "The plan");
+    let previewed = body["data"]["id"].as_str().unwrap().to_owned();
+    let spoofed = json!({ "url": "https://bank.example/login", "title": "Your bank" });
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "p2",
+        "content": text, "metadata": { "linkPreview": spoofed } }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let path = format!("/api/chats/{chat}/messages/{previewed}");
+    let edited = |content: &str| json!({ "content": content });
+    let (status, body) = app
+        .put(&path, &alice.access, edited(&format!("{text} (updated)")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["metadata"]["linkPreview"]["siteName"],
+        "Example"
+    );
+    let (status, body) = app
+        .put(
+            &path,
+            &alice.access,
+            edited("now https://elsewhere.example"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["metadata"].get("linkPreview").is_none(),
+        "{body}"
+    );
     app.stop().await;
 }
 

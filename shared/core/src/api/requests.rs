@@ -684,6 +684,10 @@ pub struct SendMessageRequest {
     pub content: Option<String>,
     #[serde(default = "default_none")]
     pub reply_to_id: Option<Uuid>,
+    /// What the type carries beyond the text: a location's `{latitude, longitude, name?,
+    /// address?, liveSeconds?}`, a contact's `{vcard}`; a text message may carry the
+    /// `linkPreview` its device made, `{url, title?, description?, siteName?}`, whose `url` is a
+    /// link of its text (http or https).
     #[serde(default = "default_none")]
     pub metadata: Option<MessageMetadata>,
     #[serde(default = "default_none")]

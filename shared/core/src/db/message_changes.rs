@@ -103,7 +103,8 @@ async fn visible(
         }))
 }
 
-/// Replace a message's text, keeping the text it replaces in its edit history.
+/// Replace a message's text, keeping the text it replaces in its edit history. A link preview
+/// whose link the new text no longer holds goes (it would show a link the text does not have).
 pub async fn edit(
     client: &impl GenericClient,
     message_id: Uuid,
@@ -115,7 +116,10 @@ pub async fn edit(
                  INSERT INTO message_edits (message_id, previous_content)
                  SELECT id, content FROM messages WHERE id = $1
              )
-             UPDATE messages SET content = $2, is_edited = true, edited_at = now() WHERE id = $1",
+             UPDATE messages SET content = $2, is_edited = true, edited_at = now(),
+                 metadata = CASE WHEN strpos($2, metadata -> 'linkPreview' ->> 'url') > 0 THEN metadata
+                                 ELSE metadata - 'linkPreview' END
+             WHERE id = $1",
         )
         .await?;
     client.execute(&stmt, &[&message_id, &content]).await?;
