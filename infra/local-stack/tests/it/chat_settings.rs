@@ -1,6 +1,6 @@
 //! `PUT /api/chats/{chatId}`: a group's name and description, changed by its admins and told to
-//! every member (with a system message); each member's own settings (mute, pin, archive),
-//! told only to their own devices and shaping only their own chat list.
+//! every member (with a system message); each member's own settings (mute, pin, archive, marked
+//! unread), told only to their own devices and shaping only their own chat list.
 
 use std::time::Duration;
 
@@ -630,5 +630,70 @@ async fn a_new_message_moves_its_chat_to_the_top_of_the_list_with_its_time() {
         .get(&format!("/api/chats/{with_bob}"), Some(&alice.access))
         .await;
     assert_eq!(details["data"]["updatedAt"], top["updatedAt"]);
+    app.stop().await;
+}
+
+/// Whether `user`'s first chat in their list is marked unread.
+async fn marked(app: &TestApp, user: &User) -> bool {
+    let (_, body) = app.get("/api/chats", Some(&user.access)).await;
+    body["data"][0]["settings"]["markedUnread"]
+        .as_bool()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_chat_marked_unread_shows_so_on_every_device_until_it_is_read() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let alice_phone = app.login(&alice).await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let last = app.sent(&bob, &chat, "hello").await;
+    let read = format!("/api/chats/{chat}/messages/{last}/read");
+    assert_eq!(app.post(&read, Some(&alice.access), json!({})).await.0, 200);
+    assert!(!marked(&app, &alice).await);
+
+    let mut phone_ws = app.ws(&alice_phone.access).await;
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chat,
+        json!({ "settings": { "markedUnread": true } }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["data"]["settings"]["markedUnread"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    let told = phone_ws.next_event("chat:updated").await;
+    assert_eq!(told["data"]["settings"]["markedUnread"], true);
+    assert!(marked(&app, &alice).await);
+    assert!(!marked(&app, &bob).await, "only for her");
+
+    // Reading in it (even what was read already) takes the mark back.
+    assert_eq!(
+        app.post(&read, Some(&alice_phone.access), json!({}))
+            .await
+            .0,
+        200
+    );
+    assert!(!marked(&app, &alice).await);
+    // As does unmarking it.
+    update(
+        &app,
+        &alice,
+        &chat,
+        json!({ "settings": { "markedUnread": true } }),
+    )
+    .await;
+    update(
+        &app,
+        &alice,
+        &chat,
+        json!({ "settings": { "markedUnread": false } }),
+    )
+    .await;
+    assert!(!marked(&app, &alice).await);
     app.stop().await;
 }

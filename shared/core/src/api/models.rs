@@ -758,6 +758,9 @@ pub struct ChatSettings {
     pub mute_until: Option<Timestamp>,
     pub pin_chat: bool,
     pub archived: bool,
+    /// Marked unread by the caller: show it unread until they read in it.
+    #[serde(default)]
+    pub marked_unread: bool,
 }
 
 /// The PRD's `ChatSummary`: a row of the chat list.

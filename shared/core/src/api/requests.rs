@@ -474,6 +474,9 @@ pub struct ChatSettingsPatch {
     /// Archived chats are left out of the list unless `archived=true` asks for them.
     #[serde(default)]
     pub archived: Option<bool>,
+    /// `true` marks the chat unread (until the caller next reads in it); `false` unmarks it.
+    #[serde(default)]
+    pub marked_unread: Option<bool>,
 }
 
 /// `POST /api/chats/{chatId}/participants` (PRD `AddParticipantRequest`).

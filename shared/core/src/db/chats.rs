@@ -307,11 +307,12 @@ fn permissions_row(r: &tokio_postgres::Row) -> GroupPermissions {
 }
 
 /// A member's own settings of a chat (`me`, a `chat_participants` row), as `settings_row`
-/// reads them: muted now, until when (not for a mute without end), pinned, archived.
+/// reads them: muted now, until when (not for a mute without end), pinned, archived, marked
+/// unread.
 const SETTINGS_COLUMNS: &str = "coalesce(me.muted_until > now(), false) AS muted,
     CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity' THEN me.muted_until END
         AS mute_until,
-    me.pinned_at IS NOT NULL AS pinned, me.archived";
+    me.pinned_at IS NOT NULL AS pinned, me.archived, me.marked_unread";
 
 /// A member's own settings of a chat from [`SETTINGS_COLUMNS`].
 fn settings_row(r: &tokio_postgres::Row) -> ChatSettings {
@@ -322,6 +323,7 @@ fn settings_row(r: &tokio_postgres::Row) -> ChatSettings {
             .map(Timestamp),
         pin_chat: r.get("pinned"),
         archived: r.get("archived"),
+        marked_unread: r.get("marked_unread"),
     }
 }
 
@@ -1093,7 +1095,8 @@ pub async fn update(
                                     WHEN $3 THEN coalesce($4, 'infinity'::timestamptz) END,
                  pinned_at = CASE WHEN $5::boolean IS NULL THEN pinned_at
                                   WHEN $5 THEN coalesce(pinned_at, now()) END,
-                 archived = coalesce($6, archived)
+                 archived = coalesce($6, archived),
+                 marked_unread = coalesce($7, marked_unread)
              WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL
              RETURNING {SETTINGS_COLUMNS}"
                 ),
@@ -1104,6 +1107,7 @@ pub async fn update(
                     &settings.mute_until,
                     &settings.pin_chat,
                     &settings.archived,
+                    &settings.marked_unread,
                 ],
             )
             .await?;

@@ -240,7 +240,8 @@ pub async fn remove_reaction(
 }
 
 /// Move `user`'s read watermark in a chat up to `seq` (a read message was delivered, too; the
-/// watermark never moves back). The watermark before and after.
+/// watermark never moves back), and take back their "mark as unread". The watermark before and
+/// after.
 pub async fn mark_read(
     client: &impl GenericClient,
     chat_id: Uuid,
@@ -253,12 +254,15 @@ pub async fn mark_read(
                  SELECT read_seq FROM chat_participants WHERE chat_id = $1 AND user_id = $2 FOR UPDATE
              ), moved AS (
                  UPDATE chat_participants p
-                 SET read_seq = $3, read_marks = receipt_marks_push(p.read_marks, $3),
+                 SET read_seq = greatest(p.read_seq, $3),
+                     read_marks = CASE WHEN p.read_seq < $3
+                         THEN receipt_marks_push(p.read_marks, $3) ELSE p.read_marks END,
                      delivered_seq = greatest(p.delivered_seq, $3),
                      delivered_marks = CASE WHEN p.delivered_seq < $3
-                         THEN receipt_marks_push(p.delivered_marks, $3) ELSE p.delivered_marks END
+                         THEN receipt_marks_push(p.delivered_marks, $3) ELSE p.delivered_marks END,
+                     marked_unread = false
                  FROM before
-                 WHERE p.chat_id = $1 AND p.user_id = $2 AND before.read_seq < $3
+                 WHERE p.chat_id = $1 AND p.user_id = $2 AND (before.read_seq < $3 OR p.marked_unread)
                  RETURNING p.read_seq
              )
              SELECT (SELECT read_seq FROM before) AS before,
