@@ -697,3 +697,52 @@ async fn a_chat_marked_unread_shows_so_on_every_device_until_it_is_read() {
     assert!(!marked(&app, &alice).await);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn what_a_member_did_themselves_is_not_unread_for_them() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "crew", &[&bob]).await;
+    let hi = app.sent(&alice, &group, "hi").await;
+    let read = format!("/api/chats/{group}/messages/{hi}/read");
+    assert_eq!(app.post(&read, Some(&bob.access), json!({})).await.0, 200);
+    let status_of_hi = || async {
+        let path = format!("/api/chats/{group}/messages");
+        let (_, page) = app.get(&path, Some(&alice.access)).await;
+        let messages = page["data"].as_array().unwrap().clone();
+        let hi = messages.iter().find(|m| m["content"] == "hi").unwrap();
+        hi["status"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(status_of_hi().await, "read");
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/participants"),
+            Some(&alice.access),
+            json!({ "userId": carol.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        status_of_hi().await,
+        "read",
+        "read by everyone it was for: someone added later does not take that back"
+    );
+    let unread = |user: &User| {
+        let (app, token) = (&app, user.access.clone());
+        async move {
+            let (_, body) = app.get("/api/chats", Some(&token)).await;
+            body["data"][0]["unreadCount"].as_i64().unwrap()
+        }
+    };
+    // "alice created the group", "alice added carol": hers, not news to her.
+    assert_eq!(unread(&alice).await, 0);
+    assert_eq!(
+        unread(&bob).await,
+        1,
+        "he read up to \"hi\"; then carol was added"
+    );
+    assert_eq!(unread(&carol).await, 1, "from her addition on");
+    app.stop().await;
+}

@@ -375,12 +375,15 @@ pub async fn list(
                       WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1) AS other_username,
                     (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
+                      AND m.created_at >= me.joined_at
                       AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone
+                      -- Nor the timeline's record of what the caller did themselves.
+                      AND NOT (m.type = 'system' AND m.metadata ->> 'actorId' = $1::text)
                       AND {not_blocked} LIMIT $4) AS unread)
                         AS unread_count,
                     EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
-                      AND m.mentions @> ARRAY[$1::uuid]
+                      AND m.created_at >= me.joined_at AND m.mentions @> ARRAY[$1::uuid]
                       AND cardinality(m.mentions) > 0 AND NOT m.deleted_for_everyone
                       AND {not_blocked})
                         AS unread_mention,
@@ -528,11 +531,16 @@ pub(super) async fn join_group(
 ) -> Result<(), ApiError> {
     let username: String = tx
         .query_one(
+            // What came before they joined is not theirs: it counts as delivered and read
+            // (not unread for them, and still read by everyone for its senders).
             "WITH joined AS (
-                 INSERT INTO chat_participants (chat_id, user_id, role) VALUES ($1, $2, $3)
+                 INSERT INTO chat_participants (chat_id, user_id, role, delivered_seq, read_seq)
+                 SELECT $1, $2, $3, s.last_seq, s.last_seq FROM chat_sequences s WHERE s.chat_id = $1
                  ON CONFLICT (chat_id, user_id) DO UPDATE
                  SET role = EXCLUDED.role, joined_at = now(), left_at = NULL, left_seq = NULL,
-                     hidden = false
+                     hidden = false,
+                     delivered_seq = greatest(chat_participants.delivered_seq, EXCLUDED.delivered_seq),
+                     read_seq = greatest(chat_participants.read_seq, EXCLUDED.read_seq)
              ), uninvited AS (
                  DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2
              )
