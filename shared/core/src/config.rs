@@ -185,6 +185,8 @@ pub struct RateLimits {
     pub contact_lookups: Limit,
     /// Backups asked for, per user.
     pub backups: Limit,
+    /// Calls started, per user (each rings the callee's devices and may push to them).
+    pub calls: Limit,
     /// Failed logins for one account from one source (an IP, or a known device) before that
     /// source backs off.
     pub account_failures: i32,
@@ -204,6 +206,7 @@ impl Default for RateLimits {
             uploads: Limit::new(50, 3600),
             contact_lookups: Limit::new(2000, 24 * 3600),
             backups: Limit::new(3, 24 * 3600),
+            calls: Limit::new(60, 3600),
             account_failures: 5,
             account_failures_any_source: 10,
             ip_failures: 20,
@@ -309,6 +312,7 @@ impl Settings {
             &mut s.rate_limits.contact_lookups,
         );
         limit("BANTER_RATE_LIMIT_BACKUPS", &mut s.rate_limits.backups);
+        limit("BANTER_RATE_LIMIT_CALLS", &mut s.rate_limits.calls);
         if let Ok(v) = std::env::var("BANTER_DEFAULT_PHONE_REGION") {
             s.default_phone_region = v;
         }

@@ -336,3 +336,43 @@ async fn devices_get_stun_and_turn_servers_with_credentials_of_their_own_that_ex
     assert_eq!((status, &body["data"]), (200, &json!({ "iceServers": [] })));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn calls_and_their_candidates_are_rate_limited() {
+    let app = spawn_app_with(|c| {
+        c.settings.rate_limits.calls = banter_core::config::Limit::new(2, 3600);
+        // (Not the connection's own frame rate limit: this counts what a call takes.)
+        c.ws_limits.frames_per_second = 100_000.0;
+        c.ws_limits.frame_burst = 100_000.0;
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let start = json!({ "chatId": chat, "kind": "audio", "sdp": OFFER });
+    for _ in 0..2 {
+        let call = acked(&mut alice_ws, "call:start", start.clone()).await;
+        acked(&mut alice_ws, "call:end", json!({ "callId": call["id"] })).await;
+    }
+    let answer = alice_ws.act("call:start", start.clone()).await;
+    assert_eq!(answer["data"]["code"], "RATE_LIMIT_EXCEEDED", "{answer}");
+    assert_eq!(
+        calls_of(&app, &bob).await.len(),
+        2,
+        "the refused call rang nobody"
+    );
+
+    // A call's candidates from one side: a few dozen is usual, 200 the most.
+    let mut bob_ws = app.ws(&bob.access).await;
+    let call = acked(&mut bob_ws, "call:start", start).await;
+    let candidate = json!({ "callId": call["id"], "candidate": { "candidate": "candidate:1" } });
+    for _ in 0..200 {
+        acked(&mut bob_ws, "call:candidate", candidate.clone()).await;
+    }
+    assert_eq!(
+        refused(&mut bob_ws, "call:candidate", candidate).await,
+        "RATE_LIMIT_EXCEEDED"
+    );
+    app.stop().await;
+}

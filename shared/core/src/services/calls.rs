@@ -3,7 +3,8 @@
 //! `call:candidate` trickles ICE candidates and `call:end` hangs up, cancels or declines; each
 //! is a `call:*` event through the event log, so a device that was away learns from
 //! `/api/sync` how the call went. A call nobody answers in `call_ring_timeout` is missed (the
-//! scheduled run ends it). The media never touch the server.
+//! scheduled run ends it). Calls started and candidates passed on are rate-limited, so nobody
+//! rings someone's phone all night or floods the log. The media never touch the server.
 
 use uuid::Uuid;
 
@@ -13,9 +14,14 @@ use crate::api::models::{
 use crate::api::requests::OffsetPageQuery;
 use crate::api::ws::{CallAnswerPayload, CallCandidatePayload, CallStartPayload, CandidateSent};
 use crate::auth::tokens::Caller;
+use crate::config::Limit;
 use crate::db::calls::{self, Answered, Started};
 use crate::error::ApiError;
 use crate::App;
+
+/// ICE candidates one side of a call may pass on (a call gathers a few dozen; this bounds what
+/// one device can write to the event log through one call).
+const CANDIDATES_PER_CALL: Limit = Limit::new(200, 24 * 3600);
 
 /// An SDP starts with its version line.
 fn session_description(sdp: &str) -> Result<&str, ApiError> {
@@ -35,6 +41,8 @@ pub async fn start(
     origin: Option<&str>,
 ) -> Result<Call, ApiError> {
     let sdp = session_description(&body.sdp.0)?;
+    let bucket = format!("calls:{}", caller.user_id);
+    super::rate_limit::hit(&app.db, &bucket, app.settings.rate_limits.calls).await?;
     let ring_for = app.settings.call_ring_timeout;
     let started = calls::start(
         &app.db,
@@ -98,6 +106,8 @@ pub async fn candidate(
     body: CallCandidatePayload,
     origin: Option<&str>,
 ) -> Result<CandidateSent, ApiError> {
+    let bucket = format!("call-candidates:{}:{}", body.call_id, caller.user_id);
+    super::rate_limit::hit(&app.db, &bucket, CANDIDATES_PER_CALL).await?;
     if !calls::candidate(
         &app.db,
         body.call_id,
