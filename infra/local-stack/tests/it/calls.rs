@@ -169,6 +169,13 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
             "call:ended"
         ]
     );
+
+    // The longest offer there may be goes through whole (one more character is refused, below).
+    let longest = format!("v=0{}", "a".repeat(16_381));
+    let start = json!({ "chatId": chat, "kind": "audio", "sdp": longest });
+    acked(&mut alice_ws, "call:start", start).await;
+    let incoming = bob_phone.next_event("call:incoming").await;
+    assert_eq!(incoming["data"]["sdp"].as_str().unwrap().len(), 16_384);
     app.stop().await;
 }
 
