@@ -215,8 +215,14 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
     let mut carol_phone = app.ws(&app.login(&carol).await.access).await;
     assert_eq!(remove(&app, &alice, &chat, &carol).await.0, 200);
 
-    // What comes after she was removed is not hers: messages, a file, a new member, pins.
+    // What comes after she was removed is not hers: messages, a file, a new member, pins, a
+    // new name.
     app.sent(&bob, &chat, "after carol").await;
+    let renamed = json!({ "name": "renamed crew", "description": "since carol" });
+    let (status, _) = app
+        .put(&format!("/api/chats/{chat}"), &alice.access, renamed)
+        .await;
+    assert_eq!(status, 200);
     let after = upload("after.png").await;
     send_picture(after.clone(), "p2").await;
     assert_eq!(add(&app, &alice, &chat, &dave).await.0, 200);
@@ -240,6 +246,25 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
         .unwrap_or_else(|| panic!("the group stays in her list: {list}"))
         .clone();
     assert!(row["leftAt"].is_string(), "{row}");
+    assert_eq!(row["name"], "crew", "as she left it");
+    // Her list's search goes by the group as she left it too.
+    let found = |query: String| {
+        let (app, carol, chat) = (&app, &carol, &chat);
+        async move {
+            let (_, list) = app
+                .get(&format!("/api/chats?search={query}"), Some(&carol.access))
+                .await;
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == chat.as_str())
+        }
+    };
+    assert!(found("crew".into()).await);
+    assert!(!found("renamed".into()).await);
+    assert!(found("bob".into()).await);
+    assert!(!found("dave".into()).await, "added after her");
     assert_eq!(row["participantCount"], 2, "alice and bob, then: {row}");
     assert_eq!(row["lastMessage"]["type"], "system", "her removal: {row}");
     assert_eq!(row["updatedAt"], row["leftAt"]);
@@ -259,6 +284,10 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
     assert_eq!(status, 200, "{details}");
     let data = &details["data"];
     assert_eq!(data["leftAt"], row["leftAt"]);
+    assert_eq!(
+        (&data["name"], &data["description"]),
+        (&json!("crew"), &Value::Null)
+    );
     let members: Vec<&str> = data["participants"]
         .as_array()
         .unwrap()

@@ -198,7 +198,8 @@ pub async fn chats(
         .prepare_cached(&format!(
             // A group the user left: its members of the moment they left (without them).
             "SELECT c.id, c.type,
-                    coalesce(c.name, (SELECT string_agg(u.username, ', ' ORDER BY u.username)
+                    coalesce(CASE WHEN p.left_at IS NULL THEN c.name ELSE p.left_name END,
+                             (SELECT string_agg(u.username, ', ' ORDER BY u.username)
                                       FROM chat_participants o JOIN users u ON u.id = o.user_id
                                       WHERE o.chat_id = c.id AND o.user_id <> $1), 'chat') AS name,
                     (SELECT array_agg(u.username ORDER BY u.username) FROM chat_participants o

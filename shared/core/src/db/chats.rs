@@ -230,7 +230,13 @@ pub async fn details(
     let chat = client
         .prepare_cached(&format!(
             // A former member sees the chat as it was when they left (`ChatDetails.leftAt`).
-            "SELECT c.type, c.name, c.description, c.avatar_url, c.created_at,
+            "SELECT c.type,
+                    CASE WHEN me.left_at IS NULL THEN c.name ELSE me.left_name END AS name,
+                    CASE WHEN me.left_at IS NULL THEN c.description ELSE me.left_description END
+                        AS description,
+                    CASE WHEN me.left_at IS NULL THEN c.avatar_url ELSE me.left_avatar_url END
+                        AS avatar_url,
+                    c.created_at,
                     coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
                     c.disappearing_seconds, me.left_at,
                     {SETTINGS_COLUMNS},
@@ -362,13 +368,18 @@ pub async fn list(
                  WHERE me.user_id = $1 AND {reads}
                    AND (me.archived = $5 OR $6::text IS NOT NULL)
                    AND (NOT me.hidden OR s.last_seq > me.cleared_seq)
-                   AND ($6::text IS NULL OR lower(c.name) LIKE $6 OR EXISTS (
+                   AND ($6::text IS NULL
+                        OR lower(CASE WHEN me.left_at IS NULL THEN c.name ELSE me.left_name END) LIKE $6
+                        OR EXISTS (
                        SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
-                       WHERE o.chat_id = c.id AND o.user_id <> $1 AND o.left_at IS NULL
+                       WHERE o.chat_id = c.id AND o.user_id <> $1 AND {member_then_o}
                          AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6)))
                  ORDER BY me.pinned_at DESC NULLS LAST, active_at DESC, c.id LIMIT $2 OFFSET $3
              )
-             SELECT c.id, c.type, c.name, c.avatar_url, page.active_at AS updated_at, page.total,
+             SELECT c.id, c.type, page.active_at AS updated_at, page.total,
+                    CASE WHEN me.left_at IS NULL THEN c.name ELSE me.left_name END AS name,
+                    CASE WHEN me.left_at IS NULL THEN c.avatar_url ELSE me.left_avatar_url END
+                        AS avatar_url,
                     (SELECT count(*) FROM chat_participants p
                       WHERE p.chat_id = c.id AND {member_then}) AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
@@ -402,6 +413,7 @@ pub async fn list(
             reads = super::reads_the_chat("me"),
             last_read = super::last_seq_read("me"),
             member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
+            member_then_o = super::member_at("o", "coalesce(me.left_at, 'infinity')"),
         ))
         .await?;
     let rows = client
@@ -685,10 +697,13 @@ pub async fn remove_participant(
         .await?;
     }
     // The history they keep ends with this transaction's own messages: it holds the chat's
-    // counter row (taken by its first system message) until it commits (V38).
+    // counter row (taken by its first system message) until it commits (V38). The group's
+    // name, description and picture stay as they see them now (V41).
     tx.execute(
-        "UPDATE chat_participants p SET left_seq = s.last_seq
-         FROM chat_sequences s WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2",
+        "UPDATE chat_participants p SET left_seq = s.last_seq, left_name = c.name,
+                left_description = c.description, left_avatar_url = c.avatar_url
+         FROM chat_sequences s JOIN chats c ON c.id = s.chat_id
+         WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2",
         &[&chat_id, &user],
     )
     .await?;
