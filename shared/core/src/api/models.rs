@@ -1205,6 +1205,16 @@ pub enum CallStatus {
     Ended,
 }
 
+impl CallStatus {
+    pub fn parse_stored(s: &str) -> Self {
+        match s {
+            "ringing" => Self::Ringing,
+            "ongoing" => Self::Ongoing,
+            _ => Self::Ended,
+        }
+    }
+}
+
 /// Why a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -198,7 +198,7 @@ pub async fn chats(
         .prepare_cached(&format!(
             // A group the user left: its members of the moment they left (without them).
             "SELECT c.id, c.type,
-                    coalesce(CASE WHEN p.left_at IS NULL THEN c.name ELSE p.left_name END,
+                    coalesce({},
                              (SELECT string_agg(u.username, ', ' ORDER BY u.username)
                                       FROM chat_participants o JOIN users u ON u.id = o.user_id
                                       WHERE o.chat_id = c.id AND o.user_id <> $1), 'chat') AS name,
@@ -207,6 +207,7 @@ pub async fn chats(
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
              WHERE p.user_id = $1 AND {} AND ($2::uuid[] IS NULL OR c.id = ANY($2))
              ORDER BY c.created_at",
+            super::group_as_seen("p", "c", "name"),
             super::member_at("o", "coalesce(p.left_at, 'infinity')"),
             super::reads_the_chat("p"),
         ))

@@ -22,11 +22,7 @@ fn call_row(r: &Row) -> Call {
         chat_id: r.get("chat_id"),
         caller_id: r.get("caller_id"),
         kind: CallKind::parse_stored(r.get("kind")),
-        status: match r.get::<_, &str>("status") {
-            "ringing" => CallStatus::Ringing,
-            "ongoing" => CallStatus::Ongoing,
-            _ => CallStatus::Ended,
-        },
+        status: CallStatus::parse_stored(r.get("status")),
         end_reason: r
             .get::<_, Option<&str>>("end_reason")
             .map(CallEndReason::parse_stored),
@@ -36,6 +32,12 @@ fn call_row(r: &Row) -> Call {
             .map(Timestamp),
         ended_at: r.get::<_, Option<DateTime<Utc>>>("ended_at").map(Timestamp),
     }
+}
+
+/// A call still ringing that rang longer than `ring_for`: missed, whether or not the schedule
+/// has ended it yet.
+fn rang_out(call: &Call, ring_for: Duration) -> bool {
+    call.status == CallStatus::Ringing && call.started_at.0 + ring_for < Utc::now()
 }
 
 /// What starting a call came to.
@@ -91,18 +93,14 @@ pub async fn start(
     }
     let live = tx
         .query_opt(
-            &format!(
-                "SELECT {COLUMNS}, c.started_at < now() - make_interval(secs => $2) AS rang_out
-                 FROM calls c WHERE c.chat_id = $1 AND c.status <> 'ended'"
-            ),
-            &[&chat_id, &ring_for.as_secs_f64()],
+            &format!("SELECT {COLUMNS} FROM calls c WHERE c.chat_id = $1 AND c.status <> 'ended'"),
+            &[&chat_id],
         )
         .await?;
-    if let Some(live) = live {
-        let call = call_row(&live);
-        let reason = match (call.status, live.get::<_, bool>("rang_out")) {
-            (CallStatus::Ringing, false) => return Ok(Started::Busy),
-            (CallStatus::Ringing, true) => CallEndReason::Missed,
+    if let Some(call) = live.as_ref().map(call_row) {
+        let reason = match call.status {
+            CallStatus::Ringing if !rang_out(&call, ring_for) => return Ok(Started::Busy),
+            CallStatus::Ringing => CallEndReason::Missed,
             _ => CallEndReason::Replaced,
         };
         end_call(&tx, call.id, reason, None, None).await?;
@@ -204,7 +202,7 @@ pub async fn answer(
     if call.status != CallStatus::Ringing {
         return Ok(Answered::NotRinging);
     }
-    if call.started_at.0 + ring_for < Utc::now() {
+    if rang_out(&call, ring_for) {
         end_call(&tx, call.id, CallEndReason::Missed, None, None).await?;
         tx.commit().await?;
         return Ok(Answered::NotRinging);

@@ -230,13 +230,8 @@ pub async fn details(
     let chat = client
         .prepare_cached(&format!(
             // A former member sees the chat as it was when they left (`ChatDetails.leftAt`).
-            "SELECT c.type,
-                    CASE WHEN me.left_at IS NULL THEN c.name ELSE me.left_name END AS name,
-                    CASE WHEN me.left_at IS NULL THEN c.description ELSE me.left_description END
-                        AS description,
-                    CASE WHEN me.left_at IS NULL THEN c.avatar_url ELSE me.left_avatar_url END
-                        AS avatar_url,
-                    c.created_at,
+            "SELECT c.type, {name} AS name, {description} AS description,
+                    {avatar_url} AS avatar_url, c.created_at,
                     coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
                     c.disappearing_seconds, me.left_at,
                     {SETTINGS_COLUMNS},
@@ -245,6 +240,9 @@ pub async fn details(
              JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND {reads}
              WHERE c.id = $1",
             reads = super::reads_the_chat("me"),
+            name = super::group_as_seen("me", "c", "name"),
+            description = super::group_as_seen("me", "c", "description"),
+            avatar_url = super::group_as_seen("me", "c", "avatar_url"),
         ))
         .await?;
     let Some(c) = client.query_opt(&chat, &[&chat_id, &viewer]).await? else {
@@ -369,7 +367,7 @@ pub async fn list(
                    AND (me.archived = $5 OR $6::text IS NOT NULL)
                    AND (NOT me.hidden OR s.last_seq > me.cleared_seq)
                    AND ($6::text IS NULL
-                        OR lower(CASE WHEN me.left_at IS NULL THEN c.name ELSE me.left_name END) LIKE $6
+                        OR lower({name}) LIKE $6
                         OR EXISTS (
                        SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
                        WHERE o.chat_id = c.id AND o.user_id <> $1 AND {member_then_o}
@@ -377,9 +375,7 @@ pub async fn list(
                  ORDER BY me.pinned_at DESC NULLS LAST, active_at DESC, c.id LIMIT $2 OFFSET $3
              )
              SELECT c.id, c.type, page.active_at AS updated_at, page.total,
-                    CASE WHEN me.left_at IS NULL THEN c.name ELSE me.left_name END AS name,
-                    CASE WHEN me.left_at IS NULL THEN c.avatar_url ELSE me.left_avatar_url END
-                        AS avatar_url,
+                    {name} AS name, {avatar_url} AS avatar_url,
                     (SELECT count(*) FROM chat_participants p
                       WHERE p.chat_id = c.id AND {member_then}) AS participant_count,
                     (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
@@ -414,6 +410,8 @@ pub async fn list(
             last_read = super::last_seq_read("me"),
             member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
             member_then_o = super::member_at("o", "coalesce(me.left_at, 'infinity')"),
+            name = super::group_as_seen("me", "c", "name"),
+            avatar_url = super::group_as_seen("me", "c", "avatar_url"),
         ))
         .await?;
     let rows = client

@@ -245,6 +245,13 @@ pub fn last_seq_read(me: &str) -> String {
     format!("coalesce({me}.left_seq, {})", i64::MAX)
 }
 
+/// A group's `field` (`name`, `description`, `avatar_url` of the `chats` row `chat`) as the user
+/// whose `chat_participants` row is `me` sees it (SQL): as it is, or, for a former member, as it
+/// was when they left (V41).
+pub fn group_as_seen(me: &str, chat: &str, field: &str) -> String {
+    format!("CASE WHEN {me}.left_at IS NULL THEN {chat}.{field} ELSE {me}.left_{field} END")
+}
+
 /// A statement's condition (SQL) that the `chat_participants` row `p` was a member at `at`
 /// (`'infinity'`: is one now). A former member sees the members of the moment they left,
 /// without themselves.

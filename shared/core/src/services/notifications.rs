@@ -109,25 +109,26 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
 /// missed one), who calls and how.
 pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
     let group = row.chat_name.clone().filter(|_| row.is_group);
+    let call = match row.about {
+        About::Call(CallKind::Audio) => Some("📞 Incoming voice call"),
+        About::Call(CallKind::Video) => Some("📹 Incoming video call"),
+        About::MissedCall(CallKind::Audio) => Some("Missed voice call"),
+        About::MissedCall(CallKind::Video) => Some("Missed video call"),
+        _ => None,
+    };
+    if let Some(call) = call {
+        return PushNotification {
+            title: row.actor_name.clone(),
+            body: call.to_owned(),
+            chat_id: row.chat_id,
+            message_id: None,
+        };
+    }
     let about_group = match row.about {
         About::Added => Some("added you"),
         About::Invited => Some("invited you to join"),
         About::JoinRequest => Some("asked to join"),
-        About::Call(kind) | About::MissedCall(kind) => {
-            let call = match (&row.about, kind) {
-                (About::Call(_), CallKind::Audio) => "📞 Incoming voice call",
-                (About::Call(_), CallKind::Video) => "📹 Incoming video call",
-                (_, CallKind::Audio) => "Missed voice call",
-                (_, CallKind::Video) => "Missed video call",
-            };
-            return PushNotification {
-                title: row.actor_name.clone(),
-                body: call.to_owned(),
-                chat_id: row.chat_id,
-                message_id: None,
-            };
-        }
-        About::Message | About::Reaction(_) => None,
+        About::Message | About::Reaction(_) | About::Call(_) | About::MissedCall(_) => None,
     };
     if let Some(what) = about_group {
         return PushNotification {
