@@ -1,8 +1,8 @@
 //! REST `/api/auth/*`: register, login, refresh, logout, email and phone verification, password
-//! reset, device sessions and two-factor authentication.
+//! reset, password and email changes, device sessions and two-factor authentication.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use banter_core::services::{accounts, two_factor, verification};
+use banter_core::services::{accounts, credentials, two_factor, verification};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -34,12 +34,15 @@ const ANONYMOUS_CREDENTIAL_ROUTES: &[&str] = &[
     "POST /api/auth/verify-email",
     "POST /api/auth/forgot-password",
     "POST /api/auth/reset-password",
+    "POST /api/auth/change-email/confirm",
     "POST /api/auth/2fa/reset",
     "POST /api/auth/2fa/reset/confirm",
 ];
 
 /// The same with a session: per user, so people behind one NAT never share a bucket.
 const SIGNED_IN_CREDENTIAL_ROUTES: &[&str] = &[
+    "POST /api/auth/change-password",
+    "POST /api/auth/change-email",
     "POST /api/auth/phone/start",
     "POST /api/auth/phone/verify",
     "POST /api/auth/2fa/setup",
@@ -81,6 +84,21 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "POST /api/auth/reset-password" => verification::reset_password(app, req.body(max)?)
             .await
             .map(Reply::ok),
+        "POST /api/auth/change-password" => {
+            credentials::change_password(app, req.caller(app).await?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/auth/change-email" => {
+            credentials::start_email_change(app, req.caller(app).await?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/auth/change-email/confirm" => {
+            credentials::confirm_email_change(app, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
         "POST /api/auth/phone/start" => {
             verification::start_phone(app, req.caller(app).await?, req.body(max)?)
                 .await

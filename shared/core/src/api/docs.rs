@@ -11,9 +11,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, backups, blocking, calls, chats, contacts, data_rights, health, invite_links, media,
-    message_changes, message_marks, messaging, notifications, participants, profiles, receipts,
-    search, sync, two_factor, verification,
+    accounts, backups, blocking, calls, chats, contacts, credentials, data_rights, health,
+    invite_links, media, message_changes, message_marks, messaging, notifications, participants,
+    profiles, receipts, search, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -40,6 +40,9 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         verification::verify_email,
         verification::forgot_password,
         verification::reset_password,
+        credentials::change_password,
+        credentials::start_email_change,
+        credentials::confirm_email_change,
         verification::start_phone,
         verification::verify_phone,
         accounts::list_sessions,

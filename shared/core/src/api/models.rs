@@ -196,6 +196,32 @@ pub struct PasswordReset {
     pub sessions_revoked: i64,
 }
 
+/// A changed password: the other device sessions are revoked, the one that changed it stays.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChanged {
+    pub changed: bool,
+    pub sessions_revoked: i64,
+}
+
+/// An email change under way: the link that confirms it went to `pendingEmail`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailChangeStarted {
+    pub sent: bool,
+    pub pending_email: String,
+    /// Seconds the link stays valid.
+    pub expires_in: i64,
+}
+
+/// A confirmed email change: the account's address, verified.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailChanged {
+    pub email: String,
+    pub verified: bool,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneCodeSent {

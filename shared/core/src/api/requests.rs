@@ -150,6 +150,34 @@ pub struct ResetPasswordRequest {
     pub new_password: Password,
 }
 
+/// `POST /api/auth/change-password`: a signed-in device sets a new password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    /// The password the account has now.
+    #[schema(max_length = 1024)]
+    pub current_password: Secret,
+    pub new_password: Password,
+}
+
+/// `POST /api/auth/change-email`: ask for a new address; a link sent there confirms it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEmailRequest {
+    pub new_email: Email,
+    /// The current password, to confirm.
+    #[schema(max_length = 1024)]
+    pub password: Secret,
+}
+
+/// `POST /api/auth/change-email/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmEmailChangeRequest {
+    /// The token from the email sent to the new address.
+    #[schema(max_length = 1024)]
+    pub token: Secret,
+}
+
 /// `POST /api/auth/phone/start`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PhoneStartRequest {

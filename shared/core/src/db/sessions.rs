@@ -263,17 +263,23 @@ pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Session>, ApiError> {
         .collect())
 }
 
-/// Revoke every live session of the user (password reset, account deletion). Returns their ids.
-pub async fn revoke_all(db: &Db, user_id: Uuid, reason: &str) -> Result<Vec<Uuid>, ApiError> {
+/// Revoke every live session of the user (password reset, account deletion) but `keep` (the
+/// device that changed the password). Returns their ids.
+pub async fn revoke_all(
+    db: &Db,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+) -> Result<Vec<Uuid>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
             "UPDATE device_sessions SET revoked_at = now(), revoked_reason = $2
-             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+             WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $3 RETURNING id",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&user_id, &reason])
+        .query(&stmt, &[&user_id, &reason, &keep])
         .await?
         .iter()
         .map(|r| r.get("id"))

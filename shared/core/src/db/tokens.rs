@@ -1,9 +1,11 @@
-//! Single-use email tokens (verification, password reset, 2FA reset), phone verification codes
-//! and known-device tokens, stored as hashes.
+//! Single-use email tokens (verification, password reset, 2FA reset, email change), phone
+//! verification codes and known-device tokens, stored as hashes.
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+use crate::domain::Email;
 use crate::error::ApiError;
 
 use super::Db;
@@ -11,6 +13,7 @@ use super::Db;
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const RESET_PASSWORD: &str = "reset_password";
 pub const RESET_TWO_FACTOR: &str = "reset_2fa";
+pub const CHANGE_EMAIL: &str = "change_email";
 
 /// Devices remembered per account; older ones are forgotten (and back off like new ones).
 const KNOWN_DEVICES_PER_USER: i64 = 20;
@@ -50,12 +53,45 @@ pub async fn create_email_token(
     hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    insert_email_token(db, user_id, purpose, None, hash, expires_at).await
+}
+
+/// A token that changes `user_id`'s address to `new_email` once the link sent there is used.
+pub async fn create_email_change_token(
+    db: &Db,
+    user_id: Uuid,
+    new_email: &Email,
+    hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    insert_email_token(
+        db,
+        user_id,
+        CHANGE_EMAIL,
+        Some(new_email.as_str()),
+        hash,
+        expires_at,
+    )
+    .await
+}
+
+async fn insert_email_token(
+    db: &Db,
+    user_id: Uuid,
+    purpose: &str,
+    new_email: Option<&str>,
+    hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
+        .prepare_cached(
+            "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
         .await?;
     client
-        .execute(&stmt, &[&hash, &user_id, &purpose, &expires_at])
+        .execute(&stmt, &[&hash, &user_id, &purpose, &new_email, &expires_at])
         .await?;
     Ok(())
 }
@@ -64,18 +100,56 @@ pub async fn create_email_token(
 /// otherwise (unknown, used, or for another purpose). Spending one reset token spends the user's
 /// other outstanding tokens of that purpose too.
 pub async fn consume_email_token(db: &Db, purpose: &str, hash: &[u8]) -> Result<Uuid, ApiError> {
+    spend_email_token(db, purpose, hash)
+        .await
+        .map(|(user, _)| user)
+}
+
+/// Spend an email-change token: its user and the address it confirms (as
+/// [`consume_email_token`]; the user's other pending changes are spent with it).
+pub async fn consume_email_change_token(db: &Db, hash: &[u8]) -> Result<(Uuid, Email), ApiError> {
+    let (user, new_email) = spend_email_token(db, CHANGE_EMAIL, hash).await?;
+    let new_email = new_email
+        .and_then(|email| Email::parse(&email).ok())
+        .ok_or_else(|| ApiError::Internal("an email-change token holds no address".into()))?;
+    Ok((user, new_email))
+}
+
+/// Spend the user's outstanding tokens of `purpose` (links sent before a change that makes them
+/// stale, e.g. reset links sent to an address the account no longer has).
+pub async fn spend_outstanding(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    purposes: &[&str],
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE email_tokens SET used_at = now()
+             WHERE user_id = $1 AND purpose = ANY($2) AND used_at IS NULL",
+        )
+        .await?;
+    client.execute(&stmt, &[&user_id, &purposes]).await?;
+    Ok(())
+}
+
+async fn spend_email_token(
+    db: &Db,
+    purpose: &str,
+    hash: &[u8],
+) -> Result<(Uuid, Option<String>), ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
             "WITH target AS (
-                 SELECT user_id, expires_at > now() AS live FROM email_tokens
+                 SELECT user_id, new_email, expires_at > now() AS live FROM email_tokens
                  WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL
              ), spent AS (
                  UPDATE email_tokens t SET used_at = now() FROM target
                  WHERE target.live AND t.user_id = target.user_id AND t.purpose = $2 AND t.used_at IS NULL
                  RETURNING t.user_id
              )
-             SELECT (SELECT user_id FROM target) AS user_id, (SELECT live FROM target) AS live",
+             SELECT (SELECT user_id FROM target) AS user_id, (SELECT live FROM target) AS live,
+                    (SELECT new_email FROM target) AS new_email",
         )
         .await?;
     let row = client.query_one(&stmt, &[&hash, &purpose]).await?;
@@ -83,10 +157,31 @@ pub async fn consume_email_token(db: &Db, purpose: &str, hash: &[u8]) -> Result<
         row.get::<_, Option<Uuid>>("user_id"),
         row.get::<_, Option<bool>>("live"),
     ) {
-        (Some(user), Some(true)) => Ok(user),
+        (Some(user), Some(true)) => Ok((user, row.get("new_email"))),
         (Some(_), _) => Err(ApiError::TokenExpired),
         _ => Err(ApiError::InvalidToken),
     }
+}
+
+/// Delete links and codes that were used, or expired more than a week ago (with them the
+/// addresses and numbers they were sent to). Within that week an expired one still answers
+/// `TOKEN_EXPIRED` rather than `INVALID_TOKEN`. Returns how many.
+pub async fn forget_spent(client: &impl GenericClient) -> Result<u64, ApiError> {
+    let links = client
+        .execute(
+            "DELETE FROM email_tokens
+             WHERE used_at IS NOT NULL OR expires_at < now() - interval '7 days'",
+            &[],
+        )
+        .await?;
+    let codes = client
+        .execute(
+            "DELETE FROM phone_verifications
+             WHERE consumed_at IS NOT NULL OR expires_at < now() - interval '7 days'",
+            &[],
+        )
+        .await?;
+    Ok(links + codes)
 }
 
 pub async fn create_phone_code(

@@ -166,6 +166,26 @@ pub async fn set_email_verified(client: &impl GenericClient, id: Uuid) -> Result
     Ok(())
 }
 
+/// Change the account's email address to one its owner just confirmed (so it is verified);
+/// `false` if another account has it (checked by the unique index, so two accounts racing for
+/// one address cannot both win).
+pub async fn set_confirmed_email(
+    client: &impl GenericClient,
+    id: Uuid,
+    email: &Email,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET email = $2, email_verified = true WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .await?;
+    match client.execute(&stmt, &[&id, &email.as_str()]).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e, "users_email_key") => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Record a verified phone number, dropping other accounts' unverified claims to it (in the
 /// caller's transaction); `false` if another account has verified it (then the transaction
 /// is spoiled: roll it back).

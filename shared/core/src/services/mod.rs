@@ -10,6 +10,7 @@ pub mod calls;
 pub mod chats;
 pub mod connections;
 pub mod contacts;
+pub mod credentials;
 pub mod data_rights;
 pub mod health;
 pub mod invite_links;

@@ -118,7 +118,7 @@ pub async fn reset_password(
         tokens::consume_email_token(&app.db, tokens::RESET_PASSWORD, &hash_token(token)).await?;
     let hash = hash_password(password.expose().to_owned()).await?;
     users::set_password(&app.db, user, &hash).await?;
-    let revoked = sessions::revoke_all(&app.db, user, "password reset").await?;
+    let revoked = sessions::revoke_all(&app.db, user, None, "password reset").await?;
     super::accounts::end_sessions(app, user, &revoked).await;
     super::two_factor::notify_owner(
         app,

@@ -3,6 +3,7 @@
 
 mod blocking;
 mod chat_privacy;
+mod credentials;
 mod data_rights;
 mod own_devices;
 mod profiles;

@@ -375,3 +375,59 @@ async fn forgot_password_takes_the_same_floor_whether_or_not_the_account_exists(
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn housekeeping_forgets_spent_and_long_expired_links() {
+    let app = spawn_app().await;
+    let used = app.register("used").await;
+    app.verify_email(&used).await;
+    let long_expired = app.register("long").await;
+    let long_expired_token = app.emailed_token(&long_expired.email);
+    let just_expired = app.register("just").await;
+    let just_expired_token = app.emailed_token(&just_expired.email);
+    let live = app.register("live").await;
+    let db = app.app().db.get().await.unwrap();
+    for (user, days) in [(&long_expired, 8), (&just_expired, 1)] {
+        let id: uuid::Uuid = user.id.parse().unwrap();
+        db.execute(
+            "UPDATE email_tokens SET expires_at = now() - make_interval(days => $2) WHERE user_id = $1",
+            &[&id, &days],
+        )
+        .await
+        .unwrap();
+    }
+
+    banter_core::services::relay::scheduled(app.app())
+        .await
+        .unwrap();
+    let kept: Vec<String> = db
+        .query(
+            "SELECT u.email FROM email_tokens t JOIN users u ON u.id = t.user_id ORDER BY u.email",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("email"))
+        .collect();
+    let mut expected = vec![just_expired.email.clone(), live.email.clone()];
+    expected.sort();
+    assert_eq!(
+        kept, expected,
+        "the used link and the long-expired one are gone"
+    );
+    let verify = |token: &str| json!({ "token": token });
+    let (status, body) = app
+        .post("/api/auth/verify-email", None, verify(&just_expired_token))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("TOKEN_EXPIRED")),
+        "a link expired within the week still says so"
+    );
+    let (status, body) = app
+        .post("/api/auth/verify-email", None, verify(&long_expired_token))
+        .await;
+    assert_eq!((status, code(&body)), (401, Some("INVALID_TOKEN")));
+    app.stop().await;
+}

@@ -1,0 +1,197 @@
+//! A signed-in account changing its own credentials: its password (the other devices are logged
+//! out) and its email address (confirmed by a link sent to the new address). Both ask for the
+//! current password, so a stolen access token alone cannot take the account over, and both tell
+//! the old address what happened.
+
+use uuid::Uuid;
+
+use crate::api::models::{EmailChangeStarted, EmailChanged, Envelope, PasswordChanged};
+use crate::api::requests::{ChangeEmailRequest, ChangePasswordRequest, ConfirmEmailChangeRequest};
+use crate::auth::password::hash_password;
+use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
+use crate::db::{sessions, tokens, users};
+use crate::error::ApiError;
+use crate::App;
+
+use super::accounts::{end_sessions, password_matches};
+use super::two_factor::notify_owner;
+
+/// `POST /api/auth/change-password {currentPassword, newPassword}`: sets the new password and
+/// revokes every other device session (their WebSockets close); this one stays signed in.
+/// Reset links sent earlier stop working.
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses((status = 200, description = "The password is changed; the other sessions are revoked", body = Envelope<PasswordChanged>)))]
+pub async fn change_password(
+    app: &App,
+    caller: Caller,
+    body: ChangePasswordRequest,
+) -> Result<PasswordChanged, ApiError> {
+    let ChangePasswordRequest {
+        current_password,
+        new_password,
+    } = body;
+    if !password_matches(app, caller.user_id, &current_password).await? {
+        return Err(ApiError::InvalidCredentials);
+    }
+    if new_password.expose() == current_password.expose() {
+        return Err(ApiError::Validation(
+            "the new password is the one the account has".into(),
+        ));
+    }
+    let hash = hash_password(new_password.expose().to_owned()).await?;
+    users::set_password(&app.db, caller.user_id, &hash).await?;
+    let client = app.db.get().await?;
+    tokens::spend_outstanding(&client, caller.user_id, &[tokens::RESET_PASSWORD]).await?;
+    drop(client);
+    let revoked = sessions::revoke_all(
+        &app.db,
+        caller.user_id,
+        Some(caller.session_id),
+        "password changed",
+    )
+    .await?;
+    end_sessions(app, caller.user_id, &revoked).await;
+    notify_owner(
+        app,
+        caller.user_id,
+        "Your Banter password was changed",
+        "The password of your Banter account was changed from one of your signed-in devices, \
+         and every other device was logged out. If it was not you, reset your password now.",
+    )
+    .await;
+    Ok(PasswordChanged {
+        changed: true,
+        sessions_revoked: revoked.len() as i64,
+    })
+}
+
+/// `POST /api/auth/change-email {newEmail, password}`: sends a confirmation link to the new
+/// address (the account keeps its address until the link is used) and tells the old one.
+#[utoipa::path(post, path = "/api/auth/change-email", tag = "auth", security(("bearer" = [])),
+    request_body = ChangeEmailRequest,
+    responses((status = 200, description = "A confirmation link is on its way to the new address", body = Envelope<EmailChangeStarted>)))]
+pub async fn start_email_change(
+    app: &App,
+    caller: Caller,
+    body: ChangeEmailRequest,
+) -> Result<EmailChangeStarted, ApiError> {
+    let ChangeEmailRequest {
+        new_email,
+        password,
+    } = body;
+    if !password_matches(app, caller.user_id, &password).await? {
+        return Err(ApiError::InvalidCredentials);
+    }
+    match users::id_by_email(&app.db, &new_email).await? {
+        Some(owner) if owner == caller.user_id => {
+            return Err(ApiError::Validation(
+                "`newEmail` is the account's address already".into(),
+            ))
+        }
+        Some(_) => return Err(ApiError::AlreadyExists("this email is in use".into())),
+        None => {}
+    }
+    let (token, hash) = new_opaque_token();
+    let ttl = app.settings.email_token_ttl;
+    tokens::create_email_change_token(
+        &app.db,
+        caller.user_id,
+        &new_email,
+        &hash,
+        chrono::Utc::now() + chrono::Duration::from_std(ttl).expect("ttl in range"),
+    )
+    .await?;
+    let link = format!(
+        "{}/confirm-email-change?token={token}",
+        app.settings.public_url
+    );
+    let text = format!(
+        "Confirm {} as the email address of your Banter account: {link}\n\n\
+         (Or POST /api/auth/change-email/confirm with {{\"token\": \"{token}\"}}.) The link \
+         expires in 24 hours. If you did not ask for this, ignore this email.",
+        new_email.as_str()
+    );
+    app.ports
+        .notifier
+        .send_email(new_email.as_str(), "Confirm your new Banter email", &text)
+        .await?;
+    notify_owner(
+        app,
+        caller.user_id,
+        "A new email address for your Banter account",
+        &format!(
+            "Someone signed in to your Banter account asked to change its email address to {}. \
+             It changes only once a link sent there is used. If it was not you, change your \
+             password now.",
+            new_email.as_str()
+        ),
+    )
+    .await;
+    Ok(EmailChangeStarted {
+        sent: true,
+        pending_email: new_email.as_str().to_owned(),
+        expires_in: ttl.as_secs() as i64,
+    })
+}
+
+/// `POST /api/auth/change-email/confirm {token}`: the link from the new address's email. The
+/// address becomes the account's, verified; the account's own devices get
+/// `user:profile:updated`, the old address a notice, and links sent to the old address
+/// (verification, password and 2FA reset) stop working.
+#[utoipa::path(post, path = "/api/auth/change-email/confirm", tag = "auth",
+    request_body = ConfirmEmailChangeRequest,
+    responses((status = 200, description = "The account's address is the new one, verified", body = Envelope<EmailChanged>)))]
+pub async fn confirm_email_change(
+    app: &App,
+    body: ConfirmEmailChangeRequest,
+) -> Result<EmailChanged, ApiError> {
+    let token = body.token.expose();
+    if token.len() > 200 {
+        return Err(ApiError::InvalidToken);
+    }
+    let (user, new_email) = tokens::consume_email_change_token(&app.db, &hash_token(token)).await?;
+    let old_email = current_email(app, user).await?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    if !users::set_confirmed_email(&tx, user, &new_email).await? {
+        return Err(ApiError::AlreadyExists("this email is in use".into()));
+    }
+    tokens::spend_outstanding(
+        &tx,
+        user,
+        &[
+            tokens::VERIFY_EMAIL,
+            tokens::RESET_PASSWORD,
+            tokens::RESET_TWO_FACTOR,
+        ],
+    )
+    .await?;
+    let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
+    let notice = format!(
+        "The email address of your Banter account is now {}. If you did not make this change, \
+         someone who knew your password did.",
+        new_email.as_str()
+    );
+    if let Err(e) = app
+        .ports
+        .notifier
+        .send_email(&old_email, "Your Banter email was changed", &notice)
+        .await
+    {
+        tracing::warn!(error = %e, "a security notice was not sent");
+    }
+    Ok(EmailChanged {
+        email: profile.email,
+        verified: true,
+    })
+}
+
+/// The account's address now (before a change replaces it).
+async fn current_email(app: &App, user: Uuid) -> Result<String, ApiError> {
+    let client = app.db.get().await?;
+    users::own_profile(&client, user)
+        .await?
+        .map(|profile| profile.email)
+        .ok_or(ApiError::NotFound("user"))
+}
