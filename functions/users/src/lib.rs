@@ -1,10 +1,10 @@
 //! REST `/api/users/*`: profiles and privacy, user search, blocking, data export and account
-//! deletion; `/api/notifications/device`: this device's push notifications; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone sync,
+//! deletion; `/api/reports`: abuse reports; `/api/notifications/device`: this device's push notifications; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone sync,
 //! vCard import and export; `/api/backups`: chat backups.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::data_rights::{self, ExportAnswer};
-use banter_core::services::{backups, blocking, contacts, notifications, profiles};
+use banter_core::services::{backups, blocking, contacts, notifications, profiles, reports};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -44,6 +44,13 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
             .await
             .map(Reply::page),
         "GET /api/users/blocked" => blocking::list(app, caller).await.map(Reply::ok),
+        "POST /api/reports" => {
+            let limit = app.settings.rate_limits.reports;
+            req.limit_by_user(app, "reports", caller, limit).await?;
+            reports::file(app, caller, req.body(max)?)
+                .await
+                .map(Reply::created)
+        }
         "POST /api/users/block" => blocking::block(app, caller, req.body(max)?)
             .await
             .map(Reply::ok),

@@ -187,6 +187,8 @@ pub struct RateLimits {
     pub backups: Limit,
     /// Calls started, per user (each rings the callee's devices and may push to them).
     pub calls: Limit,
+    /// Abuse reports filed, per user.
+    pub reports: Limit,
     /// Failed logins for one account from one source (an IP, or a known device) before that
     /// source backs off.
     pub account_failures: i32,
@@ -207,6 +209,7 @@ impl Default for RateLimits {
             contact_lookups: Limit::new(2000, 24 * 3600),
             backups: Limit::new(3, 24 * 3600),
             calls: Limit::new(60, 3600),
+            reports: Limit::new(20, 3600),
             account_failures: 5,
             account_failures_any_source: 10,
             ip_failures: 20,
@@ -313,6 +316,7 @@ impl Settings {
         );
         limit("BANTER_RATE_LIMIT_BACKUPS", &mut s.rate_limits.backups);
         limit("BANTER_RATE_LIMIT_CALLS", &mut s.rate_limits.calls);
+        limit("BANTER_RATE_LIMIT_REPORTS", &mut s.rate_limits.reports);
         if let Ok(v) = std::env::var("BANTER_DEFAULT_PHONE_REGION") {
             s.default_phone_region = v;
         }

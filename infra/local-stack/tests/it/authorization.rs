@@ -100,6 +100,9 @@ fn route_scope(route: &str) -> Option<Scope> {
         "GET /api/calls" | "GET /api/calls/ice-servers" => {
             Scope::NoChat("the caller's own calls and call servers (calls::)")
         }
+        "POST /api/reports" => {
+            Scope::NoChat("names its chat in the body: only one the caller reads (reports::)")
+        }
         "GET /api/messages/search" => {
             Scope::NoChat("only the caller's own chats (checked below: no leak)")
         }

@@ -286,6 +286,7 @@ async fn a_seeded_fuzz_pass_finds_no_server_error_and_answers_every_frame_once()
         ("GET", "/api/users/search".to_owned()),
         ("POST", "/api/users/block".to_owned()),
         ("POST", "/api/users/unblock".to_owned()),
+        ("POST", "/api/reports".to_owned()),
         ("POST", "/api/chats".to_owned()),
         ("GET", "/api/chats".to_owned()),
         ("GET", format!("/api/chats/{chat}/messages")),

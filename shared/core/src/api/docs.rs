@@ -13,7 +13,7 @@ use crate::error::ErrorEnvelope;
 use crate::services::{
     accounts, backups, blocking, calls, chats, contacts, credentials, data_rights, health,
     invite_links, media, message_changes, message_marks, messaging, notifications, participants,
-    profiles, receipts, search, sync, two_factor, verification,
+    profiles, receipts, reports, search, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -57,6 +57,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         profiles::search,
         blocking::list,
         blocking::block,
+        reports::file,
         blocking::unblock,
         notifications::register_device,
         notifications::device,

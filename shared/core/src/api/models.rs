@@ -426,6 +426,20 @@ pub struct AccountExport {
     pub push_devices: Vec<ExportPushDevice>,
     /// The calls of the caller's 1:1 chats, newest first (as `GET /api/calls`).
     pub calls: Vec<Call>,
+    /// The abuse reports the caller filed (within their 90 days), newest first.
+    pub reports: Vec<ExportReport>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportReport {
+    pub id: Uuid,
+    pub reason: ReportReason,
+    pub reported_user_id: Option<Uuid>,
+    pub chat_id: Option<Uuid>,
+    pub message_id: Option<Uuid>,
+    pub comment: Option<String>,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -508,6 +522,64 @@ pub struct ExportMedia {
 }
 
 // --- chats -------------------------------------------------------------------------------------
+
+/// Why something is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportReason {
+    Spam,
+    Scam,
+    Harassment,
+    HateSpeech,
+    Violence,
+    SexualContent,
+    Other,
+}
+
+impl ReportReason {
+    pub fn parse_stored(s: &str) -> Self {
+        match s {
+            "spam" => Self::Spam,
+            "scam" => Self::Scam,
+            "harassment" => Self::Harassment,
+            "hate_speech" => Self::HateSpeech,
+            "violence" => Self::Violence,
+            "sexual_content" => Self::SexualContent,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_stored(self) -> &'static str {
+        match self {
+            Self::Spam => "spam",
+            Self::Scam => "scam",
+            Self::Harassment => "harassment",
+            Self::HateSpeech => "hate_speech",
+            Self::Violence => "violence",
+            Self::SexualContent => "sexual_content",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// A filed report, and what was done with it for the reporter.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportFiled {
+    pub id: Uuid,
+    pub reason: ReportReason,
+    pub reported_user_id: Option<Uuid>,
+    pub chat_id: Option<Uuid>,
+    pub message_id: Option<Uuid>,
+    /// The messages sent to the moderators with the report: the last ones the reporter could
+    /// read (around the reported message), at most five.
+    pub messages_included: i64,
+    /// The reported user is blocked now.
+    pub blocked: bool,
+    /// The reporter left the reported group.
+    pub left: bool,
+    pub created_at: Timestamp,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

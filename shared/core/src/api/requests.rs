@@ -8,7 +8,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::models::{Allowed, Audience, ChatType, MessageMetadata, ParticipantRole};
+use crate::api::models::{
+    Allowed, Audience, ChatType, MessageMetadata, ParticipantRole, ReportReason,
+};
 use crate::domain::{
     AvatarUrl, ClientMessageId, DisplayText, Email, Emoji, GroupName, MessageType, Password, Phone,
     Secret, SixDigitCode, Username,
@@ -339,6 +341,32 @@ pub struct UserSearchQuery {
 #[serde(rename_all = "camelCase")]
 pub struct BlockRequest {
     pub user_id: Uuid,
+}
+
+/// `POST /api/reports`: report a user, a chat or a message to Banter's moderators. Name the
+/// user, the chat, or both; a message is named with its chat.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRequest {
+    /// The user reported; for a 1:1 chat or a message it follows from them when not given.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    #[serde(default)]
+    pub chat_id: Option<Uuid>,
+    /// A message of `chatId`.
+    #[serde(default)]
+    pub message_id: Option<Uuid>,
+    pub reason: ReportReason,
+    /// What the reporter adds, up to 500 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub comment: Option<DisplayText<500>>,
+    /// Block the reported user too.
+    #[serde(default)]
+    pub block: bool,
+    /// Leave the reported group too.
+    #[serde(default)]
+    pub leave: bool,
 }
 
 /// `POST /api/notifications/device`: this device's token for push notifications.

@@ -18,6 +18,30 @@ use crate::error::ApiError;
 
 use super::Db;
 
+/// What makes a 1:1 chat unique: its two members, in order.
+fn individual_key(a: Uuid, b: Uuid) -> String {
+    if a < b {
+        format!("{a}:{b}")
+    } else {
+        format!("{b}:{a}")
+    }
+}
+
+/// The 1:1 chat between two users, if they have one.
+pub async fn individual_between(
+    client: &impl deadpool_postgres::GenericClient,
+    a: Uuid,
+    b: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached("SELECT id FROM chats WHERE individual_key = $1")
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&individual_key(a, b)])
+        .await?
+        .map(|r| r.get("id")))
+}
+
 /// The 1:1 chat between two users, created if it does not exist (in the caller's transaction).
 /// Returns its id and whether it was created now.
 pub async fn open_individual(
@@ -25,11 +49,7 @@ pub async fn open_individual(
     creator: Uuid,
     other: Uuid,
 ) -> Result<(Uuid, bool), ApiError> {
-    let key = if creator < other {
-        format!("{creator}:{other}")
-    } else {
-        format!("{other}:{creator}")
-    };
+    let key = individual_key(creator, other);
     let created = tx
         .query_opt(
             "INSERT INTO chats (id, type, created_by, individual_key) VALUES ($1, 'individual', $2, $3)

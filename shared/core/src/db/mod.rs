@@ -18,6 +18,7 @@ pub mod messages;
 pub mod presence;
 pub mod push_devices;
 pub mod relationships;
+pub mod reports;
 pub mod send_batches;
 pub mod sessions;
 pub mod tokens;

@@ -185,6 +185,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         })
         .collect();
     let (calls, _) = crate::db::calls::history(&app.db, caller.user_id, i64::MAX, 0).await?;
+    let reports = crate::db::reports::filed_by(&client, caller.user_id).await?;
     Ok(AccountExport {
         exported_at: Timestamp::now(),
         profile,
@@ -197,6 +198,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         contact_groups,
         push_devices,
         calls,
+        reports,
     })
 }
 

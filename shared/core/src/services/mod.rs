@@ -25,6 +25,7 @@ pub mod profiles;
 pub mod rate_limit;
 pub mod receipts;
 pub mod relay;
+pub mod reports;
 pub mod search;
 pub mod sync;
 pub mod two_factor;

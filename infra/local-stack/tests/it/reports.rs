@@ -1,0 +1,265 @@
+//! Abuse reports: what is kept for moderators, who is reported, and blocking or leaving with it.
+
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp};
+
+fn code(body: &Value) -> Option<&str> {
+    body["error"]["code"].as_str()
+}
+
+/// The stored report `id`: who it names, and the text of the messages kept with it.
+async fn stored(app: &TestApp, id: &str) -> (Option<uuid::Uuid>, Vec<String>) {
+    let id: uuid::Uuid = id.parse().unwrap();
+    let row = app
+        .app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT reported_user_id, evidence FROM abuse_reports WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let evidence: Value = row.get("evidence");
+    let texts = evidence
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    (row.get("reported_user_id"), texts)
+}
+
+async fn reports_stored(app: &TestApp) -> i64 {
+    app.app()
+        .db
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) AS n FROM abuse_reports", &[])
+        .await
+        .unwrap()
+        .get("n")
+}
+
+#[tokio::test]
+async fn reporting_a_chat_keeps_its_last_messages_and_can_block_the_sender() {
+    let app = spawn_app().await;
+    let (me, spammer, stranger) = (
+        app.register("rose").await,
+        app.register("spam").await,
+        app.register("stan").await,
+    );
+    let chat = app.open_chat(&spammer, &me).await;
+    let mine = app.sent(&me, &chat, "who is this?").await;
+    for i in 0..7 {
+        app.sent(&spammer, &chat, &format!("buy now {i}")).await;
+    }
+    let elsewhere = app.open_chat(&spammer, &stranger).await;
+    let theirs = app.sent(&stranger, &elsewhere, "not yours to see").await;
+
+    let report = |extra: Value| {
+        let mut body = json!({ "reason": "spam" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (body, expected, why) in [
+        (
+            report(json!({})),
+            (400, "VALIDATION_ERROR"),
+            "nothing named",
+        ),
+        (
+            report(json!({ "messageId": mine })),
+            (400, "VALIDATION_ERROR"),
+            "a message without its chat",
+        ),
+        (
+            report(json!({ "userId": me.id })),
+            (400, "VALIDATION_ERROR"),
+            "oneself",
+        ),
+        (
+            json!({ "chatId": chat, "reason": "boredom" }),
+            (400, "VALIDATION_ERROR"),
+            "an unknown reason",
+        ),
+        (
+            report(json!({ "chatId": chat, "comment": "x".repeat(501) })),
+            (400, "VALIDATION_ERROR"),
+            "a comment too long",
+        ),
+        (
+            report(json!({ "chatId": chat, "messageId": mine })),
+            (400, "VALIDATION_ERROR"),
+            "one's own message",
+        ),
+        (
+            report(json!({ "chatId": chat, "leave": true })),
+            (400, "VALIDATION_ERROR"),
+            "leaving a 1:1 chat",
+        ),
+        (
+            report(json!({ "userId": uuid::Uuid::now_v7() })),
+            (404, "RESOURCE_NOT_FOUND"),
+            "nobody",
+        ),
+        (
+            report(json!({ "chatId": elsewhere })),
+            (404, "RESOURCE_NOT_FOUND"),
+            "a chat the reporter is not in",
+        ),
+        (
+            report(json!({ "chatId": chat, "messageId": theirs })),
+            (404, "RESOURCE_NOT_FOUND"),
+            "a message of another chat",
+        ),
+    ] {
+        let (status, body) = app.post("/api/reports", Some(&me.access), body).await;
+        assert_eq!(
+            (status, code(&body)),
+            (expected.0, Some(expected.1)),
+            "{why}: {body}"
+        );
+    }
+    assert_eq!(
+        reports_stored(&app).await,
+        0,
+        "refused reports store nothing"
+    );
+
+    let (status, body) = app
+        .post(
+            "/api/reports",
+            Some(&me.access),
+            report(json!({ "chatId": chat, "block": true, "comment": "  ads all day  " })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let filed = &body["data"];
+    assert_eq!(filed["reportedUserId"], spammer.id.as_str(), "the 1:1 peer");
+    assert_eq!(filed["messagesIncluded"], 5);
+    assert_eq!(filed["blocked"], true);
+    let (reported, texts) = stored(&app, filed["id"].as_str().unwrap()).await;
+    assert_eq!(reported.map(|u| u.to_string()), Some(spammer.id.clone()));
+    assert_eq!(
+        texts,
+        (2..7).map(|i| format!("buy now {i}")).collect::<Vec<_>>(),
+        "the last five messages, oldest first"
+    );
+    let (_, blocked) = app.get("/api/users/blocked", Some(&me.access)).await;
+    assert_eq!(blocked["data"][0]["id"], spammer.id.as_str());
+    let (status, _) = app.send_text(&spammer, &chat, "one more").await;
+    assert_eq!(
+        status, 403,
+        "the blocked sender reaches the reporter no more"
+    );
+
+    // Reported by user alone: their 1:1 chat is what the reporter saw.
+    let (status, body) = app
+        .post(
+            "/api/reports",
+            Some(&stranger.access),
+            json!({ "userId": spammer.id, "reason": "scam" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, texts) = stored(&app, body["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(texts, ["not yours to see"]);
+
+    let (_, export) = app.get("/api/users/me/export", Some(&me.access)).await;
+    let exported = &export["data"]["reports"];
+    assert_eq!(exported.as_array().map(Vec::len), Some(1), "{exported}");
+    assert_eq!(exported[0]["comment"], "ads all day", "trimmed");
+    assert_eq!(exported[0]["reason"], "spam");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reporting_a_group_message_names_its_sender_and_can_leave_the_group() {
+    let app = spawn_app().await;
+    let (admin, troll, me, outsider) = (
+        app.register("gina").await,
+        app.register("troll").await,
+        app.register("mia").await,
+        app.register("otto").await,
+    );
+    let group = app.open_group(&admin, "Book club", &[&troll, &me]).await;
+    app.sent(&admin, &group, "welcome").await;
+    let nasty = app.sent(&troll, &group, "something nasty").await;
+    app.sent(&admin, &group, "please stop").await;
+
+    let (status, body) = app
+        .post(
+            "/api/reports",
+            Some(&outsider.access),
+            json!({ "chatId": group, "messageId": nasty, "reason": "harassment" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (404, Some("RESOURCE_NOT_FOUND")),
+        "only a reader of the group reports it"
+    );
+    let (status, body) = app
+        .post(
+            "/api/reports",
+            Some(&me.access),
+            json!({ "chatId": group, "reason": "harassment", "block": true }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("VALIDATION_ERROR")),
+        "a group alone names nobody to block: {body}"
+    );
+
+    let (status, body) = app
+        .post(
+            "/api/reports",
+            Some(&me.access),
+            json!({ "chatId": group, "messageId": nasty, "reason": "harassment", "leave": true }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["reportedUserId"], troll.id.as_str());
+    assert_eq!(body["data"]["left"], true);
+    let (_, texts) = stored(&app, body["data"]["id"].as_str().unwrap()).await;
+    assert!(
+        texts.contains(&"something nasty".to_owned()),
+        "the reported message is kept: {texts:?}"
+    );
+    let (_, chat) = app
+        .get(&format!("/api/chats/{group}"), Some(&me.access))
+        .await;
+    assert!(
+        chat["data"]["leftAt"].is_string(),
+        "the reporter left the group: {chat}"
+    );
+    let (status, body) = app
+        .post(
+            "/api/reports",
+            Some(&me.access),
+            json!({ "chatId": group, "reason": "other", "leave": true }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("VALIDATION_ERROR")),
+        "a former member has nothing to leave"
+    );
+    let (status, _) = app
+        .post(
+            "/api/reports",
+            Some(&me.access),
+            json!({ "chatId": group, "reason": "other" }),
+        )
+        .await;
+    assert_eq!(status, 201, "but still reports what they read");
+    app.stop().await;
+}

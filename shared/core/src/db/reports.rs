@@ -1,0 +1,123 @@
+//! Abuse reports (V43): who reported whom, in which chat, why, and the messages the reporter
+//! could read then, kept for moderators for 90 days.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::Json;
+use uuid::Uuid;
+
+use crate::api::models::{ChatType, ExportReport, Message, ReportReason, Timestamp};
+use crate::error::ApiError;
+
+/// A chat as its reporter reads it (a member, or a former member who kept it).
+pub struct ReportedChat {
+    pub kind: ChatType,
+    /// In a 1:1 chat, the other member.
+    pub peer: Option<Uuid>,
+    /// The reporter is a member now (a former member cannot leave again).
+    pub member: bool,
+}
+
+/// `chat_id` as `reporter` reads it; `None` if they do not read it.
+pub async fn reported_chat(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    reporter: Uuid,
+) -> Result<Option<ReportedChat>, ApiError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT c.type, me.left_at IS NULL AS member,
+                    (SELECT o.user_id FROM chat_participants o
+                     WHERE o.chat_id = c.id AND o.user_id <> $2 AND c.type = 'individual') AS peer
+             FROM chat_participants me JOIN chats c ON c.id = me.chat_id
+             WHERE me.chat_id = $1 AND me.user_id = $2 AND {}",
+            super::reads_the_chat("me")
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&chat_id, &reporter])
+        .await?
+        .map(|r| ReportedChat {
+            kind: ChatType::parse_stored(r.get("type")),
+            peer: r.get("peer"),
+            member: r.get("member"),
+        }))
+}
+
+/// A report to store.
+pub struct NewReport<'a> {
+    pub id: Uuid,
+    pub reporter: Uuid,
+    pub reported_user: Option<Uuid>,
+    pub chat_id: Option<Uuid>,
+    pub message_id: Option<Uuid>,
+    pub reason: ReportReason,
+    pub comment: Option<&'a str>,
+    pub evidence: &'a [Message],
+}
+
+/// Store a report; when it was filed.
+pub async fn insert(
+    client: &impl GenericClient,
+    report: NewReport<'_>,
+) -> Result<Timestamp, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO abuse_reports
+                 (id, reporter_id, reported_user_id, chat_id, message_id, reason, comment, evidence)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &report.id,
+                &report.reporter,
+                &report.reported_user,
+                &report.chat_id,
+                &report.message_id,
+                &report.reason.as_stored(),
+                &report.comment,
+                &Json(report.evidence),
+            ],
+        )
+        .await?;
+    Ok(Timestamp(row.get("created_at")))
+}
+
+/// The reports `reporter` filed, newest first.
+pub async fn filed_by(
+    client: &impl GenericClient,
+    reporter: Uuid,
+) -> Result<Vec<ExportReport>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, reason, reported_user_id, chat_id, message_id, comment, created_at
+             FROM abuse_reports WHERE reporter_id = $1 ORDER BY created_at DESC",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&reporter])
+        .await?
+        .iter()
+        .map(|r| ExportReport {
+            id: r.get("id"),
+            reason: ReportReason::parse_stored(r.get("reason")),
+            reported_user_id: r.get("reported_user_id"),
+            chat_id: r.get("chat_id"),
+            message_id: r.get("message_id"),
+            comment: r.get("comment"),
+            created_at: Timestamp(r.get("created_at")),
+        })
+        .collect())
+}
+
+/// Delete reports older than 90 days (and the messages kept with them). Returns how many.
+pub async fn forget_old(client: &impl GenericClient) -> Result<u64, ApiError> {
+    Ok(client
+        .execute(
+            "DELETE FROM abuse_reports WHERE created_at < now() - interval '90 days'",
+            &[],
+        )
+        .await?)
+}
