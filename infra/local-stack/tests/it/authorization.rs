@@ -42,16 +42,23 @@ enum Scope {
     InviteCode,
 }
 
+/// A former member who kept the group sees it: what no member of their standing may do is 403
+/// for them too.
 const SEEN_NOT_ALLOWED: &[(Persona, u16)] = &[
     (Outsider, 404),
     (Former, 404),
-    (Left, 404),
+    (Left, 403),
     (Blocked, 404),
     (Member, 403),
 ];
+/// What members do and non-members may not: a former member who kept the group sees it, and
+/// is refused (403).
+const MEMBERS_ONLY: &[(Persona, u16)] =
+    &[(Outsider, 404), (Former, 404), (Left, 403), (Blocked, 404)];
 const NOT_SEEN: &[(Persona, u16)] = &[(Outsider, 404), (Former, 404), (Left, 404), (Blocked, 404)];
-/// What a former member who kept the group still reads (and deleting it for themselves): the
-/// matrix tries the others; what `Left` reads is checked below.
+/// What a former member who kept the group still does, for themselves (reading, starring,
+/// clearing or deleting it): the matrix tries the others; what `Left` does is checked below
+/// and in `participants::`.
 const KEPT: &[(Persona, u16)] = &[(Outsider, 404), (Former, 404), (Blocked, 404)];
 /// Answering an invitation (nobody here has one) or taking back a reaction (nobody here made
 /// it): 404 for members too.
@@ -79,17 +86,20 @@ fn route_scope(route: &str) -> Option<Scope> {
         r if r.ends_with(" /api/notifications/device") => {
             Scope::NoChat("the caller's own device session (notifications::)")
         }
-        "GET /api/chats/{chatId}" | "GET /api/chats/{chatId}/messages" | "GET /api/chats/{chatId}/media"
-        | "DELETE /api/chats/{chatId}" => Scope::Chat(KEPT),
-        "POST /api/chats/{chatId}/messages"
+        "GET /api/chats/{chatId}"
+        | "GET /api/chats/{chatId}/messages"
+        | "GET /api/chats/{chatId}/media"
+        | "DELETE /api/chats/{chatId}"
         | "POST /api/chats/{chatId}/clear"
         | "GET /api/chats/{chatId}/messages/{messageId}/edits"
-        | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
         | "POST /api/chats/{chatId}/messages/{messageId}/read"
-        | "POST /api/chats/{chatId}/messages/{messageId}/star"
-        | "POST /api/chats/{chatId}/messages/{messageId}/forward" => Scope::Chat(NOT_SEEN),
+        | "POST /api/chats/{chatId}/messages/{messageId}/star" => Scope::Chat(KEPT),
         // Unstarring what is not starred answers `starred: false` (idempotent).
-        "DELETE /api/chats/{chatId}/messages/{messageId}/star" => Scope::Chat(NOT_SEEN),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/star" => Scope::Chat(KEPT),
+        "POST /api/chats/{chatId}/messages"
+        | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
+        // Into the group itself.
+        | "POST /api/chats/{chatId}/messages/{messageId}/forward" => Scope::Chat(MEMBERS_ONLY),
         // The admin's message: its info is the admin's; pins need the group's edit permission.
         "GET /api/chats/{chatId}/messages/{messageId}/info"
         | "POST /api/chats/{chatId}/messages/{messageId}/pin" => Scope::Chat(SEEN_NOT_ALLOWED),
@@ -118,10 +128,18 @@ fn route_scope(route: &str) -> Option<Scope> {
         // A member editing, or deleting for everyone, the admin's message.
         "PUT /api/chats/{chatId}/messages/{messageId}"
         | "DELETE /api/chats/{chatId}/messages/{messageId}" => Scope::Chat(SEEN_NOT_ALLOWED),
-        // Nothing to take back, and the admin's message is no view-once message: 404 for
-        // members too.
-        "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}"
-        | "POST /api/chats/{chatId}/messages/{messageId}/open"
+        // Nothing to take back: 404 for members too; a former member takes back nothing (403).
+        "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}" => {
+            Scope::Chat(&[
+                (Outsider, 404),
+                (Former, 404),
+                (Left, 403),
+                (Blocked, 404),
+                (Member, 404),
+            ])
+        }
+        // The admin's message is no view-once message: 404 for members too.
+        "POST /api/chats/{chatId}/messages/{messageId}/open"
         // Nor a live location.
         | "PUT /api/chats/{chatId}/messages/{messageId}/location"
         | "DELETE /api/chats/{chatId}/messages/{messageId}/location" => {
@@ -160,10 +178,10 @@ fn action_scope(action: &str) -> Option<Scope> {
         }
         "message:send"
         | "chat:leave"
-        | "message:read"
         | "message:reaction"
         | "message:typing"
-        | "message:stop_typing" => Scope::Chat(NOT_SEEN),
+        | "message:stop_typing" => Scope::Chat(MEMBERS_ONLY),
+        "message:read" => Scope::Chat(KEPT),
         "chat:update" | "chat:participant:add" | "chat:participant:remove" | "message:delete" => {
             Scope::Chat(SEEN_NOT_ALLOWED)
         }

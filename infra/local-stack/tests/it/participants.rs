@@ -119,7 +119,11 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
     let received = bob_ws.next_event("message:received").await;
     assert_eq!(received["data"]["message"]["content"], "after");
     carol_ws.expect_silence(Duration::from_millis(300)).await;
-    assert_eq!(app.send_text(&carol, &chat, "from outside").await.0, 404);
+    assert_eq!(
+        app.send_text(&carol, &chat, "from outside").await.0,
+        403,
+        "she keeps the group read-only"
+    );
     assert_eq!(
         remove(&app, &alice, &chat, &carol).await.0,
         404,
@@ -335,8 +339,13 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
     assert_eq!(file_status(before).await, 200);
     assert_eq!(file_status(after).await, 404);
 
-    // Read-only: writing answers as to a chat she is not in.
-    assert_eq!(app.send_text(&carol, &chat, "still here?").await.0, 404);
+    // Read-only: she sees the group, so writing answers 403.
+    let (status, body) = app.send_text(&carol, &chat, "still here?").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("PERMISSION_DENIED")),
+        "{body}"
+    );
     let (status, _) = app
         .put(
             &format!("/api/chats/{chat}"),
@@ -344,7 +353,7 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
             json!({ "name": "mine" }),
         )
         .await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 403);
 
     // Deleting it for herself: gone from her list and her other devices are told.
     let (status, body) = app
@@ -375,6 +384,170 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
         .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
         .await;
     assert_eq!(contents(&history), ["system added"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_former_member_reads_stars_forwards_and_clears_what_she_kept_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (alice, bob, carol, dave) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+        app.register("dave").await,
+    );
+    let chat = app.open_group(&alice, "crew", &[&bob, &carol]).await;
+    let first = app.sent(&bob, &chat, "kept one").await;
+    let second = app.sent(&bob, &chat, "kept two").await;
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{second}"),
+            &bob.access,
+            json!({ "content": "kept two, edited" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .delete(&format!("/api/chats/{chat}"), &carol.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "carol leaves");
+    let (_, synced) = app.get("/api/sync", Some(&bob.access)).await;
+    let bob_since = synced["data"]["nextCursor"].as_str().unwrap().to_owned();
+    let message = |id: &str, what: &str| format!("/api/chats/{chat}/messages/{id}/{what}");
+
+    let (status, edits) = app
+        .get(&message(&second, "edits"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 200, "{edits}");
+    assert_eq!(edits["data"][0]["previousContent"], "kept two");
+
+    let unread = || {
+        let (app, carol, chat) = (&app, &carol, &chat);
+        async move {
+            let (_, list) = app.get("/api/chats", Some(&carol.access)).await;
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == chat.as_str())
+                .unwrap()["unreadCount"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let before = unread().await;
+    let (status, body) = app
+        .post(&message(&second, "read"), Some(&carol.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        unread().await < before,
+        "her unread count follows her reading"
+    );
+    app.settle().await;
+    let (_, synced) = app
+        .get(&format!("/api/sync?since={bob_since}"), Some(&bob.access))
+        .await;
+    assert!(
+        !synced["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "message:read"),
+        "the group's senders are not told what a former member read: {synced}"
+    );
+
+    let (status, body) = app
+        .post(&message(&first, "star"), Some(&carol.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, starred) = app.get("/api/messages/starred", Some(&carol.access)).await;
+    assert_eq!(starred["data"][0]["id"], first.as_str(), "{starred}");
+
+    let with_dave = app.open_chat(&carol, &dave).await;
+    let (status, body) = app
+        .post(
+            &message(&first, "forward"),
+            Some(&carol.access),
+            json!({ "chatIds": [with_dave] }),
+        )
+        .await;
+    assert_eq!(status, 200, "forwarded out of the group she kept: {body}");
+    assert_eq!(body["data"][0]["content"], "kept one");
+    let (status, body) = app
+        .post(
+            &message(&first, "forward"),
+            Some(&carol.access),
+            json!({ "chatIds": [chat] }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("PERMISSION_DENIED")),
+        "but not into it: {body}"
+    );
+
+    for (status_and_body, what) in [
+        (
+            app.post(
+                &message(&first, "reactions"),
+                Some(&carol.access),
+                json!({ "emoji": "👍" }),
+            )
+            .await,
+            "a reaction",
+        ),
+        (
+            app.post(
+                &message(&first, "pin"),
+                Some(&carol.access),
+                json!({ "durationSeconds": 86400 }),
+            )
+            .await,
+            "a pin",
+        ),
+    ] {
+        assert_eq!(status_and_body.0, 403, "{what}: {}", status_and_body.1);
+    }
+    let mut ws = app.ws(&carol.access).await;
+    let typing = ws.act("message:typing", json!({ "chatId": chat })).await;
+    assert_eq!(typing["data"]["code"], "PERMISSION_DENIED", "{typing}");
+
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/messages/{first}"),
+            &carol.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "deleted for her");
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
+        .await;
+    assert!(
+        !contents(&history).contains(&"kept one".to_owned()),
+        "{history}"
+    );
+    assert!(contents(&history).contains(&"kept two, edited".to_owned()));
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/clear"),
+            Some(&carol.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
+        .await;
+    assert_eq!(contents(&history), Vec::<String>::new(), "cleared");
+    let (_, bobs) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
+        .await;
+    assert!(
+        contents(&bobs).contains(&"kept one".to_owned()),
+        "the group keeps everything: {bobs}"
+    );
     app.stop().await;
 }
 
@@ -445,9 +618,9 @@ async fn roles_follow_the_matrix_and_the_last_admin_leaving_hands_over() {
         "{roles:?}"
     );
     assert!(!roles.iter().any(|(id, _)| *id == alice.id), "{roles:?}");
-    // The new admin adds; the one who left is an outsider now.
+    // The new admin adds; the one who left keeps the group read-only and adds nobody.
     assert_eq!(add(&app, &bob, &chat, &dave).await.0, 200);
-    assert_eq!(add(&app, &alice, &chat, &dave).await.0, 404);
+    assert_eq!(add(&app, &alice, &chat, &dave).await.0, 403);
     app.stop().await;
 }
 

@@ -501,6 +501,24 @@ pub struct Standing {
     pub permissions: GroupPermissions,
 }
 
+/// Is `user` a former member of `chat_id` who kept it (reads it as it was when they left)?
+pub async fn kept_after_leaving(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM chat_participants
+                            WHERE chat_id = $1 AND user_id = $2 AND left_at IS NOT NULL AND NOT hidden) AS kept",
+        )
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&chat_id, &user])
+        .await?
+        .get("kept"))
+}
+
 /// `user`'s standing in a chat they are an active member of; `None` otherwise.
 pub async fn standing(
     client: &impl deadpool_postgres::GenericClient,
@@ -1211,10 +1229,14 @@ pub async fn clear_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<Option<i
     let tx = client.transaction().await?;
     let Some(row) = tx
         .query_opt(
-            "UPDATE chat_participants p SET cleared_seq = s.last_seq
-             FROM chat_sequences s
-             WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL
-             RETURNING p.cleared_seq",
+            &format!(
+                "UPDATE chat_participants p SET cleared_seq = least(s.last_seq, {})
+                 FROM chat_sequences s
+                 WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2 AND {}
+                 RETURNING p.cleared_seq",
+                super::last_seq_read("p"),
+                super::reads_the_chat("p"),
+            ),
             &[&chat_id, &user],
         )
         .await?

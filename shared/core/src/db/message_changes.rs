@@ -28,12 +28,17 @@ pub struct Target {
     pub chat_kind: ChatType,
     /// The acting member's role.
     pub role: ParticipantRole,
+    /// The actor is a member now, not a former member who kept the group (who reads it as it
+    /// was when they left, and changes nothing in it but their own view).
+    pub member: bool,
     /// A 1:1 chat where one of the two blocks the other.
     pub blocked: bool,
 }
 
-/// The message `message_id` of `chat_id` if `user` is an active member who may see it (sent
-/// after they joined, not cleared or hidden by them), locked for a change.
+/// The message `message_id` of `chat_id` if `user` may see it (sent after they joined, not
+/// cleared or hidden by them; for a former member who kept the group, sent before they left),
+/// locked for a change. What a former member may change is for the caller to decide
+/// ([`Target::member`]).
 pub async fn lock_visible(
     client: &impl GenericClient,
     chat_id: Uuid,
@@ -64,7 +69,7 @@ async fn visible(
         .prepare_cached(&format!(
             "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
                     m.deleted_for_everyone, m.forward_count, m.media_id, m.view_once,
-                    c.type AS chat_type, p.role,
+                    c.type AS chat_type, p.role, p.left_at IS NULL AS member,
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
                         WHERE o.chat_id = c.id AND o.user_id <> $3
@@ -76,10 +81,13 @@ async fn visible(
                                             AND b.relationship_type = 'blocked'))) AS blocked
              FROM messages m
              JOIN chats c ON c.id = m.chat_id
-             JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3 AND p.left_at IS NULL
+             JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3 AND {reads}
              WHERE m.id = $2 AND m.chat_id = $1 AND m.seq > p.cleared_seq AND m.created_at >= p.joined_at
+               AND m.seq <= {last_seq}
                AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
-             {lock}"
+             {lock}",
+            reads = super::reads_the_chat("p"),
+            last_seq = super::last_seq_read("p"),
         ))
         .await?;
     Ok(client
@@ -99,6 +107,7 @@ async fn visible(
             view_once: r.get("view_once"),
             chat_kind: ChatType::parse_stored(r.get("chat_type")),
             role: ParticipantRole::parse_stored(r.get("role")),
+            member: r.get("member"),
             blocked: r.get("blocked"),
         }))
 }

@@ -234,9 +234,12 @@ pub async fn update(
 ) -> Result<ChatDetails, ApiError> {
     let standing = {
         let client = app.db.get().await?;
-        chats::standing(&client, chat_id, caller.user_id)
-            .await?
-            .ok_or(ApiError::NotFound("chat"))?
+        match chats::standing(&client, chat_id, caller.user_id).await? {
+            Some(standing) => standing,
+            None => {
+                return Err(super::participants::not_a_member(app, chat_id, caller.user_id).await)
+            }
+        }
     };
     if body.changes_timer()
         && standing.kind == ChatType::Group

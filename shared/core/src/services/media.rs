@@ -171,7 +171,10 @@ async fn register(
             if let Some(upload_id) = &upload_id {
                 app.ports.blobs.abort_multipart(&key, upload_id).await?;
             }
-            Err(ApiError::NotFound("chat"))
+            Err(match body.chat_id {
+                Some(chat) => super::participants::not_a_member(app, chat, caller.user_id).await,
+                None => ApiError::NotFound("chat"),
+            })
         }
     }
 }

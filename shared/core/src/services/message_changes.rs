@@ -33,6 +33,21 @@ pub(super) async fn visible(
         .ok_or(ApiError::NotFound("message"))
 }
 
+/// As [`visible`], for a change everyone sees: a former member who kept the group sees the
+/// message but changes nothing in the group (403).
+async fn changeable(
+    tx: &impl deadpool_postgres::GenericClient,
+    caller: &Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<Target, ApiError> {
+    let target = visible(tx, caller, chat_id, message_id).await?;
+    if !target.member {
+        return Err(super::participants::no_longer_a_member());
+    }
+    Ok(target)
+}
+
 /// Refused once a message is older than `window`.
 fn within(target: &Target, window: Duration, what: &str) -> Result<(), ApiError> {
     let age = chrono::Utc::now() - target.created_at;
@@ -72,7 +87,7 @@ pub async fn edit(
     )?;
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let target = visible(&tx, &caller, chat_id, message_id).await?;
+    let target = changeable(&tx, &caller, chat_id, message_id).await?;
     if target.sender_id != Some(caller.user_id) {
         return Err(ApiError::PermissionDenied(
             "only its sender edits a message".into(),
@@ -182,6 +197,9 @@ pub async fn delete(
         Deletion::ForEveryone => {
             if target.deleted {
                 return Ok(removed);
+            }
+            if !target.member {
+                return Err(super::participants::no_longer_a_member());
             }
             let sender = target.sender_id == Some(caller.user_id);
             let group_admin =
@@ -327,7 +345,7 @@ async fn reactable(
     chat_id: Uuid,
     message_id: Uuid,
 ) -> Result<Target, ApiError> {
-    let target = visible(tx, caller, chat_id, message_id).await?;
+    let target = changeable(tx, caller, chat_id, message_id).await?;
     if target.deleted {
         return Err(ApiError::PermissionDenied(
             "a deleted message takes no reactions".into(),

@@ -19,7 +19,8 @@ use crate::App;
 use super::message_changes::visible;
 
 /// Whether the caller may pin in this chat: anyone in a 1:1 chat; in a group, whoever may edit
-/// its info.
+/// its info. Asked once the caller sees the message: someone who sees it and is no member is a
+/// former member who kept the group.
 async fn may_pin(
     tx: &impl deadpool_postgres::GenericClient,
     caller: &Caller,
@@ -27,7 +28,7 @@ async fn may_pin(
 ) -> Result<(), ApiError> {
     let standing = chats::standing(tx, chat_id, caller.user_id)
         .await?
-        .ok_or(ApiError::NotFound("chat"))?;
+        .ok_or_else(super::participants::no_longer_a_member)?;
     let allowed =
         standing.kind == ChatType::Individual || standing.permissions.edit_info.lets(standing.role);
     if !allowed {

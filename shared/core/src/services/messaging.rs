@@ -81,7 +81,7 @@ pub async fn send(
         origin_connection: origin_connection.map(str::to_owned),
         rate_limit: Some(messages_limit(app, &caller)),
     };
-    let message = stored(app, app.sends.insert_or_find(new).await?).await?;
+    let message = stored(app, caller, chat_id, app.sends.insert_or_find(new).await?).await?;
     // Stored with its event: from here delivery cannot be lost. Wake the relay now (the fast
     // path); if the queue is down, the relay's schedule delivers it a little later.
     super::relay::wake(app, "message:received").await;
@@ -96,15 +96,22 @@ fn messages_limit(app: &App, caller: &Caller) -> RateLimitHit {
     }
 }
 
-/// The message an insert stored or found, or why it refused.
-async fn stored(app: &App, outcome: Stored) -> Result<Message, ApiError> {
+/// The message an insert into `chat_id` stored or found, or why it refused.
+async fn stored(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    outcome: Stored,
+) -> Result<Message, ApiError> {
     match outcome {
         Stored::RateLimited { retry_after_secs } => Err(ApiError::RateLimited { retry_after_secs }),
         Stored::Created { message } => Ok(*message),
         Stored::Existing { id } => messages::by_id(&app.db, id)
             .await?
             .ok_or(ApiError::NotFound("message")),
-        Stored::NotMember => Err(ApiError::NotFound("chat")),
+        Stored::NotMember => {
+            Err(super::participants::not_a_member(app, chat_id, caller.user_id).await)
+        }
         Stored::AdminsOnly => Err(ApiError::PermissionDenied(
             "only the group's admins send messages here".into(),
         )),
@@ -189,7 +196,7 @@ pub async fn forward(
             origin_connection: None,
             rate_limit: Some(messages_limit(app, &caller)),
         };
-        copies.push(stored(app, app.sends.insert_or_find(new).await?).await?);
+        copies.push(stored(app, caller, target, app.sends.insert_or_find(new).await?).await?);
     }
     super::relay::wake(app, "message:received").await;
     Ok(copies)
@@ -338,6 +345,9 @@ async fn live_location(
     else {
         return Err(ApiError::NotFound("live location"));
     };
+    if !target.member {
+        return Err(super::participants::no_longer_a_member());
+    }
     if target.sender_id != Some(caller.user_id) {
         return Err(ApiError::PermissionDenied(
             "only its sender moves a live location".into(),

@@ -12,7 +12,8 @@
 //! | edit name, description | yes | if the group lets all edit | the same |
 //! | change the group's permissions | yes | no | no |
 //!
-//! A non-member (or a 1:1 chat) gets 404, as for any chat they cannot see. Every change
+//! A non-member (or a 1:1 chat) gets 404, as for any chat they cannot see; a former member who
+//! kept the group sees it, and gets 403. Every change
 //! publishes its event through the event log with the change; a removed member is told, and
 //! gets nothing newer.
 
@@ -29,16 +30,38 @@ use crate::db::{relationships, users};
 use crate::error::ApiError;
 use crate::App;
 
-/// The caller's role in the group, or 404.
+/// The caller's role in the group; 403 for a former member who kept it, 404 for anyone else.
 pub(super) async fn caller_role(
     app: &App,
     chat_id: Uuid,
     caller: &Caller,
 ) -> Result<ParticipantRole, ApiError> {
     let client = app.db.get().await?;
-    chats::group_role(&client, chat_id, caller.user_id)
-        .await?
-        .ok_or(ApiError::NotFound("chat"))
+    match chats::group_role(&client, chat_id, caller.user_id).await? {
+        Some(role) => Ok(role),
+        None => Err(not_a_member(app, chat_id, caller.user_id).await),
+    }
+}
+
+/// A former member who kept the group sees it, as it was when they left, but changes nothing
+/// in it: what they are told when they try.
+pub(crate) fn no_longer_a_member() -> ApiError {
+    ApiError::PermissionDenied("you are no longer a member of this group".into())
+}
+
+/// Why `user`, who is not a member of `chat_id`, may not act in it: 403 for a former member who
+/// kept it (they see it, so it is no secret), 404 for anyone else, as for any chat they cannot
+/// see.
+pub(crate) async fn not_a_member(app: &App, chat_id: Uuid, user: Uuid) -> ApiError {
+    let kept = match app.db.get().await {
+        Ok(client) => chats::kept_after_leaving(&client, chat_id, user).await,
+        Err(e) => Err(e.into()),
+    };
+    match kept {
+        Ok(true) => no_longer_a_member(),
+        Ok(false) => ApiError::NotFound("chat"),
+        Err(e) => e,
+    }
 }
 
 /// `POST /api/chats/{chatId}/participants`: an admin adds someone (as a member unless said).
@@ -60,9 +83,10 @@ pub async fn add(
 ) -> Result<ParticipantAdded, ApiError> {
     let standing = {
         let client = app.db.get().await?;
-        chats::group_standing(&client, chat_id, caller.user_id)
-            .await?
-            .ok_or(ApiError::NotFound("chat"))?
+        match chats::group_standing(&client, chat_id, caller.user_id).await? {
+            Some(standing) => standing,
+            None => return Err(not_a_member(app, chat_id, caller.user_id).await),
+        }
     };
     if !standing.permissions.add_members.lets(standing.role) {
         return Err(ApiError::PermissionDenied(

@@ -156,22 +156,26 @@ pub async fn read(
     let target = target.ok_or(ApiError::NotFound("message"))?;
     let (before, now) = message_changes::mark_read(&tx, chat_id, reader, target.seq).await?;
     if now > before {
+        // A former member who kept the group reads it for themselves: its senders are not told.
         let timestamp = Timestamp::now();
-        let mut notices: Vec<(Uuid, serde_json::Value)> =
-            message_changes::read_notices(&tx, chat_id, reader, before, now)
-                .await?
-                .into_iter()
-                .map(|n| {
-                    let event = ServerEvent::MessageRead(MessageRead {
-                        message_id: n.message_id,
-                        chat_id,
-                        seq: now,
-                        read_by: reader,
-                        timestamp,
-                    });
-                    (n.sender, event.data())
-                })
-                .collect();
+        let senders = if target.member {
+            message_changes::read_notices(&tx, chat_id, reader, before, now).await?
+        } else {
+            Vec::new()
+        };
+        let mut notices: Vec<(Uuid, serde_json::Value)> = senders
+            .into_iter()
+            .map(|n| {
+                let event = ServerEvent::MessageRead(MessageRead {
+                    message_id: n.message_id,
+                    chat_id,
+                    seq: now,
+                    read_by: reader,
+                    timestamp,
+                });
+                (n.sender, event.data())
+            })
+            .collect();
         let own = ServerEvent::MessageRead(MessageRead {
             message_id,
             chat_id,

@@ -32,9 +32,11 @@ pub async fn relay(
 ) -> Result<TypingSent, ApiError> {
     let sent = TypingSent { chat_id, is_typing };
     let client = app.db.get().await?;
-    let (username, audience) = chats::activity_audience(&client, chat_id, caller.user_id)
-        .await?
-        .ok_or(ApiError::NotFound("chat"))?;
+    let Some((username, audience)) =
+        chats::activity_audience(&client, chat_id, caller.user_id).await?
+    else {
+        return Err(super::participants::not_a_member(app, chat_id, caller.user_id).await);
+    };
     drop(client);
     let kind = if is_typing { "typing" } else { "stop" };
     let bucket = format!("typing:{}:{chat_id}:{kind}", caller.user_id);
