@@ -292,6 +292,51 @@ async fn calls_are_declined_cancelled_rung_out_replaced_and_refused_where_they_c
         ],
         "newest first; the last still rings"
     );
+
+    // Each ended call has its line in the chat, as WhatsApp shows it; only a missed call is
+    // unread, and only for the one it missed.
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
+        .await;
+    let lines: Vec<(String, Value, Value)> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["metadata"]["action"] == "call")
+        .map(|m| {
+            (
+                m["content"].as_str().unwrap().to_owned(),
+                m["metadata"]["endReason"].clone(),
+                m["metadata"]["durationSeconds"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(lines.len(), 4, "{history}");
+    assert_eq!(
+        lines[..3],
+        [
+            (
+                "Declined voice call".to_owned(),
+                json!("declined"),
+                Value::Null
+            ),
+            ("Missed voice call".to_owned(), json!("missed"), Value::Null),
+            ("Missed voice call".to_owned(), json!("missed"), Value::Null),
+        ]
+    );
+    assert!(lines[3].0.starts_with("Voice call, 0:0"), "{:?}", lines[3]);
+    assert_eq!(lines[3].1, "replaced");
+    assert!(lines[3].2.is_i64(), "answered: it lasted");
+    assert_eq!(
+        app.chat_row(&bob, &chat).await["unreadCount"],
+        2,
+        "the two calls he missed"
+    );
+    assert_eq!(
+        app.chat_row(&alice, &chat).await["unreadCount"],
+        0,
+        "she made them"
+    );
     app.stop().await;
 }
 

@@ -1575,6 +1575,16 @@ async fn disappearing_messages_expire_and_are_erased_by_the_schedule() {
         .await;
     assert_eq!(status, 200, "either member of a 1:1 chat sets it: {body}");
     assert_eq!(body["data"]["disappearingSeconds"], 86400);
+    let timeline = history(&app, &alice, &chat).await;
+    let line = timeline.last().unwrap();
+    assert_eq!(line["metadata"]["action"], "disappearing_changed");
+    assert_eq!(line["metadata"]["disappearingSeconds"], 86400);
+    assert!(
+        line["content"].as_str().unwrap().ends_with(
+            " turned on disappearing messages: new messages disappear 24 hours after they are sent"
+        ),
+        "{line}"
+    );
     let (status, _) = app
         .put(
             &format!("/api/chats/{chat}"),

@@ -421,19 +421,10 @@ async fn a_former_member_reads_stars_forwards_and_clears_what_she_kept_and_chang
     assert_eq!(status, 200, "{edits}");
     assert_eq!(edits["data"][0]["previousContent"], "kept two");
 
-    let unread = || {
-        let (app, carol, chat) = (&app, &carol, &chat);
-        async move {
-            let (_, list) = app.get("/api/chats", Some(&carol.access)).await;
-            list["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["id"] == chat.as_str())
-                .unwrap()["unreadCount"]
-                .as_i64()
-                .unwrap()
-        }
+    let unread = || async {
+        app.chat_row(&carol, &chat).await["unreadCount"]
+            .as_i64()
+            .unwrap()
     };
     let before = unread().await;
     let (status, body) = app

@@ -300,6 +300,19 @@ impl TestApp {
         .await
     }
 
+    /// `chat`'s row in `user`'s chat list (which must hold it).
+    pub async fn chat_row(&self, user: &User, chat: &str) -> Value {
+        let (status, list) = self.get("/api/chats", Some(&user.access)).await;
+        assert_eq!(status, 200, "{list}");
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == chat)
+            .unwrap_or_else(|| panic!("{chat} is not in the list: {list}"))
+            .clone()
+    }
+
     /// `from` sends `text` to `chat` (as [`Self::send_text`]), which must be stored: its id.
     pub async fn sent(&self, from: &User, chat: &str, text: &str) -> String {
         let (status, body) = self.send_text(from, chat, text).await;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::chats::{append_system_message, CallLine, SystemAction};
 use super::events::append_chat_event_from;
 use super::Db;
 use crate::api::models::{Call, CallEndReason, CallKind, CallStatus, Timestamp};
@@ -148,7 +149,8 @@ async fn lock_call(
 }
 
 /// End `call` with `reason` and its `call:ended` event (caused by `actor`, not pushed to
-/// `origin`).
+/// `origin`), and write its line in the chat's timeline ("Missed voice call", "Video call,
+/// 3:05").
 async fn end_call(
     tx: &deadpool_postgres::Transaction<'_>,
     call: Uuid,
@@ -169,6 +171,25 @@ async fn end_call(
     let ended = call_row(&row);
     let event = ServerEvent::CallEnded(ended.clone());
     append_chat_event_from(tx, ended.chat_id, actor, origin, &event).await?;
+    let line = CallLine {
+        call_id: ended.id,
+        kind: ended.kind,
+        end_reason: reason,
+        seconds: ended
+            .answered_at
+            .zip(ended.ended_at)
+            .map(|(answered, ended)| (ended.0 - answered.0).num_seconds()),
+    };
+    // The caller made the call: theirs is the line's actor (so it is never unread for them).
+    append_system_message(
+        tx,
+        ended.chat_id,
+        SystemAction::Call(line),
+        ended.caller_id,
+        None,
+        None,
+    )
+    .await?;
     Ok(ended)
 }
 

@@ -6,8 +6,8 @@ use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use crate::api::models::{
-    Allowed, ChatDetails, ChatSettings, ChatSummary, ChatType, GroupPermissions, LastMessage,
-    Participant, ParticipantRole, Timestamp,
+    Allowed, CallEndReason, CallKind, ChatDetails, ChatSettings, ChatSummary, ChatType,
+    GroupPermissions, LastMessage, Participant, ParticipantRole, Timestamp,
 };
 use crate::api::requests::UpdateChatRequest;
 use crate::api::ws::{
@@ -404,8 +404,11 @@ pub async fn list(
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.created_at >= me.joined_at
                       AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone
-                      -- Nor the timeline's record of what the caller did themselves.
-                      AND NOT (m.type = 'system' AND m.metadata ->> 'actorId' = $1::text)
+                      -- Nor the timeline's record of what the caller did themselves, nor a
+                      -- call's line unless it was missed.
+                      AND NOT (m.type = 'system' AND (m.metadata ->> 'actorId' = $1::text
+                               OR m.metadata ->> 'endReason' IS DISTINCT FROM 'missed'
+                                  AND m.metadata ->> 'action' = 'call'))
                       AND {not_blocked} LIMIT $4) AS unread)
                         AS unread_count,
                     EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id
@@ -864,7 +867,20 @@ pub enum SystemAction {
     DescriptionChanged,
     AvatarChanged,
     PermissionsChanged,
-    DisappearingChanged,
+    /// The disappearing-messages timer is now this many seconds (0: off).
+    DisappearingChanged(i32),
+    /// A 1:1 call ended (its line in the chat, written as it ends).
+    Call(CallLine),
+}
+
+/// What a call's timeline line says of it.
+#[derive(Clone, Copy)]
+pub struct CallLine {
+    pub call_id: Uuid,
+    pub kind: CallKind,
+    pub end_reason: CallEndReason,
+    /// How long it lasted once answered (none if it never was).
+    pub seconds: Option<i64>,
 }
 
 impl SystemAction {
@@ -880,16 +896,18 @@ impl SystemAction {
             Self::DescriptionChanged => "description_changed",
             Self::AvatarChanged => "avatar_changed",
             Self::PermissionsChanged => "permissions_changed",
-            Self::DisappearingChanged => "disappearing_changed",
+            Self::DisappearingChanged(_) => "disappearing_changed",
+            Self::Call(_) => "call",
         }
     }
 }
 
-/// A system message in the group's timeline (type `system`, no sender), stored and published
+/// A system message in the chat's timeline (type `system`, no sender), stored and published
 /// (`message:received`) with the change it records, so every device renders the same history.
-/// `metadata` says what happened (`action`, `actorId`, `userId`, `role`) for clients to render
-/// in their own language; `content` is the English line, with usernames as they were.
-async fn append_system_message(
+/// `metadata` says what happened (`action`, `actorId`, `userId`, `role`, and the timer or the
+/// call's details) for clients to render in their own language; `content` is the English line,
+/// with usernames as they were.
+pub(super) async fn append_system_message(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
     action: SystemAction,
@@ -909,12 +927,29 @@ async fn append_system_message(
     if let Some(role) = role {
         metadata.insert("role".into(), role.as_str().into());
     }
+    match action {
+        SystemAction::DisappearingChanged(seconds) => {
+            metadata.insert("disappearingSeconds".into(), seconds.into());
+        }
+        SystemAction::Call(call) => {
+            metadata.insert("callId".into(), call.call_id.to_string().into());
+            metadata.insert("kind".into(), call.kind.as_str().into());
+            metadata.insert("endReason".into(), call.end_reason.as_str().into());
+            if let Some(seconds) = call.seconds {
+                metadata.insert("durationSeconds".into(), seconds.into());
+            }
+        }
+        _ => {}
+    }
     let stmt = tx
         .prepare_cached(
             "WITH names AS (
                  SELECT (SELECT username FROM users WHERE id = $3) AS actor,
                         (SELECT username FROM users WHERE id = $4) AS target,
-                        (SELECT name FROM chats WHERE id = $1) AS chat
+                        (SELECT name FROM chats WHERE id = $1) AS chat,
+                        ($6::jsonb ->> 'disappearingSeconds')::int AS timer,
+                        CASE $6::jsonb ->> 'kind' WHEN 'video' THEN 'video' ELSE 'voice' END AS call_kind,
+                        ($6::jsonb ->> 'durationSeconds')::int AS call_seconds
              ), line AS (
                  SELECT CASE $5::text
                      WHEN 'created' THEN format('%s created the group \"%s\"', actor, chat)
@@ -926,6 +961,17 @@ async fn append_system_message(
                      WHEN 'description_changed' THEN format('%s changed the group description', actor)
                      WHEN 'avatar_changed' THEN format('%s changed the group picture', actor)
                      WHEN 'permissions_changed' THEN format('%s changed the group settings', actor)
+                     WHEN 'disappearing_changed' THEN CASE timer
+                         WHEN 0 THEN format('%s turned off disappearing messages', actor)
+                         ELSE format('%s turned on disappearing messages: new messages disappear %s after they are sent',
+                                     actor, CASE WHEN timer > 86400 THEN (timer / 86400) || ' days'
+                                                 ELSE (timer / 3600) || ' hours' END) END
+                     WHEN 'call' THEN CASE $6::jsonb ->> 'endReason'
+                         WHEN 'missed' THEN format('Missed %s call', call_kind)
+                         WHEN 'declined' THEN format('Declined %s call', call_kind)
+                         ELSE format('%s call', initcap(call_kind)) || CASE WHEN call_seconds IS NULL THEN ''
+                             ELSE format(', %s:%s', call_seconds / 60, lpad((call_seconds % 60)::text, 2, '0')) END
+                     END
                      ELSE CASE WHEN actor IS NULL
                          THEN format('%s is now %s', target, $7::text)
                          ELSE format('%s made %s %s', actor, target, $7::text) END
@@ -1062,7 +1108,7 @@ pub async fn update(
             append_system_message(
                 &tx,
                 chat_id,
-                SystemAction::DisappearingChanged,
+                SystemAction::DisappearingChanged(timer.0),
                 Some(user),
                 None,
                 None,
