@@ -87,6 +87,11 @@ async fn admins_rename_a_group_and_every_member_is_told() {
         .as_str()
         .unwrap()
         .ends_with("changed the group name to \"renamed\""));
+    let system = bob_ws.next_event("message:received").await;
+    assert_eq!(
+        system["data"]["message"]["metadata"]["action"], "description_changed",
+        "a line for each change"
+    );
     let (_, seen) = app
         .get(&format!("/api/chats/{chat}"), Some(&bob.access))
         .await;

@@ -1169,14 +1169,15 @@ pub async fn update(
             Some(&updated.data()),
         )
         .await?;
-        let action = if name.is_some() {
-            SystemAction::NameChanged
-        } else if description.is_some() {
-            SystemAction::DescriptionChanged
-        } else {
-            SystemAction::AvatarChanged
-        };
-        append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
+        // A line for each thing changed, as each would have had on its own.
+        let actions = [
+            (name.is_some(), SystemAction::NameChanged),
+            (description.is_some(), SystemAction::DescriptionChanged),
+            (avatar.is_some(), SystemAction::AvatarChanged),
+        ];
+        for (_, action) in actions.into_iter().filter(|(changed, _)| *changed) {
+            append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
+        }
     }
     if let Some(settings) = request.settings {
         if settings.pin_chat == Some(true) {
