@@ -4,9 +4,10 @@
 //! or an unknown action is answered, never fatal.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use banter_core::api::models::Timestamp;
 use banter_core::api::requests::AddParticipantRequest;
 use banter_core::api::requests::{AddReactionRequest, DeleteMessageRequest};
-use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, ReplyFrame};
+use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, Pong, ReplyFrame};
 use banter_core::services::{
     accounts, calls, chats, invite_links, media, message_changes, messaging, participants,
     presence, receipts, typing,
@@ -170,6 +171,9 @@ async fn run_action(
                 .await
                 .map(ActionResult::Presence)
         }
+        ClientAction::Ping(_) => Ok(ActionResult::Pong(Pong {
+            server_time: Timestamp::now(),
+        })),
         ClientAction::StatusUpdate(update) => presence::update_status(app, caller, update.status)
             .await
             .map(ActionResult::Status),

@@ -167,8 +167,8 @@ fn route_scope(route: &str) -> Option<Scope> {
 fn action_scope(action: &str) -> Option<Scope> {
     Some(match action {
         "chat:create" => Scope::NoChat("creates a chat"),
-        "user:online" | "user:offline" | "user:status_update" => {
-            Scope::NoChat("the caller's own presence and status")
+        "user:online" | "user:offline" | "user:status_update" | "socket:ping" => {
+            Scope::NoChat("the caller's own presence and status, and the heartbeat")
         }
         "media:processing:status"
         | "media:upload:start"

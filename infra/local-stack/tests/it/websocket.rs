@@ -276,6 +276,33 @@ async fn idle_connections_are_closed_and_unregistered() {
 }
 
 #[tokio::test]
+async fn a_heartbeat_keeps_a_quiet_connection_open_and_tells_the_server_time() {
+    let app = spawn_app_with(|c| c.ws_limits.idle_timeout = Duration::from_millis(400)).await;
+    let alice = app.register("alice").await;
+    let mut ws = app.ws(&alice.access).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let pong = ws.act("socket:ping", json!({})).await;
+        assert_eq!(pong["event"], "ack", "{pong}");
+        let server_time: chrono::DateTime<chrono::Utc> = pong["data"]["serverTime"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let off = (chrono::Utc::now() - server_time).num_milliseconds().abs();
+        assert!(off < 5_000, "the server's time: {pong}");
+    }
+    // 800 ms in all, twice the idle timeout: the heartbeats kept it open.
+    let stray = ws.act("socket:ping", json!({ "extra": 1 })).await;
+    assert_eq!(stray["data"]["code"], "VALIDATION_ERROR", "{stray}");
+    match ws.next_message(Duration::from_secs(3)).await {
+        Some(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("quiet again, it closes: {other:?}"),
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn connections_end_at_their_maximum_lifetime_even_when_busy() {
     let app = spawn_app_with(|c| c.ws_limits.max_lifetime = Duration::from_millis(600)).await;
     let alice = app.register("alice").await;

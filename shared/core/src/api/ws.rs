@@ -160,6 +160,11 @@ pub enum ClientAction {
     /// Change your status text (the people who may see your presence are told).
     #[serde(rename = "user:status_update")]
     StatusUpdate(StatusUpdatePayload),
+    /// A heartbeat: API Gateway closes a WebSocket that carries nothing for 10 minutes, so a
+    /// quiet client sends this every few minutes. It checks the device session and changes
+    /// nothing; the ack carries the server's time.
+    #[serde(rename = "socket:ping")]
+    Ping(NoPayload),
     /// A file's processing status (as `GET /api/media/{fileId}/status`); the ack carries it.
     #[serde(rename = "media:processing:status")]
     MediaStatus(MediaRefPayload),
@@ -264,7 +269,7 @@ pub struct UploadProgressPayload {
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 23] = [
+pub const ACTIONS: [&str; 24] = [
     "message:send",
     "message:read",
     "message:reaction",
@@ -274,6 +279,7 @@ pub const ACTIONS: [&str; 23] = [
     "user:online",
     "user:offline",
     "user:status_update",
+    "socket:ping",
     "chat:create",
     "chat:update",
     "chat:participant:add",
@@ -511,6 +517,15 @@ pub enum ActionResult {
     Call(Call),
     /// `call:candidate`: passed on.
     CandidateSent(CandidateSent),
+    /// `socket:ping`: the server's time (for a client to see how far its clock is off).
+    Pong(Pong),
+}
+
+/// `socket:ping`'s ack.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pong {
+    pub server_time: Timestamp,
 }
 
 /// `call:candidate`'s ack.
