@@ -170,6 +170,10 @@ pub struct ChangeEmailRequest {
     /// The current password, to confirm.
     #[schema(max_length = 1024)]
     pub password: Secret,
+    /// A code from the authenticator, when two-factor authentication is on (the address is
+    /// where a 2FA reset goes, so changing it takes the second factor too).
+    #[serde(default)]
+    pub code: Option<SixDigitCode>,
 }
 
 /// `POST /api/auth/change-email/confirm`.

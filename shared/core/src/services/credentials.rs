@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::App;
 
 use super::accounts::{end_sessions, password_matches};
-use super::two_factor::notify_owner;
+use super::two_factor::{notify_owner, second_factor_ok};
 
 /// `POST /api/auth/change-password {currentPassword, newPassword}`: sets the new password and
 /// revokes every other device session (their WebSockets close); this one stays signed in.
@@ -66,8 +66,9 @@ pub async fn change_password(
     })
 }
 
-/// `POST /api/auth/change-email {newEmail, password}`: sends a confirmation link to the new
-/// address (the account keeps its address until the link is used) and tells the old one.
+/// `POST /api/auth/change-email {newEmail, password, code?}`: sends a confirmation link to the
+/// new address (the account keeps its address until the link is used) and tells the old one.
+/// With two-factor authentication on, it takes a code from the authenticator too.
 #[utoipa::path(post, path = "/api/auth/change-email", tag = "auth", security(("bearer" = [])),
     request_body = ChangeEmailRequest,
     responses((status = 200, description = "A confirmation link is on its way to the new address", body = Envelope<EmailChangeStarted>)))]
@@ -79,9 +80,20 @@ pub async fn start_email_change(
     let ChangeEmailRequest {
         new_email,
         password,
+        code,
     } = body;
     if !password_matches(app, caller.user_id, &password).await? {
         return Err(ApiError::InvalidCredentials);
+    }
+    // The address is where a 2FA reset goes: with 2FA on, changing it takes a code too.
+    let code = code.as_ref().map(|c| c.as_str());
+    if !second_factor_ok(app, caller.user_id, code, None).await? {
+        return Err(match code {
+            None => ApiError::PermissionDenied(
+                "two-factor authentication is on: give a `code` from your authenticator".into(),
+            ),
+            Some(_) => ApiError::InvalidCredentials,
+        });
     }
     match users::id_by_email(&app.db, &new_email).await? {
         Some(owner) if owner == caller.user_id => {

@@ -119,7 +119,8 @@ pub async fn disable(
     })
 }
 
-async fn second_factor_ok(
+/// Does `code` (or `recovery`) pass the user's second factor? `true` when 2FA is off.
+pub(crate) async fn second_factor_ok(
     app: &App,
     user: Uuid,
     code: Option<&str>,

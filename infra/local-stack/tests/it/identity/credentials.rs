@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::support::spawn_app;
 
-use super::{closed, code, PASSWORD};
+use super::{closed, code, enable_two_factor, PASSWORD};
 
 #[tokio::test]
 async fn changing_the_password_keeps_this_device_and_logs_out_the_others() {
@@ -308,5 +308,46 @@ async fn two_accounts_asking_for_one_address_cannot_both_have_it() {
         second.email.as_str(),
         "the second account keeps its address"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_two_factor_on_a_new_email_address_takes_a_code_too() {
+    let app = spawn_app().await;
+    let user = app.register("tina").await;
+    let secret = enable_two_factor(&app, &user).await;
+    let new_email = format!("new-{}", user.email);
+    let ask = |code: Option<&str>| {
+        let mut body = json!({ "newEmail": new_email, "password": PASSWORD });
+        if let Some(code) = code {
+            body["code"] = json!(code);
+        }
+        body
+    };
+    let now = || banter_core::auth::totp::code_at(&secret, chrono::Utc::now().timestamp());
+    let wrong = if now() == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    for (body, expected) in [
+        (ask(None), (403, Some("PERMISSION_DENIED"))),
+        (ask(Some(wrong)), (401, Some("INVALID_CREDENTIALS"))),
+    ] {
+        let (status, body) = app
+            .post("/api/auth/change-email", Some(&user.access), body)
+            .await;
+        assert_eq!((status, code(&body)), expected, "{body}");
+    }
+    assert!(app.last_sent_to(&new_email).is_none(), "nothing was sent");
+    let (status, body) = app
+        .post(
+            "/api/auth/change-email",
+            Some(&user.access),
+            ask(Some(&now())),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(app.last_sent_to(&new_email).is_some());
     app.stop().await;
 }

@@ -34,3 +34,27 @@ async fn closed(ws: &mut crate::support::WsClient) -> bool {
         }
     }
 }
+
+/// Turn two-factor authentication on for `user`; the secret's bytes.
+async fn enable_two_factor(app: &crate::support::TestApp, user: &crate::support::User) -> Vec<u8> {
+    app.verify_email(user).await;
+    let (_, setup) = app
+        .post(
+            "/api/auth/2fa/setup",
+            Some(&user.access),
+            serde_json::json!({}),
+        )
+        .await;
+    let raw =
+        banter_core::auth::totp::base32_decode(setup["data"]["secret"].as_str().unwrap()).unwrap();
+    let code = banter_core::auth::totp::code_at(&raw, chrono::Utc::now().timestamp());
+    let (status, body) = app
+        .post(
+            "/api/auth/2fa/enable",
+            Some(&user.access),
+            serde_json::json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    raw
+}

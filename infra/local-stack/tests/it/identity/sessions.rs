@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::support::{relaxed_settings, spawn_app, spawn_app_with};
 
-use super::{closed, code, PASSWORD};
+use super::{closed, code, enable_two_factor, PASSWORD};
 
 #[tokio::test]
 async fn device_sessions_are_listed_and_revocable() {
@@ -425,25 +425,6 @@ async fn a_revoked_session_stops_working_on_rest_and_over_the_websocket_at_once(
         .await;
     assert_eq!(status, 401, "a deleted account cannot create groups");
     app.stop().await;
-}
-
-/// Turn two-factor authentication on for `user`; the secret's bytes.
-async fn enable_two_factor(app: &crate::support::TestApp, user: &crate::support::User) -> Vec<u8> {
-    app.verify_email(user).await;
-    let (_, setup) = app
-        .post("/api/auth/2fa/setup", Some(&user.access), json!({}))
-        .await;
-    let raw = totp::base32_decode(setup["data"]["secret"].as_str().unwrap()).unwrap();
-    let code = totp::code_at(&raw, chrono::Utc::now().timestamp());
-    let (status, body) = app
-        .post(
-            "/api/auth/2fa/enable",
-            Some(&user.access),
-            json!({ "code": code }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    raw
 }
 
 #[tokio::test]
