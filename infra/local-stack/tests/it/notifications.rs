@@ -406,12 +406,14 @@ async fn endpoints_no_device_uses_are_deleted_at_the_push_service() {
     app.stop().await;
 }
 
-/// Call in `chat`, then hang up before anyone answers.
-async fn ring_and_cancel(ws: &mut crate::support::WsClient, chat: &str, kind: &str) {
+/// Call in `chat`, then hang up before anyone answers (once the relay delivered the ringing:
+/// a call that ends before is never rung, below).
+async fn ring_and_cancel(app: &TestApp, ws: &mut crate::support::WsClient, chat: &str, kind: &str) {
     let offer = json!({ "chatId": chat, "kind": kind, "sdp": "v=0\r\n" });
     let started = ws.act("call:start", offer).await;
     let id = started["data"]["id"].clone();
     assert!(id.is_string(), "{started}");
+    app.relay_caught_up().await;
     let ended = ws.act("call:end", json!({ "callId": id })).await;
     assert_eq!(ended["data"]["endReason"], "missed");
 }
@@ -430,7 +432,7 @@ async fn a_call_rings_a_device_that_is_not_connected_even_in_a_muted_chat_unless
         .await;
     assert_eq!(status, 200);
     let mut bob_ws = app.ws(&bob.access).await;
-    ring_and_cancel(&mut bob_ws, &chat, "video").await;
+    ring_and_cancel(&app, &mut bob_ws, &chat, "video").await;
     let bodies = notified(&app, "Missed video call").await;
     assert_eq!(
         bodies,
@@ -445,13 +447,13 @@ async fn a_call_rings_a_device_that_is_not_connected_even_in_a_muted_chat_unless
         .put("/api/users/profile", &alice.access, calls(false))
         .await;
     assert_eq!(status, 200);
-    ring_and_cancel(&mut bob_ws, &chat, "audio").await;
+    ring_and_cancel(&app, &mut bob_ws, &chat, "audio").await;
     app.relay_caught_up().await;
     let (status, _) = app
         .put("/api/users/profile", &alice.access, calls(true))
         .await;
     assert_eq!(status, 200);
-    ring_and_cancel(&mut bob_ws, &chat, "audio").await;
+    ring_and_cancel(&app, &mut bob_ws, &chat, "audio").await;
     assert_eq!(
         notified(&app, "Missed voice call").await,
         [
@@ -475,6 +477,37 @@ async fn a_call_rings_a_device_that_is_not_connected_even_in_a_muted_chat_unless
         notifications(&app, PHONE).len(),
         5,
         "only its ringing, on the phone: nothing missed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_that_ended_before_the_relay_rang_it_only_tells_it_was_missed() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let alice_phone = app.login(&alice).await;
+    let bob = app.register("bob").await;
+    assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
+    let chat = app.open_chat(&bob, &alice).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    app.relay_caught_up().await;
+    // The relay is held (its lock taken here) while Bob calls and hangs up: it catches up on
+    // both at once, as after an outage.
+    let mut held = app.app().db.get().await.unwrap();
+    let relay_lock = held.transaction().await.unwrap();
+    relay_lock
+        .execute("SELECT pg_advisory_xact_lock(7202)", &[])
+        .await
+        .unwrap();
+    let offer = json!({ "chatId": chat, "kind": "audio", "sdp": "v=0\r\n" });
+    let call = bob_ws.act("call:start", offer).await["data"]["id"].clone();
+    let ended = bob_ws.act("call:end", json!({ "callId": call })).await;
+    assert_eq!(ended["data"]["endReason"], "missed");
+    relay_lock.rollback().await.unwrap();
+    assert_eq!(
+        notified(&app, "Missed voice call").await,
+        ["Missed voice call"],
+        "no ringing for a call that is over"
     );
     app.stop().await;
 }
