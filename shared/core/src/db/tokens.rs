@@ -167,21 +167,20 @@ async fn spend_email_token(
 /// addresses and numbers they were sent to). Within that week an expired one still answers
 /// `TOKEN_EXPIRED` rather than `INVALID_TOKEN`. Returns how many.
 pub async fn forget_spent(client: &impl GenericClient) -> Result<u64, ApiError> {
-    let links = client
-        .execute(
-            "DELETE FROM email_tokens
-             WHERE used_at IS NOT NULL OR expires_at < now() - interval '7 days'",
+    let row = client
+        .query_one(
+            "WITH links AS (
+                 DELETE FROM email_tokens
+                 WHERE used_at IS NOT NULL OR expires_at < now() - interval '7 days' RETURNING 1
+             ), codes AS (
+                 DELETE FROM phone_verifications
+                 WHERE consumed_at IS NOT NULL OR expires_at < now() - interval '7 days' RETURNING 1
+             )
+             SELECT (SELECT count(*) FROM links) + (SELECT count(*) FROM codes) AS forgotten",
             &[],
         )
         .await?;
-    let codes = client
-        .execute(
-            "DELETE FROM phone_verifications
-             WHERE consumed_at IS NOT NULL OR expires_at < now() - interval '7 days'",
-            &[],
-        )
-        .await?;
-    Ok(links + codes)
+    Ok(row.get::<_, i64>("forgotten") as u64)
 }
 
 pub async fn create_phone_code(
