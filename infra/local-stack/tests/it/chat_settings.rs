@@ -482,6 +482,18 @@ async fn group_permissions_decide_who_sends_edits_and_adds() {
     let told = bob_ws.next_event("chat:updated").await;
     assert_eq!(told["data"]["changed"], json!(["permissions"]));
     assert_eq!(told["data"]["permissions"]["sendMessages"], "admins");
+    let line = bob_ws.next_event("message:received").await["data"]["message"].clone();
+    assert_eq!(
+        (&line["metadata"]["setting"], &line["metadata"]["allowed"]),
+        (&json!("sendMessages"), &json!("admins"))
+    );
+    assert!(
+        line["content"]
+            .as_str()
+            .unwrap()
+            .ends_with(" changed the group settings: only admins can send messages"),
+        "{line}"
+    );
     assert_eq!(send(&bob, "b1").await, 403, "only admins send now");
     bob_ws
         .send_json(json!({ "action": "message:send", "requestId": "w1",
@@ -515,6 +527,30 @@ async fn group_permissions_decide_who_sends_edits_and_adds() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(send(&bob, "b2").await, 201);
+    let permission_lines = || async {
+        let (_, history) = app
+            .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+            .await;
+        history["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["metadata"]["action"] == "permissions_changed")
+            .map(|m| m["metadata"]["setting"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        permission_lines().await,
+        ["sendMessages", "sendMessages", "editInfo", "addMembers"],
+        "a line for each setting that changed"
+    );
+    let same = perms(json!({ "sendMessages": "all", "editInfo": "all" }));
+    assert_eq!(update(&app, &alice, &chat, same).await.0, 200);
+    assert_eq!(
+        permission_lines().await.len(),
+        4,
+        "nothing changed: no line"
+    );
     let (status, body) = update(&app, &bob, &chat, json!({ "name": "bobs" })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["name"], "bobs");

@@ -866,11 +866,19 @@ pub enum SystemAction {
     NameChanged,
     DescriptionChanged,
     AvatarChanged,
-    PermissionsChanged,
+    /// One of the group's permissions changed.
+    PermissionsChanged(PermissionChange),
     /// The disappearing-messages timer is now this many seconds (0: off).
     DisappearingChanged(i32),
     /// A 1:1 call ended (its line in the chat, written as it ends).
     Call(CallLine),
+}
+
+/// A group permission (`sendMessages`, `editInfo`, `addMembers`) and who has it now.
+#[derive(Clone, Copy)]
+pub struct PermissionChange {
+    pub setting: &'static str,
+    pub allowed: Allowed,
 }
 
 /// What a call's timeline line says of it.
@@ -895,7 +903,7 @@ impl SystemAction {
             Self::NameChanged => "name_changed",
             Self::DescriptionChanged => "description_changed",
             Self::AvatarChanged => "avatar_changed",
-            Self::PermissionsChanged => "permissions_changed",
+            Self::PermissionsChanged(_) => "permissions_changed",
             Self::DisappearingChanged(_) => "disappearing_changed",
             Self::Call(_) => "call",
         }
@@ -904,8 +912,8 @@ impl SystemAction {
 
 /// A system message in the chat's timeline (type `system`, no sender), stored and published
 /// (`message:received`) with the change it records, so every device renders the same history.
-/// `metadata` says what happened (`action`, `actorId`, `userId`, `role`, and the timer or the
-/// call's details) for clients to render in their own language; `content` is the English line,
+/// `metadata` says what happened (`action`, `actorId`, `userId`, `role`, and the permission's
+/// `setting` and who is `allowed` it, the timer, or the call's details) for clients to render in their own language; `content` is the English line,
 /// with usernames as they were.
 pub(super) async fn append_system_message(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -928,6 +936,10 @@ pub(super) async fn append_system_message(
         metadata.insert("role".into(), role.as_str().into());
     }
     match action {
+        SystemAction::PermissionsChanged(change) => {
+            metadata.insert("setting".into(), change.setting.into());
+            metadata.insert("allowed".into(), change.allowed.as_str().into());
+        }
         SystemAction::DisappearingChanged(seconds) => {
             metadata.insert("disappearingSeconds".into(), seconds.into());
         }
@@ -960,7 +972,11 @@ pub(super) async fn append_system_message(
                      WHEN 'name_changed' THEN format('%s changed the group name to \"%s\"', actor, chat)
                      WHEN 'description_changed' THEN format('%s changed the group description', actor)
                      WHEN 'avatar_changed' THEN format('%s changed the group picture', actor)
-                     WHEN 'permissions_changed' THEN format('%s changed the group settings', actor)
+                     WHEN 'permissions_changed' THEN format('%s changed the group settings: %s can %s', actor,
+                         CASE $6::jsonb ->> 'allowed' WHEN 'admins' THEN 'only admins' ELSE 'all members' END,
+                         CASE $6::jsonb ->> 'setting' WHEN 'sendMessages' THEN 'send messages'
+                                                     WHEN 'editInfo' THEN 'edit the group info'
+                                                     ELSE 'add members' END)
                      WHEN 'disappearing_changed' THEN CASE timer
                          WHEN 0 THEN format('%s turned off disappearing messages', actor)
                          ELSE format('%s turned on disappearing messages: new messages disappear %s after they are sent',
@@ -1033,6 +1049,14 @@ pub async fn update(
         .as_ref()
         .filter(|_| request.changes_permissions())
     {
+        // The group's row is locked (`lock_group`): what it held before is what this changes.
+        let before = tx
+            .query_one(
+                "SELECT send_permission, edit_info_permission, add_permission FROM chats WHERE id = $1",
+                &[&chat_id],
+            )
+            .await?;
+        let before = permissions_row(&before);
         let row = tx
             .query_one(
                 "UPDATE chats SET send_permission = coalesce($2, send_permission),
@@ -1048,34 +1072,42 @@ pub async fn update(
                 ],
             )
             .await?;
-        let updated = ServerEvent::ChatUpdated(ChatUpdated {
-            chat_id,
-            changed: vec!["permissions".to_owned()],
-            name: None,
-            description: None,
-            avatar_url: None,
-            settings: None,
-            permissions: Some(permissions_row(&row)),
-            disappearing_seconds: None,
-            updated_by: Some(user),
-        });
-        super::events::append_chat_event(
-            &tx,
-            chat_id,
-            Some(user),
-            updated.name(),
-            Some(&updated.data()),
-        )
-        .await?;
-        append_system_message(
-            &tx,
-            chat_id,
-            SystemAction::PermissionsChanged,
-            Some(user),
-            None,
-            None,
-        )
-        .await?;
+        let after = permissions_row(&row);
+        // A line for each setting that changed (none, and no event, if none did).
+        let changes: Vec<PermissionChange> = [
+            ("sendMessages", before.send_messages, after.send_messages),
+            ("editInfo", before.edit_info, after.edit_info),
+            ("addMembers", before.add_members, after.add_members),
+        ]
+        .into_iter()
+        .filter(|(_, before, after)| before != after)
+        .map(|(setting, _, allowed)| PermissionChange { setting, allowed })
+        .collect();
+        if !changes.is_empty() {
+            let updated = ServerEvent::ChatUpdated(ChatUpdated {
+                chat_id,
+                changed: vec!["permissions".to_owned()],
+                name: None,
+                description: None,
+                avatar_url: None,
+                settings: None,
+                permissions: Some(after),
+                disappearing_seconds: None,
+                updated_by: Some(user),
+            });
+            super::events::append_chat_event(
+                &tx,
+                chat_id,
+                Some(user),
+                updated.name(),
+                Some(&updated.data()),
+            )
+            .await?;
+        }
+        for change in changes {
+            let action = SystemAction::PermissionsChanged(change);
+            append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
+        }
     }
     if let Some(timer) = request.disappearing_seconds {
         let changed = tx
