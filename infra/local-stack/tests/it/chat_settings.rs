@@ -96,6 +96,27 @@ async fn admins_rename_a_group_and_every_member_is_told() {
         .get(&format!("/api/chats/{chat}"), Some(&bob.access))
         .await;
     assert_eq!(seen["data"]["name"], "renamed");
+    // The whole form sent again, one field changed: that field alone is told.
+    let (status, _) = update(
+        &app,
+        &alice,
+        &chat,
+        json!({ "name": "renamed", "description": "the crew" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let updated = bob_ws.next_event("chat:updated").await;
+    assert_eq!(updated["data"]["changed"], json!(["description"]));
+    let system = bob_ws.next_event("message:received").await;
+    assert_eq!(
+        system["data"]["message"]["metadata"]["action"],
+        "description_changed"
+    );
+    let (status, _) = update(&app, &alice, &chat, json!({ "name": "renamed" })).await;
+    assert_eq!(status, 200);
+    bob_ws
+        .expect_silence(std::time::Duration::from_millis(300))
+        .await;
 
     // A 1:1 chat has no name to change.
     let direct = app.open_chat(&alice, &carol).await;

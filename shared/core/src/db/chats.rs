@@ -1153,61 +1153,78 @@ pub async fn update(
     let description = request.description.into_option();
     let avatar = request.avatar_url.into_option();
     if info {
-        let clear_description = matches!(description, Some(None));
-        let new_description = description.clone().flatten().and_then(|d| d.into_inner());
-        let clear_avatar = matches!(avatar, Some(None));
-        let new_avatar = avatar.clone().flatten().map(|a| a.as_str().to_owned());
-        tx.execute(
-            "UPDATE chats SET name = coalesce($2, name),
-                    description = CASE WHEN $3 THEN NULL ELSE coalesce($4, description) END,
-                    avatar_url = CASE WHEN $5 THEN NULL ELSE coalesce($6, avatar_url) END
-             WHERE id = $1",
-            &[
-                &chat_id,
-                &name,
-                &clear_description,
-                &new_description,
-                &clear_avatar,
-                &new_avatar,
-            ],
-        )
-        .await?;
-        let mut changed = Vec::new();
-        if name.is_some() {
-            changed.push("name".to_owned());
-        }
-        if description.is_some() {
-            changed.push("description".to_owned());
-        }
-        if avatar.is_some() {
-            changed.push("avatarUrl".to_owned());
-        }
-        let updated = ServerEvent::ChatUpdated(ChatUpdated {
-            chat_id,
-            changed,
-            name: name.clone(),
-            description: new_description,
-            avatar_url: new_avatar.clone(),
-            settings: None,
-            permissions: None,
-            disappearing_seconds: None,
-            updated_by: Some(user),
-        });
-        super::events::append_chat_event(
-            &tx,
-            chat_id,
-            Some(user),
-            updated.name(),
-            Some(&updated.data()),
-        )
-        .await?;
-        // A line for each thing changed, as each would have had on its own.
-        let actions = [
-            (name.is_some(), SystemAction::NameChanged),
-            (description.is_some(), SystemAction::DescriptionChanged),
-            (avatar.is_some(), SystemAction::AvatarChanged),
+        // The group's row is locked (`lock_group`): what it holds is what this changes. Only
+        // what differs counts (a client may send the whole form again).
+        let before = tx
+            .query_one(
+                "SELECT name, description, avatar_url FROM chats WHERE id = $1",
+                &[&chat_id],
+            )
+            .await?;
+        let (old_name, old_description, old_avatar): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = (
+            before.get("name"),
+            before.get("description"),
+            before.get("avatar_url"),
+        );
+        let new_name = name.or_else(|| old_name.clone());
+        let new_description = match description {
+            Some(d) => d.and_then(|d| d.into_inner()),
+            None => old_description.clone(),
+        };
+        let new_avatar = match avatar {
+            Some(a) => a.map(|a| a.as_str().to_owned()),
+            None => old_avatar.clone(),
+        };
+        let differs = [
+            ("name", new_name != old_name, SystemAction::NameChanged),
+            (
+                "description",
+                new_description != old_description,
+                SystemAction::DescriptionChanged,
+            ),
+            (
+                "avatarUrl",
+                new_avatar != old_avatar,
+                SystemAction::AvatarChanged,
+            ),
         ];
-        for (_, action) in actions.into_iter().filter(|(changed, _)| *changed) {
+        let changed: Vec<String> = differs
+            .iter()
+            .filter(|(_, differs, _)| *differs)
+            .map(|(field, _, _)| (*field).to_owned())
+            .collect();
+        if !changed.is_empty() {
+            tx.execute(
+                "UPDATE chats SET name = $2, description = $3, avatar_url = $4 WHERE id = $1",
+                &[&chat_id, &new_name, &new_description, &new_avatar],
+            )
+            .await?;
+            let updated = ServerEvent::ChatUpdated(ChatUpdated {
+                chat_id,
+                changed,
+                name: new_name,
+                description: new_description,
+                avatar_url: new_avatar,
+                settings: None,
+                permissions: None,
+                disappearing_seconds: None,
+                updated_by: Some(user),
+            });
+            super::events::append_chat_event(
+                &tx,
+                chat_id,
+                Some(user),
+                updated.name(),
+                Some(&updated.data()),
+            )
+            .await?;
+        }
+        // A line for each thing changed, as each would have had on its own.
+        for (_, _, action) in differs.into_iter().filter(|(_, differs, _)| *differs) {
             append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
         }
     }
