@@ -234,8 +234,8 @@ pub struct DeviceToNotify {
 
 /// The devices to notify: the recipients' registered devices of live sessions, for chats they
 /// are in (a group they are invited to) and messages still there, unless the chat is muted for
-/// them (a message that mentions them still notifies; a call rings whatever the mute) or their
-/// notification settings turn off messages (1:1), groups or calls.
+/// them (a message that mentions them still notifies; a call rings whatever the mute, while it
+/// rings) or their notification settings turn off messages (1:1), groups or calls.
 pub async fn to_notify(
     client: &impl GenericClient,
     items: &[&NotifyOf],
@@ -278,6 +278,12 @@ pub async fn to_notify(
                   AND nick.relationship_type = 'contact'
              WHERE (CASE WHEN x.kind IN ('message', 'reaction')
                          THEN m.id IS NOT NULL AND NOT m.deleted_for_everyone AND m.type <> 'system'
+                         -- A call rings only while it rings: not one that ended before the
+                         -- relay got to it (a relay catching up).
+                         WHEN x.kind IN ('audio_call', 'video_call')
+                         THEN c.type = 'individual' AND EXISTS (
+                              SELECT 1 FROM calls k WHERE k.chat_id = c.id AND k.caller_id = x.actor_id
+                                                      AND k.status = 'ringing')
                          WHEN x.kind LIKE '%call' THEN c.type = 'individual'
                          ELSE c.type = 'group' END)
                -- Only members are notified, but of an invitation, which is for someone who is not.

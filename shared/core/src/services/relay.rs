@@ -702,15 +702,6 @@ impl<'a> Frames<'a> {
     }
 }
 
-/// The call a `call:incoming` or `call:ended` event is about.
-fn call_of(event: &StoredEvent) -> Option<Uuid> {
-    match ServerEvent::from_parts(&event.name, event.data.clone()?).ok()? {
-        ServerEvent::CallIncoming(offered) => Some(offered.call.id),
-        ServerEvent::CallEnded(call) => Some(call.id),
-        _ => None,
-    }
-}
-
 /// What an event may notify its recipients of (`Frames::notice`): all of them but its actor,
 /// or `only` one.
 struct Notice {
@@ -825,20 +816,10 @@ async fn push_batch(
         .filter_map(|(event, user)| Some((frames.receipt(event, user)?.1, user)))
         .collect();
     // The recipients of messages, and the senders of messages others react to, for the
-    // devices among theirs to notify (those with no live connection), asked alongside too. A
-    // call that ended within the batch (a relay catching up) rings nobody: its end tells.
-    let ended_calls: HashSet<Uuid> = batch
-        .iter()
-        .filter(|event| event.name == "call:ended")
-        .filter_map(call_of)
-        .collect();
+    // devices among theirs to notify (those with no live connection), asked alongside too.
     let notify: Vec<NotifyOf> = batch
         .iter()
         .zip(&recipients)
-        .filter(|(event, _)| {
-            event.name != "call:incoming"
-                || call_of(event).is_none_or(|c| !ended_calls.contains(&c))
-        })
         .filter_map(|(event, users)| Some(frames.notice(event)?.for_each_of(users)))
         .flatten()
         .collect();
