@@ -35,6 +35,7 @@ fuzz_target!(|text: &str| {
                 | Ok(ClientAction::UserOnline(_))
                 | Ok(ClientAction::UserOffline(_))
                 | Ok(ClientAction::StatusUpdate(_))
+                | Ok(ClientAction::Ping(_))
                 | Ok(ClientAction::MediaStatus(_))
                 | Ok(ClientAction::UploadStart(_))
                 | Ok(ClientAction::UploadProgress(_))

@@ -92,6 +92,13 @@ async fn admins_rename_a_group_and_every_member_is_told() {
         system["data"]["message"]["metadata"]["action"], "description_changed",
         "a line for each change"
     );
+    assert!(
+        system["data"]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with(" deleted the group description"),
+        "it was cleared: {system}"
+    );
     let (_, seen) = app
         .get(&format!("/api/chats/{chat}"), Some(&bob.access))
         .await;

@@ -959,6 +959,8 @@ pub(super) async fn append_system_message(
                  SELECT (SELECT username FROM users WHERE id = $3) AS actor,
                         (SELECT username FROM users WHERE id = $4) AS target,
                         (SELECT name FROM chats WHERE id = $1) AS chat,
+                        (SELECT description IS NULL FROM chats WHERE id = $1) AS no_description,
+                        (SELECT avatar_url IS NULL FROM chats WHERE id = $1) AS no_avatar,
                         ($6::jsonb ->> 'disappearingSeconds')::int AS timer,
                         CASE $6::jsonb ->> 'kind' WHEN 'video' THEN 'video' ELSE 'voice' END AS call_kind,
                         ($6::jsonb ->> 'durationSeconds')::int AS call_seconds
@@ -970,8 +972,10 @@ pub(super) async fn append_system_message(
                      WHEN 'removed' THEN format('%s removed %s', actor, target)
                      WHEN 'left' THEN format('%s left', target)
                      WHEN 'name_changed' THEN format('%s changed the group name to \"%s\"', actor, chat)
-                     WHEN 'description_changed' THEN format('%s changed the group description', actor)
-                     WHEN 'avatar_changed' THEN format('%s changed the group picture', actor)
+                     WHEN 'description_changed' THEN format(CASE WHEN no_description
+                         THEN '%s deleted the group description' ELSE '%s changed the group description' END, actor)
+                     WHEN 'avatar_changed' THEN format(CASE WHEN no_avatar
+                         THEN '%s removed the group picture' ELSE '%s changed the group picture' END, actor)
                      WHEN 'permissions_changed' THEN format('%s changed the group settings: %s can %s', actor,
                          CASE $6::jsonb ->> 'allowed' WHEN 'admins' THEN 'only admins' ELSE 'all members' END,
                          CASE $6::jsonb ->> 'setting' WHEN 'sendMessages' THEN 'send messages'
