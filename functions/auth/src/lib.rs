@@ -35,6 +35,7 @@ const ANONYMOUS_CREDENTIAL_ROUTES: &[&str] = &[
     "POST /api/auth/forgot-password",
     "POST /api/auth/reset-password",
     "POST /api/auth/change-email/confirm",
+    "POST /api/auth/change-email/undo",
     "POST /api/auth/2fa/reset",
     "POST /api/auth/2fa/reset/confirm",
 ];
@@ -99,6 +100,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::ok)
         }
+        "POST /api/auth/change-email/undo" => credentials::undo_email_change(app, req.body(max)?)
+            .await
+            .map(Reply::ok),
         "POST /api/auth/phone/start" => {
             verification::start_phone(app, req.caller(app).await?, req.body(max)?)
                 .await

@@ -278,6 +278,7 @@ async fn a_seeded_fuzz_pass_finds_no_server_error_and_answers_every_frame_once()
         ("POST", "/api/auth/change-password".to_owned()),
         ("POST", "/api/auth/change-email".to_owned()),
         ("POST", "/api/auth/change-email/confirm".to_owned()),
+        ("POST", "/api/auth/change-email/undo".to_owned()),
         ("POST", "/api/auth/phone/start".to_owned()),
         ("POST", "/api/auth/phone/verify".to_owned()),
         ("POST", "/api/auth/2fa/enable".to_owned()),

@@ -43,6 +43,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         credentials::change_password,
         credentials::start_email_change,
         credentials::confirm_email_change,
+        credentials::undo_email_change,
         verification::start_phone,
         verification::verify_phone,
         accounts::list_sessions,

@@ -214,6 +214,15 @@ pub struct EmailChangeStarted {
     pub expires_in: i64,
 }
 
+/// An undone email change: the old address is the account's again, and every device session was
+/// revoked.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailChangeUndone {
+    pub email: String,
+    pub sessions_revoked: i64,
+}
+
 /// A confirmed email change: the account's address, verified.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -176,10 +176,11 @@ pub struct ChangeEmailRequest {
     pub code: Option<SixDigitCode>,
 }
 
-/// `POST /api/auth/change-email/confirm`.
+/// `POST /api/auth/change-email/confirm` and `/undo`.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ConfirmEmailChangeRequest {
-    /// The token from the email sent to the new address.
+pub struct EmailChangeLinkRequest {
+    /// The token from the link: the one sent to the new address (confirm), or the one sent to
+    /// the old address once it changed (undo).
     #[schema(max_length = 1024)]
     pub token: Secret,
 }

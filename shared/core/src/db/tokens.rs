@@ -14,6 +14,7 @@ pub const VERIFY_EMAIL: &str = "verify_email";
 pub const RESET_PASSWORD: &str = "reset_password";
 pub const RESET_TWO_FACTOR: &str = "reset_2fa";
 pub const CHANGE_EMAIL: &str = "change_email";
+pub const UNDO_EMAIL_CHANGE: &str = "undo_email_change";
 
 /// Devices remembered per account; older ones are forgotten (and back off like new ones).
 const KNOWN_DEVICES_PER_USER: i64 = 20;
@@ -53,22 +54,26 @@ pub async fn create_email_token(
     hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    insert_email_token(db, user_id, purpose, None, hash, expires_at).await
+    let client = db.get().await?;
+    insert_email_token(&client, user_id, purpose, None, hash, expires_at).await
 }
 
-/// A token that changes `user_id`'s address to `new_email` once the link sent there is used.
-pub async fn create_email_change_token(
-    db: &Db,
+/// A token that sets `user_id`'s address to `address` once its link is used: [`CHANGE_EMAIL`]
+/// (sent to the new address, it confirms a change) or [`UNDO_EMAIL_CHANGE`] (sent to the old
+/// one after a change, it restores it).
+pub async fn create_address_token(
+    client: &impl GenericClient,
     user_id: Uuid,
-    new_email: &Email,
+    purpose: &str,
+    address: &Email,
     hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     insert_email_token(
-        db,
+        client,
         user_id,
-        CHANGE_EMAIL,
-        Some(new_email.as_str()),
+        purpose,
+        Some(address.as_str()),
         hash,
         expires_at,
     )
@@ -76,14 +81,13 @@ pub async fn create_email_change_token(
 }
 
 async fn insert_email_token(
-    db: &Db,
+    client: &impl GenericClient,
     user_id: Uuid,
     purpose: &str,
     new_email: Option<&str>,
     hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let client = db.get().await?;
     let stmt = client
         .prepare_cached(
             "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, expires_at)
@@ -105,10 +109,14 @@ pub async fn consume_email_token(db: &Db, purpose: &str, hash: &[u8]) -> Result<
         .map(|(user, _)| user)
 }
 
-/// Spend an email-change token: its user and the address it confirms (as
-/// [`consume_email_token`]; the user's other pending changes are spent with it).
-pub async fn consume_email_change_token(db: &Db, hash: &[u8]) -> Result<(Uuid, Email), ApiError> {
-    let (user, new_email) = spend_email_token(db, CHANGE_EMAIL, hash).await?;
+/// Spend an address token ([`create_address_token`]): its user and the address it sets (as
+/// [`consume_email_token`]; the user's other tokens of that purpose are spent with it).
+pub async fn consume_address_token(
+    db: &Db,
+    purpose: &str,
+    hash: &[u8],
+) -> Result<(Uuid, Email), ApiError> {
+    let (user, new_email) = spend_email_token(db, purpose, hash).await?;
     let new_email = new_email
         .and_then(|email| Email::parse(&email).ok())
         .ok_or_else(|| ApiError::Internal("an email-change token holds no address".into()))?;

@@ -3,18 +3,24 @@
 //! current password, so a stolen access token alone cannot take the account over, and both tell
 //! the old address what happened.
 
+use std::time::Duration;
+
 use uuid::Uuid;
 
-use crate::api::models::{EmailChangeStarted, EmailChanged, Envelope, PasswordChanged};
-use crate::api::requests::{ChangeEmailRequest, ChangePasswordRequest, ConfirmEmailChangeRequest};
+use crate::api::models::{
+    EmailChangeStarted, EmailChangeUndone, EmailChanged, Envelope, PasswordChanged,
+};
+use crate::api::requests::{ChangeEmailRequest, ChangePasswordRequest, EmailChangeLinkRequest};
 use crate::auth::password::hash_password;
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::{sessions, tokens, users};
+use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;
 
 use super::accounts::{end_sessions, password_matches};
 use super::two_factor::{notify_owner, second_factor_ok};
+use super::verification::expires_in;
 
 /// `POST /api/auth/change-password {currentPassword, newPassword}`: sets the new password and
 /// revokes every other device session (their WebSockets close); this one stays signed in.
@@ -106,12 +112,13 @@ pub async fn start_email_change(
     }
     let (token, hash) = new_opaque_token();
     let ttl = app.settings.email_token_ttl;
-    tokens::create_email_change_token(
-        &app.db,
+    tokens::create_address_token(
+        &app.db.get().await?,
         caller.user_id,
+        tokens::CHANGE_EMAIL,
         &new_email,
         &hash,
-        chrono::Utc::now() + chrono::Duration::from_std(ttl).expect("ttl in range"),
+        expires_in(ttl),
     )
     .await?;
     let link = format!(
@@ -147,23 +154,24 @@ pub async fn start_email_change(
     })
 }
 
+/// How long the link that undoes an email change works, from the old address.
+const UNDO_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// `POST /api/auth/change-email/confirm {token}`: the link from the new address's email. The
 /// address becomes the account's, verified; the account's own devices get
-/// `user:profile:updated`, the old address a notice, and links sent to the old address
-/// (verification, password and 2FA reset) stop working.
+/// `user:profile:updated`; links sent to the old address (verification, password and 2FA
+/// reset) stop working; and the old address is told, with a link that undoes the change for 7
+/// days (`/change-email/undo`).
 #[utoipa::path(post, path = "/api/auth/change-email/confirm", tag = "auth",
-    request_body = ConfirmEmailChangeRequest,
+    request_body = EmailChangeLinkRequest,
     responses((status = 200, description = "The account's address is the new one, verified", body = Envelope<EmailChanged>)))]
 pub async fn confirm_email_change(
     app: &App,
-    body: ConfirmEmailChangeRequest,
+    body: EmailChangeLinkRequest,
 ) -> Result<EmailChanged, ApiError> {
-    let token = body.token.expose();
-    if token.len() > 200 {
-        return Err(ApiError::InvalidToken);
-    }
-    let (user, new_email) = tokens::consume_email_change_token(&app.db, &hash_token(token)).await?;
+    let (user, new_email) = spend_link(app, tokens::CHANGE_EMAIL, &body).await?;
     let old_email = current_email(app, user).await?;
+    let (undo, undo_hash) = new_opaque_token();
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     if !users::set_confirmed_email(&tx, user, &new_email).await? {
@@ -179,16 +187,27 @@ pub async fn confirm_email_change(
         ],
     )
     .await?;
+    tokens::create_address_token(
+        &tx,
+        user,
+        tokens::UNDO_EMAIL_CHANGE,
+        &old_email,
+        &undo_hash,
+        expires_in(UNDO_WINDOW),
+    )
+    .await?;
     let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
+    let link = format!("{}/undo-email-change?token={undo}", app.settings.public_url);
     let notice = format!(
         "The email address of your Banter account is now {}. If you did not make this change, \
-         someone who knew your password did.",
+         undo it within 7 days: {link}\n\n(Or POST /api/auth/change-email/undo with \
+         {{\"token\": \"{undo}\"}}.) Undoing it logs every device out; then reset your password.",
         new_email.as_str()
     );
     if let Err(e) = app
         .ports
         .notifier
-        .send_email(&old_email, "Your Banter email was changed", &notice)
+        .send_email(old_email.as_str(), "Your Banter email was changed", &notice)
         .await
     {
         tracing::warn!(error = %e, "a security notice was not sent");
@@ -199,11 +218,73 @@ pub async fn confirm_email_change(
     })
 }
 
+/// `POST /api/auth/change-email/undo {token}`: the link sent to the old address once the
+/// address changed. The old address is the account's again (verified), every device session is
+/// revoked (whoever changed it is logged out) and every link still out is spent; the owner then
+/// resets the password from the restored address.
+#[utoipa::path(post, path = "/api/auth/change-email/undo", tag = "auth",
+    request_body = EmailChangeLinkRequest,
+    responses((status = 200, description = "The old address is the account's again; every session is revoked", body = Envelope<EmailChangeUndone>)))]
+pub async fn undo_email_change(
+    app: &App,
+    body: EmailChangeLinkRequest,
+) -> Result<EmailChangeUndone, ApiError> {
+    let (user, old_email) = spend_link(app, tokens::UNDO_EMAIL_CHANGE, &body).await?;
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    if !users::set_confirmed_email(&tx, user, &old_email).await? {
+        return Err(ApiError::AlreadyExists("this email is in use".into()));
+    }
+    tokens::spend_outstanding(
+        &tx,
+        user,
+        &[
+            tokens::VERIFY_EMAIL,
+            tokens::RESET_PASSWORD,
+            tokens::RESET_TWO_FACTOR,
+            tokens::CHANGE_EMAIL,
+        ],
+    )
+    .await?;
+    let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
+    drop(client);
+    let revoked = sessions::revoke_all(&app.db, user, None, "email change undone").await?;
+    end_sessions(app, user, &revoked).await;
+    notify_owner(
+        app,
+        user,
+        "Your Banter email change was undone",
+        "The email address of your Banter account is this one again, and every device was \
+         logged out. Reset your password now (POST /api/auth/forgot-password), and check your \
+         two-factor authentication.",
+    )
+    .await;
+    Ok(EmailChangeUndone {
+        email: profile.email,
+        sessions_revoked: revoked.len() as i64,
+    })
+}
+
+/// Spend an email-change link of `purpose`: its account and the address it sets.
+async fn spend_link(
+    app: &App,
+    purpose: &str,
+    body: &EmailChangeLinkRequest,
+) -> Result<(Uuid, Email), ApiError> {
+    let token = body.token.expose();
+    if token.len() > 200 {
+        return Err(ApiError::InvalidToken);
+    }
+    tokens::consume_address_token(&app.db, purpose, &hash_token(token)).await
+}
+
 /// The account's address now (before a change replaces it).
-async fn current_email(app: &App, user: Uuid) -> Result<String, ApiError> {
+async fn current_email(app: &App, user: Uuid) -> Result<Email, ApiError> {
     let client = app.db.get().await?;
-    users::own_profile(&client, user)
+    let stored = users::own_profile(&client, user)
         .await?
         .map(|profile| profile.email)
-        .ok_or(ApiError::NotFound("user"))
+        .ok_or(ApiError::NotFound("user"))?;
+    Email::parse(&stored)
+        .map_err(|_| ApiError::Internal("a stored email address does not parse".into()))
 }

@@ -19,7 +19,8 @@ use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;
 
-fn expires_in(ttl: std::time::Duration) -> chrono::DateTime<Utc> {
+/// When a link or code sent now for `ttl` expires.
+pub(super) fn expires_in(ttl: std::time::Duration) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(ttl).expect("ttl in range")
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::spawn_app;
+use crate::support::{spawn_app, User};
 
 use super::{closed, code, enable_two_factor, PASSWORD};
 
@@ -267,6 +267,50 @@ async fn a_new_email_address_takes_effect_once_a_link_sent_there_is_used() {
             .subject
             .as_deref(),
         Some("Your Banter email was changed")
+    );
+
+    // The owner of the old address undoes it: whoever changed it is logged out everywhere.
+    let undo = app.emailed_token(&old_email);
+    let mut ws = app
+        .ws(&app
+            .login(&User {
+                email: new_email.clone(),
+                ..user.clone()
+            })
+            .await
+            .access)
+        .await;
+    let (status, body) = app
+        .post(
+            "/api/auth/change-email/undo",
+            None,
+            json!({ "token": undo }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["email"], old_email.as_str());
+    assert!(
+        body["data"]["sessionsRevoked"].as_i64().unwrap() >= 2,
+        "{body}"
+    );
+    assert!(closed(&mut ws).await, "every device is logged out");
+    let (status, _) = app.get("/api/users/profile", Some(&user.access)).await;
+    assert_eq!(status, 401);
+    let (status, _) = app.post("/api/auth/login", None, login(&old_email)).await;
+    assert_eq!(status, 200, "the old address signs in again");
+    let (status, _) = app.post("/api/auth/login", None, login(&new_email)).await;
+    assert_eq!(status, 401);
+    let (status, body) = app
+        .post(
+            "/api/auth/change-email/undo",
+            None,
+            json!({ "token": undo }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("INVALID_TOKEN")),
+        "single use"
     );
     app.stop().await;
 }
