@@ -18,7 +18,8 @@ pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     queue: true,
     blobs: true,
     mobile_push: true,
-    ..banter_lambda::Uses::NOTHING
+    // Abuse reports are announced to the moderators' address.
+    notify: true,
 };
 
 pub async fn handle(

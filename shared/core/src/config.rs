@@ -47,6 +47,9 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// Where links in emails point (the client app or the API).
     pub public_url: String,
+    /// Where each abuse report is announced to the moderators (`BANTER_ABUSE_REPORTS_EMAIL`; the
+    /// report and the messages kept with it stay in the database); none: nobody is emailed.
+    pub abuse_reports_email: Option<String>,
     pub email_token_ttl: Duration,
     pub reset_token_ttl: Duration,
     pub phone_code_ttl: Duration,
@@ -240,6 +243,7 @@ impl Default for Settings {
             delete_window: Duration::from_secs(60 * 3600),
             rate_limits: RateLimits::default(),
             public_url: "http://127.0.0.1:3001".into(),
+            abuse_reports_email: None,
             email_token_ttl: Duration::from_secs(24 * 3600),
             reset_token_ttl: Duration::from_secs(3600),
             phone_code_ttl: Duration::from_secs(10 * 60),
@@ -281,6 +285,10 @@ impl Settings {
                 .collect()
         };
         s.ice.stun_urls = urls("BANTER_STUN_URLS");
+        s.abuse_reports_email = std::env::var("BANTER_ABUSE_REPORTS_EMAIL")
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         s.ice.turn_urls = urls("BANTER_TURN_URLS");
         if let Some(v) = env_parse("BANTER_MAX_GROUP_MEMBERS") {
             s.max_group_members = v;

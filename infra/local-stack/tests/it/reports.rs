@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, TestApp};
+use crate::support::{spawn_app, spawn_app_with, TestApp};
+
+const MODERATORS: &str = "moderators@banter.example";
 
 fn code(body: &Value) -> Option<&str> {
     body["error"]["code"].as_str()
@@ -47,7 +49,8 @@ async fn reports_stored(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn reporting_a_chat_keeps_its_last_messages_and_can_block_the_sender() {
-    let app = spawn_app().await;
+    let app =
+        spawn_app_with(|c| c.settings.abuse_reports_email = Some(MODERATORS.to_owned())).await;
     let (me, spammer, stranger) = (
         app.register("rose").await,
         app.register("spam").await,
@@ -132,6 +135,7 @@ async fn reporting_a_chat_keeps_its_last_messages_and_can_block_the_sender() {
         0,
         "refused reports store nothing"
     );
+    assert!(app.last_sent_to(MODERATORS).is_none(), "nor tell anyone");
 
     let (status, body) = app
         .post(
@@ -145,6 +149,20 @@ async fn reporting_a_chat_keeps_its_last_messages_and_can_block_the_sender() {
     assert_eq!(filed["reportedUserId"], spammer.id.as_str(), "the 1:1 peer");
     assert_eq!(filed["messagesIncluded"], 5);
     assert_eq!(filed["blocked"], true);
+    let told = app
+        .last_sent_to(MODERATORS)
+        .expect("the moderators are told");
+    assert_eq!(told.subject.as_deref(), Some("Banter abuse report: spam"));
+    assert!(
+        told.body.contains(filed["id"].as_str().unwrap()),
+        "{}",
+        told.body
+    );
+    assert!(
+        !told.body.contains("buy now"),
+        "the messages stay in the database: {}",
+        told.body
+    );
     let (reported, texts) = stored(&app, filed["id"].as_str().unwrap()).await;
     assert_eq!(reported.map(|u| u.to_string()), Some(spammer.id.clone()));
     assert_eq!(

@@ -88,13 +88,14 @@ pub async fn file(app: &App, caller: Caller, body: ReportRequest) -> Result<Repo
             chat_id: body.chat_id,
             message_id: body.message_id,
             reason: body.reason,
-            comment: body.comment.and_then(|c| c.into_inner()).as_deref(),
+            comment: body.comment.clone().and_then(|c| c.into_inner()).as_deref(),
             evidence: &evidence,
         },
     )
     .await?;
     drop(client);
     tracing::info!(report = %id, reason = body.reason.as_stored(), "abuse report filed");
+    announce(app, id, &body, reported_user, evidence.len()).await;
     if let (true, Some(user_id)) = (body.block, reported_user) {
         super::blocking::block(app, caller, BlockRequest { user_id }).await?;
     }
@@ -112,6 +113,35 @@ pub async fn file(app: &App, caller: Caller, body: ReportRequest) -> Result<Repo
         left: body.leave,
         created_at,
     })
+}
+
+/// Tell the moderators of a new report, if the deployment names their address: what it is
+/// about, by id; the messages kept with it stay in the database. Best effort: the report is
+/// stored either way.
+async fn announce(
+    app: &App,
+    id: Uuid,
+    body: &ReportRequest,
+    reported_user: Option<Uuid>,
+    messages: usize,
+) {
+    let Some(to) = &app.settings.abuse_reports_email else {
+        return;
+    };
+    let shown = |id: Option<Uuid>| id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+    let text = format!(
+        "Abuse report {id}\nreason: {}\nreported user: {}\nchat: {}\nmessage: {}\n\
+         messages kept with it: {messages}\n\nThe report, its comment and those messages are \
+         in the abuse_reports table (kept 90 days).",
+        body.reason.as_stored(),
+        shown(reported_user),
+        shown(body.chat_id),
+        shown(body.message_id),
+    );
+    let subject = format!("Banter abuse report: {}", body.reason.as_stored());
+    if let Err(e) = app.ports.notifier.send_email(to, &subject, &text).await {
+        tracing::warn!(error = %e, report = %id, "the moderators were not told of a report");
+    }
 }
 
 /// The last messages `me` reads in `chat` (around `message`, which must be one of them), at
