@@ -222,7 +222,8 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
     // What comes after she was removed is not hers: messages, a file, a new member, pins, a
     // new name.
     app.sent(&bob, &chat, "after carol").await;
-    let renamed = json!({ "name": "renamed crew", "description": "since carol" });
+    let renamed = json!({ "name": "renamed crew", "description": "since carol",
+                          "permissions": { "sendMessages": "admins" }, "disappearingSeconds": 86400 });
     let (status, _) = app
         .put(&format!("/api/chats/{chat}"), &alice.access, renamed)
         .await;
@@ -292,6 +293,14 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
         (&data["name"], &data["description"]),
         (&json!("crew"), &Value::Null)
     );
+    assert_eq!(
+        (
+            &data["permissions"]["sendMessages"],
+            &data["disappearingSeconds"]
+        ),
+        (&json!("all"), &json!(0)),
+        "its settings as they were too"
+    );
     let members: Vec<&str> = data["participants"]
         .as_array()
         .unwrap()
@@ -309,6 +318,13 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
         .await;
     assert_eq!(now["data"]["participants"].as_array().unwrap().len(), 3);
     assert_eq!(now["data"]["pinnedMessages"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            &now["data"]["permissions"]["sendMessages"],
+            &now["data"]["disappearingSeconds"]
+        ),
+        (&json!("admins"), &json!(86400))
+    );
     assert!(now["data"].get("leftAt").is_none());
 
     let (status, history) = app

@@ -253,9 +253,10 @@ pub async fn details(
             "SELECT c.type, {name} AS name, {description} AS description,
                     {avatar_url} AS avatar_url, c.created_at,
                     coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
-                    c.disappearing_seconds, me.left_at,
+                    {timer} AS disappearing_seconds, me.left_at,
                     {SETTINGS_COLUMNS},
-                    c.send_permission, c.edit_info_permission, c.add_permission
+                    {send} AS send_permission, {edit_info} AS edit_info_permission,
+                    {add} AS add_permission
              FROM chats c JOIN chat_sequences s ON s.chat_id = c.id
              JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND {reads}
              WHERE c.id = $1",
@@ -263,6 +264,10 @@ pub async fn details(
             name = super::group_as_seen("me", "c", "name"),
             description = super::group_as_seen("me", "c", "description"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
+            timer = super::group_as_seen("me", "c", "disappearing_seconds"),
+            send = super::group_as_seen("me", "c", "send_permission"),
+            edit_info = super::group_as_seen("me", "c", "edit_info_permission"),
+            add = super::group_as_seen("me", "c", "add_permission"),
         ))
         .await?;
     let Some(c) = client.query_opt(&chat, &[&chat_id, &viewer]).await? else {
@@ -737,10 +742,15 @@ pub async fn remove_participant(
     }
     // The history they keep ends with this transaction's own messages: it holds the chat's
     // counter row (taken by its first system message) until it commits (V38). The group's
-    // name, description and picture stay as they see them now (V41).
+    // name, description and picture (V41), permissions and timer (V45) stay as they see them
+    // now.
     tx.execute(
         "UPDATE chat_participants p SET left_seq = s.last_seq, left_name = c.name,
-                left_description = c.description, left_avatar_url = c.avatar_url
+                left_description = c.description, left_avatar_url = c.avatar_url,
+                left_disappearing_seconds = c.disappearing_seconds,
+                left_send_permission = c.send_permission,
+                left_edit_info_permission = c.edit_info_permission,
+                left_add_permission = c.add_permission
          FROM chat_sequences s JOIN chats c ON c.id = s.chat_id
          WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2",
         &[&chat_id, &user],

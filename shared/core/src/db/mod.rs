@@ -246,9 +246,10 @@ pub fn last_seq_read(me: &str) -> String {
     format!("coalesce({me}.left_seq, {})", i64::MAX)
 }
 
-/// A group's `field` (`name`, `description`, `avatar_url` of the `chats` row `chat`) as the user
-/// whose `chat_participants` row is `me` sees it (SQL): as it is, or, for a former member, as it
-/// was when they left (V41).
+/// A group's `field` (`name`, `description`, `avatar_url` (V41), `disappearing_seconds`,
+/// `send_permission`, `edit_info_permission`, `add_permission` (V45) of the `chats` row `chat`)
+/// as the user whose `chat_participants` row is `me` sees it (SQL): as it is, or, for a former
+/// member, as it was when they left.
 pub fn group_as_seen(me: &str, chat: &str, field: &str) -> String {
     format!("CASE WHEN {me}.left_at IS NULL THEN {chat}.{field} ELSE {me}.left_{field} END")
 }
