@@ -985,7 +985,7 @@ pub struct JoinedParticipant {
 }
 
 /// `chat:updated`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatUpdated {
     pub chat_id: Uuid,

@@ -864,6 +864,25 @@ pub async fn invite(db: &Db, chat_id: Uuid, user: Uuid, invited_by: Uuid) -> Res
     Ok(())
 }
 
+/// Publish `chat:updated` for a change to the chat everyone sees (`changed`, with `update`'s
+/// values), by `user`, in the change's transaction.
+async fn publish_update(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    user: Uuid,
+    changed: &[&str],
+    update: ChatUpdated,
+) -> Result<(), ApiError> {
+    let event = ServerEvent::ChatUpdated(ChatUpdated {
+        chat_id,
+        changed: changed.iter().map(|c| (*c).to_owned()).collect(),
+        updated_by: Some(user),
+        ..update
+    });
+    super::events::append_chat_event(tx, chat_id, Some(user), event.name(), Some(&event.data()))
+        .await
+}
+
 /// What a system message records (its `metadata.action`).
 #[derive(Clone, Copy)]
 pub enum SystemAction {
@@ -1098,25 +1117,11 @@ pub async fn update(
         .map(|(setting, _, allowed)| PermissionChange { setting, allowed })
         .collect();
         if !changes.is_empty() {
-            let updated = ServerEvent::ChatUpdated(ChatUpdated {
-                chat_id,
-                changed: vec!["permissions".to_owned()],
-                name: None,
-                description: None,
-                avatar_url: None,
-                settings: None,
+            let update = ChatUpdated {
                 permissions: Some(after),
-                disappearing_seconds: None,
-                updated_by: Some(user),
-            });
-            super::events::append_chat_event(
-                &tx,
-                chat_id,
-                Some(user),
-                updated.name(),
-                Some(&updated.data()),
-            )
-            .await?;
+                ..ChatUpdated::default()
+            };
+            publish_update(&tx, chat_id, user, &["permissions"], update).await?;
         }
         for change in changes {
             let action = SystemAction::PermissionsChanged(change);
@@ -1132,25 +1137,11 @@ pub async fn update(
             .await?
             == 1;
         if changed {
-            let updated = ServerEvent::ChatUpdated(ChatUpdated {
-                chat_id,
-                changed: vec!["disappearingSeconds".to_owned()],
-                name: None,
-                description: None,
-                avatar_url: None,
-                settings: None,
-                permissions: None,
+            let update = ChatUpdated {
                 disappearing_seconds: Some(timer.0),
-                updated_by: Some(user),
-            });
-            super::events::append_chat_event(
-                &tx,
-                chat_id,
-                Some(user),
-                updated.name(),
-                Some(&updated.data()),
-            )
-            .await?;
+                ..ChatUpdated::default()
+            };
+            publish_update(&tx, chat_id, user, &["disappearingSeconds"], update).await?;
             append_system_message(
                 &tx,
                 chat_id,
@@ -1206,10 +1197,10 @@ pub async fn update(
                 SystemAction::AvatarChanged,
             ),
         ];
-        let changed: Vec<String> = differs
+        let changed: Vec<&str> = differs
             .iter()
             .filter(|(_, differs, _)| *differs)
-            .map(|(field, _, _)| (*field).to_owned())
+            .map(|(field, _, _)| *field)
             .collect();
         if !changed.is_empty() {
             tx.execute(
@@ -1217,25 +1208,14 @@ pub async fn update(
                 &[&chat_id, &new_name, &new_description, &new_avatar],
             )
             .await?;
-            let updated = ServerEvent::ChatUpdated(ChatUpdated {
-                chat_id,
-                changed,
-                name: new_name,
-                description: new_description,
-                avatar_url: new_avatar,
-                settings: None,
-                permissions: None,
-                disappearing_seconds: None,
-                updated_by: Some(user),
-            });
-            super::events::append_chat_event(
-                &tx,
-                chat_id,
-                Some(user),
-                updated.name(),
-                Some(&updated.data()),
-            )
-            .await?;
+            // The new values of what changed (a cleared one is absent: see `changed`).
+            let update = ChatUpdated {
+                name: new_name.filter(|_| differs[0].1),
+                description: new_description.filter(|_| differs[1].1),
+                avatar_url: new_avatar.filter(|_| differs[2].1),
+                ..ChatUpdated::default()
+            };
+            publish_update(&tx, chat_id, user, &changed, update).await?;
         }
         // A line for each thing changed, as each would have had on its own.
         for (_, _, action) in differs.into_iter().filter(|(_, differs, _)| *differs) {
@@ -1283,13 +1263,9 @@ pub async fn update(
         let updated = ServerEvent::ChatUpdated(ChatUpdated {
             chat_id,
             changed: vec!["settings".to_owned()],
-            name: None,
-            description: None,
-            avatar_url: None,
             settings: Some(settings_row(&row)),
-            permissions: None,
-            disappearing_seconds: None,
             updated_by: Some(user),
+            ..ChatUpdated::default()
         });
         super::events::append_user_events(
             &tx,
