@@ -174,19 +174,7 @@ pub async fn confirm_email_change(
     let (undo, undo_hash) = new_opaque_token();
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    if !users::set_confirmed_email(&tx, user, &new_email).await? {
-        return Err(ApiError::AlreadyExists("this email is in use".into()));
-    }
-    tokens::spend_outstanding(
-        &tx,
-        user,
-        &[
-            tokens::VERIFY_EMAIL,
-            tokens::RESET_PASSWORD,
-            tokens::RESET_TWO_FACTOR,
-        ],
-    )
-    .await?;
+    take_address(&tx, user, &new_email, &[]).await?;
     tokens::create_address_token(
         &tx,
         user,
@@ -232,20 +220,7 @@ pub async fn undo_email_change(
     let (user, old_email) = spend_link(app, tokens::UNDO_EMAIL_CHANGE, &body).await?;
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    if !users::set_confirmed_email(&tx, user, &old_email).await? {
-        return Err(ApiError::AlreadyExists("this email is in use".into()));
-    }
-    tokens::spend_outstanding(
-        &tx,
-        user,
-        &[
-            tokens::VERIFY_EMAIL,
-            tokens::RESET_PASSWORD,
-            tokens::RESET_TWO_FACTOR,
-            tokens::CHANGE_EMAIL,
-        ],
-    )
-    .await?;
+    take_address(&tx, user, &old_email, &[tokens::CHANGE_EMAIL]).await?;
     let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
     drop(client);
     let revoked = sessions::revoke_all(&app.db, user, None, "email change undone").await?;
@@ -263,6 +238,27 @@ pub async fn undo_email_change(
         email: profile.email,
         sessions_revoked: revoked.len() as i64,
     })
+}
+
+/// Make `email` the account's address, verified, in `tx` (409 if another account has it), and
+/// spend the links still out that went to the address it replaces (verification, password and
+/// 2FA reset) and those of the `also` purposes.
+async fn take_address(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user: Uuid,
+    email: &Email,
+    also: &[&str],
+) -> Result<(), ApiError> {
+    if !users::set_confirmed_email(tx, user, email).await? {
+        return Err(ApiError::AlreadyExists("this email is in use".into()));
+    }
+    let mut stale = vec![
+        tokens::VERIFY_EMAIL,
+        tokens::RESET_PASSWORD,
+        tokens::RESET_TWO_FACTOR,
+    ];
+    stale.extend_from_slice(also);
+    tokens::spend_outstanding(tx, user, &stale).await
 }
 
 /// Spend an email-change link of `purpose`: its account and the address it sets.
