@@ -15,7 +15,7 @@ use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::sessions::{self, NewSession, Rotation};
 use crate::db::tokens;
 use crate::db::users::{self, NewUserConflict};
-use crate::domain::{Email, Secret, Username};
+use crate::domain::{Email, Password, Secret, Username};
 use crate::error::ApiError;
 use crate::App;
 
@@ -245,6 +245,23 @@ pub(crate) async fn password_matches(
 ) -> Result<bool, ApiError> {
     let stored = users::password_hash(&app.db, user).await?;
     verify_password(password.expose().to_owned(), stored).await
+}
+
+/// Set `user`'s new password and revoke their device sessions but `keep` (a reset keeps none, a
+/// change the device that made it); reset links still out stop working. The sessions revoked.
+pub(crate) async fn replace_password(
+    app: &App,
+    user: Uuid,
+    password: &Password,
+    keep: Option<Uuid>,
+    reason: &str,
+) -> Result<Vec<Uuid>, ApiError> {
+    let hash = hash_password(password.expose().to_owned()).await?;
+    users::set_password(&app.db, user, &hash).await?;
+    tokens::spend_outstanding(&app.db.get().await?, user, &[tokens::RESET_PASSWORD]).await?;
+    let revoked = sessions::revoke_all(&app.db, user, keep, reason).await?;
+    end_sessions(app, user, &revoked).await;
+    Ok(revoked)
 }
 
 /// Revoked device sessions: this instance stops accepting them at once, and their WebSocket

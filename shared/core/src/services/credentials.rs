@@ -11,14 +11,13 @@ use crate::api::models::{
     EmailChangeStarted, EmailChangeUndone, EmailChanged, Envelope, PasswordChanged,
 };
 use crate::api::requests::{ChangeEmailRequest, ChangePasswordRequest, EmailChangeLinkRequest};
-use crate::auth::password::hash_password;
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::{sessions, tokens, users};
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;
 
-use super::accounts::{end_sessions, password_matches};
+use super::accounts::{end_sessions, password_matches, replace_password};
 use super::two_factor::{notify_owner, second_factor_ok};
 use super::verification::expires_in;
 
@@ -45,19 +44,9 @@ pub async fn change_password(
             "the new password is the one the account has".into(),
         ));
     }
-    let hash = hash_password(new_password.expose().to_owned()).await?;
-    users::set_password(&app.db, caller.user_id, &hash).await?;
-    let client = app.db.get().await?;
-    tokens::spend_outstanding(&client, caller.user_id, &[tokens::RESET_PASSWORD]).await?;
-    drop(client);
-    let revoked = sessions::revoke_all(
-        &app.db,
-        caller.user_id,
-        Some(caller.session_id),
-        "password changed",
-    )
-    .await?;
-    end_sessions(app, caller.user_id, &revoked).await;
+    let keep = Some(caller.session_id);
+    let revoked =
+        replace_password(app, caller.user_id, &new_password, keep, "password changed").await?;
     notify_owner(
         app,
         caller.user_id,

@@ -11,10 +11,9 @@ use crate::api::requests::{
     ForgotPasswordRequest, PhoneStartRequest, PhoneVerifyRequest, ResetPasswordRequest,
     VerifyEmailRequest,
 };
-use crate::auth::password::hash_password;
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::tokens::{self, PhoneCheck};
-use crate::db::{sessions, users};
+use crate::db::users;
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;
@@ -117,15 +116,15 @@ pub async fn reset_password(
     }
     let user =
         tokens::consume_email_token(&app.db, tokens::RESET_PASSWORD, &hash_token(token)).await?;
-    let hash = hash_password(password.expose().to_owned()).await?;
-    users::set_password(&app.db, user, &hash).await?;
-    let revoked = sessions::revoke_all(&app.db, user, None, "password reset").await?;
-    super::accounts::end_sessions(app, user, &revoked).await;
+    let revoked =
+        super::accounts::replace_password(app, user, &password, None, "password reset").await?;
     super::two_factor::notify_owner(
         app,
         user,
         "Your Banter password was changed",
-        "The password of your Banter account was reset with a link sent to this address, and          every device was logged out. If it was not you, reset it again now and check your          email account's security.",
+        "The password of your Banter account was reset with a link sent to this address, and \
+         every device was logged out. If it was not you, reset it again now and check your \
+         email account's security.",
     )
     .await;
     Ok(PasswordReset {
