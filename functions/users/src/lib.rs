@@ -1,6 +1,7 @@
 //! REST `/api/users/*`: profiles and privacy, user search, blocking, data export and account
-//! deletion; `/api/reports`: abuse reports; `/api/notifications/device`: this device's push notifications; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone sync,
-//! vCard import and export; `/api/backups`: chat backups.
+//! deletion; `/api/reports`: abuse reports; `/api/notifications/device`: this device's push
+//! notifications; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone
+//! sync, vCard import and export; `/api/backups`: chat backups.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::data_rights::{self, ExportAnswer};

@@ -794,9 +794,9 @@ pub struct ChatDetails {
     pub updated_at: Timestamp,
     /// When the caller left the group or was removed (absent while a member). A former member
     /// keeps the chat read-only as it was then: its name, description, picture, permissions and
-    /// timer, its history and members of that moment, no pinned messages, until `DELETE /api/chats/{chatId}`
-    /// deletes it for them. What changes only their own view (read, star, delete for me,
-    /// clear, forward out) works; what would change the group answers 403.
+    /// timer, its history and members of that moment, no pinned messages, until
+    /// `DELETE /api/chats/{chatId}` deletes it for them. What changes only their own view (read,
+    /// star, delete for me, clear, forward out) works; what would change the group answers 403.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_at: Option<Timestamp>,
 }

@@ -942,8 +942,8 @@ impl SystemAction {
 /// A system message in the chat's timeline (type `system`, no sender), stored and published
 /// (`message:received`) with the change it records, so every device renders the same history.
 /// `metadata` says what happened (`action`, `actorId`, `userId`, `role`, and the permission's
-/// `setting` and who is `allowed` it, the timer, or the call's details) for clients to render in their own language; `content` is the English line,
-/// with usernames as they were.
+/// `setting` and who is `allowed` it, the timer, or the call's details) for clients to render
+/// in their own language; `content` is the English line, with usernames as they were.
 pub(super) async fn append_system_message(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
@@ -987,12 +987,12 @@ pub(super) async fn append_system_message(
             "WITH names AS (
                  SELECT (SELECT username FROM users WHERE id = $3) AS actor,
                         (SELECT username FROM users WHERE id = $4) AS target,
-                        (SELECT name FROM chats WHERE id = $1) AS chat,
-                        (SELECT description IS NULL FROM chats WHERE id = $1) AS no_description,
-                        (SELECT avatar_url IS NULL FROM chats WHERE id = $1) AS no_avatar,
+                        c.name AS chat, c.description IS NULL AS no_description,
+                        c.avatar_url IS NULL AS no_avatar,
                         ($6::jsonb ->> 'disappearingSeconds')::int AS timer,
                         CASE $6::jsonb ->> 'kind' WHEN 'video' THEN 'video' ELSE 'voice' END AS call_kind,
                         ($6::jsonb ->> 'durationSeconds')::int AS call_seconds
+                 FROM chats c WHERE c.id = $1
              ), line AS (
                  SELECT CASE $5::text
                      WHEN 'created' THEN format('%s created the group \"%s\"', actor, chat)
@@ -1184,18 +1184,19 @@ pub async fn update(
             Some(a) => a.map(|a| a.as_str().to_owned()),
             None => old_avatar.clone(),
         };
+        let (name_changed, description_changed, avatar_changed) = (
+            new_name != old_name,
+            new_description != old_description,
+            new_avatar != old_avatar,
+        );
         let differs = [
-            ("name", new_name != old_name, SystemAction::NameChanged),
+            ("name", name_changed, SystemAction::NameChanged),
             (
                 "description",
-                new_description != old_description,
+                description_changed,
                 SystemAction::DescriptionChanged,
             ),
-            (
-                "avatarUrl",
-                new_avatar != old_avatar,
-                SystemAction::AvatarChanged,
-            ),
+            ("avatarUrl", avatar_changed, SystemAction::AvatarChanged),
         ];
         let changed: Vec<&str> = differs
             .iter()
@@ -1210,9 +1211,9 @@ pub async fn update(
             .await?;
             // The new values of what changed (a cleared one is absent: see `changed`).
             let update = ChatUpdated {
-                name: new_name.filter(|_| differs[0].1),
-                description: new_description.filter(|_| differs[1].1),
-                avatar_url: new_avatar.filter(|_| differs[2].1),
+                name: new_name.filter(|_| name_changed),
+                description: new_description.filter(|_| description_changed),
+                avatar_url: new_avatar.filter(|_| avatar_changed),
                 ..ChatUpdated::default()
             };
             publish_update(&tx, chat_id, user, &changed, update).await?;

@@ -13,9 +13,8 @@
 //! | change the group's permissions | yes | no | no |
 //!
 //! A non-member (or a 1:1 chat) gets 404, as for any chat they cannot see; a former member who
-//! kept the group sees it, and gets 403. Every change
-//! publishes its event through the event log with the change; a removed member is told, and
-//! gets nothing newer.
+//! kept the group sees it, and gets 403. Every change publishes its event through the event log
+//! with the change; a removed member is told, and gets nothing newer.
 
 use uuid::Uuid;
 

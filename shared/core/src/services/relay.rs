@@ -76,11 +76,11 @@ const EXPIRY_BATCH: i64 = 5_000;
 
 /// The scheduled run: housekeeping (compact the log past its retention, merge new words into
 /// the search index, erase disappearing messages whose time is up, forget spent links and codes,
-/// abuse reports past 90 days and ended rate-limit windows, delete files nothing shows, retire push endpoints no device uses, end calls nobody
-/// answered), then relay what
-/// is stable. The relay is the safety net for lost wake-ups, so it runs whatever housekeeping
-/// ran into; a housekeeping step that failed is logged, the others still run, and the first
-/// failure is answered after the relay (so the invocation reports it).
+/// abuse reports past 90 days and ended rate-limit windows, delete files nothing shows, retire
+/// push endpoints no device uses, end calls nobody answered), then relay what is stable. The
+/// relay is the safety net for lost wake-ups, so it runs whatever housekeeping ran into; a
+/// housekeeping step that failed is logged, the others still run, and the first failure is
+/// answered after the relay (so the invocation reports it).
 pub async fn scheduled(app: &App) -> Result<RelayReport, ApiError> {
     let housekeeping = housekeeping(app).await;
     let report = run(app, None).await?;
