@@ -1,5 +1,6 @@
 //! REST `/api/auth/*`: register, login, refresh, logout, email and phone verification, password
-//! reset, password and email changes, device sessions and two-factor authentication.
+//! reset, password and email changes, device sessions, account activity and two-factor
+//! authentication.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::{accounts, credentials, two_factor, verification};
@@ -116,6 +117,11 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "GET /api/auth/sessions" => accounts::list_sessions(app, req.caller(app).await?)
             .await
             .map(Reply::ok),
+        "GET /api/auth/activity" => {
+            accounts::list_activity(app, req.caller(app).await?, req.query()?)
+                .await
+                .map(Reply::page)
+        }
         "DELETE /api/auth/sessions/{sessionId}" => {
             accounts::revoke_session(app, req.caller(app).await?, req.path_id("sessionId")?)
                 .await

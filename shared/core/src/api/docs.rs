@@ -47,6 +47,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         verification::start_phone,
         verification::verify_phone,
         accounts::list_sessions,
+        accounts::list_activity,
         accounts::revoke_session,
         two_factor::setup,
         two_factor::enable,

@@ -266,6 +266,75 @@ pub struct SessionRevoked {
     pub revoked: Uuid,
 }
 
+/// What happened to an account, in its security activity (`GET /api/auth/activity`). Stored as
+/// its wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// The account was made, with its first device session.
+    Registered,
+    /// A login: a new device session.
+    Login,
+    /// A login with the account's email and a wrong password or second factor.
+    LoginFailed,
+    /// A device session logged out.
+    LoggedOut,
+    /// A device session was revoked from another device (`DELETE /api/auth/sessions/{id}`).
+    SessionRevoked,
+    /// A spent refresh token was presented again (a copy of it in other hands): its device
+    /// session was revoked.
+    RefreshTokenReused,
+    /// The password was changed from a signed-in device (the others were logged out).
+    PasswordChanged,
+    /// The password was reset through an emailed link (every device was logged out).
+    PasswordReset,
+    /// The account's email address changed (a link sent to the new address was used).
+    EmailChanged,
+    /// An email change was undone from the old address (every device was logged out).
+    EmailChangeUndone,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    /// A reset of two-factor authentication was confirmed from the account's address: it goes
+    /// off after the waiting period unless a login with a code cancels it.
+    TwoFactorResetConfirmed,
+    /// A copy of the account's data was downloaded (`GET /api/users/me/export`).
+    DataExported,
+}
+
+impl ActivityKind {
+    /// The stored text: the wire name.
+    pub fn as_stored(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => name,
+            _ => unreachable!("a unit variant serializes as its name"),
+        }
+    }
+
+    /// Back from the stored text (the table's check admits only these).
+    pub fn parse_stored(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+/// One entry of an account's security activity.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountActivity {
+    pub id: Uuid,
+    pub kind: ActivityKind,
+    /// The device session it concerns: the one that logged in, logged out or was revoked, or
+    /// the one that made the change. None for a failed login or a change made through an
+    /// emailed link.
+    pub session_id: Option<Uuid>,
+    /// The user agent of that session (of the request, for a failed login).
+    pub user_agent: Option<String>,
+    /// Where that session logged in from (where the request came from, for a failed login).
+    pub ip_address: Option<String>,
+    /// It concerns the session of the token making this request.
+    pub current_session: bool,
+    pub created_at: Timestamp,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TwoFactorSetup {
@@ -437,6 +506,9 @@ pub struct AccountExport {
     pub calls: Vec<Call>,
     /// The abuse reports the caller filed (within their 90 days), newest first.
     pub reports: Vec<ExportReport>,
+    /// The account's security activity (its last 180 days), newest first (as
+    /// `GET /api/auth/activity`).
+    pub account_activity: Vec<AccountActivity>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

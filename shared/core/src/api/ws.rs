@@ -677,6 +677,10 @@ pub enum ServerEvent {
     /// `GET /api/users/profile` answers it now.
     #[serde(rename = "user:profile:updated")]
     ProfileUpdated(Box<crate::api::models::OwnProfile>),
+    /// The user's account was logged in to on a device it had not been used on before (the
+    /// new session is revoked with `DELETE /api/auth/sessions/{sessionId}` if it was not them).
+    #[serde(rename = "account:login")]
+    NewLogin(NewLogin),
     /// The user blocked someone (on one of their devices): an entry of `GET /api/users/blocked`.
     #[serde(rename = "user:blocked")]
     UserBlocked(crate::api::models::BlockedUser),
@@ -768,6 +772,7 @@ impl ServerEvent {
             Self::UserOffline(_) => "user:offline",
             Self::UserStatusUpdated(_) => "user:status_updated",
             Self::ProfileUpdated(_) => "user:profile:updated",
+            Self::NewLogin(_) => "account:login",
             Self::UserBlocked(_) => "user:blocked",
             Self::UserUnblocked(_) => "user:unblocked",
             Self::ContactUpdated(_) => "contact:updated",
@@ -799,6 +804,16 @@ impl ServerEvent {
     pub fn from_parts(name: &str, data: Value) -> Result<Self, serde_json::Error> {
         serde_json::from_value(serde_json::json!({ "event": name, "data": data }))
     }
+}
+
+/// `account:login`: the new device session.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewLogin {
+    pub session_id: Uuid,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -5,6 +5,7 @@
 //! behind Neon's PgBouncer pooler (it tracks protocol-level prepared statements). A connection
 //! that Neon closed while the compute was suspended is noticed on checkout and replaced.
 
+pub mod account_activity;
 pub mod backups;
 pub mod calls;
 pub mod chats;
@@ -272,6 +273,14 @@ pub fn like_pattern(query: &str, prefix_only: bool) -> String {
         format!("{escaped}%")
     } else {
         format!("%{escaped}%")
+    }
+}
+
+/// `s` cut to its first `max` characters (for columns with a length check).
+pub(crate) fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Device sessions and their single-use refresh tokens.
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::api::models::{Session, Timestamp};
@@ -8,7 +9,7 @@ use crate::auth::tokens::Caller;
 
 use crate::error::ApiError;
 
-use super::Db;
+use super::{truncate_chars, Db};
 
 pub struct NewSession<'a> {
     pub id: Uuid,
@@ -21,8 +22,7 @@ pub struct NewSession<'a> {
 }
 
 /// Create a device session with its first refresh token, in one statement.
-pub async fn create(db: &Db, s: &NewSession<'_>) -> Result<(), ApiError> {
-    let client = db.get().await?;
+pub async fn create(client: &impl GenericClient, s: &NewSession<'_>) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached(
             "WITH session AS (
@@ -32,7 +32,7 @@ pub async fn create(db: &Db, s: &NewSession<'_>) -> Result<(), ApiError> {
              SELECT $7, id, expires_at FROM session",
         )
         .await?;
-    let ua = s.user_agent.map(|u| truncate(u, 500));
+    let ua = s.user_agent.map(|u| truncate_chars(u, 500));
     client
         .execute(
             &stmt,
@@ -48,13 +48,6 @@ pub async fn create(db: &Db, s: &NewSession<'_>) -> Result<(), ApiError> {
         )
         .await?;
     Ok(())
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 pub enum Rotation {

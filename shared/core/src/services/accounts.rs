@@ -6,15 +6,19 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::api::models::{
-    Envelope, LoggedOut, LoginResult, Refreshed, RegisteredUser, Registration, Session,
-    SessionRevoked, Tokens,
+    AccountActivity, ActivityKind, Envelope, LoggedOut, LoginResult, OffsetPagination, OwnProfile,
+    Page, PageEnvelope, Refreshed, RegisteredUser, Registration, Session, SessionRevoked,
+    Timestamp, Tokens,
 };
-use crate::api::requests::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest};
+use crate::api::requests::{
+    LoginRequest, LogoutRequest, OffsetPageQuery, RefreshRequest, RegisterRequest,
+};
+use crate::api::ws::{NewLogin, ServerEvent};
 use crate::auth::password::{hash_password, verify_password};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::db::sessions::{self, NewSession, Rotation};
-use crate::db::tokens;
 use crate::db::users::{self, NewUserConflict};
+use crate::db::{account_activity, events, tokens};
 use crate::domain::{Email, Password, Secret, Username};
 use crate::error::ApiError;
 use crate::App;
@@ -73,7 +77,8 @@ pub async fn register(
         }
     }
     verification::send_email_verification(app, user_id, &email).await?;
-    let tokens = start_session(app, user_id, false, device).await?;
+    let start = SessionStart::Registration;
+    let (tokens, _) = start_session(app, user_id, false, device, start).await?;
     let device_token = remember_device(app, user_id).await?;
     Ok(Registration {
         user: RegisteredUser {
@@ -148,8 +153,11 @@ pub async fn login(
     let ok = verify_password(password.to_owned(), stored).await?;
     let user_id = match (ok, user_id) {
         (true, Some(id)) => id,
-        _ => {
+        (_, known) => {
             rate_limit::login_failed(&app.db, &failure_keys).await?;
+            if let Some(user) = known {
+                record_failed_login(app, user, device).await?;
+            }
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -161,6 +169,7 @@ pub async fn login(
         // A wrong second factor after the right password is a failed login like any other.
         if matches!(required, ApiError::InvalidCredentials) {
             rate_limit::login_failed(&app.db, &failure_keys).await?;
+            record_failed_login(app, user_id, device).await?;
         }
         return Err(required);
     }
@@ -174,19 +183,63 @@ pub async fn login(
             .collect::<Vec<_>>(),
     )
     .await?;
+    let new_device = known_device.is_none();
     let device_token = match known_device {
         Some((token, _)) => token,
         None => remember_device(app, user_id).await?,
     };
-    let tokens = start_session(app, user_id, body.remember_me, device).await?;
+    let start = SessionStart::Login { new_device };
+    let (tokens, session) = start_session(app, user_id, body.remember_me, device, start).await?;
     let profile = users::own_profile(&app.db.get().await?, user_id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
+    if new_device {
+        email_new_login(app, &profile, &session).await;
+    }
     Ok(LoginResult {
         user: profile,
         tokens,
         device_token,
     })
+}
+
+/// A wrong password or second factor for `user`'s account, in its activity.
+async fn record_failed_login(app: &App, user: Uuid, device: &DeviceInfo) -> Result<(), ApiError> {
+    account_activity::record(
+        &app.db.get().await?,
+        user,
+        ActivityKind::LoginFailed,
+        None,
+        device.user_agent.as_deref(),
+        device.ip_address.as_deref(),
+    )
+    .await
+}
+
+/// Email a verified address of a login from a device the account had not been used on (its
+/// other devices were told with `account:login`), so that the owner can revoke a session that
+/// was not them. Best effort, as every security notice.
+async fn email_new_login(app: &App, profile: &OwnProfile, session: &NewLogin) {
+    if !profile.is_verified {
+        return;
+    }
+    let text =
+        format!(
+        "Your Banter account was just logged in to on a new device ({}, from {}). If it was not \
+         you, revoke that session (DELETE /api/auth/sessions/{}) and change your password.",
+        session.user_agent.as_deref().unwrap_or("unknown device"),
+        session.ip_address.as_deref().unwrap_or("an unknown address"),
+        session.session_id,
+    );
+    let subject = "New login to your Banter account";
+    if let Err(e) = app
+        .ports
+        .notifier
+        .send_email(&profile.email, subject, &text)
+        .await
+    {
+        tracing::warn!(error = %e, "a security notice was not sent");
+    }
 }
 
 /// A new known-device token for `user`: the device keeps it and sends it with later logins.
@@ -271,13 +324,24 @@ pub(crate) async fn end_sessions(app: &App, user: Uuid, revoked: &[Uuid]) {
     super::connections::close_sessions(app, user, revoked).await;
 }
 
-/// A new device session and its first pair of tokens.
+/// Why a device session starts.
+pub(crate) enum SessionStart {
+    Registration,
+    /// A login; from a `new_device`, the account's other devices are told.
+    Login {
+        new_device: bool,
+    },
+}
+
+/// A new device session and its first pair of tokens, recorded in the account's activity (and,
+/// from a new device, told to the others with `account:login`, in the same transaction).
 pub(crate) async fn start_session(
     app: &App,
     user_id: Uuid,
     remember_me: bool,
     device: &DeviceInfo,
-) -> Result<Tokens, ApiError> {
+    start: SessionStart,
+) -> Result<(Tokens, NewLogin), ApiError> {
     let session_id = Uuid::now_v7();
     let ttl = if remember_me {
         app.settings.remember_me_ttl
@@ -285,8 +349,10 @@ pub(crate) async fn start_session(
         app.settings.refresh_token_ttl
     };
     let (refresh, refresh_hash) = new_opaque_token();
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
     sessions::create(
-        &app.db,
+        &tx,
         &NewSession {
             id: session_id,
             user_id,
@@ -298,14 +364,31 @@ pub(crate) async fn start_session(
         },
     )
     .await?;
-    token_pair(
-        app,
-        Caller {
-            user_id,
-            session_id,
-        },
-        refresh,
-    )
+    let (kind, tell_devices) = match start {
+        SessionStart::Registration => (ActivityKind::Registered, false),
+        SessionStart::Login { new_device } => (ActivityKind::Login, new_device),
+    };
+    account_activity::record(&tx, user_id, kind, Some(session_id), None, None).await?;
+    let login = NewLogin {
+        session_id,
+        user_agent: device.user_agent.clone(),
+        ip_address: device.ip_address.clone(),
+        created_at: Timestamp::now(),
+    };
+    let event = ServerEvent::NewLogin(login.clone());
+    if tell_devices {
+        events::append_own_event(&tx, user_id, &event).await?;
+    }
+    tx.commit().await?;
+    drop(client);
+    if tell_devices {
+        super::relay::wake(app, event.name()).await;
+    }
+    let caller = Caller {
+        user_id,
+        session_id,
+    };
+    Ok((token_pair(app, caller, refresh)?, login))
 }
 
 fn token_pair(app: &App, caller: Caller, refresh: String) -> Result<Tokens, ApiError> {
@@ -353,6 +436,8 @@ pub async fn refresh(app: &App, body: RefreshRequest) -> Result<Refreshed, ApiEr
                 "a spent refresh token was presented again; its device session is revoked"
             );
             end_sessions(app, user_id, &[session_id]).await;
+            let kind = ActivityKind::RefreshTokenReused;
+            record_activity(app, user_id, kind, Some(session_id)).await?;
             Err(ApiError::InvalidToken)
         }
         Rotation::Invalid => Err(ApiError::InvalidToken),
@@ -378,6 +463,8 @@ pub async fn logout(
     };
     if let Some(session) = revoked {
         end_sessions(app, caller.user_id, &[session]).await;
+        let kind = ActivityKind::LoggedOut;
+        record_activity(app, caller.user_id, kind, Some(session)).await?;
     }
     Ok(LoggedOut {
         logged_out: revoked.is_some(),
@@ -405,5 +492,36 @@ pub async fn revoke_session(
         .await?
         .ok_or(ApiError::NotFound("session"))?;
     end_sessions(app, caller.user_id, &[revoked]).await;
+    let kind = ActivityKind::SessionRevoked;
+    record_activity(app, caller.user_id, kind, Some(revoked)).await?;
     Ok(SessionRevoked { revoked })
+}
+
+/// `GET /api/auth/activity?limit&offset`: the caller's account activity, newest first: logins
+/// and failed logins, sessions ended, password, email and two-factor changes, data exports
+/// (the last 180 days).
+#[utoipa::path(get, path = "/api/auth/activity", tag = "auth", security(("bearer" = [])),
+    params(OffsetPageQuery),
+    responses((status = 200, description = "The account's activity, newest first", body = PageEnvelope<Vec<AccountActivity>, OffsetPagination>)))]
+pub async fn list_activity(
+    app: &App,
+    caller: Caller,
+    q: OffsetPageQuery,
+) -> Result<Page<Vec<AccountActivity>, OffsetPagination>, ApiError> {
+    let (limit, offset) = (q.limit.0, q.offset.0);
+    let client = app.db.get().await?;
+    let (items, total) = account_activity::list(&client, caller, limit, offset).await?;
+    let pagination = OffsetPagination::new(limit, offset, items.len(), total);
+    Ok(Page { items, pagination })
+}
+
+/// Record `kind` in `user`'s activity, done from (or to) device `session`, on its own.
+pub(crate) async fn record_activity(
+    app: &App,
+    user: Uuid,
+    kind: ActivityKind,
+    session: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let client = app.db.get().await?;
+    account_activity::record(&client, user, kind, session, None, None).await
 }

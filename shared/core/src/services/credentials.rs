@@ -8,16 +8,16 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::api::models::{
-    EmailChangeStarted, EmailChangeUndone, EmailChanged, Envelope, PasswordChanged,
+    ActivityKind, EmailChangeStarted, EmailChangeUndone, EmailChanged, Envelope, PasswordChanged,
 };
 use crate::api::requests::{ChangeEmailRequest, ChangePasswordRequest, EmailChangeLinkRequest};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
-use crate::db::{sessions, tokens, users};
+use crate::db::{account_activity, sessions, tokens, users};
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;
 
-use super::accounts::{end_sessions, password_matches, replace_password};
+use super::accounts::{end_sessions, password_matches, record_activity, replace_password};
 use super::two_factor::{notify_owner, second_factor_ok};
 use super::verification::expires_in;
 
@@ -47,6 +47,8 @@ pub async fn change_password(
     let keep = Some(caller.session_id);
     let revoked =
         replace_password(app, caller.user_id, &new_password, keep, "password changed").await?;
+    let kind = ActivityKind::PasswordChanged;
+    record_activity(app, caller.user_id, kind, Some(caller.session_id)).await?;
     notify_owner(
         app,
         caller.user_id,
@@ -173,6 +175,7 @@ pub async fn confirm_email_change(
         expires_in(UNDO_WINDOW),
     )
     .await?;
+    account_activity::record(&tx, user, ActivityKind::EmailChanged, None, None, None).await?;
     let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
     let link = format!("{}/undo-email-change?token={undo}", app.settings.public_url);
     let notice = format!(
@@ -210,6 +213,8 @@ pub async fn undo_email_change(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     take_address(&tx, user, &old_email, &[tokens::CHANGE_EMAIL]).await?;
+    let kind = ActivityKind::EmailChangeUndone;
+    account_activity::record(&tx, user, kind, None, None, None).await?;
     let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
     drop(client);
     let revoked = sessions::revoke_all(&app.db, user, None, "email change undone").await?;

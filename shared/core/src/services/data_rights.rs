@@ -13,9 +13,9 @@
 use tokio_postgres::types::Json;
 
 use crate::api::models::{
-    AccountDeleted, AccountExport, ChatType, Envelope, ExportChat, ExportContact, ExportMedia,
-    ExportMessage, ExportPushDevice, ExportRelation, ExportRelationships, MessageMetadata, Meta,
-    ParticipantRole, Timestamp,
+    AccountDeleted, AccountExport, ActivityKind, ChatType, Envelope, ExportChat, ExportContact,
+    ExportMedia, ExportMessage, ExportPushDevice, ExportRelation, ExportRelationships,
+    MessageMetadata, Meta, ParticipantRole, Timestamp,
 };
 use crate::api::requests::DeleteAccountRequest;
 use crate::auth::password::verify_password;
@@ -44,6 +44,8 @@ pub enum ExportAnswer {
             headers(("Location" = String, description = "The signed download URL")))))]
 pub async fn export(app: &App, caller: Caller) -> Result<ExportAnswer, ApiError> {
     let export = collect_export(app, caller).await?;
+    let kind = ActivityKind::DataExported;
+    super::accounts::record_activity(app, caller.user_id, kind, Some(caller.session_id)).await?;
     let document = serde_json::to_vec(&Envelope {
         success: true,
         data: &export,
@@ -186,6 +188,8 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         .collect();
     let (calls, _) = crate::db::calls::history(&app.db, caller.user_id, i64::MAX, 0).await?;
     let reports = crate::db::reports::filed_by(&client, caller.user_id).await?;
+    let (account_activity, _) =
+        crate::db::account_activity::list(&client, caller, i64::MAX, 0).await?;
     Ok(AccountExport {
         exported_at: Timestamp::now(),
         profile,
@@ -199,6 +203,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         push_devices,
         calls,
         reports,
+        account_activity,
     })
 }
 

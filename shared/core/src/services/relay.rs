@@ -130,6 +130,12 @@ async fn housekeeping(app: &App) -> Result<(), ApiError> {
         "forget old abuse reports",
         crate::db::reports::forget_old(&client).await.map(drop),
     );
+    note(
+        "forget old account activity",
+        crate::db::account_activity::forget_old(&client)
+            .await
+            .map(drop),
+    );
     drop(client);
     note(
         "forget ended rate-limit windows",

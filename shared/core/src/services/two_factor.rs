@@ -7,7 +7,8 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    Envelope, Sent, Timestamp, TwoFactorResetScheduled, TwoFactorSetup, TwoFactorState,
+    ActivityKind, Envelope, Sent, Timestamp, TwoFactorResetScheduled, TwoFactorSetup,
+    TwoFactorState,
 };
 use crate::api::requests::{
     TwoFactorDisableRequest, TwoFactorEnableRequest, TwoFactorResetConfirmRequest,
@@ -15,7 +16,7 @@ use crate::api::requests::{
 };
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::auth::totp;
-use crate::db::{tokens, users};
+use crate::db::{account_activity, tokens, users};
 use crate::error::ApiError;
 use crate::App;
 
@@ -86,6 +87,16 @@ pub async fn enable(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     users::enable_totp(&tx, caller.user_id, &hashes).await?;
+    let kind = ActivityKind::TwoFactorEnabled;
+    account_activity::record(
+        &tx,
+        caller.user_id,
+        kind,
+        Some(caller.session_id),
+        None,
+        None,
+    )
+    .await?;
     super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
     Ok(TwoFactorState {
         enabled: true,
@@ -112,6 +123,16 @@ pub async fn disable(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     users::set_totp_secret(&tx, caller.user_id, None).await?;
+    let kind = ActivityKind::TwoFactorDisabled;
+    account_activity::record(
+        &tx,
+        caller.user_id,
+        kind,
+        Some(caller.session_id),
+        None,
+        None,
+    )
+    .await?;
     super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
     Ok(TwoFactorState {
         enabled: false,
@@ -244,6 +265,8 @@ pub async fn confirm_reset(
     let reset_after = users::schedule_totp_reset(&app.db, user, wait)
         .await?
         .ok_or(ApiError::NotFound("two-factor authentication to reset"))?;
+    let kind = ActivityKind::TwoFactorResetConfirmed;
+    super::accounts::record_activity(app, user, kind, None).await?;
     notify_owner(
         app,
         user,

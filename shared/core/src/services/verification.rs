@@ -6,7 +6,9 @@ use chrono::Utc;
 use rand::Rng;
 use uuid::Uuid;
 
-use crate::api::models::{Envelope, PasswordReset, PhoneCodeSent, PhoneVerified, Sent, Verified};
+use crate::api::models::{
+    ActivityKind, Envelope, PasswordReset, PhoneCodeSent, PhoneVerified, Sent, Verified,
+};
 use crate::api::requests::{
     ForgotPasswordRequest, PhoneStartRequest, PhoneVerifyRequest, ResetPasswordRequest,
     VerifyEmailRequest,
@@ -118,6 +120,7 @@ pub async fn reset_password(
         tokens::consume_email_token(&app.db, tokens::RESET_PASSWORD, &hash_token(token)).await?;
     let revoked =
         super::accounts::replace_password(app, user, &password, None, "password reset").await?;
+    super::accounts::record_activity(app, user, ActivityKind::PasswordReset, None).await?;
     super::two_factor::notify_owner(
         app,
         user,
