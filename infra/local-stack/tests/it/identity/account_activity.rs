@@ -291,3 +291,28 @@ async fn a_verified_owner_is_emailed_of_a_new_device_and_sessions_ended_are_reco
     assert_eq!(entries[1].1["currentSession"], true);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn housekeeping_forgets_activity_older_than_180_days() {
+    let app = spawn_app().await;
+    let owner = app.register("owner").await;
+    let _phone = app.login(&owner).await;
+    let db = app.app().db.get().await.unwrap();
+    db.execute(
+        "UPDATE account_activity SET created_at = now() - interval '181 days' WHERE kind = 'registered'",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "UPDATE account_activity SET created_at = now() - interval '179 days' WHERE kind = 'login'",
+        &[],
+    )
+    .await
+    .unwrap();
+    banter_core::services::relay::scheduled(app.app())
+        .await
+        .unwrap();
+    assert_eq!(kinds(&activity(&app, &owner).await), ["login"]);
+    app.stop().await;
+}
