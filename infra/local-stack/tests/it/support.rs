@@ -148,6 +148,23 @@ pub struct User {
     pub refresh: String,
 }
 
+impl User {
+    /// The same user on the device session a login (or registration) answered with `body`.
+    pub fn signed_in_with(&self, body: &Value) -> User {
+        let token = |name: &str| {
+            body["data"]["tokens"][name]
+                .as_str()
+                .expect("a token")
+                .to_owned()
+        };
+        User {
+            access: token("accessToken"),
+            refresh: token("refreshToken"),
+            ..self.clone()
+        }
+    }
+}
+
 impl TestApp {
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.stack.addr)
@@ -239,17 +256,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, 200, "login: {body}");
-        User {
-            access: body["data"]["tokens"]["accessToken"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            refresh: body["data"]["tokens"]["refreshToken"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            ..user.clone()
-        }
+        user.signed_in_with(&body)
     }
 
     pub async fn open_chat(&self, a: &User, b: &User) -> String {

@@ -46,19 +46,18 @@ fn kinds(entries: &[(String, Value)]) -> Vec<&str> {
     entries.iter().map(|(k, _)| k.as_str()).collect()
 }
 
-/// The session of `access` (another device of `user`).
-fn with_access(user: &User, body: &Value) -> User {
-    User {
-        access: body["data"]["tokens"]["accessToken"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        refresh: body["data"]["tokens"]["refreshToken"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        ..user.clone()
-    }
+/// The id of the device session `user`'s access token belongs to.
+async fn session_of(app: &TestApp, user: &User) -> String {
+    let (_, sessions) = app.get("/api/auth/sessions", Some(&user.access)).await;
+    let current = sessions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true);
+    current.expect("the current session")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -84,7 +83,7 @@ async fn the_owner_sees_logins_failures_and_changes_with_the_device_of_each() {
         access: String::new(),
         refresh: String::new(),
     };
-    let laptop = with_access(&owner, &registered);
+    let laptop = owner.signed_in_with(&registered);
     let known_device = registered["data"]["deviceToken"]
         .as_str()
         .unwrap()
@@ -103,7 +102,7 @@ async fn the_owner_sees_logins_failures_and_changes_with_the_device_of_each() {
     );
     let (status, phone_login) = login_as(&app, email, PASSWORD, "BanterPhone/2.0", None).await;
     assert_eq!(status, 200, "{phone_login}");
-    let phone = with_access(&laptop, &phone_login);
+    let phone = laptop.signed_in_with(&phone_login);
     // The other device is told of the new one...
     let alert = laptop_ws.next_event("account:login").await;
     assert_eq!(alert["data"]["userAgent"], "BanterPhone/2.0");
@@ -202,18 +201,9 @@ async fn a_verified_owner_is_emailed_of_a_new_device_and_sessions_ended_are_reco
     };
     let (status, body) = login_as(&app, &owner.email, PASSWORD, "BanterTablet/3.1", None).await;
     assert_eq!(status, 200);
-    let tablet = with_access(&owner, &body);
+    let tablet = owner.signed_in_with(&body);
     let tablet_token = body["data"]["deviceToken"].as_str().unwrap().to_owned();
-    let (_, sessions) = app.get("/api/auth/sessions", Some(&tablet.access)).await;
-    let tablet_session = sessions["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["current"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let tablet_session = session_of(&app, &tablet).await;
     let sent = emails();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(
@@ -231,7 +221,7 @@ async fn a_verified_owner_is_emailed_of_a_new_device_and_sessions_ended_are_reco
     )
     .await;
     assert_eq!(status, 200);
-    let tablet_again = with_access(&owner, &body);
+    let tablet_again = owner.signed_in_with(&body);
     assert_eq!(emails().len(), 1);
 
     // Sessions ended: logged out, revoked from another device, a refresh token used twice.
@@ -239,18 +229,7 @@ async fn a_verified_owner_is_emailed_of_a_new_device_and_sessions_ended_are_reco
         .post("/api/auth/logout", Some(&tablet.access), json!({}))
         .await;
     assert_eq!(status, 200);
-    let (_, sessions) = app
-        .get("/api/auth/sessions", Some(&tablet_again.access))
-        .await;
-    let again_session = sessions["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["current"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let again_session = session_of(&app, &tablet_again).await;
     let (status, _) = app
         .delete(
             &format!("/api/auth/sessions/{again_session}"),
