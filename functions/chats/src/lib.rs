@@ -1,12 +1,12 @@
 //! REST `/api/chats/*`: create, list and read chats; manage a group's participants; send,
-//! edit, delete, react to, pin, star and read messages, and read history; the caller's starred
-//! messages; the caller's call history (`/api/calls`). And
+//! edit, delete, react to, pin, star and read messages, vote in polls, and read history; the
+//! caller's starred messages; the caller's call history (`/api/calls`). And
 //! `/api/sync`: the caller's event stream after a cursor.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::{
-    calls, chats, invite_links, message_changes, message_marks, messaging, participants, receipts,
-    search, sync,
+    calls, chats, invite_links, message_changes, message_marks, messaging, participants, polls,
+    receipts, search, sync,
 };
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
@@ -118,6 +118,24 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
             .await
             .map(Reply::ok)
         }
+        "PUT /api/chats/{chatId}/messages/{messageId}/poll/vote" => polls::vote(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            req.body(max)?,
+            None,
+        )
+        .await
+        .map(Reply::ok),
+        "GET /api/chats/{chatId}/messages/{messageId}/poll" => polls::results(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
         "POST /api/chats/{chatId}/messages/{messageId}/read" => receipts::read(
             app,
             caller,

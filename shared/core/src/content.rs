@@ -1,8 +1,9 @@
 //! What each message type carries (PRD 3.1), checked before a message is stored: text needs
 //! text; a picture, video, voice note, document or sticker names an uploaded file (`mediaId`);
 //! a location has coordinates (and, for a live location, how long it is shared); a contact is
-//! one vCard 4.0 card (RFC 6350, read with the `vcard4` crate). The details are stored
-//! normalized in the message's `metadata`, so every reader sees the same shape.
+//! one vCard 4.0 card (RFC 6350, read with the `vcard4` crate); a poll asks a question with 2
+//! to 12 answers. The details are stored normalized in the message's `metadata`, so every
+//! reader sees the same shape.
 
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -18,6 +19,11 @@ pub const MAX_VCARD_BYTES: usize = 3 * 1024;
 pub const MAX_MENTIONS: usize = 50;
 /// How long a live location may be shared: 15 minutes, 1 hour, 8 hours (WhatsApp's choices).
 pub const LIVE_LOCATION_SECONDS: [i64; 3] = [900, 3_600, 28_800];
+/// A poll's answers: at least 2, at most 12 (WhatsApp's bounds), of at most 100 characters.
+pub const POLL_OPTIONS: std::ops::RangeInclusive<usize> = 2..=12;
+const MAX_POLL_OPTION_CHARS: usize = 100;
+/// Longest poll question.
+const MAX_POLL_QUESTION_CHARS: usize = 255;
 
 /// A message's content as sent, before it is stored.
 pub struct Draft<'a> {
@@ -69,6 +75,7 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
         }
         "location" => location(&draft.metadata),
         "contact" => contact(&draft.metadata),
+        "poll" => poll(draft.content, &draft.metadata),
         _ => Ok(draft.metadata),
     }
 }
@@ -213,6 +220,55 @@ fn contact(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
     Ok(out)
 }
 
+/// A poll: its question is the message's `content`; `{options: [text, ...], multipleAnswers?}`
+/// (2 to 12 different answers; one answer each unless `multipleAnswers`). Stored as
+/// `{options, multipleAnswers}`; an answer is named by its index.
+fn poll(question: Option<&str>, m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
+    let invalid = |m: String| Err(ApiError::Validation(m));
+    let question = question.map(trim_blank).unwrap_or_default();
+    if question.is_empty() || question.chars().count() > MAX_POLL_QUESTION_CHARS {
+        return invalid(format!(
+            "a poll's `content` is its question: 1 to {MAX_POLL_QUESTION_CHARS} characters"
+        ));
+    }
+    let bad_options = || {
+        invalid(format!(
+            "`metadata.options` must hold {} to {} different answers of 1 to \
+             {MAX_POLL_OPTION_CHARS} characters",
+            POLL_OPTIONS.start(),
+            POLL_OPTIONS.end()
+        ))
+    };
+    let Some(given) = m.get("options").and_then(Value::as_array) else {
+        return bad_options();
+    };
+    let mut options: Vec<&str> = Vec::with_capacity(given.len());
+    for option in given {
+        let text = option.as_str().map(trim_blank).unwrap_or_default();
+        let fits = (1..=MAX_POLL_OPTION_CHARS).contains(&text.chars().count());
+        if !fits
+            || options
+                .iter()
+                .any(|o| o.to_lowercase() == text.to_lowercase())
+        {
+            return bad_options();
+        }
+        options.push(text);
+    }
+    if !POLL_OPTIONS.contains(&options.len()) {
+        return bad_options();
+    }
+    let multiple = match m.get("multipleAnswers") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return invalid("`metadata.multipleAnswers` must be true or false".into()),
+    };
+    let mut out = Map::new();
+    out.insert("options".into(), json!(options));
+    out.insert("multipleAnswers".into(), json!(multiple));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +409,51 @@ mod tests {
             ..draft("text", json!({}), None)
         };
         assert!(check(text, 100).is_err());
+    }
+
+    #[test]
+    fn polls_ask_a_question_with_two_to_twelve_different_answers() {
+        let poll = |question: &'static str, metadata: Value| Draft {
+            content: Some(question),
+            ..draft("poll", metadata, None)
+        };
+        let stored = check(
+            poll(
+                " Lunch? ",
+                json!({ "options": [" Pizza ", "Sushi"], "multipleAnswers": true, "x": 1 }),
+            ),
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(stored),
+            json!({ "options": ["Pizza", "Sushi"], "multipleAnswers": true })
+        );
+        let single = check(poll("Lunch?", json!({ "options": ["a", "b"] })), 1_000).unwrap();
+        assert_eq!(single["multipleAnswers"], false);
+        let twelve: Vec<String> = (0..12).map(|i| format!("option {i}")).collect();
+        assert!(check(poll("Q", json!({ "options": twelve })), 1_000).is_ok());
+        let thirteen: Vec<String> = (0..13).map(|i| format!("option {i}")).collect();
+        let long = "a".repeat(101);
+        let question: &'static str = Box::leak("q".repeat(256).into_boxed_str());
+        for (question, bad) in [
+            ("Q", json!({ "options": ["only one"] })),
+            ("Q", json!({ "options": thirteen })),
+            ("Q", json!({ "options": ["Same", " same "] })),
+            ("Q", json!({ "options": ["a", " "] })),
+            ("Q", json!({ "options": ["a", long] })),
+            ("Q", json!({ "options": ["a", 2] })),
+            ("Q", json!({ "options": "a, b" })),
+            (
+                "Q",
+                json!({ "options": ["a", "b"], "multipleAnswers": "yes" }),
+            ),
+            ("  ", json!({ "options": ["a", "b"] })),
+            (question, json!({ "options": ["a", "b"] })),
+        ] {
+            assert!(check(poll(question, bad.clone()), 1_000).is_err(), "{bad}");
+        }
+        let no_question = draft("poll", json!({ "options": ["a", "b"] }), None);
+        assert!(check(no_question, 1_000).is_err());
     }
 }

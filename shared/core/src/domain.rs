@@ -437,7 +437,7 @@ validated_string!(Emoji, |s| s
 
 /// PRD message types a client may send (`system` messages are the server's own).
 pub const MESSAGE_TYPES: &[&str] = &[
-    "text", "image", "video", "audio", "document", "location", "contact", "sticker",
+    "text", "image", "video", "audio", "document", "location", "contact", "sticker", "poll",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

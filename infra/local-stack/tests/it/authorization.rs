@@ -145,6 +145,21 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "DELETE /api/chats/{chatId}/messages/{messageId}/location" => {
             Scope::Chat(NOTHING_TO_ANSWER)
         }
+        // The admin's message is no poll: 400 for who may see it (polls:: votes in a real one).
+        "PUT /api/chats/{chatId}/messages/{messageId}/poll/vote" => Scope::Chat(&[
+            (Outsider, 404),
+            (Former, 404),
+            (Left, 403),
+            (Blocked, 404),
+            (Member, 400),
+        ]),
+        "GET /api/chats/{chatId}/messages/{messageId}/poll" => Scope::Chat(&[
+            (Outsider, 404),
+            (Former, 404),
+            (Left, 400),
+            (Blocked, 404),
+            (Member, 400),
+        ]),
         "PUT /api/chats/{chatId}"
         | "POST /api/chats/{chatId}/participants"
         | "DELETE /api/chats/{chatId}/participants/{userId}"
@@ -219,6 +234,7 @@ fn rest_request(
         "PUT /api/chats/{chatId}/messages/{messageId}" => json!({ "content": "edited" }),
         "DELETE /api/chats/{chatId}/messages/{messageId}" => json!({ "deleteForEveryone": true }),
         "POST /api/chats/{chatId}/messages/{messageId}/reactions" => json!({ "emoji": "👍" }),
+        "PUT /api/chats/{chatId}/messages/{messageId}/poll/vote" => json!({ "options": [0] }),
         "PUT /api/chats/{chatId}/messages/{messageId}/location" => {
             json!({ "latitude": 1.0, "longitude": 2.0 })
         }

@@ -20,6 +20,7 @@ mod media;
 mod message_features;
 mod notifications;
 mod participants;
+mod polls;
 mod reports;
 mod rest;
 mod schema;

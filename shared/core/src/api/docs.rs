@@ -13,7 +13,7 @@ use crate::error::ErrorEnvelope;
 use crate::services::{
     accounts, backups, blocking, calls, chats, contacts, credentials, data_rights, health,
     invite_links, media, message_changes, message_marks, messaging, notifications, participants,
-    profiles, receipts, reports, search, sync, two_factor, verification,
+    polls, profiles, receipts, reports, search, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -96,6 +96,8 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         message_changes::edits,
         message_changes::delete,
         message_changes::react,
+        polls::vote,
+        polls::results,
         message_changes::unreact,
         receipts::read,
         receipts::info,

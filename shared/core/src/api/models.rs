@@ -509,6 +509,8 @@ pub struct AccountExport {
     /// The account's security activity (its last 180 days), newest first (as
     /// `GET /api/auth/activity`).
     pub account_activity: Vec<AccountActivity>,
+    /// The caller's votes in polls (of messages that still exist), newest first.
+    pub poll_votes: Vec<ExportPollVote>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1097,6 +1099,42 @@ pub struct ReactionSet {
     /// The caller's reaction now (null once removed).
     #[schema(required = true)]
     pub emoji: Option<String>,
+}
+
+/// A poll and its votes (`GET .../messages/{messageId}/poll`, and the answer to a vote).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PollResults {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub question: String,
+    pub multiple_answers: bool,
+    /// In the order the poll lists them; an answer's `index` names it in a vote.
+    pub options: Vec<PollOptionResult>,
+    /// Members who voted (for anything).
+    pub voters: i64,
+    /// The caller's own answers.
+    pub my_options: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PollOptionResult {
+    pub index: u8,
+    pub text: String,
+    pub votes: i64,
+    /// Who chose it, earliest first (votes are not secret, as in WhatsApp).
+    pub voter_ids: Vec<Uuid>,
+}
+
+/// A vote the caller cast (in the data export).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportPollVote {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub options: Vec<u8>,
+    pub voted_at: Timestamp,
 }
 
 /// `POST .../messages/{messageId}/read` and `message:read`: the caller has read the chat up to

@@ -749,7 +749,8 @@ pub struct SendMessageRequest {
     #[serde(default = "default_none")]
     pub reply_to_id: Option<Uuid>,
     /// What the type carries beyond the text: a location's `{latitude, longitude, name?,
-    /// address?, liveSeconds?}`, a contact's `{vcard}`; a text message may carry the
+    /// address?, liveSeconds?}`, a contact's `{vcard}`, a poll's `{options, multipleAnswers?}`
+    /// (its `content` is the question); a text message may carry the
     /// `linkPreview` its device made, `{url, title?, description?, siteName?}`, whose `url` is a
     /// link of its text (http or https).
     #[serde(default = "default_none")]
@@ -806,7 +807,9 @@ pub struct OtherMessage {
     reply_to_id: Option<Uuid>,
     /// Details: for `location`, `{latitude, longitude, name?, address?, liveSeconds?}`
     /// (`liveSeconds` 900, 3600 or 28800 shares a live location); for `contact`, `{vcard}` (one
-    /// vCard 4.0 card). A JSON object of at most 4 KB.
+    /// vCard 4.0 card); for `poll`, `{options, multipleAnswers?}` (2 to 12 different answers of
+    /// at most 100 characters; `content` is the question, at most 255). A JSON object of at
+    /// most 4 KB.
     #[schema(value_type = Option<Object>)]
     metadata: Option<MessageMetadata>,
     /// For `image`, `video`, `audio`, `document` and `sticker` (and only those): the uploaded
@@ -830,6 +833,7 @@ enum OtherKind {
     Location,
     Contact,
     Sticker,
+    Poll,
 }
 
 impl utoipa::PartialSchema for SendMessageRequest {
@@ -883,6 +887,15 @@ pub struct DeleteMessageRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddReactionRequest {
     pub emoji: Emoji,
+}
+
+/// `PUT /api/chats/{chatId}/messages/{messageId}/poll/vote`: the caller's answers now, by index
+/// (none takes the vote back; one, unless the poll allows `multipleAnswers`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PollVoteRequest {
+    #[schema(max_items = 12)]
+    pub options: Vec<u8>,
 }
 
 /// `POST .../messages/{messageId}/pin`: for how long.

@@ -648,6 +648,11 @@ pub enum ServerEvent {
     /// privacy allows, and to the reader's other devices).
     #[serde(rename = "message:read")]
     MessageRead(MessageRead),
+    /// A member voted in a poll, changed their vote or took it back (`options` empty): their
+    /// answers now, and the poll's counts after it (`GET .../messages/{messageId}/poll` has
+    /// who chose what).
+    #[serde(rename = "message:poll:voted")]
+    PollVoted(PollVoted),
     /// A message was pinned in the chat (until `expiresAt`; a chat holds at most 3 pins).
     #[serde(rename = "message:pinned")]
     MessagePinned(MessagePinned),
@@ -764,6 +769,7 @@ impl ServerEvent {
             Self::ReactionAdded(_) => "message:reaction:added",
             Self::ReactionRemoved(_) => "message:reaction:removed",
             Self::MessageRead(_) => "message:read",
+            Self::PollVoted(_) => "message:poll:voted",
             Self::MessagePinned(_) => "message:pinned",
             Self::MessageUnpinned(_) => "message:unpinned",
             Self::MessageStarred(_) => "message:starred",
@@ -804,6 +810,21 @@ impl ServerEvent {
     pub fn from_parts(name: &str, data: Value) -> Result<Self, serde_json::Error> {
         serde_json::from_value(serde_json::json!({ "event": name, "data": data }))
     }
+}
+
+/// `message:poll:voted`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PollVoted {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub user_id: Uuid,
+    /// The voter's answers now, by index (empty: they took their vote back).
+    pub options: Vec<u8>,
+    /// Votes per answer, in the poll's order, after this one.
+    pub votes: Vec<i64>,
+    /// Members who voted, after this one.
+    pub voters: i64,
 }
 
 /// `account:login`: the new device session.

@@ -157,7 +157,7 @@ pub async fn edits(
 }
 
 /// Delete a message for everyone: its text, details, media reference, edit history,
-/// reactions, pins and stars are erased; a tombstone keeps its place (and `seq`). The file it
+/// reactions, pins, stars and (a poll's) votes are erased; a tombstone keeps its place (and `seq`). The file it
 /// showed is released: housekeeping deletes it unless another message (a forward) shows it.
 pub async fn erase(client: &impl GenericClient, message_id: Uuid) -> Result<(), ApiError> {
     let stmt = client
@@ -168,7 +168,8 @@ pub async fn erase(client: &impl GenericClient, message_id: Uuid) -> Result<(), 
                   edits AS (DELETE FROM message_edits WHERE message_id = $1),
                   reactions AS (DELETE FROM message_reactions WHERE message_id = $1),
                   pins AS (DELETE FROM message_pins WHERE message_id = $1),
-                  stars AS (DELETE FROM message_stars WHERE message_id = $1)
+                  stars AS (DELETE FROM message_stars WHERE message_id = $1),
+                  votes AS (DELETE FROM poll_votes WHERE message_id = $1)
              UPDATE messages m SET content = NULL, metadata = '{}', media_id = NULL,
                     is_edited = false, edited_at = NULL,
                     deleted_for_everyone = true, deleted_at = now()

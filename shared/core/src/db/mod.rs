@@ -16,6 +16,7 @@ pub mod media;
 pub mod message_changes;
 pub mod message_marks;
 pub mod messages;
+pub mod polls;
 pub mod presence;
 pub mod push_devices;
 pub mod relationships;

@@ -308,6 +308,15 @@ fn transcript(
             "This message was deleted".to_owned()
         } else if m.kind == "system" {
             format!("[{}]", m.content.as_deref().unwrap_or("system"))
+        } else if m.kind == "poll" {
+            // As WhatsApp writes a poll: its question, then one line per answer.
+            let options = m.metadata.get("options").and_then(|o| o.as_array());
+            let lines = options.into_iter().flatten().filter_map(|o| o.as_str());
+            let mut poll = format!("POLL:\n{}", m.content.as_deref().unwrap_or_default());
+            for option in lines {
+                poll.push_str(&format!("\nOPTION: {option}"));
+            }
+            poll
         } else {
             let mut parts = Vec::new();
             if let Some(id) = m.media_id.filter(|_| !m.view_once) {

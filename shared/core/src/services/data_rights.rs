@@ -190,6 +190,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
     let reports = crate::db::reports::filed_by(&client, caller.user_id).await?;
     let (account_activity, _) =
         crate::db::account_activity::list(&client, caller, i64::MAX, 0).await?;
+    let poll_votes = crate::db::polls::cast_by(&client, caller.user_id).await?;
     Ok(AccountExport {
         exported_at: Timestamp::now(),
         profile,
@@ -204,6 +205,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         calls,
         reports,
         account_activity,
+        poll_votes,
     })
 }
 

@@ -35,7 +35,7 @@ pub(super) async fn visible(
 
 /// As [`visible`], for a change everyone sees: a former member who kept the group sees the
 /// message but changes nothing in the group (403).
-async fn changeable(
+pub(super) async fn changeable(
     tx: &impl deadpool_postgres::GenericClient,
     caller: &Caller,
     chat_id: Uuid,

@@ -20,6 +20,7 @@ pub mod message_marks;
 pub mod messaging;
 pub mod notifications;
 pub mod participants;
+pub mod polls;
 pub mod presence;
 pub mod profiles;
 pub mod rate_limit;

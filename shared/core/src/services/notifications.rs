@@ -22,8 +22,18 @@ const SENDS_AT_ONCE: usize = 64;
 /// How long a relay round waits for its notifications at most: the relay is the one live path
 /// to every connection, and a push service that stops answering must not stop it.
 pub const SEND_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
-/// Characters of a text message a notification shows.
+/// Characters of a text message (or a poll's question) a notification shows.
 const PREVIEW_CHARS: usize = 120;
+
+/// `text` cut to [`PREVIEW_CHARS`], an ellipsis saying so.
+fn shortened(text: Option<&str>) -> String {
+    let text = text.unwrap_or_default();
+    let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
+    if text.chars().count() > PREVIEW_CHARS {
+        preview.push('…');
+    }
+    preview
+}
 
 fn shown(row: PushDeviceRow) -> PushDevice {
     PushDevice {
@@ -139,14 +149,7 @@ pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
         };
     }
     let what = match row.message_type.as_deref().unwrap_or_default() {
-        "text" if !row.view_once && row.previews => {
-            let text = row.content.as_deref().unwrap_or_default();
-            let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
-            if text.chars().count() > PREVIEW_CHARS {
-                preview.push('…');
-            }
-            preview
-        }
+        "text" if !row.view_once && row.previews => shortened(row.content.as_deref()),
         // Previews off: who wrote, not what.
         _ if !row.previews => "New message".to_owned(),
         "image" => "📷 Photo".to_owned(),
@@ -156,6 +159,7 @@ pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
         "location" => "📍 Location".to_owned(),
         "contact" => "👤 Contact".to_owned(),
         "sticker" => "Sticker".to_owned(),
+        "poll" => format!("📊 Poll: {}", shortened(row.content.as_deref())),
         _ => "New message".to_owned(),
     };
     let what = match &row.about {
