@@ -86,6 +86,16 @@ async fn a_backup_is_built_in_the_background_and_downloaded_as_a_zip() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    let poll = json!({ "clientMessageId": "poll", "type": "poll", "content": "Lunch?",
+                       "metadata": { "options": ["Pizza", "Sushi"] } });
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            poll,
+        )
+        .await;
+    assert_eq!(status, 201);
     app.send_text(&bob, &other, "nothing for alice").await;
 
     // Someone else's chat, or a chat that is not there: 404, nothing made.
@@ -140,7 +150,12 @@ async fn a_backup_is_built_in_the_background_and_downloaded_as_a_zip() {
         .collect();
     assert_eq!(
         texts,
-        [json!("hello Bob"), Value::Null, json!("the plan")],
+        [
+            json!("hello Bob"),
+            Value::Null,
+            json!("the plan"),
+            json!("Lunch?")
+        ],
         "hidden left out, erased empty"
     );
     let transcript_path = chats[0]["transcript"].as_str().unwrap().to_owned();
@@ -167,6 +182,11 @@ async fn a_backup_is_built_in_the_background_and_downloaded_as_a_zip() {
         "{transcript}"
     );
     assert_eq!(entry(&mut zip, &media_name), pdf);
+    assert!(said("bob", "POLL:"), "{transcript}");
+    assert!(
+        transcript.contains("POLL:\nLunch?\nOPTION: Pizza\nOPTION: Sushi\n"),
+        "a poll as WhatsApp writes it: {transcript}"
+    );
 
     // A day holds three backups.
     for _ in 0..2 {

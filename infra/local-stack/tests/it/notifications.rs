@@ -210,6 +210,22 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
     let bodies = notified(&app, "Reacted 👍 to “lunch?”").await;
     assert!(!bodies.iter().any(|b| b.contains('🎉')), "{bodies:?}");
     assert_eq!(notifications(&app, PHONE).pop().unwrap()["title"], "Bob B");
+    // A poll shows its question.
+    let poll = json!({
+        "clientMessageId": "poll-1",
+        "type": "poll",
+        "content": "Pizza or sushi tonight?",
+        "metadata": { "options": ["Pizza", "Sushi"] },
+    });
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            poll,
+        )
+        .await;
+    assert_eq!(status, 201);
+    notified(&app, "📊 Poll: Pizza or sushi tonight?").await;
 
     // A muted group notifies only a mention of her; a group's title is its name.
     let group = app.open_group(&bob, "Climbers", &[&alice]).await;
