@@ -35,6 +35,8 @@ BUSINESS_RULE_400 = [
     "POST /api/chats/{chatId}/messages",
     "POST /api/chats/{chatId}/messages/{messageId}/reactions",
     "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}",
+    # An answer index the poll does not have (its answers are the message's), or one twice.
+    "PUT /api/chats/{chatId}/messages/{messageId}/poll/vote",
     # A region code shaped right but naming no region; a vCard file that does not parse; a
     # `from` after `to`.
     "POST /api/contacts/sync",

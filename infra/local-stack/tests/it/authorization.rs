@@ -145,21 +145,15 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "DELETE /api/chats/{chatId}/messages/{messageId}/location" => {
             Scope::Chat(NOTHING_TO_ANSWER)
         }
-        // The admin's message is no poll: 400 for who may see it (polls:: votes in a real one).
+        // The admin's message is no poll: 404 for members too (polls:: votes in a real one).
         "PUT /api/chats/{chatId}/messages/{messageId}/poll/vote" => Scope::Chat(&[
             (Outsider, 404),
             (Former, 404),
             (Left, 403),
             (Blocked, 404),
-            (Member, 400),
+            (Member, 404),
         ]),
-        "GET /api/chats/{chatId}/messages/{messageId}/poll" => Scope::Chat(&[
-            (Outsider, 404),
-            (Former, 404),
-            (Left, 400),
-            (Blocked, 404),
-            (Member, 400),
-        ]),
+        "GET /api/chats/{chatId}/messages/{messageId}/poll" => Scope::Chat(NOTHING_TO_ANSWER),
         "PUT /api/chats/{chatId}"
         | "POST /api/chats/{chatId}/participants"
         | "DELETE /api/chats/{chatId}/participants/{userId}"

@@ -1658,6 +1658,61 @@ async fn disappearing_messages_expire_and_are_erased_by_the_schedule() {
 }
 
 #[tokio::test]
+async fn a_default_timer_starts_the_chats_its_owner_starts_and_no_others() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let already = app.open_chat(&alice, &carol).await;
+    let week = json!({ "privacySettings": { "defaultDisappearingSeconds": 604800 } });
+    let (status, body) = app.put("/api/users/profile", &alice.access, week).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["privacySettings"]["defaultDisappearingSeconds"],
+        604800
+    );
+    let bad = json!({ "privacySettings": { "defaultDisappearingSeconds": 60 } });
+    let (status, _) = app.put("/api/users/profile", &alice.access, bad).await;
+    assert_eq!(status, 400, "one of the timers");
+
+    // A 1:1 chat Alice starts, and a group she creates, start with her timer and say so.
+    let chat = app.open_chat(&alice, &bob).await;
+    let group = app.open_group(&alice, "g", &[&bob]).await;
+    for started in [&chat, &group] {
+        let (_, details) = app
+            .get(&format!("/api/chats/{started}"), Some(&bob.access))
+            .await;
+        assert_eq!(details["data"]["disappearingSeconds"], 604800);
+        let line = history(&app, &bob, started).await.pop().unwrap();
+        assert_eq!(line["metadata"]["action"], "disappearing_changed");
+        assert_eq!(line["metadata"]["byDefault"], true);
+        assert!(
+            line["content"].as_str().unwrap().ends_with(
+                " uses a default timer for disappearing messages in new chats: new messages \
+                 disappear 7 days after they are sent"
+            ),
+            "{line}"
+        );
+        let (_, sent) = app
+            .send_text(&bob, started, &format!("see you in {started}"))
+            .await;
+        assert!(sent["data"]["expiresAt"].is_string(), "{sent}");
+    }
+    // Not a chat that was there before, nor one Bob starts.
+    let (_, details) = app
+        .get(&format!("/api/chats/{already}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["disappearingSeconds"], 0);
+    let from_bob = app.open_chat(&bob, &carol).await;
+    let (_, details) = app
+        .get(&format!("/api/chats/{from_bob}"), Some(&bob.access))
+        .await;
+    assert_eq!(details["data"]["disappearingSeconds"], 0);
+    assert!(history(&app, &bob, &from_bob).await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_view_once_picture_opens_once_per_recipient() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

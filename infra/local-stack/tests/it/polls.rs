@@ -171,7 +171,8 @@ async fn members_vote_change_and_take_back_and_everyone_sees_the_counts() {
 
     // Not a poll; not a member.
     let text = app.sent(&alice, &chat, "plain text").await;
-    assert_eq!(vote(&app, &bob, &chat, &text, json!([0])).await.0, 400);
+    assert_eq!(vote(&app, &bob, &chat, &text, json!([0])).await.0, 404);
+    assert_eq!(results(&app, &bob, &chat, &text).await.0, 404);
     assert_eq!(vote(&app, &outsider, &chat, &poll, json!([0])).await.0, 404);
     assert_eq!(results(&app, &outsider, &chat, &poll).await.0, 404);
     // A member who left keeps what they saw, and votes no more.

@@ -381,6 +381,9 @@ pub struct PrivacySettings {
     /// import); default on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discoverable: Option<bool>,
+    /// The disappearing-messages timer of the chats the user starts (default 0, off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_disappearing_seconds: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]

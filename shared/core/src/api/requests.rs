@@ -309,6 +309,11 @@ pub struct PrivacySettingsPatch {
     /// import).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discoverable: Option<bool>,
+    /// The disappearing-messages timer of the chats you start from now on (1:1 chats and the
+    /// groups you create), as WhatsApp's default message timer: 0 (off), 86400, 604800 or
+    /// 7776000 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_disappearing_seconds: Option<DisappearingTimer>,
 }
 
 /// The notification settings to change; the others keep their values.
@@ -473,6 +478,12 @@ impl utoipa::PartialSchema for DisappearingTimer {
 }
 
 impl ToSchema for DisappearingTimer {}
+
+impl serde::Serialize for DisappearingTimer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i32(self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for DisappearingTimer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -894,9 +905,28 @@ pub struct AddReactionRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PollVoteRequest {
-    #[schema(max_items = 12)]
-    pub options: Vec<u8>,
+    #[schema(value_type = Vec<PollAnswerIndex>, max_items = 12)]
+    pub options: Vec<PollAnswer>,
 }
+
+/// An answer of a poll, by its place in the poll's `options` (a poll has at most 12).
+pub type PollAnswer = Bounded<0, 11>;
+
+/// [`PollAnswer`] in the document: an integer from 0 to 11.
+struct PollAnswerIndex;
+
+impl utoipa::PartialSchema for PollAnswerIndex {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(11))
+            .into()
+    }
+}
+
+impl ToSchema for PollAnswerIndex {}
 
 /// `POST .../messages/{messageId}/pin`: for how long.
 #[derive(Debug, Deserialize, ToSchema)]

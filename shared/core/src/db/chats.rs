@@ -75,8 +75,32 @@ pub async fn open_individual(
     .await?;
     if is_new {
         super::events::append_chat_event(tx, chat_id, Some(creator), "chat:created", None).await?;
+        start_default_timer(tx, chat_id, creator).await?;
     }
     Ok((chat_id, is_new))
+}
+
+/// Give a new chat its creator's default disappearing-messages timer, if they set one, with
+/// its line in the timeline (WhatsApp's default message timer).
+async fn start_default_timer(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    creator: Uuid,
+) -> Result<(), ApiError> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE chats c SET disappearing_seconds = (u.privacy_settings ->> 'defaultDisappearingSeconds')::int
+             FROM users u
+             WHERE c.id = $1 AND u.id = $2
+               AND coalesce((u.privacy_settings ->> 'defaultDisappearingSeconds')::int, 0) > 0
+             RETURNING c.disappearing_seconds",
+        )
+        .await?;
+    if let Some(row) = tx.query_opt(&stmt, &[&chat_id, &creator]).await? {
+        let timer = SystemAction::DefaultDisappearing(row.get("disappearing_seconds"));
+        append_system_message(tx, chat_id, timer, Some(creator), None, None).await?;
+    }
+    Ok(())
 }
 
 /// A chat member as the relay fans out to ([`members_since`]): who, for which time, and which
@@ -190,6 +214,7 @@ pub async fn create_group(
         None,
     )
     .await?;
+    start_default_timer(&tx, chat_id, creator).await?;
     if !invitees.is_empty() {
         tx.execute(
             "INSERT INTO chat_invitations (chat_id, user_id, invited_by) SELECT $1, u, $2 FROM unnest($3::uuid[]) u",
@@ -899,6 +924,9 @@ pub enum SystemAction {
     PermissionsChanged(PermissionChange),
     /// The disappearing-messages timer is now this many seconds (0: off).
     DisappearingChanged(i32),
+    /// A chat starts with its creator's default timer (`privacySettings.
+    /// defaultDisappearingSeconds`): `disappearing_changed` with `byDefault`.
+    DefaultDisappearing(i32),
     /// A 1:1 call ended (its line in the chat, written as it ends).
     Call(CallLine),
 }
@@ -933,7 +961,7 @@ impl SystemAction {
             Self::DescriptionChanged => "description_changed",
             Self::AvatarChanged => "avatar_changed",
             Self::PermissionsChanged(_) => "permissions_changed",
-            Self::DisappearingChanged(_) => "disappearing_changed",
+            Self::DisappearingChanged(_) | Self::DefaultDisappearing(_) => "disappearing_changed",
             Self::Call(_) => "call",
         }
     }
@@ -971,6 +999,10 @@ pub(super) async fn append_system_message(
         }
         SystemAction::DisappearingChanged(seconds) => {
             metadata.insert("disappearingSeconds".into(), seconds.into());
+        }
+        SystemAction::DefaultDisappearing(seconds) => {
+            metadata.insert("disappearingSeconds".into(), seconds.into());
+            metadata.insert("byDefault".into(), true.into());
         }
         SystemAction::Call(call) => {
             metadata.insert("callId".into(), call.call_id.to_string().into());
@@ -1010,9 +1042,11 @@ pub(super) async fn append_system_message(
                          CASE $6::jsonb ->> 'setting' WHEN 'sendMessages' THEN 'send messages'
                                                      WHEN 'editInfo' THEN 'edit the group info'
                                                      ELSE 'add members' END)
-                     WHEN 'disappearing_changed' THEN CASE timer
-                         WHEN 0 THEN format('%s turned off disappearing messages', actor)
-                         ELSE format('%s turned on disappearing messages: new messages disappear %s after they are sent',
+                     WHEN 'disappearing_changed' THEN CASE
+                         WHEN timer = 0 THEN format('%s turned off disappearing messages', actor)
+                         ELSE format(CASE WHEN ($6::jsonb ->> 'byDefault')::boolean
+                                 THEN '%s uses a default timer for disappearing messages in new chats: new messages disappear %s after they are sent'
+                                 ELSE '%s turned on disappearing messages: new messages disappear %s after they are sent' END,
                                      actor, CASE WHEN timer > 86400 THEN (timer / 86400) || ' days'
                                                  ELSE (timer / 3600) || ' hours' END) END
                      WHEN 'call' THEN CASE $6::jsonb ->> 'endReason'

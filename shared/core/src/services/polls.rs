@@ -38,7 +38,7 @@ pub async fn vote(
         ));
     }
     let poll = poll_of(&tx, &target).await?;
-    let options = answers(&poll, body.options)?;
+    let options = answers(&poll, body.options.iter().map(|o| o.0 as u8).collect())?;
     let changed = polls::set_votes(&tx, target.id, caller.user_id, &options).await?;
     let results = results_for(&tx, caller, &target, &poll).await?;
     if changed {
@@ -81,13 +81,13 @@ pub async fn results(
     Ok(results)
 }
 
-/// The poll `target` is: 400 for another type of message, 403 once deleted for everyone.
+/// The poll `target` is: 404 for another type of message, 403 once deleted for everyone.
 async fn poll_of(
     client: &impl deadpool_postgres::GenericClient,
     target: &Target,
 ) -> Result<Poll, ApiError> {
     if target.kind != "poll" {
-        return Err(ApiError::Validation("this message is not a poll".into()));
+        return Err(ApiError::NotFound("poll"));
     }
     if target.deleted {
         return Err(ApiError::PermissionDenied("this poll was deleted".into()));
