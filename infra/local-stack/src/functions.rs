@@ -55,6 +55,7 @@ pub fn all(media: fn_media::MediaConfig) -> BTreeMap<&'static str, Handler> {
         ("HealthFunction", wrap(fn_health::handle)),
         ("UsersFunction", wrap(fn_users::handle)),
         ("MigrateFunction", wrap(fn_migrate::handle)),
+        ("ModerationFunction", wrap(fn_moderation::handle)),
         ("WsAuthorizerFunction", wrap(fn_ws_authorizer::handle)),
         ("WsConnectFunction", wrap(fn_ws_connect::handle)),
         ("WsDisconnectFunction", wrap(fn_ws_disconnect::handle)),

@@ -15,6 +15,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("HealthFunction", "health.json"),
     ("UsersFunction", "users-profile-forged-token.json"),
     ("MigrateFunction", "migrate.json"),
+    ("ModerationFunction", "moderation-reports.json"),
     ("WsAuthorizerFunction", "ws-authorizer-alg-none.json"),
     ("WsConnectFunction", "ws-connect-unknown-session.json"),
     ("WsDisconnectFunction", "ws-disconnect.json"),
@@ -76,6 +77,11 @@ async fn every_function_has_a_sample_event_and_handles_it() {
         "the sample carries no valid token"
     );
     assert_eq!(body("HealthFunction")["data"]["database"], "up");
+    assert_eq!(
+        ok("ModerationFunction"),
+        serde_json::json!([]),
+        "nobody reported anyone"
+    );
     assert_eq!(
         body("UsersFunction")["error"]["code"],
         "INVALID_TOKEN",

@@ -281,3 +281,114 @@ async fn reporting_a_group_message_names_its_sender_and_can_leave_the_group() {
     assert_eq!(status, 201, "but still reports what they read");
     app.stop().await;
 }
+
+/// Invoke the moderators' function as IAM would let a moderator.
+async fn moderate(app: &TestApp, request: Value) -> Result<Value, String> {
+    app.stack.shared.invoke("ModerationFunction", request).await
+}
+
+#[tokio::test]
+async fn moderators_read_the_reports_suspend_the_account_and_reinstate_it() {
+    let app = spawn_app().await;
+    let (me, spammer) = (app.register("rose").await, app.register("spam").await);
+    app.verify_email(&spammer).await;
+    let chat = app.open_chat(&spammer, &me).await;
+    app.sent(&spammer, &chat, "buy now").await;
+    let report = json!({ "reason": "spam", "chatId": chat, "comment": "again" });
+    let (status, filed) = app.post("/api/reports", Some(&me.access), report).await;
+    assert_eq!(status, 201, "{filed}");
+
+    let reports = moderate(
+        &app,
+        json!({ "action": "reports", "reportedUserId": spammer.id }),
+    )
+    .await
+    .unwrap();
+    let [found] = reports.as_array().unwrap().as_slice() else {
+        panic!("{reports}");
+    };
+    assert_eq!(found["id"], filed["data"]["id"]);
+    assert_eq!(found["reporterId"], me.id.as_str());
+    assert_eq!(found["comment"], "again");
+    assert_eq!(found["evidence"][0]["content"], "buy now");
+    assert_eq!(found["reportedUserSuspended"], false);
+    let none = moderate(
+        &app,
+        json!({ "action": "reports", "reportedUserId": me.id }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(none, json!([]));
+
+    let mut spammer_ws = app.ws(&spammer.access).await;
+    let suspended = moderate(
+        &app,
+        json!({ "action": "suspend", "userId": spammer.id, "reason": "spam" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(suspended["changed"], true);
+    assert_eq!(suspended["sessionsRevoked"], 1);
+    assert!(
+        crate::identity::closed(&mut spammer_ws).await,
+        "its socket closes"
+    );
+    let (status, _) = app.send_text(&spammer, &chat, "more spam").await;
+    assert_eq!(status, 401, "its tokens stop working");
+    let login = |password: &str| json!({ "email": spammer.email, "password": password });
+    let (status, body) = app
+        .post("/api/auth/login", None, login("correct horse battery"))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, Some("PERMISSION_DENIED")),
+        "{body}"
+    );
+    let (status, body) = app.post("/api/auth/login", None, login("a guess")).await;
+    assert_eq!(
+        (status, code(&body)),
+        (401, Some("INVALID_CREDENTIALS")),
+        "a wrong password learns nothing of it"
+    );
+    assert_eq!(
+        app.last_sent_to(&spammer.email).unwrap().subject.as_deref(),
+        Some("Your Banter account is suspended")
+    );
+    let again = moderate(
+        &app,
+        json!({ "action": "suspend", "userId": spammer.id, "reason": "spam" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (&again["changed"], &again["sessionsRevoked"]),
+        (&json!(false), &json!(0))
+    );
+    let reports = moderate(&app, json!({ "action": "reports" }))
+        .await
+        .unwrap();
+    assert_eq!(reports[0]["reportedUserSuspended"], true);
+
+    let reinstated = moderate(&app, json!({ "action": "reinstate", "userId": spammer.id }))
+        .await
+        .unwrap();
+    assert_eq!(reinstated["changed"], true);
+    let (status, _) = app
+        .post("/api/auth/login", None, login("correct horse battery"))
+        .await;
+    assert_eq!(status, 200);
+
+    // Bad requests change nothing.
+    for bad in [
+        json!({ "action": "suspend", "userId": uuid::Uuid::new_v4(), "reason": "spam" }),
+        json!({ "action": "suspend", "userId": me.id, "reason": "  " }),
+        json!({ "action": "suspend", "userId": me.id }),
+        json!({ "action": "ban", "userId": me.id }),
+        json!({ "action": "reports", "limit": 0 }),
+    ] {
+        assert!(moderate(&app, bad.clone()).await.is_err(), "{bad}");
+    }
+    let (status, _) = app.get("/api/users/profile", Some(&me.access)).await;
+    assert_eq!(status, 200, "the reporter was never suspended");
+    app.stop().await;
+}

@@ -528,6 +528,37 @@ pub struct ExportReport {
     pub created_at: Timestamp,
 }
 
+/// An abuse report as Banter's moderators read it (`ModerationFunction`, never the public API):
+/// with who filed it and the messages kept with it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportForModerators {
+    pub id: Uuid,
+    pub reason: ReportReason,
+    pub reporter_id: Option<Uuid>,
+    pub reported_user_id: Option<Uuid>,
+    pub chat_id: Option<Uuid>,
+    pub message_id: Option<Uuid>,
+    pub comment: Option<String>,
+    /// The last messages the reporter could read then (as `Message`s), at most five.
+    pub evidence: serde_json::Value,
+    /// The reported account is suspended now.
+    pub reported_user_suspended: bool,
+    pub created_at: Timestamp,
+}
+
+/// An account's suspension after a moderator suspended or reinstated it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Suspension {
+    pub user_id: Uuid,
+    pub suspended: bool,
+    /// It was not so before.
+    pub changed: bool,
+    /// Device sessions revoked (a suspension logs every device out).
+    pub sessions_revoked: i64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportPushDevice {

@@ -5,7 +5,9 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
 
-use crate::api::models::{ChatType, ExportReport, Message, ReportReason, Timestamp};
+use crate::api::models::{
+    ChatType, ExportReport, Message, ReportForModerators, ReportReason, Timestamp,
+};
 use crate::error::ApiError;
 
 /// A chat as its reporter reads it (a member, or a former member who kept it).
@@ -107,6 +109,40 @@ pub async fn filed_by(
             chat_id: r.get("chat_id"),
             message_id: r.get("message_id"),
             comment: r.get("comment"),
+            created_at: Timestamp(r.get("created_at")),
+        })
+        .collect())
+}
+
+/// The latest reports (about `reported` only, if given), newest first, for moderators.
+pub async fn latest(
+    client: &impl GenericClient,
+    reported: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ReportForModerators>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT r.id, r.reason, r.reporter_id, r.reported_user_id, r.chat_id, r.message_id,
+                    r.comment, r.evidence, r.created_at, u.suspended_at IS NOT NULL AS suspended
+             FROM abuse_reports r LEFT JOIN users u ON u.id = r.reported_user_id
+             WHERE $1::uuid IS NULL OR r.reported_user_id = $1
+             ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&reported, &limit])
+        .await?
+        .iter()
+        .map(|r| ReportForModerators {
+            id: r.get("id"),
+            reason: ReportReason::parse_stored(r.get("reason")),
+            reporter_id: r.get("reporter_id"),
+            reported_user_id: r.get("reported_user_id"),
+            chat_id: r.get("chat_id"),
+            message_id: r.get("message_id"),
+            comment: r.get("comment"),
+            evidence: r.get("evidence"),
+            reported_user_suspended: r.get("suspended"),
             created_at: Timestamp(r.get("created_at")),
         })
         .collect())

@@ -21,19 +21,23 @@ pub struct NewSession<'a> {
     pub refresh_hash: &'a [u8],
 }
 
-/// Create a device session with its first refresh token, in one statement.
+/// Create a device session with its first refresh token, in one statement; 403 if the account
+/// is suspended. The account's row is share-locked until the caller commits, so a suspension
+/// committing meanwhile waits, and then revokes this session too.
 pub async fn create(client: &impl GenericClient, s: &NewSession<'_>) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached(
-            "WITH session AS (
+            "WITH account AS (
+                 SELECT id FROM users WHERE id = $2 AND suspended_at IS NULL FOR SHARE
+             ), session AS (
                  INSERT INTO device_sessions (id, user_id, remember_me, expires_at, user_agent, ip_address)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, expires_at)
+                 SELECT $1, id, $3, $4, $5, $6 FROM account RETURNING id, expires_at)
              INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
              SELECT $7, id, expires_at FROM session",
         )
         .await?;
     let ua = s.user_agent.map(|u| truncate_chars(u, 500));
-    client
+    let created = client
         .execute(
             &stmt,
             &[
@@ -47,6 +51,11 @@ pub async fn create(client: &impl GenericClient, s: &NewSession<'_>) -> Result<(
             ],
         )
         .await?;
+    if created == 0 {
+        return Err(ApiError::PermissionDenied(
+            "this account is suspended".into(),
+        ));
+    }
     Ok(())
 }
 

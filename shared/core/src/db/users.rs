@@ -61,18 +61,58 @@ pub async fn insert(
     }
 }
 
-/// The id and password hash of the live account with this email.
-pub async fn login_credentials(db: &Db, email: &Email) -> Result<Option<(Uuid, String)>, ApiError> {
+/// What a login checks of the account with an email.
+pub struct LoginCredentials {
+    pub id: Uuid,
+    pub password_hash: String,
+    /// Moderators suspended it: the right password still does not log in.
+    pub suspended: bool,
+}
+
+/// The credentials of the live account with this email.
+pub async fn login_credentials(
+    db: &Db,
+    email: &Email,
+) -> Result<Option<LoginCredentials>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT id, password_hash FROM users WHERE lower(email) = $1 AND deleted_at IS NULL",
+            "SELECT id, password_hash, suspended_at IS NOT NULL AS suspended
+             FROM users WHERE lower(email) = $1 AND deleted_at IS NULL",
         )
         .await?;
     Ok(client
         .query_opt(&stmt, &[&email.as_str()])
         .await?
-        .map(|r| (r.get("id"), r.get("password_hash"))))
+        .map(|r| LoginCredentials {
+            id: r.get("id"),
+            password_hash: r.get("password_hash"),
+            suspended: r.get("suspended"),
+        }))
+}
+
+/// Suspend `user` (`Some(reason)`) or reinstate them (`None`). `None` if there is no such
+/// account; otherwise whether it changed.
+pub async fn set_suspension(
+    client: &impl GenericClient,
+    user: Uuid,
+    reason: Option<&str>,
+) -> Result<Option<bool>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH target AS (SELECT id, suspended_at IS NOT NULL AS was FROM users WHERE id = $1 FOR UPDATE),
+                  changed AS (
+                      UPDATE users u SET suspended_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END,
+                                         suspension_reason = $2
+                      FROM target t WHERE u.id = t.id AND t.was <> ($2::text IS NOT NULL)
+                      RETURNING u.id)
+             SELECT EXISTS (SELECT 1 FROM changed) AS changed FROM target",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&user, &reason])
+        .await?
+        .map(|r| r.get("changed")))
 }
 
 const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, display_name, profile_picture_url, \
@@ -135,7 +175,9 @@ pub async fn all_exist(db: &Db, ids: &[Uuid]) -> Result<bool, ApiError> {
 
 /// The live account with this email: id.
 pub async fn id_by_email(db: &Db, email: &Email) -> Result<Option<Uuid>, ApiError> {
-    Ok(login_credentials(db, email).await?.map(|(id, _)| id))
+    Ok(login_credentials(db, email)
+        .await?
+        .map(|account| account.id))
 }
 
 pub async fn password_hash(db: &Db, id: Uuid) -> Result<Option<String>, ApiError> {

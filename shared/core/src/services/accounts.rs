@@ -111,9 +111,13 @@ pub async fn login(
         Ok(email) => users::login_credentials(&app.db, &email).await?,
         Err(_) => None,
     };
-    let (user_id, stored) = match found {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
+    let (user_id, stored, suspended) = match found {
+        Some(account) => (
+            Some(account.id),
+            Some(account.password_hash),
+            account.suspended,
+        ),
+        None => (None, None, false),
     };
     let known_device = match (user_id, &body.device_token) {
         (Some(user), Some(token)) if token.expose().len() <= 200 => {
@@ -161,6 +165,12 @@ pub async fn login(
             return Err(ApiError::InvalidCredentials);
         }
     };
+    // Only the right password learns of a suspension.
+    if suspended {
+        return Err(ApiError::PermissionDenied(
+            "this account is suspended".into(),
+        ));
+    }
     let second_factor = (
         body.totp_code.as_ref().map(|c| c.expose()),
         body.recovery_code.as_ref().map(|c| c.expose()),

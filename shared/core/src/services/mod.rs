@@ -18,6 +18,7 @@ pub mod media;
 pub mod message_changes;
 pub mod message_marks;
 pub mod messaging;
+pub mod moderation;
 pub mod notifications;
 pub mod participants;
 pub mod polls;

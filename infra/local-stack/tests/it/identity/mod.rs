@@ -24,7 +24,7 @@ fn code(body: &Value) -> Option<&str> {
 
 /// The connection closes within 3 s (events pushed before the close are skipped: the relay may
 /// still be delivering something committed just before).
-async fn closed(ws: &mut crate::support::WsClient) -> bool {
+pub(crate) async fn closed(ws: &mut crate::support::WsClient) -> bool {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -1,0 +1,75 @@
+//! The moderators' function, invoked directly (`sam remote invoke ModerationFunction`, or the
+//! AWS console), never routed from the public API: IAM decides who may call it. It reads the
+//! latest abuse reports, suspends an account and reinstates it.
+//!
+//! ```json
+//! {"action": "reports", "limit": 20, "reportedUserId": "..."}
+//! {"action": "suspend", "userId": "...", "reason": "spam (reports 0192..., 0193...)"}
+//! {"action": "reinstate", "userId": "..."}
+//! ```
+
+use banter_core::api::requests::{PageLimit, ShortText};
+use banter_core::services::moderation;
+use banter_core::App;
+use banter_lambda::Error;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// What this function uses: the only settings it asks for at start. A suspension closes the
+/// account's WebSocket connections (registry, push) and tells its owner (notify).
+pub const USES: banter_lambda::Uses = banter_lambda::Uses {
+    registry: true,
+    push: true,
+    notify: true,
+    ..banter_lambda::Uses::NOTHING
+};
+
+/// One moderation request.
+#[derive(Debug, Deserialize)]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum ModerationRequest {
+    /// The latest reports (50 unless `limit` says otherwise), about one user if named.
+    Reports {
+        #[serde(default)]
+        limit: Option<PageLimit>,
+        #[serde(default)]
+        reported_user_id: Option<Uuid>,
+    },
+    /// Suspend an account, saying why (kept with the account, at most 500 characters).
+    Suspend {
+        user_id: Uuid,
+        reason: ShortText<500>,
+    },
+    /// Lift an account's suspension.
+    Reinstate { user_id: Uuid },
+}
+
+pub async fn handle(app: App, request: ModerationRequest) -> Result<Value, Error> {
+    tracing::info!(?request, "moderation request");
+    let answer = match request {
+        ModerationRequest::Reports {
+            limit,
+            reported_user_id,
+        } => {
+            let limit = limit.map_or(50, |l| l.0);
+            serde_json::to_value(moderation::latest_reports(&app, reported_user_id, limit).await?)?
+        }
+        ModerationRequest::Suspend { user_id, reason } => {
+            let reason = reason.0.trim();
+            if reason.is_empty() {
+                return Err("a suspension needs a reason".into());
+            }
+            serde_json::to_value(moderation::suspend(&app, user_id, reason).await?)?
+        }
+        ModerationRequest::Reinstate { user_id } => {
+            serde_json::to_value(moderation::reinstate(&app, user_id).await?)?
+        }
+    };
+    Ok(answer)
+}
