@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, spawn_app_with, TestApp};
+use crate::support::{spawn_app, spawn_app_with, TestApp, User};
 
 const MODERATORS: &str = "moderators@banter.example";
 
@@ -282,6 +282,33 @@ async fn reporting_a_group_message_names_its_sender_and_can_leave_the_group() {
     app.stop().await;
 }
 
+/// How `who` finds `whom`: (users found by searching their username, contacts matched by
+/// importing a card with their verified address).
+async fn discovered(app: &TestApp, who: &User, whom: &User) -> (usize, i64) {
+    let (_, profile) = app
+        .get(&format!("/api/users/{}", whom.id), Some(&who.access))
+        .await;
+    let username = profile["data"]["username"].as_str().unwrap().to_owned();
+    let (_, search) = app
+        .get(
+            &format!("/api/users/search?query={username}"),
+            Some(&who.access),
+        )
+        .await;
+    let card = format!(
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Them\r\nEMAIL:{}\r\nEND:VCARD\r\n",
+        whom.email
+    );
+    let (status, imported) = app
+        .post_text("/api/contacts/import", who, "text/vcard", card)
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    (
+        search["data"]["users"].as_array().unwrap().len(),
+        imported["data"]["matched"].as_i64().unwrap(),
+    )
+}
+
 /// Invoke the moderators' function as IAM would let a moderator.
 async fn moderate(app: &TestApp, request: Value) -> Result<Value, String> {
     app.stack.shared.invoke("ModerationFunction", request).await
@@ -368,6 +395,11 @@ async fn moderators_read_the_reports_suspend_the_account_and_reinstate_it() {
         .await
         .unwrap();
     assert_eq!(reports[0]["reportedUserSuspended"], true);
+    assert_eq!(
+        discovered(&app, &me, &spammer).await,
+        (0, 0),
+        "nobody finds it"
+    );
 
     let reinstated = moderate(&app, json!({ "action": "reinstate", "userId": spammer.id }))
         .await
@@ -377,6 +409,7 @@ async fn moderators_read_the_reports_suspend_the_account_and_reinstate_it() {
         .post("/api/auth/login", None, login("correct horse battery"))
         .await;
     assert_eq!(status, 200);
+    assert_eq!(discovered(&app, &me, &spammer).await, (1, 1), "found again");
 
     // Bad requests change nothing.
     for bad in [

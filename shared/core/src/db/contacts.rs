@@ -415,11 +415,11 @@ pub async fn reset_contact_code(db: &Db, user: Uuid, fresh: &str) -> Result<(), 
     Ok(())
 }
 
-/// The user behind a contact link code.
+/// The user behind a contact link code (none while suspended).
 pub async fn by_contact_code(db: &Db, code: &str) -> Result<Option<Uuid>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached("SELECT id FROM users WHERE contact_code = $1 AND deleted_at IS NULL")
+        .prepare_cached("SELECT id FROM users WHERE contact_code = $1 AND deleted_at IS NULL AND suspended_at IS NULL")
         .await?;
     Ok(client
         .query_opt(&stmt, &[&code])
@@ -431,7 +431,7 @@ pub async fn by_contact_code(db: &Db, code: &str) -> Result<Option<Uuid>, ApiErr
 
 /// Who of the users with these verified phones (E.164) or verified emails (lower-cased) may
 /// be found by `viewer`: discoverable (privacy `discoverable`, default on), not `viewer`, not
-/// blocking them. `(phone or email, user)` pairs.
+/// blocking them, not suspended. `(phone or email, user)` pairs.
 pub async fn discoverable(
     db: &Db,
     viewer: Uuid,
@@ -447,9 +447,11 @@ pub async fn discoverable(
             "SELECT x.address, x.id FROM (
                  SELECT u.phone AS address, u.id, u.privacy_settings FROM users u
                  WHERE u.phone = ANY($2) AND u.phone_verified AND u.deleted_at IS NULL
+                   AND u.suspended_at IS NULL
                  UNION ALL
                  SELECT lower(u.email), u.id, u.privacy_settings FROM users u
-                 WHERE lower(u.email) = ANY($3) AND u.email_verified AND u.deleted_at IS NULL) x
+                 WHERE lower(u.email) = ANY($3) AND u.email_verified AND u.deleted_at IS NULL
+                   AND u.suspended_at IS NULL) x
              WHERE x.id <> $1 AND coalesce((x.privacy_settings->>'discoverable')::boolean, true)
                AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                WHERE b.user_id = x.id AND b.related_user_id = $1 AND b.relationship_type = 'blocked')",

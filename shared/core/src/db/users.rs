@@ -480,7 +480,8 @@ pub async fn search(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "{PUBLIC_SELECT} WHERE u.deleted_at IS NULL AND u.id <> $1 AND u.username LIKE $2
+            "{PUBLIC_SELECT} WHERE u.deleted_at IS NULL AND u.suspended_at IS NULL AND u.id <> $1
+               AND u.username LIKE $2
                AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                WHERE b.user_id = u.id AND b.related_user_id = $1 AND b.relationship_type = 'blocked')
              ORDER BY u.username = $3 DESC, similarity(u.username, $3) DESC, u.username LIMIT $4 OFFSET $5"
