@@ -21,6 +21,9 @@ fuzz_target!(|text: &str| {
                 Ok(ClientAction::CallAnswer(call)) => {
                     assert!(call.sdp.0.chars().count() <= banter_core::api::ws::MAX_SDP_CHARS);
                 }
+                Ok(ClientAction::PollVote(vote)) => {
+                    assert!(vote.options.iter().all(|o| (0..=11).contains(&o.0)));
+                }
                 Ok(ClientAction::ParticipantAdd(_))
                 | Ok(ClientAction::ParticipantRemove(_))
                 | Ok(ClientAction::ChatLeave(_))

@@ -6,10 +6,10 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use banter_core::api::models::Timestamp;
 use banter_core::api::requests::AddParticipantRequest;
-use banter_core::api::requests::{AddReactionRequest, DeleteMessageRequest};
+use banter_core::api::requests::{AddReactionRequest, DeleteMessageRequest, PollVoteRequest};
 use banter_core::api::ws::{ActionResult, ClientAction, ClientFrame, Pong, ReplyFrame};
 use banter_core::services::{
-    accounts, calls, chats, invite_links, media, message_changes, messaging, participants,
+    accounts, calls, chats, invite_links, media, message_changes, messaging, participants, polls,
     presence, receipts, typing,
 };
 use banter_core::{ApiError, App};
@@ -149,6 +149,16 @@ async fn run_action(
                 message_changes::react(app, caller, chat, message, body, origin).await
             }
             .map(ActionResult::Reaction)
+        }
+        ClientAction::PollVote(vote) => {
+            let origin = Some(connection_id(event)?);
+            let (chat, message) = (vote.chat_id, vote.message_id);
+            let body = PollVoteRequest {
+                options: vote.options,
+            };
+            polls::vote(app, caller, chat, message, body, origin)
+                .await
+                .map(|results| ActionResult::Poll(Box::new(results)))
         }
         ClientAction::MessageDelete(delete) => {
             let origin = Some(connection_id(event)?);

@@ -185,6 +185,14 @@ fn action_scope(action: &str) -> Option<Scope> {
         | "media:upload:complete" => {
             Scope::NoChat("the caller's own uploads, or files they see (media::)")
         }
+        // The admin's message is no poll: 404 for members too (as the REST route).
+        "message:poll:vote" => Scope::Chat(&[
+            (Outsider, 404),
+            (Former, 404),
+            (Left, 403),
+            (Blocked, 404),
+            (Member, 404),
+        ]),
         "message:send"
         | "chat:leave"
         | "message:reaction"
@@ -243,6 +251,7 @@ fn action_data(action: &str, chat: &str, message: &str, target: &User) -> Value 
     match action {
         "message:read" => json!({ "chatId": chat, "messageId": message }),
         "message:reaction" => json!({ "chatId": chat, "messageId": message, "emoji": "👍" }),
+        "message:poll:vote" => json!({ "chatId": chat, "messageId": message, "options": [0] }),
         "message:delete" => json!({ "chatId": chat, "messageId": message, "forEveryone": true }),
         "message:send" => json!({ "chatId": chat, "clientMessageId": "matrix", "content": "hi" }),
         "call:start" => json!({ "chatId": chat, "kind": "audio", "sdp": "v=0\r\n" }),

@@ -250,3 +250,37 @@ async fn a_blocked_chat_takes_no_votes_and_a_forwarded_poll_starts_empty() {
     assert_eq!(seen["data"]["options"][0]["votes"], 1, "unchanged");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_vote_over_the_websocket_is_the_rest_route_and_its_connection_is_not_told_twice() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let metadata = json!({ "options": ["Tea", "Coffee"], "multipleAnswers": true });
+    let (_, sent) = send_poll(&app, &alice, &chat, "Tea or coffee?", metadata).await;
+    let poll = sent["data"]["id"].as_str().unwrap().to_owned();
+    app.relay_caught_up().await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let ballot = json!({ "chatId": chat, "messageId": poll, "options": [1, 0] });
+    let ack = bob_ws.act("message:poll:vote", ballot).await;
+    assert_eq!(ack["event"], "ack", "{ack}");
+    assert_eq!(ack["data"]["myOptions"], json!([0, 1]));
+    assert_eq!(ack["data"]["voters"], 1);
+    let told = alice_ws.next_event("message:poll:voted").await;
+    assert_eq!(told["data"]["votes"], json!([1, 1]));
+    app.relay_caught_up().await;
+    bob_ws
+        .expect_silence(std::time::Duration::from_millis(300))
+        .await;
+    for bad in [
+        json!({ "chatId": chat, "messageId": poll, "options": [2] }),
+        json!({ "chatId": chat, "messageId": poll, "options": [0], "extra": 1 }),
+        json!({ "chatId": chat, "messageId": poll }),
+    ] {
+        let answer = bob_ws.act("message:poll:vote", bad.clone()).await;
+        assert_eq!(answer["event"], "error:general", "{bad}: {answer}");
+    }
+    app.stop().await;
+}

@@ -141,6 +141,10 @@ pub enum ClientAction {
     /// React to a message, or take the reaction back (as `POST`/`DELETE .../reactions`).
     #[serde(rename = "message:reaction")]
     MessageReaction(MessageReactionPayload),
+    /// Vote in a poll, change the vote or take it back with `options: []` (as
+    /// `PUT .../messages/{messageId}/poll/vote`); the ack carries the poll's results.
+    #[serde(rename = "message:poll:vote")]
+    PollVote(PollVotePayload),
     /// Delete a message for yourself or for everyone (as `DELETE .../messages/{messageId}`).
     #[serde(rename = "message:delete")]
     MessageDelete(MessageDeletePayload),
@@ -269,10 +273,11 @@ pub struct UploadProgressPayload {
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 24] = [
+pub const ACTIONS: [&str; 25] = [
     "message:send",
     "message:read",
     "message:reaction",
+    "message:poll:vote",
     "message:delete",
     "message:typing",
     "message:stop_typing",
@@ -432,6 +437,17 @@ pub struct MessageReactionPayload {
     pub remove: bool,
 }
 
+/// `message:poll:vote`: `PUT .../poll/vote`'s body, plus the message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PollVotePayload {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    /// The answers, by index (none takes the vote back).
+    #[schema(value_type = Vec<i64>, max_items = 12)]
+    pub options: Vec<crate::api::requests::PollAnswer>,
+}
+
 /// `message:delete`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -503,6 +519,8 @@ pub enum ActionResult {
     MessageRemoved(MessageRemoved),
     /// `message:reaction`: the caller's reaction now.
     Reaction(ReactionSet),
+    /// `message:poll:vote`: the poll with the caller's vote.
+    Poll(Box<crate::api::models::PollResults>),
     /// `message:read`: read up to where.
     Read(ReadUpTo),
     /// `message:typing` and `message:stop_typing`.
