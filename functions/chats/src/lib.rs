@@ -128,6 +128,22 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         )
         .await
         .map(Reply::ok),
+        "POST /api/chats/{chatId}/messages/{messageId}/keep" => message_marks::keep(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/keep" => message_marks::unkeep(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+        )
+        .await
+        .map(Reply::ok),
         "GET /api/chats/{chatId}/messages/{messageId}/poll" => polls::results(
             app,
             caller,

@@ -145,6 +145,15 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "DELETE /api/chats/{chatId}/messages/{messageId}/location" => {
             Scope::Chat(NOTHING_TO_ANSWER)
         }
+        // The admin's message does not disappear: nothing to keep (403) or unkeep (404).
+        "POST /api/chats/{chatId}/messages/{messageId}/keep" => Scope::Chat(SEEN_NOT_ALLOWED),
+        "DELETE /api/chats/{chatId}/messages/{messageId}/keep" => Scope::Chat(&[
+            (Outsider, 404),
+            (Former, 404),
+            (Left, 403),
+            (Blocked, 404),
+            (Member, 404),
+        ]),
         // The admin's message is no poll: 404 for members too (polls:: votes in a real one).
         "PUT /api/chats/{chatId}/messages/{messageId}/poll/vote" => Scope::Chat(&[
             (Outsider, 404),

@@ -1713,6 +1713,113 @@ async fn a_default_timer_starts_the_chats_its_owner_starts_and_no_others() {
 }
 
 #[tokio::test]
+async fn a_kept_message_stays_for_everyone_until_it_is_unkept() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let erin = app.register("erin").await;
+    let group = app.open_group(&alice, "g", &[&bob, &carol, &erin]).await;
+    let plain = app.sent(&bob, &group, "before the timer").await;
+    let day = json!({ "disappearingSeconds": 86400 });
+    let (status, _) = app
+        .put(&format!("/api/chats/{group}"), &alice.access, day)
+        .await;
+    assert_eq!(status, 200);
+    let (_, sent) = app
+        .send_text(&bob, &group, "the address is 12 Elm St")
+        .await;
+    let address = sent["data"]["id"].as_str().unwrap().to_owned();
+    let keep = |id: &str| format!("/api/chats/{group}/messages/{id}/keep");
+    app.relay_caught_up().await;
+    let mut alice_ws = app.ws(&alice.access).await;
+
+    let (status, body) = app
+        .post(&keep(&plain), Some(&carol.access), json!({}))
+        .await;
+    assert_eq!(status, 403, "it does not disappear: {body}");
+    let (status, body) = app
+        .post(&keep(&address), Some(&carol.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["keptBy"], carol.id.as_str());
+    let told = alice_ws.next_event("message:kept").await;
+    assert_eq!(
+        (&told["data"]["kept"], &told["data"]["keptBy"]),
+        (&json!(true), &json!(carol.id))
+    );
+    let (status, again) = app
+        .post(&keep(&address), Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(
+        (status, &again["data"]["keptBy"]),
+        (200, &json!(carol.id)),
+        "kept once"
+    );
+    let shown = history(&app, &alice, &group).await;
+    let kept = shown.iter().find(|m| m["id"] == address.as_str()).unwrap();
+    assert_eq!(
+        (&kept["kept"], &kept["expiresAt"]),
+        (&json!(true), &Value::Null)
+    );
+
+    // Its time passes while kept: the schedule leaves it.
+    let id: uuid::Uuid = address.parse().unwrap();
+    let owner = app.owner_db().await;
+    let db = owner.get().await.unwrap();
+    db.execute(
+        "UPDATE messages SET expires_unless_kept = now() - interval '1 minute' WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    banter_core::services::relay::scheduled(app.app())
+        .await
+        .unwrap();
+    assert!(history(&app, &bob, &group)
+        .await
+        .iter()
+        .any(|m| m["id"] == address.as_str()));
+
+    // Only who kept it, its sender or an admin unkeeps it; then it goes at once (its time passed).
+    let dave = app.register("dave").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/participants"),
+            Some(&alice.access),
+            json!({ "userId": dave.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app.delete(&keep(&address), &dave.access, json!({})).await;
+    assert_eq!(status, 404, "dave joined after it: not his to see");
+    let (status, _) = app.delete(&keep(&plain), &bob.access, json!({})).await;
+    assert_eq!(status, 404, "not kept");
+    let (status, _) = app.delete(&keep(&address), &erin.access, json!({})).await;
+    assert_eq!(
+        status, 403,
+        "neither who kept it, nor its sender, nor an admin"
+    );
+    let (status, body) = app.delete(&keep(&address), &bob.access, json!({})).await;
+    assert_eq!(status, 200, "its sender: {body}");
+    assert_eq!(body["data"]["kept"], false);
+    assert!(body["data"]["expiresAt"].is_string());
+    let told = alice_ws.next_event("message:kept").await;
+    assert_eq!(told["data"]["kept"], false);
+    banter_core::services::relay::scheduled(app.app())
+        .await
+        .unwrap();
+    assert!(
+        history(&app, &alice, &group)
+            .await
+            .iter()
+            .all(|m| m["id"] != address.as_str()),
+        "gone once unkept"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_view_once_picture_opens_once_per_recipient() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

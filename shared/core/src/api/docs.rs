@@ -97,6 +97,8 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         message_changes::delete,
         message_changes::react,
         polls::vote,
+        message_marks::keep,
+        message_marks::unkeep,
         polls::results,
         message_changes::unreact,
         receipts::read,

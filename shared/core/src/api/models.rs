@@ -1059,6 +1059,10 @@ pub struct Message {
     pub view_once: bool,
     /// When it disappears (the chat's timer when it was sent); null if it does not.
     pub expires_at: Option<Timestamp>,
+    /// A member kept this disappearing message in the chat (`POST .../keep`): it stays until
+    /// unkept.
+    #[serde(default)]
+    pub kept: bool,
     pub is_edited: bool,
     pub is_deleted: bool,
     pub reactions: Vec<ReactionGroup>,
@@ -1159,6 +1163,20 @@ pub struct PollOptionResult {
     pub votes: i64,
     /// Who chose it, earliest first (votes are not secret, as in WhatsApp).
     pub voter_ids: Vec<Uuid>,
+}
+
+/// A message kept or unkept (`POST`/`DELETE .../messages/{messageId}/keep`, and
+/// `message:kept`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptState {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub kept: bool,
+    /// Who kept it (while kept).
+    pub kept_by: Option<Uuid>,
+    /// When it disappears now (null while kept).
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A vote the caller cast (in the data export).

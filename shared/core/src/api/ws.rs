@@ -671,6 +671,10 @@ pub enum ServerEvent {
     /// who chose what).
     #[serde(rename = "message:poll:voted")]
     PollVoted(PollVoted),
+    /// A member kept a disappearing message in the chat (it stays), or it was unkept (it
+    /// disappears at `expiresAt`).
+    #[serde(rename = "message:kept")]
+    MessageKept(crate::api::models::KeptState),
     /// A message was pinned in the chat (until `expiresAt`; a chat holds at most 3 pins).
     #[serde(rename = "message:pinned")]
     MessagePinned(MessagePinned),
@@ -788,6 +792,7 @@ impl ServerEvent {
             Self::ReactionRemoved(_) => "message:reaction:removed",
             Self::MessageRead(_) => "message:read",
             Self::PollVoted(_) => "message:poll:voted",
+            Self::MessageKept(_) => "message:kept",
             Self::MessagePinned(_) => "message:pinned",
             Self::MessageUnpinned(_) => "message:unpinned",
             Self::MessageStarred(_) => "message:starred",

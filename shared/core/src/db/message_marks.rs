@@ -1,5 +1,6 @@
-//! Marks on messages: pins (chat-wide, at most 3 live per chat, expiring) and stars (each
-//! user's own). Run in the caller's transaction, after the message was found visible.
+//! Marks on messages: pins (chat-wide, at most 3 live per chat, expiring), stars (each user's
+//! own) and keeping a disappearing message (chat-wide). Run in the caller's transaction, after
+//! the message was found visible.
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -126,4 +127,75 @@ pub async fn unstar(
         .prepare_cached("DELETE FROM message_stars WHERE user_id = $1 AND message_id = $2")
         .await?;
     Ok(client.execute(&stmt, &[&user, &message_id]).await? == 1)
+}
+
+/// Whether a message is kept (`V49`), and by whom.
+pub struct Keeping {
+    pub kept: bool,
+    pub kept_by: Option<Uuid>,
+    /// When it disappears (none while kept, or if it never does).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Keep a disappearing message for everyone (it stops disappearing). `None` if it is not a
+/// disappearing message; otherwise its keeping after, and whether this changed it.
+pub async fn keep(
+    client: &impl GenericClient,
+    message_id: Uuid,
+    user: Uuid,
+) -> Result<Option<(Keeping, bool)>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH kept AS (
+                 UPDATE messages SET kept_at = now(), kept_by = $2,
+                                     expires_unless_kept = expires_at, expires_at = NULL
+                 WHERE id = $1 AND kept_at IS NULL AND expires_at IS NOT NULL
+                 RETURNING kept_by)
+             SELECT EXISTS (SELECT 1 FROM kept) AS changed,
+                    m.kept_at IS NOT NULL OR EXISTS (SELECT 1 FROM kept) AS kept,
+                    coalesce((SELECT kept_by FROM kept), m.kept_by) AS kept_by
+             FROM messages m WHERE m.id = $1",
+        )
+        .await?;
+    let Some(row) = client.query_opt(&stmt, &[&message_id, &user]).await? else {
+        return Ok(None);
+    };
+    let keeping = Keeping {
+        kept: row.get("kept"),
+        kept_by: row.get("kept_by"),
+        expires_at: None,
+    };
+    Ok(keeping.kept.then(|| (keeping, row.get("changed"))))
+}
+
+/// Who kept a message, if it is kept.
+pub async fn kept_by(
+    client: &impl GenericClient,
+    message_id: Uuid,
+) -> Result<Option<Option<Uuid>>, ApiError> {
+    let stmt = client
+        .prepare_cached("SELECT kept_by FROM messages WHERE id = $1 AND kept_at IS NOT NULL")
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&message_id])
+        .await?
+        .map(|r| r.get("kept_by")))
+}
+
+/// Unkeep a kept message: it disappears at its own time again, or at once if that has passed.
+/// Its keeping after.
+pub async fn unkeep(client: &impl GenericClient, message_id: Uuid) -> Result<Keeping, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE messages SET expires_at = greatest(expires_unless_kept, now()),
+                                 kept_at = NULL, kept_by = NULL, expires_unless_kept = NULL
+             WHERE id = $1 AND kept_at IS NOT NULL RETURNING expires_at",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[&message_id]).await?;
+    Ok(Keeping {
+        kept: false,
+        kept_by: None,
+        expires_at: row.get("expires_at"),
+    })
 }

@@ -241,7 +241,7 @@ pub async fn insert_many(
                     NULL AS created_at, NULL AS updated_at, NULL AS sender_id, NULL AS sender_username,
                     NULL AS reply_to_id, NULL AS reply_content, NULL AS reply_sender, NULL AS reply_deleted,
                     NULL AS media_id, NULL AS mentions, NULL AS forward_count, NULL AS view_once,
-                    NULL AS expires_at, NULL AS reactions
+                    NULL AS expires_at, NULL AS kept, NULL AS reactions
              FROM judged j
              UNION ALL
              SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -249,7 +249,8 @@ pub async fn insert_many(
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
                     r.content, r.username, r.deleted_for_everyone,
-                    i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, '[]'::jsonb
+                    i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, false,
+                    '[]'::jsonb
              FROM inserted i
              -- (Looked up by key per message, as `member` is.)
              LEFT JOIN LATERAL (
@@ -398,6 +399,7 @@ pub(super) const MESSAGE_SELECT: &str =
         u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
         ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
+        m.kept_at IS NOT NULL AS kept,
         COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users)
                                    ORDER BY g.first_at)
                   FROM (SELECT x.emoji, count(*) AS n, array_agg(x.user_id ORDER BY x.created_at) AS users,
@@ -456,6 +458,7 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
         expires_at: r
             .get::<_, Option<DateTime<Utc>>>("expires_at")
             .map(Timestamp),
+        kept: r.get("kept"),
         mentions: if deleted {
             Vec::new()
         } else {

@@ -1,12 +1,15 @@
-//! Pins and stars (API.md "pin / star"). A pin is the chat's (members see it in the chat's
-//! details, `message:pinned` / `message:unpinned`), at most 3 at once, each expiring after
-//! 24 hours, 7 days or 30 days; in a group it takes the permission to edit the group's info. A
-//! star is the caller's own, listed by `GET /api/messages/starred` and echoed to their devices.
+//! Pins, stars and kept messages (API.md "pin / star"). A pin is the chat's (members see it in
+//! the chat's details, `message:pinned` / `message:unpinned`), at most 3 at once, each expiring
+//! after 24 hours, 7 days or 30 days; in a group it takes the permission to edit the group's
+//! info. A star is the caller's own, listed by `GET /api/messages/starred` and echoed to their
+//! devices. A kept message is a disappearing message a member kept for everyone
+//! (`message:kept`), as WhatsApp's "Keep in chat".
 
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatType, Envelope, Message, OffsetPagination, Page, PageEnvelope, PinState, StarState,
+    ChatType, Envelope, KeptState, Message, OffsetPagination, Page, PageEnvelope, ParticipantRole,
+    PinState, StarState, Timestamp,
 };
 use crate::api::requests::{OffsetPageQuery, PinMessageRequest};
 use crate::api::ws::{MessagePinned, MessageUnpinned, ServerEvent};
@@ -16,7 +19,91 @@ use crate::db::{chats, events, messages};
 use crate::error::ApiError;
 use crate::App;
 
-use super::message_changes::visible;
+use super::message_changes::{changeable, visible};
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/keep`: keep a disappearing message in the
+/// chat, for everyone: it stops disappearing until whoever kept it, or its sender, unkeeps it.
+/// Members only; not a view-once message.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/keep", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Kept", body = Envelope<KeptState>)))]
+pub async fn keep(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<KeptState, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = changeable(&tx, &caller, chat_id, message_id).await?;
+    if target.deleted || target.view_once || target.blocked {
+        return Err(ApiError::PermissionDenied(
+            "only a disappearing message you may see is kept (not a view-once one)".into(),
+        ));
+    }
+    let (keeping, changed) = message_marks::keep(&tx, message_id, caller.user_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::PermissionDenied("this message does not disappear: nothing to keep".into())
+        })?;
+    let state = KeptState {
+        chat_id,
+        message_id,
+        kept: true,
+        kept_by: keeping.kept_by,
+        expires_at: None,
+    };
+    if changed {
+        let event = ServerEvent::MessageKept(state.clone());
+        events::append_event_about(&tx, chat_id, Some(caller.user_id), None, message_id, &event)
+            .await?;
+    }
+    tx.commit().await?;
+    if changed {
+        super::relay::wake(app, "message:kept").await;
+    }
+    Ok(state)
+}
+
+/// `DELETE /api/chats/{chatId}/messages/{messageId}/keep`: unkeep it (whoever kept it, its
+/// sender or a group admin): it disappears at its own time again, at once if that has passed.
+/// 404 if it is not kept.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/messages/{messageId}/keep", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "Unkept", body = Envelope<KeptState>)))]
+pub async fn unkeep(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+) -> Result<KeptState, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = changeable(&tx, &caller, chat_id, message_id).await?;
+    let kept_by = message_marks::kept_by(&tx, message_id)
+        .await?
+        .ok_or(ApiError::NotFound("kept message"))?;
+    let me = Some(caller.user_id);
+    if kept_by != me && target.sender_id != me && target.role != ParticipantRole::Admin {
+        return Err(ApiError::PermissionDenied(
+            "only who kept it, its sender or an admin unkeeps a message".into(),
+        ));
+    }
+    let keeping = message_marks::unkeep(&tx, message_id).await?;
+    let state = KeptState {
+        chat_id,
+        message_id,
+        kept: false,
+        kept_by: None,
+        expires_at: keeping.expires_at.map(Timestamp),
+    };
+    let event = ServerEvent::MessageKept(state.clone());
+    events::append_event_about(&tx, chat_id, Some(caller.user_id), None, message_id, &event)
+        .await?;
+    tx.commit().await?;
+    super::relay::wake(app, "message:kept").await;
+    Ok(state)
+}
 
 /// Whether the caller may pin in this chat: anyone in a 1:1 chat; in a group, whoever may edit
 /// its info. Asked once the caller sees the message: someone who sees it and is no member is a
