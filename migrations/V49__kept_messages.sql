@@ -4,3 +4,5 @@
 ALTER TABLE messages ADD COLUMN kept_at timestamptz,
                      ADD COLUMN kept_by uuid REFERENCES users (id) ON DELETE SET NULL,
                      ADD COLUMN expires_unless_kept timestamptz;
+-- For the foreign key (an erased account's keeps), only over the few kept messages.
+CREATE INDEX messages_kept_by ON messages (kept_by) WHERE kept_by IS NOT NULL;
