@@ -706,6 +706,7 @@ pub enum ServerEvent {
     ProfileUpdated(Box<crate::api::models::OwnProfile>),
     /// The user's account was logged in to on a device it had not been used on before (the
     /// new session is revoked with `DELETE /api/auth/sessions/{sessionId}` if it was not them).
+    /// The new device itself may get it too, naming its own session: it ignores it.
     #[serde(rename = "account:login")]
     NewLogin(NewLogin),
     /// The user blocked someone (on one of their devices): an entry of `GET /api/users/blocked`.

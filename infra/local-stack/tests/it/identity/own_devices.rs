@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::support::{spawn_app, TestApp, User};
+use crate::sync::present;
 
 /// The names of the events in `user`'s sync after `since`, leaving out presence.
 async fn own_stream(app: &TestApp, user: &User, since: &str) -> Vec<Value> {
@@ -18,11 +19,6 @@ async fn own_stream(app: &TestApp, user: &User, since: &str) -> Vec<Value> {
         .filter(|e| !matches!(e["event"].as_str(), Some("user:online" | "user:offline")))
         .cloned()
         .collect()
-}
-
-async fn present(app: &TestApp, user: &User) -> String {
-    let (_, body) = app.get("/api/sync", Some(&user.access)).await;
-    body["data"]["nextCursor"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
