@@ -242,14 +242,7 @@ async fn email_new_login(app: &App, profile: &OwnProfile, session: &NewLogin) {
         session.session_id,
     );
     let subject = "New login to your Banter account";
-    if let Err(e) = app
-        .ports
-        .notifier
-        .send_email(&profile.email, subject, &text)
-        .await
-    {
-        tracing::warn!(error = %e, "a security notice was not sent");
-    }
+    two_factor::send_notice(app, &profile.email, subject, &text).await;
 }
 
 /// A new known-device token for `user`: the device keeps it and sends it with later logins.

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::App;
 
 use super::accounts::{end_sessions, password_matches, record_activity, replace_password};
-use super::two_factor::{notify_owner, second_factor_ok};
+use super::two_factor::{notify_owner, second_factor_ok, send_notice};
 use super::verification::expires_in;
 
 /// `POST /api/auth/change-password {currentPassword, newPassword}`: sets the new password and
@@ -184,14 +184,8 @@ pub async fn confirm_email_change(
          {{\"token\": \"{undo}\"}}.) Undoing it logs every device out; then reset your password.",
         new_email.as_str()
     );
-    if let Err(e) = app
-        .ports
-        .notifier
-        .send_email(old_email.as_str(), "Your Banter email was changed", &notice)
-        .await
-    {
-        tracing::warn!(error = %e, "a security notice was not sent");
-    }
+    let subject = "Your Banter email was changed";
+    send_notice(app, old_email.as_str(), subject, &notice).await;
     Ok(EmailChanged {
         email: profile.email,
         verified: true,

@@ -299,7 +299,13 @@ pub(crate) async fn notify_owner(app: &App, user: Uuid, subject: &str, text: &st
             return;
         }
     };
-    if let Err(e) = app.ports.notifier.send_email(&email, subject, text).await {
+    send_notice(app, &email, subject, text).await;
+}
+
+/// Email a security notice to `to`. Best effort: what it tells of stands even if the mail
+/// cannot go out now (it is logged).
+pub(crate) async fn send_notice(app: &App, to: &str, subject: &str, text: &str) {
+    if let Err(e) = app.ports.notifier.send_email(to, subject, text).await {
         tracing::warn!(error = %e, "a security notice was not sent");
     }
 }
