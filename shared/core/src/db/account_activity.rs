@@ -10,16 +10,35 @@ use crate::error::ApiError;
 
 use super::truncate_chars;
 
-/// Record `kind` for `user` (in the caller's transaction, if it has one). With a `session`, its
-/// user agent and login address are recorded unless the request's are given.
+/// Where an entry came from.
+pub enum Origin<'a> {
+    /// A device session: the one that made the change, or the one it is about. Its user agent
+    /// and login address are recorded with it.
+    Session(Uuid),
+    /// A request without a session (a failed login): its user agent and address.
+    Request {
+        user_agent: Option<&'a str>,
+        ip_address: Option<&'a str>,
+    },
+    /// A link emailed to the account's address.
+    Link,
+}
+
+/// Record `kind` for `user`, from `origin` (in the caller's transaction, if it has one).
 pub async fn record(
     client: &impl GenericClient,
     user: Uuid,
     kind: ActivityKind,
-    session: Option<Uuid>,
-    user_agent: Option<&str>,
-    ip_address: Option<&str>,
+    origin: Origin<'_>,
 ) -> Result<(), ApiError> {
+    let (session, user_agent, ip_address) = match origin {
+        Origin::Session(id) => (Some(id), None, None),
+        Origin::Request {
+            user_agent,
+            ip_address,
+        } => (None, user_agent, ip_address),
+        Origin::Link => (None, None, None),
+    };
     let stmt = client
         .prepare_cached(
             "INSERT INTO account_activity (id, user_id, kind, session_id, user_agent, ip_address)

@@ -16,9 +16,10 @@ use crate::api::requests::{
 use crate::api::ws::{NewLogin, ServerEvent};
 use crate::auth::password::{hash_password, verify_password};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
+use crate::db::account_activity::{self, Origin};
 use crate::db::sessions::{self, NewSession, Rotation};
 use crate::db::users::{self, NewUserConflict};
-use crate::db::{account_activity, events, tokens};
+use crate::db::{events, tokens};
 use crate::domain::{Email, Password, Secret, Username};
 use crate::error::ApiError;
 use crate::App;
@@ -215,15 +216,12 @@ pub async fn login(
 
 /// A wrong password or second factor for `user`'s account, in its activity.
 async fn record_failed_login(app: &App, user: Uuid, device: &DeviceInfo) -> Result<(), ApiError> {
-    account_activity::record(
-        &app.db.get().await?,
-        user,
-        ActivityKind::LoginFailed,
-        None,
-        device.user_agent.as_deref(),
-        device.ip_address.as_deref(),
-    )
-    .await
+    let origin = Origin::Request {
+        user_agent: device.user_agent.as_deref(),
+        ip_address: device.ip_address.as_deref(),
+    };
+    let client = app.db.get().await?;
+    account_activity::record(&client, user, ActivityKind::LoginFailed, origin).await
 }
 
 /// Email a verified address of a login from a device the account had not been used on (its
@@ -371,7 +369,7 @@ pub(crate) async fn start_session(
         SessionStart::Registration => (ActivityKind::Registered, false),
         SessionStart::Login { new_device } => (ActivityKind::Login, new_device),
     };
-    account_activity::record(&tx, user_id, kind, Some(session_id), None, None).await?;
+    account_activity::record(&tx, user_id, kind, Origin::Session(session_id)).await?;
     let login = NewLogin {
         session_id,
         user_agent: device.user_agent.clone(),
@@ -440,7 +438,7 @@ pub async fn refresh(app: &App, body: RefreshRequest) -> Result<Refreshed, ApiEr
             );
             end_sessions(app, user_id, &[session_id]).await;
             let kind = ActivityKind::RefreshTokenReused;
-            record_activity(app, user_id, kind, Some(session_id)).await?;
+            record_activity(app, user_id, kind, Origin::Session(session_id)).await?;
             Err(ApiError::InvalidToken)
         }
         Rotation::Invalid => Err(ApiError::InvalidToken),
@@ -467,7 +465,7 @@ pub async fn logout(
     if let Some(session) = revoked {
         end_sessions(app, caller.user_id, &[session]).await;
         let kind = ActivityKind::LoggedOut;
-        record_activity(app, caller.user_id, kind, Some(session)).await?;
+        record_activity(app, caller.user_id, kind, Origin::Session(session)).await?;
     }
     Ok(LoggedOut {
         logged_out: revoked.is_some(),
@@ -496,7 +494,7 @@ pub async fn revoke_session(
         .ok_or(ApiError::NotFound("session"))?;
     end_sessions(app, caller.user_id, &[revoked]).await;
     let kind = ActivityKind::SessionRevoked;
-    record_activity(app, caller.user_id, kind, Some(revoked)).await?;
+    record_activity(app, caller.user_id, kind, Origin::Session(revoked)).await?;
     Ok(SessionRevoked { revoked })
 }
 
@@ -518,13 +516,14 @@ pub async fn list_activity(
     Ok(Page { items, pagination })
 }
 
-/// Record `kind` in `user`'s activity, done from (or to) device `session`, on its own.
+/// Record `kind` in `user`'s activity, from `origin`, on its own (a change that has no
+/// transaction to record it in).
 pub(crate) async fn record_activity(
     app: &App,
     user: Uuid,
     kind: ActivityKind,
-    session: Option<Uuid>,
+    origin: Origin<'_>,
 ) -> Result<(), ApiError> {
     let client = app.db.get().await?;
-    account_activity::record(&client, user, kind, session, None, None).await
+    account_activity::record(&client, user, kind, origin).await
 }

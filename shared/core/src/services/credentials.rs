@@ -12,7 +12,8 @@ use crate::api::models::{
 };
 use crate::api::requests::{ChangeEmailRequest, ChangePasswordRequest, EmailChangeLinkRequest};
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
-use crate::db::{account_activity, sessions, tokens, users};
+use crate::db::account_activity::{self, Origin};
+use crate::db::{sessions, tokens, users};
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::App;
@@ -48,7 +49,13 @@ pub async fn change_password(
     let revoked =
         replace_password(app, caller.user_id, &new_password, keep, "password changed").await?;
     let kind = ActivityKind::PasswordChanged;
-    record_activity(app, caller.user_id, kind, Some(caller.session_id)).await?;
+    record_activity(
+        app,
+        caller.user_id,
+        kind,
+        Origin::Session(caller.session_id),
+    )
+    .await?;
     notify_owner(
         app,
         caller.user_id,
@@ -175,7 +182,7 @@ pub async fn confirm_email_change(
         expires_in(UNDO_WINDOW),
     )
     .await?;
-    account_activity::record(&tx, user, ActivityKind::EmailChanged, None, None, None).await?;
+    account_activity::record(&tx, user, ActivityKind::EmailChanged, Origin::Link).await?;
     let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
     let link = format!("{}/undo-email-change?token={undo}", app.settings.public_url);
     let notice = format!(
@@ -208,7 +215,7 @@ pub async fn undo_email_change(
     let tx = client.transaction().await?;
     take_address(&tx, user, &old_email, &[tokens::CHANGE_EMAIL]).await?;
     let kind = ActivityKind::EmailChangeUndone;
-    account_activity::record(&tx, user, kind, None, None, None).await?;
+    account_activity::record(&tx, user, kind, Origin::Link).await?;
     let profile = super::profiles::commit_own_profile_change(app, tx, user).await?;
     drop(client);
     let revoked = sessions::revoke_all(&app.db, user, None, "email change undone").await?;

@@ -20,6 +20,7 @@ use crate::api::models::{
 use crate::api::requests::DeleteAccountRequest;
 use crate::auth::password::verify_password;
 use crate::auth::tokens::Caller;
+use crate::db::account_activity::Origin;
 use crate::db::{relationships, sessions, users};
 use crate::error::ApiError;
 use crate::App;
@@ -45,7 +46,8 @@ pub enum ExportAnswer {
 pub async fn export(app: &App, caller: Caller) -> Result<ExportAnswer, ApiError> {
     let export = collect_export(app, caller).await?;
     let kind = ActivityKind::DataExported;
-    super::accounts::record_activity(app, caller.user_id, kind, Some(caller.session_id)).await?;
+    let origin = Origin::Session(caller.session_id);
+    super::accounts::record_activity(app, caller.user_id, kind, origin).await?;
     let document = serde_json::to_vec(&Envelope {
         success: true,
         data: &export,

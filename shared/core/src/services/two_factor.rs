@@ -16,7 +16,8 @@ use crate::api::requests::{
 };
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
 use crate::auth::totp;
-use crate::db::{account_activity, tokens, users};
+use crate::db::account_activity::{self, Origin};
+use crate::db::{tokens, users};
 use crate::error::ApiError;
 use crate::App;
 
@@ -92,9 +93,7 @@ pub async fn enable(
         &tx,
         caller.user_id,
         kind,
-        Some(caller.session_id),
-        None,
-        None,
+        Origin::Session(caller.session_id),
     )
     .await?;
     super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
@@ -128,9 +127,7 @@ pub async fn disable(
         &tx,
         caller.user_id,
         kind,
-        Some(caller.session_id),
-        None,
-        None,
+        Origin::Session(caller.session_id),
     )
     .await?;
     super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
@@ -266,7 +263,7 @@ pub async fn confirm_reset(
         .await?
         .ok_or(ApiError::NotFound("two-factor authentication to reset"))?;
     let kind = ActivityKind::TwoFactorResetConfirmed;
-    super::accounts::record_activity(app, user, kind, None).await?;
+    super::accounts::record_activity(app, user, kind, Origin::Link).await?;
     notify_owner(
         app,
         user,

@@ -14,6 +14,7 @@ use crate::api::requests::{
     VerifyEmailRequest,
 };
 use crate::auth::tokens::{hash_token, new_opaque_token, Caller};
+use crate::db::account_activity::Origin;
 use crate::db::tokens::{self, PhoneCheck};
 use crate::db::users;
 use crate::domain::Email;
@@ -120,7 +121,7 @@ pub async fn reset_password(
         tokens::consume_email_token(&app.db, tokens::RESET_PASSWORD, &hash_token(token)).await?;
     let revoked =
         super::accounts::replace_password(app, user, &password, None, "password reset").await?;
-    super::accounts::record_activity(app, user, ActivityKind::PasswordReset, None).await?;
+    super::accounts::record_activity(app, user, ActivityKind::PasswordReset, Origin::Link).await?;
     super::two_factor::notify_owner(
         app,
         user,
