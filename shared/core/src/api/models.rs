@@ -533,18 +533,14 @@ pub struct ExportReport {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportForModerators {
-    pub id: Uuid,
-    pub reason: ReportReason,
+    /// The report as its reporter's export shows it.
+    #[serde(flatten)]
+    pub report: ExportReport,
     pub reporter_id: Option<Uuid>,
-    pub reported_user_id: Option<Uuid>,
-    pub chat_id: Option<Uuid>,
-    pub message_id: Option<Uuid>,
-    pub comment: Option<String>,
     /// The last messages the reporter could read then (as `Message`s), at most five.
     pub evidence: serde_json::Value,
     /// The reported account is suspended now.
     pub reported_user_suspended: bool,
-    pub created_at: Timestamp,
 }
 
 /// An account's suspension after a moderator suspended or reinstated it.

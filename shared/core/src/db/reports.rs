@@ -3,6 +3,7 @@
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::Json;
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::api::models::{
@@ -102,16 +103,21 @@ pub async fn filed_by(
         .query(&stmt, &[&reporter])
         .await?
         .iter()
-        .map(|r| ExportReport {
-            id: r.get("id"),
-            reason: ReportReason::parse_stored(r.get("reason")),
-            reported_user_id: r.get("reported_user_id"),
-            chat_id: r.get("chat_id"),
-            message_id: r.get("message_id"),
-            comment: r.get("comment"),
-            created_at: Timestamp(r.get("created_at")),
-        })
+        .map(report_row)
         .collect())
+}
+
+/// A report as its row holds it (without the evidence and who filed it).
+fn report_row(r: &Row) -> ExportReport {
+    ExportReport {
+        id: r.get("id"),
+        reason: ReportReason::parse_stored(r.get("reason")),
+        reported_user_id: r.get("reported_user_id"),
+        chat_id: r.get("chat_id"),
+        message_id: r.get("message_id"),
+        comment: r.get("comment"),
+        created_at: Timestamp(r.get("created_at")),
+    }
 }
 
 /// The latest reports (about `reported` only, if given), newest first, for moderators.
@@ -134,16 +140,10 @@ pub async fn latest(
         .await?
         .iter()
         .map(|r| ReportForModerators {
-            id: r.get("id"),
-            reason: ReportReason::parse_stored(r.get("reason")),
+            report: report_row(r),
             reporter_id: r.get("reporter_id"),
-            reported_user_id: r.get("reported_user_id"),
-            chat_id: r.get("chat_id"),
-            message_id: r.get("message_id"),
-            comment: r.get("comment"),
             evidence: r.get("evidence"),
             reported_user_suspended: r.get("suspended"),
-            created_at: Timestamp(r.get("created_at")),
         })
         .collect())
 }
