@@ -239,7 +239,12 @@ fn poll(question: Option<&str>, m: &MessageMetadata) -> Result<MessageMetadata, 
             POLL_OPTIONS.end()
         ))
     };
-    let Some(given) = m.get("options").and_then(Value::as_array) else {
+    // The count first: the pairwise check below is for a dozen answers, not thousands.
+    let Some(given) = m
+        .get("options")
+        .and_then(Value::as_array)
+        .filter(|o| POLL_OPTIONS.contains(&o.len()))
+    else {
         return bad_options();
     };
     let mut options: Vec<&str> = Vec::with_capacity(given.len());
@@ -254,9 +259,6 @@ fn poll(question: Option<&str>, m: &MessageMetadata) -> Result<MessageMetadata, 
             return bad_options();
         }
         options.push(text);
-    }
-    if !POLL_OPTIONS.contains(&options.len()) {
-        return bad_options();
     }
     let multiple = match m.get("multipleAnswers") {
         None | Some(Value::Null) => false,

@@ -376,14 +376,14 @@ pub(crate) async fn start_session(
         ip_address: device.ip_address.clone(),
         created_at: Timestamp::now(),
     };
-    let event = ServerEvent::NewLogin(login.clone());
     if tell_devices {
+        let event = ServerEvent::NewLogin(login.clone());
         events::append_own_event(&tx, user_id, &event).await?;
     }
     tx.commit().await?;
     drop(client);
     if tell_devices {
-        super::relay::wake(app, event.name()).await;
+        super::relay::wake(app, "account:login").await;
     }
     let caller = Caller {
         user_id,
