@@ -129,21 +129,21 @@ pub async fn unstar(
     Ok(client.execute(&stmt, &[&user, &message_id]).await? == 1)
 }
 
-/// Whether a message is kept (`V49`), and by whom.
-pub struct Keeping {
-    pub kept: bool,
-    pub kept_by: Option<Uuid>,
-    /// When it disappears (none while kept, or if it never does).
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+/// A message kept (`V49`).
+pub struct Kept {
+    /// Who kept it (none once their account is erased).
+    pub by: Option<Uuid>,
+    /// This call kept it (it was not kept before).
+    pub now: bool,
 }
 
-/// Keep a disappearing message for everyone (it stops disappearing). `None` if it is not a
-/// disappearing message; otherwise its keeping after, and whether this changed it.
+/// Keep a disappearing message for everyone (it stops disappearing). `None` if it is neither
+/// disappearing nor kept already.
 pub async fn keep(
     client: &impl GenericClient,
     message_id: Uuid,
     user: Uuid,
-) -> Result<Option<(Keeping, bool)>, ApiError> {
+) -> Result<Option<Kept>, ApiError> {
     let stmt = client
         .prepare_cached(
             "WITH kept AS (
@@ -160,12 +160,11 @@ pub async fn keep(
     let Some(row) = client.query_opt(&stmt, &[&message_id, &user]).await? else {
         return Ok(None);
     };
-    let keeping = Keeping {
-        kept: row.get("kept"),
-        kept_by: row.get("kept_by"),
-        expires_at: None,
-    };
-    Ok(keeping.kept.then(|| (keeping, row.get("changed"))))
+    let kept: bool = row.get("kept");
+    Ok(kept.then(|| Kept {
+        by: row.get("kept_by"),
+        now: row.get("changed"),
+    }))
 }
 
 /// Who kept a message, if it is kept.
@@ -183,8 +182,11 @@ pub async fn kept_by(
 }
 
 /// Unkeep a kept message: it disappears at its own time again, or at once if that has passed.
-/// Its keeping after.
-pub async fn unkeep(client: &impl GenericClient, message_id: Uuid) -> Result<Keeping, ApiError> {
+/// When it disappears now.
+pub async fn unkeep(
+    client: &impl GenericClient,
+    message_id: Uuid,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
     let stmt = client
         .prepare_cached(
             "UPDATE messages SET expires_at = greatest(expires_unless_kept, now()),
@@ -193,9 +195,5 @@ pub async fn unkeep(client: &impl GenericClient, message_id: Uuid) -> Result<Kee
         )
         .await?;
     let row = client.query_one(&stmt, &[&message_id]).await?;
-    Ok(Keeping {
-        kept: false,
-        kept_by: None,
-        expires_at: row.get("expires_at"),
-    })
+    Ok(row.get("expires_at"))
 }

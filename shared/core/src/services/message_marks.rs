@@ -41,7 +41,7 @@ pub async fn keep(
             "only a disappearing message you may see is kept (not a view-once one)".into(),
         ));
     }
-    let (keeping, changed) = message_marks::keep(&tx, message_id, caller.user_id)
+    let kept = message_marks::keep(&tx, message_id, caller.user_id)
         .await?
         .ok_or_else(|| {
             ApiError::PermissionDenied("this message does not disappear: nothing to keep".into())
@@ -50,16 +50,16 @@ pub async fn keep(
         chat_id,
         message_id,
         kept: true,
-        kept_by: keeping.kept_by,
+        kept_by: kept.by,
         expires_at: None,
     };
-    if changed {
+    if kept.now {
         let event = ServerEvent::MessageKept(state.clone());
         events::append_event_about(&tx, chat_id, Some(caller.user_id), None, message_id, &event)
             .await?;
     }
     tx.commit().await?;
-    if changed {
+    if kept.now {
         super::relay::wake(app, "message:kept").await;
     }
     Ok(state)
@@ -89,13 +89,13 @@ pub async fn unkeep(
             "only who kept it, its sender or an admin unkeeps a message".into(),
         ));
     }
-    let keeping = message_marks::unkeep(&tx, message_id).await?;
+    let expires_at = message_marks::unkeep(&tx, message_id).await?;
     let state = KeptState {
         chat_id,
         message_id,
         kept: false,
         kept_by: None,
-        expires_at: keeping.expires_at.map(Timestamp),
+        expires_at: expires_at.map(Timestamp),
     };
     let event = ServerEvent::MessageKept(state.clone());
     events::append_event_about(&tx, chat_id, Some(caller.user_id), None, message_id, &event)
