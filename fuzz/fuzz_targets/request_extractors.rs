@@ -30,6 +30,8 @@ fuzz_target!(|data: &[u8]| {
     client_error(json_body::<DeleteAccountRequest>(data));
     client_error(json_body::<CreateChatRequest>(data));
     client_error(json_body::<SendMessageRequest>(data));
+    client_error(json_body::<PublishKeysRequest>(data));
+    client_error(json_body::<AddPreKeysRequest>(data));
 
     let text = String::from_utf8_lossy(data);
     let pairs: Vec<(String, String)> = text

@@ -1,11 +1,14 @@
 //! REST `/api/users/*`: profiles and privacy, user search, blocking, data export and account
 //! deletion; `/api/reports`: abuse reports; `/api/notifications/device`: this device's push
-//! notifications; `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone
+//! notifications; `/api/keys`, `/api/users/{userId}/keys`: end-to-end encryption keys;
+//! `/api/contacts/*`: contacts, contact groups, contact links (QR codes), phone
 //! sync, vCard import and export; `/api/backups`: chat backups.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use banter_core::services::data_rights::{self, ExportAnswer};
-use banter_core::services::{backups, blocking, contacts, notifications, profiles, reports};
+use banter_core::services::{
+    backups, blocking, contacts, encryption_keys, notifications, profiles, reports,
+};
 use banter_core::{ApiError, App};
 use banter_lambda::rest::{respond, Reply, Request};
 use banter_lambda::Error;
@@ -68,6 +71,20 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "DELETE /api/notifications/device" => notifications::unregister_device(app, caller)
             .await
             .map(Reply::ok),
+        "PUT /api/keys" => encryption_keys::publish(app, caller, req.body(max)?)
+            .await
+            .map(Reply::ok),
+        "POST /api/keys/one-time" => encryption_keys::add_one_time(app, caller, req.body(max)?)
+            .await
+            .map(Reply::ok),
+        "GET /api/keys" => encryption_keys::own(app, caller).await.map(Reply::ok),
+        "GET /api/users/{userId}/keys" => {
+            let limit = app.settings.rate_limits.key_claims;
+            req.limit_by_user(app, "key_claims", caller, limit).await?;
+            encryption_keys::claim(app, caller, req.path_id("userId")?)
+                .await
+                .map(Reply::ok)
+        }
         "GET /api/users/me/export" => {
             data_rights::export(app, caller)
                 .await

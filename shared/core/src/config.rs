@@ -192,6 +192,9 @@ pub struct RateLimits {
     pub calls: Limit,
     /// Abuse reports filed, per user.
     pub reports: Limit,
+    /// Encryption key bundles claimed, per user: each takes a one-time pre-key from every
+    /// device of the user claimed, so this is what keeps anyone from draining them.
+    pub key_claims: Limit,
     /// Failed logins for one account from one source (an IP, or a known device) before that
     /// source backs off.
     pub account_failures: i32,
@@ -213,6 +216,7 @@ impl Default for RateLimits {
             backups: Limit::new(3, 24 * 3600),
             calls: Limit::new(60, 3600),
             reports: Limit::new(20, 3600),
+            key_claims: Limit::new(300, 3600),
             account_failures: 5,
             account_failures_any_source: 10,
             ip_failures: 20,
@@ -325,6 +329,10 @@ impl Settings {
         limit("BANTER_RATE_LIMIT_BACKUPS", &mut s.rate_limits.backups);
         limit("BANTER_RATE_LIMIT_CALLS", &mut s.rate_limits.calls);
         limit("BANTER_RATE_LIMIT_REPORTS", &mut s.rate_limits.reports);
+        limit(
+            "BANTER_RATE_LIMIT_KEY_CLAIMS",
+            &mut s.rate_limits.key_claims,
+        );
         if let Ok(v) = std::env::var("BANTER_DEFAULT_PHONE_REGION") {
             s.default_phone_region = v;
         }

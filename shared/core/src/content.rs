@@ -2,7 +2,8 @@
 //! text; a picture, video, voice note, document or sticker names an uploaded file (`mediaId`);
 //! a location has coordinates (and, for a live location, how long it is shared); a contact is
 //! one vCard 4.0 card (RFC 6350, read with the `vcard4` crate); a poll asks a question with 2
-//! to 12 answers. The details are stored normalized in the message's `metadata`, so every
+//! to 12 answers; an encrypted message carries only ciphertexts, one per device
+//! (`metadata.envelopes`), which the server never reads. The details are stored normalized in the message's `metadata`, so every
 //! reader sees the same shape.
 
 use serde_json::{json, Map, Value};
@@ -24,6 +25,20 @@ pub const POLL_OPTIONS: std::ops::RangeInclusive<usize> = 2..=12;
 const MAX_POLL_OPTION_CHARS: usize = 100;
 /// Longest poll question.
 const MAX_POLL_QUESTION_CHARS: usize = 255;
+/// An encrypted message's `metadata` (its ciphertexts), serialized: under a WebSocket
+/// message's limit with room for the rest of the frame.
+pub const MAX_ENCRYPTED_METADATA_BYTES: usize = 96 * 1024;
+/// Devices one encrypted message is sealed for at most (larger groups need sender keys).
+pub const MAX_ENVELOPES: usize = 256;
+
+/// An encrypted message's ciphertext for one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub device_id: Uuid,
+    /// The ciphertext starts a session (a Signal `PreKeySignalMessage`).
+    pub pre_key: bool,
+    pub body: String,
+}
 
 /// A message's content as sent, before it is stored.
 pub struct Draft<'a> {
@@ -42,10 +57,13 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
             return invalid(&format!("`content` is longer than {max_chars} characters"));
         }
     }
-    if serde_json::to_string(&draft.metadata).map_or(0, |m| m.len()) > MAX_METADATA_BYTES {
-        return invalid(&format!(
-            "`metadata` is larger than {MAX_METADATA_BYTES} bytes"
-        ));
+    let max_metadata = if draft.kind == "encrypted" {
+        MAX_ENCRYPTED_METADATA_BYTES
+    } else {
+        MAX_METADATA_BYTES
+    };
+    if serde_json::to_string(&draft.metadata).map_or(0, |m| m.len()) > max_metadata {
+        return invalid(&format!("`metadata` is larger than {max_metadata} bytes"));
     }
     if draft.mentions.len() > MAX_MENTIONS {
         return invalid(&format!("at most {MAX_MENTIONS} `mentions`"));
@@ -76,8 +94,77 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
         "location" => location(&draft.metadata),
         "contact" => contact(&draft.metadata),
         "poll" => poll(draft.content, &draft.metadata),
+        "encrypted" => encrypted(draft),
         _ => Ok(draft.metadata),
     }
+}
+
+/// An encrypted message: no text, no mentions (the server would learn whom it names), and
+/// `metadata` exactly `{envelopes: [{deviceId, body, preKey?}, ...]}`, one per device, each
+/// `body` non-empty standard base64.
+fn encrypted(draft: Draft<'_>) -> Result<MessageMetadata, ApiError> {
+    if draft.content.is_some() || !draft.mentions.is_empty() {
+        return Err(ApiError::Validation(
+            "an encrypted message carries its text and mentions inside its envelopes".into(),
+        ));
+    }
+    envelopes(&draft.metadata)?;
+    Ok(draft.metadata)
+}
+
+/// The envelopes of an encrypted message's `metadata`, or why they are refused.
+pub fn envelopes(metadata: &MessageMetadata) -> Result<Vec<Envelope>, ApiError> {
+    use base64::Engine;
+    let invalid = |m: String| Err(ApiError::Validation(format!("`metadata.envelopes`: {m}")));
+    if metadata.keys().any(|k| k != "envelopes") {
+        return invalid("an encrypted message's `metadata` holds only `envelopes`".into());
+    }
+    let Some(list) = metadata.get("envelopes").and_then(Value::as_array) else {
+        return invalid("a list of {deviceId, body, preKey?} is required".into());
+    };
+    if list.is_empty() || list.len() > MAX_ENVELOPES {
+        return invalid(format!("1 to {MAX_ENVELOPES} envelopes, one per device"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(list.len());
+    for item in list {
+        let Some(fields) = item.as_object() else {
+            return invalid("each envelope is an object {deviceId, body, preKey?}".into());
+        };
+        if let Some(other) = fields
+            .keys()
+            .find(|k| !["deviceId", "body", "preKey"].contains(&k.as_str()))
+        {
+            return invalid(format!("unknown field `{other}`"));
+        }
+        let device_id = fields
+            .get("deviceId")
+            .and_then(Value::as_str)
+            .and_then(|d| Uuid::parse_str(d).ok());
+        let Some(device_id) = device_id else {
+            return invalid("each envelope's `deviceId` is a device's id".into());
+        };
+        if !seen.insert(device_id) {
+            return invalid(format!("device {device_id} has two envelopes"));
+        }
+        let body = fields.get("body").and_then(Value::as_str).filter(|b| {
+            !b.is_empty() && base64::engine::general_purpose::STANDARD.decode(b).is_ok()
+        });
+        let Some(body) = body else {
+            return invalid("each envelope's `body` is non-empty standard base64".into());
+        };
+        let pre_key = match fields.get("preKey") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return invalid("`preKey` is true or false".into()),
+        };
+        out.push(Envelope {
+            device_id,
+            pre_key,
+            body: body.to_owned(),
+        });
+    }
+    Ok(out)
 }
 
 fn number(
@@ -457,5 +544,43 @@ mod tests {
         }
         let no_question = draft("poll", json!({ "options": ["a", "b"] }), None);
         assert!(check(no_question, 1_000).is_err());
+    }
+
+    fn sealed(devices: usize, body_bytes: usize) -> Value {
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD.encode(vec![7u8; body_bytes]);
+        let envelopes: Vec<Value> = (0..devices)
+            .map(|_| json!({ "deviceId": Uuid::new_v4(), "body": body, "preKey": false }))
+            .collect();
+        json!({ "envelopes": envelopes })
+    }
+
+    #[test]
+    fn an_encrypted_message_holds_up_to_256_envelopes_in_96_kib() {
+        let at = sealed(MAX_ENVELOPES, 16);
+        let stored = check(draft("encrypted", at.clone(), None), 100).unwrap();
+        assert_eq!(Value::Object(stored), at, "stored as sent");
+        let past = check(draft("encrypted", sealed(MAX_ENVELOPES + 1, 16), None), 100);
+        assert!(
+            matches!(&past, Err(ApiError::Validation(m)) if m.contains("1 to 256")),
+            "{past:?}"
+        );
+        // Serialized, four envelopes of this size are about 89 KiB; five are past 96.
+        assert!(check(draft("encrypted", sealed(4, 17_000), None), 100).is_ok());
+        let large = check(draft("encrypted", sealed(5, 17_000), None), 100);
+        assert!(
+            matches!(&large, Err(ApiError::Validation(m)) if m.contains("98304 bytes")),
+            "{large:?}"
+        );
+        // Other kinds keep the 4 KB limit.
+        let text = Draft {
+            content: Some("hi"),
+            ..draft(
+                "text",
+                json!({ "linkPreview": null, "pad": "x".repeat(5000) }),
+                None,
+            )
+        };
+        assert!(check(text, 100).is_err());
     }
 }

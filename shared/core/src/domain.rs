@@ -330,6 +330,41 @@ validated_string!(PushToken, |s| s
     .max_length(Some(1024))
     .pattern(Some(r"^[!-~]+$")));
 
+/// Bytes sent as standard base64 (RFC 4648, padded, canonical), decoded; `N` is their exact
+/// length. Public keys and signatures of end-to-end encryption (`PUT /api/keys`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base64Bytes<const N: usize>(Vec<u8>);
+
+impl<const N: usize> Base64Bytes<N> {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .ok()
+            .filter(|b| b.len() == N)
+            .map(Self)
+            .ok_or_else(|| ApiError::Validation(format!("must be {N} bytes in base64")))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<'de, const N: usize> Deserialize<'de> for Base64Bytes<N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Cow::<str>::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A Curve25519 public key as the Signal protocol serializes it (a type byte, then 32 bytes).
+/// In the document: `^[A-Za-z0-9+/]{44}$`, exactly the base64 spellings of 33 bytes.
+pub type PublicKey = Base64Bytes<33>;
+/// An Ed25519 / XEdDSA signature. In the document: `^[A-Za-z0-9+/]{85}[AQgw]==$`, exactly the
+/// canonical spellings of 64 bytes (a last group of one byte, whose stray bits are zero).
+pub type KeySignature = Base64Bytes<64>;
+
 /// A group's name: 1 to 100 characters, not only spaces; stored trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupName(String);
@@ -437,7 +472,16 @@ validated_string!(Emoji, |s| s
 
 /// PRD message types a client may send (`system` messages are the server's own).
 pub const MESSAGE_TYPES: &[&str] = &[
-    "text", "image", "video", "audio", "document", "location", "contact", "sticker", "poll",
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "location",
+    "contact",
+    "sticker",
+    "poll",
+    "encrypted",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

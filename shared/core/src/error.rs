@@ -18,6 +18,14 @@ pub enum ApiError {
     Validation(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// An encrypted message not sealed for exactly the chat's devices (`details` names them:
+    /// seal it for the missing ones, with bundles from `GET /api/users/{userId}/keys`, and drop
+    /// the extra ones).
+    #[error("the message is not sealed for exactly the chat's devices now")]
+    DevicesChanged {
+        missing: Vec<uuid::Uuid>,
+        extra: Vec<uuid::Uuid>,
+    },
     #[error("missing required field `{0}`")]
     MissingField(String),
     #[error("authentication required")]
@@ -123,7 +131,8 @@ pub struct ErrorBody {
     pub code: ErrorCode,
     /// What failed, for people; names the field at fault for bad input.
     pub message: String,
-    /// Always null today.
+    /// More about the failure where a client acts on it: for an encrypted message not sealed
+    /// for the chat's devices, `{missingDevices, extraDevices}`; otherwise null.
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
     pub timestamp: Timestamp,
@@ -134,7 +143,10 @@ impl ApiError {
     /// HTTP status code for this error.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Validation(_) | Self::InvalidInput(_) | Self::MissingField(_) => 400,
+            Self::Validation(_)
+            | Self::InvalidInput(_)
+            | Self::MissingField(_)
+            | Self::DevicesChanged { .. } => 400,
             Self::Unauthorized
             | Self::InvalidToken
             | Self::TokenExpired
@@ -156,7 +168,7 @@ impl ApiError {
     /// The PRD `ErrorCodes` value.
     pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::Validation(_) => ErrorCode::ValidationError,
+            Self::Validation(_) | Self::DevicesChanged { .. } => ErrorCode::ValidationError,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::MissingField(_) => ErrorCode::MissingRequiredField,
             Self::Unauthorized | Self::TwoFactorRequired => ErrorCode::Unauthorized,
@@ -222,7 +234,13 @@ impl ApiError {
             error: ErrorBody {
                 code: self.error_code(),
                 message: self.public_message(),
-                details: None,
+                details: match self {
+                    Self::DevicesChanged { missing, extra } => Some(serde_json::json!({
+                        "missingDevices": missing,
+                        "extraDevices": extra,
+                    })),
+                    _ => None,
+                },
                 timestamp: Timestamp::now(),
                 request_id: request_id.to_owned(),
             },

@@ -83,6 +83,9 @@ fn route_scope(route: &str) -> Option<Scope> {
         "GET /api/chats" => Scope::NoChat("the caller's own list (checked below: no leak)"),
         "POST /api/chats" => Scope::NoChat("creates a chat"),
         "GET /api/sync" => Scope::NoChat("the caller's own stream (checked below: no leak)"),
+        r if r.contains(" /api/keys") => {
+            Scope::NoChat("the caller's own device keys (encryption_keys::)")
+        }
         r if r.ends_with(" /api/notifications/device") => {
             Scope::NoChat("the caller's own device session (notifications::)")
         }

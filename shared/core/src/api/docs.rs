@@ -11,9 +11,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorEnvelope;
 use crate::services::{
-    accounts, backups, blocking, calls, chats, contacts, credentials, data_rights, health,
-    invite_links, media, message_changes, message_marks, messaging, notifications, participants,
-    polls, profiles, receipts, reports, search, sync, two_factor, verification,
+    accounts, backups, blocking, calls, chats, contacts, credentials, data_rights, encryption_keys,
+    health, invite_links, media, message_changes, message_marks, messaging, notifications,
+    participants, polls, profiles, receipts, reports, search, sync, two_factor, verification,
 };
 
 const DESCRIPTION: &str = "Banter's REST API. Every answer is the PRD envelope: \
@@ -64,6 +64,10 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         notifications::register_device,
         notifications::device,
         notifications::unregister_device,
+        encryption_keys::publish,
+        encryption_keys::add_one_time,
+        encryption_keys::own,
+        encryption_keys::claim,
         data_rights::export,
         data_rights::delete_account,
         profiles::public,

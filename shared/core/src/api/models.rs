@@ -454,6 +454,62 @@ pub struct UserSearchResult {
     pub total: i64,
 }
 
+/// One of the caller's devices with end-to-end encryption keys (`GET /api/keys`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnDeviceKeys {
+    /// The device session (as `GET /api/auth/sessions` lists it).
+    pub device_id: Uuid,
+    /// This is the device asking.
+    pub current_device: bool,
+    pub identity_key: String,
+    pub signed_pre_key_id: i64,
+    /// One-time pre-keys not yet handed out.
+    pub one_time_pre_keys: i64,
+    pub updated_at: Timestamp,
+}
+
+/// `GET /api/keys`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnKeys {
+    pub devices: Vec<OwnDeviceKeys>,
+}
+
+/// `GET /api/users/{userId}/keys`: what starts an encrypted session with each of a user's
+/// devices.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyBundles {
+    pub user_id: Uuid,
+    pub devices: Vec<KeyBundle>,
+}
+
+/// One device's bundle. Each one-time pre-key is handed out once; a device that has none left
+/// is reached with its signed pre-key alone.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyBundle {
+    pub device_id: Uuid,
+    pub identity_key: String,
+    pub signed_pre_key: SignedPreKey,
+    pub one_time_pre_key: Option<PreKey>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedPreKey {
+    pub key_id: i64,
+    pub public_key: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreKey {
+    pub key_id: i64,
+    pub public_key: String,
+}
+
 /// This device's registration for push notifications.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -514,6 +570,9 @@ pub struct AccountExport {
     pub account_activity: Vec<AccountActivity>,
     /// The caller's votes in polls (of messages that still exist), newest first.
     pub poll_votes: Vec<ExportPollVote>,
+    /// The public keys the caller's devices published for end-to-end encryption (as
+    /// `GET /api/keys`; private keys never reach the server).
+    pub encryption_keys: Vec<OwnDeviceKeys>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

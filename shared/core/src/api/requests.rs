@@ -12,8 +12,8 @@ use crate::api::models::{
     Allowed, Audience, ChatType, MessageMetadata, ParticipantRole, ReportReason,
 };
 use crate::domain::{
-    AvatarUrl, ClientMessageId, DisplayText, Email, Emoji, GroupName, MessageType, Password, Phone,
-    Secret, SixDigitCode, Username,
+    AvatarUrl, ClientMessageId, DisplayText, Email, Emoji, GroupName, KeySignature, MessageType,
+    Password, Phone, PublicKey, Secret, SixDigitCode, Username,
 };
 
 /// `null` and absent both read as `None`; present values as `Some`. For fields where "set to
@@ -35,6 +35,29 @@ where
             .map(Some)
             .map_err(serde::de::Error::custom),
     }
+}
+
+/// A required nested struct, read only from a JSON object (as [`optional_object`]).
+fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let object = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    serde_json::from_value(serde_json::Value::Object(object)).map_err(serde::de::Error::custom)
+}
+
+/// A list of nested structs, each read only from a JSON object (as [`optional_object`]).
+fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Vec::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?
+        .into_iter()
+        .map(|o| serde_json::from_value(serde_json::Value::Object(o)))
+        .collect::<Result<_, _>>()
+        .map_err(serde::de::Error::custom)
 }
 
 /// A date and time in RFC 3339, with a message that says so when it is not one (chrono's own
@@ -386,6 +409,59 @@ pub struct RegisterPushDeviceRequest {
     pub platform: crate::ports::PushPlatform,
     pub token: crate::domain::PushToken,
 }
+
+// --- end-to-end encryption keys ------------------------------------------------------------
+
+/// `PUT /api/keys`: this device's end-to-end encryption keys (Signal protocol: its identity key,
+/// a signed pre-key and one-time pre-keys), replacing what it published before.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishKeysRequest {
+    /// The device's identity key.
+    #[schema(value_type = String, pattern = r"^[A-Za-z0-9+/]{44}$")]
+    pub identity_key: PublicKey,
+    #[serde(deserialize_with = "object")]
+    pub signed_pre_key: SignedPreKeyInput,
+    /// At most 100 a request (a later one with the same `keyId` wins).
+    #[serde(default, deserialize_with = "objects")]
+    #[schema(max_items = 100)]
+    pub one_time_pre_keys: Vec<PreKeyInput>,
+}
+
+/// `POST /api/keys/one-time`: more one-time pre-keys for this device.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddPreKeysRequest {
+    /// 1 to 100 a request (a later one with the same `keyId` wins).
+    #[serde(deserialize_with = "objects")]
+    #[schema(min_items = 1, max_items = 100)]
+    pub one_time_pre_keys: Vec<PreKeyInput>,
+}
+
+/// A pre-key: its id (Signal's are 24-bit) and public key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreKeyInput {
+    #[schema(value_type = i64, minimum = 0, maximum = 16777215)]
+    pub key_id: PreKeyId,
+    #[schema(value_type = String, pattern = r"^[A-Za-z0-9+/]{44}$")]
+    pub public_key: PublicKey,
+}
+
+/// The signed pre-key: a pre-key and the identity key's signature of it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignedPreKeyInput {
+    #[schema(value_type = i64, minimum = 0, maximum = 16777215)]
+    pub key_id: PreKeyId,
+    #[schema(value_type = String, pattern = r"^[A-Za-z0-9+/]{44}$")]
+    pub public_key: PublicKey,
+    #[schema(value_type = String, pattern = r"^[A-Za-z0-9+/]{85}[AQgw]==$")]
+    pub signature: KeySignature,
+}
+
+/// A pre-key's id.
+pub type PreKeyId = Bounded<0, 16_777_215>;
 
 /// `DELETE /api/users/me`.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -709,6 +709,15 @@ pub enum ServerEvent {
     /// The new device itself may get it too, naming its own session: it ignores it.
     #[serde(rename = "account:login")]
     NewLogin(NewLogin),
+    /// A device of a member of the chat (or of the user's own) published a new identity key
+    /// (a new device, or one that was set up again): sessions with it start over, with a bundle
+    /// from `GET /api/users/{userId}/keys`, and the chat shows that the security code changed.
+    #[serde(rename = "keys:changed")]
+    KeysChanged(KeysChanged),
+    /// One of the user's devices is running out of one-time pre-keys (told once per shortage):
+    /// that device adds more with `POST /api/keys/one-time`.
+    #[serde(rename = "keys:low")]
+    KeysLow(KeysLow),
     /// The user blocked someone (on one of their devices): an entry of `GET /api/users/blocked`.
     #[serde(rename = "user:blocked")]
     UserBlocked(crate::api::models::BlockedUser),
@@ -803,6 +812,8 @@ impl ServerEvent {
             Self::UserStatusUpdated(_) => "user:status_updated",
             Self::ProfileUpdated(_) => "user:profile:updated",
             Self::NewLogin(_) => "account:login",
+            Self::KeysChanged(_) => "keys:changed",
+            Self::KeysLow(_) => "keys:low",
             Self::UserBlocked(_) => "user:blocked",
             Self::UserUnblocked(_) => "user:unblocked",
             Self::ContactUpdated(_) => "contact:updated",
@@ -849,6 +860,25 @@ pub struct PollVoted {
     pub votes: Vec<i64>,
     /// Members who voted, after this one.
     pub voters: i64,
+}
+
+/// `keys:changed`: whose device has a new identity key. `chatId` is the chat it is told in
+/// (none in the user's own stream).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysChanged {
+    pub chat_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    pub identity_key: String,
+}
+
+/// `keys:low`: the device whose one-time pre-keys run low, and how many it has left.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysLow {
+    pub device_id: Uuid,
+    pub remaining: i64,
 }
 
 /// `account:login`: the new device session.

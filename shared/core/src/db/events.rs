@@ -191,6 +191,25 @@ pub async fn append_event_about(
     .await
 }
 
+/// Append a chat-wide event to each chat `user` is a member of now (in the caller's
+/// transaction): `data` with each chat's own `chatId`.
+pub async fn append_to_chats_of(
+    client: &impl GenericClient,
+    user: Uuid,
+    name: &str,
+    data: &Value,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (chat_id, actor_id, name, data)
+             SELECT p.chat_id, $1, $2, jsonb_set($3, '{chatId}', to_jsonb(p.chat_id))
+             FROM chat_participants p WHERE p.user_id = $1 AND p.left_at IS NULL",
+        )
+        .await?;
+    client.execute(&stmt, &[&user, &name, &data]).await?;
+    Ok(())
+}
+
 /// Append the same per-user event to each of `users`' streams (in the caller's transaction).
 pub async fn append_user_events(
     client: &impl GenericClient,

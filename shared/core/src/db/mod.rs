@@ -10,6 +10,7 @@ pub mod backups;
 pub mod calls;
 pub mod chats;
 pub mod contacts;
+pub mod device_keys;
 pub mod events;
 pub mod invite_links;
 pub mod media;

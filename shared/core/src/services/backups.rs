@@ -308,6 +308,9 @@ fn transcript(
             "This message was deleted".to_owned()
         } else if m.kind == "system" {
             format!("[{}]", m.content.as_deref().unwrap_or("system"))
+        } else if m.kind == "encrypted" {
+            // Sealed for the chat's devices: the server has nothing to write of it.
+            "<end-to-end encrypted message>".to_owned()
         } else if m.kind == "poll" {
             // As WhatsApp writes a poll: its question, then one line per answer.
             let options = m.metadata.get("options").and_then(|o| o.as_array());

@@ -193,6 +193,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
     let (account_activity, _) =
         crate::db::account_activity::list(&client, caller, i64::MAX, 0).await?;
     let poll_votes = crate::db::polls::cast_by(&client, caller.user_id).await?;
+    let encryption_keys = super::encryption_keys::own(app, caller).await?.devices;
     Ok(AccountExport {
         exported_at: Timestamp::now(),
         profile,
@@ -208,6 +209,7 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         reports,
         account_activity,
         poll_votes,
+        encryption_keys,
     })
 }
 

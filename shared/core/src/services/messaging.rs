@@ -64,6 +64,9 @@ pub async fn send(
         },
         app.settings.max_message_chars,
     )?;
+    if kind.as_str() == "encrypted" {
+        sealed_for_the_chat(app, caller, chat_id, &metadata).await?;
+    }
 
     let new = NewMessage {
         id: Uuid::now_v7(),
@@ -86,6 +89,42 @@ pub async fn send(
     // path); if the queue is down, the relay's schedule delivers it a little later.
     super::relay::wake(app, "message:received").await;
     Ok(message)
+}
+
+/// Refuse an encrypted message to `chat_id` unless it has an envelope for exactly each device
+/// with keys of the chat's members but the sending one (a member's device added or gone since
+/// the sender last looked is named in the error's `details`). Only members learn the devices.
+async fn sealed_for_the_chat(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    metadata: &crate::api::models::MessageMetadata,
+) -> Result<(), ApiError> {
+    let client = app.db.get().await?;
+    if !crate::db::chats::current_member_ids(&client, chat_id)
+        .await?
+        .contains(&caller.user_id)
+    {
+        drop(client);
+        return Err(super::participants::not_a_member(app, chat_id, caller.user_id).await);
+    }
+    let devices: std::collections::BTreeSet<Uuid> =
+        crate::db::device_keys::of_chat(&client, chat_id)
+            .await?
+            .into_iter()
+            .filter(|d| *d != caller.session_id)
+            .collect();
+    let sealed: std::collections::BTreeSet<Uuid> = content::envelopes(metadata)?
+        .into_iter()
+        .map(|e| e.device_id)
+        .collect();
+    if devices != sealed {
+        return Err(ApiError::DevicesChanged {
+            missing: devices.difference(&sealed).copied().collect(),
+            extra: sealed.difference(&devices).copied().collect(),
+        });
+    }
+    Ok(())
 }
 
 /// The rate limit each message a user sends counts against (in the statement that stores it).
@@ -166,7 +205,11 @@ pub async fn forward(
     let original = messages::by_id(&app.db, message_id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
-    if source.deleted || source.kind == "system" || original.view_once {
+    // An encrypted message is sealed for its chat's devices: it is sent again, not forwarded.
+    if source.deleted
+        || matches!(source.kind.as_str(), "system" | "encrypted")
+        || original.view_once
+    {
         return Err(ApiError::PermissionDenied(
             "this message cannot be forwarded".into(),
         ));

@@ -12,6 +12,7 @@ pub mod connections;
 pub mod contacts;
 pub mod credentials;
 pub mod data_rights;
+pub mod encryption_keys;
 pub mod health;
 pub mod invite_links;
 pub mod media;

@@ -160,6 +160,7 @@ pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
         "contact" => "👤 Contact".to_owned(),
         "sticker" => "Sticker".to_owned(),
         "poll" => format!("📊 Poll: {}", shortened(row.content.as_deref())),
+        // The server cannot read an encrypted message ("encrypted"), nor shows it reads others.
         _ => "New message".to_owned(),
     };
     let what = match &row.about {

@@ -1,0 +1,429 @@
+//! End-to-end encryption: devices publish their keys, others claim bundles (each one-time
+//! pre-key once), a new identity key is told to the owner's chats, and an encrypted message is
+//! refused unless it is sealed for exactly the chat's devices.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp, User};
+use crate::sync::present;
+
+/// `n` bytes that differ each time, in base64 (key material the server only stores).
+fn random_b64(n: usize) -> String {
+    let bytes: Vec<u8> = (0..n.div_ceil(16))
+        .flat_map(|_| uuid::Uuid::new_v4().into_bytes())
+        .take(n)
+        .collect();
+    STANDARD.encode(bytes)
+}
+
+fn pre_keys(ids: std::ops::Range<i64>) -> Vec<Value> {
+    ids.map(|id| json!({ "keyId": id, "publicKey": random_b64(33) }))
+        .collect()
+}
+
+/// Publish `who`'s device keys (a new identity key unless `identity` is given): the answer.
+async fn publish(
+    app: &TestApp,
+    who: &User,
+    identity: Option<&str>,
+    one_time: Vec<Value>,
+) -> (u16, Value) {
+    let body = json!({
+        "identityKey": identity.map_or_else(|| random_b64(33), str::to_owned),
+        "signedPreKey": { "keyId": 1, "publicKey": random_b64(33), "signature": random_b64(64) },
+        "oneTimePreKeys": one_time,
+    });
+    app.put("/api/keys", &who.access, body).await
+}
+
+/// `who`'s device id, once it published keys.
+async fn device_of(app: &TestApp, who: &User, one_time: Vec<Value>) -> String {
+    let (status, body) = publish(app, who, None, one_time).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["deviceId"].as_str().unwrap().to_owned()
+}
+
+async fn claim(app: &TestApp, who: &User, whose: &User) -> (u16, Value) {
+    app.get(&format!("/api/users/{}/keys", whose.id), Some(&who.access))
+        .await
+}
+
+/// The events named `name` in `who`'s stream since `cursor`.
+async fn synced(app: &TestApp, who: &User, cursor: &str, name: &str) -> Vec<Value> {
+    app.relay_caught_up().await;
+    let path = format!("/api/sync?since={cursor}&limit=100");
+    let (status, body) = app.get(&path, Some(&who.access)).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == name)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn each_one_time_pre_key_is_handed_out_once_and_a_shortage_is_told_once() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let alice_from = present(&app, &alice).await;
+
+    let (status, published) = publish(&app, &alice, None, pre_keys(0..16)).await;
+    assert_eq!(status, 200, "{published}");
+    let identity = published["data"]["identityKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(published["data"]["oneTimePreKeys"], 16);
+    assert_eq!(published["data"]["currentDevice"], true);
+    let device = published["data"]["deviceId"].as_str().unwrap().to_owned();
+
+    let (status, first) = claim(&app, &bob, &alice).await;
+    assert_eq!(status, 200, "{first}");
+    let bundle = &first["data"]["devices"][0];
+    assert_eq!(first["data"]["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(bundle["deviceId"], device.as_str());
+    assert_eq!(bundle["identityKey"], identity.as_str());
+    assert_eq!(bundle["signedPreKey"]["keyId"], 1);
+    assert_eq!(bundle["oneTimePreKey"]["keyId"], 0, "the lowest first");
+
+    // Claims at the same moment never share a key.
+    let claims = futures_util::future::join_all(
+        (0..5).map(|i| claim(&app, if i % 2 == 0 { &bob } else { &carol }, &alice)),
+    )
+    .await;
+    let mut handed: Vec<i64> = claims
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 200, "{body}");
+            body["data"]["devices"][0]["oneTimePreKey"]["keyId"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    handed.sort_unstable();
+    assert_eq!(handed, (1..6).collect::<Vec<_>>());
+    let (_, own) = app.get("/api/keys", Some(&alice.access)).await;
+    assert_eq!(own["data"]["devices"][0]["oneTimePreKeys"], 10);
+    assert!(
+        synced(&app, &alice, &alice_from, "keys:low")
+            .await
+            .is_empty(),
+        "10 is enough"
+    );
+
+    // The claim that leaves fewer than 10 tells the owner, once however many follow.
+    let mut alice_ws = app.ws(&alice.access).await;
+    claim(&app, &bob, &alice).await;
+    let low = alice_ws.next_event("keys:low").await;
+    assert_eq!(low["data"]["deviceId"], device.as_str());
+    assert_eq!(low["data"]["remaining"], 9);
+    for _ in 0..9 {
+        claim(&app, &carol, &alice).await;
+    }
+    let (_, empty) = claim(&app, &bob, &alice).await;
+    assert_eq!(
+        empty["data"]["devices"][0]["oneTimePreKey"],
+        Value::Null,
+        "none left: the signed pre-key alone"
+    );
+    assert_eq!(
+        empty["data"]["devices"][0]["identityKey"],
+        identity.as_str()
+    );
+    assert_eq!(synced(&app, &alice, &alice_from, "keys:low").await.len(), 1);
+
+    // Adding keys ends the shortage; the next one is told again.
+    let (status, added) = app
+        .post(
+            "/api/keys/one-time",
+            Some(&alice.access),
+            json!({ "oneTimePreKeys": pre_keys(100..111) }),
+        )
+        .await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(added["data"]["oneTimePreKeys"], 11);
+    claim(&app, &bob, &alice).await;
+    claim(&app, &bob, &alice).await;
+    assert_eq!(synced(&app, &alice, &alice_from, "keys:low").await.len(), 2);
+}
+
+#[tokio::test]
+async fn keys_are_checked_bounded_and_go_with_their_session() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let signed = || json!({ "keyId": 1, "publicKey": random_b64(33), "signature": random_b64(64) });
+    for (body, why) in [
+        (
+            json!({ "identityKey": random_b64(32), "signedPreKey": signed() }),
+            "a 32-byte identity key",
+        ),
+        (
+            json!({ "identityKey": "not base64!", "signedPreKey": signed() }),
+            "not base64",
+        ),
+        (
+            json!({ "identityKey": random_b64(33), "signedPreKey":
+                { "keyId": 1, "publicKey": random_b64(33), "signature": random_b64(63) } }),
+            "a short signature",
+        ),
+        (
+            json!({ "identityKey": random_b64(33), "signedPreKey": [1, random_b64(33), random_b64(64)] }),
+            "a list for an object",
+        ),
+        (
+            json!({ "identityKey": random_b64(33), "signedPreKey":
+                { "keyId": 16_777_216, "publicKey": random_b64(33), "signature": random_b64(64) } }),
+            "a key id past 24 bits",
+        ),
+        (
+            json!({ "identityKey": random_b64(33), "signedPreKey": signed(),
+                    "oneTimePreKeys": pre_keys(0..101) }),
+            "101 one-time pre-keys",
+        ),
+    ] {
+        let (status, body) = app.put("/api/keys", &alice.access, body).await;
+        assert_eq!(status, 400, "{why}: {body}");
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{why}");
+    }
+    let (_, own) = app.get("/api/keys", Some(&alice.access)).await;
+    assert_eq!(own["data"]["devices"], json!([]), "nothing was stored");
+    let (status, _) = claim(&app, &bob, &alice).await;
+    assert_eq!(status, 404, "no keys yet");
+    let (status, _) = app
+        .post(
+            "/api/keys/one-time",
+            Some(&alice.access),
+            json!({ "oneTimePreKeys": pre_keys(0..3) }),
+        )
+        .await;
+    assert_eq!(status, 404, "one-time pre-keys need a published device");
+
+    // At most 500 held: the request that would pass it changes nothing.
+    device_of(&app, &alice, pre_keys(0..100)).await;
+    for batch in 1..5 {
+        let (status, body) = app
+            .post(
+                "/api/keys/one-time",
+                Some(&alice.access),
+                json!({ "oneTimePreKeys": pre_keys(batch * 100..batch * 100 + 100) }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = app
+        .post(
+            "/api/keys/one-time",
+            Some(&alice.access),
+            json!({ "oneTimePreKeys": pre_keys(500..501) }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, own) = app.get("/api/keys", Some(&alice.access)).await;
+    assert_eq!(own["data"]["devices"][0]["oneTimePreKeys"], 500);
+    let (status, export) = app.get("/api/users/me/export", Some(&alice.access)).await;
+    assert_eq!(status, 200);
+    assert_eq!(export["data"]["encryptionKeys"], own["data"]["devices"]);
+
+    // Blocking either way closes the directory between them.
+    app.block(&bob, &alice).await;
+    let (status, body) = claim(&app, &alice, &bob).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = claim(&app, &bob, &alice).await;
+    assert_eq!(status, 403);
+
+    // A session that ends takes its keys.
+    let (status, _) = app
+        .post("/api/auth/logout", Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let carol = app.register("carol").await;
+    let (status, body) = claim(&app, &carol, &alice).await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn a_new_identity_key_is_told_to_the_owners_chats_and_drops_its_old_pre_keys() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let stranger = app.register("stranger").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let group = app.open_group(&bob, "club", &[&alice]).await;
+    let (alice_from, bob_from, stranger_from) = (
+        present(&app, &alice).await,
+        present(&app, &bob).await,
+        present(&app, &stranger).await,
+    );
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    let (status, first) = publish(&app, &alice, None, pre_keys(0..20)).await;
+    assert_eq!(status, 200, "{first}");
+    let device = first["data"]["deviceId"].as_str().unwrap().to_owned();
+    let identity = first["data"]["identityKey"].as_str().unwrap().to_owned();
+    let mut told: Vec<String> = Vec::new();
+    for _ in 0..2 {
+        let event = bob_ws.next_event("keys:changed").await;
+        assert_eq!(event["data"]["userId"], alice.id.as_str());
+        assert_eq!(event["data"]["deviceId"], device.as_str());
+        assert_eq!(event["data"]["identityKey"], identity.as_str());
+        told.push(event["data"]["chatId"].as_str().unwrap().to_owned());
+    }
+    told.sort();
+    let mut chats = vec![chat.clone(), group.clone()];
+    chats.sort();
+    assert_eq!(told, chats, "once in each chat they share");
+
+    // The same identity again (a new signed pre-key) tells nobody and keeps the pre-keys.
+    let (status, again) = publish(&app, &alice, Some(&identity), pre_keys(20..25)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["data"]["oneTimePreKeys"], 25);
+    assert_eq!(synced(&app, &bob, &bob_from, "keys:changed").await.len(), 2);
+    assert!(synced(&app, &stranger, &stranger_from, "keys:changed")
+        .await
+        .is_empty());
+    // Alice's own devices hear of it in her stream.
+    assert_eq!(
+        synced(&app, &alice, &alice_from, "keys:changed")
+            .await
+            .len(),
+        3
+    );
+
+    // Set up again: a new identity, and the old one's pre-keys are gone.
+    let (status, reset) = publish(&app, &alice, None, pre_keys(0..3)).await;
+    assert_eq!(status, 200, "{reset}");
+    assert_eq!(reset["data"]["oneTimePreKeys"], 3);
+    assert_eq!(synced(&app, &bob, &bob_from, "keys:changed").await.len(), 4);
+}
+
+/// An encrypted message to `chat` from `from`, sealed for `devices`.
+async fn send_sealed(app: &TestApp, from: &User, chat: &str, devices: &[&str]) -> (u16, Value) {
+    let envelopes: Vec<Value> = devices
+        .iter()
+        .map(|d| json!({ "deviceId": d, "body": random_b64(80), "preKey": true }))
+        .collect();
+    app.post(
+        &format!("/api/chats/{chat}/messages"),
+        Some(&from.access),
+        json!({
+            "clientMessageId": uuid::Uuid::new_v4(),
+            "type": "encrypted",
+            "metadata": { "envelopes": envelopes },
+        }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_encrypted_message_is_sealed_for_exactly_the_chats_other_devices() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let outsider = app.register("outsider").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let alice_laptop = app.login(&alice).await;
+    let bob_tablet = app.login(&bob).await;
+    device_of(&app, &alice, pre_keys(0..5)).await;
+    let laptop = device_of(&app, &alice_laptop, pre_keys(0..5)).await;
+    let phone = device_of(&app, &bob, pre_keys(0..5)).await;
+    let _ = bob_tablet; // no keys: not a device to seal for.
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    let (status, body) = send_sealed(&app, &alice, &chat, &[&phone]).await;
+    assert_eq!(status, 400, "the laptop is missing: {body}");
+    assert_eq!(body["error"]["details"]["missingDevices"], json!([laptop]));
+    assert_eq!(body["error"]["details"]["extraDevices"], json!([]));
+    let stale = uuid::Uuid::new_v4().to_string();
+    let (status, body) = send_sealed(&app, &alice, &chat, &[&phone, &laptop, &stale]).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"]["extraDevices"], json!([stale]));
+    assert_eq!(body["error"]["details"]["missingDevices"], json!([]));
+    let (status, body) = send_sealed(&app, &outsider, &chat, &[&phone]).await;
+    assert_eq!(status, 404, "an outsider learns no devices: {body}");
+    assert_eq!(body["error"]["details"], Value::Null);
+
+    let (status, sent) = send_sealed(&app, &alice, &chat, &[&phone, &laptop]).await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["data"]["type"], "encrypted");
+    assert_eq!(sent["data"]["content"], Value::Null);
+    let received = bob_ws.next_event("message:received").await;
+    let envelopes = &received["data"]["message"]["metadata"]["envelopes"];
+    assert_eq!(envelopes.as_array().unwrap().len(), 2);
+    assert!(envelopes
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["deviceId"] == phone.as_str() && e["preKey"] == true));
+    let id = sent["data"]["id"].as_str().unwrap();
+
+    // Only the envelopes; no readable text beside them.
+    for (body, why) in [
+        (
+            json!({ "type": "encrypted", "content": "hi",
+                 "metadata": { "envelopes": [{ "deviceId": phone, "body": random_b64(8) }] } }),
+            "text beside the envelopes",
+        ),
+        (
+            json!({ "type": "encrypted", "metadata": { "envelopes": [] } }),
+            "no envelopes",
+        ),
+        (
+            json!({ "type": "encrypted",
+                 "metadata": { "envelopes": [{ "deviceId": phone, "body": "%%%" }] } }),
+            "a body that is not base64",
+        ),
+        (
+            json!({ "type": "encrypted",
+                 "metadata": { "envelopes": [{ "deviceId": phone, "body": random_b64(8) },
+                                             { "deviceId": phone, "body": random_b64(8) }] } }),
+            "two envelopes for one device",
+        ),
+        (
+            json!({ "type": "encrypted", "metadata": { "envelopes": [], "preview": "hi" } }),
+            "a readable field",
+        ),
+    ] {
+        let mut body = body;
+        body["clientMessageId"] = json!(uuid::Uuid::new_v4());
+        let (status, answer) = app
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&alice.access),
+                body,
+            )
+            .await;
+        assert_eq!(status, 400, "{why}: {answer}");
+    }
+    // Sealed for these devices: neither edited nor forwarded.
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{id}"),
+            &alice.access,
+            json!({ "content": "changed" }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{id}/forward"),
+            Some(&alice.access),
+            json!({ "chatIds": [chat] }),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // Bob's tablet sets up keys: Alice's next message must be sealed for it too.
+    let tablet = device_of(&app, &bob_tablet, pre_keys(0..5)).await;
+    let (status, body) = send_sealed(&app, &alice, &chat, &[&phone, &laptop]).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["details"]["missingDevices"], json!([tablet]));
+    let (status, _) = send_sealed(&app, &alice, &chat, &[&phone, &laptop, &tablet]).await;
+    assert_eq!(status, 201);
+}
