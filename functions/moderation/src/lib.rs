@@ -1,13 +1,16 @@
 //! The moderators' function, invoked directly (`sam remote invoke ModerationFunction`, or the
 //! AWS console), never routed from the public API: IAM decides who may call it. It reads the
-//! latest abuse reports, suspends an account and reinstates it.
+//! abuse reports (the open ones unless `status` says `resolved` or `all`) and resolves them,
+//! suspends an account (resolving the open reports about it) and reinstates it.
 //!
 //! ```json
-//! {"action": "reports", "limit": 20, "reportedUserId": "..."}
+//! {"action": "reports", "limit": 20, "reportedUserId": "...", "status": "open"}
+//! {"action": "resolve", "reportId": "...", "outcome": "dismissed", "note": "a joke between friends"}
 //! {"action": "suspend", "userId": "...", "reason": "spam (reports 0192..., 0193...)"}
 //! {"action": "reinstate", "userId": "..."}
 //! ```
 
+use banter_core::api::models::{ReportOutcome, ReportQueue};
 use banter_core::api::requests::{PageLimit, ShortText};
 use banter_core::services::moderation;
 use banter_core::App;
@@ -34,12 +37,23 @@ pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     deny_unknown_fields
 )]
 pub enum ModerationRequest {
-    /// The latest reports (50 unless `limit` says otherwise), about one user if named.
+    /// The latest reports (50 unless `limit` says otherwise), about one user if named, open
+    /// ones unless `status` says otherwise.
     Reports {
         #[serde(default)]
         limit: Option<PageLimit>,
         #[serde(default)]
         reported_user_id: Option<Uuid>,
+        #[serde(default)]
+        status: ReportQueue,
+    },
+    /// Resolve a report (`dismissed` or `actioned`), with a note of at most 500 characters; a
+    /// later decision replaces an earlier one.
+    Resolve {
+        report_id: Uuid,
+        outcome: ReportOutcome,
+        #[serde(default)]
+        note: Option<ShortText<500>>,
     },
     /// Suspend an account, saying why (kept with the account, at most 500 characters).
     Suspend {
@@ -56,9 +70,19 @@ pub async fn handle(app: App, request: ModerationRequest) -> Result<Value, Error
         ModerationRequest::Reports {
             limit,
             reported_user_id,
+            status,
         } => {
             let limit = limit.map_or(50, |l| l.0);
-            serde_json::to_value(moderation::latest_reports(&app, reported_user_id, limit).await?)?
+            let reports = moderation::latest_reports(&app, status, reported_user_id, limit).await?;
+            serde_json::to_value(reports)?
+        }
+        ModerationRequest::Resolve {
+            report_id,
+            outcome,
+            note,
+        } => {
+            let note = note.as_ref().map(|n| n.0.trim()).filter(|n| !n.is_empty());
+            serde_json::to_value(moderation::resolve(&app, report_id, outcome, note).await?)?
         }
         ModerationRequest::Suspend { user_id, reason } => {
             let reason = reason.0.trim();

@@ -339,6 +339,7 @@ async fn moderators_read_the_reports_suspend_the_account_and_reinstate_it() {
     assert_eq!(found["comment"], "again");
     assert_eq!(found["evidence"][0]["content"], "buy now");
     assert_eq!(found["reportedUserSuspended"], false);
+    assert_eq!(found["resolution"], Value::Null, "open");
     let none = moderate(
         &app,
         json!({ "action": "reports", "reportedUserId": me.id }),
@@ -356,6 +357,10 @@ async fn moderators_read_the_reports_suspend_the_account_and_reinstate_it() {
     .unwrap();
     assert_eq!(suspended["changed"], true);
     assert_eq!(suspended["sessionsRevoked"], 1);
+    assert_eq!(
+        suspended["reportsResolved"], 1,
+        "the report about it is dealt with"
+    );
     assert!(
         crate::identity::closed(&mut spammer_ws).await,
         "its socket closes"
@@ -391,10 +396,16 @@ async fn moderators_read_the_reports_suspend_the_account_and_reinstate_it() {
         (&again["changed"], &again["sessionsRevoked"]),
         (&json!(false), &json!(0))
     );
-    let reports = moderate(&app, json!({ "action": "reports" }))
+    let open = moderate(&app, json!({ "action": "reports" }))
+        .await
+        .unwrap();
+    assert_eq!(open, json!([]), "nothing left to review");
+    let reports = moderate(&app, json!({ "action": "reports", "status": "resolved" }))
         .await
         .unwrap();
     assert_eq!(reports[0]["reportedUserSuspended"], true);
+    assert_eq!(reports[0]["resolution"]["outcome"], "actioned");
+    assert_eq!(reports[0]["resolution"]["note"], "spam");
     assert_eq!(
         discovered(&app, &me, &spammer).await,
         (0, 0),
@@ -418,10 +429,93 @@ async fn moderators_read_the_reports_suspend_the_account_and_reinstate_it() {
         json!({ "action": "suspend", "userId": me.id }),
         json!({ "action": "ban", "userId": me.id }),
         json!({ "action": "reports", "limit": 0 }),
+        json!({ "action": "reports", "status": "closed" }),
+        json!({ "action": "resolve", "reportId": uuid::Uuid::new_v4(), "outcome": "dismissed" }),
+        json!({ "action": "resolve", "reportId": filed["data"]["id"], "outcome": "ignored" }),
+        json!({ "action": "resolve", "reportId": filed["data"]["id"], "outcome": "dismissed",
+                "note": "x".repeat(501) }),
     ] {
         assert!(moderate(&app, bad.clone()).await.is_err(), "{bad}");
     }
     let (status, _) = app.get("/api/users/profile", Some(&me.access)).await;
     assert_eq!(status, 200, "the reporter was never suspended");
+    let all = moderate(&app, json!({ "action": "reports", "status": "all" }))
+        .await
+        .unwrap();
+    assert_eq!(all[0]["resolution"]["outcome"], "actioned", "{all}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn moderators_work_through_the_open_reports_and_a_later_decision_replaces_an_earlier() {
+    let app = spawn_app().await;
+    let (me, joker, other) = (
+        app.register("rose").await,
+        app.register("joker").await,
+        app.register("other").await,
+    );
+    let chat = app.open_chat(&joker, &me).await;
+    app.sent(&joker, &chat, "boo").await;
+    let mut filed = Vec::new();
+    for (reported, reason) in [(&joker, "harassment"), (&other, "spam")] {
+        let report = json!({ "reason": reason, "userId": reported.id });
+        let (status, body) = app.post("/api/reports", Some(&me.access), report).await;
+        assert_eq!(status, 201, "{body}");
+        filed.push(body["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let open = moderate(&app, json!({ "action": "reports" }))
+        .await
+        .unwrap();
+    assert_eq!(open.as_array().unwrap().len(), 2, "{open}");
+
+    let dismissed = moderate(
+        &app,
+        json!({ "action": "resolve", "reportId": filed[0], "outcome": "dismissed",
+                "note": "  a joke between friends  " }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dismissed["id"], filed[0].as_str());
+    assert_eq!(dismissed["resolution"]["outcome"], "dismissed");
+    assert_eq!(dismissed["resolution"]["note"], "a joke between friends");
+    assert_eq!(dismissed["reason"], "harassment", "the report as filed");
+    let open = moderate(&app, json!({ "action": "reports" }))
+        .await
+        .unwrap();
+    let [left] = open.as_array().unwrap().as_slice() else {
+        panic!("{open}");
+    };
+    assert_eq!(left["id"], filed[1].as_str());
+    let resolved = moderate(&app, json!({ "action": "reports", "status": "resolved" }))
+        .await
+        .unwrap();
+    assert_eq!(resolved.as_array().unwrap().len(), 1);
+    assert_eq!(resolved[0]["id"], filed[0].as_str());
+
+    // Looked at again: actioned after all, without a note.
+    let changed = moderate(
+        &app,
+        json!({ "action": "resolve", "reportId": filed[0], "outcome": "actioned" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed["resolution"]["outcome"], "actioned");
+    assert_eq!(changed["resolution"]["note"], Value::Null);
+    // Suspending an account resolves only the open reports about it.
+    let suspended = moderate(
+        &app,
+        json!({ "action": "suspend", "userId": joker.id, "reason": "threats" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(suspended["reportsResolved"], 0);
+    let open = moderate(&app, json!({ "action": "reports" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        open[0]["id"],
+        filed[1].as_str(),
+        "the other report is still open"
+    );
     app.stop().await;
 }

@@ -600,6 +600,55 @@ pub struct ReportForModerators {
     pub evidence: serde_json::Value,
     /// The reported account is suspended now.
     pub reported_user_suspended: bool,
+    /// How a moderator resolved it; none while it is open.
+    pub resolution: Option<ReportResolution>,
+}
+
+/// A moderator's decision on a report.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportResolution {
+    pub outcome: ReportOutcome,
+    pub note: Option<String>,
+    pub resolved_at: Timestamp,
+}
+
+/// What came of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportOutcome {
+    /// Nothing to act on.
+    Dismissed,
+    /// The reported account was dealt with.
+    Actioned,
+}
+
+impl ReportOutcome {
+    pub fn as_stored(self) -> &'static str {
+        match self {
+            Self::Dismissed => "dismissed",
+            Self::Actioned => "actioned",
+        }
+    }
+
+    pub fn parse_stored(s: &str) -> Self {
+        if s == "dismissed" {
+            Self::Dismissed
+        } else {
+            Self::Actioned
+        }
+    }
+}
+
+/// Which reports moderators list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportQueue {
+    /// Not yet resolved (the default).
+    #[default]
+    Open,
+    Resolved,
+    All,
 }
 
 /// An account's suspension after a moderator suspended or reinstated it.
@@ -612,6 +661,8 @@ pub struct Suspension {
     pub changed: bool,
     /// Device sessions revoked (a suspension logs every device out).
     pub sessions_revoked: i64,
+    /// Open reports about the account, resolved as actioned by the suspension.
+    pub reports_resolved: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

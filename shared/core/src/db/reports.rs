@@ -7,7 +7,8 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::api::models::{
-    ChatType, ExportReport, Message, ReportForModerators, ReportReason, Timestamp,
+    ChatType, ExportReport, Message, ReportForModerators, ReportOutcome, ReportQueue, ReportReason,
+    ReportResolution, Timestamp,
 };
 use crate::error::ApiError;
 
@@ -120,32 +121,96 @@ fn report_row(r: &Row) -> ExportReport {
     }
 }
 
-/// The latest reports (about `reported` only, if given), newest first, for moderators.
+/// What moderators read of a report: its row and the reported account's standing.
+const FOR_MODERATORS: &str =
+    "SELECT r.id, r.reason, r.reporter_id, r.reported_user_id, r.chat_id, r.message_id,
+            r.comment, r.evidence, r.created_at, r.resolution, r.resolution_note, r.resolved_at,
+            u.suspended_at IS NOT NULL AS suspended
+     FROM abuse_reports r LEFT JOIN users u ON u.id = r.reported_user_id";
+
+fn for_moderators(r: &Row) -> ReportForModerators {
+    ReportForModerators {
+        report: report_row(r),
+        reporter_id: r.get("reporter_id"),
+        evidence: r.get("evidence"),
+        reported_user_suspended: r.get("suspended"),
+        resolution: r
+            .get::<_, Option<&str>>("resolution")
+            .map(|outcome| ReportResolution {
+                outcome: ReportOutcome::parse_stored(outcome),
+                note: r.get("resolution_note"),
+                resolved_at: Timestamp(r.get("resolved_at")),
+            }),
+    }
+}
+
+/// The latest reports in `queue` (about `reported` only, if given), newest first, for
+/// moderators.
 pub async fn latest(
     client: &impl GenericClient,
+    queue: ReportQueue,
     reported: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<ReportForModerators>, ApiError> {
+    let (open, resolved) = match queue {
+        ReportQueue::Open => (true, false),
+        ReportQueue::Resolved => (false, true),
+        ReportQueue::All => (true, true),
+    };
     let stmt = client
-        .prepare_cached(
-            "SELECT r.id, r.reason, r.reporter_id, r.reported_user_id, r.chat_id, r.message_id,
-                    r.comment, r.evidence, r.created_at, u.suspended_at IS NOT NULL AS suspended
-             FROM abuse_reports r LEFT JOIN users u ON u.id = r.reported_user_id
-             WHERE $1::uuid IS NULL OR r.reported_user_id = $1
-             ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
-        )
+        .prepare_cached(&format!(
+            "{FOR_MODERATORS}
+             WHERE ($1::uuid IS NULL OR r.reported_user_id = $1)
+               AND (($2 AND r.resolved_at IS NULL) OR ($3 AND r.resolved_at IS NOT NULL))
+             ORDER BY r.created_at DESC, r.id DESC LIMIT $4"
+        ))
         .await?;
     Ok(client
-        .query(&stmt, &[&reported, &limit])
+        .query(&stmt, &[&reported, &open, &resolved, &limit])
         .await?
         .iter()
-        .map(|r| ReportForModerators {
-            report: report_row(r),
-            reporter_id: r.get("reporter_id"),
-            evidence: r.get("evidence"),
-            reported_user_suspended: r.get("suspended"),
-        })
+        .map(for_moderators)
         .collect())
+}
+
+/// Resolve report `id` as `outcome` with `note` (a later decision replaces an earlier one):
+/// the report as it is now, or `None` if there is no such report.
+pub async fn resolve(
+    client: &impl GenericClient,
+    id: Uuid,
+    outcome: ReportOutcome,
+    note: Option<&str>,
+) -> Result<Option<ReportForModerators>, ApiError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "WITH resolved AS (
+                 UPDATE abuse_reports SET resolution = $2, resolution_note = $3, resolved_at = now()
+                 WHERE id = $1 RETURNING *)
+             {}",
+            FOR_MODERATORS.replace("FROM abuse_reports r", "FROM resolved r")
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id, &outcome.as_stored(), &note])
+        .await?
+        .map(|r| for_moderators(&r)))
+}
+
+/// Resolve the open reports about `user` as actioned, with `note` (a suspension's reason): how
+/// many.
+pub async fn action_open_about(
+    client: &impl GenericClient,
+    user: Uuid,
+    note: &str,
+) -> Result<u64, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE abuse_reports
+             SET resolution = 'actioned', resolution_note = $2, resolved_at = now()
+             WHERE reported_user_id = $1 AND resolved_at IS NULL",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&user, &note]).await?)
 }
 
 /// Delete reports older than 90 days (and the messages kept with them). Returns how many.

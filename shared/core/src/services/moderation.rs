@@ -1,11 +1,13 @@
 //! What Banter's moderators do, through `ModerationFunction` (invoked directly with AWS
-//! credentials, never routed from the public API): read the latest abuse reports with the
-//! messages kept with them, suspend an account (every device of it is logged out, and it
-//! cannot log in) and reinstate it. The account's owner is told by email either way.
+//! credentials, never routed from the public API): work through the abuse reports (open ones
+//! first, with the messages kept with them) and resolve each as dismissed or actioned, suspend
+//! an account (every device of it is logged out, it cannot log in, and the open reports about
+//! it are resolved as actioned) and reinstate it. The account's owner is told by email either
+//! way.
 
 use uuid::Uuid;
 
-use crate::api::models::{ReportForModerators, Suspension};
+use crate::api::models::{ReportForModerators, ReportOutcome, ReportQueue, Suspension};
 use crate::db::{reports, sessions, users};
 use crate::error::ApiError;
 use crate::App;
@@ -15,10 +17,13 @@ use super::two_factor::notify_owner;
 
 /// Suspend `user` for `reason` (kept with the account; the owner is not shown it).
 pub async fn suspend(app: &App, user: Uuid, reason: &str) -> Result<Suspension, ApiError> {
-    let client = app.db.get().await?;
-    let changed = users::set_suspension(&client, user, Some(reason))
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let changed = users::set_suspension(&tx, user, Some(reason))
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    let reports_resolved = reports::action_open_about(&tx, user, reason).await? as i64;
+    tx.commit().await?;
     drop(client);
     let revoked = sessions::revoke_all(&app.db, user, None, "suspended").await?;
     end_sessions(app, user, &revoked).await;
@@ -38,6 +43,7 @@ pub async fn suspend(app: &App, user: Uuid, reason: &str) -> Result<Suspension, 
         suspended: true,
         changed,
         sessions_revoked: revoked.len() as i64,
+        reports_resolved,
     })
 }
 
@@ -63,14 +69,30 @@ pub async fn reinstate(app: &App, user: Uuid) -> Result<Suspension, ApiError> {
         suspended: false,
         changed,
         sessions_revoked: 0,
+        reports_resolved: 0,
     })
 }
 
-/// The latest `limit` reports, about `reported` only if given, newest first.
+/// The latest `limit` reports in `queue`, about `reported` only if given, newest first.
 pub async fn latest_reports(
     app: &App,
+    queue: ReportQueue,
     reported: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<ReportForModerators>, ApiError> {
-    reports::latest(&app.db.get().await?, reported, limit).await
+    reports::latest(&app.db.get().await?, queue, reported, limit).await
+}
+
+/// Resolve report `id` as `outcome`, with a `note` for the other moderators.
+pub async fn resolve(
+    app: &App,
+    id: Uuid,
+    outcome: ReportOutcome,
+    note: Option<&str>,
+) -> Result<ReportForModerators, ApiError> {
+    let resolved = reports::resolve(&app.db.get().await?, id, outcome, note)
+        .await?
+        .ok_or(ApiError::NotFound("report"))?;
+    tracing::info!(report = %id, ?outcome, "a report was resolved");
+    Ok(resolved)
 }
