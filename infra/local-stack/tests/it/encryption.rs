@@ -333,8 +333,11 @@ async fn an_encrypted_message_is_sealed_for_exactly_the_chats_other_devices() {
     device_of(&app, &alice, pre_keys(0..5)).await;
     let laptop = device_of(&app, &alice_laptop, pre_keys(0..5)).await;
     let phone = device_of(&app, &bob, pre_keys(0..5)).await;
-    let _ = bob_tablet; // no keys: not a device to seal for.
+    // Bob's tablet has no keys: not a device to seal for.
+    let bob_from = present(&app, &bob).await;
     let mut bob_ws = app.ws(&bob.access).await;
+    let mut tablet_ws = app.ws(&bob_tablet.access).await;
+    let mut laptop_ws = app.ws(&alice_laptop.access).await;
 
     let (status, body) = send_sealed(&app, &alice, &chat, &[&phone]).await;
     assert_eq!(status, 400, "the laptop is missing: {body}");
@@ -353,15 +356,60 @@ async fn an_encrypted_message_is_sealed_for_exactly_the_chats_other_devices() {
     assert_eq!(status, 201, "{sent}");
     assert_eq!(sent["data"]["type"], "encrypted");
     assert_eq!(sent["data"]["content"], Value::Null);
-    let received = bob_ws.next_event("message:received").await;
-    let envelopes = &received["data"]["message"]["metadata"]["envelopes"];
-    assert_eq!(envelopes.as_array().unwrap().len(), 2);
-    assert!(envelopes
+    assert_eq!(
+        sent["data"]["metadata"]["envelopes"],
+        json!([]),
+        "the sending device has none of its own"
+    );
+    let id = sent["data"]["id"].as_str().unwrap();
+    // Each device is sent its own envelope only, live, in sync, on a resumed connection and
+    // in its history.
+    let only_mine = |message: &Value, device: &str| {
+        let envelopes = message["metadata"]["envelopes"].as_array().unwrap().clone();
+        assert_eq!(envelopes.len(), 1, "{message}");
+        assert_eq!(envelopes[0]["deviceId"], device);
+        assert_eq!(envelopes[0]["preKey"], true);
+    };
+    only_mine(
+        &bob_ws.next_event("message:received").await["data"]["message"],
+        &phone,
+    );
+    only_mine(
+        &laptop_ws.next_event("message:received").await["data"]["message"],
+        &laptop,
+    );
+    let on_tablet = tablet_ws.next_event("message:received").await;
+    assert_eq!(
+        on_tablet["data"]["message"]["metadata"]["envelopes"],
+        json!([])
+    );
+    app.relay_caught_up().await;
+    let (_, synced) = app
+        .get(
+            &format!("/api/sync?since={bob_from}&limit=100"),
+            Some(&bob.access),
+        )
+        .await;
+    let from_sync = synced["data"]["events"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|e| e["deviceId"] == phone.as_str() && e["preKey"] == true));
-    let id = sent["data"]["id"].as_str().unwrap();
+        .find(|e| e["event"] == "message:received")
+        .unwrap();
+    only_mine(&from_sync["data"]["message"], &phone);
+    let mut resumed = crate::support::WsClient::connect_since(&app, &bob.access, &bob_from)
+        .await
+        .unwrap();
+    only_mine(
+        &resumed.next_event("message:received").await["data"]["message"],
+        &phone,
+    );
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
+        .await;
+    let in_history = history["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(in_history["id"], id);
+    only_mine(&in_history, &phone);
 
     // Only the envelopes; no readable text beside them.
     for (body, why) in [

@@ -1178,6 +1178,21 @@ pub struct Message {
     pub updated_at: Timestamp,
 }
 
+impl Message {
+    /// The message as `device` reads it: an encrypted message keeps only that device's
+    /// envelope (none for the device that sent it), so no device is sent every other device's
+    /// ciphertext; any other message as it is.
+    pub fn for_device(mut self, device: Uuid) -> Self {
+        if self.kind == "encrypted" {
+            if let Some(serde_json::Value::Array(envelopes)) = self.metadata.get_mut("envelopes") {
+                let mine = device.to_string();
+                envelopes.retain(|e| e["deviceId"].as_str() == Some(mine.as_str()));
+            }
+        }
+        self
+    }
+}
+
 /// Only id and username: a picture would depend on each reader's standing with the sender
 /// (privacy), so clients take it from the sender's profile.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

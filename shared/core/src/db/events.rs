@@ -485,26 +485,32 @@ pub async fn compact(client: &impl GenericClient, keep_secs: f64) -> Result<u64,
 pub struct PendingReplay {
     pub connection_id: String,
     pub user_id: Uuid,
+    /// The connection's device session (none for a replay asked before `V52`).
+    pub session_id: Option<Uuid>,
     pub after: Position,
     pub created_at: DateTime<Utc>,
 }
 
-/// Ask the relay to replay `user`'s events after `after` to a new connection.
+/// Ask the relay to replay `user`'s events after `after` to a new connection of `session`.
 pub async fn request_replay(
     client: &impl GenericClient,
     connection_id: &str,
     user: Uuid,
+    session: Uuid,
     after: Position,
 ) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO pending_replays (connection_id, user_id, after_xid, after_event)
-             VALUES ($1, $2, $3::bigint::text::xid8, $4)
+            "INSERT INTO pending_replays (connection_id, user_id, session_id, after_xid, after_event)
+             VALUES ($1, $2, $3, $4::bigint::text::xid8, $5)
              ON CONFLICT (connection_id) DO UPDATE SET after_xid = EXCLUDED.after_xid, after_event = EXCLUDED.after_event",
         )
         .await?;
     client
-        .execute(&stmt, &[&connection_id, &user, &after.xid, &after.event])
+        .execute(
+            &stmt,
+            &[&connection_id, &user, &session, &after.xid, &after.event],
+        )
         .await?;
     Ok(())
 }
@@ -515,7 +521,7 @@ pub async fn take_replays(client: &impl GenericClient) -> Result<Vec<PendingRepl
         .query(
             &client
                 .prepare_cached(
-                    "DELETE FROM pending_replays RETURNING connection_id, user_id,
+                    "DELETE FROM pending_replays RETURNING connection_id, user_id, session_id,
                  after_xid::text::bigint AS after_xid, after_event, created_at",
                 )
                 .await?,
@@ -527,6 +533,7 @@ pub async fn take_replays(client: &impl GenericClient) -> Result<Vec<PendingRepl
         .map(|r| PendingReplay {
             connection_id: r.get("connection_id"),
             user_id: r.get("user_id"),
+            session_id: r.get("session_id"),
             after: Position {
                 xid: r.get("after_xid"),
                 event: r.get("after_event"),
@@ -555,9 +562,9 @@ pub async fn replaying_connections(client: &impl GenericClient) -> Result<Vec<St
 pub async fn return_replay(client: &impl GenericClient, r: &PendingReplay) -> Result<(), ApiError> {
     client
         .execute(
-            &client.prepare_cached("INSERT INTO pending_replays (connection_id, user_id, after_xid, after_event, created_at)
-             VALUES ($1, $2, $3::bigint::text::xid8, $4, $5) ON CONFLICT (connection_id) DO NOTHING").await?,
-            &[&r.connection_id, &r.user_id, &r.after.xid, &r.after.event, &r.created_at],
+            &client.prepare_cached("INSERT INTO pending_replays (connection_id, user_id, session_id, after_xid, after_event, created_at)
+             VALUES ($1, $2, $3, $4::bigint::text::xid8, $5, $6) ON CONFLICT (connection_id) DO NOTHING").await?,
+            &[&r.connection_id, &r.user_id, &r.session_id, &r.after.xid, &r.after.event, &r.created_at],
         )
         .await?;
     Ok(())

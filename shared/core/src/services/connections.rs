@@ -44,7 +44,14 @@ pub async fn connect(
         if pruned.xid > 0 && after.xid <= pruned.xid {
             return Err(ApiError::SyncCursorExpired);
         }
-        events::request_replay(&client, connection_id, caller.user_id, after).await?;
+        events::request_replay(
+            &client,
+            connection_id,
+            caller.user_id,
+            caller.session_id,
+            after,
+        )
+        .await?;
     }
     let record = ConnectionRecord {
         connection_id: connection_id.to_owned(),

@@ -285,5 +285,8 @@ pub async fn starred(
     let (limit, offset) = (q.limit.0, q.offset.0);
     let (items, total) = messages::starred(&app.db, caller.user_id, limit, offset).await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
-    Ok(Page { items, pagination })
+    Ok(Page {
+        items: super::messaging::for_device(items, caller),
+        pagination,
+    })
 }

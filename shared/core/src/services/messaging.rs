@@ -88,7 +88,7 @@ pub async fn send(
     // Stored with its event: from here delivery cannot be lost. Wake the relay now (the fast
     // path); if the queue is down, the relay's schedule delivers it a little later.
     super::relay::wake(app, "message:received").await;
-    Ok(message)
+    Ok(message.for_device(caller.session_id))
 }
 
 /// Refuse an encrypted message to `chat_id` unless it has an envelope for exactly each device
@@ -453,7 +453,15 @@ async fn history_page(
         after: page.last().map(|m| m.id),
     };
     Ok(Page {
-        items: page,
+        items: for_device(page, caller),
         pagination,
     })
+}
+
+/// Messages as the caller's device reads them ([`Message::for_device`]).
+pub(super) fn for_device(messages: Vec<Message>, caller: Caller) -> Vec<Message> {
+    messages
+        .into_iter()
+        .map(|m| m.for_device(caller.session_id))
+        .collect()
 }

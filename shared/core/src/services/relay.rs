@@ -530,13 +530,14 @@ impl<'a> Frames<'a> {
         })
     }
 
-    /// The event as `viewer` is pushed it, or `None` if there is nothing to show (its message
-    /// or chat is gone).
+    /// The event as `viewer` is pushed it on `device` (an encrypted message carries only that
+    /// device's envelope), or `None` if there is nothing to show (its message or chat is gone).
     pub(super) async fn frame(
         &mut self,
         client: &impl GenericClient,
         event: &StoredEvent,
         viewer: Uuid,
+        device: Uuid,
     ) -> Result<Option<EventFrame>, ApiError> {
         let server_event = match (event.name.as_str(), event.stream) {
             ("message:received", Stream::Chat(chat_id)) => {
@@ -544,7 +545,7 @@ impl<'a> Frames<'a> {
                     return Ok(None);
                 };
                 ServerEvent::MessageReceived(Box::new(MessageReceived {
-                    message: message.clone(),
+                    message: message.clone().for_device(device),
                     chat_id,
                     timestamp: message.created_at,
                 }))
@@ -595,16 +596,22 @@ impl<'a> Frames<'a> {
         }))
     }
 
-    /// The frame's text, serialized once per event unless it depends on the viewer.
+    /// The frame's text, serialized once per event unless it depends on the viewer (a new
+    /// chat) or their device (an encrypted message).
     async fn text(
         &mut self,
         client: &impl GenericClient,
         event: &StoredEvent,
         viewer: Uuid,
+        device: Uuid,
     ) -> Result<Option<String>, ApiError> {
-        if event.name == "chat:created" {
+        let sealed = event
+            .message_id
+            .and_then(|id| self.messages.get(&id))
+            .is_some_and(|m| m.kind == "encrypted");
+        if event.name == "chat:created" || sealed {
             return Ok(self
-                .frame(client, event, viewer)
+                .frame(client, event, viewer, device)
                 .await?
                 .map(|f| f.to_text()));
         }
@@ -612,7 +619,7 @@ impl<'a> Frames<'a> {
             return Ok(text.clone());
         }
         let text = self
-            .frame(client, event, viewer)
+            .frame(client, event, viewer, device)
             .await?
             .map(|f| f.to_text());
         self.texts.insert(event.position.event, text.clone());
@@ -850,21 +857,18 @@ async fn push_batch(
                 .filter(|c| Some(c.connection_id.as_str()) != event.origin_connection.as_deref())
                 .filter(|c| !replaying.contains(&c.connection_id))
                 .collect();
-            if targets.is_empty() {
-                continue;
-            }
-            let Some(frame) = frames.text(client, event, user).await? else {
-                continue;
-            };
             let receipt = frames.receipt(event, user);
             for c in targets {
+                let Some(frame) = frames.text(client, event, user, c.session_id).await? else {
+                    continue;
+                };
                 let entry = plan.entry(c.connection_id.clone()).or_insert_with(|| {
                     order.push(c.connection_id.clone());
                     (user, Vec::new())
                 });
                 entry.1.push(Push {
                     position: event.position,
-                    frame: frame.clone(),
+                    frame,
                     receipt,
                 });
             }
@@ -929,7 +933,15 @@ async fn replay_to(
         let mut frames = Frames::load(app, client, &page, Planning::KeyedLookups).await?;
         let mut pushes = Vec::new();
         for event in &page {
-            if let Some(frame) = frames.text(client, event, replay.user_id).await? {
+            if let Some(frame) = frames
+                .text(
+                    client,
+                    event,
+                    replay.user_id,
+                    replay.session_id.unwrap_or_default(),
+                )
+                .await?
+            {
                 pushes.push(Push {
                     position: event.position,
                     frame,

@@ -44,7 +44,10 @@ pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, A
     let mut listed = Vec::with_capacity(page.len());
     let mut deliveries = Deliveries::default();
     for event in &page {
-        let Some(frame) = frames.frame(&client, event, caller.user_id).await? else {
+        let Some(frame) = frames
+            .frame(&client, event, caller.user_id, caller.session_id)
+            .await?
+        else {
             continue;
         };
         if let Some((chat, sender, seq, message)) = frames.receipt(event, caller.user_id) {
