@@ -286,3 +286,105 @@ async fn a_vote_over_the_websocket_is_the_rest_route_and_its_connection_is_not_t
     }
     app.stop().await;
 }
+
+/// Votes per answer and who cast them, as `who` reads the poll.
+async fn standing(app: &TestApp, who: &User, chat: &str, poll: &str) -> Vec<(i64, Value)> {
+    let (status, body) = results(app, who, chat, poll).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["votes"].as_i64().unwrap(), o["voterIds"].clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_former_member_reads_the_votes_as_they_stood_when_they_left() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = app.open_group(&alice, "club", &[&bob, &carol, &dave]).await;
+    let (_, sent) = send_poll(
+        &app,
+        &alice,
+        &chat,
+        "When?",
+        json!({ "options": ["Mon", "Tue", "Wed"] }),
+    )
+    .await;
+    let poll = sent["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(vote(&app, &bob, &chat, &poll, json!([0])).await.0, 200);
+    // Flipping before anyone leaves keeps no history.
+    assert_eq!(vote(&app, &dave, &chat, &poll, json!([1])).await.0, 200);
+    assert_eq!(vote(&app, &dave, &chat, &poll, json!([0])).await.0, 200);
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/participants/{}", carol.id),
+            &carol.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "Carol leaves and keeps the group");
+    let as_she_left = standing(&app, &carol, &chat, &poll).await;
+    assert_eq!(
+        as_she_left,
+        [
+            (2, json!([bob.id, dave.id])),
+            (0, json!([])),
+            (0, json!([])),
+        ]
+    );
+
+    // After she left: Bob moves his vote twice, Dave takes his back, Alice votes.
+    assert_eq!(vote(&app, &bob, &chat, &poll, json!([1])).await.0, 200);
+    assert_eq!(vote(&app, &bob, &chat, &poll, json!([2])).await.0, 200);
+    assert_eq!(vote(&app, &dave, &chat, &poll, json!([])).await.0, 200);
+    assert_eq!(vote(&app, &alice, &chat, &poll, json!([2])).await.0, 200);
+    assert_eq!(
+        standing(&app, &alice, &chat, &poll).await,
+        [
+            (0, json!([])),
+            (0, json!([])),
+            (2, json!([bob.id, alice.id])),
+        ]
+    );
+    assert_eq!(
+        standing(&app, &carol, &chat, &poll).await,
+        as_she_left,
+        "nothing since she left"
+    );
+    let (_, seen) = results(&app, &carol, &chat, &poll).await;
+    assert_eq!(seen["data"]["voters"], 2);
+
+    // Kept: the two votes that stood when she left; Bob's vote for Tue, cast and withdrawn
+    // after, and Dave's for Tue, withdrawn before, are gone.
+    let db = app.app().db.get().await.unwrap();
+    let rows: Vec<(uuid::Uuid, i16, bool)> = db
+        .query(
+            "SELECT user_id, option_index, withdrawn_at IS NULL AS current FROM poll_votes
+             WHERE message_id = $1 ORDER BY voted_at, user_id",
+            &[&poll.parse::<uuid::Uuid>().unwrap()],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let id = |u: &User| u.id.parse::<uuid::Uuid>().unwrap();
+    assert_eq!(
+        rows,
+        [
+            (id(&bob), 0, false),
+            (id(&dave), 0, false),
+            (id(&bob), 2, true),
+            (id(&alice), 2, true),
+        ]
+    );
+    // A member's export holds their current votes only.
+    let (_, export) = app.get("/api/users/me/export", Some(&bob.access)).await;
+    assert_eq!(export["data"]["pollVotes"][0]["options"], json!([2]));
+    app.stop().await;
+}

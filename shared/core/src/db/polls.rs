@@ -44,7 +44,8 @@ pub async fn poll(client: &impl GenericClient, message_id: Uuid) -> Result<Optio
 }
 
 /// Make `user`'s answers `options` (distinct, in range), keeping when each was first chosen.
-/// Whether anything changed.
+/// The answers dropped are withdrawn, and kept only if a former member who kept the chat left
+/// while they stood (`V53`). Whether anything changed.
 pub async fn set_votes(
     client: &impl GenericClient,
     message_id: Uuid,
@@ -59,16 +60,30 @@ pub async fn set_votes(
     let stmt = client
         .prepare_cached(
             "WITH taken_back AS (
-                 DELETE FROM poll_votes
-                 WHERE message_id = $1 AND user_id = $2 AND option_index <> ALL ($3::smallint[]))
+                 UPDATE poll_votes SET withdrawn_at = now()
+                 WHERE message_id = $1 AND user_id = $2 AND withdrawn_at IS NULL
+                   AND option_index <> ALL ($3::smallint[]))
              INSERT INTO poll_votes (message_id, user_id, option_index)
              SELECT $1, $2, o FROM unnest($3::smallint[]) o
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (message_id, user_id, option_index) WHERE withdrawn_at IS NULL
+             DO NOTHING",
         )
         .await?;
     client
         .execute(&stmt, &[&message_id, &user, &wanted])
         .await?;
+    let prune = client
+        .prepare_cached(&format!(
+            "DELETE FROM poll_votes v
+             WHERE v.message_id = $1 AND v.user_id = $2 AND v.withdrawn_at IS NOT NULL
+               AND NOT EXISTS (
+                   SELECT 1 FROM chat_participants p
+                   WHERE p.chat_id = (SELECT chat_id FROM messages WHERE id = $1)
+                     AND p.left_at >= v.voted_at AND p.left_at < v.withdrawn_at AND {})",
+            super::reads_the_chat("p")
+        ))
+        .await?;
+    client.execute(&prune, &[&message_id, &user]).await?;
     Ok(true)
 }
 
@@ -80,7 +95,8 @@ async fn voted_for(
 ) -> Result<Vec<i16>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT option_index FROM poll_votes WHERE message_id = $1 AND user_id = $2
+            "SELECT option_index FROM poll_votes
+             WHERE message_id = $1 AND user_id = $2 AND withdrawn_at IS NULL
              ORDER BY option_index",
         )
         .await?;
@@ -92,16 +108,27 @@ async fn voted_for(
         .collect())
 }
 
-/// A poll's answers with their votes, and how many members voted.
+/// A poll's answers with their votes, and how many members voted, as `viewer` sees them: as
+/// they are, or, for a former member who kept the chat, as they stood when they left.
 pub async fn results(
     client: &impl GenericClient,
     message_id: Uuid,
     poll: &Poll,
+    viewer: Uuid,
 ) -> Result<(Vec<PollOptionResult>, i64), ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT option_index, array_agg(user_id ORDER BY voted_at, user_id) AS voters
-             FROM poll_votes WHERE message_id = $1 GROUP BY option_index",
+            "WITH seen AS (
+                 SELECT p.left_at AS as_of FROM messages m
+                 JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2
+                 WHERE m.id = $1)
+             SELECT option_index, array_agg(user_id ORDER BY voted_at, user_id) AS voters
+             FROM poll_votes v LEFT JOIN seen ON true
+             WHERE v.message_id = $1
+               AND CASE WHEN seen.as_of IS NULL THEN v.withdrawn_at IS NULL
+                        ELSE v.voted_at <= seen.as_of
+                             AND (v.withdrawn_at IS NULL OR v.withdrawn_at > seen.as_of) END
+             GROUP BY option_index",
         )
         .await?;
     let mut options: Vec<PollOptionResult> = poll
@@ -116,7 +143,7 @@ pub async fn results(
         })
         .collect();
     let mut voters = HashSet::new();
-    for row in client.query(&stmt, &[&message_id]).await? {
+    for row in client.query(&stmt, &[&message_id, &viewer]).await? {
         let index: i16 = row.get("option_index");
         let ids: Vec<Uuid> = row.get("voters");
         voters.extend(ids.iter().copied());
@@ -138,7 +165,7 @@ pub async fn cast_by(
             "SELECT m.chat_id, v.message_id, array_agg(v.option_index ORDER BY v.option_index) AS options,
                     max(v.voted_at) AS voted_at
              FROM poll_votes v JOIN messages m ON m.id = v.message_id
-             WHERE v.user_id = $1
+             WHERE v.user_id = $1 AND v.withdrawn_at IS NULL
              GROUP BY m.chat_id, v.message_id ORDER BY voted_at DESC",
         )
         .await?;

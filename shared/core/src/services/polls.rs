@@ -127,7 +127,7 @@ async fn results_for(
     target: &Target,
     poll: &Poll,
 ) -> Result<PollResults, ApiError> {
-    let (options, voters) = polls::results(client, target.id, poll).await?;
+    let (options, voters) = polls::results(client, target.id, poll, caller.user_id).await?;
     let my_options = options
         .iter()
         .filter(|o| o.voter_ids.contains(&caller.user_id))
