@@ -100,24 +100,69 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
 }
 
 /// An encrypted message: no text, no mentions (the server would learn whom it names), and
-/// `metadata` exactly `{envelopes: [{deviceId, body, preKey?}, ...]}`, one per device, each
-/// `body` non-empty standard base64.
+/// `metadata` exactly one of [`Sealing`]'s forms.
 fn encrypted(draft: Draft<'_>) -> Result<MessageMetadata, ApiError> {
     if draft.content.is_some() || !draft.mentions.is_empty() {
         return Err(ApiError::Validation(
-            "an encrypted message carries its text and mentions inside its envelopes".into(),
+            "an encrypted message carries its text and mentions inside its ciphertext".into(),
         ));
     }
-    envelopes(&draft.metadata)?;
+    sealing(&draft.metadata)?;
     Ok(draft.metadata)
 }
 
+/// How an encrypted message is sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sealing {
+    /// `{envelopes: [{deviceId, body, preKey?}, ...]}`: one ciphertext per device, each `body`
+    /// non-empty standard base64 (pairwise sessions; also how a sender key is handed out).
+    Envelopes(Vec<Envelope>),
+    /// `{senderKey: {distributionId, body}}`: one ciphertext for every device of the group,
+    /// under the sender's sender key (Signal's `SenderKeyMessage`), which the devices got in
+    /// envelopes before. What groups too large for envelopes use.
+    SenderKey,
+}
+
+/// How an encrypted message's `metadata` seals it, or why it is refused.
+pub fn sealing(metadata: &MessageMetadata) -> Result<Sealing, ApiError> {
+    match (metadata.len(), metadata.get("senderKey")) {
+        (1, Some(sender_key)) => sender_key_message(sender_key).map(|()| Sealing::SenderKey),
+        _ => envelopes(metadata).map(Sealing::Envelopes),
+    }
+}
+
+/// A sender-key ciphertext: `{distributionId, body}`.
+fn sender_key_message(value: &Value) -> Result<(), ApiError> {
+    use base64::Engine;
+    let valid = value.as_object().is_some_and(|fields| {
+        fields.len() == 2
+            && fields
+                .get("distributionId")
+                .and_then(Value::as_str)
+                .is_some_and(|d| Uuid::parse_str(d).is_ok())
+            && fields.get("body").and_then(Value::as_str).is_some_and(|b| {
+                !b.is_empty() && base64::engine::general_purpose::STANDARD.decode(b).is_ok()
+            })
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(
+            "`metadata.senderKey` is {distributionId, body}: the sender key's id and a non-empty \
+             standard base64 ciphertext"
+                .into(),
+        ))
+    }
+}
+
 /// The envelopes of an encrypted message's `metadata`, or why they are refused.
-pub fn envelopes(metadata: &MessageMetadata) -> Result<Vec<Envelope>, ApiError> {
+fn envelopes(metadata: &MessageMetadata) -> Result<Vec<Envelope>, ApiError> {
     use base64::Engine;
     let invalid = |m: String| Err(ApiError::Validation(format!("`metadata.envelopes`: {m}")));
     if metadata.keys().any(|k| k != "envelopes") {
-        return invalid("an encrypted message's `metadata` holds only `envelopes`".into());
+        return invalid(
+            "an encrypted message's `metadata` holds only `envelopes` (or only `senderKey`)".into(),
+        );
     }
     let Some(list) = metadata.get("envelopes").and_then(Value::as_array) else {
         return invalid("a list of {deviceId, body, preKey?} is required".into());

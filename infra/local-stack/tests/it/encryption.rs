@@ -475,3 +475,57 @@ async fn an_encrypted_message_is_sealed_for_exactly_the_chats_other_devices() {
     let (status, _) = send_sealed(&app, &alice, &chat, &[&phone, &laptop, &tablet]).await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn a_group_message_under_a_sender_key_is_one_ciphertext_for_every_device() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "club", &[&bob, &carol]).await;
+    for who in [&alice, &bob, &carol] {
+        device_of(&app, who, pre_keys(0..3)).await;
+    }
+    let mut bob_ws = app.ws(&bob.access).await;
+    let distribution = uuid::Uuid::new_v4();
+    let body = random_b64(200);
+    let sealed = |metadata: Value| json!({ "clientMessageId": uuid::Uuid::new_v4(), "type": "encrypted", "metadata": metadata });
+    let path = format!("/api/chats/{group}/messages");
+    let (status, sent) = app
+        .post(
+            &path,
+            Some(&alice.access),
+            sealed(json!({ "senderKey": { "distributionId": distribution, "body": body } })),
+        )
+        .await;
+    assert_eq!(status, 201, "no device list to match: {sent}");
+    let received = bob_ws.next_event("message:received").await;
+    assert_eq!(
+        received["data"]["message"]["metadata"]["senderKey"],
+        json!({ "distributionId": distribution, "body": body }),
+        "the same ciphertext for every device"
+    );
+    for (metadata, why) in [
+        (
+            json!({ "senderKey": { "distributionId": distribution } }),
+            "no body",
+        ),
+        (
+            json!({ "senderKey": { "distributionId": "x", "body": body } }),
+            "not an id",
+        ),
+        (
+            json!({ "senderKey": { "distributionId": distribution, "body": body, "to": "bob" } }),
+            "a readable field",
+        ),
+        (
+            json!({ "senderKey": { "distributionId": distribution, "body": body },
+                    "envelopes": [] }),
+            "both forms",
+        ),
+    ] {
+        let (status, answer) = app.post(&path, Some(&alice.access), sealed(metadata)).await;
+        assert_eq!(status, 400, "{why}: {answer}");
+    }
+    app.stop().await;
+}

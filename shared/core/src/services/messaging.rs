@@ -65,7 +65,9 @@ pub async fn send(
         app.settings.max_message_chars,
     )?;
     if kind.as_str() == "encrypted" {
-        sealed_for_the_chat(app, caller, chat_id, &metadata).await?;
+        if let content::Sealing::Envelopes(envelopes) = content::sealing(&metadata)? {
+            sealed_for_the_chat(app, caller, chat_id, &envelopes).await?;
+        }
     }
 
     let new = NewMessage {
@@ -91,14 +93,15 @@ pub async fn send(
     Ok(message.for_device(caller.session_id))
 }
 
-/// Refuse an encrypted message to `chat_id` unless it has an envelope for exactly each device
-/// with keys of the chat's members but the sending one (a member's device added or gone since
-/// the sender last looked is named in the error's `details`). Only members learn the devices.
+/// Refuse an encrypted message to `chat_id` in `envelopes` unless it has one for exactly each
+/// device with keys of the chat's members but the sending one (a member's device added or gone
+/// since the sender last looked is named in the error's `details`). Only members learn the
+/// devices. (A sender-key message is one ciphertext for all: nothing to match.)
 async fn sealed_for_the_chat(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
-    metadata: &crate::api::models::MessageMetadata,
+    envelopes: &[content::Envelope],
 ) -> Result<(), ApiError> {
     let client = app.db.get().await?;
     if !crate::db::chats::current_member_ids(&client, chat_id)
@@ -114,10 +117,7 @@ async fn sealed_for_the_chat(
             .into_iter()
             .filter(|d| *d != caller.session_id)
             .collect();
-    let sealed: std::collections::BTreeSet<Uuid> = content::envelopes(metadata)?
-        .into_iter()
-        .map(|e| e.device_id)
-        .collect();
+    let sealed: std::collections::BTreeSet<Uuid> = envelopes.iter().map(|e| e.device_id).collect();
     if devices != sealed {
         return Err(ApiError::DevicesChanged {
             missing: devices.difference(&sealed).copied().collect(),
