@@ -301,6 +301,25 @@ async fn a_new_identity_key_is_told_to_the_owners_chats_and_drops_its_old_pre_ke
     assert_eq!(status, 200, "{reset}");
     assert_eq!(reset["data"]["oneTimePreKeys"], 3);
     assert_eq!(synced(&app, &bob, &bob_from, "keys:changed").await.len(), 4);
+
+    // Logging out removes the device, and the chats hear of it with the logout.
+    let (status, _) = app
+        .post("/api/auth/logout", Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let told = synced(&app, &bob, &bob_from, "keys:changed").await;
+    let removed: Vec<&Value> = told
+        .iter()
+        .filter(|e| e["data"]["removed"] == true)
+        .collect();
+    assert_eq!(removed.len(), 2, "once in each chat: {told:?}");
+    for event in removed {
+        assert_eq!(event["data"]["deviceId"], device.as_str());
+        assert_eq!(event["data"]["userId"], alice.id.as_str());
+        assert_eq!(event["data"]["identityKey"], Value::Null);
+    }
+    let (status, _) = claim(&app, &bob, &alice).await;
+    assert_eq!(status, 404);
 }
 
 /// An encrypted message to `chat` from `from`, sealed for `devices`.

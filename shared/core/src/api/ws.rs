@@ -712,6 +712,7 @@ pub enum ServerEvent {
     /// A device of a member of the chat (or of the user's own) published a new identity key
     /// (a new device, or one that was set up again): sessions with it start over, with a bundle
     /// from `GET /api/users/{userId}/keys`, and the chat shows that the security code changed.
+    /// With `removed`, the device is gone (its session ended): seal nothing more for it.
     #[serde(rename = "keys:changed")]
     KeysChanged(KeysChanged),
     /// One of the user's devices is running out of one-time pre-keys (told once per shortage):
@@ -870,7 +871,11 @@ pub struct KeysChanged {
     pub chat_id: Option<Uuid>,
     pub user_id: Uuid,
     pub device_id: Uuid,
-    pub identity_key: String,
+    /// The device's new identity key (none once it is removed).
+    pub identity_key: Option<String>,
+    /// The device is gone (written by `V54`'s trigger when its session ends).
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// `keys:low`: the device whose one-time pre-keys run low, and how many it has left.

@@ -323,6 +323,8 @@ pub(crate) async fn replace_password(
 pub(crate) async fn end_sessions(app: &App, user: Uuid, revoked: &[Uuid]) {
     app.sessions.forget(revoked);
     super::connections::close_sessions(app, user, revoked).await;
+    // Ending them told the chats of the encryption keys that went with them (`V54`).
+    super::relay::wake(app, "keys:changed").await;
 }
 
 /// Why a device session starts.

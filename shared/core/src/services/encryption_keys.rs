@@ -49,7 +49,8 @@ pub async fn publish(
             chat_id: None,
             user_id: caller.user_id,
             device_id: caller.session_id,
-            identity_key: STANDARD.encode(keys.identity_key),
+            identity_key: Some(STANDARD.encode(keys.identity_key)),
+            removed: false,
         });
         events::append_to_chats_of(&tx, caller.user_id, event.name(), &event.data()).await?;
         events::append_own_event(&tx, caller.user_id, &event).await?;
