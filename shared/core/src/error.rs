@@ -227,6 +227,18 @@ impl ApiError {
         }
     }
 
+    /// What a client acts on beyond the code (the envelope's `details`): for an encrypted
+    /// message not sealed for the chat's devices, `{missingDevices, extraDevices}`.
+    pub fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::DevicesChanged { missing, extra } => Some(serde_json::json!({
+                "missingDevices": missing,
+                "extraDevices": extra,
+            })),
+            _ => None,
+        }
+    }
+
     /// The PRD's error envelope.
     pub fn envelope(&self, request_id: &str) -> ErrorEnvelope {
         ErrorEnvelope {
@@ -234,13 +246,7 @@ impl ApiError {
             error: ErrorBody {
                 code: self.error_code(),
                 message: self.public_message(),
-                details: match self {
-                    Self::DevicesChanged { missing, extra } => Some(serde_json::json!({
-                        "missingDevices": missing,
-                        "extraDevices": extra,
-                    })),
-                    _ => None,
-                },
+                details: self.details(),
                 timestamp: Timestamp::now(),
                 request_id: request_id.to_owned(),
             },

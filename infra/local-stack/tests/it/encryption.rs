@@ -429,6 +429,41 @@ async fn an_encrypted_message_is_sealed_for_exactly_the_chats_other_devices() {
     let in_history = history["data"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(in_history["id"], id);
     only_mine(&in_history, &phone);
+    // Over the WebSocket, from the laptop: sealed for the phone and Alice's other device.
+    let alice_phone = {
+        let (_, own) = app.get("/api/keys", Some(&alice.access)).await;
+        own["data"]["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["currentDevice"] == true)
+            .unwrap()["deviceId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let envelopes: Vec<Value> = [&phone, &alice_phone]
+        .iter()
+        .map(|d| json!({ "deviceId": d, "body": random_b64(40), "preKey": true }))
+        .collect();
+    let frame = json!({ "chatId": chat, "clientMessageId": "ws-sealed", "type": "encrypted",
+                        "metadata": { "envelopes": envelopes } });
+    let ack = laptop_ws.act("message:send", frame.clone()).await;
+    assert_eq!(ack["event"], "ack", "{ack}");
+    only_mine(
+        &bob_ws.next_event("message:received").await["data"]["message"],
+        &phone,
+    );
+    let mut stale = frame;
+    stale["clientMessageId"] = json!("ws-stale");
+    stale["metadata"]["envelopes"] = json!([envelopes[0]]);
+    let refused = laptop_ws.act("message:send", stale).await;
+    assert_eq!(refused["data"]["code"], "VALIDATION_ERROR", "{refused}");
+    assert_eq!(
+        refused["data"]["details"]["missingDevices"],
+        json!([alice_phone]),
+        "{refused}"
+    );
 
     // Only the envelopes; no readable text beside them.
     for (body, why) in [

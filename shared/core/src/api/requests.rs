@@ -895,8 +895,10 @@ pub struct OtherMessage {
     /// Details: for `location`, `{latitude, longitude, name?, address?, liveSeconds?}`
     /// (`liveSeconds` 900, 3600 or 28800 shares a live location); for `contact`, `{vcard}` (one
     /// vCard 4.0 card); for `poll`, `{options, multipleAnswers?}` (2 to 12 different answers of
-    /// at most 100 characters; `content` is the question, at most 255). A JSON object of at
-    /// most 4 KB.
+    /// at most 100 characters; `content` is the question, at most 255); for `encrypted` (no
+    /// `content`), `{envelopes: [{deviceId, body, preKey?}]}` (one base64 ciphertext for each
+    /// device of the chat's members but the sending one, at most 256) or `{senderKey:
+    /// {distributionId, body}}`. A JSON object of at most 4 KB (96 KB for `encrypted`).
     #[schema(value_type = Option<Object>)]
     metadata: Option<MessageMetadata>,
     /// For `image`, `video`, `audio`, `document` and `sticker` (and only those): the uploaded
@@ -921,6 +923,7 @@ enum OtherKind {
     Contact,
     Sticker,
     Poll,
+    Encrypted,
 }
 
 impl utoipa::PartialSchema for SendMessageRequest {
@@ -1476,4 +1479,21 @@ pub struct UploadedPartRequest {
 pub struct CompleteMultipartRequest {
     #[schema(value_type = Vec<UploadedPartRequest>, min_items = 1, max_items = 1000)]
     pub parts: BoundedList<UploadedPartRequest, 1, 1000>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_names_every_message_type_a_client_may_send() {
+        for kind in crate::domain::MESSAGE_TYPES {
+            let named = *kind == "text"
+                || serde_json::from_value::<OtherKind>(serde_json::json!(kind)).is_ok();
+            assert!(
+                named,
+                "`{kind}` is missing from the document's message types"
+            );
+        }
+    }
 }

@@ -557,6 +557,10 @@ pub struct CandidateSent {
 pub struct FrameError {
     pub code: ErrorCode,
     pub message: String,
+    /// As the REST envelope's `details` (absent when there are none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ReplyFrame {
@@ -573,6 +577,7 @@ impl ReplyFrame {
             data: FrameError {
                 code: error.error_code(),
                 message: error.public_message(),
+                details: error.details(),
             },
         }
     }
