@@ -8,6 +8,11 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// Joins the `device_keys` row `k` to its session, which has not ended (SQL): a device whose
+/// session expired is no device to seal for (one revoked has no keys left, `V50`).
+const LIVE_SESSION: &str = "JOIN device_sessions s ON s.id = k.session_id
+                            AND s.revoked_at IS NULL AND s.expires_at > now()";
+
 /// One-time pre-keys a device may hold at most.
 pub const MAX_ONE_TIME_PRE_KEYS: i64 = 500;
 /// Below this many one-time pre-keys, the device's owner is told to add more (`keys:low`).
@@ -168,14 +173,14 @@ pub async fn of_user(
     let rows = client
         .query(
             &client
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT k.session_id, k.identity_key, k.signed_pre_key_id, k.updated_at,
                             (SELECT count(*) FROM one_time_pre_keys o
                              WHERE o.session_id = k.session_id) AS one_time_pre_keys
-                     FROM device_keys k JOIN device_sessions s ON s.id = k.session_id
-                     WHERE k.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-                     ORDER BY k.created_at, k.session_id",
-                )
+                     FROM device_keys k {LIVE_SESSION}
+                     WHERE k.user_id = $1
+                     ORDER BY k.created_at, k.session_id"
+                ))
                 .await?,
             &[&user],
         )
@@ -201,34 +206,32 @@ pub async fn claim(
 ) -> Result<Vec<BundleRow>, ApiError> {
     let claimed = tx
         .query(
-            &tx.prepare_cached(
+            &tx.prepare_cached(&format!(
                 "DELETE FROM one_time_pre_keys o
                  USING (SELECT p.session_id, p.key_id
-                        FROM device_keys k
-                        JOIN device_sessions s ON s.id = k.session_id
+                        FROM device_keys k {LIVE_SESSION}
                         CROSS JOIN LATERAL (
                             SELECT session_id, key_id FROM one_time_pre_keys
                             WHERE session_id = k.session_id
                             ORDER BY key_id LIMIT 1
                             FOR UPDATE SKIP LOCKED) p
-                        WHERE k.user_id = $1 AND s.revoked_at IS NULL
-                          AND s.expires_at > now()) pick
+                        WHERE k.user_id = $1) pick
                  WHERE o.session_id = pick.session_id AND o.key_id = pick.key_id
-                 RETURNING o.session_id, o.key_id, o.public_key",
-            )
+                 RETURNING o.session_id, o.key_id, o.public_key"
+            ))
             .await?,
             &[&user],
         )
         .await?;
     let devices = tx
         .query(
-            &tx.prepare_cached(
+            &tx.prepare_cached(&format!(
                 "SELECT k.session_id, k.identity_key, k.signed_pre_key_id, k.signed_pre_key,
                         k.signed_pre_key_signature
-                 FROM device_keys k JOIN device_sessions s ON s.id = k.session_id
-                 WHERE k.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-                 ORDER BY k.created_at, k.session_id",
-            )
+                 FROM device_keys k {LIVE_SESSION}
+                 WHERE k.user_id = $1
+                 ORDER BY k.created_at, k.session_id"
+            ))
             .await?,
             &[&user],
         )
@@ -291,14 +294,12 @@ pub async fn of_chat(client: &impl GenericClient, chat: Uuid) -> Result<Vec<Uuid
     let rows = client
         .query(
             &client
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT k.session_id
                      FROM chat_participants p
-                     JOIN device_keys k ON k.user_id = p.user_id
-                     JOIN device_sessions s ON s.id = k.session_id
-                     WHERE p.chat_id = $1 AND p.left_at IS NULL
-                       AND s.revoked_at IS NULL AND s.expires_at > now()",
-                )
+                     JOIN device_keys k ON k.user_id = p.user_id {LIVE_SESSION}
+                     WHERE p.chat_id = $1 AND p.left_at IS NULL"
+                ))
                 .await?,
             &[&chat],
         )
