@@ -71,12 +71,22 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "DELETE /api/notifications/device" => notifications::unregister_device(app, caller)
             .await
             .map(Reply::ok),
-        "PUT /api/keys" => encryption_keys::publish(app, caller, req.body(max)?)
-            .await
-            .map(Reply::ok),
-        "POST /api/keys/one-time" => encryption_keys::add_one_time(app, caller, req.body(max)?)
-            .await
-            .map(Reply::ok),
+        "PUT /api/keys" => {
+            let limit = app.settings.rate_limits.key_publishes;
+            req.limit_by_user(app, "key_publishes", caller, limit)
+                .await?;
+            encryption_keys::publish(app, caller, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
+        "POST /api/keys/one-time" => {
+            let limit = app.settings.rate_limits.key_publishes;
+            req.limit_by_user(app, "key_publishes", caller, limit)
+                .await?;
+            encryption_keys::add_one_time(app, caller, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
         "GET /api/keys" => encryption_keys::own(app, caller).await.map(Reply::ok),
         "GET /api/users/{userId}/keys" => {
             let limit = app.settings.rate_limits.key_claims;

@@ -195,6 +195,9 @@ pub struct RateLimits {
     /// Encryption key bundles claimed, per user: each takes a one-time pre-key from every
     /// device of the user claimed, so this is what keeps anyone from draining them.
     pub key_claims: Limit,
+    /// Encryption keys published or added, per user: a new identity key is told in every chat
+    /// of its owner, so this is what keeps anyone from flooding them with `keys:changed`.
+    pub key_publishes: Limit,
     /// Failed logins for one account from one source (an IP, or a known device) before that
     /// source backs off.
     pub account_failures: i32,
@@ -217,6 +220,7 @@ impl Default for RateLimits {
             calls: Limit::new(60, 3600),
             reports: Limit::new(20, 3600),
             key_claims: Limit::new(300, 3600),
+            key_publishes: Limit::new(30, 3600),
             account_failures: 5,
             account_failures_any_source: 10,
             ip_failures: 20,
@@ -332,6 +336,10 @@ impl Settings {
         limit(
             "BANTER_RATE_LIMIT_KEY_CLAIMS",
             &mut s.rate_limits.key_claims,
+        );
+        limit(
+            "BANTER_RATE_LIMIT_KEY_PUBLISHES",
+            &mut s.rate_limits.key_publishes,
         );
         if let Ok(v) = std::env::var("BANTER_DEFAULT_PHONE_REGION") {
             s.default_phone_region = v;

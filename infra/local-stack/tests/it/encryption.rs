@@ -583,3 +583,41 @@ async fn a_group_message_under_a_sender_key_is_one_ciphertext_for_every_device()
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn claims_and_publishes_are_rate_limited_per_user_and_a_refused_claim_takes_no_key() {
+    use banter_core::config::Limit;
+    let app = crate::support::spawn_app_with(|c| {
+        c.settings.rate_limits.key_claims = Limit::new(2, 3600);
+        c.settings.rate_limits.key_publishes = Limit::new(3, 3600);
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    device_of(&app, &alice, pre_keys(0..10)).await;
+    for _ in 0..2 {
+        assert_eq!(claim(&app, &bob, &alice).await.0, 200);
+    }
+    let (status, body) = claim(&app, &bob, &alice).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "RATE_LIMIT_EXCEEDED");
+    let (_, own) = app.get("/api/keys", Some(&alice.access)).await;
+    assert_eq!(
+        own["data"]["devices"][0]["oneTimePreKeys"], 8,
+        "two claimed, not three"
+    );
+
+    // Alice published once; two more writes, then her identity cannot be churned further.
+    assert_eq!(publish(&app, &alice, None, Vec::new()).await.0, 200);
+    let (status, _) = app
+        .post(
+            "/api/keys/one-time",
+            Some(&alice.access),
+            json!({ "oneTimePreKeys": pre_keys(50..51) }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = publish(&app, &alice, None, Vec::new()).await;
+    assert_eq!(status, 429, "{body}");
+    app.stop().await;
+}
