@@ -1,5 +1,6 @@
 //! The domain parsers: each refuses with a 400 or accepts, and what one accepts it accepts again
-//! in its normalised form, unchanged (parsing is idempotent).
+//! in its normalised form, unchanged (parsing is idempotent); an encrypted message's metadata is
+//! sealed one way or refused with a 400.
 #![no_main]
 
 use banter_core::domain::*;
@@ -30,6 +31,25 @@ fuzz_target!(|raw: &str| {
     let _ = Password::parse(raw);
     let _ = Secret::parse(raw);
     let _ = MessageType::parse(raw);
+    if let Ok(key) = PublicKey::parse(raw) {
+        assert_eq!(key.as_bytes().len(), 33);
+    }
+    if let Ok(signature) = KeySignature::parse(raw) {
+        assert_eq!(signature.as_bytes().len(), 64);
+    }
+    // Any JSON object as an encrypted message's metadata: sealed one way, or refused with 400.
+    if let Ok(serde_json::Value::Object(metadata)) = serde_json::from_str(raw) {
+        let draft = banter_core::content::Draft {
+            kind: "encrypted",
+            content: None,
+            metadata,
+            media_id: None,
+            mentions: &[],
+        };
+        if let Err(e) = banter_core::content::check(draft, 100) {
+            assert_eq!(e.status(), 400);
+        }
+    }
     if let Ok(id) = parse_id(raw, "id") {
         assert_eq!(parse_id(&id.to_string(), "id").unwrap(), id);
     }
