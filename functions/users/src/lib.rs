@@ -89,9 +89,14 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         }
         "GET /api/keys" => encryption_keys::own(app, caller).await.map(Reply::ok),
         "GET /api/users/{userId}/keys" => {
-            let limit = app.settings.rate_limits.key_claims;
-            req.limit_by_user(app, "key_claims", caller, limit).await?;
-            encryption_keys::claim(app, caller, req.path_id("userId")?)
+            let whose = req.path_id("userId")?;
+            let limits = &app.settings.rate_limits;
+            req.limit_by_user(app, "key_claims", caller, limits.key_claims)
+                .await?;
+            let of_whom = format!("key_claims:{whose}");
+            req.limit_by_user(app, &of_whom, caller, limits.key_claims_per_user)
+                .await?;
+            encryption_keys::claim(app, caller, whose)
                 .await
                 .map(Reply::ok)
         }

@@ -192,9 +192,12 @@ pub struct RateLimits {
     pub calls: Limit,
     /// Abuse reports filed, per user.
     pub reports: Limit,
-    /// Encryption key bundles claimed, per user: each takes a one-time pre-key from every
-    /// device of the user claimed, so this is what keeps anyone from draining them.
+    /// Encryption key bundles claimed, per user, of anyone: enough for a member joining the
+    /// largest group to claim every other member's.
     pub key_claims: Limit,
+    /// Bundles of one user claimed, per claiming user: each takes a one-time pre-key from
+    /// every device of the user claimed, so this is what keeps anyone from draining them.
+    pub key_claims_per_user: Limit,
     /// Encryption keys published or added, per user: a new identity key is told in every chat
     /// of its owner, so this is what keeps anyone from flooding them with `keys:changed`.
     pub key_publishes: Limit,
@@ -219,7 +222,8 @@ impl Default for RateLimits {
             backups: Limit::new(3, 24 * 3600),
             calls: Limit::new(60, 3600),
             reports: Limit::new(20, 3600),
-            key_claims: Limit::new(300, 3600),
+            key_claims: Limit::new(2_000, 3600),
+            key_claims_per_user: Limit::new(10, 3600),
             key_publishes: Limit::new(30, 3600),
             account_failures: 5,
             account_failures_any_source: 10,
@@ -336,6 +340,10 @@ impl Settings {
         limit(
             "BANTER_RATE_LIMIT_KEY_CLAIMS",
             &mut s.rate_limits.key_claims,
+        );
+        limit(
+            "BANTER_RATE_LIMIT_KEY_CLAIMS_PER_USER",
+            &mut s.rate_limits.key_claims_per_user,
         );
         limit(
             "BANTER_RATE_LIMIT_KEY_PUBLISHES",

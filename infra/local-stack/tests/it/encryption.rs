@@ -67,7 +67,11 @@ async fn synced(app: &TestApp, who: &User, cursor: &str, name: &str) -> Vec<Valu
 
 #[tokio::test]
 async fn each_one_time_pre_key_is_handed_out_once_and_a_shortage_is_told_once() {
-    let app = spawn_app().await;
+    // Bob and Carol claim Alice's keys more often than anyone may in an hour.
+    let app = crate::support::spawn_app_with(|c| {
+        c.settings.rate_limits.key_claims_per_user = banter_core::config::Limit::new(100, 3600);
+    })
+    .await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
@@ -588,23 +592,35 @@ async fn a_group_message_under_a_sender_key_is_one_ciphertext_for_every_device()
 async fn claims_and_publishes_are_rate_limited_per_user_and_a_refused_claim_takes_no_key() {
     use banter_core::config::Limit;
     let app = crate::support::spawn_app_with(|c| {
-        c.settings.rate_limits.key_claims = Limit::new(2, 3600);
+        c.settings.rate_limits.key_claims = Limit::new(4, 3600);
+        c.settings.rate_limits.key_claims_per_user = Limit::new(2, 3600);
         c.settings.rate_limits.key_publishes = Limit::new(3, 3600);
     })
     .await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
+    let (carol, dave) = (app.register("carol").await, app.register("dave").await);
     device_of(&app, &alice, pre_keys(0..10)).await;
+    device_of(&app, &carol, pre_keys(0..10)).await;
+    device_of(&app, &dave, pre_keys(0..10)).await;
     for _ in 0..2 {
         assert_eq!(claim(&app, &bob, &alice).await.0, 200);
     }
     let (status, body) = claim(&app, &bob, &alice).await;
-    assert_eq!(status, 429, "{body}");
+    assert_eq!(status, 429, "a third of Alice's: {body}");
     assert_eq!(body["error"]["code"], "RATE_LIMIT_EXCEEDED");
     let (_, own) = app.get("/api/keys", Some(&alice.access)).await;
     assert_eq!(
         own["data"]["devices"][0]["oneTimePreKeys"], 8,
         "two claimed, not three"
+    );
+    // Others' bundles, up to Bob's limit for everyone (the refused one counted).
+    assert_eq!(claim(&app, &bob, &carol).await.0, 200);
+    assert_eq!(claim(&app, &bob, &dave).await.0, 429, "five claims in all");
+    assert_eq!(
+        claim(&app, &carol, &alice).await.0,
+        200,
+        "Carol has her own"
     );
 
     // Alice published once; two more writes, then her identity cannot be churned further.
