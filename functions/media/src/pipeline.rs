@@ -179,6 +179,16 @@ impl Job<'_> {
     async fn run(&self, config: &MediaConfig) -> Result<(), Failure> {
         let app = self.app;
         let row = self.row;
+        if row.file_type == "encrypted" {
+            // Ciphertext: nothing to scan, check or make of it. Stored as it came.
+            return self
+                .finish(
+                    banter_core::config::ENCRYPTED_MIME,
+                    MediaMetadata::default(),
+                    Default::default(),
+                )
+                .await;
+        }
         let bytes = app.ports.blobs.get(&row.file_key).await?.ok_or_else(|| {
             Failure::Fatal("PROCESSING_FAILED", "the uploaded object is gone".into())
         })?;
@@ -325,6 +335,17 @@ impl Job<'_> {
             }
         }
         self.step(95, "finishing").await?;
+        self.finish(mime, metadata, variants).await
+    }
+
+    /// End the file completed, with `media:processing:completed` in the same transaction.
+    async fn finish(
+        &self,
+        mime: &str,
+        metadata: MediaMetadata,
+        variants: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), Failure> {
+        let (app, row) = (self.app, self.row);
         let variants = serde_json::Value::Object(variants);
         let metadata_json = serde_json::to_value(&metadata).unwrap_or_default();
         let processed = Processed {

@@ -93,17 +93,22 @@ pub struct UploadPolicy {
     pub document: UploadKindPolicy,
     /// Stickers: small pictures.
     pub sticker: UploadKindPolicy,
+    /// Attachments of encrypted messages: ciphertext, stored as it comes (nothing can scan or
+    /// process it), as large as the largest other kind.
+    pub encrypted: UploadKindPolicy,
     pub url_ttl: Duration,
 }
 
 impl UploadPolicy {
-    /// The policy of a kind of file (`image`, `video`, `audio`, `document`, `sticker`).
+    /// The policy of a kind of file (`image`, `video`, `audio`, `document`, `sticker`,
+    /// `encrypted`).
     pub fn of(&self, kind: &str) -> &UploadKindPolicy {
         match kind {
             "video" => &self.video,
             "audio" => &self.audio,
             "document" => &self.document,
             "sticker" => &self.sticker,
+            "encrypted" => &self.encrypted,
             _ => &self.image,
         }
     }
@@ -114,6 +119,7 @@ impl UploadPolicy {
             "audio" => &mut self.audio,
             "document" => &mut self.document,
             "sticker" => &mut self.sticker,
+            "encrypted" => &mut self.encrypted,
             _ => &mut self.image,
         }
     }
@@ -141,10 +147,14 @@ impl Default for UploadPolicy {
                 ],
             ),
             sticker: UploadKindPolicy::new(MIB, &["image/webp", "image/png", "image/gif"]),
+            encrypted: UploadKindPolicy::new(100 * MIB, &[ENCRYPTED_MIME]),
             url_ttl: Duration::from_secs(3600),
         }
     }
 }
+
+/// The only type of an encrypted message's attachment: bytes nobody but its recipients reads.
+pub const ENCRYPTED_MIME: &str = "application/octet-stream";
 
 /// One fixed-window limit: at most `max` hits per `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -353,7 +363,14 @@ impl Settings {
             s.default_phone_region = v;
         }
         // BANTER_MAX_UPLOAD_BYTES_IMAGE=10485760, BANTER_UPLOAD_TYPES_IMAGE=image/jpeg,image/png
-        for kind in ["image", "video", "audio", "document", "sticker"] {
+        for kind in [
+            "image",
+            "video",
+            "audio",
+            "document",
+            "sticker",
+            "encrypted",
+        ] {
             let upper = kind.to_ascii_uppercase();
             let policy = s.uploads.of_mut(kind);
             if let Some(max) = env_parse(&format!("BANTER_MAX_UPLOAD_BYTES_{upper}")) {

@@ -72,11 +72,14 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
         draft.kind,
         "image" | "video" | "audio" | "document" | "sticker"
     );
-    if is_media != draft.media_id.is_some() {
+    // An encrypted message may carry an attachment (uploaded as `encrypted`): its key is
+    // inside the ciphertext.
+    let may_attach = is_media || draft.kind == "encrypted";
+    if (is_media && draft.media_id.is_none()) || (!may_attach && draft.media_id.is_some()) {
         return invalid(if is_media {
             "a media message needs the `mediaId` of an uploaded file"
         } else {
-            "`mediaId` belongs to image, video, audio, document and sticker messages"
+            "`mediaId` belongs to image, video, audio, document, sticker and encrypted messages"
         });
     }
     match draft.kind {

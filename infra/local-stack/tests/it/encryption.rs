@@ -637,3 +637,74 @@ async fn claims_and_publishes_are_rate_limited_per_user_and_a_refused_claim_take
     assert_eq!(status, 429, "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_encrypted_attachment_is_stored_unprocessed_and_read_as_the_message_allows() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let outsider = app.register("outsider").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let phone = device_of(&app, &bob, pre_keys(0..3)).await;
+    // Ciphertext: no type of its own, nothing a scanner or a decoder could read.
+    let ciphertext: Vec<u8> = (0..40)
+        .flat_map(|_| uuid::Uuid::new_v4().into_bytes())
+        .collect();
+    let request = |file_type: &str, mime: Option<&str>| {
+        let mut r = json!({ "fileType": file_type, "fileName": "attachment",
+                            "fileSize": ciphertext.len(), "chatId": chat });
+        if let Some(mime) = mime {
+            r["mimeType"] = json!(mime);
+        }
+        r
+    };
+    let (status, body) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&alice.access),
+            request("encrypted", Some("image/png")),
+        )
+        .await;
+    assert_eq!(status, 415, "ciphertext has one type: {body}");
+    let file = crate::media::upload(&app, &alice, request("encrypted", None), &ciphertext).await;
+    let stored = crate::media::processed(&app, &alice, &file).await;
+    assert_eq!(stored["processingStatus"], "completed", "{stored}");
+    assert_eq!(stored["mimeType"], "application/octet-stream");
+    assert_eq!(
+        stored["urls"]["thumbnail"],
+        Value::Null,
+        "nothing made of it"
+    );
+
+    // Attached to an encrypted message, never to another kind.
+    let message = |kind: &str, metadata: Value| {
+        json!({ "clientMessageId": uuid::Uuid::new_v4(), "type": kind, "mediaId": file,
+                "metadata": metadata })
+    };
+    let sealed = json!({ "envelopes": [{ "deviceId": phone, "body": random_b64(60) }] });
+    let path = format!("/api/chats/{chat}/messages");
+    let (status, body) = app
+        .post(&path, Some(&alice.access), message("document", json!({})))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, sent) = app
+        .post(&path, Some(&alice.access), message("encrypted", sealed))
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["data"]["mediaId"], file.as_str());
+
+    let (status, seen) = app
+        .get(&format!("/api/media/{file}"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(
+        crate::media::download(&app, &seen["data"]["urls"]["original"]).await,
+        ciphertext,
+        "the bytes as uploaded"
+    );
+    let (status, _) = app
+        .get(&format!("/api/media/{file}"), Some(&outsider.access))
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}

@@ -36,7 +36,7 @@ pub(crate) async fn upload(app: &TestApp, user: &User, request: Value, bytes: &[
 }
 
 /// Wait until the file is processed (or failed); its `GET /api/media/{id}` data then.
-async fn processed(app: &TestApp, user: &User, file: &str) -> Value {
+pub(crate) async fn processed(app: &TestApp, user: &User, file: &str) -> Value {
     let path = format!("/api/media/{file}/status");
     wait_until("the file is processed", Duration::from_secs(90), || async {
         let (_, body) = app.get(&path, Some(&user.access)).await;

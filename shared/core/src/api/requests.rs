@@ -721,6 +721,9 @@ pub enum MediaKind {
     Audio,
     Document,
     Sticker,
+    /// An encrypted message's attachment: ciphertext (`application/octet-stream`), stored
+    /// unprocessed.
+    Encrypted,
 }
 
 impl MediaKind {
@@ -731,6 +734,7 @@ impl MediaKind {
             Self::Audio => "audio",
             Self::Document => "document",
             Self::Sticker => "sticker",
+            Self::Encrypted => "encrypted",
         }
     }
 }

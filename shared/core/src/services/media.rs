@@ -123,6 +123,8 @@ async fn register(
     }
     let mime = match &body.mime_type {
         Some(m) => m.0.clone(),
+        // Ciphertext has one type, whatever its name says.
+        None if kind == "encrypted" => crate::config::ENCRYPTED_MIME.to_owned(),
         None => crate::media::mime_for_file_name(&body.file_name.0)
             .ok_or_else(|| {
                 ApiError::UnsupportedType(
