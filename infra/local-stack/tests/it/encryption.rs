@@ -283,6 +283,22 @@ async fn a_new_identity_key_is_told_to_the_owners_chats_and_drops_its_old_pre_ke
     let mut chats = vec![chat.clone(), group.clone()];
     chats.sort();
     assert_eq!(told, chats, "once in each chat they share");
+    // Alice's linked devices show which identity key each published.
+    let alice_laptop = app.login(&alice).await;
+    let (_, sessions) = app
+        .get("/api/auth/sessions", Some(&alice_laptop.access))
+        .await;
+    let keys: Vec<(bool, Value)> = sessions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["current"] == true, s["identityKey"].clone()))
+        .collect();
+    assert_eq!(
+        keys,
+        [(true, Value::Null), (false, json!(identity))],
+        "the laptop has none yet; the phone's is the one told"
+    );
 
     // The same identity again (a new signed pre-key) tells nobody and keeps the pre-keys.
     let (status, again) = publish(&app, &alice, Some(&identity), pre_keys(20..25)).await;

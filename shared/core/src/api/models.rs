@@ -259,6 +259,10 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// The session of the token making this request.
     pub current: bool,
+    /// The device's end-to-end encryption identity key (base64), if it published keys
+    /// (`PUT /api/keys`): what the account's chats were told in `keys:changed`, for the owner
+    /// to check each linked device against.
+    pub identity_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,5 +1,7 @@
 //! Device sessions and their single-use refresh tokens.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -239,9 +241,11 @@ pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Session>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT id, device_name, user_agent, ip_address, remember_me, created_at, last_used_at, expires_at
-             FROM device_sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
-             ORDER BY created_at DESC",
+            "SELECT s.id, s.device_name, s.user_agent, s.ip_address, s.remember_me, s.created_at,
+                    s.last_used_at, s.expires_at, k.identity_key
+             FROM device_sessions s LEFT JOIN device_keys k ON k.session_id = s.id
+             WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+             ORDER BY s.created_at DESC",
         )
         .await?;
     Ok(client
@@ -260,6 +264,9 @@ pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Session>, ApiError> {
                 last_used_at: Timestamp(r.get("last_used_at")),
                 expires_at: Timestamp(r.get("expires_at")),
                 current: id == caller.session_id,
+                identity_key: r
+                    .get::<_, Option<Vec<u8>>>("identity_key")
+                    .map(|k| STANDARD.encode(k)),
             }
         })
         .collect())
