@@ -6,6 +6,8 @@
 //! (`metadata.envelopes`), which the server never reads. The details are stored normalized in the message's `metadata`, so every
 //! reader sees the same shape.
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -30,15 +32,6 @@ const MAX_POLL_QUESTION_CHARS: usize = 255;
 pub const MAX_ENCRYPTED_METADATA_BYTES: usize = 96 * 1024;
 /// Devices one encrypted message is sealed for at most (larger groups need sender keys).
 pub const MAX_ENVELOPES: usize = 256;
-
-/// An encrypted message's ciphertext for one device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    pub device_id: Uuid,
-    /// The ciphertext starts a session (a Signal `PreKeySignalMessage`).
-    pub pre_key: bool,
-    pub body: String,
-}
 
 /// A message's content as sent, before it is stored.
 pub struct Draft<'a> {
@@ -118,8 +111,9 @@ fn encrypted(draft: Draft<'_>) -> Result<MessageMetadata, ApiError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sealing {
     /// `{envelopes: [{deviceId, body, preKey?}, ...]}`: one ciphertext per device, each `body`
-    /// non-empty standard base64 (pairwise sessions; also how a sender key is handed out).
-    Envelopes(Vec<Envelope>),
+    /// non-empty standard base64 (pairwise sessions; also how a sender key is handed out):
+    /// the devices it is sealed for.
+    Envelopes(BTreeSet<Uuid>),
     /// `{senderKey: {distributionId, body}}`: one ciphertext for every device of the group,
     /// under the sender's sender key (Signal's `SenderKeyMessage`), which the devices got in
     /// envelopes before. What groups too large for envelopes use.
@@ -158,8 +152,8 @@ fn sender_key_message(value: &Value) -> Result<(), ApiError> {
     }
 }
 
-/// The envelopes of an encrypted message's `metadata`, or why they are refused.
-fn envelopes(metadata: &MessageMetadata) -> Result<Vec<Envelope>, ApiError> {
+/// The devices an encrypted message's `metadata.envelopes` are for, or why they are refused.
+fn envelopes(metadata: &MessageMetadata) -> Result<BTreeSet<Uuid>, ApiError> {
     use base64::Engine;
     let invalid = |m: String| Err(ApiError::Validation(format!("`metadata.envelopes`: {m}")));
     if metadata.keys().any(|k| k != "envelopes") {
@@ -173,8 +167,7 @@ fn envelopes(metadata: &MessageMetadata) -> Result<Vec<Envelope>, ApiError> {
     if list.is_empty() || list.len() > MAX_ENVELOPES {
         return invalid(format!("1 to {MAX_ENVELOPES} envelopes, one per device"));
     }
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(list.len());
+    let mut devices = BTreeSet::new();
     for item in list {
         let Some(fields) = item.as_object() else {
             return invalid("each envelope is an object {deviceId, body, preKey?}".into());
@@ -192,27 +185,23 @@ fn envelopes(metadata: &MessageMetadata) -> Result<Vec<Envelope>, ApiError> {
         let Some(device_id) = device_id else {
             return invalid("each envelope's `deviceId` is a device's id".into());
         };
-        if !seen.insert(device_id) {
+        if !devices.insert(device_id) {
             return invalid(format!("device {device_id} has two envelopes"));
         }
-        let body = fields.get("body").and_then(Value::as_str).filter(|b| {
+        let body_ok = fields.get("body").and_then(Value::as_str).is_some_and(|b| {
             !b.is_empty() && base64::engine::general_purpose::STANDARD.decode(b).is_ok()
         });
-        let Some(body) = body else {
+        if !body_ok {
             return invalid("each envelope's `body` is non-empty standard base64".into());
-        };
-        let pre_key = match fields.get("preKey") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return invalid("`preKey` is true or false".into()),
-        };
-        out.push(Envelope {
-            device_id,
-            pre_key,
-            body: body.to_owned(),
-        });
+        }
+        if !matches!(
+            fields.get("preKey"),
+            None | Some(Value::Null | Value::Bool(_))
+        ) {
+            return invalid("`preKey` is true or false".into());
+        }
     }
-    Ok(out)
+    Ok(devices)
 }
 
 fn number(

@@ -121,12 +121,16 @@ fn report_row(r: &Row) -> ExportReport {
     }
 }
 
-/// What moderators read of a report: its row and the reported account's standing.
-const FOR_MODERATORS: &str =
-    "SELECT r.id, r.reason, r.reporter_id, r.reported_user_id, r.chat_id, r.message_id,
-            r.comment, r.evidence, r.created_at, r.resolution, r.resolution_note, r.resolved_at,
-            u.suspended_at IS NOT NULL AS suspended
-     FROM abuse_reports r LEFT JOIN users u ON u.id = r.reported_user_id";
+/// What moderators read of the reports `r` of `source` (a table or a statement's rows): each
+/// row and the reported account's standing (SQL).
+fn for_moderators_from(source: &str) -> String {
+    format!(
+        "SELECT r.id, r.reason, r.reporter_id, r.reported_user_id, r.chat_id, r.message_id,
+                r.comment, r.evidence, r.created_at, r.resolution, r.resolution_note,
+                r.resolved_at, u.suspended_at IS NOT NULL AS suspended
+         FROM {source} r LEFT JOIN users u ON u.id = r.reported_user_id"
+    )
+}
 
 fn for_moderators(r: &Row) -> ReportForModerators {
     ReportForModerators {
@@ -159,10 +163,11 @@ pub async fn latest(
     };
     let stmt = client
         .prepare_cached(&format!(
-            "{FOR_MODERATORS}
+            "{}
              WHERE ($1::uuid IS NULL OR r.reported_user_id = $1)
                AND (($2 AND r.resolved_at IS NULL) OR ($3 AND r.resolved_at IS NOT NULL))
-             ORDER BY r.created_at DESC, r.id DESC LIMIT $4"
+             ORDER BY r.created_at DESC, r.id DESC LIMIT $4",
+            for_moderators_from("abuse_reports")
         ))
         .await?;
     Ok(client
@@ -187,7 +192,7 @@ pub async fn resolve(
                  UPDATE abuse_reports SET resolution = $2, resolution_note = $3, resolved_at = now()
                  WHERE id = $1 RETURNING *)
              {}",
-            FOR_MODERATORS.replace("FROM abuse_reports r", "FROM resolved r")
+            for_moderators_from("resolved")
         ))
         .await?;
     Ok(client

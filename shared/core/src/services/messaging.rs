@@ -65,8 +65,8 @@ pub async fn send(
         app.settings.max_message_chars,
     )?;
     if kind.as_str() == "encrypted" {
-        if let content::Sealing::Envelopes(envelopes) = content::sealing(&metadata)? {
-            sealed_for_the_chat(app, caller, chat_id, &envelopes).await?;
+        if let content::Sealing::Envelopes(sealed) = content::sealing(&metadata)? {
+            sealed_for_the_chat(app, caller, chat_id, &sealed).await?;
         }
     }
 
@@ -93,7 +93,7 @@ pub async fn send(
     Ok(message.for_device(caller.session_id))
 }
 
-/// Refuse an encrypted message to `chat_id` in `envelopes` unless it has one for exactly each
+/// Refuse an encrypted message to `chat_id` sealed for `sealed` unless that is exactly each
 /// device with keys of the chat's members but the sending one (a member's device added or gone
 /// since the sender last looked is named in the error's `details`). Only members learn the
 /// devices. (A sender-key message is one ciphertext for all: nothing to match.)
@@ -101,7 +101,7 @@ async fn sealed_for_the_chat(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
-    envelopes: &[content::Envelope],
+    sealed: &std::collections::BTreeSet<Uuid>,
 ) -> Result<(), ApiError> {
     let client = app.db.get().await?;
     if !crate::db::chats::current_member_ids(&client, chat_id)
@@ -117,10 +117,9 @@ async fn sealed_for_the_chat(
             .into_iter()
             .filter(|d| *d != caller.session_id)
             .collect();
-    let sealed: std::collections::BTreeSet<Uuid> = envelopes.iter().map(|e| e.device_id).collect();
-    if devices != sealed {
+    if devices != *sealed {
         return Err(ApiError::DevicesChanged {
-            missing: devices.difference(&sealed).copied().collect(),
+            missing: devices.difference(sealed).copied().collect(),
             extra: sealed.difference(&devices).copied().collect(),
         });
     }
