@@ -197,12 +197,14 @@ pub async fn of_user(
         .collect())
 }
 
-/// Claim a bundle for each of `user`'s devices (in the caller's transaction): each takes the
-/// device's lowest one-time pre-key away, so no two callers get the same one (a claim racing
-/// another skips the key the other holds and takes the next).
+/// Claim a bundle for each of `user`'s devices but `asking` (the device claiming, when it claims
+/// its own user's other devices), in the caller's transaction: each takes the device's lowest
+/// one-time pre-key away, so no two callers get the same one (a claim racing another skips the
+/// key the other holds and takes the next).
 pub async fn claim(
     tx: &deadpool_postgres::Transaction<'_>,
     user: Uuid,
+    asking: Uuid,
 ) -> Result<Vec<BundleRow>, ApiError> {
     let claimed = tx
         .query(
@@ -215,12 +217,12 @@ pub async fn claim(
                             WHERE session_id = k.session_id
                             ORDER BY key_id LIMIT 1
                             FOR UPDATE SKIP LOCKED) p
-                        WHERE k.user_id = $1) pick
+                        WHERE k.user_id = $1 AND k.session_id <> $2) pick
                  WHERE o.session_id = pick.session_id AND o.key_id = pick.key_id
                  RETURNING o.session_id, o.key_id, o.public_key"
             ))
             .await?,
-            &[&user],
+            &[&user, &asking],
         )
         .await?;
     let devices = tx
@@ -229,11 +231,11 @@ pub async fn claim(
                 "SELECT k.session_id, k.identity_key, k.signed_pre_key_id, k.signed_pre_key,
                         k.signed_pre_key_signature
                  FROM device_keys k {LIVE_SESSION}
-                 WHERE k.user_id = $1
+                 WHERE k.user_id = $1 AND k.session_id <> $2
                  ORDER BY k.created_at, k.session_id"
             ))
             .await?,
-            &[&user],
+            &[&user, &asking],
         )
         .await?;
     Ok(devices

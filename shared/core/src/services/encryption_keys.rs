@@ -113,10 +113,9 @@ pub async fn claim(app: &App, caller: Caller, user_id: Uuid) -> Result<KeyBundle
     }
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let bundles: Vec<KeyBundle> = device_keys::claim(&tx, user_id)
+    let bundles: Vec<KeyBundle> = device_keys::claim(&tx, user_id, caller.session_id)
         .await?
         .into_iter()
-        .filter(|b| b.session_id != caller.session_id)
         .map(|b| KeyBundle {
             device_id: b.session_id,
             identity_key: STANDARD.encode(&b.identity_key),
