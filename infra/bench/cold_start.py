@@ -2,9 +2,13 @@
 
 For each binary: start it with the environment a deployed function has, and time from process
 start to its first `GET /2018-06-01/runtime/invocation/next` (init: logging, configuration, the
-database pool, the AWS SDK), then hand it one event and time the answer. Prints size too.
+database pool, the AWS SDK), then hand it one event and time the answer. Prints each stripped
+binary's size too, against DESIGN.md's budgets (under 8 MB, init under 10 ms).
 
-    cargo build --release -p fn-health -p fn-ws-message ...
+Build each function on its own, as `sam build` does: one cargo invocation for several would
+unify their features, linking every function the AWS clients any of them uses.
+
+    for f in health ws-message; do cargo build --release -p fn-$f; done
     python3 infra/bench/cold_start.py target/release/fn-health target/release/fn-ws-message
 
 Uses only the standard library; stops by itself.
@@ -17,6 +21,9 @@ import subprocess
 import sys
 import threading
 import time
+
+SIZE_BUDGET_MB = 8
+INIT_BUDGET_MS = 10
 
 EVENT = {"resource": "/api/openapi.json", "path": "/api/openapi.json", "httpMethod": "GET", "headers": {},
          "multiValueHeaders": {}, "requestContext": {"requestId": "cold-start"}, "isBase64Encoded": False}
@@ -99,12 +106,17 @@ def main():
     if not binaries:
         raise SystemExit(__doc__)
     print(f"{'binary':<28} {'size MB':>8} {'init ms (median of 5)':>22} {'first answer ms':>16}")
+    over = []
     for b in binaries:
         inits, firsts = measure(b)
         inits.sort()
         firsts.sort()
         first = f"{firsts[len(firsts) // 2]:.1f}" if firsts else "-"
-        print(f"{os.path.basename(b):<28} {os.path.getsize(b) / 1e6:>8.1f} {inits[len(inits) // 2]:>22.1f} {first:>16}")
+        size, init = os.path.getsize(b) / 1e6, inits[len(inits) // 2]
+        print(f"{os.path.basename(b):<28} {size:>8.1f} {init:>22.1f} {first:>16}")
+        if size >= SIZE_BUDGET_MB or init >= INIT_BUDGET_MS:
+            over.append(os.path.basename(b))
+    print(f"over budget (size {SIZE_BUDGET_MB:g} MB, init {INIT_BUDGET_MS:g} ms): {', '.join(over) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -712,9 +712,9 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         let delivered = phase.delivered.len().max(1) as f64;
         print_statement_stats(&stack.database_url, delivered, "delivered message").await?;
     }
-    print_busiest_backends(
+    print_postgres_processes(
         &stack.database_url,
-        &phase.busiest_backends,
+        &phase.postgres_processes,
         phase.delivered.len().max(1) as f64,
     )
     .await?;
@@ -898,13 +898,19 @@ async fn print_statement_stats(url: &str, count: f64, unit: &str) -> Result<()> 
     Ok(())
 }
 
-/// PostgreSQL's busiest processes in a phase, with what each ran last. Their CPU is measured
-/// by the kernel, so unlike pg_stat_statements' times it leaves out waiting for a core: it
-/// shows what one connection (the send batcher's, a relay's) costs, and how near a core it is.
-async fn print_busiest_backends(url: &str, busiest: &[(u32, f64)], delivered: f64) -> Result<()> {
+/// Where PostgreSQL's CPU in a phase went: its busiest processes, with what each ran last, and
+/// every process's CPU summed by kind (client backends, the WAL writer, the checkpointer,
+/// autovacuum...). Their CPU is measured by the kernel, so unlike pg_stat_statements' times it
+/// leaves out waiting for a core: it shows what one connection (the send batcher's, a relay's)
+/// costs, how near a core it is, and how much of the whole no statement accounts for.
+async fn print_postgres_processes(
+    url: &str,
+    processes: &[(u32, f64)],
+    delivered: f64,
+) -> Result<()> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let task = tokio::spawn(connection);
-    let pids: Vec<i32> = busiest.iter().map(|(pid, _)| *pid as i32).collect();
+    let pids: Vec<i32> = processes.iter().map(|(pid, _)| *pid as i32).collect();
     let rows = client
         .query(
             "SELECT pid, coalesce(backend_type, '') AS kind,
@@ -913,6 +919,7 @@ async fn print_busiest_backends(url: &str, busiest: &[(u32, f64)], delivered: f6
             &[&pids],
         )
         .await?;
+    let row_of = |pid: u32| rows.iter().find(|r| r.get::<_, i32>("pid") == pid as i32);
     // pg_stat_statements times ExecutorRun and ExecutorFinish only: a statement's executor
     // start-up (opening its relations and indexes, building every node of the plan) is in its
     // process's CPU below and in none of the times above. For the send statement it was about a
@@ -921,9 +928,8 @@ async fn print_busiest_backends(url: &str, busiest: &[(u32, f64)], delivered: f6
         "  busiest PostgreSQL processes, CPU ms per delivered message (what each ran last; this \
          counts executor start-up, which the execution times above leave out):"
     );
-    for (pid, secs) in busiest {
-        let row = rows.iter().find(|r| r.get::<_, i32>("pid") == *pid as i32);
-        let what = row.map_or("(gone)".to_owned(), |r| {
+    for (pid, secs) in processes.iter().take(4) {
+        let what = row_of(*pid).map_or("(gone)".to_owned(), |r| {
             format!(
                 "{}: {}",
                 r.get::<_, String>("kind"),
@@ -935,6 +941,28 @@ async fn print_busiest_backends(url: &str, busiest: &[(u32, f64)], delivered: f6
             secs * 1000.0 / delivered
         );
     }
+    // (The postmaster, and processes that ended before this look, are not in pg_stat_activity.)
+    let mut by_kind: Vec<(String, f64, usize)> = Vec::new();
+    for (pid, secs) in processes {
+        let kind = row_of(*pid).map_or("postmaster or ended".to_owned(), |r| r.get("kind"));
+        match by_kind.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, total, n)) => {
+                *total += secs;
+                *n += 1;
+            }
+            None => by_kind.push((kind, *secs, 1)),
+        }
+    }
+    by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let kinds: Vec<String> = by_kind
+        .iter()
+        .filter(|(_, secs, _)| *secs > 0.0)
+        .map(|(kind, secs, n)| format!("{kind} ({n}) {:.4}", secs * 1000.0 / delivered))
+        .collect();
+    println!(
+        "  PostgreSQL CPU ms per delivered message by kind of process: {}",
+        kinds.join(", ")
+    );
     drop(client);
     let _ = task.await;
     Ok(())

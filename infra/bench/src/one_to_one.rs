@@ -80,8 +80,8 @@ pub struct SendPhase {
     pub transactions: f64,
     /// Whether `pg_stat_statements` counted this phase (from its first send).
     pub statements_counted: bool,
-    /// The PostgreSQL processes that used the most CPU in the phase: (process id, seconds).
-    pub busiest_backends: Vec<(u32, f64)>,
+    /// Every PostgreSQL process's CPU in the phase, busiest first: (process id, seconds).
+    pub postgres_processes: Vec<(u32, f64)>,
     /// What the phase would ask of AWS, per delivered message.
     pub aws_requests: AwsRequests,
 }
@@ -183,7 +183,6 @@ pub async fn send_at_rate(
         .collect();
     let cpu_pg: f64 = by_process.iter().map(|(_, secs)| secs).sum();
     by_process.sort_by(|a, b| b.1.total_cmp(&a.1));
-    by_process.truncate(4);
     let xacts = transactions(&stack.database_url).await? - xacts_0;
     let aws_1 = aws_cost::counts(&stack.base).await?;
     for r in readers {
@@ -202,7 +201,7 @@ pub async fn send_at_rate(
         client_cpu_ms: cpu_client * 1000.0 / per_message,
         transactions: xacts as f64 / per_message,
         statements_counted,
-        busiest_backends: by_process,
+        postgres_processes: by_process,
         aws_requests: AwsRequests::between(&aws_0, &aws_1, per_message),
         delivered,
         acked,

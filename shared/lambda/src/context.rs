@@ -153,6 +153,24 @@ impl Uses {
         notify: false,
         mobile_push: false,
     };
+
+    /// The features of this crate a function's manifest enables for these ports: each links a
+    /// port's AWS adapter. Built alone (`sam build`), a function that uses a port without its
+    /// feature fails at start; one with a feature it does not use links an SDK client for
+    /// nothing. (Built with the workspace, features unify and neither shows.)
+    pub fn features(self) -> Vec<&'static str> {
+        [
+            (self.registry, "registry"),
+            (self.queue, "queue"),
+            (self.push, "push"),
+            (self.blobs, "blobs"),
+            (self.notify, "notify"),
+            (self.mobile_push, "mobile-push"),
+        ]
+        .into_iter()
+        .filter_map(|(used, feature)| used.then_some(feature))
+        .collect()
+    }
 }
 
 /// The function's token keys: the signing key, a verify-only public key, or (in development) the
@@ -259,6 +277,18 @@ pub async fn app_from_env(uses: Uses) -> Result<App, InitError> {
     env.finish()?;
 
     let db = db::connect(&database_url, env_parse("DB_POOL_SIZE").unwrap_or(2))?;
+    // (Unread in a function that links no AWS adapter.)
+    #[cfg_attr(
+        not(any(
+            feature = "registry",
+            feature = "queue",
+            feature = "push",
+            feature = "blobs",
+            feature = "notify",
+            feature = "mobile-push"
+        )),
+        allow(unused_variables)
+    )]
     let aws = if uses.registry
         || uses.queue
         || uses.push

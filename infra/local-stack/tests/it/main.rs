@@ -13,6 +13,7 @@ mod contacts;
 mod encryption;
 mod events;
 mod faults;
+mod function_manifests;
 mod hostile;
 mod identity;
 mod invite_links;
