@@ -117,5 +117,6 @@ say "template checks"
 sam validate --lint -t template.yaml
 cfn-lint template.yaml
 python infra/check_sam_routes.py template.yaml
+python infra/check_sam_builds.py template.yaml
 
 say "all tests passed"

@@ -1,0 +1,44 @@
+"""Checks that `sam build` builds each Rust function with only its own crate's features.
+
+SAM's rust-cargolambda builder runs `cargo lambda build --release --bin <Binary>` in the
+function's CodeUri. From the workspace root (`CodeUri: .`) cargo selects every workspace member
+and unifies their features, so every function would link every AWS client any function uses
+(fn-health: 9.7 MB instead of 7.1). From the function's own directory it selects that package
+alone. So each such function's CodeUri must be the directory of the package its Binary is.
+"""
+import os
+import sys
+import tomllib
+
+from samcli.yamlhelper import yaml_parse
+
+
+def main(path: str) -> None:
+    root = os.path.dirname(os.path.abspath(path))
+    with open(path) as f:
+        template = yaml_parse(f.read())
+    wrong = []
+    checked = 0
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        metadata = resource.get("Metadata", {})
+        if metadata.get("BuildMethod") != "rust-cargolambda":
+            continue
+        checked += 1
+        binary = metadata.get("BuildProperties", {}).get("Binary")
+        code_uri = resource["Properties"].get("CodeUri", ".")
+        manifest = os.path.join(root, code_uri, "Cargo.toml")
+        package = None
+        if os.path.isfile(manifest):
+            with open(manifest, "rb") as m:
+                package = tomllib.load(m).get("package", {}).get("name")
+        if package is None or package != binary:
+            wrong.append(f"{logical_id}: CodeUri {code_uri!r} is not the package of Binary {binary!r} (its package: {package!r})")
+    assert checked > 0, "no rust-cargolambda function in the template"
+    assert not wrong, "\n".join(wrong)
+    print(f"{checked} Rust functions, each built from its own package")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
