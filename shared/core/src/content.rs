@@ -42,8 +42,16 @@ pub struct Draft<'a> {
     pub mentions: &'a [Uuid],
 }
 
+/// A message's details as checked.
+pub struct Checked {
+    /// Its `metadata` as stored.
+    pub metadata: MessageMetadata,
+    /// How an encrypted message is sealed (`None` for every other type).
+    pub sealing: Option<Sealing>,
+}
+
 /// The message's details as stored, or why they are refused. `max_chars` bounds the text.
-pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiError> {
+pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<Checked, ApiError> {
     let invalid = |m: &str| Err(ApiError::Validation(m.to_owned()));
     if let Some(c) = draft.content {
         if c.chars().count() > max_chars {
@@ -75,7 +83,7 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
             "`mediaId` belongs to image, video, audio, document, sticker and encrypted messages"
         });
     }
-    match draft.kind {
+    let metadata = match draft.kind {
         "text" => {
             let Some(text) = draft.content.filter(|c| !trim_blank(c).is_empty()) else {
                 return invalid("a text message needs non-empty `content`");
@@ -90,21 +98,27 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiE
         "location" => location(&draft.metadata),
         "contact" => contact(&draft.metadata),
         "poll" => poll(draft.content, &draft.metadata),
-        "encrypted" => encrypted(draft),
+        "encrypted" => return encrypted(draft),
         _ => Ok(draft.metadata),
-    }
+    }?;
+    Ok(Checked {
+        metadata,
+        sealing: None,
+    })
 }
 
 /// An encrypted message: no text, no mentions (the server would learn whom it names), and
 /// `metadata` exactly one of [`Sealing`]'s forms.
-fn encrypted(draft: Draft<'_>) -> Result<MessageMetadata, ApiError> {
+fn encrypted(draft: Draft<'_>) -> Result<Checked, ApiError> {
     if draft.content.is_some() || !draft.mentions.is_empty() {
         return Err(ApiError::Validation(
             "an encrypted message carries its text and mentions inside its ciphertext".into(),
         ));
     }
-    sealing(&draft.metadata)?;
-    Ok(draft.metadata)
+    Ok(Checked {
+        sealing: Some(sealing(&draft.metadata)?),
+        metadata: draft.metadata,
+    })
 }
 
 /// How an encrypted message is sealed.
@@ -121,7 +135,7 @@ pub enum Sealing {
 }
 
 /// How an encrypted message's `metadata` seals it, or why it is refused.
-pub fn sealing(metadata: &MessageMetadata) -> Result<Sealing, ApiError> {
+fn sealing(metadata: &MessageMetadata) -> Result<Sealing, ApiError> {
     match (metadata.len(), metadata.get("senderKey")) {
         (1, Some(sender_key)) => sender_key_message(sender_key).map(|()| Sealing::SenderKey),
         _ => envelopes(metadata).map(Sealing::Envelopes),
@@ -398,6 +412,11 @@ fn poll(question: Option<&str>, m: &MessageMetadata) -> Result<MessageMetadata, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The metadata `check` stores (what these tests look at).
+    fn check(draft: Draft<'_>, max_chars: usize) -> Result<MessageMetadata, ApiError> {
+        super::check(draft, max_chars).map(|checked| checked.metadata)
+    }
 
     fn draft<'a>(kind: &'a str, metadata: Value, media: Option<Uuid>) -> Draft<'a> {
         Draft {

@@ -54,7 +54,7 @@ pub async fn send(
     }
     let content = content.as_deref();
     let mentions = mentions.unwrap_or_default();
-    let metadata = content::check(
+    let content::Checked { metadata, sealing } = content::check(
         content::Draft {
             kind: kind.as_str(),
             content,
@@ -64,10 +64,8 @@ pub async fn send(
         },
         app.settings.max_message_chars,
     )?;
-    if kind.as_str() == "encrypted" {
-        if let content::Sealing::Envelopes(sealed) = content::sealing(&metadata)? {
-            sealed_for_the_chat(app, caller, chat_id, &sealed).await?;
-        }
+    if let Some(content::Sealing::Envelopes(sealed)) = &sealing {
+        sealed_for_the_chat(app, caller, chat_id, sealed).await?;
     }
 
     let new = NewMessage {
