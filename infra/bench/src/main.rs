@@ -883,7 +883,14 @@ async fn print_statement_stats(url: &str, count: f64, unit: &str) -> Result<()> 
         plans / count
     );
     println!("  costliest statements, per {unit} (calls, plans, planning + execution ms, buffers per call):");
-    for r in rows.iter().take(15) {
+    // The 15 costliest, and any other that runs for at least one in 100 units (its round trips
+    // cost more than its execution shows).
+    let frequent = |r: &&tokio_postgres::Row| r.get::<_, f64>("calls") / count >= 0.01;
+    for r in rows
+        .iter()
+        .take(15)
+        .chain(rows.iter().skip(15).filter(frequent))
+    {
         println!(
             "    {:>5.2} {:>5.2} {:>7.4} ms {:>6.0}  {}",
             r.get::<_, f64>("calls") / count,
