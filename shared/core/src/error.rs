@@ -46,7 +46,7 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     AlreadyExists(String),
-    #[error("this sync cursor is older than the retention; reload the chat list and history")]
+    #[error("this sync cursor cannot be resumed (it is older than the retention, or not one this server issued); reload the chat list and history")]
     SyncCursorExpired,
     #[error("{0}")]
     TooLarge(String),

@@ -335,6 +335,47 @@ async fn cursors_past_the_retention_expire() {
     app.stop().await;
 }
 
+/// A cursor ahead of every event the server has issued (another deployment's, or one from
+/// before a restore rewound the log) would hide every event up to it: it is refused like an
+/// expired one, so the client reloads instead of waiting on a position the log has not reached.
+#[tokio::test]
+async fn cursors_ahead_of_the_log_are_refused() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let since = present(&app, &bob).await;
+    let (horizon, _) = since.split_once('.').expect("a cursor is xid.event");
+    let horizon: i64 = horizon.parse().unwrap();
+    let ahead = format!("{}.0", horizon + 1_000_000);
+    let (status, body) = app
+        .get(&format!("/api/sync?since={ahead}"), Some(&bob.access))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (410, Some("SYNC_CURSOR_EXPIRED"))
+    );
+    match WsClient::connect_since(&app, &bob.access, &ahead).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 410),
+        other => panic!(
+            "a resume from ahead of the log is refused, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // Every cursor the server issued is honoured: the present, the last event's, a page's.
+    send(&app, &alice, &chat, "one").await;
+    let (events, cursor) = sync_all(&app, &bob, &since).await;
+    assert_eq!(contents(&events), ["text of one"]);
+    let last_event = events[0]["cursor"].as_str().unwrap().to_owned();
+    for issued in [since.as_str(), last_event.as_str(), cursor.as_str()] {
+        let (status, _) = app
+            .get(&format!("/api/sync?since={issued}"), Some(&bob.access))
+            .await;
+        assert_eq!(status, 200, "{issued}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_reconnect_with_since_replays_exactly_what_was_missed_then_goes_live() {
     let app = spawn_app().await;

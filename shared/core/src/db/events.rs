@@ -451,15 +451,28 @@ pub async fn horizon(client: &impl GenericClient) -> Result<Position, ApiError> 
     Ok(Position::horizon(row.get("horizon")))
 }
 
-/// Positions below this were compacted away: a cursor there may have missed events.
-pub async fn pruned_below(client: &impl GenericClient) -> Result<Position, ApiError> {
+/// Whether a client may resume after `after`: not if events after it were compacted away (it
+/// is older than the retention), nor if it lies ahead of every position this database has
+/// issued (a cursor from another deployment, or from before a restore rewound the log), which
+/// would hide every event up to it. Either way the client reloads its chat list and history
+/// (`SYNC_CURSOR_EXPIRED`). Every cursor the server issues is below the horizon it read then,
+/// and the horizon only moves up.
+pub async fn check_resumable(client: &impl GenericClient, after: Position) -> Result<(), ApiError> {
     let row = client
         .query_one(
-            "SELECT pruned_xid::text::bigint AS xid FROM event_retention",
+            "SELECT pruned_xid::text::bigint AS pruned,
+                    pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+             FROM event_retention",
             &[],
         )
         .await?;
-    Ok(Position::horizon(row.get("xid")))
+    let pruned: i64 = row.get("pruned");
+    let compacted = pruned > 0 && after.xid <= pruned;
+    let ahead = after > Position::horizon(row.get("horizon"));
+    if compacted || ahead {
+        return Err(ApiError::SyncCursorExpired);
+    }
+    Ok(())
 }
 
 /// Delete events older than `keep_secs`; later cursors below the deleted ones answer

@@ -40,10 +40,7 @@ pub async fn connect(
         // Before the connection is registered, so the relay pushes it nothing newer until it
         // has replayed everything after the cursor.
         let client = app.db.get().await?;
-        let pruned = events::pruned_below(&client).await?;
-        if pruned.xid > 0 && after.xid <= pruned.xid {
-            return Err(ApiError::SyncCursorExpired);
-        }
+        events::check_resumable(&client, after).await?;
         events::request_replay(
             &client,
             connection_id,

@@ -18,7 +18,7 @@ use super::relay::Frames;
     params(SyncQuery),
     responses(
         (status = 200, description = "The caller's events after `since`, in order", body = Envelope<SyncPage>),
-        (status = 410, description = "`SYNC_CURSOR_EXPIRED`: the cursor is older than the retention; reload the chat list and history", body = crate::error::ErrorEnvelope),
+        (status = 410, description = "`SYNC_CURSOR_EXPIRED`: the cursor is older than the retention (or ahead of every event: not one this server issued); reload the chat list and history", body = crate::error::ErrorEnvelope),
     ))]
 pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, ApiError> {
     let mut client = app.db.get().await?;
@@ -31,10 +31,7 @@ pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, A
             has_more: false,
         });
     };
-    let pruned = events::pruned_below(&client).await?;
-    if pruned.xid > 0 && since.xid <= pruned.xid {
-        return Err(ApiError::SyncCursorExpired);
-    }
+    events::check_resumable(&client, since).await?;
     let limit = q.limit.0;
     let (mut page, horizon) =
         events::for_user(&client, caller.user_id, since, Position::END, limit + 1).await?;
