@@ -285,8 +285,32 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU seconds (user + system) of one process.
-fn cpu_secs(pid: u32) -> f64 {
+/// A process's CPU seconds (`/proc/pid/stat`): in user space, and in the kernel on its behalf
+/// (system calls, waking and switching threads, loopback TCP).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTime {
+    pub user: f64,
+    pub kernel: f64,
+}
+
+impl CpuTime {
+    pub fn total(self) -> f64 {
+        self.user + self.kernel
+    }
+}
+
+impl std::ops::Sub for CpuTime {
+    type Output = CpuTime;
+    fn sub(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user - earlier.user,
+            kernel: self.kernel - earlier.kernel,
+        }
+    }
+}
+
+/// CPU time of one process.
+fn cpu_time(pid: u32) -> CpuTime {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
@@ -297,17 +321,25 @@ fn cpu_secs(pid: u32) -> f64 {
             .unwrap_or(0.0)
     };
     // Fields 14 and 15 of /proc/pid/stat (utime, stime) are 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+    CpuTime {
+        user: ticks(11) / 100.0,
+        kernel: ticks(12) / 100.0,
+    }
+}
+
+/// CPU seconds (user + kernel) of one process.
+fn cpu_secs(pid: u32) -> f64 {
+    cpu_time(pid).total()
 }
 
 /// CPU seconds of every PostgreSQL process on the machine (the benchmark's private cluster is
 /// the busy one).
 fn postgres_cpu_secs() -> f64 {
-    postgres_cpu_by_process().values().sum()
+    postgres_cpu_by_process().values().map(|t| t.total()).sum()
 }
 
-/// CPU seconds of each PostgreSQL process on the machine, by process id.
-fn postgres_cpu_by_process() -> std::collections::HashMap<u32, f64> {
+/// CPU time of each PostgreSQL process on the machine, by process id.
+fn postgres_cpu_by_process() -> std::collections::HashMap<u32, CpuTime> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -317,7 +349,7 @@ fn postgres_cpu_by_process() -> std::collections::HashMap<u32, f64> {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim() == "postgres")
         })
-        .map(|pid| (pid, cpu_secs(pid)))
+        .map(|pid| (pid, cpu_time(pid)))
         .collect()
 }
 
@@ -704,6 +736,10 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         phase.client_cpu_ms
     );
     println!(
+        "  of which in the kernel (system calls, thread wake-ups, loopback TCP): server {:.3} ms, postgres {:.3} ms",
+        phase.server_kernel_cpu_ms, phase.postgres_kernel_cpu_ms
+    );
+    println!(
         "  PostgreSQL transactions per delivered message: {:.2} (send, relay rounds, receipts)",
         phase.transactions
     );
@@ -912,7 +948,7 @@ async fn print_statement_stats(url: &str, count: f64, unit: &str) -> Result<()> 
 /// costs, how near a core it is, and how much of the whole no statement accounts for.
 async fn print_postgres_processes(
     url: &str,
-    processes: &[(u32, f64)],
+    processes: &[(u32, CpuTime)],
     delivered: f64,
 ) -> Result<()> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
@@ -935,7 +971,7 @@ async fn print_postgres_processes(
         "  busiest PostgreSQL processes, CPU ms per delivered message (what each ran last; this \
          counts executor start-up, which the execution times above leave out):"
     );
-    for (pid, secs) in processes.iter().take(4) {
+    for (pid, cpu) in processes.iter().take(4) {
         let what = row_of(*pid).map_or("(gone)".to_owned(), |r| {
             format!(
                 "{}: {}",
@@ -945,12 +981,13 @@ async fn print_postgres_processes(
         });
         println!(
             "    {:>7.4} ms  pid {pid:<7} {what}",
-            secs * 1000.0 / delivered
+            cpu.total() * 1000.0 / delivered
         );
     }
     // (The postmaster, and processes that ended before this look, are not in pg_stat_activity.)
     let mut by_kind: Vec<(String, f64, usize)> = Vec::new();
-    for (pid, secs) in processes {
+    for (pid, cpu) in processes {
+        let secs = &cpu.total();
         let kind = row_of(*pid).map_or("postmaster or ended".to_owned(), |r| r.get("kind"));
         match by_kind.iter_mut().find(|(k, _, _)| *k == kind) {
             Some((_, total, n)) => {

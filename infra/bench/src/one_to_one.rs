@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::aws_cost::{self, AwsRequests};
 use crate::groups::create_chat;
 use crate::{
-    connect, cpu_secs, ms, next_text, paced, postgres_cpu_by_process, register,
-    reset_statement_stats, transactions, Stack, User, Ws,
+    connect, cpu_secs, cpu_time, ms, next_text, paced, postgres_cpu_by_process, register,
+    reset_statement_stats, transactions, CpuTime, Stack, User, Ws,
 };
 
 /// Senders and receivers, and the 1:1 chat of each pair.
@@ -74,6 +74,9 @@ pub struct SendPhase {
     /// CPU milliseconds per delivered message: the stack's process, and PostgreSQL's.
     pub server_cpu_ms: f64,
     pub postgres_cpu_ms: f64,
+    /// Of those, the part spent in the kernel.
+    pub server_kernel_cpu_ms: f64,
+    pub postgres_kernel_cpu_ms: f64,
     /// And this benchmark's own (its clients share the machine's cores with the stack).
     pub client_cpu_ms: f64,
     /// PostgreSQL transactions per delivered message.
@@ -81,7 +84,7 @@ pub struct SendPhase {
     /// Whether `pg_stat_statements` counted this phase (from its first send).
     pub statements_counted: bool,
     /// Every PostgreSQL process's CPU in the phase, busiest first: (process id, seconds).
-    pub postgres_processes: Vec<(u32, f64)>,
+    pub postgres_processes: Vec<(u32, CpuTime)>,
     /// What the phase would ask of AWS, per delivered message.
     pub aws_requests: AwsRequests,
 }
@@ -146,7 +149,7 @@ pub async fn send_at_rate(
     }
     let total = rate * seconds;
     let pid = stack.pid();
-    let cpu_server_0 = cpu_secs(pid);
+    let cpu_server_0 = cpu_time(pid);
     let cpu_client_0 = cpu_secs(std::process::id());
     let cpu_pg_0 = postgres_cpu_by_process();
     let xacts_0 = transactions(&stack.database_url).await?;
@@ -175,14 +178,19 @@ pub async fn send_at_rate(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let cpu_server = cpu_secs(pid) - cpu_server_0;
+    let cpu_server = cpu_time(pid) - cpu_server_0;
     let cpu_client = cpu_secs(std::process::id()) - cpu_client_0;
-    let mut by_process: Vec<(u32, f64)> = postgres_cpu_by_process()
+    let mut by_process: Vec<(u32, CpuTime)> = postgres_cpu_by_process()
         .into_iter()
-        .map(|(pid, secs)| (pid, secs - cpu_pg_0.get(&pid).copied().unwrap_or(0.0)))
+        .map(|(pid, cpu)| (pid, cpu - cpu_pg_0.get(&pid).copied().unwrap_or_default()))
         .collect();
-    let cpu_pg: f64 = by_process.iter().map(|(_, secs)| secs).sum();
-    by_process.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let cpu_pg = by_process
+        .iter()
+        .fold(CpuTime::default(), |sum, (_, cpu)| CpuTime {
+            user: sum.user + cpu.user,
+            kernel: sum.kernel + cpu.kernel,
+        });
+    by_process.sort_by(|a, b| b.1.total().total_cmp(&a.1.total()));
     let xacts = transactions(&stack.database_url).await? - xacts_0;
     let aws_1 = aws_cost::counts(&stack.base).await?;
     for r in readers {
@@ -196,8 +204,10 @@ pub async fn send_at_rate(
         sent: total,
         achieved: total as f64 / send_time.as_secs_f64(),
         lost,
-        server_cpu_ms: cpu_server * 1000.0 / per_message,
-        postgres_cpu_ms: cpu_pg * 1000.0 / per_message,
+        server_cpu_ms: cpu_server.total() * 1000.0 / per_message,
+        postgres_cpu_ms: cpu_pg.total() * 1000.0 / per_message,
+        server_kernel_cpu_ms: cpu_server.kernel * 1000.0 / per_message,
+        postgres_kernel_cpu_ms: cpu_pg.kernel * 1000.0 / per_message,
         client_cpu_ms: cpu_client * 1000.0 / per_message,
         transactions: xacts as f64 / per_message,
         statements_counted,
