@@ -157,6 +157,7 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
             caller,
             req.path_id("chatId")?,
             req.path_id("messageId")?,
+            None,
         )
         .await
         .map(Reply::ok),

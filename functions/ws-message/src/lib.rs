@@ -125,7 +125,8 @@ async fn run_action(
                 .map(|chat| ActionResult::Chat(Box::new(chat)))
         }
         ClientAction::MessageRead(read) => {
-            receipts::read(app, caller, read.chat_id, read.message_id)
+            let origin = Some(connection_id(event)?);
+            receipts::read(app, caller, read.chat_id, read.message_id, origin)
                 .await
                 .map(ActionResult::Read)
         }

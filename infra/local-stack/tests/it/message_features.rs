@@ -2131,6 +2131,7 @@ async fn the_api_acceptance_flow_passes_end_to_end() {
         bob.id.as_str(),
         "his other device"
     );
+    // The connection that read has its answer: the next frame it gets is the edit below.
 
     // Edit, react, reply.
     let (status, _) = app
@@ -2145,6 +2146,7 @@ async fn the_api_acceptance_flow_passes_end_to_end() {
         bob_tablet.next_event("message:edited").await["data"]["message"]["content"],
         "hello, bob"
     );
+    assert_eq!(bob_laptop.next_json().await["event"], "message:edited");
     bob_laptop
         .send_json(json!({ "action": "message:reaction", "requestId": "x1",
             "data": { "chatId": chat, "messageId": hello, "emoji": "👋" } }))

@@ -539,6 +539,7 @@ async fn a_receipt_replaces_its_users_earlier_one_without_reading_everyone_elses
         "message:delivered",
         "deliveredTo",
         &[(bob_id, receipt(1))],
+        None,
     )
     .await
     .unwrap();
@@ -562,6 +563,7 @@ async fn a_receipt_replaces_its_users_earlier_one_without_reading_everyone_elses
             "message:delivered",
             "deliveredTo",
             &[(ann_id, receipt(seq))],
+            None,
         )
         .await
         .unwrap();

@@ -272,12 +272,14 @@ pub async fn append_user_events_each(
 /// data)`, and drop in the same statement the ones each makes redundant: in the same user's
 /// stream, for the same chat, whose `key` field (`deliveredTo`, `readBy`) the new one contains
 /// (receipts are watermarks: the newer says all the older did). A reader that had already seen
-/// a dropped one loses nothing; one that had not sees only the newer.
+/// a dropped one loses nothing; one that had not sees only the newer. `origin`, a user and the
+/// connection of theirs that caused the receipts, is not pushed that user's (it has its answer).
 pub async fn append_receipts(
     client: &impl GenericClient,
     name: &str,
     key: &str,
     items: &[(Uuid, Value)],
+    origin: Option<(Uuid, &str)>,
 ) -> Result<(), ApiError> {
     if items.is_empty() {
         return Ok(());
@@ -300,10 +302,17 @@ pub async fn append_receipts(
                          OFFSET 0
                      ) older))
              )
-             INSERT INTO events (user_id, name, data) SELECT usr, $3, d FROM new",
+             INSERT INTO events (user_id, name, data, origin_connection)
+             SELECT usr, $3, d, CASE WHEN usr = $5 THEN $6 END FROM new",
         )
         .await?;
-    client.execute(&stmt, &[&users, &data, &name, &key]).await?;
+    let (origin_user, origin_connection) = origin.unzip();
+    client
+        .execute(
+            &stmt,
+            &[&users, &data, &name, &key, &origin_user, &origin_connection],
+        )
+        .await?;
     Ok(())
 }
 

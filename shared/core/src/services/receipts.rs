@@ -125,7 +125,7 @@ pub async fn record(
     // Sent together: one round trip.
     tokio::try_join!(
         messages::mark_delivered_many(client, &watermarks),
-        events::append_receipts(client, "message:delivered", "deliveredTo", &notices),
+        events::append_receipts(client, "message:delivered", "deliveredTo", &notices, None),
     )?;
     Ok(!notices.is_empty())
 }
@@ -133,8 +133,8 @@ pub async fn record(
 /// `POST /api/chats/{chatId}/messages/{messageId}/read` (and `message:read`): the caller has
 /// read this message and every earlier one of the chat. Each sender of what they just read is
 /// told once (`message:read`, up to their latest message), however many messages it covers,
-/// as read-receipt privacy allows; the caller's other devices are told too. Reading what is
-/// already read changes nothing.
+/// as read-receipt privacy allows; the caller's other devices are told too (not the connection
+/// that read, `origin`, which has its answer). Reading what is already read changes nothing.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/read", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     responses((status = 200, description = "Read up to here", body = crate::api::models::Envelope<ReadUpTo>)))]
@@ -143,6 +143,7 @@ pub async fn read(
     caller: Caller,
     chat_id: Uuid,
     message_id: Uuid,
+    origin: Option<&str>,
 ) -> Result<ReadUpTo, ApiError> {
     let reader = caller.user_id;
     let mut client = app.db.get().await?;
@@ -184,7 +185,8 @@ pub async fn read(
             timestamp,
         });
         notices.push((reader, own.data()));
-        events::append_receipts(&tx, own.name(), "readBy", &notices).await?;
+        let origin = origin.map(|connection| (reader, connection));
+        events::append_receipts(&tx, own.name(), "readBy", &notices, origin).await?;
     }
     tx.commit().await?;
     if now > before {
