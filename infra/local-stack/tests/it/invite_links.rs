@@ -1,7 +1,8 @@
 //! Group invite links (`services::invite_links`): admins make, reset and revoke them; a code
-//! joins (REST or `chat:join`) unless it is revoked or expired, the group is full or an admin
-//! blocked the joiner; a link needing approval makes a request the admins answer, and the
-//! requester is told through the event log.
+//! joins (REST or `chat:join`) unless it is revoked or expired, the group is full, or an admin
+//! blocked the joiner or removed them (then only a link needing approval takes their request);
+//! a link needing approval makes a request the admins answer, and the requester is told
+//! through the event log.
 
 use serde_json::{json, Value};
 
@@ -176,6 +177,76 @@ async fn a_full_group_refuses_the_code_and_chat_join_follows_it_over_the_websock
         .get(&format!("/api/chats/{chat}"), Some(&alice.access))
         .await;
     assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 3);
+    app.stop().await;
+}
+
+/// Someone an admin removed does not come back through the link by themselves: the link is
+/// refused them (REST and `chat:join`) unless it asks the admins first, where they may ask. An
+/// admin adding them back clears it; someone who left by themselves rejoins as before.
+#[tokio::test]
+async fn a_member_an_admin_removed_needs_an_admin_to_come_back() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = app.open_group(&alice, "club", &[&bob, &carol]).await;
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+    let remove = |who: &User| {
+        let path = format!("/api/chats/{chat}/participants/{}", who.id);
+        let admin = alice.access.clone();
+        let app = &app;
+        async move { app.delete(&path, &admin, json!({})).await.0 }
+    };
+
+    assert_eq!(remove(&bob).await, 200);
+    let (status, body) = follow(&app, &bob, &code).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("PERMISSION_DENIED")),
+        "{body}"
+    );
+    let mut bob_ws = app.ws(&bob.access).await;
+    let refused = bob_ws.act("chat:join", json!({ "inviteCode": code })).await;
+    assert_eq!(refused["data"]["code"], "PERMISSION_DENIED", "{refused}");
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 2);
+
+    // Through a link that asks the admins first, he may ask.
+    let (_, body) = make_link(&app, &alice, &chat, json!({ "requireApproval": true })).await;
+    let asking = body["data"]["code"].as_str().unwrap().to_owned();
+    let (status, body) = follow(&app, &bob, &asking).await;
+    assert_eq!(
+        (status, body["data"]["status"].as_str()),
+        (200, Some("requested"))
+    );
+
+    // Added back by an admin, he is a member like any other: whoever leaves by themselves (he
+    // now, and carol) rejoins by the link.
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/participants"),
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let open = body["data"]["code"].as_str().unwrap().to_owned();
+    for who in [&bob, &carol] {
+        let (status, body) = app
+            .delete(&format!("/api/chats/{chat}"), &who.access, json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = follow(&app, who, &open).await;
+        assert_eq!(
+            (status, body["data"]["status"].as_str()),
+            (200, Some("joined")),
+            "one who left by themselves: {body}"
+        );
+    }
     app.stop().await;
 }
 

@@ -619,7 +619,7 @@ pub(super) async fn join_group(
                  SELECT $1, $2, $3, s.last_seq, s.last_seq FROM chat_sequences s WHERE s.chat_id = $1
                  ON CONFLICT (chat_id, user_id) DO UPDATE
                  SET role = EXCLUDED.role, joined_at = now(), left_at = NULL, left_seq = NULL,
-                     hidden = false,
+                     removed_by_admin = false, hidden = false,
                      delivered_seq = greatest(chat_participants.delivered_seq, EXCLUDED.delivered_seq),
                      read_seq = greatest(chat_participants.read_seq, EXCLUDED.read_seq)
              ), uninvited AS (
@@ -711,9 +711,9 @@ pub async fn remove_participant(
     lock_group(&tx, chat_id).await?;
     let left = tx
         .execute(
-            "UPDATE chat_participants SET left_at = now()
+            "UPDATE chat_participants SET left_at = now(), removed_by_admin = $3
              WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL",
-            &[&chat_id, &user],
+            &[&chat_id, &user, &removed_by.is_some()],
         )
         .await?;
     if left == 0 {

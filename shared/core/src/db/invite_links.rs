@@ -89,6 +89,8 @@ pub enum Joining {
     Full,
     /// An admin of the group blocked the caller.
     Refused,
+    /// An admin removed the caller, and the link does not ask the admins first.
+    Removed,
 }
 
 /// Follow an invite `code`: join the group (with its events and system message), or ask to.
@@ -115,6 +117,7 @@ pub async fn join(
         .query_one(
             "SELECT count(*) FILTER (WHERE p.left_at IS NULL) AS members,
                     bool_or(p.user_id = $2 AND p.left_at IS NULL) AS present,
+                    bool_or(p.user_id = $2 AND p.left_at IS NOT NULL AND p.removed_by_admin) AS removed,
                     bool_or(p.left_at IS NULL AND p.role = 'admin' AND EXISTS (
                         SELECT 1 FROM user_relationships r
                         WHERE r.user_id = p.user_id AND r.related_user_id = $2
@@ -131,10 +134,14 @@ pub async fn join(
     if row.get::<_, Option<bool>>("refused").unwrap_or(false) {
         return Ok(Joining::Refused);
     }
+    let require_approval: bool = link.get("require_approval");
+    if row.get::<_, Option<bool>>("removed").unwrap_or(false) && !require_approval {
+        return Ok(Joining::Removed);
+    }
     if row.get::<_, i64>("members") as usize >= max_members {
         return Ok(Joining::Full);
     }
-    if link.get::<_, bool>("require_approval") {
+    if require_approval {
         let new = tx
             .query_opt(
                 "INSERT INTO chat_join_requests (chat_id, user_id) VALUES ($1, $2)

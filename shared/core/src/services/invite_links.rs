@@ -1,7 +1,8 @@
 //! Group invite links (API.md, "Paths the PRD leaves open"): admins make, reset and revoke a
 //! group's link, optionally expiring and optionally needing their approval; anyone holding the
 //! code follows it (REST or `chat:join`) and joins, or asks to. Refused: an unknown, revoked
-//! or expired code (404), a full group (409), someone an admin blocked (403). Admins list the
+//! or expired code (404), a full group (409), someone an admin blocked (403), and someone an
+//! admin removed, unless the link asks the admins first (403). Admins list the
 //! waiting requests and approve or reject each; the requester is told either way.
 
 use chrono::Utc;
@@ -118,7 +119,7 @@ pub async fn qr(
     params(("code" = String, Path)),
     responses(
         (status = 200, description = "Joined (or already a member), or the request waits", body = Envelope<InviteFollowed>),
-        (status = 403, description = "An admin of the group blocked the caller"),
+        (status = 403, description = "An admin of the group blocked the caller, or removed them (and the link does not ask the admins)"),
         (status = 404, description = "No such link: unknown, revoked or expired"),
         (status = 409, description = "The group is full"),
     ))]
@@ -153,6 +154,11 @@ pub async fn join(app: &App, caller: Caller, code: &str) -> Result<InviteFollowe
         Joining::Refused => {
             return Err(ApiError::PermissionDenied(
                 "you cannot join this group".into(),
+            ))
+        }
+        Joining::Removed => {
+            return Err(ApiError::PermissionDenied(
+                "an admin removed you from this group: only an admin can add you back".into(),
             ))
         }
     };
