@@ -1844,9 +1844,39 @@ async fn a_view_once_picture_opens_once_per_recipient() {
     );
     let id = body["data"]["id"].as_str().unwrap().to_owned();
     let open = format!("/api/chats/{group}/messages/{id}/open");
+    // Not ready yet: refused, and the view is not spent.
+    let db = app.owner_db().await.get().await.unwrap();
+    let set_status = |status: &'static str| {
+        let picture = picture.parse::<uuid::Uuid>().unwrap();
+        let db = &db;
+        async move {
+            db.execute(
+                "UPDATE media_files SET status = $2 WHERE id = $1",
+                &[&picture, &status],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    set_status("processing").await;
+    let (status, body) = app.post(&open, Some(&bob.access), json!({})).await;
+    assert_eq!(status, 409, "still being processed: {body}");
+    set_status("completed").await;
     let (status, body) = app.post(&open, Some(&bob.access), json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["mediaId"], picture.as_str());
+    // The open hands the file out, signed: the only way to it, for the file is not shown
+    // any more.
+    assert_eq!(body["data"]["media"]["id"], picture.as_str());
+    let original = body["data"]["media"]["urls"]["original"].as_str().unwrap();
+    assert!(
+        original.contains(&format!("uploads/{picture}")) && original.contains("signature="),
+        "{original}"
+    );
+    let (status, _) = app
+        .get(&format!("/api/media/{picture}"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 404, "opened");
     let (status, _) = app.post(&open, Some(&bob.access), json!({})).await;
     assert_eq!(status, 403, "once");
     let (status, _) = app.post(&open, Some(&carol.access), json!({})).await;

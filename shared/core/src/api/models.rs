@@ -1413,12 +1413,14 @@ pub struct StatusSet {
     pub status: Option<String>,
 }
 
-/// `POST .../messages/{messageId}/open`: a view-once message's file, handed out once.
+/// `POST .../messages/{messageId}/open`: a view-once message's file, handed out once: its
+/// signed URLs are the only way to it (`GET /api/media/{fileId}` answers 404 once it is open).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ViewOnceOpened {
     pub message_id: Uuid,
     pub media_id: Uuid,
+    pub media: MediaFile,
 }
 
 /// A live location as it is now (`message:location:updated`, and the answer to moving or

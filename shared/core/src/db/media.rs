@@ -139,8 +139,11 @@ pub async fn own_by_key(db: &Db, key: &str, uploader: Uuid) -> Result<Option<Med
 /// left; sent after they joined and after they cleared the chat, not hidden, not deleted for
 /// everyone, not a view-once they opened); or someone's profile picture, unless that someone
 /// blocks them. An infected file is seen by no one.
-pub async fn visible(db: &Db, id: Uuid, viewer: Uuid) -> Result<Option<MediaRow>, ApiError> {
-    let client = db.get().await?;
+pub async fn visible(
+    client: &impl GenericClient,
+    id: Uuid,
+    viewer: Uuid,
+) -> Result<Option<MediaRow>, ApiError> {
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM media_files f

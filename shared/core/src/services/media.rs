@@ -330,9 +330,11 @@ pub async fn abort_multipart(
     params(("fileId" = Uuid, Path)),
     responses((status = 200, description = "The file, with signed URLs to it and its variants", body = Envelope<MediaFile>)))]
 pub async fn get(app: &App, caller: Caller, file_id: Uuid) -> Result<MediaFile, ApiError> {
-    let row = media::visible(&app.db, file_id, caller.user_id)
+    let client = app.db.get().await?;
+    let row = media::visible(&client, file_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("file"))?;
+    drop(client);
     media_file(app, &row).await
 }
 
@@ -349,7 +351,7 @@ pub async fn status(
     // seen by no one else).
     let row = match media::own(&app.db, file_id, caller.user_id).await? {
         Some(row) => row,
-        None => media::visible(&app.db, file_id, caller.user_id)
+        None => media::visible(&app.db.get().await?, file_id, caller.user_id)
             .await?
             .ok_or(ApiError::NotFound("file"))?,
     };

@@ -265,7 +265,8 @@ pub async fn history(
 }
 
 /// `POST /api/chats/{chatId}/messages/{messageId}/open`: open a view-once picture or video.
-/// Each recipient gets its file once; a second time, or its sender, is refused.
+/// Each recipient gets its file once, with signed URLs to it (the message never names it, and
+/// `GET /api/media/{fileId}` refuses it once opened); a second time, or its sender, is refused.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/open", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     responses((status = 200, description = "The file, this once", body = Envelope<ViewOnceOpened>)))]
@@ -291,13 +292,28 @@ pub async fn open_view_once(
             "a view-once message is for its recipients".into(),
         ));
     }
+    // The file as the recipient may see it until now (read before the view is recorded, which
+    // ends that), signed once the view commits. One still being processed has nothing to show
+    // yet: the view is not spent on it.
+    let file = crate::db::media::visible(&tx, media_id, caller.user_id).await?;
     if !messages::open_once(&tx, message_id, caller.user_id).await? {
         return Err(ApiError::PermissionDenied("already opened".into()));
+    }
+    let file = file.ok_or(ApiError::NotFound("file"))?;
+    match file.status.as_str() {
+        "completed" => {}
+        "failed" => return Err(ApiError::NotFound("file")),
+        _ => {
+            return Err(ApiError::AlreadyExists(
+                "the file is still being processed: open it once it is ready".into(),
+            ))
+        }
     }
     tx.commit().await?;
     Ok(ViewOnceOpened {
         message_id,
         media_id,
+        media: super::media::media_file(app, &file).await?,
     })
 }
 
