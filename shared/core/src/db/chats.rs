@@ -708,7 +708,22 @@ pub async fn remove_participant(
 ) -> Result<bool, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    lock_group(&tx, chat_id).await?;
+    if !leave_group(&tx, chat_id, user, removed_by).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// [`remove_participant`] in the caller's transaction (an account being erased leaves each of
+/// its groups so, before its rows go).
+pub(super) async fn leave_group(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    user: Uuid,
+    removed_by: Option<Uuid>,
+) -> Result<bool, ApiError> {
+    lock_group(tx, chat_id).await?;
     let left = tx
         .execute(
             "UPDATE chat_participants SET left_at = now(), removed_by_admin = $3
@@ -725,14 +740,13 @@ pub async fn remove_participant(
         removed_by,
     });
     let actor = removed_by.or(Some(user));
-    super::events::append_chat_event(&tx, chat_id, actor, event.name(), Some(&event.data()))
-        .await?;
+    super::events::append_chat_event(tx, chat_id, actor, event.name(), Some(&event.data())).await?;
     let action = if removed_by.is_some() {
         SystemAction::Removed
     } else {
         SystemAction::Left
     };
-    append_system_message(&tx, chat_id, action, actor, Some(user), None).await?;
+    append_system_message(tx, chat_id, action, actor, Some(user), None).await?;
     let successor = tx
         .query_opt(
             "UPDATE chat_participants SET role = 'admin'
@@ -752,11 +766,11 @@ pub async fn remove_participant(
             role: ParticipantRole::Admin,
             changed_by: None,
         });
-        super::events::append_chat_event(&tx, chat_id, None, event.name(), Some(&event.data()))
+        super::events::append_chat_event(tx, chat_id, None, event.name(), Some(&event.data()))
             .await?;
         let successor: Uuid = row.get("user_id");
         append_system_message(
-            &tx,
+            tx,
             chat_id,
             SystemAction::RoleChanged,
             None,
@@ -781,7 +795,6 @@ pub async fn remove_participant(
         &[&chat_id, &user],
     )
     .await?;
-    tx.commit().await?;
     Ok(true)
 }
 

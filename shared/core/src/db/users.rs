@@ -591,6 +591,24 @@ pub struct Erased {
 pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
+    // They leave each of their groups as a member who leaves does (the event and system message,
+    // an admin in their place if they were the last), before their rows go: members would
+    // otherwise not be told, and a group could be left with no admin. Groups first, then the
+    // user row, the order everything else locks them in.
+    let groups: Vec<Uuid> = tx
+        .query(
+            "SELECT p.chat_id FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+             WHERE p.user_id = $1 AND p.left_at IS NULL AND c.type = 'group'
+             ORDER BY p.chat_id",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("chat_id"))
+        .collect();
+    for chat in groups {
+        super::chats::leave_group(&tx, chat, id, None).await?;
+    }
     let Some(row) = tx
         .query_opt("SELECT email FROM users WHERE id = $1 FOR UPDATE", &[&id])
         .await?

@@ -229,6 +229,8 @@ pub async fn delete_account(
         return Err(ApiError::InvalidCredentials);
     }
     let erased = users::erase(&app.db, caller.user_id).await?;
+    // Their groups were told they left.
+    super::relay::wake(app, "chat:participant:left").await;
     super::accounts::end_sessions(app, caller.user_id, &erased.sessions).await;
     for key in &erased.blob_keys {
         // The rows are gone, so nothing links to a blob left behind; it is logged for cleanup.

@@ -91,6 +91,56 @@ async fn export_then_erase_an_account() {
     app.stop().await;
 }
 
+/// An erased account leaves each of its groups as a member who leaves does: the members are
+/// told (live and through sync), and a group whose only admin it was gets another.
+#[tokio::test]
+async fn an_erased_account_leaves_its_groups_and_hands_on_their_admin() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "club", &[&bob, &carol]).await;
+    let since = crate::sync::present(&app, &carol).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, _) = app
+        .delete(
+            "/api/users/me",
+            &alice.access,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let left = bob_ws.next_event("chat:participant:left").await;
+    assert_eq!(left["data"]["userId"], alice.id.as_str());
+    let promoted = bob_ws.next_event("chat:participant:role_changed").await;
+    assert_eq!(promoted["data"]["role"], "admin");
+    let (_, chat) = app
+        .get(&format!("/api/chats/{group}"), Some(&carol.access))
+        .await;
+    let roles: Vec<(&str, &str)> = chat["data"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["username"].as_str().unwrap(), p["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert_eq!(
+        roles.iter().filter(|(_, role)| *role == "admin").count(),
+        1,
+        "the group keeps an admin: {roles:?}"
+    );
+    let (events, _) = crate::sync::sync_all(&app, &carol, &since).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "chat:participant:left"
+                && e["data"]["userId"] == alice.id.as_str()),
+        "{events:?}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn erasure_removes_login_traces_and_message_details() {
     let app = spawn_app().await;
