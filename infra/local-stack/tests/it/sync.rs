@@ -292,6 +292,26 @@ async fn a_group_message_is_one_event_row_and_members_see_their_windows() {
     app.stop().await;
 }
 
+/// `cursor` is refused as expired by `/api/sync` (410 `SYNC_CURSOR_EXPIRED`) and at the
+/// WebSocket handshake of `/ws?since=` (410).
+async fn refused_everywhere(app: &TestApp, user: &User, cursor: &str) {
+    let (status, body) = app
+        .get(&format!("/api/sync?since={cursor}"), Some(&user.access))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (410, Some("SYNC_CURSOR_EXPIRED")),
+        "{cursor}"
+    );
+    match WsClient::connect_since(app, &user.access, cursor).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 410),
+        other => panic!(
+            "a resume from {cursor} is refused, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+}
+
 #[tokio::test]
 async fn cursors_past_the_retention_expire() {
     let app = spawn_app().await;
@@ -308,20 +328,7 @@ async fn cursors_past_the_retention_expire() {
     short.settings = Arc::new(settings);
     tokio::time::sleep(Duration::from_millis(20)).await;
     relay::scheduled(&short).await.unwrap();
-    let (status, body) = app
-        .get(&format!("/api/sync?since={since}"), Some(&bob.access))
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (410, Some("SYNC_CURSOR_EXPIRED"))
-    );
-    match WsClient::connect_since(&app, &bob.access, &since).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 410),
-        other => panic!(
-            "a resume past the retention is refused, got {:?}",
-            other.map(|_| ())
-        ),
-    }
+    refused_everywhere(&app, &bob, &since).await;
     // The cursor Bob had is past too (compaction also took events after it, in others'
     // streams); a fresh one works.
     let (status, _) = app
@@ -348,20 +355,7 @@ async fn cursors_ahead_of_the_log_are_refused() {
     let (horizon, _) = since.split_once('.').expect("a cursor is xid.event");
     let horizon: i64 = horizon.parse().unwrap();
     let ahead = format!("{}.0", horizon + 1_000_000);
-    let (status, body) = app
-        .get(&format!("/api/sync?since={ahead}"), Some(&bob.access))
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (410, Some("SYNC_CURSOR_EXPIRED"))
-    );
-    match WsClient::connect_since(&app, &bob.access, &ahead).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 410),
-        other => panic!(
-            "a resume from ahead of the log is refused, got {:?}",
-            other.map(|_| ())
-        ),
-    }
+    refused_everywhere(&app, &bob, &ahead).await;
     // Every cursor the server issued is honoured: the present, the last event's, a page's.
     send(&app, &alice, &chat, "one").await;
     let (events, cursor) = sync_all(&app, &bob, &since).await;
