@@ -4,8 +4,8 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    CursorPagination, Envelope, LiveLocation, Message, Page, PageEnvelope, Timestamp,
-    ViewOnceOpened,
+    CursorPagination, Envelope, LiveLocation, Message, Page, PageEnvelope, ProcessingStatus,
+    Timestamp, ViewOnceOpened,
 };
 use crate::api::requests::{
     ForwardMessageRequest, GalleryQuery, HistoryQuery, LiveLocationUpdate, SendMessageRequest,
@@ -300,10 +300,10 @@ pub async fn open_view_once(
         return Err(ApiError::PermissionDenied("already opened".into()));
     }
     let file = file.ok_or(ApiError::NotFound("file"))?;
-    match file.status.as_str() {
-        "completed" => {}
-        "failed" => return Err(ApiError::NotFound("file")),
-        _ => {
+    match ProcessingStatus::parse(&file.status) {
+        ProcessingStatus::Completed => {}
+        ProcessingStatus::Failed => return Err(ApiError::NotFound("file")),
+        ProcessingStatus::Pending | ProcessingStatus::Processing => {
             return Err(ApiError::AlreadyExists(
                 "the file is still being processed: open it once it is ready".into(),
             ))
