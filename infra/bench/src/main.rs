@@ -299,6 +299,15 @@ impl CpuTime {
     }
 }
 
+impl std::iter::Sum for CpuTime {
+    fn sum<I: Iterator<Item = CpuTime>>(times: I) -> CpuTime {
+        times.fold(CpuTime::default(), |sum, t| CpuTime {
+            user: sum.user + t.user,
+            kernel: sum.kernel + t.kernel,
+        })
+    }
+}
+
 impl std::ops::Sub for CpuTime {
     type Output = CpuTime;
     fn sub(self, earlier: CpuTime) -> CpuTime {
@@ -335,7 +344,10 @@ fn cpu_secs(pid: u32) -> f64 {
 /// CPU seconds of every PostgreSQL process on the machine (the benchmark's private cluster is
 /// the busy one).
 fn postgres_cpu_secs() -> f64 {
-    postgres_cpu_by_process().values().map(|t| t.total()).sum()
+    postgres_cpu_by_process()
+        .into_values()
+        .sum::<CpuTime>()
+        .total()
 }
 
 /// CPU time of each PostgreSQL process on the machine, by process id.
@@ -987,14 +999,14 @@ async fn print_postgres_processes(
     // (The postmaster, and processes that ended before this look, are not in pg_stat_activity.)
     let mut by_kind: Vec<(String, f64, usize)> = Vec::new();
     for (pid, cpu) in processes {
-        let secs = &cpu.total();
+        let secs = cpu.total();
         let kind = row_of(*pid).map_or("postmaster or ended".to_owned(), |r| r.get("kind"));
         match by_kind.iter_mut().find(|(k, _, _)| *k == kind) {
             Some((_, total, n)) => {
                 *total += secs;
                 *n += 1;
             }
-            None => by_kind.push((kind, *secs, 1)),
+            None => by_kind.push((kind, secs, 1)),
         }
     }
     by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -184,12 +184,7 @@ pub async fn send_at_rate(
         .into_iter()
         .map(|(pid, cpu)| (pid, cpu - cpu_pg_0.get(&pid).copied().unwrap_or_default()))
         .collect();
-    let cpu_pg = by_process
-        .iter()
-        .fold(CpuTime::default(), |sum, (_, cpu)| CpuTime {
-            user: sum.user + cpu.user,
-            kernel: sum.kernel + cpu.kernel,
-        });
+    let cpu_pg: CpuTime = by_process.iter().map(|(_, cpu)| *cpu).sum();
     by_process.sort_by(|a, b| b.1.total().total_cmp(&a.1.total()));
     let xacts = transactions(&stack.database_url).await? - xacts_0;
     let aws_1 = aws_cost::counts(&stack.base).await?;
