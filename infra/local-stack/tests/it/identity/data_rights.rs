@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::support::{spawn_app, spawn_app_with};
 
-use super::{closed, code, PASSWORD};
+use super::{closed, code, erase_account, PASSWORD};
 
 #[tokio::test]
 async fn export_then_erase_an_account() {
@@ -37,14 +37,7 @@ async fn export_then_erase_an_account() {
         )
         .await;
     assert_eq!((status, code(&body)), (401, Some("INVALID_CREDENTIALS")));
-    let (status, _) = app
-        .delete(
-            "/api/users/me",
-            &alice.access,
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    erase_account(&app, &alice).await;
     assert!(closed(&mut ws).await);
     let (status, _) = app
         .post(
@@ -102,14 +95,7 @@ async fn an_erased_account_leaves_its_groups_and_hands_on_their_admin() {
     let group = app.open_group(&alice, "club", &[&bob, &carol]).await;
     let since = crate::sync::present(&app, &carol).await;
     let mut bob_ws = app.ws(&bob.access).await;
-    let (status, _) = app
-        .delete(
-            "/api/users/me",
-            &alice.access,
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    erase_account(&app, &alice).await;
 
     let left = bob_ws.next_event("chat:participant:left").await;
     assert_eq!(left["data"]["userId"], alice.id.as_str());
@@ -164,14 +150,7 @@ async fn erasure_removes_login_traces_and_message_details() {
         )
         .await;
     assert_eq!(status, 401);
-    let (status, _) = app
-        .delete(
-            "/api/users/me",
-            &alice.access,
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    erase_account(&app, &alice).await;
 
     let id: Uuid = alice.id.parse().unwrap();
     let db = app.app().db.get().await.unwrap();
@@ -234,14 +213,7 @@ async fn erasure_deletes_uploaded_media_and_their_blobs() {
         )
         .await
         .unwrap();
-    let (status, _) = app
-        .delete(
-            "/api/users/me",
-            &alice.access,
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    erase_account(&app, &alice).await;
     for key in [&original, &thumbnail] {
         assert_eq!(blobs.get(key).await.unwrap(), None, "{key} is deleted");
     }

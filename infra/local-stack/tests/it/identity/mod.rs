@@ -22,6 +22,18 @@ fn code(body: &Value) -> Option<&str> {
     body["error"]["code"].as_str()
 }
 
+/// `user` erases their account with their password (`DELETE /api/users/me`), which succeeds.
+async fn erase_account(app: &crate::support::TestApp, user: &crate::support::User) {
+    let (status, body) = app
+        .delete(
+            "/api/users/me",
+            &user.access,
+            serde_json::json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// The connection closes within 3 s (events pushed before the close are skipped: the relay may
 /// still be delivering something committed just before).
 pub(crate) async fn closed(ws: &mut crate::support::WsClient) -> bool {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::support::{relaxed_settings, spawn_app, spawn_app_with};
 
-use super::{closed, code, enable_two_factor, PASSWORD};
+use super::{closed, code, enable_two_factor, erase_account, PASSWORD};
 
 #[tokio::test]
 async fn device_sessions_are_listed_and_revocable() {
@@ -408,14 +408,7 @@ async fn a_revoked_session_stops_working_on_rest_and_over_the_websocket_at_once(
     );
 
     // An erased account.
-    let (status, _) = app
-        .delete(
-            "/api/users/me",
-            &laptop.access,
-            json!({ "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    erase_account(&app, &laptop).await;
     let (status, _) = app
         .post(
             "/api/chats",
