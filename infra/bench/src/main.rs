@@ -2,7 +2,9 @@
 //! release binary next to this one) as a child process with a private, durable PostgreSQL, then
 //! measures and prints:
 //!
-//! 1. the floor: single-row INSERT commit latency of that PostgreSQL, one client (pgbench-style);
+//! 1. the floor: single-row INSERT commit latency of that PostgreSQL, one client (pgbench-style),
+//!    and the store-and-forward floor: send -> receive through the least a server that stores
+//!    before it delivers can do, at the 1:1 rate (`store_and_forward.rs`);
 //! 2. connect rate and server memory per idle connection for N WebSocket connections;
 //! 3. frame round trip through route dispatch (an unknown action answered by `$default`);
 //! 4. send -> receive latency of `message:send` -> `message:received` at a fixed mean rate
@@ -61,6 +63,7 @@ mod groups;
 mod media;
 mod message_features;
 mod one_to_one;
+mod store_and_forward;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -610,6 +613,20 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
         1000.0 / floor_avg
     );
     println!("  {}", summary(&floor));
+    let forwarded =
+        store_and_forward::measure(&stack.database_url, o.pairs, o.rate, o.seconds.min(10)).await?;
+    println!(
+        "\n[store-and-forward floor] one durable INSERT per message, then a direct push (no checks, \
+         no event log, no receipts), {} msg/s over {} pairs",
+        o.rate, o.pairs
+    );
+    println!("  delivered: {}", summary(&forwarded.delivered));
+    println!(
+        "  p50 / floor = {:.2}x; CPU per delivered message: server {:.3} ms + postgres {:.3} ms",
+        ms(&forwarded.delivered, 0.5) / floor_avg,
+        forwarded.server_cpu_ms,
+        forwarded.postgres_cpu_ms
+    );
 
     // Users: pairs for the message path, and owners for the idle connections.
     let idle_users = (o.connections / 100).clamp(1, 100);
@@ -740,9 +757,11 @@ async fn run(o: &Options, stack: &Stack) -> Result<()> {
     );
     println!("  not received within 5 s: {}", phase.lost);
     println!(
-        "  p50 / floor = {:.2}x (budget 2x); CPU per delivered message: server {:.3} ms + postgres {:.3} ms \
+        "  p50 / floor = {:.2}x (budget 2x; the store-and-forward floor's p50 is {:.2}x); \
+         CPU per delivered message: server {:.3} ms + postgres {:.3} ms \
          (and this benchmark's clients, on the same cores, {:.3} ms)",
         ms(&phase.delivered, 0.5) / floor_avg,
+        ms(&forwarded.delivered, 0.5) / floor_avg,
         phase.server_cpu_ms,
         phase.postgres_cpu_ms,
         phase.client_cpu_ms
