@@ -283,16 +283,32 @@ pub async fn mark_read(
     Ok((row.get("before"), row.get("now")))
 }
 
-/// One sender told that their messages were read: up to their latest message in the range.
+/// One sender told about their messages a reader just read: up to their latest message in
+/// the range.
 pub struct ReadNotice {
     pub sender: Uuid,
     pub message_id: Uuid,
     pub seq: i64,
+    /// What the sender is told: that the messages were read, or only that they were delivered.
+    pub told: ReadTold,
+}
+
+/// How a read shows to a sender, as the reader's privacy allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadTold {
+    /// They share read receipts (`read_receipts_shared`, V18): `message:read`.
+    Read,
+    /// They do not, and the reader hides their presence from the sender (`presence_visible`),
+    /// whose delivery ticks therefore show only once the reader reads: `message:delivered`
+    /// now, as the history shows from now on.
+    Delivered,
 }
 
 /// The senders of the messages `reader` just read (`seq` in `(after, up_to]`), each with their
-/// latest one there: those who see read receipts from the reader (`read_receipts_shared`, V18)
-/// and neither block nor are blocked by them. One row per sender, however many messages.
+/// latest one there, who are told something of it (`ReadTold`) and neither block nor are
+/// blocked by the reader. One row per sender, however many messages. A sender who gets no read
+/// receipts but sees the reader's presence was told of the delivery when it happened, and is
+/// not listed.
 pub async fn read_notices(
     client: &impl GenericClient,
     chat_id: Uuid,
@@ -303,14 +319,16 @@ pub async fn read_notices(
     let stmt = client
         .prepare_cached(
             // The range's senders first (one row each), then the privacy checks per sender.
-            "SELECT s.sender_id, s.id, s.seq FROM (
-                 SELECT DISTINCT ON (m.sender_id) m.sender_id, m.id, m.seq
-                 FROM messages m
-                 WHERE m.chat_id = $1 AND m.seq > $3 AND m.seq <= $4
-                   AND m.sender_id IS NOT NULL AND m.sender_id <> $2 AND NOT m.deleted_for_everyone
-                 ORDER BY m.sender_id, m.seq DESC
+            "SELECT s.sender_id, s.id, s.seq, s.reads_shared FROM (
+                 SELECT s.*, read_receipts_shared($1, $2, s.sender_id) AS reads_shared FROM (
+                     SELECT DISTINCT ON (m.sender_id) m.sender_id, m.id, m.seq
+                     FROM messages m
+                     WHERE m.chat_id = $1 AND m.seq > $3 AND m.seq <= $4
+                       AND m.sender_id IS NOT NULL AND m.sender_id <> $2 AND NOT m.deleted_for_everyone
+                     ORDER BY m.sender_id, m.seq DESC
+                 ) s OFFSET 0
              ) s
-             WHERE read_receipts_shared($1, $2, s.sender_id)
+             WHERE (s.reads_shared OR NOT presence_visible($2, s.sender_id))
                AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
                    AND b.user_id = s.sender_id AND b.related_user_id = $2)
                AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
@@ -325,6 +343,11 @@ pub async fn read_notices(
             sender: r.get("sender_id"),
             message_id: r.get("id"),
             seq: r.get("seq"),
+            told: if r.get("reads_shared") {
+                ReadTold::Read
+            } else {
+                ReadTold::Delivered
+            },
         })
         .collect())
 }

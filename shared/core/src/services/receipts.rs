@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::api::models::{MessageInfo, MessageStatus, ReadUpTo, RecipientReceipt, Timestamp};
 use crate::api::ws::{MessageDelivered, MessageRead, ServerEvent};
 use crate::auth::tokens::Caller;
-use crate::db::message_changes;
+use crate::db::message_changes::{self, ReadTold};
 use crate::db::messages::{self, DeliveredUpTo};
 use crate::db::{self, events, relationships};
 use crate::error::ApiError;
@@ -133,7 +133,8 @@ pub async fn record(
 /// `POST /api/chats/{chatId}/messages/{messageId}/read` (and `message:read`): the caller has
 /// read this message and every earlier one of the chat. Each sender of what they just read is
 /// told once (`message:read`, up to their latest message), however many messages it covers,
-/// as read-receipt privacy allows; the caller's other devices are told too (not the connection
+/// as read-receipt privacy allows (a sender whose delivery ticks waited for the read, because
+/// the reader hides their presence, is told `message:delivered` instead); the caller's other devices are told too (not the connection
 /// that read, `origin`, which has its answer). Reading what is already read changes nothing.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/read", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
@@ -164,19 +165,34 @@ pub async fn read(
         } else {
             Vec::new()
         };
-        let mut notices: Vec<(Uuid, serde_json::Value)> = senders
-            .into_iter()
-            .map(|n| {
-                let event = ServerEvent::MessageRead(MessageRead {
-                    message_id: n.message_id,
-                    chat_id,
-                    seq: now,
-                    read_by: reader,
-                    timestamp,
-                });
-                (n.sender, event.data())
-            })
-            .collect();
+        let mut reads: Vec<(Uuid, serde_json::Value)> = Vec::new();
+        let mut deliveries: Vec<(Uuid, serde_json::Value)> = Vec::new();
+        for n in senders {
+            match n.told {
+                ReadTold::Read => reads.push((
+                    n.sender,
+                    ServerEvent::MessageRead(MessageRead {
+                        message_id: n.message_id,
+                        chat_id,
+                        seq: now,
+                        read_by: reader,
+                        timestamp,
+                    })
+                    .data(),
+                )),
+                ReadTold::Delivered => deliveries.push((
+                    n.sender,
+                    ServerEvent::MessageDelivered(MessageDelivered {
+                        message_id: n.message_id,
+                        chat_id,
+                        seq: n.seq,
+                        delivered_to: vec![reader],
+                        timestamp,
+                    })
+                    .data(),
+                )),
+            }
+        }
         let own = ServerEvent::MessageRead(MessageRead {
             message_id,
             chat_id,
@@ -184,9 +200,13 @@ pub async fn read(
             read_by: reader,
             timestamp,
         });
-        notices.push((reader, own.data()));
+        reads.push((reader, own.data()));
         let origin = origin.map(|connection| (reader, connection));
-        events::append_receipts(&tx, own.name(), "readBy", &notices, origin).await?;
+        // Sent together: one round trip.
+        tokio::try_join!(
+            events::append_receipts(&tx, own.name(), "readBy", &reads, origin),
+            events::append_receipts(&tx, "message:delivered", "deliveredTo", &deliveries, None),
+        )?;
     }
     tx.commit().await?;
     if now > before {

@@ -59,7 +59,7 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
     set_profile(
         &app,
         &bob,
-        json!({ "privacySettings": { "lastSeen": "nobody" } }),
+        json!({ "privacySettings": { "lastSeen": "nobody", "readReceipts": false } }),
     )
     .await;
     let with_bob = app.open_chat(&alice, &bob).await;
@@ -67,8 +67,9 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
     let mut alice_ws = app.ws(&alice.access).await;
     let _bob_online = app.ws(&bob.access).await;
     let _carol_online = app.ws(&carol.access).await;
+    let mut sent = Vec::new();
     for (chat, id) in [(&with_bob, "to-bob"), (&with_carol, "to-carol")] {
-        let (status, _) = app
+        let (status, body) = app
             .post(
                 &format!("/api/chats/{chat}/messages"),
                 Some(&alice.access),
@@ -76,6 +77,7 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
             )
             .await;
         assert_eq!(status, 201);
+        sent.push(body["data"]["id"].as_str().unwrap().to_owned());
     }
     // Carol shows her presence: her tick arrives. Bob hides his: none about him does.
     let delivered = alice_ws.next_event("message:delivered").await;
@@ -103,5 +105,26 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
         "sent",
         "the history does not show it either"
     );
+    // Bob reads, sharing no read receipts: the delivery shows now, live as in the history,
+    // and the read does not.
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{with_bob}/messages/{}/read", sent[0]),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let delivered = alice_ws.next_event("message:delivered").await;
+    assert_eq!(
+        delivered["data"]["deliveredTo"],
+        json!([bob.id]),
+        "{delivered}"
+    );
+    assert_eq!(delivered["data"]["messageId"], sent[0].as_str());
+    assert_eq!(status_in(with_bob.clone()).await, "delivered");
+    alice_ws
+        .expect_silence(std::time::Duration::from_millis(400))
+        .await;
     app.stop().await;
 }
