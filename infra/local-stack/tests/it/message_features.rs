@@ -2109,6 +2109,72 @@ async fn a_live_location_moves_until_stopped_and_only_its_sender_moves_it() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_member_who_left_stops_following_a_live_location() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "hikers", &[&bob, &carol]).await;
+    let share = |client_id: &'static str, seconds: i64| {
+        let (app, alice, group) = (&app, &alice, &group);
+        async move {
+            let (status, body) = send_body(
+                app,
+                alice,
+                group,
+                json!({ "clientMessageId": client_id, "type": "location",
+                "metadata": { "latitude": 1.0, "longitude": 2.0, "liveSeconds": seconds } }),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+            body["data"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let live = share("live", 900).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages/{live}/star"),
+            Some(&carol.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .delete(&format!("/api/chats/{group}"), &carol.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "carol leaves, keeping the chat");
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{group}/messages/{live}/location"),
+            &alice.access,
+            json!({ "latitude": 48.85, "longitude": 2.35 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let shown = |messages: Vec<Value>| {
+        messages
+            .into_iter()
+            .find(|m| m["id"] == live.as_str())
+            .expect("the live location is listed")["metadata"]
+            .clone()
+    };
+    let for_bob = shown(history(&app, &bob, &group).await);
+    assert_eq!(for_bob["latitude"], 48.85, "a member follows it");
+    let for_carol = shown(history(&app, &carol, &group).await);
+    assert_eq!(
+        (for_carol.get("latitude"), for_carol.get("longitude")),
+        (None, None),
+        "{for_carol}"
+    );
+    assert_eq!(for_carol["liveStopped"], true, "it shows as ended");
+    let (status, starred) = app.get("/api/messages/starred", Some(&carol.access)).await;
+    assert_eq!(status, 200);
+    let for_carol = shown(starred["data"].as_array().unwrap().clone());
+    assert_eq!(for_carol.get("latitude"), None, "{for_carol}");
+    app.stop().await;
+}
+
 /// API.md's acceptance flow, end to end on the local stack: send, receive on two devices,
 /// typing, read, edit, react, reply, delete for everyone, and an offline device catching up
 /// through sync.

@@ -242,12 +242,14 @@ pub async fn messages(db: &Db, chat: Uuid, user: Uuid) -> Result<Vec<Message>, A
             super::last_seq_read("p"),
         ))
         .await?;
-    Ok(client
+    let mut history: Vec<Message> = client
         .query(&stmt, &[&chat, &user])
         .await?
         .iter()
         .map(|r| super::messages::message_row(r, MessageStatus::Sent))
-        .collect())
+        .collect();
+    super::messages::as_seen_by(&client, user, &mut history).await?;
+    Ok(history)
 }
 
 /// The stored files behind `media` ids: id -> (blob key, file name, size).

@@ -475,6 +475,59 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
     }
 }
 
+/// A live location's metadata: how long it is shared for (`liveSeconds`).
+fn live_seconds(m: &Message) -> Option<i64> {
+    (m.kind == "location")
+        .then(|| m.metadata.get("liveSeconds")?.as_i64())
+        .flatten()
+}
+
+/// Show `messages` to `viewer` as they stood when the viewer left their chat, where that
+/// differs: a live location still shared after a former member left shows as ended and without
+/// its position (its sender goes on moving it for the chat, and leaving is the end of following
+/// them). One that stopped moving before they left (its time was up) shows as they saw it.
+/// Asks PostgreSQL only when the messages hold a live location.
+pub(super) async fn as_seen_by(
+    client: &impl deadpool_postgres::GenericClient,
+    viewer: Uuid,
+    messages: &mut [Message],
+) -> Result<(), ApiError> {
+    let chats: Vec<Uuid> = messages
+        .iter()
+        .filter(|m| live_seconds(m).is_some())
+        .map(|m| m.chat_id)
+        .collect();
+    if chats.is_empty() {
+        return Ok(());
+    }
+    let stmt = client
+        .prepare_cached(
+            "SELECT chat_id, left_at FROM chat_participants
+             WHERE user_id = $1 AND chat_id = ANY($2) AND left_at IS NOT NULL",
+        )
+        .await?;
+    let left: HashMap<Uuid, DateTime<Utc>> = client
+        .query(&stmt, &[&viewer, &chats])
+        .await?
+        .iter()
+        .map(|r| (r.get("chat_id"), r.get("left_at")))
+        .collect();
+    for message in messages.iter_mut() {
+        let (Some(seconds), Some(left_at)) = (live_seconds(message), left.get(&message.chat_id))
+        else {
+            continue;
+        };
+        if message.created_at.0 + chrono::Duration::seconds(seconds) > *left_at {
+            message.metadata.remove("latitude");
+            message.metadata.remove("longitude");
+            message
+                .metadata
+                .insert("liveStopped".into(), serde_json::Value::Bool(true));
+        }
+    }
+    Ok(())
+}
+
 /// One message as just stored (status `sent`).
 pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Message>, ApiError> {
     let client = db.get().await?;
@@ -616,6 +669,7 @@ pub async fn history(
             .collect();
         page.reverse();
         page.extend(newer.iter().map(with_status));
+        as_seen_by(client, viewer, &mut page).await?;
         return Ok(Some((page, has_more)));
     }
     let lower = match cursor.after {
@@ -634,6 +688,7 @@ pub async fn history(
     if !ascending {
         page.reverse();
     }
+    as_seen_by(client, viewer, &mut page).await?;
     Ok(Some((page, has_more)))
 }
 
@@ -738,12 +793,12 @@ pub async fn starred(
         .await?;
     let rows = client.query(&page, &[&user, &limit, &offset]).await?;
     let total: i64 = client.query_one(&count, &[&user]).await?.get("total");
-    Ok((
-        rows.iter()
-            .map(|r| message_row(r, MessageStatus::Sent))
-            .collect(),
-        total,
-    ))
+    let mut page: Vec<Message> = rows
+        .iter()
+        .map(|r| message_row(r, MessageStatus::Sent))
+        .collect();
+    as_seen_by(&client, user, &mut page).await?;
+    Ok((page, total))
 }
 
 /// One recipient's receipt of a message, as stored: their watermarks against its `seq`, the
@@ -983,10 +1038,17 @@ pub async fn search(
         )
         .await?;
     let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
+    let mut found: Vec<Message> = rows
+        .iter()
+        .map(|r| message_row(r, MessageStatus::Sent))
+        .collect();
+    as_seen_by(&client, viewer, &mut found).await?;
     Ok((
-        rows.iter()
-            .map(|r| SearchRow {
-                message: message_row(r, MessageStatus::Sent),
+        found
+            .into_iter()
+            .zip(&rows)
+            .map(|(message, r)| SearchRow {
+                message,
                 marked_snippet: r.get("snippet"),
             })
             .collect(),
