@@ -251,6 +251,46 @@ async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
     )
     .await;
     assert_eq!(body["data"]["settings"]["muteNotifications"], false);
+    // A mute's end alone mutes until then; one already past, or with an unmute, is refused
+    // and changes nothing.
+    let (_, body) = update(
+        &app,
+        &alice,
+        &chats[1],
+        json!({ "settings": { "muteUntil": until } }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["settings"]["muteNotifications"], true,
+        "{body}"
+    );
+    assert!(body["data"]["settings"]["muteUntil"].is_string(), "{body}");
+    let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    for (settings, says) in [
+        (
+            json!({ "muteNotifications": true, "muteUntil": past }),
+            "in the future",
+        ),
+        (json!({ "muteUntil": past }), "in the future"),
+        (
+            json!({ "muteNotifications": false, "muteUntil": until }),
+            "not with `false`",
+        ),
+    ] {
+        let (status, body) = update(&app, &alice, &chats[0], json!({ "settings": settings })).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(says),
+            "{body}"
+        );
+    }
+    let (_, mine) = app
+        .get(&format!("/api/chats/{}", chats[0]), Some(&alice.access))
+        .await;
+    assert_eq!(
+        mine["data"]["settings"]["muteNotifications"], false,
+        "{mine}"
+    );
     let (_, theirs) = app
         .get(&format!("/api/chats/{}", chats[0]), Some(&others[0].access))
         .await;

@@ -612,7 +612,8 @@ pub struct ChatSettingsPatch {
     /// `true` mutes until `muteUntil` (or until unmuted); `false` unmutes.
     #[serde(default)]
     pub mute_notifications: Option<bool>,
-    /// With `muteNotifications: true`: when the mute ends (WhatsApp offers 8 hours, a week, always).
+    /// When the mute ends (WhatsApp offers 8 hours, a week, always): in the future; alone, it
+    /// mutes until then.
     #[serde(default, deserialize_with = "optional_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub mute_until: Option<chrono::DateTime<chrono::Utc>>,

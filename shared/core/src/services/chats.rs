@@ -6,7 +6,9 @@ use crate::api::models::{
     ChatDetails, ChatRemoval, ChatRemoved, ChatSummary, ChatType, Envelope, HistoryCleared,
     InvitationDeclined, OffsetPagination, Page, PageEnvelope, ParticipantRole,
 };
-use crate::api::requests::{ChatListQuery, CreateChatRequest, UpdateChatRequest};
+use crate::api::requests::{
+    ChatListQuery, ChatSettingsPatch, CreateChatRequest, UpdateChatRequest,
+};
 use crate::auth::tokens::Caller;
 use crate::db::chats::{ChatChange, MAX_PINNED_CHATS};
 use crate::db::{chats, relationships, users};
@@ -230,8 +232,11 @@ pub async fn update(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
-    body: UpdateChatRequest,
+    mut body: UpdateChatRequest,
 ) -> Result<ChatDetails, ApiError> {
+    if let Some(settings) = body.settings.as_mut() {
+        check_mute(settings, chrono::Utc::now())?;
+    }
     let standing = {
         let client = app.db.get().await?;
         match chats::standing(&client, chat_id, caller.user_id).await? {
@@ -284,6 +289,31 @@ pub async fn update(
     )
     .await;
     get(app, caller, chat_id).await
+}
+
+/// A mute's end (`muteUntil`) must lie ahead, and mutes until then: alone, it is taken with
+/// `muteNotifications: true`; with `false` (unmute) it contradicts it. Either way a mistaken
+/// one is refused, not taken as "not muted".
+fn check_mute(
+    settings: &mut ChatSettingsPatch,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let Some(until) = settings.mute_until else {
+        return Ok(());
+    };
+    if settings.mute_notifications == Some(false) {
+        return Err(ApiError::Validation(
+            "`settings.muteUntil`: a mute's end goes with `muteNotifications: true` (or alone), not with `false`"
+                .into(),
+        ));
+    }
+    if until <= now {
+        return Err(ApiError::Validation(
+            "`settings.muteUntil`: must be in the future".into(),
+        ));
+    }
+    settings.mute_notifications = Some(true);
+    Ok(())
 }
 
 /// `POST /api/chats/{chatId}/clear`: clear the chat's history so far for yourself (the others
