@@ -133,6 +133,43 @@ async fn admins_rename_a_group_and_every_member_is_told() {
 }
 
 #[tokio::test]
+async fn pins_sent_at_once_still_pin_three_chats_at_most() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let mut chats = Vec::new();
+    for i in 0..8 {
+        let other = app.register(&format!("friend{i}")).await;
+        chats.push(app.open_chat(&alice, &other).await);
+    }
+    let answers = futures_util::future::join_all(chats.iter().map(|chat| {
+        update(
+            &app,
+            &alice,
+            chat,
+            json!({ "settings": { "pinChat": true } }),
+        )
+    }))
+    .await;
+    let pinned_ok = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(pinned_ok, 3, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| [200, 400].contains(status)),
+        "{answers:?}"
+    );
+    let (_, rows) = app.get("/api/chats", Some(&alice.access)).await;
+    let pinned = rows["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["settings"]["pinChat"] == true)
+        .count();
+    assert_eq!(pinned, 3, "{rows}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

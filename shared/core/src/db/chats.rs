@@ -1272,6 +1272,9 @@ pub async fn update(
     }
     if let Some(settings) = request.settings {
         if settings.pin_chat == Some(true) {
+            // Counted under the user's lock: pins sent together do not all count the same
+            // few, and pass the limit together.
+            super::users::lock(&tx, user).await?;
             let pinned: i64 = tx
                 .query_one(
                     "SELECT count(*) AS n FROM chat_participants

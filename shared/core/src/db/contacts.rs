@@ -267,15 +267,6 @@ pub async fn group(
         .map(|r| group_row(&r)))
 }
 
-/// Lock `owner`'s row, so that counting their groups and adding one is one step.
-pub async fn lock_owner(client: &impl GenericClient, owner: Uuid) -> Result<(), ApiError> {
-    let stmt = client
-        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
-        .await?;
-    client.query_opt(&stmt, &[&owner]).await?;
-    Ok(())
-}
-
 pub async fn group_count(client: &impl GenericClient, owner: Uuid) -> Result<i64, ApiError> {
     let stmt = client
         .prepare_cached("SELECT count(*) AS n FROM contact_groups WHERE owner_id = $1")

@@ -13,6 +13,17 @@ use crate::error::ApiError;
 
 use super::{is_unique_violation, Db};
 
+/// Lock `user`'s row for the rest of the transaction, so that counting something of theirs
+/// and adding one is one step (a limit on their contact groups, their pinned chats): a
+/// concurrent request of theirs waits instead of counting the same.
+pub async fn lock(client: &impl GenericClient, user: Uuid) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .await?;
+    client.query_opt(&stmt, &[&user]).await?;
+    Ok(())
+}
+
 pub enum NewUserConflict {
     Email,
     Username,

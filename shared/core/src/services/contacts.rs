@@ -244,7 +244,7 @@ pub async fn create_group(
     let id = Uuid::now_v7();
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    contacts::lock_owner(&tx, owner).await?;
+    users::lock(&tx, owner).await?;
     if contacts::group_count(&tx, owner).await? >= contacts::MAX_GROUPS {
         return Err(ApiError::AlreadyExists(format!(
             "at most {} contact groups",
