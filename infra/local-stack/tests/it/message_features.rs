@@ -1658,6 +1658,94 @@ async fn disappearing_messages_expire_and_are_erased_by_the_schedule() {
 }
 
 #[tokio::test]
+async fn a_disappeared_message_is_gone_before_the_schedule_erases_it() {
+    // No scheduled run during the test: the expired row stays in the table throughout.
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let earlier = app.sent(&alice, &chat, "said before the timer").await;
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &alice.access,
+            json!({ "disappearingSeconds": 86400 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let since = present(&app, &bob).await;
+    let gone = app.sent(&alice, &chat, "a secret for a day").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{gone}/star"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let elsewhere = app.open_chat(&bob, &app.register("carol").await).await;
+    app.owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE messages SET expires_at = now() - interval '1 second' WHERE id = $1",
+            &[&gone.parse::<uuid::Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+
+    // Its time is up: nowhere to be read...
+    let shown = history(&app, &bob, &chat).await;
+    assert!(shown.iter().all(|m| m["id"] != gone.as_str()), "{shown:?}");
+    assert!(shown.iter().any(|m| m["id"] == earlier.as_str()));
+    let (_, starred) = app.get("/api/messages/starred", Some(&bob.access)).await;
+    assert_eq!(starred["data"], json!([]), "{starred}");
+    let (_, list) = app.get("/api/chats", Some(&bob.access)).await;
+    let row = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .unwrap()
+        .clone();
+    assert_ne!(row["lastMessage"]["content"], "a secret for a day", "{row}");
+    let (events, _) = sync_all(&app, &bob, &since).await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e["data"]["message"]["id"] != gone.as_str()),
+        "nor in sync"
+    );
+    // ... nor to be copied, kept or answered...
+    for (path, body) in [
+        ("forward", json!({ "chatIds": [elsewhere] })),
+        ("keep", json!({})),
+        ("reactions", json!({ "emoji": "👍" })),
+    ] {
+        let (status, answer) = app
+            .post(
+                &format!("/api/chats/{chat}/messages/{gone}/{path}"),
+                Some(&bob.access),
+                body,
+            )
+            .await;
+        assert_eq!(status, 404, "{path}: {answer}");
+    }
+    // ... but a client may still read up to it.
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{gone}/read"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_default_timer_starts_the_chats_its_owner_starts_and_no_others() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

@@ -434,6 +434,7 @@ pub async fn list(
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.created_at >= me.joined_at
                       AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone
+                      AND {not_expired}
                       -- Nor the timeline's record of what the caller did themselves, nor a
                       -- call's line unless it was missed.
                       AND NOT (m.type = 'system' AND (m.metadata ->> 'actorId' = $1::text
@@ -445,7 +446,7 @@ pub async fn list(
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.created_at >= me.joined_at AND m.mentions @> ARRAY[$1::uuid]
                       AND cardinality(m.mentions) > 0 AND NOT m.deleted_for_everyone
-                      AND {not_blocked})
+                      AND {not_expired} AND {not_blocked})
                         AS unread_mention,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
@@ -455,7 +456,7 @@ pub async fn list(
              JOIN chat_participants me ON me.chat_id = page.id AND me.user_id = $1
              LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
-                                  AND m.seq <= {last_read} AND {not_blocked}
+                                  AND m.seq <= {last_read} AND {not_expired} AND {not_blocked}
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
              ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id",
@@ -465,6 +466,7 @@ pub async fn list(
             member_then_o = super::member_at("o", "coalesce(me.left_at, 'infinity')"),
             name = super::group_as_seen("me", "c", "name"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
+            not_expired = super::not_expired("m"),
         ))
         .await?;
     let rows = client

@@ -152,7 +152,7 @@ pub async fn visible(
                  OR EXISTS (
                      SELECT 1 FROM messages m
                      JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND {reads}
-                     WHERE m.media_id = f.id AND NOT m.deleted_for_everyone
+                     WHERE m.media_id = f.id AND NOT m.deleted_for_everyone AND {not_expired}
                        AND m.created_at >= p.joined_at AND m.seq > p.cleared_seq
                        AND m.seq <= {last_read}
                        AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $2 AND h.message_id = m.id)
@@ -165,6 +165,7 @@ pub async fn visible(
                                          AND b.relationship_type = 'blocked')))",
             reads = super::reads_the_chat("p"),
             last_read = super::last_seq_read("p"),
+            not_expired = super::not_expired("m"),
         ))
         .await?;
     let row = client.query_opt(&stmt, &[&id, &viewer]).await?;

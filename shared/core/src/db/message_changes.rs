@@ -33,22 +33,30 @@ pub struct Target {
     pub member: bool,
     /// A 1:1 chat where one of the two blocks the other.
     pub blocked: bool,
+    /// A disappearing message whose time is up (`super::not_expired`), not yet erased: only
+    /// [`find_visible`] answers it, for the read watermark.
+    pub expired: bool,
 }
 
 /// The message `message_id` of `chat_id` if `user` may see it (sent after they joined, not
-/// cleared or hidden by them; for a former member who kept the group, sent before they left),
-/// locked for a change. What a former member may change is for the caller to decide
-/// ([`Target::member`]).
+/// cleared or hidden by them, not disappeared; for a former member who kept the group, sent
+/// before they left), locked for a change. What a former member may change is for the caller
+/// to decide ([`Target::member`]).
 pub async fn lock_visible(
     client: &impl GenericClient,
     chat_id: Uuid,
     message_id: Uuid,
     user: Uuid,
 ) -> Result<Option<Target>, ApiError> {
-    visible(client, chat_id, message_id, user, "FOR UPDATE OF m").await
+    Ok(
+        visible(client, chat_id, message_id, user, "FOR UPDATE OF m")
+            .await?
+            .filter(|t| !t.expired),
+    )
 }
 
-/// As [`lock_visible`], without locking the message (for what only reads it).
+/// As [`lock_visible`], without locking the message (for what only reads it), and answering a
+/// disappeared message too, as [`Target::expired`].
 pub async fn find_visible(
     client: &impl GenericClient,
     chat_id: Uuid,
@@ -70,6 +78,7 @@ async fn visible(
             "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
                     m.deleted_for_everyone, m.forward_count, m.media_id, m.view_once,
                     c.type AS chat_type, p.role, p.left_at IS NULL AS member,
+                    NOT {not_expired} AS expired,
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
                         WHERE o.chat_id = c.id AND o.user_id <> $3
@@ -88,6 +97,7 @@ async fn visible(
              {lock}",
             reads = super::reads_the_chat("p"),
             last_seq = super::last_seq_read("p"),
+            not_expired = super::not_expired("m"),
         ))
         .await?;
     Ok(client
@@ -109,6 +119,7 @@ async fn visible(
             role: ParticipantRole::parse_stored(r.get("role")),
             member: r.get("member"),
             blocked: r.get("blocked"),
+            expired: r.get("expired"),
         }))
 }
 

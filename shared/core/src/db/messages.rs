@@ -612,9 +612,11 @@ pub async fn history(
         AND (NOT $9 OR (m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone))
         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
         AND {}
+        AND {}
         AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM media_files f
                                           WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))",
-        super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at")
+        super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at"),
+        super::not_expired("m"),
     );
     let visible = &visible;
     // Up to `n` visible messages with `lower < seq < upper`, nearest the bound paged from first.
@@ -707,7 +709,10 @@ pub async fn by_ids(
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let sql = format!("{MESSAGE_SELECT} WHERE m.id = ANY($1)");
+    let sql = format!(
+        "{MESSAGE_SELECT} WHERE m.id = ANY($1) AND {}",
+        super::not_expired("m")
+    );
     let rows = match planning {
         super::Planning::PerCall => {
             use tokio_postgres::GenericClient as _;
@@ -776,10 +781,11 @@ pub async fn starred(
          JOIN messages v ON v.id = s.message_id
          JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND {}
          WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND v.created_at >= p.joined_at
-           AND v.seq <= {}
+           AND v.seq <= {} AND {}
            AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)",
         super::reads_the_chat("p"),
         super::last_seq_read("p"),
+        super::not_expired("v"),
     );
     let page = client
         .prepare_cached(&format!(
@@ -983,6 +989,7 @@ pub fn search_sql() -> String {
     );
     let not_blocked = super::not_sent_while_blocked("$1", "v.sender_id", "v.created_at");
     let (reads, last_read) = (super::reads_the_chat("p"), super::last_seq_read("p"));
+    let not_expired = super::not_expired("v");
     format!(
         "WITH q AS MATERIALIZED (SELECT search_query($2) AS query),
              mine AS MATERIALIZED (
@@ -998,7 +1005,7 @@ pub fn search_sql() -> String {
                  SELECT v.id, v.created_at, ts_rank_cd(v.search, (SELECT query FROM q)) AS rank,
                         count(*) OVER () AS total
                  FROM found v
-                 WHERE (v.expires_at IS NULL OR v.expires_at > now())
+                 WHERE {not_expired}
                    AND ($4::text IS NULL OR v.type = $4)
                    AND ($5::uuid IS NULL OR v.sender_id = $5)
                    AND ($6::timestamptz IS NULL OR v.created_at >= $6)

@@ -235,6 +235,14 @@ pub fn not_sent_while_blocked(viewer: &str, sender: &str, sent_at: &str) -> Stri
     )
 }
 
+/// A statement's condition (SQL) that the message `m` has not disappeared: a disappearing
+/// message whose time is up is gone at once wherever it is read or acted on, though its row is
+/// erased by the next scheduled run (`messages::erase_expired`, a batch at a time). Only the
+/// read watermark still takes its id (a client reads up to the last message it showed).
+pub fn not_expired(m: &str) -> String {
+    format!("({m}.expires_at IS NULL OR {m}.expires_at > now())")
+}
+
 /// A statement's condition (SQL) that the user whose `chat_participants` row is `me` reads the
 /// chat: a member, or a former member who has not deleted it for themselves (V38). Its
 /// messages are then theirs up to [`last_seq_read`]. The condition is the predicate of the index

@@ -195,8 +195,10 @@ pub async fn forward(
         }
     }
     let client = app.db.get().await?;
+    // (A disappeared message is not copied anywhere.)
     let source = message_changes::find_visible(&client, chat_id, message_id, caller.user_id)
         .await?
+        .filter(|m| !m.expired)
         .ok_or(ApiError::NotFound("message"))?;
     drop(client);
     let original = messages::by_id(&app.db, message_id)
