@@ -42,6 +42,18 @@ BUSINESS_RULE_400 = [
     "POST /api/contacts/sync",
     "POST /api/contacts/import",
     "GET /api/messages/search",
+    # A mute's end already past, or given with an unmute.
+    "PUT /api/chats/{chatId}",
+    # Members, roles and invite links of a 1:1 chat (the seeded `chatId` is one): it is no group.
+    "POST /api/chats/{chatId}/participants",
+    "DELETE /api/chats/{chatId}/participants/{userId}",
+    "PUT /api/chats/{chatId}/participants/{userId}/role",
+    "POST /api/chats/{chatId}/invite-link",
+    "DELETE /api/chats/{chatId}/invite-link",
+    "GET /api/chats/{chatId}/invite-link/qr",
+    "GET /api/chats/{chatId}/join-requests",
+    "POST /api/chats/{chatId}/join-requests/{userId}/approve",
+    "POST /api/chats/{chatId}/join-requests/{userId}/reject",
 ]
 
 # The upload policy (PRD `FileUploadConfig`, configurable) answers 413 `FILE_TOO_LARGE` and

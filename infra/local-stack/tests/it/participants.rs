@@ -673,9 +673,26 @@ async fn participant_requests_are_checked_and_one_to_one_chats_have_none() {
         )
         .await;
     assert_eq!(status, 404, "not a participant");
+    // A 1:1 chat has no members to manage: its two are told so (it exists, they see it);
+    // anyone else is told it does not exist.
     let direct = app.open_chat(&alice, &carol).await;
-    assert_eq!(add(&app, &alice, &direct, &bob).await.0, 404);
-    assert_eq!(remove(&app, &alice, &direct, &carol).await.0, 404);
+    for (status, answer) in [
+        add(&app, &alice, &direct, &bob).await,
+        remove(&app, &alice, &direct, &carol).await,
+        remove(&app, &carol, &direct, &carol).await,
+        set_role(&app, &alice, &direct, &carol, "admin").await,
+    ] {
+        assert_eq!(status, 400, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1:1 chat, not a group"),
+            "{answer}"
+        );
+    }
+    assert_eq!(add(&app, &bob, &direct, &bob).await.0, 404);
+    assert_eq!(remove(&app, &bob, &direct, &carol).await.0, 404);
     app.stop().await;
 }
 

@@ -18,7 +18,8 @@ use crate::db::invite_links::{self, Answer, InviteLink, Joining};
 use crate::error::ApiError;
 use crate::{qr, App};
 
-/// The caller is an admin of the group: 404 if not a member (or not a group), 403 if not admin.
+/// The caller is an admin of the group: 400 for a 1:1 chat, 404 if not a member, 403 if not
+/// an admin.
 async fn require_admin(app: &App, chat_id: Uuid, caller: &Caller) -> Result<(), ApiError> {
     if super::participants::caller_role(app, chat_id, caller).await? != ParticipantRole::Admin {
         return Err(ApiError::PermissionDenied(

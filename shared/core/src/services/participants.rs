@@ -19,8 +19,8 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    AddStatus, Envelope, ParticipantAdded, ParticipantRemoved, ParticipantRole, ParticipantRoleSet,
-    RemovalStatus,
+    AddStatus, ChatType, Envelope, ParticipantAdded, ParticipantRemoved, ParticipantRole,
+    ParticipantRoleSet, RemovalStatus,
 };
 use crate::api::requests::{AddParticipantRequest, UpdateParticipantRoleRequest};
 use crate::auth::tokens::Caller;
@@ -29,7 +29,8 @@ use crate::db::{relationships, users};
 use crate::error::ApiError;
 use crate::App;
 
-/// The caller's role in the group; 403 for a former member who kept it, 404 for anyone else.
+/// The caller's role in the group; 400 for a 1:1 chat of theirs, 403 for a former member who
+/// kept the group, 404 for anyone else.
 pub(super) async fn caller_role(
     app: &App,
     chat_id: Uuid,
@@ -38,7 +39,25 @@ pub(super) async fn caller_role(
     let client = app.db.get().await?;
     match chats::group_role(&client, chat_id, caller.user_id).await? {
         Some(role) => Ok(role),
-        None => Err(not_a_member(app, chat_id, caller.user_id).await),
+        None => Err(not_a_group_member(app, chat_id, caller.user_id).await),
+    }
+}
+
+/// Why `user` may not manage `chat_id`'s members: a 1:1 chat of theirs has none to manage
+/// (400: it exists, and they see it), else as [`not_a_member`].
+async fn not_a_group_member(app: &App, chat_id: Uuid, user: Uuid) -> ApiError {
+    let standing = match app.db.get().await {
+        Ok(client) => chats::standing(&client, chat_id, user).await,
+        Err(e) => Err(e.into()),
+    };
+    match standing {
+        Ok(Some(s)) if s.kind == ChatType::Individual => ApiError::Validation(
+            "this is a 1:1 chat, not a group: it has no members to add, remove or change \
+             (to leave it, delete it for yourself: DELETE /api/chats/{chatId})"
+                .into(),
+        ),
+        Ok(_) => not_a_member(app, chat_id, user).await,
+        Err(e) => e,
     }
 }
 
@@ -84,7 +103,7 @@ pub async fn add(
         let client = app.db.get().await?;
         match chats::group_standing(&client, chat_id, caller.user_id).await? {
             Some(standing) => standing,
-            None => return Err(not_a_member(app, chat_id, caller.user_id).await),
+            None => return Err(not_a_group_member(app, chat_id, caller.user_id).await),
         }
     };
     if !standing.permissions.add_members.lets(standing.role) {
