@@ -1608,17 +1608,7 @@ async fn disappearing_messages_expire_and_are_erased_by_the_schedule() {
         .any(|e| e["data"]["message"]["id"] == gone.to_string()));
 
     // Its time comes (moved forward in the database): the schedule erases it.
-    app.owner_db()
-        .await
-        .get()
-        .await
-        .unwrap()
-        .execute(
-            "UPDATE messages SET expires_at = now() WHERE id = $1",
-            &[&gone],
-        )
-        .await
-        .unwrap();
+    app.expire_message(&gone.to_string()).await;
     crate::support::wait_until(
         "the expired message is erased",
         Duration::from_secs(10),
@@ -1684,17 +1674,7 @@ async fn a_disappeared_message_is_gone_before_the_schedule_erases_it() {
         .await;
     assert_eq!(status, 200);
     let elsewhere = app.open_chat(&bob, &app.register("carol").await).await;
-    app.owner_db()
-        .await
-        .get()
-        .await
-        .unwrap()
-        .execute(
-            "UPDATE messages SET expires_at = now() - interval '1 second' WHERE id = $1",
-            &[&gone.parse::<uuid::Uuid>().unwrap()],
-        )
-        .await
-        .unwrap();
+    app.expire_message(&gone).await;
 
     // Its time is up: nowhere to be read...
     let shown = history(&app, &bob, &chat).await;

@@ -180,6 +180,22 @@ impl TestApp {
         banter_core::db::connect(&with_database(admin_url().await, &self.database), 1).unwrap()
     }
 
+    /// Make a disappearing message's time be up (a second ago), as if its timer had run out.
+    pub async fn expire_message(&self, message: &str) {
+        let id: uuid::Uuid = message.parse().expect("a message id");
+        self.owner_db()
+            .await
+            .get()
+            .await
+            .unwrap()
+            .execute(
+                "UPDATE messages SET expires_at = now() - interval '1 second' WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Stop the stack and drop its database.
     pub async fn stop(self) {
         self.stack.stop().await.expect("stack stops");

@@ -902,15 +902,10 @@ async fn the_schedule_relays_even_when_its_housekeeping_fails() {
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
     // A message whose disappearing timer has run out, for a step after the failing one.
-    let expired: uuid::Uuid = app.sent(&alice, &chat, "time is up").await.parse().unwrap();
+    let expired = app.sent(&alice, &chat, "time is up").await;
+    app.expire_message(&expired).await;
+    let expired: uuid::Uuid = expired.parse().unwrap();
     let owner = app.owner_db().await.get().await.unwrap();
-    owner
-        .execute(
-            "UPDATE messages SET expires_at = now() - interval '1 second' WHERE id = $1",
-            &[&expired],
-        )
-        .await
-        .unwrap();
     // That message's own delivery is done before Bob connects: a relay slowed by other tests
     // would otherwise push it to him during the silence below.
     app.relay_caught_up().await;
