@@ -302,7 +302,7 @@ async fn a_relay_round_reads_messages_on_a_cached_plan_and_sync_plans_each_read(
     let by_id_plans = "SELECT coalesce(sum(generic_plans), 0)::int8 AS generic,
                               count(*) AS statements
                        FROM pg_prepared_statements
-                       WHERE statement LIKE '%WHERE m.id = ANY($1)'";
+                       WHERE statement LIKE '%WHERE m.id = ANY($1) AND (m.expires_at IS NULL OR m.expires_at > now())'";
     let counts = |row: tokio_postgres::Row| {
         (
             row.get::<_, i64>("generic"),
