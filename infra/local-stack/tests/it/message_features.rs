@@ -1673,6 +1673,16 @@ async fn a_disappeared_message_is_gone_before_the_schedule_erases_it() {
         )
         .await;
     assert_eq!(status, 200);
+    let (status, reply) = send_body(
+        &app,
+        &bob,
+        &chat,
+        json!({ "clientMessageId": "re", "content": "noted", "replyToId": gone }),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["data"]["replyTo"]["content"], "a secret for a day");
+    let reply = reply["data"]["id"].as_str().unwrap().to_owned();
     let elsewhere = app.open_chat(&bob, &app.register("carol").await).await;
     app.expire_message(&gone).await;
 
@@ -1680,6 +1690,12 @@ async fn a_disappeared_message_is_gone_before_the_schedule_erases_it() {
     let shown = history(&app, &bob, &chat).await;
     assert!(shown.iter().all(|m| m["id"] != gone.as_str()), "{shown:?}");
     assert!(shown.iter().any(|m| m["id"] == earlier.as_str()));
+    let quoting = shown.iter().find(|m| m["id"] == reply.as_str()).unwrap();
+    assert_eq!(
+        quoting["replyTo"]["content"],
+        Value::Null,
+        "a reply quotes it no more: {quoting}"
+    );
     let (_, starred) = app.get("/api/messages/starred", Some(&bob.access)).await;
     assert_eq!(starred["data"], json!([]), "{starred}");
     let (_, list) = app.get("/api/chats", Some(&bob.access)).await;
@@ -1698,7 +1714,15 @@ async fn a_disappeared_message_is_gone_before_the_schedule_erases_it() {
             .all(|e| e["data"]["message"]["id"] != gone.as_str()),
         "nor in sync"
     );
-    // ... nor to be copied, kept or answered...
+    // ... nor to be copied, kept, answered or quoted...
+    let (status, _) = send_body(
+        &app,
+        &bob,
+        &chat,
+        json!({ "clientMessageId": "re-again", "content": "?", "replyToId": gone }),
+    )
+    .await;
+    assert_eq!(status, 400);
     for (path, body) in [
         ("forward", json!({ "chatIds": [elsewhere] })),
         ("keep", json!({})),

@@ -150,6 +150,7 @@ pub async fn insert_many(
                         i.reply_to_id IS NULL OR EXISTS (
                             SELECT 1 FROM messages r WHERE r.id = i.reply_to_id AND r.chat_id = i.chat_id
                                                        AND NOT r.deleted_for_everyone
+                                                       AND (r.expires_at IS NULL OR r.expires_at > now())
                         ) AS reply_ok,
                         -- A sticker may be any picture; other types name a file of their own type,
                         -- and a forwarded copy reuses its original's.
@@ -397,7 +398,9 @@ pub(super) const MESSAGE_SELECT: &str =
     "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
         u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
-        ru.username AS reply_sender, r.deleted_for_everyone AS reply_deleted,
+        ru.username AS reply_sender,
+        -- A disappeared message quoted by a reply shows as a deleted one does (`not_expired`).
+        r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
         m.kept_at IS NOT NULL AS kept,
         COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users)
