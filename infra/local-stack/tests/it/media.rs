@@ -317,6 +317,61 @@ async fn a_picture_is_oriented_resized_to_webp_and_stripped_of_its_metadata() {
 }
 
 #[tokio::test]
+async fn a_profile_pictures_file_is_seen_as_its_privacy_setting_shows_it() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let jpeg = jpeg_with_exif();
+    let file = upload(
+        &app,
+        &bob,
+        json!({ "fileName": "me.jpg", "fileType": "image", "fileSize": jpeg.len() }),
+        &jpeg,
+    )
+    .await;
+    processed(&app, &bob, &file).await;
+    let show_to = |audience: &'static str| {
+        let (app, bob, file) = (&app, &bob, &file);
+        async move {
+            let (status, body) = app
+                .put(
+                    "/api/users/profile",
+                    &bob.access,
+                    json!({ "profilePictureMediaId": file,
+                            "privacySettings": { "profilePicture": audience } }),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    let seen_by = |user: &User| {
+        let (app, path, token) = (&app, format!("/api/media/{file}"), user.access.clone());
+        async move { app.get(&path, Some(&token)).await.0 }
+    };
+    show_to("everyone").await;
+    assert_eq!(seen_by(&alice).await, 200);
+    show_to("contacts").await;
+    assert_eq!(seen_by(&alice).await, 404, "not his contact");
+    let (status, _) = app
+        .post(
+            "/api/contacts",
+            Some(&bob.access),
+            json!({ "userId": alice.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(seen_by(&alice).await, 200, "his contact now");
+    show_to("nobody").await;
+    assert_eq!(
+        seen_by(&alice).await,
+        404,
+        "who kept its id sees it no more"
+    );
+    assert_eq!(seen_by(&bob).await, 200, "its owner does");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn transparency_animation_and_pixel_bombs() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

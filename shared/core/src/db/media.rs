@@ -159,10 +159,20 @@ pub async fn visible(
                        AND (NOT m.view_once OR m.sender_id = $2
                             OR NOT EXISTS (SELECT 1 FROM message_views v WHERE v.message_id = m.id AND v.user_id = $2)))
                  OR EXISTS (
+                     -- A profile picture, to whom its owner's `profilePicture` setting shows
+                     -- it (as their profile does, `profiles::public_view`).
                      SELECT 1 FROM users u WHERE u.profile_picture_media_id = f.id
                        AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                        WHERE b.user_id = u.id AND b.related_user_id = $2
-                                         AND b.relationship_type = 'blocked')))",
+                                         AND b.relationship_type = 'blocked')
+                       AND CASE coalesce(u.privacy_settings->>'profilePicture', 'everyone')
+                               WHEN 'nobody' THEN false
+                               WHEN 'contacts' THEN EXISTS (
+                                   SELECT 1 FROM user_relationships c
+                                   WHERE c.user_id = u.id AND c.related_user_id = $2
+                                     AND c.relationship_type = 'contact')
+                               ELSE true
+                           END))",
             reads = super::reads_the_chat("p"),
             last_read = super::last_seq_read("p"),
             not_expired = super::not_expired("m"),
