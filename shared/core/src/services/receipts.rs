@@ -134,8 +134,9 @@ pub async fn record(
 /// read this message and every earlier one of the chat. Each sender of what they just read is
 /// told once (`message:read`, up to their latest message), however many messages it covers,
 /// as read-receipt privacy allows (a sender whose delivery ticks waited for the read, because
-/// the reader hides their presence, is told `message:delivered` instead); the caller's other devices are told too (not the connection
-/// that read, `origin`, which has its answer). Reading what is already read changes nothing.
+/// the reader hides their presence, is told `message:delivered` instead); the caller's other
+/// devices are told too (not the connection that read, `origin`, which has its answer).
+/// Reading what is already read changes nothing.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/read", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     responses((status = 200, description = "Read up to here", body = crate::api::models::Envelope<ReadUpTo>)))]
