@@ -2202,6 +2202,89 @@ async fn a_live_location_moves_until_stopped_and_only_its_sender_moves_it() {
 }
 
 #[tokio::test]
+async fn a_member_who_left_reads_a_message_as_it_was_when_they_left() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "planners", &[&bob, &carol]).await;
+    let message = app.sent(&alice, &group, "meet at noon").await;
+    let path = format!("/api/chats/{group}/messages/{message}");
+    let change = |text: &'static str| {
+        let (app, alice, path) = (&app, &alice, &path);
+        async move {
+            let (status, body) = app
+                .put(path, &alice.access, json!({ "content": text }))
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    change("meet at one").await;
+    let (status, _) = app
+        .delete(&format!("/api/chats/{group}"), &carol.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "carol leaves, keeping the chat");
+    change("meet at the secret place").await;
+
+    let shown = |user: &User| {
+        let (app, group, message, token) = (&app, &group, &message, user.access.clone());
+        async move {
+            let (status, body) = app
+                .get(&format!("/api/chats/{group}/messages"), Some(&token))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == message.as_str())
+                .unwrap()
+                .clone()
+        }
+    };
+    assert_eq!(shown(&bob).await["content"], "meet at the secret place");
+    let for_carol = shown(&carol).await;
+    assert_eq!(
+        (&for_carol["content"], &for_carol["isEdited"]),
+        (&json!("meet at one"), &json!(true)),
+        "as it was when she left"
+    );
+    let edits = |user: &User| {
+        let (app, path, token) = (&app, format!("{path}/edits"), user.access.clone());
+        async move {
+            let (status, body) = app.get(&path, Some(&token)).await;
+            assert_eq!(status, 200, "{body}");
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["previousContent"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(edits(&bob).await, ["meet at noon", "meet at one"]);
+    assert_eq!(
+        edits(&carol).await,
+        ["meet at noon"],
+        "none made since she left"
+    );
+    let (status, found) = app
+        .get("/api/messages/search?q=secret", Some(&carol.access))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        found["data"],
+        json!([]),
+        "nor found by words she never saw: {found}"
+    );
+    let (_, found) = app
+        .get("/api/messages/search?q=secret", Some(&bob.access))
+        .await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 1, "{found}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_member_who_left_stops_following_a_live_location() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;

@@ -31,6 +31,8 @@ pub struct Target {
     /// The actor is a member now, not a former member who kept the group (who reads it as it
     /// was when they left, and changes nothing in it but their own view).
     pub member: bool,
+    /// When the actor left the chat, for a former member who kept it.
+    pub left_at: Option<DateTime<Utc>>,
     /// A 1:1 chat where one of the two blocks the other.
     pub blocked: bool,
     /// A disappearing message whose time is up (`super::not_expired`), not yet erased: only
@@ -77,7 +79,7 @@ async fn visible(
         .prepare_cached(&format!(
             "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
                     m.deleted_for_everyone, m.forward_count, m.media_id, m.view_once,
-                    c.type AS chat_type, p.role, p.left_at IS NULL AS member,
+                    c.type AS chat_type, p.role, p.left_at IS NULL AS member, p.left_at,
                     NOT {not_expired} AS expired,
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
@@ -118,6 +120,7 @@ async fn visible(
             chat_kind: ChatType::parse_stored(r.get("chat_type")),
             role: ParticipantRole::parse_stored(r.get("role")),
             member: r.get("member"),
+            left_at: r.get("left_at"),
             blocked: r.get("blocked"),
             expired: r.get("expired"),
         }))
@@ -146,18 +149,22 @@ pub async fn edit(
     Ok(())
 }
 
-/// A message's earlier versions, oldest first.
+/// A message's earlier versions, oldest first: those edited up to `until` (a former member's
+/// leaving: the edits since are not theirs to see), or all.
 pub async fn edits(
     client: &impl GenericClient,
     message_id: Uuid,
+    until: Option<DateTime<Utc>>,
 ) -> Result<Vec<MessageEdit>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT previous_content, edited_at FROM message_edits WHERE message_id = $1 ORDER BY id",
+            "SELECT previous_content, edited_at FROM message_edits
+             WHERE message_id = $1 AND ($2::timestamptz IS NULL OR edited_at <= $2)
+             ORDER BY id",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&message_id])
+        .query(&stmt, &[&message_id, &until])
         .await?
         .iter()
         .map(|r| MessageEdit {

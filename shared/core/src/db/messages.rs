@@ -486,10 +486,13 @@ fn live_seconds(m: &Message) -> Option<i64> {
 }
 
 /// Show `messages` to `viewer` as they stood when the viewer left their chat, where that
-/// differs: a live location still shared after a former member left shows as ended and without
-/// its position (its sender goes on moving it for the chat, and leaving is the end of following
-/// them). One that stopped moving before they left (its time was up) shows as they saw it.
-/// Asks PostgreSQL only when the messages hold a live location.
+/// differs (a former member who kept a group reads it as it was when they left):
+/// - a message edited since shows the text it had then (and `isEdited` as it was then);
+/// - a live location still shared after they left shows as ended and without its position (its
+///   sender goes on moving it for the chat, and leaving is the end of following them). One that
+///   stopped moving before they left (its time was up) shows as they saw it.
+///
+/// Asks PostgreSQL only when the messages hold an edited message or a live location.
 pub(super) async fn as_seen_by(
     client: &impl deadpool_postgres::GenericClient,
     viewer: Uuid,
@@ -497,7 +500,7 @@ pub(super) async fn as_seen_by(
 ) -> Result<(), ApiError> {
     let chats: Vec<Uuid> = messages
         .iter()
-        .filter(|m| live_seconds(m).is_some())
+        .filter(|m| m.is_edited || live_seconds(m).is_some())
         .map(|m| m.chat_id)
         .collect();
     if chats.is_empty() {
@@ -515,9 +518,44 @@ pub(super) async fn as_seen_by(
         .iter()
         .map(|r| (r.get("chat_id"), r.get("left_at")))
         .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    // Edited messages of chats the viewer left: the first edit after they left holds the text
+    // they saw.
+    let (edited, left_ats): (Vec<Uuid>, Vec<DateTime<Utc>>) = messages
+        .iter()
+        .filter(|m| m.is_edited)
+        .filter_map(|m| Some((m.id, *left.get(&m.chat_id)?)))
+        .unzip();
+    let mut texts_then: HashMap<Uuid, (Option<String>, bool)> = HashMap::new();
+    if !edited.is_empty() {
+        let stmt = client
+            .prepare_cached(
+                "SELECT x.id,
+                        (SELECT e.previous_content FROM message_edits e
+                         WHERE e.message_id = x.id AND e.edited_at > x.left_at
+                         ORDER BY e.id LIMIT 1) AS text_then,
+                        EXISTS (SELECT 1 FROM message_edits e
+                                WHERE e.message_id = x.id AND e.edited_at <= x.left_at) AS edited_then
+                 FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, left_at)",
+            )
+            .await?;
+        for r in client.query(&stmt, &[&edited, &left_ats]).await? {
+            if let Some(text) = r.get::<_, Option<String>>("text_then") {
+                texts_then.insert(r.get("id"), (Some(text), r.get("edited_then")));
+            }
+        }
+    }
     for message in messages.iter_mut() {
-        let (Some(seconds), Some(left_at)) = (live_seconds(message), left.get(&message.chat_id))
-        else {
+        let Some(left_at) = left.get(&message.chat_id) else {
+            continue;
+        };
+        if let Some((text, edited_then)) = texts_then.remove(&message.id) {
+            message.content = text;
+            message.is_edited = edited_then;
+        }
+        let Some(seconds) = live_seconds(message) else {
             continue;
         };
         if message.created_at.0 + chrono::Duration::seconds(seconds) > *left_at {
@@ -1047,21 +1085,24 @@ pub async fn search(
             ],
         )
         .await?;
-    let total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
+    let mut total = rows.first().map(|r| r.get::<_, i64>("total")).unwrap_or(0);
     let mut found: Vec<Message> = rows
         .iter()
         .map(|r| message_row(r, MessageStatus::Sent))
         .collect();
     as_seen_by(&client, viewer, &mut found).await?;
-    Ok((
-        found
-            .into_iter()
-            .zip(&rows)
-            .map(|(message, r)| SearchRow {
-                message,
-                marked_snippet: r.get("snippet"),
-            })
-            .collect(),
-        total,
-    ))
+    let mut page = Vec::new();
+    for (message, r) in found.into_iter().zip(&rows) {
+        // Edited since the viewer left: it matched words they never saw, and its snippet
+        // shows them. Left out.
+        if message.content != r.get::<_, Option<String>>("content") {
+            total -= 1;
+            continue;
+        }
+        page.push(SearchRow {
+            message,
+            marked_snippet: r.get("snippet"),
+        });
+    }
+    Ok((page, total))
 }

@@ -137,8 +137,8 @@ pub async fn edits(
 ) -> Result<Vec<MessageEdit>, ApiError> {
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    visible(&tx, &caller, chat_id, message_id).await?;
-    let edits = message_changes::edits(&tx, message_id).await?;
+    let target = visible(&tx, &caller, chat_id, message_id).await?;
+    let edits = message_changes::edits(&tx, message_id, target.left_at).await?;
     tx.commit().await?;
     Ok(edits)
 }
