@@ -1892,6 +1892,7 @@ async fn a_kept_message_stays_for_everyone_until_it_is_unkept() {
         status, 403,
         "neither who kept it, nor its sender, nor an admin"
     );
+    let before_unkept = present(&app, &alice).await;
     let (status, body) = app.delete(&keep(&address), &bob.access, json!({})).await;
     assert_eq!(status, 200, "its sender: {body}");
     assert_eq!(body["data"]["kept"], false);
@@ -1907,6 +1908,17 @@ async fn a_kept_message_stays_for_everyone_until_it_is_unkept() {
             .iter()
             .all(|m| m["id"] != address.as_str()),
         "gone once unkept"
+    );
+    // The erasure took the message's events, not the news that it was unkept: a device that
+    // was away learns from sync that it goes.
+    let (events, _) = sync_all(&app, &alice, &before_unkept).await;
+    let unkept = events
+        .iter()
+        .find(|e| e["event"] == "message:kept")
+        .expect("the unkeep is in sync");
+    assert_eq!(
+        (&unkept["data"]["kept"], &unkept["data"]["messageId"]),
+        (&json!(false), &json!(address))
     );
     app.stop().await;
 }

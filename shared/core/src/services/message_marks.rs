@@ -98,8 +98,10 @@ pub async fn unkeep(
         expires_at: expires_at.map(Timestamp),
     };
     let event = ServerEvent::MessageKept(state.clone());
-    events::append_event_about(&tx, chat_id, Some(caller.user_id), None, message_id, &event)
-        .await?;
+    // Not tied to the message (`append_event_about`): one unkept after its time passed is erased
+    // by the next scheduled run, which takes the message's events with it, and this event is
+    // how its devices learn that it goes (its `expiresAt`).
+    events::append_chat_event_from(&tx, chat_id, Some(caller.user_id), None, &event).await?;
     tx.commit().await?;
     super::relay::wake(app, "message:kept").await;
     Ok(state)
