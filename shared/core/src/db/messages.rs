@@ -150,6 +150,7 @@ pub async fn insert_many(
                         i.reply_to_id IS NULL OR EXISTS (
                             SELECT 1 FROM messages r WHERE r.id = i.reply_to_id AND r.chat_id = i.chat_id
                                                        AND NOT r.deleted_for_everyone
+                                                       -- (`super::not_expired`, spelled out in a literal.)
                                                        AND (r.expires_at IS NULL OR r.expires_at > now())
                         ) AS reply_ok,
                         -- A sticker may be any picture; other types name a file of their own type,
@@ -399,7 +400,8 @@ pub(super) const MESSAGE_SELECT: &str =
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
         u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
         ru.username AS reply_sender,
-        -- A disappeared message quoted by a reply shows as a deleted one does (`not_expired`).
+        -- A disappeared message quoted by a reply shows as a deleted one does (the opposite of
+        -- `not_expired`, spelled out in this constant).
         r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
         m.kept_at IS NOT NULL AS kept,
@@ -485,19 +487,14 @@ fn live_seconds(m: &Message) -> Option<i64> {
         .flatten()
 }
 
-/// Show `messages` to `viewer` as they stood when the viewer left their chat, where that
-/// differs (a former member who kept a group reads it as it was when they left):
-/// - a message edited since shows the text it had then (and `isEdited` as it was then);
-/// - a live location still shared after they left shows as ended and without its position (its
-///   sender goes on moving it for the chat, and leaving is the end of following them). One that
-///   stopped moving before they left (its time was up) shows as they saw it.
-///
-/// Asks PostgreSQL only when the messages hold an edited message or a live location.
+/// [`as_they_left`] for `messages` of any chats of `viewer`'s, whose leaving times it looks up
+/// (only when the messages hold one that may differ).
 pub(super) async fn as_seen_by(
     client: &impl deadpool_postgres::GenericClient,
     viewer: Uuid,
     messages: &mut [Message],
 ) -> Result<(), ApiError> {
+    // (What `as_they_left` may change: an edited message, a live location.)
     let chats: Vec<Uuid> = messages
         .iter()
         .filter(|m| m.is_edited || live_seconds(m).is_some())
@@ -518,6 +515,23 @@ pub(super) async fn as_seen_by(
         .iter()
         .map(|r| (r.get("chat_id"), r.get("left_at")))
         .collect();
+    as_they_left(client, messages, &left).await
+}
+
+/// Show `messages` of the chats in `left` (by chat, when the viewer left it) as they stood
+/// then, where that differs (a former member who kept a group reads it as it was when they
+/// left):
+/// - a message edited since shows the text it had then (and `isEdited` as it was then);
+/// - a live location still shared after they left shows as ended and without its position (its
+///   sender goes on moving it for the chat, and leaving is the end of following them). One that
+///   stopped moving before they left (its time was up) shows as they saw it.
+///
+/// Asks PostgreSQL only for edited messages of those chats.
+async fn as_they_left(
+    client: &impl deadpool_postgres::GenericClient,
+    messages: &mut [Message],
+    left: &HashMap<Uuid, DateTime<Utc>>,
+) -> Result<(), ApiError> {
     if left.is_empty() {
         return Ok(());
     }
@@ -528,7 +542,7 @@ pub(super) async fn as_seen_by(
         .filter(|m| m.is_edited)
         .filter_map(|m| Some((m.id, *left.get(&m.chat_id)?)))
         .unzip();
-    let mut texts_then: HashMap<Uuid, (Option<String>, bool)> = HashMap::new();
+    let mut texts_then: HashMap<Uuid, (String, bool)> = HashMap::new();
     if !edited.is_empty() {
         let stmt = client
             .prepare_cached(
@@ -543,7 +557,7 @@ pub(super) async fn as_seen_by(
             .await?;
         for r in client.query(&stmt, &[&edited, &left_ats]).await? {
             if let Some(text) = r.get::<_, Option<String>>("text_then") {
-                texts_then.insert(r.get("id"), (Some(text), r.get("edited_then")));
+                texts_then.insert(r.get("id"), (text, r.get("edited_then")));
             }
         }
     }
@@ -552,7 +566,7 @@ pub(super) async fn as_seen_by(
             continue;
         };
         if let Some((text, edited_then)) = texts_then.remove(&message.id) {
-            message.content = text;
+            message.content = Some(text);
             message.is_edited = edited_then;
         }
         let Some(seconds) = live_seconds(message) else {
@@ -610,7 +624,7 @@ pub async fn history(
         .prepare_cached(&format!(
             // A member who hides their presence from the viewer shows `delivered` only once
             // they read (a live tick would tell when they were online).
-            "SELECT me.cleared_seq, me.joined_at, {} AS last_read,
+            "SELECT me.cleared_seq, me.joined_at, me.left_at, {} AS last_read,
                     (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
@@ -633,6 +647,12 @@ pub async fn history(
     let joined: DateTime<Utc> = me.get("joined_at");
     let delivered: i64 = me.get::<_, Option<i64>>("delivered_seq").unwrap_or(0);
     let read: i64 = me.get::<_, Option<i64>>("read_seq").unwrap_or(0);
+    // A former member reads the page as it was when they left (a member: nothing to look up).
+    let left: HashMap<Uuid, DateTime<Utc>> = me
+        .get::<_, Option<DateTime<Utc>>>("left_at")
+        .map(|at| (chat_id, at))
+        .into_iter()
+        .collect();
 
     let client = &client;
     let anchor_seq = |id: Uuid| async move {
@@ -712,7 +732,7 @@ pub async fn history(
             .collect();
         page.reverse();
         page.extend(newer.iter().map(with_status));
-        as_seen_by(client, viewer, &mut page).await?;
+        as_they_left(client, &mut page, &left).await?;
         return Ok(Some((page, has_more)));
     }
     let lower = match cursor.after {
@@ -731,7 +751,7 @@ pub async fn history(
     if !ascending {
         page.reverse();
     }
-    as_seen_by(client, viewer, &mut page).await?;
+    as_they_left(client, &mut page, &left).await?;
     Ok(Some((page, has_more)))
 }
 
