@@ -1698,14 +1698,7 @@ async fn a_disappeared_message_is_gone_before_the_schedule_erases_it() {
     );
     let (_, starred) = app.get("/api/messages/starred", Some(&bob.access)).await;
     assert_eq!(starred["data"], json!([]), "{starred}");
-    let (_, list) = app.get("/api/chats", Some(&bob.access)).await;
-    let row = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == chat.as_str())
-        .unwrap()
-        .clone();
+    let row = app.chat_row(&bob, &chat).await;
     assert_ne!(row["lastMessage"]["content"], "a secret for a day", "{row}");
     let (events, _) = sync_all(&app, &bob, &since).await;
     assert!(
@@ -2238,24 +2231,17 @@ async fn a_member_who_left_reads_a_message_as_it_was_when_they_left() {
     assert_eq!(status, 200, "carol leaves, keeping the chat");
     change("meet at the secret place").await;
 
-    let shown = |user: &User| {
-        let (app, group, message, token) = (&app, &group, &message, user.access.clone());
-        async move {
-            let (status, body) = app
-                .get(&format!("/api/chats/{group}/messages"), Some(&token))
-                .await;
-            assert_eq!(status, 200, "{body}");
-            body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|m| m["id"] == message.as_str())
-                .unwrap()
-                .clone()
-        }
+    let shown = |messages: Vec<Value>| {
+        messages
+            .into_iter()
+            .find(|m| m["id"] == message.as_str())
+            .unwrap()
     };
-    assert_eq!(shown(&bob).await["content"], "meet at the secret place");
-    let for_carol = shown(&carol).await;
+    assert_eq!(
+        shown(history(&app, &bob, &group).await)["content"],
+        "meet at the secret place"
+    );
+    let for_carol = shown(history(&app, &carol, &group).await);
     assert_eq!(
         (&for_carol["content"], &for_carol["isEdited"]),
         (&json!("meet at one"), &json!(true)),
