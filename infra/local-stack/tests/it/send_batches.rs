@@ -40,6 +40,7 @@ fn describe(outcome: &Option<Stored>) -> (&'static str, Option<(Uuid, i64)>) {
         Some(Stored::AdminsOnly) => ("admins only", None),
         Some(Stored::BadReply) => ("bad reply", None),
         Some(Stored::Blocked) => ("blocked", None),
+        Some(Stored::PartnerGone) => ("partner gone", None),
         Some(Stored::IdReusedElsewhere) => ("reused elsewhere", None),
         Some(Stored::BadMedia) => ("bad media", None),
         Some(Stored::BadMentions) => ("bad mentions", None),

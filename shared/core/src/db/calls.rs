@@ -50,6 +50,8 @@ pub enum Started {
     Group,
     /// One of the two blocks the other.
     Blocked,
+    /// The other deleted their account.
+    PartnerGone,
     /// A call is ringing in the chat already.
     Busy,
 }
@@ -76,7 +78,9 @@ pub async fn start(
                               ON b.relationship_type = 'blocked'
                              AND (b.user_id = o.user_id AND b.related_user_id = $2
                                   OR b.user_id = $2 AND b.related_user_id = o.user_id)
-                            WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked
+                            WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked,
+                    NOT EXISTS (SELECT 1 FROM chat_participants o
+                                WHERE o.chat_id = c.id AND o.user_id <> $2) AS partner_gone
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id
              WHERE c.id = $1 AND me.user_id = $2 AND me.left_at IS NULL
              FOR UPDATE OF c",
@@ -91,6 +95,9 @@ pub async fn start(
     }
     if chat.get::<_, bool>("blocked") {
         return Ok(Started::Blocked);
+    }
+    if chat.get::<_, bool>("partner_gone") {
+        return Ok(Started::PartnerGone);
     }
     let live = tx
         .query_opt(

@@ -63,6 +63,8 @@ pub enum Stored {
     BadReply,
     /// A 1:1 chat where one of the two blocks the other.
     Blocked,
+    /// A 1:1 chat whose other member deleted their account: nobody would ever receive it.
+    PartnerGone,
     /// The `clientMessageId` was used before for a message in another chat.
     IdReusedElsewhere,
     /// `mediaId` names no file the sender uploaded for this chat, of the message's type.
@@ -133,6 +135,7 @@ pub async fn insert_many(
                               WHERE m.o = i.ord) AS mention_ids,
                         coalesce(member.present, false) AS is_member,
                         coalesce(member.present AND member.may_send, false) AS may_send,
+                        coalesce(member.partner_gone, false) AS partner_gone,
                         member.disappearing_seconds,
                         existing.id AS existing_id, existing.chat_id AS existing_chat_id,
                         -- Each way looked up by its whole key: an OR of the two could only
@@ -172,6 +175,12 @@ pub async fn insert_many(
                      -- sender.
                      SELECT p.left_at IS NULL AS present,
                             p.role = 'admin' OR c.send_permission = 'all' AS may_send,
+                            -- A 1:1 chat keeps both rows for good (deleting it for yourself keeps
+                            -- yours), unless the other deleted their account.
+                            c.type = 'individual' AND NOT EXISTS (
+                                SELECT 1 FROM chat_participants o
+                                WHERE o.chat_id = c.id AND o.user_id <> p.user_id
+                            ) AS partner_gone,
                             c.disappearing_seconds
                      FROM chat_participants p JOIN chats c ON c.id = p.chat_id
                      WHERE p.chat_id = i.chat_id AND p.user_id = i.sender_id
@@ -193,7 +202,8 @@ pub async fn insert_many(
              ), accepted AS (
                  SELECT j.*, row_number() OVER w AS nth, count(*) OVER w AS n
                  FROM judged j
-                 WHERE j.rate_ok AND j.may_send AND j.existing_id IS NULL AND NOT j.blocked AND j.reply_ok
+                 WHERE j.rate_ok AND j.may_send AND j.existing_id IS NULL AND NOT j.blocked
+                   AND NOT j.partner_gone AND j.reply_ok
                    AND j.media_ok AND j.mentions_ok
                  WINDOW w AS (PARTITION BY j.chat_id ORDER BY j.ord
                               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
@@ -237,7 +247,7 @@ pub async fn insert_many(
              -- MESSAGE_SELECT's columns (a union, not a join: without hash joins, joining the
              -- verdicts to the stored rows compared every pair).
              SELECT j.ord, j.rate_ok, j.retry_after, j.is_member, j.may_send, j.reply_ok,
-                    j.existing_id, j.existing_chat_id, j.blocked, j.media_ok, j.mentions_ok,
+                    j.existing_id, j.existing_chat_id, j.blocked, j.partner_gone, j.media_ok, j.mentions_ok,
                     j.id, NULL AS chat_id, NULL AS client_message_id, NULL AS seq, NULL AS type,
                     NULL AS content, NULL AS metadata, NULL AS is_edited, NULL AS deleted_for_everyone,
                     NULL AS created_at, NULL AS updated_at, NULL AS sender_id, NULL AS sender_username,
@@ -246,7 +256,7 @@ pub async fn insert_many(
                     NULL AS expires_at, NULL AS kept, NULL AS reactions
              FROM judged j
              UNION ALL
-             SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+             SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
@@ -376,6 +386,7 @@ fn outcome(row: &Row, stored: Option<&Row>, m: &NewMessage) -> Option<Stored> {
         (!row.get::<_, bool>("is_member"), Stored::NotMember),
         (!row.get::<_, bool>("may_send"), Stored::AdminsOnly),
         (row.get::<_, bool>("blocked"), Stored::Blocked),
+        (row.get::<_, bool>("partner_gone"), Stored::PartnerGone),
         (!row.get::<_, bool>("reply_ok"), Stored::BadReply),
         (!row.get::<_, bool>("media_ok"), Stored::BadMedia),
         (!row.get::<_, bool>("mentions_ok"), Stored::BadMentions),

@@ -66,6 +66,7 @@ pub async fn start(
         Started::Blocked => Err(ApiError::PermissionDenied(
             "you cannot call in this chat".into(),
         )),
+        Started::PartnerGone => Err(super::messaging::partner_gone()),
         Started::Busy => Err(ApiError::AlreadyExists(
             "a call is ringing in this chat already".into(),
         )),

@@ -132,6 +132,12 @@ fn messages_limit(app: &App, caller: &Caller) -> RateLimitHit {
     }
 }
 
+/// Why a 1:1 chat whose other member deleted their account takes no messages or calls (it stays
+/// readable to the one left).
+pub(super) fn partner_gone() -> ApiError {
+    ApiError::PermissionDenied("the other person in this chat deleted their account".into())
+}
+
 /// The message an insert into `chat_id` stored or found, or why it refused.
 async fn stored(
     app: &App,
@@ -154,6 +160,7 @@ async fn stored(
         Stored::Blocked => Err(ApiError::PermissionDenied(
             "you cannot message this user".into(),
         )),
+        Stored::PartnerGone => Err(partner_gone()),
         Stored::BadReply => Err(ApiError::Validation(
             "`replyToId` is not a message of this chat (or it was deleted for everyone)".into(),
         )),

@@ -127,6 +127,56 @@ async fn an_erased_account_leaves_its_groups_and_hands_on_their_admin() {
     app.stop().await;
 }
 
+/// A 1:1 chat with an erased account stays readable to the one left, but takes nothing more:
+/// a message or a call there would reach nobody, ever.
+#[tokio::test]
+async fn a_chat_with_an_erased_account_takes_no_more_messages_or_calls() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let send = |id: &str| json!({ "clientMessageId": id, "content": "are you there?" });
+    let messages = format!("/api/chats/{chat}/messages");
+    let (status, _) = app.post(&messages, Some(&bob.access), send("before")).await;
+    assert_eq!(status, 201);
+    erase_account(&app, &alice).await;
+
+    let (status, body) = app.post(&messages, Some(&bob.access), send("after")).await;
+    assert_eq!(
+        (status, code(&body)),
+        (403, Some("PERMISSION_DENIED")),
+        "{body}"
+    );
+    let mut ws = app.ws(&bob.access).await;
+    let answer = ws
+        .act(
+            "message:send",
+            json!({ "chatId": chat, "clientMessageId": "live", "content": "hello?" }),
+        )
+        .await;
+    assert_eq!(answer["data"]["code"], "PERMISSION_DENIED", "{answer}");
+    let offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+    let answer = ws
+        .act(
+            "call:start",
+            json!({ "chatId": chat, "kind": "audio", "sdp": offer }),
+        )
+        .await;
+    assert_eq!(answer["data"]["code"], "PERMISSION_DENIED", "{answer}");
+    let (status, history) = app.get(&messages, Some(&bob.access)).await;
+    assert_eq!(status, 200, "the chat still reads");
+    let sent: Vec<&str> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["clientMessageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent, ["before"], "nothing more was stored");
+    let (_, calls) = app.get("/api/calls", Some(&bob.access)).await;
+    assert_eq!(calls["data"], json!([]), "and no call rang");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn erasure_removes_login_traces_and_message_details() {
     let app = spawn_app().await;
