@@ -940,3 +940,109 @@ async fn the_schedule_relays_even_when_its_housekeeping_fails() {
     assert_eq!(left, 0, "the disappearing message was erased");
     app.stop().await;
 }
+
+/// A member removed from a group and added again keeps what came while they were a member the
+/// first time (in sync, history and search), and never gets what came while they were out.
+#[tokio::test]
+async fn a_member_who_rejoins_keeps_what_came_in_each_membership() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
+    let since = present(&app, &bob).await;
+    send(&app, &alice, &chat, "alpha").await;
+    let participants = format!("/api/chats/{chat}/participants");
+    let (status, body) = app
+        .delete(
+            &format!("{participants}/{}", bob.id),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    send(&app, &alice, &chat, "bravo").await;
+    let added = json!({ "userId": bob.id });
+    let (status, body) = app.post(&participants, Some(&alice.access), added).await;
+    assert_eq!(status, 200, "{body}");
+    send(&app, &alice, &chat, "charlie").await;
+
+    let texts = |contents: Vec<String>| -> Vec<String> {
+        contents
+            .into_iter()
+            .filter(|c| c.starts_with("text of"))
+            .collect()
+    };
+    let (events, _) = sync_all(&app, &bob, &since).await;
+    assert_eq!(
+        texts(contents(&events)),
+        ["text of alpha", "text of charlie"],
+        "sync: each membership's messages, none from between"
+    );
+    assert!(
+        events.iter().any(
+            |e| e["event"] == "chat:participant:left" && e["data"]["userId"] == bob.id.as_str()
+        ),
+        "the removal too: {events:?}"
+    );
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
+        .await;
+    let history: Vec<String> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(texts(history), ["text of alpha", "text of charlie"]);
+    for (word, found) in [("alpha", 1), ("bravo", 0)] {
+        let (status, body) = app
+            .get(&format!("/api/messages/search?q={word}"), Some(&bob.access))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["data"].as_array().unwrap().len(),
+            found,
+            "{word}: {body}"
+        );
+    }
+    // Their export lists the earlier membership (Banter keeps it, so it is theirs to see).
+    let (_, export) = app.get("/api/users/me/export", Some(&bob.access)).await;
+    let club = &export["data"]["chats"][0];
+    assert_eq!(club["chatId"], chat.as_str());
+    let earlier = club["earlierMemberships"].as_array().unwrap();
+    assert_eq!(earlier.len(), 1, "{club}");
+    assert!(
+        earlier[0]["leftAt"].as_str() < club["joinedAt"].as_str(),
+        "{club}"
+    );
+    app.stop().await;
+}
+
+/// The relay too counts an earlier membership: a message it had not yet pushed when its
+/// recipient left and joined again still goes out to them.
+#[tokio::test]
+async fn the_relay_pushes_a_rejoined_member_what_came_in_their_earlier_membership() {
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
+    let chat_id: Uuid = chat.parse().unwrap();
+    let mut bob_ws = app.ws(&bob.access).await;
+    app.relay_caught_up().await;
+    send_unannounced(&app, &alice, chat_id, "kept").await;
+    // Out and back in before the relay runs (in the database: the API would wake it).
+    let db = app.app().db.get().await.unwrap();
+    let bob_id: Uuid = bob.id.parse().unwrap();
+    for change in [
+        "UPDATE chat_participants SET left_at = clock_timestamp()
+         WHERE chat_id = $1 AND user_id = $2",
+        "UPDATE chat_participants SET left_at = NULL, joined_at = clock_timestamp()
+         WHERE chat_id = $1 AND user_id = $2",
+    ] {
+        db.execute(change, &[&chat_id, &bob_id]).await.unwrap();
+    }
+    relay::drain(app.app()).await.unwrap();
+    let pushed = bob_ws.next_event("message:received").await;
+    assert_eq!(pushed["data"]["message"]["content"], "kept", "{pushed}");
+    app.stop().await;
+}

@@ -715,6 +715,16 @@ pub struct ExportChat {
     pub role: ParticipantRole,
     pub joined_at: Timestamp,
     pub left_at: Option<Timestamp>,
+    /// The caller's memberships of the chat before the latest (they left and joined again).
+    pub earlier_memberships: Vec<ExportMembership>,
+}
+
+/// A membership of a chat that ended.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportMembership {
+    pub joined_at: Timestamp,
+    pub left_at: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

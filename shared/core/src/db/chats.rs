@@ -110,13 +110,21 @@ pub struct Member {
     pub user_id: Uuid,
     pub joined_at: chrono::DateTime<chrono::Utc>,
     pub left_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Their earlier memberships that ended at or after the time asked about (V57): when each
+    /// began, and when it ended.
+    pub earlier: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
     pub blocked_actors: Vec<Uuid>,
 }
 
 impl Member {
-    /// Whether an event of `at` falls in this membership (the one that removes them does).
+    /// Whether an event of `at` falls in this membership or an earlier one (the event that
+    /// removes them does).
     pub fn during(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
         self.joined_at <= at && self.left_at.is_none_or(|left| at <= left)
+            || self
+                .earlier
+                .iter()
+                .any(|&(joined, left)| joined <= at && at <= left)
     }
 
     /// Whether this member blocks `actor` (one of the actors [`members_since`] was given).
@@ -126,8 +134,9 @@ impl Member {
 }
 
 /// The members of these chats: current ones, and those who left at or after `since` (events
-/// from before they left are still theirs), each with those of `actors` they block (in the
-/// same statement: a relay round's blocks cost no round trip of their own).
+/// from before they left are still theirs), each with their earlier memberships that ended at
+/// or after `since` and those of `actors` they block (in the same statement: a relay round's
+/// blocks cost no round trip of their own).
 pub async fn members_since(
     client: &impl deadpool_postgres::GenericClient,
     chats: &[Uuid],
@@ -140,6 +149,15 @@ pub async fn members_since(
     let stmt = client
         .prepare_cached(
             "SELECT p.chat_id, p.user_id, p.joined_at, p.left_at,
+                    -- (Only one who joined since can have an earlier membership that ended since.)
+                    CASE WHEN p.joined_at > $2 THEN ARRAY(
+                        SELECT w.joined_at FROM earlier_memberships w
+                        WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id AND w.left_at >= $2
+                        ORDER BY w.joined_at) END AS earlier_joined,
+                    CASE WHEN p.joined_at > $2 THEN ARRAY(
+                        SELECT w.left_at FROM earlier_memberships w
+                        WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id AND w.left_at >= $2
+                        ORDER BY w.joined_at) END AS earlier_left,
                     ARRAY(SELECT b.related_user_id FROM user_relationships b
                           WHERE b.user_id = p.user_id AND b.related_user_id = ANY($3)
                             AND b.relationship_type = 'blocked') AS blocked_actors
@@ -156,6 +174,15 @@ pub async fn members_since(
             user_id: r.get("user_id"),
             joined_at: r.get("joined_at"),
             left_at: r.get("left_at"),
+            earlier: r
+                .get::<_, Option<Vec<_>>>("earlier_joined")
+                .unwrap_or_default()
+                .into_iter()
+                .zip(
+                    r.get::<_, Option<Vec<_>>>("earlier_left")
+                        .unwrap_or_default(),
+                )
+                .collect(),
             blocked_actors: r.get("blocked_actors"),
         })
         .collect())

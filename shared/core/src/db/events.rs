@@ -405,7 +405,7 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
 }
 
 /// `user`'s events after `after` and at most `until`, below the horizon, in order: their own
-/// stream and their chats' events from the time they were members, leaving out events caused
+/// stream and their chats' events from the times they were members, leaving out events caused
 /// by people they had blocked by then (`not_sent_while_blocked`). Returns the events and the
 /// horizon.
 pub async fn for_user(
@@ -424,6 +424,12 @@ pub async fn for_user(
                  JOIN events e ON e.chat_id = p.chat_id AND e.created_at >= p.joined_at
                       AND (p.left_at IS NULL OR e.created_at <= p.left_at)
                  WHERE p.user_id = $1
+                 UNION ALL
+                 -- Their earlier memberships (V57), ended before the latest began.
+                 SELECT e.* FROM earlier_memberships w
+                 JOIN events e ON e.chat_id = w.chat_id AND e.created_at >= w.joined_at
+                      AND e.created_at <= w.left_at
+                 WHERE w.user_id = $1
              ) e
              WHERE (e.xid, e.id) > ($2::bigint::text::xid8, $3)
                AND (e.xid, e.id) <= ($4::bigint::text::xid8, $5)

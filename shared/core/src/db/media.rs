@@ -153,7 +153,7 @@ pub async fn visible(
                      SELECT 1 FROM messages m
                      JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND {reads}
                      WHERE m.media_id = f.id AND NOT m.deleted_for_everyone AND {not_expired}
-                       AND m.created_at >= p.joined_at AND m.seq > p.cleared_seq
+                       AND {came} AND m.seq > p.cleared_seq
                        AND m.seq <= {last_read}
                        AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $2 AND h.message_id = m.id)
                        AND (NOT m.view_once OR m.sender_id = $2
@@ -174,6 +174,7 @@ pub async fn visible(
                                ELSE true
                            END))",
             reads = super::reads_the_chat("p"),
+            came = super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
             last_read = super::last_seq_read("p"),
             not_expired = super::not_expired("m"),
         ))

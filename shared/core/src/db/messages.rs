@@ -654,7 +654,7 @@ pub async fn history(
     let cleared: i64 = me.get("cleared_seq");
     let last_read: i64 = me.get("last_read");
     // A member reads the messages from when they joined (an added member does not get the
-    // group's earlier history).
+    // group's earlier history), and those of their earlier memberships.
     let joined: DateTime<Utc> = me.get("joined_at");
     let delivered: i64 = me.get::<_, Option<i64>>("delivered_seq").unwrap_or(0);
     let read: i64 = me.get::<_, Option<i64>>("read_seq").unwrap_or(0);
@@ -679,7 +679,7 @@ pub async fn history(
     let file_name = cursor.file_name.map(|f| super::like_pattern(f, false));
     let file_name = &file_name;
     let visible = format!(
-        "m.chat_id = $1 AND m.seq > $2 AND m.created_at >= $7
+        "m.chat_id = $1 AND m.seq > $2 AND {}
         AND ($8::text IS NULL OR m.type = $8)
         AND (NOT $9 OR (m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone))
         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
@@ -687,6 +687,7 @@ pub async fn history(
         AND {}
         AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM media_files f
                                           WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))",
+        super::came_while_member("$1", "$3", "$7", "m.created_at"),
         super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at"),
         super::not_expired("m"),
     );
@@ -852,10 +853,11 @@ pub async fn starred(
         "FROM message_stars s
          JOIN messages v ON v.id = s.message_id
          JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND {}
-         WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND v.created_at >= p.joined_at
+         WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND {}
            AND v.seq <= {} AND {}
            AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)",
         super::reads_the_chat("p"),
+        super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "v.created_at"),
         super::last_seq_read("p"),
         super::not_expired("v"),
     );
@@ -1047,8 +1049,9 @@ pub fn search_sql() -> String {
              FROM messages v JOIN mine ON mine.chat_id = v.chat_id
              WHERE {taken} AND v.chat_id = ANY (ARRAY(SELECT chat_id FROM mine)) AND {matches}
                AND v.type <> 'system' AND NOT v.deleted_for_everyone
-               AND v.seq > mine.cleared_seq AND v.created_at >= mine.joined_at
-               AND v.seq <= mine.last_read"
+               AND v.seq > mine.cleared_seq AND {came}
+               AND v.seq <= mine.last_read",
+            came = super::came_while_member("mine.chat_id", "$1", "mine.joined_at", "v.created_at"),
         )
     };
     let by_index = branch(

@@ -265,6 +265,19 @@ pub fn group_as_seen(me: &str, chat: &str, field: &str) -> String {
     format!("CASE WHEN {me}.left_at IS NULL THEN {chat}.{field} ELSE {me}.left_{field} END")
 }
 
+/// A statement's condition (SQL) that something of time `at` in chat `chat` came while `user`,
+/// whose latest membership began at `joined`, was a member: since then (a former member's ends
+/// where [`last_seq_read`] or their `left_at` says), or in an earlier membership of theirs (V57:
+/// they left and joined again).
+pub fn came_while_member(chat: &str, user: &str, joined: &str, at: &str) -> String {
+    format!(
+        "({at} >= {joined} OR EXISTS (
+             SELECT 1 FROM earlier_memberships w
+             WHERE w.chat_id = {chat} AND w.user_id = {user} AND w.joined_at <= {at}
+               AND {at} <= w.left_at))"
+    )
+}
+
 /// A statement's condition (SQL) that the `chat_participants` row `p` was a member at `at`
 /// (`'infinity'`: is one now). A former member sees the members of the moment they left,
 /// without themselves.

@@ -14,8 +14,8 @@ use tokio_postgres::types::Json;
 
 use crate::api::models::{
     AccountDeleted, AccountExport, ActivityKind, ChatType, Envelope, ExportChat, ExportContact,
-    ExportMedia, ExportMessage, ExportPushDevice, ExportRelation, ExportRelationships,
-    MessageMetadata, Meta, ParticipantRole, Timestamp,
+    ExportMedia, ExportMembership, ExportMessage, ExportPushDevice, ExportRelation,
+    ExportRelationships, MessageMetadata, Meta, ParticipantRole, Timestamp,
 };
 use crate::api::requests::DeleteAccountRequest;
 use crate::auth::password::verify_password;
@@ -122,7 +122,13 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
     let client = app.db.get().await?;
     let chats = client
         .query(
-            "SELECT c.id, c.type, c.name, p.role, p.joined_at, p.left_at
+            "SELECT c.id, c.type, c.name, p.role, p.joined_at, p.left_at,
+                    ARRAY(SELECT w.joined_at FROM earlier_memberships w
+                          WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id
+                          ORDER BY w.joined_at) AS earlier_joined,
+                    ARRAY(SELECT w.left_at FROM earlier_memberships w
+                          WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id
+                          ORDER BY w.joined_at) AS earlier_left
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
              WHERE p.user_id = $1 ORDER BY p.joined_at",
             &[&caller.user_id],
@@ -136,6 +142,15 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
             role: ParticipantRole::parse_stored(r.get("role")),
             joined_at: Timestamp(r.get("joined_at")),
             left_at: r.get::<_, Option<_>>("left_at").map(Timestamp),
+            earlier_memberships: r
+                .get::<_, Vec<_>>("earlier_joined")
+                .into_iter()
+                .zip(r.get::<_, Vec<_>>("earlier_left"))
+                .map(|(joined, left)| ExportMembership {
+                    joined_at: Timestamp(joined),
+                    left_at: Timestamp(left),
+                })
+                .collect(),
         })
         .collect();
     let messages_sent = client
