@@ -321,6 +321,12 @@ impl ClientAction {
 }
 
 /// `message:send`: a message for the chat `chatId`.
+///
+/// Each frame is handled on its own, as API Gateway invokes a function for each: messages sent
+/// one after another without waiting for the previous one's `ack` are stored (and numbered by
+/// `seq`) in the order they reach the store, which is not always the order sent. A client that
+/// sends a queue at once (coming back online) and must keep its order sends each message of a
+/// chat after the previous one's `ack`; its other chats may go meanwhile.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageSendPayload {
