@@ -950,7 +950,7 @@ async fn a_member_who_rejoins_keeps_what_came_in_each_membership() {
     let bob = app.register("bob").await;
     let chat = app.open_group(&alice, "club", &[&bob]).await;
     let since = present(&app, &bob).await;
-    send(&app, &alice, &chat, "alpha").await;
+    let alpha = send(&app, &alice, &chat, "alpha").await;
     let participants = format!("/api/chats/{chat}/participants");
     let (status, body) = app
         .delete(
@@ -1005,6 +1005,21 @@ async fn a_member_who_rejoins_keeps_what_came_in_each_membership() {
             "{word}: {body}"
         );
     }
+    // The sender's message info counts them among its recipients.
+    let (_, info) = app
+        .get(
+            &format!(
+                "/api/chats/{chat}/messages/{}/info",
+                alpha["id"].as_str().unwrap()
+            ),
+            Some(&alice.access),
+        )
+        .await;
+    assert_eq!(
+        info["data"]["recipients"][0]["userId"],
+        bob.id.as_str(),
+        "{info}"
+    );
     // Their export lists the earlier membership (Banter keeps it, so it is theirs to see).
     let (_, export) = app.get("/api/users/me/export", Some(&bob.access)).await;
     let club = &export["data"]["chats"][0];

@@ -897,7 +897,7 @@ pub struct ReceiptRow {
 }
 
 /// The receipts of message `seq` (sent at `sent_at` by `sender`) from each current member who
-/// was in the chat when it was sent.
+/// was in the chat when it was sent (then, or in an earlier membership).
 pub async fn receipts_of(
     client: &impl deadpool_postgres::GenericClient,
     chat_id: Uuid,
@@ -906,16 +906,17 @@ pub async fn receipts_of(
     sent_at: DateTime<Utc>,
 ) -> Result<Vec<ReceiptRow>, ApiError> {
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT u.id, u.username, o.delivered_seq >= $3 AS delivered, o.read_seq >= $3 AS read,
                     receipt_marks_time(o.delivered_marks, $3) AS delivered_at,
                     receipt_marks_time(o.read_marks, $3) AS read_at,
                     presence_visible(o.user_id, $2) AS presence_visible,
                     read_receipts_shared($1, o.user_id, $2) AS reads_visible
              FROM chat_participants o JOIN users u ON u.id = o.user_id
-             WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL AND o.joined_at <= $4
+             WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL AND {}
              ORDER BY u.username",
-        )
+            super::came_while_member("o.chat_id", "o.user_id", "o.joined_at", "$4::timestamptz"),
+        ))
         .await?;
     Ok(client
         .query(&stmt, &[&chat_id, &sender, &seq, &sent_at])
