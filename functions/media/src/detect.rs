@@ -1,6 +1,7 @@
 //! What a file really is, from its bytes (the `file-format` crate, with its readers for the
 //! containers: ZIP tells DOCX from other ZIPs, CFB tells DOC from other OLE files, MP4 and
-//! EBML tell video from audio), as the MIME types Banter accepts.
+//! EBML tell video from audio, ID3v2 finds the MP3 behind its tag), as the MIME types Banter
+//! accepts.
 
 use file_format::FileFormat;
 
@@ -73,6 +74,16 @@ mod tests {
         );
         assert_eq!(real_type(b"%PDF-1.7\n"), Some("application/pdf"));
         assert_eq!(real_type(b"<html>"), None);
+        // An MP3 as encoders write it: an ID3v2 tag (here an empty one), then MPEG frames.
+        let mut mp3 = b"ID3\x04\0\0\0\0\0\0".to_vec();
+        mp3.extend_from_slice(b"\xff\xfb\x90\x64");
+        mp3.resize(512, 0);
+        assert_eq!(real_type(&mp3), Some("audio/mpeg"));
+        assert_eq!(
+            real_type(&mp3[10..]),
+            Some("audio/mpeg"),
+            "and without a tag"
+        );
         assert_eq!(real_type(b""), None);
         assert_eq!(
             real_type(&plain_zip()),

@@ -621,6 +621,26 @@ async fn infected_lying_and_oversized_files_are_refused() {
     app.stop().await;
 }
 
+/// Each accepted audio type as an encoder writes it (an MP3 starts with its ID3 tag) is a voice
+/// note: compressed to Opus, with its waveform.
+#[tokio::test]
+async fn mp3_and_ogg_voice_notes_are_processed() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let tone = ["-f", "lavfi", "-i", "sine=frequency=300:duration=2"];
+    for (name, codec) in [("note.mp3", "libmp3lame"), ("note.ogg", "libopus")] {
+        let bytes = ffmpeg(dir.path(), &[&tone[..], &["-c:a", codec]].concat(), name);
+        let request = json!({"fileType": "audio", "fileName": name, "fileSize": bytes.len()});
+        let file = upload(&app, &alice, request, &bytes).await;
+        let media = processed(&app, &alice, &file).await;
+        assert_eq!(media["processingStatus"], "completed", "{name}: {media}");
+        assert!(media["urls"]["compressed"].is_string(), "{name}: {media}");
+        assert_eq!(media["metadata"]["waveform"].as_array().unwrap().len(), 300);
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn video_audio_and_documents_are_processed() {
     let app = spawn_app().await;
