@@ -1161,7 +1161,11 @@ pub struct Message {
     pub content: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
+    /// Always null (kept from the PRD's shape): file URLs are signed and expire, and a message
+    /// outlives them (in the event log and in clients' stores). `GET /api/media/{mediaId}` signs
+    /// fresh ones, for whoever may see the message.
     pub media_url: Option<String>,
+    /// Always null, as `mediaUrl`: the thumbnail is among `GET /api/media/{mediaId}`'s URLs.
     pub thumbnail_url: Option<String>,
     pub reply_to: Option<ReplyPreview>,
     #[schema(value_type = Object)]
