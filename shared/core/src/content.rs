@@ -510,6 +510,12 @@ mod tests {
             ok["linkPreview"],
             json!({ "url": "https://example.com/a?b=1", "title": "A page" })
         );
+        // An international domain name (`url` reads it through `idna_adapter`).
+        let idn = text(
+            "Katalog: https://bücher.example/neu",
+            json!({ "url": "https://bücher.example/neu" }),
+        );
+        assert!(check(idn, 100).is_ok());
         for (content, bad) in [
             // Another site than the text links: a spoofed preview.
             (
