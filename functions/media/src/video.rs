@@ -1,6 +1,7 @@
-//! Video: ffprobe for duration and dimensions; ffmpeg to H.264 + AAC MP4 renditions at 480p,
-//! 720p and 1080p (never above the source; a smaller source gets one rendition at its own
-//! size) and a 320x180 thumbnail frame.
+//! Video: ffprobe for duration, dimensions and bitrates; ffmpeg to H.264 + AAC MP4 renditions at
+//! 480p, 720p and 1080p (never above the source; a smaller source gets one rendition at its own
+//! size; never at a higher bitrate than the source's, so a rendition is no bigger than the file
+//! it was made from) and a 320x180 thumbnail frame.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,8 +11,11 @@ use crate::tools::{run, ToolFailure};
 const PROBE_LIMIT: Duration = Duration::from_secs(30);
 const TRANSCODE_LIMIT: Duration = Duration::from_secs(600);
 
-/// The renditions: the shorter side's lines, and the video bitrate (PRD `VideoProcessingJob`).
-pub const RENDITIONS: [(u32, &str); 3] = [(480, "500k"), (720, "1M"), (1080, "2M")];
+/// The renditions: the shorter side's lines, and the video bitrate in bits per second (PRD
+/// `VideoProcessingJob`).
+pub const RENDITIONS: [(u32, u64); 3] = [(480, 500_000), (720, 1_000_000), (1080, 2_000_000)];
+/// A rendition's audio bitrate (bits per second), at most.
+const AUDIO_BITRATE: u64 = 128_000;
 
 /// What ffprobe says of a media file.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +25,10 @@ pub struct Probe {
     pub height: Option<u32>,
     pub has_video: bool,
     pub has_audio: bool,
+    /// The video stream's and the audio stream's bitrates (bits per second), where the
+    /// container says.
+    pub video_bitrate: Option<u64>,
+    pub audio_bitrate: Option<u64>,
 }
 
 /// Probe a video or audio file.
@@ -49,42 +57,67 @@ pub async fn probe(input: &Path) -> Result<Probe, ToolFailure> {
         ..Probe::default()
     };
     for stream in json["streams"].as_array().into_iter().flatten() {
+        let bitrate = stream["bit_rate"]
+            .as_str()
+            .and_then(|b| b.parse::<u64>().ok());
         match stream["codec_type"].as_str() {
             Some("video") if !probe.has_video => {
                 probe.has_video = true;
                 probe.width = stream["width"].as_u64().map(|w| w as u32);
                 probe.height = stream["height"].as_u64().map(|h| h as u32);
+                probe.video_bitrate = bitrate;
             }
-            Some("audio") => probe.has_audio = true,
+            Some("audio") if !probe.has_audio => {
+                probe.has_audio = true;
+                probe.audio_bitrate = bitrate;
+            }
             _ => {}
         }
     }
     Ok(probe)
 }
 
-/// The renditions a source of `width` x `height` gets: `(lines, bitrate)`.
-pub fn renditions_for(width: u32, height: u32) -> Vec<(u32, &'static str)> {
+/// The renditions a source of `width` x `height` gets: `(lines, video bitrate)`, the bitrate
+/// at most the source's `video_bitrate` where it is known.
+pub fn renditions_for(width: u32, height: u32, video_bitrate: Option<u64>) -> Vec<(u32, u64)> {
     let lines = width.min(height);
     let fitting: Vec<_> = RENDITIONS
         .into_iter()
         .filter(|(l, _)| *l <= lines)
         .collect();
-    if fitting.is_empty() {
+    let renditions = if fitting.is_empty() {
         vec![(lines - lines % 2, RENDITIONS[0].1)]
     } else {
         fitting
-    }
+    };
+    let cap = video_bitrate.unwrap_or(u64::MAX);
+    renditions
+        .into_iter()
+        .map(|(lines, bitrate)| (lines, bitrate.min(cap)))
+        .collect()
 }
 
-/// Transcode to an MP4 whose shorter side is `lines`.
+/// A rendition's audio bitrate for a source probed as `probe`: at most the source's, and `None`
+/// when it has no sound.
+pub fn rendition_audio(probe: &Probe) -> Option<u64> {
+    probe.has_audio.then(|| {
+        probe
+            .audio_bitrate
+            .map_or(AUDIO_BITRATE, |b| b.min(AUDIO_BITRATE))
+    })
+}
+
+/// Transcode to an MP4 whose shorter side is `lines`, its video at `bitrate` and its sound (if
+/// any) at `audio_bitrate` (bits per second).
 pub async fn transcode(
     input: &Path,
     output: &Path,
     landscape: bool,
     lines: u32,
-    bitrate: &str,
-    has_audio: bool,
+    bitrate: u64,
+    audio_bitrate: Option<u64>,
 ) -> Result<(), ToolFailure> {
+    let bitrate = bitrate.to_string();
     let scale = if landscape {
         format!("scale=-2:{lines}")
     } else {
@@ -106,16 +139,17 @@ pub async fn transcode(
         "-preset".into(),
         "veryfast".into(),
         "-b:v".into(),
-        bitrate.into(),
+        (&bitrate).into(),
         "-maxrate".into(),
-        bitrate.into(),
+        (&bitrate).into(),
         "-bufsize".into(),
-        bitrate.into(),
+        (&bitrate).into(),
         "-pix_fmt".into(),
         "yuv420p".into(),
     ];
-    if has_audio {
-        args.extend(["-c:a", "aac", "-b:a", "128k"].map(Into::into));
+    if let Some(audio) = audio_bitrate {
+        args.extend(["-c:a", "aac", "-b:a"].map(Into::into));
+        args.push(audio.to_string().into());
     } else {
         args.push("-an".into());
     }
@@ -162,7 +196,7 @@ mod tests {
     #[test]
     fn renditions_never_exceed_the_source() {
         let lines = |w, h| {
-            renditions_for(w, h)
+            renditions_for(w, h, None)
                 .into_iter()
                 .map(|r| r.0)
                 .collect::<Vec<_>>()
@@ -176,5 +210,19 @@ mod tests {
         );
         assert_eq!(lines(640, 360), vec![360]);
         assert_eq!(lines(3840, 2160), vec![480, 720, 1080]);
+    }
+
+    #[test]
+    fn renditions_never_take_more_bits_than_the_source() {
+        assert_eq!(
+            renditions_for(1920, 1080, Some(800_000)),
+            vec![(480, 500_000), (720, 800_000), (1080, 800_000)]
+        );
+        assert_eq!(renditions_for(320, 240, Some(90_000)), vec![(240, 90_000)]);
+        assert_eq!(
+            renditions_for(1280, 720, None),
+            vec![(480, 500_000), (720, 1_000_000)],
+            "unknown: the rendition's own"
+        );
     }
 }

@@ -142,13 +142,15 @@ pub async fn run() -> Result<()> {
         "  320x180 frame: {:.0} ms",
         start.elapsed().as_secs_f64() * 1000.0
     );
-    for (lines, bitrate) in fn_media::video::renditions_for(1920, 1080) {
+    let audio = fn_media::video::rendition_audio(&probe);
+    for (lines, bitrate) in fn_media::video::renditions_for(1920, 1080, probe.video_bitrate) {
         let out = dir.path().join(format!("{lines}.mp4"));
         let start = Instant::now();
-        fn_media::video::transcode(&clip, &out, true, lines, bitrate, true).await?;
+        fn_media::video::transcode(&clip, &out, true, lines, bitrate, audio).await?;
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "  {lines}p H.264 {bitrate} + AAC: {secs:.1} s ({:.2}x real time), {:.1} MB",
+            "  {lines}p H.264 {} kb/s + AAC: {secs:.1} s ({:.2}x real time), {:.1} MB",
+            bitrate / 1000,
             30.0 / secs,
             std::fs::metadata(&out)?.len() as f64 / 1e6
         );

@@ -641,6 +641,55 @@ async fn mp3_and_ogg_voice_notes_are_processed() {
     app.stop().await;
 }
 
+/// A video already smaller than its rendition's bitrate is not made bigger: the "compressed"
+/// file a phone on mobile data picks is no larger than the original.
+#[tokio::test]
+async fn a_low_bitrate_video_is_not_made_bigger() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = ffmpeg(
+        dir.path(),
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=15:duration=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "60k",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "32k",
+            "-shortest",
+        ],
+        "small.mp4",
+    );
+    let request = json!({"fileType": "video", "fileName": "small.mp4", "fileSize": clip.len()});
+    let file = upload(&app, &alice, request, &clip).await;
+    let media = processed(&app, &alice, &file).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    let compressed = download(&app, &media["urls"]["compressed"]).await;
+    // (Rate control is not exact over 3 s: a tenth over, at most.)
+    assert!(
+        compressed.len() * 10 <= clip.len() * 11,
+        "compressed {} bytes from an original of {}",
+        compressed.len(),
+        clip.len()
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn video_audio_and_documents_are_processed() {
     let app = spawn_app().await;
