@@ -892,3 +892,46 @@ async fn what_a_member_did_themselves_is_not_unread_for_them() {
     assert_eq!(unread(&carol).await, 1, "from her addition on");
     app.stop().await;
 }
+
+/// A message the caller deleted for themselves leaves their chat list too: the preview shows
+/// the one before it, and it counts neither as unread nor as an unread mention. Its sender's
+/// list is as it was.
+#[tokio::test]
+async fn a_message_deleted_for_me_leaves_my_chat_list() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let group = app.open_group(&alice, "club", &[&bob]).await;
+    app.sent(&alice, &group, "first").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "m", "content": "@bob second", "mentions": [bob.id] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let second = body["data"]["id"].as_str().unwrap().to_owned();
+    let before = app.chat_row(&bob, &group).await;
+    assert_eq!(before["lastMessage"]["content"], "@bob second");
+    assert_eq!(before["unreadMention"], true);
+
+    let (status, body) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{second}"),
+            &bob.access,
+            json!({ "deleteForEveryone": false }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let after = app.chat_row(&bob, &group).await;
+    assert_eq!(after["lastMessage"]["content"], "first", "{after}");
+    assert_eq!(
+        after["unreadCount"].as_i64().unwrap(),
+        before["unreadCount"].as_i64().unwrap() - 1
+    );
+    assert_eq!(after["unreadMention"], false);
+    let senders = app.chat_row(&alice, &group).await;
+    assert_eq!(senders["lastMessage"]["content"], "@bob second");
+    app.stop().await;
+}

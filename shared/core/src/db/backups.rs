@@ -234,14 +234,14 @@ pub async fn messages(db: &Db, chat: Uuid, user: Uuid) -> Result<Vec<Message>, A
         .prepare_cached(&format!(
             "{} JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND {}
              WHERE m.chat_id = $1 AND m.seq > p.cleared_seq AND {}
-               AND m.seq <= {} AND {}
-               AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $2 AND h.message_id = m.id)
+               AND m.seq <= {} AND {} AND {}
              ORDER BY m.seq",
             super::messages::MESSAGE_SELECT,
             super::reads_the_chat("p"),
             super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
             super::last_seq_read("p"),
             super::not_expired("m"),
+            super::not_hidden_for("$2", "m"),
         ))
         .await?;
     let mut history: Vec<Message> = client

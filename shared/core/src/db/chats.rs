@@ -425,8 +425,10 @@ pub async fn list(
     search: Option<&str>,
 ) -> Result<(Vec<ChatSummary>, i64), ApiError> {
     let pattern = search.map(|q| super::like_pattern(q, false));
-    // The unread counts and the last message leave out what the caller never got.
+    // The unread counts and the last message leave out what the caller never got, and what
+    // they deleted for themselves.
     let not_blocked = super::not_sent_while_blocked("$1", "m.sender_id", "m.created_at");
+    let not_hidden = super::not_hidden_for("$1", "m");
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
@@ -467,13 +469,13 @@ pub async fn list(
                       AND NOT (m.type = 'system' AND (m.metadata ->> 'actorId' = $1::text
                                OR m.metadata ->> 'endReason' IS DISTINCT FROM 'missed'
                                   AND m.metadata ->> 'action' = 'call'))
-                      AND {not_blocked} LIMIT $4) AS unread)
+                      AND {not_blocked} AND {not_hidden} LIMIT $4) AS unread)
                         AS unread_count,
                     EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.created_at >= me.joined_at AND m.mentions @> ARRAY[$1::uuid]
                       AND cardinality(m.mentions) > 0 AND NOT m.deleted_for_everyone
-                      AND {not_expired} AND {not_blocked})
+                      AND {not_expired} AND {not_blocked} AND {not_hidden})
                         AS unread_mention,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
@@ -484,6 +486,7 @@ pub async fn list(
              LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
                                   AND m.seq <= {last_read} AND {not_expired} AND {not_blocked}
+                                  AND {not_hidden}
                                 ORDER BY m.seq DESC LIMIT 1) lm ON true
              LEFT JOIN users lu ON lu.id = lm.sender_id
              ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id",

@@ -155,7 +155,7 @@ pub async fn visible(
                      WHERE m.media_id = f.id AND NOT m.deleted_for_everyone AND {not_expired}
                        AND {came} AND m.seq > p.cleared_seq
                        AND m.seq <= {last_read}
-                       AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $2 AND h.message_id = m.id)
+                       AND {not_hidden}
                        AND (NOT m.view_once OR m.sender_id = $2
                             OR NOT EXISTS (SELECT 1 FROM message_views v WHERE v.message_id = m.id AND v.user_id = $2)))
                  OR EXISTS (
@@ -176,6 +176,7 @@ pub async fn visible(
             reads = super::reads_the_chat("p"),
             came = super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
             last_read = super::last_seq_read("p"),
+            not_hidden = super::not_hidden_for("$2", "m"),
             not_expired = super::not_expired("m"),
         ))
         .await?;

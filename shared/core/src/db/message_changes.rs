@@ -95,11 +95,13 @@ async fn visible(
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3 AND {reads}
              WHERE m.id = $2 AND m.chat_id = $1 AND m.seq > p.cleared_seq AND {came}
                AND m.seq <= {last_seq}
-               AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
+               AND {not_hidden}
              {lock}",
             reads = super::reads_the_chat("p"),
-            came = super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
+            came =
+                super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
             last_seq = super::last_seq_read("p"),
+            not_hidden = super::not_hidden_for("$3", "m"),
             not_expired = super::not_expired("m"),
         ))
         .await?;

@@ -682,12 +682,13 @@ pub async fn history(
         "m.chat_id = $1 AND m.seq > $2 AND {}
         AND ($8::text IS NULL OR m.type = $8)
         AND (NOT $9 OR (m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone))
-        AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $3 AND h.message_id = m.id)
+        AND {}
         AND {}
         AND {}
         AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM media_files f
                                           WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))",
         super::came_while_member("$1", "$3", "$7", "m.created_at"),
+        super::not_hidden_for("$3", "m"),
         super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at"),
         super::not_expired("m"),
     );
@@ -854,12 +855,12 @@ pub async fn starred(
          JOIN messages v ON v.id = s.message_id
          JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND {}
          WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND {}
-           AND v.seq <= {} AND {}
-           AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)",
+           AND v.seq <= {} AND {} AND {}",
         super::reads_the_chat("p"),
         super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "v.created_at"),
         super::last_seq_read("p"),
         super::not_expired("v"),
+        super::not_hidden_for("$1", "v"),
     );
     let page = client
         .prepare_cached(&format!(
@@ -1066,6 +1067,7 @@ pub fn search_sql() -> String {
     let not_blocked = super::not_sent_while_blocked("$1", "v.sender_id", "v.created_at");
     let (reads, last_read) = (super::reads_the_chat("p"), super::last_seq_read("p"));
     let not_expired = super::not_expired("v");
+    let not_hidden = super::not_hidden_for("$1", "v");
     format!(
         "WITH q AS MATERIALIZED (SELECT search_query($2) AS query),
              mine AS MATERIALIZED (
@@ -1086,7 +1088,7 @@ pub fn search_sql() -> String {
                    AND ($5::uuid IS NULL OR v.sender_id = $5)
                    AND ($6::timestamptz IS NULL OR v.created_at >= $6)
                    AND ($7::timestamptz IS NULL OR v.created_at < $7)
-                   AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = $1 AND h.message_id = v.id)
+                   AND {not_hidden}
                    AND {not_blocked}
                  ORDER BY rank DESC, v.created_at DESC, v.id
                  LIMIT $8 OFFSET $9)

@@ -265,6 +265,12 @@ pub fn group_as_seen(me: &str, chat: &str, field: &str) -> String {
     format!("CASE WHEN {me}.left_at IS NULL THEN {chat}.{field} ELSE {me}.left_{field} END")
 }
 
+/// A statement's condition (SQL) that the message `m` is not one that `user` deleted for
+/// themselves.
+pub fn not_hidden_for(user: &str, m: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = {user} AND h.message_id = {m}.id)")
+}
+
 /// A statement's condition (SQL) that something of time `at` in chat `chat` came while `user`,
 /// whose latest membership began at `joined`, was a member: since then (a former member's ends
 /// where [`last_seq_read`] or their `left_at` says), or in an earlier membership of theirs (V57:
