@@ -2531,3 +2531,56 @@ async fn set_privacy(app: &TestApp, user: &User, settings: Value) {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A reply quotes only a message its sender sees: not one from before they joined, nor one
+/// they deleted for themselves or cleared (its quote would show it to them again).
+#[tokio::test]
+async fn a_reply_quotes_only_a_message_its_sender_sees() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "club", &[&bob]).await;
+    let before_carol = app.sent(&alice, &group, "before carol").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/participants"),
+            Some(&alice.access),
+            json!({ "userId": carol.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let hidden = app.sent(&alice, &group, "hidden by bob").await;
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{hidden}"),
+            &bob.access,
+            json!({ "deleteForEveryone": false }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let seen = app.sent(&alice, &group, "seen by all").await;
+    let reply =
+        |id: &str, to: &str| json!({ "clientMessageId": id, "content": "re", "replyToId": to });
+    let path = format!("/api/chats/{group}/messages");
+    for (who, id, to) in [(&carol, "c1", &before_carol), (&bob, "b1", &hidden)] {
+        let (status, body) = app.post(&path, Some(&who.access), reply(id, to)).await;
+        assert_eq!(status, 400, "{id}: {body}");
+    }
+    let (status, body) = app
+        .post(&path, Some(&carol.access), reply("c2", &seen))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["replyTo"]["content"], "seen by all");
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/clear"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app.post(&path, Some(&bob.access), reply("b2", &seen)).await;
+    assert_eq!(status, 400, "cleared: {body}");
+    app.stop().await;
+}

@@ -59,7 +59,7 @@ pub enum Stored {
     NotMember,
     /// The group lets only its admins send, and the sender is not one.
     AdminsOnly,
-    /// `replyTo` names no message of this chat.
+    /// `replyTo` names no message of this chat that its sender sees.
     BadReply,
     /// A 1:1 chat where one of the two blocks the other.
     Blocked,
@@ -87,7 +87,7 @@ pub async fn insert_many(
     batch: &[&NewMessage],
 ) -> Result<Vec<Option<Stored>>, ApiError> {
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "WITH input AS (
                  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                                       $6::text[], $7::uuid[], $8::jsonb[], $9::text[], $10::uuid[],
@@ -150,11 +150,13 @@ pub async fn insert_many(
                                    OR EXISTS (SELECT 1 FROM user_relationships b
                                               WHERE b.user_id = i.sender_id AND b.related_user_id = o.user_id
                                                 AND b.relationship_type = 'blocked'))) AS blocked,
+                        -- A message the sender sees: of their memberships, not cleared or
+                        -- deleted for themselves, not deleted for everyone, not disappeared.
                         i.reply_to_id IS NULL OR EXISTS (
                             SELECT 1 FROM messages r WHERE r.id = i.reply_to_id AND r.chat_id = i.chat_id
-                                                       AND NOT r.deleted_for_everyone
-                                                       -- (`super::not_expired`, spelled out in a literal.)
-                                                       AND (r.expires_at IS NULL OR r.expires_at > now())
+                                                       AND NOT r.deleted_for_everyone AND {reply_not_expired}
+                                                       AND r.seq > member.cleared_seq AND {reply_seen}
+                                                       AND {reply_not_hidden}
                         ) AS reply_ok,
                         -- A sticker may be any picture; other types name a file of their own type,
                         -- and a forwarded copy reuses its original's.
@@ -173,7 +175,7 @@ pub async fn insert_many(
                      -- A member who left included: with `left_at IS NULL` here the plan may
                      -- take the index of active members by user and read every chat of the
                      -- sender.
-                     SELECT p.left_at IS NULL AS present,
+                     SELECT p.left_at IS NULL AS present, p.joined_at, p.cleared_seq,
                             p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                             -- A 1:1 chat keeps both rows for good (deleting it for yourself keeps
                             -- yours), unless the other deleted their account.
@@ -271,7 +273,10 @@ pub async fn insert_many(
                  FROM messages r WHERE r.id = i.reply_to_id
                  OFFSET 0
              ) r ON true",
-        )
+            reply_not_expired = super::not_expired("r"),
+            reply_seen = super::came_while_member("i.chat_id", "i.sender_id", "member.joined_at", "r.created_at"),
+            reply_not_hidden = super::not_hidden_for("i.sender_id", "r"),
+        ))
         .await?;
     let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
     let chats: Vec<Uuid> = batch.iter().map(|m| m.chat_id).collect();

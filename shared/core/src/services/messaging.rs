@@ -162,7 +162,7 @@ async fn stored(
         )),
         Stored::PartnerGone => Err(partner_gone()),
         Stored::BadReply => Err(ApiError::Validation(
-            "`replyToId` is not a message of this chat (or it was deleted for everyone)".into(),
+            "`replyToId` is not a message of this chat that you can see (or it was deleted)".into(),
         )),
         Stored::BadMedia => Err(ApiError::Validation(
             "`mediaId` names no file of this type that you uploaded for this chat".into(),
