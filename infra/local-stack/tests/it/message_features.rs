@@ -2584,3 +2584,31 @@ async fn a_reply_quotes_only_a_message_its_sender_sees() {
     assert_eq!(status, 400, "cleared: {body}");
     app.stop().await;
 }
+
+/// A forward that a later chat refuses still delivers, at once, the copies made before it (not
+/// with the relay's next scheduled run, here an hour away).
+#[tokio::test]
+async fn a_forward_refused_by_one_chat_delivers_the_copies_made_before_it() {
+    let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let with_dave = app.open_chat(&alice, &dave).await;
+    let with_carol = app.open_chat(&alice, &carol).await;
+    let original = app.sent(&bob, &with_bob, "pass it on").await;
+    app.block(&carol, &alice).await;
+    let mut dave_ws = app.ws(&dave.access).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{with_bob}/messages/{original}/forward"),
+            Some(&alice.access),
+            json!({ "chatIds": [with_dave, with_carol] }),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let copy = dave_ws.next_event("message:received").await;
+    assert_eq!(copy["data"]["message"]["content"], "pass it on", "{copy}");
+    app.stop().await;
+}

@@ -182,8 +182,10 @@ pub const MAX_FORWARD_CHATS: usize = 5;
 /// `POST /api/chats/{chatId}/messages/{messageId}/forward`: copy a message you can see into up
 /// to 5 of your chats (one at a time once it is "forwarded many times", 5 hops from its
 /// original). Each copy is marked forwarded with one more hop, reuses the original's file, and
-/// is sent as any message is (membership, permissions, blocks). A repeated forward of the same
-/// message to the same chat returns the copy already made.
+/// is sent as any message is (membership, permissions, blocks), chat after chat in the order
+/// given: a chat that refuses it ends the forward with its refusal, and the copies made before
+/// it stay sent. A repeated forward of the same message to the same chat returns the copy
+/// already made.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/forward", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     request_body = ForwardMessageRequest,
@@ -227,6 +229,7 @@ pub async fn forward(
         ));
     }
     let mut copies = Vec::with_capacity(targets.len());
+    let mut refused = None;
     for target in targets {
         let client_message_id = format!("fwd:{message_id}:{target}");
         let new = NewMessage {
@@ -245,10 +248,24 @@ pub async fn forward(
             origin_connection: None,
             rate_limit: Some(messages_limit(app, &caller)),
         };
-        copies.push(stored(app, caller, target, app.sends.insert_or_find(new).await?).await?);
+        let outcome = match app.sends.insert_or_find(new).await {
+            Ok(outcome) => stored(app, caller, target, outcome).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(copy) => copies.push(copy),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
     }
-    super::relay::wake(app, "message:received").await;
-    Ok(copies)
+    // The copies stored before a refusal are sent all the same (asked again, the forward finds
+    // them): they go out now, not with the relay's next scheduled run.
+    if !copies.is_empty() {
+        super::relay::wake(app, "message:received").await;
+    }
+    refused.map_or(Ok(copies), Err)
 }
 
 /// `GET /api/chats/{chatId}/messages?limit&before&after&around&type`.
