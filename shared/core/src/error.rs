@@ -38,6 +38,10 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("a two-factor code is required (totpCode or recoveryCode)")]
     TwoFactorRequired,
+    /// The password was right and the second factor was not: said so, since an answer without
+    /// a code already tells that the password was right.
+    #[error("invalid two-factor code (a recovery code works once)")]
+    InvalidSecondFactor,
     #[error("{0}")]
     PermissionDenied(String),
     #[error("{0} not found")]
@@ -151,6 +155,7 @@ impl ApiError {
             | Self::InvalidToken
             | Self::TokenExpired
             | Self::InvalidCredentials
+            | Self::InvalidSecondFactor
             | Self::TwoFactorRequired => 401,
             Self::PermissionDenied(_) => 403,
             Self::NotFound(_) => 404,
@@ -174,7 +179,7 @@ impl ApiError {
             Self::Unauthorized | Self::TwoFactorRequired => ErrorCode::Unauthorized,
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::TokenExpired => ErrorCode::TokenExpired,
-            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::InvalidCredentials | Self::InvalidSecondFactor => ErrorCode::InvalidCredentials,
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound(_) => ErrorCode::ResourceNotFound,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,

@@ -178,7 +178,7 @@ pub async fn login(
     );
     if let Some(required) = two_factor::required_at_login(app, user_id, second_factor).await? {
         // A wrong second factor after the right password is a failed login like any other.
-        if matches!(required, ApiError::InvalidCredentials) {
+        if matches!(required, ApiError::InvalidSecondFactor) {
             rate_limit::login_failed(&app.db, &failure_keys).await?;
             record_failed_login(app, user_id, device).await?;
         }

@@ -96,7 +96,7 @@ pub async fn start_email_change(
             None => ApiError::PermissionDenied(
                 "two-factor authentication is on: give a `code` from your authenticator".into(),
             ),
-            Some(_) => ApiError::InvalidCredentials,
+            Some(_) => ApiError::InvalidSecondFactor,
         });
     }
     match users::id_by_email(&app.db, &new_email).await? {

@@ -117,7 +117,7 @@ pub async fn disable(
         return Err(ApiError::InvalidCredentials);
     }
     if !second_factor_ok(app, caller.user_id, Some(code), None).await? {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::InvalidSecondFactor);
     }
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
@@ -196,7 +196,7 @@ pub async fn required_at_login(
         return Ok(Some(ApiError::TwoFactorRequired));
     }
     if !second_factor_ok(app, user, code, recovery).await? {
-        return Ok(Some(ApiError::InvalidCredentials));
+        return Ok(Some(ApiError::InvalidSecondFactor));
     }
     users::cancel_totp_reset(&app.db, user).await?;
     Ok(None)

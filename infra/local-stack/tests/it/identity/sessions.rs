@@ -311,6 +311,11 @@ async fn two_factor_authentication_is_required_once_enabled() {
     };
     let (status, body) = login(json!({ "totpCode": wrong })).await;
     assert_eq!((status, code(&body)), (401, Some("INVALID_CREDENTIALS")));
+    // The password was right (the answer without a code said as much): the code is named.
+    assert_eq!(
+        body["error"]["message"],
+        "invalid two-factor code (a recovery code works once)"
+    );
     let (status, _) = login(json!({ "totpCode": totp::code_at(&raw, now()) })).await;
     assert_eq!(status, 200);
     let (status, _) = login(json!({ "recoveryCode": recovery[0] })).await;
