@@ -2181,6 +2181,10 @@ async fn a_live_location_moves_until_stopped_and_only_its_sender_moves_it() {
     assert_eq!(status, 200, "{body}");
     let stopped = bob_ws.next_event("message:location:updated").await;
     assert_eq!(stopped["data"]["live"], false);
+    // A stop retried (its answer lost) is answered the same, and tells nobody anything new.
+    let (status, again) = app.delete(&path, &alice.access, json!({})).await;
+    assert_eq!((status, &again["data"]), (200, &body["data"]), "{again}");
+    bob_ws.expect_silence(Duration::from_millis(300)).await;
     let (status, _) = app
         .put(
             &path,

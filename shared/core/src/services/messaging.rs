@@ -392,6 +392,7 @@ pub async fn move_live_location(
 }
 
 /// `DELETE /api/chats/{chatId}/messages/{messageId}/location`: stop sharing a live location.
+/// Stopping one that has ended already answers where it ended, and tells the chat nothing.
 #[utoipa::path(delete, path = "/api/chats/{chatId}/messages/{messageId}/location", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     responses((status = 200, description = "Stopped", body = Envelope<LiveLocation>)))]
@@ -436,12 +437,6 @@ async fn live_location(
         ));
     }
     let live_until = target.created_at + chrono::Duration::seconds(seconds);
-    if stopped || live_until <= chrono::Utc::now() {
-        return Err(ApiError::PermissionDenied(
-            "this live location has ended".into(),
-        ));
-    }
-    messages::update_live_location(&tx, message_id, position).await?;
     let stored = |key: &str| {
         message
             .metadata
@@ -449,6 +444,24 @@ async fn live_location(
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
     };
+    if stopped || live_until <= chrono::Utc::now() {
+        if position.is_some() {
+            return Err(ApiError::PermissionDenied(
+                "this live location has ended".into(),
+            ));
+        }
+        // Stopping one that has ended (a stop retried after a lost answer): where it ended,
+        // and nothing new to tell the chat.
+        return Ok(LiveLocation {
+            chat_id,
+            message_id,
+            latitude: stored("latitude"),
+            longitude: stored("longitude"),
+            live: false,
+            live_until: Timestamp(live_until),
+        });
+    }
+    messages::update_live_location(&tx, message_id, position).await?;
     let (latitude, longitude) = position.unwrap_or((stored("latitude"), stored("longitude")));
     let state = LiveLocation {
         chat_id,
