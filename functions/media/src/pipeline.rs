@@ -273,11 +273,11 @@ impl Job<'_> {
                 variants.insert("thumbnail".into(), json!(key));
                 variants.insert("preview".into(), json!(key));
                 let renditions = video::renditions_for(w, h, probe.video_bitrate);
+                let audio = video::rendition_audio(&probe);
                 let n = renditions.len() as i16;
                 for (i, (lines, bitrate)) in renditions.into_iter().enumerate() {
                     self.step(40 + 50 * i as i16 / n, "transcoding").await?;
                     let out = work.path().join(format!("{lines}.mp4"));
-                    let audio = video::rendition_audio(&probe);
                     video::transcode(&input, &out, w >= h, lines, bitrate, audio).await?;
                     let encoded = read(&out).await?;
                     let name = format!("video_{lines}");

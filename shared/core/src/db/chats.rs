@@ -133,6 +133,18 @@ impl Member {
     }
 }
 
+/// A row's earlier memberships (V57), from its `earlier_joined` and `earlier_left` arrays
+/// (each `NULL` for none): `(joined, left)`, oldest first.
+pub fn earlier_memberships(
+    r: &tokio_postgres::Row,
+) -> Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    let column = |name| r.get::<_, Option<Vec<_>>>(name).unwrap_or_default();
+    column("earlier_joined")
+        .into_iter()
+        .zip(column("earlier_left"))
+        .collect()
+}
+
 /// The members of these chats: current ones, and those who left at or after `since` (events
 /// from before they left are still theirs), each with their earlier memberships that ended at
 /// or after `since` and those of `actors` they block (in the same statement: a relay round's
@@ -148,20 +160,20 @@ pub async fn members_since(
     }
     let stmt = client
         .prepare_cached(
-            "SELECT p.chat_id, p.user_id, p.joined_at, p.left_at,
-                    -- (Only one who joined since can have an earlier membership that ended since.)
-                    CASE WHEN p.joined_at > $2 THEN ARRAY(
-                        SELECT w.joined_at FROM earlier_memberships w
-                        WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id AND w.left_at >= $2
-                        ORDER BY w.joined_at) END AS earlier_joined,
-                    CASE WHEN p.joined_at > $2 THEN ARRAY(
-                        SELECT w.left_at FROM earlier_memberships w
-                        WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id AND w.left_at >= $2
-                        ORDER BY w.joined_at) END AS earlier_left,
+            "SELECT p.chat_id, p.user_id, p.joined_at, p.left_at, w.earlier_joined, w.earlier_left,
                     ARRAY(SELECT b.related_user_id FROM user_relationships b
                           WHERE b.user_id = p.user_id AND b.related_user_id = ANY($3)
                             AND b.relationship_type = 'blocked') AS blocked_actors
              FROM chat_participants p
+             -- (Only one who joined since can have an earlier membership that ended since: the
+             -- others' are not looked up.)
+             LEFT JOIN LATERAL (
+                 SELECT array_agg(w.joined_at ORDER BY w.joined_at) AS earlier_joined,
+                        array_agg(w.left_at ORDER BY w.joined_at) AS earlier_left
+                 FROM earlier_memberships w
+                 WHERE p.joined_at > $2 AND w.chat_id = p.chat_id AND w.user_id = p.user_id
+                   AND w.left_at >= $2
+             ) w ON true
              WHERE p.chat_id = ANY($1) AND (p.left_at IS NULL OR p.left_at >= $2)",
         )
         .await?;
@@ -174,15 +186,7 @@ pub async fn members_since(
             user_id: r.get("user_id"),
             joined_at: r.get("joined_at"),
             left_at: r.get("left_at"),
-            earlier: r
-                .get::<_, Option<Vec<_>>>("earlier_joined")
-                .unwrap_or_default()
-                .into_iter()
-                .zip(
-                    r.get::<_, Option<Vec<_>>>("earlier_left")
-                        .unwrap_or_default(),
-                )
-                .collect(),
+            earlier: earlier_memberships(r),
             blocked_actors: r.get("blocked_actors"),
         })
         .collect())

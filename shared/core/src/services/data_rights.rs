@@ -123,13 +123,13 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
     let chats = client
         .query(
             "SELECT c.id, c.type, c.name, p.role, p.joined_at, p.left_at,
-                    ARRAY(SELECT w.joined_at FROM earlier_memberships w
-                          WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id
-                          ORDER BY w.joined_at) AS earlier_joined,
-                    ARRAY(SELECT w.left_at FROM earlier_memberships w
-                          WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id
-                          ORDER BY w.joined_at) AS earlier_left
+                    w.earlier_joined, w.earlier_left
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+             LEFT JOIN LATERAL (
+                 SELECT array_agg(w.joined_at ORDER BY w.joined_at) AS earlier_joined,
+                        array_agg(w.left_at ORDER BY w.joined_at) AS earlier_left
+                 FROM earlier_memberships w WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id
+             ) w ON true
              WHERE p.user_id = $1 ORDER BY p.joined_at",
             &[&caller.user_id],
         )
@@ -142,10 +142,8 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
             role: ParticipantRole::parse_stored(r.get("role")),
             joined_at: Timestamp(r.get("joined_at")),
             left_at: r.get::<_, Option<_>>("left_at").map(Timestamp),
-            earlier_memberships: r
-                .get::<_, Vec<_>>("earlier_joined")
+            earlier_memberships: crate::db::chats::earlier_memberships(r)
                 .into_iter()
-                .zip(r.get::<_, Vec<_>>("earlier_left"))
                 .map(|(joined, left)| ExportMembership {
                     joined_at: Timestamp(joined),
                     left_at: Timestamp(left),
