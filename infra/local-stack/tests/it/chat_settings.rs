@@ -606,6 +606,16 @@ async fn group_permissions_decide_who_sends_edits_and_adds() {
         .await;
     let refused = bob_ws.answer_to("w1").await;
     assert_eq!(refused["data"]["code"], "PERMISSION_DENIED", "{refused}");
+    // Nor does he show the others that he is typing.
+    let mut alice_ws = app.ws(&alice.access).await;
+    bob_ws
+        .send_json(
+            json!({ "action": "message:typing", "requestId": "t1", "data": { "chatId": chat } }),
+        )
+        .await;
+    let refused = bob_ws.answer_to("t1").await;
+    assert_eq!(refused["data"]["code"], "PERMISSION_DENIED", "{refused}");
+    alice_ws.expect_silence(Duration::from_millis(300)).await;
     assert_eq!(send(&alice, "a1").await, 201);
 
     // Opened up: members edit the info and add.

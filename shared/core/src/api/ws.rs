@@ -149,7 +149,8 @@ pub enum ClientAction {
     #[serde(rename = "message:delete")]
     MessageDelete(MessageDeletePayload),
     /// You are typing in a chat: its other connected members are told (never stored). Send it
-    /// again every few seconds while typing; it expires by itself.
+    /// again every few seconds while typing; it expires by itself. Refused (`PERMISSION_DENIED`)
+    /// where you may not send: a group where only admins send.
     #[serde(rename = "message:typing")]
     Typing(ChatRefPayload),
     /// You stopped typing.

@@ -1427,14 +1427,22 @@ pub async fn clear_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<Option<i
     Ok(Some(cleared_seq))
 }
 
-/// Who may see `user`'s activity in a chat (typing): `user`'s username and the chat's other
-/// current members, leaving out anyone who blocks them or whom they block; `None` if `user` is
-/// not a current member.
+/// Who may see `user`'s activity in a chat (typing), and whether `user` may send there at all;
+/// `None` if `user` is not a current member.
+pub struct ActivityAudience {
+    pub username: String,
+    /// The chat's other current members, leaving out anyone who blocks `user` or whom they block.
+    pub members: Vec<Uuid>,
+    /// An admin, or a member of a chat where everyone sends (a group's `sendMessages`).
+    pub may_send: bool,
+}
+
+/// [`ActivityAudience`] of `user` in `chat_id`; `None` if `user` is not a current member.
 pub async fn activity_audience(
     client: &impl deadpool_postgres::GenericClient,
     chat_id: Uuid,
     user: Uuid,
-) -> Result<Option<(String, Vec<Uuid>)>, ApiError> {
+) -> Result<Option<ActivityAudience>, ApiError> {
     let stmt = client
         .prepare_cached(
             "SELECT u.username,
@@ -1446,13 +1454,19 @@ pub async fn activity_audience(
                                 AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                     WHERE b.relationship_type = 'blocked'
                                       AND b.user_id = $2 AND b.related_user_id = o.user_id)),
-                             '{}') AS audience
+                             '{}') AS audience,
+                    p.role = 'admin' OR c.send_permission = 'all' AS may_send
              FROM chat_participants p JOIN users u ON u.id = p.user_id
+                  JOIN chats c ON c.id = p.chat_id
              WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
         )
         .await?;
     Ok(client
         .query_opt(&stmt, &[&chat_id, &user])
         .await?
-        .map(|r| (r.get("username"), r.get("audience"))))
+        .map(|r| ActivityAudience {
+            username: r.get("username"),
+            members: r.get("audience"),
+            may_send: r.get("may_send"),
+        }))
 }

@@ -138,6 +138,11 @@ pub(super) fn partner_gone() -> ApiError {
     ApiError::PermissionDenied("the other person in this chat deleted their account".into())
 }
 
+/// Why a member of a group where only admins send may not send (or show that they type).
+pub(super) fn admins_only() -> ApiError {
+    ApiError::PermissionDenied("only the group's admins send messages here".into())
+}
+
 /// The message an insert into `chat_id` stored or found, or why it refused.
 async fn stored(
     app: &App,
@@ -154,9 +159,7 @@ async fn stored(
         Stored::NotMember => {
             Err(super::participants::not_a_member(app, chat_id, caller.user_id).await)
         }
-        Stored::AdminsOnly => Err(ApiError::PermissionDenied(
-            "only the group's admins send messages here".into(),
-        )),
+        Stored::AdminsOnly => Err(admins_only()),
         Stored::Blocked => Err(ApiError::PermissionDenied(
             "you cannot message this user".into(),
         )),

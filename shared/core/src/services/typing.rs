@@ -1,7 +1,8 @@
 //! Typing indicators (`message:typing` / `message:stop_typing`): relayed at once to the chat's
 //! other members who are connected, never stored, never in `/api/sync` (the one kind of event
 //! outside the publish path, because it is worthless a few seconds later). Throttled per user
-//! and chat; never to or from someone blocked either way.
+//! and chat; never to or from someone blocked either way, and never from a member who may not
+//! send in the chat.
 
 use std::time::Duration;
 
@@ -32,12 +33,14 @@ pub async fn relay(
 ) -> Result<TypingSent, ApiError> {
     let sent = TypingSent { chat_id, is_typing };
     let client = app.db.get().await?;
-    let Some((username, audience)) =
-        chats::activity_audience(&client, chat_id, caller.user_id).await?
-    else {
+    let Some(audience) = chats::activity_audience(&client, chat_id, caller.user_id).await? else {
         return Err(super::participants::not_a_member(app, chat_id, caller.user_id).await);
     };
     drop(client);
+    // Someone who may not send here is not about to: no indicator (an admins-only group).
+    if !audience.may_send {
+        return Err(super::messaging::admins_only());
+    }
     let kind = if is_typing { "typing" } else { "stop" };
     let bucket = format!("typing:{}:{chat_id}:{kind}", caller.user_id);
     if !super::rate_limit::throttle(&app.db, &bucket, THROTTLE).await? {
@@ -46,7 +49,7 @@ pub async fn relay(
     let notice = TypingNotice {
         chat_id,
         user_id: caller.user_id,
-        username,
+        username: audience.username,
         is_typing,
         expires_in_seconds: SHOWN_FOR.as_secs() as u32,
     };
@@ -57,7 +60,7 @@ pub async fn relay(
     };
     let frame = serde_json::to_vec(&event).expect("events serialize");
     let frame = &frame;
-    join_all(audience.into_iter().map(|user| async move {
+    join_all(audience.members.into_iter().map(|user| async move {
         let connections = match app.ports.connections.connections_of(user).await {
             Ok(c) => c,
             Err(e) => {
