@@ -1027,6 +1027,11 @@ pub struct ChatDetails {
     /// star, delete for me, clear, forward out) works; what would change the group answers 403.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_at: Option<Timestamp>,
+    /// In the answer to `POST /api/chats` only: those asked for whose privacy lets the creator
+    /// only invite them (`privacySettings.groups`). They are not members yet; each was sent an
+    /// invitation and joins by accepting it (`POST /api/chats/{chatId}/invitation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invited: Vec<Uuid>,
 }
 
 /// Who may do what in a group (its admins change these).

@@ -378,6 +378,7 @@ pub async fn details(
         created_at: Timestamp(c.get("created_at")),
         updated_at: Timestamp(c.get("updated_at")),
         left_at: left_at.map(Timestamp),
+        invited: Vec::new(),
     }))
 }
 

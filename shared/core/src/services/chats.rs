@@ -64,6 +64,8 @@ pub async fn create(
     }
     // Whether the two people of a 1:1 chat were told each other's presence.
     let mut presence_told = false;
+    // Those of a new group invited rather than added (their privacy).
+    let mut invited = Vec::new();
     let (chat_id, created) = match group {
         None => {
             let [other] = others.as_slice() else {
@@ -106,24 +108,24 @@ pub async fn create(
                 .collect();
             members.push(caller.user_id);
             let description = description.and_then(|d| d.into_inner());
-            (
-                chats::create_group(
-                    &app.db,
-                    caller.user_id,
-                    name.as_str(),
-                    description.as_deref(),
-                    avatar_url.as_ref().map(AvatarUrl::as_str),
-                    &members,
-                    &invitees,
-                )
-                .await?,
-                true,
+            let chat_id = chats::create_group(
+                &app.db,
+                caller.user_id,
+                name.as_str(),
+                description.as_deref(),
+                avatar_url.as_ref().map(AvatarUrl::as_str),
+                &members,
+                &invitees,
             )
+            .await?;
+            invited = invitees;
+            (chat_id, true)
         }
     };
-    let chat = chats::details(&app.db, chat_id, caller.user_id)
+    let mut chat = chats::details(&app.db, chat_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
+    chat.invited = invited;
     if created || presence_told {
         // `chat:created` is in the log with the chat (its members read it through the relay or
         // sync, each with the chat as they see it).

@@ -172,6 +172,17 @@ async fn who_may_add_you_to_groups_is_your_choice_and_others_invite_you() {
             .iter()
             .map(|p| p["id"].as_str().unwrap().to_owned())
             .collect();
+        // The creator is told who was invited rather than added.
+        let invited = body["data"].get("invited").cloned().unwrap_or(json!([]));
+        assert_eq!(
+            invited,
+            if members.contains(&bob.id) {
+                json!([])
+            } else {
+                json!([bob.id])
+            },
+            "{body}"
+        );
         (body["data"]["id"].as_str().unwrap().to_owned(), members)
     };
     let (_, members) = group().await;
