@@ -309,11 +309,16 @@ impl ClientAction {
             let shown: String = action.chars().take(64).collect();
             return Err(ApiError::Validation(format!("unknown action `{shown}`")));
         }
-        if !data.is_object() {
-            return Err(ApiError::InvalidInput(
-                "`data` must be a JSON object".into(),
-            ));
-        }
+        let data = match data {
+            // Left out (or null): an action without a payload needs none.
+            Value::Null => Value::Object(serde_json::Map::new()),
+            Value::Object(_) => data,
+            _ => {
+                return Err(ApiError::InvalidInput(
+                    "`data` must be a JSON object".into(),
+                ))
+            }
+        };
         let mut tagged = serde_json::Map::new();
         tagged.insert("action".into(), Value::String(action.to_owned()));
         tagged.insert("data".into(), data);
@@ -1261,6 +1266,16 @@ mod tests {
         assert_eq!(e.code(), "VALIDATION_ERROR");
         let e = action(r#"{"action":"message:send","data":[]}"#).unwrap_err();
         assert_eq!(e.code(), "INVALID_INPUT");
+        // An action without a payload may leave `data` out; one with a payload is told what
+        // it lacks.
+        for text in [
+            r#"{"action":"user:online","requestId":"r-1"}"#,
+            r#"{"action":"socket:ping","data":null}"#,
+        ] {
+            assert!(action(text).is_ok(), "{text}");
+        }
+        let e = action(r#"{"action":"message:typing","requestId":"r-2"}"#).unwrap_err();
+        assert_eq!(e.code(), "MISSING_REQUIRED_FIELD", "{e}");
     }
 
     #[test]
