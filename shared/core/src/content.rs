@@ -294,9 +294,30 @@ fn link_preview(preview: &Value, text: &str) -> Result<Value, ApiError> {
     Ok(Value::Object(checked))
 }
 
+/// Refuse a field of `metadata` that a `kind` message does not take (`fields`): a misspelt one
+/// (`multipleAnswer`) would otherwise be dropped without a word, and the message stored as the
+/// sender did not mean it.
+fn only_fields(m: &MessageMetadata, kind: &str, fields: &[&str]) -> Result<(), ApiError> {
+    match m.keys().find(|k| !fields.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(other) => {
+            let shown: String = other.chars().take(64).collect();
+            Err(ApiError::Validation(format!(
+                "`metadata.{shown}` is not a field of a {kind} message (it takes {})",
+                fields.join(", ")
+            )))
+        }
+    }
+}
+
 /// `{latitude, longitude, name?, address?, liveSeconds?}`: a place, or a live location shared
 /// for 15 minutes, 1 hour or 8 hours.
 fn location(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
+    only_fields(
+        m,
+        "location",
+        &["latitude", "longitude", "name", "address", "liveSeconds"],
+    )?;
     let latitude = number(m, "latitude", -90.0..=90.0)?;
     let longitude = number(m, "longitude", -180.0..=180.0)?;
     let mut out = Map::new();
@@ -324,8 +345,10 @@ fn location(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
 }
 
 /// `{vcard}`: exactly one vCard 4.0 card with a formatted name; stored with the name and
-/// numbers read from it, so clients need not parse it to show the card.
+/// numbers read from it, so clients need not parse it to show the card (sent back, as a
+/// client may copy a stored card, those two are read from the card again).
 fn contact(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
+    only_fields(m, "contact", &["vcard", "name", "phones"])?;
     let bad = |why: &str| ApiError::Validation(format!("`metadata.vcard`: {why}"));
     let text = m
         .get("vcard")
@@ -363,6 +386,7 @@ fn contact(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
 /// `{options, multipleAnswers}`; an answer is named by its index.
 fn poll(question: Option<&str>, m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
     let invalid = |m: String| Err(ApiError::Validation(m));
+    only_fields(m, "poll", &["options", "multipleAnswers"])?;
     let question = question.map(trim_blank).unwrap_or_default();
     if question.is_empty() || question.chars().count() > MAX_POLL_QUESTION_CHARS {
         return invalid(format!(
@@ -433,7 +457,7 @@ mod tests {
         let ok = check(
             draft(
                 "location",
-                json!({ "latitude": 48.85, "longitude": 2.35, "name": " Paris ", "extra": 1 }),
+                json!({ "latitude": 48.85, "longitude": 2.35, "name": " Paris " }),
                 None,
             ),
             100,
@@ -451,6 +475,8 @@ mod tests {
             json!({ "latitude": "48", "longitude": 0 }),
             json!({ "longitude": 0 }),
             json!({ "latitude": 0, "longitude": 0, "liveSeconds": 60 }),
+            // Misspelt: refused, not stored as a place shared once.
+            json!({ "latitude": 0, "longitude": 0, "liveSecond": 3600 }),
         ] {
             assert!(
                 check(draft("location", bad.clone(), None), 100).is_err(),
@@ -475,6 +501,10 @@ mod tests {
         let ok = check(draft("contact", json!({ "vcard": card }), None), 100).unwrap();
         assert_eq!(ok["name"], "Zoë Ndiaye");
         assert_eq!(ok["phones"].as_array().unwrap().len(), 2);
+        // A stored card sent back as it was (a client copying it): read from the card again.
+        let copied = json!({ "vcard": card, "name": "Someone else", "phones": [] });
+        let again = check(draft("contact", copied, None), 100).unwrap();
+        assert_eq!(again, ok);
         let v3 = card.replace("VERSION:4.0", "VERSION:3.0");
         let two = format!("{card}{card}");
         let nameless = "BEGIN:VCARD\r\nVERSION:4.0\r\nTEL:+1\r\nEND:VCARD\r\n";
@@ -484,6 +514,7 @@ mod tests {
             json!({ "vcard": two }),
             json!({ "vcard": nameless }),
             json!({ "vcard": "VERSION:4.0\nhello" }),
+            json!({ "vcard": card, "photo": "x" }),
         ] {
             assert!(
                 check(draft("contact", bad.clone(), None), 100).is_err(),
@@ -571,7 +602,7 @@ mod tests {
         let stored = check(
             poll(
                 " Lunch? ",
-                json!({ "options": [" Pizza ", "Sushi"], "multipleAnswers": true, "x": 1 }),
+                json!({ "options": [" Pizza ", "Sushi"], "multipleAnswers": true }),
             ),
             1_000,
         )
@@ -601,6 +632,11 @@ mod tests {
             ),
             ("  ", json!({ "options": ["a", "b"] })),
             (question, json!({ "options": ["a", "b"] })),
+            // Misspelt: refused, not stored as a single-answer poll.
+            (
+                "Q",
+                json!({ "options": ["a", "b"], "allowMultipleAnswers": true }),
+            ),
         ] {
             assert!(check(poll(question, bad.clone()), 1_000).is_err(), "{bad}");
         }
