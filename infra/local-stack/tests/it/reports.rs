@@ -236,6 +236,42 @@ async fn reporting_a_group_message_names_its_sender_and_can_leave_the_group() {
         (400, Some("VALIDATION_ERROR")),
         "a group alone names nobody to block: {body}"
     );
+    // Naming someone else than the sender, or someone never in the group: one person would be
+    // held to account for what another wrote.
+    for (named, why) in [
+        (&admin, "the message is the troll's"),
+        (&outsider, "otto was never in the group"),
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/reports",
+                Some(&me.access),
+                json!({ "chatId": group, "messageId": nasty, "userId": named.id, "reason": "harassment" }),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, Some("VALIDATION_ERROR")),
+            "{why}: {body}"
+        );
+    }
+    let (status, body) = app
+        .post(
+            "/api/reports",
+            Some(&me.access),
+            json!({ "chatId": group, "userId": outsider.id, "reason": "spam" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, Some("VALIDATION_ERROR")),
+        "a group with someone never in it: {body}"
+    );
+    assert_eq!(
+        reports_stored(&app).await,
+        0,
+        "refused reports store nothing"
+    );
 
     let (status, body) = app
         .post(

@@ -382,6 +382,8 @@ pub struct BlockRequest {
 #[serde(rename_all = "camelCase")]
 pub struct ReportRequest {
     /// The user reported; for a 1:1 chat or a message it follows from them when not given.
+    /// Given with a message, it must be the message's sender; with a chat, someone who is or
+    /// was a member of it.
     #[serde(default)]
     pub user_id: Option<Uuid>,
     #[serde(default)]

@@ -19,31 +19,39 @@ pub struct ReportedChat {
     pub peer: Option<Uuid>,
     /// The reporter is a member now (a former member cannot leave again).
     pub member: bool,
+    /// The user the report names is or was a member of the chat (`true` if it names nobody).
+    pub named_took_part: bool,
 }
 
-/// `chat_id` as `reporter` reads it; `None` if they do not read it.
+/// `chat_id` as `reporter` reads it, with whether `named` is or was in it; `None` if the
+/// reporter does not read it.
 pub async fn reported_chat(
     client: &impl GenericClient,
     chat_id: Uuid,
     reporter: Uuid,
+    named: Option<Uuid>,
 ) -> Result<Option<ReportedChat>, ApiError> {
     let stmt = client
         .prepare_cached(&format!(
             "SELECT c.type, me.left_at IS NULL AS member,
                     (SELECT o.user_id FROM chat_participants o
-                     WHERE o.chat_id = c.id AND o.user_id <> $2 AND c.type = 'individual') AS peer
+                     WHERE o.chat_id = c.id AND o.user_id <> $2 AND c.type = 'individual') AS peer,
+                    $3::uuid IS NULL OR EXISTS (SELECT 1 FROM chat_participants n
+                                               WHERE n.chat_id = c.id AND n.user_id = $3)
+                        AS named_took_part
              FROM chat_participants me JOIN chats c ON c.id = me.chat_id
              WHERE me.chat_id = $1 AND me.user_id = $2 AND {}",
             super::reads_the_chat("me")
         ))
         .await?;
     Ok(client
-        .query_opt(&stmt, &[&chat_id, &reporter])
+        .query_opt(&stmt, &[&chat_id, &reporter, &named])
         .await?
         .map(|r| ReportedChat {
             kind: ChatType::parse_stored(r.get("type")),
             peer: r.get("peer"),
             member: r.get("member"),
+            named_took_part: r.get("named_took_part"),
         }))
 }
 

@@ -45,7 +45,7 @@ pub async fn file(app: &App, caller: Caller, body: ReportRequest) -> Result<Repo
     let client = app.db.get().await?;
     let chat = match body.chat_id {
         Some(id) => Some(
-            reports::reported_chat(&client, id, me)
+            reports::reported_chat(&client, id, me, body.user_id)
                 .await?
                 .ok_or(ApiError::NotFound("chat"))?,
         ),
@@ -173,16 +173,20 @@ async fn evidence(
     Ok(page)
 }
 
-/// Who the report is about: the user named, or else the reported message's sender, or else
-/// the other member of a reported 1:1 chat (a reported group names nobody).
+/// Who the report is about: the reported message's sender, or else the user named, or else
+/// the other member of a reported 1:1 chat (a reported group names nobody). A user named with
+/// a message must be its sender, and one named with a chat a member of it (now or before): the
+/// moderators would otherwise hold one person to account for what another wrote.
 fn reported_user(
     me: Uuid,
     body: &ReportRequest,
     chat: Option<&ReportedChat>,
     evidence: &[Message],
 ) -> Result<Option<Uuid>, ApiError> {
-    if body.user_id.is_some() {
-        return Ok(body.user_id);
+    if chat.is_some_and(|c| !c.named_took_part) {
+        return Err(ApiError::Validation(
+            "`userId` was never a member of the reported chat".into(),
+        ));
     }
     if let Some(message) = body.message_id {
         let sender = evidence
@@ -195,7 +199,14 @@ fn reported_user(
                 "you cannot report your own message".into(),
             ));
         }
+        if body.user_id.is_some_and(|named| Some(named) != sender) {
+            return Err(ApiError::Validation(
+                "`userId` did not send the reported message (leave it out: the message names \
+                 its sender)"
+                    .into(),
+            ));
+        }
         return Ok(sender);
     }
-    Ok(chat.and_then(|c| c.peer))
+    Ok(body.user_id.or(chat.and_then(|c| c.peer)))
 }
