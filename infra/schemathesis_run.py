@@ -54,6 +54,9 @@ BUSINESS_RULE_400 = [
     "GET /api/chats/{chatId}/join-requests",
     "POST /api/chats/{chatId}/join-requests/{userId}/approve",
     "POST /api/chats/{chatId}/join-requests/{userId}/reject",
+    # A report naming neither a user nor a chat, yourself, or a user who did not send the
+    # reported message.
+    "POST /api/reports",
 ]
 
 # The upload policy (PRD `FileUploadConfig`, configurable) answers 413 `FILE_TOO_LARGE` and
