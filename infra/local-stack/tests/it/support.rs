@@ -394,7 +394,8 @@ impl TestApp {
         .await;
     }
 
-    /// Wait until the relay's position is past every transaction that began before now.
+    /// Wait until the relay's position is past every transaction that began before now, and no
+    /// drain of the stack is under way.
     pub async fn relay_caught_up(&self) {
         let db = self.app().db.get().await.unwrap();
         let mark: i64 = db
@@ -409,7 +410,8 @@ impl TestApp {
                 .await
                 .unwrap()
                 .get("x");
-            at > mark
+            // And no drain of the stack reads on (it would relay what the test commits next).
+            at > mark && self.app().relay_turn.is_idle()
         })
         .await;
     }

@@ -15,7 +15,7 @@
 //! together are replayed side by side.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -186,6 +186,7 @@ pub async fn drain(app: &App) -> Result<RelayReport, ApiError> {
     let Some(waiting) = app.relay_turn.wait() else {
         return Ok(RelayReport::default());
     };
+    let _running = Running::counted(&app.relay_turn.running);
     run(app, Some(waiting)).await
 }
 
@@ -211,6 +212,24 @@ pub struct RelayTurn {
     receipts_hand_over: Duration,
     /// When the last wake-up came, and how long after the one before it.
     wake_ups: Arc<std::sync::Mutex<WakeUps>>,
+    /// Drains of this process under way (waiting for their turn or reading).
+    running: Arc<AtomicUsize>,
+}
+
+/// One drain counted in [`RelayTurn`]'s `running` while it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn counted(running: &Arc<AtomicUsize>) -> Self {
+        running.fetch_add(1, Ordering::SeqCst);
+        Self(running.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The pace of a process's relay wake-ups.
@@ -243,6 +262,14 @@ impl RelayTurn {
         }
         self.queued.notify_waiters();
         Some(Waiting(self.waiting.clone()))
+    }
+
+    /// Whether no drain of this process is under way. A drain may read on for a while after
+    /// the relay's position has moved past what woke it (while events wait behind an older
+    /// transaction, up to [`HELD_BACK_PATIENCE`]), and so relay what commits meanwhile: a
+    /// test that must see a commit wait for the schedule waits for this first.
+    pub fn is_idle(&self) -> bool {
+        self.running.load(Ordering::SeqCst) == 0 && !self.is_waited_for()
     }
 
     /// Whether a drain of this process waits for its turn (it has not read yet).
