@@ -60,7 +60,7 @@ async fn the_sender_edits_text_within_the_window_and_the_history_is_kept() {
     let (events, _) = sync_all(&app, &bob, &since).await;
     assert_eq!(named(&events, "message:edited").len(), 2, "{events:?}");
 
-    // Only the sender, only text, only non-empty text.
+    // Only the sender, only text (or a caption), only non-empty text.
     let (status, body) = app
         .put(&path, &bob.access, json!({ "content": "mine" }))
         .await;
@@ -90,6 +90,71 @@ async fn the_sender_edits_text_within_the_window_and_the_history_is_kept() {
         )
         .await;
     assert_eq!(status, 403, "a location is not edited");
+    // A photo's caption is, and its file stays.
+    let mut picture = Vec::new();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([30, 200, 30]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut picture),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let upload = |name: &'static str| {
+        let request = json!({ "fileType": "image", "fileName": name,
+                              "fileSize": picture.len(), "chatId": chat });
+        crate::media::upload(&app, &alice, request, &picture)
+    };
+    let file = upload("p.png").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "pic", "type": "image", "mediaId": file, "content": "sunset" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let photo = format!(
+        "/api/chats/{chat}/messages/{}",
+        body["data"]["id"].as_str().unwrap()
+    );
+    let (status, body) = app
+        .put(&photo, &alice.access, json!({ "content": "sunrise" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["data"]["content"],
+            &body["data"]["mediaId"],
+            &body["data"]["type"]
+        ),
+        (&json!("sunrise"), &json!(file), &json!("image"))
+    );
+    let earlier = bob_ws.next_event("message:edited").await;
+    assert_eq!(earlier["data"]["message"]["content"], "hello!");
+    let live = bob_ws.next_event("message:edited").await;
+    assert_eq!(live["data"]["message"]["content"], "sunrise");
+    let (_, edits) = app.get(&format!("{photo}/edits"), Some(&bob.access)).await;
+    assert_eq!(edits["data"][0]["previousContent"], "sunset", "{edits}");
+    // A view-once photo has no caption to edit.
+    let once = upload("once.png").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "once", "type": "image", "mediaId": once, "viewOnce": true }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = app
+        .put(
+            &format!(
+                "/api/chats/{chat}/messages/{}",
+                body["data"]["id"].as_str().unwrap()
+            ),
+            &alice.access,
+            json!({ "content": "look" }),
+        )
+        .await;
+    assert_eq!(status, 403, "a view-once photo is not captioned");
     // An outsider cannot tell the message exists.
     let eve = app.register("eve").await;
     let (status, _) = app.put(&path, &eve.access, json!({ "content": "x" })).await;

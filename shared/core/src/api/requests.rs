@@ -958,7 +958,8 @@ impl utoipa::ToSchema for SendMessageRequest {
 }
 
 /// `PUT /api/chats/{chatId}/messages/{messageId}` (PRD `EditMessageRequest`): the sender's new
-/// text for a text message, within the edit window.
+/// text for a text message, or new caption for a photo, video or document, within the edit
+/// window.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditMessageRequest {

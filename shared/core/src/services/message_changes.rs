@@ -60,8 +60,13 @@ fn within(target: &Target, window: Duration, what: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-/// `PUT /api/chats/{chatId}/messages/{messageId}`: the sender changes a text message's text
-/// within the edit window (15 minutes by default); the text it replaces is kept.
+/// The types of message whose text can be edited: a text message's, and the caption of a
+/// photo, video or document (as WhatsApp; a view-once file has no caption).
+const EDITABLE_KINDS: [&str; 4] = ["text", "image", "video", "document"];
+
+/// `PUT /api/chats/{chatId}/messages/{messageId}`: the sender changes a text message's text, or
+/// a photo's, video's or document's caption (one may be added), within the edit window (15
+/// minutes by default); the text it replaces is kept.
 #[utoipa::path(put, path = "/api/chats/{chatId}/messages/{messageId}", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     request_body = EditMessageRequest,
@@ -98,9 +103,10 @@ pub async fn edit(
             "a deleted message cannot be edited".into(),
         ));
     }
-    if target.kind != "text" {
+    if !EDITABLE_KINDS.contains(&target.kind.as_str()) || target.view_once {
         return Err(ApiError::PermissionDenied(
-            "only text messages can be edited".into(),
+            "only a text message, or the caption of a photo, video or document, can be edited"
+                .into(),
         ));
     }
     within(&target, app.settings.edit_window, "edited")?;
