@@ -176,6 +176,14 @@ async fn run_action(
         ClientAction::StopTyping(chat) => typing::relay(app, caller, chat.chat_id, false)
             .await
             .map(ActionResult::Typing),
+        ClientAction::UserTyping(typing) => typing::relay(
+            app,
+            caller,
+            typing.chat_id,
+            typing.is_typing.unwrap_or(true),
+        )
+        .await
+        .map(ActionResult::Typing),
         ClientAction::UserOnline(_) | ClientAction::UserOffline(_) => {
             let active = matches!(action, ClientAction::UserOnline(_));
             presence::set_device_active(app, caller, connection_id(event)?, active)

@@ -209,7 +209,8 @@ fn action_scope(action: &str) -> Option<Scope> {
         | "chat:leave"
         | "message:reaction"
         | "message:typing"
-        | "message:stop_typing" => Scope::Chat(MEMBERS_ONLY),
+        | "message:stop_typing"
+        | "user:typing" => Scope::Chat(MEMBERS_ONLY),
         "message:read" => Scope::Chat(KEPT),
         "chat:update" | "chat:participant:add" | "chat:participant:remove" | "message:delete" => {
             Scope::Chat(SEEN_NOT_ALLOWED)

@@ -582,6 +582,20 @@ async fn typing_reaches_connected_members_only_briefly_and_never_across_a_block(
     assert_eq!(stopped["data"]["isTyping"], false);
     // Carol blocked alice: she is told nothing.
     carol_ws.expect_silence(Duration::from_millis(300)).await;
+    // The PRD's `user:typing` is the same, `isTyping` saying which.
+    for (is_typing, told) in [
+        (json!(null), "message:typing"),
+        (json!(false), "message:stop_typing"),
+    ] {
+        let mut data = json!({ "chatId": group });
+        if !is_typing.is_null() {
+            data["isTyping"] = is_typing;
+        }
+        let answer = bob_ws.act("user:typing", data).await;
+        assert_eq!(answer["event"], "ack", "{answer}");
+        let notice = alice_ws.next_event(told).await;
+        assert_eq!(notice["data"]["userId"], bob.id.as_str(), "{notice}");
+    }
     // Never stored: sync has none of it.
     let (events, _) = sync_all(&app, &bob, &bob_since).await;
     assert!(named(&events, "message:typing").is_empty(), "{events:?}");

@@ -156,6 +156,10 @@ pub enum ClientAction {
     /// You stopped typing.
     #[serde(rename = "message:stop_typing")]
     StopTyping(ChatRefPayload),
+    /// The PRD's other name for typing: `message:typing`, or with `isTyping: false`
+    /// `message:stop_typing` (the others are told by those events).
+    #[serde(rename = "user:typing")]
+    UserTyping(UserTypingPayload),
     /// This device is in use: you are online (while any device is).
     #[serde(rename = "user:online")]
     UserOnline(NoPayload),
@@ -274,7 +278,7 @@ pub struct UploadProgressPayload {
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 25] = [
+pub const ACTIONS: [&str; 26] = [
     "message:send",
     "message:read",
     "message:reaction",
@@ -282,6 +286,7 @@ pub const ACTIONS: [&str; 25] = [
     "message:delete",
     "message:typing",
     "message:stop_typing",
+    "user:typing",
     "user:online",
     "user:offline",
     "user:status_update",
@@ -476,6 +481,16 @@ pub struct MessageDeletePayload {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatRefPayload {
     pub chat_id: Uuid,
+}
+
+/// `user:typing` (the PRD's `TypingPayload`, less what the server adds): a chat, and whether
+/// you are typing (absent: you are).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserTypingPayload {
+    pub chat_id: Uuid,
+    #[serde(default)]
+    pub is_typing: Option<bool>,
 }
 
 /// An action without a payload: `data` is `{}` (or absent).
