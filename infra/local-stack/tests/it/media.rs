@@ -371,6 +371,101 @@ async fn a_profile_pictures_file_is_seen_as_its_privacy_setting_shows_it() {
     app.stop().await;
 }
 
+/// A picture sent before its file is ready (the bytes not even uploaded yet): its recipients
+/// are told when it is, through the chat; its uploader once, not twice; and the recipients of a
+/// view-once picture not at all (they learn its file only by opening it).
+#[tokio::test]
+async fn a_file_sent_before_it_is_ready_tells_the_chat_when_it_is() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let since = |user: &User| {
+        let user = user.clone();
+        let app = &app;
+        async move {
+            app.get("/api/sync", Some(&user.access)).await.1["data"]["nextCursor"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (alice_since, bob_since) = (since(&alice).await, since(&bob).await);
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut picture = Vec::new();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([30, 30, 200]))
+        .write_to(&mut Cursor::new(&mut picture), image::ImageFormat::Png)
+        .unwrap();
+    // Sent first, uploaded after.
+    let send_then_upload = |id: &'static str, view_once: bool| {
+        let (app, alice, chat, picture) = (&app, &alice, &chat, &picture);
+        async move {
+            let (status, body) = app
+                .post(
+                    "/api/upload/presigned-url",
+                    Some(&alice.access),
+                    json!({ "fileType": "image", "fileName": "p.png",
+                            "fileSize": picture.len(), "chatId": chat }),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let target = body["data"].clone();
+            let file = target["fileId"].as_str().unwrap().to_owned();
+            let (status, body) = app
+                .post(
+                    &format!("/api/chats/{chat}/messages"),
+                    Some(&alice.access),
+                    json!({ "clientMessageId": id, "type": "image", "mediaId": file,
+                            "viewOnce": view_once }),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            let mut put = app
+                .http
+                .put(target["uploadUrl"].as_str().unwrap())
+                .body(picture.clone());
+            for (name, value) in target["headers"].as_object().unwrap() {
+                put = put.header(name, value.as_str().unwrap());
+            }
+            assert!(put.send().await.unwrap().status().is_success());
+            processed(app, alice, &file).await;
+            file
+        }
+    };
+    let file = send_then_upload("early", false).await;
+    let told = bob_ws.next_event("media:processing:completed").await;
+    assert_eq!(told["data"]["id"], file.as_str(), "{told}");
+    let (status, media) = app
+        .get(&format!("/api/media/{file}"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200);
+    assert!(media["data"]["urls"]["thumbnail"].is_string(), "{media}");
+    let once = send_then_upload("once", true).await;
+
+    app.relay_caught_up().await;
+    let outcomes = |events: &[Value], file: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"] == "media:processing:completed" && e["data"]["id"] == file)
+            .count()
+    };
+    let (alice_events, _) = crate::sync::sync_all(&app, &alice, &alice_since).await;
+    let (bob_events, _) = crate::sync::sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(
+        outcomes(&alice_events, &file),
+        1,
+        "the uploader is told once"
+    );
+    assert_eq!(outcomes(&bob_events, &file), 1, "the recipient is told");
+    assert_eq!(outcomes(&alice_events, &once), 1);
+    assert_eq!(
+        outcomes(&bob_events, &once),
+        0,
+        "a view-once file is not named to its recipients"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn transparency_animation_and_pixel_bombs() {
     let app = spawn_app().await;

@@ -782,11 +782,13 @@ pub enum ServerEvent {
     /// Processing moved on a step (`progress`, `step`).
     #[serde(rename = "media:processing:progress")]
     MediaProcessingProgress(crate::api::models::MediaProcessingStatus),
-    /// The file is processed: `GET /api/media/{fileId}` has its variants.
+    /// The file is processed: `GET /api/media/{fileId}` has its variants. Told to its uploader,
+    /// and to the members of the chat where a message shows the file (sent before the file was
+    /// ready: its recipients fetch the file now); not for a view-once file.
     #[serde(rename = "media:processing:completed")]
     MediaProcessingCompleted(Box<crate::api::models::MediaFile>),
     /// The file could not be processed (`error` says why: `INVALID_FILE_TYPE`, `INFECTED`,
-    /// `CANCELLED`, `PROCESSING_FAILED`).
+    /// `CANCELLED`, `PROCESSING_FAILED`). Told as `media:processing:completed` is.
     #[serde(rename = "media:processing:failed")]
     MediaProcessingFailed(crate::api::models::MediaProcessingStatus),
     /// A member is typing (ephemeral: pushed to connected members only, never in sync, no

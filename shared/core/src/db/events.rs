@@ -210,6 +210,43 @@ pub async fn append_to_chats_of(
     Ok(())
 }
 
+/// Append a file's processing outcome `name` (`data`, in the caller's transaction) where it is
+/// awaited: to its chat (`chat`, the one it was uploaded for) once a message there shows it, for
+/// the members who received the message before the file was ready; and to the uploader's own
+/// stream unless they are a member of that chat now (the file is in no message yet, or they
+/// left). A view-once message does not count: its recipients learn its file only by opening it.
+pub async fn append_file_outcome(
+    client: &impl GenericClient,
+    file: Uuid,
+    chat: Option<Uuid>,
+    uploader: Option<Uuid>,
+    name: &str,
+    data: &Value,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "WITH shown AS (
+                 SELECT $2::uuid AS chat_id WHERE EXISTS (
+                     SELECT 1 FROM messages m
+                     WHERE m.media_id = $1 AND m.chat_id = $2
+                       AND NOT m.view_once AND NOT m.deleted_for_everyone)
+             ), to_chat AS (
+                 INSERT INTO events (chat_id, actor_id, name, data)
+                 SELECT chat_id, $3, $4, $5 FROM shown
+             )
+             INSERT INTO events (user_id, name, data)
+             SELECT $3, $4, $5
+             WHERE $3::uuid IS NOT NULL AND NOT EXISTS (
+                 SELECT 1 FROM shown s JOIN chat_participants p ON p.chat_id = s.chat_id
+                 WHERE p.user_id = $3 AND p.left_at IS NULL)",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&file, &chat, &uploader, &name, &data])
+        .await?;
+    Ok(())
+}
+
 /// Append the same per-user event to each of `users`' streams (in the caller's transaction).
 pub async fn append_user_events(
     client: &impl GenericClient,

@@ -2,7 +2,7 @@
 //! and cancelling, a file with signed URLs to its variants, its processing status; and the
 //! housekeeping that deletes files nothing shows. Processing itself is the media function's
 //! (S3 `ObjectCreated`); it reports through [`publish_status`], into the uploader's event
-//! stream (`media:processing:*`).
+//! stream (`media:processing:*`), and its outcome to the chat where a message shows the file.
 
 use std::collections::BTreeMap;
 
@@ -391,13 +391,29 @@ pub async fn cancel(
 }
 
 /// Append a `media:processing:*` event to the uploader's stream (in the caller's
-/// transaction; wake the relay after commit).
+/// transaction; wake the relay after commit). The outcome, `completed` or `failed`, also goes
+/// to the members of the chat once a message there shows the file (they received it before
+/// the file was ready), and then only to them ([`events::append_file_outcome`]).
 pub async fn publish_status(
     tx: &impl GenericClient,
     row: &MediaRow,
     event: ServerEvent,
 ) -> Result<(), ApiError> {
-    if let Some(uploader) = row.uploader_id {
+    let outcome = matches!(
+        event,
+        ServerEvent::MediaProcessingCompleted(_) | ServerEvent::MediaProcessingFailed(_)
+    );
+    if outcome {
+        events::append_file_outcome(
+            tx,
+            row.id,
+            row.chat_id,
+            row.uploader_id,
+            event.name(),
+            &event.data(),
+        )
+        .await?;
+    } else if let Some(uploader) = row.uploader_id {
         events::append_user_events(tx, &[uploader], None, event.name(), &event.data()).await?;
     }
     Ok(())
