@@ -110,6 +110,9 @@ fn route_scope(route: &str) -> Option<Scope> {
         "GET /api/messages/starred" => {
             Scope::NoChat("the caller's own stars (checked below: no leak)")
         }
+        "GET /api/chats/invitations" => {
+            Scope::NoChat("the caller's own invitations (chats::invitations_of)")
+        }
         "GET /api/calls" | "GET /api/calls/ice-servers" => {
             Scope::NoChat("the caller's own calls and call servers (calls::)")
         }

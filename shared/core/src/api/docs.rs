@@ -76,6 +76,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         chats::get,
         chats::update,
         chats::delete,
+        chats::invitations,
         chats::accept_invitation,
         chats::decline_invitation,
         participants::add,

@@ -935,6 +935,18 @@ pub enum JoinStatus {
     Requested,
 }
 
+/// A group invitation waiting for the caller's answer (`GET /api/chats/invitations`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationListed {
+    pub chat_id: Uuid,
+    /// The group's name.
+    pub name: String,
+    /// Who invited them (absent once that account is erased).
+    pub invited_by: Option<Uuid>,
+    pub invited_at: Timestamp,
+}
+
 /// A waiting join request (`GET /api/chats/{chatId}/join-requests`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

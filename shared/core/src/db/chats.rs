@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::api::models::{
     Allowed, CallEndReason, CallKind, ChatDetails, ChatSettings, ChatSummary, ChatType,
-    GroupPermissions, LastMessage, Participant, ParticipantRole, Timestamp,
+    GroupPermissions, InvitationListed, LastMessage, Participant, ParticipantRole, Timestamp,
 };
 use crate::api::requests::UpdateChatRequest;
 use crate::api::ws::{
@@ -269,6 +269,29 @@ pub async fn create_group(
     }
     tx.commit().await?;
     Ok(chat_id)
+}
+
+/// The group invitations waiting for `user`'s answer, newest first.
+pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT i.chat_id, c.name, i.invited_by, i.created_at
+             FROM chat_invitations i JOIN chats c ON c.id = i.chat_id
+             WHERE i.user_id = $1 ORDER BY i.created_at DESC, i.chat_id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user])
+        .await?
+        .iter()
+        .map(|r| InvitationListed {
+            chat_id: r.get("chat_id"),
+            name: r.get::<_, Option<String>>("name").unwrap_or_default(),
+            invited_by: r.get("invited_by"),
+            invited_at: Timestamp(r.get("created_at")),
+        })
+        .collect())
 }
 
 /// Answer an invitation: accepting makes `user` a member (from now on); either way it is gone.

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use crate::api::models::{
     ChatDetails, ChatRemoval, ChatRemoved, ChatSummary, ChatType, Envelope, HistoryCleared,
-    InvitationDeclined, OffsetPagination, Page, PageEnvelope, ParticipantRole,
+    InvitationDeclined, InvitationListed, OffsetPagination, Page, PageEnvelope, ParticipantRole,
 };
 use crate::api::requests::{
     ChatListQuery, ChatSettingsPatch, CreateChatRequest, UpdateChatRequest,
@@ -133,6 +133,15 @@ pub async fn create(
     }
     let chat = with_participant_views(app, caller, chat).await?;
     Ok(Opened { chat, created })
+}
+
+/// `GET /api/chats/invitations`: the group invitations waiting for the caller's answer, newest
+/// first. The devices online are told of each as it comes (`chat:invitation`); a new device, or
+/// one whose sync cursor expired, finds them here.
+#[utoipa::path(get, path = "/api/chats/invitations", tag = "chats", security(("bearer" = [])),
+    responses((status = 200, description = "Waiting invitations, newest first", body = Envelope<Vec<InvitationListed>>)))]
+pub async fn invitations(app: &App, caller: Caller) -> Result<Vec<InvitationListed>, ApiError> {
+    chats::invitations_of(&app.db, caller.user_id).await
 }
 
 /// `POST /api/chats/{chatId}/invitation`: accept an invitation to a group; the caller is a

@@ -226,6 +226,28 @@ async fn who_may_add_you_to_groups_is_your_choice_and_others_invite_you() {
     let invitation = invitation.expect("the invitation reaches bob through his event stream");
     assert_eq!(invitation["data"]["chatId"], chat.as_str());
     assert_eq!(invitation["data"]["invitedBy"], alice.id.as_str());
+    // A device that missed the event (new, or its cursor expired) finds it listed; nobody
+    // else's invitations are.
+    let waiting = |user: &User| {
+        let (app, user) = (&app, user.clone());
+        async move {
+            let (status, body) = app.get("/api/chats/invitations", Some(&user.access)).await;
+            assert_eq!(status, 200, "{body}");
+            body["data"].as_array().unwrap().clone()
+        }
+    };
+    let listed = waiting(&bob).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            &listed[0]["chatId"],
+            &listed[0]["name"],
+            &listed[0]["invitedBy"]
+        ),
+        (&json!(chat), &json!("g"), &json!(alice.id))
+    );
+    assert!(listed[0]["invitedAt"].is_string());
+    assert!(waiting(&alice).await.is_empty());
     // He cannot read it before accepting; after, he is a member from now on.
     let history = format!("/api/chats/{chat}/messages");
     assert_eq!(app.get(&history, Some(&bob.access)).await.0, 404);
@@ -241,6 +263,10 @@ async fn who_may_add_you_to_groups_is_your_choice_and_others_invite_you() {
         app.post(&invite_path, Some(&bob.access), json!({})).await.0,
         404,
         "once"
+    );
+    assert!(
+        waiting(&bob).await.is_empty(),
+        "answered: no longer waiting"
     );
     // Declining: the invitation is gone, nothing joined.
     set_profile(
