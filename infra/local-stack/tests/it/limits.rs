@@ -129,6 +129,54 @@ async fn a_group_holds_at_most_the_configured_members() {
         .get(&format!("/api/chats/{chat}"), Some(&alice.access))
         .await;
     assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 3);
+
+    // Nor does accepting an invitation take it past the limit: someone whose privacy let
+    // alice only invite them, invited while there was room, answers once it is full.
+    let (status, _) = app
+        .put(
+            "/api/users/profile",
+            &others[2].access,
+            json!({ "privacySettings": { "groups": "nobody" } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, created) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            group(vec![ids[0].clone(), ids[2].clone()]),
+        )
+        .await;
+    let chat = created["data"]["id"].as_str().unwrap();
+    assert_eq!(created["data"]["invited"], json!([ids[2]]));
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/participants"),
+            Some(&alice.access),
+            json!({ "userId": ids[1] }),
+        )
+        .await;
+    assert_eq!(status, 200, "the third member: full now");
+    let invitation = format!("/api/chats/{chat}/invitation");
+    let (status, body) = app
+        .post(&invitation, Some(&others[2].access), json!({}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("RESOURCE_ALREADY_EXISTS")),
+        "{body}"
+    );
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 3);
+    // The invitation stays, to accept once there is room.
+    let member = format!("/api/chats/{chat}/participants/{}", ids[1]);
+    assert_eq!(app.delete(&member, &alice.access, json!({})).await.0, 200);
+    let (status, body) = app
+        .post(&invitation, Some(&others[2].access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
     app.stop().await;
 }
 

@@ -294,16 +294,47 @@ pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>
         .collect())
 }
 
-/// Answer an invitation: accepting makes `user` a member (from now on); either way it is gone.
-/// `false` if there was none.
+/// What answering an invitation came to.
+pub enum InvitationAnswer {
+    /// Accepted or declined: the invitation is gone.
+    Answered,
+    NotFound,
+    /// Accepting would take the group past `max_members`: the invitation stays.
+    Full,
+}
+
+/// Answer an invitation: accepting makes `user` a member (from now on), unless the group is
+/// full (counted and serialized as [`add_participant`] counts); either way it is gone.
 pub async fn answer_invitation(
     db: &Db,
     chat_id: Uuid,
     user: Uuid,
     accept: bool,
-) -> Result<bool, ApiError> {
+    max_members: usize,
+) -> Result<InvitationAnswer, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
+    if accept {
+        match lock_group(&tx, chat_id).await {
+            Err(ApiError::NotFound(_)) => return Ok(InvitationAnswer::NotFound),
+            locked => locked?,
+        }
+        let row = tx
+            .query_one(
+                "SELECT count(*) AS members,
+                        EXISTS (SELECT 1 FROM chat_invitations
+                                WHERE chat_id = $1 AND user_id = $2) AS invited
+                 FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL",
+                &[&chat_id, &user],
+            )
+            .await?;
+        if !row.get::<_, bool>("invited") {
+            return Ok(InvitationAnswer::NotFound);
+        }
+        if row.get::<_, i64>("members") as usize >= max_members {
+            return Ok(InvitationAnswer::Full);
+        }
+    }
     let found = tx
         .execute(
             "DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2",
@@ -311,11 +342,14 @@ pub async fn answer_invitation(
         )
         .await?
         == 1;
-    if found && accept {
+    if !found {
+        return Ok(InvitationAnswer::NotFound);
+    }
+    if accept {
         join_group(&tx, chat_id, user, ParticipantRole::Member, None).await?;
     }
     tx.commit().await?;
-    Ok(found)
+    Ok(InvitationAnswer::Answered)
 }
 
 /// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on

@@ -10,7 +10,7 @@ use crate::api::requests::{
     ChatListQuery, ChatSettingsPatch, CreateChatRequest, UpdateChatRequest,
 };
 use crate::auth::tokens::Caller;
-use crate::db::chats::{ChatChange, MAX_PINNED_CHATS};
+use crate::db::chats::{ChatChange, InvitationAnswer, MAX_PINNED_CHATS};
 use crate::db::{chats, relationships, users};
 use crate::domain::AvatarUrl;
 use crate::error::ApiError;
@@ -145,18 +145,20 @@ pub async fn invitations(app: &App, caller: Caller) -> Result<Vec<InvitationList
 }
 
 /// `POST /api/chats/{chatId}/invitation`: accept an invitation to a group; the caller is a
-/// member from now on (earlier messages are not theirs to read).
+/// member from now on (earlier messages are not theirs to read). A full group answers 409 and
+/// the invitation stays, to accept once there is room.
 #[utoipa::path(post, path = "/api/chats/{chatId}/invitation", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
-    responses((status = 200, description = "The group, joined", body = Envelope<ChatDetails>)))]
+    responses(
+        (status = 200, description = "The group, joined", body = Envelope<ChatDetails>),
+        (status = 409, description = "The group is full"),
+    ))]
 pub async fn accept_invitation(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
 ) -> Result<ChatDetails, ApiError> {
-    if !chats::answer_invitation(&app.db, chat_id, caller.user_id, true).await? {
-        return Err(ApiError::NotFound("invitation"));
-    }
+    answered(app, chat_id, caller.user_id, true).await?;
     super::relay::wake(app, "chat:participant:joined").await;
     get(app, caller, chat_id).await
 }
@@ -170,10 +172,21 @@ pub async fn decline_invitation(
     caller: Caller,
     chat_id: Uuid,
 ) -> Result<InvitationDeclined, ApiError> {
-    if !chats::answer_invitation(&app.db, chat_id, caller.user_id, false).await? {
-        return Err(ApiError::NotFound("invitation"));
-    }
+    answered(app, chat_id, caller.user_id, false).await?;
     Ok(InvitationDeclined { declined: true })
+}
+
+/// Answer `user`'s invitation to `chat_id`, or say why it could not be.
+async fn answered(app: &App, chat_id: Uuid, user: Uuid, accept: bool) -> Result<(), ApiError> {
+    let max = app.settings.max_group_members;
+    match chats::answer_invitation(&app.db, chat_id, user, accept, max).await? {
+        InvitationAnswer::Answered => Ok(()),
+        InvitationAnswer::NotFound => Err(ApiError::NotFound("invitation")),
+        // As a full group answers one more member added or joining by link (409).
+        InvitationAnswer::Full => Err(ApiError::AlreadyExists(format!(
+            "the group is full ({max} members)"
+        ))),
+    }
 }
 
 /// `GET /api/chats/{chatId}`.
