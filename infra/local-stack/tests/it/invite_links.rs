@@ -181,8 +181,9 @@ async fn a_full_group_refuses_the_code_and_chat_join_follows_it_over_the_websock
 }
 
 /// Someone an admin removed does not come back through the link by themselves: the link is
-/// refused them (REST and `chat:join`) unless it asks the admins first, where they may ask. An
-/// admin adding them back clears it; someone who left by themselves rejoins as before.
+/// refused them (REST and `chat:join`) unless it asks the admins first, where they may ask; nor
+/// does a member add them back. An admin adding them back clears it; someone who left by
+/// themselves rejoins as before.
 #[tokio::test]
 async fn a_member_an_admin_removed_needs_an_admin_to_come_back() {
     let app = spawn_app().await;
@@ -221,6 +222,28 @@ async fn a_member_an_admin_removed_needs_an_admin_to_come_back() {
     assert_eq!(
         (status, body["data"]["status"].as_str()),
         (200, Some("requested"))
+    );
+
+    // Nor does a member bring him back, even where members add: only an admin.
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &alice.access,
+            json!({ "permissions": { "addMembers": "all" } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/participants"),
+            Some(&carol.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("PERMISSION_DENIED")),
+        "{body}"
     );
 
     // Added back by an admin, he is a member like any other: whoever leaves by themselves (he

@@ -755,16 +755,20 @@ pub enum Addition {
     Added,
     AlreadyMember,
     Full,
+    /// An admin removed them, and the one adding them back is no admin.
+    RemovedByAdmin,
 }
 
 /// Add `user` to the group with `role` (from now on: earlier messages are not theirs), with its
-/// `chat:participant:joined` event, and drop any invitation they had.
+/// `chat:participant:joined` event, and drop any invitation they had. Someone an admin removed
+/// is added back only `by_admin` (as they rejoin by no invite link).
 pub async fn add_participant(
     db: &Db,
     chat_id: Uuid,
     user: Uuid,
     role: ParticipantRole,
     added_by: Uuid,
+    by_admin: bool,
     max_members: usize,
 ) -> Result<Addition, ApiError> {
     let mut client = db.get().await?;
@@ -772,15 +776,19 @@ pub async fn add_participant(
     lock_group(&tx, chat_id).await?;
     let row = tx
         .query_one(
-            "SELECT count(*) AS members,
-                    EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2
-                            AND left_at IS NULL) AS present
-             FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL",
+            "SELECT count(*) FILTER (WHERE left_at IS NULL) AS members,
+                    bool_or(user_id = $2 AND left_at IS NULL) IS TRUE AS present,
+                    bool_or(user_id = $2 AND left_at IS NOT NULL AND removed_by_admin) IS TRUE
+                        AS removed_by_admin
+             FROM chat_participants WHERE chat_id = $1",
             &[&chat_id, &user],
         )
         .await?;
     if row.get::<_, bool>("present") {
         return Ok(Addition::AlreadyMember);
+    }
+    if row.get::<_, bool>("removed_by_admin") && !by_admin {
+        return Ok(Addition::RemovedByAdmin);
     }
     if row.get::<_, i64>("members") as usize >= max_members {
         return Ok(Addition::Full);

@@ -84,7 +84,7 @@ pub(crate) async fn not_a_member(app: &App, chat_id: Uuid, user: Uuid) -> ApiErr
 
 /// `POST /api/chats/{chatId}/participants`: an admin adds someone (as a member unless said).
 /// Someone whose privacy leaves the admin out is invited instead; someone who blocked the
-/// admin is refused.
+/// admin is refused; someone an admin removed is added back only by an admin.
 #[utoipa::path(post, path = "/api/chats/{chatId}/participants", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
     request_body = AddParticipantRequest,
@@ -144,6 +144,7 @@ pub async fn add(
         user,
         role,
         caller.user_id,
+        standing.role == ParticipantRole::Admin,
         app.settings.max_group_members,
     )
     .await?
@@ -160,6 +161,10 @@ pub async fn add(
             "the group is full ({} members)",
             app.settings.max_group_members
         ))),
+        // As the invite link tells them (`invite_links::join`).
+        Addition::RemovedByAdmin => Err(ApiError::PermissionDenied(
+            "an admin removed this user from the group: only an admin can add them back".into(),
+        )),
     }
 }
 
