@@ -5,7 +5,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use banter_core::services::health;
 use banter_core::{ApiError, App};
-use banter_lambda::rest::{respond, Reply, Request};
+use banter_lambda::rest::{allow_browsers, respond, Reply, Request};
 use banter_lambda::Error;
 use http::header::{HeaderValue, CONTENT_TYPE};
 
@@ -16,13 +16,14 @@ pub const OPENAPI: &str = include_str!("../../../openapi.json");
 /// The WebSocket protocol's AsyncAPI document, generated and committed the same way.
 pub const ASYNCAPI: &str = include_str!("../../../asyncapi.json");
 
-/// A committed document, as it is (no envelope).
+/// A committed document, as it is (no envelope), readable by a browser's API explorer.
 fn document(text: &str) -> ApiGatewayProxyResponse {
     let mut response = ApiGatewayProxyResponse::default();
     response.status_code = 200;
     response
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    allow_browsers(&mut response.headers);
     response.body = Some(Body::Text(text.to_owned()));
     response
 }

@@ -7,6 +7,10 @@ use std::net::SocketAddr;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE,
+};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use banter_core::ApiError;
@@ -15,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::compression::{Coding, DecodeError, UnsupportedCoding};
 use crate::stack::Shared;
-use crate::template::RestRoute;
+use crate::template::{RestCors, RestRoute};
 
 use banter_core::api::limits::MAX_GATEWAY_PAYLOAD_BYTES as MAX_PAYLOAD;
 
@@ -124,12 +128,50 @@ fn envelope_error(status: StatusCode, error: ApiError) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
-/// The REST API: every request not served by another route of the local stack.
+/// The REST API: every request not served by another route of the local stack. With the
+/// template's `Cors`, a browser's preflight of a route is answered here, as API Gateway's mock
+/// integration does, and this stack's own refusals allow the origin, as the template's
+/// `GatewayResponses` do.
 pub async fn serve(
     State(shared): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let Some(cors) = shared.template.rest_cors.clone() else {
+        return answer(shared, peer, request).await;
+    };
+    if request.method() == axum::http::Method::OPTIONS
+        && !allowed_methods(&shared.template.rest, request.uri().path()).is_empty()
+    {
+        return preflight(&cors);
+    }
+    let mut response = answer(shared, peer, request).await;
+    if let Ok(origin) = HeaderValue::from_str(&cors.allow_origin) {
+        response
+            .headers_mut()
+            .entry(ACCESS_CONTROL_ALLOW_ORIGIN)
+            .or_insert(origin);
+    }
+    response
+}
+
+/// A preflight's answer: 200, no body, the template's `Cors` as headers.
+fn preflight(cors: &RestCors) -> Response {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        (ACCESS_CONTROL_ALLOW_ORIGIN, Some(&cors.allow_origin)),
+        (ACCESS_CONTROL_ALLOW_HEADERS, cors.allow_headers.as_ref()),
+        (ACCESS_CONTROL_ALLOW_METHODS, cors.allow_methods.as_ref()),
+        (ACCESS_CONTROL_MAX_AGE, cors.max_age.as_ref()),
+    ] {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, value);
+        }
+    }
+    (StatusCode::OK, headers).into_response()
+}
+
+async fn answer(shared: Shared, peer: SocketAddr, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();

@@ -49,6 +49,42 @@ pub struct S3Source {
     pub prefix: String,
 }
 
+/// The REST API's `Cors` (SAM): what API Gateway answers a browser's preflight (`OPTIONS`)
+/// with, and the origin its own refusals allow. Values as the headers carry them (SAM quotes
+/// them, `"'*'"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestCors {
+    pub allow_origin: String,
+    pub allow_headers: Option<String>,
+    pub allow_methods: Option<String>,
+    pub max_age: Option<String>,
+}
+
+impl RestCors {
+    /// From the property: a map, or only the origin as a string.
+    fn parse(cors: &Value) -> Option<Self> {
+        let unquoted = |v: &Value| {
+            v.as_str()
+                .map(|s| s.trim_matches('\'').to_owned())
+                .or_else(|| v.as_u64().map(|n| n.to_string()))
+        };
+        if let Some(origin) = cors.as_str() {
+            return Some(Self {
+                allow_origin: origin.trim_matches('\'').to_owned(),
+                allow_headers: None,
+                allow_methods: None,
+                max_age: None,
+            });
+        }
+        Some(Self {
+            allow_origin: unquoted(cors.get("AllowOrigin")?)?,
+            allow_headers: cors.get("AllowHeaders").and_then(unquoted),
+            allow_methods: cors.get("AllowMethods").and_then(unquoted),
+            max_age: cors.get("MaxAge").and_then(unquoted),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct StackTemplate {
     /// Every `AWS::Serverless::Function` by logical id.
@@ -64,6 +100,8 @@ pub struct StackTemplate {
     /// The REST API's `MinimumCompressionSize`: responses of at least this many bytes are
     /// compressed for clients that accept it (`None`: compression is off).
     pub rest_minimum_compression_size: Option<usize>,
+    /// The REST API's `Cors` (`None`: browsers on other origins are not answered).
+    pub rest_cors: Option<RestCors>,
 }
 
 impl StackTemplate {
@@ -92,12 +130,15 @@ impl StackTemplate {
         };
         let props = |id: &str| by_id.get(id).and_then(|r| r.get("Properties"));
 
+        let rest_api = by_id
+            .keys()
+            .find(|id| kind(id) == "AWS::Serverless::Api")
+            .and_then(|id| props(id));
         let mut t = StackTemplate {
-            rest_minimum_compression_size: by_id
-                .keys()
-                .find(|id| kind(id) == "AWS::Serverless::Api")
-                .and_then(|id| props(id)?.get("MinimumCompressionSize")?.as_u64())
+            rest_minimum_compression_size: rest_api
+                .and_then(|p| p.get("MinimumCompressionSize")?.as_u64())
                 .map(|n| n as usize),
+            rest_cors: rest_api.and_then(|p| RestCors::parse(p.get("Cors")?)),
             ..StackTemplate::default()
         };
         for (id, res) in &by_id {
@@ -289,6 +330,15 @@ mod tests {
         );
         assert_eq!(t.s3[0].prefix, "uploads/");
         assert_eq!(t.rest_minimum_compression_size, Some(1024));
+        assert_eq!(
+            t.rest_cors,
+            Some(RestCors {
+                allow_origin: "*".into(),
+                allow_headers: Some("authorization,content-type,content-encoding".into()),
+                allow_methods: Some("GET,POST,PUT,DELETE,OPTIONS".into()),
+                max_age: Some("600".into()),
+            })
+        );
         assert_eq!(
             t.schedules,
             vec![

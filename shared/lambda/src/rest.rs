@@ -11,7 +11,10 @@ use banter_core::config::Limit;
 use banter_core::services::accounts::DeviceInfo;
 use banter_core::services::rate_limit;
 use banter_core::{ApiError, App};
-use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::header::{
+    HeaderMap, HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
+    CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -234,9 +237,27 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Let a browser on any origin read an answer (a web client; the REST API's `Cors` in
+/// template.yaml answers its preflight), and the headers a client acts on: `Retry-After`, a
+/// redirect's `Location`. Any origin, as the API takes bearer tokens and no cookies.
+pub fn allow_browsers(headers: &mut HeaderMap) {
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("retry-after, location"),
+    );
+}
+
 /// The response for a handler's result: the success or error envelope, JSON content type,
-/// `Retry-After` on 429. A server-side failure is logged with the route and request id.
+/// `Retry-After` on 429, readable by browsers ([`allow_browsers`]). A server-side failure is
+/// logged with the route and request id.
 pub fn respond(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGatewayProxyResponse {
+    let mut response = response_for(request, result);
+    allow_browsers(&mut response.headers);
+    response
+}
+
+fn response_for(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGatewayProxyResponse {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let timestamp = Timestamp::now();

@@ -391,6 +391,104 @@ async fn health_openapi_and_unknown_routes() {
     app.stop().await;
 }
 
+/// A web client on another origin: its preflight is answered (as API Gateway answers it from
+/// the template's `Cors`), and every answer, success or refusal, function's or gateway's, lets
+/// it read the body and the headers it acts on.
+#[tokio::test]
+async fn browsers_on_other_origins_may_call_the_api() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let origin = [("origin", "https://web.example")];
+    let header = |headers: &reqwest::header::HeaderMap, name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let preflight = [
+        ("origin", "https://web.example"),
+        ("access-control-request-method", "POST"),
+        (
+            "access-control-request-headers",
+            "authorization,content-type",
+        ),
+    ];
+    let (status, headers, _) = raw_request(
+        &app,
+        reqwest::Method::OPTIONS,
+        "/api/chats/00000000-0000-7000-8000-000000000000/messages",
+        "",
+        &preflight,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    let allowed = header(&headers, "access-control-allow-headers").unwrap_or_default();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    let methods = header(&headers, "access-control-allow-methods").unwrap_or_default();
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    // No such route: nothing to preflight.
+    let (status, _, _) = raw_request(
+        &app,
+        reqwest::Method::OPTIONS,
+        "/api/nowhere",
+        "",
+        &preflight,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    for (method, path, token, expected) in [
+        (
+            reqwest::Method::GET,
+            "/api/chats",
+            alice.access.as_str(),
+            200,
+        ),
+        (reqwest::Method::GET, "/api/chats", "not-a-token", 401),
+        (reqwest::Method::GET, "/api/openapi.json", "", 200),
+        // Refused by the gateway itself.
+        (
+            reqwest::Method::PATCH,
+            "/api/chats",
+            alice.access.as_str(),
+            405,
+        ),
+    ] {
+        let (status, headers, _) =
+            raw_request(&app, method.clone(), path, token, &origin, Vec::new()).await;
+        assert_eq!(status, expected, "{method} {path}");
+        assert_eq!(
+            header(&headers, "access-control-allow-origin").as_deref(),
+            Some("*"),
+            "{method} {path}"
+        );
+    }
+    let (_, headers, _) = raw_request(
+        &app,
+        reqwest::Method::GET,
+        "/api/chats",
+        &alice.access,
+        &origin,
+        Vec::new(),
+    )
+    .await;
+    let exposed = header(&headers, "access-control-expose-headers").unwrap_or_default();
+    assert!(exposed.contains("retry-after"), "{exposed}");
+    app.stop().await;
+}
+
 #[test]
 fn the_openapi_document_lists_exactly_the_template_routes() {
     let doc: serde_json::Value = serde_json::from_str(fn_health::OPENAPI).unwrap();
