@@ -3,7 +3,7 @@
 use banter_core::api::limits::{MAX_BODY_BYTES, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::{spawn_app, spawn_app_with};
 
@@ -95,6 +95,23 @@ async fn a_group_holds_at_most_the_configured_members() {
         app.register("d").await,
     ];
     let group = |ids: Vec<String>| json!({ "type": "group", "name": "g", "participantIds": ids });
+    // A refusal because the group is full: the request conflicts with the group's state.
+    let refused_full = |(status, body): (u16, Value)| {
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("RESOURCE_ALREADY_EXISTS")),
+            "{body}"
+        );
+    };
+    let members = |chat: String| {
+        let (app, alice) = (&app, &alice);
+        async move {
+            let (_, details) = app
+                .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+                .await;
+            details["data"]["participants"].as_array().unwrap().len()
+        }
+    };
     let ids: Vec<String> = others.iter().map(|u| u.id.clone()).collect();
     let (status, _) = app
         .post("/api/chats", Some(&alice.access), group(ids[..2].to_vec()))
@@ -113,22 +130,15 @@ async fn a_group_holds_at_most_the_configured_members() {
         .post("/api/chats", Some(&alice.access), group(ids[..2].to_vec()))
         .await;
     let chat = created["data"]["id"].as_str().unwrap();
-    let (status, body) = app
-        .post(
+    refused_full(
+        app.post(
             &format!("/api/chats/{chat}/participants"),
             Some(&alice.access),
             json!({ "userId": ids[2] }),
         )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("RESOURCE_ALREADY_EXISTS")),
-        "{body}"
+        .await,
     );
-    let (_, details) = app
-        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
-        .await;
-    assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 3);
+    assert_eq!(members(chat.to_owned()).await, 3);
 
     // Nor does accepting an invitation take it past the limit: someone whose privacy let
     // alice only invite them, invited while there was room, answers once it is full.
@@ -158,18 +168,11 @@ async fn a_group_holds_at_most_the_configured_members() {
         .await;
     assert_eq!(status, 200, "the third member: full now");
     let invitation = format!("/api/chats/{chat}/invitation");
-    let (status, body) = app
-        .post(&invitation, Some(&others[2].access), json!({}))
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (409, Some("RESOURCE_ALREADY_EXISTS")),
-        "{body}"
+    refused_full(
+        app.post(&invitation, Some(&others[2].access), json!({}))
+            .await,
     );
-    let (_, details) = app
-        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
-        .await;
-    assert_eq!(details["data"]["participants"].as_array().unwrap().len(), 3);
+    assert_eq!(members(chat.to_owned()).await, 3);
     // The invitation stays, to accept once there is room.
     let member = format!("/api/chats/{chat}/participants/{}", ids[1]);
     assert_eq!(app.delete(&member, &alice.access, json!({})).await.0, 200);
