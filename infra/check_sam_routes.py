@@ -1,5 +1,6 @@
 """Checks, with the SAM CLI's own template parser, that `sam local start-api` reads template.yaml's
-REST API: every `Api` event of every function, and nothing else.
+REST API: every `Api` event of every function, and nothing else (but the `OPTIONS` of each path,
+which it answers itself when the REST API has `Cors`, as API Gateway does).
 
 SAM CLI picks its API parser from the first API-related resource in the template. Its
 CloudFormation parser (CfnApiProvider) splits every AWS::ApiGatewayV2::Route key on a space and
@@ -27,6 +28,12 @@ def main(path: str) -> None:
             if event["Type"] == "Api":
                 props = event["Properties"]
                 expected.add((props["Method"].upper(), props["Path"], logical_id))
+    cors = any(
+        resource["Type"] == "AWS::Serverless::Api" and "Cors" in resource.get("Properties", {})
+        for resource in template["Resources"].values()
+    )
+    if cors:
+        expected |= {("OPTIONS", path, function) for _, path, function in expected}
 
     stacks, _ = SamLocalStackProvider.get_stacks(path)
     parser = ApiProvider.find_api_provider(stacks)
