@@ -226,6 +226,39 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
         .await;
     assert_eq!(status, 201);
     notified(&app, "📊 Poll: Pizza or sushi tonight?").await;
+    // A photo shows its caption, or that it is a photo.
+    let mut picture = Vec::new();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 120, 30]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut picture),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    for (id, caption, body) in [
+        (
+            "photo-1",
+            Some("Sunset at the lake"),
+            "📷 Sunset at the lake",
+        ),
+        ("photo-2", None, "📷 Photo"),
+    ] {
+        let request = json!({ "fileType": "image", "fileName": "p.png",
+                              "fileSize": picture.len(), "chatId": chat });
+        let file = crate::media::upload(&app, &bob, request, &picture).await;
+        let mut message = json!({ "clientMessageId": id, "type": "image", "mediaId": file });
+        if let Some(caption) = caption {
+            message["content"] = json!(caption);
+        }
+        let (status, _) = app
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&bob.access),
+                message,
+            )
+            .await;
+        assert_eq!(status, 201);
+        notified(&app, body).await;
+    }
 
     // A muted group notifies only a mention of her; a group's title is its name.
     let group = app.open_group(&bob, "Climbers", &[&alice]).await;

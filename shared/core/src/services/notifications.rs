@@ -25,6 +25,14 @@ pub const SEND_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 /// Characters of a text message (or a poll's question) a notification shows.
 const PREVIEW_CHARS: usize = 120;
 
+/// A file's line: its `icon` and its caption, or its `kind` when it has none.
+fn captioned(icon: &str, kind: &str, caption: Option<&str>) -> String {
+    match caption.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(caption) => format!("{icon} {}", shortened(Some(caption))),
+        None => format!("{icon} {kind}"),
+    }
+}
+
 /// `text` cut to [`PREVIEW_CHARS`], an ellipsis saying so.
 fn shortened(text: Option<&str>) -> String {
     let text = text.unwrap_or_default();
@@ -112,8 +120,9 @@ pub async fn unregister_device(app: &App, caller: Caller) -> Result<PushDeviceRe
     Ok(PushDeviceRemoved { removed })
 }
 
-/// What a device shows: the sender (and the group) and a preview of the text, or what kind of
-/// message it is (a view-once message never shows more; with `previews` off, nothing of it);
+/// What a device shows: the sender (and the group) and a preview of the text (a photo's,
+/// video's or document's caption), or what kind of message it is (a view-once message never
+/// shows more; with `previews` off, nothing of it);
 /// for a reaction, the reactor, the emoji and the preview of the recipient's message it
 /// answers; for an addition, invitation or join request, the group and who; for a call (or a
 /// missed one), who calls and how.
@@ -152,10 +161,11 @@ pub(super) fn notification(row: &DeviceToNotify) -> PushNotification {
         "text" if !row.view_once && row.previews => shortened(row.content.as_deref()),
         // Previews off: who wrote, not what.
         _ if !row.previews => "New message".to_owned(),
-        "image" => "📷 Photo".to_owned(),
-        "video" => "🎥 Video".to_owned(),
+        // A file shows its caption, as WhatsApp's do, or what kind of file it is.
+        "image" => captioned("📷", "Photo", row.content.as_deref()),
+        "video" => captioned("🎥", "Video", row.content.as_deref()),
         "audio" => "🎤 Audio".to_owned(),
-        "document" => "📄 Document".to_owned(),
+        "document" => captioned("📄", "Document", row.content.as_deref()),
         "location" => "📍 Location".to_owned(),
         "contact" => "👤 Contact".to_owned(),
         "sticker" => "Sticker".to_owned(),
