@@ -965,6 +965,12 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     );
     let status = bob_ws.next_event("user:status_updated").await;
     assert_eq!(status["data"]["status"], "at the beach");
+    // The same again (a client setting it as it starts): acknowledged, and nobody is told.
+    let again = alice_phone
+        .act("user:status_update", json!({ "status": "at the beach" }))
+        .await;
+    assert_eq!(again["data"]["status"], "at the beach", "{again}");
+    bob_ws.expect_silence(Duration::from_millis(400)).await;
     // Both devices leave: offline once, when the last one goes.
     drop(alice_phone);
     drop(alice_ws);

@@ -166,7 +166,8 @@ pub enum ClientAction {
     /// This device is idle: you go offline once none is in use.
     #[serde(rename = "user:offline")]
     UserOffline(NoPayload),
-    /// Change your status text (the people who may see your presence are told).
+    /// Change your status text (the people who may see your presence are told; the same text
+    /// again tells nobody).
     #[serde(rename = "user:status_update")]
     StatusUpdate(StatusUpdatePayload),
     /// A heartbeat: API Gateway closes a WebSocket that carries nothing for 10 minutes, so a

@@ -219,12 +219,25 @@ pub async fn set_status(
     client: &impl GenericClient,
     user: Uuid,
     status: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<StatusChange, ApiError> {
     let stmt = client
-        .prepare_cached("UPDATE users SET status = $2 WHERE id = $1 RETURNING username")
+        .prepare_cached(
+            "UPDATE users u SET status = $2
+             FROM (SELECT status FROM users WHERE id = $1 FOR UPDATE) AS before
+             WHERE u.id = $1
+             RETURNING u.username, before.status IS DISTINCT FROM $2::text AS changed",
+        )
         .await?;
-    Ok(client
-        .query_one(&stmt, &[&user, &status])
-        .await?
-        .get("username"))
+    let row = client.query_one(&stmt, &[&user, &status]).await?;
+    Ok(StatusChange {
+        username: row.get("username"),
+        changed: row.get("changed"),
+    })
+}
+
+/// What setting a status text did.
+pub struct StatusChange {
+    pub username: String,
+    /// It differs from the one before.
+    pub changed: bool,
 }

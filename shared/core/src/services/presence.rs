@@ -217,6 +217,7 @@ pub async fn set_device_active(
 }
 
 /// `user:status_update`: set the status text (blank clears it) and tell the presence audience.
+/// The same text again (a client setting it as it starts) tells nobody anything.
 pub async fn update_status(
     app: &App,
     caller: Caller,
@@ -225,8 +226,12 @@ pub async fn update_status(
     let status = status.into_inner();
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let username = presence::set_status(&tx, caller.user_id, status.as_deref()).await?;
-    publish_status(&tx, caller.user_id, username, status.clone()).await?;
+    let set = presence::set_status(&tx, caller.user_id, status.as_deref()).await?;
+    if !set.changed {
+        tx.commit().await?;
+        return Ok(StatusSet { status });
+    }
+    publish_status(&tx, caller.user_id, set.username, status.clone()).await?;
     super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
     Ok(StatusSet { status })
 }
