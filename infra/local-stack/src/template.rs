@@ -68,9 +68,9 @@ impl RestCors {
                 .map(|s| s.trim_matches('\'').to_owned())
                 .or_else(|| v.as_u64().map(|n| n.to_string()))
         };
-        if let Some(origin) = cors.as_str() {
+        if cors.is_string() {
             return Some(Self {
-                allow_origin: origin.trim_matches('\'').to_owned(),
+                allow_origin: unquoted(cors)?,
                 allow_headers: None,
                 allow_methods: None,
                 max_age: None,

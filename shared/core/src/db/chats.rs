@@ -304,7 +304,8 @@ pub enum InvitationAnswer {
 }
 
 /// Answer an invitation: accepting makes `user` a member (from now on), unless the group is
-/// full (counted and serialized as [`add_participant`] counts); either way it is gone.
+/// full (counted and serialized as [`add_participant`] counts: then nothing is committed and
+/// the invitation stays); either way it is gone.
 pub async fn answer_invitation(
     db: &Db,
     chat_id: Uuid,
@@ -319,21 +320,6 @@ pub async fn answer_invitation(
             Err(ApiError::NotFound(_)) => return Ok(InvitationAnswer::NotFound),
             locked => locked?,
         }
-        let row = tx
-            .query_one(
-                "SELECT count(*) AS members,
-                        EXISTS (SELECT 1 FROM chat_invitations
-                                WHERE chat_id = $1 AND user_id = $2) AS invited
-                 FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL",
-                &[&chat_id, &user],
-            )
-            .await?;
-        if !row.get::<_, bool>("invited") {
-            return Ok(InvitationAnswer::NotFound);
-        }
-        if row.get::<_, i64>("members") as usize >= max_members {
-            return Ok(InvitationAnswer::Full);
-        }
     }
     let found = tx
         .execute(
@@ -346,6 +332,18 @@ pub async fn answer_invitation(
         return Ok(InvitationAnswer::NotFound);
     }
     if accept {
+        let members: i64 = tx
+            .query_one(
+                "SELECT count(*) AS members FROM chat_participants
+                 WHERE chat_id = $1 AND left_at IS NULL",
+                &[&chat_id],
+            )
+            .await?
+            .get("members");
+        if members as usize >= max_members {
+            // Dropped uncommitted: the invitation stays.
+            return Ok(InvitationAnswer::Full);
+        }
         join_group(&tx, chat_id, user, ParticipantRole::Member, None).await?;
     }
     tx.commit().await?;
