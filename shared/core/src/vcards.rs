@@ -4,9 +4,10 @@
 //! Google Contacts, macOS) and 2.1 (Android), so it is a lenient line reader rather than the
 //! strict 4.0 parser messages use (`content.rs`): folded lines, property groups
 //! (`item1.TEL`), quoted parameter values, escaped `\,` `\;` `\n`, `tel:` URIs, and 2.1's
-//! `QUOTED-PRINTABLE` with its soft line breaks. It keeps only what matching needs (names,
-//! phones, emails, a Banter `UID`). Export writes vCard 4.0: CRLF lines folded at 75 octets,
-//! text escaped.
+//! `QUOTED-PRINTABLE` with its soft line breaks. It keeps what matching needs (names, phones,
+//! emails, a Banter `UID`) and what a contact keeps (`NOTE`, and `CATEGORIES` as contact
+//! groups), so an export imports back whole. Export writes vCard 4.0: CRLF lines folded at 75
+//! octets, text escaped.
 
 use uuid::Uuid;
 
@@ -19,6 +20,9 @@ pub struct Card {
     pub emails: Vec<String>,
     /// A Banter user id from `UID:urn:uuid:...` (what export writes).
     pub banter_id: Option<Uuid>,
+    pub note: Option<String>,
+    /// `CATEGORIES`: the groups the card is filed under (each once, first spelling kept).
+    pub categories: Vec<String>,
 }
 
 /// Why a vCard could not be read, and where.
@@ -33,6 +37,8 @@ pub struct CardError {
 pub const MAX_CARDS: usize = 5_000;
 /// Phone numbers and emails read from one card (more are ignored).
 const MAX_ADDRESSES_PER_CARD: usize = 20;
+/// Categories read from one card (more are ignored).
+const MAX_CATEGORIES_PER_CARD: usize = 20;
 
 fn error(line: usize, message: impl Into<String>) -> CardError {
     CardError {
@@ -286,6 +292,24 @@ pub fn parse(text: &str) -> Result<Vec<Card>, CardError> {
                     card.emails.push(email);
                 }
             }
+            ("NOTE", Some((card, _, _))) => {
+                card.note = Some(unescaped(&value)).filter(|n| !n.is_empty());
+            }
+            ("CATEGORIES", Some((card, _, _))) => {
+                for category in components(&value, ',') {
+                    let category = category.trim();
+                    let known = card
+                        .categories
+                        .iter()
+                        .any(|c| c.to_lowercase() == category.to_lowercase());
+                    if !category.is_empty()
+                        && !known
+                        && card.categories.len() < MAX_CATEGORIES_PER_CARD
+                    {
+                        card.categories.push(category.to_owned());
+                    }
+                }
+            }
             ("UID", Some((card, _, _))) => {
                 card.banter_id = value
                     .trim()
@@ -466,5 +490,20 @@ mod tests {
         let back = parse(&text).unwrap();
         assert_eq!(back[0].banter_id, Some(id));
         assert_eq!(back[0].name.as_deref(), Some("Bob; the \"builder\", Jr."));
+        assert_eq!(back[0].note.as_deref(), Some(long_note.as_str()));
+        assert_eq!(back[0].categories, ["Work, mostly", "Family"]);
+    }
+
+    #[test]
+    fn categories_are_read_once_each_and_notes_unescaped() {
+        let text =
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nNOTE:met at the\\nconference\\, 2024\r\n\
+                    CATEGORIES:Work, family ,,WORK\r\nCATEGORIES:Gym\r\nEND:VCARD\r\n";
+        let cards = parse(text).unwrap();
+        assert_eq!(
+            cards[0].note.as_deref(),
+            Some("met at the\nconference, 2024")
+        );
+        assert_eq!(cards[0].categories, ["Work", "family", "Gym"]);
     }
 }

@@ -551,7 +551,24 @@ async fn vcards_import_from_phones_and_export_as_vcard_4() {
     }
     assert_eq!(contacts_of(&app, &alice, "").await.len(), 2);
 
-    // Export: vCard 4.0 a strict parser reads; importing it elsewhere finds the same people.
+    // Export: vCard 4.0 a strict parser reads; importing it elsewhere finds the same people...
+    let erin = app.register("erin").await;
+    let (status, _) = app
+        .post(
+            "/api/contacts",
+            Some(&alice.access),
+            json!({ "userId": erin.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .put(
+            &format!("/api/contacts/{}", bob.id),
+            &alice.access,
+            json!({ "note": "owes me\na coffee; maybe two" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let (status, body) = app
         .post(
             "/api/contacts/groups",
@@ -572,13 +589,34 @@ async fn vcards_import_from_phones_and_export_as_vcard_4() {
     assert!(content_type.starts_with("text/vcard"), "{content_type}");
     let text = String::from_utf8(bytes).unwrap();
     let strict = vcard4::parse(&text).expect("valid vCard 4.0");
-    assert_eq!(strict.len(), 2);
+    assert_eq!(strict.len(), 3);
     assert!(text.contains("CATEGORIES:Work\\, mostly"), "{text}");
+    // ...and whole: nicknames, notes and groups come back; a card naming someone by their own
+    // name (a contact without a nickname) gives none; a group of the same name is reused.
     let dave = app.register("dave").await;
+    let (status, _) = app
+        .post(
+            "/api/contacts/groups",
+            Some(&dave.access),
+            json!({ "name": "WORK, MOSTLY" }),
+        )
+        .await;
+    assert_eq!(status, 201);
     let (status, body) = app
         .post_text("/api/contacts/import", &dave, "text/vcard", text)
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["matched"], 2);
+    assert_eq!(body["data"]["matched"], 3);
+    let list = contacts_of(&app, &dave, "").await;
+    let of = |id: &str| list.iter().find(|c| c["user"]["id"] == id).unwrap().clone();
+    assert_eq!(of(&bob.id)["nickname"], "Bob Björk");
+    assert_eq!(of(&bob.id)["note"], "owes me\na coffee; maybe two");
+    assert_eq!(of(&carol.id)["nickname"], "Carol, from work");
+    assert_eq!(of(&erin.id)["nickname"], Value::Null, "{list:?}");
+    let (_, groups) = app.get("/api/contacts/groups", Some(&dave.access)).await;
+    assert_eq!(groups["data"].as_array().unwrap().len(), 1, "{groups}");
+    assert_eq!(groups["data"][0]["name"], "WORK, MOSTLY");
+    assert_eq!(groups["data"][0]["memberIds"], json!([carol.id]));
+    assert_eq!(of(&carol.id)["groupIds"], json!([groups["data"][0]["id"]]));
     app.stop().await;
 }

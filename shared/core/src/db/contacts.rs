@@ -155,23 +155,24 @@ pub async fn one(
         .map(|r| contact_row(&r)))
 }
 
-/// Add each of `users` (with its nickname) as a contact of `owner`, in one statement, unless
-/// they are one already; the users added.
+/// Add each of `users` (with its nickname and note) as a contact of `owner`, in one statement,
+/// unless they are one already; the users added.
 pub async fn add_many(
     client: &impl GenericClient,
     owner: Uuid,
     users: &[Uuid],
-    nicknames: &[Option<String>],
+    nicknames: &[Option<&str>],
+    notes: &[Option<&str>],
 ) -> Result<Vec<Uuid>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO user_relationships (user_id, related_user_id, relationship_type, nickname)
-             SELECT $1, u, 'contact', n FROM unnest($2::uuid[], $3::text[]) x(u, n)
+            "INSERT INTO user_relationships (user_id, related_user_id, relationship_type, nickname, note)
+             SELECT $1, u, 'contact', n, t FROM unnest($2::uuid[], $3::text[], $4::text[]) x(u, n, t)
              ON CONFLICT DO NOTHING RETURNING related_user_id",
         )
         .await?;
     Ok(client
-        .query(&stmt, &[&owner, &users, &nicknames])
+        .query(&stmt, &[&owner, &users, &nicknames, &notes])
         .await?
         .iter()
         .map(|r| r.get("related_user_id"))
@@ -272,6 +273,23 @@ pub async fn group_count(client: &impl GenericClient, owner: Uuid) -> Result<i64
         .prepare_cached("SELECT count(*) AS n FROM contact_groups WHERE owner_id = $1")
         .await?;
     Ok(client.query_one(&stmt, &[&owner]).await?.get("n"))
+}
+
+/// The id of `owner`'s group called `name` (ignoring case), in the caller's transaction.
+pub async fn group_named(
+    client: &impl GenericClient,
+    owner: Uuid,
+    name: &str,
+) -> Result<Option<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id FROM contact_groups WHERE owner_id = $1 AND lower(name) = lower($2)",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&owner, &name])
+        .await?
+        .map(|r| r.get("id")))
 }
 
 /// A new group; `false` if the owner has one of that name (ignoring case).

@@ -113,7 +113,7 @@ async fn save(
         // A contact may see presence that a `contacts` last-seen setting hid (told with the
         // contact, by the same wake-up).
         let before = Sightlines::between(&tx, owner, &[user]).await?;
-        contacts::add_many(&tx, owner, &[user], &[None]).await?;
+        contacts::add_many(&tx, owner, &[user], &[None], &[None]).await?;
         presence::publish_sightline_changes(&tx, owner, before).await?;
     }
     contacts::update(&tx, owner, user, &change).await?;
@@ -423,22 +423,32 @@ async fn discover(
     )
 }
 
-/// Make each of `found` (user, nickname for a new contact) a contact of `owner`, telling their
-/// devices about the new ones, in one transaction.
-async fn add_found(
-    app: &App,
-    owner: Uuid,
-    found: &[(Uuid, Option<String>)],
-) -> Result<(), ApiError> {
+/// Someone an address book names, and what it says of them.
+#[derive(Default)]
+struct Found {
+    user: Uuid,
+    /// For a new contact.
+    nickname: Option<String>,
+    /// For a new contact.
+    note: Option<String>,
+    /// Contact groups to file them under (found by name ignoring case, else created).
+    groups: Vec<String>,
+}
+
+/// Make each of `found` a contact of `owner` and file them into their groups, telling their
+/// devices about the new contacts and the changed groups, in one transaction.
+async fn add_found(app: &App, owner: Uuid, found: &[Found]) -> Result<(), ApiError> {
     if found.is_empty() {
         return Ok(());
     }
-    let (users, nicknames): (Vec<Uuid>, Vec<Option<String>>) = found.iter().cloned().unzip();
+    let users: Vec<Uuid> = found.iter().map(|f| f.user).collect();
+    let nicknames: Vec<Option<&str>> = found.iter().map(|f| f.nickname.as_deref()).collect();
+    let notes: Vec<Option<&str>> = found.iter().map(|f| f.note.as_deref()).collect();
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     // (Presence a `contacts` last-seen setting now shows them comes with the next change: read
     // for hundreds of people at once, the sightlines took a phone sync from 28 ms to 1.5 s.)
-    let added = contacts::add_many(&tx, owner, &users, &nicknames).await?;
+    let added = contacts::add_many(&tx, owner, &users, &nicknames, &notes).await?;
     let rows = contacts::some(&tx, owner, &added).await?;
     let told: Vec<(Uuid, serde_json::Value)> = shown(&app.db, owner, rows)
         .await?
@@ -446,9 +456,67 @@ async fn add_found(
         .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
         .collect();
     events::append_user_events_each(&tx, None, "contact:updated", &told).await?;
+    let filed = file_into_groups(&tx, owner, found).await?;
+    for id in &filed {
+        if let Some(group) = contacts::group(&tx, owner, *id).await? {
+            events::append_own_event(&tx, owner, &ServerEvent::ContactGroupUpdated(group)).await?;
+        }
+    }
     tx.commit().await?;
     super::relay::wake(app, "contact:updated").await;
     Ok(())
+}
+
+/// Put each of `found` into the groups it names, creating the groups `owner` has no group of
+/// that name for (while they have fewer than [`contacts::MAX_GROUPS`]; names past that, or
+/// not a valid group name, are left out). The groups that changed.
+async fn file_into_groups(
+    tx: &deadpool_postgres::Transaction<'_>,
+    owner: Uuid,
+    found: &[Found],
+) -> Result<Vec<Uuid>, ApiError> {
+    let mut members: HashMap<String, (String, Vec<Uuid>)> = HashMap::new();
+    for f in found {
+        for name in &f.groups {
+            let Some(name) = DisplayText::<50>::parse(name)
+                .ok()
+                .and_then(DisplayText::into_inner)
+            else {
+                continue;
+            };
+            members
+                .entry(name.to_lowercase())
+                .or_insert_with(|| (name, Vec::new()))
+                .1
+                .push(f.user);
+        }
+    }
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    users::lock(tx, owner).await?;
+    let mut room = contacts::MAX_GROUPS - contacts::group_count(tx, owner).await?;
+    let mut filed = Vec::new();
+    let mut names: Vec<_> = members.into_values().collect();
+    names.sort();
+    for (name, users) in names {
+        let id = match contacts::group_named(tx, owner, &name).await? {
+            Some(id) => id,
+            None if room > 0 => {
+                let id = Uuid::now_v7();
+                contacts::create_group(tx, owner, id, &name).await?;
+                room -= 1;
+                id
+            }
+            None => continue,
+        };
+        contacts::add_members(tx, owner, id, &users).await?;
+        // (Two spellings Rust lower-cases apart and PostgreSQL together name one group.)
+        if !filed.contains(&id) {
+            filed.push(id);
+        }
+    }
+    Ok(filed)
 }
 
 /// The region national numbers are read in: the request's, else that of the caller's
@@ -495,7 +563,13 @@ pub async fn sync(
         .into_iter()
         .collect();
     let found = discover(app, caller, &unique, &[]).await?;
-    let users: Vec<(Uuid, Option<String>)> = found.values().map(|id| (*id, None)).collect();
+    let users: Vec<Found> = found
+        .values()
+        .map(|id| Found {
+            user: *id,
+            ..Found::default()
+        })
+        .collect();
     add_found(app, caller.user_id, &users).await?;
     let ids: Vec<Uuid> = found.values().copied().collect();
     let profiles: HashMap<Uuid, PublicUser> = users::public_profiles(&app.db, caller.user_id, &ids)
@@ -525,8 +599,8 @@ pub async fn sync(
 }
 
 /// `POST /api/contacts/import` (a `text/vcard` body): each card that names a Banter user by a
-/// verified phone or email, or by the `UID` export writes, becomes a contact (named as the
-/// card names them, when new).
+/// verified phone or email, or by the `UID` export writes, becomes a contact (named and
+/// noted as the card says, when new) and joins the contact groups its `CATEGORIES` name.
 #[utoipa::path(post, path = "/api/contacts/import", tag = "contacts", security(("bearer" = [])),
     request_body(content = String, content_type = "text/vcard", description = "vCard 2.1, 3.0 or 4.0: one or more cards"),
     responses((status = 200, description = "What the import did", body = Envelope<ContactImportResult>)))]
@@ -574,7 +648,7 @@ pub async fn import(
         .filter(|p| p.id != caller.user_id && !p.standing.blocked_by_target)
         .map(|p| p.id)
         .collect();
-    let mut matched = Vec::new();
+    let mut matched: Vec<Found> = Vec::new();
     for (i, card) in cards.iter().enumerate() {
         let user = card.banter_id.filter(|id| by_id.contains(id)).or_else(|| {
             card_phones[i]
@@ -583,12 +657,38 @@ pub async fn import(
                 .find_map(|a| found.get(a).copied())
         });
         if let Some(user) = user {
-            let nickname = card
-                .name
-                .as_deref()
-                .and_then(|n| DisplayText::<100>::parse(n).ok())
-                .and_then(DisplayText::into_inner);
-            matched.push((user, nickname));
+            matched.push(Found {
+                user,
+                nickname: card
+                    .name
+                    .as_deref()
+                    .and_then(|n| DisplayText::<100>::parse(n).ok())
+                    .and_then(DisplayText::into_inner),
+                note: card
+                    .note
+                    .as_deref()
+                    .and_then(|n| DisplayText::<1000>::parse(n).ok())
+                    .and_then(DisplayText::into_inner),
+                groups: card.categories.clone(),
+            });
+        }
+    }
+    // A card naming someone as they name themselves (what export writes for a contact without
+    // a nickname) gives no nickname: it would freeze their name as it is today.
+    let ids: Vec<Uuid> = matched.iter().map(|f| f.user).collect();
+    let own_names: HashMap<Uuid, (String, Option<String>)> =
+        users::public_profiles(&app.db, caller.user_id, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, (p.username, p.display_name)))
+            .collect();
+    for f in &mut matched {
+        if let (Some(nickname), Some((username, display_name))) =
+            (&f.nickname, own_names.get(&f.user))
+        {
+            if nickname == username || Some(nickname) == display_name.as_ref() {
+                f.nickname = None;
+            }
         }
     }
     add_found(app, caller.user_id, &matched).await?;
