@@ -336,6 +336,21 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
     assert!(!bodies.iter().any(|b| b.contains("anyone?")), "{bodies:?}");
     let last = notifications(&app, PHONE).pop().unwrap();
     assert_eq!(last["title"], "Climbers");
+    // So does a reply to her own message (as WhatsApp's muted groups do); not to someone else's.
+    let hers = app.sent(&alice, &group, "who is in for Sunday?").await;
+    let his = app.sent(&bob, &group, "the weather?").await;
+    for (replying_to, text) in [(&his, "rain, I think"), (&hers, "count me in")] {
+        let (status, body) = app
+            .post(
+                &format!("/api/chats/{group}/messages"),
+                Some(&bob.access),
+                json!({ "clientMessageId": text, "content": text, "replyToId": replying_to }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let bodies = notified(&app, "Bob B: count me in").await;
+    assert!(!bodies.iter().any(|b| b.contains("rain")), "{bodies:?}");
 
     // The token registered on another session moves there; a logged-out session is not
     // notified; unregistering is idempotent.

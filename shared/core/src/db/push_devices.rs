@@ -234,8 +234,9 @@ pub struct DeviceToNotify {
 
 /// The devices to notify: the recipients' registered devices of live sessions, for chats they
 /// are in (a group they are invited to) and messages still there, unless the chat is muted for
-/// them (a message that mentions them still notifies; a call rings whatever the mute, while it
-/// rings) or their notification settings turn off messages (1:1), groups or calls.
+/// them (a message that mentions them, or in a group replies to theirs, still notifies; a call
+/// rings whatever the mute, while it rings) or their notification settings turn off messages
+/// (1:1), groups or calls.
 pub async fn to_notify(
     client: &impl GenericClient,
     items: &[&NotifyOf],
@@ -291,7 +292,10 @@ pub async fn to_notify(
                          ELSE p.user_id IS NOT NULL
                               AND (p.muted_until IS NULL OR p.muted_until <= now()
                                    OR x.kind LIKE '%call'
-                                   OR (x.kind = 'message' AND x.user_id = ANY(m.mentions))) END)
+                                   OR (x.kind = 'message' AND x.user_id = ANY(m.mentions))
+                                   OR (x.kind = 'message' AND c.type = 'group' AND EXISTS (
+                                       SELECT 1 FROM messages r
+                                       WHERE r.id = m.reply_to_id AND r.sender_id = x.user_id))) END)
                AND coalesce((u.notification_settings ->> CASE WHEN x.kind LIKE '%call' THEN 'calls'
                                                               WHEN c.type = 'group' THEN 'groups'
                                                               ELSE 'messages' END)::boolean, true)",
