@@ -5,7 +5,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use banter_core::services::health;
 use banter_core::{ApiError, App};
-use banter_lambda::rest::{allow_browsers, respond, Reply, Request};
+use banter_lambda::rest::{common_headers, respond, Reply, Request};
 use banter_lambda::Error;
 use http::header::{HeaderValue, CONTENT_TYPE};
 
@@ -23,7 +23,7 @@ fn document(text: &str) -> ApiGatewayProxyResponse {
     response
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    allow_browsers(&mut response.headers);
+    common_headers(&mut response.headers);
     response.body = Some(Body::Text(text.to_owned()));
     response
 }

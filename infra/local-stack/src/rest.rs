@@ -130,27 +130,40 @@ fn envelope_error(status: StatusCode, error: ApiError) -> Response {
 
 /// The REST API: every request not served by another route of the local stack. With the
 /// template's `Cors`, a browser's preflight of a route is answered here, as API Gateway's mock
-/// integration does, and this stack's own refusals allow the origin, as the template's
-/// `GatewayResponses` do.
+/// integration does; a refusal carries the headers of the template's `GatewayResponses` (the
+/// functions' own answers carry them already; this stack's refusals get them as API Gateway's
+/// do).
 pub async fn serve(
     State(shared): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let Some(cors) = shared.template.rest_cors.clone() else {
-        return answer(shared, peer, request).await;
-    };
-    if request.method() == axum::http::Method::OPTIONS
-        && !allowed_methods(&shared.template.rest, request.uri().path()).is_empty()
-    {
-        return preflight(&cors);
+    if let Some(cors) = &shared.template.rest_cors {
+        if request.method() == axum::http::Method::OPTIONS
+            && !allowed_methods(&shared.template.rest, request.uri().path()).is_empty()
+        {
+            return preflight(cors);
+        }
     }
+    let template = shared.template.clone();
     let mut response = answer(shared, peer, request).await;
-    if let Ok(origin) = HeaderValue::from_str(&cors.allow_origin) {
-        response
-            .headers_mut()
-            .entry(ACCESS_CONTROL_ALLOW_ORIGIN)
-            .or_insert(origin);
+    let kind = match response.status().as_u16() {
+        400..=499 => "DEFAULT_4XX",
+        500..=599 => "DEFAULT_5XX",
+        _ => return response,
+    };
+    for (name, value) in template
+        .rest_gateway_headers
+        .get(kind)
+        .into_iter()
+        .flatten()
+    {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().entry(name).or_insert(value);
+        }
     }
     response
 }

@@ -85,6 +85,28 @@ impl RestCors {
     }
 }
 
+/// `GatewayResponses`' headers by response type, as the responses carry them (SAM quotes static
+/// values: `"'nosniff'"`).
+fn gateway_headers(responses: &serde_yaml::Mapping) -> BTreeMap<String, Vec<(String, String)>> {
+    responses
+        .iter()
+        .filter_map(|(kind, response)| {
+            let headers = response
+                .get("ResponseParameters")?
+                .get("Headers")?
+                .as_mapping()?
+                .iter()
+                .filter_map(|(name, value)| {
+                    let value = value.as_str()?;
+                    let unquoted = value.strip_prefix('\'')?.strip_suffix('\'')?;
+                    Some((name.as_str()?.to_owned(), unquoted.to_owned()))
+                })
+                .collect();
+            Some((kind.as_str()?.to_owned(), headers))
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct StackTemplate {
     /// Every `AWS::Serverless::Function` by logical id.
@@ -102,6 +124,9 @@ pub struct StackTemplate {
     pub rest_minimum_compression_size: Option<usize>,
     /// The REST API's `Cors` (`None`: browsers on other origins are not answered).
     pub rest_cors: Option<RestCors>,
+    /// The REST API's `GatewayResponses`: the headers API Gateway adds to its own refusals, by
+    /// response type (`DEFAULT_4XX`, `DEFAULT_5XX`), values unquoted.
+    pub rest_gateway_headers: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl StackTemplate {
@@ -139,6 +164,10 @@ impl StackTemplate {
                 .and_then(|p| p.get("MinimumCompressionSize")?.as_u64())
                 .map(|n| n as usize),
             rest_cors: rest_api.and_then(|p| RestCors::parse(p.get("Cors")?)),
+            rest_gateway_headers: rest_api
+                .and_then(|p| p.get("GatewayResponses")?.as_mapping())
+                .map(gateway_headers)
+                .unwrap_or_default(),
             ..StackTemplate::default()
         };
         for (id, res) in &by_id {
@@ -339,6 +368,10 @@ mod tests {
                 max_age: Some("600".into()),
             })
         );
+        let refusals = &t.rest_gateway_headers["DEFAULT_4XX"];
+        assert!(refusals.contains(&("Access-Control-Allow-Origin".into(), "*".into())));
+        assert!(refusals.contains(&("X-Content-Type-Options".into(), "nosniff".into())));
+        assert_eq!(&t.rest_gateway_headers["DEFAULT_5XX"], refusals);
         assert_eq!(
             t.schedules,
             vec![

@@ -237,23 +237,47 @@ impl<'a> Request<'a> {
     }
 }
 
-/// Let a browser on any origin read an answer (a web client; the REST API's `Cors` in
-/// template.yaml answers its preflight), and the headers a client acts on: `Retry-After`, a
-/// redirect's `Location`. Any origin, as the API takes bearer tokens and no cookies.
-pub fn allow_browsers(headers: &mut HeaderMap) {
+/// What every answer of the REST API tells a browser besides CORS: keep no copy of it (answers
+/// hold tokens and messages), never guess its type, render it in no frame and run nothing it
+/// holds (the API serves data, not pages), send no referrer from it, and reach the API over
+/// HTTPS only. template.yaml's `GatewayResponses` give API Gateway's own refusals those whose
+/// values it can state (a gateway value cannot hold the quotes of `'none'`).
+pub const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("cache-control", "no-store"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+];
+
+/// The headers every answer carries: [`SECURITY_HEADERS`], and CORS for a browser on any origin
+/// (a web client; the REST API's `Cors` in template.yaml answers its preflight) with the
+/// headers a client acts on, `Retry-After` and a redirect's `Location`. Any origin, as the API
+/// takes bearer tokens and no cookies.
+pub fn common_headers(headers: &mut HeaderMap) {
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(
         ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("retry-after, location"),
     );
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// The response for a handler's result: the success or error envelope, JSON content type,
-/// `Retry-After` on 429, readable by browsers ([`allow_browsers`]). A server-side failure is
+/// `Retry-After` on 429, with the [`common_headers`]. A server-side failure is
 /// logged with the route and request id.
 pub fn respond(request: &Request<'_>, result: Result<Reply, ApiError>) -> ApiGatewayProxyResponse {
     let mut response = response_for(request, result);
-    allow_browsers(&mut response.headers);
+    common_headers(&mut response.headers);
     response
 }
 

@@ -489,6 +489,66 @@ async fn browsers_on_other_origins_may_call_the_api() {
     app.stop().await;
 }
 
+/// Every answer tells a browser to keep no copy, guess no type and render nothing: the
+/// functions' answers (data, errors, files, documents) carry all of `SECURITY_HEADERS`, and the
+/// gateway's own refusals those its `GatewayResponses` can state.
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    use banter_lambda::rest::SECURITY_HEADERS;
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let login =
+        serde_json::to_vec(&json!({ "email": alice.email, "password": "correct horse battery" }))
+            .unwrap();
+    let json_body = [("content-type", "application/json")];
+    let (status, headers, _) = raw_request(
+        &app,
+        reqwest::Method::POST,
+        "/api/auth/login",
+        "",
+        &json_body,
+        login,
+    )
+    .await;
+    assert_eq!(status, 200, "tokens in the body: never cached");
+    let carries = |headers: &reqwest::header::HeaderMap, name: &str, value: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()) == Some(value)
+    };
+    for (name, value) in SECURITY_HEADERS {
+        assert!(carries(&headers, name, value), "{name}: {headers:?}");
+    }
+    for (path, token, expected) in [
+        ("/api/chats", "not-a-token", 401),
+        ("/api/users/me/qr?format=svg", alice.access.as_str(), 200),
+        ("/api/openapi.json", "", 200),
+    ] {
+        let (status, headers, _) =
+            raw_request(&app, reqwest::Method::GET, path, token, &[], Vec::new()).await;
+        assert_eq!(status, expected, "{path}");
+        for (name, value) in SECURITY_HEADERS {
+            assert!(carries(&headers, name, value), "{path} {name}: {headers:?}");
+        }
+    }
+    // Refused by the gateway itself.
+    let (status, headers, _) = raw_request(
+        &app,
+        reqwest::Method::PATCH,
+        "/api/chats",
+        &alice.access,
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 405);
+    for (name, value) in SECURITY_HEADERS
+        .iter()
+        .filter(|(_, value)| !value.contains('\''))
+    {
+        assert!(carries(&headers, name, value), "{name}: {headers:?}");
+    }
+    app.stop().await;
+}
+
 #[test]
 fn the_openapi_document_lists_exactly_the_template_routes() {
     let doc: serde_json::Value = serde_json::from_str(fn_health::OPENAPI).unwrap();
