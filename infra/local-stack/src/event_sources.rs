@@ -5,7 +5,8 @@
 //! `batchItemFailures` (or all, if the function fails) become visible again after the queue's
 //! visibility timeout and move to the dead-letter list after `maxReceiveCount` receives.
 //!
-//! S3: signed `PUT /blobs/{key}` stores the object and, when the key is under a trigger's
+//! S3: signed `PUT /blobs/{key}` (preflighted by a web page as the bucket's `CorsConfiguration`
+//! allows) stores the object and, when the key is under a trigger's
 //! prefix, invokes the function with an `ObjectCreated:Put` `S3Event` (retried twice on failure,
 //! as S3's asynchronous invocation is).
 
@@ -23,6 +24,7 @@ use banter_core::ports::{
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::blob_cors;
 use crate::stack::Shared;
 use crate::template::SqsSource;
 
@@ -211,6 +213,7 @@ fn blob_error(status: StatusCode, message: &str) -> Response {
 /// `PUT /blobs/{key}?...&signature`: a presigned upload, checked as S3 checks one: signature,
 /// expiry, `Content-Type` and `Content-Length` as signed, the encryption header; or one part
 /// of a multipart upload (`uploadId`, `partNumber`), answered with its `ETag`.
+/// A web page's request is answered as the bucket's `CorsConfiguration` says ([`blob_cors`]).
 pub async fn put_blob(
     State(shared): State<Shared>,
     Path(key): Path<String>,
@@ -218,8 +221,25 @@ pub async fn put_blob(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let mut response = store_blob(&shared, &key, &query, &headers, body).await;
+    blob_cors::mark(&shared.template.blob_cors, "PUT", &headers, &mut response);
+    response
+}
+
+/// `OPTIONS /blobs/{key}`: a web page's preflight of a signed URL.
+pub async fn preflight_blob(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    blob_cors::preflight(&shared.template.blob_cors, &headers)
+}
+
+async fn store_blob(
+    shared: &Shared,
+    key: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match shared.blobs.verify("PUT", &key, &query) {
+    match shared.blobs.verify("PUT", key, query) {
         Err(e) => blob_error(StatusCode::FORBIDDEN, &e),
         Ok(SignedBlobRequest::Put {
             content_type,
@@ -247,7 +267,7 @@ pub async fn put_blob(
                     "uploads must send x-amz-server-side-encryption: AES256",
                 );
             }
-            match shared.blobs.put(&key, body, &content_type).await {
+            match shared.blobs.put(key, body, &content_type).await {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(e) => {
                     tracing::error!(error = %e, "blob write failed");
@@ -327,23 +347,27 @@ fn object_created(shared: &Shared, key: &str, size: u64) {
 }
 
 /// `GET /blobs/{key}?expires&signature`: a presigned download, with the `Content-Type` it was
-/// stored with (as S3 answers).
+/// stored with (as S3 answers), readable by a web page as the bucket's `CorsConfiguration` says.
 pub async fn get_blob(
     State(shared): State<Shared>,
     Path(key): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = shared.blobs.verify("GET", &key, &query) {
+    let mut response = read_blob(&shared, &key, &query).await;
+    blob_cors::mark(&shared.template.blob_cors, "GET", &headers, &mut response);
+    response
+}
+
+async fn read_blob(shared: &Shared, key: &str, query: &HashMap<String, String>) -> Response {
+    if let Err(e) = shared.blobs.verify("GET", key, query) {
         return blob_error(StatusCode::FORBIDDEN, &e);
     }
     let object = async {
-        let Some(bytes) = shared.blobs.get(&key).await? else {
+        let Some(bytes) = shared.blobs.get(key).await? else {
             return Ok(None);
         };
-        Ok::<_, banter_core::ports::PortError>(Some((
-            shared.blobs.content_type(&key).await?,
-            bytes,
-        )))
+        Ok::<_, banter_core::ports::PortError>(Some((shared.blobs.content_type(key).await?, bytes)))
     };
     match object.await {
         Ok(Some((content_type, bytes))) => {

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod aws_calls;
+pub mod blob_cors;
 pub mod clamd;
 pub mod compression;
 pub mod connections;

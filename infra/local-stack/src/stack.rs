@@ -26,7 +26,8 @@ use tokio::sync::oneshot;
 use crate::aws_calls::{AwsCalls, CountedRegistry};
 use crate::connections::{delete_connection, get_connection, post_to_connection, Hub, LocalPush};
 use crate::event_sources::{
-    get_blob, put_blob, spawn_schedule, spawn_sqs_consumer, spawn_sqs_poller, DeadLetters,
+    get_blob, preflight_blob, put_blob, spawn_schedule, spawn_sqs_consumer, spawn_sqs_poller,
+    DeadLetters,
 };
 use crate::functions::{self, Handler};
 use crate::postgres::PrivatePostgres;
@@ -578,7 +579,10 @@ async fn start_with(config: StackConfig, children: &mut Children) -> Result<Runn
                 .post(post_to_connection)
                 .delete(delete_connection),
         )
-        .route("/blobs/{*key}", put(put_blob).get(get_blob))
+        .route(
+            "/blobs/{*key}",
+            put(put_blob).get(get_blob).options(preflight_blob),
+        )
         .route("/aws/", post(crate::aws::aws_api))
         .route(
             "/aws/{bucket}/{*key}",

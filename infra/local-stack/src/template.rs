@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_yaml::Value;
 
+use crate::blob_cors::CorsRule;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestRoute {
     /// Upper-case HTTP method.
@@ -85,6 +87,28 @@ impl RestCors {
     }
 }
 
+/// One of a bucket's `CorsRules`.
+fn cors_rule(rule: &Value) -> CorsRule {
+    let list = |name: &str| -> Vec<String> {
+        rule.get(name)
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    CorsRule {
+        allowed_methods: list("AllowedMethods"),
+        allowed_origins: list("AllowedOrigins"),
+        allowed_headers: list("AllowedHeaders")
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        exposed_headers: list("ExposedHeaders"),
+        max_age: rule.get("MaxAge").and_then(Value::as_u64),
+    }
+}
+
 /// `GatewayResponses`' headers by response type, as the responses carry them (SAM quotes static
 /// values: `"'nosniff'"`).
 fn gateway_headers(responses: &serde_yaml::Mapping) -> BTreeMap<String, Vec<(String, String)>> {
@@ -124,6 +148,8 @@ pub struct StackTemplate {
     pub rest_minimum_compression_size: Option<usize>,
     /// The REST API's `Cors` (`None`: browsers on other origins are not answered).
     pub rest_cors: Option<RestCors>,
+    /// The `CorsRules` of the bucket the blob store stands for (none: browsers are refused).
+    pub blob_cors: Vec<CorsRule>,
     /// The REST API's `GatewayResponses`: the headers API Gateway adds to its own refusals, by
     /// response type (`DEFAULT_4XX`, `DEFAULT_5XX`), values unquoted.
     pub rest_gateway_headers: BTreeMap<String, Vec<(String, String)>>,
@@ -274,6 +300,17 @@ impl StackTemplate {
         if t.rest.is_empty() {
             bail!("the template declares no REST routes");
         }
+        // The blob store stands for the bucket the S3 triggers watch.
+        t.blob_cors =
+            t.s3.first()
+                .and_then(|source| {
+                    props(&source.bucket)?
+                        .get("CorsConfiguration")?
+                        .get("CorsRules")
+                })
+                .and_then(Value::as_sequence)
+                .map(|rules| rules.iter().map(cors_rule).collect())
+                .unwrap_or_default();
         Ok(t)
     }
 }
@@ -372,6 +409,16 @@ mod tests {
         assert!(refusals.contains(&("Access-Control-Allow-Origin".into(), "*".into())));
         assert!(refusals.contains(&("X-Content-Type-Options".into(), "nosniff".into())));
         assert_eq!(&t.rest_gateway_headers["DEFAULT_5XX"], refusals);
+        assert_eq!(
+            t.blob_cors,
+            vec![CorsRule {
+                allowed_methods: vec!["GET".into(), "PUT".into()],
+                allowed_origins: vec!["*".into()],
+                allowed_headers: vec!["*".into()],
+                exposed_headers: vec!["ETag".into()],
+                max_age: Some(3000),
+            }]
+        );
         assert_eq!(
             t.schedules,
             vec![

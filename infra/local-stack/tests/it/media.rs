@@ -1067,6 +1067,96 @@ async fn large_files_upload_in_parts_and_processing_can_be_cancelled() {
     app.stop().await;
 }
 
+/// A web client uploads and downloads through the signed URLs as the bucket's
+/// `CorsConfiguration` (template.yaml) lets it: preflights answered, answers readable, a part's
+/// `ETag` exposed (completing a multipart upload needs it); other methods refused.
+#[tokio::test]
+async fn a_web_page_uploads_and_downloads_through_the_signed_urls() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let page = "http://localhost:5173";
+    let jpeg = jpeg_with_exif();
+    let (status, body) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&alice.access),
+            json!({"fileType": "image", "fileName": "p.jpg", "fileSize": jpeg.len()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    let url = data["uploadUrl"].as_str().unwrap();
+    let signed: Vec<(String, String)> = data["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let preflight = |method: &'static str| {
+        let names: Vec<&str> = signed.iter().map(|(k, _)| k.as_str()).collect();
+        app.http
+            .request(reqwest::Method::OPTIONS, url)
+            .header("origin", page)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", names.join(","))
+            .send()
+    };
+    let answer = preflight("PUT").await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+    let allowed = answer.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allowed.contains("content-type"), "{allowed}");
+    assert_eq!(preflight("DELETE").await.unwrap().status(), 403);
+
+    let mut put = app.http.put(url).header("origin", page).body(jpeg.clone());
+    for (name, value) in &signed {
+        put = put.header(name, value);
+    }
+    let answer = put.send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+    let file = data["fileId"].as_str().unwrap();
+    let media = processed(&app, &alice, file).await;
+    let answer = app
+        .http
+        .get(media["urls"]["thumbnail"].as_str().unwrap())
+        .header("origin", page)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+
+    let (status, body) = app
+        .post(
+            "/api/upload/multipart",
+            Some(&alice.access),
+            json!({"fileType": "document", "fileName": "big.pdf", "fileSize": 6 * 1024 * 1024}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let part = body["data"]["parts"][0]["uploadUrl"].as_str().unwrap();
+    let answer = app
+        .http
+        .put(part)
+        .header("origin", page)
+        .body(vec![b'%'; 5 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(exposed.contains("ETag"), "{exposed}");
+    assert!(answer.headers().contains_key("etag"));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_transient_failure_is_retried_three_times_then_fails_with_a_reason() {
     // A scanner that is not there: every attempt fails for a reason of ours, not the file's.
