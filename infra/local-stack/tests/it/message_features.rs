@@ -2437,6 +2437,95 @@ async fn a_member_who_left_stops_following_a_live_location() {
     app.stop().await;
 }
 
+/// Share a live location for 15 minutes; its message id.
+async fn share_live_location(app: &TestApp, who: &User, chat: &str, client_id: &str) -> String {
+    let (status, body) = send_body(
+        app,
+        who,
+        chat,
+        json!({ "clientMessageId": client_id, "type": "location",
+        "metadata": { "latitude": 1.0, "longitude": 2.0, "liveSeconds": 900 } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A live location ends when its sender leaves the group, and a block ends both of a 1:1's
+/// (the chat is told, as a stop tells it); across a block nobody moves one or edits a message.
+#[tokio::test]
+async fn a_live_location_ends_when_its_sender_leaves_or_a_block_comes_between() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let group = app.open_group(&alice, "hikers", &[&bob]).await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let metadata_of = |messages: Vec<Value>, id: &str| {
+        messages
+            .into_iter()
+            .find(|m| m["id"] == id)
+            .expect("listed")["metadata"]
+            .clone()
+    };
+    let since = crate::sync::present(&app, &alice).await;
+
+    let in_group = share_live_location(&app, &bob, &group, "g").await;
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/participants/{}", bob.id),
+            &alice.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let shown = metadata_of(history(&app, &alice, &group).await, &in_group);
+    assert_eq!(shown["liveStopped"], true, "{shown}");
+
+    let bobs = share_live_location(&app, &bob, &chat, "b").await;
+    let alices = share_live_location(&app, &alice, &chat, "a").await;
+    let text = app.sent(&bob, &chat, "see you there").await;
+    app.block(&alice, &bob).await;
+    for id in [&bobs, &alices] {
+        let shown = metadata_of(history(&app, &alice, &chat).await, id);
+        assert_eq!(shown["liveStopped"], true, "{shown}");
+    }
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{bobs}/location"),
+            &bob.access,
+            json!({ "latitude": 48.85, "longitude": 2.35 }),
+        )
+        .await;
+    assert_eq!(status, 403, "it has ended");
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{text}"),
+            &bob.access,
+            json!({ "content": "you will regret this" }),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let shown: Vec<Value> = history(&app, &alice, &chat).await;
+    assert!(shown.iter().any(|m| m["content"] == "see you there"));
+
+    // Alice's devices were told each end.
+    let (status, body) = app
+        .get(&format!("/api/sync?since={since}"), Some(&alice.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ended: Vec<&str> = body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "message:location:updated" && e["data"]["live"] == false)
+        .map(|e| e["data"]["messageId"].as_str().unwrap())
+        .collect();
+    for id in [&in_group, &bobs, &alices] {
+        assert!(ended.contains(&id.as_str()), "{id}: {ended:?}");
+    }
+    app.stop().await;
+}
+
 /// API.md's acceptance flow, end to end on the local stack: send, receive on two devices,
 /// typing, read, edit, react, reply, delete for everyone, and an offline device catching up
 /// through sync.

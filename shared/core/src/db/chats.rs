@@ -834,6 +834,7 @@ pub(super) async fn leave_group(
     if left == 0 {
         return Ok(false);
     }
+    super::messages::stop_live_locations(tx, chat_id, user, user).await?;
     let event = ServerEvent::ParticipantLeft(ParticipantLeft {
         chat_id,
         user_id: user,

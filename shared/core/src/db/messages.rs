@@ -9,7 +9,8 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::api::models::{
-    Message, MessageMetadata, MessageSender, MessageStatus, ReactionGroup, ReplyPreview, Timestamp,
+    LiveLocation, Message, MessageMetadata, MessageSender, MessageStatus, ReactionGroup,
+    ReplyPreview, Timestamp,
 };
 use crate::config::Limit;
 use crate::error::ApiError;
@@ -1013,6 +1014,43 @@ pub async fn update_live_location(
             &[&message_id, &position.map(|p| p.0), &position.map(|p| p.1)],
         )
         .await?;
+    Ok(())
+}
+
+/// Stop every live location `sender` is sharing in `chat_id` (they left the group, or a block
+/// came between them and the other of a 1:1), telling the chat as a stop does
+/// (`message:location:updated`, `live: false`) on behalf of `actor` (who left, or blocked), in
+/// the caller's transaction.
+pub async fn stop_live_locations(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    sender: Uuid,
+    actor: Uuid,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE messages SET metadata = metadata || jsonb_build_object('liveStopped', true)
+             WHERE chat_id = $1 AND sender_id = $2 AND type = 'location' AND NOT deleted_for_everyone
+               AND metadata ? 'liveSeconds' AND NOT metadata ? 'liveStopped'
+               AND created_at + make_interval(secs => (metadata ->> 'liveSeconds')::float8) > now()
+             RETURNING id, (metadata ->> 'latitude')::float8 AS latitude,
+                       (metadata ->> 'longitude')::float8 AS longitude,
+                       created_at + make_interval(secs => (metadata ->> 'liveSeconds')::float8) AS live_until",
+        )
+        .await?;
+    for row in client.query(&stmt, &[&chat_id, &sender]).await? {
+        let message_id: Uuid = row.get("id");
+        let event = crate::api::ws::ServerEvent::LocationUpdated(LiveLocation {
+            chat_id,
+            message_id,
+            latitude: row.get("latitude"),
+            longitude: row.get("longitude"),
+            live: false,
+            live_until: Timestamp(row.get("live_until")),
+        });
+        super::events::append_event_about(client, chat_id, Some(actor), None, message_id, &event)
+            .await?;
+    }
     Ok(())
 }
 

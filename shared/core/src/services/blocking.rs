@@ -9,7 +9,7 @@ use crate::api::models::{BlockState, BlockedUser, Envelope, Timestamp};
 use crate::api::requests::BlockRequest;
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
-use crate::db::{events, relationships, users};
+use crate::db::{chats, events, messages, relationships, users};
 use crate::error::ApiError;
 use crate::App;
 
@@ -59,7 +59,8 @@ pub async fn unblock(
 }
 
 /// Block `blocked` or not; neither sees the other's presence while a block holds, and each is
-/// told at once (`presence::publish_sightline_changes`). The blocker's devices are told of a
+/// told at once (`presence::publish_sightline_changes`); a block stops the live locations either
+/// shares in their 1:1. The blocker's devices are told of a
 /// change (`user:blocked`, `user:unblocked`).
 async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(), ApiError> {
     let mut client = app.db.get().await?;
@@ -79,6 +80,15 @@ async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(),
     };
     if let Some(event) = &change {
         events::append_own_event(&tx, user, event).await?;
+    }
+    if on && change.is_some() {
+        // Neither goes on seeing where the other is (told as the blocker's doing: the blocker
+        // is told nothing the blocked one does).
+        if let Some(chat) = chats::individual_between(&tx, user, blocked).await? {
+            for sender in [user, blocked] {
+                messages::stop_live_locations(&tx, chat, sender, user).await?;
+            }
+        }
     }
     let published = presence::publish_sightline_changes(&tx, user, before).await?;
     tx.commit().await?;

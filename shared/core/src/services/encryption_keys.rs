@@ -107,9 +107,7 @@ pub async fn claim(app: &App, caller: Caller, user_id: Uuid) -> Result<KeyBundle
     if user_id != caller.user_id
         && relationships::blocked_between(&app.db, caller.user_id, user_id).await?
     {
-        return Err(ApiError::PermissionDenied(
-            "you cannot message this user".into(),
-        ));
+        return Err(super::messaging::cannot_message());
     }
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;

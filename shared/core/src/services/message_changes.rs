@@ -103,6 +103,10 @@ pub async fn edit(
             "a deleted message cannot be edited".into(),
         ));
     }
+    if target.blocked {
+        // An edit reaches the other as a message does.
+        return Err(super::messaging::cannot_message());
+    }
     if !EDITABLE_KINDS.contains(&target.kind.as_str()) || target.view_once {
         return Err(ApiError::PermissionDenied(
             "only a text message, or the caption of a photo, video or document, can be edited"
@@ -358,9 +362,7 @@ async fn reactable(
         ));
     }
     if target.blocked {
-        return Err(ApiError::PermissionDenied(
-            "you cannot message this user".into(),
-        ));
+        return Err(super::messaging::cannot_message());
     }
     Ok(target)
 }

@@ -138,6 +138,12 @@ pub(super) fn partner_gone() -> ApiError {
     ApiError::PermissionDenied("the other person in this chat deleted their account".into())
 }
 
+/// Why someone may not message (nor react, vote, edit or move a live location for) a person
+/// who blocked them or whom they blocked.
+pub(super) fn cannot_message() -> ApiError {
+    ApiError::PermissionDenied("you cannot message this user".into())
+}
+
 /// Why a member of a group where only admins send may not send (or show that they type).
 pub(super) fn admins_only() -> ApiError {
     ApiError::PermissionDenied("only the group's admins send messages here".into())
@@ -160,9 +166,7 @@ async fn stored(
             Err(super::participants::not_a_member(app, chat_id, caller.user_id).await)
         }
         Stored::AdminsOnly => Err(admins_only()),
-        Stored::Blocked => Err(ApiError::PermissionDenied(
-            "you cannot message this user".into(),
-        )),
+        Stored::Blocked => Err(cannot_message()),
         Stored::PartnerGone => Err(partner_gone()),
         Stored::BadReply => Err(ApiError::Validation(
             "`replyToId` is not a message of this chat that you can see (or it was deleted)".into(),
@@ -438,6 +442,9 @@ async fn live_location(
         return Err(ApiError::PermissionDenied(
             "only its sender moves a live location".into(),
         ));
+    }
+    if target.blocked && position.is_some() {
+        return Err(cannot_message());
     }
     let live_until = target.created_at + chrono::Duration::seconds(seconds);
     let stored = |key: &str| {

@@ -33,9 +33,7 @@ pub async fn vote(
     let tx = client.transaction().await?;
     let target = super::message_changes::changeable(&tx, &caller, chat_id, message_id).await?;
     if target.blocked {
-        return Err(ApiError::PermissionDenied(
-            "you cannot message this user".into(),
-        ));
+        return Err(super::messaging::cannot_message());
     }
     let poll = poll_of(&tx, &target).await?;
     let options = answers(&poll, body.options.iter().map(|o| o.0 as u8).collect())?;
