@@ -2452,7 +2452,8 @@ async fn share_live_location(app: &TestApp, who: &User, chat: &str, client_id: &
 }
 
 /// A live location ends when its sender leaves the group, and a block ends both of a 1:1's
-/// (the chat is told, as a stop tells it); across a block nobody moves one or edits a message.
+/// (the chat is told, as a stop tells it); across a block nobody moves one, edits or pins a
+/// message, or sets the disappearing timer.
 #[tokio::test]
 async fn a_live_location_ends_when_its_sender_leaves_or_a_block_comes_between() {
     let app = spawn_app().await;
@@ -2505,8 +2506,30 @@ async fn a_live_location_ends_when_its_sender_leaves_or_a_block_comes_between() 
         )
         .await;
     assert_eq!(status, 403, "{body}");
+    // Nor does a pin or a new disappearing timer reach her.
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{text}/pin"),
+            Some(&bob.access),
+            json!({ "durationSeconds": 86400 }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &bob.access,
+            json!({ "disappearingSeconds": 86400 }),
+        )
+        .await;
+    assert_eq!(status, 403);
     let shown: Vec<Value> = history(&app, &alice, &chat).await;
     assert!(shown.iter().any(|m| m["content"] == "see you there"));
+    assert!(!shown.iter().any(|m| m["type"] == "system"), "{shown:?}");
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["disappearingSeconds"], 0, "{details}");
 
     // Alice's devices were told each end.
     let (status, body) = app

@@ -624,6 +624,8 @@ pub struct Standing {
     pub kind: ChatType,
     pub role: ParticipantRole,
     pub permissions: GroupPermissions,
+    /// A 1:1 whose other member blocked the user, or whom the user blocked.
+    pub blocked: bool,
 }
 
 /// Is `user` a former member of `chat_id` who kept it (reads it as it was when they left)?
@@ -652,7 +654,13 @@ pub async fn standing(
 ) -> Result<Option<Standing>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT c.type, p.role, c.send_permission, c.edit_info_permission, c.add_permission
+            "SELECT c.type, p.role, c.send_permission, c.edit_info_permission, c.add_permission,
+                    c.type = 'individual' AND EXISTS (
+                        SELECT 1 FROM chat_participants o JOIN user_relationships b
+                          ON b.relationship_type = 'blocked'
+                         AND ((b.user_id = o.user_id AND b.related_user_id = $2)
+                              OR (b.user_id = $2 AND b.related_user_id = o.user_id))
+                        WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
              WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
         )
@@ -664,6 +672,7 @@ pub async fn standing(
             kind: ChatType::parse_stored(r.get("type")),
             role: ParticipantRole::parse_stored(r.get("role")),
             permissions: permissions_row(&r),
+            blocked: r.get("blocked"),
         }))
 }
 

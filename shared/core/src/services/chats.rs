@@ -279,6 +279,10 @@ pub async fn update(
         ));
     }
     let for_everyone = body.changes_timer();
+    if for_everyone && standing.blocked {
+        // The timer's change reaches the other as a message does.
+        return Err(super::messaging::cannot_message());
+    }
     let info = body.changes_group_info() || body.changes_permissions();
     if info && standing.kind != ChatType::Group {
         return Err(ApiError::PermissionDenied(

@@ -150,6 +150,9 @@ pub async fn pin(
             "a deleted message cannot be pinned".into(),
         ));
     }
+    if target.blocked {
+        return Err(super::messaging::cannot_message());
+    }
     let seconds = body.duration_seconds.0;
     let expires_at =
         match message_marks::pin(&tx, chat_id, message_id, caller.user_id, seconds).await? {
