@@ -574,6 +574,14 @@ async fn group_permissions_decide_who_sends_edits_and_adds() {
         403,
         "members do not change permissions"
     );
+    let (_, earlier) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "b0", "content": "before the change" }),
+        )
+        .await;
+    let earlier = earlier["data"]["id"].as_str().unwrap().to_owned();
     let mut bob_ws = app.ws(&bob.access).await;
     let (status, body) = update(
         &app,
@@ -600,6 +608,14 @@ async fn group_permissions_decide_who_sends_edits_and_adds() {
         "{line}"
     );
     assert_eq!(send(&bob, "b1").await, 403, "only admins send now");
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{earlier}"),
+            &bob.access,
+            json!({ "content": "rewritten after the change" }),
+        )
+        .await;
+    assert_eq!(status, 403, "nor edit what he sent before");
     bob_ws
         .send_json(json!({ "action": "message:send", "requestId": "w1",
             "data": { "chatId": chat, "clientMessageId": "w1", "content": "hi" } }))

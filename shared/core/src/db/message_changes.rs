@@ -35,6 +35,9 @@ pub struct Target {
     pub left_at: Option<DateTime<Utc>>,
     /// A 1:1 chat where one of the two blocks the other.
     pub blocked: bool,
+    /// The actor may send in the chat now: an admin, or a member where everyone sends (a
+    /// group's `sendMessages`).
+    pub may_send: bool,
     /// A disappearing message whose time is up (`super::not_expired`), not yet erased: only
     /// [`find_visible`] answers it, for the read watermark.
     pub expired: bool,
@@ -80,6 +83,7 @@ async fn visible(
             "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
                     m.deleted_for_everyone, m.forward_count, m.media_id, m.view_once,
                     c.type AS chat_type, p.role, p.left_at IS NULL AS member, p.left_at,
+                    p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                     NOT {not_expired} AS expired,
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
@@ -125,6 +129,7 @@ async fn visible(
             member: r.get("member"),
             left_at: r.get("left_at"),
             blocked: r.get("blocked"),
+            may_send: r.get("may_send"),
             expired: r.get("expired"),
         }))
 }

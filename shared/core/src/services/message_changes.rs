@@ -103,9 +103,12 @@ pub async fn edit(
             "a deleted message cannot be edited".into(),
         ));
     }
+    // An edit reaches the chat as a message does.
     if target.blocked {
-        // An edit reaches the other as a message does.
         return Err(super::messaging::cannot_message());
+    }
+    if !target.may_send {
+        return Err(super::messaging::admins_only());
     }
     if !EDITABLE_KINDS.contains(&target.kind.as_str()) || target.view_once {
         return Err(ApiError::PermissionDenied(
