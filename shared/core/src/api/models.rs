@@ -577,6 +577,29 @@ pub struct AccountExport {
     /// The public keys the caller's devices published for end-to-end encryption (as
     /// `GET /api/keys`; private keys never reach the server).
     pub encryption_keys: Vec<OwnDeviceKeys>,
+    /// The caller's reactions (one a message), oldest first.
+    pub reactions: Vec<ExportReaction>,
+    /// The messages the caller starred, oldest first.
+    pub starred: Vec<ExportStar>,
+}
+
+/// A reaction of the caller's, to a message of a chat.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportReaction {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub emoji: String,
+    pub reacted_at: Timestamp,
+}
+
+/// A message the caller starred.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportStar {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub starred_at: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -717,6 +740,8 @@ pub struct ExportChat {
     pub left_at: Option<Timestamp>,
     /// The caller's memberships of the chat before the latest (they left and joined again).
     pub earlier_memberships: Vec<ExportMembership>,
+    /// The caller's own settings of the chat (mute, pin, archive, marked unread).
+    pub settings: ChatSettings,
 }
 
 /// A membership of a chat that ended.
@@ -743,6 +768,8 @@ pub struct ExportMessage {
     pub deleted_for_everyone: bool,
     /// The file the message carries (in `media`, or a file forwarded from someone else).
     pub media_id: Option<Uuid>,
+    /// Its earlier versions, oldest first (as `GET .../messages/{messageId}/edits`).
+    pub edits: Vec<MessageEdit>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -450,13 +450,13 @@ fn permissions_row(r: &tokio_postgres::Row) -> GroupPermissions {
 /// A member's own settings of a chat (`me`, a `chat_participants` row), as `settings_row`
 /// reads them: muted now, until when (not for a mute without end), pinned, archived, marked
 /// unread.
-const SETTINGS_COLUMNS: &str = "coalesce(me.muted_until > now(), false) AS muted,
+pub(crate) const SETTINGS_COLUMNS: &str = "coalesce(me.muted_until > now(), false) AS muted,
     CASE WHEN me.muted_until > now() AND me.muted_until <> 'infinity' THEN me.muted_until END
         AS mute_until,
     me.pinned_at IS NOT NULL AS pinned, me.archived, me.marked_unread";
 
 /// A member's own settings of a chat from [`SETTINGS_COLUMNS`].
-fn settings_row(r: &tokio_postgres::Row) -> ChatSettings {
+pub(crate) fn settings_row(r: &tokio_postgres::Row) -> ChatSettings {
     ChatSettings {
         mute_notifications: r.get("muted"),
         mute_until: r

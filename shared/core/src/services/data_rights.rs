@@ -14,8 +14,9 @@ use tokio_postgres::types::Json;
 
 use crate::api::models::{
     AccountDeleted, AccountExport, ActivityKind, ChatType, Envelope, ExportChat, ExportContact,
-    ExportMedia, ExportMembership, ExportMessage, ExportPushDevice, ExportRelation,
-    ExportRelationships, MessageMetadata, Meta, ParticipantRole, Timestamp,
+    ExportMedia, ExportMembership, ExportMessage, ExportPushDevice, ExportReaction, ExportRelation,
+    ExportRelationships, ExportStar, MessageEdit, MessageMetadata, Meta, ParticipantRole,
+    Timestamp,
 };
 use crate::api::requests::DeleteAccountRequest;
 use crate::auth::password::verify_password;
@@ -122,15 +123,18 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
     let client = app.db.get().await?;
     let chats = client
         .query(
-            "SELECT c.id, c.type, c.name, p.role, p.joined_at, p.left_at,
-                    w.earlier_joined, w.earlier_left
-             FROM chat_participants p JOIN chats c ON c.id = p.chat_id
-             LEFT JOIN LATERAL (
-                 SELECT array_agg(w.joined_at ORDER BY w.joined_at) AS earlier_joined,
-                        array_agg(w.left_at ORDER BY w.joined_at) AS earlier_left
-                 FROM earlier_memberships w WHERE w.chat_id = p.chat_id AND w.user_id = p.user_id
-             ) w ON true
-             WHERE p.user_id = $1 ORDER BY p.joined_at",
+            &format!(
+                "SELECT c.id, c.type, c.name, me.role, me.joined_at, me.left_at,
+                        w.earlier_joined, w.earlier_left, {settings}
+                 FROM chat_participants me JOIN chats c ON c.id = me.chat_id
+                 LEFT JOIN LATERAL (
+                     SELECT array_agg(w.joined_at ORDER BY w.joined_at) AS earlier_joined,
+                            array_agg(w.left_at ORDER BY w.joined_at) AS earlier_left
+                     FROM earlier_memberships w WHERE w.chat_id = me.chat_id AND w.user_id = me.user_id
+                 ) w ON true
+                 WHERE me.user_id = $1 ORDER BY me.joined_at",
+                settings = crate::db::chats::SETTINGS_COLUMNS
+            ),
             &[&caller.user_id],
         )
         .await?
@@ -149,12 +153,18 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
                     left_at: Timestamp(left),
                 })
                 .collect(),
+            settings: crate::db::chats::settings_row(r),
         })
         .collect();
     let messages_sent = client
         .query(
-            "SELECT id, chat_id, seq, type, content, metadata, created_at, edited_at, deleted_for_everyone, media_id
-             FROM messages WHERE sender_id = $1 ORDER BY created_at",
+            "SELECT m.id, m.chat_id, m.seq, m.type, m.content, m.metadata, m.created_at, m.edited_at,
+                    m.deleted_for_everyone, m.media_id,
+                    array(SELECT e.previous_content FROM message_edits e
+                          WHERE e.message_id = m.id ORDER BY e.id) AS edit_texts,
+                    array(SELECT e.edited_at FROM message_edits e
+                          WHERE e.message_id = m.id ORDER BY e.id) AS edit_times
+             FROM messages m WHERE m.sender_id = $1 ORDER BY m.created_at",
             &[&caller.user_id],
         )
         .await?
@@ -170,6 +180,15 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
             edited_at: r.get::<_, Option<_>>("edited_at").map(Timestamp),
             deleted_for_everyone: r.get("deleted_for_everyone"),
             media_id: r.get("media_id"),
+            edits: r
+                .get::<_, Vec<Option<String>>>("edit_texts")
+                .into_iter()
+                .zip(r.get::<_, Vec<chrono::DateTime<chrono::Utc>>>("edit_times"))
+                .map(|(previous_content, at)| MessageEdit {
+                    previous_content,
+                    edited_at: Timestamp(at),
+                })
+                .collect(),
         })
         .collect();
     let media = client
@@ -207,6 +226,37 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         crate::db::account_activity::list(&client, caller, i64::MAX, 0).await?;
     let poll_votes = crate::db::polls::cast_by(&client, caller.user_id).await?;
     let encryption_keys = super::encryption_keys::own(app, caller).await?.devices;
+    let reactions = client
+        .query(
+            "SELECT m.chat_id, r.message_id, r.emoji, r.created_at
+             FROM message_reactions r JOIN messages m ON m.id = r.message_id
+             WHERE r.user_id = $1 ORDER BY r.created_at",
+            &[&caller.user_id],
+        )
+        .await?
+        .iter()
+        .map(|r| ExportReaction {
+            chat_id: r.get("chat_id"),
+            message_id: r.get("message_id"),
+            emoji: r.get("emoji"),
+            reacted_at: Timestamp(r.get("created_at")),
+        })
+        .collect();
+    let starred = client
+        .query(
+            "SELECT m.chat_id, s.message_id, s.starred_at
+             FROM message_stars s JOIN messages m ON m.id = s.message_id
+             WHERE s.user_id = $1 ORDER BY s.starred_at",
+            &[&caller.user_id],
+        )
+        .await?
+        .iter()
+        .map(|r| ExportStar {
+            chat_id: r.get("chat_id"),
+            message_id: r.get("message_id"),
+            starred_at: Timestamp(r.get("starred_at")),
+        })
+        .collect();
     Ok(AccountExport {
         exported_at: Timestamp::now(),
         profile,
@@ -223,6 +273,8 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
         account_activity,
         poll_votes,
         encryption_keys,
+        reactions,
+        starred,
     })
 }
 

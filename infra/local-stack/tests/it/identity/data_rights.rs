@@ -13,19 +13,65 @@ async fn export_then_erase_an_account() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
-    app.post(
-        &format!("/api/chats/{chat}/messages"),
-        Some(&alice.access),
-        json!({ "clientMessageId": "x", "content": "remember me" }),
-    )
-    .await;
+    let (_, sent) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "x", "content": "remember me, typo" }),
+        )
+        .await;
+    let mine = sent["data"]["id"].as_str().unwrap().to_owned();
+    let theirs = app.sent(&bob, &chat, "I will").await;
+    // What she did besides writing: an edit, a reaction, a star, the chat muted and archived.
+    let message = |id: &str, what: &str| format!("/api/chats/{chat}/messages/{id}{what}");
+    for (status, _) in [
+        app.put(
+            &message(&mine, ""),
+            &alice.access,
+            json!({ "content": "remember me" }),
+        )
+        .await,
+        app.post(
+            &message(&theirs, "/reactions"),
+            Some(&alice.access),
+            json!({ "emoji": "🙏" }),
+        )
+        .await,
+        app.post(&message(&theirs, "/star"), Some(&alice.access), json!({}))
+            .await,
+        app.put(
+            &format!("/api/chats/{chat}"),
+            &alice.access,
+            json!({ "settings": { "muteNotifications": true, "archived": true } }),
+        )
+        .await,
+    ] {
+        assert_eq!(status, 200);
+    }
 
     let (status, export) = app.get("/api/users/me/export", Some(&alice.access)).await;
     assert_eq!(status, 200);
     let data = &export["data"];
     assert_eq!(data["profile"]["email"], alice.email);
     assert_eq!(data["messagesSent"][0]["content"], "remember me");
+    assert_eq!(
+        data["messagesSent"][0]["edits"][0]["previousContent"],
+        "remember me, typo"
+    );
     assert_eq!(data["chats"][0]["chatId"], chat);
+    let settings = &data["chats"][0]["settings"];
+    assert_eq!(
+        (&settings["muteNotifications"], &settings["archived"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(
+        (
+            &data["reactions"][0]["messageId"],
+            &data["reactions"][0]["emoji"]
+        ),
+        (&json!(theirs), &json!("🙏"))
+    );
+    assert_eq!(data["starred"][0]["messageId"], theirs.as_str());
     assert_eq!(data["sessions"].as_array().unwrap().len(), 1);
 
     let mut ws = app.ws(&alice.access).await;
