@@ -744,8 +744,26 @@ async fn the_chat_list_searches_names_and_members_literally() {
     assert_eq!(found, expected, "by a member's username");
     assert_eq!(
         list(&app, &alice, "?search=carol").await,
-        [with_carol],
+        [with_carol.as_str()],
         "archived ones too"
+    );
+    // By the name she saved them under, as her chat list shows them.
+    let (status, _) = app
+        .post(
+            "/api/contacts",
+            Some(&alice.access),
+            json!({ "userId": carol.id, "nickname": "Aunt Caz" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list(&app, &alice, "?search=aunt").await,
+        [with_carol.as_str()],
+        "by her nickname for a member"
+    );
+    assert!(
+        list(&app, &bob, "?search=aunt").await.is_empty(),
+        "a nickname is hers alone"
     );
     assert_eq!(
         list(&app, &alice, "?search=100%25").await,

@@ -708,8 +708,8 @@ pub struct ChatListQuery {
     #[serde(default)]
     #[param(value_type = Option<bool>)]
     pub archived: bool,
-    /// Only chats whose name, or one of whose other members' username or display name,
-    /// contains this (archived ones included).
+    /// Only chats whose name, or one of whose other members' username, display name or the
+    /// caller's nickname for them, contains this (archived ones included).
     #[serde(default)]
     #[param(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"\S")]
     pub search: Option<SearchText>,

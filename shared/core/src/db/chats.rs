@@ -474,8 +474,9 @@ pub const UNREAD_COUNT_CAP: i64 = 1000;
 
 /// The viewer's chats, pinned ones first (most recently pinned first), then most recently
 /// active first (`ChatSummary`, PRD 1.4); archived ones only when `archived` asks for them
-/// (and then only those); with `search`, those whose name or other members match it, archived
-/// or not; and how many there are in all.
+/// (and then only those); with `search`, those whose name or other members match it (their
+/// username, display name, or the viewer's nickname for them), archived or not; and how many
+/// there are in all.
 pub async fn list(
     db: &Db,
     viewer: Uuid,
@@ -509,8 +510,11 @@ pub async fn list(
                         OR lower({name}) LIKE $6
                         OR EXISTS (
                        SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
+                       LEFT JOIN user_relationships n ON n.user_id = $1 AND n.related_user_id = o.user_id
+                                                     AND n.relationship_type = 'contact'
                        WHERE o.chat_id = c.id AND o.user_id <> $1 AND {member_then_o}
-                         AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6)))
+                         AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6
+                              OR lower(n.nickname) LIKE $6)))
                  ORDER BY me.pinned_at DESC NULLS LAST, active_at DESC, c.id LIMIT $2 OFFSET $3
              )
              SELECT c.id, c.type, page.active_at AS updated_at, page.total,
