@@ -2532,13 +2532,8 @@ async fn a_live_location_ends_when_its_sender_leaves_or_a_block_comes_between() 
     assert_eq!(details["data"]["disappearingSeconds"], 0, "{details}");
 
     // Alice's devices were told each end.
-    let (status, body) = app
-        .get(&format!("/api/sync?since={since}"), Some(&alice.access))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let ended: Vec<&str> = body["data"]["events"]
-        .as_array()
-        .unwrap()
+    let (events, _) = crate::sync::sync_all(&app, &alice, &since).await;
+    let ended: Vec<&str> = events
         .iter()
         .filter(|e| e["event"] == "message:location:updated" && e["data"]["live"] == false)
         .map(|e| e["data"]["messageId"].as_str().unwrap())
