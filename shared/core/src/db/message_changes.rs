@@ -44,7 +44,7 @@ pub struct Target {
 }
 
 /// The message `message_id` of `chat_id` if `user` may see it (sent after they joined, not
-/// cleared or hidden by them, not disappeared; for a former member who kept the group, sent
+/// cleared or hidden by them, not sent by someone they block while blocked, not disappeared; for a former member who kept the group, sent
 /// before they left), locked for a change. What a former member may change is for the caller
 /// to decide ([`Target::member`]).
 pub async fn lock_visible(
@@ -100,12 +100,14 @@ async fn visible(
              WHERE m.id = $2 AND m.chat_id = $1 AND m.seq > p.cleared_seq AND {came}
                AND m.seq <= {last_seq}
                AND {not_hidden}
+               AND {not_blocked}
              {lock}",
             reads = super::reads_the_chat("p"),
             came =
                 super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
             last_seq = super::last_seq_read("p"),
             not_hidden = super::not_hidden_for("$3", "m"),
+            not_blocked = super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at"),
             not_expired = super::not_expired("m"),
         ))
         .await?;

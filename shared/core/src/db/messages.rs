@@ -247,7 +247,7 @@ pub async fn insert_many(
                  ORDER BY a.ord
              )
              -- Per message, in order, what decides its outcome; then each stored message in
-             -- MESSAGE_SELECT's columns (a union, not a join: without hash joins, joining the
+             -- `message_select`'s columns (a union, not a join: without hash joins, joining the
              -- verdicts to the stored rows compared every pair).
              SELECT j.ord, j.rate_ok, j.retry_after, j.is_member, j.may_send, j.reply_ok,
                     j.existing_id, j.existing_chat_id, j.blocked, j.partner_gone, j.media_ok, j.mentions_ok,
@@ -411,14 +411,27 @@ fn outcome(row: &Row, stored: Option<&Row>, m: &NewMessage) -> Option<Stored> {
 /// and goes to one chat at a time.
 pub const FORWARDED_MANY_TIMES: i32 = 5;
 
-/// The `Message` columns, by the names [`message_row`] reads.
-pub(super) const MESSAGE_SELECT: &str =
-    "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
+/// The `Message` columns, by the names [`message_row`] reads, as `viewer` (the statement's
+/// parameter naming them, e.g. `$3`) is shown them: what someone they block sent or did while
+/// blocked is left out (a reaction, a quoted message's text), as it is from their history.
+/// `None`: as they stand (an actor's own answer; the relay's events, which leave out blocked
+/// actors themselves).
+pub(super) fn message_select(viewer: Option<&str>) -> String {
+    let (reaction_shown, quote_shown) = match viewer {
+        Some(viewer) => (
+            super::not_sent_while_blocked(viewer, "x.user_id", "x.created_at"),
+            super::not_sent_while_blocked(viewer, "r.sender_id", "r.created_at"),
+        ),
+        None => ("true".to_owned(), "true".to_owned()),
+    };
+    format!(
+        "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
-        u.username AS sender_username, m.reply_to_id, r.content AS reply_content,
+        u.username AS sender_username, m.reply_to_id,
+        CASE WHEN {quote_shown} THEN r.content END AS reply_content,
         ru.username AS reply_sender,
         -- A disappeared message quoted by a reply shows as a deleted one does (the opposite of
-        -- `not_expired`, spelled out in this constant).
+        -- `not_expired`, spelled out here).
         r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
         m.kept_at IS NOT NULL AS kept,
@@ -426,12 +439,15 @@ pub(super) const MESSAGE_SELECT: &str =
                                    ORDER BY g.first_at)
                   FROM (SELECT x.emoji, count(*) AS n, array_agg(x.user_id ORDER BY x.created_at) AS users,
                                min(x.created_at) AS first_at
-                        FROM message_reactions x WHERE x.message_id = m.id GROUP BY x.emoji) g),
+                        FROM message_reactions x WHERE x.message_id = m.id AND {reaction_shown}
+                        GROUP BY x.emoji) g),
                  '[]'::jsonb) AS reactions
      FROM messages m
      LEFT JOIN users u ON u.id = m.sender_id
      LEFT JOIN messages r ON r.id = m.reply_to_id
-     LEFT JOIN users ru ON ru.id = r.sender_id";
+     LEFT JOIN users ru ON ru.id = r.sender_id"
+    )
+}
 
 /// The `Message` shape. `status` is the sender's view of the receipts (`sent` / `delivered` /
 /// `read`). A message deleted for everyone keeps its place but shows no content.
@@ -604,7 +620,7 @@ async fn as_they_left(
 pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Message>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id = $1"))
+        .prepare_cached(&format!("{} WHERE m.id = $1", message_select(None)))
         .await?;
     Ok(client
         .query_opt(&stmt, &[&id])
@@ -704,7 +720,8 @@ pub async fn history(
         let upper = upper.min(last_read.saturating_add(1));
         let order = if ascending { "ASC" } else { "DESC" };
         let sql = format!(
-            "{MESSAGE_SELECT} WHERE {visible} AND m.seq > $4 AND m.seq < $5 ORDER BY m.seq {order} LIMIT $6"
+            "{} WHERE {visible} AND m.seq > $4 AND m.seq < $5 ORDER BY m.seq {order} LIMIT $6",
+            message_select(Some("$3"))
         );
         let stmt = client.prepare_cached(&sql).await?;
         let rows = client
@@ -790,7 +807,8 @@ pub async fn by_ids(
         return Ok(Default::default());
     }
     let sql = format!(
-        "{MESSAGE_SELECT} WHERE m.id = ANY($1) AND {}",
+        "{} WHERE m.id = ANY($1) AND {}",
+        message_select(None),
         super::not_expired("m")
     );
     let rows = match planning {
@@ -861,18 +879,20 @@ pub async fn starred(
          JOIN messages v ON v.id = s.message_id
          JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND {}
          WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND {}
-           AND v.seq <= {} AND {} AND {}",
+           AND v.seq <= {} AND {} AND {} AND {}",
         super::reads_the_chat("p"),
         super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "v.created_at"),
         super::last_seq_read("p"),
         super::not_expired("v"),
         super::not_hidden_for("$1", "v"),
+        super::not_sent_while_blocked("$1", "v.sender_id", "v.created_at"),
     );
     let page = client
         .prepare_cached(&format!(
             "WITH page AS (SELECT v.id, s.starred_at {visible}
                            ORDER BY s.starred_at DESC, v.id LIMIT $2 OFFSET $3)
-             {MESSAGE_SELECT} JOIN page ON page.id = m.id ORDER BY page.starred_at DESC, m.id"
+             {select} JOIN page ON page.id = m.id ORDER BY page.starred_at DESC, m.id",
+            select = message_select(Some("$1"))
         ))
         .await?;
     let count = client
@@ -1111,6 +1131,7 @@ pub fn search_sql() -> String {
     let (reads, last_read) = (super::reads_the_chat("p"), super::last_seq_read("p"));
     let not_expired = super::not_expired("v");
     let not_hidden = super::not_hidden_for("$1", "v");
+    let select = message_select(Some("$1"));
     format!(
         "WITH q AS MATERIALIZED (SELECT search_query($2) AS query),
              mine AS MATERIALIZED (
@@ -1141,7 +1162,7 @@ pub fn search_sql() -> String {
                                 'StartSel=\u{2}, StopSel=\u{3}, MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1')
                         AS snippet,
                     x.*
-             FROM hits CROSS JOIN LATERAL ({MESSAGE_SELECT} WHERE m.id = hits.id) x
+             FROM hits CROSS JOIN LATERAL ({select} WHERE m.id = hits.id) x
              ORDER BY hits.rank DESC, hits.created_at DESC, hits.id"
     )
 }

@@ -80,7 +80,9 @@ async fn blocks_are_enforced_on_every_path() {
     assert_eq!(status, 403);
     // In the group, Bob's message reaches Carol, not Alice.
     bob_ws.send_json(json!({ "action": "message:send", "requestId": "b3", "data": { "chatId": group, "clientMessageId": "b3", "content": "group hello" } })).await;
-    assert_eq!(bob_ws.next_json().await["event"], "ack");
+    let ack = bob_ws.next_json().await;
+    assert_eq!(ack["event"], "ack");
+    let hidden = ack["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         carol_ws.next_event("message:received").await["data"]["message"]["content"],
         "group hello"
@@ -141,6 +143,62 @@ async fn blocks_are_enforced_on_every_path() {
         .map(|e| e["data"].clone())
         .collect();
     assert_eq!(texts(&serde_json::Value::Array(received)), before);
+    // Nor what he does to others' messages, nor his words quoted by someone else; his hidden
+    // message is not there for her to act on.
+    let carols = app.sent(&carol, &group, "carol's news").await;
+    let path = |id: &str, what: &str| format!("/api/chats/{group}/messages/{id}{what}");
+    let (status, _) = app
+        .post(
+            &path(&carols, "/reactions"),
+            Some(&bob.access),
+            json!({ "emoji": "😂" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&carol.access),
+            json!({ "clientMessageId": "c1", "content": "so true", "replyToId": hidden }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .post(
+            &path(&hidden, "/reactions"),
+            Some(&alice.access),
+            json!({ "emoji": "👍" }),
+        )
+        .await;
+    assert_eq!(status, 404, "a message she may not see");
+    let seen = app
+        .get(&format!("/api/chats/{group}/messages"), Some(&alice.access))
+        .await
+        .1["data"]
+        .clone();
+    let of = |text: &str| {
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["content"] == text)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("carol's news")["reactions"], json!([]), "{seen}");
+    assert_eq!(of("so true")["replyTo"]["content"], serde_json::Value::Null);
+    let for_carol = app
+        .get(&format!("/api/chats/{group}/messages"), Some(&carol.access))
+        .await
+        .1["data"]
+        .clone();
+    let reply = for_carol
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["content"] == "so true")
+        .unwrap()
+        .clone();
+    assert_eq!(reply["replyTo"]["content"], "group hello", "carol sees it");
     // Bob cannot put Alice in a new group, nor open a new 1:1 chat.
     let (status, _) = app
         .post(
