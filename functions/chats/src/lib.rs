@@ -291,6 +291,11 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::ok)
         }
+        "GET /api/chats/{chatId}/invite-link" => {
+            invite_links::current(app, caller, req.path_id("chatId")?)
+                .await
+                .map(Reply::ok)
+        }
         "DELETE /api/chats/{chatId}/invite-link" => {
             invite_links::revoke(app, caller, req.path_id("chatId")?)
                 .await

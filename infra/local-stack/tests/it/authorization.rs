@@ -174,6 +174,7 @@ fn route_scope(route: &str) -> Option<Scope> {
         | "DELETE /api/chats/{chatId}/participants/{userId}"
         | "PUT /api/chats/{chatId}/participants/{userId}/role"
         | "POST /api/chats/{chatId}/invite-link"
+        | "GET /api/chats/{chatId}/invite-link"
         | "DELETE /api/chats/{chatId}/invite-link"
         | "GET /api/chats/{chatId}/invite-link/qr"
         | "GET /api/chats/{chatId}/join-requests"

@@ -393,8 +393,23 @@ async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {
     let qr = format!("/api/chats/{chat}/invite-link/qr");
     let (status, _, _) = app.get_file(&qr, &alice).await;
     assert_eq!(status, 404, "no link yet");
-    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
-    let url = body["data"]["url"].as_str().unwrap().to_owned();
+    let link = format!("/api/chats/{chat}/invite-link");
+    assert_eq!(
+        app.get(&link, Some(&alice.access)).await.0,
+        404,
+        "no link yet"
+    );
+    let (_, made) = make_link(&app, &alice, &chat, json!({ "requireApproval": true })).await;
+    let url = made["data"]["url"].as_str().unwrap().to_owned();
+    // Shown again as it is, not replaced: the code already given out keeps working.
+    let (status, shown) = app.get(&link, Some(&alice.access)).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["data"], made["data"]);
+    assert_eq!(
+        app.get(&link, Some(&bob.access)).await.0,
+        403,
+        "admins only"
+    );
 
     let (status, content_type, png) = app.get_file(&qr, &alice).await;
     assert_eq!((status, content_type.as_str()), (200, "image/png"));

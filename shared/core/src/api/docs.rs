@@ -84,6 +84,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         participants::set_role,
         chats::clear,
         invite_links::create,
+        invite_links::current,
         invite_links::revoke,
         invite_links::qr,
         invite_links::join,

@@ -1,5 +1,5 @@
-//! Group invite links (API.md, "Paths the PRD leaves open"): admins make, reset and revoke a
-//! group's link, optionally expiring and optionally needing their approval; anyone holding the
+//! Group invite links (API.md, "Paths the PRD leaves open"): admins make, reset, show and
+//! revoke a group's link, optionally expiring and optionally needing their approval; anyone holding the
 //! code follows it (REST or `chat:join`) and joins, or asks to. Refused: an unknown, revoked
 //! or expired code (404), a full group (409), someone an admin blocked (403), and someone an
 //! admin removed, unless the link asks the admins first (403). Admins list the
@@ -67,6 +67,27 @@ pub async fn create(
         body.require_approval,
     )
     .await?;
+    Ok(shown(app, link))
+}
+
+/// `GET /api/chats/{chatId}/invite-link`: the group's live link, for an admin to share again
+/// (making a new one would stop the old one working for everyone it was given to).
+#[utoipa::path(get, path = "/api/chats/{chatId}/invite-link", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The live link", body = Envelope<InviteLinkCreated>),
+        (status = 403, description = "The caller is not an admin"),
+        (status = 404, description = "The group has no live link"),
+    ))]
+pub async fn current(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+) -> Result<InviteLinkCreated, ApiError> {
+    require_admin(app, chat_id, &caller).await?;
+    let link = invite_links::current(&app.db, chat_id)
+        .await?
+        .ok_or(ApiError::NotFound("invite link"))?;
     Ok(shown(app, link))
 }
 
