@@ -122,6 +122,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         "GET /api/users/me/qr" => contacts::qr(app, caller, req.query()?)
             .await
             .map(Reply::file),
+        "GET /api/users/me/contact-link" => {
+            contacts::contact_link(app, caller).await.map(Reply::ok)
+        }
         "POST /api/users/me/qr/reset" => contacts::reset_qr(app, caller).await.map(Reply::ok),
         "GET /api/contacts" => contacts::list(app, caller, req.query()?)
             .await

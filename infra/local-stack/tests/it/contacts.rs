@@ -288,10 +288,18 @@ async fn a_contact_link_qr_code_resolves_until_it_is_reset() {
     let link = read_qr(&png);
     let code = link.rsplit('/').next().unwrap().to_owned();
     assert!(link.ends_with(&format!("/contact/{code}")), "{link}");
-    // The same link until reset, in either format.
+    // The same link until reset, in either format, and as text.
     assert_eq!(
         read_qr(&app.get_file("/api/users/me/qr", &alice).await.2),
         link
+    );
+    let (status, text) = app
+        .get("/api/users/me/contact-link", Some(&alice.access))
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        (text["data"]["url"].as_str(), text["data"]["code"].as_str()),
+        (Some(link.as_str()), Some(code.as_str()))
     );
     let (status, content_type, svg) = app.get_file("/api/users/me/qr?format=svg", &alice).await;
     assert_eq!((status, content_type.as_str()), (200, "image/svg+xml"));
@@ -313,6 +321,10 @@ async fn a_contact_link_qr_code_resolves_until_it_is_reset() {
         read_qr(&app.get_file("/api/users/me/qr", &alice).await.2),
         body["data"]["url"].as_str().unwrap()
     );
+    let (_, text) = app
+        .get("/api/users/me/contact-link", Some(&alice.access))
+        .await;
+    assert_eq!(text["data"]["code"], new_code.as_str());
     let (status, body) = app
         .get(&format!("/api/contacts/resolve/{code}"), Some(&bob.access))
         .await;

@@ -129,6 +129,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         contacts::add_group_members,
         contacts::remove_group_member,
         contacts::qr,
+        contacts::contact_link,
         contacts::reset_qr,
         contacts::resolve,
         contacts::sync,

@@ -371,6 +371,15 @@ pub async fn qr(app: &App, caller: Caller, query: QrQuery) -> Result<RawFile, Ap
     qr::encode(&link(app, code).url, query.format)
 }
 
+/// `GET /api/users/me/contact-link`: the caller's contact link as text, to paste anywhere (the
+/// link `GET /api/users/me/qr` draws).
+#[utoipa::path(get, path = "/api/users/me/contact-link", tag = "contacts", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's contact link", body = Envelope<ContactLink>)))]
+pub async fn contact_link(app: &App, caller: Caller) -> Result<ContactLink, ApiError> {
+    let code = contacts::contact_code(&app.db, caller.user_id, &fresh_code()).await?;
+    Ok(link(app, code))
+}
+
 /// `POST /api/users/me/qr/reset`: a new contact link; the old one stops working.
 #[utoipa::path(post, path = "/api/users/me/qr/reset", tag = "contacts", security(("bearer" = [])),
     responses((status = 200, description = "The new contact link", body = Envelope<ContactLink>)))]
