@@ -1253,6 +1253,21 @@ impl Message {
         }
         self
     }
+
+    /// Who sent the message this one quotes, and when, if it quotes one.
+    pub fn quoted(&self) -> Option<(Uuid, DateTime<Utc>)> {
+        let reply = self.reply_to.as_ref()?;
+        Some((reply.sender_id?, reply.sent_at?))
+    }
+
+    /// The message without its quote's text: for a viewer who blocked the quoted message's
+    /// sender before it was sent, to whom that message never came (`db::not_sent_while_blocked`).
+    pub fn quote_hidden(mut self) -> Self {
+        if let Some(reply) = self.reply_to.as_mut() {
+            reply.content = None;
+        }
+        self
+    }
 }
 
 /// Only id and username: a picture would depend on each reader's standing with the sender
@@ -1266,10 +1281,17 @@ pub struct MessageSender {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReplyPreview {
     pub id: Uuid,
-    /// Null when the quoted message was deleted for everyone.
+    /// Null when the quoted message was deleted for everyone (or, for someone who blocks its
+    /// sender, was sent while they did).
     pub content: Option<String>,
     /// The quoted message's sender's username.
     pub sender: Option<String>,
+    /// Who sent the quoted message, and when: not shown, but what decides whether a viewer who
+    /// blocks them sees its text ([`Message::quote_hidden`]).
+    #[serde(skip)]
+    pub sender_id: Option<Uuid>,
+    #[serde(skip)]
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// Everyone who reacted to a message with one emoji.

@@ -254,7 +254,8 @@ pub async fn insert_many(
                     j.id, NULL AS chat_id, NULL AS client_message_id, NULL AS seq, NULL AS type,
                     NULL AS content, NULL AS metadata, NULL AS is_edited, NULL AS deleted_for_everyone,
                     NULL AS created_at, NULL AS updated_at, NULL AS sender_id, NULL AS sender_username,
-                    NULL AS reply_to_id, NULL AS reply_content, NULL AS reply_sender, NULL AS reply_deleted,
+                    NULL AS reply_to_id, NULL AS reply_content, NULL AS reply_sender,
+                    NULL AS reply_sender_id, NULL AS reply_sent_at, NULL AS reply_deleted,
                     NULL AS media_id, NULL AS mentions, NULL AS forward_count, NULL AS view_once,
                     NULL AS expires_at, NULL AS kept, NULL AS reactions
              FROM judged j
@@ -263,13 +264,13 @@ pub async fn insert_many(
                     i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
-                    r.content, r.username, r.deleted_for_everyone,
+                    r.content, r.username, r.sender_id, r.created_at, r.deleted_for_everyone,
                     i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, false,
                     '[]'::jsonb
              FROM inserted i
              -- (Looked up by key per message, as `member` is.)
              LEFT JOIN LATERAL (
-                 SELECT r.content, r.deleted_for_everyone,
+                 SELECT r.content, r.deleted_for_everyone, r.sender_id, r.created_at,
                         (SELECT ru.username FROM users ru WHERE ru.id = r.sender_id) AS username
                  FROM messages r WHERE r.id = i.reply_to_id
                  OFFSET 0
@@ -429,7 +430,7 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
         m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
         u.username AS sender_username, m.reply_to_id,
         CASE WHEN {quote_shown} THEN r.content END AS reply_content,
-        ru.username AS reply_sender,
+        ru.username AS reply_sender, r.sender_id AS reply_sender_id, r.created_at AS reply_sent_at,
         -- A disappeared message quoted by a reply shows as a deleted one does (the opposite of
         -- `not_expired`, spelled out here).
         r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
@@ -468,6 +469,8 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
                 .get::<_, Option<String>>("reply_content")
                 .filter(|_| !reply_deleted),
             sender: r.get("reply_sender"),
+            sender_id: r.get("reply_sender_id"),
+            sent_at: r.get("reply_sent_at"),
         }
     });
     let Json(metadata) = r.get::<_, Json<MessageMetadata>>("metadata");

@@ -45,6 +45,36 @@ pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError
     Ok(s.blocked_by_target || s.viewer_blocked_target)
 }
 
+/// Since when each of `viewers` blocks each of `senders`, for those who do: what decides which
+/// quoted messages a viewer may not read (`Message::quote_hidden`). Nothing is asked when
+/// either list is empty.
+pub async fn blocks_since(
+    client: &impl GenericClient,
+    viewers: &[Uuid],
+    senders: &[Uuid],
+) -> Result<std::collections::HashMap<(Uuid, Uuid), chrono::DateTime<chrono::Utc>>, ApiError> {
+    if viewers.is_empty() || senders.is_empty() {
+        return Ok(Default::default());
+    }
+    let stmt = client
+        .prepare_cached(
+            "SELECT user_id, related_user_id, created_at FROM user_relationships
+             WHERE user_id = ANY($1) AND related_user_id = ANY($2) AND relationship_type = 'blocked'",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&viewers, &senders])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                (r.get("user_id"), r.get("related_user_id")),
+                r.get("created_at"),
+            )
+        })
+        .collect())
+}
+
 /// Of `(viewer, owner)` pairs, those where the viewer may learn the owner's presence
 /// (`presence_visible`, V8).
 pub async fn presence_visible_pairs(

@@ -29,7 +29,7 @@ use crate::api::models::{CallEndReason, ChatDetails, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
 use crate::db::push_devices::{About, NotifyOf};
-use crate::db::{chats, messages, AsTokioPostgres, Planning};
+use crate::db::{chats, messages, relationships, AsTokioPostgres, Planning};
 use crate::error::ApiError;
 use crate::ports::{ConnectionRecord, DeliveryJob, PushError, PushNotification};
 use crate::App;
@@ -536,6 +536,9 @@ pub(super) struct Frames<'a> {
     /// Frame texts of events that read the same for every viewer, by event id: a group message
     /// is serialized once, not once per member.
     texts: HashMap<i64, Option<String>>,
+    /// Since when viewers block the senders of messages these messages quote
+    /// ([`Frames::learn_quote_blocks`]): their quotes are hidden from them.
+    quote_blocks: HashMap<(Uuid, Uuid), chrono::DateTime<chrono::Utc>>,
 }
 
 impl<'a> Frames<'a> {
@@ -554,7 +557,45 @@ impl<'a> Frames<'a> {
             chats: HashMap::new(),
             members: HashMap::new(),
             texts: HashMap::new(),
+            quote_blocks: HashMap::new(),
         })
+    }
+
+    /// The senders of the messages these messages quote.
+    pub(super) fn quoted_senders(&self) -> Vec<Uuid> {
+        self.messages
+            .values()
+            .filter_map(|m| Some(m.quoted()?.0))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Learn which of `viewers` block whom these messages quote (no round trip when they quote
+    /// no one).
+    pub(super) async fn learn_quote_blocks(
+        &mut self,
+        client: &impl GenericClient,
+        viewers: &[Uuid],
+    ) -> Result<(), ApiError> {
+        let senders = self.quoted_senders();
+        self.quote_blocks = relationships::blocks_since(client, viewers, &senders).await?;
+        Ok(())
+    }
+
+    /// Whether `viewer` is to see `event`'s message without its quote's text: they blocked the
+    /// quoted message's sender before it was sent, so that message never reached them.
+    fn hides_quote(&self, event: &StoredEvent, viewer: Uuid) -> bool {
+        let Some((sender, sent_at)) = event
+            .message_id
+            .and_then(|id| self.messages.get(&id))
+            .and_then(Message::quoted)
+        else {
+            return false;
+        };
+        self.quote_blocks
+            .get(&(viewer, sender))
+            .is_some_and(|since| *since <= sent_at)
     }
 
     /// The event as `viewer` is pushed it on `device` (an encrypted message carries only that
@@ -571,20 +612,28 @@ impl<'a> Frames<'a> {
                 let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
                     return Ok(None);
                 };
+                let mut message = message.clone().for_device(device);
+                if self.hides_quote(event, viewer) {
+                    message = message.quote_hidden();
+                }
                 ServerEvent::MessageReceived(Box::new(MessageReceived {
-                    message: message.clone().for_device(device),
-                    chat_id,
                     timestamp: message.created_at,
+                    message,
+                    chat_id,
                 }))
             }
             ("message:edited", Stream::Chat(chat_id)) => {
                 let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
                     return Ok(None);
                 };
+                let mut message = message.clone();
+                if self.hides_quote(event, viewer) {
+                    message = message.quote_hidden();
+                }
                 ServerEvent::MessageEdited(Box::new(MessageEdited {
-                    message: message.clone(),
-                    chat_id,
                     timestamp: message.updated_at,
+                    message,
+                    chat_id,
                 }))
             }
             // The creator has the chat from their answer; the others are told.
@@ -624,7 +673,7 @@ impl<'a> Frames<'a> {
     }
 
     /// The frame's text, serialized once per event unless it depends on the viewer (a new
-    /// chat) or their device (an encrypted message).
+    /// chat, a quote hidden from them) or their device (an encrypted message).
     async fn text(
         &mut self,
         client: &impl GenericClient,
@@ -636,7 +685,7 @@ impl<'a> Frames<'a> {
             .message_id
             .and_then(|id| self.messages.get(&id))
             .is_some_and(|m| m.kind == "encrypted");
-        if event.name == "chat:created" || sealed {
+        if event.name == "chat:created" || sealed || self.hides_quote(event, viewer) {
             return Ok(self
                 .frame(client, event, viewer, device)
                 .await?
@@ -868,10 +917,19 @@ async fn push_batch(
             .get(&user)
             .is_some_and(|cs| cs.iter().any(|c| c.session_id == session))
     };
-    let (replaying, (), notify) = tokio::try_join!(
+    // Whom the recipients block among the senders the messages quote, asked alongside too.
+    let viewers: Vec<Uuid> = recipients
+        .iter()
+        .flatten()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let (replaying, (), notify, ()) = tokio::try_join!(
         events::replaying_connections(client),
         deliveries.look_up_presence(client, receipt_pairs),
         notifications::to_notify(client, &notify, is_connected),
+        frames.learn_quote_blocks(client, &viewers),
     )?;
     let replaying: HashSet<String> = replaying.into_iter().collect();
     // Per connection, its frames in log order.
@@ -958,6 +1016,7 @@ async fn replay_to(
     loop {
         let (page, _) = events::for_user(client, replay.user_id, after, until, BATCH).await?;
         let mut frames = Frames::load(app, client, &page, Planning::KeyedLookups).await?;
+        frames.learn_quote_blocks(client, &[replay.user_id]).await?;
         let mut pushes = Vec::new();
         for event in &page {
             if let Some(frame) = frames

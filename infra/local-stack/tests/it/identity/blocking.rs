@@ -186,6 +186,43 @@ async fn blocks_are_enforced_on_every_path() {
     };
     assert_eq!(of("carol's news")["reactions"], json!([]), "{seen}");
     assert_eq!(of("so true")["replyTo"]["content"], serde_json::Value::Null);
+    // Pushed, synced and replayed alike.
+    let pushed = loop {
+        let got = alice_ws.next_event("message:received").await;
+        if got["data"]["message"]["content"] == "so true" {
+            break got;
+        }
+    };
+    assert_eq!(
+        pushed["data"]["message"]["replyTo"]["content"],
+        serde_json::Value::Null,
+        "{pushed}"
+    );
+    let reply_in = |events: &[serde_json::Value]| {
+        events
+            .iter()
+            .find(|e| {
+                e["event"] == "message:received" && e["data"]["message"]["content"] == "so true"
+            })
+            .unwrap()["data"]["message"]["replyTo"]
+            .clone()
+    };
+    let (synced, _) = crate::sync::sync_all(&app, &alice, "0.0").await;
+    assert_eq!(reply_in(&synced)["content"], serde_json::Value::Null);
+    assert_eq!(reply_in(&synced)["id"], hidden.as_str());
+    let mut resumed = crate::support::WsClient::connect_since(&app, &alice.access, "0.0")
+        .await
+        .unwrap();
+    let mut replayed = Vec::new();
+    while !replayed
+        .iter()
+        .any(|e: &serde_json::Value| e["data"]["message"]["content"] == "so true")
+    {
+        replayed.push(resumed.next_event("message:received").await);
+    }
+    assert_eq!(reply_in(&replayed)["content"], serde_json::Value::Null);
+    let (carols_view, _) = crate::sync::sync_all(&app, &carol, "0.0").await;
+    assert_eq!(reply_in(&carols_view)["content"], "group hello");
     let for_carol = app
         .get(&format!("/api/chats/{group}/messages"), Some(&carol.access))
         .await
