@@ -621,12 +621,28 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
         super::chats::leave_group(&tx, chat, id, None).await?;
     }
     let Some(row) = tx
-        .query_opt("SELECT email FROM users WHERE id = $1 FOR UPDATE", &[&id])
+        .query_opt(
+            "SELECT email, username FROM users WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
         .await?
     else {
         return Err(ApiError::NotFound("user"));
     };
     let email: String = row.get("email");
+    let username: String = row.get("username");
+    // The timeline's lines about them ("alice left", "bob added alice") name them no more, nor
+    // point to them: whoever takes the username next is not taken for them.
+    tx.execute(
+        "UPDATE messages SET content = regexp_replace(content, $2, 'Deleted account', 'g'),
+                             metadata = metadata - 'actorId' - 'userId'
+         WHERE chat_id IN (SELECT chat_id FROM chat_participants WHERE user_id = $1
+                           UNION SELECT chat_id FROM earlier_memberships WHERE user_id = $1)
+           AND type = 'system'
+           AND (metadata ->> 'actorId' = $1::uuid::text OR metadata ->> 'userId' = $1::uuid::text)",
+        &[&id, &username_as_word(&username)],
+    )
+    .await?;
     tx.execute(
         "DELETE FROM login_failures WHERE key = $1",
         &[&format!("account:{}", email.to_lowercase())],
@@ -670,6 +686,12 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
         sessions,
         blob_keys,
     })
+}
+
+/// A PostgreSQL regular expression matching `username` as a whole word (a username is `a-z`,
+/// `0-9`, `_` and `.`, so only the dot needs escaping).
+fn username_as_word(username: &str) -> String {
+    format!(r"\m{}\M", username.replace('.', r"\."))
 }
 
 /// Fill in the skeletons of accounts created before usernames had one (`V4`). A live account

@@ -3,7 +3,8 @@
 //! Erasure deletes the account's row and with it everything keyed to it (profile, credentials,
 //! 2FA, sessions and their addresses, tokens, relationships, memberships, reactions), its
 //! uploaded media and their blobs, and closes its connections. Messages the user sent stay in
-//! the other members' chats with no sender (clients show "Deleted account") and no metadata:
+//! the other members' chats with no sender (clients show "Deleted account") and no metadata,
+//! and the timeline's lines about them read "Deleted account" where they had their username:
 //! the conversation stays readable for the people in it, as it would on their phones, while
 //! nothing left links to the person who wrote them.
 //!

@@ -139,6 +139,7 @@ async fn an_erased_account_leaves_its_groups_and_hands_on_their_admin() {
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
     let group = app.open_group(&alice, "club", &[&bob, &carol]).await;
+    let name = super::profiles::alice_username(&app, &alice).await;
     let since = crate::sync::present(&app, &carol).await;
     let mut bob_ws = app.ws(&bob.access).await;
     erase_account(&app, &alice).await;
@@ -170,6 +171,30 @@ async fn an_erased_account_leaves_its_groups_and_hands_on_their_admin() {
                 && e["data"]["userId"] == alice.id.as_str()),
         "{events:?}"
     );
+    // The timeline no longer names her: a newcomer taking her username is not taken for her.
+    let (_, history) = app
+        .get(&format!("/api/chats/{group}/messages"), Some(&carol.access))
+        .await;
+    let lines: Vec<(String, serde_json::Value)> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == "system")
+        .map(|m| {
+            (
+                m["content"].as_str().unwrap().to_owned(),
+                m["metadata"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|(text, _)| text == "Deleted account left"),
+        "{lines:?}"
+    );
+    for (text, metadata) in &lines {
+        assert!(!text.contains(&name), "{text}");
+        assert!(!metadata.to_string().contains(&alice.id), "{metadata}");
+    }
     app.stop().await;
 }
 
