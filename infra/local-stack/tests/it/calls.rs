@@ -169,6 +169,19 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
             "call:ended"
         ]
     );
+    // ...without the ended call's network addresses: the log keeps no SDP or candidate.
+    let text = synced.to_string();
+    assert!(
+        !text.contains(ANSWER) && !text.contains("typ host"),
+        "{text}"
+    );
+    for event in synced["data"]["events"].as_array().unwrap() {
+        match event["event"].as_str().unwrap() {
+            "call:incoming" | "call:answered" => assert_eq!(event["data"]["sdp"], ""),
+            "call:candidate" => assert_eq!(event["data"]["candidate"]["candidate"], ""),
+            _ => {}
+        }
+    }
 
     // The longest offer there may be goes through whole (one more character is refused, below).
     let longest = format!("v=0{}", "a".repeat(16_381));

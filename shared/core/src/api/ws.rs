@@ -1035,7 +1035,8 @@ pub struct UserStatusUpdated {
 #[serde(rename_all = "camelCase")]
 pub struct CallOffered {
     pub call: Call,
-    /// The caller's WebRTC offer.
+    /// The caller's WebRTC offer (empty once the call has ended: the log keeps no network
+    /// addresses past a call).
     pub sdp: String,
 }
 
@@ -1046,7 +1047,7 @@ pub struct CallAnswered {
     pub call: Call,
     /// Who answered.
     pub answered_by: Uuid,
-    /// Their WebRTC answer.
+    /// Their WebRTC answer (empty once the call has ended).
     pub sdp: String,
 }
 
@@ -1057,6 +1058,7 @@ pub struct CallCandidate {
     pub call_id: Uuid,
     /// Whose candidate it is (a device ignores its own user's).
     pub from: Uuid,
+    /// (Emptied to `{"candidate": ""}` once the call has ended.)
     pub candidate: IceCandidate,
 }
 

@@ -176,6 +176,7 @@ async fn end_call(
         )
         .await?;
     let ended = call_row(&row);
+    forget_signalling(tx, &ended).await?;
     let event = ServerEvent::CallEnded(ended.clone());
     append_chat_event_from(tx, ended.chat_id, actor, origin, &event).await?;
     let line = CallLine {
@@ -198,6 +199,26 @@ async fn end_call(
     )
     .await?;
     Ok(ended)
+}
+
+/// Empty what an ended call's signalling events held: its offer and answer (SDP) and its ICE
+/// candidates name the two sides' network addresses, which the log would otherwise keep for
+/// its retention. The events stay, in order, for a device catching up (which ignores a call
+/// that has ended since).
+async fn forget_signalling(
+    tx: &deadpool_postgres::Transaction<'_>,
+    call: &Call,
+) -> Result<(), ApiError> {
+    tx.execute(
+        "UPDATE events SET data = CASE name
+                 WHEN 'call:candidate' THEN jsonb_set(data, '{candidate}', '{\"candidate\": \"\"}')
+                 ELSE jsonb_set(data, '{sdp}', '\"\"') END
+         WHERE chat_id = $1 AND name IN ('call:incoming', 'call:answered', 'call:candidate')
+           AND coalesce(data -> 'call' ->> 'id', data ->> 'callId') = $2::uuid::text",
+        &[&call.chat_id, &call.id],
+    )
+    .await?;
+    Ok(())
 }
 
 /// What answering a call came to.
