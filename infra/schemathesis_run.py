@@ -49,6 +49,7 @@ BUSINESS_RULE_400 = [
     "DELETE /api/chats/{chatId}/participants/{userId}",
     "PUT /api/chats/{chatId}/participants/{userId}/role",
     "POST /api/chats/{chatId}/invite-link",
+    "GET /api/chats/{chatId}/invite-link",
     "DELETE /api/chats/{chatId}/invite-link",
     "GET /api/chats/{chatId}/invite-link/qr",
     "GET /api/chats/{chatId}/join-requests",
