@@ -307,6 +307,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .map(Reply::file)
         }
         "GET /api/chats/invitations" => chats::invitations(app, caller).await.map(Reply::ok),
+        "GET /api/invites/{code}" => invite_links::preview(app, caller, req.path("code")?)
+            .await
+            .map(Reply::ok),
         "POST /api/invites/{code}/join" => invite_links::join(app, caller, req.path("code")?)
             .await
             .map(Reply::ok),

@@ -183,7 +183,7 @@ fn route_scope(route: &str) -> Option<Scope> {
         "POST /api/chats/{chatId}/invitation" | "DELETE /api/chats/{chatId}/invitation" => {
             Scope::Chat(NOTHING_TO_ANSWER)
         }
-        "POST /api/invites/{code}/join" => Scope::InviteCode,
+        "GET /api/invites/{code}" | "POST /api/invites/{code}/join" => Scope::InviteCode,
         _ => return None,
     })
 }
@@ -379,20 +379,24 @@ async fn every_route_and_action_refuses_who_may_not_see_or_do_it_without_leaking
                 }
             }
             Scope::InviteCode => {
-                let path = route.split_once(' ').unwrap().1;
+                let (method, path) = route.split_once(' ').unwrap();
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let body = (method == reqwest::Method::POST).then(|| json!({}));
                 let (got, answer) = app
-                    .post(
+                    .request(
+                        method.clone(),
                         &path.replace("{code}", &"A".repeat(22)),
                         Some(&outsider.access),
-                        json!({}),
+                        body.clone(),
                     )
                     .await;
                 assert_eq!(got, 404, "{route} with an unknown code: {answer}");
                 let (got, answer) = app
-                    .post(
+                    .request(
+                        method,
                         &path.replace("{code}", &code),
                         Some(&blocked.access),
-                        json!({}),
+                        body,
                     )
                     .await;
                 assert_eq!(got, 403, "{route} as Blocked: {answer}");

@@ -63,6 +63,35 @@ async fn admins_make_reset_and_revoke_links_and_a_code_joins_until_then() {
     assert!(body["data"]["url"].as_str().unwrap().ends_with(&code));
     assert_eq!(body["data"]["requireApproval"], false);
 
+    // Before following it, she sees which group it is: its name and size, not who is in it.
+    let (status, preview) = app
+        .get(&format!("/api/invites/{code}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        (
+            &preview["data"]["chatId"],
+            &preview["data"]["name"],
+            &preview["data"]["participantCount"],
+            &preview["data"]["alreadyMember"],
+            &preview["data"]["requireApproval"]
+        ),
+        (
+            &json!(chat),
+            &json!("club"),
+            &json!(2),
+            &json!(false),
+            &json!(false)
+        )
+    );
+    assert!(preview["data"].get("participants").is_none(), "{preview}");
+    for unknown in ["AAAAAAAAAAAAAAAAAAAAAA", "short"] {
+        let (status, _) = app
+            .get(&format!("/api/invites/{unknown}"), Some(&carol.access))
+            .await;
+        assert_eq!(status, 404, "{unknown}");
+    }
+
     // Following it joins, with the timeline and the members told.
     let mut bob_ws = app.ws(&bob.access).await;
     let (status, body) = follow(&app, &carol, &code).await;
@@ -74,6 +103,16 @@ async fn admins_make_reset_and_revoke_links_and_a_code_joins_until_then() {
     assert_eq!(joined["data"].get("addedBy"), None, "she joined by herself");
     let system = bob_ws.next_event("message:received").await;
     assert_eq!(system["data"]["message"]["metadata"]["action"], "joined");
+    let (_, preview) = app
+        .get(&format!("/api/invites/{code}"), Some(&carol.access))
+        .await;
+    assert_eq!(
+        (
+            &preview["data"]["participantCount"],
+            &preview["data"]["alreadyMember"]
+        ),
+        (&json!(3), &json!(true))
+    );
     // Again: already a member, nothing changes.
     let (status, body) = follow(&app, &carol, &code).await;
     assert_eq!(

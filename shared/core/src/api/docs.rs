@@ -87,6 +87,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         invite_links::current,
         invite_links::revoke,
         invite_links::qr,
+        invite_links::preview,
         invite_links::join,
         invite_links::requests,
         invite_links::approve,

@@ -942,6 +942,22 @@ pub struct InviteLinkRevoked {
     pub revoked: bool,
 }
 
+/// `GET /api/invites/{code}`: the group a code invites to, as someone holding it sees it before
+/// joining (WhatsApp's "Join group?" screen): no members' names, only how many.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitePreview {
+    pub chat_id: Uuid,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    pub participant_count: i64,
+    /// Joining asks the admins first.
+    pub require_approval: bool,
+    /// The caller is a member already.
+    pub already_member: bool,
+}
+
 /// `POST /api/invites/{code}/join` and `chat:join`: the group joined, or the request waiting.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

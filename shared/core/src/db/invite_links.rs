@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::chats::{join_group, lock_group};
 use super::events::append_user_events;
 use super::Db;
-use crate::api::models::{JoinRequestListed, ParticipantRole};
+use crate::api::models::{InvitePreview, JoinRequestListed, ParticipantRole};
 use crate::api::ws::{JoinRequestAnswered, JoinRequested, ServerEvent};
 use crate::error::ApiError;
 
@@ -76,6 +76,45 @@ pub async fn current(db: &Db, chat_id: Uuid) -> Result<Option<InviteLink>, ApiEr
         .await?
         .as_ref()
         .map(InviteLink::from_row))
+}
+
+/// The group a live `code` invites to, as `user` may see it before joining, and whether an
+/// admin of the group blocks `user`; `None` for a code that is unknown, revoked or expired.
+pub async fn preview(
+    db: &Db,
+    code: &str,
+    user: Uuid,
+) -> Result<Option<(InvitePreview, bool)>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT c.id, c.name, c.description, c.avatar_url, l.require_approval,
+                    (SELECT count(*) FROM chat_participants p
+                      WHERE p.chat_id = c.id AND p.left_at IS NULL) AS members,
+                    EXISTS (SELECT 1 FROM chat_participants p
+                            WHERE p.chat_id = c.id AND p.user_id = $2 AND p.left_at IS NULL) AS member,
+                    EXISTS (SELECT 1 FROM chat_participants p JOIN user_relationships r
+                              ON r.user_id = p.user_id AND r.related_user_id = $2
+                             AND r.relationship_type = 'blocked'
+                            WHERE p.chat_id = c.id AND p.left_at IS NULL AND p.role = 'admin') AS refused
+             FROM chat_invite_links l JOIN chats c ON c.id = l.chat_id
+             WHERE l.code = $1 AND (l.expires_at IS NULL OR l.expires_at > now())",
+        )
+        .await?;
+    Ok(client.query_opt(&stmt, &[&code, &user]).await?.map(|r| {
+        (
+            InvitePreview {
+                chat_id: r.get("id"),
+                name: r.get("name"),
+                description: r.get("description"),
+                avatar_url: r.get("avatar_url"),
+                participant_count: r.get("members"),
+                require_approval: r.get("require_approval"),
+                already_member: r.get("member"),
+            },
+            r.get("refused"),
+        )
+    }))
 }
 
 /// What following a code came to.

@@ -1,16 +1,17 @@
 //! Group invite links (API.md, "Paths the PRD leaves open"): admins make, reset, show and
-//! revoke a group's link, optionally expiring and optionally needing their approval; anyone holding the
-//! code follows it (REST or `chat:join`) and joins, or asks to. Refused: an unknown, revoked
-//! or expired code (404), a full group (409), someone an admin blocked (403), and someone an
-//! admin removed, unless the link asks the admins first (403). Admins list the
-//! waiting requests and approve or reject each; the requester is told either way.
+//! revoke a group's link, optionally expiring and optionally needing their approval; anyone
+//! holding the code sees which group it is (name, picture, size) and follows it (REST or
+//! `chat:join`) and joins, or asks to. Refused: an unknown, revoked or expired code (404), a
+//! full group (409), someone an admin blocked (403), and someone an admin removed, unless the
+//! link asks the admins first (403). Admins list the waiting requests and approve or reject
+//! each; the requester is told either way.
 
 use chrono::Utc;
 use uuid::Uuid;
 
 use crate::api::models::{
-    Envelope, InviteFollowed, InviteLinkCreated, InviteLinkRevoked, JoinRequestDecided,
-    JoinRequestListed, JoinStatus, ParticipantRole,
+    Envelope, InviteFollowed, InviteLinkCreated, InviteLinkRevoked, InvitePreview,
+    JoinRequestDecided, JoinRequestListed, JoinStatus, ParticipantRole,
 };
 use crate::api::requests::{CreateInviteLinkRequest, QrQuery};
 use crate::auth::tokens::{new_opaque_token, Caller};
@@ -135,6 +136,37 @@ pub async fn qr(
     qr::encode(&shown(app, link).url, query.format)
 }
 
+/// Whether `code` is shaped as the codes links are made with (others are not looked up).
+fn well_formed(code: &str) -> bool {
+    code.len() == 22
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `GET /api/invites/{code}`: the group a code invites to, before joining it.
+#[utoipa::path(get, path = "/api/invites/{code}", tag = "chats", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses(
+        (status = 200, description = "The group", body = Envelope<InvitePreview>),
+        (status = 403, description = "An admin of the group blocked the caller"),
+        (status = 404, description = "No such link: unknown, revoked or expired"),
+    ))]
+pub async fn preview(app: &App, caller: Caller, code: &str) -> Result<InvitePreview, ApiError> {
+    if !well_formed(code) {
+        return Err(ApiError::NotFound("invite link"));
+    }
+    match invite_links::preview(&app.db, code, caller.user_id).await? {
+        None => Err(ApiError::NotFound("invite link")),
+        Some((_, true)) => Err(cannot_join()),
+        Some((group, false)) => Ok(group),
+    }
+}
+
+fn cannot_join() -> ApiError {
+    ApiError::PermissionDenied("you cannot join this group".into())
+}
+
 /// `POST /api/invites/{code}/join` (and `chat:join`): join the group, or ask to when its link
 /// needs approval.
 #[utoipa::path(post, path = "/api/invites/{code}/join", tag = "chats", security(("bearer" = [])),
@@ -146,11 +178,7 @@ pub async fn qr(
         (status = 409, description = "The group is full"),
     ))]
 pub async fn join(app: &App, caller: Caller, code: &str) -> Result<InviteFollowed, ApiError> {
-    if code.len() != 22
-        || !code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if !well_formed(code) {
         return Err(ApiError::NotFound("invite link"));
     }
     let max = app.settings.max_group_members;
@@ -173,11 +201,7 @@ pub async fn join(app: &App, caller: Caller, code: &str) -> Result<InviteFollowe
                 "the group is full ({max} members)"
             )))
         }
-        Joining::Refused => {
-            return Err(ApiError::PermissionDenied(
-                "you cannot join this group".into(),
-            ))
-        }
+        Joining::Refused => return Err(cannot_join()),
         Joining::Removed => {
             return Err(ApiError::PermissionDenied(
                 "an admin removed you from this group: only an admin can add you back".into(),
