@@ -122,6 +122,9 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::page)
         }
+        "DELETE /api/auth/sessions" => accounts::revoke_other_sessions(app, req.caller(app).await?)
+            .await
+            .map(Reply::ok),
         "DELETE /api/auth/sessions/{sessionId}" => {
             accounts::revoke_session(app, req.caller(app).await?, req.path_id("sessionId")?)
                 .await

@@ -49,6 +49,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         accounts::list_sessions,
         accounts::list_activity,
         accounts::revoke_session,
+        accounts::revoke_other_sessions,
         two_factor::setup,
         two_factor::enable,
         two_factor::disable,

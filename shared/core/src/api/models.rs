@@ -270,6 +270,12 @@ pub struct SessionRevoked {
     pub revoked: Uuid,
 }
 
+/// `DELETE /api/auth/sessions`: the other device sessions logged out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OtherSessionsRevoked {
+    pub revoked: Vec<Uuid>,
+}
+
 /// What happened to an account, in its security activity (`GET /api/auth/activity`). Stored as
 /// its wire name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

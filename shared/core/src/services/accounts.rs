@@ -6,9 +6,9 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::api::models::{
-    AccountActivity, ActivityKind, Envelope, LoggedOut, LoginResult, OffsetPagination, OwnProfile,
-    Page, PageEnvelope, Refreshed, RegisteredUser, Registration, Session, SessionRevoked,
-    Timestamp, Tokens,
+    AccountActivity, ActivityKind, Envelope, LoggedOut, LoginResult, OffsetPagination,
+    OtherSessionsRevoked, OwnProfile, Page, PageEnvelope, Refreshed, RegisteredUser, Registration,
+    Session, SessionRevoked, Timestamp, Tokens,
 };
 use crate::api::requests::{
     LoginRequest, LogoutRequest, OffsetPageQuery, RefreshRequest, RegisterRequest,
@@ -498,6 +498,29 @@ pub async fn revoke_session(
     let kind = ActivityKind::SessionRevoked;
     record_activity(app, caller.user_id, kind, Origin::Session(revoked)).await?;
     Ok(SessionRevoked { revoked })
+}
+
+/// `DELETE /api/auth/sessions`: log out every device but this one ("log out of all other
+/// devices"), closing their WebSocket connections.
+#[utoipa::path(delete, path = "/api/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The other sessions, revoked", body = Envelope<OtherSessionsRevoked>)))]
+pub async fn revoke_other_sessions(
+    app: &App,
+    caller: Caller,
+) -> Result<OtherSessionsRevoked, ApiError> {
+    let revoked = sessions::revoke_all(
+        &app.db,
+        caller.user_id,
+        Some(caller.session_id),
+        "logged out by another device",
+    )
+    .await?;
+    end_sessions(app, caller.user_id, &revoked).await;
+    for &session in &revoked {
+        let kind = ActivityKind::SessionRevoked;
+        record_activity(app, caller.user_id, kind, Origin::Session(session)).await?;
+    }
+    Ok(OtherSessionsRevoked { revoked })
 }
 
 /// `GET /api/auth/activity?limit&offset`: the caller's account activity, newest first: logins

@@ -68,6 +68,32 @@ async fn device_sessions_are_listed_and_revocable() {
             .len(),
         1
     );
+
+    // Logging out every other device at once: this one stays, the others go, the other
+    // account's are untouched.
+    let tablet = app.login(&laptop).await;
+    let desktop = app.login(&laptop).await;
+    let mut tablet_ws = app.ws(&tablet.access).await;
+    let (status, body) = app
+        .delete("/api/auth/sessions", &laptop.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["revoked"].as_array().unwrap().len(), 2);
+    assert!(closed(&mut tablet_ws).await);
+    for gone in [&tablet, &desktop] {
+        assert_eq!(
+            app.get("/api/auth/sessions", Some(&gone.access)).await.0,
+            401
+        );
+    }
+    let (status, body) = app.get("/api/auth/sessions", Some(&laptop.access)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(body["data"][0]["current"], true);
+    assert_eq!(
+        app.get("/api/auth/sessions", Some(&mallory.access)).await.0,
+        200
+    );
     app.stop().await;
 }
 
