@@ -561,8 +561,13 @@ impl<'a> Frames<'a> {
         })
     }
 
+    /// Whether any of these messages quotes another.
+    fn quotes_any(&self) -> bool {
+        self.messages.values().any(|m| m.quoted().is_some())
+    }
+
     /// The senders of the messages these messages quote.
-    pub(super) fn quoted_senders(&self) -> Vec<Uuid> {
+    fn quoted_senders(&self) -> Vec<Uuid> {
         self.messages
             .values()
             .filter_map(|m| Some(m.quoted()?.0))
@@ -917,14 +922,19 @@ async fn push_batch(
             .get(&user)
             .is_some_and(|cs| cs.iter().any(|c| c.session_id == session))
     };
-    // Whom the recipients block among the senders the messages quote, asked alongside too.
-    let viewers: Vec<Uuid> = recipients
-        .iter()
-        .flatten()
-        .copied()
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    // Whom the recipients block among the senders the messages quote, asked alongside too
+    // (when a message quotes one).
+    let viewers: Vec<Uuid> = if frames.quotes_any() {
+        recipients
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (replaying, (), notify, ()) = tokio::try_join!(
         events::replaying_connections(client),
         deliveries.look_up_presence(client, receipt_pairs),
