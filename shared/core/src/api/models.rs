@@ -1282,12 +1282,42 @@ impl Message {
         Some((reply.sender_id?, reply.sent_at?))
     }
 
-    /// The message without its quote's text: for a viewer who blocked the quoted message's
-    /// sender before it was sent, to whom that message never came (`db::not_sent_while_blocked`).
-    pub fn quote_hidden(mut self) -> Self {
-        if let Some(reply) = self.reply_to.as_mut() {
-            reply.content = None;
+    /// Everyone who reacted to the message, and when.
+    pub fn reactors(&self) -> impl Iterator<Item = (Uuid, DateTime<Utc>)> + '_ {
+        self.reactions
+            .iter()
+            .flat_map(|g| g.users.iter().copied().zip(g.reacted_at.iter().copied()))
+    }
+
+    /// The message as a viewer sees it who does not see what `hidden(user, at)` says they
+    /// blocked by then (`db::not_sent_while_blocked`): without the text of a quoted message
+    /// sent by such a user, and without such a user's reactions.
+    pub fn as_seen_by(mut self, hidden: impl Fn(Uuid, DateTime<Utc>) -> bool) -> Self {
+        if let Some((sender, sent_at)) = self.quoted() {
+            if hidden(sender, sent_at) {
+                if let Some(reply) = self.reply_to.as_mut() {
+                    reply.content = None;
+                }
+            }
         }
+        // (A group read without its times, as a stored payload is, stays as it is.)
+        for group in self
+            .reactions
+            .iter_mut()
+            .filter(|g| g.reacted_at.len() == g.users.len())
+        {
+            let (users, at): (Vec<Uuid>, Vec<DateTime<Utc>>) = group
+                .users
+                .iter()
+                .copied()
+                .zip(group.reacted_at.iter().copied())
+                .filter(|&(user, at)| !hidden(user, at))
+                .unzip();
+            group.count = users.len() as i64;
+            group.users = users;
+            group.reacted_at = at;
+        }
+        self.reactions.retain(|g| g.count > 0);
         self
     }
 }
@@ -1309,7 +1339,7 @@ pub struct ReplyPreview {
     /// The quoted message's sender's username.
     pub sender: Option<String>,
     /// Who sent the quoted message, and when: not shown, but what decides whether a viewer who
-    /// blocks them sees its text ([`Message::quote_hidden`]).
+    /// blocks them sees its text ([`Message::as_seen_by`]).
     #[serde(skip)]
     pub sender_id: Option<Uuid>,
     #[serde(skip)]
@@ -1323,6 +1353,11 @@ pub struct ReactionGroup {
     pub count: i64,
     /// User ids, earliest first.
     pub users: Vec<Uuid>,
+    /// When each of `users` reacted: not sent, but what decides whether a viewer who blocks
+    /// one of them sees their reaction ([`Message::as_seen_by`]).
+    #[serde(default, skip_serializing, rename = "reactedAt")]
+    #[schema(ignore)]
+    pub reacted_at: Vec<DateTime<Utc>>,
 }
 
 /// One earlier version of an edited message (`GET .../messages/{messageId}/edits`).

@@ -436,9 +436,11 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
         r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
         m.kept_at IS NOT NULL AS kept,
-        COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users)
+        COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users,
+                                                      'reactedAt', g.reacted_at)
                                    ORDER BY g.first_at)
                   FROM (SELECT x.emoji, count(*) AS n, array_agg(x.user_id ORDER BY x.created_at) AS users,
+                               array_agg(x.created_at ORDER BY x.created_at) AS reacted_at,
                                min(x.created_at) AS first_at
                         FROM message_reactions x WHERE x.message_id = m.id AND {reaction_shown}
                         GROUP BY x.emoji) g),

@@ -46,7 +46,7 @@ pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError
 }
 
 /// Since when each of `viewers` blocks each of `senders`, for those who do: what decides which
-/// quoted messages a viewer may not read (`Message::quote_hidden`). Nothing is asked when
+/// quotes and reactions a viewer does not see (`Message::as_seen_by`). Nothing is asked when
 /// either list is empty.
 pub async fn blocks_since(
     client: &impl GenericClient,

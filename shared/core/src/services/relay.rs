@@ -536,9 +536,9 @@ pub(super) struct Frames<'a> {
     /// Frame texts of events that read the same for every viewer, by event id: a group message
     /// is serialized once, not once per member.
     texts: HashMap<i64, Option<String>>,
-    /// Since when viewers block the senders of messages these messages quote
-    /// ([`Frames::learn_quote_blocks`]): their quotes are hidden from them.
-    quote_blocks: HashMap<(Uuid, Uuid), chrono::DateTime<chrono::Utc>>,
+    /// Since when viewers block whom these messages quote or who reacted to them
+    /// ([`Frames::learn_blocks`]): what those users did while blocked is hidden from them.
+    blocks: HashMap<(Uuid, Uuid), chrono::DateTime<chrono::Utc>>,
 }
 
 impl<'a> Frames<'a> {
@@ -557,50 +557,65 @@ impl<'a> Frames<'a> {
             chats: HashMap::new(),
             members: HashMap::new(),
             texts: HashMap::new(),
-            quote_blocks: HashMap::new(),
+            blocks: HashMap::new(),
         })
     }
 
-    /// Whether any of these messages quotes another.
-    fn quotes_any(&self) -> bool {
-        self.messages.values().any(|m| m.quoted().is_some())
-    }
-
-    /// The senders of the messages these messages quote.
-    fn quoted_senders(&self) -> Vec<Uuid> {
+    /// Whom these messages quote, and who reacted to them: the users whose past acts a viewer
+    /// who blocks them may not see.
+    fn acting_users(&self) -> HashSet<Uuid> {
         self.messages
             .values()
-            .filter_map(|m| Some(m.quoted()?.0))
-            .collect::<HashSet<_>>()
-            .into_iter()
+            .flat_map(|m| {
+                m.quoted()
+                    .map(|q| q.0)
+                    .into_iter()
+                    .chain(m.reactors().map(|r| r.0))
+            })
             .collect()
     }
 
-    /// Learn which of `viewers` block whom these messages quote (no round trip when they quote
-    /// no one).
-    pub(super) async fn learn_quote_blocks(
+    /// Learn which of `viewers` block whom these messages quote or who reacted to them (no
+    /// round trip when there is nobody).
+    pub(super) async fn learn_blocks(
         &mut self,
         client: &impl GenericClient,
         viewers: &[Uuid],
     ) -> Result<(), ApiError> {
-        let senders = self.quoted_senders();
-        self.quote_blocks = relationships::blocks_since(client, viewers, &senders).await?;
+        let users: Vec<Uuid> = self.acting_users().into_iter().collect();
+        self.blocks = relationships::blocks_since(client, viewers, &users).await?;
         Ok(())
     }
 
-    /// Whether `viewer` is to see `event`'s message without its quote's text: they blocked the
-    /// quoted message's sender before it was sent, so that message never reached them.
-    fn hides_quote(&self, event: &StoredEvent, viewer: Uuid) -> bool {
-        let Some((sender, sent_at)) = event
-            .message_id
-            .and_then(|id| self.messages.get(&id))
-            .and_then(Message::quoted)
-        else {
+    /// Whether `viewer` blocked `user` by `at`.
+    fn blocked_by(&self, viewer: Uuid, user: Uuid, at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.blocks
+            .get(&(viewer, user))
+            .is_some_and(|since| *since <= at)
+    }
+
+    /// Whether `viewer` sees `event`'s message otherwise than others do: it quotes, or holds a
+    /// reaction by, someone they blocked by then.
+    fn differs_for(&self, event: &StoredEvent, viewer: Uuid) -> bool {
+        if self.blocks.is_empty() {
+            return false;
+        }
+        let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
             return false;
         };
-        self.quote_blocks
-            .get(&(viewer, sender))
-            .is_some_and(|since| *since <= sent_at)
+        message
+            .quoted()
+            .into_iter()
+            .chain(message.reactors())
+            .any(|(user, at)| self.blocked_by(viewer, user, at))
+    }
+
+    /// `message` as `viewer` sees it ([`Message::as_seen_by`]).
+    fn seen_by(&self, message: Message, viewer: Uuid) -> Message {
+        if self.blocks.is_empty() {
+            return message;
+        }
+        message.as_seen_by(|user, at| self.blocked_by(viewer, user, at))
     }
 
     /// The event as `viewer` is pushed it on `device` (an encrypted message carries only that
@@ -617,10 +632,7 @@ impl<'a> Frames<'a> {
                 let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
                     return Ok(None);
                 };
-                let mut message = message.clone().for_device(device);
-                if self.hides_quote(event, viewer) {
-                    message = message.quote_hidden();
-                }
+                let message = self.seen_by(message.clone().for_device(device), viewer);
                 ServerEvent::MessageReceived(Box::new(MessageReceived {
                     timestamp: message.created_at,
                     message,
@@ -631,10 +643,7 @@ impl<'a> Frames<'a> {
                 let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
                     return Ok(None);
                 };
-                let mut message = message.clone();
-                if self.hides_quote(event, viewer) {
-                    message = message.quote_hidden();
-                }
+                let message = self.seen_by(message.clone(), viewer);
                 ServerEvent::MessageEdited(Box::new(MessageEdited {
                     timestamp: message.updated_at,
                     message,
@@ -678,7 +687,8 @@ impl<'a> Frames<'a> {
     }
 
     /// The frame's text, serialized once per event unless it depends on the viewer (a new
-    /// chat, a quote hidden from them) or their device (an encrypted message).
+    /// chat, what someone they block did hidden from them) or their device (an encrypted
+    /// message).
     async fn text(
         &mut self,
         client: &impl GenericClient,
@@ -690,7 +700,7 @@ impl<'a> Frames<'a> {
             .message_id
             .and_then(|id| self.messages.get(&id))
             .is_some_and(|m| m.kind == "encrypted");
-        if event.name == "chat:created" || sealed || self.hides_quote(event, viewer) {
+        if event.name == "chat:created" || sealed || self.differs_for(event, viewer) {
             return Ok(self
                 .frame(client, event, viewer, device)
                 .await?
@@ -922,9 +932,9 @@ async fn push_batch(
             .get(&user)
             .is_some_and(|cs| cs.iter().any(|c| c.session_id == session))
     };
-    // Whom the recipients block among the senders the messages quote, asked alongside too
-    // (when a message quotes one).
-    let viewers: Vec<Uuid> = if frames.quotes_any() {
+    // Whom the recipients block among those the messages quote or who reacted to them, asked
+    // alongside too (when there is anyone).
+    let viewers: Vec<Uuid> = if !frames.acting_users().is_empty() {
         recipients
             .iter()
             .flatten()
@@ -939,7 +949,7 @@ async fn push_batch(
         events::replaying_connections(client),
         deliveries.look_up_presence(client, receipt_pairs),
         notifications::to_notify(client, &notify, is_connected),
-        frames.learn_quote_blocks(client, &viewers),
+        frames.learn_blocks(client, &viewers),
     )?;
     let replaying: HashSet<String> = replaying.into_iter().collect();
     // Per connection, its frames in log order.
@@ -1026,7 +1036,7 @@ async fn replay_to(
     loop {
         let (page, _) = events::for_user(client, replay.user_id, after, until, BATCH).await?;
         let mut frames = Frames::load(app, client, &page, Planning::KeyedLookups).await?;
-        frames.learn_quote_blocks(client, &[replay.user_id]).await?;
+        frames.learn_blocks(client, &[replay.user_id]).await?;
         let mut pushes = Vec::new();
         for event in &page {
             if let Some(frame) = frames

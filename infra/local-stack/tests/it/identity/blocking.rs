@@ -223,6 +223,30 @@ async fn blocks_are_enforced_on_every_path() {
     assert_eq!(reply_in(&replayed)["content"], serde_json::Value::Null);
     let (carols_view, _) = crate::sync::sync_all(&app, &carol, "0.0").await;
     assert_eq!(reply_in(&carols_view)["content"], "group hello");
+    // An edit carries the message whole: without his reaction for her, with it for Carol.
+    let (status, _) = app
+        .put(
+            &path(&carols, ""),
+            &carol.access,
+            json!({ "content": "carol's news, edited" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let edited = alice_ws.next_event("message:edited").await;
+    assert_eq!(
+        edited["data"]["message"]["reactions"],
+        json!([]),
+        "{edited}"
+    );
+    let (for_carol, _) = crate::sync::sync_all(&app, &carol, "0.0").await;
+    let edit = for_carol
+        .iter()
+        .find(|e| e["event"] == "message:edited")
+        .unwrap();
+    assert_eq!(
+        edit["data"]["message"]["reactions"][0]["users"],
+        json!([bob.id])
+    );
     let for_carol = app
         .get(&format!("/api/chats/{group}/messages"), Some(&carol.access))
         .await
