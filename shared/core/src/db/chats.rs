@@ -332,15 +332,7 @@ pub async fn answer_invitation(
         return Ok(InvitationAnswer::NotFound);
     }
     if accept {
-        let members: i64 = tx
-            .query_one(
-                "SELECT count(*) AS members FROM chat_participants
-                 WHERE chat_id = $1 AND left_at IS NULL",
-                &[&chat_id],
-            )
-            .await?
-            .get("members");
-        if members as usize >= max_members {
+        if is_full(&tx, chat_id, max_members).await? {
             // Dropped uncommitted: the invitation stays.
             return Ok(InvitationAnswer::Full);
         }
@@ -348,6 +340,24 @@ pub async fn answer_invitation(
     }
     tx.commit().await?;
     Ok(InvitationAnswer::Answered)
+}
+
+/// Whether the group holds `max_members` members already (in the caller's transaction, which
+/// locked the group so that the count holds until it commits).
+pub(super) async fn is_full(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    max_members: usize,
+) -> Result<bool, ApiError> {
+    let members: i64 = tx
+        .query_one(
+            "SELECT count(*) AS members FROM chat_participants
+             WHERE chat_id = $1 AND left_at IS NULL",
+            &[&chat_id],
+        )
+        .await?
+        .get("members");
+    Ok(members as usize >= max_members)
 }
 
 /// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on

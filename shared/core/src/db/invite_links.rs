@@ -266,15 +266,7 @@ pub async fn answer(
         return Ok(Answer::NoRequest);
     }
     if approve {
-        let members: i64 = tx
-            .query_one(
-                "SELECT count(*) AS members FROM chat_participants
-                 WHERE chat_id = $1 AND left_at IS NULL",
-                &[&chat_id],
-            )
-            .await?
-            .get("members");
-        if members as usize >= max_members {
+        if super::chats::is_full(&tx, chat_id, max_members).await? {
             return Ok(Answer::Full);
         }
         join_group(

@@ -649,56 +649,59 @@ pub async fn import(
             .collect()
     };
     let found = discover(app, caller, &unique(&card_phones), &unique(&card_emails)).await?;
-    // Banter ids from an earlier export: people the caller could add by id anyway.
-    let ids: Vec<Uuid> = cards.iter().filter_map(|c| c.banter_id).collect();
-    let by_id: HashSet<Uuid> = users::public_profiles(&app.db, caller.user_id, &ids)
-        .await?
+    // The profiles of everyone the cards may name, read once: Banter ids from an earlier
+    // export (people the caller could add by id anyway) and the users found.
+    let ids: Vec<Uuid> = cards
         .iter()
-        .filter(|p| p.id != caller.user_id && !p.standing.blocked_by_target)
-        .map(|p| p.id)
+        .filter_map(|c| c.banter_id)
+        .chain(found.values().copied())
+        .collect::<HashSet<_>>()
+        .into_iter()
         .collect();
+    let profiles: HashMap<Uuid, users::PublicRow> =
+        users::public_profiles(&app.db, caller.user_id, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+    let addable_by_id = |id: &Uuid| {
+        profiles
+            .get(id)
+            .is_some_and(|p| p.id != caller.user_id && !p.standing.blocked_by_target)
+    };
     let mut matched: Vec<Found> = Vec::new();
     for (i, card) in cards.iter().enumerate() {
-        let user = card.banter_id.filter(|id| by_id.contains(id)).or_else(|| {
+        let user = card.banter_id.filter(addable_by_id).or_else(|| {
             card_phones[i]
                 .iter()
                 .chain(&card_emails[i])
                 .find_map(|a| found.get(a).copied())
         });
-        if let Some(user) = user {
-            matched.push(Found {
-                user,
-                nickname: card
-                    .name
-                    .as_deref()
-                    .and_then(|n| DisplayText::<100>::parse(n).ok())
-                    .and_then(DisplayText::into_inner),
-                note: card
-                    .note
-                    .as_deref()
-                    .and_then(|n| DisplayText::<1000>::parse(n).ok())
-                    .and_then(DisplayText::into_inner),
-                groups: card.categories.clone(),
-            });
-        }
-    }
-    // A card naming someone as they name themselves (what export writes for a contact without
-    // a nickname) gives no nickname: it would freeze their name as it is today.
-    let ids: Vec<Uuid> = matched.iter().map(|f| f.user).collect();
-    let own_names: HashMap<Uuid, (String, Option<String>)> =
-        users::public_profiles(&app.db, caller.user_id, &ids)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, (p.username, p.display_name)))
-            .collect();
-    for f in &mut matched {
-        if let (Some(nickname), Some((username, display_name))) =
-            (&f.nickname, own_names.get(&f.user))
-        {
-            if nickname == username || Some(nickname) == display_name.as_ref() {
-                f.nickname = None;
-            }
-        }
+        let Some(user) = user else {
+            continue;
+        };
+        // A card naming someone as they name themselves (what export writes for a contact
+        // without a nickname) gives no nickname: it would freeze their name as it is today.
+        let own_name = |name: &String| {
+            profiles
+                .get(&user)
+                .is_some_and(|p| *name == p.username || Some(name) == p.display_name.as_ref())
+        };
+        matched.push(Found {
+            user,
+            nickname: card
+                .name
+                .as_deref()
+                .and_then(|n| DisplayText::<100>::parse(n).ok())
+                .and_then(DisplayText::into_inner)
+                .filter(|n| !own_name(n)),
+            note: card
+                .note
+                .as_deref()
+                .and_then(|n| DisplayText::<1000>::parse(n).ok())
+                .and_then(DisplayText::into_inner),
+            groups: card.categories.clone(),
+        });
     }
     add_found(app, caller.user_id, &matched).await?;
     Ok(ContactImportResult {

@@ -160,12 +160,14 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
     let messages_sent = client
         .query(
             "SELECT m.id, m.chat_id, m.seq, m.type, m.content, m.metadata, m.created_at, m.edited_at,
-                    m.deleted_for_everyone, m.media_id,
-                    array(SELECT e.previous_content FROM message_edits e
-                          WHERE e.message_id = m.id ORDER BY e.id) AS edit_texts,
-                    array(SELECT e.edited_at FROM message_edits e
-                          WHERE e.message_id = m.id ORDER BY e.id) AS edit_times
-             FROM messages m WHERE m.sender_id = $1 ORDER BY m.created_at",
+                    m.deleted_for_everyone, m.media_id, e.edit_texts, e.edit_times
+             FROM messages m
+             LEFT JOIN LATERAL (
+                 SELECT array_agg(e.previous_content ORDER BY e.id) AS edit_texts,
+                        array_agg(e.edited_at ORDER BY e.id) AS edit_times
+                 FROM message_edits e WHERE e.message_id = m.id
+             ) e ON true
+             WHERE m.sender_id = $1 ORDER BY m.created_at",
             &[&caller.user_id],
         )
         .await?
@@ -182,9 +184,13 @@ async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiE
             deleted_for_everyone: r.get("deleted_for_everyone"),
             media_id: r.get("media_id"),
             edits: r
-                .get::<_, Vec<Option<String>>>("edit_texts")
+                .get::<_, Option<Vec<Option<String>>>>("edit_texts")
+                .unwrap_or_default()
                 .into_iter()
-                .zip(r.get::<_, Vec<chrono::DateTime<chrono::Utc>>>("edit_times"))
+                .zip(
+                    r.get::<_, Option<Vec<chrono::DateTime<chrono::Utc>>>>("edit_times")
+                        .unwrap_or_default(),
+                )
                 .map(|(previous_content, at)| MessageEdit {
                     previous_content,
                     edited_at: Timestamp(at),

@@ -576,14 +576,22 @@ impl<'a> Frames<'a> {
     }
 
     /// Learn which of `viewers` block whom these messages quote or who reacted to them (no
-    /// round trip when there is nobody).
+    /// round trip, and the viewers not even gathered, when there is nobody).
     pub(super) async fn learn_blocks(
         &mut self,
         client: &impl GenericClient,
-        viewers: &[Uuid],
+        viewers: impl IntoIterator<Item = Uuid>,
     ) -> Result<(), ApiError> {
         let users: Vec<Uuid> = self.acting_users().into_iter().collect();
-        self.blocks = relationships::blocks_since(client, viewers, &users).await?;
+        if users.is_empty() {
+            return Ok(());
+        }
+        let viewers: Vec<Uuid> = viewers
+            .into_iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        self.blocks = relationships::blocks_since(client, &viewers, &users).await?;
         Ok(())
     }
 
@@ -932,24 +940,12 @@ async fn push_batch(
             .get(&user)
             .is_some_and(|cs| cs.iter().any(|c| c.session_id == session))
     };
-    // Whom the recipients block among those the messages quote or who reacted to them, asked
-    // alongside too (when there is anyone).
-    let viewers: Vec<Uuid> = if !frames.acting_users().is_empty() {
-        recipients
-            .iter()
-            .flatten()
-            .copied()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect()
-    } else {
-        Vec::new()
-    };
+    // (And whom the recipients block among those the messages quote or who reacted to them.)
     let (replaying, (), notify, ()) = tokio::try_join!(
         events::replaying_connections(client),
         deliveries.look_up_presence(client, receipt_pairs),
         notifications::to_notify(client, &notify, is_connected),
-        frames.learn_blocks(client, &viewers),
+        frames.learn_blocks(client, recipients.iter().flatten().copied()),
     )?;
     let replaying: HashSet<String> = replaying.into_iter().collect();
     // Per connection, its frames in log order.
@@ -1036,7 +1032,7 @@ async fn replay_to(
     loop {
         let (page, _) = events::for_user(client, replay.user_id, after, until, BATCH).await?;
         let mut frames = Frames::load(app, client, &page, Planning::KeyedLookups).await?;
-        frames.learn_blocks(client, &[replay.user_id]).await?;
+        frames.learn_blocks(client, [replay.user_id]).await?;
         let mut pushes = Vec::new();
         for event in &page {
             if let Some(frame) = frames

@@ -38,7 +38,7 @@ pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, A
     let has_more = page.len() as i64 > limit;
     page.truncate(limit as usize);
     let mut frames = Frames::load(app, &client, &page, Planning::PerCall).await?;
-    frames.learn_blocks(&client, &[caller.user_id]).await?;
+    frames.learn_blocks(&client, [caller.user_id]).await?;
     let mut listed = Vec::with_capacity(page.len());
     let mut deliveries = Deliveries::default();
     for event in &page {
