@@ -52,8 +52,8 @@ pub struct S3Source {
 }
 
 /// The REST API's `Cors` (SAM): what API Gateway answers a browser's preflight (`OPTIONS`)
-/// with, and the origin its own refusals allow. Values as the headers carry them (SAM quotes
-/// them, `"'*'"`).
+/// with (its own refusals carry `GatewayResponses`' headers). Values as the headers carry them
+/// (SAM quotes them, `"'*'"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestCors {
     pub allow_origin: String,

@@ -60,8 +60,8 @@ pub async fn unblock(
 
 /// Block `blocked` or not; neither sees the other's presence while a block holds, and each is
 /// told at once (`presence::publish_sightline_changes`); a block stops the live locations either
-/// shares in their 1:1. The blocker's devices are told of a
-/// change (`user:blocked`, `user:unblocked`).
+/// shares in their 1:1. The blocker's devices are told of a change (`user:blocked`,
+/// `user:unblocked`).
 async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(), ApiError> {
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;

@@ -2,9 +2,10 @@
 //! its FCM or APNs token for its session, and a message (a reaction to the user's own message,
 //! being added or invited to a group, someone asking to join one the user administers) reaches
 //! it as a notification when that session has no live connection, unless the chat is muted (a
-//! mention, or a reply to their message in a group, still notifies) or the user's notification settings turn messages or groups off. The relay decides whom to notify
-//! as it delivers (`services::relay`), and sends them after its round commits: best effort, as
-//! the message itself waits in `/api/sync` either way.
+//! mention, or a reply to their message in a group, still notifies) or the user's notification
+//! settings turn messages or groups off. The relay decides whom to notify as it delivers
+//! (`services::relay`), and sends them after its round commits: best effort, as the message
+//! itself waits in `/api/sync` either way.
 
 use futures_util::StreamExt;
 use uuid::Uuid;
