@@ -2781,6 +2781,102 @@ async fn a_reply_quotes_only_a_message_its_sender_sees() {
     app.stop().await;
 }
 
+/// Replying privately: in the 1:1 with someone, a reply may quote what they sent in a group you
+/// share, and its preview names that group. It quotes nothing else of another chat: not another
+/// member's message, not one the replier does not see, not one deleted for everyone.
+#[tokio::test]
+async fn a_private_reply_quotes_the_other_members_message_from_a_shared_group() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let group = app.open_group(&alice, "club", &[&bob, &carol]).await;
+    let from_bob = app.sent(&bob, &group, "who is coming?").await;
+    let from_carol = app.sent(&carol, &group, "me").await;
+    let gone = app.sent(&bob, &group, "never mind").await;
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{gone}"),
+            &bob.access,
+            json!({ "deleteForEveryone": true }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let with_carol = app.open_chat(&alice, &carol).await;
+    let dave_bob = app.open_chat(&dave, &bob).await;
+    let reply =
+        |id: &str, to: &str| json!({ "clientMessageId": id, "content": "re", "replyToId": to });
+    for (who, chat, id, to) in [
+        (&alice, &with_carol, "a1", &from_bob),
+        (&alice, &with_bob, "a2", &from_carol),
+        (&alice, &with_bob, "a3", &gone),
+        (&dave, &dave_bob, "d1", &from_bob),
+    ] {
+        let (status, body) = app
+            .post(
+                &format!("/api/chats/{chat}/messages"),
+                Some(&who.access),
+                reply(id, to),
+            )
+            .await;
+        assert_eq!(status, 400, "{id}: {body}");
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{id}: {body}");
+    }
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{with_bob}/messages"),
+            Some(&alice.access),
+            reply("a4", &from_bob),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["replyTo"]["chatId"], group.as_str(), "{body}");
+    assert_eq!(body["data"]["replyTo"]["content"], "who is coming?");
+    let pushed = bob_ws.next_event("message:received").await;
+    assert_eq!(
+        pushed["data"]["message"]["replyTo"]["chatId"],
+        group.as_str(),
+        "{pushed}"
+    );
+    assert_eq!(
+        pushed["data"]["message"]["replyTo"]["content"],
+        "who is coming?"
+    );
+    // A reply in its own chat names that chat.
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&alice.access),
+            reply("a5", &from_carol),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["replyTo"]["chatId"], group.as_str(), "{body}");
+    // Deleted for everyone afterwards, the quote shows no text in the 1:1 either.
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{from_bob}"),
+            &bob.access,
+            json!({ "deleteForEveryone": true }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .get(
+            &format!("/api/chats/{with_bob}/messages"),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let quote = &body["data"][0]["replyTo"];
+    assert_eq!(quote["chatId"], group.as_str(), "{body}");
+    assert!(quote["content"].is_null(), "{body}");
+    app.stop().await;
+}
+
 /// A forward that a later chat refuses still delivers, at once, the copies made before it (not
 /// with the relay's next scheduled run, here an hour away).
 #[tokio::test]

@@ -1331,8 +1331,12 @@ pub struct MessageSender {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ReplyPreview {
     pub id: Uuid,
+    /// The chat the quoted message is in: the reply's own, or, for a private reply (a 1:1
+    /// message quoting what the other member sent in a group), that group.
+    pub chat_id: Uuid,
     /// Null when the quoted message was deleted for everyone (or, for someone who blocks its
     /// sender, was sent while they did).
     pub content: Option<String>,

@@ -868,7 +868,8 @@ pub struct TextMessage {
     /// The text: at most 65,536 characters, not only spaces.
     #[schema(min_length = 1, max_length = 65536, pattern = r"\S")]
     content: String,
-    /// A message of the same chat this one answers.
+    /// A message this one answers: of the same chat, or, replying privately in a 1:1, one the
+    /// other member sent in a chat you share.
     reply_to_id: Option<Uuid>,
     /// Details: a JSON object of at most 4 KB.
     #[schema(value_type = Option<Object>)]
@@ -897,7 +898,8 @@ pub struct OtherMessage {
     /// A caption: at most 65,536 characters.
     #[schema(max_length = 65536)]
     content: Option<String>,
-    /// A message of the same chat this one answers.
+    /// A message this one answers: of the same chat, or, replying privately in a 1:1, one the
+    /// other member sent in a chat you share.
     reply_to_id: Option<Uuid>,
     /// Details: for `location`, `{latitude, longitude, name?, address?, liveSeconds?}`
     /// (`liveSeconds` 900, 3600 or 28800 shares a live location); for `contact`, `{vcard}` (one

@@ -96,18 +96,10 @@ async fn visible(
                                             AND b.relationship_type = 'blocked'))) AS blocked
              FROM messages m
              JOIN chats c ON c.id = m.chat_id
-             JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3 AND {reads}
-             WHERE m.id = $2 AND m.chat_id = $1 AND m.seq > p.cleared_seq AND {came}
-               AND m.seq <= {last_seq}
-               AND {not_hidden}
-               AND {not_blocked}
+             JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3
+             WHERE m.id = $2 AND m.chat_id = $1 AND {sees}
              {lock}",
-            reads = super::reads_the_chat("p"),
-            came =
-                super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
-            last_seq = super::last_seq_read("p"),
-            not_hidden = super::not_hidden_for("$3", "m"),
-            not_blocked = super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at"),
+            sees = super::sees_message("p", "$3", "m"),
             not_expired = super::not_expired("m"),
         ))
         .await?;

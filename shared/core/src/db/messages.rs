@@ -158,6 +158,17 @@ pub async fn insert_many(
                                                        AND NOT r.deleted_for_everyone AND {reply_not_expired}
                                                        AND r.seq > member.cleared_seq AND {reply_seen}
                                                        AND {reply_not_hidden}
+                        ) OR EXISTS (
+                            -- Or, replying privately, one the sender sees in another chat, quoted
+                            -- in the 1:1 with the member who sent it.
+                            SELECT 1 FROM messages r
+                            JOIN chat_participants q ON q.chat_id = r.chat_id AND q.user_id = i.sender_id
+                            WHERE r.id = i.reply_to_id AND r.chat_id <> i.chat_id
+                              AND NOT r.deleted_for_everyone AND {reply_not_expired} AND {private_reply_seen}
+                              AND r.type NOT IN ('system', 'encrypted')
+                              AND EXISTS (SELECT 1 FROM chats c JOIN chat_participants o ON o.chat_id = c.id
+                                          WHERE c.id = i.chat_id AND c.type = 'individual'
+                                            AND o.user_id = r.sender_id AND o.user_id <> i.sender_id)
                         ) AS reply_ok,
                         -- A sticker may be any picture; other types name a file of their own type,
                         -- and a forwarded copy reuses its original's.
@@ -255,7 +266,8 @@ pub async fn insert_many(
                     NULL AS content, NULL AS metadata, NULL AS is_edited, NULL AS deleted_for_everyone,
                     NULL AS created_at, NULL AS updated_at, NULL AS sender_id, NULL AS sender_username,
                     NULL AS reply_to_id, NULL AS reply_content, NULL AS reply_sender,
-                    NULL AS reply_sender_id, NULL AS reply_sent_at, NULL AS reply_deleted,
+                    NULL AS reply_sender_id, NULL AS reply_sent_at, NULL AS reply_chat_id,
+                    NULL AS reply_deleted,
                     NULL AS media_id, NULL AS mentions, NULL AS forward_count, NULL AS view_once,
                     NULL AS expires_at, NULL AS kept, NULL AS reactions
              FROM judged j
@@ -264,13 +276,13 @@ pub async fn insert_many(
                     i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
-                    r.content, r.username, r.sender_id, r.created_at, r.deleted_for_everyone,
+                    r.content, r.username, r.sender_id, r.created_at, r.chat_id, r.deleted_for_everyone,
                     i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, false,
                     '[]'::jsonb
              FROM inserted i
              -- (Looked up by key per message, as `member` is.)
              LEFT JOIN LATERAL (
-                 SELECT r.content, r.deleted_for_everyone, r.sender_id, r.created_at,
+                 SELECT r.content, r.deleted_for_everyone, r.sender_id, r.created_at, r.chat_id,
                         (SELECT ru.username FROM users ru WHERE ru.id = r.sender_id) AS username
                  FROM messages r WHERE r.id = i.reply_to_id
                  OFFSET 0
@@ -278,6 +290,7 @@ pub async fn insert_many(
             reply_not_expired = super::not_expired("r"),
             reply_seen = super::came_while_member("i.chat_id", "i.sender_id", "member.joined_at", "r.created_at"),
             reply_not_hidden = super::not_hidden_for("i.sender_id", "r"),
+            private_reply_seen = super::sees_message("q", "i.sender_id", "r"),
         ))
         .await?;
     let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
@@ -431,6 +444,7 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
         u.username AS sender_username, m.reply_to_id,
         CASE WHEN {quote_shown} THEN r.content END AS reply_content,
         ru.username AS reply_sender, r.sender_id AS reply_sender_id, r.created_at AS reply_sent_at,
+        r.chat_id AS reply_chat_id,
         -- A disappeared message quoted by a reply shows as a deleted one does (the opposite of
         -- `not_expired`, spelled out here).
         r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
@@ -467,6 +481,10 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
         let reply_deleted = r.get::<_, Option<bool>>("reply_deleted").unwrap_or(false);
         ReplyPreview {
             id,
+            // (Its own chat, unless the reply was private: the quoted row is always there.)
+            chat_id: r
+                .get::<_, Option<Uuid>>("reply_chat_id")
+                .unwrap_or_else(|| r.get("chat_id")),
             content: r
                 .get::<_, Option<String>>("reply_content")
                 .filter(|_| !reply_deleted),

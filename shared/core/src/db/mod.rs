@@ -271,6 +271,29 @@ pub fn not_hidden_for(user: &str, m: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = {user} AND h.message_id = {m}.id)")
 }
 
+/// A statement's condition (SQL) that `user` sees the message `m`, where `me` is their
+/// `chat_participants` row in its chat: they read the chat, the message came while they were a
+/// member (and, for a former member, before they left), they have neither cleared it nor deleted
+/// it for themselves, and it is not from someone they blocked by then. (Whether it was deleted
+/// for everyone or has disappeared is for the caller: some answer those as such.)
+pub fn sees_message(me: &str, user: &str, m: &str) -> String {
+    format!(
+        "({reads} AND {m}.seq > {me}.cleared_seq AND {came} AND {m}.seq <= {last_seq}
+          AND {not_hidden} AND {not_blocked})",
+        reads = reads_the_chat(me),
+        came = came_while_member(
+            &format!("{me}.chat_id"),
+            user,
+            &format!("{me}.joined_at"),
+            &format!("{m}.created_at")
+        ),
+        last_seq = last_seq_read(me),
+        not_hidden = not_hidden_for(user, m),
+        not_blocked =
+            not_sent_while_blocked(user, &format!("{m}.sender_id"), &format!("{m}.created_at")),
+    )
+}
+
 /// A statement's condition (SQL) that something of time `at` in chat `chat` came while `user`,
 /// whose latest membership began at `joined`, was a member: since then (a former member's ends
 /// where [`last_seq_read`] or their `left_at` says), or in an earlier membership of theirs (V57:

@@ -169,7 +169,9 @@ async fn stored(
         Stored::Blocked => Err(cannot_message()),
         Stored::PartnerGone => Err(partner_gone()),
         Stored::BadReply => Err(ApiError::Validation(
-            "`replyToId` is not a message of this chat that you can see (or it was deleted)".into(),
+            "`replyToId` is not a message you can see of this chat (or, in a 1:1, one the other \
+             member sent in a chat you share), or it was deleted"
+                .into(),
         )),
         Stored::BadMedia => Err(ApiError::Validation(
             "`mediaId` names no file of this type that you uploaded for this chat".into(),
