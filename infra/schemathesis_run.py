@@ -42,7 +42,7 @@ BUSINESS_RULE_400 = [
     "POST /api/contacts/sync",
     "POST /api/contacts/import",
     "GET /api/messages/search",
-    # A mute's end already past, or given with an unmute.
+    # A mute's end already past, or given with an unmute; a pin for a chat archived (or being).
     "PUT /api/chats/{chatId}",
     # Members, roles and invite links of a 1:1 chat (the seeded `chatId` is one): it is no group.
     "POST /api/chats/{chatId}/participants",

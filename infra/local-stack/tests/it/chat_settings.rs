@@ -169,6 +169,71 @@ async fn pins_sent_at_once_still_pin_three_chats_at_most() {
     app.stop().await;
 }
 
+/// Archiving a chat unpins it (WhatsApp's rule): the pin it held is free for another chat, and
+/// an archived chat is pinned only as it is unarchived.
+#[tokio::test]
+async fn archiving_a_pinned_chat_unpins_it_and_frees_its_pin() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let mut chats = Vec::new();
+    for i in 0..4 {
+        let other = app.register(&format!("friend{i}")).await;
+        chats.push(app.open_chat(&alice, &other).await);
+    }
+    let pin = json!({ "settings": { "pinChat": true } });
+    for chat in &chats[..3] {
+        let (status, body) = update(&app, &alice, chat, pin.clone()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chats[0],
+        json!({ "settings": { "archived": true } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["settings"]["pinChat"], false, "{body}");
+    let (status, body) = update(&app, &alice, &chats[3], pin.clone()).await;
+    assert_eq!(status, 200, "the archived chat's pin is free: {body}");
+    // Pinning an archived chat is refused, and changes nothing, unless it unarchives it too.
+    let archive_and_pin = json!({ "settings": { "archived": true, "pinChat": true } });
+    let (status, body) = update(&app, &alice, &chats[1], archive_and_pin).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{body}");
+    let (status, body) = update(&app, &alice, &chats[0], pin).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, rows) = app.get("/api/chats", Some(&alice.access)).await;
+    let pinned: Vec<&str> = rows["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["settings"]["pinChat"] == true)
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(pinned.len(), 3, "{rows}");
+    assert!(pinned.contains(&chats[1].as_str()), "{rows}");
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chats[1],
+        json!({ "settings": { "pinChat": false } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = update(
+        &app,
+        &alice,
+        &chats[0],
+        json!({ "settings": { "archived": false, "pinChat": true } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["settings"]["pinChat"], true, "{body}");
+    assert_eq!(body["data"]["settings"]["archived"], false, "{body}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
     let app = spawn_app().await;

@@ -619,10 +619,11 @@ pub struct ChatSettingsPatch {
     #[serde(default, deserialize_with = "optional_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub mute_until: Option<chrono::DateTime<chrono::Utc>>,
-    /// Pinned chats come first in the list; three at most.
+    /// Pinned chats come first in the list; three at most, none of them archived.
     #[serde(default)]
     pub pin_chat: Option<bool>,
-    /// Archived chats are left out of the list unless `archived=true` asks for them.
+    /// Archived chats are left out of the list unless `archived=true` asks for them. Archiving
+    /// unpins.
     #[serde(default)]
     pub archived: Option<bool>,
     /// `true` marks the chat unread (until the caller next reads in it); `false` unmarks it.

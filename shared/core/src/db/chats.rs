@@ -1230,6 +1230,9 @@ pub enum ChatChange {
     Changed,
     /// A fourth pinned chat.
     TooManyPinned,
+    /// A pin for an archived chat (archiving unpins, as WhatsApp's does: the list shows no
+    /// archived chat among its pinned ones).
+    ArchivedNotPinned,
 }
 
 /// Pinned chats per user at most (WhatsApp's three).
@@ -1399,15 +1402,18 @@ pub async fn update(
             // Counted under the user's lock: pins sent together do not all count the same
             // few, and pass the limit together.
             super::users::lock(&tx, user).await?;
-            let pinned: i64 = tx
+            let row = tx
                 .query_one(
-                    "SELECT count(*) AS n FROM chat_participants
-                     WHERE user_id = $1 AND pinned_at IS NOT NULL AND left_at IS NULL AND chat_id <> $2",
+                    "SELECT count(*) FILTER (WHERE chat_id <> $2 AND pinned_at IS NOT NULL) AS pinned,
+                            coalesce(bool_or(archived) FILTER (WHERE chat_id = $2), false) AS archived
+                     FROM chat_participants WHERE user_id = $1 AND left_at IS NULL",
                     &[&user, &chat_id],
                 )
-                .await?
-                .get("n");
-            if pinned >= MAX_PINNED_CHATS {
+                .await?;
+            if settings.archived.unwrap_or(row.get("archived")) {
+                return Ok(ChatChange::ArchivedNotPinned);
+            }
+            if row.get::<_, i64>("pinned") >= MAX_PINNED_CHATS {
                 return Ok(ChatChange::TooManyPinned);
             }
         }
@@ -1417,7 +1423,8 @@ pub async fn update(
                     "UPDATE chat_participants AS me SET
                  muted_until = CASE WHEN $3::boolean IS NULL THEN muted_until
                                     WHEN $3 THEN coalesce($4, 'infinity'::timestamptz) END,
-                 pinned_at = CASE WHEN $5::boolean IS NULL THEN pinned_at
+                 pinned_at = CASE WHEN $6::boolean THEN NULL
+                                  WHEN $5::boolean IS NULL THEN pinned_at
                                   WHEN $5 THEN coalesce(pinned_at, now()) END,
                  archived = coalesce($6, archived),
                  marked_unread = coalesce($7, marked_unread)

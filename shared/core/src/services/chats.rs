@@ -306,6 +306,11 @@ pub async fn update(
                 "at most {MAX_PINNED_CHATS} chats are pinned: unpin one first"
             )))
         }
+        ChatChange::ArchivedNotPinned => return Err(ApiError::Validation(
+            "`settings.pinChat`: an archived chat is not pinned (archiving unpins): unarchive it \
+                 (`archived: false`, in the same request if you like) to pin it"
+                .into(),
+        )),
     }
     super::relay::wake(
         app,
