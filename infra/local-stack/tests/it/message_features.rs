@@ -90,6 +90,25 @@ async fn the_sender_edits_text_within_the_window_and_the_history_is_kept() {
         )
         .await;
     assert_eq!(status, 403, "a location is not edited");
+    // Nor a forwarded copy: it shows someone else's words, and would still say so.
+    let original = app.sent(&bob, &chat, "as bob wrote it").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{original}/forward"),
+            Some(&alice.access),
+            json!({ "chatIds": [chat] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let copy = body["data"][0]["id"].as_str().unwrap();
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{copy}"),
+            &alice.access,
+            json!({ "content": "as alice would have it" }),
+        )
+        .await;
+    assert_eq!(status, 403, "a forwarded copy is not edited: {body}");
     // A photo's caption is, and its file stays.
     let mut picture = Vec::new();
     image::RgbImage::from_pixel(8, 8, image::Rgb([30, 200, 30]))

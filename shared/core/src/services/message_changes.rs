@@ -66,7 +66,7 @@ const EDITABLE_KINDS: [&str; 4] = ["text", "image", "video", "document"];
 
 /// `PUT /api/chats/{chatId}/messages/{messageId}`: the sender changes a text message's text, or
 /// a photo's, video's or document's caption (one may be added), within the edit window (15
-/// minutes by default); the text it replaces is kept.
+/// minutes by default), unless it is a forwarded copy; the text it replaces is kept.
 #[utoipa::path(put, path = "/api/chats/{chatId}/messages/{messageId}", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     request_body = EditMessageRequest,
@@ -114,6 +114,13 @@ pub async fn edit(
         return Err(ApiError::PermissionDenied(
             "only a text message, or the caption of a photo, video or document, can be edited"
                 .into(),
+        ));
+    }
+    // A forwarded copy shows someone else's words, marked as theirs: changed, it would still
+    // claim them (WhatsApp edits no forwarded message either).
+    if target.forward_count > 0 {
+        return Err(ApiError::PermissionDenied(
+            "a forwarded message cannot be edited".into(),
         ));
     }
     within(&target, app.settings.edit_window, "edited")?;
