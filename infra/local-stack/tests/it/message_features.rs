@@ -2273,6 +2273,15 @@ async fn a_live_location_moves_until_stopped_and_only_its_sender_moves_it() {
         .put(&path, &bob.access, json!({ "latitude": 0, "longitude": 0 }))
         .await;
     assert_eq!(status, 403, "only its sender");
+    // Nor is it forwarded: the copy would be a live location of its forwarder, moved by them.
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{id}/forward"),
+            Some(&bob.access),
+            json!({ "chatIds": [chat] }),
+        )
+        .await;
+    assert_eq!(status, 403, "a live location is not forwarded: {body}");
     let (status, _) = app
         .put(
             &path,

@@ -194,7 +194,8 @@ pub const MAX_FORWARD_CHATS: usize = 5;
 /// is sent as any message is (membership, permissions, blocks), chat after chat in the order
 /// given: a chat that refuses it ends the forward with its refusal, and the copies made before
 /// it stay sent. A repeated forward of the same message to the same chat returns the copy
-/// already made.
+/// already made. A system line, an encrypted or view-once message and a live location are not
+/// forwarded.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/forward", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     request_body = ForwardMessageRequest,
@@ -229,6 +230,12 @@ pub async fn forward(
     {
         return Err(ApiError::PermissionDenied(
             "this message cannot be forwarded".into(),
+        ));
+    }
+    // Its copy would be a live location of the forwarder's, which they could move.
+    if original.metadata.contains_key("liveSeconds") {
+        return Err(ApiError::PermissionDenied(
+            "a live location cannot be forwarded".into(),
         ));
     }
     let hops = source.forward_count + 1;
