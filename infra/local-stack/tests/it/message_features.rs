@@ -2905,6 +2905,73 @@ async fn a_private_reply_quotes_the_other_members_message_from_a_shared_group() 
     app.stop().await;
 }
 
+/// A system line ("alice created the group") is the chat's record of what happened: nobody
+/// reacts to it, pins, stars or quotes it, and not even an admin deletes it for everyone; each
+/// member may delete it for themselves.
+#[tokio::test]
+async fn a_system_line_is_the_chats_record_and_takes_no_marks() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let group = app.open_group(&alice, "club", &[&bob]).await;
+    let (status, body) = app
+        .get(&format!("/api/chats/{group}/messages"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let line = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "system")
+        .and_then(|m| m["id"].as_str())
+        .expect("the group's creation line")
+        .to_owned();
+    let path = format!("/api/chats/{group}/messages/{line}");
+    let refused = [
+        app.post(
+            &format!("{path}/reactions"),
+            Some(&bob.access),
+            json!({ "emoji": "👍" }),
+        )
+        .await,
+        app.post(&format!("{path}/star"), Some(&bob.access), json!({}))
+            .await,
+        app.post(&format!("{path}/pin"), Some(&alice.access), json!({}))
+            .await,
+        app.delete(&path, &alice.access, json!({ "deleteForEveryone": true }))
+            .await,
+    ];
+    for (status, body) in refused {
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"]["code"], "PERMISSION_DENIED", "{body}");
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "re", "content": "welcome", "replyToId": line }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = app
+        .get(&format!("/api/chats/{group}/messages"), Some(&alice.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let kept = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == line.as_str());
+    let kept = kept.expect("the line is still there");
+    assert_eq!(kept["reactions"], json!([]), "{kept}");
+    assert!(!kept["content"].is_null(), "{kept}");
+    let (status, body) = app
+        .delete(&path, &bob.access, json!({ "deleteForEveryone": false }))
+        .await;
+    assert_eq!(status, 200, "for himself: {body}");
+    app.stop().await;
+}
+
 /// A forward that a later chat refuses still delivers, at once, the copies made before it (not
 /// with the relay's next scheduled run, here an hour away).
 #[tokio::test]

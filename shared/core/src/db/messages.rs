@@ -152,9 +152,11 @@ pub async fn insert_many(
                                               WHERE b.user_id = i.sender_id AND b.related_user_id = o.user_id
                                                 AND b.relationship_type = 'blocked'))) AS blocked,
                         -- A message the sender sees: of their memberships, not cleared or
-                        -- deleted for themselves, not deleted for everyone, not disappeared.
+                        -- deleted for themselves, not deleted for everyone, not disappeared, and
+                        -- no system line (`services::message_changes::not_a_system_line`).
                         i.reply_to_id IS NULL OR EXISTS (
                             SELECT 1 FROM messages r WHERE r.id = i.reply_to_id AND r.chat_id = i.chat_id
+                                                       AND r.type <> 'system'
                                                        AND NOT r.deleted_for_everyone AND {reply_not_expired}
                                                        AND r.seq > member.cleared_seq AND {reply_seen}
                                                        AND {reply_not_hidden}

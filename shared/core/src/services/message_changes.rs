@@ -48,6 +48,18 @@ pub(super) async fn changeable(
     Ok(target)
 }
 
+/// Refused for a system line ("alice added bob"): the chat's record of what happened, not
+/// anyone's message, so nobody reacts to it, pins, stars or quotes it, or deletes it for
+/// everyone (each member may still delete it for themselves).
+pub(super) fn not_a_system_line(target: &Target, what: &str) -> Result<(), ApiError> {
+    if target.kind == "system" {
+        return Err(ApiError::PermissionDenied(format!(
+            "a system message cannot be {what}"
+        )));
+    }
+    Ok(())
+}
+
 /// Refused once a message is older than `window`.
 fn within(target: &Target, window: Duration, what: &str) -> Result<(), ApiError> {
     let age = chrono::Utc::now() - target.created_at;
@@ -221,6 +233,7 @@ pub async fn delete(
             if !target.member {
                 return Err(super::participants::no_longer_a_member());
             }
+            not_a_system_line(&target, "deleted for everyone")?;
             let sender = target.sender_id == Some(caller.user_id);
             let group_admin =
                 target.chat_kind == ChatType::Group && target.role == ParticipantRole::Admin;
@@ -374,5 +387,6 @@ async fn reactable(
     if target.blocked {
         return Err(super::messaging::cannot_message());
     }
+    not_a_system_line(&target, "reacted to")?;
     Ok(target)
 }

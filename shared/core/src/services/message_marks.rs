@@ -19,7 +19,7 @@ use crate::db::{chats, events, messages};
 use crate::error::ApiError;
 use crate::App;
 
-use super::message_changes::{changeable, visible};
+use super::message_changes::{changeable, not_a_system_line, visible};
 
 /// `POST /api/chats/{chatId}/messages/{messageId}/keep`: keep a disappearing message in the
 /// chat, for everyone: it stops disappearing until whoever kept it, or its sender, unkeeps it.
@@ -153,6 +153,7 @@ pub async fn pin(
     if target.blocked {
         return Err(super::messaging::cannot_message());
     }
+    not_a_system_line(&target, "pinned")?;
     let seconds = body.duration_seconds.0;
     let expires_at =
         match message_marks::pin(&tx, chat_id, message_id, caller.user_id, seconds).await? {
@@ -235,6 +236,9 @@ pub async fn star(
         return Err(ApiError::PermissionDenied(
             "a deleted message cannot be starred".into(),
         ));
+    }
+    if starred {
+        not_a_system_line(&target, "starred")?;
     }
     let changed = if starred {
         message_marks::star(&tx, caller.user_id, message_id).await?

@@ -170,7 +170,7 @@ async fn stored(
         Stored::PartnerGone => Err(partner_gone()),
         Stored::BadReply => Err(ApiError::Validation(
             "`replyToId` is not a message you can see of this chat (or, in a 1:1, one the other \
-             member sent in a chat you share), or it was deleted"
+             member sent in a chat you share), or it was deleted, or is a system message"
                 .into(),
         )),
         Stored::BadMedia => Err(ApiError::Validation(
