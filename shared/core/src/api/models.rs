@@ -994,6 +994,8 @@ pub struct InvitationListed {
     /// Who invited them (absent once that account is erased).
     pub invited_by: Option<Uuid>,
     pub invited_at: Timestamp,
+    /// Unanswered by then, it is gone (three days after it was sent).
+    pub expires_at: Timestamp,
 }
 
 /// A waiting join request (`GET /api/chats/{chatId}/join-requests`).

@@ -271,15 +271,26 @@ pub async fn create_group(
     Ok(chat_id)
 }
 
+/// How long an invitation waits for its answer (WhatsApp's three days); after it, it is gone
+/// (answered 404, forgotten by the scheduled run) and inviting again renews it.
+pub const INVITATION_LIFETIME_DAYS: i32 = 3;
+
+/// A statement's condition (SQL) that the invitation `i` has not expired.
+fn invitation_live(i: &str) -> String {
+    format!("{i}.created_at > now() - make_interval(days => {INVITATION_LIFETIME_DAYS})")
+}
+
 /// The group invitations waiting for `user`'s answer, newest first.
 pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(
-            "SELECT i.chat_id, c.name, i.invited_by, i.created_at
+        .prepare_cached(&format!(
+            "SELECT i.chat_id, c.name, i.invited_by, i.created_at,
+                    i.created_at + make_interval(days => {INVITATION_LIFETIME_DAYS}) AS expires_at
              FROM chat_invitations i JOIN chats c ON c.id = i.chat_id
-             WHERE i.user_id = $1 ORDER BY i.created_at DESC, i.chat_id",
-        )
+             WHERE i.user_id = $1 AND {live} ORDER BY i.created_at DESC, i.chat_id",
+            live = invitation_live("i"),
+        ))
         .await?;
     Ok(client
         .query(&stmt, &[&user])
@@ -290,8 +301,24 @@ pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>
             name: r.get::<_, Option<String>>("name").unwrap_or_default(),
             invited_by: r.get("invited_by"),
             invited_at: Timestamp(r.get("created_at")),
+            expires_at: Timestamp(r.get("expires_at")),
         })
         .collect())
+}
+
+/// Forget the invitations nobody answered in time; how many.
+pub async fn forget_expired_invitations(
+    client: &impl deadpool_postgres::GenericClient,
+) -> Result<u64, ApiError> {
+    Ok(client
+        .execute(
+            &format!(
+                "DELETE FROM chat_invitations i WHERE NOT {}",
+                invitation_live("i")
+            ),
+            &[],
+        )
+        .await?)
 }
 
 /// What answering an invitation came to.
@@ -323,7 +350,10 @@ pub async fn answer_invitation(
     }
     let found = tx
         .execute(
-            "DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2",
+            &format!(
+                "DELETE FROM chat_invitations i WHERE i.chat_id = $1 AND i.user_id = $2 AND {}",
+                invitation_live("i")
+            ),
             &[&chat_id, &user],
         )
         .await?
@@ -992,17 +1022,24 @@ pub async fn set_role(
 }
 
 /// Invite `user` to the group (their privacy lets `invited_by` only invite them), with the
-/// `chat:invitation` event in their stream. An invitation already there stays.
+/// `chat:invitation` event in their stream. An invitation already waiting stays; an expired one
+/// is renewed, from `invited_by`.
 pub async fn invite(db: &Db, chat_id: Uuid, user: Uuid, invited_by: Uuid) -> Result<(), ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let name: Option<String> = tx
         .query_one(
-            "WITH new AS (
-                 INSERT INTO chat_invitations (chat_id, user_id, invited_by) VALUES ($1, $2, $3)
-                 ON CONFLICT (chat_id, user_id) DO NOTHING RETURNING 1
-             )
-             SELECT CASE WHEN EXISTS (SELECT 1 FROM new) THEN (SELECT name FROM chats WHERE id = $1) END AS name",
+            &format!(
+                "WITH new AS (
+                     INSERT INTO chat_invitations AS i (chat_id, user_id, invited_by) VALUES ($1, $2, $3)
+                     ON CONFLICT (chat_id, user_id) DO UPDATE
+                     SET invited_by = excluded.invited_by, created_at = now()
+                     WHERE NOT {live}
+                     RETURNING 1
+                 )
+                 SELECT CASE WHEN EXISTS (SELECT 1 FROM new) THEN (SELECT name FROM chats WHERE id = $1) END AS name",
+                live = invitation_live("i"),
+            ),
             &[&chat_id, &user, &invited_by],
         )
         .await?

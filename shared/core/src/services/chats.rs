@@ -136,7 +136,7 @@ pub async fn create(
 }
 
 /// `GET /api/chats/invitations`: the group invitations waiting for the caller's answer, newest
-/// first. The devices online are told of each as it comes (`chat:invitation`); a new device, or
+/// first; each waits three days (`expiresAt`), then is gone. The devices online are told of each as it comes (`chat:invitation`); a new device, or
 /// one whose sync cursor expired, finds them here.
 #[utoipa::path(get, path = "/api/chats/invitations", tag = "chats", security(("bearer" = [])),
     responses((status = 200, description = "Waiting invitations, newest first", body = Envelope<Vec<InvitationListed>>)))]

@@ -76,8 +76,9 @@ const EXPIRY_BATCH: i64 = 5_000;
 
 /// The scheduled run: housekeeping (compact the log past its retention, merge new words into
 /// the search index, erase disappearing messages whose time is up, forget spent links and codes,
-/// abuse reports past 90 days and ended rate-limit windows, delete files nothing shows, retire
-/// push endpoints no device uses, end calls nobody answered), then relay what is stable. The
+/// group invitations unanswered for 3 days, abuse reports past 90 days and ended rate-limit
+/// windows, delete files nothing shows, retire push endpoints no device uses, end calls nobody
+/// answered), then relay what is stable. The
 /// relay is the safety net for lost wake-ups, so it runs whatever housekeeping ran into; a
 /// housekeeping step that failed is logged, the others still run, and the first failure is
 /// answered after the relay (so the invocation reports it).
@@ -125,6 +126,12 @@ async fn housekeeping(app: &App) -> Result<(), ApiError> {
     note(
         "forget spent links and codes",
         crate::db::tokens::forget_spent(&client).await.map(drop),
+    );
+    note(
+        "forget expired group invitations",
+        crate::db::chats::forget_expired_invitations(&client)
+            .await
+            .map(drop),
     );
     note(
         "forget old abuse reports",

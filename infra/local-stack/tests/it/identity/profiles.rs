@@ -305,6 +305,89 @@ async fn who_may_add_you_to_groups_is_your_choice_and_others_invite_you() {
     app.stop().await;
 }
 
+/// An invitation waits three days (WhatsApp's): then it is no longer listed, accepting it
+/// answers 404, the scheduled run forgets it, and inviting again renews it.
+#[tokio::test]
+async fn an_unanswered_invitation_expires_after_three_days_and_inviting_again_renews_it() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let (status, body) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "privacySettings": { "groups": "nobody" } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let group = app.open_group(&alice, "club", &[&carol]).await;
+    let invite = || async {
+        let (status, body) = app
+            .post(
+                &format!("/api/chats/{group}/participants"),
+                Some(&alice.access),
+                json!({ "userId": bob.id }),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["data"]["status"]),
+            (200, &json!("invited")),
+            "{body}"
+        );
+    };
+    let listed = || async {
+        let (status, body) = app.get("/api/chats/invitations", Some(&bob.access)).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].as_array().unwrap().clone()
+    };
+    invite().await;
+    let waiting = listed().await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let sent: chrono::DateTime<chrono::Utc> =
+        waiting[0]["invitedAt"].as_str().unwrap().parse().unwrap();
+    let expires: chrono::DateTime<chrono::Utc> =
+        waiting[0]["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expires - sent, chrono::Duration::days(3));
+
+    let owner = app.owner_db().await;
+    let db = owner.get().await.unwrap();
+    let age = |days: i32| {
+        let db = &db;
+        async move {
+            db.execute(
+                "UPDATE chat_invitations SET created_at = now() - make_interval(days => $1)",
+                &[&days],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    age(4).await;
+    assert!(listed().await.is_empty(), "expired");
+    let accept = format!("/api/chats/{group}/invitation");
+    let (status, body) = app.post(&accept, Some(&bob.access), json!({})).await;
+    assert_eq!(status, 404, "{body}");
+    // Invited again, it waits anew.
+    invite().await;
+    assert_eq!(listed().await.len(), 1);
+    age(4).await;
+    banter_core::services::relay::scheduled(app.app())
+        .await
+        .unwrap();
+    let left: i64 = db
+        .query_one("SELECT count(*) AS n FROM chat_invitations", &[])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(left, 0, "the scheduled run forgets it");
+    invite().await;
+    age(2).await;
+    let (status, body) = app.post(&accept, Some(&bob.access), json!({})).await;
+    assert_eq!(status, 200, "two days old, it still holds: {body}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn short_searches_match_username_prefixes() {
     let app = spawn_app().await;
