@@ -283,9 +283,11 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         )
         .await
         .map(Reply::ok),
-        "POST /api/chats/{chatId}/clear" => chats::clear(app, caller, req.path_id("chatId")?)
-            .await
-            .map(Reply::ok),
+        "POST /api/chats/{chatId}/clear" => {
+            chats::clear(app, caller, req.path_id("chatId")?, req.body(max)?)
+                .await
+                .map(Reply::ok)
+        }
         "POST /api/chats/{chatId}/invite-link" => {
             invite_links::create(app, caller, req.path_id("chatId")?, req.body(max)?)
                 .await

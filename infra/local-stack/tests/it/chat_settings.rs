@@ -595,6 +595,106 @@ async fn clearing_a_chat_empties_it_for_me_alone_and_keeps_it_in_my_list() {
     app.stop().await;
 }
 
+/// Clearing keeps the messages you starred, in the history and the starred list (WhatsApp's
+/// default), unless `keepStarred: false` asks to clear them too.
+#[tokio::test]
+async fn clearing_a_chat_keeps_what_i_starred_unless_i_say_otherwise() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three", "four", "five"] {
+        ids.push(app.sent(&bob, &chat, text).await);
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{}/read", ids[4]),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for starred in [&ids[3], &ids[1]] {
+        let (status, body) = app
+            .post(
+                &format!("/api/chats/{chat}/messages/{starred}/star"),
+                Some(&alice.access),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let alice_phone = app.login(&alice).await;
+    let mut phone_ws = app.ws(&alice_phone.access).await;
+    let clear = format!("/api/chats/{chat}/clear");
+    let (status, body) = app.post(&clear, Some(&alice.access), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["clearedSeq"], 5);
+    assert_eq!(
+        body["data"]["keptStarred"],
+        json!([ids[1], ids[3]]),
+        "{body}"
+    );
+    let cleared = phone_ws.next_event("chat:cleared").await;
+    assert_eq!(
+        cleared["data"]["keptStarred"],
+        json!([ids[1], ids[3]]),
+        "{cleared}"
+    );
+    assert_eq!(contents(&app, &alice, &chat).await, ["four", "two"]);
+    assert_eq!(contents(&app, &bob, &chat).await.len(), 5, "only for her");
+    let (_, starred) = app.get("/api/messages/starred", Some(&alice.access)).await;
+    assert_eq!(starred["data"].as_array().unwrap().len(), 2, "{starred}");
+    for (word, found) in [("three", 0), ("four", 1)] {
+        let (_, hits) = app
+            .get(
+                &format!("/api/messages/search?q={word}"),
+                Some(&alice.access),
+            )
+            .await;
+        assert_eq!(
+            hits["data"].as_array().unwrap().len(),
+            found,
+            "{word}: {hits}"
+        );
+    }
+    let (_, listed) = app.get("/api/chats", Some(&alice.access)).await;
+    let row = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .expect("still in her list")
+        .clone();
+    assert_eq!(row["lastMessage"]["content"], "four", "{row}");
+    assert_eq!(row["unreadCount"], 0, "{row}");
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{}/reactions", ids[2]),
+            Some(&alice.access),
+            json!({ "emoji": "👍" }),
+        )
+        .await;
+    assert_eq!(status, 404, "a cleared message is gone for her: {body}");
+    assert_eq!(app.send_text(&bob, &chat, "six").await.0, 201);
+    assert_eq!(contents(&app, &alice, &chat).await, ["four", "six", "two"]);
+
+    let (status, body) = app
+        .post(&clear, Some(&alice.access), json!({ "keepStarred": false }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["keptStarred"], json!([]), "{body}");
+    assert!(contents(&app, &alice, &chat).await.is_empty());
+    let (_, starred) = app.get("/api/messages/starred", Some(&alice.access)).await;
+    assert_eq!(starred["data"], json!([]), "{starred}");
+    let (status, body) = app
+        .post(&clear, Some(&alice.access), json!({ "keepStarred": "no" }))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn group_permissions_decide_who_sends_edits_and_adds() {
     let app = spawn_app().await;

@@ -922,8 +922,10 @@ pub enum AddStatus {
 #[serde(rename_all = "camelCase")]
 pub struct HistoryCleared {
     pub chat_id: Uuid,
-    /// The last `seq` cleared: history continues after it.
+    /// The last `seq` cleared: history continues after it, but for `keptStarred`.
     pub cleared_seq: i64,
+    /// The caller's starred messages up to `clearedSeq`, which stay in the history.
+    pub kept_starred: Vec<Uuid>,
 }
 
 /// A group's invite link (`POST /api/chats/{chatId}/invite-link`).

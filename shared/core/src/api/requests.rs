@@ -1018,6 +1018,15 @@ impl utoipa::PartialSchema for PollAnswerIndex {
 
 impl ToSchema for PollAnswerIndex {}
 
+/// `POST /api/chats/{chatId}/clear` (the body may be left out).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClearChatRequest {
+    /// Keep the messages you starred in the history (default `true`); `false` clears them too.
+    #[serde(default)]
+    pub keep_starred: Option<bool>,
+}
+
 /// `POST .../messages/{messageId}/pin`: for how long.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1148,8 +1148,12 @@ pub struct ChatUpdated {
 #[serde(rename_all = "camelCase")]
 pub struct ChatCleared {
     pub chat_id: Uuid,
-    /// The last `seq` cleared: history continues after it.
+    /// The last `seq` cleared: history continues after it, but for `keptStarred`.
     pub cleared_seq: i64,
+    /// The caller's starred messages up to `clearedSeq`, which stay in the history (clearing
+    /// keeps them unless asked not to).
+    #[serde(default)]
+    pub kept_starred: Vec<Uuid>,
 }
 
 /// `chat:deleted`.

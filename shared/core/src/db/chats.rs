@@ -1526,21 +1526,35 @@ pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, A
     Ok(true)
 }
 
+/// What clearing a chat came to: the last `seq` cleared, and the starred messages kept.
+pub struct Cleared {
+    pub cleared_seq: i64,
+    pub kept_starred: Vec<Uuid>,
+}
+
 /// Clear a chat's history so far for `user` (a 1:1 chat or a group they are in): what they read
 /// and the list's preview start after it, the chat stays in their list, and their other
-/// devices are told (`chat:cleared`). The `seq` it is cleared up to, or `None` if not a member.
-pub async fn clear_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<Option<i64>, ApiError> {
+/// devices are told (`chat:cleared`). With `keep_starred` (WhatsApp's default) the messages they
+/// starred stay: the history's start moves to just before the first of them, and the others
+/// after it are hidden for them one by one, as deleting for themselves hides one. `None` if
+/// they do not read the chat.
+pub async fn clear_for_me(
+    db: &Db,
+    chat_id: Uuid,
+    user: Uuid,
+    keep_starred: bool,
+) -> Result<Option<Cleared>, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let Some(row) = tx
         .query_opt(
             &format!(
-                "UPDATE chat_participants p SET cleared_seq = least(s.last_seq, {})
-                 FROM chat_sequences s
-                 WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id = $2 AND {}
-                 RETURNING p.cleared_seq",
-                super::last_seq_read("p"),
-                super::reads_the_chat("p"),
+                "SELECT least(s.last_seq, {last_seq}) AS upto
+                 FROM chat_participants p JOIN chat_sequences s ON s.chat_id = p.chat_id
+                 WHERE p.chat_id = $1 AND p.user_id = $2 AND {reads}
+                 FOR UPDATE OF p",
+                last_seq = super::last_seq_read("p"),
+                reads = super::reads_the_chat("p"),
             ),
             &[&chat_id, &user],
         )
@@ -1548,15 +1562,59 @@ pub async fn clear_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<Option<i
     else {
         return Ok(None);
     };
-    let cleared_seq: i64 = row.get("cleared_seq");
+    let upto: i64 = row.get("upto");
+    let kept: Vec<(Uuid, i64)> = if keep_starred {
+        tx.query(
+            &format!(
+                "SELECT m.id, m.seq FROM message_stars st
+                 JOIN messages m ON m.id = st.message_id
+                 JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2
+                 WHERE st.user_id = $2 AND m.chat_id = $1 AND m.seq <= $3
+                   AND NOT m.deleted_for_everyone AND {sees}
+                 ORDER BY m.seq",
+                sees = super::sees_message("p", "$2", "m"),
+            ),
+            &[&chat_id, &user, &upto],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get("id"), r.get("seq")))
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let kept_starred: Vec<Uuid> = kept.iter().map(|(id, _)| *id).collect();
+    // History starts after `upto`, or just before the first message kept; what follows it
+    // up to `upto`, the kept ones aside, is hidden for them.
+    let start = kept.first().map_or(upto, |(_, seq)| seq - 1);
+    tx.execute(
+        "UPDATE chat_participants SET cleared_seq = greatest(cleared_seq, $3)
+         WHERE chat_id = $1 AND user_id = $2",
+        &[&chat_id, &user, &start],
+    )
+    .await?;
+    if !kept.is_empty() {
+        tx.execute(
+            "INSERT INTO message_hidden (message_id, user_id)
+             SELECT m.id, $2 FROM messages m
+             WHERE m.chat_id = $1 AND m.seq > $3 AND m.seq <= $4 AND m.id <> ALL($5)
+             ON CONFLICT DO NOTHING",
+            &[&chat_id, &user, &start, &upto, &kept_starred],
+        )
+        .await?;
+    }
     let cleared = ServerEvent::ChatCleared(ChatCleared {
         chat_id,
-        cleared_seq,
+        cleared_seq: upto,
+        kept_starred: kept_starred.clone(),
     });
     super::events::append_user_events(&tx, &[user], Some(user), cleared.name(), &cleared.data())
         .await?;
     tx.commit().await?;
-    Ok(Some(cleared_seq))
+    Ok(Some(Cleared {
+        cleared_seq: upto,
+        kept_starred,
+    }))
 }
 
 /// Who may see `user`'s activity in a chat (typing), and whether `user` may send there at all;

@@ -7,7 +7,7 @@ use crate::api::models::{
     InvitationDeclined, InvitationListed, OffsetPagination, Page, PageEnvelope, ParticipantRole,
 };
 use crate::api::requests::{
-    ChatListQuery, ChatSettingsPatch, CreateChatRequest, UpdateChatRequest,
+    ChatListQuery, ChatSettingsPatch, ClearChatRequest, CreateChatRequest, UpdateChatRequest,
 };
 use crate::auth::tokens::Caller;
 use crate::db::chats::{ChatChange, InvitationAnswer, MAX_PINNED_CHATS};
@@ -350,18 +350,27 @@ fn check_mute(
 }
 
 /// `POST /api/chats/{chatId}/clear`: clear the chat's history so far for yourself (the others
-/// keep theirs); it stays in your list.
+/// keep theirs); it stays in your list, and so do the messages you starred, unless
+/// `keepStarred` is `false` (WhatsApp's "Delete starred messages").
 #[utoipa::path(post, path = "/api/chats/{chatId}/clear", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
+    request_body = ClearChatRequest,
     responses((status = 200, description = "Cleared for the caller", body = Envelope<HistoryCleared>)))]
-pub async fn clear(app: &App, caller: Caller, chat_id: Uuid) -> Result<HistoryCleared, ApiError> {
-    let cleared_seq = chats::clear_for_me(&app.db, chat_id, caller.user_id)
+pub async fn clear(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    body: ClearChatRequest,
+) -> Result<HistoryCleared, ApiError> {
+    let keep_starred = body.keep_starred.unwrap_or(true);
+    let cleared = chats::clear_for_me(&app.db, chat_id, caller.user_id, keep_starred)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
     super::relay::wake(app, "chat:cleared").await;
     Ok(HistoryCleared {
         chat_id,
-        cleared_seq,
+        cleared_seq: cleared.cleared_seq,
+        kept_starred: cleared.kept_starred,
     })
 }
 
