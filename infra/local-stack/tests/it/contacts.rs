@@ -632,3 +632,68 @@ async fn vcards_import_from_phones_and_export_as_vcard_4() {
     assert_eq!(of(&carol.id)["groupIds"], json!([groups["data"][0]["id"]]));
     app.stop().await;
 }
+
+/// A 1:1 chat is named as WhatsApp names it: the name the viewer saved the other under, else
+/// the name the other gives themselves, else their username; each viewer sees their own.
+#[tokio::test]
+async fn a_one_to_one_chat_is_named_by_the_viewers_contact_name_then_the_others_own() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let names = |user: &User| {
+        let app = &app;
+        let chat = chat.clone();
+        let token = user.access.clone();
+        async move {
+            let (_, listed) = app.get("/api/chats", Some(&token)).await;
+            let in_list = listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == chat.as_str())
+                .map(|c| c["name"].clone())
+                .unwrap_or_default();
+            let (_, details) = app.get(&format!("/api/chats/{chat}"), Some(&token)).await;
+            assert_eq!(in_list, details["data"]["name"], "{listed} {details}");
+            in_list
+        }
+    };
+    let username = |user: &User| {
+        let token = user.access.clone();
+        let app = &app;
+        async move {
+            let (_, me) = app.get("/api/users/profile", Some(&token)).await;
+            me["data"]["username"].clone()
+        }
+    };
+    assert_eq!(
+        names(&alice).await,
+        username(&bob).await,
+        "no other name yet"
+    );
+    let (status, body) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "displayName": "Bobby" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(names(&alice).await, json!("Bobby"));
+    let (status, body) = app
+        .post(
+            "/api/contacts",
+            Some(&alice.access),
+            json!({ "userId": bob.id, "nickname": "Bob from work" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(names(&alice).await, json!("Bob from work"));
+    assert_eq!(
+        names(&bob).await,
+        username(&alice).await,
+        "his view is his own"
+    );
+    app.stop().await;
+}

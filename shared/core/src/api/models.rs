@@ -1070,7 +1070,8 @@ pub struct ChatDetails {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub kind: ChatType,
-    /// The group's name; for a 1:1 chat, the other person's username.
+    /// The group's name; for a 1:1 chat, the other person as the caller saved them (their
+    /// contact nickname), else the name they give themselves, else their username.
     pub name: Option<String>,
     pub description: Option<String>,
     pub avatar_url: Option<String>,
@@ -1174,6 +1175,7 @@ pub struct ChatSettings {
 #[serde(rename_all = "camelCase")]
 pub struct ChatSummary {
     pub id: Uuid,
+    /// As `ChatDetails.name`.
     pub name: Option<String>,
     #[serde(rename = "type")]
     pub kind: ChatType,

@@ -392,6 +392,20 @@ pub(super) async fn is_full(
 
 /// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on
 /// their privacy settings: `services::chats` adds them), or `None` if the viewer is not a member.
+/// A subquery (SQL) naming the other member of the 1:1 chat `c` as `viewer` (a parameter) sees
+/// them, as WhatsApp does: the name they saved them under, else the name the other gives
+/// themselves, else their username. (No row for a group.)
+fn other_name(viewer: &str) -> String {
+    format!(
+        "SELECT coalesce(n.nickname, u.display_name, u.username)
+         FROM chat_participants p JOIN users u ON u.id = p.user_id
+         LEFT JOIN user_relationships n ON n.user_id = {viewer} AND n.related_user_id = p.user_id
+                                       AND n.relationship_type = 'contact'
+         WHERE p.chat_id = c.id AND p.user_id <> {viewer} AND c.type = 'individual'
+         ORDER BY p.joined_at LIMIT 1"
+    )
+}
+
 pub async fn details(
     db: &Db,
     chat_id: Uuid,
@@ -401,7 +415,7 @@ pub async fn details(
     let chat = client
         .prepare_cached(&format!(
             // A former member sees the chat as it was when they left (`ChatDetails.leftAt`).
-            "SELECT c.type, {name} AS name, {description} AS description,
+            "SELECT c.type, {name} AS name, ({other_name}) AS other_name, {description} AS description,
                     {avatar_url} AS avatar_url, c.created_at,
                     coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
                     {timer} AS disappearing_seconds, me.left_at,
@@ -413,6 +427,7 @@ pub async fn details(
              WHERE c.id = $1",
             reads = super::reads_the_chat("me"),
             name = super::group_as_seen("me", "c", "name"),
+            other_name = other_name("$2"),
             description = super::group_as_seen("me", "c", "description"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
             timer = super::group_as_seen("me", "c", "disappearing_seconds"),
@@ -450,10 +465,7 @@ pub async fn details(
         .collect();
     let kind = ChatType::parse_stored(c.get("type"));
     let name = match kind {
-        ChatType::Individual => participants
-            .iter()
-            .find(|p| p.id != viewer)
-            .map(|p| p.username.clone()),
+        ChatType::Individual => c.get("other_name"),
         ChatType::Group => c.get("name"),
     };
     Ok(Some(ChatDetails {
@@ -561,8 +573,7 @@ pub async fn list(
                     {name} AS name, {avatar_url} AS avatar_url,
                     (SELECT count(*) FROM chat_participants p
                       WHERE p.chat_id = c.id AND {member_then}) AS participant_count,
-                    (SELECT u.username FROM chat_participants p JOIN users u ON u.id = p.user_id
-                      WHERE p.chat_id = c.id AND p.user_id <> $1 ORDER BY p.joined_at LIMIT 1) AS other_username,
+                    ({other_name}) AS other_name,
                     (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.created_at >= me.joined_at
@@ -598,6 +609,7 @@ pub async fn list(
             last_read = super::last_seq_read("me"),
             member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
             member_then_o = super::member_at("o", "coalesce(me.left_at, 'infinity')"),
+            other_name = other_name("$1"),
             name = super::group_as_seen("me", "c", "name"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
             not_expired = super::not_expired("m"),
@@ -622,7 +634,7 @@ pub async fn list(
         .map(|r| {
             let kind = ChatType::parse_stored(r.get("type"));
             let name: Option<String> = match kind {
-                ChatType::Individual => r.get("other_username"),
+                ChatType::Individual => r.get("other_name"),
                 ChatType::Group => r.get("name"),
             };
             let last_message = r
