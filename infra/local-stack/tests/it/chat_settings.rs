@@ -668,6 +668,8 @@ async fn clearing_a_chat_keeps_what_i_starred_unless_i_say_otherwise() {
         .expect("still in her list")
         .clone();
     assert_eq!(row["lastMessage"]["content"], "four", "{row}");
+    // Who sent it, by id too: the client shows its own name for them.
+    assert_eq!(row["lastMessage"]["senderId"], bob.id.as_str(), "{row}");
     assert_eq!(row["unreadCount"], 0, "{row}");
     let (status, body) = app
         .post(

@@ -1195,6 +1195,7 @@ pub struct ChatSummary {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct LastMessage {
     /// Null for a deleted message or one without text.
     pub content: Option<String>,
@@ -1202,6 +1203,9 @@ pub struct LastMessage {
     pub kind: String,
     /// The sender's username.
     pub sender: Option<String>,
+    /// Who sent it (null for a system line): a client shows its own name for them, as a
+    /// group's preview does ("Bob from work: see you").
+    pub sender_id: Option<Uuid>,
     pub timestamp: Timestamp,
 }
 

@@ -593,7 +593,8 @@ pub async fn list(
                       AND {not_expired} AND {not_blocked} AND {not_hidden})
                         AS unread_mention,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
-                    lu.username AS last_sender, lm.deleted_for_everyone AS last_deleted,
+                    lu.username AS last_sender, lm.sender_id AS last_sender_id,
+                    lm.deleted_for_everyone AS last_deleted,
                     me.left_at, {SETTINGS_COLUMNS}
              FROM page
              JOIN chats c ON c.id = page.id
@@ -645,6 +646,7 @@ pub async fn list(
                         .filter(|_| !r.get::<_, bool>("last_deleted")),
                     kind: r.get("last_type"),
                     sender: r.get("last_sender"),
+                    sender_id: r.get("last_sender_id"),
                     timestamp: Timestamp(at),
                 });
             ChatSummary {
