@@ -441,3 +441,71 @@ async fn calls_and_their_candidates_are_rate_limited() {
     );
     app.stop().await;
 }
+
+/// A block ends a call between the two, ringing or answered, whoever blocks: the other's
+/// devices stop ringing (or talking), and the call is answered, or signalled, no more.
+#[tokio::test]
+async fn a_block_ends_a_call_between_the_two_whether_ringing_or_answered() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let start = json!({ "chatId": chat, "kind": "audio", "sdp": OFFER });
+    let candidate = json!({ "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host",
+                            "sdpMid": "0", "sdpMLineIndex": 0 });
+
+    // The caller blocks while it rings: the callee's phone stops, and cannot answer.
+    let ringing = acked(&mut alice_ws, "call:start", start.clone()).await;
+    let call_id = ringing["id"].as_str().unwrap().to_owned();
+    bob_ws.next_event("call:incoming").await;
+    app.block(&alice, &bob).await;
+    let ended = bob_ws.next_event("call:ended").await;
+    assert_eq!(ended["data"]["id"], call_id.as_str(), "{ended}");
+    assert_eq!(ended["data"]["endReason"], "missed", "{ended}");
+    let answer = json!({ "callId": call_id, "sdp": ANSWER });
+    assert_eq!(
+        refused(&mut bob_ws, "call:answer", answer).await,
+        "RESOURCE_ALREADY_EXISTS",
+        "it has ended"
+    );
+    let (status, body) = app
+        .post(
+            "/api/users/unblock",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // The callee blocks once answered: the call is over for both.
+    let ongoing = acked(&mut alice_ws, "call:start", start).await;
+    let call_id = ongoing["id"].as_str().unwrap().to_owned();
+    bob_ws.next_event("call:incoming").await;
+    acked(
+        &mut bob_ws,
+        "call:answer",
+        json!({ "callId": call_id, "sdp": ANSWER }),
+    )
+    .await;
+    app.block(&bob, &alice).await;
+    let ended = alice_ws.next_event("call:ended").await;
+    assert_eq!(ended["data"]["id"], call_id.as_str(), "{ended}");
+    assert_eq!(ended["data"]["endReason"], "hung_up", "{ended}");
+    assert_eq!(
+        refused(
+            &mut alice_ws,
+            "call:candidate",
+            json!({ "callId": call_id, "candidate": candidate })
+        )
+        .await,
+        "RESOURCE_NOT_FOUND"
+    );
+    let history = calls_of(&app, &bob).await;
+    assert!(
+        history.iter().all(|c| c["status"] == "ended"),
+        "{history:?}"
+    );
+    app.stop().await;
+}

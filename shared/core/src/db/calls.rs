@@ -317,15 +317,50 @@ pub async fn end(
     let Some(call) = lock_call(&tx, call_id, user).await? else {
         return Ok(None);
     };
-    let reason = match call.status {
-        CallStatus::Ended => return Ok(Some(call)),
-        CallStatus::Ringing if call.caller_id == Some(user) => CallEndReason::Missed,
-        CallStatus::Ringing => CallEndReason::Declined,
-        CallStatus::Ongoing => CallEndReason::HungUp,
+    let Some(reason) = ending_reason(&call, user) else {
+        return Ok(Some(call));
     };
     let ended = end_call(&tx, call.id, reason, Some(user), origin).await?;
     tx.commit().await?;
     Ok(Some(ended))
+}
+
+/// Why `user` ending `call` ends it: the caller cancelling a ringing call (`missed` for the
+/// callee), the callee declining it, or either hanging up an answered one. `None`: it has ended.
+fn ending_reason(call: &Call, user: Uuid) -> Option<CallEndReason> {
+    match call.status {
+        CallStatus::Ended => None,
+        CallStatus::Ringing if call.caller_id == Some(user) => Some(CallEndReason::Missed),
+        CallStatus::Ringing => Some(CallEndReason::Declined),
+        CallStatus::Ongoing => Some(CallEndReason::HungUp),
+    }
+}
+
+/// End the live call of `chat_id` (ringing or answered), if there is one, as `user` ending it
+/// would, in the caller's transaction: a block between the two of a 1:1 chat ends their call,
+/// whoever made it, so neither goes on ringing or talking to the other.
+pub async fn end_live(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<Option<Call>, ApiError> {
+    let Some(row) = tx
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM calls c WHERE c.chat_id = $1 AND c.status <> 'ended'
+                 FOR UPDATE OF c"
+            ),
+            &[&chat_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let call = call_row(&row);
+    match ending_reason(&call, user) {
+        Some(reason) => Ok(Some(end_call(tx, call.id, reason, Some(user), None).await?)),
+        None => Ok(None),
+    }
 }
 
 /// End the calls that rang longer than `ring_for` unanswered (`missed`); how many.

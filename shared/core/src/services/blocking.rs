@@ -9,7 +9,7 @@ use crate::api::models::{BlockState, BlockedUser, Envelope, Timestamp};
 use crate::api::requests::BlockRequest;
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
-use crate::db::{chats, events, messages, relationships, users};
+use crate::db::{calls, chats, events, messages, relationships, users};
 use crate::error::ApiError;
 use crate::App;
 
@@ -60,7 +60,7 @@ pub async fn unblock(
 
 /// Block `blocked` or not; neither sees the other's presence while a block holds, and each is
 /// told at once (`presence::publish_sightline_changes`); a block stops the live locations either
-/// shares in their 1:1. The blocker's devices are told of a change (`user:blocked`,
+/// shares in their 1:1, and ends a call between them. The blocker's devices are told of a change (`user:blocked`,
 /// `user:unblocked`).
 async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(), ApiError> {
     let mut client = app.db.get().await?;
@@ -88,6 +88,8 @@ async fn set_block(app: &App, user: Uuid, blocked: Uuid, on: bool) -> Result<(),
             for sender in [user, blocked] {
                 messages::stop_live_locations(&tx, chat, sender, user).await?;
             }
+            // Nor goes on ringing, or talking to, the other.
+            calls::end_live(&tx, chat, user).await?;
         }
     }
     let published = presence::publish_sightline_changes(&tx, user, before).await?;
