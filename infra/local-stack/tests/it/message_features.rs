@@ -745,6 +745,35 @@ async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_g
         details["data"]["pinnedMessages"].as_array().unwrap().len(),
         1
     );
+    // A member who joins later, or deleted the pinned message for himself, is not shown a pin
+    // of a message he does not see.
+    let carol = app.register("carol").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/participants"),
+            Some(&admin.access),
+            json!({ "userId": carol.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let pins_of = |user: &User| {
+        let (app, group, token) = (&app, group.clone(), user.access.clone());
+        async move {
+            let (_, details) = app.get(&format!("/api/chats/{group}"), Some(&token)).await;
+            details["data"]["pinnedMessages"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(pins_of(&carol).await, 0, "pinned before she joined");
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{}", ids[3]),
+            &bob.access,
+            json!({ "deleteForEveryone": false }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(pins_of(&bob).await, 0, "deleted for himself");
+    assert_eq!(pins_of(&admin).await, 1);
     app.stop().await;
 }
 

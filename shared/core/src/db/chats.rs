@@ -478,7 +478,7 @@ pub async fn details(
         settings: settings_row(&c),
         permissions: (kind == ChatType::Group).then(|| permissions_row(&c)),
         pinned_messages: match left_at {
-            None => super::message_marks::pins_of(&client, chat_id).await?,
+            None => super::message_marks::pins_of(&client, chat_id, viewer).await?,
             Some(_) => Vec::new(),
         },
         disappearing_seconds: c.get("disappearing_seconds"),

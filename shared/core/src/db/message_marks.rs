@@ -79,19 +79,29 @@ pub async fn unpin(
         .is_some_and(|r| r.get("live")))
 }
 
-/// A chat's live pins, most recently pinned first.
+/// A chat's live pins that `viewer` sees the message of (not one from before they joined,
+/// cleared or deleted for themselves, nor one from someone they block), most recently pinned
+/// first.
 pub async fn pins_of(
     client: &impl GenericClient,
     chat_id: Uuid,
+    viewer: Uuid,
 ) -> Result<Vec<PinnedMessage>, ApiError> {
     let stmt = client
-        .prepare_cached(
-            "SELECT message_id, pinned_by, pinned_at, expires_at FROM message_pins
-             WHERE chat_id = $1 AND expires_at > now() ORDER BY pinned_at DESC, message_id",
-        )
+        .prepare_cached(&format!(
+            "SELECT pin.message_id, pin.pinned_by, pin.pinned_at, pin.expires_at
+             FROM message_pins pin
+             JOIN messages m ON m.id = pin.message_id
+             JOIN chat_participants p ON p.chat_id = pin.chat_id AND p.user_id = $2
+             WHERE pin.chat_id = $1 AND pin.expires_at > now()
+               AND NOT m.deleted_for_everyone AND {not_expired} AND {sees}
+             ORDER BY pin.pinned_at DESC, pin.message_id",
+            not_expired = super::not_expired("m"),
+            sees = super::sees_message("p", "$2", "m"),
+        ))
         .await?;
     Ok(client
-        .query(&stmt, &[&chat_id])
+        .query(&stmt, &[&chat_id, &viewer])
         .await?
         .iter()
         .map(|r| PinnedMessage {
