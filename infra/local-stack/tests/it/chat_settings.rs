@@ -576,14 +576,7 @@ async fn clearing_a_chat_empties_it_for_me_alone_and_keeps_it_in_my_list() {
         ["one", "two"],
         "only for her"
     );
-    let (_, listed) = app.get("/api/chats", Some(&alice.access)).await;
-    let row = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == chat.as_str())
-        .expect("still in her list")
-        .clone();
+    let row = app.chat_row(&alice, &chat).await;
     assert_eq!(
         row["lastMessage"],
         Value::Null,
@@ -659,14 +652,7 @@ async fn clearing_a_chat_keeps_what_i_starred_unless_i_say_otherwise() {
             "{word}: {hits}"
         );
     }
-    let (_, listed) = app.get("/api/chats", Some(&alice.access)).await;
-    let row = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == chat.as_str())
-        .expect("still in her list")
-        .clone();
+    let row = app.chat_row(&alice, &chat).await;
     assert_eq!(row["lastMessage"]["content"], "four", "{row}");
     // Who sent it, by id too: the client shows its own name for them.
     assert_eq!(row["lastMessage"]["senderId"], bob.id.as_str(), "{row}");

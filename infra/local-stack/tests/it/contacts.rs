@@ -642,20 +642,14 @@ async fn a_one_to_one_chat_is_named_by_the_viewers_contact_name_then_the_others_
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
     let names = |user: &User| {
-        let app = &app;
-        let chat = chat.clone();
-        let token = user.access.clone();
+        let (app, chat) = (&app, chat.clone());
+        let user = user.clone();
         async move {
-            let (_, listed) = app.get("/api/chats", Some(&token)).await;
-            let in_list = listed["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["id"] == chat.as_str())
-                .map(|c| c["name"].clone())
-                .unwrap_or_default();
-            let (_, details) = app.get(&format!("/api/chats/{chat}"), Some(&token)).await;
-            assert_eq!(in_list, details["data"]["name"], "{listed} {details}");
+            let in_list = app.chat_row(&user, &chat).await["name"].clone();
+            let (_, details) = app
+                .get(&format!("/api/chats/{chat}"), Some(&user.access))
+                .await;
+            assert_eq!(in_list, details["data"]["name"], "{details}");
             in_list
         }
     };
