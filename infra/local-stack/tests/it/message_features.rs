@@ -2121,6 +2121,14 @@ async fn a_view_once_picture_opens_once_per_recipient() {
         )
         .await;
     assert_eq!(status, 403, "not forwarded");
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{group}/messages/{id}/star"),
+            Some(&carol.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 403, "nor starred");
     let (status, _) = send_body(
         &app,
         &alice,

@@ -239,6 +239,12 @@ pub async fn star(
     }
     if starred {
         not_a_system_line(&target, "starred")?;
+        // It is gone once opened: WhatsApp stars (saves, forwards) no view-once message.
+        if target.view_once {
+            return Err(ApiError::PermissionDenied(
+                "a view-once message cannot be starred".into(),
+            ));
+        }
     }
     let changed = if starred {
         message_marks::star(&tx, caller.user_id, message_id).await?
