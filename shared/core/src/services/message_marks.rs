@@ -218,7 +218,8 @@ pub async fn unpin(
 }
 
 /// `POST /api/chats/{chatId}/messages/{messageId}/star` (starred: `true`) and `DELETE` (`false`):
-/// star or unstar a message for yourself; your other devices are told.
+/// star or unstar a message for yourself (not a system line, nor a view-once message); your
+/// other devices are told.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/star", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     responses((status = 200, description = "Starred", body = Envelope<StarState>)))]
