@@ -390,8 +390,6 @@ pub(super) async fn is_full(
     Ok(members as usize >= max_members)
 }
 
-/// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on
-/// their privacy settings: `services::chats` adds them), or `None` if the viewer is not a member.
 /// A subquery (SQL) naming the other member of the 1:1 chat `c` as `viewer` (a parameter) sees
 /// them, as WhatsApp does: the name they saved them under, else the name the other gives
 /// themselves, else their username. (No row for a group.)
@@ -406,6 +404,8 @@ fn other_name(viewer: &str) -> String {
     )
 }
 
+/// `ChatDetails` (PRD 1.4) without the participants' presence and pictures (which depend on
+/// their privacy settings: `services::chats` adds them), or `None` if the viewer is not a member.
 pub async fn details(
     db: &Db,
     chat_id: Uuid,

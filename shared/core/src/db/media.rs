@@ -136,9 +136,10 @@ pub async fn own_by_key(db: &Db, key: &str, uploader: Uuid) -> Result<Option<Med
 
 /// A file as `viewer` may see it: their own upload; a file a message shows them (in their
 /// history of its chat: a member, or a former member who kept the chat and it came before they
-/// left; sent after they joined and after they cleared the chat, not hidden, not deleted for
-/// everyone, not a view-once they opened); or someone's profile picture, unless that someone
-/// blocks them. An infected file is seen by no one.
+/// left; sent after they joined and after they cleared the chat, not hidden, not from someone
+/// they block, not deleted for everyone, not a view-once they opened: `db::sees_message`); or
+/// someone's profile picture, unless that someone blocks them. An infected file is seen by no
+/// one.
 pub async fn visible(
     client: &impl GenericClient,
     id: Uuid,
@@ -151,11 +152,9 @@ pub async fn visible(
                  f.uploader_id = $2
                  OR EXISTS (
                      SELECT 1 FROM messages m
-                     JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2 AND {reads}
+                     JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2
                      WHERE m.media_id = f.id AND NOT m.deleted_for_everyone AND {not_expired}
-                       AND {came} AND m.seq > p.cleared_seq
-                       AND m.seq <= {last_read}
-                       AND {not_hidden}
+                       AND {sees}
                        AND (NOT m.view_once OR m.sender_id = $2
                             OR NOT EXISTS (SELECT 1 FROM message_views v WHERE v.message_id = m.id AND v.user_id = $2)))
                  OR EXISTS (
@@ -173,10 +172,7 @@ pub async fn visible(
                                      AND c.relationship_type = 'contact')
                                ELSE true
                            END))",
-            reads = super::reads_the_chat("p"),
-            came = super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "m.created_at"),
-            last_read = super::last_seq_read("p"),
-            not_hidden = super::not_hidden_for("$2", "m"),
+            sees = super::sees_message("p", "$2", "m"),
             not_expired = super::not_expired("m"),
         ))
         .await?;

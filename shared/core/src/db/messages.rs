@@ -902,15 +902,10 @@ pub async fn starred(
     let visible = &format!(
         "FROM message_stars s
          JOIN messages v ON v.id = s.message_id
-         JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id AND {}
-         WHERE s.user_id = $1 AND v.seq > p.cleared_seq AND {}
-           AND v.seq <= {} AND {} AND {} AND {}",
-        super::reads_the_chat("p"),
-        super::came_while_member("p.chat_id", "p.user_id", "p.joined_at", "v.created_at"),
-        super::last_seq_read("p"),
+         JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id
+         WHERE s.user_id = $1 AND {} AND {}",
+        super::sees_message("p", "$1", "v"),
         super::not_expired("v"),
-        super::not_hidden_for("$1", "v"),
-        super::not_sent_while_blocked("$1", "v.sender_id", "v.created_at"),
     );
     let page = client
         .prepare_cached(&format!(

@@ -320,3 +320,42 @@ async fn blocks_are_enforced_on_every_path() {
     assert_eq!(status, 201);
     app.stop().await;
 }
+
+/// A file shown by a message the blocker does not see (a blocked member's, in a group) is not
+/// theirs to open by its id either: 404, as the message is.
+#[tokio::test]
+async fn a_blocked_members_file_is_not_opened_by_the_blocker() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&carol, "club", &[&alice, &bob]).await;
+    app.block(&alice, &bob).await;
+    let mut picture = Vec::new();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut picture),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let request = json!({ "fileType": "image", "fileName": "p.png",
+                          "fileSize": picture.len(), "chatId": group });
+    let file = crate::media::upload(&app, &bob, request, &picture).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/messages"),
+            Some(&bob.access),
+            json!({ "clientMessageId": "pic", "type": "image", "mediaId": file }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .get(&format!("/api/media/{file}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .get(&format!("/api/media/{file}"), Some(&alice.access))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    app.stop().await;
+}
