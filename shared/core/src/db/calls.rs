@@ -48,6 +48,8 @@ pub enum Started {
     NotFound,
     /// A group: calls are one-to-one.
     Group,
+    /// The caller's chat with themselves.
+    ToSelf,
     /// One of the two blocks the other.
     Blocked,
     /// The other deleted their account.
@@ -73,17 +75,21 @@ pub async fn start(
     // The chat's row, locked: calls of one chat start one at a time.
     let Some(chat) = tx
         .query_opt(
-            "SELECT c.type,
+            &format!(
+                "SELECT c.type,
                     EXISTS (SELECT 1 FROM chat_participants o JOIN user_relationships b
                               ON b.relationship_type = 'blocked'
                              AND (b.user_id = o.user_id AND b.related_user_id = $2
                                   OR b.user_id = $2 AND b.related_user_id = o.user_id)
                             WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked,
                     NOT EXISTS (SELECT 1 FROM chat_participants o
-                                WHERE o.chat_id = c.id AND o.user_id <> $2) AS partner_gone
+                                WHERE o.chat_id = c.id AND o.user_id <> $2) AS partner_gone,
+                    {to_self} AS to_self
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id
              WHERE c.id = $1 AND me.user_id = $2 AND me.left_at IS NULL
              FOR UPDATE OF c",
+                to_self = super::note_to_self("c"),
+            ),
             &[&chat_id, &caller],
         )
         .await?
@@ -92,6 +98,9 @@ pub async fn start(
     };
     if chat.get::<_, &str>("type") != "individual" {
         return Ok(Started::Group);
+    }
+    if chat.get::<_, bool>("to_self") {
+        return Ok(Started::ToSelf);
     }
     if chat.get::<_, bool>("blocked") {
         return Ok(Started::Blocked);

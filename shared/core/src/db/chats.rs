@@ -66,11 +66,17 @@ pub async fn open_individual(
             false,
         ),
     };
-    // Both people are members again, even if one had left or cleared the chat before.
+    // Both people are members again, even if one had left or cleared the chat before (one
+    // person, in a chat with themselves).
+    let members = if creator == other {
+        vec![creator]
+    } else {
+        vec![creator, other]
+    };
     tx.execute(
         "INSERT INTO chat_participants (chat_id, user_id, role) SELECT $1, u, 'member' FROM unnest($2::uuid[]) u
          ON CONFLICT (chat_id, user_id) DO UPDATE SET left_at = NULL",
-        &[&chat_id, &vec![creator, other]],
+        &[&chat_id, &members],
     )
     .await?;
     if is_new {
@@ -392,15 +398,19 @@ pub(super) async fn is_full(
 
 /// A subquery (SQL) naming the other member of the 1:1 chat `c` as `viewer` (a parameter) sees
 /// them, as WhatsApp does: the name they saved them under, else the name the other gives
-/// themselves, else their username. (No row for a group.)
+/// themselves, else their username; a chat with themselves is their own name and "(You)". (No
+/// row for a group.)
 fn other_name(viewer: &str) -> String {
     format!(
         "SELECT coalesce(n.nickname, u.display_name, u.username)
+                || CASE WHEN p.user_id = {viewer} THEN ' (You)' ELSE '' END
          FROM chat_participants p JOIN users u ON u.id = p.user_id
          LEFT JOIN user_relationships n ON n.user_id = {viewer} AND n.related_user_id = p.user_id
                                        AND n.relationship_type = 'contact'
-         WHERE p.chat_id = c.id AND p.user_id <> {viewer} AND c.type = 'individual'
-         ORDER BY p.joined_at LIMIT 1"
+         WHERE p.chat_id = c.id AND c.type = 'individual'
+           AND (p.user_id <> {viewer} OR {to_self})
+         ORDER BY p.joined_at LIMIT 1",
+        to_self = super::note_to_self("c"),
     )
 }
 

@@ -193,7 +193,7 @@ pub async fn insert_many(
                             p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                             -- A 1:1 chat keeps both rows for good (deleting it for yourself keeps
                             -- yours), unless the other deleted their account.
-                            c.type = 'individual' AND NOT EXISTS (
+                            c.type = 'individual' AND NOT {to_self} AND NOT EXISTS (
                                 SELECT 1 FROM chat_participants o
                                 WHERE o.chat_id = c.id AND o.user_id <> p.user_id
                             ) AS partner_gone,
@@ -293,6 +293,7 @@ pub async fn insert_many(
             reply_seen = super::came_while_member("i.chat_id", "i.sender_id", "member.joined_at", "r.created_at"),
             reply_not_hidden = super::not_hidden_for("i.sender_id", "r"),
             private_reply_seen = super::sees_message("q", "i.sender_id", "r"),
+            to_self = super::note_to_self("c"),
         ))
         .await?;
     let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();

@@ -271,6 +271,15 @@ pub fn not_hidden_for(user: &str, m: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = {user} AND h.message_id = {m}.id)")
 }
 
+/// A statement's condition (SQL) that the chat `c` is a user's chat with themselves (WhatsApp's
+/// "Message yourself": a 1:1 chat whose two members are the same, one row in
+/// `chat_participants`): it has no other member, and nobody left it.
+pub fn note_to_self(c: &str) -> String {
+    format!(
+        "coalesce(split_part({c}.individual_key, ':', 1) = split_part({c}.individual_key, ':', 2), false)"
+    )
+}
+
 /// A statement's condition (SQL) that `user` sees the message `m`, where `me` is their
 /// `chat_participants` row in its chat: they read the chat, the message came while they were a
 /// member (and, for a former member, before they left), they have neither cleared it nor deleted

@@ -598,7 +598,8 @@ pub struct Erased {
 /// Erase an account in one transaction: the user row goes, and with it (by foreign key) every
 /// device session, token, code, relationship, membership, reaction and event of theirs; the
 /// messages they sent stay in the other members' chats with `sender_id` NULL and no metadata,
-/// linking back to nobody. Their media rows go too; the caller deletes the blobs.
+/// linking back to nobody; their chat with themselves goes whole. Their media rows go too; the
+/// caller deletes the blobs.
 pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
@@ -670,6 +671,17 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
         .iter()
         .map(|r| r.get("key"))
         .collect();
+    // Their chat with themselves is theirs alone: it goes, messages and all.
+    tx.execute(
+        &format!(
+            "DELETE FROM chats c WHERE c.type = 'individual'
+               AND c.id IN (SELECT chat_id FROM chat_participants WHERE user_id = $1)
+               AND {}",
+            super::note_to_self("c")
+        ),
+        &[&id],
+    )
+    .await?;
     for sql in [
         "DELETE FROM media_files WHERE uploader_id = $1",
         // What their messages carried (locations, contact cards); the text stays for the others.

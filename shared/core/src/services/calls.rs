@@ -63,6 +63,9 @@ pub async fn start(
         Started::Group => Err(ApiError::Validation(
             "calls are one-to-one: this chat is a group".into(),
         )),
+        Started::ToSelf => Err(ApiError::Validation(
+            "this is your chat with yourself: there is no one to call".into(),
+        )),
         Started::Blocked => Err(ApiError::PermissionDenied(
             "you cannot call in this chat".into(),
         )),

@@ -26,7 +26,8 @@ pub struct Opened {
 }
 
 /// `POST /api/chats`. A 1:1 chat with someone you already have one with returns that chat (200
-/// rather than 201).
+/// rather than 201). A 1:1 chat naming only yourself is your chat with yourself (WhatsApp's
+/// "Message yourself"), which your other devices receive.
 #[utoipa::path(post, path = "/api/chats", tag = "chats", security(("bearer" = [])),
     request_body = CreateChatRequest,
     responses(
@@ -47,6 +48,7 @@ pub async fn create(
             avatar_url,
         } => (participant_ids, Some((name, description, avatar_url))),
     };
+    let named_self = ids.contains(&caller.user_id);
     let mut others: Vec<Uuid> = Vec::with_capacity(ids.len());
     for id in ids {
         if id != caller.user_id && !others.contains(&id) {
@@ -68,11 +70,18 @@ pub async fn create(
     let mut invited = Vec::new();
     let (chat_id, created) = match group {
         None => {
-            let [other] = others.as_slice() else {
-                return Err(ApiError::Validation(
-                    "an individual chat has exactly one other participant".into(),
-                ));
-            };
+            // Naming only yourself opens your chat with yourself (WhatsApp's "Message
+            // yourself"): notes, links and files your devices share.
+            let other =
+                match others.as_slice() {
+                    [other] => other,
+                    [] if named_self => &caller.user_id,
+                    _ => return Err(ApiError::Validation(
+                        "an individual chat has exactly one other participant (or only you, for \
+                         your chat with yourself)"
+                            .into(),
+                    )),
+                };
             if relationships::blocked_between(&app.db, caller.user_id, *other).await? {
                 return Err(ApiError::PermissionDenied(
                     "you cannot start a chat with this user".into(),

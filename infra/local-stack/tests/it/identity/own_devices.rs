@@ -107,3 +107,68 @@ async fn profile_edits_and_blocks_reach_the_users_other_devices() {
         (&json!("+14155550142"), &json!(true))
     );
 }
+
+/// A chat with yourself (WhatsApp's "Message yourself"): opened by naming only yourself, named
+/// "(You)", it takes messages, which reach your other devices; nobody is called in it, and it
+/// goes with the account.
+#[tokio::test]
+async fn a_chat_with_yourself_reaches_your_devices_and_goes_with_the_account() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let mut phone = app.ws(&app.login(&alice).await.access).await;
+    let open = json!({ "type": "individual", "participantIds": [alice.id] });
+    let (status, body) = app
+        .post("/api/chats", Some(&alice.access), open.clone())
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let chat = body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        body["data"]["participants"].as_array().unwrap().len(),
+        1,
+        "{body}"
+    );
+    assert!(
+        body["data"]["name"].as_str().unwrap().ends_with("(You)"),
+        "{body}"
+    );
+    let (status, again) = app.post("/api/chats", Some(&alice.access), open).await;
+    assert_eq!(
+        (status, &again["data"]["id"]),
+        (200, &json!(chat)),
+        "{again}"
+    );
+
+    let note = app.sent(&alice, &chat, "buy milk").await;
+    let pushed = phone.next_event("message:received").await;
+    assert_eq!(pushed["data"]["message"]["id"], note.as_str(), "{pushed}");
+    let row = app.chat_row(&alice, &chat).await;
+    assert_eq!(row["lastMessage"]["content"], "buy milk", "{row}");
+    assert_eq!(row["unreadCount"], 0, "{row}");
+    let (status, body) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 404, "nobody else's: {body}");
+    let called = phone
+        .act(
+            "call:start",
+            json!({ "chatId": chat, "kind": "audio", "sdp": "v=0\r\n" }),
+        )
+        .await;
+    assert_eq!(called["data"]["code"], "VALIDATION_ERROR", "{called}");
+
+    super::erase_account(&app, &alice).await;
+    let id: uuid::Uuid = chat.parse().unwrap();
+    let left: i64 = app
+        .owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) AS n FROM chats WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(left, 0, "the chat went with the account");
+    app.stop().await;
+}
