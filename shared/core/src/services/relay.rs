@@ -665,8 +665,8 @@ impl<'a> Frames<'a> {
                     chat_id,
                 }))
             }
-            // The creator has the chat from their answer; the others are told.
-            ("chat:created", Stream::Chat(_)) if event.actor == Some(viewer) => return Ok(None),
+            // Every member is told, the creator's devices too: the one that asked has the chat
+            // from its answer, but their others have not (a client knows it by its id).
             ("chat:created", Stream::Chat(chat_id)) => {
                 if !self.chats.contains_key(&(chat_id, viewer)) {
                     let details = chats::details(&self.app.db, chat_id, viewer).await?;

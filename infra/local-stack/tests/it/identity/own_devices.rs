@@ -172,3 +172,20 @@ async fn a_chat_with_yourself_reaches_your_devices_and_goes_with_the_account() {
     assert_eq!(left, 0, "the chat went with the account");
     app.stop().await;
 }
+
+/// A chat its creator opens on one device shows on their others at once (`chat:created`), as it
+/// does for the other members: not only once a message comes.
+#[tokio::test]
+async fn a_chat_opened_on_one_device_reaches_the_creators_others() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let mut phone = app.ws(&app.login(&alice).await.access).await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let told = phone.next_event("chat:created").await;
+    assert_eq!(told["data"]["chat"]["id"], chat.as_str(), "{told}");
+    let group = app.open_group(&alice, "club", &[&bob]).await;
+    let told = phone.next_event("chat:created").await;
+    assert_eq!(told["data"]["chat"]["id"], group.as_str(), "{told}");
+    app.stop().await;
+}
