@@ -61,13 +61,25 @@ async fn an_added_member_is_told_gets_what_follows_and_after_removal_nothing_new
         409,
         "already a member"
     );
-    for ws in [&mut bob_ws, &mut carol_ws] {
+    for (ws, joiner) in [(&mut bob_ws, false), (&mut carol_ws, true)] {
         let joined = ws.next_event("chat:participant:joined").await;
         assert_eq!(joined["data"]["chatId"], chat);
         assert_eq!(joined["data"]["participant"]["id"], carol.id);
         assert_eq!(joined["data"]["participant"]["role"], "member");
         assert_eq!(joined["data"]["addedBy"], alice.id);
+        // Carol's devices are given the chat with it (they did not know it); Bob's are not.
+        assert_eq!(
+            joined["data"]["chat"]["id"].as_str(),
+            joiner.then_some(chat.as_str()),
+            "{joined}"
+        );
     }
+    let (synced, _) = crate::sync::sync_all(&app, &carol, &carol_since).await;
+    let joined = synced
+        .iter()
+        .find(|e| e["event"] == "chat:participant:joined")
+        .expect("in her sync too");
+    assert_eq!(joined["data"]["chat"]["name"], "crew", "{joined}");
     // The timeline says so, the same on every device: a system message, no sender.
     for ws in [&mut bob_ws, &mut carol_ws] {
         let system = ws.next_event("message:received").await;

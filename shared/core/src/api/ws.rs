@@ -1107,6 +1107,10 @@ pub struct ParticipantJoined {
     /// The admin who added them (absent when they joined by themselves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_by: Option<Uuid>,
+    /// Only to the devices of the member who joined: the chat as they now see it (as
+    /// `chat:created` gives a new chat), so that each of their devices shows it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<Box<ChatDetails>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -807,6 +807,8 @@ pub(super) async fn join_group(
             role,
         },
         added_by,
+        // (Added per viewer by the relay: the joiner's own.)
+        chat: None,
     });
     let actor = added_by.unwrap_or(user);
     super::events::append_chat_event(

@@ -625,6 +625,20 @@ impl<'a> Frames<'a> {
             .any(|(user, at)| self.blocked_by(viewer, user, at))
     }
 
+    /// The chat as `viewer` sees it (`chats::details`, read once a round), or `None` if they
+    /// no longer read it.
+    async fn chat_as_seen(
+        &mut self,
+        chat_id: Uuid,
+        viewer: Uuid,
+    ) -> Result<Option<ChatDetails>, ApiError> {
+        if !self.chats.contains_key(&(chat_id, viewer)) {
+            let details = chats::details(&self.app.db, chat_id, viewer).await?;
+            self.chats.insert((chat_id, viewer), details);
+        }
+        Ok(self.chats[&(chat_id, viewer)].clone())
+    }
+
     /// `message` as `viewer` sees it ([`Message::as_seen_by`]).
     fn seen_by(&self, message: Message, viewer: Uuid) -> Message {
         if self.blocks.is_empty() {
@@ -642,7 +656,7 @@ impl<'a> Frames<'a> {
         viewer: Uuid,
         device: Uuid,
     ) -> Result<Option<EventFrame>, ApiError> {
-        let server_event = match (event.name.as_str(), event.stream) {
+        let mut server_event = match (event.name.as_str(), event.stream) {
             ("message:received", Stream::Chat(chat_id)) => {
                 let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
                     return Ok(None);
@@ -668,11 +682,7 @@ impl<'a> Frames<'a> {
             // Every member is told, the creator's devices too: the one that asked has the chat
             // from its answer, but their others have not (a client knows it by its id).
             ("chat:created", Stream::Chat(chat_id)) => {
-                if !self.chats.contains_key(&(chat_id, viewer)) {
-                    let details = chats::details(&self.app.db, chat_id, viewer).await?;
-                    self.chats.insert((chat_id, viewer), details);
-                }
-                let Some(chat) = self.chats[&(chat_id, viewer)].clone() else {
+                let Some(chat) = self.chat_as_seen(chat_id, viewer).await? else {
                     return Ok(None);
                 };
                 if let std::collections::hash_map::Entry::Vacant(entry) =
@@ -695,6 +705,15 @@ impl<'a> Frames<'a> {
                 }
             }
         };
+        // The one who joined is given the chat with it, on each of their devices.
+        if let ServerEvent::ParticipantJoined(joined) = &mut server_event {
+            if joined.participant.id == viewer {
+                joined.chat = self
+                    .chat_as_seen(joined.chat_id, viewer)
+                    .await?
+                    .map(Box::new);
+            }
+        }
         Ok(Some(EventFrame {
             cursor: event.position.encode(),
             event: server_event,
@@ -715,7 +734,11 @@ impl<'a> Frames<'a> {
             .message_id
             .and_then(|id| self.messages.get(&id))
             .is_some_and(|m| m.kind == "encrypted");
-        if event.name == "chat:created" || sealed || self.differs_for(event, viewer) {
+        if event.name == "chat:created"
+            || joined_is(event, viewer)
+            || sealed
+            || self.differs_for(event, viewer)
+        {
             return Ok(self
                 .frame(client, event, viewer, device)
                 .await?
@@ -819,6 +842,17 @@ impl<'a> Frames<'a> {
         let sender = event.actor.filter(|a| *a != viewer)?;
         Some((message.chat_id, sender, message.seq, message.id))
     }
+}
+
+/// Whether `event` is a `chat:participant:joined` telling of `viewer` themselves.
+fn joined_is(event: &StoredEvent, viewer: Uuid) -> bool {
+    event.name == "chat:participant:joined"
+        && event
+            .data
+            .as_ref()
+            .and_then(|d| d.pointer("/participant/id"))
+            .and_then(|id| id.as_str())
+            .is_some_and(|id| id == viewer.to_string())
 }
 
 /// What an event may notify its recipients of (`Frames::notice`): all of them but its actor,
