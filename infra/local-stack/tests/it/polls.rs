@@ -388,3 +388,41 @@ async fn a_former_member_reads_the_votes_as_they_stood_when_they_left() {
     assert_eq!(export["data"]["pollVotes"][0]["options"], json!([2]));
     app.stop().await;
 }
+
+/// A group's poll counts every vote for everyone (as `message:poll:voted` does), but who voted
+/// leaves out, for a member, someone they blocked when that one voted: as their reactions are.
+#[tokio::test]
+async fn a_blocked_members_vote_counts_but_is_not_named_to_the_blocker() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&carol, "club", &[&alice, &bob]).await;
+    let (status, sent) = send_poll(
+        &app,
+        &carol,
+        &group,
+        "Tea or coffee?",
+        json!({ "options": ["Tea", "Coffee"] }),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let poll = sent["data"]["id"].as_str().unwrap().to_owned();
+    app.block(&alice, &bob).await;
+    assert_eq!(vote(&app, &bob, &group, &poll, json!([0])).await.0, 200);
+    let (_, to_alice) = results(&app, &alice, &group, &poll).await;
+    assert_eq!(to_alice["data"]["options"][0]["votes"], 1, "{to_alice}");
+    assert_eq!(
+        to_alice["data"]["options"][0]["voterIds"],
+        json!([]),
+        "{to_alice}"
+    );
+    assert_eq!(to_alice["data"]["voters"], 1, "{to_alice}");
+    let (_, to_carol) = results(&app, &carol, &group, &poll).await;
+    assert_eq!(
+        to_carol["data"]["options"][0]["voterIds"],
+        json!([bob.id]),
+        "{to_carol}"
+    );
+    app.stop().await;
+}

@@ -1437,7 +1437,8 @@ pub struct PollOptionResult {
     pub index: u8,
     pub text: String,
     pub votes: i64,
-    /// Who chose it, earliest first (votes are not secret, as in WhatsApp).
+    /// Who chose it, earliest first (votes are not secret, as in WhatsApp), but for someone
+    /// the caller blocked when they voted (`votes` counts them all).
     pub voter_ids: Vec<Uuid>,
 }
 

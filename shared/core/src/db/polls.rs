@@ -1,7 +1,5 @@
 //! Polls (`V47`): a poll message's question and answers, and who chose which answer.
 
-use std::collections::HashSet;
-
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use uuid::Uuid;
@@ -109,7 +107,9 @@ async fn voted_for(
 }
 
 /// A poll's answers with their votes, and how many members voted, as `viewer` sees them: as
-/// they are, or, for a former member who kept the chat, as they stood when they left.
+/// they are, or, for a former member who kept the chat, as they stood when they left. The
+/// counts are everyone's, as every member's `message:poll:voted` says them; who voted leaves
+/// out someone the viewer blocked when they voted, as their reactions are left out.
 pub async fn results(
     client: &impl GenericClient,
     message_id: Uuid,
@@ -117,19 +117,27 @@ pub async fn results(
     viewer: Uuid,
 ) -> Result<(Vec<PollOptionResult>, i64), ApiError> {
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "WITH seen AS (
                  SELECT p.left_at AS as_of FROM messages m
                  JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $2
-                 WHERE m.id = $1)
-             SELECT option_index, array_agg(user_id ORDER BY voted_at, user_id) AS voters
-             FROM poll_votes v LEFT JOIN seen ON true
-             WHERE v.message_id = $1
-               AND CASE WHEN seen.as_of IS NULL THEN v.withdrawn_at IS NULL
-                        ELSE v.voted_at <= seen.as_of
-                             AND (v.withdrawn_at IS NULL OR v.withdrawn_at > seen.as_of) END
-             GROUP BY option_index",
-        )
+                 WHERE m.id = $1
+             ), counted AS (
+                 SELECT v.option_index, v.user_id, v.voted_at
+                 FROM poll_votes v LEFT JOIN seen ON true
+                 WHERE v.message_id = $1
+                   AND CASE WHEN seen.as_of IS NULL THEN v.withdrawn_at IS NULL
+                            ELSE v.voted_at <= seen.as_of
+                                 AND (v.withdrawn_at IS NULL OR v.withdrawn_at > seen.as_of) END
+             )
+             SELECT v.option_index, count(*) AS votes,
+                    coalesce(array_agg(v.user_id ORDER BY v.voted_at, v.user_id) FILTER (WHERE {shown}),
+                             '{{}}') AS voters,
+                    (SELECT count(DISTINCT user_id) FROM counted) AS voted
+             FROM counted v
+             GROUP BY v.option_index",
+            shown = super::not_sent_while_blocked("$2", "v.user_id", "v.voted_at"),
+        ))
         .await?;
     let mut options: Vec<PollOptionResult> = poll
         .options
@@ -142,17 +150,16 @@ pub async fn results(
             voter_ids: Vec::new(),
         })
         .collect();
-    let mut voters = HashSet::new();
+    let mut voted = 0;
     for row in client.query(&stmt, &[&message_id, &viewer]).await? {
         let index: i16 = row.get("option_index");
-        let ids: Vec<Uuid> = row.get("voters");
-        voters.extend(ids.iter().copied());
+        voted = row.get("voted");
         if let Some(option) = options.get_mut(index as usize) {
-            option.votes = ids.len() as i64;
-            option.voter_ids = ids;
+            option.votes = row.get("votes");
+            option.voter_ids = row.get("voters");
         }
     }
-    Ok((options, voters.len() as i64))
+    Ok((options, voted))
 }
 
 /// The votes `user` cast (in polls still there), newest first.
