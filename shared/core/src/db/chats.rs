@@ -574,7 +574,7 @@ pub async fn list(
                        SELECT 1 FROM chat_participants o JOIN users u ON u.id = o.user_id
                        LEFT JOIN user_relationships n ON n.user_id = $1 AND n.related_user_id = o.user_id
                                                      AND n.relationship_type = 'contact'
-                       WHERE o.chat_id = c.id AND o.user_id <> $1 AND {member_then_o}
+                       WHERE o.chat_id = c.id AND (o.user_id <> $1 OR {to_self}) AND {member_then_o}
                          AND (u.username LIKE $6 OR lower(u.display_name) LIKE $6
                               OR lower(n.nickname) LIKE $6)))
                  ORDER BY me.pinned_at DESC NULLS LAST, active_at DESC, c.id LIMIT $2 OFFSET $3
@@ -621,6 +621,7 @@ pub async fn list(
             member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
             member_then_o = super::member_at("o", "coalesce(me.left_at, 'infinity')"),
             other_name = other_name("$1"),
+            to_self = super::note_to_self("c"),
             name = super::group_as_seen("me", "c", "name"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
             not_expired = super::not_expired("m"),

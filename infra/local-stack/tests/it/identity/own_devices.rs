@@ -145,6 +145,19 @@ async fn a_chat_with_yourself_reaches_your_devices_and_goes_with_the_account() {
     let row = app.chat_row(&alice, &chat).await;
     assert_eq!(row["lastMessage"]["content"], "buy milk", "{row}");
     assert_eq!(row["unreadCount"], 0, "{row}");
+    let (_, me) = app.get("/api/users/profile", Some(&alice.access)).await;
+    let username = me["data"]["username"].as_str().unwrap();
+    let (_, found) = app
+        .get(
+            &format!("/api/chats?search={username}"),
+            Some(&alice.access),
+        )
+        .await;
+    assert_eq!(
+        found["data"][0]["id"],
+        chat.as_str(),
+        "found by her name: {found}"
+    );
     let (status, body) = app
         .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
         .await;
