@@ -518,11 +518,22 @@ pub struct ProfileUpdate {
 }
 
 /// Apply an update; the username after it. `Err(AlreadyExists)` when the new username is taken.
+/// A new username replaces the old in the timeline's lines about them (`rename_in_timeline`).
 pub async fn update_profile(
     client: &impl GenericClient,
     id: Uuid,
     u: &ProfileUpdate,
 ) -> Result<String, ApiError> {
+    let before: Option<String> = match u.username {
+        Some(_) => client
+            .query_opt(
+                "SELECT username FROM users WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?
+            .map(|r| r.get("username")),
+        None => None,
+    };
     let stmt = client
         .prepare_cached(
             "UPDATE users SET
@@ -564,7 +575,13 @@ pub async fn update_profile(
         )
         .await;
     match result {
-        Ok(row) => Ok(row.ok_or(ApiError::NotFound("user"))?.get("username")),
+        Ok(row) => {
+            let username: String = row.ok_or(ApiError::NotFound("user"))?.get("username");
+            if let Some(old) = before.filter(|old| *old != username) {
+                rename_in_timeline(client, id, &old, &username, false).await?;
+            }
+            Ok(username)
+        }
         Err(e)
             if is_unique_violation(&e, "users_username_key")
                 || is_unique_violation(&e, "users_username_skeleton_key") =>
@@ -634,16 +651,7 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
     let username: String = row.get("username");
     // The timeline's lines about them ("alice left", "bob added alice") name them no more, nor
     // point to them: whoever takes the username next is not taken for them.
-    tx.execute(
-        "UPDATE messages SET content = regexp_replace(content, $2, 'Deleted account', 'g'),
-                             metadata = metadata - 'actorId' - 'userId'
-         WHERE chat_id IN (SELECT chat_id FROM chat_participants WHERE user_id = $1
-                           UNION SELECT chat_id FROM earlier_memberships WHERE user_id = $1)
-           AND type = 'system'
-           AND (metadata ->> 'actorId' = $1::uuid::text OR metadata ->> 'userId' = $1::uuid::text)",
-        &[&id, &username_as_word(&username)],
-    )
-    .await?;
+    rename_in_timeline(&tx, id, &username, "Deleted account", true).await?;
     tx.execute(
         "DELETE FROM login_failures WHERE key = $1",
         &[&format!("account:{}", email.to_lowercase())],
@@ -698,6 +706,30 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
         sessions,
         blob_keys,
     })
+}
+
+/// Rewrite the timeline's lines about `user` (as the one acting or acted on: "alice added bob")
+/// that name them `username`, naming them `replacement` instead; with `forget`, the lines no
+/// longer point to them either. Whoever takes the old username next is not taken for them.
+async fn rename_in_timeline(
+    client: &impl GenericClient,
+    user: Uuid,
+    username: &str,
+    replacement: &str,
+    forget: bool,
+) -> Result<u64, ApiError> {
+    Ok(client
+        .execute(
+            "UPDATE messages SET content = regexp_replace(content, $2, $3, 'g'),
+                                 metadata = CASE WHEN $4 THEN metadata - 'actorId' - 'userId'
+                                                 ELSE metadata END
+             WHERE chat_id IN (SELECT chat_id FROM chat_participants WHERE user_id = $1
+                               UNION SELECT chat_id FROM earlier_memberships WHERE user_id = $1)
+               AND type = 'system'
+               AND (metadata ->> 'actorId' = $1::uuid::text OR metadata ->> 'userId' = $1::uuid::text)",
+            &[&user, &username_as_word(username), &replacement, &forget],
+        )
+        .await?)
 }
 
 /// A PostgreSQL regular expression matching `username` as a whole word (a username is `a-z`,

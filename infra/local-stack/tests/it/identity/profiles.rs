@@ -427,3 +427,43 @@ async fn short_searches_match_username_prefixes() {
     assert_eq!(names(three), ["beta_qz"], "three or more: anywhere");
     app.stop().await;
 }
+
+/// A new username replaces the old in the timeline's lines about its owner ("alice added
+/// carol"), so whoever takes the old one next is not read as them.
+#[tokio::test]
+async fn a_new_username_replaces_the_old_in_the_timeline() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "club", &[&bob]).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/participants"),
+            Some(&alice.access),
+            json!({ "userId": carol.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let old = alice_username(&app, &alice).await;
+    let new = format!("{old}_2");
+    let (status, body) = set_profile(&app, &alice, json!({ "username": new })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, history) = app
+        .get(&format!("/api/chats/{group}/messages"), Some(&bob.access))
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let lines: Vec<&str> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["type"] == "system")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    for line in &lines {
+        assert!(line.starts_with(&new), "{line}");
+        assert!(!line.contains(&format!("{old} ")), "{line}");
+    }
+    app.stop().await;
+}
