@@ -2264,6 +2264,20 @@ async fn the_media_gallery_lists_what_shows_a_file_by_type() {
         assert_eq!(status, 200, "{page}");
         assert_eq!(ids(&page), want, "q={q}");
     }
+    // The links tab: text messages holding an address, not the others.
+    let with_link = app
+        .sent(&alice, &chat, "the plan: https://example.com/plan")
+        .await;
+    let with_www = app.sent(&bob, &chat, "or www.example.org").await;
+    app.sent(&alice, &chat, "no link, just https:// talk").await;
+    let (status, page) = app
+        .get(
+            &format!("/api/chats/{chat}/media?type=link"),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(&page), [with_link, with_www], "{page}");
     let eve = app.register("eve").await;
     let (status, _) = app
         .get(&format!("/api/chats/{chat}/media"), Some(&eve.access))

@@ -743,15 +743,45 @@ impl MediaKind {
     }
 }
 
+/// A tab of a chat's media gallery: a kind of file, or the messages holding links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GalleryKind {
+    Image,
+    Video,
+    Audio,
+    Document,
+    Sticker,
+    Encrypted,
+    /// Text messages holding a link (WhatsApp's Links tab).
+    Link,
+}
+
+impl GalleryKind {
+    /// The message type of a file tab (`None` for links).
+    pub fn file_type(self) -> Option<&'static str> {
+        let kind = match self {
+            Self::Image => MediaKind::Image,
+            Self::Video => MediaKind::Video,
+            Self::Audio => MediaKind::Audio,
+            Self::Document => MediaKind::Document,
+            Self::Sticker => MediaKind::Sticker,
+            Self::Encrypted => MediaKind::Encrypted,
+            Self::Link => return None,
+        };
+        Some(kind.as_str())
+    }
+}
+
 /// `GET /api/chats/{chatId}/media?type&limit&before`: the chat's media messages, newest page
 /// first (oldest first within it), as the history pages.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GalleryQuery {
-    /// Only this kind of file.
+    /// Only this kind of file; `link`, instead of files, the text messages holding a link.
     #[serde(rename = "type", default = "default_none")]
-    #[param(value_type = Option<MediaKind>, inline)]
-    pub kind: Option<MediaKind>,
+    #[param(value_type = Option<GalleryKind>, inline)]
+    pub kind: Option<GalleryKind>,
     #[serde(default = "default_limit")]
     #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
     pub limit: PageLimit,

@@ -661,10 +661,32 @@ pub struct Cursor<'a> {
     pub after: Option<Uuid>,
     pub around: Option<Uuid>,
     pub kind: Option<&'a str>,
-    /// Only messages showing a file (the media gallery: not view-once ones).
-    pub media_only: bool,
+    /// Every message, or only those of a gallery tab.
+    pub only: Only,
     /// Only messages whose file's name contains this (lower-cased; the gallery's search).
     pub file_name: Option<&'a str>,
+}
+
+/// Which messages a history page lists: all, or those of one of a chat's galleries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    Everything,
+    /// Messages showing a file (the media gallery: not view-once ones).
+    Files,
+    /// Text messages holding a link (WhatsApp's Links tab): their `linkPreview`, or an address
+    /// in their text.
+    Links,
+}
+
+impl Only {
+    /// As the history statement's `$9` reads it.
+    fn as_param(self) -> Option<&'static str> {
+        match self {
+            Self::Everything => None,
+            Self::Files => Some("files"),
+            Self::Links => Some("links"),
+        }
+    }
 }
 
 /// A page of history, oldest first, or `None` if the viewer does not read the chat (neither a
@@ -729,7 +751,10 @@ pub async fn history(
     let visible = format!(
         "m.chat_id = $1 AND m.seq > $2 AND {}
         AND ($8::text IS NULL OR m.type = $8)
-        AND (NOT $9 OR (m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone))
+        AND ($9::text IS NULL
+             OR $9 = 'files' AND m.media_id IS NOT NULL AND NOT m.view_once AND NOT m.deleted_for_everyone
+             OR $9 = 'links' AND m.type = 'text' AND NOT m.deleted_for_everyone
+                AND (m.metadata ? 'linkPreview' OR m.content ~* '(https?://|www\\.)[^[:space:]]'))
         AND {}
         AND {}
         AND {}
@@ -762,7 +787,7 @@ pub async fn history(
                     &n,
                     &joined,
                     &cursor.kind,
-                    &cursor.media_only,
+                    &cursor.only.as_param(),
                     &file_name,
                 ],
             )

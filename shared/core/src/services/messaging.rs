@@ -8,12 +8,13 @@ use crate::api::models::{
     Timestamp, ViewOnceOpened,
 };
 use crate::api::requests::{
-    ForwardMessageRequest, GalleryQuery, HistoryQuery, LiveLocationUpdate, SendMessageRequest,
+    ForwardMessageRequest, GalleryKind, GalleryQuery, HistoryQuery, LiveLocationUpdate,
+    SendMessageRequest,
 };
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::content;
-use crate::db::messages::{self, Cursor, NewMessage, RateLimitHit, Stored};
+use crate::db::messages::{self, Cursor, NewMessage, Only, RateLimitHit, Stored};
 use crate::db::{message_changes, Planning};
 use crate::error::ApiError;
 use crate::App;
@@ -300,7 +301,7 @@ pub async fn history(
         after: q.after,
         around: q.around,
         kind: q.kind.as_ref().map(|k| k.as_str()),
-        media_only: false,
+        only: Only::Everything,
         file_name: None,
     };
     history_page(app, caller, chat_id, cursor, limit).await
@@ -360,7 +361,8 @@ pub async fn open_view_once(
 }
 
 /// `GET /api/chats/{chatId}/media?type&limit&before`: the chat's media gallery, the messages
-/// showing a file (`type` narrows it), as the caller may see them, paged back from the newest.
+/// showing a file (`type` narrows it), or with `type=link` the text messages holding a link, as
+/// the caller may see them, paged back from the newest.
 #[utoipa::path(get, path = "/api/chats/{chatId}/media", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), GalleryQuery),
     responses((status = 200, description = "A page of media messages, oldest first", body = PageEnvelope<Vec<Message>, CursorPagination>)))]
@@ -375,8 +377,11 @@ pub async fn gallery(
         before: q.before,
         after: None,
         around: None,
-        kind: q.kind.map(|k| k.as_str()),
-        media_only: true,
+        kind: q.kind.and_then(|k| k.file_type()),
+        only: match q.kind {
+            Some(GalleryKind::Link) => Only::Links,
+            _ => Only::Files,
+        },
         file_name: q.file_name.as_ref().map(|f| f.0.as_str()),
     };
     history_page(app, caller, chat_id, cursor, limit).await

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::api::models::{ChatType, Envelope, Message, ReportFiled};
 use crate::api::requests::{BlockRequest, ReportRequest};
 use crate::auth::tokens::Caller;
-use crate::db::messages::{self, Cursor};
+use crate::db::messages::{self, Cursor, Only};
 use crate::db::reports::{self, NewReport, ReportedChat};
 use crate::db::{chats, users};
 use crate::error::ApiError;
@@ -157,7 +157,7 @@ async fn evidence(
         after: None,
         around: message,
         kind: None,
-        media_only: false,
+        only: Only::Everything,
         file_name: None,
     };
     let page = match messages::history(&app.db, chat, me, cursor, EVIDENCE).await {
