@@ -1658,7 +1658,7 @@ pub struct ContactGroupDeleted {
 
 /// The caller's contact link: what their QR code encodes. Resetting it makes a new one; the
 /// old one then resolves to nobody.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactLink {
     pub code: String,

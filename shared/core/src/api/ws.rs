@@ -771,6 +771,10 @@ pub enum ServerEvent {
     /// The user deleted a contact group.
     #[serde(rename = "contact:group:deleted")]
     ContactGroupDeleted(crate::api::models::ContactGroupDeleted),
+    /// The user reset their contact link (on another device): the old one, and its QR code,
+    /// resolve to nobody now.
+    #[serde(rename = "contact:link:reset")]
+    ContactLinkReset(crate::api::models::ContactLink),
     /// A backup the user asked for is ready: `GET /api/backups/{id}` has its download link.
     #[serde(rename = "backup:ready")]
     BackupReady(crate::api::models::Backup),
@@ -856,6 +860,7 @@ impl ServerEvent {
             Self::ContactRemoved(_) => "contact:removed",
             Self::ContactGroupUpdated(_) => "contact:group:updated",
             Self::ContactGroupDeleted(_) => "contact:group:deleted",
+            Self::ContactLinkReset(_) => "contact:link:reset",
             Self::BackupReady(_) => "backup:ready",
             Self::BackupFailed(_) => "backup:failed",
             Self::MediaProcessingStarted(_) => "media:processing:started",

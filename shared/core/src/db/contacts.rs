@@ -415,8 +415,11 @@ pub async fn contact_code(db: &Db, user: Uuid, fresh: &str) -> Result<String, Ap
 }
 
 /// Replace `user`'s contact link code with `fresh`.
-pub async fn reset_contact_code(db: &Db, user: Uuid, fresh: &str) -> Result<(), ApiError> {
-    let client = db.get().await?;
+pub async fn reset_contact_code(
+    client: &impl GenericClient,
+    user: Uuid,
+    fresh: &str,
+) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached("UPDATE users SET contact_code = $2 WHERE id = $1")
         .await?;

@@ -380,13 +380,21 @@ pub async fn contact_link(app: &App, caller: Caller) -> Result<ContactLink, ApiE
     Ok(link(app, code))
 }
 
-/// `POST /api/users/me/qr/reset`: a new contact link; the old one stops working.
+/// `POST /api/users/me/qr/reset`: a new contact link; the old one stops working. The caller's
+/// other devices are told (`contact:link:reset`), so none goes on showing the old QR code.
 #[utoipa::path(post, path = "/api/users/me/qr/reset", tag = "contacts", security(("bearer" = [])),
     responses((status = 200, description = "The new contact link", body = Envelope<ContactLink>)))]
 pub async fn reset_qr(app: &App, caller: Caller) -> Result<ContactLink, ApiError> {
     let code = fresh_code();
-    contacts::reset_contact_code(&app.db, caller.user_id, &code).await?;
-    Ok(link(app, code))
+    let new = link(app, code);
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    contacts::reset_contact_code(&tx, caller.user_id, &new.code).await?;
+    let event = ServerEvent::ContactLinkReset(new.clone());
+    events::append_own_event(&tx, caller.user_id, &event).await?;
+    tx.commit().await?;
+    super::relay::wake(app, event.name()).await;
+    Ok(new)
 }
 
 /// `GET /api/contacts/resolve/{code}`: whose contact link this is (404 once it was reset).

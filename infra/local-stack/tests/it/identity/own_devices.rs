@@ -202,3 +202,26 @@ async fn a_chat_opened_on_one_device_reaches_the_creators_others() {
     assert_eq!(told["data"]["chat"]["id"], group.as_str(), "{told}");
     app.stop().await;
 }
+
+/// Resetting the contact link on one device tells the others (`contact:link:reset`, live and in
+/// sync), so none goes on showing a QR code that resolves to nobody.
+#[tokio::test]
+async fn a_contact_link_reset_on_one_device_reaches_the_others() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let since = present(&app, &alice).await;
+    let mut phone = app.ws(&app.login(&alice).await.access).await;
+    let (status, body) = app
+        .post("/api/users/me/qr/reset", Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let told = phone.next_event("contact:link:reset").await;
+    assert_eq!(told["data"]["code"], body["data"]["code"], "{told}");
+    assert_eq!(told["data"]["url"], body["data"]["url"], "{told}");
+    let stream = own_stream(&app, &alice, &since).await;
+    assert!(
+        stream.iter().any(|e| e["event"] == "contact:link:reset"),
+        "{stream:?}"
+    );
+    app.stop().await;
+}
