@@ -1356,7 +1356,8 @@ async fn the_presence_audience_is_planned_with_its_statement() {
 }
 
 /// A file record as the upload route will make it (issue 11): uploaded by `user` for `chat`.
-async fn uploaded(app: &TestApp, user: &User, chat: &str, kind: &str) -> String {
+/// A file of `kind` that `user` uploaded for `chat`, processed (its row, written directly).
+pub(crate) async fn uploaded(app: &TestApp, user: &User, chat: &str, kind: &str) -> String {
     uploaded_named(app, user, chat, kind, "f").await
 }
 

@@ -291,8 +291,7 @@ pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT i.chat_id, c.name, i.invited_by, i.created_at,
-                    i.created_at + make_interval(days => {INVITATION_LIFETIME_DAYS}) AS expires_at
+            "SELECT i.chat_id, c.name, i.invited_by, i.created_at
              FROM chat_invitations i JOIN chats c ON c.id = i.chat_id
              WHERE i.user_id = $1 AND {live} ORDER BY i.created_at DESC, i.chat_id",
             live = invitation_live("i"),
@@ -302,12 +301,17 @@ pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>
         .query(&stmt, &[&user])
         .await?
         .iter()
-        .map(|r| InvitationListed {
-            chat_id: r.get("chat_id"),
-            name: r.get::<_, Option<String>>("name").unwrap_or_default(),
-            invited_by: r.get("invited_by"),
-            invited_at: Timestamp(r.get("created_at")),
-            expires_at: Timestamp(r.get("expires_at")),
+        .map(|r| {
+            let invited_at: DateTime<Utc> = r.get("created_at");
+            InvitationListed {
+                chat_id: r.get("chat_id"),
+                name: r.get::<_, Option<String>>("name").unwrap_or_default(),
+                invited_by: r.get("invited_by"),
+                invited_at: Timestamp(invited_at),
+                expires_at: Timestamp(
+                    invited_at + chrono::Duration::days(INVITATION_LIFETIME_DAYS.into()),
+                ),
+            }
         })
         .collect())
 }

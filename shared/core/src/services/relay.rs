@@ -852,7 +852,7 @@ fn joined_is(event: &StoredEvent, viewer: Uuid) -> bool {
             .as_ref()
             .and_then(|d| d.pointer("/participant/id"))
             .and_then(|id| id.as_str())
-            .is_some_and(|id| id == viewer.to_string())
+            .is_some_and(|id| id.parse() == Ok(viewer))
 }
 
 /// What an event may notify its recipients of (`Frames::notice`): all of them but its actor,

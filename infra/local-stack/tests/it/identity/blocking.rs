@@ -331,16 +331,7 @@ async fn a_blocked_members_file_is_not_opened_by_the_blocker() {
     let carol = app.register("carol").await;
     let group = app.open_group(&carol, "club", &[&alice, &bob]).await;
     app.block(&alice, &bob).await;
-    let mut picture = Vec::new();
-    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30]))
-        .write_to(
-            &mut std::io::Cursor::new(&mut picture),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
-    let request = json!({ "fileType": "image", "fileName": "p.png",
-                          "fileSize": picture.len(), "chatId": group });
-    let file = crate::media::upload(&app, &bob, request, &picture).await;
+    let file = crate::message_features::uploaded(&app, &bob, &group, "image").await;
     let (status, body) = app
         .post(
             &format!("/api/chats/{group}/messages"),
