@@ -312,21 +312,41 @@ pub struct UpdateProfileRequest {
     pub notification_settings: Option<NotificationSettingsPatch>,
 }
 
-/// The privacy settings to change; the others keep their values.
+/// The privacy settings to change; the others keep their values. Each audience may also be
+/// given as the PRD's boolean flag (`true`: everyone, `false`: nobody), and `status`, the PRD's
+/// name for the status text's setting, is `about`'s (one setting covers both texts).
 #[derive(Debug, Default, Deserialize, serde::Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrivacySettingsPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "audience_or_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_seen: Option<Audience>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "audience_or_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub profile_picture: Option<Audience>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Who sees the about and status texts (`status` is accepted for it, as the PRD names it).
+    #[serde(
+        default,
+        alias = "status",
+        deserialize_with = "audience_or_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub about: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_receipts: Option<bool>,
     /// Who may add you to groups: `everyone`, `contacts` (people you have as contacts) or
     /// `nobody`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "audience_or_flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub groups: Option<Audience>,
     /// Whether others may find you by your verified phone number or email (contact sync, vCard
     /// import).
@@ -337,6 +357,36 @@ pub struct PrivacySettingsPatch {
     /// 7776000 seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_disappearing_seconds: Option<DisappearingTimer>,
+}
+
+/// An audience of [`PrivacySettingsPatch`]: its name, or the PRD's boolean flag for it (`true`:
+/// everyone, `false`: nobody), so clients written against the PRD's `privacySettings` keep
+/// working. Null keeps the setting.
+fn audience_or_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Audience>, D::Error> {
+    struct AudienceOrFlag;
+    impl<'de> serde::de::Visitor<'de> for AudienceOrFlag {
+        type Value = Option<Audience>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "`everyone`, `contacts` or `nobody` (or true for everyone, false for nobody)",
+            )
+        }
+        fn visit_bool<E: serde::de::Error>(self, flag: bool) -> Result<Self::Value, E> {
+            Ok(Some(if flag {
+                Audience::Everyone
+            } else {
+                Audience::Nobody
+            }))
+        }
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+            use serde::de::IntoDeserializer;
+            Audience::deserialize(name.into_deserializer()).map(Some)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(AudienceOrFlag)
 }
 
 /// The notification settings to change; the others keep their values.

@@ -152,6 +152,60 @@ pub(super) async fn alice_username(app: &TestApp, alice: &User) -> String {
         .to_owned()
 }
 
+/// The PRD's `privacySettings` are booleans named `lastSeen`, `profilePicture` and `status`: a
+/// client written against it sets them, and they mean everyone (true) or nobody (false).
+#[tokio::test]
+async fn the_prds_privacy_flags_set_the_audiences() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let (status, body) = set_profile(
+        &app,
+        &bob,
+        json!({ "status": "at work", "about": "I fix things",
+        "privacySettings": { "lastSeen": true, "profilePicture": false, "status": false } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let settings = &body["data"]["privacySettings"];
+    assert_eq!(
+        (
+            &settings["lastSeen"],
+            &settings["profilePicture"],
+            &settings["about"]
+        ),
+        (&json!("everyone"), &json!("nobody"), &json!("nobody")),
+        "{settings}"
+    );
+    let view = app
+        .get(&format!("/api/users/{}", bob.id), Some(&alice.access))
+        .await
+        .1["data"]
+        .clone();
+    assert_eq!(
+        (view["status"].is_null(), view["about"].is_null()),
+        (true, true),
+        "the status flag hides both texts: {view}"
+    );
+
+    for input in [
+        json!({ "privacySettings": { "lastSeen": 1 } }),
+        json!({ "privacySettings": { "status": true, "about": "nobody" } }),
+    ] {
+        let (status, body) = set_profile(&app, &bob, input.clone()).await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, Some("VALIDATION_ERROR")),
+            "{input}"
+        );
+    }
+    let (_, own) = app.get("/api/users/profile", Some(&bob.access)).await;
+    assert_eq!(
+        own["data"]["privacySettings"], *settings,
+        "refused, unchanged"
+    );
+}
+
 #[tokio::test]
 async fn who_may_add_you_to_groups_is_your_choice_and_others_invite_you() {
     let app = spawn_app().await;
