@@ -365,6 +365,120 @@ async fn leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining(app: 
     app.stop().await;
 }
 
+/// A chat's history searched by words (`GET /api/chats/{chatId}/messages?search=`, PRD
+/// `GetMessagesRequest.search`): the texts of one page, oldest first, and the page's meta.
+async fn history_found(
+    app: &TestApp,
+    user: &User,
+    chat: &str,
+    query: &[(&str, &str)],
+) -> (Vec<String>, Value) {
+    let response = app
+        .http
+        .get(format!("{}/api/chats/{chat}/messages", app.base))
+        .bearer_auth(&user.access)
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{query:?}");
+    let body: Value = response.json().await.unwrap();
+    let texts = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect();
+    (texts, body["meta"]["pagination"].clone())
+}
+
+#[tokio::test]
+async fn a_chats_history_searched_by_words_holds_what_the_search_finds_there() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let group = app.open_group(&alice, "zoo", &[&bob, &carol]).await;
+    let elsewhere = app.open_chat(&alice, &bob).await;
+    app.sent(&alice, &group, "Zebras at noon").await;
+    app.sent(&bob, &group, "a horse").await;
+    let second = app.sent(&bob, &group, "the zebra again").await;
+    let erased = app.sent(&bob, &group, "zebra, deleted").await;
+    app.sent(&alice, &elsewhere, "zebra in another chat").await;
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{group}/messages/{erased}"),
+            &bob.access,
+            json!({ "deleteForEveryone": true }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let (texts, _) = history_found(&app, &carol, &group, &[("search", "zebr")]).await;
+    assert_eq!(texts, ["Zebras at noon", "the zebra again"]);
+    let (texts, _) = history_found(&app, &carol, &group, &[("search", "added")]).await;
+    assert!(texts.is_empty(), "no system line: {texts:?}");
+    // Paged as the history is: the newest first, then older ones before it.
+    let (texts, page) =
+        history_found(&app, &carol, &group, &[("search", "zebra"), ("limit", "1")]).await;
+    assert_eq!(
+        (texts.as_slice(), &page["hasMore"]),
+        (&["the zebra again".to_owned()][..], &json!(true))
+    );
+    let before = page["before"].as_str().unwrap();
+    let (texts, page) = history_found(
+        &app,
+        &carol,
+        &group,
+        &[("search", "zebra"), ("limit", "1"), ("before", before)],
+    )
+    .await;
+    assert_eq!(
+        (texts.as_slice(), &page["hasMore"]),
+        (&["Zebras at noon".to_owned()][..], &json!(false))
+    );
+
+    // Carol leaves and keeps the group; Bob's later edit holds words she never saw.
+    let (status, _) = app
+        .delete(&format!("/api/chats/{group}"), &carol.access, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{group}/messages/{second}"),
+            &bob.access,
+            json!({ "content": "the zebra again, and a lion" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (texts, _) = history_found(&app, &carol, &group, &[("search", "lion")]).await;
+    assert!(texts.is_empty(), "edited after she left: {texts:?}");
+    let (texts, _) = history_found(&app, &carol, &group, &[("search", "zebra")]).await;
+    assert_eq!(
+        texts,
+        ["Zebras at noon", "the zebra again"],
+        "as she saw them"
+    );
+    let (texts, _) = history_found(&app, &bob, &group, &[("search", "lion")]).await;
+    assert_eq!(texts, ["the zebra again, and a lion"]);
+
+    let (status, _) = app
+        .get(
+            &format!("/api/chats/{elsewhere}/messages?search=zebra"),
+            Some(&carol.access),
+        )
+        .await;
+    assert_eq!(status, 404, "not her chat");
+    let (status, _) = app
+        .get(
+            &format!("/api/chats/{group}/messages?search="),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn new_words_are_found_at_once_and_the_schedule_merges_them_into_the_index() {
     // No schedule of its own: this test runs it.

@@ -877,6 +877,11 @@ pub struct HistoryQuery {
     #[serde(rename = "type", default = "default_none")]
     #[param(value_type = Option<MessageType>, inline)]
     pub kind: Option<MessageType>,
+    /// Only messages holding these words (the chat's search, PRD `GetMessagesRequest`): matched
+    /// as `GET /api/messages/search` matches them, paged as the history is.
+    #[serde(default = "default_none")]
+    #[param(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub search: Option<SearchWords>,
 }
 
 // --- sync --------------------------------------------------------------------------------------

@@ -577,6 +577,59 @@ pub(super) async fn as_seen_by(
     as_they_left(client, messages, &left).await
 }
 
+/// [`as_they_left`], for a history page. A page found by words keeps a message it gave an
+/// older text only if that text holds the words: the viewer never saw the words it has now.
+async fn as_they_left_found(
+    client: &impl deadpool_postgres::GenericClient,
+    page: &mut Vec<Message>,
+    left: &HashMap<Uuid, DateTime<Utc>>,
+    words: Option<&str>,
+) -> Result<(), ApiError> {
+    let texts_now: Vec<Option<String>> = match words {
+        Some(_) if !left.is_empty() => page.iter().map(|m| m.content.clone()).collect(),
+        _ => Vec::new(),
+    };
+    as_they_left(client, page, left).await?;
+    let (Some(words), false) = (words, texts_now.is_empty()) else {
+        return Ok(());
+    };
+    let (ids, texts_then): (Vec<Uuid>, Vec<String>) = page
+        .iter()
+        .zip(&texts_now)
+        .filter(|(m, now)| m.content != **now)
+        .map(|(m, _)| (m.id, m.content.clone().unwrap_or_default()))
+        .unzip();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let still_found = holding_words(client, &ids, &texts_then, words).await?;
+    page.retain(|m| !ids.contains(&m.id) || still_found.contains(&m.id));
+    Ok(())
+}
+
+/// Of these messages' texts (ids and texts in step), those holding `words`, read as the
+/// `search` column reads a message (V24) and matched as the message search matches it: for the
+/// older text a former member saw.
+async fn holding_words(
+    client: &impl deadpool_postgres::GenericClient,
+    ids: &[Uuid],
+    texts: &[String],
+    words: &str,
+) -> Result<Vec<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT x.id FROM unnest($1::uuid[], $2::text[]) AS x(id, text)
+             WHERE to_tsvector('banter_search'::regconfig, x.text) @@ search_query($3)",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&ids, &texts, &words])
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect())
+}
+
 /// Show `messages` of the chats in `left` (by chat, when the viewer left it) as they stood
 /// then, where that differs (a former member who kept a group reads it as it was when they
 /// left):
@@ -665,6 +718,9 @@ pub struct Cursor<'a> {
     pub only: Only,
     /// Only messages whose file's name contains this (lower-cased; the gallery's search).
     pub file_name: Option<&'a str>,
+    /// Only messages holding these words, as the message search matches them (the in-chat
+    /// search, PRD `GetMessagesRequest.search`): no system lines, nothing deleted for everyone.
+    pub words: Option<&'a str>,
 }
 
 /// Which messages a history page lists: all, or those of one of a chat's galleries.
@@ -759,7 +815,9 @@ pub async fn history(
         AND {}
         AND {}
         AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM media_files f
-                                          WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))",
+                                          WHERE f.id = m.media_id AND lower(f.file_name) LIKE $10))
+        AND ($11::text IS NULL OR m.search @@ (SELECT search_query($11))
+                                  AND m.type <> 'system' AND NOT m.deleted_for_everyone)",
         super::came_while_member("$1", "$3", "$7", "m.created_at"),
         super::not_hidden_for("$3", "m"),
         super::not_sent_while_blocked("$3", "m.sender_id", "m.created_at"),
@@ -789,6 +847,7 @@ pub async fn history(
                     &cursor.kind,
                     &cursor.only.as_param(),
                     &file_name,
+                    &cursor.words,
                 ],
             )
             .await?;
@@ -819,7 +878,7 @@ pub async fn history(
             .collect();
         page.reverse();
         page.extend(newer.iter().map(with_status));
-        as_they_left(client, &mut page, &left).await?;
+        as_they_left_found(client, &mut page, &left, cursor.words).await?;
         return Ok(Some((page, has_more)));
     }
     let lower = match cursor.after {
@@ -838,7 +897,7 @@ pub async fn history(
     if !ascending {
         page.reverse();
     }
-    as_they_left(client, &mut page, &left).await?;
+    as_they_left_found(client, &mut page, &left, cursor.words).await?;
     Ok(Some((page, has_more)))
 }
 

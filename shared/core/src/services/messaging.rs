@@ -285,7 +285,7 @@ pub async fn forward(
     refused.map_or(Ok(copies), Err)
 }
 
-/// `GET /api/chats/{chatId}/messages?limit&before&after&around&type`.
+/// `GET /api/chats/{chatId}/messages?limit&before&after&around&type&search`.
 #[utoipa::path(get, path = "/api/chats/{chatId}/messages", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), HistoryQuery),
     responses((status = 200, description = "A page of history, oldest first", body = PageEnvelope<Vec<Message>, CursorPagination>)))]
@@ -303,6 +303,7 @@ pub async fn history(
         kind: q.kind.as_ref().map(|k| k.as_str()),
         only: Only::Everything,
         file_name: None,
+        words: q.search.as_ref().map(|w| w.0.as_str()),
     };
     history_page(app, caller, chat_id, cursor, limit).await
 }
@@ -383,6 +384,7 @@ pub async fn gallery(
             _ => Only::Files,
         },
         file_name: q.file_name.as_ref().map(|f| f.0.as_str()),
+        words: None,
     };
     history_page(app, caller, chat_id, cursor, limit).await
 }

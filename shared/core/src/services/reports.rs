@@ -159,6 +159,7 @@ async fn evidence(
         kind: None,
         only: Only::Everything,
         file_name: None,
+        words: None,
     };
     let page = match messages::history(&app.db, chat, me, cursor, EVIDENCE).await {
         Ok(page) => page.map(|(page, _)| page).unwrap_or_default(),
