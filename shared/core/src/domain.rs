@@ -295,6 +295,12 @@ impl ClientMessageId {
         Ok(Self(raw.to_owned()))
     }
 
+    /// One the server makes for a send that names none (the PRD's send has no such field):
+    /// unique, so that send is stored as a new message.
+    pub fn fresh() -> Self {
+        Self(format!("server:{}", uuid::Uuid::new_v4()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -285,6 +285,41 @@ async fn chats_need_a_token_and_are_visible_to_members_only() {
     app.stop().await;
 }
 
+/// The PRD's `SendMessageRequest` is `{content, type?, replyToId?}`: a client written against
+/// it sends no `clientMessageId`, and its messages are stored and delivered all the same.
+#[tokio::test]
+async fn a_send_as_the_prd_shapes_it_needs_no_client_message_id() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let path = format!("/api/chats/{chat}/messages");
+    let (status, first) = app
+        .post(
+            &path,
+            Some(&alice.access),
+            json!({ "content": "hello", "type": "text" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, reply) = app
+        .post(
+            &path,
+            Some(&alice.access),
+            json!({ "content": "hello", "replyToId": first["data"]["id"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_ne!(reply["data"]["id"], first["data"]["id"], "a second message");
+    assert_eq!(reply["data"]["replyTo"]["id"], first["data"]["id"]);
+    let ids = [&first, &reply].map(|m| m["data"]["clientMessageId"].as_str().unwrap().to_owned());
+    assert_ne!(ids[0], ids[1], "each made for its own send: {ids:?}");
+    let got = bob_ws.next_event("message:received").await;
+    assert_eq!(got["data"]["message"]["id"], first["data"]["id"]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn history_pages_by_cursor_in_seq_order() {
     let app = spawn_app().await;

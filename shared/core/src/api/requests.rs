@@ -921,6 +921,8 @@ impl<'de> Deserialize<'de> for SyncCursor {
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageRequest {
     /// The client's own id for the message: sending it again returns the stored message.
+    /// Without one (the PRD's send names none), the server makes one.
+    #[serde(default = "ClientMessageId::fresh")]
     pub client_message_id: ClientMessageId,
     #[serde(rename = "type", default)]
     pub kind: MessageType,
@@ -948,7 +950,10 @@ pub struct SendMessageRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TextMessage {
-    client_message_id: ClientMessageId,
+    /// The client's own id for the message, 1 to 100 characters: the same send again (after a
+    /// timeout, over REST or the WebSocket) returns the stored message, never a second one.
+    /// Without it the server makes one, and a send retried is stored again: give one.
+    client_message_id: Option<ClientMessageId>,
     #[serde(rename = "type", default)]
     kind: Option<TextKind>,
     /// The text: at most 65,536 characters, not only spaces.
@@ -978,7 +983,10 @@ enum TextKind {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OtherMessage {
-    client_message_id: ClientMessageId,
+    /// The client's own id for the message, 1 to 100 characters: the same send again (after a
+    /// timeout, over REST or the WebSocket) returns the stored message, never a second one.
+    /// Without it the server makes one, and a send retried is stored again: give one.
+    client_message_id: Option<ClientMessageId>,
     #[serde(rename = "type")]
     kind: OtherKind,
     /// A caption: at most 65,536 characters.
