@@ -177,6 +177,14 @@ async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     assert_eq!(status, 200);
     assert_eq!(body["meta"]["pagination"]["total"], 2);
     assert_eq!(body["meta"]["pagination"]["nextOffset"], 1);
+    assert_eq!(
+        (
+            &body["meta"]["pagination"]["page"],
+            &body["meta"]["pagination"]["totalPages"]
+        ),
+        (&json!(1), &json!(2)),
+        "the PRD's paging: {body}"
+    );
 
     // What tsquery or SQL would read as syntax is only text here.
     for q in SYNTAX_AS_TEXT {

@@ -74,8 +74,8 @@ pub struct Page<T, P> {
     pub pagination: P,
 }
 
-/// Offset paging (chat list, user search).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// Offset paging (chat list, user search), with the PRD's `page` and `totalPages`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OffsetPagination {
     pub limit: i64,
@@ -83,17 +83,47 @@ pub struct OffsetPagination {
     pub total: i64,
     /// The `offset` of the next page, or null on the last one.
     pub next_offset: Option<i64>,
+    /// Which page this is, counting from 1, in pages of `limit` (PRD).
+    pub page: i64,
+    /// How many pages of `limit` the `total` makes (PRD); 0 when there is nothing.
+    pub total_pages: i64,
 }
 
 impl OffsetPagination {
     pub fn new(limit: i64, offset: i64, returned: usize, total: i64) -> Self {
         let end = offset + returned as i64;
+        let per_page = limit.max(1);
         Self {
             limit,
             offset,
             total,
             next_offset: (end < total).then_some(end),
+            page: offset / per_page + 1,
+            total_pages: (total + per_page - 1) / per_page,
         }
+    }
+}
+
+#[cfg(test)]
+mod offset_pagination_tests {
+    use super::OffsetPagination;
+
+    #[test]
+    fn pages_count_from_one_and_cover_the_total() {
+        let first = OffsetPagination::new(50, 0, 50, 101);
+        assert_eq!(
+            (first.page, first.total_pages, first.next_offset),
+            (1, 3, Some(50))
+        );
+        let last = OffsetPagination::new(50, 100, 1, 101);
+        assert_eq!(
+            (last.page, last.total_pages, last.next_offset),
+            (3, 3, None)
+        );
+        let exact = OffsetPagination::new(10, 10, 10, 20);
+        assert_eq!((exact.page, exact.total_pages), (2, 2));
+        let none = OffsetPagination::new(50, 0, 0, 0);
+        assert_eq!((none.page, none.total_pages), (1, 0));
     }
 }
 
