@@ -406,15 +406,20 @@ pub(super) async fn is_full(
 /// row for a group.)
 fn other_name(viewer: &str) -> String {
     format!(
-        "SELECT coalesce(n.nickname, u.display_name, u.username)
-                || CASE WHEN p.user_id = {viewer} THEN ' (You)' ELSE '' END
-         FROM chat_participants p JOIN users u ON u.id = p.user_id
-         LEFT JOIN user_relationships n ON n.user_id = {viewer} AND n.related_user_id = p.user_id
-                                       AND n.relationship_type = 'contact'
-         WHERE p.chat_id = c.id AND c.type = 'individual'
-           AND (p.user_id <> {viewer} OR {to_self})
-         ORDER BY p.joined_at LIMIT 1",
+        "SELECT coalesce(
+             (SELECT coalesce(n.nickname, u.display_name, u.username)
+                     || CASE WHEN p.user_id = {viewer} THEN ' (You)' ELSE '' END
+              FROM chat_participants p JOIN users u ON u.id = p.user_id
+              LEFT JOIN user_relationships n ON n.user_id = {viewer} AND n.related_user_id = p.user_id
+                                            AND n.relationship_type = 'contact'
+              WHERE p.chat_id = c.id AND (p.user_id <> {viewer} OR {to_self})
+              ORDER BY p.joined_at LIMIT 1),
+             -- The other member erased their account (their membership went with it), as the
+             -- timeline's lines name them.
+             '{erased}')
+         WHERE c.type = 'individual'",
         to_self = super::note_to_self("c"),
+        erased = super::ERASED_ACCOUNT,
     )
 }
 

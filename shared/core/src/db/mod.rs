@@ -271,6 +271,10 @@ pub fn not_hidden_for(user: &str, m: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = {user} AND h.message_id = {m}.id)")
 }
 
+/// What names an erased account where it was named: the timeline's lines about it, a 1:1 chat
+/// with it.
+pub const ERASED_ACCOUNT: &str = "Deleted account";
+
 /// A statement's condition (SQL) that the chat `c` is a user's chat with themselves (WhatsApp's
 /// "Message yourself": a 1:1 chat whose two members are the same, one row in
 /// `chat_participants`): it has no other member, and nobody left it.

@@ -6,8 +6,11 @@ use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::api::models::{NotificationSettings, OwnProfile, PrivacySettings, Timestamp};
+use crate::api::models::{
+    ContactRemoved, NotificationSettings, OwnProfile, PrivacySettings, Timestamp,
+};
 use crate::api::requests::{NotificationSettingsPatch, PrivacySettingsPatch};
+use crate::api::ws::ServerEvent;
 use crate::domain::{Email, Phone, Username};
 use crate::error::ApiError;
 
@@ -651,7 +654,7 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
     let username: String = row.get("username");
     // The timeline's lines about them ("alice left", "bob added alice") name them no more, nor
     // point to them: whoever takes the username next is not taken for them.
-    rename_in_timeline(&tx, id, &username, "Deleted account", true).await?;
+    rename_in_timeline(&tx, id, &username, super::ERASED_ACCOUNT, true).await?;
     tx.execute(
         "DELETE FROM login_failures WHERE key = $1",
         &[&format!("account:{}", email.to_lowercase())],
@@ -690,6 +693,21 @@ pub async fn erase(db: &Db, id: Uuid) -> Result<Erased, ApiError> {
         &[&id],
     )
     .await?;
+    // Whoever had them as a contact loses the contact with the row: their devices are told, as
+    // when they remove one.
+    let had_them: Vec<Uuid> = tx
+        .query(
+            "SELECT user_id FROM user_relationships
+             WHERE related_user_id = $1 AND relationship_type = 'contact'",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("user_id"))
+        .collect();
+    let removed = ServerEvent::ContactRemoved(ContactRemoved { user_id: id });
+    super::events::append_user_events(&tx, &had_them, None, removed.name(), &removed.data())
+        .await?;
     for sql in [
         "DELETE FROM media_files WHERE uploader_id = $1",
         // What their messages carried (locations, contact cards); the text stays for the others.

@@ -210,7 +210,33 @@ async fn a_chat_with_an_erased_account_takes_no_more_messages_or_calls() {
     let messages = format!("/api/chats/{chat}/messages");
     let (status, _) = app.post(&messages, Some(&bob.access), send("before")).await;
     assert_eq!(status, 201);
+    let (status, _) = app
+        .post(
+            "/api/contacts",
+            Some(&bob.access),
+            json!({ "userId": alice.id, "nickname": "Ali" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let since = crate::sync::present(&app, &bob).await;
     erase_account(&app, &alice).await;
+
+    // Named as the timeline names her now, in the list and the details.
+    assert_eq!(app.chat_row(&bob, &chat).await["name"], "Deleted account");
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&bob.access))
+        .await;
+    assert_eq!(details["data"]["name"], "Deleted account");
+    // Her contact went with her: Bob's devices are told.
+    let (events, _) = crate::sync::sync_all(&app, &bob, &since).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "contact:removed" && e["data"]["userId"] == alice.id.as_str()),
+        "{events:?}"
+    );
+    let (_, contacts) = app.get("/api/contacts", Some(&bob.access)).await;
+    assert_eq!(contacts["data"], json!([]));
 
     let (status, body) = app.post(&messages, Some(&bob.access), send("after")).await;
     assert_eq!(
