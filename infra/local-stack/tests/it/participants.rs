@@ -643,6 +643,41 @@ async fn roles_follow_the_matrix_and_the_last_admin_leaving_hands_over() {
     app.stop().await;
 }
 
+/// Two admins removing each other at the same moment: one goes first, and the other, no
+/// longer a member by then, removes nobody. Each removal checks the remover's role under the
+/// group's lock, not before it.
+#[tokio::test]
+async fn two_admins_removing_each_other_at_once_remove_only_one() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    for round in 0..8 {
+        let chat = app.open_group(&alice, "duel", &[&bob, &carol]).await;
+        assert_eq!(set_role(&app, &alice, &chat, &bob, "admin").await.0, 200);
+        let (by_alice, by_bob) = tokio::join!(
+            remove(&app, &alice, &chat, &bob),
+            remove(&app, &bob, &chat, &alice)
+        );
+        let mut statuses = [by_alice.0, by_bob.0];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [200, 403],
+            "round {round}: {by_alice:?} {by_bob:?}"
+        );
+        let (_, details) = app
+            .get(&format!("/api/chats/{chat}"), Some(&carol.access))
+            .await;
+        assert_eq!(
+            details["data"]["participants"].as_array().unwrap().len(),
+            2,
+            "round {round}: {details}"
+        );
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn participant_requests_are_checked_and_one_to_one_chats_have_none() {
     let app = spawn_app().await;

@@ -778,6 +778,49 @@ pub(super) async fn lock_group(
     Ok(())
 }
 
+/// Who makes a change to a group's members, with the role their permission was decided on.
+#[derive(Debug, Clone, Copy)]
+pub struct Acting {
+    pub user: Uuid,
+    pub role: ParticipantRole,
+}
+
+/// [`lock_group`] for a change `actor` makes: under the lock they must still be a member with
+/// the role it was allowed on. An admin removed or demoted meanwhile (two admins removing each
+/// other at once) is refused, not obeyed.
+async fn lock_group_as(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    actor: Acting,
+) -> Result<(), ApiError> {
+    lock_group(tx, chat_id).await?;
+    match role_in(tx, chat_id, actor.user).await? {
+        Some(role) if role == actor.role => Ok(()),
+        Some(_) => Err(ApiError::PermissionDenied(
+            "your role in this group changed meanwhile".into(),
+        )),
+        None => Err(ApiError::PermissionDenied(
+            "you are no longer a member of this group".into(),
+        )),
+    }
+}
+
+/// `user`'s role in the group now, if they are a member (read in the caller's transaction).
+async fn role_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<Option<ParticipantRole>, ApiError> {
+    Ok(tx
+        .query_opt(
+            "SELECT role FROM chat_participants
+             WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL",
+            &[&chat_id, &user],
+        )
+        .await?
+        .map(|r| ParticipantRole::parse_stored(r.get("role"))))
+}
+
 /// Make `user` a member with `role` from now on (earlier messages are not theirs), in the
 /// caller's transaction: their row (a former member's is reused), no invitation left, the
 /// `chat:participant:joined` event and the system message (`added` by `added_by`, or `joined`
@@ -854,13 +897,12 @@ pub async fn add_participant(
     chat_id: Uuid,
     user: Uuid,
     role: ParticipantRole,
-    added_by: Uuid,
-    by_admin: bool,
+    added_by: Acting,
     max_members: usize,
 ) -> Result<Addition, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    lock_group(&tx, chat_id).await?;
+    lock_group_as(&tx, chat_id, added_by).await?;
     let row = tx
         .query_one(
             "SELECT count(*) FILTER (WHERE left_at IS NULL) AS members,
@@ -874,30 +916,42 @@ pub async fn add_participant(
     if row.get::<_, bool>("present") {
         return Ok(Addition::AlreadyMember);
     }
-    if row.get::<_, bool>("removed_by_admin") && !by_admin {
+    if row.get::<_, bool>("removed_by_admin") && added_by.role != ParticipantRole::Admin {
         return Ok(Addition::RemovedByAdmin);
     }
     if row.get::<_, i64>("members") as usize >= max_members {
         return Ok(Addition::Full);
     }
-    join_group(&tx, chat_id, user, role, Some(added_by)).await?;
+    join_group(&tx, chat_id, user, role, Some(added_by.user)).await?;
     tx.commit().await?;
     Ok(Addition::Added)
 }
 
-/// End `user`'s membership (`removed_by` someone else, or `None` when they leave), with its
-/// `chat:participant:left` event. If that leaves the group members but no admin, the
-/// longest-standing member becomes admin (`chat:participant:role_changed`). `false` if they
-/// were not a member.
+/// End `user`'s membership (`removed_by` someone else, with the role `user` had when that was
+/// allowed; or `None` when they leave), with its `chat:participant:left` event. If that leaves
+/// the group members but no admin, the longest-standing member becomes admin
+/// (`chat:participant:role_changed`). `false` if they were not a member.
 pub async fn remove_participant(
     db: &Db,
     chat_id: Uuid,
     user: Uuid,
-    removed_by: Option<Uuid>,
+    removed_by: Option<(Acting, ParticipantRole)>,
 ) -> Result<bool, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    if !leave_group(&tx, chat_id, user, removed_by).await? {
+    if let Some((actor, their_role)) = removed_by {
+        lock_group_as(&tx, chat_id, actor).await?;
+        match role_in(&tx, chat_id, user).await? {
+            None => return Ok(false),
+            Some(role) if role != their_role => {
+                return Err(ApiError::PermissionDenied(
+                    "their role in this group changed meanwhile".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if !leave_group(&tx, chat_id, user, removed_by.map(|(actor, _)| actor.user)).await? {
         return Ok(false);
     }
     tx.commit().await?;
@@ -1002,11 +1056,12 @@ pub async fn set_role(
     chat_id: Uuid,
     user: Uuid,
     role: ParticipantRole,
-    changed_by: Uuid,
+    changed_by: Acting,
 ) -> Result<RoleChange, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    lock_group(&tx, chat_id).await?;
+    lock_group_as(&tx, chat_id, changed_by).await?;
+    let changed_by = changed_by.user;
     let row = tx
         .query_opt(
             "SELECT role, (SELECT count(*) FROM chat_participants

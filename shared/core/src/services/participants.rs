@@ -24,7 +24,7 @@ use crate::api::models::{
 };
 use crate::api::requests::{AddParticipantRequest, UpdateParticipantRoleRequest};
 use crate::auth::tokens::Caller;
-use crate::db::chats::{self, Addition, RoleChange};
+use crate::db::chats::{self, Acting, Addition, RoleChange};
 use crate::db::{relationships, users};
 use crate::error::ApiError;
 use crate::App;
@@ -143,8 +143,10 @@ pub async fn add(
         chat_id,
         user,
         role,
-        caller.user_id,
-        standing.role == ParticipantRole::Admin,
+        Acting {
+            user: caller.user_id,
+            role: standing.role,
+        },
         app.settings.max_group_members,
     )
     .await?
@@ -200,7 +202,11 @@ pub async fn remove(
                 "your role does not let you remove this member".into(),
             ));
         }
-        Some(caller.user_id)
+        let actor = Acting {
+            user: caller.user_id,
+            role,
+        };
+        Some((actor, target))
     };
     if !chats::remove_participant(&app.db, chat_id, user, removed_by).await? {
         return Err(ApiError::NotFound("participant"));
@@ -238,7 +244,11 @@ pub async fn set_role(
             "only the group's admins change roles".into(),
         ));
     }
-    match chats::set_role(&app.db, chat_id, user, body.role, caller.user_id).await? {
+    let admin = Acting {
+        user: caller.user_id,
+        role: ParticipantRole::Admin,
+    };
+    match chats::set_role(&app.db, chat_id, user, body.role, admin).await? {
         RoleChange::Changed => {
             super::relay::wake(app, "chat:participant:role_changed").await;
             Ok(ParticipantRoleSet {
