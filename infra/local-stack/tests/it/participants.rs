@@ -678,6 +678,48 @@ async fn two_admins_removing_each_other_at_once_remove_only_one() {
     app.stop().await;
 }
 
+/// An admin renaming the group while another removes them: the name changes before the
+/// removal or not at all, never by someone already removed.
+#[tokio::test]
+async fn an_admin_removed_while_renaming_the_group_renames_it_before_or_not_at_all() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    for round in 0..24 {
+        let chat = app.open_group(&alice, "stage", &[&bob, &carol]).await;
+        assert_eq!(set_role(&app, &alice, &chat, &bob, "admin").await.0, 200);
+        let path = format!("/api/chats/{chat}");
+        let ((renamed, body), (removed, _)) = tokio::join!(
+            app.put(
+                &path,
+                &bob.access,
+                json!({ "name": format!("bob's {round}") })
+            ),
+            remove(&app, &alice, &chat, &bob)
+        );
+        assert_eq!(removed, 200);
+        let (_, history) = app
+            .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
+            .await;
+        let lines: Vec<String> = contents(&history)
+            .into_iter()
+            .filter(|line| line == "system name_changed" || line == "system removed")
+            .collect();
+        if renamed == 200 {
+            assert_eq!(
+                lines,
+                ["system name_changed", "system removed"],
+                "round {round}: renamed after the removal"
+            );
+        } else {
+            assert_eq!(renamed, 403, "round {round}: {body}");
+            assert_eq!(lines, ["system removed"], "round {round}");
+        }
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn participant_requests_are_checked_and_one_to_one_chats_have_none() {
     let app = spawn_app().await;

@@ -1366,19 +1366,24 @@ pub enum ChatChange {
 /// Pinned chats per user at most (WhatsApp's three).
 pub const MAX_PINNED_CHATS: i64 = 3;
 
-/// Apply `PUT /api/chats/{chatId}` for `user` (a member; the caller checked the permission
-/// for group info) in one transaction: group info with its `chat:updated` event and system
-/// message, the user's own settings with a `chat:updated` event in their own stream (their
-/// other devices).
+/// Apply `PUT /api/chats/{chatId}` for `actor` (a member; the caller checked the permission
+/// for group info, on the role given) in one transaction: group info with its `chat:updated`
+/// event and system message, the user's own settings with a `chat:updated` event in their own
+/// stream (their other devices).
 pub async fn update(
     db: &Db,
     chat_id: Uuid,
-    user: Uuid,
+    actor: Acting,
     request: UpdateChatRequest,
 ) -> Result<ChatChange, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    lock_group(&tx, chat_id).await?;
+    if request.changes_group_info() || request.changes_permissions() || request.changes_timer() {
+        lock_group_as(&tx, chat_id, actor).await?;
+    } else {
+        lock_group(&tx, chat_id).await?;
+    }
+    let user = actor.user;
     if let Some(p) = request
         .permissions
         .as_ref()

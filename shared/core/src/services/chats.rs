@@ -308,7 +308,11 @@ pub async fn update(
             "in this group, admins change its name and description".into(),
         ));
     }
-    match chats::update(&app.db, chat_id, caller.user_id, body).await? {
+    let actor = chats::Acting {
+        user: caller.user_id,
+        role: standing.role,
+    };
+    match chats::update(&app.db, chat_id, actor, body).await? {
         ChatChange::Changed => {}
         ChatChange::TooManyPinned => {
             return Err(ApiError::Validation(format!(
