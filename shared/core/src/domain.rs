@@ -44,6 +44,47 @@ pub fn trim_blank(s: &str) -> &str {
     s.trim_matches(is_blank_char)
 }
 
+/// A character no name holds (a display name, a nickname, a group's or a label's): names are
+/// one line (no control characters, no line or paragraph separator: a group name with a line
+/// break forged a second line in its "changed the group name" line) and read in their letters'
+/// own direction (no bidirectional embedding, override or isolate, with which "alice\u{202E}gpj.exe"
+/// shows as "aliceexe.jpg").
+pub fn unfit_for_a_name(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// [`unfit_for_a_name`] as the documents' pattern for a name that may be blank (which clears
+/// it), with its parts: blanks trimmed from its ends (as [`trim_blank`]: neither U+0085 nor the
+/// control characters some engines count as blanks), and inside, characters fit for a name and
+/// the blanks between them that are neither control characters nor line breaks.
+pub const NAME_PATTERN: &str = concat!(
+    r"^[^\S\u001C-\u001F\u0085]*",
+    r"([^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]",
+    r"([^\S\u0000-\u001F\u007F-\u009F\u2028\u2029]*",
+    r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069])*)?",
+    r"[^\S\u001C-\u001F\u0085]*$"
+);
+
+/// [`NAME_PATTERN`] for a name that must not be blank (a group's).
+pub const REQUIRED_NAME_PATTERN: &str = concat!(
+    r"^[^\S\u001C-\u001F\u0085]*",
+    r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]",
+    r"([^\S\u0000-\u001F\u007F-\u009F\u2028\u2029]*",
+    r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069])*",
+    r"[^\S\u001C-\u001F\u0085]*$"
+);
+
+/// Refuse a name (already trimmed) holding a character [`unfit_for_a_name`].
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.chars().any(unfit_for_a_name) {
+        return Err(ApiError::Validation(
+            "a name is one line, without control or text-direction characters".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -383,6 +424,7 @@ impl GroupName {
                 "`name` must be 1 to 100 characters".into(),
             ));
         }
+        check_name(name)?;
         Ok(Self(name.to_owned()))
     }
 
@@ -394,7 +436,7 @@ impl GroupName {
 validated_string!(GroupName, |s| s
     .min_length(Some(1))
     .max_length(Some(100))
-    .pattern(Some(r"\S")));
+    .pattern(Some(REQUIRED_NAME_PATTERN)));
 
 /// A picture's address (a group's avatar): `https://`, at most 2,048 characters, no blanks or
 /// control characters.
@@ -424,17 +466,24 @@ validated_string!(AvatarUrl, |s| s
     .max_length(Some(2048))
     .pattern(Some(r"^https://[^\s\u0000-\u001F\u007F-\u009F]+$")));
 
-/// Free text of at most `MAX` characters (names, status, about, descriptions), stored trimmed;
-/// text that is empty once trimmed reads as none.
+/// Free text of at most `MAX` characters (status, about, descriptions; a name with `NAME`),
+/// stored trimmed; text that is empty once trimmed reads as none.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayText<const MAX: usize>(Option<String>);
+pub struct DisplayText<const MAX: usize, const NAME: bool = false>(Option<String>);
 
-impl<const MAX: usize> DisplayText<MAX> {
+/// A name of at most `MAX` characters (a display name, a nickname, a label): [`DisplayText`]
+/// that is one line, without text-direction controls ([`unfit_for_a_name`]).
+pub type NameText<const MAX: usize> = DisplayText<MAX, true>;
+
+impl<const MAX: usize, const NAME: bool> DisplayText<MAX, NAME> {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         if raw.chars().count() > MAX {
             return Err(ApiError::Validation(format!("at most {MAX} characters")));
         }
         let t = trim_blank(raw);
+        if NAME {
+            check_name(t)?;
+        }
         Ok(Self((!t.is_empty()).then(|| t.to_owned())))
     }
 
@@ -444,7 +493,7 @@ impl<const MAX: usize> DisplayText<MAX> {
     }
 }
 
-impl<'de, const MAX: usize> Deserialize<'de> for DisplayText<MAX> {
+impl<'de, const MAX: usize, const NAME: bool> Deserialize<'de> for DisplayText<MAX, NAME> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Cow::<str>::deserialize(d)?;
         Self::parse(&raw).map_err(serde::de::Error::custom)
@@ -551,6 +600,39 @@ mod tests {
         assert_eq!(address_book_phone("call me", None), None);
         assert_eq!(phone_region("+442079460958"), gb);
         assert_eq!(phone_region("ZZ"), None);
+    }
+
+    #[test]
+    fn a_name_is_one_line_read_in_its_letters_direction() {
+        for (raw, stored) in [
+            ("  Alice Smith\n", "Alice Smith"),
+            ("\u{2028}Zoë\u{a0}K", "Zoë\u{a0}K"),
+            (
+                "👨\u{200d}👩\u{200d}👧 family",
+                "👨\u{200d}👩\u{200d}👧 family",
+            ),
+            ("שלום\u{200f} Dan", "שלום\u{200f} Dan"),
+        ] {
+            let name = NameText::<100>::parse(raw).unwrap().into_inner();
+            assert_eq!(name.as_deref(), Some(stored), "{raw:?}");
+            assert_eq!(GroupName::parse(raw).unwrap().as_str(), stored, "{raw:?}");
+        }
+        for bad in [
+            "alice\nbob was removed",
+            "a\tb",
+            "alice\u{202e}gpj.exe",
+            "x\u{2067}y",
+            "a\u{2029}b",
+            "\u{85}alice",
+        ] {
+            assert!(NameText::<100>::parse(bad).is_err(), "{bad:?}");
+            assert!(GroupName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(NameText::<100>::parse(" \t ").unwrap().into_inner(), None);
+        assert!(
+            DisplayText::<100>::parse("line one\nline two").is_ok(),
+            "other texts may have lines"
+        );
     }
 
     #[test]

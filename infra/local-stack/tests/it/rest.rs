@@ -246,6 +246,10 @@ async fn chats_need_a_token_and_are_visible_to_members_only() {
             json!({ "type": "group", "participantIds": [bob.id] }),
             "MISSING_REQUIRED_FIELD",
         ),
+        (
+            json!({ "type": "group", "name": "club\nalice left", "participantIds": [bob.id] }),
+            "VALIDATION_ERROR",
+        ),
     ] {
         let (_, body) = app
             .post("/api/chats", Some(&alice.access), input.clone())

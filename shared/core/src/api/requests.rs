@@ -13,7 +13,8 @@ use crate::api::models::{
 };
 use crate::domain::{
     AvatarUrl, ClientMessageId, DisplayText, Email, Emoji, GroupName, KeySignature, MessageType,
-    Password, Phone, PublicKey, Secret, SixDigitCode, Username,
+    NameText, Password, Phone, PublicKey, Secret, SixDigitCode, Username, NAME_PATTERN,
+    REQUIRED_NAME_PATTERN,
 };
 
 /// `null` and absent both read as `None`; present values as `Some`. For fields where "set to
@@ -283,6 +284,14 @@ impl<T> Patch<T> {
     }
 }
 
+impl<const MAX: usize, const NAME: bool> Patch<DisplayText<MAX, NAME>> {
+    /// A text field's update: `None` keeps it, `Some(None)` clears it (null, or only spaces).
+    pub fn into_text(self) -> Option<Option<String>> {
+        self.into_option()
+            .map(|text| text.and_then(DisplayText::into_inner))
+    }
+}
+
 /// `PUT /api/users/profile`: any of these; other fields (email, phone...) cannot be changed
 /// here and are refused.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -290,10 +299,11 @@ impl<T> Patch<T> {
 pub struct UpdateProfileRequest {
     #[serde(default = "default_none")]
     pub username: Option<Username>,
-    /// Up to 100 characters; empty or null clears it.
+    /// Up to 100 characters, one line, without text-direction controls; empty or null clears
+    /// it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub display_name: Patch<DisplayText<100>>,
+    #[schema(schema_with = optional_name::<100>)]
+    pub display_name: Patch<NameText<100>>,
     /// Up to 140 characters; empty or null clears it.
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 140)]
@@ -1317,10 +1327,10 @@ pub struct ContactListQuery {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddContactRequest {
     pub user_id: Uuid,
-    /// What the caller calls them (up to 100 characters).
+    /// What the caller calls them (up to 100 characters, one line).
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub nickname: Patch<DisplayText<100>>,
+    #[schema(schema_with = optional_name::<100>)]
+    pub nickname: Patch<NameText<100>>,
     /// Up to 1,000 characters.
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 1000)]
@@ -1334,8 +1344,8 @@ pub struct AddContactRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateContactRequest {
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 100)]
-    pub nickname: Patch<DisplayText<100>>,
+    #[schema(schema_with = optional_name::<100>)]
+    pub nickname: Patch<NameText<100>>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 1000)]
     pub note: Patch<DisplayText<1000>>,
@@ -1347,9 +1357,38 @@ pub struct UpdateContactRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactGroupRequest {
-    /// 1 to 50 characters, unique among the caller's groups (ignoring case).
-    #[schema(value_type = String, min_length = 1, max_length = 50, pattern = r"\S")]
+    /// 1 to 50 characters, one line, unique among the caller's groups (ignoring case).
+    #[schema(schema_with = label_name)]
     pub name: LabelName,
+}
+
+/// The document's schema of a name that may be cleared ([`NameText`]): null, or a string of at
+/// most `MAX` characters as [`NAME_PATTERN`] says.
+fn optional_name<const MAX: usize>() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(format!(
+            "A name of up to {MAX} characters, one line, without text-direction controls; \
+             empty or null clears it."
+        )))
+        .max_length(Some(MAX))
+        .pattern(Some(NAME_PATTERN))
+        .build()
+}
+
+/// The document's schema of a [`LabelName`].
+fn label_name() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "1 to 50 characters, one line, unique among the caller's groups (ignoring case).",
+        ))
+        .min_length(Some(1))
+        .max_length(Some(50))
+        .pattern(Some(REQUIRED_NAME_PATTERN))
+        .build()
 }
 
 /// A contact group's name: 1 to 50 characters once trimmed.
@@ -1358,7 +1397,7 @@ pub struct LabelName(pub String);
 
 impl<'de> Deserialize<'de> for LabelName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        DisplayText::<50>::deserialize(d)?
+        NameText::<50>::deserialize(d)?
             .into_inner()
             .map(Self)
             .ok_or_else(|| serde::de::Error::custom("must not be blank"))

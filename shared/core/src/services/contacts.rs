@@ -18,13 +18,13 @@ use crate::api::models::{
 };
 use crate::api::requests::{
     AddContactRequest, ContactGroupMembersRequest, ContactGroupRequest, ContactListQuery,
-    ContactSyncRequest, Patch, QrQuery, UpdateContactRequest,
+    ContactSyncRequest, QrQuery, UpdateContactRequest,
 };
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::{new_opaque_token, Caller};
 use crate::db::contacts::{self, ContactChange, ContactRow};
 use crate::db::{events, users, Db};
-use crate::domain::{address_book_phone, phone_region, DisplayText};
+use crate::domain::{address_book_phone, phone_region, DisplayText, NameText};
 use crate::error::ApiError;
 use crate::{qr, vcards, App};
 
@@ -32,12 +32,6 @@ use super::presence::{self, Sightlines};
 
 /// Largest vCard file `POST /api/contacts/import` reads.
 pub const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
-
-fn patched<const MAX: usize>(patch: Patch<DisplayText<MAX>>) -> Option<Option<String>> {
-    patch
-        .into_option()
-        .map(|text| text.and_then(DisplayText::into_inner))
-}
 
 /// Contact rows with their users' profiles as `owner` may see them (rows whose user is gone
 /// are left out).
@@ -152,8 +146,8 @@ pub async fn add(app: &App, caller: Caller, body: AddContactRequest) -> Result<C
         return Err(ApiError::NotFound("user"));
     }
     let change = ContactChange {
-        nickname: patched(body.nickname),
-        note: patched(body.note),
+        nickname: body.nickname.into_text(),
+        note: body.note.into_text(),
         favorite: body.favorite,
     };
     save(app, caller.user_id, body.user_id, change, true).await
@@ -170,8 +164,8 @@ pub async fn update(
     body: UpdateContactRequest,
 ) -> Result<Contact, ApiError> {
     let change = ContactChange {
-        nickname: patched(body.nickname),
-        note: patched(body.note),
+        nickname: body.nickname.into_text(),
+        note: body.note.into_text(),
         favorite: body.favorite,
     };
     save(app, caller.user_id, user, change, false).await
@@ -495,9 +489,9 @@ async fn file_into_groups(
     let mut members: HashMap<String, (String, Vec<Uuid>)> = HashMap::new();
     for f in found {
         for name in &f.groups {
-            let Some(name) = DisplayText::<50>::parse(name)
+            let Some(name) = NameText::<50>::parse(name)
                 .ok()
-                .and_then(DisplayText::into_inner)
+                .and_then(NameText::into_inner)
             else {
                 continue;
             };
@@ -700,8 +694,8 @@ pub async fn import(
             nickname: card
                 .name
                 .as_deref()
-                .and_then(|n| DisplayText::<100>::parse(n).ok())
-                .and_then(DisplayText::into_inner)
+                .and_then(|n| NameText::<100>::parse(n).ok())
+                .and_then(NameText::into_inner)
                 .filter(|n| !own_name(n)),
             note: card
                 .note

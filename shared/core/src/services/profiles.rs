@@ -13,7 +13,6 @@ use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::db::events;
 use crate::db::users::{self, ProfileUpdate, PublicRow};
-use crate::domain::DisplayText;
 use crate::error::ApiError;
 use crate::App;
 
@@ -95,13 +94,6 @@ pub async fn search(
     })
 }
 
-/// A text field's update: `None` keeps it, `Some(None)` clears it (null, or only spaces).
-fn patched_text<const MAX: usize>(patch: Patch<DisplayText<MAX>>) -> Option<Option<String>> {
-    patch
-        .into_option()
-        .map(|text| text.and_then(DisplayText::into_inner))
-}
-
 /// `PUT /api/users/profile`: any of `username`, `displayName`, `status`, `about`,
 /// `profilePictureMediaId` (an image you uploaded, or null), `privacySettings`,
 /// `notificationSettings` (partial objects). A `status` is published as `user:status_update`
@@ -121,9 +113,9 @@ pub async fn update(
     }
     let update = ProfileUpdate {
         username: body.username,
-        display_name: patched_text(body.display_name),
-        status: patched_text(body.status),
-        about: patched_text(body.about),
+        display_name: body.display_name.into_text(),
+        status: body.status.into_text(),
+        about: body.about.into_text(),
         picture: body.profile_picture_media_id.into_option(),
         privacy: body.privacy_settings.unwrap_or_default(),
         notifications: body.notification_settings.unwrap_or_default(),

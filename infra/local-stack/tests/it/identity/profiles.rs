@@ -54,6 +54,18 @@ async fn profiles_validate_updates_and_apply_privacy_to_others() {
             400,
             "VALIDATION_ERROR",
         ),
+        // A name is one line, read in its letters' direction: no forged lines, no
+        // "alice\u{202E}gpj.exe" showing as "aliceexe.jpg".
+        (
+            json!({ "displayName": "bob\nalice removed you" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            json!({ "displayName": "bob\u{202e}gpj.exe" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
         (
             json!({ "email": "new@example.com" }),
             400,
