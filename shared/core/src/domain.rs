@@ -718,7 +718,10 @@ mod tests {
             GroupName::parse("\u{feff}\u{3000}").is_err(),
             "blank as a pattern's \\s"
         );
-        assert!(GroupName::parse("\u{85}").is_ok(), "U+0085 is not \\s");
+        assert!(
+            GroupName::parse("\u{85}").is_err(),
+            "U+0085 is not \\s, so not trimmed, and a control character no name holds"
+        );
         assert_eq!(DisplayText::<5>::parse("  ").unwrap().into_inner(), None);
         assert!(DisplayText::<5>::parse("toolong").is_err());
     }
