@@ -53,8 +53,11 @@ impl BlobStore for S3BlobStore {
         content_length: u64,
         expires_secs: u64,
     ) -> Result<String, PortError> {
-        // Content-Type, Content-Length and the encryption header are signed: S3 refuses a PUT
-        // whose headers differ.
+        // Content-Type and Content-Length are signed: S3 refuses a PUT whose headers differ.
+        // No encryption header: the bucket's default encryption (SSE-S3, `template.yaml`)
+        // encrypts the upload, so a client needs nothing but the URL and its file's type (the
+        // PRD's upload answers no headers), and S3 refuses any x-amz- header it was not signed
+        // for.
         let req = self
             .client
             .put_object()
@@ -62,7 +65,6 @@ impl BlobStore for S3BlobStore {
             .key(key)
             .content_type(content_type)
             .content_length(content_length as i64)
-            .server_side_encryption(ServerSideEncryption::Aes256)
             .presigned(presigning(expires_secs)?)
             .await
             .map_err(err)?;

@@ -1936,7 +1936,9 @@ pub struct UploadUrl {
     pub file_key: String,
     /// Seconds the URL stays valid.
     pub expires_in: u64,
-    /// Headers the `PUT` must send (they are signed): `Content-Type` and the encryption header.
+    /// Headers the `PUT` must send (they are signed): `Content-Type`, the declared type. No
+    /// other is needed (the store encrypts the file by default), and an x-amz- header the URL
+    /// was not signed for is refused.
     pub headers: std::collections::BTreeMap<String, String>,
 }
 

@@ -14,10 +14,6 @@ use sha2::{Digest, Sha256};
 use super::PortError;
 use crate::auth::tokens::constant_time_eq;
 
-/// The headers a client sends with a presigned `PUT`, besides `Content-Type` (which is signed
-/// too): uploads are stored encrypted, and the bucket policy refuses a `PUT` without this.
-pub const UPLOAD_HEADERS: [(&str, &str); 1] = [("x-amz-server-side-encryption", "AES256")];
-
 /// The smallest part of a multipart upload but the last (S3's limit).
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 
@@ -32,7 +28,7 @@ pub struct UploadedPart {
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// A URL the client may `PUT` exactly `content_length` bytes to, with this `Content-Type`
-    /// and [`UPLOAD_HEADERS`].
+    /// and no x-amz- header (the store encrypts what it keeps by default).
     async fn presign_put(
         &self,
         key: &str,

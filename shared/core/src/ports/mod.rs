@@ -15,7 +15,6 @@ mod queue;
 pub use absent::Absent;
 pub use blobs::{
     BlobStore, FileBlobStore, ObjectCreated, SignedBlobRequest, UploadedPart, MIN_PART_BYTES,
-    UPLOAD_HEADERS,
 };
 pub use connections::{ConnectionRecord, ConnectionRegistry, InMemoryConnectionRegistry};
 pub use mobile_push::{MobilePush, MobilePushError, PushNotification, PushPlatform};

@@ -19,7 +19,7 @@ use crate::auth::tokens::Caller;
 use crate::db::events;
 use crate::db::media::{self, MediaRow, NewFile};
 use crate::error::ApiError;
-use crate::ports::{UploadedPart, MIN_PART_BYTES, UPLOAD_HEADERS};
+use crate::ports::{UploadedPart, MIN_PART_BYTES};
 use crate::App;
 
 /// Where uploads land: the media function's trigger prefix. Processed outputs go under
@@ -50,11 +50,7 @@ pub async fn upload_url(
         .blobs
         .presign_put(&row.file_key, &row.declared_mime, row.file_size as u64, ttl)
         .await?;
-    let mut headers: BTreeMap<String, String> = UPLOAD_HEADERS
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    headers.insert("Content-Type".into(), row.declared_mime.clone());
+    let headers = BTreeMap::from([("Content-Type".to_owned(), row.declared_mime.clone())]);
     Ok(UploadUrl {
         file_id: row.id,
         upload_url,
