@@ -330,6 +330,11 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::ok)
         }
+        "DELETE /api/chats/{chatId}/join-request" => {
+            invite_links::withdraw(app, caller, req.path_id("chatId")?)
+                .await
+                .map(Reply::ok)
+        }
         "GET /api/sync" => sync::sync(app, caller, req.query()?).await.map(Reply::ok),
         _ => Err(ApiError::NotFound("route")),
     }

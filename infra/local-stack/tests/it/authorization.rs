@@ -183,6 +183,14 @@ fn route_scope(route: &str) -> Option<Scope> {
         "POST /api/chats/{chatId}/invitation" | "DELETE /api/chats/{chatId}/invitation" => {
             Scope::Chat(NOTHING_TO_ANSWER)
         }
+        // The caller's own request: none of them asked, so none has one to take back.
+        "DELETE /api/chats/{chatId}/join-request" => Scope::Chat(&[
+            (Outsider, 404),
+            (Former, 404),
+            (Left, 404),
+            (Blocked, 404),
+            (Member, 404),
+        ]),
         "GET /api/invites/{code}" | "POST /api/invites/{code}/join" => Scope::InviteCode,
         _ => return None,
     })

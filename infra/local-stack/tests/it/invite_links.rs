@@ -421,6 +421,105 @@ async fn a_link_needing_approval_makes_requests_that_admins_answer_and_the_reque
     app.stop().await;
 }
 
+/// A requester takes back a request still waiting (WhatsApp's "Cancel request"), and every
+/// admin's list of waiting requests follows each request's end: withdrawn, approved or
+/// rejected by another admin (`chat:join_request:closed`).
+#[tokio::test]
+async fn a_requester_withdraws_a_waiting_request_and_every_admin_sees_requests_close() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{chat}/participants/{}/role", bob.id),
+            &alice.access,
+            json!({ "role": "admin" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = make_link(&app, &alice, &chat, json!({ "requireApproval": true })).await;
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+    for who in [&carol, &dave] {
+        assert_eq!(
+            follow(&app, who, &code).await.1["data"]["status"],
+            "requested"
+        );
+    }
+    let bob_since = cursor(&app, &bob).await;
+    let carol_since = cursor(&app, &carol).await;
+
+    let withdraw = format!("/api/chats/{chat}/join-request");
+    let (status, body) = app.delete(&withdraw, &carol.access, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["withdrawn"], true);
+    assert_eq!(
+        app.delete(&withdraw, &carol.access, json!({})).await.0,
+        404,
+        "nothing left to withdraw"
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/join-requests/{}/approve", carol.id),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status, 404,
+        "a withdrawn request is no longer there to approve"
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/join-requests/{}/approve", dave.id),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let closed: Vec<(Value, Value)> = events_since(&app, &bob, &bob_since)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "chat:join_request:closed")
+        .map(|e| (e["data"]["userId"].clone(), e["data"]["outcome"].clone()))
+        .collect();
+    assert_eq!(
+        closed,
+        [
+            (json!(carol.id), json!("withdrawn")),
+            (json!(dave.id), json!("approved"))
+        ],
+        "the other admin's list follows"
+    );
+    let carol_events = events_since(&app, &carol, &carol_since).await;
+    assert_eq!(carol_events.len(), 1, "{carol_events:?}");
+    assert_eq!(carol_events[0]["event"], "chat:join_request:closed");
+    let (_, waiting) = app
+        .get(
+            &format!("/api/chats/{chat}/join-requests"),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(waiting["data"], json!([]));
+    // She may ask again.
+    assert_eq!(
+        follow(&app, &carol, &code).await.1["data"]["status"],
+        "requested"
+    );
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{}/join-request", uuid::Uuid::new_v4()),
+            &carol.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
 /// The image at `path` (with the caller's token): its status, content type and bytes.
 #[tokio::test]
 async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {

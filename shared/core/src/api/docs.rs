@@ -93,6 +93,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         invite_links::requests,
         invite_links::approve,
         invite_links::reject,
+        invite_links::withdraw,
         messaging::history,
         messaging::send,
         messaging::forward,

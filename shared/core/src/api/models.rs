@@ -1049,6 +1049,14 @@ pub struct JoinRequestDecided {
     pub approved: bool,
 }
 
+/// `DELETE /api/chats/{chatId}/join-request`: the caller's request to join, taken back.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequestWithdrawn {
+    pub chat_id: Uuid,
+    pub withdrawn: bool,
+}
+
 /// A member's role after `PUT /api/chats/{chatId}/participants/{userId}/role`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -676,6 +676,11 @@ pub enum ServerEvent {
     /// An admin answered the user's request to join (approved: they are a member now).
     #[serde(rename = "chat:join_request:answered")]
     JoinRequestAnswered(JoinRequestAnswered),
+    /// A request to join waits no more: an admin approved or rejected it, or its requester
+    /// withdrew it (to the group's admins, whose lists of waiting requests drop it; and a
+    /// withdrawal to the requester's devices).
+    #[serde(rename = "chat:join_request:closed")]
+    JoinRequestClosed(JoinRequestClosed),
     /// The user deleted a 1:1 chat for themselves (on another device): it leaves the list
     /// until its next message, its history so far cleared.
     #[serde(rename = "chat:deleted")]
@@ -836,6 +841,7 @@ impl ServerEvent {
             Self::ChatCleared(_) => "chat:cleared",
             Self::JoinRequested(_) => "chat:join_request",
             Self::JoinRequestAnswered(_) => "chat:join_request:answered",
+            Self::JoinRequestClosed(_) => "chat:join_request:closed",
             Self::MessageEdited(_) => "message:edited",
             Self::MessageDeleted(_) => "message:deleted",
             Self::ReactionAdded(_) => "message:reaction:added",
@@ -1092,6 +1098,25 @@ pub struct JoinRequested {
 pub struct JoinRequestAnswered {
     pub chat_id: Uuid,
     pub approved: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequestClosed {
+    pub chat_id: Uuid,
+    /// Who had asked to join.
+    pub user_id: Uuid,
+    pub outcome: JoinRequestOutcome,
+}
+
+/// How a request to join ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinRequestOutcome {
+    Approved,
+    Rejected,
+    /// Its requester took it back.
+    Withdrawn,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -8,7 +8,9 @@ use super::chats::{join_group, lock_group};
 use super::events::append_user_events;
 use super::Db;
 use crate::api::models::{InvitePreview, JoinRequestListed, ParticipantRole};
-use crate::api::ws::{JoinRequestAnswered, JoinRequested, ServerEvent};
+use crate::api::ws::{
+    JoinRequestAnswered, JoinRequestClosed, JoinRequestOutcome, JoinRequested, ServerEvent,
+};
 use crate::error::ApiError;
 
 /// A group's live invite link.
@@ -283,10 +285,73 @@ pub async fn answer(
         approved: approve,
     });
     append_user_events(&tx, &[user], Some(answered_by), event.name(), &event.data()).await?;
+    let outcome = if approve {
+        JoinRequestOutcome::Approved
+    } else {
+        JoinRequestOutcome::Rejected
+    };
+    closed(&tx, chat_id, user, outcome, Some(answered_by)).await?;
     tx.commit().await?;
     Ok(if approve {
         Answer::Approved
     } else {
         Answer::Rejected
     })
+}
+
+/// Take back `user`'s waiting request to join `chat_id`; `false` if there is none.
+pub async fn withdraw(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group(&tx, chat_id).await?;
+    let found = tx
+        .execute(
+            "DELETE FROM chat_join_requests WHERE chat_id = $1 AND user_id = $2",
+            &[&chat_id, &user],
+        )
+        .await?
+        == 1;
+    if !found {
+        return Ok(false);
+    }
+    closed(
+        &tx,
+        chat_id,
+        user,
+        JoinRequestOutcome::Withdrawn,
+        Some(user),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Tell the group's admins (and, for a withdrawal, the requester's devices) that `user`'s
+/// request waits no more (`chat:join_request:closed`), in the caller's transaction.
+async fn closed(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    user: Uuid,
+    outcome: JoinRequestOutcome,
+    actor: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let mut told: Vec<Uuid> = tx
+        .query(
+            "SELECT user_id FROM chat_participants
+             WHERE chat_id = $1 AND left_at IS NULL AND role = 'admin'",
+            &[&chat_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("user_id"))
+        .collect();
+    if outcome == JoinRequestOutcome::Withdrawn {
+        told.push(user);
+    }
+    let event = ServerEvent::JoinRequestClosed(JoinRequestClosed {
+        chat_id,
+        user_id: user,
+        outcome,
+    });
+    append_user_events(tx, &told, actor, event.name(), &event.data()).await
 }

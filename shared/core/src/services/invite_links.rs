@@ -4,14 +4,14 @@
 //! `chat:join`) and joins, or asks to. Refused: an unknown, revoked or expired code (404), a
 //! full group (409), someone an admin blocked (403), and someone an admin removed, unless the
 //! link asks the admins first (403). Admins list the waiting requests and approve or reject
-//! each; the requester is told either way.
+//! each; the requester is told either way, and may withdraw a request still waiting.
 
 use chrono::Utc;
 use uuid::Uuid;
 
 use crate::api::models::{
     Envelope, InviteFollowed, InviteLinkCreated, InviteLinkRevoked, InvitePreview,
-    JoinRequestDecided, JoinRequestListed, JoinStatus, ParticipantRole,
+    JoinRequestDecided, JoinRequestListed, JoinRequestWithdrawn, JoinStatus, ParticipantRole,
 };
 use crate::api::requests::{CreateInviteLinkRequest, QrQuery};
 use crate::auth::tokens::{new_opaque_token, Caller};
@@ -266,6 +266,35 @@ pub async fn reject(
     user: Uuid,
 ) -> Result<JoinRequestDecided, ApiError> {
     decide(app, caller, chat_id, user, false).await
+}
+
+/// `DELETE /api/chats/{chatId}/join-request`: the caller takes back their waiting request to
+/// join (WhatsApp's "Cancel request"); the group's admins see it go.
+#[utoipa::path(delete, path = "/api/chats/{chatId}/join-request", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path)),
+    responses(
+        (status = 200, description = "Withdrawn", body = Envelope<JoinRequestWithdrawn>),
+        (status = 404, description = "The caller has no waiting request to join this group"),
+    ))]
+pub async fn withdraw(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+) -> Result<JoinRequestWithdrawn, ApiError> {
+    // A chat that does not exist has no request either: one answer for both.
+    let withdrawn = match invite_links::withdraw(&app.db, chat_id, caller.user_id).await {
+        Ok(withdrawn) => withdrawn,
+        Err(ApiError::NotFound(_)) => false,
+        Err(e) => return Err(e),
+    };
+    if !withdrawn {
+        return Err(ApiError::NotFound("join request"));
+    }
+    super::relay::wake(app, "chat:join_request:closed").await;
+    Ok(JoinRequestWithdrawn {
+        chat_id,
+        withdrawn: true,
+    })
 }
 
 async fn decide(
