@@ -504,11 +504,43 @@ async fn a_requester_withdraws_a_waiting_request_and_every_admin_sees_requests_c
         )
         .await;
     assert_eq!(waiting["data"], json!([]));
-    // She may ask again.
+    // She may ask again; an admin who adds her directly closes her request: approving it
+    // later would have made her join again, her history so far gone.
     assert_eq!(
         follow(&app, &carol, &code).await.1["data"]["status"],
         "requested"
     );
+    let bob_since = cursor(&app, &bob).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/participants"),
+            Some(&alice.access),
+            json!({ "userId": carol.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let closed: Vec<Value> = events_since(&app, &bob, &bob_since)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "chat:join_request:closed")
+        .map(|e| e["data"]["outcome"].clone())
+        .collect();
+    assert_eq!(closed, [json!("joined")]);
+    let (_, waiting) = app
+        .get(
+            &format!("/api/chats/{chat}/join-requests"),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(waiting["data"], json!([]));
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/join-requests/{}/approve", carol.id),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404, "a member has no request to approve");
     let (status, _) = app
         .delete(
             &format!("/api/chats/{}/join-request", uuid::Uuid::new_v4()),

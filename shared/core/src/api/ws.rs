@@ -1117,6 +1117,9 @@ pub enum JoinRequestOutcome {
     Rejected,
     /// Its requester took it back.
     Withdrawn,
+    /// Its requester became a member another way (an admin added them, or they followed a
+    /// link that needs no approval).
+    Joined,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -11,8 +11,8 @@ use crate::api::models::{
 };
 use crate::api::requests::UpdateChatRequest;
 use crate::api::ws::{
-    ChatCleared, ChatDeleted, ChatInvitation, ChatUpdated, JoinedParticipant, ParticipantJoined,
-    ParticipantLeft, ParticipantRoleChanged, ServerEvent,
+    ChatCleared, ChatDeleted, ChatInvitation, ChatUpdated, JoinRequestOutcome, JoinedParticipant,
+    ParticipantJoined, ParticipantLeft, ParticipantRoleChanged, ServerEvent,
 };
 use crate::error::ApiError;
 
@@ -832,7 +832,7 @@ pub(super) async fn join_group(
     role: ParticipantRole,
     added_by: Option<Uuid>,
 ) -> Result<(), ApiError> {
-    let username: String = tx
+    let row = tx
         .query_one(
             // What came before they joined is not theirs: it counts as delivered and read
             // (not unread for them, and still read by everyone for its senders).
@@ -846,12 +846,21 @@ pub(super) async fn join_group(
                      read_seq = greatest(chat_participants.read_seq, EXCLUDED.read_seq)
              ), uninvited AS (
                  DELETE FROM chat_invitations WHERE chat_id = $1 AND user_id = $2
+             ), unrequested AS (
+                 -- A request to join that waited: they are in now, however they came.
+                 DELETE FROM chat_join_requests WHERE chat_id = $1 AND user_id = $2 RETURNING 1
              )
-             SELECT username FROM users WHERE id = $2",
+             SELECT username, EXISTS (SELECT 1 FROM unrequested) AS had_requested
+             FROM users WHERE id = $2",
             &[&chat_id, &user, &role.as_str()],
         )
-        .await?
-        .get("username");
+        .await?;
+    if row.get::<_, bool>("had_requested") {
+        let actor = added_by.unwrap_or(user);
+        super::invite_links::closed(tx, chat_id, user, JoinRequestOutcome::Joined, Some(actor))
+            .await?;
+    }
+    let username: String = row.get("username");
     let joined = ServerEvent::ParticipantJoined(ParticipantJoined {
         chat_id,
         participant: JoinedParticipant {

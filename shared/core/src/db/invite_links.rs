@@ -205,12 +205,8 @@ pub async fn join(
         tx.commit().await?;
         return Ok(Joining::Requested(chat_id));
     }
+    // (Any request of theirs that waited is closed as they join.)
     join_group(&tx, chat_id, user, ParticipantRole::Member, None).await?;
-    tx.execute(
-        "DELETE FROM chat_join_requests WHERE chat_id = $1 AND user_id = $2",
-        &[&chat_id, &user],
-    )
-    .await?;
     tx.commit().await?;
     Ok(Joining::Joined(chat_id))
 }
@@ -220,9 +216,13 @@ pub async fn requests(db: &Db, chat_id: Uuid) -> Result<Vec<JoinRequestListed>, 
     let client = db.get().await?;
     Ok(client
         .query(
-            "SELECT r.user_id, u.username, u.display_name, r.requested_at
-             FROM chat_join_requests r JOIN users u ON u.id = r.user_id
-             WHERE r.chat_id = $1 ORDER BY r.requested_at, r.user_id LIMIT 1000",
+            &format!(
+                "SELECT r.user_id, u.username, u.display_name, r.requested_at
+                 FROM chat_join_requests r JOIN users u ON u.id = r.user_id
+                 WHERE r.chat_id = $1 AND NOT {}
+                 ORDER BY r.requested_at, r.user_id LIMIT 1000",
+                member_now("r")
+            ),
             &[&chat_id],
         )
         .await?
@@ -257,9 +257,14 @@ pub async fn answer(
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     lock_group(&tx, chat_id).await?;
+    // (A member has no request waiting: one kept from before joining closed as they joined.)
     let found = tx
         .execute(
-            "DELETE FROM chat_join_requests WHERE chat_id = $1 AND user_id = $2",
+            &format!(
+                "DELETE FROM chat_join_requests r WHERE r.chat_id = $1 AND r.user_id = $2
+                   AND NOT {}",
+                member_now("r")
+            ),
             &[&chat_id, &user],
         )
         .await?
@@ -326,9 +331,18 @@ pub async fn withdraw(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, ApiErr
     Ok(true)
 }
 
+/// A statement's condition (SQL) that the requester of the join request `r` is a member now
+/// (a request kept from before a member joined another way waits for nothing).
+fn member_now(r: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM chat_participants p
+                 WHERE p.chat_id = {r}.chat_id AND p.user_id = {r}.user_id AND p.left_at IS NULL)"
+    )
+}
+
 /// Tell the group's admins (and, for a withdrawal, the requester's devices) that `user`'s
 /// request waits no more (`chat:join_request:closed`), in the caller's transaction.
-async fn closed(
+pub(super) async fn closed(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
     user: Uuid,
