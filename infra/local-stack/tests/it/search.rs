@@ -8,10 +8,16 @@ use serde_json::{json, Value};
 
 use crate::support::{spawn_app, spawn_app_with, TestApp, User};
 
-async fn search(app: &TestApp, user: &User, params: &[(&str, &str)]) -> (u16, Value) {
+/// `GET path` with these query parameters (encoded as a client encodes them), as `user`.
+async fn get_query(
+    app: &TestApp,
+    user: &User,
+    path: &str,
+    params: &[(&str, &str)],
+) -> (u16, Value) {
     let response = app
         .http
-        .get(format!("{}/api/messages/search", app.base))
+        .get(format!("{}{path}", app.base))
         .bearer_auth(&user.access)
         .query(params)
         .send()
@@ -21,6 +27,10 @@ async fn search(app: &TestApp, user: &User, params: &[(&str, &str)]) -> (u16, Va
         response.status().as_u16(),
         response.json().await.unwrap_or(Value::Null),
     )
+}
+
+async fn search(app: &TestApp, user: &User, params: &[(&str, &str)]) -> (u16, Value) {
+    get_query(app, user, "/api/messages/search", params).await
 }
 
 /// Searches that tsquery or SQL would read as syntax, and words that need quoting.
@@ -381,16 +391,8 @@ async fn history_found(
     chat: &str,
     query: &[(&str, &str)],
 ) -> (Vec<String>, Value) {
-    let response = app
-        .http
-        .get(format!("{}/api/chats/{chat}/messages", app.base))
-        .bearer_auth(&user.access)
-        .query(query)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200, "{query:?}");
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = get_query(app, user, &format!("/api/chats/{chat}/messages"), query).await;
+    assert_eq!(status, 200, "{query:?}: {body}");
     let texts = body["data"]
         .as_array()
         .unwrap()

@@ -805,20 +805,13 @@ async fn lock_group_as(
     }
 }
 
-/// `user`'s role in the group now, if they are a member (read in the caller's transaction).
+/// `user`'s role in the chat now, if they are a member (read in the caller's transaction).
 async fn role_in(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
     user: Uuid,
 ) -> Result<Option<ParticipantRole>, ApiError> {
-    Ok(tx
-        .query_opt(
-            "SELECT role FROM chat_participants
-             WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL",
-            &[&chat_id, &user],
-        )
-        .await?
-        .map(|r| ParticipantRole::parse_stored(r.get("role"))))
+    Ok(standing(tx, chat_id, user).await?.map(|s| s.role))
 }
 
 /// Make `user` a member with `role` from now on (earlier messages are not theirs), in the
