@@ -26,6 +26,17 @@ async fn follow(app: &TestApp, who: &User, code: &str) -> (u16, Value) {
     .await
 }
 
+/// `by` approves `user`'s request to join `chat`: the status.
+async fn approve(app: &TestApp, by: &User, chat: &str, user: &User) -> u16 {
+    app.post(
+        &format!("/api/chats/{chat}/join-requests/{}/approve", user.id),
+        Some(&by.access),
+        json!({}),
+    )
+    .await
+    .0
+}
+
 /// The names of the events in `user`'s stream after `since`.
 async fn events_since(app: &TestApp, user: &User, since: &str) -> Vec<Value> {
     app.settle().await;
@@ -460,24 +471,12 @@ async fn a_requester_withdraws_a_waiting_request_and_every_admin_sees_requests_c
         404,
         "nothing left to withdraw"
     );
-    let (status, _) = app
-        .post(
-            &format!("/api/chats/{chat}/join-requests/{}/approve", carol.id),
-            Some(&alice.access),
-            json!({}),
-        )
-        .await;
+    let status = approve(&app, &alice, &chat, &carol).await;
     assert_eq!(
         status, 404,
         "a withdrawn request is no longer there to approve"
     );
-    let (status, _) = app
-        .post(
-            &format!("/api/chats/{chat}/join-requests/{}/approve", dave.id),
-            Some(&alice.access),
-            json!({}),
-        )
-        .await;
+    let status = approve(&app, &alice, &chat, &dave).await;
     assert_eq!(status, 200);
 
     let closed: Vec<(Value, Value)> = events_since(&app, &bob, &bob_since)
@@ -533,13 +532,7 @@ async fn a_requester_withdraws_a_waiting_request_and_every_admin_sees_requests_c
         )
         .await;
     assert_eq!(waiting["data"], json!([]));
-    let (status, _) = app
-        .post(
-            &format!("/api/chats/{chat}/join-requests/{}/approve", carol.id),
-            Some(&bob.access),
-            json!({}),
-        )
-        .await;
+    let status = approve(&app, &bob, &chat, &carol).await;
     assert_eq!(status, 404, "a member has no request to approve");
     let (status, _) = app
         .delete(
