@@ -202,13 +202,25 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The most common passwords a new one could be, lower-cased, one per line (`#` lines are
+/// notes: where the list comes from, its license). NIST SP 800-63B asks that a new password be
+/// checked against such a list.
+const COMMON_PASSWORDS: &str = include_str!("../data/common_passwords.txt");
+
 impl Password {
-    /// 8 to 128 characters.
+    /// A new password: 8 to 128 characters, and none of the most common ones (whatever its
+    /// case: "Password1" is "password1").
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let n = raw.chars().count();
         if !(8..=128).contains(&n) {
             return Err(ApiError::Validation(
                 "password must be 8 to 128 characters".into(),
+            ));
+        }
+        let lower = raw.to_lowercase();
+        if COMMON_PASSWORDS.lines().any(|common| common == lower) {
+            return Err(ApiError::Validation(
+                "this password is one of the most common ones, which are guessed first: choose another".into(),
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -600,6 +612,29 @@ mod tests {
         assert_eq!(address_book_phone("call me", None), None);
         assert_eq!(phone_region("+442079460958"), gb);
         assert_eq!(phone_region("ZZ"), None);
+    }
+
+    #[test]
+    fn a_new_password_is_none_of_the_most_common_ones() {
+        for common in [
+            "password",
+            "Password1",
+            "QWERTYUIOP",
+            "iloveyou",
+            "12345678",
+        ] {
+            assert!(Password::parse(common).is_err(), "{common}");
+        }
+        for fine in ["correct horse battery", "bench password", "Tr0ub4dor&3x"] {
+            assert!(Password::parse(fine).is_ok(), "{fine}");
+        }
+        assert!(
+            COMMON_PASSWORDS
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .all(|l| l.chars().count() >= 8 && l == l.to_lowercase()),
+            "the list holds only what a new password could be, as it is compared"
+        );
     }
 
     #[test]

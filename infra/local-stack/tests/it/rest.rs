@@ -40,6 +40,12 @@ async fn registration_validates_input_and_refuses_duplicates() {
             400,
             "VALIDATION_ERROR",
         ),
+        // Among the most common passwords, whatever its case.
+        (
+            json!({ "email": "x@example.com", "password": "Password1" }),
+            400,
+            "VALIDATION_ERROR",
+        ),
         (
             json!({ "email": "x@example.com" }),
             400,
