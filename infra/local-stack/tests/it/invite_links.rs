@@ -545,6 +545,55 @@ async fn a_requester_withdraws_a_waiting_request_and_every_admin_sees_requests_c
     app.stop().await;
 }
 
+/// An admin demoted while approving a request: the requester joins before the demotion or not
+/// at all, never on the word of someone no longer admin.
+#[tokio::test]
+async fn an_admin_demoted_while_approving_approves_before_or_not_at_all() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    for round in 0..24 {
+        let chat = app.open_group(&alice, "club", &[&bob]).await;
+        let role = format!("/api/chats/{chat}/participants/{}/role", bob.id);
+        let (status, _) = app
+            .put(&role, &alice.access, json!({ "role": "admin" }))
+            .await;
+        assert_eq!(status, 200);
+        let (_, body) = make_link(&app, &alice, &chat, json!({ "requireApproval": true })).await;
+        let code = body["data"]["code"].as_str().unwrap().to_owned();
+        follow(&app, &carol, &code).await;
+        let ((demoted, _), approved) = tokio::join!(
+            app.put(&role, &alice.access, json!({ "role": "member" })),
+            approve(&app, &bob, &chat, &carol)
+        );
+        assert_eq!(demoted, 200);
+        let (_, history) = app
+            .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+            .await;
+        let seq_of = |action: &str| {
+            history["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["metadata"]["action"] == action)
+                .map(|m| m["seq"].as_i64().unwrap())
+                .last()
+        };
+        if approved == 200 {
+            let (joined, demotion) = (seq_of("added").unwrap(), seq_of("role_changed").unwrap());
+            assert!(
+                joined < demotion,
+                "round {round}: approved ({approved}) after the demotion: {history}"
+            );
+        } else {
+            assert_eq!(approved, 403, "round {round}");
+            assert_eq!(seq_of("added"), None, "round {round}");
+        }
+    }
+    app.stop().await;
+}
+
 /// The image at `path` (with the caller's token): its status, content type and bytes.
 #[tokio::test]
 async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {

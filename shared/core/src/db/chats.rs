@@ -788,7 +788,7 @@ pub struct Acting {
 /// [`lock_group`] for a change `actor` makes: under the lock they must still be a member with
 /// the role it was allowed on. An admin removed or demoted meanwhile (two admins removing each
 /// other at once) is refused, not obeyed.
-async fn lock_group_as(
+pub(super) async fn lock_group_as(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
     actor: Acting,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::chats::{join_group, lock_group};
+use super::chats::{join_group, lock_group, lock_group_as, Acting};
 use super::events::append_user_events;
 use super::Db;
 use crate::api::models::{InvitePreview, JoinRequestListed, ParticipantRole};
@@ -244,19 +244,21 @@ pub enum Answer {
     Full,
 }
 
-/// Approve (the requester joins, with its events) or reject a waiting request; either way the
-/// requester is told (`chat:join_request:answered`).
+/// Approve (the requester joins, with its events) or reject a waiting request, as an admin
+/// still (checked under the group's lock); either way the requester is told
+/// (`chat:join_request:answered`).
 pub async fn answer(
     db: &Db,
     chat_id: Uuid,
     user: Uuid,
     approve: bool,
-    answered_by: Uuid,
+    answered_by: Acting,
     max_members: usize,
 ) -> Result<Answer, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    lock_group(&tx, chat_id).await?;
+    lock_group_as(&tx, chat_id, answered_by).await?;
+    let answered_by = answered_by.user;
     // (A member has no request waiting: one kept from before joining closed as they joined.)
     let found = tx
         .execute(

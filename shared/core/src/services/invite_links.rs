@@ -15,6 +15,7 @@ use crate::api::models::{
 };
 use crate::api::requests::{CreateInviteLinkRequest, QrQuery};
 use crate::auth::tokens::{new_opaque_token, Caller};
+use crate::db::chats::Acting;
 use crate::db::invite_links::{self, Answer, InviteLink, Joining};
 use crate::error::ApiError;
 use crate::{qr, App};
@@ -306,7 +307,11 @@ async fn decide(
 ) -> Result<JoinRequestDecided, ApiError> {
     require_admin(app, chat_id, &caller).await?;
     let max = app.settings.max_group_members;
-    match invite_links::answer(&app.db, chat_id, user, approve, caller.user_id, max).await? {
+    let admin = Acting {
+        user: caller.user_id,
+        role: ParticipantRole::Admin,
+    };
+    match invite_links::answer(&app.db, chat_id, user, approve, admin, max).await? {
         Answer::Approved | Answer::Rejected => {
             super::relay::wake(app, "chat:join_request:answered").await;
             Ok(JoinRequestDecided {
