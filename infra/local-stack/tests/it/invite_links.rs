@@ -578,7 +578,7 @@ async fn an_admin_demoted_while_approving_approves_before_or_not_at_all() {
                 .iter()
                 .filter(|m| m["metadata"]["action"] == action)
                 .map(|m| m["seq"].as_i64().unwrap())
-                .last()
+                .max()
         };
         if approved == 200 {
             let (joined, demotion) = (seq_of("added").unwrap(), seq_of("role_changed").unwrap());
