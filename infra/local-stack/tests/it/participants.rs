@@ -189,6 +189,70 @@ fn contents(page: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A member added later never saw what came before: an edit of it (its new text), a reaction
+/// to it or a pin of it reaches neither their devices nor their sync; those who were members
+/// then get them as before.
+#[tokio::test]
+async fn a_later_member_is_told_nothing_about_messages_from_before_they_joined() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let chat = app.open_group(&alice, "crew", &[&bob]).await;
+    let before = app.sent(&alice, &chat, "before carol").await;
+    assert_eq!(add(&app, &alice, &chat, &carol).await.0, 200);
+    let carol_since = crate::sync::present(&app, &carol).await;
+    let mut carol_ws = app.ws(&carol.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    let message = format!("/api/chats/{chat}/messages/{before}");
+    let (status, _) = app
+        .put(
+            &message,
+            &alice.access,
+            json!({ "content": "edited secret" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            &format!("{message}/reactions"),
+            Some(&bob.access),
+            json!({ "emoji": "👍" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            &format!("{message}/pin"),
+            Some(&alice.access),
+            json!({ "durationSeconds": 86400 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let edited = bob_ws.next_event("message:edited").await;
+    assert_eq!(edited["data"]["message"]["content"], "edited secret");
+    app.sent(&alice, &chat, "after carol").await;
+
+    let about_it = |frame: &Value| {
+        frame["data"]["messageId"] == before.as_str()
+            || frame["data"]["message"]["id"] == before.as_str()
+    };
+    loop {
+        let frame = carol_ws.next_json().await;
+        assert!(!about_it(&frame), "{frame}");
+        if frame["data"]["message"]["content"] == "after carol" {
+            break;
+        }
+    }
+    let (synced, _) = crate::sync::sync_all(&app, &carol, &carol_since).await;
+    assert!(synced
+        .iter()
+        .any(|e| e["data"]["message"]["content"] == "after carol"));
+    assert!(!synced.iter().any(about_it), "{synced:?}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_it() {
     let app = spawn_app().await;

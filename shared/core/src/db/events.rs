@@ -460,20 +460,22 @@ pub async fn for_user(
                  SELECT e.* FROM chat_participants p
                  JOIN events e ON e.chat_id = p.chat_id AND e.created_at >= p.joined_at
                       AND (p.left_at IS NULL OR e.created_at <= p.left_at)
-                 WHERE p.user_id = $1
+                 WHERE p.user_id = $1 AND {sent_then_p}
                  UNION ALL
                  -- Their earlier memberships (V57), ended before the latest began.
                  SELECT e.* FROM earlier_memberships w
                  JOIN events e ON e.chat_id = w.chat_id AND e.created_at >= w.joined_at
                       AND e.created_at <= w.left_at
-                 WHERE w.user_id = $1
+                 WHERE w.user_id = $1 AND {sent_then_w}
              ) e
              WHERE (e.xid, e.id) > ($2::bigint::text::xid8, $3)
                AND (e.xid, e.id) <= ($4::bigint::text::xid8, $5)
                AND e.xid < (SELECT x FROM h)
                AND {}
              ORDER BY e.xid, e.id LIMIT $6",
-            super::not_sent_while_blocked("$1", "e.actor_id", "e.created_at")
+            super::not_sent_while_blocked("$1", "e.actor_id", "e.created_at"),
+            sent_then_p = about_a_message_sent_since("e", "p"),
+            sent_then_w = about_a_message_sent_since("e", "w"),
         )))
         .await?;
     let rows = client
@@ -490,6 +492,19 @@ pub async fn for_user(
         )
         .await?;
     Ok(events_and_horizon(&rows))
+}
+
+/// A statement's condition (SQL) that the event `e`, if it is about a message (an edit, a
+/// reaction, a pin...), is about one sent during the membership `membership` (a
+/// `chat_participants` or `earlier_memberships` row): one who joined since never saw the
+/// message, and its edit would show them its text. (A new message is sent as its event is
+/// written: nothing to look up.)
+fn about_a_message_sent_since(e: &str, membership: &str) -> String {
+    format!(
+        "({e}.message_id IS NULL OR {e}.name = 'message:received'
+          OR EXISTS (SELECT 1 FROM messages m
+                     WHERE m.id = {e}.message_id AND m.created_at >= {membership}.joined_at))"
+    )
 }
 
 /// The horizon now (for a sync that starts from the present).

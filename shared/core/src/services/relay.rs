@@ -602,6 +602,12 @@ impl<'a> Frames<'a> {
         Ok(())
     }
 
+    /// When the message `event` is about was sent (`None`: it is about no message, or one gone).
+    fn sent_at(&self, event: &StoredEvent) -> Option<chrono::DateTime<chrono::Utc>> {
+        let message = self.messages.get(&event.message_id?)?;
+        Some(message.created_at.0)
+    }
+
     /// Whether `viewer` blocked `user` by `at`.
     fn blocked_by(&self, viewer: Uuid, user: Uuid, at: chrono::DateTime<chrono::Utc>) -> bool {
         self.blocks
@@ -944,19 +950,25 @@ async fn push_batch(
         .try_collect()
         .await?;
     // Whom each event is for: its user, or those who were its chat's members when it happened
-    // (one removed by it, too) and do not block its actor.
+    // (one removed by it, too) and do not block its actor; for an event about a message, who
+    // were members when it was sent, too (one who joined since never saw it, and its edit
+    // would show them its text).
     let recipients: Vec<Vec<Uuid>> = batch
         .iter()
         .map(|event| match event.stream {
             Stream::User(u) => vec![u],
-            Stream::Chat(c) => members
-                .get(&c)
-                .into_iter()
-                .flatten()
-                .filter(|m| m.during(event.created_at))
-                .filter(|m| !event.actor.is_some_and(|a| m.blocks(a)))
-                .map(|m| m.user_id)
-                .collect(),
+            Stream::Chat(c) => {
+                let sent_at = frames.sent_at(event);
+                members
+                    .get(&c)
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| m.during(event.created_at))
+                    .filter(|m| sent_at.is_none_or(|at| m.during(at)))
+                    .filter(|m| !event.actor.is_some_and(|a| m.blocks(a)))
+                    .map(|m| m.user_id)
+                    .collect()
+            }
         })
         .collect();
     // The senders whose messages may reach a connected recipient: whether each may know that
