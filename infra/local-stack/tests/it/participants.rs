@@ -191,7 +191,7 @@ fn contents(page: &Value) -> Vec<String> {
 
 /// A member added later never saw what came before: an edit of it (its new text), a reaction
 /// to it or a pin of it reaches neither their devices nor their sync; those who were members
-/// then get them as before.
+/// then get them as before, unless they deleted the message for themselves.
 #[tokio::test]
 async fn a_later_member_is_told_nothing_about_messages_from_before_they_joined() {
     let app = spawn_app().await;
@@ -250,6 +250,39 @@ async fn a_later_member_is_told_nothing_about_messages_from_before_they_joined()
         .iter()
         .any(|e| e["data"]["message"]["content"] == "after carol"));
     assert!(!synced.iter().any(about_it), "{synced:?}");
+
+    // Nor is a member told of edits of a message they deleted for themselves.
+    let bob_since = crate::sync::present(&app, &bob).await;
+    let hidden = app.sent(&alice, &chat, "bob deletes this").await;
+    let message = format!("/api/chats/{chat}/messages/{hidden}");
+    let (status, _) = app
+        .delete(&message, &bob.access, json!({ "deleteForEveryone": false }))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .put(
+            &message,
+            &alice.access,
+            json!({ "content": "what bob deleted, edited" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.sent(&alice, &chat, "marker").await;
+    let edit_of_hidden = |frame: &Value| {
+        frame["event"] == "message:edited" && frame["data"]["message"]["id"] == hidden.as_str()
+    };
+    loop {
+        let frame = bob_ws.next_json().await;
+        assert!(!edit_of_hidden(&frame), "{frame}");
+        if frame["data"]["message"]["content"] == "marker" {
+            break;
+        }
+    }
+    let (synced, _) = crate::sync::sync_all(&app, &bob, &bob_since).await;
+    assert!(synced
+        .iter()
+        .any(|e| e["data"]["message"]["content"] == "marker"));
+    assert!(!synced.iter().any(edit_of_hidden), "{synced:?}");
     app.stop().await;
 }
 

@@ -120,6 +120,8 @@ pub struct Member {
     /// began, and when it ended.
     pub earlier: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
     pub blocked_actors: Vec<Uuid>,
+    /// The chat's messages up to this `seq` they cleared for themselves.
+    pub cleared_seq: i64,
 }
 
 impl Member {
@@ -166,7 +168,8 @@ pub async fn members_since(
     }
     let stmt = client
         .prepare_cached(
-            "SELECT p.chat_id, p.user_id, p.joined_at, p.left_at, w.earlier_joined, w.earlier_left,
+            "SELECT p.chat_id, p.user_id, p.joined_at, p.left_at, p.cleared_seq,
+                    w.earlier_joined, w.earlier_left,
                     ARRAY(SELECT b.related_user_id FROM user_relationships b
                           WHERE b.user_id = p.user_id AND b.related_user_id = ANY($3)
                             AND b.relationship_type = 'blocked') AS blocked_actors
@@ -194,6 +197,7 @@ pub async fn members_since(
             left_at: r.get("left_at"),
             earlier: earlier_memberships(r),
             blocked_actors: r.get("blocked_actors"),
+            cleared_seq: r.get("cleared_seq"),
         })
         .collect())
 }
@@ -778,7 +782,8 @@ pub(super) async fn lock_group(
     Ok(())
 }
 
-/// Who makes a change to a group's members, with the role their permission was decided on.
+/// Who changes a chat (its members, their roles, its details), with the role their permission
+/// was decided on.
 #[derive(Debug, Clone, Copy)]
 pub struct Acting {
     pub user: Uuid,

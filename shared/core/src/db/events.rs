@@ -474,8 +474,8 @@ pub async fn for_user(
                AND {}
              ORDER BY e.xid, e.id LIMIT $6",
             super::not_sent_while_blocked("$1", "e.actor_id", "e.created_at"),
-            sent_then_p = about_a_message_sent_since("e", "p"),
-            sent_then_w = about_a_message_sent_since("e", "w"),
+            sent_then_p = about_a_message_they_see("e", "$1", "p", Some("p.cleared_seq")),
+            sent_then_w = about_a_message_they_see("e", "$1", "w", None),
         )))
         .await?;
     let rows = client
@@ -494,16 +494,26 @@ pub async fn for_user(
     Ok(events_and_horizon(&rows))
 }
 
-/// A statement's condition (SQL) that the event `e`, if it is about a message (an edit, a
-/// reaction, a pin...), is about one sent during the membership `membership` (a
-/// `chat_participants` or `earlier_memberships` row): one who joined since never saw the
-/// message, and its edit would show them its text. (A new message is sent as its event is
-/// written: nothing to look up.)
-fn about_a_message_sent_since(e: &str, membership: &str) -> String {
+/// A statement's condition (SQL) that `user` sees the message the event `e` is about, if it
+/// is about one (an edit, a reaction, a pin...): one sent during the membership `membership` (a
+/// `chat_participants` or `earlier_memberships` row), neither cleared (`cleared_seq`, where the
+/// membership has one) nor deleted by them for themselves. Whoever does not is told nothing of
+/// it: its edit would show them its text. (A new message is sent as its event is written:
+/// nothing to look up.)
+fn about_a_message_they_see(
+    e: &str,
+    user: &str,
+    membership: &str,
+    cleared_seq: Option<&str>,
+) -> String {
+    let not_cleared = cleared_seq.map_or(String::new(), |c| format!("AND m.seq > {c}"));
     format!(
         "({e}.message_id IS NULL OR {e}.name = 'message:received'
           OR EXISTS (SELECT 1 FROM messages m
-                     WHERE m.id = {e}.message_id AND m.created_at >= {membership}.joined_at))"
+                     WHERE m.id = {e}.message_id AND m.created_at >= {membership}.joined_at
+                       {not_cleared}
+                       AND NOT EXISTS (SELECT 1 FROM message_hidden h
+                                       WHERE h.message_id = m.id AND h.user_id = {user})))"
     )
 }
 

@@ -944,6 +944,25 @@ pub async fn by_ids(
         .collect())
 }
 
+/// Who deleted which of these messages for themselves: `(message, user)` pairs.
+pub async fn hidden_for(
+    client: &impl deadpool_postgres::GenericClient,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<(Uuid, Uuid)>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let stmt = client
+        .prepare_cached("SELECT message_id, user_id FROM message_hidden WHERE message_id = ANY($1)")
+        .await?;
+    Ok(client
+        .query(&stmt, &[&ids])
+        .await?
+        .iter()
+        .map(|r| (r.get("message_id"), r.get("user_id")))
+        .collect())
+}
+
 /// One delivery receipt: `user`'s devices got the chat's messages up to `seq`.
 pub struct DeliveredUpTo {
     pub chat_id: Uuid,

@@ -546,6 +546,9 @@ pub(super) struct Frames<'a> {
     /// Since when viewers block whom these messages quote or who reacted to them
     /// ([`Frames::learn_blocks`]): what those users did while blocked is hidden from them.
     blocks: HashMap<(Uuid, Uuid), chrono::DateTime<chrono::Utc>>,
+    /// Who deleted for themselves the messages these events are about (other than new ones):
+    /// `(message, user)`.
+    hidden: HashSet<(Uuid, Uuid)>,
 }
 
 impl<'a> Frames<'a> {
@@ -558,13 +561,24 @@ impl<'a> Frames<'a> {
         planning: Planning,
     ) -> Result<Self, ApiError> {
         let ids: Vec<Uuid> = batch.iter().filter_map(|e| e.message_id).collect();
+        // (Only events about earlier messages look up who deleted them: a new one is no one's.)
+        let about: Vec<Uuid> = batch
+            .iter()
+            .filter(|e| e.name != "message:received")
+            .filter_map(|e| e.message_id)
+            .collect();
+        let (messages, hidden) = tokio::try_join!(
+            messages::by_ids(client, &ids, planning),
+            messages::hidden_for(client, &about),
+        )?;
         Ok(Self {
             app,
-            messages: messages::by_ids(client, &ids, planning).await?,
+            messages,
             chats: HashMap::new(),
             members: HashMap::new(),
             texts: HashMap::new(),
             blocks: HashMap::new(),
+            hidden,
         })
     }
 
@@ -602,10 +616,16 @@ impl<'a> Frames<'a> {
         Ok(())
     }
 
-    /// When the message `event` is about was sent (`None`: it is about no message, or one gone).
-    fn sent_at(&self, event: &StoredEvent) -> Option<chrono::DateTime<chrono::Utc>> {
-        let message = self.messages.get(&event.message_id?)?;
-        Some(message.created_at.0)
+    /// Whether `member` sees the message `event` is about (yes for an event about none, or
+    /// about one gone): sent while they were a member, neither cleared nor deleted by them for
+    /// themselves. Whoever does not is told nothing of it: its edit would show them its text.
+    fn member_sees(&self, event: &StoredEvent, member: &chats::Member) -> bool {
+        let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
+            return true;
+        };
+        member.during(message.created_at.0)
+            && message.seq > member.cleared_seq
+            && !self.hidden.contains(&(message.id, member.user_id))
     }
 
     /// Whether `viewer` blocked `user` by `at`.
@@ -950,25 +970,21 @@ async fn push_batch(
         .try_collect()
         .await?;
     // Whom each event is for: its user, or those who were its chat's members when it happened
-    // (one removed by it, too) and do not block its actor; for an event about a message, who
-    // were members when it was sent, too (one who joined since never saw it, and its edit
-    // would show them its text).
+    // (one removed by it, too), do not block its actor and, for an event about a message, see
+    // that message.
     let recipients: Vec<Vec<Uuid>> = batch
         .iter()
         .map(|event| match event.stream {
             Stream::User(u) => vec![u],
-            Stream::Chat(c) => {
-                let sent_at = frames.sent_at(event);
-                members
-                    .get(&c)
-                    .into_iter()
-                    .flatten()
-                    .filter(|m| m.during(event.created_at))
-                    .filter(|m| sent_at.is_none_or(|at| m.during(at)))
-                    .filter(|m| !event.actor.is_some_and(|a| m.blocks(a)))
-                    .map(|m| m.user_id)
-                    .collect()
-            }
+            Stream::Chat(c) => members
+                .get(&c)
+                .into_iter()
+                .flatten()
+                .filter(|m| m.during(event.created_at))
+                .filter(|m| frames.member_sees(event, m))
+                .filter(|m| !event.actor.is_some_and(|a| m.blocks(a)))
+                .map(|m| m.user_id)
+                .collect(),
         })
         .collect();
     // The senders whose messages may reach a connected recipient: whether each may know that
