@@ -54,25 +54,45 @@ pub fn unfit_for_a_name(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+// The parts of the documents' name patterns, as literals for `concat!`: a blank trimmed from
+// a name's ends (as [`trim_blank`]: neither U+0085 nor the control characters some engines
+// count as blanks), and what lies between: characters fit for a name ([`unfit_for_a_name`]'s
+// others, no blank) with blanks between them (no control character, no line or paragraph
+// separator).
+macro_rules! name_end_blank {
+    () => {
+        r"[^\S\u001C-\u001F\u0085]*"
+    };
+}
+macro_rules! name_inside {
+    () => {
+        concat!(
+            r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]",
+            r"([^\S\u0000-\u001F\u007F-\u009F\u2028\u2029]*",
+            r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069])*"
+        )
+    };
+}
+
 /// [`unfit_for_a_name`] as the documents' pattern for a name that may be blank (which clears
-/// it), with its parts: blanks trimmed from its ends (as [`trim_blank`]: neither U+0085 nor the
-/// control characters some engines count as blanks), and inside, characters fit for a name and
-/// the blanks between them that are neither control characters nor line breaks.
+/// it).
 pub const NAME_PATTERN: &str = concat!(
-    r"^[^\S\u001C-\u001F\u0085]*",
-    r"([^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]",
-    r"([^\S\u0000-\u001F\u007F-\u009F\u2028\u2029]*",
-    r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069])*)?",
-    r"[^\S\u001C-\u001F\u0085]*$"
+    "^",
+    name_end_blank!(),
+    "(",
+    name_inside!(),
+    ")?",
+    name_end_blank!(),
+    "$"
 );
 
 /// [`NAME_PATTERN`] for a name that must not be blank (a group's).
 pub const REQUIRED_NAME_PATTERN: &str = concat!(
-    r"^[^\S\u001C-\u001F\u0085]*",
-    r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]",
-    r"([^\S\u0000-\u001F\u007F-\u009F\u2028\u2029]*",
-    r"[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069])*",
-    r"[^\S\u001C-\u001F\u0085]*$"
+    "^",
+    name_end_blank!(),
+    name_inside!(),
+    name_end_blank!(),
+    "$"
 );
 
 /// Refuse a name (already trimmed) holding a character [`unfit_for_a_name`].

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, TestApp, User};
+use crate::support::{spawn_app, TestApp, User, WsClient};
 
 async fn add(app: &TestApp, by: &User, chat: &str, user: &User) -> (u16, Value) {
     app.post(
@@ -189,6 +189,33 @@ fn contents(page: &Value) -> Vec<String> {
         .collect()
 }
 
+/// What `user` is told up to the message `marker`, sent last: the frames `ws` gets before it,
+/// and their events in sync since `since` (which hold it).
+async fn told_until(
+    app: &TestApp,
+    ws: &mut WsClient,
+    user: &User,
+    since: &str,
+    marker: &str,
+) -> (Vec<Value>, Vec<Value>) {
+    let mut live = Vec::new();
+    loop {
+        let frame = ws.next_json().await;
+        if frame["data"]["message"]["content"] == marker {
+            break;
+        }
+        live.push(frame);
+    }
+    let (synced, _) = crate::sync::sync_all(app, user, since).await;
+    assert!(
+        synced
+            .iter()
+            .any(|e| e["data"]["message"]["content"] == marker),
+        "{synced:?}"
+    );
+    (live, synced)
+}
+
 /// A member added later never saw what came before: an edit of it (its new text), a reaction
 /// to it or a pin of it reaches neither their devices nor their sync; those who were members
 /// then get them as before, unless they deleted the message for themselves.
@@ -238,17 +265,8 @@ async fn a_later_member_is_told_nothing_about_messages_from_before_they_joined()
         frame["data"]["messageId"] == before.as_str()
             || frame["data"]["message"]["id"] == before.as_str()
     };
-    loop {
-        let frame = carol_ws.next_json().await;
-        assert!(!about_it(&frame), "{frame}");
-        if frame["data"]["message"]["content"] == "after carol" {
-            break;
-        }
-    }
-    let (synced, _) = crate::sync::sync_all(&app, &carol, &carol_since).await;
-    assert!(synced
-        .iter()
-        .any(|e| e["data"]["message"]["content"] == "after carol"));
+    let (live, synced) = told_until(&app, &mut carol_ws, &carol, &carol_since, "after carol").await;
+    assert!(!live.iter().any(about_it), "{live:?}");
     assert!(!synced.iter().any(about_it), "{synced:?}");
 
     // Nor is a member told of edits of a message they deleted for themselves.
@@ -271,17 +289,8 @@ async fn a_later_member_is_told_nothing_about_messages_from_before_they_joined()
     let edit_of_hidden = |frame: &Value| {
         frame["event"] == "message:edited" && frame["data"]["message"]["id"] == hidden.as_str()
     };
-    loop {
-        let frame = bob_ws.next_json().await;
-        assert!(!edit_of_hidden(&frame), "{frame}");
-        if frame["data"]["message"]["content"] == "marker" {
-            break;
-        }
-    }
-    let (synced, _) = crate::sync::sync_all(&app, &bob, &bob_since).await;
-    assert!(synced
-        .iter()
-        .any(|e| e["data"]["message"]["content"] == "marker"));
+    let (live, synced) = told_until(&app, &mut bob_ws, &bob, &bob_since, "marker").await;
+    assert!(!live.iter().any(edit_of_hidden), "{live:?}");
     assert!(!synced.iter().any(edit_of_hidden), "{synced:?}");
     app.stop().await;
 }

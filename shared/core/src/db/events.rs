@@ -460,13 +460,13 @@ pub async fn for_user(
                  SELECT e.* FROM chat_participants p
                  JOIN events e ON e.chat_id = p.chat_id AND e.created_at >= p.joined_at
                       AND (p.left_at IS NULL OR e.created_at <= p.left_at)
-                 WHERE p.user_id = $1 AND {sent_then_p}
+                 WHERE p.user_id = $1 AND {sees_p}
                  UNION ALL
                  -- Their earlier memberships (V57), ended before the latest began.
                  SELECT e.* FROM earlier_memberships w
                  JOIN events e ON e.chat_id = w.chat_id AND e.created_at >= w.joined_at
                       AND e.created_at <= w.left_at
-                 WHERE w.user_id = $1 AND {sent_then_w}
+                 WHERE w.user_id = $1 AND {sees_w}
              ) e
              WHERE (e.xid, e.id) > ($2::bigint::text::xid8, $3)
                AND (e.xid, e.id) <= ($4::bigint::text::xid8, $5)
@@ -474,8 +474,8 @@ pub async fn for_user(
                AND {}
              ORDER BY e.xid, e.id LIMIT $6",
             super::not_sent_while_blocked("$1", "e.actor_id", "e.created_at"),
-            sent_then_p = about_a_message_they_see("e", "$1", "p", Some("p.cleared_seq")),
-            sent_then_w = about_a_message_they_see("e", "$1", "w", None),
+            sees_p = about_a_message_they_see("e", "$1", "p", Some("p.cleared_seq")),
+            sees_w = about_a_message_they_see("e", "$1", "w", None),
         )))
         .await?;
     let rows = client
@@ -511,9 +511,8 @@ fn about_a_message_they_see(
         "({e}.message_id IS NULL OR {e}.name = 'message:received'
           OR EXISTS (SELECT 1 FROM messages m
                      WHERE m.id = {e}.message_id AND m.created_at >= {membership}.joined_at
-                       {not_cleared}
-                       AND NOT EXISTS (SELECT 1 FROM message_hidden h
-                                       WHERE h.message_id = m.id AND h.user_id = {user})))"
+                       {not_cleared} AND {not_hidden}))",
+        not_hidden = super::not_hidden_for(user, "m"),
     )
 }
 
