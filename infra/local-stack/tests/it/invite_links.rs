@@ -594,6 +594,65 @@ async fn an_admin_demoted_while_approving_approves_before_or_not_at_all() {
     app.stop().await;
 }
 
+/// A group its last member left has ended: its links find nothing (a newcomer following one
+/// was made its only member, and with no admin nobody could ever run it), and a request still
+/// waiting is answered no.
+#[tokio::test]
+async fn a_group_everyone_left_is_over_its_links_and_waiting_requests_with_it() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
+    let (_, body) = make_link(&app, &alice, &chat, json!({ "requireApproval": true })).await;
+    let code = body["data"]["code"].as_str().unwrap().to_owned();
+    let (status, body) = follow(&app, &dave, &code).await;
+    assert_eq!(
+        (status, &body["data"]["status"]),
+        (200, &json!("requested"))
+    );
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let open_code = body["data"]["code"].as_str().unwrap().to_owned();
+    let since = cursor(&app, &dave).await;
+    for member in [&alice, &bob] {
+        let (status, body) = app
+            .delete(&format!("/api/chats/{chat}"), &member.access, json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let (status, body) = app
+        .get(&format!("/api/invites/{open_code}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = follow(&app, &carol, &open_code).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = app
+        .get(&format!("/api/chats/{chat}"), Some(&carol.access))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let answered: Vec<Value> = events_since(&app, &dave, &since)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "chat:join_request:answered")
+        .collect();
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(
+        answered[0]["data"],
+        json!({ "chatId": chat, "approved": false })
+    );
+    let (status, _) = app
+        .delete(
+            &format!("/api/chats/{chat}/join-request"),
+            &dave.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404, "nothing waits any more");
+    app.stop().await;
+}
+
 /// The image at `path` (with the caller's token): its status, content type and bytes.
 #[tokio::test]
 async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {

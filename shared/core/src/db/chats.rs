@@ -669,6 +669,7 @@ pub async fn list(
                         .get::<_, Option<String>>("last_content")
                         .filter(|_| !r.get::<_, bool>("last_deleted")),
                     kind: r.get("last_type"),
+                    is_deleted: r.get("last_deleted"),
                     sender: r.get("last_sender"),
                     sender_id: r.get("last_sender_id"),
                     timestamp: Timestamp(at),
@@ -999,27 +1000,33 @@ pub(super) async fn leave_group(
     };
     append_system_message(tx, chat_id, action, actor, Some(user), None).await?;
     let successor = tx
-        .query_opt(
-            "UPDATE chat_participants SET role = 'admin'
-             WHERE chat_id = $1 AND user_id = (
-                 SELECT user_id FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL
-                 ORDER BY joined_at, user_id LIMIT 1)
-               AND NOT EXISTS (SELECT 1 FROM chat_participants
-                               WHERE chat_id = $1 AND left_at IS NULL AND role = 'admin')
-             RETURNING user_id",
+        .query_one(
+            "WITH successor AS (
+                 UPDATE chat_participants SET role = 'admin'
+                 WHERE chat_id = $1 AND user_id = (
+                     SELECT user_id FROM chat_participants WHERE chat_id = $1 AND left_at IS NULL
+                     ORDER BY joined_at, user_id LIMIT 1)
+                   AND NOT EXISTS (SELECT 1 FROM chat_participants
+                                   WHERE chat_id = $1 AND left_at IS NULL AND role = 'admin')
+                 RETURNING user_id)
+             SELECT (SELECT user_id FROM successor) AS user_id,
+                    NOT EXISTS (SELECT 1 FROM chat_participants
+                                WHERE chat_id = $1 AND left_at IS NULL) AS ended",
             &[&chat_id],
         )
         .await?;
-    if let Some(row) = successor {
+    if successor.get("ended") {
+        super::invite_links::end_with_the_group(tx, chat_id).await?;
+    }
+    if let Some(successor) = successor.get::<_, Option<Uuid>>("user_id") {
         let event = ServerEvent::ParticipantRoleChanged(ParticipantRoleChanged {
             chat_id,
-            user_id: row.get("user_id"),
+            user_id: successor,
             role: ParticipantRole::Admin,
             changed_by: None,
         });
         super::events::append_chat_event(tx, chat_id, None, event.name(), Some(&event.data()))
             .await?;
-        let successor: Uuid = row.get("user_id");
         append_system_message(
             tx,
             chat_id,

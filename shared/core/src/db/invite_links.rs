@@ -172,6 +172,10 @@ pub async fn join(
     if row.get::<_, Option<bool>>("present").unwrap_or(false) {
         return Ok(Joining::AlreadyMember(chat_id));
     }
+    // The last member left (and the link with them) while this request waited for the lock.
+    if row.get::<_, i64>("members") == 0 {
+        return Err(ApiError::NotFound("invite link"));
+    }
     if row.get::<_, Option<bool>>("refused").unwrap_or(false) {
         return Ok(Joining::Refused);
     }
@@ -304,6 +308,34 @@ pub async fn answer(
     } else {
         Answer::Rejected
     })
+}
+
+/// In the transaction where the last member left a group: the group has ended, so its invite
+/// link goes (its code then finds nothing) and each waiting request ends unanswered, as a
+/// rejection its requester is told of (`chat:join_request:answered`, `approved: false`).
+pub(super) async fn end_with_the_group(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+) -> Result<(), ApiError> {
+    tx.execute(
+        "DELETE FROM chat_invite_links WHERE chat_id = $1",
+        &[&chat_id],
+    )
+    .await?;
+    let requesters: Vec<Uuid> = tx
+        .query(
+            "DELETE FROM chat_join_requests WHERE chat_id = $1 RETURNING user_id",
+            &[&chat_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("user_id"))
+        .collect();
+    let event = ServerEvent::JoinRequestAnswered(JoinRequestAnswered {
+        chat_id,
+        approved: false,
+    });
+    append_user_events(tx, &requesters, None, event.name(), &event.data()).await
 }
 
 /// Take back `user`'s waiting request to join `chat_id`; `false` if there is none.
