@@ -1132,3 +1132,43 @@ async fn a_message_deleted_for_me_leaves_my_chat_list() {
     assert_eq!(senders["lastMessage"]["content"], "@bob second");
     app.stop().await;
 }
+
+/// The actions whose body holds only options take a request with no body at all, as the
+/// documents say (README's `curl -XPOST .../clear` has none): clearing keeps starred messages,
+/// a link never expires and needs no approval, a pin lasts 7 days, a backup holds every chat.
+#[tokio::test]
+async fn actions_whose_body_holds_only_options_need_no_body() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let group = app.open_group(&alice, "club", &[&bob]).await;
+    let message = app.sent(&alice, &group, "keep this").await;
+    let no_body = |path: String| {
+        let app = &app;
+        let token = alice.access.clone();
+        async move {
+            app.request(reqwest::Method::POST, &path, Some(&token), None)
+                .await
+        }
+    };
+
+    let (status, body) = no_body(format!("/api/chats/{group}/messages/{message}/pin")).await;
+    assert_eq!(status, 200, "{body}");
+    let until =
+        chrono::DateTime::parse_from_rfc3339(body["data"]["expiresAt"].as_str().unwrap()).unwrap();
+    let days = (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours() as f64 / 24.0;
+    assert!((6.9..=7.0).contains(&days), "{body}");
+
+    let (status, body) = no_body(format!("/api/chats/{group}/invite-link")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["expiresAt"], Value::Null, "{body}");
+    assert_eq!(body["data"]["requireApproval"], false, "{body}");
+
+    let (status, body) = no_body(format!("/api/chats/{group}/clear")).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = no_body("/api/backups".into()).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body["data"]["id"].is_string(), "{body}");
+    app.stop().await;
+}

@@ -322,6 +322,13 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // The chat list shows its last message deleted, not as an empty line.
+    let row = app.chat_row(&carol, &group).await;
+    assert_eq!(row["lastMessage"]["isDeleted"], true, "{row}");
+    assert_eq!(row["lastMessage"]["content"], Value::Null, "{row}");
+    app.sent(&bob, &group, "sorry").await;
+    let row = app.chat_row(&carol, &group).await;
+    assert_eq!(row["lastMessage"]["isDeleted"], false, "{row}");
     app.stop().await;
 }
 

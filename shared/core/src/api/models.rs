@@ -1239,6 +1239,9 @@ pub struct LastMessage {
     pub content: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
+    /// Deleted for everyone: a client shows "This message was deleted" (as the message's own
+    /// `isDeleted`), not an empty line.
+    pub is_deleted: bool,
     /// The sender's username.
     pub sender: Option<String>,
     /// Who sent it (null for a system line): a client shows its own name for them, as a

@@ -1131,7 +1131,7 @@ pub struct ClearChatRequest {
 }
 
 /// `POST .../messages/{messageId}/pin`: for how long.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PinMessageRequest {
     /// 86400 (24 h), 604800 (7 days) or 2592000 (30 days); 7 days if absent.

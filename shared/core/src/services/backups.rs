@@ -36,14 +36,14 @@ const DOWNLOAD_SECS: u64 = 3600;
 
 /// `POST /api/backups {chatIds?}`.
 #[utoipa::path(post, path = "/api/backups", tag = "backups", security(("bearer" = [])),
-    request_body = CreateBackupRequest,
+    request_body(content = Option<CreateBackupRequest>, description = "Absent: every chat"),
     responses((status = 202, description = "The backup is being made; `backup:ready` tells when it is", body = Envelope<Backup>)))]
 pub async fn create(
     app: &App,
     caller: Caller,
-    body: CreateBackupRequest,
+    body: Option<CreateBackupRequest>,
 ) -> Result<Backup, ApiError> {
-    let chats = body.chat_ids.map(|c| {
+    let chats = body.unwrap_or_default().chat_ids.map(|c| {
         let unique: HashSet<Uuid> = c.0.into_iter().collect();
         unique.into_iter().collect::<Vec<_>>()
     });

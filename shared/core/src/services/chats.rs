@@ -367,15 +367,15 @@ fn check_mute(
 /// `keepStarred` is `false` (WhatsApp's "Delete starred messages").
 #[utoipa::path(post, path = "/api/chats/{chatId}/clear", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
-    request_body = ClearChatRequest,
+    request_body(content = Option<ClearChatRequest>, description = "Absent: starred messages stay"),
     responses((status = 200, description = "Cleared for the caller", body = Envelope<HistoryCleared>)))]
 pub async fn clear(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
-    body: ClearChatRequest,
+    body: Option<ClearChatRequest>,
 ) -> Result<HistoryCleared, ApiError> {
-    let keep_starred = body.keep_starred.unwrap_or(true);
+    let keep_starred = body.unwrap_or_default().keep_starred.unwrap_or(true);
     let cleared = chats::clear_for_me(&app.db, chat_id, caller.user_id, keep_starred)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;

@@ -43,7 +43,7 @@ fn shown(app: &App, link: InviteLink) -> InviteLinkCreated {
 /// `POST /api/chats/{chatId}/invite-link`: a new link (an earlier one stops working).
 #[utoipa::path(post, path = "/api/chats/{chatId}/invite-link", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
-    request_body = CreateInviteLinkRequest,
+    request_body(content = Option<CreateInviteLinkRequest>, description = "Absent: a link that never expires and needs no approval"),
     responses(
         (status = 200, description = "The link", body = Envelope<InviteLinkCreated>),
         (status = 403, description = "The caller is not an admin"),
@@ -52,8 +52,9 @@ pub async fn create(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
-    body: CreateInviteLinkRequest,
+    body: Option<CreateInviteLinkRequest>,
 ) -> Result<InviteLinkCreated, ApiError> {
+    let body = body.unwrap_or_default();
     let expires_at = body
         .expires_in_seconds
         .map(|secs| Utc::now() + chrono::Duration::seconds(secs.0));

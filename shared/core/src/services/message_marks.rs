@@ -132,14 +132,14 @@ async fn may_pin(
 /// 30 days (pinning it again renews it). A chat holds at most 3 pins: unpin one first.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/pin", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
-    request_body = PinMessageRequest,
+    request_body(content = Option<PinMessageRequest>, description = "Absent: 7 days"),
     responses((status = 200, description = "Pinned", body = Envelope<PinState>)))]
 pub async fn pin(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
     message_id: Uuid,
-    body: PinMessageRequest,
+    body: Option<PinMessageRequest>,
 ) -> Result<PinState, ApiError> {
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
@@ -154,7 +154,7 @@ pub async fn pin(
         return Err(super::messaging::cannot_message());
     }
     not_a_system_line(&target, "pinned")?;
-    let seconds = body.duration_seconds.0;
+    let seconds = body.unwrap_or_default().duration_seconds.0;
     let expires_at =
         match message_marks::pin(&tx, chat_id, message_id, caller.user_id, seconds).await? {
             Pinned::Until(at) => at,
