@@ -653,6 +653,61 @@ async fn a_group_everyone_left_is_over_its_links_and_waiting_requests_with_it() 
     app.stop().await;
 }
 
+/// An admin demoted while making or revoking the group's link: the change waits for the group's
+/// lock, which the demotion holds here (taken first, so the order is sure), and is then
+/// refused; it is never made on the word of someone no longer admin.
+#[tokio::test]
+async fn an_admin_demoted_meanwhile_neither_makes_nor_revokes_the_link() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_group(&alice, "club", &[&bob]).await;
+    let (_, body) = make_link(&app, &alice, &chat, json!({})).await;
+    let code = body["data"]["code"].clone();
+    let link = format!("/api/chats/{chat}/invite-link");
+    let role = format!("/api/chats/{chat}/participants/{}/role", bob.id);
+    let ids: [uuid::Uuid; 2] = [chat.parse().unwrap(), bob.id.parse().unwrap()];
+    for revoking in [false, true] {
+        let (status, _) = app
+            .put(&role, &alice.access, json!({ "role": "admin" }))
+            .await;
+        assert_eq!(status, 200);
+        let mut owner = app.owner_db().await.get().await.unwrap();
+        let demotion = owner.transaction().await.unwrap();
+        demotion
+            .query_one("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE", &[&ids[0]])
+            .await
+            .unwrap();
+        let attempt = async {
+            if revoking {
+                app.delete(&link, &bob.access, json!({})).await
+            } else {
+                app.post(&link, Some(&bob.access), json!({})).await
+            }
+        };
+        let demote = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            demotion
+                .execute(
+                    "UPDATE chat_participants SET role = 'member' WHERE chat_id = $1 AND user_id = $2",
+                    &[&ids[0], &ids[1]],
+                )
+                .await
+                .unwrap();
+            demotion.commit().await.unwrap();
+        };
+        let ((status, body), ()) = tokio::join!(attempt, demote);
+        assert_eq!(status, 403, "revoking: {revoking}: {body}");
+        let (status, body) = app.get(&link, Some(&alice.access)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["data"]["code"], code,
+            "the link alice made still works"
+        );
+    }
+    app.stop().await;
+}
+
 /// The image at `path` (with the caller's token): its status, content type and bytes.
 #[tokio::test]
 async fn admins_get_the_link_as_a_qr_code_in_png_or_svg() {

@@ -30,17 +30,20 @@ impl InviteLink {
     }
 }
 
-/// Make the group's link, replacing any it had (whose code then stops working).
+/// Make the group's link, replacing any it had (whose code then stops working), as the admin
+/// `created_by` still is under the group's lock.
 pub async fn replace(
     db: &Db,
     chat_id: Uuid,
     code: &str,
-    created_by: Uuid,
+    created_by: Acting,
     expires_at: Option<DateTime<Utc>>,
     require_approval: bool,
 ) -> Result<InviteLink, ApiError> {
-    let client = db.get().await?;
-    let row = client
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group_as(&tx, chat_id, created_by).await?;
+    let row = tx
         .query_one(
             "INSERT INTO chat_invite_links (chat_id, code, created_by, expires_at, require_approval)
              VALUES ($1, $2, $3, $4, $5)
@@ -48,22 +51,34 @@ pub async fn replace(
              SET code = EXCLUDED.code, created_by = EXCLUDED.created_by, created_at = now(),
                  expires_at = EXCLUDED.expires_at, require_approval = EXCLUDED.require_approval
              RETURNING code, expires_at, require_approval",
-            &[&chat_id, &code, &created_by, &expires_at, &require_approval],
+            &[
+                &chat_id,
+                &code,
+                &created_by.user,
+                &expires_at,
+                &require_approval,
+            ],
         )
         .await?;
+    tx.commit().await?;
     Ok(InviteLink::from_row(&row))
 }
 
-/// Revoke the group's link; `false` if it had none.
-pub async fn revoke(db: &Db, chat_id: Uuid) -> Result<bool, ApiError> {
-    let client = db.get().await?;
-    Ok(client
+/// Revoke the group's link, as the admin `revoked_by` still is under the group's lock; `false`
+/// if it had none.
+pub async fn revoke(db: &Db, chat_id: Uuid, revoked_by: Acting) -> Result<bool, ApiError> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    lock_group_as(&tx, chat_id, revoked_by).await?;
+    let revoked = tx
         .execute(
             "DELETE FROM chat_invite_links WHERE chat_id = $1",
             &[&chat_id],
         )
         .await?
-        == 1)
+        == 1;
+    tx.commit().await?;
+    Ok(revoked)
 }
 
 /// The group's live (unexpired) link, if it has one.

@@ -21,14 +21,17 @@ use crate::error::ApiError;
 use crate::{qr, App};
 
 /// The caller is an admin of the group: 400 for a 1:1 chat, 404 if not a member, 403 if not
-/// an admin.
-async fn require_admin(app: &App, chat_id: Uuid, caller: &Caller) -> Result<(), ApiError> {
+/// an admin. A change then made checks it again under the group's lock (the [`Acting`]).
+async fn require_admin(app: &App, chat_id: Uuid, caller: &Caller) -> Result<Acting, ApiError> {
     if super::participants::caller_role(app, chat_id, caller).await? != ParticipantRole::Admin {
         return Err(ApiError::PermissionDenied(
             "only the group's admins manage its invite link".into(),
         ));
     }
-    Ok(())
+    Ok(Acting {
+        user: caller.user_id,
+        role: ParticipantRole::Admin,
+    })
 }
 
 fn shown(app: &App, link: InviteLink) -> InviteLinkCreated {
@@ -58,14 +61,14 @@ pub async fn create(
     let expires_at = body
         .expires_in_seconds
         .map(|secs| Utc::now() + chrono::Duration::seconds(secs.0));
-    require_admin(app, chat_id, &caller).await?;
+    let admin = require_admin(app, chat_id, &caller).await?;
     // 128 random bits, base64url (22 characters).
     let code = new_opaque_token().0[..22].to_owned();
     let link = invite_links::replace(
         &app.db,
         chat_id,
         &code,
-        caller.user_id,
+        admin,
         expires_at,
         body.require_approval,
     )
@@ -106,8 +109,8 @@ pub async fn revoke(
     caller: Caller,
     chat_id: Uuid,
 ) -> Result<InviteLinkRevoked, ApiError> {
-    require_admin(app, chat_id, &caller).await?;
-    if !invite_links::revoke(&app.db, chat_id).await? {
+    let admin = require_admin(app, chat_id, &caller).await?;
+    if !invite_links::revoke(&app.db, chat_id, admin).await? {
         return Err(ApiError::NotFound("invite link"));
     }
     Ok(InviteLinkRevoked { revoked: true })
@@ -306,12 +309,8 @@ async fn decide(
     user: Uuid,
     approve: bool,
 ) -> Result<JoinRequestDecided, ApiError> {
-    require_admin(app, chat_id, &caller).await?;
+    let admin = require_admin(app, chat_id, &caller).await?;
     let max = app.settings.max_group_members;
-    let admin = Acting {
-        user: caller.user_id,
-        role: ParticipantRole::Admin,
-    };
     match invite_links::answer(&app.db, chat_id, user, approve, admin, max).await? {
         Answer::Approved | Answer::Rejected => {
             super::relay::wake(app, "chat:join_request:answered").await;
