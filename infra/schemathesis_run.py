@@ -37,6 +37,8 @@ BUSINESS_RULE_400 = [
     "POST /api/users/block",
     "POST /api/users/unblock",
     "POST /api/chats/{chatId}/messages",
+    # `mentions` naming someone who is not a member (any id the schema allows).
+    "PUT /api/chats/{chatId}/messages/{messageId}",
     "POST /api/chats/{chatId}/messages/{messageId}/reactions",
     "DELETE /api/chats/{chatId}/messages/{messageId}/reactions/{emoji}",
     # An answer index the poll does not have (its answers are the message's), or one twice.

@@ -1599,6 +1599,75 @@ async fn mentions_name_members_and_show_in_their_chat_list_until_read() {
     app.stop().await;
 }
 
+/// An edit may say whom the new text mentions: taking "@bob" out takes bob's mention with it,
+/// naming carol mentions her; without `mentions` they stay; a non-member is refused and
+/// changes nothing.
+#[tokio::test]
+async fn an_edit_changes_whom_the_message_mentions() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let eve = app.register("eve").await;
+    let group = app.open_group(&alice, "team", &[&bob, &carol]).await;
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &group,
+        json!({ "clientMessageId": "m1", "content": "@bob look", "mentions": [bob.id] }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let path = format!(
+        "/api/chats/{group}/messages/{}",
+        body["data"]["id"].as_str().unwrap()
+    );
+    let mentioned = |user: &User| {
+        let (app, group, user) = (&app, group.clone(), user.clone());
+        async move { app.chat_row(&user, &group).await["unreadMention"].clone() }
+    };
+    assert_eq!(
+        (mentioned(&bob).await, mentioned(&carol).await),
+        (json!(true), json!(false))
+    );
+
+    let (status, body) = app
+        .put(
+            &path,
+            &alice.access,
+            json!({ "content": "look", "mentions": [eve.id] }),
+        )
+        .await;
+    assert_eq!(status, 400, "eve is not a member: {body}");
+    assert_eq!(
+        history(&app, &bob, &group).await.last().unwrap()["content"],
+        "@bob look"
+    );
+
+    let (status, body) = app
+        .put(
+            &path,
+            &alice.access,
+            json!({ "content": "@carol look", "mentions": [carol.id, carol.id] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["mentions"], json!([carol.id]), "{body}");
+    assert_eq!(
+        (mentioned(&bob).await, mentioned(&carol).await),
+        (json!(false), json!(true))
+    );
+
+    let (status, body) = app
+        .put(&path, &alice.access, json!({ "content": "@carol look!" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["mentions"], json!([carol.id]), "kept: {body}");
+    let (_, edits) = app.get(&format!("{path}/edits"), Some(&bob.access)).await;
+    assert_eq!(edits["data"].as_array().unwrap().len(), 2, "{edits}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn forwards_are_marked_reuse_the_file_and_slow_down_after_five_hops() {
     let app = spawn_app().await;

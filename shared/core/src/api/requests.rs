@@ -1072,6 +1072,12 @@ pub struct EditMessageRequest {
     /// The new text: at most 65,536 characters, not only spaces.
     #[schema(min_length = 1, max_length = 65536, pattern = r"\S")]
     pub content: String,
+    /// The members of the chat the new text mentions (at most 50), in place of those the
+    /// message mentioned: an edit that takes "@bob" out takes bob's mention with it. Absent,
+    /// the mentions stay as they were.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub mentions: Option<Vec<Uuid>>,
 }
 
 /// `DELETE /api/chats/{chatId}/messages/{messageId}` (PRD `DeleteMessageRequest`); an absent

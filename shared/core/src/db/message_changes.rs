@@ -24,6 +24,8 @@ pub struct Target {
     pub forward_count: i32,
     /// Its file, as stored (a view-once message's too, which the `Message` shape hides).
     pub media_id: Option<Uuid>,
+    /// Whom it mentions, in order of their ids.
+    pub mentions: Vec<Uuid>,
     pub view_once: bool,
     pub chat_kind: ChatType,
     /// The acting member's role.
@@ -82,6 +84,7 @@ async fn visible(
         .prepare_cached(&format!(
             "SELECT m.id, m.chat_id, m.seq, m.sender_id, m.type, m.content, m.created_at,
                     m.deleted_for_everyone, m.forward_count, m.media_id, m.view_once,
+                    ARRAY(SELECT u FROM unnest(m.mentions) AS u ORDER BY u) AS mentions,
                     c.type AS chat_type, p.role, p.left_at IS NULL AS member, p.left_at,
                     p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                     NOT {not_expired} AS expired,
@@ -117,6 +120,7 @@ async fn visible(
             deleted: r.get("deleted_for_everyone"),
             forward_count: r.get("forward_count"),
             media_id: r.get("media_id"),
+            mentions: r.get("mentions"),
             view_once: r.get("view_once"),
             chat_kind: ChatType::parse_stored(r.get("chat_type")),
             role: ParticipantRole::parse_stored(r.get("role")),
@@ -134,21 +138,45 @@ pub async fn edit(
     client: &impl GenericClient,
     message_id: Uuid,
     content: &str,
+    mentions: Option<&[Uuid]>,
 ) -> Result<(), ApiError> {
+    // (A change of mentions alone keeps no earlier version: the text is the same.)
     let stmt = client
         .prepare_cached(
             "WITH history AS (
                  INSERT INTO message_edits (message_id, previous_content)
-                 SELECT id, content FROM messages WHERE id = $1
+                 SELECT id, content FROM messages WHERE id = $1 AND content IS DISTINCT FROM $2
              )
              UPDATE messages SET content = $2, is_edited = true, edited_at = now(),
+                 mentions = coalesce($3, mentions),
                  metadata = CASE WHEN strpos($2, metadata -> 'linkPreview' ->> 'url') > 0 THEN metadata
                                  ELSE metadata - 'linkPreview' END
              WHERE id = $1",
         )
         .await?;
-    client.execute(&stmt, &[&message_id, &content]).await?;
+    client
+        .execute(&stmt, &[&message_id, &content, &mentions])
+        .await?;
     Ok(())
+}
+
+/// Whether every one of `users` is a member of the chat now.
+pub async fn all_members(
+    client: &impl GenericClient,
+    chat_id: Uuid,
+    users: &[Uuid],
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*) AS members FROM chat_participants
+             WHERE chat_id = $1 AND left_at IS NULL AND user_id = ANY($2)",
+        )
+        .await?;
+    let members: i64 = client
+        .query_one(&stmt, &[&chat_id, &users])
+        .await?
+        .get("members");
+    Ok(members as usize == users.len())
 }
 
 /// A message's earlier versions, oldest first: those edited up to `until` (a former member's

@@ -91,14 +91,19 @@ pub async fn edit(
     body: EditMessageRequest,
 ) -> Result<Message, ApiError> {
     let content = body.content;
-    // The new text, checked as a sent text message's is.
+    let mentions = body.mentions.map(|mut m| {
+        m.sort_unstable();
+        m.dedup();
+        m
+    });
+    // The new text and mentions, checked as a sent text message's are.
     content::check(
         content::Draft {
             kind: "text",
             content: Some(&content),
             metadata: Default::default(),
             media_id: None,
-            mentions: &[],
+            mentions: mentions.as_deref().unwrap_or_default(),
         },
         app.settings.max_message_chars,
     )?;
@@ -136,8 +141,14 @@ pub async fn edit(
         ));
     }
     within(&target, app.settings.edit_window, "edited")?;
-    if target.content.as_deref() != Some(content.as_str()) {
-        message_changes::edit(&tx, message_id, &content).await?;
+    let mentions = mentions.filter(|m| *m != target.mentions);
+    if let Some(mentions) = &mentions {
+        if !message_changes::all_members(&tx, chat_id, mentions).await? {
+            return Err(super::messaging::mentions_of_others());
+        }
+    }
+    if target.content.as_deref() != Some(content.as_str()) || mentions.is_some() {
+        message_changes::edit(&tx, message_id, &content, mentions.as_deref()).await?;
         events::append_message_event(
             &tx,
             chat_id,

@@ -177,13 +177,16 @@ async fn stored(
         Stored::BadMedia => Err(ApiError::Validation(
             "`mediaId` names no file of this type that you uploaded for this chat".into(),
         )),
-        Stored::BadMentions => Err(ApiError::Validation(
-            "`mentions` may name only members of this chat".into(),
-        )),
+        Stored::BadMentions => Err(mentions_of_others()),
         Stored::IdReusedElsewhere => Err(ApiError::AlreadyExists(
             "this clientMessageId was already used in another chat".into(),
         )),
     }
+}
+
+/// The error for `mentions` naming someone who is not a member of the chat.
+pub(super) fn mentions_of_others() -> ApiError {
+    ApiError::Validation("`mentions` may name only members of this chat".into())
 }
 
 /// Chats one forward may reach at once (WhatsApp).
