@@ -150,6 +150,57 @@ async fn an_offline_device_syncs_what_it_missed_and_counts_as_delivered() {
     app.stop().await;
 }
 
+/// A device that never syncs (a client written against the PRD alone) reads what it missed
+/// from the history: the messages it loads count as delivered, and the sender is told once.
+#[tokio::test]
+async fn a_device_that_loads_the_history_counts_as_delivered() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let since = present(&app, &alice).await;
+    for i in 0..3 {
+        send(&app, &alice, &chat, &format!("m{i}")).await;
+    }
+    let statuses = || async {
+        let (_, history) = app
+            .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+            .await;
+        history["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["status"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    app.settle().await;
+    assert_eq!(
+        statuses().await,
+        ["sent", "sent", "sent"],
+        "bob has no device online"
+    );
+
+    for _ in 0..2 {
+        let (status, body) = app
+            .get(
+                &format!("/api/chats/{chat}/messages?limit=2"),
+                Some(&bob.access),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(statuses().await, ["delivered", "delivered", "delivered"]);
+    let (alice_events, _) = sync_all(&app, &alice, &since).await;
+    let delivered: Vec<&Value> = alice_events
+        .iter()
+        .filter(|e| e["event"] == "message:delivered")
+        .collect();
+    assert_eq!(delivered.len(), 1, "told once: {alice_events:?}");
+    assert_eq!(delivered[0]["data"]["seq"], 3);
+    assert_eq!(delivered[0]["data"]["deliveredTo"], json!([bob.id]));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_cursor_never_skips_an_event_that_commits_late() {
     let app = spawn_app().await;

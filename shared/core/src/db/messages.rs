@@ -749,19 +749,30 @@ impl Only {
 /// member nor a former member who kept it, whose history ends when they left).
 /// Returns the messages and whether more exist in the paging direction (older ones, or with
 /// only `after`, newer ones).
+/// A page of a chat's history, as [`history`] reads it for a viewer.
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    /// More messages lie beyond the page, the way it was paged.
+    pub has_more: bool,
+    /// While the viewer is a member: up to which `seq` the chat's messages had reached one of
+    /// their devices. Those after it reach them with this page.
+    pub delivered_to_viewer: Option<i64>,
+}
+
 pub async fn history(
     db: &Db,
     chat_id: Uuid,
     viewer: Uuid,
     cursor: Cursor<'_>,
     limit: i64,
-) -> Result<Option<(Vec<Message>, bool)>, ApiError> {
+) -> Result<Option<HistoryPage>, ApiError> {
     let client = db.get().await?;
     let me = client
         .prepare_cached(&format!(
             // A member who hides their presence from the viewer shows `delivered` only once
             // they read (a live tick would tell when they were online).
             "SELECT me.cleared_seq, me.joined_at, me.left_at, {} AS last_read,
+                    CASE WHEN me.left_at IS NULL THEN me.delivered_seq END AS own_delivered_seq,
                     (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
@@ -779,6 +790,7 @@ pub async fn history(
     };
     let cleared: i64 = me.get("cleared_seq");
     let last_read: i64 = me.get("last_read");
+    let delivered_to_viewer: Option<i64> = me.get("own_delivered_seq");
     // A member reads the messages from when they joined (an added member does not get the
     // group's earlier history), and those of their earlier memberships.
     let joined: DateTime<Utc> = me.get("joined_at");
@@ -879,7 +891,11 @@ pub async fn history(
         page.reverse();
         page.extend(newer.iter().map(with_status));
         as_they_left_found(client, &mut page, &left, cursor.words).await?;
-        return Ok(Some((page, has_more)));
+        return Ok(Some(HistoryPage {
+            messages: page,
+            has_more,
+            delivered_to_viewer,
+        }));
     }
     let lower = match cursor.after {
         Some(id) => anchor_seq(id).await?,
@@ -898,7 +914,11 @@ pub async fn history(
         page.reverse();
     }
     as_they_left_found(client, &mut page, &left, cursor.words).await?;
-    Ok(Some((page, has_more)))
+    Ok(Some(HistoryPage {
+        messages: page,
+        has_more,
+        delivered_to_viewer,
+    }))
 }
 
 /// Messages by id, as they are now (status `sent`), for the events that carry them.

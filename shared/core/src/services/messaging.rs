@@ -19,6 +19,8 @@ use crate::db::{message_changes, Planning};
 use crate::error::ApiError;
 use crate::App;
 
+use super::receipts::Deliveries;
+
 /// `POST /api/chats/{chatId}/messages` (and the `message:send` action): store a message (or
 /// find the one already stored under its `clientMessageId`) and queue its delivery.
 /// `origin_connection` is the sending WebSocket connection, which is not sent its own message.
@@ -524,9 +526,16 @@ async fn history_page(
     cursor: Cursor<'_>,
     limit: i64,
 ) -> Result<Page<Vec<Message>, CursorPagination>, ApiError> {
-    let (page, has_more) = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
+    let messages::HistoryPage {
+        messages: page,
+        has_more,
+        delivered_to_viewer,
+    } = messages::history(&app.db, chat_id, caller.user_id, cursor, limit)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
+    if let Some(watermark) = delivered_to_viewer {
+        delivered_through_history(app, caller.user_id, &page, watermark).await?;
+    }
     let pagination = CursorPagination {
         limit,
         has_more,
@@ -537,6 +546,33 @@ async fn history_page(
         items: for_device(page, caller),
         pagination,
     })
+}
+
+/// A device that loads the history (a client that never syncs, as the PRD's, reads missed
+/// messages so) has got the messages in it: those from others after the reader's delivery
+/// watermark count as delivered, and their senders are told, as when the relay or
+/// `/api/sync` hands a message over.
+async fn delivered_through_history(
+    app: &App,
+    reader: Uuid,
+    page: &[Message],
+    watermark: i64,
+) -> Result<(), ApiError> {
+    let mut deliveries = Deliveries::default();
+    for m in page.iter().filter(|m| m.seq > watermark) {
+        if let Some(sender) = &m.sender {
+            deliveries.add(m.chat_id, sender.id, reader, m.seq, m.id);
+        }
+    }
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    super::receipts::record(&tx, &deliveries).await?;
+    tx.commit().await?;
+    super::relay::wake(app, "message:delivered").await;
+    Ok(())
 }
 
 /// Messages as the caller's device reads them ([`Message::for_device`]).

@@ -162,7 +162,7 @@ async fn evidence(
         words: None,
     };
     let page = match messages::history(&app.db, chat, me, cursor, EVIDENCE).await {
-        Ok(page) => page.map(|(page, _)| page).unwrap_or_default(),
+        Ok(page) => page.map(|page| page.messages).unwrap_or_default(),
         Err(ApiError::NotFound(_)) => return Err(ApiError::NotFound("message")),
         Err(e) => return Err(e),
     };
