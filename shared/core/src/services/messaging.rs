@@ -534,7 +534,11 @@ async fn history_page(
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
     if let Some(watermark) = delivered_to_viewer {
-        delivered_through_history(app, caller.user_id, &page, watermark).await?;
+        // The page is answered even if its receipt is not recorded: the next read, sync or
+        // push records it.
+        if let Err(e) = delivered_through_history(app, caller.user_id, &page, watermark).await {
+            tracing::warn!(error = %e, %chat_id, "the history's delivery receipt was not recorded");
+        }
     }
     let pagination = CursorPagination {
         limit,
