@@ -31,6 +31,10 @@ pub struct Settings {
     pub two_factor_reset_wait: Duration,
     /// WebSocket connections one user may hold at once (WhatsApp: a phone and 4 linked devices).
     pub max_connections_per_user: usize,
+    /// Live device sessions one user may hold: a login past it signs out the one used least
+    /// recently (each session is a device with its own keys and connections; logins that never
+    /// log out would otherwise pile up without end).
+    pub max_sessions_per_user: usize,
     /// Events older than this are compacted away; a sync cursor from before answers
     /// `410 SYNC_CURSOR_EXPIRED`.
     pub event_retention: Duration,
@@ -256,6 +260,7 @@ impl Default for Settings {
             refresh_retry_grace: Duration::from_secs(10),
             forgot_password_floor: Duration::from_millis(400),
             max_connections_per_user: 5,
+            max_sessions_per_user: 32,
             max_body_bytes: crate::api::limits::MAX_BODY_BYTES,
             export_inline_max_bytes: 5 * 1024 * 1024,
             event_retention: Duration::from_secs(30 * 24 * 3600),
@@ -317,6 +322,9 @@ impl Settings {
         }
         if let Some(v) = env_parse("BANTER_MAX_CONNECTIONS_PER_USER") {
             s.max_connections_per_user = v;
+        }
+        if let Some(v) = env_parse::<usize>("BANTER_MAX_SESSIONS_PER_USER") {
+            s.max_sessions_per_user = v.max(1);
         }
         if let Ok(v) = std::env::var("BANTER_TOKEN_ISSUER") {
             s.token_issuer = v;

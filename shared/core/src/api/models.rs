@@ -324,6 +324,9 @@ pub enum ActivityKind {
     /// A spent refresh token was presented again (a copy of it in other hands): its device
     /// session was revoked.
     RefreshTokenReused,
+    /// A login past the account's limit of device sessions signed out the one used least
+    /// recently (this one).
+    SignedOutForNewDevice,
     /// The password was changed from a signed-in device (the others were logged out).
     PasswordChanged,
     /// The password was reset through an emailed link (every device was logged out).

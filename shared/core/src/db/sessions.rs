@@ -272,6 +272,30 @@ pub async fn list(db: &Db, caller: Caller) -> Result<Vec<Session>, ApiError> {
         .collect())
 }
 
+/// Revoke the user's live sessions beyond the `keep` used most recently (refreshed or made),
+/// in the caller's transaction: a login past the account's limit. Returns their ids.
+pub async fn revoke_least_recently_used(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    keep: usize,
+) -> Result<Vec<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE device_sessions SET revoked_at = now(), revoked_reason = 'signed out for a new device'
+             WHERE id IN (SELECT id FROM device_sessions
+                          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+                          ORDER BY last_used_at DESC, created_at DESC, id DESC OFFSET $2)
+             RETURNING id",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user_id, &(keep as i64)])
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect())
+}
+
 /// Revoke every live session of the user (password reset, account deletion) but `keep` (the
 /// device that changed the password). Returns their ids.
 pub async fn revoke_all(

@@ -367,6 +367,13 @@ pub(crate) async fn start_session(
         },
     )
     .await?;
+    let signed_out =
+        sessions::revoke_least_recently_used(&tx, user_id, app.settings.max_sessions_per_user)
+            .await?;
+    for session in &signed_out {
+        let kind = ActivityKind::SignedOutForNewDevice;
+        account_activity::record(&tx, user_id, kind, Origin::Session(*session)).await?;
+    }
     let (kind, tell_devices) = match start {
         SessionStart::Registration => (ActivityKind::Registered, false),
         SessionStart::Login { new_device } => (ActivityKind::Login, new_device),
@@ -384,6 +391,9 @@ pub(crate) async fn start_session(
     }
     tx.commit().await?;
     drop(client);
+    if !signed_out.is_empty() {
+        end_sessions(app, user_id, &signed_out).await;
+    }
     if tell_devices {
         super::relay::wake(app, "account:login").await;
     }

@@ -97,6 +97,54 @@ async fn device_sessions_are_listed_and_revocable() {
     app.stop().await;
 }
 
+/// Past the account's limit of device sessions a login signs out the one used least recently
+/// (refreshed or made): its WebSocket closes, its tokens stop working, and the account's
+/// activity says why.
+#[tokio::test]
+async fn a_login_past_the_session_limit_signs_out_the_device_used_least_recently() {
+    let app = spawn_app_with(|c| c.settings.max_sessions_per_user = 2).await;
+    let laptop = app.register("dev").await;
+    let phone = app.login(&laptop).await;
+    // The laptop is used again (a refresh): the phone is now the one used least recently.
+    let (status, body) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": laptop.refresh }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let laptop_access = body["data"]["tokens"]["accessToken"].as_str().unwrap().to_owned();
+    let mut phone_ws = app.ws(&phone.access).await;
+
+    let tablet = app.login(&laptop).await;
+    assert!(closed(&mut phone_ws).await, "the phone's WebSocket closes");
+    let (status, _) = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": phone.refresh }),
+        )
+        .await;
+    assert_eq!(status, 401, "the phone is signed out");
+    for (device, access) in [("laptop", &laptop_access), ("tablet", &tablet.access)] {
+        let (status, body) = app.get("/api/auth/sessions", Some(access)).await;
+        assert_eq!(status, 200, "{device}: {body}");
+        assert_eq!(body["data"].as_array().unwrap().len(), 2, "{body}");
+    }
+    let (_, body) = app
+        .get("/api/auth/activity?limit=100", Some(&tablet.access))
+        .await;
+    let signed_out: Vec<&Value> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "signed_out_for_new_device")
+        .collect();
+    assert_eq!(signed_out.len(), 1, "{body}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn tokens_signed_elsewhere_unsigned_or_expired_are_refused_by_rest() {
     let app = spawn_app().await;
