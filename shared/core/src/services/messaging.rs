@@ -571,12 +571,7 @@ async fn delivered_through_history(
     if deliveries.is_empty() {
         return Ok(());
     }
-    let mut client = app.db.get().await?;
-    let tx = client.transaction().await?;
-    super::receipts::record(&tx, &deliveries).await?;
-    tx.commit().await?;
-    super::relay::wake(app, "message:delivered").await;
-    Ok(())
+    super::receipts::record_handed_over(app, &mut app.db.get().await?, &deliveries).await
 }
 
 /// Messages as the caller's device reads them ([`Message::for_device`]).

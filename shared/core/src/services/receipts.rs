@@ -130,6 +130,23 @@ pub async fn record(
     Ok(!notices.is_empty())
 }
 
+/// [`record`] a device's receipts in a transaction of their own on `client` (what sync or a
+/// history page handed over), then wake the relay to tell the senders.
+pub async fn record_handed_over(
+    app: &crate::App,
+    client: &mut deadpool_postgres::Object,
+    deliveries: &Deliveries,
+) -> Result<(), ApiError> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let tx = client.transaction().await?;
+    record(&tx, deliveries).await?;
+    tx.commit().await?;
+    super::relay::wake(app, "message:delivered").await;
+    Ok(())
+}
+
 /// `POST /api/chats/{chatId}/messages/{messageId}/read` (and `message:read`): the caller has
 /// read this message and every earlier one of the chat. Each sender of what they just read is
 /// told once (`message:read`, up to their latest message), however many messages it covers,

@@ -53,13 +53,7 @@ pub async fn sync(app: &App, caller: Caller, q: SyncQuery) -> Result<SyncPage, A
         }
         listed.push(frame);
     }
-    if !deliveries.is_empty() {
-        let tx = client.transaction().await?;
-        receipts::record(&tx, &deliveries).await?;
-        tx.commit().await?;
-        // The senders' notices are in the log.
-        super::relay::wake(app, "message:delivered").await;
-    }
+    receipts::record_handed_over(app, &mut client, &deliveries).await?;
     let last = page.last().map_or(since, |e| e.position);
     let next = if has_more {
         last

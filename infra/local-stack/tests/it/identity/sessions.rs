@@ -114,7 +114,10 @@ async fn a_login_past_the_session_limit_signs_out_the_device_used_least_recently
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let laptop_access = body["data"]["tokens"]["accessToken"].as_str().unwrap().to_owned();
+    let laptop_access = body["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut phone_ws = app.ws(&phone.access).await;
 
     let tablet = app.login(&laptop).await;
