@@ -272,6 +272,14 @@ async fn a_word_in_most_messages_is_found_by_reading_the_callers_chats_with_the_
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["meta"]["pagination"]["total"], 2000);
     assert_eq!(body["data"].as_array().unwrap().len(), 5);
+    // A page holds 50 unless the caller says (API.md: lists default to 50).
+    let (_, body) = search(&app, &erin, &[("q", "zebra cross")]).await;
+    assert_eq!(
+        body["data"].as_array().unwrap().len(),
+        50,
+        "{}",
+        body["meta"]
+    );
     leaves_out_what_was_hidden_cleared_deleted_or_from_before_joining(app).await;
 }
 

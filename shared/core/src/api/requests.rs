@@ -1510,16 +1510,12 @@ pub struct MessageSearchQuery {
     #[serde(default = "default_none", deserialize_with = "optional_time")]
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(default = "default_search_limit")]
-    #[param(value_type = i64, minimum = 1, maximum = 100, default = 20)]
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
     pub limit: PageLimit,
     #[serde(default)]
     #[param(value_type = i64, minimum = 0, maximum = 10000, default = 0)]
     pub offset: SearchOffset,
-}
-
-fn default_search_limit() -> PageLimit {
-    Bounded(20)
 }
 
 /// `POST /api/backups`.
