@@ -242,7 +242,10 @@ async fn own_settings_pin_archive_and_mute_for_the_caller_alone() {
     let mut chats = Vec::new();
     for i in 0..5 {
         let other = app.register(&format!("friend{i}")).await;
-        chats.push(app.open_chat(&alice, &other).await);
+        let chat = app.open_chat(&alice, &other).await;
+        // (In the other's list from its first message on.)
+        app.sent(&alice, &chat, &format!("hi {i}")).await;
+        chats.push(chat);
         others.push(other);
     }
     // Her second device hears about her settings; the other member does not.

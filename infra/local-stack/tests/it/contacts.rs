@@ -641,6 +641,7 @@ async fn a_one_to_one_chat_is_named_by_the_viewers_contact_name_then_the_others_
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let chat = app.open_chat(&alice, &bob).await;
+    app.sent(&alice, &chat, "hi").await;
     let names = |user: &User| {
         let (app, chat) = (&app, chat.clone());
         let user = user.clone();

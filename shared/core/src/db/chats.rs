@@ -67,16 +67,19 @@ pub async fn open_individual(
         ),
     };
     // Both people are members again, even if one had left or cleared the chat before (one
-    // person, in a chat with themselves).
+    // person, in a chat with themselves). A new chat stays out of the other's list until its
+    // first message (`hidden`, as a chat deleted for oneself is): opening a chat tells nobody
+    // that they were looked up, as in WhatsApp.
     let members = if creator == other {
         vec![creator]
     } else {
         vec![creator, other]
     };
     tx.execute(
-        "INSERT INTO chat_participants (chat_id, user_id, role) SELECT $1, u, 'member' FROM unnest($2::uuid[]) u
+        "INSERT INTO chat_participants (chat_id, user_id, role, hidden)
+         SELECT $1, u, 'member', $4 AND u <> $3 FROM unnest($2::uuid[]) u
          ON CONFLICT (chat_id, user_id) DO UPDATE SET left_at = NULL",
-        &[&chat_id, &members],
+        &[&chat_id, &members, &creator, &is_new],
     )
     .await?;
     if is_new {

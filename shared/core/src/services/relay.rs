@@ -25,7 +25,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::api::models::{CallEndReason, ChatDetails, Message};
+use crate::api::models::{CallEndReason, ChatDetails, ChatType, Message};
 use crate::api::ws::{ChatCreated, EventFrame, MessageEdited, MessageReceived, ServerEvent};
 use crate::db::events::{self, PendingReplay, Position, RelayLock, StoredEvent, Stream};
 use crate::db::push_devices::{About, NotifyOf};
@@ -705,12 +705,16 @@ impl<'a> Frames<'a> {
                     chat_id,
                 }))
             }
-            // Every member is told, the creator's devices too: the one that asked has the chat
-            // from its answer, but their others have not (a client knows it by its id).
+            // Every member of a group is told, the creator's devices too: the one that asked has
+            // the chat from its answer, but their others have not (a client knows it by its
+            // id). A 1:1 chat reaches the other person with its first message, not before.
             ("chat:created", Stream::Chat(chat_id)) => {
                 let Some(chat) = self.chat_as_seen(chat_id, viewer).await? else {
                     return Ok(None);
                 };
+                if chat.kind == ChatType::Individual && event.actor != Some(viewer) {
+                    return Ok(None);
+                }
                 if let std::collections::hash_map::Entry::Vacant(entry) =
                     self.members.entry(chat_id)
                 {

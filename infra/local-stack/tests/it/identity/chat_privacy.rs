@@ -128,3 +128,44 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
         .await;
     app.stop().await;
 }
+
+/// Opening a 1:1 chat tells the other person nothing, as in WhatsApp: no `chat:created`, live
+/// or in sync, and no empty chat in their list, until its first message (which brings both).
+/// The opener's own devices are told at once.
+#[tokio::test]
+async fn opening_a_chat_tells_the_other_nothing_until_its_first_message() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let since = crate::sync::present(&app, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut alice_phone = app.ws(&app.login(&alice).await.access).await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let told = alice_phone.next_event("chat:created").await;
+    assert_eq!(told["data"]["chat"]["id"], chat.as_str(), "{told}");
+    bob_ws
+        .expect_silence(std::time::Duration::from_millis(400))
+        .await;
+    let listed = |user: &User| {
+        let (app, user) = (&app, user.clone());
+        async move {
+            let (_, list) = app.get("/api/chats", Some(&user.access)).await;
+            list["data"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(listed(&bob).await, 0);
+    assert_eq!(listed(&alice).await, 1, "hers at once");
+
+    app.sent(&alice, &chat, "hi bob").await;
+    let got = bob_ws.next_event("message:received").await;
+    assert_eq!(got["data"]["chatId"], chat.as_str());
+    assert_eq!(listed(&bob).await, 1);
+    let (events, _) = crate::sync::sync_all(&app, &bob, &since).await;
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"chat:created"), "{names:?}");
+    assert!(names.contains(&"message:received"), "{names:?}");
+    app.stop().await;
+}

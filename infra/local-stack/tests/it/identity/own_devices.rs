@@ -186,8 +186,8 @@ async fn a_chat_with_yourself_reaches_your_devices_and_goes_with_the_account() {
     app.stop().await;
 }
 
-/// A chat its creator opens on one device shows on their others at once (`chat:created`), as it
-/// does for the other members: not only once a message comes.
+/// A chat its creator opens on one device shows on their others at once (`chat:created`), as a
+/// group does for its other members: not only once a message comes.
 #[tokio::test]
 async fn a_chat_opened_on_one_device_reaches_the_creators_others() {
     let app = spawn_app().await;
