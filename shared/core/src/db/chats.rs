@@ -75,6 +75,18 @@ pub async fn open_individual(
     } else {
         vec![creator, other]
     };
+    // Opening a chat that the opener's list does not show (the other opened it first, or they
+    // deleted it for themselves) shows it again, empty of what they cleared, on each of their
+    // devices (`chat:created`, which in a 1:1 chat reaches only its actor).
+    let reopened = !is_new
+        && tx
+            .execute(
+                "UPDATE chat_participants SET hidden = false
+                 WHERE chat_id = $1 AND user_id = $2 AND hidden AND left_at IS NULL",
+                &[&chat_id, &creator],
+            )
+            .await?
+            == 1;
     tx.execute(
         "INSERT INTO chat_participants (chat_id, user_id, role, hidden)
          SELECT $1, u, 'member', $4 AND u <> $3 FROM unnest($2::uuid[]) u
@@ -82,8 +94,10 @@ pub async fn open_individual(
         &[&chat_id, &members, &creator, &is_new],
     )
     .await?;
-    if is_new {
+    if is_new || reopened {
         super::events::append_chat_event(tx, chat_id, Some(creator), "chat:created", None).await?;
+    }
+    if is_new {
         start_default_timer(tx, chat_id, creator).await?;
     }
     Ok((chat_id, is_new))
@@ -1734,7 +1748,9 @@ pub async fn clear_for_me(
 /// `None` if `user` is not a current member.
 pub struct ActivityAudience {
     pub username: String,
-    /// The chat's other current members, leaving out anyone who blocks `user` or whom they block.
+    /// The chat's other current members, leaving out anyone who blocks `user` or whom they
+    /// block, and anyone whose list does not show the chat (a 1:1 chat before its first
+    /// message, or one they deleted for themselves since its last).
     pub members: Vec<Uuid>,
     /// An admin, or a member of a chat where everyone sends (a group's `sendMessages`).
     pub may_send: bool,
@@ -1756,7 +1772,9 @@ pub async fn activity_audience(
                                       AND b.user_id = o.user_id AND b.related_user_id = $2)
                                 AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                     WHERE b.relationship_type = 'blocked'
-                                      AND b.user_id = $2 AND b.related_user_id = o.user_id)),
+                                      AND b.user_id = $2 AND b.related_user_id = o.user_id)
+                                AND (NOT o.hidden OR EXISTS (SELECT 1 FROM chat_sequences s
+                                     WHERE s.chat_id = $1 AND s.last_seq > o.cleared_seq))),
                              '{}') AS audience,
                     p.role = 'admin' OR c.send_permission = 'all' AS may_send
              FROM chat_participants p JOIN users u ON u.id = p.user_id

@@ -130,8 +130,8 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
 }
 
 /// Opening a 1:1 chat tells the other person nothing, as in WhatsApp: no `chat:created`, live
-/// or in sync, and no empty chat in their list, until its first message (which brings both).
-/// The opener's own devices are told at once.
+/// or in sync, no empty chat in their list and no typing in it, until its first message (which
+/// brings them). The opener's own devices are told at once.
 #[tokio::test]
 async fn opening_a_chat_tells_the_other_nothing_until_its_first_message() {
     let app = spawn_app().await;
@@ -143,6 +143,10 @@ async fn opening_a_chat_tells_the_other_nothing_until_its_first_message() {
     let chat = app.open_chat(&alice, &bob).await;
     let told = alice_phone.next_event("chat:created").await;
     assert_eq!(told["data"]["chat"]["id"], chat.as_str(), "{told}");
+    let typing = alice_phone
+        .act("message:typing", json!({ "chatId": chat }))
+        .await;
+    assert_eq!(typing["event"], "ack", "{typing}");
     bob_ws
         .expect_silence(std::time::Duration::from_millis(400))
         .await;
@@ -155,17 +159,41 @@ async fn opening_a_chat_tells_the_other_nothing_until_its_first_message() {
     };
     assert_eq!(listed(&bob).await, 0);
     assert_eq!(listed(&alice).await, 1, "hers at once");
+    let names = |events: Vec<Value>| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (events, since) = crate::sync::sync_all(&app, &bob, &since).await;
+    let told = names(events);
+    assert!(!told.contains(&"chat:created".to_owned()), "{told:?}");
+    // Bob opening the same chat himself shows it to him, on each of his devices.
+    let bob_phone = app.login(&bob).await;
+    let mut bob_phone_ws = app.ws(&bob_phone.access).await;
+    assert_eq!(app.open_chat(&bob_phone, &alice).await, chat);
+    let told = bob_phone_ws.next_event("chat:created").await;
+    assert_eq!(told["data"]["chat"]["id"], chat.as_str(), "{told}");
+    assert_eq!(listed(&bob).await, 1);
+    bob_ws.next_event("chat:created").await;
+    let (status, _) = app
+        .delete(&format!("/api/chats/{chat}"), &bob.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "deleted for himself: out of his list again");
+    assert_eq!(listed(&bob).await, 0);
 
     app.sent(&alice, &chat, "hi bob").await;
     let got = bob_ws.next_event("message:received").await;
     assert_eq!(got["data"]["chatId"], chat.as_str());
+    // (Past the typing throttle, typing again now reaches him.)
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    alice_phone
+        .act("message:typing", json!({ "chatId": chat }))
+        .await;
+    bob_ws.next_event("message:typing").await;
     assert_eq!(listed(&bob).await, 1);
     let (events, _) = crate::sync::sync_all(&app, &bob, &since).await;
-    let names: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
-    assert!(!names.contains(&"chat:created"), "{names:?}");
-    assert!(names.contains(&"message:received"), "{names:?}");
+    let told = names(events);
+    assert!(told.contains(&"message:received".to_owned()), "{told:?}");
     app.stop().await;
 }
