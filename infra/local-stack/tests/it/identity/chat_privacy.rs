@@ -129,11 +129,13 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
     app.stop().await;
 }
 
-/// Opening a 1:1 chat tells the other person nothing, as in WhatsApp: no `chat:created`, live
+/// Opening a 1:1 chat shows the other person nothing, as in WhatsApp: no `chat:created`, live
 /// or in sync, no empty chat in their list and no typing in it, until its first message (which
-/// brings them). The opener's own devices are told at once.
+/// brings them). The opener's own devices are told at once. (Sharing the chat still gives each
+/// the other's presence at once, `blocks_and_contacts_show_or_hide_presence_at_once`: holding
+/// that back until the first message needs the send to publish the sightline it opens.)
 #[tokio::test]
-async fn opening_a_chat_tells_the_other_nothing_until_its_first_message() {
+async fn opening_a_chat_shows_the_other_nothing_until_its_first_message() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
