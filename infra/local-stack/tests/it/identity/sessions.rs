@@ -105,14 +105,12 @@ async fn a_login_past_the_session_limit_signs_out_the_device_used_least_recently
     let app = spawn_app_with(|c| c.settings.max_sessions_per_user = 2).await;
     let laptop = app.register("dev").await;
     let phone = app.login(&laptop).await;
+    let refresh = |token: &str| {
+        let body = json!({ "refreshToken": token });
+        async { app.post("/api/auth/refresh", None, body).await }
+    };
     // The laptop is used again (a refresh): the phone is now the one used least recently.
-    let (status, body) = app
-        .post(
-            "/api/auth/refresh",
-            None,
-            json!({ "refreshToken": laptop.refresh }),
-        )
-        .await;
+    let (status, body) = refresh(&laptop.refresh).await;
     assert_eq!(status, 200, "{body}");
     let laptop_access = body["data"]["tokens"]["accessToken"]
         .as_str()
@@ -122,13 +120,7 @@ async fn a_login_past_the_session_limit_signs_out_the_device_used_least_recently
 
     let tablet = app.login(&laptop).await;
     assert!(closed(&mut phone_ws).await, "the phone's WebSocket closes");
-    let (status, _) = app
-        .post(
-            "/api/auth/refresh",
-            None,
-            json!({ "refreshToken": phone.refresh }),
-        )
-        .await;
+    let (status, _) = refresh(&phone.refresh).await;
     assert_eq!(status, 401, "the phone is signed out");
     for (device, access) in [("laptop", &laptop_access), ("tablet", &tablet.access)] {
         let (status, body) = app.get("/api/auth/sessions", Some(access)).await;
