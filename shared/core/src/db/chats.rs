@@ -42,13 +42,21 @@ pub async fn individual_between(
         .map(|r| r.get("id")))
 }
 
+/// What opening a 1:1 chat did.
+pub struct OpenedIndividual {
+    pub chat_id: Uuid,
+    /// It was made now.
+    pub created: bool,
+    /// Its `chat:created` is in the log for the relay: made now, or shown again to its opener.
+    pub announced: bool,
+}
+
 /// The 1:1 chat between two users, created if it does not exist (in the caller's transaction).
-/// Returns its id and whether it was created now.
 pub async fn open_individual(
     tx: &deadpool_postgres::Transaction<'_>,
     creator: Uuid,
     other: Uuid,
-) -> Result<(Uuid, bool), ApiError> {
+) -> Result<OpenedIndividual, ApiError> {
     let key = individual_key(creator, other);
     let created = tx
         .query_opt(
@@ -100,7 +108,11 @@ pub async fn open_individual(
     if is_new {
         start_default_timer(tx, chat_id, creator).await?;
     }
-    Ok((chat_id, is_new))
+    Ok(OpenedIndividual {
+        chat_id,
+        created: is_new,
+        announced: is_new || reopened,
+    })
 }
 
 /// Give a new chat its creator's default disappearing-messages timer, if they set one, with

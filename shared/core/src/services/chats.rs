@@ -64,8 +64,9 @@ pub async fn create(
     if !users::all_exist(&app.db, &others).await? {
         return Err(ApiError::NotFound("user"));
     }
-    // Whether the two people of a 1:1 chat were told each other's presence.
-    let mut presence_told = false;
+    // Whether the two people of a 1:1 chat were told each other's presence, and whether the
+    // opener's list shows again a chat it did not (its devices are told).
+    let (mut presence_told, mut shown_again) = (false, false);
     // Those of a new group invited rather than added (their privacy).
     let mut invited = Vec::new();
     let (chat_id, created) = match group {
@@ -96,7 +97,8 @@ pub async fn create(
             presence_told =
                 presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
             tx.commit().await?;
-            opened
+            shown_again = opened.announced && !opened.created;
+            (opened.chat_id, opened.created)
         }
         Some((name, description, avatar_url)) => {
             if !relationships::blocking(&app.db, caller.user_id, &others)
@@ -135,7 +137,7 @@ pub async fn create(
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
     chat.invited = invited;
-    if created || presence_told {
+    if created || presence_told || shown_again {
         // `chat:created` is in the log with the chat (its members read it through the relay or
         // sync, each with the chat as they see it).
         super::relay::wake(app, "chat:created").await;
