@@ -76,8 +76,8 @@ pub async fn open_individual(
     };
     // Both people are members again, even if one had left or cleared the chat before (one
     // person, in a chat with themselves). A new chat stays out of the other's list until its
-    // first message (`hidden`, as a chat deleted for oneself is): opening a chat tells nobody
-    // that they were looked up, as in WhatsApp.
+    // first message (`hidden`, as a chat deleted for oneself is): opening a chat puts nothing
+    // in the other's list, as in WhatsApp.
     let members = if creator == other {
         vec![creator]
     } else {
@@ -85,23 +85,22 @@ pub async fn open_individual(
     };
     // Opening a chat that the opener's list does not show (the other opened it first, or they
     // deleted it for themselves) shows it again, empty of what they cleared, on each of their
-    // devices (`chat:created`, which in a 1:1 chat reaches only its actor).
-    let reopened = !is_new
-        && tx
-            .execute(
-                "UPDATE chat_participants SET hidden = false
-                 WHERE chat_id = $1 AND user_id = $2 AND hidden AND left_at IS NULL",
-                &[&chat_id, &creator],
-            )
-            .await?
-            == 1;
-    tx.execute(
-        "INSERT INTO chat_participants (chat_id, user_id, role, hidden)
-         SELECT $1, u, 'member', $4 AND u <> $3 FROM unnest($2::uuid[]) u
-         ON CONFLICT (chat_id, user_id) DO UPDATE SET left_at = NULL",
-        &[&chat_id, &members, &creator, &is_new],
-    )
-    .await?;
+    // devices (`chat:created`, which in a 1:1 chat reaches only its actor). (`was` reads the
+    // opener's row as it stood before this statement.)
+    let reopened: bool = tx
+        .query(
+            "WITH was AS (SELECT hidden FROM chat_participants WHERE chat_id = $1 AND user_id = $3)
+             INSERT INTO chat_participants (chat_id, user_id, role, hidden)
+             SELECT $1, u, 'member', $4 AND u <> $3 FROM unnest($2::uuid[]) u
+             ON CONFLICT (chat_id, user_id) DO UPDATE
+                 SET left_at = NULL,
+                     hidden = chat_participants.hidden AND chat_participants.user_id <> $3
+             RETURNING coalesce((SELECT hidden FROM was), false) AS reopened",
+            &[&chat_id, &members, &creator, &is_new],
+        )
+        .await?
+        .first()
+        .is_some_and(|r| r.get("reopened"));
     if is_new || reopened {
         super::events::append_chat_event(tx, chat_id, Some(creator), "chat:created", None).await?;
     }
@@ -609,7 +608,7 @@ pub async fn list(
                  JOIN chat_sequences s ON s.chat_id = c.id
                  WHERE me.user_id = $1 AND {reads}
                    AND (me.archived = $5 OR $6::text IS NOT NULL)
-                   AND (NOT me.hidden OR s.last_seq > me.cleared_seq)
+                   AND {shows}
                    AND ($6::text IS NULL
                         OR lower({name}) LIKE $6
                         OR EXISTS (
@@ -659,6 +658,7 @@ pub async fn list(
              LEFT JOIN users lu ON lu.id = lm.sender_id
              ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id",
             reads = super::reads_the_chat("me"),
+            shows = super::shows_the_chat("me", "s.last_seq"),
             last_read = super::last_seq_read("me"),
             member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
             member_then_o = super::member_at("o", "coalesce(me.left_at, 'infinity')"),
@@ -1775,7 +1775,7 @@ pub async fn activity_audience(
     user: Uuid,
 ) -> Result<Option<ActivityAudience>, ApiError> {
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT u.username,
                     coalesce((SELECT array_agg(o.user_id) FROM chat_participants o
                               WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL
@@ -1785,14 +1785,17 @@ pub async fn activity_audience(
                                 AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                     WHERE b.relationship_type = 'blocked'
                                       AND b.user_id = $2 AND b.related_user_id = o.user_id)
-                                AND (NOT o.hidden OR EXISTS (SELECT 1 FROM chat_sequences s
-                                     WHERE s.chat_id = $1 AND s.last_seq > o.cleared_seq))),
-                             '{}') AS audience,
+                                AND {shows}),
+                             '{{}}') AS audience,
                     p.role = 'admin' OR c.send_permission = 'all' AS may_send
              FROM chat_participants p JOIN users u ON u.id = p.user_id
                   JOIN chats c ON c.id = p.chat_id
              WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
-        )
+            shows = super::shows_the_chat(
+                "o",
+                "(SELECT s.last_seq FROM chat_sequences s WHERE s.chat_id = $1)"
+            ),
+        ))
         .await?;
     Ok(client
         .query_opt(&stmt, &[&chat_id, &user])

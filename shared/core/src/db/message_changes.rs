@@ -160,25 +160,6 @@ pub async fn edit(
     Ok(())
 }
 
-/// Whether every one of `users` is a member of the chat now.
-pub async fn all_members(
-    client: &impl GenericClient,
-    chat_id: Uuid,
-    users: &[Uuid],
-) -> Result<bool, ApiError> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT count(*) AS members FROM chat_participants
-             WHERE chat_id = $1 AND left_at IS NULL AND user_id = ANY($2)",
-        )
-        .await?;
-    let members: i64 = client
-        .query_one(&stmt, &[&chat_id, &users])
-        .await?
-        .get("members");
-    Ok(members as usize == users.len())
-}
-
 /// A message's earlier versions, oldest first: those edited up to `until` (a former member's
 /// leaving: the edits since are not theirs to see), or all.
 pub async fn edits(

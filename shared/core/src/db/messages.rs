@@ -745,20 +745,20 @@ impl Only {
     }
 }
 
-/// A page of history, oldest first, or `None` if the viewer does not read the chat (neither a
-/// member nor a former member who kept it, whose history ends when they left).
-/// Returns the messages and whether more exist in the paging direction (older ones, or with
-/// only `after`, newer ones).
 /// A page of a chat's history, as [`history`] reads it for a viewer.
 pub struct HistoryPage {
+    /// Oldest first.
     pub messages: Vec<Message>,
-    /// More messages lie beyond the page, the way it was paged.
+    /// More messages lie beyond the page in the paging direction (older ones, or with only
+    /// `after`, newer ones).
     pub has_more: bool,
     /// While the viewer is a member: up to which `seq` the chat's messages had reached one of
     /// their devices. Those after it reach them with this page.
     pub delivered_to_viewer: Option<i64>,
 }
 
+/// A page of history, or `None` if the viewer does not read the chat (neither a member nor a
+/// former member who kept it, whose history ends when they left).
 pub async fn history(
     db: &Db,
     chat_id: Uuid,

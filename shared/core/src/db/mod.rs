@@ -251,6 +251,13 @@ pub fn reads_the_chat(me: &str) -> String {
     format!("({me}.left_at IS NULL OR NOT {me}.hidden)")
 }
 
+/// A statement's condition (SQL) that the list of the user whose `chat_participants` row is
+/// `me` shows the chat, whose last `seq` is `last_seq`: not hidden, or written in since they
+/// cleared it (a chat deleted for oneself, or a 1:1 chat another opened, until its next message).
+pub fn shows_the_chat(me: &str, last_seq: &str) -> String {
+    format!("(NOT {me}.hidden OR {last_seq} > {me}.cleared_seq)")
+}
+
 /// The last seq of a chat that the user whose `chat_participants` row is `me` reads (SQL): the
 /// chat's last when they left it, or, for a member, any.
 pub fn last_seq_read(me: &str) -> String {

@@ -64,12 +64,13 @@ pub async fn create(
     if !users::all_exist(&app.db, &others).await? {
         return Err(ApiError::NotFound("user"));
     }
-    // Whether the two people of a 1:1 chat were told each other's presence, and whether the
-    // opener's list shows again a chat it did not (its devices are told).
-    let (mut presence_told, mut shown_again) = (false, false);
+    // Whether the two people of a 1:1 chat were told each other's presence.
+    let mut presence_told = false;
     // Those of a new group invited rather than added (their privacy).
     let mut invited = Vec::new();
-    let (chat_id, created) = match group {
+    // The chat, whether it was made now, and whether its `chat:created` is in the log (a new
+    // chat's, or one shown again to its opener).
+    let (chat_id, created, announced) = match group {
         None => {
             // Naming only yourself opens your chat with yourself (WhatsApp's "Message
             // yourself"): notes, links and files your devices share.
@@ -97,8 +98,7 @@ pub async fn create(
             presence_told =
                 presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
             tx.commit().await?;
-            shown_again = opened.announced && !opened.created;
-            (opened.chat_id, opened.created)
+            (opened.chat_id, opened.created, opened.announced)
         }
         Some((name, description, avatar_url)) => {
             if !relationships::blocking(&app.db, caller.user_id, &others)
@@ -130,14 +130,14 @@ pub async fn create(
             )
             .await?;
             invited = invitees;
-            (chat_id, true)
+            (chat_id, true, true)
         }
     };
     let mut chat = chats::details(&app.db, chat_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
     chat.invited = invited;
-    if created || presence_told || shown_again {
+    if announced || presence_told {
         // `chat:created` is in the log with the chat (its members read it through the relay or
         // sync, each with the chat as they see it).
         super::relay::wake(app, "chat:created").await;

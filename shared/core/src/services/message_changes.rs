@@ -15,7 +15,7 @@ use crate::api::ws::{MessageDeleted, ReactionChanged, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::content;
 use crate::db::message_changes::{self, ReactionOutcome, Target};
-use crate::db::{events, messages};
+use crate::db::{chats, events, messages};
 use crate::domain::Emoji;
 use crate::error::ApiError;
 use crate::App;
@@ -143,7 +143,8 @@ pub async fn edit(
     within(&target, app.settings.edit_window, "edited")?;
     let mentions = mentions.filter(|m| *m != target.mentions);
     if let Some(mentions) = &mentions {
-        if !message_changes::all_members(&tx, chat_id, mentions).await? {
+        let members = chats::current_member_ids(&tx, chat_id).await?;
+        if !mentions.iter().all(|m| members.contains(m)) {
             return Err(super::messaging::mentions_of_others());
         }
     }
