@@ -978,9 +978,9 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
     let erin = app.register("erin").await;
-    app.open_chat(&alice, &bob).await;
-    app.open_chat(&alice, &dave).await;
-    app.open_chat(&alice, &erin).await;
+    app.open_chat_written(&alice, &bob).await;
+    app.open_chat_written(&alice, &dave).await;
+    app.open_chat_written(&alice, &erin).await;
     app.open_group(&alice, "big", &[&carol]).await;
     // Dave hides his own last seen (so sees no one's); alice blocked erin.
     set_privacy(&app, &dave, json!({ "lastSeen": "nobody" })).await;
@@ -1102,14 +1102,14 @@ async fn hiding_ones_last_seen_hides_presence_both_ways_at_once() {
 async fn chatting_online(app: &TestApp) -> (User, User, [WsClient; 2]) {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
-    app.open_chat(&alice, &bob).await;
+    app.open_chat_written(&alice, &bob).await;
     let online = [app.ws(&alice.access).await, app.ws(&bob.access).await];
     (alice, bob, online)
 }
 
 /// What `events` tell of `subject`'s presence: each `user:online` / `user:offline`, with its
 /// `lastSeen`.
-fn presence_told(events: &[Value], subject: &User) -> Vec<(String, Value)> {
+pub(crate) fn presence_told(events: &[Value], subject: &User) -> Vec<(String, Value)> {
     events
         .iter()
         .filter(|e| e["data"]["userId"] == subject.id.as_str())
@@ -1184,16 +1184,21 @@ async fn blocks_and_contacts_show_or_hide_presence_at_once() {
         assert_eq!(presence_told(&carol_events, &dave), vec![]);
     }
 
-    // Two people online open a chat: each is told the other's presence at once.
+    // Two people online: one opening a chat is told the other's presence at once; the other
+    // is told the opener's with its first message
+    // (`opening_a_chat_tells_its_presence_with_its_first_message`).
     let erin = app.register("erin").await;
     let frank = app.register("frank").await;
     let _online = [app.ws(&erin.access).await, app.ws(&frank.access).await];
     let (erin_since, frank_since) = (present(&app, &erin).await, present(&app, &frank).await);
-    app.open_chat(&erin, &frank).await;
-    let (frank_events, _) = sync_all(&app, &frank, &frank_since).await;
+    let chat = app.open_chat(&erin, &frank).await;
     let (erin_events, _) = sync_all(&app, &erin, &erin_since).await;
-    assert_eq!(presence_told(&frank_events, &erin), shown);
     assert_eq!(presence_told(&erin_events, &frank), shown);
+    let (frank_events, frank_since) = sync_all(&app, &frank, &frank_since).await;
+    assert_eq!(presence_told(&frank_events, &erin), vec![]);
+    app.sent(&erin, &chat, "hi frank").await;
+    let (frank_events, _) = sync_all(&app, &frank, &frank_since).await;
+    assert_eq!(presence_told(&frank_events, &erin), shown);
     app.stop().await;
 }
 
@@ -1206,8 +1211,8 @@ async fn a_status_reaches_whom_the_about_setting_shows_it_to_however_it_is_set()
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
-    app.open_chat(&alice, &bob).await;
-    app.open_chat(&alice, &carol).await;
+    app.open_chat_written(&alice, &bob).await;
+    app.open_chat_written(&alice, &carol).await;
     // Bob is alice's contact, carol only shares a chat with her; carol hides her own last seen
     // (so sees no one's presence, which says nothing of statuses).
     let (status, body) = app
@@ -1284,7 +1289,7 @@ async fn the_presence_audience_is_planned_with_its_statement() {
     use banter_core::db::presence;
     let app = spawn_app().await;
     let (ann, bob) = (app.register("ann").await, app.register("bob").await);
-    app.open_chat(&ann, &bob).await;
+    app.open_chat_written(&ann, &bob).await;
     let mut client = app.app().db.get().await.unwrap();
     let ann_id: uuid::Uuid = ann.id.parse().unwrap();
     let bob_id: uuid::Uuid = bob.id.parse().unwrap();
@@ -1970,15 +1975,30 @@ async fn a_default_timer_starts_the_chats_its_owner_starts_and_no_others() {
     let (status, _) = app.put("/api/users/profile", &alice.access, bad).await;
     assert_eq!(status, 400, "one of the timers");
 
-    // A 1:1 chat Alice starts, and a group she creates, start with her timer and say so.
+    // A 1:1 chat Alice starts, and a group she creates, start with her timer and say so: in
+    // the group to everyone; in the 1:1 chat to her, for it shows Bob nothing before its first
+    // message (`opening_a_chat_shows_the_other_nothing_until_its_first_message`).
+    let since = present(&app, &bob).await;
     let chat = app.open_chat(&alice, &bob).await;
     let group = app.open_group(&alice, "g", &[&bob]).await;
-    for started in [&chat, &group] {
+    let (events, _) = sync_all(&app, &bob, &since).await;
+    assert!(
+        events.iter().all(|e| e["data"]["chatId"] != chat.as_str()),
+        "{events:?}"
+    );
+    assert!(history(&app, &bob, &chat).await.is_empty());
+    let (_, list) = app.get("/api/chats", Some(&bob.access)).await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "the group: {list}"
+    );
+    for (started, told) in [(&chat, &alice), (&group, &bob)] {
         let (_, details) = app
             .get(&format!("/api/chats/{started}"), Some(&bob.access))
             .await;
         assert_eq!(details["data"]["disappearingSeconds"], 604800);
-        let line = history(&app, &bob, started).await.pop().unwrap();
+        let line = history(&app, told, started).await.pop().unwrap();
         assert_eq!(line["metadata"]["action"], "disappearing_changed");
         assert_eq!(line["metadata"]["byDefault"], true);
         assert!(

@@ -34,7 +34,7 @@ fn message(chat: &str, from: &User, client_id: &str) -> NewMessage {
 /// The outcome's name, and the stored message's `(id, seq)` when it was created.
 fn describe(outcome: &Option<Stored>) -> (&'static str, Option<(Uuid, i64)>) {
     match outcome {
-        Some(Stored::Created { message }) => ("created", Some((message.id, message.seq))),
+        Some(Stored::Created { message, .. }) => ("created", Some((message.id, message.seq))),
         Some(Stored::Existing { .. }) => ("existing", None),
         Some(Stored::NotMember) => ("not member", None),
         Some(Stored::AdminsOnly) => ("admins only", None),
@@ -148,7 +148,7 @@ async fn concurrent_sends_through_the_batcher_are_each_stored_once() {
         let ids: Vec<Uuid> = pair
             .iter()
             .map(|o| match o {
-                Stored::Created { message } => {
+                Stored::Created { message, .. } => {
                     created.push(message.seq);
                     message.id
                 }

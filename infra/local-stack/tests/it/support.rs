@@ -287,6 +287,15 @@ impl TestApp {
         body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// A 1:1 chat `a` opened with `b` and wrote in: in both lists, and each sees the other's
+    /// presence as their settings allow (before its first message `b` sees nothing of it).
+    pub async fn open_chat_written(&self, a: &User, b: &User) -> String {
+        let chat = self.open_chat(a, b).await;
+        self.sent(a, &chat, &format!("hi, from {} in {chat}", a.email))
+            .await;
+        chat
+    }
+
     /// A group `name` made by `admin` with `members`: its id.
     pub async fn open_group(&self, admin: &User, name: &str, members: &[&User]) -> String {
         let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();

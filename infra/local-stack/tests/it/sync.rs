@@ -206,7 +206,7 @@ async fn a_cursor_never_skips_an_event_that_commits_late() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
-    let chat = app.open_chat(&alice, &bob).await;
+    let chat = app.open_chat_written(&alice, &bob).await;
     let since = present(&app, &bob).await;
     let bob_id: Uuid = bob.id.parse().unwrap();
     // A writer that starts first and commits last: its event gets the smaller transaction id.
@@ -794,7 +794,7 @@ async fn a_relay_that_finds_the_lock_taken_between_rounds_rolls_back_and_pools_a
     let app = spawn_app_with(|c| c.schedule_interval = Duration::from_secs(3600)).await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
-    let chat: Uuid = app.open_chat(&alice, &bob).await.parse().unwrap();
+    let chat: Uuid = app.open_chat_written(&alice, &bob).await.parse().unwrap();
     let mut phone = app.ws(&bob.access).await;
     app.relay_caught_up().await;
     send_unannounced(&app, &alice, chat, "one").await;

@@ -115,7 +115,10 @@ pub async fn open_individual(
 }
 
 /// Give a new chat its creator's default disappearing-messages timer, if they set one, with
-/// its line in the timeline (WhatsApp's default message timer).
+/// its line in the timeline (WhatsApp's default message timer). The line is the creator's: for
+/// the other person it falls before their history starts (`cleared_seq`), or it would put the
+/// chat in their list, and push it to them, before anyone wrote (they see the timer in the
+/// chat's details and on each message's `expiresAt`).
 async fn start_default_timer(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
@@ -133,6 +136,14 @@ async fn start_default_timer(
     if let Some(row) = tx.query_opt(&stmt, &[&chat_id, &creator]).await? {
         let timer = SystemAction::DefaultDisappearing(row.get("disappearing_seconds"));
         append_system_message(tx, chat_id, timer, Some(creator), None, None).await?;
+        let stmt = tx
+            .prepare_cached(
+                "UPDATE chat_participants p SET cleared_seq = s.last_seq
+                 FROM chat_sequences s
+                 WHERE s.chat_id = p.chat_id AND p.chat_id = $1 AND p.user_id <> $2 AND p.hidden",
+            )
+            .await?;
+        tx.execute(&stmt, &[&chat_id, &creator]).await?;
     }
     Ok(())
 }
@@ -1642,9 +1653,11 @@ pub async fn update(
 /// chat leaves their list (and their pins) until its next message (a 1:1 chat) or for good
 /// (a group they left, until they rejoin), and their other devices are told (`chat:deleted`
 /// in their own stream). `false` if it is neither.
-pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, ApiError> {
-    let mut client = db.get().await?;
-    let tx = client.transaction().await?;
+pub async fn delete_for_me(
+    tx: &deadpool_postgres::Transaction<'_>,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<bool, ApiError> {
     let hidden = tx
         .execute(
             "UPDATE chat_participants p SET cleared_seq = s.last_seq, hidden = true, pinned_at = NULL
@@ -1659,10 +1672,30 @@ pub async fn delete_for_me(db: &Db, chat_id: Uuid, user: Uuid) -> Result<bool, A
         return Ok(false);
     }
     let deleted = ServerEvent::ChatDeleted(ChatDeleted { chat_id });
-    super::events::append_user_events(&tx, &[user], Some(user), deleted.name(), &deleted.data())
+    super::events::append_user_events(tx, &[user], Some(user), deleted.name(), &deleted.data())
         .await?;
-    tx.commit().await?;
     Ok(true)
+}
+
+/// The other member of `user`'s 1:1 chat `chat_id` (`None`: not a 1:1 chat they are in, or
+/// their chat with themselves).
+pub async fn partner_in(
+    client: &impl deadpool_postgres::GenericClient,
+    chat_id: Uuid,
+    user: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT o.user_id FROM chats c
+             JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2
+             JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> $2
+             WHERE c.id = $1 AND c.type = 'individual'",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&chat_id, &user])
+        .await?
+        .map(|r| r.get("user_id")))
 }
 
 /// What clearing a chat came to: the last `seq` cleared, and the starred messages kept.

@@ -498,8 +498,10 @@ pub async fn for_user(
 /// is about one (an edit, a reaction, a pin...): one sent during the membership `membership` (a
 /// `chat_participants` or `earlier_memberships` row), neither cleared (`cleared_seq`, where the
 /// membership has one) nor deleted by them for themselves. Whoever does not is told nothing of
-/// it: its edit would show them its text. (A new message is sent as its event is written:
-/// nothing to look up.)
+/// it: its edit would show them its text. A new message is sent as its event is written, so
+/// only a cleared one is looked up (where they cleared anything), as the relay leaves it out:
+/// one cleared in the transaction that wrote it (a default timer's line, the creator's alone:
+/// `db::chats::open_individual`) reaches them neither live nor here.
 fn about_a_message_they_see(
     e: &str,
     user: &str,
@@ -507,9 +509,14 @@ fn about_a_message_they_see(
     cleared_seq: Option<&str>,
 ) -> String {
     let not_cleared = cleared_seq.map_or(String::new(), |c| format!("AND m.seq > {c}"));
+    let received_shown = cleared_seq.map_or("true".to_owned(), |c| {
+        format!(
+            "({c} = 0 OR EXISTS (SELECT 1 FROM messages m WHERE m.id = {e}.message_id AND m.seq > {c}))"
+        )
+    });
     format!(
-        "({e}.message_id IS NULL OR {e}.name = 'message:received'
-          OR EXISTS (SELECT 1 FROM messages m
+        "({e}.message_id IS NULL OR {e}.name = 'message:received' AND {received_shown}
+          OR {e}.name <> 'message:received' AND EXISTS (SELECT 1 FROM messages m
                      WHERE m.id = {e}.message_id AND m.created_at >= {membership}.joined_at
                        {not_cleared} AND {not_hidden}))",
         not_hidden = super::not_hidden_for(user, "m"),

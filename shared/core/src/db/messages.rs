@@ -52,8 +52,12 @@ pub struct RateLimitHit {
 pub enum Stored {
     /// Its sender's rate limit was full; refused before anything else was looked at.
     RateLimited { retry_after_secs: u64 },
-    /// Stored now, with its `message:received` event in the log.
-    Created { message: Box<Message> },
+    /// Stored now, with its `message:received` event in the log. `shows_chat_to`: the other
+    /// member of a 1:1 chat whose list did not show it until this message.
+    Created {
+        message: Box<Message>,
+        shows_chat_to: Option<Uuid>,
+    },
     /// The sender had already sent this `clientMessageId`: the stored message's id.
     Existing { id: Uuid },
     /// The sender is not an active member of the chat (or it does not exist).
@@ -137,7 +141,7 @@ pub async fn insert_many(
                         coalesce(member.present, false) AS is_member,
                         coalesce(member.present AND member.may_send, false) AS may_send,
                         coalesce(member.partner_gone, false) AS partner_gone,
-                        member.disappearing_seconds,
+                        member.disappearing_seconds, member.hidden_partner, member.hidden_through,
                         existing.id AS existing_id, existing.chat_id AS existing_chat_id,
                         -- Each way looked up by its whole key: an OR of the two could only
                         -- be served by one index scan over every block in the database.
@@ -197,8 +201,19 @@ pub async fn insert_many(
                                 SELECT 1 FROM chat_participants o
                                 WHERE o.chat_id = c.id AND o.user_id <> p.user_id
                             ) AS partner_gone,
-                            c.disappearing_seconds
+                            c.disappearing_seconds,
+                            -- The other member of a 1:1 chat whose list does not show it while
+                            -- nothing is written past what they cleared (a chat opened with
+                            -- them, or deleted for themselves): the message that writes there
+                            -- shows it to them.
+                            hid.user_id AS hidden_partner, hid.cleared_seq AS hidden_through
                      FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+                     LEFT JOIN LATERAL (
+                         SELECT o.user_id, o.cleared_seq FROM chat_participants o
+                         WHERE o.chat_id = c.id AND o.user_id <> p.user_id AND o.hidden
+                           AND c.type = 'individual'
+                         OFFSET 0
+                     ) hid ON true
                      WHERE p.chat_id = i.chat_id AND p.user_id = i.sender_id
                      OFFSET 0
                  ) member ON true
@@ -271,7 +286,8 @@ pub async fn insert_many(
                     NULL AS reply_sender_id, NULL AS reply_sent_at, NULL AS reply_chat_id,
                     NULL AS reply_deleted,
                     NULL AS media_id, NULL AS mentions, NULL AS forward_count, NULL AS view_once,
-                    NULL AS expires_at, NULL AS kept, NULL AS reactions
+                    NULL AS expires_at, NULL AS kept, NULL AS reactions,
+                    j.hidden_partner, j.hidden_through
              FROM judged j
              UNION ALL
              SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -280,7 +296,7 @@ pub async fn insert_many(
                     (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
                     r.content, r.username, r.sender_id, r.created_at, r.chat_id, r.deleted_for_everyone,
                     i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, false,
-                    '[]'::jsonb
+                    '[]'::jsonb, NULL, NULL
              FROM inserted i
              -- (Looked up by key per message, as `member` is.)
              LEFT JOIN LATERAL (
@@ -419,8 +435,16 @@ fn outcome(row: &Row, stored: Option<&Row>, m: &NewMessage) -> Option<Stored> {
     if refusal.is_some() {
         return refusal;
     }
-    stored.map(|row| Stored::Created {
-        message: Box::new(message_row(row, MessageStatus::Sent)),
+    stored.map(|stored| {
+        let message = message_row(stored, MessageStatus::Sent);
+        let hidden_through: Option<i64> = row.get("hidden_through");
+        let shows_chat_to = row
+            .get::<_, Option<Uuid>>("hidden_partner")
+            .filter(|_| hidden_through.is_some_and(|through| message.seq == through + 1));
+        Stored::Created {
+            message: Box::new(message),
+            shows_chat_to,
+        }
     })
 }
 

@@ -409,9 +409,20 @@ pub async fn delete(app: &App, caller: Caller, chat_id: Uuid) -> Result<ChatRemo
             status: ChatRemoval::Left,
         });
     }
-    if !chats::delete_for_me(&app.db, chat_id, caller.user_id).await? {
+    // A 1:1 chat out of one's list takes its partner's presence with it (V60): told at once.
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let before = match chats::partner_in(&tx, chat_id, caller.user_id).await? {
+        Some(partner) => Some(Sightlines::between(&tx, caller.user_id, &[partner]).await?),
+        None => None,
+    };
+    if !chats::delete_for_me(&tx, chat_id, caller.user_id).await? {
         return Err(ApiError::NotFound("chat"));
     }
+    if let Some(before) = before {
+        presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
+    }
+    tx.commit().await?;
     super::relay::wake(app, "chat:deleted").await;
     Ok(ChatRemoved {
         chat_id,

@@ -161,7 +161,15 @@ async fn stored(
 ) -> Result<Message, ApiError> {
     match outcome {
         Stored::RateLimited { retry_after_secs } => Err(ApiError::RateLimited { retry_after_secs }),
-        Stored::Created { message } => Ok(*message),
+        Stored::Created {
+            message,
+            shows_chat_to,
+        } => {
+            if let Some(other) = shows_chat_to {
+                super::presence::chat_shown(app, caller.user_id, other).await;
+            }
+            Ok(*message)
+        }
         Stored::Existing { id } => messages::by_id(&app.db, id)
             .await?
             .ok_or(ApiError::NotFound("message")),

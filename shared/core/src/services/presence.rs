@@ -193,6 +193,43 @@ pub(super) async fn publish_sightline_changes(
     Ok(true)
 }
 
+/// `sender` wrote in a 1:1 chat that `other`'s list did not show (one `sender` opened with
+/// them, or one they deleted for themselves): their list shows it now, and with it `sender`'s
+/// presence (`presence_viewers`, V60), so they are told what it is, after the message that
+/// brought the chat. Best effort, logged: the message is stored and acknowledged whatever
+/// happens here, and the chat a client is handed this way is one it reads (with its members'
+/// `isOnline`).
+pub async fn chat_shown(app: &App, sender: Uuid, other: Uuid) {
+    let told = async {
+        let mut client = app.db.get().await?;
+        let tx = client.transaction().await?;
+        let sees = presence::sightlines_between(&tx, sender, &[other])
+            .await?
+            .iter()
+            .any(|s| s.sees_user);
+        let now = if sees {
+            presence::presence_of(&tx, &[sender]).await?.pop()
+        } else {
+            None
+        };
+        let Some(now) = now else {
+            return Ok::<_, ApiError>(false);
+        };
+        let event = presence_event(now);
+        events::append_user_events(&tx, &[other], Some(sender), event.name(), &event.data())
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    };
+    match told.await {
+        Ok(true) => super::relay::wake(app, "user:online").await,
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "presence: could not tell the presence a new chat shows")
+        }
+    }
+}
+
 /// A connection is gone (disconnected, or a push found it gone): best effort, logged.
 pub async fn connection_closed(app: &App, user: Uuid, connection: &str) {
     if let Err(e) = connection_changed(app, user, connection, ConnectionChange::Closed).await {

@@ -131,9 +131,8 @@ async fn delivery_receipts_do_not_reveal_a_hidden_presence() {
 
 /// Opening a 1:1 chat shows the other person nothing, as in WhatsApp: no `chat:created`, live
 /// or in sync, no empty chat in their list and no typing in it, until its first message (which
-/// brings them). The opener's own devices are told at once. (Sharing the chat still gives each
-/// the other's presence at once, `blocks_and_contacts_show_or_hide_presence_at_once`: holding
-/// that back until the first message needs the send to publish the sightline it opens.)
+/// brings them). The opener's own devices are told at once. (Nor the opener's presence:
+/// `opening_a_chat_tells_its_presence_with_its_first_message`.)
 #[tokio::test]
 async fn opening_a_chat_shows_the_other_nothing_until_its_first_message() {
     let app = spawn_app().await;
@@ -197,5 +196,60 @@ async fn opening_a_chat_shows_the_other_nothing_until_its_first_message() {
     let (events, _) = crate::sync::sync_all(&app, &bob, &since).await;
     let told = names(events);
     assert!(told.contains(&"message:received".to_owned()), "{told:?}");
+    app.stop().await;
+}
+
+/// Someone who opens a 1:1 chat reaches the other person's presence list with the chat itself,
+/// at its first message, not when they open it (V60): a `user:online` before it would tell them
+/// that someone opened a chat with them. The opener is told the other's presence at once, as a
+/// chat header shows it. Deleting the chat for oneself takes the other's presence with it, told
+/// at once, and their next message brings it back.
+#[tokio::test]
+async fn opening_a_chat_tells_its_presence_with_its_first_message() {
+    use crate::message_features::presence_told;
+    use crate::sync::{present, sync_all};
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let _online = [app.ws(&alice.access).await, app.ws(&bob.access).await];
+    let online = vec![("user:online".to_owned(), Value::Null)];
+    let (alice_since, bob_since) = (present(&app, &alice).await, present(&app, &bob).await);
+    let chat = app.open_chat(&alice, &bob).await;
+    let (events, alice_since) = sync_all(&app, &alice, &alice_since).await;
+    assert_eq!(presence_told(&events, &bob), online, "the opener, at once");
+    let (events, bob_since) = sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(presence_told(&events, &alice), vec![], "{events:?}");
+
+    // Her first message brings him the chat, then her presence; her second, nothing more.
+    app.sent(&alice, &chat, "hi bob").await;
+    app.sent(&alice, &chat, "are you there").await;
+    let (events, bob_since) = sync_all(&app, &bob, &bob_since).await;
+    let told: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .filter(|name| name.starts_with("message:received") || name.starts_with("user:o"))
+        .collect();
+    assert_eq!(
+        told,
+        ["message:received", "user:online", "message:received"],
+        "{events:?}"
+    );
+
+    // Bob deletes the chat for himself: her presence leaves with it (his still reaches her).
+    let (status, _) = app
+        .delete(&format!("/api/chats/{chat}"), &bob.access, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (events, bob_since) = sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(
+        presence_told(&events, &alice),
+        vec![("user:offline".to_owned(), Value::Null)],
+        "hidden: offline, no last seen"
+    );
+    let (events, _) = sync_all(&app, &alice, &alice_since).await;
+    assert_eq!(presence_told(&events, &bob), vec![]);
+    app.sent(&alice, &chat, "hello again").await;
+    let (events, _) = sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(presence_told(&events, &alice), online);
     app.stop().await;
 }
