@@ -258,7 +258,7 @@ async fn a_new_identity_key_is_told_to_the_owners_chats_and_drops_its_old_pre_ke
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let stranger = app.register("stranger").await;
-    let chat = app.open_chat(&alice, &bob).await;
+    let chat = app.open_chat_written(&alice, &bob).await;
     let group = app.open_group(&bob, "club", &[&alice]).await;
     let (alice_from, bob_from, stranger_from) = (
         present(&app, &alice).await,
@@ -340,6 +340,38 @@ async fn a_new_identity_key_is_told_to_the_owners_chats_and_drops_its_old_pre_ke
     }
     let (status, _) = claim(&app, &bob, &alice).await;
     assert_eq!(status, 404);
+}
+
+/// A 1:1 chat someone opened shows the other person nothing until its first message, so the
+/// opener's device changes are not told to it before (a `keys:changed` would name a chat they
+/// have never seen): neither a new identity key nor a device gone (V61). From its first message
+/// they are.
+#[tokio::test]
+async fn device_changes_reach_a_new_chat_with_its_first_message() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let carol = app.register("carol").await;
+    let chat = app.open_chat(&alice, &carol).await;
+    let carol_from = present(&app, &carol).await;
+    let (status, body) = publish(&app, &alice, None, pre_keys(0..2)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = app
+        .post("/api/auth/logout", Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "her device goes, with its keys");
+    assert_eq!(
+        synced(&app, &carol, &carol_from, "keys:changed").await,
+        vec![] as Vec<Value>
+    );
+
+    let alice = app.login(&alice).await;
+    app.sent(&alice, &chat, "hi carol").await;
+    let device = device_of(&app, &alice, pre_keys(0..2)).await;
+    let told = synced(&app, &carol, &carol_from, "keys:changed").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["data"]["chatId"], chat.as_str());
+    assert_eq!(told[0]["data"]["deviceId"], device.as_str());
+    app.stop().await;
 }
 
 /// An encrypted message to `chat` from `from`, sealed for `devices`.

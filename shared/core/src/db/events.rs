@@ -191,9 +191,10 @@ pub async fn append_event_about(
     .await
 }
 
-/// Append a chat-wide event to each chat `user` is a member of now (in the caller's
-/// transaction): `data` with each chat's own `chatId`.
-pub async fn append_to_chats_of(
+/// Append a change to `user`'s devices (`keys:changed`) to each chat of theirs that someone
+/// else's list shows (`chats_told_of_devices`, V61; in the caller's transaction): `data` with
+/// each chat's own `chatId`.
+pub async fn append_device_change_to_chats(
     client: &impl GenericClient,
     user: Uuid,
     name: &str,
@@ -202,8 +203,8 @@ pub async fn append_to_chats_of(
     let stmt = client
         .prepare_cached(
             "INSERT INTO events (chat_id, actor_id, name, data)
-             SELECT p.chat_id, $1, $2, jsonb_set($3, '{chatId}', to_jsonb(p.chat_id))
-             FROM chat_participants p WHERE p.user_id = $1 AND p.left_at IS NULL",
+             SELECT told.chat_id, $1, $2, jsonb_set($3, '{chatId}', to_jsonb(told.chat_id))
+             FROM chats_told_of_devices($1) AS told(chat_id)",
         )
         .await?;
     client.execute(&stmt, &[&user, &name, &data]).await?;

@@ -52,7 +52,8 @@ pub async fn publish(
             identity_key: Some(STANDARD.encode(keys.identity_key)),
             removed: false,
         });
-        events::append_to_chats_of(&tx, caller.user_id, event.name(), &event.data()).await?;
+        events::append_device_change_to_chats(&tx, caller.user_id, event.name(), &event.data())
+            .await?;
         events::append_own_event(&tx, caller.user_id, &event).await?;
     }
     let device = this_device(&tx, caller).await?;
