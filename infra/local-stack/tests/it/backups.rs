@@ -232,6 +232,9 @@ async fn a_backup_holds_a_group_left_as_it_was_then_and_none_deleted() {
     let carol = app.register("carol").await;
     let kept = app.open_group(&alice, "kept", &[&bob, &carol]).await;
     let deleted = app.open_group(&alice, "deleted", &[&carol]).await;
+    // Nor a chat someone opened with her that nobody wrote in: it is not in her list.
+    let dave = app.register("dave").await;
+    app.open_chat(&dave, &carol).await;
     app.sent(&alice, &kept, "before carol left").await;
     app.sent(&alice, &deleted, "in the deleted one").await;
     for (chat, times) in [(&kept, 1), (&deleted, 2)] {

@@ -187,7 +187,7 @@ pub struct BackupChat {
     pub members: Vec<String>,
 }
 
-/// The chats `user` is a current member of (only `only` when given).
+/// The chats `user` reads: those their list shows, or only `only` when given.
 pub async fn chats(
     db: &Db,
     user: Uuid,
@@ -205,11 +205,15 @@ pub async fn chats(
                     (SELECT array_agg(u.username ORDER BY u.username) FROM chat_participants o
                      JOIN users u ON u.id = o.user_id WHERE o.chat_id = c.id AND {}) AS members
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
-             WHERE p.user_id = $1 AND {} AND ($2::uuid[] IS NULL OR c.id = ANY($2))
+             WHERE p.user_id = $1 AND {} AND ($2::uuid[] IS NULL AND {} OR c.id = ANY($2))
              ORDER BY c.created_at",
             super::group_as_seen("p", "c", "name"),
             super::member_at("o", "coalesce(p.left_at, 'infinity')"),
             super::reads_the_chat("p"),
+            super::shows_the_chat(
+                "p",
+                "(SELECT s.last_seq FROM chat_sequences s WHERE s.chat_id = c.id)"
+            ),
         ))
         .await?;
     Ok(client
