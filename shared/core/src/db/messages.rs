@@ -267,12 +267,22 @@ pub async fn insert_many(
                  RETURNING *
              ), published AS (
                  -- The chat-wide events, in the same transaction (the event log, V11), in the
-                 -- order the messages were given.
-                 INSERT INTO events (chat_id, actor_id, origin_connection, name, message_id)
-                 SELECT a.chat_id, a.sender_id, a.origin, 'message:received', a.id
-                 FROM accepted a
-                 WHERE a.id = ANY(ARRAY(SELECT id FROM inserted))
-                 ORDER BY a.ord
+                 -- order the messages were given; before the message that shows a 1:1 chat to
+                 -- its other member, the chat, for them alone (`shownTo`, `relay::ChatShownTo`).
+                 INSERT INTO events (chat_id, actor_id, origin_connection, name, message_id, data)
+                 SELECT e.chat_id, e.sender_id, e.origin, e.name, e.message_id, e.data FROM (
+                     SELECT a.chat_id, a.sender_id, a.origin, 'message:received' AS name,
+                            a.id AS message_id, NULL::jsonb AS data, a.ord, 1 AS step
+                     FROM accepted a
+                     WHERE a.id = ANY(ARRAY(SELECT id FROM inserted))
+                     UNION ALL
+                     SELECT a.chat_id, a.sender_id, NULL, 'chat:created', NULL,
+                            jsonb_build_object('shownTo', a.hidden_partner), a.ord, 0
+                     FROM accepted a
+                     WHERE a.hidden_partner IS NOT NULL
+                       AND (SELECT i.seq FROM inserted i WHERE i.id = a.id) = a.hidden_through + 1
+                 ) e
+                 ORDER BY e.ord, e.step
              )
              -- Per message, in order, what decides its outcome; then each stored message in
              -- `message_select`'s columns (a union, not a join: without hash joins, joining the

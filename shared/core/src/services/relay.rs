@@ -707,12 +707,21 @@ impl<'a> Frames<'a> {
             }
             // Every member of a group is told, the creator's devices too: the one that asked has
             // the chat from its answer, but their others have not (a client knows it by its
-            // id). A 1:1 chat reaches the other person with its first message, not before.
+            // id). A 1:1 chat reaches the other person with its first message, not before: the
+            // send tells it them alone, just before that message (`ChatShownTo`).
             ("chat:created", Stream::Chat(chat_id)) => {
+                let shown_to = event
+                    .data
+                    .as_ref()
+                    .and_then(|data| <ChatShownTo as serde::Deserialize>::deserialize(data).ok());
                 let Some(chat) = self.chat_as_seen(chat_id, viewer).await? else {
                     return Ok(None);
                 };
-                if chat.kind == ChatType::Individual && event.actor != Some(viewer) {
+                let for_viewer = match shown_to {
+                    Some(shown) => shown.shown_to == viewer,
+                    None => chat.kind == ChatType::Group || event.actor == Some(viewer),
+                };
+                if !for_viewer {
                     return Ok(None);
                 }
                 if let std::collections::hash_map::Entry::Vacant(entry) =
@@ -872,6 +881,14 @@ impl<'a> Frames<'a> {
         let sender = event.actor.filter(|a| *a != viewer)?;
         Some((message.chat_id, sender, message.seq, message.id))
     }
+}
+
+/// What a `chat:created` written by a send holds: the other member of a 1:1 chat whose list
+/// shows it from that message on (`db::messages::insert_many`); it is for them alone.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatShownTo {
+    shown_to: Uuid,
 }
 
 /// Whether `event` is a `chat:participant:joined` telling of `viewer` themselves.

@@ -182,10 +182,22 @@ async fn opening_a_chat_shows_the_other_nothing_until_its_first_message() {
         .await;
     assert_eq!(status, 200, "deleted for himself: out of his list again");
     assert_eq!(listed(&bob).await, 0);
+    bob_ws.next_event("chat:deleted").await;
 
+    // Her first message brings it back: the chat, then the message, on his devices alone.
+    let alice_since = crate::sync::present(&app, &alice).await;
     app.sent(&alice, &chat, "hi bob").await;
-    let got = bob_ws.next_event("message:received").await;
+    let shown = bob_ws.next_json().await;
+    assert_eq!(shown["event"], "chat:created", "{shown}");
+    assert_eq!(shown["data"]["chat"]["id"], chat.as_str(), "{shown}");
+    let got = bob_ws.next_json().await;
+    assert_eq!(got["event"], "message:received", "{got}");
     assert_eq!(got["data"]["chatId"], chat.as_str());
+    let (events, _) = crate::sync::sync_all(&app, &alice, &alice_since).await;
+    assert!(
+        !names(events).contains(&"chat:created".to_owned()),
+        "she has it"
+    );
     // (Past the typing throttle, typing again now reaches him.)
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     alice_phone
@@ -195,7 +207,11 @@ async fn opening_a_chat_shows_the_other_nothing_until_its_first_message() {
     assert_eq!(listed(&bob).await, 1);
     let (events, _) = crate::sync::sync_all(&app, &bob, &since).await;
     let told = names(events);
-    assert!(told.contains(&"message:received".to_owned()), "{told:?}");
+    let from_the_first = told.iter().position(|e| e == "message:received");
+    assert!(
+        from_the_first.is_some_and(|at| told[at - 1] == "chat:created"),
+        "{told:?}"
+    );
     app.stop().await;
 }
 
