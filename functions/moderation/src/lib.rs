@@ -1,28 +1,34 @@
 //! The moderators' function, invoked directly (`sam remote invoke ModerationFunction`, or the
 //! AWS console), never routed from the public API: IAM decides who may call it. It reads the
 //! abuse reports (the open ones unless `status` says `resolved` or `all`) and resolves them,
-//! suspends an account (resolving the open reports about it) and reinstates it.
+//! suspends an account (resolving the open reports about it) and reinstates it, and tells every
+//! account of maintenance or a notice (`services::announcements`).
 //!
 //! ```json
 //! {"action": "reports", "limit": 20, "reportedUserId": "...", "status": "open"}
 //! {"action": "resolve", "reportId": "...", "outcome": "dismissed", "note": "a joke between friends"}
 //! {"action": "suspend", "userId": "...", "reason": "spam (reports 0192..., 0193...)"}
 //! {"action": "reinstate", "userId": "..."}
+//! {"action": "maintenance", "message": "Down for an upgrade", "startsAt": "2027-01-10T02:00:00Z", "endsAt": "2027-01-10T02:30:00Z"}
+//! {"action": "notify", "title": "New", "message": "Polls are here"}
 //! ```
 
 use banter_core::api::models::{ReportOutcome, ReportQueue};
 use banter_core::api::requests::{PageLimit, ShortText};
-use banter_core::services::moderation;
+use banter_core::services::{announcements, moderation};
 use banter_core::App;
 use banter_lambda::Error;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 /// What this function uses: the only settings it asks for at start. A suspension closes the
-/// account's WebSocket connections (registry, push) and tells its owner (notify).
+/// account's WebSocket connections (registry, push) and tells its owner (notify); an
+/// announcement wakes the relay (queue).
 pub const USES: banter_lambda::Uses = banter_lambda::Uses {
     registry: true,
+    queue: true,
     push: true,
     notify: true,
     ..banter_lambda::Uses::NOTHING
@@ -62,6 +68,21 @@ pub enum ModerationRequest {
     },
     /// Lift an account's suspension.
     Reinstate { user_id: Uuid },
+    /// Tell every account of maintenance (`system:maintenance`): what, and when it starts and
+    /// should end if known.
+    Maintenance {
+        message: String,
+        #[serde(default)]
+        starts_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        ends_at: Option<DateTime<Utc>>,
+    },
+    /// Tell every account a notice (`system:notification`), with a title if given.
+    Notify {
+        message: String,
+        #[serde(default)]
+        title: Option<String>,
+    },
 }
 
 pub async fn handle(app: App, request: ModerationRequest) -> Result<Value, Error> {
@@ -93,6 +114,16 @@ pub async fn handle(app: App, request: ModerationRequest) -> Result<Value, Error
         }
         ModerationRequest::Reinstate { user_id } => {
             serde_json::to_value(moderation::reinstate(&app, user_id).await?)?
+        }
+        ModerationRequest::Maintenance {
+            message,
+            starts_at,
+            ends_at,
+        } => serde_json::to_value(
+            announcements::maintenance(&app, &message, starts_at, ends_at).await?,
+        )?,
+        ModerationRequest::Notify { message, title } => {
+            serde_json::to_value(announcements::notify(&app, title.as_deref(), &message).await?)?
         }
     };
     Ok(answer)

@@ -555,3 +555,74 @@ async fn moderators_work_through_the_open_reports_and_a_later_decision_replaces_
     );
     app.stop().await;
 }
+
+/// Operators tell every account of maintenance, or a notice (the PRD's `system:maintenance` and
+/// `system:notification`), through the moderators' function: a connected device gets it live,
+/// one that was away finds it in sync. One that says nothing, or ends before it starts or is
+/// already over, is refused and tells nobody.
+#[tokio::test]
+async fn operators_tell_every_account_of_maintenance_and_notices() {
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let bob_since = crate::sync::present(&app, &bob).await;
+    let mut ann_ws = app.ws(&ann.access).await;
+    let maintenance = json!({ "action": "maintenance", "message": " Down for an upgrade ",
+        "startsAt": "2099-01-10T02:00:00Z", "endsAt": "2099-01-10T02:30:00Z" });
+    let told = moderate(&app, maintenance).await.unwrap();
+    assert_eq!(
+        told,
+        json!({ "event": "system:maintenance", "accounts": 2 })
+    );
+    let live = ann_ws.next_event("system:maintenance").await;
+    assert_eq!(live["data"]["message"], "Down for an upgrade");
+    assert_eq!(live["data"]["startsAt"], "2099-01-10T02:00:00.000Z");
+    assert_eq!(live["data"]["endsAt"], "2099-01-10T02:30:00.000Z");
+    assert!(live["cursor"].is_string(), "{live}");
+    for (refused, why) in [
+        (
+            json!({ "action": "notify", "message": "   " }),
+            "an empty message",
+        ),
+        (
+            json!({ "action": "notify", "message": "x".repeat(1_001) }),
+            "too long",
+        ),
+        (
+            json!({ "action": "notify", "title": "t".repeat(101), "message": "x" }),
+            "a title too long",
+        ),
+        (
+            json!({ "action": "maintenance", "message": "x",
+                "startsAt": "2099-01-10T02:00:00Z", "endsAt": "2099-01-10T01:00:00Z" }),
+            "it ends before it starts",
+        ),
+        (
+            json!({ "action": "maintenance", "message": "x", "endsAt": "2020-01-01T00:00:00Z" }),
+            "it is over",
+        ),
+    ] {
+        assert!(moderate(&app, refused).await.is_err(), "{why}");
+    }
+    let notice = json!({ "action": "notify", "title": "New", "message": "Polls are here" });
+    let told = moderate(&app, notice).await.unwrap();
+    assert_eq!(told["event"], "system:notification");
+    let live = ann_ws.next_event("system:notification").await;
+    assert_eq!(live["data"]["title"], "New");
+
+    let (events, _) = crate::sync::sync_all(&app, &bob, &bob_since).await;
+    let synced: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            let message = e["data"]["message"].as_str().unwrap_or_default();
+            (e["event"].as_str().unwrap(), message)
+        })
+        .collect();
+    assert_eq!(
+        synced,
+        [
+            ("system:maintenance", "Down for an upgrade"),
+            ("system:notification", "Polls are here")
+        ]
+    );
+    app.stop().await;
+}

@@ -1700,6 +1700,45 @@ pub struct ContactGroupDeleted {
     pub group_id: Uuid,
 }
 
+/// `system:maintenance`: the operators announce maintenance (the service down or slow for a
+/// while), to every account (`services::announcements`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemMaintenance {
+    /// What to tell the user (1 to 1,000 characters).
+    pub message: String,
+    /// When it starts, if said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<Timestamp>,
+    /// When it should be over, if said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<Timestamp>,
+    pub announced_at: Timestamp,
+}
+
+/// `system:notification`: a notice from the operators to every account
+/// (`services::announcements`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemNotification {
+    /// Its title, if it has one (at most 100 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What to tell the user (1 to 1,000 characters).
+    pub message: String,
+    pub announced_at: Timestamp,
+}
+
+/// What an announcement to every account came to (the moderators' function's answer).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Announced {
+    /// The event told (`system:maintenance` or `system:notification`).
+    pub event: &'static str,
+    /// The accounts it was written for (each of their devices gets it live or from sync).
+    pub accounts: u64,
+}
+
 /// The caller's contact link: what their QR code encodes. Resetting it makes a new one; the
 /// old one then resolves to nobody.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -823,6 +823,13 @@ pub enum ServerEvent {
     /// The call ended (`endReason` says how): stop ringing, hang up.
     #[serde(rename = "call:ended")]
     CallEnded(Call),
+    /// The operators announce maintenance, with when it starts and ends if they said: told to
+    /// every account (a device catching up through sync may find it over).
+    #[serde(rename = "system:maintenance")]
+    SystemMaintenance(crate::api::models::SystemMaintenance),
+    /// A notice from the operators, told to every account.
+    #[serde(rename = "system:notification")]
+    SystemNotification(crate::api::models::SystemNotification),
 }
 
 impl ServerEvent {
@@ -867,6 +874,8 @@ impl ServerEvent {
             Self::ContactGroupUpdated(_) => "contact:group:updated",
             Self::ContactGroupDeleted(_) => "contact:group:deleted",
             Self::ContactLinkReset(_) => "contact:link:reset",
+            Self::SystemMaintenance(_) => "system:maintenance",
+            Self::SystemNotification(_) => "system:notification",
             Self::BackupReady(_) => "backup:ready",
             Self::BackupFailed(_) => "backup:failed",
             Self::MediaProcessingStarted(_) => "media:processing:started",

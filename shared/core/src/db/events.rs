@@ -280,6 +280,23 @@ pub async fn append_own_event(
     append_user_events(client, &[user], Some(user), event.name(), &event.data()).await
 }
 
+/// Append `event` to the stream of every account not deleted (an operators' notice: one row
+/// per account, written by one statement). How many accounts it was written for.
+pub async fn append_to_every_account(
+    client: &impl GenericClient,
+    event: &crate::api::ws::ServerEvent,
+) -> Result<u64, ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (user_id, name, data)
+             SELECT u.id, $1, $2 FROM users u WHERE u.deleted_at IS NULL",
+        )
+        .await?;
+    Ok(client
+        .execute(&stmt, &[&event.name(), &event.data()])
+        .await?)
+}
+
 /// Append one per-user event each: `(user, data)` pairs, all named `name` and caused by
 /// `actor`, in order.
 pub async fn append_user_events_each(

@@ -4,6 +4,7 @@
 //! Each route's function carries its OpenAPI description (`#[utoipa::path]`).
 
 pub mod accounts;
+pub mod announcements;
 pub mod backups;
 pub mod blocking;
 pub mod calls;
