@@ -1290,7 +1290,11 @@ impl SystemAction {
 /// (`message:received`) with the change it records, so every device renders the same history.
 /// `metadata` says what happened (`action`, `actorId`, `userId`, `role`, and the permission's
 /// `setting` and who is `allowed` it, the timer, or the call's details) for clients to render
-/// in their own language; `content` is the English line, with usernames as they were.
+/// in their own language; `content` is the English line, with usernames as they were. A line
+/// that shows a 1:1 chat to a member whose list did not (a call to someone who was only opened
+/// a chat with, a timer set there) brings them the chat first, as a message does
+/// (`relay::ChatShownTo`); a default timer's line is its creator's alone
+/// ([`start_default_timer`]).
 pub(super) async fn append_system_message(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
@@ -1386,9 +1390,19 @@ pub(super) async fn append_system_message(
                  SELECT $2::uuid, $1, NULL, 'system:' || $2::uuid::text, last_seq, 'system',
                         (SELECT content FROM line), $6
                  FROM next RETURNING id
+             ), shown AS (
+                 INSERT INTO events (chat_id, actor_id, name, data)
+                 SELECT $1, $3, 'chat:created', jsonb_build_object('shownTo', o.user_id)
+                 FROM chat_participants o JOIN chats c ON c.id = o.chat_id CROSS JOIN next
+                 WHERE o.chat_id = $1 AND c.type = 'individual' AND o.left_at IS NULL AND o.hidden
+                   AND o.cleared_seq = next.last_seq - 1
+                   AND NOT coalesce(($6::jsonb ->> 'byDefault')::boolean, false)
+                 RETURNING id
              )
+             -- (After the chat it shows: reading `shown` first writes it first.)
              INSERT INTO events (chat_id, actor_id, name, message_id)
-             SELECT $1, $3, 'message:received', id FROM stored",
+             SELECT $1, $3, 'message:received', id FROM stored
+             WHERE (SELECT count(*) FROM shown) >= 0",
         )
         .await?;
     tx.execute(
@@ -1498,11 +1512,8 @@ pub async fn update(
             .await?
             == 1;
         if changed {
-            let update = ChatUpdated {
-                disappearing_seconds: Some(timer.0),
-                ..ChatUpdated::default()
-            };
-            publish_update(&tx, chat_id, user, &["disappearingSeconds"], update).await?;
+            // The line first: in a 1:1 chat the other's list does not show yet, it brings
+            // them the chat, which the update is about.
             append_system_message(
                 &tx,
                 chat_id,
@@ -1512,6 +1523,11 @@ pub async fn update(
                 None,
             )
             .await?;
+            let update = ChatUpdated {
+                disappearing_seconds: Some(timer.0),
+                ..ChatUpdated::default()
+            };
+            publish_update(&tx, chat_id, user, &["disappearingSeconds"], update).await?;
         }
     }
     let info = request.changes_group_info();

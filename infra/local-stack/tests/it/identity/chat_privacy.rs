@@ -269,3 +269,43 @@ async fn opening_a_chat_tells_its_presence_with_its_first_message() {
     assert_eq!(presence_told(&events, &alice), online);
     app.stop().await;
 }
+
+/// A line in a 1:1 chat nobody wrote in yet (a timer set there, a call) shows the chat to the
+/// other person as a first message does: the chat first, then the line, then what changed.
+/// Only once: later lines are lines.
+#[tokio::test]
+async fn a_line_that_shows_a_new_chat_brings_the_chat_first() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let set_timer = |seconds: i64| {
+        let (app, alice, chat) = (&app, &alice, &chat);
+        async move {
+            let body = json!({ "disappearingSeconds": seconds });
+            let (status, body) = app
+                .put(&format!("/api/chats/{chat}"), &alice.access, body)
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    set_timer(86_400).await;
+    let mut told = Vec::new();
+    for _ in 0..3 {
+        let frame = bob_ws.next_json().await;
+        assert_eq!(
+            frame["data"]["chatId"]
+                .as_str()
+                .or(frame["data"]["chat"]["id"].as_str()),
+            Some(chat.as_str()),
+            "{frame}"
+        );
+        told.push(frame["event"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(told, ["chat:created", "message:received", "chat:updated"]);
+    set_timer(0).await;
+    let frame = bob_ws.next_json().await;
+    assert_eq!(frame["event"], "message:received", "{frame}");
+    app.stop().await;
+}
