@@ -199,7 +199,7 @@ pub(super) async fn publish_sightline_changes(
 /// brought the chat. Best effort, logged: the message is stored and acknowledged whatever
 /// happens here, and the chat a client is handed this way is one it reads (with its members'
 /// `isOnline`).
-pub async fn chat_shown(app: &App, sender: Uuid, other: Uuid) {
+pub(super) async fn chat_shown(app: &App, sender: Uuid, other: Uuid) {
     let told = async {
         let mut client = app.db.get().await?;
         let tx = client.transaction().await?;
@@ -213,17 +213,17 @@ pub async fn chat_shown(app: &App, sender: Uuid, other: Uuid) {
             None
         };
         let Some(now) = now else {
-            return Ok::<_, ApiError>(false);
+            return Ok::<_, ApiError>(None);
         };
         let event = presence_event(now);
         events::append_user_events(&tx, &[other], Some(sender), event.name(), &event.data())
             .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(event.name()))
     };
     match told.await {
-        Ok(true) => super::relay::wake(app, "user:online").await,
-        Ok(false) => {}
+        Ok(Some(told)) => super::relay::wake(app, told).await,
+        Ok(None) => {}
         Err(e) => {
             tracing::warn!(error = %e, "presence: could not tell the presence a new chat shows")
         }
