@@ -112,7 +112,8 @@ async fn contacts_with_nicknames_favorites_and_groups_reach_every_device() {
 
     // Refusals change nothing.
     let bad = [
-        (json!({ "userId": alice.id }), 403),
+        // Naming oneself is bad input, as blocking or reporting oneself is.
+        (json!({ "userId": alice.id }), 400),
         (json!({ "userId": uuid::Uuid::new_v4() }), 404),
         (
             json!({ "userId": bob.id, "nickname": "x".repeat(101) }),

@@ -135,7 +135,7 @@ async fn save(
     responses((status = 200, description = "The contact, added or updated", body = Envelope<Contact>)))]
 pub async fn add(app: &App, caller: Caller, body: AddContactRequest) -> Result<Contact, ApiError> {
     if body.user_id == caller.user_id {
-        return Err(ApiError::PermissionDenied(
+        return Err(ApiError::Validation(
             "you cannot add yourself as a contact".into(),
         ));
     }
