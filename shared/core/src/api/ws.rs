@@ -644,7 +644,10 @@ pub enum ServerEvent {
     /// A message the user sent reached a device of these recipients.
     #[serde(rename = "message:delivered")]
     MessageDelivered(MessageDelivered),
-    /// The user was made a member of a new chat.
+    /// A chat is in the user's list now: a group they were made a member of, a 1:1 chat they
+    /// opened (on each of their devices), or a 1:1 chat someone else opened, with the first
+    /// message or line written in it (just before it; until then it shows them nothing), or
+    /// one they deleted for themselves, written in again.
     #[serde(rename = "chat:created")]
     ChatCreated(ChatCreated),
     /// The user was invited to a group (their privacy did not let the adder add them):
