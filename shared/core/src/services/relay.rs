@@ -714,14 +714,16 @@ impl<'a> Frames<'a> {
                     .data
                     .as_ref()
                     .and_then(|data| <ChatShownTo as serde::Deserialize>::deserialize(data).ok());
+                if shown_to.is_some_and(|shown| shown.shown_to != viewer) {
+                    return Ok(None);
+                }
                 let Some(chat) = self.chat_as_seen(chat_id, viewer).await? else {
                     return Ok(None);
                 };
-                let for_viewer = match shown_to {
-                    Some(shown) => shown.shown_to == viewer,
-                    None => chat.kind == ChatType::Group || event.actor == Some(viewer),
-                };
-                if !for_viewer {
+                if shown_to.is_none()
+                    && chat.kind == ChatType::Individual
+                    && event.actor != Some(viewer)
+                {
                     return Ok(None);
                 }
                 if let std::collections::hash_map::Entry::Vacant(entry) =
@@ -883,9 +885,10 @@ impl<'a> Frames<'a> {
     }
 }
 
-/// What a `chat:created` written by a send holds: the other member of a 1:1 chat whose list
-/// shows it from that message on (`db::messages::insert_many`); it is for them alone.
-#[derive(serde::Deserialize)]
+/// What a `chat:created` written with a message or line holds: the member of a 1:1 chat whose
+/// list shows it from that message on (`db::messages::insert_many`,
+/// `db::chats::append_system_message`); it is for them alone.
+#[derive(Clone, Copy, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ChatShownTo {
     shown_to: Uuid,
