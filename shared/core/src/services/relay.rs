@@ -41,6 +41,9 @@ use super::receipts::{self, Deliveries};
 const BATCH: i64 = 500;
 /// Users whose connections a round looks up at once.
 const CONNECTION_LOOKUPS_AT_ONCE: usize = 16;
+/// Chats a round reads as their new viewers see them at once (each on a connection of the
+/// pool's, which the requests being served share).
+const CHATS_READ_AT_ONCE: usize = 4;
 /// Rounds per drain at most (the next wake-up or the schedule continues).
 const MAX_ROUNDS: usize = 100;
 /// A replay whose connection is not ready yet (still in `$connect` on AWS) is kept this long.
@@ -665,6 +668,42 @@ impl<'a> Frames<'a> {
         Ok(self.chats[&(chat_id, viewer)].clone())
     }
 
+    /// The chat `event` may give `viewer` (a `chat:created`, unless it is for someone else):
+    /// `(chat, viewer)`, which [`Frames::read_chats_as_seen`] reads ahead.
+    fn gives_chat(event: &StoredEvent, viewer: Uuid) -> Option<(Uuid, Uuid)> {
+        let Stream::Chat(chat) = event.stream else {
+            return None;
+        };
+        if event.name != "chat:created"
+            || ChatShownTo::of(event).is_some_and(|s| s.shown_to != viewer)
+        {
+            return None;
+        }
+        Some((chat, viewer))
+    }
+
+    /// Read the chats as these viewers see them ([`Frames::chat_as_seen`]) a few at a time,
+    /// ahead of the frames that carry them: each is a few queries, and a round that gave many
+    /// people a chat (a group's creation, the first messages of new 1:1 chats) read them one
+    /// after another while every other delivery of the round waited.
+    async fn read_chats_as_seen(&mut self, wanted: HashSet<(Uuid, Uuid)>) -> Result<(), ApiError> {
+        let missing: Vec<(Uuid, Uuid)> = wanted
+            .into_iter()
+            .filter(|key| !self.chats.contains_key(key))
+            .collect();
+        let app = self.app;
+        let read: Vec<((Uuid, Uuid), Option<ChatDetails>)> = futures_util::stream::iter(missing)
+            .map(|(chat, viewer)| async move {
+                let details = chats::details(&app.db, chat, viewer).await?;
+                Ok::<_, ApiError>(((chat, viewer), details))
+            })
+            .buffer_unordered(CHATS_READ_AT_ONCE)
+            .try_collect()
+            .await?;
+        self.chats.extend(read);
+        Ok(())
+    }
+
     /// `message` as `viewer` sees it ([`Message::as_seen_by`]).
     fn seen_by(&self, message: Message, viewer: Uuid) -> Message {
         if self.blocks.is_empty() {
@@ -710,10 +749,7 @@ impl<'a> Frames<'a> {
             // id). A 1:1 chat reaches the other person with its first message, not before: the
             // send tells it them alone, just before that message (`ChatShownTo`).
             ("chat:created", Stream::Chat(chat_id)) => {
-                let shown_to = event
-                    .data
-                    .as_ref()
-                    .and_then(|data| <ChatShownTo as serde::Deserialize>::deserialize(data).ok());
+                let shown_to = ChatShownTo::of(event);
                 if shown_to.is_some_and(|shown| shown.shown_to != viewer) {
                     return Ok(None);
                 }
@@ -894,6 +930,13 @@ struct ChatShownTo {
     shown_to: Uuid,
 }
 
+impl ChatShownTo {
+    /// What `event` (a `chat:created`) says, if it is for one member alone.
+    fn of(event: &StoredEvent) -> Option<Self> {
+        <Self as serde::Deserialize>::deserialize(event.data.as_ref()?).ok()
+    }
+}
+
 /// Whether `event` is a `chat:participant:joined` telling of `viewer` themselves.
 fn joined_is(event: &StoredEvent, viewer: Uuid) -> bool {
     event.name == "chat:participant:joined"
@@ -1041,6 +1084,18 @@ async fn push_batch(
         frames.learn_blocks(client, recipients.iter().flatten().copied()),
     )?;
     let replaying: HashSet<String> = replaying.into_iter().collect();
+    // The chats new to connected recipients, read side by side before the frames carry them.
+    let new_chats: HashSet<(Uuid, Uuid)> = batch
+        .iter()
+        .zip(&recipients)
+        .flat_map(|(event, users)| {
+            users
+                .iter()
+                .filter(|user| !connections[*user].is_empty())
+                .filter_map(move |&user| Frames::gives_chat(event, user))
+        })
+        .collect();
+    frames.read_chats_as_seen(new_chats).await?;
     // Per connection, its frames in log order.
     let mut plan: HashMap<String, (Uuid, Vec<Push>)> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
