@@ -1338,7 +1338,7 @@ pub(super) async fn append_system_message(
         _ => {}
     }
     let stmt = tx
-        .prepare_cached(
+        .prepare_cached(&format!(
             "WITH names AS (
                  SELECT (SELECT username FROM users WHERE id = $3) AS actor,
                         (SELECT username FROM users WHERE id = $4) AS target,
@@ -1394,8 +1394,8 @@ pub(super) async fn append_system_message(
                  INSERT INTO events (chat_id, actor_id, name, data)
                  SELECT $1, $3, 'chat:created', jsonb_build_object('shownTo', o.user_id)
                  FROM chat_participants o JOIN chats c ON c.id = o.chat_id CROSS JOIN next
-                 WHERE o.chat_id = $1 AND c.type = 'individual' AND o.left_at IS NULL AND o.hidden
-                   AND o.cleared_seq = next.last_seq - 1
+                 WHERE o.chat_id = $1 AND c.type = 'individual' AND o.left_at IS NULL
+                   AND NOT {shown_before} AND {shown_now}
                    AND NOT coalesce(($6::jsonb ->> 'byDefault')::boolean, false)
                  RETURNING id
              )
@@ -1403,7 +1403,9 @@ pub(super) async fn append_system_message(
              INSERT INTO events (chat_id, actor_id, name, message_id)
              SELECT $1, $3, 'message:received', id FROM stored
              WHERE (SELECT count(*) FROM shown) >= 0",
-        )
+            shown_before = super::shows_the_chat("o", "next.last_seq - 1"),
+            shown_now = super::shows_the_chat("o", "next.last_seq"),
+        ))
         .await?;
     tx.execute(
         &stmt,

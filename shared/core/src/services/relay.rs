@@ -749,14 +749,13 @@ impl<'a> Frames<'a> {
             // id). A 1:1 chat reaches the other person with its first message, not before: the
             // send tells it them alone, just before that message (`ChatShownTo`).
             ("chat:created", Stream::Chat(chat_id)) => {
-                let shown_to = ChatShownTo::of(event);
-                if shown_to.is_some_and(|shown| shown.shown_to != viewer) {
+                if Self::gives_chat(event, viewer).is_none() {
                     return Ok(None);
                 }
                 let Some(chat) = self.chat_as_seen(chat_id, viewer).await? else {
                     return Ok(None);
                 };
-                if shown_to.is_none()
+                if ChatShownTo::of(event).is_none()
                     && chat.kind == ChatType::Individual
                     && event.actor != Some(viewer)
                 {
