@@ -1015,7 +1015,7 @@ async fn large_files_upload_in_parts_and_processing_can_be_cancelled() {
         )
         .await;
     let other = body["data"]["fileId"].as_str().unwrap().to_owned();
-    let (status, _) = app
+    let (status, body) = app
         .delete(
             &format!("/api/upload/multipart/{other}"),
             &alice.access,
@@ -1023,6 +1023,11 @@ async fn large_files_upload_in_parts_and_processing_can_be_cancelled() {
         )
         .await;
     assert_eq!(status, 200);
+    assert_eq!(
+        body["data"],
+        json!({"fileId": other, "status": "failed", "progress": 0, "error": "CANCELLED"}),
+        "ended: nothing left to wait for"
+    );
     let (status, _) = app
         .get(&format!("/api/media/{other}"), Some(&alice.access))
         .await;

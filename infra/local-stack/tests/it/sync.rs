@@ -61,7 +61,7 @@ async fn sync_now(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, Strin
 pub async fn present(app: &TestApp, user: &User) -> String {
     app.settle().await;
     let (status, body) = app.get("/api/sync", Some(&user.access)).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"]["events"],
         json!([]),

@@ -131,7 +131,7 @@ async fn register(
     };
     if !policy.types.contains(&mime) {
         return Err(ApiError::UnsupportedType(format!(
-            "a {kind} may be one of: {}",
+            "`{kind}` files may be: {}",
             policy.types.join(", ")
         )));
     }
@@ -317,6 +317,7 @@ pub async fn abort_multipart(
     Ok(MediaProcessingStatus {
         status: ProcessingStatus::Failed,
         error: Some("CANCELLED".into()),
+        estimated_time: None,
         ..status_of(&row)
     })
 }
