@@ -20,9 +20,6 @@ use crate::{audio, detect, documents, images, video, MediaConfig};
 
 /// Attempts at one file before it fails for good (S3's event and two retries).
 pub const MAX_ATTEMPTS: i16 = 3;
-/// A `processing` file that has said nothing for this long lost its worker (a Lambda runs
-/// 15 minutes at most).
-pub const STALE_SECS: f64 = 900.0;
 
 /// How an attempt ended, when not with success.
 #[derive(Debug)]
@@ -81,9 +78,13 @@ pub async fn process_upload(
     config: &MediaConfig,
     key: &str,
 ) -> Result<Option<Outcome>, String> {
-    let Some(row) = media::claim(&app.db, key, STALE_SECS)
-        .await
-        .map_err(|e| e.to_string())?
+    let Some(row) = media::claim(
+        &app.db,
+        key,
+        app.settings.media_processing_stale.as_secs_f64(),
+    )
+    .await
+    .map_err(|e| e.to_string())?
     else {
         tracing::info!(%key, "nothing to process for this object (unknown, or done)");
         return Ok(None);

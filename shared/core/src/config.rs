@@ -65,6 +65,10 @@ pub struct Settings {
     pub backup_ttl: Duration,
     /// How long a call rings unanswered before it is missed (WhatsApp: about 45 seconds).
     pub call_ring_timeout: Duration,
+    /// How long a file in `processing` may say nothing (no step, no progress) before its worker
+    /// counts as gone: a retry may take the file over, and the scheduled run fails it if none
+    /// does. Above the longest a worker runs (a Lambda runs 15 minutes at most).
+    pub media_processing_stale: Duration,
     /// The servers a call's devices may use to reach each other (`GET /api/calls/ice-servers`).
     pub ice: IceSettings,
     /// What may be uploaded (PRD `FileUploadConfig`).
@@ -278,6 +282,7 @@ impl Default for Settings {
             default_phone_region: "US".into(),
             backup_ttl: Duration::from_secs(7 * 24 * 3600),
             call_ring_timeout: Duration::from_secs(45),
+            media_processing_stale: Duration::from_secs(15 * 60),
             ice: IceSettings::default(),
             uploads: UploadPolicy::default(),
         }
@@ -301,6 +306,10 @@ impl Settings {
         secs("BANTER_TWO_FACTOR_RESET_WAIT", &mut s.two_factor_reset_wait);
         secs("BANTER_EVENT_RETENTION", &mut s.event_retention);
         secs("BANTER_CALL_RING_TIMEOUT", &mut s.call_ring_timeout);
+        secs(
+            "BANTER_MEDIA_PROCESSING_STALE",
+            &mut s.media_processing_stale,
+        );
         secs("BANTER_TURN_CREDENTIAL_TTL", &mut s.ice.turn_credential_ttl);
         let urls = |name: &str| -> Vec<String> {
             std::env::var(name)

@@ -371,6 +371,72 @@ async fn a_profile_pictures_file_is_seen_as_its_privacy_setting_shows_it() {
     app.stop().await;
 }
 
+/// A file whose worker stopped without an outcome (crashed, or ran out of time or memory) and
+/// that no retry took over is failed by the scheduled run once it has said nothing for
+/// `media_processing_stale`, and the chat it was sent to is told: it does not show as
+/// processing for ever. A retry that comes later finds nothing to take.
+#[tokio::test]
+async fn processing_that_stopped_without_finishing_fails() {
+    use banter_core::db::media;
+    use banter_core::services::relay;
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let (status, body) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&alice.access),
+            json!({ "fileType": "image", "fileName": "p.png", "fileSize": 100, "chatId": chat }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let file = body["data"]["fileId"].as_str().unwrap().to_owned();
+    let key = body["data"]["fileKey"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "early", "type": "image", "mediaId": file }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut bob_ws = app.ws(&bob.access).await;
+    // A worker takes the file, and is gone.
+    let stale = app.app().settings.media_processing_stale.as_secs_f64();
+    let taken = media::claim(&app.app().db, &key, stale).await.unwrap();
+    assert!(taken.is_some());
+
+    relay::scheduled(app.app()).await.unwrap();
+    assert_eq!(
+        status_of(&app, &alice, &file).await["status"],
+        "processing",
+        "within its time, the worker may still be at it"
+    );
+    let mut impatient = app.app().clone();
+    let mut settings = (*impatient.settings).clone();
+    settings.media_processing_stale = Duration::ZERO;
+    impatient.settings = std::sync::Arc::new(settings);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    relay::scheduled(&impatient).await.unwrap();
+    let status = status_of(&app, &alice, &file).await;
+    assert_eq!(
+        (&status["status"], &status["error"]),
+        (&json!("failed"), &json!("PROCESSING_FAILED")),
+        "{status}"
+    );
+    let told = bob_ws.next_event("media:processing:failed").await;
+    assert_eq!(told["data"]["fileId"], file.as_str(), "{told}");
+    assert!(
+        media::claim(&app.app().db, &key, 0.0)
+            .await
+            .unwrap()
+            .is_none(),
+        "a late retry has nothing to take"
+    );
+    app.stop().await;
+}
+
 /// A picture sent before its file is ready (the bytes not even uploaded yet): its recipients
 /// are told when it is, through the chat; its uploader once, not twice; and the recipients of a
 /// view-once picture not at all (they learn its file only by opening it).

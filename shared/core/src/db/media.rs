@@ -342,6 +342,37 @@ pub async fn mark_infected(
     Ok(row.as_ref().map(MediaRow::from_row))
 }
 
+/// Files in `processing` that have said nothing for `stale_secs` (their worker is gone and no
+/// retry took them over): failed with `PROCESSING_FAILED` (at most `limit`); the rows as they
+/// are afterwards.
+pub async fn fail_abandoned(
+    tx: &impl GenericClient,
+    stale_secs: f64,
+    limit: i64,
+) -> Result<Vec<MediaRow>, ApiError> {
+    let stmt = tx
+        .prepare_cached(&format!(
+            "WITH f AS (
+                 UPDATE media_files SET status = 'failed', error = 'PROCESSING_FAILED',
+                        error_detail = 'processing stopped without finishing and was not taken up again'
+                 WHERE id IN (
+                     SELECT id FROM media_files
+                     WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1)
+                     ORDER BY updated_at
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING *)
+             SELECT {COLUMNS} FROM f"
+        ))
+        .await?;
+    Ok(tx
+        .query(&stmt, &[&stale_secs, &limit])
+        .await?
+        .iter()
+        .map(MediaRow::from_row)
+        .collect())
+}
+
 /// Files no message shows and that are nobody's profile picture, which were either released
 /// (their message was deleted for everyone or disappeared) or never claimed within
 /// `unclaimed_secs`. Deletes their rows (at most `limit`); returns for each its blob keys

@@ -503,6 +503,25 @@ pub fn describe(row: &MediaRow) -> MediaFile {
     }
 }
 
+/// Files whose processing stopped without an outcome (the worker crashed or ran out of time
+/// or memory, and the retries found the file still taken): failed with `PROCESSING_FAILED`
+/// and told as any failure is, so no chat shows a file as processing for ever. The uploader
+/// can send it again.
+pub async fn fail_abandoned(app: &App) -> Result<usize, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let stale = app.settings.media_processing_stale.as_secs_f64();
+    let failed = media::fail_abandoned(&tx, stale, SWEEP_BATCH).await?;
+    for row in &failed {
+        publish_status(&tx, row, ServerEvent::MediaProcessingFailed(status_of(row))).await?;
+    }
+    tx.commit().await?;
+    if !failed.is_empty() {
+        super::relay::wake(app, "media:processing:failed").await;
+    }
+    Ok(failed.len())
+}
+
 /// Housekeeping: delete files nothing shows (released by a delete for everyone or a
 /// disappearing message, or never sent within a day) and their blobs. How many went.
 pub async fn sweep(app: &App) -> Result<usize, ApiError> {

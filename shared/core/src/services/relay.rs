@@ -78,7 +78,8 @@ pub async fn wake(app: &App, cause: &str) {
 const EXPIRY_BATCH: i64 = 5_000;
 
 /// The scheduled run: housekeeping (compact the log past its retention, merge new words into
-/// the search index, erase disappearing messages whose time is up, forget spent links and codes,
+/// the search index, erase disappearing messages whose time is up, fail files whose processing
+/// stopped, forget spent links and codes,
 /// group invitations unanswered for 3 days, abuse reports past 90 days and ended rate-limit
 /// windows, delete files nothing shows, retire push endpoints no device uses, end calls nobody
 /// answered), then relay what is stable. The
@@ -152,6 +153,17 @@ async fn housekeeping(app: &App) -> Result<(), ApiError> {
         super::rate_limit::forget_ended_windows(&app.db)
             .await
             .map(drop),
+    );
+    note(
+        "fail abandoned processing",
+        super::media::fail_abandoned(app).await.map(|failed| {
+            if failed > 0 {
+                tracing::warn!(
+                    failed,
+                    "failed files whose processing stopped without finishing"
+                );
+            }
+        }),
     );
     // Files nothing shows any more (a deleted or disappeared message's, unsent uploads).
     note(
