@@ -118,5 +118,6 @@ sam validate --lint -t template.yaml
 cfn-lint template.yaml
 python infra/check_sam_routes.py template.yaml
 python infra/check_sam_builds.py template.yaml
+python infra/check_sam_operations.py template.yaml
 
 say "all tests passed"
