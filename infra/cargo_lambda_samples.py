@@ -173,6 +173,15 @@ def main():
              ["invalid settings: ", "accepted only with BANTER_ENV=development"], []),
             ("fn-health", "BANTER_ENV='development'\nDATABASE_URL_SECRET='banter/database-url'\n",
              ["invalid settings: ", "refused where production secrets are"], []),
+            # Media downloads through the CDN: a function that makes media URLs needs its key
+            # pair id and signing key, and refuses a key that is not one; others ignore it.
+            ("fn-uploads", "BANTER_ENV='development'\nMEDIA_CDN_URL='https://d1.cloudfront.net'\n",
+             ["missing settings: ", "MEDIA_CDN_KEY_PAIR_ID", "MEDIA_CDN_PRIVATE_KEY_SECRET"], []),
+            ("fn-uploads", "BANTER_ENV='development'\nMEDIA_CDN_URL='https://d1.cloudfront.net'\n"
+             "MEDIA_CDN_KEY_PAIR_ID='K1'\nMEDIA_CDN_PRIVATE_KEY='not a key'\n",
+             ["invalid settings: ", "MEDIA_CDN_URL", "not an RSA private key"], []),
+            ("fn-health", "BANTER_ENV='development'\nMEDIA_CDN_URL='https://d1.cloudfront.net'\n",
+             ["missing settings: ", "DATABASE_URL_SECRET"], ["MEDIA_CDN"]),
         ]
         for i, (function, settings, must, must_not) in enumerate(cases):
             env_file = os.path.join(work, f"case-{i}.env")

@@ -73,6 +73,9 @@ pub struct Settings {
     pub ice: IceSettings,
     /// What may be uploaded (PRD `FileUploadConfig`).
     pub uploads: UploadPolicy,
+    /// Where media are downloaded from: a CDN's signed URLs (`BANTER_MEDIA_CDN_URL`, its key
+    /// pair id and signing key), or, without one, the blob store's own.
+    pub media_cdn: Option<crate::media_cdn::MediaCdn>,
 }
 
 /// Size limit and allowed MIME types of one kind of file.
@@ -285,6 +288,7 @@ impl Default for Settings {
             media_processing_stale: Duration::from_secs(15 * 60),
             ice: IceSettings::default(),
             uploads: UploadPolicy::default(),
+            media_cdn: None,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod media;
+pub mod media_cdn;
 pub mod ports;
 pub mod qr;
 pub mod services;

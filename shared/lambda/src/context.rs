@@ -219,6 +219,39 @@ async fn token_keys(
     )?)
 }
 
+/// The CDN media are downloaded through, when `MEDIA_CDN_URL` names one (the template sets it
+/// when the stack has a media distribution): its key pair id (`MEDIA_CDN_KEY_PAIR_ID`) and the
+/// private key (`MEDIA_CDN_PRIVATE_KEY`, from its secret) are needed then.
+async fn media_cdn(
+    env: &mut Environment,
+) -> Result<Option<banter_core::media_cdn::MediaCdn>, InitError> {
+    let Some(url) = std::env::var("MEDIA_CDN_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    let key_pair_id = env.required(
+        "MEDIA_CDN_KEY_PAIR_ID",
+        "the id of the public key in the media distribution's key group",
+    );
+    let Some(key) = env.secret("MEDIA_CDN_PRIVATE_KEY").await? else {
+        env.missing.push((
+            "MEDIA_CDN_PRIVATE_KEY_SECRET",
+            "the secret holding the PEM private key that signs the media distribution's URLs; \
+             or MEDIA_CDN_PRIVATE_KEY, the key itself",
+        ));
+        return Ok(None);
+    };
+    if key_pair_id.is_empty() {
+        // Said as missing (`env.finish`).
+        return Ok(None);
+    }
+    banter_core::media_cdn::MediaCdn::new(&url, &key_pair_id, &key)
+        .map(Some)
+        .map_err(|e| InitError::Invalid(format!("MEDIA_CDN_URL: {e}")))
+}
+
 /// A port this build does not link (the function's crate does not enable its feature).
 #[allow(dead_code)]
 fn not_linked(feature: &str) -> InitError {
@@ -244,6 +277,9 @@ pub async fn app_from_env(uses: Uses) -> Result<App, InitError> {
                 None
             }
         };
+    }
+    if uses.blobs {
+        settings.media_cdn = media_cdn(&mut env).await?;
     }
     let database_url = env.secret("DATABASE_URL").await?.unwrap_or_else(|| {
         env.missing.push((

@@ -148,6 +148,89 @@ fn ffmpeg(dir: &Path, args: &[&str], name: &str) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
+/// With a CDN (`media_cdn`, CloudFront on AWS), every URL of a file, its original and each
+/// variant, is the CDN's, signed for the URL lifetime; without one, the blob store's.
+#[tokio::test]
+async fn with_a_cdn_every_url_of_a_file_is_the_cdns_signed() {
+    use banter_core::media_cdn::MediaCdn;
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let mut picture = Vec::new();
+    image::RgbImage::from_pixel(64, 48, image::Rgb([30, 30, 200]))
+        .write_to(&mut Cursor::new(&mut picture), image::ImageFormat::Png)
+        .unwrap();
+    let file = upload(
+        &app,
+        &alice,
+        json!({ "fileType": "image", "fileName": "p.png", "fileSize": picture.len() }),
+        &picture,
+    )
+    .await;
+    let direct = processed(&app, &alice, &file).await;
+    assert_eq!(direct["processingStatus"], "completed", "{direct}");
+    let urls = |media: &banter_core::api::models::MediaFile| -> Vec<String> {
+        let v = serde_json::to_value(&media.urls).unwrap();
+        let mut found = Vec::new();
+        for (_, url) in v.as_object().unwrap() {
+            match url {
+                Value::String(url) => found.push(url.clone()),
+                Value::Object(more) => {
+                    found.extend(more.values().map(|u| u.as_str().unwrap().to_owned()))
+                }
+                _ => {}
+            }
+        }
+        found
+    };
+    let caller = app.app().tokens.verify_access(&alice.access).unwrap();
+    let id: Uuid = file.parse().unwrap();
+    let from_store = banter_core::services::media::get(app.app(), caller, id)
+        .await
+        .unwrap();
+    let store_urls = urls(&from_store);
+    assert!(
+        store_urls.len() >= 4,
+        "original and variants: {store_urls:?}"
+    );
+    assert!(store_urls.iter().all(|u| !u.contains("cloudfront")));
+
+    let mut with_cdn = app.app().clone();
+    let mut settings = (*with_cdn.settings).clone();
+    let key = include_str!("../../../../shared/core/data/media-cdn-test-key.pem");
+    settings.media_cdn = Some(MediaCdn::new("https://d1.cloudfront.net", "K1", key).unwrap());
+    with_cdn.settings = std::sync::Arc::new(settings);
+    let before = chrono::Utc::now().timestamp();
+    let from_cdn = banter_core::services::media::get(&with_cdn, caller, id)
+        .await
+        .unwrap();
+    let cdn_urls = urls(&from_cdn);
+    assert_eq!(cdn_urls.len(), store_urls.len(), "{cdn_urls:?}");
+    for url in &cdn_urls {
+        let (resource, query) = url.split_once('?').unwrap();
+        assert!(
+            resource.starts_with("https://d1.cloudfront.net/uploads/")
+                || resource.starts_with("https://d1.cloudfront.net/processed/"),
+            "{url}"
+        );
+        let expires: i64 = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("Expires="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ttl = app.app().settings.uploads.url_ttl.as_secs() as i64;
+        assert!(
+            (before + ttl..=before + ttl + 5).contains(&expires),
+            "{url}"
+        );
+        assert!(
+            query.contains("&Key-Pair-Id=K1&Hash-Algorithm=SHA256"),
+            "{url}"
+        );
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_picture_is_oriented_resized_to_webp_and_stripped_of_its_metadata() {
     let app = spawn_app().await;

@@ -455,15 +455,13 @@ pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError
     let mut file = describe(row);
     if file.processing_status == ProcessingStatus::Completed {
         let urls = &mut file.urls;
-        let ttl = app.settings.uploads.url_ttl.as_secs();
-        let blobs = &app.ports.blobs;
         let variants: BTreeMap<String, String> =
             serde_json::from_value(row.variants.clone()).unwrap_or_default();
         // A picture's original is its copy without metadata, when processing made one.
         let original = variants.get("original").unwrap_or(&row.file_key);
-        urls.original = Some(blobs.presign_get(original, ttl).await?);
+        urls.original = Some(download_url(app, original).await?);
         for (name, key) in &variants {
-            let url = blobs.presign_get(key, ttl).await?;
+            let url = download_url(app, key).await?;
             match name.as_str() {
                 "thumbnail" => urls.thumbnail = Some(url),
                 "medium" => urls.medium = Some(url),
@@ -481,6 +479,16 @@ pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError
         }
     }
     Ok(file)
+}
+
+/// A signed URL that downloads the object `key` for `uploads.url_ttl`: the CDN's when there is
+/// one (`media_cdn`), else the blob store's own.
+async fn download_url(app: &App, key: &str) -> Result<String, ApiError> {
+    let ttl = app.settings.uploads.url_ttl;
+    Ok(match &app.settings.media_cdn {
+        Some(cdn) => cdn.signed_url(key, chrono::Utc::now() + ttl),
+        None => app.ports.blobs.presign_get(key, ttl.as_secs()).await?,
+    })
 }
 
 /// A file without URLs (signed URLs expire, so events, which the log keeps, carry none).
