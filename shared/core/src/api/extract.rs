@@ -174,6 +174,33 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_object_names_the_whole_path_and_is_an_object_only() {
+        use crate::api::requests::UpdateChatRequest;
+        let e = err_of::<UpdateChatRequest>(r#"{"settings": {"muteUntil": "soon"}}"#);
+        assert!(e.to_string().starts_with("`settings.muteUntil`: "), "{e}");
+        let e = err_of::<UpdateChatRequest>(r#"{"settings": {"pinChat": "yes"}}"#);
+        assert!(e.to_string().starts_with("`settings.pinChat`: "), "{e}");
+        let e = err_of::<UpdateChatRequest>(r#"{"settings": {"mute": true}}"#);
+        assert!(
+            e.to_string().starts_with("`settings.mute`: unknown field"),
+            "{e}"
+        );
+        // A struct's fields in order, as an array, are not the object.
+        let e = err_of::<UpdateChatRequest>(r#"{"settings": [true, null, true, false, null]}"#);
+        assert!(
+            e.to_string()
+                .starts_with("`settings`: invalid type: sequence"),
+            "{e}"
+        );
+        assert!(
+            json_body::<UpdateChatRequest>(br#"{"settings": {"pinChat": true}}"#)
+                .unwrap()
+                .settings
+                .is_some_and(|s| s.pin_chat == Some(true))
+        );
+    }
+
+    #[test]
     fn nul_is_refused_wherever_it_is() {
         let e = err_of::<RegisterRequest>(
             r#"{"email": "a@b.co", "password": "long enough", "username": "a\u0000b"}"#,

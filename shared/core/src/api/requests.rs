@@ -24,41 +24,91 @@ fn default_none<T>() -> Option<T> {
 }
 
 /// A nested struct, read only from a JSON object (serde would also read a struct from an array
-/// of its fields in order, which no document allows).
+/// of its fields in order, which no document allows). Read in place, so an error inside it
+/// names its whole path (`settings.muteUntil`).
 fn optional_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)? {
-        None => Ok(None),
-        Some(object) => serde_json::from_value(serde_json::Value::Object(object))
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
+    Ok(Option::<FromObject<T>>::deserialize(d)?.map(|o| o.0))
 }
 
 /// A required nested struct, read only from a JSON object (as [`optional_object`]).
 fn object<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    let object = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-    serde_json::from_value(serde_json::Value::Object(object)).map_err(serde::de::Error::custom)
+    Ok(FromObject::<T>::deserialize(d)?.0)
 }
 
 /// A list of nested structs, each read only from a JSON object (as [`optional_object`]).
 fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    Vec::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?
+    Ok(Vec::<FromObject<T>>::deserialize(d)?
         .into_iter()
-        .map(|o| serde_json::from_value(serde_json::Value::Object(o)))
-        .collect::<Result<_, _>>()
-        .map_err(serde::de::Error::custom)
+        .map(|o| o.0)
+        .collect())
+}
+
+/// A `T` read from a JSON object only: its struct is asked of the input as a map.
+struct FromObject<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for FromObject<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(ObjectOnly(d)).map(FromObject)
+    }
+}
+
+/// A deserializer that reads a struct only as a map (an array is the wrong type); anything else
+/// as the one it wraps does.
+struct ObjectOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(v)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(v)
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_enum(name, variants, v)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_option(v)
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_newtype_struct(name, v)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map identifier ignored_any
+    }
 }
 
 /// A date and time in RFC 3339, with a message that says so when it is not one (chrono's own
