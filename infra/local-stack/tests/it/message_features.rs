@@ -3147,3 +3147,47 @@ async fn a_forward_refused_by_one_chat_delivers_the_copies_made_before_it() {
     assert_eq!(copy["data"]["message"]["content"], "pass it on", "{copy}");
     app.stop().await;
 }
+
+/// In a history page, the `status` of a message someone else sent is the reader's own receipt
+/// (delivered: the page delivers it; read once they read it, or a later one), and of their
+/// own, the recipients' as they see them.
+#[tokio::test]
+async fn a_received_messages_status_is_the_readers_own_receipt() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let one = app.sent(&alice, &chat, "one").await;
+    app.sent(&alice, &chat, "two").await;
+    let statuses = |user: &User| {
+        let (app, chat, user) = (&app, &chat, user.clone());
+        async move {
+            let (status, page) = app
+                .get(&format!("/api/chats/{chat}/messages"), Some(&user.access))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["status"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(statuses(&bob).await, ["delivered", "delivered"]);
+    assert_eq!(statuses(&alice).await, ["delivered", "delivered"]);
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{one}/read"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(statuses(&bob).await, ["read", "delivered"]);
+    assert_eq!(statuses(&alice).await, ["read", "delivered"]);
+    // Her reply reads nothing of his for him: his receipt of hers stays his.
+    app.sent(&bob, &chat, "three").await;
+    assert_eq!(statuses(&bob).await, ["read", "delivered", "sent"]);
+    app.stop().await;
+}

@@ -1310,7 +1310,11 @@ pub struct Message {
     pub is_edited: bool,
     pub is_deleted: bool,
     pub reactions: Vec<ReactionGroup>,
-    /// The sender's view of the receipts.
+    /// In a history page: of the caller's own message, the receipts as they see them (every
+    /// recipient's, as their privacy shows them: `read` once all read it); of anyone else's,
+    /// the caller's own receipt: `delivered`, then `read` once they read it (or a later
+    /// message). Elsewhere (an event, a search result) `sent`: receipts come as their own
+    /// events.
     pub status: MessageStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

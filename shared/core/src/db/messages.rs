@@ -807,6 +807,7 @@ pub async fn history(
             // they read (a live tick would tell when they were online).
             "SELECT me.cleared_seq, me.joined_at, me.left_at, {} AS last_read,
                     CASE WHEN me.left_at IS NULL THEN me.delivered_seq END AS own_delivered_seq,
+                    me.read_seq AS own_read_seq,
                     (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
@@ -830,6 +831,7 @@ pub async fn history(
     let joined: DateTime<Utc> = me.get("joined_at");
     let delivered: i64 = me.get::<_, Option<i64>>("delivered_seq").unwrap_or(0);
     let read: i64 = me.get::<_, Option<i64>>("read_seq").unwrap_or(0);
+    let own_read: i64 = me.get("own_read_seq");
     // A former member reads the page as it was when they left (a member: nothing to look up).
     let left: HashMap<Uuid, DateTime<Utc>> = me
         .get::<_, Option<DateTime<Utc>>>("left_at")
@@ -899,14 +901,17 @@ pub async fn history(
             .await?;
         Ok::<_, ApiError>(rows)
     };
+    // The viewer's own messages: the receipts as they see them. Anyone else's (and a system
+    // line): the viewer's own receipt, which this page delivers if nothing did before.
     let with_status = |r: &Row| {
         let seq: i64 = r.get("seq");
-        let status = if seq <= read {
-            MessageStatus::Read
-        } else if seq <= delivered {
-            MessageStatus::Delivered
-        } else {
-            MessageStatus::Sent
+        let own = r.get::<_, Option<Uuid>>("sender_id") == Some(viewer);
+        let status = match (own, seq) {
+            (true, seq) if seq <= read => MessageStatus::Read,
+            (true, seq) if seq <= delivered => MessageStatus::Delivered,
+            (true, _) => MessageStatus::Sent,
+            (false, seq) if seq <= own_read => MessageStatus::Read,
+            (false, _) => MessageStatus::Delivered,
         };
         message_row(r, status)
     };
