@@ -187,10 +187,9 @@ mod tests {
         );
         // A struct's fields in order, as an array, are not the object.
         let e = err_of::<UpdateChatRequest>(r#"{"settings": [true, null, true, false, null]}"#);
-        assert!(
-            e.to_string()
-                .starts_with("`settings`: invalid type: sequence"),
-            "{e}"
+        assert_eq!(
+            e.to_string(),
+            "`settings`: invalid type: sequence, expected an object"
         );
         assert!(
             json_body::<UpdateChatRequest>(br#"{"settings": {"pinChat": true}}"#)

@@ -64,6 +64,22 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for FromObject<T> {
     }
 }
 
+/// A struct's visitor that says what it expects in the document's words (an object), not
+/// Rust's (`struct PrivacySettingsPatch`).
+struct AnObject<V>(V);
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for AnObject<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
+    }
+}
+
 /// A deserializer that reads a struct only as a map (an array is the wrong type); anything else
 /// as the one it wraps does.
 struct ObjectOnly<D>(D);
@@ -81,7 +97,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
         _fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_map(v)
+        self.0.deserialize_map(AnObject(v))
     }
 
     fn deserialize_enum<V: serde::de::Visitor<'de>>(
