@@ -307,7 +307,7 @@ pub fn spawn_s3_notifications(
 
 /// A stored object under a trigger's prefix invokes its function with an `ObjectCreated` event,
 /// as the bucket's notification does (in the background; retried twice on failure, as Lambda
-/// retries an asynchronous invocation).
+/// retries an asynchronous invocation, then logged as failed).
 fn object_created(shared: &Shared, key: &str, size: u64) {
     for source in shared
         .template
@@ -342,6 +342,9 @@ fn object_created(shared: &Shared, key: &str, size: u64) {
                 }
                 tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
             }
+            // On AWS the event would wait in the function's on-failure destination
+            // (MediaDeadLetterQueue); here it is said, with what to send again.
+            tracing::error!(%function, event = %event, "S3 event failed every attempt; not retried");
         });
     }
 }
