@@ -194,11 +194,9 @@ async fn with_a_cdn_every_url_of_a_file_is_the_cdns_signed() {
     );
     assert!(store_urls.iter().all(|u| !u.contains("cloudfront")));
 
-    let mut with_cdn = app.app().clone();
-    let mut settings = (*with_cdn.settings).clone();
     let key = include_str!("../../../../shared/core/data/media-cdn-test-key.pem");
-    settings.media_cdn = Some(MediaCdn::new("https://d1.cloudfront.net", "K1", key).unwrap());
-    with_cdn.settings = std::sync::Arc::new(settings);
+    let cdn = MediaCdn::new("https://d1.cloudfront.net", "K1", key).unwrap();
+    let with_cdn = app.app_with(|s| s.media_cdn = Some(cdn));
     let before = chrono::Utc::now().timestamp();
     let from_cdn = banter_core::services::media::get(&with_cdn, caller, id)
         .await
@@ -496,10 +494,7 @@ async fn processing_that_stopped_without_finishing_fails() {
         "processing",
         "within its time, the worker may still be at it"
     );
-    let mut impatient = app.app().clone();
-    let mut settings = (*impatient.settings).clone();
-    settings.media_processing_stale = Duration::ZERO;
-    impatient.settings = std::sync::Arc::new(settings);
+    let impatient = app.app_with(|s| s.media_processing_stale = Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(20)).await;
     relay::scheduled(&impatient).await.unwrap();
     let status = status_of(&app, &alice, &file).await;

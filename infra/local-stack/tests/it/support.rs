@@ -175,6 +175,18 @@ impl TestApp {
         &self.stack.shared.app
     }
 
+    /// The stack's app with settings of its own (`change`d), to call services with directly.
+    pub fn app_with(
+        &self,
+        change: impl FnOnce(&mut banter_core::config::Settings),
+    ) -> banter_core::App {
+        let mut app = self.app().clone();
+        let mut settings = (*app.settings).clone();
+        change(&mut settings);
+        app.settings = std::sync::Arc::new(settings);
+        app
+    }
+
     /// A pool on this test's database as the schema's owner (what the migrate function holds).
     pub async fn owner_db(&self) -> banter_core::db::Db {
         banter_core::db::connect(&with_database(admin_url().await, &self.database), 1).unwrap()

@@ -373,10 +373,7 @@ async fn cursors_past_the_retention_expire() {
     send(&app, &alice, &chat, "old").await;
     let (_, cursor) = sync_all(&app, &bob, &since).await;
     // Compact with no retention at all: every event so far goes.
-    let mut short = app.app().clone();
-    let mut settings = (*short.settings).clone();
-    settings.event_retention = Duration::ZERO;
-    short.settings = Arc::new(settings);
+    let short = app.app_with(|s| s.event_retention = Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(20)).await;
     relay::scheduled(&short).await.unwrap();
     refused_everywhere(&app, &bob, &since).await;
