@@ -10,6 +10,8 @@ alone. So each such function's CodeUri must be the directory of the package its 
 A function's banter-lambda features are the ports it uses (`tests/it/function_manifests.rs`
 checks them against its `USES`); each port's AWS adapter needs a permission in the function's
 Policies, or its first call is refused in production (never in the tests, which run on moto).
+A function that links the blob store also reads the media CDN's signing key at init, when the
+stack has a media CDN: it must be allowed to.
 """
 import json
 import os
@@ -35,6 +37,17 @@ def features_of(manifest: str) -> list:
     with open(manifest, "rb") as m:
         dependency = tomllib.load(m).get("dependencies", {}).get("banter-lambda", {})
     return dependency.get("features", []) if isinstance(dependency, dict) else []
+
+
+def cdn_key_unread(template: dict, logical_id: str, features: list) -> list:
+    """A function that links the blob store hands out media URLs, which it signs with the media
+    CDN's key when the stack has one: it reads that key at init, or fails to start."""
+    if "blobs" not in features or "MediaCdnKeyReadPolicy" not in template["Resources"]:
+        return []
+    policies = json.dumps(template["Resources"][logical_id]["Properties"].get("Policies", []))
+    if "MediaCdnKeyReadPolicy" in policies:
+        return []
+    return [f"{logical_id}: links the 'blobs' adapter, but may not read the media CDN's key (MediaCdnKeyReadPolicy)"]
 
 
 def main(path: str) -> None:
@@ -64,6 +77,9 @@ def main(path: str) -> None:
         for feature in features_of(manifest):
             if not any(grant in policies for grant in PERMISSIONS[feature]):
                 wrong.append(f"{logical_id}: links the {feature!r} adapter, but its Policies grant none of {PERMISSIONS[feature]}")
+        wrong.extend(cdn_key_unread(template, logical_id, features_of(manifest)))
+    # The media image is no cargo-lambda build, but links the blob store too.
+    wrong.extend(cdn_key_unread(template, "MediaFunction", ["blobs"]))
     assert checked > 0, "no rust-cargolambda function in the template"
     assert not wrong, "\n".join(wrong)
     print(f"{checked} Rust functions, each built from its own package, each allowed the AWS calls its adapters make")
