@@ -1,5 +1,5 @@
-//! Media downloads through a CDN (CloudFront; PRD "CloudFront Distribution"): a file's URL is
-//! the distribution's, signed with a canned policy (the URL and when it stops working) by the
+//! Media downloads through a CDN (CloudFront; PRD "CloudFront Distribution"): a file's URLs are
+//! the distribution's, signed with a policy (which of the file's objects, and until when) by the
 //! private key of a key group the distribution trusts. The edge serves a file only for a URL
 //! the API handed out, until it expires, and keeps it cached for the next member who is handed
 //! one; the bucket itself stays private (the distribution reads it through origin access
@@ -14,6 +14,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
+use uuid::Uuid;
 
 /// The distribution media are downloaded from, and the key its URLs are signed with.
 #[derive(Clone)]
@@ -49,20 +50,30 @@ impl MediaCdn {
         })
     }
 
-    /// A URL that downloads the object `key` (one of Banter's keys: letters, digits and
-    /// `/_.-`, nothing to escape) until `expires`.
-    pub fn signed_url(&self, key: &str, expires: DateTime<Utc>) -> String {
-        let resource = format!("{}/{key}", self.base_url);
-        let expires = expires.timestamp();
-        let signature = self.sign(canned_policy(&resource, expires).as_bytes());
-        format!(
-            "{resource}?Expires={expires}&Signature={signature}&Key-Pair-Id={}&Hash-Algorithm=SHA256",
+    /// URLs that download each of a file's objects, `keys` (Banter's keys: letters, digits and
+    /// `/_.-`, nothing to escape; each holds `/{file}`), until `expires`, all under one
+    /// signature: a custom policy whose resource, `{base}/*/{file}*`, matches the keys that
+    /// hold the file's id and no other file's. One RSA signature per file, not per URL (a
+    /// picture has four, a video seven).
+    pub fn signed_urls(&self, file: Uuid, keys: &[&str], expires: DateTime<Utc>) -> Vec<String> {
+        debug_assert!(keys.iter().all(|k| k.contains(&format!("/{file}"))));
+        let policy = format!(
+            r#"{{"Statement":[{{"Resource":"{}/*/{file}*","Condition":{{"DateLessThan":{{"AWS:EpochTime":{}}}}}}}]}}"#,
+            self.base_url,
+            expires.timestamp()
+        );
+        let query = format!(
+            "Policy={}&Signature={}&Key-Pair-Id={}&Hash-Algorithm=SHA256",
+            url_safe_base64(policy.as_bytes()),
+            self.sign(policy.as_bytes()),
             self.key_pair_id
-        )
+        );
+        keys.iter()
+            .map(|key| format!("{}/{key}?{query}", self.base_url))
+            .collect()
     }
 
-    /// RSA (PKCS#1 v1.5) over SHA-256, in CloudFront's URL-safe base64 (`+` `=` `/` become
-    /// `-` `_` `~`).
+    /// RSA (PKCS#1 v1.5) over SHA-256, in CloudFront's URL-safe base64.
     fn sign(&self, message: &[u8]) -> String {
         let mut signature = vec![0; self.key.public().modulus_len()];
         self.key
@@ -73,25 +84,22 @@ impl MediaCdn {
                 &mut signature,
             )
             .expect("an RSA key signs a message of any length");
-        base64::engine::general_purpose::STANDARD
-            .encode(signature)
-            .chars()
-            .map(|c| match c {
-                '+' => '-',
-                '=' => '_',
-                '/' => '~',
-                c => c,
-            })
-            .collect()
+        url_safe_base64(&signature)
     }
 }
 
-/// The canned policy CloudFront rebuilds from a signed URL and checks the signature against:
-/// this exact text, without spaces.
-fn canned_policy(resource: &str, expires: i64) -> String {
-    format!(
-        r#"{{"Statement":[{{"Resource":"{resource}","Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#
-    )
+/// Base64 as CloudFront reads it in a URL: `+` `=` `/` become `-` `_` `~`.
+fn url_safe_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(bytes)
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '=' => '_',
+            '/' => '~',
+            c => c,
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for MediaCdn {
@@ -122,52 +130,108 @@ mod tests {
         .unwrap()
     }
 
+    /// CloudFront's wildcards in a policy's resource: `*` any run of characters, `?` one.
+    fn matches(pattern: &str, url: &str) -> bool {
+        match (pattern.chars().next(), url.chars().next()) {
+            (None, None) => true,
+            (Some('*'), _) => {
+                matches(&pattern[1..], url)
+                    || (!url.is_empty()
+                        && matches(pattern, &url[url.chars().next().unwrap().len_utf8()..]))
+            }
+            (Some(p), Some(u)) if p == '?' || p == u => {
+                matches(&pattern[p.len_utf8()..], &url[u.len_utf8()..])
+            }
+            _ => false,
+        }
+    }
+
+    fn decode(text: &str) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.replace('-', "+").replace('_', "=").replace('~', "/"))
+            .unwrap()
+    }
+
     #[test]
-    fn a_signed_url_carries_a_signature_of_the_canned_policy_that_the_public_key_verifies() {
+    fn a_files_urls_share_one_signed_policy_that_covers_its_objects_alone() {
         let cdn = cdn();
+        let file: Uuid = "01a247c3-8c15-7625-960d-47c24b86ce03".parse().unwrap();
+        let keys = [
+            format!("uploads/01a247c3-0000-7000-8000-000000000001/{file}.mp4"),
+            format!("processed/{file}/video_720.mp4"),
+            format!("processed/{file}/preview.webp"),
+        ];
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let expires = DateTime::from_timestamp(1_767_290_400, 0).unwrap();
-        let url = cdn.signed_url("processed/01a2/thumbnail.webp", expires);
-        let resource = "https://d111111abcdef8.cloudfront.net/processed/01a2/thumbnail.webp";
-        let (base, query) = url.split_once('?').unwrap();
-        assert_eq!(base, resource);
-        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        let urls = cdn.signed_urls(file, &keys, expires);
+        assert_eq!(urls.len(), 3);
+        let mut queries = Vec::new();
+        for (url, key) in urls.iter().zip(&keys) {
+            let (resource, query) = url.split_once('?').unwrap();
+            assert_eq!(
+                resource,
+                format!("https://d111111abcdef8.cloudfront.net/{key}")
+            );
+            queries.push(query.to_owned());
+        }
+        assert!(
+            queries.iter().all(|q| *q == queries[0]),
+            "one signature for all"
+        );
+        let params: Vec<(String, String)> = form_urlencoded::parse(queries[0].as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             names,
-            ["Expires", "Signature", "Key-Pair-Id", "Hash-Algorithm"]
+            ["Policy", "Signature", "Key-Pair-Id", "Hash-Algorithm"]
         );
-        assert_eq!(params[0].1, "1767290400");
-        assert_eq!(params[2].1, "K2JCJMDEHXQW5F");
-        assert_eq!(params[3].1, "SHA256");
-        let signature = &params[1].1;
-        assert!(
-            !signature.contains(['+', '=', '/']),
-            "URL-safe as CloudFront reads it: {signature}"
+        assert_eq!(
+            (params[2].1.as_str(), params[3].1.as_str()),
+            ("K2JCJMDEHXQW5F", "SHA256")
         );
-        let signature = base64::engine::general_purpose::STANDARD
-            .decode(
-                signature
-                    .replace('-', "+")
-                    .replace('_', "=")
-                    .replace('~', "/"),
-            )
-            .unwrap();
-        // The policy as CloudFront's guide spells it, rebuilt here from the URL's parts.
-        let policy = format!(
-            "{{\"Statement\":[{{\"Resource\":\"{resource}\",\"Condition\":{{\"DateLessThan\":{{\"AWS:EpochTime\":1767290400}}}}}}]}}"
+        for raw in queries[0].split('&') {
+            let (_, value) = raw.split_once('=').unwrap();
+            assert!(
+                !value.contains(['+', '=', '/']),
+                "URL-safe as CloudFront reads it: {raw}"
+            );
+        }
+
+        // The policy CloudFront decodes: the file's objects, until then.
+        let policy: serde_json::Value = serde_json::from_slice(&decode(&params[0].1)).unwrap();
+        let statement = &policy["Statement"][0];
+        assert_eq!(
+            statement["Condition"]["DateLessThan"]["AWS:EpochTime"],
+            1_767_290_400
         );
+        let resource = statement["Resource"].as_str().unwrap();
+        for url in &urls {
+            assert!(
+                matches(resource, url.split_once('?').unwrap().0),
+                "{resource} ~ {url}"
+            );
+        }
+        for other in [
+            "https://d111111abcdef8.cloudfront.net/processed/01a247c3-8c15-7625-960d-47c24b86ce04/preview.webp",
+            "https://d111111abcdef8.cloudfront.net/exports/01a247c3-0000-7000-8000-000000000001.zip",
+            "https://d111111abcdef8.cloudfront.net/backups/x.zip",
+        ] {
+            assert!(!matches(resource, other), "{resource} must not match {other}");
+        }
+
+        // Signed by the key whose public half the distribution trusts.
         let public = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, cdn.key.public().as_ref());
+        let signed = decode(&params[0].1);
         public
-            .verify(policy.as_bytes(), &signature)
+            .verify(&signed, &decode(&params[1].1))
             .expect("the public key verifies the policy's signature");
+        let later = String::from_utf8(signed)
+            .unwrap()
+            .replace("1767290400", "1767290401");
         assert!(
             public
-                .verify(
-                    policy.replace("1767290400", "1767290401").as_bytes(),
-                    &signature
-                )
+                .verify(later.as_bytes(), &decode(&params[1].1))
                 .is_err(),
             "a later expiry is not what was signed"
         );

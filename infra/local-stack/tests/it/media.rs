@@ -203,29 +203,45 @@ async fn with_a_cdn_every_url_of_a_file_is_the_cdns_signed() {
         .unwrap();
     let cdn_urls = urls(&from_cdn);
     assert_eq!(cdn_urls.len(), store_urls.len(), "{cdn_urls:?}");
+    let first_query = cdn_urls[0].split_once('?').unwrap().1;
     for url in &cdn_urls {
         let (resource, query) = url.split_once('?').unwrap();
         assert!(
             resource.starts_with("https://d1.cloudfront.net/uploads/")
-                || resource.starts_with("https://d1.cloudfront.net/processed/"),
+                || resource.starts_with(&format!("https://d1.cloudfront.net/processed/{file}/")),
             "{url}"
         );
-        let expires: i64 = query
-            .split('&')
-            .find_map(|p| p.strip_prefix("Expires="))
-            .unwrap()
-            .parse()
-            .unwrap();
-        let ttl = app.app().settings.uploads.url_ttl.as_secs() as i64;
-        assert!(
-            (before + ttl..=before + ttl + 5).contains(&expires),
-            "{url}"
-        );
-        assert!(
-            query.contains("&Key-Pair-Id=K1&Hash-Algorithm=SHA256"),
-            "{url}"
-        );
+        assert_eq!(query, first_query, "one signature for the file's URLs");
     }
+    // Until the URL lifetime from now, of this file's objects.
+    let policy = first_query
+        .split('&')
+        .find_map(|p| p.strip_prefix("Policy="))
+        .unwrap()
+        .replace('-', "+")
+        .replace('_', "=")
+        .replace('~', "/");
+    use base64::Engine;
+    let policy: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(policy)
+            .unwrap(),
+    )
+    .unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(
+        statement["Resource"],
+        format!("https://d1.cloudfront.net/*/{file}*")
+    );
+    let expires = statement["Condition"]["DateLessThan"]["AWS:EpochTime"]
+        .as_i64()
+        .unwrap();
+    let ttl = app.app().settings.uploads.url_ttl.as_secs() as i64;
+    assert!(
+        (before + ttl..=before + ttl + 5).contains(&expires),
+        "{policy}"
+    );
+    assert!(first_query.ends_with("&Key-Pair-Id=K1&Hash-Algorithm=SHA256"));
     app.stop().await;
 }
 

@@ -454,22 +454,29 @@ fn estimated_seconds(kind: &str, size: i64) -> u64 {
 pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError> {
     let mut file = describe(row);
     if file.processing_status == ProcessingStatus::Completed {
-        let urls = &mut file.urls;
         let variants: BTreeMap<String, String> =
             serde_json::from_value(row.variants.clone()).unwrap_or_default();
         // A picture's original is its copy without metadata, when processing made one.
         let original = variants.get("original").unwrap_or(&row.file_key);
-        urls.original = Some(download_url(app, original).await?);
-        for (name, key) in &variants {
-            let url = download_url(app, key).await?;
-            match name.as_str() {
+        let named: Vec<(&str, &str)> = std::iter::once(("original", original.as_str()))
+            .chain(
+                variants
+                    .iter()
+                    .filter(|(name, _)| *name != "original")
+                    .map(|(name, key)| (name.as_str(), key.as_str())),
+            )
+            .collect();
+        let keys: Vec<&str> = named.iter().map(|(_, key)| *key).collect();
+        let urls = &mut file.urls;
+        for ((name, _), url) in named.iter().zip(download_urls(app, row.id, &keys).await?) {
+            match *name {
+                "original" => urls.original = Some(url),
                 "thumbnail" => urls.thumbnail = Some(url),
                 "medium" => urls.medium = Some(url),
                 "large" => urls.large = Some(url),
                 "compressed" => urls.compressed = Some(url),
                 "preview" => urls.preview = Some(url),
                 "waveform" => urls.waveform = Some(url),
-                "original" => {}
                 other => {
                     if let Some(height) = other.strip_prefix("video_") {
                         urls.renditions.insert(height.to_owned(), url);
@@ -481,14 +488,18 @@ pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError
     Ok(file)
 }
 
-/// A signed URL that downloads the object `key` for `uploads.url_ttl`: the CDN's when there is
-/// one (`media_cdn`), else the blob store's own.
-async fn download_url(app: &App, key: &str) -> Result<String, ApiError> {
+/// Signed URLs that download the objects `keys` of the file `file` for `uploads.url_ttl`: the
+/// CDN's when there is one (`media_cdn`, one signature for them all), else the blob store's own.
+async fn download_urls(app: &App, file: Uuid, keys: &[&str]) -> Result<Vec<String>, ApiError> {
     let ttl = app.settings.uploads.url_ttl;
-    Ok(match &app.settings.media_cdn {
-        Some(cdn) => cdn.signed_url(key, chrono::Utc::now() + ttl),
-        None => app.ports.blobs.presign_get(key, ttl.as_secs()).await?,
-    })
+    if let Some(cdn) = &app.settings.media_cdn {
+        return Ok(cdn.signed_urls(file, keys, chrono::Utc::now() + ttl));
+    }
+    let mut urls = Vec::with_capacity(keys.len());
+    for key in keys {
+        urls.push(app.ports.blobs.presign_get(key, ttl.as_secs()).await?);
+    }
+    Ok(urls)
 }
 
 /// A file without URLs (signed URLs expire, so events, which the log keeps, carry none).
