@@ -8,6 +8,7 @@ pub mod clamd;
 pub mod detect;
 pub mod documents;
 pub mod images;
+pub mod metrics;
 pub mod pipeline;
 pub mod signatures;
 pub mod tools;
@@ -78,7 +79,10 @@ pub async fn handle_with(config: &MediaConfig, app: App, event: S3Event) -> Resu
             continue;
         }
         match pipeline::process_upload(&app, config, &key).await {
-            Ok(Some(outcome)) => outcomes.push(outcome),
+            Ok(Some(outcome)) => {
+                metrics::emit(&outcome);
+                outcomes.push(outcome)
+            }
             Ok(None) => {}
             Err(why) => retry.push(why),
         }

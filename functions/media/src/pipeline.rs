@@ -68,6 +68,24 @@ pub struct Outcome {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the upload metrics count it by (`metrics`).
+    pub file_type: String,
+    pub file_size: i64,
+    /// From taking the file to its outcome.
+    pub processing_ms: u64,
+}
+
+impl Outcome {
+    fn of(row: &MediaRow, status: &str, error: Option<&str>) -> Self {
+        Self {
+            file_id: row.id,
+            status: status.into(),
+            error: error.map(Into::into),
+            file_type: row.file_type.clone(),
+            file_size: row.file_size,
+            processing_ms: 0,
+        }
+    }
 }
 
 /// Process the uploaded object `key`. `Ok(None)` when there is nothing to do (no such upload,
@@ -78,6 +96,7 @@ pub async fn process_upload(
     config: &MediaConfig,
     key: &str,
 ) -> Result<Option<Outcome>, String> {
+    let started = std::time::Instant::now();
     let Some(row) = media::claim(
         &app.db,
         key,
@@ -99,11 +118,7 @@ pub async fn process_upload(
         Err(f) => Err(f),
     };
     let outcome = match result {
-        Ok(()) => Outcome {
-            file_id: row.id,
-            status: "completed".into(),
-            error: None,
-        },
+        Ok(()) => Outcome::of(&row, "completed", None),
         Err(Failure::Stopped) => {
             job.discard_outputs().await;
             tracing::info!(file = %row.id, "processing stopped (cancelled or taken over)");
@@ -132,7 +147,10 @@ pub async fn process_upload(
         Err(Failure::Transient(why)) => job.fail("PROCESSING_FAILED", &why).await?,
         Err(Failure::Fatal(code, why)) => job.fail(code, &why).await?,
     };
-    Ok(Some(outcome))
+    Ok(Some(Outcome {
+        processing_ms: started.elapsed().as_millis() as u64,
+        ..outcome
+    }))
 }
 
 struct Job<'a> {
@@ -420,11 +438,7 @@ impl Job<'_> {
         };
         record.await.map_err(|e| e.to_string())?;
         relay::wake(self.app, "media:processing:failed").await;
-        Ok(Outcome {
-            file_id: id,
-            status: "failed".into(),
-            error: Some(code.into()),
-        })
+        Ok(Outcome::of(self.row, "failed", Some(code)))
     }
 }
 
