@@ -148,6 +148,61 @@ fn ffmpeg(dir: &Path, args: &[&str], name: &str) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
+/// The media function answers, for each upload it brought to an outcome, what the upload
+/// metrics count (`fn_media::metrics`): its kind, its size and how long processing took.
+#[tokio::test]
+async fn the_media_functions_answer_measures_each_upload() {
+    use banter_core::ports::FileBlobStore;
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let mut picture = Vec::new();
+    image::RgbImage::from_pixel(64, 48, image::Rgb([30, 30, 200]))
+        .write_to(&mut Cursor::new(&mut picture), image::ImageFormat::Png)
+        .unwrap();
+    let (status, body) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&alice.access),
+            json!({ "fileType": "image", "fileName": "p.png", "fileSize": picture.len() }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let file = body["data"]["fileId"].as_str().unwrap().to_owned();
+    let key = body["data"]["fileKey"].as_str().unwrap().to_owned();
+    // Stored beside the stack's blob store, not through it: the stack is told of nothing and
+    // leaves the file to this invocation.
+    let beside = FileBlobStore::new(app.data_dir().join("blobs"), "http://x".into(), vec![1; 32]);
+    beside
+        .put(&key, picture.clone().into(), "image/png")
+        .await
+        .unwrap();
+    // The sample event (events/media.json), for this object.
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../../events/media.json")).unwrap();
+    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    event["Records"][0]["s3"]["object"]["size"] = json!(picture.len());
+    let event = serde_json::from_value(event).unwrap();
+    let config = fn_media::MediaConfig {
+        clamd_socket: Some(crate::support::clamd_socket().await),
+    };
+    let answer = fn_media::handle_with(&config, app.app().clone(), event)
+        .await
+        .unwrap();
+    let processed = &answer["processed"][0];
+    assert_eq!(
+        (
+            &processed["fileId"],
+            &processed["status"],
+            &processed["fileType"]
+        ),
+        (&json!(file), &json!("completed"), &json!("image")),
+        "{answer}"
+    );
+    assert_eq!(processed["fileSize"], picture.len(), "{answer}");
+    assert!(processed["processingMs"].is_u64(), "{answer}");
+    app.stop().await;
+}
+
 /// With a CDN (`media_cdn`, CloudFront on AWS), every URL of a file, its original and each
 /// variant, is the CDN's, signed for the URL lifetime; without one, the blob store's.
 #[tokio::test]

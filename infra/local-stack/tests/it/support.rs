@@ -175,6 +175,11 @@ impl TestApp {
         &self.stack.shared.app
     }
 
+    /// Where this test's stack keeps its files (its blob store under `blobs/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     /// The stack's app with settings of its own (`change`d), to call services with directly.
     pub fn app_with(
         &self,
