@@ -1,9 +1,10 @@
 //! Upload metrics (PRD 7.2, `FileUploadMetrics`) in CloudWatch's embedded metric format: one
 //! JSON line in the log for each upload processed to an outcome, from which CloudWatch Logs
-//! makes metrics in the namespace `Banter/Media` by `FileType`: `Uploads` (per type, the
-//! distribution), `UploadBytes`, `ProcessingTime` and `Failures` (the error rate is Failures
-//! / Uploads). The log is the transport: no AWS call, no permission. Outside Lambda the record
-//! goes to the log as an event of its own.
+//! makes metrics in the namespace `Banter/Media`, by `FileType` and for all (`Pipeline`:
+//! `uploads`): `Uploads` (per type, the distribution), `UploadBytes`, `ProcessingTime` and
+//! `Failures` (the error rate is Failures / Uploads; `MediaFailuresAlarm` watches it). The log
+//! is the transport: no AWS call, no permission. Outside Lambda the record goes to the log as
+//! an event of its own.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -19,7 +20,7 @@ pub fn record(outcome: &Outcome, at: DateTime<Utc>) -> Value {
             "Timestamp": at.timestamp_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [["FileType"]],
+                "Dimensions": [["FileType"], ["Pipeline"]],
                 "Metrics": [
                     { "Name": "Uploads", "Unit": "Count" },
                     { "Name": "UploadBytes", "Unit": "Bytes" },
@@ -29,6 +30,7 @@ pub fn record(outcome: &Outcome, at: DateTime<Utc>) -> Value {
             }],
         },
         "FileType": outcome.file_type,
+        "Pipeline": "uploads",
         "Uploads": 1,
         "UploadBytes": outcome.file_size,
         "ProcessingTime": outcome.processing_ms,
@@ -101,5 +103,11 @@ mod tests {
             (&json!("video"), &json!(5_242_880), &json!(1_234), &json!(0))
         );
         assert_eq!(record(&outcome("failed"), at)["Failures"], 1);
+        // The set MediaFailuresAlarm (template.yaml) reads: all uploads, whatever their type.
+        assert!(directive["Dimensions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(["Pipeline"])));
+        assert_eq!(doc["Pipeline"], "uploads");
     }
 }
