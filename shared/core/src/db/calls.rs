@@ -164,6 +164,20 @@ async fn lock_call(
         .map(call_row))
 }
 
+/// A call that ended, and whom its line showed the chat to (see [`ChatShown`]).
+pub struct Ended {
+    pub call: Call,
+    pub shown: Option<ChatShown>,
+}
+
+/// A call's line showed its 1:1 chat to `to`, whose list did not show it (someone who was only
+/// opened a chat with, called): they are told `by`'s presence once committed
+/// (`services::presence::chat_shown`), as a first message does.
+pub struct ChatShown {
+    pub by: Uuid,
+    pub to: Uuid,
+}
+
 /// End `call` with `reason` and its `call:ended` event (caused by `actor`, not pushed to
 /// `origin`), and write its line in the chat's timeline ("Missed voice call", "Video call,
 /// 3:05").
@@ -173,7 +187,7 @@ async fn end_call(
     reason: CallEndReason,
     actor: Option<Uuid>,
     origin: Option<&str>,
-) -> Result<Call, ApiError> {
+) -> Result<Ended, ApiError> {
     let row = tx
         .query_one(
             &format!(
@@ -198,7 +212,7 @@ async fn end_call(
             .map(|(answered, ended)| (ended.0 - answered.0).num_seconds()),
     };
     // The caller made the call: theirs is the line's actor (so it is never unread for them).
-    append_system_message(
+    let shown_to = append_system_message(
         tx,
         ended.chat_id,
         SystemAction::Call(line),
@@ -207,7 +221,11 @@ async fn end_call(
         None,
     )
     .await?;
-    Ok(ended)
+    let shown = shown_to
+        .zip(ended.caller_id)
+        .filter(|(to, by)| to != by)
+        .map(|(to, by)| ChatShown { by, to });
+    Ok(Ended { call: ended, shown })
 }
 
 /// Empty what an ended call's signalling events held: its offer and answer (SDP) and its ICE
@@ -320,14 +338,14 @@ pub async fn end(
     call_id: Uuid,
     user: Uuid,
     origin: Option<&str>,
-) -> Result<Option<Call>, ApiError> {
+) -> Result<Option<Ended>, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let Some(call) = lock_call(&tx, call_id, user).await? else {
         return Ok(None);
     };
     let Some(reason) = ending_reason(&call, user) else {
-        return Ok(Some(call));
+        return Ok(Some(Ended { call, shown: None }));
     };
     let ended = end_call(&tx, call.id, reason, Some(user), origin).await?;
     tx.commit().await?;
@@ -367,13 +385,20 @@ pub async fn end_live(
     };
     let call = call_row(&row);
     match ending_reason(&call, user) {
-        Some(reason) => Ok(Some(end_call(tx, call.id, reason, Some(user), None).await?)),
+        // (A block ends it: the chat it shows brings no presence, which the block hides.)
+        Some(reason) => Ok(Some(
+            end_call(tx, call.id, reason, Some(user), None).await?.call,
+        )),
         None => Ok(None),
     }
 }
 
-/// End the calls that rang longer than `ring_for` unanswered (`missed`); how many.
-pub async fn end_unanswered(db: &Db, ring_for: Duration) -> Result<usize, ApiError> {
+/// End the calls that rang longer than `ring_for` unanswered (`missed`); what they showed
+/// whom, for each of them.
+pub async fn end_unanswered(
+    db: &Db,
+    ring_for: Duration,
+) -> Result<Vec<Option<ChatShown>>, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let rang_out: Vec<Uuid> = tx
@@ -387,11 +412,16 @@ pub async fn end_unanswered(db: &Db, ring_for: Duration) -> Result<usize, ApiErr
         .iter()
         .map(|r| r.get("id"))
         .collect();
+    let mut shown = Vec::with_capacity(rang_out.len());
     for &call in &rang_out {
-        end_call(&tx, call, CallEndReason::Missed, None, None).await?;
+        shown.push(
+            end_call(&tx, call, CallEndReason::Missed, None, None)
+                .await?
+                .shown,
+        );
     }
     tx.commit().await?;
-    Ok(rang_out.len())
+    Ok(shown)
 }
 
 /// `user`'s calls, newest first (those of their 1:1 chats since they were in them), and how

@@ -925,7 +925,8 @@ pub(super) async fn join_group(
     } else {
         SystemAction::Joined
     };
-    append_system_message(tx, chat_id, action, Some(actor), Some(user), None).await
+    append_system_message(tx, chat_id, action, Some(actor), Some(user), None).await?;
+    Ok(())
 }
 
 /// What adding someone to a group came to.
@@ -1294,7 +1295,8 @@ impl SystemAction {
 /// that shows a 1:1 chat to a member whose list did not (a call to someone who was only opened
 /// a chat with, a timer set there) brings them the chat first, as a message does
 /// (`relay::ChatShownTo`); a default timer's line is its creator's alone
-/// ([`start_default_timer`]).
+/// ([`start_default_timer`]). The member it showed the chat to, if it did (their list shows the
+/// other's presence from now: `services::presence::chat_shown`, after the commit).
 pub(super) async fn append_system_message(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
@@ -1302,7 +1304,7 @@ pub(super) async fn append_system_message(
     actor: Option<Uuid>,
     user: Option<Uuid>,
     role: Option<ParticipantRole>,
-) -> Result<(), ApiError> {
+) -> Result<Option<Uuid>, ApiError> {
     let id = Uuid::now_v7();
     let mut metadata = serde_json::Map::new();
     metadata.insert("action".into(), action.as_str().into());
@@ -1397,35 +1399,39 @@ pub(super) async fn append_system_message(
                  WHERE o.chat_id = $1 AND c.type = 'individual' AND o.left_at IS NULL
                    AND NOT {shown_before} AND {shown_now}
                    AND NOT coalesce(($6::jsonb ->> 'byDefault')::boolean, false)
-                 RETURNING id
+                 RETURNING (data ->> 'shownTo')::uuid AS shown_to
              )
              -- (After the chat it shows: reading `shown` first writes it first.)
              INSERT INTO events (chat_id, actor_id, name, message_id)
              SELECT $1, $3, 'message:received', id FROM stored
-             WHERE (SELECT count(*) FROM shown) >= 0",
+             WHERE (SELECT count(*) FROM shown) >= 0
+             RETURNING (SELECT shown_to FROM shown LIMIT 1) AS shown_to",
             shown_before = super::shows_the_chat("o", "next.last_seq - 1"),
             shown_now = super::shows_the_chat("o", "next.last_seq"),
         ))
         .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &chat_id,
-            &id,
-            &actor,
-            &user,
-            &action.as_str(),
-            &Json(&metadata),
-            &role.map(ParticipantRole::as_str),
-        ],
-    )
-    .await?;
-    Ok(())
+    let row = tx
+        .query_opt(
+            &stmt,
+            &[
+                &chat_id,
+                &id,
+                &actor,
+                &user,
+                &action.as_str(),
+                &Json(&metadata),
+                &role.map(ParticipantRole::as_str),
+            ],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get("shown_to")))
 }
 
 /// What changing a chat came to.
 pub enum ChatChange {
-    Changed,
+    /// `shown_to`: the member whose list a line of the change showed the chat to (a timer set
+    /// in a 1:1 chat they did not see yet).
+    Changed { shown_to: Option<Uuid> },
     /// A fourth pinned chat.
     TooManyPinned,
     /// A pin for an archived chat (archiving unpins, as WhatsApp's does: the list shows no
@@ -1505,6 +1511,7 @@ pub async fn update(
             append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
         }
     }
+    let mut shown_to = None;
     if let Some(timer) = request.disappearing_seconds {
         let changed = tx
             .execute(
@@ -1516,7 +1523,7 @@ pub async fn update(
         if changed {
             // The line first: in a 1:1 chat the other's list does not show yet, it brings
             // them the chat, which the update is about.
-            append_system_message(
+            shown_to = append_system_message(
                 &tx,
                 chat_id,
                 SystemAction::DisappearingChanged(timer.0),
@@ -1664,7 +1671,7 @@ pub async fn update(
         .await?;
     }
     tx.commit().await?;
-    Ok(ChatChange::Changed)
+    Ok(ChatChange::Changed { shown_to })
 }
 
 /// Delete a 1:1 chat, or a group they left, for `user`: their history so far is cleared, the

@@ -136,11 +136,14 @@ pub async fn end(
     call_id: Uuid,
     origin: Option<&str>,
 ) -> Result<Call, ApiError> {
-    let call = calls::end(&app.db, call_id, caller.user_id, origin)
+    let ended = calls::end(&app.db, call_id, caller.user_id, origin)
         .await?
         .ok_or(ApiError::NotFound("call"))?;
     super::relay::wake(app, "call:ended").await;
-    Ok(call)
+    if let Some(shown) = ended.shown {
+        super::presence::chat_shown(app, shown.by, shown.to).await;
+    }
+    Ok(ended.call)
 }
 
 /// `GET /api/calls?limit&offset`: the caller's call history, newest first.

@@ -314,8 +314,8 @@ pub async fn update(
         user: caller.user_id,
         role: standing.role,
     };
-    match chats::update(&app.db, chat_id, actor, body).await? {
-        ChatChange::Changed => {}
+    let shown_to = match chats::update(&app.db, chat_id, actor, body).await? {
+        ChatChange::Changed { shown_to } => shown_to,
         ChatChange::TooManyPinned => {
             return Err(ApiError::Validation(format!(
                 "at most {MAX_PINNED_CHATS} chats are pinned: unpin one first"
@@ -326,6 +326,9 @@ pub async fn update(
                  (`archived: false`, in the same request if you like) to pin it"
                 .into(),
         )),
+    };
+    if let Some(other) = shown_to {
+        super::presence::chat_shown(app, caller.user_id, other).await;
     }
     super::relay::wake(
         app,

@@ -184,16 +184,19 @@ async fn housekeeping(app: &App) -> Result<(), ApiError> {
                 }
             }),
     );
-    // Calls nobody answered: their `call:ended` events go out with this run's relay.
+    // Calls nobody answered: their `call:ended` events go out with this run's relay, and a
+    // missed call that shows its chat to the callee brings them the caller's presence.
+    let missed = crate::db::calls::end_unanswered(&app.db, app.settings.call_ring_timeout).await;
+    for shown in missed.iter().flatten().flatten() {
+        super::presence::chat_shown(app, shown.by, shown.to).await;
+    }
     note(
         "end unanswered calls",
-        crate::db::calls::end_unanswered(&app.db, app.settings.call_ring_timeout)
-            .await
-            .map(|missed| {
-                if missed > 0 {
-                    tracing::info!(missed, "ended calls nobody answered");
-                }
-            }),
+        missed.map(|missed| {
+            if !missed.is_empty() {
+                tracing::info!(missed = missed.len(), "ended calls nobody answered");
+            }
+        }),
     );
     first_failure.map_or(Ok(()), Err)
 }

@@ -309,3 +309,69 @@ async fn a_line_that_shows_a_new_chat_brings_the_chat_first() {
     assert_eq!(frame["event"], "message:received", "{frame}");
     app.stop().await;
 }
+
+/// A line that shows a 1:1 chat to someone whose list did not show it (a timer set there, a
+/// call they missed) also brings them the other's presence, as a first message does; a line
+/// in a chat they already see brings nothing more.
+#[tokio::test]
+async fn a_line_that_shows_a_chat_brings_its_presence() {
+    use crate::message_features::presence_told;
+    use crate::sync::{present, sync_all};
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let _online = [app.ws(&bob.access).await, app.ws(&carol.access).await];
+    let online = vec![("user:online".to_owned(), Value::Null)];
+    let (bob_since, carol_since) = (present(&app, &bob).await, present(&app, &carol).await);
+
+    // A timer set in a chat Bob was only opened.
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{with_bob}"),
+            &alice.access,
+            json!({ "disappearingSeconds": 86_400 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (events, bob_since) = sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(presence_told(&events, &alice), online, "{events:?}");
+    let (status, _) = app
+        .put(
+            &format!("/api/chats/{with_bob}"),
+            &alice.access,
+            json!({ "disappearingSeconds": 0 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (events, _) = sync_all(&app, &bob, &bob_since).await;
+    assert_eq!(presence_told(&events, &alice), vec![], "told once");
+
+    // A call Carol missed (Alice cancelled it) in a chat she was only opened.
+    let with_carol = app.open_chat(&alice, &carol).await;
+    let start = json!({ "chatId": with_carol, "kind": "audio", "sdp": "v=0\r\n" });
+    let call = alice_ws.act("call:start", start).await;
+    assert_eq!(call["event"], "ack", "{call}");
+    let end = json!({ "callId": call["data"]["id"] });
+    assert_eq!(alice_ws.act("call:end", end).await["event"], "ack");
+    let (events, _) = sync_all(&app, &carol, &carol_since).await;
+    assert_eq!(presence_told(&events, &alice), online, "{events:?}");
+
+    // A call Dave never answered, ended by the scheduled run.
+    let dave = app.register("dave").await;
+    let _dave_ws = app.ws(&dave.access).await;
+    let dave_since = present(&app, &dave).await;
+    let with_dave = app.open_chat(&alice, &dave).await;
+    let start = json!({ "chatId": with_dave, "kind": "audio", "sdp": "v=0\r\n" });
+    assert_eq!(alice_ws.act("call:start", start).await["event"], "ack");
+    let impatient = app.app_with(|s| s.call_ring_timeout = std::time::Duration::ZERO);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    banter_core::services::relay::scheduled(&impatient)
+        .await
+        .unwrap();
+    let (events, _) = sync_all(&app, &dave, &dave_since).await;
+    assert_eq!(presence_told(&events, &alice), online, "{events:?}");
+    app.stop().await;
+}
