@@ -43,7 +43,11 @@ fn rang_out(call: &Call, ring_for: Duration) -> bool {
 
 /// What starting a call came to.
 pub enum Started {
-    Ringing(Call),
+    /// `shown`: what the line of the live call it ended (rung out) showed whom.
+    Ringing {
+        call: Call,
+        shown: Option<ChatShown>,
+    },
     /// Not a chat of the caller's.
     NotFound,
     /// A group: calls are one-to-one.
@@ -114,13 +118,14 @@ pub async fn start(
             &[&chat_id],
         )
         .await?;
+    let mut shown = None;
     if let Some(call) = live.as_ref().map(call_row) {
         let reason = match call.status {
             CallStatus::Ringing if !rang_out(&call, ring_for) => return Ok(Started::Busy),
             CallStatus::Ringing => CallEndReason::Missed,
             _ => CallEndReason::Replaced,
         };
-        end_call(&tx, call.id, reason, None, None).await?;
+        shown = end_call(&tx, call.id, reason, None, None).await?.shown;
     }
     let row = tx
         .query_one(
@@ -139,7 +144,7 @@ pub async fn start(
     });
     append_chat_event_from(&tx, chat_id, Some(caller), origin, &offered).await?;
     tx.commit().await?;
-    Ok(Started::Ringing(call))
+    Ok(Started::Ringing { call, shown })
 }
 
 /// A live call of a chat `user` is a member of, locked for a change (`None`: no such call of
@@ -254,8 +259,11 @@ pub enum Answered {
     NotFound,
     /// The caller cannot answer their own call.
     OwnCall,
-    /// It was answered already, or has ended (rung out now, if it rang longer than `ring_for`).
-    NotRinging,
+    /// It was answered already, or has ended (rung out now, if it rang longer than `ring_for`:
+    /// `shown` says what its line showed whom).
+    NotRinging {
+        shown: Option<ChatShown>,
+    },
 }
 
 /// Answer a call ringing for `user`, with the `call:answered` event carrying their answer.
@@ -276,12 +284,12 @@ pub async fn answer(
         return Ok(Answered::OwnCall);
     }
     if call.status != CallStatus::Ringing {
-        return Ok(Answered::NotRinging);
+        return Ok(Answered::NotRinging { shown: None });
     }
     if rang_out(&call, ring_for) {
-        end_call(&tx, call.id, CallEndReason::Missed, None, None).await?;
+        let ended = end_call(&tx, call.id, CallEndReason::Missed, None, None).await?;
         tx.commit().await?;
-        return Ok(Answered::NotRinging);
+        return Ok(Answered::NotRinging { shown: ended.shown });
     }
     let row = tx
         .query_one(

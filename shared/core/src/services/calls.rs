@@ -55,8 +55,11 @@ pub async fn start(
     )
     .await?;
     match started {
-        Started::Ringing(call) => {
+        Started::Ringing { call, shown } => {
             super::relay::wake(app, "call:incoming").await;
+            if let Some(shown) = shown {
+                super::presence::chat_shown(app, shown.by, shown.to).await;
+            }
             Ok(call)
         }
         Started::NotFound => Err(ApiError::NotFound("chat")),
@@ -94,8 +97,11 @@ pub async fn answer(
         Answered::OwnCall => Err(ApiError::PermissionDenied(
             "you cannot answer your own call".into(),
         )),
-        Answered::NotRinging => {
+        Answered::NotRinging { shown } => {
             super::relay::wake(app, "call:ended").await;
+            if let Some(shown) = shown {
+                super::presence::chat_shown(app, shown.by, shown.to).await;
+            }
             Err(ApiError::AlreadyExists(
                 "this call was answered or has ended".into(),
             ))

@@ -311,12 +311,14 @@ async fn a_line_that_shows_a_new_chat_brings_the_chat_first() {
 }
 
 /// A line that shows a 1:1 chat to someone whose list did not show it (a timer set there, a
-/// call they missed) also brings them the other's presence, as a first message does; a line
-/// in a chat they already see brings nothing more.
+/// call they missed, however it ended) also brings them the other's presence, as a first
+/// message does; a line in a chat they already see brings nothing more.
 #[tokio::test]
 async fn a_line_that_shows_a_chat_brings_its_presence() {
     use crate::message_features::presence_told;
     use crate::sync::{present, sync_all};
+    use banter_core::api::extract::json_value;
+    use banter_core::services::calls;
     let app = spawn_app().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
@@ -373,5 +375,31 @@ async fn a_line_that_shows_a_chat_brings_its_presence() {
         .unwrap();
     let (events, _) = sync_all(&app, &dave, &dave_since).await;
     assert_eq!(presence_told(&events, &alice), online, "{events:?}");
+
+    // Calls that rang out and are found so: by Erin answering one, by Alice calling Frank
+    // again (the new call ends the old).
+    for answering in [true, false] {
+        let other = app.register(if answering { "erin" } else { "frank" }).await;
+        let _other_ws = app.ws(&other.access).await;
+        let since = present(&app, &other).await;
+        let chat = app.open_chat(&alice, &other).await;
+        let start = json!({ "chatId": chat, "kind": "audio", "sdp": "v=0\r\n" });
+        let call = alice_ws.act("call:start", start.clone()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if answering {
+            let body =
+                json_value(json!({ "callId": call["data"]["id"], "sdp": "v=0\r\n" })).unwrap();
+            let caller = impatient.tokens.verify_access(&other.access).unwrap();
+            let answered = calls::answer(&impatient, caller, body, None).await;
+            assert!(answered.is_err(), "rung out");
+        } else {
+            let caller = impatient.tokens.verify_access(&alice.access).unwrap();
+            calls::start(&impatient, caller, json_value(start).unwrap(), None)
+                .await
+                .unwrap();
+        }
+        let (events, _) = sync_all(&app, &other, &since).await;
+        assert_eq!(presence_told(&events, &alice), online, "{events:?}");
+    }
     app.stop().await;
 }
