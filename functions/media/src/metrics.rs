@@ -44,7 +44,7 @@ pub fn record(outcome: &Outcome, at: DateTime<Utc>) -> Value {
 /// embedded metrics only from a log event that is the document itself); elsewhere a log event.
 pub fn emit(outcome: &Outcome) {
     let record = record(outcome, Utc::now());
-    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+    if banter_lambda::logging::in_lambda() {
         println!("{record}");
     } else {
         tracing::info!(target: "banter_media::metrics", %record, "upload processed");

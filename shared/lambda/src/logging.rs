@@ -6,7 +6,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+    let result = if in_lambda() {
         builder
             .json()
             .with_current_span(false)
@@ -17,4 +17,10 @@ pub fn init() {
     };
     // A second init (tests, the local stack hosting many handlers) keeps the first subscriber.
     let _ = result;
+}
+
+/// Whether this process runs in Lambda (its runtime names the function), where logs are JSON
+/// lines that CloudWatch reads.
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }

@@ -16,6 +16,15 @@ use uuid::Uuid;
 
 use crate::support::{spawn_app, wait_until, TestApp, User};
 
+/// A PNG of `width` x `height` pixels all of colour `rgb`.
+pub(crate) fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::RgbImage::from_pixel(width, height, image::Rgb(rgb))
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
 /// Ask for an upload URL, `PUT` the bytes with the headers it names; the file id.
 pub(crate) async fn upload(app: &TestApp, user: &User, request: Value, bytes: &[u8]) -> String {
     let (status, body) = app
@@ -155,10 +164,7 @@ async fn the_media_functions_answer_measures_each_upload() {
     use banter_core::ports::FileBlobStore;
     let app = spawn_app().await;
     let alice = app.register("alice").await;
-    let mut picture = Vec::new();
-    image::RgbImage::from_pixel(64, 48, image::Rgb([30, 30, 200]))
-        .write_to(&mut Cursor::new(&mut picture), image::ImageFormat::Png)
-        .unwrap();
+    let picture = png(64, 48, [30, 30, 200]);
     let (status, body) = app
         .post(
             "/api/upload/presigned-url",
@@ -210,10 +216,7 @@ async fn with_a_cdn_every_url_of_a_file_is_the_cdns_signed() {
     use banter_core::media_cdn::MediaCdn;
     let app = spawn_app().await;
     let alice = app.register("alice").await;
-    let mut picture = Vec::new();
-    image::RgbImage::from_pixel(64, 48, image::Rgb([30, 30, 200]))
-        .write_to(&mut Cursor::new(&mut picture), image::ImageFormat::Png)
-        .unwrap();
+    let picture = png(64, 48, [30, 30, 200]);
     let file = upload(
         &app,
         &alice,
@@ -607,10 +610,7 @@ async fn a_file_sent_before_it_is_ready_tells_the_chat_when_it_is() {
     };
     let (alice_since, bob_since) = (since(&alice).await, since(&bob).await);
     let mut bob_ws = app.ws(&bob.access).await;
-    let mut picture = Vec::new();
-    image::RgbImage::from_pixel(8, 8, image::Rgb([30, 30, 200]))
-        .write_to(&mut Cursor::new(&mut picture), image::ImageFormat::Png)
-        .unwrap();
+    let picture = png(8, 8, [30, 30, 200]);
     // Sent first, uploaded after.
     let send_then_upload = |id: &'static str, view_once: bool| {
         let (app, alice, chat, picture) = (&app, &alice, &chat, &picture);
@@ -1386,13 +1386,7 @@ async fn a_transient_failure_is_retried_three_times_then_fails_with_a_reason() {
     .await;
     let alice = app.register("alice").await;
     let mut ws = app.ws(&alice.access).await;
-    let png = {
-        let mut out = Vec::new();
-        image::RgbImage::from_pixel(20, 20, image::Rgb([1, 2, 3]))
-            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-            .unwrap();
-        out
-    };
+    let png = png(20, 20, [1, 2, 3]);
     let file = upload(
         &app,
         &alice,

@@ -110,13 +110,7 @@ async fn the_sender_edits_text_within_the_window_and_the_history_is_kept() {
         .await;
     assert_eq!(status, 403, "a forwarded copy is not edited: {body}");
     // A photo's caption is, and its file stays.
-    let mut picture = Vec::new();
-    image::RgbImage::from_pixel(8, 8, image::Rgb([30, 200, 30]))
-        .write_to(
-            &mut std::io::Cursor::new(&mut picture),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
+    let picture = crate::media::png(8, 8, [30, 200, 30]);
     let upload = |name: &'static str| {
         let request = json!({ "fileType": "image", "fileName": name,
                               "fileSize": picture.len(), "chatId": chat });

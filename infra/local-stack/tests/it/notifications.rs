@@ -227,13 +227,7 @@ async fn messages_reach_a_device_that_is_not_connected_as_push_notifications() {
     assert_eq!(status, 201);
     notified(&app, "📊 Poll: Pizza or sushi tonight?").await;
     // A photo shows its caption, or that it is a photo.
-    let mut picture = Vec::new();
-    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 120, 30]))
-        .write_to(
-            &mut std::io::Cursor::new(&mut picture),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
+    let picture = crate::media::png(8, 8, [200, 120, 30]);
     for (id, caption, body) in [
         (
             "photo-1",

@@ -303,13 +303,7 @@ async fn a_removed_member_keeps_the_group_read_only_as_it_was_until_they_delete_
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
     let chat = app.open_group(&alice, "crew", &[&bob, &carol]).await;
-    let mut picture = Vec::new();
-    image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30]))
-        .write_to(
-            &mut std::io::Cursor::new(&mut picture),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
+    let picture = crate::media::png(8, 8, [200, 30, 30]);
     let upload = |name: &'static str| {
         let (app, alice, chat, picture) = (&app, &alice, &chat, &picture);
         async move {

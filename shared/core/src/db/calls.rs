@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::chats::{append_system_message, CallLine, SystemAction};
+use super::chats::{append_system_message, CallLine, ChatShown, SystemAction};
 use super::events::append_chat_event_from;
 use super::Db;
 use crate::api::models::{Call, CallEndReason, CallKind, CallStatus, Timestamp};
@@ -175,14 +175,6 @@ pub struct Ended {
     pub shown: Option<ChatShown>,
 }
 
-/// A call's line showed its 1:1 chat to `to`, whose list did not show it (someone who was only
-/// opened a chat with, called): they are told `by`'s presence once committed
-/// (`services::presence::chat_shown`), as a first message does.
-pub struct ChatShown {
-    pub by: Uuid,
-    pub to: Uuid,
-}
-
 /// End `call` with `reason` and its `call:ended` event (caused by `actor`, not pushed to
 /// `origin`), and write its line in the chat's timeline ("Missed voice call", "Video call,
 /// 3:05").
@@ -217,7 +209,7 @@ async fn end_call(
             .map(|(answered, ended)| (ended.0 - answered.0).num_seconds()),
     };
     // The caller made the call: theirs is the line's actor (so it is never unread for them).
-    let shown_to = append_system_message(
+    let shown = append_system_message(
         tx,
         ended.chat_id,
         SystemAction::Call(line),
@@ -226,10 +218,6 @@ async fn end_call(
         None,
     )
     .await?;
-    let shown = shown_to
-        .zip(ended.caller_id)
-        .filter(|(to, by)| to != by)
-        .map(|(to, by)| ChatShown { by, to });
     Ok(Ended { call: ended, shown })
 }
 

@@ -1295,8 +1295,7 @@ impl SystemAction {
 /// that shows a 1:1 chat to a member whose list did not (a call to someone who was only opened
 /// a chat with, a timer set there) brings them the chat first, as a message does
 /// (`relay::ChatShownTo`); a default timer's line is its creator's alone
-/// ([`start_default_timer`]). The member it showed the chat to, if it did (their list shows the
-/// other's presence from now: `services::presence::chat_shown`, after the commit).
+/// ([`start_default_timer`]). Whom it showed the chat to, if it did.
 pub(super) async fn append_system_message(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
@@ -1304,7 +1303,7 @@ pub(super) async fn append_system_message(
     actor: Option<Uuid>,
     user: Option<Uuid>,
     role: Option<ParticipantRole>,
-) -> Result<Option<Uuid>, ApiError> {
+) -> Result<Option<ChatShown>, ApiError> {
     let id = Uuid::now_v7();
     let mut metadata = serde_json::Map::new();
     metadata.insert("action".into(), action.as_str().into());
@@ -1424,14 +1423,26 @@ pub(super) async fn append_system_message(
             ],
         )
         .await?;
-    Ok(row.and_then(|r| r.get("shown_to")))
+    let to: Option<Uuid> = row.and_then(|r| r.get("shown_to"));
+    Ok(to
+        .zip(actor)
+        .filter(|(to, by)| to != by)
+        .map(|(to, by)| ChatShown { by, to }))
+}
+
+/// A line showed its 1:1 chat to `to`, whose list did not show it (someone who was only opened
+/// a chat with, then called or set a timer for): they are told `by`'s presence once committed
+/// (`services::presence::chat_shown`), as a first message does.
+pub struct ChatShown {
+    pub by: Uuid,
+    pub to: Uuid,
 }
 
 /// What changing a chat came to.
 pub enum ChatChange {
-    /// `shown_to`: the member whose list a line of the change showed the chat to (a timer set
-    /// in a 1:1 chat they did not see yet).
-    Changed { shown_to: Option<Uuid> },
+    /// `shown`: whom a line of the change showed the chat to (a timer set in a 1:1 chat they
+    /// did not see yet).
+    Changed { shown: Option<ChatShown> },
     /// A fourth pinned chat.
     TooManyPinned,
     /// A pin for an archived chat (archiving unpins, as WhatsApp's does: the list shows no
@@ -1511,7 +1522,7 @@ pub async fn update(
             append_system_message(&tx, chat_id, action, Some(user), None, None).await?;
         }
     }
-    let mut shown_to = None;
+    let mut shown = None;
     if let Some(timer) = request.disappearing_seconds {
         let changed = tx
             .execute(
@@ -1523,7 +1534,7 @@ pub async fn update(
         if changed {
             // The line first: in a 1:1 chat the other's list does not show yet, it brings
             // them the chat, which the update is about.
-            shown_to = append_system_message(
+            shown = append_system_message(
                 &tx,
                 chat_id,
                 SystemAction::DisappearingChanged(timer.0),
@@ -1671,7 +1682,7 @@ pub async fn update(
         .await?;
     }
     tx.commit().await?;
-    Ok(ChatChange::Changed { shown_to })
+    Ok(ChatChange::Changed { shown })
 }
 
 /// Delete a 1:1 chat, or a group they left, for `user`: their history so far is cleared, the

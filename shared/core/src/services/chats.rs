@@ -314,8 +314,8 @@ pub async fn update(
         user: caller.user_id,
         role: standing.role,
     };
-    let shown_to = match chats::update(&app.db, chat_id, actor, body).await? {
-        ChatChange::Changed { shown_to } => shown_to,
+    let shown = match chats::update(&app.db, chat_id, actor, body).await? {
+        ChatChange::Changed { shown } => shown,
         ChatChange::TooManyPinned => {
             return Err(ApiError::Validation(format!(
                 "at most {MAX_PINNED_CHATS} chats are pinned: unpin one first"
@@ -327,8 +327,8 @@ pub async fn update(
                 .into(),
         )),
     };
-    if let Some(other) = shown_to {
-        super::presence::chat_shown(app, caller.user_id, other).await;
+    if let Some(shown) = shown {
+        super::presence::chat_shown(app, shown.by, shown.to).await;
     }
     super::relay::wake(
         app,
