@@ -526,6 +526,115 @@ async fn a_profile_pictures_file_is_seen_as_its_privacy_setting_shows_it() {
     app.stop().await;
 }
 
+/// A profile's `profilePictureUrl` (PRD `UserProfile`) downloads its picture's 400-pixel WebP,
+/// signed, wherever the profile is answered to someone its privacy setting shows the picture to
+/// (their own profile, another's profile, search, contacts, a chat's participants); to anyone
+/// else it is null, and so it is in events, which the log keeps past a signed URL's expiry.
+#[tokio::test]
+async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let picture = png(900, 600, [200, 30, 30]);
+    let request = json!({ "fileName": "me.png", "fileType": "image", "fileSize": picture.len() });
+    let file = upload(&app, &bob, request, &picture).await;
+    processed(&app, &bob, &file).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, own) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "profilePictureMediaId": file }),
+        )
+        .await;
+    assert_eq!(status, 200, "{own}");
+    let shown = download(&app, &own["data"]["profilePictureUrl"]).await;
+    let medium = decode(&shown);
+    assert_eq!((medium.width(), medium.height()), (400, 267));
+    let told = bob_ws.next_event("user:profile:updated").await;
+    assert_eq!(
+        told["data"]["profilePictureMediaId"],
+        file.as_str(),
+        "{told}"
+    );
+    assert!(told["data"]["profilePictureUrl"].is_null(), "{told}");
+    let (_, again) = app.get("/api/users/profile", Some(&bob.access)).await;
+    assert_eq!(
+        download(&app, &again["data"]["profilePictureUrl"]).await,
+        shown
+    );
+
+    let chat = app.open_chat(&alice, &bob).await;
+    let (status, contact) = app
+        .post(
+            "/api/contacts",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{contact}");
+    let username = own["data"]["username"].as_str().unwrap();
+    let urls_alice_gets = || async {
+        let (_, profile) = app
+            .get(&format!("/api/users/{}", bob.id), Some(&alice.access))
+            .await;
+        let (_, search) = app
+            .get(
+                &format!("/api/users/search?query={username}"),
+                Some(&alice.access),
+            )
+            .await;
+        let (_, contacts) = app.get("/api/contacts", Some(&alice.access)).await;
+        let (_, details) = app
+            .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+            .await;
+        let participant = details["data"]["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == bob.id.as_str())
+            .unwrap()
+            .clone();
+        [
+            ("profile", profile["data"]["profilePictureUrl"].clone()),
+            (
+                "search",
+                search["data"]["users"][0]["profilePictureUrl"].clone(),
+            ),
+            (
+                "contacts",
+                contacts["data"][0]["user"]["profilePictureUrl"].clone(),
+            ),
+            ("participants", participant["profilePictureUrl"].clone()),
+        ]
+    };
+    for (place, url) in urls_alice_gets().await {
+        assert!(url.is_string(), "{place}: {url}");
+        assert_eq!(download(&app, &url).await, shown, "{place}");
+    }
+    assert!(
+        contact["data"]["user"]["profilePictureUrl"].is_string(),
+        "{contact}"
+    );
+
+    let (status, body) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "privacySettings": { "profilePicture": "nobody" } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["profilePictureUrl"].is_string(),
+        "his own: {body}"
+    );
+    for (place, url) in urls_alice_gets().await {
+        assert!(url.is_null(), "{place}: {url}");
+    }
+    app.stop().await;
+}
+
 /// A file whose worker stopped without an outcome (crashed, or ran out of time or memory) and
 /// that no retry took over is failed by the scheduled run once it has said nothing for
 /// `media_processing_stale`, and the chat it was sent to is told: it does not show as

@@ -452,6 +452,8 @@ pub struct OwnProfile {
     pub username: String,
     pub phone: Option<String>,
     pub display_name: Option<String>,
+    /// A signed, expiring URL to the picture's 400-pixel WebP (`GET /api/media/{id}` of
+    /// `profilePictureMediaId` has every size); null in events, which outlive the signature.
     pub profile_picture_url: Option<String>,
     pub profile_picture_media_id: Option<Uuid>,
     pub phone_verified: bool,
@@ -473,6 +475,8 @@ pub struct PublicUser {
     pub id: Uuid,
     pub username: String,
     pub display_name: Option<String>,
+    /// A signed, expiring URL to the picture's 400-pixel WebP (`GET /api/media/{id}` of
+    /// `profilePictureMediaId` has every size); null in events, which outlive the signature.
     pub profile_picture_url: Option<String>,
     pub profile_picture_media_id: Option<Uuid>,
     pub status: Option<String>,
@@ -1187,7 +1191,8 @@ pub struct Participant {
     pub username: String,
     pub role: ParticipantRole,
     pub joined_at: Timestamp,
-    /// As the participant's privacy settings let the caller see it (absent in `chat:created`).
+    /// As the participant's privacy settings let the caller see it: a signed, expiring URL
+    /// (absent in `chat:created`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_picture_url: Option<Option<String>>,
     /// As the participant's privacy settings let the caller see it (absent in `chat:created`).

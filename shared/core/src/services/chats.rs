@@ -227,7 +227,7 @@ async fn with_participant_views(
         let Some(row) = rows.iter().find(|r| r.id == participant.id) else {
             continue;
         };
-        let view = profiles::public_view(row);
+        let view = profiles::public_view(app, row).await?;
         participant.profile_picture_url = Some(view.profile_picture_url);
         participant.is_online = Some(view.is_online);
     }

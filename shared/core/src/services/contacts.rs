@@ -23,24 +23,31 @@ use crate::api::requests::{
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::{new_opaque_token, Caller};
 use crate::db::contacts::{self, ContactChange, ContactRow};
-use crate::db::{events, users, Db};
+use crate::db::{events, users};
 use crate::domain::{address_book_phone, phone_region, DisplayText, NameText};
 use crate::error::ApiError;
 use crate::{qr, vcards, App};
 
 use super::presence::{self, Sightlines};
+use super::profiles::{public_view, public_views, PictureUrl};
 
 /// Largest vCard file `POST /api/contacts/import` reads.
 pub const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Contact rows with their users' profiles as `owner` may see them (rows whose user is gone
 /// are left out).
-async fn shown(db: &Db, owner: Uuid, rows: Vec<ContactRow>) -> Result<Vec<Contact>, ApiError> {
+async fn shown(
+    app: &App,
+    owner: Uuid,
+    rows: Vec<ContactRow>,
+    url: PictureUrl,
+) -> Result<Vec<Contact>, ApiError> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
-    let mut profiles: HashMap<Uuid, PublicUser> = users::public_profiles(db, owner, &ids)
+    let people = users::public_profiles(&app.db, owner, &ids).await?;
+    let mut profiles: HashMap<Uuid, PublicUser> = public_views(app, &people, url)
         .await?
-        .iter()
-        .map(|p| (p.id, super::profiles::public_view(p)))
+        .into_iter()
+        .map(|p| (p.id, p))
         .collect();
     Ok(rows
         .into_iter()
@@ -87,7 +94,7 @@ pub async fn list(
         offset,
     )
     .await?;
-    let items = shown(&app.db, caller.user_id, rows).await?;
+    let items = shown(app, caller.user_id, rows, PictureUrl::Signed).await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
     Ok(Page { items, pagination })
 }
@@ -114,16 +121,13 @@ async fn save(
     let row = contacts::one(&tx, owner, user)
         .await?
         .ok_or(ApiError::NotFound("contact"))?;
-    let contact = shown(&app.db, owner, vec![row])
+    let contact = shown(app, owner, vec![row], PictureUrl::Signed)
         .await?
         .pop()
         .ok_or(ApiError::NotFound("contact"))?;
-    events::append_own_event(
-        &tx,
-        owner,
-        &ServerEvent::ContactUpdated(Box::new(contact.clone())),
-    )
-    .await?;
+    let mut told = contact.clone();
+    told.user.profile_picture_url = None;
+    events::append_own_event(&tx, owner, &ServerEvent::ContactUpdated(Box::new(told))).await?;
     tx.commit().await?;
     super::relay::wake(app, "contact:updated").await;
     Ok(contact)
@@ -402,7 +406,7 @@ pub async fn resolve(app: &App, caller: Caller, code: &str) -> Result<PublicUser
     let row = users::public_profile(&app.db, caller.user_id, id)
         .await?
         .ok_or(ApiError::NotFound("contact link"))?;
-    Ok(super::profiles::public_view(&row))
+    public_view(app, &row).await
 }
 
 // --- discovery ---------------------------------------------------------------------------------
@@ -461,7 +465,7 @@ async fn add_found(app: &App, owner: Uuid, found: &[Found]) -> Result<(), ApiErr
     // for hundreds of people at once, the sightlines took a phone sync from 28 ms to 1.5 s.)
     let added = contacts::add_many(&tx, owner, &users, &nicknames, &notes).await?;
     let rows = contacts::some(&tx, owner, &added).await?;
-    let told: Vec<(Uuid, serde_json::Value)> = shown(&app.db, owner, rows)
+    let told: Vec<(Uuid, serde_json::Value)> = shown(app, owner, rows, PictureUrl::Omitted)
         .await?
         .into_iter()
         .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
@@ -583,10 +587,11 @@ pub async fn sync(
         .collect();
     add_found(app, caller.user_id, &users).await?;
     let ids: Vec<Uuid> = found.values().copied().collect();
-    let profiles: HashMap<Uuid, PublicUser> = users::public_profiles(&app.db, caller.user_id, &ids)
+    let people = users::public_profiles(&app.db, caller.user_id, &ids).await?;
+    let profiles: HashMap<Uuid, PublicUser> = public_views(app, &people, PictureUrl::Signed)
         .await?
-        .iter()
-        .map(|p| (p.id, super::profiles::public_view(p)))
+        .into_iter()
+        .map(|p| (p.id, p))
         .collect();
     let mut seen = HashSet::new();
     let matches = sent
@@ -719,11 +724,13 @@ pub async fn import(
 pub async fn export(app: &App, caller: Caller) -> Result<RawFile, ApiError> {
     let rows = contacts::all_with_group_names(&app.db, caller.user_id).await?;
     let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.user_id).collect();
-    let profiles: HashMap<Uuid, PublicUser> = users::public_profiles(&app.db, caller.user_id, &ids)
-        .await?
-        .iter()
-        .map(|p| (p.id, super::profiles::public_view(p)))
-        .collect();
+    // A card names its contact; their picture is not in it.
+    let profiles: HashMap<Uuid, users::PublicRow> =
+        users::public_profiles(&app.db, caller.user_id, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
     let cards: Vec<vcards::ExportedContact<'_>> = rows
         .iter()
         .filter_map(|(row, groups)| {

@@ -490,7 +490,11 @@ pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError
 
 /// Signed URLs that download the objects `keys` of the file `file` for `uploads.url_ttl`: the
 /// CDN's when there is one (`media_cdn`, one signature for them all), else the blob store's own.
-async fn download_urls(app: &App, file: Uuid, keys: &[&str]) -> Result<Vec<String>, ApiError> {
+pub(super) async fn download_urls(
+    app: &App,
+    file: Uuid,
+    keys: &[&str],
+) -> Result<Vec<String>, ApiError> {
     let ttl = app.settings.uploads.url_ttl;
     if let Some(cdn) = &app.settings.media_cdn {
         return Ok(cdn.signed_urls(file, keys, chrono::Utc::now() + ttl));

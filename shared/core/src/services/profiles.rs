@@ -12,7 +12,7 @@ use crate::api::requests::{Patch, UpdateProfileRequest, UserSearchQuery};
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::db::events;
-use crate::db::users::{self, ProfileUpdate, PublicRow};
+use crate::db::users::{self, OwnRow, ProfileUpdate, PublicRow};
 use crate::error::ApiError;
 use crate::App;
 
@@ -30,8 +30,41 @@ fn may_see(row: &PublicRow, audience: Option<Audience>) -> bool {
     }
 }
 
-/// A user as another user sees them.
-pub fn public_view(row: &PublicRow) -> PublicUser {
+/// A user as another user sees them, with a signed URL to their picture when they may see it.
+pub async fn public_view(app: &App, row: &PublicRow) -> Result<PublicUser, ApiError> {
+    let mut user = visible_fields(row);
+    let key = row.picture_key.as_deref();
+    user.profile_picture_url = picture_url(app, user.profile_picture_media_id, key).await?;
+    Ok(user)
+}
+
+/// Whether a view of a user carries a signed URL to their picture: answers do; events do not,
+/// as the log keeps them past the URL's expiry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PictureUrl {
+    Signed,
+    Omitted,
+}
+
+/// The users of `rows` as the viewer sees them, in order ([`public_view`], or without picture
+/// URLs).
+pub async fn public_views(
+    app: &App,
+    rows: &[PublicRow],
+    url: PictureUrl,
+) -> Result<Vec<PublicUser>, ApiError> {
+    let mut users = Vec::with_capacity(rows.len());
+    for row in rows {
+        users.push(match url {
+            PictureUrl::Signed => public_view(app, row).await?,
+            PictureUrl::Omitted => visible_fields(row),
+        });
+    }
+    Ok(users)
+}
+
+/// The fields of `row` its privacy settings and blocks show the viewer (no picture URL yet).
+fn visible_fields(row: &PublicRow) -> PublicUser {
     let picture = may_see(row, row.privacy.profile_picture);
     let about = may_see(row, row.privacy.about);
     let last_seen = may_see(row, row.privacy.last_seen);
@@ -39,7 +72,7 @@ pub fn public_view(row: &PublicRow) -> PublicUser {
         id: row.id,
         username: row.username.clone(),
         display_name: row.display_name.clone(),
-        profile_picture_url: row.profile_picture_url.clone().filter(|_| picture),
+        profile_picture_url: None,
         profile_picture_media_id: row.profile_picture_media_id.filter(|_| picture),
         status: row.status.clone().filter(|_| about),
         about: row.about.clone().filter(|_| about),
@@ -49,13 +82,36 @@ pub fn public_view(row: &PublicRow) -> PublicUser {
     }
 }
 
+/// The caller's own profile as answered: with a signed URL to their picture.
+pub async fn own_view(app: &App, row: OwnRow) -> Result<OwnProfile, ApiError> {
+    let mut profile = row.profile;
+    let key = row.picture_key.as_deref();
+    profile.profile_picture_url = picture_url(app, profile.profile_picture_media_id, key).await?;
+    Ok(profile)
+}
+
+/// A signed URL that downloads a profile's picture `media` (the object `key`), when it has one
+/// ready. Signed URLs expire, so events, which the log keeps, carry none: a client that wants the
+/// picture later asks for the profile or the file again.
+async fn picture_url(
+    app: &App,
+    media: Option<Uuid>,
+    key: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let (Some(media), Some(key)) = (media, key) else {
+        return Ok(None);
+    };
+    Ok(super::media::download_urls(app, media, &[key]).await?.pop())
+}
+
 /// `GET /api/users/profile`.
 #[utoipa::path(get, path = "/api/users/profile", tag = "users", security(("bearer" = [])),
     responses((status = 200, description = "The caller's own profile", body = Envelope<OwnProfile>)))]
 pub async fn own(app: &App, caller: Caller) -> Result<OwnProfile, ApiError> {
-    users::own_profile(&app.db.get().await?, caller.user_id)
+    let row = users::own_profile(&app.db.get().await?, caller.user_id)
         .await?
-        .ok_or(ApiError::NotFound("user"))
+        .ok_or(ApiError::NotFound("user"))?;
+    own_view(app, row).await
 }
 
 /// `GET /api/users/{userId}`.
@@ -69,7 +125,7 @@ pub async fn public(app: &App, caller: Caller, id: Uuid) -> Result<UserView, Api
     let row = users::public_profile(&app.db, caller.user_id, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    Ok(UserView::Public(public_view(&row)))
+    Ok(UserView::Public(public_view(app, &row).await?))
 }
 
 /// `GET /api/users/search?query=&limit=&offset=`.
@@ -83,7 +139,7 @@ pub async fn search(
 ) -> Result<Page<UserSearchResult, OffsetPagination>, ApiError> {
     let (limit, offset) = (q.limit.0, q.offset.0);
     let (rows, total) = users::search(&app.db, caller.user_id, &q.query.0, limit, offset).await?;
-    let found: Vec<PublicUser> = rows.iter().map(public_view).collect();
+    let found = public_views(app, &rows, PictureUrl::Signed).await?;
     let pagination = OffsetPagination::new(limit, offset, found.len(), total);
     Ok(Page {
         items: UserSearchResult {
@@ -144,12 +200,12 @@ pub(super) async fn commit_own_profile_change(
     tx: deadpool_postgres::Transaction<'_>,
     user: Uuid,
 ) -> Result<OwnProfile, ApiError> {
-    let profile = users::own_profile(&tx, user)
+    let row = users::own_profile(&tx, user)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    let event = ServerEvent::ProfileUpdated(Box::new(profile.clone()));
+    let event = ServerEvent::ProfileUpdated(Box::new(row.profile.clone()));
     events::append_own_event(&tx, user, &event).await?;
     tx.commit().await?;
     super::relay::wake(app, event.name()).await;
-    Ok(profile)
+    own_view(app, row).await
 }
