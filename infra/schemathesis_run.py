@@ -48,8 +48,10 @@ BUSINESS_RULE_400 = [
     "POST /api/contacts/sync",
     "POST /api/contacts/import",
     "GET /api/messages/search",
-    # A mute's end already past, or given with an unmute; a pin for a chat archived (or being).
+    # A mute's end already past, or given with an unmute; a pin for a chat archived (or being);
+    # a group's picture given both as `avatarUrl` and `avatarMediaId`.
     "PUT /api/chats/{chatId}",
+    "POST /api/chats",
     # Members, roles and invite links of a 1:1 chat (the seeded `chatId` is one): it is no group.
     "POST /api/chats/{chatId}/participants",
     "DELETE /api/chats/{chatId}/participants/{userId}",

@@ -635,6 +635,166 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
     app.stop().await;
 }
 
+/// A group's picture can be an image uploaded to Banter (`avatarMediaId`): `avatarUrl` then
+/// answers a signed URL to its 400-pixel WebP in the chat, the chat list and the invite link's
+/// preview; events name the file, not a URL; its members may read the file and nobody else; a
+/// former member keeps the picture they left with; and housekeeping leaves the file alone even
+/// when the message it was sent in is deleted for everyone.
+#[tokio::test]
+async fn a_group_picture_uploaded_to_banter_is_shown_by_signed_url() {
+    use banter_core::services::media::sweep;
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let first = png(900, 600, [20, 120, 220]);
+    let request = json!({ "fileName": "g.png", "fileType": "image", "fileSize": first.len() });
+    let first_file = upload(&app, &alice, request, &first).await;
+    processed(&app, &alice, &first_file).await;
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "Pictures", "participantIds": [bob.id],
+                    "avatarUrl": "https://example.com/g.png", "avatarMediaId": first_file }),
+        )
+        .await;
+    assert_eq!(status, 400, "one picture or the other: {body}");
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "Pictures", "participantIds": [bob.id],
+                    "avatarMediaId": first_file }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let chat = body["data"]["id"].as_str().unwrap().to_owned();
+    let shown = download(&app, &body["data"]["avatarUrl"]).await;
+    let medium = decode(&shown);
+    assert_eq!((medium.width(), medium.height()), (400, 267));
+    let (_, list) = app.get("/api/chats", Some(&bob.access)).await;
+    let listed = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == chat.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["avatarMediaId"], first_file.as_str(), "{listed}");
+    assert_eq!(download(&app, &listed["avatarUrl"]).await, shown);
+    let media_status = |user: &User, file: &str| {
+        let (app, path, token) = (&app, format!("/api/media/{file}"), user.access.clone());
+        async move { app.get(&path, Some(&token)).await.0 }
+    };
+    assert_eq!(media_status(&bob, &first_file).await, 200, "a member");
+    assert_eq!(media_status(&carol, &first_file).await, 404, "nobody else");
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &bob.access,
+            json!({ "avatarMediaId": first_file }),
+        )
+        .await;
+    assert_eq!(status, 403, "admins edit this group's info: {body}");
+
+    // A picture sent in the chat becomes its picture; the members are told its file.
+    let second = png(300, 300, [250, 200, 0]);
+    let request = json!({ "fileName": "s.png", "fileType": "image", "fileSize": second.len(),
+                          "chatId": chat });
+    let second_file = upload(&app, &alice, request, &second).await;
+    processed(&app, &alice, &second_file).await;
+    let (status, sent) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "pic", "type": "image", "mediaId": second_file }),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &alice.access,
+            json!({ "avatarMediaId": second_file }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let told = bob_ws.next_event("chat:updated").await;
+    assert_eq!(
+        told["data"]["avatarMediaId"],
+        second_file.as_str(),
+        "{told}"
+    );
+    assert!(told["data"].get("avatarUrl").is_none(), "{told}");
+    assert_eq!(told["data"]["changed"], json!(["avatarUrl"]), "{told}");
+    let (status, link) = app
+        .post(
+            &format!("/api/chats/{chat}/invite-link"),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let code = link["data"]["code"].as_str().unwrap();
+    let (_, preview) = app
+        .get(&format!("/api/invites/{code}"), Some(&carol.access))
+        .await;
+    let second_shown = download(&app, &preview["data"]["avatarUrl"]).await;
+    assert_eq!(decode(&second_shown).width(), 300);
+
+    // Bob leaves with that picture; the group moves on to an outside address.
+    let (status, body) = app
+        .delete(&format!("/api/chats/{chat}"), &bob.access, json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &alice.access,
+            json!({ "avatarUrl": "https://example.com/group.png" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["data"]["avatarUrl"], &body["data"]["avatarMediaId"]),
+        (&json!("https://example.com/group.png"), &Value::Null)
+    );
+    let (_, kept) = app
+        .get(&format!("/api/chats/{chat}"), Some(&bob.access))
+        .await;
+    assert_eq!(
+        kept["data"]["avatarMediaId"],
+        second_file.as_str(),
+        "{kept}"
+    );
+    assert_eq!(
+        download(&app, &kept["data"]["avatarUrl"]).await,
+        second_shown
+    );
+    assert_eq!(media_status(&bob, &second_file).await, 200, "as he left it");
+    assert_eq!(
+        media_status(&bob, &first_file).await,
+        404,
+        "no longer his group's"
+    );
+
+    // Its message deleted for everyone, the file stays: it is still a picture.
+    let message = sent["data"]["id"].as_str().unwrap();
+    let (status, body) = app
+        .delete(
+            &format!("/api/chats/{chat}/messages/{message}"),
+            &alice.access,
+            json!({ "deleteForEveryone": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    sweep(app.app()).await.unwrap();
+    assert_eq!(media_status(&bob, &second_file).await, 200, "not swept");
+    app.stop().await;
+}
+
 /// A file whose worker stopped without an outcome (crashed, or ran out of time or memory) and
 /// that no retry took over is failed by the scheduled run once it has said nothing for
 /// `media_processing_stale`, and the chat it was sent to is told: it does not show as

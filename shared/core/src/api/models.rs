@@ -995,7 +995,12 @@ pub struct InvitePreview {
     pub chat_id: Uuid,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// The group's picture: an outside `https://` address, or a signed, expiring URL to the
+    /// 400-pixel WebP of a picture uploaded to Banter (`avatarMediaId`; null in events, which
+    /// outlive the signature).
     pub avatar_url: Option<String>,
+    /// The group's picture's file, when it was uploaded to Banter.
+    pub avatar_media_id: Option<Uuid>,
     pub participant_count: i64,
     /// Joining asks the admins first.
     pub require_approval: bool,
@@ -1119,7 +1124,12 @@ pub struct ChatDetails {
     /// contact nickname), else the name they give themselves, else their username.
     pub name: Option<String>,
     pub description: Option<String>,
+    /// The group's picture: an outside `https://` address, or a signed, expiring URL to the
+    /// 400-pixel WebP of a picture uploaded to Banter (`avatarMediaId`; null in events, which
+    /// outlive the signature).
     pub avatar_url: Option<String>,
+    /// The group's picture's file, when it was uploaded to Banter.
+    pub avatar_media_id: Option<Uuid>,
     pub participants: Vec<Participant>,
     pub settings: ChatSettings,
     /// A group's permissions (absent for a 1:1 chat).
@@ -1225,7 +1235,12 @@ pub struct ChatSummary {
     pub name: Option<String>,
     #[serde(rename = "type")]
     pub kind: ChatType,
+    /// The group's picture: an outside `https://` address, or a signed, expiring URL to the
+    /// 400-pixel WebP of a picture uploaded to Banter (`avatarMediaId`; null in events, which
+    /// outlive the signature).
     pub avatar_url: Option<String>,
+    /// The group's picture's file, when it was uploaded to Banter.
+    pub avatar_media_id: Option<Uuid>,
     pub last_message: Option<LastMessage>,
     pub unread_count: i64,
     /// An unread message mentions the caller (the list shows "@").

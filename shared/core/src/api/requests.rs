@@ -621,9 +621,13 @@ pub enum CreateChatRequest {
         #[serde(default = "default_none")]
         #[schema(value_type = Option<String>, max_length = 2048)]
         description: Option<DisplayText<2048>>,
-        /// The group's picture (`https://`).
+        /// The group's picture, an outside `https://` address; or
         #[serde(default)]
         avatar_url: Option<AvatarUrl>,
+        /// the group's picture, an image the caller uploaded (its URL is signed when the chat
+        /// is answered). Not both.
+        #[serde(default = "default_none")]
+        avatar_media_id: Option<Uuid>,
     },
 }
 
@@ -647,10 +651,15 @@ pub struct UpdateChatRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub description: Patch<DisplayText<2048>>,
-    /// The group's picture (`https://`); null clears it.
+    /// The group's picture, an outside `https://` address; null clears the picture.
     #[serde(default)]
     #[schema(value_type = Option<AvatarUrl>)]
     pub avatar_url: Patch<AvatarUrl>,
+    /// The group's picture, an image the caller uploaded (`avatarUrl` then answers a signed URL
+    /// to it); null clears the picture. Not with `avatarUrl`.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub avatar_media_id: Patch<Uuid>,
     #[serde(default, deserialize_with = "optional_object")]
     pub settings: Option<ChatSettingsPatch>,
     /// Who may send, edit the info, add members (the group's admins change these).
@@ -705,7 +714,10 @@ impl<'de> Deserialize<'de> for DisappearingTimer {
 impl UpdateChatRequest {
     /// Whether it changes the group's name, description or picture.
     pub fn changes_group_info(&self) -> bool {
-        self.name.is_some() || !self.description.is_keep() || !self.avatar_url.is_keep()
+        self.name.is_some()
+            || !self.description.is_keep()
+            || !self.avatar_url.is_keep()
+            || !self.avatar_media_id.is_keep()
     }
 
     /// Whether it sets the disappearing-messages timer.

@@ -1178,9 +1178,14 @@ pub struct ChatUpdated {
     /// The new description (absent when it was cleared or did not change: see `changed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The new picture (absent when it was cleared or did not change: see `changed`).
+    /// The new picture, an outside address (absent when it was cleared or did not change: see
+    /// `changed`, which says `avatarUrl` for either kind of picture).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
+    /// The new picture's file, when it was uploaded to Banter (its signed URL comes with
+    /// `GET /api/chats/{chatId}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_media_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<ChatSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,7 @@ use crate::api::models::{
     Allowed, CallEndReason, CallKind, ChatDetails, ChatSettings, ChatSummary, ChatType,
     GroupPermissions, InvitationListed, LastMessage, Participant, ParticipantRole, Timestamp,
 };
-use crate::api::requests::UpdateChatRequest;
+use crate::api::requests::{Patch, UpdateChatRequest};
 use crate::api::ws::{
     ChatCleared, ChatDeleted, ChatInvitation, ChatUpdated, JoinRequestOutcome, JoinedParticipant,
     ParticipantJoined, ParticipantLeft, ParticipantRoleChanged, ServerEvent,
@@ -259,23 +259,35 @@ pub async fn current_member_ids(
         .collect())
 }
 
+/// A group's picture as stored: an outside address or the file of an uploaded image (one, or
+/// neither).
+type Picture = (Option<String>, Option<Uuid>);
+
 /// A new group with its creator as admin and `members` as members.
 pub async fn create_group(
     db: &Db,
     creator: Uuid,
     name: &str,
     description: Option<&str>,
-    avatar_url: Option<&str>,
+    avatar: (Option<&str>, Option<Uuid>),
     members: &[Uuid],
     invitees: &[Uuid],
 ) -> Result<Uuid, ApiError> {
     let chat_id = Uuid::now_v7();
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
+    let (avatar_url, avatar_media_id) = avatar;
     tx.execute(
-        "INSERT INTO chats (id, type, name, description, avatar_url, created_by)
-         VALUES ($1, 'group', $2, $3, $4, $5)",
-        &[&chat_id, &name, &description, &avatar_url, &creator],
+        "INSERT INTO chats (id, type, name, description, avatar_url, avatar_media_id, created_by)
+         VALUES ($1, 'group', $2, $3, $4, $5, $6)",
+        &[
+            &chat_id,
+            &name,
+            &description,
+            &avatar_url,
+            &avatar_media_id,
+            &creator,
+        ],
     )
     .await?;
     tx.execute(
@@ -478,7 +490,7 @@ pub async fn details(
         .prepare_cached(&format!(
             // A former member sees the chat as it was when they left (`ChatDetails.leftAt`).
             "SELECT c.type, {name} AS name, ({other_name}) AS other_name, {description} AS description,
-                    {avatar_url} AS avatar_url, c.created_at,
+                    {avatar_url} AS avatar_url, {avatar_media_id} AS avatar_media_id, c.created_at,
                     coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
                     {timer} AS disappearing_seconds, me.left_at,
                     {SETTINGS_COLUMNS},
@@ -492,6 +504,7 @@ pub async fn details(
             other_name = other_name("$2"),
             description = super::group_as_seen("me", "c", "description"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
+            avatar_media_id = super::group_as_seen("me", "c", "avatar_media_id"),
             timer = super::group_as_seen("me", "c", "disappearing_seconds"),
             send = super::group_as_seen("me", "c", "send_permission"),
             edit_info = super::group_as_seen("me", "c", "edit_info_permission"),
@@ -536,6 +549,7 @@ pub async fn details(
         name,
         description: c.get("description"),
         avatar_url: c.get("avatar_url"),
+        avatar_media_id: c.get("avatar_media_id"),
         participants,
         settings: settings_row(&c),
         permissions: (kind == ChatType::Group).then(|| permissions_row(&c)),
@@ -633,6 +647,7 @@ pub async fn list(
              )
              SELECT c.id, c.type, page.active_at AS updated_at, page.total,
                     {name} AS name, {avatar_url} AS avatar_url,
+                    {avatar_media_id} AS avatar_media_id,
                     (SELECT count(*) FROM chat_participants p
                       WHERE p.chat_id = c.id AND {member_then}) AS participant_count,
                     ({other_name}) AS other_name,
@@ -677,6 +692,7 @@ pub async fn list(
             to_self = super::note_to_self("c"),
             name = super::group_as_seen("me", "c", "name"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
+            avatar_media_id = super::group_as_seen("me", "c", "avatar_media_id"),
             not_expired = super::not_expired("m"),
         ))
         .await?;
@@ -719,6 +735,7 @@ pub async fn list(
                 name,
                 kind,
                 avatar_url: r.get("avatar_url"),
+                avatar_media_id: r.get("avatar_media_id"),
                 last_message,
                 unread_count: r.get("unread_count"),
                 unread_mention: r.get("unread_mention"),
@@ -1085,6 +1102,7 @@ pub(super) async fn leave_group(
     tx.execute(
         "UPDATE chat_participants p SET left_seq = s.last_seq, left_name = c.name,
                 left_description = c.description, left_avatar_url = c.avatar_url,
+                left_avatar_media_id = c.avatar_media_id,
                 left_disappearing_seconds = c.disappearing_seconds,
                 left_send_permission = c.send_permission,
                 left_edit_info_permission = c.edit_info_permission,
@@ -1344,7 +1362,7 @@ pub(super) async fn append_system_message(
                  SELECT (SELECT username FROM users WHERE id = $3) AS actor,
                         (SELECT username FROM users WHERE id = $4) AS target,
                         c.name AS chat, c.description IS NULL AS no_description,
-                        c.avatar_url IS NULL AS no_avatar,
+                        c.avatar_url IS NULL AND c.avatar_media_id IS NULL AS no_avatar,
                         ($6::jsonb ->> 'disappearingSeconds')::int AS timer,
                         CASE $6::jsonb ->> 'kind' WHEN 'video' THEN 'video' ELSE 'voice' END AS call_kind,
                         ($6::jsonb ->> 'durationSeconds')::int AS call_seconds
@@ -1553,34 +1571,34 @@ pub async fn update(
     let info = request.changes_group_info();
     let name = request.name.map(|n| n.as_str().to_owned());
     let description = request.description.into_option();
-    let avatar = request.avatar_url.into_option();
+    // One picture or the other (`services::chats::update` refuses both): either one set
+    // replaces the picture, either one null clears it.
+    let avatar: Option<Picture> = match (request.avatar_url, request.avatar_media_id) {
+        (Patch::Set(url), _) => Some((Some(url.as_str().to_owned()), None)),
+        (_, Patch::Set(file)) => Some((None, Some(file))),
+        (Patch::Clear, _) | (_, Patch::Clear) => Some((None, None)),
+        (Patch::Keep, Patch::Keep) => None,
+    };
     if info {
         // The group's row is locked (`lock_group`): what it holds is what this changes. Only
         // what differs counts (a client may send the whole form again).
         let before = tx
             .query_one(
-                "SELECT name, description, avatar_url FROM chats WHERE id = $1",
+                "SELECT name, description, avatar_url, avatar_media_id FROM chats WHERE id = $1",
                 &[&chat_id],
             )
             .await?;
-        let (old_name, old_description, old_avatar): (
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        ) = (
+        let (old_name, old_description, old_avatar): (Option<String>, Option<String>, Picture) = (
             before.get("name"),
             before.get("description"),
-            before.get("avatar_url"),
+            (before.get("avatar_url"), before.get("avatar_media_id")),
         );
         let new_name = name.or_else(|| old_name.clone());
         let new_description = match description {
             Some(d) => d.and_then(|d| d.into_inner()),
             None => old_description.clone(),
         };
-        let new_avatar = match avatar {
-            Some(a) => a.map(|a| a.as_str().to_owned()),
-            None => old_avatar.clone(),
-        };
+        let new_avatar = avatar.unwrap_or_else(|| old_avatar.clone());
         let (name_changed, description_changed, avatar_changed) = (
             new_name != old_name,
             new_description != old_description,
@@ -1602,15 +1620,23 @@ pub async fn update(
             .collect();
         if !changed.is_empty() {
             tx.execute(
-                "UPDATE chats SET name = $2, description = $3, avatar_url = $4 WHERE id = $1",
-                &[&chat_id, &new_name, &new_description, &new_avatar],
+                "UPDATE chats SET name = $2, description = $3, avatar_url = $4, avatar_media_id = $5
+                 WHERE id = $1",
+                &[
+                    &chat_id,
+                    &new_name,
+                    &new_description,
+                    &new_avatar.0,
+                    &new_avatar.1,
+                ],
             )
             .await?;
             // The new values of what changed (a cleared one is absent: see `changed`).
             let update = ChatUpdated {
                 name: new_name.filter(|_| name_changed),
                 description: new_description.filter(|_| description_changed),
-                avatar_url: new_avatar.filter(|_| avatar_changed),
+                avatar_url: new_avatar.0.filter(|_| avatar_changed),
+                avatar_media_id: new_avatar.1.filter(|_| avatar_changed),
                 ..ChatUpdated::default()
             };
             publish_update(&tx, chat_id, user, &changed, update).await?;

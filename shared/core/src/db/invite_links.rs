@@ -105,7 +105,7 @@ pub async fn preview(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT c.id, c.name, c.description, c.avatar_url, l.require_approval,
+            "SELECT c.id, c.name, c.description, c.avatar_url, c.avatar_media_id, l.require_approval,
                     (SELECT count(*) FROM chat_participants p
                       WHERE p.chat_id = c.id AND p.left_at IS NULL) AS members,
                     EXISTS (SELECT 1 FROM chat_participants p
@@ -125,6 +125,7 @@ pub async fn preview(
                 name: r.get("name"),
                 description: r.get("description"),
                 avatar_url: r.get("avatar_url"),
+                avatar_media_id: r.get("avatar_media_id"),
                 participant_count: r.get("members"),
                 require_approval: r.get("require_approval"),
                 already_member: r.get("member"),

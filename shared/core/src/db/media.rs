@@ -137,9 +137,9 @@ pub async fn own_by_key(db: &Db, key: &str, uploader: Uuid) -> Result<Option<Med
 /// A file as `viewer` may see it: their own upload; a file a message shows them (in their
 /// history of its chat: a member, or a former member who kept the chat and it came before they
 /// left; sent after they joined and after they cleared the chat, not hidden, not from someone
-/// they block, not deleted for everyone, not a view-once they opened: `db::sees_message`); or
-/// someone's profile picture, unless that someone blocks them. An infected file is seen by no
-/// one.
+/// they block, not deleted for everyone, not a view-once they opened: `db::sees_message`);
+/// someone's profile picture, unless that someone blocks them; or the picture of a group they
+/// are in (or left with that picture, and kept). An infected file is seen by no one.
 pub async fn visible(
     client: &impl GenericClient,
     id: Uuid,
@@ -171,13 +171,42 @@ pub async fn visible(
                                    WHERE c.user_id = u.id AND c.related_user_id = $2
                                      AND c.relationship_type = 'contact')
                                ELSE true
-                           END))",
+                           END)
+                 OR EXISTS (
+                     -- A group's picture, to its members, and to former members who keep the
+                     -- group as it was when they left (as `GET /api/chats/{{chatId}}` shows it).
+                     SELECT 1 FROM chats c
+                     JOIN chat_participants p ON p.chat_id = c.id AND p.user_id = $2
+                     WHERE c.avatar_media_id = f.id AND p.left_at IS NULL)
+                 OR EXISTS (
+                     SELECT 1 FROM chat_participants p
+                     WHERE p.left_avatar_media_id = f.id AND p.user_id = $2
+                       AND p.left_at IS NOT NULL AND {reads}))",
             sees = super::sees_message("p", "$2", "m"),
             not_expired = super::not_expired("m"),
+            reads = super::reads_the_chat("p"),
         ))
         .await?;
     let row = client.query_opt(&stmt, &[&id, &viewer]).await?;
     Ok(row.as_ref().map(MediaRow::from_row))
+}
+
+/// The object each of `files` shows as a picture (a profile's, a group's icon): its 400-pixel
+/// WebP, else its copy without metadata, else the upload; only for files processed and clean.
+pub async fn picture_keys(db: &Db, files: &[Uuid]) -> Result<Vec<(Uuid, String)>, ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, coalesce(variants->>'medium', variants->>'original', file_key) AS key
+             FROM media_files WHERE id = ANY($1) AND status = 'completed' AND NOT infected",
+        )
+        .await?;
+    Ok(client
+        .query(&stmt, &[&files])
+        .await?
+        .iter()
+        .map(|r| (r.get("id"), r.get("key")))
+        .collect())
 }
 
 /// The multipart upload is finished or abandoned: forget its id.
@@ -373,8 +402,8 @@ pub async fn fail_abandoned(
         .collect())
 }
 
-/// Files no message shows and that are nobody's profile picture, which were either released
-/// (their message was deleted for everyone or disappeared) or never claimed within
+/// Files no message shows and that are no profile's or group's picture, which were either
+/// released (their message was deleted for everyone or disappeared) or never claimed within
 /// `unclaimed_secs`. Deletes their rows (at most `limit`); returns for each its blob keys
 /// (original and variants) and its open multipart upload.
 pub async fn sweep(
@@ -391,6 +420,9 @@ pub async fn sweep(
                  WHERE (g.released_at IS NOT NULL OR g.created_at < now() - make_interval(secs => $1))
                    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.media_id = g.id)
                    AND NOT EXISTS (SELECT 1 FROM users u WHERE u.profile_picture_media_id = g.id)
+                   AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.avatar_media_id = g.id)
+                   AND NOT EXISTS (SELECT 1 FROM chat_participants p
+                                   WHERE p.left_avatar_media_id = g.id)
                  LIMIT $2
                  FOR UPDATE SKIP LOCKED)
              RETURNING f.file_key, f.upload_id,

@@ -129,35 +129,18 @@ pub async fn set_suspension(
         .map(|r| r.get("changed")))
 }
 
-/// The key of the object a profile's picture shows (of the user `u`): its 400-pixel WebP, else
-/// its copy without metadata, else the upload; only once its file is processed and clean.
-const PICTURE_KEY: &str =
-    "(SELECT coalesce(f.variants->>'medium', f.variants->>'original', f.file_key)
-       FROM media_files f
-      WHERE f.id = u.profile_picture_media_id AND f.status = 'completed' AND NOT f.infected)
-     AS picture_key";
-
-const PROFILE_COLUMNS: &str = "u.id, u.email, u.email_verified, u.username, u.phone, u.display_name, \
-     u.status, u.about, u.last_seen, u.is_online, u.privacy_settings, u.notification_settings, u.created_at, \
-     u.updated_at, u.profile_picture_media_id, u.phone_verified, u.totp_enabled";
-
-/// The caller's own profile as stored: the URL of its picture is signed when it is answered
-/// (`services::profiles::own_view`).
-pub struct OwnRow {
-    /// Every field, `profilePictureUrl` empty.
-    pub profile: OwnProfile,
-    /// What the picture shows (`PICTURE_KEY`).
-    pub picture_key: Option<String>,
-}
+const PROFILE_COLUMNS: &str = "id, email, email_verified, username, phone, display_name, \
+     status, about, last_seen, is_online, privacy_settings, notification_settings, created_at, updated_at, \
+     profile_picture_media_id, phone_verified, totp_enabled";
 
 /// The caller's own profile (every field).
 pub async fn own_profile(
     client: &impl GenericClient,
     id: Uuid,
-) -> Result<Option<OwnRow>, ApiError> {
+) -> Result<Option<OwnProfile>, ApiError> {
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT {PROFILE_COLUMNS}, {PICTURE_KEY} FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL"
+            "SELECT {PROFILE_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
         ))
         .await?;
     Ok(client
@@ -166,17 +149,18 @@ pub async fn own_profile(
         .map(|r| own_profile_row(&r)))
 }
 
-fn own_profile_row(r: &Row) -> OwnRow {
+fn own_profile_row(r: &Row) -> OwnProfile {
     let Json(privacy_settings) = r.get::<_, Json<PrivacySettings>>("privacy_settings");
     let Json(notification_settings) =
         r.get::<_, Json<NotificationSettings>>("notification_settings");
-    let profile = OwnProfile {
+    OwnProfile {
         id: r.get("id"),
         email: r.get("email"),
         is_verified: r.get("email_verified"),
         username: r.get("username"),
         phone: r.get("phone"),
         display_name: r.get("display_name"),
+        // Signed when answered (`services::profiles::own_view`).
         profile_picture_url: None,
         profile_picture_media_id: r.get("profile_picture_media_id"),
         phone_verified: r.get("phone_verified"),
@@ -191,10 +175,6 @@ fn own_profile_row(r: &Row) -> OwnRow {
         notification_settings,
         created_at: Timestamp(r.get("created_at")),
         updated_at: Timestamp(r.get("updated_at")),
-    };
-    OwnRow {
-        profile,
-        picture_key: r.get("picture_key"),
     }
 }
 
@@ -423,8 +403,6 @@ pub struct PublicRow {
     pub username: String,
     pub display_name: Option<String>,
     pub profile_picture_media_id: Option<Uuid>,
-    /// What the picture shows (`PICTURE_KEY`), before privacy is applied.
-    pub picture_key: Option<String>,
     pub status: Option<String>,
     pub about: Option<String>,
     pub last_seen: Option<Timestamp>,
@@ -433,7 +411,7 @@ pub struct PublicRow {
     pub standing: super::relationships::Standing,
 }
 
-const PUBLIC_COLUMNS: &str = "u.id, u.username, u.display_name, u.profile_picture_media_id,
+const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_picture_media_id,
         u.status, u.about, u.last_seen, u.is_online, u.privacy_settings,
         EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'contact')
             AS viewer_is_contact,
@@ -441,7 +419,8 @@ const PUBLIC_COLUMNS: &str = "u.id, u.username, u.display_name, u.profile_pictur
             AS blocked_by_target,
         EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = $1 AND r.related_user_id = u.id AND r.relationship_type = 'blocked')
             AS viewer_blocked_target,
-        count(*) OVER () AS total";
+        count(*) OVER () AS total
+     FROM users u";
 
 fn public_row(r: &Row) -> PublicRow {
     PublicRow {
@@ -449,7 +428,6 @@ fn public_row(r: &Row) -> PublicRow {
         username: r.get("username"),
         display_name: r.get("display_name"),
         profile_picture_media_id: r.get("profile_picture_media_id"),
-        picture_key: r.get("picture_key"),
         status: r.get("status"),
         about: r.get("about"),
         last_seen: r
@@ -473,9 +451,7 @@ pub async fn public_profiles(
 ) -> Result<Vec<PublicRow>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {PUBLIC_COLUMNS}, {PICTURE_KEY} FROM users u WHERE u.id = ANY($2)"
-        ))
+        .prepare_cached(&format!("{PUBLIC_SELECT} WHERE u.id = ANY($2)"))
         .await?;
     Ok(client
         .query(&stmt, &[&viewer, &ids])
@@ -493,7 +469,7 @@ pub async fn public_profile(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT {PUBLIC_COLUMNS}, {PICTURE_KEY} FROM users u WHERE u.id = $2 AND u.deleted_at IS NULL"
+            "{PUBLIC_SELECT} WHERE u.id = $2 AND u.deleted_at IS NULL"
         ))
         .await?;
     Ok(client
@@ -517,8 +493,7 @@ pub async fn search(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT {PUBLIC_COLUMNS}, {PICTURE_KEY} FROM users u
-             WHERE u.deleted_at IS NULL AND u.suspended_at IS NULL AND u.id <> $1
+            "{PUBLIC_SELECT} WHERE u.deleted_at IS NULL AND u.suspended_at IS NULL AND u.id <> $1
                AND u.username LIKE $2
                AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                WHERE b.user_id = u.id AND b.related_user_id = $1 AND b.relationship_type = 'blocked')

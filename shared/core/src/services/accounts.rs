@@ -201,10 +201,10 @@ pub async fn login(
     };
     let start = SessionStart::Login { new_device };
     let (tokens, session) = start_session(app, user_id, body.remember_me, device, start).await?;
-    let row = users::own_profile(&app.db.get().await?, user_id)
+    let profile = users::own_profile(&app.db.get().await?, user_id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    let profile = super::profiles::own_view(app, row).await?;
+    let profile = super::profiles::own_view(app, profile).await?;
     if new_device {
         email_new_login(app, &profile, &session).await;
     }

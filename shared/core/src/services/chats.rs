@@ -7,7 +7,7 @@ use crate::api::models::{
     InvitationDeclined, InvitationListed, OffsetPagination, Page, PageEnvelope, ParticipantRole,
 };
 use crate::api::requests::{
-    ChatListQuery, ChatSettingsPatch, ClearChatRequest, CreateChatRequest, UpdateChatRequest,
+    ChatListQuery, ChatSettingsPatch, ClearChatRequest, CreateChatRequest, Patch, UpdateChatRequest,
 };
 use crate::auth::tokens::Caller;
 use crate::db::chats::{ChatChange, InvitationAnswer, MAX_PINNED_CHATS};
@@ -46,7 +46,17 @@ pub async fn create(
             name,
             description,
             avatar_url,
-        } => (participant_ids, Some((name, description, avatar_url))),
+            avatar_media_id,
+        } => {
+            if avatar_url.is_some() && avatar_media_id.is_some() {
+                return Err(both_pictures());
+            }
+            if let Some(file) = avatar_media_id {
+                picture_of_the_caller(app, caller, file).await?;
+            }
+            let avatar = (avatar_url, avatar_media_id);
+            (participant_ids, Some((name, description, avatar)))
+        }
     };
     let named_self = ids.contains(&caller.user_id);
     let mut others: Vec<Uuid> = Vec::with_capacity(ids.len());
@@ -100,7 +110,7 @@ pub async fn create(
             tx.commit().await?;
             (opened.chat_id, opened.created, opened.announced)
         }
-        Some((name, description, avatar_url)) => {
+        Some((name, description, (avatar_url, avatar_media_id))) => {
             if !relationships::blocking(&app.db, caller.user_id, &others)
                 .await?
                 .is_empty()
@@ -124,7 +134,7 @@ pub async fn create(
                 caller.user_id,
                 name.as_str(),
                 description.as_deref(),
-                avatar_url.as_ref().map(AvatarUrl::as_str),
+                (avatar_url.as_ref().map(AvatarUrl::as_str), avatar_media_id),
                 &members,
                 &invitees,
             )
@@ -144,6 +154,20 @@ pub async fn create(
     }
     let chat = with_participant_views(app, caller, chat).await?;
     Ok(Opened { chat, created })
+}
+
+/// A group has one picture: an outside address or an uploaded image.
+fn both_pictures() -> ApiError {
+    ApiError::Validation("send `avatarUrl` or `avatarMediaId`, not both".into())
+}
+
+/// A group's picture `file` must be an image the caller uploaded (404, as a file they may not
+/// see, otherwise).
+async fn picture_of_the_caller(app: &App, caller: Caller, file: Uuid) -> Result<(), ApiError> {
+    match users::owns_image(&app.db, caller.user_id, file).await? {
+        true => Ok(()),
+        false => Err(ApiError::NotFound("media")),
+    }
 }
 
 /// `GET /api/chats/invitations`: the group invitations waiting for the caller's answer, newest
@@ -218,6 +242,7 @@ async fn with_participant_views(
     caller: Caller,
     mut chat: ChatDetails,
 ) -> Result<ChatDetails, ApiError> {
+    super::media::sign_pictures(app, [(chat.avatar_media_id, &mut chat.avatar_url)]).await?;
     let ids: Vec<Uuid> = chat.participants.iter().map(|p| p.id).collect();
     let mut rows = users::public_profiles(&app.db, caller.user_id, &ids).await?;
     for row in rows.iter_mut().filter(|r| r.id == caller.user_id) {
@@ -245,8 +270,12 @@ pub async fn list(
 ) -> Result<Page<Vec<ChatSummary>, OffsetPagination>, ApiError> {
     let (limit, offset) = (q.limit.0, q.offset.0);
     let search = q.search.as_ref().map(|s| s.0.as_str());
-    let (page, total) =
+    let (mut page, total) =
         chats::list(&app.db, caller.user_id, limit, offset, q.archived, search).await?;
+    let pictures = page
+        .iter_mut()
+        .map(|c| (c.avatar_media_id, &mut c.avatar_url));
+    super::media::sign_pictures(app, pictures).await?;
     let pagination = OffsetPagination::new(limit, offset, page.len(), total);
     Ok(Page {
         items: page,
@@ -309,6 +338,12 @@ pub async fn update(
         return Err(ApiError::PermissionDenied(
             "in this group, admins change its name and description".into(),
         ));
+    }
+    if !body.avatar_url.is_keep() && !body.avatar_media_id.is_keep() {
+        return Err(both_pictures());
+    }
+    if let Patch::Set(file) = body.avatar_media_id {
+        picture_of_the_caller(app, caller, file).await?;
     }
     let actor = chats::Acting {
         user: caller.user_id,

@@ -274,7 +274,7 @@ async fn current_email(app: &App, user: Uuid) -> Result<Email, ApiError> {
     let client = app.db.get().await?;
     let stored = users::own_profile(&client, user)
         .await?
-        .map(|row| row.profile.email)
+        .map(|profile| profile.email)
         .ok_or(ApiError::NotFound("user"))?;
     Email::parse(&stored)
         .map_err(|_| ApiError::Internal("a stored email address does not parse".into()))

@@ -76,10 +76,10 @@ pub async fn export(app: &App, caller: Caller) -> Result<ExportAnswer, ApiError>
 
 /// Everything Banter holds about the caller.
 async fn collect_export(app: &App, caller: Caller) -> Result<AccountExport, ApiError> {
-    let row = users::own_profile(&app.db.get().await?, caller.user_id)
+    let profile = users::own_profile(&app.db.get().await?, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    let profile = super::profiles::own_view(app, row).await?;
+    let profile = super::profiles::own_view(app, profile).await?;
     let sessions = sessions::list(&app.db, caller).await?;
     let related = |kind: &'static str| async move {
         Ok::<_, ApiError>(

@@ -164,7 +164,11 @@ pub async fn preview(app: &App, caller: Caller, code: &str) -> Result<InvitePrev
     match invite_links::preview(&app.db, code, caller.user_id).await? {
         None => Err(ApiError::NotFound("invite link")),
         Some((_, true)) => Err(cannot_join()),
-        Some((group, false)) => Ok(group),
+        Some((mut group, false)) => {
+            let picture = (group.avatar_media_id, &mut group.avatar_url);
+            super::media::sign_pictures(app, [picture]).await?;
+            Ok(group)
+        }
     }
 }
 

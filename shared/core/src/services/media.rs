@@ -4,7 +4,7 @@
 //! (S3 `ObjectCreated`); it reports through [`publish_status`], into the uploader's event
 //! stream (`media:processing:*`), and its outcome to the chat where a message shows the file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -504,6 +504,33 @@ pub(super) async fn download_urls(
         urls.push(app.ports.blobs.presign_get(key, ttl.as_secs()).await?);
     }
     Ok(urls)
+}
+
+/// Give each `url` whose `file` is named a signed URL to the picture that file shows (a
+/// profile's picture, a group's icon: [`media::picture_keys`]), when the file is processed and
+/// clean; one query for them all.
+pub async fn sign_pictures<'a>(
+    app: &App,
+    pictures: impl IntoIterator<Item = (Option<Uuid>, &'a mut Option<String>)>,
+) -> Result<(), ApiError> {
+    let pictures: Vec<(Uuid, &mut Option<String>)> = pictures
+        .into_iter()
+        .filter_map(|(file, url)| Some((file?, url)))
+        .collect();
+    if pictures.is_empty() {
+        return Ok(());
+    }
+    let files: Vec<Uuid> = pictures.iter().map(|(file, _)| *file).collect();
+    let keys: HashMap<Uuid, String> = media::picture_keys(&app.db, &files)
+        .await?
+        .into_iter()
+        .collect();
+    for (file, url) in pictures {
+        if let Some(key) = keys.get(&file) {
+            *url = download_urls(app, file, &[key]).await?.pop();
+        }
+    }
+    Ok(())
 }
 
 /// A file without URLs (signed URLs expire, so events, which the log keeps, carry none).

@@ -12,7 +12,7 @@ use crate::api::requests::{Patch, UpdateProfileRequest, UserSearchQuery};
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::db::events;
-use crate::db::users::{self, OwnRow, ProfileUpdate, PublicRow};
+use crate::db::users::{self, ProfileUpdate, PublicRow};
 use crate::error::ApiError;
 use crate::App;
 
@@ -32,33 +32,30 @@ fn may_see(row: &PublicRow, audience: Option<Audience>) -> bool {
 
 /// A user as another user sees them, with a signed URL to their picture when they may see it.
 pub async fn public_view(app: &App, row: &PublicRow) -> Result<PublicUser, ApiError> {
-    let mut user = visible_fields(row);
-    let key = row.picture_key.as_deref();
-    user.profile_picture_url = picture_url(app, user.profile_picture_media_id, key).await?;
-    Ok(user)
+    let mut users = public_views(app, std::slice::from_ref(row), PictureUrl::Signed).await?;
+    Ok(users.remove(0))
 }
 
 /// Whether a view of a user carries a signed URL to their picture: answers do; events do not,
-/// as the log keeps them past the URL's expiry.
+/// as the log keeps them past the URL's expiry (a client asks for the profile or the file again).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum PictureUrl {
     Signed,
     Omitted,
 }
 
-/// The users of `rows` as the viewer sees them, in order ([`public_view`], or without picture
-/// URLs).
+/// The users of `rows` as the viewer sees them, in order.
 pub async fn public_views(
     app: &App,
     rows: &[PublicRow],
     url: PictureUrl,
 ) -> Result<Vec<PublicUser>, ApiError> {
-    let mut users = Vec::with_capacity(rows.len());
-    for row in rows {
-        users.push(match url {
-            PictureUrl::Signed => public_view(app, row).await?,
-            PictureUrl::Omitted => visible_fields(row),
-        });
+    let mut users: Vec<PublicUser> = rows.iter().map(visible_fields).collect();
+    if url == PictureUrl::Signed {
+        let pictures = users
+            .iter_mut()
+            .map(|u| (u.profile_picture_media_id, &mut u.profile_picture_url));
+        super::media::sign_pictures(app, pictures).await?;
     }
     Ok(users)
 }
@@ -83,35 +80,23 @@ fn visible_fields(row: &PublicRow) -> PublicUser {
 }
 
 /// The caller's own profile as answered: with a signed URL to their picture.
-pub async fn own_view(app: &App, row: OwnRow) -> Result<OwnProfile, ApiError> {
-    let mut profile = row.profile;
-    let key = row.picture_key.as_deref();
-    profile.profile_picture_url = picture_url(app, profile.profile_picture_media_id, key).await?;
+pub async fn own_view(app: &App, mut profile: OwnProfile) -> Result<OwnProfile, ApiError> {
+    let picture = (
+        profile.profile_picture_media_id,
+        &mut profile.profile_picture_url,
+    );
+    super::media::sign_pictures(app, [picture]).await?;
     Ok(profile)
-}
-
-/// A signed URL that downloads a profile's picture `media` (the object `key`), when it has one
-/// ready. Signed URLs expire, so events, which the log keeps, carry none: a client that wants the
-/// picture later asks for the profile or the file again.
-async fn picture_url(
-    app: &App,
-    media: Option<Uuid>,
-    key: Option<&str>,
-) -> Result<Option<String>, ApiError> {
-    let (Some(media), Some(key)) = (media, key) else {
-        return Ok(None);
-    };
-    Ok(super::media::download_urls(app, media, &[key]).await?.pop())
 }
 
 /// `GET /api/users/profile`.
 #[utoipa::path(get, path = "/api/users/profile", tag = "users", security(("bearer" = [])),
     responses((status = 200, description = "The caller's own profile", body = Envelope<OwnProfile>)))]
 pub async fn own(app: &App, caller: Caller) -> Result<OwnProfile, ApiError> {
-    let row = users::own_profile(&app.db.get().await?, caller.user_id)
+    let profile = users::own_profile(&app.db.get().await?, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    own_view(app, row).await
+    own_view(app, profile).await
 }
 
 /// `GET /api/users/{userId}`.
@@ -200,12 +185,12 @@ pub(super) async fn commit_own_profile_change(
     tx: deadpool_postgres::Transaction<'_>,
     user: Uuid,
 ) -> Result<OwnProfile, ApiError> {
-    let row = users::own_profile(&tx, user)
+    let profile = users::own_profile(&tx, user)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    let event = ServerEvent::ProfileUpdated(Box::new(row.profile.clone()));
+    let event = ServerEvent::ProfileUpdated(Box::new(profile.clone()));
     events::append_own_event(&tx, user, &event).await?;
     tx.commit().await?;
     super::relay::wake(app, event.name()).await;
-    own_view(app, row).await
+    own_view(app, profile).await
 }

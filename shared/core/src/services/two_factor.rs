@@ -61,7 +61,7 @@ pub async fn enable(
     super::accounts::step_up(app, caller, body.password.as_ref()).await?;
     let verified_email = users::own_profile(&app.db.get().await?, caller.user_id)
         .await?
-        .is_some_and(|row| row.profile.is_verified);
+        .is_some_and(|p| p.is_verified);
     if !verified_email {
         // A reset by email is the way back from a lost authenticator: it needs a working address.
         return Err(ApiError::PermissionDenied(
@@ -289,7 +289,7 @@ pub(crate) async fn notify_owner(app: &App, user: Uuid, subject: &str, text: &st
         Err(e) => Err(e.into()),
     };
     let email = match profile {
-        Ok(Some(row)) => row.profile.email,
+        Ok(Some(profile)) => profile.email,
         Ok(None) => return,
         Err(e) => {
             tracing::warn!(error = %e, "no address for a security notice");
