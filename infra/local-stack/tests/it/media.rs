@@ -528,8 +528,9 @@ async fn a_profile_pictures_file_is_seen_as_its_privacy_setting_shows_it() {
 
 /// A profile's `profilePictureUrl` (PRD `UserProfile`) downloads its picture's 400-pixel WebP,
 /// signed, wherever the profile is answered to someone its privacy setting shows the picture to
-/// (their own profile, another's profile, search, contacts, a chat's participants); to anyone
-/// else it is null, and so it is in events, which the log keeps past a signed URL's expiry.
+/// (their own profile, another's profile, search, contacts, a chat's participants, and as the
+/// picture of a 1:1 chat with them, listed or opened); to anyone else it is null, and so it is in
+/// events, which the log keeps past a signed URL's expiry.
 #[tokio::test]
 async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
     let app = spawn_app().await;
@@ -588,6 +589,16 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
         let (_, details) = app
             .get(&format!("/api/chats/{chat}"), Some(&alice.access))
             .await;
+        let (_, list) = app.get("/api/chats", Some(&alice.access)).await;
+        let listed = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == chat.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(listed["otherUserId"], bob.id.as_str(), "{listed}");
+        assert_eq!(details["data"]["otherUserId"], bob.id.as_str(), "{details}");
         let participant = details["data"]["participants"]
             .as_array()
             .unwrap()
@@ -606,6 +617,8 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
                 contacts["data"][0]["user"]["profilePictureUrl"].clone(),
             ),
             ("participants", participant["profilePictureUrl"].clone()),
+            ("chat", details["data"]["avatarUrl"].clone()),
+            ("chat list", listed["avatarUrl"].clone()),
         ]
     };
     for (place, url) in urls_alice_gets().await {

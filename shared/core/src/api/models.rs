@@ -1126,10 +1126,14 @@ pub struct ChatDetails {
     pub description: Option<String>,
     /// The group's picture: an outside `https://` address, or a signed, expiring URL to the
     /// 400-pixel WebP of a picture uploaded to Banter (`avatarMediaId`; null in events, which
-    /// outlive the signature).
+    /// outlive the signature). For a 1:1 chat, the other person's profile picture as their
+    /// privacy settings show it to the caller (in answers; null in events).
     pub avatar_url: Option<String>,
-    /// The group's picture's file, when it was uploaded to Banter.
+    /// The picture's file, when it was uploaded to Banter.
     pub avatar_media_id: Option<Uuid>,
+    /// For a 1:1 chat, the other person (the caller, in their chat with themselves); null when
+    /// they erased their account, and for a group.
+    pub other_user_id: Option<Uuid>,
     pub participants: Vec<Participant>,
     pub settings: ChatSettings,
     /// A group's permissions (absent for a 1:1 chat).
@@ -1237,15 +1241,19 @@ pub struct ChatSummary {
     pub kind: ChatType,
     /// The group's picture: an outside `https://` address, or a signed, expiring URL to the
     /// 400-pixel WebP of a picture uploaded to Banter (`avatarMediaId`; null in events, which
-    /// outlive the signature).
+    /// outlive the signature). For a 1:1 chat, the other person's profile picture as their
+    /// privacy settings show it to the caller (in answers; null in events).
     pub avatar_url: Option<String>,
-    /// The group's picture's file, when it was uploaded to Banter.
+    /// The picture's file, when it was uploaded to Banter.
     pub avatar_media_id: Option<Uuid>,
     pub last_message: Option<LastMessage>,
     pub unread_count: i64,
     /// An unread message mentions the caller (the list shows "@").
     pub unread_mention: bool,
     pub participant_count: i64,
+    /// For a 1:1 chat, the other person (the caller, in their chat with themselves); null when
+    /// they erased their account, and for a group.
+    pub other_user_id: Option<Uuid>,
     /// The caller's own settings of the chat.
     pub settings: ChatSettings,
     pub updated_at: Timestamp,

@@ -459,6 +459,17 @@ pub(super) async fn is_full(
 /// them, as WhatsApp does: the name they saved them under, else the name the other gives
 /// themselves, else their username; a chat with themselves is their own name and "(You)". (No
 /// row for a group.)
+/// A statement's subquery (SQL) for the other member of the 1:1 chat `c` (the viewer, in
+/// their chat with themselves); no row for a group, or once the other erased their account.
+fn other_member(viewer: &str) -> String {
+    format!(
+        "SELECT p.user_id FROM chat_participants p
+         WHERE c.type = 'individual' AND p.chat_id = c.id AND (p.user_id <> {viewer} OR {to_self})
+         ORDER BY p.joined_at LIMIT 1",
+        to_self = super::note_to_self("c"),
+    )
+}
+
 fn other_name(viewer: &str) -> String {
     format!(
         "SELECT coalesce(
@@ -489,7 +500,8 @@ pub async fn details(
     let chat = client
         .prepare_cached(&format!(
             // A former member sees the chat as it was when they left (`ChatDetails.leftAt`).
-            "SELECT c.type, {name} AS name, ({other_name}) AS other_name, {description} AS description,
+            "SELECT c.type, {name} AS name, ({other_name}) AS other_name,
+                    ({other_id}) AS other_user_id, {description} AS description,
                     {avatar_url} AS avatar_url, {avatar_media_id} AS avatar_media_id, c.created_at,
                     coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
                     {timer} AS disappearing_seconds, me.left_at,
@@ -502,6 +514,7 @@ pub async fn details(
             reads = super::reads_the_chat("me"),
             name = super::group_as_seen("me", "c", "name"),
             other_name = other_name("$2"),
+            other_id = other_member("$2"),
             description = super::group_as_seen("me", "c", "description"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
             avatar_media_id = super::group_as_seen("me", "c", "avatar_media_id"),
@@ -550,6 +563,7 @@ pub async fn details(
         description: c.get("description"),
         avatar_url: c.get("avatar_url"),
         avatar_media_id: c.get("avatar_media_id"),
+        other_user_id: c.get("other_user_id"),
         participants,
         settings: settings_row(&c),
         permissions: (kind == ChatType::Group).then(|| permissions_row(&c)),
@@ -650,7 +664,7 @@ pub async fn list(
                     {avatar_media_id} AS avatar_media_id,
                     (SELECT count(*) FROM chat_participants p
                       WHERE p.chat_id = c.id AND {member_then}) AS participant_count,
-                    ({other_name}) AS other_name,
+                    ({other_name}) AS other_name, ({other_id}) AS other_user_id,
                     (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.created_at >= me.joined_at
@@ -689,6 +703,7 @@ pub async fn list(
             member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
             member_then_o = super::member_at("o", "coalesce(me.left_at, 'infinity')"),
             other_name = other_name("$1"),
+            other_id = other_member("$1"),
             to_self = super::note_to_self("c"),
             name = super::group_as_seen("me", "c", "name"),
             avatar_url = super::group_as_seen("me", "c", "avatar_url"),
@@ -740,6 +755,7 @@ pub async fn list(
                 unread_count: r.get("unread_count"),
                 unread_mention: r.get("unread_mention"),
                 participant_count: r.get("participant_count"),
+                other_user_id: r.get("other_user_id"),
                 settings: settings_row(r),
                 updated_at: Timestamp(r.get("updated_at")),
                 left_at: r.get::<_, Option<DateTime<Utc>>>("left_at").map(Timestamp),

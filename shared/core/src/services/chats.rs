@@ -236,7 +236,8 @@ pub async fn get(app: &App, caller: Caller, chat_id: Uuid) -> Result<ChatDetails
 }
 
 /// Add each participant's picture and online state as the caller may see them
-/// (`profiles::public_view`), their own as they are.
+/// (`profiles::public_view`), their own as they are; and the chat's picture: the group's, or in a
+/// 1:1 chat the other person's.
 async fn with_participant_views(
     app: &App,
     caller: Caller,
@@ -244,17 +245,19 @@ async fn with_participant_views(
 ) -> Result<ChatDetails, ApiError> {
     super::media::sign_pictures(app, [(chat.avatar_media_id, &mut chat.avatar_url)]).await?;
     let ids: Vec<Uuid> = chat.participants.iter().map(|p| p.id).collect();
-    let mut rows = users::public_profiles(&app.db, caller.user_id, &ids).await?;
-    for row in rows.iter_mut().filter(|r| r.id == caller.user_id) {
-        row.privacy = Default::default();
-    }
+    let views = profiles::seen_by(app, caller.user_id, &ids).await?;
     for participant in &mut chat.participants {
-        let Some(row) = rows.iter().find(|r| r.id == participant.id) else {
+        let Some(view) = views.get(&participant.id) else {
             continue;
         };
-        let view = profiles::public_view(app, row).await?;
-        participant.profile_picture_url = Some(view.profile_picture_url);
+        participant.profile_picture_url = Some(view.profile_picture_url.clone());
         participant.is_online = Some(view.is_online);
+    }
+    if chat.kind == ChatType::Individual {
+        if let Some(view) = chat.other_user_id.and_then(|id| views.get(&id)) {
+            chat.avatar_url = view.profile_picture_url.clone();
+            chat.avatar_media_id = view.profile_picture_media_id;
+        }
     }
     Ok(chat)
 }
@@ -276,6 +279,15 @@ pub async fn list(
         .iter_mut()
         .map(|c| (c.avatar_media_id, &mut c.avatar_url));
     super::media::sign_pictures(app, pictures).await?;
+    // A 1:1 chat shows the other person's picture, as they let the caller see it.
+    let others: Vec<Uuid> = page.iter().filter_map(|c| c.other_user_id).collect();
+    let views = profiles::seen_by(app, caller.user_id, &others).await?;
+    for chat in &mut page {
+        if let Some(view) = chat.other_user_id.and_then(|id| views.get(&id)) {
+            chat.avatar_url = view.profile_picture_url.clone();
+            chat.avatar_media_id = view.profile_picture_media_id;
+        }
+    }
     let pagination = OffsetPagination::new(limit, offset, page.len(), total);
     Ok(Page {
         items: page,

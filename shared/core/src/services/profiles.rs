@@ -2,6 +2,8 @@
 //! search, each shown through the target's privacy settings and blocks — the one place that
 //! decides what of a user another user may see.
 
+use std::collections::HashMap;
+
 use uuid::Uuid;
 
 use crate::api::models::{
@@ -58,6 +60,21 @@ pub async fn public_views(
         super::media::sign_pictures(app, pictures).await?;
     }
     Ok(users)
+}
+
+/// The users `ids` as `viewer` sees them ([`public_view`]; the viewer themselves, if named,
+/// with everything shown), by id; those gone are left out.
+pub async fn seen_by(
+    app: &App,
+    viewer: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, PublicUser>, ApiError> {
+    let mut rows = users::public_profiles(&app.db, viewer, ids).await?;
+    for row in rows.iter_mut().filter(|r| r.id == viewer) {
+        row.privacy = Default::default();
+    }
+    let users = public_views(app, &rows, PictureUrl::Signed).await?;
+    Ok(users.into_iter().map(|u| (u.id, u)).collect())
 }
 
 /// The fields of `row` its privacy settings and blocks show the viewer (no picture URL yet).
