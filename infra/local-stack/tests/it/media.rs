@@ -808,6 +808,116 @@ async fn a_group_picture_uploaded_to_banter_is_shown_by_signed_url() {
     app.stop().await;
 }
 
+/// A message's file comes with the answers that show it (the send, history, the gallery,
+/// search, starred): `mediaUrl` and `thumbnailUrl` are signed URLs to the file as shown and to
+/// its thumbnail, so a client shows a page of pictures without asking for each; the event that
+/// delivered it carries none (the log outlives the signature), nor does a view-once picture.
+#[tokio::test]
+async fn answers_sign_a_messages_file_and_events_do_not() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let picture = png(900, 600, [90, 160, 30]);
+    let uploaded = |bytes: Vec<u8>| {
+        let (app, alice, chat) = (&app, &alice, &chat);
+        async move {
+            let request = json!({ "fileName": "p.png", "fileType": "image",
+                                  "fileSize": bytes.len(), "chatId": chat });
+            let file = upload(app, alice, request, &bytes).await;
+            processed(app, alice, &file).await;
+            file
+        }
+    };
+    let file = uploaded(picture.clone()).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, sent) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "pic", "type": "image", "mediaId": file,
+                    "content": "sunflowers at dusk" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let shown = download(&app, &sent["data"]["mediaUrl"]).await;
+    assert_eq!(
+        decode(&shown).width(),
+        900,
+        "the picture without its metadata"
+    );
+    let thumbnail = decode(&download(&app, &sent["data"]["thumbnailUrl"]).await);
+    assert_eq!((thumbnail.width(), thumbnail.height()), (150, 150));
+    let told = bob_ws.next_event("message:received").await;
+    let delivered = &told["data"]["message"];
+    assert_eq!(delivered["mediaId"], file.as_str(), "{told}");
+    assert!(delivered["mediaUrl"].is_null(), "{told}");
+    assert!(delivered["thumbnailUrl"].is_null(), "{told}");
+
+    let message = sent["data"]["id"].as_str().unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{message}/star"),
+            Some(&bob.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let once = uploaded(png(40, 40, [1, 2, 3])).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages"),
+            Some(&alice.access),
+            json!({ "clientMessageId": "once", "type": "image", "mediaId": once,
+                    "viewOnce": true }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&bob.access))
+        .await;
+    let (_, gallery) = app
+        .get(
+            &format!("/api/chats/{chat}/media?type=image"),
+            Some(&bob.access),
+        )
+        .await;
+    let (_, found) = app
+        .get("/api/messages/search?q=sunflowers", Some(&bob.access))
+        .await;
+    let (_, starred) = app.get("/api/messages/starred", Some(&bob.access)).await;
+    let in_page = |page: &Value, id: &str| -> Value {
+        page.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.get("message").unwrap_or(m))
+            .find(|m| m["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {page}"))
+            .clone()
+    };
+    for (place, page) in [
+        ("history", &history),
+        ("gallery", &gallery),
+        ("search", &found),
+        ("starred", &starred),
+    ] {
+        let seen = in_page(&page["data"], message);
+        assert_eq!(download(&app, &seen["mediaUrl"]).await, shown, "{place}");
+        assert!(seen["thumbnailUrl"].is_string(), "{place}: {seen}");
+    }
+    let opened_once = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["clientMessageId"] == "once")
+        .unwrap();
+    assert!(
+        opened_once["mediaUrl"].is_null() && opened_once["thumbnailUrl"].is_null(),
+        "a view-once picture is only opened: {opened_once}"
+    );
+    app.stop().await;
+}
+
 /// A file whose worker stopped without an outcome (crashed, or ran out of time or memory) and
 /// that no retry took over is failed by the scheduled run once it has said nothing for
 /// `media_processing_stale`, and the chat it was sent to is told: it does not show as

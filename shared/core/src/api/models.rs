@@ -1309,11 +1309,12 @@ pub struct Message {
     pub content: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
-    /// Always null (kept from the PRD's shape): file URLs are signed and expire, and a message
-    /// outlives them (in the event log and in clients' stores). `GET /api/media/{mediaId}` signs
-    /// fresh ones, for whoever may see the message.
+    /// In answers (history, the gallery, search, starred, a send or forward), once the file is
+    /// processed: a signed, expiring URL to it as shown (video and audio compressed, a picture
+    /// without its metadata, a document as uploaded). Null in events, which outlive the
+    /// signature: `GET /api/media/{mediaId}` signs fresh ones, with every size.
     pub media_url: Option<String>,
-    /// Always null, as `mediaUrl`: the thumbnail is among `GET /api/media/{mediaId}`'s URLs.
+    /// As `mediaUrl`: a picture's 150x150 thumbnail, a video's frame or a document's first page.
     pub thumbnail_url: Option<String>,
     pub reply_to: Option<ReplyPreview>,
     #[schema(value_type = Object)]

@@ -191,13 +191,28 @@ pub async fn visible(
     Ok(row.as_ref().map(MediaRow::from_row))
 }
 
-/// The object each of `files` shows as a picture (a profile's, a group's icon): its 400-pixel
-/// WebP, else its copy without metadata, else the upload; only for files processed and clean.
-pub async fn picture_keys(db: &Db, files: &[Uuid]) -> Result<Vec<(Uuid, String)>, ApiError> {
+/// The objects a processed, clean file is shown by (`file_keys`).
+pub struct ShownKeys {
+    pub file: Uuid,
+    /// As a picture (a profile's, a group's): its 400-pixel WebP, else its copy without
+    /// metadata, else the upload.
+    pub picture: String,
+    /// As a message's file (`mediaUrl`): video and audio compressed, a picture without its
+    /// metadata, a document as uploaded.
+    pub media: String,
+    /// Its small picture (`thumbnailUrl`): a picture's 150x150 or a video's frame, else a
+    /// document's first page; none for audio.
+    pub thumbnail: Option<String>,
+}
+
+/// What each of `files` is shown by, for those processed and clean.
+pub async fn shown_keys(db: &Db, files: &[Uuid]) -> Result<Vec<ShownKeys>, ApiError> {
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT id, coalesce(variants->>'medium', variants->>'original', file_key) AS key
+            "SELECT id, coalesce(variants->>'medium', variants->>'original', file_key) AS picture,
+                    coalesce(variants->>'compressed', variants->>'original', file_key) AS media,
+                    coalesce(variants->>'thumbnail', variants->>'preview') AS thumbnail
              FROM media_files WHERE id = ANY($1) AND status = 'completed' AND NOT infected",
         )
         .await?;
@@ -205,7 +220,12 @@ pub async fn picture_keys(db: &Db, files: &[Uuid]) -> Result<Vec<(Uuid, String)>
         .query(&stmt, &[&files])
         .await?
         .iter()
-        .map(|r| (r.get("id"), r.get("key")))
+        .map(|r| ShownKeys {
+            file: r.get("id"),
+            picture: r.get("picture"),
+            media: r.get("media"),
+            thumbnail: r.get("thumbnail"),
+        })
         .collect())
 }
 

@@ -10,14 +10,14 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::api::models::{
-    Envelope, MediaFile, MediaMetadata, MediaProcessingStatus, MediaUrls, MultipartUpload,
+    Envelope, MediaFile, MediaMetadata, MediaProcessingStatus, MediaUrls, Message, MultipartUpload,
     ProcessingStatus, Timestamp, UploadPartUrl, UploadUrl,
 };
 use crate::api::requests::{CompleteMultipartRequest, CompleteUploadRequest, UploadRequest};
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::Caller;
 use crate::db::events;
-use crate::db::media::{self, MediaRow, NewFile};
+use crate::db::media::{self, MediaRow, NewFile, ShownKeys};
 use crate::error::ApiError;
 use crate::ports::{UploadedPart, MIN_PART_BYTES};
 use crate::App;
@@ -507,7 +507,7 @@ pub(super) async fn download_urls(
 }
 
 /// Give each `url` whose `file` is named a signed URL to the picture that file shows (a
-/// profile's picture, a group's icon: [`media::picture_keys`]), when the file is processed and
+/// profile's picture, a group's: [`media::ShownKeys::picture`]), when the file is processed and
 /// clean; one query for them all.
 pub async fn sign_pictures<'a>(
     app: &App,
@@ -517,20 +517,47 @@ pub async fn sign_pictures<'a>(
         .into_iter()
         .filter_map(|(file, url)| Some((file?, url)))
         .collect();
-    if pictures.is_empty() {
-        return Ok(());
-    }
     let files: Vec<Uuid> = pictures.iter().map(|(file, _)| *file).collect();
-    let keys: HashMap<Uuid, String> = media::picture_keys(&app.db, &files)
-        .await?
-        .into_iter()
-        .collect();
+    let keys = shown_keys(app, &files).await?;
     for (file, url) in pictures {
-        if let Some(key) = keys.get(&file) {
-            *url = download_urls(app, file, &[key]).await?.pop();
+        if let Some(shown) = keys.get(&file) {
+            *url = download_urls(app, file, &[&shown.picture]).await?.pop();
         }
     }
     Ok(())
+}
+
+/// Give each message that names its file (`mediaId`: not a view-once, not deleted) signed URLs
+/// to it once it is processed and clean: `mediaUrl` ([`media::ShownKeys::media`]) and
+/// `thumbnailUrl`. For answers only: events, which outlive the signatures, carry none.
+pub async fn sign_message_files<'a>(
+    app: &App,
+    messages: impl IntoIterator<Item = &'a mut Message>,
+) -> Result<(), ApiError> {
+    let messages: Vec<&mut Message> = messages.into_iter().collect();
+    let files: Vec<Uuid> = messages.iter().filter_map(|m| m.media_id).collect();
+    let keys = shown_keys(app, &files).await?;
+    for message in messages {
+        let Some(shown) = message.media_id.and_then(|file| keys.get(&file)) else {
+            continue;
+        };
+        let objects: Vec<&str> = std::iter::once(shown.media.as_str())
+            .chain(shown.thumbnail.as_deref())
+            .collect();
+        let mut urls = download_urls(app, shown.file, &objects).await?.into_iter();
+        message.media_url = urls.next();
+        message.thumbnail_url = urls.next();
+    }
+    Ok(())
+}
+
+/// [`media::shown_keys`] of `files` by file; no query for none.
+async fn shown_keys(app: &App, files: &[Uuid]) -> Result<HashMap<Uuid, ShownKeys>, ApiError> {
+    if files.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys = media::shown_keys(&app.db, files).await?;
+    Ok(keys.into_iter().map(|k| (k.file, k)).collect())
 }
 
 /// A file without URLs (signed URLs expire, so events, which the log keeps, carry none).

@@ -302,7 +302,7 @@ pub async fn starred(
     let (items, total) = messages::starred(&app.db, caller.user_id, limit, offset).await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
     Ok(Page {
-        items: super::messaging::for_device(items, caller),
+        items: super::messaging::answered(app, items, caller).await?,
         pagination,
     })
 }

@@ -91,7 +91,9 @@ pub async fn send(
     // Stored with its event: from here delivery cannot be lost. Wake the relay now (the fast
     // path); if the queue is down, the relay's schedule delivers it a little later.
     super::relay::wake(app, "message:received").await;
-    Ok(message.for_device(caller.session_id))
+    let mut message = message.for_device(caller.session_id);
+    super::media::sign_message_files(app, [&mut message]).await?;
+    Ok(message)
 }
 
 /// Refuse an encrypted message to `chat_id` sealed for `sealed` unless that is exactly each
@@ -295,7 +297,10 @@ pub async fn forward(
     if !copies.is_empty() {
         super::relay::wake(app, "message:received").await;
     }
-    refused.map_or(Ok(copies), Err)
+    match refused {
+        Some(e) => Err(e),
+        None => answered(app, copies, caller).await,
+    }
 }
 
 /// `GET /api/chats/{chatId}/messages?limit&before&after&around&type&search`.
@@ -555,7 +560,7 @@ async fn history_page(
         after: page.last().map(|m| m.id),
     };
     Ok(Page {
-        items: for_device(page, caller),
+        items: answered(app, page, caller).await?,
         pagination,
     })
 }
@@ -582,10 +587,17 @@ async fn delivered_through_history(
     super::receipts::record_handed_over(app, &mut app.db.get().await?, &deliveries).await
 }
 
-/// Messages as the caller's device reads them ([`Message::for_device`]).
-pub(super) fn for_device(messages: Vec<Message>, caller: Caller) -> Vec<Message> {
-    messages
+/// Messages as the caller's device is answered them ([`Message::for_device`]), with signed
+/// URLs to their files (`media::sign_message_files`).
+pub(super) async fn answered(
+    app: &App,
+    messages: Vec<Message>,
+    caller: Caller,
+) -> Result<Vec<Message>, ApiError> {
+    let mut messages: Vec<Message> = messages
         .into_iter()
         .map(|m| m.for_device(caller.session_id))
-        .collect()
+        .collect();
+    super::media::sign_message_files(app, &mut messages).await?;
+    Ok(messages)
 }

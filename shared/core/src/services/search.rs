@@ -37,7 +37,7 @@ pub async fn messages(
         offset,
     };
     let (rows, total) = messages::search(&app.db, caller.user_id, &filter).await?;
-    let items: Vec<MessageSearchHit> = rows
+    let mut items: Vec<MessageSearchHit> = rows
         .into_iter()
         .map(|row| {
             let (snippet, highlights) = highlighted(&row.marked_snippet);
@@ -48,6 +48,7 @@ pub async fn messages(
             }
         })
         .collect();
+    super::media::sign_message_files(app, items.iter_mut().map(|hit| &mut hit.message)).await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
     Ok(Page { items, pagination })
 }
