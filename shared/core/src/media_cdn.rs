@@ -6,7 +6,8 @@
 //! control). Signed with RSA and SHA-256 (`Hash-Algorithm=SHA256`). The key is a secret; the
 //! `Debug` of [`MediaCdn`] does not show it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -16,6 +17,14 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
 use uuid::Uuid;
 
+/// URLs expire at a whole multiple of this many seconds (rounded up), so that a file's URLs are
+/// the same in every answer for that long: one RSA signature per file per period (about half a
+/// millisecond each here, which a page of pictures would pay per answer), and a client's cache
+/// sees one URL for the file, not one per answer.
+const EXPIRY_STEP_SECS: i64 = 300;
+/// Signed queries kept for the current period; past this many files the memo starts over.
+const MEMO_CAPACITY: usize = 65_536;
+
 /// The distribution media are downloaded from, and the key its URLs are signed with.
 #[derive(Clone)]
 pub struct MediaCdn {
@@ -24,6 +33,8 @@ pub struct MediaCdn {
     /// The id CloudFront gave the public key (`Key-Pair-Id`).
     key_pair_id: String,
     key: Arc<RsaKeyPair>,
+    /// Each file's signed query for the period ending `.0` (epoch seconds).
+    memo: Arc<Mutex<(i64, HashMap<Uuid, Arc<str>>)>>,
 }
 
 impl MediaCdn {
@@ -47,30 +58,57 @@ impl MediaCdn {
             base_url: base_url.to_owned(),
             key_pair_id: key_pair_id.to_owned(),
             key: Arc::new(key),
+            memo: Arc::default(),
         })
     }
 
     /// URLs that download each of a file's objects, `keys` (Banter's keys: letters, digits and
-    /// `/_.-`, nothing to escape; each holds `/{file}`), until `expires`, all under one
-    /// signature: a custom policy whose resource, `{base}/*/{file}*`, matches the keys that
-    /// hold the file's id and no other file's. One RSA signature per file, not per URL (a
-    /// picture has four, a video seven).
+    /// `/_.-`, nothing to escape; each holds `/{file}`), until `expires` rounded up to a whole
+    /// [`EXPIRY_STEP_SECS`], all under one signature: a custom policy whose resource,
+    /// `{base}/*/{file}*`, matches the keys that hold the file's id and no other file's. One
+    /// RSA signature per file (a picture has four URLs, a video seven) and period, not per URL
+    /// or answer.
     pub fn signed_urls(&self, file: Uuid, keys: &[&str], expires: DateTime<Utc>) -> Vec<String> {
         debug_assert!(keys.iter().all(|k| k.contains(&format!("/{file}"))));
+        let asked = expires.timestamp();
+        let expires =
+            asked + (EXPIRY_STEP_SECS - asked.rem_euclid(EXPIRY_STEP_SECS)) % EXPIRY_STEP_SECS;
+        let query = self.query(file, expires);
+        keys.iter()
+            .map(|key| format!("{}/{key}?{query}", self.base_url))
+            .collect()
+    }
+
+    /// The signed query of `file`'s URLs until `expires`: the memo's, or signed now.
+    fn query(&self, file: Uuid, expires: i64) -> Arc<str> {
+        let known = self.memo(expires).1.get(&file).cloned();
+        if let Some(query) = known {
+            return query;
+        }
+        // Signed outside the lock: other answers need not wait for this one's RSA.
         let policy = format!(
-            r#"{{"Statement":[{{"Resource":"{}/*/{file}*","Condition":{{"DateLessThan":{{"AWS:EpochTime":{}}}}}}}]}}"#,
+            r#"{{"Statement":[{{"Resource":"{}/*/{file}*","Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#,
             self.base_url,
-            expires.timestamp()
         );
-        let query = format!(
+        let query: Arc<str> = format!(
             "Policy={}&Signature={}&Key-Pair-Id={}&Hash-Algorithm=SHA256",
             url_safe_base64(policy.as_bytes()),
             self.sign(policy.as_bytes()),
             self.key_pair_id
-        );
-        keys.iter()
-            .map(|key| format!("{}/{key}?{query}", self.base_url))
-            .collect()
+        )
+        .into();
+        self.memo(expires).1.insert(file, query.clone());
+        query
+    }
+
+    /// The memo of the period ending `expires` (emptied when a new period begins, or when full).
+    fn memo(&self, expires: i64) -> MutexGuard<'_, (i64, HashMap<Uuid, Arc<str>>)> {
+        // (Entries go in whole: a panic elsewhere leaves nothing half-made to recover from.)
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.0 != expires || memo.1.len() >= MEMO_CAPACITY {
+            *memo = (expires, HashMap::new());
+        }
+        memo
     }
 
     /// RSA (PKCS#1 v1.5) over SHA-256, in CloudFront's URL-safe base64.
@@ -234,6 +272,45 @@ mod tests {
                 .verify(later.as_bytes(), &decode(&params[1].1))
                 .is_err(),
             "a later expiry is not what was signed"
+        );
+    }
+
+    /// The expiry a URL's policy signs.
+    fn expiry_of(url: &str) -> i64 {
+        let (_, query) = url.split_once('?').unwrap();
+        let (_, policy) = form_urlencoded::parse(query.as_bytes()).next().unwrap();
+        let policy: serde_json::Value = serde_json::from_slice(&decode(&policy)).unwrap();
+        policy["Statement"][0]["Condition"]["DateLessThan"]["AWS:EpochTime"]
+            .as_i64()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_files_urls_are_the_same_until_the_period_they_expire_in_ends() {
+        let cdn = cdn();
+        let file: Uuid = "01a247c3-8c15-7625-960d-47c24b86ce03".parse().unwrap();
+        let key = format!("processed/{file}/medium.webp");
+        let at =
+            |secs: i64| cdn.signed_urls(file, &[&key], DateTime::from_timestamp(secs, 0).unwrap());
+        let first = at(1_767_290_401);
+        assert_eq!(
+            expiry_of(&first[0]),
+            1_767_290_700,
+            "rounded up to the step"
+        );
+        assert_eq!(at(1_767_290_650), first, "the same period, the same URL");
+        assert_eq!(at(1_767_290_700), first, "its last second too");
+        let next = at(1_767_290_701);
+        assert_ne!(next, first);
+        assert_eq!(expiry_of(&next[0]), 1_767_291_000);
+        let other: Uuid = "01a247c3-8c15-7625-960d-47c24b86ce04".parse().unwrap();
+        let other_key = format!("processed/{other}/medium.webp");
+        let expires = DateTime::from_timestamp(1_767_290_701, 0).unwrap();
+        let others = cdn.signed_urls(other, &[&other_key], expires);
+        assert_ne!(
+            others[0].split_once('?').unwrap().1,
+            next[0].split_once('?').unwrap().1,
+            "each file its own signature"
         );
     }
 
