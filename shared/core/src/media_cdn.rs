@@ -33,8 +33,14 @@ pub struct MediaCdn {
     /// The id CloudFront gave the public key (`Key-Pair-Id`).
     key_pair_id: String,
     key: Arc<RsaKeyPair>,
-    /// Each file's signed query for the period ending `.0` (epoch seconds).
-    memo: Arc<Mutex<(i64, HashMap<Uuid, Arc<str>>)>>,
+    memo: Arc<Mutex<Memo>>,
+}
+
+/// Each file's signed query for the period ending `expires` (epoch seconds).
+#[derive(Default)]
+struct Memo {
+    expires: i64,
+    queries: HashMap<Uuid, Arc<str>>,
 }
 
 impl MediaCdn {
@@ -81,7 +87,7 @@ impl MediaCdn {
 
     /// The signed query of `file`'s URLs until `expires`: the memo's, or signed now.
     fn query(&self, file: Uuid, expires: i64) -> Arc<str> {
-        let known = self.memo(expires).1.get(&file).cloned();
+        let known = self.memo(expires).queries.get(&file).cloned();
         if let Some(query) = known {
             return query;
         }
@@ -97,16 +103,19 @@ impl MediaCdn {
             self.key_pair_id
         )
         .into();
-        self.memo(expires).1.insert(file, query.clone());
+        self.memo(expires).queries.insert(file, query.clone());
         query
     }
 
     /// The memo of the period ending `expires` (emptied when a new period begins, or when full).
-    fn memo(&self, expires: i64) -> MutexGuard<'_, (i64, HashMap<Uuid, Arc<str>>)> {
+    fn memo(&self, expires: i64) -> MutexGuard<'_, Memo> {
         // (Entries go in whole: a panic elsewhere leaves nothing half-made to recover from.)
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if memo.0 != expires || memo.1.len() >= MEMO_CAPACITY {
-            *memo = (expires, HashMap::new());
+        if memo.expires != expires || memo.queries.len() >= MEMO_CAPACITY {
+            *memo = Memo {
+                expires,
+                queries: HashMap::new(),
+            };
         }
         memo
     }
