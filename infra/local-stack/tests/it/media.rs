@@ -648,6 +648,79 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
     app.stop().await;
 }
 
+/// A changed or removed profile picture is told (`user:profile_picture_updated`: its file, no
+/// URL) to those whom its owner's `profilePicture` setting shows it (a contact), through the log
+/// that sync reads, and to nobody else (someone who only shares a group); the same picture set
+/// again tells nobody anything.
+#[tokio::test]
+async fn a_new_profile_picture_is_told_to_who_may_see_it() {
+    use crate::sync::{present, sync_all};
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let (status, body) = app
+        .post(
+            "/api/contacts",
+            Some(&bob.access),
+            json!({ "userId": alice.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.open_group(&bob, "bob and carol", &[&carol]).await;
+    let picture = png(200, 200, [10, 10, 200]);
+    let request = json!({ "fileName": "me.png", "fileType": "image", "fileSize": picture.len() });
+    let file = upload(&app, &bob, request, &picture).await;
+    processed(&app, &bob, &file).await;
+    let (alice_from, carol_from) = (present(&app, &alice).await, present(&app, &carol).await);
+    let mut alice_ws = app.ws(&alice.access).await;
+    let set_picture = |picture: Value| {
+        let (app, bob) = (&app, &bob);
+        async move {
+            let body = json!({ "profilePictureMediaId": picture });
+            let (status, body) = app.put("/api/users/profile", &bob.access, body).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+
+    set_picture(json!(file)).await;
+    let told = alice_ws.next_event("user:profile_picture_updated").await;
+    assert_eq!(
+        (
+            &told["data"]["userId"],
+            &told["data"]["profilePictureMediaId"]
+        ),
+        (&json!(bob.id), &json!(file)),
+        "{told}"
+    );
+    assert!(told["data"].get("profilePictureUrl").is_none(), "{told}");
+    set_picture(json!(file)).await;
+    set_picture(Value::Null).await;
+    let told = alice_ws.next_event("user:profile_picture_updated").await;
+    assert_eq!(
+        told["data"]["profilePictureMediaId"],
+        Value::Null,
+        "the same picture again told nothing: {told}"
+    );
+
+    let named = |events: &[Value]| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["event"] == "user:profile_picture_updated")
+            .map(|e| e["data"]["profilePictureMediaId"].clone())
+            .collect()
+    };
+    let (alice_log, _) = sync_all(&app, &alice, &alice_from).await;
+    assert_eq!(named(&alice_log), [json!(file), Value::Null]);
+    let (carol_log, _) = sync_all(&app, &carol, &carol_from).await;
+    assert_eq!(
+        named(&carol_log),
+        Vec::<Value>::new(),
+        "a group is not enough"
+    );
+    app.stop().await;
+}
+
 /// A group's picture can be an image uploaded to Banter (`avatarMediaId`): `avatarUrl` then
 /// answers a signed URL to its 400-pixel WebP in the chat, the chat list and the invite link's
 /// preview; events name the file, not a URL; its members may read the file and nobody else; a

@@ -1276,8 +1276,9 @@ async fn a_status_reaches_whom_the_about_setting_shows_it_to_however_it_is_set()
 /// is a generic one of index lookups (`keyed_lookup_plans!`, for the reading transaction only),
 /// and the privacy check (`presence_visible`, three lookups a call) runs on the candidates
 /// found, once each, never pushed into a scan of members, where one plan in `banter-bench
-/// --features` called it 290,000 times for 500 viewers (V33). The audience of a status change
-/// starts from the same people (V36) and is planned the same way.
+/// --features` called it 290,000 times for 500 viewers (V33). The audiences of a status change
+/// and of a new profile picture start from the same people (V36, V65) and are planned the same
+/// way.
 #[tokio::test]
 async fn the_presence_audience_is_planned_with_its_statement() {
     use banter_core::db::presence;
@@ -1294,6 +1295,11 @@ async fn the_presence_audience_is_planned_with_its_statement() {
         presence::status_audience(&tx, ann_id).await.unwrap(),
         vec![bob_id]
     );
+    // And that of a new profile picture (V65).
+    assert_eq!(
+        presence::picture_audience(&tx, ann_id).await.unwrap(),
+        vec![bob_id]
+    );
 
     // Their plans as they run in this transaction.
     fn nodes<'a>(plan: &'a serde_json::Value, into: &mut Vec<&'a serde_json::Value>) {
@@ -1306,6 +1312,7 @@ async fn the_presence_audience_is_planned_with_its_statement() {
     for (name, statement) in [
         ("audience", presence::AUDIENCE),
         ("status_audience", presence::STATUS_AUDIENCE),
+        ("picture_audience", presence::PICTURE_AUDIENCE),
     ] {
         tx.batch_execute(&format!("PREPARE {name}_plan(uuid) AS {statement}"))
             .await

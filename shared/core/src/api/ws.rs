@@ -740,6 +740,10 @@ pub enum ServerEvent {
     /// their `about` setting shows it to).
     #[serde(rename = "user:status_updated")]
     UserStatusUpdated(UserStatusUpdated),
+    /// Someone changed or removed their profile picture (told to their 1:1 chat partners and
+    /// contacts whom their `profilePicture` setting shows it to).
+    #[serde(rename = "user:profile_picture_updated")]
+    UserPictureUpdated(UserPictureUpdated),
     /// The user's own profile changed (an edit on one of their devices, a verified email or
     /// phone number, two-factor authentication turned on or off): the profile as
     /// `GET /api/users/profile` answers it now.
@@ -866,6 +870,7 @@ impl ServerEvent {
             Self::UserOnline(_) => "user:online",
             Self::UserOffline(_) => "user:offline",
             Self::UserStatusUpdated(_) => "user:status_updated",
+            Self::UserPictureUpdated(_) => "user:profile_picture_updated",
             Self::ProfileUpdated(_) => "user:profile:updated",
             Self::NewLogin(_) => "account:login",
             Self::KeysChanged(_) => "keys:changed",
@@ -1051,6 +1056,18 @@ pub struct UserStatusUpdated {
     /// The new status text (null: cleared).
     #[schema(required = true)]
     pub status: Option<String>,
+}
+
+/// `user:profile_picture_updated`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPictureUpdated {
+    pub user_id: Uuid,
+    pub username: String,
+    /// The new picture's file (null: removed); its URL comes with the user's profile
+    /// (`GET /api/users/{userId}`), or from `GET /api/media/{fileId}`.
+    #[schema(required = true)]
+    pub profile_picture_media_id: Option<Uuid>,
 }
 
 /// `call:incoming`.

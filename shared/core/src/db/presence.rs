@@ -101,6 +101,10 @@ pub const AUDIENCE: &str = "SELECT viewer AS user_id FROM presence_audience($1) 
 /// as the owner's `about` setting allows), read as [`AUDIENCE`] is.
 pub const STATUS_AUDIENCE: &str = "SELECT viewer AS user_id FROM status_audience($1) AS viewer";
 
+/// Who is told that `owner`'s profile picture changed (`picture_audience`, V65: presence's
+/// people, as the owner's `profilePicture` setting allows), read as [`AUDIENCE`] is.
+pub const PICTURE_AUDIENCE: &str = "SELECT viewer AS user_id FROM picture_audience($1) AS viewer";
+
 /// Whose presence `viewer` sees: the people in whose [`AUDIENCE`] they are (read as it is).
 pub const WATCHED: &str = "SELECT p.v AS user_id FROM presence_people($1) AS p(v)
      WHERE EXISTS (SELECT 1 FROM presence_audience(p.v) AS a(v) WHERE a.v = $1)";
@@ -124,6 +128,15 @@ pub async fn status_audience(
     owner: Uuid,
 ) -> Result<Vec<Uuid>, ApiError> {
     viewers(tx, STATUS_AUDIENCE, owner).await
+}
+
+/// Who is told that `owner`'s profile picture changed ([`PICTURE_AUDIENCE`]), planned as
+/// [`audience`] is.
+pub async fn picture_audience(
+    tx: &deadpool_postgres::Transaction<'_>,
+    owner: Uuid,
+) -> Result<Vec<Uuid>, ApiError> {
+    viewers(tx, PICTURE_AUDIENCE, owner).await
 }
 
 /// Whose presence `viewer` sees ([`WATCHED`]), planned as [`audience`] is.

@@ -519,13 +519,22 @@ pub struct ProfileUpdate {
     pub notifications: NotificationSettingsPatch,
 }
 
-/// Apply an update; the username after it. `Err(AlreadyExists)` when the new username is taken.
+/// What an update of a profile changed that others are told of.
+#[derive(Debug)]
+pub struct ProfileUpdated {
+    /// The username after it.
+    pub username: String,
+    /// The picture after it, when it is another than before.
+    pub new_picture: Option<Option<Uuid>>,
+}
+
+/// Apply an update. `Err(AlreadyExists)` when the new username is taken.
 /// A new username replaces the old in the timeline's lines about them (`rename_in_timeline`).
 pub async fn update_profile(
     client: &impl GenericClient,
     id: Uuid,
     u: &ProfileUpdate,
-) -> Result<String, ApiError> {
+) -> Result<ProfileUpdated, ApiError> {
     let before: Option<String> = match u.username {
         Some(_) => client
             .query_opt(
@@ -538,17 +547,20 @@ pub async fn update_profile(
     };
     let stmt = client
         .prepare_cached(
-            "UPDATE users SET
-                 username = COALESCE($2, username),
-                 username_skeleton = COALESCE($13, username_skeleton),
-                 display_name = CASE WHEN $3 THEN $4 ELSE display_name END,
-                 status = CASE WHEN $5 THEN $6 ELSE status END,
-                 about = CASE WHEN $7 THEN $8 ELSE about END,
-                 profile_picture_media_id = CASE WHEN $9 THEN $10 ELSE profile_picture_media_id END,
-                 privacy_settings = privacy_settings || $11,
-                 notification_settings = notification_settings || $12
-             WHERE id = $1
-             RETURNING username",
+            "UPDATE users u SET
+                 username = COALESCE($2, u.username),
+                 username_skeleton = COALESCE($13, u.username_skeleton),
+                 display_name = CASE WHEN $3 THEN $4 ELSE u.display_name END,
+                 status = CASE WHEN $5 THEN $6 ELSE u.status END,
+                 about = CASE WHEN $7 THEN $8 ELSE u.about END,
+                 profile_picture_media_id = CASE WHEN $9 THEN $10 ELSE u.profile_picture_media_id END,
+                 privacy_settings = u.privacy_settings || $11,
+                 notification_settings = u.notification_settings || $12
+             FROM (SELECT profile_picture_media_id FROM users WHERE id = $1) before
+             WHERE u.id = $1
+             RETURNING u.username, u.profile_picture_media_id,
+                       u.profile_picture_media_id IS DISTINCT FROM before.profile_picture_media_id
+                           AS picture_changed",
         )
         .await?;
     let flag = |o: &Option<Option<String>>| (o.is_some(), o.clone().flatten());
@@ -578,11 +590,18 @@ pub async fn update_profile(
         .await;
     match result {
         Ok(row) => {
-            let username: String = row.ok_or(ApiError::NotFound("user"))?.get("username");
+            let row = row.ok_or(ApiError::NotFound("user"))?;
+            let username: String = row.get("username");
             if let Some(old) = before.filter(|old| *old != username) {
                 rename_in_timeline(client, id, &old, &username, false).await?;
             }
-            Ok(username)
+            let new_picture = row
+                .get::<_, bool>("picture_changed")
+                .then(|| row.get("profile_picture_media_id"));
+            Ok(ProfileUpdated {
+                username,
+                new_picture,
+            })
         }
         Err(e)
             if is_unique_violation(&e, "users_username_key")

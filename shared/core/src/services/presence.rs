@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use crate::api::models::{DeviceActivity, OnlineStatus, StatusSet, Timestamp};
-use crate::api::ws::{ServerEvent, UserPresence, UserStatusUpdated};
+use crate::api::ws::{ServerEvent, UserPictureUpdated, UserPresence, UserStatusUpdated};
 use crate::auth::tokens::Caller;
 use crate::db::events;
 use crate::db::presence::{self, ConnectionChange, Presence};
@@ -288,5 +288,22 @@ pub(super) async fn publish_status(
         status,
     });
     let audience = presence::status_audience(tx, user_id).await?;
+    events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data()).await
+}
+
+/// Tell whoever may see `user`'s profile picture (their `profilePicture` setting, as their
+/// profile shows it) that it is now `picture`, in the transaction that changed it.
+pub(super) async fn publish_picture(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: Uuid,
+    username: String,
+    picture: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let event = ServerEvent::UserPictureUpdated(UserPictureUpdated {
+        user_id,
+        username,
+        profile_picture_media_id: picture,
+    });
+    let audience = presence::picture_audience(tx, user_id).await?;
     events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data()).await
 }

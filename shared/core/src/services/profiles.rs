@@ -185,12 +185,16 @@ pub async fn update(
         Some(_) => Some(Sightlines::of(&tx, caller.user_id).await?),
         None => None,
     };
-    let username = users::update_profile(&tx, caller.user_id, &update).await?;
+    let updated = users::update_profile(&tx, caller.user_id, &update).await?;
     if let Some(before) = sightlines {
         presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
     }
+    if let Some(picture) = updated.new_picture {
+        let username = updated.username.clone();
+        presence::publish_picture(&tx, caller.user_id, username, picture).await?;
+    }
     if let Some(status) = update.status {
-        presence::publish_status(&tx, caller.user_id, username, status).await?;
+        presence::publish_status(&tx, caller.user_id, updated.username, status).await?;
     }
     commit_own_profile_change(app, tx, caller.user_id).await
 }
