@@ -866,6 +866,16 @@ async fn a_group_picture_uploaded_to_banter_is_shown_by_signed_url() {
         "no longer his group's"
     );
 
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}"),
+            &alice.access,
+            json!({ "avatarUrl": null, "avatarMediaId": null }),
+        )
+        .await;
+    assert_eq!(status, 200, "both null clear the picture: {body}");
+    assert_eq!(body["data"]["avatarUrl"], Value::Null);
+
     // Its message deleted for everyone, the file stays: it is still a picture.
     let message = sent["data"]["id"].as_str().unwrap();
     let (status, body) = app

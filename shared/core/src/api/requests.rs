@@ -656,7 +656,7 @@ pub struct UpdateChatRequest {
     #[schema(value_type = Option<AvatarUrl>)]
     pub avatar_url: Patch<AvatarUrl>,
     /// The group's picture, an image the caller uploaded (`avatarUrl` then answers a signed URL
-    /// to it); null clears the picture. Not with `avatarUrl`.
+    /// to it); null clears the picture. Not with `avatarUrl`, unless both are null.
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub avatar_media_id: Patch<Uuid>,

@@ -156,7 +156,7 @@ pub async fn create(
     Ok(Opened { chat, created })
 }
 
-/// A group has one picture: an outside address or an uploaded image.
+/// A group has one picture: an outside address or an uploaded image (both null clears it).
 fn both_pictures() -> ApiError {
     ApiError::Validation("send `avatarUrl` or `avatarMediaId`, not both".into())
 }
@@ -338,7 +338,7 @@ pub async fn update(
     let info = body.changes_group_info() || body.changes_permissions();
     if info && standing.kind != ChatType::Group {
         return Err(ApiError::PermissionDenied(
-            "a 1:1 chat has no name, description or permissions to change".into(),
+            "a 1:1 chat has no name, description, picture or permissions to change".into(),
         ));
     }
     if body.changes_permissions() && standing.role != ParticipantRole::Admin {
@@ -351,7 +351,10 @@ pub async fn update(
             "in this group, admins change its name and description".into(),
         ));
     }
-    if !body.avatar_url.is_keep() && !body.avatar_media_id.is_keep() {
+    if matches!(
+        (&body.avatar_url, &body.avatar_media_id),
+        (Patch::Set(_), Patch::Set(_) | Patch::Clear) | (Patch::Clear, Patch::Set(_))
+    ) {
         return Err(both_pictures());
     }
     if let Patch::Set(file) = body.avatar_media_id {
