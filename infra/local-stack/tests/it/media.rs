@@ -589,14 +589,7 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
         let (_, details) = app
             .get(&format!("/api/chats/{chat}"), Some(&alice.access))
             .await;
-        let (_, list) = app.get("/api/chats", Some(&alice.access)).await;
-        let listed = list["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == chat.as_str())
-            .unwrap()
-            .clone();
+        let listed = app.chat_row(&alice, &chat).await;
         assert_eq!(listed["otherUserId"], bob.id.as_str(), "{listed}");
         assert_eq!(details["data"]["otherUserId"], bob.id.as_str(), "{details}");
         let participant = details["data"]["participants"]
@@ -759,14 +752,7 @@ async fn a_group_picture_uploaded_to_banter_is_shown_by_signed_url() {
     let shown = download(&app, &body["data"]["avatarUrl"]).await;
     let medium = decode(&shown);
     assert_eq!((medium.width(), medium.height()), (400, 267));
-    let (_, list) = app.get("/api/chats", Some(&bob.access)).await;
-    let listed = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == chat.as_str())
-        .unwrap()
-        .clone();
+    let listed = app.chat_row(&bob, &chat).await;
     assert_eq!(listed["avatarMediaId"], first_file.as_str(), "{listed}");
     assert_eq!(download(&app, &listed["avatarUrl"]).await, shown);
     let media_status = |user: &User, file: &str| {

@@ -1,5 +1,7 @@
 //! Queries on `users`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::Json;
@@ -459,6 +461,16 @@ pub async fn public_profiles(
         .iter()
         .map(public_row)
         .collect())
+}
+
+/// [`public_profiles`] by id.
+pub async fn public_profiles_by_id(
+    db: &Db,
+    viewer: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, PublicRow>, ApiError> {
+    let rows = public_profiles(db, viewer, ids).await?;
+    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
 }
 
 pub async fn public_profile(

@@ -665,12 +665,7 @@ pub async fn import(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let profiles: HashMap<Uuid, users::PublicRow> =
-        users::public_profiles(&app.db, caller.user_id, &ids)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
+    let profiles = users::public_profiles_by_id(&app.db, caller.user_id, &ids).await?;
     let addable_by_id = |id: &Uuid| {
         profiles
             .get(id)
@@ -725,12 +720,7 @@ pub async fn export(app: &App, caller: Caller) -> Result<RawFile, ApiError> {
     let rows = contacts::all_with_group_names(&app.db, caller.user_id).await?;
     let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.user_id).collect();
     // A card names its contact; their picture is not in it.
-    let profiles: HashMap<Uuid, users::PublicRow> =
-        users::public_profiles(&app.db, caller.user_id, &ids)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
+    let profiles = users::public_profiles_by_id(&app.db, caller.user_id, &ids).await?;
     let cards: Vec<vcards::ExportedContact<'_>> = rows
         .iter()
         .filter_map(|(row, groups)| {
