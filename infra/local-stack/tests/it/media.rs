@@ -528,9 +528,10 @@ async fn a_profile_pictures_file_is_seen_as_its_privacy_setting_shows_it() {
 
 /// A profile's `profilePictureUrl` (PRD `UserProfile`) downloads its picture's 400-pixel WebP,
 /// signed, wherever the profile is answered to someone its privacy setting shows the picture to
-/// (their own profile, another's profile, search, contacts, a chat's participants, and as the
-/// picture of a 1:1 chat with them, listed or opened); to anyone else it is null, and so it is in
-/// events, which the log keeps past a signed URL's expiry.
+/// (their own profile, another's profile, search, contacts, a chat's participants, as the
+/// picture of a 1:1 chat with them, listed or opened, and as a listed message's sender); to
+/// anyone else it is null, and so it is in events, which the log keeps past a signed URL's
+/// expiry.
 #[tokio::test]
 async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
     let app = spawn_app().await;
@@ -574,6 +575,12 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
         )
         .await;
     assert_eq!(status, 200, "{contact}");
+    let mut alice_ws = app.ws(&alice.access).await;
+    app.sent(&bob, &chat, "a message from bob").await;
+    let told = alice_ws.next_event("message:received").await;
+    let sender = &told["data"]["message"]["sender"];
+    assert_eq!(sender["id"], bob.id.as_str(), "{told}");
+    assert!(sender.get("profilePictureUrl").is_none(), "{told}");
     let username = own["data"]["username"].as_str().unwrap();
     let urls_alice_gets = || async {
         let (_, profile) = app
@@ -590,6 +597,16 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
             .get(&format!("/api/chats/{chat}"), Some(&alice.access))
             .await;
         let listed = app.chat_row(&alice, &chat).await;
+        let (_, history) = app
+            .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
+            .await;
+        let from_bob = history["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["sender"]["id"] == bob.id.as_str())
+            .unwrap()
+            .clone();
         assert_eq!(listed["otherUserId"], bob.id.as_str(), "{listed}");
         assert_eq!(details["data"]["otherUserId"], bob.id.as_str(), "{details}");
         let participant = details["data"]["participants"]
@@ -612,6 +629,7 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
             ("participants", participant["profilePictureUrl"].clone()),
             ("chat", details["data"]["avatarUrl"].clone()),
             ("chat list", listed["avatarUrl"].clone()),
+            ("sender", from_bob["sender"]["profilePictureUrl"].clone()),
         ]
     };
     for (place, url) in urls_alice_gets().await {

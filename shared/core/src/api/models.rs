@@ -1409,12 +1409,21 @@ impl Message {
     }
 }
 
-/// Only id and username: a picture would depend on each reader's standing with the sender
-/// (privacy), so clients take it from the sender's profile.
+/// Who sent a message.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MessageSender {
     pub id: Uuid,
     pub username: String,
+    /// In answers that list messages (history, the gallery, search, starred, a forward): the
+    /// sender's profile picture as their privacy settings show it to the caller, a signed,
+    /// expiring URL. Absent in events (each reader's view differs, and the log outlives the
+    /// signature) and in a send's answer (the sender knows their own).
+    #[serde(
+        rename = "profilePictureUrl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub profile_picture_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -513,6 +513,7 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
         .map(|id| MessageSender {
             id,
             username: r.get("sender_username"),
+            profile_picture_url: None,
         });
     let reply_to = r.get::<_, Option<Uuid>>("reply_to_id").map(|id| {
         let reply_deleted = r.get::<_, Option<bool>>("reply_deleted").unwrap_or(false);

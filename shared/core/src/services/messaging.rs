@@ -588,7 +588,7 @@ async fn delivered_through_history(
 }
 
 /// Messages as the caller's device is answered them ([`Message::for_device`]), with signed
-/// URLs to their files (`media::sign_message_files`).
+/// URLs to their files and their senders' pictures ([`with_urls`]).
 pub(super) async fn answered(
     app: &App,
     messages: Vec<Message>,
@@ -598,6 +598,30 @@ pub(super) async fn answered(
         .into_iter()
         .map(|m| m.for_device(caller.session_id))
         .collect();
-    super::media::sign_message_files(app, &mut messages).await?;
+    with_urls(app, caller, &mut messages).await?;
     Ok(messages)
+}
+
+/// Give messages listed to the caller signed URLs: to their files (`media::sign_message_files`)
+/// and to their senders' profile pictures, as each sender's privacy shows it to the caller.
+pub(super) async fn with_urls<'a>(
+    app: &App,
+    caller: Caller,
+    messages: impl IntoIterator<Item = &'a mut Message>,
+) -> Result<(), ApiError> {
+    let mut messages: Vec<&mut Message> = messages.into_iter().collect();
+    super::media::sign_message_files(app, messages.iter_mut().map(|m| &mut **m)).await?;
+    let mut senders: Vec<Uuid> = messages
+        .iter()
+        .filter_map(|m| m.sender.as_ref().map(|s| s.id))
+        .collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let seen = super::profiles::seen_by(app, caller.user_id, &senders).await?;
+    for sender in messages.iter_mut().filter_map(|m| m.sender.as_mut()) {
+        sender.profile_picture_url = seen
+            .get(&sender.id)
+            .and_then(|user| user.profile_picture_url.clone());
+    }
+    Ok(())
 }

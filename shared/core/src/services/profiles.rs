@@ -69,6 +69,9 @@ pub async fn seen_by(
     viewer: Uuid,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, PublicUser>, ApiError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut rows = users::public_profiles(&app.db, viewer, ids).await?;
     for row in rows.iter_mut().filter(|r| r.id == viewer) {
         row.privacy = Default::default();

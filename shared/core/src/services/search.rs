@@ -48,7 +48,7 @@ pub async fn messages(
             }
         })
         .collect();
-    super::media::sign_message_files(app, items.iter_mut().map(|hit| &mut hit.message)).await?;
+    super::messaging::with_urls(app, caller, items.iter_mut().map(|hit| &mut hit.message)).await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
     Ok(Page { items, pagination })
 }
