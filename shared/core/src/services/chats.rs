@@ -253,11 +253,10 @@ async fn with_participant_views(
         participant.profile_picture_url = Some(view.profile_picture_url.clone());
         participant.is_online = Some(view.is_online);
     }
-    if chat.kind == ChatType::Individual {
-        if let Some(view) = chat.other_user_id.and_then(|id| views.get(&id)) {
-            chat.avatar_url = view.profile_picture_url.clone();
-            chat.avatar_media_id = view.profile_picture_media_id;
-        }
+    // (A 1:1 chat alone names its other person.)
+    if let Some(view) = chat.other_user_id.and_then(|id| views.get(&id)) {
+        chat.avatar_url = view.profile_picture_url.clone();
+        chat.avatar_media_id = view.profile_picture_media_id;
     }
     Ok(chat)
 }
