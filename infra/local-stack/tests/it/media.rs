@@ -1005,6 +1005,96 @@ async fn answers_sign_a_messages_file_and_events_do_not() {
     app.stop().await;
 }
 
+/// Before anyone joins, the lists show pictures too: an invitation shows the group's, and a join
+/// request its requester's, as their privacy shows it to the admin asking.
+#[tokio::test]
+async fn invitations_and_join_requests_show_pictures() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let picture_of = |user: &User, rgb: [u8; 3]| {
+        let (app, user) = (&app, user.clone());
+        async move {
+            let bytes = png(500, 500, rgb);
+            let request =
+                json!({ "fileName": "p.png", "fileType": "image", "fileSize": bytes.len() });
+            let file = upload(app, &user, request, &bytes).await;
+            processed(app, &user, &file).await;
+            file
+        }
+    };
+    let (status, body) = app
+        .put(
+            "/api/users/profile",
+            &bob.access,
+            json!({ "privacySettings": { "groups": "nobody" } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let group_picture = picture_of(&alice, [200, 0, 0]).await;
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&alice.access),
+            json!({ "type": "group", "name": "Asked", "participantIds": [bob.id],
+                    "avatarMediaId": group_picture }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let chat = body["data"]["id"].as_str().unwrap().to_owned();
+    let group_shown = download(&app, &body["data"]["avatarUrl"]).await;
+    let (_, invitations) = app.get("/api/chats/invitations", Some(&bob.access)).await;
+    let invitation = &invitations["data"][0];
+    assert_eq!(invitation["chatId"], chat.as_str(), "{invitations}");
+    assert_eq!(download(&app, &invitation["avatarUrl"]).await, group_shown);
+
+    let carols = picture_of(&carol, [0, 0, 200]).await;
+    let (status, own) = app
+        .put(
+            "/api/users/profile",
+            &carol.access,
+            json!({ "profilePictureMediaId": carols }),
+        )
+        .await;
+    assert_eq!(status, 200, "{own}");
+    let carol_shown = download(&app, &own["data"]["profilePictureUrl"]).await;
+    let (status, link) = app
+        .post(
+            &format!("/api/chats/{chat}/invite-link"),
+            Some(&alice.access),
+            json!({ "requireApproval": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{link}");
+    let code = link["data"]["code"].as_str().unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/invites/{code}/join"),
+            Some(&carol.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["data"]["status"]),
+        (200, &json!("requested")),
+        "{body}"
+    );
+    let (_, requests) = app
+        .get(
+            &format!("/api/chats/{chat}/join-requests"),
+            Some(&alice.access),
+        )
+        .await;
+    let request = &requests["data"][0];
+    assert_eq!(request["userId"], carol.id.as_str(), "{requests}");
+    assert_eq!(
+        download(&app, &request["profilePictureUrl"]).await,
+        carol_shown
+    );
+    app.stop().await;
+}
+
 /// A file whose worker stopped without an outcome (crashed, or ran out of time or memory) and
 /// that no retry took over is failed by the scheduled run once it has said nothing for
 /// `media_processing_stale`, and the chat it was sent to is told: it does not show as

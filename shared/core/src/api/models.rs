@@ -1035,6 +1035,10 @@ pub struct InvitationListed {
     pub chat_id: Uuid,
     /// The group's name.
     pub name: String,
+    /// The group's picture, as `ChatDetails.avatarUrl`.
+    pub avatar_url: Option<String>,
+    /// The group's picture's file, when it was uploaded to Banter.
+    pub avatar_media_id: Option<Uuid>,
     /// Who invited them (absent once that account is erased).
     pub invited_by: Option<Uuid>,
     pub invited_at: Timestamp,
@@ -1049,6 +1053,9 @@ pub struct JoinRequestListed {
     pub user_id: Uuid,
     pub username: String,
     pub display_name: Option<String>,
+    /// Their profile picture as their privacy settings show it to the admin asking (signed,
+    /// expiring).
+    pub profile_picture_url: Option<String>,
     pub requested_at: Timestamp,
 }
 

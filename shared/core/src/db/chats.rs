@@ -346,7 +346,7 @@ pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT i.chat_id, c.name, i.invited_by, i.created_at
+            "SELECT i.chat_id, c.name, c.avatar_url, c.avatar_media_id, i.invited_by, i.created_at
              FROM chat_invitations i JOIN chats c ON c.id = i.chat_id
              WHERE i.user_id = $1 AND {live} ORDER BY i.created_at DESC, i.chat_id",
             live = invitation_live("i"),
@@ -361,6 +361,8 @@ pub async fn invitations_of(db: &Db, user: Uuid) -> Result<Vec<InvitationListed>
             InvitationListed {
                 chat_id: r.get("chat_id"),
                 name: r.get::<_, Option<String>>("name").unwrap_or_default(),
+                avatar_url: r.get("avatar_url"),
+                avatar_media_id: r.get("avatar_media_id"),
                 invited_by: r.get("invited_by"),
                 invited_at: Timestamp(invited_at),
                 expires_at: Timestamp(

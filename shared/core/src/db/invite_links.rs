@@ -251,6 +251,8 @@ pub async fn requests(db: &Db, chat_id: Uuid) -> Result<Vec<JoinRequestListed>, 
             user_id: r.get("user_id"),
             username: r.get("username"),
             display_name: r.get("display_name"),
+            // As the admin asking sees it: `services::invite_links::requests`.
+            profile_picture_url: None,
             requested_at: r.get::<_, DateTime<Utc>>("requested_at").into(),
         })
         .collect())

@@ -176,7 +176,12 @@ async fn picture_of_the_caller(app: &App, caller: Caller, file: Uuid) -> Result<
 #[utoipa::path(get, path = "/api/chats/invitations", tag = "chats", security(("bearer" = [])),
     responses((status = 200, description = "Waiting invitations, newest first", body = Envelope<Vec<InvitationListed>>)))]
 pub async fn invitations(app: &App, caller: Caller) -> Result<Vec<InvitationListed>, ApiError> {
-    chats::invitations_of(&app.db, caller.user_id).await
+    let mut waiting = chats::invitations_of(&app.db, caller.user_id).await?;
+    let pictures = waiting
+        .iter_mut()
+        .map(|i| (i.avatar_media_id, &mut i.avatar_url));
+    super::media::sign_pictures(app, pictures).await?;
+    Ok(waiting)
 }
 
 /// `POST /api/chats/{chatId}/invitation`: accept an invitation to a group; the caller is a

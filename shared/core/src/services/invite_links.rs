@@ -238,7 +238,14 @@ pub async fn requests(
     chat_id: Uuid,
 ) -> Result<Vec<JoinRequestListed>, ApiError> {
     require_admin(app, chat_id, &caller).await?;
-    invite_links::requests(&app.db, chat_id).await
+    let mut waiting = invite_links::requests(&app.db, chat_id).await?;
+    let ids: Vec<Uuid> = waiting.iter().map(|r| r.user_id).collect();
+    let seen = super::profiles::seen_by(app, caller.user_id, &ids).await?;
+    for request in &mut waiting {
+        let view = seen.get(&request.user_id);
+        request.profile_picture_url = view.and_then(|v| v.profile_picture_url.clone());
+    }
+    Ok(waiting)
 }
 
 /// `POST /api/chats/{chatId}/join-requests/{userId}/approve` (or `/reject`): the requester
