@@ -662,7 +662,8 @@ async fn a_profile_picture_url_downloads_the_picture_for_who_may_see_it() {
 /// A changed or removed profile picture is told (`user:profile_picture_updated`: its file, no
 /// URL) to those whom its owner's `profilePicture` setting shows it (a contact), through the log
 /// that sync reads, and to nobody else (someone who only shares a group); the same picture set
-/// again tells nobody anything.
+/// again tells nobody anything; a change of the setting tells the picture to those it now shows
+/// it to, and null to those it no longer does.
 #[tokio::test]
 async fn a_new_profile_picture_is_told_to_who_may_see_it() {
     use crate::sync::{present, sync_all};
@@ -714,6 +715,33 @@ async fn a_new_profile_picture_is_told_to_who_may_see_it() {
         "the same picture again told nothing: {told}"
     );
 
+    // The setting moves, and with it who sees the picture: each is told it as they now see it.
+    set_picture(json!(file)).await;
+    alice_ws.next_event("user:profile_picture_updated").await;
+    let show_to = |audience: &'static str| {
+        let (app, bob) = (&app, &bob);
+        async move {
+            let body = json!({ "privacySettings": { "profilePicture": audience } });
+            let (status, body) = app.put("/api/users/profile", &bob.access, body).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    show_to("nobody").await;
+    let told = alice_ws.next_event("user:profile_picture_updated").await;
+    assert_eq!(
+        told["data"]["profilePictureMediaId"],
+        Value::Null,
+        "hidden: {told}"
+    );
+    show_to("contacts").await;
+    let told = alice_ws.next_event("user:profile_picture_updated").await;
+    assert_eq!(
+        told["data"]["profilePictureMediaId"],
+        json!(file),
+        "shown: {told}"
+    );
+    show_to("everyone").await;
+
     let named = |events: &[Value]| -> Vec<Value> {
         events
             .iter()
@@ -722,7 +750,17 @@ async fn a_new_profile_picture_is_told_to_who_may_see_it() {
             .collect()
     };
     let (alice_log, _) = sync_all(&app, &alice, &alice_from).await;
-    assert_eq!(named(&alice_log), [json!(file), Value::Null]);
+    assert_eq!(
+        named(&alice_log),
+        [
+            json!(file),
+            Value::Null,
+            json!(file),
+            Value::Null,
+            json!(file)
+        ],
+        "contacts to everyone shows her nothing new"
+    );
     let (carol_log, _) = sync_all(&app, &carol, &carol_from).await;
     assert_eq!(
         named(&carol_log),

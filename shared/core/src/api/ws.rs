@@ -741,7 +741,8 @@ pub enum ServerEvent {
     #[serde(rename = "user:status_updated")]
     UserStatusUpdated(UserStatusUpdated),
     /// Someone changed or removed their profile picture (told to their 1:1 chat partners and
-    /// contacts whom their `profilePicture` setting shows it to).
+    /// contacts whom their `profilePicture` setting shows it to), or changed that setting so
+    /// that the user now sees their picture (or no longer: null).
     #[serde(rename = "user:profile_picture_updated")]
     UserPictureUpdated(UserPictureUpdated),
     /// The user's own profile changed (an edit on one of their devices, a verified email or

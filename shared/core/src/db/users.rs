@@ -536,8 +536,10 @@ pub struct ProfileUpdate {
 pub struct ProfileUpdated {
     /// The username after it.
     pub username: String,
-    /// The picture after it, when it is another than before.
-    pub new_picture: Option<Option<Uuid>>,
+    /// The picture after it.
+    pub picture: Option<Uuid>,
+    /// It is another picture than before.
+    pub picture_changed: bool,
 }
 
 /// Apply an update. `Err(AlreadyExists)` when the new username is taken.
@@ -607,12 +609,10 @@ pub async fn update_profile(
             if let Some(old) = before.filter(|old| *old != username) {
                 rename_in_timeline(client, id, &old, &username, false).await?;
             }
-            let new_picture = row
-                .get::<_, bool>("picture_changed")
-                .then(|| row.get("profile_picture_media_id"));
             Ok(ProfileUpdated {
                 username,
-                new_picture,
+                picture: row.get("profile_picture_media_id"),
+                picture_changed: row.get("picture_changed"),
             })
         }
         Err(e)

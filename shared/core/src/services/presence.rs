@@ -291,19 +291,49 @@ pub(super) async fn publish_status(
     events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data()).await
 }
 
-/// Tell whoever may see `user`'s profile picture (their `profilePicture` setting, as their
-/// profile shows it) that it is now `picture`, in the transaction that changed it.
+/// A change of a profile that may change what others see of its picture.
+pub(super) struct PictureChange {
+    pub username: String,
+    /// The picture now.
+    pub picture: Option<Uuid>,
+    /// It is another picture than before.
+    pub changed: bool,
+    /// When the `profilePicture` setting changed: who saw the picture until now.
+    pub seen_before_by: Option<Vec<Uuid>>,
+}
+
+/// Tell `user`'s picture, in the transaction that changed it, as each sees it now: a new picture
+/// to all whom their `profilePicture` setting shows it to; after a change of that setting, the
+/// picture to those it now shows it to and did not, and none (null) to those it no longer does.
 pub(super) async fn publish_picture(
     tx: &deadpool_postgres::Transaction<'_>,
     user_id: Uuid,
-    username: String,
-    picture: Option<Uuid>,
+    change: PictureChange,
 ) -> Result<(), ApiError> {
-    let event = ServerEvent::UserPictureUpdated(UserPictureUpdated {
-        user_id,
-        username,
-        profile_picture_media_id: picture,
-    });
-    let audience = presence::picture_audience(tx, user_id).await?;
-    events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data()).await
+    // (No picture before or after, a change of the setting shows nobody anything new.)
+    let setting_changed = change.seen_before_by.is_some();
+    let shows_something = change.changed || (setting_changed && change.picture.is_some());
+    if !shows_something {
+        return Ok(());
+    }
+    let before = change.seen_before_by.unwrap_or_default();
+    let after = presence::picture_audience(tx, user_id).await?;
+    let (told, hidden): (Vec<Uuid>, Vec<Uuid>) = (
+        after
+            .iter()
+            .filter(|u| change.changed || !before.contains(u))
+            .copied()
+            .collect(),
+        before.into_iter().filter(|u| !after.contains(u)).collect(),
+    );
+    for (audience, picture) in [(told, change.picture), (hidden, None)] {
+        let event = ServerEvent::UserPictureUpdated(UserPictureUpdated {
+            user_id,
+            username: change.username.clone(),
+            profile_picture_media_id: picture,
+        });
+        events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data())
+            .await?;
+    }
+    Ok(())
 }

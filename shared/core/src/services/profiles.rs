@@ -188,14 +188,22 @@ pub async fn update(
         Some(_) => Some(Sightlines::of(&tx, caller.user_id).await?),
         None => None,
     };
+    // And who is told of the picture, on the picture setting.
+    let seeing_picture = match update.privacy.profile_picture {
+        Some(_) => Some(crate::db::presence::picture_audience(&tx, caller.user_id).await?),
+        None => None,
+    };
     let updated = users::update_profile(&tx, caller.user_id, &update).await?;
     if let Some(before) = sightlines {
         presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
     }
-    if let Some(picture) = updated.new_picture {
-        let username = updated.username.clone();
-        presence::publish_picture(&tx, caller.user_id, username, picture).await?;
-    }
+    let picture = presence::PictureChange {
+        username: updated.username.clone(),
+        picture: updated.picture,
+        changed: updated.picture_changed,
+        seen_before_by: seeing_picture,
+    };
+    presence::publish_picture(&tx, caller.user_id, picture).await?;
     if let Some(status) = update.status {
         presence::publish_status(&tx, caller.user_id, updated.username, status).await?;
     }
