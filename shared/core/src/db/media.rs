@@ -191,7 +191,7 @@ pub async fn visible(
     Ok(row.as_ref().map(MediaRow::from_row))
 }
 
-/// The objects a processed, clean file is shown by (`file_keys`).
+/// The objects a processed, clean file is shown by ([`shown_keys`]).
 pub struct ShownKeys {
     pub file: Uuid,
     /// As a picture (a profile's, a group's): its 400-pixel WebP, else its copy without

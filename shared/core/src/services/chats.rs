@@ -52,7 +52,7 @@ pub async fn create(
                 return Err(both_pictures());
             }
             if let Some(file) = avatar_media_id {
-                picture_of_the_caller(app, caller, file).await?;
+                super::media::own_picture(app, caller.user_id, file).await?;
             }
             let avatar = (avatar_url, avatar_media_id);
             (participant_ids, Some((name, description, avatar)))
@@ -159,15 +159,6 @@ pub async fn create(
 /// A group has one picture: an outside address or an uploaded image (both null clears it).
 fn both_pictures() -> ApiError {
     ApiError::Validation("send `avatarUrl` or `avatarMediaId`, not both".into())
-}
-
-/// A group's picture `file` must be an image the caller uploaded (404, as a file they may not
-/// see, otherwise).
-async fn picture_of_the_caller(app: &App, caller: Caller, file: Uuid) -> Result<(), ApiError> {
-    match users::owns_image(&app.db, caller.user_id, file).await? {
-        true => Ok(()),
-        false => Err(ApiError::NotFound("media")),
-    }
 }
 
 /// `GET /api/chats/invitations`: the group invitations waiting for the caller's answer, newest
@@ -362,7 +353,7 @@ pub async fn update(
         return Err(both_pictures());
     }
     if let Patch::Set(file) = body.avatar_media_id {
-        picture_of_the_caller(app, caller, file).await?;
+        super::media::own_picture(app, caller.user_id, file).await?;
     }
     let actor = chats::Acting {
         user: caller.user_id,

@@ -506,6 +506,15 @@ pub(super) async fn download_urls(
     Ok(urls)
 }
 
+/// A picture chosen for a profile or a group (`file`) must be an image `user` uploaded: 404, as
+/// a file they may not see, otherwise.
+pub async fn own_picture(app: &App, user: Uuid, file: Uuid) -> Result<(), ApiError> {
+    match crate::db::users::owns_image(&app.db, user, file).await? {
+        true => Ok(()),
+        false => Err(ApiError::NotFound("media")),
+    }
+}
+
 /// Give each `url` whose `file` is named a signed URL to the picture that file shows (a
 /// profile's picture, a group's: [`media::ShownKeys::picture`]), when the file is processed and
 /// clean; one query for them all.

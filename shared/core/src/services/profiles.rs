@@ -167,10 +167,8 @@ pub async fn update(
     caller: Caller,
     body: UpdateProfileRequest,
 ) -> Result<OwnProfile, ApiError> {
-    if let Patch::Set(id) = body.profile_picture_media_id {
-        if !users::owns_image(&app.db, caller.user_id, id).await? {
-            return Err(ApiError::NotFound("media"));
-        }
+    if let Patch::Set(file) = body.profile_picture_media_id {
+        super::media::own_picture(app, caller.user_id, file).await?;
     }
     let update = ProfileUpdate {
         username: body.username,
