@@ -29,7 +29,7 @@ fn notifications(app: &TestApp, endpoint: &str) -> Vec<Value> {
 }
 
 /// Wait for the notification of the message with `body`, and answer every body sent so far.
-async fn notified(app: &TestApp, body: &str) -> Vec<String> {
+pub(crate) async fn notified(app: &TestApp, body: &str) -> Vec<String> {
     wait_until(
         &format!("a notification saying {body:?}"),
         Duration::from_secs(5),
@@ -48,7 +48,7 @@ async fn register(app: &TestApp, user: &User, body: Value) -> (u16, Value) {
 }
 
 /// Register the phone's token on `user`'s session: the status.
-async fn register_phone_token(app: &TestApp, user: &User) -> u16 {
+pub(crate) async fn register_phone_token(app: &TestApp, user: &User) -> u16 {
     let body = json!({ "platform": "fcm", "token": "phone-token" });
     register(app, user, body).await.0
 }

@@ -66,7 +66,8 @@ pub enum Stored {
     AdminsOnly,
     /// `replyTo` names no message of this chat that its sender sees.
     BadReply,
-    /// A 1:1 chat where one of the two blocks the other.
+    /// A 1:1 chat whose sender blocks the other member (one blocked by the other is stored,
+    /// and reaches only the sender's own devices).
     Blocked,
     /// A 1:1 chat whose other member deleted their account: nobody would ever receive it.
     PartnerGone,
@@ -143,18 +144,23 @@ pub async fn insert_many(
                         coalesce(member.partner_gone, false) AS partner_gone,
                         member.disappearing_seconds, member.hidden_partner, member.hidden_through,
                         existing.id AS existing_id, existing.chat_id AS existing_chat_id,
-                        -- Each way looked up by its whole key: an OR of the two could only
-                        -- be served by one index scan over every block in the database.
+                        -- Each way looked up by its whole key. The sender may not message
+                        -- someone they block (they know it); a message to someone who blocks
+                        -- the sender is stored and answered as any other, and never reaches
+                        -- them (WhatsApp's single tick): the block is not told by a refusal.
                         EXISTS (
                             SELECT 1 FROM chats c
                             JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> i.sender_id
                             WHERE c.id = i.chat_id AND c.type = 'individual'
-                              AND (EXISTS (SELECT 1 FROM user_relationships b
-                                           WHERE b.user_id = o.user_id AND b.related_user_id = i.sender_id
-                                             AND b.relationship_type = 'blocked')
-                                   OR EXISTS (SELECT 1 FROM user_relationships b
-                                              WHERE b.user_id = i.sender_id AND b.related_user_id = o.user_id
-                                                AND b.relationship_type = 'blocked'))) AS blocked,
+                              AND EXISTS (SELECT 1 FROM user_relationships b
+                                          WHERE b.user_id = i.sender_id AND b.related_user_id = o.user_id
+                                            AND b.relationship_type = 'blocked')) AS blocks_partner,
+                        (SELECT o.user_id FROM chats c
+                         JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> i.sender_id
+                         WHERE c.id = i.chat_id AND c.type = 'individual'
+                           AND EXISTS (SELECT 1 FROM user_relationships b
+                                       WHERE b.user_id = o.user_id AND b.related_user_id = i.sender_id
+                                         AND b.relationship_type = 'blocked')) AS blocked_by,
                         -- A message the sender sees: of their memberships, not cleared or
                         -- deleted for themselves, not deleted for everyone, not disappeared, and
                         -- no system line (`services::message_changes::not_a_system_line`).
@@ -233,7 +239,7 @@ pub async fn insert_many(
              ), accepted AS (
                  SELECT j.*, row_number() OVER w AS nth, count(*) OVER w AS n
                  FROM judged j
-                 WHERE j.rate_ok AND j.may_send AND j.existing_id IS NULL AND NOT j.blocked
+                 WHERE j.rate_ok AND j.may_send AND j.existing_id IS NULL AND NOT j.blocks_partner
                    AND NOT j.partner_gone AND j.reply_ok
                    AND j.media_ok AND j.mentions_ok
                  WINDOW w AS (PARTITION BY j.chat_id ORDER BY j.ord
@@ -269,26 +275,51 @@ pub async fn insert_many(
                  -- The chat-wide events, in the same transaction (the event log, V11), in the
                  -- order the messages were given; before the message that shows a 1:1 chat to
                  -- its other member, the chat, for them alone (`shownTo`, `relay::ChatShownTo`).
-                 INSERT INTO events (chat_id, actor_id, origin_connection, name, message_id, data)
-                 SELECT e.chat_id, e.sender_id, e.origin, e.name, e.message_id, e.data FROM (
-                     SELECT a.chat_id, a.sender_id, a.origin, 'message:received' AS name,
+                 -- A message to someone who blocks its sender is told to the sender's own
+                 -- devices alone (their stream): no later unblock brings it to the blocker.
+                 INSERT INTO events (chat_id, user_id, actor_id, origin_connection, name, message_id, data)
+                 SELECT e.chat_id, e.user_id, e.sender_id, e.origin, e.name, e.message_id, e.data FROM (
+                     SELECT CASE WHEN a.blocked_by IS NULL THEN a.chat_id END AS chat_id,
+                            CASE WHEN a.blocked_by IS NOT NULL THEN a.sender_id END AS user_id,
+                            a.sender_id, a.origin, 'message:received' AS name,
                             a.id AS message_id, NULL::jsonb AS data, a.ord, 1 AS step
                      FROM accepted a
                      WHERE a.id = ANY(ARRAY(SELECT id FROM inserted))
                      UNION ALL
-                     SELECT a.chat_id, a.sender_id, NULL, 'chat:created', NULL,
+                     SELECT a.chat_id, NULL, a.sender_id, NULL, 'chat:created', NULL,
                             jsonb_build_object('shownTo', a.hidden_partner), a.ord, 0
                      FROM accepted a
-                     WHERE a.hidden_partner IS NOT NULL
+                     WHERE a.hidden_partner IS NOT NULL AND a.blocked_by IS NULL
                        AND (SELECT i.seq FROM inserted i WHERE i.id = a.id) = a.hidden_through + 1
                  ) e
                  ORDER BY e.ord, e.step
+             ), kept_from_blocker AS (
+                 -- And hidden from the blocker for good, as a message they deleted for
+                 -- themselves is: their history, list, search and sync leave it out after an
+                 -- unblock too.
+                 INSERT INTO message_hidden (message_id, user_id)
+                 SELECT a.id, a.blocked_by FROM accepted a
+                 WHERE a.blocked_by IS NOT NULL AND a.id = ANY(ARRAY(SELECT id FROM inserted))
+             ), still_hidden AS (
+                 -- A blocker whose list does not show the chat (they deleted it for themselves,
+                 -- or never had a message in it) goes on not seeing it: what they cleared
+                 -- reaches past these messages, as the first of them was next after it.
+                 UPDATE chat_participants p SET cleared_seq = b.last
+                 FROM (SELECT a.chat_id, a.blocked_by, a.hidden_through,
+                              min(s.seq) AS first, max(s.seq) AS last
+                       FROM accepted a
+                       CROSS JOIN LATERAL (SELECT i.seq FROM inserted i WHERE i.id = a.id) s
+                       WHERE a.blocked_by IS NOT NULL AND a.hidden_partner = a.blocked_by
+                       GROUP BY a.chat_id, a.blocked_by, a.hidden_through) b
+                 WHERE b.first = b.hidden_through + 1
+                   AND p.chat_id = b.chat_id AND p.user_id = b.blocked_by AND p.hidden
              )
              -- Per message, in order, what decides its outcome; then each stored message in
              -- `message_select`'s columns (a union, not a join: without hash joins, joining the
              -- verdicts to the stored rows compared every pair).
              SELECT j.ord, j.rate_ok, j.retry_after, j.is_member, j.may_send, j.reply_ok,
-                    j.existing_id, j.existing_chat_id, j.blocked, j.partner_gone, j.media_ok, j.mentions_ok,
+                    j.existing_id, j.existing_chat_id, j.blocks_partner, j.blocked_by,
+                    j.partner_gone, j.media_ok, j.mentions_ok,
                     j.id, NULL AS chat_id, NULL AS client_message_id, NULL AS seq, NULL AS type,
                     NULL AS content, NULL AS metadata, NULL AS is_edited, NULL AS deleted_for_everyone,
                     NULL AS created_at, NULL AS updated_at, NULL AS sender_id, NULL AS sender_username,
@@ -300,7 +331,7 @@ pub async fn insert_many(
                     j.hidden_partner, j.hidden_through
              FROM judged j
              UNION ALL
-             SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+             SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
                     i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
                     (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
@@ -434,7 +465,7 @@ fn outcome(row: &Row, stored: Option<&Row>, m: &NewMessage) -> Option<Stored> {
     let refusal = [
         (!row.get::<_, bool>("is_member"), Stored::NotMember),
         (!row.get::<_, bool>("may_send"), Stored::AdminsOnly),
-        (row.get::<_, bool>("blocked"), Stored::Blocked),
+        (row.get::<_, bool>("blocks_partner"), Stored::Blocked),
         (row.get::<_, bool>("partner_gone"), Stored::PartnerGone),
         (!row.get::<_, bool>("reply_ok"), Stored::BadReply),
         (!row.get::<_, bool>("media_ok"), Stored::BadMedia),
@@ -448,8 +479,10 @@ fn outcome(row: &Row, stored: Option<&Row>, m: &NewMessage) -> Option<Stored> {
     stored.map(|stored| {
         let message = message_row(stored, MessageStatus::Sent);
         let hidden_through: Option<i64> = row.get("hidden_through");
+        let blocked_by: Option<Uuid> = row.get("blocked_by");
         let shows_chat_to = row
             .get::<_, Option<Uuid>>("hidden_partner")
+            .filter(|_| blocked_by.is_none())
             .filter(|_| hidden_through.is_some_and(|through| message.seq == through + 1));
         Stored::Created {
             message: Box::new(message),

@@ -94,10 +94,14 @@ pub async fn create(
                             .into(),
                     )),
                 };
-            if relationships::blocked_between(&app.db, caller.user_id, *other).await? {
-                return Err(ApiError::PermissionDenied(
-                    "you cannot start a chat with this user".into(),
-                ));
+            // Someone who blocks the caller is not told so by a refusal: the chat opens, and
+            // what the caller sends there reaches only their own devices
+            // (`db::messages::insert_many`).
+            if relationships::standing(&app.db, caller.user_id, *other)
+                .await?
+                .viewer_blocked_target
+            {
+                return Err(super::messaging::unblock_to_message());
             }
             let mut client = app.db.get().await?;
             let tx = client.transaction().await?;

@@ -149,6 +149,12 @@ pub(super) fn cannot_message() -> ApiError {
     ApiError::PermissionDenied("you cannot message this user".into())
 }
 
+/// Why someone may not message (or open a chat with) a person they block. (Someone blocked is
+/// not refused: what they send is stored and reaches only their own devices.)
+pub(super) fn unblock_to_message() -> ApiError {
+    ApiError::PermissionDenied("you blocked this user: unblock them to message them".into())
+}
+
 /// Why a member of a group where only admins send may not send (or show that they type).
 pub(super) fn admins_only() -> ApiError {
     ApiError::PermissionDenied("only the group's admins send messages here".into())
@@ -179,7 +185,7 @@ async fn stored(
             Err(super::participants::not_a_member(app, chat_id, caller.user_id).await)
         }
         Stored::AdminsOnly => Err(admins_only()),
-        Stored::Blocked => Err(cannot_message()),
+        Stored::Blocked => Err(unblock_to_message()),
         Stored::PartnerGone => Err(partner_gone()),
         Stored::BadReply => Err(ApiError::Validation(
             "`replyToId` is not a message you can see of this chat (or, in a 1:1, one the other \

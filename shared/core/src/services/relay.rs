@@ -737,15 +737,17 @@ impl<'a> Frames<'a> {
         device: Uuid,
     ) -> Result<Option<EventFrame>, ApiError> {
         let mut server_event = match (event.name.as_str(), event.stream) {
-            ("message:received", Stream::Chat(chat_id)) => {
+            // In its chat's stream; or, sent to someone who blocks its sender, in the sender's
+            // own (`db::messages::insert_many`).
+            ("message:received", _) => {
                 let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
                     return Ok(None);
                 };
                 let message = self.seen_by(message.clone().for_device(device), viewer);
                 ServerEvent::MessageReceived(Box::new(MessageReceived {
                     timestamp: message.created_at,
+                    chat_id: message.chat_id,
                     message,
-                    chat_id,
                 }))
             }
             ("message:edited", Stream::Chat(chat_id)) => {

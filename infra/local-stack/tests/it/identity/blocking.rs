@@ -54,30 +54,8 @@ async fn blocks_are_enforced_on_every_path() {
     let mut alice_ws = app.ws(&alice.access).await;
     let mut carol_ws = app.ws(&carol.access).await;
     let mut bob_ws = app.ws(&bob.access).await;
-    // 1:1 over WebSocket and REST: refused.
-    bob_ws.send_json(json!({ "action": "message:send", "requestId": "b1", "data": { "chatId": chat, "clientMessageId": "b1", "content": "hello?" } })).await;
-    let frame = bob_ws.next_json().await;
-    assert_eq!(
-        (frame["event"].as_str(), frame["data"]["code"].as_str()),
-        (Some("error:general"), Some("PERMISSION_DENIED"))
-    );
-    let (status, _) = app
-        .post(
-            &format!("/api/chats/{chat}/messages"),
-            Some(&bob.access),
-            json!({ "clientMessageId": "b2", "content": "hello?" }),
-        )
-        .await;
-    assert_eq!(status, 403);
-    // Alice cannot message Bob either while she blocks him.
-    let (status, _) = app
-        .post(
-            &format!("/api/chats/{chat}/messages"),
-            Some(&alice.access),
-            json!({ "clientMessageId": "a1", "content": "hi" }),
-        )
-        .await;
-    assert_eq!(status, 403);
+    // (What Bob sends her in their 1:1 chat is stored and never reaches her:
+    // `a_blocked_users_messages_are_stored_and_never_reach_the_blocker`.)
     // In the group, Bob's message reaches Carol, not Alice.
     bob_ws.send_json(json!({ "action": "message:send", "requestId": "b3", "data": { "chatId": group, "clientMessageId": "b3", "content": "group hello" } })).await;
     let ack = bob_ws.next_json().await;
@@ -260,20 +238,12 @@ async fn blocks_are_enforced_on_every_path() {
         .unwrap()
         .clone();
     assert_eq!(reply["replyTo"]["content"], "group hello", "carol sees it");
-    // Bob cannot put Alice in a new group, nor open a new 1:1 chat.
+    // Bob cannot put Alice in a new group.
     let (status, _) = app
         .post(
             "/api/chats",
             Some(&bob.access),
             json!({ "type": "group", "name": "again", "participantIds": [alice.id] }),
-        )
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = app
-        .post(
-            "/api/chats",
-            Some(&bob.access),
-            json!({ "type": "individual", "participantIds": [alice.id] }),
         )
         .await;
     assert_eq!(status, 403);
@@ -348,5 +318,207 @@ async fn a_blocked_members_file_is_not_opened_by_the_blocker() {
         .get(&format!("/api/media/{file}"), Some(&alice.access))
         .await;
     assert_eq!(status, 404, "{body}");
+    app.stop().await;
+}
+
+/// Someone blocked is not told so by a refusal (WhatsApp's single tick): what they send the
+/// blocker in a 1:1 chat is stored and answered, reaches their own other devices, and never
+/// reaches the blocker: not pushed, not notified, not in their history, list, unread count or
+/// sync, and not after an unblock either. The blocker is refused, and told why.
+#[tokio::test]
+async fn a_blocked_users_messages_are_stored_and_never_reach_the_blocker() {
+    use crate::notifications::{notified, register_phone_token};
+    use crate::sync::{present, sync_all};
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&bob, &alice).await;
+    app.sent(&bob, &chat, "hello before the block").await;
+    let alice_phone = app.login(&alice).await;
+    assert_eq!(register_phone_token(&app, &alice_phone).await, 200);
+    app.block(&alice, &bob).await;
+    let unread = app.chat_row(&alice, &chat).await["unreadCount"].clone();
+    let since = present(&app, &alice).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut bob_tablet = app.ws(&app.login(&bob).await.access).await;
+
+    // Over the WebSocket and REST alike, stored and answered as any message.
+    let ack = bob_ws
+        .act(
+            "message:send",
+            json!({ "chatId": chat, "clientMessageId": "b1", "content": "hello?" }),
+        )
+        .await;
+    assert_eq!(ack["event"], "ack", "{ack}");
+    let hidden = ack["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(ack["data"]["status"], "sent");
+    let own = bob_tablet.next_event("message:received").await;
+    assert_eq!(
+        (
+            own["data"]["message"]["id"].as_str(),
+            own["data"]["chatId"].as_str()
+        ),
+        (Some(hidden.as_str()), Some(chat.as_str())),
+        "his other device has it: {own}"
+    );
+    let (status, body) = app.send_text(&bob, &chat, "anyone there").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        bob_tablet.next_event("message:received").await["data"]["message"]["content"],
+        "anyone there"
+    );
+    // Alice is told nothing, and her answers leave both out.
+    alice_ws.expect_silence(Duration::from_millis(400)).await;
+    let texts = |messages: &serde_json::Value| -> Vec<String> {
+        messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["content"].as_str())
+            .map(str::to_owned)
+            .collect()
+    };
+    let path = format!("/api/chats/{chat}/messages");
+    let history_of = |user: String| {
+        let (app, path) = (&app, &path);
+        async move { texts(&app.get(path, Some(user.as_str())).await.1["data"]) }
+    };
+    let before = vec!["hello before the block".to_owned()];
+    assert_eq!(history_of(alice.access.clone()).await, before);
+    let row = app.chat_row(&alice, &chat).await;
+    assert_eq!(
+        (&row["lastMessage"]["content"], &row["unreadCount"]),
+        (&json!(before[0]), &unread),
+        "{row}"
+    );
+    let (events, _) = sync_all(&app, &alice, &since).await;
+    assert!(
+        !events.iter().any(|e| e["event"] == "message:received"),
+        "{events:?}"
+    );
+    // Nor is it delivered to her, so Bob's ticks stay single.
+    let (_, info) = app
+        .get(
+            &format!("/api/chats/{chat}/messages/{hidden}/info"),
+            Some(&bob.access),
+        )
+        .await;
+    assert_eq!(info["data"]["recipients"][0]["status"], "sent", "{info}");
+    // Alice may not message Bob while she blocks him, and is told why.
+    let (status, body) = app.send_text(&alice, &chat, "hi").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unblock"),
+        "{body}"
+    );
+
+    // Unblocked, she gets what he sends from then on, and never what he sent while blocked:
+    // not in her history, her sync from before, nor as a notification.
+    let (status, _) = app
+        .post(
+            "/api/users/unblock",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.sent(&bob, &chat, "friends again").await;
+    assert_eq!(
+        alice_ws.next_event("message:received").await["data"]["message"]["content"],
+        "friends again"
+    );
+    let notices = notified(&app, "friends again").await;
+    assert!(
+        !notices.iter().any(|n| n == "hello?" || n == "anyone there"),
+        "{notices:?}"
+    );
+    assert_eq!(
+        history_of(alice.access.clone()).await,
+        ["hello before the block", "friends again"]
+    );
+    let (events, _) = sync_all(&app, &alice, &since).await;
+    let synced: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "message:received")
+        .map(|e| &e["data"]["message"]["content"])
+        .collect();
+    assert_eq!(synced, [&json!("friends again")], "{events:?}");
+    assert_eq!(
+        history_of(bob.access.clone()).await,
+        [
+            "hello before the block",
+            "hello?",
+            "anyone there",
+            "friends again"
+        ],
+        "his own history keeps all he sent"
+    );
+    app.stop().await;
+}
+
+/// A chat with someone who blocks you opens (a refusal would tell the block), and what you
+/// send there never puts it in their list, even after they unblock you, until your next
+/// message.
+#[tokio::test]
+async fn a_chat_opened_by_someone_blocked_stays_out_of_the_blockers_list() {
+    let app = spawn_app().await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    app.block(&carol, &dave).await;
+    let chat = app.open_chat(&dave, &carol).await;
+    app.sent(&dave, &chat, "hi carol").await;
+    app.sent(&dave, &chat, "it's dave").await;
+    let listed = |user: String| {
+        let app = &app;
+        async move {
+            let (_, list) = app.get("/api/chats", Some(user.as_str())).await;
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(listed(dave.access.clone()).await, [chat.as_str()]);
+    assert_eq!(listed(carol.access.clone()).await, Vec::<String>::new());
+    // Carol may not open it while she blocks him.
+    let (status, body) = app
+        .post(
+            "/api/chats",
+            Some(&carol.access),
+            json!({ "type": "individual", "participantIds": [dave.id] }),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = app
+        .post(
+            "/api/users/unblock",
+            Some(&carol.access),
+            json!({ "userId": dave.id }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed(carol.access.clone()).await,
+        Vec::<String>::new(),
+        "unblocking shows her nothing he sent while blocked"
+    );
+    app.sent(&dave, &chat, "still there?").await;
+    assert_eq!(listed(carol.access.clone()).await, [chat.as_str()]);
+    let (_, history) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&carol.access))
+        .await;
+    let texts: Vec<&str> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(texts, ["still there?"], "{history}");
     app.stop().await;
 }
