@@ -235,12 +235,20 @@ async fn keys_are_checked_bounded_and_go_with_their_session() {
     assert_eq!(status, 200);
     assert_eq!(export["data"]["encryptionKeys"], own["data"]["devices"]);
 
-    // Blocking either way closes the directory between them.
-    app.block(&bob, &alice).await;
+    // The blocker may not claim the keys of whom they block; the one blocked is not told so
+    // by a refusal (what they seal for the blocker is stored and never delivered).
+    app.block(&alice, &bob).await;
     let (status, body) = claim(&app, &alice, &bob).await;
     assert_eq!(status, 403, "{body}");
-    let (status, _) = claim(&app, &bob, &alice).await;
-    assert_eq!(status, 403);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unblock"),
+        "{body}"
+    );
+    let (status, body) = claim(&app, &bob, &alice).await;
+    assert_eq!(status, 200, "{body}");
 
     // A session that ends takes its keys.
     let (status, _) = app

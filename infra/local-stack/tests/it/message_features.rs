@@ -327,7 +327,7 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
 }
 
 #[tokio::test]
-async fn reactions_are_one_per_user_replaced_removed_and_refused_across_a_block() {
+async fn reactions_are_one_per_user_replaced_removed_and_never_cross_a_block() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
@@ -408,11 +408,41 @@ async fn reactions_are_one_per_user_replaced_removed_and_refused_across_a_block(
         json!([])
     );
 
+    // Across a block the blocker may not react, and is told why; the one blocked is not told
+    // so by a refusal: their reaction is stored, and never reaches the blocker.
+    let own = app.sent(&bob, &chat, "before you blocked me").await;
+    alice_ws.next_event("message:received").await;
     app.block(&alice, &bob).await;
-    let (status, _) = app
+    alice_ws.next_event("user:blocked").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{chat}/messages/{own}/reactions"),
+            Some(&alice.access),
+            json!({ "emoji": "🙄" }),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unblock"),
+        "{body}"
+    );
+    let (status, body) = app
         .post(&path, Some(&bob.access), json!({ "emoji": "😡" }))
         .await;
-    assert_eq!(status, 403, "no reacting across a block");
+    assert_eq!(status, 200, "{body}");
+    alice_ws.expect_silence(Duration::from_millis(400)).await;
+    assert_eq!(
+        history(&app, &alice, &chat).await[0]["reactions"],
+        json!([])
+    );
+    assert_eq!(
+        history(&app, &bob, &chat).await[0]["reactions"][0]["emoji"],
+        "😡",
+        "his own history shows it"
+    );
     app.stop().await;
 }
 

@@ -37,6 +37,10 @@ pub struct Target {
     pub left_at: Option<DateTime<Utc>>,
     /// A 1:1 chat where one of the two blocks the other.
     pub blocked: bool,
+    /// A 1:1 chat whose other member the actor blocks (so `blocked`). What the other member,
+    /// blocked, does there is refused only where a refusal tells them nothing they could not
+    /// see.
+    pub blocks_other: bool,
     /// The actor may send in the chat now: an admin, or a member where everyone sends (a
     /// group's `sendMessages`).
     pub may_send: bool,
@@ -91,12 +95,15 @@ async fn visible(
                     c.type = 'individual' AND EXISTS (
                         SELECT 1 FROM chat_participants o
                         WHERE o.chat_id = c.id AND o.user_id <> $3
-                          AND (EXISTS (SELECT 1 FROM user_relationships b
-                                       WHERE b.user_id = o.user_id AND b.related_user_id = $3
-                                         AND b.relationship_type = 'blocked')
-                               OR EXISTS (SELECT 1 FROM user_relationships b
-                                          WHERE b.user_id = $3 AND b.related_user_id = o.user_id
-                                            AND b.relationship_type = 'blocked'))) AS blocked
+                          AND EXISTS (SELECT 1 FROM user_relationships b
+                                      WHERE b.user_id = o.user_id AND b.related_user_id = $3
+                                        AND b.relationship_type = 'blocked')) AS blocked_by_other,
+                    c.type = 'individual' AND EXISTS (
+                        SELECT 1 FROM chat_participants o
+                        WHERE o.chat_id = c.id AND o.user_id <> $3
+                          AND EXISTS (SELECT 1 FROM user_relationships b
+                                      WHERE b.user_id = $3 AND b.related_user_id = o.user_id
+                                        AND b.relationship_type = 'blocked')) AS blocks_other
              FROM messages m
              JOIN chats c ON c.id = m.chat_id
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3
@@ -126,7 +133,8 @@ async fn visible(
             role: ParticipantRole::parse_stored(r.get("role")),
             member: r.get("member"),
             left_at: r.get("left_at"),
-            blocked: r.get("blocked"),
+            blocked: r.get::<_, bool>("blocked_by_other") || r.get::<_, bool>("blocks_other"),
+            blocks_other: r.get("blocks_other"),
             may_send: r.get("may_send"),
             expired: r.get("expired"),
         }))

@@ -39,12 +39,6 @@ pub async fn standing(db: &Db, viewer: Uuid, target: Uuid) -> Result<Standing, A
     })
 }
 
-/// Does either user block the other?
-pub async fn blocked_between(db: &Db, a: Uuid, b: Uuid) -> Result<bool, ApiError> {
-    let s = standing(db, a, b).await?;
-    Ok(s.blocked_by_target || s.viewer_blocked_target)
-}
-
 /// Since when each of `viewers` blocks each of `senders`, for those who do: what decides which
 /// quotes and reactions a viewer does not see (`Message::as_seen_by`). Nothing is asked when
 /// either list is empty.

@@ -102,13 +102,15 @@ pub async fn own(app: &App, caller: Caller) -> Result<OwnKeys, ApiError> {
 #[utoipa::path(get, path = "/api/users/{userId}/keys", tag = "encryption", security(("bearer" = [])),
     params(("userId" = Uuid, Path)),
     responses((status = 200, description = "A bundle for each of the user's devices (each one-time pre-key is handed out once; the caller's own devices are the caller's other devices)", body = Envelope<KeyBundles>),
-        (status = 403, description = "One of the two blocks the other"),
+        (status = 403, description = "The caller blocks the user (someone blocked is not told so: their messages are stored and never delivered)"),
         (status = 404, description = "No such user, or none of their devices has keys")))]
 pub async fn claim(app: &App, caller: Caller, user_id: Uuid) -> Result<KeyBundles, ApiError> {
     if user_id != caller.user_id
-        && relationships::blocked_between(&app.db, caller.user_id, user_id).await?
+        && relationships::standing(&app.db, caller.user_id, user_id)
+            .await?
+            .viewer_blocked_target
     {
-        return Err(super::messaging::cannot_message());
+        return Err(super::messaging::unblock_to_message());
     }
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;

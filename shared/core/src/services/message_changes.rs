@@ -383,7 +383,10 @@ async fn publish_reaction(
     .await
 }
 
-/// A message the caller may react to: visible, not deleted, in a chat without a block.
+/// A message the caller may react to: visible, not deleted, in a chat whose other member they
+/// do not block. Someone blocked is not told so by a refusal: their reaction is stored, and
+/// reaches the blocker neither pushed nor loaded while the block stands
+/// (`db::not_sent_while_blocked`, `Message::as_seen_by`).
 async fn reactable(
     tx: &impl deadpool_postgres::GenericClient,
     caller: &Caller,
@@ -396,8 +399,8 @@ async fn reactable(
             "a deleted message takes no reactions".into(),
         ));
     }
-    if target.blocked {
-        return Err(super::messaging::cannot_message());
+    if target.blocks_other {
+        return Err(super::messaging::unblock_to_message());
     }
     not_a_system_line(&target, "reacted to")?;
     Ok(target)
