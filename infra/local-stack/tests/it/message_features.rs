@@ -1080,6 +1080,59 @@ async fn presence_reaches_one_to_one_contacts_as_privacy_allows_and_never_whole_
     app.stop().await;
 }
 
+/// A change of the `about` setting tells the status text to those it now shows it to, and null
+/// to those it no longer does (`user:status_updated`), through the log that sync reads; a
+/// change that shows nobody anything new tells nothing.
+#[tokio::test]
+async fn a_change_of_the_about_setting_tells_the_status_as_each_now_sees_it() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.open_chat_written(&alice, &bob).await;
+    let since = present(&app, &bob).await;
+    let mut bob_ws = app.ws(&bob.access).await.with_presence();
+    let profile = |body: Value| {
+        let app = &app;
+        let access = alice.access.clone();
+        async move {
+            let (status, body) = app.put("/api/users/profile", &access, body).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    let about = |audience: &'static str| json!({ "privacySettings": { "about": audience } });
+    profile(json!({ "status": "at work" })).await;
+    let told = bob_ws.next_event("user:status_updated").await;
+    assert_eq!(told["data"]["status"], "at work", "{told}");
+    profile(about("nobody")).await;
+    let told = bob_ws.next_event("user:status_updated").await;
+    assert_eq!(told["data"]["status"], Value::Null, "hidden: {told}");
+    profile(about("nobody")).await;
+    profile(about("everyone")).await;
+    let told = bob_ws.next_event("user:status_updated").await;
+    assert_eq!(told["data"]["status"], "at work", "shown: {told}");
+    profile(about("everyone")).await;
+    profile(about("contacts")).await;
+    let told = bob_ws.next_event("user:status_updated").await;
+    assert_eq!(told["data"]["status"], Value::Null, "not a contact: {told}");
+    let (events, _) = sync_all(&app, &bob, &since).await;
+    let statuses: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "user:status_updated")
+        .map(|e| &e["data"]["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            &json!("at work"),
+            &Value::Null,
+            &json!("at work"),
+            &Value::Null
+        ],
+        "the same setting again told nothing: {events:?}"
+    );
+    app.stop().await;
+}
+
 /// Hiding one's last seen hides one's presence at once, both ways (it is a two-way setting):
 /// whoever saw the user online is told it is hidden (offline, no last seen) instead of being
 /// left with an "online" that nothing would end, and the user is told the same of everyone

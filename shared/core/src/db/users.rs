@@ -540,6 +540,8 @@ pub struct ProfileUpdated {
     pub picture: Option<Uuid>,
     /// It is another picture than before.
     pub picture_changed: bool,
+    /// The status text now.
+    pub status: Option<String>,
 }
 
 /// Apply an update. `Err(AlreadyExists)` when the new username is taken.
@@ -572,7 +574,7 @@ pub async fn update_profile(
                  notification_settings = u.notification_settings || $12
              FROM (SELECT profile_picture_media_id FROM users WHERE id = $1) before
              WHERE u.id = $1
-             RETURNING u.username, u.profile_picture_media_id,
+             RETURNING u.username, u.status, u.profile_picture_media_id,
                        u.profile_picture_media_id IS DISTINCT FROM before.profile_picture_media_id
                            AS picture_changed",
         )
@@ -613,6 +615,7 @@ pub async fn update_profile(
                 username,
                 picture: row.get("profile_picture_media_id"),
                 picture_changed: row.get("picture_changed"),
+                status: row.get("status"),
             })
         }
         Err(e)

@@ -268,68 +268,85 @@ pub async fn update_status(
         tx.commit().await?;
         return Ok(StatusSet { status });
     }
-    publish_status(&tx, caller.user_id, set.username, status.clone()).await?;
+    let change = ShownChange {
+        now: status.clone(),
+        changed: true,
+        seen_before_by: None,
+    };
+    publish_status(&tx, caller.user_id, &set.username, change).await?;
     super::profiles::commit_own_profile_change(app, tx, caller.user_id).await?;
     Ok(StatusSet { status })
 }
 
-/// Tell whoever may see `user`'s status text (their `about` setting, as their profile shows it)
-/// that it is now `status`, in the transaction that changed it (`user:status_update`, or
-/// `status` in `PUT /api/users/profile`).
-pub(super) async fn publish_status(
-    tx: &deadpool_postgres::Transaction<'_>,
-    user_id: Uuid,
-    username: String,
-    status: Option<String>,
-) -> Result<(), ApiError> {
-    let event = ServerEvent::UserStatusUpdated(UserStatusUpdated {
-        user_id,
-        username,
-        status,
-    });
-    let audience = presence::status_audience(tx, user_id).await?;
-    events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data()).await
-}
-
-/// A change of a profile that may change what others see of its picture.
-pub(super) struct PictureChange {
-    pub username: String,
-    /// The picture now.
-    pub picture: Option<Uuid>,
-    /// It is another picture than before.
+/// A change to what a privacy setting shows of a profile (its status text, by `about`; its
+/// picture, by `profilePicture`), told in the transaction that made it as each person sees it
+/// now.
+pub(super) struct ShownChange<T> {
+    /// What it is now.
+    pub now: Option<T>,
+    /// It is not what it was.
     pub changed: bool,
-    /// When the `profilePicture` setting changed: who saw the picture until now.
+    /// When its setting changed: who saw it until now.
     pub seen_before_by: Option<Vec<Uuid>>,
 }
 
-/// Tell `user`'s picture, in the transaction that changed it, as each sees it now: a new picture
-/// to all whom their `profilePicture` setting shows it to; after a change of that setting, the
-/// picture to those it now shows it to and did not, and none (null) to those it no longer does.
+impl<T: Clone> ShownChange<T> {
+    /// Who is told what, of those the setting shows it to now (`after`, looked up only if
+    /// anyone is to be told anything): a new value to all of them; after a change of the
+    /// setting, the value to those who did not see it, and none to those who no longer do.
+    /// (With nothing before or after, a change of the setting shows nobody anything new.)
+    async fn told(
+        self,
+        after: impl std::future::Future<Output = Result<Vec<Uuid>, ApiError>>,
+    ) -> Result<Vec<(Vec<Uuid>, Option<T>)>, ApiError> {
+        let shows_something = self.changed || (self.seen_before_by.is_some() && self.now.is_some());
+        if !shows_something {
+            return Ok(Vec::new());
+        }
+        let before = self.seen_before_by.unwrap_or_default();
+        let after = after.await?;
+        let told: Vec<Uuid> = after
+            .iter()
+            .filter(|u| self.changed || !before.contains(u))
+            .copied()
+            .collect();
+        let hidden: Vec<Uuid> = before.into_iter().filter(|u| !after.contains(u)).collect();
+        Ok(vec![(told, self.now), (hidden, None)])
+    }
+}
+
+/// Tell `user`'s status text (`user:status_updated`) as [`ShownChange`] says, to whom their
+/// `about` setting shows it (`user:status_update`, or `PUT /api/users/profile`).
+pub(super) async fn publish_status(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user_id: Uuid,
+    username: &str,
+    change: ShownChange<String>,
+) -> Result<(), ApiError> {
+    for (audience, status) in change.told(presence::status_audience(tx, user_id)).await? {
+        let event = ServerEvent::UserStatusUpdated(UserStatusUpdated {
+            user_id,
+            username: username.to_owned(),
+            status,
+        });
+        events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Tell `user`'s picture (`user:profile_picture_updated`) as [`ShownChange`] says, to whom
+/// their `profilePicture` setting shows it.
 pub(super) async fn publish_picture(
     tx: &deadpool_postgres::Transaction<'_>,
     user_id: Uuid,
-    change: PictureChange,
+    username: &str,
+    change: ShownChange<Uuid>,
 ) -> Result<(), ApiError> {
-    // (No picture before or after, a change of the setting shows nobody anything new.)
-    let setting_changed = change.seen_before_by.is_some();
-    let shows_something = change.changed || (setting_changed && change.picture.is_some());
-    if !shows_something {
-        return Ok(());
-    }
-    let before = change.seen_before_by.unwrap_or_default();
-    let after = presence::picture_audience(tx, user_id).await?;
-    let (told, hidden): (Vec<Uuid>, Vec<Uuid>) = (
-        after
-            .iter()
-            .filter(|u| change.changed || !before.contains(u))
-            .copied()
-            .collect(),
-        before.into_iter().filter(|u| !after.contains(u)).collect(),
-    );
-    for (audience, picture) in [(told, change.picture), (hidden, None)] {
+    for (audience, picture) in change.told(presence::picture_audience(tx, user_id)).await? {
         let event = ServerEvent::UserPictureUpdated(UserPictureUpdated {
             user_id,
-            username: change.username.clone(),
+            username: username.to_owned(),
             profile_picture_media_id: picture,
         });
         events::append_user_events(tx, &audience, Some(user_id), event.name(), &event.data())

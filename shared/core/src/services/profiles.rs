@@ -186,25 +186,31 @@ pub async fn update(
         Some(_) => Some(Sightlines::of(&tx, caller.user_id).await?),
         None => None,
     };
-    // And who is told of the picture, on the picture setting.
+    // And who is told of the picture and the status text, on their settings.
     let seeing_picture = match update.privacy.profile_picture {
         Some(_) => Some(crate::db::presence::picture_audience(&tx, caller.user_id).await?),
+        None => None,
+    };
+    let seeing_status = match update.privacy.about {
+        Some(_) => Some(crate::db::presence::status_audience(&tx, caller.user_id).await?),
         None => None,
     };
     let updated = users::update_profile(&tx, caller.user_id, &update).await?;
     if let Some(before) = sightlines {
         presence::publish_sightline_changes(&tx, caller.user_id, before).await?;
     }
-    let picture = presence::PictureChange {
-        username: updated.username.clone(),
-        picture: updated.picture,
+    let picture = presence::ShownChange {
+        now: updated.picture,
         changed: updated.picture_changed,
         seen_before_by: seeing_picture,
     };
-    presence::publish_picture(&tx, caller.user_id, picture).await?;
-    if let Some(status) = update.status {
-        presence::publish_status(&tx, caller.user_id, updated.username, status).await?;
-    }
+    presence::publish_picture(&tx, caller.user_id, &updated.username, picture).await?;
+    let status = presence::ShownChange {
+        now: updated.status,
+        changed: update.status.is_some(),
+        seen_before_by: seeing_status,
+    };
+    presence::publish_status(&tx, caller.user_id, &updated.username, status).await?;
     commit_own_profile_change(app, tx, caller.user_id).await
 }
 
