@@ -3217,7 +3217,7 @@ async fn a_forward_refused_by_one_chat_delivers_the_copies_made_before_it() {
     let with_dave = app.open_chat(&alice, &dave).await;
     let with_carol = app.open_chat(&alice, &carol).await;
     let original = app.sent(&bob, &with_bob, "pass it on").await;
-    app.block(&carol, &alice).await;
+    app.block(&alice, &carol).await;
     let mut dave_ws = app.ws(&dave.access).await;
     let (status, body) = app
         .post(
