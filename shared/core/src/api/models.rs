@@ -406,27 +406,94 @@ pub enum Audience {
     Nobody,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+/// The user's privacy settings, each with its value (a new account's defaults filled in). The
+/// PRD's three flags say whether a field is shown to anyone at all (`status` covering the status
+/// and about texts); each `...Audience` says to whom: `everyone`, `contacts` (the people the
+/// user has as contacts) or `nobody`. `PUT /api/users/profile` takes either form, by either
+/// name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrivacySettings {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_seen: Option<Audience>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub profile_picture: Option<Audience>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub about: Option<Audience>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub read_receipts: Option<bool>,
-    /// Who may add the user to groups (default everyone).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub groups: Option<Audience>,
+    /// (PRD) The last seen and online status are shown to anyone: `lastSeenAudience` is not
+    /// `nobody`.
+    #[serde(default = "shown", deserialize_with = "shown_to_anyone")]
+    pub last_seen: bool,
+    /// (PRD) The profile picture is shown to anyone.
+    #[serde(default = "shown", deserialize_with = "shown_to_anyone")]
+    pub profile_picture: bool,
+    /// (PRD) The status and about texts are shown to anyone.
+    #[serde(default = "shown", deserialize_with = "shown_to_anyone")]
+    pub status: bool,
+    #[serde(default = "everyone")]
+    pub last_seen_audience: Audience,
+    #[serde(default = "everyone")]
+    pub profile_picture_audience: Audience,
+    /// Who sees the status and about texts.
+    #[serde(default = "everyone")]
+    pub about_audience: Audience,
+    #[serde(default = "shown")]
+    pub read_receipts: bool,
+    /// Who may add the user to groups.
+    #[serde(default = "everyone")]
+    pub groups: Audience,
     /// Others may find the user by their verified phone number or email (contact sync, vCard
-    /// import); default on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub discoverable: Option<bool>,
-    /// The disappearing-messages timer of the chats the user starts (default 0, off).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default_disappearing_seconds: Option<i32>,
+    /// import).
+    #[serde(default = "shown")]
+    pub discoverable: bool,
+    /// The disappearing-messages timer of the chats the user starts (0: off).
+    #[serde(default)]
+    pub default_disappearing_seconds: i32,
+}
+
+fn shown() -> bool {
+    true
+}
+
+fn everyone() -> Audience {
+    Audience::Everyone
+}
+
+/// A PRD flag read back from an event in the log: a flag, or (written before the flags were
+/// answered) the audience it stood for then.
+fn shown_to_anyone<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum FlagOrAudience {
+        Flag(bool),
+        Audience(Audience),
+    }
+    Ok(match FlagOrAudience::deserialize(d)? {
+        FlagOrAudience::Flag(flag) => flag,
+        FlagOrAudience::Audience(audience) => audience != Audience::Nobody,
+    })
+}
+
+#[cfg(test)]
+mod privacy_settings_tests {
+    use super::{Audience, PrivacySettings};
+
+    /// A `user:profile:updated` in the log from before the flags were answered reads back (a
+    /// payload that did not would be dropped from sync), each audience as the flag it means.
+    #[test]
+    fn settings_answered_before_the_flags_read_back() {
+        let old = serde_json::json!({ "lastSeen": "nobody", "profilePicture": "contacts",
+                                      "about": "nobody", "readReceipts": false });
+        let read: PrivacySettings = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            (read.last_seen, read.profile_picture, read.read_receipts),
+            (false, true, false)
+        );
+        let now = serde_json::to_value(&read).unwrap();
+        assert_eq!(
+            serde_json::from_value::<PrivacySettings>(now).unwrap(),
+            read
+        );
+        assert_eq!(
+            read.groups,
+            Audience::Everyone,
+            "what it did not hold: the default"
+        );
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -389,27 +389,32 @@ pub struct UpdateProfileRequest {
 }
 
 /// The privacy settings to change; the others keep their values. Each audience may also be
-/// given as the PRD's boolean flag (`true`: everyone, `false`: nobody), and `status`, the PRD's
-/// name for the status text's setting, is `about`'s (one setting covers both texts).
+/// given as the PRD's boolean flag (`true`: everyone, `false`: nobody), and by the name it is
+/// answered under (`lastSeenAudience`, ...); `status`, the PRD's name for the status text's
+/// setting, is `about`'s (one setting covers both texts).
 #[derive(Debug, Default, Deserialize, serde::Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrivacySettingsPatch {
     #[serde(
         default,
+        alias = "lastSeenAudience",
         deserialize_with = "audience_or_flag",
         skip_serializing_if = "Option::is_none"
     )]
     pub last_seen: Option<Audience>,
     #[serde(
         default,
+        alias = "profilePictureAudience",
         deserialize_with = "audience_or_flag",
         skip_serializing_if = "Option::is_none"
     )]
     pub profile_picture: Option<Audience>,
-    /// Who sees the about and status texts (`status` is accepted for it, as the PRD names it).
+    /// Who sees the about and status texts (`status`, as the PRD names it, and
+    /// `aboutAudience` are accepted for it).
     #[serde(
         default,
         alias = "status",
+        alias = "aboutAudience",
         deserialize_with = "audience_or_flag",
         skip_serializing_if = "Option::is_none"
     )]

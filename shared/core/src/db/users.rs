@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::api::models::{
-    ContactRemoved, NotificationSettings, OwnProfile, PrivacySettings, Timestamp,
+    Audience, ContactRemoved, NotificationSettings, OwnProfile, PrivacySettings, Timestamp,
 };
 use crate::api::requests::{NotificationSettingsPatch, PrivacySettingsPatch};
 use crate::api::ws::ServerEvent;
@@ -17,6 +17,41 @@ use crate::domain::{Email, Phone, Username};
 use crate::error::ApiError;
 
 use super::{is_unique_violation, Db};
+
+/// The privacy settings as stored (`users.privacy_settings`, written from
+/// [`PrivacySettingsPatch`]): a setting never changed may be absent.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredPrivacy {
+    pub last_seen: Option<Audience>,
+    pub profile_picture: Option<Audience>,
+    pub about: Option<Audience>,
+    pub read_receipts: Option<bool>,
+    pub groups: Option<Audience>,
+    pub discoverable: Option<bool>,
+    pub default_disappearing_seconds: Option<i32>,
+}
+
+impl From<StoredPrivacy> for PrivacySettings {
+    /// As answered: each setting's value or its default, and the PRD's flags.
+    fn from(stored: StoredPrivacy) -> Self {
+        let last_seen = stored.last_seen.unwrap_or(Audience::Everyone);
+        let profile_picture = stored.profile_picture.unwrap_or(Audience::Everyone);
+        let about = stored.about.unwrap_or(Audience::Everyone);
+        Self {
+            last_seen: last_seen != Audience::Nobody,
+            profile_picture: profile_picture != Audience::Nobody,
+            status: about != Audience::Nobody,
+            last_seen_audience: last_seen,
+            profile_picture_audience: profile_picture,
+            about_audience: about,
+            read_receipts: stored.read_receipts.unwrap_or(true),
+            groups: stored.groups.unwrap_or(Audience::Everyone),
+            discoverable: stored.discoverable.unwrap_or(true),
+            default_disappearing_seconds: stored.default_disappearing_seconds.unwrap_or(0),
+        }
+    }
+}
 
 /// Lock `user`'s row for the rest of the transaction, so that counting something of theirs
 /// and adding one is one step (a limit on their contact groups, their pinned chats): a
@@ -152,7 +187,7 @@ pub async fn own_profile(
 }
 
 fn own_profile_row(r: &Row) -> OwnProfile {
-    let Json(privacy_settings) = r.get::<_, Json<PrivacySettings>>("privacy_settings");
+    let Json(privacy_settings) = r.get::<_, Json<StoredPrivacy>>("privacy_settings");
     let Json(notification_settings) =
         r.get::<_, Json<NotificationSettings>>("notification_settings");
     OwnProfile {
@@ -173,7 +208,7 @@ fn own_profile_row(r: &Row) -> OwnProfile {
             .get::<_, Option<DateTime<Utc>>>("last_seen")
             .map(Timestamp),
         is_online: r.get("is_online"),
-        privacy_settings,
+        privacy_settings: privacy_settings.into(),
         notification_settings,
         created_at: Timestamp(r.get("created_at")),
         updated_at: Timestamp(r.get("updated_at")),
@@ -409,7 +444,7 @@ pub struct PublicRow {
     pub about: Option<String>,
     pub last_seen: Option<Timestamp>,
     pub is_online: bool,
-    pub privacy: PrivacySettings,
+    pub privacy: StoredPrivacy,
     pub standing: super::relationships::Standing,
 }
 
@@ -436,7 +471,7 @@ fn public_row(r: &Row) -> PublicRow {
             .get::<_, Option<DateTime<Utc>>>("last_seen")
             .map(Timestamp),
         is_online: r.get("is_online"),
-        privacy: r.get::<_, Json<PrivacySettings>>("privacy_settings").0,
+        privacy: r.get::<_, Json<StoredPrivacy>>("privacy_settings").0,
         standing: super::relationships::Standing {
             viewer_is_contact: r.get("viewer_is_contact"),
             blocked_by_target: r.get("blocked_by_target"),

@@ -27,9 +27,12 @@ async fn profiles_validate_updates_and_apply_privacy_to_others() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["username"], "bob_the_builder");
-    assert_eq!(body["data"]["privacySettings"]["lastSeen"], "contacts");
     assert_eq!(
-        body["data"]["privacySettings"]["profilePicture"], "everyone",
+        body["data"]["privacySettings"]["lastSeenAudience"],
+        "contacts"
+    );
+    assert_eq!(
+        body["data"]["privacySettings"]["profilePictureAudience"], "everyone",
         "untouched keys keep their values"
     );
 
@@ -165,9 +168,10 @@ pub(super) async fn alice_username(app: &TestApp, alice: &User) -> String {
 }
 
 /// The PRD's `privacySettings` are booleans named `lastSeen`, `profilePicture` and `status`: a
-/// client written against it sets them, and they mean everyone (true) or nobody (false).
+/// client written against it sets them, they mean everyone (true) or nobody (false), and it reads
+/// them back as booleans (shown to anyone at all), each audience beside its flag.
 #[tokio::test]
-async fn the_prds_privacy_flags_set_the_audiences() {
+async fn the_prds_privacy_flags_set_the_audiences_and_read_back_as_flags() {
     let app = spawn_app().await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
@@ -180,13 +184,27 @@ async fn the_prds_privacy_flags_set_the_audiences() {
     .await;
     assert_eq!(status, 200, "{body}");
     let settings = &body["data"]["privacySettings"];
+    let flags_and_audiences = |settings: &Value| {
+        [
+            "lastSeen",
+            "profilePicture",
+            "status",
+            "lastSeenAudience",
+            "profilePictureAudience",
+            "aboutAudience",
+        ]
+        .map(|key| settings[key].clone())
+    };
     assert_eq!(
-        (
-            &settings["lastSeen"],
-            &settings["profilePicture"],
-            &settings["about"]
-        ),
-        (&json!("everyone"), &json!("nobody"), &json!("nobody")),
+        flags_and_audiences(settings),
+        [
+            json!(true),
+            json!(false),
+            json!(false),
+            json!("everyone"),
+            json!("nobody"),
+            json!("nobody")
+        ],
         "{settings}"
     );
     let view = app
@@ -215,6 +233,35 @@ async fn the_prds_privacy_flags_set_the_audiences() {
     assert_eq!(
         own["data"]["privacySettings"], *settings,
         "refused, unchanged"
+    );
+    // Contacts only is shown to someone: the flag is on. An audience set back under the name it
+    // is answered by takes.
+    let (status, body) = set_profile(
+        &app,
+        &bob,
+        json!({ "privacySettings": { "lastSeen": "contacts", "aboutAudience": "everyone" } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        flags_and_audiences(&body["data"]["privacySettings"]),
+        [
+            json!(true),
+            json!(false),
+            json!(true),
+            json!("contacts"),
+            json!("nobody"),
+            json!("everyone")
+        ]
+    );
+    // A new account answers every setting, defaults filled in.
+    let (_, fresh) = app.get("/api/users/profile", Some(&alice.access)).await;
+    assert_eq!(
+        fresh["data"]["privacySettings"],
+        json!({ "lastSeen": true, "profilePicture": true, "status": true,
+                "lastSeenAudience": "everyone", "profilePictureAudience": "everyone",
+                "aboutAudience": "everyone", "readReceipts": true, "groups": "everyone",
+                "discoverable": true, "defaultDisappearingSeconds": 0 })
     );
 }
 
