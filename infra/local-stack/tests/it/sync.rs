@@ -1109,3 +1109,91 @@ async fn the_relay_pushes_a_rejoined_member_what_came_in_their_earlier_membershi
     assert_eq!(pushed["data"]["message"]["content"], "kept", "{pushed}");
     app.stop().await;
 }
+
+/// Two transactions recording delivery receipts about the same people (a sync and a relay
+/// round) take the watermark row and the receipt they supersede in the same order, whatever
+/// each connection has prepared: one waits for the other, and neither deadlocks. (Pipelined,
+/// a connection that had prepared the receipts' statement but not the watermarks' ran the
+/// receipts first, and a sync answered 500 now and then.)
+#[tokio::test]
+async fn receipts_recorded_side_by_side_wait_for_each_other_instead_of_deadlocking() {
+    use banter_core::db::{events, messages};
+    use banter_core::services::receipts::{self, Deliveries};
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat_written(&alice, &bob).await;
+    let ids = [
+        app.sent(&alice, &chat, "one").await,
+        app.sent(&alice, &chat, "two").await,
+    ];
+    app.settle().await;
+    let (chat, sender, recipient) = (
+        chat.parse::<Uuid>().unwrap(),
+        alice.id.parse::<Uuid>().unwrap(),
+        bob.id.parse::<Uuid>().unwrap(),
+    );
+    let seq_of = |id: &str| {
+        let app = &app;
+        let id = id.parse::<Uuid>().unwrap();
+        async move {
+            let client = app.app().db.get().await.unwrap();
+            let row = client
+                .query_one("SELECT seq FROM messages WHERE id = $1", &[&id])
+                .await
+                .unwrap();
+            (row.get::<_, i64>("seq"), id)
+        }
+    };
+    let delivered = move |(seq, id): (i64, Uuid)| {
+        let mut deliveries = Deliveries::default();
+        deliveries.add(chat, sender, recipient, seq, id);
+        deliveries
+    };
+    let (one, two) = (seq_of(&ids[0]).await, seq_of(&ids[1]).await);
+    // A receipt in Alice's stream that the next ones supersede.
+    let db = app.owner_db().await;
+    let mut setup = db.get().await.unwrap();
+    let tx = setup.transaction().await.unwrap();
+    assert!(receipts::record(&tx, &delivered(one)).await.unwrap());
+    tx.commit().await.unwrap();
+    drop(setup);
+    // A connection that has prepared the receipts' statement, not the watermarks'.
+    let mut second = app.owner_db().await.get().await.unwrap();
+    let receipt = json!({ "messageId": two.1, "chatId": chat, "seq": two.0,
+                          "deliveredTo": [recipient], "timestamp": "2026-01-01T00:00:00Z" });
+    let notices = [(sender, receipt)];
+    let warm = second.transaction().await.unwrap();
+    events::append_receipts(&warm, "message:delivered", "deliveredTo", &notices, None)
+        .await
+        .unwrap();
+    warm.rollback().await.unwrap();
+    // The relay's round holds Bob's watermark row...
+    let mut first = db.get().await.unwrap();
+    let relay = first.transaction().await.unwrap();
+    let watermark = messages::DeliveredUpTo {
+        chat_id: chat,
+        user_id: recipient,
+        seq: two.0,
+    };
+    messages::mark_delivered_many(&relay, &[watermark])
+        .await
+        .unwrap();
+    // ...while the sync records the same delivery on the other connection, and waits...
+    let sync = tokio::spawn(async move {
+        let tx = second.transaction().await?;
+        receipts::record(&tx, &delivered(two)).await?;
+        tx.commit().await?;
+        Ok::<_, banter_core::error::ApiError>(())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...then the round tells Alice, and commits.
+    events::append_receipts(&relay, "message:delivered", "deliveredTo", &notices, None)
+        .await
+        .expect("the round is not a deadlock's victim");
+    relay.commit().await.unwrap();
+    sync.await
+        .unwrap()
+        .expect("nor is the sync: it waited, then recorded nothing new");
+    app.stop().await;
+}

@@ -144,23 +144,12 @@ pub async fn insert_many(
                         coalesce(member.partner_gone, false) AS partner_gone,
                         member.disappearing_seconds, member.hidden_partner, member.hidden_through,
                         existing.id AS existing_id, existing.chat_id AS existing_chat_id,
-                        -- Each way looked up by its whole key. The sender may not message
-                        -- someone they block (they know it); a message to someone who blocks
-                        -- the sender is stored and answered as any other, and never reaches
-                        -- them (WhatsApp's single tick): the block is not told by a refusal.
-                        EXISTS (
-                            SELECT 1 FROM chats c
-                            JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> i.sender_id
-                            WHERE c.id = i.chat_id AND c.type = 'individual'
-                              AND EXISTS (SELECT 1 FROM user_relationships b
-                                          WHERE b.user_id = i.sender_id AND b.related_user_id = o.user_id
-                                            AND b.relationship_type = 'blocked')) AS blocks_partner,
-                        (SELECT o.user_id FROM chats c
-                         JOIN chat_participants o ON o.chat_id = c.id AND o.user_id <> i.sender_id
-                         WHERE c.id = i.chat_id AND c.type = 'individual'
-                           AND EXISTS (SELECT 1 FROM user_relationships b
-                                       WHERE b.user_id = o.user_id AND b.related_user_id = i.sender_id
-                                         AND b.relationship_type = 'blocked')) AS blocked_by,
+                        -- The sender may not message someone they block (they know it); a
+                        -- message to someone who blocks the sender is stored and answered as
+                        -- any other, and never reaches them (WhatsApp's single tick): the block
+                        -- is not told by a refusal.
+                        coalesce(member.sender_blocks, false) AS blocks_partner,
+                        CASE WHEN member.blocks_sender THEN member.partner END AS blocked_by,
                         -- A message the sender sees: of their memberships, not cleared or
                         -- deleted for themselves, not deleted for everyone, not disappeared, and
                         -- no system line (`services::message_changes::not_a_system_line`).
@@ -203,23 +192,32 @@ pub async fn insert_many(
                             p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                             -- A 1:1 chat keeps both rows for good (deleting it for yourself keeps
                             -- yours), unless the other deleted their account.
-                            c.type = 'individual' AND NOT {to_self} AND NOT EXISTS (
-                                SELECT 1 FROM chat_participants o
-                                WHERE o.chat_id = c.id AND o.user_id <> p.user_id
-                            ) AS partner_gone,
+                            c.type = 'individual' AND NOT {to_self} AND o.user_id IS NULL
+                                AS partner_gone,
                             c.disappearing_seconds,
                             -- The other member of a 1:1 chat whose list does not show it while
                             -- nothing is written past what they cleared (a chat opened with
                             -- them, or deleted for themselves): the message that writes there
                             -- shows it to them.
-                            hid.user_id AS hidden_partner, hid.cleared_seq AS hidden_through
+                            CASE WHEN o.hidden THEN o.user_id END AS hidden_partner,
+                            CASE WHEN o.hidden THEN o.cleared_seq END AS hidden_through,
+                            o.user_id AS partner, o.sender_blocks, o.blocks_sender
                      FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+                     -- The other member of a 1:1 chat, read once for all the above, and the
+                     -- blocks between the two (each way looked up by its whole key: an OR of
+                     -- the two could only be served by one scan over every block there is).
                      LEFT JOIN LATERAL (
-                         SELECT o.user_id, o.cleared_seq FROM chat_participants o
-                         WHERE o.chat_id = c.id AND o.user_id <> p.user_id AND o.hidden
-                           AND c.type = 'individual'
+                         SELECT o.user_id, o.hidden, o.cleared_seq,
+                                EXISTS (SELECT 1 FROM user_relationships b
+                                        WHERE b.user_id = p.user_id AND b.related_user_id = o.user_id
+                                          AND b.relationship_type = 'blocked') AS sender_blocks,
+                                EXISTS (SELECT 1 FROM user_relationships b
+                                        WHERE b.user_id = o.user_id AND b.related_user_id = p.user_id
+                                          AND b.relationship_type = 'blocked') AS blocks_sender
+                         FROM chat_participants o
+                         WHERE o.chat_id = c.id AND o.user_id <> p.user_id AND c.type = 'individual'
                          OFFSET 0
-                     ) hid ON true
+                     ) o ON true
                      WHERE p.chat_id = i.chat_id AND p.user_id = i.sender_id
                      OFFSET 0
                  ) member ON true
@@ -1063,7 +1061,8 @@ pub struct DeliveredUpTo {
     pub seq: i64,
 }
 
-/// Record many delivery receipts in one statement (watermarks only move forward).
+/// Record many delivery receipts in one statement (watermarks only move forward), taking the
+/// rows in one order (by chat, then user), as every transaction that records receipts does.
 pub async fn mark_delivered_many(
     client: &impl deadpool_postgres::GenericClient,
     receipts: &[DeliveredUpTo],
@@ -1079,7 +1078,7 @@ pub async fn mark_delivered_many(
             "UPDATE chat_participants p
              SET delivered_seq = v.seq, delivered_marks = receipt_marks_push(p.delivered_marks, v.seq)
              FROM (SELECT chat, usr, max(seq) AS seq FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) x(chat, usr, seq)
-                   GROUP BY chat, usr) v
+                   GROUP BY chat, usr ORDER BY chat, usr) v
              WHERE p.chat_id = v.chat AND p.user_id = v.usr AND p.delivered_seq < v.seq",
         )
         .await?;

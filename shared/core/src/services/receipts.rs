@@ -122,11 +122,12 @@ pub async fn record(
         });
         notices.push((*sender, event.data()));
     }
-    // Sent together: one round trip.
-    tokio::try_join!(
-        messages::mark_delivered_many(client, &watermarks),
-        events::append_receipts(client, "message:delivered", "deliveredTo", &notices, None),
-    )?;
+    // The watermarks, then the receipts, in this order in every transaction that records
+    // receipts. Pipelined, a statement not yet prepared on its connection let the other run
+    // first, and a sync and a relay round, taking the same watermark row and the same superseded
+    // receipt in opposite orders, deadlocked (a sync answered 500).
+    messages::mark_delivered_many(client, &watermarks).await?;
+    events::append_receipts(client, "message:delivered", "deliveredTo", &notices, None).await?;
     Ok(!notices.is_empty())
 }
 
