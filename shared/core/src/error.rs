@@ -286,13 +286,23 @@ pub fn describe_db_error(e: &tokio_postgres::Error) -> String {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
-    /// A lost or refused connection is the database being unavailable (503, worth retrying).
-    /// A violated constraint or text Postgres cannot hold is the client's input (4xx): the
+    /// A lost or refused connection is the database being unavailable (503, worth retrying),
+    /// and so is a transaction it ended to let others go on (a deadlock's victim, a
+    /// serialization failure, a lock or statement that ran out of time). A violated constraint or text Postgres cannot hold is the client's input (4xx): the
     /// boundary should have refused it first, so it is logged as a warning. Anything else (a
     /// failing statement, a type mismatch) is a bug (500), logged with the database's report.
     fn from(e: tokio_postgres::Error) -> Self {
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
-        if e.is_closed() || io {
+        let transient = e.code().is_some_and(|c| {
+            [
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::LOCK_NOT_AVAILABLE,
+                SqlState::QUERY_CANCELED,
+            ]
+            .contains(c)
+        });
+        if e.is_closed() || io || transient {
             return Self::Database(describe_db_error(&e));
         }
         let described = describe_db_error(&e);

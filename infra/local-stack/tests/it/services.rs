@@ -175,3 +175,29 @@ async fn unread_counts_read_at_most_a_thousand_messages_per_chat() {
     );
     app.stop().await;
 }
+
+/// A transaction the database ended so that others may go on (a deadlock's victim, a
+/// serialization failure, a lock or a statement out of time) answers 503 `DATABASE_ERROR`,
+/// worth retrying; a statement that fails on its own is still a bug (500).
+#[tokio::test]
+async fn a_transaction_the_database_ended_is_worth_retrying() {
+    use banter_core::error::{ApiError, ErrorCode};
+    let app = spawn_app().await;
+    let client = app.app().db.get().await.unwrap();
+    let answered = |e: tokio_postgres::Error| {
+        let e = ApiError::from(e);
+        (e.status(), e.error_code())
+    };
+    for code in ["40P01", "40001", "55P03", "57014"] {
+        let raised = client
+            .batch_execute(&format!(
+                "DO $$ BEGIN RAISE EXCEPTION 'ended' USING ERRCODE = '{code}'; END $$"
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(answered(raised), (503, ErrorCode::DatabaseError), "{code}");
+    }
+    let failed = client.batch_execute("SELECT 1 / 0").await.unwrap_err();
+    assert_eq!(answered(failed), (500, ErrorCode::InternalServerError));
+    app.stop().await;
+}
