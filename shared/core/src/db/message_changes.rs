@@ -41,6 +41,9 @@ pub struct Target {
     /// blocked, does there is refused only where a refusal tells them nothing they could not
     /// see.
     pub blocks_other: bool,
+    /// A 1:1 chat whose other member does not see the message: they deleted it for
+    /// themselves, or it was sent them while they blocked its sender.
+    pub hidden_from_other: bool,
     /// The actor may send in the chat now: an admin, or a member where everyone sends (a
     /// group's `sendMessages`).
     pub may_send: bool,
@@ -103,7 +106,11 @@ async fn visible(
                         WHERE o.chat_id = c.id AND o.user_id <> $3
                           AND EXISTS (SELECT 1 FROM user_relationships b
                                       WHERE b.user_id = $3 AND b.related_user_id = o.user_id
-                                        AND b.relationship_type = 'blocked')) AS blocks_other
+                                        AND b.relationship_type = 'blocked')) AS blocks_other,
+                    c.type = 'individual' AND EXISTS (
+                        SELECT 1 FROM chat_participants o
+                        JOIN message_hidden h ON h.user_id = o.user_id AND h.message_id = m.id
+                        WHERE o.chat_id = c.id AND o.user_id <> $3) AS hidden_from_other
              FROM messages m
              JOIN chats c ON c.id = m.chat_id
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3
@@ -135,6 +142,7 @@ async fn visible(
             left_at: r.get("left_at"),
             blocked: r.get::<_, bool>("blocked_by_other") || r.get::<_, bool>("blocks_other"),
             blocks_other: r.get("blocks_other"),
+            hidden_from_other: r.get("hidden_from_other"),
             may_send: r.get("may_send"),
             expired: r.get("expired"),
         }))

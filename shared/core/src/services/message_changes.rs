@@ -121,9 +121,7 @@ pub async fn edit(
         ));
     }
     // An edit reaches the chat as a message does.
-    if target.blocked {
-        return Err(super::messaging::cannot_message());
-    }
+    not_across_a_block(&target)?;
     if !target.may_send {
         return Err(super::messaging::admins_only());
     }
@@ -381,6 +379,21 @@ async fn publish_reaction(
         &event,
     )
     .await
+}
+
+/// Refuse a change to `target` that would reach across a block (an edit, a vote, a pin, a
+/// live location's move, keeping it): the caller blocks the other member of the 1:1 chat (and
+/// is told to unblock them), or the other blocks the caller and sees the message. A message the
+/// blocker never got (sent them while blocked, `db::messages::insert_many`) takes its sender's
+/// changes: the blocker never sees them, and a refusal would tell its sender of the block.
+pub(super) fn not_across_a_block(target: &Target) -> Result<(), ApiError> {
+    if target.blocks_other {
+        return Err(super::messaging::unblock_to_message());
+    }
+    if target.blocked && !target.hidden_from_other {
+        return Err(super::messaging::cannot_message());
+    }
+    Ok(())
 }
 
 /// A message the caller may react to: visible, not deleted, in a chat whose other member they

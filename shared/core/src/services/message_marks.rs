@@ -36,7 +36,8 @@ pub async fn keep(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let target = changeable(&tx, &caller, chat_id, message_id).await?;
-    if target.deleted || target.view_once || target.blocked {
+    super::message_changes::not_across_a_block(&target)?;
+    if target.deleted || target.view_once {
         return Err(ApiError::PermissionDenied(
             "only a disappearing message you may see is kept (not a view-once one)".into(),
         ));
@@ -150,9 +151,7 @@ pub async fn pin(
             "a deleted message cannot be pinned".into(),
         ));
     }
-    if target.blocked {
-        return Err(super::messaging::cannot_message());
-    }
+    super::message_changes::not_across_a_block(&target)?;
     not_a_system_line(&target, "pinned")?;
     let seconds = body.unwrap_or_default().duration_seconds.0;
     let expires_at =

@@ -483,8 +483,8 @@ async fn live_location(
             "only its sender moves a live location".into(),
         ));
     }
-    if target.blocked && position.is_some() {
-        return Err(cannot_message());
+    if position.is_some() {
+        super::message_changes::not_across_a_block(&target)?;
     }
     let live_until = target.created_at + chrono::Duration::seconds(seconds);
     let stored = |key: &str| {

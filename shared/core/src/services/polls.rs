@@ -32,9 +32,7 @@ pub async fn vote(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let target = super::message_changes::changeable(&tx, &caller, chat_id, message_id).await?;
-    if target.blocked {
-        return Err(super::messaging::cannot_message());
-    }
+    super::message_changes::not_across_a_block(&target)?;
     let poll = poll_of(&tx, &target).await?;
     let options = answers(&poll, body.options.iter().map(|o| o.0 as u8).collect())?;
     let changed = polls::set_votes(&tx, target.id, caller.user_id, &options).await?;

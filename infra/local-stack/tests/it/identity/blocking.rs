@@ -397,6 +397,20 @@ async fn a_blocked_users_messages_are_stored_and_never_reach_the_blocker() {
         !events.iter().any(|e| e["event"] == "message:received"),
         "{events:?}"
     );
+    // He may edit it, as any message of his; the edit reaches her no more than it did.
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{hidden}"),
+            &bob.access,
+            json!({ "content": "hello??" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bob_tablet.next_event("message:edited").await["data"]["message"]["content"],
+        "hello??"
+    );
+    alice_ws.expect_silence(Duration::from_millis(400)).await;
     // Nor is it delivered to her, so Bob's ticks stay single.
     let (_, info) = app
         .get(
@@ -451,7 +465,7 @@ async fn a_blocked_users_messages_are_stored_and_never_reach_the_blocker() {
         history_of(bob.access.clone()).await,
         [
             "hello before the block",
-            "hello?",
+            "hello??",
             "anyone there",
             "friends again"
         ],
