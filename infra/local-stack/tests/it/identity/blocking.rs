@@ -483,9 +483,24 @@ async fn a_chat_opened_by_someone_blocked_stays_out_of_the_blockers_list() {
     let carol = app.register("carol").await;
     let dave = app.register("dave").await;
     app.block(&carol, &dave).await;
+    let _carol_online = app.ws(&carol.access).await;
+    let mut dave_ws = app.ws(&dave.access).await.with_presence();
     let chat = app.open_chat(&dave, &carol).await;
     app.sent(&dave, &chat, "hi carol").await;
     app.sent(&dave, &chat, "it's dave").await;
+    // Nor does the chat show him her presence, as nothing of her profile is shown him (his
+    // devices get only the chat and his messages).
+    app.settle().await;
+    let mut told = Vec::new();
+    while let Some(frame) = dave_ws.next_message(Duration::from_millis(400)).await {
+        let frame: serde_json::Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+        told.push(frame["event"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        told,
+        ["chat:created", "message:received", "message:received"],
+        "{told:?}"
+    );
     let listed = |user: String| {
         let app = &app;
         async move {
