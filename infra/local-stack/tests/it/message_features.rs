@@ -421,14 +421,7 @@ async fn reactions_are_one_per_user_replaced_removed_and_never_cross_a_block() {
             json!({ "emoji": "🙄" }),
         )
         .await;
-    assert_eq!(status, 403, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unblock"),
-        "{body}"
-    );
+    crate::support::assert_told_to_unblock(status, &body);
     let (status, body) = app
         .post(&path, Some(&bob.access), json!({ "emoji": "😡" }))
         .await;

@@ -339,6 +339,18 @@ impl TestApp {
         assert_eq!(status, 200, "block: {body}");
     }
 
+    /// `who` unblocks `whom` (which must succeed).
+    pub async fn unblock(&self, who: &User, whom: &User) {
+        let (status, body) = self
+            .post(
+                "/api/users/unblock",
+                Some(&who.access),
+                json!({ "userId": whom.id }),
+            )
+            .await;
+        assert_eq!(status, 200, "unblock: {body}");
+    }
+
     /// `from` sends `text` to `chat` over REST (its clientMessageId is the text too).
     pub async fn send_text(&self, from: &User, chat: &str, text: &str) -> (u16, Value) {
         self.post(
@@ -444,6 +456,18 @@ impl TestApp {
 }
 
 /// Wait until `condition` holds (checked every 20 ms), failing the test after `timeout`.
+/// An answer refusing someone who blocks the user they tried to reach, and telling them to
+/// unblock first.
+pub fn assert_told_to_unblock(status: u16, body: &Value) {
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unblock")),
+        "{body}"
+    );
+}
+
 pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
 where
     F: FnMut() -> Fut,

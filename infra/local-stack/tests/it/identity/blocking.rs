@@ -272,14 +272,7 @@ async fn blocks_are_enforced_on_every_path() {
         .1;
     assert_eq!(found["data"]["total"], 0);
 
-    let (status, _) = app
-        .post(
-            "/api/users/unblock",
-            Some(&alice.access),
-            json!({ "userId": bob.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.unblock(&alice, &bob).await;
     let (status, _) = app
         .post(
             &format!("/api/chats/{chat}/messages"),
@@ -421,25 +414,11 @@ async fn a_blocked_users_messages_are_stored_and_never_reach_the_blocker() {
     assert_eq!(info["data"]["recipients"][0]["status"], "sent", "{info}");
     // Alice may not message Bob while she blocks him, and is told why.
     let (status, body) = app.send_text(&alice, &chat, "hi").await;
-    assert_eq!(status, 403, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unblock"),
-        "{body}"
-    );
+    crate::support::assert_told_to_unblock(status, &body);
 
     // Unblocked, she gets what he sends from then on, and never what he sent while blocked:
     // not in her history, her sync from before, nor as a notification.
-    let (status, _) = app
-        .post(
-            "/api/users/unblock",
-            Some(&alice.access),
-            json!({ "userId": bob.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.unblock(&alice, &bob).await;
     app.sent(&bob, &chat, "friends again").await;
     assert_eq!(
         alice_ws.next_event("message:received").await["data"]["message"]["content"],
@@ -524,14 +503,7 @@ async fn a_chat_opened_by_someone_blocked_stays_out_of_the_blockers_list() {
         )
         .await;
     assert_eq!(status, 403, "{body}");
-    let (status, _) = app
-        .post(
-            "/api/users/unblock",
-            Some(&carol.access),
-            json!({ "userId": dave.id }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.unblock(&carol, &dave).await;
     assert_eq!(
         listed(carol.access.clone()).await,
         Vec::<String>::new(),
