@@ -115,17 +115,12 @@ pub async fn create(
             (opened.chat_id, opened.created, opened.announced)
         }
         Some((name, description, (avatar_url, avatar_media_id))) => {
-            if !relationships::blocking(&app.db, caller.user_id, &others)
-                .await?
-                .is_empty()
-            {
-                return Err(ApiError::PermissionDenied(
-                    "some of these users cannot be added to your groups".into(),
-                ));
-            }
-            // Those whose privacy does not let the caller add them are invited instead.
+            // Those whose privacy does not let the caller add them are invited instead. Those
+            // who block the caller are answered as invited too, and never told (a refusal would
+            // tell the caller of the block).
             let invitees =
                 relationships::refusing_group_adds(&app.db, caller.user_id, &others).await?;
+            let blockers = relationships::blocking(&app.db, caller.user_id, &others).await?;
             let mut members: Vec<Uuid> = others
                 .iter()
                 .copied()
@@ -140,7 +135,11 @@ pub async fn create(
                 description.as_deref(),
                 (avatar_url.as_ref().map(AvatarUrl::as_str), avatar_media_id),
                 &members,
-                &invitees,
+                &invitees
+                    .iter()
+                    .copied()
+                    .filter(|u| !blockers.contains(u))
+                    .collect::<Vec<_>>(),
             )
             .await?;
             invited = invitees;

@@ -84,13 +84,14 @@ pub(crate) async fn not_a_member(app: &App, chat_id: Uuid, user: Uuid) -> ApiErr
 
 /// `POST /api/chats/{chatId}/participants`: an admin adds someone (as a member unless said).
 /// Someone whose privacy leaves the admin out is invited instead; someone who blocked the
-/// admin is refused; someone an admin removed is added back only by an admin.
+/// admin is answered as invited and never told; someone an admin removed is added back only by
+/// an admin.
 #[utoipa::path(post, path = "/api/chats/{chatId}/participants", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
     request_body = AddParticipantRequest,
     responses(
         (status = 200, description = "Added, or invited", body = Envelope<ParticipantAdded>),
-        (status = 403, description = "The caller is not an admin, or the user blocked them"),
+        (status = 403, description = "The caller may not add members"),
         (status = 409, description = "Already a member, or the group is full"),
     ))]
 pub async fn add(
@@ -115,14 +116,6 @@ pub async fn add(
     if !users::all_exist(&app.db, &[user]).await? {
         return Err(ApiError::NotFound("user"));
     }
-    if !relationships::blocking(&app.db, caller.user_id, &[user])
-        .await?
-        .is_empty()
-    {
-        return Err(ApiError::PermissionDenied(
-            "this user cannot be added to your groups".into(),
-        ));
-    }
     let outcome = |status, role| ParticipantAdded {
         chat_id,
         user_id: user,
@@ -133,8 +126,22 @@ pub async fn add(
         .await?
         .is_empty()
     {
-        chats::invite(&app.db, chat_id, user, caller.user_id).await?;
-        super::relay::wake(app, "chat:invitation").await;
+        // One in the group already is told so, whatever their privacy.
+        if chats::group_role(&app.db.get().await?, chat_id, user)
+            .await?
+            .is_some()
+        {
+            return Err(already_a_member());
+        }
+        // Someone who blocks the caller is answered as invited, and never told (a refusal
+        // would tell the caller of the block).
+        let blocks_caller = !relationships::blocking(&app.db, caller.user_id, &[user])
+            .await?
+            .is_empty();
+        if !blocks_caller {
+            chats::invite(&app.db, chat_id, user, caller.user_id).await?;
+            super::relay::wake(app, "chat:invitation").await;
+        }
         return Ok(outcome(AddStatus::Invited, None));
     }
     let role = body.role.map_or(ParticipantRole::Member, Into::into);
@@ -155,9 +162,7 @@ pub async fn add(
             super::relay::wake(app, "chat:participant:joined").await;
             Ok(outcome(AddStatus::Added, Some(role)))
         }
-        Addition::AlreadyMember => Err(ApiError::AlreadyExists(
-            "this user is already a member".into(),
-        )),
+        Addition::AlreadyMember => Err(already_a_member()),
         // A state the request conflicts with, as a full group is to an invite link (409).
         Addition::Full => Err(ApiError::AlreadyExists(format!(
             "the group is full ({} members)",
@@ -168,6 +173,10 @@ pub async fn add(
             "an admin removed this user from the group: only an admin can add them back".into(),
         )),
     }
+}
+
+fn already_a_member() -> ApiError {
+    ApiError::AlreadyExists("this user is already a member".into())
 }
 
 /// `DELETE /api/chats/{chatId}/participants/{userId}`: remove someone, or leave (your own id).

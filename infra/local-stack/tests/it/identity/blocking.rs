@@ -238,15 +238,47 @@ async fn blocks_are_enforced_on_every_path() {
         .unwrap()
         .clone();
     assert_eq!(reply["replyTo"]["content"], "group hello", "carol sees it");
-    // Bob cannot put Alice in a new group.
-    let (status, _) = app
+    // Bob cannot put Alice in a new group, nor add her to one: he is answered that she is
+    // invited, as someone whose privacy leaves him out would be, and she is told nothing.
+    let (status, body) = app
         .post(
             "/api/chats",
             Some(&bob.access),
-            json!({ "type": "group", "name": "again", "participantIds": [alice.id] }),
+            json!({ "type": "group", "name": "again", "participantIds": [alice.id, carol.id] }),
         )
         .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["invited"], json!([alice.id]), "{body}");
+    let again = body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        carol_ws.next_event("chat:created").await["data"]["chat"]["id"],
+        again.as_str()
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{again}/participants"),
+            Some(&bob.access),
+            json!({ "userId": alice.id }),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["data"]["status"]),
+        (200, &json!("invited")),
+        "{body}"
+    );
+    app.settle().await;
+    alice_ws.expect_silence(Duration::from_millis(400)).await;
+    let (_, invitations) = app.get("/api/chats/invitations", Some(&alice.access)).await;
+    assert_eq!(invitations["data"], json!([]), "{invitations}");
+    // Adding her to a group she is in answers as it would anyone's.
+    let (status, body) = app
+        .post(
+            &format!("/api/chats/{group}/participants"),
+            Some(&bob.access),
+            json!({ "userId": alice.id }),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
     // Bob sees none of Alice's presence, picture or about, and does not find her in search.
     let view = app
         .get(&format!("/api/users/{}", alice.id), Some(&bob.access))
