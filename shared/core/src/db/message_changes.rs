@@ -35,11 +35,9 @@ pub struct Target {
     pub member: bool,
     /// When the actor left the chat, for a former member who kept it.
     pub left_at: Option<DateTime<Utc>>,
-    /// A 1:1 chat where one of the two blocks the other.
-    pub blocked: bool,
-    /// A 1:1 chat whose other member the actor blocks (so `blocked`). What the other member,
-    /// blocked, does there is refused only where a refusal tells them nothing they could not
-    /// see.
+    /// A 1:1 chat whose other member blocks the actor.
+    pub blocked_by_other: bool,
+    /// A 1:1 chat whose other member the actor blocks.
     pub blocks_other: bool,
     /// A 1:1 chat whose other member does not see the message: they deleted it for
     /// themselves, or it was sent them while they blocked its sender.
@@ -95,25 +93,27 @@ async fn visible(
                     c.type AS chat_type, p.role, p.left_at IS NULL AS member, p.left_at,
                     p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                     NOT {not_expired} AS expired,
-                    c.type = 'individual' AND EXISTS (
-                        SELECT 1 FROM chat_participants o
-                        WHERE o.chat_id = c.id AND o.user_id <> $3
-                          AND EXISTS (SELECT 1 FROM user_relationships b
-                                      WHERE b.user_id = o.user_id AND b.related_user_id = $3
-                                        AND b.relationship_type = 'blocked')) AS blocked_by_other,
-                    c.type = 'individual' AND EXISTS (
-                        SELECT 1 FROM chat_participants o
-                        WHERE o.chat_id = c.id AND o.user_id <> $3
-                          AND EXISTS (SELECT 1 FROM user_relationships b
-                                      WHERE b.user_id = $3 AND b.related_user_id = o.user_id
-                                        AND b.relationship_type = 'blocked')) AS blocks_other,
-                    c.type = 'individual' AND EXISTS (
-                        SELECT 1 FROM chat_participants o
-                        JOIN message_hidden h ON h.user_id = o.user_id AND h.message_id = m.id
-                        WHERE o.chat_id = c.id AND o.user_id <> $3) AS hidden_from_other
+                    coalesce(o.blocks_actor, false) AS blocked_by_other,
+                    coalesce(o.blocked_by_actor, false) AS blocks_other,
+                    coalesce(o.hides_it, false) AS hidden_from_other
              FROM messages m
              JOIN chats c ON c.id = m.chat_id
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3
+             -- The other member of a 1:1 chat, read once: the blocks between the two (each way
+             -- by its whole key) and whether they do not see the message.
+             LEFT JOIN LATERAL (
+                 SELECT EXISTS (SELECT 1 FROM user_relationships b
+                                WHERE b.user_id = o.user_id AND b.related_user_id = $3
+                                  AND b.relationship_type = 'blocked') AS blocks_actor,
+                        EXISTS (SELECT 1 FROM user_relationships b
+                                WHERE b.user_id = $3 AND b.related_user_id = o.user_id
+                                  AND b.relationship_type = 'blocked') AS blocked_by_actor,
+                        EXISTS (SELECT 1 FROM message_hidden h
+                                WHERE h.user_id = o.user_id AND h.message_id = m.id) AS hides_it
+                 FROM chat_participants o
+                 WHERE o.chat_id = c.id AND o.user_id <> $3 AND c.type = 'individual'
+                 OFFSET 0
+             ) o ON true
              WHERE m.id = $2 AND m.chat_id = $1 AND {sees}
              {lock}",
             sees = super::sees_message("p", "$3", "m"),
@@ -140,7 +140,7 @@ async fn visible(
             role: ParticipantRole::parse_stored(r.get("role")),
             member: r.get("member"),
             left_at: r.get("left_at"),
-            blocked: r.get::<_, bool>("blocked_by_other") || r.get::<_, bool>("blocks_other"),
+            blocked_by_other: r.get("blocked_by_other"),
             blocks_other: r.get("blocks_other"),
             hidden_from_other: r.get("hidden_from_other"),
             may_send: r.get("may_send"),

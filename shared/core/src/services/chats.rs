@@ -120,7 +120,11 @@ pub async fn create(
             // tell the caller of the block).
             let invitees =
                 relationships::refusing_group_adds(&app.db, caller.user_id, &others).await?;
-            let blockers = relationships::blocking(&app.db, caller.user_id, &others).await?;
+            let blockers = if invitees.is_empty() {
+                Vec::new()
+            } else {
+                relationships::blocking(&app.db, caller.user_id, &invitees).await?
+            };
             let mut members: Vec<Uuid> = others
                 .iter()
                 .copied()

@@ -390,7 +390,7 @@ pub(super) fn not_across_a_block(target: &Target) -> Result<(), ApiError> {
     if target.blocks_other {
         return Err(super::messaging::unblock_to_message());
     }
-    if target.blocked && !target.hidden_from_other {
+    if target.blocked_by_other && !target.hidden_from_other {
         return Err(super::messaging::cannot_message());
     }
     Ok(())

@@ -290,7 +290,7 @@ pub(super) struct ShownChange<T> {
     pub seen_before_by: Option<Vec<Uuid>>,
 }
 
-impl<T: Clone> ShownChange<T> {
+impl<T> ShownChange<T> {
     /// Who is told what, of those the setting shows it to now (`after`, looked up only if
     /// anyone is to be told anything): a new value to all of them; after a change of the
     /// setting, the value to those who did not see it, and none to those who no longer do.
