@@ -206,12 +206,12 @@ async fn calls_are_declined_cancelled_rung_out_replaced_and_refused_where_they_c
     let start = |chat: &str| json!({ "chatId": chat, "kind": "audio", "sdp": OFFER });
     let call_id = |call: &Value| call["id"].as_str().unwrap().to_owned();
 
-    // Where a call cannot be: a group, a chat with someone blocked, a bad offer.
+    // Where a call cannot be: a group, a chat with someone the caller blocks, a bad offer.
     assert_eq!(
         refused(&mut alice_ws, "call:start", start(&group)).await,
         "VALIDATION_ERROR"
     );
-    app.block(&dave, &alice).await;
+    app.block(&alice, &dave).await;
     assert_eq!(
         refused(&mut alice_ws, "call:start", start(&with_dave)).await,
         "PERMISSION_DENIED"
@@ -507,5 +507,153 @@ async fn a_block_ends_a_call_between_the_two_whether_ringing_or_answered() {
         history.iter().all(|c| c["status"] == "ended"),
         "{history:?}"
     );
+    app.stop().await;
+}
+
+/// A call to someone who blocks the caller rings, as far as the caller can tell, until it is
+/// missed, and reaches none of the blocker's devices: not pushed, not notified, not answerable,
+/// and not in their sync, call history or chat, after an unblock either (a refusal would tell
+/// the caller of the block). The blocker is told to unblock before they call; unblocked, their
+/// call is not "busy" for the kept call still ringing, which ends.
+#[tokio::test]
+async fn a_call_to_someone_who_blocks_the_caller_rings_for_the_caller_alone() {
+    use crate::notifications::{notified, register_phone_token};
+    use crate::sync::{present, sync_all};
+    let app = spawn_app_with(|c| c.settings.call_ring_timeout = Duration::from_secs(1)).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    // Bob opened the chat; nothing in it shows it in Alice's list.
+    let chat = app.open_chat(&bob, &alice).await;
+    assert_eq!(
+        register_phone_token(&app, &app.login(&alice).await).await,
+        200
+    );
+    app.block(&alice, &bob).await;
+    let since = present(&app, &alice).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut bob_tablet = app.ws(&app.login(&bob).await.access).await;
+    let start = json!({ "chatId": chat, "kind": "audio", "sdp": OFFER });
+    let candidate = json!({ "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host",
+                            "sdpMid": "0", "sdpMLineIndex": 0 });
+
+    let call = acked(&mut bob_ws, "call:start", start.clone()).await;
+    assert_eq!(call["status"], "ringing");
+    let call_id = call["id"].as_str().unwrap().to_owned();
+    let incoming = bob_tablet.next_event("call:incoming").await;
+    assert_eq!(
+        incoming["data"]["call"]["id"],
+        call_id.as_str(),
+        "{incoming}"
+    );
+    acked(
+        &mut bob_ws,
+        "call:candidate",
+        json!({ "callId": call_id, "candidate": candidate }),
+    )
+    .await;
+    let answer = json!({ "callId": call_id, "sdp": ANSWER });
+    assert_eq!(
+        refused(&mut alice_ws, "call:answer", answer).await,
+        "RESOURCE_NOT_FOUND",
+        "not a call of hers"
+    );
+    let rang_out = bob_ws.next_event("call:ended").await;
+    assert_eq!(
+        (&rang_out["data"]["id"], &rang_out["data"]["endReason"]),
+        (&json!(call_id), &json!("missed")),
+        "{rang_out}"
+    );
+    alice_ws.expect_silence(Duration::from_millis(400)).await;
+
+    // His history and chat have it as any missed call; hers have nothing of it.
+    assert_eq!(calls_of(&app, &bob).await.len(), 1);
+    assert_eq!(calls_of(&app, &alice).await, Vec::<Value>::new());
+    let lines_of = |user: &User| {
+        let (app, path) = (&app, format!("/api/chats/{chat}/messages"));
+        let token = user.access.clone();
+        async move {
+            let (status, body) = app.get(&path, Some(&token)).await;
+            assert_eq!(status, 200, "{body}");
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["metadata"]["action"] == "call")
+                .map(|m| m["content"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(lines_of(&bob).await, ["Missed voice call"]);
+    assert_eq!(lines_of(&alice).await, Vec::<String>::new());
+    let listed = app.get("/api/chats", Some(&alice.access)).await.1;
+    assert!(
+        !listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == chat.as_str()),
+        "the chat stays out of her list: {listed}"
+    );
+    let (events, _) = sync_all(&app, &alice, &since).await;
+    assert_eq!(events, Vec::<Value>::new(), "her sync");
+
+    // She may not call him while she blocks him, and is told why.
+    let refusal = alice_ws.act("call:start", start.clone()).await;
+    assert_eq!(refusal["data"]["code"], "PERMISSION_DENIED", "{refusal}");
+    assert!(
+        refusal["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unblock"),
+        "{refusal}"
+    );
+
+    // He calls again; she unblocks while it rings and calls him: his kept call ends (missed)
+    // and hers rings for him.
+    let kept = acked(&mut bob_ws, "call:start", start.clone()).await;
+    app.unblock(&alice, &bob).await;
+    let hers = acked(&mut alice_ws, "call:start", start).await;
+    let ended = bob_ws.next_event("call:ended").await;
+    assert_eq!(
+        (&ended["data"]["id"], &ended["data"]["endReason"]),
+        (&kept["id"], &json!("missed")),
+        "{ended}"
+    );
+    let incoming = bob_ws.next_event("call:incoming").await;
+    assert_eq!(incoming["data"]["call"]["id"], hers["id"], "{incoming}");
+    acked(&mut alice_ws, "call:end", json!({ "callId": hers["id"] })).await;
+
+    // Unblocked, nothing of his kept calls comes to her: history, chat, sync, notifications.
+    app.sent(&bob, &chat, "friends again").await;
+    let notices = notified(&app, "friends again").await;
+    assert!(!notices.iter().any(|n| n.contains("call")), "{notices:?}");
+    let calls: Vec<Value> = calls_of(&app, &alice).await;
+    assert_eq!(calls.len(), 1, "her own call: {calls:?}");
+    assert_eq!(calls[0]["id"], hers["id"]);
+    assert_eq!(lines_of(&alice).await, ["Missed voice call"], "hers");
+    assert_eq!(
+        lines_of(&bob).await,
+        [
+            "Missed voice call",
+            "Missed voice call",
+            "Missed voice call"
+        ]
+    );
+    let (events, _) = sync_all(&app, &alice, &since).await;
+    let about_calls: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["event"].as_str().unwrap().starts_with("call:")
+                || e["data"]["message"]["metadata"]["action"] == "call"
+        })
+        .collect();
+    assert!(
+        about_calls.iter().all(|e| e["data"]["id"] == hers["id"]
+            || e["data"]["call"]["id"] == hers["id"]
+            || e["data"]["message"]["metadata"]["callId"] == hers["id"]),
+        "{about_calls:?}"
+    );
+    assert_eq!(about_calls.len(), 3, "{about_calls:?}");
     app.stop().await;
 }

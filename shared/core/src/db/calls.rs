@@ -8,14 +8,14 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::chats::{append_system_message, CallLine, ChatShown, SystemAction};
-use super::events::append_chat_event_from;
+use super::events::{append_chat_event_from, append_own_event_from};
 use super::Db;
 use crate::api::models::{Call, CallEndReason, CallKind, CallStatus, Timestamp};
 use crate::api::ws::{CallAnswered, CallCandidate, CallOffered, IceCandidate, ServerEvent};
 use crate::error::ApiError;
 
 const COLUMNS: &str = "c.id, c.chat_id, c.caller_id, c.kind, c.status, c.end_reason, c.started_at,
-    c.answered_at, c.ended_at";
+    c.answered_at, c.ended_at, c.kept_from";
 
 fn call_row(r: &Row) -> Call {
     Call {
@@ -32,6 +32,37 @@ fn call_row(r: &Row) -> Call {
             .get::<_, Option<DateTime<Utc>>>("answered_at")
             .map(Timestamp),
         ended_at: r.get::<_, Option<DateTime<Utc>>>("ended_at").map(Timestamp),
+    }
+}
+
+/// A call as stored: what its two sides see, and whom it is kept from.
+struct StoredCall {
+    call: Call,
+    /// The callee, for a call from someone they block: it rings none of their devices, and
+    /// they never learn of it (V66).
+    kept_from: Option<Uuid>,
+}
+
+fn stored_call(r: &Row) -> StoredCall {
+    StoredCall {
+        call: call_row(r),
+        kept_from: r.get("kept_from"),
+    }
+}
+
+/// Append `event` of `call` (caused by `actor`, not pushed to `origin`): to its chat's stream,
+/// or, for a call kept from a blocker, to its caller's own stream (their other devices), where
+/// no unblock brings it to the blocker.
+async fn append_call_event(
+    tx: &deadpool_postgres::Transaction<'_>,
+    call: &StoredCall,
+    actor: Option<Uuid>,
+    origin: Option<&str>,
+    event: &ServerEvent,
+) -> Result<(), ApiError> {
+    match (call.kept_from, call.call.caller_id) {
+        (Some(_), Some(caller)) => append_own_event_from(tx, caller, origin, event).await,
+        _ => append_chat_event_from(tx, call.call.chat_id, actor, origin, event).await,
     }
 }
 
@@ -54,7 +85,8 @@ pub enum Started {
     Group,
     /// The caller's chat with themselves.
     ToSelf,
-    /// One of the two blocks the other.
+    /// The caller blocks the other. (A call to someone who blocks the caller rings as any
+    /// other, for the caller, and is kept from the blocker.)
     Blocked,
     /// The other deleted their account.
     PartnerGone,
@@ -64,7 +96,9 @@ pub enum Started {
 
 /// Start a call in a 1:1 chat of `caller`'s, with the `call:incoming` event carrying their
 /// offer. A live call the chat still has ends first (`replaced`, or `missed` if it rang
-/// longer than `ring_for`), unless it is ringing still (`Busy`).
+/// longer than `ring_for`, or if it rings for someone who blocked its caller and is calling
+/// now), unless it is ringing still (`Busy`). A call to someone who blocks the caller is
+/// answered as any other and kept from them (its caller hears it ring until it is missed).
 pub async fn start(
     db: &Db,
     chat_id: Uuid,
@@ -83,9 +117,12 @@ pub async fn start(
                 "SELECT c.type,
                     EXISTS (SELECT 1 FROM chat_participants o JOIN user_relationships b
                               ON b.relationship_type = 'blocked'
-                             AND (b.user_id = o.user_id AND b.related_user_id = $2
-                                  OR b.user_id = $2 AND b.related_user_id = o.user_id)
-                            WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked,
+                             AND b.user_id = $2 AND b.related_user_id = o.user_id
+                            WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocks_partner,
+                    (SELECT o.user_id FROM chat_participants o JOIN user_relationships b
+                              ON b.relationship_type = 'blocked'
+                             AND b.user_id = o.user_id AND b.related_user_id = $2
+                     WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked_by,
                     NOT EXISTS (SELECT 1 FROM chat_participants o
                                 WHERE o.chat_id = c.id AND o.user_id <> $2) AS partner_gone,
                     {to_self} AS to_self
@@ -106,9 +143,10 @@ pub async fn start(
     if chat.get::<_, bool>("to_self") {
         return Ok(Started::ToSelf);
     }
-    if chat.get::<_, bool>("blocked") {
+    if chat.get::<_, bool>("blocks_partner") {
         return Ok(Started::Blocked);
     }
+    let kept_from: Option<Uuid> = chat.get("blocked_by");
     if chat.get::<_, bool>("partner_gone") {
         return Ok(Started::PartnerGone);
     }
@@ -119,9 +157,12 @@ pub async fn start(
         )
         .await?;
     let mut shown = None;
-    if let Some(call) = live.as_ref().map(call_row) {
+    if let Some(live) = live.as_ref().map(stored_call) {
+        let call = &live.call;
+        // (A call kept from this caller, ringing nobody, must not answer them "busy".)
         let reason = match call.status {
-            CallStatus::Ringing if !rang_out(&call, ring_for) => return Ok(Started::Busy),
+            CallStatus::Ringing if live.kept_from == Some(caller) => CallEndReason::Missed,
+            CallStatus::Ringing if !rang_out(call, ring_for) => return Ok(Started::Busy),
             CallStatus::Ringing => CallEndReason::Missed,
             _ => CallEndReason::Replaced,
         };
@@ -130,43 +171,52 @@ pub async fn start(
     let row = tx
         .query_one(
             &format!(
-                "WITH c AS (INSERT INTO calls (id, chat_id, caller_id, kind) VALUES ($1, $2, $3, $4)
-                            RETURNING *)
+                "WITH c AS (INSERT INTO calls (id, chat_id, caller_id, kind, kept_from)
+                            VALUES ($1, $2, $3, $4, $5) RETURNING *)
                  SELECT {COLUMNS} FROM c"
             ),
-            &[&Uuid::now_v7(), &chat_id, &caller, &kind.as_str()],
+            &[
+                &Uuid::now_v7(),
+                &chat_id,
+                &caller,
+                &kind.as_str(),
+                &kept_from,
+            ],
         )
         .await?;
-    let call = call_row(&row);
+    let call = stored_call(&row);
     let offered = ServerEvent::CallIncoming(CallOffered {
-        call: call.clone(),
+        call: call.call.clone(),
         sdp: sdp.to_owned(),
     });
-    append_chat_event_from(&tx, chat_id, Some(caller), origin, &offered).await?;
+    append_call_event(&tx, &call, Some(caller), origin, &offered).await?;
     tx.commit().await?;
-    Ok(Started::Ringing { call, shown })
+    Ok(Started::Ringing {
+        call: call.call,
+        shown,
+    })
 }
 
 /// A live call of a chat `user` is a member of, locked for a change (`None`: no such call of
-/// theirs). Ended calls are returned too, for the caller to tell apart.
+/// theirs, or one kept from them). Ended calls are returned too, for the caller to tell apart.
 async fn lock_call(
     tx: &deadpool_postgres::Transaction<'_>,
     call_id: Uuid,
     user: Uuid,
-) -> Result<Option<Call>, ApiError> {
+) -> Result<Option<StoredCall>, ApiError> {
     Ok(tx
         .query_opt(
             &format!(
                 "SELECT {COLUMNS} FROM calls c
                  JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = $2
                                           AND p.left_at IS NULL
-                 WHERE c.id = $1 FOR UPDATE OF c"
+                 WHERE c.id = $1 AND c.kept_from IS DISTINCT FROM $2 FOR UPDATE OF c"
             ),
             &[&call_id, &user],
         )
         .await?
         .as_ref()
-        .map(call_row))
+        .map(stored_call))
 }
 
 /// A call that ended, and whom its line showed the chat to (see [`ChatShown`]).
@@ -177,7 +227,7 @@ pub struct Ended {
 
 /// End `call` with `reason` and its `call:ended` event (caused by `actor`, not pushed to
 /// `origin`), and write its line in the chat's timeline ("Missed voice call", "Video call,
-/// 3:05").
+/// 3:05"); both kept from a callee who blocks the caller.
 async fn end_call(
     tx: &deadpool_postgres::Transaction<'_>,
     call: Uuid,
@@ -195,10 +245,11 @@ async fn end_call(
             &[&call, &reason.as_str()],
         )
         .await?;
-    let ended = call_row(&row);
-    forget_signalling(tx, &ended).await?;
+    let stored = stored_call(&row);
+    let ended = stored.call.clone();
+    forget_signalling(tx, &stored).await?;
     let event = ServerEvent::CallEnded(ended.clone());
-    append_chat_event_from(tx, ended.chat_id, actor, origin, &event).await?;
+    append_call_event(tx, &stored, actor, origin, &event).await?;
     let line = CallLine {
         call_id: ended.id,
         kind: ended.kind,
@@ -207,6 +258,7 @@ async fn end_call(
             .answered_at
             .zip(ended.ended_at)
             .map(|(answered, ended)| (ended.0 - answered.0).num_seconds()),
+        kept_from: stored.kept_from,
     };
     // The caller made the call: theirs is the line's actor (so it is never unread for them).
     let shown = append_system_message(
@@ -227,15 +279,22 @@ async fn end_call(
 /// that has ended since).
 async fn forget_signalling(
     tx: &deadpool_postgres::Transaction<'_>,
-    call: &Call,
+    call: &StoredCall,
 ) -> Result<(), ApiError> {
+    // Where its events are (`append_call_event`).
+    let (stream, id) = match (call.kept_from, call.call.caller_id) {
+        (Some(_), Some(caller)) => ("user_id", caller),
+        _ => ("chat_id", call.call.chat_id),
+    };
     tx.execute(
-        "UPDATE events SET data = CASE name
-                 WHEN 'call:candidate' THEN jsonb_set(data, '{candidate}', '{\"candidate\": \"\"}')
-                 ELSE jsonb_set(data, '{sdp}', '\"\"') END
-         WHERE chat_id = $1 AND name IN ('call:incoming', 'call:answered', 'call:candidate')
-           AND coalesce(data -> 'call' ->> 'id', data ->> 'callId') = $2::uuid::text",
-        &[&call.chat_id, &call.id],
+        &format!(
+            "UPDATE events SET data = CASE name
+                     WHEN 'call:candidate' THEN jsonb_set(data, '{{candidate}}', '{{\"candidate\": \"\"}}')
+                     ELSE jsonb_set(data, '{{sdp}}', '\"\"') END
+             WHERE {stream} = $1 AND name IN ('call:incoming', 'call:answered', 'call:candidate')
+               AND coalesce(data -> 'call' ->> 'id', data ->> 'callId') = $2::uuid::text"
+        ),
+        &[&id, &call.call.id],
     )
     .await?;
     Ok(())
@@ -265,7 +324,7 @@ pub async fn answer(
 ) -> Result<Answered, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    let Some(call) = lock_call(&tx, call_id, user).await? else {
+    let Some(StoredCall { call, kept_from }) = lock_call(&tx, call_id, user).await? else {
         return Ok(Answered::NotFound);
     };
     if call.caller_id == Some(user) {
@@ -289,15 +348,18 @@ pub async fn answer(
             &[&call.id],
         )
         .await?;
-    let call = call_row(&row);
+    let call = StoredCall {
+        call: call_row(&row),
+        kept_from,
+    };
     let answered = ServerEvent::CallAnswered(CallAnswered {
-        call: call.clone(),
+        call: call.call.clone(),
         answered_by: user,
         sdp: sdp.to_owned(),
     });
-    append_chat_event_from(&tx, call.chat_id, Some(user), origin, &answered).await?;
+    append_call_event(&tx, &call, Some(user), origin, &answered).await?;
     tx.commit().await?;
-    Ok(Answered::Answered(call))
+    Ok(Answered::Answered(call.call))
 }
 
 /// Pass on an ICE candidate of `user`'s for a live call of theirs (`false`: no such call).
@@ -313,7 +375,7 @@ pub async fn candidate(
     let Some(call) = lock_call(&tx, call_id, user).await? else {
         return Ok(false);
     };
-    if call.status == CallStatus::Ended {
+    if call.call.status == CallStatus::Ended {
         return Ok(false);
     }
     let event = ServerEvent::CallCandidate(CallCandidate {
@@ -321,7 +383,7 @@ pub async fn candidate(
         from: user,
         candidate: candidate.clone(),
     });
-    append_chat_event_from(&tx, call.chat_id, Some(user), origin, &event).await?;
+    append_call_event(&tx, &call, Some(user), origin, &event).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -337,7 +399,7 @@ pub async fn end(
 ) -> Result<Option<Ended>, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    let Some(call) = lock_call(&tx, call_id, user).await? else {
+    let Some(StoredCall { call, .. }) = lock_call(&tx, call_id, user).await? else {
         return Ok(None);
     };
     let Some(reason) = ending_reason(&call, user) else {
@@ -420,8 +482,8 @@ pub async fn end_unanswered(
     Ok(shown)
 }
 
-/// `user`'s calls, newest first (those of their 1:1 chats since they were in them), and how
-/// many there are.
+/// `user`'s calls, newest first (those of their 1:1 chats since they were in them, but for
+/// those kept from them), and how many there are.
 pub async fn history(
     db: &Db,
     user: Uuid,
@@ -434,6 +496,7 @@ pub async fn history(
             "SELECT {COLUMNS}, count(*) OVER () AS total
              FROM chat_participants p JOIN calls c ON c.chat_id = p.chat_id
              WHERE p.user_id = $1 AND p.left_at IS NULL AND c.started_at >= p.joined_at
+               AND c.kept_from IS DISTINCT FROM $1
              ORDER BY c.started_at DESC, c.id LIMIT $2 OFFSET $3"
         ))
         .await?;

@@ -1302,6 +1302,9 @@ pub struct CallLine {
     pub end_reason: CallEndReason,
     /// How long it lasted once answered (none if it never was).
     pub seconds: Option<i64>,
+    /// The callee, for a call from someone they block: the line is theirs never (hidden for
+    /// them as a message deleted for themselves is, and told to the caller's devices alone).
+    pub kept_from: Option<Uuid>,
 }
 
 impl SystemAction {
@@ -1374,6 +1377,10 @@ pub(super) async fn append_system_message(
         }
         _ => {}
     }
+    let kept_from = match action {
+        SystemAction::Call(CallLine { kept_from, .. }) => kept_from.filter(|_| actor.is_some()),
+        _ => None,
+    };
     let stmt = tx
         .prepare_cached(&format!(
             "WITH names AS (
@@ -1434,11 +1441,24 @@ pub(super) async fn append_system_message(
                  WHERE o.chat_id = $1 AND c.type = 'individual' AND o.left_at IS NULL
                    AND NOT {shown_before} AND {shown_now}
                    AND NOT coalesce(($6::jsonb ->> 'byDefault')::boolean, false)
+                   AND o.user_id IS DISTINCT FROM $8::uuid
                  RETURNING (data ->> 'shownTo')::uuid AS shown_to
+             ), kept AS (
+                 -- A line kept from a blocker ($8, a call they were not rung for): hidden for
+                 -- them for good, and a list of theirs that did not show the chat goes on not
+                 -- showing it (what they cleared reaches past the line).
+                 INSERT INTO message_hidden (message_id, user_id)
+                 SELECT id, $8::uuid FROM stored WHERE $8::uuid IS NOT NULL
+             ), still_hidden AS (
+                 UPDATE chat_participants p SET cleared_seq = next.last_seq FROM next
+                 WHERE p.chat_id = $1 AND p.user_id = $8::uuid AND p.hidden
+                   AND p.cleared_seq = next.last_seq - 1
              )
-             -- (After the chat it shows: reading `shown` first writes it first.)
-             INSERT INTO events (chat_id, actor_id, name, message_id)
-             SELECT $1, $3, 'message:received', id FROM stored
+             -- (After the chat it shows: reading `shown` first writes it first.) A line kept
+             -- from a blocker is told to its actor's devices alone (their own stream).
+             INSERT INTO events (chat_id, user_id, actor_id, name, message_id)
+             SELECT CASE WHEN $8::uuid IS NULL THEN $1 END, CASE WHEN $8::uuid IS NOT NULL THEN $3 END,
+                    $3, 'message:received', id FROM stored
              WHERE (SELECT count(*) FROM shown) >= 0
              RETURNING (SELECT shown_to FROM shown LIMIT 1) AS shown_to",
             shown_before = super::shows_the_chat("o", "next.last_seq - 1"),
@@ -1456,6 +1476,7 @@ pub(super) async fn append_system_message(
                 &action.as_str(),
                 &Json(&metadata),
                 &role.map(ParticipantRole::as_str),
+                &kept_from,
             ],
         )
         .await?;

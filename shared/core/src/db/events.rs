@@ -277,7 +277,27 @@ pub async fn append_own_event(
     user: Uuid,
     event: &crate::api::ws::ServerEvent,
 ) -> Result<(), ApiError> {
-    append_user_events(client, &[user], Some(user), event.name(), &event.data()).await
+    append_own_event_from(client, user, None, event).await
+}
+
+/// [`append_own_event`] for a change made on `origin`, the connection that caused it and has
+/// its answer already (it is not pushed the event).
+pub async fn append_own_event_from(
+    client: &impl GenericClient,
+    user: Uuid,
+    origin: Option<&str>,
+    event: &crate::api::ws::ServerEvent,
+) -> Result<(), ApiError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (user_id, actor_id, origin_connection, name, data)
+             VALUES ($1, $1, $2, $3, $4)",
+        )
+        .await?;
+    client
+        .execute(&stmt, &[&user, &origin, &event.name(), &event.data()])
+        .await?;
+    Ok(())
 }
 
 /// Append `event` to the stream of every account not deleted (an operators' notice: one row

@@ -33,7 +33,9 @@ fn session_description(sdp: &str) -> Result<&str, ApiError> {
     Ok(sdp)
 }
 
-/// `call:start`: ring the other member of a 1:1 chat.
+/// `call:start`: ring the other member of a 1:1 chat. A call to someone who blocks the caller
+/// rings, as far as the caller can tell, and reaches none of their devices (WhatsApp's): a
+/// refusal would tell the caller they are blocked.
 pub async fn start(
     app: &App,
     caller: Caller,
@@ -70,7 +72,7 @@ pub async fn start(
             "this is your chat with yourself: there is no one to call".into(),
         )),
         Started::Blocked => Err(ApiError::PermissionDenied(
-            "you cannot call in this chat".into(),
+            "you blocked this user: unblock them to call them".into(),
         )),
         Started::PartnerGone => Err(super::messaging::partner_gone()),
         Started::Busy => Err(ApiError::AlreadyExists(
