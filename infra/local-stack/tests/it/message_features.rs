@@ -409,11 +409,13 @@ async fn reactions_are_one_per_user_replaced_removed_and_never_cross_a_block() {
     );
 
     // Across a block the blocker may not react, and is told why; the one blocked is not told
-    // so by a refusal: their reaction is stored, and never reaches the blocker.
+    // so by a refusal: their reaction is stored, reaches their own other devices, and never
+    // the blocker, not after an unblock either.
     let own = app.sent(&bob, &chat, "before you blocked me").await;
     alice_ws.next_event("message:received").await;
     app.block(&alice, &bob).await;
     alice_ws.next_event("user:blocked").await;
+    let since = present(&app, &alice).await;
     let (status, body) = app
         .post(
             &format!("/api/chats/{chat}/messages/{own}/reactions"),
@@ -426,15 +428,63 @@ async fn reactions_are_one_per_user_replaced_removed_and_never_cross_a_block() {
         .post(&path, Some(&bob.access), json!({ "emoji": "😡" }))
         .await;
     assert_eq!(status, 200, "{body}");
+    let mine = bob_ws.next_event("message:reaction:added").await;
+    assert_eq!(mine["data"]["emoji"], "😡", "his other device: {mine}");
     alice_ws.expect_silence(Duration::from_millis(400)).await;
+    let reactions_of = |user: &User| {
+        let (app, chat, id, user) = (&app, &chat, &id, user.clone());
+        async move {
+            history(app, &user, chat)
+                .await
+                .iter()
+                .find(|m| m["id"] == id.as_str())
+                .unwrap()["reactions"]
+                .clone()
+        }
+    };
+    assert_eq!(reactions_of(&alice).await, json!([]));
     assert_eq!(
-        history(&app, &alice, &chat).await[0]["reactions"],
-        json!([])
-    );
-    assert_eq!(
-        history(&app, &bob, &chat).await[0]["reactions"][0]["emoji"],
+        reactions_of(&bob).await[0]["emoji"],
         "😡",
         "his own history shows it"
+    );
+    app.unblock(&alice, &bob).await;
+    assert_eq!(
+        reactions_of(&alice).await,
+        json!([]),
+        "nor after an unblock"
+    );
+    // Nor when the message comes to her again whole (an edit).
+    let edit = json!({ "content": "news!" });
+    let (status, body) = app
+        .put(
+            &format!("/api/chats/{chat}/messages/{id}"),
+            &alice.access,
+            edit,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["reactions"], json!([]), "her answer: {body}");
+    let edited = bob_ws.next_event("message:edited").await;
+    assert_eq!(
+        edited["data"]["message"]["reactions"][0]["emoji"], "😡",
+        "his: {edited}"
+    );
+    let (events, _) = sync_all(&app, &alice, &since).await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["event"] == "message:reaction:added"),
+        "{events:?}"
+    );
+    let edited = events
+        .iter()
+        .find(|e| e["event"] == "message:edited")
+        .unwrap();
+    assert_eq!(
+        edited["data"]["message"]["reactions"],
+        json!([]),
+        "{edited}"
     );
     app.stop().await;
 }

@@ -1450,10 +1450,21 @@ impl Message {
             .flat_map(|g| g.users.iter().copied().zip(g.reacted_at.iter().copied()))
     }
 
-    /// The message as a viewer sees it who does not see what `hidden(user, at)` says they
+    /// Whether a reaction to the message is kept from `viewer` ([`ReactionGroup::kept_from`]).
+    pub fn keeps_a_reaction_from(&self, viewer: Uuid) -> bool {
+        self.reactions
+            .iter()
+            .any(|g| g.kept_from.contains(&Some(viewer)))
+    }
+
+    /// The message as `viewer` sees it, who does not see what `hidden(user, at)` says they
     /// blocked by then (`db::not_sent_while_blocked`): without the text of a quoted message
-    /// sent by such a user, and without such a user's reactions.
-    pub fn as_seen_by(mut self, hidden: impl Fn(Uuid, DateTime<Utc>) -> bool) -> Self {
+    /// sent by such a user, and without such a user's reactions, nor those kept from them.
+    pub fn as_seen_by(
+        mut self,
+        viewer: Uuid,
+        hidden: impl Fn(Uuid, DateTime<Utc>) -> bool,
+    ) -> Self {
         if let Some((sender, sent_at)) = self.quoted() {
             if hidden(sender, sent_at) {
                 if let Some(reply) = self.reply_to.as_mut() {
@@ -1467,16 +1478,20 @@ impl Message {
             .iter_mut()
             .filter(|g| g.reacted_at.len() == g.users.len())
         {
+            let kept_from = |n: usize| group.kept_from.get(n).copied().flatten();
             let (users, at): (Vec<Uuid>, Vec<DateTime<Utc>>) = group
                 .users
                 .iter()
                 .copied()
                 .zip(group.reacted_at.iter().copied())
-                .filter(|&(user, at)| !hidden(user, at))
+                .enumerate()
+                .filter(|&(n, (user, at))| !hidden(user, at) && kept_from(n) != Some(viewer))
+                .map(|(_, reaction)| reaction)
                 .unzip();
             group.count = users.len() as i64;
             group.users = users;
             group.reacted_at = at;
+            group.kept_from.clear();
         }
         self.reactions.retain(|g| g.count > 0);
         self
@@ -1532,6 +1547,12 @@ pub struct ReactionGroup {
     #[serde(default, skip_serializing, rename = "reactedAt")]
     #[schema(ignore)]
     pub reacted_at: Vec<DateTime<Utc>>,
+    /// Whom each of `users`' reactions is kept from for good (the other member of a 1:1 chat,
+    /// who blocked them when they reacted): not sent; [`Message::as_seen_by`] leaves it out
+    /// for them.
+    #[serde(default, skip_serializing, rename = "keptFrom")]
+    #[schema(ignore)]
+    pub kept_from: Vec<Option<Uuid>>,
 }
 
 /// One earlier version of an edited message (`GET .../messages/{messageId}/edits`).

@@ -35,8 +35,8 @@ pub struct Target {
     pub member: bool,
     /// When the actor left the chat, for a former member who kept it.
     pub left_at: Option<DateTime<Utc>>,
-    /// A 1:1 chat whose other member blocks the actor.
-    pub blocked_by_other: bool,
+    /// The other member of a 1:1 chat, if they block the actor.
+    pub blocker: Option<Uuid>,
     /// A 1:1 chat whose other member the actor blocks.
     pub blocks_other: bool,
     /// A 1:1 chat whose other member does not see the message: they deleted it for
@@ -93,7 +93,7 @@ async fn visible(
                     c.type AS chat_type, p.role, p.left_at IS NULL AS member, p.left_at,
                     p.role = 'admin' OR c.send_permission = 'all' AS may_send,
                     NOT {not_expired} AS expired,
-                    coalesce(o.blocks_actor, false) AS blocked_by_other,
+                    CASE WHEN o.blocks_actor THEN o.user_id END AS blocker,
                     coalesce(o.blocked_by_actor, false) AS blocks_other,
                     coalesce(o.hides_it, false) AS hidden_from_other
              FROM messages m
@@ -102,7 +102,8 @@ async fn visible(
              -- The other member of a 1:1 chat, read once: the blocks between the two (each way
              -- by its whole key) and whether they do not see the message.
              LEFT JOIN LATERAL (
-                 SELECT EXISTS (SELECT 1 FROM user_relationships b
+                 SELECT o.user_id,
+                        EXISTS (SELECT 1 FROM user_relationships b
                                 WHERE b.user_id = o.user_id AND b.related_user_id = $3
                                   AND b.relationship_type = 'blocked') AS blocks_actor,
                         EXISTS (SELECT 1 FROM user_relationships b
@@ -140,7 +141,7 @@ async fn visible(
             role: ParticipantRole::parse_stored(r.get("role")),
             member: r.get("member"),
             left_at: r.get("left_at"),
-            blocked_by_other: r.get("blocked_by_other"),
+            blocker: r.get("blocker"),
             blocks_other: r.get("blocks_other"),
             hidden_from_other: r.get("hidden_from_other"),
             may_send: r.get("may_send"),
@@ -242,56 +243,80 @@ pub async fn hide(
 /// What setting a reaction did.
 pub enum ReactionOutcome {
     /// Set (replacing `replaced`, if the user had another one).
-    Set { replaced: Option<String> },
+    Set { replaced: Option<StoredReaction> },
     /// The user had already reacted with this emoji.
     Unchanged,
 }
 
-/// Set `user`'s one reaction to a message.
+/// Set `user`'s one reaction to a message, kept for good from `kept_from` (the other member of
+/// a 1:1 chat, who blocks them) if there is one.
 pub async fn set_reaction(
     client: &impl GenericClient,
     message_id: Uuid,
     user: Uuid,
     emoji: &str,
+    kept_from: Option<Uuid>,
 ) -> Result<ReactionOutcome, ApiError> {
     let stmt = client
         .prepare_cached(
             "WITH before AS (
-                 SELECT emoji FROM message_reactions WHERE message_id = $1 AND user_id = $2
+                 SELECT emoji, kept_from FROM message_reactions WHERE message_id = $1 AND user_id = $2
              ), upserted AS (
-                 INSERT INTO message_reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
-                 ON CONFLICT (message_id, user_id) DO UPDATE SET emoji = excluded.emoji, created_at = now()
+                 INSERT INTO message_reactions (message_id, user_id, emoji, kept_from)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (message_id, user_id) DO UPDATE
+                     SET emoji = excluded.emoji, created_at = now(), kept_from = excluded.kept_from
                  WHERE message_reactions.emoji <> excluded.emoji
                  RETURNING 1
              )
-             SELECT (SELECT emoji FROM before) AS before, EXISTS (SELECT 1 FROM upserted) AS changed",
+             SELECT b.emoji AS before, b.kept_from AS before_kept_from,
+                    EXISTS (SELECT 1 FROM upserted) AS changed
+             FROM (SELECT 1) one LEFT JOIN before b ON true",
         )
         .await?;
     let row = client
-        .query_one(&stmt, &[&message_id, &user, &emoji])
+        .query_one(&stmt, &[&message_id, &user, &emoji, &kept_from])
         .await?;
     Ok(if row.get("changed") {
         ReactionOutcome::Set {
-            replaced: row.get("before"),
+            replaced: row
+                .get::<_, Option<String>>("before")
+                .map(|emoji| StoredReaction {
+                    emoji,
+                    kept_from: row.get("before_kept_from"),
+                }),
         }
     } else {
         ReactionOutcome::Unchanged
     })
 }
 
-/// Take back `user`'s reaction if it is `emoji`. Whether there was one.
+/// A reaction as stored: its emoji, and whom it is kept from.
+pub struct StoredReaction {
+    pub emoji: String,
+    pub kept_from: Option<Uuid>,
+}
+
+/// Take back `user`'s reaction if it is `emoji`: the one taken back, if there was one.
 pub async fn remove_reaction(
     client: &impl GenericClient,
     message_id: Uuid,
     user: Uuid,
     emoji: &str,
-) -> Result<bool, ApiError> {
+) -> Result<Option<StoredReaction>, ApiError> {
     let stmt = client
         .prepare_cached(
-            "DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+            "DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3
+             RETURNING emoji, kept_from",
         )
         .await?;
-    Ok(client.execute(&stmt, &[&message_id, &user, &emoji]).await? == 1)
+    Ok(client
+        .query_opt(&stmt, &[&message_id, &user, &emoji])
+        .await?
+        .map(|r| StoredReaction {
+            emoji: r.get("emoji"),
+            kept_from: r.get("kept_from"),
+        }))
 }
 
 /// Move `user`'s read watermark in a chat up to `seq` (a read message was delivered, too; the

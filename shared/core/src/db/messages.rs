@@ -495,13 +495,16 @@ pub const FORWARDED_MANY_TIMES: i32 = 5;
 
 /// The `Message` columns, by the names [`message_row`] reads, as `viewer` (the statement's
 /// parameter naming them, e.g. `$3`) is shown them: what someone they block sent or did while
-/// blocked is left out (a reaction, a quoted message's text), as it is from their history.
-/// `None`: as they stand (an actor's own answer; the relay's events, which leave out blocked
-/// actors themselves).
+/// blocked is left out (a reaction, a quoted message's text), as it is from their history, and
+/// so is a reaction kept from them. `None`: as they stand (the relay's events, which leave out
+/// blocked actors themselves and show each viewer the message as `Message::as_seen_by` says).
 pub(super) fn message_select(viewer: Option<&str>) -> String {
     let (reaction_shown, quote_shown) = match viewer {
         Some(viewer) => (
-            super::not_sent_while_blocked(viewer, "x.user_id", "x.created_at"),
+            format!(
+                "{} AND x.kept_from IS DISTINCT FROM {viewer}",
+                super::not_sent_while_blocked(viewer, "x.user_id", "x.created_at")
+            ),
             super::not_sent_while_blocked(viewer, "r.sender_id", "r.created_at"),
         ),
         None => ("true".to_owned(), "true".to_owned()),
@@ -519,10 +522,11 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
         m.kept_at IS NOT NULL AS kept,
         COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users,
-                                                      'reactedAt', g.reacted_at)
+                                                      'reactedAt', g.reacted_at, 'keptFrom', g.kept_from)
                                    ORDER BY g.first_at)
                   FROM (SELECT x.emoji, count(*) AS n, array_agg(x.user_id ORDER BY x.created_at) AS users,
                                array_agg(x.created_at ORDER BY x.created_at) AS reacted_at,
+                               array_agg(x.kept_from ORDER BY x.created_at) AS kept_from,
                                min(x.created_at) AS first_at
                         FROM message_reactions x WHERE x.message_id = m.id AND {reaction_shown}
                         GROUP BY x.emoji) g),
@@ -761,14 +765,14 @@ async fn as_they_left(
     Ok(())
 }
 
-/// One message as just stored (status `sent`).
-pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Message>, ApiError> {
+/// One message as just stored (status `sent`), as `viewer` sees it (`message_select`).
+pub async fn by_id(db: &Db, id: Uuid, viewer: Uuid) -> Result<Option<Message>, ApiError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(&format!("{} WHERE m.id = $1", message_select(None)))
+        .prepare_cached(&format!("{} WHERE m.id = $1", message_select(Some("$2"))))
         .await?;
     Ok(client
-        .query_opt(&stmt, &[&id])
+        .query_opt(&stmt, &[&id, &viewer])
         .await?
         .map(|r| message_row(&r, MessageStatus::Sent)))
 }

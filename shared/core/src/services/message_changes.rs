@@ -161,7 +161,7 @@ pub async fn edit(
     }
     tx.commit().await?;
     super::relay::wake(app, "message:edited").await;
-    messages::by_id(&app.db, message_id)
+    messages::by_id(&app.db, message_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("message"))
 }
@@ -287,8 +287,11 @@ pub async fn react(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let target = reactable(&tx, &caller, chat_id, message_id).await?;
+    // Made in a 1:1 chat with someone who blocks the caller: kept from them for good.
+    let kept_from = target.blocker;
     if let ReactionOutcome::Set { replaced } =
-        message_changes::set_reaction(&tx, target.id, caller.user_id, emoji.as_str()).await?
+        message_changes::set_reaction(&tx, target.id, caller.user_id, emoji.as_str(), kept_from)
+            .await?
     {
         let changed = |emoji: String| ReactionChanged {
             chat_id,
@@ -297,16 +300,13 @@ pub async fn react(
             emoji,
         };
         if let Some(old) = replaced {
-            publish_reaction(
-                &tx,
-                ServerEvent::ReactionRemoved,
-                changed(old),
-                origin_connection,
-            )
-            .await?;
+            let removed = changed(old.emoji);
+            let (event, origin) = (ServerEvent::ReactionRemoved, origin_connection);
+            publish_reaction(&tx, event, removed, old.kept_from, origin).await?;
         }
         let added = changed(emoji.as_str().to_owned());
-        publish_reaction(&tx, ServerEvent::ReactionAdded, added, origin_connection).await?;
+        let (event, origin) = (ServerEvent::ReactionAdded, origin_connection);
+        publish_reaction(&tx, event, added, kept_from, origin).await?;
     }
     tx.commit().await?;
     super::relay::wake(app, "message:reaction:added").await;
@@ -335,22 +335,19 @@ pub async fn unreact(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let target = reactable(&tx, &caller, chat_id, message_id).await?;
-    if !message_changes::remove_reaction(&tx, target.id, caller.user_id, emoji.as_str()).await? {
+    let Some(removed) =
+        message_changes::remove_reaction(&tx, target.id, caller.user_id, emoji.as_str()).await?
+    else {
         return Err(ApiError::NotFound("reaction"));
-    }
-    let removed = ReactionChanged {
+    };
+    let change = ReactionChanged {
         chat_id,
         message_id,
         user_id: caller.user_id,
-        emoji: emoji.as_str().to_owned(),
+        emoji: removed.emoji,
     };
-    publish_reaction(
-        &tx,
-        ServerEvent::ReactionRemoved,
-        removed,
-        origin_connection,
-    )
-    .await?;
+    let (event, origin) = (ServerEvent::ReactionRemoved, origin_connection);
+    publish_reaction(&tx, event, change, removed.kept_from, origin).await?;
     tx.commit().await?;
     super::relay::wake(app, "message:reaction:removed").await;
     Ok(ReactionSet {
@@ -361,15 +358,21 @@ pub async fn unreact(
 }
 
 /// Publish a change of a member's reaction (`ReactionAdded` or `ReactionRemoved`), in the
-/// change's transaction; `origin_connection` has its answer.
+/// change's transaction; `origin_connection` has its answer. A change to a reaction kept from a
+/// blocker (`kept_from`) is told to its member's own devices alone (their stream), where no
+/// unblock brings it to the blocker.
 async fn publish_reaction(
     tx: &impl deadpool_postgres::GenericClient,
     event: fn(ReactionChanged) -> ServerEvent,
     change: ReactionChanged,
+    kept_from: Option<Uuid>,
     origin_connection: Option<&str>,
 ) -> Result<(), ApiError> {
     let (chat_id, user_id, message_id) = (change.chat_id, change.user_id, change.message_id);
     let event = event(change);
+    if kept_from.is_some() {
+        return events::append_own_event_from(tx, user_id, origin_connection, &event).await;
+    }
     events::append_event_about(
         tx,
         chat_id,
@@ -390,7 +393,7 @@ pub(super) fn not_across_a_block(target: &Target) -> Result<(), ApiError> {
     if target.blocks_other {
         return Err(super::messaging::unblock_to_message());
     }
-    if target.blocked_by_other && !target.hidden_from_other {
+    if target.blocker.is_some() && !target.hidden_from_other {
         return Err(super::messaging::cannot_message());
     }
     Ok(())
@@ -398,8 +401,8 @@ pub(super) fn not_across_a_block(target: &Target) -> Result<(), ApiError> {
 
 /// A message the caller may react to: visible, not deleted, in a chat whose other member they
 /// do not block. Someone blocked is not told so by a refusal: their reaction is stored, and
-/// reaches the blocker neither pushed nor loaded while the block stands
-/// (`db::not_sent_while_blocked`, `Message::as_seen_by`).
+/// reaches the blocker neither pushed nor loaded, in a 1:1 chat ever (it is kept from them),
+/// in a group while the block stands (`db::not_sent_while_blocked`, `Message::as_seen_by`).
 async fn reactable(
     tx: &impl deadpool_postgres::GenericClient,
     caller: &Caller,

@@ -178,7 +178,7 @@ async fn stored(
             }
             Ok(*message)
         }
-        Stored::Existing { id } => messages::by_id(&app.db, id)
+        Stored::Existing { id } => messages::by_id(&app.db, id, caller.user_id)
             .await?
             .ok_or(ApiError::NotFound("message")),
         Stored::NotMember => {
@@ -242,7 +242,7 @@ pub async fn forward(
         .filter(|m| !m.expired)
         .ok_or(ApiError::NotFound("message"))?;
     drop(client);
-    let original = messages::by_id(&app.db, message_id)
+    let original = messages::by_id(&app.db, message_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("message"))?;
     // An encrypted message is sealed for its chat's devices: it is sent again, not forwarded.

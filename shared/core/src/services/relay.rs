@@ -654,14 +654,14 @@ impl<'a> Frames<'a> {
     }
 
     /// Whether `viewer` sees `event`'s message otherwise than others do: it quotes, or holds a
-    /// reaction by, someone they blocked by then.
+    /// reaction by, someone they blocked by then, or holds a reaction kept from them.
     fn differs_for(&self, event: &StoredEvent, viewer: Uuid) -> bool {
-        if self.blocks.is_empty() {
-            return false;
-        }
         let Some(message) = event.message_id.and_then(|id| self.messages.get(&id)) else {
             return false;
         };
+        if message.keeps_a_reaction_from(viewer) {
+            return true;
+        }
         message
             .quoted()
             .into_iter()
@@ -721,10 +721,10 @@ impl<'a> Frames<'a> {
 
     /// `message` as `viewer` sees it ([`Message::as_seen_by`]).
     fn seen_by(&self, message: Message, viewer: Uuid) -> Message {
-        if self.blocks.is_empty() {
+        if self.blocks.is_empty() && !message.keeps_a_reaction_from(viewer) {
             return message;
         }
-        message.as_seen_by(|user, at| self.blocked_by(viewer, user, at))
+        message.as_seen_by(viewer, |user, at| self.blocked_by(viewer, user, at))
     }
 
     /// The event as `viewer` is pushed it on `device` (an encrypted message carries only that
