@@ -412,45 +412,50 @@ pub enum Audience {
 /// user has as contacts) or `nobody`. `PUT /api/users/profile` takes either form, by either
 /// name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct PrivacySettings {
     /// (PRD) The last seen and online status are shown to anyone: `lastSeenAudience` is not
     /// `nobody`.
-    #[serde(default = "shown", deserialize_with = "shown_to_anyone")]
+    #[serde(deserialize_with = "shown_to_anyone")]
     pub last_seen: bool,
     /// (PRD) The profile picture is shown to anyone.
-    #[serde(default = "shown", deserialize_with = "shown_to_anyone")]
+    #[serde(deserialize_with = "shown_to_anyone")]
     pub profile_picture: bool,
     /// (PRD) The status and about texts are shown to anyone.
-    #[serde(default = "shown", deserialize_with = "shown_to_anyone")]
+    #[serde(deserialize_with = "shown_to_anyone")]
     pub status: bool,
-    #[serde(default = "everyone")]
     pub last_seen_audience: Audience,
-    #[serde(default = "everyone")]
     pub profile_picture_audience: Audience,
     /// Who sees the status and about texts.
-    #[serde(default = "everyone")]
     pub about_audience: Audience,
-    #[serde(default = "shown")]
     pub read_receipts: bool,
     /// Who may add the user to groups.
-    #[serde(default = "everyone")]
     pub groups: Audience,
     /// Others may find the user by their verified phone number or email (contact sync, vCard
     /// import).
-    #[serde(default = "shown")]
     pub discoverable: bool,
     /// The disappearing-messages timer of the chats the user starts (0: off).
-    #[serde(default)]
     pub default_disappearing_seconds: i32,
 }
 
-fn shown() -> bool {
-    true
-}
-
-fn everyone() -> Audience {
-    Audience::Everyone
+/// A new account's settings: everything shown to everyone, read receipts sent, found by its
+/// verified phone or email, no default timer. (A setting missing from an event read back from
+/// the log, or never set, is its default: `db::users::StoredPrivacy`.)
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            last_seen: true,
+            profile_picture: true,
+            status: true,
+            last_seen_audience: Audience::Everyone,
+            profile_picture_audience: Audience::Everyone,
+            about_audience: Audience::Everyone,
+            read_receipts: true,
+            groups: Audience::Everyone,
+            discoverable: true,
+            default_disappearing_seconds: 0,
+        }
+    }
 }
 
 /// A PRD flag read back from an event in the log: a flag, or (written before the flags were

@@ -35,9 +35,12 @@ pub struct StoredPrivacy {
 impl From<StoredPrivacy> for PrivacySettings {
     /// As answered: each setting's value or its default, and the PRD's flags.
     fn from(stored: StoredPrivacy) -> Self {
-        let last_seen = stored.last_seen.unwrap_or(Audience::Everyone);
-        let profile_picture = stored.profile_picture.unwrap_or(Audience::Everyone);
-        let about = stored.about.unwrap_or(Audience::Everyone);
+        let default = PrivacySettings::default();
+        let last_seen = stored.last_seen.unwrap_or(default.last_seen_audience);
+        let profile_picture = stored
+            .profile_picture
+            .unwrap_or(default.profile_picture_audience);
+        let about = stored.about.unwrap_or(default.about_audience);
         Self {
             last_seen: last_seen != Audience::Nobody,
             profile_picture: profile_picture != Audience::Nobody,
@@ -45,10 +48,12 @@ impl From<StoredPrivacy> for PrivacySettings {
             last_seen_audience: last_seen,
             profile_picture_audience: profile_picture,
             about_audience: about,
-            read_receipts: stored.read_receipts.unwrap_or(true),
-            groups: stored.groups.unwrap_or(Audience::Everyone),
-            discoverable: stored.discoverable.unwrap_or(true),
-            default_disappearing_seconds: stored.default_disappearing_seconds.unwrap_or(0),
+            read_receipts: stored.read_receipts.unwrap_or(default.read_receipts),
+            groups: stored.groups.unwrap_or(default.groups),
+            discoverable: stored.discoverable.unwrap_or(default.discoverable),
+            default_disappearing_seconds: stored
+                .default_disappearing_seconds
+                .unwrap_or(default.default_disappearing_seconds),
         }
     }
 }
