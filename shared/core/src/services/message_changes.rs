@@ -301,12 +301,12 @@ pub async fn react(
         };
         if let Some(old) = replaced {
             let removed = changed(old.emoji);
-            let (event, origin) = (ServerEvent::ReactionRemoved, origin_connection);
-            publish_reaction(&tx, event, removed, old.kept_from, origin).await?;
+            let event = ServerEvent::ReactionRemoved;
+            publish_reaction(&tx, event, removed, old.kept_from, origin_connection).await?;
         }
         let added = changed(emoji.as_str().to_owned());
-        let (event, origin) = (ServerEvent::ReactionAdded, origin_connection);
-        publish_reaction(&tx, event, added, kept_from, origin).await?;
+        let event = ServerEvent::ReactionAdded;
+        publish_reaction(&tx, event, added, kept_from, origin_connection).await?;
     }
     tx.commit().await?;
     super::relay::wake(app, "message:reaction:added").await;
@@ -346,8 +346,8 @@ pub async fn unreact(
         user_id: caller.user_id,
         emoji: removed.emoji,
     };
-    let (event, origin) = (ServerEvent::ReactionRemoved, origin_connection);
-    publish_reaction(&tx, event, change, removed.kept_from, origin).await?;
+    let event = ServerEvent::ReactionRemoved;
+    publish_reaction(&tx, event, change, removed.kept_from, origin_connection).await?;
     tx.commit().await?;
     super::relay::wake(app, "message:reaction:removed").await;
     Ok(ReactionSet {
