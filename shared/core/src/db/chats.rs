@@ -505,7 +505,7 @@ pub async fn details(
             "SELECT c.type, {name} AS name, ({other_name}) AS other_name,
                     ({other_id}) AS other_user_id, {description} AS description,
                     {avatar_url} AS avatar_url, {avatar_media_id} AS avatar_media_id, c.created_at,
-                    coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS updated_at,
+                    coalesce(me.left_at, greatest(c.updated_at, {last_message_at})) AS updated_at,
                     {timer} AS disappearing_seconds, me.left_at,
                     {SETTINGS_COLUMNS},
                     {send} AS send_permission, {edit_info} AS edit_info_permission,
@@ -514,6 +514,7 @@ pub async fn details(
              JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = $2 AND {reads}
              WHERE c.id = $1",
             reads = super::reads_the_chat("me"),
+            last_message_at = super::last_message_at("s", "$2"),
             name = super::group_as_seen("me", "c", "name"),
             other_name = other_name("$2"),
             other_id = other_member("$2"),
@@ -643,7 +644,7 @@ pub async fn list(
             // A group the caller left stays until they delete it, as it was when they left.
             "WITH page AS (
                  SELECT c.id, count(*) OVER () AS total,
-                        coalesce(me.left_at, greatest(c.updated_at, s.last_message_at)) AS active_at
+                        coalesce(me.left_at, greatest(c.updated_at, {last_message_at})) AS active_at
                  FROM chat_participants me
                  JOIN chats c ON c.id = me.chat_id
                  JOIN chat_sequences s ON s.chat_id = c.id
@@ -700,6 +701,7 @@ pub async fn list(
              LEFT JOIN users lu ON lu.id = lm.sender_id
              ORDER BY me.pinned_at DESC NULLS LAST, page.active_at DESC, c.id",
             reads = super::reads_the_chat("me"),
+            last_message_at = super::last_message_at("s", "$1"),
             shows = super::shows_the_chat("me", "s.last_seq"),
             last_read = super::last_seq_read("me"),
             member_then = super::member_at("p", "coalesce(me.left_at, 'infinity')"),
@@ -1427,7 +1429,11 @@ pub(super) async fn append_system_message(
                          ELSE format('%s made %s %s', actor, target, $7::text) END
                  END AS content FROM names
              ), next AS (
-                 UPDATE chat_sequences SET last_seq = last_seq + 1, last_message_at = now()
+                 UPDATE chat_sequences SET last_seq = last_seq + 1, last_message_at = now(),
+                     quiet_for = $8::uuid,
+                     quiet_since = CASE WHEN $8::uuid IS NULL THEN NULL
+                                        WHEN quiet_for = $8::uuid THEN quiet_since
+                                        ELSE last_message_at END
                  WHERE chat_id = $1 RETURNING last_seq
              ), stored AS (
                  INSERT INTO messages (id, chat_id, sender_id, client_message_id, seq, type, content, metadata)

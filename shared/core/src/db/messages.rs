@@ -246,11 +246,23 @@ pub async fn insert_many(
                  -- Each chat's seqs, taken under its counter's row lock (V28): one range per
                  -- chat per batch. Looked up by key from the array of chats whatever the plan
                  -- thinks of the table's size (planned on a few chats, a join read all of them).
+                 -- A chat whose messages here are all kept from a blocker stays where it was
+                 -- in the blocker's list (V68).
                  UPDATE chat_sequences s
                  SET last_seq = s.last_seq + a.ns[array_position(a.chats, s.chat_id)],
-                     last_message_at = now()
-                 FROM (SELECT array_agg(chat_id) AS chats, array_agg(n) AS ns
-                       FROM (SELECT DISTINCT chat_id, n FROM accepted) d) a
+                     last_message_at = now(),
+                     quiet_for = a.quiet_for[array_position(a.chats, s.chat_id)],
+                     quiet_since = CASE
+                         WHEN a.quiet_for[array_position(a.chats, s.chat_id)] IS NULL THEN NULL
+                         WHEN s.quiet_for = a.quiet_for[array_position(a.chats, s.chat_id)]
+                             THEN s.quiet_since
+                         ELSE s.last_message_at END
+                 FROM (SELECT array_agg(chat_id) AS chats, array_agg(n) AS ns,
+                              array_agg(quiet_for) AS quiet_for
+                       FROM (SELECT chat_id, max(n) AS n,
+                                    CASE WHEN bool_and(blocked_by IS NOT NULL)
+                                         THEN (array_agg(blocked_by))[1] END AS quiet_for
+                             FROM accepted GROUP BY chat_id) d) a
                  WHERE s.chat_id = ANY(a.chats)
                  RETURNING s.chat_id, s.last_seq
              ), seqs AS MATERIALIZED (

@@ -235,6 +235,13 @@ pub fn not_sent_while_blocked(viewer: &str, sender: &str, sent_at: &str) -> Stri
     )
 }
 
+/// A statement's expression (SQL) for when the chat whose `chat_sequences` row is `s` last had
+/// a message `viewer` sees: its last message's time or, while everything written since was kept
+/// from them (the messages and calls of someone they block, V68), the time before it.
+pub fn last_message_at(s: &str, viewer: &str) -> String {
+    format!("CASE WHEN {s}.quiet_for = {viewer} THEN {s}.quiet_since ELSE {s}.last_message_at END")
+}
+
 /// A statement's condition (SQL) that the message `m` has not disappeared: a disappearing
 /// message whose time is up is gone at once wherever it is read or acted on, though its row is
 /// erased by the next scheduled run (`messages::erase_expired`, a batch at a time). Only the

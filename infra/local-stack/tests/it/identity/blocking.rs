@@ -555,3 +555,74 @@ async fn a_chat_opened_by_someone_blocked_stays_out_of_the_blockers_list() {
     assert_eq!(texts, ["still there?"], "{history}");
     app.stop().await;
 }
+
+/// What is kept from a blocker (the messages and calls of someone they block) leaves their chat
+/// list as it was: the chat keeps its place and its time, listed or opened, and moves up with
+/// the next message they see. The sender's own list moves it up as any message does.
+#[tokio::test]
+async fn what_is_kept_from_a_blocker_leaves_their_chat_list_as_it_was() {
+    let app =
+        crate::support::spawn_app_with(|c| c.settings.call_ring_timeout = Duration::from_secs(1))
+            .await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let with_bob = app.open_chat_written(&bob, &alice).await;
+    let with_carol = app.open_chat_written(&carol, &alice).await;
+    app.block(&alice, &bob).await;
+    let order = |user: &crate::support::User| {
+        let (app, token) = (&app, user.access.clone());
+        async move {
+            let (status, list) = app.get("/api/chats", Some(&token)).await;
+            assert_eq!(status, 200, "{list}");
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let opened = |user: &crate::support::User| {
+        let (app, token, path) = (&app, user.access.clone(), format!("/api/chats/{with_bob}"));
+        async move {
+            let (status, chat) = app.get(&path, Some(&token)).await;
+            assert_eq!(status, 200, "{chat}");
+            chat["data"]["updatedAt"].clone()
+        }
+    };
+    assert_eq!(
+        order(&alice).await,
+        [with_carol.as_str(), with_bob.as_str()]
+    );
+    let listed_at = app.chat_row(&alice, &with_bob).await["updatedAt"].clone();
+    let opened_at = opened(&alice).await;
+
+    // Two messages of Bob's and a call of his, rung out, all kept from her.
+    app.sent(&bob, &with_bob, "hello?").await;
+    app.sent(&bob, &with_bob, "anyone there").await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let start = json!({ "chatId": with_bob, "kind": "audio", "sdp": "v=0\r\n" });
+    let call = bob_ws.act("call:start", start).await;
+    assert_eq!(call["event"], "ack", "{call}");
+    bob_ws.next_event("call:ended").await;
+    assert_eq!(
+        order(&alice).await,
+        [with_carol.as_str(), with_bob.as_str()]
+    );
+    assert_eq!(
+        app.chat_row(&alice, &with_bob).await["updatedAt"],
+        listed_at
+    );
+    assert_eq!(opened(&alice).await, opened_at);
+    assert_eq!(order(&bob).await[0], with_bob, "his own list moves it up");
+
+    // Unblocked, his next message moves it up in hers.
+    app.unblock(&alice, &bob).await;
+    app.sent(&bob, &with_bob, "friends again").await;
+    assert_eq!(
+        order(&alice).await,
+        [with_bob.as_str(), with_carol.as_str()]
+    );
+    app.stop().await;
+}
