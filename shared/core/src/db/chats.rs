@@ -1453,8 +1453,8 @@ pub(super) async fn append_system_message(
                  -- A line kept from a blocker ($8, a call they were not rung for): hidden for
                  -- them for good, and a list of theirs that did not show the chat goes on not
                  -- showing it (what they cleared reaches past the line).
-                 INSERT INTO message_hidden (message_id, user_id)
-                 SELECT id, $8::uuid FROM stored WHERE $8::uuid IS NOT NULL
+                 INSERT INTO message_hidden (message_id, user_id, never_delivered)
+                 SELECT id, $8::uuid, true FROM stored WHERE $8::uuid IS NOT NULL
              ), still_hidden AS (
                  UPDATE chat_participants p SET cleared_seq = next.last_seq FROM next
                  WHERE p.chat_id = $1 AND p.user_id = $8::uuid AND p.hidden

@@ -42,6 +42,9 @@ pub struct Target {
     /// A 1:1 chat whose other member does not see the message: they deleted it for
     /// themselves, or it was sent them while they blocked its sender.
     pub hidden_from_other: bool,
+    /// A 1:1 chat whose other member never got the message: it was sent them while they
+    /// blocked its sender (V69).
+    pub never_delivered_to_other: bool,
     /// The actor may send in the chat now: an admin, or a member where everyone sends (a
     /// group's `sendMessages`).
     pub may_send: bool,
@@ -95,7 +98,8 @@ async fn visible(
                     NOT {not_expired} AS expired,
                     CASE WHEN o.blocks_actor THEN o.user_id END AS blocker,
                     coalesce(o.blocked_by_actor, false) AS blocks_other,
-                    coalesce(o.hides_it, false) AS hidden_from_other
+                    o.hidden_how IS NOT NULL AS hidden_from_other,
+                    coalesce(o.hidden_how, false) AS never_delivered_to_other
              FROM messages m
              JOIN chats c ON c.id = m.chat_id
              JOIN chat_participants p ON p.chat_id = m.chat_id AND p.user_id = $3
@@ -109,8 +113,8 @@ async fn visible(
                         EXISTS (SELECT 1 FROM user_relationships b
                                 WHERE b.user_id = $3 AND b.related_user_id = o.user_id
                                   AND b.relationship_type = 'blocked') AS blocked_by_actor,
-                        EXISTS (SELECT 1 FROM message_hidden h
-                                WHERE h.user_id = o.user_id AND h.message_id = m.id) AS hides_it
+                        (SELECT h.never_delivered FROM message_hidden h
+                         WHERE h.user_id = o.user_id AND h.message_id = m.id) AS hidden_how
                  FROM chat_participants o
                  WHERE o.chat_id = c.id AND o.user_id <> $3 AND c.type = 'individual'
                  OFFSET 0
@@ -144,6 +148,7 @@ async fn visible(
             blocker: r.get("blocker"),
             blocks_other: r.get("blocks_other"),
             hidden_from_other: r.get("hidden_from_other"),
+            never_delivered_to_other: r.get("never_delivered_to_other"),
             may_send: r.get("may_send"),
             expired: r.get("expired"),
         }))

@@ -1,7 +1,7 @@
 //! Queries on `messages`: the idempotent insert that assigns a per-chat `seq`, the `Message`
 //! shape (PRD 1.5 plus `clientMessageId` and `seq`), history pages and delivery watermarks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Json;
@@ -307,8 +307,8 @@ pub async fn insert_many(
                  -- And hidden from the blocker for good, as a message they deleted for
                  -- themselves is: their history, list, search and sync leave it out after an
                  -- unblock too.
-                 INSERT INTO message_hidden (message_id, user_id)
-                 SELECT a.id, a.blocked_by FROM accepted a
+                 INSERT INTO message_hidden (message_id, user_id, never_delivered)
+                 SELECT a.id, a.blocked_by, true FROM accepted a
                  WHERE a.blocked_by IS NOT NULL AND a.id = ANY(ARRAY(SELECT id FROM inserted))
              ), still_hidden AS (
                  -- A blocker whose list does not show the chat (they deleted it for themselves,
@@ -978,6 +978,7 @@ pub async fn history(
         page.reverse();
         page.extend(newer.iter().map(with_status));
         as_they_left_found(client, &mut page, &left, cursor.words).await?;
+        never_delivered_stay_sent(client, viewer, &mut page).await?;
         return Ok(Some(HistoryPage {
             messages: page,
             has_more,
@@ -1001,11 +1002,45 @@ pub async fn history(
         page.reverse();
     }
     as_they_left_found(client, &mut page, &left, cursor.words).await?;
+    never_delivered_stay_sent(client, viewer, &mut page).await?;
     Ok(Some(HistoryPage {
         messages: page,
         has_more,
         delivered_to_viewer,
     }))
+}
+
+/// `viewer`'s own messages in `page` that were kept from the blocker they were sent to (V69)
+/// show `sent` whatever the blocker's receipts passed since (asked only when one shows more).
+async fn never_delivered_stay_sent(
+    client: &impl deadpool_postgres::GenericClient,
+    viewer: Uuid,
+    page: &mut [Message],
+) -> Result<(), ApiError> {
+    let ticked: Vec<Uuid> = page
+        .iter()
+        .filter(|m| m.status != MessageStatus::Sent)
+        .filter(|m| m.sender.as_ref().is_some_and(|s| s.id == viewer))
+        .map(|m| m.id)
+        .collect();
+    if ticked.is_empty() {
+        return Ok(());
+    }
+    let stmt = client
+        .prepare_cached(
+            "SELECT message_id FROM message_hidden WHERE message_id = ANY($1) AND never_delivered",
+        )
+        .await?;
+    let kept: HashSet<Uuid> = client
+        .query(&stmt, &[&ticked])
+        .await?
+        .iter()
+        .map(|r| r.get("message_id"))
+        .collect();
+    for m in page.iter_mut().filter(|m| kept.contains(&m.id)) {
+        m.status = MessageStatus::Sent;
+    }
+    Ok(())
 }
 
 /// Messages by id, as they are now (status `sent`), for the events that carry them.

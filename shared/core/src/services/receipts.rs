@@ -267,16 +267,19 @@ pub async fn info(
         target.created_at,
     )
     .await?;
+    // (Sent to someone who blocked its sender, it never reached them: `sent` for good.)
+    let never_delivered = target.never_delivered_to_other;
     let recipients = rows
         .into_iter()
         .map(|r| {
-            let read = r.read && r.reads_visible;
+            let read = r.read && r.reads_visible && !never_delivered;
             // Without presence, a delivery shows only as part of a read (as in the history).
-            let delivered = if r.presence_visible {
-                r.delivered
-            } else {
-                r.read
-            };
+            let delivered = !never_delivered
+                && if r.presence_visible {
+                    r.delivered
+                } else {
+                    r.read
+                };
             let status = if read {
                 MessageStatus::Read
             } else if delivered {

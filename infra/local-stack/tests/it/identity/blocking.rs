@@ -482,6 +482,62 @@ async fn a_blocked_users_messages_are_stored_and_never_reach_the_blocker() {
         ],
         "his own history keeps all he sent"
     );
+    // She reads what she has: what she never got stays one tick for him (sent), in his
+    // history and its info, though her receipts pass it.
+    let latest = app.get(&path, Some(&alice.access)).await.1["data"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = app
+        .post(
+            &format!("{path}/{latest}/read"),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, his) = app.get(&path, Some(&bob.access)).await;
+    let ticks: Vec<(&str, &str)> = his["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["content"].as_str().unwrap(),
+                m["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ticks,
+        [
+            ("hello before the block", "read"),
+            ("hello??", "sent"),
+            ("anyone there", "sent"),
+            ("friends again", "read")
+        ]
+    );
+    let (_, info) = app
+        .get(&format!("{path}/{hidden}/info"), Some(&bob.access))
+        .await;
+    let recipient = &info["data"]["recipients"][0];
+    assert_eq!(
+        (
+            &recipient["status"],
+            &recipient["deliveredAt"],
+            &recipient["readAt"]
+        ),
+        (
+            &json!("sent"),
+            &serde_json::Value::Null,
+            &serde_json::Value::Null
+        ),
+        "{info}"
+    );
     app.stop().await;
 }
 
