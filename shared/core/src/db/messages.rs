@@ -1,7 +1,7 @@
 //! Queries on `messages`: the idempotent insert that assigns a per-chat `seq`, the `Message`
 //! shape (PRD 1.5 plus `clientMessageId` and `seq`), history pages and delivery watermarks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Json;
@@ -508,18 +508,21 @@ pub const FORWARDED_MANY_TIMES: i32 = 5;
 /// The `Message` columns, by the names [`message_row`] reads, as `viewer` (the statement's
 /// parameter naming them, e.g. `$3`) is shown them: what someone they block sent or did while
 /// blocked is left out (a reaction, a quoted message's text), as it is from their history, and
-/// so is a reaction kept from them. `None`: as they stand (the relay's events, which leave out
-/// blocked actors themselves and show each viewer the message as `Message::as_seen_by` says).
+/// so is a reaction kept from them; `never_delivered` says whether the message was kept from
+/// the blocker it was sent to (V69: for its sender, `sent` for good). `None`: as they stand
+/// (the relay's events, which leave out blocked actors themselves and show each viewer the
+/// message as `Message::as_seen_by` says).
 pub(super) fn message_select(viewer: Option<&str>) -> String {
-    let (reaction_shown, quote_shown) = match viewer {
+    let (reaction_shown, quote_shown, never_delivered) = match viewer {
         Some(viewer) => (
             format!(
                 "{} AND x.kept_from IS DISTINCT FROM {viewer}",
                 super::not_sent_while_blocked(viewer, "x.user_id", "x.created_at")
             ),
             super::not_sent_while_blocked(viewer, "r.sender_id", "r.created_at"),
+            "EXISTS (SELECT 1 FROM message_hidden h WHERE h.message_id = m.id AND h.never_delivered)",
         ),
-        None => ("true".to_owned(), "true".to_owned()),
+        None => ("true".to_owned(), "true".to_owned(), "false"),
     };
     format!(
         "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
@@ -532,7 +535,7 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
         -- `not_expired`, spelled out here).
         r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
-        m.kept_at IS NOT NULL AS kept,
+        m.kept_at IS NOT NULL AS kept, {never_delivered} AS never_delivered,
         COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users,
                                                       'reactedAt', g.reacted_at, 'keptFrom', g.kept_from)
                                    ORDER BY g.first_at)
@@ -955,6 +958,8 @@ pub async fn history(
         let seq: i64 = r.get("seq");
         let own = r.get::<_, Option<Uuid>>("sender_id") == Some(viewer);
         let status = match (own, seq) {
+            // Kept from the blocker it was sent to: it never reached them.
+            (true, _) if r.get::<_, bool>("never_delivered") => MessageStatus::Sent,
             (true, seq) if seq <= read => MessageStatus::Read,
             (true, seq) if seq <= delivered => MessageStatus::Delivered,
             (true, _) => MessageStatus::Sent,
@@ -978,7 +983,6 @@ pub async fn history(
         page.reverse();
         page.extend(newer.iter().map(with_status));
         as_they_left_found(client, &mut page, &left, cursor.words).await?;
-        never_delivered_stay_sent(client, viewer, &mut page).await?;
         return Ok(Some(HistoryPage {
             messages: page,
             has_more,
@@ -1002,45 +1006,11 @@ pub async fn history(
         page.reverse();
     }
     as_they_left_found(client, &mut page, &left, cursor.words).await?;
-    never_delivered_stay_sent(client, viewer, &mut page).await?;
     Ok(Some(HistoryPage {
         messages: page,
         has_more,
         delivered_to_viewer,
     }))
-}
-
-/// `viewer`'s own messages in `page` that were kept from the blocker they were sent to (V69)
-/// show `sent` whatever the blocker's receipts passed since (asked only when one shows more).
-async fn never_delivered_stay_sent(
-    client: &impl deadpool_postgres::GenericClient,
-    viewer: Uuid,
-    page: &mut [Message],
-) -> Result<(), ApiError> {
-    let ticked: Vec<Uuid> = page
-        .iter()
-        .filter(|m| m.status != MessageStatus::Sent)
-        .filter(|m| m.sender.as_ref().is_some_and(|s| s.id == viewer))
-        .map(|m| m.id)
-        .collect();
-    if ticked.is_empty() {
-        return Ok(());
-    }
-    let stmt = client
-        .prepare_cached(
-            "SELECT message_id FROM message_hidden WHERE message_id = ANY($1) AND never_delivered",
-        )
-        .await?;
-    let kept: HashSet<Uuid> = client
-        .query(&stmt, &[&ticked])
-        .await?
-        .iter()
-        .map(|r| r.get("message_id"))
-        .collect();
-    for m in page.iter_mut().filter(|m| kept.contains(&m.id)) {
-        m.status = MessageStatus::Sent;
-    }
-    Ok(())
 }
 
 /// Messages by id, as they are now (status `sent`), for the events that carry them.
