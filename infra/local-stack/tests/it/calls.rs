@@ -564,6 +564,14 @@ async fn a_call_to_someone_who_blocks_the_caller_rings_for_the_caller_alone() {
         (&json!(call_id), &json!("missed")),
         "{rang_out}"
     );
+    // His other device hears it end, and gets its line, as for any call of his.
+    bob_tablet.next_event("call:ended").await;
+    let line = bob_tablet.next_event("message:received").await;
+    assert_eq!(
+        line["data"]["message"]["metadata"]["callId"],
+        call_id.as_str(),
+        "{line}"
+    );
     alice_ws.expect_silence(Duration::from_millis(400)).await;
 
     // His history and chat have it as any missed call; hers have nothing of it.
