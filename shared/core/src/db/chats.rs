@@ -784,8 +784,10 @@ pub struct Standing {
     pub kind: ChatType,
     pub role: ParticipantRole,
     pub permissions: GroupPermissions,
-    /// A 1:1 whose other member blocked the user, or whom the user blocked.
-    pub blocked: bool,
+    /// A 1:1 whose other member the user blocks.
+    pub blocks_other: bool,
+    /// A 1:1 whose other member blocks the user.
+    pub blocked_by_other: bool,
 }
 
 /// Is `user` a former member of `chat_id` who kept it (reads it as it was when they left)?
@@ -815,13 +817,20 @@ pub async fn standing(
     let stmt = client
         .prepare_cached(
             "SELECT c.type, p.role, c.send_permission, c.edit_info_permission, c.add_permission,
-                    c.type = 'individual' AND EXISTS (
-                        SELECT 1 FROM chat_participants o JOIN user_relationships b
-                          ON b.relationship_type = 'blocked'
-                         AND ((b.user_id = o.user_id AND b.related_user_id = $2)
-                              OR (b.user_id = $2 AND b.related_user_id = o.user_id))
-                        WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked
+                    coalesce(o.blocks_other, false) AS blocks_other,
+                    coalesce(o.blocked_by_other, false) AS blocked_by_other
              FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+             -- The other member of a 1:1 chat, and the blocks each way (each by its whole key).
+             LEFT JOIN LATERAL (
+                 SELECT EXISTS (SELECT 1 FROM user_relationships b
+                                WHERE b.user_id = $2 AND b.related_user_id = o.user_id
+                                  AND b.relationship_type = 'blocked') AS blocks_other,
+                        EXISTS (SELECT 1 FROM user_relationships b
+                                WHERE b.user_id = o.user_id AND b.related_user_id = $2
+                                  AND b.relationship_type = 'blocked') AS blocked_by_other
+                 FROM chat_participants o
+                 WHERE o.chat_id = c.id AND o.user_id <> $2 AND c.type = 'individual'
+             ) o ON true
              WHERE p.chat_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
         )
         .await?;
@@ -832,7 +841,8 @@ pub async fn standing(
             kind: ChatType::parse_stored(r.get("type")),
             role: ParticipantRole::parse_stored(r.get("role")),
             permissions: permissions_row(&r),
-            blocked: r.get("blocked"),
+            blocks_other: r.get("blocks_other"),
+            blocked_by_other: r.get("blocked_by_other"),
         }))
 }
 

@@ -333,8 +333,13 @@ pub async fn update(
         ));
     }
     let for_everyone = body.changes_timer();
-    if for_everyone && standing.blocked {
-        // The timer's change reaches the other as a message does.
+    // The timer's change reaches the other as a message does: the blocker is told to unblock
+    // first; someone blocked is refused too (the chat's one timer is both members', and a
+    // change the blocker never saw would make their messages disappear).
+    if for_everyone && standing.blocks_other {
+        return Err(super::messaging::unblock_to_message());
+    }
+    if for_everyone && standing.blocked_by_other {
         return Err(super::messaging::cannot_message());
     }
     let info = body.changes_group_info() || body.changes_permissions();

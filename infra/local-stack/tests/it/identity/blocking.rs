@@ -682,3 +682,40 @@ async fn what_is_kept_from_a_blocker_leaves_their_chat_list_as_it_was() {
     );
     app.stop().await;
 }
+
+/// A 1:1 chat's disappearing-messages timer is both members': across a block neither changes
+/// it. The blocker is told to unblock first; someone blocked is refused (it would make the
+/// blocker's messages disappear by a change they never saw).
+#[tokio::test]
+async fn a_timer_is_not_changed_across_a_block() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat_written(&alice, &bob).await;
+    app.block(&alice, &bob).await;
+    let path = format!("/api/chats/{chat}");
+    let day = json!({ "disappearingSeconds": 86400 });
+    let (status, body) = app.put(&path, &alice.access, day.clone()).await;
+    crate::support::assert_told_to_unblock(status, &body);
+    let (status, body) = app.put(&path, &bob.access, day.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    for user in [&alice, &bob] {
+        let (status, chat) = app.get(&path, Some(&user.access)).await;
+        assert_eq!(status, 200, "{chat}");
+        assert_eq!(chat["data"]["disappearingSeconds"], 0, "{chat}");
+    }
+    // Their own settings are theirs alone, and change across a block.
+    let (status, body) = app
+        .put(
+            &path,
+            &bob.access,
+            json!({ "settings": { "archived": true } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.unblock(&alice, &bob).await;
+    let (status, body) = app.put(&path, &bob.access, day).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["disappearingSeconds"], 86400);
+    app.stop().await;
+}
