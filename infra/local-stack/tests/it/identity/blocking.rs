@@ -225,6 +225,28 @@ async fn blocks_are_enforced_on_every_path() {
         edit["data"]["message"]["reactions"][0]["users"],
         json!([bob.id])
     );
+    // Her own edit's answer shows her message as she sees it: without his reaction.
+    let alices = app.sent(&alice, &group, "alice's news").await;
+    let (status, _) = app
+        .post(
+            &path(&alices, "/reactions"),
+            Some(&bob.access),
+            json!({ "emoji": "🙃" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = app
+        .put(
+            &path(&alices, ""),
+            &alice.access,
+            json!({ "content": "alice's news, edited" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["reactions"], json!([]), "{answer}");
+    let own = alice_ws.next_event("message:edited").await;
+    assert_eq!(own["data"]["message"]["id"], alices.as_str(), "{own}");
+    assert_eq!(own["data"]["message"]["reactions"], json!([]), "{own}");
     let for_carol = app
         .get(&format!("/api/chats/{group}/messages"), Some(&carol.access))
         .await
