@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::chats::{append_system_message, CallLine, ChatShown, SystemAction};
-use super::events::{append_chat_event_from, append_own_event_from};
+use super::events::{append_chat_event_from, append_own_event_from, Stream};
 use super::Db;
 use crate::api::models::{Call, CallEndReason, CallKind, CallStatus, Timestamp};
 use crate::api::ws::{CallAnswered, CallCandidate, CallOffered, IceCandidate, ServerEvent};
@@ -43,6 +43,17 @@ struct StoredCall {
     kept_from: Option<Uuid>,
 }
 
+impl StoredCall {
+    /// Where its events are: its chat's stream or, for a call kept from a blocker, its caller's
+    /// own (their other devices), where no unblock brings them to the blocker.
+    fn stream(&self) -> Stream {
+        match (self.kept_from, self.call.caller_id) {
+            (Some(_), Some(caller)) => Stream::User(caller),
+            _ => Stream::Chat(self.call.chat_id),
+        }
+    }
+}
+
 fn stored_call(r: &Row) -> StoredCall {
     StoredCall {
         call: call_row(r),
@@ -50,9 +61,8 @@ fn stored_call(r: &Row) -> StoredCall {
     }
 }
 
-/// Append `event` of `call` (caused by `actor`, not pushed to `origin`): to its chat's stream,
-/// or, for a call kept from a blocker, to its caller's own stream (their other devices), where
-/// no unblock brings it to the blocker.
+/// Append `event` of `call` (caused by `actor`, not pushed to `origin`) to its stream
+/// ([`StoredCall::stream`]).
 async fn append_call_event(
     tx: &deadpool_postgres::Transaction<'_>,
     call: &StoredCall,
@@ -60,9 +70,9 @@ async fn append_call_event(
     origin: Option<&str>,
     event: &ServerEvent,
 ) -> Result<(), ApiError> {
-    match (call.kept_from, call.call.caller_id) {
-        (Some(_), Some(caller)) => append_own_event_from(tx, caller, origin, event).await,
-        _ => append_chat_event_from(tx, call.call.chat_id, actor, origin, event).await,
+    match call.stream() {
+        Stream::User(caller) => append_own_event_from(tx, caller, origin, event).await,
+        Stream::Chat(chat) => append_chat_event_from(tx, chat, actor, origin, event).await,
     }
 }
 
@@ -281,10 +291,9 @@ async fn forget_signalling(
     tx: &deadpool_postgres::Transaction<'_>,
     call: &StoredCall,
 ) -> Result<(), ApiError> {
-    // Where its events are (`append_call_event`).
-    let (stream, id) = match (call.kept_from, call.call.caller_id) {
-        (Some(_), Some(caller)) => ("user_id", caller),
-        _ => ("chat_id", call.call.chat_id),
+    let (stream, id) = match call.stream() {
+        Stream::User(caller) => ("user_id", caller),
+        Stream::Chat(chat) => ("chat_id", chat),
     };
     tx.execute(
         &format!(
