@@ -606,6 +606,22 @@ async fn a_call_to_someone_who_blocks_the_caller_rings_for_the_caller_alone() {
     let (events, _) = sync_all(&app, &alice, &since).await;
     assert_eq!(events, Vec::<Value>::new(), "her sync");
 
+    // A group is no place for a call, however many in it block him.
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let group = app.open_group(&bob, "trio", &[&carol, &dave]).await;
+    app.block(&carol, &bob).await;
+    app.block(&dave, &bob).await;
+    assert_eq!(
+        refused(
+            &mut bob_ws,
+            "call:start",
+            json!({ "chatId": group, "kind": "audio", "sdp": OFFER })
+        )
+        .await,
+        "VALIDATION_ERROR"
+    );
+
     // She may not call him while she blocks him, and is told why.
     let refusal = alice_ws.act("call:start", start.clone()).await;
     assert_eq!(refusal["data"]["code"], "PERMISSION_DENIED", "{refusal}");

@@ -124,19 +124,23 @@ pub async fn start(
     let Some(chat) = tx
         .query_opt(
             &format!(
-                "SELECT c.type,
-                    EXISTS (SELECT 1 FROM chat_participants o JOIN user_relationships b
-                              ON b.relationship_type = 'blocked'
-                             AND b.user_id = $2 AND b.related_user_id = o.user_id
-                            WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocks_partner,
-                    (SELECT o.user_id FROM chat_participants o JOIN user_relationships b
-                              ON b.relationship_type = 'blocked'
-                             AND b.user_id = o.user_id AND b.related_user_id = $2
-                     WHERE o.chat_id = c.id AND o.user_id <> $2) AS blocked_by,
-                    NOT EXISTS (SELECT 1 FROM chat_participants o
-                                WHERE o.chat_id = c.id AND o.user_id <> $2) AS partner_gone,
-                    {to_self} AS to_self
+                "SELECT c.type, coalesce(o.blocks_partner, false) AS blocks_partner,
+                    o.blocked_by, o.user_id IS NULL AS partner_gone, {to_self} AS to_self
              FROM chats c JOIN chat_participants me ON me.chat_id = c.id
+             -- The other member of a 1:1 chat, read once, and the blocks each way (each by
+             -- its whole key).
+             LEFT JOIN LATERAL (
+                 SELECT o.user_id,
+                        EXISTS (SELECT 1 FROM user_relationships b
+                                WHERE b.user_id = $2 AND b.related_user_id = o.user_id
+                                  AND b.relationship_type = 'blocked') AS blocks_partner,
+                        CASE WHEN EXISTS (SELECT 1 FROM user_relationships b
+                                          WHERE b.user_id = o.user_id AND b.related_user_id = $2
+                                            AND b.relationship_type = 'blocked')
+                             THEN o.user_id END AS blocked_by
+                 FROM chat_participants o
+                 WHERE o.chat_id = c.id AND o.user_id <> $2 AND c.type = 'individual'
+             ) o ON true
              WHERE c.id = $1 AND me.user_id = $2 AND me.left_at IS NULL
              FOR UPDATE OF c",
                 to_self = super::note_to_self("c"),
