@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, ServerSideEncryption, Tag, Tagging,
 };
 use aws_sdk_s3::Client;
-use banter_core::ports::{BlobStore, PortError, UploadedPart};
+use banter_core::ports::{BlobStore, PortError, UploadedPart, UrlValidity};
 use bytes::Bytes;
 
 use crate::describe;
@@ -71,13 +71,19 @@ impl BlobStore for S3BlobStore {
         Ok(req.uri().to_string())
     }
 
-    async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError> {
+    async fn presign_get(&self, key: &str, valid: UrlValidity) -> Result<String, PortError> {
+        // Signed as at `valid.from`: SigV4 has no nonce, so the same validity signs the same URL.
+        let signing = PresigningConfig::builder()
+            .start_time(valid.from.into())
+            .expires_in(Duration::from_secs(valid.secs))
+            .build()
+            .map_err(err)?;
         let req = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .presigned(presigning(expires_secs)?)
+            .presigned(signing)
             .await
             .map_err(err)?;
         Ok(req.uri().to_string())

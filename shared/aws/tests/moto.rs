@@ -11,7 +11,9 @@ use banter_aws::{
     create_connections_table, DynamoConnectionRegistry, S3BlobStore, SesSnsNotifier, SnsMobilePush,
     SqsDeliveryQueue,
 };
-use banter_core::ports::{contract, BlobStore, MobilePush, MobilePushError, PushPlatform};
+use banter_core::ports::{
+    contract, BlobStore, MobilePush, MobilePushError, PushPlatform, UrlValidity,
+};
 use serde_json::Value;
 
 struct Moto {
@@ -165,7 +167,12 @@ async fn s3_blob_store_passes_the_contract_and_presigned_puts_upload() {
         store.get(key).await.unwrap().as_deref(),
         Some(&[0xFF, 0xD8, 0xFF, 0xE0][..])
     );
-    let get = store.presign_get(key, 300).await.unwrap();
+    // Signed from a moment past, as answers sign from their period's start.
+    let valid = UrlValidity {
+        from: chrono::Utc::now() - chrono::TimeDelta::seconds(200),
+        secs: 300,
+    };
+    let get = store.presign_get(key, valid).await.unwrap();
     assert_eq!(
         reqwest::get(&get)
             .await

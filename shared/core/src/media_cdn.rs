@@ -17,11 +17,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
 use uuid::Uuid;
 
-/// URLs expire at a whole multiple of this many seconds (rounded up), so that a file's URLs are
-/// the same in every answer for that long: one RSA signature per file per period (about half a
-/// millisecond each here, which a page of pictures would pay per answer), and a client's cache
-/// sees one URL for the file, not one per answer.
-const EXPIRY_STEP_SECS: i64 = 300;
 /// Signed queries kept for the current period; past this many files the memo starts over.
 const MEMO_CAPACITY: usize = 65_536;
 
@@ -69,17 +64,15 @@ impl MediaCdn {
     }
 
     /// URLs that download each of a file's objects, `keys` (Banter's keys: letters, digits and
-    /// `/_.-`, nothing to escape; each holds `/{file}`), until `expires` rounded up to a whole
-    /// [`EXPIRY_STEP_SECS`], all under one signature: a custom policy whose resource,
-    /// `{base}/*/{file}*`, matches the keys that hold the file's id and no other file's. One
-    /// RSA signature per file (a picture has four URLs, a video seven) and period, not per URL
-    /// or answer.
+    /// `/_.-`, nothing to escape; each holds `/{file}`), until `expires`, all under one
+    /// signature: a custom policy whose resource, `{base}/*/{file}*`, matches the keys that hold
+    /// the file's id and no other file's. Answers sign until the end of their period
+    /// ([`UrlValidity::shared`](crate::ports::blobs::UrlValidity::shared)), so a file costs one
+    /// RSA signature (about half a millisecond here) per period, not one per URL or answer: a
+    /// picture has four URLs, a video seven.
     pub fn signed_urls(&self, file: Uuid, keys: &[&str], expires: DateTime<Utc>) -> Vec<String> {
         debug_assert!(keys.iter().all(|k| k.contains(&format!("/{file}"))));
-        let asked = expires.timestamp();
-        let expires =
-            asked + (EXPIRY_STEP_SECS - asked.rem_euclid(EXPIRY_STEP_SECS)) % EXPIRY_STEP_SECS;
-        let query = self.query(file, expires);
+        let query = self.query(file, expires.timestamp());
         keys.iter()
             .map(|key| format!("{}/{key}?{query}", self.base_url))
             .collect()
@@ -295,26 +288,21 @@ mod tests {
     }
 
     #[test]
-    fn a_files_urls_are_the_same_until_the_period_they_expire_in_ends() {
+    fn a_files_urls_are_the_same_for_one_expiry_and_signed_for_it_alone() {
         let cdn = cdn();
         let file: Uuid = "01a247c3-8c15-7625-960d-47c24b86ce03".parse().unwrap();
         let key = format!("processed/{file}/medium.webp");
         let at =
             |secs: i64| cdn.signed_urls(file, &[&key], DateTime::from_timestamp(secs, 0).unwrap());
-        let first = at(1_767_290_401);
-        assert_eq!(
-            expiry_of(&first[0]),
-            1_767_290_700,
-            "rounded up to the step"
-        );
-        assert_eq!(at(1_767_290_650), first, "the same period, the same URL");
-        assert_eq!(at(1_767_290_700), first, "its last second too");
-        let next = at(1_767_290_701);
+        let first = at(1_767_290_700);
+        assert_eq!(expiry_of(&first[0]), 1_767_290_700, "signed as asked");
+        assert_eq!(at(1_767_290_700), first, "the same expiry, the same URL");
+        let next = at(1_767_291_000);
         assert_ne!(next, first);
         assert_eq!(expiry_of(&next[0]), 1_767_291_000);
         let other: Uuid = "01a247c3-8c15-7625-960d-47c24b86ce04".parse().unwrap();
         let other_key = format!("processed/{other}/medium.webp");
-        let expires = DateTime::from_timestamp(1_767_290_701, 0).unwrap();
+        let expires = DateTime::from_timestamp(1_767_291_000, 0).unwrap();
         let others = cdn.signed_urls(other, &[&other_key], expires);
         assert_ne!(
             others[0].split_once('?').unwrap().1,

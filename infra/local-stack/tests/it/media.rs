@@ -303,6 +303,53 @@ async fn with_a_cdn_every_url_of_a_file_is_the_cdns_signed() {
     app.stop().await;
 }
 
+/// Without a CDN, a file's URLs are the blob store's, and every answer of one signing period
+/// hands out the same ones (signed from the period's start), so a client's HTTP cache keeps the
+/// file instead of downloading it again for each answer.
+#[tokio::test]
+async fn a_files_urls_are_the_same_in_every_answer_of_a_signing_period() {
+    use banter_core::ports::SIGNING_PERIOD_SECS;
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let picture = png(64, 48, [30, 200, 30]);
+    let file = upload(
+        &app,
+        &alice,
+        json!({ "fileType": "image", "fileName": "p.png", "fileSize": picture.len() }),
+        &picture,
+    )
+    .await;
+    let period = || {
+        chrono::Utc::now()
+            .timestamp()
+            .div_euclid(SIGNING_PERIOD_SECS)
+    };
+    let (first, second) = loop {
+        let began = period();
+        let first = processed(&app, &alice, &file).await["urls"].clone();
+        // Past the second the embedded store's URLs carry.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let second = processed(&app, &alice, &file).await["urls"].clone();
+        if period() == began {
+            break (first, second);
+        }
+    };
+    assert!(first["medium"].is_string(), "{first}");
+    assert_eq!(first, second, "the same period, the same URLs");
+    let bytes = app
+        .http
+        .get(first["original"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes.status(),
+        200,
+        "signed from the period's start, it works"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_picture_is_oriented_resized_to_webp_and_stripped_of_its_metadata() {
     let app = spawn_app().await;

@@ -54,7 +54,7 @@ impl BlobStore for Absent {
     async fn presign_put(&self, _: &str, _: &str, _: u64, _: u64) -> Result<String, PortError> {
         Err(self.error())
     }
-    async fn presign_get(&self, _: &str, _: u64) -> Result<String, PortError> {
+    async fn presign_get(&self, _: &str, _: UrlValidity) -> Result<String, PortError> {
         Err(self.error())
     }
     async fn put(&self, _: &str, _: Bytes, _: &str) -> Result<(), PortError> {

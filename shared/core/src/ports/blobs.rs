@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -16,6 +19,51 @@ use crate::auth::tokens::constant_time_eq;
 
 /// The smallest part of a multipart upload but the last (S3's limit).
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+
+/// Download URLs handed to many answers are signed per period of this many seconds, so that
+/// every answer in a period hands out the same URL for an object (see [`UrlValidity::shared`]).
+pub const SIGNING_PERIOD_SECS: i64 = 300;
+/// The longest a SigV4 presigned URL may be valid (S3 refuses to sign for longer).
+const LONGEST_VALIDITY_SECS: u64 = 7 * 24 * 3600;
+
+/// When a signed download URL works: from `from` (at or before now) for `secs` seconds. The
+/// same object and validity always sign the same URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlValidity {
+    pub from: DateTime<Utc>,
+    pub secs: u64,
+}
+
+impl UrlValidity {
+    /// From now for `secs`: a URL one answer hands out once (a backup's, an export's).
+    pub fn from_now(secs: u64) -> Self {
+        Self {
+            from: Utc::now(),
+            secs,
+        }
+    }
+
+    /// For at least `ttl` after `now`, and the same for every `now` of one period of
+    /// [`SIGNING_PERIOD_SECS`]: from the period's start until `now + ttl` rounded up to a whole
+    /// period (at most a week, the longest S3 signs for). Every answer of the period hands out
+    /// the same URL for an object, so a client's HTTP cache, and a CDN's, sees one URL for it,
+    /// not one per answer.
+    pub fn shared(now: DateTime<Utc>, ttl: Duration) -> Self {
+        let step = SIGNING_PERIOD_SECS;
+        let start = now.timestamp() - now.timestamp().rem_euclid(step);
+        let asked = now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let until = asked + (step - asked.rem_euclid(step)) % step;
+        Self {
+            from: DateTime::from_timestamp(start, 0).unwrap_or(now),
+            secs: ((until - start) as u64).min(LONGEST_VALIDITY_SECS),
+        }
+    }
+
+    /// The moment the URL stops working.
+    pub fn until(&self) -> DateTime<Utc> {
+        self.from + chrono::TimeDelta::seconds(self.secs as i64)
+    }
+}
 
 /// One uploaded part of a multipart upload, as the client reports it after its `PUT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +84,9 @@ pub trait BlobStore: Send + Sync {
         content_length: u64,
         expires_secs: u64,
     ) -> Result<String, PortError>;
-    /// A URL the client may `GET` the object from.
-    async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError>;
+    /// A URL the client may `GET` the object from while `valid` says; the same key and
+    /// validity answer the same URL.
+    async fn presign_get(&self, key: &str, valid: UrlValidity) -> Result<String, PortError>;
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Option<Bytes>, PortError>;
     /// The object's size, or `None` when there is no such object.
@@ -344,9 +393,9 @@ impl BlobStore for FileBlobStore {
         ))
     }
 
-    async fn presign_get(&self, key: &str, expires_secs: u64) -> Result<String, PortError> {
+    async fn presign_get(&self, key: &str, valid: UrlValidity) -> Result<String, PortError> {
         Self::checked_key(key)?;
-        let expires = Self::expiry(expires_secs);
+        let expires = valid.until().timestamp().to_string();
         let signature = self.signature(&["GET", key, &expires]);
         Ok(format!(
             "{}/{key}?expires={expires}&signature={signature}",
@@ -505,5 +554,34 @@ mod tests {
         ] {
             assert!(!is_valid_key(bad), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_shared_url_is_valid_from_its_periods_start_to_the_end_of_the_period_its_ttl_ends_in() {
+        let at = |secs: i64| {
+            UrlValidity::shared(
+                DateTime::from_timestamp(secs, 0).unwrap(),
+                Duration::from_secs(3600),
+            )
+        };
+        let first = at(1_767_290_401);
+        assert_eq!(first.from.timestamp(), 1_767_290_400, "the period's start");
+        assert_eq!(
+            first.until().timestamp(),
+            1_767_294_300,
+            "the TTL, rounded up to the period"
+        );
+        assert_eq!(
+            at(1_767_290_650),
+            first,
+            "the same period, the same validity"
+        );
+        assert_eq!(at(1_767_290_699), first, "its last second too");
+        let next = at(1_767_290_700);
+        assert_eq!(next.from.timestamp(), 1_767_290_700);
+        assert_eq!(next.until().timestamp(), 1_767_294_300);
+        assert_eq!(at(1_767_290_701).until().timestamp(), 1_767_294_600);
+        let long = UrlValidity::shared(Utc::now(), Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(long.secs, 7 * 24 * 3600, "no longer than S3 signs for");
     }
 }

@@ -118,9 +118,26 @@ pub async fn blob_store(store: &dyn BlobStore) {
         .presign_put(&key, "image/jpeg", 4, 300)
         .await
         .expect("presign put");
-    let get_url = store.presign_get(&key, 300).await.expect("presign get");
+    let valid = UrlValidity {
+        from: chrono::Utc::now() - chrono::TimeDelta::seconds(120),
+        secs: 300,
+    };
+    let get_url = store.presign_get(&key, valid).await.expect("presign get");
     assert!(put_url.starts_with("http") && get_url.starts_with("http"));
     assert_ne!(put_url, get_url);
+    assert_eq!(
+        store.presign_get(&key, valid).await.expect("presign get"),
+        get_url,
+        "the same validity signs the same URL (a client's cache keeps the file)"
+    );
+    let later = UrlValidity {
+        from: valid.from + chrono::TimeDelta::seconds(60),
+        ..valid
+    };
+    assert_ne!(
+        store.presign_get(&key, later).await.expect("presign get"),
+        get_url
+    );
     store.delete(&key).await.expect("delete");
     assert_eq!(store.get(&key).await.expect("get deleted"), None);
     store

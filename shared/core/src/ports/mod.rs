@@ -14,7 +14,8 @@ mod queue;
 
 pub use absent::Absent;
 pub use blobs::{
-    BlobStore, FileBlobStore, ObjectCreated, SignedBlobRequest, UploadedPart, MIN_PART_BYTES,
+    BlobStore, FileBlobStore, ObjectCreated, SignedBlobRequest, UploadedPart, UrlValidity,
+    MIN_PART_BYTES, SIGNING_PERIOD_SECS,
 };
 pub use connections::{ConnectionRecord, ConnectionRegistry, InMemoryConnectionRegistry};
 pub use mobile_push::{MobilePush, MobilePushError, PushNotification, PushPlatform};

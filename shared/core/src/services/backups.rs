@@ -20,6 +20,7 @@ use crate::auth::tokens::Caller;
 use crate::db::backups::{self, BackupChat, Claimed};
 use crate::db::events;
 use crate::error::ApiError;
+use crate::ports::UrlValidity;
 use crate::App;
 
 /// Why a relay wake-up was sent when a backup is asked for: the delivery function builds
@@ -76,7 +77,12 @@ pub async fn get(app: &App, caller: Caller, id: Uuid) -> Result<Backup, ApiError
         .ok_or(ApiError::NotFound("backup"))?;
     let mut backup = row.backup;
     if let (BackupStatus::Ready, Some(key)) = (backup.status, row.blob_key) {
-        backup.download_url = Some(app.ports.blobs.presign_get(&key, DOWNLOAD_SECS).await?);
+        backup.download_url = Some(
+            app.ports
+                .blobs
+                .presign_get(&key, UrlValidity::from_now(DOWNLOAD_SECS))
+                .await?,
+        );
     }
     Ok(backup)
 }

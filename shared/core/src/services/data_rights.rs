@@ -25,6 +25,7 @@ use crate::auth::tokens::Caller;
 use crate::db::account_activity::Origin;
 use crate::db::{relationships, sessions, users};
 use crate::error::ApiError;
+use crate::ports::UrlValidity;
 use crate::App;
 
 /// How long the signed download of a large export stays valid.
@@ -69,7 +70,7 @@ pub async fn export(app: &App, caller: Caller) -> Result<ExportAnswer, ApiError>
     let url = app
         .ports
         .blobs
-        .presign_get(&key, EXPORT_DOWNLOAD_SECS)
+        .presign_get(&key, UrlValidity::from_now(EXPORT_DOWNLOAD_SECS))
         .await?;
     Ok(ExportAnswer::Download { url })
 }

@@ -19,7 +19,7 @@ use crate::auth::tokens::Caller;
 use crate::db::events;
 use crate::db::media::{self, MediaRow, NewFile, ShownKeys};
 use crate::error::ApiError;
-use crate::ports::{UploadedPart, MIN_PART_BYTES};
+use crate::ports::{UploadedPart, UrlValidity, MIN_PART_BYTES};
 use crate::App;
 
 /// Where uploads land: the media function's trigger prefix. Processed outputs go under
@@ -488,20 +488,21 @@ pub async fn media_file(app: &App, row: &MediaRow) -> Result<MediaFile, ApiError
     Ok(file)
 }
 
-/// Signed URLs that download the objects `keys` of the file `file` for `uploads.url_ttl`: the
+/// Signed URLs that download the objects `keys` of the file `file` for at least
+/// `uploads.url_ttl`, the same in every answer of a signing period (so clients' caches hit): the
 /// CDN's when there is one (`media_cdn`, one signature for them all), else the blob store's own.
 pub(super) async fn download_urls(
     app: &App,
     file: Uuid,
     keys: &[&str],
 ) -> Result<Vec<String>, ApiError> {
-    let ttl = app.settings.uploads.url_ttl;
+    let valid = UrlValidity::shared(chrono::Utc::now(), app.settings.uploads.url_ttl);
     if let Some(cdn) = &app.settings.media_cdn {
-        return Ok(cdn.signed_urls(file, keys, chrono::Utc::now() + ttl));
+        return Ok(cdn.signed_urls(file, keys, valid.until()));
     }
     let mut urls = Vec::with_capacity(keys.len());
     for key in keys {
-        urls.push(app.ports.blobs.presign_get(key, ttl.as_secs()).await?);
+        urls.push(app.ports.blobs.presign_get(key, valid).await?);
     }
     Ok(urls)
 }
