@@ -279,6 +279,11 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
     assert_eq!(tombstone["isDeleted"], true);
     assert_eq!(tombstone["content"], Value::Null);
     assert_eq!(tombstone["reactions"], json!([]), "reactions go with it");
+    assert_eq!(
+        tombstone["deletedBy"],
+        bob.id.as_str(),
+        "its sender deleted it"
+    );
     let reply = messages
         .iter()
         .find(|m| m["content"] == "re: first")
@@ -316,6 +321,16 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // Read later, the tombstone says an admin deleted it, not its sender.
+    let messages = history(&app, &carol, &group).await;
+    let tombstone = messages.iter().find(|m| m["id"] == bobs).unwrap();
+    assert_eq!(
+        (&tombstone["isDeleted"], &tombstone["deletedBy"]),
+        (&json!(true), &json!(admin.id)),
+        "{tombstone}"
+    );
+    let kept = messages.iter().find(|m| m["id"] == other).unwrap();
+    assert_eq!(kept["deletedBy"], Value::Null, "not deleted: {kept}");
     // The chat list shows its last message deleted, not as an empty line.
     let row = app.chat_row(&carol, &group).await;
     assert_eq!(row["lastMessage"]["isDeleted"], true, "{row}");

@@ -1417,6 +1417,10 @@ pub struct Message {
     pub kept: bool,
     pub is_edited: bool,
     pub is_deleted: bool,
+    /// Who deleted it for everyone: its sender, or an admin of its group (a client shows "deleted
+    /// by admin" when it is not the sender). Null while it is not deleted, and once the account
+    /// that deleted it is gone.
+    pub deleted_by: Option<Uuid>,
     pub reactions: Vec<ReactionGroup>,
     /// In a history page: of the caller's own message, the receipts as they see them (every
     /// recipient's, as their privacy shows them: `read` once all read it); of anyone else's,

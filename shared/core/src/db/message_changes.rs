@@ -208,9 +208,14 @@ pub async fn edits(
 }
 
 /// Delete a message for everyone: its text, details, media reference, edit history,
-/// reactions, pins, stars and (a poll's) votes are erased; a tombstone keeps its place (and `seq`). The file it
-/// showed is released: housekeeping deletes it unless another message (a forward) shows it.
-pub async fn erase(client: &impl GenericClient, message_id: Uuid) -> Result<(), ApiError> {
+/// reactions, pins, stars and (a poll's) votes are erased; a tombstone keeps its place (and
+/// `seq`) and who deleted it (`deleted_by`: the sender, or a group admin). The file it showed is
+/// released: housekeeping deletes it unless another message (a forward) shows it.
+pub async fn erase(
+    client: &impl GenericClient,
+    message_id: Uuid,
+    deleted_by: Uuid,
+) -> Result<(), ApiError> {
     let stmt = client
         .prepare_cached(
             "WITH old AS (SELECT id, media_id FROM messages WHERE id = $1 FOR UPDATE),
@@ -223,11 +228,11 @@ pub async fn erase(client: &impl GenericClient, message_id: Uuid) -> Result<(), 
                   votes AS (DELETE FROM poll_votes WHERE message_id = $1)
              UPDATE messages m SET content = NULL, metadata = '{}', media_id = NULL,
                     is_edited = false, edited_at = NULL,
-                    deleted_for_everyone = true, deleted_at = now()
+                    deleted_for_everyone = true, deleted_at = now(), deleted_by = $2
              FROM old WHERE m.id = old.id",
         )
         .await?;
-    client.execute(&stmt, &[&message_id]).await?;
+    client.execute(&stmt, &[&message_id, &deleted_by]).await?;
     Ok(())
 }
 

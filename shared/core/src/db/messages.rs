@@ -332,7 +332,7 @@ pub async fn insert_many(
                     j.partner_gone, j.media_ok, j.mentions_ok,
                     j.id, NULL AS chat_id, NULL AS client_message_id, NULL AS seq, NULL AS type,
                     NULL AS content, NULL AS metadata, NULL AS is_edited, NULL AS deleted_for_everyone,
-                    NULL AS created_at, NULL AS updated_at, NULL AS sender_id, NULL AS sender_username,
+                    NULL AS deleted_by, NULL AS created_at, NULL AS updated_at, NULL AS sender_id, NULL AS sender_username,
                     NULL AS reply_to_id, NULL AS reply_content, NULL AS reply_sender,
                     NULL AS reply_sender_id, NULL AS reply_sent_at, NULL AS reply_chat_id,
                     NULL AS reply_deleted,
@@ -343,8 +343,8 @@ pub async fn insert_many(
              UNION ALL
              SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     i.id, i.chat_id, i.client_message_id, i.seq, i.type, i.content, i.metadata,
-                    i.is_edited, i.deleted_for_everyone, i.created_at, i.updated_at, i.sender_id,
-                    (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
+                    i.is_edited, i.deleted_for_everyone, i.deleted_by, i.created_at, i.updated_at,
+                    i.sender_id, (SELECT u.username FROM users u WHERE u.id = i.sender_id), i.reply_to_id,
                     r.content, r.username, r.sender_id, r.created_at, r.chat_id, r.deleted_for_everyone,
                     i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, false,
                     '[]'::jsonb, NULL, NULL
@@ -526,8 +526,8 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
     };
     format!(
         "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
-        m.is_edited, m.deleted_for_everyone, m.created_at, m.updated_at, m.sender_id,
-        u.username AS sender_username, m.reply_to_id,
+        m.is_edited, m.deleted_for_everyone, m.deleted_by, m.created_at, m.updated_at,
+        m.sender_id, u.username AS sender_username, m.reply_to_id,
         CASE WHEN {quote_shown} THEN r.content END AS reply_content,
         ru.username AS reply_sender, r.sender_id AS reply_sender_id, r.created_at AS reply_sent_at,
         r.chat_id AS reply_chat_id,
@@ -617,6 +617,7 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
         forwarded_many_times: r.get::<_, i32>("forward_count") >= FORWARDED_MANY_TIMES,
         is_edited: r.get("is_edited"),
         is_deleted: deleted,
+        deleted_by: r.get::<_, Option<Uuid>>("deleted_by").filter(|_| deleted),
         reactions,
         status,
         created_at: Timestamp(r.get("created_at")),

@@ -255,7 +255,7 @@ pub async fn delete(
             if !group_admin {
                 within(&target, app.settings.delete_window, "deleted for everyone")?;
             }
-            message_changes::erase(&tx, message_id).await?;
+            message_changes::erase(&tx, message_id, caller.user_id).await?;
             // No actor: a member who blocked the one deleting must still lose the message.
             let event = notice(Deletion::ForEveryone);
             events::append_event_about(&tx, chat_id, None, origin_connection, message_id, &event)
