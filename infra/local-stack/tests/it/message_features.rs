@@ -335,6 +335,7 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
     let row = app.chat_row(&carol, &group).await;
     assert_eq!(row["lastMessage"]["isDeleted"], true, "{row}");
     assert_eq!(row["lastMessage"]["content"], Value::Null, "{row}");
+    assert_eq!(row["lastMessage"]["deletedBy"], admin.id.as_str(), "{row}");
     app.sent(&bob, &group, "sorry").await;
     let row = app.chat_row(&carol, &group).await;
     assert_eq!(row["lastMessage"]["isDeleted"], false, "{row}");

@@ -1352,6 +1352,9 @@ pub struct LastMessage {
     /// Deleted for everyone: a client shows "This message was deleted" (as the message's own
     /// `isDeleted`), not an empty line.
     pub is_deleted: bool,
+    /// Who deleted it for everyone (as the message's own `deletedBy`): "deleted by admin" when
+    /// not its sender.
+    pub deleted_by: Option<Uuid>,
     /// The sender's username.
     pub sender: Option<String>,
     /// Who sent it (null for a system line): a client shows its own name for them, as a

@@ -688,12 +688,13 @@ pub async fn list(
                         AS unread_mention,
                     lm.content AS last_content, lm.type AS last_type, lm.created_at AS last_at,
                     lu.username AS last_sender, lm.sender_id AS last_sender_id,
-                    lm.deleted_for_everyone AS last_deleted,
+                    lm.deleted_for_everyone AS last_deleted, lm.deleted_by AS last_deleted_by,
                     me.left_at, {SETTINGS_COLUMNS}
              FROM page
              JOIN chats c ON c.id = page.id
              JOIN chat_participants me ON me.chat_id = page.id AND me.user_id = $1
-             LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone
+             LEFT JOIN LATERAL (SELECT m.content, m.type, m.created_at, m.sender_id, m.deleted_for_everyone,
+                                       m.deleted_by
                                 FROM messages m WHERE m.chat_id = c.id AND m.seq > me.cleared_seq
                                   AND m.seq <= {last_read} AND {not_expired} AND {not_blocked}
                                   AND {not_hidden}
@@ -745,6 +746,9 @@ pub async fn list(
                         .filter(|_| !r.get::<_, bool>("last_deleted")),
                     kind: r.get("last_type"),
                     is_deleted: r.get("last_deleted"),
+                    deleted_by: r
+                        .get::<_, Option<Uuid>>("last_deleted_by")
+                        .filter(|_| r.get::<_, bool>("last_deleted")),
                     sender: r.get("last_sender"),
                     sender_id: r.get("last_sender_id"),
                     timestamp: Timestamp(at),
