@@ -451,6 +451,8 @@ pub struct PublicRow {
     pub is_online: bool,
     pub privacy: StoredPrivacy,
     pub standing: super::relationships::Standing,
+    /// The viewer (someone else) shows their own last seen to nobody, and so sees nobody's.
+    pub viewer_hides_last_seen: bool,
 }
 
 const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_picture_media_id,
@@ -461,6 +463,9 @@ const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_
             AS blocked_by_target,
         EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = $1 AND r.related_user_id = u.id AND r.relationship_type = 'blocked')
             AS viewer_blocked_target,
+        u.id <> $1 AND EXISTS (SELECT 1 FROM users v WHERE v.id = $1
+                                 AND v.privacy_settings->>'lastSeen' = 'nobody')
+            AS viewer_hides_last_seen,
         count(*) OVER () AS total
      FROM users u";
 
@@ -482,6 +487,7 @@ fn public_row(r: &Row) -> PublicRow {
             blocked_by_target: r.get("blocked_by_target"),
             viewer_blocked_target: r.get("viewer_blocked_target"),
         },
+        viewer_hides_last_seen: r.get("viewer_hides_last_seen"),
     }
 }
 

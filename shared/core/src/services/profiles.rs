@@ -84,7 +84,11 @@ pub async fn seen_by(
 fn visible_fields(row: &PublicRow) -> PublicUser {
     let picture = may_see(row, row.privacy.profile_picture);
     let about = may_see(row, row.privacy.about);
-    let last_seen = may_see(row, row.privacy.last_seen);
+    // Presence works both ways, as its events do (`presence_audience`): someone who hides their
+    // own last seen, or blocks the user, sees none of theirs.
+    let last_seen = may_see(row, row.privacy.last_seen)
+        && !row.viewer_hides_last_seen
+        && !row.standing.viewer_blocked_target;
     PublicUser {
         id: row.id,
         username: row.username.clone(),

@@ -136,6 +136,32 @@ async fn profiles_validate_updates_and_apply_privacy_to_others() {
         "a contact sees last seen: {view}"
     );
     assert!(view["about"].is_null(), "about is for nobody");
+    // Presence works both ways, as its events do: who hides their own last seen, or blocks
+    // the user, sees none of theirs.
+    let hides = |audience: &str| json!({ "privacySettings": { "lastSeen": audience } });
+    let alice_sees_of_bob = || async {
+        let view = app
+            .get(&format!("/api/users/{}", bob.id), Some(&alice.access))
+            .await
+            .1["data"]
+            .clone();
+        (view["lastSeen"].is_string(), view["isOnline"].clone())
+    };
+    assert_eq!(set_profile(&app, &alice, hides("nobody")).await.0, 200);
+    assert_eq!(
+        alice_sees_of_bob().await,
+        (false, json!(false)),
+        "she hides hers"
+    );
+    assert_eq!(set_profile(&app, &alice, hides("everyone")).await.0, 200);
+    app.block(&alice, &bob).await;
+    assert_eq!(
+        alice_sees_of_bob().await,
+        (false, json!(false)),
+        "she blocks him"
+    );
+    app.unblock(&alice, &bob).await;
+    assert_eq!(alice_sees_of_bob().await, (true, json!(false)));
 
     let (status, found) = app
         .get("/api/users/search?query=builder", Some(&alice.access))
