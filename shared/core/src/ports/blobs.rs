@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,7 +50,7 @@ impl UrlValidity {
     pub fn shared(now: DateTime<Utc>, ttl: Duration) -> Self {
         let step = SIGNING_PERIOD_SECS;
         let start = now.timestamp() - now.timestamp().rem_euclid(step);
-        let asked = now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let asked = now.timestamp() + ttl.as_secs().min(LONGEST_VALIDITY_SECS) as i64;
         let until = asked + (step - asked.rem_euclid(step)) % step;
         Self {
             from: DateTime::from_timestamp(start, 0).unwrap_or(now),

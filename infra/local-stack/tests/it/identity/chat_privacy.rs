@@ -46,7 +46,11 @@ async fn chat_details_show_participants_through_their_privacy() {
         .1["data"]
         .clone();
     assert_eq!(online_of(&as_bob, &bob), true, "Bob sees himself");
-    assert_eq!(online_of(&as_bob, &alice), true);
+    assert_eq!(
+        online_of(&as_bob, &alice),
+        false,
+        "hiding his own, Bob sees nobody's (as no user:online of hers reaches him)"
+    );
     app.stop().await;
 }
 
