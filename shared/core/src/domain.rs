@@ -352,20 +352,25 @@ impl SixDigitCode {
 
 validated_string!(SixDigitCode, |s| s.pattern(Some("^[0-9]{6}$")));
 
-/// The client's own id for a message, for idempotent sends: 1 to 100 characters, none of them
-/// control characters.
+/// A client's own id for something it makes (a message, a group), so that a retry finds what
+/// the first attempt made: 1 to 100 characters, none of them control characters.
+fn client_chosen_id(raw: &str, field: &str) -> Result<String, ApiError> {
+    let n = raw.chars().count();
+    if n == 0 || n > 100 || raw.chars().any(char::is_control) {
+        return Err(ApiError::Validation(format!(
+            "{field} must be 1 to 100 printable characters"
+        )));
+    }
+    Ok(raw.to_owned())
+}
+
+/// The client's own id for a message, for idempotent sends ([`client_chosen_id`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMessageId(String);
 
 impl ClientMessageId {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let n = raw.chars().count();
-        if n == 0 || n > 100 || raw.chars().any(char::is_control) {
-            return Err(ApiError::Validation(
-                "clientMessageId must be 1 to 100 printable characters".into(),
-            ));
-        }
-        Ok(Self(raw.to_owned()))
+        client_chosen_id(raw, "clientMessageId").map(Self)
     }
 
     /// One the server makes for a send that names none (the PRD's send has no such field):
@@ -380,6 +385,26 @@ impl ClientMessageId {
 }
 
 validated_string!(ClientMessageId, |s| s
+    .min_length(Some(1))
+    .max_length(Some(100))
+    .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$")));
+
+/// The client's own id for a group it creates, for idempotent creation
+/// ([`client_chosen_id`]): a retry with the same id answers the group the first attempt made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientChatId(String);
+
+impl ClientChatId {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        client_chosen_id(raw, "clientChatId").map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+validated_string!(ClientChatId, |s| s
     .min_length(Some(1))
     .max_length(Some(100))
     .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$")));

@@ -1001,3 +1001,72 @@ async fn chat_create_and_chat_update_over_the_websocket_answer_as_their_rest_twi
     assert_eq!(refused["data"]["code"], "RESOURCE_NOT_FOUND", "{refused}");
     app.stop().await;
 }
+
+/// A client that retries a group's creation after a timeout names the same `clientChatId`: it
+/// gets the group the first attempt made (200, answered as then), however the attempts
+/// interleave, over REST or the WebSocket, and its members are told of one group, once.
+#[tokio::test]
+async fn a_group_created_again_with_its_client_id_is_the_one_group_told_once() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let dave = app.register("dave").await;
+    app.block(&dave, &alice).await;
+    let since = crate::sync::present(&app, &bob).await;
+    let create = |client_chat_id: &str| {
+        json!({ "type": "group", "name": "trip", "participantIds": [bob.id, dave.id],
+                "clientChatId": client_chat_id })
+    };
+    let answers = futures_util::future::join_all(
+        (0..4).map(|_| app.post("/api/chats", Some(&alice.access), create("trip-1"))),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 200, 201], "{answers:?}");
+    let group = answers[0].1["data"]["id"].as_str().unwrap().to_owned();
+    for (_, body) in &answers {
+        assert_eq!(body["data"]["id"], group.as_str(), "{body}");
+        // Dave, who blocks Alice, is answered as invited every time: a retry tells no block.
+        assert_eq!(body["data"]["invited"], json!([dave.id]), "{body}");
+    }
+    let mut alice_ws = app.ws(&alice.access).await;
+    alice_ws
+        .send_json(json!({ "action": "chat:create", "requestId": "again",
+                           "data": create("trip-1") }))
+        .await;
+    let acked = alice_ws.answer_to("again").await;
+    assert_eq!(acked["data"]["id"], group.as_str(), "{acked}");
+
+    let (events, _) = crate::sync::sync_all(&app, &bob, &since).await;
+    let told: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "chat:created")
+        .collect();
+    assert_eq!(told.len(), 1, "one group, told once: {events:?}");
+    let (_, list) = app.get("/api/chats", Some(&alice.access)).await;
+    let trips = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "trip")
+        .count();
+    assert_eq!(trips, 1, "{list}");
+
+    // Another id makes another group; the same id is the caller's own (Bob's is his).
+    let (status, other) = app
+        .post("/api/chats", Some(&alice.access), create("trip-2"))
+        .await;
+    assert_eq!(status, 201);
+    assert_ne!(other["data"]["id"], group.as_str());
+    let bobs = json!({ "type": "group", "name": "trip", "participantIds": [alice.id],
+                       "clientChatId": "trip-1" });
+    let (status, his) = app.post("/api/chats", Some(&bob.access), bobs).await;
+    assert_eq!(status, 201);
+    assert_ne!(his["data"]["id"], group.as_str());
+    let (status, body) = app
+        .post("/api/chats", Some(&alice.access), create(""))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    app.stop().await;
+}

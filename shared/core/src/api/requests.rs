@@ -12,9 +12,9 @@ use crate::api::models::{
     Allowed, Audience, ChatType, MessageMetadata, ParticipantRole, ReportReason,
 };
 use crate::domain::{
-    AvatarUrl, ClientMessageId, DisplayText, Email, Emoji, GroupName, KeySignature, MessageType,
-    NameText, Password, Phone, PublicKey, Secret, SixDigitCode, Username, NAME_PATTERN,
-    REQUIRED_NAME_PATTERN,
+    AvatarUrl, ClientChatId, ClientMessageId, DisplayText, Email, Emoji, GroupName, KeySignature,
+    MessageType, NameText, Password, Phone, PublicKey, Secret, SixDigitCode, Username,
+    NAME_PATTERN, REQUIRED_NAME_PATTERN,
 };
 
 /// `null` and absent both read as `None`; present values as `Some`. For fields where "set to
@@ -633,6 +633,11 @@ pub enum CreateChatRequest {
         /// is answered). Not both.
         #[serde(default = "default_none")]
         avatar_media_id: Option<Uuid>,
+        /// The client's own id for this group (1 to 100 characters), for a retry after a
+        /// timeout: the caller's group made with the same id is answered (200) and nothing new
+        /// is made or told, as a send with the same `clientMessageId`.
+        #[serde(default = "default_none")]
+        client_chat_id: Option<ClientChatId>,
     },
 }
 

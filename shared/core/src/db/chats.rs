@@ -263,33 +263,65 @@ pub async fn current_member_ids(
 /// neither).
 type Picture = (Option<String>, Option<Uuid>);
 
-/// A new group with its creator as admin and `members` as members.
-pub async fn create_group(
-    db: &Db,
-    creator: Uuid,
-    name: &str,
-    description: Option<&str>,
-    avatar: (Option<&str>, Option<Uuid>),
-    members: &[Uuid],
-    invitees: &[Uuid],
-) -> Result<Uuid, ApiError> {
+/// A group to make ([`create_group`]).
+pub struct NewGroup<'a> {
+    pub creator: Uuid,
+    /// The creator's own id for it: a second creation with the same one makes nothing.
+    pub client_chat_id: Option<&'a str>,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    /// An outside address, or an uploaded image's file (one, or neither).
+    pub avatar: (Option<&'a str>, Option<Uuid>),
+    /// Everyone who joins now, the creator (its admin) included.
+    pub members: &'a [Uuid],
+    /// Those invited instead, and told so (`chat:invitation`).
+    pub invitees: &'a [Uuid],
+}
+
+/// A new group with its creator as admin and `members` as members; or, when the creator made one
+/// with the same client id before, that group, and nothing new.
+pub async fn create_group(db: &Db, group: NewGroup<'_>) -> Result<GroupMade, ApiError> {
+    let NewGroup {
+        creator,
+        client_chat_id,
+        name,
+        description,
+        avatar,
+        members,
+        invitees,
+    } = group;
     let chat_id = Uuid::now_v7();
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let (avatar_url, avatar_media_id) = avatar;
-    tx.execute(
-        "INSERT INTO chats (id, type, name, description, avatar_url, avatar_media_id, created_by)
-         VALUES ($1, 'group', $2, $3, $4, $5, $6)",
-        &[
-            &chat_id,
-            &name,
-            &description,
-            &avatar_url,
-            &avatar_media_id,
-            &creator,
-        ],
-    )
-    .await?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO chats (id, type, name, description, avatar_url, avatar_media_id,
+                                created_by, client_chat_id)
+             VALUES ($1, 'group', $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (created_by, client_chat_id) WHERE client_chat_id IS NOT NULL DO NOTHING",
+            &[
+                &chat_id,
+                &name,
+                &description,
+                &avatar_url,
+                &avatar_media_id,
+                &creator,
+                &client_chat_id,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        // The creator's group with this client id: an earlier attempt's, or a concurrent one's
+        // that the insert waited for (read by a statement of its own, which sees it committed).
+        let twin = tx
+            .query_one(
+                "SELECT id FROM chats WHERE created_by = $1 AND client_chat_id = $2",
+                &[&creator, &client_chat_id],
+            )
+            .await?;
+        return Ok(GroupMade::Earlier(twin.get("id")));
+    }
     tx.execute(
         "INSERT INTO chat_participants (chat_id, user_id, role)
          SELECT $1, u, CASE WHEN u = $2 THEN 'admin' ELSE 'member' END FROM unnest($3::uuid[]) u",
@@ -329,7 +361,15 @@ pub async fn create_group(
         .await?;
     }
     tx.commit().await?;
-    Ok(chat_id)
+    Ok(GroupMade::Now(chat_id))
+}
+
+/// What [`create_group`] did.
+pub enum GroupMade {
+    /// Made the group.
+    Now(Uuid),
+    /// Found the group the creator made earlier with the same client id; nothing was made.
+    Earlier(Uuid),
 }
 
 /// How long an invitation waits for its answer (WhatsApp's three days); after it, it is gone

@@ -10,9 +10,9 @@ use crate::api::requests::{
     ChatListQuery, ChatSettingsPatch, ClearChatRequest, CreateChatRequest, Patch, UpdateChatRequest,
 };
 use crate::auth::tokens::Caller;
-use crate::db::chats::{ChatChange, InvitationAnswer, MAX_PINNED_CHATS};
+use crate::db::chats::{ChatChange, GroupMade, InvitationAnswer, MAX_PINNED_CHATS};
 use crate::db::{chats, relationships, users};
-use crate::domain::AvatarUrl;
+use crate::domain::{AvatarUrl, ClientChatId};
 use crate::error::ApiError;
 use crate::App;
 
@@ -47,6 +47,7 @@ pub async fn create(
             description,
             avatar_url,
             avatar_media_id,
+            client_chat_id,
         } => {
             if avatar_url.is_some() && avatar_media_id.is_some() {
                 return Err(both_pictures());
@@ -55,7 +56,10 @@ pub async fn create(
                 super::media::own_picture(app, caller.user_id, file).await?;
             }
             let avatar = (avatar_url, avatar_media_id);
-            (participant_ids, Some((name, description, avatar)))
+            (
+                participant_ids,
+                Some((name, description, avatar, client_chat_id)),
+            )
         }
     };
     let named_self = ids.contains(&caller.user_id);
@@ -114,7 +118,7 @@ pub async fn create(
             tx.commit().await?;
             (opened.chat_id, opened.created, opened.announced)
         }
-        Some((name, description, (avatar_url, avatar_media_id))) => {
+        Some((name, description, (avatar_url, avatar_media_id), client_chat_id)) => {
             // Those whose privacy does not let the caller add them are invited instead. Those
             // who block the caller are answered as invited too, and never told (a refusal would
             // tell the caller of the block).
@@ -132,22 +136,40 @@ pub async fn create(
                 .collect();
             members.push(caller.user_id);
             let description = description.and_then(|d| d.into_inner());
-            let chat_id = chats::create_group(
+            let told_invitees: Vec<Uuid> = invitees
+                .iter()
+                .copied()
+                .filter(|u| !blockers.contains(u))
+                .collect();
+            let made = chats::create_group(
                 &app.db,
-                caller.user_id,
-                name.as_str(),
-                description.as_deref(),
-                (avatar_url.as_ref().map(AvatarUrl::as_str), avatar_media_id),
-                &members,
-                &invitees
-                    .iter()
-                    .copied()
-                    .filter(|u| !blockers.contains(u))
-                    .collect::<Vec<_>>(),
+                chats::NewGroup {
+                    creator: caller.user_id,
+                    client_chat_id: client_chat_id.as_ref().map(ClientChatId::as_str),
+                    name: name.as_str(),
+                    description: description.as_deref(),
+                    avatar: (avatar_url.as_ref().map(AvatarUrl::as_str), avatar_media_id),
+                    members: &members,
+                    invitees: &told_invitees,
+                },
             )
             .await?;
-            invited = invitees;
-            (chat_id, true, true)
+            match made {
+                GroupMade::Now(chat_id) => {
+                    invited = invitees;
+                    (chat_id, true, true)
+                }
+                // A retry: answered as the first attempt was (those named who are not members
+                // are invited, blockers among them, so the answer tells no block).
+                GroupMade::Earlier(chat_id) => {
+                    let members = chats::current_member_ids(&app.db.get().await?, chat_id).await?;
+                    invited = others
+                        .into_iter()
+                        .filter(|u| !members.contains(u))
+                        .collect();
+                    (chat_id, false, false)
+                }
+            }
         }
     };
     let mut chat = chats::details(&app.db, chat_id, caller.user_id)
