@@ -171,6 +171,40 @@ async fn concurrent_sends_through_the_batcher_are_each_stored_once() {
     app.stop().await;
 }
 
+/// The batcher keeps one connection. When the server ends it between sends (a restart, Neon
+/// suspending an idle compute), the next send is stored on a new one, not answered 503: right
+/// after the end (the closed connection not yet noticed, so its statement fails and is asked
+/// again) and once it is noticed.
+#[tokio::test]
+async fn a_send_after_the_server_ended_the_batchers_connection_is_stored() {
+    let app = spawn_app().await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let chat = app.open_chat(&ann, &bob).await;
+    let owner = app.owner_db().await;
+    let owner = owner.get().await.unwrap();
+    for (round, settle) in [(0, Duration::ZERO), (1, Duration::from_millis(300))] {
+        app.sent(&ann, &chat, &format!("before {round}")).await;
+        let ended = owner
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()
+                   AND query LIKE 'WITH input AS%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>("n");
+        assert_eq!(
+            ended, 1,
+            "the batcher's connection, found by its last statement"
+        );
+        tokio::time::sleep(settle).await;
+        let (status, body) = app.send_text(&ann, &chat, &format!("after {round}")).await;
+        assert_eq!(status, 201, "round {round}: {body}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_batch_counts_each_message_against_its_senders_rate_limit_in_order() {
     let app = spawn_app().await;

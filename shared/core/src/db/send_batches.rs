@@ -211,30 +211,54 @@ async fn store(connection: &mut Connection, batch: Vec<Pending>) -> Vec<Pending>
     retries
 }
 
-/// The batcher's own connection (opened on first use and after a failure).
+/// The batcher's own connection (opened on first use, after a failure, and when the server
+/// closed it).
 struct Connection {
     db: Db,
     client: Option<deadpool_postgres::Object>,
 }
 
 impl Connection {
+    /// Store `messages` (`messages::insert_many`). A connection the server closed while it
+    /// waited (a restart; Neon suspending an idle compute) is replaced before use; one that
+    /// closes during the statement is replaced and the statement asked once more, which is safe
+    /// because a send is idempotent on its `clientMessageId` (what committed is found, not
+    /// stored twice). Either way the senders get their messages, not a 503.
     async fn insert(&mut self, messages: &[&NewMessage]) -> Result<Vec<Option<Stored>>, ApiError> {
-        if self.client.is_none() {
-            let client = self.db.get().await?;
-            client
-                .batch_execute(concat!("SELECT ", crate::keyed_lookup_plans!("false")))
-                .await?;
-            self.client = Some(client);
-        }
-        let client = self.client.as_ref().expect("opened above");
-        let outcome = messages::insert_many(client, messages).await;
-        if outcome.is_err() {
-            // Closed, not pooled: its session setting stays with it.
-            if let Some(client) = self.client.take() {
-                drop(deadpool_postgres::Object::take(client));
+        let mut asked_again = false;
+        loop {
+            if self.client.as_ref().is_some_and(|c| c.is_closed()) {
+                self.discard();
             }
+            if self.client.is_none() {
+                let client = self.db.get().await?;
+                client
+                    .batch_execute(concat!("SELECT ", crate::keyed_lookup_plans!("false")))
+                    .await?;
+                self.client = Some(client);
+            }
+            let client = self.client.as_ref().expect("opened above");
+            let outcome = messages::insert_many(client, messages).await;
+            if outcome.is_ok() {
+                return outcome;
+            }
+            let lost_with_connection = client.is_closed();
+            self.discard();
+            if !lost_with_connection || asked_again {
+                return outcome;
+            }
+            tracing::warn!(
+                "the send batcher's connection closed; asking its batch again on a new one"
+            );
+            asked_again = true;
         }
-        outcome
+    }
+
+    /// Close the connection, not return it to the pool: its session setting stays with it.
+    fn discard(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
     }
 }
 
