@@ -389,14 +389,14 @@ validated_string!(ClientMessageId, |s| s
     .max_length(Some(100))
     .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$")));
 
-/// The client's own id for a group it creates, for idempotent creation
-/// ([`client_chosen_id`]): a retry with the same id answers the group the first attempt made.
+/// The client's own id for something else it makes (a group, a forward), so that asking again
+/// answers what the first request made ([`client_chosen_id`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientChatId(String);
+pub struct ClientId(String);
 
-impl ClientChatId {
+impl ClientId {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        client_chosen_id(raw, "clientChatId").map(Self)
+        client_chosen_id(raw, "a client id").map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -404,7 +404,7 @@ impl ClientChatId {
     }
 }
 
-validated_string!(ClientChatId, |s| s
+validated_string!(ClientId, |s| s
     .min_length(Some(1))
     .max_length(Some(100))
     .pattern(Some(r"^[^\u0000-\u001F\u007F-\u009F]+$")));

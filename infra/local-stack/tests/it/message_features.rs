@@ -1868,6 +1868,21 @@ async fn forwards_are_marked_reuse_the_file_and_slow_down_after_five_hops() {
         )
         .await;
     assert_eq!(again["data"][0]["id"], copies[0]["id"]);
+    // Forwarded again on purpose (a new client id): a new copy; that forward retried: it.
+    let forward_again = json!({ "chatIds": [with_carol], "clientForwardId": "f-2" });
+    let (status, second) = app
+        .post(&path, Some(&alice.access), forward_again.clone())
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(second["data"][0]["id"], copies[0]["id"]);
+    let (_, retried) = app.post(&path, Some(&alice.access), forward_again).await;
+    assert_eq!(retried["data"][0]["id"], second["data"][0]["id"]);
+    let in_carols = history(&app, &carol, &with_carol).await;
+    assert_eq!(
+        in_carols.iter().filter(|m| m["forwarded"] == true).count(),
+        2,
+        "{in_carols:?}"
+    );
     // Not into a chat alice is not in; not more than 5 at once.
     let (status, _) = app
         .post(

@@ -12,7 +12,7 @@ use crate::api::models::{
     Allowed, Audience, ChatType, MessageMetadata, ParticipantRole, ReportReason,
 };
 use crate::domain::{
-    AvatarUrl, ClientChatId, ClientMessageId, DisplayText, Email, Emoji, GroupName, KeySignature,
+    AvatarUrl, ClientId, ClientMessageId, DisplayText, Email, Emoji, GroupName, KeySignature,
     MessageType, NameText, Password, Phone, PublicKey, Secret, SixDigitCode, Username,
     NAME_PATTERN, REQUIRED_NAME_PATTERN,
 };
@@ -637,7 +637,7 @@ pub enum CreateChatRequest {
         /// timeout: the caller's group made with the same id is answered (200) and nothing new
         /// is made or told, as a send with the same `clientMessageId`.
         #[serde(default = "default_none")]
-        client_chat_id: Option<ClientChatId>,
+        client_chat_id: Option<ClientId>,
     },
 }
 
@@ -1294,6 +1294,13 @@ pub struct ForwardMessageRequest {
     #[schema(min_items = 1, max_items = 5)]
     #[serde(deserialize_with = "forward_targets")]
     pub chat_ids: Vec<Uuid>,
+    /// The client's own id for this forward (1 to 100 characters), as a send's
+    /// `clientMessageId`: asked again with it, the forward answers the copies it made. Absent,
+    /// the message and chat are the id, so the same message forwarded to the same chat again
+    /// answers the first copy; a client that lets its user forward a message again names a new
+    /// id each time.
+    #[serde(default = "default_none")]
+    pub client_forward_id: Option<ClientId>,
 }
 
 fn forward_targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Uuid>, D::Error> {

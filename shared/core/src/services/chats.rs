@@ -12,7 +12,7 @@ use crate::api::requests::{
 use crate::auth::tokens::Caller;
 use crate::db::chats::{ChatChange, GroupMade, InvitationAnswer, MAX_PINNED_CHATS};
 use crate::db::{chats, relationships, users};
-use crate::domain::{AvatarUrl, ClientChatId};
+use crate::domain::{AvatarUrl, ClientId};
 use crate::error::ApiError;
 use crate::App;
 
@@ -145,7 +145,7 @@ pub async fn create(
                 &app.db,
                 chats::NewGroup {
                     creator: caller.user_id,
-                    client_chat_id: client_chat_id.as_ref().map(ClientChatId::as_str),
+                    client_chat_id: client_chat_id.as_ref().map(ClientId::as_str),
                     name: name.as_str(),
                     description: description.as_deref(),
                     avatar: (avatar_url.as_ref().map(AvatarUrl::as_str), avatar_media_id),

@@ -216,7 +216,7 @@ pub const MAX_FORWARD_CHATS: usize = 5;
 /// is sent as any message is (membership, permissions, blocks), chat after chat in the order
 /// given: a chat that refuses it ends the forward with its refusal, and the copies made before
 /// it stay sent. A repeated forward of the same message to the same chat returns the copy
-/// already made. A system line, an encrypted or view-once message and a live location are not
+/// already made, unless it names another `clientForwardId`. A system line, an encrypted or view-once message and a live location are not
 /// forwarded.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/forward", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
@@ -230,7 +230,7 @@ pub async fn forward(
     body: ForwardMessageRequest,
 ) -> Result<Vec<Message>, ApiError> {
     let mut targets: Vec<Uuid> = Vec::new();
-    for chat in body.chat_ids {
+    for chat in body.chat_ids.iter().copied() {
         if !targets.contains(&chat) {
             targets.push(chat);
         }
@@ -269,7 +269,10 @@ pub async fn forward(
     let mut copies = Vec::with_capacity(targets.len());
     let mut refused = None;
     for target in targets {
-        let client_message_id = format!("fwd:{message_id}:{target}");
+        let client_message_id = match &body.client_forward_id {
+            Some(forward) => format!("fwd:{}:{target}", forward.as_str()),
+            None => format!("fwd:{message_id}:{target}"),
+        };
         let new = NewMessage {
             id: Uuid::now_v7(),
             chat_id: target,
