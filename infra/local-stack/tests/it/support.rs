@@ -696,6 +696,21 @@ impl WsClient {
             panic!("expected no frame, got {m:?}");
         }
     }
+
+    /// No frame that names `id` (a chat, a message) for `wait`; frames about anything else (a
+    /// receipt of something earlier, arriving late) are skipped.
+    pub async fn expect_nothing_about(&mut self, id: &str, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        while let Some(m) = self
+            .next_message(until.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
+            assert!(
+                !m.to_string().contains(id),
+                "expected nothing about {id}, got {m:?}"
+            );
+        }
+    }
 }
 
 impl TestApp {
