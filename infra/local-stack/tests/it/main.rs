@@ -10,6 +10,7 @@ mod calls;
 mod chat_settings;
 mod command_line;
 mod contacts;
+mod database;
 mod encryption;
 mod events;
 mod faults;

@@ -194,7 +194,12 @@ impl TestApp {
 
     /// A pool on this test's database as the schema's owner (what the migrate function holds).
     pub async fn owner_db(&self) -> banter_core::db::Db {
-        banter_core::db::connect(&with_database(admin_url().await, &self.database), 1).unwrap()
+        banter_core::db::connect(&self.owner_url().await, 1).unwrap()
+    }
+
+    /// This test's database, as the schema's owner.
+    pub async fn owner_url(&self) -> String {
+        with_database(admin_url().await, &self.database)
     }
 
     /// Make a disappearing message's time be up (a second ago), as if its timer had run out.

@@ -28,8 +28,9 @@ pub mod tokens;
 pub mod users;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::config::SslMode;
 
 pub type Db = Pool;
@@ -126,10 +127,23 @@ mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
 
+/// How long a pooled connection may sit unused and still be handed out. Past it, it is closed
+/// and a new one made: the server may have ended it unseen. Neon suspends an idle compute after
+/// five minutes, a NAT drops a quiet flow after about six, and a Lambda instance frozen between
+/// invocations cannot notice either, so its first request would fail on the dead connection.
+/// A busy process never waits this long.
+pub const IDLE_CONNECTION_LIMIT: Duration = Duration::from_secs(240);
+
 /// Open a pool of at most `max_size` connections to `url` (a libpq-style URL or key=value
 /// string). No connection is made until first use.
 pub fn connect(url: &str, max_size: usize) -> Result<Db, String> {
-    pool(parse_url(url)?, max_size)
+    connect_trusting_idle(url, max_size, IDLE_CONNECTION_LIMIT)
+}
+
+/// [`connect`], handing out a connection unused for at most `idle` (the default is
+/// [`IDLE_CONNECTION_LIMIT`]).
+pub fn connect_trusting_idle(url: &str, max_size: usize, idle: Duration) -> Result<Db, String> {
+    pool(parse_url(url)?, max_size, idle)
 }
 
 /// The role request-serving code acts as (`V10`): it reads and writes rows, and cannot change
@@ -142,7 +156,7 @@ pub const SERVING_ROLE: &str = "banter_app";
 pub fn connect_as_serving_role(url: &str, max_size: usize) -> Result<Db, String> {
     let mut config = parse_url(url)?;
     config.options(format!("-c role={SERVING_ROLE}"));
-    pool(config, max_size)
+    pool(config, max_size, IDLE_CONNECTION_LIMIT)
 }
 
 fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
@@ -150,7 +164,7 @@ fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
         .map_err(|e| format!("invalid DATABASE_URL: {e}"))
 }
 
-fn pool(config: tokio_postgres::Config, max_size: usize) -> Result<Db, String> {
+fn pool(config: tokio_postgres::Config, max_size: usize, idle: Duration) -> Result<Db, String> {
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
@@ -159,8 +173,17 @@ fn pool(config: tokio_postgres::Config, max_size: usize) -> Result<Db, String> {
     } else {
         Manager::from_config(config, tls_connector(), manager_config)
     };
+    // (A connection the hook refuses is dropped, and the pool hands out another or a new one.)
+    let recent = Hook::sync_fn(move |_, metrics| {
+        if metrics.last_used() <= idle {
+            Ok(())
+        } else {
+            Err(HookError::message("unused for too long to trust"))
+        }
+    });
     Pool::builder(manager)
         .max_size(max_size)
+        .pre_recycle(recent)
         .build()
         .map_err(|e| format!("pool: {e}"))
 }
