@@ -352,8 +352,8 @@ impl SixDigitCode {
 
 validated_string!(SixDigitCode, |s| s.pattern(Some("^[0-9]{6}$")));
 
-/// A client's own id for something it makes (a message, a group), so that a retry finds what
-/// the first attempt made: 1 to 100 characters, none of them control characters.
+/// A client's own id for something it makes (a message, a group, a forward), so that a retry finds
+/// what the first attempt made: 1 to 100 characters, none of them control characters.
 fn client_chosen_id(raw: &str, field: &str) -> Result<String, ApiError> {
     let n = raw.chars().count();
     if n == 0 || n > 100 || raw.chars().any(char::is_control) {
