@@ -82,6 +82,8 @@ pub async fn create(
     let mut presence_told = false;
     // Those of a new group invited rather than added (their privacy).
     let mut invited = Vec::new();
+    // A group made earlier with the same client id: answered, nothing made.
+    let mut made_before = false;
     // The chat, whether it was made now, and whether its `chat:created` is in the log (a new
     // chat's, or one shown again to its opener).
     let (chat_id, created, announced) = match group {
@@ -159,14 +161,8 @@ pub async fn create(
                     invited = invitees;
                     (chat_id, true, true)
                 }
-                // A retry: answered as the first attempt was (those named who are not members
-                // are invited, blockers among them, so the answer tells no block).
                 GroupMade::Earlier(chat_id) => {
-                    let members = chats::current_member_ids(&app.db.get().await?, chat_id).await?;
-                    invited = others
-                        .into_iter()
-                        .filter(|u| !members.contains(u))
-                        .collect();
+                    made_before = true;
                     (chat_id, false, false)
                 }
             }
@@ -175,6 +171,14 @@ pub async fn create(
     let mut chat = chats::details(&app.db, chat_id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("chat"))?;
+    if made_before {
+        // Answered as the first attempt was: those named who are not members are invited,
+        // blockers among them, so the answer tells no block.
+        invited = others
+            .into_iter()
+            .filter(|u| !chat.participants.iter().any(|p| p.id == *u))
+            .collect();
+    }
     chat.invited = invited;
     if announced || presence_told {
         // `chat:created` is in the log with the chat (its members read it through the relay or

@@ -216,8 +216,8 @@ pub const MAX_FORWARD_CHATS: usize = 5;
 /// is sent as any message is (membership, permissions, blocks), chat after chat in the order
 /// given: a chat that refuses it ends the forward with its refusal, and the copies made before
 /// it stay sent. A repeated forward of the same message to the same chat returns the copy
-/// already made, unless it names another `clientForwardId`. A system line, an encrypted or view-once message and a live location are not
-/// forwarded.
+/// already made, unless it names another `clientForwardId`. A system line, an encrypted or
+/// view-once message and a live location are not forwarded.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/forward", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     request_body = ForwardMessageRequest,
