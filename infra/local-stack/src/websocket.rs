@@ -89,8 +89,11 @@ impl FrameBudget {
 fn over_budget(text: Option<&str>) -> String {
     let request_id = text
         .filter(|t| t.len() <= banter_core::api::limits::MAX_FRAME_BYTES)
-        .and_then(|t| banter_core::api::ws::ClientFrame::parse(t).ok())
-        .and_then(|f| f.request_id);
+        .and_then(|t| match banter_core::api::ws::ClientFrame::parse(t) {
+            Ok(frame) => frame.request_id,
+            // (Readable enough to answer: a lone surrogate, say.)
+            Err(unreadable) => unreadable.request_id,
+        });
     let limited = ApiError::RateLimited {
         retry_after_secs: 1,
     };

@@ -237,6 +237,19 @@ async fn a_backup_holds_a_group_left_as_it_was_then_and_none_deleted() {
     app.open_chat(&dave, &carol).await;
     app.sent(&alice, &kept, "before carol left").await;
     app.sent(&alice, &deleted, "in the deleted one").await;
+    // Taken down by the group's admin, and by its sender: the transcript tells which.
+    let off_topic = app.sent(&bob, &kept, "off topic").await;
+    let regretted = app.sent(&bob, &kept, "regretted").await;
+    for (message, by) in [(&off_topic, &alice), (&regretted, &bob)] {
+        let (status, body) = app
+            .delete(
+                &format!("/api/chats/{kept}/messages/{message}"),
+                &by.access,
+                json!({ "deleteForEveryone": true }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
     for (chat, times) in [(&kept, 1), (&deleted, 2)] {
         for _ in 0..times {
             let (status, _) = app
@@ -275,10 +288,17 @@ async fn a_backup_holds_a_group_left_as_it_was_then_and_none_deleted() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["type"] == "text")
+        .filter(|m| m["type"] == "text" && m["isDeleted"] == false)
         .map(|m| m["content"].as_str().unwrap())
         .collect();
     assert_eq!(texts, ["before carol left"], "{export}");
+    let transcript_path = chats[0]["transcript"].as_str().unwrap().to_owned();
+    let transcript = String::from_utf8(entry(&mut zip, &transcript_path)).unwrap();
+    let deleted_lines: Vec<&str> = transcript
+        .lines()
+        .filter_map(|l| l.split_once(": This message was deleted").map(|(_, by)| by))
+        .collect();
+    assert_eq!(deleted_lines, [" by an admin", ""], "{transcript}");
     let members: Vec<&str> = chats[0]["members"]
         .as_array()
         .unwrap()

@@ -337,8 +337,13 @@ async fn frames_past_the_connection_budget_are_answered_undispatched() {
             .await;
     }
     ws.send_text("junk counts too").await;
+    // Half an emoji (as JSON.stringify writes it): refused by its budget, to its requestId.
+    ws.send_text(
+        r#"{"action": "user:status_update", "requestId": "r-cut", "data": {"status": "\ud83d"}}"#,
+    )
+    .await;
     let mut codes = std::collections::BTreeMap::new();
-    for _ in 0..7 {
+    for _ in 0..8 {
         let frame = ws.next_json().await;
         let key = frame["requestId"].as_str().unwrap_or("-").to_owned();
         codes.insert(
@@ -351,9 +356,10 @@ async fn frames_past_the_connection_budget_are_answered_undispatched() {
         .filter(|c| *c == "RATE_LIMIT_EXCEEDED")
         .count();
     assert_eq!(
-        limited, 4,
+        limited, 5,
         "three in the burst, the rest refused: {codes:?}"
     );
+    assert_eq!(codes["r-cut"], "RATE_LIMIT_EXCEEDED", "{codes:?}");
     let (_, history) = app
         .get(&format!("/api/chats/{chat}/messages"), Some(&alice.access))
         .await;

@@ -310,7 +310,13 @@ fn transcript(
             .as_ref()
             .map(|s| s.username.as_str())
             .unwrap_or("deleted account");
-        let body = if m.is_deleted {
+        let deleted_by_admin = m
+            .deleted_by
+            .is_some_and(|by| m.sender.as_ref().is_some_and(|s| s.id != by));
+        let body = if m.is_deleted && deleted_by_admin {
+            // (`deletedBy` is not the sender: an admin of the group took it down.)
+            "This message was deleted by an admin".to_owned()
+        } else if m.is_deleted {
             "This message was deleted".to_owned()
         } else if m.kind == "system" {
             format!("[{}]", m.content.as_deref().unwrap_or("system"))
