@@ -486,6 +486,76 @@ async fn deleting_a_chat_for_me_clears_it_until_its_next_message_and_leaving_a_g
     app.stop().await;
 }
 
+/// A group left stays in the list, read-only, until deleted: how it shows there is still the
+/// former member's to change (WhatsApp archives and pins a group left), nothing else is.
+#[tokio::test]
+async fn a_group_left_is_archived_and_pinned_by_its_former_member_and_nothing_more() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let group = app.open_group(&alice, "crew", &[&bob]).await;
+    let (status, _) = app
+        .delete(&format!("/api/chats/{group}"), &bob.access, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let mut bob_ws = app.ws(&bob.access).await;
+
+    let (status, body) = update(
+        &app,
+        &bob,
+        &group,
+        json!({ "settings": { "pinChat": true } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["settings"]["pinChat"] == true, "{body}");
+    let (status, body) = update(
+        &app,
+        &bob,
+        &group,
+        json!({ "settings": { "archived": true } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["settings"]["archived"], true, "{body}");
+    let told = bob_ws.next_event("chat:updated").await;
+    assert_eq!(told["data"]["chatId"], group, "his other devices: {told}");
+    assert!(!list(&app, &bob, "").await.contains(&group));
+    assert_eq!(list(&app, &bob, "?archived=true").await, [group.as_str()]);
+
+    // The group itself is not his to change any more, not even with his settings.
+    for body in [
+        json!({ "name": "mine now" }),
+        json!({ "disappearingSeconds": 86400 }),
+        json!({ "name": "mine now", "settings": { "archived": false } }),
+    ] {
+        let (status, answer) = update(&app, &bob, &group, body).await;
+        assert_eq!(status, 403, "{answer}");
+    }
+    let (_, details) = app
+        .get(&format!("/api/chats/{group}"), Some(&alice.access))
+        .await;
+    assert_eq!(details["data"]["name"], "crew");
+    assert_eq!(
+        list(&app, &bob, "?archived=true").await,
+        [group.as_str()],
+        "still archived"
+    );
+
+    // Deleted for himself, it is not his at all.
+    app.delete(&format!("/api/chats/{group}"), &bob.access, json!({}))
+        .await;
+    let (status, _) = update(
+        &app,
+        &bob,
+        &group,
+        json!({ "settings": { "archived": false } }),
+    )
+    .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_groups_picture_is_set_at_creation_changed_by_who_may_edit_and_cleared() {
     let app = spawn_app().await;

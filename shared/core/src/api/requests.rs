@@ -741,6 +741,12 @@ impl UpdateChatRequest {
             p.send_messages.is_some() || p.edit_info.is_some() || p.add_members.is_some()
         })
     }
+
+    /// Whether it changes the chat for everyone (its info, permissions or timer), not just the
+    /// caller's own view of it (`settings`).
+    pub fn changes_the_chat(&self) -> bool {
+        self.changes_group_info() || self.changes_permissions() || self.changes_timer()
+    }
 }
 
 /// The group permissions to change; the others keep their values.

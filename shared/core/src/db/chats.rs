@@ -1570,8 +1570,9 @@ pub enum ChatChange {
 /// Pinned chats per user at most (WhatsApp's three).
 pub const MAX_PINNED_CHATS: i64 = 3;
 
-/// Apply `PUT /api/chats/{chatId}` for `actor` (a member; the caller checked the permission
-/// for group info, on the role given) in one transaction: group info with its `chat:updated`
+/// Apply `PUT /api/chats/{chatId}` for `actor` (a member, or a former member who kept the
+/// group and changes only their own settings; the caller checked the permission for group
+/// info, on the role given) in one transaction: group info with its `chat:updated`
 /// event and system message, the user's own settings with a `chat:updated` event in their own
 /// stream (their other devices).
 pub async fn update(
@@ -1582,7 +1583,7 @@ pub async fn update(
 ) -> Result<ChatChange, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    if request.changes_group_info() || request.changes_permissions() || request.changes_timer() {
+    if request.changes_the_chat() {
         lock_group_as(&tx, chat_id, actor).await?;
     } else {
         lock_group(&tx, chat_id).await?;
@@ -1752,9 +1753,12 @@ pub async fn update(
             super::users::lock(&tx, user).await?;
             let row = tx
                 .query_one(
-                    "SELECT count(*) FILTER (WHERE chat_id <> $2 AND pinned_at IS NOT NULL) AS pinned,
-                            coalesce(bool_or(archived) FILTER (WHERE chat_id = $2), false) AS archived
-                     FROM chat_participants WHERE user_id = $1 AND left_at IS NULL",
+                    &format!(
+                        "SELECT count(*) FILTER (WHERE chat_id <> $2 AND pinned_at IS NOT NULL) AS pinned,
+                                coalesce(bool_or(archived) FILTER (WHERE chat_id = $2), false) AS archived
+                         FROM chat_participants me WHERE user_id = $1 AND {}",
+                        super::reads_the_chat("me")
+                    ),
                     &[&user, &chat_id],
                 )
                 .await?;
@@ -1765,8 +1769,9 @@ pub async fn update(
                 return Ok(ChatChange::TooManyPinned);
             }
         }
+        // (None: they left or deleted it since they were looked up.)
         let row = tx
-            .query_one(
+            .query_opt(
                 &format!(
                     "UPDATE chat_participants AS me SET
                  muted_until = CASE WHEN $3::boolean IS NULL THEN muted_until
@@ -1776,8 +1781,9 @@ pub async fn update(
                                   WHEN $5 THEN coalesce(pinned_at, now()) END,
                  archived = coalesce($6, archived),
                  marked_unread = coalesce($7, marked_unread)
-             WHERE chat_id = $1 AND user_id = $2 AND left_at IS NULL
-             RETURNING {SETTINGS_COLUMNS}"
+             WHERE chat_id = $1 AND user_id = $2 AND {reads}
+             RETURNING {SETTINGS_COLUMNS}",
+                    reads = super::reads_the_chat("me")
                 ),
                 &[
                     &chat_id,
@@ -1789,7 +1795,8 @@ pub async fn update(
                     &settings.marked_unread,
                 ],
             )
-            .await?;
+            .await?
+            .ok_or(ApiError::NotFound("chat"))?;
         let updated = ServerEvent::ChatUpdated(ChatUpdated {
             chat_id,
             changed: vec!["settings".to_owned()],

@@ -324,7 +324,8 @@ pub async fn list(
 }
 
 /// `PUT /api/chats/{chatId}`: the group's name and description (its admins), and the caller's
-/// own settings of the chat (mute, pin, archive). Answers the chat as the caller now sees it.
+/// own settings of the chat (mute, pin, archive), of a group they left too, until they delete
+/// it. Answers the chat as the caller now sees it.
 #[utoipa::path(put, path = "/api/chats/{chatId}", tag = "chats", security(("bearer" = [])),
     params(("chatId" = Uuid, Path)),
     request_body = UpdateChatRequest,
@@ -341,15 +342,65 @@ pub async fn update(
     if let Some(settings) = body.settings.as_mut() {
         check_mute(settings, chrono::Utc::now())?;
     }
-    let standing = {
+    let role = {
         let client = app.db.get().await?;
         match chats::standing(&client, chat_id, caller.user_id).await? {
-            Some(standing) => standing,
+            Some(standing) => {
+                may_change(&standing, &body)?;
+                standing.role
+            }
+            // A group they left stays in their list, read-only, until they delete it: how it
+            // shows there (archived, pinned, muted) is still theirs to change, as in WhatsApp.
+            None if !body.changes_the_chat()
+                && chats::kept_after_leaving(&client, chat_id, caller.user_id).await? =>
+            {
+                ParticipantRole::Member
+            }
             None => {
                 return Err(super::participants::not_a_member(app, chat_id, caller.user_id).await)
             }
         }
     };
+    let changes_the_chat = body.changes_the_chat();
+    if let Patch::Set(file) = body.avatar_media_id {
+        super::media::own_picture(app, caller.user_id, file).await?;
+    }
+    let actor = chats::Acting {
+        user: caller.user_id,
+        role,
+    };
+    let shown = match chats::update(&app.db, chat_id, actor, body).await? {
+        ChatChange::Changed { shown } => shown,
+        ChatChange::TooManyPinned => {
+            return Err(ApiError::Validation(format!(
+                "at most {MAX_PINNED_CHATS} chats are pinned: unpin one first"
+            )))
+        }
+        ChatChange::ArchivedNotPinned => return Err(ApiError::Validation(
+            "`settings.pinChat`: an archived chat is not pinned (archiving unpins): unarchive it \
+                 (`archived: false`, in the same request if you like) to pin it"
+                .into(),
+        )),
+    };
+    if let Some(shown) = shown {
+        super::presence::chat_shown(app, shown.by, shown.to).await;
+    }
+    super::relay::wake(
+        app,
+        if changes_the_chat {
+            "chat:updated"
+        } else {
+            "chat:settings"
+        },
+    )
+    .await;
+    get(app, caller, chat_id).await
+}
+
+/// Refuse what `standing` does not let its member change in `body`: in a group, its info and
+/// timer (as its permissions say) and its permissions (admins); in a 1:1 chat, the timer while
+/// a block stands either way, and the group things it has none of; both pictures at once.
+fn may_change(standing: &chats::Standing, body: &UpdateChatRequest) -> Result<(), ApiError> {
     if body.changes_timer()
         && standing.kind == ChatType::Group
         && !standing.permissions.edit_info.lets(standing.role)
@@ -358,18 +409,17 @@ pub async fn update(
             "in this group, admins set disappearing messages".into(),
         ));
     }
-    let for_everyone = body.changes_timer();
     // The timer's change reaches the other as a message does: the blocker is told to unblock
     // first; someone blocked is refused too (the chat's one timer is both members', and a
     // change the blocker never saw would make their messages disappear).
-    if for_everyone && standing.blocks_other {
+    if body.changes_timer() && standing.blocks_other {
         return Err(super::messaging::unblock_to_message());
     }
-    if for_everyone && standing.blocked_by_other {
+    if body.changes_timer() && standing.blocked_by_other {
         return Err(super::messaging::cannot_message());
     }
-    let info = body.changes_group_info() || body.changes_permissions();
-    if info && standing.kind != ChatType::Group {
+    if (body.changes_group_info() || body.changes_permissions()) && standing.kind != ChatType::Group
+    {
         return Err(ApiError::PermissionDenied(
             "a 1:1 chat has no name, description, picture or permissions to change".into(),
         ));
@@ -390,39 +440,7 @@ pub async fn update(
     ) {
         return Err(both_pictures());
     }
-    if let Patch::Set(file) = body.avatar_media_id {
-        super::media::own_picture(app, caller.user_id, file).await?;
-    }
-    let actor = chats::Acting {
-        user: caller.user_id,
-        role: standing.role,
-    };
-    let shown = match chats::update(&app.db, chat_id, actor, body).await? {
-        ChatChange::Changed { shown } => shown,
-        ChatChange::TooManyPinned => {
-            return Err(ApiError::Validation(format!(
-                "at most {MAX_PINNED_CHATS} chats are pinned: unpin one first"
-            )))
-        }
-        ChatChange::ArchivedNotPinned => return Err(ApiError::Validation(
-            "`settings.pinChat`: an archived chat is not pinned (archiving unpins): unarchive it \
-                 (`archived: false`, in the same request if you like) to pin it"
-                .into(),
-        )),
-    };
-    if let Some(shown) = shown {
-        super::presence::chat_shown(app, shown.by, shown.to).await;
-    }
-    super::relay::wake(
-        app,
-        if info || for_everyone {
-            "chat:updated"
-        } else {
-            "chat:settings"
-        },
-    )
-    .await;
-    get(app, caller, chat_id).await
+    Ok(())
 }
 
 /// A mute's end (`muteUntil`) must lie ahead, and mutes until then: alone, it is taken with
