@@ -58,6 +58,9 @@ pub struct StackConfig {
     pub db_pool_size: usize,
     /// Limits and lifetimes (the PRD's defaults, overridable by `BANTER_*` variables).
     pub settings: Settings,
+    /// Where the links it hands out (invites, contact links) lead (`BANTER_PUBLIC_URL`);
+    /// `None`: to where it serves, on whichever port that is.
+    pub public_url: Option<String>,
     /// Where to write the settings of functions run outside the stack against it
     /// (`.banter/lambda.env` for `cargo lambda watch`; see [`write_function_settings`]).
     pub function_settings: Option<PathBuf>,
@@ -112,6 +115,9 @@ impl StackConfig {
                     .map(banter_core::auth::turn::TurnKey::new);
                 settings
             },
+            public_url: std::env::var("BANTER_PUBLIC_URL")
+                .ok()
+                .filter(|u| !u.is_empty()),
             function_settings: Some(root.join(".banter")),
             clamd_socket: std::env::var_os("CLAMD_SOCKET").map(PathBuf::from),
             http_idle_timeout: crate::http_server::IDLE_TIMEOUT,
@@ -315,9 +321,12 @@ fn write_function_settings(
     addr: SocketAddr,
     database_url: &str,
     development_key: &str,
+    public_url: &str,
     clamd_socket: Option<&std::path::Path>,
 ) -> Result<()> {
     let mut settings = function_settings(addr, database_url, development_key);
+    // The links the stack's own handlers hand out.
+    settings.push(("BANTER_PUBLIC_URL", public_url.to_owned()));
     if let Some(socket) = clamd_socket {
         // The media function scans with the stack's clamd.
         settings.push(("CLAMD_SOCKET", socket.display().to_string()));
@@ -419,7 +428,7 @@ async fn start_with(config: StackConfig, children: &mut Children) -> Result<Runn
     let pool =
         db::connect_as_serving_role(&database_url, config.db_pool_size).map_err(|e| anyhow!(e))?;
 
-    let settings = config.settings.clone();
+    let mut settings = config.settings.clone();
     // The signing key: JWT_PRIVATE_KEY, or one kept in the data directory (which functions run
     // outside the stack also get, as their development key).
     let signing_key = match std::env::var("JWT_PRIVATE_KEY") {
@@ -439,12 +448,17 @@ async fn start_with(config: StackConfig, children: &mut Children) -> Result<Runn
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
+    settings.public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     if let Some(dir) = &config.function_settings {
         write_function_settings(
             dir,
             addr,
             &database_url,
             &signing_key,
+            &settings.public_url,
             clamd_socket.as_deref(),
         )?;
     }

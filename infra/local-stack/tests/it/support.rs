@@ -121,6 +121,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         postgres_port: 0,
         db_pool_size: 8,
         settings: relaxed_settings(),
+        public_url: None,
         function_settings: None,
         clamd_socket: Some(clamd_socket().await),
         http_idle_timeout: banter_local::http_server::IDLE_TIMEOUT,
