@@ -36,6 +36,11 @@ pub enum ApiError {
     TokenExpired,
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// A signed-in caller's password, asked again for a sensitive change (change the password
+    /// or email, delete the account, turn off two-factor), was wrong: said as such, since no
+    /// email was given. The same code and status as a failed login.
+    #[error("the password is wrong")]
+    WrongPassword,
     #[error("a two-factor code is required (totpCode or recoveryCode)")]
     TwoFactorRequired,
     /// The password was right and the second factor was not: said so, since an answer without
@@ -155,6 +160,7 @@ impl ApiError {
             | Self::InvalidToken
             | Self::TokenExpired
             | Self::InvalidCredentials
+            | Self::WrongPassword
             | Self::InvalidSecondFactor
             | Self::TwoFactorRequired => 401,
             Self::PermissionDenied(_) => 403,
@@ -179,7 +185,9 @@ impl ApiError {
             Self::Unauthorized | Self::TwoFactorRequired => ErrorCode::Unauthorized,
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::TokenExpired => ErrorCode::TokenExpired,
-            Self::InvalidCredentials | Self::InvalidSecondFactor => ErrorCode::InvalidCredentials,
+            Self::InvalidCredentials | Self::WrongPassword | Self::InvalidSecondFactor => {
+                ErrorCode::InvalidCredentials
+            }
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::NotFound(_) => ErrorCode::ResourceNotFound,
             Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,

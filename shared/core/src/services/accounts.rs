@@ -276,7 +276,7 @@ pub async fn ensure_live(app: &App, caller: Caller) -> Result<Caller, ApiError> 
 pub async fn step_up(app: &App, caller: Caller, password: Option<&Secret>) -> Result<(), ApiError> {
     match password {
         Some(password) if password_matches(app, caller.user_id, password).await? => Ok(()),
-        Some(_) => Err(ApiError::InvalidCredentials),
+        Some(_) => Err(ApiError::WrongPassword),
         None if sessions::started_within(
             &app.db,
             caller.session_id,

@@ -38,7 +38,7 @@ pub async fn change_password(
         new_password,
     } = body;
     if !password_matches(app, caller.user_id, &current_password).await? {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::WrongPassword);
     }
     if new_password.expose() == current_password.expose() {
         return Err(ApiError::Validation(
@@ -87,7 +87,7 @@ pub async fn start_email_change(
         code,
     } = body;
     if !password_matches(app, caller.user_id, &password).await? {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::WrongPassword);
     }
     // The address is where a 2FA reset goes: with 2FA on, changing it takes a code too.
     let code = code.as_ref().map(|c| c.as_str());

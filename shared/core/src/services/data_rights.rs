@@ -300,7 +300,7 @@ pub async fn delete_account(
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if !verify_password(body.password.expose().to_owned(), Some(stored)).await? {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::WrongPassword);
     }
     let erased = users::erase(&app.db, caller.user_id).await?;
     // Their groups were told they left.

@@ -114,7 +114,7 @@ pub async fn disable(
 ) -> Result<TwoFactorState, ApiError> {
     let code = body.code.as_str();
     if !super::accounts::password_matches(app, caller.user_id, &body.password).await? {
-        return Err(ApiError::InvalidCredentials);
+        return Err(ApiError::WrongPassword);
     }
     if !second_factor_ok(app, caller.user_id, Some(code), None).await? {
         return Err(ApiError::InvalidSecondFactor);

@@ -83,6 +83,8 @@ async fn export_then_erase_an_account() {
         )
         .await;
     assert_eq!((status, code(&body)), (401, Some("INVALID_CREDENTIALS")));
+    // (No email was given: the answer does not speak of one.)
+    assert_eq!(body["error"]["message"], "the password is wrong", "{body}");
     erase_account(&app, &alice).await;
     assert!(closed(&mut ws).await);
     let (status, _) = app
