@@ -451,7 +451,9 @@ pub struct PublicRow {
     pub is_online: bool,
     pub privacy: StoredPrivacy,
     pub standing: super::relationships::Standing,
-    /// The viewer (someone else) shows their own last seen to nobody, and so sees nobody's.
+    /// The viewer (someone else) does not show this user their own last seen (shows it to
+    /// nobody, or to contacts and this user is not one, or blocks them), and so sees none of
+    /// theirs (V72, as `presence_audience`).
     pub viewer_hides_last_seen: bool,
 }
 
@@ -463,9 +465,7 @@ const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_
             AS blocked_by_target,
         EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = $1 AND r.related_user_id = u.id AND r.relationship_type = 'blocked')
             AS viewer_blocked_target,
-        u.id <> $1 AND EXISTS (SELECT 1 FROM users v WHERE v.id = $1
-                                 AND v.privacy_settings->>'lastSeen' = 'nobody')
-            AS viewer_hides_last_seen,
+        u.id <> $1 AND NOT presence_visible($1, u.id) AS viewer_hides_last_seen,
         count(*) OVER () AS total
      FROM users u";
 
@@ -491,13 +491,13 @@ fn public_row(r: &Row) -> PublicRow {
     }
 }
 
-/// Several users' rows as `viewer` relates to them.
+/// Several users' rows as `viewer` relates to them (on `client`: in a transaction, as it
+/// leaves them, a contact it adds included).
 pub async fn public_profiles(
-    db: &Db,
+    client: &impl GenericClient,
     viewer: Uuid,
     ids: &[Uuid],
 ) -> Result<Vec<PublicRow>, ApiError> {
-    let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!("{PUBLIC_SELECT} WHERE u.id = ANY($2)"))
         .await?;
@@ -515,7 +515,7 @@ pub async fn public_profiles_by_id(
     viewer: Uuid,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, PublicRow>, ApiError> {
-    let rows = public_profiles(db, viewer, ids).await?;
+    let rows = public_profiles(&db.get().await?, viewer, ids).await?;
     Ok(rows.into_iter().map(|p| (p.id, p)).collect())
 }
 

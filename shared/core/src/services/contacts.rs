@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::api::models::{
@@ -38,12 +39,13 @@ pub const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
 /// are left out).
 async fn shown(
     app: &App,
+    client: &impl GenericClient,
     owner: Uuid,
     rows: Vec<ContactRow>,
     url: PictureUrl,
 ) -> Result<Vec<Contact>, ApiError> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
-    let people = users::public_profiles(&app.db, owner, &ids).await?;
+    let people = users::public_profiles(client, owner, &ids).await?;
     let mut profiles: HashMap<Uuid, PublicUser> = public_views(app, &people, url)
         .await?
         .into_iter()
@@ -94,7 +96,14 @@ pub async fn list(
         offset,
     )
     .await?;
-    let items = shown(app, caller.user_id, rows, PictureUrl::Signed).await?;
+    let items = shown(
+        app,
+        &app.db.get().await?,
+        caller.user_id,
+        rows,
+        PictureUrl::Signed,
+    )
+    .await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
     Ok(Page { items, pagination })
 }
@@ -121,7 +130,8 @@ async fn save(
     let row = contacts::one(&tx, owner, user)
         .await?
         .ok_or(ApiError::NotFound("contact"))?;
-    let contact = shown(app, owner, vec![row], PictureUrl::Signed)
+    // As the transaction leaves them: a contact added now may show presence (V72).
+    let contact = shown(app, &tx, owner, vec![row], PictureUrl::Signed)
         .await?
         .pop()
         .ok_or(ApiError::NotFound("contact"))?;
@@ -465,7 +475,7 @@ async fn add_found(app: &App, owner: Uuid, found: &[Found]) -> Result<(), ApiErr
     // for hundreds of people at once, the sightlines took a phone sync from 28 ms to 1.5 s.)
     let added = contacts::add_many(&tx, owner, &users, &nicknames, &notes).await?;
     let rows = contacts::some(&tx, owner, &added).await?;
-    let told: Vec<(Uuid, serde_json::Value)> = shown(app, owner, rows, PictureUrl::Omitted)
+    let told: Vec<(Uuid, serde_json::Value)> = shown(app, &tx, owner, rows, PictureUrl::Omitted)
         .await?
         .into_iter()
         .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
@@ -587,7 +597,7 @@ pub async fn sync(
         .collect();
     add_found(app, caller.user_id, &users).await?;
     let ids: Vec<Uuid> = found.values().copied().collect();
-    let people = users::public_profiles(&app.db, caller.user_id, &ids).await?;
+    let people = users::public_profiles(&app.db.get().await?, caller.user_id, &ids).await?;
     let profiles: HashMap<Uuid, PublicUser> = public_views(app, &people, PictureUrl::Signed)
         .await?
         .into_iter()

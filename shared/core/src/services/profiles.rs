@@ -72,7 +72,7 @@ pub async fn seen_by(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut rows = users::public_profiles(&app.db, viewer, ids).await?;
+    let mut rows = users::public_profiles(&app.db.get().await?, viewer, ids).await?;
     for row in rows.iter_mut().filter(|r| r.id == viewer) {
         row.privacy = Default::default();
     }
@@ -84,11 +84,10 @@ pub async fn seen_by(
 fn visible_fields(row: &PublicRow) -> PublicUser {
     let picture = may_see(row, row.privacy.profile_picture);
     let about = may_see(row, row.privacy.about);
-    // Presence works both ways, as its events do (`presence_audience`): someone who hides their
-    // own last seen, or blocks the user, sees none of theirs.
-    let last_seen = may_see(row, row.privacy.last_seen)
-        && !row.viewer_hides_last_seen
-        && !row.standing.viewer_blocked_target;
+    // Presence works both ways, as its events do (`presence_audience`): someone who does not
+    // show the user their own last seen (nobody, contacts the user is not one of, or a block)
+    // sees none of theirs.
+    let last_seen = may_see(row, row.privacy.last_seen) && !row.viewer_hides_last_seen;
     PublicUser {
         id: row.id,
         username: row.username.clone(),

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{spawn_app, User};
+use crate::support::{spawn_app, User, WsClient};
 
 use super::profiles::set_profile;
 
@@ -52,6 +52,65 @@ async fn chat_details_show_participants_through_their_privacy() {
         "hiding his own, Bob sees nobody's (as no user:online of hers reaches him)"
     );
     app.stop().await;
+}
+
+/// Presence is shared both ways, as WhatsApp's is: someone who shows their own last seen only to
+/// their contacts sees no one else's, over REST or live, until that one is a contact.
+#[tokio::test]
+async fn who_shows_their_presence_to_contacts_only_sees_only_their_contacts() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.open_chat_written(&alice, &bob).await;
+    set_profile(
+        &app,
+        &alice,
+        json!({ "privacySettings": { "lastSeen": "contacts" } }),
+    )
+    .await;
+    let mut alice_ws = app.ws(&alice.access).await.with_presence();
+    let mut bob_ws = app.ws(&bob.access).await;
+    let online = |viewer: &User, user: &User| {
+        let (app, token, path) = (
+            &app,
+            viewer.access.clone(),
+            format!("/api/users/{}", user.id),
+        );
+        async move { app.get(&path, Some(&token)).await.1["data"]["isOnline"].clone() }
+    };
+    // Bob shows everyone his presence, but Alice does not show him hers.
+    assert_eq!(online(&alice, &bob).await, false);
+    assert_eq!(online(&bob, &alice).await, false);
+    away_and_back(&mut bob_ws).await;
+    alice_ws
+        .expect_nothing_about(&bob.id, std::time::Duration::from_millis(500))
+        .await;
+
+    // Bob is her contact now: both see each other.
+    let (status, body) = app
+        .post(
+            "/api/contacts",
+            Some(&alice.access),
+            json!({ "userId": bob.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["user"]["isOnline"], true,
+        "its answer too: {body}"
+    );
+    assert_eq!(online(&alice, &bob).await, true);
+    assert_eq!(online(&bob, &alice).await, true);
+    away_and_back(&mut bob_ws).await;
+    let told = alice_ws.next_event("user:offline").await;
+    assert_eq!(told["data"]["userId"], bob.id.as_str(), "{told}");
+    app.stop().await;
+}
+
+/// The device goes idle and is in use again: its user goes offline, then online.
+async fn away_and_back(ws: &mut WsClient) {
+    ws.act("user:offline", json!({})).await;
+    ws.act("user:online", json!({})).await;
 }
 
 #[tokio::test]
