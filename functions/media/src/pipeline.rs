@@ -354,6 +354,16 @@ impl Job<'_> {
                 variants.insert("preview".into(), json!(key));
             }
         }
+        // What is served as the original is the bytes scanned here, under `processed/`: the
+        // upload's own key stays writable through its signed URL until that expires, and a
+        // second PUT there (another file of the same size) is never processed again, so
+        // serving that key would serve what no scan saw. (A picture's original is already its
+        // copy without metadata.)
+        if !variants.contains_key("original") {
+            let ext = banter_core::media::extension_for_mime(mime);
+            let key = self.put("original", ext, bytes, mime).await?;
+            variants.insert("original".into(), json!(key));
+        }
         self.step(95, "finishing").await?;
         self.finish(mime, metadata, variants).await
     }
@@ -393,7 +403,7 @@ impl Job<'_> {
         &self,
         name: &str,
         ext: &str,
-        bytes: Vec<u8>,
+        bytes: impl Into<Bytes>,
         content_type: &str,
     ) -> Result<String, Failure> {
         let key = format!("{PROCESSED_PREFIX}{}/{name}.{ext}", self.row.id);
@@ -401,7 +411,7 @@ impl Job<'_> {
         self.app
             .ports
             .blobs
-            .put(&key, Bytes::from(bytes), content_type)
+            .put(&key, bytes.into(), content_type)
             .await?;
         Ok(key)
     }

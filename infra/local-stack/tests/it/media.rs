@@ -1586,6 +1586,59 @@ async fn mp3_and_ogg_voice_notes_are_processed() {
     app.stop().await;
 }
 
+/// An upload's signed URL still writes its key until it expires, and a file is processed once:
+/// what is served as its original (and put in backups) is the bytes the scan saw, not whatever
+/// a second PUT left there.
+#[tokio::test]
+async fn a_file_overwritten_after_processing_is_served_as_it_was_scanned() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two WAVs of the same length (the signature fixes it), different sounds.
+    let [scanned, swapped] = [300, 900].map(|hz| {
+        let tone = format!("sine=frequency={hz}:duration=1");
+        ffmpeg(
+            dir.path(),
+            &["-f", "lavfi", "-i", &tone],
+            &format!("{hz}.wav"),
+        )
+    });
+    assert_eq!(scanned.len(), swapped.len());
+    assert_ne!(scanned, swapped);
+    let (status, body) = app
+        .post(
+            "/api/upload/presigned-url",
+            Some(&alice.access),
+            json!({"fileType": "audio", "fileName": "note.wav", "fileSize": scanned.len()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let put = |bytes: &[u8]| {
+        let mut put = app
+            .http
+            .put(body["data"]["uploadUrl"].as_str().unwrap())
+            .body(bytes.to_vec());
+        for (name, value) in body["data"]["headers"].as_object().unwrap() {
+            put = put.header(name, value.as_str().unwrap());
+        }
+        put.send()
+    };
+    assert!(put(&scanned).await.unwrap().status().is_success());
+    let file = body["data"]["fileId"].as_str().unwrap();
+    let media = processed(&app, &alice, file).await;
+    assert_eq!(media["processingStatus"], "completed", "{media}");
+    // The same URL, again (as S3 allows until it expires): stored, never processed.
+    assert!(put(&swapped).await.unwrap().status().is_success());
+    let (_, media) = app
+        .get(&format!("/api/media/{file}"), Some(&alice.access))
+        .await;
+    assert!(
+        download(&app, &media["data"]["urls"]["original"]).await == scanned,
+        "the original served is the one scanned: {media}"
+    );
+    app.stop().await;
+}
+
 /// A video already smaller than its rendition's bitrate is not made bigger: the "compressed"
 /// file a phone on mobile data picks is no larger than the original.
 #[tokio::test]

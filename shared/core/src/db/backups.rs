@@ -262,7 +262,10 @@ pub async fn media_files(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(
-            "SELECT id, file_key, file_name, file_size FROM media_files WHERE id = ANY($1)",
+            // Processed files only, as they were scanned (`variants.original`, not the upload's
+            // key, which its signed URL can still overwrite).
+            "SELECT id, coalesce(variants->>'original', file_key) AS file_key, file_name, file_size
+             FROM media_files WHERE id = ANY($1) AND status = 'completed'",
         )
         .await?;
     Ok(client
