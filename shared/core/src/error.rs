@@ -295,7 +295,7 @@ pub fn describe_db_error(e: &tokio_postgres::Error) -> String {
 
 impl From<tokio_postgres::Error> for ApiError {
     /// A lost or refused connection is the database being unavailable (503, worth retrying),
-    /// and so is a transaction it ended to let others go on (a deadlock's victim, a
+    /// as is a session the server ended, and so is a transaction it ended to let others go on (a deadlock's victim, a
     /// serialization failure, a lock or statement that ran out of time). A violated constraint or text Postgres cannot hold is the client's input (4xx): the
     /// boundary should have refused it first, so it is logged as a warning. Anything else (a
     /// failing statement, a type mismatch) is a bug (500), logged with the database's report.
@@ -307,6 +307,12 @@ impl From<tokio_postgres::Error> for ApiError {
                 SqlState::T_R_SERIALIZATION_FAILURE,
                 SqlState::LOCK_NOT_AVAILABLE,
                 SqlState::QUERY_CANCELED,
+                // The server ending the session (a restart, a terminated backend, Neon
+                // suspending a compute): its FATAL can arrive before the connection is seen
+                // closed.
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
             ]
             .contains(c)
         });

@@ -221,9 +221,12 @@ struct Connection {
 impl Connection {
     /// Store `messages` (`messages::insert_many`). A connection the server closed while it
     /// waited (a restart; Neon suspending an idle compute) is replaced before use; one that
-    /// closes during the statement is replaced and the statement asked once more, which is safe
-    /// because a send is idempotent on its `clientMessageId` (what committed is found, not
-    /// stored twice). Either way the senders get their messages, not a 503.
+    /// closes during the statement, or whose statement fails with the database unavailable
+    /// (`ApiError::Database`: the server ending the session, whose error can come before the
+    /// connection is seen closed; a deadlock's victim), is replaced and the statement asked
+    /// once more, which is safe because a send is idempotent on its `clientMessageId` (what
+    /// committed is found, not stored twice). Either way the senders get their messages, not
+    /// a 503.
     async fn insert(&mut self, messages: &[&NewMessage]) -> Result<Vec<Option<Stored>>, ApiError> {
         let mut asked_again = false;
         loop {
@@ -242,13 +245,15 @@ impl Connection {
             if outcome.is_ok() {
                 return outcome;
             }
-            let lost_with_connection = client.is_closed();
+            let worth_asking_again =
+                client.is_closed() || matches!(outcome, Err(ApiError::Database(_)));
             self.discard();
-            if !lost_with_connection || asked_again {
+            if !worth_asking_again || asked_again {
                 return outcome;
             }
             tracing::warn!(
-                "the send batcher's connection closed; asking its batch again on a new one"
+                "the send batcher's connection closed or its database was unavailable; asking \
+                 its batch again on a new one"
             );
             asked_again = true;
         }
