@@ -32,6 +32,14 @@ pub(crate) async fn upload(app: &TestApp, user: &User, request: Value, bytes: &[
         .await;
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
+    let status = put_upload(app, data, bytes).await;
+    assert!(status.is_success(), "PUT {status}");
+    data["fileId"].as_str().unwrap().to_owned()
+}
+
+/// `PUT` `bytes` to an upload URL (`data` as `POST /api/upload/presigned-url` answers it), with
+/// the headers it names; the status.
+async fn put_upload(app: &TestApp, data: &Value, bytes: &[u8]) -> reqwest::StatusCode {
     let mut put = app
         .http
         .put(data["uploadUrl"].as_str().unwrap())
@@ -39,9 +47,7 @@ pub(crate) async fn upload(app: &TestApp, user: &User, request: Value, bytes: &[
     for (name, value) in data["headers"].as_object().unwrap() {
         put = put.header(name, value.as_str().unwrap());
     }
-    let answer = put.send().await.unwrap();
-    assert!(answer.status().is_success(), "PUT {}", answer.status());
-    data["fileId"].as_str().unwrap().to_owned()
+    put.send().await.unwrap().status()
 }
 
 /// Wait until the file is processed (or failed); its `GET /api/media/{id}` data then.
@@ -1613,22 +1619,12 @@ async fn a_file_overwritten_after_processing_is_served_as_it_was_scanned() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let put = |bytes: &[u8]| {
-        let mut put = app
-            .http
-            .put(body["data"]["uploadUrl"].as_str().unwrap())
-            .body(bytes.to_vec());
-        for (name, value) in body["data"]["headers"].as_object().unwrap() {
-            put = put.header(name, value.as_str().unwrap());
-        }
-        put.send()
-    };
-    assert!(put(&scanned).await.unwrap().status().is_success());
+    assert!(put_upload(&app, &body["data"], &scanned).await.is_success());
     let file = body["data"]["fileId"].as_str().unwrap();
     let media = processed(&app, &alice, file).await;
     assert_eq!(media["processingStatus"], "completed", "{media}");
     // The same URL, again (as S3 allows until it expires): stored, never processed.
-    assert!(put(&swapped).await.unwrap().status().is_success());
+    assert!(put_upload(&app, &body["data"], &swapped).await.is_success());
     let (_, media) = app
         .get(&format!("/api/media/{file}"), Some(&alice.access))
         .await;
