@@ -1896,6 +1896,27 @@ async fn large_files_upload_in_parts_and_processing_can_be_cancelled() {
         .post(&complete, Some(&bob.access), json!({"parts": parts}))
         .await;
     assert_eq!(status, 404, "someone else's upload");
+    // A list missing a part would make a shorter file of it (the blob store completes from
+    // what it is given): refused, and the upload is still there to complete.
+    let (status, body) = app
+        .post(&complete, Some(&alice.access), json!({"parts": parts[..1]}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+    let (status, body) = app
+        .post(
+            &complete,
+            Some(&alice.access),
+            json!({"parts": [parts[0], parts[0], parts[1]]}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("VALIDATION_ERROR")),
+        "{body}"
+    );
+    // Named in any order, they are joined in order.
+    parts.reverse();
     let (status, body) = app
         .post(&complete, Some(&alice.access), json!({"parts": parts}))
         .await;

@@ -1727,7 +1727,7 @@ pub struct UploadedPartRequest {
     pub etag: ShortText<200>,
 }
 
-/// `POST /api/upload/multipart/{fileId}/complete`: every part, in order (at most 1,000: 5 GB
+/// `POST /api/upload/multipart/{fileId}/complete`: every part, each once (at most 1,000: 5 GB
 /// in 5 MiB parts, far past any kind's limit).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

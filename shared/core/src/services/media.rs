@@ -75,9 +75,8 @@ pub async fn start_multipart(
     let row = register(app, caller, &body, true).await?;
     let upload_id = row.upload_id.clone().unwrap_or_default();
     let ttl = app.settings.uploads.url_ttl.as_secs();
-    let size = row.file_size as u64;
     let part_size = MIN_PART_BYTES;
-    let count = size.div_ceil(part_size) as i32;
+    let count = part_count(row.file_size);
     let mut parts = Vec::with_capacity(count as usize);
     for part_number in 1..=count {
         let upload_url = app
@@ -239,6 +238,7 @@ pub async fn own_status(
     request_body = CompleteMultipartRequest,
     responses(
         (status = 200, description = "The file", body = Envelope<MediaFile>),
+        (status = 400, description = "A part not named, or named twice (`VALIDATION_ERROR`): nothing changed"),
         (status = 409, description = "The parts do not make the file (`UPLOAD_FAILED`)")))]
 pub async fn complete_multipart(
     app: &App,
@@ -254,15 +254,7 @@ pub async fn complete_multipart(
         confirm_uploaded(app, &row).await?;
         return media_file(app, &row).await;
     };
-    let parts: Vec<UploadedPart> = body
-        .parts
-        .0
-        .iter()
-        .map(|p| UploadedPart {
-            part_number: p.part_number.0 as i32,
-            etag: p.etag.0.clone(),
-        })
-        .collect();
+    let parts = every_part(&body, part_count(row.file_size))?;
     if let Err(e) = app
         .ports
         .blobs
@@ -292,6 +284,35 @@ pub async fn complete_multipart(
         )));
     }
     media_file(app, &row).await
+}
+
+/// The parts an upload of `file_size` bytes is sent in ([`MIN_PART_BYTES`] each, the last one
+/// the rest).
+fn part_count(file_size: i64) -> i32 {
+    (file_size as u64).div_ceil(MIN_PART_BYTES) as i32
+}
+
+/// The parts a completion names, in order, once each of the upload's `count` is named: the
+/// blob store would complete the file from whichever parts it is given, so a list missing one
+/// would end the upload as a file of the wrong size. Named in another order, they are put in
+/// order (S3 takes them ascending only).
+fn every_part(body: &CompleteMultipartRequest, count: i32) -> Result<Vec<UploadedPart>, ApiError> {
+    let mut parts: Vec<UploadedPart> = body
+        .parts
+        .0
+        .iter()
+        .map(|p| UploadedPart {
+            part_number: p.part_number.0 as i32,
+            etag: p.etag.0.clone(),
+        })
+        .collect();
+    parts.sort_by_key(|p| p.part_number);
+    if !parts.iter().map(|p| p.part_number).eq(1..=count) {
+        return Err(ApiError::Validation(format!(
+            "`parts`: name each of the upload's {count} parts once (partNumber 1 to {count})"
+        )));
+    }
+    Ok(parts)
 }
 
 /// `DELETE /api/upload/multipart/{fileId}`: abandon a multipart upload.
