@@ -236,12 +236,28 @@ async fn delete_for_me_hides_it_from_my_devices_only_and_for_everyone_leaves_a_t
         .await;
     assert_eq!(status, 200);
 
-    // For me: gone from carol's history, her other device told; the others keep it.
+    // For me: gone from carol's history, her other device told (not the one she deleted it
+    // on, which has its answer); the others keep it.
+    let mut carol_ws = app.ws(&carol.access).await;
     let mut carol_other = app.ws(&carol.access).await;
-    let (status, body) = app.delete(&path, &carol.access, json!({})).await;
-    assert_eq!(status, 200, "{body}");
+    carol_ws
+        .send_json(json!({"action": "message:delete", "requestId": "hide",
+            "data": {"chatId": group, "messageId": first, "forEveryone": false}}))
+        .await;
     let told = carol_other.next_event("message:deleted").await;
     assert_eq!(told["data"]["deletion"], "forMe");
+    let mut about_it = Vec::new();
+    while let Some(frame) = carol_ws.next_message(Duration::from_millis(700)).await {
+        let frame: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+        if frame.to_string().contains(first.as_str()) {
+            about_it.push(frame);
+        }
+    }
+    assert_eq!(about_it.len(), 1, "only its answer: {about_it:?}");
+    assert_eq!(
+        (&about_it[0]["requestId"], &about_it[0]["data"]["deletion"]),
+        (&json!("hide"), &json!("forMe"))
+    );
     assert!(history(&app, &carol, &group)
         .await
         .iter()

@@ -227,14 +227,7 @@ pub async fn delete(
             // Its other devices hide it too.
             message_changes::hide(&tx, message_id, caller.user_id).await?;
             let event = notice(Deletion::ForMe);
-            events::append_user_events(
-                &tx,
-                &[caller.user_id],
-                Some(caller.user_id),
-                event.name(),
-                &event.data(),
-            )
-            .await?;
+            events::append_own_event_from(&tx, caller.user_id, origin_connection, &event).await?;
         }
         Deletion::ForEveryone => {
             if target.deleted {
