@@ -763,6 +763,93 @@ async fn message_delete_over_the_websocket_is_the_rest_route() {
     app.stop().await;
 }
 
+/// A fourth pin may replace the oldest (WhatsApp's "replace oldest pin?"): in one request, the
+/// members told of the unpin before the pin.
+#[tokio::test]
+async fn a_fourth_pin_replaces_the_oldest_when_asked_to() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(app.sent(&alice, &chat, &format!("p{n}")).await);
+    }
+    let pin = |id: &str| format!("/api/chats/{chat}/messages/{id}/pin");
+    for id in &ids[..3] {
+        let (status, body) = app.post(&pin(id), Some(&bob.access), json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Renewing the oldest makes it the newest: the one pinned longest ago is now ids[1].
+    let (status, _) = app
+        .post(&pin(&ids[0]), Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let mut alice_ws = app.ws(&alice.access).await;
+    let (status, body) = app
+        .post(
+            &pin(&ids[3]),
+            Some(&bob.access),
+            json!({ "replaceOldest": false }),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = app
+        .post(
+            &pin(&ids[3]),
+            Some(&bob.access),
+            json!({ "replaceOldest": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["pinned"], true);
+    let told = alice_ws.next_json().await;
+    assert_eq!(
+        (
+            &told["event"],
+            &told["data"]["messageId"],
+            &told["data"]["unpinnedBy"]
+        ),
+        (&json!("message:unpinned"), &json!(ids[1]), &json!(bob.id)),
+        "{told}"
+    );
+    let told = alice_ws.next_json().await;
+    assert_eq!(
+        (&told["event"], &told["data"]["messageId"]),
+        (&json!("message:pinned"), &json!(ids[3])),
+        "{told}"
+    );
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+        .await;
+    let pinned: Vec<&str> = details["data"]["pinnedMessages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(pinned, [ids[3].as_str(), ids[0].as_str(), ids[2].as_str()]);
+    // With room left, nothing is replaced.
+    let (status, _) = app.delete(&pin(&ids[2]), &alice.access, json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            &pin(&ids[1]),
+            Some(&bob.access),
+            json!({ "replaceOldest": true }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
+        .await;
+    assert_eq!(
+        details["data"]["pinnedMessages"].as_array().unwrap().len(),
+        3
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_groups() {
     let app = spawn_app().await;

@@ -1230,7 +1230,7 @@ pub struct ClearChatRequest {
     pub keep_starred: Option<bool>,
 }
 
-/// `POST .../messages/{messageId}/pin`: for how long.
+/// `POST .../messages/{messageId}/pin`: for how long, and what to do when the chat holds 3 pins.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PinMessageRequest {
@@ -1238,6 +1238,11 @@ pub struct PinMessageRequest {
     #[serde(default)]
     #[schema(required = false)]
     pub duration_seconds: PinDuration,
+    /// With 3 pins in the chat already, unpin the one pinned longest ago to make room (a
+    /// client asks its user first, as WhatsApp's "replace oldest pin?"); without it such a pin
+    /// is refused (409).
+    #[serde(default)]
+    pub replace_oldest: bool,
 }
 
 /// How long a pin lasts: 24 hours, 7 days or 30 days (WhatsApp's choices).

@@ -12,20 +12,27 @@ use crate::error::ApiError;
 pub const MAX_PINS: i64 = 3;
 
 pub enum Pinned {
-    /// Pinned (or its pin renewed) until then.
-    Until(Timestamp),
-    /// The chat already holds `MAX_PINS` other live pins.
+    /// Pinned (or its pin renewed) until `expires_at`; `replaced`, the message whose pin made
+    /// room for it.
+    Until {
+        expires_at: Timestamp,
+        replaced: Option<Uuid>,
+    },
+    /// The chat already holds `MAX_PINS` other live pins (and none was to be replaced).
     Full,
 }
 
 /// Pin a message for `seconds` (renewing its pin if it has one). Pins of one chat are counted
-/// under its row lock, so two at once cannot pass the limit together.
+/// under its row lock, so two at once cannot pass the limit together. With the chat full,
+/// `replace_oldest` unpins the pin made longest ago to make room (WhatsApp's "replace oldest
+/// pin?"), in the same transaction.
 pub async fn pin(
     client: &impl GenericClient,
     chat_id: Uuid,
     message_id: Uuid,
     by: Uuid,
     seconds: i64,
+    replace_oldest: bool,
 ) -> Result<Pinned, ApiError> {
     let lock = client
         .prepare_cached("SELECT 1 FROM chats WHERE id = $1 FOR NO KEY UPDATE")
@@ -44,8 +51,24 @@ pub async fn pin(
         .query_one(&stmt, &[&chat_id, &message_id])
         .await?
         .get("others");
+    let mut replaced = None;
     if others >= MAX_PINS {
-        return Ok(Pinned::Full);
+        if !replace_oldest {
+            return Ok(Pinned::Full);
+        }
+        let stmt = client
+            .prepare_cached(
+                "DELETE FROM message_pins WHERE (chat_id, message_id) = (
+                     SELECT chat_id, message_id FROM message_pins
+                     WHERE chat_id = $1 AND message_id <> $2
+                     ORDER BY pinned_at, message_id LIMIT 1)
+                 RETURNING message_id",
+            )
+            .await?;
+        replaced = client
+            .query_opt(&stmt, &[&chat_id, &message_id])
+            .await?
+            .map(|r| r.get("message_id"));
     }
     let stmt = client
         .prepare_cached(
@@ -59,7 +82,10 @@ pub async fn pin(
     let row = client
         .query_one(&stmt, &[&chat_id, &message_id, &by, &(seconds as f64)])
         .await?;
-    Ok(Pinned::Until(Timestamp(row.get("expires_at"))))
+    Ok(Pinned::Until {
+        expires_at: Timestamp(row.get("expires_at")),
+        replaced,
+    })
 }
 
 /// Unpin a message. Whether it had a live pin.

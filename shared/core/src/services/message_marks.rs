@@ -130,7 +130,8 @@ async fn may_pin(
 }
 
 /// `POST /api/chats/{chatId}/messages/{messageId}/pin`: pin a message for 24 hours, 7 days or
-/// 30 days (pinning it again renews it). A chat holds at most 3 pins: unpin one first.
+/// 30 days (pinning it again renews it). A chat holds at most 3 pins: a fourth is refused (409),
+/// unless `replaceOldest` says to unpin the one pinned longest ago (`message:unpinned`).
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/pin", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     request_body(content = Option<PinMessageRequest>, description = "Absent: 7 days"),
@@ -153,16 +154,35 @@ pub async fn pin(
     }
     super::message_changes::not_across_a_block(&target)?;
     not_a_system_line(&target, "pinned")?;
-    let seconds = body.unwrap_or_default().duration_seconds.0;
-    let expires_at =
-        match message_marks::pin(&tx, chat_id, message_id, caller.user_id, seconds).await? {
-            Pinned::Until(at) => at,
-            Pinned::Full => {
-                return Err(ApiError::AlreadyExists(format!(
-                    "this chat already has {MAX_PINS} pinned messages: unpin one first"
-                )))
-            }
-        };
+    let body = body.unwrap_or_default();
+    let pinned = message_marks::pin(
+        &tx,
+        chat_id,
+        message_id,
+        caller.user_id,
+        body.duration_seconds.0,
+        body.replace_oldest,
+    )
+    .await?;
+    let Pinned::Until {
+        expires_at,
+        replaced,
+    } = pinned
+    else {
+        return Err(ApiError::AlreadyExists(format!(
+            "this chat already has {MAX_PINS} pinned messages: unpin one first, or pin with \
+             `replaceOldest`"
+        )));
+    };
+    if let Some(replaced) = replaced {
+        let event = ServerEvent::MessageUnpinned(MessageUnpinned {
+            chat_id,
+            message_id: replaced,
+            unpinned_by: caller.user_id,
+        });
+        events::append_event_about(&tx, chat_id, Some(caller.user_id), None, replaced, &event)
+            .await?;
+    }
     let event = ServerEvent::MessagePinned(MessagePinned {
         chat_id,
         message_id,
