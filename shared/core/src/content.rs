@@ -1,7 +1,7 @@
 //! What each message type carries (PRD 3.1), checked before a message is stored: text needs
 //! text; a picture, video, voice note, document or sticker names an uploaded file (`mediaId`);
 //! a location has coordinates (and, for a live location, how long it is shared); a contact is
-//! one vCard 4.0 card (RFC 6350, read with the `vcard4` crate); a poll asks a question with 2
+//! one vCard card, as phones share them (4.0, 3.0 or 2.1, read by `vcards`); a poll asks a question with 2
 //! to 12 answers; an encrypted message carries only ciphertexts, one per device
 //! (`metadata.envelopes`), which the server never reads. The details are stored normalized in the message's `metadata`, so every
 //! reader sees the same shape.
@@ -344,36 +344,29 @@ fn location(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
     Ok(out)
 }
 
-/// `{vcard}`: exactly one vCard 4.0 card with a formatted name; stored with the name and
-/// numbers read from it, so clients need not parse it to show the card (sent back, as a
-/// client may copy a stored card, those two are read from the card again).
+/// `{vcard}`: exactly one card with a name, in the vCard version the sharing phone writes (4.0;
+/// 3.0 from iOS and macOS; 2.1 from Android), passed on as it is; stored with the name and
+/// numbers read from it, so clients need not parse it to show the card (sent back, as a client
+/// may copy a stored card, those two are read from the card again).
 fn contact(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
     only_fields(m, "contact", &["vcard", "name", "phones"])?;
     let bad = |why: &str| ApiError::Validation(format!("`metadata.vcard`: {why}"));
     let text = m
         .get("vcard")
         .and_then(Value::as_str)
-        .ok_or_else(|| bad("a contact message carries one vCard 4.0 card as text"))?;
+        .ok_or_else(|| bad("a contact message carries one vCard card as text"))?;
     if text.len() > MAX_VCARD_BYTES {
         return Err(bad(&format!("at most {MAX_VCARD_BYTES} bytes")));
     }
-    let is_v4 = text
-        .lines()
-        .any(|l| l.trim_end_matches('\r').eq_ignore_ascii_case("VERSION:4.0"));
-    if !is_v4 {
-        return Err(bad("only vCard 4.0 (VERSION:4.0) is accepted"));
-    }
-    let cards = vcard4::parse(text).map_err(|e| bad(&format!("not a valid vCard: {e}")))?;
+    let cards = crate::vcards::parse(text).map_err(|e| bad(&e.to_string()))?;
     let [card] = cards.as_slice() else {
         return Err(bad("exactly one card"));
     };
     let name = card
-        .formatted_name
-        .first()
-        .map(|f| f.value.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| bad("the card needs a name (FN)"))?;
-    let phones: Vec<String> = card.tel.iter().map(|t| t.to_string()).collect();
+        .name
+        .clone()
+        .ok_or_else(|| bad("the card needs a name (FN or N)"))?;
+    let phones = &card.phones;
     let mut out = Map::new();
     out.insert("vcard".into(), json!(text));
     out.insert("name".into(), json!(name));
@@ -496,7 +489,7 @@ mod tests {
     }
 
     #[test]
-    fn contacts_are_one_vcard_4_card_with_a_name() {
+    fn contacts_are_one_vcard_card_with_a_name() {
         let card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Zoë Ndiaye\r\nTEL;TYPE=cell:+33 6 12 34 56 78\r\nTEL:+1-555-0100\r\nEND:VCARD\r\n";
         let ok = check(draft("contact", json!({ "vcard": card }), None), 100).unwrap();
         assert_eq!(ok["name"], "Zoë Ndiaye");
@@ -505,12 +498,19 @@ mod tests {
         let copied = json!({ "vcard": card, "name": "Someone else", "phones": [] });
         let again = check(draft("contact", copied, None), 100).unwrap();
         assert_eq!(again, ok);
+        // As iOS shares it: the same card, read the same.
         let v3 = card.replace("VERSION:4.0", "VERSION:3.0");
+        let shared = check(draft("contact", json!({ "vcard": v3 }), None), 100).unwrap();
+        assert_eq!(
+            (&shared["name"], &shared["phones"]),
+            (&ok["name"], &ok["phones"])
+        );
+        let unknown = card.replace("VERSION:4.0", "VERSION:9.9");
         let two = format!("{card}{card}");
         let nameless = "BEGIN:VCARD\r\nVERSION:4.0\r\nTEL:+1\r\nEND:VCARD\r\n";
         for bad in [
             json!({}),
-            json!({ "vcard": v3 }),
+            json!({ "vcard": unknown }),
             json!({ "vcard": two }),
             json!({ "vcard": nameless }),
             json!({ "vcard": "VERSION:4.0\nhello" }),

@@ -1,8 +1,9 @@
-//! vCard import and export (`/api/contacts/import`, `/api/contacts/export`).
+//! vCard import and export (`/api/contacts/import`, `/api/contacts/export`), and the card a
+//! contact message shares (`content.rs`).
 //!
 //! Import reads what phones and address books really write: vCard 4.0 (RFC 6350), 3.0 (iOS,
-//! Google Contacts, macOS) and 2.1 (Android), so it is a lenient line reader rather than the
-//! strict 4.0 parser messages use (`content.rs`): folded lines, property groups
+//! Google Contacts, macOS) and 2.1 (Android), so it is a lenient line reader rather than a
+//! strict 4.0 parser: folded lines, property groups
 //! (`item1.TEL`), quoted parameter values, escaped `\,` `\;` `\n`, `tel:` URIs, and 2.1's
 //! `QUOTED-PRINTABLE` with its soft line breaks. It keeps what matching needs (names, phones,
 //! emails, a Banter `UID`) and what a contact keeps (`NOTE`, and `CATEGORIES` as contact

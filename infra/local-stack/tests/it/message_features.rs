@@ -1702,6 +1702,48 @@ async fn each_message_type_carries_what_it_needs_validated() {
     )
     .await;
     assert_eq!(status, 400, "a card without a name");
+    // Cards as phones share them: iOS writes vCard 3.0, Android 2.1 (quoted-printable).
+    for (id, card, name, phone) in [
+        (
+            "c3",
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//iPhone OS 17.0//EN\r\n\
+             N:Lovelace;Ada;;;\r\nFN:Ada Lovelace\r\n\
+             item1.TEL;type=CELL;type=VOICE;type=pref:+44 20 7946 0000\r\nEND:VCARD\r\n",
+            "Ada Lovelace",
+            "+44 20 7946 0000",
+        ),
+        (
+            "c4",
+            "BEGIN:VCARD\nVERSION:2.1\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:P=C3=A9rez;Jos=C3=A9;;;\n\
+             TEL;CELL;PREF:+34 600 000 000\nEND:VCARD\n",
+            "José Pérez",
+            "+34 600 000 000",
+        ),
+    ] {
+        let (status, body) = send_body(
+            &app,
+            &alice,
+            &chat,
+            json!({ "clientMessageId": id, "type": "contact", "metadata": { "vcard": card } }),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let metadata = &body["data"]["metadata"];
+        assert_eq!(
+            (&metadata["name"], &metadata["phones"], &metadata["vcard"]),
+            (&json!(name), &json!([phone]), &json!(card)),
+            "passed on as it was shared"
+        );
+    }
+    let two = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:B\r\nEND:VCARD\r\n";
+    let (status, _) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "c5", "type": "contact", "metadata": { "vcard": two } }),
+    )
+    .await;
+    assert_eq!(status, 400, "one card a message");
 
     // Media: only a file of the sender's, for this chat, of the message's type.
     let (status, _) = send_body(
