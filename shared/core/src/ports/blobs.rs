@@ -43,15 +43,16 @@ impl UrlValidity {
     }
 
     /// For at least `ttl` after `now`, and the same for every `now` of one period of
-    /// [`SIGNING_PERIOD_SECS`]: from the period's start until `now + ttl` rounded up to a whole
+    /// [`SIGNING_PERIOD_SECS`], its first second too: from the period's start until `ttl`
+    /// (rounded up to a whole period) after the period's end, the latest `now + ttl` of the
     /// period (at most a week, the longest S3 signs for). Every answer of the period hands out
     /// the same URL for an object, so a client's HTTP cache, and a CDN's, sees one URL for it,
     /// not one per answer.
     pub fn shared(now: DateTime<Utc>, ttl: Duration) -> Self {
         let step = SIGNING_PERIOD_SECS;
         let start = now.timestamp() - now.timestamp().rem_euclid(step);
-        let asked = now.timestamp() + ttl.as_secs().min(LONGEST_VALIDITY_SECS) as i64;
-        let until = asked + (step - asked.rem_euclid(step)) % step;
+        let ttl = ttl.as_secs().min(LONGEST_VALIDITY_SECS) as i64;
+        let until = start + step + ttl + (step - ttl.rem_euclid(step)) % step;
         Self {
             from: DateTime::from_timestamp(start, 0).unwrap_or(now),
             secs: ((until - start) as u64).min(LONGEST_VALIDITY_SECS),
@@ -575,11 +576,17 @@ mod tests {
             first,
             "the same period, the same validity"
         );
-        assert_eq!(at(1_767_290_699), first, "its last second too");
+        assert_eq!(at(1_767_290_400), first, "its first second too");
+        assert_eq!(at(1_767_290_699), first, "and its last");
         let next = at(1_767_290_700);
         assert_eq!(next.from.timestamp(), 1_767_290_700);
-        assert_eq!(next.until().timestamp(), 1_767_294_300);
-        assert_eq!(at(1_767_290_701).until().timestamp(), 1_767_294_600);
+        assert_eq!(next.until().timestamp(), 1_767_294_600);
+        assert_eq!(at(1_767_290_701), next);
+        let unrounded = UrlValidity::shared(
+            DateTime::from_timestamp(1_767_290_401, 0).unwrap(),
+            Duration::from_secs(3601),
+        );
+        assert_eq!(unrounded.until().timestamp(), 1_767_294_600, "rounded up");
         let long = UrlValidity::shared(Utc::now(), Duration::from_secs(30 * 24 * 3600));
         assert_eq!(long.secs, 7 * 24 * 3600, "no longer than S3 signs for");
     }
