@@ -1,6 +1,7 @@
 //! The domain parsers: each refuses with a 400 or accepts, and what one accepts it accepts again
 //! in its normalised form, unchanged (parsing is idempotent); an encrypted message's metadata is
-//! sealed one way or refused with a 400.
+//! sealed one way or refused with a 400; any text as a shared contact's vCard is read, with a
+//! name, or refused with a 400.
 #![no_main]
 
 use banter_core::domain::*;
@@ -49,6 +50,22 @@ fuzz_target!(|raw: &str| {
         if let Err(e) = banter_core::content::check(draft, 100) {
             assert_eq!(e.status(), 400);
         }
+    }
+    // Any text as a contact message's card (the reader import uses too).
+    let mut card = serde_json::Map::new();
+    card.insert("vcard".into(), raw.into());
+    let draft = banter_core::content::Draft {
+        kind: "contact",
+        content: None,
+        metadata: card,
+        media_id: None,
+        mentions: &[],
+    };
+    match banter_core::content::check(draft, 100) {
+        Ok(checked) => assert!(checked.metadata["name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())),
+        Err(e) => assert_eq!(e.status(), 400),
     }
     if let Ok(id) = parse_id(raw, "id") {
         assert_eq!(parse_id(&id.to_string(), "id").unwrap(), id);
