@@ -763,6 +763,19 @@ async fn message_delete_over_the_websocket_is_the_rest_route() {
     app.stop().await;
 }
 
+/// The messages pinned in `chat` as `user` sees them, most recently pinned first.
+async fn pinned_ids(app: &TestApp, chat: &str, user: &User) -> Vec<String> {
+    let (_, details) = app
+        .get(&format!("/api/chats/{chat}"), Some(&user.access))
+        .await;
+    details["data"]["pinnedMessages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["messageId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A fourth pin may replace the oldest (WhatsApp's "replace oldest pin?"): in one request, the
 /// members told of the unpin before the pin.
 #[tokio::test]
@@ -819,16 +832,10 @@ async fn a_fourth_pin_replaces_the_oldest_when_asked_to() {
         (&json!("message:pinned"), &json!(ids[3])),
         "{told}"
     );
-    let (_, details) = app
-        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
-        .await;
-    let pinned: Vec<&str> = details["data"]["pinnedMessages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["messageId"].as_str().unwrap())
-        .collect();
-    assert_eq!(pinned, [ids[3].as_str(), ids[0].as_str(), ids[2].as_str()]);
+    assert_eq!(
+        pinned_ids(&app, &chat, &alice).await,
+        [ids[3].as_str(), ids[0].as_str(), ids[2].as_str()]
+    );
     // With room left, nothing is replaced.
     let (status, _) = app.delete(&pin(&ids[2]), &alice.access, json!({})).await;
     assert_eq!(status, 200);
@@ -840,13 +847,7 @@ async fn a_fourth_pin_replaces_the_oldest_when_asked_to() {
         )
         .await;
     assert_eq!(status, 200);
-    let (_, details) = app
-        .get(&format!("/api/chats/{chat}"), Some(&alice.access))
-        .await;
-    assert_eq!(
-        details["data"]["pinnedMessages"].as_array().unwrap().len(),
-        3
-    );
+    assert_eq!(pinned_ids(&app, &chat, &alice).await.len(), 3);
     app.stop().await;
 }
 
@@ -890,16 +891,10 @@ async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_g
         )
         .await;
     assert_eq!(status, 400, "not one of the durations: {body}");
-    let (_, details) = app
-        .get(&format!("/api/chats/{group}"), Some(&bob.access))
-        .await;
-    let pinned: Vec<&str> = details["data"]["pinnedMessages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["messageId"].as_str().unwrap())
-        .collect();
-    assert_eq!(pinned, [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]);
+    assert_eq!(
+        pinned_ids(&app, &group, &bob).await,
+        [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]
+    );
     // An expired pin no longer counts (made to expire in the database).
     app.owner_db()
         .await
@@ -931,13 +926,7 @@ async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_g
         )
         .await;
     assert_eq!(status, 200);
-    let (_, details) = app
-        .get(&format!("/api/chats/{group}"), Some(&bob.access))
-        .await;
-    assert_eq!(
-        details["data"]["pinnedMessages"].as_array().unwrap().len(),
-        1
-    );
+    assert_eq!(pinned_ids(&app, &group, &bob).await.len(), 1);
     // A member who joins later, or deleted the pinned message for himself, is not shown a pin
     // of a message he does not see.
     let carol = app.register("carol").await;
@@ -949,14 +938,8 @@ async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_g
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let pins_of = |user: &User| {
-        let (app, group, token) = (&app, group.clone(), user.access.clone());
-        async move {
-            let (_, details) = app.get(&format!("/api/chats/{group}"), Some(&token)).await;
-            details["data"]["pinnedMessages"].as_array().unwrap().len()
-        }
-    };
-    assert_eq!(pins_of(&carol).await, 0, "pinned before she joined");
+    let pins_of = |user| pinned_ids(&app, &group, user);
+    assert!(pins_of(&carol).await.is_empty(), "pinned before she joined");
     let (status, _) = app
         .delete(
             &format!("/api/chats/{group}/messages/{}", ids[3]),
@@ -965,8 +948,8 @@ async fn a_chat_holds_three_pins_that_expire_and_only_permitted_members_pin_in_g
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(pins_of(&bob).await, 0, "deleted for himself");
-    assert_eq!(pins_of(&admin).await, 1);
+    assert!(pins_of(&bob).await.is_empty(), "deleted for himself");
+    assert_eq!(pins_of(&admin).await.len(), 1);
     app.stop().await;
 }
 
