@@ -557,7 +557,7 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_url_is_valid_from_its_periods_start_to_the_end_of_the_period_its_ttl_ends_in() {
+    fn a_shared_url_is_valid_from_its_periods_start_until_the_ttl_past_the_periods_end() {
         let at = |secs: i64| {
             UrlValidity::shared(
                 DateTime::from_timestamp(secs, 0).unwrap(),
