@@ -19,6 +19,8 @@ pub fn real_type(bytes: &[u8]) -> Option<&'static str> {
         F::Mpeg12AudioLayer3 => "audio/mpeg",
         F::WaveformAudio => "audio/wav",
         F::OggOpus | F::OggVorbis | F::OggFlac | F::OggSpeex => "audio/ogg",
+        F::Mpeg4Part14Audio | F::AppleItunesAudio => "audio/mp4",
+        F::AdvancedAudioCoding => "audio/aac",
         F::PortableDocumentFormat => "application/pdf",
         F::MicrosoftWordDocument => "application/msword",
         F::OfficeOpenXmlDocument => {
@@ -26,6 +28,13 @@ pub fn real_type(bytes: &[u8]) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// Whether bytes `detected` as a type are the type a file was `declared`: the same, or a WebM
+/// declared as sound (WebM's header does not say whether it holds pictures: processing a sound
+/// checks that it holds none).
+pub fn is_declared(declared: &str, detected: Option<&str>) -> bool {
+    detected == Some(declared) || (declared == "audio/webm" && detected == Some("video/webm"))
 }
 
 #[cfg(test)]

@@ -226,7 +226,7 @@ impl Job<'_> {
         }
 
         let detected = detect::real_type(&bytes);
-        if detected != Some(row.declared_mime.as_str()) {
+        if !detect::is_declared(&row.declared_mime, detected) {
             return Err(Failure::Fatal(
                 "INVALID_FILE_TYPE",
                 format!(
@@ -236,7 +236,7 @@ impl Job<'_> {
                 ),
             ));
         }
-        let mime = detected.unwrap_or_default();
+        let mime = row.declared_mime.as_str();
         self.step_detected(25, "checking", Some(mime)).await?;
 
         let work = tempfile::Builder::new()
@@ -314,6 +314,12 @@ impl Job<'_> {
                     return Err(Failure::Fatal(
                         "PROCESSING_FAILED",
                         "no audio stream".into(),
+                    ));
+                }
+                if mime == "audio/webm" && probe.has_video {
+                    return Err(Failure::Fatal(
+                        "INVALID_FILE_TYPE",
+                        "declared audio/webm, but the content is a video".into(),
                     ));
                 }
                 set_duration(&mut metadata, probe.duration_ms);

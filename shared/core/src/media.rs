@@ -14,6 +14,12 @@ const TYPES: &[(&str, &[&str])] = &[
     ("audio/mpeg", &["mp3", "mpga"]),
     ("audio/wav", &["wav"]),
     ("audio/ogg", &["ogg", "oga", "opus"]),
+    // Not accepted by default (the PRD's list), but what recorders write, for a deployment
+    // that allows them (`BANTER_UPLOAD_TYPES_AUDIO`): iOS and Safari (AAC in MP4), Chrome
+    // (Opus in WebM: its name says `.webm`, which is a video's unless declared) and ADTS AAC.
+    ("audio/mp4", &["m4a"]),
+    ("audio/webm", &["webm"]),
+    ("audio/aac", &["aac"]),
     ("application/pdf", &["pdf"]),
     ("application/msword", &["doc"]),
     (

@@ -1592,6 +1592,64 @@ async fn mp3_and_ogg_voice_notes_are_processed() {
     app.stop().await;
 }
 
+/// What phones and browsers record voice notes in (AAC in MP4 from iOS and Safari, Opus in
+/// WebM from Chrome, ADTS AAC), once a deployment allows them: each is told by its bytes and
+/// compressed to Opus; a WebM video declared as sound is refused.
+#[tokio::test]
+async fn recorders_formats_are_voice_notes_where_a_deployment_allows_them() {
+    let app = crate::support::spawn_app_with(|c| {
+        let allowed = ["audio/mp4", "audio/webm", "audio/aac"];
+        (c.settings.uploads.audio.types).extend(allowed.map(String::from));
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let tone = ["-f", "lavfi", "-i", "sine=frequency=300:duration=2"];
+    for (name, mime, codec) in [
+        ("note.m4a", "audio/mp4", "aac"),
+        ("note.webm", "audio/webm", "libopus"),
+        ("note.aac", "audio/aac", "aac"),
+    ] {
+        let bytes = ffmpeg(dir.path(), &[&tone[..], &["-c:a", codec]].concat(), name);
+        let request = json!({"fileType": "audio", "fileName": name, "mimeType": mime,
+                             "fileSize": bytes.len()});
+        let file = upload(&app, &alice, request, &bytes).await;
+        let media = processed(&app, &alice, &file).await;
+        assert_eq!(media["processingStatus"], "completed", "{name}: {media}");
+        assert!(media["urls"]["compressed"].is_string(), "{name}: {media}");
+        let duration = media["metadata"]["durationMs"].as_u64().unwrap();
+        assert!((1900..=2200).contains(&duration), "{name}: {duration}");
+    }
+    let clip = ffmpeg(
+        dir.path(),
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=1:size=64x64:rate=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:v",
+            "libvpx",
+            "-c:a",
+            "libopus",
+        ],
+        "clip.webm",
+    );
+    let request = json!({"fileType": "audio", "fileName": "clip.webm", "mimeType": "audio/webm",
+                         "fileSize": clip.len()});
+    let file = upload(&app, &alice, request, &clip).await;
+    let media = processed(&app, &alice, &file).await;
+    assert_eq!(
+        (&media["processingStatus"], &media["error"]),
+        (&json!("failed"), &json!("INVALID_FILE_TYPE")),
+        "{media}"
+    );
+    app.stop().await;
+}
+
 /// An upload's signed URL still writes its key until it expires, and a file is processed once:
 /// what is served as its original (and put in backups) is the bytes the scan saw, not whatever
 /// a second PUT left there.
