@@ -1,10 +1,10 @@
 //! What each message type carries (PRD 3.1), checked before a message is stored: text needs
 //! text; a picture, video, voice note, document or sticker names an uploaded file (`mediaId`);
 //! a location has coordinates (and, for a live location, how long it is shared); a contact is
-//! one vCard card, as phones share them (4.0, 3.0 or 2.1, read by `vcards`); a poll asks a question with 2
-//! to 12 answers; an encrypted message carries only ciphertexts, one per device
-//! (`metadata.envelopes`), which the server never reads. The details are stored normalized in the message's `metadata`, so every
-//! reader sees the same shape.
+//! one vCard card, as phones share them (4.0, 3.0 or 2.1, read by `vcards`); a poll asks a
+//! question with 2 to 12 answers; an encrypted message carries only ciphertexts, one per device
+//! (`metadata.envelopes`), which the server never reads. The details are stored normalized in
+//! the message's `metadata`, so every reader sees the same shape.
 
 use std::collections::BTreeSet;
 
