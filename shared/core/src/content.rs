@@ -15,9 +15,13 @@ use crate::api::limits::MAX_METADATA_BYTES;
 use crate::api::models::MessageMetadata;
 use crate::domain::trim_blank;
 use crate::error::ApiError;
+use crate::vcards;
 
-/// Longest vCard accepted in a contact message.
+/// Longest vCard a contact message stores, without its pictures and sounds
+/// ([`vcards::without_media`]).
 pub const MAX_VCARD_BYTES: usize = 3 * 1024;
+/// A contact message's `metadata` as sent: a phone's card, photo included.
+pub const MAX_CONTACT_METADATA_BYTES: usize = 96 * 1024;
 /// Most users one message may mention.
 pub const MAX_MENTIONS: usize = 50;
 /// How long a live location may be shared: 15 minutes, 1 hour, 8 hours (WhatsApp's choices).
@@ -58,10 +62,10 @@ pub fn check(draft: Draft<'_>, max_chars: usize) -> Result<Checked, ApiError> {
             return invalid(&format!("`content` is longer than {max_chars} characters"));
         }
     }
-    let max_metadata = if draft.kind == "encrypted" {
-        MAX_ENCRYPTED_METADATA_BYTES
-    } else {
-        MAX_METADATA_BYTES
+    let max_metadata = match draft.kind {
+        "encrypted" => MAX_ENCRYPTED_METADATA_BYTES,
+        "contact" => MAX_CONTACT_METADATA_BYTES,
+        _ => MAX_METADATA_BYTES,
     };
     if serde_json::to_string(&draft.metadata).map_or(0, |m| m.len()) > max_metadata {
         return invalid(&format!("`metadata` is larger than {max_metadata} bytes"));
@@ -345,20 +349,24 @@ fn location(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
 }
 
 /// `{vcard}`: exactly one card with a name, in the vCard version the sharing phone writes (4.0;
-/// 3.0 from iOS and macOS; 2.1 from Android), passed on as it is; stored with the name and
+/// 3.0 from iOS and macOS; 2.1 from Android), passed on as it is but for its pictures and sounds
+/// (a phone embeds the contact's photo: [`vcards::without_media`]); stored with the name and
 /// numbers read from it, so clients need not parse it to show the card (sent back, as a client
 /// may copy a stored card, those two are read from the card again).
 fn contact(m: &MessageMetadata) -> Result<MessageMetadata, ApiError> {
     only_fields(m, "contact", &["vcard", "name", "phones"])?;
     let bad = |why: &str| ApiError::Validation(format!("`metadata.vcard`: {why}"));
-    let text = m
+    let shared = m
         .get("vcard")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("a contact message carries one vCard card as text"))?;
+    let text = vcards::without_media(shared);
     if text.len() > MAX_VCARD_BYTES {
-        return Err(bad(&format!("at most {MAX_VCARD_BYTES} bytes")));
+        return Err(bad(&format!(
+            "at most {MAX_VCARD_BYTES} bytes without its pictures and sounds"
+        )));
     }
-    let cards = crate::vcards::parse(text).map_err(|e| bad(&e.to_string()))?;
+    let cards = vcards::parse(&text).map_err(|e| bad(&e.to_string()))?;
     let [card] = cards.as_slice() else {
         return Err(bad("exactly one card"));
     };
@@ -505,6 +513,30 @@ mod tests {
             (&shared["name"], &shared["phones"]),
             (&ok["name"], &ok["phones"])
         );
+        // As an iPhone shares a contact with a photo (tens of KB): stored without it.
+        let photo: String = (0..600)
+            .map(|_| {
+                " QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n"
+            })
+            .collect();
+        let with_photo = v3.replace(
+            "END:VCARD",
+            &format!("PHOTO;ENCODING=b;TYPE=JPEG:/9j/\r\n{photo}END:VCARD"),
+        );
+        assert!(with_photo.len() > 40_000);
+        let shared = check(draft("contact", json!({ "vcard": with_photo }), None), 100).unwrap();
+        assert_eq!(shared["vcard"], json!(v3));
+        assert_eq!(shared["phones"], ok["phones"]);
+        // What is left must still fit: 3 KB, and not a byte more.
+        let noted = |bytes: usize| {
+            let note = "x".repeat(bytes - v3.len() - "NOTE:\r\n".len());
+            let card = v3.replace("END:VCARD", &format!("NOTE:{note}\r\nEND:VCARD"));
+            assert_eq!(card.len(), bytes);
+            check(draft("contact", json!({ "vcard": card }), None), 100)
+        };
+        assert!(noted(MAX_VCARD_BYTES).is_ok());
+        let refused = noted(MAX_VCARD_BYTES + 1);
+        assert!(matches!(refused, Err(ApiError::Validation(m)) if m.contains("3072 bytes")));
         let unknown = card.replace("VERSION:4.0", "VERSION:9.9");
         let two = format!("{card}{card}");
         let nameless = "BEGIN:VCARD\r\nVERSION:4.0\r\nTEL:+1\r\nEND:VCARD\r\n";

@@ -329,6 +329,41 @@ pub fn parse(text: &str) -> Result<Vec<Card>, CardError> {
     Ok(cards)
 }
 
+/// Properties a shared card goes without: its pictures and sounds, which phones embed as
+/// base64 (an iPhone card with a photo runs to tens of KB) or link to (a URL every recipient's
+/// phone would fetch).
+const MEDIA_PROPERTIES: [&str; 3] = ["PHOTO", "LOGO", "SOUND"];
+
+/// `text` without the [`MEDIA_PROPERTIES`] of its cards, each with its continuation lines
+/// (folded, or in vCard 2.1 a base64 value's unindented lines and the blank line that ends it);
+/// every other line is kept as it was written.
+pub fn without_media(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut dropping = false;
+    // Whether the property being read is quoted-printable, and the line before ended in one of
+    // its soft line breaks (`=`), as `unfold` reads them.
+    let (mut quoted_printable, mut soft_break) = (false, false);
+    for raw in text.split_inclusive('\n') {
+        let line = raw.trim_end_matches(['\r', '\n']);
+        // (A base64 line has no colon; every property line has one.)
+        let continues =
+            soft_break || line.starts_with([' ', '\t']) || (dropping && !line.contains(':'));
+        if !continues {
+            let head = line.split([';', ':']).next().unwrap_or("");
+            let name = head.rsplit('.').next().unwrap_or("");
+            dropping = MEDIA_PROPERTIES
+                .iter()
+                .any(|p| name.eq_ignore_ascii_case(p));
+            quoted_printable = is_quoted_printable(line);
+        }
+        soft_break = quoted_printable && line.ends_with('=');
+        if !dropping {
+            kept.push_str(raw);
+        }
+    }
+    kept
+}
+
 /// One contact as export writes it.
 pub struct ExportedContact<'a> {
     pub user_id: Uuid,
@@ -436,6 +471,41 @@ mod tests {
             cards[0].banter_id,
             Some(Uuid::parse_str("6f1c4c5e-2b7a-4f37-9a3a-0c9e6d1f2a10").unwrap())
         );
+    }
+
+    #[test]
+    fn shared_cards_go_without_pictures_and_sounds() {
+        // iOS: a photo folded over lines starting with a space; every other line kept as it was.
+        let photo = "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEx8\r\n Q4NEBMRFRoZGBYWGBkaIiYfHRolGhQVIjQiJScoKisuLR8mNjk2MS0xKTY3OP/bAEMB\r\n";
+        assert!(IPHONE.contains(photo));
+        assert_eq!(without_media(IPHONE), IPHONE.replace(photo, ""));
+        assert_eq!(
+            parse(&without_media(IPHONE)).unwrap(),
+            parse(IPHONE).unwrap()
+        );
+        // vCard 2.1: a base64 value's lines indented or not, and the blank line that ends it.
+        for continued in ["  SkZJRgABAQ\n  AAAQAB==\n\n", "SkZJRgABAQ\nAAAQAB==\n\n"] {
+            let card = format!(
+                "BEGIN:VCARD\nVERSION:2.1\nFN:Ann\nPHOTO;ENCODING=BASE64;JPEG:/9j/4AAQ\n{continued}\
+                 TEL;CELL:+1 555 0100\nEND:VCARD\n"
+            );
+            assert_eq!(
+                without_media(&card),
+                "BEGIN:VCARD\nVERSION:2.1\nFN:Ann\nTEL;CELL:+1 555 0100\nEND:VCARD\n"
+            );
+        }
+        // vCard 4.0: linked or inline, any case, in a group; names that only start alike stay.
+        let card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Bo\r\nphoto:https://tracker.example/p.jpg\r\n\
+                    item3.LOGO;VALUE=uri:https://example.com/l.png\r\nSOUND:data:audio/ogg;base64,T2dn\r\n\
+                    X-PHOTO-ID:7\r\nNOTE:PHOTO: later\r\nEND:VCARD\r\n";
+        assert_eq!(
+            without_media(card),
+            "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Bo\r\nX-PHOTO-ID:7\r\nNOTE:PHOTO: later\r\nEND:VCARD\r\n"
+        );
+        // A quoted-printable value's soft line break continues it, whatever the next line says.
+        let note = "NOTE;ENCODING=QUOTED-PRINTABLE:call =\nPHOTO: not a photo=\n=20later\n";
+        let card = format!("BEGIN:VCARD\nVERSION:2.1\nFN:Cy\n{note}END:VCARD\n");
+        assert_eq!(without_media(&card), card);
     }
 
     #[test]

@@ -1718,6 +1718,24 @@ async fn each_message_type_carries_what_it_needs_validated() {
             "passed on as it was shared"
         );
     }
+    // An iPhone shares a contact with its photo: passed on without it.
+    let card =
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nTEL:+44 20 7946 0000\r\nEND:VCARD\r\n";
+    let photo =
+        " QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n".repeat(800);
+    let with_photo = card.replace(
+        "END:VCARD",
+        &format!("PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQ\r\n{photo}END:VCARD"),
+    );
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "c6", "type": "contact", "metadata": { "vcard": with_photo } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["metadata"]["vcard"], card);
     let two = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:B\r\nEND:VCARD\r\n";
     let (status, _) = send_body(
         &app,

@@ -1101,11 +1101,12 @@ pub struct OtherMessage {
     reply_to_id: Option<Uuid>,
     /// Details: for `location`, `{latitude, longitude, name?, address?, liveSeconds?}`
     /// (`liveSeconds` 900, 3600 or 28800 shares a live location); for `contact`, `{vcard}` (one
-    /// vCard card: 4.0, 3.0 or 2.1); for `poll`, `{options, multipleAnswers?}` (2 to 12
-    /// different answers of at most 100 characters; `content` is the question, at most 255); for `encrypted` (no
-    /// `content`), `{envelopes: [{deviceId, body, preKey?}]}` (one base64 ciphertext for each
-    /// device of the chat's members but the sending one, at most 256) or `{senderKey:
-    /// {distributionId, body}}`. A JSON object of at most 4 KB (96 KB for `encrypted`).
+    /// vCard card: 4.0, 3.0 or 2.1, stored without its `PHOTO`, `LOGO` and `SOUND`, in at most
+    /// 3 KB); for `poll`, `{options, multipleAnswers?}` (2 to 12 different answers of at most
+    /// 100 characters; `content` is the question, at most 255); for `encrypted` (no `content`),
+    /// `{envelopes: [{deviceId, body, preKey?}]}` (one base64 ciphertext for each device of the
+    /// chat's members but the sending one, at most 256) or `{senderKey: {distributionId,
+    /// body}}`. A JSON object of at most 4 KB (96 KB for `contact` and `encrypted`).
     #[schema(value_type = Option<Object>)]
     metadata: Option<MessageMetadata>,
     /// For `image`, `video`, `audio`, `document` and `sticker` (and only those): the uploaded
