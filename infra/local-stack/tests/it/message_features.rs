@@ -1018,8 +1018,9 @@ async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let carol = app.register("carol").await;
+    let erin = app.register("erin").await;
     set_privacy(&app, &carol, json!({ "lastSeen": "nobody" })).await;
-    let group = app.open_group(&alice, "info", &[&bob, &carol]).await;
+    let group = app.open_group(&alice, "info", &[&bob, &carol, &erin]).await;
     let id = app.sent(&alice, &group, "did you get it?").await;
     let info_path = format!("/api/chats/{group}/messages/{id}/info");
     let (status, info) = app.get(&info_path, Some(&alice.access)).await;
@@ -1073,6 +1074,31 @@ async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
         .unwrap();
     assert_eq!(carol_row["status"], "sent", "{carol_row}");
     assert!(carol_row["deliveredAt"].is_null());
+    assert_eq!(recipients.len(), 3, "erin's phone is off: {info}");
+    // Bob read it and then left, erin left before it reached her: bob is still listed as having
+    // read it, erin, who never will get it, is not.
+    for gone in [&bob, &erin] {
+        let (status, body) = app
+            .delete(
+                &format!("/api/chats/{group}/participants/{}", gone.id),
+                &alice.access,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, info) = app.get(&info_path, Some(&alice.access)).await;
+    let listed: Vec<(&str, &str)> = info["data"]["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["userId"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [(bob.id.as_str(), "read"), (carol.id.as_str(), "sent")],
+        "{info}"
+    );
     // Only the sender asks.
     let (status, _) = app.get(&info_path, Some(&bob.access)).await;
     assert_eq!(status, 403);

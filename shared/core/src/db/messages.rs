@@ -1162,8 +1162,10 @@ pub struct ReceiptRow {
     pub reads_visible: bool,
 }
 
-/// The receipts of message `seq` (sent at `sent_at` by `sender`) from each current member who
-/// was in the chat when it was sent (then, or in an earlier membership).
+/// The receipts of message `seq` (sent at `sent_at` by `sender`) from each member who was in
+/// the chat when it was sent (then, or in an earlier membership): the current ones, and those
+/// who have left since but got it first (who read it and left still read it; who left before
+/// it reached them never will, and is not listed).
 pub async fn receipts_of(
     client: &impl deadpool_postgres::GenericClient,
     chat_id: Uuid,
@@ -1179,7 +1181,8 @@ pub async fn receipts_of(
                     presence_visible(o.user_id, $2) AS presence_visible,
                     read_receipts_shared($1, o.user_id, $2) AS reads_visible
              FROM chat_participants o JOIN users u ON u.id = o.user_id
-             WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL AND {}
+             WHERE o.chat_id = $1 AND o.user_id <> $2
+               AND (o.left_at IS NULL OR (o.left_at >= $4 AND o.delivered_seq >= $3)) AND {}
              ORDER BY u.username",
             super::came_while_member("o.chat_id", "o.user_id", "o.joined_at", "$4::timestamptz"),
         ))
