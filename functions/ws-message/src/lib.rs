@@ -170,17 +170,22 @@ async fn run_action(
                 .await
                 .map(ActionResult::MessageRemoved)
         }
-        ClientAction::Typing(chat) => typing::relay(app, caller, chat.chat_id, true)
-            .await
-            .map(ActionResult::Typing),
-        ClientAction::StopTyping(chat) => typing::relay(app, caller, chat.chat_id, false)
-            .await
-            .map(ActionResult::Typing),
+        ClientAction::Typing(typing) => {
+            typing::relay(app, caller, typing.chat_id, true, typing.activity)
+                .await
+                .map(ActionResult::Typing)
+        }
+        ClientAction::StopTyping(typing) => {
+            typing::relay(app, caller, typing.chat_id, false, typing.activity)
+                .await
+                .map(ActionResult::Typing)
+        }
         ClientAction::UserTyping(typing) => typing::relay(
             app,
             caller,
             typing.chat_id,
             typing.is_typing.unwrap_or(true),
+            typing.activity,
         )
         .await
         .map(ActionResult::Typing),

@@ -689,6 +689,7 @@ async fn typing_reaches_connected_members_only_briefly_and_never_across_a_block(
     let typing = bob_ws.next_event("message:typing").await;
     assert_eq!(typing["data"]["userId"], alice.id.as_str());
     assert_eq!(typing["data"]["isTyping"], true);
+    assert_eq!(typing["data"]["activity"], "typing");
     assert!(typing["data"]["expiresInSeconds"].as_u64().unwrap() > 0);
     assert!(typing.get("cursor").is_none(), "ephemeral: {typing}");
     // Repeated at once: acknowledged, not relayed again (throttled).
@@ -699,6 +700,23 @@ async fn typing_reaches_connected_members_only_briefly_and_never_across_a_block(
         .await;
     assert_eq!(alice_ws.answer_to("t2").await["event"], "ack");
     bob_ws.expect_silence(Duration::from_millis(300)).await;
+    // Recording a voice note is told apart, and the typing just before does not hold it back.
+    let answer = alice_ws
+        .act(
+            "message:typing",
+            json!({ "chatId": group, "activity": "recording" }),
+        )
+        .await;
+    assert_eq!(answer["data"]["activity"], "recording", "{answer}");
+    let recording = bob_ws.next_event("message:typing").await;
+    assert_eq!(recording["data"]["activity"], "recording", "{recording}");
+    let answer = alice_ws
+        .act(
+            "message:typing",
+            json!({ "chatId": group, "activity": "singing" }),
+        )
+        .await;
+    assert_eq!(answer["data"]["code"], "VALIDATION_ERROR", "{answer}");
     alice_ws
         .send_json(json!({ "action": "message:stop_typing", "requestId": "t3", "data": { "chatId": group } }))
         .await;

@@ -1676,6 +1676,7 @@ pub struct ReadUpTo {
 pub struct TypingSent {
     pub chat_id: Uuid,
     pub is_typing: bool,
+    pub activity: crate::api::ws::TypingActivity,
 }
 
 /// A message pinned in a chat, until `expiresAt`.

@@ -148,14 +148,15 @@ pub enum ClientAction {
     /// Delete a message for yourself or for everyone (as `DELETE .../messages/{messageId}`).
     #[serde(rename = "message:delete")]
     MessageDelete(MessageDeletePayload),
-    /// You are typing in a chat: its other connected members are told (never stored). Send it
-    /// again every few seconds while typing; it expires by itself. Refused (`PERMISSION_DENIED`)
-    /// where you may not send: a group where only admins send.
+    /// You are typing in a chat (or, with `activity: "recording"`, recording a voice note): its
+    /// other connected members are told (never stored). Send it again every few seconds while
+    /// you are; it expires by itself. Refused (`PERMISSION_DENIED`) where you may not send: a
+    /// group where only admins send.
     #[serde(rename = "message:typing")]
-    Typing(ChatRefPayload),
-    /// You stopped typing.
+    Typing(TypingPayload),
+    /// You stopped typing (or recording).
     #[serde(rename = "message:stop_typing")]
-    StopTyping(ChatRefPayload),
+    StopTyping(TypingPayload),
     /// The PRD's other name for typing: `message:typing`, or with `isTyping: false`
     /// `message:stop_typing` (the others are told by those events).
     #[serde(rename = "user:typing")]
@@ -477,21 +478,44 @@ pub struct MessageDeletePayload {
     pub for_everyone: bool,
 }
 
-/// `message:typing` and `message:stop_typing`: a chat.
+/// `message:typing` and `message:stop_typing`: a chat, and what you are doing there.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChatRefPayload {
+pub struct TypingPayload {
     pub chat_id: Uuid,
+    #[serde(default)]
+    pub activity: TypingActivity,
 }
 
-/// `user:typing` (the PRD's `TypingPayload`, less what the server adds): a chat, and whether
-/// you are typing (absent: you are).
+/// `user:typing` (the PRD's `TypingPayload`, less what the server adds): a chat, whether you
+/// are typing (absent: you are), and what you are doing.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserTypingPayload {
     pub chat_id: Uuid,
     #[serde(default)]
     pub is_typing: Option<bool>,
+    #[serde(default)]
+    pub activity: TypingActivity,
+}
+
+/// What a member who is "typing" is doing: writing (the default), or recording a voice note
+/// (WhatsApp's "recording audio...").
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TypingActivity {
+    #[default]
+    Typing,
+    Recording,
+}
+
+impl TypingActivity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Typing => "typing",
+            Self::Recording => "recording",
+        }
+    }
 }
 
 /// An action without a payload: `data` is `{}` (or absent).
@@ -1111,6 +1135,8 @@ pub struct TypingNotice {
     pub user_id: Uuid,
     pub username: String,
     pub is_typing: bool,
+    /// What they are doing (a stop ends whichever shows).
+    pub activity: TypingActivity,
     /// Stop showing it after this long unless it comes again.
     pub expires_in_seconds: u32,
 }

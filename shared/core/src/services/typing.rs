@@ -1,4 +1,5 @@
-//! Typing indicators (`message:typing` / `message:stop_typing`): relayed at once to the chat's
+//! Typing indicators (`message:typing` / `message:stop_typing`, typing or recording a voice
+//! note): relayed at once to the chat's
 //! other members who are connected, never stored, never in `/api/sync` (the one kind of event
 //! outside the publish path, because it is worthless a few seconds later). Throttled per user
 //! and chat; never to or from someone blocked either way, and never from a member who may not
@@ -10,7 +11,7 @@ use futures_util::future::join_all;
 use uuid::Uuid;
 
 use crate::api::models::TypingSent;
-use crate::api::ws::{ServerEvent, TypingNotice};
+use crate::api::ws::{ServerEvent, TypingActivity, TypingNotice};
 use crate::auth::tokens::Caller;
 use crate::db::chats;
 use crate::error::ApiError;
@@ -24,14 +25,20 @@ pub const SHOWN_FOR: Duration = Duration::from_secs(6);
 /// dropped (the indicator already shows).
 const THROTTLE: Duration = Duration::from_secs(2);
 
-/// Tell the chat's other connected members that the caller is typing (or stopped).
+/// Tell the chat's other connected members that the caller is typing or recording (or
+/// stopped).
 pub async fn relay(
     app: &App,
     caller: Caller,
     chat_id: Uuid,
     is_typing: bool,
+    activity: TypingActivity,
 ) -> Result<TypingSent, ApiError> {
-    let sent = TypingSent { chat_id, is_typing };
+    let sent = TypingSent {
+        chat_id,
+        is_typing,
+        activity,
+    };
     let client = app.db.get().await?;
     let Some(audience) = chats::activity_audience(&client, chat_id, caller.user_id).await? else {
         return Err(super::participants::not_a_member(app, chat_id, caller.user_id).await);
@@ -41,7 +48,7 @@ pub async fn relay(
     if !audience.may_send {
         return Err(super::messaging::admins_only());
     }
-    let kind = if is_typing { "typing" } else { "stop" };
+    let kind = if is_typing { activity.as_str() } else { "stop" };
     let bucket = format!("typing:{}:{chat_id}:{kind}", caller.user_id);
     if !super::rate_limit::throttle(&app.db, &bucket, THROTTLE).await? {
         return Ok(sent);
@@ -51,6 +58,7 @@ pub async fn relay(
         user_id: caller.user_id,
         username: audience.username,
         is_typing,
+        activity,
         expires_in_seconds: SHOWN_FOR.as_secs() as u32,
     };
     let event = if is_typing {
