@@ -56,16 +56,19 @@ struct Logical {
 
 /// Physical lines joined back into content lines: a line starting with a space or tab
 /// continues the one before (RFC 6350 3.2); a quoted-printable value ending in `=` continues
-/// on the next line (vCard 2.1).
+/// on the next line, and so does a base64 value on lines of its own (vCard 2.1, where a blank
+/// line ends it; a base64 line has no colon, a property line always has one).
 fn unfold(text: &str) -> Vec<Logical> {
     let mut out: Vec<Logical> = Vec::new();
     let mut soft_break = false;
     for (i, raw) in text.split('\n').enumerate() {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let continues_fold = raw.starts_with(' ') || raw.starts_with('\t');
+        let continues_base64 = !raw.trim().is_empty() && !raw.contains(':');
         match out.last_mut() {
             Some(last) if soft_break => last.text.push_str(raw),
             Some(last) if continues_fold => last.text.push_str(&raw[1..]),
+            Some(last) if continues_base64 && is_base64(&last.text) => last.text.push_str(raw),
             _ => out.push(Logical {
                 line: i + 1,
                 text: raw.to_owned(),
@@ -80,10 +83,19 @@ fn unfold(text: &str) -> Vec<Logical> {
     out
 }
 
-fn is_quoted_printable(line: &str) -> bool {
+/// Whether a content line's parameters say `encoding`, as `ENCODING=...` or bare (2.1).
+fn is_encoded(line: &str, encoding: &str) -> bool {
     let head = line.split(':').next().unwrap_or("").to_ascii_uppercase();
     head.split(';')
-        .any(|p| p == "QUOTED-PRINTABLE" || p == "ENCODING=QUOTED-PRINTABLE")
+        .any(|p| p == encoding || p.strip_prefix("ENCODING=") == Some(encoding))
+}
+
+fn is_quoted_printable(line: &str) -> bool {
+    is_encoded(line, "QUOTED-PRINTABLE")
+}
+
+fn is_base64(line: &str) -> bool {
+    is_encoded(line, "BASE64")
 }
 
 /// A content line split up: the property name (without its group, upper-cased), its
@@ -334,34 +346,30 @@ pub fn parse(text: &str) -> Result<Vec<Card>, CardError> {
 /// phone would fetch).
 const MEDIA_PROPERTIES: [&str; 3] = ["PHOTO", "LOGO", "SOUND"];
 
-/// `text` without the [`MEDIA_PROPERTIES`] of its cards, each with its continuation lines
-/// (folded, or in vCard 2.1 a base64 value's unindented lines and the blank line that ends it);
-/// every other line is kept as it was written.
+/// `text` without the [`MEDIA_PROPERTIES`] of its cards: each such content line goes with all
+/// its physical lines (as [`unfold`] reads them) and the blank lines after it (vCard 2.1 ends a
+/// base64 value with one); every other line is kept as it was written.
 pub fn without_media(text: &str) -> String {
-    let mut kept = String::with_capacity(text.len());
-    let mut dropping = false;
-    // Whether the property being read is quoted-printable, and the line before ended in one of
-    // its soft line breaks (`=`), as `unfold` reads them.
-    let (mut quoted_printable, mut soft_break) = (false, false);
-    for raw in text.split_inclusive('\n') {
-        let line = raw.trim_end_matches(['\r', '\n']);
-        // (A base64 line has no colon; every property line has one.)
-        let continues =
-            soft_break || line.starts_with([' ', '\t']) || (dropping && !line.contains(':'));
-        if !continues {
-            let head = line.split([';', ':']).next().unwrap_or("");
-            let name = head.rsplit('.').next().unwrap_or("");
-            dropping = MEDIA_PROPERTIES
-                .iter()
-                .any(|p| name.eq_ignore_ascii_case(p));
-            quoted_printable = is_quoted_printable(line);
+    let physical: Vec<&str> = text.split_inclusive('\n').collect();
+    let logical = unfold(text);
+    let mut dropped = vec![false; physical.len()];
+    for (i, content) in logical.iter().enumerate() {
+        let is_media =
+            split_property(content).is_ok_and(|p| MEDIA_PROPERTIES.contains(&p.name.as_str()));
+        if !is_media {
+            continue;
         }
-        soft_break = quoted_printable && line.ends_with('=');
-        if !dropping {
-            kept.push_str(raw);
-        }
+        let next = logical[i + 1..]
+            .iter()
+            .find(|l| !l.text.trim().is_empty())
+            .map_or(physical.len(), |l| l.line - 1);
+        dropped[content.line - 1..next.min(physical.len())].fill(true);
     }
-    kept
+    physical
+        .into_iter()
+        .zip(dropped)
+        .filter_map(|(line, dropped)| (!dropped).then_some(line))
+        .collect()
 }
 
 /// One contact as export writes it.
@@ -493,6 +501,8 @@ mod tests {
                 without_media(&card),
                 "BEGIN:VCARD\nVERSION:2.1\nFN:Ann\nTEL;CELL:+1 555 0100\nEND:VCARD\n"
             );
+            // Import reads such a card too (the photo skipped).
+            assert_eq!(parse(&card).unwrap()[0].phones, ["+1 555 0100"], "{card}");
         }
         // vCard 4.0: linked or inline, any case, in a group; names that only start alike stay.
         let card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Bo\r\nphoto:https://tracker.example/p.jpg\r\n\
