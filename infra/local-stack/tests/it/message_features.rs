@@ -1006,6 +1006,48 @@ async fn stars_are_personal_listed_newest_first_and_follow_what_the_user_can_see
         .collect();
     assert_eq!(ids, [second.as_str(), first.as_str()], "newest star first");
     assert_eq!(list["meta"]["pagination"]["total"], 2);
+    // One chat's starred messages: a star elsewhere is not among them.
+    let carol = app.register("carol").await;
+    let other = app.open_chat(&alice, &carol).await;
+    let elsewhere = app.sent(&carol, &other, "and elsewhere").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{other}/messages/{elsewhere}/star"),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let starred_in = |query: String| {
+        let app = &app;
+        let access = alice.access.clone();
+        async move {
+            let (status, list) = app
+                .get(&format!("/api/messages/starred{query}"), Some(&access))
+                .await;
+            assert_eq!(status, 200, "{list}");
+            let ids: Vec<String> = list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids, list["meta"]["pagination"]["total"].as_i64().unwrap())
+        }
+    };
+    assert_eq!(
+        starred_in(format!("?chatId={chat}")).await,
+        (vec![second.clone(), first.clone()], 2)
+    );
+    assert_eq!(
+        starred_in(format!("?chatId={other}")).await,
+        (vec![elsewhere.clone()], 1)
+    );
+    assert_eq!(starred_in(String::new()).await.1, 3);
+    let (status, _) = app
+        .get("/api/messages/starred?chatId=mine", Some(&alice.access))
+        .await;
+    assert_eq!(status, 400);
     let (_, bobs) = app.get("/api/messages/starred", Some(&bob.access)).await;
     assert_eq!(bobs["data"], json!([]), "stars are alice's own");
     // Unstarred, and a message she hid, leave the list.
@@ -1025,8 +1067,7 @@ async fn stars_are_personal_listed_newest_first_and_follow_what_the_user_can_see
         )
         .await;
     assert_eq!(status, 200);
-    let (_, list) = app.get("/api/messages/starred", Some(&alice.access)).await;
-    assert_eq!(list["data"], json!([]));
+    assert_eq!(starred_in(format!("?chatId={chat}")).await, (vec![], 0));
     app.stop().await;
 }
 

@@ -1286,7 +1286,23 @@ impl utoipa::PartialSchema for PinDuration {
 
 impl ToSchema for PinDuration {}
 
-/// A page of a list by offset: `GET /api/messages/starred`, `GET /api/calls`.
+/// `GET /api/messages/starred`: a page of the caller's starred messages, in one chat or all.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct StarredQuery {
+    /// Only those of this chat (a chat's "starred messages").
+    #[serde(default = "default_none")]
+    pub chat_id: Option<Uuid>,
+    #[serde(default = "default_limit")]
+    #[param(value_type = i64, minimum = 1, maximum = 100, default = 50)]
+    pub limit: PageLimit,
+    #[serde(default)]
+    #[param(value_type = i64, minimum = 0, maximum = 1000000, default = 0)]
+    pub offset: ListOffset,
+}
+
+/// A page of a list by offset: `GET /api/calls`, `GET /api/auth/activity`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OffsetPageQuery {

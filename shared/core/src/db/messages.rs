@@ -1110,10 +1110,11 @@ pub async fn mark_delivered_many(
 }
 
 /// `user`'s starred messages that they can still see (a member of their chat, not hidden or
-/// cleared by them), most recently starred first, and how many there are.
+/// cleared by them), of `chat` or all, most recently starred first, and how many there are.
 pub async fn starred(
     db: &Db,
     user: Uuid,
+    chat: Option<Uuid>,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Message>, i64), ApiError> {
@@ -1122,14 +1123,14 @@ pub async fn starred(
         "FROM message_stars s
          JOIN messages v ON v.id = s.message_id
          JOIN chat_participants p ON p.chat_id = v.chat_id AND p.user_id = s.user_id
-         WHERE s.user_id = $1 AND {} AND {}",
+         WHERE s.user_id = $1 AND ($2::uuid IS NULL OR v.chat_id = $2) AND {} AND {}",
         super::sees_message("p", "$1", "v"),
         super::not_expired("v"),
     );
     let page = client
         .prepare_cached(&format!(
             "WITH page AS (SELECT v.id, s.starred_at {visible}
-                           ORDER BY s.starred_at DESC, v.id LIMIT $2 OFFSET $3)
+                           ORDER BY s.starred_at DESC, v.id LIMIT $3 OFFSET $4)
              {select} JOIN page ON page.id = m.id ORDER BY page.starred_at DESC, m.id",
             select = message_select(Some("$1"))
         ))
@@ -1137,8 +1138,13 @@ pub async fn starred(
     let count = client
         .prepare_cached(&format!("SELECT count(*) AS total {visible}"))
         .await?;
-    let rows = client.query(&page, &[&user, &limit, &offset]).await?;
-    let total: i64 = client.query_one(&count, &[&user]).await?.get("total");
+    let rows = client
+        .query(&page, &[&user, &chat, &limit, &offset])
+        .await?;
+    let total: i64 = client
+        .query_one(&count, &[&user, &chat])
+        .await?
+        .get("total");
     let mut page: Vec<Message> = rows
         .iter()
         .map(|r| message_row(r, MessageStatus::Sent))

@@ -11,7 +11,7 @@ use crate::api::models::{
     ChatType, Envelope, KeptState, Message, OffsetPagination, Page, PageEnvelope, ParticipantRole,
     PinState, StarState, Timestamp,
 };
-use crate::api::requests::{OffsetPageQuery, PinMessageRequest};
+use crate::api::requests::{PinMessageRequest, StarredQuery};
 use crate::api::ws::{MessagePinned, MessageUnpinned, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::message_marks::{self, Pinned, MAX_PINS};
@@ -307,18 +307,19 @@ pub async fn unstar(
     star(app, caller, chat_id, message_id, false).await
 }
 
-/// `GET /api/messages/starred?limit&offset`: the caller's starred messages they can still see,
-/// most recently starred first.
+/// `GET /api/messages/starred?chatId&limit&offset`: the caller's starred messages they can still
+/// see, in one chat or all, most recently starred first.
 #[utoipa::path(get, path = "/api/messages/starred", tag = "messages", security(("bearer" = [])),
-    params(OffsetPageQuery),
+    params(StarredQuery),
     responses((status = 200, description = "Starred messages", body = PageEnvelope<Vec<Message>, OffsetPagination>)))]
 pub async fn starred(
     app: &App,
     caller: Caller,
-    q: OffsetPageQuery,
+    q: StarredQuery,
 ) -> Result<Page<Vec<Message>, OffsetPagination>, ApiError> {
     let (limit, offset) = (q.limit.0, q.offset.0);
-    let (items, total) = messages::starred(&app.db, caller.user_id, limit, offset).await?;
+    let (items, total) =
+        messages::starred(&app.db, caller.user_id, q.chat_id, limit, offset).await?;
     let pagination = OffsetPagination::new(limit, offset, items.len(), total);
     Ok(Page {
         items: super::messaging::answered(app, items, caller).await?,
