@@ -1016,6 +1016,87 @@ async fn the_chat_list_searches_names_and_members_literally() {
     app.stop().await;
 }
 
+/// The list's filters (WhatsApp's chips): unread, favorites, groups; newest first within each.
+#[tokio::test]
+async fn the_chat_list_filters_unread_favorites_and_groups() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let group = app.open_group(&alice, "team", &[&bob, &carol]).await;
+    let with_bob = app.open_chat(&alice, &bob).await;
+    let with_carol = app.open_chat(&alice, &carol).await;
+    let with_dave = app.open_chat(&alice, &dave).await;
+    // Unread: bob wrote to her, carol wrote in the group; she wrote to dave herself, and read
+    // what carol sent her, then marked carol's chat unread again.
+    app.sent(&alice, &with_dave, "hi dave").await;
+    let read = app.sent(&carol, &with_carol, "read me").await;
+    let (status, _) = app
+        .post(
+            &format!("/api/chats/{with_carol}/messages/{read}/read"),
+            Some(&alice.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(!list(&app, &alice, "?filter=unread")
+        .await
+        .contains(&with_carol));
+    let (status, _) = update(
+        &app,
+        &alice,
+        &with_carol,
+        json!({ "settings": { "markedUnread": true } }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    app.sent(&carol, &group, "in the group").await;
+    app.sent(&bob, &with_bob, "for alice").await;
+    assert_eq!(
+        list(&app, &alice, "?filter=unread").await,
+        [with_bob.as_str(), group.as_str(), with_carol.as_str()]
+    );
+    assert_eq!(list(&app, &alice, "?filter=groups").await, [group.as_str()]);
+    // Favorites: her 1:1 chats with contacts she marked so (a contact alone is not one).
+    for (user, favorite) in [(&dave, true), (&bob, false)] {
+        let (status, body) = app
+            .post(
+                "/api/contacts",
+                Some(&alice.access),
+                json!({ "userId": user.id, "favorite": favorite }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        list(&app, &alice, "?filter=favorites").await,
+        [with_dave.as_str()]
+    );
+    // Archived chats stay in the archive, the filter within it.
+    let (status, _) = update(
+        &app,
+        &alice,
+        &with_bob,
+        json!({ "settings": { "archived": true } }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list(&app, &alice, "?filter=unread").await,
+        [group.as_str(), with_carol.as_str()]
+    );
+    assert_eq!(
+        list(&app, &alice, "?filter=unread&archived=true").await,
+        [with_bob.as_str()]
+    );
+    let (status, body) = app
+        .get("/api/chats?filter=muted", Some(&alice.access))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_new_message_moves_its_chat_to_the_top_of_the_list_with_its_time() {
     let app = spawn_app().await;

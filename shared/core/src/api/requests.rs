@@ -868,6 +868,33 @@ pub struct ChatListQuery {
     #[serde(default)]
     #[param(value_type = Option<String>, min_length = 1, max_length = 50, pattern = r"\S")]
     pub search: Option<SearchText>,
+    /// Only the chats of one of the list's filters (WhatsApp's chips above it).
+    #[serde(default)]
+    #[param(value_type = Option<ChatListFilter>, inline)]
+    pub filter: Option<ChatListFilter>,
+}
+
+/// A chat list's filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatListFilter {
+    /// Chats with a message the caller has not read (as `unreadCount` counts them), or that
+    /// they marked unread.
+    Unread,
+    /// 1:1 chats with a contact the caller marked favorite.
+    Favorites,
+    /// Groups.
+    Groups,
+}
+
+impl ChatListFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unread => "unread",
+            Self::Favorites => "favorites",
+            Self::Groups => "groups",
+        }
+    }
 }
 
 /// The kinds of file a chat's media gallery lists.

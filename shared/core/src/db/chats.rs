@@ -9,7 +9,7 @@ use crate::api::models::{
     Allowed, CallEndReason, CallKind, ChatDetails, ChatSettings, ChatSummary, ChatType,
     GroupPermissions, InvitationListed, LastMessage, Participant, ParticipantRole, Timestamp,
 };
-use crate::api::requests::{Patch, UpdateChatRequest};
+use crate::api::requests::{ChatListFilter, Patch, UpdateChatRequest};
 use crate::api::ws::{
     ChatCleared, ChatDeleted, ChatInvitation, ChatUpdated, JoinRequestOutcome, JoinedParticipant,
     ParticipantJoined, ParticipantLeft, ParticipantRoleChanged, ServerEvent,
@@ -657,24 +657,49 @@ pub(crate) fn settings_row(r: &tokio_postgres::Row) -> ChatSettings {
 /// messages per chat, through the `(chat_id, seq)` index from the reader's `read_seq` on.
 pub const UNREAD_COUNT_CAP: i64 = 1000;
 
+/// Which of the viewer's chats a list shows.
+pub struct Listing<'a> {
+    /// The archived ones (and only those), or the others.
+    pub archived: bool,
+    /// Those whose name or other members match it (their username, display name, or the
+    /// viewer's nickname for them), archived or not.
+    pub search: Option<&'a str>,
+    /// Those of one of the list's filters.
+    pub filter: Option<ChatListFilter>,
+}
+
 /// The viewer's chats, pinned ones first (most recently pinned first), then most recently
-/// active first (`ChatSummary`, PRD 1.4); archived ones only when `archived` asks for them
-/// (and then only those); with `search`, those whose name or other members match it (their
-/// username, display name, or the viewer's nickname for them), archived or not; and how many
-/// there are in all.
+/// active first (`ChatSummary`, PRD 1.4), as `listing` picks them; and how many there are in
+/// all.
 pub async fn list(
     db: &Db,
     viewer: Uuid,
     limit: i64,
     offset: i64,
-    archived: bool,
-    search: Option<&str>,
+    listing: Listing<'_>,
 ) -> Result<(Vec<ChatSummary>, i64), ApiError> {
-    let pattern = search.map(|q| super::like_pattern(q, false));
+    let pattern = listing.search.map(|q| super::like_pattern(q, false));
+    let filter = listing.filter.map(ChatListFilter::as_str);
     // The unread counts and the last message leave out what the caller never got, and what
     // they deleted for themselves.
     let not_blocked = super::not_sent_while_blocked("$1", "m.sender_id", "m.created_at");
     let not_hidden = super::not_hidden_for("$1", "m");
+    // A message `m` of chat `c` unread by `me` (the caller), as the unread count counts them.
+    let unread = format!(
+        "m.chat_id = c.id
+         AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
+         AND m.created_at >= me.joined_at
+         AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone
+         AND {not_expired}
+         -- Nor the timeline's record of what the caller did themselves, nor a
+         -- call's line unless it was missed.
+         AND NOT (m.type = 'system' AND (m.metadata ->> 'actorId' = $1::text
+                  OR m.metadata ->> 'endReason' IS DISTINCT FROM 'missed'
+                     AND m.metadata ->> 'action' = 'call'))
+         AND {not_blocked} AND {not_hidden}",
+        last_read = super::last_seq_read("me"),
+        not_expired = super::not_expired("m"),
+    );
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
@@ -691,6 +716,14 @@ pub async fn list(
                  WHERE me.user_id = $1 AND {reads}
                    AND (me.archived = $5 OR $6::text IS NOT NULL)
                    AND {shows}
+                   AND ($7::text IS NULL
+                        OR $7 = 'unread' AND (me.marked_unread
+                                              OR EXISTS (SELECT 1 FROM messages m WHERE {unread}))
+                        OR $7 = 'groups' AND c.type = 'group'
+                        OR $7 = 'favorites' AND EXISTS (
+                            SELECT 1 FROM user_relationships f
+                            WHERE f.user_id = $1 AND f.related_user_id = ({other_id})
+                              AND f.relationship_type = 'contact' AND f.favorite))
                    AND ($6::text IS NULL
                         OR lower({name}) LIKE $6
                         OR EXISTS (
@@ -708,18 +741,8 @@ pub async fn list(
                     (SELECT count(*) FROM chat_participants p
                       WHERE p.chat_id = c.id AND {member_then}) AS participant_count,
                     ({other_name}) AS other_name, ({other_id}) AS other_user_id,
-                    (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.chat_id = c.id
-                      AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
-                      AND m.created_at >= me.joined_at
-                      AND m.sender_id IS DISTINCT FROM $1 AND NOT m.deleted_for_everyone
-                      AND {not_expired}
-                      -- Nor the timeline's record of what the caller did themselves, nor a
-                      -- call's line unless it was missed.
-                      AND NOT (m.type = 'system' AND (m.metadata ->> 'actorId' = $1::text
-                               OR m.metadata ->> 'endReason' IS DISTINCT FROM 'missed'
-                                  AND m.metadata ->> 'action' = 'call'))
-                      AND {not_blocked} AND {not_hidden} LIMIT $4) AS unread)
-                        AS unread_count,
+                    (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {unread} LIMIT $4)
+                      AS unread) AS unread_count,
                     EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id
                       AND m.seq > greatest(me.read_seq, me.cleared_seq) AND m.seq <= {last_read}
                       AND m.created_at >= me.joined_at AND m.mentions @> ARRAY[$1::uuid]
@@ -764,8 +787,9 @@ pub async fn list(
                 &limit,
                 &offset,
                 &UNREAD_COUNT_CAP,
-                &archived,
+                &listing.archived,
                 &pattern,
+                &filter,
             ],
         )
         .await?;

@@ -290,7 +290,7 @@ async fn with_participant_views(
     Ok(chat)
 }
 
-/// `GET /api/chats?limit&offset&archived`.
+/// `GET /api/chats?limit&offset&archived&search&filter`.
 #[utoipa::path(get, path = "/api/chats", tag = "chats", security(("bearer" = [])),
     params(ChatListQuery),
     responses((status = 200, description = "The caller's chats: pinned first, then most recently active first; archived ones only with `archived=true`", body = PageEnvelope<Vec<ChatSummary>, OffsetPagination>)))]
@@ -301,8 +301,12 @@ pub async fn list(
 ) -> Result<Page<Vec<ChatSummary>, OffsetPagination>, ApiError> {
     let (limit, offset) = (q.limit.0, q.offset.0);
     let search = q.search.as_ref().map(|s| s.0.as_str());
-    let (mut page, total) =
-        chats::list(&app.db, caller.user_id, limit, offset, q.archived, search).await?;
+    let listing = chats::Listing {
+        archived: q.archived,
+        search,
+        filter: q.filter,
+    };
+    let (mut page, total) = chats::list(&app.db, caller.user_id, limit, offset, listing).await?;
     let pictures = page
         .iter_mut()
         .map(|c| (c.avatar_media_id, &mut c.avatar_url));
