@@ -202,6 +202,15 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
         )
         .await
         .map(Reply::ok),
+        "POST /api/chats/{chatId}/messages/{messageId}/played" => receipts::played(
+            app,
+            caller,
+            req.path_id("chatId")?,
+            req.path_id("messageId")?,
+            None,
+        )
+        .await
+        .map(Reply::ok),
         "GET /api/chats/{chatId}/messages/{messageId}/info" => receipts::info(
             app,
             caller,

@@ -130,6 +130,12 @@ async fn run_action(
                 .await
                 .map(ActionResult::Read)
         }
+        ClientAction::MessagePlayed(played) => {
+            let origin = Some(connection_id(event)?);
+            receipts::played(app, caller, played.chat_id, played.message_id, origin)
+                .await
+                .map(ActionResult::Played)
+        }
         ClientAction::MessageReaction(reaction) => {
             let origin = Some(connection_id(event)?);
             let (chat, message) = (reaction.chat_id, reaction.message_id);

@@ -144,8 +144,9 @@ fn route_scope(route: &str) -> Option<Scope> {
                 (Member, 404),
             ])
         }
-        // The admin's message is no view-once message: 404 for members too.
+        // The admin's message is no view-once message, nor a voice note: 404 for members too.
         "POST /api/chats/{chatId}/messages/{messageId}/open"
+        | "POST /api/chats/{chatId}/messages/{messageId}/played"
         // Nor a live location.
         | "PUT /api/chats/{chatId}/messages/{messageId}/location"
         | "DELETE /api/chats/{chatId}/messages/{messageId}/location" => {
@@ -209,6 +210,8 @@ fn action_scope(action: &str) -> Option<Scope> {
         | "media:upload:complete" => {
             Scope::NoChat("the caller's own uploads, or files they see (media::)")
         }
+        // The admin's message is no voice note: 404 for everyone (as the REST route).
+        "message:played" => Scope::Chat(NOTHING_TO_ANSWER),
         // The admin's message is no poll: 404 for members too (as the REST route).
         "message:poll:vote" => Scope::Chat(&[
             (Outsider, 404),
@@ -274,7 +277,7 @@ fn rest_request(
 
 fn action_data(action: &str, chat: &str, message: &str, target: &User) -> Value {
     match action {
-        "message:read" => json!({ "chatId": chat, "messageId": message }),
+        "message:read" | "message:played" => json!({ "chatId": chat, "messageId": message }),
         "message:reaction" => json!({ "chatId": chat, "messageId": message, "emoji": "👍" }),
         "message:poll:vote" => json!({ "chatId": chat, "messageId": message, "options": [0] }),
         "message:delete" => json!({ "chatId": chat, "messageId": message, "forEveryone": true }),

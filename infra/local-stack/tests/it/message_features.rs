@@ -1164,6 +1164,122 @@ async fn message_info_says_who_got_and_read_it_when_as_their_privacy_allows() {
     app.stop().await;
 }
 
+/// WhatsApp's blue microphone and "Opened": a voice note played, and a view-once opened, are told
+/// to the sender once (played whatever read receipts say; opened as they allow), to the
+/// recipient's other devices, and shown in the message's info.
+#[tokio::test]
+async fn voice_notes_played_and_view_once_opened_are_told_to_their_sender() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let bob_phone = app.login(&bob).await;
+    let chat = app.open_chat(&alice, &bob).await;
+    let file = uploaded(&app, &alice, &chat, "audio").await;
+    let (status, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "v1", "type": "audio", "mediaId": file }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let note = body["data"]["id"].as_str().unwrap().to_owned();
+    let text = app.sent(&alice, &chat, "not a voice note").await;
+    // Bob keeps read receipts off: a play is told anyway.
+    set_privacy(&app, &bob, json!({ "readReceipts": false })).await;
+    let alice_since = present(&app, &alice).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let mut bob_phone_ws = app.ws(&bob_phone.access).await;
+    let played = bob_ws
+        .act(
+            "message:played",
+            json!({ "chatId": chat, "messageId": note }),
+        )
+        .await;
+    assert_eq!(played["event"], "ack", "{played}");
+    let played_at = played["data"]["playedAt"].as_str().unwrap().to_owned();
+    let told = alice_ws.next_event("message:played").await;
+    assert_eq!(
+        (&told["data"]["messageId"], &told["data"]["playedBy"]),
+        (&json!(note), &json!(bob.id)),
+        "{told}"
+    );
+    assert_eq!(told["data"]["playedAt"], played_at.as_str());
+    let echoed = bob_phone_ws.next_event("message:played").await;
+    assert_eq!(echoed["data"]["messageId"], note.as_str());
+    bob_ws
+        .expect_no_event("message:played", Duration::from_millis(300))
+        .await;
+    // Played again (over REST): the first time, and nobody told twice.
+    let path = |id: &str, what: &str| format!("/api/chats/{chat}/messages/{id}/{what}");
+    let (status, again) = app
+        .post(&path(&note, "played"), Some(&bob.access), json!({}))
+        .await;
+    assert_eq!(
+        (status, &again["data"]["playedAt"]),
+        (200, &json!(played_at))
+    );
+    alice_ws.expect_silence(Duration::from_millis(300)).await;
+    let (_, info) = app.get(&path(&note, "info"), Some(&alice.access)).await;
+    let receipt = &info["data"]["recipients"][0];
+    assert_eq!(receipt["playedAt"], played_at.as_str(), "{info}");
+    assert!(receipt["openedAt"].is_null());
+    // Only someone else's voice note.
+    let (status, _) = app
+        .post(&path(&text, "played"), Some(&bob.access), json!({}))
+        .await;
+    assert_eq!(status, 404, "not a voice note");
+    let (status, _) = app
+        .post(&path(&note, "played"), Some(&alice.access), json!({}))
+        .await;
+    assert_eq!(status, 403, "her own");
+
+    // A view-once picture: opened is told as read receipts allow, so not while bob keeps
+    // them off; his phone, which can no longer open it, is told.
+    let picture = uploaded(&app, &alice, &chat, "image").await;
+    let once = |id: &'static str| json!({ "clientMessageId": id, "type": "image", "mediaId": picture, "viewOnce": true });
+    let (_, body) = send_body(&app, &alice, &chat, once("o1")).await;
+    let hidden = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(&path(&hidden, "open"), Some(&bob.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let echoed = bob_phone_ws.next_event("message:opened").await;
+    assert_eq!(echoed["data"]["messageId"], hidden.as_str());
+    alice_ws
+        .expect_no_event("message:opened", Duration::from_millis(300))
+        .await;
+    let (_, info) = app.get(&path(&hidden, "info"), Some(&alice.access)).await;
+    assert!(
+        info["data"]["recipients"][0]["openedAt"].is_null(),
+        "{info}"
+    );
+    set_privacy(&app, &bob, json!({ "readReceipts": true })).await;
+    let (_, body) = send_body(&app, &alice, &chat, once("o2")).await;
+    let shown = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post(&path(&shown, "open"), Some(&bob.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let opened = alice_ws.next_event("message:opened").await;
+    assert_eq!(
+        (&opened["data"]["messageId"], &opened["data"]["openedBy"]),
+        (&json!(shown), &json!(bob.id)),
+        "{opened}"
+    );
+    let (_, info) = app.get(&path(&shown, "info"), Some(&alice.access)).await;
+    assert_eq!(
+        info["data"]["recipients"][0]["openedAt"],
+        opened["data"]["openedAt"]
+    );
+    // Sync has what the WebSocket pushed.
+    let (events, _) = sync_all(&app, &alice, &alice_since).await;
+    assert_eq!(named(&events, "message:played").len(), 1);
+    assert_eq!(named(&events, "message:opened").len(), 1);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn history_pages_around_a_message_and_filters_by_type() {
     let app = spawn_app().await;

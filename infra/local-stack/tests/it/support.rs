@@ -703,6 +703,18 @@ impl WsClient {
         }
     }
 
+    /// No `name` event for `wait`; other frames (a receipt arriving meanwhile) are skipped.
+    pub async fn expect_no_event(&mut self, name: &str, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        while let Some(Message::Text(t)) = self
+            .next_message(until.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
+            let frame: Value = serde_json::from_str(t.as_str()).expect("frames are JSON");
+            assert_ne!(frame["event"], name, "expected no {name}, got {frame}");
+        }
+    }
+
     /// No frame that names `id` (a chat, a message) for `wait`; frames about anything else (a
     /// receipt of something earlier, arriving late) are skipped.
     pub async fn expect_nothing_about(&mut self, id: &str, wait: Duration) {

@@ -112,6 +112,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         message_changes::unreact,
         receipts::read,
         receipts::info,
+        receipts::played,
         message_marks::pin,
         message_marks::unpin,
         message_marks::star,

@@ -1732,6 +1732,12 @@ pub struct RecipientReceipt {
     pub delivered_at: Option<Timestamp>,
     #[schema(required = true)]
     pub read_at: Option<Timestamp>,
+    /// Of a voice note: when they first played it.
+    #[schema(required = true)]
+    pub played_at: Option<Timestamp>,
+    /// Of a view-once picture or video: when they opened it (as read receipts show).
+    #[schema(required = true)]
+    pub opened_at: Option<Timestamp>,
 }
 
 /// Online or offline (PRD `UserStatusPayload.status`).
@@ -1767,6 +1773,16 @@ pub struct ViewOnceOpened {
     pub message_id: Uuid,
     pub media_id: Uuid,
     pub media: MediaFile,
+}
+
+/// `POST .../messages/{messageId}/played`: a voice note the caller played, and when they first
+/// did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceNotePlayed {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub played_at: Timestamp,
 }
 
 /// A live location as it is now (`message:location:updated`, and the answer to moving or

@@ -138,6 +138,9 @@ pub enum ClientAction {
     /// `POST /api/chats/{chatId}/messages/{messageId}/read`).
     #[serde(rename = "message:read")]
     MessageRead(MessageRefPayload),
+    /// You played a voice note (as `POST /api/chats/{chatId}/messages/{messageId}/played`).
+    #[serde(rename = "message:played")]
+    MessagePlayed(MessageRefPayload),
     /// React to a message, or take the reaction back (as `POST`/`DELETE .../reactions`).
     #[serde(rename = "message:reaction")]
     MessageReaction(MessageReactionPayload),
@@ -280,9 +283,10 @@ pub struct UploadProgressPayload {
 }
 
 /// The actions a client may send.
-pub const ACTIONS: [&str; 26] = [
+pub const ACTIONS: [&str; 27] = [
     "message:send",
     "message:read",
+    "message:played",
     "message:reaction",
     "message:poll:vote",
     "message:delete",
@@ -436,7 +440,7 @@ pub struct ChatJoinPayload {
     pub invite_code: String,
 }
 
-/// `message:read`: a message of a chat.
+/// `message:read` and `message:played`: a message of a chat.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageRefPayload {
@@ -575,6 +579,8 @@ pub enum ActionResult {
     Poll(Box<crate::api::models::PollResults>),
     /// `message:read`: read up to where.
     Read(ReadUpTo),
+    /// `message:played`: when the voice note was first played.
+    Played(crate::api::models::VoiceNotePlayed),
     /// `message:typing` and `message:stop_typing`.
     Typing(TypingSent),
     /// `user:online` and `user:offline`: this device's state.
@@ -731,6 +737,14 @@ pub enum ServerEvent {
     /// privacy allows, and to the reader's other devices).
     #[serde(rename = "message:read")]
     MessageRead(MessageRead),
+    /// A recipient opened a view-once picture or video (to its sender, as read-receipt privacy
+    /// allows, and to the recipient's other devices, where it can no longer be opened).
+    #[serde(rename = "message:opened")]
+    MessageOpened(MessageOpened),
+    /// A recipient played a voice note (to its sender, whatever read-receipt privacy says, as
+    /// WhatsApp's blue microphone; and to the recipient's other devices).
+    #[serde(rename = "message:played")]
+    MessagePlayed(MessagePlayed),
     /// A member voted in a poll, changed their vote or took it back (`options` empty): their
     /// answers now, and the poll's counts after it (`GET .../messages/{messageId}/poll` has
     /// who chose what).
@@ -886,6 +900,8 @@ impl ServerEvent {
             Self::ReactionAdded(_) => "message:reaction:added",
             Self::ReactionRemoved(_) => "message:reaction:removed",
             Self::MessageRead(_) => "message:read",
+            Self::MessageOpened(_) => "message:opened",
+            Self::MessagePlayed(_) => "message:played",
             Self::PollVoted(_) => "message:poll:voted",
             Self::MessageKept(_) => "message:kept",
             Self::MessagePinned(_) => "message:pinned",
@@ -1042,6 +1058,26 @@ pub struct MessageRead {
     pub seq: i64,
     pub read_by: Uuid,
     pub timestamp: Timestamp,
+}
+
+/// `message:opened`: `openedBy` opened the view-once message `messageId`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOpened {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub opened_by: Uuid,
+    pub opened_at: Timestamp,
+}
+
+/// `message:played`: `playedBy` played the voice note `messageId`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePlayed {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+    pub played_by: Uuid,
+    pub played_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

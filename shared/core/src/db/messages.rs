@@ -1166,6 +1166,8 @@ pub struct ReceiptRow {
     pub presence_visible: bool,
     /// Read receipts are shared between them in this chat (`read_receipts_shared`, V18).
     pub reads_visible: bool,
+    /// When they opened it (a view-once) or played it (a voice note).
+    pub viewed_at: Option<DateTime<Utc>>,
 }
 
 /// The receipts of message `seq` (sent at `sent_at` by `sender`) from each member who was in
@@ -1175,6 +1177,7 @@ pub struct ReceiptRow {
 pub async fn receipts_of(
     client: &impl deadpool_postgres::GenericClient,
     chat_id: Uuid,
+    message_id: Uuid,
     sender: Uuid,
     seq: i64,
     sent_at: DateTime<Utc>,
@@ -1185,7 +1188,9 @@ pub async fn receipts_of(
                     receipt_marks_time(o.delivered_marks, $3) AS delivered_at,
                     receipt_marks_time(o.read_marks, $3) AS read_at,
                     presence_visible(o.user_id, $2) AS presence_visible,
-                    read_receipts_shared($1, o.user_id, $2) AS reads_visible
+                    read_receipts_shared($1, o.user_id, $2) AS reads_visible,
+                    (SELECT v.opened_at FROM message_views v
+                     WHERE v.message_id = $5 AND v.user_id = o.user_id) AS viewed_at
              FROM chat_participants o JOIN users u ON u.id = o.user_id
              WHERE o.chat_id = $1 AND o.user_id <> $2
                AND (o.left_at IS NULL OR (o.left_at >= $4 AND o.delivered_seq >= $3)) AND {}
@@ -1194,7 +1199,7 @@ pub async fn receipts_of(
         ))
         .await?;
     Ok(client
-        .query(&stmt, &[&chat_id, &sender, &seq, &sent_at])
+        .query(&stmt, &[&chat_id, &sender, &seq, &sent_at, &message_id])
         .await?
         .iter()
         .map(|r| ReceiptRow {
@@ -1206,6 +1211,7 @@ pub async fn receipts_of(
             read_at: r.get("read_at"),
             presence_visible: r.get("presence_visible"),
             reads_visible: r.get("reads_visible"),
+            viewed_at: r.get("viewed_at"),
         })
         .collect())
 }
@@ -1247,18 +1253,43 @@ pub async fn erase_expired(
     Ok(n as u64)
 }
 
-/// Record that `user` opened a view-once message. Whether this was the first time.
-pub async fn open_once(
+/// Record that `user` opened a view-once message or played a voice note (V22's
+/// `message_views`). When they first did, and whether that is now.
+pub async fn mark_viewed(
     client: &impl deadpool_postgres::GenericClient,
     message_id: Uuid,
     user: Uuid,
-) -> Result<bool, ApiError> {
+) -> Result<(DateTime<Utc>, bool), ApiError> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO message_views (message_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "WITH new AS (
+                 INSERT INTO message_views (message_id, user_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING RETURNING opened_at
+             )
+             SELECT opened_at, true AS first FROM new
+             UNION ALL
+             SELECT opened_at, false FROM message_views
+             WHERE message_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT 1 FROM new)",
         )
         .await?;
-    Ok(client.execute(&stmt, &[&message_id, &user]).await? == 1)
+    let row = client.query_one(&stmt, &[&message_id, &user]).await?;
+    Ok((row.get("opened_at"), row.get("first")))
+}
+
+/// Whether `reader` and `sender` share read receipts in `chat` (`read_receipts_shared`, V18).
+pub async fn read_receipts_shared(
+    client: &impl deadpool_postgres::GenericClient,
+    chat: Uuid,
+    reader: Uuid,
+    sender: Uuid,
+) -> Result<bool, ApiError> {
+    let stmt = client
+        .prepare_cached("SELECT read_receipts_shared($1, $2, $3) AS shared")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&chat, &reader, &sender])
+        .await?
+        .get("shared"))
 }
 
 /// Set a live location's position (`metadata.latitude` / `longitude`), or end it

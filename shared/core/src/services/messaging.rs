@@ -11,7 +11,7 @@ use crate::api::requests::{
     ForwardMessageRequest, GalleryKind, GalleryQuery, HistoryQuery, LiveLocationUpdate,
     SendMessageRequest,
 };
-use crate::api::ws::ServerEvent;
+use crate::api::ws::{MessageOpened, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::content;
 use crate::db::messages::{self, Cursor, NewMessage, Only, RateLimitHit, Stored};
@@ -338,6 +338,8 @@ pub async fn history(
 /// `POST /api/chats/{chatId}/messages/{messageId}/open`: open a view-once picture or video.
 /// Each recipient gets its file once, with signed URLs to it (the message never names it, and
 /// `GET /api/media/{fileId}` refuses it once opened); a second time, or its sender, is refused.
+/// Its sender is told (`message:opened`) as read receipts allow, and the recipient's other
+/// devices are told.
 #[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/open", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     responses((status = 200, description = "The file, this once", body = Envelope<ViewOnceOpened>)))]
@@ -367,7 +369,8 @@ pub async fn open_view_once(
     // ends that), signed once the view commits. One still being processed has nothing to show
     // yet: the view is not spent on it.
     let file = crate::db::media::visible(&tx, media_id, caller.user_id).await?;
-    if !messages::open_once(&tx, message_id, caller.user_id).await? {
+    let (opened_at, first) = messages::mark_viewed(&tx, message_id, caller.user_id).await?;
+    if !first {
         return Err(ApiError::PermissionDenied("already opened".into()));
     }
     let file = file.ok_or(ApiError::NotFound("file"))?;
@@ -380,7 +383,22 @@ pub async fn open_view_once(
             ))
         }
     }
+    // Its sender learns it was opened as read receipts let them (not from a former member).
+    let sender = match target.sender_id.filter(|_| target.member) {
+        Some(sender) => messages::read_receipts_shared(&tx, chat_id, caller.user_id, sender)
+            .await?
+            .then_some(sender),
+        None => None,
+    };
+    let event = ServerEvent::MessageOpened(MessageOpened {
+        chat_id,
+        message_id,
+        opened_by: caller.user_id,
+        opened_at: Timestamp(opened_at),
+    });
+    super::receipts::tell_viewed(&tx, caller.user_id, sender, None, &event).await?;
     tx.commit().await?;
+    super::relay::wake(app, "message:opened").await;
     Ok(ViewOnceOpened {
         message_id,
         media_id,

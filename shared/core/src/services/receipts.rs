@@ -3,15 +3,18 @@
 //! batch, recorded as watermarks in one statement, and each sender is told once per batch and
 //! chat with one `message:delivered` event in their stream (through the event log, like every
 //! event), naming only the recipients whose presence the sender may know. A read moves the
-//! reader's watermark and tells each sender once per read, never once per message.
+//! reader's watermark and tells each sender once per read, never once per message. A view-once
+//! opened and a voice note played are told to their sender once, when it first happens.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::api::models::{MessageInfo, MessageStatus, ReadUpTo, RecipientReceipt, Timestamp};
-use crate::api::ws::{MessageDelivered, MessageRead, ServerEvent};
+use crate::api::models::{
+    MessageInfo, MessageStatus, ReadUpTo, RecipientReceipt, Timestamp, VoiceNotePlayed,
+};
+use crate::api::ws::{MessageDelivered, MessagePlayed, MessageRead, ServerEvent};
 use crate::auth::tokens::Caller;
 use crate::db::message_changes::{self, ReadTold};
 use crate::db::messages::{self, DeliveredUpTo};
@@ -262,6 +265,7 @@ pub async fn info(
     let rows = messages::receipts_of(
         &client,
         chat_id,
+        message_id,
         caller.user_id,
         target.seq,
         target.created_at,
@@ -292,12 +296,15 @@ pub async fn info(
                 (false, true) if read => r.read_at,
                 _ => None,
             };
+            let viewed_at = r.viewed_at.filter(|_| !never_delivered).map(Timestamp);
             RecipientReceipt {
                 user_id: r.user_id,
                 username: r.username,
                 status,
                 delivered_at: delivered_at.map(Timestamp),
                 read_at: r.read_at.filter(|_| read).map(Timestamp),
+                played_at: viewed_at.filter(|_| target.kind == "audio"),
+                opened_at: viewed_at.filter(|_| target.view_once && r.reads_visible),
             }
         })
         .collect();
@@ -306,4 +313,72 @@ pub async fn info(
         chat_id,
         recipients,
     })
+}
+
+/// `POST /api/chats/{chatId}/messages/{messageId}/played` (and `message:played`): the caller
+/// played someone else's voice note. Its sender is told (`message:played`) whatever
+/// read-receipt privacy says, as WhatsApp's blue microphone (not of a former member, who listens
+/// for themselves, as they read), and so are the caller's other devices (not `origin`, which has
+/// its answer). Played again, it answers when it was first played and tells no one.
+#[utoipa::path(post, path = "/api/chats/{chatId}/messages/{messageId}/played", tag = "messages", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
+    responses((status = 200, description = "When the caller first played it", body = crate::api::models::Envelope<VoiceNotePlayed>)))]
+pub async fn played(
+    app: &crate::App,
+    caller: Caller,
+    chat_id: Uuid,
+    message_id: Uuid,
+    origin: Option<&str>,
+) -> Result<VoiceNotePlayed, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let target = message_changes::find_visible(&tx, chat_id, message_id, caller.user_id)
+        .await?
+        .filter(|t| !t.expired)
+        .ok_or(ApiError::NotFound("message"))?;
+    if target.kind != "audio" || target.deleted {
+        return Err(ApiError::NotFound("voice note"));
+    }
+    if target.sender_id == Some(caller.user_id) {
+        return Err(ApiError::PermissionDenied(
+            "a voice note is played by its recipients".into(),
+        ));
+    }
+    let (at, first) = messages::mark_viewed(&tx, message_id, caller.user_id).await?;
+    if first {
+        let event = ServerEvent::MessagePlayed(MessagePlayed {
+            chat_id,
+            message_id,
+            played_by: caller.user_id,
+            played_at: Timestamp(at),
+        });
+        let sender = target.sender_id.filter(|_| target.member);
+        tell_viewed(&tx, caller.user_id, sender, origin, &event).await?;
+    }
+    tx.commit().await?;
+    if first {
+        super::relay::wake(app, "message:played").await;
+    }
+    Ok(VoiceNotePlayed {
+        chat_id,
+        message_id,
+        played_at: Timestamp(at),
+    })
+}
+
+/// Tell of `viewer` opening a view-once or playing a voice note (`event`, in the caller's
+/// transaction): its `sender`, if they are to know, and `viewer`'s other devices (not `origin`),
+/// where it shows as opened or played.
+pub(super) async fn tell_viewed(
+    tx: &impl GenericClient,
+    viewer: Uuid,
+    sender: Option<Uuid>,
+    origin: Option<&str>,
+    event: &ServerEvent,
+) -> Result<(), ApiError> {
+    if let Some(sender) = sender {
+        events::append_user_events(tx, &[sender], Some(viewer), event.name(), &event.data())
+            .await?;
+    }
+    events::append_own_event_from(tx, viewer, origin, event).await
 }
