@@ -1260,20 +1260,24 @@ pub async fn mark_viewed(
     message_id: Uuid,
     user: Uuid,
 ) -> Result<(DateTime<Utc>, bool), ApiError> {
-    let stmt = client
+    let insert = client
         .prepare_cached(
-            "WITH new AS (
-                 INSERT INTO message_views (message_id, user_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING RETURNING opened_at
-             )
-             SELECT opened_at, true AS first FROM new
-             UNION ALL
-             SELECT opened_at, false FROM message_views
-             WHERE message_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT 1 FROM new)",
+            "INSERT INTO message_views (message_id, user_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING RETURNING opened_at",
         )
         .await?;
-    let row = client.query_one(&stmt, &[&message_id, &user]).await?;
-    Ok((row.get("opened_at"), row.get("first")))
+    if let Some(row) = client.query_opt(&insert, &[&message_id, &user]).await? {
+        return Ok((row.get("opened_at"), true));
+    }
+    // Marked before, or by a concurrent request whose row this statement's snapshot, taken
+    // before that one committed, would not see: a statement of its own reads it.
+    let earlier = client
+        .prepare_cached(
+            "SELECT opened_at FROM message_views WHERE message_id = $1 AND user_id = $2",
+        )
+        .await?;
+    let row = client.query_one(&earlier, &[&message_id, &user]).await?;
+    Ok((row.get("opened_at"), false))
 }
 
 /// Whether `reader` and `sender` share read receipts in `chat` (`read_receipts_shared`, V18).
