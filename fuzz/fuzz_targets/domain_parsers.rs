@@ -1,7 +1,7 @@
 //! The domain parsers: each refuses with a 400 or accepts, and what one accepts it accepts again
 //! in its normalised form, unchanged (parsing is idempotent); an encrypted message's metadata is
 //! sealed one way or refused with a 400; any text as a shared contact's vCard is read, with a
-//! name, or refused with a 400.
+//! name, or refused with a 400, and goes without its pictures and sounds in one pass.
 #![no_main]
 
 use banter_core::domain::*;
@@ -62,11 +62,20 @@ fuzz_target!(|raw: &str| {
         mentions: &[],
     };
     match banter_core::content::check(draft, 100) {
-        Ok(checked) => assert!(checked.metadata["name"]
-            .as_str()
-            .is_some_and(|n| !n.is_empty())),
+        Ok(checked) => {
+            assert!(checked.metadata["name"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty()));
+            // The card stored is stored again as it is: nothing left to drop.
+            let stored = checked.metadata["vcard"].as_str().unwrap();
+            assert_eq!(banter_core::vcards::without_media(stored), stored);
+        }
         Err(e) => assert_eq!(e.status(), 400),
     }
+    // Dropping pictures and sounds only drops lines, and leaves none to drop.
+    let kept = banter_core::vcards::without_media(raw);
+    assert!(kept.len() <= raw.len());
+    assert_eq!(banter_core::vcards::without_media(&kept), kept);
     if let Ok(id) = parse_id(raw, "id") {
         assert_eq!(parse_id(&id.to_string(), "id").unwrap(), id);
     }
