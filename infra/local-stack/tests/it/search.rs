@@ -209,6 +209,77 @@ async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     app.stop().await;
 }
 
+/// Chinese, Japanese and Korean run on without spaces: any part of a run is found, its
+/// characters in order (V73), and highlighted as one range; the in-chat search reads the same.
+#[tokio::test]
+async fn search_finds_any_part_of_chinese_japanese_and_korean_text() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let pair = app.open_chat(&alice, &bob).await;
+    for text in [
+        "昨日東京タワーに行きました",
+        "我们明天在北京见面吧",
+        "서울에서 만나요",
+        "京東の駅",
+        "Tokyo タワー and 東京tower",
+    ] {
+        app.sent(&alice, &pair, text).await;
+    }
+    for (q, expected) in [
+        (
+            "タワー",
+            vec!["Tokyo タワー and 東京tower", "昨日東京タワーに行きました"],
+        ),
+        ("行きました", vec!["昨日東京タワーに行きました"]),
+        ("北京", vec!["我们明天在北京见面吧"]),
+        ("见面", vec!["我们明天在北京见面吧"]),
+        ("서울", vec!["서울에서 만나요"]),
+        ("東京tower", vec!["Tokyo タワー and 東京tower"]),
+        // In order: 京東 is not 東京.
+        ("東京 行き", vec!["昨日東京タワーに行きました"]),
+        ("京東", vec!["京東の駅"]),
+        ("北见", vec![]),
+    ] {
+        let mut texts = found(&app, &bob, &[("q", q)]).await;
+        texts.sort();
+        let mut expected = expected.clone();
+        expected.sort();
+        assert_eq!(texts, expected, "{q}");
+    }
+    let (_, body) = search(&app, &bob, &[("q", "タワー")]).await;
+    let hit = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["message"]["content"] == "昨日東京タワーに行きました")
+        .unwrap();
+    assert_eq!(hit["snippet"], "昨日東京タワーに行きました", "{hit}");
+    assert_eq!(
+        hit["highlights"],
+        json!([{ "start": 4, "end": 7 }]),
+        "{hit}"
+    );
+    let (status, history) = get_query(
+        &app,
+        &bob,
+        &format!("/api/chats/{pair}/messages"),
+        &[("search", "見面"), ("limit", "10")],
+    )
+    .await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(history["data"], json!([]), "見 is not 见");
+    let (_, history) = get_query(
+        &app,
+        &bob,
+        &format!("/api/chats/{pair}/messages"),
+        &[("search", "见面")],
+    )
+    .await;
+    assert_eq!(history["data"][0]["content"], "我们明天在北京见面吧");
+    app.stop().await;
+}
+
 /// Whether the search statement reads the caller's chats for `word` (V35), for a caller
 /// whose chats hold 10 messages.
 async fn reads_chats_for(app: &TestApp, word: &str) -> bool {

@@ -695,7 +695,7 @@ async fn as_they_left_found(
 }
 
 /// Of these messages' texts (ids and texts in step), those holding `words`, read as the
-/// `search` column reads a message (V24) and matched as the message search matches it: for the
+/// `search` column reads a message (V24, V73) and matched as the message search matches it: for the
 /// older text a former member saw.
 async fn holding_words(
     client: &impl deadpool_postgres::GenericClient,
@@ -706,7 +706,7 @@ async fn holding_words(
     let stmt = client
         .prepare_cached(
             "SELECT x.id FROM unnest($1::uuid[], $2::text[]) AS x(id, text)
-             WHERE to_tsvector('banter_search'::regconfig, x.text) @@ search_query($3)",
+             WHERE to_tsvector('banter_search'::regconfig, search_text(x.text)) @@ search_query($3)",
         )
         .await?;
     Ok(client
@@ -1440,9 +1440,12 @@ pub fn search_sql() -> String {
                  ORDER BY rank DESC, v.created_at DESC, v.id
                  LIMIT $8 OFFSET $9)
              SELECT hits.total, hits.rank,
-                    ts_headline('banter_search'::regconfig, translate(x.content, E'\\u0002\\u0003', ''),
-                                (SELECT query FROM q),
-                                'StartSel=\u{2}, StopSel=\u{3}, MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1')
+                    -- Read as the index reads it (`search_text`, V73), its U+0001 dropped again.
+                    translate(ts_headline('banter_search'::regconfig,
+                                          search_text(translate(x.content, E'\\u0001\\u0002\\u0003', '')),
+                                          (SELECT query FROM q),
+                                          'StartSel=\u{2}, StopSel=\u{3}, MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1'),
+                              E'\\u0001', '')
                         AS snippet,
                     x.*
              FROM hits CROSS JOIN LATERAL ({select} WHERE m.id = hits.id) x

@@ -1,7 +1,9 @@
 //! Message search (`GET /api/messages/search`, PRD 3.3): full-text search over the messages
 //! the caller may see, in every chat they are in. Words are matched as written, without case
 //! or accents and in any language (`banter_search`, V24: no stemming); the last word may be
-//! half typed. What the user types never reaches tsquery syntax (`search_query`, V24).
+//! half typed; Chinese, Japanese and Korean, written without spaces, are matched character by
+//! character, in order, so any part of a run is found (V73). What the user types never reaches
+//! tsquery syntax (`search_query`, V24, V73).
 //! Results come best ranked first with a snippet and where the words found are in it.
 
 use crate::api::models::{MessageSearchHit, OffsetPagination, Page, PageEnvelope, TextRange};
@@ -54,19 +56,20 @@ pub async fn messages(
 }
 
 /// A snippet with `\u{2}` ... `\u{3}` around each word found, as the text without the marks
-/// and the marked ranges in UTF-16 code units.
+/// and the marked ranges in UTF-16 code units. Marks that touch make one range: a phrase of
+/// Chinese, Japanese or Korean characters comes marked character by character (V73).
 fn highlighted(marked: &str) -> (String, Vec<TextRange>) {
     let mut text = String::with_capacity(marked.len());
-    let mut ranges = Vec::new();
+    let mut ranges: Vec<TextRange> = Vec::new();
     let (mut at, mut start) = (0usize, None);
     for c in marked.chars() {
         match c {
             '\u{2}' => start = Some(at),
-            '\u{3}' => {
-                if let Some(start) = start.take() {
-                    ranges.push(TextRange { start, end: at });
-                }
-            }
+            '\u{3}' => match (start.take(), ranges.last_mut()) {
+                (Some(start), Some(last)) if last.end == start => last.end = at,
+                (Some(start), _) => ranges.push(TextRange { start, end: at }),
+                (None, _) => {}
+            },
             c => {
                 text.push(c);
                 at += c.len_utf16();
@@ -95,5 +98,17 @@ mod tests {
         let utf16: Vec<u16> = text.encode_utf16().collect();
         assert_eq!(String::from_utf16(&utf16[3..7]).unwrap(), "café");
         assert_eq!(String::from_utf16(&utf16[12..17]).unwrap(), "crème");
+        // Characters marked one by one, touching: one range; apart: two.
+        let (text, ranges) =
+            highlighted("東京\u{2}タ\u{3}\u{2}ワ\u{3}\u{2}ー\u{3}に \u{2}a\u{3} \u{2}b\u{3}");
+        assert_eq!(text, "東京タワーに a b");
+        assert_eq!(
+            ranges,
+            [
+                TextRange { start: 2, end: 5 },
+                TextRange { start: 7, end: 8 },
+                TextRange { start: 9, end: 10 }
+            ]
+        );
     }
 }
