@@ -1225,6 +1225,27 @@ async fn voice_notes_played_and_view_once_opened_are_told_to_their_sender() {
     let receipt = &info["data"]["recipients"][0];
     assert_eq!(receipt["playedAt"], played_at.as_str(), "{info}");
     assert!(receipt["openedAt"].is_null());
+    // Histories show it played: on each of bob's devices, and to alice, its sender.
+    let shown_in = |user: &User, id: &str, field: &'static str| {
+        let (app, user, id) = (&app, user.access.clone(), id.to_owned());
+        let chat = chat.clone();
+        async move {
+            let (_, page) = app
+                .get(&format!("/api/chats/{chat}/messages"), Some(&user))
+                .await;
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == id.as_str())
+                .unwrap()[field]
+                .clone()
+        }
+    };
+    for user in [&bob_phone, &alice] {
+        assert_eq!(shown_in(user, &note, "playedAt").await, played_at.as_str());
+        assert!(shown_in(user, &note, "openedAt").await.is_null());
+    }
     // Only someone else's voice note.
     let (status, _) = app
         .post(&path(&text, "played"), Some(&bob.access), json!({}))
@@ -1254,6 +1275,14 @@ async fn voice_notes_played_and_view_once_opened_are_told_to_their_sender() {
     assert!(
         info["data"]["recipients"][0]["openedAt"].is_null(),
         "{info}"
+    );
+    assert!(
+        shown_in(&bob_phone, &hidden, "openedAt").await.is_string(),
+        "his phone shows it opened"
+    );
+    assert!(
+        shown_in(&alice, &hidden, "openedAt").await.is_null(),
+        "not to her while his read receipts are off"
     );
     set_privacy(&app, &bob, json!({ "readReceipts": true })).await;
     let (_, body) = send_body(&app, &alice, &chat, once("o2")).await;

@@ -1418,6 +1418,15 @@ pub struct Message {
     /// unkept.
     #[serde(default)]
     pub kept: bool,
+    /// A voice note: in an answer to someone it was sent to, when they first played it (each
+    /// of their devices shows it played); to its sender in a 1:1 chat, when the other did
+    /// (WhatsApp's blue microphone; in a group, message info says who). Null in events, which
+    /// `message:played` follows.
+    #[serde(default)]
+    pub played_at: Option<Timestamp>,
+    /// A view-once: as `playedAt`, when it was opened (to its sender as read receipts allow).
+    #[serde(default)]
+    pub opened_at: Option<Timestamp>,
     pub is_edited: bool,
     pub is_deleted: bool,
     /// Who deleted it for everyone: its sender, or an admin of its group (a client shows "deleted

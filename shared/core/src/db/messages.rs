@@ -337,7 +337,7 @@ pub async fn insert_many(
                     NULL AS reply_sender, NULL AS reply_sender_id, NULL AS reply_sent_at, NULL AS reply_chat_id,
                     NULL AS reply_deleted,
                     NULL AS media_id, NULL AS mentions, NULL AS forward_count, NULL AS view_once,
-                    NULL AS expires_at, NULL AS kept, NULL AS reactions,
+                    NULL AS expires_at, NULL AS kept, NULL AS reactions, NULL::timestamptz AS viewed_at,
                     j.hidden_partner, j.hidden_through
              FROM judged j
              UNION ALL
@@ -348,7 +348,7 @@ pub async fn insert_many(
                     i.reply_to_id,
                     r.content, r.username, r.sender_id, r.created_at, r.chat_id, r.deleted_for_everyone,
                     i.media_id, i.mentions, i.forward_count, i.view_once, i.expires_at, false,
-                    '[]'::jsonb, NULL, NULL
+                    '[]'::jsonb, NULL, NULL, NULL
              FROM inserted i
              -- (Looked up by key per message, as `member` is.)
              LEFT JOIN LATERAL (
@@ -514,7 +514,7 @@ pub const FORWARDED_MANY_TIMES: i32 = 5;
 /// (the relay's events, which leave out blocked actors themselves and show each viewer the
 /// message as `Message::as_seen_by` says).
 pub(super) fn message_select(viewer: Option<&str>) -> String {
-    let (reaction_shown, quote_shown, never_delivered) = match viewer {
+    let (reaction_shown, quote_shown, never_delivered, viewed_at) = match viewer {
         Some(viewer) => (
             format!(
                 "{} AND x.kept_from IS DISTINCT FROM {viewer}",
@@ -522,8 +522,25 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
             ),
             super::not_sent_while_blocked(viewer, "r.sender_id", "r.created_at"),
             "EXISTS (SELECT 1 FROM message_hidden h WHERE h.message_id = m.id AND h.never_delivered)",
+            // The viewer's own play or open; of their own message in a 1:1 chat, the other's
+            // (an open as read receipts show it).
+            format!(
+                "CASE WHEN m.view_once OR m.type = 'audio' THEN (
+                     SELECT min(w.opened_at) FROM message_views w
+                     WHERE w.message_id = m.id
+                       AND (w.user_id = {viewer}
+                            OR m.sender_id = {viewer}
+                               AND (SELECT c.type FROM chats c WHERE c.id = m.chat_id) = 'individual'
+                               AND (m.type = 'audio' OR read_receipts_shared(m.chat_id, w.user_id, {viewer}))))
+                 END"
+            ),
         ),
-        None => ("true".to_owned(), "true".to_owned(), "false"),
+        None => (
+            "true".to_owned(),
+            "true".to_owned(),
+            "false",
+            "NULL::timestamptz".to_owned(),
+        ),
     };
     format!(
         "SELECT m.id, m.chat_id, m.client_message_id, m.seq, m.type, m.content, m.metadata,
@@ -537,6 +554,7 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
         r.deleted_for_everyone OR coalesce(r.expires_at <= now(), false) AS reply_deleted,
         m.media_id, m.mentions, m.forward_count, m.view_once, m.expires_at,
         m.kept_at IS NOT NULL AS kept, {never_delivered} AS never_delivered,
+        {viewed_at} AS viewed_at,
         COALESCE((SELECT jsonb_agg(jsonb_build_object('emoji', g.emoji, 'count', g.n, 'users', g.users,
                                                       'reactedAt', g.reacted_at, 'keptFrom', g.kept_from)
                                    ORDER BY g.first_at)
@@ -559,6 +577,12 @@ pub(super) fn message_select(viewer: Option<&str>) -> String {
 pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
     let deleted: bool = r.get("deleted_for_everyone");
     let view_once: bool = r.get("view_once");
+    let kind: String = r.get("type");
+    let is_audio = kind == "audio";
+    let viewed_at = r
+        .get::<_, Option<DateTime<Utc>>>("viewed_at")
+        .filter(|_| !deleted)
+        .map(Timestamp);
     let sender = r
         .get::<_, Option<Uuid>>("sender_id")
         .map(|id| MessageSender {
@@ -591,7 +615,7 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
         seq: r.get("seq"),
         sender,
         content: r.get::<_, Option<String>>("content").filter(|_| !deleted),
-        kind: r.get("type"),
+        kind,
         media_url: None,
         thumbnail_url: None,
         reply_to,
@@ -609,6 +633,8 @@ pub(super) fn message_row(r: &Row, status: MessageStatus) -> Message {
             .get::<_, Option<DateTime<Utc>>>("expires_at")
             .map(Timestamp),
         kept: r.get("kept"),
+        played_at: viewed_at.filter(|_| is_audio),
+        opened_at: viewed_at.filter(|_| view_once),
         mentions: if deleted {
             Vec::new()
         } else {
