@@ -1306,6 +1306,25 @@ async fn voice_notes_played_and_view_once_opened_are_told_to_their_sender() {
     let (events, _) = sync_all(&app, &alice, &alice_since).await;
     assert_eq!(named(&events, "message:played").len(), 1);
     assert_eq!(named(&events, "message:opened").len(), 1);
+    // Not across a block, as reads are not: a voice note sent before alice blocked bob.
+    let (_, body) = send_body(
+        &app,
+        &alice,
+        &chat,
+        json!({ "clientMessageId": "v2", "type": "audio", "mediaId": file }),
+    )
+    .await;
+    let before_block = body["data"]["id"].as_str().unwrap().to_owned();
+    app.block(&alice, &bob).await;
+    let (status, _) = app
+        .post(&path(&before_block, "played"), Some(&bob.access), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let echoed = bob_phone_ws.next_event("message:played").await;
+    assert_eq!(echoed["data"]["messageId"], before_block.as_str());
+    alice_ws
+        .expect_no_event("message:played", Duration::from_millis(300))
+        .await;
     app.stop().await;
 }
 

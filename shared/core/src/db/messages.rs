@@ -1306,20 +1306,29 @@ pub async fn mark_viewed(
     Ok((row.get("opened_at"), false))
 }
 
-/// Whether `reader` and `sender` share read receipts in `chat` (`read_receipts_shared`, V18).
-pub async fn read_receipts_shared(
+/// Whether `sender` is told that `viewer` opened or played a message of theirs in `chat`: not
+/// across a block either way (as reads, `message_changes::read_notices`), and for an open
+/// (`as_read_receipt`) only where they share read receipts (`read_receipts_shared`, V18).
+pub async fn sender_told_of_view(
     client: &impl deadpool_postgres::GenericClient,
     chat: Uuid,
-    reader: Uuid,
+    viewer: Uuid,
     sender: Uuid,
+    as_read_receipt: bool,
 ) -> Result<bool, ApiError> {
     let stmt = client
-        .prepare_cached("SELECT read_receipts_shared($1, $2, $3) AS shared")
+        .prepare_cached(
+            "SELECT NOT EXISTS (SELECT 1 FROM user_relationships b
+                                WHERE b.relationship_type = 'blocked'
+                                  AND (b.user_id = $2 AND b.related_user_id = $3
+                                       OR b.user_id = $3 AND b.related_user_id = $2))
+                    AND (NOT $4 OR read_receipts_shared($1, $2, $3)) AS told",
+        )
         .await?;
     Ok(client
-        .query_one(&stmt, &[&chat, &reader, &sender])
+        .query_one(&stmt, &[&chat, &viewer, &sender, &as_read_receipt])
         .await?
-        .get("shared"))
+        .get("told"))
 }
 
 /// Set a live location's position (`metadata.latitude` / `longitude`), or end it

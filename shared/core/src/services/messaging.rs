@@ -383,20 +383,15 @@ pub async fn open_view_once(
             ))
         }
     }
-    // Its sender learns it was opened as read receipts let them (not from a former member).
-    let sender = match target.sender_id.filter(|_| target.member) {
-        Some(sender) => messages::read_receipts_shared(&tx, chat_id, caller.user_id, sender)
-            .await?
-            .then_some(sender),
-        None => None,
-    };
     let event = ServerEvent::MessageOpened(MessageOpened {
         chat_id,
         message_id,
         opened_by: caller.user_id,
         opened_at: Timestamp(opened_at),
     });
-    super::receipts::tell_viewed(&tx, caller.user_id, sender, None, &event).await?;
+    // (Not from a former member, who opens it for themselves.)
+    let sender = target.sender_id.filter(|_| target.member);
+    super::receipts::tell_viewed(&tx, chat_id, caller.user_id, sender, None, &event).await?;
     tx.commit().await?;
     super::relay::wake(app, "message:opened").await;
     Ok(ViewOnceOpened {

@@ -353,7 +353,7 @@ pub async fn played(
             played_at: Timestamp(at),
         });
         let sender = target.sender_id.filter(|_| target.member);
-        tell_viewed(&tx, caller.user_id, sender, origin, &event).await?;
+        tell_viewed(&tx, chat_id, caller.user_id, sender, origin, &event).await?;
     }
     tx.commit().await?;
     if first {
@@ -366,19 +366,24 @@ pub async fn played(
     })
 }
 
-/// Tell of `viewer` opening a view-once or playing a voice note (`event`, in the caller's
-/// transaction): its `sender`, if they are to know, and `viewer`'s other devices (not `origin`),
-/// where it shows as opened or played.
+/// Tell of `viewer` opening a view-once (`message:opened`) or playing a voice note
+/// (`message:played`) in `chat`, in the caller's transaction: its `sender`, as
+/// `messages::sender_told_of_view` allows (an open is a read receipt, a play is not), and
+/// `viewer`'s other devices (not `origin`), where it shows as opened or played.
 pub(super) async fn tell_viewed(
     tx: &impl GenericClient,
+    chat: Uuid,
     viewer: Uuid,
     sender: Option<Uuid>,
     origin: Option<&str>,
     event: &ServerEvent,
 ) -> Result<(), ApiError> {
+    let as_read_receipt = matches!(event, ServerEvent::MessageOpened(_));
     if let Some(sender) = sender {
-        events::append_user_events(tx, &[sender], Some(viewer), event.name(), &event.data())
-            .await?;
+        if messages::sender_told_of_view(tx, chat, viewer, sender, as_read_receipt).await? {
+            events::append_user_events(tx, &[sender], Some(viewer), event.name(), &event.data())
+                .await?;
+        }
     }
     events::append_own_event_from(tx, viewer, origin, event).await
 }
