@@ -31,6 +31,7 @@ fuzz_target!(|text: &str| {
                 | Ok(ClientAction::ChatCreate(_))
                 | Ok(ClientAction::ChatUpdate(_))
                 | Ok(ClientAction::MessageRead(_))
+                | Ok(ClientAction::MessagePlayed(_))
                 | Ok(ClientAction::MessageReaction(_))
                 | Ok(ClientAction::MessageDelete(_))
                 | Ok(ClientAction::Typing(_))
