@@ -1,16 +1,20 @@
--- Message search in Chinese, Japanese and Korean. Their text runs on without spaces, and the
--- parser reads a run as one word (V24): "東京タワーに行きました" was found by "東京" (a prefix of
--- the last word typed) but never by "タワー". Each of their characters is now a word of its own
--- in the index (`search_text`), and a word typed in them matches its characters one right after
--- another (`search_query`, a phrase), so any part of a run is found, in order, and nothing whose
--- characters are merely scattered.
+-- Message search in Chinese, Japanese and Korean, and inside links and addresses. Their text
+-- runs on without spaces, and the parser reads a run as one word (V24): "東京タワーに行きました"
+-- was found by "東京" (a prefix of the last word typed) but never by "タワー". Likewise a link or
+-- an email address is one word, or a few (`github.com/banter/issues`, `bob@example.com`), so
+-- "github issues" or "example" found nothing. Each character of those scripts is now a word of
+-- its own in the index, and a link or address comes apart at `.`, `/`, `@` and `:`
+-- (`search_text`); a word typed with any of them matches its parts one right after another
+-- (`search_query`, a phrase), so any part of a run is found, in order, and nothing whose parts
+-- are merely scattered.
 
--- Kana, CJK ideographs (with extension A and the compatibility ones) and Hangul syllables, each
--- set apart by U+0001, which the parser reads as a blank and a snippet drops again.
+-- Kana, CJK ideographs (with extension A and the compatibility ones), Hangul syllables, and the
+-- marks that hold links and addresses together, each set apart by U+0001, which the parser
+-- reads as a blank and a snippet drops again.
 CREATE FUNCTION search_text(content text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT regexp_replace(content,
-                          '([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])',
+                          '([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff./@:])',
                           E'\u0001\\1\u0001', 'g')
 $$;
 
@@ -28,15 +32,17 @@ CREATE INDEX messages_search ON messages USING gin (search)
 ANALYZE messages (search);
 
 -- What someone typed, as before: each word as the index reads it, all required, the last also
--- as a prefix once it has two characters; but a word holding those scripts is the phrase of its
--- parts (no prefix: its characters already match anywhere in a run). NULL when the text holds
--- no word. Nothing the user types reaches tsquery syntax: each part is quoted by
+-- as a prefix once it has two characters (the last of its parts: "github.co" is half of
+-- "github.com"); but a word of parts is the phrase of its parts, and one holding those scripts
+-- takes no prefix (its characters already match anywhere in a run). NULL when the text holds no
+-- word. Nothing the user types reaches tsquery syntax: each part is quoted by
 -- `phraseto_tsquery`, and only its output is put together.
 CREATE OR REPLACE FUNCTION search_query(typed text) RETURNS tsquery
 LANGUAGE sql STABLE AS $$
     SELECT string_agg('(' || w.query::text
                           || CASE WHEN w.n = w.total AND length(w.token) >= 2
-                                       AND search_text(w.token) = w.token THEN ':*' ELSE '' END
+                                       AND w.token !~ '[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]'
+                                  THEN ':*' ELSE '' END
                           || ')',
                       ' & ' ORDER BY w.n)::tsquery
     FROM (SELECT q.token, q.query, row_number() OVER (ORDER BY q.n) AS n, count(*) OVER () AS total

@@ -1,5 +1,6 @@
 //! Message search (`services::search`): what a member may see and nothing else, words without
-//! case or accents in any script, the last word as a prefix, filters, highlights, and input
+//! case or accents in any script (Chinese, Japanese and Korean character by character), the
+//! parts of links and addresses, the last word as a prefix, filters, highlights, and input
 //! that tsquery would choke on treated as plain words.
 
 use std::time::Duration;
@@ -277,6 +278,47 @@ async fn search_finds_any_part_of_chinese_japanese_and_korean_text() {
     )
     .await;
     assert_eq!(history["data"][0]["content"], "我们明天在北京见面吧");
+    app.stop().await;
+}
+
+/// A link or an email address is found by its parts (V73): a host's words, a path's, the name
+/// or domain of an address, in order; a half-typed last part is a prefix.
+#[tokio::test]
+async fn search_finds_the_parts_of_links_and_email_addresses() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let pair = app.open_chat(&alice, &bob).await;
+    let link = "see https://github.com/banter/issues/7 today";
+    let mail = "write to bob@example.com";
+    app.sent(&alice, &pair, link).await;
+    app.sent(&alice, &pair, mail).await;
+    for (q, expected) in [
+        ("github issues", vec![link]),
+        ("github.co", vec![link]),
+        ("banter/issues", vec![link]),
+        ("https://github.com/banter", vec![link]),
+        ("issues/8", vec![]),
+        ("example", vec![mail]),
+        ("bob@example.com", vec![mail]),
+        ("example.com bob", vec![mail]),
+        ("com", vec![link, mail]),
+    ] {
+        let mut texts = found(&app, &bob, &[("q", q)]).await;
+        texts.sort();
+        let mut expected = expected.clone();
+        expected.sort();
+        assert_eq!(texts, expected, "{q}");
+    }
+    // The snippet is the text as written, the part found marked.
+    let (_, body) = search(&app, &bob, &[("q", "github")]).await;
+    let hit = &body["data"][0];
+    assert_eq!(hit["snippet"], link, "{hit}");
+    assert_eq!(
+        hit["highlights"],
+        json!([{ "start": 12, "end": 18 }]),
+        "{hit}"
+    );
     app.stop().await;
 }
 
