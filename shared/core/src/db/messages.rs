@@ -1318,10 +1318,12 @@ pub async fn sender_told_of_view(
 ) -> Result<bool, ApiError> {
     let stmt = client
         .prepare_cached(
-            "SELECT NOT EXISTS (SELECT 1 FROM user_relationships b
-                                WHERE b.relationship_type = 'blocked'
-                                  AND (b.user_id = $2 AND b.related_user_id = $3
-                                       OR b.user_id = $3 AND b.related_user_id = $2))
+            // Each way looked up by its whole key, as `read_notices` does: an OR of the two
+            // could only be served by a scan over every block there is.
+            "SELECT NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
+                                  AND b.user_id = $2 AND b.related_user_id = $3)
+                    AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
+                                      AND b.user_id = $3 AND b.related_user_id = $2)
                     AND (NOT $4 OR read_receipts_shared($1, $2, $3)) AS told",
         )
         .await?;
