@@ -1421,12 +1421,15 @@ pub fn search_sql() -> String {
     // `ts_debug` would dominate). The messages are found one of two ways (`found`, whose
     // other branch a one-time filter skips), chosen by `search_reads_chats` (V35) from the
     // words' shares of all messages and the number of messages in the caller's chats:
-    // - through the words' index: the bitmap AND of the caller's chats (`messages (chat_id,
-    //   seq)`) and the words (`messages_search`), where a rare word costs its few rows;
+    // - through the words' index (`messages_search`), where a rare word costs its few rows;
     // - by reading the caller's messages and matching each (`ts_match_vq` is `@@` that the
-    //   index cannot take), for a word so common that its index entry lists many times the
-    //   caller's messages: a word in 40% of a million messages, for a caller with 20,000 of
-    //   them, costs 30 ms this way and 54 ms through the index (the benchmark's EXPLAIN).
+    //   words' index cannot take), for a word so common that its index entry lists many times
+    //   the caller's messages (a word in 40% of a million messages, for a caller with 20,000).
+    // Both read only columns that `messages (chat_id, seq)` carries (V74), so the caller's
+    // messages can be read from that index alone, a chat's side by side, rather than a heap
+    // page each: the common word takes 18 ms instead of 50 (`banter-bench --discovery`). A
+    // column read here beyond those would undo that. PostgreSQL may well take that scan for
+    // both branches when the caller's chats are small; the choice matters for large ones.
     // Each branch joins the caller's chats itself, so that the generic plan hashes them.
     let branch = |taken: &str, matches: &str| {
         format!(
