@@ -24,7 +24,8 @@ use crate::api::requests::{
 use crate::api::ws::ServerEvent;
 use crate::auth::tokens::{new_opaque_token, Caller};
 use crate::db::contacts::{self, ContactChange, ContactRow};
-use crate::db::{events, users};
+use crate::db::events;
+use crate::db::users::{self, PublicRow};
 use crate::domain::{address_book_phone, phone_region, DisplayText, NameText};
 use crate::error::ApiError;
 use crate::{qr, vcards, App};
@@ -46,7 +47,18 @@ async fn shown(
 ) -> Result<Vec<Contact>, ApiError> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
     let people = users::public_profiles(client, owner, &ids).await?;
-    let mut profiles: HashMap<Uuid, PublicUser> = public_views(app, &people, url)
+    with_profiles(app, &people, rows, url).await
+}
+
+/// Contact rows with their users' profiles, read already (rows whose user is not among
+/// `people` are left out).
+async fn with_profiles(
+    app: &App,
+    people: &[PublicRow],
+    rows: Vec<ContactRow>,
+    url: PictureUrl,
+) -> Result<Vec<Contact>, ApiError> {
+    let mut profiles: HashMap<Uuid, PublicUser> = public_views(app, people, url)
         .await?
         .into_iter()
         .map(|p| (p.id, p))
@@ -461,10 +473,12 @@ struct Found {
 }
 
 /// Make each of `found` a contact of `owner` and file them into their groups, telling their
-/// devices about the new contacts and the changed groups, in one transaction.
-async fn add_found(app: &App, owner: Uuid, found: &[Found]) -> Result<(), ApiError> {
+/// devices about the new contacts and the changed groups, in one transaction. The profiles of
+/// everyone found, as `owner` sees them, read once in that transaction for the devices and
+/// the answer alike (for hundreds of people a read costs a phone sync several milliseconds).
+async fn add_found(app: &App, owner: Uuid, found: &[Found]) -> Result<Vec<PublicRow>, ApiError> {
     if found.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let users: Vec<Uuid> = found.iter().map(|f| f.user).collect();
     let nicknames: Vec<Option<&str>> = found.iter().map(|f| f.nickname.as_deref()).collect();
@@ -475,11 +489,13 @@ async fn add_found(app: &App, owner: Uuid, found: &[Found]) -> Result<(), ApiErr
     // for hundreds of people at once, the sightlines took a phone sync from 28 ms to 1.5 s.)
     let added = contacts::add_many(&tx, owner, &users, &nicknames, &notes).await?;
     let rows = contacts::some(&tx, owner, &added).await?;
-    let told: Vec<(Uuid, serde_json::Value)> = shown(app, &tx, owner, rows, PictureUrl::Omitted)
-        .await?
-        .into_iter()
-        .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
-        .collect();
+    let people = users::public_profiles(&tx, owner, &users).await?;
+    let told: Vec<(Uuid, serde_json::Value)> =
+        with_profiles(app, &people, rows, PictureUrl::Omitted)
+            .await?
+            .into_iter()
+            .map(|contact| (owner, ServerEvent::ContactUpdated(Box::new(contact)).data()))
+            .collect();
     events::append_user_events_each(&tx, None, "contact:updated", &told).await?;
     let filed = file_into_groups(&tx, owner, found).await?;
     for id in &filed {
@@ -489,7 +505,7 @@ async fn add_found(app: &App, owner: Uuid, found: &[Found]) -> Result<(), ApiErr
     }
     tx.commit().await?;
     super::relay::wake(app, "contact:updated").await;
-    Ok(())
+    Ok(people)
 }
 
 /// Put each of `found` into the groups it names, creating the groups `owner` has no group of
@@ -595,9 +611,7 @@ pub async fn sync(
             ..Found::default()
         })
         .collect();
-    add_found(app, caller.user_id, &users).await?;
-    let ids: Vec<Uuid> = found.values().copied().collect();
-    let people = users::public_profiles(&app.db.get().await?, caller.user_id, &ids).await?;
+    let people = add_found(app, caller.user_id, &users).await?;
     let profiles: HashMap<Uuid, PublicUser> = public_views(app, &people, PictureUrl::Signed)
         .await?
         .into_iter()
