@@ -271,6 +271,9 @@ async fn explain(db: &tokio_postgres::Client, searcher: &User, q: &str) -> Resul
     let none_uuid: Option<uuid::Uuid> = None;
     let none_text: Option<String> = None;
     let none_time: Option<chrono::DateTime<chrono::Utc>> = None;
+    // The generic plan, as `messages::search` has the server run it.
+    db.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await?;
     let plan = db
         .query(
             &format!(
@@ -283,6 +286,7 @@ async fn explain(db: &tokio_postgres::Client, searcher: &User, q: &str) -> Resul
             ],
         )
         .await?;
+    db.batch_execute("RESET plan_cache_mode").await?;
     println!("\n[message search] EXPLAIN ANALYZE, common word `{q}` (where the time goes):");
     // (`One-Time Filter` and `never executed` say which way `search_reads_chats` chose.)
     let wanted = [
