@@ -1453,7 +1453,7 @@ pub fn search_sql() -> String {
     let not_blocked = super::not_sent_while_blocked("$1", "v.sender_id", "v.created_at");
     let (reads, last_read) = (super::reads_the_chat("p"), super::last_seq_read("p"));
     let not_expired = super::not_expired("v");
-    let not_hidden = super::not_hidden_for("$1", "v");
+    let not_hidden = super::not_hidden_for_many("$1", "v");
     let select = message_select(Some("$1"));
     format!(
         "WITH q AS MATERIALIZED (SELECT search_query($2) AS query),

@@ -308,6 +308,15 @@ pub fn not_hidden_for(user: &str, m: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = {user} AND h.message_id = {m}.id)")
 }
 
+/// [`not_hidden_for`] for a statement that checks thousands of messages (search): the user's
+/// hidden messages are read once and hashed (`NOT IN` an uncorrelated subquery, a hashed
+/// subplan; `message_id` is never null), so each message costs a hash probe whatever join the
+/// plan would otherwise pick. As an anti join, a generic plan that expected a few rows probed
+/// the index once per message: about 10 ms of a common word's search.
+pub fn not_hidden_for_many(user: &str, m: &str) -> String {
+    format!("{m}.id NOT IN (SELECT h.message_id FROM message_hidden h WHERE h.user_id = {user})")
+}
+
 /// What names an erased account where it was named: the timeline's lines about it, a 1:1 chat
 /// with it.
 pub const ERASED_ACCOUNT: &str = "Deleted account";
