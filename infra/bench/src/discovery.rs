@@ -268,25 +268,27 @@ async fn erase_expired(stack: &Stack) -> Result<()> {
 /// The common-word query's plan, as the server runs it.
 async fn explain(db: &tokio_postgres::Client, searcher: &User, q: &str) -> Result<()> {
     let searcher: uuid::Uuid = searcher.id.parse()?;
-    let none_uuid: Option<uuid::Uuid> = None;
-    let none_text: Option<String> = None;
-    let none_time: Option<chrono::DateTime<chrono::Utc>> = None;
-    // The generic plan, as `messages::search` has the server run it.
-    db.batch_execute("SET plan_cache_mode = force_generic_plan")
-        .await?;
+    // The generic plan, as `messages::search` has the server run it (an EXPLAIN of the
+    // statement itself would plan it for these values).
+    db.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan;
+         PREPARE search_plan (uuid, text, uuid, text, uuid, timestamptz, timestamptz, int8, int8)
+             AS {}",
+        banter_core::db::messages::search_sql()
+    ))
+    .await?;
     let plan = db
         .query(
             &format!(
-                "EXPLAIN (ANALYZE, BUFFERS) {}",
-                banter_core::db::messages::search_sql()
+                "EXPLAIN (ANALYZE, BUFFERS)
+                 EXECUTE search_plan('{searcher}', '{}', NULL, NULL, NULL, NULL, NULL, 20, 0)",
+                q.replace('\'', "''")
             ),
-            &[
-                &searcher, &q, &none_uuid, &none_text, &none_uuid, &none_time, &none_time, &20i64,
-                &0i64,
-            ],
+            &[],
         )
         .await?;
-    db.batch_execute("RESET plan_cache_mode").await?;
+    db.batch_execute("DEALLOCATE search_plan; RESET plan_cache_mode")
+        .await?;
     println!("\n[message search] EXPLAIN ANALYZE, common word `{q}` (where the time goes):");
     // (`One-Time Filter` and `never executed` say which way `search_reads_chats` chose.)
     let wanted = [
