@@ -1,6 +1,7 @@
 //! Issue 9's group figures (`banter-bench --group 1024`): one sender to a group whose members
 //! are all connected, at a fixed rate (send -> last member received, p50/p99) and at saturation
-//! (deliveries per second); and the chat list of a user in 500 chats (p95).
+//! (deliveries per second); the chat list of a user in 500 chats (p95); and the group read with
+//! every member's profile (`GET /api/chats/:id`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,23 @@ pub(crate) async fn create_chat(
         .to_owned())
 }
 
+/// `times` answers to `GET url` for `by`, timed one after another.
+async fn timed_gets(
+    http: &reqwest::Client,
+    url: &str,
+    by: &User,
+    times: usize,
+) -> Result<Histogram<u64>> {
+    let mut answers = Histogram::<u64>::new(3)?;
+    for _ in 0..times {
+        let t = Instant::now();
+        let status = http.get(url).bearer_auth(&by.token).send().await?.status();
+        answers.record(t.elapsed().as_micros() as u64)?;
+        anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    }
+    Ok(answers)
+}
+
 pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
     let http = reqwest::Client::new();
     let base = stack.base.clone();
@@ -66,7 +84,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
 
     // 1. The chat list of a user in 500 chats, before the group phases: measured after them it
     // read 57 ms p50 instead of 10 ms, while the group's 1,023 connections were closing (the
-    // stack is idle again as soon as the last delivery is in: phase 4 prints it).
+    // stack is idle again as soon as the last delivery is in: phase 5 prints it).
     let owner = sender;
     for i in 0..500 {
         let other = &members[i % members.len()];
@@ -78,20 +96,16 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
         )
         .await?;
     }
-    let mut list = Histogram::<u64>::new(3)?;
-    for _ in 0..200 {
-        let t = Instant::now();
-        let status = http
-            .get(format!("{base}/api/chats?limit=50"))
-            .bearer_auth(&owner.token)
-            .send()
-            .await?
-            .status();
-        list.record(t.elapsed().as_micros() as u64)?;
-        anyhow::ensure!(status.is_success(), "chat list answered {status}");
-    }
+    let list = timed_gets(&http, &format!("{base}/api/chats?limit=50"), owner, 200).await?;
     println!("\n[chat list] a user in 501 chats, first page of 50 (one query)");
     println!("  p95 {:.2} ms; {}", ms(&list, 0.95), summary(&list));
+    // 2. The group itself, with every member's profile as the sender sees it.
+    let details = timed_gets(&http, &format!("{base}/api/chats/{chat}"), owner, 50).await?;
+    println!(
+        "\n[chat details] the group of {} members, each profile as the caller sees it",
+        o.group
+    );
+    println!("  p95 {:.2} ms; {}", ms(&details, 0.95), summary(&details));
     // Every member connected once; each arrival counted, the last one timed.
     let arrivals: Arrivals = Arc::default();
     let last = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
@@ -137,7 +151,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
         .to_string()
     };
 
-    // 2. A fixed rate: send -> the last member has it.
+    // 3. A fixed rate: send -> the last member has it.
     let total = o.rate * o.seconds;
     let start = Instant::now();
     let mut ticks = paced(start, o.rate, total);
@@ -157,7 +171,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
     );
     println!("  messages some member had not received within 30 s: {lost}");
 
-    // 3. Saturation: a burst as fast as the connection takes it; deliveries per second from
+    // 4. Saturation: a burst as fast as the connection takes it; deliveries per second from
     // the first send to the last member's last arrival.
     arrivals.lock().unwrap().clear();
     complete.lock().unwrap().clear();
@@ -185,7 +199,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
         (cpu_secs(stack.pid()) - cpu_server_0) * 1e6 / delivered.max(1) as f64,
         (postgres_cpu_secs() - cpu_pg_0) * 1e6 / delivered.max(1) as f64
     );
-    // 4. What the burst leaves behind: how long the stack stays busy after the last delivery
+    // 5. What the burst leaves behind: how long the stack stays busy after the last delivery
     // (less than 5% of a core for a second ends it), and the CPU per delivery counting it.
     let mut busy_for = 0;
     for second in 1..=60 {

@@ -378,7 +378,7 @@ pub struct ReadNotice {
 pub enum ReadTold {
     /// They share read receipts (`read_receipts_shared`, V18): `message:read`.
     Read,
-    /// They do not, and the reader hides their presence from the sender (`presence_visible`),
+    /// They do not, and the reader hides their presence from the sender (`presence_shown_to`),
     /// whose delivery ticks therefore show only once the reader reads: `message:delivered`
     /// now, as the history shows from now on.
     Delivered,
@@ -397,7 +397,7 @@ pub async fn read_notices(
     up_to: i64,
 ) -> Result<Vec<ReadNotice>, ApiError> {
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             // The range's senders first (one row each), then the privacy checks per sender.
             "SELECT s.sender_id, s.id, s.seq, s.reads_shared FROM (
                  SELECT s.*, read_receipts_shared($1, $2, s.sender_id) AS reads_shared FROM (
@@ -408,12 +408,13 @@ pub async fn read_notices(
                      ORDER BY m.sender_id, m.seq DESC
                  ) s OFFSET 0
              ) s
-             WHERE (s.reads_shared OR NOT presence_visible($2, s.sender_id))
+             WHERE (s.reads_shared OR NOT {})
                AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
                    AND b.user_id = s.sender_id AND b.related_user_id = $2)
                AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
                    AND b.user_id = $2 AND b.related_user_id = s.sender_id)",
-        )
+            super::presence_shown("$2", "s.sender_id"),
+        ))
         .await?;
     Ok(client
         .query(&stmt, &[&chat_id, &reader, &after, &up_to])

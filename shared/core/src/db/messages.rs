@@ -900,7 +900,7 @@ pub async fn history(
             "SELECT me.cleared_seq, me.joined_at, me.left_at, {} AS last_read,
                     CASE WHEN me.left_at IS NULL THEN me.delivered_seq END AS own_delivered_seq,
                     me.read_seq AS own_read_seq,
-                    (SELECT min(CASE WHEN presence_visible(o.user_id, $2) THEN o.delivered_seq ELSE o.read_seq END)
+                    (SELECT min(CASE WHEN {} THEN o.delivered_seq ELSE o.read_seq END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
                     -- Read ticks only where both sides share read receipts (V18).
@@ -909,6 +909,7 @@ pub async fn history(
                         AS read_seq
              FROM chat_participants me WHERE me.chat_id = $1 AND me.user_id = $2 AND {}",
             super::last_seq_read("me"),
+            super::presence_shown("o.user_id", "$2"),
             super::reads_the_chat("me"),
         ))
         .await?;
@@ -1209,7 +1210,7 @@ pub struct ReceiptRow {
     pub read: bool,
     pub delivered_at: Option<DateTime<Utc>>,
     pub read_at: Option<DateTime<Utc>>,
-    /// The recipient lets the sender know when they are online (`presence_visible`, V8).
+    /// The recipient lets the sender know when they are online (`presence_shown_to`, V75).
     pub presence_visible: bool,
     /// Read receipts are shared between them in this chat (`read_receipts_shared`, V18).
     pub reads_visible: bool,
@@ -1234,15 +1235,21 @@ pub async fn receipts_of(
             "SELECT u.id, u.username, o.delivered_seq >= $3 AS delivered, o.read_seq >= $3 AS read,
                     receipt_marks_time(o.delivered_marks, $3) AS delivered_at,
                     receipt_marks_time(o.read_marks, $3) AS read_at,
-                    presence_visible(o.user_id, $2) AS presence_visible,
+                    {shown} AS presence_visible,
                     read_receipts_shared($1, o.user_id, $2) AS reads_visible,
                     (SELECT v.opened_at FROM message_views v
                      WHERE v.message_id = $5 AND v.user_id = o.user_id) AS viewed_at
              FROM chat_participants o JOIN users u ON u.id = o.user_id
              WHERE o.chat_id = $1 AND o.user_id <> $2
-               AND (o.left_at IS NULL OR (o.left_at >= $4 AND o.delivered_seq >= $3)) AND {}
+               AND (o.left_at IS NULL OR (o.left_at >= $4 AND o.delivered_seq >= $3)) AND {member}
              ORDER BY u.username",
-            super::came_while_member("o.chat_id", "o.user_id", "o.joined_at", "$4::timestamptz"),
+            shown = super::presence_shown("o.user_id", "$2"),
+            member = super::came_while_member(
+                "o.chat_id",
+                "o.user_id",
+                "o.joined_at",
+                "$4::timestamptz"
+            ),
         ))
         .await?;
     Ok(client

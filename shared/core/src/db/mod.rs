@@ -258,6 +258,13 @@ pub fn not_sent_while_blocked(viewer: &str, sender: &str, sent_at: &str) -> Stri
     )
 }
 
+/// A statement's condition (SQL) that `owner` shows `viewer` their presence: the rule of
+/// `presence_shown_to` (V75), which PostgreSQL inlines into the statement, so a check per row
+/// costs index lookups and no function call.
+pub fn presence_shown(owner: &str, viewer: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM presence_shown_to({owner}, ARRAY[{viewer}]::uuid[]))")
+}
+
 /// A statement's expression (SQL) for when the chat whose `chat_sequences` row is `s` last had
 /// a message `viewer` sees: its last message's time or, while everything written since was kept
 /// from them (the messages and calls of someone they block, V68), the time before it.

@@ -70,7 +70,7 @@ pub async fn blocks_since(
 }
 
 /// Of `(viewer, owner)` pairs, those where the viewer may learn the owner's presence
-/// (`presence_visible`, V8).
+/// (`presence_shown_to`, V75).
 pub async fn presence_visible_pairs(
     client: &impl deadpool_postgres::GenericClient,
     pairs: &[(Uuid, Uuid)],
@@ -81,9 +81,10 @@ pub async fn presence_visible_pairs(
     let viewers: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
     let owners: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
     let stmt = client
-        .prepare_cached(
-            "SELECT v, o FROM unnest($1::uuid[], $2::uuid[]) x(v, o) WHERE presence_visible(o, v)",
-        )
+        .prepare_cached(&format!(
+            "SELECT v, o FROM unnest($1::uuid[], $2::uuid[]) x(v, o) WHERE {}",
+            super::presence_shown("o", "v")
+        ))
         .await?;
     Ok(client
         .query(&stmt, &[&viewers, &owners])

@@ -457,7 +457,10 @@ pub struct PublicRow {
     pub viewer_hides_last_seen: bool,
 }
 
-const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_picture_media_id,
+/// The select list of a profile read (a statement's start: its `WHERE` follows), `$1` the viewer.
+fn public_select() -> String {
+    format!(
+        "SELECT u.id, u.username, u.display_name, u.profile_picture_media_id,
         u.status, u.about, u.last_seen, u.is_online, u.privacy_settings,
         EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = u.id AND r.related_user_id = $1 AND r.relationship_type = 'contact')
             AS viewer_is_contact,
@@ -465,9 +468,12 @@ const PUBLIC_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.profile_
             AS blocked_by_target,
         EXISTS (SELECT 1 FROM user_relationships r WHERE r.user_id = $1 AND r.related_user_id = u.id AND r.relationship_type = 'blocked')
             AS viewer_blocked_target,
-        u.id <> $1 AND NOT presence_visible($1, u.id) AS viewer_hides_last_seen,
+        u.id <> $1 AND NOT {} AS viewer_hides_last_seen,
         count(*) OVER () AS total
-     FROM users u";
+     FROM users u",
+        super::presence_shown("$1", "u.id")
+    )
+}
 
 fn public_row(r: &Row) -> PublicRow {
     PublicRow {
@@ -499,7 +505,7 @@ pub async fn public_profiles(
     ids: &[Uuid],
 ) -> Result<Vec<PublicRow>, ApiError> {
     let stmt = client
-        .prepare_cached(&format!("{PUBLIC_SELECT} WHERE u.id = ANY($2)"))
+        .prepare_cached(&format!("{} WHERE u.id = ANY($2)", public_select()))
         .await?;
     Ok(client
         .query(&stmt, &[&viewer, &ids])
@@ -527,7 +533,8 @@ pub async fn public_profile(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "{PUBLIC_SELECT} WHERE u.id = $2 AND u.deleted_at IS NULL"
+            "{} WHERE u.id = $2 AND u.deleted_at IS NULL",
+            public_select()
         ))
         .await?;
     Ok(client
@@ -551,11 +558,12 @@ pub async fn search(
     let client = db.get().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "{PUBLIC_SELECT} WHERE u.deleted_at IS NULL AND u.suspended_at IS NULL AND u.id <> $1
+            "{} WHERE u.deleted_at IS NULL AND u.suspended_at IS NULL AND u.id <> $1
                AND u.username LIKE $2
                AND NOT EXISTS (SELECT 1 FROM user_relationships b
                                WHERE b.user_id = u.id AND b.related_user_id = $1 AND b.relationship_type = 'blocked')
-             ORDER BY u.username = $3 DESC, similarity(u.username, $3) DESC, u.username LIMIT $4 OFFSET $5"
+             ORDER BY u.username = $3 DESC, similarity(u.username, $3) DESC, u.username LIMIT $4 OFFSET $5",
+            public_select()
         ))
         .await?;
     let rows = client
