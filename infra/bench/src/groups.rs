@@ -40,6 +40,34 @@ pub(crate) async fn create_chat(
         .to_owned())
 }
 
+/// A 1:1 chat `opener` opens with `other` and writes its first message in (as a chat in use
+/// is): until then the other person's list does not show it, and nothing of the opener's
+/// presence or typing reaches them.
+pub(crate) async fn open_written_chat(
+    http: &reqwest::Client,
+    base: &str,
+    opener: &User,
+    other: &User,
+) -> Result<String> {
+    let chat = create_chat(
+        http,
+        base,
+        opener,
+        json!({ "type": "individual", "participantIds": [other.id] }),
+    )
+    .await?;
+    let first = json!({ "clientMessageId": format!("first-{chat}"), "content": "hi" });
+    let status = http
+        .post(format!("{base}/api/chats/{chat}/messages"))
+        .bearer_auth(&opener.token)
+        .json(&first)
+        .send()
+        .await?
+        .status();
+    anyhow::ensure!(status.is_success(), "first message: {status}");
+    Ok(chat)
+}
+
 /// `times` answers to `GET url` for `by`, timed one after another.
 async fn timed_gets(
     http: &reqwest::Client,

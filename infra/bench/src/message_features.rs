@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::groups::create_chat;
+use crate::groups::{create_chat, open_written_chat};
 use crate::{
     connect, cpu_secs, next_text, postgres_cpu_secs, print_statement_stats, register,
     reset_statement_stats, summary, Stack, User, Ws,
@@ -115,13 +115,7 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
     let people = users(&http, &base, &format!("t{run_id}-"), pairs * 2).await?;
     let mut typers = Vec::new();
     for pair in people.chunks(2) {
-        let chat = create_chat(
-            &http,
-            &base,
-            &pair[0],
-            json!({ "type": "individual", "participantIds": [pair[1].id] }),
-        )
-        .await?;
+        let chat = open_written_chat(&http, &base, &pair[0], &pair[1]).await?;
         let typer = connect(&ws_url, &pair[0].token).await?;
         let peer = connect(&ws_url, &pair[1].token).await?;
         typers.push((chat, typer, peer));
@@ -279,11 +273,11 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
         .try_collect()
         .await?;
     let stored = t.elapsed();
-    let last = sent
+    let (last_seq, last) = sent
         .iter()
         .filter_map(|s| s.split_once(' '))
-        .max_by_key(|(seq, _)| seq.parse::<i64>().unwrap_or(0))
-        .map(|(_, id)| id.to_owned())
+        .map(|(seq, id)| (seq.parse::<i64>().unwrap_or(0), id.to_owned()))
+        .max()
         .ok_or_else(|| anyhow!("nothing sent"))?;
     // The sender's stream from here on.
     let (_, sender_since) = sync_all(&http, &base, sender, "").await?;
@@ -301,7 +295,7 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
         .await?
         .json()
         .await?;
-    if read["data"]["readSeq"].as_i64() != Some(total as i64) {
+    if read["data"]["readSeq"].as_i64() != Some(last_seq) {
         bail!("read: {read}");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -321,14 +315,7 @@ pub async fn run(stack: &Stack, seconds: u64) -> Result<()> {
     let partners = users(&http, &base, &format!("p{run_id}-"), 500).await?;
     let owner = register(&http, &base, &format!("owner{run_id}")).await?;
     futures_util::stream::iter(&partners)
-        .map(|p| {
-            create_chat(
-                &http,
-                &base,
-                &owner,
-                json!({ "type": "individual", "participantIds": [p.id] }),
-            )
-        })
+        .map(|p| open_written_chat(&http, &base, &owner, p))
         .buffer_unordered(8)
         .try_collect::<Vec<_>>()
         .await?;

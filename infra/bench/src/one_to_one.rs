@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::aws_cost::{self, AwsRequests};
-use crate::groups::create_chat;
+use crate::groups::open_written_chat;
 use crate::{
     connect, cpu_secs, cpu_time, ms, next_text, paced, postgres_cpu_by_process, register,
     reset_statement_stats, transactions, CpuTime, Stack, User, Ws,
@@ -42,25 +42,9 @@ impl Pairs {
         for i in 0..n {
             let a = register(http, base, &format!("s{i}-{run_id}")).await?;
             let b = register(http, base, &format!("r{i}-{run_id}")).await?;
-            let chat = create_chat(
-                http,
-                base,
-                &a,
-                json!({ "type": "individual", "participantIds": [b.id] }),
-            )
-            .await?;
-            // Written in once, as a chat in use is: its first message, which brings the other
-            // person the chat and the opener's presence, is not what the phases measure.
-            let first =
-                json!({ "clientMessageId": format!("first-{run_id}-{i}"), "content": "hi" });
-            let status = http
-                .post(format!("{base}/api/chats/{chat}/messages"))
-                .bearer_auth(&a.token)
-                .json(&first)
-                .send()
-                .await?
-                .status();
-            anyhow::ensure!(status.is_success(), "first message: {status}");
+            // Its first message, which brings the other person the chat and the opener's
+            // presence, is not what the phases measure.
+            let chat = open_written_chat(http, base, &a, &b).await?;
             pairs.chats.push(chat);
             pairs.senders.push(a);
             pairs.receivers.push(b);
