@@ -376,7 +376,7 @@ pub struct ReadNotice {
 /// How a read shows to a sender, as the reader's privacy allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadTold {
-    /// They share read receipts (`read_receipts_shared`, V18): `message:read`.
+    /// They share read receipts (`read_receipts_shared_with`, V76): `message:read`.
     Read,
     /// They do not, and the reader hides their presence from the sender (`presence_shown_to`),
     /// whose delivery ticks therefore show only once the reader reads: `message:delivered`
@@ -400,7 +400,7 @@ pub async fn read_notices(
         .prepare_cached(&format!(
             // The range's senders first (one row each), then the privacy checks per sender.
             "SELECT s.sender_id, s.id, s.seq, s.reads_shared FROM (
-                 SELECT s.*, read_receipts_shared($1, $2, s.sender_id) AS reads_shared FROM (
+                 SELECT s.*, {} AS reads_shared FROM (
                      SELECT DISTINCT ON (m.sender_id) m.sender_id, m.id, m.seq
                      FROM messages m
                      WHERE m.chat_id = $1 AND m.seq > $3 AND m.seq <= $4
@@ -413,6 +413,7 @@ pub async fn read_notices(
                    AND b.user_id = s.sender_id AND b.related_user_id = $2)
                AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
                    AND b.user_id = $2 AND b.related_user_id = s.sender_id)",
+            super::read_receipts_shared("$1", "$2", "s.sender_id"),
             super::presence_shown("$2", "s.sender_id"),
         ))
         .await?;

@@ -542,8 +542,9 @@ fn message_select_from(viewer: Option<&str>, source: &str) -> String {
                        AND (w.user_id = {viewer}
                             OR m.sender_id = {viewer}
                                AND (SELECT c.type FROM chats c WHERE c.id = m.chat_id) = 'individual'
-                               AND (m.type = 'audio' OR read_receipts_shared(m.chat_id, w.user_id, {viewer}))))
-                 END"
+                               AND (m.type = 'audio' OR {shared})))
+                 END",
+                shared = super::read_receipts_shared("m.chat_id", "w.user_id", viewer),
             ),
         ),
         None => (
@@ -904,12 +905,13 @@ pub async fn history(
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS delivered_seq,
                     -- Read ticks only where both sides share read receipts (V18).
-                    (SELECT min(CASE WHEN read_receipts_shared($1, o.user_id, $2) THEN o.read_seq ELSE 0 END)
+                    (SELECT min(CASE WHEN {} THEN o.read_seq ELSE 0 END)
                      FROM chat_participants o WHERE o.chat_id = $1 AND o.user_id <> $2 AND o.left_at IS NULL)
                         AS read_seq
              FROM chat_participants me WHERE me.chat_id = $1 AND me.user_id = $2 AND {}",
             super::last_seq_read("me"),
             super::presence_shown("o.user_id", "$2"),
+            super::read_receipts_shared("$1", "o.user_id", "$2"),
             super::reads_the_chat("me"),
         ))
         .await?;
@@ -1212,7 +1214,7 @@ pub struct ReceiptRow {
     pub read_at: Option<DateTime<Utc>>,
     /// The recipient lets the sender know when they are online (`presence_shown_to`, V75).
     pub presence_visible: bool,
-    /// Read receipts are shared between them in this chat (`read_receipts_shared`, V18).
+    /// Read receipts are shared between them in this chat (`read_receipts_shared_with`, V76).
     pub reads_visible: bool,
     /// When they opened it (a view-once) or played it (a voice note).
     pub viewed_at: Option<DateTime<Utc>>,
@@ -1236,7 +1238,7 @@ pub async fn receipts_of(
                     receipt_marks_time(o.delivered_marks, $3) AS delivered_at,
                     receipt_marks_time(o.read_marks, $3) AS read_at,
                     {shown} AS presence_visible,
-                    read_receipts_shared($1, o.user_id, $2) AS reads_visible,
+                    {reads} AS reads_visible,
                     (SELECT v.opened_at FROM message_views v
                      WHERE v.message_id = $5 AND v.user_id = o.user_id) AS viewed_at
              FROM chat_participants o JOIN users u ON u.id = o.user_id
@@ -1244,6 +1246,7 @@ pub async fn receipts_of(
                AND (o.left_at IS NULL OR (o.left_at >= $4 AND o.delivered_seq >= $3)) AND {member}
              ORDER BY u.username",
             shown = super::presence_shown("o.user_id", "$2"),
+            reads = super::read_receipts_shared("$1", "o.user_id", "$2"),
             member = super::came_while_member(
                 "o.chat_id",
                 "o.user_id",
@@ -1336,7 +1339,7 @@ pub async fn mark_viewed(
 
 /// Whether `sender` is told that `viewer` opened or played a message of theirs in `chat`: not
 /// across a block either way (as reads, `message_changes::read_notices`), and for an open
-/// (`as_read_receipt`) only where they share read receipts (`read_receipts_shared`, V18).
+/// (`as_read_receipt`) only where they share read receipts (`read_receipts_shared_with`, V76).
 pub async fn sender_told_of_view(
     client: &impl deadpool_postgres::GenericClient,
     chat: Uuid,
@@ -1345,15 +1348,16 @@ pub async fn sender_told_of_view(
     as_read_receipt: bool,
 ) -> Result<bool, ApiError> {
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             // Each way looked up by its whole key, as `read_notices` does: an OR of the two
             // could only be served by a scan over every block there is.
             "SELECT NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
                                   AND b.user_id = $2 AND b.related_user_id = $3)
                     AND NOT EXISTS (SELECT 1 FROM user_relationships b WHERE b.relationship_type = 'blocked'
                                       AND b.user_id = $3 AND b.related_user_id = $2)
-                    AND (NOT $4 OR read_receipts_shared($1, $2, $3)) AS told",
-        )
+                    AND (NOT $4 OR {}) AS told",
+            super::read_receipts_shared("$1", "$2", "$3")
+        ))
         .await?;
     Ok(client
         .query_one(&stmt, &[&chat, &viewer, &sender, &as_read_receipt])

@@ -265,6 +265,14 @@ pub fn presence_shown(owner: &str, viewer: &str) -> String {
     format!("EXISTS (SELECT 1 FROM presence_shown_to({owner}, ARRAY[{viewer}]::uuid[]))")
 }
 
+/// A statement's condition (SQL) that `reader` and `sender` share read receipts in `chat`: the
+/// rule of `read_receipts_shared_with` (V76), inlined as [`presence_shown`]'s is.
+pub fn read_receipts_shared(chat: &str, reader: &str, sender: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM read_receipts_shared_with({chat}, ARRAY[{reader}]::uuid[], {sender}))"
+    )
+}
+
 /// A statement's expression (SQL) for when the chat whose `chat_sequences` row is `s` last had
 /// a message `viewer` sees: its last message's time or, while everything written since was kept
 /// from them (the messages and calls of someone they block, V68), the time before it.
