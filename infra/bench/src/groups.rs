@@ -1,7 +1,7 @@
 //! Issue 9's group figures (`banter-bench --group 1024`): one sender to a group whose members
 //! are all connected, at a fixed rate (send -> last member received, p50/p99) and at saturation
 //! (deliveries per second); the chat list of a user in 500 chats (p95); and the group read with
-//! every member's profile (`GET /api/chats/:id`).
+//! every member's profile (`GET /api/chats/:id`) and a page of its history.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -112,7 +112,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
 
     // 1. The chat list of a user in 500 chats, before the group phases: measured after them it
     // read 57 ms p50 instead of 10 ms, while the group's 1,023 connections were closing (the
-    // stack is idle again as soon as the last delivery is in: phase 5 prints it).
+    // stack is idle again as soon as the last delivery is in: phase 6 prints it).
     let owner = sender;
     for i in 0..500 {
         let other = &members[i % members.len()];
@@ -134,6 +134,16 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
         o.group
     );
     println!("  p95 {:.2} ms; {}", ms(&details, 0.95), summary(&details));
+    // 3. A page of its history, whose ticks are checked against every member's privacy.
+    let history = timed_gets(
+        &http,
+        &format!("{base}/api/chats/{chat}/messages?limit=50"),
+        owner,
+        50,
+    )
+    .await?;
+    println!("\n[chat history] a page of the group's messages, its ticks from every member");
+    println!("  p95 {:.2} ms; {}", ms(&history, 0.95), summary(&history));
     // Every member connected once; each arrival counted, the last one timed.
     let arrivals: Arrivals = Arc::default();
     let last = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
@@ -179,7 +189,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
         .to_string()
     };
 
-    // 3. A fixed rate: send -> the last member has it.
+    // 4. A fixed rate: send -> the last member has it.
     let total = o.rate * o.seconds;
     let start = Instant::now();
     let mut ticks = paced(start, o.rate, total);
@@ -199,7 +209,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
     );
     println!("  messages some member had not received within 30 s: {lost}");
 
-    // 4. Saturation: a burst as fast as the connection takes it; deliveries per second from
+    // 5. Saturation: a burst as fast as the connection takes it; deliveries per second from
     // the first send to the last member's last arrival.
     arrivals.lock().unwrap().clear();
     complete.lock().unwrap().clear();
@@ -227,7 +237,7 @@ pub async fn run(o: &Options, stack: &Stack) -> Result<()> {
         (cpu_secs(stack.pid()) - cpu_server_0) * 1e6 / delivered.max(1) as f64,
         (postgres_cpu_secs() - cpu_pg_0) * 1e6 / delivered.max(1) as f64
     );
-    // 5. What the burst leaves behind: how long the stack stays busy after the last delivery
+    // 6. What the burst leaves behind: how long the stack stays busy after the last delivery
     // (less than 5% of a core for a second ends it), and the CPU per delivery counting it.
     let mut busy_for = 0;
     for second in 1..=60 {
