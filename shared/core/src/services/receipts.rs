@@ -242,8 +242,8 @@ pub async fn read(
 
 /// `GET /api/chats/{chatId}/messages/{messageId}/info`: for the caller's own message, each
 /// recipient's status and when it was delivered and read, as their privacy allows (a time
-/// that would tell when they were online shows only once they read it; read receipts follow
-/// `read_receipts_shared_with`). Someone else's message answers 403.
+/// that would tell when they were online shows only once they read it; a read shows only where
+/// both have read receipts on, or always in a group). Someone else's message answers 403.
 #[utoipa::path(get, path = "/api/chats/{chatId}/messages/{messageId}/info", tag = "messages", security(("bearer" = [])),
     params(("chatId" = Uuid, Path), ("messageId" = Uuid, Path)),
     responses((status = 200, description = "Per recipient: status, deliveredAt, readAt", body = crate::api::models::Envelope<MessageInfo>)))]
