@@ -349,10 +349,13 @@ async fn a_relay_round_reads_messages_on_a_cached_plan_and_sync_plans_each_read(
         .await
         .unwrap();
     let mut client = app.app().db.get().await.unwrap();
-    let by_id_plans = "SELECT coalesce(sum(generic_plans), 0)::int8 AS generic,
-                              count(*) AS statements
-                       FROM pg_prepared_statements
-                       WHERE statement LIKE '%wanted.id OFFSET 0) m%(m.expires_at IS NULL OR m.expires_at > now())'";
+    // `messages::by_ids`, as `pg_prepared_statements` holds it.
+    let by_ids_statement =
+        "statement LIKE '%wanted.id OFFSET 0) m%(m.expires_at IS NULL OR m.expires_at > now())'";
+    let by_id_plans = format!(
+        "SELECT coalesce(sum(generic_plans), 0)::int8 AS generic, count(*) AS statements
+         FROM pg_prepared_statements WHERE {by_ids_statement}"
+    );
     let counts = |row: tokio_postgres::Row| {
         (
             row.get::<_, i64>("generic"),
@@ -361,13 +364,13 @@ async fn a_relay_round_reads_messages_on_a_cached_plan_and_sync_plans_each_read(
     };
 
     // The relay may have lent this connection its cached read already.
-    let before = counts(client.query_one(by_id_plans, &[]).await.unwrap());
+    let before = counts(client.query_one(&by_id_plans, &[]).await.unwrap());
     let found = messages::by_ids(&client, &[id], Planning::PerCall)
         .await
         .unwrap();
     assert_eq!(found[&id].content.as_deref(), Some("hello"));
     assert_eq!(
-        counts(client.query_one(by_id_plans, &[]).await.unwrap()),
+        counts(client.query_one(&by_id_plans, &[]).await.unwrap()),
         before,
         "planned for the call, nothing kept or run from a cache"
     );
@@ -383,7 +386,7 @@ async fn a_relay_round_reads_messages_on_a_cached_plan_and_sync_plans_each_read(
         assert_eq!(found[&id].content.as_deref(), Some("hello"));
     }
     assert_eq!(
-        counts(tx.query_one(by_id_plans, &[]).await.unwrap()),
+        counts(tx.query_one(&by_id_plans, &[]).await.unwrap()),
         (before.0 + 2, 1),
         "one statement, run twice more on its generic plan"
     );
@@ -405,8 +408,7 @@ async fn a_relay_round_reads_messages_on_a_cached_plan_and_sync_plans_each_read(
         .unwrap();
     let name: String = tx
         .query_one(
-            "SELECT name FROM pg_prepared_statements
-             WHERE statement LIKE '%wanted.id OFFSET 0) m%(m.expires_at IS NULL OR m.expires_at > now())'",
+            &format!("SELECT name FROM pg_prepared_statements WHERE {by_ids_statement}"),
             &[],
         )
         .await
