@@ -743,6 +743,114 @@ async fn roles_follow_the_matrix_and_the_last_admin_leaving_hands_over() {
     app.stop().await;
 }
 
+/// Someone leaving is told to the group's admins alone, as WhatsApp does since 2022: the
+/// admins (a successor too) and the one who left get the line, live, in sync and in their
+/// history; the other members see the member list change and nothing in their timeline, their
+/// list (last message, unread count) or their sync. An admin removing someone is told to all.
+#[tokio::test]
+async fn leaving_a_group_is_a_line_for_its_admins_alone() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let dave = app.register("dave").await;
+    let chat = app.open_group(&alice, "crew", &[&bob, &carol, &dave]).await;
+    let bob_since = crate::sync::present(&app, &bob).await;
+    let alice_since = crate::sync::present(&app, &alice).await;
+    let mut alice_ws = app.ws(&alice.access).await;
+    let mut bob_ws = app.ws(&bob.access).await;
+    let (status, body) = remove(&app, &carol, &chat, &carol).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.send_text(&alice, &chat, "marker").await.0, 201);
+
+    let lines = |frames: &[Value]| -> Vec<String> {
+        frames
+            .iter()
+            .filter(|f| f["event"] == "message:received")
+            .map(|f| contents(&json!({ "data": [f["data"]["message"]] }))[0].clone())
+            .collect()
+    };
+    let (live, synced) = told_until(&app, &mut alice_ws, &alice, &alice_since, "marker").await;
+    assert_eq!(lines(&live), ["system left"], "{live:?}");
+    assert_eq!(lines(&synced), ["system left", "marker"], "{synced:?}");
+    let (live, synced) = told_until(&app, &mut bob_ws, &bob, &bob_since, "marker").await;
+    assert_eq!(lines(&live), Vec::<String>::new(), "{live:?}");
+    assert_eq!(lines(&synced), ["marker"], "{synced:?}");
+    assert!(
+        live.iter().any(|f| f["event"] == "chat:participant:left"),
+        "the member list changes for him: {live:?}"
+    );
+    assert!(timeline(&app, &alice, &chat)
+        .await
+        .contains(&"system left".to_owned()));
+    assert!(timeline(&app, &carol, &chat)
+        .await
+        .contains(&"system left".to_owned()));
+    assert!(!timeline(&app, &bob, &chat)
+        .await
+        .contains(&"system left".to_owned()));
+
+    // Nor does his list show or count it, or move the group up: Alice's does show it.
+    let (_, before) = app.get("/api/chats", Some(&bob.access)).await;
+    let (status, body) = remove(&app, &dave, &chat, &dave).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, after) = app.get("/api/chats", Some(&bob.access)).await;
+    assert_eq!(status, 200, "{after}");
+    for field in ["lastMessage", "unreadCount", "updatedAt"] {
+        assert_eq!(
+            after["data"][0][field], before["data"][0][field],
+            "{field}: {after}"
+        );
+    }
+    assert_eq!(
+        after["data"][0]["lastMessage"]["content"], "marker",
+        "{after}"
+    );
+    let (_, list) = app.get("/api/chats", Some(&alice.access)).await;
+    let preview = list["data"][0]["lastMessage"]["content"].as_str().unwrap();
+    assert!(preview.ends_with(" left"), "{list}");
+
+    // The last admin leaving: the member who takes over is told, and so is nobody else.
+    let erin = app.register("erin").await;
+    assert_eq!(add(&app, &alice, &chat, &erin).await.0, 200);
+    let erin_since = crate::sync::present(&app, &erin).await;
+    let (status, body) = remove(&app, &alice, &chat, &alice).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.send_text(&bob, &chat, "marker 2").await.0, 201);
+    let (live, _) = told_until(&app, &mut bob_ws, &bob, &bob_since, "marker 2").await;
+    assert_eq!(
+        lines(&live),
+        ["system added", "system left", "system role_changed"],
+        "{live:?}"
+    );
+    let (synced, _) = crate::sync::sync_all(&app, &erin, &erin_since).await;
+    assert_eq!(
+        lines(&synced),
+        ["system role_changed", "marker 2"],
+        "{synced:?}"
+    );
+
+    // Removed by an admin: everyone's line.
+    assert_eq!(add(&app, &bob, &chat, &carol).await.0, 200);
+    assert_eq!(remove(&app, &bob, &chat, &carol).await.0, 200);
+    let (synced, _) = crate::sync::sync_all(&app, &erin, &erin_since).await;
+    assert_eq!(
+        lines(&synced)[2..],
+        ["system added", "system removed"],
+        "{synced:?}"
+    );
+    app.stop().await;
+}
+
+/// `user`'s history of `chat`, as [`contents`] gives it.
+async fn timeline(app: &TestApp, user: &User, chat: &str) -> Vec<String> {
+    let (status, page) = app
+        .get(&format!("/api/chats/{chat}/messages"), Some(&user.access))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    contents(&page)
+}
+
 /// Two admins removing each other at the same moment: one goes first, and the other, no
 /// longer a member by then, removes nobody. Each removal checks the remover's role under the
 /// group's lock, not before it.

@@ -1149,12 +1149,8 @@ pub(super) async fn leave_group(
     });
     let actor = removed_by.or(Some(user));
     super::events::append_chat_event(tx, chat_id, actor, event.name(), Some(&event.data())).await?;
-    let action = if removed_by.is_some() {
-        SystemAction::Removed
-    } else {
-        SystemAction::Left
-    };
-    append_system_message(tx, chat_id, action, actor, Some(user), None).await?;
+    // The admin who takes over from the last one is an admin when the line is written: a line
+    // for admins alone (someone left) reaches them too.
     let successor = tx
         .query_one(
             "WITH successor AS (
@@ -1171,6 +1167,12 @@ pub(super) async fn leave_group(
             &[&chat_id],
         )
         .await?;
+    let action = if removed_by.is_some() {
+        SystemAction::Removed
+    } else {
+        SystemAction::Left
+    };
+    append_system_message(tx, chat_id, action, actor, Some(user), None).await?;
     if successor.get("ended") {
         super::invite_links::end_with_the_group(tx, chat_id).await?;
     }
@@ -1404,6 +1406,14 @@ impl SystemAction {
             Self::Call(_) => "call",
         }
     }
+
+    /// Whether its line is told to the group's admins alone (and to whom it is about): since
+    /// 2022 WhatsApp tells only the admins that someone left. The others see the member list
+    /// change (`chat:participant:left`), not a line in their timeline, and the group does not
+    /// move up anyone's list for it.
+    fn for_admins_only(self) -> bool {
+        matches!(self, Self::Left)
+    }
 }
 
 /// A system message in the chat's timeline (type `system`, no sender), stored and published
@@ -1414,7 +1424,9 @@ impl SystemAction {
 /// that shows a 1:1 chat to a member whose list did not (a call to someone who was only opened
 /// a chat with, a timer set there) brings them the chat first, as a message does
 /// (`relay::ChatShownTo`); a default timer's line is its creator's alone
-/// ([`start_default_timer`]). Whom it showed the chat to, if it did.
+/// ([`start_default_timer`]); a line [`SystemAction::for_admins_only`] is hidden from the other
+/// members as a message they deleted for themselves is, and told to the admins' and its
+/// subject's own streams. Whom it showed the chat to, if it did.
 pub(super) async fn append_system_message(
     tx: &deadpool_postgres::Transaction<'_>,
     chat_id: Uuid,
@@ -1507,9 +1519,12 @@ pub(super) async fn append_system_message(
                          ELSE format('%s made %s %s', actor, target, $7::text) END
                  END AS content FROM names
              ), next AS (
-                 UPDATE chat_sequences SET last_seq = last_seq + 1, last_message_at = now(),
-                     quiet_for = $8::uuid,
-                     quiet_since = CASE WHEN $8::uuid IS NULL THEN NULL
+                 -- (A line for admins alone leaves the chat's place in every list as it was.)
+                 UPDATE chat_sequences SET last_seq = last_seq + 1,
+                     last_message_at = CASE WHEN $9 THEN last_message_at ELSE now() END,
+                     quiet_for = CASE WHEN $9 THEN quiet_for ELSE $8::uuid END,
+                     quiet_since = CASE WHEN $9 THEN quiet_since
+                                        WHEN $8::uuid IS NULL THEN NULL
                                         WHEN quiet_for = $8::uuid THEN quiet_since
                                         ELSE last_message_at END
                  WHERE chat_id = $1 RETURNING last_seq
@@ -1537,20 +1552,34 @@ pub(super) async fn append_system_message(
                  UPDATE chat_participants p SET cleared_seq = next.last_seq FROM next
                  WHERE p.chat_id = $1 AND p.user_id = $8::uuid AND p.hidden
                    AND p.cleared_seq = next.last_seq - 1
+             ), kept_from_members AS (
+                 -- A line for admins alone ($9): hidden for good from the members who are not.
+                 INSERT INTO message_hidden (message_id, user_id, never_delivered)
+                 SELECT s.id, p.user_id, true FROM stored s JOIN chat_participants p ON p.chat_id = $1
+                 WHERE $9 AND p.left_at IS NULL AND p.role <> 'admin'
+             ), told AS (
+                 -- Whose stream the line goes to: the chat's; a line kept from a blocker, its
+                 -- actor's alone; a line for admins alone, each admin's and its subject's ($4,
+                 -- who left).
+                 SELECT $1 AS chat_id, NULL::uuid AS user_id WHERE $8::uuid IS NULL AND NOT $9
+                 UNION ALL
+                 SELECT NULL, $3 WHERE $8::uuid IS NOT NULL
+                 UNION ALL
+                 SELECT NULL, p.user_id FROM chat_participants p
+                 WHERE $9 AND p.chat_id = $1
+                   AND (p.left_at IS NULL AND p.role = 'admin' OR p.user_id = $4::uuid)
              )
-             -- (After the chat it shows: reading `shown` first writes it first.) A line kept
-             -- from a blocker is told to its actor's devices alone (their own stream).
+             -- (After the chat it shows: reading `shown` first writes it first.)
              INSERT INTO events (chat_id, user_id, actor_id, name, message_id)
-             SELECT CASE WHEN $8::uuid IS NULL THEN $1 END, CASE WHEN $8::uuid IS NOT NULL THEN $3 END,
-                    $3, 'message:received', id FROM stored
+             SELECT t.chat_id, t.user_id, $3, 'message:received', s.id FROM stored s CROSS JOIN told t
              WHERE (SELECT count(*) FROM shown) >= 0
              RETURNING (SELECT shown_to FROM shown LIMIT 1) AS shown_to",
             shown_before = super::shows_the_chat("o", "next.last_seq - 1"),
             shown_now = super::shows_the_chat("o", "next.last_seq"),
         ))
         .await?;
-    let row = tx
-        .query_opt(
+    let rows = tx
+        .query(
             &stmt,
             &[
                 &chat_id,
@@ -1561,10 +1590,11 @@ pub(super) async fn append_system_message(
                 &Json(&metadata),
                 &role.map(ParticipantRole::as_str),
                 &kept_from,
+                &action.for_admins_only(),
             ],
         )
         .await?;
-    let to: Option<Uuid> = row.and_then(|r| r.get("shown_to"));
+    let to: Option<Uuid> = rows.first().and_then(|r| r.get("shown_to"));
     Ok(to
         .zip(actor)
         .filter(|(to, by)| to != by)
