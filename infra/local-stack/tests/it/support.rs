@@ -62,6 +62,65 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// What each test's database and data directory are named after: `t_{pid}_{id}` and
+/// `banter-test-{pid}-{id}`, so a later run can tell which a run that ended without dropping
+/// them (a failed test unwinds past `TestApp::stop`) left behind.
+fn run_scoped_name(prefix: &str, separator: char) -> String {
+    format!(
+        "{prefix}{}{separator}{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Whether the process `pid` names is gone (where `/proc` tells: elsewhere none is).
+fn run_ended(pid: &str) -> bool {
+    let proc = std::path::Path::new("/proc");
+    proc.is_dir() && pid.parse::<u32>().is_ok() && !proc.join(pid).exists()
+}
+
+/// Once per run, before its first database: drop the databases and data directories that
+/// runs which have ended left behind.
+async fn sweep_ended_runs() {
+    static SWEPT: OnceCell<()> = OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let admin = admin_client().await;
+            let names = admin
+                .query(
+                    "SELECT datname FROM pg_database WHERE datname ~ '^t_[0-9]+_[0-9a-f]{32}$'",
+                    &[],
+                )
+                .await
+                .expect("list test databases");
+            for row in names {
+                let name: String = row.get(0);
+                if run_ended(name.split('_').nth(1).unwrap_or_default()) {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            }
+            let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(pid) = name
+                    .strip_prefix("banter-test-")
+                    .and_then(|rest| rest.split_once('-'))
+                    .map(|(pid, _)| pid)
+                else {
+                    continue;
+                };
+                if run_ended(pid) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        })
+        .await;
+}
+
 async fn admin_client() -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(admin_url().await, tokio_postgres::NoTls)
         .await
@@ -98,7 +157,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp {
     // The fault scenarios hold both ends of thousands of connections.
     rlimit::increase_nofile_limit(u64::MAX).expect("open-file limit");
-    let database = format!("t_{}", uuid::Uuid::new_v4().simple());
+    sweep_ended_runs().await;
+    let database = run_scoped_name("t_", '_');
     admin_client()
         .await
         .batch_execute(&format!(
@@ -107,8 +167,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut StackConfig)) -> TestApp
         ))
         .await
         .expect("create test database");
-    let data_dir =
-        std::env::temp_dir().join(format!("banter-test-{}", uuid::Uuid::new_v4().simple()));
+    let data_dir = std::env::temp_dir().join(run_scoped_name("banter-test-", '-'));
     let mut config = StackConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(with_database(admin_url().await, &database)),
