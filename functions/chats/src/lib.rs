@@ -283,6 +283,11 @@ async fn route(app: &App, req: &Request<'_>) -> Result<Reply, ApiError> {
                 .await
                 .map(Reply::ok)
         }
+        "GET /api/chats/{chatId}/past-participants" => {
+            participants::past(app, caller, req.path_id("chatId")?, req.query()?)
+                .await
+                .map(Reply::page)
+        }
         "PUT /api/chats/{chatId}/participants/{userId}/role" => participants::set_role(
             app,
             caller,

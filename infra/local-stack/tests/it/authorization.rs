@@ -102,7 +102,8 @@ fn route_scope(route: &str) -> Option<Scope> {
         "POST /api/chats/{chatId}/messages"
         | "POST /api/chats/{chatId}/messages/{messageId}/reactions"
         // Into the group itself.
-        | "POST /api/chats/{chatId}/messages/{messageId}/forward" => Scope::Chat(MEMBERS_ONLY),
+        | "POST /api/chats/{chatId}/messages/{messageId}/forward"
+        | "GET /api/chats/{chatId}/past-participants" => Scope::Chat(MEMBERS_ONLY),
         // The admin's message: its info is the admin's; pins need the group's edit permission.
         "GET /api/chats/{chatId}/messages/{messageId}/info"
         | "POST /api/chats/{chatId}/messages/{messageId}/pin" => Scope::Chat(SEEN_NOT_ALLOWED),

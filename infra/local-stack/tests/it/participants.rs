@@ -810,6 +810,40 @@ async fn leaving_a_group_is_a_line_for_its_admins_alone() {
     let preview = list["data"][0]["lastMessage"]["content"].as_str().unwrap();
     assert!(preview.ends_with(" left"), "{list}");
 
+    // Who left is where every member sees it: the past participants, the latest first.
+    assert_eq!(
+        past_participants(&app, &bob, &chat).await,
+        [dave.id.as_str(), carol.id.as_str()]
+    );
+    assert_eq!(
+        past_participants(&app, &alice, &chat).await,
+        [dave.id.as_str(), carol.id.as_str()]
+    );
+    let (status, _) = app
+        .get(
+            &format!("/api/chats/{chat}/past-participants"),
+            Some(&carol.access),
+        )
+        .await;
+    assert_eq!(status, 403, "she left: no longer hers to look at");
+    // For 60 days.
+    app.owner_db()
+        .await
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE chat_participants SET left_at = now() - interval '61 days'
+             WHERE user_id = $1::text::uuid",
+            &[&dave.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        past_participants(&app, &bob, &chat).await,
+        [carol.id.as_str()]
+    );
+
     // The last admin leaving: the member who takes over is told, and so is nobody else.
     let erin = app.register("erin").await;
     assert_eq!(add(&app, &alice, &chat, &erin).await.0, 200);
@@ -830,8 +864,12 @@ async fn leaving_a_group_is_a_line_for_its_admins_alone() {
         "{synced:?}"
     );
 
-    // Removed by an admin: everyone's line.
+    // Removed by an admin: everyone's line. (Back in the group, she is no past participant.)
     assert_eq!(add(&app, &bob, &chat, &carol).await.0, 200);
+    assert_eq!(
+        past_participants(&app, &erin, &chat).await,
+        [alice.id.as_str()]
+    );
     assert_eq!(remove(&app, &bob, &chat, &carol).await.0, 200);
     let (synced, _) = crate::sync::sync_all(&app, &erin, &erin_since).await;
     assert_eq!(
@@ -849,6 +887,23 @@ async fn timeline(app: &TestApp, user: &User, chat: &str) -> Vec<String> {
         .await;
     assert_eq!(status, 200, "{page}");
     contents(&page)
+}
+
+/// The ids of `chat`'s past participants as `user` reads them.
+async fn past_participants(app: &TestApp, user: &User, chat: &str) -> Vec<String> {
+    let (status, page) = app
+        .get(
+            &format!("/api/chats/{chat}/past-participants"),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Two admins removing each other at the same moment: one goes first, and the other, no

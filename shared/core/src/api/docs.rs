@@ -83,6 +83,7 @@ A method a path does not declare answers 405 `METHOD_NOT_ALLOWED`.";
         participants::add,
         participants::remove,
         participants::set_role,
+        participants::past,
         chats::clear,
         invite_links::create,
         invite_links::current,

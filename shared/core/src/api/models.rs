@@ -1293,6 +1293,19 @@ pub struct Participant {
     pub is_online: Option<bool>,
 }
 
+/// Someone who left a group, or was removed from it, lately (`GET
+/// /api/chats/{chatId}/past-participants`): since someone leaving is told to the admins alone,
+/// this is where the other members see who left (WhatsApp's "past participants").
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PastParticipant {
+    pub id: Uuid,
+    pub username: String,
+    pub left_at: Timestamp,
+    /// As their privacy settings let the caller see it: a signed, expiring URL.
+    pub profile_picture_url: Option<String>,
+}
+
 /// The caller's own settings for a chat.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

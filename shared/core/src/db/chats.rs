@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::api::models::{
     Allowed, CallEndReason, CallKind, ChatDetails, ChatSettings, ChatSummary, ChatType,
-    GroupPermissions, InvitationListed, LastMessage, Participant, ParticipantRole, Timestamp,
+    GroupPermissions, InvitationListed, LastMessage, Participant, ParticipantRole, PastParticipant,
+    Timestamp,
 };
 use crate::api::requests::{ChatListFilter, Patch, UpdateChatRequest};
 use crate::api::ws::{
@@ -1213,6 +1214,40 @@ pub(super) async fn leave_group(
     )
     .await?;
     Ok(true)
+}
+
+/// Those who left `chat_id` (or were removed) within `window` and are not members again, the
+/// latest first: a page of them, and how many there are.
+pub async fn past_members(
+    db: &Db,
+    chat_id: Uuid,
+    window: std::time::Duration,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<PastParticipant>, i64), ApiError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT u.id, u.username, p.left_at, count(*) OVER () AS total
+             FROM chat_participants p JOIN users u ON u.id = p.user_id
+             WHERE p.chat_id = $1 AND p.left_at > now() - make_interval(secs => $2)
+             ORDER BY p.left_at DESC, u.id LIMIT $3 OFFSET $4",
+        )
+        .await?;
+    let rows = client
+        .query(&stmt, &[&chat_id, &window.as_secs_f64(), &limit, &offset])
+        .await?;
+    let total = rows.first().map_or(0, |r| r.get::<_, i64>("total"));
+    let past = rows
+        .iter()
+        .map(|r| PastParticipant {
+            id: r.get("id"),
+            username: r.get("username"),
+            left_at: Timestamp(r.get("left_at")),
+            profile_picture_url: None,
+        })
+        .collect();
+    Ok((past, total))
 }
 
 /// What changing a role came to.

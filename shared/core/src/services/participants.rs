@@ -19,10 +19,10 @@
 use uuid::Uuid;
 
 use crate::api::models::{
-    AddStatus, ChatType, Envelope, ParticipantAdded, ParticipantRemoved, ParticipantRole,
-    ParticipantRoleSet, RemovalStatus,
+    AddStatus, ChatType, Envelope, OffsetPagination, Page, PageEnvelope, ParticipantAdded,
+    ParticipantRemoved, ParticipantRole, ParticipantRoleSet, PastParticipant, RemovalStatus,
 };
-use crate::api::requests::{AddParticipantRequest, UpdateParticipantRoleRequest};
+use crate::api::requests::{AddParticipantRequest, OffsetPageQuery, UpdateParticipantRoleRequest};
 use crate::auth::tokens::Caller;
 use crate::db::chats::{self, Acting, Addition, RoleChange};
 use crate::db::{relationships, users};
@@ -230,6 +230,39 @@ pub async fn remove(
             RemovalStatus::Left
         },
     })
+}
+
+/// How long someone who left is listed among a group's past participants (WhatsApp's 60 days).
+const PAST_PARTICIPANTS_FOR: std::time::Duration = std::time::Duration::from_secs(60 * 24 * 3600);
+
+/// `GET /api/chats/{chatId}/past-participants?limit&offset`: who left the group or was removed
+/// in the last 60 days (and is not a member again), the latest first, for its members: someone
+/// leaving is a line for the admins alone, and this is where the others see who left.
+#[utoipa::path(get, path = "/api/chats/{chatId}/past-participants", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = Uuid, Path), OffsetPageQuery),
+    responses(
+        (status = 200, description = "Who left in the last 60 days, the latest first", body = PageEnvelope<Vec<PastParticipant>, OffsetPagination>),
+        (status = 403, description = "The caller left the group"),
+    ))]
+pub async fn past(
+    app: &App,
+    caller: Caller,
+    chat_id: Uuid,
+    q: OffsetPageQuery,
+) -> Result<Page<Vec<PastParticipant>, OffsetPagination>, ApiError> {
+    caller_role(app, chat_id, &caller).await?;
+    let (limit, offset) = (q.limit.0, q.offset.0);
+    let (mut items, total) =
+        chats::past_members(&app.db, chat_id, PAST_PARTICIPANTS_FOR, limit, offset).await?;
+    let ids: Vec<Uuid> = items.iter().map(|p| p.id).collect();
+    let views = super::profiles::seen_by(app, caller.user_id, &ids).await?;
+    for past in &mut items {
+        past.profile_picture_url = views
+            .get(&past.id)
+            .and_then(|v| v.profile_picture_url.clone());
+    }
+    let pagination = OffsetPagination::new(limit, offset, items.len(), total);
+    Ok(Page { items, pagination })
 }
 
 /// `PUT /api/chats/{chatId}/participants/{userId}/role`: an admin changes a member's role. A
