@@ -43,7 +43,8 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     let since = now["data"]["nextCursor"].as_str().unwrap().to_owned();
     let mut alice_ws = app.ws(&alice.access).await;
     let mut bob_phone = app.ws(&bob.access).await;
-    let mut bob_tablet = app.ws(&app.login(&bob).await.access).await;
+    let tablet = app.login(&bob).await;
+    let mut bob_tablet = app.ws(&tablet.access).await;
     let mut carol_ws = app.ws(&carol.access).await;
 
     let call = acked(
@@ -74,9 +75,12 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
         json!({ "callId": call_id, "candidate": candidate }),
     )
     .await;
-    let passed = bob_phone.next_event("call:candidate").await;
-    assert_eq!(passed["data"]["candidate"], candidate);
-    assert_eq!(passed["data"]["from"], alice.id);
+    // While it rings, to every device of Bob's.
+    for ws in [&mut bob_phone, &mut bob_tablet] {
+        let passed = ws.next_event("call:candidate").await;
+        assert_eq!(passed["data"]["candidate"], candidate);
+        assert_eq!(passed["data"]["from"], alice.id);
+    }
 
     // Someone outside the chat can do nothing with the call; the caller cannot answer it.
     for action in ["call:answer", "call:end", "call:candidate"] {
@@ -112,6 +116,17 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
         "RESOURCE_ALREADY_EXISTS",
         "answered already"
     );
+    // Answered, each side's candidates go to the other side's device in the call alone: not
+    // to Bob's tablet, nor to Alice's laptop (which did not call).
+    let mut alice_laptop = app.ws(&app.login(&alice).await.access).await;
+    let after = json!({ "candidate": "candidate:2 1 udp 2122260223 192.0.2.2 54322 typ host" });
+    let pass = json!({ "callId": call_id, "candidate": after });
+    acked(&mut alice_ws, "call:candidate", pass.clone()).await;
+    let passed = bob_phone.next_event("call:candidate").await;
+    assert_eq!(passed["data"]["candidate"]["candidate"], after["candidate"]);
+    acked(&mut bob_phone, "call:candidate", pass).await;
+    let passed = alice_ws.next_event("call:candidate").await;
+    assert_eq!(passed["data"]["from"], bob.id);
 
     // Bob hangs up.
     let ended = acked(&mut bob_phone, "call:end", json!({ "callId": call_id })).await;
@@ -119,8 +134,12 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
         (&ended["status"], &ended["endReason"]),
         (&json!("ended"), &json!("hung_up"))
     );
-    let told = alice_ws.next_event("call:ended").await;
-    assert_eq!(told["data"]["endReason"], "hung_up");
+    for ws in [&mut alice_ws, &mut alice_laptop, &mut bob_tablet] {
+        // (The next call event each gets: none of the candidates went to the laptop or tablet.)
+        let told = ws.next_json().await;
+        assert_eq!(told["event"], "call:ended", "{told}");
+        assert_eq!(told["data"]["endReason"], "hung_up");
+    }
     let late = json!({ "callId": call_id, "candidate": candidate });
     assert_eq!(
         refused(&mut alice_ws, "call:candidate", late).await,
@@ -154,6 +173,27 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
         .get(&format!("/api/sync?since={since}"), Some(&bob.access))
         .await;
     let names: Vec<&str> = synced["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .filter(|name| name.starts_with("call:"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "call:incoming",
+            "call:candidate",
+            "call:answered",
+            "call:candidate",
+            "call:ended"
+        ]
+    );
+    // The tablet's sync has the candidate of the ringing call, not the one for the phone.
+    let (_, on_tablet) = app
+        .get(&format!("/api/sync?since={since}"), Some(&tablet.access))
+        .await;
+    let names: Vec<&str> = on_tablet["data"]["events"]
         .as_array()
         .unwrap()
         .iter()

@@ -8,14 +8,15 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::chats::{append_system_message, CallLine, ChatShown, SystemAction};
-use super::events::{append_chat_event_from, append_own_event_from, Stream};
+use super::events::{append_chat_event_from, append_device_event, append_own_event_from, Stream};
 use super::Db;
 use crate::api::models::{Call, CallEndReason, CallKind, CallStatus, Timestamp};
 use crate::api::ws::{CallAnswered, CallCandidate, CallOffered, IceCandidate, ServerEvent};
+use crate::auth::tokens::Caller;
 use crate::error::ApiError;
 
 const COLUMNS: &str = "c.id, c.chat_id, c.caller_id, c.kind, c.status, c.end_reason, c.started_at,
-    c.answered_at, c.ended_at, c.kept_from";
+    c.answered_at, c.ended_at, c.kept_from, c.caller_session, c.answered_session";
 
 fn call_row(r: &Row) -> Call {
     Call {
@@ -41,6 +42,9 @@ struct StoredCall {
     /// The callee, for a call from someone they block: it rings none of their devices, and
     /// they never learn of it (V66).
     kept_from: Option<Uuid>,
+    /// The device session that called, and the one that answered (V77).
+    caller_session: Option<Uuid>,
+    answered_session: Option<Uuid>,
 }
 
 impl StoredCall {
@@ -52,12 +56,27 @@ impl StoredCall {
             _ => Stream::Chat(self.call.chat_id),
         }
     }
+
+    /// The device `user`'s candidates go to: once the call is answered, the other side's device
+    /// in it; while it rings, none in particular (every device of the callee rings).
+    fn candidates_of(&self, user: Uuid) -> Option<Uuid> {
+        if self.call.status != CallStatus::Ongoing {
+            return None;
+        }
+        if self.call.caller_id == Some(user) {
+            self.answered_session
+        } else {
+            self.caller_session
+        }
+    }
 }
 
 fn stored_call(r: &Row) -> StoredCall {
     StoredCall {
         call: call_row(r),
         kept_from: r.get("kept_from"),
+        caller_session: r.get("caller_session"),
+        answered_session: r.get("answered_session"),
     }
 }
 
@@ -104,15 +123,15 @@ pub enum Started {
     Busy,
 }
 
-/// Start a call in a 1:1 chat of `caller`'s, with the `call:incoming` event carrying their
-/// offer. A live call the chat still has ends first (`replaced`, or `missed` if it rang
-/// longer than `ring_for`, or if it rings for someone who blocked its caller and is calling
-/// now), unless it is ringing still (`Busy`). A call to someone who blocks the caller is
+/// Start a call in a 1:1 chat of `calling`'s, from the device session that calls, with the
+/// `call:incoming` event carrying their offer. A live call the chat still has ends first
+/// (`replaced`, or `missed` if it rang longer than `ring_for`, or if it rings for someone who
+/// blocked its caller and is calling now), unless it is ringing still (`Busy`). A call to someone who blocks the caller is
 /// answered as any other and kept from them (its caller hears it ring until it is missed).
 pub async fn start(
     db: &Db,
     chat_id: Uuid,
-    caller: Uuid,
+    calling: &Caller,
     kind: CallKind,
     sdp: &str,
     origin: Option<&str>,
@@ -145,7 +164,7 @@ pub async fn start(
              FOR UPDATE OF c",
                 to_self = super::note_to_self("c"),
             ),
-            &[&chat_id, &caller],
+            &[&chat_id, &calling.user_id],
         )
         .await?
     else {
@@ -175,7 +194,7 @@ pub async fn start(
         let call = &live.call;
         // (A call kept from this caller, ringing nobody, must not answer them "busy".)
         let reason = match call.status {
-            CallStatus::Ringing if live.kept_from == Some(caller) => CallEndReason::Missed,
+            CallStatus::Ringing if live.kept_from == Some(calling.user_id) => CallEndReason::Missed,
             CallStatus::Ringing if !rang_out(call, ring_for) => return Ok(Started::Busy),
             CallStatus::Ringing => CallEndReason::Missed,
             _ => CallEndReason::Replaced,
@@ -185,16 +204,17 @@ pub async fn start(
     let row = tx
         .query_one(
             &format!(
-                "WITH c AS (INSERT INTO calls (id, chat_id, caller_id, kind, kept_from)
-                            VALUES ($1, $2, $3, $4, $5) RETURNING *)
+                "WITH c AS (INSERT INTO calls (id, chat_id, caller_id, kind, kept_from, caller_session)
+                            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
                  SELECT {COLUMNS} FROM c"
             ),
             &[
                 &Uuid::now_v7(),
                 &chat_id,
-                &caller,
+                &calling.user_id,
                 &kind.as_str(),
                 &kept_from,
+                &calling.session_id,
             ],
         )
         .await?;
@@ -203,7 +223,7 @@ pub async fn start(
         call: call.call.clone(),
         sdp: sdp.to_owned(),
     });
-    append_call_event(&tx, &call, Some(caller), origin, &offered).await?;
+    append_call_event(&tx, &call, Some(calling.user_id), origin, &offered).await?;
     tx.commit().await?;
     Ok(Started::Ringing {
         call: call.call,
@@ -326,18 +346,20 @@ pub enum Answered {
     },
 }
 
-/// Answer a call ringing for `user`, with the `call:answered` event carrying their answer.
+/// Answer a call ringing for `user` on their device `session`, with the `call:answered` event
+/// carrying their answer.
 pub async fn answer(
     db: &Db,
     call_id: Uuid,
     user: Uuid,
+    session: Uuid,
     sdp: &str,
     origin: Option<&str>,
     ring_for: Duration,
 ) -> Result<Answered, ApiError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    let Some(StoredCall { call, kept_from }) = lock_call(&tx, call_id, user).await? else {
+    let Some(StoredCall { call, .. }) = lock_call(&tx, call_id, user).await? else {
         return Ok(Answered::NotFound);
     };
     if call.caller_id == Some(user) {
@@ -354,17 +376,15 @@ pub async fn answer(
     let row = tx
         .query_one(
             &format!(
-                "WITH c AS (UPDATE calls SET status = 'ongoing', answered_at = now()
+                "WITH c AS (UPDATE calls SET status = 'ongoing', answered_at = now(),
+                                             answered_session = $2
                             WHERE id = $1 RETURNING *)
                  SELECT {COLUMNS} FROM c"
             ),
-            &[&call.id],
+            &[&call.id, &session],
         )
         .await?;
-    let call = StoredCall {
-        call: call_row(&row),
-        kept_from,
-    };
+    let call = stored_call(&row);
     let answered = ServerEvent::CallAnswered(CallAnswered {
         call: call.call.clone(),
         answered_by: user,
@@ -375,7 +395,8 @@ pub async fn answer(
     Ok(Answered::Answered(call.call))
 }
 
-/// Pass on an ICE candidate of `user`'s for a live call of theirs (`false`: no such call).
+/// Pass on an ICE candidate of `user`'s for a live call of theirs (`false`: no such call): to
+/// the other side's device in the call once it is answered ([`StoredCall::candidates_of`]).
 pub async fn candidate(
     db: &Db,
     call_id: Uuid,
@@ -396,7 +417,12 @@ pub async fn candidate(
         from: user,
         candidate: candidate.clone(),
     });
-    append_call_event(&tx, &call, Some(user), origin, &event).await?;
+    match call.candidates_of(user) {
+        Some(device) => {
+            append_device_event(&tx, call.stream(), device, Some(user), origin, &event).await?
+        }
+        None => append_call_event(&tx, &call, Some(user), origin, &event).await?,
+    }
     tx.commit().await?;
     Ok(true)
 }

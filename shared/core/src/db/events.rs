@@ -75,10 +75,13 @@ pub struct StoredEvent {
     /// Any other event's payload.
     pub data: Option<Value>,
     pub created_at: DateTime<Utc>,
+    /// The one device session it is for (V77: a call's candidates, once answered); `None`: every
+    /// device of its stream.
+    pub device: Option<Uuid>,
 }
 
 const COLUMNS: &str = "e.id, e.xid::text::bigint AS xid, e.chat_id, e.user_id, e.actor_id,
-    e.origin_connection, e.name, e.message_id, e.data, e.created_at";
+    e.origin_connection, e.name, e.message_id, e.data, e.created_at, e.device_session";
 
 fn stored(r: &Row) -> StoredEvent {
     let stream = match (r.get::<_, Option<Uuid>>("chat_id"), r.get("user_id")) {
@@ -98,6 +101,7 @@ fn stored(r: &Row) -> StoredEvent {
         message_id: r.get("message_id"),
         data: r.get("data"),
         created_at: r.get("created_at"),
+        device: r.get("device_session"),
     }
 }
 
@@ -139,6 +143,45 @@ pub async fn append_chat_event_from(
         .execute(
             &stmt,
             &[&chat, &actor, &origin, &event.name(), &event.data()],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Append `event` to `stream` (in the caller's transaction) for one device session alone: only
+/// its connections are pushed it, and only its sync lists it. `origin`, the connection that
+/// caused it, has its answer already.
+pub async fn append_device_event(
+    client: &impl GenericClient,
+    stream: Stream,
+    device: Uuid,
+    actor: Option<Uuid>,
+    origin: Option<&str>,
+    event: &crate::api::ws::ServerEvent,
+) -> Result<(), ApiError> {
+    let (chat, user) = match stream {
+        Stream::Chat(chat) => (Some(chat), None),
+        Stream::User(user) => (None, Some(user)),
+    };
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (chat_id, user_id, device_session, actor_id, origin_connection,
+                                 name, data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &chat,
+                &user,
+                &device,
+                &actor,
+                &origin,
+                &event.name(),
+                &event.data(),
+            ],
         )
         .await?;
     Ok(())

@@ -736,6 +736,10 @@ impl<'a> Frames<'a> {
         viewer: Uuid,
         device: Uuid,
     ) -> Result<Option<EventFrame>, ApiError> {
+        // (An event for one device session is nobody else's.)
+        if event.device.is_some_and(|only| only != device) {
+            return Ok(None);
+        }
         let mut server_event = match (event.name.as_str(), event.stream) {
             // In its chat's stream; or, sent to someone who blocks its sender, in the sender's
             // own (`db::messages::insert_many`).
@@ -815,7 +819,7 @@ impl<'a> Frames<'a> {
 
     /// The frame's text, serialized once per event unless it depends on the viewer (a new
     /// chat, what someone they block did hidden from them) or their device (an encrypted
-    /// message).
+    /// message, an event for one device).
     async fn text(
         &mut self,
         client: &impl GenericClient,
@@ -830,6 +834,7 @@ impl<'a> Frames<'a> {
         if event.name == "chat:created"
             || joined_is(event, viewer)
             || sealed
+            || event.device.is_some()
             || self.differs_for(event, viewer)
         {
             return Ok(self
