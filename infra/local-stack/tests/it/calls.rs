@@ -32,6 +32,17 @@ async fn calls_of(app: &TestApp, user: &User) -> Vec<Value> {
     body["data"].as_array().unwrap().clone()
 }
 
+/// The names of the `call:*` events of a sync page, in order.
+fn call_events(page: &Value) -> Vec<&str> {
+    page["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .filter(|name| name.starts_with("call:"))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     let app = spawn_app().await;
@@ -172,15 +183,8 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     let (_, synced) = app
         .get(&format!("/api/sync?since={since}"), Some(&bob.access))
         .await;
-    let names: Vec<&str> = synced["data"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .filter(|name| name.starts_with("call:"))
-        .collect();
     assert_eq!(
-        names,
+        call_events(&synced),
         [
             "call:incoming",
             "call:candidate",
@@ -193,15 +197,8 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     let (_, on_tablet) = app
         .get(&format!("/api/sync?since={since}"), Some(&tablet.access))
         .await;
-    let names: Vec<&str> = on_tablet["data"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .filter(|name| name.starts_with("call:"))
-        .collect();
     assert_eq!(
-        names,
+        call_events(&on_tablet),
         [
             "call:incoming",
             "call:candidate",
