@@ -56,6 +56,7 @@ BUSINESS_RULE_400 = [
     "POST /api/chats/{chatId}/participants",
     "DELETE /api/chats/{chatId}/participants/{userId}",
     "PUT /api/chats/{chatId}/participants/{userId}/role",
+    "GET /api/chats/{chatId}/past-participants",
     "POST /api/chats/{chatId}/invite-link",
     "GET /api/chats/{chatId}/invite-link",
     "DELETE /api/chats/{chatId}/invite-link",

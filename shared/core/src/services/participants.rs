@@ -242,6 +242,7 @@ const PAST_PARTICIPANTS_FOR: std::time::Duration = std::time::Duration::from_sec
     params(("chatId" = Uuid, Path), OffsetPageQuery),
     responses(
         (status = 200, description = "Who left in the last 60 days, the latest first", body = PageEnvelope<Vec<PastParticipant>, OffsetPagination>),
+        (status = 400, description = "A 1:1 chat of the caller's: it has no members to list (`VALIDATION_ERROR`)"),
         (status = 403, description = "The caller left the group"),
     ))]
 pub async fn past(
