@@ -135,9 +135,16 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     acked(&mut alice_ws, "call:candidate", pass.clone()).await;
     let passed = bob_phone.next_event("call:candidate").await;
     assert_eq!(passed["data"]["candidate"]["candidate"], after["candidate"]);
-    acked(&mut bob_phone, "call:candidate", pass).await;
+    acked(&mut bob_phone, "call:candidate", pass.clone()).await;
     let passed = alice_ws.next_event("call:candidate").await;
     assert_eq!(passed["data"]["from"], bob.id);
+    // A device with no part in the call has no candidates to pass on.
+    for ws in [&mut bob_tablet, &mut alice_laptop] {
+        assert_eq!(
+            refused(ws, "call:candidate", pass.clone()).await,
+            "RESOURCE_NOT_FOUND"
+        );
+    }
 
     // Bob hangs up.
     let ended = acked(&mut bob_phone, "call:end", json!({ "callId": call_id })).await;

@@ -57,6 +57,20 @@ impl StoredCall {
         }
     }
 
+    /// Whether `device`, one of `user`'s, has no part in the call: another device of its caller,
+    /// or, once it is answered, a device of the callee's that did not answer. (While it rings,
+    /// the callee's answer may still be on its way: their candidates are taken.)
+    fn not_in_it(&self, user: Uuid, device: Uuid) -> bool {
+        let theirs = if self.call.caller_id == Some(user) {
+            self.caller_session
+        } else if self.call.status == CallStatus::Ongoing {
+            self.answered_session
+        } else {
+            None
+        };
+        theirs.is_some_and(|theirs| theirs != device)
+    }
+
     /// The device `user`'s candidates go to: once the call is answered, the other side's device
     /// in it; while it rings, none in particular (every device of the callee rings).
     fn candidates_of(&self, user: Uuid) -> Option<Uuid> {
@@ -395,21 +409,23 @@ pub async fn answer(
     Ok(Answered::Answered(call.call))
 }
 
-/// Pass on an ICE candidate of `user`'s for a live call of theirs (`false`: no such call): to
-/// the other side's device in the call once it is answered ([`StoredCall::candidates_of`]).
+/// Pass on an ICE candidate from `from`'s device for a live call of theirs (`false`: no such
+/// call, or none that device is in: [`StoredCall::not_in_it`]): to the other side's device in
+/// the call once it is answered ([`StoredCall::candidates_of`]).
 pub async fn candidate(
     db: &Db,
     call_id: Uuid,
-    user: Uuid,
+    from: &Caller,
     candidate: &IceCandidate,
     origin: Option<&str>,
 ) -> Result<bool, ApiError> {
+    let user = from.user_id;
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let Some(call) = lock_call(&tx, call_id, user).await? else {
         return Ok(false);
     };
-    if call.call.status == CallStatus::Ended {
+    if call.call.status == CallStatus::Ended || call.not_in_it(user, from.session_id) {
         return Ok(false);
     }
     let event = ServerEvent::CallCandidate(CallCandidate {

@@ -121,7 +121,9 @@ pub async fn answer(
     }
 }
 
-/// `call:candidate`: pass an ICE candidate to the other side of a live call.
+/// `call:candidate`: pass an ICE candidate to the other side of a live call (404 from a device
+/// with no part in it: another of the caller's, or, once answered, one of the callee's that did
+/// not answer).
 pub async fn candidate(
     app: &App,
     caller: Caller,
@@ -130,15 +132,7 @@ pub async fn candidate(
 ) -> Result<CandidateSent, ApiError> {
     let bucket = format!("call-candidates:{}:{}", body.call_id, caller.user_id);
     super::rate_limit::hit(&app.db, &bucket, CANDIDATES_PER_CALL).await?;
-    if !calls::candidate(
-        &app.db,
-        body.call_id,
-        caller.user_id,
-        &body.candidate,
-        origin,
-    )
-    .await?
-    {
+    if !calls::candidate(&app.db, body.call_id, &caller, &body.candidate, origin).await? {
         return Err(ApiError::NotFound("call"));
     }
     super::relay::wake(app, "call:candidate").await;
