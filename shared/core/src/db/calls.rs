@@ -59,14 +59,13 @@ impl StoredCall {
 
     /// Whether `device`, one of `user`'s, has no part in the call: another device of its caller,
     /// or, once it is answered, a device of the callee's that did not answer. (While it rings,
-    /// the callee's answer may still be on its way: their candidates are taken.)
+    /// the callee's answer may still be on its way, and no device of theirs is in it yet: their
+    /// candidates are taken.)
     fn not_in_it(&self, user: Uuid, device: Uuid) -> bool {
         let theirs = if self.call.caller_id == Some(user) {
             self.caller_session
-        } else if self.call.status == CallStatus::Ongoing {
-            self.answered_session
         } else {
-            None
+            self.answered_session
         };
         theirs.is_some_and(|theirs| theirs != device)
     }
@@ -140,8 +139,9 @@ pub enum Started {
 /// Start a call in a 1:1 chat of `calling`'s, from the device session that calls, with the
 /// `call:incoming` event carrying their offer. A live call the chat still has ends first
 /// (`replaced`, or `missed` if it rang longer than `ring_for`, or if it rings for someone who
-/// blocked its caller and is calling now), unless it is ringing still (`Busy`). A call to someone who blocks the caller is
-/// answered as any other and kept from them (its caller hears it ring until it is missed).
+/// blocked its caller and is calling now), unless it is ringing still (`Busy`). A call to
+/// someone who blocks the caller is answered as any other and kept from them (its caller hears
+/// it ring until it is missed).
 pub async fn start(
     db: &Db,
     chat_id: Uuid,
@@ -360,17 +360,17 @@ pub enum Answered {
     },
 }
 
-/// Answer a call ringing for `user` on their device `session`, with the `call:answered` event
-/// carrying their answer.
+/// Answer a call ringing for `answering`, on their device session, with the `call:answered`
+/// event carrying their answer.
 pub async fn answer(
     db: &Db,
     call_id: Uuid,
-    user: Uuid,
-    session: Uuid,
+    answering: &Caller,
     sdp: &str,
     origin: Option<&str>,
     ring_for: Duration,
 ) -> Result<Answered, ApiError> {
+    let user = answering.user_id;
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let Some(StoredCall { call, .. }) = lock_call(&tx, call_id, user).await? else {
@@ -395,7 +395,7 @@ pub async fn answer(
                             WHERE id = $1 RETURNING *)
                  SELECT {COLUMNS} FROM c"
             ),
-            &[&call.id, &session],
+            &[&call.id, &answering.session_id],
         )
         .await?;
     let call = stored_call(&row);

@@ -90,17 +90,7 @@ pub async fn answer(
 ) -> Result<Call, ApiError> {
     let sdp = session_description(&body.sdp.0)?;
     let ring_for = app.settings.call_ring_timeout;
-    match calls::answer(
-        &app.db,
-        body.call_id,
-        caller.user_id,
-        caller.session_id,
-        sdp,
-        origin,
-        ring_for,
-    )
-    .await?
-    {
+    match calls::answer(&app.db, body.call_id, &caller, sdp, origin, ring_for).await? {
         Answered::Answered(call) => {
             super::relay::wake(app, "call:answered").await;
             Ok(call)
