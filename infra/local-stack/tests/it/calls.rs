@@ -53,6 +53,8 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     let (_, now) = app.get("/api/sync", Some(&bob.access)).await;
     let since = now["data"]["nextCursor"].as_str().unwrap().to_owned();
     let mut alice_ws = app.ws(&alice.access).await;
+    let laptop = app.login(&alice).await;
+    let mut alice_laptop = app.ws(&laptop.access).await;
     let mut bob_phone = app.ws(&bob.access).await;
     let tablet = app.login(&bob).await;
     let mut bob_tablet = app.ws(&tablet.access).await;
@@ -92,6 +94,17 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
         assert_eq!(passed["data"]["candidate"], candidate);
         assert_eq!(passed["data"]["from"], alice.id);
     }
+    // To none of Alice's other devices: her laptop is told of the call, and given nothing else.
+    assert_eq!(alice_laptop.next_json().await["event"], "call:incoming");
+    // A candidate of Bob's while it rings goes to Alice's device that called alone.
+    let ringing = json!({ "candidate": "candidate:3 1 udp 2122260223 192.0.2.3 54323 typ host" });
+    let from_tablet = json!({ "callId": call_id, "candidate": ringing });
+    acked(&mut bob_tablet, "call:candidate", from_tablet).await;
+    let passed = alice_ws.next_event("call:candidate").await;
+    assert_eq!(
+        passed["data"]["candidate"]["candidate"],
+        ringing["candidate"]
+    );
 
     // Someone outside the chat can do nothing with the call; the caller cannot answer it.
     for action in ["call:answer", "call:end", "call:candidate"] {
@@ -117,6 +130,7 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
     let ongoing = acked(&mut bob_phone, "call:answer", answer.clone()).await;
     assert_eq!(ongoing["status"], "ongoing");
     assert!(ongoing["answeredAt"].is_string());
+    assert_eq!(alice_laptop.next_json().await["event"], "call:answered");
     for ws in [&mut alice_ws, &mut bob_tablet] {
         let answered = ws.next_event("call:answered").await;
         assert_eq!(answered["data"]["sdp"], ANSWER);
@@ -127,9 +141,9 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
         "RESOURCE_ALREADY_EXISTS",
         "answered already"
     );
-    // Answered, each side's candidates go to the other side's device in the call alone: not
+    // Answered, each side's candidates go to the other side's device in the call alone (the
+    // tablet's, given while it rang, reached neither of Bob's other devices): not
     // to Bob's tablet, nor to Alice's laptop (which did not call).
-    let mut alice_laptop = app.ws(&app.login(&alice).await.access).await;
     let after = json!({ "candidate": "candidate:2 1 udp 2122260223 192.0.2.2 54322 typ host" });
     let pass = json!({ "callId": call_id, "candidate": after });
     acked(&mut alice_ws, "call:candidate", pass.clone()).await;
@@ -212,6 +226,14 @@ async fn a_call_rings_every_device_is_answered_on_one_and_hung_up() {
             "call:answered",
             "call:ended"
         ]
+    );
+    // Alice's laptop's has none: neither hers nor Bob's.
+    let (_, on_laptop) = app
+        .get(&format!("/api/sync?since={since}"), Some(&laptop.access))
+        .await;
+    assert_eq!(
+        call_events(&on_laptop),
+        ["call:incoming", "call:answered", "call:ended"]
     );
     // ...without the ended call's network addresses: the log keeps no SDP or candidate.
     let text = synced.to_string();

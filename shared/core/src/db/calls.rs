@@ -70,16 +70,16 @@ impl StoredCall {
         theirs.is_some_and(|theirs| theirs != device)
     }
 
-    /// The device `user`'s candidates go to: once the call is answered, the other side's device
-    /// in it; while it rings, none in particular (every device of the callee rings).
+    /// The device `user`'s candidates go to: the caller's that called, for the callee's; the
+    /// callee's that answered, for the caller's once the call is answered. While it rings, the
+    /// caller's go to every device of the callee's (all of them ring): to none in particular.
     fn candidates_of(&self, user: Uuid) -> Option<Uuid> {
-        if self.call.status != CallStatus::Ongoing {
-            return None;
-        }
-        if self.call.caller_id == Some(user) {
+        if self.call.caller_id != Some(user) {
+            self.caller_session
+        } else if self.call.status == CallStatus::Ongoing {
             self.answered_session
         } else {
-            self.caller_session
+            None
         }
     }
 }
@@ -411,7 +411,8 @@ pub async fn answer(
 
 /// Pass on an ICE candidate from `from`'s device for a live call of theirs (`false`: no such
 /// call, or none that device is in: [`StoredCall::not_in_it`]): to the other side's device in
-/// the call once it is answered ([`StoredCall::candidates_of`]).
+/// the call ([`StoredCall::candidates_of`]), or, from a caller whose call rings, to the chat's
+/// stream, which gives it to the callee's devices alone (`relay::not_for`).
 pub async fn candidate(
     db: &Db,
     call_id: Uuid,

@@ -736,8 +736,7 @@ impl<'a> Frames<'a> {
         viewer: Uuid,
         device: Uuid,
     ) -> Result<Option<EventFrame>, ApiError> {
-        // (An event for one device session is nobody else's.)
-        if event.device.is_some_and(|only| only != device) {
+        if not_for(event, viewer, device) {
             return Ok(None);
         }
         let mut server_event = match (event.name.as_str(), event.stream) {
@@ -827,6 +826,9 @@ impl<'a> Frames<'a> {
         viewer: Uuid,
         device: Uuid,
     ) -> Result<Option<String>, ApiError> {
+        if not_for(event, viewer, device) {
+            return Ok(None);
+        }
         let sealed = event
             .message_id
             .and_then(|id| self.messages.get(&id))
@@ -956,6 +958,14 @@ impl ChatShownTo {
     fn of(event: &StoredEvent) -> Option<Self> {
         <Self as serde::Deserialize>::deserialize(event.data.as_ref()?).ok()
     }
+}
+
+/// Whether `event` is nothing of `viewer`'s on `device`, whatever it holds: one for another
+/// device session, or a call's ICE candidate they gave (it is for the other side: their other
+/// devices have no use for it).
+fn not_for(event: &StoredEvent, viewer: Uuid, device: Uuid) -> bool {
+    event.device.is_some_and(|only| only != device)
+        || (event.name == "call:candidate" && event.actor == Some(viewer))
 }
 
 /// Whether `event` is a `chat:participant:joined` telling of `viewer` themselves.
