@@ -818,7 +818,8 @@ impl<'a> Frames<'a> {
 
     /// The frame's text, serialized once per event unless it depends on the viewer (a new
     /// chat, what someone they block did hidden from them) or their device (an encrypted
-    /// message, an event for one device).
+    /// message). Whom an event is not for at all ([`not_for`]) is settled before the text
+    /// another viewer was given is looked up.
     async fn text(
         &mut self,
         client: &impl GenericClient,
@@ -836,7 +837,6 @@ impl<'a> Frames<'a> {
         if event.name == "chat:created"
             || joined_is(event, viewer)
             || sealed
-            || event.device.is_some()
             || self.differs_for(event, viewer)
         {
             return Ok(self
