@@ -322,6 +322,61 @@ async fn search_finds_the_parts_of_links_and_email_addresses() {
     app.stop().await;
 }
 
+/// An emoji is a word of its own (V78): found as typed, with or without its variation selector,
+/// a sequence by its parts; and shown as itself in the snippet.
+#[tokio::test]
+async fn search_finds_emoji() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let pair = app.open_chat(&alice, &bob).await;
+    let birthday = "Happy birthday 🎂🎉";
+    let heart = "I \u{2764} it";
+    let thumb = "nice \u{1f44d}\u{1f3fd}";
+    let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467} day";
+    for text in [birthday, heart, thumb, family, "birthday plans"] {
+        app.sent(&alice, &pair, text).await;
+    }
+    for (q, expected) in [
+        ("🎂", vec![birthday]),
+        ("🎉🎂", vec![birthday]),
+        ("🎂 birthday", vec![birthday]),
+        ("🎂 plans", vec![]),
+        ("bir", vec![birthday, "birthday plans"]),
+        // With the variation selector a keyboard adds.
+        ("\u{2764}\u{fe0f}", vec![heart]),
+        ("\u{1f44d}", vec![thumb]),
+        ("\u{1f44d}\u{1f3fd}", vec![thumb]),
+        ("\u{1f469}", vec![family]),
+        ("🍰", vec![]),
+    ] {
+        let mut texts = found(&app, &bob, &[("q", q)]).await;
+        texts.sort();
+        let mut expected = expected.clone();
+        expected.sort();
+        assert_eq!(texts, expected, "{q}");
+    }
+    let (_, body) = search(&app, &bob, &[("q", "🎂")]).await;
+    let hit = &body["data"][0];
+    assert_eq!(hit["snippet"], birthday, "{hit}");
+    // "Happy birthday " is 15 UTF-16 code units, the cake 2.
+    assert_eq!(
+        hit["highlights"],
+        json!([{ "start": 15, "end": 17 }]),
+        "{hit}"
+    );
+    let (status, history) = get_query(
+        &app,
+        &bob,
+        &format!("/api/chats/{pair}/messages"),
+        &[("search", "🎉")],
+    )
+    .await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(history["data"][0]["content"], birthday);
+    app.stop().await;
+}
+
 /// Whether the search statement reads the caller's chats for `word` (V35), for a caller
 /// whose chats hold 10 messages.
 async fn reads_chats_for(app: &TestApp, word: &str) -> bool {

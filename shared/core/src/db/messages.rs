@@ -1512,12 +1512,12 @@ pub fn search_sql() -> String {
                  ORDER BY rank DESC, v.created_at DESC, v.id
                  LIMIT $8 OFFSET $9)
              SELECT hits.total, hits.rank,
-                    -- Read as the index reads it (`search_text`, V73), its U+0001 dropped again.
-                    translate(ts_headline('banter_search'::regconfig,
-                                          search_text(translate(x.content, E'\\u0001\\u0002\\u0003', '')),
-                                          (SELECT query FROM q),
-                                          'StartSel=\u{2}, StopSel=\u{3}, MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1'),
-                              E'\\u0001', '')
+                    -- Read as the index reads it (`search_text`, V73), and shown as written
+                    -- again (`search_shown`, V78).
+                    search_shown(ts_headline('banter_search'::regconfig,
+                                             search_text(translate(x.content, E'\\u0001\\u0002\\u0003', '')),
+                                             (SELECT query FROM q),
+                                             'StartSel=\u{2}, StopSel=\u{3}, MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1'))
                         AS snippet,
                     x.*
              FROM hits CROSS JOIN LATERAL ({select} WHERE m.id = hits.id) x

@@ -3,7 +3,8 @@
 //! or accents and in any language (`banter_search`, V24: no stemming); the last word may be
 //! half typed; Chinese, Japanese and Korean, written without spaces, are matched character by
 //! character, in order, so any part of a run is found, and links and email addresses by their
-//! parts (V73). What the user types never reaches tsquery syntax (`search_query`, V24, V73).
+//! parts (V73); each emoji is a word of its own (V78). What the user types never reaches tsquery
+//! syntax (`search_query`, V24, V73, V78).
 //! Results come best ranked first with a snippet and where the words found are in it.
 
 use crate::api::models::{MessageSearchHit, OffsetPagination, Page, PageEnvelope, TextRange};
