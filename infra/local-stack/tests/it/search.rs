@@ -334,7 +334,9 @@ async fn search_finds_emoji() {
     let heart = "I \u{2764} it";
     let thumb = "nice \u{1f44d}\u{1f3fd}";
     let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467} day";
-    for text in [birthday, heart, thumb, family, "birthday plans"] {
+    // The letter the index spells emoji with, written as the cake's spelling.
+    let spelling = "\u{a66e}01f382 is not a cake";
+    for text in [birthday, heart, thumb, family, "birthday plans", spelling] {
         app.sent(&alice, &pair, text).await;
     }
     for (q, expected) in [
@@ -349,6 +351,7 @@ async fn search_finds_emoji() {
         ("\u{1f44d}\u{1f3fd}", vec![thumb]),
         ("\u{1f469}", vec![family]),
         ("🍰", vec![]),
+        ("\u{a66e}01f382", vec![spelling]),
     ] {
         let mut texts = found(&app, &bob, &[("q", q)]).await;
         texts.sort();
@@ -365,6 +368,8 @@ async fn search_finds_emoji() {
         json!([{ "start": 15, "end": 17 }]),
         "{hit}"
     );
+    let (_, body) = search(&app, &bob, &[("q", "cake")]).await;
+    assert_eq!(body["data"][0]["snippet"], spelling, "shown as written");
     let (status, history) = get_query(
         &app,
         &bob,
