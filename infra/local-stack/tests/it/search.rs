@@ -59,6 +59,25 @@ async fn found(app: &TestApp, user: &User, params: &[(&str, &str)]) -> Vec<Strin
         .collect()
 }
 
+/// For each `(q, texts)`: a search for `q` finds exactly `texts`, in any order.
+async fn finds_each(app: &TestApp, user: &User, cases: &[(&str, Vec<&str>)]) {
+    for (q, expected) in cases {
+        let mut texts = found(app, user, &[("q", q)]).await;
+        texts.sort();
+        let mut expected = expected.clone();
+        expected.sort();
+        assert_eq!(texts, expected, "{q}");
+    }
+}
+
+/// The best hit for `q` shows `snippet`, the words found at `highlights` (UTF-16 ranges).
+async fn best_hit_shows(app: &TestApp, user: &User, q: &str, snippet: &str, highlights: Value) {
+    let (_, body) = search(app, user, &[("q", q)]).await;
+    let hit = &body["data"][0];
+    assert_eq!(hit["snippet"], snippet, "{hit}");
+    assert_eq!(hit["highlights"], highlights, "{hit}");
+}
+
 #[tokio::test]
 async fn search_finds_what_the_caller_may_see_in_any_language_and_form() {
     let app = spawn_app().await;
@@ -227,7 +246,7 @@ async fn search_finds_any_part_of_chinese_japanese_and_korean_text() {
     ] {
         app.sent(&alice, &pair, text).await;
     }
-    for (q, expected) in [
+    let cases = [
         (
             "タワー",
             vec!["Tokyo タワー and 東京tower", "昨日東京タワーに行きました"],
@@ -241,13 +260,8 @@ async fn search_finds_any_part_of_chinese_japanese_and_korean_text() {
         ("東京 行き", vec!["昨日東京タワーに行きました"]),
         ("京東", vec!["京東の駅"]),
         ("北见", vec![]),
-    ] {
-        let mut texts = found(&app, &bob, &[("q", q)]).await;
-        texts.sort();
-        let mut expected = expected.clone();
-        expected.sort();
-        assert_eq!(texts, expected, "{q}");
-    }
+    ];
+    finds_each(&app, &bob, &cases).await;
     let (_, body) = search(&app, &bob, &[("q", "タワー")]).await;
     let hit = body["data"]
         .as_array()
@@ -293,7 +307,7 @@ async fn search_finds_the_parts_of_links_and_email_addresses() {
     let mail = "write to bob@example.com";
     app.sent(&alice, &pair, link).await;
     app.sent(&alice, &pair, mail).await;
-    for (q, expected) in [
+    let cases = [
         ("github issues", vec![link]),
         ("github.co", vec![link]),
         ("banter/issues", vec![link]),
@@ -303,22 +317,17 @@ async fn search_finds_the_parts_of_links_and_email_addresses() {
         ("bob@example.com", vec![mail]),
         ("example.com bob", vec![mail]),
         ("com", vec![link, mail]),
-    ] {
-        let mut texts = found(&app, &bob, &[("q", q)]).await;
-        texts.sort();
-        let mut expected = expected.clone();
-        expected.sort();
-        assert_eq!(texts, expected, "{q}");
-    }
+    ];
+    finds_each(&app, &bob, &cases).await;
     // The snippet is the text as written, the part found marked.
-    let (_, body) = search(&app, &bob, &[("q", "github")]).await;
-    let hit = &body["data"][0];
-    assert_eq!(hit["snippet"], link, "{hit}");
-    assert_eq!(
-        hit["highlights"],
+    best_hit_shows(
+        &app,
+        &bob,
+        "github",
+        link,
         json!([{ "start": 12, "end": 18 }]),
-        "{hit}"
-    );
+    )
+    .await;
     app.stop().await;
 }
 
@@ -339,7 +348,7 @@ async fn search_finds_emoji() {
     for text in [birthday, heart, thumb, family, "birthday plans", spelling] {
         app.sent(&alice, &pair, text).await;
     }
-    for (q, expected) in [
+    let cases = [
         ("🎂", vec![birthday]),
         ("🎉🎂", vec![birthday]),
         ("🎂 birthday", vec![birthday]),
@@ -352,24 +361,14 @@ async fn search_finds_emoji() {
         ("\u{1f469}", vec![family]),
         ("🍰", vec![]),
         ("\u{a66e}01f382", vec![spelling]),
-    ] {
-        let mut texts = found(&app, &bob, &[("q", q)]).await;
-        texts.sort();
-        let mut expected = expected.clone();
-        expected.sort();
-        assert_eq!(texts, expected, "{q}");
-    }
-    let (_, body) = search(&app, &bob, &[("q", "🎂")]).await;
-    let hit = &body["data"][0];
-    assert_eq!(hit["snippet"], birthday, "{hit}");
+    ];
+    finds_each(&app, &bob, &cases).await;
     // "Happy birthday " is 15 UTF-16 code units, the cake 2.
-    assert_eq!(
-        hit["highlights"],
-        json!([{ "start": 15, "end": 17 }]),
-        "{hit}"
-    );
-    let (_, body) = search(&app, &bob, &[("q", "cake")]).await;
-    assert_eq!(body["data"][0]["snippet"], spelling, "shown as written");
+    let cake = json!([{ "start": 15, "end": 17 }]);
+    best_hit_shows(&app, &bob, "🎂", birthday, cake).await;
+    // Shown as written.
+    let word = json!([{ "start": 17, "end": 21 }]);
+    best_hit_shows(&app, &bob, "cake", spelling, word).await;
     let (status, history) = get_query(
         &app,
         &bob,
