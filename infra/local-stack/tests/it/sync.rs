@@ -40,12 +40,22 @@ async fn send_unannounced(
 
 /// Sync from `since` to the end as things stand.
 async fn sync_now(app: &TestApp, user: &User, since: &str) -> (Vec<Value>, String) {
+    sync_in_pages_of(app, user, since, 100).await
+}
+
+/// [`sync_now`] in pages of `limit` events.
+async fn sync_in_pages_of(
+    app: &TestApp,
+    user: &User,
+    since: &str,
+    limit: usize,
+) -> (Vec<Value>, String) {
     let mut events = Vec::new();
     let mut cursor = since.to_owned();
     loop {
         let (status, body) = app
             .get(
-                &format!("/api/sync?since={cursor}&limit=100"),
+                &format!("/api/sync?since={cursor}&limit={limit}"),
                 Some(&user.access),
             )
             .await;
@@ -280,6 +290,53 @@ async fn concurrent_writers_and_a_reader_see_every_event_once() {
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no event twice");
     assert_eq!(seen.len(), writers.len() * per_writer, "none skipped");
+    app.stop().await;
+}
+
+/// Small pages read what one page reads, across many streams: each stream (the reader's own,
+/// each chat) gives a page its first events that pass every condition, a blocked sender's
+/// left out among them, so no event falls between two pages.
+#[tokio::test]
+async fn small_pages_across_many_chats_read_what_one_page_reads() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let writers: Vec<User> = futures_util::future::join_all(
+        (0..3).map(|i| app.register(Box::leak(format!("w{i}").into_boxed_str()))),
+    )
+    .await;
+    let mut pairs = Vec::new();
+    for w in &writers {
+        pairs.push(app.open_chat(w, &reader).await);
+    }
+    let everyone: Vec<&User> = writers.iter().collect();
+    let group = app.open_group(&reader, "all", &everyone).await;
+    let since = present(&app, &reader).await;
+    for round in 0..4 {
+        for (i, w) in writers.iter().enumerate() {
+            send(&app, w, &pairs[i], &format!("{round}-{i}-pair")).await;
+            send(&app, w, &group, &format!("{round}-{i}-group")).await;
+        }
+        // Two in a row in one stream, both left out once the reader blocks their sender.
+        send(&app, &writers[2], &group, &format!("{round}-2-again")).await;
+        send(&app, &reader, &group, &format!("{round}-reader")).await;
+        if round == 1 {
+            app.block(&reader, &writers[2]).await;
+        }
+    }
+    let (whole, _) = sync_all(&app, &reader, &since).await;
+    let cursors = |events: &[Value]| -> Vec<String> {
+        events.iter().map(|e| e["cursor"].to_string()).collect()
+    };
+    for limit in [1, 2] {
+        let (paged, _) = sync_in_pages_of(&app, &reader, &since, limit).await;
+        assert_eq!(cursors(&paged), cursors(&whole), "pages of {limit}");
+    }
+    let texts = contents(&whole);
+    assert!(texts.contains(&"text of 3-1-group".to_owned()), "{texts:?}");
+    assert!(texts.contains(&"text of 1-2-group".to_owned()), "{texts:?}");
+    for after_the_block in ["text of 2-2-group", "text of 2-2-again"] {
+        assert!(!texts.contains(&after_the_block.to_owned()), "{texts:?}");
+    }
     app.stop().await;
 }
 

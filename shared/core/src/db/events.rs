@@ -526,6 +526,12 @@ pub async fn next_stable(client: &impl GenericClient, limit: i64) -> Result<Stab
 /// stream and their chats' events from the times they were members, leaving out events caused
 /// by people they had blocked by then (`not_sent_while_blocked`). Returns the events and the
 /// horizon.
+///
+/// Each stream (their own, each chat of theirs) gives its first `limit` events that qualify,
+/// read in order from its index, and the page is the first `limit` of those: a device far
+/// behind reads a page's worth per stream, not everything after its cursor, for every page.
+/// (Every condition is inside each stream's read: one left outside could drop some of a
+/// stream's first `limit`, and its next events, never read, would be skipped.)
 pub async fn for_user(
     client: &impl GenericClient,
     user: Uuid,
@@ -533,28 +539,40 @@ pub async fn for_user(
     until: Position,
     limit: i64,
 ) -> Result<(Vec<StoredEvent>, Position), ApiError> {
+    let in_range = format!(
+        "(e.xid, e.id) > ($2::bigint::text::xid8, $3)
+         AND (e.xid, e.id) <= ($4::bigint::text::xid8, $5)
+         AND e.xid < (SELECT x FROM h)
+         AND {}",
+        super::not_sent_while_blocked("$1", "e.actor_id", "e.created_at"),
+    );
     let stmt = client
         .prepare_cached(&with_horizon(&format!(
             "SELECT e.* FROM (
-                 SELECT e.* FROM events e WHERE e.user_id = $1
+                 (SELECT e.* FROM events e WHERE e.user_id = $1 AND {in_range}
+                  ORDER BY e.xid, e.id LIMIT $6)
                  UNION ALL
                  SELECT e.* FROM chat_participants p
-                 JOIN events e ON e.chat_id = p.chat_id AND e.created_at >= p.joined_at
-                      AND (p.left_at IS NULL OR e.created_at <= p.left_at)
-                 WHERE p.user_id = $1 AND {sees_p}
+                 CROSS JOIN LATERAL (
+                     SELECT e.* FROM events e
+                     WHERE e.chat_id = p.chat_id AND e.created_at >= p.joined_at
+                       AND (p.left_at IS NULL OR e.created_at <= p.left_at)
+                       AND {sees_p} AND {in_range}
+                     ORDER BY e.xid, e.id LIMIT $6
+                 ) e
+                 WHERE p.user_id = $1
                  UNION ALL
                  -- Their earlier memberships (V57), ended before the latest began.
                  SELECT e.* FROM earlier_memberships w
-                 JOIN events e ON e.chat_id = w.chat_id AND e.created_at >= w.joined_at
-                      AND e.created_at <= w.left_at
-                 WHERE w.user_id = $1 AND {sees_w}
+                 CROSS JOIN LATERAL (
+                     SELECT e.* FROM events e
+                     WHERE e.chat_id = w.chat_id AND e.created_at >= w.joined_at
+                       AND e.created_at <= w.left_at AND {sees_w} AND {in_range}
+                     ORDER BY e.xid, e.id LIMIT $6
+                 ) e
+                 WHERE w.user_id = $1
              ) e
-             WHERE (e.xid, e.id) > ($2::bigint::text::xid8, $3)
-               AND (e.xid, e.id) <= ($4::bigint::text::xid8, $5)
-               AND e.xid < (SELECT x FROM h)
-               AND {}
              ORDER BY e.xid, e.id LIMIT $6",
-            super::not_sent_while_blocked("$1", "e.actor_id", "e.created_at"),
             sees_p = about_a_message_they_see("e", "$1", "p", Some("p.cleared_seq")),
             sees_w = about_a_message_they_see("e", "$1", "w", None),
         )))
