@@ -62,11 +62,15 @@ export AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
 cargo build -q -p banter-local --bin banter-local
 LOCAL_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/banter-local"
 
+# (Assigned, then exported: `export X="$(...)"` answers export's status, so a start that
+# failed would not stop the run, and every test would fail on an empty address instead.)
 say "starting PostgreSQL for the tests ($PG_DIR, port $PG_PORT)"
-export TEST_DATABASE_URL="$("$LOCAL_BIN" postgres start "$PG_DIR" "$PG_PORT")"
+TEST_DATABASE_URL="$("$LOCAL_BIN" postgres start "$PG_DIR" "$PG_PORT")"
+export TEST_DATABASE_URL
 
 say "starting clamd with test signatures for the tests ($CLAMD_DIR)"
-export CLAMD_SOCKET="$("$LOCAL_BIN" clamd start "$CLAMD_DIR")"
+CLAMD_SOCKET="$("$LOCAL_BIN" clamd start "$CLAMD_DIR")"
+export CLAMD_SOCKET
 
 MOTO_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/dev/null 2>&1 &
