@@ -5,6 +5,7 @@
 //! each chat's `seq`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -389,17 +390,23 @@ async fn every_connection_dropping_at_once_resumes_from_its_cursor() {
 }
 
 /// A push port that takes its time, so a relay can be stopped in the middle of a batch.
-struct SlowPush(Arc<dyn banter_core::ports::ConnectionPush>);
+struct SlowPush {
+    push: Arc<dyn banter_core::ports::ConnectionPush>,
+    /// Frames pushed so far.
+    pushed: Arc<AtomicUsize>,
+}
 
 #[async_trait::async_trait]
 impl banter_core::ports::ConnectionPush for SlowPush {
     async fn post(&self, id: &str, frame: &[u8]) -> Result<(), banter_core::ports::PushError> {
         tokio::time::sleep(Duration::from_millis(2)).await;
-        self.0.post(id, frame).await
+        let posted = self.push.post(id, frame).await;
+        self.pushed.fetch_add(1, Ordering::SeqCst);
+        posted
     }
 
     async fn disconnect(&self, id: &str) -> Result<(), banter_core::ports::PushError> {
-        self.0.disconnect(id).await
+        self.push.disconnect(id).await
     }
 }
 
@@ -467,13 +474,26 @@ async fn a_relay_killed_mid_batch_is_redone_without_loss() {
     // The consumer dies in the middle of its batch (its transaction never commits)...
     app.settle().await;
     let mut slow = app.app().clone();
-    slow.ports.push = Arc::new(SlowPush(app.app().ports.push.clone()));
-    let killed = tokio::time::timeout(
-        Duration::from_millis(60),
-        banter_core::services::relay::drain(&slow),
-    )
+    let pushed = Arc::new(AtomicUsize::new(0));
+    slow.ports.push = Arc::new(SlowPush {
+        push: app.app().ports.push.clone(),
+        pushed: pushed.clone(),
+    });
+    // Stopped once it has pushed a tenth of the batch (however long another test's open
+    // transaction holds the horizon back before it reads).
+    let a_tenth_pushed = async {
+        while pushed.load(Ordering::SeqCst) < 10 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    let killed = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::select! {
+            _ = banter_core::services::relay::drain(&slow) => false,
+            () = a_tenth_pushed => true,
+        }
+    })
     .await;
-    assert!(killed.is_err(), "the relay was stopped mid-batch");
+    assert_eq!(killed, Ok(true), "the relay was stopped mid-batch");
     // ...and the redelivered wake-up runs it again, until it has passed everything sent.
     app.relay_caught_up().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
