@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::chats::{append_system_message, CallLine, ChatShown, SystemAction};
-use super::events::{append_chat_event_from, append_device_event, append_own_event_from, Stream};
+use super::events::{append_chat_event_from, append_own_event_from, append_stream_event, Stream};
 use super::Db;
 use crate::api::models::{Call, CallEndReason, CallKind, CallStatus, Timestamp};
 use crate::api::ws::{CallAnswered, CallCandidate, CallOffered, IceCandidate, ServerEvent};
@@ -436,7 +436,8 @@ pub async fn candidate(
     });
     match call.candidates_of(user) {
         Some(device) => {
-            append_device_event(&tx, call.stream(), device, Some(user), origin, &event).await?
+            append_stream_event(&tx, call.stream(), Some(device), Some(user), origin, &event)
+                .await?
         }
         None => append_call_event(&tx, &call, Some(user), origin, &event).await?,
     }

@@ -75,8 +75,8 @@ pub struct StoredEvent {
     /// Any other event's payload.
     pub data: Option<Value>,
     pub created_at: DateTime<Utc>,
-    /// The one device session it is for (V77: a call's candidates, once answered); `None`: every
-    /// device of its stream.
+    /// The one device session it is for (V77: a call's candidates, to its device in the call);
+    /// `None`: every device of its stream.
     pub device: Option<Uuid>,
 }
 
@@ -133,28 +133,17 @@ pub async fn append_chat_event_from(
     origin: Option<&str>,
     event: &crate::api::ws::ServerEvent,
 ) -> Result<(), ApiError> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO events (chat_id, actor_id, origin_connection, name, data)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .await?;
-    client
-        .execute(
-            &stmt,
-            &[&chat, &actor, &origin, &event.name(), &event.data()],
-        )
-        .await?;
-    Ok(())
+    append_stream_event(client, Stream::Chat(chat), None, actor, origin, event).await
 }
 
-/// Append `event` to `stream` (in the caller's transaction) for one device session alone: only
-/// its connections are pushed it, and only its sync lists it. `origin`, the connection that
-/// caused it, has its answer already.
-pub async fn append_device_event(
+/// Append `event` to `stream` (in the caller's transaction), caused by `actor`; for `device`
+/// alone where one is given (only its connections are pushed it, and only its sync lists it),
+/// else for every device of the stream. `origin`, the connection that caused it, has its
+/// answer already.
+pub async fn append_stream_event(
     client: &impl GenericClient,
     stream: Stream,
-    device: Uuid,
+    device: Option<Uuid>,
     actor: Option<Uuid>,
     origin: Option<&str>,
     event: &crate::api::ws::ServerEvent,
@@ -331,16 +320,7 @@ pub async fn append_own_event_from(
     origin: Option<&str>,
     event: &crate::api::ws::ServerEvent,
 ) -> Result<(), ApiError> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO events (user_id, actor_id, origin_connection, name, data)
-             VALUES ($1, $1, $2, $3, $4)",
-        )
-        .await?;
-    client
-        .execute(&stmt, &[&user, &origin, &event.name(), &event.data()])
-        .await?;
-    Ok(())
+    append_stream_event(client, Stream::User(user), None, Some(user), origin, event).await
 }
 
 /// Append `event` to the stream of every account not deleted (an operators' notice: one row
